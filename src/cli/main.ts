@@ -1,0 +1,50 @@
+/** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
+import { CommanderError, type Command } from 'commander';
+import { CliError, ExitCode } from '../cni/errors.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+export const stdio: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+};
+
+/** Returns the exit code instead of exiting, so tests can drive programs in-process. */
+export async function runProgram(program: Command, argv: string[], io: Io = stdio): Promise<number> {
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  program.exitOverride();
+  program.configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.Ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed "error: …" (or the help); help and --version are not errors
+      return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    if (e instanceof CliError) {
+      io.err(`error: ${e.message}\n`);
+      if (verbose) {
+        const stderr = (e as { stderr?: string }).stderr;
+        if (stderr) io.err(`plugin stderr:\n${stderr.trimEnd()}\n`);
+        io.err(`${e.stack ?? ''}\n`);
+      }
+      return e.exitCode;
+    }
+    io.err(`error: internal error: ${(e as Error)?.message ?? String(e)}${verbose ? '' : ' (run with -v for details)'}\n`);
+    if (verbose) io.err(`${(e as Error)?.stack ?? ''}\n`);
+    return ExitCode.PluginFailed;
+  }
+}
+
+/** Entry for bin/: run and exit with the code. */
+export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
+  const code = await runProgram(program, argv);
+  // let stdout drain before exiting (piped output)
+  await new Promise<void>((r) => (process.stdout.writableLength === 0 ? r() : process.stdout.once('drain', () => r())));
+  process.exit(code);
+}

@@ -1,0 +1,92 @@
+/** Flags shared by the commands, and turning them into the engine's inputs. */
+import { isIP } from 'node:net';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../cni/errors.js';
+
+export interface CommonFlags {
+  netns?: string;
+  ifname: string;
+  cniPath?: string;
+  cacheDir: string;
+  timeout: string;
+  output: string;
+  verbose?: boolean;
+  args?: string;
+}
+
+/** "30s", "2m", "500ms", "1h", "1m30s" or a bare number of seconds → milliseconds. */
+export function parseDuration(text: string, flag = '--timeout'): number {
+  const t = text.trim();
+  let ms = 0;
+  if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
+  else {
+    const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+    let m: RegExpExecArray | null;
+    let consumed = 0;
+    while ((m = re.exec(t)) !== null) {
+      const n = Number(m[1]);
+      ms += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+      consumed = re.lastIndex;
+    }
+    if (t === '' || consumed !== t.length) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration (e.g. 30s, 2m, 500ms)`);
+  }
+  if (!(ms > 0)) throw new UsageError(`${flag}: must be more than zero`);
+  return Math.round(ms);
+}
+
+export function validateCidr(text: string): string {
+  const [ip, len, extra] = text.split('/');
+  const fam = isIP(ip ?? '');
+  const n = Number(len);
+  if (extra !== undefined || fam === 0 || len === undefined || !/^\d+$/.test(len) || n > (fam === 4 ? 32 : 128)) {
+    throw new UsageError(`--ip: ${JSON.stringify(text)} is not an address with prefix length (e.g. 198.18.0.10/24)`);
+  }
+  return text;
+}
+
+export function validateMac(text: string): string {
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw new UsageError(`--mac: ${JSON.stringify(text)} is not a MAC address (e.g. 02:00:00:00:00:01)`);
+  return text;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function addTargetOptions(cmd: Command, requireConf: boolean): Command {
+  cmd
+    .requiredOption('--netns <path>', 'network namespace to work in (e.g. /var/run/netns/NAME or /proc/PID/ns/net)')
+    .requiredOption('--ifname <name>', 'interface name inside the namespace (e.g. eth1)');
+  if (requireConf) cmd.requiredOption('--conf <file>', "network config or conflist (JSON); '-' reads stdin");
+  else cmd.option('--conf <file>', "network config or conflist; without it the cached config is used ('-' reads stdin)");
+  return cmd
+    .option('--cni-path <dirs>', 'plugin directories, colon-separated (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)')
+    .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
+    .option('--timeout <duration>', 'limit for each plugin run; past it the plugin is killed (and an attach rolled back)', '60s')
+    .option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['summary', 'json', 'yaml']).default('summary'))
+    .option('-v, --verbose', 'notes, plugin stderr and stack traces on failure');
+}
+
+export function addCapabilityOptions(cmd: Command): Command {
+  return cmd
+    .option('--ip <cidr>', 'request this address (runtimeConfig "ips" capability); repeatable', collect)
+    .option('--mac <mac>', 'request this MAC address (runtimeConfig "mac" capability)')
+    .option('--dry-run', 'print each plugin run (env and stdin) and run nothing');
+}
+
+/** Read --conf: a file or '-' for stdin. A missing or unreadable file is bad input (exit 2). */
+export async function readConf(path: string, readStdin: () => Promise<string>): Promise<{ text: string; source: string }> {
+  if (path === '-') return { text: await readStdin(), source: 'stdin' };
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return { text: await readFile(path, 'utf8'), source: path };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--conf ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+  }
+}
+
+export async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,190 @@
+/**
+ * The life of one attachment: lock, refuse what is already there, record the intent, run the chain, cache the result
+ * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
+ */
+import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkList } from './conf.js';
+import { CliError, NotFoundError, PluginError, UsageError } from './errors.js';
+import {
+  addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, resolvePlugins, statusChain,
+  type ChainContext, type RuntimeConf,
+} from './chain.js';
+import { configText, keyOf, makeEntry, resultPath, type CacheEntry, type ResultCache } from './cache.js';
+import { convertResult } from './result.js';
+import type { PluginRun } from './invoke.js';
+
+export interface AttachRequest {
+  list: NetworkList;
+  rt: RuntimeConf;
+  /** Where the interface would go, for messages ("netns /var/run/netns/a"). */
+  describe: string;
+  /** Whether ifname is already a link in the target namespace. */
+  interfaceExists: () => Promise<boolean>;
+}
+
+export interface Attached {
+  result: JsonObject;
+  list: NetworkList;
+  cacheFile: string;
+}
+
+async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await cache.lock(rt.containerId, rt.ifname);
+  if (!lock) {
+    throw new UsageError(`another cni-attach/cni-detach is working on ${rt.ifname} in ${describe} right now; try again when it is done`);
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+function checkCapabilities(list: NetworkList, capabilityArgs: JsonObject): void {
+  const declared = declaredCapabilities(list);
+  for (const cap of Object.keys(capabilityArgs)) {
+    if (!declared.has(cap)) {
+      throw new UsageError(
+        `no plugin of network ${list.name} declares the "${cap}" capability, so it would be ignored: add "capabilities": {"${cap}": true} to the plugin that should receive it`,
+      );
+    }
+  }
+}
+
+/** The runs an attach would make, without running anything but plugin look-up. */
+export async function planAttach(ctx: ChainContext, req: AttachRequest): Promise<PluginRun[]> {
+  checkCapabilities(req.list, req.rt.capabilityArgs);
+  return planAdd(ctx, await resolvePlugins(ctx, req.list), req.rt);
+}
+
+export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
+  const { list, rt } = req;
+  checkCapabilities(list, rt.capabilityArgs);
+  const resolved = await resolvePlugins(ctx, list);
+  return withLock(cache, rt, req.describe, async () => {
+    const existing = await cache.find(rt.containerId, rt.ifname);
+    if (existing.length > 0) {
+      const e = existing[0]!;
+      const how = e.intentOnly ? 'an attach of it was interrupted' : 'it is attached';
+      throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${how} (network ${e.entry.networkName}); run cni-detach first`);
+    }
+    if (await req.interfaceExists()) {
+      throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}; choose another --ifname`);
+    }
+    const versions = await negotiateVersions(ctx, resolved);
+    await statusChain(ctx, resolved, versions);
+
+    const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
+    const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
+    // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
+    await cache.writeIntent(makeEntry(key, list.bytes, runtime));
+    let result: JsonObject;
+    try {
+      result = await addChain(ctx, resolved, rt);
+    } catch (e) {
+      if (e instanceof AddFailed && !e.rollbackError) await cache.removeIntent(key);
+      throw e;
+    }
+    try {
+      await cache.write(makeEntry(key, list.bytes, runtime, result));
+    } catch (e) {
+      // An attachment we cannot record is one nobody could detach: undo it.
+      let undo = 'rolled back';
+      try {
+        await delChain(ctx, resolved, rt, result);
+        await cache.removeIntent(key);
+      } catch (d) {
+        undo = `rolling back also failed: ${(d as Error).message}`;
+      }
+      throw new CliError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo})`, 1, { cause: e });
+    }
+    await cache.removeIntent(key);
+    return { result, list, cacheFile: resultPath(cache.dir, key) };
+  });
+}
+
+export interface DetachRequest {
+  containerId: string;
+  ifname: string;
+  /** Used when the cache does not say (the cache's netns wins: it is where the ADD went). */
+  netns: string;
+  describe: string;
+  /** With --conf: DEL this network even when nothing is cached (like cnitool del). */
+  list?: NetworkList;
+  cniArgs?: [string, string][];
+}
+
+export interface Detached {
+  network: string;
+  /** True when only an interrupted attach's intent was found. */
+  fromIntent: boolean;
+}
+
+function entryList(e: CacheEntry): NetworkList {
+  return parseNetworkConfig(configText(e), `cached config of ${e.networkName}`);
+}
+
+function cachedPrev(list: NetworkList, e: CacheEntry, note: (s: string) => void): JsonObject | undefined {
+  if (!e.result) return undefined;
+  try {
+    return convertResult(e.result, list.cniVersion);
+  } catch (err) {
+    note(`cached result of ${e.networkName} could not be used as prevResult (${(err as Error).message}); DEL runs without it`);
+    return undefined;
+  }
+}
+
+/** DEL whatever is recorded for containerId/ifname. Returns what was detached; [] means nothing was attached. */
+export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
+  return withLock(cache, req, req.describe, async () => {
+    let found = await cache.find(req.containerId, req.ifname);
+    if (req.list) found = found.filter((f) => f.entry.networkName === req.list!.name);
+    if (found.length === 0) {
+      if (!req.list) return [];
+      // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
+      const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
+      await delChain(ctx, await resolvePlugins(ctx, req.list), rt);
+      return [{ network: req.list.name, fromIntent: false }];
+    }
+    const done: Detached[] = [];
+    for (const { entry, intentOnly } of found) {
+      const list = req.list ?? entryList(entry);
+      const rt: RuntimeConf = {
+        containerId: req.containerId,
+        netns: entry.netns ?? req.netns,
+        ifname: req.ifname,
+        cniArgs: entry.cniArgs ?? req.cniArgs ?? [],
+        capabilityArgs: entry.capabilityArgs ?? {},
+      };
+      await delChain(ctx, await resolvePlugins(ctx, list), rt, cachedPrev(list, entry, ctx.note));
+      await cache.remove(keyOf(entry));
+      await cache.removeIntent(keyOf(entry));
+      done.push({ network: entry.networkName, fromIntent: intentOnly });
+    }
+    return done;
+  });
+}
+
+/** CHECK a cached attachment through its chain. */
+export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
+  let found = (await cache.find(req.containerId, req.ifname)).filter((f) => !f.intentOnly);
+  if (req.list) found = found.filter((f) => f.entry.networkName === req.list!.name);
+  if (found.length === 0) throw new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.dir}/results)`);
+  const checked: string[] = [];
+  for (const { entry } of found) {
+    const list = req.list ?? entryList(entry);
+    const rt: RuntimeConf = {
+      containerId: req.containerId,
+      netns: entry.netns ?? req.netns,
+      ifname: req.ifname,
+      cniArgs: entry.cniArgs ?? [],
+      capabilityArgs: entry.capabilityArgs ?? {},
+    };
+    const resolved = await resolvePlugins(ctx, list);
+    await negotiateVersions(ctx, resolved);
+    const prev = cachedPrev(list, entry, ctx.note);
+    if (!prev) throw new PluginError(list.plugins[0]!.type, 'CHECK', undefined, 'no cached result to check against');
+    await checkChain(ctx, resolved, rt, prev);
+    checked.push(entry.networkName);
+  }
+  return checked;
+}

@@ -1,0 +1,219 @@
+/**
+ * Plugin chains, as the spec and libcni run them: ADD in order with prevResult (rolled back with DEL in reverse on
+ * failure), DEL in reverse, CHECK in order, STATUS and GC for CNI 1.1, and VERSION negotiation before any of it.
+ */
+import { buildPluginConfig, type JsonObject, type NetworkList } from './conf.js';
+import { PluginError, UsageError } from './errors.js';
+import type { CniCommand, InvocationArgs } from './env.js';
+import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
+import { convertResult, parseResult } from './result.js';
+import { atLeast } from './version.js';
+import type { Executor } from '../exec/types.js';
+
+export interface ChainContext {
+  exec: Executor;
+  cniPath: string[];
+  /** Per plugin run. */
+  timeoutMs: number;
+  /** Notes for the user (skipped steps, rollbacks); the CLI shows them on stderr. */
+  note: (line: string) => void;
+  /** Details shown only with -v. */
+  debug?: (line: string) => void;
+}
+
+/** What the runtime tells the plugins about the attachment (libcni RuntimeConf). */
+export interface RuntimeConf {
+  containerId: string;
+  netns: string;
+  ifname: string;
+  cniArgs: [string, string][];
+  capabilityArgs: JsonObject;
+}
+
+export interface ResolvedList {
+  list: NetworkList;
+  /** Absolute plugin path for each entry of list.plugins. */
+  paths: string[];
+}
+
+export async function resolvePlugins(ctx: ChainContext, list: NetworkList): Promise<ResolvedList> {
+  const cache = new Map<string, Promise<string>>();
+  const paths = await Promise.all(
+    list.plugins.map((p) => {
+      let found = cache.get(p.type);
+      if (!found) {
+        found = findPlugin(ctx.exec, p.type, ctx.cniPath);
+        cache.set(p.type, found);
+      }
+      return found;
+    }),
+  );
+  return { list, paths };
+}
+
+function args(ctx: ChainContext, command: CniCommand, rt?: RuntimeConf): InvocationArgs {
+  if (!rt) return { command, path: ctx.cniPath };
+  return { command, containerId: rt.containerId, netns: rt.netns, ifname: rt.ifname, args: rt.cniArgs, path: ctx.cniPath };
+}
+
+function runOf(ctx: ChainContext, r: ResolvedList, i: number, command: CniCommand, stdin: JsonObject, rt?: RuntimeConf): PluginRun {
+  const plugin = r.list.plugins[i]!;
+  return { type: plugin.type, path: r.paths[i]!, args: args(ctx, command, rt), stdin, timeoutMs: ctx.timeoutMs };
+}
+
+/** Ask every plugin which spec versions it speaks; refuse (exit 2) when the config's version is not among them. */
+export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Promise<Map<string, string[]>> {
+  const byPath = new Map<string, Promise<string[]>>();
+  r.list.plugins.forEach((p, i) => {
+    const path = r.paths[i]!;
+    if (byPath.has(path)) return;
+    const stdin = { cniVersion: r.list.cniVersion };
+    byPath.set(
+      path,
+      invokePlugin(ctx.exec, { type: p.type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs }).then((out) => {
+        const sv = out?.supportedVersions;
+        if (Array.isArray(sv) && sv.every((v) => typeof v === 'string')) return sv as string[];
+        if (typeof out?.cniVersion === 'string') return [out.cniVersion];
+        throw new PluginError(p.type, 'VERSION', undefined, 'answered VERSION without supportedVersions');
+      }),
+    );
+  });
+  const out = new Map<string, string[]>();
+  for (const [i, p] of r.list.plugins.entries()) {
+    const supported = await byPath.get(r.paths[i]!)!;
+    if (!supported.includes(r.list.cniVersion)) {
+      throw new UsageError(
+        `plugin "${p.type}" (${r.paths[i]}) supports CNI ${supported.join(', ')}; the config asks for ${r.list.cniVersion}: set "cniVersion" to one of those`,
+      );
+    }
+    out.set(p.type, supported);
+  }
+  return out;
+}
+
+/** A result from a plugin, validated, in the config's version. */
+function acceptResult(type: string, raw: JsonObject, cniVersion: string): JsonObject {
+  try {
+    const withVersion = raw.cniVersion === undefined ? { ...raw, cniVersion } : raw;
+    const parsed = parseResult(withVersion);
+    return parsed.cniVersion === cniVersion ? parsed : convertResult(parsed, cniVersion);
+  } catch (e) {
+    throw new PluginError(type, 'ADD', undefined, `returned an invalid result: ${(e as Error).message}`);
+  }
+}
+
+export class AddFailed extends PluginError {
+  constructor(
+    readonly original: PluginError,
+    readonly rollbackError: Error | undefined,
+  ) {
+    super(original.plugin, original.command, original.cniCode, original.cniMsg, original.details, original.stderr);
+    this.message = rollbackError
+      ? `${original.message}; rolling back also failed: ${rollbackError.message}`
+      : `${original.message} (rolled back: nothing was left behind)`;
+  }
+}
+
+/**
+ * ADD every plugin in order, each getting the previous result. On a failure, DEL the whole chain in reverse
+ * (with the last good result as prevResult), then throw AddFailed.
+ */
+export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf): Promise<JsonObject> {
+  let prev: JsonObject | undefined;
+  for (let i = 0; i < r.list.plugins.length; i++) {
+    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs });
+    try {
+      const raw = await invokePlugin(ctx.exec, runOf(ctx, r, i, 'ADD', stdin, rt));
+      prev = acceptResult(r.list.plugins[i]!.type, raw!, r.list.cniVersion);
+    } catch (e) {
+      if (!(e instanceof PluginError)) throw e;
+      let rollbackError: Error | undefined;
+      try {
+        await delChain(ctx, r, rt, prev);
+      } catch (d) {
+        rollbackError = d as Error;
+      }
+      throw new AddFailed(e, rollbackError);
+    }
+  }
+  return prev!;
+}
+
+/** DEL in reverse order. prevResult is passed for configs of 0.4.0 and later, as libcni does. */
+export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult?: JsonObject): Promise<void> {
+  const prev = prevResult && atLeast(r.list.cniVersion, '0.4.0') ? prevResult : undefined;
+  for (let i = r.list.plugins.length - 1; i >= 0; i--) {
+    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs });
+    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'DEL', stdin, rt));
+  }
+}
+
+/** CHECK in order with the cached result; configs before 0.4.0 have no CHECK. */
+export async function checkChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult: JsonObject): Promise<void> {
+  if (!atLeast(r.list.cniVersion, '0.4.0')) {
+    throw new UsageError(`config version ${r.list.cniVersion} has no CHECK (it came with CNI 0.4.0)`);
+  }
+  if (r.list.disableCheck) {
+    ctx.note(`network ${r.list.name} sets disableCheck: CHECK skipped`);
+    return;
+  }
+  for (let i = 0; i < r.list.plugins.length; i++) {
+    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult, capabilityArgs: rt.capabilityArgs });
+    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'CHECK', stdin, rt));
+  }
+}
+
+/** Which plugins speak CNI 1.1 (STATUS, GC) given their VERSION answers; notes the others. */
+function pluginsWith11(ctx: ChainContext, r: ResolvedList, versions: Map<string, string[]>, what: string, quiet = false): number[] {
+  const note = quiet ? (l: string) => ctx.debug?.(l) : ctx.note;
+  if (!atLeast(r.list.cniVersion, '1.1.0')) {
+    note(`${what} skipped: network ${r.list.name} uses CNI ${r.list.cniVersion}; ${what} came with CNI 1.1.0`);
+    return [];
+  }
+  const ok: number[] = [];
+  r.list.plugins.forEach((p, i) => {
+    if (versions.get(p.type)?.includes('1.1.0')) ok.push(i);
+    else note(`${what} skipped for plugin ${p.type}: it does not support CNI 1.1.0`);
+  });
+  return ok;
+}
+
+/** STATUS (CNI 1.1): every plugin must say it is ready; the first that does not stops us. */
+export async function statusChain(ctx: ChainContext, r: ResolvedList, versions: Map<string, string[]>): Promise<void> {
+  // STATUS runs before every ADD, so its "skipped" notes are for -v only
+  for (const i of pluginsWith11(ctx, r, versions, 'STATUS', true)) {
+    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!);
+    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'STATUS', stdin));
+  }
+}
+
+export interface GcAttachment {
+  containerID: string;
+  ifname: string;
+}
+
+/** GC (CNI 1.1): each plugin gets cni.dev/valid-attachments and frees whatever else it holds. Errors are collected. */
+export async function gcChain(ctx: ChainContext, r: ResolvedList, versions: Map<string, string[]>, valid: GcAttachment[]): Promise<Error[]> {
+  const errors: Error[] = [];
+  if (r.list.disableGC) {
+    ctx.note(`network ${r.list.name} sets disableGC: GC skipped`);
+    return errors;
+  }
+  for (const i of pluginsWith11(ctx, r, versions, 'GC')) {
+    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { extra: { 'cni.dev/valid-attachments': valid } });
+    try {
+      await invokePlugin(ctx.exec, runOf(ctx, r, i, 'GC', stdin));
+    } catch (e) {
+      errors.push(e as Error);
+    }
+  }
+  return errors;
+}
+
+/** For --dry-run: the runs an ADD would make, with a placeholder where a previous result will be injected. */
+export function planAdd(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf): PluginRun[] {
+  return r.list.plugins.map((p, i) => {
+    const prevResult = i === 0 ? undefined : { '(result of plugin)': r.list.plugins[i - 1]!.type };
+    return runOf(ctx, r, i, 'ADD', buildPluginConfig(r.list, p, { prevResult, capabilityArgs: rt.capabilityArgs }), rt);
+  });
+}

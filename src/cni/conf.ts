@@ -1,0 +1,165 @@
+/**
+ * Network configuration: a single plugin config or a conflist, parsed, validated and normalised to a list.
+ * Pure: text in, NetworkList out (or a UsageError that says what is wrong).
+ */
+import { UsageError } from './errors.js';
+import { KNOWN_VERSIONS, compareVersions, isKnownVersion, type CniVersion } from './version.js';
+
+import type { JsonObject } from './result.js';
+export type { JsonObject };
+
+export interface PluginConf extends JsonObject {
+  type: string;
+}
+
+export interface NetworkList {
+  cniVersion: CniVersion;
+  name: string;
+  plugins: PluginConf[];
+  disableCheck: boolean;
+  disableGC: boolean;
+  /** The text as given: cached verbatim (base64) like libcni does, so DEL sees the same config. */
+  bytes: string;
+  /** True when the input had a plugins[] list. */
+  isList: boolean;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const TYPE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A network name ends up in file names (the cache), so it is held to libcni's rule. */
+export function validateNetworkName(name: unknown, where: string): string {
+  if (typeof name !== 'string' || name === '') throw new UsageError(`${where}: missing "name"`);
+  if (!NAME_RE.test(name)) {
+    throw new UsageError(`${where}: network name ${JSON.stringify(name)} may only hold letters, digits, '_', '.', '-' and must start with a letter or digit`);
+  }
+  return name;
+}
+
+/** A plugin type is a bare executable name looked up in CNI_PATH: never a path. */
+export function validateType(type: unknown, where: string): string {
+  if (type === undefined || type === null || type === '') throw new UsageError(`${where}: missing "type"`);
+  if (typeof type !== 'string') throw new UsageError(`${where}: "type" must be a string`);
+  if (type.includes('/') || type.includes('..') || !TYPE_RE.test(type)) {
+    throw new UsageError(`${where}: plugin type ${JSON.stringify(type)} must be a bare executable name (no '/', no '..'); plugins are looked up in the CNI path`);
+  }
+  return type;
+}
+
+function pickVersion(obj: JsonObject, where: string): CniVersion {
+  // CNI 1.1 conflists may list several versions: take the highest one this tool speaks.
+  if (Array.isArray(obj.cniVersions) && obj.cniVersions.length > 0) {
+    const ours = obj.cniVersions.filter(isKnownVersion).sort(compareVersions);
+    const best = ours[ours.length - 1];
+    if (best) return best;
+    throw new UsageError(`${where}: none of cniVersions ${JSON.stringify(obj.cniVersions)} is a version this tool knows (${KNOWN_VERSIONS.join(', ')})`);
+  }
+  const v = obj.cniVersion;
+  if (v === undefined || v === '') throw new UsageError(`${where}: missing "cniVersion"`);
+  if (!isKnownVersion(v)) {
+    throw new UsageError(`${where}: unknown cniVersion ${JSON.stringify(v)} (known: ${KNOWN_VERSIONS.join(', ')})`);
+  }
+  return v;
+}
+
+function optBool(obj: JsonObject, key: string, where: string): boolean {
+  const v = obj[key];
+  if (v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new UsageError(`${where}: "${key}" must be a boolean`);
+}
+
+/**
+ * Parse conf or conflist text. `source` names it in messages ("net.json", "stdin", "NAD shop/net1").
+ * `defaultName` is used when the config has no name (a NetworkAttachmentDefinition's own name).
+ */
+export function parseNetworkConfig(text: string, source: string, defaultName?: string): NetworkList {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${source}: invalid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(parsed)) throw new UsageError(`${source}: the config must be a JSON object`);
+  let obj = parsed;
+  if ((obj.name === undefined || obj.name === '') && defaultName !== undefined) {
+    obj = { ...obj, name: defaultName };
+    text = JSON.stringify(obj);
+  }
+  const cniVersion = pickVersion(obj, source);
+  const name = validateNetworkName(obj.name, source);
+
+  if ('plugins' in obj) {
+    if (!Array.isArray(obj.plugins)) throw new UsageError(`${source}: "plugins" must be a list`);
+    if (obj.plugins.length === 0) throw new UsageError(`${source}: "plugins" is empty: a conflist needs at least one plugin`);
+    const plugins = obj.plugins.map((p, i) => {
+      const where = `${source}: plugins[${i}]`;
+      if (!isObject(p)) throw new UsageError(`${where} must be a JSON object`);
+      validateType(p.type, where);
+      validateCapabilities(p, where);
+      return p as PluginConf;
+    });
+    return {
+      cniVersion,
+      name,
+      plugins,
+      disableCheck: optBool(obj, 'disableCheck', source),
+      disableGC: optBool(obj, 'disableGC', source),
+      bytes: text,
+      isList: true,
+    };
+  }
+  validateType(obj.type, source);
+  validateCapabilities(obj, source);
+  return {
+    cniVersion,
+    name,
+    plugins: [obj as PluginConf],
+    disableCheck: false,
+    disableGC: false,
+    bytes: text,
+    isList: false,
+  };
+}
+
+function validateCapabilities(p: JsonObject, where: string): void {
+  if (p.capabilities === undefined) return;
+  if (!isObject(p.capabilities)) throw new UsageError(`${where}: "capabilities" must be an object of name: true|false`);
+}
+
+/**
+ * The exact config one plugin gets on stdin (libcni buildOneConfig): the plugin's own object with the list's
+ * name and cniVersion, the previous result when there is one, and runtimeConfig for the capabilities it declares.
+ */
+export function buildPluginConfig(
+  list: Pick<NetworkList, 'name' | 'cniVersion'>,
+  plugin: PluginConf,
+  opts: { prevResult?: JsonObject; capabilityArgs?: JsonObject; extra?: JsonObject } = {},
+): JsonObject {
+  const out: JsonObject = { ...plugin, name: list.name, cniVersion: list.cniVersion };
+  if (opts.prevResult !== undefined) out.prevResult = opts.prevResult;
+  const caps = isObject(plugin.capabilities) ? plugin.capabilities : {};
+  const rc: JsonObject = {};
+  for (const [cap, enabled] of Object.entries(caps)) {
+    if (enabled === true && opts.capabilityArgs && cap in opts.capabilityArgs) rc[cap] = opts.capabilityArgs[cap];
+  }
+  if (Object.keys(rc).length > 0) {
+    out.runtimeConfig = { ...(isObject(plugin.runtimeConfig) ? plugin.runtimeConfig : {}), ...rc };
+  }
+  if (opts.extra) Object.assign(out, opts.extra);
+  return out;
+}
+
+/** Capability names that at least one plugin of the list declares. */
+export function declaredCapabilities(list: NetworkList): Set<string> {
+  const caps = new Set<string>();
+  for (const p of list.plugins) {
+    if (isObject(p.capabilities)) for (const [k, v] of Object.entries(p.capabilities)) if (v === true) caps.add(k);
+  }
+  return caps;
+}

@@ -1,0 +1,79 @@
+/** One plugin run: find the binary, run it through the executor, decode what it printed. */
+import { PluginError, UsageError } from './errors.js';
+import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
+import type { Executor } from '../exec/types.js';
+import type { JsonObject } from './conf.js';
+
+/** The first directory holding an executable `type`; a clear error naming the directories otherwise. */
+export async function findPlugin(exec: Executor, type: string, dirs: string[]): Promise<string> {
+  for (const d of dirs) {
+    const p = `${d.replace(/\/+$/, '')}/${type}`;
+    if (await exec.isExecutable(p)) return p;
+  }
+  throw new UsageError(`CNI plugin "${type}" not found in ${dirs.join(', ')} (on ${exec.where}); install it or point --cni-path at its directory`);
+}
+
+export interface PluginRun {
+  /** Display name: the plugin type. */
+  type: string;
+  path: string;
+  args: InvocationArgs;
+  stdin: JsonObject;
+  timeoutMs: number;
+}
+
+function oneLine(s: string, max = 300): string {
+  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
+  const t = lines.slice(-3).join(' | ');
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+function tryJson(s: string): unknown {
+  const t = s.trim();
+  if (t === '') return undefined;
+  try {
+    return JSON.parse(t);
+  } catch {
+    return undefined;
+  }
+}
+
+function isCniError(v: unknown): v is { code: number; msg?: string; details?: string } {
+  return typeof v === 'object' && v !== null && typeof (v as { code?: unknown }).code === 'number' &&
+    !('ips' in v) && !('interfaces' in v) && !('ip4' in v) && !('ip6' in v) && !('supportedVersions' in v);
+}
+
+function formatTimeout(ms: number): string {
+  return ms % 60000 === 0 ? `${ms / 60000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * Run a plugin. Resolves with its parsed stdout (ADD, VERSION) or undefined (DEL, CHECK, STATUS, GC);
+ * rejects with a PluginError that carries the plugin's {code,msg,details} whatever its exit code.
+ */
+export async function invokePlugin(exec: Executor, run: PluginRun): Promise<JsonObject | undefined> {
+  const env = buildEnv(exec.baseEnv(), run.args);
+  const cmd: CniCommand = run.args.command;
+  const r = await exec.run([run.path], { env, stdin: JSON.stringify(run.stdin), timeoutMs: run.timeoutMs });
+  const out = tryJson(r.stdout);
+  const fail = (msg: string, code?: number, details?: string) =>
+    new PluginError(run.type, cmd, code, msg, details, r.stderr || undefined);
+
+  if (r.timedOut) throw fail(`timed out after ${formatTimeout(run.timeoutMs)} and was killed with its children`);
+  if (isCniError(out) && (r.code !== 0 || typeof out.msg === 'string')) {
+    throw fail(out.msg ?? '(no message)', out.code, typeof out.details === 'string' && out.details ? out.details : undefined);
+  }
+  if (r.code === null) throw fail(`killed by signal ${r.signal ?? '?'}${r.stderr.trim() ? `: ${oneLine(r.stderr)}` : ''}`);
+  if (r.code !== 0) {
+    const said = oneLine(r.stderr) || oneLine(r.stdout);
+    throw fail(`exited with code ${r.code}${said ? `: ${said}` : ' and printed nothing'}`);
+  }
+  if (cmd === 'ADD' || cmd === 'VERSION') {
+    if (typeof out !== 'object' || out === null || Array.isArray(out)) {
+      const shown = oneLine(r.stdout, 120) || '(nothing)';
+      throw fail(`exited 0 but printed no JSON ${cmd === 'ADD' ? 'result' : 'version info'}: ${shown}`);
+    }
+    return out as JsonObject;
+  }
+  return undefined;
+}

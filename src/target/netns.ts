@@ -1,0 +1,44 @@
+/** A target given as a network namespace path (the seed, part 1): no cluster, plugins run on this host. */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { NotFoundError, UsageError } from '../cni/errors.js';
+import type { Executor } from '../exec/types.js';
+
+export interface Target {
+  netnsPath: string;
+  containerId: string;
+  executor: Executor;
+  /** For messages: "netns /var/run/netns/a", "pod shop/web-1". */
+  describe: string;
+}
+
+/** The container id cnitool derives for a netns path, so that cnitool and cni-attach share cache entries. */
+export function cnitoolContainerId(netnsPath: string): string {
+  const sum = createHash('sha512').update(resolve(netnsPath)).digest();
+  return `cnitool-${sum.subarray(0, 10).toString('hex')}`;
+}
+
+/**
+ * Resolve --netns PATH. For attach the namespace must exist (exit 3 when it does not, 2 when the path is something
+ * else); detach passes mustExist=false because DEL of a vanished namespace still frees its IPAM lease.
+ */
+export async function netnsTarget(executor: Executor, path: string, mustExist: boolean): Promise<Target> {
+  if (path === '') throw new UsageError('--netns: empty path');
+  const netnsPath = resolve(path);
+  if (mustExist) {
+    const kind = await executor.pathKind(netnsPath);
+    if (kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist`);
+    if (kind !== 'netns') {
+      throw new UsageError(`${netnsPath} is not a network namespace (expected e.g. /var/run/netns/NAME or /proc/PID/ns/net)`);
+    }
+  }
+  return { netnsPath, containerId: cnitoolContainerId(netnsPath), executor, describe: `netns ${netnsPath}` };
+}
+
+/** Whether a link named ifname exists inside the namespace at netnsPath. */
+export async function interfaceExists(executor: Executor, netnsPath: string, ifname: string): Promise<boolean> {
+  const r = await executor.run(['nsenter', `--net=${netnsPath}`, '--', 'ip', '-o', 'link', 'show', 'dev', ifname]);
+  if (r.code === 0) return true;
+  if (/does not exist|Cannot find device/i.test(r.stderr)) return false;
+  throw new UsageError(`could not list interfaces in ${netnsPath} on ${executor.where}: ${r.stderr.trim() || `exit ${r.code}`}`);
+}
