@@ -8,7 +8,7 @@ import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, resolvePlugins, statusChain,
   type ChainContext, type RuntimeConf,
 } from './chain.js';
-import { configText, keyOf, makeEntry, resultPath, type CacheEntry, type ResultCache } from './cache.js';
+import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
 import type { PluginRun } from './invoke.js';
 
@@ -76,7 +76,11 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
     const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
     const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
     // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
-    await cache.writeIntent(makeEntry(key, list.bytes, runtime));
+    try {
+      await cache.writeIntent(makeEntry(key, list.bytes, runtime));
+    } catch (e) {
+      throw new CliError(`could not record the attach in ${intentPath(cache.dir, key)}: ${(e as Error).message} (nothing was changed)`, 2, { cause: e });
+    }
     let result: JsonObject;
     try {
       result = await addChain(ctx, resolved, rt);

@@ -1,0 +1,105 @@
+/** An in-memory Executor: files in a Map, plugins as functions. For unit tests of the engine and the CLI. */
+import type { Executor, Lock, PathKind, RunOptions, RunResult } from '../../src/exec/types.js';
+
+export interface PluginCall {
+  path: string;
+  command: string;
+  env: Record<string, string>;
+  stdin: Record<string, unknown>;
+}
+
+export type FakePlugin = (call: PluginCall) => Partial<RunResult> | Promise<Partial<RunResult>>;
+
+export class FakeExecutor implements Executor {
+  readonly where = 'fake node';
+  readonly files = new Map<string, string>();
+  readonly plugins = new Map<string, FakePlugin>();
+  readonly calls: PluginCall[] = [];
+  readonly netns = new Set<string>();
+  /** Links per netns path, for the interfaceExists check (nsenter … ip link show dev X). */
+  readonly links = new Map<string, Set<string>>();
+  readonly locks = new Set<string>();
+
+  baseEnv(): Record<string, string> {
+    return { PATH: '/usr/bin:/bin' };
+  }
+
+  /** A plugin that answers VERSION with `versions` and everything else with `fn`. */
+  addPlugin(path: string, fn: FakePlugin, versions = ['0.3.1', '0.4.0', '1.0.0']): void {
+    this.plugins.set(path, (call) => {
+      if (call.command === 'VERSION') return { code: 0, stdout: JSON.stringify({ cniVersion: '1.0.0', supportedVersions: versions }) };
+      return fn(call);
+    });
+  }
+
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [file, ...args] = argv;
+    if (file === 'nsenter') {
+      const ns = args[0]!.replace('--net=', '');
+      const dev = args[args.length - 1]!;
+      return this.links.get(ns)?.has(dev)
+        ? { code: 0, stdout: `2: ${dev}: <UP>`, stderr: '', timedOut: false }
+        : { code: 1, stdout: '', stderr: `Device "${dev}" does not exist.`, timedOut: false };
+    }
+    const plugin = this.plugins.get(file!);
+    if (!plugin) return { code: 127, stdout: '', stderr: `${file}: not found`, timedOut: false };
+    const env = opts.env ?? {};
+    const call: PluginCall = { path: file!, command: env.CNI_COMMAND ?? '', env, stdin: JSON.parse(opts.stdin || '{}') };
+    this.calls.push(call);
+    const r = await plugin(call);
+    return { code: 0, stdout: '', stderr: '', timedOut: false, ...r };
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    return this.files.get(path);
+  }
+  /** Writes to paths matching this fail with EACCES (an unwritable cache dir). */
+  failWrites?: RegExp;
+
+  async writeFileAtomic(path: string, data: string): Promise<void> {
+    if (this.failWrites?.test(path)) {
+      throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
+    }
+    this.files.set(path, data);
+  }
+  async removeFile(path: string): Promise<void> {
+    this.files.delete(path);
+  }
+  async listDir(path: string): Promise<string[]> {
+    const prefix = `${path.replace(/\/$/, '')}/`;
+    const names = new Set<string>();
+    for (const k of this.files.keys()) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
+    return [...names];
+  }
+  async isExecutable(path: string): Promise<boolean> {
+    return this.plugins.has(path);
+  }
+  async pathKind(path: string): Promise<PathKind> {
+    if (this.netns.has(path)) return 'netns';
+    return this.files.has(path) ? 'other' : 'missing';
+  }
+  async tryLock(path: string): Promise<Lock | undefined> {
+    if (this.locks.has(path)) return undefined;
+    this.locks.add(path);
+    return { release: async () => void this.locks.delete(path) };
+  }
+
+  commands(): string[] {
+    return this.calls.map((c) => `${c.command} ${c.path.split('/').pop()}`);
+  }
+}
+
+/** A 1.0.0 result like the bridge plugin's: host bridge, host veth, container interface. */
+export function bridgeResult(ifname: string, netns: string, address = '198.18.0.2/24', version = '1.0.0'): Record<string, unknown> {
+  return {
+    cniVersion: version,
+    interfaces: [
+      { name: 'br0', mac: '02:00:00:00:00:01' },
+      { name: 'veth1234', mac: '02:00:00:00:00:02' },
+      { name: ifname, mac: '02:00:00:00:00:03', sandbox: netns },
+    ],
+    // 0.3.x/0.4.0 results carry ips[].version, 1.x ones do not
+    ips: [{ ...(version.startsWith('0.') ? { version: '4' } : {}), interface: 2, address, gateway: '198.18.0.1' }],
+    dns: {},
+  };
+}

@@ -1,0 +1,58 @@
+/** Driving the real CLI binaries as child processes, and the checks every failing run must pass. */
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import { BIN, type Tool } from './env.js';
+
+export interface CliResult {
+  tool: Tool;
+  args: string[];
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  /** Wall-clock time of the run. */
+  ms: number;
+}
+
+/** The environment of a CLI run: ours, minus any CNI_* (CNI_PATH would change plugin look-up). */
+function cliEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CNI_')) env[k] = v;
+  return env;
+}
+
+/** Run bin/kubectl-cni_<tool> with args; never throws. The run is killed after timeoutMs (default 45s). */
+export async function runCli(tool: Tool, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const start = Date.now();
+  const r = await execa(BIN[tool], args, {
+    reject: false,
+    input: opts.input ?? '',
+    env: cliEnv(),
+    extendEnv: false,
+    timeout: opts.timeoutMs ?? 45_000,
+  });
+  return { tool, args, exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), ms: Date.now() - start };
+}
+
+/** Everything about a run, for assertion messages. */
+export function show(r: CliResult): string {
+  return `kubectl-cni_${r.tool} ${r.args.join(' ')}\n  exit ${r.exitCode} after ${r.ms}ms\n  stdout: ${r.stdout.trim() || '(empty)'}\n  stderr: ${r.stderr.trim() || '(empty)'}`;
+}
+
+export function expectOk(r: CliResult): void {
+  expect(r.exitCode, show(r)).toBe(0);
+}
+
+/**
+ * A failure as the CLI promises it: the exit code, and exactly one stderr line, "error: …", with no stack trace.
+ * Returns that line.
+ */
+export function expectCleanError(r: CliResult, code: number, message?: RegExp): string {
+  expect(r.exitCode, show(r)).toBe(code);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, `stderr should be one line\n${show(r)}`).toHaveLength(1);
+  const line = lines[0]!;
+  expect(line, show(r)).toMatch(/^error: /);
+  expect(r.stderr, `no stack trace\n${show(r)}`).not.toMatch(/^\s{4}at /m);
+  if (message) expect(line, show(r)).toMatch(message);
+  return line;
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { attach, check, detach, planAttach, type AttachRequest } from '../../src/cni/attach.js';
+import { ResultCache, intentPath, lockPath, resultPath } from '../../src/cni/cache.js';
+import type { ChainContext } from '../../src/cni/chain.js';
+import { parseNetworkConfig } from '../../src/cni/conf.js';
+import { CliError, NotFoundError, PluginError, UsageError } from '../../src/cni/errors.js';
+import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+
+const NS = '/var/run/netns/a';
+const CACHE = '/var/lib/cni';
+const key = { network: 'net', containerId: 'c1', ifname: 'eth1' };
+
+function setup(version = '1.0.0') {
+  const exec = new FakeExecutor();
+  exec.netns.add(NS);
+  const notes: string[] = [];
+  const ctx: ChainContext = { exec, cniPath: ['/opt/cni/bin'], timeoutMs: 1000, note: (l) => notes.push(l) };
+  const cache = new ResultCache(exec, CACHE);
+  const list = parseNetworkConfig(JSON.stringify({ cniVersion: version, name: 'net', plugins: [{ type: 'bridge', capabilities: { ips: true } }, { type: 'tuning' }] }), 't');
+  const made = new Set<string>();
+  exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+    if (c.command === 'ADD') {
+      // the fake looks at the intent file: it must exist before the plugin runs
+      made.add(exec.files.has(intentPath(CACHE, key)) ? 'intent-before-add' : 'no-intent');
+      return { stdout: JSON.stringify(bridgeResult('eth1', NS, '198.18.0.2/24', version)) };
+    }
+    return {};
+  });
+  exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(c.stdin.prevResult) } : {}));
+  const req: AttachRequest = {
+    list,
+    rt: { containerId: 'c1', netns: NS, ifname: 'eth1', cniArgs: [], capabilityArgs: {} },
+    describe: `netns ${NS}`,
+    interfaceExists: async () => exec.links.get(NS)?.has('eth1') ?? false,
+  };
+  return { exec, ctx, cache, list, req, notes, made };
+}
+
+describe('attach', () => {
+  it('records the intent before ADD, caches the result as cniCacheV1 after, and removes the intent', async () => {
+    const { exec, ctx, cache, req, made } = setup();
+    const done = await attach(ctx, cache, req);
+    expect(made.has('intent-before-add')).toBe(true);
+    expect(done.cacheFile).toBe(resultPath(CACHE, key));
+    const cached = JSON.parse(exec.files.get(resultPath(CACHE, key))!);
+    expect(cached).toMatchObject({ kind: 'cniCacheV1', containerId: 'c1', ifName: 'eth1', networkName: 'net', netns: NS });
+    expect(Buffer.from(cached.config, 'base64').toString()).toBe(req.list.bytes);
+    expect(cached.result).toEqual(done.result);
+    expect(exec.files.has(intentPath(CACHE, key))).toBe(false);
+    expect(exec.locks.size).toBe(0);
+    expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'ADD bridge', 'ADD tuning']);
+  });
+
+  it('refuses an ifname that already has a cache entry, before any plugin runs', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.calls.length = 0;
+    await expect(attach(ctx, cache, req)).rejects.toThrow(/eth1 is already taken in netns \/var\/run\/netns\/a: it is attached \(network net\)/);
+    expect(exec.calls).toHaveLength(0);
+  });
+
+  it('refuses an ifname that exists in the namespace', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.links.set(NS, new Set(['eth1']));
+    await expect(attach(ctx, cache, req)).rejects.toThrow(UsageError);
+    await expect(attach(ctx, cache, req)).rejects.toThrow(/an interface named eth1 already exists/);
+    expect(exec.calls).toHaveLength(0);
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('refuses while another process holds the lock of the same ifname', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.locks.add(lockPath(CACHE, 'c1', 'eth1'));
+    await expect(attach(ctx, cache, req)).rejects.toThrow(/another cni-attach\/cni-detach is working on eth1/);
+    expect(exec.calls).toHaveLength(0);
+  });
+
+  it('refuses a capability no plugin declares', async () => {
+    const { ctx, cache, req } = setup();
+    await expect(attach(ctx, cache, { ...req, rt: { ...req.rt, capabilityArgs: { mac: '02:00:00:00:00:01' } } })).rejects.toThrow(/declares the "mac" capability/);
+  });
+
+  it('removes the intent after a failed ADD that was rolled back', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'ADD' ? { code: 1, stderr: 'no' } : {}));
+    await expect(attach(ctx, cache, req)).rejects.toThrow(PluginError);
+    expect([...exec.files.keys()]).toEqual([]);
+    expect(exec.locks.size).toBe(0);
+  });
+
+  it('keeps the intent when the rollback failed too, so detach can finish the job', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.addPlugin('/opt/cni/bin/tuning', () => ({ code: 1, stderr: 'no' }));
+    await expect(attach(ctx, cache, req)).rejects.toThrow(/rolling back also failed/);
+    expect(exec.files.has(intentPath(CACHE, key))).toBe(true);
+    exec.addPlugin('/opt/cni/bin/tuning', () => ({}));
+    exec.calls.length = 0;
+    const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' });
+    expect(done).toEqual([{ network: 'net', fromIntent: true }]);
+    expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('rolls back when the result cannot be cached (no attachment we do not record)', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.failWrites = /\/results\//;
+    const err = await attach(ctx, cache, req).catch((e) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect(err.message).toMatch(/could not write the result cache \/var\/lib\/cni\/results\/net-c1-eth1: .*EACCES.*\(rolled back\)/);
+    expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'ADD bridge', 'ADD tuning', 'DEL tuning', 'DEL bridge']);
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('runs no plugin when the intent cannot be recorded', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.failWrites = /intents/;
+    const err = await attach(ctx, cache, req).catch((e) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect(err.message).toMatch(/could not record the attach in \/var\/lib\/cni\/cni-attach\/intents\/net-c1-eth1: .*EACCES/);
+    expect(exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(0);
+  });
+
+  it('plans without running anything', async () => {
+    const { exec, ctx, req } = setup();
+    const runs = await planAttach(ctx, req);
+    expect(runs.map((r) => [r.type, r.args.command])).toEqual([['bridge', 'ADD'], ['tuning', 'ADD']]);
+    expect(runs[1]!.stdin.prevResult).toEqual({ '(result of plugin)': 'bridge' });
+    expect(exec.calls).toHaveLength(0);
+  });
+});
+
+describe('detach', () => {
+  it('DELs through the cached chain with the cached result, then forgets the attachment', async () => {
+    const { exec, ctx, cache, req } = setup();
+    const { result } = await attach(ctx, cache, req);
+    exec.calls.length = 0;
+    const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' });
+    expect(done).toEqual([{ network: 'net', fromIntent: false }]);
+    expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
+    expect(exec.calls[0]!.stdin.prevResult).toEqual(result);
+    expect(exec.calls[0]!.env.CNI_NETNS).toBe(NS);
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('is a no-op for something never attached, and twice in a row', async () => {
+    const { exec, ctx, cache, req } = setup();
+    expect(await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).toEqual([]);
+    await attach(ctx, cache, req);
+    await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' });
+    exec.calls.length = 0;
+    expect(await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).toEqual([]);
+    expect(exec.calls).toHaveLength(0);
+  });
+
+  it('with a config and no cache entry still runs DEL (idempotent, like cnitool del)', async () => {
+    const { exec, ctx, cache, list } = setup();
+    const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x', list });
+    expect(done).toEqual([{ network: 'net', fromIntent: false }]);
+    expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
+    expect(exec.calls[0]!.stdin).not.toHaveProperty('prevResult');
+  });
+
+  it('uses the cached CNI_ARGS and capability args', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, { ...req, rt: { ...req.rt, cniArgs: [['IgnoreUnknown', '1']], capabilityArgs: { ips: ['198.18.0.5/24'] } } });
+    exec.calls.length = 0;
+    await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' });
+    const bridgeDel = exec.calls.find((c) => c.command === 'DEL' && c.path.endsWith('bridge'))!;
+    expect(bridgeDel.env.CNI_ARGS).toBe('IgnoreUnknown=1');
+    expect(bridgeDel.stdin.runtimeConfig).toEqual({ ips: ['198.18.0.5/24'] });
+  });
+
+  it('keeps the cache entry when DEL fails, so it can be retried', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stdout: JSON.stringify({ code: 11, msg: 'try again' }) }));
+    await expect(detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).rejects.toThrow(/try again/);
+    expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
+  });
+});
+
+describe('check', () => {
+  it('CHECKs through the chain with the cached result', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.calls.length = 0;
+    expect(await check(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).toEqual(['net']);
+    expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'CHECK bridge', 'CHECK tuning']);
+  });
+  it('says nothing is attached when there is no cache entry', async () => {
+    const { ctx, cache } = setup();
+    await expect(check(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'netns x' })).rejects.toThrow(NotFoundError);
+  });
+});

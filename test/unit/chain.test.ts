@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import { addChain, AddFailed, checkChain, delChain, gcChain, negotiateVersions, resolvePlugins, statusChain, type ChainContext, type RuntimeConf } from '../../src/cni/chain.js';
+import { parseNetworkConfig } from '../../src/cni/conf.js';
+import { PluginError, UsageError } from '../../src/cni/errors.js';
+import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+
+const NS = '/var/run/netns/a';
+const rt: RuntimeConf = { containerId: 'c1', netns: NS, ifname: 'eth1', cniArgs: [['IgnoreUnknown', '1']], capabilityArgs: {} };
+
+function setup(version = '1.0.0', types = ['bridge', 'tuning', 'bandwidth']) {
+  const exec = new FakeExecutor();
+  const notes: string[] = [];
+  const ctx: ChainContext = { exec, cniPath: ['/opt/cni/bin', '/usr/lib/cni'], timeoutMs: 1000, note: (l) => notes.push(l) };
+  const list = parseNetworkConfig(JSON.stringify({ cniVersion: version, name: 'net', plugins: types.map((type) => ({ type })) }), 'test');
+  // each plugin passes the previous result through, the first one makes it
+  for (const t of types) {
+    exec.addPlugin(`/usr/lib/cni/${t}`, (c) => {
+      if (c.command !== 'ADD') return {};
+      const prev = c.stdin.prevResult as Record<string, unknown> | undefined;
+      return { stdout: JSON.stringify(prev ?? bridgeResult('eth1', NS, '198.18.0.2/24', version)) };
+    }, ['0.3.1', '0.4.0', '1.0.0', '1.1.0']);
+  }
+  return { exec, ctx, list, notes };
+}
+
+describe('resolvePlugins', () => {
+  it('finds each plugin in the first directory that has it', async () => {
+    const { exec, ctx, list } = setup();
+    exec.addPlugin('/opt/cni/bin/tuning', () => ({}));
+    const r = await resolvePlugins(ctx, list);
+    expect(r.paths).toEqual(['/usr/lib/cni/bridge', '/opt/cni/bin/tuning', '/usr/lib/cni/bandwidth']);
+  });
+  it('names the directories it searched when a plugin is missing', async () => {
+    const { ctx } = setup();
+    const list = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'flannel' }), 't');
+    await expect(resolvePlugins(ctx, list)).rejects.toThrow(/"flannel" not found in \/opt\/cni\/bin, \/usr\/lib\/cni/);
+  });
+});
+
+describe('addChain', () => {
+  it('runs ADD in order, injecting name, cniVersion and the previous result', async () => {
+    const { exec, ctx, list } = setup();
+    const result = await addChain(ctx, await resolvePlugins(ctx, list), rt);
+    expect(exec.commands()).toEqual(['ADD bridge', 'ADD tuning', 'ADD bandwidth']);
+    expect(exec.calls[0]!.stdin).not.toHaveProperty('prevResult');
+    expect(exec.calls[1]!.stdin.prevResult).toEqual(bridgeResult('eth1', NS));
+    for (const c of exec.calls) expect(c.stdin).toMatchObject({ name: 'net', cniVersion: '1.0.0' });
+    expect(exec.calls[0]!.env).toMatchObject({ CNI_CONTAINERID: 'c1', CNI_NETNS: NS, CNI_IFNAME: 'eth1', CNI_ARGS: 'IgnoreUnknown=1' });
+    expect(result).toEqual(bridgeResult('eth1', NS));
+  });
+
+  it('rolls back with DEL of the whole chain in reverse when a plugin fails', async () => {
+    const { exec, ctx, list } = setup('0.4.0');
+    exec.addPlugin('/usr/lib/cni/tuning', (c) => (c.command === 'ADD' ? { code: 1, stdout: JSON.stringify({ code: 7, msg: 'bad sysctl', details: 'net.x' }) } : {}));
+    const err = await addChain(ctx, await resolvePlugins(ctx, list), rt).catch((e) => e);
+    expect(err).toBeInstanceOf(AddFailed);
+    expect(err.cniCode).toBe(7);
+    expect(err.message).toMatch(/plugin tuning failed on ADD \(CNI error 7\): bad sysctl: net.x \(rolled back/);
+    expect(exec.commands()).toEqual(['ADD bridge', 'ADD tuning', 'DEL bandwidth', 'DEL tuning', 'DEL bridge']);
+    // DEL gets the last good result as prevResult (0.4.0+)
+    expect(exec.calls[4]!.stdin.prevResult).toEqual(bridgeResult('eth1', NS, '198.18.0.2/24', '0.4.0'));
+  });
+
+  it('says so when the rollback fails too', async () => {
+    const { exec, ctx, list } = setup();
+    exec.addPlugin('/usr/lib/cni/tuning', (c) => (c.command === 'ADD' ? { code: 1, stderr: 'boom' } : {}));
+    exec.addPlugin('/usr/lib/cni/bridge', (c) =>
+      c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS)) } : { code: 1, stdout: JSON.stringify({ code: 11, msg: 'busy' }) });
+    const err = await addChain(ctx, await resolvePlugins(ctx, list), rt).catch((e) => e);
+    expect(err.rollbackError).toBeInstanceOf(PluginError);
+    expect(err.message).toMatch(/exited with code 1: boom; rolling back also failed: plugin bridge failed on DEL \(CNI error 11\): busy/);
+  });
+
+  it('rolls back a plugin that returns something that is not a result', async () => {
+    const { exec, ctx, list } = setup('1.0.0', ['bridge']);
+    exec.addPlugin('/usr/lib/cni/bridge', (c) => (c.command === 'ADD' ? { stdout: '{"cniVersion":"1.0.0","ips":[{"address":"nope"}]}' } : {}));
+    const err = await addChain(ctx, await resolvePlugins(ctx, list), rt).catch((e) => e);
+    expect(err).toBeInstanceOf(AddFailed);
+    expect(err.message).toMatch(/invalid result/);
+    expect(exec.commands()).toEqual(['ADD bridge', 'DEL bridge']);
+  });
+
+  it('converts a result in another version to the config version', async () => {
+    const { exec, ctx, list } = setup('0.2.0', ['bridge']);
+    exec.addPlugin('/usr/lib/cni/bridge', () => ({ stdout: JSON.stringify(bridgeResult('eth1', NS, '198.18.0.7/24', '1.0.0')) }), ['0.2.0', '1.0.0']);
+    const r = await addChain(ctx, await resolvePlugins(ctx, list), rt);
+    expect(r).toMatchObject({ cniVersion: '0.2.0', ip4: { ip: '198.18.0.7/24', gateway: '198.18.0.1' } });
+  });
+
+  it('passes capability args as runtimeConfig only to plugins that declare them', async () => {
+    const exec = new FakeExecutor();
+    const ctx: ChainContext = { exec, cniPath: ['/p'], timeoutMs: 1000, note: () => {} };
+    exec.addPlugin('/p/bridge', () => ({ stdout: JSON.stringify(bridgeResult('eth1', NS)) }));
+    exec.addPlugin('/p/tuning', (c) => ({ stdout: JSON.stringify(c.stdin.prevResult) }));
+    const list = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge', capabilities: { ips: true } }, { type: 'tuning', capabilities: { mac: true } }] }), 't');
+    await addChain(ctx, await resolvePlugins(ctx, list), { ...rt, capabilityArgs: { ips: ['198.18.0.9/24'], mac: '02:00:00:00:00:09' } });
+    expect(exec.calls[0]!.stdin.runtimeConfig).toEqual({ ips: ['198.18.0.9/24'] });
+    expect(exec.calls[1]!.stdin.runtimeConfig).toEqual({ mac: '02:00:00:00:00:09' });
+  });
+});
+
+describe('delChain', () => {
+  it('runs DEL in reverse with the cached result for 0.4.0 and later', async () => {
+    const { exec, ctx, list } = setup('1.0.0');
+    const prev = bridgeResult('eth1', NS);
+    await delChain(ctx, await resolvePlugins(ctx, list), rt, prev);
+    expect(exec.commands()).toEqual(['DEL bandwidth', 'DEL tuning', 'DEL bridge']);
+    for (const c of exec.calls) expect(c.stdin.prevResult).toEqual(prev);
+  });
+  it('passes no prevResult before 0.4.0, like libcni', async () => {
+    const { exec, ctx, list } = setup('0.3.1');
+    await delChain(ctx, await resolvePlugins(ctx, list), rt, bridgeResult('eth1', NS, '198.18.0.2/24', '0.3.1'));
+    for (const c of exec.calls) expect(c.stdin).not.toHaveProperty('prevResult');
+  });
+});
+
+describe('negotiateVersions', () => {
+  it('asks each distinct plugin once and returns what they support', async () => {
+    const { exec, ctx, list } = setup();
+    const v = await negotiateVersions(ctx, await resolvePlugins(ctx, list));
+    expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'VERSION bandwidth']);
+    expect(exec.calls[0]!.stdin).toEqual({ cniVersion: '1.0.0' });
+    expect(v.get('bridge')).toContain('1.1.0');
+  });
+  it('refuses clearly when the config version is not supported', async () => {
+    const { exec, ctx, list } = setup('1.1.0', ['bridge']);
+    exec.addPlugin('/usr/lib/cni/bridge', () => ({}), ['0.3.1', '0.4.0', '1.0.0']);
+    const err = await negotiateVersions(ctx, await resolvePlugins(ctx, list)).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toMatch(/plugin "bridge" \(\/usr\/lib\/cni\/bridge\) supports CNI 0.3.1, 0.4.0, 1.0.0; the config asks for 1.1.0/);
+  });
+  it('fails on a plugin that does not answer VERSION', async () => {
+    const { exec, ctx, list } = setup('1.0.0', ['bridge']);
+    exec.plugins.set('/usr/lib/cni/bridge', () => ({ stdout: 'hello' }));
+    await expect(negotiateVersions(ctx, await resolvePlugins(ctx, list))).rejects.toThrow(/VERSION.*printed no JSON version info/);
+  });
+});
+
+describe('checkChain', () => {
+  it('runs CHECK in order with the cached result', async () => {
+    const { exec, ctx, list } = setup('0.4.0');
+    const prev = bridgeResult('eth1', NS, '198.18.0.2/24', '0.4.0');
+    await checkChain(ctx, await resolvePlugins(ctx, list), rt, prev);
+    expect(exec.commands()).toEqual(['CHECK bridge', 'CHECK tuning', 'CHECK bandwidth']);
+    expect(exec.calls[2]!.stdin.prevResult).toEqual(prev);
+  });
+  it('is refused for configs before 0.4.0', async () => {
+    const { ctx, list } = setup('0.3.1');
+    await expect(checkChain(ctx, await resolvePlugins(ctx, list), rt, {})).rejects.toThrow(/has no CHECK/);
+  });
+  it('reports a plugin that finds the attachment broken', async () => {
+    const { exec, ctx, list } = setup('1.0.0');
+    exec.addPlugin('/usr/lib/cni/tuning', () => ({ code: 1, stdout: JSON.stringify({ code: 999, msg: 'mtu differs' }) }));
+    await expect(checkChain(ctx, await resolvePlugins(ctx, list), rt, bridgeResult('eth1', NS))).rejects.toThrow(/tuning failed on CHECK \(CNI error 999\): mtu differs/);
+  });
+});
+
+describe('STATUS and GC (CNI 1.1)', () => {
+  it('STATUS runs for 1.1.0 configs with only CNI_COMMAND and CNI_PATH', async () => {
+    const { exec, ctx, list } = setup('1.1.0', ['bridge', 'tuning']);
+    const r = await resolvePlugins(ctx, list);
+    await statusChain(ctx, r, await negotiateVersions(ctx, r));
+    const status = exec.calls.filter((c) => c.command === 'STATUS');
+    expect(status.map((c) => c.path)).toEqual(['/usr/lib/cni/bridge', '/usr/lib/cni/tuning']);
+    expect(Object.keys(status[0]!.env).filter((k) => k.startsWith('CNI_')).sort()).toEqual(['CNI_COMMAND', 'CNI_PATH']);
+  });
+  it('STATUS failure is a plugin error (code 50: not available)', async () => {
+    const { exec, ctx, list } = setup('1.1.0', ['bridge']);
+    exec.addPlugin('/usr/lib/cni/bridge', (c) => (c.command === 'STATUS' ? { code: 1, stdout: JSON.stringify({ code: 50, msg: 'no daemon' }) } : {}), ['1.1.0']);
+    const r = await resolvePlugins(ctx, list);
+    await expect(statusChain(ctx, r, await negotiateVersions(ctx, r))).rejects.toThrow(/CNI error 50\): no daemon/);
+  });
+  it('STATUS is skipped (quietly) before 1.1.0', async () => {
+    const { exec, ctx, list, notes } = setup('1.0.0', ['bridge']);
+    const debug: string[] = [];
+    ctx.debug = (l) => debug.push(l);
+    await statusChain(ctx, await resolvePlugins(ctx, list), new Map());
+    expect(exec.calls).toHaveLength(0);
+    expect(notes).toEqual([]);
+    expect(debug[0]).toMatch(/STATUS skipped/);
+  });
+  it('GC passes cni.dev/valid-attachments to every 1.1 plugin', async () => {
+    const { exec, ctx, list } = setup('1.1.0', ['bridge', 'tuning']);
+    const r = await resolvePlugins(ctx, list);
+    const errors = await gcChain(ctx, r, await negotiateVersions(ctx, r), [{ containerID: 'c1', ifname: 'eth1' }]);
+    expect(errors).toEqual([]);
+    const gc = exec.calls.filter((c) => c.command === 'GC');
+    expect(gc).toHaveLength(2);
+    expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: 'c1', ifname: 'eth1' }]);
+  });
+  it('GC is skipped with a note for configs before 1.1.0 and when disableGC is set', async () => {
+    const { exec, ctx, list, notes } = setup('1.0.0', ['bridge']);
+    await gcChain(ctx, await resolvePlugins(ctx, list), new Map(), []);
+    expect(notes[0]).toMatch(/GC skipped: network net uses CNI 1.0.0/);
+    const l2 = parseNetworkConfig(JSON.stringify({ cniVersion: '1.1.0', name: 'n', disableGC: true, plugins: [{ type: 'bridge' }] }), 't');
+    await gcChain(ctx, await resolvePlugins(ctx, l2), new Map(), []);
+    expect(notes[1]).toMatch(/disableGC/);
+    expect(exec.calls).toHaveLength(0);
+  });
+  it('GC collects errors and goes on with the other plugins', async () => {
+    const { exec, ctx, list } = setup('1.1.0', ['bridge', 'tuning']);
+    exec.addPlugin('/usr/lib/cni/bridge', () => ({ code: 1, stderr: 'gc broke' }), ['1.1.0']);
+    const r = await resolvePlugins(ctx, list);
+    const errors = await gcChain(ctx, r, await negotiateVersions(ctx, r), []);
+    expect(errors).toHaveLength(1);
+    expect(exec.calls.filter((c) => c.command === 'GC').map((c) => c.path)).toEqual(['/usr/lib/cni/bridge', '/usr/lib/cni/tuning']);
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { attachCommand } from '../../src/cli/attach.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { checkCommand } from '../../src/cli/check.js';
+import { runProgram } from '../../src/cli/main.js';
+import { parseDuration, validateCidr } from '../../src/cli/options.js';
+import type { Deps } from '../../src/cli/context.js';
+import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+import type { Command } from 'commander';
+
+const NS = '/var/run/netns/a';
+const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge', capabilities: { ips: true } });
+
+function world(stdin = conf) {
+  const exec = new FakeExecutor();
+  exec.netns.add(NS);
+  exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS)) } : {}));
+  const out: string[] = [];
+  const err: string[] = [];
+  const deps: Deps = {
+    io: { out: (s) => void out.push(s), err: (s) => void err.push(s) },
+    localExecutor: async () => exec,
+    readStdin: async () => stdin,
+    env: {},
+  };
+  return { exec, deps, out, err, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+async function cli(make: (d: Deps) => Command, w: ReturnType<typeof world>, args: string[]) {
+  return runProgram(make(w.deps), args, w.deps.io);
+}
+
+const base = ['--netns', NS, '--ifname', 'eth1', '--cache-dir', '/var/lib/cni'];
+
+describe('kubectl cni-attach', () => {
+  it('attaches and prints a short summary', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 attached to netns \/var\/run\/netns\/a \(network net, container id cnitool-[0-9a-f]{20}\)\n  eth1  198\.18\.0\.2\/24  gateway 198\.18\.0\.1  mac 02:00:00:00:00:03\n$/);
+    expect(w.stderr()).toBe('');
+  });
+  it('-o json prints the result exactly as the chain returned it', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual(bridgeResult('eth1', NS));
+  });
+  it('-o yaml prints YAML', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '-o', 'yaml'])).toBe(0);
+    expect(w.stdout()).toMatch(/^cniVersion: 1\.0\.0\ninterfaces:\n/);
+  });
+  it('passes --ip and --mac as capability args', async () => {
+    const w = world(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge', capabilities: { ips: true, mac: true } }));
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '--ip', '198.18.0.9/24', '--ip', '198.18.1.9/24', '--mac', '02:00:00:00:00:09'])).toBe(0);
+    const add = w.exec.calls.find((c) => c.command === 'ADD')!;
+    expect(add.stdin.runtimeConfig).toEqual({ ips: ['198.18.0.9/24', '198.18.1.9/24'], mac: '02:00:00:00:00:09' });
+  });
+  it('--dry-run prints each plugin run as a shell command and runs nothing', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '--dry-run'])).toBe(0);
+    expect(w.stdout()).toMatch(/^# plugin 1\/1: bridge\nCNI_COMMAND=ADD CNI_PATH=\/opt\/cni\/bin:\/usr\/lib\/cni CNI_CONTAINERID=cnitool-\w+ CNI_NETNS=\/var\/run\/netns\/a CNI_IFNAME=eth1 \/opt\/cni\/bin\/bridge <<'EOF'\n\{\n/);
+    expect(w.exec.calls).toHaveLength(0);
+    expect(w.exec.files.size).toBe(0);
+  });
+  it('--dry-run -o json gives the plan as data', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '--dry-run', '-o', 'json'])).toBe(0);
+    const plan = JSON.parse(w.stdout());
+    expect(plan[0]).toMatchObject({ plugin: 'bridge', path: '/opt/cni/bin/bridge', env: { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth1' }, stdin: { name: 'net', type: 'bridge' } });
+  });
+  it('a plugin failure exits 1 with its message', async () => {
+    const w = world();
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { code: 1, stdout: '{"code":7,"msg":"no ipam"}' } : {}));
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(1);
+    expect(w.stderr()).toBe('error: plugin bridge failed on ADD (CNI error 7): no ipam (rolled back: nothing was left behind)\n');
+  });
+  it.each([
+    [['--conf', '-', '--bogus'], /unknown option '--bogus'/],
+    [['--conf', '-', 'extra-arg'], /too many arguments|unexpected/],
+    [['--conf', '-', '-o', 'xml'], /Allowed choices are summary, json, yaml/],
+    [['--conf', '-', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
+    [['--conf', '-', '--ip', '198.18.0.1'], /--ip: "198.18.0.1" is not an address with prefix length/],
+    [['--conf', '-', '--mac', 'zz'], /--mac: "zz" is not a MAC address/],
+    [['--conf', '-', '--cni-path', 'relative/dir'], /not an absolute directory/],
+    [['--conf', '-', '--args', 'nokey'], /is not KEY=VALUE/],
+    [['--conf', '/nonexistent/net.json'], /--conf \/nonexistent\/net.json: no such file/],
+    [[], /required option '--conf <file>' not specified/],
+  ])('bad usage %j exits 2 with one line', async (extra, msg) => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, ...extra])).toBe(2);
+    expect(w.stderr()).toMatch(msg);
+    expect(w.stderr()).not.toMatch(/\n\s+at /);
+    expect(w.exec.calls).toHaveLength(0);
+    expect(w.exec.files.size).toBe(0);
+  });
+  it('a missing namespace exits 3', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['--netns', '/var/run/netns/nope', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
+    expect(w.stderr()).toBe('error: network namespace /var/run/netns/nope does not exist\n');
+  });
+  it('-v adds the stack trace', async () => {
+    const w = world('{bad');
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: stdin: invalid JSON.*\n.*UsageError/s);
+  });
+  it('--help exits 0 and lists the flags', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['--help'])).toBe(0);
+    expect(w.stdout()).toMatch(/--netns <path>[\s\S]*--ifname <name>[\s\S]*--conf <file>[\s\S]*--timeout <duration>[\s\S]*Exit codes/);
+  });
+});
+
+describe('kubectl cni-detach and cni-check', () => {
+  it('detaches what attach cached, and a second detach is a no-op with a note', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(0);
+    const d = world(); // fresh output buffers, same node
+    d.deps.localExecutor = async () => w.exec;
+    expect(await cli(detachCommand, d, base)).toBe(0);
+    expect(d.stdout()).toBe('eth1 detached from netns /var/run/netns/a (network net)\n');
+    expect(await cli(detachCommand, d, base)).toBe(0);
+    expect(d.stderr()).toMatch(/note: nothing is attached as eth1 in netns \/var\/run\/netns\/a/);
+    expect(w.exec.files.size).toBe(0);
+  });
+  it('check runs CHECK on a cached attachment and exits 3 when there is none', async () => {
+    const w = world();
+    expect(await cli(checkCommand, w, base)).toBe(3);
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(0);
+    expect(await cli(checkCommand, w, base)).toBe(0);
+    expect(w.stdout()).toMatch(/eth1 in netns \/var\/run\/netns\/a \(network net\): CHECK ok/);
+  });
+});
+
+describe('flag parsing', () => {
+  it.each([['30s', 30000], ['2m', 120000], ['500ms', 500], ['1m30s', 90000], ['1h', 3600000], ['5', 5000], ['0.5s', 500]])('duration %s', (t, ms) => {
+    expect(parseDuration(t)).toBe(ms);
+  });
+  it.each(['', '0', '0s', '-1s', '10x', 's', '1s junk'])('refuses duration %j', (t) => {
+    expect(() => parseDuration(t)).toThrow(/--timeout/);
+  });
+  it.each(['198.18.0.1/24', 'fd00::1/64', '198.18.0.1/32'])('accepts CIDR %s', (c) => expect(validateCidr(c)).toBe(c));
+  it.each(['198.18.0.1', '198.18.0.1/33', 'x/24', '198.18.0.1/24/1', 'fd00::1/129'])('refuses CIDR %s', (c) => {
+    expect(() => validateCidr(c)).toThrow(/--ip/);
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { invokePlugin, type PluginRun } from '../../src/cni/invoke.js';
+import { PluginError } from '../../src/cni/errors.js';
+import { FakeExecutor } from '../fakes/executor.js';
+import type { RunResult } from '../../src/exec/types.js';
+
+function run(command: PluginRun['args']['command'] = 'ADD'): PluginRun {
+  return { type: 'bridge', path: '/p/bridge', args: { command, containerId: 'c', netns: '/n', ifname: 'eth1', path: ['/p'] }, stdin: { cniVersion: '1.0.0' }, timeoutMs: 1500 };
+}
+
+async function outcome(r: Partial<RunResult>, command: PluginRun['args']['command'] = 'ADD') {
+  const exec = new FakeExecutor();
+  exec.plugins.set('/p/bridge', () => r);
+  return invokePlugin(exec, run(command)).then((v) => ({ ok: v }), (e: PluginError) => ({ err: e }));
+}
+
+describe('invokePlugin', () => {
+  it('returns the parsed result of a successful ADD', async () => {
+    expect(await outcome({ stdout: '{"cniVersion":"1.0.0","ips":[]}\n' })).toEqual({ ok: { cniVersion: '1.0.0', ips: [] } });
+  });
+  it('returns nothing for DEL and ignores its output', async () => {
+    expect(await outcome({ stdout: '' }, 'DEL')).toEqual({ ok: undefined });
+  });
+  it('decodes the CNI error JSON with its code, msg and details', async () => {
+    const { err } = (await outcome({ code: 1, stdout: '{"cniVersion":"1.0.0","code":7,"msg":"invalid config","details":"no subnet"}' })) as { err: PluginError };
+    expect(err).toBeInstanceOf(PluginError);
+    expect([err.cniCode, err.cniMsg, err.details, err.exitCode]).toEqual([7, 'invalid config', 'no subnet', 1]);
+    expect(err.message).toBe('plugin bridge failed on ADD (CNI error 7): invalid config: no subnet');
+  });
+  it('decodes an error JSON even when the plugin exits 0', async () => {
+    const { err } = (await outcome({ code: 0, stdout: '{"code":11,"msg":"try again later"}' })) as { err: PluginError };
+    expect(err.cniCode).toBe(11);
+  });
+  it('decodes an error JSON whatever the exit code', async () => {
+    const { err } = (await outcome({ code: 3, stdout: '{"code":4,"msg":"bad env"}' })) as { err: PluginError };
+    expect(err.message).toMatch(/CNI error 4\): bad env/);
+  });
+  it('reports stderr of a failure without JSON', async () => {
+    const { err } = (await outcome({ code: 2, stderr: 'panic: something\ngoroutine 1\n' })) as { err: PluginError };
+    expect(err.message).toBe('plugin bridge failed on ADD: exited with code 2: panic: something | goroutine 1');
+    expect(err.stderr).toContain('panic');
+  });
+  it('says so when a failing plugin printed nothing', async () => {
+    const { err } = (await outcome({ code: 1 })) as { err: PluginError };
+    expect(err.message).toMatch(/exited with code 1 and printed nothing/);
+  });
+  it('reports a plugin killed by a signal', async () => {
+    const { err } = (await outcome({ code: null, signal: 'SIGSEGV' })) as { err: PluginError };
+    expect(err.message).toMatch(/killed by signal SIGSEGV/);
+  });
+  it('reports a timeout with the limit', async () => {
+    const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true })) as { err: PluginError };
+    expect(err.message).toMatch(/timed out after 1500ms and was killed with its children/);
+  });
+  it('refuses garbage from a successful ADD', async () => {
+    const { err } = (await outcome({ code: 0, stdout: 'hello, world' })) as { err: PluginError };
+    expect(err.message).toMatch(/exited 0 but printed no JSON result: hello, world/);
+  });
+  it('refuses a JSON array from ADD', async () => {
+    const { err } = (await outcome({ code: 0, stdout: '[1,2]' })) as { err: PluginError };
+    expect(err).toBeInstanceOf(PluginError);
+  });
+  it('sends the config on stdin and the CNI variables in the environment', async () => {
+    const exec = new FakeExecutor();
+    exec.plugins.set('/p/bridge', () => ({ stdout: '{"cniVersion":"1.0.0"}' }));
+    await invokePlugin(exec, run());
+    expect(exec.calls[0]!.stdin).toEqual({ cniVersion: '1.0.0' });
+    expect(exec.calls[0]!.env).toMatchObject({ PATH: '/usr/bin:/bin', CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth1', CNI_PATH: '/p' });
+  });
+});
