@@ -1,38 +1,41 @@
 /** kubectl cni-check: CNI CHECK of an attachment through its cached chain. */
 import { Command } from 'commander';
 import { addTargetOptions, type CommonFlags } from './options.js';
-import { defaultDeps, loadConf, prepare, type Deps } from './context.js';
+import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData } from './output.js';
+import { connect, lookupPod, resolveConf, resolveNetns, targetKind } from './targets.js';
 import { main, stdio } from './main.js';
-
-interface CheckFlags extends CommonFlags {
-  conf?: string;
-}
+import { NotFoundError } from '../cni/errors.js';
 
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
     .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).')
     .showHelpAfterError('(run with --help for usage)');
-  addTargetOptions(cmd, false);
-  cmd.action(async (flags: CheckFlags) => {
-    const { netnsTarget } = await import('../target/netns.js');
+  addTargetOptions(cmd, { confRequired: false, annotate: false });
+  cmd.action(async (podName: string | undefined, flags: CommonFlags) => {
+    const kind = targetKind(podName, flags);
     const exec = await deps.localExecutor();
     const p = prepare(flags, exec, deps);
-    const list = flags.conf !== undefined ? await loadConf(flags.conf, deps) : undefined;
-    const target = await netnsTarget(exec, flags.netns!, true);
+    const api = kind === 'pod' ? await connect(flags, deps) : undefined;
+    const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
     const engine = await import('../cni/attach.js');
-    const checked = await engine.check(p.ctx, p.cache, {
-      containerId: target.containerId,
-      ifname: p.ifname,
-      netns: target.netnsPath,
-      describe: target.describe,
-      ...(list ? { list } : {}),
-    });
+    let describe: string;
+    let checked: string[];
+    if (api) {
+      const pod = await lookupPod(flags, deps, api, podName!);
+      describe = pod.describe;
+      if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
+      checked = await engine.check(p.ctx, p.cache, { containerId: pod.containerId, ifname: p.ifname, netns: pod.netns, describe, match: pod.match, ...(conf ? { list: conf.list } : {}) });
+    } else {
+      const target = await resolveNetns(exec, flags.netns!, true);
+      describe = target.describe;
+      checked = await engine.check(p.ctx, p.cache, { containerId: target.containerId, ifname: p.ifname, netns: target.netnsPath, describe, ...(conf ? { list: conf.list } : {}) });
+    }
     if (flags.output !== 'summary') {
       deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
       return;
     }
-    for (const n of checked) deps.io.out(`${p.ifname} in ${target.describe} (network ${n}): CHECK ok\n`);
+    for (const n of checked) deps.io.out(`${p.ifname} in ${describe} (network ${n}): CHECK ok\n`);
   });
   return cmd;
 }

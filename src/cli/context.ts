@@ -1,17 +1,24 @@
-/** Building the engine's pieces from parsed flags: the executor, chain context, cache and network config. */
+/** Building the engine's pieces from parsed flags: the executor, chain context, cache, cluster and runtime clients. */
+import { hostname } from 'node:os';
 import type { ChainContext } from '../cni/chain.js';
 import { ResultCache } from '../cni/cache.js';
 import { parseNetworkConfig, type NetworkList } from '../cni/conf.js';
 import { parseCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
 import { UsageError } from '../cni/errors.js';
 import type { Executor } from '../exec/types.js';
+import type { KubeApi, KubeOptions } from '../target/kube.js';
+import type { PodRuntime } from '../target/runtime.js';
 import type { Io } from './main.js';
 import { parseDuration, readAllStdin, readConf, type CommonFlags } from './options.js';
 
+/** The ports, chosen once at the edge. Tests pass fakes. */
 export interface Deps {
   io: Io;
-  /** The executor for targets on this host. Tests pass a fake. */
+  /** The executor for targets on this host. */
   localExecutor: () => Promise<Executor>;
+  kube: (opts: KubeOptions) => Promise<KubeApi>;
+  runtimes: (name: string, dockerHost: string | undefined) => Promise<PodRuntime[]>;
+  hostname: () => string;
   readStdin: () => Promise<string>;
   env: NodeJS.ProcessEnv;
 }
@@ -20,10 +27,15 @@ export function defaultDeps(io: Io): Deps {
   return {
     io,
     localExecutor: async () => new (await import('../exec/local.js')).LocalExecutor(),
+    kube: async (opts) => (await import('../target/kube.js')).connectKube(opts),
+    runtimes: async (_name, dockerHost) => [await (await import('../target/docker.js')).dockerRuntime(dockerHost)],
+    // which node this is: $NODE_NAME (as the downward API sets it in a pod), else the host name
+    hostname: () => process.env.NODE_NAME || hostname(),
     readStdin: readAllStdin,
     env: process.env,
   };
 }
+
 
 export interface Prepared {
   ctx: ChainContext;

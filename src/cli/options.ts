@@ -6,6 +6,15 @@ import { UsageError } from '../cni/errors.js';
 export interface CommonFlags {
   netns?: string;
   ifname: string;
+  conf?: string;
+  net?: string;
+  namespace?: string;
+  context?: string;
+  kubeconfig?: string;
+  requestTimeout: string;
+  runtime: string;
+  dockerHost?: string;
+  annotate?: boolean;
   cniPath?: string;
   cacheDir: string;
   timeout: string;
@@ -51,12 +60,24 @@ export function validateMac(text: string): string {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-export function addTargetOptions(cmd: Command, requireConf: boolean): Command {
+export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; annotate: boolean }): Command {
   cmd
-    .requiredOption('--netns <path>', 'network namespace to work in (e.g. /var/run/netns/NAME or /proc/PID/ns/net)')
-    .requiredOption('--ifname <name>', 'interface name inside the namespace (e.g. eth1)');
-  if (requireConf) cmd.requiredOption('--conf <file>', "network config or conflist (JSON); '-' reads stdin");
-  else cmd.option('--conf <file>', "network config or conflist; without it the cached config is used ('-' reads stdin)");
+    .argument('[pod]', 'the pod to work on (in -n NAMESPACE); or give --netns instead')
+    .option('--netns <path>', 'no cluster: a network namespace path (e.g. /var/run/netns/NAME or /proc/PID/ns/net)')
+    .requiredOption('--ifname <name>', 'interface name inside the pod or namespace (e.g. eth1)');
+  const confHelp = opts.confRequired
+    ? "network config or conflist (JSON); '-' reads stdin"
+    : "network config or conflist; without it the cached config is used ('-' reads stdin)";
+  cmd
+    .option('--conf <file>', confHelp)
+    .option('--net <[ns/]name>', 'take the config from this NetworkAttachmentDefinition (k8s.cni.cncf.io/v1 spec.config)')
+    .option('-n, --namespace <ns>', "the pod's namespace (default: the context's, else default)")
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--request-timeout <duration>', 'limit for each Kubernetes API request', '30s')
+    .addOption(new Option('--runtime <name>', "how to find the pod's sandbox on this node").choices(['auto', 'docker']).default('auto'))
+    .option('--docker-host <addr>', 'Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)');
+  if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
   return cmd
     .option('--cni-path <dirs>', 'plugin directories, colon-separated (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)')
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')

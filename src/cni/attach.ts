@@ -8,7 +8,7 @@ import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, resolvePlugins, statusChain,
   type ChainContext, type RuntimeConf,
 } from './chain.js';
-import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type ResultCache } from './cache.js';
+import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
 import type { PluginRun } from './invoke.js';
 
@@ -19,12 +19,19 @@ export interface AttachRequest {
   describe: string;
   /** Whether ifname is already a link in the target namespace. */
   interfaceExists: () => Promise<boolean>;
+  /**
+   * When the same network (same config) is already attached as ifname, answer with the cached result instead of
+   * refusing: a retried attach whose first try failed only after the ADD (e.g. writing the pod annotation).
+   */
+  reattachSame?: boolean;
 }
 
 export interface Attached {
   result: JsonObject;
   list: NetworkList;
   cacheFile: string;
+  /** True when nothing ran because this very attachment was already there (reattachSame). */
+  already: boolean;
 }
 
 async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: () => Promise<T>): Promise<T> {
@@ -62,6 +69,10 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
   const resolved = await resolvePlugins(ctx, list);
   return withLock(cache, rt, req.describe, async () => {
     const existing = await cache.find(rt.containerId, rt.ifname);
+    const same = existing.find((f) => !f.intentOnly && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
+    if (req.reattachSame && same && existing.length === 1) {
+      return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
+    }
     if (existing.length > 0) {
       const e = existing[0]!;
       const how = e.intentOnly ? 'an attach of it was interrupted' : 'it is attached';
@@ -102,23 +113,30 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       throw new CliError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo})`, 1, { cause: e });
     }
     await cache.removeIntent(key);
-    return { result, list, cacheFile: resultPath(cache.dir, key) };
+    return { result, list, cacheFile: resultPath(cache.dir, key), already: false };
   });
 }
 
 export interface DetachRequest {
-  containerId: string;
   ifname: string;
-  /** Used when the cache does not say (the cache's netns wins: it is where the ADD went). */
-  netns: string;
   describe: string;
-  /** With --conf: DEL this network even when nothing is cached (like cnitool del). */
+  /** Find the attachment by container id (the sandbox id, or the id derived from a netns path)… */
+  containerId?: string;
+  /** …or by a predicate over every cached entry of ifname (a pod whose sandbox is already gone). */
+  match?: (e: CacheEntry) => boolean;
+  /**
+   * CNI_NETNS for DEL. undefined: the one recorded at ADD. '': none — the sandbox is gone, and a recorded
+   * /proc/PID/ns/net may by now belong to another process, so it must not be used.
+   */
+  netns?: string;
+  /** With --conf: DEL this network even when nothing is cached (like cnitool del); needs containerId and netns. */
   list?: NetworkList;
   cniArgs?: [string, string][];
 }
 
 export interface Detached {
   network: string;
+  containerId: string;
   /** True when only an interrupted attach's intent was found. */
   fromIntent: boolean;
 }
@@ -137,48 +155,62 @@ function cachedPrev(list: NetworkList, e: CacheEntry, note: (s: string) => void)
   }
 }
 
-/** DEL whatever is recorded for containerId/ifname. Returns what was detached; [] means nothing was attached. */
+async function findRecorded(cache: ResultCache, req: DetachRequest): Promise<Found[]> {
+  let found = req.containerId !== undefined
+    ? await cache.find(req.containerId, req.ifname)
+    : await cache.findWhere(req.ifname, req.match ?? (() => false));
+  if (req.containerId !== undefined && req.match) found = found.filter((f) => req.match!(f.entry));
+  if (req.list) found = found.filter((f) => f.entry.networkName === req.list!.name);
+  return found;
+}
+
+/** DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached. */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
-  return withLock(cache, req, req.describe, async () => {
-    let found = await cache.find(req.containerId, req.ifname);
-    if (req.list) found = found.filter((f) => f.entry.networkName === req.list!.name);
-    if (found.length === 0) {
-      if (!req.list) return [];
-      // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
-      const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
-      await delChain(ctx, await resolvePlugins(ctx, req.list), rt);
-      return [{ network: req.list.name, fromIntent: false }];
-    }
-    const done: Detached[] = [];
-    for (const { entry, intentOnly } of found) {
-      const list = req.list ?? entryList(entry);
-      const rt: RuntimeConf = {
-        containerId: req.containerId,
-        netns: entry.netns ?? req.netns,
-        ifname: req.ifname,
-        cniArgs: entry.cniArgs ?? req.cniArgs ?? [],
-        capabilityArgs: entry.capabilityArgs ?? {},
-      };
-      await delChain(ctx, await resolvePlugins(ctx, list), rt, cachedPrev(list, entry, ctx.note));
-      await cache.remove(keyOf(entry));
-      await cache.removeIntent(keyOf(entry));
-      done.push({ network: entry.networkName, fromIntent: intentOnly });
-    }
-    return done;
-  });
+  const found = await findRecorded(cache, req);
+  if (found.length === 0) {
+    if (!req.list || req.containerId === undefined || req.netns === undefined) return [];
+    // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
+    const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
+    const resolved = await resolvePlugins(ctx, req.list);
+    await withLock(cache, rt, req.describe, () => delChain(ctx, resolved, rt));
+    return [{ network: req.list.name, containerId: req.containerId, fromIntent: false }];
+  }
+  const done: Detached[] = [];
+  for (const { entry, intentOnly } of found) {
+    const list = req.list ?? entryList(entry);
+    const rt: RuntimeConf = {
+      containerId: entry.containerId,
+      netns: req.netns ?? entry.netns ?? '',
+      ifname: req.ifname,
+      cniArgs: entry.cniArgs ?? req.cniArgs ?? [],
+      capabilityArgs: entry.capabilityArgs ?? {},
+    };
+    const resolved = await resolvePlugins(ctx, list);
+    const key = keyOf(entry);
+    const deleted = await withLock(cache, rt, req.describe, async () => {
+      // a concurrent detach may have finished it (and a new attach begun) since we looked: read again under the lock
+      const still = intentOnly ? await cache.readIntent(key) : await cache.read(key);
+      if (!still || JSON.stringify(still) !== JSON.stringify(entry)) return false;
+      await delChain(ctx, resolved, rt, cachedPrev(list, entry, ctx.note));
+      await cache.remove(key);
+      await cache.removeIntent(key);
+      return true;
+    });
+    if (deleted) done.push({ network: entry.networkName, containerId: entry.containerId, fromIntent: intentOnly });
+  }
+  return done;
 }
 
 /** CHECK a cached attachment through its chain. */
 export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
-  let found = (await cache.find(req.containerId, req.ifname)).filter((f) => !f.intentOnly);
-  if (req.list) found = found.filter((f) => f.entry.networkName === req.list!.name);
+  const found = (await findRecorded(cache, req)).filter((f) => !f.intentOnly);
   if (found.length === 0) throw new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.dir}/results)`);
   const checked: string[] = [];
   for (const { entry } of found) {
     const list = req.list ?? entryList(entry);
     const rt: RuntimeConf = {
-      containerId: req.containerId,
-      netns: entry.netns ?? req.netns,
+      containerId: entry.containerId,
+      netns: req.netns ?? entry.netns ?? '',
       ifname: req.ifname,
       cniArgs: entry.cniArgs ?? [],
       capabilityArgs: entry.capabilityArgs ?? {},

@@ -73,6 +73,12 @@ function parseEntry(text: string | undefined): CacheEntry | undefined {
   }
 }
 
+export interface Found {
+  entry: CacheEntry;
+  /** Only an intent: an attach that never finished (crashed, or its rollback failed). */
+  intentOnly: boolean;
+}
+
 export class ResultCache {
   constructor(
     private readonly exec: Executor,
@@ -100,17 +106,26 @@ export class ResultCache {
   }
 
   /** Every recorded attachment (results, then intents not yet resolved) of containerId/ifname, whatever its network. */
-  async find(containerId: string, ifname: string): Promise<{ entry: CacheEntry; intentOnly: boolean }[]> {
-    const suffix = `-${containerId}-${ifname}`;
-    const found: { entry: CacheEntry; intentOnly: boolean }[] = [];
+  async find(containerId: string, ifname: string): Promise<Found[]> {
+    return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname);
+  }
+
+  /** Every recorded attachment of ifname that `match` accepts, whatever its container (a pod whose sandbox is gone). */
+  async findWhere(ifname: string, match: (e: CacheEntry) => boolean): Promise<Found[]> {
+    return this.scan(`-${ifname}`, (e) => e.ifName === ifname && match(e));
+  }
+
+  private async scan(suffix: string, accept: (e: CacheEntry) => boolean): Promise<Found[]> {
+    const found: Found[] = [];
     const seen = new Set<string>();
     for (const [sub, intentOnly] of [['results', false], ['cni-attach/intents', true]] as const) {
       for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
         if (!name.endsWith(suffix) || name.length === suffix.length) continue;
         const e = parseEntry(await this.exec.readFile(`${this.dir}/${sub}/${name}`));
-        if (!e || e.containerId !== containerId || e.ifName !== ifname) continue;
-        if (seen.has(e.networkName)) continue;
-        seen.add(e.networkName);
+        if (!e || !accept(e)) continue;
+        const id = `${e.networkName}\0${e.containerId}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
         found.push({ entry: e, intentOnly });
       }
     }

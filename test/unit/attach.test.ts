@@ -96,7 +96,7 @@ describe('attach', () => {
     exec.addPlugin('/opt/cni/bin/tuning', () => ({}));
     exec.calls.length = 0;
     const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' });
-    expect(done).toEqual([{ network: 'net', fromIntent: true }]);
+    expect(done).toEqual([{ network: 'net', containerId: 'c1', fromIntent: true }]);
     expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
     expect(exec.files.size).toBe(0);
   });
@@ -135,7 +135,7 @@ describe('detach', () => {
     const { result } = await attach(ctx, cache, req);
     exec.calls.length = 0;
     const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' });
-    expect(done).toEqual([{ network: 'net', fromIntent: false }]);
+    expect(done).toEqual([{ network: 'net', containerId: 'c1', fromIntent: false }]);
     expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
     expect(exec.calls[0]!.stdin.prevResult).toEqual(result);
     expect(exec.calls[0]!.env.CNI_NETNS).toBe(NS);
@@ -155,7 +155,7 @@ describe('detach', () => {
   it('with a config and no cache entry still runs DEL (idempotent, like cnitool del)', async () => {
     const { exec, ctx, cache, list } = setup();
     const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x', list });
-    expect(done).toEqual([{ network: 'net', fromIntent: false }]);
+    expect(done).toEqual([{ network: 'net', containerId: 'c1', fromIntent: false }]);
     expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
     expect(exec.calls[0]!.stdin).not.toHaveProperty('prevResult');
   });

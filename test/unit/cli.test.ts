@@ -58,7 +58,7 @@ describe('kubectl cni-attach', () => {
   it('--dry-run prints each plugin run as a shell command and runs nothing', async () => {
     const w = world();
     expect(await cli(attachCommand, w, [...base, '--conf', '-', '--dry-run'])).toBe(0);
-    expect(w.stdout()).toMatch(/^# plugin 1\/1: bridge\nCNI_COMMAND=ADD CNI_PATH=\/opt\/cni\/bin:\/usr\/lib\/cni CNI_CONTAINERID=cnitool-\w+ CNI_NETNS=\/var\/run\/netns\/a CNI_IFNAME=eth1 \/opt\/cni\/bin\/bridge <<'EOF'\n\{\n/);
+    expect(w.stdout()).toMatch(/^# target: netns=\/var\/run\/netns\/a containerId=cnitool-\w+\n# plugin 1\/1: bridge\nCNI_COMMAND=ADD CNI_PATH=\/opt\/cni\/bin:\/usr\/lib\/cni CNI_CONTAINERID=cnitool-\w+ CNI_NETNS=\/var\/run\/netns\/a CNI_IFNAME=eth1 \/opt\/cni\/bin\/bridge <<'EOF'\n\{\n/);
     expect(w.exec.calls).toHaveLength(0);
     expect(w.exec.files.size).toBe(0);
   });
@@ -66,7 +66,8 @@ describe('kubectl cni-attach', () => {
     const w = world();
     expect(await cli(attachCommand, w, [...base, '--conf', '-', '--dry-run', '-o', 'json'])).toBe(0);
     const plan = JSON.parse(w.stdout());
-    expect(plan[0]).toMatchObject({ plugin: 'bridge', path: '/opt/cni/bin/bridge', env: { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth1' }, stdin: { name: 'net', type: 'bridge' } });
+    expect(plan.target).toEqual({ netns: NS, containerId: expect.stringMatching(/^cnitool-/) });
+    expect(plan.runs[0]).toMatchObject({ plugin: 'bridge', path: '/opt/cni/bin/bridge', env: { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth1' }, stdin: { name: 'net', type: 'bridge' } });
   });
   it('a plugin failure exits 1 with its message', async () => {
     const w = world();
@@ -76,7 +77,10 @@ describe('kubectl cni-attach', () => {
   });
   it.each([
     [['--conf', '-', '--bogus'], /unknown option '--bogus'/],
-    [['--conf', '-', 'extra-arg'], /too many arguments|unexpected/],
+    [['--conf', '-', 'a-pod'], /give either a pod or --netns, not both/],
+    [['--conf', '-', 'a-pod', 'another'], /too many arguments/],
+    [['--conf', '-', '--net', 'x'], /--net is for pods/],
+    [['--conf', '-', '--runtime', 'rkt'], /Allowed choices are auto, docker/],
     [['--conf', '-', '-o', 'xml'], /Allowed choices are summary, json, yaml/],
     [['--conf', '-', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
     [['--conf', '-', '--ip', '198.18.0.1'], /--ip: "198.18.0.1" is not an address with prefix length/],
@@ -84,7 +88,7 @@ describe('kubectl cni-attach', () => {
     [['--conf', '-', '--cni-path', 'relative/dir'], /not an absolute directory/],
     [['--conf', '-', '--args', 'nokey'], /is not KEY=VALUE/],
     [['--conf', '/nonexistent/net.json'], /--conf \/nonexistent\/net.json: no such file/],
-    [[], /required option '--conf <file>' not specified/],
+    [[], /which network\? give --conf FILE/],
   ])('bad usage %j exits 2 with one line', async (extra, msg) => {
     const w = world();
     expect(await cli(attachCommand, w, [...base, ...extra])).toBe(2);

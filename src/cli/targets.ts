@@ -1,0 +1,114 @@
+/**
+ * From flags to a target: either --netns PATH (no cluster) or a pod (the API, then the runtime), plus the network
+ * config from --conf or --net. Also the pod side of detach/check, which must work when the pod or sandbox is gone.
+ */
+import type { NetworkList } from '../cni/conf.js';
+import { parseNetworkConfig } from '../cni/conf.js';
+import type { CacheEntry } from '../cni/cache.js';
+import { NotFoundError, UsageError } from '../cni/errors.js';
+import type { Executor } from '../exec/types.js';
+import type { KubeApi } from '../target/kube.js';
+import type { Target } from '../target/netns.js';
+import type { PodTarget } from '../target/pod.js';
+import type { Deps } from './context.js';
+import { loadConf } from './context.js';
+import { parseDuration, type CommonFlags } from './options.js';
+
+export interface ResolvedConf {
+  list: NetworkList;
+  /** The name in network-status: "ns/nad" for a NetworkAttachmentDefinition, the config's name otherwise. */
+  statusName: string;
+}
+
+/** Exactly one of POD and --netns. */
+export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' | 'netns' {
+  if (pod !== undefined && flags.netns !== undefined) throw new UsageError('give either a pod or --netns, not both');
+  if (pod === undefined && flags.netns === undefined) throw new UsageError('which pod? give a pod name (or --netns PATH for a bare network namespace)');
+  if (pod === undefined) {
+    for (const f of ['namespace', 'context', 'kubeconfig', 'net'] as const) {
+      if (flags[f] !== undefined) throw new UsageError(`--${f} is for pods; with --netns there is no cluster`);
+    }
+  }
+  return pod === undefined ? 'netns' : 'pod';
+}
+
+export async function connect(flags: CommonFlags, deps: Deps): Promise<KubeApi> {
+  return deps.kube({
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context !== undefined ? { context: flags.context } : {}),
+    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    requestTimeoutMs: parseDuration(flags.requestTimeout, '--request-timeout'),
+  });
+}
+
+/** --conf FILE|- or --net [NS/]NAME (a NAD, read through the API; its namespace defaults to the pod's). */
+export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Promise<KubeApi>, podNamespace: string | undefined, required: boolean): Promise<ResolvedConf | undefined> {
+  if (flags.conf !== undefined && flags.net !== undefined) throw new UsageError('give either --conf or --net, not both');
+  if (flags.conf !== undefined) {
+    const list = await loadConf(flags.conf, deps);
+    return { list, statusName: list.name };
+  }
+  if (flags.net !== undefined) {
+    const parts = flags.net.split('/');
+    if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`--net: "${flags.net}" is not NAME or NAMESPACE/NAME`);
+    const [ns, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [podNamespace ?? 'default', parts[0]!];
+    const nad = await (await api()).getNad(ns, name);
+    const list = parseNetworkConfig(nad.config, `NetworkAttachmentDefinition ${ns}/${name}`, name);
+    return { list, statusName: `${ns}/${name}` };
+  }
+  if (required) throw new UsageError('which network? give --conf FILE (or - for stdin) or --net NAD');
+  return undefined;
+}
+
+export async function resolveNetns(exec: Executor, path: string, mustExist: boolean): Promise<Target> {
+  const { netnsTarget } = await import('../target/netns.js');
+  return netnsTarget(exec, path, mustExist);
+}
+
+export async function resolvePod(flags: CommonFlags, deps: Deps, api: KubeApi, exec: Executor, name: string): Promise<PodTarget> {
+  const { podTarget } = await import('../target/pod.js');
+  const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+  return podTarget(api, runtimes, exec, flags.namespace ?? api.defaultNamespace, name, deps.hostname());
+}
+
+/** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */
+export interface PodLookup {
+  namespace: string;
+  name: string;
+  /** undefined when the pod no longer exists. */
+  podExists: boolean;
+  containerId?: string;
+  /** '' when the sandbox is gone. */
+  netns: string;
+  match: (e: CacheEntry) => boolean;
+  describe: string;
+}
+
+export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
+  const { argsMatchPod, findSandbox, podRef } = await import('../target/pod.js');
+  const namespace = flags.namespace ?? api.defaultNamespace;
+  const describe = `pod ${namespace}/${name}`;
+  let pod;
+  try {
+    pod = await api.getPod(namespace, name);
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    deps.io.err(`note: ${describe} no longer exists: using what the cache recorded for it\n`);
+    return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe };
+  }
+  const ref = podRef(pod, namespace, name);
+  const match = (en: CacheEntry) => argsMatchPod(en.cniArgs, namespace, name, ref.uid);
+  let found;
+  if (!pod.spec?.hostNetwork) {
+    try {
+      found = await findSandbox(await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST), ref);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+  if (!found) {
+    deps.io.err(`note: the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)\n`);
+    return { namespace, name, podExists: true, netns: '', match, describe };
+  }
+  return { namespace, name, podExists: true, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe };
+}

@@ -1,0 +1,72 @@
+/**
+ * The Docker runtime (dockershim / cri-dockerd nodes): the pod's sandbox is the container labelled
+ * io.kubernetes.docker.type=podsandbox with the pod's name, namespace and uid; its State.Pid gives /proc/PID/ns/net.
+ */
+import type Dockerode from 'dockerode';
+import { NotFoundError, UnreachableError, UsageError } from '../cni/errors.js';
+import type { PodRef, PodRuntime, Sandbox } from './runtime.js';
+
+/** dockerode options for a DOCKER_HOST-style address; undefined leaves it to dockerode ($DOCKER_HOST or the default socket). */
+export function dockerOptions(host: string | undefined): Dockerode.DockerOptions | undefined {
+  if (!host) return undefined;
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  const m = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(host);
+  if (m) return { protocol: m[1] === 'https' ? 'https' : 'http', host: m[2]!, port: Number(m[3]) };
+  throw new UsageError(`--docker-host: "${host}" is not unix:///path/to/docker.sock or tcp://host:port`);
+}
+
+function describeHost(host: string | undefined, env: NodeJS.ProcessEnv): string {
+  return `Docker at ${host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`;
+}
+
+export async function dockerRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PodRuntime> {
+  const opts = dockerOptions(host);
+  const { default: Docker } = await import('dockerode');
+  const docker = opts ? new Docker(opts) : new Docker();
+  const where = describeHost(host, env);
+  const unreachable = (e: unknown) => {
+    const err = e as { code?: string; statusCode?: number; message?: string };
+    return new UnreachableError(`cannot reach ${where}: ${err.code ?? err.statusCode ?? ''} ${err.message ?? String(e)}`.replace(/\s+/g, ' ').trim(), { cause: e });
+  };
+
+  return {
+    name: 'docker',
+    where,
+    async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
+      let list: Dockerode.ContainerInfo[];
+      try {
+        list = await docker.listContainers({
+          all: true,
+          filters: JSON.stringify({
+            label: ['io.kubernetes.docker.type=podsandbox', `io.kubernetes.pod.name=${pod.name}`, `io.kubernetes.pod.namespace=${pod.namespace}`],
+          }),
+        });
+      } catch (e) {
+        throw unreachable(e);
+      }
+      if (list.length === 0) return undefined;
+      const mine = list.filter((c) => c.Labels?.['io.kubernetes.pod.uid'] === pod.uid);
+      if (mine.length === 0) {
+        const uids = [...new Set(list.map((c) => c.Labels?.['io.kubernetes.pod.uid'] ?? '?'))].join(', ');
+        throw new NotFoundError(
+          `the sandbox containers of ${pod.namespace}/${pod.name} in ${where} belong to an earlier pod of that name (uid ${uids}), not to this one (uid ${pod.uid}); refusing to attach to a stale sandbox`,
+        );
+      }
+      // newest first: after a sandbox restart the old one may linger, exited
+      mine.sort((a, b) => b.Created - a.Created);
+      for (const c of mine) {
+        let info: Dockerode.ContainerInspectInfo;
+        try {
+          info = await docker.getContainer(c.Id).inspect();
+        } catch (e) {
+          if ((e as { statusCode?: number }).statusCode === 404) continue; // removed in between
+          throw unreachable(e);
+        }
+        if (info.State.Running && info.State.Pid > 0) {
+          return { id: info.Id, pid: info.State.Pid, netnsPath: `/proc/${info.State.Pid}/ns/net` };
+        }
+      }
+      throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} (${mine[0]!.Id.slice(0, 12)}) in ${where} is not running`);
+    },
+  };
+}

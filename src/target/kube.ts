@@ -1,0 +1,148 @@
+/**
+ * The Kubernetes API port and its @kubernetes/client-node adapter: read pods and NetworkAttachmentDefinitions,
+ * merge-patch pod annotations. kubectl's conventions for --kubeconfig, $KUBECONFIG, --context, -n and in-cluster config.
+ * client-node is imported lazily: it costs hundreds of milliseconds and the --netns path never needs it.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { CliError, NotFoundError, UnreachableError, UsageError } from '../cni/errors.js';
+
+export type Pod = V1Pod;
+
+export interface Nad {
+  namespace: string;
+  name: string;
+  /** spec.config: the CNI config (conf or conflist) as text. */
+  config: string;
+}
+
+export interface KubeApi {
+  /** The namespace to use when the user gave none: the context's, else "default". */
+  readonly defaultNamespace: string;
+  readonly context: string;
+  getPod(namespace: string, name: string): Promise<Pod>;
+  getNad(namespace: string, name: string): Promise<Nad>;
+  /**
+   * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
+   * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
+   */
+  updatePodAnnotation(namespace: string, name: string, key: string, update: (current: string | undefined) => string | undefined): Promise<void>;
+}
+
+export interface KubeOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  requestTimeoutMs?: number;
+}
+
+interface ApiErrorShape {
+  code?: number;
+  body?: unknown;
+  message?: string;
+  cause?: { code?: string; message?: string };
+}
+
+function statusMessage(e: ApiErrorShape): string | undefined {
+  let body: unknown = e.body;
+  if (typeof body === 'string') {
+    const text = body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return text.trim() || undefined;
+    }
+  }
+  const m = (body as { message?: unknown } | undefined)?.message;
+  return typeof m === 'string' ? m : undefined;
+}
+
+/** Map a client-node failure to our exit codes: 404 → 3, anything about reaching or being let into the API → 4. */
+export function apiError(e: unknown, what: string, server: string): CliError {
+  if (e instanceof CliError) return e;
+  const err = e as ApiErrorShape;
+  if (typeof err.code === 'number') {
+    const msg = statusMessage(err) ?? `HTTP ${err.code}`;
+    if (err.code === 404) return new NotFoundError(`${what}: ${msg}`);
+    return new UnreachableError(`${what}: the API server answered ${err.code}: ${msg}`, { cause: e });
+  }
+  const reason = err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  return new UnreachableError(`${what}: cannot reach the API server at ${server}: ${reason}`, { cause: e });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+  if (!ms) return p;
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnreachableError(`${what}: no answer from the API server within ${ms / 1000}s (--request-timeout)`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<KubeApi> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  try {
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else if (env.KUBECONFIG || !env.KUBERNETES_SERVICE_HOST) kc.loadFromDefault();
+    else kc.loadFromCluster();
+  } catch (e) {
+    throw new UsageError(`cannot load kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(e as Error).message}`);
+  }
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) throw new UsageError(`--context: no context named "${opts.context}" in the kubeconfig`);
+    kc.setCurrentContext(opts.context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new UsageError('no Kubernetes cluster configured: pass --kubeconfig, set $KUBECONFIG, or run inside a pod');
+  }
+  const server = cluster.server;
+  const ctxObj = kc.getContextObject(kc.getCurrentContext());
+  const defaultNamespace = opts.namespace ?? ctxObj?.namespace ?? 'default';
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const t = opts.requestTimeoutMs;
+
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await withTimeout(fn(), t, what);
+    } catch (e) {
+      throw apiError(e, what, server);
+    }
+  };
+
+  return {
+    defaultNamespace,
+    context: kc.getCurrentContext(),
+    getPod: (namespace, name) => call(`pod ${namespace}/${name}`, () => core.readNamespacedPod({ name, namespace })),
+    async getNad(namespace, name) {
+      const what = `NetworkAttachmentDefinition ${namespace}/${name}`;
+      const obj = (await call(what, () =>
+        custom.getNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace, plural: 'network-attachment-definitions', name }),
+      )) as { spec?: { config?: unknown } };
+      const config = obj?.spec?.config;
+      if (typeof config !== 'string' || config.trim() === '') {
+        throw new UsageError(`${what} has no spec.config (a CNI config as a JSON string)`);
+      }
+      return { namespace, name, config };
+    },
+    async updatePodAnnotation(namespace, name, key, update) {
+      const what = `annotating pod ${namespace}/${name}`;
+      const strategy = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+      for (let attempt = 0; ; attempt++) {
+        const pod = await call(what, () => core.readNamespacedPod({ name, namespace }));
+        const current = pod.metadata?.annotations?.[key];
+        const next = update(current);
+        if (next === current) return;
+        const body = { metadata: { resourceVersion: pod.metadata?.resourceVersion, annotations: { [key]: next ?? null } } };
+        try {
+          await withTimeout(core.patchNamespacedPod({ name, namespace, body }, strategy), t, what);
+          return;
+        } catch (e) {
+          if ((e as ApiErrorShape).code === 409 && attempt < 4) continue; // someone else changed the pod: read again
+          throw apiError(e, what, server);
+        }
+      }
+    },
+  };
+}
