@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { attachCommand } from '../../src/cli/attach.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { checkCommand } from '../../src/cli/check.js';
+import { runProgram } from '../../src/cli/main.js';
+import type { Deps } from '../../src/cli/context.js';
+import { NETWORK_STATUS } from '../../src/target/network-status.js';
+import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+import { FakeKube, FakeRuntime, makePod } from '../fakes/kube.js';
+import type { Command } from 'commander';
+
+const SANDBOX = 'f'.repeat(64);
+const NETNS = '/proc/4242/ns/net';
+const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' });
+
+function world(opts: { stdin?: string } = {}) {
+  const exec = new FakeExecutor();
+  exec.netns.add(NETNS);
+  exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, NETNS)) } : {}));
+  const kube = new FakeKube('shop');
+  const pod = kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-1', annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }]) } }));
+  const runtime = new FakeRuntime();
+  runtime.add('shop', 'web-1', 'uid-1', { id: SANDBOX, pid: 4242, netnsPath: NETNS });
+  const out: string[] = [];
+  const err: string[] = [];
+  const kubeCalls: unknown[] = [];
+  const deps: Deps = {
+    io: { out: (s) => void out.push(s), err: (s) => void err.push(s) },
+    localExecutor: async () => exec,
+    kube: async (o) => (kubeCalls.push(o), kube),
+    runtimes: async () => [runtime],
+    hostname: () => 'node-1',
+    readStdin: async () => opts.stdin ?? conf,
+    env: {},
+  };
+  const cli = async (make: (d: Deps) => Command, args: string[]) => {
+    out.length = 0;
+    err.length = 0;
+    return runProgram(make(deps), args, deps.io);
+  };
+  return { exec, kube, pod, runtime, deps, cli, kubeCalls, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
+
+describe('kubectl cni-attach POD', () => {
+  it('runs the chain in the sandbox netns with the sandbox id and kubelet CNI_ARGS', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const add = w.exec.calls.find((c) => c.command === 'ADD')!;
+    expect(add.env).toMatchObject({
+      CNI_CONTAINERID: SANDBOX,
+      CNI_NETNS: NETNS,
+      CNI_IFNAME: 'eth1',
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;K8S_POD_INFRA_CONTAINER_ID=${SANDBOX};K8S_POD_UID=uid-1`,
+    });
+    expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-1 \(network net, node node-1, sandbox ffffffffffff\)\n  eth1  198\.18\.0\.2\/24/);
+    expect(w.stdout()).toMatch(/network-status: net on eth1 recorded on the pod/);
+  });
+  it('adds its entry to network-status and keeps the default network', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual([
+      { name: 'kindnet', interface: 'eth0', default: true },
+      { name: 'net', interface: 'eth1', ips: ['198.18.0.2'], mac: '02:00:00:00:00:03', gateway: ['198.18.0.1'], default: false, dns: {} },
+    ]);
+  });
+  it('uses the context namespace when -n is not given', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+  });
+  it('passes kubectl connection flags to the API client', async () => {
+    const w = world();
+    await w.cli(attachCommand, [...attachArgs, '--context', 'kind-x', '--kubeconfig', '/k', '--request-timeout', '5s']);
+    expect(w.kubeCalls[0]).toEqual({ kubeconfig: '/k', context: 'kind-x', namespace: 'shop', requestTimeoutMs: 5000 });
+  });
+  it('--no-annotate leaves the pod alone', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--no-annotate'])).toBe(0);
+    expect(w.kube.patches).toHaveLength(0);
+  });
+  it('takes the config from a NetworkAttachmentDefinition and names the entry ns/name', async () => {
+    const w = world();
+    w.kube.nads.set('infra/mv', { namespace: 'infra', name: 'mv', config: JSON.stringify({ cniVersion: '1.0.0', type: 'bridge' }) });
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--net', 'infra/mv'])).toBe(0);
+    const add = w.exec.calls.find((c) => c.command === 'ADD')!;
+    expect(add.stdin.name).toBe('mv');
+    expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as { name: string }[])[1]!.name).toBe('infra/mv');
+  });
+  it('--net without a namespace looks in the pod namespace', async () => {
+    const w = world();
+    w.kube.nads.set('shop/mv', { namespace: 'shop', name: 'mv', config: JSON.stringify({ cniVersion: '1.0.0', name: 'own-name', type: 'bridge' }) });
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--net', 'mv'])).toBe(0);
+    expect(w.exec.calls.find((c) => c.command === 'ADD')!.stdin.name).toBe('own-name');
+  });
+  it('a NAD that does not exist exits 3', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--net', 'nope'])).toBe(3);
+  });
+  it('when the annotation cannot be written the attach stands (exit 4) and a retry succeeds without "already exists"', async () => {
+    const w = world();
+    w.kube.failAnnotate = 1;
+    expect(await w.cli(attachCommand, attachArgs)).toBe(4);
+    expect(w.stderr()).toMatch(/error: eth1 is attached, but the pod's network-status annotation could not be written .*run the same command again/);
+    expect([...w.exec.files.keys()].some((k) => k.includes('/results/net-'))).toBe(true);
+    const adds = w.exec.calls.filter((c) => c.command === 'ADD').length;
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 was already attached to pod shop\/web-1/);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD').length).toBe(adds);
+    expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as unknown[]).length).toBe(2);
+  });
+  it('--dry-run shows the resolved target', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--dry-run'])).toBe(0);
+    expect(w.stdout()).toMatch(new RegExp(`^# target: pod=shop/web-1 uid=uid-1 node=node-1 runtime=docker sandbox=${SANDBOX} pid=4242 netns=/proc/4242/ns/net\\n# plugin 1/1: bridge`));
+    expect(w.exec.calls).toHaveLength(0);
+    expect(w.kube.patches).toHaveLength(0);
+  });
+});
+
+describe('refusals', () => {
+  it.each([
+    ['hostNetwork', { hostNetwork: true }, 2, /uses hostNetwork.*refused/],
+    ['Pending', { phase: 'Pending' }, 2, /is Pending, not Running/],
+    ['Succeeded', { phase: 'Succeeded' }, 2, /is Succeeded, not Running/],
+    ['not scheduled', { node: null, phase: 'Pending' }, 3, /is not scheduled to a node yet/],
+  ])('%s pod', async (_what, o, code, msg) => {
+    const w = world();
+    w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', ...o }));
+    expect(await w.cli(attachCommand, attachArgs)).toBe(code);
+    expect(w.stderr()).toMatch(msg);
+    expect(w.exec.calls).toHaveLength(0);
+  });
+  it('missing pod exits 3', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['nope', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
+    expect(w.stderr()).toMatch(/pod shop\/nope.*not found/);
+  });
+  it('a sandbox of an earlier pod of the same name (uid differs) is refused', async () => {
+    const w = world();
+    w.runtime.add('shop', 'web-1', 'uid-OLD', { id: SANDBOX, pid: 4242, netnsPath: NETNS });
+    expect(await w.cli(attachCommand, attachArgs)).toBe(3);
+    expect(w.stderr()).toMatch(/earlier pod \(uid uid-OLD\)/);
+    expect(w.exec.calls).toHaveLength(0);
+  });
+  it('a pod on another node is named clearly', async () => {
+    const w = world();
+    w.runtime.sandboxes.clear();
+    w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-7' }));
+    expect(await w.cli(attachCommand, attachArgs)).toBe(3);
+    expect(w.stderr()).toMatch(/runs on node node-7, and this host \(node-1\) has no sandbox for it in fake Docker; run cni-attach on node-7/);
+  });
+  it('a pod on this node without a sandbox', async () => {
+    const w = world();
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(3);
+    expect(w.stderr()).toMatch(/no running sandbox of pod shop\/web-1 \(uid uid-1\) found in fake Docker/);
+  });
+  it('pod and --netns together, and neither', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--netns', '/x'])).toBe(2);
+    expect(await w.cli(attachCommand, ['--ifname', 'eth1', '--conf', '-'])).toBe(2);
+    expect(w.stderr()).toMatch(/which pod\?/);
+  });
+});
+
+describe('kubectl cni-detach POD', () => {
+  it('DELs in the sandbox and removes its network-status entry', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from pod shop/web-1 (network net)\n');
+    const del = w.exec.calls.find((c) => c.command === 'DEL')!;
+    expect(del.env).toMatchObject({ CNI_CONTAINERID: SANDBOX, CNI_NETNS: NETNS, CNI_IFNAME: 'eth1' });
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual([{ name: 'kindnet', interface: 'eth0', default: true }]);
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
+  });
+  it('works when the sandbox is gone: DEL without a netns frees the lease, the annotation is still fixed', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    const del = w.exec.calls.find((c) => c.command === 'DEL')!;
+    expect(del.env.CNI_NETNS).toBe('');
+    expect(del.env.CNI_CONTAINERID).toBe(SANDBOX);
+    expect(w.stderr()).toMatch(/sandbox of pod shop\/web-1 is gone/);
+    expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as unknown[]).length).toBe(1);
+  });
+  it('works when the pod itself is gone, with a note that the annotation step is skipped', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    expect(w.stderr()).toMatch(/no longer exists[\s\S]*no network-status annotation to update/);
+  });
+  it('does not touch another pod of the same name with a different uid', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-2' }));
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(0);
+    expect(w.stderr()).toMatch(/nothing is attached as eth1 in pod shop\/web-1/);
+  });
+  it('check CHECKs a pod attachment', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stdout()).toMatch(/eth1 in pod shop\/web-1 \(network net\): CHECK ok/);
+  });
+});
