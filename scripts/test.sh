@@ -10,8 +10,9 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 
-# 1. Debian packages: the reference CNI plugins (in /usr/lib/cni), ip/tc, ping, nsenter, jq.
-pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux jq)
+# 1. Debian packages: the reference CNI plugins (in /usr/lib/cni), ip/tc, ping, nsenter, jq, a Docker engine and the
+#    busybox-static binary the test image is made of.
+pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux jq docker.io busybox-static tar)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -24,9 +25,45 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 
-# 3. Every test. vitest's own summary is printed; the last line is the plain count CI reads.
+# 3. A Docker engine for the pod tests: the one that is running, or one started here with safe flags (no iptables,
+#    no masquerade, no ip_forward, no default bridge, its own directories) and stopped again at the end.
+started_dockerd=""
+dockerd_dir=""
+stop_dockerd() {
+  if [[ -n $started_dockerd ]]; then
+    kill "$started_dockerd" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$started_dockerd" 2>/dev/null || true
+    # containerd-shim processes of this engine's containers, if any survived
+    pkill -f -- "$dockerd_dir/exec" 2>/dev/null || true
+    umount -R "$dockerd_dir/data" 2>/dev/null || true
+    rm -rf "$dockerd_dir"
+  fi
+}
+trap stop_dockerd EXIT
+docker_answers() { timeout 5 docker -H "$1" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+if [[ -z ${DOCKER_HOST:-} ]] && docker_answers unix:///var/run/docker.sock; then
+  export DOCKER_HOST=unix:///var/run/docker.sock
+elif [[ -z ${DOCKER_HOST:-} ]] || ! docker_answers "$DOCKER_HOST"; then
+  dockerd_dir=$(mktemp -d /tmp/cni-attach-dockerd.XXXXXX)
+  dockerd --iptables=false --ip-masq=false --ip-forward=false --bridge=none \
+    --data-root "$dockerd_dir/data" --exec-root "$dockerd_dir/exec" --pidfile "$dockerd_dir/dockerd.pid" \
+    --host "unix://$dockerd_dir/docker.sock" >"$dockerd_dir/dockerd.log" 2>&1 &
+  started_dockerd=$!
+  export DOCKER_HOST="unix://$dockerd_dir/docker.sock"
+  for _ in $(seq 1 200); do docker_answers "$DOCKER_HOST" && break; sleep 0.1; done
+  if ! docker_answers "$DOCKER_HOST"; then
+    echo "test: dockerd did not come up; its log:" >&2
+    tail -20 "$dockerd_dir/dockerd.log" >&2
+    stop_dockerd
+    exit 1
+  fi
+  echo "test: started dockerd (pid $started_dockerd) at $DOCKER_HOST"
+fi
+
+# 4. Every test. vitest's own summary is printed; the last line is the plain count CI reads.
 report=$(mktemp /tmp/cni-attach-vitest.XXXXXX.json)
-trap 'rm -f "$report"' EXIT
+trap 'rm -f "$report"; stop_dockerd' EXIT
 set +e
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 rc=$?

@@ -1,0 +1,214 @@
+/**
+ * Pods end to end: a real Docker engine holds pods made the way dockershim / cri-dockerd make them (a labelled pause
+ * container plus an app container in its network namespace), the stand-in API server serves the Pod objects to the
+ * real client-node, and the real CLI attaches eth1 over a bridge network. The checks run from inside the app
+ * containers: eth1 is there, pings the other pod, and is gone after detach. Addresses: 198.18.40.0/24.
+ */
+import { hostname } from 'node:os';
+import type Docker from 'dockerode';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
+import { bridgeConf, writeConf } from '../helpers/confs.js';
+import { ensureImage, execIn, removeContainers, requireDocker, startPod, type PodContainers } from '../helpers/docker.js';
+import { leases } from '../helpers/ipam.js';
+import { filesUnder, useLab, type Workspace } from '../helpers/lab.js';
+import { makeNad, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+
+const lab = useLab('pd');
+const NODE = hostname();
+const STATUS = 'k8s.v1.cni.cncf.io/network-status';
+let api: StandInApiServer;
+let d: Docker;
+
+beforeAll(async () => {
+  d = await requireDocker();
+  await ensureImage(d);
+  api = await StandInApiServer.start();
+});
+afterAll(async () => {
+  await removeContainers(d, lab.prefix);
+  await api?.stop();
+});
+afterEach(async () => {
+  await removeContainers(d, lab.prefix);
+  for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);
+  for (const n of ['br-net']) api.deleteNad('shop', n);
+  api.clearRequests();
+  api.clearInterceptors();
+});
+
+interface World {
+  ws: Workspace;
+  conf: string;
+  net: string;
+  args: (pod: string, ...more: string[]) => string[];
+}
+
+async function world(): Promise<World> {
+  const ws = await lab.workspace();
+  const net = lab.name('k');
+  const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: net, bridge: lab.bridge(), subnet: '198.18.40.0/24', dataDir: ws.dataDir }));
+  const args = (pod: string, ...more: string[]) => [
+    pod, '-n', 'shop', '--kubeconfig', api.kubeconfigPath, '--cache-dir', ws.cacheDir, '--cni-path', '/usr/lib/cni',
+    '--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', ...more,
+  ];
+  return { ws, conf, net, args };
+}
+
+/** A running pod in the API and in Docker, scheduled to this node. */
+async function pod(name: string, o: { sandboxUid?: string; phase?: 'Running' | 'Pending'; hostNetwork?: boolean } = {}): Promise<PodContainers & { uid: string }> {
+  const uid = `${lab.prefix}-${name}-uid`;
+  // the pod's default network, as Multus would have recorded it
+  const annotations = { [STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', ips: ['10.244.1.7'], default: true, dns: {} }]) };
+  api.addPod(makePod({ name, namespace: 'shop', uid, nodeName: NODE, phase: o.phase ?? 'Running', hostNetwork: o.hostNetwork ?? false, annotations }));
+  const c = await startPod(d, { name, namespace: 'shop', uid, testLabel: lab.prefix, ...(o.sandboxUid ? { sandboxUid: o.sandboxUid } : {}) });
+  return { ...c, uid };
+}
+
+async function eth1In(c: PodContainers): Promise<string | undefined> {
+  const r = await execIn(d, c.appId, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth1']);
+  if (r.code !== 0) return undefined;
+  return /inet (\S+)/.exec(r.output)?.[1];
+}
+
+function statusOf(name: string): { name: string; interface: string; ips?: string[]; mac?: string; default: boolean }[] {
+  const v = api.getPod('shop', name)?.metadata.annotations?.[STATUS];
+  return v ? JSON.parse(v) : [];
+}
+
+describe('attach to pods through the API and Docker', () => {
+  it('attaches eth1 to two pods, they ping each other from their app containers, and detach removes it all', async () => {
+    const w = await world();
+    const [p1, p2] = [await pod('web-1'), await pod('web-2')];
+
+    const r1 = await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf));
+    expectOk(r1);
+    expect(r1.stdout).toMatch(new RegExp(`^eth1 attached to pod shop/web-1 \\(network ${w.net}, node ${NODE}, sandbox ${p1.sandboxId.slice(0, 12)}\\)\\n  eth1  198\\.18\\.40\\.\\d+/24`));
+    const r2 = await runCli('attach', w.args('web-2', '--ifname', 'eth1', '--conf', w.conf, '-o', 'json'));
+    expectOk(r2);
+    const res2 = JSON.parse(r2.stdout);
+    expect(res2.interfaces[2]).toMatchObject({ name: 'eth1', sandbox: `/proc/${p2.pid}/ns/net` });
+
+    // seen from inside the pods
+    const a1 = await eth1In(p1);
+    const a2 = await eth1In(p2);
+    expect(a1, 'eth1 in web-1').toMatch(/^198\.18\.40\.\d+\/24$/);
+    expect(a2).toBe(res2.ips[0].address);
+    const pingr = await execIn(d, p1.appId, ['ping', '-c', '1', '-W', '2', a2!.split('/')[0]!]);
+    expect(pingr.code, pingr.output).toBe(0);
+
+    // the cache is keyed by the sandbox id, with kubelet's CNI_ARGS
+    const files = await filesUnder(w.ws.cacheDir);
+    expect(files).toContain(`results/${w.net}-${p1.sandboxId}-eth1`);
+    // network-status was merge-patched with our entry, after the default network entry the pod had
+    const s1 = statusOf('web-1');
+    expect(s1[0]).toMatchObject({ interface: 'eth0', default: true });
+    expect(s1[1]).toMatchObject({ name: w.net, interface: 'eth1', ips: [a1!.split('/')[0]], default: false });
+    const patches = api.requests.filter((q) => q.method === 'PATCH');
+    expect(patches.length).toBe(2);
+    expect(patches[0]!.contentType).toBe('application/merge-patch+json');
+    expect(patches[0]!.path).toBe('/api/v1/namespaces/shop/pods/web-1');
+
+    for (const p of ['web-1', 'web-2']) {
+      const r = await runCli('detach', w.args(p, '--ifname', 'eth1'));
+      expectOk(r);
+      expect(r.stdout).toBe(`eth1 detached from pod shop/${p} (network ${w.net})`);
+    }
+    expect(await eth1In(p1)).toBeUndefined();
+    expect(await eth1In(p2)).toBeUndefined();
+    expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect((await filesUnder(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
+  });
+
+  it('takes the config from a NetworkAttachmentDefinition (--net) and records ns/name in network-status', async () => {
+    const w = await world();
+    const p1 = await pod('web-1');
+    const { readFile } = await import('node:fs/promises');
+    const cfg = JSON.parse(await readFile(w.conf, 'utf8'));
+    delete cfg.name; // the NAD's name is injected
+    api.addNad(makeNad({ name: 'br-net', namespace: 'shop', config: JSON.stringify(cfg) }));
+    expectOk(await runCli('attach', w.args('web-1', '--ifname', 'net1', '--net', 'br-net')));
+    expect(await execIn(d, p1.appId, ['ip', 'link', 'show', 'net1']).then((r) => r.code)).toBe(0);
+    expect(statusOf('web-1')[1]).toMatchObject({ name: 'shop/br-net', interface: 'net1' });
+    expect((await filesUnder(w.ws.cacheDir))).toContain(`results/br-net-${p1.sandboxId}-net1`);
+    expectOk(await runCli('detach', w.args('web-1', '--ifname', 'net1')));
+    expect(statusOf('web-1')).toHaveLength(1);
+  });
+
+  it('detach works after the sandbox is gone: DEL frees the lease, the annotation is still fixed', async () => {
+    const w = await world();
+    const p1 = await pod('web-1');
+    expectOk(await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf)));
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    await d.getContainer(p1.appId).remove({ force: true });
+    await d.getContainer(p1.sandboxId).remove({ force: true });
+    const r = await runCli('detach', w.args('web-1', '--ifname', 'eth1'));
+    expectOk(r);
+    expect(r.stderr).toMatch(/the sandbox of pod shop\/web-1 is gone/);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
+    expect((await filesUnder(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
+  });
+
+  it('annotation write fails (API 500): the attach stands with exit 4, and the same command again succeeds', async () => {
+    const w = await world();
+    const p1 = await pod('web-1');
+    api.failNext({ method: 'PATCH' }, { code: 500 });
+    const r = await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf));
+    expect(r.exitCode, show(r)).toBe(4);
+    expect(r.stderr).toMatch(/eth1 is attached, but the pod's network-status annotation could not be written/);
+    expect(await eth1In(p1)).toBeDefined();
+    const again = await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf));
+    expectOk(again);
+    expect(again.stdout).toMatch(/^eth1 was already attached to pod shop\/web-1/);
+    expect(statusOf('web-1').filter((e) => e.interface === 'eth1')).toHaveLength(1);
+    expectOk(await runCli('detach', w.args('web-1', '--ifname', 'eth1')));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+});
+
+describe('refusals (nothing changes on the host)', () => {
+  it('a hostNetwork pod is refused', async () => {
+    const w = await world();
+    await pod('host-1', { hostNetwork: true });
+    expectCleanError(await runCli('attach', w.args('host-1', '--ifname', 'eth1', '--conf', w.conf)), 2, /uses hostNetwork/);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+  it('a Pending pod is refused', async () => {
+    const w = await world();
+    await pod('pend-1', { phase: 'Pending' });
+    expectCleanError(await runCli('attach', w.args('pend-1', '--ifname', 'eth1', '--conf', w.conf)), 2, /is Pending, not Running/);
+  });
+  it('a missing pod exits 3', async () => {
+    const w = await world();
+    expectCleanError(await runCli('attach', w.args('nope', '--ifname', 'eth1', '--conf', w.conf)), 3, /pod shop\/nope: pods "nope" not found/);
+  });
+  it('a sandbox left by an earlier pod of the same name (other uid) is never used', async () => {
+    const w = await world();
+    const p = await pod('web-9', { sandboxUid: 'an-older-uid' });
+    expectCleanError(await runCli('attach', w.args('web-9', '--ifname', 'eth1', '--conf', w.conf)), 3, /belong to an earlier pod of that name \(uid an-older-uid\)/);
+    expect(await eth1In(p)).toBeUndefined();
+  });
+  it('Docker unreachable exits 4', async () => {
+    const w = await world();
+    await pod('web-1');
+    const args = w.args('web-1', '--ifname', 'eth1', '--conf', w.conf);
+    args[args.indexOf('--docker-host') + 1] = 'unix:///nonexistent/docker.sock';
+    expectCleanError(await runCli('attach', args), 4, /cannot reach Docker at unix:\/\/\/nonexistent\/docker.sock/);
+  });
+  it('API 500 on reading the pod exits 4 and changes nothing', async () => {
+    const w = await world();
+    await pod('web-1');
+    api.failNext({ method: 'GET', pathIncludes: '/pods/web-1' }, { code: 500 });
+    expectCleanError(await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf)), 4, /the API server answered 500/);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+  it('an API server that does not answer hits --request-timeout (exit 4)', async () => {
+    const w = await world();
+    await pod('web-1');
+    api.failNext({ method: 'GET', pathIncludes: '/pods/web-1' }, { hang: true });
+    const r = await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf, '--request-timeout', '1s'));
+    expectCleanError(r, 4, /no answer from the API server within 1s/);
+  });
+});

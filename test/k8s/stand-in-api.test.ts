@@ -1,0 +1,528 @@
+/**
+ * The stand-in Kubernetes API server, driven by the real @kubernetes/client-node: if these pass, code that talks to
+ * a cluster through client-node can be tested against the stand-in.
+ */
+import { request as httpsRequest } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import * as k8s from '@kubernetes/client-node';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  labelSelectorMatcher,
+  makeNad,
+  makePod,
+  parseLabelSelector,
+  StandInApiServer,
+  type StatusJson,
+} from './stand-in-api.js';
+
+const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
+const NAD = { group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions' } as const;
+
+function clients(kubeconfigPath: string) {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  return { kc, core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi) };
+}
+
+/** The rejection of p, which must be client-node's ApiException. */
+async function apiException(p: Promise<unknown>): Promise<k8s.ApiException<unknown>> {
+  const e: unknown = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(k8s.ApiException);
+  return e as k8s.ApiException<unknown>;
+}
+
+/** client-node puts the raw response text of an unexpected status into ApiException.body. */
+function statusOf(e: k8s.ApiException<unknown>): StatusJson {
+  expect(typeof e.body).toBe('string');
+  return JSON.parse(e.body as string) as StatusJson;
+}
+
+const names = (list: { items: Array<{ metadata?: { name?: string } }> }) => list.items.map((p) => p.metadata?.name);
+
+let api: StandInApiServer;
+let core: k8s.CoreV1Api;
+let custom: k8s.CustomObjectsApi;
+
+beforeEach(async () => {
+  api = await StandInApiServer.start();
+  api.addPod(makePod({ name: 'web-1', labels: { app: 'web', tier: 'frontend' }, annotations: { keep: 'me', drop: 'me' } }));
+  api.addPod(makePod({ name: 'web-2', nodeName: 'node-2', labels: { app: 'web', tier: 'backend', rank: '7' } }));
+  api.addPod(makePod({ name: 'db-0', namespace: 'data', nodeName: 'node-2', labels: { app: 'db' } }));
+  api.addPod(makePod({ name: 'pending', nodeName: null }));
+  api.addPod(makePod({ name: 'host', hostNetwork: true, labels: { app: 'agent' } }));
+  api.addNad(makeNad({ name: 'macvlan-conf', config: { cniVersion: '1.0.0', name: 'macvlan-conf', type: 'macvlan', master: 'eth0' } }));
+  api.addNad(makeNad({ name: 'br', namespace: 'data', config: '{"cniVersion":"1.0.0","name":"br","type":"bridge"}' }));
+  ({ core, custom } = clients(api.kubeconfigPath));
+});
+
+afterEach(async () => {
+  await api.stop();
+});
+
+describe('reading pods', () => {
+  it('serves a realistic pod to readNamespacedPod', async () => {
+    const pod = await core.readNamespacedPod({ name: 'web-1', namespace: 'default' });
+    expect(pod.apiVersion).toBe('v1');
+    expect(pod.kind).toBe('Pod');
+    expect(pod.metadata?.name).toBe('web-1');
+    expect(pod.metadata?.namespace).toBe('default');
+    expect(pod.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(pod.metadata?.resourceVersion).toBe(api.getPod('default', 'web-1')?.metadata.resourceVersion);
+    expect(pod.metadata?.creationTimestamp).toBeInstanceOf(Date); // client-node parsed the RFC 3339 string
+    expect(pod.metadata?.annotations).toEqual({ keep: 'me', drop: 'me' });
+    expect(pod.spec?.nodeName).toBe('node-1');
+    expect(pod.spec?.containers[0]?.name).toBe('app');
+    expect(pod.status?.phase).toBe('Running');
+    expect(pod.status?.podIP).toMatch(/^10\.244\.\d+\.\d+$/);
+    expect(pod.status?.containerStatuses?.[0]?.containerID).toMatch(/^docker:\/\/[0-9a-f]{64}$/);
+    expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+
+    const req = api.requests.at(-1);
+    expect(req).toMatchObject({ method: 'GET', path: '/api/v1/namespaces/default/pods/web-1', authorized: true });
+  });
+
+  it('makes pending and host-network pods look like the real ones', async () => {
+    const pending = await core.readNamespacedPod({ name: 'pending', namespace: 'default' });
+    expect(pending.status?.phase).toBe('Pending');
+    expect(pending.spec?.nodeName).toBeUndefined();
+    expect(pending.status?.podIP).toBeUndefined();
+    expect(pending.status?.containerStatuses).toBeUndefined();
+
+    const host = await core.readNamespacedPod({ name: 'host', namespace: 'default' });
+    expect(host.spec?.hostNetwork).toBe(true);
+    expect(host.status?.podIP).toBe(host.status?.hostIP);
+  });
+
+  it('surfaces NotFound as an ApiException 404 carrying the Status', async () => {
+    const e = await apiException(core.readNamespacedPod({ name: 'x', namespace: 'default' }));
+    expect(e.code).toBe(404);
+    expect(statusOf(e)).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'pods "x" not found',
+      reason: 'NotFound',
+      details: { name: 'x', kind: 'pods' },
+      code: 404,
+    });
+    // namespaces are separate
+    expect((await apiException(core.readNamespacedPod({ name: 'db-0', namespace: 'default' }))).code).toBe(404);
+  });
+
+  it('sees changes made through the store helpers, with a new resourceVersion', async () => {
+    const before = await core.readNamespacedPod({ name: 'web-2', namespace: 'default' });
+    api.updatePod('default', 'web-2', (p) => {
+      p.status.phase = 'Failed';
+    });
+    const after = await core.readNamespacedPod({ name: 'web-2', namespace: 'default' });
+    expect(after.status?.phase).toBe('Failed');
+    expect(Number(after.metadata?.resourceVersion)).toBeGreaterThan(Number(before.metadata?.resourceVersion));
+    expect(api.deletePod('default', 'web-2')).toBe(true);
+    expect((await apiException(core.readNamespacedPod({ name: 'web-2', namespace: 'default' }))).code).toBe(404);
+  });
+});
+
+describe('listing pods', () => {
+  it('filters by label selector the way the API server does', async () => {
+    const cases: Array<[string, string[]]> = [
+      ['app=web', ['web-1', 'web-2']],
+      ['app==web,tier=frontend', ['web-1']],
+      ['app!=web', ['host', 'pending']], // != also matches pods without the label
+      ['tier', ['web-1', 'web-2']],
+      ['!tier', ['host', 'pending']],
+      ['app in (web, agent)', ['host', 'web-1', 'web-2']],
+      ['app notin (web),app', ['host']],
+      ['rank>5', ['web-2']],
+      ['', ['host', 'pending', 'web-1', 'web-2']],
+    ];
+    for (const [labelSelector, want] of cases) {
+      const list = await core.listNamespacedPod({ namespace: 'default', labelSelector });
+      expect(names(list), labelSelector).toEqual(want);
+    }
+    expect(api.requests.at(-1)?.query).toEqual({ labelSelector: '' });
+  });
+
+  it('lists across namespaces, with field selectors', async () => {
+    const all = await core.listPodForAllNamespaces({ labelSelector: 'app in (web,db)' });
+    expect(all.kind).toBe('PodList');
+    expect(all.metadata?.resourceVersion).toBe(api.resourceVersion);
+    expect(all.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)).toEqual(['data/db-0', 'default/web-1', 'default/web-2']);
+
+    const onNode2 = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=node-2' });
+    expect(names(onNode2)).toEqual(['db-0', 'web-2']);
+    const running = await core.listNamespacedPod({ namespace: 'default', fieldSelector: 'status.phase=Running,metadata.name!=host' });
+    expect(names(running)).toEqual(['web-1', 'web-2']);
+  });
+
+  it('pages with limit and continue', async () => {
+    const first = await core.listPodForAllNamespaces({ limit: 2 });
+    expect(names(first)).toEqual(['db-0', 'host']);
+    expect(first.metadata?.remainingItemCount).toBe(3);
+    const second = await core.listPodForAllNamespaces({ limit: 2, _continue: first.metadata?._continue });
+    expect(names(second)).toEqual(['pending', 'web-1']);
+    const third = await core.listPodForAllNamespaces({ limit: 2, _continue: second.metadata?._continue });
+    expect(names(third)).toEqual(['web-2']);
+    expect(third.metadata?._continue).toBeUndefined();
+  });
+
+  it('rejects bad selectors with 400 BadRequest', async () => {
+    const bad = await apiException(core.listNamespacedPod({ namespace: 'default', labelSelector: 'app in web' }));
+    expect(bad.code).toBe(400);
+    expect(statusOf(bad)).toMatchObject({ reason: 'BadRequest', message: expect.stringContaining('unable to parse requirement') });
+    const field = await apiException(core.listNamespacedPod({ namespace: 'default', fieldSelector: 'spec.foo=bar' }));
+    expect(statusOf(field).message).toBe('field label not supported: spec.foo');
+  });
+
+  it('parses the whole label selector grammar', () => {
+    expect(parseLabelSelector(' a , !b,c=1, d == 2 ,e!=3,f in (x, y),g notin (z),h>1,i<2')).toEqual([
+      { key: 'a', op: 'exists', values: [] },
+      { key: 'b', op: '!', values: [] },
+      { key: 'c', op: '=', values: ['1'] },
+      { key: 'd', op: '=', values: ['2'] },
+      { key: 'e', op: '!=', values: ['3'] },
+      { key: 'f', op: 'in', values: ['x', 'y'] },
+      { key: 'g', op: 'notin', values: ['z'] },
+      { key: 'h', op: 'gt', values: ['1'] },
+      { key: 'i', op: 'lt', values: ['2'] },
+    ]);
+    const m = labelSelectorMatcher('example.com/role=edge,env notin (prod)');
+    expect(m({ 'example.com/role': 'edge' })).toBe(true);
+    expect(m({ 'example.com/role': 'edge', env: 'prod' })).toBe(false);
+    expect(m(undefined)).toBe(false);
+    expect(labelSelectorMatcher('a=')({ a: '' })).toBe(true);
+    for (const bad of ['a in ()', 'a in (x', '=x', 'a b', 'a>x', 'a=b=c', 'bad key!', 'a=-x-']) {
+      expect(() => parseLabelSelector(bad), bad).toThrow(/unable to parse requirement/);
+    }
+  });
+});
+
+describe('patching pods', () => {
+  it('applies a merge patch to the annotations: adds one, removes one with null, keeps the others', async () => {
+    const before = api.getPod('default', 'web-1');
+    const body = { metadata: { annotations: { added: 'yes', drop: null } } };
+    const pod = await core.patchNamespacedPod(
+      { name: 'web-1', namespace: 'default', body },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    expect(pod.metadata?.annotations).toEqual({ keep: 'me', added: 'yes' });
+    expect(Number(pod.metadata?.resourceVersion)).toBeGreaterThan(Number(before?.metadata.resourceVersion));
+    expect(api.getPod('default', 'web-1')?.metadata.annotations).toEqual({ keep: 'me', added: 'yes' });
+    expect(api.getPod('default', 'web-1')?.spec).toEqual(before?.spec);
+
+    const patches = api.requests.filter((r) => r.method === 'PATCH');
+    expect(patches).toHaveLength(1);
+    expect(patches[0]).toMatchObject({
+      path: '/api/v1/namespaces/default/pods/web-1',
+      contentType: 'application/merge-patch+json',
+      body,
+    });
+  });
+
+  it('treats a strategic merge patch like a merge patch for annotations', async () => {
+    const pod = await core.patchNamespacedPod(
+      { name: 'web-1', namespace: 'default', body: { metadata: { annotations: { [NETWORKS]: 'macvlan-conf', keep: null } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+    );
+    expect(pod.metadata?.annotations).toEqual({ drop: 'me', [NETWORKS]: 'macvlan-conf' });
+    expect(api.requests.at(-1)?.contentType).toBe('application/strategic-merge-patch+json');
+  });
+
+  it('uses metadata.resourceVersion in a patch as a precondition (409 Conflict when stale)', async () => {
+    const rv = api.getPod('default', 'web-1')?.metadata.resourceVersion;
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    // Someone else changes the pod between our read and our patch.
+    api.onNext({ method: 'PATCH' }, () => {
+      api.updatePod('default', 'web-1', (p) => {
+        p.metadata.labels = { ...p.metadata.labels, touched: 'yes' };
+      });
+    });
+    const e = await apiException(
+      core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { resourceVersion: rv, annotations: { a: '1' } } } }, merge),
+    );
+    expect(e.code).toBe(409);
+    expect(statusOf(e)).toMatchObject({
+      reason: 'Conflict',
+      message: 'Operation cannot be fulfilled on pods "web-1": the object has been modified; please apply your changes to the latest version and try again',
+      details: { name: 'web-1', kind: 'pods' },
+    });
+    expect(api.getPod('default', 'web-1')?.metadata.annotations).not.toHaveProperty('a');
+
+    const fresh = api.getPod('default', 'web-1')?.metadata.resourceVersion;
+    const ok = await core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { resourceVersion: fresh, annotations: { a: '1' } } } }, merge);
+    expect(ok.metadata?.annotations?.a).toBe('1');
+    expect(ok.metadata?.labels?.touched).toBe('yes');
+  });
+
+  it('does not bump the resourceVersion for a patch that changes nothing, and honours dryRun', async () => {
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    const rv = api.resourceVersion;
+    const same = await core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { annotations: { keep: 'me' } } } }, merge);
+    expect(same.metadata?.resourceVersion).toBe(api.getPod('default', 'web-1')?.metadata.resourceVersion);
+    expect(api.resourceVersion).toBe(rv);
+    const dry = await core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { annotations: { x: 'y' } } }, dryRun: 'All' }, merge);
+    expect(dry.metadata?.annotations?.x).toBe('y');
+    expect(api.getPod('default', 'web-1')?.metadata.annotations).not.toHaveProperty('x');
+  });
+
+  it('applies a JSON patch (add, replace, remove, test) on escaped annotation keys', async () => {
+    const key = `/metadata/annotations/${NETWORKS.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    // client-node's default Content-Type for patch* is application/json-patch+json (the first one the API lists).
+    const pod = await core.patchNamespacedPod({
+      name: 'web-1',
+      namespace: 'default',
+      body: [
+        { op: 'test', path: '/metadata/annotations/keep', value: 'me' },
+        { op: 'add', path: key, value: 'a' },
+        { op: 'replace', path: key, value: 'macvlan-conf' },
+        { op: 'remove', path: '/metadata/annotations/drop' },
+      ],
+    });
+    expect(pod.metadata?.annotations).toEqual({ keep: 'me', [NETWORKS]: 'macvlan-conf' });
+    expect(api.requests.at(-1)).toMatchObject({ contentType: 'application/json-patch+json', body: [expect.objectContaining({ op: 'test' }), expect.anything(), expect.anything(), expect.anything()] });
+
+    // A pod without annotations: add the whole map first, as clients do.
+    const other = await core.patchNamespacedPod(
+      { name: 'web-2', namespace: 'default', body: [{ op: 'add', path: '/metadata/annotations', value: { [NETWORKS]: 'br' } }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
+    expect(other.metadata?.annotations).toEqual({ [NETWORKS]: 'br' });
+  });
+
+  it('answers 422 when a JSON patch test fails or a path is missing, and changes nothing', async () => {
+    const rv = api.resourceVersion;
+    const failed = await apiException(
+      core.patchNamespacedPod({
+        name: 'web-1',
+        namespace: 'default',
+        body: [
+          { op: 'remove', path: '/metadata/annotations/drop' },
+          { op: 'test', path: '/metadata/annotations/keep', value: 'other' },
+        ],
+      }),
+    );
+    expect(failed.code).toBe(422);
+    expect(statusOf(failed)).toMatchObject({ reason: 'Invalid', message: 'testing value /metadata/annotations/keep failed: test failed', code: 422 });
+    const missing = await apiException(core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: [{ op: 'remove', path: '/metadata/annotations/nope' }] }));
+    expect(missing.code).toBe(422);
+    expect(api.getPod('default', 'web-1')?.metadata.annotations).toEqual({ keep: 'me', drop: 'me' });
+    expect(api.resourceVersion).toBe(rv);
+  });
+
+  it('answers 415 for a patch type it does not support, 404 for a missing pod', async () => {
+    const e = await apiException(
+      core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: {}, fieldManager: 't' }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply)),
+    );
+    expect(e.code).toBe(415);
+    expect(statusOf(e)).toMatchObject({ reason: 'UnsupportedMediaType' });
+    const nf = await apiException(
+      core.patchNamespacedPod({ name: 'gone', namespace: 'default', body: { metadata: { annotations: { a: 'b' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)),
+    );
+    expect(nf.code).toBe(404);
+    expect(statusOf(nf).message).toBe('pods "gone" not found');
+  });
+
+  it('validates like the API server: annotation keys, immutable spec, ignored status', async () => {
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    const badKey = await apiException(core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { annotations: { 'bad key': 'x' } } } }, merge));
+    expect(badKey.code).toBe(422);
+    expect(statusOf(badKey).message).toMatch(/^Pod "web-1" is invalid: metadata\.annotations: Invalid value: "bad key": name part must consist of/);
+
+    const tooBig = await apiException(core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { annotations: { big: 'x'.repeat(300_000) } } } }, merge));
+    expect(statusOf(tooBig).message).toBe('Pod "web-1" is invalid: metadata.annotations: Too long: must have at most 262144 bytes');
+
+    const spec = await apiException(core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { spec: { nodeName: 'elsewhere' } } }, merge));
+    expect(spec.code).toBe(422);
+    expect(statusOf(spec).message).toContain('pod updates may not change fields other than');
+
+    const status = await core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { status: { phase: 'Failed' }, metadata: { labels: { x: 'y' } } } }, merge);
+    expect(status.status?.phase).toBe('Running');
+    expect(status.metadata?.labels?.x).toBe('y');
+  });
+
+  it('implements RFC 7386 and RFC 6902 (unit)', () => {
+    expect(applyMergePatch({ a: 'b', c: { d: 'e', f: 'g' } }, { a: 'z', c: { f: null } })).toEqual({ a: 'z', c: { d: 'e' } });
+    expect(applyMergePatch({ a: [{ b: 'c' }] }, { a: [1] })).toEqual({ a: [1] });
+    expect(applyMergePatch({ a: 'foo' }, 'bar')).toBe('bar');
+    expect(applyMergePatch({ e: null }, { a: 1 })).toEqual({ e: null, a: 1 });
+    const doc = { foo: ['bar', 'baz'], 'a/b': 1, 'm~n': 2 };
+    expect(applyJsonPatch(doc, [{ op: 'add', path: '/foo/1', value: 'qux' }])).toEqual({ ...doc, foo: ['bar', 'qux', 'baz'] });
+    expect(applyJsonPatch(doc, [{ op: 'add', path: '/foo/-', value: 'end' }])).toEqual({ ...doc, foo: ['bar', 'baz', 'end'] });
+    expect(applyJsonPatch(doc, [{ op: 'remove', path: '/a~1b' }, { op: 'replace', path: '/m~0n', value: 3 }])).toEqual({ foo: ['bar', 'baz'], 'm~n': 3 });
+    expect(applyJsonPatch(doc, [{ op: 'move', from: '/foo/0', path: '/first' }])).toEqual({ ...doc, foo: ['baz'], first: 'bar' });
+    expect(applyJsonPatch(doc, [{ op: 'copy', from: '/foo', path: '/bar' }])).toEqual({ ...doc, bar: ['bar', 'baz'] });
+    expect(() => applyJsonPatch(doc, [{ op: 'test', path: '/foo', value: ['bar'] }])).toThrow(/test failed/);
+    expect(() => applyJsonPatch(doc, [{ op: 'add', path: '/x/y', value: 1 }])).toThrow(/missing path/);
+    expect(doc).toEqual({ foo: ['bar', 'baz'], 'a/b': 1, 'm~n': 2 }); // the input is never mutated
+  });
+});
+
+describe('NetworkAttachmentDefinitions', () => {
+  it('serves a NAD to CustomObjectsApi.getNamespacedCustomObject', async () => {
+    const nad = (await custom.getNamespacedCustomObject({ ...NAD, namespace: 'default', name: 'macvlan-conf' })) as {
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; namespace: string };
+      spec: { config: string };
+    };
+    expect(nad.apiVersion).toBe('k8s.cni.cncf.io/v1');
+    expect(nad.kind).toBe('NetworkAttachmentDefinition');
+    expect(nad.metadata).toMatchObject({ name: 'macvlan-conf', namespace: 'default' });
+    expect(JSON.parse(nad.spec.config)).toMatchObject({ type: 'macvlan', master: 'eth0' });
+    expect(api.requests.at(-1)?.path).toBe('/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/macvlan-conf');
+  });
+
+  it('lists NADs (items keep apiVersion/kind, as for custom resources) and reports NotFound with the group', async () => {
+    const list = (await custom.listNamespacedCustomObject({ ...NAD, namespace: 'data' })) as { kind: string; items: Array<{ kind: string; metadata: { name: string } }> };
+    expect(list.kind).toBe('NetworkAttachmentDefinitionList');
+    expect(list.items.map((i) => [i.kind, i.metadata.name])).toEqual([['NetworkAttachmentDefinition', 'br']]);
+    const all = (await custom.listClusterCustomObject({ ...NAD })) as { items: unknown[] };
+    expect(all.items).toHaveLength(2);
+
+    const e = await apiException(custom.getNamespacedCustomObject({ ...NAD, namespace: 'default', name: 'nope' }));
+    expect(e.code).toBe(404);
+    expect(statusOf(e)).toMatchObject({
+      message: 'network-attachment-definitions.k8s.cni.cncf.io "nope" not found',
+      details: { name: 'nope', group: 'k8s.cni.cncf.io', kind: 'network-attachment-definitions' },
+    });
+  });
+});
+
+describe('fault injection', () => {
+  it('answers the next matching request with 500 InternalError, then serves normally', async () => {
+    api.failNext({ method: 'GET', pathIncludes: '/pods/web-1' });
+    expect(api.pendingInterceptors).toBe(1);
+    await core.readNamespacedPod({ name: 'web-2', namespace: 'default' }); // does not match
+    const e = await apiException(core.readNamespacedPod({ name: 'web-1', namespace: 'default' }));
+    expect(e.code).toBe(500);
+    expect(statusOf(e)).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'InternalError', code: 500 });
+    expect(api.pendingInterceptors).toBe(0);
+    expect((await core.readNamespacedPod({ name: 'web-1', namespace: 'default' })).metadata?.name).toBe('web-1');
+  });
+
+  it('injects a given code several times, and delays', async () => {
+    api.failNext({ method: 'PATCH', times: 2 }, { code: 503 });
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    const patch = () => core.patchNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { annotations: { n: '1' } } } }, merge);
+    expect(statusOf(await apiException(patch()))).toMatchObject({ reason: 'ServiceUnavailable', code: 503 });
+    expect((await apiException(patch())).code).toBe(503);
+    expect((await patch()).metadata?.annotations?.n).toBe('1');
+
+    api.failNext({ pathIncludes: 'labelSelector' }, { delayMs: 300 });
+    const t0 = Date.now();
+    const list = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+    expect(names(list)).toEqual(['web-1', 'web-2']);
+  });
+
+  it('can hang a request until stop(), which closes it', async () => {
+    api.failNext({ pathIncludes: '/pods/web-1' }, { hang: true });
+    const pending = core.readNamespacedPod({ name: 'web-1', namespace: 'default' });
+    const settled = pending.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    await expect.poll(() => api.requests.length).toBe(1);
+    const raced = await Promise.race([settled, new Promise((r) => setTimeout(() => r('still hanging'), 200))]);
+    expect(raced).toBe('still hanging');
+    await api.stop();
+    const err = await settled;
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).toMatch(/socket hang up|ECONNRESET|closed/i);
+    await api.stop(); // idempotent (afterEach calls it again too)
+  });
+});
+
+describe('authentication and TLS', () => {
+  it('answers 401 Unauthorized to a wrong token', async () => {
+    const { core: wrong } = clients(await api.writeKubeconfig({ token: 'not-the-token' }));
+    const e = await apiException(wrong.readNamespacedPod({ name: 'web-1', namespace: 'default' }));
+    expect(e.code).toBe(401);
+    // client-node drops the body of a 401 (the spec declares it): the Status is only visible on the wire.
+    expect(api.requests.at(-1)).toMatchObject({ authorized: false, path: '/api/v1/namespaces/default/pods/web-1' });
+
+    const raw = await new Promise<{ code: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(`${api.url}/api/v1/namespaces/default/pods/web-1`, { ca: api.caPem }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(raw.code).toBe(401);
+    expect(JSON.parse(raw.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+  });
+
+  it('is verified against its CA: a client without the CA refuses the certificate', async () => {
+    // NODE_TLS_REJECT_UNAUTHORIZED=0 would make this test meaningless.
+    expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).not.toBe('0');
+    expect(api.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const { core: noCa } = clients(await api.writeKubeconfig({ withCa: false }));
+    const err: unknown = await noCa.readNamespacedPod({ name: 'web-1', namespace: 'default' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(k8s.ApiException);
+    expect(`${(err as { code?: string }).code} ${(err as Error).message}`).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify|self.signed|certificate/i);
+    expect(api.requests).toHaveLength(0); // the TLS handshake failed before any HTTP
+
+    // ...and the same kubeconfig with the CA works.
+    const kubeconfig = await readFile(api.kubeconfigPath, 'utf8');
+    expect(kubeconfig).toContain('certificate-authority-data:');
+    expect(kubeconfig).toContain(`token: "${api.token}"`);
+    expect((await core.readNamespacedPod({ name: 'web-1', namespace: 'default' })).metadata?.name).toBe('web-1');
+  });
+
+  it('writes kubeconfigs with other contexts and namespaces', async () => {
+    const path = await api.writeKubeconfig({ namespace: 'data', contexts: [{ name: 'other', namespace: 'kube-system', token: 'x' }] });
+    const { kc, core: c } = clients(path);
+    expect(kc.getCurrentContext()).toBe('stand-in');
+    expect(kc.getContextObject('stand-in')?.namespace).toBe('data');
+    expect(kc.getContextObject('other')?.namespace).toBe('kube-system');
+    expect(names(await c.listNamespacedPod({ namespace: 'data' }))).toEqual(['db-0']);
+    kc.setCurrentContext('other');
+    expect((await apiException(kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: 'data' }))).code).toBe(401);
+  });
+
+  it('also runs without TLS (client-node then needs insecure-skip-tls-verify, which the kubeconfig sets)', async () => {
+    const plain = await StandInApiServer.start({ tls: false });
+    try {
+      expect(plain.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      plain.addPod(makePod({ name: 'p', namespace: 'ns' }));
+      const { core: c } = clients(plain.kubeconfigPath);
+      expect((await c.readNamespacedPod({ name: 'p', namespace: 'ns' })).metadata?.namespace).toBe('ns');
+    } finally {
+      await plain.stop();
+    }
+  });
+});
+
+describe('discovery and unknown routes', () => {
+  it('serves /version, /api and /apis', async () => {
+    const { kc } = clients(api.kubeconfigPath);
+    expect(await kc.makeApiClient(k8s.VersionApi).getCode()).toMatchObject({ major: '1', gitVersion: expect.stringMatching(/^v1\./) });
+    expect((await kc.makeApiClient(k8s.CoreApi).getAPIVersions()).versions).toEqual(['v1']);
+    const groups = await kc.makeApiClient(k8s.ApisApi).getAPIVersions();
+    expect(groups.groups.map((g) => g.name)).toContain('k8s.cni.cncf.io');
+    const resources = await kc.makeApiClient(k8s.CoreV1Api).getAPIResources();
+    expect(resources.resources.map((r) => r.name)).toContain('pods');
+  });
+
+  it('answers 404 for unknown resources and 405 for unsupported verbs', async () => {
+    const svc = await apiException(core.readNamespacedService({ name: 'x', namespace: 'default' }));
+    expect(svc.code).toBe(404);
+    expect(statusOf(svc)).toMatchObject({ reason: 'NotFound', message: 'the server could not find the requested resource' });
+    const del = await apiException(core.deleteNamespacedPod({ name: 'web-1', namespace: 'default' }));
+    expect(del.code).toBe(405);
+    expect(statusOf(del)).toMatchObject({ reason: 'MethodNotAllowed' });
+    expect(api.getPod('default', 'web-1')).toBeDefined();
+  });
+});
