@@ -58,11 +58,12 @@ run ip netns add $pod_a
 run ip netns add $pod_b
 step "cat net.json"; cat "$conf"
 run kubectl-cni_attach --netns /var/run/netns/$pod_a --ifname eth1 --conf "$conf"
+# CHECK while the bridge has one port: the bridge plugin records the bridge's MAC, which Linux changes as ports join
+run kubectl-cni_check --netns /var/run/netns/$pod_a --ifname eth1
 run kubectl-cni_attach --netns /var/run/netns/$pod_b --ifname eth1 --conf "$conf" -o json
 run ip -n $pod_a -br addr show dev eth1
 addr_b=$(ip -n $pod_b -4 -o addr show dev eth1 | awk '{print $4}' | cut -d/ -f1)
 run ip netns exec $pod_a ping -c 3 -W 2 "$addr_b"
-run kubectl-cni_check --netns /var/run/netns/$pod_a --ifname eth1
 run kubectl-cni_detach --netns /var/run/netns/$pod_a --ifname eth1
 run kubectl-cni_detach --netns /var/run/netns/$pod_b --ifname eth1
 run kubectl-cni_detach --netns /var/run/netns/$pod_b --ifname eth1
