@@ -16,7 +16,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [[ ! -d node_modules || ! -f dist/cli/attach.js ]]; then npm ci --no-audit --no-fund --loglevel=error; fi
+if [[ ! -d node_modules || ! -f dist/bundle/attach.js ]]; then npm ci --no-audit --no-fund --loglevel=error; fi
 
 # The embedded default: a bridge network on a test subnet (no gateway on the host, no masquerade).
 pod_a=cni-demo-pod-a

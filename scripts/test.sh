@@ -12,7 +12,7 @@ fi
 
 # 1. Debian packages: the reference CNI plugins (in /usr/lib/cni), ip/tc, ping, nsenter, jq, a Docker engine and the
 #    busybox-static binary the test image is made of.
-pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux jq docker.io busybox-static tar)
+pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io busybox-static tar)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -21,9 +21,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. npm dependencies exactly as locked (this also builds dist/ through the prepare script).
+# 2. npm dependencies exactly as locked; this also type-checks and bundles dist/ (the prepare script).
 npm ci --no-audit --no-fund --loglevel=error
-npm run --silent build
 
 # 3. A Docker engine for the pod tests: the one that is running, or one started here with safe flags (no iptables,
 #    no masquerade, no ip_forward, no default bridge, its own directories) and stopped again at the end.

@@ -46,12 +46,12 @@ export function requireRoot(): void {
   }
   for (const c of COMMANDS) if (!onPath(c)) problems.push(`command "${c}" is not on PATH (iproute2, util-linux, iputils-ping, procps)`);
   for (const [tool, bin] of Object.entries(BIN)) {
-    const js = join(ROOT, 'dist/cli', `${tool}.js`);
+    const js = join(ROOT, 'dist/bundle', `${tool}.js`);
     if (!executable(bin)) problems.push(`${bin} is missing or not executable`);
     try {
       statSync(js);
     } catch {
-      problems.push(`${js} is missing: build first with "npx tsc -p tsconfig.json"`);
+      problems.push(`${js} is missing: build first with "npm run build"`);
     }
   }
   if (problems.length > 0) {
