@@ -17,8 +17,7 @@ interface AttachFlags extends CommonFlags {
 
 export function attachCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-attach')
-    .description('Hot-plug a network interface into a running pod (or a network namespace) by running CNI plugins (ADD).')
-    .showHelpAfterError('(run with --help for usage)');
+    .description('Hot-plug a network interface into a running pod (or a network namespace) by running CNI plugins (ADD).');
   addCapabilityOptions(addTargetOptions(cmd, { confRequired: true, annotate: true }));
   cmd.addHelpText(
     'after',

@@ -9,8 +9,7 @@ import { NotFoundError } from '../cni/errors.js';
 
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
-    .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).')
-    .showHelpAfterError('(run with --help for usage)');
+    .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).');
   addTargetOptions(cmd, { confRequired: false, annotate: false });
   cmd.action(async (podName: string | undefined, flags: CommonFlags) => {
     const kind = targetKind(podName, flags);

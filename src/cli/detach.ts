@@ -9,8 +9,7 @@ import { UnreachableError } from '../cni/errors.js';
 
 export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-detach')
-    .description('Unplug an interface added by cni-attach: CNI DEL through the cached chain, then forget it.')
-    .showHelpAfterError('(run with --help for usage)');
+    .description('Unplug an interface added by cni-attach: CNI DEL through the cached chain, then forget it.');
   addTargetOptions(cmd, { confRequired: false, annotate: true });
   cmd.addHelpText(
     'after',
@@ -73,12 +72,16 @@ Detaching something that is not attached is not an error (exit 0 with a note), l
     }
 
     if (flags.output !== 'summary') {
-      deps.io.out(await formatData({ detached: done.map((d) => ({ network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent })) }, flags.output));
+      deps.io.out(await formatData({ detached: done.map((d) => ({ network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached })) }, flags.output));
     } else if (done.length === 0) {
       deps.io.err(`note: nothing is attached as ${p.ifname} in ${describe} (no cache entry under ${p.cache.dir}/results); nothing to do\n`);
     } else {
       for (const d of done) {
-        deps.io.out(`${p.ifname} detached from ${describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''})\n`);
+        if (d.uncached) {
+          deps.io.out(`nothing was recorded for ${p.ifname} in ${describe}; ran DEL of network ${d.network} anyway (DEL is idempotent)\n`);
+        } else {
+          deps.io.out(`${p.ifname} detached from ${describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''})\n`);
+        }
       }
     }
     if (annotateError) {

@@ -1,6 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command } from 'commander';
 import { CliError, ExitCode } from '../cni/errors.js';
+import { interrupt, interruptedBy } from '../exec/interrupt.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -41,9 +42,28 @@ export async function runProgram(program: Command, argv: string[], io: Io = stdi
   }
 }
 
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/**
+ * On the first SIGINT/SIGTERM/SIGHUP: kill the running plugins and let the engine roll back and release its lock, then
+ * exit 128+signal. A second signal exits at once (the intent file lets cni-detach finish the job later).
+ */
+function handleSignals(io: Io): void {
+  for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
+    process.on(sig, () => {
+      if (interruptedBy()) process.exit(SIGNAL_EXIT[sig]!);
+      io.err(`note: ${sig}: stopping the running plugin and rolling back (send it again to quit at once)\n`);
+      interrupt(sig);
+    });
+  }
+}
+
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
-  const code = await runProgram(program, argv);
+  handleSignals(stdio);
+  let code = await runProgram(program, argv);
+  const sig = interruptedBy();
+  if (sig) code = SIGNAL_EXIT[sig] ?? code;
   // let stdout drain before exiting (piped output)
   await new Promise<void>((r) => (process.stdout.writableLength === 0 ? r() : process.stdout.once('drain', () => r())));
   process.exit(code);

@@ -139,6 +139,8 @@ export interface Detached {
   containerId: string;
   /** True when only an interrupted attach's intent was found. */
   fromIntent: boolean;
+  /** True when nothing was recorded and DEL ran from --conf alone. */
+  uncached?: boolean;
 }
 
 function entryList(e: CacheEntry): NetworkList {
@@ -167,13 +169,22 @@ async function findRecorded(cache: ResultCache, req: DetachRequest): Promise<Fou
 /** DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached. */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   const found = await findRecorded(cache, req);
+  if (found.length === 0 && req.list && req.containerId !== undefined) {
+    // never DEL with one network's config what another network attached: plugins delete interfaces by name
+    const other = (await cache.find(req.containerId, req.ifname))[0];
+    if (other) {
+      throw new UsageError(
+        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName}, not ${req.list.name}; run cni-detach without --conf (the cache knows the config)`,
+      );
+    }
+  }
   if (found.length === 0) {
     if (!req.list || req.containerId === undefined || req.netns === undefined) return [];
     // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
     const resolved = await resolvePlugins(ctx, req.list);
     await withLock(cache, rt, req.describe, () => delChain(ctx, resolved, rt));
-    return [{ network: req.list.name, containerId: req.containerId, fromIntent: false }];
+    return [{ network: req.list.name, containerId: req.containerId, fromIntent: false, uncached: true }];
   }
   const done: Detached[] = [];
   for (const { entry, intentOnly } of found) {

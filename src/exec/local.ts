@@ -5,6 +5,19 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { Executor, Lock, PathKind, RunOptions, RunResult } from './types.js';
+import { onInterrupt } from './interrupt.js';
+
+/** Process groups of the plugins running now: killed when the CLI is interrupted. */
+const running = new Set<number>();
+onInterrupt(() => {
+  for (const pgid of running) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+});
 
 const NSFS_MAGIC = 0x6e736673;
 
@@ -50,6 +63,7 @@ export class LocalExecutor implements Executor {
       detached: true,
     });
     let timer: NodeJS.Timeout | undefined;
+    if (child.pid !== undefined) running.add(child.pid);
     if (opts.timeoutMs !== undefined && child.pid !== undefined) {
       const pid = child.pid;
       timer = setTimeout(() => {
@@ -63,6 +77,7 @@ export class LocalExecutor implements Executor {
     }
     const r = await child;
     if (timer) clearTimeout(timer);
+    if (child.pid !== undefined) running.delete(child.pid);
     if (r.exitCode === undefined && !r.signal) {
       // could not start it at all (ENOENT, EACCES…)
       return { code: 127, stdout: '', stderr: r.shortMessage ?? String(r.message), timedOut: false };

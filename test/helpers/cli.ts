@@ -33,6 +33,21 @@ export async function runCli(tool: Tool, args: string[], opts: { input?: string;
   return { tool, args, exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), ms: Date.now() - start };
 }
 
+/** Start a CLI run without waiting for it: for killing it midway. */
+export function spawnCli(tool: Tool, args: string[]): { pid: number; kill: (signal: NodeJS.Signals) => void; done: Promise<CliResult> } {
+  const start = Date.now();
+  const child = execa(BIN[tool], args, { reject: false, input: '', env: cliEnv(), extendEnv: false, timeout: 45_000 });
+  const done = child.then((r) => ({
+    tool,
+    args,
+    exitCode: r.exitCode,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    ms: Date.now() - start,
+  }));
+  return { pid: child.pid!, kill: (signal) => child.kill(signal), done };
+}
+
 /** Everything about a run, for assertion messages. */
 export function show(r: CliResult): string {
   return `kubectl-cni_${r.tool} ${r.args.join(' ')}\n  exit ${r.exitCode} after ${r.ms}ms\n  stdout: ${r.stdout.trim() || '(empty)'}\n  stderr: ${r.stderr.trim() || '(empty)'}`;

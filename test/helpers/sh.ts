@@ -22,3 +22,18 @@ export async function must(argv: string[], opts: { input?: string; timeoutMs?: n
   }
   return r.stdout;
 }
+
+/** Pids of processes whose full command line matches the regex (pgrep -f). */
+export async function pgrep(pattern: string): Promise<number[]> {
+  return (await sh(['pgrep', '-f', pattern])).stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/** Poll until check() is true or timeoutMs passes; returns the last value of check(). */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000, everyMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -155,9 +155,21 @@ describe('detach', () => {
   it('with a config and no cache entry still runs DEL (idempotent, like cnitool del)', async () => {
     const { exec, ctx, cache, list } = setup();
     const done = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x', list });
-    expect(done).toEqual([{ network: 'net', containerId: 'c1', fromIntent: false }]);
+    expect(done).toEqual([{ network: 'net', containerId: 'c1', fromIntent: false, uncached: true }]);
     expect(exec.commands()).toEqual(['DEL tuning', 'DEL bridge']);
     expect(exec.calls[0]!.stdin).not.toHaveProperty('prevResult');
+  });
+
+  it('refuses to DEL with --conf of another network what a different network attached', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.calls.length = 0;
+    const other = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'other', type: 'bridge' }), 't');
+    await expect(detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'netns a', list: other })).rejects.toThrow(
+      /eth1 in netns a was attached through network net, not other/,
+    );
+    expect(exec.calls).toHaveLength(0);
+    expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
   });
 
   it('uses the cached CNI_ARGS and capability args', async () => {

@@ -1,0 +1,194 @@
+/**
+ * bridge + host-local, end to end through the real CLIs: attach into two namespaces, look at the result, the
+ * interfaces, the cache and the leases, ping across, CHECK, detach, and make sure nothing is left.
+ * Addresses: 198.18.1.0/24 (CNI 1.0.0) and 198.18.2.0/24 (CNI 0.2.0).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
+import { bridgeConf, writeConf } from '../helpers/confs.js';
+import { leases } from '../helpers/ipam.js';
+import { filesUnder, useLab } from '../helpers/lab.js';
+import { addrOnly, containerIdOf, getLink, ipv4Addrs, linkExists, links, netnsPath, ping } from '../helpers/net.js';
+import { must } from '../helpers/sh.js';
+
+const lab = useLab('br');
+
+interface Result100 {
+  cniVersion: string;
+  interfaces: { name: string; mac?: string; sandbox?: string }[];
+  ips: { interface?: number; address: string; gateway?: string; version?: string }[];
+  dns?: unknown;
+}
+
+describe('bridge + host-local (CNI 1.0.0)', () => {
+  it('attaches eth1 into two namespaces, pings across, caches, and detaches without a trace', async () => {
+    const ws = await lab.workspace();
+    const [a, b] = [await lab.netns(), await lab.netns()];
+    const br = lab.bridge();
+    const net = lab.name('k');
+    const confText = `${JSON.stringify(bridgeConf({ name: net, bridge: br, subnet: '198.18.1.0/24', dataDir: ws.dataDir }), null, 2)}\n`;
+    const conf = await writeConf(ws.dir, 'net.json', confText);
+
+    // A: the summary
+    const ra = await runCli('attach', lab.args(ws, a, 'eth1', conf));
+    expectOk(ra);
+    const lines = ra.stdout.trimEnd().split('\n');
+    expect(lines[0], show(ra)).toBe(`eth1 attached to netns ${netnsPath(a)} (network ${net}, container id ${containerIdOf(netnsPath(a))})`);
+    const m = /^ {2}eth1 {2}(198\.18\.1\.\d+)\/24 {2}gateway 198\.18\.1\.1 {2}mac ([0-9a-f]{2}(?::[0-9a-f]{2}){5})$/.exec(lines[1] ?? '');
+    expect(m, show(ra)).not.toBeNull();
+    const addrA = m![1]!;
+
+    // B: -o json, the 1.0.0 shape
+    const rb = await runCli('attach', [...lab.args(ws, b, 'eth1', conf), '-o', 'json']);
+    expectOk(rb);
+    const res = JSON.parse(rb.stdout) as Result100;
+    expect(res.cniVersion).toBe('1.0.0');
+    const inside = res.interfaces.findIndex((i) => i.name === 'eth1');
+    expect(inside, show(rb)).toBeGreaterThanOrEqual(0);
+    expect(res.interfaces[inside]!.sandbox).toBe(netnsPath(b));
+    expect(res.interfaces[inside]!.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    expect(res.interfaces.some((i) => i.name === br && !i.sandbox)).toBe(true);
+    expect(res.ips).toHaveLength(1);
+    expect(res.ips[0]!.interface).toBe(inside);
+    expect(res.ips[0]!.address).toMatch(/^198\.18\.1\.\d+\/24$/);
+    expect(res.ips[0]!.gateway).toBe('198.18.1.1');
+    expect(res.ips[0]).not.toHaveProperty('version'); // 0.3/0.4 only
+    const addrB = addrOnly(res.ips[0]!.address);
+    expect(addrB).not.toBe(addrA);
+
+    // the kernel agrees
+    expect(await ipv4Addrs(a, 'eth1')).toEqual([`${addrA}/24`]);
+    expect(await ipv4Addrs(b, 'eth1')).toEqual([`${addrB}/24`]);
+    const pab = await ping(a, addrB);
+    expect(pab.ok, pab.output).toBe(true);
+    const pba = await ping(b, addrA);
+    expect(pba.ok, pba.output).toBe(true);
+
+    // the libcni cache entry
+    for (const [ns, addr] of [[a, addrA], [b, addrB]] as const) {
+      const cid = containerIdOf(netnsPath(ns));
+      const file = join(ws.cacheDir, 'results', `${net}-${cid}-eth1`);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const entry = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      expect(entry).toMatchObject({ kind: 'cniCacheV1', containerId: cid, ifName: 'eth1', networkName: net, netns: netnsPath(ns) });
+      expect(Buffer.from(entry.config as string, 'base64').toString('utf8')).toBe(confText);
+      expect((entry.result as Result100).ips[0]!.address).toBe(`${addr}/24`);
+    }
+    expect(await filesUnder(join(ws.cacheDir, 'cni-attach'))).toEqual([]); // no intents or locks left
+
+    const held = await leases(ws.dataDir);
+    expect(held.map((l) => l.address).sort()).toEqual([addrA, addrB].sort());
+    expect(held.find((l) => l.address === addrA)).toMatchObject({ network: net, containerId: containerIdOf(netnsPath(a)), ifname: 'eth1' });
+
+    // detach both (summary and json)
+    const da = await runCli('detach', lab.args(ws, a, 'eth1'));
+    expectOk(da);
+    expect(da.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(a)} (network ${net})`);
+    const db = await runCli('detach', [...lab.args(ws, b, 'eth1'), '-o', 'json']);
+    expectOk(db);
+    expect(JSON.parse(db.stdout)).toEqual({
+      detached: [{ network: net, ifname: 'eth1', containerId: containerIdOf(netnsPath(b)), interrupted: false }],
+    });
+
+    expect(await linkExists('eth1', a)).toBe(false);
+    expect(await linkExists('eth1', b)).toBe(false);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect((await links()).filter((l) => l.master === br)).toEqual([]); // host veths went with their peers
+  });
+
+  it('cni-check passes on a fresh attachment and fails once eth1 was deleted by hand', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const net = lab.name('k');
+    const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: net, bridge: lab.bridge(), subnet: '198.18.1.0/24', dataDir: ws.dataDir }));
+
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    const ok = await runCli('check', lab.args(ws, ns, 'eth1'));
+    expectOk(ok);
+    expect(ok.stdout.trim()).toBe(`eth1 in netns ${netnsPath(ns)} (network ${net}): CHECK ok`);
+    const okJson = await runCli('check', [...lab.args(ws, ns, 'eth1'), '-o', 'json']);
+    expectOk(okJson);
+    expect(JSON.parse(okJson.stdout)).toEqual({ checked: [{ network: net, ifname: 'eth1', ok: true }] });
+
+    await must(['ip', '-n', ns, 'link', 'del', 'eth1']); // someone deletes it by hand
+    const bad = await runCli('check', lab.args(ws, ns, 'eth1'));
+    expectCleanError(bad, 1, /plugin bridge failed on CHECK/);
+
+    // detaching what is half gone still frees the lease and the cache
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+
+  it('cni-check of something never attached exits 3', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    expectCleanError(await runCli('check', lab.args(ws, ns, 'eth1')), 3, /nothing is attached as eth1/);
+  });
+});
+
+describe('capabilities', () => {
+  it('--ip and --mac reach the plugin through runtimeConfig, are cached, and detach still frees the lease', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const net = lab.name('k');
+    const conf = await writeConf(ws.dir, 'net.json', {
+      ...bridgeConf({ name: net, bridge: lab.bridge(), subnet: '198.18.1.0/24', dataDir: ws.dataDir }),
+      capabilities: { ips: true, mac: true },
+    });
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf), '--ip', '198.18.1.77/24', '--mac', '02:00:c6:12:01:4d', '-o', 'yaml']);
+    expectOk(r);
+    expect(r.stdout).toMatch(/^cniVersion: 1\.0\.0$/m);
+    expect(r.stdout).toMatch(/address: 198\.18\.1\.77\/24/);
+    expect(await ipv4Addrs(ns, 'eth1')).toEqual(['198.18.1.77/24']);
+    expect((await getLink('eth1', ns))?.line).toContain('link/ether 02:00:c6:12:01:4d');
+    const entry = JSON.parse(await readFile(join(ws.cacheDir, 'results', `${net}-${containerIdOf(netnsPath(ns))}-eth1`), 'utf8')) as Record<string, unknown>;
+    expect(entry.capabilityArgs).toEqual({ ips: ['198.18.1.77/24'], mac: '02:00:c6:12:01:4d' });
+
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+});
+
+describe('bridge + host-local (CNI 0.2.0, the seed)', () => {
+  it('prints the 0.2.0 result shape, pings, and detaches', async () => {
+    const ws = await lab.workspace();
+    const [a, b] = [await lab.netns(), await lab.netns()];
+    const net = lab.name('k');
+    const conf = await writeConf(
+      ws.dir,
+      'net.json',
+      bridgeConf({ name: net, bridge: lab.bridge(), subnet: '198.18.2.0/24', dataDir: ws.dataDir, cniVersion: '0.2.0' }),
+    );
+
+    const addrs: string[] = [];
+    for (const ns of [a, b]) {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf), '-o', 'json']);
+      expectOk(r);
+      const res = JSON.parse(r.stdout) as { cniVersion: string; ip4: { ip: string; gateway?: string }; dns: unknown };
+      expect(res.cniVersion).toBe('0.2.0');
+      expect(res.ip4.ip, show(r)).toMatch(/^198\.18\.2\.\d+\/24$/);
+      expect(res.ip4.gateway).toBe('198.18.2.1');
+      expect(res.dns).toEqual({});
+      expect(res).not.toHaveProperty('interfaces');
+      expect(res).not.toHaveProperty('ips');
+      expect(await ipv4Addrs(ns, 'eth1')).toEqual([res.ip4.ip]);
+      addrs.push(addrOnly(res.ip4.ip));
+    }
+    const p = await ping(a, addrs[1]!);
+    expect(p.ok, p.output).toBe(true);
+    expect(await leases(ws.dataDir)).toHaveLength(2);
+
+    for (const ns of [a, b]) {
+      const d = await runCli('detach', lab.args(ws, ns, 'eth1'));
+      expectOk(d);
+      expect(d.stdout).toContain(`eth1 detached from netns ${netnsPath(ns)} (network ${net})`);
+      expect(await linkExists('eth1', ns)).toBe(false);
+    }
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+});

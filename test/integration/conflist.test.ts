@@ -1,0 +1,84 @@
+/**
+ * Conflists: bridge → tuning → bandwidth takes effect and comes off again; a chain whose second plugin fails is
+ * rolled back completely. 198.18.4.0/24.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
+import { bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
+import { leases } from '../helpers/ipam.js';
+import { filesUnder, useLab } from '../helpers/lab.js';
+import { getLink, linkExists, links, qdiscs } from '../helpers/net.js';
+
+const lab = useLab('cl');
+const SUBNET = '198.18.4.0/24';
+
+describe('conflist bridge → tuning → bandwidth', () => {
+  it('sets the MTU and an ingress TBF on the host veth, and detach removes everything', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const net = lab.name('k');
+    const conf = await writeConf(
+      ws.dir,
+      'chain.conflist',
+      conflist(net, [
+        bridgePlugin(br, SUBNET, ws.dataDir),
+        { type: 'tuning', mtu: 1400, dataDir: join(ws.dir, 'tuning') },
+        { type: 'bandwidth', ingressRate: 8_000_000, ingressBurst: 800_000 },
+      ]),
+    );
+
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf), '-o', 'json']);
+    expectOk(r);
+    const res = JSON.parse(r.stdout) as { interfaces: { name: string; sandbox?: string }[]; ips: { address: string }[] };
+    const hostVeth = res.interfaces.find((i) => !i.sandbox && i.name !== br)?.name;
+    expect(hostVeth, show(r)).toBeDefined();
+    expect(res.ips[0]!.address).toMatch(/^198\.18\.4\.\d+\/24$/);
+
+    expect((await getLink('eth1', ns))?.mtu).toBe(1400);
+    expect((await getLink(hostVeth!))?.master).toBe(br);
+    expect(await qdiscs(hostVeth!)).toMatch(/qdisc tbf .* rate 8Mbit/);
+
+    const d = await runCli('detach', lab.args(ws, ns, 'eth1'));
+    expectOk(d);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await linkExists(hostVeth!)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await filesUnder(join(ws.dir, 'tuning'))).toEqual([]);
+  });
+});
+
+describe('rollback', () => {
+  it('undoes the bridge ADD when tuning fails: no eth1, lease, cache, intent or host veth is left', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const net = lab.name('k');
+    const conf = await writeConf(
+      ws.dir,
+      'broken.conflist',
+      conflist(net, [
+        bridgePlugin(br, SUBNET, ws.dataDir),
+        { type: 'tuning', sysctl: { 'net.ipv4.conf.eth1.cnt_no_such_sysctl': '1' }, dataDir: join(ws.dir, 'tuning') },
+      ]),
+    );
+    const before = await links();
+
+    const r = await runCli('attach', lab.args(ws, ns, 'eth1', conf));
+    const line = expectCleanError(r, 1, /plugin tuning failed on ADD/);
+    expect(line).toMatch(/rolled back/);
+
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(join(ws.cacheDir, 'results'))).toEqual([]);
+    expect(await filesUnder(join(ws.cacheDir, 'cni-attach', 'intents'))).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    const now = await links();
+    expect(now.filter((l) => l.master === br || l.line.includes(` link-netns ${ns}`))).toEqual([]);
+    const had = new Set(before.map((l) => l.name));
+    // the only new host link this test may have made is the bridge itself (the plugin never deletes it)
+    expect(now.filter((l) => !had.has(l.name) && l.name.startsWith(lab.prefix)).map((l) => l.name)).toEqual([br]);
+  });
+});

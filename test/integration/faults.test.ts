@@ -1,0 +1,257 @@
+/**
+ * The unhappy paths of the lifecycle: DEL twice, DEL without a cache, DEL after the namespace is gone, a plugin
+ * that hangs past --timeout, a CLI killed mid-chain, a result that cannot be cached. 198.18.6.0/24.
+ */
+import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
+import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
+import { CNI_DIR } from '../helpers/env.js';
+import { fakePlugin } from '../helpers/fake-plugin.js';
+import { leases } from '../helpers/ipam.js';
+import { deleteNetns, filesUnder, useLab } from '../helpers/lab.js';
+import { containerIdOf, getLink, linkExists, linkNames, links, netnsPath } from '../helpers/net.js';
+import { must, pgrep, waitFor } from '../helpers/sh.js';
+
+const lab = useLab('ft');
+const SUBNET = '198.18.6.0/24';
+
+async function setup() {
+  const ws = await lab.workspace();
+  const ns = await lab.netns();
+  const net = lab.name('k');
+  const br = lab.bridge();
+  const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: net, bridge: br, subnet: SUBNET, dataDir: ws.dataDir }));
+  return { ws, ns, net, br, conf };
+}
+
+describe('detach is idempotent', () => {
+  it('a second detach exits 0 with a "nothing is attached" note', async () => {
+    const { ws, ns, conf } = await setup();
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+
+    const again = await runCli('detach', lab.args(ws, ns, 'eth1'));
+    expectOk(again);
+    expect(again.stdout).toBe('');
+    expect(again.stderr.trim()).toBe(
+      `note: nothing is attached as eth1 in netns ${netnsPath(ns)} (no cache entry under ${ws.cacheDir}/results); nothing to do`,
+    );
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
+  it('detach --conf with no cache entry exits 0, and frees what a lost cache forgot', async () => {
+    const { ws, ns, net, conf } = await setup();
+    // nothing was ever attached: DEL still runs and succeeds
+    const never = await runCli('detach', lab.args(ws, ns, 'eth1', conf));
+    expectOk(never);
+    expect(never.stderr).not.toMatch(/^error:/m);
+
+    // attached, then the cache is lost: --conf still removes the interface and the lease
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    await rm(join(ws.cacheDir, 'results', `${net}-${containerIdOf(netnsPath(ns))}-eth1`));
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1', conf)));
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+
+  it('detach after the namespace was deleted still frees the lease and the cache entry', async () => {
+    const { ws, ns, conf } = await setup();
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    await deleteNetns(ns);
+
+    const d = await runCli('detach', lab.args(ws, ns, 'eth1'));
+    expectOk(d);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+});
+
+/** A process that exists and is not a zombie. */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('--timeout', () => {
+  it('kills a hanging plugin and the child it started, rolls back, and caches nothing', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    // a unique duration makes the background child findable by its command line (and nobody else's)
+    const marker = uniqueSeconds(300);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('stray sleep', () => killAll(pattern));
+    const pidFile = join(ws.dir, 'child.pid');
+    await fakePlugin(ws.pluginDir, 'slow', { add: `sleep ${marker} &\necho $! > ${pidFile}\nsleep 30` });
+    const conf = await writeConf(ws.dir, 'slow.json', { cniVersion: '1.0.0', name: lab.name('k'), type: 'slow' });
+
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf, ws.pluginDir), '--timeout', '1s']);
+    expectCleanError(r, 1, /plugin slow failed on ADD: timed out after 1s/);
+    expect(r.stderr).toMatch(/rolled back/);
+    expect(r.ms, 'gave up within a few seconds').toBeLessThan(10_000);
+
+    const gone = await waitFor(async () => (await pgrep(pattern)).length === 0, 2000);
+    expect(gone, "the plugin's background child was killed with it").toBe(true);
+    const child = Number((await readFile(pidFile, 'utf8')).trim()); // proves the child had started
+    expect(await alive(child), `child ${child} is gone`).toBe(false);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await linkNames(ns)).toEqual(['lo']);
+  });
+});
+
+describe('crashes and failures around the chain', () => {
+  it('an attach killed mid-chain leaves an intent: re-attach is refused, detach undoes what was done', async () => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'hang.started');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
+    const conf = await writeConf(
+      ws.dir,
+      'chain.conflist',
+      conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]),
+    );
+    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+
+    const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
+    run.kill('SIGKILL'); // the CLI dies between bridge's ADD and writing the result
+    const killed = await run.done;
+    expect(killed.exitCode, show(killed)).toBeUndefined();
+    await killAll(pattern); // the plugin runs in its own process group: it outlives the CLI
+
+    const cid = containerIdOf(netnsPath(ns));
+    expect(await linkExists('eth1', ns)).toBe(true);
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expect(await filesUnder(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`, `cni-attach/locks/${cid}-eth1.lock`]);
+
+    // the dead process's lock is broken; the intent blocks a second attach
+    const again = await runCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
+    expectCleanError(again, 2, /eth1 is already taken in netns .*: an attach of it was interrupted .*run cni-detach first/);
+
+    const d = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, cniPath));
+    expectOk(d);
+    expect(d.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(ns)} (network ${net}, an interrupted attach)`);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect((await links()).filter((l) => l.master === br)).toEqual([]);
+  });
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('%s during the chain kills the plugin, rolls back, releases the lock and exits %i', async (signal, code) => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'hang.started');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
+    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]));
+    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+
+    const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
+    run.kill(signal);
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(code);
+    expect(r.stderr).toMatch(new RegExp(`note: ${signal}: stopping the running plugin and rolling back`));
+    expect(r.stderr).toMatch(/rolled back: nothing was left behind/);
+    expect(await waitFor(async () => (await pgrep(pattern)).length === 0, 2000), 'the hanging plugin was killed').toBe(true);
+    expect(await linkNames(ns)).toEqual(['lo']);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+
+  it('a result that cannot be cached is rolled back (exit 1)', async () => {
+    const { ws, ns, conf, br } = await setup();
+    await mkdir(ws.cacheDir, { recursive: true });
+    await writeFile(join(ws.cacheDir, 'results'), 'in the way\n'); // a file where the results directory should be
+
+    const r = await runCli('attach', lab.args(ws, ns, 'eth1', conf));
+    const line = expectCleanError(r, 1, /could not write the result cache/);
+    expect(line).toMatch(/\(rolled back\)$/);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual(['results']);
+    expect((await links()).filter((l) => l.master === br)).toEqual([]);
+  });
+});
+
+describe('attach refuses what is already there (exit 2)', () => {
+  it('an ifname that is already attached', async () => {
+    const { ws, ns, net, conf } = await setup();
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    const again = await runCli('attach', lab.args(ws, ns, 'eth1', conf));
+    expectCleanError(again, 2, new RegExp(`eth1 is already taken in netns ${netnsPath(ns)}: it is attached \\(network ${net}\\); run cni-detach first`));
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
+  it('an interface of that name made by someone else', async () => {
+    const { ws, ns, conf } = await setup();
+    await must(['ip', '-n', ns, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'other1']); // (no dummy module here)
+    const r = await runCli('attach', lab.args(ws, ns, 'eth1', conf));
+    expectCleanError(r, 2, /an interface named eth1 already exists/);
+    expect((await getLink('eth1', ns))?.line).toMatch(/^\d+: eth1@other1: /); // still theirs, untouched
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+});
+
+describe('a rollback that fails too', () => {
+  it('keeps the intent, so that detach can finish the job once the plugin works again', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const net = lab.name('k');
+    const failing = '{"code": 11, "msg": "brittle: cannot do that now"}';
+    await fakePlugin(ws.pluginDir, 'brittle', { add: `echo '${failing}'; exit 1`, del: `echo '${failing}'; exit 1` });
+    const conf = await writeConf(ws.dir, 'brittle.json', { cniVersion: '1.0.0', name: net, type: 'brittle' });
+    const args = lab.args(ws, ns, 'eth1', conf, ws.pluginDir);
+    const cid = containerIdOf(netnsPath(ns));
+
+    const r = await runCli('attach', args);
+    const line = expectCleanError(r, 1, /plugin brittle failed on ADD \(CNI error 11\): brittle: cannot do that now/);
+    expect(line).toMatch(/rolling back also failed: plugin brittle failed on DEL/);
+    expect(await filesUnder(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
+
+    const stillFailing = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir));
+    expectCleanError(stillFailing, 1, /plugin brittle failed on DEL/);
+    expect(await filesUnder(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
+
+    await fakePlugin(ws.pluginDir, 'brittle', { del: 'exit 0' }); // fixed
+    const d = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir));
+    expectOk(d);
+    expect(d.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(ns)} (network ${net}, an interrupted attach)`);
+    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+  });
+});
+
+/** "300.123456123456": a sleep duration nobody else uses. */
+function uniqueSeconds(whole: number): string {
+  return `${whole}.${randomInt(100_000, 999_999)}${randomInt(100_000, 999_999)}`;
+}
+
+/** SIGKILL, by pid, the processes whose command line matches pattern (only ours: the pattern is unique). */
+async function killAll(pattern: string): Promise<void> {
+  for (const pid of await pgrep(pattern)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
