@@ -89,7 +89,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     const db = await runCli('detach', [...lab.args(ws, b, 'eth1'), '-o', 'json']);
     expectOk(db);
     expect(JSON.parse(db.stdout)).toEqual({
-      detached: [{ network: net, ifname: 'eth1', containerId: containerIdOf(netnsPath(b)), interrupted: false }],
+      detached: [{ network: net, ifname: 'eth1', containerId: containerIdOf(netnsPath(b)), interrupted: false, recorded: true }],
     });
 
     expect(await linkExists('eth1', a)).toBe(false);
