@@ -1,13 +1,19 @@
-/** kubectl cni-attach: add an interface to a pod (or a bare network namespace) by running a CNI config's plugins. */
+/** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { UnreachableError } from '../cni/errors.js';
+import { UnreachableError, UsageError } from '../cni/errors.js';
 import type { JsonObject } from '../cni/conf.js';
+import type { AttachRequest, Attached } from '../cni/attach.js';
+import type { Executor } from '../exec/types.js';
+import type { KubeApi, Pod } from '../target/kube.js';
+import type { Target } from '../target/netns.js';
+import type { PodTarget } from '../target/pod.js';
+import type { PodRuntime } from '../target/runtime.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type CommonFlags } from './options.js';
-import { defaultDeps, prepare, type Deps } from './context.js';
+import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, planData, runAsShell, summaryLines } from './output.js';
-import { connect, resolveConf, resolveNetns, resolvePod, targetKind } from './targets.js';
+import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
+import { batchExit, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
-import type { KubeApi } from '../target/kube.js';
 
 interface AttachFlags extends CommonFlags {
   ip?: string[];
@@ -15,16 +21,133 @@ interface AttachFlags extends CommonFlags {
   dryRun?: boolean;
 }
 
+interface Outcome {
+  target: Target;
+  pod?: PodTarget;
+  done: Attached;
+  annotated: boolean;
+  /** Set when the interface is attached but the annotation could not be written. */
+  annotateError?: Error;
+}
+
+/** Everything one attach needs that does not depend on the target. */
+interface Job {
+  flags: AttachFlags;
+  deps: Deps;
+  exec: Executor;
+  p: Prepared;
+  conf: ResolvedConf;
+  capabilityArgs: JsonObject;
+  api?: KubeApi;
+}
+
+async function request(job: Job, target: Target, pod: PodTarget | undefined): Promise<AttachRequest> {
+  const { podCniArgs } = await import('../target/pod.js');
+  const { interfaceExists } = await import('../target/netns.js');
+  const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
+  return {
+    list: job.conf.list,
+    rt: { containerId: target.containerId, netns: target.netnsPath, ifname: job.p.ifname, cniArgs, capabilityArgs: job.capabilityArgs },
+    describe: target.describe,
+    interfaceExists: () => interfaceExists(job.exec, target.netnsPath, job.p.ifname),
+    reattachSame: !!pod,
+  };
+}
+
+/** Attach to one target and, for a pod, record it in network-status. */
+async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
+  const engine = await import('../cni/attach.js');
+  const done = await engine.attach(job.p.ctx, job.p.cache, await request(job, target, pod));
+  const out: Outcome = { target, done, annotated: false, ...(pod ? { pod } : {}) };
+  if (pod && job.api && job.flags.annotate !== false) {
+    const ns = await import('../target/network-status.js');
+    const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
+    try {
+      await job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
+      out.annotated = true;
+    } catch (e) {
+      out.annotateError = e as Error;
+    }
+  }
+  return out;
+}
+
+function annotateFailure(ifname: string, e: Error): UnreachableError {
+  return new UnreachableError(
+    `${ifname} is attached, but the pod's network-status annotation could not be written (${e.message}); run the same command again to retry, or cni-detach to undo`,
+    { cause: e },
+  );
+}
+
+function headline(job: Job, o: Outcome): string {
+  const how = o.done.already ? 'was already attached to' : 'attached to';
+  const extra = o.pod ? `node ${o.pod.node}, sandbox ${o.pod.sandbox.id.slice(0, 12)}` : `container id ${o.target.containerId}`;
+  return `${job.p.ifname} ${how} ${o.target.describe} (network ${job.conf.list.name}, ${extra})`;
+}
+
+async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Promise<void> {
+  const engine = await import('../cni/attach.js');
+  const runs = await engine.planAttach(job.p.ctx, await request(job, target, pod));
+  const where = pod
+    ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
+    : { netns: target.netnsPath, containerId: target.containerId };
+  const { io } = job.deps;
+  if (job.flags.output === 'summary') {
+    io.out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+    io.out(runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n'));
+  } else io.out(await formatData({ target: where, runs: planData(runs) }, job.flags.output));
+}
+
+async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise<PodTarget> {
+  const { podTargetOf } = await import('../target/pod.js');
+  return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname());
+}
+
+/** -l / --all: one API list, one runtime list, then every pod with bounded parallelism. */
+async function attachMany(job: Job, namespace: string): Promise<void> {
+  const { flags, deps } = job;
+  const parallel = parseParallel(flags.parallel ?? '4');
+  if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
+  const pods = await job.api!.listPods(namespace, flags.selector);
+  if (pods.length === 0) {
+    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
+    return;
+  }
+  const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+  await Promise.all(runtimes.map((r) => r.listSandboxes()));
+  const outcomes = await forEachPod(
+    pods,
+    parallel,
+    deps.io,
+    async (pod) => {
+      const target = await podTargetFor(job, runtimes, pod);
+      const o = await attachTo(job, target, target);
+      if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+      return o;
+    },
+    (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname} ${summaryLines(o.done.result, job.p.ifname)[0]!.trim()}`,
+  );
+  if (flags.output !== 'summary') {
+    deps.io.out(await formatData(outcomes.map((o) => ({ pod: o.pod, ok: o.ok, ...(o.ok ? { result: o.value!.done.result } : { error: o.error, exitCode: o.exitCode }) })), flags.output));
+  } else {
+    const ok = outcomes.filter((o) => o.ok).length;
+    deps.io.out(`${job.p.ifname} attached to ${ok} of ${outcomes.length} pods${ok < outcomes.length ? ` (${outcomes.length - ok} failed)` : ''}\n`);
+  }
+  batchExit(outcomes, 'attach');
+}
+
 export function attachCommand(deps: Deps = defaultDeps(stdio)): Command {
-  const cmd = new Command('kubectl cni-attach')
-    .description('Hot-plug a network interface into a running pod (or a network namespace) by running CNI plugins (ADD).');
-  addCapabilityOptions(addTargetOptions(cmd, { confRequired: true, annotate: true }));
+  const cmd = new Command('kubectl cni-attach').description(
+    'Hot-plug a network interface into running pods (or a network namespace) by running CNI plugins (ADD).',
+  );
+  addCapabilityOptions(addTargetOptions(cmd, { confRequired: true, annotate: true, bulk: true }));
   cmd.addHelpText(
     'after',
     `
 Examples:
   kubectl cni-attach web-1 -n shop --ifname eth1 --conf net.json
   kubectl cni-attach web-1 -n shop --ifname net1 --net shop/macvlan-net
+  kubectl cni-attach -l app=web -n shop --ifname eth1 --conf net.json --parallel 8
   kubectl cni-attach --netns /var/run/netns/pod-a --ifname eth1 --conf - < bridge.conflist -o json
 
 The pod is read from the API; its sandbox (pause) container is found on this node through the runtime, and the
@@ -39,66 +162,32 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back), 2 bad usage or input, 3 targe
     const capabilityArgs: JsonObject = {};
     if (flags.ip?.length) capabilityArgs.ips = flags.ip.map(validateCidr);
     if (flags.mac !== undefined) capabilityArgs.mac = validateMac(flags.mac);
+    if (flags.parallel !== undefined) parseParallel(flags.parallel);
 
-    let api: KubeApi | undefined;
-    const getApi = async () => (api ??= await connect(flags, deps));
-    const podNamespace = kind === 'pod' ? flags.namespace ?? (await getApi()).defaultNamespace : undefined;
-    const conf = (await resolveConf(flags, deps, getApi, podNamespace, true))!;
-    const pod = kind === 'pod' ? await resolvePod(flags, deps, await getApi(), exec, podName!) : undefined;
-    const target = pod ?? (await resolveNetns(exec, flags.netns!, !flags.dryRun));
+    const api = kind === 'netns' ? undefined : await connect(flags, deps);
+    const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
+    const conf = (await resolveConf(flags, deps, async () => api!, namespace, true))!;
+    const job: Job = { flags, deps, exec, p, conf, capabilityArgs, ...(api ? { api } : {}) };
 
-    const { podCniArgs } = await import('../target/pod.js');
-    const { interfaceExists } = await import('../target/netns.js');
-    const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...p.extraArgs];
-    const rt = { containerId: target.containerId, netns: target.netnsPath, ifname: p.ifname, cniArgs, capabilityArgs };
-    const engine = await import('../cni/attach.js');
-    const req = {
-      list: conf.list,
-      rt,
-      describe: target.describe,
-      interfaceExists: () => interfaceExists(exec, target.netnsPath, p.ifname),
-      reattachSame: !!pod,
-    };
+    if (kind === 'pods') return attachMany(job, namespace!);
 
-    if (flags.dryRun) {
-      const runs = await engine.planAttach(p.ctx, req);
-      const where = pod
-        ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
-        : { netns: target.netnsPath, containerId: target.containerId };
-      if (flags.output === 'summary') {
-        deps.io.out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
-        deps.io.out(runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n'));
-      } else deps.io.out(await formatData({ target: where, runs: planData(runs) }, flags.output));
-      return;
-    }
+    let target: Target;
+    let pod: PodTarget | undefined;
+    if (kind === 'pod') {
+      const { podTarget } = await import('../target/pod.js');
+      const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+      pod = await podTarget(api!, runtimes, exec, namespace!, podName!, deps.hostname());
+      target = pod;
+    } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
 
-    const done = await engine.attach(p.ctx, p.cache, req);
-    let annotateError: Error | undefined;
-    let annotated = false;
-    if (pod && flags.annotate !== false) {
-      const ns = await import('../target/network-status.js');
-      const entry = ns.entryFromResult(conf.statusName, p.ifname, done.result);
-      try {
-        await (await getApi()).updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry));
-        annotated = true;
-      } catch (e) {
-        annotateError = e as Error;
-      }
-    }
-    if (flags.output !== 'summary') deps.io.out(await formatData(done.result, flags.output));
+    if (flags.dryRun) return dryRun(job, target, pod);
+    const o = await attachTo(job, target, pod);
+    if (flags.output !== 'summary') deps.io.out(await formatData(o.done.result, flags.output));
     else {
-      const how = done.already ? 'was already attached to' : 'attached to';
-      const extra = pod ? `node ${pod.node}, sandbox ${pod.sandbox.id.slice(0, 12)}` : `container id ${target.containerId}`;
-      deps.io.out(`${p.ifname} ${how} ${target.describe} (network ${conf.list.name}, ${extra})\n`);
-      deps.io.out(`${summaryLines(done.result, p.ifname).join('\n')}\n`);
-      if (annotated) deps.io.out(`  network-status: ${conf.statusName} on ${p.ifname} recorded on the pod\n`);
+      deps.io.out(`${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`);
+      if (o.annotated) deps.io.out(`  network-status: ${conf.statusName} on ${p.ifname} recorded on the pod\n`);
     }
-    if (annotateError) {
-      throw new UnreachableError(
-        `${p.ifname} is attached, but the pod's network-status annotation could not be written (${annotateError.message}); run the same command again to retry, or cni-detach to undo`,
-        { cause: annotateError },
-      );
-    }
+    if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
   });
   return cmd;
 }

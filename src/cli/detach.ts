@@ -1,21 +1,111 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
+import { UnreachableError, UsageError } from '../cni/errors.js';
+import type { Detached } from '../cni/attach.js';
+import type { KubeApi } from '../target/kube.js';
 import { addTargetOptions, type CommonFlags } from './options.js';
-import { defaultDeps, prepare, type Deps } from './context.js';
+import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData } from './output.js';
-import { connect, lookupPod, resolveConf, resolveNetns, targetKind } from './targets.js';
+import { connect, lookupPod, lookupPodOf, resolveConf, resolveNetns, targetKind, type PodLookup, type ResolvedConf } from './targets.js';
+import { batchExit, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
-import { UnreachableError } from '../cni/errors.js';
+
+interface Job {
+  flags: CommonFlags;
+  deps: Deps;
+  p: Prepared;
+  conf?: ResolvedConf;
+  api?: KubeApi;
+}
+
+interface Outcome {
+  describe: string;
+  done: Detached[];
+  annotateError?: Error;
+}
+
+/** DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. */
+async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
+  const engine = await import('../cni/attach.js');
+  const done = await engine.detach(job.p.ctx, job.p.cache, {
+    ifname: job.p.ifname,
+    describe: pod.describe,
+    ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}),
+    match: pod.match,
+    netns: pod.netns,
+    ...(job.conf ? { list: job.conf.list } : {}),
+    cniArgs: job.p.extraArgs,
+  });
+  const out: Outcome = { describe: pod.describe, done };
+  if (job.flags.annotate === false) return out;
+  if (!pod.podExists) {
+    job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
+    return out;
+  }
+  const ns = await import('../target/network-status.js');
+  try {
+    await job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
+  } catch (e) {
+    out.annotateError = e as Error;
+  }
+  return out;
+}
+
+function annotateFailure(ifname: string, e: Error): UnreachableError {
+  return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
+}
+
+function lines(ifname: string, o: Outcome): string[] {
+  if (o.done.length === 0) return [];
+  return o.done.map((d) =>
+    d.uncached
+      ? `nothing was recorded for ${ifname} in ${o.describe}; ran DEL of network ${d.network} anyway (DEL is idempotent)`
+      : `${ifname} detached from ${o.describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''})`,
+  );
+}
+
+async function detachMany(job: Job, namespace: string): Promise<void> {
+  const { flags, deps } = job;
+  const parallel = parseParallel(flags.parallel ?? '4');
+  const pods = await job.api!.listPods(namespace, flags.selector);
+  if (pods.length === 0) {
+    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
+    return;
+  }
+  const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+  await Promise.all(runtimes.map((r) => r.listSandboxes()));
+  const outcomes = await forEachPod(
+    pods,
+    parallel,
+    deps.io,
+    async (pod) => {
+      const o = await detachPod(job, await lookupPodOf(pod, namespace, pod.metadata!.name!, deps, runtimes));
+      if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+      return o;
+    },
+    (o) => (o.done.length ? `detached ${job.p.ifname}` : `nothing attached as ${job.p.ifname}`),
+  );
+  if (flags.output !== 'summary') {
+    deps.io.out(await formatData(outcomes.map((o) => ({ pod: o.pod, ok: o.ok, ...(o.ok ? { detached: o.value!.done.map((d) => d.network) } : { error: o.error, exitCode: o.exitCode }) })), flags.output));
+  } else {
+    const n = outcomes.filter((o) => o.ok && o.value!.done.length > 0).length;
+    const failed = outcomes.filter((o) => !o.ok).length;
+    deps.io.out(`${job.p.ifname} detached from ${n} of ${outcomes.length} pods${failed ? ` (${failed} failed)` : ''}\n`);
+  }
+  batchExit(outcomes, 'detach');
+}
 
 export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {
-  const cmd = new Command('kubectl cni-detach')
-    .description('Unplug an interface added by cni-attach: CNI DEL through the cached chain, then forget it.');
-  addTargetOptions(cmd, { confRequired: false, annotate: true });
+  const cmd = new Command('kubectl cni-detach').description(
+    'Unplug an interface added by cni-attach: CNI DEL through the cached chain, then forget it.',
+  );
+  addTargetOptions(cmd, { confRequired: false, annotate: true, bulk: true });
   cmd.addHelpText(
     'after',
     `
 Examples:
   kubectl cni-detach web-1 -n shop --ifname eth1
+  kubectl cni-detach -l app=web -n shop --ifname eth1
   kubectl cni-detach --netns /var/run/netns/pod-a --ifname eth1
   kubectl cni-detach --netns /var/run/netns/gone --ifname eth1 --conf net.json   # DEL even without a cache entry
 
@@ -27,66 +117,39 @@ Detaching something that is not attached is not an error (exit 0 with a note), l
     const kind = targetKind(podName, flags);
     const exec = await deps.localExecutor();
     const p = prepare(flags, exec, deps);
-    const api = kind === 'pod' ? await connect(flags, deps) : undefined;
-    const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
-    const engine = await import('../cni/attach.js');
+    if (flags.parallel !== undefined) parseParallel(flags.parallel);
+    const api = kind === 'netns' ? undefined : await connect(flags, deps);
+    const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
+    const conf = await resolveConf(flags, deps, async () => api!, namespace, false);
+    const job: Job = { flags, deps, p, ...(conf ? { conf } : {}), ...(api ? { api } : {}) };
+    if (kind === 'pods') {
+      if (conf) throw new UsageError('--conf/--net go with one pod; with -l/--all each pod is detached from its cache entry');
+      return detachMany(job, namespace!);
+    }
 
-    let describe: string;
-    let podLookup;
-    let done;
-    if (api) {
-      podLookup = await lookupPod(flags, deps, api, podName!);
-      describe = podLookup.describe;
-      done = await engine.detach(p.ctx, p.cache, {
-        ifname: p.ifname,
-        describe,
-        ...(podLookup.containerId !== undefined ? { containerId: podLookup.containerId } : {}),
-        match: podLookup.match,
-        netns: podLookup.netns,
-        ...(conf ? { list: conf.list } : {}),
-        cniArgs: p.extraArgs,
-      });
-    } else {
+    let o: Outcome;
+    if (kind === 'pod') o = await detachPod(job, await lookupPod(flags, deps, api!, podName!));
+    else {
       const target = await resolveNetns(exec, flags.netns!, false);
-      describe = target.describe;
-      done = await engine.detach(p.ctx, p.cache, {
+      const engine = await import('../cni/attach.js');
+      const done = await engine.detach(p.ctx, p.cache, {
         containerId: target.containerId,
         ifname: p.ifname,
         netns: target.netnsPath,
-        describe,
+        describe: target.describe,
         cniArgs: p.extraArgs,
         ...(conf ? { list: conf.list } : {}),
       });
+      o = { describe: target.describe, done };
     }
-
-    let annotateError: Error | undefined;
-    if (api && podLookup?.podExists && flags.annotate !== false) {
-      const ns = await import('../target/network-status.js');
-      try {
-        await api.updatePodAnnotation(podLookup.namespace, podLookup.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, p.ifname));
-      } catch (e) {
-        annotateError = e as Error;
-      }
-    } else if (api && podLookup && !podLookup.podExists && flags.annotate !== false) {
-      deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    }
-
     if (flags.output !== 'summary') {
-      deps.io.out(await formatData({ detached: done.map((d) => ({ network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached })) }, flags.output));
-    } else if (done.length === 0) {
-      deps.io.err(`note: nothing is attached as ${p.ifname} in ${describe} (no cache entry under ${p.cache.dir}/results); nothing to do\n`);
+      deps.io.out(await formatData({ detached: o.done.map((d) => ({ network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached })) }, flags.output));
+    } else if (o.done.length === 0) {
+      deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${p.cache.dir}/results); nothing to do\n`);
     } else {
-      for (const d of done) {
-        if (d.uncached) {
-          deps.io.out(`nothing was recorded for ${p.ifname} in ${describe}; ran DEL of network ${d.network} anyway (DEL is idempotent)\n`);
-        } else {
-          deps.io.out(`${p.ifname} detached from ${describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''})\n`);
-        }
-      }
+      deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
     }
-    if (annotateError) {
-      throw new UnreachableError(`${p.ifname} is detached, but the pod's network-status annotation could not be updated (${annotateError.message}); run the same command again to retry`, { cause: annotateError });
-    }
+    if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
   });
   return cmd;
 }

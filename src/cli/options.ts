@@ -15,6 +15,9 @@ export interface CommonFlags {
   runtime: string;
   dockerHost?: string;
   annotate?: boolean;
+  selector?: string;
+  all?: boolean;
+  parallel?: string;
   cniPath?: string;
   cacheDir: string;
   timeout: string;
@@ -60,9 +63,15 @@ export function validateMac(text: string): string {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; annotate: boolean }): Command {
+export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; annotate: boolean; bulk?: boolean }): Command {
+  cmd.argument('[pod]', 'the pod to work on (in -n NAMESPACE); or give --netns instead');
+  if (opts.bulk) {
+    cmd
+      .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')
+      .option('--all', 'every pod of the namespace')
+      .option('--parallel <n>', 'with -l/--all: how many pods at a time', '4');
+  }
   cmd
-    .argument('[pod]', 'the pod to work on (in -n NAMESPACE); or give --netns instead')
     .option('--netns <path>', 'no cluster: a network namespace path (e.g. /var/run/netns/NAME or /proc/PID/ns/net)')
     .requiredOption('--ifname <name>', 'interface name inside the pod or namespace (e.g. eth1)');
   const confHelp = opts.confRequired

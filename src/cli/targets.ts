@@ -7,9 +7,9 @@ import { parseNetworkConfig } from '../cni/conf.js';
 import type { CacheEntry } from '../cni/cache.js';
 import { NotFoundError, UsageError } from '../cni/errors.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi } from '../target/kube.js';
+import type { KubeApi, Pod } from '../target/kube.js';
+import type { PodRuntime } from '../target/runtime.js';
 import type { Target } from '../target/netns.js';
-import type { PodTarget } from '../target/pod.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
 import { parseDuration, type CommonFlags } from './options.js';
@@ -20,16 +20,20 @@ export interface ResolvedConf {
   statusName: string;
 }
 
-/** Exactly one of POD and --netns. */
-export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' | 'netns' {
-  if (pod !== undefined && flags.netns !== undefined) throw new UsageError('give either a pod or --netns, not both');
-  if (pod === undefined && flags.netns === undefined) throw new UsageError('which pod? give a pod name (or --netns PATH for a bare network namespace)');
-  if (pod === undefined) {
+/** Exactly one of: a POD, --netns, or (where offered) -l / --all. */
+export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' | 'netns' | 'pods' {
+  const bulk = flags.selector !== undefined || flags.all === true;
+  const given = [pod !== undefined && 'a pod name', flags.netns !== undefined && '--netns', bulk && (flags.all ? '--all' : '-l')].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`give one of a pod, --netns or -l/--all, not ${given.join(' and ')}`);
+  if (flags.selector !== undefined && flags.all) throw new UsageError('give either -l or --all, not both');
+  if (given.length === 0) throw new UsageError('which pod? give a pod name (or -l SELECTOR, or --netns PATH for a bare network namespace)');
+  if (flags.netns !== undefined) {
     for (const f of ['namespace', 'context', 'kubeconfig', 'net'] as const) {
       if (flags[f] !== undefined) throw new UsageError(`--${f} is for pods; with --netns there is no cluster`);
     }
+    return 'netns';
   }
-  return pod === undefined ? 'netns' : 'pod';
+  return bulk ? 'pods' : 'pod';
 }
 
 export async function connect(flags: CommonFlags, deps: Deps): Promise<KubeApi> {
@@ -65,18 +69,13 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
   return netnsTarget(exec, path, mustExist);
 }
 
-export async function resolvePod(flags: CommonFlags, deps: Deps, api: KubeApi, exec: Executor, name: string): Promise<PodTarget> {
-  const { podTarget } = await import('../target/pod.js');
-  const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
-  return podTarget(api, runtimes, exec, flags.namespace ?? api.defaultNamespace, name, deps.hostname());
-}
-
 /** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */
 export interface PodLookup {
   namespace: string;
   name: string;
-  /** undefined when the pod no longer exists. */
   podExists: boolean;
+  /** The pod as read (undefined when it no longer exists). */
+  pod?: Pod;
   containerId?: string;
   /** '' when the sandbox is gone. */
   netns: string;
@@ -85,14 +84,21 @@ export interface PodLookup {
 }
 
 export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
-  const { argsMatchPod, findSandbox, podRef } = await import('../target/pod.js');
   const namespace = flags.namespace ?? api.defaultNamespace;
-  const describe = `pod ${namespace}/${name}`;
-  let pod;
+  let pod: Pod | undefined;
   try {
     pod = await api.getPod(namespace, name);
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
+  }
+  return lookupPodOf(pod, namespace, name, deps, await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST));
+}
+
+/** The same for a pod already read (undefined: it no longer exists), with the runtimes to look in. */
+export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, deps: Deps, runtimes: PodRuntime[]): Promise<PodLookup> {
+  const { argsMatchPod, findSandbox, podRef } = await import('../target/pod.js');
+  const describe = `pod ${namespace}/${name}`;
+  if (!pod) {
     deps.io.err(`note: ${describe} no longer exists: using what the cache recorded for it\n`);
     return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe };
   }
@@ -101,14 +107,14 @@ export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, na
   let found;
   if (!pod.spec?.hostNetwork) {
     try {
-      found = await findSandbox(await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST), ref);
+      found = await findSandbox(runtimes, ref);
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
   }
   if (!found) {
     deps.io.err(`note: the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)\n`);
-    return { namespace, name, podExists: true, netns: '', match, describe };
+    return { namespace, name, podExists: true, pod, netns: '', match, describe };
   }
-  return { namespace, name, podExists: true, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe };
+  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe };
 }

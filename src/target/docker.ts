@@ -29,25 +29,31 @@ export async function dockerRuntime(host: string | undefined, env: NodeJS.Proces
     return new UnreachableError(`cannot reach ${where}: ${err.code ?? err.statusCode ?? ''} ${err.message ?? String(e)}`.replace(/\s+/g, ' ').trim(), { cause: e });
   };
 
+  const list = async (labels: string[]): Promise<Dockerode.ContainerInfo[]> => {
+    try {
+      return await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['io.kubernetes.docker.type=podsandbox', ...labels] }) });
+    } catch (e) {
+      throw unreachable(e);
+    }
+  };
+  let all: Dockerode.ContainerInfo[] | undefined;
+  const label = (c: Dockerode.ContainerInfo, k: string) => c.Labels?.[`io.kubernetes.pod.${k}`];
+
   return {
     name: 'docker',
     where,
+    async listSandboxes() {
+      all = await list([]);
+      return all.map((c) => ({ id: c.Id, running: c.State === 'running', namespace: label(c, 'namespace'), name: label(c, 'name'), uid: label(c, 'uid') }));
+    },
     async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
-      let list: Dockerode.ContainerInfo[];
-      try {
-        list = await docker.listContainers({
-          all: true,
-          filters: JSON.stringify({
-            label: ['io.kubernetes.docker.type=podsandbox', `io.kubernetes.pod.name=${pod.name}`, `io.kubernetes.pod.namespace=${pod.namespace}`],
-          }),
-        });
-      } catch (e) {
-        throw unreachable(e);
-      }
-      if (list.length === 0) return undefined;
-      const mine = list.filter((c) => c.Labels?.['io.kubernetes.pod.uid'] === pod.uid);
+      const found = all
+        ? all.filter((c) => label(c, 'name') === pod.name && label(c, 'namespace') === pod.namespace)
+        : await list([`io.kubernetes.pod.name=${pod.name}`, `io.kubernetes.pod.namespace=${pod.namespace}`]);
+      if (found.length === 0) return undefined;
+      const mine = found.filter((c) => label(c, 'uid') === pod.uid);
       if (mine.length === 0) {
-        const uids = [...new Set(list.map((c) => c.Labels?.['io.kubernetes.pod.uid'] ?? '?'))].join(', ');
+        const uids = [...new Set(found.map((c) => label(c, 'uid') ?? '?'))].join(', ');
         throw new NotFoundError(
           `the sandbox containers of ${pod.namespace}/${pod.name} in ${where} belong to an earlier pod of that name (uid ${uids}), not to this one (uid ${pod.uid}); refusing to attach to a stale sandbox`,
         );

@@ -20,12 +20,21 @@ export interface KubeApi {
   readonly defaultNamespace: string;
   readonly context: string;
   getPod(namespace: string, name: string): Promise<Pod>;
+  /** Pods of a namespace (every namespace when undefined) matching a label selector: one request. */
+  listPods(namespace: string | undefined, labelSelector?: string): Promise<Pod[]>;
   getNad(namespace: string, name: string): Promise<Nad>;
   /**
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
+   * `known` is the pod as just read: its annotation and resourceVersion serve for the first try (saving a GET).
    */
-  updatePodAnnotation(namespace: string, name: string, key: string, update: (current: string | undefined) => string | undefined): Promise<void>;
+  updatePodAnnotation(
+    namespace: string,
+    name: string,
+    key: string,
+    update: (current: string | undefined) => string | undefined,
+    known?: Pod,
+  ): Promise<void>;
 }
 
 export interface KubeOptions {
@@ -115,6 +124,15 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
     defaultNamespace,
     context: kc.getCurrentContext(),
     getPod: (namespace, name) => call(`pod ${namespace}/${name}`, () => core.readNamespacedPod({ name, namespace })),
+    async listPods(namespace, labelSelector) {
+      const what = `listing pods${namespace ? ` in ${namespace}` : ''}${labelSelector ? ` matching ${labelSelector}` : ''}`;
+      const sel = labelSelector ? { labelSelector } : {};
+      const list = await call(what, () =>
+        namespace ? core.listNamespacedPod({ namespace, ...sel }) : core.listPodForAllNamespaces({ ...sel }),
+      );
+      // list items carry no apiVersion/kind, and their namespace only in metadata
+      return list.items.map((p) => ({ ...p, metadata: { ...p.metadata, namespace: p.metadata?.namespace ?? namespace } }));
+    },
     async getNad(namespace, name) {
       const what = `NetworkAttachmentDefinition ${namespace}/${name}`;
       const obj = (await call(what, () =>
@@ -126,11 +144,11 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       }
       return { namespace, name, config };
     },
-    async updatePodAnnotation(namespace, name, key, update) {
+    async updatePodAnnotation(namespace, name, key, update, known) {
       const what = `annotating pod ${namespace}/${name}`;
       const strategy = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
       for (let attempt = 0; ; attempt++) {
-        const pod = await call(what, () => core.readNamespacedPod({ name, namespace }));
+        const pod = attempt === 0 && known?.metadata?.resourceVersion ? known : await call(what, () => core.readNamespacedPod({ name, namespace }));
         const current = pod.metadata?.annotations?.[key];
         const next = update(current);
         if (next === current) return;

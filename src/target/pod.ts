@@ -67,7 +67,18 @@ export async function podTarget(
   name: string,
   thisHost = hostname(),
 ): Promise<PodTarget> {
-  const pod = await api.getPod(namespace, name);
+  return podTargetOf(await api.getPod(namespace, name), runtimes, executor, namespace, name, thisHost);
+}
+
+/** The same for a pod already read (a batch lists them once). */
+export async function podTargetOf(
+  pod: Pod,
+  runtimes: PodRuntime[],
+  executor: Executor,
+  namespace: string,
+  name: string,
+  thisHost = hostname(),
+): Promise<PodTarget> {
   refusePod(pod, namespace, name);
   const ref = podRef(pod, namespace, name);
   const node = pod.spec!.nodeName!;

@@ -20,4 +20,17 @@ export interface PodRuntime {
   readonly where: string;
   /** The running sandbox of this pod (matching its uid), or undefined when this runtime has none. */
   findSandbox(pod: PodRef): Promise<Sandbox | undefined>;
+  /**
+   * Every pod sandbox this runtime has (running or not), in one request. After it, findSandbox answers from this list
+   * (a batch costs one runtime list, not one per pod).
+   */
+  listSandboxes(): Promise<SandboxInfo[]>;
+}
+
+export interface SandboxInfo {
+  id: string;
+  running: boolean;
+  namespace?: string;
+  name?: string;
+  uid?: string;
 }

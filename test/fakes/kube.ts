@@ -1,13 +1,13 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/cni/errors.js';
 import type { KubeApi, Nad, Pod } from '../../src/target/kube.js';
-import type { PodRef, PodRuntime, Sandbox } from '../../src/target/runtime.js';
+import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/target/runtime.js';
 
-export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string> }): Pod {
+export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: o.name, namespace: o.namespace ?? 'default', uid: o.uid ?? `uid-${o.name}`, resourceVersion: '1', annotations: o.annotations ?? {} },
+    metadata: { name: o.name, namespace: o.namespace ?? 'default', uid: o.uid ?? `uid-${o.name}`, resourceVersion: '1', annotations: o.annotations ?? {}, labels: o.labels ?? {} },
     spec: { containers: [{ name: 'app', image: 'busybox' }], ...(o.node === null ? {} : { nodeName: o.node ?? 'node-1' }), ...(o.hostNetwork ? { hostNetwork: true } : {}) },
     status: { phase: o.phase ?? 'Running' },
   };
@@ -30,6 +30,15 @@ export class FakeKube implements KubeApi {
     const p = this.pods.get(`${namespace}/${name}`);
     if (!p) throw new NotFoundError(`pod ${namespace}/${name}: pods "${name}" not found`);
     return structuredClone(p);
+  }
+  listCalls = 0;
+  async listPods(namespace: string | undefined, labelSelector?: string): Promise<Pod[]> {
+    this.listCalls++;
+    const want = (labelSelector ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]);
+    return [...this.pods.values()]
+      .filter((p) => namespace === undefined || p.metadata!.namespace === namespace)
+      .filter((p) => want.every(([k, v]) => p.metadata!.labels?.[k] === v))
+      .map((p) => structuredClone(p));
   }
   async getNad(namespace: string, name: string): Promise<Nad> {
     const n = this.nads.get(`${namespace}/${name}`);
@@ -61,6 +70,14 @@ export class FakeRuntime implements PodRuntime {
   readonly sandboxes = new Map<string, Sandbox & { uid: string }>();
   add(namespace: string, name: string, uid: string, s: Sandbox): void {
     this.sandboxes.set(`${namespace}/${name}`, { ...s, uid });
+  }
+  listCalls = 0;
+  async listSandboxes(): Promise<SandboxInfo[]> {
+    this.listCalls++;
+    return [...this.sandboxes.entries()].map(([k, s]) => {
+      const [namespace, name] = k.split('/') as [string, string];
+      return { id: s.id, running: true, namespace, name, uid: s.uid };
+    });
   }
   async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
     const s = this.sandboxes.get(`${pod.namespace}/${pod.name}`);

@@ -211,3 +211,79 @@ describe('kubectl cni-detach POD', () => {
     expect(w.stdout()).toMatch(/eth1 in pod shop\/web-1 \(network net\): CHECK ok/);
   });
 });
+
+describe('-l / --all: many pods', () => {
+  function many(n: number) {
+    const w = world();
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    for (let i = 1; i <= n; i++) {
+      const uid = `uid-${i}`;
+      w.kube.add(makePod({ name: `web-${i}`, namespace: 'shop', uid, labels: { app: 'web' } }));
+      w.runtime.add('shop', `web-${i}`, uid, { id: `${i}`.padStart(64, 'a'), pid: 5000 + i, netnsPath: `/proc/${5000 + i}/ns/net` });
+      w.exec.netns.add(`/proc/${5000 + i}/ns/net`);
+    }
+    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', labels: { app: 'db' } }));
+    return w;
+  }
+
+  it('attaches every matching pod with one API list and one runtime list, a progress line each, and a summary', async () => {
+    const w = many(5);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--parallel', '2'])).toBe(0);
+    expect(w.kube.listCalls).toBe(1);
+    expect(w.runtime.listCalls).toBe(1);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD').map((c) => c.env.K8S_POD_NAME ?? c.env.CNI_ARGS!.match(/K8S_POD_NAME=([^;]+)/)![1]).sort()).toEqual(
+      ['web-1', 'web-2', 'web-3', 'web-4', 'web-5'],
+    );
+    expect(w.stderr().trim().split('\n')).toHaveLength(5);
+    expect(w.stderr()).toMatch(/^\[1\/5\] shop\/web-\d: attached eth1 eth1  198\.18\.0\.2\/24/m);
+    expect(w.stdout()).toBe('eth1 attached to 5 of 5 pods\n');
+    expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
+    for (let i = 1; i <= 5; i++) expect((w.kube.annotation('shop', `web-${i}`, NETWORK_STATUS) as unknown[]).length).toBe(1);
+  });
+
+  it('goes on when one pod fails, says which, and exits with that failure code', async () => {
+    const w = many(3);
+    w.runtime.sandboxes.delete('shop/web-2');
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
+    expect(w.stderr()).toMatch(/shop\/web-2: failed: no running sandbox of pod shop\/web-2/);
+    expect(w.stderr()).toMatch(/error: attach failed for 1 of 3 pods \(shop\/web-2\)/);
+    expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods (1 failed)\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(2);
+  });
+
+  it('-o json gives one record per pod', async () => {
+    const w = many(2);
+    expect(await w.cli(attachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-o', 'json'])).toBe(3);
+    const out = JSON.parse(w.stdout());
+    expect(out.map((o: { pod: string; ok: boolean }) => [o.pod, o.ok])).toEqual([['shop/web-1', true], ['shop/web-2', true], ['shop/db-1', false]]);
+  });
+
+  it('detaches every matching pod and cleans their annotations', async () => {
+    const w = many(3);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from 3 of 3 pods\n');
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(3);
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toBeUndefined();
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
+  });
+
+  it('no matching pods is a note, not an error', async () => {
+    const w = many(1);
+    expect(await w.cli(attachCommand, ['-l', 'app=none', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(w.stderr()).toMatch(/no pods in namespace shop match app=none/);
+  });
+
+  it.each([
+    [['-l', 'app=web', 'web-1'], /give one of a pod, --netns or -l\/--all/],
+    [['-l', 'app=web', '--all'], /either -l or --all/],
+    [['-l', 'app=web', '--parallel', '0'], /--parallel: "0" is not a whole number from 1 to 64/],
+    [['-l', 'app=web', '--dry-run'], /--dry-run works on one pod at a time/],
+  ])('refuses %j', async (extra, msg) => {
+    const w = many(1);
+    expect(await w.cli(attachCommand, [...extra, '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+    expect(w.stderr()).toMatch(msg);
+    expect(w.exec.calls).toHaveLength(0);
+  });
+});

@@ -77,7 +77,7 @@ describe('kubectl cni-attach', () => {
   });
   it.each([
     [['--conf', '-', '--bogus'], /unknown option '--bogus'/],
-    [['--conf', '-', 'a-pod'], /give either a pod or --netns, not both/],
+    [['--conf', '-', 'a-pod'], /give one of a pod, --netns or -l\/--all, not a pod name and --netns/],
     [['--conf', '-', 'a-pod', 'another'], /too many arguments/],
     [['--conf', '-', '--net', 'x'], /--net is for pods/],
     [['--conf', '-', '--runtime', 'rkt'], /Allowed choices are auto, docker/],
