@@ -56,11 +56,11 @@ async function world(): Promise<World> {
 }
 
 /** A running pod in the API and in Docker, scheduled to this node. */
-async function pod(name: string, o: { sandboxUid?: string; phase?: 'Running' | 'Pending'; hostNetwork?: boolean } = {}): Promise<PodContainers & { uid: string }> {
+async function pod(name: string, o: { sandboxUid?: string; phase?: 'Running' | 'Pending'; hostNetwork?: boolean; labels?: Record<string, string> } = {}): Promise<PodContainers & { uid: string }> {
   const uid = `${lab.prefix}-${name}-uid`;
   // the pod's default network, as Multus would have recorded it
   const annotations = { [STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', ips: ['10.244.1.7'], default: true, dns: {} }]) };
-  api.addPod(makePod({ name, namespace: 'shop', uid, nodeName: NODE, phase: o.phase ?? 'Running', hostNetwork: o.hostNetwork ?? false, annotations }));
+  api.addPod(makePod({ name, namespace: 'shop', uid, nodeName: NODE, phase: o.phase ?? 'Running', hostNetwork: o.hostNetwork ?? false, annotations, labels: o.labels ?? {} }));
   const c = await startPod(d, { name, namespace: 'shop', uid, testLabel: lab.prefix, ...(o.sandboxUid ? { sandboxUid: o.sandboxUid } : {}) });
   return { ...c, uid };
 }
@@ -164,6 +164,33 @@ describe('attach to pods through the API and Docker', () => {
     expect(again.stdout).toMatch(/^eth1 was already attached to pod shop\/web-1/);
     expect(statusOf('web-1').filter((e) => e.interface === 'eth1')).toHaveLength(1);
     expectOk(await runCli('detach', w.args('web-1', '--ifname', 'eth1')));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+});
+
+describe('many pods at once', () => {
+  it('-l attaches every matching pod (and only those), each from inside sees its own address; -l detach removes them all', async () => {
+    const w = await world();
+    const web = [];
+    for (let i = 1; i <= 5; i++) web.push(await pod(`web-${i}`, { labels: { app: 'web' } }));
+    const db = await pod('db-1', { labels: { app: 'db' } });
+    api.clearRequests();
+    const r = await runCli('attach', ['-l', 'app=web', ...w.args('', '--ifname', 'eth1', '--conf', w.conf, '--parallel', '3')].filter((a) => a !== ''));
+    expectOk(r);
+    expect(r.stdout).toBe('eth1 attached to 5 of 5 pods');
+    expect(r.stderr.trim().split('\n')).toHaveLength(5);
+    // one list for the whole batch, no GET per pod; one PATCH per pod
+    expect(api.requests.filter((q) => q.method === 'GET').map((q) => q.path)).toEqual(['/api/v1/namespaces/shop/pods']);
+    expect(api.requests.filter((q) => q.method === 'PATCH')).toHaveLength(5);
+    const addrs = await Promise.all(web.map(eth1In));
+    expect(addrs.every((a) => a && /^198\.18\.40\.\d+\/24$/.test(a)), addrs.join(' ')).toBe(true);
+    expect(new Set(addrs).size).toBe(5);
+    expect(await eth1In(db)).toBeUndefined();
+
+    const d = await runCli('detach', ['-l', 'app=web', ...w.args('', '--ifname', 'eth1')].filter((a) => a !== ''));
+    expectOk(d);
+    expect(d.stdout).toBe('eth1 detached from 5 of 5 pods');
+    for (const p of web) expect(await eth1In(p)).toBeUndefined();
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 });
