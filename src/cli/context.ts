@@ -44,12 +44,18 @@ export interface Prepared {
   extraArgs: [string, string][];
 }
 
-export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {
-  const ifname = validateIfName(flags.ifname);
+export interface EngineFlags {
+  cniPath?: string;
+  cacheDir: string;
+  timeout: string;
+  verbose?: boolean;
+}
+
+/** The chain context and the cache, from the engine flags. */
+export function prepareEngine(flags: EngineFlags, exec: Executor, deps: Deps): Pick<Prepared, 'ctx' | 'cache'> {
   const cniPath = resolveCniPath(flags.cniPath, deps.env.CNI_PATH);
   const timeoutMs = parseDuration(flags.timeout);
   if (!flags.cacheDir.startsWith('/')) throw new UsageError(`--cache-dir: ${JSON.stringify(flags.cacheDir)} is not an absolute directory`);
-  const extraArgs = flags.args ? parseCniArgs(flags.args) : [];
   const ctx: ChainContext = {
     exec,
     cniPath,
@@ -57,7 +63,14 @@ export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepare
     note: (l) => deps.io.err(`note: ${l}\n`),
     ...(flags.verbose ? { debug: (l: string) => deps.io.err(`debug: ${l}\n`) } : {}),
   };
-  return { ctx, cache: new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/'), ifname, extraArgs };
+  return { ctx, cache: new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/') };
+}
+
+export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {
+  const ifname = validateIfName(flags.ifname);
+  const engine = prepareEngine(flags, exec, deps);
+  const extraArgs = flags.args ? parseCniArgs(flags.args) : [];
+  return { ...engine, ifname, extraArgs };
 }
 
 export async function loadConf(path: string, deps: Deps): Promise<NetworkList> {

@@ -80,19 +80,34 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
   cmd
     .option('--conf <file>', confHelp)
     .option('--net <[ns/]name>', 'take the config from this NetworkAttachmentDefinition (k8s.cni.cncf.io/v1 spec.config)')
-    .option('-n, --namespace <ns>', "the pod's namespace (default: the context's, else default)")
+    .option('-n, --namespace <ns>', "the pod's namespace (default: the context's, else default)");
+  addClusterOptions(cmd);
+  if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
+  addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets');
+  return addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+}
+
+/** How to reach the cluster and the runtime (kubectl's flags, and ours for the runtime). */
+export function addClusterOptions(cmd: Command): Command {
+  return cmd
     .option('--context <name>', 'kubeconfig context to use')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--request-timeout <duration>', 'limit for each Kubernetes API request', '30s')
     .addOption(new Option('--runtime <name>', "how to find the pod's sandbox on this node").choices(['auto', 'docker']).default('auto'))
     .option('--docker-host <addr>', 'Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)');
-  if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
+}
+
+/** Where the plugins and the cache are, and how long a plugin may run. */
+export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--cni-path <dirs>', 'plugin directories, colon-separated (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)')
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
-    .option('--timeout <duration>', 'limit for each plugin run; past it the plugin is killed (and an attach rolled back)', '60s')
-    .option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['summary', 'json', 'yaml']).default('summary'))
+    .option('--timeout <duration>', 'limit for each plugin run; past it the plugin is killed (and an attach rolled back)', '60s');
+}
+
+export function addOutputOptions(cmd: Command, formats: string[]): Command {
+  return cmd
+    .addOption(new Option('-o, --output <format>', 'output format').choices(formats).default(formats[0]))
     .option('-v, --verbose', 'notes, plugin stderr and stack traces on failure');
 }
 

@@ -36,7 +36,7 @@ export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' |
   return bulk ? 'pods' : 'pod';
 }
 
-export async function connect(flags: CommonFlags, deps: Deps): Promise<KubeApi> {
+export async function connect(flags: Pick<CommonFlags, 'kubeconfig' | 'context' | 'namespace' | 'requestTimeout'>, deps: Deps): Promise<KubeApi> {
   return deps.kube({
     ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
     ...(flags.context !== undefined ? { context: flags.context } : {}),

@@ -143,7 +143,7 @@ export interface Detached {
   uncached?: boolean;
 }
 
-function entryList(e: CacheEntry): NetworkList {
+export function entryList(e: CacheEntry): NetworkList {
   return parseNetworkConfig(configText(e), `cached config of ${e.networkName}`);
 }
 

@@ -110,6 +110,11 @@ export class ResultCache {
     return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname);
   }
 
+  /** Every recorded attachment and unfinished attach in this cache. */
+  async all(): Promise<Found[]> {
+    return this.scan('', () => true);
+  }
+
   /** Every recorded attachment of ifname that `match` accepts, whatever its container (a pod whose sandbox is gone). */
   async findWhere(ifname: string, match: (e: CacheEntry) => boolean): Promise<Found[]> {
     return this.scan(`-${ifname}`, (e) => e.ifName === ifname && match(e));
@@ -120,7 +125,7 @@ export class ResultCache {
     const seen = new Set<string>();
     for (const [sub, intentOnly] of [['results', false], ['cni-attach/intents', true]] as const) {
       for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
-        if (!name.endsWith(suffix) || name.length === suffix.length) continue;
+        if (name.startsWith('.') || !name.endsWith(suffix) || name.length === suffix.length) continue;
         const e = parseEntry(await this.exec.readFile(`${this.dir}/${sub}/${name}`));
         if (!e || !accept(e)) continue;
         const id = `${e.networkName}\0${e.containerId}`;

@@ -13,6 +13,8 @@ export const BIN = {
   attach: join(ROOT, 'bin/kubectl-cni_attach'),
   detach: join(ROOT, 'bin/kubectl-cni_detach'),
   check: join(ROOT, 'bin/kubectl-cni_check'),
+  list: join(ROOT, 'bin/kubectl-cni_list'),
+  gc: join(ROOT, 'bin/kubectl-cni_gc'),
 } as const;
 export type Tool = keyof typeof BIN;
 

@@ -168,6 +168,41 @@ describe('attach to pods through the API and Docker', () => {
   });
 });
 
+describe('cni-list and cni-gc', () => {
+  it('lists the attachments; after a sandbox is removed, gc frees its lease, forgets it and fixes the annotation', async () => {
+    const w = await world();
+    const [p1] = [await pod('web-1'), await pod('web-2')];
+    expectOk(await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf)));
+    expectOk(await runCli('attach', w.args('web-2', '--ifname', 'eth1', '--conf', w.conf)));
+    const common = ['--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'];
+
+    const l = await runCli('list', ['-n', 'shop', ...common]);
+    expectOk(l);
+    const rows = l.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^NAMESPACE\s+POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+CONTAINER\s+STATE\s+ANNOTATED$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).filter((_, i) => [1, 6, 7].includes(i)))).toEqual([['web-1', 'attached', 'yes'], ['web-2', 'attached', 'yes']]);
+
+    await d.getContainer(p1.appId).remove({ force: true });
+    await d.getContainer(p1.sandboxId).remove({ force: true });
+    const listed = JSON.parse((await runCli('list', ['web-1', '-n', 'shop', '-o', 'json', ...common])).stdout);
+    expect(listed[0].state).toBe('sandbox gone');
+
+    const dry = await runCli('gc', ['--dry-run', '--cni-path', '/usr/lib/cni', ...common]);
+    expectOk(dry);
+    expect(dry.stdout).toMatch(/^would free eth1 of pod shop\/web-1 \(network \S+\): the pod's sandbox is gone/);
+    expect(await leases(w.ws.dataDir)).toHaveLength(2);
+
+    const g = await runCli('gc', ['--cni-path', '/usr/lib/cni', ...common]);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed eth1 of pod shop\/web-1 \(network \S+\): the pod's sandbox is gone\ngc: freed 1 stale attachment, 1 alive/);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
+    expect(statusOf('web-2').map((e) => e.interface)).toEqual(['eth0', 'eth1']);
+    expectOk(await runCli('detach', w.args('web-2', '--ifname', 'eth1')));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+});
+
 describe('many pods at once', () => {
   it('-l attaches every matching pod (and only those), each from inside sees its own address; -l detach removes them all', async () => {
     const w = await world();

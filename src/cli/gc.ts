@@ -1,0 +1,103 @@
+/** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
+import { Command } from 'commander';
+import { CliError, ExitCode } from '../cni/errors.js';
+import type { Stale } from '../cni/gc.js';
+import type { Classified, State } from '../target/liveness.js';
+import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
+import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
+import { formatData } from './output.js';
+import { connect } from './targets.js';
+import type { CommonFlags } from './options.js';
+import { main, stdio } from './main.js';
+
+interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
+  dryRun?: boolean;
+  annotate?: boolean;
+}
+
+const WHY: Record<Exclude<State, 'attached'>, string> = {
+  'pod gone': 'the pod is gone',
+  'sandbox gone': "the pod's sandbox is gone",
+  'netns gone': 'the network namespace is gone',
+  interrupted: 'an attach of it was interrupted',
+};
+
+export function describeEntry(c: Classified): string {
+  return c.pod ? `pod ${c.pod.namespace}/${c.pod.name}` : c.entry.netns ? `netns ${c.entry.netns}` : `container ${c.entry.containerId}`;
+}
+
+export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
+  const cmd = new Command('kubectl cni-gc').description(
+    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1.",
+  );
+  addClusterOptions(cmd);
+  addEngineOptions(cmd);
+  cmd.option('--dry-run', 'say what would be freed, free nothing');
+  cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
+  addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  cmd.action(async (flags: GcFlags) => {
+    const exec = await deps.localExecutor();
+    const { ctx, cache } = prepareEngine(flags, exec, deps);
+    const { classify, podOf } = await import('../target/liveness.js');
+    const found = await cache.all();
+    const needCluster = found.some((f) => podOf(f.entry));
+    let world: Parameters<typeof classify>[1] = { exec };
+    const api = needCluster ? await connect(flags, deps) : undefined;
+    if (api) {
+      // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
+      const pods = await api.listPods(undefined);
+      const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+      const sandboxes = (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
+      world = { exec, pods, sandboxes };
+    }
+    const classified = await classify(found, world);
+    const stale: (Stale & { c: Classified })[] = classified
+      .filter((c) => c.state !== 'attached')
+      .map((c) => ({ entry: c.entry, intentOnly: c.intentOnly, netns: c.state === 'interrupted' ? (c.entry.netns ?? '') : '', why: WHY[c.state as keyof typeof WHY], c }));
+    const valid = classified.filter((c) => c.state === 'attached');
+
+    const { collectGarbage } = await import('../cni/gc.js');
+    const outcome = await collectGarbage(ctx, cache, stale, valid, !!flags.dryRun);
+
+    // the freed interfaces of pods that still exist leave their network-status
+    const annotateErrors: string[] = [];
+    if (api && !flags.dryRun && flags.annotate !== false) {
+      const ns = await import('../target/network-status.js');
+      for (const s of outcome.freed as (Stale & { c: Classified })[]) {
+        const live = s.c.livePod;
+        if (!live) continue;
+        try {
+          await api.updatePodAnnotation(live.metadata!.namespace!, live.metadata!.name!, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, s.entry.ifName), live);
+        } catch (e) {
+          annotateErrors.push(`${describeEntry(s.c)}: ${(e as Error).message}`);
+        }
+      }
+    }
+
+    const verb = flags.dryRun ? 'would free' : 'freed';
+    if (flags.output !== 'summary') {
+      const rec = (s: Stale & { c: Classified }) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why });
+      deps.io.out(await formatData({
+        dryRun: !!flags.dryRun,
+        freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
+        failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: f.error })),
+        alive: valid.length,
+        cniGc: outcome.gcNetworks,
+        errors: [...outcome.gcErrors, ...annotateErrors],
+      }, flags.output));
+    } else {
+      for (const s of outcome.freed as (Stale & { c: Classified })[]) {
+        deps.io.out(`${verb} ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
+      }
+      for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${f.error}\n`);
+      for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
+      if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
+    }
+    const problems = [...outcome.failed.map((f) => f.error), ...outcome.gcErrors, ...annotateErrors];
+    if (problems.length) throw new CliError(`gc finished with ${problems.length} problem${problems.length > 1 ? 's' : ''} (see the notes above)`, outcome.failed.length ? ExitCode.PluginFailed : ExitCode.Unreachable);
+  });
+  return cmd;
+}
+
+export const run = (): Promise<never> => main(gcCommand());

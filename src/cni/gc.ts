@@ -1,0 +1,73 @@
+/**
+ * Garbage collection of attachments whose target is gone (the leak Multus users report): DEL each one through its
+ * cached chain (freeing its IPAM lease), then CNI GC (1.1) per network with the attachments that are still valid, for
+ * the plugins that speak it.
+ */
+import { detach, entryList } from './attach.js';
+import type { CacheEntry, Found, ResultCache } from './cache.js';
+import { gcChain, negotiateVersions, resolvePlugins, type ChainContext, type GcAttachment } from './chain.js';
+import type { NetworkList } from './conf.js';
+import { CliError } from './errors.js';
+
+export interface Stale {
+  entry: CacheEntry;
+  intentOnly: boolean;
+  /** CNI_NETNS for its DEL: '' when the namespace is gone. */
+  netns: string;
+  why: string;
+}
+
+export interface GcOutcome {
+  freed: Stale[];
+  /** Stale ones that could not be freed now (an attach holds the lock, or DEL failed), with the reason. */
+  failed: { stale: Stale; error: string }[];
+  /** Networks whose plugins ran CNI GC. */
+  gcNetworks: string[];
+  gcErrors: string[];
+}
+
+export async function collectGarbage(ctx: ChainContext, cache: ResultCache, stale: Stale[], valid: Found[], dryRun: boolean): Promise<GcOutcome> {
+  const out: GcOutcome = { freed: [], failed: [], gcNetworks: [], gcErrors: [] };
+  for (const s of stale) {
+    if (dryRun) {
+      out.freed.push(s);
+      continue;
+    }
+    try {
+      const done = await detach(ctx, cache, {
+        containerId: s.entry.containerId,
+        ifname: s.entry.ifName,
+        match: (e) => e.networkName === s.entry.networkName,
+        netns: s.netns,
+        describe: `container ${s.entry.containerId.slice(0, 12)}`,
+      });
+      if (done.length > 0) out.freed.push(s);
+    } catch (e) {
+      out.failed.push({ stale: s, error: e instanceof CliError ? e.message : String(e) });
+    }
+  }
+
+  // CNI GC per network, with what is still valid. The config of each network is taken from its newest cache entry.
+  const lists = new Map<string, NetworkList>();
+  for (const f of [...valid, ...stale]) {
+    if (lists.has(f.entry.networkName)) continue;
+    try {
+      lists.set(f.entry.networkName, entryList(f.entry));
+    } catch (e) {
+      out.gcErrors.push(`network ${f.entry.networkName}: cached config unreadable: ${(e as Error).message}`);
+    }
+  }
+  for (const [name, list] of lists) {
+    const keep: GcAttachment[] = valid.filter((f) => f.entry.networkName === name).map((f) => ({ containerID: f.entry.containerId, ifname: f.entry.ifName }));
+    if (dryRun) continue;
+    try {
+      const resolved = await resolvePlugins(ctx, list);
+      const errors = await gcChain(ctx, resolved, await negotiateVersions(ctx, resolved), keep);
+      out.gcErrors.push(...errors.map((e) => `network ${name}: ${e.message}`));
+      if (list.cniVersion === '1.1.0' && !list.disableGC) out.gcNetworks.push(name);
+    } catch (e) {
+      out.gcErrors.push(`network ${name}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { attachCommand } from '../../src/cli/attach.js';
+import { gcCommand } from '../../src/cli/gc.js';
+import { listCommand } from '../../src/cli/list.js';
+import { intentPath } from '../../src/cni/cache.js';
+import { NETWORK_STATUS } from '../../src/target/network-status.js';
+import { bridgeResult } from '../fakes/executor.js';
+import { makePod } from '../fakes/kube.js';
+import { SANDBOX, world } from '../fakes/world.js';
+
+const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
+const results = (w: ReturnType<typeof world>) => [...w.exec.files.keys()].filter((k) => k.includes('/results/'));
+const dels = (w: ReturnType<typeof world>) => w.exec.calls.filter((c) => c.command === 'DEL');
+
+describe('kubectl cni-gc', () => {
+  it('keeps what is alive and says so', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+  });
+
+  it('frees the attachment of a pod whose sandbox is gone: DEL without a netns, cache forgotten, annotation fixed', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^freed eth1 of pod shop\/web-1 \(network net\): the pod's sandbox is gone\ngc: freed 1 stale attachment, 0 alive\n$/);
+    expect(dels(w)).toHaveLength(1);
+    expect(dels(w)[0]!.env).toMatchObject({ CNI_CONTAINERID: SANDBOX, CNI_NETNS: '', CNI_IFNAME: 'eth1' });
+    expect(dels(w)[0]!.stdin.prevResult).toBeDefined();
+    expect(results(w)).toEqual([]);
+    expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as { interface: string }[]).map((e) => e.interface)).toEqual(['eth0']);
+  });
+
+  it('frees the attachment of a pod that is gone, or replaced by a new pod of the same name', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-NEW' }));
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/freed eth1 of pod shop\/web-1 \(network net\): the pod is gone/);
+    expect(w.kube.patches.filter((p) => p.key === NETWORK_STATUS)).toHaveLength(1); // only the attach's; the new pod is not touched
+  });
+
+  it('--dry-run says what it would free and frees nothing', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toMatch(/^would free eth1 of pod shop\/web-1 \(network net\): the pod is gone\ngc: would free 1 stale attachment, 0 alive\n$/);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+  });
+
+  it('finishes an interrupted attach (an intent with no result)', async () => {
+    const w = world();
+    const key = { network: 'net', containerId: SANDBOX, ifname: 'eth1' };
+    const entry = { kind: 'cniCacheV1', containerId: SANDBOX, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'eth1', networkName: 'net', netns: '/proc/4242/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'uid-1']] };
+    w.exec.files.set(intentPath('/var/lib/cni', key), JSON.stringify(entry));
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/freed eth1 of pod shop\/web-1 \(network net\): an attach of it was interrupted/);
+    expect(dels(w)[0]!.env.CNI_NETNS).toBe('/proc/4242/ns/net'); // the sandbox is alive: DEL where the ADD went
+    expect(w.exec.files.size).toBe(0);
+  });
+
+  it('frees a bare-namespace attachment whose namespace is gone, without asking any cluster', async () => {
+    const w = world();
+    w.exec.netns.add('/var/run/netns/x');
+    await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
+    w.exec.netns.delete('/var/run/netns/x');
+    w.deps.kube = async () => {
+      throw new Error('the cluster must not be asked');
+    };
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/freed eth1 of netns \/var\/run\/netns\/x \(network net\): the network namespace is gone/);
+    expect(dels(w)[0]!.env.CNI_NETNS).toBe('');
+  });
+
+  it('frees nothing when the cluster cannot be asked (exit 4)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.listPods = async () => {
+      const { UnreachableError } = await import('../../src/cni/errors.js');
+      throw new UnreachableError('listing pods: cannot reach the API server');
+    };
+    expect(await w.cli(gcCommand, [])).toBe(4);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+  });
+
+  it('reports a DEL that fails and keeps the entry for the next run (exit 1)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear();
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' ? { code: 1, stdout: '{"code":11,"msg":"busy"}' } : {}));
+    expect(await w.cli(gcCommand, [])).toBe(1);
+    expect(w.stderr()).toMatch(/note: could not free eth1 of pod shop\/web-1: plugin bridge failed on DEL \(CNI error 11\): busy/);
+    expect(results(w)).toHaveLength(1);
+  });
+
+  it('runs CNI GC with the valid attachments for a 1.1 network', async () => {
+    const w = world({ stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' }) });
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', '/proc/4242/ns/net', '198.18.0.2/24', '1.1.0')) } : {}), ['1.0.0', '1.1.0']);
+    await w.cli(attachCommand, attachArgs);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    const gc = w.exec.calls.filter((c) => c.command === 'GC');
+    expect(gc).toHaveLength(1);
+    expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: SANDBOX, ifname: 'eth1' }]);
+    expect(w.stdout()).toMatch(/CNI GC ran for network net11/);
+  });
+});
+
+describe('kubectl cni-list', () => {
+  it('shows the attachments of the namespace as a table with their state', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    const lines = w.stdout().trim().split('\n');
+    expect(lines[0]).toMatch(/^NAMESPACE\s+POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+CONTAINER\s+STATE\s+ANNOTATED$/);
+    expect(lines[1]).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+ffffffffffff\s+attached\s+yes$/);
+  });
+  it('-o json with the sandbox gone', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(listCommand, ['web-1', '-n', 'shop', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual([
+      { namespace: 'shop', target: 'web-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true },
+    ]);
+  });
+  it('bare namespaces show with -A only', async () => {
+    const w = world();
+    w.exec.netns.add('/var/run/netns/x');
+    await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
+    expect(await w.cli(listCommand, [])).toBe(0);
+    expect(w.stderr()).toMatch(/No attachments found in namespace shop/);
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stdout()).toMatch(/^-\s+netns:\/var\/run\/netns\/x\s+eth1\s+net/m);
+  });
+  it('falls back to the cache when the cluster cannot be reached', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.deps.kube = async () => {
+      const { UsageError } = await import('../../src/cni/errors.js');
+      throw new UsageError('no Kubernetes cluster configured');
+    };
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stderr()).toMatch(/note: states are from the cache only: no Kubernetes cluster configured/);
+    expect(w.stdout()).toMatch(/web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+ffffffffffff\s+attached\s+-/);
+  });
+});
