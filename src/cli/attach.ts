@@ -49,7 +49,7 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
     list: job.conf.list,
     rt: { containerId: target.containerId, netns: target.netnsPath, ifname: job.p.ifname, cniArgs, capabilityArgs: job.capabilityArgs },
     describe: target.describe,
-    interfaceExists: () => interfaceExists(job.exec, target.netnsPath, job.p.ifname),
+    interfaceExists: () => interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
   };
 }
@@ -57,7 +57,8 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
 /** Attach to one target and, for a pod, record it in network-status. */
 async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
   const engine = await import('../cni/attach.js');
-  const done = await engine.attach(job.p.ctx, job.p.cache, await request(job, target, pod));
+  const { ctx, cache } = job.p.on(target.executor);
+  const done = await engine.attach(ctx, cache, await request(job, target, pod));
   const out: Outcome = { target, done, annotated: false, ...(pod ? { pod } : {}) };
   if (pod && job.api && job.flags.annotate !== false) {
     const ns = await import('../target/network-status.js');
@@ -87,7 +88,7 @@ function headline(job: Job, o: Outcome): string {
 
 async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Promise<void> {
   const engine = await import('../cni/attach.js');
-  const runs = await engine.planAttach(job.p.ctx, await request(job, target, pod));
+  const runs = await engine.planAttach(job.p.on(target.executor).ctx, await request(job, target, pod));
   const where = pod
     ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
     : { netns: target.netnsPath, containerId: target.containerId };

@@ -24,7 +24,8 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
       const pod = await lookupPod(flags, deps, api, podName!);
       describe = pod.describe;
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
-      checked = await engine.check(p.ctx, p.cache, { containerId: pod.containerId, ifname: p.ifname, netns: pod.netns, describe, match: pod.match, ...(conf ? { list: conf.list } : {}) });
+      const { ctx, cache } = pod.executor ? p.on(pod.executor) : p;
+      checked = await engine.check(ctx, cache, { containerId: pod.containerId, ifname: p.ifname, netns: pod.netns, describe, match: pod.match, ...(conf ? { list: conf.list } : {}) });
     } else {
       const target = await resolveNetns(exec, flags.netns!, true);
       describe = target.describe;

@@ -38,10 +38,13 @@ export function defaultDeps(io: Io): Deps {
 
 
 export interface Prepared {
+  /** The engine on this host. */
   ctx: ChainContext;
   cache: ResultCache;
   ifname: string;
   extraArgs: [string, string][];
+  /** The engine on another node (a kind node container, an agent pod): its plugins, its cache. */
+  on(executor: Executor): Pick<Prepared, 'ctx' | 'cache'>;
 }
 
 export interface EngineFlags {
@@ -70,7 +73,13 @@ export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepare
   const ifname = validateIfName(flags.ifname);
   const engine = prepareEngine(flags, exec, deps);
   const extraArgs = flags.args ? parseCniArgs(flags.args) : [];
-  return { ...engine, ifname, extraArgs };
+  const others = new Map<Executor, Pick<Prepared, 'ctx' | 'cache'>>([[exec, engine]]);
+  const on = (e: Executor) => {
+    let got = others.get(e);
+    if (!got) others.set(e, (got = prepareEngine(flags, e, deps)));
+    return got;
+  };
+  return { ...engine, ifname, extraArgs, on };
 }
 
 export async function loadConf(path: string, deps: Deps): Promise<NetworkList> {

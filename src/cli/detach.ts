@@ -27,7 +27,8 @@ interface Outcome {
 /** DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. */
 async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
   const engine = await import('../cni/attach.js');
-  const done = await engine.detach(job.p.ctx, job.p.cache, {
+  const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
+  const done = await engine.detach(ctx, cache, {
     ifname: job.p.ifname,
     describe: pod.describe,
     ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}),

@@ -81,6 +81,8 @@ export interface PodLookup {
   netns: string;
   match: (e: CacheEntry) => boolean;
   describe: string;
+  /** Where its plugins and cache are, when not on this host (a kind node container). */
+  executor?: Executor;
 }
 
 export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
@@ -114,7 +116,10 @@ export async function lookupPodOf(pod: Pod | undefined, namespace: string, name:
   }
   if (!found) {
     deps.io.err(`note: the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)\n`);
-    return { namespace, name, podExists: true, pod, netns: '', match, describe };
+    let executor: Executor | undefined;
+    for (const r of runtimes) executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;
+    return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
   }
-  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe };
+  const executor = found.sandbox.executor;
+  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}) };
 }

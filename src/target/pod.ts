@@ -96,7 +96,7 @@ export async function podTargetOf(
   return {
     netnsPath: sandbox.netnsPath,
     containerId: sandbox.id,
-    executor,
+    executor: sandbox.executor ?? executor,
     describe: `pod ${namespace}/${name}`,
     pod,
     ref,

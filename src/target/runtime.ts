@@ -1,4 +1,5 @@
 /** The container runtime port: find a pod's sandbox (the pause container whose network namespace is the pod's). */
+import type { Executor } from '../exec/types.js';
 
 export interface PodRef {
   namespace: string;
@@ -10,7 +11,13 @@ export interface Sandbox {
   /** The sandbox (pause) container id: CNI_CONTAINERID and K8S_POD_INFRA_CONTAINER_ID, as kubelet uses it. */
   id: string;
   pid: number;
+  /** The network namespace as seen where the plugins run. */
   netnsPath: string;
+  /**
+   * Where the plugins must run when that is not this host: inside a kind node container, or through an agent pod on
+   * the pod's node. The plugins, the IPAM state and the result cache of that node are used there.
+   */
+  executor?: Executor;
 }
 
 export interface PodRuntime {
@@ -25,6 +32,11 @@ export interface PodRuntime {
    * (a batch costs one runtime list, not one per pod).
    */
   listSandboxes(): Promise<SandboxInfo[]>;
+  /**
+   * Where a node's plugins and cache are, when that is not this host (kind: the node's container). Lets detach reach
+   * the cache of a pod whose sandbox is gone. Undefined for runtimes of this host.
+   */
+  nodeExecutor?(nodeName: string): Promise<Executor | undefined>;
 }
 
 export interface SandboxInfo {
