@@ -28,7 +28,16 @@ export function defaultDeps(io: Io): Deps {
     io,
     localExecutor: async () => new (await import('../exec/local.js')).LocalExecutor(),
     kube: async (opts) => (await import('../target/kube.js')).connectKube(opts),
-    runtimes: async (_name, dockerHost) => [await (await import('../target/docker.js')).dockerRuntime(dockerHost)],
+    runtimes: async (name, dockerHost) => {
+      const docker = async () => (await import('../target/docker.js')).dockerRuntime(dockerHost);
+      const kind = async () => (await import('../target/kind.js')).kindRuntime(dockerHost);
+      const cri = async () => (await import('../target/kind.js')).criRuntime(new (await import('../exec/local.js')).LocalExecutor());
+      if (name === 'docker') return [await docker()];
+      if (name === 'kind') return [await kind()];
+      if (name === 'cri') return [await cri()];
+      // auto: a local pause container with the pod's labels, else the pod's node as a local container, else CRI here
+      return [await docker(), await kind(), await cri()];
+    },
     // which node this is: $NODE_NAME (as the downward API sets it in a pod), else the host name
     hostname: () => process.env.NODE_NAME || hostname(),
     readStdin: readAllStdin,

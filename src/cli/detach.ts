@@ -74,7 +74,8 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     return;
   }
   const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
-  await Promise.all(runtimes.map((r) => r.listSandboxes()));
+  // one runtime list for the batch: findSandbox answers from it afterwards
+  await (await import('../target/pod.js')).listAllSandboxes(runtimes);
   const outcomes = await forEachPod(
     pods,
     parallel,

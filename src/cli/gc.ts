@@ -47,7 +47,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
       const pods = await api.listPods(undefined);
       const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
-      const sandboxes = (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
+      const sandboxes = await (await import('../target/pod.js')).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
     }
     const classified = await classify(found, world);

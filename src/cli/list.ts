@@ -108,7 +108,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
       try {
         const pods = await api.listPods(flags.allNamespaces ? undefined : namespace);
         const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
-        const sandboxes = (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
+        const sandboxes = await (await import('../target/pod.js')).listAllSandboxes(runtimes);
         world = { exec, pods, sandboxes };
       } catch (e) {
         apiError = (e as Error).message;

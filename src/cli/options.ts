@@ -93,7 +93,11 @@ export function addClusterOptions(cmd: Command): Command {
     .option('--context <name>', 'kubeconfig context to use')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--request-timeout <duration>', 'limit for each Kubernetes API request', '30s')
-    .addOption(new Option('--runtime <name>', "how to find the pod's sandbox on this node").choices(['auto', 'docker']).default('auto'))
+    .addOption(
+      new Option('--runtime <name>', "how to find the pod's sandbox: docker (pause containers here), kind (the node is a local container), cri (crictl/ctr here)")
+        .choices(['auto', 'docker', 'kind', 'cri'])
+        .default('auto'),
+    )
     .option('--docker-host <addr>', 'Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)');
 }
 

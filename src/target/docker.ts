@@ -19,11 +19,15 @@ function describeHost(host: string | undefined, env: NodeJS.ProcessEnv): string 
   return `Docker at ${host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`;
 }
 
-export async function dockerRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PodRuntime> {
+/** A dockerode client for --docker-host / $DOCKER_HOST, and how to name it in messages. */
+export async function dockerClient(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<{ docker: Dockerode; where: string }> {
   const opts = dockerOptions(host);
   const { default: Docker } = await import('dockerode');
-  const docker = opts ? new Docker(opts) : new Docker();
-  const where = describeHost(host, env);
+  return { docker: opts ? new Docker(opts) : new Docker(), where: describeHost(host, env) };
+}
+
+export async function dockerRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PodRuntime> {
+  const { docker, where } = await dockerClient(host, env);
   const unreachable = (e: unknown) => {
     const err = e as { code?: string; statusCode?: number; message?: string };
     return new UnreachableError(`cannot reach ${where}: ${err.code ?? err.statusCode ?? ''} ${err.message ?? String(e)}`.replace(/\s+/g, ' ').trim(), { cause: e });

@@ -3,11 +3,11 @@
  * and build the CNI_ARGS kubelet would pass.
  */
 import { hostname } from 'node:os';
-import { NotFoundError, UsageError } from '../cni/errors.js';
+import { ExitCode, NotFoundError, UsageError } from '../cni/errors.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { Target } from './netns.js';
-import type { PodRef, PodRuntime, Sandbox } from './runtime.js';
+import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
 
 export interface PodTarget extends Target {
   pod: Pod;
@@ -37,7 +37,8 @@ export function argsMatchPod(args: [string, string][] | undefined, namespace: st
 export function podRef(pod: Pod, namespace: string, name: string): PodRef {
   const uid = pod.metadata?.uid;
   if (!uid) throw new UsageError(`pod ${namespace}/${name} has no metadata.uid`);
-  return { namespace, name, uid };
+  const node = pod.spec?.nodeName;
+  return { namespace, name, uid, ...(node ? { node } : {}) };
 }
 
 /** The checks that come before looking for a sandbox. */
@@ -51,12 +52,33 @@ export function refusePod(pod: Pod, namespace: string, name: string): void {
   if (phase !== 'Running') throw new UsageError(`${id} is ${phase}, not Running: only running pods have a network to attach to`);
 }
 
+/**
+ * Ask each runtime in turn (--runtime auto gives several); the first with a sandbox wins. One that cannot be reached
+ * (no Docker on a containerd node, no containerd on a Docker node) only matters when none of them could answer.
+ */
 export async function findSandbox(runtimes: PodRuntime[], ref: PodRef): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
+  let firstError: unknown;
+  let answered = false;
   for (const rt of runtimes) {
-    const sandbox = await rt.findSandbox(ref);
-    if (sandbox) return { sandbox, runtime: rt };
+    try {
+      const sandbox = await rt.findSandbox(ref);
+      answered = true;
+      if (sandbox) return { sandbox, runtime: rt };
+    } catch (e) {
+      if (runtimes.length === 1 || (e as { exitCode?: number }).exitCode !== ExitCode.Unreachable) throw e;
+      firstError ??= e;
+    }
   }
+  if (!answered && firstError) throw firstError;
   return undefined;
+}
+
+/** Every sandbox the runtimes here know, in one list each; runtimes that cannot be reached are skipped when others answer. */
+export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxInfo[]> {
+  const lists = await Promise.allSettled(runtimes.map((r) => r.listSandboxes()));
+  const ok = lists.filter((l): l is PromiseFulfilledResult<SandboxInfo[]> => l.status === 'fulfilled');
+  if (ok.length === 0 && lists.length > 0) throw (lists[0] as PromiseRejectedResult).reason;
+  return ok.flatMap((l) => l.value);
 }
 
 export async function podTarget(

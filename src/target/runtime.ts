@@ -5,6 +5,8 @@ export interface PodRef {
   namespace: string;
   name: string;
   uid: string;
+  /** spec.nodeName, when scheduled. */
+  node?: string;
 }
 
 export interface Sandbox {
@@ -46,3 +48,4 @@ export interface SandboxInfo {
   name?: string;
   uid?: string;
 }
+

@@ -1,0 +1,144 @@
+/**
+ * Finding a pod's sandbox through a CRI runtime (containerd, CRI-O): crictl when it is there, else containerd's ctr in
+ * the k8s.io namespace. The commands run through an executor: this host (--runtime cri) or a kind node container
+ * (--runtime kind). The sandbox is matched by the CRI pod labels, uid included; its network namespace is the one
+ * the runtime gave it (a /var/run/netns path), else /proc/PID/ns/net of its task, as seen where the commands run.
+ */
+import { NotFoundError, UnreachableError } from '../cni/errors.js';
+import type { Executor, RunResult } from '../exec/types.js';
+import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
+
+interface Tool {
+  kind: 'crictl' | 'ctr';
+}
+
+/**
+ * crictl when it and a CRI socket are there, else ctr when containerd's socket is there. Looking for the socket first
+ * keeps --runtime auto fast on nodes without that runtime (ctr would retry its connection for seconds).
+ */
+const PROBE = `
+crisock=\${CONTAINER_RUNTIME_ENDPOINT#unix://}
+for s in "$crisock" /run/containerd/containerd.sock /var/run/crio/crio.sock /run/crio/crio.sock; do
+  if [ -n "$s" ] && [ -S "$s" ] && command -v crictl >/dev/null; then echo crictl; exit 0; fi
+done
+ctrsock=\${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}
+if [ -S "$ctrsock" ] && command -v ctr >/dev/null; then echo ctr; fi`;
+
+async function which(exec: Executor): Promise<Tool | undefined> {
+  const r = await exec.run(['sh', '-c', PROBE], { env: exec.baseEnv() });
+  const t = r.stdout.trim();
+  return t === 'crictl' || t === 'ctr' ? { kind: t } : undefined;
+}
+
+function failed(exec: Executor, argv: string[], r: RunResult): UnreachableError {
+  return new UnreachableError(`${argv.join(' ')} failed on ${exec.where}: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
+}
+
+async function must(exec: Executor, argv: string[]): Promise<string> {
+  const r = await exec.run(argv, { env: exec.baseEnv(), timeoutMs: 30_000 });
+  if (r.code !== 0) throw failed(exec, argv, r);
+  return r.stdout;
+}
+
+interface Spec {
+  linux?: { namespaces?: { type?: string; path?: string }[] };
+}
+
+function netnsOf(spec: Spec | undefined, pid: number): string {
+  const path = spec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+  return path || `/proc/${pid}/ns/net`;
+}
+
+/** One sandbox line of `ctr task ls`: TASK PID STATUS. */
+function taskPids(text: string): Map<string, { pid: number; running: boolean }> {
+  const m = new Map<string, { pid: number; running: boolean }>();
+  for (const line of text.split('\n').slice(1)) {
+    const [id, pid, status] = line.trim().split(/\s+/);
+    if (id && pid) m.set(id, { pid: Number(pid), running: status === 'RUNNING' });
+  }
+  return m;
+}
+
+const CTR = ['ctr', '-n', 'k8s.io'];
+const label = (k: string, v: string) => `labels."${k}"==${v}`;
+
+export class CriSandboxes {
+  private tool: Promise<Tool | undefined> | undefined;
+
+  constructor(readonly exec: Executor) {}
+
+  /** Whether crictl or ctr is there at all. */
+  async available(): Promise<boolean> {
+    return (await (this.tool ??= which(this.exec))) !== undefined;
+  }
+
+  async find(pod: PodRef): Promise<Sandbox | undefined> {
+    const tool = await (this.tool ??= which(this.exec));
+    if (!tool) return undefined;
+    return tool.kind === 'crictl' ? this.viaCrictl(pod) : this.viaCtr(pod);
+  }
+
+  async list(): Promise<SandboxInfo[]> {
+    const tool = await (this.tool ??= which(this.exec));
+    if (!tool) return [];
+    if (tool.kind === 'crictl') {
+      const out = JSON.parse(await must(this.exec, ['crictl', 'pods', '-o', 'json'])) as { items?: { id: string; state?: string; metadata?: { name?: string; namespace?: string; uid?: string } }[] };
+      return (out.items ?? []).map((p) => ({
+        id: p.id, running: p.state === 'SANDBOX_READY', namespace: p.metadata?.namespace, name: p.metadata?.name, uid: p.metadata?.uid,
+      }));
+    }
+    const ids = (await must(this.exec, [...CTR, 'containers', 'list', '-q', label('io.cri-containerd.kind', 'sandbox')])).split('\n').filter(Boolean);
+    const tasks = taskPids(await must(this.exec, [...CTR, 'tasks', 'list']));
+    const out: SandboxInfo[] = [];
+    for (const id of ids) {
+      const info = JSON.parse(await must(this.exec, [...CTR, 'containers', 'info', id])) as { Labels?: Record<string, string> };
+      const l = info.Labels ?? {};
+      out.push({ id, running: tasks.get(id)?.running ?? false, namespace: l['io.kubernetes.pod.namespace'], name: l['io.kubernetes.pod.name'], uid: l['io.kubernetes.pod.uid'] });
+    }
+    return out;
+  }
+
+  private stale(pod: PodRef, uids: string[]): NotFoundError {
+    return new NotFoundError(
+      `the sandboxes of ${pod.namespace}/${pod.name} on ${this.exec.where} belong to an earlier pod of that name (uid ${[...new Set(uids)].join(', ')}), not to this one (uid ${pod.uid}); refusing to attach to a stale sandbox`,
+    );
+  }
+
+  private async viaCrictl(pod: PodRef): Promise<Sandbox | undefined> {
+    const out = JSON.parse(
+      await must(this.exec, ['crictl', 'pods', '--namespace', pod.namespace, '--name', `^${pod.name}$`, '-o', 'json']),
+    ) as { items?: { id: string; state?: string; createdAt?: string; metadata?: { uid?: string; name?: string; namespace?: string } }[] };
+    const items = (out.items ?? []).filter((p) => p.metadata?.name === pod.name && p.metadata?.namespace === pod.namespace);
+    if (items.length === 0) return undefined;
+    const mine = items.filter((p) => p.metadata?.uid === pod.uid && p.state === 'SANDBOX_READY');
+    if (mine.length === 0) {
+      if (items.some((p) => p.metadata?.uid === pod.uid)) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} on ${this.exec.where} is not ready`);
+      throw this.stale(pod, items.map((p) => p.metadata?.uid ?? '?'));
+    }
+    mine.sort((a, b) => Number(b.createdAt ?? 0) - Number(a.createdAt ?? 0));
+    const id = mine[0]!.id;
+    const insp = JSON.parse(await must(this.exec, ['crictl', 'inspectp', id])) as { info?: { pid?: number; runtimeSpec?: Spec } };
+    const pid = insp.info?.pid ?? 0;
+    const netnsPath = netnsOf(insp.info?.runtimeSpec, pid);
+    if (!pid && netnsPath.startsWith('/proc/')) throw new NotFoundError(`crictl inspectp ${id} on ${this.exec.where} gives neither a pid nor a network namespace`);
+    return { id, pid, netnsPath };
+  }
+
+  private async viaCtr(pod: PodRef): Promise<Sandbox | undefined> {
+    const byName = [label('io.cri-containerd.kind', 'sandbox'), label('io.kubernetes.pod.name', pod.name), label('io.kubernetes.pod.namespace', pod.namespace)].join(',');
+    const ids = (await must(this.exec, [...CTR, 'containers', 'list', '-q', byName])).split('\n').filter(Boolean);
+    if (ids.length === 0) return undefined;
+    const tasks = taskPids(await must(this.exec, [...CTR, 'tasks', 'list']));
+    const uids: string[] = [];
+    for (const id of ids) {
+      const info = JSON.parse(await must(this.exec, [...CTR, 'containers', 'info', id])) as { Labels?: Record<string, string>; Spec?: Spec };
+      const uid = info.Labels?.['io.kubernetes.pod.uid'] ?? '?';
+      uids.push(uid);
+      const task = tasks.get(id);
+      if (uid !== pod.uid || !task?.running) continue;
+      return { id, pid: task.pid, netnsPath: netnsOf(info.Spec, task.pid) };
+    }
+    if (uids.includes(pod.uid)) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} on ${this.exec.where} is not running`);
+    throw this.stale(pod, uids);
+  }
+}

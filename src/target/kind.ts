@@ -1,0 +1,74 @@
+/**
+ * kind (and any cluster whose nodes are Docker containers named like the nodes): the pod's node is a local container;
+ * its sandbox is found with crictl/ctr inside it, and the plugins run inside it too (its /opt/cni/bin, its IPAM state,
+ * its /var/lib/cni cache), exactly where kubelet would have run them.
+ */
+import type Dockerode from 'dockerode';
+import { DockerExecExecutor } from '../exec/docker-exec.js';
+import type { Executor } from '../exec/types.js';
+import { UnreachableError } from '../cni/errors.js';
+import { CriSandboxes } from './cri.js';
+import { dockerClient } from './docker.js';
+import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
+
+export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PodRuntime> {
+  const { docker, where } = await dockerClient(host, env);
+  const nodes = new Map<string, Promise<CriSandboxes | undefined>>();
+
+  /** The node's container when it is a running local container, with a CRI tool inside. */
+  const node = (name: string): Promise<CriSandboxes | undefined> => {
+    let n = nodes.get(name);
+    if (!n) {
+      n = (async () => {
+        let info: Dockerode.ContainerInspectInfo;
+        try {
+          info = await docker.getContainer(name).inspect();
+        } catch (e) {
+          const code = (e as { statusCode?: number }).statusCode;
+          if (code === 404) return undefined;
+          throw new UnreachableError(`cannot reach ${where}: ${(e as Error).message}`, { cause: e });
+        }
+        if (!info.State.Running) return undefined;
+        const cri = new CriSandboxes(new DockerExecExecutor(docker, name));
+        return (await cri.available()) ? cri : undefined;
+      })();
+      nodes.set(name, n);
+    }
+    return n;
+  };
+
+  return {
+    name: 'kind',
+    where: `node containers in ${where}`,
+    async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
+      if (!pod.node) return undefined;
+      const cri = await node(pod.node);
+      if (!cri) return undefined;
+      const s = await cri.find(pod);
+      return s ? { ...s, executor: cri.exec } : undefined;
+    },
+    async listSandboxes(): Promise<SandboxInfo[]> {
+      // only the nodes already looked at: a batch resolves its pods' nodes first
+      const out: SandboxInfo[] = [];
+      for (const n of nodes.values()) {
+        const cri = await n;
+        if (cri) out.push(...(await cri.list()));
+      }
+      return out;
+    },
+    async nodeExecutor(nodeName: string): Promise<Executor | undefined> {
+      return (await node(nodeName))?.exec;
+    },
+  };
+}
+
+/** --runtime cri: containerd or CRI-O on this host, through crictl or ctr. */
+export function criRuntime(exec: Executor): PodRuntime {
+  const cri = new CriSandboxes(exec);
+  return {
+    name: 'cri',
+    where: `crictl/ctr on ${exec.where}`,
+    findSandbox: (pod) => cri.find(pod),
+    listSandboxes: () => cri.list(),
+  };
+}

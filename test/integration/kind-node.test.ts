@@ -1,0 +1,96 @@
+/**
+ * The kind path against a real node container on this machine (see test/helpers/kind-node.ts): the pods' node is a
+ * Docker container named like the node, with containerd inside; their sandboxes are ctr containers with the CRI
+ * labels. cni-attach must find them through ctr inside the node, run the node's own plugins there, and keep the cache
+ * and the leases in the node. Addresses: 198.18.45.0/24, on a bridge inside the node.
+ */
+import type Docker from 'dockerode';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectCleanError, expectOk, runCli } from '../helpers/cli.js';
+import { requireDocker, execIn, removeContainers } from '../helpers/docker.js';
+import { useLab } from '../helpers/lab.js';
+import { ensureNodeImage, inSandbox, removeNode, startNode, startSandbox, type Node } from '../helpers/kind-node.js';
+import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { writeConf } from '../helpers/confs.js';
+
+const lab = useLab('kd');
+let api: StandInApiServer;
+let d: Docker;
+let node: Node | undefined;
+
+beforeAll(async () => {
+  d = await requireDocker();
+  await ensureNodeImage(d);
+  api = await StandInApiServer.start();
+}, 300_000);
+afterEach(async () => {
+  if (node) await removeNode(d, node);
+  node = undefined;
+  await removeContainers(d, lab.prefix);
+  for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+const conf = { cniVersion: '1.0.0', name: 'kind-br', type: 'bridge', bridge: 'cni-kind0', ipam: { type: 'host-local', subnet: '198.18.45.0/24' } };
+
+async function world() {
+  const ws = await lab.workspace();
+  const file = await writeConf(ws.dir, 'net.json', conf);
+  node = await startNode(d, `${lab.prefix}-worker`, lab.prefix);
+  const pods = [];
+  for (const name of ['web-1', 'web-2']) {
+    const uid = `${lab.prefix}-${name}`;
+    api.addPod(makePod({ name, namespace: 'shop', uid, nodeName: node.name, containerRuntime: 'containerd' }));
+    pods.push(await startSandbox(d, node, { id: `sb-${name}`, name, namespace: 'shop', uid }));
+  }
+  const args = (...more: string[]) => ['-n', 'shop', '--kubeconfig', api.kubeconfigPath, '--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', ...more];
+  return { file, pods, args, node };
+}
+
+async function nodeFiles(n: Node, dir: string): Promise<string[]> {
+  const r = await execIn(d, n.id, ['sh', '-c', `[ -d ${dir} ] && ls -1A ${dir} || true`]);
+  return r.output.split('\n').filter(Boolean);
+}
+
+describe('kind: the pod is on a node container', () => {
+  it('attaches inside the node through ctr, pings between the pods, keeps cache and leases in the node, detaches', async () => {
+    const w = await world();
+    const a = await runCli('attach', ['web-1', ...w.args('--ifname', 'eth1', '--conf', w.file, '--runtime', 'kind')]);
+    expectOk(a);
+    expect(a.stdout).toMatch(new RegExp(`^eth1 attached to pod shop/web-1 \\(network kind-br, node ${w.node.name}, sandbox sb-web-1\\)\\n  eth1  198\\.18\\.45\\.\\d+/24`));
+    // auto finds the node container by itself
+    const b = await runCli('attach', ['web-2', ...w.args('--ifname', 'eth1', '--conf', w.file, '-o', 'json')]);
+    expectOk(b);
+    const addrB = JSON.parse(b.stdout).ips[0].address.split('/')[0];
+    expect(JSON.parse(b.stdout).interfaces[2].sandbox).toBe(`/proc/${w.pods[1]!.pid}/ns/net`);
+
+    const seen = await inSandbox(d, w.node, w.pods[0]!, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth1']);
+    expect(seen.output).toMatch(/inet 198\.18\.45\.\d+\/24/);
+    const ping = await inSandbox(d, w.node, w.pods[0]!, ['/opt/sandbox-rootfs/bin/busybox', 'ping', '-c', '1', '-W', '2', addrB]);
+    expect(ping.code, ping.output).toBe(0);
+
+    // the node's own cache and IPAM state, not this host's
+    expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-eth1', 'kind-br-sb-web-2-eth1']);
+    expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toHaveLength(2);
+
+    for (const p of ['web-1', 'web-2']) {
+      const r = await runCli('detach', [p, ...w.args('--ifname', 'eth1')]);
+      expectOk(r);
+      expect(r.stdout).toBe(`eth1 detached from pod shop/${p} (network kind-br)`);
+    }
+    expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'show', 'eth1'])).code).not.toBe(0);
+    expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
+    expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toEqual([]);
+  });
+
+  it('refuses a sandbox of an earlier pod with the same name, and names a node that is not here', async () => {
+    const w = await world();
+    api.deletePod('shop', 'web-1');
+    api.addPod(makePod({ name: 'web-1', namespace: 'shop', uid: 'a-newer-uid', nodeName: w.node.name }));
+    expectCleanError(await runCli('attach', ['web-1', ...w.args('--ifname', 'eth1', '--conf', w.file)]), 3, /belong to an earlier pod of that name/);
+    api.addPod(makePod({ name: 'far-1', namespace: 'shop', uid: 'far', nodeName: 'some-other-node' }));
+    expectCleanError(await runCli('attach', ['far-1', ...w.args('--ifname', 'eth1', '--conf', w.file)]), 3, /runs on node some-other-node/);
+  });
+});
