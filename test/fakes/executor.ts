@@ -33,12 +33,12 @@ export class FakeExecutor implements Executor {
   }
 
   /** Other commands (crictl, ctr, sh -c …) by argv[0]; each call is recorded in `ran`. */
-  readonly commands = new Map<string, (argv: string[]) => Partial<RunResult>>();
+  readonly tools = new Map<string, (argv: string[]) => Partial<RunResult>>();
   readonly ran: string[][] = [];
 
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     const [file, ...args] = argv;
-    const cmd = this.commands.get(file!);
+    const cmd = this.tools.get(file!);
     if (cmd) {
       this.ran.push(argv);
       return { code: 0, stdout: '', stderr: '', timedOut: false, ...cmd(argv) };

@@ -7,7 +7,7 @@ const pod = { namespace: 'shop', name: 'web-1', uid: 'uid-1', node: 'kind-worker
 
 function node(tool: 'crictl' | 'ctr' | '') {
   const exec = new FakeExecutor();
-  exec.commands.set('sh', () => ({ stdout: tool ? `${tool}\n` : '' }));
+  exec.tools.set('sh', () => ({ stdout: tool ? `${tool}\n` : '' }));
   return exec;
 }
 
@@ -17,7 +17,7 @@ describe('CRI sandboxes through crictl', () => {
 
   it('takes the ready sandbox of this uid and the netns path from inspectp', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', (argv) =>
+    exec.tools.set('crictl', (argv) =>
       argv[1] === 'pods'
         ? pods([item('old', 'uid-1', 'SANDBOX_NOTREADY', '1'), item('new', 'uid-1', 'SANDBOX_READY', '2')])
         : { stdout: JSON.stringify({ info: { pid: 77, runtimeSpec: { linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/cni-1234' }] } } } }) },
@@ -28,32 +28,32 @@ describe('CRI sandboxes through crictl', () => {
   });
   it('falls back to /proc/PID/ns/net when the spec has no netns path', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', (argv) => (argv[1] === 'pods' ? pods([item('a', 'uid-1')]) : { stdout: JSON.stringify({ info: { pid: 91 } }) }));
+    exec.tools.set('crictl', (argv) => (argv[1] === 'pods' ? pods([item('a', 'uid-1')]) : { stdout: JSON.stringify({ info: { pid: 91 } }) }));
     expect((await new CriSandboxes(exec).find(pod))!.netnsPath).toBe('/proc/91/ns/net');
   });
   it('refuses a sandbox of an earlier pod of that name', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', () => pods([item('a', 'uid-OLD')]));
+    exec.tools.set('crictl', () => pods([item('a', 'uid-OLD')]));
     await expect(new CriSandboxes(exec).find(pod)).rejects.toThrow(/earlier pod of that name \(uid uid-OLD\)/);
   });
   it('says the sandbox is not ready', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', () => pods([item('a', 'uid-1', 'SANDBOX_NOTREADY')]));
+    exec.tools.set('crictl', () => pods([item('a', 'uid-1', 'SANDBOX_NOTREADY')]));
     await expect(new CriSandboxes(exec).find(pod)).rejects.toThrow(NotFoundError);
   });
   it('no sandbox at all is undefined (not this runtime)', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', () => pods([]));
+    exec.tools.set('crictl', () => pods([]));
     expect(await new CriSandboxes(exec).find(pod)).toBeUndefined();
   });
   it('a failing crictl is an unreachable runtime (exit 4)', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', () => ({ code: 1, stderr: 'connect: connection refused' }));
+    exec.tools.set('crictl', () => ({ code: 1, stderr: 'connect: connection refused' }));
     await expect(new CriSandboxes(exec).find(pod)).rejects.toThrow(UnreachableError);
   });
   it('lists sandboxes for gc', async () => {
     const exec = node('crictl');
-    exec.commands.set('crictl', () => pods([item('a', 'uid-1'), item('b', 'uid-2', 'SANDBOX_NOTREADY')]));
+    exec.tools.set('crictl', () => pods([item('a', 'uid-1'), item('b', 'uid-2', 'SANDBOX_NOTREADY')]));
     expect(await new CriSandboxes(exec).list()).toEqual([
       { id: 'a', running: true, namespace: 'shop', name: 'web-1', uid: 'uid-1' },
       { id: 'b', running: false, namespace: 'shop', name: 'web-1', uid: 'uid-2' },
@@ -64,7 +64,7 @@ describe('CRI sandboxes through crictl', () => {
 describe('CRI sandboxes through ctr (no crictl)', () => {
   it('matches the labels, takes the running task pid', async () => {
     const exec = node('ctr');
-    exec.commands.set('ctr', (argv) => {
+    exec.tools.set('ctr', (argv) => {
       if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-old\nsb-1\n' };
       if (argv[3] === 'tasks') return { stdout: 'TASK     PID    STATUS\nsb-old   10     STOPPED\nsb-1     42     RUNNING\n' };
       const id = argv[5];
