@@ -1,0 +1,91 @@
+/**
+ * Executors that reach a node only by running commands there (a node container through the Docker exec API, a node
+ * through an agent pod's exec): files are read and written with sh, cat and mv on the node. Subclasses give run().
+ */
+import { hostname } from 'node:os';
+import type { Executor, Lock, PathKind, RunOptions, RunResult } from './types.js';
+
+export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export abstract class ShellExecutor implements Executor {
+  abstract readonly where: string;
+  abstract run(argv: string[], opts?: RunOptions): Promise<RunResult>;
+
+  baseEnv(): Record<string, string> {
+    return { PATH: NODE_PATH };
+  }
+
+  protected sh(script: string, args: string[] = [], stdin?: string): Promise<RunResult> {
+    return this.run(['sh', '-c', script, 'sh', ...args], { env: this.baseEnv(), ...(stdin !== undefined ? { stdin } : {}) });
+  }
+
+  private fail(what: string, r: RunResult): Error {
+    return new Error(`${what} on ${this.where}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    const r = await this.sh('[ -e "$1" ] || exit 3; cat "$1"', [path]);
+    if (r.code === 3) return undefined;
+    if (r.code !== 0) throw this.fail(`reading ${path}`, r);
+    return r.stdout;
+  }
+
+  async writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
+    const script = `umask 077; d=$(dirname "$1"); mkdir -p "$d" && t="$d/.$(basename "$1").$$.tmp" && cat > "$t" && chmod ${mode.toString(8)} "$t" && mv -f "$t" "$1"`;
+    const r = await this.sh(script, [path], data);
+    if (r.code !== 0) throw this.fail(`writing ${path}`, r);
+  }
+
+  async removeFile(path: string): Promise<void> {
+    const r = await this.sh('rm -f "$1"', [path]);
+    if (r.code !== 0) throw this.fail(`removing ${path}`, r);
+  }
+
+  async listDir(path: string): Promise<string[]> {
+    const r = await this.sh('[ -d "$1" ] || exit 0; ls -1A "$1"', [path]);
+    if (r.code !== 0) throw this.fail(`listing ${path}`, r);
+    return r.stdout.split('\n').filter(Boolean);
+  }
+
+  async isExecutable(path: string): Promise<boolean> {
+    return (await this.sh('[ -f "$1" ] && [ -x "$1" ]', [path])).code === 0;
+  }
+
+  async pathKind(path: string): Promise<PathKind> {
+    const r = await this.sh('[ -e "$1" ] || { echo missing; exit 0; }; stat -L -f -c %T "$1"', [path]);
+    const t = r.stdout.trim();
+    return t === 'missing' ? 'missing' : t === 'nsfs' ? 'netns' : 'other';
+  }
+
+  /**
+   * noclobber creation (O_EXCL) of a lock file naming this CLI as "<host> <pid>"; a lock left by a process of this
+   * host that is gone is broken. A lock held from another host is respected.
+   */
+  async tryLock(path: string): Promise<Lock | undefined> {
+    const me = `${hostname()} ${process.pid}`;
+    const take = 'mkdir -p "$(dirname "$1")" && chmod 700 "$(dirname "$1")" && set -C && echo "$2" > "$1"';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if ((await this.sh(take, [path, me])).code === 0) {
+        let released = false;
+        return {
+          release: async () => {
+            if (released) return;
+            released = true;
+            await this.removeFile(path);
+          },
+        };
+      }
+      const holder = (await this.readFile(path))?.trim() ?? '';
+      const [host, pidText] = holder.split(' ');
+      const pid = Number(pidText);
+      if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return undefined;
+      try {
+        process.kill(pid, 0);
+        return undefined; // alive
+      } catch {
+        await this.sh('[ "$(cat "$1")" = "$2" ] && rm -f "$1"', [path, holder]);
+      }
+    }
+    return undefined;
+  }
+}
