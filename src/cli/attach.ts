@@ -114,7 +114,7 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
     deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
     return;
   }
-  const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+  const runtimes = await deps.runtimes(flags, job.api);
   // one runtime list for the batch: findSandbox answers from it afterwards
   await (await import('../target/pod.js')).listAllSandboxes(runtimes);
   const outcomes = await forEachPod(
@@ -177,7 +177,7 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back), 2 bad usage or input, 3 targe
     let pod: PodTarget | undefined;
     if (kind === 'pod') {
       const { podTarget } = await import('../target/pod.js');
-      const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+      const runtimes = await deps.runtimes(flags, api);
       pod = await podTarget(api!, runtimes, exec, namespace!, podName!, deps.hostname());
       target = pod;
     } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);

@@ -11,13 +11,23 @@ import type { PodRuntime } from '../target/runtime.js';
 import type { Io } from './main.js';
 import { parseDuration, readAllStdin, readConf, type CommonFlags } from './options.js';
 
+export const DEFAULT_AGENT_IMAGE = 'busybox:1.36';
+
+export interface RuntimeFlags {
+  runtime: string;
+  dockerHost?: string;
+  agentImage?: string;
+  agentNamespace?: string;
+}
+
 /** The ports, chosen once at the edge. Tests pass fakes. */
 export interface Deps {
   io: Io;
   /** The executor for targets on this host. */
   localExecutor: () => Promise<Executor>;
   kube: (opts: KubeOptions) => Promise<KubeApi>;
-  runtimes: (name: string, dockerHost: string | undefined) => Promise<PodRuntime[]>;
+  /** The runtimes --runtime names, in the order to ask them (api: for the agent runtime). */
+  runtimes: (flags: RuntimeFlags, api: KubeApi | undefined) => Promise<PodRuntime[]>;
   hostname: () => string;
   readStdin: () => Promise<string>;
   env: NodeJS.ProcessEnv;
@@ -28,15 +38,32 @@ export function defaultDeps(io: Io): Deps {
     io,
     localExecutor: async () => new (await import('../exec/local.js')).LocalExecutor(),
     kube: async (opts) => (await import('../target/kube.js')).connectKube(opts),
-    runtimes: async (name, dockerHost) => {
+    runtimes: async (flags, api) => {
+      const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
       const docker = async () => (await import('../target/docker.js')).dockerRuntime(dockerHost);
       const kind = async () => (await import('../target/kind.js')).kindRuntime(dockerHost);
       const cri = async () => (await import('../target/kind.js')).criRuntime(new (await import('../exec/local.js')).LocalExecutor());
-      if (name === 'docker') return [await docker()];
-      if (name === 'kind') return [await kind()];
-      if (name === 'cri') return [await cri()];
-      // auto: a local pause container with the pod's labels, else the pod's node as a local container, else CRI here
-      return [await docker(), await kind(), await cri()];
+      switch (flags.runtime) {
+        case 'docker':
+          return [await docker()];
+        case 'kind':
+          return [await kind()];
+        case 'cri':
+          return [await cri()];
+        case 'agent': {
+          if (!api) throw new UsageError('--runtime agent works on pods (it reaches their node through the cluster)');
+          const { agentRuntime } = await import('../target/agent.js');
+          return [agentRuntime(api, {
+            image: flags.agentImage ?? DEFAULT_AGENT_IMAGE,
+            namespace: flags.agentNamespace ?? 'kube-system',
+            startTimeoutMs: 120_000,
+            note: (l) => io.err(`note: ${l}\n`),
+          })];
+        }
+        default:
+          // auto: a local pause container with the pod's labels, else the pod's node as a local container, else CRI here
+          return [await docker(), await kind(), await cri()];
+      }
     },
     // which node this is: $NODE_NAME (as the downward API sets it in a pod), else the host name
     hostname: () => process.env.NODE_NAME || hostname(),

@@ -73,7 +73,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
     return;
   }
-  const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+  const runtimes = await deps.runtimes(flags, job.api);
   // one runtime list for the batch: findSandbox answers from it afterwards
   await (await import('../target/pod.js')).listAllSandboxes(runtimes);
   const outcomes = await forEachPod(

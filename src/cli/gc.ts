@@ -46,7 +46,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     if (api) {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
       const pods = await api.listPods(undefined);
-      const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+      const runtimes = await deps.runtimes(flags, api);
       const sandboxes = await (await import('../target/pod.js')).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
     }

@@ -107,7 +107,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     if (api && found.some((f) => podOf(f.entry))) {
       try {
         const pods = await api.listPods(flags.allNamespaces ? undefined : namespace);
-        const runtimes = await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST);
+        const runtimes = await deps.runtimes(flags, api);
         const sandboxes = await (await import('../target/pod.js')).listAllSandboxes(runtimes);
         world = { exec, pods, sandboxes };
       } catch (e) {

@@ -1,7 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command } from 'commander';
 import { CliError, ExitCode } from '../cni/errors.js';
-import { interrupt, interruptedBy } from '../exec/interrupt.js';
+import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -23,23 +23,29 @@ export async function runProgram(program: Command, argv: string[], io: Io = stdi
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // commander already printed "error: …" (or the help); help and --version are not errors
-      return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-    }
-    if (e instanceof CliError) {
-      io.err(`error: ${e.message}\n`);
-      if (verbose) {
-        const stderr = (e as { stderr?: string }).stderr;
-        if (stderr) io.err(`plugin stderr:\n${stderr.trimEnd()}\n`);
-        io.err(`${e.stack ?? ''}\n`);
-      }
-      return e.exitCode;
-    }
-    io.err(`error: internal error: ${(e as Error)?.message ?? String(e)}${verbose ? '' : ' (run with -v for details)'}\n`);
-    if (verbose) io.err(`${(e as Error)?.stack ?? ''}\n`);
-    return ExitCode.PluginFailed;
+    return report(e, io, verbose);
+  } finally {
+    await runAtEnd((l) => io.err(`note: ${l}\n`));
   }
+}
+
+function report(e: unknown, io: Io, verbose: boolean): number {
+  if (e instanceof CommanderError) {
+    // commander already printed "error: …" (or the help); help and --version are not errors
+    return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  }
+  if (e instanceof CliError) {
+    io.err(`error: ${e.message}\n`);
+    if (verbose) {
+      const stderr = (e as { stderr?: string }).stderr;
+      if (stderr) io.err(`plugin stderr:\n${stderr.trimEnd()}\n`);
+      io.err(`${e.stack ?? ''}\n`);
+    }
+    return e.exitCode;
+  }
+  io.err(`error: internal error: ${(e as Error)?.message ?? String(e)}${verbose ? '' : ' (run with -v for details)'}\n`);
+  if (verbose) io.err(`${(e as Error)?.stack ?? ''}\n`);
+  return ExitCode.PluginFailed;
 }
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };

@@ -15,6 +15,8 @@ export interface CommonFlags {
   runtime: string;
   dockerHost?: string;
   annotate?: boolean;
+  agentImage?: string;
+  agentNamespace?: string;
   selector?: string;
   all?: boolean;
   parallel?: string;
@@ -94,10 +96,15 @@ export function addClusterOptions(cmd: Command): Command {
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--request-timeout <duration>', 'limit for each Kubernetes API request', '30s')
     .addOption(
-      new Option('--runtime <name>', "how to find the pod's sandbox: docker (pause containers here), kind (the node is a local container), cri (crictl/ctr here)")
-        .choices(['auto', 'docker', 'kind', 'cri'])
+      new Option(
+        '--runtime <name>',
+        "how to reach the pod's sandbox: docker (pause containers here), kind (the node is a local container), cri (crictl/ctr here), agent (a short-lived privileged pod on the pod's node)",
+      )
+        .choices(['auto', 'docker', 'kind', 'cri', 'agent'])
         .default('auto'),
     )
+    .option('--agent-image <image>', 'with --runtime agent: the image of the agent pod (needs nsenter; default busybox:1.36)')
+    .option('--agent-namespace <ns>', 'with --runtime agent: where the agent pod is created', 'kube-system')
     .option('--docker-host <addr>', 'Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)');
 }
 

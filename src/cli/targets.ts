@@ -93,7 +93,7 @@ export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, na
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
   }
-  return lookupPodOf(pod, namespace, name, deps, await deps.runtimes(flags.runtime, flags.dockerHost ?? deps.env.DOCKER_HOST));
+  return lookupPodOf(pod, namespace, name, deps, await deps.runtimes(flags, api));
 }
 
 /** The same for a pod already read (undefined: it no longer exists), with the runtimes to look in. */

@@ -24,3 +24,22 @@ export function interrupt(signal: NodeJS.Signals): void {
 export function interruptedBy(): NodeJS.Signals | undefined {
   return received;
 }
+
+const finalizers: (() => Promise<void>)[] = [];
+
+/** Work to do when the command ends, however it ends (e.g. delete an agent pod). */
+export function atEnd(fn: () => Promise<void>): void {
+  finalizers.push(fn);
+}
+
+/** Run (and forget) what atEnd registered; errors are reported to `note`, not thrown. */
+export async function runAtEnd(note: (line: string) => void): Promise<void> {
+  const todo = finalizers.splice(0).reverse();
+  for (const fn of todo) {
+    try {
+      await fn();
+    } catch (e) {
+      note(`cleanup: ${(e as Error).message}`);
+    }
+  }
+}

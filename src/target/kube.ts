@@ -23,6 +23,12 @@ export interface KubeApi {
   /** Pods of a namespace (every namespace when undefined) matching a label selector: one request. */
   listPods(namespace: string | undefined, labelSelector?: string): Promise<Pod[]>;
   getNad(namespace: string, name: string): Promise<Nad>;
+  /** Create a pod (metadata.generateName works); resolves with the created object. */
+  createPod(namespace: string, pod: Pod): Promise<Pod>;
+  /** Delete a pod at once (grace period 0); a pod already gone is not an error. */
+  deletePod(namespace: string, name: string): Promise<void>;
+  /** Run a command in a pod's container through pods/exec, with stdin; resolves with its exit code and output. */
+  exec(namespace: string, pod: string, container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /**
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
@@ -143,6 +149,43 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         throw new UsageError(`${what} has no spec.config (a CNI config as a JSON string)`);
       }
       return { namespace, name, config };
+    },
+    createPod: (namespace, pod) => call(`creating a pod in ${namespace}`, () => core.createNamespacedPod({ namespace, body: pod })),
+    async deletePod(namespace, name) {
+      try {
+        await call(`deleting pod ${namespace}/${name}`, () => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    },
+    async exec(namespace, pod, container, command, stdin) {
+      const what = `exec in pod ${namespace}/${pod}`;
+      const { PassThrough, Readable } = await import('node:stream');
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c));
+      const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c));
+      let status: { status?: string; reason?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } } | undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        new k8s.Exec(kc)
+          .exec(namespace, pod, container, command, stdout, stderr, Readable.from([Buffer.from(stdin)]), false, (s) => {
+            status = s;
+          })
+          .then((ws) => {
+            ws.on('close', () => resolve());
+            ws.on('error', (e: Error) => reject(e));
+          }, reject);
+      });
+      try {
+        await withTimeout(done, t ? Math.max(t, 120_000) : undefined, what);
+      } catch (e) {
+        throw apiError(e, what, server);
+      }
+      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      if (status?.status === 'Success') return { code: 0, ...result };
+      const exit = status?.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+      if (status?.reason === 'NonZeroExitCode' && exit !== undefined) return { code: Number(exit), ...result };
+      throw new UnreachableError(`${what}: ${status?.message ?? 'the connection closed without an exit status'}`);
     },
     async updatePodAnnotation(namespace, name, key, update, known) {
       const what = `annotating pod ${namespace}/${name}`;

@@ -107,12 +107,12 @@ export async function podTargetOf(
   const found = await findSandbox(runtimes, ref);
   if (!found) {
     const looked = runtimes.map((r) => r.where).join(', ');
-    if (node !== thisHost) {
+    if (node !== thisHost && !runtimes.some((r) => r.name === 'agent' || r.name === 'kind')) {
       throw new NotFoundError(
-        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisHost}) has no sandbox for it in ${looked}; run cni-attach on ${node}`,
+        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisHost}) has no sandbox for it in ${looked}; run cni-attach on ${node}, or reach it with --runtime agent`,
       );
     }
-    throw new NotFoundError(`no running sandbox of pod ${namespace}/${name} (uid ${ref.uid}) found in ${looked}`);
+    throw new NotFoundError(`no running sandbox of pod ${namespace}/${name} (uid ${ref.uid}, node ${node}) found in ${looked}`);
   }
   const { sandbox, runtime } = found;
   return {

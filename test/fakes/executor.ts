@@ -41,6 +41,7 @@ export class FakeExecutor implements Executor {
     const cmd = this.tools.get(file!);
     if (cmd) {
       this.ran.push(argv);
+      this.lastStdin = opts.stdin ?? '';
       return { code: 0, stdout: '', stderr: '', timedOut: false, ...cmd(argv) };
     }
     if (file === 'nsenter') {
@@ -92,6 +93,31 @@ export class FakeExecutor implements Executor {
     this.locks.add(path);
     return { release: async () => void this.locks.delete(path) };
   }
+
+  /**
+   * Answer the sh scripts a ShellExecutor sends (read, write, rm, ls, test -x, stat, lock) from this fake's own
+   * files, plugins and namespaces, so a fake node can stand behind a docker-exec or agent executor. `probe` answers
+   * the CRI tool probe.
+   */
+  emulateShell(probe = ''): this {
+    this.tools.set('sh', (argv) => {
+      const script = argv[2]!;
+      const [a1, a2] = [argv[4]!, argv[5]!];
+      const stdin = this.lastStdin;
+      if (script.includes('command -v crictl')) return { stdout: probe ? `${probe}\n` : '' };
+      if (script.includes('cat "$1"') && script.startsWith('[ -e')) return this.files.has(a1) ? { stdout: this.files.get(a1)! } : { code: 3 };
+      if (script.includes('umask 077')) return (this.files.set(a1, stdin), {});
+      if (script.startsWith('rm -f')) return (this.files.delete(a1), {});
+      if (script.includes('ls -1A')) return { stdout: [...new Set([...this.files.keys()].filter((k) => k.startsWith(`${a1}/`)).map((k) => k.slice(a1.length + 1).split('/')[0]!))].join('\n') };
+      if (script.includes('[ -x "$1" ]')) return { code: this.plugins.has(a1) ? 0 : 1 };
+      if (script.includes('stat -L -f')) return { stdout: this.netns.has(a1) ? 'nsfs\n' : this.files.has(a1) ? 'ext2/ext3\n' : 'missing\n' };
+      if (script.includes('set -C')) return this.files.has(a1) ? { code: 1 } : (this.files.set(a1, a2), {});
+      if (script.includes('&& rm -f "$1"')) return this.files.get(a1)?.trim() === a2 ? (this.files.delete(a1), {}) : { code: 1 };
+      throw new Error(`fake shell: unknown script ${script}`);
+    });
+    return this;
+  }
+  private lastStdin = '';
 
   commands(): string[] {
     return this.calls.map((c) => `${c.command} ${c.path.split('/').pop()}`);

@@ -1,5 +1,6 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/cni/errors.js';
+import type { FakeExecutor } from './executor.js';
 import type { KubeApi, Nad, Pod } from '../../src/target/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/target/runtime.js';
 
@@ -39,6 +40,43 @@ export class FakeKube implements KubeApi {
       .filter((p) => namespace === undefined || p.metadata!.namespace === namespace)
       .filter((p) => want.every(([k, v]) => p.metadata!.labels?.[k] === v))
       .map((p) => structuredClone(p));
+  }
+  readonly created: Pod[] = [];
+  readonly deleted: string[] = [];
+  /** What a created pod becomes: Running at once (default), or stuck Pending, or Failed. */
+  startAs: 'Running' | 'Pending' | 'Failed' = 'Running';
+  /** Where pods/exec runs: argv (after the agent's nsenter/env wrapping is undone) on this fake node. */
+  execOn?: FakeExecutor;
+  readonly execs: string[][] = [];
+
+  async createPod(namespace: string, pod: Pod): Promise<Pod> {
+    const name = pod.metadata?.name ?? `${pod.metadata?.generateName ?? 'pod-'}${(this.created.length + 1).toString(36).padStart(5, 'x')}`;
+    const made: Pod = structuredClone({ ...pod, metadata: { ...pod.metadata, name, namespace, uid: `uid-${name}`, resourceVersion: '1' }, status: { phase: this.startAs } });
+    this.created.push(made);
+    this.add(made);
+    return structuredClone(made);
+  }
+  async deletePod(namespace: string, name: string): Promise<void> {
+    this.deleted.push(`${namespace}/${name}`);
+    this.pods.delete(`${namespace}/${name}`);
+  }
+  async exec(namespace: string, pod: string, _container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    if (!this.pods.has(`${namespace}/${pod}`)) throw new NotFoundError(`pod ${namespace}/${pod} not found`);
+    this.execs.push(command);
+    // undo: nsenter -t 1 -m -u -i -n -p -- env -i K=V… [timeout -s KILL Ns] argv…
+    const rest = command.slice(command.indexOf('--') + 1);
+    if (rest[0] !== 'env' || rest[1] !== '-i') throw new Error(`unexpected agent command ${command.join(' ')}`);
+    let i = 2;
+    const env: Record<string, string> = {};
+    while (rest[i]?.includes('=')) {
+      const kv = rest[i]!;
+      env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+      i++;
+    }
+    let argv = rest.slice(i);
+    if (argv[0] === 'timeout') argv = argv.slice(4);
+    const r = await this.execOn!.run(argv, { env, stdin });
+    return { code: r.code ?? 137, stdout: r.stdout, stderr: r.stderr };
   }
   async getNad(namespace: string, name: string): Promise<Nad> {
     const n = this.nads.get(`${namespace}/${name}`);

@@ -119,7 +119,7 @@ describe('refusals', () => {
     const w = world();
     w.runtime.sandboxes.clear();
     expect(await w.cli(attachCommand, attachArgs)).toBe(3);
-    expect(w.stderr()).toMatch(/no running sandbox of pod shop\/web-1 \(uid uid-1\) found in fake Docker/);
+    expect(w.stderr()).toMatch(/no running sandbox of pod shop\/web-1 \(uid uid-1, node node-1\) found in fake Docker/);
   });
   it('pod and --netns together, and neither', async () => {
     const w = world();

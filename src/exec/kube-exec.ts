@@ -1,0 +1,34 @@
+/**
+ * The executor on a remote node, through a privileged agent pod on it (hostPID): every command goes through the
+ * pods/exec API and `nsenter -t 1 -m -u -i -n -p` into the node's own namespaces, so the node's /opt/cni/bin, its IPAM
+ * state, its /var/lib/cni and its network namespaces are used, as kubelet would use them.
+ */
+import type { KubeApi } from '../target/kube.js';
+import type { RunOptions, RunResult } from './types.js';
+import { ShellExecutor } from './shell.js';
+
+export class KubeExecExecutor extends ShellExecutor {
+  readonly where: string;
+
+  constructor(
+    private readonly api: KubeApi,
+    readonly namespace: string,
+    readonly pod: string,
+    readonly container: string,
+    readonly node: string,
+  ) {
+    super();
+    this.where = `node ${node} (through agent pod ${namespace}/${pod})`;
+  }
+
+  /** nsenter into the node, a clean environment with exactly env, and GNU timeout on the node for the limit. */
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const env = Object.entries(opts.env ?? this.baseEnv()).map(([k, v]) => `${k}=${v}`);
+    const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
+    const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
+    const command = ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', 'env', '-i', ...env, ...limited];
+    const r = await this.api.exec(this.namespace, this.pod, this.container, command, opts.stdin ?? '');
+    if (secs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false };
+  }
+}
