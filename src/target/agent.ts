@@ -69,7 +69,12 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   });
 
   const start = async (node: string) => {
-    const pod = await api.createPod(o.namespace, agentPod(node, o));
+    const pod = await api.createPod(o.namespace, agentPod(node, o)).catch((e: Error) => {
+      if (/answered 403/.test(e.message)) {
+        throw new UnreachableError(`${e.message}; --runtime agent needs to create pods and pods/exec in ${o.namespace}: see deploy/rbac.yaml`, { cause: e });
+      }
+      throw e;
+    });
     const name = pod.metadata!.name!;
     created.push(name);
     const deadline = Date.now() + o.startTimeoutMs;
