@@ -157,6 +157,25 @@ plugins run here against the sandbox's network namespace. kubectl passes only th
 
 Exit codes: 0 ok, 1 a plugin failed (rolled back), 2 bad usage or input, 3 target not found, 4 cluster/runtime unreachable.`,
   );
+  cmd
+    .command('completion')
+    .description('print a bash or zsh completion script for all the cni-attach commands')
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: "${shell}" is not bash or zsh`);
+      const c = await import('./completion.js');
+      const [{ detachCommand }, { checkCommand }, { listCommand }, { gcCommand }] = await Promise.all([
+        import('./detach.js'), import('./check.js'), import('./list.js'), import('./gc.js'),
+      ]);
+      const specs = [
+        { bin: 'kubectl-cni_attach', command: attachCommand(deps) },
+        { bin: 'kubectl-cni_detach', command: detachCommand(deps) },
+        { bin: 'kubectl-cni_check', command: checkCommand(deps) },
+        { bin: 'kubectl-cni_list', command: listCommand(deps) },
+        { bin: 'kubectl-cni_gc', command: gcCommand(deps) },
+      ];
+      deps.io.out(shell === 'bash' ? c.bashCompletion(specs) : c.zshCompletion(specs));
+    });
   cmd.action(async (podName: string | undefined, flags: AttachFlags) => {
     const kind = targetKind(podName, flags);
     const exec = await deps.localExecutor();

@@ -106,6 +106,7 @@ export function prepareEngine(flags: EngineFlags, exec: Executor, deps: Deps): P
 }
 
 export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {
+  if (flags.ifname === undefined) throw new UsageError("required option '--ifname <name>' not specified");
   const ifname = validateIfName(flags.ifname);
   const engine = prepareEngine(flags, exec, deps);
   const extraArgs = flags.args ? parseCniArgs(flags.args) : [];

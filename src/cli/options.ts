@@ -5,7 +5,7 @@ import { UsageError } from '../cni/errors.js';
 
 export interface CommonFlags {
   netns?: string;
-  ifname: string;
+  ifname?: string;
   conf?: string;
   net?: string;
   namespace?: string;
@@ -75,7 +75,8 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
   }
   cmd
     .option('--netns <path>', 'no cluster: a network namespace path (e.g. /var/run/netns/NAME or /proc/PID/ns/net)')
-    .requiredOption('--ifname <name>', 'interface name inside the pod or namespace (e.g. eth1)');
+    // required, but checked in the action: commander would also demand it of the completion subcommand
+    .option('--ifname <name>', 'interface name inside the pod or namespace (e.g. eth1); required');
   const confHelp = opts.confRequired
     ? "network config or conflist (JSON); '-' reads stdin"
     : "network config or conflist; without it the cached config is used ('-' reads stdin)";

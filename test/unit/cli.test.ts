@@ -147,3 +147,21 @@ describe('flag parsing', () => {
     expect(() => validateCidr(c)).toThrow(/--ip/);
   });
 });
+
+describe('completion', () => {
+  it('prints a bash script for all five commands with flags and choices', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['completion', 'bash'])).toBe(0);
+    const s = w.stdout();
+    for (const b of ['attach', 'detach', 'check', 'list', 'gc']) expect(s).toContain(`complete -F _kubectl_cni_${b} kubectl-cni_${b}`);
+    expect(s).toMatch(/--runtime\) COMPREPLY=\(\$\(compgen -W "auto docker kind cri agent"/);
+    expect(s).toMatch(/-o\|--output\) COMPREPLY=\(\$\(compgen -W "table json yaml"/);
+  });
+  it('zsh wraps it with bashcompinit; other shells are refused', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['completion', 'zsh'])).toBe(0);
+    expect(w.stdout()).toMatch(/^#compdef kubectl-cni_attach /);
+    expect(w.stdout()).toContain('bashcompinit');
+    expect(await cli(attachCommand, w, ['completion', 'fish'])).toBe(2);
+  });
+});

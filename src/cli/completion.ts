@@ -1,0 +1,68 @@
+/**
+ * Shell completion for the five commands, generated from their commander definitions: flags, the choices of flags
+ * that have them, and pod names (through kubectl, when it is there) for the POD argument.
+ */
+import type { Command, Option } from 'commander';
+
+export interface CommandSpec {
+  /** The executable: kubectl-cni_attach … */
+  bin: string;
+  command: Command;
+}
+
+function flags(c: Command): { names: string[]; takesValue: boolean; choices?: readonly string[] }[] {
+  return (c.options as Option[]).map((o) => ({
+    names: [o.short, o.long].filter((n): n is string => !!n),
+    takesValue: o.required || o.optional,
+    ...(o.argChoices ? { choices: o.argChoices } : {}),
+  }));
+}
+
+export function bashCompletion(specs: CommandSpec[]): string {
+  const fns = specs.map(({ bin, command }) => {
+    const fl = flags(command);
+    const all = [...fl.flatMap((f) => f.names), '--help'].join(' ');
+    const cases = fl
+      .filter((f) => f.takesValue)
+      .map((f) => {
+        const pats = f.names.join('|');
+        if (f.choices) return `    ${pats}) COMPREPLY=($(compgen -W "${f.choices.join(' ')}" -- "$cur")); return ;;`;
+        if (f.names.some((n) => /conf|kubeconfig|cache-dir|cni-path|netns/.test(n))) return `    ${pats}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`;
+        if (f.names.includes('--namespace') || f.names.includes('-n')) {
+          return `    ${pats}) COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur")); return ;;`;
+        }
+        return `    ${pats}) return ;;`;
+      })
+      .join('\n');
+    const fn = `_${bin.replace(/[^a-zA-Z0-9]/g, '_')}`;
+    const pods = command.registeredArguments.length
+      ? `  COMPREPLY=($(compgen -W "$(kubectl get pods $ns -o name 2>/dev/null | sed 's|^pod/||')" -- "$cur"))`
+      : '  COMPREPLY=()';
+    return `${fn}() {
+  local cur prev ns=""
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  case "$prev" in
+${cases}
+  esac
+  if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${all}" -- "$cur")); return; fi
+  local i; for ((i = 1; i < COMP_CWORD; i++)); do
+    if [[ "\${COMP_WORDS[i]}" == "-n" || "\${COMP_WORDS[i]}" == "--namespace" ]]; then ns="-n \${COMP_WORDS[i+1]}"; fi
+  done
+${pods}
+}
+complete -F ${fn} ${bin}`;
+  });
+  return `# bash completion for cni-attach (kubectl-cni_attach, kubectl-cni_detach, …)
+# install: kubectl-cni_attach completion bash > /etc/bash_completion.d/cni-attach
+${fns.join('\n\n')}
+`;
+}
+
+export function zshCompletion(specs: CommandSpec[]): string {
+  return `#compdef ${specs.map((s) => s.bin).join(' ')}
+# zsh completion for cni-attach: uses the bash completion through bashcompinit
+# install: kubectl-cni_attach completion zsh > "\${fpath[1]}/_cni-attach"
+autoload -U +X bashcompinit && bashcompinit
+${bashCompletion(specs)}`;
+}
