@@ -60,7 +60,10 @@ elif [[ -z ${DOCKER_HOST:-} ]] || ! docker_answers "$DOCKER_HOST"; then
   echo "test: started dockerd (pid $started_dockerd) at $DOCKER_HOST"
 fi
 
-# 4. Every test. vitest's own summary is printed; the last line is the plain count CI reads.
+# 4. The kind end-to-end run, where kind and kubectl exist (elsewhere it prints one line and exits 0).
+bash test/e2e/kind.sh
+
+# 5. Every test. vitest's own summary is printed; the last line is the plain count CI reads.
 report=$(mktemp /tmp/cni-attach-vitest.XXXXXX.json)
 trap 'rm -f "$report"; stop_dockerd' EXIT
 set +e
