@@ -107,7 +107,7 @@ export async function podTargetOf(
   const found = await findSandbox(runtimes, ref);
   if (!found) {
     const looked = runtimes.map((r) => r.where).join(', ');
-    if (node !== thisHost && !runtimes.some((r) => r.name === 'agent' || r.name === 'kind')) {
+    if (node !== thisHost && !runtimes.some((r) => r.name === 'agent')) {
       throw new NotFoundError(
         `pod ${namespace}/${name} runs on node ${node}, and this host (${thisHost}) has no sandbox for it in ${looked}; run cni-attach on ${node}, or reach it with --runtime agent`,
       );

@@ -10,6 +10,7 @@ import { expectCleanError, expectOk, runCli } from '../helpers/cli.js';
 import { requireDocker, execIn, removeContainers } from '../helpers/docker.js';
 import { useLab } from '../helpers/lab.js';
 import { ensureNodeImage, inSandbox, removeNode, startNode, startSandbox, type Node } from '../helpers/kind-node.js';
+import { spawn } from 'node:child_process';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 import { writeConf } from '../helpers/confs.js';
 
@@ -24,6 +25,8 @@ beforeAll(async () => {
   api = await StandInApiServer.start();
 }, 300_000);
 afterEach(async () => {
+  api.execHandler = (await import('../k8s/stand-in-api.js')).hostExecHandler;
+  api.clearRequests();
   if (node) await removeNode(d, node);
   node = undefined;
   await removeContainers(d, lab.prefix);
@@ -92,5 +95,39 @@ describe('kind: the pod is on a node container', () => {
     expectCleanError(await runCli('attach', ['web-1', ...w.args('--ifname', 'eth1', '--conf', w.file)]), 3, /belong to an earlier pod of that name/);
     api.addPod(makePod({ name: 'far-1', namespace: 'shop', uid: 'far', nodeName: 'some-other-node' }));
     expectCleanError(await runCli('attach', ['far-1', ...w.args('--ifname', 'eth1', '--conf', w.file)]), 3, /runs on node some-other-node/);
+  });
+});
+
+describe('agent: the pod is on a node reached only through the cluster', () => {
+  it('creates a privileged agent pod on that node, attaches through pods/exec and nsenter, deletes the agent', async () => {
+    const w = await world();
+    // pods/exec into a pod on the node container runs in that container, as the kubelet there would run it
+    api.execHandler = (req) => {
+      const nodeName = api.getPod(req.namespace, req.pod)?.spec.nodeName ?? '';
+      return spawn('docker', ['exec', '-i', nodeName, ...req.command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    };
+    const a = await runCli('attach', ['web-1', ...w.args('--ifname', 'net1', '--conf', w.file, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none')]);
+    expectOk(a);
+    expect(a.stdout).toMatch(new RegExp(`^net1 attached to pod shop/web-1 \\(network kind-br, node ${w.node.name}, sandbox sb-web-1\\)`));
+    expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'show', 'net1'])).code).toBe(0);
+
+    // the agent pod: created on that node, privileged, host namespaces, tolerating everything, then deleted
+    const created = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods');
+    expect(created).toHaveLength(1);
+    const spec = (created[0]!.body as { spec: Record<string, unknown> }).spec;
+    expect(spec).toMatchObject({ nodeName: w.node.name, hostPID: true, hostNetwork: true, tolerations: [{ operator: 'Exists' }] });
+    expect(api.podDeletions.map((p) => p.namespace)).toEqual(['kube-system']);
+    expect(api.listPods('kube-system')).toEqual([]);
+    // every command went into the node's own namespaces
+    expect(api.execs.length).toBeGreaterThan(3);
+    expect(api.execs.every((e) => e.command.slice(0, 9).join(' ') === 'nsenter -t 1 -m -u -i -n -p --')).toBe(true);
+    expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-net1']);
+
+    const dt = await runCli('detach', ['web-1', ...w.args('--ifname', 'net1', '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none')]);
+    expectOk(dt);
+    expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'show', 'net1'])).code).not.toBe(0);
+    expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
+    expect(api.podDeletions).toHaveLength(2);
+    expect(api.listPods('kube-system')).toEqual([]);
   });
 });

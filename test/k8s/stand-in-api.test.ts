@@ -2,13 +2,19 @@
  * The stand-in Kubernetes API server, driven by the real @kubernetes/client-node: if these pass, code that talks to
  * a cluster through client-node can be tested against the stand-in.
  */
+import { spawn } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import {
   applyJsonPatch,
   applyMergePatch,
+  type ExecRequest,
+  hostExecHandler,
   labelSelectorMatcher,
   makeNad,
   makePod,
@@ -520,9 +526,350 @@ describe('discovery and unknown routes', () => {
     const svc = await apiException(core.readNamespacedService({ name: 'x', namespace: 'default' }));
     expect(svc.code).toBe(404);
     expect(statusOf(svc)).toMatchObject({ reason: 'NotFound', message: 'the server could not find the requested resource' });
-    const del = await apiException(core.deleteNamespacedPod({ name: 'web-1', namespace: 'default' }));
+    const put = await apiException(core.replaceNamespacedPod({ name: 'web-1', namespace: 'default', body: { metadata: { name: 'web-1' } } }));
+    expect(put.code).toBe(405);
+    expect(statusOf(put)).toMatchObject({ reason: 'MethodNotAllowed' });
+    const del = await apiException(custom.deleteNamespacedCustomObject({ ...NAD, namespace: 'default', name: 'macvlan-conf' }));
     expect(del.code).toBe(405);
-    expect(statusOf(del)).toMatchObject({ reason: 'MethodNotAllowed' });
     expect(api.getPod('default', 'web-1')).toBeDefined();
+    expect(api.getNad('default', 'macvlan-conf')).toBeDefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The agent-pod lifecycle: create, start, exec, delete
+// ---------------------------------------------------------------------------------------------------------------
+
+const AGENT: k8s.V1Pod = {
+  metadata: { generateName: 'agent-', labels: { app: 'cni-attach-agent' } },
+  spec: {
+    restartPolicy: 'Never',
+    hostNetwork: true,
+    containers: [{ name: 'agent', image: 'busybox:1.36', command: ['sleep', 'infinity'] }],
+  },
+};
+
+async function createRunningAgent(): Promise<string> {
+  const pod = await core.createNamespacedPod({ namespace: 'default', body: AGENT });
+  const name = pod.metadata?.name ?? '';
+  await expect.poll(async () => (await core.readNamespacedPod({ name, namespace: 'default' })).status?.phase).toBe('Running');
+  return name;
+}
+
+interface ExecOutcome {
+  stdout: string;
+  stderr: string;
+  status: k8s.V1Status | undefined;
+  protocol: string;
+  closeCode: number;
+}
+
+/** Run a command through client-node's Exec and wait until the WebSocket closes. */
+async function clientExec(pod: string, container: string, command: string[], input?: string, kc?: k8s.KubeConfig): Promise<ExecOutcome> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  let status: k8s.V1Status | undefined;
+  // A Readable that ends: under v5 client-node then sends the close-stdin frame (255, 0).
+  const stdin = input === undefined ? null : Readable.from([Buffer.from(input)]);
+  const ws = await new k8s.Exec(kc ?? clients(api.kubeconfigPath).kc).exec('default', pod, container, command, stdout, stderr, stdin, false, (s) => {
+    status = s;
+  });
+  const closeCode = await new Promise<number>((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) resolve(-1);
+    else ws.once('close', (code: number) => resolve(code));
+  });
+  await new Promise((r) => setImmediate(r));
+  return { stdout: out, stderr: err, status, protocol: ws.protocol, closeCode };
+}
+
+/** The rejection of client-node's exec(): ws's ErrorEvent ("Unexpected server response: 404"), not an Error. */
+async function execRejection(p: Promise<unknown>): Promise<string> {
+  const e: unknown = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeDefined();
+  return String((e as { message?: unknown }).message);
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('creating pods', () => {
+  it('creates a pod from generateName, Pending, then schedules and starts it', async () => {
+    const seen: string[] = [];
+    api.onPodCreated = (p) => {
+      seen.push(`${p.metadata.name} ${p.status.phase}`);
+    };
+    const rv = Number(api.resourceVersion);
+    const pod = await core.createNamespacedPod({ namespace: 'default', body: AGENT });
+    const name = pod.metadata?.name ?? '';
+    expect(name).toMatch(/^agent-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(pod.metadata?.generateName).toBe('agent-');
+    expect(pod.metadata?.namespace).toBe('default');
+    expect(pod.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Number(pod.metadata?.resourceVersion)).toBe(rv + 1);
+    expect(pod.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    expect(pod.metadata?.labels).toEqual({ app: 'cni-attach-agent' });
+    expect(pod.status).toEqual({ phase: 'Pending', qosClass: 'BestEffort' });
+    expect(pod.spec?.nodeName).toBeUndefined();
+    // API server defaults
+    expect(pod.spec?.restartPolicy).toBe('Never');
+    expect(pod.spec?.terminationGracePeriodSeconds).toBe(30);
+    expect(pod.spec?.containers[0]).toMatchObject({ imagePullPolicy: 'IfNotPresent', terminationMessagePolicy: 'File' });
+    expect(seen).toEqual([`${name} Pending`]);
+    expect(api.requests.at(-1)).toMatchObject({ method: 'POST', path: '/api/v1/namespaces/default/pods', body: AGENT });
+
+    await expect.poll(async () => (await core.readNamespacedPod({ name, namespace: 'default' })).status?.phase).toBe('Running');
+    const running = await core.readNamespacedPod({ name, namespace: 'default' });
+    expect(running.spec?.nodeName).toBe('node-1');
+    expect(running.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(running.status?.podIP).toBe(running.status?.hostIP); // hostNetwork
+    expect(running.status?.startTime).toBeInstanceOf(Date);
+    expect(running.status?.containerStatuses?.[0]).toMatchObject({
+      name: 'agent',
+      image: 'docker.io/library/busybox:1.36',
+      ready: true,
+      started: true,
+      containerID: expect.stringMatching(/^containerd:\/\/[0-9a-f]{64}$/),
+      state: { running: { startedAt: expect.any(Date) } },
+    });
+    expect(Number(running.metadata?.resourceVersion)).toBeGreaterThan(Number(pod.metadata?.resourceVersion));
+    // and it is listed like any other pod
+    const listed = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=cni-attach-agent', fieldSelector: 'status.phase=Running' });
+    expect(names(listed)).toEqual([name]);
+  });
+
+  it('answers 409 AlreadyExists, 422 Invalid, 400 for a namespace mismatch, and honours dryRun', async () => {
+    const taken = await apiException(core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'web-1' }, spec: AGENT.spec } }));
+    expect(taken.code).toBe(409);
+    expect(statusOf(taken)).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'pods "web-1" already exists',
+      reason: 'AlreadyExists',
+      details: { name: 'web-1', kind: 'pods' },
+      code: 409,
+    });
+    const nameless = await apiException(core.createNamespacedPod({ namespace: 'default', body: { spec: AGENT.spec } }));
+    expect(nameless.code).toBe(422);
+    expect(statusOf(nameless)).toMatchObject({
+      reason: 'Invalid',
+      message: 'Pod "" is invalid: metadata.name: Required value: name or generateName is required',
+      details: { causes: [{ reason: 'FieldValueRequired', field: 'metadata.name' }] },
+    });
+    const bad = await apiException(core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: '' }] } } }));
+    expect(statusOf(bad).message).toBe('Pod "x" is invalid: spec.containers[0].image: Required value');
+    const elsewhere = await apiException(core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'x', namespace: 'data' }, spec: AGENT.spec } }));
+    expect(elsewhere.code).toBe(400);
+
+    const rv = api.resourceVersion;
+    const dry = await core.createNamespacedPod({ namespace: 'data', body: { metadata: { name: 'dry' }, spec: AGENT.spec }, dryRun: 'All' });
+    expect(dry.metadata?.name).toBe('dry');
+    expect(api.getPod('data', 'dry')).toBeUndefined();
+    expect(api.resourceVersion).toBe(rv);
+  });
+
+  it('keeps a pod Pending or fails it when told to, and runPod starts it later', async () => {
+    api.podStartBehaviour = (p) => (p.metadata.name === 'stuck' ? 'pending' : 'fail');
+    await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'stuck' }, spec: AGENT.spec } });
+    await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'broken' }, spec: AGENT.spec } });
+    await expect.poll(async () => (await core.readNamespacedPod({ name: 'broken', namespace: 'default' })).status?.phase).toBe('Failed');
+    const broken = await core.readNamespacedPod({ name: 'broken', namespace: 'default' });
+    expect(broken.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    expect(broken.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'PodFailed' });
+
+    await sleep(api.podStartDelayMs + 50);
+    const stuck = await core.readNamespacedPod({ name: 'stuck', namespace: 'default' });
+    expect(stuck.status?.phase).toBe('Pending');
+    expect(stuck.spec?.nodeName).toBeUndefined();
+
+    // exec into either: 400 before the upgrade (client-node only sees the status code)
+    expect(await execRejection(clientExec('stuck', 'agent', ['true']))).toMatch(/400/);
+    expect(await execRejection(clientExec('broken', 'agent', ['true']))).toMatch(/400/);
+    expect(api.execs).toHaveLength(0);
+
+    api.runPod('default', 'stuck');
+    expect((await core.readNamespacedPod({ name: 'stuck', namespace: 'default' })).status?.phase).toBe('Running');
+    expect((await clientExec('stuck', 'agent', ['true'])).status?.status).toBe('Success');
+  });
+});
+
+describe('deleting pods', () => {
+  it('deletes a pod, answers with the deleted pod, records it, then 404s', async () => {
+    const name = await createRunningAgent();
+    const uid = api.getPod('default', name)?.metadata.uid;
+    const deleted = await core.deleteNamespacedPod({ name, namespace: 'default', gracePeriodSeconds: 0 });
+    expect(deleted.kind).toBe('Pod');
+    expect(deleted.metadata).toMatchObject({ name, uid, deletionGracePeriodSeconds: 0 });
+    expect(deleted.metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    expect(api.requests.at(-1)).toMatchObject({ method: 'DELETE', path: `/api/v1/namespaces/default/pods/${name}`, query: { gracePeriodSeconds: '0' } });
+    expect(api.podDeletions).toEqual([{ namespace: 'default', name, uid, gracePeriodSeconds: 0, dryRun: false, immediate: true, at: expect.any(Date) }]);
+    expect(api.getPod('default', name)).toBeUndefined();
+    expect((await apiException(core.readNamespacedPod({ name, namespace: 'default' }))).code).toBe(404);
+
+    const again = await apiException(core.deleteNamespacedPod({ name, namespace: 'default' }));
+    expect(again.code).toBe(404);
+    expect(statusOf(again)).toMatchObject({ reason: 'NotFound', message: `pods "${name}" not found` });
+  });
+
+  it('takes DeleteOptions in the body (grace period, preconditions) and can delete gracefully', async () => {
+    const conflict = await apiException(core.deleteNamespacedPod({ name: 'web-1', namespace: 'default', body: { preconditions: { uid: 'not-the-uid' } } }));
+    expect(conflict.code).toBe(409);
+    expect(statusOf(conflict).message).toMatch(/^Operation cannot be fulfilled on pods "web-1": Precondition failed: UID in precondition: not-the-uid/);
+
+    api.podTerminationDelayMs = 300;
+    const uid = api.getPod('default', 'web-1')?.metadata.uid;
+    const terminating = await core.deleteNamespacedPod({ name: 'web-1', namespace: 'default', body: { gracePeriodSeconds: 5, propagationPolicy: 'Background', preconditions: { uid } } });
+    expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(5);
+    expect(api.podDeletions.at(-1)).toMatchObject({ name: 'web-1', gracePeriodSeconds: 5, propagationPolicy: 'Background', immediate: false });
+    // still there, terminating, until the "kubelet" is done
+    expect((await core.readNamespacedPod({ name: 'web-1', namespace: 'default' })).metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    await expect.poll(() => api.getPod('default', 'web-1')).toBeUndefined();
+
+    // an unscheduled pod goes at once whatever the grace period
+    await core.deleteNamespacedPod({ name: 'pending', namespace: 'default' });
+    expect(api.getPod('default', 'pending')).toBeUndefined();
+    expect(api.podDeletions.at(-1)).toMatchObject({ name: 'pending', gracePeriodSeconds: 0, immediate: true });
+  });
+});
+
+describe('exec', () => {
+  it('runs a command with stdin through client-node (v5), streams stdout/stderr, and reports the exit code', async () => {
+    const name = await createRunningAgent();
+    const command = ['sh', '-c', 'cat; echo err >&2; exit 3'];
+    const r = await clientExec(name, 'agent', command, 'hello\nworld\n');
+    expect(r.protocol).toBe('v5.channel.k8s.io');
+    expect(r.stdout).toBe('hello\nworld\n');
+    expect(r.stderr).toBe('err\n');
+    expect(r.status).toEqual({
+      metadata: {},
+      status: 'Failure',
+      message: 'command terminated with non-zero exit code: error executing command [sh -c cat; echo err >&2; exit 3], exit code 3',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+    });
+    expect(api.execs).toEqual([
+      expect.objectContaining({ namespace: 'default', pod: name, container: 'agent', command, stdin: true, stdout: true, stderr: true, tty: false, exitCode: 3 }),
+    ]);
+    expect(api.execs[0]?.closedEarly).toBeUndefined();
+    const upgrade = api.requests.at(-1);
+    expect(upgrade).toMatchObject({ method: 'GET', path: `/api/v1/namespaces/default/pods/${name}/exec`, authorized: true });
+    expect(upgrade?.query).toMatchObject({ container: 'agent', stdin: 'true', stdout: 'true', stderr: 'true', tty: 'false' });
+    await expect.poll(() => api.activeExecs).toBe(0);
+  });
+
+  it('reports Success for exit code 0, and picks the only container when none is named', async () => {
+    const r = await clientExec('web-1', '', ['true']);
+    expect(r.status).toEqual({ metadata: {}, status: 'Success' });
+    expect(r.stdout).toBe('');
+    expect(api.execs.at(-1)).toMatchObject({ pod: 'web-1', container: 'app', command: ['true'], stdin: false, exitCode: 0 });
+
+    const big = await clientExec('web-1', 'app', ['sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" x; echo']);
+    expect(big.stdout).toHaveLength(300_001);
+  });
+
+  it('fails exec into a missing pod or with a bad token before the upgrade', async () => {
+    expect(await execRejection(clientExec('nope', 'agent', ['true']))).toMatch(/404/);
+    expect(api.requests.at(-1)).toMatchObject({ path: '/api/v1/namespaces/default/pods/nope/exec', authorized: true });
+
+    const { kc: wrong } = clients(await api.writeKubeconfig({ token: 'not-the-token' }));
+    expect(await execRejection(clientExec('web-1', 'app', ['true'], undefined, wrong))).toMatch(/401/);
+    expect(api.requests.at(-1)).toMatchObject({ path: '/api/v1/namespaces/default/pods/web-1/exec', authorized: false });
+
+    expect(await execRejection(clientExec('web-1', 'other', ['true']))).toMatch(/400/);
+    api.failNext({ pathIncludes: '/exec' }, { code: 503 }); // fault injection applies to upgrades too
+    expect(await execRejection(clientExec('web-1', 'app', ['true']))).toMatch(/503/);
+    expect(api.execs).toHaveLength(0);
+  });
+
+  it('reports a command that cannot start as InternalError', async () => {
+    const r = await clientExec('web-1', 'app', ['no-such-command-stand-in']);
+    expect(r.status).toMatchObject({
+      status: 'Failure',
+      reason: 'InternalError',
+      code: 500,
+      message: expect.stringContaining('exec: "no-such-command-stand-in": executable file not found in $PATH'),
+    });
+  });
+
+  it('runs commands through a replaceable handler', async () => {
+    const seen: ExecRequest[] = [];
+    api.execHandler = (req) => {
+      seen.push(req);
+      if (req.command[0] === 'explode') throw new Error('no runtime here');
+      return spawn('sh', ['-c', 'echo "$POD/$CONTAINER: $*"', 'sh', ...req.command], { env: { ...process.env, POD: req.pod, CONTAINER: req.container } });
+    };
+    const r = await clientExec('web-2', 'app', ['echo', 'hi']);
+    expect(r.stdout).toBe('web-2/app: echo hi\n');
+    expect(r.status?.status).toBe('Success');
+    expect(seen).toEqual([{ namespace: 'default', pod: 'web-2', container: 'app', command: ['echo', 'hi'], stdin: false, stdout: true, stderr: true, tty: false, protocol: 'v5.channel.k8s.io' }]);
+
+    const boom = await clientExec('web-2', 'app', ['explode']);
+    expect(boom.status).toMatchObject({ status: 'Failure', reason: 'InternalError', message: expect.stringContaining('no runtime here') });
+
+    api.execHandler = hostExecHandler; // the default again
+    expect((await clientExec('web-2', 'app', ['sh', '-c', 'echo $0'])).stdout).toBe('sh\n');
+  });
+
+  it('kills the command when the client closes the WebSocket early (also how a v4 client ends stdin)', async () => {
+    // A raw v4 client: no close-stdin frame exists, so closing the socket is all it can do.
+    const url = `${api.url.replace(/^https/, 'wss')}/api/v1/namespaces/default/pods/web-1/exec?command=cat&stdin=true&stdout=true&stderr=true`;
+    const ws = new WebSocket(url, ['v4.channel.k8s.io'], { ca: api.caPem, headers: { Authorization: `Bearer ${api.token}` } });
+    const frames: Buffer[] = [];
+    ws.on('message', (d: Buffer) => frames.push(d));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    expect(ws.protocol).toBe('v4.channel.k8s.io');
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('ping\n')]));
+    await expect.poll(() => Buffer.concat(frames.filter((f) => f[0] === 1).map((f) => f.subarray(1))).toString()).toBe('ping\n');
+    expect(frames[0]).toEqual(Buffer.from([1])); // the kubelet's initial empty frame on stdout
+    const pid = api.execs[0]?.pid;
+    expect(alive(pid)).toBe(true);
+    ws.close();
+    await expect.poll(() => api.execs[0]?.exitCode).toBe(137);
+    expect(api.execs[0]).toMatchObject({ closedEarly: true, protocol: 'v4.channel.k8s.io' });
+    expect(alive(pid)).toBe(false);
+    await expect.poll(() => api.activeExecs).toBe(0);
+  });
+
+  it('ends the commands in a pod that is deleted (exit code 137)', async () => {
+    const name = await createRunningAgent();
+    const pending = clientExec(name, 'agent', ['sleep', '30']);
+    await expect.poll(() => api.execs[0]?.pid).toBeTypeOf('number');
+    await core.deleteNamespacedPod({ name, namespace: 'default' });
+    const r = await pending;
+    expect(r.status).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '137' }] } });
+    expect(r.closeCode).toBe(1000);
+  });
+
+  it('stop() kills a running exec, closes its WebSocket, and does not hang', async () => {
+    const stdout = new PassThrough();
+    const ws = await new k8s.Exec(clients(api.kubeconfigPath).kc).exec('default', 'web-1', 'app', ['sh', '-c', 'sleep 30; echo late'], stdout, null, null, false);
+    // client-node resolves exec() as soon as the WebSocket is open, long before the command ends.
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    await expect.poll(() => api.execs[0]?.pid).toBeTypeOf('number');
+    const pid = api.execs[0]?.pid;
+    expect(alive(pid)).toBe(true);
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    const t0 = Date.now();
+    await api.stop();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(alive(pid)).toBe(false); // sh and its sleep (the whole process group)
+    expect(await closed).toBe(1006); // terminated, no close frame, no status
+    expect(api.execs[0]).toMatchObject({ closedEarly: true, exitCode: 137 });
+    expect(api.activeExecs).toBe(0);
   });
 });

@@ -12,9 +12,12 @@
  *   GET   /api, /api/v1, /apis, /apis/k8s.cni.cncf.io[/v1], /version, /healthz|/livez|/readyz
  *   GET   /api/v1/pods                                   (labelSelector, fieldSelector, limit/continue)
  *   GET   /api/v1/namespaces/{ns}/pods                   (same)
+ *   POST  /api/v1/namespaces/{ns}/pods                   (create; generateName; dryRun=All; then "scheduled and started")
  *   GET   /api/v1/namespaces/{ns}/pods/{name}
  *   PATCH /api/v1/namespaces/{ns}/pods/{name}            (merge, strategic-merge (≈ merge), json-patch; dryRun=All)
- *   the same four for /apis/k8s.cni.cncf.io/v1/[namespaces/{ns}/]network-attachment-definitions[/{name}]
+ *   DELETE /api/v1/namespaces/{ns}/pods/{name}           (gracePeriodSeconds, DeleteOptions with preconditions; dryRun=All)
+ *   GET|POST /api/v1/namespaces/{ns}/pods/{name}/exec    (WebSocket, v5.channel.k8s.io / v4.channel.k8s.io)
+ *   the same GET/PATCH four for /apis/k8s.cni.cncf.io/v1/[namespaces/{ns}/]network-attachment-definitions[/{name}]
  *
  * Semantics kept from the real API server: a cluster-wide resourceVersion that increments on every change (and not on
  * a no-op patch); metadata.resourceVersion in a patch is an optimistic-concurrency precondition (409 Conflict when
@@ -22,18 +25,34 @@
  * (422); annotation/label keys are validated as qualified names and annotations are limited to 256 KiB in total (422);
  * list items of built-in kinds carry no apiVersion/kind, custom-resource items do.
  *
- * Not a real API server: no watch, no create/update/delete over HTTP (use addPod/updatePod/deletePod), no
- * strategic-merge list merging (lists are replaced, as in a merge patch), no server-side apply (415).
+ * Pod lifecycle: a created pod is Pending (status {phase, qosClass}); `podStartDelayMs` later (default 50) the
+ * stand-in "schedules and starts" it (spec.nodeName, Running, Ready) — or leaves it Pending, or makes it Failed, as
+ * `podStartBehaviour` says. runPod()/failPod() drive a pod by hand. A DELETE removes the pod at once (and answers with
+ * the deleted pod, as the real server does for an immediate deletion) unless `podTerminationDelayMs` > 0, in which case
+ * a scheduled pod first gets a deletionTimestamp and goes away later, as with graceful deletion. Deletions over HTTP
+ * are recorded in `podDeletions`. Removing a pod kills the commands exec'd into it (exit code 137).
+ *
+ * Exec: the upgrade request is authenticated and checked (404 missing pod, 400 not running / bad container / no
+ * command), then `execHandler` runs the command — by default on THIS host, `spawn(command[0], command.slice(1))`, as
+ * if the pod were on this node — with stdin/stdout/stderr on channels 0/1/2 and the exit Status on channel 3. Execs are
+ * recorded in `execs` (and the upgrade request in `requests`). Closing the WebSocket before the command ends kills it;
+ * stop() kills every running command and closes every WebSocket.
+ *
+ * Not a real API server: no watch, no update (PUT) and no create/delete for NADs over HTTP (use addNad/…), no attach
+ * or port-forward, no tty emulation (tty is recorded, resize frames are ignored), no strategic-merge list merging
+ * (lists are replaced, as in a merge patch), no server-side apply (415).
  */
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Duplex, finished, type Readable, type Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 
 const execFileP = promisify(execFile);
 
@@ -181,6 +200,105 @@ export interface MakePodOptions {
   containers?: string[];
   /** The containerID scheme (default "docker": "docker://<64 hex>"). */
   containerRuntime?: 'docker' | 'containerd' | 'cri-o';
+}
+
+/** What the stand-in does with a created pod once `podStartDelayMs` has passed. */
+export type PodStartBehaviour =
+  /** Schedule it (spec.nodeName) and start it: Running, Ready, containers running. */
+  | 'run'
+  /** Leave it Pending and unscheduled (as with no node that fits). */
+  | 'pending'
+  /** Schedule it, then fail it: phase Failed, containers terminated with exit code 1 (reason Error). */
+  | 'fail';
+
+export interface StandInApiOptions {
+  /** Serve HTTPS with a fresh CA (default true). */
+  tls?: boolean;
+  /** How long after its creation a created pod is scheduled and started (default 50 ms). */
+  podStartDelayMs?: number;
+  /** What happens to created pods (default 'run'); a function decides per pod. */
+  podStartBehaviour?: PodStartBehaviour | ((pod: PodJson) => PodStartBehaviour);
+  /** Called with each pod created over HTTP, before the response (awaited; the start timer begins after it). */
+  onPodCreated?: (pod: PodJson) => void | Promise<void>;
+  /** The node created pods are scheduled to when they name none (default "node-1"). */
+  nodeName?: string;
+  /** The node's IP (status.hostIP of started pods; default "172.18.0.2"). */
+  hostIP?: string;
+  /**
+   * With a value > 0, deleting a scheduled pod with a grace period > 0 is graceful: the pod gets a deletionTimestamp and
+   * is removed min(this, grace period) ms later. Default 0: every deletion is immediate.
+   */
+  podTerminationDelayMs?: number;
+  /** What runs an exec'd command (default: hostExecHandler, i.e. on this host). */
+  execHandler?: ExecHandler;
+}
+
+export type ExecProtocol = 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
+
+/** An exec request, after the API server's checks (the container is resolved even when the client named none). */
+export interface ExecRequest {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+  protocol: ExecProtocol;
+}
+
+/**
+ * What an exec handler returns: a ChildProcess, or anything shaped like one. It must emit 'exit' or 'close'
+ * (code, signal) when the command ends (or 'error' when it cannot start); the status is sent once stdout and stderr
+ * have ended too. kill() is called (with 'SIGKILL') when the WebSocket closes early, the pod goes away, or on stop().
+ */
+export interface ExecProcess {
+  readonly pid?: number | undefined;
+  readonly stdin?: Writable | null;
+  readonly stdout?: Readable | null;
+  readonly stderr?: Readable | null;
+  kill(signal?: NodeJS.Signals | number): boolean | void;
+  once(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+export type ExecHandler = (req: ExecRequest) => ExecProcess | Promise<ExecProcess>;
+
+/** The Status an exec ends with (sent on channel 3), as the kubelet writes it. */
+export interface ExecStatusJson {
+  metadata: Record<string, never>;
+  status: 'Success' | 'Failure';
+  message?: string;
+  reason?: string;
+  details?: { causes?: Array<{ reason?: string; message: string }> };
+  code?: number;
+}
+
+export interface RecordedExec extends ExecRequest {
+  startedAt: Date;
+  /** The pid of the process the handler returned, when it has one. */
+  pid?: number;
+  /** The exit code (128 + signal number when killed by a signal); undefined while running or when it never started. */
+  exitCode?: number;
+  /** The Status sent to the client (also set, but not sent, when the WebSocket had already closed). */
+  status?: ExecStatusJson;
+  /** The WebSocket closed (client, pod deletion or stop()) before the command ended, so the command was killed. */
+  closedEarly?: boolean;
+  endedAt?: Date;
+}
+
+export interface PodDeletion {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** The effective grace period (query, else DeleteOptions, else the pod's terminationGracePeriodSeconds, else 30). */
+  gracePeriodSeconds: number;
+  propagationPolicy?: string;
+  dryRun: boolean;
+  /** Whether the pod was removed at once (false: it got a deletionTimestamp and goes later). */
+  immediate: boolean;
+  at: Date;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -767,6 +885,70 @@ const groupResource = (r: Resource) => (r.group ? `${r.plural}.${r.group}` : r.p
 const qualifiedKind = (r: Resource) => (r.group ? `${r.kind}.${r.group}` : r.kind);
 const detailsOf = (r: Resource, name: string) => (r.group ? { name, group: r.group, kind: r.plural } : { name, kind: r.plural });
 
+interface FieldCause {
+  field: string;
+  /** e.g. 'Required value', 'Invalid value: "x": …' */
+  what: string;
+}
+
+/** A 422 Invalid Status the way the API server words it (one cause: "… is invalid: f: what"; more: "[f1: w1, f2: w2]"). */
+function invalidError(r: Resource, name: string, causes: FieldCause[]): ApiError {
+  const reason = (what: string) =>
+    what.startsWith('Too long')
+      ? 'FieldValueTooLong'
+      : what.startsWith('Required value')
+        ? 'FieldValueRequired'
+        : what.startsWith('Duplicate value')
+          ? 'FieldValueDuplicate'
+          : what.startsWith('Forbidden')
+            ? 'FieldValueForbidden'
+            : 'FieldValueInvalid';
+  const parts = causes.map((c) => `${c.field}: ${c.what}`);
+  return new ApiError(
+    statusObject(422, `${qualifiedKind(r)} "${name}" is invalid: ${parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`}`, 'Invalid', {
+      name,
+      ...(r.group ? { group: r.group } : {}),
+      kind: r.kind,
+      causes: causes.map((c) => ({ reason: reason(c.what), message: c.what, field: c.field })),
+    }),
+  );
+}
+
+/** Validate metadata.labels/annotations (types → 400; keys, values, total annotation size → 422); drops empty maps. */
+function checkLabelsAndAnnotations(r: Resource, name: string, meta: ObjectMetaJson): void {
+  const invalid = (field: string, what: string) => invalidError(r, name, [{ field, what }]);
+  for (const field of ['labels', 'annotations'] as const) {
+    const map = meta[field];
+    if (map === undefined) continue;
+    if (!isObject(map)) throw badRequest(`json: cannot unmarshal ${Array.isArray(map) ? 'array' : typeof map} into Go struct field ObjectMeta.metadata.${field} of type map[string]string`);
+    let size = 0;
+    for (const [k2, v] of Object.entries(map)) {
+      if (typeof v !== 'string') throw badRequest(`json: cannot unmarshal ${typeof v} into Go struct field ObjectMeta.metadata.${field} of type string`);
+      const e = qualifiedNameError(k2);
+      if (e) throw invalid(`metadata.${field}`, `Invalid value: ${JSON.stringify(k2)}: ${e}`);
+      if (field === 'labels') {
+        const ve = labelValueError(v);
+        if (ve) throw invalid(`metadata.labels`, `Invalid value: ${JSON.stringify(v)}: ${ve}`);
+      }
+      size += Buffer.byteLength(k2) + Buffer.byteLength(v);
+    }
+    if (field === 'annotations' && size > 262144) throw invalid('metadata.annotations', 'Too long: must have at most 262144 bytes');
+    if (Object.keys(map).length === 0) delete meta[field];
+  }
+}
+
+/** ObjectMeta keys in the order the API server writes them. */
+const META_ORDER = [
+  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
+  'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
+];
+function orderedMeta(meta: ObjectMetaJson): ObjectMetaJson {
+  const out: Record<string, unknown> = {};
+  for (const k of META_ORDER) if (meta[k] !== undefined) out[k] = meta[k];
+  for (const [k, v] of Object.entries(meta)) if (!(k in out) && v !== undefined) out[k] = v;
+  return out as ObjectMetaJson;
+}
+
 /** Pod spec fields a pod update may change (the rest is immutable). */
 function podSpecMutableStripped(spec: unknown): unknown {
   if (!isObject(spec)) return spec;
@@ -791,6 +973,223 @@ interface Interceptor {
 const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
 
 // ---------------------------------------------------------------------------------------------------------------
+// Pod lifecycle helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The alphabet of k8s.io/apimachinery/pkg/util/rand.String (no vowels, no 0/1/3: no words, no look-alikes). */
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** generateName + 5 random characters, the base cut to 58 characters as the API server does. */
+export function generatedName(base: string): string {
+  let suffix = '';
+  for (let i = 0; i < 5; i++) suffix += NAME_ALPHABET[randomInt(NAME_ALPHABET.length)];
+  return `${base.slice(0, 58)}${suffix}`;
+}
+
+/** "busybox" → "docker.io/library/busybox:latest", as container statuses report images. */
+function normalizeImage(image: string): string {
+  let ref = image;
+  const first = ref.split('/')[0] ?? '';
+  if (!ref.includes('/')) ref = `docker.io/library/${ref}`;
+  else if (!first.includes('.') && !first.includes(':') && first !== 'localhost') ref = `docker.io/${ref}`;
+  const last = ref.slice(ref.lastIndexOf('/') + 1);
+  if (!last.includes(':') && !last.includes('@')) ref = `${ref}:latest`;
+  return ref;
+}
+
+function imageTagIsLatest(image: string): boolean {
+  if (image.includes('@')) return false;
+  const last = image.slice(image.lastIndexOf('/') + 1);
+  return !last.includes(':') || last.endsWith(':latest');
+}
+
+function qosClassOf(containers: unknown[]): string {
+  const rs = containers.map((c) => (isObject(c) && isObject(c.resources) ? c.resources : {}));
+  const has = (m: unknown) => isObject(m) && Object.keys(m).length > 0;
+  if (!rs.some((r) => has(r.requests) || has(r.limits))) return 'BestEffort';
+  const guaranteed = rs.every((r) => {
+    const l = isObject(r.limits) ? r.limits : {};
+    const q = isObject(r.requests) ? r.requests : {};
+    return ['cpu', 'memory'].every((k) => l[k] !== undefined && (q[k] === undefined || q[k] === l[k]));
+  });
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/** The defaults the API server fills in on create (a subset: what clients commonly look at). */
+function defaultPodSpec(spec: Record<string, unknown>): void {
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.enableServiceLinks ??= true;
+  spec.preemptionPolicy ??= 'PreemptLowerPriority';
+  spec.priority ??= 0;
+  spec.restartPolicy ??= 'Always';
+  spec.schedulerName ??= 'default-scheduler';
+  spec.securityContext ??= {};
+  spec.serviceAccount ??= (spec.serviceAccountName as string | undefined) ?? 'default';
+  spec.serviceAccountName ??= spec.serviceAccount;
+  spec.terminationGracePeriodSeconds ??= 30;
+  spec.tolerations ??= [
+    { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+  ];
+  for (const list of [spec.initContainers, spec.containers]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (!isObject(c)) continue;
+      c.imagePullPolicy ??= typeof c.image === 'string' && imageTagIsLatest(c.image) ? 'Always' : 'IfNotPresent';
+      c.resources ??= {};
+      c.terminationMessagePath ??= '/dev/termination-log';
+      c.terminationMessagePolicy ??= 'File';
+    }
+  }
+}
+
+export interface FailPodOptions {
+  /** The containers' exit code (default 1). */
+  exitCode?: number;
+  /** The containers' termination reason (default "Error"). */
+  reason?: string;
+  /** The containers' termination message. */
+  message?: string;
+}
+
+/** The status of a scheduled pod that is now Running or Failed (what the kubelet reports). */
+function startedPodStatus(pod: PodJson, phase: 'Running' | 'Failed', hostIP: string, o: FailPodOptions = {}): PodJson['status'] {
+  const now = rfc3339();
+  const prev = isObject(pod.status) ? pod.status : {};
+  const running = phase === 'Running';
+  const ns = pod.metadata.namespace ?? 'default';
+  const h = hex(`${ns}/${pod.metadata.name}`);
+  const podIP = pod.spec.hostNetwork ? hostIP : `10.244.${parseInt(h.slice(0, 2), 16) % 250}.${(parseInt(h.slice(2, 4), 16) % 250) + 2}`;
+  const startTime = typeof prev.startTime === 'string' ? prev.startTime : now;
+  const cond = (type: string, ok: boolean, reason?: string) => ({
+    type,
+    status: ok ? 'True' : 'False',
+    lastProbeTime: null,
+    lastTransitionTime: now,
+    ...(!ok && reason ? { reason } : {}),
+  });
+  const conditions = [
+    cond('PodReadyToStartContainers', running),
+    cond('Initialized', true),
+    cond('Ready', running, 'PodFailed'),
+    cond('ContainersReady', running, 'PodFailed'),
+    cond('PodScheduled', true),
+  ];
+  const containers = Array.isArray(pod.spec.containers) ? pod.spec.containers : [];
+  return {
+    phase,
+    conditions,
+    hostIP,
+    hostIPs: [{ ip: hostIP }],
+    podIP,
+    podIPs: [{ ip: podIP }],
+    startTime,
+    containerStatuses: containers.map((c) => {
+      const image = normalizeImage(String(c.image));
+      const containerID = `containerd://${hex(`${pod.metadata.uid ?? ''}/${c.name}`)}`;
+      return {
+        containerID,
+        image,
+        imageID: `${image.replace(/[:@][^/]*$/, '')}@sha256:${hex(image)}`,
+        lastState: {},
+        name: c.name,
+        ready: running,
+        restartCount: 0,
+        started: running,
+        state: running
+          ? { running: { startedAt: now } }
+          : {
+              terminated: {
+                containerID,
+                exitCode: o.exitCode ?? 1,
+                finishedAt: now,
+                ...(o.message !== undefined ? { message: o.message } : {}),
+                reason: o.reason ?? 'Error',
+                startedAt: now,
+              },
+            },
+      };
+    }),
+    qosClass: typeof prev.qosClass === 'string' ? prev.qosClass : qosClassOf(containers),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Exec helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Children of hostExecHandler: each leads its own process group, which is killed as a whole. */
+const processGroupLeaders = new WeakSet<object>();
+
+/**
+ * The default exec handler: run the command on this host, as if the pod were on this node
+ * (`spawn(command[0], command.slice(1))`, in a process group of its own so that a kill also reaches its children).
+ */
+export function hostExecHandler(req: ExecRequest): ChildProcess {
+  const [file = '', ...args] = req.command;
+  const child = spawn(file, args, { stdio: 'pipe', detached: true });
+  processGroupLeaders.add(child);
+  return child;
+}
+
+/** The exit code a runtime reports for a process killed by a signal: 128 + the signal number. */
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const n = signal ? (osConstants.signals as Record<string, number | undefined>)[signal] : undefined;
+  return 128 + (n ?? 9);
+}
+
+/** Go's %v of a []string: [a b c]. */
+const goStrings = (xs: string[]) => `[${xs.join(' ')}]`;
+
+export function execExitStatus(command: string[], exitCode: number): ExecStatusJson {
+  if (exitCode === 0) return { metadata: {}, status: 'Success' };
+  return {
+    metadata: {},
+    status: 'Failure',
+    message: `command terminated with non-zero exit code: error executing command ${goStrings(command)}, exit code ${exitCode}`,
+    reason: 'NonZeroExitCode',
+    details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
+  };
+}
+
+/** The Status for a command that could not be started (what containerd/runc report, roughly). */
+function execStartFailureStatus(command: string[], err: Error): ExecStatusJson {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT'
+      ? `exec: ${JSON.stringify(command[0] ?? '')}: executable file not found in $PATH`
+      : code === 'EACCES'
+        ? `exec: ${JSON.stringify(command[0] ?? '')}: permission denied`
+        : err.message;
+  const cause = `error executing command in container: failed to exec in container: failed to start exec: OCI runtime exec failed: exec failed: unable to start container process: ${why}: unknown`;
+  return { metadata: {}, status: 'Failure', message: `Internal error occurred: ${cause}`, reason: 'InternalError', details: { causes: [{ message: cause }] }, code: 500 };
+}
+
+const EXEC_PROTOCOLS: ExecProtocol[] = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+
+function pickExecProtocol(offered: Iterable<string>): ExecProtocol | undefined {
+  const set = new Set([...offered].map((p) => p.trim()));
+  return EXEC_PROTOCOLS.find((p) => set.has(p));
+}
+
+const toBuffer = (d: RawData | string): Buffer =>
+  typeof d === 'string' ? Buffer.from(d) : Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d);
+
+interface ExecSession {
+  req: ExecRequest;
+  record: RecordedExec;
+  ws: WebSocket;
+  proc?: ExecProcess;
+  /** Set once the command has exited (or failed to start). */
+  exited: boolean;
+  /** Resolves once the command has exited, failed to start, or never got started. */
+  ended: Promise<void>;
+  markEnded: () => void;
+  wsClosed: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -807,10 +1206,31 @@ export class StandInApiServer {
   readonly caPath: string | undefined;
   /** The temp dir (certificates, kubeconfigs); removed by stop(). */
   readonly dir: string;
-  /** Every request received, in order (also unauthorized and failed ones). */
+  /** Every request received, in order (also unauthorized and failed ones, and exec upgrade requests). */
   readonly requests: RecordedRequest[] = [];
+  /** Every exec that got its WebSocket, in order; each record is updated when its command ends. */
+  readonly execs: RecordedExec[] = [];
+  /** Every pod deletion over HTTP (DELETE), in order, also dry runs (dryRun: true). */
+  readonly podDeletions: PodDeletion[] = [];
+
+  /** How long after its creation a created pod is scheduled and started (ms). */
+  podStartDelayMs: number;
+  /** What happens to created pods once podStartDelayMs has passed; a function decides per pod. */
+  podStartBehaviour: PodStartBehaviour | ((pod: PodJson) => PodStartBehaviour);
+  /** Called with each pod created over HTTP, before the response (awaited; the start timer begins after it). */
+  onPodCreated: ((pod: PodJson) => void | Promise<void>) | undefined;
+  /** The node created pods are scheduled to when they name none. */
+  nodeName: string;
+  /** The node's IP, status.hostIP of started pods. */
+  hostIP: string;
+  /** See StandInApiOptions.podTerminationDelayMs (0: deletions are immediate). */
+  podTerminationDelayMs: number;
+  /** What runs exec'd commands; replace it to run them elsewhere, e.g. (req) => spawn('docker', ['exec', '-i', node, ...req.command]). */
+  execHandler: ExecHandler;
 
   private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<ExecSession>();
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly interceptors: Interceptor[] = [];
@@ -821,8 +1241,23 @@ export class StandInApiServer {
   private kubeconfigCount = 0;
   private stopped = false;
 
-  private constructor(args: { server: http.Server; url: string; dir: string; token: string; caPem?: string; caPath?: string }) {
+  private constructor(args: { server: http.Server; url: string; dir: string; token: string; caPem?: string; caPath?: string; opts: StandInApiOptions }) {
     this.server = args.server;
+    const o = args.opts;
+    this.podStartDelayMs = o.podStartDelayMs ?? 50;
+    this.podStartBehaviour = o.podStartBehaviour ?? 'run';
+    this.onPodCreated = o.onPodCreated;
+    this.nodeName = o.nodeName ?? 'node-1';
+    this.hostIP = o.hostIP ?? '172.18.0.2';
+    this.podTerminationDelayMs = o.podTerminationDelayMs ?? 0;
+    this.execHandler = o.execHandler ?? hostExecHandler;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      clientTracking: false,
+      maxPayload: 64 * 1024 * 1024,
+      handleProtocols: (offered) => pickExecProtocol(offered) ?? false,
+    });
     this.url = args.url;
     this.dir = args.dir;
     this.token = args.token;
@@ -856,6 +1291,14 @@ export class StandInApiServer {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {
+        /* the client went away; 'close' follows */
+      });
+      this.handleUpgrade(req, socket, head).catch((e: unknown) => {
+        this.rejectUpgrade(socket, 500, statusObject(500, `Internal error occurred: ${(e as Error)?.stack ?? String(e)}`, 'InternalError'));
+      });
+    });
     this.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent && !res.destroyed) {
@@ -865,7 +1308,7 @@ export class StandInApiServer {
     });
   }
 
-  static async start(opts: { tls?: boolean } = {}): Promise<StandInApiServer> {
+  static async start(opts: StandInApiOptions = {}): Promise<StandInApiServer> {
     const tls = opts.tls ?? true;
     const dir = await mkdtemp(join(tmpdir(), 'cni-attach-stand-in-api-'));
     try {
@@ -891,7 +1334,7 @@ export class StandInApiServer {
       const addr = server.address();
       if (addr === null || typeof addr === 'string') throw new Error('stand-in API server: no TCP address');
       const url = `${tls ? 'https' : 'http'}://127.0.0.1:${addr.port}`;
-      const api = new StandInApiServer({ server, url, dir, token: randomBytes(24).toString('hex'), caPem, caPath });
+      const api = new StandInApiServer({ server, url, dir, token: randomBytes(24).toString('hex'), caPem, caPath, opts });
       await api.writeKubeconfig({ fileName: 'kubeconfig' });
       return api;
     } catch (e) {
@@ -900,12 +1343,32 @@ export class StandInApiServer {
     }
   }
 
-  /** Close the server and every connection (also hanging requests), and remove the temp dir. Idempotent. */
+  /**
+   * Kill every exec'd command and close its WebSocket, close the server and every connection (also hanging
+   * requests), and remove the temp dir. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    const sessions = [...this.sessions];
+    for (const s of sessions) {
+      this.killSession(s);
+      s.ws.terminate();
+    }
+    if (sessions.length > 0) {
+      // Wait (briefly) for the commands to be reaped, so that none outlives the server.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(sessions.map((s) => s.ended)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 3_000);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.wss.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
@@ -976,10 +1439,32 @@ export class StandInApiServer {
     return this.update(this.pods, a as KubeObjectJson | string, name, update as ((o: KubeObjectJson) => KubeObjectJson | void) | undefined) as PodJson;
   }
 
+  /** Remove a pod (not recorded in podDeletions); commands exec'd into it are killed. */
   deletePod(namespace: string, name: string): boolean {
     const ok = this.pods.store.delete(key(namespace, name));
-    if (ok) this.rv++;
+    if (ok) {
+      this.rv++;
+      this.killExecsInto(namespace, name);
+    }
     return ok;
+  }
+
+  /** Schedule (to spec.nodeName, else this.nodeName) and start a pod now: Running, Ready, containers running. */
+  runPod(namespace: string, name: string): PodJson {
+    return this.updatePod(namespace, name, (p) => {
+      p.spec.nodeName ??= this.nodeName;
+      p.status = startedPodStatus(p, 'Running', this.hostIP);
+    });
+  }
+
+  /** Schedule a pod (if it is not) and fail it: phase Failed, containers terminated (exit code 1, reason Error by default). */
+  failPod(namespace: string, name: string, o: FailPodOptions = {}): PodJson {
+    const pod = this.updatePod(namespace, name, (p) => {
+      p.spec.nodeName ??= this.nodeName;
+      p.status = startedPodStatus(p, 'Failed', this.hostIP, o);
+    });
+    this.killExecsInto(namespace, name);
+    return pod;
   }
 
   addNad(nad: NadJson): NadJson {
@@ -1085,6 +1570,11 @@ export class StandInApiServer {
     this.requests.length = 0;
   }
 
+  /** How many exec'd commands are still running or still have their WebSocket open. */
+  get activeExecs(): number {
+    return this.sessions.size;
+  }
+
   // ------------------------------------------------------------------ HTTP
 
   private send(res: http.ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
@@ -1109,17 +1599,15 @@ export class StandInApiServer {
     });
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
+  /** Build the record of a request and add it to `requests`. */
+  private record(req: http.IncomingMessage, rawBody: string): { rec: RecordedRequest; url: URL; rawUrl: string } {
     const rawUrl = req.url ?? '/';
-    const u = new URL(rawUrl, 'http://stand-in');
+    const url = new URL(rawUrl, 'http://stand-in');
     let path: string;
     try {
-      path = decodeURIComponent(u.pathname);
+      path = decodeURIComponent(url.pathname);
     } catch {
-      path = u.pathname;
+      path = url.pathname;
     }
     const contentType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() || undefined;
     let body: unknown = rawBody === '' ? undefined : rawBody;
@@ -1135,7 +1623,7 @@ export class StandInApiServer {
     const rec: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
-      query: Object.fromEntries(u.searchParams),
+      query: Object.fromEntries(url.searchParams),
       contentType,
       body,
       rawBody,
@@ -1143,31 +1631,49 @@ export class StandInApiServer {
       authorized: m?.[1] === this.token,
     };
     this.requests.push(rec);
+    return { rec, url, rawUrl };
+  }
 
+  /** Apply the first matching interceptor: undefined to go on handling the request, 'hang', or a Status to answer with. */
+  private async intercept(rec: RecordedRequest, rawUrl: string): Promise<undefined | 'hang' | StatusJson> {
     const hit = this.interceptors.find(
-      (i) => i.remaining > 0 && (!i.method || i.method.toUpperCase() === rec.method.toUpperCase()) && (!i.pathIncludes || path.includes(i.pathIncludes) || rawUrl.includes(i.pathIncludes)),
+      (i) =>
+        i.remaining > 0 &&
+        (!i.method || i.method.toUpperCase() === rec.method.toUpperCase()) &&
+        (!i.pathIncludes || rec.path.includes(i.pathIncludes) || rawUrl.includes(i.pathIncludes)),
     );
-    if (hit) {
-      hit.remaining--;
-      if (hit.remaining <= 0) this.interceptors.splice(this.interceptors.indexOf(hit), 1);
-      if (hit.action.kind === 'hook') {
-        await hit.action.fn(rec);
-      } else {
-        const f = hit.action.response;
-        if ('hang' in f) return; // never answer; stop() destroys the socket
-        if (f.delayMs) await this.sleep(f.delayMs);
-        if (this.stopped) return;
-        if ('code' in f) {
-          const msg = f.message ?? DEFAULT_MESSAGES[f.code] ?? `injected by the stand-in API server (HTTP ${f.code})`;
-          const details = f.code === 500 ? { causes: [{ message: msg }] } : undefined;
-          this.send(res, f.code, statusObject(f.code, msg, undefined, details));
-          return;
-        }
-      }
+    if (!hit) return undefined;
+    hit.remaining--;
+    if (hit.remaining <= 0) this.interceptors.splice(this.interceptors.indexOf(hit), 1);
+    if (hit.action.kind === 'hook') {
+      await hit.action.fn(rec);
+      return undefined;
+    }
+    const f = hit.action.response;
+    if ('hang' in f) return 'hang'; // never answer; stop() destroys the socket
+    if (f.delayMs) await this.sleep(f.delayMs);
+    if (this.stopped) return 'hang';
+    if ('code' in f) {
+      const msg = f.message ?? DEFAULT_MESSAGES[f.code] ?? `injected by the stand-in API server (HTTP ${f.code})`;
+      const details = f.code === 500 ? { causes: [{ message: msg }] } : undefined;
+      return statusObject(f.code, msg, undefined, details);
+    }
+    return undefined;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const { rec, rawUrl } = this.record(req, Buffer.concat(chunks).toString('utf8'));
+    const fault = await this.intercept(rec, rawUrl);
+    if (fault === 'hang') return;
+    if (fault) {
+      this.send(res, fault.code, fault);
+      return;
     }
 
     const method = rec.method.toUpperCase();
-    if (method === 'GET' && ['/healthz', '/livez', '/readyz'].includes(path)) {
+    if (method === 'GET' && ['/healthz', '/livez', '/readyz'].includes(rec.path)) {
       this.send(res, 200, 'ok', 'text/plain; charset=utf-8');
       return;
     }
@@ -1176,7 +1682,7 @@ export class StandInApiServer {
       return;
     }
     try {
-      const [code, out] = this.route(method, path, rec);
+      const [code, out] = await this.route(method, rec.path, rec);
       this.send(res, code, out);
     } catch (e) {
       if (e instanceof ApiError) this.send(res, e.status.code, e.status);
@@ -1188,10 +1694,11 @@ export class StandInApiServer {
     return new ApiError(statusObject(404, 'the server could not find the requested resource', 'NotFound', {}));
   }
 
-  private route(method: string, path: string, rec: RecordedRequest): [number, unknown] {
+  private async route(method: string, path: string, rec: RecordedRequest): Promise<[number, unknown]> {
+    const methodNotAllowed = () => new ApiError(statusObject(405, 'the server does not allow this method on the requested resource', 'MethodNotAllowed', {}));
     const discovery = this.discovery(path);
     if (discovery !== undefined) {
-      if (method !== 'GET') throw new ApiError(statusObject(405, 'the server does not allow this method on the requested resource', 'MethodNotAllowed', {}));
+      if (method !== 'GET') throw methodNotAllowed();
       return [200, discovery];
     }
     const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
@@ -1199,12 +1706,20 @@ export class StandInApiServer {
     const [, coreVersion, group = '', groupVersion, namespace, plural, name, subresource] = m;
     const version = coreVersion ?? groupVersion;
     const r = this.resources.find((x) => x.group === group && x.version === version && x.plural === plural);
-    if (!r || subresource !== undefined) throw this.notFoundRoute();
+    if (!r) throw this.notFoundRoute();
+    if (subresource !== undefined) {
+      // exec is served over WebSocket only (see handleUpgrade); a plain request gets what the kubelet answers.
+      if (r === this.pods && namespace !== undefined && subresource === 'exec' && (method === 'GET' || method === 'POST')) {
+        throw badRequest('Upgrade request required');
+      }
+      throw this.notFoundRoute();
+    }
     if (rec.query.watch === 'true' || rec.query.watch === '1') {
       throw badRequest('watch is not supported by the stand-in API server');
     }
     if (name === undefined) {
-      if (method !== 'GET') throw new ApiError(statusObject(405, 'the server does not allow this method on the requested resource', 'MethodNotAllowed', {}));
+      if (method === 'POST' && r === this.pods && namespace !== undefined) return [201, await this.createPod(namespace, rec)];
+      if (method !== 'GET') throw methodNotAllowed();
       return [200, this.listResponse(r, namespace, rec.query)];
     }
     if (namespace === undefined) throw this.notFoundRoute(); // namespaced resources only
@@ -1214,7 +1729,408 @@ export class StandInApiServer {
       return [200, clone(o)];
     }
     if (method === 'PATCH') return [200, this.patch(r, namespace, name, rec)];
-    throw new ApiError(statusObject(405, 'the server does not allow this method on the requested resource', 'MethodNotAllowed', {}));
+    if (method === 'DELETE' && r === this.pods) return [200, this.deletePodRequest(namespace, name, rec)];
+    throw methodNotAllowed();
+  }
+
+  // ------------------------------------------------------------------ pod create and delete
+
+  private async createPod(namespace: string, rec: RecordedRequest): Promise<PodJson> {
+    const r = this.pods;
+    if (rec.contentType !== undefined && !/[/+]json$/.test(rec.contentType)) {
+      throw new ApiError(statusObject(415, `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`, 'UnsupportedMediaType'));
+    }
+    const body = rec.body;
+    if (!isObject(body)) {
+      throw badRequest(`Pod in version "v1" cannot be handled as a Pod: ${rec.rawBody === '' ? 'no body' : 'the body is not a JSON object'}`);
+    }
+    if ((body.apiVersion !== undefined && body.apiVersion !== 'v1') || (body.kind !== undefined && body.kind !== 'Pod')) {
+      throw badRequest(`the API version in the data (${String(body.apiVersion)}) and kind (${String(body.kind)}) do not match the expected v1, Pod`);
+    }
+    if (body.metadata !== undefined && !isObject(body.metadata)) throw badRequest('Pod in version "v1" cannot be handled as a Pod: metadata is not an object');
+    const input = clone(body);
+    const meta = (isObject(input.metadata) ? input.metadata : {}) as ObjectMetaJson;
+    if (typeof meta.namespace === 'string' && meta.namespace !== '' && meta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    meta.namespace = namespace;
+    const generateName = typeof meta.generateName === 'string' ? meta.generateName : '';
+    let name = typeof meta.name === 'string' ? meta.name : '';
+    if (!name && !generateName) throw invalidError(r, '', [{ field: 'metadata.name', what: 'Required value: name or generateName is required' }]);
+    if (!name) {
+      do name = generatedName(generateName);
+      while (r.store.has(key(namespace, name)));
+    }
+    meta.name = name;
+
+    const causes: FieldCause[] = [];
+    if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+      causes.push({
+        field: 'metadata.name',
+        what: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+      });
+    }
+    const spec = isObject(input.spec) ? input.spec : undefined;
+    const containers: unknown[] = spec && Array.isArray(spec.containers) ? spec.containers : [];
+    if (containers.length === 0) causes.push({ field: 'spec.containers', what: 'Required value' });
+    const seen = new Set<string>();
+    containers.forEach((c, i) => {
+      const f = `spec.containers[${i}]`;
+      if (!isObject(c)) {
+        causes.push({ field: f, what: 'Invalid value: not an object' });
+        return;
+      }
+      if (typeof c.name !== 'string' || c.name === '') causes.push({ field: `${f}.name`, what: 'Required value' });
+      else if (seen.has(c.name)) causes.push({ field: `${f}.name`, what: `Duplicate value: ${JSON.stringify(c.name)}` });
+      else seen.add(c.name);
+      if (typeof c.image !== 'string' || c.image.trim() === '') causes.push({ field: `${f}.image`, what: 'Required value' });
+    });
+    if (causes.length > 0) throw invalidError(r, name, causes);
+    checkLabelsAndAnnotations(r, name, meta);
+    if (r.store.has(key(namespace, name))) {
+      throw new ApiError(statusObject(409, `${groupResource(r)} "${name}" already exists`, 'AlreadyExists', detailsOf(r, name)));
+    }
+
+    // Server-managed metadata; status is the server's too.
+    for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'managedFields']) delete meta[f];
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339();
+    const podSpec = spec as Record<string, unknown>;
+    defaultPodSpec(podSpec);
+    const dryRun = rec.query.dryRun === 'All';
+    if (!dryRun) meta.resourceVersion = String(++this.rv);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: orderedMeta(meta), spec: podSpec, status: { phase: 'Pending', qosClass: qosClassOf(containers) } } as unknown as PodJson;
+    if (dryRun) return clone(pod);
+    const k = key(namespace, name);
+    r.store.set(k, pod);
+    if (this.onPodCreated) await this.onPodCreated(clone(pod));
+    const uid = meta.uid;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.startCreatedPod(namespace, name, uid);
+    }, this.podStartDelayMs);
+    this.timers.add(t);
+    return clone((r.store.get(k) as PodJson | undefined) ?? pod);
+  }
+
+  private startCreatedPod(namespace: string, name: string, uid: string): void {
+    const cur = this.pods.store.get(key(namespace, name)) as PodJson | undefined;
+    // Gone, replaced, terminating, or already moved on (runPod/failPod/updatePod by the test): leave it alone.
+    if (this.stopped || !cur || cur.metadata.uid !== uid || cur.metadata.deletionTimestamp !== undefined || cur.status?.phase !== 'Pending') return;
+    const behaviour = typeof this.podStartBehaviour === 'function' ? this.podStartBehaviour(clone(cur)) : this.podStartBehaviour;
+    if (behaviour === 'run') this.runPod(namespace, name);
+    else if (behaviour === 'fail') this.failPod(namespace, name);
+  }
+
+  private deletePodRequest(namespace: string, name: string, rec: RecordedRequest): PodJson {
+    const r = this.pods;
+    const k = key(namespace, name);
+    if (rec.body !== undefined && !isObject(rec.body)) throw badRequest('DeleteOptions in version "v1" cannot be handled as a DeleteOptions: the body is not a JSON object');
+    const opts = isObject(rec.body) ? rec.body : {};
+    const q = rec.query;
+    let grace: number | undefined;
+    if (q.gracePeriodSeconds !== undefined) {
+      if (!/^-?\d+$/.test(q.gracePeriodSeconds)) {
+        throw badRequest(`gracePeriodSeconds: Invalid value: ${JSON.stringify(q.gracePeriodSeconds)}: strconv.ParseInt: parsing ${JSON.stringify(q.gracePeriodSeconds)}: invalid syntax`);
+      }
+      grace = Number(q.gracePeriodSeconds);
+    } else if (typeof opts.gracePeriodSeconds === 'number') {
+      grace = opts.gracePeriodSeconds;
+    }
+    const cur = r.store.get(k) as PodJson | undefined;
+    if (!cur) throw this.notFound(r, name);
+    const pre = isObject(opts.preconditions) ? opts.preconditions : {};
+    const conflict = (what: string, want: unknown, have: unknown) =>
+      new ApiError(
+        statusObject(
+          409,
+          `Operation cannot be fulfilled on ${groupResource(r)} "${name}": Precondition failed: ${what} in precondition: ${String(want)}, ${what} in object meta: ${String(have)}`,
+          'Conflict',
+          detailsOf(r, name),
+        ),
+      );
+    if (typeof pre.uid === 'string' && pre.uid !== cur.metadata.uid) throw conflict('UID', pre.uid, cur.metadata.uid);
+    if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== cur.metadata.resourceVersion) {
+      throw conflict('ResourceVersion', pre.resourceVersion, cur.metadata.resourceVersion);
+    }
+    const dryRun = q.dryRun === 'All' || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+    const propagationPolicy = q.propagationPolicy ?? (typeof opts.propagationPolicy === 'string' ? opts.propagationPolicy : undefined);
+
+    // Like the pod strategy: negative means 1 s; unscheduled and finished pods go at once.
+    let effective = grace ?? (typeof cur.spec.terminationGracePeriodSeconds === 'number' ? cur.spec.terminationGracePeriodSeconds : 30);
+    if (effective < 0) effective = 1;
+    const phase = cur.status?.phase;
+    if (!cur.spec.nodeName || phase === 'Succeeded' || phase === 'Failed') effective = 0;
+    const alreadyTerminating = cur.metadata.deletionTimestamp !== undefined;
+    const immediate = effective === 0 || this.podTerminationDelayMs <= 0;
+    const now = new Date();
+    this.podDeletions.push({
+      namespace,
+      name,
+      uid: cur.metadata.uid ?? '',
+      gracePeriodSeconds: effective,
+      ...(propagationPolicy !== undefined ? { propagationPolicy } : {}),
+      dryRun,
+      immediate,
+      at: now,
+    });
+
+    const out = clone(cur);
+    if (!alreadyTerminating || immediate) {
+      out.metadata.deletionTimestamp = rfc3339(new Date(now.getTime() + effective * 1000));
+      out.metadata.deletionGracePeriodSeconds = effective;
+      out.metadata = orderedMeta(out.metadata);
+    }
+    if (dryRun) return out;
+    if (immediate) {
+      r.store.delete(k);
+      out.metadata.resourceVersion = String(++this.rv);
+      this.killExecsInto(namespace, name);
+      return out;
+    }
+    if (alreadyTerminating) return out; // the removal is already on its way
+    out.metadata.resourceVersion = String(++this.rv);
+    r.store.set(k, out);
+    const uid = out.metadata.uid;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      const c = r.store.get(k);
+      if (c && c.metadata.uid === uid) {
+        r.store.delete(k);
+        this.rv++;
+        this.killExecsInto(namespace, name);
+      }
+    }, Math.min(this.podTerminationDelayMs, effective * 1000));
+    this.timers.add(t);
+    return clone(out);
+  }
+
+  // ------------------------------------------------------------------ exec
+
+  private rejectUpgrade(socket: Duplex, code: number, status: StatusJson): void {
+    if (socket.destroyed) return;
+    const text = JSON.stringify(status);
+    socket.end(
+      [
+        `HTTP/1.1 ${code} ${http.STATUS_CODES[code] ?? 'Error'}`,
+        'Content-Type: application/json',
+        `Content-Length: ${Buffer.byteLength(text)}`,
+        'Cache-Control: no-cache, private',
+        `Audit-Id: ${randomUUID()}`,
+        'Connection: close',
+        '',
+        text,
+      ].join('\r\n'),
+    );
+  }
+
+  private async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { rec, url, rawUrl } = this.record(req, '');
+    const fault = await this.intercept(rec, rawUrl);
+    if (fault === 'hang') return;
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    if (fault) {
+      this.rejectUpgrade(socket, fault.code, fault);
+      return;
+    }
+    if (!rec.authorized) {
+      this.rejectUpgrade(socket, 401, statusObject(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    let execReq: ExecRequest;
+    try {
+      execReq = this.execRequest(rec, url, req);
+    } catch (e) {
+      if (e instanceof ApiError) {
+        this.rejectUpgrade(socket, e.status.code, e.status);
+        return;
+      }
+      throw e;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.runExec(ws, execReq));
+  }
+
+  /** Check an exec upgrade request as the API server (and kubelet) would; throws ApiError. */
+  private execRequest(rec: RecordedRequest, url: URL, req: http.IncomingMessage): ExecRequest {
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/([^/]+)$/.exec(rec.path);
+    const method = rec.method.toUpperCase();
+    if (!m || m[3] !== 'exec') throw this.notFoundRoute(); // attach, portforward, … are not served
+    if (method !== 'GET' && method !== 'POST') throw new ApiError(statusObject(405, 'the server does not allow this method on the requested resource', 'MethodNotAllowed', {}));
+    const namespace = m[1] ?? '';
+    const name = m[2] ?? '';
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      throw badRequest(`unable to upgrade connection: the stand-in API server speaks WebSocket only, not ${JSON.stringify(req.headers.upgrade ?? '')}`);
+    }
+    const pod = this.pods.store.get(key(namespace, name)) as PodJson | undefined;
+    if (!pod) throw this.notFound(this.pods, name);
+    const q = url.searchParams;
+    const bool = (k: string) => ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(q.get(k) ?? '');
+    const command = q.getAll('command');
+    const [stdin, stdout, stderr, tty] = [bool('stdin'), bool('stdout'), bool('stderr'), bool('tty')];
+    if (command.length === 0) throw badRequest('you must specify at least one command for the container');
+    if (!stdin && !stdout && !stderr) throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
+    const names = (Array.isArray(pod.spec.containers) ? pod.spec.containers : []).map((c) => c.name);
+    let container = q.get('container') ?? '';
+    if (container === '') {
+      if (names.length !== 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: ${goStrings(names)}`);
+      container = names[0] ?? '';
+    } else if (!names.includes(container)) {
+      throw badRequest(`container ${container} is not valid for pod ${name}`);
+    }
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') throw badRequest(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+    if (!pod.spec.nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
+    if (phase !== 'Running') throw badRequest(`unable to upgrade connection: container not found (${JSON.stringify(container)})`);
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
+    const protocol = pickExecProtocol(offered);
+    if (!protocol) {
+      throw badRequest(`unable to upgrade connection: the stand-in API server speaks ${EXEC_PROTOCOLS.join(' and ')} only (offered: ${JSON.stringify(offered.map((p) => p.trim()).filter(Boolean))})`);
+    }
+    return { namespace, pod: name, container, command, stdin, stdout, stderr, tty, protocol };
+  }
+
+  private runExec(ws: WebSocket, req: ExecRequest): void {
+    const record: RecordedExec = { ...req, command: [...req.command], startedAt: new Date() };
+    this.execs.push(record);
+    let markEnded = () => {};
+    const ended = new Promise<void>((resolve) => {
+      markEnded = resolve;
+    });
+    const s: ExecSession = { req, record, ws, exited: false, ended, markEnded, wsClosed: false };
+    this.sessions.add(s);
+    const forget = () => {
+      if (s.exited && s.wsClosed) this.sessions.delete(s);
+    };
+    const send = (channel: number, data: Buffer) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), data]));
+    };
+    let stdinOpen = req.stdin;
+    const pendingStdin: Buffer[] = [];
+    const closeStdin = () => {
+      stdinOpen = false;
+      s.proc?.stdin?.end();
+    };
+    let finishedSent = false;
+    const finish = (status: ExecStatusJson, exitCode?: number) => {
+      if (finishedSent) return;
+      finishedSent = true;
+      record.status = status;
+      if (exitCode !== undefined) record.exitCode = exitCode;
+      record.endedAt = new Date();
+      if (!s.wsClosed && ws.readyState === WebSocket.OPEN) {
+        send(3, Buffer.from(JSON.stringify(status)));
+        ws.close(1000);
+      }
+    };
+
+    ws.on('message', (data: RawData) => {
+      const buf = toBuffer(data);
+      if (buf.length === 0) return;
+      const channel = buf[0];
+      const payload = buf.subarray(1);
+      if (channel === 0) {
+        if (!stdinOpen || payload.length === 0) return;
+        if (s.proc) s.proc.stdin?.write(payload);
+        else pendingStdin.push(payload);
+      } else if (channel === 255 && req.protocol === 'v5.channel.k8s.io' && payload[0] === 0) {
+        closeStdin(); // v5: the client closed its stdin
+      }
+      // 4 (resize) and anything else: ignored.
+    });
+    ws.on('error', () => {
+      /* 'close' follows */
+    });
+    ws.on('close', () => {
+      s.wsClosed = true;
+      if (!s.exited) {
+        // The client went away (under v4 that is also how it ends stdin), the pod went, or stop(): end the command.
+        record.closedEarly = true;
+        closeStdin();
+        this.killSession(s);
+      }
+      forget();
+    });
+    // The kubelet writes an empty frame on the lowest output channel first, so the client knows the stream is up.
+    send(req.stdout ? 1 : req.stderr ? 2 : 3, Buffer.alloc(0));
+
+    const run = async () => {
+      let proc: ExecProcess;
+      try {
+        proc = await this.execHandler({ ...req, command: [...req.command] });
+      } catch (e) {
+        s.exited = true;
+        markEnded();
+        finish(execStartFailureStatus(req.command, e instanceof Error ? e : new Error(String(e))));
+        forget();
+        return;
+      }
+      s.proc = proc;
+      if (typeof proc.pid === 'number') record.pid = proc.pid;
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: Error }>((resolve) => {
+        proc.once('exit', (code, signal) => resolve({ code, signal }));
+        proc.once('close', (code, signal) => resolve({ code, signal }));
+        proc.once('error', (error) => resolve({ error }));
+      });
+      proc.stdin?.on('error', () => {
+        /* EPIPE: the command does not read its stdin */
+      });
+      const outputs: Array<[Readable | null | undefined, number, boolean]> = [
+        [proc.stdout, 1, req.stdout],
+        [proc.stderr, 2, req.stderr],
+      ];
+      for (const [stream, channel, wanted] of outputs) {
+        stream?.on('data', (c: Buffer | string) => {
+          if (wanted) send(channel, toBuffer(c));
+        });
+        stream?.on('error', () => {});
+      }
+      for (const b of pendingStdin.splice(0)) proc.stdin?.write(b);
+      if (!stdinOpen) proc.stdin?.end();
+      if (s.wsClosed || this.stopped) this.killSession(s);
+
+      const result = await exit;
+      s.exited = true;
+      markEnded();
+      if ('error' in result) {
+        finish(execStartFailureStatus(req.command, result.error));
+      } else {
+        const code = exitCodeOf(result.code, result.signal);
+        record.exitCode = code;
+        // The status goes after the last output.
+        await Promise.all(outputs.map(([st]) => (st ? new Promise<void>((resolve) => finished(st, () => resolve())) : undefined)));
+        finish(execExitStatus(req.command, code), code);
+      }
+      forget();
+    };
+    run().catch((e: unknown) => {
+      s.exited = true;
+      markEnded();
+      finish(execStartFailureStatus(req.command, e instanceof Error ? e : new Error(String(e))));
+      forget();
+    });
+  }
+
+  private killSession(s: ExecSession): void {
+    const p = s.proc;
+    if (!p || s.exited) return;
+    try {
+      if (processGroupLeaders.has(p) && typeof p.pid === 'number') process.kill(-p.pid, 'SIGKILL');
+      else p.kill('SIGKILL');
+    } catch {
+      try {
+        p.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  /** Kill the commands running in a pod (it was removed or failed); their clients get exit code 137. */
+  private killExecsInto(namespace: string, name: string): void {
+    for (const s of this.sessions) if (s.req.namespace === namespace && s.req.pod === name) this.killSession(s);
   }
 
   private notFound(r: Resource, name: string): ApiError {
@@ -1308,15 +2224,6 @@ export class StandInApiServer {
       next = applyMergePatch(cur, patchBody);
     }
 
-    const invalid = (field: string, what: string) =>
-      new ApiError(
-        statusObject(422, `${qualifiedKind(r)} "${name}" is invalid: ${field}: ${what}`, 'Invalid', {
-          name,
-          ...(r.group ? { group: r.group } : {}),
-          kind: r.kind,
-          causes: [{ reason: what.startsWith('Too long') ? 'FieldValueTooLong' : 'FieldValueInvalid', message: what, field }],
-        }),
-      );
     if (!isObject(next) || !isObject(next.metadata)) throw badRequest('Object \'metadata\' is missing or not an object');
     const out = next as KubeObjectJson;
     const meta = out.metadata;
@@ -1340,24 +2247,7 @@ export class StandInApiServer {
         ),
       );
     }
-    for (const field of ['labels', 'annotations'] as const) {
-      const map = meta[field];
-      if (map === undefined) continue;
-      if (!isObject(map)) throw badRequest(`json: cannot unmarshal ${Array.isArray(map) ? 'array' : typeof map} into Go struct field ObjectMeta.metadata.${field} of type map[string]string`);
-      let size = 0;
-      for (const [k2, v] of Object.entries(map)) {
-        if (typeof v !== 'string') throw badRequest(`json: cannot unmarshal ${typeof v} into Go struct field ObjectMeta.metadata.${field} of type string`);
-        const e = qualifiedNameError(k2);
-        if (e) throw invalid(`metadata.${field}`, `Invalid value: ${JSON.stringify(k2)}: ${e}`);
-        if (field === 'labels') {
-          const ve = labelValueError(v);
-          if (ve) throw invalid(`metadata.labels`, `Invalid value: ${JSON.stringify(v)}: ${ve}`);
-        }
-        size += Buffer.byteLength(k2) + Buffer.byteLength(v);
-      }
-      if (field === 'annotations' && size > 262144) throw invalid('metadata.annotations', 'Too long: must have at most 262144 bytes');
-      if (Object.keys(map).length === 0) delete meta[field];
-    }
+    checkLabelsAndAnnotations(r, name, meta);
     // Server-managed metadata.
     meta.uid = cur.metadata.uid;
     meta.creationTimestamp = cur.metadata.creationTimestamp;
@@ -1395,15 +2285,18 @@ export class StandInApiServer {
       kind: 'APIResourceList',
       apiVersion: 'v1',
       groupVersion: gv(rs[0] as Resource),
-      resources: rs.map((r) => ({
-        name: r.plural,
-        singularName: r.singular,
-        namespaced: true,
-        kind: r.kind,
-        verbs: ['get', 'list', 'patch'],
-        shortNames: r.shortNames,
-        ...(r.builtin ? { categories: ['all'] } : {}),
-      })),
+      resources: rs.flatMap((r) => [
+        {
+          name: r.plural,
+          singularName: r.singular,
+          namespaced: true,
+          kind: r.kind,
+          verbs: r === this.pods ? ['create', 'delete', 'get', 'list', 'patch'] : ['get', 'list', 'patch'],
+          shortNames: r.shortNames,
+          ...(r.builtin ? { categories: ['all'] } : {}),
+        },
+        ...(r === this.pods ? [{ name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] }] : []),
+      ]),
     });
     const nadGroup = {
       name: NAD_GROUP,
