@@ -72,9 +72,12 @@ export class CriSandboxes {
     return (await (this.tool ??= which(this.exec))) !== undefined;
   }
 
+  /** The sandbox of this pod; an UnreachableError when there is no CRI runtime to ask here at all. */
   async find(pod: PodRef): Promise<Sandbox | undefined> {
     const tool = await (this.tool ??= which(this.exec));
-    if (!tool) return undefined;
+    if (!tool) {
+      throw new UnreachableError(`no CRI runtime on ${this.exec.where}: neither crictl with a runtime socket nor ctr with containerd's socket`);
+    }
     return tool.kind === 'crictl' ? this.viaCrictl(pod) : this.viaCtr(pod);
   }
 

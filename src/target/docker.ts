@@ -47,7 +47,13 @@ export async function dockerRuntime(host: string | undefined, env: NodeJS.Proces
     name: 'docker',
     where,
     async listSandboxes() {
-      all = await list([]);
+      try {
+        all = await list([]);
+      } catch (e) {
+        // no Docker socket at all: a node without Docker has no Docker sandboxes (a Docker that fails is an error)
+        if ((e as { cause?: { code?: string } }).cause?.code === 'ENOENT' && !host) return (all = []);
+        throw e;
+      }
       return all.map((c) => ({ id: c.Id, running: c.State === 'running', namespace: label(c, 'namespace'), name: label(c, 'name'), uid: label(c, 'uid') }));
     },
     async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {

@@ -73,12 +73,12 @@ export async function findSandbox(runtimes: PodRuntime[], ref: PodRef): Promise<
   return undefined;
 }
 
-/** Every sandbox the runtimes here know, in one list each; runtimes that cannot be reached are skipped when others answer. */
+/**
+ * Every sandbox the runtimes here know, one list each. All must answer: cni-gc frees what has no sandbox, so a runtime
+ * that cannot be asked must stop it rather than make every attachment look dead.
+ */
 export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxInfo[]> {
-  const lists = await Promise.allSettled(runtimes.map((r) => r.listSandboxes()));
-  const ok = lists.filter((l): l is PromiseFulfilledResult<SandboxInfo[]> => l.status === 'fulfilled');
-  if (ok.length === 0 && lists.length > 0) throw (lists[0] as PromiseRejectedResult).reason;
-  return ok.flatMap((l) => l.value);
+  return (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
 }
 
 export async function podTarget(

@@ -76,11 +76,11 @@ describe('CRI sandboxes through ctr (no crictl)', () => {
       'labels."io.cri-containerd.kind"==sandbox,labels."io.kubernetes.pod.name"==web-1,labels."io.kubernetes.pod.namespace"==shop',
     ]);
   });
-  it('neither crictl nor containerd here: not this runtime', async () => {
+  it('neither crictl nor containerd here: a runtime that cannot be asked (exit 4)', async () => {
     const exec = node('');
     const cri = new CriSandboxes(exec);
     expect(await cri.available()).toBe(false);
-    expect(await cri.find(pod)).toBeUndefined();
+    await expect(cri.find(pod)).rejects.toThrow(/no CRI runtime on fake node/);
     expect(await cri.list()).toEqual([]);
   });
 });
