@@ -90,6 +90,19 @@ describe('kubectl cni-gc', () => {
     expect(results(w)).toHaveLength(1);
   });
 
+  it('frees nothing when a runtime cannot be asked (every attachment would look dead)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.listSandboxes = async () => {
+      const { UnreachableError } = await import('../../src/cni/errors.js');
+      throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: EACCES');
+    };
+    expect(await w.cli(gcCommand, [])).toBe(4);
+    expect(w.stderr()).toMatch(/cannot reach Docker/);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+  });
+
   it('reports a DEL that fails and keeps the entry for the next run (exit 1)', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
