@@ -12,7 +12,7 @@ fi
 
 # 1. Debian packages: the reference CNI plugins (in /usr/lib/cni), ip/tc, ping, nsenter, jq, a Docker engine and the
 #    busybox-static binary the test image is made of, debootstrap for the kind-like node image.
-pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io busybox-static tar debootstrap)
+pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io containerd busybox-static tar debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
