@@ -7,8 +7,8 @@
 //   RELIABILITY_CRASH=before:rm:/results/        killed as it is about to remove a result (detach, after DEL)
 //
 // WHEN is before|after, FN one of mkdir, writeFile, rename, rm, open; the path matched is the destination for rename and
-// the first argument otherwise. Only node:fs/promises is patched (what src/exec/local.ts uses), through
-// syncBuiltinESMExports so that the bundle's `import { rename } from 'node:fs/promises'` sees it.
+// the first argument otherwise. Only node:fs/promises is patched (what src/exec/local.ts uses): its exports object, which
+// a CommonJS bundle reads at each call, and (syncBuiltinESMExports) the ESM named exports, for an ESM bundle.
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 
