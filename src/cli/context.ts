@@ -15,6 +15,8 @@ export const DEFAULT_AGENT_IMAGE = 'busybox:1.36';
 
 export interface RuntimeFlags {
   runtime: string;
+  /** Also the limit for each Docker request. */
+  requestTimeout?: string;
   dockerHost?: string;
   agentImage?: string;
   agentNamespace?: string;
@@ -40,8 +42,9 @@ export function defaultDeps(io: Io): Deps {
     kube: async (opts) => (await import('../target/kube.js')).connectKube(opts),
     runtimes: async (flags, api) => {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
-      const docker = async () => (await import('../target/docker.js')).dockerRuntime(dockerHost);
-      const kind = async () => (await import('../target/kind.js')).kindRuntime(dockerHost);
+      const timeoutMs = parseDuration(flags.requestTimeout ?? '30s', '--request-timeout');
+      const docker = async () => (await import('../target/docker.js')).dockerRuntime(dockerHost, process.env, timeoutMs);
+      const kind = async () => (await import('../target/kind.js')).kindRuntime(dockerHost, process.env, timeoutMs);
       const cri = async () => (await import('../target/kind.js')).criRuntime(new (await import('../exec/local.js')).LocalExecutor());
       switch (flags.runtime) {
         case 'docker':

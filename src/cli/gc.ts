@@ -58,6 +58,9 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
 
     const { collectGarbage } = await import('../cni/gc.js');
     const outcome = await collectGarbage(ctx, cache, stale, valid, !!flags.dryRun);
+    // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
+    const swept = flags.dryRun ? [] : await cache.sweepTemp();
+    for (const f of swept) deps.io.err(`note: removed ${cache.dir}/${f}, left by a writer that died\n`);
 
     // the freed interfaces of pods that still exist leave their network-status
     const annotateErrors: string[] = [];

@@ -52,14 +52,22 @@ const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGT
 
 /**
  * On the first SIGINT/SIGTERM/SIGHUP: kill the running plugins and let the engine roll back and release its lock, then
- * exit 128+signal. A second signal exits at once (the intent file lets cni-detach finish the job later).
+ * exit 128+signal. When no plugin is running there is nothing to roll back: clean up (an agent pod, at most 5 s) and
+ * exit at once — a CLI waiting on a wedged API or runtime stops when asked. A second signal exits at once (the intent
+ * file lets cni-detach and cni-gc finish the job later).
  */
 function handleSignals(io: Io): void {
   for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
     process.on(sig, () => {
-      if (interruptedBy()) process.exit(SIGNAL_EXIT[sig]!);
-      io.err(`note: ${sig}: stopping the running plugin and rolling back (send it again to quit at once)\n`);
-      interrupt(sig);
+      const code = SIGNAL_EXIT[sig]!;
+      if (interruptedBy()) process.exit(code);
+      if (interrupt(sig) > 0) {
+        io.err(`note: ${sig}: stopping the running plugin and rolling back (send it again to quit at once)\n`);
+        return;
+      }
+      io.err(`note: ${sig}: stopping\n`);
+      const limit = new Promise((r) => setTimeout(r, 5000).unref());
+      void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => process.exit(code));
     });
   }
 }

@@ -205,6 +205,8 @@ export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachR
       await delChain(ctx, resolved, rt, cachedPrev(list, entry, ctx.note));
       await cache.remove(key);
       await cache.removeIntent(key);
+      // a writer killed between its temp file and the rename leaves the temp file: it goes with the attachment
+      await cache.sweepTemp(`${key.network}-${key.containerId}-${key.ifname}.`);
       return true;
     });
     if (deleted) done.push({ network: entry.networkName, containerId: entry.containerId, fromIntent: intentOnly });

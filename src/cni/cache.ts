@@ -5,6 +5,7 @@
  */
 import type { Executor, Lock } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
+import { CliError, ExitCode } from './errors.js';
 
 export const CACHE_KIND = 'cniCacheV1';
 
@@ -79,30 +80,68 @@ export interface Found {
   intentOnly: boolean;
 }
 
+/** A file error in the cache directory, as a one-line message that names it (exit 2: the cache cannot be used). */
+function cacheFailure(dir: string, what: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !/^E[A-Z]+$/.test(code)) return e;
+  const said = { EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'not permitted', ENOSPC: 'no space left', ENOTDIR: 'not a directory' }[code];
+  const reason = said ? `${code}, ${said}` : code;
+  return new CliError(`cannot use the CNI cache ${dir} (${what}: ${reason}); see --cache-dir`, ExitCode.Usage, { cause: e });
+}
+
+/** Temp files of atomic writes: `.<name>.<pid>.<hex>.tmp` (local) or `.<name>.<pid>.tmp` (on a node over sh). */
+const TEMP_RE = /^\..+\.(\d+)(\.[0-9a-f]+)?\.tmp$/;
+
 export class ResultCache {
   constructor(
     private readonly exec: Executor,
     readonly dir: string,
   ) {}
 
+  private trusted: Promise<void> | undefined;
+
+  /**
+   * The cache decides which plugins root runs and with what: refuse a directory (or its subdirectories) that another
+   * user owns or that group or others may write, where a planted entry could make us DEL with its config.
+   */
+  private async checkTrusted(): Promise<void> {
+    const check = this.exec.untrustedDir?.bind(this.exec);
+    if (!check) return;
+    for (const d of [this.dir, `${this.dir}/results`, `${this.dir}/cni-attach`, `${this.dir}/cni-attach/intents`, `${this.dir}/cni-attach/locks`]) {
+      const why = await check(d);
+      if (why) throw new CliError(`refusing the CNI cache ${d}: ${why}; use a directory only its owner (root) may write (--cache-dir)`, ExitCode.Usage);
+    }
+  }
+
+  private async fs<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await (this.trusted ??= this.checkTrusted().catch((e) => {
+      throw cacheFailure(this.dir, 'checking its owner and mode', e);
+    }));
+    try {
+      return await fn();
+    } catch (e) {
+      throw cacheFailure(this.dir, what, e);
+    }
+  }
+
   async read(k: AttachmentKey): Promise<CacheEntry | undefined> {
-    return parseEntry(await this.exec.readFile(resultPath(this.dir, k)));
+    return parseEntry(await this.fs('reading a result', () => this.exec.readFile(resultPath(this.dir, k))));
   }
   async write(e: CacheEntry): Promise<void> {
-    await this.exec.writeFileAtomic(resultPath(this.dir, keyOf(e)), JSON.stringify(e), 0o600);
+    await this.fs('writing the result', () => this.exec.writeFileAtomic(resultPath(this.dir, keyOf(e)), JSON.stringify(e), 0o600));
   }
   async remove(k: AttachmentKey): Promise<void> {
-    await this.exec.removeFile(resultPath(this.dir, k));
+    await this.fs('removing the result', () => this.exec.removeFile(resultPath(this.dir, k)));
   }
 
   async readIntent(k: AttachmentKey): Promise<CacheEntry | undefined> {
-    return parseEntry(await this.exec.readFile(intentPath(this.dir, k)));
+    return parseEntry(await this.fs('reading an intent', () => this.exec.readFile(intentPath(this.dir, k))));
   }
   async writeIntent(e: CacheEntry): Promise<void> {
-    await this.exec.writeFileAtomic(intentPath(this.dir, keyOf(e)), JSON.stringify(e), 0o600);
+    await this.fs('recording the intent', () => this.exec.writeFileAtomic(intentPath(this.dir, keyOf(e)), JSON.stringify(e), 0o600));
   }
   async removeIntent(k: AttachmentKey): Promise<void> {
-    await this.exec.removeFile(intentPath(this.dir, k));
+    await this.fs('removing the intent', () => this.exec.removeFile(intentPath(this.dir, k)));
   }
 
   /** Every recorded attachment (results, then intents not yet resolved) of containerId/ifname, whatever its network. */
@@ -121,24 +160,48 @@ export class ResultCache {
   }
 
   private async scan(suffix: string, accept: (e: CacheEntry) => boolean): Promise<Found[]> {
-    const found: Found[] = [];
-    const seen = new Set<string>();
-    for (const [sub, intentOnly] of [['results', false], ['cni-attach/intents', true]] as const) {
-      for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
-        if (name.startsWith('.') || !name.endsWith(suffix) || name.length === suffix.length) continue;
-        const e = parseEntry(await this.exec.readFile(`${this.dir}/${sub}/${name}`));
-        if (!e || !accept(e)) continue;
-        const id = `${e.networkName}\0${e.containerId}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        found.push({ entry: e, intentOnly });
+    return this.fs('reading', async () => {
+      const found: Found[] = [];
+      const seen = new Set<string>();
+      for (const [sub, intentOnly] of [['results', false], ['cni-attach/intents', true]] as const) {
+        for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
+          if (name.startsWith('.') || !name.endsWith(suffix) || name.length === suffix.length) continue;
+          const e = parseEntry(await this.exec.readFile(`${this.dir}/${sub}/${name}`));
+          if (!e || !accept(e)) continue;
+          const id = `${e.networkName}\0${e.containerId}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          found.push({ entry: e, intentOnly });
+        }
       }
-    }
-    return found;
+      return found;
+    });
+  }
+
+  /**
+   * Remove the temp files that writers killed between write and rename left behind (they hold a config and a result),
+   * those whose name starts with `.${prefix}` when given. Only where the executor can tell whether their writer still
+   * runs (this host); a temp file of a live writer is left alone. Returns what was removed.
+   */
+  async sweepTemp(prefix = ''): Promise<string[]> {
+    const alive = this.exec.processAlive?.bind(this.exec);
+    if (!alive) return [];
+    return this.fs('sweeping temp files', async () => {
+      const removed: string[] = [];
+      for (const sub of ['results', 'cni-attach/intents']) {
+        for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
+          const m = TEMP_RE.exec(name);
+          if (!m || !name.startsWith(`.${prefix}`) || alive(Number(m[1]))) continue;
+          await this.exec.removeFile(`${this.dir}/${sub}/${name}`);
+          removed.push(`${sub}/${name}`);
+        }
+      }
+      return removed;
+    });
   }
 
   async lock(containerId: string, ifname: string): Promise<Lock | undefined> {
-    return this.exec.tryLock(lockPath(this.dir, containerId, ifname));
+    return this.fs('taking a lock', () => this.exec.tryLock(lockPath(this.dir, containerId, ifname)));
   }
 }
 

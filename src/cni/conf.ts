@@ -25,6 +25,44 @@ export interface NetworkList {
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Far more than any real config needs, and far less than what overflows the stack when it is serialised again. */
+const MAX_DEPTH = 64;
+
+/** How deeply arrays and objects nest (iteratively: the input may be deep enough to overflow a recursion). */
+function nesting(v: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > 10_000) return max;
+    for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+/**
+ * What the JSON error is, without quoting the text around it (V8's message does, and a config may hold secrets):
+ * "unexpected character 'S'", "the text ends too early", with the line and column when V8 gives a position.
+ */
+function jsonProblem(text: string, e: Error): string {
+  if (text.trim() === '') return 'it is empty';
+  const token = /Unexpected token '?(.)'?/.exec(e.message)?.[1];
+  const what = /Unexpected end/i.test(e.message)
+    ? 'the text ends too early'
+    : /Bad control character/i.test(e.message)
+      ? 'a control character inside a string'
+      : token !== undefined
+        ? `unexpected character ${JSON.stringify(token)}`
+        : 'not JSON';
+  const m = /at position (\d+)/.exec(e.message);
+  if (!m) return what;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  return `line ${before.split('\n').length}, column ${pos - before.lastIndexOf('\n')}: ${what}`;
+}
+
 const TYPE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/;
 
 function isObject(v: unknown): v is JsonObject {
@@ -83,8 +121,10 @@ export function parseNetworkConfig(text: string, source: string, defaultName?: s
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${source}: invalid JSON: ${(e as Error).message}`);
+    throw new UsageError(`${source}: invalid JSON (${jsonProblem(text, e as Error)})`);
   }
+  const depth = nesting(parsed);
+  if (depth > MAX_DEPTH) throw new UsageError(`${source}: the config nests ${depth > 10_000 ? 'more than 10000' : depth} levels deep; at most ${MAX_DEPTH} are accepted`);
   if (!isObject(parsed)) throw new UsageError(`${source}: the config must be a JSON object`);
   let obj = parsed;
   if ((obj.name === undefined || obj.name === '') && defaultName !== undefined) {

@@ -59,6 +59,7 @@ export class DockerExecExecutor extends ShellExecutor {
           }
         }
       }).catch(() => undefined);
+      return 1;
     });
     stream.end(opts.stdin ?? '');
     try {

@@ -4,7 +4,8 @@
  * plugins they are running, the engine's usual failure path rolls the attach back, and the CLI exits 130 / 143.
  */
 
-type Handler = (signal: NodeJS.Signals) => void;
+/** Stops what it can; returns how many running things (plugin runs) it stopped. */
+type Handler = (signal: NodeJS.Signals) => number | void;
 
 const handlers = new Set<Handler>();
 let received: NodeJS.Signals | undefined;
@@ -15,9 +16,12 @@ export function onInterrupt(h: Handler): () => void {
   return () => handlers.delete(h);
 }
 
-export function interrupt(signal: NodeJS.Signals): void {
+/** Returns how many running plugin runs were stopped: 0 means there is nothing to roll back, the CLI may just go. */
+export function interrupt(signal: NodeJS.Signals): number {
   received ??= signal;
-  for (const h of handlers) h(signal);
+  let stopped = 0;
+  for (const h of handlers) stopped += h(signal) || 0;
+  return stopped;
 }
 
 /** The signal that interrupted this process, if any. */

@@ -17,6 +17,7 @@ onInterrupt(() => {
       /* already gone */
     }
   }
+  return running.size;
 });
 
 const NSFS_MAGIC = 0x6e736673;
@@ -144,6 +145,40 @@ export class LocalExecutor implements Executor {
     } catch (e) {
       if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return 'missing';
       throw e;
+    }
+  }
+
+  async untrustedDir(path: string): Promise<string | undefined> {
+    let st;
+    try {
+      st = await stat(path);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    if (!st.isDirectory()) return 'it is not a directory';
+    const me = process.geteuid?.() ?? 0;
+    if (st.uid !== me) return `it belongs to uid ${st.uid}, not to uid ${me}`;
+    if (st.mode & 0o022) return `group or others may write it (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
+    return undefined;
+  }
+
+  async netnsId(path: string): Promise<string | undefined> {
+    try {
+      const st = await stat(path);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  processAlive(pid: number): boolean {
+    if (pid === process.pid) return true;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return errno(e) === 'EPERM';
     }
   }
 

@@ -49,6 +49,15 @@ export interface Executor {
   isExecutable(path: string): Promise<boolean>;
   /** Whether path exists and is a network namespace (an nsfs file). */
   pathKind(path: string): Promise<PathKind>;
+  /**
+   * Why a directory this tool keeps state in must not be trusted (owned by another user, or writable by group or
+   * others), or undefined when it is fine or does not exist yet. Absent where it cannot be told.
+   */
+  untrustedDir?(path: string): Promise<string | undefined>;
+  /** An identity of the network namespace at path (device and inode), to compare two paths; absent where it cannot tell. */
+  netnsId?(path: string): Promise<string | undefined>;
+  /** Whether a process of this pid runs where this executor runs; absent when it cannot tell (a remote node). */
+  processAlive?(pid: number): boolean;
   /** Take an exclusive lock without waiting; undefined when someone else holds it. Stale locks of dead processes are broken. */
   tryLock(path: string): Promise<Lock | undefined>;
 }

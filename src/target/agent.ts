@@ -6,7 +6,7 @@
  */
 import { CliError, UnreachableError } from '../cni/errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
-import { atEnd, onInterrupt } from '../exec/interrupt.js';
+import { atEnd } from '../exec/interrupt.js';
 import type { Executor } from '../exec/types.js';
 import { CriSandboxes } from './cri.js';
 import type { KubeApi, Pod } from './kube.js';
@@ -61,12 +61,8 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     const names = created.splice(0);
     await Promise.all(names.map((n) => api.deletePod(o.namespace, n).catch((e: Error) => o.note(`could not delete agent pod ${o.namespace}/${n}: ${e.message}`))));
   };
-  const offInterrupt = onInterrupt(() => void remove());
-  // deleted when the command ends, whatever way it ends
-  atEnd(async () => {
-    offInterrupt();
-    await remove();
-  });
+  // deleted when the command ends, whatever way it ends (on Ctrl-C too: the CLI runs these before it exits)
+  atEnd(remove);
 
   const start = async (node: string) => {
     const pod = await api.createPod(o.namespace, agentPod(node, o)).catch((e: Error) => {
@@ -116,9 +112,6 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     async nodeExecutor(nodeName: string): Promise<Executor | undefined> {
       return (await agent(nodeName)).cri.exec;
     },
-    async close() {
-      offInterrupt();
-      await remove();
-    },
+    close: remove,
   };
 }

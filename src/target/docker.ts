@@ -19,15 +19,18 @@ function describeHost(host: string | undefined, env: NodeJS.ProcessEnv): string 
   return `Docker at ${host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`;
 }
 
-/** A dockerode client for --docker-host / $DOCKER_HOST, and how to name it in messages. */
-export async function dockerClient(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<{ docker: Dockerode; where: string }> {
-  const opts = dockerOptions(host);
+/**
+ * A dockerode client for --docker-host / $DOCKER_HOST, and how to name it in messages. With timeoutMs, a request
+ * that gets no answer for that long fails (a wedged Docker must not hang the CLI); exec streams use a client without.
+ */
+export async function dockerClient(host: string | undefined, env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): Promise<{ docker: Dockerode; where: string }> {
+  const opts = { ...dockerOptions(host), ...(timeoutMs ? { timeout: timeoutMs } : {}) };
   const { default: Docker } = await import('dockerode');
-  return { docker: opts ? new Docker(opts) : new Docker(), where: describeHost(host, env) };
+  return { docker: new Docker(opts), where: describeHost(host, env) };
 }
 
-export async function dockerRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PodRuntime> {
-  const { docker, where } = await dockerClient(host, env);
+export async function dockerRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<PodRuntime> {
+  const { docker, where } = await dockerClient(host, env, timeoutMs);
   const unreachable = (e: unknown) => {
     const err = e as { code?: string; statusCode?: number; message?: string };
     return new UnreachableError(`cannot reach ${where}: ${err.code ?? err.statusCode ?? ''} ${err.message ?? String(e)}`.replace(/\s+/g, ' ').trim(), { cause: e });

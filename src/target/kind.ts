@@ -11,8 +11,10 @@ import { CriSandboxes } from './cri.js';
 import { dockerClient } from './docker.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
 
-export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PodRuntime> {
-  const { docker, where } = await dockerClient(host, env);
+export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<PodRuntime> {
+  const { docker, where } = await dockerClient(host, env, timeoutMs);
+  // plugin runs may be silent for as long as --timeout allows: their exec streams get a client without a timeout
+  const { docker: execDocker } = await dockerClient(host, env);
   const nodes = new Map<string, Promise<CriSandboxes | undefined>>();
 
   /** The node's container when it is a running local container, with a CRI tool inside. */
@@ -29,7 +31,7 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
           throw new UnreachableError(`cannot reach ${where}: ${(e as Error).message}`, { cause: e });
         }
         if (!info.State.Running) return undefined;
-        const cri = new CriSandboxes(new DockerExecExecutor(docker, name));
+        const cri = new CriSandboxes(new DockerExecExecutor(execDocker, name));
         return (await cri.available()) ? cri : undefined;
       })();
       nodes.set(name, n);

@@ -200,7 +200,11 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
           await withTimeout(core.patchNamespacedPod({ name, namespace, body }, strategy), t, what);
           return;
         } catch (e) {
-          if ((e as ApiErrorShape).code === 409 && attempt < 4) continue; // someone else changed the pod: read again
+          if ((e as ApiErrorShape).code === 409 && attempt < 15) {
+            // someone else changed the pod (other attaches to it, kubelet): read again after a jittered, growing pause
+            await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
+            continue;
+          }
           throw apiError(e, what, server);
         }
       }

@@ -26,10 +26,24 @@ export async function netnsTarget(executor: Executor, path: string, mustExist: b
   if (path === '') throw new UsageError('--netns: empty path');
   const netnsPath = resolve(path);
   if (mustExist) {
-    const kind = await executor.pathKind(netnsPath);
+    let kind;
+    try {
+      kind = await executor.pathKind(netnsPath);
+    } catch (e) {
+      throw new UsageError(`cannot look at ${netnsPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     if (kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist`);
     if (kind !== 'netns') {
       throw new UsageError(`${netnsPath} is not a network namespace (expected e.g. /var/run/netns/NAME or /proc/PID/ns/net)`);
+    }
+    // the node's own namespace (PID 1's, and the one this command runs in) is what hostNetwork pods share: refused
+    const id = await executor.netnsId?.(netnsPath);
+    if (id !== undefined) {
+      for (const own of ['/proc/1/ns/net', '/proc/self/ns/net']) {
+        if (id === (await executor.netnsId?.(own))) {
+          throw new UsageError(`${netnsPath} is the node's own network namespace (the one ${own.includes('self') ? 'this command runs in' : 'PID 1 has'}): attaching there would rewire the node; refused`);
+        }
+      }
     }
   }
   return { netnsPath, containerId: cnitoolContainerId(netnsPath), executor, describe: `netns ${netnsPath}` };

@@ -16,7 +16,6 @@ import { bridgePlugin, conflist, writeConf, type Json } from '../helpers/confs.j
 import { CNI_DIR } from '../helpers/env.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { captureState, expectState, makeBridge, type Scope } from '../helpers/host-state.js';
-import { knownBug } from '../helpers/known-bug.js';
 import { useLab } from '../helpers/lab.js';
 import { containerIdOf, netnsPath } from '../helpers/net.js';
 import { runBin } from '../helpers/run.js';
@@ -150,7 +149,7 @@ describe('fault 5: the tool is SIGKILLed at an exact point; the record it left l
     expectState(await captureState(w.scope), before, 'after attach and detach');
   });
 
-  knownBug('attach killed between writing the result temp file and renaming it: cni-detach and cni-gc leave no temp file (src/exec/local.ts writeFileAtomic: nothing ever removes .<name>.<pid>.<rand>.tmp)', async () => {
+  it('attach killed between writing the result temp file and renaming it: cni-detach and cni-gc leave no temp file', async () => {
     const w = await world();
     const before = await captureState(w.scope);
     const r = await runBin('attach', w.args(), { crashAt: 'before:rename:/results/' });
@@ -213,7 +212,7 @@ describe('fault 12: the cache dir cannot be written (read-only mounts, which sto
     expectState(await captureState(w.scope), before, 'after the refused attach');
   });
 
-  knownBug('the whole cache dir read-only: a clear error, not "internal error" (src/exec/local.ts tryLock throws the raw EROFS; src/cni/attach.ts withLock does not wrap it)', async () => {
+  it('the whole cache dir read-only: a clear error, not "internal error"', async () => {
     const w = await world();
     for (const d of ['results', 'cni-attach/intents', 'cni-attach/locks']) await mkdir(join(w.ws.cacheDir, d), { recursive: true });
     await readOnly(w.ws.cacheDir);

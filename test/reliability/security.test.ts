@@ -16,7 +16,6 @@ import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.
 import { CNI_DIR } from '../helpers/env.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { captureState, expectState, makeBridge, type Scope } from '../helpers/host-state.js';
-import { knownBug } from '../helpers/known-bug.js';
 import { useLab, type Workspace } from '../helpers/lab.js';
 import { containerIdOf, linkExists, netnsPath } from '../helpers/net.js';
 import { runBin } from '../helpers/run.js';
@@ -292,7 +291,7 @@ describe('cache and lock files', () => {
     if (r.exitCode === 0) expectOk(await runCli('detach', lab.args(w.ws, w.ns, 'eth1')));
   });
 
-  knownBug('a cache dir that others may write (not root-owned, mode 0777) is refused: a planted entry would make root DEL with its config (src/cli/context.ts prepare: no ownership or mode check of --cache-dir)', async () => {
+  it('a cache dir that others may write (not root-owned, mode 0777) is refused: a planted entry would make root DEL with its config', async () => {
     const w = await world();
     await mkdir(w.ws.cacheDir, { recursive: true });
     await chown(w.ws.cacheDir, 65534, 65534);
@@ -337,7 +336,7 @@ describe('configs are not echoed at default verbosity', () => {
     for (const text of outputs) expect(text).not.toContain(PART);
   });
 
-  knownBug('a config that is not valid JSON is not echoed either (src/cni/conf.ts parseNetworkConfig puts V8\'s JSON.parse message, which quotes the text around the error, into the error line)', async () => {
+  it('a config that is not valid JSON is not echoed either', async () => {
     const w = await world();
     const conf = await writeConf(w.ws.dir, 'broken.json', `{"cniVersion":"1.0.0","name":"${w.net}","type":"bridge","token":${SECRET}}`);
     const r = await runCli('attach', lab.args(w.ws, w.ns, 'eth1', conf));
