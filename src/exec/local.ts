@@ -156,7 +156,7 @@ export class LocalExecutor implements Executor {
       if (errno(e) === 'ENOENT') return undefined;
       throw e;
     }
-    if (!st.isDirectory()) return 'it is not a directory';
+    if (!st.isDirectory()) return undefined; // not a trust question: using it fails later, with its own message
     const me = process.geteuid?.() ?? 0;
     if (st.uid !== me) return `it belongs to uid ${st.uid}, not to uid ${me}`;
     if (st.mode & 0o022) return `group or others may write it (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
