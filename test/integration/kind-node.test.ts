@@ -13,6 +13,7 @@ import { ensureNodeImage, inSandbox, removeNode, startNode, startSandbox, type N
 import { spawn } from 'node:child_process';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 import { writeConf } from '../helpers/confs.js';
+import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
 
 const lab = useLab('kd');
 let api: StandInApiServer;
@@ -124,6 +125,19 @@ describe('agent: the pod is on a node reached only through the cluster', () => {
     expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-net1']);
 
     const dt = await runCli('detach', ['web-1', ...w.args('--ifname', 'net1', '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none')]);
+
+    // deploy/rbac.yaml lets every request of attach and detach through the agent (as RBAC would check them)
+    const grants = shippedRbac();
+    const accesses = api.requests.map((q) => accessOf(q.method, q.path)).filter((a) => a !== undefined);
+    expect(accesses.length).toBeGreaterThan(5);
+    for (const a of accesses) expect(allowed(grants, a), JSON.stringify(a)).toBe(true);
+    // and it is least: nothing in it that these commands (with the NAD read of --net) do not use
+    const used = new Set(accesses.map((a) => `${a.group}/${a.resource}/${a.verb}`));
+    used.add('k8s.cni.cncf.io/network-attachment-definitions/get'); // --net (pods.test.ts)
+    used.add('/pods/list'); // -l, cni-list, cni-gc (pods.test.ts)
+    used.add('/pods/exec/get'); // older API servers check websocket exec as get
+    const granted = grants.flatMap((g) => g.rules.flatMap((r) => r.apiGroups.flatMap((gr) => r.resources.flatMap((res) => r.verbs.map((v) => `${gr}/${res}/${v}`)))));
+    expect(granted.filter((x) => !used.has(x))).toEqual([]);
     expectOk(dt);
     expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'show', 'net1'])).code).not.toBe(0);
     expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
