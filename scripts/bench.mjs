@@ -1,0 +1,847 @@
+#!/usr/bin/env node
+// `npm run bench`: cni-attach against the manual way, on this host, in a world the script makes and removes itself.
+//
+//   P1 pod attach   bin/kubectl-cni_attach POD --ifname eth1 --conf net.json (Docker pod, through the API)
+//                   vs the seed's manual pipeline as a bash script: curl | jq → docker ps → docker inspect → plugin
+//   P2 netns attach bin/kubectl-cni_attach --netns … vs `node -e 0` followed by the bare plugin ADD (the floor)
+//   P3 bulk         bin/kubectl-cni_attach -l … over 1, 10, 25 and 50 pods; the ratio 50/1; docs/bench-bulk.svg
+//   P4 start-up     bin/kubectl-cni_attach --help vs `node -e 0`; peak RSS of a pod attach (/usr/bin/time -v)
+//
+// Each pair runs interleaved (A B A B …) after warm-up runs, and every attach is followed by its detach/DEL outside
+// the timing. Only ratios measured in the same run mean anything on a noisy machine; the medians are printed for
+// orientation. The world: its own dockerd (safe flags, its own directories), pause containers labelled the way
+// dockershim labels them, the stand-in Kubernetes API server of the tests (test/k8s/stand-in-api.ts, compiled here
+// with esbuild), a bridge network on 198.18.200.0/22 (no gateway, no masquerade). Everything it makes — namespaces,
+// links, containers, leases, caches, temp dirs, the dockerd — is removed again, also on failure or Ctrl-C.
+//
+// Options:
+//   --runs N            timed runs per variant (default 15; warm-up runs come on top)
+//   --warmup N          warm-up runs per variant (default 2)
+//   --bulk-rounds N     timed rounds of P3 (default 5, after one warm-up round)
+//   --only P1,P3        run only these parts
+//   --no-build          measure dist/ as it is (default: node scripts/bundle.mjs first)
+//   --bin DIR           the commands to measure (default: bin/ of this checkout)
+//   --inherit-env       run every command with this shell's environment (default: a clean one, see below)
+//   --compare NAME=DIR  also time the commands of another build (DIR holds its bin/kubectl-cni_*, e.g. a copy of
+//                       the previous one) in the same interleaved runs of P1, P2 and P4, for before/after numbers;
+//                       repeatable
+//   --svg FILE          where P3's chart goes (default docs/bench-bulk.svg); --svg - writes none
+//   --json FILE         also write every sample as JSON
+//
+// Every measured command runs with a clean environment (PATH, HOME, LANG, plus KUBECONFIG, DOCKER_HOST, CNI_PATH
+// and the manual pipeline's own variables), the same for both sides of a pair. Variables such as NODE_EXTRA_CA_CERTS
+// or NODE_OPTIONS change what every Node process costs at start (a CA bundle in NODE_EXTRA_CA_CERTS is parsed before
+// the first line runs); when the shell has them, P4 also times `node -e 0` with them, so the difference is on record.
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { cpus, hostname, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CNI_DIR = '/usr/lib/cni';
+const NS = 'cni-bench';
+const SUBNET = '198.18.200.0/22';
+const BULK_SIZES = [1, 10, 25, 50];
+const RUN_TIMEOUT_MS = 120_000;
+
+// ------------------------------------------------------------------------------------------------ options
+
+function parseArgs(argv) {
+  const o = { runs: 15, warmup: 2, bulkRounds: 5, only: null, build: true, bin: null, inheritEnv: false, compare: [], svg: join(ROOT, 'docs/bench-bulk.svg'), json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    const int = (min) => {
+      const n = Number(val());
+      if (!Number.isInteger(n) || n < min) usage(`${a}: a whole number ≥ ${min}`);
+      return n;
+    };
+    if (a === '--runs') o.runs = int(1);
+    else if (a === '--warmup') o.warmup = int(0);
+    else if (a === '--bulk-rounds') o.bulkRounds = int(1);
+    else if (a === '--only') o.only = new Set(val().toUpperCase().split(',').map((s) => s.trim()));
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--bin') o.bin = resolve(val());
+    else if (a === '--inherit-env') o.inheritEnv = true;
+    else if (a === '--compare') {
+      const v = val();
+      const eq = v.indexOf('=');
+      if (eq < 1) usage('--compare NAME=DIR');
+      o.compare.push([v.slice(0, eq), resolve(v.slice(eq + 1))]);
+    }
+    else if (a === '--svg') o.svg = val() === '-' ? null : resolve(argv[i]);
+    else if (a === '--json') o.json = resolve(val());
+    else if (a === '-h' || a === '--help') usage();
+    else usage(`unknown argument ${a}`);
+  }
+  if (o.runs > 200 || o.warmup > 20 || o.bulkRounds > 30) usage('--runs ≤ 200, --warmup ≤ 20, --bulk-rounds ≤ 30');
+  for (const p of o.only ?? []) if (!['P1', 'P2', 'P3', 'P4'].includes(p)) usage(`--only: unknown part ${p}`);
+  return o;
+}
+
+function usage(msg) {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+  const head = lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3));
+  if (msg) {
+    process.stderr.write(`bench: ${msg}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`${head.join('\n')}\n`);
+  process.exit(0);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const want = (p) => !opts.only || opts.only.has(p);
+const log = (s) => process.stderr.write(`bench: ${s}\n`);
+
+// ------------------------------------------------------------------------------------------------ cleanup and signals
+
+const cleanups = [];
+const defer = (what, fn) => cleanups.push({ what, fn });
+const children = new Set();
+let interrupted = null;
+
+class Interrupted extends Error {}
+const checkInterrupt = () => {
+  if (interrupted) throw new Interrupted(`interrupted by ${interrupted}`);
+};
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (interrupted) {
+      log(`${sig}: still cleaning up (every step is bounded); please wait`);
+      return;
+    }
+    interrupted = sig;
+    log(`${sig}: letting the running command stop (it rolls back), then removing everything this run made`);
+    // a Ctrl-C reached our children too (same process group), and cni-attach rolls back on the first signal but
+    // quits at once on a second one: give them time, then stop whatever still runs
+    setTimeout(() => {
+      for (const c of children) c.kill('SIGTERM');
+    }, 5000).unref();
+  });
+}
+
+async function runCleanups() {
+  const errors = [];
+  while (cleanups.length) {
+    const c = cleanups.pop();
+    try {
+      await c.fn();
+    } catch (e) {
+      errors.push(`${c.what}: ${e?.message ?? e}`);
+    }
+  }
+  return errors;
+}
+
+// ------------------------------------------------------------------------------------------------ processes
+
+/**
+ * Run a command; resolves with its wall time (spawn to exit, in ms), exit code and output. Never rejects on a
+ * non-zero exit; is killed past RUN_TIMEOUT_MS.
+ */
+function run(cmd, args, { env, input, cwd } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = process.hrtime.bigint();
+    let t1;
+    const child = spawn(cmd, args, { env: env ?? process.env, cwd: cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(new Error(`${cmd}: ${e.message}`));
+    });
+    child.on('exit', () => {
+      t1 = process.hrtime.bigint();
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolvePromise({
+        ms: Number((t1 ?? process.hrtime.bigint()) - t0) / 1e6,
+        code: code ?? 128,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** run(), and throw with the command's output unless it exited 0. */
+async function must(cmd, args, o) {
+  const r = await run(cmd, args, o);
+  if (r.code !== 0) {
+    checkInterrupt();
+    throw new Error(`${[cmd, ...args].join(' ')} exited ${r.code}${r.signal ? ` (${r.signal})` : ''}:\n${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+  }
+  return r;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------------------------------------ preflight
+
+function onPath(cmd) {
+  if (cmd.startsWith('/')) return existsSync(cmd);
+  return [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin'].some((d) => d && existsSync(join(d, cmd)));
+}
+
+/** Commands the bench needs, and the Debian package of each (installed with apt-get when missing, as test.sh does). */
+const NEEDS = [
+  ['ip', 'iproute2'],
+  ['curl', 'curl'],
+  ['jq', 'jq'],
+  ['docker', 'docker.io'],
+  ['dockerd', 'docker.io'],
+  ['/usr/bin/time', 'time'],
+  ['/usr/bin/busybox', 'busybox-static'],
+  [`${CNI_DIR}/bridge`, 'containernetworking-plugins'],
+  ['openssl', 'openssl'],
+  ['tar', 'tar'],
+  ['umount', 'mount'],
+];
+
+async function preflight() {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('run as root on Linux (the bench makes network namespaces and runs CNI plugins)');
+  const missing = [...new Set(NEEDS.filter(([c]) => !onPath(c)).map(([, p]) => p))];
+  if (missing.length) {
+    log(`installing ${missing.join(' ')}`);
+    await must('apt-get', ['update', '-qq']);
+    await must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  const req = createRequire(join(ROOT, 'package.json'));
+  for (const m of ['esbuild', 'dockerode', 'commander']) {
+    try {
+      req.resolve(m);
+    } catch {
+      throw new Error(`npm package ${m} is missing: run \`npm ci\` first`);
+    }
+  }
+}
+
+/** Compile the tests' stand-in API server and Docker helpers (TypeScript) into one ESM file in dir, and import it. */
+async function loadHelpers(dir) {
+  const { build } = await import('esbuild');
+  const outfile = join(dir, 'helpers.mjs');
+  await build({
+    stdin: { contents: "export * from './test/k8s/stand-in-api.ts';\nexport * from './test/helpers/docker.ts';\n", resolveDir: ROOT, loader: 'ts', sourcefile: 'bench-helpers.ts' },
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+    // npm packages stay where they are (the output lives in a temp dir): import them by absolute file URL, resolved
+    // as an ES module import resolves them (a package's "import" export, if it has one)
+    plugins: [
+      {
+        name: 'abs-packages',
+        setup(b) {
+          b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('node:') ? { path: a.path, external: true } : { path: import.meta.resolve(a.path), external: true }));
+        },
+      },
+    ],
+  });
+  return import(pathToFileURL(outfile).href);
+}
+
+// ------------------------------------------------------------------------------------------------ the world
+
+/** What start-up-relevant variables the shell has that the clean environment drops. */
+const STARTUP_VARS = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'NODE_PATH', 'NODE_COMPILE_CACHE', 'UV_THREADPOOL_SIZE'];
+const droppedVars = STARTUP_VARS.filter((k) => process.env[k] !== undefined);
+
+function cleanEnv() {
+  if (opts.inheritEnv) return { ...process.env };
+  const env = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8' };
+  return env;
+}
+
+async function sysctlGet(key) {
+  return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
+}
+async function sysctlSet(key, value) {
+  await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, `${value}\n`);
+}
+
+async function dockerAnswers(host) {
+  const r = await run('docker', ['-H', host, 'version', '--format', '{{.Server.Version}}']).catch(() => ({ code: 1 }));
+  return r.code === 0;
+}
+
+/** pids of processes whose command line mentions dir (the containerd and shims of our dockerd). */
+function processesUnder(dir) {
+  const pids = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)) pids.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startDockerd(dir) {
+  const host = `unix://${dir}/docker.sock`;
+  const logFile = join(dir, 'dockerd.log');
+  const { openSync, closeSync, mkdirSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  const fd = openSync(logFile, 'a');
+  // its own session: a Ctrl-C in the terminal reaches the bench, which then removes the containers before stopping it
+  const child = spawn(
+    'dockerd',
+    ['--iptables=false', '--ip-masq=false', '--ip-forward=false', '--bridge=none', '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/dockerd.pid`, '--host', host],
+    { detached: true, stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  const pid = child.pid;
+  child.unref();
+  defer('dockerd', async () => {
+    if (alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 200 && alive(pid); i++) await sleep(100);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    // containerd and shims of this engine, if any outlived it: by pid, found by our own directory
+    for (let i = 0; i < 3; i++) {
+      const left = processesUnder(dir);
+      if (!left.length) break;
+      for (const p of left) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      await sleep(200);
+    }
+    // mounts of the engine (overlay, shm, netns bind mounts), innermost first
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m) => m && (m === dir || m.startsWith(`${dir}/`)))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) await run('umount', ['-l', m]);
+  });
+  for (let i = 0; i < 300; i++) {
+    if (await dockerAnswers(host)) return { host, pid };
+    if (!alive(pid)) break;
+    await sleep(100);
+  }
+  throw new Error(`dockerd did not come up; the end of its log:\n${(await readFile(logFile, 'utf8')).split('\n').slice(-20).join('\n')}`);
+}
+
+/** Run fn over items with at most n at a time. */
+async function pool(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        checkInterrupt();
+        out[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return out;
+}
+
+async function linkNames() {
+  const r = await run('ip', ['-o', 'link', 'show']);
+  return r.stdout
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
+    .filter(Boolean);
+}
+
+// ------------------------------------------------------------------------------------------------ statistics
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const quantile = (a, q) => {
+  const s = [...a].sort((x, y) => x - y);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+};
+const progress = (label, done, total) => {
+  if (process.stderr.isTTY) process.stderr.write(`\rbench: ${label}: ${done}/${total} rounds${done === total ? '\n' : ''}`);
+  else if (done === total) log(`${label}: ${total} rounds done`);
+};
+const fmtMs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const fmtX = (x) => `${x.toFixed(2)}×`;
+
+/**
+ * Interleaved runs: for each round, every variant once, in order (A B A B …); the first `warmup` rounds are
+ * discarded. A variant is { name, run: async () => ms, after?: async () => void } — `after` (the detach/DEL) is not
+ * timed.
+ */
+async function interleave(label, variants) {
+  const samples = variants.map(() => []);
+  const total = opts.warmup + opts.runs;
+  for (let round = 0; round < total; round++) {
+    for (let v = 0; v < variants.length; v++) {
+      checkInterrupt();
+      const ms = await variants[v].run();
+      if (variants[v].after) await variants[v].after();
+      if (round >= opts.warmup) samples[v].push(ms);
+    }
+    progress(label, round + 1, total);
+  }
+  return variants.map((v, i) => ({ name: v.name, samples: samples[i], median: median(samples[i]), min: Math.min(...samples[i]), q1: quantile(samples[i], 0.25), q3: quantile(samples[i], 0.75) }));
+}
+
+// ------------------------------------------------------------------------------------------------ the chart
+
+function bulkSvg(bulk, meta) {
+  const W = 720;
+  const H = 430;
+  const m = { l: 72, r: 28, t: 56, b: 52 };
+  const pw = W - m.l - m.r;
+  const ph = H - m.t - m.b;
+  const target = 4 * bulk.attach[1].median;
+  const all = [...Object.values(bulk.attach), ...Object.values(bulk.detach)].flatMap((s) => s.samples);
+  const ymaxRaw = Math.max(...all, target) * 1.1;
+  const step = [50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000].find((s) => ymaxRaw / s <= 8) ?? 50000;
+  const ymax = Math.ceil(ymaxRaw / step) * step;
+  const x = (n) => m.l + (n / 50) * pw;
+  const y = (ms) => m.t + ph - (ms / ymax) * ph;
+  const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const halo = 'stroke="#fff" stroke-width="4" paint-order="stroke"';
+  const short = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+  const tick = (v) => (v >= 1000 ? `${+(v / 1000).toFixed(2)} s` : `${v} ms`);
+  const parts = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  parts.push(`<text x="${m.l}" y="24" font-size="15" font-weight="600">Bulk attach and detach: pods selected by -l vs wall time</text>`);
+  parts.push(`<text x="${m.l}" y="42" fill="#555">${esc(meta)}</text>`);
+  for (let v = 0; v <= ymax; v += step) {
+    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y(v)}" y2="${y(v)}" stroke="#e6e6e6"/>`);
+    parts.push(`<text x="${m.l - 8}" y="${y(v) + 4}" text-anchor="end" fill="#444">${tick(v)}</text>`);
+  }
+  for (const n of BULK_SIZES) {
+    parts.push(`<line x1="${x(n)}" x2="${x(n)}" y1="${m.t + ph}" y2="${m.t + ph + 5}" stroke="#444"/>`);
+    parts.push(`<text x="${x(n)}" y="${m.t + ph + 19}" text-anchor="middle" fill="#444">${n}</text>`);
+  }
+  parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="#444"/>`);
+  parts.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" stroke="#444"/>`);
+  parts.push(`<text x="${m.l + pw / 2}" y="${H - 12}" text-anchor="middle" fill="#222">pods (kubectl cni-attach -l … / kubectl cni-detach -l …, default --parallel)</text>`);
+  parts.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" fill="#222">wall time</text>`);
+  // the target: 50 pods within 4 × one pod
+  parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y(target)}" y2="${y(target)}" stroke="#c0392b" stroke-dasharray="6 4"/>`);
+  parts.push(`<text x="${x(1) + 8}" y="${y(target) - 6}" fill="#c0392b" ${halo}>target for 50 pods: 4 × one pod (${short(target)})</text>`);
+  const series = [
+    ['attach', bulk.attach, '#1f6feb', 'end', -10],
+    ['detach', bulk.detach, '#2da44e', 'start', 16],
+  ];
+  for (const [, data, color, anchor, dy] of series) {
+    const pts = BULK_SIZES.map((n) => [x(n), y(data[n].median)]);
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => p.map((c) => c.toFixed(1)).join(',')).join(' ')}"/>`);
+    for (const n of BULK_SIZES) {
+      for (const v of data[n].samples) parts.push(`<circle cx="${x(n).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${color}" fill-opacity="0.35"/>`);
+      parts.push(`<circle cx="${x(n).toFixed(1)}" cy="${y(data[n].median).toFixed(1)}" r="4" fill="${color}"/>`);
+      const la = n === 50 ? 'end' : n === 1 ? 'start' : anchor;
+      const lx = x(n) + (la === 'end' ? -8 : 8);
+      parts.push(`<text x="${lx.toFixed(1)}" y="${(y(data[n].median) + dy).toFixed(1)}" text-anchor="${la}" fill="${color}" ${halo}>${short(data[n].median)}</text>`);
+    }
+  }
+  // legend, top left inside the plot
+  const lg = (i, name, color) =>
+    `<line x1="${m.l + 14}" x2="${m.l + 34}" y1="${m.t + 14 + i * 18}" y2="${m.t + 14 + i * 18}" stroke="${color}" stroke-width="2"/><circle cx="${m.l + 24}" cy="${m.t + 14 + i * 18}" r="4" fill="${color}"/><text x="${m.l + 40}" y="${m.t + 18 + i * 18}" fill="#222" ${halo}>${name}</text>`;
+  parts.push(lg(0, 'attach -l (median; small dots: each run)', '#1f6feb'));
+  parts.push(lg(1, 'detach -l (median; small dots: each run)', '#2da44e'));
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+async function main() {
+  await preflight();
+  const facts = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    host: hostname(),
+    cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: (await run('uname', ['-r'])).stdout.trim(),
+    node: process.version,
+    os: (() => {
+      try {
+        return /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '?';
+      } catch {
+        return '?';
+      }
+    })(),
+  };
+
+  if (opts.build) {
+    log('building dist/ (node scripts/bundle.mjs)');
+    await must(process.execPath, [join(ROOT, 'scripts/bundle.mjs')]);
+  }
+  const binDir = opts.bin ?? join(ROOT, 'bin');
+  const bin = (dir, tool) => join(dir, `kubectl-cni_${tool}`);
+
+  const tmp = await mkdtemp('/tmp/cni-attach-bench-');
+  defer(`temp dir ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
+  const forwardBefore = await sysctlGet('net.ipv4.ip_forward');
+  defer('net.ipv4.ip_forward', async () => {
+    const now = await sysctlGet('net.ipv4.ip_forward');
+    if (now !== forwardBefore) {
+      await sysctlSet('net.ipv4.ip_forward', forwardBefore);
+      log(`net.ipv4.ip_forward had changed to ${now}; restored to ${forwardBefore}`);
+    }
+  });
+
+  const prefix = `cnab${randomBytes(2).toString('hex')}`;
+  const bridge = `${prefix}br`;
+  const netnsName = `${prefix}n`;
+  const cacheDir = join(tmp, 'cache');
+  const dataDir = join(tmp, 'ipam');
+  const confPath = join(tmp, 'net.json');
+  const conf = {
+    cniVersion: '1.0.0',
+    name: `${prefix}-net`,
+    type: 'bridge',
+    bridge,
+    isGateway: false,
+    ipMasq: false,
+    ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET }]], dataDir },
+  };
+  await writeFile(confPath, `${JSON.stringify(conf, null, 2)}\n`);
+
+  // the bridge plugin never deletes its bridge; veths die with their namespaces, but sweep them anyway
+  defer(`links of ${prefix}`, async () => {
+    const names = await linkNames();
+    const enslaved = (await run('ip', ['-o', 'link', 'show', 'master', bridge])).stdout
+      .split('\n')
+      .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
+      .filter(Boolean);
+    for (const l of [...enslaved, ...names.filter((n) => n.startsWith(prefix))]) await run('ip', ['link', 'del', 'dev', l]);
+  });
+
+  log('starting dockerd');
+  const dockerDir = join(tmp, 'docker');
+  const { host: dockerHost } = await startDockerd(dockerDir);
+  process.env.DOCKER_HOST = dockerHost; // for the helpers' dockerode and for the docker CLI
+  facts.docker = (await run('docker', ['version', '--format', '{{.Server.Version}}'])).stdout.trim();
+  facts.plugins = (await run('dpkg-query', ['-W', '-f=${Version}', 'containernetworking-plugins'])).stdout.trim() || '?';
+  checkInterrupt();
+
+  const h = await loadHelpers(tmp);
+  const d = await h.requireDocker();
+  defer('containers', () => h.removeContainers(d, prefix));
+  await h.ensureImage(d);
+
+  const api = await h.StandInApiServer.start();
+  defer('stand-in API server', () => api.stop());
+  const node = hostname();
+
+  const env = { ...cleanEnv(), KUBECONFIG: api.kubeconfigPath, DOCKER_HOST: dockerHost, CNI_PATH: CNI_DIR };
+  const tool = (dir, name, args, cache = cacheDir) => run(bin(dir, name), [...args, '--cache-dir', cache], { env });
+  const mustOk = (what, r) => {
+    if (r.code !== 0) {
+      checkInterrupt(); // it failed because we were interrupted: say that, not the command's error
+      throw new Error(`${what} exited ${r.code}${r.signal ? ` (${r.signal})` : ''}:\n${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+    }
+    return r;
+  };
+  // the build measured, and the builds it is compared with (each with its own cache dir)
+  const variants = [['', binDir, cacheDir], ...opts.compare.map(([name, dir], i) => [` [${name}]`, dir, join(tmp, `cache-compare-${i}`)])];
+
+  // pods: one for P1 (and P4's RSS), 50 for P3, labelled so that -l picks 1, 10, 25 or 50 of them
+  const pods = [{ name: 'bench-p1', labels: { role: 'single' } }];
+  if (want('P3')) {
+    for (let i = 0; i < 50; i++) {
+      const labels = { role: 'bulk' };
+      for (const n of BULK_SIZES) if (i < n) labels[`bulk${n}`] = 'yes';
+      pods.push({ name: `bench-bulk-${String(i).padStart(2, '0')}`, labels });
+    }
+  }
+  log(`starting ${pods.length} pods (pause + app container each, labelled as dockershim labels them)`);
+  const started = await pool(pods, 4, async (p) => {
+    const pod = h.makePod({ name: p.name, namespace: NS, nodeName: node, labels: p.labels });
+    api.addPod(pod);
+    const c = await h.startPod(d, { name: p.name, namespace: NS, uid: pod.metadata.uid, testLabel: prefix });
+    return { ...p, uid: pod.metadata.uid, ...c };
+  });
+  const p1 = started[0];
+  checkInterrupt();
+
+  const results = { facts, opts: { runs: opts.runs, warmup: opts.warmup, bulkRounds: opts.bulkRounds, compare: opts.compare }, pairs: {} };
+  const table = [];
+  const verdicts = [];
+  const verdict = (id, what, value, limit, fmt) => {
+    const ok = value <= limit;
+    verdicts.push({ id, what, value: fmt(value), limit: fmt(limit), ok });
+    return ok;
+  };
+
+  // ---------------------------------------------------------------- P1
+  if (want('P1')) {
+    const script = join(tmp, 'manual-attach.sh');
+    await writeFile(
+      script,
+      [
+        '#!/usr/bin/env bash',
+        "# The seed's manual pipeline, as a person on the node would run it (kubectl get pod -o jsonpath emulated with curl | jq).",
+        'set -euo pipefail',
+        'ns=$1 pod=$2 ifname=$3 conf=$4',
+        'uid=$(curl -sS --fail --cacert "$BENCH_CA" -H "Authorization: Bearer $BENCH_TOKEN" "$BENCH_SERVER/api/v1/namespaces/$ns/pods/$pod" | jq -r .metadata.uid)',
+        'sandbox=$(docker ps -q --no-trunc --filter label=io.kubernetes.docker.type=podsandbox --filter "label=io.kubernetes.pod.uid=$uid")',
+        "pid=$(docker inspect -f '{{.State.Pid}}' \"$sandbox\")",
+        'CNI_COMMAND=ADD CNI_CONTAINERID=$sandbox CNI_NETNS=/proc/$pid/ns/net CNI_IFNAME=$ifname CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge <"$conf"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const manualEnv = { ...env, BENCH_CA: api.caPath, BENCH_TOKEN: api.token, BENCH_SERVER: api.url };
+    const delEnv = { ...env, CNI_COMMAND: 'DEL', CNI_CONTAINERID: p1.sandboxId, CNI_NETNS: `/proc/${p1.pid}/ns/net`, CNI_IFNAME: 'eth1', CNI_PATH: CNI_DIR };
+    const attachArgs = [p1.name, '-n', NS, '--ifname', 'eth1', '--conf', confPath];
+    const detachArgs = [p1.name, '-n', NS, '--ifname', 'eth1'];
+    // one check that the manual pipeline really attaches (and the right sandbox)
+    const probe = await run('bash', [script, NS, p1.name, 'eth1', confPath], { env: manualEnv });
+    mustOk('the manual pipeline', probe);
+    if (!JSON.parse(probe.stdout).ips?.length) throw new Error(`the manual pipeline gave no address: ${probe.stdout}`);
+    mustOk('plugin DEL', await run(`${CNI_DIR}/bridge`, [], { env: delEnv, input: JSON.stringify(conf) }));
+
+    // how many API requests one pod attach makes (the manual pipeline makes one GET)
+    const before = api.requests.length;
+    mustOk('cni-attach', await tool(binDir, 'attach', attachArgs));
+    results.apiRequests = api.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+    mustOk('cni-detach', await tool(binDir, 'detach', detachArgs));
+
+    log(`P1: pod attach vs the manual pipeline, ${opts.warmup} warm-up + ${opts.runs} runs each`);
+    const vs = [
+      ...variants.map(([suffix, dir, cache]) => ({
+        name: `cni-attach pod${suffix}`,
+        run: async () => mustOk('cni-attach', await tool(dir, 'attach', attachArgs, cache)).ms,
+        after: async () => void mustOk('cni-detach', await tool(dir, 'detach', detachArgs, cache)),
+      })),
+      {
+        name: 'manual pipeline (curl|jq, docker ps, docker inspect, plugin)',
+        run: async () => mustOk('the manual pipeline', await run('bash', [script, NS, p1.name, 'eth1', confPath], { env: manualEnv })).ms,
+        after: async () => void mustOk('plugin DEL', await run(`${CNI_DIR}/bridge`, [], { env: delEnv, input: JSON.stringify(conf) })),
+      },
+    ];
+    const r = await interleave('P1', vs);
+    results.pairs.P1 = r;
+    const ref = r[r.length - 1];
+    table.push({ id: 'P1', rows: r, ref });
+    verdict('P1', 'pod attach ≤ 1.5× the manual pipeline', r[0].median / ref.median, 1.5, fmtX);
+    verdict('P1*', 'stretch: pod attach ≤ 1.0× the manual pipeline', r[0].median / ref.median, 1.0, fmtX);
+  }
+
+  // ---------------------------------------------------------------- P2
+  if (want('P2')) {
+    await must('ip', ['netns', 'add', netnsName]);
+    defer(`netns ${netnsName}`, async () => void (await run('ip', ['netns', 'del', netnsName])));
+    await must('ip', ['-n', netnsName, 'link', 'set', 'lo', 'up']);
+    const nsPath = `/var/run/netns/${netnsName}`;
+    const pluginEnv = (cmd) => ({ ...env, CNI_COMMAND: cmd, CNI_CONTAINERID: 'bench-floor', CNI_NETNS: nsPath, CNI_IFNAME: 'eth1', CNI_PATH: CNI_DIR });
+    const args = ['--netns', nsPath, '--ifname', 'eth1'];
+    log(`P2: netns attach vs node -e 0 + the bare plugin ADD, ${opts.warmup} warm-up + ${opts.runs} runs each`);
+    const vs = [
+      ...variants.map(([suffix, dir, cache]) => ({
+        name: `cni-attach --netns${suffix}`,
+        run: async () => mustOk('cni-attach --netns', await tool(dir, 'attach', [...args, '--conf', confPath], cache)).ms,
+        after: async () => void mustOk('cni-detach --netns', await tool(dir, 'detach', args, cache)),
+      })),
+      {
+        name: 'floor: node -e 0, then the plugin ADD',
+        run: async () => {
+          const a = mustOk('node -e 0', await run(process.execPath, ['-e', '0'], { env }));
+          const b = mustOk('plugin ADD', await run(`${CNI_DIR}/bridge`, [], { env: pluginEnv('ADD'), input: JSON.stringify(conf) }));
+          return a.ms + b.ms;
+        },
+        after: async () => void mustOk('plugin DEL', await run(`${CNI_DIR}/bridge`, [], { env: pluginEnv('DEL'), input: JSON.stringify(conf) })),
+      },
+    ];
+    const r = await interleave('P2', vs);
+    results.pairs.P2 = r;
+    const ref = r[r.length - 1];
+    table.push({ id: 'P2', rows: r, ref });
+    verdict('P2', 'netns attach ≤ 1.3× the floor', r[0].median / ref.median, 1.3, fmtX);
+  }
+
+  // ---------------------------------------------------------------- P3
+  if (want('P3')) {
+    const helpA = await run(bin(binDir, 'attach'), ['--help'], { env });
+    const helpD = await run(bin(binDir, 'detach'), ['--help'], { env });
+    const hasSelector = (t) => /(^|\s)-l, --selector\b/m.test(t);
+    if (!hasSelector(helpA.stdout) || !hasSelector(helpD.stdout)) {
+      results.pairs.P3 = { notRun: '-l missing' };
+      verdicts.push({ id: 'P3', what: '50 pods ≤ 4× one pod', value: 'not run: -l missing', limit: '4.00×', ok: null });
+      log(`P3: not run: -l missing in ${!hasSelector(helpA.stdout) ? 'kubectl-cni_attach' : 'kubectl-cni_detach'} --help`);
+    } else {
+      const bulk = { attach: {}, detach: {} };
+      for (const n of BULK_SIZES) bulk.attach[n] = { samples: [] };
+      for (const n of BULK_SIZES) bulk.detach[n] = { samples: [] };
+      const total = 1 + opts.bulkRounds;
+      log(`P3: -l over ${BULK_SIZES.join(', ')} pods, 1 warm-up + ${opts.bulkRounds} rounds (order rotates each round)`);
+      for (let round = 0; round < total; round++) {
+        const order = BULK_SIZES.map((_, i) => BULK_SIZES[(i + round) % BULK_SIZES.length]);
+        for (const n of order) {
+          checkInterrupt();
+          const sel = `bulk${n}=yes`;
+          const a = mustOk(`cni-attach -l ${sel}`, await tool(binDir, 'attach', ['-l', sel, '-n', NS, '--ifname', 'eth1', '--conf', confPath]));
+          checkInterrupt();
+          const dt = mustOk(`cni-detach -l ${sel}`, await tool(binDir, 'detach', ['-l', sel, '-n', NS, '--ifname', 'eth1']));
+          if (round > 0) {
+            bulk.attach[n].samples.push(a.ms);
+            bulk.detach[n].samples.push(dt.ms);
+          }
+        }
+        progress('P3', round + 1, total);
+      }
+      for (const k of ['attach', 'detach']) for (const n of BULK_SIZES) Object.assign(bulk[k][n], { median: median(bulk[k][n].samples), min: Math.min(...bulk[k][n].samples) });
+      results.pairs.P3 = bulk;
+      const ratio = bulk.attach[50].median / bulk.attach[1].median;
+      verdict('P3', '50 pods ≤ 4× one pod (attach -l)', ratio, 4, fmtX);
+      if (opts.svg) {
+        const meta = `${facts.date.slice(0, 10)} · ${facts.cpu.replace(/\s+/g, ' ')} · node ${facts.node} · ${opts.bulkRounds} rounds · 50/1 = ${fmtX(ratio)}`;
+        await mkdir(dirname(opts.svg), { recursive: true });
+        await writeFile(opts.svg, bulkSvg(bulk, meta));
+        log(`P3: chart written to ${opts.svg}`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- P4
+  if (want('P4')) {
+    log(`P4: --help vs node -e 0, ${opts.warmup} warm-up + ${opts.runs} runs each`);
+    const vs = [
+      ...variants.map(([suffix, dir]) => ({ name: `cni-attach --help${suffix}`, run: async () => mustOk('--help', await run(bin(dir, 'attach'), ['--help'], { env })).ms })),
+      ...(droppedVars.length && !opts.inheritEnv
+        ? [{ name: `node -e 0 with this shell's ${droppedVars.join(', ')} (not used elsewhere)`, run: async () => mustOk('node -e 0', await run(process.execPath, ['-e', '0'], { env: { ...env, ...Object.fromEntries(droppedVars.map((k) => [k, process.env[k]])) } })).ms }]
+        : []),
+      { name: 'node -e 0', run: async () => mustOk('node -e 0', await run(process.execPath, ['-e', '0'], { env })).ms },
+    ];
+    const r = await interleave('P4', vs);
+    results.pairs.P4 = r;
+    const ref = r[r.length - 1];
+    table.push({ id: 'P4', rows: r, ref });
+    verdict('P4', '--help ≤ 1.5× node -e 0', r[0].median / ref.median, 1.5, fmtX);
+
+    // peak RSS: /usr/bin/time -v of a pod attach (3 runs, the largest counts), and of node -e 0 for scale
+    const rss = async (cmd, args, after) => {
+      const kb = [];
+      for (let i = 0; i < 3; i++) {
+        checkInterrupt();
+        const t = mustOk(`/usr/bin/time -v ${cmd}`, await run('/usr/bin/time', ['-v', cmd, ...args], { env }));
+        const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(t.stderr);
+        if (!m) throw new Error(`no RSS in /usr/bin/time output:\n${t.stderr}`);
+        kb.push(Number(m[1]));
+        if (after) await after();
+      }
+      return Math.max(...kb) * 1024;
+    };
+    const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
+    results.rss = {};
+    for (const [suffix, dir, cache] of variants) {
+      results.rss[`pod attach${suffix}`] = await rss(bin(dir, 'attach'), [p1.name, '-n', NS, '--ifname', 'eth1', '--conf', confPath, '--cache-dir', cache], async () =>
+        void mustOk('cni-detach', await tool(dir, 'detach', [p1.name, '-n', NS, '--ifname', 'eth1'], cache)),
+      );
+      results.rss[`--help${suffix}`] = await rss(bin(dir, 'attach'), ['--help']);
+    }
+    results.rss['node -e 0'] = await rss(process.execPath, ['-e', '0']);
+    verdict('P4', 'peak RSS of a pod attach ≤ 80 MB', results.rss['pod attach'], 80e6, mb);
+  }
+
+  // ---------------------------------------------------------------- report
+  const lines = [];
+  lines.push(`cni-attach benchmark — ${facts.date} — ${facts.cpu}, ${facts.memory}, ${facts.os}, kernel ${facts.kernel}, node ${facts.node}, dockerd ${facts.docker}, plugins ${facts.plugins}`);
+  lines.push(`interleaved, ${opts.warmup} warm-up + ${opts.runs} timed runs per variant; wall time from spawn to exit; attach followed by detach/DEL outside the timing`);
+  lines.push(opts.inheritEnv ? "environment: this shell's (--inherit-env)" : `environment: clean (PATH, HOME, LANG + the bench's own variables)${droppedVars.length ? `; dropped from this shell: ${droppedVars.join(', ')}` : ''}`);
+  lines.push('');
+  lines.push('| part | command | median | min | q1–q3 | ratio to reference |');
+  lines.push('|---|---|---:|---:|---:|---:|');
+  const bulkRows = () => {
+    const b = results.pairs.P3;
+    if (!b || b.notRun) return;
+    for (const k of ['attach', 'detach']) {
+      for (const n of BULK_SIZES) {
+        const q = (x) => fmtMs(quantile(b[k][n].samples, x));
+        lines.push(`| P3 | ${k} -l (${n} pod${n > 1 ? 's' : ''}) | ${fmtMs(b[k][n].median)} | ${fmtMs(b[k][n].min)} | ${q(0.25)}–${q(0.75)} | ${fmtX(b[k][n].median / b[k][1].median)} of 1 pod |`);
+      }
+    }
+  };
+  for (const t of table) {
+    if (t.id === 'P4') bulkRows();
+    for (const row of t.rows) {
+      const isRef = row === t.ref;
+      lines.push(`| ${t.id} | ${row.name} | ${fmtMs(row.median)} | ${fmtMs(row.min)} | ${fmtMs(row.q1)}–${fmtMs(row.q3)} | ${isRef ? 'reference' : fmtX(row.median / t.ref.median)} |`);
+    }
+  }
+  if (!table.some((t) => t.id === 'P4')) bulkRows();
+  if (results.apiRequests) {
+    lines.push('');
+    lines.push(`API requests of one pod attach: ${results.apiRequests.length} (${results.apiRequests.join(', ')}); the manual pipeline: 1 (GET)`);
+  }
+  if (results.rss) {
+    lines.push('');
+    lines.push(`peak RSS (max of 3, /usr/bin/time -v): ${Object.entries(results.rss).map(([k, v]) => `${k} ${(v / 1e6).toFixed(1)} MB`).join(', ')}`);
+  }
+  lines.push('');
+  lines.push('| target | measured | limit | result |');
+  lines.push('|---|---:|---:|---|');
+  for (const v of verdicts) lines.push(`| ${v.id} ${v.what} | ${v.value} | ${v.limit} | ${v.ok === null ? 'NOT RUN' : v.ok ? 'PASS' : 'FAIL'} |`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  results.verdicts = verdicts;
+  if (opts.json) await writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  if (e instanceof Interrupted) {
+    log(`${e.message}: no results`);
+    code = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 }[interrupted] ?? 130;
+  } else {
+    process.stderr.write(`bench: error: ${e?.stack ?? e}\n`);
+    code = 1;
+  }
+} finally {
+  log('cleaning up');
+  const errors = await runCleanups();
+  if (errors.length) {
+    process.stderr.write(`bench: cleanup problems:\n  ${errors.join('\n  ')}\n`);
+    code ||= 1;
+  }
+}
+if (interrupted && !code) code = 130;
+process.exit(code);
