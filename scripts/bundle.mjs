@@ -23,7 +23,13 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 const FINAL = join(DIST, 'bundle');
 const COMMANDS = { attach: 'src/cli/attach.ts', detach: 'src/cli/detach.ts', check: 'src/cli/check.ts', list: 'src/cli/list.ts', gc: 'src/cli/gc.ts' };
-const VENDOR = { '@kubernetes/client-node': 'client-node', dockerode: 'dockerode' };
+// import specifier → vendor file; each is built from its own entry (src/target/k8s-client.ts re-exports only the
+// parts of client-node the tool uses, so tree-shaking drops the rest of the library)
+const VENDOR = { './k8s-client.js': 'client-node', dockerode: 'dockerode' };
+const VENDOR_ENTRY = {
+  'client-node': { entryPoints: ['src/target/k8s-client.ts'] },
+  dockerode: { stdin: { contents: 'module.exports = require("dockerode");', resolveDir: ROOT, sourcefile: 'vendor-dockerode.js' } },
+};
 // dockerode's ssh:// transport (ssh2 and its native addons: src/target/docker.ts accepts only unix:// and tcp://
 // hosts) and BuildKit sessions (gRPC, for buildImage): loaded with dockerode, never used by cni-attach. Each becomes
 // a stub that throws a clear error if it ever is used; together they were a third of every pod attach's load time.
@@ -69,13 +75,8 @@ async function bundle(out) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
   await build({ ...common, entryPoints: COMMANDS, outdir: out, plugins: [vendor] });
-  for (const [pkg, name] of Object.entries(VENDOR)) {
-    await build({
-      ...common,
-      stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: ROOT, sourcefile: `vendor-${name}.js` },
-      outfile: join(out, 'vendor', `${name}.js`),
-      plugins: [stubs],
-    });
+  for (const name of Object.values(VENDOR)) {
+    await build({ ...common, ...VENDOR_ENTRY[name], outfile: join(out, 'vendor', `${name}.js`), plugins: [stubs] });
   }
 }
 

@@ -75,6 +75,10 @@ function handleSignals(io: Io): void {
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
   handleSignals(stdio);
+  // a reader that went away (`-o json | head -1`) is not an error of ours
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(interruptedBy() ? SIGNAL_EXIT[interruptedBy()!] ?? 0 : 0);
+  });
   let code = await runProgram(program, argv);
   const sig = interruptedBy();
   if (sig) code = SIGNAL_EXIT[sig] ?? code;

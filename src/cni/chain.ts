@@ -61,9 +61,13 @@ function runOf(ctx: ChainContext, r: ResolvedList, i: number, command: CniComman
   return { type: plugin.type, path: r.paths[i]!, args: args(ctx, command, rt), stdin, timeoutMs: ctx.timeoutMs };
 }
 
+/** VERSION answers of this process, per executor and plugin path: a batch of attaches asks each plugin once. */
+const versionAnswers = new WeakMap<object, Map<string, Promise<string[]>>>();
+
 /** Ask every plugin which spec versions it speaks; refuse (exit 2) when the config's version is not among them. */
 export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Promise<Map<string, string[]>> {
-  const byPath = new Map<string, Promise<string[]>>();
+  let byPath = versionAnswers.get(ctx.exec);
+  if (!byPath) versionAnswers.set(ctx.exec, (byPath = new Map()));
   r.list.plugins.forEach((p, i) => {
     const path = r.paths[i]!;
     if (byPath.has(path)) return;
@@ -80,7 +84,10 @@ export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Pro
   });
   const out = new Map<string, string[]>();
   for (const [i, p] of r.list.plugins.entries()) {
-    const supported = await byPath.get(r.paths[i]!)!;
+    const supported = await byPath.get(r.paths[i]!)!.catch((e: unknown) => {
+      byPath.delete(r.paths[i]!); // a failed answer is not kept: the next attach asks again
+      throw e;
+    });
     if (!supported.includes(r.list.cniVersion)) {
       throw new UsageError(
         `plugin "${p.type}" (${r.paths[i]}) supports CNI ${supported.join(', ')}; the config asks for ${r.list.cniVersion}: set "cniVersion" to one of those`,

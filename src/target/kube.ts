@@ -94,7 +94,7 @@ function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Pr
 }
 
 export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<KubeApi> {
-  const k8s = await import('@kubernetes/client-node');
+  const k8s = await import('./k8s-client.js');
   const kc = new k8s.KubeConfig();
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);

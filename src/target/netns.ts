@@ -51,6 +51,10 @@ export async function netnsTarget(executor: Executor, path: string, mustExist: b
 
 /** Whether a link named ifname exists inside the namespace at netnsPath. */
 export async function interfaceExists(executor: Executor, netnsPath: string, ifname: string): Promise<boolean> {
+  // a sandbox's /proc/PID/ns/net: its /proc/PID/net/dev lists the links of that namespace, no process needed
+  const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(netnsPath)?.[1];
+  const dev = pid ? await executor.readFile(`/proc/${pid}/net/dev`).catch(() => undefined) : undefined;
+  if (dev !== undefined) return dev.split('\n').slice(2).some((l) => l.trim().split(':')[0] === ifname);
   const r = await executor.run(['nsenter', `--net=${netnsPath}`, '--', 'ip', '-o', 'link', 'show', 'dev', ifname]);
   if (r.code === 0) return true;
   if (/does not exist|Cannot find device/i.test(r.stderr)) return false;

@@ -197,7 +197,8 @@ describe('check', () => {
     await attach(ctx, cache, req);
     exec.calls.length = 0;
     expect(await check(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).toEqual(['net']);
-    expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'CHECK bridge', 'CHECK tuning']);
+    // the VERSION answers of the attach are still known in this process
+    expect(exec.commands()).toEqual(['CHECK bridge', 'CHECK tuning']);
   });
   it('says nothing is attached when there is no cache entry', async () => {
     const { ctx, cache } = setup();

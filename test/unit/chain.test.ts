@@ -122,6 +122,13 @@ describe('negotiateVersions', () => {
     expect(exec.calls[0]!.stdin).toEqual({ cniVersion: '1.0.0' });
     expect(v.get('bridge')).toContain('1.1.0');
   });
+  it('asks once per process: a batch of attaches does not ask again', async () => {
+    const { exec, ctx, list } = setup();
+    const r = await resolvePlugins(ctx, list);
+    await negotiateVersions(ctx, r);
+    await negotiateVersions(ctx, r);
+    expect(exec.commands().filter((c) => c.startsWith('VERSION'))).toHaveLength(3);
+  });
   it('refuses clearly when the config version is not supported', async () => {
     const { exec, ctx, list } = setup('1.1.0', ['bridge']);
     exec.addPlugin('/usr/lib/cni/bridge', () => ({}), ['0.3.1', '0.4.0', '1.0.0']);
