@@ -204,27 +204,27 @@ describe('cni-list and cni-gc', () => {
 });
 
 describe('many pods at once', () => {
-  it('-l attaches every matching pod (and only those), each from inside sees its own address; -l detach removes them all', async () => {
+  it('-l attaches every matching pod of 20 (and only those), each from inside sees its own address; -l detach removes them all', async () => {
     const w = await world();
     const web = [];
-    for (let i = 1; i <= 5; i++) web.push(await pod(`web-${i}`, { labels: { app: 'web' } }));
+    for (let i = 1; i <= 20; i++) web.push(await pod(`web-${i}`, { labels: { app: 'web' } }));
     const db = await pod('db-1', { labels: { app: 'db' } });
     api.clearRequests();
     const r = await runCli('attach', ['-l', 'app=web', ...w.args('', '--ifname', 'eth1', '--conf', w.conf, '--parallel', '3')].filter((a) => a !== ''));
     expectOk(r);
-    expect(r.stdout).toBe('eth1 attached to 5 of 5 pods');
-    expect(r.stderr.trim().split('\n')).toHaveLength(5);
+    expect(r.stdout).toBe('eth1 attached to 20 of 20 pods');
+    expect(r.stderr.trim().split('\n')).toHaveLength(20);
     // one list for the whole batch, no GET per pod; one PATCH per pod
     expect(api.requests.filter((q) => q.method === 'GET').map((q) => q.path)).toEqual(['/api/v1/namespaces/shop/pods']);
-    expect(api.requests.filter((q) => q.method === 'PATCH')).toHaveLength(5);
+    expect(api.requests.filter((q) => q.method === 'PATCH')).toHaveLength(20);
     const addrs = await Promise.all(web.map(eth1In));
     expect(addrs.every((a) => a && /^198\.18\.40\.\d+\/24$/.test(a)), addrs.join(' ')).toBe(true);
-    expect(new Set(addrs).size).toBe(5);
+    expect(new Set(addrs).size).toBe(20);
     expect(await eth1In(db)).toBeUndefined();
 
     const d = await runCli('detach', ['-l', 'app=web', ...w.args('', '--ifname', 'eth1')].filter((a) => a !== ''));
     expectOk(d);
-    expect(d.stdout).toBe('eth1 detached from 5 of 5 pods');
+    expect(d.stdout).toBe('eth1 detached from 20 of 20 pods');
     for (const p of web) expect(await eth1In(p)).toBeUndefined();
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });
