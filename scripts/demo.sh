@@ -8,14 +8,8 @@ root=$PWD
 
 if [[ $(id -u) -ne 0 ]]; then echo "demo: run as root (it creates network namespaces)" >&2; exit 2; fi
 
-pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux)
-missing=()
-for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
-if ((${#missing[@]})); then
-  echo "demo: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/lib.sh
+ensure_packages demo containernetworking-plugins iproute2 iputils-ping util-linux
 if [[ ! -d node_modules || ! -f dist/bundle/attach.js ]]; then npm ci --no-audit --no-fund --loglevel=error; fi
 
 # The embedded default: a bridge network on a test subnet (no gateway on the host, no masquerade).

@@ -12,14 +12,8 @@ fi
 
 # 1. Debian packages: the reference CNI plugins (in /usr/lib/cni), ip/tc, ping, nsenter, jq, a Docker engine and the
 #    busybox-static binary the test image is made of, debootstrap for the kind-like node image.
-pkgs=(containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io containerd busybox-static tar debootstrap)
-missing=()
-for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
-if ((${#missing[@]})); then
-  echo "test: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/lib.sh
+ensure_packages test containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io containerd busybox-static tar debootstrap
 
 # 2. npm dependencies exactly as locked; this also type-checks and bundles dist/ (the prepare script).
 npm ci --no-audit --no-fund --loglevel=error

@@ -12,7 +12,7 @@ import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, planData, runAsShell, summaryLines } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, forEachPod, parseParallel } from './bulk.js';
+import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 
 interface AttachFlags extends CommonFlags {
@@ -107,16 +107,10 @@ async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise
 /** -l / --all: one API list, one runtime list, then every pod with bounded parallelism. */
 async function attachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
-  const parallel = parseParallel(flags.parallel ?? '4');
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
-  const pods = await job.api!.listPods(namespace, flags.selector);
-  if (pods.length === 0) {
-    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
-    return;
-  }
-  const runtimes = await deps.runtimes(flags, job.api);
-  // one runtime list for the batch: findSandbox answers from it afterwards
-  await (await import('../target/pod.js')).listAllSandboxes(runtimes);
+  const batch = await batchOf(flags, deps, job.api!, namespace);
+  if (!batch) return;
+  const { pods, runtimes, parallel } = batch;
   const outcomes = await forEachPod(
     pods,
     parallel,

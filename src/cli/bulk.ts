@@ -1,8 +1,11 @@
 /** Many pods at once: a bounded number in flight, a progress line per pod on stderr, a summary, one exit code. */
 import { CliError, ExitCode, type ExitCodeValue } from '../cni/errors.js';
 import { interruptedBy } from '../exec/interrupt.js';
-import type { Pod } from '../target/kube.js';
+import type { KubeApi, Pod } from '../target/kube.js';
+import type { PodRuntime } from '../target/runtime.js';
+import type { Deps } from './context.js';
 import type { Io } from './main.js';
+import type { CommonFlags } from './options.js';
 
 export interface PodOutcome<T> {
   pod: string;
@@ -62,4 +65,25 @@ export function parseParallel(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError(`--parallel: ${JSON.stringify(text)} is not a whole number from 1 to 64`, ExitCode.Usage);
   return n;
+}
+
+/**
+ * The batch's pods (one API list) and runtimes (one list each, after which they answer from it); undefined, with a
+ * note, when no pod matches.
+ */
+export async function batchOf(
+  flags: CommonFlags,
+  deps: Deps,
+  api: KubeApi,
+  namespace: string,
+): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
+  const parallel = parseParallel(flags.parallel ?? '4');
+  const pods = await api.listPods(namespace, flags.selector);
+  if (pods.length === 0) {
+    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
+    return undefined;
+  }
+  const runtimes = await deps.runtimes(flags, api);
+  await (await import('../target/pod.js')).listAllSandboxes(runtimes);
+  return { pods, runtimes, parallel };
 }

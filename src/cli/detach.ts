@@ -7,7 +7,7 @@ import { addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData } from './output.js';
 import { connect, lookupPod, lookupPodOf, resolveConf, resolveNetns, targetKind, type PodLookup, type ResolvedConf } from './targets.js';
-import { batchExit, forEachPod, parseParallel } from './bulk.js';
+import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 
 interface Job {
@@ -67,15 +67,9 @@ function lines(ifname: string, o: Outcome): string[] {
 
 async function detachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
-  const parallel = parseParallel(flags.parallel ?? '4');
-  const pods = await job.api!.listPods(namespace, flags.selector);
-  if (pods.length === 0) {
-    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
-    return;
-  }
-  const runtimes = await deps.runtimes(flags, job.api);
-  // one runtime list for the batch: findSandbox answers from it afterwards
-  await (await import('../target/pod.js')).listAllSandboxes(runtimes);
+  const batch = await batchOf(flags, deps, job.api!, namespace);
+  if (!batch) return;
+  const { pods, runtimes, parallel } = batch;
   const outcomes = await forEachPod(
     pods,
     parallel,
