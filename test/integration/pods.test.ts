@@ -9,10 +9,11 @@ import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
-import { ensureImage, execIn, removeContainers, requireDocker, startPod, type PodContainers } from '../helpers/docker.js';
+import { execIn, removeContainers, startPod, type PodContainers } from '../helpers/docker.js';
 import { leases } from '../helpers/ipam.js';
 import { filesUnder, useLab, type Workspace } from '../helpers/lab.js';
 import { makeNad, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { startPodWorld, stopPodWorld } from '../helpers/pod-world.js';
 
 const lab = useLab('pd');
 const NODE = hostname();
@@ -21,14 +22,9 @@ let api: StandInApiServer;
 let d: Docker;
 
 beforeAll(async () => {
-  d = await requireDocker();
-  await ensureImage(d);
-  api = await StandInApiServer.start();
+  ({ d, api } = await startPodWorld());
 });
-afterAll(async () => {
-  await removeContainers(d, lab.prefix);
-  await api?.stop();
-});
+afterAll(() => stopPodWorld(d, api, lab.prefix));
 afterEach(async () => {
   await removeContainers(d, lab.prefix);
   for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgePlugin, conflist, writeConf, type Json } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { dockerHost, ensureImage, removeContainers, requireDocker, startPod } from '../helpers/docker.js';
+import { dockerHost, removeContainers, startPod } from '../helpers/docker.js';
 import { DockerProxy } from '../helpers/docker-proxy.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { captureState, expectState, makeBridge, type HostState, type Scope } from '../helpers/host-state.js';
@@ -24,6 +24,7 @@ import { useLab } from '../helpers/lab.js';
 import { runBin } from '../helpers/run.js';
 import { waitFor } from '../helpers/sh.js';
 import { makeNad, makePod, StandInApiServer, type FaultResponse } from '../k8s/stand-in-api.js';
+import { startPodWorld, stopPodWorld } from '../helpers/pod-world.js';
 
 const lab = useLab('rp');
 const NODE = hostname();
@@ -34,14 +35,9 @@ let api: StandInApiServer;
 let d: Docker;
 
 beforeAll(async () => {
-  d = await requireDocker();
-  await ensureImage(d);
-  api = await StandInApiServer.start();
+  ({ d, api } = await startPodWorld());
 });
-afterAll(async () => {
-  if (d) await removeContainers(d, lab.prefix);
-  await api?.stop();
-});
+afterAll(() => stopPodWorld(d, api, lab.prefix));
 afterEach(async () => {
   await removeContainers(d, lab.prefix);
   for (const p of api.listPods(NS)) api.deletePod(NS, p.metadata.name);

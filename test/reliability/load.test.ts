@@ -29,11 +29,12 @@ import { runProgram } from '../../src/cli/main.js';
 import { expectOk, runCli, show } from '../helpers/cli.js';
 import { writeConf, type Json } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { dockerHost, ensureImage, removeContainers, requireDocker, startPod } from '../helpers/docker.js';
+import { dockerHost, removeContainers, startPod } from '../helpers/docker.js';
 import { captureState, expectState, makeBridge, openFdsOn, processesMarked, type Scope } from '../helpers/host-state.js';
 import { filesUnder, useLab } from '../helpers/lab.js';
 import { netnsPath } from '../helpers/net.js';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { startPodWorld, stopPodWorld } from '../helpers/pod-world.js';
 
 const lab = useLab('rl');
 const CYCLES = Number(process.env.RELIABILITY_CYCLES ?? 100);
@@ -132,14 +133,9 @@ describe('load on a pod', () => {
   let api: StandInApiServer;
   let d: Docker;
   beforeAll(async () => {
-    d = await requireDocker();
-    await ensureImage(d);
-    api = await StandInApiServer.start();
+    ({ d, api } = await startPodWorld());
   });
-  afterAll(async () => {
-    if (d) await removeContainers(d, lab.prefix);
-    await api?.stop();
-  });
+  afterAll(() => stopPodWorld(d, api, lab.prefix));
 
   it(`${CYCLES} attach/detach cycles on one pod (${POD_LANES} interfaces at a time): nothing leaks (annotation included), addresses are reused`, async () => {
     const ws = await lab.workspace();
