@@ -98,14 +98,17 @@ export function prepareEngine(flags: EngineFlags, exec: Executor, deps: Deps): P
   const cniPath = resolveCniPath(flags.cniPath, deps.env.CNI_PATH);
   const timeoutMs = parseDuration(flags.timeout);
   if (!flags.cacheDir.startsWith('/')) throw new UsageError(`--cache-dir: ${JSON.stringify(flags.cacheDir)} is not an absolute directory`);
+  const cache = new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/');
+  const versions = cache.versionStore();
   const ctx: ChainContext = {
     exec,
     cniPath,
     timeoutMs,
     note: (l) => deps.io.err(`note: ${l}\n`),
     ...(flags.verbose ? { debug: (l: string) => deps.io.err(`debug: ${l}\n`) } : {}),
+    ...(versions ? { versions } : {}),
   };
-  return { ctx, cache: new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/') };
+  return { ctx, cache };
 }
 
 export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {

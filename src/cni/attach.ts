@@ -113,6 +113,7 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       throw new CliError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo})`, 1, { cause: e });
     }
     await cache.removeIntent(key);
+    await ctx.versions?.save();
     return { result, list, cacheFile: resultPath(cache.dir, key), already: false };
   });
 }

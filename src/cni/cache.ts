@@ -34,6 +34,10 @@ export function resultPath(cacheDir: string, k: AttachmentKey): string {
 export function intentPath(cacheDir: string, k: AttachmentKey): string {
   return `${cacheDir}/cni-attach/intents/${k.network}-${k.containerId}-${k.ifname}`;
 }
+/** VERSION answers of plugins, kept between runs (see ResultCache.versionStore). */
+export function versionsPath(cacheDir: string): string {
+  return `${cacheDir}/cni-attach/plugin-versions.json`;
+}
 export function lockPath(cacheDir: string, containerId: string, ifname: string): string {
   return `${cacheDir}/cni-attach/locks/${containerId}-${ifname}.lock`;
 }
@@ -72,6 +76,38 @@ function parseEntry(text: string | undefined): CacheEntry | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Plugins' VERSION answers kept between runs, each valid while the plugin's file stays the same (device, inode, size,
+ * mtime and ctime: replacing or touching the file forgets it). lookup() gives that identity, taken before asking
+ * the plugin, for remember() to keep with the answer; save() writes what was learnt, once an attach has succeeded
+ * (a refused or failed command leaves no file behind).
+ */
+export interface VersionStore {
+  lookup(path: string): Promise<{ id?: string; versions?: string[] }>;
+  remember(path: string, id: string, versions: string[]): Promise<void>;
+  save(): Promise<void>;
+}
+
+const VERSIONS_KIND = 'cniAttachPluginVersionsV1';
+type KnownVersions = Record<string, { id: string; supportedVersions: string[] }>;
+
+function parseVersions(text: string | undefined): KnownVersions {
+  const known: KnownVersions = {};
+  try {
+    const v = JSON.parse(text ?? '{}') as { kind?: unknown; plugins?: Record<string, { id?: unknown; supportedVersions?: unknown }> };
+    if (v.kind !== VERSIONS_KIND || typeof v.plugins !== 'object' || v.plugins === null) return known;
+    for (const [path, e] of Object.entries(v.plugins)) {
+      const sv = e?.supportedVersions;
+      if (typeof e?.id === 'string' && Array.isArray(sv) && sv.length > 0 && sv.every((x) => typeof x === 'string')) {
+        known[path] = { id: e.id, supportedVersions: sv as string[] };
+      }
+    }
+  } catch {
+    /* unreadable: ask the plugins again */
+  }
+  return known;
 }
 
 export interface Found {
@@ -198,6 +234,44 @@ export class ResultCache {
       }
       return removed;
     });
+  }
+
+  private knownVersions: Promise<KnownVersions> | undefined;
+
+  /**
+   * Where VERSION answers are kept between runs, so that an attach runs one process fewer per plugin; undefined
+   * where the executor cannot identify a file cheaply (a node reached through docker exec or an agent pod). Only a
+   * cache: a file that cannot be read or written means asking the plugins, never a failed command.
+   */
+  versionStore(): VersionStore | undefined {
+    const fileId = this.exec.fileId?.bind(this.exec);
+    if (!fileId) return undefined;
+    const file = versionsPath(this.dir);
+    let learnt = false;
+    const load = () =>
+      (this.knownVersions ??= this.fs('reading plugin versions', () => this.exec.readFile(file)).then(parseVersions, (): KnownVersions => ({})));
+    return {
+      lookup: async (path) => {
+        const [id, known] = await Promise.all([fileId(path), load()]);
+        const e = known[path];
+        return { ...(id !== undefined ? { id } : {}), ...(id !== undefined && e?.id === id ? { versions: [...e.supportedVersions] } : {}) };
+      },
+      remember: async (path, id, versions) => {
+        const known = await load();
+        known[path] = { id, supportedVersions: versions };
+        learnt = true;
+      },
+      save: async () => {
+        if (!learnt) return;
+        learnt = false;
+        const plugins = await load();
+        try {
+          await this.fs('recording plugin versions', () => this.exec.writeFileAtomic(file, JSON.stringify({ kind: VERSIONS_KIND, plugins }), 0o600));
+        } catch {
+          /* only a cache */
+        }
+      },
+    };
   }
 
   async lock(containerId: string, ifname: string): Promise<Lock | undefined> {

@@ -8,6 +8,7 @@ import type { CniCommand, InvocationArgs } from './env.js';
 import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
 import { atLeast } from './version.js';
+import type { VersionStore } from './cache.js';
 import type { Executor } from '../exec/types.js';
 
 export interface ChainContext {
@@ -19,6 +20,8 @@ export interface ChainContext {
   note: (line: string) => void;
   /** Details shown only with -v. */
   debug?: (line: string) => void;
+  /** VERSION answers kept between runs (the result cache's directory), where the executor can identify files. */
+  versions?: VersionStore;
 }
 
 /** What the runtime tells the plugins about the attachment (libcni RuntimeConf). */
@@ -64,6 +67,24 @@ function runOf(ctx: ChainContext, r: ResolvedList, i: number, command: CniComman
 /** VERSION answers of this process, per executor and plugin path: a batch of attaches asks each plugin once. */
 const versionAnswers = new WeakMap<object, Map<string, Promise<string[]>>>();
 
+/** A plugin's supportedVersions: from the store while its file is unchanged, else by running it with VERSION. */
+async function askVersion(ctx: ChainContext, type: string, path: string, cniVersion: string): Promise<string[]> {
+  const known = ctx.versions ? await ctx.versions.lookup(path).catch(() => ({}) as { id?: string; versions?: string[] }) : {};
+  if (known.versions) {
+    ctx.debug?.(`VERSION of ${type}: ${known.versions.join(', ')} (remembered; ${path} is unchanged)`);
+    return known.versions;
+  }
+  const stdin = { cniVersion };
+  const out = await invokePlugin(ctx.exec, { type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs });
+  const sv = out?.supportedVersions;
+  let versions: string[];
+  if (Array.isArray(sv) && sv.every((v) => typeof v === 'string')) versions = sv as string[];
+  else if (typeof out?.cniVersion === 'string') versions = [out.cniVersion];
+  else throw new PluginError(type, 'VERSION', undefined, 'answered VERSION without supportedVersions');
+  if (ctx.versions && known.id !== undefined) await ctx.versions.remember(path, known.id, versions);
+  return versions;
+}
+
 /** Ask every plugin which spec versions it speaks; refuse (exit 2) when the config's version is not among them. */
 export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Promise<Map<string, string[]>> {
   let byPath = versionAnswers.get(ctx.exec);
@@ -71,16 +92,7 @@ export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Pro
   r.list.plugins.forEach((p, i) => {
     const path = r.paths[i]!;
     if (byPath.has(path)) return;
-    const stdin = { cniVersion: r.list.cniVersion };
-    byPath.set(
-      path,
-      invokePlugin(ctx.exec, { type: p.type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs }).then((out) => {
-        const sv = out?.supportedVersions;
-        if (Array.isArray(sv) && sv.every((v) => typeof v === 'string')) return sv as string[];
-        if (typeof out?.cniVersion === 'string') return [out.cniVersion];
-        throw new PluginError(p.type, 'VERSION', undefined, 'answered VERSION without supportedVersions');
-      }),
-    );
+    byPath.set(path, askVersion(ctx, p.type, path, r.list.cniVersion));
   });
   const out = new Map<string, string[]>();
   for (const [i, p] of r.list.plugins.entries()) {

@@ -172,6 +172,15 @@ export class LocalExecutor implements Executor {
     }
   }
 
+  async fileId(path: string): Promise<string | undefined> {
+    try {
+      const st = await stat(path, { bigint: true });
+      return st.isFile() ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   processAlive(pid: number): boolean {
     if (pid === process.pid) return true;
     try {

@@ -56,6 +56,11 @@ export interface Executor {
   untrustedDir?(path: string): Promise<string | undefined>;
   /** An identity of the network namespace at path (device and inode), to compare two paths; absent where it cannot tell. */
   netnsId?(path: string): Promise<string | undefined>;
+  /**
+   * An identity of the file at path that changes whenever the file is replaced or modified (device, inode, size,
+   * mtime, ctime), or undefined when it cannot be told cheaply (a remote node) or the file is missing.
+   */
+  fileId?(path: string): Promise<string | undefined>;
   /** Whether a process of this pid runs where this executor runs; absent when it cannot tell (a remote node). */
   processAlive?(pid: number): boolean;
   /** Take an exclusive lock without waiting; undefined when someone else holds it. Stale locks of dead processes are broken. */

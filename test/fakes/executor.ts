@@ -119,6 +119,14 @@ export class FakeExecutor implements Executor {
   }
   private lastStdin = '';
 
+  /** Executor.fileId, off unless identifyFiles() turns it on: a plugin's identity is fileIds' entry, else "v1". */
+  fileId?: (path: string) => Promise<string | undefined>;
+  readonly fileIds = new Map<string, string>();
+  identifyFiles(): this {
+    this.fileId = async (path) => (this.plugins.has(path) ? this.fileIds.get(path) ?? 'v1' : undefined);
+    return this;
+  }
+
   commands(): string[] {
     return this.calls.map((c) => `${c.command} ${c.path.split('/').pop()}`);
   }

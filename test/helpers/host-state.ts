@@ -16,7 +16,7 @@
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { expect } from 'vitest';
 import { leases } from './ipam.js';
-import { filesUnder, type Lab, type Workspace } from './lab.js';
+import { attachmentFiles, type Lab, type Workspace } from './lab.js';
 import { links, netnsPath } from './net.js';
 import { sh } from './sh.js';
 
@@ -135,7 +135,7 @@ export async function captureState(scope: Scope): Promise<HostState> {
     targets,
     netns: stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(scope.lab.prefix)).sort(),
     leases: (await leases(scope.ws.dataDir)).map((l) => `${l.network}/${l.address} ${l.containerId} ${l.ifname}`).sort(),
-    cacheFiles: await filesUnder(scope.ws.cacheDir),
+    cacheFiles: await attachmentFiles(scope.ws.cacheDir),
     processes: await processesMarked(scope.markers ?? []),
   };
   if (scope.annotation) state.annotation = normalJson(scope.annotation());

@@ -191,6 +191,17 @@ export async function deleteLink(name: string): Promise<void> {
 }
 
 /** Regular files under dir, as paths relative to it ([] when dir does not exist). */
+/**
+ * What a successful attach keeps in the cache directory besides attachments: the plugins' VERSION answers
+ * (src/cni/cache.ts, versionStore). A cache of the plugins, not the state of any attachment, so it stays after detach.
+ */
+export const VERSIONS_FILE = 'cni-attach/plugin-versions.json';
+
+/** filesUnder(cacheDir) without VERSIONS_FILE: what attachments (results, intents, locks, temp files) left there. */
+export async function attachmentFiles(cacheDir: string): Promise<string[]> {
+  return (await filesUnder(cacheDir)).filter((f) => f !== VERSIONS_FILE);
+}
+
 export async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   async function walk(d: string, rel: string): Promise<void> {

@@ -3,13 +3,14 @@
  * interfaces, the cache and the leases, ping across, CHECK, detach, and make sure nothing is left.
  * Addresses: 198.18.1.0/24 (CNI 1.0.0) and 198.18.2.0/24 (CNI 0.2.0).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { chmod, copyFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
 import { leases } from '../helpers/ipam.js';
-import { filesUnder, useLab } from '../helpers/lab.js';
+import { attachmentFiles, useLab, VERSIONS_FILE } from '../helpers/lab.js';
+import { CNI_DIR } from '../helpers/env.js';
 import { addrOnly, containerIdOf, getLink, ipv4Addrs, linkExists, links, netnsPath, ping } from '../helpers/net.js';
 import { must } from '../helpers/sh.js';
 
@@ -76,7 +77,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
       expect(Buffer.from(entry.config as string, 'base64').toString('utf8')).toBe(confText);
       expect((entry.result as Result100).ips[0]!.address).toBe(`${addr}/24`);
     }
-    expect(await filesUnder(join(ws.cacheDir, 'cni-attach'))).toEqual([]); // no intents or locks left
+    expect((await attachmentFiles(ws.cacheDir)).filter((f) => f.startsWith('cni-attach/'))).toEqual([]); // no intents or locks left
 
     const held = await leases(ws.dataDir);
     expect(held.map((l) => l.address).sort()).toEqual([addrA, addrB].sort());
@@ -94,7 +95,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
 
     expect(await linkExists('eth1', a)).toBe(false);
     expect(await linkExists('eth1', b)).toBe(false);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect(await leases(ws.dataDir)).toEqual([]);
     expect((await links()).filter((l) => l.master === br)).toEqual([]); // host veths went with their peers
   });
@@ -120,7 +121,38 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     // detaching what is half gone still frees the lease and the cache
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
+  it('asks the plugin VERSION once, remembers it while the plugin file is unchanged, and asks again after it changed', async () => {
+    const ws = await lab.workspace();
+    const [a, b] = [await lab.netns(), await lab.netns()];
+    for (const p of ['bridge', 'host-local']) await copyFile(join(CNI_DIR, p), join(ws.pluginDir, p));
+    await chmod(join(ws.pluginDir, 'bridge'), 0o755);
+    await chmod(join(ws.pluginDir, 'host-local'), 0o755);
+    const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: lab.name('k'), bridge: lab.bridge(), subnet: '198.18.1.0/24', dataDir: ws.dataDir }));
+    const attachV = async (ns: string) => {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf, ws.pluginDir), '-v']);
+      expectOk(r);
+      return r.stderr;
+    };
+    const remembered = /debug: VERSION of bridge: [0-9., ]+ \(remembered; .*\/bridge is unchanged\)/;
+
+    expect(await attachV(a)).not.toMatch(remembered);
+    const file = join(ws.cacheDir, VERSIONS_FILE);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const kept = JSON.parse(await readFile(file, 'utf8'));
+    expect(kept.plugins[join(ws.pluginDir, 'bridge')].supportedVersions).toContain('1.0.0');
+
+    expect(await attachV(b)).toMatch(remembered); // a second run: no VERSION process
+    for (const ns of [a, b]) expectOk(await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir)));
+
+    // an upgraded plugin (here: the same bytes written again, so a new ctime) is asked again
+    await copyFile(join(CNI_DIR, 'bridge'), join(ws.pluginDir, 'bridge'));
+    expect(await attachV(a)).not.toMatch(remembered);
+    expectOk(await runCli('detach', lab.args(ws, a, 'eth1', undefined, ws.pluginDir)));
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+    expect(await leases(ws.dataDir)).toEqual([]);
   });
 
   it('cni-check of something never attached exits 3', async () => {
@@ -189,6 +221,6 @@ describe('bridge + host-local (CNI 0.2.0, the seed)', () => {
       expect(await linkExists('eth1', ns)).toBe(false);
     }
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 });

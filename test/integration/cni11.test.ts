@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli } from '../helpers/cli.js';
 import { writeConf } from '../helpers/confs.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
-import { filesUnder, useLab } from '../helpers/lab.js';
+import { attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, netnsPath } from '../helpers/net.js';
 
 const lab = useLab('ce');
@@ -54,7 +54,7 @@ describe('CNI 1.1 plugins', () => {
     await writeFile(s.notReady, '');
     expectCleanError(await runCli('attach', s.args('--conf', s.conf)), 1, /plugin one11 failed on STATUS \(CNI error 50\): the daemon is down/);
     expect(await s.calls()).toEqual(['STATUS env=2']);
-    expect(await filesUnder(s.ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
 
     await (await import('node:fs/promises')).rm(s.notReady);
     expectOk(await runCli('attach', s.args('--conf', s.conf)));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
 import { leases } from '../helpers/ipam.js';
-import { filesUnder, useLab } from '../helpers/lab.js';
+import { attachmentFiles, useLab } from '../helpers/lab.js';
 import { ipv4Addrs, linkNames, links } from '../helpers/net.js';
 
 const lab = useLab('cc');
@@ -35,7 +35,7 @@ describe('concurrent attaches', () => {
     for (const d of dels) expectOk(d);
     expect(await linkNames(ns)).toEqual(['lo']);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect((await links()).filter((l) => l.master === br)).toEqual([]);
   });
 
@@ -58,10 +58,10 @@ describe('concurrent attaches', () => {
     expect(lines[0], all).toMatch(/^error: (another cni-attach\/cni-detach is working on eth1|eth1 is already taken|an interface named eth1 already exists)/);
 
     expect(await leases(ws.dataDir)).toHaveLength(1);
-    expect(await filesUnder(ws.cacheDir)).toHaveLength(1);
+    expect(await attachmentFiles(ws.cacheDir)).toHaveLength(1);
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await linkNames(ns)).toEqual(['lo']);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 });

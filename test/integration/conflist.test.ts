@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { leases } from '../helpers/ipam.js';
-import { filesUnder, useLab } from '../helpers/lab.js';
+import { attachmentFiles, filesUnder, useLab } from '../helpers/lab.js';
 import { getLink, linkExists, links, qdiscs } from '../helpers/net.js';
 
 const lab = useLab('cl');
@@ -45,7 +45,7 @@ describe('conflist bridge → tuning → bandwidth', () => {
     expect(await linkExists('eth1', ns)).toBe(false);
     expect(await linkExists(hostVeth!)).toBe(false);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect(await filesUnder(join(ws.dir, 'tuning'))).toEqual([]);
   });
 });
@@ -74,7 +74,7 @@ describe('rollback', () => {
     expect(await leases(ws.dataDir)).toEqual([]);
     expect(await filesUnder(join(ws.cacheDir, 'results'))).toEqual([]);
     expect(await filesUnder(join(ws.cacheDir, 'cni-attach', 'intents'))).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     const now = await links();
     expect(now.filter((l) => l.master === br || l.line.includes(` link-netns ${ns}`))).toEqual([]);
     const had = new Set(before.map((l) => l.name));

@@ -12,7 +12,7 @@ import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.
 import { CNI_DIR } from '../helpers/env.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
-import { deleteNetns, filesUnder, useLab } from '../helpers/lab.js';
+import { deleteNetns, attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, getLink, linkExists, linkNames, links, netnsPath } from '../helpers/net.js';
 import { must, pgrep, waitFor } from '../helpers/sh.js';
 
@@ -57,7 +57,7 @@ describe('detach is idempotent', () => {
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1', conf)));
     expect(await linkExists('eth1', ns)).toBe(false);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 
   it('detach after the namespace was deleted still frees the lease and the cache entry', async () => {
@@ -69,7 +69,7 @@ describe('detach is idempotent', () => {
     const d = await runCli('detach', lab.args(ws, ns, 'eth1'));
     expectOk(d);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 });
 
@@ -104,7 +104,7 @@ describe('--timeout', () => {
     expect(gone, "the plugin's background child was killed with it").toBe(true);
     const child = Number((await readFile(pidFile, 'utf8')).trim()); // proves the child had started
     expect(await alive(child), `child ${child} is gone`).toBe(false);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect(await linkNames(ns)).toEqual(['lo']);
   });
 });
@@ -134,7 +134,7 @@ describe('crashes and failures around the chain', () => {
     const cid = containerIdOf(netnsPath(ns));
     expect(await linkExists('eth1', ns)).toBe(true);
     expect(await leases(ws.dataDir)).toHaveLength(1);
-    expect(await filesUnder(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`, `cni-attach/locks/${cid}-eth1.lock`]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`, `cni-attach/locks/${cid}-eth1.lock`]);
 
     // the dead process's lock is broken; the intent blocks a second attach
     const again = await runCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
@@ -145,7 +145,7 @@ describe('crashes and failures around the chain', () => {
     expect(d.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(ns)} (network ${net}, an interrupted attach)`);
     expect(await linkExists('eth1', ns)).toBe(false);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect((await links()).filter((l) => l.master === br)).toEqual([]);
   });
 
@@ -172,7 +172,7 @@ describe('crashes and failures around the chain', () => {
     expect(await waitFor(async () => (await pgrep(pattern)).length === 0, 2000), 'the hanging plugin was killed').toBe(true);
     expect(await linkNames(ns)).toEqual(['lo']);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 
   it('a result that cannot be cached is rolled back (exit 1)', async () => {
@@ -185,7 +185,7 @@ describe('crashes and failures around the chain', () => {
     expect(line).toMatch(/\(rolled back\)$/);
     expect(await linkExists('eth1', ns)).toBe(false);
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual(['results']);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual(['results']);
     expect((await links()).filter((l) => l.master === br)).toEqual([]);
   });
 });
@@ -208,7 +208,7 @@ describe('attach refuses what is already there (exit 2)', () => {
     expectCleanError(r, 2, /an interface named eth1 already exists/);
     expect((await getLink('eth1', ns))?.line).toMatch(/^\d+: eth1@other1: /); // still theirs, untouched
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 });
 
@@ -226,17 +226,17 @@ describe('a rollback that fails too', () => {
     const r = await runCli('attach', args);
     const line = expectCleanError(r, 1, /plugin brittle failed on ADD \(CNI error 11\): brittle: cannot do that now/);
     expect(line).toMatch(/rolling back also failed: plugin brittle failed on DEL/);
-    expect(await filesUnder(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
 
     const stillFailing = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir));
     expectCleanError(stillFailing, 1, /plugin brittle failed on DEL/);
-    expect(await filesUnder(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
 
     await fakePlugin(ws.pluginDir, 'brittle', { del: 'exit 0' }); // fixed
     const d = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir));
     expectOk(d);
     expect(d.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(ns)} (network ${net}, an interrupted attach)`);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 });
 

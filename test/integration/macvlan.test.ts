@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { expectOk, runCli, show } from '../helpers/cli.js';
 import { writeConf } from '../helpers/confs.js';
 import { leases } from '../helpers/ipam.js';
-import { deleteLink, filesUnder, useLab } from '../helpers/lab.js';
+import { deleteLink, attachmentFiles, useLab } from '../helpers/lab.js';
 import { addrOnly, getLink, ipv4Addrs, linkExists, ping } from '../helpers/net.js';
 
 const lab = useLab('mv');
@@ -45,7 +45,7 @@ describe('macvlan on a veth parent', () => {
       expect(await linkExists('eth1', ns)).toBe(false);
     }
     expect(await leases(ws.dataDir)).toEqual([]);
-    expect(await filesUnder(ws.cacheDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     // the parent is ours, untouched by the plugin; deleting it takes the peer too
     expect(await linkExists(parent)).toBe(true);
     await deleteLink(parent);

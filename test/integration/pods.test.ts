@@ -11,7 +11,7 @@ import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
 import { execIn, removeContainers, startPod, type PodContainers } from '../helpers/docker.js';
 import { leases } from '../helpers/ipam.js';
-import { filesUnder, useLab, type Workspace } from '../helpers/lab.js';
+import { attachmentFiles, useLab, type Workspace } from '../helpers/lab.js';
 import { makeNad, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 import { startPodWorld, stopPodWorld } from '../helpers/pod-world.js';
 
@@ -94,7 +94,7 @@ describe('attach to pods through the API and Docker', () => {
     expect(pingr.code, pingr.output).toBe(0);
 
     // the cache is keyed by the sandbox id, with kubelet's CNI_ARGS
-    const files = await filesUnder(w.ws.cacheDir);
+    const files = await attachmentFiles(w.ws.cacheDir);
     expect(files).toContain(`results/${w.net}-${p1.sandboxId}-eth1`);
     // network-status was merge-patched with our entry, after the default network entry the pod had
     const s1 = statusOf('web-1');
@@ -114,7 +114,7 @@ describe('attach to pods through the API and Docker', () => {
     expect(await eth1In(p2)).toBeUndefined();
     expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
     expect(await leases(w.ws.dataDir)).toEqual([]);
-    expect((await filesUnder(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
+    expect((await attachmentFiles(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
   });
 
   it('takes the config from a NetworkAttachmentDefinition (--net) and records ns/name in network-status', async () => {
@@ -127,7 +127,7 @@ describe('attach to pods through the API and Docker', () => {
     expectOk(await runCli('attach', w.args('web-1', '--ifname', 'net1', '--net', 'br-net')));
     expect(await execIn(d, p1.appId, ['ip', 'link', 'show', 'net1']).then((r) => r.code)).toBe(0);
     expect(statusOf('web-1')[1]).toMatchObject({ name: 'shop/br-net', interface: 'net1' });
-    expect((await filesUnder(w.ws.cacheDir))).toContain(`results/br-net-${p1.sandboxId}-net1`);
+    expect((await attachmentFiles(w.ws.cacheDir))).toContain(`results/br-net-${p1.sandboxId}-net1`);
     expectOk(await runCli('detach', w.args('web-1', '--ifname', 'net1')));
     expect(statusOf('web-1')).toHaveLength(1);
   });
@@ -144,7 +144,7 @@ describe('attach to pods through the API and Docker', () => {
     expect(r.stderr).toMatch(/the sandbox of pod shop\/web-1 is gone/);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
-    expect((await filesUnder(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
+    expect((await attachmentFiles(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
   });
 
   it('annotation write fails (API 500): the attach stands with exit 4, and the same command again succeeds', async () => {

@@ -31,7 +31,7 @@ import { writeConf, type Json } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
 import { dockerHost, removeContainers, startPod } from '../helpers/docker.js';
 import { captureState, expectState, makeBridge, openFdsOn, processesMarked, type Scope } from '../helpers/host-state.js';
-import { filesUnder, useLab } from '../helpers/lab.js';
+import { attachmentFiles, filesUnder, useLab } from '../helpers/lab.js';
 import { netnsPath } from '../helpers/net.js';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 import { startPodWorld, stopPodWorld } from '../helpers/pod-world.js';
@@ -60,7 +60,7 @@ function addressOf(stdout: string): string {
 async function nothingLeft(dataDir: string, cacheDir: string, what: string): Promise<void> {
   const leaseFiles = (await filesUnder(dataDir)).filter((f) => /\/\d+\.\d+\.\d+\.\d+$/.test(f));
   expect(leaseFiles, `leases ${what}`).toEqual([]);
-  expect(await filesUnder(cacheDir), `cache files ${what}`).toEqual([]);
+  expect(await attachmentFiles(cacheDir), `cache files ${what}`).toEqual([]);
 }
 
 function report(what: string, cycles: number, addrs: Map<string, number>, ms: number): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attach, check, detach, planAttach, type AttachRequest } from '../../src/cni/attach.js';
-import { ResultCache, intentPath, lockPath, resultPath } from '../../src/cni/cache.js';
+import { ResultCache, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { CliError, NotFoundError, PluginError, UsageError } from '../../src/cni/errors.js';
@@ -49,6 +49,21 @@ describe('attach', () => {
     expect(exec.files.has(intentPath(CACHE, key))).toBe(false);
     expect(exec.locks.size).toBe(0);
     expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'ADD bridge', 'ADD tuning']);
+  });
+
+  it('keeps the plugins\' VERSION answers once the attach succeeded, and writes none when the ADD failed', async () => {
+    const ok = setup();
+    ok.exec.identifyFiles();
+    const ctx = { ...ok.ctx, versions: ok.cache.versionStore()! };
+    await attach(ctx, ok.cache, ok.req);
+    const kept = JSON.parse(ok.exec.files.get(versionsPath(CACHE))!);
+    expect(Object.keys(kept.plugins)).toEqual(['/opt/cni/bin/bridge', '/opt/cni/bin/tuning']);
+
+    const bad = setup();
+    bad.exec.identifyFiles();
+    bad.exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'ADD' ? { code: 1, stdout: JSON.stringify({ code: 11, msg: 'no' }) } : {}));
+    await expect(attach({ ...bad.ctx, versions: bad.cache.versionStore()! }, bad.cache, bad.req)).rejects.toThrow(/no/);
+    expect(bad.exec.files.has(versionsPath(CACHE))).toBe(false);
   });
 
   it('refuses an ifname that already has a cache entry, before any plugin runs', async () => {
