@@ -76,6 +76,34 @@ if (MODE !== 'off') {
 }
 
 /**
+ * Node 20 builds its TLS root store (~140 bundled certificates, parsed one by one) the first time a process makes any
+ * TLS context, also one that trusts only the kubeconfig's CA: 40–60 ms of main-thread CPU in every command that
+ * talks to a cluster (BENCHMARKS.md). The store is shared by the whole process, so a worker thread started here
+ * builds it on another core while the main thread loads the command and client-node; the first connection then
+ * finds it built. Only for command lines that reach a cluster: a worker still busy when the process exits delays
+ * the exit by ~12 ms, so not with --netns (no cluster), --help or completion. CNI_ATTACH_TLS_WARM=off turns it off.
+ */
+function reachesCluster(argv) {
+  if (process.env.CNI_ATTACH_TLS_WARM === 'off') return false;
+  for (const a of argv) {
+    if (a === '--') break;
+    if (a === '--netns' || a.startsWith('--netns=') || a === '-h' || a === '--help' || a === 'completion') return false;
+  }
+  return true;
+}
+
+function warmTlsRoots() {
+  try {
+    const { Worker } = require('node:worker_threads');
+    const w = new Worker("require('node:tls').createSecureContext()", { eval: true, stdout: true, stderr: true });
+    w.unref();
+    w.on('error', () => undefined);
+  } catch {
+    /* no worker: the first connection builds the store itself */
+  }
+}
+
+/**
  * Run a command: its bundle's run() exits with the command's code.
  *
  * A reader that closes the pipe early (`kubectl cni-attach --help | head -1`) makes the next write fail with EPIPE,
@@ -83,6 +111,7 @@ if (MODE !== 'off') {
  * CommonJS the event comes first and would crash the command with a stack trace. Ignore it, as the reader is gone.
  */
 exports.run = (command) => {
+  if (reachesCluster(process.argv.slice(2))) warmTlsRoots();
   for (const s of [process.stdout, process.stderr]) {
     s.on('error', (e) => {
       if (e.code !== 'EPIPE') throw e;
@@ -90,5 +119,6 @@ exports.run = (command) => {
   }
   return require(path.join(DIR, `${command}.js`)).run();
 };
+exports.reachesCluster = reachesCluster;
 /** A file of dist/bundle (the build's warm-up). */
 exports.load = (file) => require(path.join(DIR, file));

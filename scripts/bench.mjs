@@ -27,6 +27,9 @@
 //                       repeatable
 //   --svg FILE          where P3's chart goes (default docs/bench-bulk.svg); --svg - writes none
 //   --json FILE         also write every sample as JSON
+//   --hold FILE         make the world (dockerd, the stand-in API, the pods), write a shell file of variables to
+//                       FILE (KUBECONFIG, DOCKER_HOST, the pod, the config, the manual pipeline, …), measure
+//                       nothing, and keep the world until Ctrl-C: for profiling and trying changes by hand
 //
 // Every measured command runs with a clean environment (PATH, HOME, LANG, plus KUBECONFIG, DOCKER_HOST, CNI_PATH
 // and the manual pipeline's own variables), the same for both sides of a pair. Variables such as NODE_EXTRA_CA_CERTS
@@ -53,7 +56,7 @@ const RUN_TIMEOUT_MS = 120_000;
 // ------------------------------------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 15, warmup: 2, bulkRounds: 5, only: null, build: true, bin: null, inheritEnv: false, compare: [], svg: join(ROOT, 'docs/bench-bulk.svg'), json: null };
+  const o = { runs: 15, warmup: 2, bulkRounds: 5, only: null, build: true, bin: null, inheritEnv: false, compare: [], svg: join(ROOT, 'docs/bench-bulk.svg'), json: null, hold: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -81,6 +84,7 @@ function parseArgs(argv) {
     }
     else if (a === '--svg') o.svg = val() === '-' ? null : resolve(argv[i]);
     else if (a === '--json') o.json = resolve(val());
+    else if (a === '--hold') o.hold = resolve(val());
     else if (a === '-h' || a === '--help') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -601,6 +605,8 @@ async function main() {
   const p1 = started[0];
   checkInterrupt();
 
+  if (opts.hold) return hold(opts.hold, { env, api, p1, confPath, cacheDir, tmp, bin: bin(binDir, 'attach') });
+
   const results = { facts, opts: { runs: opts.runs, warmup: opts.warmup, bulkRounds: opts.bulkRounds, compare: opts.compare }, pairs: {} };
   const table = [];
   const verdicts = [];
@@ -822,6 +828,42 @@ async function main() {
   process.stdout.write(`${lines.join('\n')}\n`);
   results.verdicts = verdicts;
   if (opts.json) await writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** --hold: say where everything is, then wait for a signal (the cleanups run as after a measured run). */
+async function hold(file, w) {
+  const manual = join(w.tmp, 'manual-attach.sh');
+  await writeFile(
+    manual,
+    [
+      '#!/usr/bin/env bash',
+      'set -euo pipefail',
+      'uid=$(curl -sS --fail --cacert "$BENCH_CA" -H "Authorization: Bearer $BENCH_TOKEN" "$BENCH_SERVER/api/v1/namespaces/$NS/pods/$POD" | jq -r .metadata.uid)',
+      'sandbox=$(docker ps -q --no-trunc --filter label=io.kubernetes.docker.type=podsandbox --filter "label=io.kubernetes.pod.uid=$uid")',
+      "pid=$(docker inspect -f '{{.State.Pid}}' \"$sandbox\")",
+      'CNI_COMMAND=ADD CNI_CONTAINERID=$sandbox CNI_NETNS=/proc/$pid/ns/net CNI_IFNAME=eth1 CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge <"$CONF"',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const vars = {
+    ...w.env,
+    NS,
+    POD: w.p1.name,
+    SANDBOX: w.p1.sandboxId,
+    SANDBOX_PID: String(w.p1.pid),
+    CONF: w.confPath,
+    CACHE_DIR: w.cacheDir,
+    BENCH_CA: w.api.caPath,
+    BENCH_TOKEN: w.api.token,
+    BENCH_SERVER: w.api.url,
+    MANUAL: manual,
+    ATTACH: w.bin,
+  };
+  const q = (v) => `'${String(v).replace(/'/g, "'\\''")}'`;
+  await writeFile(file, `${Object.entries(vars).map(([k, v]) => `export ${k}=${q(v)}`).join('\n')}\n`);
+  log(`holding the world: variables in ${file} (source it); Ctrl-C (or kill -INT ${process.pid}) removes everything`);
+  while (!interrupted) await new Promise((r) => setTimeout(r, 200));
 }
 
 let code = 0;

@@ -35,6 +35,11 @@ const VENDOR_ENTRY = {
 // a stub that throws a clear error if it ever is used; together they were a third of every pod attach's load time.
 const STUBS = ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader'];
 
+// node-fetch 2 (client-node's HTTP client) loads whatwg-url, and with it tr46's Unicode tables (a third of the
+// client-node vendor file, parsed on every pod attach), only to fall back on it where Node has no URL class
+// (`Url.URL || whatwgUrl.URL`); Node 20 has one. The alias hands out Node's own WHATWG URL instead.
+const ALIASES = { 'whatwg-url': 'module.exports = { URL: globalThis.URL, URLSearchParams: globalThis.URLSearchParams };' };
+
 const exact = (names) => new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
 
 const common = {
@@ -71,12 +76,20 @@ module.exports = stub;`,
   },
 };
 
+const aliases = {
+  name: 'aliases',
+  setup(b) {
+    b.onResolve({ filter: exact(Object.keys(ALIASES)) }, (a) => ({ path: a.path, namespace: 'alias' }));
+    b.onLoad({ filter: /.*/, namespace: 'alias' }, (a) => ({ loader: 'js', contents: ALIASES[a.path] }));
+  },
+};
+
 async function bundle(out) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
   await build({ ...common, entryPoints: COMMANDS, outdir: out, plugins: [vendor] });
   for (const name of Object.values(VENDOR)) {
-    await build({ ...common, ...VENDOR_ENTRY[name], outfile: join(out, 'vendor', `${name}.js`), plugins: [stubs] });
+    await build({ ...common, ...VENDOR_ENTRY[name], outfile: join(out, 'vendor', `${name}.js`), plugins: [stubs, aliases] });
   }
 }
 

@@ -1,0 +1,29 @@
+/** bin/load-bundle.cjs: which command lines get the TLS root store built ahead, in a worker thread. */
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const { reachesCluster } = createRequire(import.meta.url)('../../bin/load-bundle.cjs') as { reachesCluster: (argv: string[]) => boolean };
+
+describe('reachesCluster', () => {
+  afterEach(() => {
+    delete process.env.CNI_ATTACH_TLS_WARM;
+  });
+  it('is true for pods, selectors and the cluster-wide commands', () => {
+    expect(reachesCluster(['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', 'net.json'])).toBe(true);
+    expect(reachesCluster(['-l', 'app=web', '--ifname', 'eth1', '--net', 'macvlan'])).toBe(true);
+    expect(reachesCluster(['web-1', '--ifname', 'eth1', '--conf', 'net.json', '--dry-run'])).toBe(true);
+    expect(reachesCluster([])).toBe(true); // cni-list, cni-gc
+  });
+  it('is false where no cluster is reached: --netns, --help, completion', () => {
+    expect(reachesCluster(['--netns', '/var/run/netns/a', '--ifname', 'eth1', '--conf', 'net.json'])).toBe(false);
+    expect(reachesCluster(['--netns=/var/run/netns/a', '--ifname', 'eth1'])).toBe(false);
+    expect(reachesCluster(['--help'])).toBe(false);
+    expect(reachesCluster(['web-1', '-h'])).toBe(false);
+    expect(reachesCluster(['completion', 'bash'])).toBe(false);
+  });
+  it('stops looking at --, and can be turned off', () => {
+    expect(reachesCluster(['web-1', '--', '--netns'])).toBe(true);
+    process.env.CNI_ATTACH_TLS_WARM = 'off';
+    expect(reachesCluster(['web-1'])).toBe(false);
+  });
+});
