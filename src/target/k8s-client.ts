@@ -2,4 +2,6 @@
  * The parts of @kubernetes/client-node this tool uses, and nothing else: bundled on their own (scripts/bundle.mjs),
  * tree-shaking keeps this file at less than half of the whole library, which a pod attach loads and compiles.
  */
-export { CoreV1Api, CustomObjectsApi, Exec, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+export {
+  CoreV1Api, createConfiguration, CustomObjectsApi, Exec, KubeConfig, PatchStrategy, ServerConfiguration, setHeaderOptions,
+} from '@kubernetes/client-node';

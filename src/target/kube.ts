@@ -3,7 +3,8 @@
  * merge-patch pod annotations. kubectl's conventions for --kubeconfig, $KUBECONFIG, --context, -n and in-cluster config.
  * client-node is imported lazily: it costs hundreds of milliseconds and the --netns path never needs it.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '@kubernetes/client-node';
+import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { CliError, NotFoundError, UnreachableError, UsageError } from '../cni/errors.js';
 
 export type Pod = V1Pod;
@@ -93,6 +94,36 @@ function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Pr
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/** The TLS options of an agent, as one string: requests with the same ones may share a connection. */
+function tlsKey(o: AgentOptions): string {
+  const part = (v: unknown): string =>
+    v === undefined || v === null ? '' : Array.isArray(v) ? v.map(part).join(',') : Buffer.isBuffer(v) ? v.toString('base64') : String(v);
+  return [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername].map(part).join('\0');
+}
+
+/**
+ * client-node authenticates each request (KubeConfig.applySecurityAuthentication: headers for tokens and exec
+ * plugins, an agent with the CA and client certificate) with a new https.Agent every time: a new connection, a new
+ * CA store and a full TLS handshake per request; a batch of 50 pods paid that 51 times. This authentication method
+ * lets client-node do all of it as before, then hands the request one keep-alive agent per set of TLS options. Agents
+ * of another kind (a proxy in the kubeconfig, plain http) are left as client-node made them.
+ */
+export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthentication'>): SecurityAuthentication {
+  let shared: { key: string; agent: HttpsAgent } | undefined;
+  return {
+    getName: () => 'kubeconfig authentication, one keep-alive agent',
+    async applySecurityAuthentication(context: RequestContext) {
+      await kc.applySecurityAuthentication(context);
+      const agent = context.getAgent();
+      if (!agent || agent.constructor !== HttpsAgent) return;
+      const options = (agent as HttpsAgent).options;
+      const key = tlsKey(options);
+      if (shared?.key !== key) shared = { key, agent: new HttpsAgent({ ...options, keepAlive: true }) };
+      context.setAgent(shared.agent);
+    },
+  };
+}
+
 export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<KubeApi> {
   const k8s = await import('./k8s-client.js');
   const kc = new k8s.KubeConfig();
@@ -114,8 +145,10 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   const server = cluster.server;
   const ctxObj = kc.getContextObject(kc.getCurrentContext());
   const defaultNamespace = opts.namespace ?? ctxObj?.namespace ?? 'default';
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  // as kc.makeApiClient, with one keep-alive connection for all requests of this process
+  const config = k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: sharedAgentAuth(kc) } });
+  const core = new k8s.CoreV1Api(config);
+  const custom = new k8s.CustomObjectsApi(config);
   const t = opts.requestTimeoutMs;
 
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {

@@ -1232,6 +1232,8 @@ export class StandInApiServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<ExecSession>();
   private readonly sockets = new Set<Socket>();
+  /** TCP connections accepted so far (a client that keeps its connection alive makes one for many requests). */
+  connectionsAccepted = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly interceptors: Interceptor[] = [];
   private readonly pods: Resource;
@@ -1288,6 +1290,7 @@ export class StandInApiServer {
     };
     this.resources = [this.pods, this.nads];
     this.server.on('connection', (s: Socket) => {
+      this.connectionsAccepted++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
