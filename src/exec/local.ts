@@ -40,6 +40,28 @@ async function processStart(pid: number): Promise<string | undefined> {
 
 export class LocalExecutor implements Executor {
   readonly where = 'this host';
+  /** Directories this process made or found (a batch writes thousands of files into the same few). */
+  private readonly dirs = new Set<string>();
+  private myStart: Promise<string | undefined> | undefined;
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    this.dirs.add(dir);
+  }
+
+  /** fn, run again once with the directory made anew if it failed because the directory went away meanwhile. */
+  private async inDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+    await this.ensureDir(dir);
+    try {
+      return await fn();
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') throw e;
+      this.dirs.delete(dir);
+      await this.ensureDir(dir);
+      return fn();
+    }
+  }
 
   baseEnv(): Record<string, string> {
     const env: Record<string, string> = {};
@@ -103,10 +125,9 @@ export class LocalExecutor implements Executor {
 
   async writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
     const dir = dirname(path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      await writeFile(tmp, data, { mode, flag: 'wx' });
+      await this.inDir(dir, () => writeFile(tmp, data, { mode, flag: 'wx' }));
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });
@@ -192,11 +213,10 @@ export class LocalExecutor implements Executor {
   }
 
   async tryLock(path: string): Promise<Lock | undefined> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const me = `${process.pid} ${(await processStart(process.pid)) ?? ''}\n`;
+    const me = `${process.pid} ${(await (this.myStart ??= processStart(process.pid))) ?? ''}\n`;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const fh = await open(path, 'wx', 0o600);
+        const fh = await this.inDir(dirname(path), () => open(path, 'wx', 0o600));
         await fh.writeFile(me);
         await fh.close();
         let released = false;

@@ -1,0 +1,70 @@
+/** LocalExecutor's file side, in a temp directory: atomic writes, locks, file identities. */
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalExecutor } from '../../src/exec/local.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cni-attach-local-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('writeFileAtomic', () => {
+  it('makes the parent directories (0700) and the file (0600)', async () => {
+    const exec = new LocalExecutor();
+    const file = join(dir, 'a/b/c.json');
+    await exec.writeFileAtomic(file, '{}');
+    expect(await readFile(file, 'utf8')).toBe('{}');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'a/b'))).mode & 0o777).toBe(0o700);
+  });
+  it('makes the directory again when it was removed after an earlier write of this process', async () => {
+    const exec = new LocalExecutor();
+    await exec.writeFileAtomic(join(dir, 'x/one'), '1');
+    await rm(join(dir, 'x'), { recursive: true });
+    await exec.writeFileAtomic(join(dir, 'x/two'), '2');
+    expect(await readFile(join(dir, 'x/two'), 'utf8')).toBe('2');
+  });
+});
+
+describe('tryLock', () => {
+  it('locks, refuses a second holder, releases, and survives its directory being removed in between', async () => {
+    const exec = new LocalExecutor();
+    const path = join(dir, 'locks/a.lock');
+    const lock = await exec.tryLock(path);
+    expect(lock).toBeDefined();
+    expect(await exec.tryLock(path)).toBeUndefined();
+    await lock!.release();
+    await rm(join(dir, 'locks'), { recursive: true });
+    const again = await exec.tryLock(path);
+    expect(again).toBeDefined();
+    expect((await readFile(path, 'utf8')).split(' ')[0]).toBe(String(process.pid));
+    await again!.release();
+  });
+});
+
+describe('fileId', () => {
+  it('stays the same while the file is untouched, and changes when it is rewritten, touched or replaced', async () => {
+    const exec = new LocalExecutor();
+    const file = join(dir, 'plugin');
+    await writeFile(file, 'v1', { mode: 0o755 });
+    const first = await exec.fileId(file);
+    expect(first).toMatch(/^\d+:\d+:2:\d+:\d+$/);
+    expect(await exec.fileId(file)).toBe(first);
+    await utimes(file, new Date(), new Date(Date.now() - 60_000));
+    const touched = await exec.fileId(file);
+    expect(touched).not.toBe(first);
+    await rm(file);
+    await writeFile(file, 'v1', { mode: 0o755 });
+    expect(await exec.fileId(file)).not.toBe(touched);
+  });
+  it('is undefined for a missing file or a directory', async () => {
+    const exec = new LocalExecutor();
+    expect(await exec.fileId(join(dir, 'missing'))).toBeUndefined();
+    expect(await exec.fileId(dir)).toBeUndefined();
+  });
+});
