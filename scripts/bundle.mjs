@@ -56,6 +56,20 @@ const common = {
   logLevel: 'warning',
 };
 
+// commander requires node:child_process at load time, only to run executable subcommands (which cni-attach has
+// none of); loading it also loads net and stream, a few milliseconds of every `--help`. Inside commander it is
+// required when first used instead. (Our own code loads it through execa, lazily.)
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (a) => (/[\\/]node_modules[\\/]commander[\\/]/.test(a.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      loader: 'js',
+      contents: "let m; module.exports = new Proxy({}, { get: (_, k) => (m ??= require('node:child_process'))[k] });",
+    }));
+  },
+};
+
 const vendor = {
   name: 'vendor',
   setup(b) {
@@ -87,7 +101,7 @@ const aliases = {
 async function bundle(out) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
-  await build({ ...common, entryPoints: COMMANDS, outdir: out, plugins: [vendor] });
+  await build({ ...common, entryPoints: COMMANDS, outdir: out, plugins: [vendor, lazyChildProcess] });
   for (const name of Object.values(VENDOR)) {
     await build({ ...common, ...VENDOR_ENTRY[name], outfile: join(out, 'vendor', `${name}.js`), plugins: [stubs, aliases] });
   }
