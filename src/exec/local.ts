@@ -26,6 +26,15 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** unlink, where a file already gone is fine (fs.rm does the same with an extra lstat and more JavaScript). */
+async function unlinkIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw e;
+  }
+}
+
 /** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if it is gone. */
 async function processStart(pid: number): Promise<string | undefined> {
   try {
@@ -136,7 +145,7 @@ export class LocalExecutor implements Executor {
   }
 
   async removeFile(path: string): Promise<void> {
-    await rm(path, { force: true });
+    await unlinkIfThere(path);
   }
 
   async listDir(path: string): Promise<string[]> {
@@ -224,7 +233,7 @@ export class LocalExecutor implements Executor {
           release: async () => {
             if (released) return;
             released = true;
-            await rm(path, { force: true });
+            await unlinkIfThere(path);
           },
         };
       } catch (e) {

@@ -31,6 +31,18 @@ describe('writeFileAtomic', () => {
   });
 });
 
+describe('removeFile', () => {
+  it('removes a file, is fine with one already gone, and refuses a directory', async () => {
+    const exec = new LocalExecutor();
+    const file = join(dir, 'f');
+    await writeFile(file, 'x');
+    await exec.removeFile(file);
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    await exec.removeFile(file);
+    await expect(exec.removeFile(dir)).rejects.toThrow(/EISDIR|EPERM/);
+  });
+});
+
 describe('tryLock', () => {
   it('locks, refuses a second holder, releases, and survives its directory being removed in between', async () => {
     const exec = new LocalExecutor();
