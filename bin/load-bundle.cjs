@@ -103,20 +103,9 @@ function warmTlsRoots() {
   }
 }
 
-/**
- * Run a command: its bundle's run() exits with the command's code.
- *
- * A reader that closes the pipe early (`kubectl cni-attach --help | head -1`) makes the next write fail with EPIPE,
- * reported as an 'error' event on the next tick. Loaded as ES modules, the commands happened to exit first; from
- * CommonJS the event comes first and would crash the command with a stack trace. Ignore it, as the reader is gone.
- */
+/** Run a command: its bundle's run() exits with the command's code (src/cli/main.ts, which also handles EPIPE). */
 exports.run = (command) => {
   if (reachesCluster(process.argv.slice(2))) warmTlsRoots();
-  for (const s of [process.stdout, process.stderr]) {
-    s.on('error', (e) => {
-      if (e.code !== 'EPIPE') throw e;
-    });
-  }
   return require(path.join(DIR, `${command}.js`)).run();
 };
 exports.reachesCluster = reachesCluster;

@@ -56,17 +56,31 @@ const common = {
   logLevel: 'warning',
 };
 
-// commander requires node:child_process at load time, only to run executable subcommands (which cni-attach has
-// none of); loading it also loads net and stream, a few milliseconds of every `--help`. Inside commander it is
-// required when first used instead. (Our own code loads it through execa, lazily.)
-const lazyChildProcess = {
-  name: 'lazy-child-process',
+// Node modules required when first used instead of when the bundle loads, for `--help` and whatever else never
+// needs them: commander requires node:child_process only to run executable subcommands (cni-attach has none), and
+// src needs node:net only for isIP; loading them also loads net and stream, a few milliseconds of every `--help`.
+// commander (CommonJS) reads the module's properties when it calls them, so a proxy serves them; src's named imports
+// are copied when its module initialises, so each name it uses becomes a function that loads the module when called
+// (a name not listed here is missing from the bundle's node:net, which its tests would show at once).
+const LAZY_BUILTINS = [
+  { module: 'node:child_process', importer: /[\\/]node_modules[\\/]commander[\\/]/ },
+  { module: 'node:net', importer: /[\\/]src[\\/]/, names: ['isIP', 'isIPv4', 'isIPv6'] },
+];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (a) => (/[\\/]node_modules[\\/]commander[\\/]/.test(a.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
-      loader: 'js',
-      contents: "let m; module.exports = new Proxy({}, { get: (_, k) => (m ??= require('node:child_process'))[k] });",
-    }));
+    b.onResolve({ filter: exact(LAZY_BUILTINS.map((l) => l.module)) }, (a) => {
+      const i = LAZY_BUILTINS.findIndex((l) => l.module === a.path && l.importer.test(a.importer));
+      return i < 0 ? undefined : { path: `${a.path}#${i}`, namespace: 'lazy' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => {
+      const l = LAZY_BUILTINS[Number(a.path.split('#')[1])];
+      const load = `let m; const load = () => (m ??= require(${JSON.stringify(l.module)}));`;
+      const exports = l.names
+        ? `module.exports = { ${l.names.map((n) => `${n}: (...a) => load().${n}(...a)`).join(', ')} };`
+        : 'module.exports = new Proxy({}, { get: (_, k) => load()[k] });';
+      return { loader: 'js', contents: `${load}\n${exports}` };
+    });
   },
 };
 
@@ -101,7 +115,7 @@ const aliases = {
 async function bundle(out) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
-  await build({ ...common, entryPoints: COMMANDS, outdir: out, plugins: [vendor, lazyChildProcess] });
+  await build({ ...common, entryPoints: COMMANDS, outdir: out, plugins: [vendor, lazyBuiltins] });
   for (const name of Object.values(VENDOR)) {
     await build({ ...common, ...VENDOR_ENTRY[name], outfile: join(out, 'vendor', `${name}.js`), plugins: [stubs, aliases] });
   }

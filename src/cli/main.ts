@@ -1,5 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
-import { CommanderError, type Command } from 'commander';
+import { fstatSync, writeSync } from 'node:fs';
+import { CommanderError, type Command, type OutputConfiguration } from 'commander';
 import { CliError, ExitCode } from '../cni/errors.js';
 import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
 
@@ -8,17 +9,103 @@ export interface Io {
   err: (s: string) => void;
 }
 
+/**
+ * One of stdout (1) and stderr (2). Where the descriptor is a pipe or a regular file, text goes to it with
+ * fs.writeSync: making process.stdout or process.stderr for a pipe loads Node's net and stream modules, ~6 ms of
+ * every command (BENCHMARKS.md). A terminal, a socket or anything else gets the stream as usual, and so does a pipe
+ * that turns out to be non-blocking and full (EAGAIN), from then on, which keeps the output in order.
+ */
+export class FdOut {
+  private direct: boolean;
+  private stream: NodeJS.WritableStream | undefined;
+
+  constructor(
+    private readonly fd: number,
+    /** The stream of that descriptor (process.stdout, process.stderr), made only when needed. */
+    private readonly makeStream: () => NodeJS.WritableStream,
+    /** What to do when the reader went away (EPIPE). */
+    private readonly onEpipe: () => void,
+  ) {
+    let kind;
+    try {
+      kind = fstatSync(fd);
+    } catch {
+      /* closed: the stream reports it */
+    }
+    this.direct = !!kind && (kind.isFIFO() || kind.isFile());
+  }
+
+  /** Whether output goes through fs.writeSync (not a terminal: no help width, no colours). */
+  get isDirect(): boolean {
+    return this.direct;
+  }
+
+  /** The stream, if anything was written through it (main waits for it to drain). */
+  get usedStream(): NodeJS.WritableStream | undefined {
+    return this.stream;
+  }
+
+  private toStream(): NodeJS.WritableStream {
+    if (!this.stream) {
+      this.stream = this.makeStream();
+      this.stream.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') this.onEpipe();
+        else throw e;
+      });
+    }
+    return this.stream;
+  }
+
+  write(s: string): void {
+    if (!this.direct) {
+      this.toStream().write(s);
+      return;
+    }
+    let buf = Buffer.from(s, 'utf8');
+    while (buf.length > 0) {
+      try {
+        buf = buf.subarray(writeSync(this.fd, buf));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') return this.onEpipe();
+        if (code !== 'EAGAIN') throw e;
+        this.direct = false;
+        this.toStream().write(buf);
+        return;
+      }
+    }
+  }
+}
+
+/** A reader that went away (`-o json | head -1`) is not an error of ours: stop as if done (or as interrupted). */
+function readerGone(): void {
+  process.exit(interruptedBy() ? SIGNAL_EXIT[interruptedBy()!] ?? 0 : 0);
+}
+
+const stdout = new FdOut(1, () => process.stdout, readerGone);
+const stderr = new FdOut(2, () => process.stderr, () => undefined);
+
 export const stdio: Io = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
+  out: (s) => stdout.write(s),
+  err: (s) => stderr.write(s),
 };
+
+/** commander's output: through io; where that is a pipe or a file, 80 columns (commander's default) and no colours. */
+function outputOf(io: Io): OutputConfiguration {
+  return {
+    writeOut: io.out,
+    writeErr: io.err,
+    ...(io === stdio && stdout.isDirect ? { getOutHelpWidth: () => 80, getOutHasColors: () => false } : {}),
+    ...(io === stdio && stderr.isDirect ? { getErrHelpWidth: () => 80, getErrHasColors: () => false } : {}),
+  };
+}
 
 /** Returns the exit code instead of exiting, so tests can drive programs in-process. */
 export async function runProgram(program: Command, argv: string[], io: Io = stdio): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   program.exitOverride();
-  program.configureOutput({ writeOut: io.out, writeErr: io.err });
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.configureOutput(outputOf(io));
+  for (const c of program.commands) c.exitOverride().configureOutput(outputOf(io));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;
@@ -75,14 +162,11 @@ function handleSignals(io: Io): void {
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
   handleSignals(stdio);
-  // a reader that went away (`-o json | head -1`) is not an error of ours
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(interruptedBy() ? SIGNAL_EXIT[interruptedBy()!] ?? 0 : 0);
-  });
   let code = await runProgram(program, argv);
   const sig = interruptedBy();
   if (sig) code = SIGNAL_EXIT[sig] ?? code;
-  // let stdout drain before exiting (piped output)
-  await new Promise<void>((r) => (process.stdout.writableLength === 0 ? r() : process.stdout.once('drain', () => r())));
+  // let what went through a stream drain before exiting
+  const out = stdout.usedStream;
+  if (out) await new Promise<void>((r) => ((out as NodeJS.WriteStream).writableLength === 0 ? r() : out.once('drain', () => r())));
   process.exit(code);
 }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, type CliResult } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf, type Json } from '../helpers/confs.js';
-import { CNI_DIR } from '../helpers/env.js';
+import { BIN, CNI_DIR } from '../helpers/env.js';
+import { execa } from 'execa';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { filesUnder, useLab, type Workspace } from '../helpers/lab.js';
@@ -247,5 +248,17 @@ describe('--dry-run', () => {
     expect(plan.runs).toHaveLength(1);
     expect(plan.runs[0]).toMatchObject({ plugin: 'bridge', path: `${CNI_DIR}/bridge`, env: { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth1' } });
     expect(plan.runs[0]!.stdin).toMatchObject({ type: 'bridge', cniVersion: '1.0.0' });
+  });
+});
+
+describe('output to a reader that goes away', () => {
+  it('`--help | head -1` and `-o json | head -c1` end quietly with exit 0, however often', async () => {
+    for (let i = 0; i < 5; i++) {
+      for (const cmd of [`${BIN.attach} --help | head -1`, `${BIN.attach} --help | true`, `${BIN.list} -o json --cache-dir /nonexistent-cni-cache | head -c1`]) {
+        const r = await execa('bash', ['-c', `set -o pipefail; ${cmd}`], { reject: false });
+        expect(r.exitCode, `${cmd}: ${r.stderr}`).toBe(0);
+        expect(r.stderr).toBe('');
+      }
+    }
   });
 });

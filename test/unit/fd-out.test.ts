@@ -1,0 +1,119 @@
+/** src/cli/main.ts FdOut: output straight to a pipe or file descriptor, the stream only where that cannot work. */
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FdOut } from '../../src/cli/main.js';
+
+let dir: string;
+const fds: number[] = [];
+const open = (path: string, flags: number) => {
+  const fd = openSync(path, flags);
+  fds.push(fd);
+  return fd;
+};
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cni-attach-fdout-'));
+});
+afterEach(() => {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed by the test */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Everything a non-blocking read end holds now. */
+function drain(fd: number): string {
+  const parts: Buffer[] = [];
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+      throw e;
+    }
+    if (n === 0) break;
+    parts.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(parts).toString();
+}
+
+/** A stream that collects what is written to it, and says whether it was made. */
+function fakeStream() {
+  const got: string[] = [];
+  let made = 0;
+  const make = () => {
+    made++;
+    const s = new PassThrough();
+    s.on('data', (c: Buffer) => got.push(c.toString()));
+    return s;
+  };
+  return { make, got, made: () => made };
+}
+
+describe('FdOut', () => {
+  it('writes to a regular file directly, without making the stream', () => {
+    const file = join(dir, 'out');
+    const fd = open(file, constants.O_WRONLY | constants.O_CREAT);
+    const s = fakeStream();
+    const out = new FdOut(fd, s.make, () => undefined);
+    expect(out.isDirect).toBe(true);
+    out.write('one\n');
+    out.write('twö\n');
+    expect(readFileSync(file, 'utf8')).toBe('one\ntwö\n');
+    expect(s.made()).toBe(0);
+    expect(out.usedStream).toBeUndefined();
+  });
+
+  it('switches to the stream when a non-blocking pipe is full, keeping the order', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const s = fakeStream();
+    const out = new FdOut(writer, s.make, () => undefined);
+    expect(out.isDirect).toBe(true);
+    const chunk = 'x'.repeat(40_000);
+    out.write(chunk); // fits in the pipe (64 KiB)
+    out.write(`${chunk}END`); // does not: the rest goes through the stream
+    expect(s.made()).toBe(1);
+    expect(out.isDirect).toBe(false);
+    out.write('after');
+    const inPipe = drain(reader); // what the pipe took
+    await new Promise((r) => setImmediate(r));
+    const viaStream = s.got.join('');
+    expect(inPipe.length + viaStream.length).toBe(80_008);
+    expect(inPipe + viaStream).toBe(`${chunk}${chunk}ENDafter`);
+  });
+
+  it('calls onEpipe when the reader went away', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    closeSync(reader);
+    let gone = 0;
+    const out = new FdOut(writer, fakeStream().make, () => void gone++);
+    out.write('nobody reads this');
+    expect(gone).toBe(1);
+  });
+
+  it('uses the stream for anything that is not a pipe or a file (a terminal, /dev/null, a socket)', async () => {
+    const fd = open('/dev/null', constants.O_WRONLY);
+    const s = fakeStream();
+    const out = new FdOut(fd, s.make, () => undefined);
+    expect(out.isDirect).toBe(false);
+    out.write('x');
+    await new Promise((r) => setImmediate(r));
+    expect(s.made()).toBe(1);
+    expect(s.got).toEqual(['x']);
+  });
+});
