@@ -88,9 +88,9 @@ describe('fault 5: the tool is SIGKILLed at an exact point; the record it left l
       (w) => [`cni-attach/intents/${w.net}-${w.cid}-eth1`, `cni-attach/locks/${w.cid}-eth1.lock`], true],
     ['after the chain ADD returned, before the result is written', 'before:mkdir:/results',
       (w) => [`cni-attach/intents/${w.net}-${w.cid}-eth1`, `cni-attach/locks/${w.cid}-eth1.lock`], true],
-    ['after the result was written, before the intent is removed', 'before:rm:/cni-attach/intents/',
+    ['after the result was written, before the intent is removed', 'before:unlink:/cni-attach/intents/',
       (w) => [`cni-attach/intents/${w.net}-${w.cid}-eth1`, `cni-attach/locks/${w.cid}-eth1.lock`, `results/${w.net}-${w.cid}-eth1`], false],
-    ['after everything, before releasing its lock', 'before:rm:/cni-attach/locks/',
+    ['after everything, before releasing its lock', 'before:unlink:/cni-attach/locks/',
       (w) => [`cni-attach/locks/${w.cid}-eth1.lock`, `results/${w.net}-${w.cid}-eth1`], false],
   ];
   it.each(points)('attach killed %s', async (_when, crashAt, record, interrupted) => {
@@ -119,7 +119,7 @@ describe('fault 5: the tool is SIGKILLed at an exact point; the record it left l
     const w = await world();
     const before = await captureState(w.scope);
     expectOk(await runCli('attach', w.args()));
-    const r = await runBin('detach', w.args(false), { crashAt: 'before:rm:/results/' });
+    const r = await runBin('detach', w.args(false), { crashAt: 'before:unlink:/results/' });
     expect(r.signal, show(r)).toBe('SIGKILL');
     const mid = await captureState(w.scope);
     expect(mid.leases, 'DEL ran: the lease is free').toEqual([]);

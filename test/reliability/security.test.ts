@@ -227,7 +227,12 @@ describe('cache and lock files', () => {
     });
     const p = await probeChain(w, '/var/lib/cni/cni-attach/locks');
     const key = `${w.net}-${w.cid}-eth1`;
+    // a successful attach keeps the plugins' VERSION answers there: put back what was there before
+    const versionsFile = '/var/lib/cni/cni-attach/plugin-versions.json';
+    const versionsBefore = await readFile(versionsFile, 'utf8').catch(() => undefined);
     lab.defer('our default-cache entries', async () => {
+      if (versionsBefore === undefined) await rm(versionsFile, { force: true });
+      else await writeFile(versionsFile, versionsBefore, { mode: 0o600 });
       await rm(`/var/lib/cni/results/${key}`, { force: true });
       await rm(`/var/lib/cni/cni-attach/intents/${key}`, { force: true });
       await rm(`/var/lib/cni/cni-attach/locks/${w.cid}-eth1.lock`, { force: true });
