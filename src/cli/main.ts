@@ -10,10 +10,11 @@ export interface Io {
 }
 
 /**
- * One of stdout (1) and stderr (2). Where the descriptor is a pipe or a regular file, text goes to it with
- * fs.writeSync: making process.stdout or process.stderr for a pipe loads Node's net and stream modules, ~6 ms of
- * every command (BENCHMARKS.md). A terminal, a socket or anything else gets the stream as usual, and so does a pipe
- * that turns out to be non-blocking and full (EAGAIN), from then on, which keeps the output in order.
+ * One of stdout (1) and stderr (2). Where the descriptor is a pipe, a socket (what a Node or Go parent usually
+ * gives) or a regular file, text goes to it with fs.writeSync: making process.stdout or process.stderr for a pipe
+ * loads Node's net and stream modules, ~6 ms of every command (BENCHMARKS.md). A terminal (its width and colours)
+ * or anything else gets the stream as usual, and so does a descriptor that turns out to be non-blocking and full
+ * (EAGAIN), from then on, which keeps the output in order.
  */
 export class FdOut {
   private direct: boolean;
@@ -32,7 +33,7 @@ export class FdOut {
     } catch {
       /* closed: the stream reports it */
     }
-    this.direct = !!kind && (kind.isFIFO() || kind.isFile());
+    this.direct = !!kind && (kind.isFIFO() || kind.isFile() || kind.isSocket());
   }
 
   /** Whether output goes through fs.writeSync (not a terminal: no help width, no colours). */

@@ -106,7 +106,27 @@ describe('FdOut', () => {
     expect(gone).toBe(1);
   });
 
-  it('uses the stream for anything that is not a pipe or a file (a terminal, /dev/null, a socket)', async () => {
+  it('writes to a socket directly (what the stdio pipes of a Node parent are)', async () => {
+    const { createServer, connect } = await import('node:net');
+    const got: Buffer[] = [];
+    const server = createServer((c) => c.on('data', (d: Buffer) => got.push(d)));
+    const path = join(dir, 'sock');
+    await new Promise<void>((r) => server.listen(path, r));
+    const client = connect(path);
+    await new Promise((r) => client.once('connect', r));
+    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+    const s = fakeStream();
+    const out = new FdOut(fd, s.make, () => undefined);
+    expect(out.isDirect).toBe(true);
+    out.write('over the socket');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Buffer.concat(got).toString()).toBe('over the socket');
+    expect(s.made()).toBe(0);
+    client.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('uses the stream for anything else (a terminal, /dev/null)', async () => {
     const fd = open('/dev/null', constants.O_WRONLY);
     const s = fakeStream();
     const out = new FdOut(fd, s.make, () => undefined);
