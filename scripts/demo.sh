@@ -29,11 +29,14 @@ cat >"$conf" <<JSON
 JSON
 export PATH="$root/bin:$PATH"
 forward_before=$(sysctl -n net.ipv4.ip_forward)
+# the demo keeps its CNI cache (results, intents, locks, the plugins' VERSION answers) in its own directory, not in
+# this node's /var/lib/cni; a real attach leaves out --cache-dir
+cache=$work/cache
 
 cleanup() {
   set +e
   for ns in $pod_a $pod_b; do
-    kubectl-cni_detach --netns /var/run/netns/$ns --ifname eth1 >/dev/null 2>&1
+    kubectl-cni_detach --netns /var/run/netns/$ns --ifname eth1 --cache-dir "$cache" >/dev/null 2>&1
     ip netns del $ns 2>/dev/null
   done
   ip link del $bridge 2>/dev/null
@@ -51,23 +54,23 @@ echo "kubectl runs kubectl-cni_attach as 'kubectl cni-attach'; here it is called
 run ip netns add $pod_a
 run ip netns add $pod_b
 step "cat net.json"; cat "$conf"
-run kubectl-cni_attach --netns /var/run/netns/$pod_a --ifname eth1 --conf "$conf"
+run kubectl-cni_attach --netns /var/run/netns/$pod_a --ifname eth1 --cache-dir "$cache" --conf "$conf"
 # CHECK while the bridge has one port: the bridge plugin records the bridge's MAC, which Linux changes as ports join
-run kubectl-cni_check --netns /var/run/netns/$pod_a --ifname eth1
-run kubectl-cni_attach --netns /var/run/netns/$pod_b --ifname eth1 --conf "$conf" -o json
+run kubectl-cni_check --netns /var/run/netns/$pod_a --ifname eth1 --cache-dir "$cache"
+run kubectl-cni_attach --netns /var/run/netns/$pod_b --ifname eth1 --cache-dir "$cache" --conf "$conf" -o json
 run ip -n $pod_a -br addr show dev eth1
 addr_b=$(ip -n $pod_b -4 -o addr show dev eth1 | awk '{print $4}' | cut -d/ -f1)
 run ip netns exec $pod_a ping -c 3 -W 2 "$addr_b"
-run kubectl-cni_detach --netns /var/run/netns/$pod_a --ifname eth1
-run kubectl-cni_detach --netns /var/run/netns/$pod_b --ifname eth1
-run kubectl-cni_detach --netns /var/run/netns/$pod_b --ifname eth1
+run kubectl-cni_detach --netns /var/run/netns/$pod_a --ifname eth1 --cache-dir "$cache"
+run kubectl-cni_detach --netns /var/run/netns/$pod_b --ifname eth1 --cache-dir "$cache"
+run kubectl-cni_detach --netns /var/run/netns/$pod_b --ifname eth1 --cache-dir "$cache"
 
 step "verify clean"
 left=0
 for ns in $pod_a $pod_b; do
   if ip -n $ns link show eth1 >/dev/null 2>&1; then echo "  eth1 still in $ns"; left=1; fi
 done
-cached=$(grep -l '"networkName":"cni-demo"' /var/lib/cni/results/* 2>/dev/null || true)
+cached=$(grep -l '"networkName":"cni-demo"' "$cache"/results/* 2>/dev/null || true)
 if [[ -n $cached ]]; then echo "  cache files left: $cached"; left=1; fi
 leases=$(find "$work/ipam" -type f -name '198.18.*' 2>/dev/null)
 if [[ -n $leases ]]; then echo "  IPAM leases left: $leases"; left=1; fi
