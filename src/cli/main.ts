@@ -1,81 +1,12 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
-import { fstatSync, writeSync } from 'node:fs';
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
 import { CliError, ExitCode } from '../cni/errors.js';
 import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
+import { FdOut } from './fd-out.js';
 
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
-}
-
-/**
- * One of stdout (1) and stderr (2). Where the descriptor is a pipe, a socket (what a Node or Go parent usually
- * gives) or a regular file, text goes to it with fs.writeSync: making process.stdout or process.stderr for a pipe
- * loads Node's net and stream modules, ~6 ms of every command (BENCHMARKS.md). A terminal (its width and colours)
- * or anything else gets the stream as usual, and so does a descriptor that turns out to be non-blocking and full
- * (EAGAIN), from then on, which keeps the output in order.
- */
-export class FdOut {
-  private direct: boolean;
-  private stream: NodeJS.WritableStream | undefined;
-
-  constructor(
-    private readonly fd: number,
-    /** The stream of that descriptor (process.stdout, process.stderr), made only when needed. */
-    private readonly makeStream: () => NodeJS.WritableStream,
-    /** What to do when the reader went away (EPIPE). */
-    private readonly onEpipe: () => void,
-  ) {
-    let kind;
-    try {
-      kind = fstatSync(fd);
-    } catch {
-      /* closed: the stream reports it */
-    }
-    this.direct = !!kind && (kind.isFIFO() || kind.isFile() || kind.isSocket());
-  }
-
-  /** Whether output goes through fs.writeSync (not a terminal: no help width, no colours). */
-  get isDirect(): boolean {
-    return this.direct;
-  }
-
-  /** The stream, if anything was written through it (main waits for it to drain). */
-  get usedStream(): NodeJS.WritableStream | undefined {
-    return this.stream;
-  }
-
-  private toStream(): NodeJS.WritableStream {
-    if (!this.stream) {
-      this.stream = this.makeStream();
-      this.stream.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') this.onEpipe();
-        else throw e;
-      });
-    }
-    return this.stream;
-  }
-
-  write(s: string): void {
-    if (!this.direct) {
-      this.toStream().write(s);
-      return;
-    }
-    let buf = Buffer.from(s, 'utf8');
-    while (buf.length > 0) {
-      try {
-        buf = buf.subarray(writeSync(this.fd, buf));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') return this.onEpipe();
-        if (code !== 'EAGAIN') throw e;
-        this.direct = false;
-        this.toStream().write(buf);
-        return;
-      }
-    }
-  }
 }
 
 /** A reader that went away (`-o json | head -1`) is not an error of ours: stop as if done (or as interrupted). */

@@ -1,11 +1,11 @@
-/** src/cli/main.ts FdOut: output straight to a pipe or file descriptor, the stream only where that cannot work. */
+/** src/cli/fd-out.ts: output straight to a pipe or file descriptor, the stream only where that cannot work. */
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FdOut } from '../../src/cli/main.js';
+import { FdOut } from '../../src/cli/fd-out.js';
 
 let dir: string;
 const fds: number[] = [];
