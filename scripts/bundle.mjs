@@ -23,14 +23,14 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 const FINAL = join(DIST, 'bundle');
 const COMMANDS = { attach: 'src/cli/attach.ts', detach: 'src/cli/detach.ts', check: 'src/cli/check.ts', list: 'src/cli/list.ts', gc: 'src/cli/gc.ts' };
-// import specifier → vendor file; each is built from its own entry (src/target/k8s-client.ts re-exports only the
+// import specifier → vendor file; each is built from its own entry (src/resolve/k8s-client.ts re-exports only the
 // parts of client-node the tool uses, so tree-shaking drops the rest of the library)
 const VENDOR = { './k8s-client.js': 'client-node', dockerode: 'dockerode' };
 const VENDOR_ENTRY = {
-  'client-node': { entryPoints: ['src/target/k8s-client.ts'] },
+  'client-node': { entryPoints: ['src/resolve/k8s-client.ts'] },
   dockerode: { stdin: { contents: 'module.exports = require("dockerode");', resolveDir: ROOT, sourcefile: 'vendor-dockerode.js' } },
 };
-// dockerode's ssh:// transport (ssh2 and its native addons: src/target/docker.ts accepts only unix:// and tcp://
+// dockerode's ssh:// transport (ssh2 and its native addons: src/resolve/docker.ts accepts only unix:// and tcp://
 // hosts) and BuildKit sessions (gRPC, for buildImage): loaded with dockerode, never used by cni-attach. Each becomes
 // a stub that throws a clear error if it ever is used; together they were a third of every pod attach's load time.
 const STUBS = ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader'];

@@ -4,10 +4,10 @@ import { UnreachableError, UsageError } from '../cni/errors.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi, Pod } from '../target/kube.js';
-import type { Target } from '../target/netns.js';
-import type { PodTarget } from '../target/pod.js';
-import type { PodRuntime } from '../target/runtime.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
+import type { Target } from '../resolve/netns.js';
+import type { PodTarget } from '../resolve/pod.js';
+import type { PodRuntime } from '../resolve/runtime.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, planData, runAsShell, summaryLines } from './output.js';
@@ -42,8 +42,8 @@ interface Job {
 }
 
 async function request(job: Job, target: Target, pod: PodTarget | undefined): Promise<AttachRequest> {
-  const { podCniArgs } = await import('../target/pod.js');
-  const { interfaceExists } = await import('../target/netns.js');
+  const { podCniArgs } = await import('../resolve/pod.js');
+  const { interfaceExists } = await import('../resolve/netns.js');
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
   return {
     list: job.conf.list,
@@ -61,7 +61,7 @@ async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): P
   const done = await engine.attach(ctx, cache, await request(job, target, pod));
   const out: Outcome = { target, done, annotated: false, ...(pod ? { pod } : {}) };
   if (pod && job.api && job.flags.annotate !== false) {
-    const ns = await import('../target/network-status.js');
+    const ns = await import('../resolve/network-status.js');
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
     try {
       await job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
@@ -100,7 +100,7 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
 }
 
 async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise<PodTarget> {
-  const { podTargetOf } = await import('../target/pod.js');
+  const { podTargetOf } = await import('../resolve/pod.js');
   return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname());
 }
 
@@ -189,7 +189,7 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back), 2 bad usage or input, 3 targe
     let target: Target;
     let pod: PodTarget | undefined;
     if (kind === 'pod') {
-      const { podTarget } = await import('../target/pod.js');
+      const { podTarget } = await import('../resolve/pod.js');
       const runtimes = await deps.runtimes(flags, api);
       pod = await podTarget(api!, runtimes, exec, namespace!, podName!, deps.hostname());
       target = pod;

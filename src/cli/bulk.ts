@@ -1,8 +1,8 @@
 /** Many pods at once: a bounded number in flight, a progress line per pod on stderr, a summary, one exit code. */
 import { CliError, ExitCode, type ExitCodeValue } from '../cni/errors.js';
 import { interruptedBy } from '../exec/interrupt.js';
-import type { KubeApi, Pod } from '../target/kube.js';
-import type { PodRuntime } from '../target/runtime.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
+import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
 import type { Io } from './main.js';
 import type { CommonFlags } from './options.js';
@@ -84,6 +84,6 @@ export async function batchOf(
     return undefined;
   }
   const runtimes = await deps.runtimes(flags, api);
-  await (await import('../target/pod.js')).listAllSandboxes(runtimes);
+  await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
   return { pods, runtimes, parallel };
 }

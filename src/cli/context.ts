@@ -6,8 +6,8 @@ import { parseNetworkConfig, type NetworkList } from '../cni/conf.js';
 import { parseCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
 import { UsageError } from '../cni/errors.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi, KubeOptions } from '../target/kube.js';
-import type { PodRuntime } from '../target/runtime.js';
+import type { KubeApi, KubeOptions } from '../resolve/kube.js';
+import type { PodRuntime } from '../resolve/runtime.js';
 import type { Io } from './main.js';
 import { parseDuration, readAllStdin, readConf, type CommonFlags } from './options.js';
 
@@ -39,13 +39,13 @@ export function defaultDeps(io: Io): Deps {
   return {
     io,
     localExecutor: async () => new (await import('../exec/local.js')).LocalExecutor(),
-    kube: async (opts) => (await import('../target/kube.js')).connectKube(opts),
+    kube: async (opts) => (await import('../resolve/kube.js')).connectKube(opts),
     runtimes: async (flags, api) => {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
       const timeoutMs = parseDuration(flags.requestTimeout ?? '30s', '--request-timeout');
-      const docker = async () => (await import('../target/docker.js')).dockerRuntime(dockerHost, process.env, timeoutMs);
-      const kind = async () => (await import('../target/kind.js')).kindRuntime(dockerHost, process.env, timeoutMs);
-      const cri = async () => (await import('../target/kind.js')).criRuntime(new (await import('../exec/local.js')).LocalExecutor());
+      const docker = async () => (await import('../resolve/docker.js')).dockerRuntime(dockerHost, process.env, timeoutMs);
+      const kind = async () => (await import('../resolve/kind.js')).kindRuntime(dockerHost, process.env, timeoutMs);
+      const cri = async () => (await import('../resolve/kind.js')).criRuntime(new (await import('../exec/local.js')).LocalExecutor());
       switch (flags.runtime) {
         case 'docker':
           return [await docker()];
@@ -55,7 +55,7 @@ export function defaultDeps(io: Io): Deps {
           return [await cri()];
         case 'agent': {
           if (!api) throw new UsageError('--runtime agent works on pods (it reaches their node through the cluster)');
-          const { agentRuntime } = await import('../target/agent.js');
+          const { agentRuntime } = await import('../resolve/agent.js');
           return [agentRuntime(api, {
             image: flags.agentImage ?? DEFAULT_AGENT_IMAGE,
             namespace: flags.agentNamespace ?? 'kube-system',

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { UnreachableError, UsageError } from '../cni/errors.js';
 import type { Detached } from '../cni/attach.js';
-import type { KubeApi } from '../target/kube.js';
+import type { KubeApi } from '../resolve/kube.js';
 import { addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData } from './output.js';
@@ -43,7 +43,7 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
     job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
     return out;
   }
-  const ns = await import('../target/network-status.js');
+  const ns = await import('../resolve/network-status.js');
   try {
     await job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
   } catch (e) {

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../cni/errors.js';
 import type { Stale } from '../cni/gc.js';
-import type { Classified, State } from '../target/liveness.js';
+import type { Classified, State } from '../resolve/liveness.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
 import { formatData } from './output.js';
@@ -38,7 +38,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
-    const { classify, podOf } = await import('../target/liveness.js');
+    const { classify, podOf } = await import('../resolve/liveness.js');
     const found = await cache.all();
     const needCluster = found.some((f) => podOf(f.entry));
     let world: Parameters<typeof classify>[1] = { exec };
@@ -47,7 +47,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
       const pods = await api.listPods(undefined);
       const runtimes = await deps.runtimes(flags, api);
-      const sandboxes = await (await import('../target/pod.js')).listAllSandboxes(runtimes);
+      const sandboxes = await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
     }
     const classified = await classify(found, world);
@@ -65,7 +65,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     // the freed interfaces of pods that still exist leave their network-status
     const annotateErrors: string[] = [];
     if (api && !flags.dryRun && flags.annotate !== false) {
-      const ns = await import('../target/network-status.js');
+      const ns = await import('../resolve/network-status.js');
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         const live = s.c.livePod;
         if (!live) continue;

@@ -1,7 +1,7 @@
 /** kubectl cni-list: the attachments this node's cache holds (what cni-attach made), with their state and annotation. */
 import { Command, Option } from 'commander';
 import { summarizeResult } from '../cni/result.js';
-import type { Classified } from '../target/liveness.js';
+import type { Classified } from '../resolve/liveness.js';
 import { addClusterOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
 import { formatData } from './output.js';
@@ -82,7 +82,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
-    const { classify, podOf } = await import('../target/liveness.js');
+    const { classify, podOf } = await import('../resolve/liveness.js');
     let found = await cache.all();
 
     let api;
@@ -108,7 +108,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
       try {
         const pods = await api.listPods(flags.allNamespaces ? undefined : namespace);
         const runtimes = await deps.runtimes(flags, api);
-        const sandboxes = await (await import('../target/pod.js')).listAllSandboxes(runtimes);
+        const sandboxes = await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
         world = { exec, pods, sandboxes };
       } catch (e) {
         apiError = (e as Error).message;

@@ -7,9 +7,9 @@ import { parseNetworkConfig } from '../cni/conf.js';
 import type { CacheEntry } from '../cni/cache.js';
 import { NotFoundError, UsageError } from '../cni/errors.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi, Pod } from '../target/kube.js';
-import type { PodRuntime } from '../target/runtime.js';
-import type { Target } from '../target/netns.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
+import type { PodRuntime } from '../resolve/runtime.js';
+import type { Target } from '../resolve/netns.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
 import { parseDuration, type CommonFlags } from './options.js';
@@ -65,7 +65,7 @@ export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Pro
 }
 
 export async function resolveNetns(exec: Executor, path: string, mustExist: boolean): Promise<Target> {
-  const { netnsTarget } = await import('../target/netns.js');
+  const { netnsTarget } = await import('../resolve/netns.js');
   return netnsTarget(exec, path, mustExist);
 }
 
@@ -98,7 +98,7 @@ export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, na
 
 /** The same for a pod already read (undefined: it no longer exists), with the runtimes to look in. */
 export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, deps: Deps, runtimes: PodRuntime[]): Promise<PodLookup> {
-  const { argsMatchPod, findSandbox, podRef } = await import('../target/pod.js');
+  const { argsMatchPod, findSandbox, podRef } = await import('../resolve/pod.js');
   const describe = `pod ${namespace}/${name}`;
   if (!pod) {
     deps.io.err(`note: ${describe} no longer exists: using what the cache recorded for it\n`);

@@ -3,7 +3,7 @@
  * pods/exec API and `nsenter -t 1 -m -u -i -n -p` into the node's own namespaces, so the node's /opt/cni/bin, its IPAM
  * state, its /var/lib/cni and its network namespaces are used, as kubelet would use them.
  */
-import type { KubeApi } from '../target/kube.js';
+import type { KubeApi } from '../resolve/kube.js';
 import type { RunOptions, RunResult } from './types.js';
 import { ShellExecutor } from './shell.js';
 

@@ -1,8 +1,8 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/cni/errors.js';
 import type { FakeExecutor } from './executor.js';
-import type { KubeApi, Nad, Pod } from '../../src/target/kube.js';
-import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/target/runtime.js';
+import type { KubeApi, Nad, Pod } from '../../src/resolve/kube.js';
+import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
 
 export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
   return {

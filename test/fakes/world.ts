@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { runProgram } from '../../src/cli/main.js';
 import type { Deps } from '../../src/cli/context.js';
-import { NETWORK_STATUS } from '../../src/target/network-status.js';
+import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from './executor.js';
 import { FakeKube, FakeRuntime, makePod } from './kube.js';
 

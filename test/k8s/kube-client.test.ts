@@ -1,9 +1,9 @@
-/** src/target/kube.ts against the stand-in API server: one keep-alive TLS connection for the requests of a process. */
+/** src/resolve/kube.ts against the stand-in API server: one keep-alive TLS connection for the requests of a process. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { RequestContext } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectKube, sharedAgentAuth, type KubeApi } from '../../src/target/kube.js';
+import { connectKube, sharedAgentAuth, type KubeApi } from '../../src/resolve/kube.js';
 import { makeNad, makePod, StandInApiServer } from './stand-in-api.js';
 
 let api: StandInApiServer;

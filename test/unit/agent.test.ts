@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
-import { agentPod, agentRuntime } from '../../src/target/agent.js';
-import { NETWORK_STATUS } from '../../src/target/network-status.js';
+import { agentPod, agentRuntime } from '../../src/resolve/agent.js';
+import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { world } from '../fakes/world.js';

@@ -3,7 +3,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { intentPath } from '../../src/cni/cache.js';
-import { NETWORK_STATUS } from '../../src/target/network-status.js';
+import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
 import { SANDBOX, world } from '../fakes/world.js';

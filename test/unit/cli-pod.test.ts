@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
-import { NETWORK_STATUS } from '../../src/target/network-status.js';
+import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
 import { NETNS, SANDBOX, world } from '../fakes/world.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CriSandboxes } from '../../src/target/cri.js';
+import { CriSandboxes } from '../../src/resolve/cri.js';
 import { NotFoundError, UnreachableError } from '../../src/cni/errors.js';
 import { FakeExecutor } from '../fakes/executor.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildEnv, cniVars, formatCniArgs, parseCniArgs, resolveCniPath, validateContainerId, validateIfName } from '../../src/cni/env.js';
 import { UsageError } from '../../src/cni/errors.js';
-import { cnitoolContainerId } from '../../src/target/netns.js';
+import { cnitoolContainerId } from '../../src/resolve/netns.js';
 
 describe('validateIfName', () => {
   it.each(['eth1', 'net0', 'a', '123456789012345', 'veth-x_y.z'])('accepts %j', (n) => {

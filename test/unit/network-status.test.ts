@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addEntry, entryFromResult, removeEntry } from '../../src/target/network-status.js';
+import { addEntry, entryFromResult, removeEntry } from '../../src/resolve/network-status.js';
 import { bridgeResult } from '../fakes/executor.js';
 
 const eth0 = { name: 'kindnet', interface: 'eth0', ips: ['10.244.1.5'], mac: '0a:58:0a:f4:01:05', default: true, dns: {} };
