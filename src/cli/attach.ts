@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { UnreachableError, UsageError } from '../cni/errors.js';
+import { UnreachableError, UsageError } from '../errors.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
@@ -149,7 +149,8 @@ Examples:
 The pod is read from the API; its sandbox (pause) container is found on this node through the runtime, and the
 plugins run here against the sandbox's network namespace. kubectl passes only the flags after the plugin name.
 
-Exit codes: 0 ok, 1 a plugin failed (rolled back), 2 bad usage or input, 3 target not found, 4 cluster/runtime unreachable.`,
+Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try again), 2 bad usage or input,
+3 target not found, 4 cluster/runtime unreachable.`,
   );
   cmd
     .command('completion')

@@ -1,10 +1,10 @@
 /** Many pods at once: a bounded number in flight, a progress line per pod on stderr, a summary, one exit code. */
-import { CliError, ExitCode, type ExitCodeValue } from '../cni/errors.js';
+import { SomeFailedError, UsageError } from '../errors.js';
 import { interruptedBy } from '../exec/interrupt.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
-import type { Io } from './main.js';
+import { describeError, ExitCode, exitCodeOf, type ExitCodeValue, type Io } from './main.js';
 import type { CommonFlags } from './options.js';
 
 export interface PodOutcome<T> {
@@ -13,6 +13,8 @@ export interface PodOutcome<T> {
   value?: T;
   error?: string;
   exitCode: ExitCodeValue;
+  /** What the pod's failure threw. */
+  failure?: unknown;
 }
 
 /** Run fn for every pod, at most `parallel` at a time; never throws for one pod's failure. Stops starting new ones on Ctrl-C. */
@@ -41,8 +43,7 @@ export async function forEachPod<T>(
           const value = await fn(pod);
           o = { pod: id, ok: true, value, exitCode: ExitCode.Ok };
         } catch (e) {
-          const code = e instanceof CliError ? e.exitCode : ExitCode.PluginFailed;
-          o = { pod: id, ok: false, error: (e as Error).message, exitCode: code };
+          o = { pod: id, ok: false, error: describeError(e), exitCode: exitCodeOf(e), failure: e };
         }
       }
       out[i] = o;
@@ -58,12 +59,12 @@ export async function forEachPod<T>(
 export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string): void {
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length === 0) return;
-  throw new CliError(`${verb} failed for ${failed.length} of ${outcomes.length} pods (${failed.map((f) => f.pod).join(', ')})`, failed[0]!.exitCode);
+  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods (${failed.map((f) => f.pod).join(', ')})`, failed[0]!.failure);
 }
 
 export function parseParallel(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError(`--parallel: ${JSON.stringify(text)} is not a whole number from 1 to 64`, ExitCode.Usage);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel: ${JSON.stringify(text)} is not a whole number from 1 to 64`);
   return n;
 }
 

@@ -5,7 +5,7 @@ import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData } from './output.js';
 import { connect, lookupPod, resolveConf, resolveNetns, targetKind } from './targets.js';
 import { main, stdio } from './main.js';
-import { NotFoundError } from '../cni/errors.js';
+import { NotFoundError } from '../errors.js';
 
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')

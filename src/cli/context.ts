@@ -2,9 +2,9 @@
 import { hostname } from 'node:os';
 import type { ChainContext } from '../cni/chain.js';
 import { ResultCache } from '../cni/cache.js';
-import { parseNetworkConfig, type NetworkList } from '../cni/conf.js';
+import { parseNetworkConfig, type NetworkConfigList } from '../cni/conf.js';
 import { parseCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
-import { UsageError } from '../cni/errors.js';
+import { UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
@@ -125,7 +125,7 @@ export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepare
   return { ...engine, ifname, extraArgs, on };
 }
 
-export async function loadConf(path: string, deps: Deps): Promise<NetworkList> {
+export async function loadConf(path: string, deps: Deps): Promise<NetworkConfigList> {
   const { text, source } = await readConf(path, deps.readStdin);
   return parseNetworkConfig(text, source);
 }

@@ -1,6 +1,6 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { UnreachableError, UsageError } from '../cni/errors.js';
+import { UnreachableError, UsageError } from '../errors.js';
 import type { Detached } from '../cni/attach.js';
 import type { KubeApi } from '../resolve/kube.js';
 import { addTargetOptions, type CommonFlags } from './options.js';

@@ -1,14 +1,14 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { CliError, ExitCode } from '../cni/errors.js';
+import { SomeFailedError, UnreachableError } from '../errors.js';
 import type { Stale } from '../cni/gc.js';
-import type { Classified, State } from '../resolve/liveness.js';
+import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
 import { formatData } from './output.js';
 import { connect } from './targets.js';
 import type { CommonFlags } from './options.js';
-import { main, stdio } from './main.js';
+import { describeError, main, stdio } from './main.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
   dryRun?: boolean;
@@ -38,7 +38,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
-    const { classify, podOf } = await import('../resolve/liveness.js');
+    const { classify, podOf } = await import('../resolve/attachment-state.js');
     const found = await cache.all();
     const needCluster = found.some((f) => podOf(f.entry));
     let world: Parameters<typeof classify>[1] = { exec };
@@ -83,7 +83,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       deps.io.out(await formatData({
         dryRun: !!flags.dryRun,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
-        failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: f.error })),
+        failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         alive: valid.length,
         cniGc: outcome.gcNetworks,
         errors: [...outcome.gcErrors, ...annotateErrors],
@@ -92,13 +92,18 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         deps.io.out(`${verb} ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
       }
-      for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${f.error}\n`);
+      for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
       deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
     }
-    const problems = [...outcome.failed.map((f) => f.error), ...outcome.gcErrors, ...annotateErrors];
-    if (problems.length) throw new CliError(`gc finished with ${problems.length} problem${problems.length > 1 ? 's' : ''} (see the notes above)`, outcome.failed.length ? ExitCode.PluginFailed : ExitCode.Unreachable);
+    const others = [...outcome.gcErrors, ...annotateErrors];
+    const problems = outcome.failed.length + others.length;
+    if (problems) {
+      // the exit: as the first attachment that could not be freed, else as the cluster or node that could not be reached
+      const first = outcome.failed[0]?.error ?? new UnreachableError(others[0]!);
+      throw new SomeFailedError(`gc finished with ${problems} problem${problems > 1 ? 's' : ''} (see the notes above)`, first);
+    }
   });
   return cmd;
 }

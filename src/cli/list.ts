@@ -1,12 +1,12 @@
 /** kubectl cni-list: the attachments this node's cache holds (what cni-attach made), with their state and annotation. */
 import { Command, Option } from 'commander';
 import { summarizeResult } from '../cni/result.js';
-import type { Classified } from '../resolve/liveness.js';
+import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
 import { formatData } from './output.js';
 import { connect } from './targets.js';
-import { main, stdio } from './main.js';
+import { describeError, main, stdio } from './main.js';
 
 interface ListFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'namespace' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
   allNamespaces?: boolean;
@@ -82,7 +82,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
-    const { classify, podOf } = await import('../resolve/liveness.js');
+    const { classify, podOf } = await import('../resolve/attachment-state.js');
     let found = await cache.all();
 
     let api;
@@ -92,7 +92,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
       try {
         api = await connect(flags, deps);
       } catch (e) {
-        apiError = (e as Error).message;
+        apiError = describeError(e);
       }
     }
     const namespace = flags.namespace ?? api?.defaultNamespace ?? 'default';
@@ -111,7 +111,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
         const sandboxes = await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
         world = { exec, pods, sandboxes };
       } catch (e) {
-        apiError = (e as Error).message;
+        apiError = describeError(e);
       }
     }
     if (apiError) deps.io.err(`note: states are from the cache only: ${apiError}\n`);

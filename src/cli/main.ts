@@ -1,8 +1,63 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CliError, ExitCode } from '../cni/errors.js';
+import { CniAttachError, SomeFailedError, type ErrorKind, type Setting } from '../errors.js';
 import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
+
+/** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
+export const ExitCode = {
+  Ok: 0,
+  PluginFailed: 1,
+  Usage: 2,
+  NotFound: 3,
+  Unreachable: 4,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * Each kind of error to its exit code. A busy attachment (another process holds its lock; CNI code 11 "try again
+ * later") exits 1 like a plugin that answers 11: nothing is wrong with the input, the same command can succeed later.
+ * An ADD whose result could not be recorded was rolled back: 1, as a failed ADD. Several things of which some failed
+ * exit as the first failure does. Anything else is a bug: 1.
+ */
+const EXIT_OF: Record<Exclude<ErrorKind, 'some-failed'>, ExitCodeValue> = {
+  usage: ExitCode.Usage,
+  'not-found': ExitCode.NotFound,
+  unreachable: ExitCode.Unreachable,
+  busy: ExitCode.PluginFailed,
+  plugin: ExitCode.PluginFailed,
+  'not-recorded': ExitCode.PluginFailed,
+};
+
+export function exitCodeOf(e: unknown): ExitCodeValue {
+  if (!(e instanceof CniAttachError)) return ExitCode.PluginFailed;
+  if (e instanceof SomeFailedError) return exitCodeOf(e.first);
+  return EXIT_OF[e.kind as keyof typeof EXIT_OF];
+}
+
+/** The flag that sets each setting an error may name as its fix. */
+const FLAG_OF: Record<Setting, string> = {
+  cniPath: '--cni-path',
+  cacheDir: '--cache-dir',
+  networkConfig: '--conf/--net',
+  ifname: '--ifname',
+  netns: '--netns',
+  kubeconfig: '--kubeconfig',
+  context: '--context',
+  requestTimeout: '--request-timeout',
+  dockerHost: '--docker-host',
+  agentRuntime: '--runtime agent',
+  agentImage: '--agent-image',
+};
+
+/** An error as the user reads it: its message, then which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)"). */
+export function describeError(e: unknown): string {
+  const msg = (e as Error)?.message ?? String(e);
+  const fix = e instanceof CniAttachError ? e.fix : undefined;
+  if (!fix) return msg;
+  const flag = FLAG_OF[fix.setting];
+  return fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`;
+}
 
 export interface Io {
   out: (s: string) => void;
@@ -53,14 +108,14 @@ function report(e: unknown, io: Io, verbose: boolean): number {
     // commander already printed "error: …" (or the help); help and --version are not errors
     return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   }
-  if (e instanceof CliError) {
-    io.err(`error: ${e.message}\n`);
+  if (e instanceof CniAttachError) {
+    io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
       if (stderr) io.err(`plugin stderr:\n${stderr.trimEnd()}\n`);
       io.err(`${e.stack ?? ''}\n`);
     }
-    return e.exitCode;
+    return exitCodeOf(e);
   }
   io.err(`error: internal error: ${(e as Error)?.message ?? String(e)}${verbose ? '' : ' (run with -v for details)'}\n`);
   if (verbose) io.err(`${(e as Error)?.stack ?? ''}\n`);

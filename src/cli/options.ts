@@ -1,7 +1,7 @@
 /** Flags shared by the commands, and turning them into the engine's inputs. */
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../cni/errors.js';
+import { UsageError } from '../errors.js';
 
 export interface CommonFlags {
   netns?: string;

@@ -2,10 +2,10 @@
  * From flags to a target: either --netns PATH (no cluster) or a pod (the API, then the runtime), plus the network
  * config from --conf or --net. Also the pod side of detach/check, which must work when the pod or sandbox is gone.
  */
-import type { NetworkList } from '../cni/conf.js';
+import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
 import type { CacheEntry } from '../cni/cache.js';
-import { NotFoundError, UsageError } from '../cni/errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
@@ -15,7 +15,7 @@ import { loadConf } from './context.js';
 import { parseDuration, type CommonFlags } from './options.js';
 
 export interface ResolvedConf {
-  list: NetworkList;
+  list: NetworkConfigList;
   /** The name in network-status: "ns/nad" for a NetworkAttachmentDefinition, the config's name otherwise. */
   statusName: string;
 }

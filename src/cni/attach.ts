@@ -2,8 +2,8 @@
  * The life of one attachment: lock, refuse what is already there, record the intent, run the chain, cache the result
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
-import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkList } from './conf.js';
-import { CliError, NotFoundError, PluginError, UsageError } from './errors.js';
+import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, UsageError } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, resolvePlugins, statusChain,
   type ChainContext, type RuntimeConf,
@@ -13,7 +13,7 @@ import { convertResult } from './result.js';
 import type { PluginRun } from './invoke.js';
 
 export interface AttachRequest {
-  list: NetworkList;
+  list: NetworkConfigList;
   rt: RuntimeConf;
   /** Where the interface would go, for messages ("netns /var/run/netns/a"). */
   describe: string;
@@ -28,7 +28,7 @@ export interface AttachRequest {
 
 export interface Attached {
   result: JsonObject;
-  list: NetworkList;
+  list: NetworkConfigList;
   cacheFile: string;
   /** True when nothing ran because this very attachment was already there (reattachSame). */
   already: boolean;
@@ -37,7 +37,7 @@ export interface Attached {
 async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: () => Promise<T>): Promise<T> {
   const lock = await cache.lock(rt.containerId, rt.ifname);
   if (!lock) {
-    throw new UsageError(`another cni-attach/cni-detach is working on ${rt.ifname} in ${describe} right now; try again when it is done`);
+    throw new BusyError(`another cni-attach/cni-detach is working on ${rt.ifname} in ${describe} right now; try again when it is done`);
   }
   try {
     return await fn();
@@ -46,7 +46,7 @@ async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname
   }
 }
 
-function checkCapabilities(list: NetworkList, capabilityArgs: JsonObject): void {
+function checkCapabilities(list: NetworkConfigList, capabilityArgs: JsonObject): void {
   const declared = declaredCapabilities(list);
   for (const cap of Object.keys(capabilityArgs)) {
     if (!declared.has(cap)) {
@@ -79,7 +79,7 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${how} (network ${e.entry.networkName}); run cni-detach first`);
     }
     if (await req.interfaceExists()) {
-      throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}; choose another --ifname`);
+      throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}`, { fix: { setting: 'ifname', advice: 'choose another name' } });
     }
     const versions = await negotiateVersions(ctx, resolved);
     await statusChain(ctx, resolved, versions);
@@ -90,7 +90,7 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
     try {
       await cache.writeIntent(makeEntry(key, list.bytes, runtime));
     } catch (e) {
-      throw new CliError(`could not record the attach in ${intentPath(cache.dir, key)}: ${(e as Error).message} (nothing was changed)`, 2, { cause: e });
+      throw new UsageError(`could not record the attach in ${intentPath(cache.dir, key)}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
     }
     let result: JsonObject;
     try {
@@ -110,7 +110,7 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       } catch (d) {
         undo = `rolling back also failed: ${(d as Error).message}`;
       }
-      throw new CliError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo})`, 1, { cause: e });
+      throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo})`, { cause: e });
     }
     await cache.removeIntent(key);
     await ctx.versions?.save();
@@ -131,7 +131,7 @@ export interface DetachRequest {
    */
   netns?: string;
   /** With --conf: DEL this network even when nothing is cached (like cnitool del); needs containerId and netns. */
-  list?: NetworkList;
+  list?: NetworkConfigList;
   cniArgs?: [string, string][];
 }
 
@@ -144,11 +144,11 @@ export interface Detached {
   uncached?: boolean;
 }
 
-export function entryList(e: CacheEntry): NetworkList {
+export function entryList(e: CacheEntry): NetworkConfigList {
   return parseNetworkConfig(configText(e), `cached config of ${e.networkName}`);
 }
 
-function cachedPrev(list: NetworkList, e: CacheEntry, note: (s: string) => void): JsonObject | undefined {
+function cachedPrev(list: NetworkConfigList, e: CacheEntry, note: (s: string) => void): JsonObject | undefined {
   if (!e.result) return undefined;
   try {
     return convertResult(e.result, list.cniVersion);
@@ -175,7 +175,8 @@ export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachR
     const other = (await cache.find(req.containerId, req.ifname))[0];
     if (other) {
       throw new UsageError(
-        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName}, not ${req.list.name}; run cni-detach without --conf (the cache knows the config)`,
+        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName}, not ${req.list.name}`,
+        { fix: { setting: 'networkConfig', advice: 'detach it without a config (the cache knows the config)' } },
       );
     }
   }

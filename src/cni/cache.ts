@@ -5,7 +5,7 @@
  */
 import type { Executor, Lock } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
-import { CliError, ExitCode } from './errors.js';
+import { UsageError } from '../errors.js';
 
 export const CACHE_KIND = 'cniCacheV1';
 
@@ -122,7 +122,7 @@ function cacheFailure(dir: string, what: string, e: unknown): unknown {
   if (!code || !/^E[A-Z]+$/.test(code)) return e;
   const said = { EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'not permitted', ENOSPC: 'no space left', ENOTDIR: 'not a directory' }[code];
   const reason = said ? `${code}, ${said}` : code;
-  return new CliError(`cannot use the CNI cache ${dir} (${what}: ${reason}); see --cache-dir`, ExitCode.Usage, { cause: e });
+  return new UsageError(`cannot use the CNI cache ${dir} (${what}: ${reason})`, { cause: e, fix: { setting: 'cacheDir' } });
 }
 
 /** Temp files of atomic writes: `.<name>.<pid>.<hex>.tmp` (local) or `.<name>.<pid>.tmp` (on a node over sh). */
@@ -145,7 +145,7 @@ export class ResultCache {
     if (!check) return;
     for (const d of [this.dir, `${this.dir}/results`, `${this.dir}/cni-attach`, `${this.dir}/cni-attach/intents`, `${this.dir}/cni-attach/locks`]) {
       const why = await check(d);
-      if (why) throw new CliError(`refusing the CNI cache ${d}: ${why}; use a directory only its owner (root) may write (--cache-dir)`, ExitCode.Usage);
+      if (why) throw new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory only its owner (root) may write' } });
     }
   }
 

@@ -2,8 +2,8 @@
  * Plugin chains, as the spec and libcni run them: ADD in order with prevResult (rolled back with DEL in reverse on
  * failure), DEL in reverse, CHECK in order, STATUS and GC for CNI 1.1, and VERSION negotiation before any of it.
  */
-import { buildPluginConfig, type JsonObject, type NetworkList } from './conf.js';
-import { PluginError, UsageError } from './errors.js';
+import { buildPluginConfig, type JsonObject, type NetworkConfigList } from './conf.js';
+import { PluginError, UsageError } from '../errors.js';
 import type { CniCommand, InvocationArgs } from './env.js';
 import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
@@ -34,12 +34,12 @@ export interface RuntimeConf {
 }
 
 export interface ResolvedList {
-  list: NetworkList;
+  list: NetworkConfigList;
   /** Absolute plugin path for each entry of list.plugins. */
   paths: string[];
 }
 
-export async function resolvePlugins(ctx: ChainContext, list: NetworkList): Promise<ResolvedList> {
+export async function resolvePlugins(ctx: ChainContext, list: NetworkConfigList): Promise<ResolvedList> {
   const cache = new Map<string, Promise<string>>();
   const paths = await Promise.all(
     list.plugins.map((p) => {

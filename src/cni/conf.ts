@@ -1,8 +1,8 @@
 /**
  * Network configuration: a single plugin config or a conflist, parsed, validated and normalised to a list.
- * Pure: text in, NetworkList out (or a UsageError that says what is wrong).
+ * Pure: text in, NetworkConfigList out (or a UsageError that says what is wrong).
  */
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 import { KNOWN_VERSIONS, compareVersions, isKnownVersion, type CniVersion } from './version.js';
 
 import type { JsonObject } from './result.js';
@@ -12,7 +12,8 @@ export interface PluginConf extends JsonObject {
   type: string;
 }
 
-export interface NetworkList {
+/** A network's plugin chain, as libcni's NetworkConfigList: a single config is a list of one. */
+export interface NetworkConfigList {
   cniVersion: CniVersion;
   name: string;
   plugins: PluginConf[];
@@ -116,7 +117,7 @@ function optBool(obj: JsonObject, key: string, where: string): boolean {
  * Parse conf or conflist text. `source` names it in messages ("net.json", "stdin", "NAD shop/net1").
  * `defaultName` is used when the config has no name (a NetworkAttachmentDefinition's own name).
  */
-export function parseNetworkConfig(text: string, source: string, defaultName?: string): NetworkList {
+export function parseNetworkConfig(text: string, source: string, defaultName?: string): NetworkConfigList {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -177,7 +178,7 @@ function validateCapabilities(p: JsonObject, where: string): void {
  * name and cniVersion, the previous result when there is one, and runtimeConfig for the capabilities it declares.
  */
 export function buildPluginConfig(
-  list: Pick<NetworkList, 'name' | 'cniVersion'>,
+  list: Pick<NetworkConfigList, 'name' | 'cniVersion'>,
   plugin: PluginConf,
   opts: { prevResult?: JsonObject; capabilityArgs?: JsonObject; extra?: JsonObject } = {},
 ): JsonObject {
@@ -196,7 +197,7 @@ export function buildPluginConfig(
 }
 
 /** Capability names that at least one plugin of the list declares. */
-export function declaredCapabilities(list: NetworkList): Set<string> {
+export function declaredCapabilities(list: NetworkConfigList): Set<string> {
   const caps = new Set<string>();
   for (const p of list.plugins) {
     if (isObject(p.capabilities)) for (const [k, v] of Object.entries(p.capabilities)) if (v === true) caps.add(k);

@@ -1,5 +1,5 @@
 /** The CNI_* environment of a plugin run, and the names that go into it. Pure. */
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
 
@@ -72,7 +72,8 @@ export function resolveCniPath(flag: string | undefined, envValue: string | unde
   const dirs = raw.split(':');
   for (const d of dirs) {
     if (!d.startsWith('/')) {
-      throw new UsageError(`CNI path entry ${JSON.stringify(d)} is not an absolute directory (from ${flag !== undefined ? '--cni-path' : '$CNI_PATH'})`);
+      const entry = `CNI path entry ${JSON.stringify(d)} is not an absolute directory`;
+      throw flag !== undefined ? new UsageError(entry, { fix: { setting: 'cniPath' } }) : new UsageError(`${entry} (from $CNI_PATH)`);
     }
   }
   return dirs;

@@ -6,8 +6,7 @@
 import { detach, entryList } from './attach.js';
 import type { CacheEntry, Found, ResultCache } from './cache.js';
 import { gcChain, negotiateVersions, resolvePlugins, type ChainContext, type GcAttachment } from './chain.js';
-import type { NetworkList } from './conf.js';
-import { CliError } from './errors.js';
+import type { NetworkConfigList } from './conf.js';
 
 export interface Stale {
   entry: CacheEntry;
@@ -19,8 +18,8 @@ export interface Stale {
 
 export interface GcOutcome {
   freed: Stale[];
-  /** Stale ones that could not be freed now (an attach holds the lock, or DEL failed), with the reason. */
-  failed: { stale: Stale; error: string }[];
+  /** Stale ones that could not be freed now (an attach holds the lock, or DEL failed), with what was thrown. */
+  failed: { stale: Stale; error: unknown }[];
   /** Networks whose plugins ran CNI GC. */
   gcNetworks: string[];
   gcErrors: string[];
@@ -43,12 +42,12 @@ export async function collectGarbage(ctx: ChainContext, cache: ResultCache, stal
       });
       if (done.length > 0) out.freed.push(s);
     } catch (e) {
-      out.failed.push({ stale: s, error: e instanceof CliError ? e.message : String(e) });
+      out.failed.push({ stale: s, error: e });
     }
   }
 
   // CNI GC per network, with what is still valid. The config of each network is taken from its newest cache entry.
-  const lists = new Map<string, NetworkList>();
+  const lists = new Map<string, NetworkConfigList>();
   for (const f of [...valid, ...stale]) {
     if (lists.has(f.entry.networkName)) continue;
     try {

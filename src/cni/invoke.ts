@@ -1,5 +1,5 @@
 /** One plugin run: find the binary, run it through the executor, decode what it printed. */
-import { PluginError, UsageError } from './errors.js';
+import { PluginError, UsageError } from '../errors.js';
 import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
 import type { Executor } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
@@ -10,7 +10,9 @@ export async function findPlugin(exec: Executor, type: string, dirs: string[]): 
     const p = `${d.replace(/\/+$/, '')}/${type}`;
     if (await exec.isExecutable(p)) return p;
   }
-  throw new UsageError(`CNI plugin "${type}" not found in ${dirs.join(', ')} (on ${exec.where}); install it or point --cni-path at its directory`);
+  throw new UsageError(`CNI plugin "${type}" not found in ${dirs.join(', ')} (on ${exec.where})`, {
+    fix: { setting: 'cniPath', advice: 'install it or point the CNI path at its directory' },
+  });
 }
 
 export interface PluginRun {

@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { UnreachableError } from '../cni/errors.js';
+import { UnreachableError } from '../errors.js';
 import type { RunOptions, RunResult } from './types.js';
 import { onInterrupt } from './interrupt.js';
 import { ShellExecutor } from './shell.js';

@@ -3,15 +3,22 @@
  * pods/exec API and `nsenter -t 1 -m -u -i -n -p` into the node's own namespaces, so the node's /opt/cni/bin, its IPAM
  * state, its /var/lib/cni and its network namespaces are used, as kubelet would use them.
  */
-import type { KubeApi } from '../resolve/kube.js';
 import type { RunOptions, RunResult } from './types.js';
 import { ShellExecutor } from './shell.js';
+
+/**
+ * The one thing this executor needs of the cluster: run a command in a pod's container through pods/exec, with stdin,
+ * and get its exit code and output (resolve/kube.ts's KubeApi implements it with client-node's Exec).
+ */
+export interface PodExec {
+  exec(namespace: string, pod: string, container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }>;
+}
 
 export class KubeExecExecutor extends ShellExecutor {
   readonly where: string;
 
   constructor(
-    private readonly api: KubeApi,
+    private readonly api: PodExec,
     readonly namespace: string,
     readonly pod: string,
     readonly container: string,

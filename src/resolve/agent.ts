@@ -4,7 +4,7 @@
  * the plugins run there, all through pods/exec (see exec/kube-exec.ts). The agent pod is deleted afterwards — also
  * on failure and on Ctrl-C — and carries activeDeadlineSeconds so that even a killed CLI's agent does not linger.
  */
-import { CliError, UnreachableError } from '../cni/errors.js';
+import { UnreachableError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
 import { atEnd } from '../exec/interrupt.js';
 import type { Executor } from '../exec/types.js';
@@ -67,7 +67,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   const start = async (node: string) => {
     const pod = await api.createPod(o.namespace, agentPod(node, o)).catch((e: Error) => {
       if (/answered 403/.test(e.message)) {
-        throw new UnreachableError(`${e.message}; --runtime agent needs to create pods and pods/exec in ${o.namespace}: see deploy/rbac.yaml`, { cause: e });
+        throw new UnreachableError(`${e.message}; the agent runtime needs to create pods and pods/exec in ${o.namespace}: see deploy/rbac.yaml`, { cause: e });
       }
       throw e;
     });
@@ -79,11 +79,13 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
       const phase = p.status?.phase;
       if (phase === 'Running') break;
       if (phase === 'Failed' || phase === 'Succeeded') {
-        throw new CliError(`agent pod ${o.namespace}/${name} on node ${node} ended (${phase}) before it could be used`, 4);
+        throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} ended (${phase}) before it could be used`);
       }
       if (Date.now() > deadline) {
         const why = p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
-        throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} did not start within ${o.startTimeoutMs / 1000}s${why ? ` (${why})` : ''}; see --agent-image`);
+        throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} did not start within ${o.startTimeoutMs / 1000}s${why ? ` (${why})` : ''}`, {
+          fix: { setting: 'agentImage' },
+        });
       }
       await new Promise((r) => setTimeout(r, 200));
     }

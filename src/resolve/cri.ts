@@ -4,7 +4,7 @@
  * (--runtime kind). The sandbox is matched by the CRI pod labels, uid included; its network namespace is the one
  * the runtime gave it (a /var/run/netns path), else /proc/PID/ns/net of its task, as seen where the commands run.
  */
-import { NotFoundError, UnreachableError } from '../cni/errors.js';
+import { NotFoundError, UnreachableError } from '../errors.js';
 import type { Executor, RunResult } from '../exec/types.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
 

@@ -3,7 +3,7 @@
  * io.kubernetes.docker.type=podsandbox with the pod's name, namespace and uid; its State.Pid gives /proc/PID/ns/net.
  */
 import type Dockerode from 'dockerode';
-import { NotFoundError, UnreachableError, UsageError } from '../cni/errors.js';
+import { NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodRef, PodRuntime, Sandbox } from './runtime.js';
 
 /** dockerode options for a DOCKER_HOST-style address; undefined leaves it to dockerode ($DOCKER_HOST or the default socket). */
@@ -12,7 +12,7 @@ export function dockerOptions(host: string | undefined): Dockerode.DockerOptions
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   const m = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(host);
   if (m) return { protocol: m[1] === 'https' ? 'https' : 'http', host: m[2]!, port: Number(m[3]) };
-  throw new UsageError(`--docker-host: "${host}" is not unix:///path/to/docker.sock or tcp://host:port`);
+  throw new UsageError(`Docker host "${host}" is not unix:///path/to/docker.sock or tcp://host:port`, { fix: { setting: 'dockerHost' } });
 }
 
 function describeHost(host: string | undefined, env: NodeJS.ProcessEnv): string {

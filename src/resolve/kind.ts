@@ -6,7 +6,7 @@
 import type Dockerode from 'dockerode';
 import { DockerExecExecutor } from '../exec/docker-exec.js';
 import type { Executor } from '../exec/types.js';
-import { UnreachableError } from '../cni/errors.js';
+import { UnreachableError } from '../errors.js';
 import { CriSandboxes } from './cri.js';
 import { dockerClient } from './docker.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';

@@ -5,7 +5,8 @@
  */
 import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '@kubernetes/client-node';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
-import { CliError, NotFoundError, UnreachableError, UsageError } from '../cni/errors.js';
+import { CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
+import type { PodExec } from '../exec/kube-exec.js';
 
 export type Pod = V1Pod;
 
@@ -16,7 +17,7 @@ export interface Nad {
   config: string;
 }
 
-export interface KubeApi {
+export interface KubeApi extends PodExec {
   /** The namespace to use when the user gave none: the context's, else "default". */
   readonly defaultNamespace: string;
   readonly context: string;
@@ -28,8 +29,6 @@ export interface KubeApi {
   createPod(namespace: string, pod: Pod): Promise<Pod>;
   /** Delete a pod at once (grace period 0); a pod already gone is not an error. */
   deletePod(namespace: string, name: string): Promise<void>;
-  /** Run a command in a pod's container through pods/exec, with stdin; resolves with its exit code and output. */
-  exec(namespace: string, pod: string, container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /**
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
@@ -73,8 +72,8 @@ function statusMessage(e: ApiErrorShape): string | undefined {
 }
 
 /** Map a client-node failure to our exit codes: 404 → 3, anything about reaching or being let into the API → 4. */
-export function apiError(e: unknown, what: string, server: string): CliError {
-  if (e instanceof CliError) return e;
+export function apiError(e: unknown, what: string, server: string): CniAttachError {
+  if (e instanceof CniAttachError) return e;
   const err = e as ApiErrorShape;
   if (typeof err.code === 'number') {
     const msg = statusMessage(err) ?? `HTTP ${err.code}`;
@@ -89,7 +88,7 @@ function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Pr
   if (!ms) return p;
   let timer: NodeJS.Timeout;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnreachableError(`${what}: no answer from the API server within ${ms / 1000}s (--request-timeout)`)), ms);
+    timer = setTimeout(() => reject(new UnreachableError(`${what}: no answer from the API server within ${ms / 1000}s`, { fix: { setting: 'requestTimeout' } })), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
@@ -135,12 +134,12 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
     throw new UsageError(`cannot load kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(e as Error).message}`);
   }
   if (opts.context) {
-    if (!kc.getContextObject(opts.context)) throw new UsageError(`--context: no context named "${opts.context}" in the kubeconfig`);
+    if (!kc.getContextObject(opts.context)) throw new UsageError(`no context named "${opts.context}" in the kubeconfig`, { fix: { setting: 'context' } });
     kc.setCurrentContext(opts.context);
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new UsageError('no Kubernetes cluster configured: pass --kubeconfig, set $KUBECONFIG, or run inside a pod');
+    throw new UsageError('no Kubernetes cluster configured', { fix: { setting: 'kubeconfig', advice: 'name a kubeconfig, set $KUBECONFIG, or run inside a pod' } });
   }
   const server = cluster.server;
   const ctxObj = kc.getContextObject(kc.getCurrentContext());

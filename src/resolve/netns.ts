@@ -1,7 +1,7 @@
 /** A target given as a network namespace path (the seed, part 1): no cluster, plugins run on this host. */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { NotFoundError, UsageError } from '../cni/errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 
 export interface Target {
@@ -23,7 +23,7 @@ export function cnitoolContainerId(netnsPath: string): string {
  * else); detach passes mustExist=false because DEL of a vanished namespace still frees its IPAM lease.
  */
 export async function netnsTarget(executor: Executor, path: string, mustExist: boolean): Promise<Target> {
-  if (path === '') throw new UsageError('--netns: empty path');
+  if (path === '') throw new UsageError('the network namespace path is empty', { fix: { setting: 'netns' } });
   const netnsPath = resolve(path);
   if (mustExist) {
     let kind;

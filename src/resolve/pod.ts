@@ -3,7 +3,7 @@
  * and build the CNI_ARGS kubelet would pass.
  */
 import { hostname } from 'node:os';
-import { ExitCode, NotFoundError, UsageError } from '../cni/errors.js';
+import { NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { Target } from './netns.js';
@@ -65,7 +65,7 @@ export async function findSandbox(runtimes: PodRuntime[], ref: PodRef): Promise<
       answered = true;
       if (sandbox) return { sandbox, runtime: rt };
     } catch (e) {
-      if (runtimes.length === 1 || (e as { exitCode?: number }).exitCode !== ExitCode.Unreachable) throw e;
+      if (runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
       firstError ??= e;
     }
   }
@@ -109,7 +109,8 @@ export async function podTargetOf(
     const looked = runtimes.map((r) => r.where).join(', ');
     if (node !== thisHost && !runtimes.some((r) => r.name === 'agent')) {
       throw new NotFoundError(
-        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisHost}) has no sandbox for it in ${looked}; run cni-attach on ${node}, or reach it with --runtime agent`,
+        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisHost}) has no sandbox for it in ${looked}`,
+        { fix: { setting: 'agentRuntime', advice: `run cni-attach on ${node}, or reach it through an agent pod` } },
       );
     }
     throw new NotFoundError(`no running sandbox of pod ${namespace}/${name} (uid ${ref.uid}, node ${node}) found in ${looked}`);

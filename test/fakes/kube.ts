@@ -1,5 +1,5 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
-import { NotFoundError, UnreachableError } from '../../src/cni/errors.js';
+import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
 import type { KubeApi, Nad, Pod } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';

@@ -302,12 +302,12 @@ describe('fault 13: locks left by processes that are gone are detected and broke
     expectState(await captureState(w.scope), before, 'after attach and detach');
   });
 
-  it('held by a live process: attach refuses (exit 2) and changes nothing, the lock included', async () => {
+  it('held by a live process: attach says busy (exit 1, try again later) and changes nothing, the lock included', async () => {
     const w = await world();
     const pid = (await sleeper()).pid!;
     const lock = await plantLock(w, `${pid} ${await startTime(pid)}\n`);
     const before = await captureState(w.scope);
-    expectCleanError(await runCli('attach', w.args()), 2, /another cni-attach\/cni-detach is working on eth1/);
+    expectCleanError(await runCli('attach', w.args()), 1, /another cni-attach\/cni-detach is working on eth1/);
     expect(await readFile(lock, 'utf8')).toBe(`${pid} ${await startTime(pid)}\n`);
     expectState(await captureState(w.scope), before, 'after the refused attach');
   });
@@ -316,7 +316,7 @@ describe('fault 13: locks left by processes that are gone are detected and broke
     const w = await world();
     await plantLock(w, '', -10_000); // "fresh" for the next 12 s, however slow this machine is today
     const before = await captureState(w.scope);
-    expectCleanError(await runCli('attach', w.args()), 2, /another cni-attach\/cni-detach is working on eth1/);
+    expectCleanError(await runCli('attach', w.args()), 1, /another cni-attach\/cni-detach is working on eth1/);
     expectState(await captureState(w.scope), before, 'after the refused attach');
   });
 });

@@ -309,7 +309,7 @@ describe('fault 6: the pod or its sandbox disappears while attached → cni-gc f
 });
 
 describe('faults 10 and 11 on a pod: concurrent attaches, one annotation', () => {
-  it('fault 10: two attaches of eth1 at once: exactly one ADDs; the other is refused (exit 2) or, coming second with the same config, finds it attached (exit 0, as a retry would); one lease, one network-status entry', async () => {
+  it('fault 10: two attaches of eth1 at once: exactly one ADDs; the other is refused (exit 1 while the first holds the lock: busy; exit 2 once it is attached) or, coming second with the same config, finds it attached (exit 0, as a retry would); one lease, one network-status entry', async () => {
     const w = await world();
     const before = await captureState(w.scope);
     const runs = await Promise.all([0, 1].map(() => runCli('attach', w.args('--conf', w.conf))));
@@ -318,7 +318,8 @@ describe('faults 10 and 11 on a pod: concurrent attaches, one annotation', () =>
     expect(added, all).toHaveLength(1);
     const other = runs.find((r) => r !== added[0])!;
     if (other.exitCode === 0) expect(other.stdout, all).toMatch(/^eth1 was already attached to pod /);
-    else expectCleanError(other, 2, /another cni-attach\/cni-detach is working on eth1|eth1 is already taken|an interface named eth1 already exists/);
+    else if (other.exitCode === 1) expectCleanError(other, 1, /another cni-attach\/cni-detach is working on eth1/);
+    else expectCleanError(other, 2, /eth1 is already taken|an interface named eth1 already exists/);
     attachedState(w, await captureState(w.scope), true);
     expectOk(await runCli('detach', w.args()));
     expectState(await captureState(w.scope), before, 'after detach');

@@ -3,7 +3,7 @@ import { attach, check, detach, planAttach, type AttachRequest } from '../../src
 import { ResultCache, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
-import { CliError, NotFoundError, PluginError, UsageError } from '../../src/cni/errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, UsageError } from '../../src/errors.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 
 const NS = '/var/run/netns/a';
@@ -86,7 +86,10 @@ describe('attach', () => {
   it('refuses while another process holds the lock of the same ifname', async () => {
     const { exec, ctx, cache, req } = setup();
     exec.locks.add(lockPath(CACHE, 'c1', 'eth1'));
-    await expect(attach(ctx, cache, req)).rejects.toThrow(/another cni-attach\/cni-detach is working on eth1/);
+    const busy = await attach(ctx, cache, req).catch((e) => e);
+    expect(busy).toBeInstanceOf(BusyError);
+    expect(busy.cniCode).toBe(11);
+    expect(busy.message).toMatch(/another cni-attach\/cni-detach is working on eth1/);
     expect(exec.calls).toHaveLength(0);
   });
 
@@ -120,7 +123,7 @@ describe('attach', () => {
     const { exec, ctx, cache, req } = setup();
     exec.failWrites = /\/results\//;
     const err = await attach(ctx, cache, req).catch((e) => e);
-    expect(err).toBeInstanceOf(CliError);
+    expect(err).toBeInstanceOf(NotRecordedError);
     expect(err.message).toMatch(/could not write the result cache \/var\/lib\/cni\/results\/net-c1-eth1: .*EACCES.*\(rolled back\)/);
     expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'ADD bridge', 'ADD tuning', 'DEL tuning', 'DEL bridge']);
     expect(exec.files.size).toBe(0);
@@ -130,7 +133,8 @@ describe('attach', () => {
     const { exec, ctx, cache, req } = setup();
     exec.failWrites = /intents/;
     const err = await attach(ctx, cache, req).catch((e) => e);
-    expect(err).toBeInstanceOf(CliError);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.fix).toEqual({ setting: 'cacheDir' });
     expect(err.message).toMatch(/could not record the attach in \/var\/lib\/cni\/cni-attach\/intents\/net-c1-eth1: .*EACCES/);
     expect(exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(0);
   });

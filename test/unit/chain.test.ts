@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addChain, AddFailed, checkChain, delChain, gcChain, negotiateVersions, resolvePlugins, statusChain, type ChainContext, type RuntimeConf } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
-import { PluginError, UsageError } from '../../src/cni/errors.js';
+import { PluginError, UsageError } from '../../src/errors.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 
 const NS = '/var/run/netns/a';

@@ -82,7 +82,7 @@ describe('kubectl cni-gc', () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
     w.kube.listPods = async () => {
-      const { UnreachableError } = await import('../../src/cni/errors.js');
+      const { UnreachableError } = await import('../../src/errors.js');
       throw new UnreachableError('listing pods: cannot reach the API server');
     };
     expect(await w.cli(gcCommand, [])).toBe(4);
@@ -94,7 +94,7 @@ describe('kubectl cni-gc', () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
     w.runtime.listSandboxes = async () => {
-      const { UnreachableError } = await import('../../src/cni/errors.js');
+      const { UnreachableError } = await import('../../src/errors.js');
       throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: EACCES');
     };
     expect(await w.cli(gcCommand, [])).toBe(4);
@@ -156,7 +156,7 @@ describe('kubectl cni-list', () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
     w.deps.kube = async () => {
-      const { UsageError } = await import('../../src/cni/errors.js');
+      const { UsageError } = await import('../../src/errors.js');
       throw new UsageError('no Kubernetes cluster configured');
     };
     expect(await w.cli(listCommand, ['-A'])).toBe(0);

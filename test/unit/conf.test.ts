@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildPluginConfig, declaredCapabilities, parseNetworkConfig } from '../../src/cni/conf.js';
-import { UsageError } from '../../src/cni/errors.js';
+import { UsageError } from '../../src/errors.js';
 
 const bridge = { cniVersion: '1.0.0', name: 'net', type: 'bridge', bridge: 'br0', ipam: { type: 'host-local', subnet: '198.18.0.0/24' } };
 

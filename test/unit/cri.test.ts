@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CriSandboxes } from '../../src/resolve/cri.js';
-import { NotFoundError, UnreachableError } from '../../src/cni/errors.js';
+import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import { FakeExecutor } from '../fakes/executor.js';
 
 const pod = { namespace: 'shop', name: 'web-1', uid: 'uid-1', node: 'kind-worker' };

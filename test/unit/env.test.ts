@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildEnv, cniVars, formatCniArgs, parseCniArgs, resolveCniPath, validateContainerId, validateIfName } from '../../src/cni/env.js';
-import { UsageError } from '../../src/cni/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { cnitoolContainerId } from '../../src/resolve/netns.js';
 
 describe('validateIfName', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { invokePlugin, type PluginRun } from '../../src/cni/invoke.js';
-import { PluginError } from '../../src/cni/errors.js';
+import { PluginError } from '../../src/errors.js';
+import { exitCodeOf } from '../../src/cli/main.js';
 import { FakeExecutor } from '../fakes/executor.js';
 import type { RunResult } from '../../src/exec/types.js';
 
@@ -24,7 +25,7 @@ describe('invokePlugin', () => {
   it('decodes the CNI error JSON with its code, msg and details', async () => {
     const { err } = (await outcome({ code: 1, stdout: '{"cniVersion":"1.0.0","code":7,"msg":"invalid config","details":"no subnet"}' })) as { err: PluginError };
     expect(err).toBeInstanceOf(PluginError);
-    expect([err.cniCode, err.cniMsg, err.details, err.exitCode]).toEqual([7, 'invalid config', 'no subnet', 1]);
+    expect([err.cniCode, err.cniMsg, err.details, exitCodeOf(err)]).toEqual([7, 'invalid config', 'no subnet', 1]);
     expect(err.message).toBe('plugin bridge failed on ADD (CNI error 7): invalid config: no subnet');
   });
   it('decodes an error JSON even when the plugin exits 0', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { negotiateVersions, resolvePlugins, type ChainContext } from '../../src/cni/chain.js';
 import { ResultCache, versionsPath } from '../../src/cni/cache.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
-import { UsageError } from '../../src/cni/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { FakeExecutor } from '../fakes/executor.js';
 
 const CACHE = '/var/lib/cni';

@@ -1,0 +1,129 @@
+/**
+ * The errors cni-attach raises on purpose, named by what went wrong. A leaf: every layer imports it, it imports nothing
+ * of src. Anything thrown that is not a CniAttachError is a bug and is reported as one.
+ *
+ * Exit codes are not chosen here: cli/main.ts maps each kind to one (exitCodeOf). Messages say what is wrong in the
+ * terms of the layer that raised them and never name a command-line flag; where a setting of the user fixes it, the
+ * error names that setting (`fix`) and the CLI adds which flag that is.
+ */
+
+/** What went wrong, one word per kind; the CLI maps each to an exit code. */
+export type ErrorKind = 'usage' | 'not-found' | 'unreachable' | 'busy' | 'plugin' | 'not-recorded' | 'some-failed';
+
+/**
+ * A setting the user controls that fixes the error. The CLI knows which flag sets it (cli/main.ts FLAG_OF); lower
+ * layers only know the setting.
+ */
+export type Setting =
+  | 'cniPath'
+  | 'cacheDir'
+  | 'networkConfig'
+  | 'ifname'
+  | 'netns'
+  | 'kubeconfig'
+  | 'context'
+  | 'requestTimeout'
+  | 'dockerHost'
+  | 'agentRuntime'
+  | 'agentImage';
+
+export interface Fix {
+  setting: Setting;
+  /** What to do with it, in the raising layer's words ("install it or point the CNI path at its directory"). */
+  advice?: string;
+}
+
+export interface ErrorOptions {
+  cause?: unknown;
+  fix?: Fix;
+}
+
+export abstract class CniAttachError extends Error {
+  abstract readonly kind: ErrorKind;
+  readonly fix?: Fix;
+
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    if (options.fix) this.fix = options.fix;
+  }
+}
+
+/** Bad flags, bad config, bad interface name, a state the request conflicts with: fix the input and run again. */
+export class UsageError extends CniAttachError {
+  readonly kind = 'usage';
+}
+
+/** The target (netns, pod, sandbox) or the thing asked about (a cached attachment) does not exist. */
+export class NotFoundError extends CniAttachError {
+  readonly kind = 'not-found';
+}
+
+/** The cluster, the container runtime or a node cannot be reached (or would not let us in). */
+export class UnreachableError extends CniAttachError {
+  readonly kind = 'unreachable';
+}
+
+/** Well-known CNI error codes (SPEC.md "Error"). */
+export const CniErrorCode = {
+  IncompatibleVersion: 1,
+  UnsupportedField: 2,
+  ContainerUnknown: 3,
+  InvalidEnv: 4,
+  IoFailure: 5,
+  DecodeFailure: 6,
+  InvalidNetworkConfig: 7,
+  TryAgainLater: 11,
+  PluginNotAvailable: 50,
+  PluginLimitedConnectivity: 51,
+} as const;
+
+/**
+ * Another process holds the lock of this attachment right now: nothing was done, the same command can succeed later.
+ * CNI's own word for it is code 11, "try again later" (SPEC.md "Error"), which this carries.
+ */
+export class BusyError extends CniAttachError {
+  readonly kind = 'busy';
+  readonly cniCode = CniErrorCode.TryAgainLater;
+}
+
+/** A CNI plugin said no (or died): carries the plugin's {code,msg,details} when it gave one, and what it printed on stderr. */
+export class PluginError extends CniAttachError {
+  readonly kind = 'plugin';
+
+  constructor(
+    readonly plugin: string,
+    readonly command: string,
+    readonly cniCode: number | undefined,
+    readonly cniMsg: string,
+    readonly details?: string,
+    readonly stderr?: string,
+  ) {
+    const code = cniCode === undefined ? '' : ` (CNI error ${cniCode})`;
+    const det = details ? `: ${details}` : '';
+    super(`plugin ${plugin} failed on ${command}${code}: ${cniMsg}${det}`);
+  }
+}
+
+/**
+ * The plugins made a change that could not be recorded in the CNI cache (so nothing could ever detach it): the change
+ * was undone, as after a failed ADD, and the message says whether undoing it worked.
+ */
+export class NotRecordedError extends CniAttachError {
+  readonly kind = 'not-recorded';
+}
+
+/**
+ * A command over several things at once (a batch of pods, a gc pass) of which some failed; `first` is the failure that
+ * decides how the command ends (the first in order), a CniAttachError or a bug.
+ */
+export class SomeFailedError extends CniAttachError {
+  readonly kind = 'some-failed';
+
+  constructor(
+    message: string,
+    readonly first: unknown,
+  ) {
+    super(message);
+  }
+}
