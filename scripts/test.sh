@@ -18,6 +18,13 @@ ensure_packages test containernetworking-plugins iproute2 iputils-ping util-linu
 # 2. npm dependencies exactly as locked; this also type-checks and bundles dist/ (the prepare script).
 npm ci --no-audit --no-fund --loglevel=error
 
+# 2b. The layers of src/ (.dependency-cruiser.cjs, README "Layout"): an import across a forbidden arrow fails the test
+#     command here, with the file and the rule ("error exec-not-to-resolve: src/exec/x.ts → src/resolve/y.ts").
+if ! npm run --silent lint:deps; then
+  echo "test: src/ imports across a forbidden arrow (see the lines above and .dependency-cruiser.cjs)" >&2
+  exit 1
+fi
+
 # 3. A Docker engine for the pod tests: the one that is running, or one started here with safe flags (no iptables,
 #    no masquerade, no ip_forward, no default bridge, its own directories) and stopped again at the end.
 started_dockerd=""
