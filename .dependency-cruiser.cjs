@@ -9,72 +9,23 @@
  *   exec → errors                        the ports and their adapters know nothing of CNI, pods or the CLI
  *   errors → (nothing of src)            a leaf everyone may import
  */
+/** A forbidden arrow: imports from modules matching `from` to modules matching `to` (a path, or a condition) fail. */
+function forbid(name, from, to, comment) {
+  return { name, comment, severity: 'error', from: { path: from }, to: typeof to === 'string' ? { path: to } : to };
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    {
-      name: 'cni-not-to-resolve',
-      comment: 'the engine does not know where its target came from (pods, runtimes, the cluster): that is resolve/',
-      severity: 'error',
-      from: { path: '^src/cni/' },
-      to: { path: '^src/resolve/' },
-    },
-    {
-      name: 'cni-not-to-cli',
-      comment: 'the engine knows no flags, output formats or exit codes: those are cli/',
-      severity: 'error',
-      from: { path: '^src/cni/' },
-      to: { path: '^src/cli/' },
-    },
-    {
-      name: 'exec-not-to-cni',
-      comment: 'an executor runs commands and keeps files on a node; it knows nothing of CNI',
-      severity: 'error',
-      from: { path: '^src/exec/' },
-      to: { path: '^src/cni/' },
-    },
-    {
-      name: 'exec-not-to-resolve',
-      comment: 'an executor gets what it needs through a port of its own (e.g. PodExec), never from resolve/',
-      severity: 'error',
-      from: { path: '^src/exec/' },
-      to: { path: '^src/resolve/' },
-    },
-    {
-      name: 'exec-not-to-cli',
-      comment: 'an executor knows nothing of the command line',
-      severity: 'error',
-      from: { path: '^src/exec/' },
-      to: { path: '^src/cli/' },
-    },
-    {
-      name: 'resolve-not-to-cli',
-      comment: 'resolving a pod or netns knows no flags: the CLI passes what it parsed, and adds flags to messages',
-      severity: 'error',
-      from: { path: '^src/resolve/' },
-      to: { path: '^src/cli/' },
-    },
-    {
-      name: 'errors-is-a-leaf',
-      comment: 'src/errors.ts is imported by every layer and imports none of them',
-      severity: 'error',
-      from: { path: '^src/errors\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/errors\\.ts$' },
-    },
-    {
-      name: 'src-not-to-test',
-      comment: 'the product does not import its tests, fakes or helpers',
-      severity: 'error',
-      from: { path: '^src/' },
-      to: { path: '^test/' },
-    },
-    {
-      name: 'no-circular',
-      comment: 'no import cycles between modules of src',
-      severity: 'error',
-      from: { path: '^src/' },
-      to: { circular: true },
-    },
+    forbid('cni-not-to-resolve', '^src/cni/', '^src/resolve/', 'the engine does not know where its target came from (pods, runtimes, the cluster): that is resolve/'),
+    forbid('cni-not-to-cli', '^src/cni/', '^src/cli/', 'the engine knows no flags, output formats or exit codes: those are cli/'),
+    forbid('exec-not-to-cni', '^src/exec/', '^src/cni/', 'an executor runs commands and keeps files on a node; it knows nothing of CNI'),
+    forbid('exec-not-to-resolve', '^src/exec/', '^src/resolve/', 'an executor gets what it needs through a port of its own (e.g. PodExec), never from resolve/'),
+    forbid('exec-not-to-cli', '^src/exec/', '^src/cli/', 'an executor knows nothing of the command line'),
+    forbid('resolve-not-to-cli', '^src/resolve/', '^src/cli/', 'resolving a pod or netns knows no flags: the CLI passes what it parsed, and adds flags to messages'),
+    forbid('errors-is-a-leaf', '^src/errors\\.ts$', { path: '^src/', pathNot: '^src/errors\\.ts$' }, 'src/errors.ts is imported by every layer and imports none of them'),
+    forbid('src-not-to-test', '^src/', '^test/', 'the product does not import its tests, fakes or helpers'),
+    forbid('no-circular', '^src/', { circular: true }, 'no import cycles between modules of src'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
