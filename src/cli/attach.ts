@@ -13,6 +13,7 @@ import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, planData, runAsShell, summaryLines } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
+import { load } from './load.js';
 import { main, stdio } from './main.js';
 
 interface AttachFlags extends CommonFlags {
@@ -42,8 +43,8 @@ interface Job {
 }
 
 async function request(job: Job, target: Target, pod: PodTarget | undefined): Promise<AttachRequest> {
-  const { podCniArgs } = await import('../resolve/pod.js');
-  const { interfaceExists } = await import('../resolve/netns.js');
+  const { podCniArgs } = await load.pods();
+  const { interfaceExists } = await load.netns();
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
   return {
     list: job.conf.list,
@@ -56,12 +57,12 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
 
 /** Attach to one target and, for a pod, record it in network-status. */
 async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
-  const engine = await import('../cni/attach.js');
+  const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
   const done = await engine.attach(ctx, cache, await request(job, target, pod));
   const out: Outcome = { target, done, annotated: false, ...(pod ? { pod } : {}) };
   if (pod && job.api && job.flags.annotate !== false) {
-    const ns = await import('../resolve/network-status.js');
+    const ns = await load.networkStatus();
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
     try {
       await job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
@@ -87,7 +88,7 @@ function headline(job: Job, o: Outcome): string {
 }
 
 async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Promise<void> {
-  const engine = await import('../cni/attach.js');
+  const engine = await load.engine();
   const runs = await engine.planAttach(job.p.on(target.executor).ctx, await request(job, target, pod));
   const where = pod
     ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
@@ -100,7 +101,7 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
 }
 
 async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise<PodTarget> {
-  const { podTargetOf } = await import('../resolve/pod.js');
+  const { podTargetOf } = await load.pods();
   return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname());
 }
 
@@ -158,18 +159,9 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try 
     .argument('<shell>', 'bash or zsh')
     .action(async (shell: string) => {
       if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: "${shell}" is not bash or zsh`);
-      const c = await import('./completion.js');
-      const [{ detachCommand }, { checkCommand }, { listCommand }, { gcCommand }] = await Promise.all([
-        import('./detach.js'), import('./check.js'), import('./list.js'), import('./gc.js'),
-      ]);
-      const specs = [
-        { bin: 'kubectl-cni_attach', command: attachCommand(deps) },
-        { bin: 'kubectl-cni_detach', command: detachCommand(deps) },
-        { bin: 'kubectl-cni_check', command: checkCommand(deps) },
-        { bin: 'kubectl-cni_list', command: listCommand(deps) },
-        { bin: 'kubectl-cni_gc', command: gcCommand(deps) },
-      ];
-      deps.io.out(shell === 'bash' ? c.bashCompletion(specs) : c.zshCompletion(specs));
+      // the other four programs are loaded only for this (not for every attach): see load.ts
+      const { completionScript } = await import('./completion.js');
+      deps.io.out(completionScript(shell, attachCommand(deps), deps));
     });
   cmd.action(async (podName: string | undefined, flags: AttachFlags) => {
     const kind = targetKind(podName, flags);
@@ -190,7 +182,7 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try 
     let target: Target;
     let pod: PodTarget | undefined;
     if (kind === 'pod') {
-      const { podTarget } = await import('../resolve/pod.js');
+      const { podTarget } = await load.pods();
       const runtimes = await deps.runtimes(flags, api);
       pod = await podTarget(api!, runtimes, exec, namespace!, podName!, deps.hostname());
       target = pod;

@@ -6,6 +6,7 @@ import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, type ExitCodeValue, type Io } from './main.js';
 import type { CommonFlags } from './options.js';
+import { load } from './load.js';
 
 export interface PodOutcome<T> {
   pod: string;
@@ -85,6 +86,6 @@ export async function batchOf(
     return undefined;
   }
   const runtimes = await deps.runtimes(flags, api);
-  await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
+  await (await load.pods()).listAllSandboxes(runtimes);
   return { pods, runtimes, parallel };
 }

@@ -3,9 +3,10 @@ import { Command } from 'commander';
 import { addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData } from './output.js';
-import { connect, lookupPod, resolveConf, resolveNetns, targetKind } from './targets.js';
+import { connect, lookupPodFor, resolveConf, resolveNetns, targetKind } from './targets.js';
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
+import { load } from './load.js';
 
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
@@ -17,11 +18,11 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     const p = prepare(flags, exec, deps);
     const api = kind === 'pod' ? await connect(flags, deps) : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
-    const engine = await import('../cni/attach.js');
+    const engine = await load.engine();
     let describe: string;
     let checked: string[];
     if (api) {
-      const pod = await lookupPod(flags, deps, api, podName!);
+      const pod = await lookupPodFor(flags, deps, api, podName!);
       describe = pod.describe;
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
       const { ctx, cache } = pod.executor ? p.on(pod.executor) : p;

@@ -3,6 +3,11 @@
  * that have them, and pod names (through kubectl, when it is there) for the POD argument.
  */
 import type { Command, Option } from 'commander';
+import type { Deps } from './context.js';
+import { checkCommand } from './check.js';
+import { detachCommand } from './detach.js';
+import { gcCommand } from './gc.js';
+import { listCommand } from './list.js';
 
 export interface CommandSpec {
   /** The executable: kubectl-cni_attach … */
@@ -65,4 +70,16 @@ export function zshCompletion(specs: CommandSpec[]): string {
 # install: kubectl-cni_attach completion zsh > "\${fpath[1]}/_cni-attach"
 autoload -U +X bashcompinit && bashcompinit
 ${bashCompletion(specs)}`;
+}
+
+/** The completion script of all five commands; attach passes its own program (the one `completion` runs in). */
+export function completionScript(shell: 'bash' | 'zsh', attach: Command, deps: Deps): string {
+  const specs: CommandSpec[] = [
+    { bin: 'kubectl-cni_attach', command: attach },
+    { bin: 'kubectl-cni_detach', command: detachCommand(deps) },
+    { bin: 'kubectl-cni_check', command: checkCommand(deps) },
+    { bin: 'kubectl-cni_list', command: listCommand(deps) },
+    { bin: 'kubectl-cni_gc', command: gcCommand(deps) },
+  ];
+  return shell === 'bash' ? bashCompletion(specs) : zshCompletion(specs);
 }

@@ -10,6 +10,7 @@ import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Io } from './main.js';
 import { parseDuration, readAllStdin, readConf, type CommonFlags } from './options.js';
+import { load } from './load.js';
 
 export const DEFAULT_AGENT_IMAGE = 'busybox:1.36';
 
@@ -38,14 +39,14 @@ export interface Deps {
 export function defaultDeps(io: Io): Deps {
   return {
     io,
-    localExecutor: async () => new (await import('../exec/local.js')).LocalExecutor(),
-    kube: async (opts) => (await import('../resolve/kube.js')).connectKube(opts),
+    localExecutor: async () => new (await load.local()).LocalExecutor(),
+    kube: async (opts) => (await load.kube()).connectKube(opts),
     runtimes: async (flags, api) => {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
       const timeoutMs = parseDuration(flags.requestTimeout ?? '30s', '--request-timeout');
-      const docker = async () => (await import('../resolve/docker.js')).dockerRuntime(dockerHost, process.env, timeoutMs);
-      const kind = async () => (await import('../resolve/kind.js')).kindRuntime(dockerHost, process.env, timeoutMs);
-      const cri = async () => (await import('../resolve/kind.js')).criRuntime(new (await import('../exec/local.js')).LocalExecutor());
+      const docker = async () => (await load.docker()).dockerRuntime(dockerHost, process.env, timeoutMs);
+      const kind = async () => (await load.kind()).kindRuntime(dockerHost, process.env, timeoutMs);
+      const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());
       switch (flags.runtime) {
         case 'docker':
           return [await docker()];
@@ -55,7 +56,7 @@ export function defaultDeps(io: Io): Deps {
           return [await cri()];
         case 'agent': {
           if (!api) throw new UsageError('--runtime agent works on pods (it reaches their node through the cluster)');
-          const { agentRuntime } = await import('../resolve/agent.js');
+          const { agentRuntime } = await load.agent();
           return [agentRuntime(api, {
             image: flags.agentImage ?? DEFAULT_AGENT_IMAGE,
             namespace: flags.agentNamespace ?? 'kube-system',

@@ -6,9 +6,11 @@ import type { KubeApi } from '../resolve/kube.js';
 import { addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData } from './output.js';
-import { connect, lookupPod, lookupPodOf, resolveConf, resolveNetns, targetKind, type PodLookup, type ResolvedConf } from './targets.js';
+import type { PodLookup } from '../resolve/pod.js';
+import { connect, lookupPodFor, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
+import { load } from './load.js';
 
 interface Job {
   flags: CommonFlags;
@@ -26,7 +28,7 @@ interface Outcome {
 
 /** DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. */
 async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
-  const engine = await import('../cni/attach.js');
+  const engine = await load.engine();
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, {
     ifname: job.p.ifname,
@@ -43,7 +45,7 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
     job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
     return out;
   }
-  const ns = await import('../resolve/network-status.js');
+  const ns = await load.networkStatus();
   try {
     await job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
   } catch (e) {
@@ -75,7 +77,8 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const o = await detachPod(job, await lookupPodOf(pod, namespace, pod.metadata!.name!, deps, runtimes));
+      const lookup = await (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`));
+      const o = await detachPod(job, lookup);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
     },
@@ -124,10 +127,10 @@ Detaching something that is not attached is not an error (exit 0 with a note), l
     }
 
     let o: Outcome;
-    if (kind === 'pod') o = await detachPod(job, await lookupPod(flags, deps, api!, podName!));
+    if (kind === 'pod') o = await detachPod(job, await lookupPodFor(flags, deps, api!, podName!));
     else {
       const target = await resolveNetns(exec, flags.netns!, false);
-      const engine = await import('../cni/attach.js');
+      const engine = await load.engine();
       const done = await engine.detach(p.ctx, p.cache, {
         containerId: target.containerId,
         ifname: p.ifname,

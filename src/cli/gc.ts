@@ -9,6 +9,7 @@ import { formatData } from './output.js';
 import { connect } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
+import { load } from './load.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
   dryRun?: boolean;
@@ -38,7 +39,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
-    const { classify, podOf } = await import('../resolve/attachment-state.js');
+    const { classify, podOf } = await load.attachmentState();
     const found = await cache.all();
     const needCluster = found.some((f) => podOf(f.entry));
     let world: Parameters<typeof classify>[1] = { exec };
@@ -47,7 +48,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
       const pods = await api.listPods(undefined);
       const runtimes = await deps.runtimes(flags, api);
-      const sandboxes = await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
+      const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
     }
     const classified = await classify(found, world);
@@ -56,7 +57,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       .map((c) => ({ entry: c.entry, intentOnly: c.intentOnly, netns: c.state === 'interrupted' ? (c.entry.netns ?? '') : '', why: WHY[c.state as keyof typeof WHY], c }));
     const valid = classified.filter((c) => c.state === 'attached');
 
-    const { collectGarbage } = await import('../cni/gc.js');
+    const { collectGarbage } = await load.gc();
     const outcome = await collectGarbage(ctx, cache, stale, valid, !!flags.dryRun);
     // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
     const swept = flags.dryRun ? [] : await cache.sweepTemp();
@@ -65,7 +66,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     // the freed interfaces of pods that still exist leave their network-status
     const annotateErrors: string[] = [];
     if (api && !flags.dryRun && flags.annotate !== false) {
-      const ns = await import('../resolve/network-status.js');
+      const ns = await load.networkStatus();
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         const live = s.c.livePod;
         if (!live) continue;

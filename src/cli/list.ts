@@ -7,6 +7,7 @@ import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './conte
 import { formatData } from './output.js';
 import { connect } from './targets.js';
 import { describeError, main, stdio } from './main.js';
+import { load } from './load.js';
 
 interface ListFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'namespace' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
   allNamespaces?: boolean;
@@ -82,7 +83,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
-    const { classify, podOf } = await import('../resolve/attachment-state.js');
+    const { classify, podOf } = await load.attachmentState();
     let found = await cache.all();
 
     let api;
@@ -108,7 +109,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
       try {
         const pods = await api.listPods(flags.allNamespaces ? undefined : namespace);
         const runtimes = await deps.runtimes(flags, api);
-        const sandboxes = await (await import('../resolve/pod.js')).listAllSandboxes(runtimes);
+        const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
         world = { exec, pods, sandboxes };
       } catch (e) {
         apiError = describeError(e);

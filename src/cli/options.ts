@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { load } from './load.js';
 
 export interface CommonFlags {
   netns?: string;
@@ -133,7 +134,7 @@ export function addCapabilityOptions(cmd: Command): Command {
 /** Read --conf: a file or '-' for stdin. A missing or unreadable file is bad input (exit 2). */
 export async function readConf(path: string, readStdin: () => Promise<string>): Promise<{ text: string; source: string }> {
   if (path === '-') return { text: await readStdin(), source: 'stdin' };
-  const { readFile } = await import('node:fs/promises');
+  const { readFile } = await load.fs();
   try {
     return { text: await readFile(path, 'utf8'), source: path };
   } catch (e) {

@@ -4,10 +4,11 @@ import { cniVars } from '../cni/env.js';
 import type { PluginRun } from '../cni/invoke.js';
 import { summarizeResult } from '../cni/result.js';
 import { buildEnv } from '../cni/env.js';
+import { load } from './load.js';
 
 export async function formatData(data: unknown, format: string): Promise<string> {
   if (format === 'yaml') {
-    const yaml = await import('js-yaml');
+    const yaml = await load.yaml();
     return yaml.dump(data, { noRefs: true, lineWidth: -1 });
   }
   return `${JSON.stringify(data, null, 2)}\n`;

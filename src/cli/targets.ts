@@ -1,18 +1,18 @@
 /**
  * From flags to a target: either --netns PATH (no cluster) or a pod (the API, then the runtime), plus the network
- * config from --conf or --net. Also the pod side of detach/check, which must work when the pod or sandbox is gone.
+ * config from --conf or --net; the flags of detach/check's pod lookup (resolve/pod.ts does the lookup).
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import type { CacheEntry } from '../cni/cache.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi, Pod } from '../resolve/kube.js';
-import type { PodRuntime } from '../resolve/runtime.js';
+import type { KubeApi } from '../resolve/kube.js';
+import type { PodLookup } from '../resolve/pod.js';
 import type { Target } from '../resolve/netns.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
 import { parseDuration, type CommonFlags } from './options.js';
+import { load } from './load.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -65,61 +65,15 @@ export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Pro
 }
 
 export async function resolveNetns(exec: Executor, path: string, mustExist: boolean): Promise<Target> {
-  const { netnsTarget } = await import('../resolve/netns.js');
+  const { netnsTarget } = await load.netns();
   return netnsTarget(exec, path, mustExist);
 }
 
-/** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */
-export interface PodLookup {
-  namespace: string;
-  name: string;
-  podExists: boolean;
-  /** The pod as read (undefined when it no longer exists). */
-  pod?: Pod;
-  containerId?: string;
-  /** '' when the sandbox is gone. */
-  netns: string;
-  match: (e: CacheEntry) => boolean;
-  describe: string;
-  /** Where its plugins and cache are, when not on this host (a kind node container). */
-  executor?: Executor;
-}
-
-export async function lookupPod(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
-  const namespace = flags.namespace ?? api.defaultNamespace;
-  let pod: Pod | undefined;
-  try {
-    pod = await api.getPod(namespace, name);
-  } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
-  }
-  return lookupPodOf(pod, namespace, name, deps, await deps.runtimes(flags, api));
-}
-
-/** The same for a pod already read (undefined: it no longer exists), with the runtimes to look in. */
-export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, deps: Deps, runtimes: PodRuntime[]): Promise<PodLookup> {
-  const { argsMatchPod, findSandbox, podRef } = await import('../resolve/pod.js');
-  const describe = `pod ${namespace}/${name}`;
-  if (!pod) {
-    deps.io.err(`note: ${describe} no longer exists: using what the cache recorded for it\n`);
-    return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe };
-  }
-  const ref = podRef(pod, namespace, name);
-  const match = (en: CacheEntry) => argsMatchPod(en.cniArgs, namespace, name, ref.uid);
-  let found;
-  if (!pod.spec?.hostNetwork) {
-    try {
-      found = await findSandbox(runtimes, ref);
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-    }
-  }
-  if (!found) {
-    deps.io.err(`note: the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)\n`);
-    let executor: Executor | undefined;
-    for (const r of runtimes) executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;
-    return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
-  }
-  const executor = found.sandbox.executor;
-  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}) };
+/**
+ * The pod side of detach and check (resolve/pod.ts lookupPod: it works when the pod or its sandbox is gone), with
+ * -n, the runtimes --runtime names, and its notes on stderr.
+ */
+export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
+  const { lookupPod } = await load.pods();
+  return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`));
 }

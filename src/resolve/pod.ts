@@ -1,8 +1,10 @@
 /**
  * A target given as a pod: read it from the API, refuse what must not be touched, find its sandbox through the runtime,
- * and build the CNI_ARGS kubelet would pass.
+ * and build the CNI_ARGS kubelet would pass. Also the pod side of detach and check (lookupPod), which must work when
+ * the pod or its sandbox is gone.
  */
 import { hostname } from 'node:os';
+import type { CacheEntry } from '../cni/cache.js';
 import { NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
@@ -127,4 +129,71 @@ export async function podTargetOf(
     sandbox,
     runtime: runtime.name,
   };
+}
+
+/** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */
+export interface PodLookup {
+  namespace: string;
+  name: string;
+  podExists: boolean;
+  /** The pod as read (undefined when it no longer exists). */
+  pod?: Pod;
+  containerId?: string;
+  /** '' when the sandbox is gone. */
+  netns: string;
+  match: (e: CacheEntry) => boolean;
+  describe: string;
+  /** Where its plugins and cache are, when not on this host (a kind node container, an agent pod). */
+  executor?: Executor;
+}
+
+/**
+ * Read pod namespace/name (a pod that no longer exists is not an error here) and look it up as lookupPodOf does.
+ * runtimes is asked only after the pod was read. Errors: the API's (UnreachableError, …) other than not found.
+ */
+export async function lookupPod(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  runtimes: () => Promise<PodRuntime[]>,
+  note: (line: string) => void,
+): Promise<PodLookup> {
+  let pod: Pod | undefined;
+  try {
+    pod = await api.getPod(namespace, name);
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+  }
+  return lookupPodOf(pod, namespace, name, await runtimes(), note);
+}
+
+/**
+ * The same for a pod already read (undefined: it no longer exists), with the runtimes to look in. A pod or sandbox
+ * that is gone is said in a note and matched by the CNI_ARGS kubelet-style attaches recorded (namespace, name, and
+ * the uid while the pod exists); DEL then runs without a network namespace, as kubelet's does for a dead sandbox.
+ */
+export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, runtimes: PodRuntime[], note: (line: string) => void): Promise<PodLookup> {
+  const describe = `pod ${namespace}/${name}`;
+  if (!pod) {
+    note(`${describe} no longer exists: using what the cache recorded for it`);
+    return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe };
+  }
+  const ref = podRef(pod, namespace, name);
+  const match = (en: CacheEntry) => argsMatchPod(en.cniArgs, namespace, name, ref.uid);
+  let found;
+  if (!pod.spec?.hostNetwork) {
+    try {
+      found = await findSandbox(runtimes, ref);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+  if (!found) {
+    note(`the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`);
+    let executor: Executor | undefined;
+    for (const r of runtimes) executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;
+    return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
+  }
+  const executor = found.sandbox.executor;
+  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}) };
 }
