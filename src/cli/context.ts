@@ -1,10 +1,10 @@
 /** Building the engine's pieces from parsed flags: the executor, chain context, cache, cluster and runtime clients. */
-import { hostname } from 'node:os';
 import type { ChainContext } from '../cni/chain.js';
 import { ResultCache } from '../cni/cache.js';
 import { parseNetworkConfig, type NetworkConfigList } from '../cni/conf.js';
 import { parseCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
 import { UsageError } from '../errors.js';
+import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
@@ -70,7 +70,7 @@ export function defaultDeps(io: Io): Deps {
       }
     },
     // which node this is: $NODE_NAME (as the downward API sets it in a pod), else the host name
-    hostname: () => process.env.NODE_NAME || hostname(),
+    hostname: () => process.env.NODE_NAME || thisHost.host,
     readStdin: readAllStdin,
     env: process.env,
   };
@@ -99,7 +99,7 @@ export function prepareEngine(flags: EngineFlags, exec: Executor, deps: Deps): P
   const cniPath = resolveCniPath(flags.cniPath, deps.env.CNI_PATH);
   const timeoutMs = parseDuration(flags.timeout);
   if (!flags.cacheDir.startsWith('/')) throw new UsageError(`--cache-dir: ${JSON.stringify(flags.cacheDir)} is not an absolute directory`);
-  const cache = new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/');
+  const cache = new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/', thisHost);
   const versions = cache.versionStore();
   const ctx: ChainContext = {
     exec,

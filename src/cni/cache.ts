@@ -3,7 +3,8 @@
  * plus this tool's own state beside it: intents (written before an ADD, so a crash mid-attach can be undone)
  * and per-attachment locks.
  */
-import type { Executor, Lock } from '../exec/types.js';
+import { tryLock, type Lock, type LockOwner } from '../exec/lock.js';
+import type { Executor } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
 import { UsageError } from '../errors.js';
 
@@ -129,9 +130,14 @@ function cacheFailure(dir: string, what: string, e: unknown): unknown {
 const TEMP_RE = /^\..+\.(\d+)(\.[0-9a-f]+)?\.tmp$/;
 
 export class ResultCache {
+  /**
+   * exec: the node whose cache this is (its files); owner: this CLI process, which takes the locks (see exec/lock.ts),
+   * whichever node the cache is on.
+   */
   constructor(
     private readonly exec: Executor,
     readonly dir: string,
+    private readonly owner: LockOwner,
   ) {}
 
   private trusted: Promise<void> | undefined;
@@ -141,10 +147,10 @@ export class ResultCache {
    * user owns or that group or others may write, where a planted entry could make us DEL with its config.
    */
   private async checkTrusted(): Promise<void> {
-    const check = this.exec.untrustedDir?.bind(this.exec);
-    if (!check) return;
+    const identity = this.exec.identity;
+    if (!identity) return;
     for (const d of [this.dir, `${this.dir}/results`, `${this.dir}/cni-attach`, `${this.dir}/cni-attach/intents`, `${this.dir}/cni-attach/locks`]) {
-      const why = await check(d);
+      const why = await identity.untrustedDir(d);
       if (why) throw new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory only its owner (root) may write' } });
     }
   }
@@ -220,14 +226,14 @@ export class ResultCache {
    * runs (this host); a temp file of a live writer is left alone. Returns what was removed.
    */
   async sweepTemp(prefix = ''): Promise<string[]> {
-    const alive = this.exec.processAlive?.bind(this.exec);
-    if (!alive) return [];
+    const processes = this.exec.identity;
+    if (!processes) return [];
     return this.fs('sweeping temp files', async () => {
       const removed: string[] = [];
       for (const sub of ['results', 'cni-attach/intents']) {
         for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
           const m = TEMP_RE.exec(name);
-          if (!m || !name.startsWith(`.${prefix}`) || alive(Number(m[1]))) continue;
+          if (!m || !name.startsWith(`.${prefix}`) || (await processes.startOf(Number(m[1]))) !== undefined) continue;
           await this.exec.removeFile(`${this.dir}/${sub}/${name}`);
           removed.push(`${sub}/${name}`);
         }
@@ -244,8 +250,9 @@ export class ResultCache {
    * cache: a file that cannot be read or written means asking the plugins, never a failed command.
    */
   versionStore(): VersionStore | undefined {
-    const fileId = this.exec.fileId?.bind(this.exec);
-    if (!fileId) return undefined;
+    const identity = this.exec.identity;
+    if (!identity) return undefined;
+    const fileId = (path: string) => identity.fileId(path);
     const file = versionsPath(this.dir);
     let learnt = false;
     const load = () =>
@@ -275,7 +282,7 @@ export class ResultCache {
   }
 
   async lock(containerId: string, ifname: string): Promise<Lock | undefined> {
-    return this.fs('taking a lock', () => this.exec.tryLock(lockPath(this.dir, containerId, ifname)));
+    return this.fs('taking a lock', () => tryLock(this.exec, lockPath(this.dir, containerId, ifname), this.owner));
   }
 }
 

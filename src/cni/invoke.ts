@@ -1,11 +1,11 @@
 /** One plugin run: find the binary, run it through the executor, decode what it printed. */
 import { PluginError, UsageError } from '../errors.js';
 import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
-import type { Executor } from '../exec/types.js';
+import type { CommandRunner, NodeFiles } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
 
 /** The first directory holding an executable `type`; a clear error naming the directories otherwise. */
-export async function findPlugin(exec: Executor, type: string, dirs: string[]): Promise<string> {
+export async function findPlugin(exec: Pick<CommandRunner, 'where'> & Pick<NodeFiles, 'isExecutable'>, type: string, dirs: string[]): Promise<string> {
   for (const d of dirs) {
     const p = `${d.replace(/\/+$/, '')}/${type}`;
     if (await exec.isExecutable(p)) return p;
@@ -53,7 +53,7 @@ function formatTimeout(ms: number): string {
  * Run a plugin. Resolves with its parsed stdout (ADD, VERSION) or undefined (DEL, CHECK, STATUS, GC);
  * rejects with a PluginError that carries the plugin's {code,msg,details} whatever its exit code.
  */
-export async function invokePlugin(exec: Executor, run: PluginRun): Promise<JsonObject | undefined> {
+export async function invokePlugin(exec: CommandRunner, run: PluginRun): Promise<JsonObject | undefined> {
   const env = buildEnv(exec.baseEnv(), run.args);
   const cmd: CniCommand = run.args.command;
   const r = await exec.run([run.path], { env, stdin: JSON.stringify(run.stdin), timeoutMs: run.timeoutMs });

@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { UnreachableError } from '../errors.js';
 import type { RunOptions, RunResult } from './types.js';
+import { signal } from './host.js';
 import { onInterrupt } from './interrupt.js';
 import { ShellExecutor } from './shell.js';
 
@@ -51,13 +52,7 @@ export class DockerExecExecutor extends ShellExecutor {
     const off = onInterrupt(() => {
       void exec.inspect().then((i) => {
         if (!i.Pid) return;
-        for (const target of [-i.Pid, i.Pid]) {
-          try {
-            process.kill(target, 'SIGKILL');
-          } catch {
-            /* gone, or not on this host */
-          }
-        }
+        for (const target of [-i.Pid, i.Pid]) signal(target, 'SIGKILL');
       }).catch(() => undefined);
       return 1;
     });

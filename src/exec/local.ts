@@ -1,22 +1,20 @@
-/** The executor that runs on this host: execa for processes, node:fs for files. The only file here that touches the OS. */
+/**
+ * The executor that runs on this host: execa for processes, node:fs for files. With host.ts (this host's processes),
+ * the only files that touch the OS.
+ */
 import { constants as fsc } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import type { Executor, Lock, PathKind, RunOptions, RunResult } from './types.js';
+import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from './types.js';
+import { signal, thisHost } from './host.js';
 import { onInterrupt } from './interrupt.js';
 
 /** Process groups of the plugins running now: killed when the CLI is interrupted. */
 const running = new Set<number>();
 onInterrupt(() => {
-  for (const pgid of running) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
+  for (const pgid of running) signal(-pgid, 'SIGKILL');
   return running.size;
 });
 
@@ -35,23 +33,12 @@ async function unlinkIfThere(path: string): Promise<void> {
   }
 }
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if it is gone. */
-async function processStart(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
-
-export class LocalExecutor implements Executor {
+export class LocalExecutor implements Executor, HostIdentity {
   readonly where = 'this host';
+  /** Its files are this host's: it can tell owners, inodes and processes (and the cache uses what it can tell). */
+  readonly identity: HostIdentity = this;
   /** Directories this process made or found (a batch writes thousands of files into the same few). */
   private readonly dirs = new Set<string>();
-  private myStart: Promise<string | undefined> | undefined;
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.dirs.has(dir)) return;
@@ -100,11 +87,7 @@ export class LocalExecutor implements Executor {
       const pid = child.pid;
       timer = setTimeout(() => {
         timedOut = true;
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
+        signal(-pid, 'SIGKILL');
       }, opts.timeoutMs);
     }
     const r = await child;
@@ -211,69 +194,32 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  processAlive(pid: number): boolean {
-    if (pid === process.pid) return true;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return errno(e) === 'EPERM';
-    }
+  startOf(pid: number): Promise<string | undefined> {
+    return thisHost.startOf(pid);
   }
 
-  async tryLock(path: string): Promise<Lock | undefined> {
-    const me = `${process.pid} ${(await (this.myStart ??= processStart(process.pid))) ?? ''}\n`;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await this.inDir(dirname(path), () => open(path, 'wx', 0o600));
-        await fh.writeFile(me);
-        await fh.close();
-        let released = false;
-        return {
-          release: async () => {
-            if (released) return;
-            released = true;
-            await unlinkIfThere(path);
-          },
-        };
-      } catch (e) {
-        if (errno(e) !== 'EEXIST') throw e;
-      }
-      if (!(await this.breakIfStale(path))) return undefined;
-    }
-    return undefined;
-  }
-
-  /** Remove the lock at path if the process that wrote it is gone; true when removed. */
-  private async breakIfStale(path: string): Promise<boolean> {
-    const holder = await this.readFile(path);
-    if (holder === undefined) return true;
-    const [pidText, start] = holder.trim().split(' ');
-    const pid = Number(pidText);
-    if (Number.isInteger(pid) && pid > 0) {
-      const now = await processStart(pid);
-      if (now !== undefined && (start === undefined || start === '' || now === start)) return false; // alive
-    } else {
-      // half-written by a process killed between create and write: give it a moment, then break
-      const age = Date.now() - (await stat(path).then((s) => s.mtimeMs).catch(() => 0));
-      if (age < 2000) return false;
-    }
-    // Serialise breakers so that two of them cannot both remove and re-create.
-    const breaker = `${path}.break`;
+  async createExclusive(path: string, data: string, mode = 0o600): Promise<boolean> {
+    let fh;
     try {
-      const fh = await open(breaker, 'wx', 0o600);
-      await fh.close();
+      fh = await this.inDir(dirname(path), () => open(path, 'wx', mode));
     } catch (e) {
-      if (errno(e) !== 'EEXIST') throw e;
-      const age = Date.now() - (await stat(breaker).then((s) => s.mtimeMs).catch(() => Date.now()));
-      if (age > 10_000) await rm(breaker, { force: true });
-      return false;
+      if (errno(e) === 'EEXIST') return false;
+      throw e;
     }
     try {
-      if ((await this.readFile(path)) === holder) await unlink(path).catch(() => undefined);
-      return true;
+      await fh.writeFile(data);
     } finally {
-      await rm(breaker, { force: true });
+      await fh.close();
+    }
+    return true;
+  }
+
+  async ageMs(path: string): Promise<number | undefined> {
+    try {
+      return Date.now() - (await stat(path)).mtimeMs;
+    } catch (e) {
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return undefined;
+      throw e;
     }
   }
 }

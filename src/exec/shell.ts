@@ -2,8 +2,7 @@
  * Executors that reach a node only by running commands there (a node container through the Docker exec API, a node
  * through an agent pod's exec): files are read and written with sh, cat and mv on the node. Subclasses give run().
  */
-import { hostname } from 'node:os';
-import type { Executor, Lock, PathKind, RunOptions, RunResult } from './types.js';
+import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 
 export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -57,35 +56,21 @@ export abstract class ShellExecutor implements Executor {
     return t === 'missing' ? 'missing' : t === 'nsfs' ? 'netns' : 'other';
   }
 
-  /**
-   * noclobber creation (O_EXCL) of a lock file naming this CLI as "<host> <pid>"; a lock left by a process of this
-   * host that is gone is broken. A lock held from another host is respected.
-   */
-  async tryLock(path: string): Promise<Lock | undefined> {
-    const me = `${hostname()} ${process.pid}`;
-    const take = 'mkdir -p "$(dirname "$1")" && chmod 700 "$(dirname "$1")" && set -C && echo "$2" > "$1"';
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if ((await this.sh(take, [path, me])).code === 0) {
-        let released = false;
-        return {
-          release: async () => {
-            if (released) return;
-            released = true;
-            await this.removeFile(path);
-          },
-        };
-      }
-      const holder = (await this.readFile(path))?.trim() ?? '';
-      const [host, pidText] = holder.split(' ');
-      const pid = Number(pidText);
-      if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return undefined;
-      try {
-        process.kill(pid, 0);
-        return undefined; // alive
-      } catch {
-        await this.sh('[ "$(cat "$1")" = "$2" ] && rm -f "$1"', [path, holder]);
-      }
-    }
-    return undefined;
+  /** noclobber (O_EXCL) creation, after making the directory (0700); exit 3 when something is there already. */
+  async createExclusive(path: string, data: string, mode = 0o600): Promise<boolean> {
+    const script = `d=$(dirname "$1"); mkdir -p "$d" && chmod 700 "$d" || exit 1; umask 077; set -C; cat > "$1" 2>/dev/null && { chmod ${mode.toString(8)} "$1"; exit 0; }; [ -e "$1" ] && exit 3; echo "cannot create $1" >&2; exit 1`;
+    const r = await this.sh(script, [path], data);
+    if (r.code === 3) return false;
+    if (r.code !== 0) throw this.fail(`creating ${path}`, r);
+    return true;
+  }
+
+  /** From the node's clock and the file's mtime, to the second. */
+  async ageMs(path: string): Promise<number | undefined> {
+    const r = await this.sh('[ -e "$1" ] || exit 3; echo $(( $(date +%s) - $(stat -c %Y "$1") ))', [path]);
+    if (r.code === 3) return undefined;
+    const s = Number(r.stdout.trim());
+    if (r.code !== 0 || !Number.isFinite(s)) throw this.fail(`reading the age of ${path}`, r);
+    return s * 1000;
   }
 }

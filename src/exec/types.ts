@@ -1,7 +1,9 @@
 /**
- * The node executor port: everything the engine needs from "the machine where the plugins run".
- * One implementation runs here (local.ts); later ones run inside a kind node container or an agent pod.
- * The engine never touches the OS except through this interface.
+ * The node executor ports: everything the engine needs from "the machine where the plugins run", as small interfaces.
+ * A node *is* a command runner (libcni's invoke.Exec, kind's Cmder); its files are a port of their own; what only
+ * this host can tell cheaply (owners, inodes, processes) is an optional extra. Adapters: local.ts (this host),
+ * docker-exec.ts (a node container), kube-exec.ts (a node through an agent pod). The engine never touches the OS
+ * except through these.
  */
 
 export interface RunOptions {
@@ -23,24 +25,31 @@ export interface RunResult {
   timedOut: boolean;
 }
 
-/** A held lock; release() is idempotent. */
-export interface Lock {
-  release(): Promise<void>;
-}
-
-export type PathKind = 'missing' | 'netns' | 'other';
-
-export interface Executor {
+/** Run commands on a node. */
+export interface CommandRunner {
   /** Where commands run, for messages: "this host", "node container kind-worker", … */
   readonly where: string;
   /** The environment plugins inherit (PATH and friends), before CNI_* variables are added. */
   baseEnv(): Record<string, string>;
   /** Run argv[0] (an absolute path or a name on PATH) with argv[1..]. Never throws for a non-zero exit. */
   run(argv: string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+export type PathKind = 'missing' | 'netns' | 'other';
+
+/** Files on a node. Errors are thrown as the node reports them (errno codes where it has them). */
+export interface NodeFiles {
   /** File contents, or undefined when the file does not exist. */
   readFile(path: string): Promise<string | undefined>;
   /** Write via a temp file in the same directory + rename, creating parent directories (0700). */
   writeFileAtomic(path: string, data: string, mode?: number): Promise<void>;
+  /**
+   * Create path holding data only if nothing is there (O_EXCL; noclobber on a node reached through sh), creating
+   * parent directories (0700). False when path exists. What exec/lock.ts builds its locks on.
+   */
+  createExclusive(path: string, data: string, mode?: number): Promise<boolean>;
+  /** Milliseconds since path was last modified (on the node's clock), or undefined when it does not exist. */
+  ageMs(path: string): Promise<number | undefined>;
   /** Remove a file; a missing file is not an error. */
   removeFile(path: string): Promise<void>;
   /** Names in a directory; [] when it does not exist. */
@@ -49,20 +58,33 @@ export interface Executor {
   isExecutable(path: string): Promise<boolean>;
   /** Whether path exists and is a network namespace (an nsfs file). */
   pathKind(path: string): Promise<PathKind>;
+}
+
+/** Whether a process runs: its start time (clock ticks since boot, /proc/PID/stat field 22), or undefined when none runs. */
+export interface ProcessTable {
+  startOf(pid: number): Promise<string | undefined>;
+}
+
+/**
+ * What can be told cheaply only where the files are this host's own (absent for a node reached by commands, where
+ * each answer would be another round trip).
+ */
+export interface HostIdentity extends ProcessTable {
   /**
    * Why a directory this tool keeps state in must not be trusted (owned by another user, or writable by group or
-   * others), or undefined when it is fine or does not exist yet. Absent where it cannot be told.
+   * others), or undefined when it is fine or does not exist yet.
    */
-  untrustedDir?(path: string): Promise<string | undefined>;
-  /** An identity of the network namespace at path (device and inode), to compare two paths; absent where it cannot tell. */
-  netnsId?(path: string): Promise<string | undefined>;
+  untrustedDir(path: string): Promise<string | undefined>;
+  /** An identity of the network namespace at path (device and inode), to compare two paths; undefined when missing. */
+  netnsId(path: string): Promise<string | undefined>;
   /**
    * An identity of the file at path that changes whenever the file is replaced or modified (device, inode, size,
-   * mtime, ctime), or undefined when it cannot be told cheaply (a remote node) or the file is missing.
+   * mtime, ctime), or undefined when the file is missing.
    */
-  fileId?(path: string): Promise<string | undefined>;
-  /** Whether a process of this pid runs where this executor runs; absent when it cannot tell (a remote node). */
-  processAlive?(pid: number): boolean;
-  /** Take an exclusive lock without waiting; undefined when someone else holds it. Stale locks of dead processes are broken. */
-  tryLock(path: string): Promise<Lock | undefined>;
+  fileId(path: string): Promise<string | undefined>;
+}
+
+/** A node: a command runner with its files, and, on this host, what this host can tell of them. */
+export interface Executor extends CommandRunner, NodeFiles {
+  readonly identity?: HostIdentity;
 }

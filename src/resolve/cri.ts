@@ -5,7 +5,7 @@
  * the runtime gave it (a /var/run/netns path), else /proc/PID/ns/net of its task, as seen where the commands run.
  */
 import { NotFoundError, UnreachableError } from '../errors.js';
-import type { Executor, RunResult } from '../exec/types.js';
+import type { CommandRunner, Executor, RunResult } from '../exec/types.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
 
 interface Tool {
@@ -24,17 +24,17 @@ done
 ctrsock=\${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}
 if [ -S "$ctrsock" ] && command -v ctr >/dev/null; then echo ctr; fi`;
 
-async function which(exec: Executor): Promise<Tool | undefined> {
+async function which(exec: CommandRunner): Promise<Tool | undefined> {
   const r = await exec.run(['sh', '-c', PROBE], { env: exec.baseEnv() });
   const t = r.stdout.trim();
   return t === 'crictl' || t === 'ctr' ? { kind: t } : undefined;
 }
 
-function failed(exec: Executor, argv: string[], r: RunResult): UnreachableError {
+function failed(exec: CommandRunner, argv: string[], r: RunResult): UnreachableError {
   return new UnreachableError(`${argv.join(' ')} failed on ${exec.where}: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
 }
 
-async function must(exec: Executor, argv: string[]): Promise<string> {
+async function must(exec: CommandRunner, argv: string[]): Promise<string> {
   const r = await exec.run(argv, { env: exec.baseEnv(), timeoutMs: 30_000 });
   if (r.code !== 0) throw failed(exec, argv, r);
   return r.stdout;

@@ -37,10 +37,10 @@ export async function netnsTarget(executor: Executor, path: string, mustExist: b
       throw new UsageError(`${netnsPath} is not a network namespace (expected e.g. /var/run/netns/NAME or /proc/PID/ns/net)`);
     }
     // the node's own namespace (PID 1's, and the one this command runs in) is what hostNetwork pods share: refused
-    const id = await executor.netnsId?.(netnsPath);
+    const id = await executor.identity?.netnsId(netnsPath);
     if (id !== undefined) {
       for (const own of ['/proc/1/ns/net', '/proc/self/ns/net']) {
-        if (id === (await executor.netnsId?.(own))) {
+        if (id === (await executor.identity?.netnsId(own))) {
           throw new UsageError(`${netnsPath} is the node's own network namespace (the one ${own.includes('self') ? 'this command runs in' : 'PID 1 has'}): attaching there would rewire the node; refused`);
         }
       }

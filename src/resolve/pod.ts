@@ -3,9 +3,9 @@
  * and build the CNI_ARGS kubelet would pass. Also the pod side of detach and check (lookupPod), which must work when
  * the pod or its sandbox is gone.
  */
-import { hostname } from 'node:os';
 import type { CacheEntry } from '../cni/cache.js';
 import { NotFoundError, UnreachableError, UsageError } from '../errors.js';
+import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { Target } from './netns.js';
@@ -89,9 +89,9 @@ export async function podTarget(
   executor: Executor,
   namespace: string,
   name: string,
-  thisHost = hostname(),
+  thisNode = thisHost.host,
 ): Promise<PodTarget> {
-  return podTargetOf(await api.getPod(namespace, name), runtimes, executor, namespace, name, thisHost);
+  return podTargetOf(await api.getPod(namespace, name), runtimes, executor, namespace, name, thisNode);
 }
 
 /** The same for a pod already read (a batch lists them once). */
@@ -101,7 +101,7 @@ export async function podTargetOf(
   executor: Executor,
   namespace: string,
   name: string,
-  thisHost = hostname(),
+  thisNode = thisHost.host,
 ): Promise<PodTarget> {
   refusePod(pod, namespace, name);
   const ref = podRef(pod, namespace, name);
@@ -109,9 +109,9 @@ export async function podTargetOf(
   const found = await findSandbox(runtimes, ref);
   if (!found) {
     const looked = runtimes.map((r) => r.where).join(', ');
-    if (node !== thisHost && !runtimes.some((r) => r.name === 'agent')) {
+    if (node !== thisNode && !runtimes.some((r) => r.name === 'agent')) {
       throw new NotFoundError(
-        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisHost}) has no sandbox for it in ${looked}`,
+        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisNode}) has no sandbox for it in ${looked}`,
         { fix: { setting: 'agentRuntime', advice: `run cni-attach on ${node}, or reach it through an agent pod` } },
       );
     }

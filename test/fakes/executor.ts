@@ -1,5 +1,6 @@
 /** An in-memory Executor: files in a Map, plugins as functions. For unit tests of the engine and the CLI. */
-import type { Executor, Lock, PathKind, RunOptions, RunResult } from '../../src/exec/types.js';
+import type { LockOwner } from '../../src/exec/lock.js';
+import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from '../../src/exec/types.js';
 
 export interface PluginCall {
   path: string;
@@ -18,7 +19,8 @@ export class FakeExecutor implements Executor {
   readonly netns = new Set<string>();
   /** Links per netns path, for the interfaceExists check (nsenter … ip link show dev X). */
   readonly links = new Map<string, Set<string>>();
-  readonly locks = new Set<string>();
+  /** Ages (ms) of files, for ageMs; a file not listed is fresh (0). */
+  readonly ages = new Map<string, number>();
 
   baseEnv(): Record<string, string> {
     return { PATH: '/usr/bin:/bin' };
@@ -72,8 +74,20 @@ export class FakeExecutor implements Executor {
     }
     this.files.set(path, data);
   }
+  async createExclusive(path: string, data: string): Promise<boolean> {
+    if (this.files.has(path)) return false;
+    if (this.failWrites?.test(path)) {
+      throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
+    }
+    this.files.set(path, data);
+    return true;
+  }
+  async ageMs(path: string): Promise<number | undefined> {
+    return this.files.has(path) ? this.ages.get(path) ?? 0 : undefined;
+  }
   async removeFile(path: string): Promise<void> {
     this.files.delete(path);
+    this.ages.delete(path);
   }
   async listDir(path: string): Promise<string[]> {
     const prefix = `${path.replace(/\/$/, '')}/`;
@@ -88,12 +102,6 @@ export class FakeExecutor implements Executor {
     if (this.netns.has(path)) return 'netns';
     return this.files.has(path) ? 'other' : 'missing';
   }
-  async tryLock(path: string): Promise<Lock | undefined> {
-    if (this.locks.has(path)) return undefined;
-    this.locks.add(path);
-    return { release: async () => void this.locks.delete(path) };
-  }
-
   /**
    * Answer the sh scripts a ShellExecutor sends (read, write, rm, ls, test -x, stat, lock) from this fake's own
    * files, plugins and namespaces, so a fake node can stand behind a docker-exec or agent executor. `probe` answers
@@ -102,28 +110,36 @@ export class FakeExecutor implements Executor {
   emulateShell(probe = ''): this {
     this.tools.set('sh', (argv) => {
       const script = argv[2]!;
-      const [a1, a2] = [argv[4]!, argv[5]!];
+      const a1 = argv[4]!;
       const stdin = this.lastStdin;
       if (script.includes('command -v crictl')) return { stdout: probe ? `${probe}\n` : '' };
       if (script.includes('cat "$1"') && script.startsWith('[ -e')) return this.files.has(a1) ? { stdout: this.files.get(a1)! } : { code: 3 };
+      if (script.includes('set -C')) return this.files.has(a1) ? { code: 3 } : (this.files.set(a1, stdin), {});
       if (script.includes('umask 077')) return (this.files.set(a1, stdin), {});
       if (script.startsWith('rm -f')) return (this.files.delete(a1), {});
       if (script.includes('ls -1A')) return { stdout: [...new Set([...this.files.keys()].filter((k) => k.startsWith(`${a1}/`)).map((k) => k.slice(a1.length + 1).split('/')[0]!))].join('\n') };
       if (script.includes('[ -x "$1" ]')) return { code: this.plugins.has(a1) ? 0 : 1 };
       if (script.includes('stat -L -f')) return { stdout: this.netns.has(a1) ? 'nsfs\n' : this.files.has(a1) ? 'ext2/ext3\n' : 'missing\n' };
-      if (script.includes('set -C')) return this.files.has(a1) ? { code: 1 } : (this.files.set(a1, a2), {});
-      if (script.includes('&& rm -f "$1"')) return this.files.get(a1)?.trim() === a2 ? (this.files.delete(a1), {}) : { code: 1 };
+      if (script.includes('stat -c %Y')) return this.files.has(a1) ? { stdout: `${Math.floor((this.ages.get(a1) ?? 0) / 1000)}\n` } : { code: 3 };
       throw new Error(`fake shell: unknown script ${script}`);
     });
     return this;
   }
   private lastStdin = '';
 
-  /** Executor.fileId, off unless identifyFiles() turns it on: a plugin's identity is fileIds' entry, else "v1". */
-  fileId?: (path: string) => Promise<string | undefined>;
+  /**
+   * Executor.identity, off unless identifyFiles() turns it on (as a node reached by commands has none): a plugin's
+   * identity is fileIds' entry, else "v1"; directories are trusted, namespaces cannot be told apart, processes run.
+   */
+  identity?: HostIdentity;
   readonly fileIds = new Map<string, string>();
   identifyFiles(): this {
-    this.fileId = async (path) => (this.plugins.has(path) ? this.fileIds.get(path) ?? 'v1' : undefined);
+    this.identity = {
+      fileId: async (path) => (this.plugins.has(path) ? this.fileIds.get(path) ?? 'v1' : undefined),
+      untrustedDir: async () => undefined,
+      netnsId: async () => undefined,
+      startOf: async () => '1',
+    };
     return this;
   }
 
@@ -145,4 +161,13 @@ export function bridgeResult(ifname: string, netns: string, address = '198.18.0.
     ips: [{ ...(version.startsWith('0.') ? { version: '4' } : {}), interface: 2, address, gateway: '198.18.0.1' }],
     dns: {},
   };
+}
+
+/**
+ * A lock owner on a fake host: this process is pid 4242 of "fake-host", started at tick 100; `running` is the host's
+ * process table (pid → start time), this process included.
+ */
+export function fakeOwner(running: Map<number, string> = new Map()): LockOwner & { running: Map<number, string> } {
+  running.set(4242, '100');
+  return { host: 'fake-host', pid: 4242, start: async () => '100', startOf: async (pid) => running.get(pid), running };
 }

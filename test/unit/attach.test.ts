@@ -4,7 +4,7 @@ import { ResultCache, intentPath, lockPath, resultPath, versionsPath } from '../
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, UsageError } from '../../src/errors.js';
-import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+import { bridgeResult, FakeExecutor, fakeOwner } from '../fakes/executor.js';
 
 const NS = '/var/run/netns/a';
 const CACHE = '/var/lib/cni';
@@ -15,7 +15,7 @@ function setup(version = '1.0.0') {
   exec.netns.add(NS);
   const notes: string[] = [];
   const ctx: ChainContext = { exec, cniPath: ['/opt/cni/bin'], timeoutMs: 1000, note: (l) => notes.push(l) };
-  const cache = new ResultCache(exec, CACHE);
+  const cache = new ResultCache(exec, CACHE, fakeOwner());
   const list = parseNetworkConfig(JSON.stringify({ cniVersion: version, name: 'net', plugins: [{ type: 'bridge', capabilities: { ips: true } }, { type: 'tuning' }] }), 't');
   const made = new Set<string>();
   exec.addPlugin('/opt/cni/bin/bridge', (c) => {
@@ -47,7 +47,7 @@ describe('attach', () => {
     expect(Buffer.from(cached.config, 'base64').toString()).toBe(req.list.bytes);
     expect(cached.result).toEqual(done.result);
     expect(exec.files.has(intentPath(CACHE, key))).toBe(false);
-    expect(exec.locks.size).toBe(0);
+    expect([...exec.files.keys()].filter((f) => f.includes('/locks/'))).toEqual([]);
     expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'ADD bridge', 'ADD tuning']);
   });
 
@@ -85,7 +85,7 @@ describe('attach', () => {
 
   it('refuses while another process holds the lock of the same ifname', async () => {
     const { exec, ctx, cache, req } = setup();
-    exec.locks.add(lockPath(CACHE, 'c1', 'eth1'));
+    exec.files.set(lockPath(CACHE, 'c1', 'eth1'), 'fake-host 4242 100\n'); // held by a live process (this one)
     const busy = await attach(ctx, cache, req).catch((e) => e);
     expect(busy).toBeInstanceOf(BusyError);
     expect(busy.cniCode).toBe(11);
@@ -102,8 +102,7 @@ describe('attach', () => {
     const { exec, ctx, cache, req } = setup();
     exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'ADD' ? { code: 1, stderr: 'no' } : {}));
     await expect(attach(ctx, cache, req)).rejects.toThrow(PluginError);
-    expect([...exec.files.keys()]).toEqual([]);
-    expect(exec.locks.size).toBe(0);
+    expect([...exec.files.keys()]).toEqual([]); // no lock file either
   });
 
   it('keeps the intent when the rollback failed too, so detach can finish the job', async () => {

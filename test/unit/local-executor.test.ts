@@ -1,9 +1,11 @@
-/** LocalExecutor's file side, in a temp directory: atomic writes, locks, file identities. */
+/** LocalExecutor's file side, in a temp directory: atomic writes, locks (exec/lock.ts over its files), file identities. */
 import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { thisHost } from '../../src/exec/host.js';
 import { LocalExecutor } from '../../src/exec/local.js';
+import { tryLock } from '../../src/exec/lock.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -47,14 +49,17 @@ describe('tryLock', () => {
   it('locks, refuses a second holder, releases, and survives its directory being removed in between', async () => {
     const exec = new LocalExecutor();
     const path = join(dir, 'locks/a.lock');
-    const lock = await exec.tryLock(path);
+    const lock = await tryLock(exec, path, thisHost);
     expect(lock).toBeDefined();
-    expect(await exec.tryLock(path)).toBeUndefined();
+    expect(await tryLock(exec, path, thisHost)).toBeUndefined();
     await lock!.release();
     await rm(join(dir, 'locks'), { recursive: true });
-    const again = await exec.tryLock(path);
+    const again = await tryLock(exec, path, thisHost);
     expect(again).toBeDefined();
-    expect((await readFile(path, 'utf8')).split(' ')[0]).toBe(String(process.pid));
+    const [host, pid, start] = (await readFile(path, 'utf8')).trim().split(' ');
+    expect([host, pid]).toEqual([hostname(), String(process.pid)]);
+    expect(start).toBe(await thisHost.startOf(process.pid));
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
     await again!.release();
   });
 });

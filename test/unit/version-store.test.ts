@@ -4,7 +4,7 @@ import { negotiateVersions, resolvePlugins, type ChainContext } from '../../src/
 import { ResultCache, versionsPath } from '../../src/cni/cache.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { UsageError } from '../../src/errors.js';
-import { FakeExecutor } from '../fakes/executor.js';
+import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
 
 const CACHE = '/var/lib/cni';
 const FILE = versionsPath(CACHE);
@@ -17,7 +17,7 @@ function run(files: Map<string, string> = new Map(), opts: { identify?: boolean;
   if (opts.id) exec.fileIds.set('/usr/lib/cni/bridge', opts.id);
   exec.addPlugin('/usr/lib/cni/bridge', () => ({}), opts.versions ?? ['0.4.0', '1.0.0']);
   exec.addPlugin('/usr/lib/cni/tuning', () => ({}), ['1.0.0']);
-  const cache = new ResultCache(exec, CACHE);
+  const cache = new ResultCache(exec, CACHE, fakeOwner());
   const versions = cache.versionStore();
   const debug: string[] = [];
   const ctx: ChainContext = { exec, cniPath: ['/usr/lib/cni'], timeoutMs: 1000, note: () => {}, debug: (l) => debug.push(l), ...(versions ? { versions } : {}) };

@@ -1,0 +1,41 @@
+/**
+ * This host's processes: its name, this process, whether another process runs, signals. The one file that asks the OS
+ * about processes (hostname(), /proc/PID/stat, process.kill); local.ts is the one that runs commands and touches files.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { LockOwner } from './lock.js';
+
+/**
+ * Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if it is gone. With
+ * the pid it names a process for good: a pid reused later has another start time.
+ */
+async function processStart(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may contain spaces and parentheses: split after the last ')'
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+let myStart: Promise<string | undefined> | undefined;
+
+/** This CLI process on this host: what lock files name, and the process table to judge the locks of others. */
+export const thisHost: LockOwner = {
+  host: hostname(),
+  pid: process.pid,
+  start: () => (myStart ??= processStart(process.pid)),
+  startOf: processStart,
+};
+
+/** Send signal to pid (a negative pid: its process group); a process already gone, or not ours to signal, is fine. */
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone, or not on this host */
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * exec/lock.ts, the one lock algorithm of every executor, over fake files: over this host's files directly and over
+ * a node's files through the sh scripts of a ShellExecutor (the fake answers them), with a fake process table.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseHolder, tryLock, type LockFiles } from '../../src/exec/lock.js';
+import { ShellExecutor } from '../../src/exec/shell.js';
+import type { RunOptions, RunResult } from '../../src/exec/types.js';
+import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
+
+const PATH = '/var/lib/cni/cni-attach/locks/c1-eth1.lock';
+
+/** A node reached by commands whose sh is the fake's emulation. */
+class FakeNode extends ShellExecutor {
+  readonly where = 'fake node over sh';
+  constructor(readonly node: FakeExecutor) {
+    super();
+  }
+  run(argv: string[], opts?: RunOptions): Promise<RunResult> {
+    return this.node.run(argv, opts);
+  }
+}
+
+const kinds: [string, (f: FakeExecutor) => LockFiles][] = [
+  ['this host', (f) => f],
+  ['a node over sh', (f) => new FakeNode(f.emulateShell())],
+];
+
+describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
+  function setup(holder?: string, ageMs = 0) {
+    const fake = new FakeExecutor();
+    if (holder !== undefined) fake.files.set(PATH, holder);
+    if (ageMs) fake.ages.set(PATH, ageMs);
+    const owner = fakeOwner(new Map([[77, '5000']]));
+    return { fake, files: filesOf(fake), owner };
+  }
+
+  it('takes a free lock as "<host> <pid> <start>", refuses a second taker, and releases (once)', async () => {
+    const { fake, files, owner } = setup();
+    const lock = await tryLock(files, PATH, owner);
+    expect(fake.files.get(PATH)).toBe('fake-host 4242 100\n');
+    expect(await tryLock(files, PATH, owner)).toBeUndefined();
+    await lock!.release();
+    expect(fake.files.has(PATH)).toBe(false);
+    fake.files.set(PATH, 'someone else 1 1\n');
+    await lock!.release(); // idempotent: does not remove what is there now
+    expect(fake.files.get(PATH)).toBe('someone else 1 1\n');
+  });
+
+  it.each([
+    ['a live process of this host', 'fake-host 77 5000\n'],
+    ['a process of another host (nothing here can tell whether it runs)', 'other-node 12 34\n'],
+    ['an older cni-attach of this host ("<pid> <start>")', '77 5000\n'],
+    ['an older cni-attach on a node ("<host> <pid>")', 'fake-host 77\n'],
+  ])('respects a lock held by %s', async (_what, holder) => {
+    const { fake, files, owner } = setup(holder);
+    expect(await tryLock(files, PATH, owner)).toBeUndefined();
+    expect(fake.files.get(PATH)).toBe(holder);
+    expect(fake.files.has(`${PATH}.break`)).toBe(false);
+  });
+
+  it.each([
+    ['a process of this host that is gone', 'fake-host 78 5000\n', 0],
+    ['a reused pid (running, another start time)', 'fake-host 77 4999\n', 0],
+    ['an older cni-attach of this host that is gone ("<pid> <start>")', '78 5000\n', 0],
+    ['an older cni-attach on a node that is gone ("<host> <pid>")', 'fake-host 78\n', 0],
+    ['nobody: empty, older than 2 s (killed between creating and writing it)', '', 5000],
+  ])('breaks a lock held by %s, and takes it', async (_what, holder, age) => {
+    const { fake, files, owner } = setup(holder, age);
+    const lock = await tryLock(files, PATH, owner);
+    expect(lock).toBeDefined();
+    expect(fake.files.get(PATH)).toBe('fake-host 4242 100\n');
+    expect(fake.files.has(`${PATH}.break`)).toBe(false);
+    await lock!.release();
+  });
+
+  it('leaves a lock being written right now (empty, fresh) alone', async () => {
+    const { fake, files, owner } = setup('', 0);
+    expect(await tryLock(files, PATH, owner)).toBeUndefined();
+    expect(fake.files.get(PATH)).toBe('');
+  });
+
+  it('does not break while another breaker works on it; removes a breaker left by a killed process', async () => {
+    const { fake, files, owner } = setup('fake-host 78 5000\n');
+    fake.files.set(`${PATH}.break`, '');
+    expect(await tryLock(files, PATH, owner)).toBeUndefined();
+    expect(fake.files.get(PATH)).toBe('fake-host 78 5000\n');
+    fake.ages.set(`${PATH}.break`, 60_000);
+    expect(await tryLock(files, PATH, owner)).toBeUndefined(); // this try removes the old breaker…
+    expect(fake.files.has(`${PATH}.break`)).toBe(false);
+    expect(await tryLock(files, PATH, owner)).toBeDefined(); // …the next one breaks the lock
+  });
+});
+
+describe('parseHolder', () => {
+  it('reads the current format and the two older ones; nothing else', () => {
+    expect(parseHolder('node-a 12 345\n', 'me')).toEqual({ host: 'node-a', pid: 12, start: '345' });
+    expect(parseHolder('12 345\n', 'me')).toEqual({ host: 'me', pid: 12, start: '345' });
+    expect(parseHolder('node-a 12\n', 'me')).toEqual({ host: 'node-a', pid: 12 });
+    for (const bad of ['', '\n', 'node-a', 'node-a 0 1', 'node-a -3 1', 'node-a x 1', 'a b c d']) expect(parseHolder(bad, 'me')).toBeUndefined();
+  });
+});
