@@ -182,9 +182,9 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try 
     let target: Target;
     let pod: PodTarget | undefined;
     if (kind === 'pod') {
-      const { podTarget } = await load.pods();
+      const { podTargetOf } = await load.pods();
       const runtimes = await deps.runtimes(flags, api);
-      pod = await podTarget(api!, runtimes, exec, namespace!, podName!, deps.hostname());
+      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname());
       target = pod;
     } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
 

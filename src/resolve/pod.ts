@@ -83,18 +83,12 @@ export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxI
   return (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
 }
 
-export async function podTarget(
-  api: KubeApi,
-  runtimes: PodRuntime[],
-  executor: Executor,
-  namespace: string,
-  name: string,
-  thisNode = thisHost.host,
-): Promise<PodTarget> {
-  return podTargetOf(await api.getPod(namespace, name), runtimes, executor, namespace, name, thisNode);
-}
-
-/** The same for a pod already read (a batch lists them once). */
+/**
+ * A pod as read from the API (one GET, or one list for a batch) to its target: refused when it must not be touched
+ * (UsageError, NotFoundError when not scheduled), else its sandbox from the first runtime that has it (NotFoundError
+ * when none has, saying which node to run on when it is not thisNode); executor is where plugins run unless the
+ * sandbox says otherwise (a kind node container, an agent pod).
+ */
 export async function podTargetOf(
   pod: Pod,
   runtimes: PodRuntime[],
