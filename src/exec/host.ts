@@ -2,7 +2,8 @@
  * This host's processes: its name, this process, whether another process runs, signals. The one file that asks the OS
  * about processes (hostname(), /proc/PID/stat, process.kill); local.ts is the one that runs commands and touches files.
  */
-import { readFile } from 'node:fs/promises';
+// node:fs, not node:fs/promises: the CLI has loaded node:fs anyway, and `--help` need not load the other
+import { readFile } from 'node:fs';
 import { hostname } from 'node:os';
 import type { LockOwner } from './lock.js';
 
@@ -10,15 +11,13 @@ import type { LockOwner } from './lock.js';
  * Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if it is gone. With
  * the pid it names a process for good: a pid reused later has another start time.
  */
-async function processStart(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
+function processStart(pid: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    readFile(`/proc/${pid}/stat`, 'utf8', (err, stat) => {
+      // the command name (field 2) may contain spaces and parentheses: split after the last ')'
+      resolve(err ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    });
+  });
 }
 
 let myStart: Promise<string | undefined> | undefined;
