@@ -6,18 +6,20 @@
 //   dist/bundle/vendor/<name>.js, required when that path first imports it. Parts of dockerode cni-attach never
 //   reaches are replaced by stubs (see STUBS).
 // - bin/load-bundle.cjs compiles every file of dist/bundle with V8's code cache kept beside it (<file>.cache). The
-//   caches are made here, by running each command once on something harmless; the loader remakes a cache that is
-//   missing or that V8 rejects (another Node version) at the end of a run.
+//   caches are made here, by running each command once on something harmless (scripts/warm-up.mjs); where V8
+//   rejects one (another Node version) the loader makes one in the user's cache directory, never in dist/bundle.
+// - manifest.json holds each file's sha256 (the key of its caches); the source maps name the sources by their
+//   repository paths, without their text (bin/load-bundle.cjs maps -v stack traces with them).
 //
 // dist/bundle/package.json says "commonjs" (the package itself is "type": "module"). The new bundle is built and
 // warmed up in a directory of its own, then put in place with two renames: a command (or a test) running during a
 // build finds the old bundle or the new one, never half of one.
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCodeCaches } from './warm-up.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -49,6 +51,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   minify: true,
+  keepNames: true,
   sourcemap: true,
   legalComments: 'linked',
   // import() of a bundled module becomes an init function run on first use (nothing is evaluated before a path needs it)
@@ -121,60 +124,41 @@ async function bundle(out) {
   }
 }
 
-// Code caches. V8 caches what a run has compiled, so each file is warmed up by doing what it is there for, without
-// touching the host: a --dry-run attach, a detach and a check of nothing, in a temp dir; list and gc without a
-// cluster; client-node building a request and dockerode listing containers, against addresses that refuse at once
-// (these two last: of several runs that load a file, the last one writes its cache). A warm-up that fails only
-// makes a cache smaller.
-function warmUp(out) {
-  const tmp = mkdtempSync(join(tmpdir(), 'cni-attach-bundle-'));
-  try {
-    mkdirSync(join(tmp, 'plugins'));
-    writeFileSync(join(tmp, 'plugins/bridge'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-    writeFileSync(join(tmp, 'net.json'), JSON.stringify({ cniVersion: '1.0.0', name: 'warm-up', type: 'bridge', ipam: { type: 'host-local', subnet: '198.18.255.0/24' } }));
-    const env = {
-      PATH: process.env.PATH,
-      HOME: tmp,
-      CNI_ATTACH_CODE_CACHE: 'write',
-      CNI_ATTACH_BUNDLE_DIR: out,
-      KUBECONFIG: join(tmp, 'no-kubeconfig'),
-      DOCKER_HOST: `unix://${join(tmp, 'no-docker.sock')}`,
-    };
-    const bin = (c) => join(ROOT, `bin/kubectl-cni_${c}`);
-    const netns = ['--netns', '/proc/self/ns/net', '--ifname', 'warm0', '--cache-dir', join(tmp, 'cache'), '--cni-path', join(tmp, 'plugins')];
-    const loader = JSON.stringify(join(ROOT, 'bin/load-bundle.cjs'));
-    const runs = [
-      [bin('attach'), ...netns, '--conf', join(tmp, 'net.json'), '--dry-run'],
-      [bin('detach'), ...netns],
-      [bin('check'), ...netns],
-      [bin('list'), '--cache-dir', join(tmp, 'cache')],
-      [bin('gc'), '--cache-dir', join(tmp, 'cache'), '--cni-path', join(tmp, 'plugins')],
-      [
-        '-e',
-        `const k8s = require(${loader}).load('vendor/client-node.js');
-const kc = new k8s.KubeConfig();
-kc.loadFromOptions({ clusters: [{ name: 'c', server: 'http://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u', namespace: 'default' }], currentContext: 'x' });
-const core = kc.makeApiClient(k8s.CoreV1Api);
-kc.makeApiClient(k8s.CustomObjectsApi);
-core.readNamespacedPod({ name: 'p', namespace: 'default' }).catch(() => undefined);`,
-      ],
-      [
-        '-e',
-        `const Docker = require(${loader}).load('vendor/dockerode.js');
-const d = new Docker({ socketPath: ${JSON.stringify(join(tmp, 'no-docker.sock'))} });
-d.listContainers({ all: true, filters: '{}' }).catch(() => undefined).then(() => d.getContainer('x').inspect()).catch(() => undefined);`,
-      ],
-    ];
-    for (const args of runs) {
-      const r = spawnSync(process.execPath, args, { env, cwd: tmp, stdio: 'ignore', timeout: 30_000 });
-      if (r.error || r.signal) {
-        const what = args[0] === '-e' ? 'of a vendor file' : args[0];
-        process.stderr.write(`bundle: warning: code cache warm-up ${what} failed (${r.error?.message ?? r.signal}); that cache is made at run time instead\n`);
+// The manifest (manifest.json: each file's sha256, which keys its code caches) and the source maps. A map keeps
+// what turns a bundle position into a source position (bin/load-bundle.cjs maps -v stack traces with it): its sources
+// become repository paths (src/cli/attach.ts, node_modules/…), and the sources' text is dropped (megabytes nobody
+// reads at run time; the repository has it).
+function finish(out) {
+  const hashes = {};
+  const walk = (rel) => {
+    for (const e of readdirSync(join(out, rel), { withFileTypes: true })) {
+      const f = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(f);
+      else if (f.endsWith('.js')) hashes[f] = createHash('sha256').update(readFileSync(join(out, f))).digest('hex');
+      else if (f.endsWith('.js.map')) {
+        const m = JSON.parse(readFileSync(join(out, f), 'utf8'));
+        m.sources = m.sources.map((src) => relative(ROOT, resolve(dirname(join(FINAL, f)), src)).split(sep).join('/'));
+        delete m.sourcesContent;
+        writeFileSync(join(out, f), JSON.stringify(m));
       }
     }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  };
+  walk('');
+  writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ files: hashes }, null, 1)}\n`);
+  return hashes;
+}
+
+// The npm package's code caches, made with the Node that builds (scripts/warm-up.mjs).
+function warmUp(out, hashes) {
+  const loader = JSON.stringify(join(ROOT, 'bin/load-bundle.cjs'));
+  const caches = makeCodeCaches({
+    hashes,
+    env: { CNI_ATTACH_BUNDLE_DIR: out },
+    command: (c) => [process.execPath, join(ROOT, `bin/kubectl-cni_${c}`)],
+    vendor: (file, tmp) => [process.execPath, '-e', `const l = require(${loader}); l.warmUpVendor(l.load, ${JSON.stringify(file)}, ${JSON.stringify(tmp)});`],
+    warn: (m) => process.stderr.write(`bundle: ${m}\n`),
+  });
+  for (const [file, data] of caches) writeFileSync(join(out, `${file}.cache`), data);
 }
 
 // directories of builds that died (their pid is gone)
@@ -196,7 +180,7 @@ const out = join(DIST, `bundle.new-${process.pid}`);
 const old = join(DIST, `bundle.old-${process.pid}`);
 try {
   await bundle(out);
-  warmUp(out);
+  warmUp(out, finish(out));
   if (existsSync(FINAL)) renameSync(FINAL, old);
   renameSync(out, FINAL);
 } finally {

@@ -27,3 +27,16 @@ describe('reachesCluster', () => {
     expect(reachesCluster(['web-1'])).toBe(false);
   });
 });
+
+const { userCacheDir } = createRequire(import.meta.url)('../../bin/load-bundle.cjs') as { userCacheDir: (env: Record<string, string | undefined>) => string | undefined };
+
+describe('userCacheDir: where run-time code caches go (never beside the bundle)', () => {
+  const tail = `cni-attach/code-cache/${process.version}-${process.arch}`;
+  it('is under $XDG_CACHE_HOME when that is an absolute path', () => {
+    expect(userCacheDir({ XDG_CACHE_HOME: '/var/cache/me', HOME: '/home/me' })).toBe(`/var/cache/me/${tail}`);
+  });
+  it('is under ~/.cache otherwise (the XDG Base Directory spec ignores a relative XDG_CACHE_HOME)', () => {
+    expect(userCacheDir({ HOME: '/home/me' })).toBe(`/home/me/.cache/${tail}`);
+    expect(userCacheDir({ XDG_CACHE_HOME: 'rel/cache', HOME: '/home/me' })).toBe(`/home/me/.cache/${tail}`);
+  });
+});
