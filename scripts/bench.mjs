@@ -25,6 +25,10 @@
 //   --compare NAME=DIR  also time the commands of another build (DIR holds its bin/kubectl-cni_*, e.g. a copy of
 //                       the previous one) in the same interleaved runs of P1, P2 and P4, for before/after numbers;
 //                       repeatable
+//   --release ARCHIVE   also time the single executable of a release archive (scripts/release.mjs; this machine's
+//                       architecture, e.g. dist/release/cni-attach-v0.1.0-linux-amd64.tar.gz), unpacked into the
+//                       bench's temp dir with the kubectl-cni_* names linked to it, as --compare release=… (P1, P2,
+//                       P4, and the peak RSS of its pod attach)
 //   --svg FILE          where P3's chart goes (default docs/bench-bulk.svg); --svg - writes none
 //   --json FILE         also write every sample as JSON
 //   --hold FILE         make the world (dockerd, the stand-in API, the pods), write a shell file of variables to
@@ -38,7 +42,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, hostname, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -56,7 +60,7 @@ const RUN_TIMEOUT_MS = 120_000;
 // ------------------------------------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 15, warmup: 2, bulkRounds: 5, only: null, build: true, bin: null, inheritEnv: false, compare: [], svg: join(ROOT, 'docs/bench-bulk.svg'), json: null, hold: null };
+  const o = { runs: 15, warmup: 2, bulkRounds: 5, only: null, build: true, bin: null, inheritEnv: false, compare: [], release: null, svg: join(ROOT, 'docs/bench-bulk.svg'), json: null, hold: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -82,6 +86,7 @@ function parseArgs(argv) {
       if (eq < 1) usage('--compare NAME=DIR');
       o.compare.push([v.slice(0, eq), resolve(v.slice(eq + 1))]);
     }
+    else if (a === '--release') o.release = resolve(val());
     else if (a === '--svg') o.svg = val() === '-' ? null : resolve(argv[i]);
     else if (a === '--json') o.json = resolve(val());
     else if (a === '--hold') o.hold = resolve(val());
@@ -584,6 +589,15 @@ async function main() {
     return r;
   };
   // the build measured, and the builds it is compared with (each with its own cache dir)
+  if (opts.release) {
+    // the release's executable under the five names, as krew or `ln -s` install it; its own HOME is the bench's, so
+    // it uses the code caches it ships (a first run would otherwise make none: they are accepted)
+    const dir = join(tmp, 'release');
+    await mkdir(dir);
+    await must('tar', ['-xzf', opts.release, '-C', dir]);
+    for (const t of ['attach', 'detach', 'check', 'list', 'gc']) await symlink('cni-attach', join(dir, `kubectl-cni_${t}`));
+    opts.compare.push(['release', dir]);
+  }
   const variants = [['', binDir, cacheDir], ...opts.compare.map(([name, dir], i) => [` [${name}]`, dir, join(tmp, `cache-compare-${i}`)])];
 
   // pods: one for P1 (and P4's RSS), 50 for P3, labelled so that -l picks 1, 10, 25 or 50 of them
@@ -785,6 +799,7 @@ async function main() {
     }
     results.rss['node -e 0'] = await rss(process.execPath, ['-e', '0']);
     verdict('P4', 'peak RSS of a pod attach ≤ 80 MB', results.rss['pod attach'], 80e6, mb);
+    if (opts.release) verdict('P4', 'peak RSS of a pod attach ≤ 80 MB [release]', results.rss['pod attach [release]'], 80e6, mb);
   }
 
   // ---------------------------------------------------------------- report

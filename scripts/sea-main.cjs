@@ -1,0 +1,69 @@
+'use strict';
+// The single executable's main script (scripts/release.mjs bundles it with bin/load-bundle.cjs and injects it into
+// the Node binary it ships, with Node's Single Executable Applications: node --build-sea). One executable, many
+// names: the command is chosen from the name it was started under (argv[1] in a single executable: the path as
+// typed or as kubectl found it on PATH; krew's and `ln -s`'s links keep that name), or from its first argument
+// (`cni-attach attach POD …`). The bundles, their source maps and the shipped code caches are SEA assets; nothing is
+// read from beside the executable, and nothing is written there (caches go to the user's cache directory: see
+// bin/load-bundle.cjs).
+const sea = require('node:sea');
+const path = require('node:path');
+const { runFrom, createLoader, warmUpVendor } = require('../bin/load-bundle.cjs');
+
+const asset = (key, encoding) => {
+  try {
+    return encoding ? sea.getAsset(key, encoding) : Buffer.from(sea.getRawAsset(key));
+  } catch {
+    return undefined; // not in this build (the arm64 executable ships no code caches)
+  }
+};
+const manifest = JSON.parse(asset('manifest.json', 'utf8'));
+const source = {
+  read: (file) => sea.getAsset(file, 'utf8'),
+  hash: (file) => manifest.files[file],
+  cache: (file) => asset(`${file}.cache`),
+  map: (file) => asset(`${file}.map`, 'utf8'),
+  // a single executable's main script can require only Node's built-in modules: the bundles need nothing else (the
+  // optional modules some libraries try, such as bufferutil or supports-color, are then simply absent)
+  require,
+};
+
+const COMMANDS = ['attach', 'detach', 'check', 'list', 'gc'];
+// executable name → the command's bundle, and arguments put before the user's
+const NAMES = new Map();
+for (const c of COMMANDS) {
+  NAMES.set(`kubectl-cni_${c}`, [c]);
+  // shell completion executables (kubectl_complete-<plugin>), when the commands have them, are one line each here:
+  // NAMES.set(`kubectl_complete-cni_${c}`, [c, '__complete']);
+}
+
+function usage(out) {
+  out.write(`cni-attach ${manifest.version} (Node.js ${process.version}, ${process.platform}-${process.arch}): one executable for the kubectl plugins
+${[...NAMES.keys()].map((n) => `  ${n}`).join('\n')}
+Start it under one of these names (a symbolic link named so, as krew makes), or as
+  cni-attach COMMAND [ARGS]     COMMAND: ${COMMANDS.join(', ')}
+`);
+}
+
+const name = path.basename(process.argv[1] ?? process.execPath);
+let spec = NAMES.get(name);
+if (!spec && COMMANDS.includes(process.argv[2])) {
+  spec = [process.argv[2]];
+  process.argv.splice(2, 1);
+}
+if (spec) {
+  process.argv.splice(2, 0, ...spec.slice(1));
+  runFrom(source, spec[0]);
+} else if (process.env.CNI_ATTACH_CODE_CACHE === 'write' && process.argv[2] === '__warm-up-vendor') {
+  // the release's warm-up of the vendor files (scripts/warm-up.mjs), run with this executable itself
+  const { load } = createLoader(source);
+  warmUpVendor(load, process.argv[3], process.argv[4]);
+} else if (['-h', '--help', 'help'].includes(process.argv[2])) {
+  usage(process.stdout);
+} else if (process.argv[2] === '--version') {
+  process.stdout.write(`${manifest.version}\n`);
+} else {
+  usage(process.stderr);
+  process.stderr.write(process.argv[2] === undefined ? 'error: no command\n' : `error: unknown command ${JSON.stringify(process.argv[2])}\n`);
+  process.exitCode = 2;
+}
