@@ -4,8 +4,9 @@
 //
 // Run `node scripts/release.mjs --help` for the flags. What it does, per platform:
 //   1. the Node binary: the npm registry's node-linux-<arch> package at NODE.version, fetched with `npm pack` into a
-//      cache directory and checked against the sha512 pinned below (the integrity npm records); bin/node stripped
-//      of its symbols (strip, or llvm-strip for another architecture);
+//      cache directory (--prefer-offline: npm's own cache serves it again after `npm ci` emptied node_modules) and
+//      checked against the sha512 pinned below (the integrity npm records); bin/node stripped of its symbols (strip,
+//      or llvm-strip for another architecture);
 //   2. the executable: `node --build-sea` (run with the Node binary of this machine's architecture, same version),
 //      with the stripped binary as "executable";
 //   3. code caches (only for this machine's architecture: V8 data is per CPU architecture and per Node binary): the
@@ -63,6 +64,7 @@ options:
   --platform P[,P]     platforms to build: ${Object.keys(NODE.platforms).join(', ')} (default: all)
   --out DIR            output directory (default: dist/release; it is emptied first)
   --node-cache DIR     where the Node packages are kept between runs (default: node_modules/.cache/cni-attach-node)
+  --no-build           use dist/bundle as it is (default: npm run build first)
   -h, --help           this text`;
 
 function fail(msg, code = 2) {
@@ -85,6 +87,7 @@ function options(argv) {
         platform: { type: 'string' },
         out: { type: 'string' },
         'node-cache': { type: 'string' },
+        'no-build': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -121,7 +124,7 @@ function nodeBinary(platform, cache) {
   if (!existsSync(tgz) || sha512(tgz) !== integrity) {
     log(`fetching ${name}@${NODE.version} from the npm registry`);
     mkdirSync(cache, { recursive: true });
-    execFileSync('npm', ['pack', `${name}@${NODE.version}`, '--pack-destination', cache, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npm', ['pack', `${name}@${NODE.version}`, '--pack-destination', cache, '--silent', '--prefer-offline'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   const got = sha512(tgz);
   if (got !== integrity) fail(`${tgz}: integrity ${got}, expected ${integrity} (pinned in scripts/release.mjs)`, 1);
@@ -242,9 +245,11 @@ async function main() {
   const urlBase = (o['url-base'] ?? 'https://example.invalid/cni-attach').replace(/\/$/, '');
   if (!o['url-base']) log('warning: no --url-base: the krew manifests point at https://example.invalid/ (use them with --archive only)');
 
-  // the bundles: built now, so that the release is what the sources say
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  // the bundles: built now, so that the release is what the sources say (--no-build: the tests, which run while
+  // other tests use dist/bundle, release the bundle the suite built)
+  if (!o['no-build']) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const bundleDir = join(ROOT, 'dist/bundle');
+  if (!existsSync(join(bundleDir, 'manifest.json'))) fail('dist/bundle has no manifest.json: run npm run build (or drop --no-build)', 1);
   const bundleManifest = JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8'));
 
   rmSync(out, { recursive: true, force: true });
