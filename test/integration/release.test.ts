@@ -139,7 +139,7 @@ describe('release archives', () => {
 });
 
 describe('the amd64 executable, with no Node.js reachable', () => {
-  it('prints --help and attaches and detaches a bridge interface in a netns, writing nothing beside itself', async () => {
+  it('prints --help, attaches and detaches a bridge interface in a netns, reports an unreachable cluster (no DEP0169), writing nothing beside itself', async () => {
     const dir = await unpack('linux-amd64');
     // the names krew's links (or `ln -s` by hand, as the archive's README says) give the one executable
     for (const c of COMMANDS) await symlink('cni-attach', join(dir, `kubectl-cni_${c}`));
@@ -168,6 +168,24 @@ describe('the amd64 executable, with no Node.js reachable', () => {
     const del = await withoutNode([join(dir, 'kubectl-cni_detach'), ...lab.args(ws, ns, 'eth1', undefined, CNI_DIR)], env);
     expect(del.exitCode, del.stderr).toBe(0);
     expect(await linkExists('eth1', ns)).toBe(false);
+
+    // the pod path loads client-node, whose HTTP client calls url.parse(): Node 26 warns DEP0169 unless the launcher
+    // drops that warning; the API server here refuses at once (exit 4, unreachable), with one error line and no warning
+    const kubeconfig = join(ws.dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      yaml.dump({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1', 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'default' } }],
+        'current-context': 'x',
+      }),
+    );
+    const pod = await withoutNode([join(dir, 'kubectl-cni_attach'), 'web-1', '--ifname', 'eth1', '--conf', conf, '--kubeconfig', kubeconfig], env);
+    expect(pod.exitCode, pod.stderr).toBe(4);
+    expect(pod.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: pod default\/web-1: cannot reach the API server at https:\/\/127\.0\.0\.1:1/)]);
 
     expect(await listing(dir)).toEqual(before);
     // its shipped code caches were accepted: no cache had to be made in the user's cache directory either
