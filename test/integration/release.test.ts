@@ -26,7 +26,7 @@ import { validateKrewPlugin } from '../helpers/krew.js';
 import { useLab } from '../helpers/lab.js';
 import { linkExists, netnsPath } from '../helpers/net.js';
 
-const lab = useLab('rp');
+const lab = useLab('rx');
 const VERSION = 'v9.9.9';
 const URL_BASE = 'https://example.invalid/downloads';
 const HOMEPAGE = 'https://example.invalid/cni-attach';
