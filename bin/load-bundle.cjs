@@ -236,7 +236,7 @@ function reachesCluster(argv) {
   if (process.env.CNI_ATTACH_TLS_WARM === 'off') return false;
   for (const a of argv) {
     if (a === '--') break;
-    if (a === '--netns' || a.startsWith('--netns=') || a === '-h' || a === '--help' || a === 'completion') return false;
+    if (a === '--netns' || a.startsWith('--netns=') || a === '-h' || a === '--help' || a === '--version' || a === 'completion') return false;
   }
   return true;
 }

@@ -24,7 +24,13 @@ import { makeCodeCaches } from './warm-up.mjs';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 const FINAL = join(DIST, 'bundle');
-const COMMANDS = { attach: 'src/cli/attach.ts', detach: 'src/cli/detach.ts', check: 'src/cli/check.ts', list: 'src/cli/list.ts', gc: 'src/cli/gc.ts' };
+const COMMANDS = {
+  attach: 'src/cli/attach.ts', detach: 'src/cli/detach.ts', check: 'src/cli/check.ts', list: 'src/cli/list.ts', gc: 'src/cli/gc.ts',
+  // kubectl_complete-cni_*: kubectl's plugin completion (src/cli/complete.ts)
+  complete: 'src/cli/complete.ts',
+};
+// the version src/cli/version.ts reports (--version, the User-Agent)
+const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 // import specifier → vendor file; each is built from its own entry (src/resolve/k8s-client.ts re-exports only the
 // parts of client-node the tool uses, so tree-shaking drops the rest of the library)
 const VENDOR = { './k8s-client.js': 'client-node', dockerode: 'dockerode' };
@@ -57,6 +63,7 @@ const common = {
   // import() of a bundled module becomes an init function run on first use (nothing is evaluated before a path needs it)
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
+  define: { __CNI_ATTACH_VERSION__: JSON.stringify(version) },
 };
 
 // Node modules required when first used instead of when the bundle loads, for `--help` and whatever else never

@@ -4,7 +4,7 @@ import { UnreachableError, UsageError } from '../errors.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi, Pod } from '../resolve/kube.js';
+import type { KubeApi, Pod, PodEvent } from '../resolve/kube.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
@@ -59,8 +59,18 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
 async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
-  const done = await engine.attach(ctx, cache, await request(job, target, pod));
+  // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone
+  const events = pod && job.api && job.flags.annotate !== false ? await load.events() : undefined;
+  const record = (e: PodEvent) => events!.recordPodEvent(job.api!, pod!.pod, e, job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+  let done: Attached;
+  try {
+    done = await engine.attach(ctx, cache, await request(job, target, pod));
+  } catch (e) {
+    if (events) await record(events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, (e as Error).message));
+    throw e;
+  }
   const out: Outcome = { target, done, annotated: false, ...(pod ? { pod } : {}) };
+  if (events && !done.already) await record(events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result));
   if (pod && job.api && job.flags.annotate !== false) {
     const ns = await load.networkStatus();
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
@@ -155,10 +165,10 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try 
   );
   cmd
     .command('completion')
-    .description('print a bash or zsh completion script for all the cni-attach commands')
-    .argument('<shell>', 'bash or zsh')
+    .description('print a bash, zsh or fish completion script for all the cni-attach commands')
+    .argument('<shell>', 'bash, zsh or fish')
     .action(async (shell: string) => {
-      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: "${shell}" is not bash or zsh`);
+      if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new UsageError(`completion: "${shell}" is not bash, zsh or fish`);
       // the other four programs are loaded only for this (not for every attach): see load.ts
       const { completionScript } = await import('./completion.js');
       deps.io.out(completionScript(shell, attachCommand(deps), deps));

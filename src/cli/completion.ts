@@ -9,6 +9,11 @@ import { detachCommand } from './detach.js';
 import { gcCommand } from './gc.js';
 import { listCommand } from './list.js';
 
+/** The values a flag takes, for completion: its choices, or cni-list's -o formats (checked by a parser, not choices). */
+export function valueChoices(o: Option): readonly string[] | undefined {
+  return o.argChoices ?? (o.long === '--output' ? ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath='] : undefined);
+}
+
 export interface CommandSpec {
   /** The executable: kubectl-cni_attach … */
   bin: string;
@@ -19,7 +24,7 @@ function flags(c: Command): { names: string[]; takesValue: boolean; choices?: re
   return (c.options as Option[]).map((o) => ({
     names: [o.short, o.long].filter((n): n is string => !!n),
     takesValue: o.required || o.optional,
-    ...(o.argChoices ? { choices: o.argChoices } : {}),
+    ...(valueChoices(o) ? { choices: valueChoices(o)! } : {}),
   }));
 }
 
@@ -73,7 +78,7 @@ ${bashCompletion(specs)}`;
 }
 
 /** The completion script of all five commands; attach passes its own program (the one `completion` runs in). */
-export function completionScript(shell: 'bash' | 'zsh', attach: Command, deps: Deps): string {
+export function completionScript(shell: 'bash' | 'zsh' | 'fish', attach: Command, deps: Deps): string {
   const specs: CommandSpec[] = [
     { bin: 'kubectl-cni_attach', command: attach },
     { bin: 'kubectl-cni_detach', command: detachCommand(deps) },
@@ -81,5 +86,30 @@ export function completionScript(shell: 'bash' | 'zsh', attach: Command, deps: D
     { bin: 'kubectl-cni_list', command: listCommand(deps) },
     { bin: 'kubectl-cni_gc', command: gcCommand(deps) },
   ];
-  return shell === 'bash' ? bashCompletion(specs) : zshCompletion(specs);
+  return shell === 'bash' ? bashCompletion(specs) : shell === 'zsh' ? zshCompletion(specs) : fishCompletion(specs);
+}
+
+/**
+ * fish: the same flags and values, and the POD argument from the kubectl_complete-cni_* executables (which know the
+ * namespace and context typed so far), as fish completes other cobra programs.
+ */
+export function fishCompletion(specs: CommandSpec[]): string {
+  const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const blocks = specs.map(({ bin, command }) => {
+    const lines = (command.options as Option[]).map((o) => {
+      const parts = [`complete -c ${bin}`];
+      if (o.short) parts.push(`-s ${o.short.slice(1)}`);
+      if (o.long) parts.push(`-l ${o.long.slice(2)}`);
+      if (o.required || o.optional) parts.push(valueChoices(o) ? `-x -a ${q(valueChoices(o)!.join(' '))}` : /conf|kubeconfig|cache-dir|cni-path|netns|certificate/.test(o.long ?? '') ? '-r -F' : '-x');
+      parts.push(`-d ${q(o.description.split('(')[0]!.trim())}`);
+      return parts.join(' ');
+    });
+    const complete = bin.replace(/^kubectl-/, 'kubectl_complete-');
+    lines.push(`complete -c ${bin} -f -a '(${complete} (commandline -opc)[2..] (commandline -ct) 2>/dev/null | string match -v -r "^:")'`);
+    return lines.join('\n');
+  });
+  return `# fish completion for cni-attach (kubectl-cni_attach, kubectl-cni_detach, …)
+# install: kubectl-cni_attach completion fish > ~/.config/fish/completions/cni-attach.fish
+${blocks.join('\n\n')}
+`;
 }

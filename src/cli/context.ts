@@ -9,8 +9,9 @@ import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Io } from './main.js';
-import { parseDuration, readAllStdin, readConf, type CommonFlags } from './options.js';
+import { parseDuration, parseRequestTimeout, readAllStdin, readConf, verbosity, type CommonFlags } from './options.js';
 import { load } from './load.js';
+import { tracedExecutor } from '../exec/traced.js';
 
 export const DEFAULT_AGENT_IMAGE = 'busybox:1.36';
 
@@ -43,7 +44,7 @@ export function defaultDeps(io: Io): Deps {
     kube: async (opts) => (await load.kube()).connectKube(opts),
     runtimes: async (flags, api) => {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
-      const timeoutMs = parseDuration(flags.requestTimeout ?? '30s', '--request-timeout');
+      const timeoutMs = parseRequestTimeout(flags.requestTimeout ?? '30s'); // 0: no limit
       const docker = async () => (await load.docker()).dockerRuntime(dockerHost, process.env, timeoutMs);
       const kind = async () => (await load.kind()).kindRuntime(dockerHost, process.env, timeoutMs);
       const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());
@@ -91,11 +92,14 @@ export interface EngineFlags {
   cniPath?: string;
   cacheDir: string;
   timeout: string;
-  verbose?: boolean;
+  /** -v level as text */
+  v?: string;
 }
 
 /** The chain context and the cache, from the engine flags. */
-export function prepareEngine(flags: EngineFlags, exec: Executor, deps: Deps): Pick<Prepared, 'ctx' | 'cache'> {
+export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): Pick<Prepared, 'ctx' | 'cache'> {
+  const level = verbosity(flags);
+  const exec = level >= 6 ? tracedExecutor(node, (l) => deps.io.err(`I ${l}\n`)) : node;
   const cniPath = resolveCniPath(flags.cniPath, deps.env.CNI_PATH);
   const timeoutMs = parseDuration(flags.timeout);
   if (!flags.cacheDir.startsWith('/')) throw new UsageError(`--cache-dir: ${JSON.stringify(flags.cacheDir)} is not an absolute directory`);
@@ -106,7 +110,7 @@ export function prepareEngine(flags: EngineFlags, exec: Executor, deps: Deps): P
     cniPath,
     timeoutMs,
     note: (l) => deps.io.err(`note: ${l}\n`),
-    ...(flags.verbose ? { debug: (l: string) => deps.io.err(`debug: ${l}\n`) } : {}),
+    ...(level >= 1 ? { debug: (l: string) => deps.io.err(`debug: ${l}\n`) } : {}),
     ...(versions ? { versions } : {}),
   };
   return { ctx, cache };

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { UnreachableError, UsageError } from '../errors.js';
 import type { Detached } from '../cni/attach.js';
-import type { KubeApi } from '../resolve/kube.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData } from './output.js';
@@ -46,12 +46,31 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
     return out;
   }
   const ns = await load.networkStatus();
+  if (done.length && pod.pod) {
+    // the pod's event (RemovedInterface), named as network-status names the network (NS/NAD for --net attachments)
+    const events = await load.events();
+    const recorded = statusName(pod.pod, job.p.ifname, ns.NETWORK_STATUS);
+    for (const d of done) {
+      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+    }
+  }
   try {
     await job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
   } catch (e) {
     out.annotateError = e as Error;
   }
   return out;
+}
+
+/** The network-status name of the pod's interface (e.g. "shop/macvlan-net"), when recorded. */
+function statusName(pod: Pod, ifname: string, key: string): string | undefined {
+  try {
+    const list = JSON.parse(pod.metadata?.annotations?.[key] ?? '[]') as { name?: unknown; interface?: unknown }[];
+    const name = list.find((e) => e.interface === ifname)?.name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function annotateFailure(ifname: string, e: Error): UnreachableError {

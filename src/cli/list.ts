@@ -1,30 +1,22 @@
 /** kubectl cni-list: the attachments this node's cache holds (what cni-attach made), with their state and annotation. */
 import { Command, Option } from 'commander';
+import { UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
-import { addClusterOptions, type CommonFlags } from './options.js';
+import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
+import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
-import { formatData } from './output.js';
 import { connect } from './targets.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 
-interface ListFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'namespace' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
+interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output'> {
   allNamespaces?: boolean;
-  cluster?: boolean;
+  selector?: string;
+  headers?: boolean;
 }
 
-export interface Row {
-  namespace: string;
-  target: string;
-  ifname: string;
-  network: string;
-  addresses: string[];
-  containerId: string;
-  state: string;
-  /** Whether the pod's network-status lists the interface; undefined for namespaces or when the cluster was not asked. */
-  annotated?: boolean;
-}
+export type { Row } from './list-print.js';
 
 function addresses(c: Classified): string[] {
   try {
@@ -58,28 +50,19 @@ export function toRow(c: Classified): Row {
   };
 }
 
-export function table(rows: Row[]): string {
-  const head = ['NAMESPACE', 'POD', 'IFNAME', 'NETWORK', 'ADDRESSES', 'CONTAINER', 'STATE', 'ANNOTATED'];
-  const cells = rows.map((r) => [
-    r.namespace, r.target, r.ifname, r.network, r.addresses.join(',') || '-', r.containerId.slice(0, 12), r.state,
-    r.annotated === undefined ? '-' : r.annotated ? 'yes' : 'no',
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  return [head, ...cells].map((line) => line.map((c, i) => (i === line.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()).join('\n') + '\n';
-}
-
 export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-list')
     .description('List the attachments in this node\'s CNI cache (what cni-attach and cnitool made), with their state.')
     .argument('[pod]', 'only this pod (in -n NAMESPACE)')
-    .option('-n, --namespace <ns>', "only this namespace (default: the context's, else default)")
-    .option('-A, --all-namespaces', 'every namespace, and attachments to bare network namespaces');
+    .addOption(namespaceOption("only this namespace (default: the context's, else default)"))
+    .option('-A, --all-namespaces', 'every namespace, and attachments to bare network namespaces')
+    .option('-l, --selector <selector>', 'only pods matching this label selector (e.g. app=web)');
   addClusterOptions(cmd);
   cmd
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
-    .option('-v, --verbose', 'stack traces on failure');
+    .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
+    .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
@@ -89,7 +72,8 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     let api;
     let apiError: string | undefined;
     // the cluster tells the default namespace and whether pods and sandboxes still exist
-    if (flags.cluster !== false && (flags.namespace === undefined || found.some((f) => podOf(f.entry)))) {
+    if (flags.selector !== undefined && flags.cluster === false) throw new UsageError('-l needs the cluster (it selects pods by their labels): drop --no-cluster');
+    if (flags.cluster !== false && (flags.namespace === undefined || flags.selector !== undefined || found.some((f) => podOf(f.entry)))) {
       try {
         api = await connect(flags, deps);
       } catch (e) {
@@ -105,6 +89,15 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     });
 
     let world: Parameters<typeof classify>[1] = { exec };
+    if (flags.selector !== undefined) {
+      // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by)
+      if (!api) throw new UnreachableError(`-l ${flags.selector}: ${apiError ?? 'no cluster'}`);
+      const selected = new Set((await api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector)).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
+      found = found.filter((f) => {
+        const p = podOf(f.entry);
+        return p !== undefined && selected.has(`${p.namespace}/${p.name}`);
+      });
+    }
     if (api && found.some((f) => podOf(f.entry))) {
       try {
         const pods = await api.listPods(flags.allNamespaces ? undefined : namespace);
@@ -117,15 +110,15 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     if (apiError) deps.io.err(`note: states are from the cache only: ${apiError}\n`);
     const rows = (await classify(found, world)).map(toRow).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
-    if (flags.output !== 'table') {
-      deps.io.out(await formatData(rows, flags.output));
-      return;
-    }
-    if (rows.length === 0) {
-      deps.io.err(`No attachments found${podName ? ` for pod ${namespace}/${podName}` : flags.allNamespaces ? '' : ` in namespace ${namespace}`}.\n`);
-      return;
-    }
-    deps.io.out(table(rows));
+    const printed = await printRows(rows, {
+      format: flags.output,
+      allNamespaces: !!flags.allNamespaces,
+      noHeaders: flags.headers === false,
+      namespace,
+      ...(podName !== undefined ? { pod: podName } : {}),
+    });
+    if (printed.err) deps.io.err(printed.err);
+    if (printed.out) deps.io.out(printed.out);
   });
   return cmd;
 }

@@ -22,6 +22,8 @@ export const load = {
   netns: () => import('../resolve/netns.js'),
   pods: () => import('../resolve/pod.js'),
   networkStatus: () => import('../resolve/network-status.js'),
+  /** the pod's Events (AddedInterface, RemovedInterface, FailedAddInterface) */
+  events: () => import('../resolve/events.js'),
   attachmentState: () => import('../resolve/attachment-state.js'),
   kube: () => import('../resolve/kube.js'),
   docker: () => import('../resolve/docker.js'),

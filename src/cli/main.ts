@@ -3,6 +3,7 @@ import { CommanderError, type Command, type OutputConfiguration } from 'commande
 import { CniAttachError, SomeFailedError, type ErrorKind, type Setting } from '../errors.js';
 import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
+import { flagSpecs, normalizeArgv } from './argv.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
 export const ExitCode = {
@@ -44,6 +45,9 @@ const FLAG_OF: Record<Setting, string> = {
   netns: '--netns',
   kubeconfig: '--kubeconfig',
   context: '--context',
+  cluster: '--cluster',
+  user: '--user',
+  server: '--server',
   requestTimeout: '--request-timeout',
   dockerHost: '--docker-host',
   agentRuntime: '--runtime agent',
@@ -88,8 +92,23 @@ function outputOf(io: Io): OutputConfiguration {
 }
 
 /** Returns the exit code instead of exiting, so tests can drive programs in-process. */
-export async function runProgram(program: Command, argv: string[], io: Io = stdio): Promise<number> {
-  const verbose = argv.includes('-v') || argv.includes('--verbose');
+export async function runProgram(program: Command, rawArgv: string[], io: Io = stdio): Promise<number> {
+  const argv = normalizeArgv(rawArgv, flagSpecs(program));
+  const flagsPart = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  const level = flagsPart.filter((a) => a.startsWith('--v=')).map((a) => Number(a.slice(4))).pop() ?? 0;
+  const verbose = level >= 1;
+  if (flagsPart.includes('--version') && !program.commands.some((c) => flagsPart[0] === c.name())) {
+    // before commander: --version answers whatever else the line says (kubectl's `version` takes -o too)
+    let format = '';
+    flagsPart.forEach((a, i) => {
+      if (a === '-o' || a === '--output') format = flagsPart[i + 1] ?? '';
+      else if (a.startsWith('--output=')) format = a.slice(9);
+    });
+    const v = await import('./version.js');
+    if (format === 'json' || format === 'yaml') io.out(await (await import('./output.js')).formatData(v.versionData(), format));
+    else io.out(v.versionText());
+    return ExitCode.Ok;
+  }
   program.exitOverride();
   program.configureOutput(outputOf(io));
   for (const c of program.commands) c.exitOverride().configureOutput(outputOf(io));

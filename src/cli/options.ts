@@ -4,15 +4,32 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { load } from './load.js';
 
-export interface CommonFlags {
+/** kubectl's global flags (the ones that make sense for a plugin): how to reach the cluster, and as whom. */
+export interface KubectlFlags {
+  namespace?: string;
+  context?: string;
+  kubeconfig?: string;
+  /** --cluster NAME; false with cni-list's --no-cluster. */
+  cluster?: string | boolean;
+  user?: string;
+  server?: string;
+  token?: string;
+  certificateAuthority?: string;
+  insecureSkipTlsVerify?: boolean;
+  tlsServerName?: string;
+  as?: string;
+  asGroup?: string[];
+  asUid?: string;
+  requestTimeout: string;
+  /** -v/--v level, as text ("0" … "10"). */
+  v?: string;
+}
+
+export interface CommonFlags extends KubectlFlags {
   netns?: string;
   ifname?: string;
   conf?: string;
   net?: string;
-  namespace?: string;
-  context?: string;
-  kubeconfig?: string;
-  requestTimeout: string;
   runtime: string;
   dockerHost?: string;
   annotate?: boolean;
@@ -25,8 +42,21 @@ export interface CommonFlags {
   cacheDir: string;
   timeout: string;
   output: string;
-  verbose?: boolean;
   args?: string;
+}
+
+/** The -v level: 0 quiet, ≥ 1 notes, plugin stderr and stack traces, ≥ 6 each API request and node command. */
+export function verbosity(flags: { v?: string }): number {
+  return flags.v === undefined ? 0 : Number(flags.v);
+}
+
+/**
+ * kubectl's --request-timeout: "0" (no limit: returns 0), or a duration as parseDuration takes it (a bare number is
+ * seconds), in milliseconds.
+ */
+export function parseRequestTimeout(text: string): number {
+  if (/^\s*0+(\.0*)?(ms|s|m|h)?\s*$/.test(text)) return 0;
+  return parseDuration(text, '--request-timeout');
 }
 
 /** "30s", "2m", "500ms", "1h", "1m30s" or a bare number of seconds → milliseconds. */
@@ -84,19 +114,45 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
   cmd
     .option('--conf <file>', confHelp)
     .option('--net <[ns/]name>', 'take the config from this NetworkAttachmentDefinition (k8s.cni.cncf.io/v1 spec.config)')
-    .option('-n, --namespace <ns>', "the pod's namespace (default: the context's, else default)");
+    .addOption(namespaceOption("the pod's namespace (default: the context's, else default)"));
   addClusterOptions(cmd);
   if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
   addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets');
   return addOutputOptions(cmd, ['summary', 'json', 'yaml']);
 }
 
+/** The heading kubectl's global flags are listed under in --help. */
+export const GLOBAL_GROUP = "Global options (kubectl's; only those written after the plugin name reach it):";
+
+export const namespaceOption = (help: string): Option => new Option('-n, --namespace <ns>', help).helpGroup(GLOBAL_GROUP);
+
+/**
+ * kubectl's global flags that make sense for a plugin, with kubectl's meanings (client-go ConfigOverrides, kubectl's
+ * --request-timeout, klog's -v), listed in --help under their own heading as `kubectl options` lists them.
+ */
+export function addKubectlOptions(cmd: Command): Command {
+  const g = (o: Option) => cmd.addOption(o.helpGroup(GLOBAL_GROUP));
+  g(new Option('--kubeconfig <file>', 'kubeconfig file (default: the $KUBECONFIG list, else ~/.kube/config, else in-cluster)'));
+  g(new Option('--context <name>', 'kubeconfig context to use'));
+  g(new Option('--cluster <name>', 'kubeconfig cluster to use (instead of the context\'s)'));
+  g(new Option('--user <name>', 'kubeconfig user to use (instead of the context\'s)'));
+  g(new Option('-s, --server <url>', 'address and port of the Kubernetes API server'));
+  g(new Option('--token <token>', 'bearer token for authentication to the API server'));
+  g(new Option('--certificate-authority <file>', 'path to a cert file for the certificate authority'));
+  g(new Option('--insecure-skip-tls-verify', "don't check the server certificate (makes HTTPS connections insecure)"));
+  g(new Option('--tls-server-name <name>', 'server name for server certificate validation (default: the server\'s host name)'));
+  g(new Option('--as <user>', 'user to impersonate for the operation (a user or a service account)'));
+  g(new Option('--as-group <group>', 'group to impersonate for the operation; repeatable').argParser(collect));
+  g(new Option('--as-uid <uid>', 'UID to impersonate for the operation'));
+  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a bare number is seconds; 0: no limit)').default('30s'));
+  g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node command (bare -v: 1)'));
+  g(new Option('--version', 'print the version of cni-attach (with -o json: as JSON)'));
+  return cmd;
+}
+
 /** How to reach the cluster and the runtime (kubectl's flags, and ours for the runtime). */
 export function addClusterOptions(cmd: Command): Command {
-  return cmd
-    .option('--context <name>', 'kubeconfig context to use')
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
-    .option('--request-timeout <duration>', 'limit for each Kubernetes API request', '30s')
+  return addKubectlOptions(cmd)
     .addOption(
       new Option(
         '--runtime <name>',
@@ -119,9 +175,7 @@ export function addEngineOptions(cmd: Command): Command {
 }
 
 export function addOutputOptions(cmd: Command, formats: string[]): Command {
-  return cmd
-    .addOption(new Option('-o, --output <format>', 'output format').choices(formats).default(formats[0]))
-    .option('-v, --verbose', 'notes, plugin stderr and stack traces on failure');
+  return cmd.addOption(new Option('-o, --output <format>', 'output format').choices(formats).default(formats[0]));
 }
 
 export function addCapabilityOptions(cmd: Command): Command {

@@ -6,13 +6,14 @@ import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
 import { UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi } from '../resolve/kube.js';
+import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodLookup } from '../resolve/pod.js';
 import type { Target } from '../resolve/netns.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
-import { parseDuration, type CommonFlags } from './options.js';
+import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
 import { load } from './load.js';
+import { userAgent } from './version.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -36,13 +37,31 @@ export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' |
   return bulk ? 'pods' : 'pod';
 }
 
-export async function connect(flags: Pick<CommonFlags, 'kubeconfig' | 'context' | 'namespace' | 'requestTimeout'>, deps: Deps): Promise<KubeApi> {
-  return deps.kube({
-    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
-    ...(flags.context !== undefined ? { context: flags.context } : {}),
-    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
-    requestTimeoutMs: parseDuration(flags.requestTimeout, '--request-timeout'),
-  });
+/** kubectl's global flags → the API client's options (kubeconfig overrides, timeout, User-Agent, -v=6 tracing). */
+export function kubeOptions(flags: KubectlFlags, io?: Deps['io']): KubeOptions {
+  const def = <K extends string, V>(k: K, v: V | undefined) => (v !== undefined ? ({ [k]: v } as Record<K, V>) : {});
+  return {
+    ...def('kubeconfig', flags.kubeconfig),
+    ...def('context', flags.context),
+    ...def('cluster', typeof flags.cluster === 'string' ? flags.cluster : undefined),
+    ...def('user', flags.user),
+    ...def('namespace', flags.namespace),
+    ...def('server', flags.server),
+    ...def('token', flags.token),
+    ...def('certificateAuthority', flags.certificateAuthority),
+    ...def('insecureSkipTlsVerify', flags.insecureSkipTlsVerify),
+    ...def('tlsServerName', flags.tlsServerName),
+    ...def('as', flags.as),
+    ...def('asGroups', flags.asGroup),
+    ...def('asUid', flags.asUid),
+    requestTimeoutMs: parseRequestTimeout(flags.requestTimeout),
+    userAgent: userAgent(),
+    ...(io && verbosity(flags) >= 6 ? { trace: (l: string) => io.err(`I ${l}\n`) } : {}),
+  };
+}
+
+export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi> {
+  return deps.kube(kubeOptions(flags, deps.io));
 }
 
 /** --conf FILE|- or --net [NS/]NAME (a NAD, read through the API; its namespace defaults to the pod's). */

@@ -210,7 +210,7 @@ export class ResultCache {
           if (name.startsWith('.') || !name.endsWith(suffix) || name.length === suffix.length) continue;
           const e = parseEntry(await this.exec.readFile(`${this.dir}/${sub}/${name}`));
           if (!e || !accept(e)) continue;
-          const id = `${e.networkName}\0${e.containerId}`;
+          const id = `${e.networkName}\0${e.containerId}\0${e.ifName}`;
           if (seen.has(id)) continue;
           seen.add(id);
           found.push({ entry: e, intentOnly });

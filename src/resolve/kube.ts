@@ -4,9 +4,13 @@
  * client-node is imported lazily: it costs hundreds of milliseconds and the --netns path never needs it.
  */
 import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '@kubernetes/client-node';
+import { load as yamlLoad } from 'js-yaml';
+import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
+import { delimiter } from 'node:path';
 import { CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
+import { resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
 
 export type Pod = V1Pod;
 
@@ -25,8 +29,15 @@ export interface KubeApi extends PodExec {
   /** Pods of a namespace (every namespace when undefined) matching a label selector: one request. */
   listPods(namespace: string | undefined, labelSelector?: string): Promise<Pod[]>;
   getNad(namespace: string, name: string): Promise<Nad>;
+  /** The names of the NetworkAttachmentDefinitions of a namespace (for completion). */
+  listNads(namespace: string): Promise<string[]>;
   /** Create a pod (metadata.generateName works); resolves with the created object. */
   createPod(namespace: string, pod: Pod): Promise<Pod>;
+  /**
+   * Record a core/v1 Event on a pod (involvedObject with its uid and resourceVersion, reportingComponent
+   * "cni-attach", source.component "cni-attach", source.host = reportingInstance = the node or host name).
+   */
+  createPodEvent(pod: Pod, event: PodEvent, host: string): Promise<void>;
   /** Delete a pod at once (grace period 0); a pod already gone is not an error. */
   deletePod(namespace: string, name: string): Promise<void>;
   /**
@@ -43,11 +54,22 @@ export interface KubeApi extends PodExec {
   ): Promise<void>;
 }
 
-export interface KubeOptions {
+export interface KubeOptions extends KubeOverrides {
+  /** --kubeconfig */
   kubeconfig?: string;
-  context?: string;
-  namespace?: string;
+  /** Limit for each request; 0 or undefined: none (kubectl's --request-timeout 0). */
   requestTimeoutMs?: number;
+  /** Sent on every request (REST and pods/exec): e.g. "cni-attach/v0.1.0 (linux/amd64)". */
+  userAgent?: string;
+  /** -v=6 and up: called with a line per API request ("GET https://… 200 OK in 5 milliseconds", as kubectl -v=6). */
+  trace?: (line: string) => void;
+}
+
+/** A Pod's event, as `kubectl describe pod` shows it (core/v1 Event). */
+export interface PodEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
 }
 
 interface ApiErrorShape {
@@ -107,12 +129,13 @@ function tlsKey(o: AgentOptions): string {
  * lets client-node do all of it as before, then hands the request one keep-alive agent per set of TLS options. Agents
  * of another kind (a proxy in the kubeconfig, plain http) are left as client-node made them.
  */
-export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthentication'>): SecurityAuthentication {
+export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthentication'>, headers: [string, string][] = []): SecurityAuthentication {
   let shared: { key: string; agent: HttpsAgent } | undefined;
   return {
     getName: () => 'kubeconfig authentication, one keep-alive agent',
     async applySecurityAuthentication(context: RequestContext) {
       await kc.applySecurityAuthentication(context);
+      addHeaders(context, headers);
       const agent = context.getAgent();
       if (!agent || agent.constructor !== HttpsAgent) return;
       const options = (agent as HttpsAgent).options;
@@ -123,19 +146,102 @@ export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthenticatio
   };
 }
 
+/**
+ * The headers of every request: User-Agent and kubectl's impersonation headers (one Impersonate-Group header per
+ * group, as client-go's transport sends them). client-node sends only Impersonate-User (from the kubeconfig's `as`).
+ */
+export function requestHeaders(userAgent: string | undefined, imp: Impersonation): [string, string][] {
+  return [
+    ...(userAgent ? [['User-Agent', userAgent] as [string, string]] : []),
+    ...(imp.user !== undefined ? [['Impersonate-User', imp.user] as [string, string]] : []),
+    ...imp.groups.map((g) => ['Impersonate-Group', g] as [string, string]),
+    ...(imp.uid !== undefined ? [['Impersonate-Uid', imp.uid] as [string, string]] : []),
+  ];
+}
+
+/**
+ * Add headers to a client-node request. Its RequestContext keeps headers in a plain object (one value per name), which
+ * node-fetch reads as {name: value}; a header sent more than once (Impersonate-Group) is added by giving that object
+ * an iterator, which node-fetch's Headers prefers to the object's keys (node-fetch 2 Headers(init)). Tested against
+ * the stand-in API server, which records the headers as received.
+ */
+function addHeaders(context: RequestContext, pairs: [string, string][]): void {
+  if (pairs.length === 0) return;
+  const multi = pairs.filter(([k]) => pairs.filter(([j]) => j === k).length > 1);
+  for (const [k, v] of pairs) if (!multi.some(([m]) => m === k)) context.setHeaderParam(k, v);
+  if (multi.length === 0) return;
+  const headers = context.getHeaders() as Record<string, string>;
+  Object.defineProperty(headers, Symbol.iterator, {
+    enumerable: false,
+    configurable: true,
+    value: function* (this: Record<string, string>) {
+      for (const k of Object.keys(this)) yield [k, this[k]];
+      yield* multi;
+    },
+  });
+}
+
+type HttpLibrary = ReturnType<typeof import('./k8s-client.js').createConfiguration>['httpApi'];
+
+/**
+ * client-node's HTTP library, with a line per request once it is answered, as kubectl -v=6 logs them
+ * (client-go round_trippers: "GET https://… 200 OK in 5 milliseconds").
+ */
+function traced(inner: HttpLibrary, trace: (line: string) => void): HttpLibrary {
+  return {
+    send(req) {
+      const t0 = Date.now();
+      const line = (status: string) => trace(`${req.getHttpMethod()} ${req.getUrl()} ${status} in ${Date.now() - t0} milliseconds`);
+      const p = inner.send(req).toPromise().then(
+        (res) => {
+          line(String(res.httpStatusCode));
+          return res;
+        },
+        (e: unknown) => {
+          line(`failed (${(e as Error).message})`);
+          throw e;
+        },
+      );
+      return { toPromise: () => p, pipe: (f: (v: Awaited<typeof p>) => unknown) => ({ toPromise: () => p.then(f) }) } as unknown as ReturnType<HttpLibrary['send']>;
+    },
+  };
+}
+
+function fileReader(): { read(path: string): string | undefined; parse(text: string): unknown } {
+  return {
+    read(path) {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new UsageError(`kubeconfig ${path}: ${(e as Error).message}`);
+      }
+    },
+    parse(text) {
+      return yamlLoad(text);
+    },
+  };
+}
+
 export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<KubeApi> {
   const k8s = await import('./k8s-client.js');
-  const kc = new k8s.KubeConfig();
-  try {
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else if (env.KUBECONFIG || !env.KUBERNETES_SERVICE_HOST) kc.loadFromDefault();
-    else kc.loadFromCluster();
-  } catch (e) {
-    throw new UsageError(`cannot load kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(e as Error).message}`);
+  const resolved = resolveKubeconfig({ ...(opts.kubeconfig !== undefined ? { explicitPath: opts.kubeconfig } : {}), env, delimiter }, opts, fileReader());
+  const headers = requestHeaders(opts.userAgent, resolved.impersonate);
+  /** pods/exec (WebSocket) requests take their headers here; the REST calls in sharedAgentAuth. */
+  class KubectlConfig extends k8s.KubeConfig {
+    override async applyToHTTPSOptions(o: Parameters<KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
+      await super.applyToHTTPSOptions(o);
+      const h: Record<string, string | string[]> = { ...((o as { headers?: Record<string, string> }).headers ?? {}) };
+      for (const [k, v] of headers) h[k] = h[k] === undefined || k === 'User-Agent' ? v : ([] as string[]).concat(h[k]!, v);
+      (o as { headers?: unknown }).headers = h;
+    }
   }
-  if (opts.context) {
-    if (!kc.getContextObject(opts.context)) throw new UsageError(`no context named "${opts.context}" in the kubeconfig`, { fix: { setting: 'context' } });
-    kc.setCurrentContext(opts.context);
+  const kc = new KubectlConfig();
+  try {
+    if (resolved.kind === 'in-cluster') kc.loadFromCluster();
+    else kc.loadFromOptions(resolved.options);
+  } catch (e) {
+    throw new UsageError(`cannot load the ${resolved.kind === 'in-cluster' ? 'in-cluster config' : 'kubeconfig'}: ${(e as Error).message}`, { fix: { setting: 'kubeconfig' } });
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
@@ -143,9 +249,11 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   }
   const server = cluster.server;
   const ctxObj = kc.getContextObject(kc.getCurrentContext());
-  const defaultNamespace = opts.namespace ?? ctxObj?.namespace ?? 'default';
+  const defaultNamespace = (resolved.kind === 'kubeconfig' ? resolved.namespace : resolved.namespace ?? ctxObj?.namespace) ?? 'default';
   // as kc.makeApiClient, with one keep-alive connection for all requests of this process
-  const config = k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: sharedAgentAuth(kc) } });
+  const params = { baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: sharedAgentAuth(kc, headers) } };
+  let config = k8s.createConfiguration(params);
+  if (opts.trace) config = k8s.createConfiguration({ ...params, httpApi: traced(config.httpApi, opts.trace) });
   const core = new k8s.CoreV1Api(config);
   const custom = new k8s.CustomObjectsApi(config);
   const t = opts.requestTimeoutMs;
@@ -181,6 +289,41 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         throw new UsageError(`${what} has no spec.config (a CNI config as a JSON string)`);
       }
       return { namespace, name, config };
+    },
+    async listNads(namespace) {
+      const list = (await call(`listing NetworkAttachmentDefinitions in ${namespace}`, () =>
+        custom.listNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace, plural: 'network-attachment-definitions' }),
+      )) as { items?: { metadata?: { name?: string } }[] };
+      return (list.items ?? []).map((i) => i.metadata?.name ?? '').filter(Boolean);
+    },
+    async createPodEvent(pod, event, host) {
+      const namespace = pod.metadata?.namespace ?? defaultNamespace;
+      const name = pod.metadata?.name ?? '';
+      const now = new Date();
+      // client-go's EventRecorder names events <object>.<unix nanoseconds in hex>
+      const nanos = (BigInt(now.getTime()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16);
+      await call(`recording an event on pod ${namespace}/${name}`, () =>
+        core.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { name: `${name}.${nanos}`, namespace },
+            involvedObject: {
+              apiVersion: 'v1', kind: 'Pod', namespace, name,
+              ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}),
+              ...(pod.metadata?.resourceVersion ? { resourceVersion: pod.metadata.resourceVersion } : {}),
+            },
+            reason: event.reason,
+            message: event.message,
+            type: event.type,
+            source: { component: 'cni-attach', host },
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+            reportingComponent: 'cni-attach',
+            reportingInstance: host,
+          },
+        }),
+      );
     },
     createPod: (namespace, pod) => call(`creating a pod in ${namespace}`, () => core.createNamespacedPod({ namespace, body: pod })),
     async deletePod(namespace, name) {

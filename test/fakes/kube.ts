@@ -1,7 +1,7 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
-import type { KubeApi, Nad, Pod } from '../../src/resolve/kube.js';
+import type { KubeApi, Nad, Pod, PodEvent } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
 
 export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
@@ -48,6 +48,20 @@ export class FakeKube implements KubeApi {
   /** Where pods/exec runs: argv (after the agent's nsenter/env wrapping is undone) on this fake node. */
   execOn?: FakeExecutor;
   readonly execs: string[][] = [];
+
+  async listNads(namespace: string): Promise<string[]> {
+    return [...this.nads.values()].filter((n) => n.namespace === namespace).map((n) => n.name);
+  }
+  /** Events recorded on pods, in order; failEvents > 0 makes that many fail (unreachable). */
+  readonly events: { namespace: string; pod: string; uid?: string; type: string; reason: string; message: string; host: string }[] = [];
+  failEvents = 0;
+  async createPodEvent(pod: Pod, event: PodEvent, host: string): Promise<void> {
+    if (this.failEvents > 0) {
+      this.failEvents--;
+      throw new UnreachableError(`recording an event on pod ${pod.metadata!.namespace}/${pod.metadata!.name}: the API server answered 403: events is forbidden`);
+    }
+    this.events.push({ namespace: pod.metadata!.namespace!, pod: pod.metadata!.name!, ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}), ...event, host });
+  }
 
   async createPod(namespace: string, pod: Pod): Promise<Pod> {
     const name = pod.metadata?.name ?? `${pod.metadata?.generateName ?? 'pod-'}${(this.created.length + 1).toString(36).padStart(5, 'x')}`;

@@ -18,6 +18,8 @@
  *   DELETE /api/v1/namespaces/{ns}/pods/{name}           (gracePeriodSeconds, DeleteOptions with preconditions; dryRun=All)
  *   GET|POST /api/v1/namespaces/{ns}/pods/{name}/exec    (WebSocket, v5.channel.k8s.io / v4.channel.k8s.io)
  *   the same GET/PATCH four for /apis/k8s.cni.cncf.io/v1/[namespaces/{ns}/]network-attachment-definitions[/{name}]
+ *   GET   /api/v1/[namespaces/{ns}/]events[/{name}]      (fieldSelector involvedObject.*, reason, type: as kubectl describe asks)
+ *   POST  /api/v1/namespaces/{ns}/events                 (create a core/v1 Event, validated as the API server does)
  *
  * Semantics kept from the real API server: a cluster-wide resourceVersion that increments on every change (and not on
  * a no-op patch); metadata.resourceVersion in a patch is an optimistic-concurrency precondition (409 Conflict when
@@ -879,6 +881,49 @@ interface Resource {
   store: Map<string, KubeObjectJson>;
 }
 
+/** A core/v1 Event (the fields kubectl describe shows, and those cni-attach sets). */
+export interface EventJson extends KubeObjectJson {
+  involvedObject: { apiVersion?: string; kind: string; namespace?: string; name: string; uid?: string; resourceVersion?: string; fieldPath?: string };
+  reason: string;
+  message?: string;
+  type?: string;
+  source?: { component?: string; host?: string };
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  count?: number;
+  reportingComponent?: string;
+  reportingInstance?: string;
+}
+
+/** events (core/v1), with the field selectors kubectl describe uses (involvedObject.*). */
+function eventsResource(): Resource {
+  const io = (o: KubeObjectJson) => (o as EventJson).involvedObject ?? ({} as EventJson['involvedObject']);
+  return {
+    group: '',
+    version: 'v1',
+    plural: 'events',
+    singular: 'event',
+    kind: 'Event',
+    shortNames: ['ev'],
+    builtin: true,
+    fields: {
+      ...COMMON_FIELDS,
+      'involvedObject.kind': (o) => str(io(o).kind),
+      'involvedObject.namespace': (o) => str(io(o).namespace),
+      'involvedObject.name': (o) => str(io(o).name),
+      'involvedObject.uid': (o) => str(io(o).uid),
+      'involvedObject.apiVersion': (o) => str(io(o).apiVersion),
+      'involvedObject.resourceVersion': (o) => str(io(o).resourceVersion),
+      'involvedObject.fieldPath': (o) => str(io(o).fieldPath),
+      reason: (o) => str((o as EventJson).reason),
+      reportingComponent: (o) => str((o as EventJson).reportingComponent),
+      'source': (o) => str((o as EventJson).source?.component),
+      type: (o) => str((o as EventJson).type),
+    },
+    store: new Map(),
+  };
+}
+
 const NAD_GROUP = 'k8s.cni.cncf.io';
 const key = (ns: string, name: string) => `${ns}/${name}`;
 const groupResource = (r: Resource) => (r.group ? `${r.plural}.${r.group}` : r.plural);
@@ -1238,6 +1283,7 @@ export class StandInApiServer {
   private readonly interceptors: Interceptor[] = [];
   private readonly pods: Resource;
   private readonly nads: Resource;
+  private readonly events: Resource = eventsResource();
   private readonly resources: Resource[];
   private rv = 1000;
   private kubeconfigCount = 0;
@@ -1288,7 +1334,7 @@ export class StandInApiServer {
       fields: COMMON_FIELDS,
       store: new Map(),
     };
-    this.resources = [this.pods, this.nads];
+    this.resources = [this.pods, this.nads, this.events];
     this.server.on('connection', (s: Socket) => {
       this.connectionsAccepted++;
       this.sockets.add(s);
@@ -1722,6 +1768,7 @@ export class StandInApiServer {
     }
     if (name === undefined) {
       if (method === 'POST' && r === this.pods && namespace !== undefined) return [201, await this.createPod(namespace, rec)];
+      if (method === 'POST' && r === this.events && namespace !== undefined) return [201, this.createEvent(namespace, rec)];
       if (method !== 'GET') throw methodNotAllowed();
       return [200, this.listResponse(r, namespace, rec.query)];
     }
@@ -2281,6 +2328,53 @@ export class StandInApiServer {
     return clone(out);
   }
 
+  // ------------------------------------------------------------------ events (core/v1)
+
+  /** The core/v1 Events created over HTTP (or added), oldest first; in one namespace when given. */
+  listEvents(namespace?: string): EventJson[] {
+    return this.list(this.events, namespace).sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)) as EventJson[];
+  }
+
+  /**
+   * POST /api/v1/namespaces/{ns}/events, with the API server's checks of a core/v1 Event (ValidateEventCreate for
+   * events without eventTime): a name (or generateName), involvedObject.namespace equal to the event's, type Normal
+   * or Warning, reason and involvedObject.kind present.
+   */
+  private createEvent(namespace: string, rec: RecordedRequest): EventJson {
+    const r = this.events;
+    const body = rec.body;
+    if (!isObject(body)) throw badRequest('Event in version "v1" cannot be handled as a Event: the body is not a JSON object');
+    if ((body.apiVersion !== undefined && body.apiVersion !== 'v1') || (body.kind !== undefined && body.kind !== 'Event')) {
+      throw badRequest(`the API version in the data (${String(body.apiVersion)}) and kind (${String(body.kind)}) do not match the expected v1, Event`);
+    }
+    const input = clone(body) as unknown as EventJson;
+    const meta = (isObject(input.metadata) ? input.metadata : {}) as ObjectMetaJson;
+    if (typeof meta.namespace === 'string' && meta.namespace !== '' && meta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    meta.namespace = namespace;
+    let name = typeof meta.name === 'string' ? meta.name : '';
+    if (!name && typeof meta.generateName === 'string' && meta.generateName) name = generatedName(meta.generateName);
+    const causes: FieldCause[] = [];
+    if (!name) causes.push({ field: 'metadata.name', what: 'Required value: name or generateName is required' });
+    const io = isObject(input.involvedObject) ? input.involvedObject : undefined;
+    if (!io) causes.push({ field: 'involvedObject', what: 'Required value' });
+    else {
+      if (typeof io.kind !== 'string' || io.kind === '') causes.push({ field: 'involvedObject.kind', what: 'Required value' });
+      if (io.namespace !== namespace) causes.push({ field: 'involvedObject.namespace', what: `Invalid value: ${JSON.stringify(io.namespace ?? '')}: does not match event.namespace` });
+    }
+    if (input.type !== undefined && input.type !== 'Normal' && input.type !== 'Warning') {
+      causes.push({ field: 'type', what: `Unsupported value: ${JSON.stringify(input.type)}: supported values: "Normal", "Warning"` });
+    }
+    if (typeof input.reason !== 'string' || input.reason === '') causes.push({ field: 'reason', what: 'Required value' });
+    if (causes.length > 0) throw invalidError(r, name, causes);
+    meta.name = name;
+    if (r.store.has(key(namespace, name))) throw new ApiError(statusObject(409, `events "${name}" already exists`, 'AlreadyExists', detailsOf(r, name)));
+    for (const f of ['uid', 'resourceVersion', 'creationTimestamp']) delete meta[f];
+    input.metadata = meta;
+    return this.add(r, input) as EventJson;
+  }
+
   private discovery(path: string): unknown {
     const port = new URL(this.url).port;
     const gv = (r: Resource) => (r.group ? `${r.group}/${r.version}` : r.version);
@@ -2294,7 +2388,7 @@ export class StandInApiServer {
           singularName: r.singular,
           namespaced: true,
           kind: r.kind,
-          verbs: r === this.pods ? ['create', 'delete', 'get', 'list', 'patch'] : ['get', 'list', 'patch'],
+          verbs: r === this.pods ? ['create', 'delete', 'get', 'list', 'patch'] : r === this.events ? ['create', 'get', 'list'] : ['get', 'list', 'patch'],
           shortNames: r.shortNames,
           ...(r.builtin ? { categories: ['all'] } : {}),
         },
@@ -2312,7 +2406,7 @@ export class StandInApiServer {
         return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}` }] };
       case '/api/v1':
       case '/api/v1/':
-        return resourceList([this.pods]);
+        return resourceList([this.pods, this.events]);
       case '/apis':
       case '/apis/':
         return { kind: 'APIGroupList', apiVersion: 'v1', groups: [nadGroup] };

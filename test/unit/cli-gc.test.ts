@@ -131,24 +131,35 @@ describe('kubectl cni-list', () => {
     await w.cli(attachCommand, attachArgs);
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
     const lines = w.stdout().trim().split('\n');
-    expect(lines[0]).toMatch(/^NAMESPACE\s+POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+CONTAINER\s+STATE\s+ANNOTATED$/);
-    expect(lines[1]).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+ffffffffffff\s+attached\s+yes$/);
+    // as kubectl get: no NAMESPACE column without -A
+    expect(lines[0]).toMatch(/^POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER$/);
+    expect(lines[1]).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff$/);
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers', '-A'])).toBe(0);
+    expect(w.stdout().trim().split('\n').at(-1)).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff$/);
   });
   it('-o json with the sandbox gone', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
     w.runtime.sandboxes.clear();
     expect(await w.cli(listCommand, ['web-1', '-n', 'shop', '-o', 'json'])).toBe(0);
-    expect(JSON.parse(w.stdout())).toEqual([
-      { namespace: 'shop', target: 'web-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true },
-    ]);
+    expect(JSON.parse(w.stdout())).toEqual({
+      apiVersion: 'v1',
+      kind: 'List',
+      metadata: { resourceVersion: '' },
+      items: [
+        {
+          apiVersion: 'cni-attach/v1', kind: 'Attachment', metadata: { name: 'web-1.eth1', namespace: 'shop' },
+          pod: 'web-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
+        },
+      ],
+    });
   });
   it('bare namespaces show with -A only', async () => {
     const w = world();
     w.exec.netns.add('/var/run/netns/x');
     await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
     expect(await w.cli(listCommand, [])).toBe(0);
-    expect(w.stderr()).toMatch(/No attachments found in namespace shop/);
+    expect(w.stderr()).toMatch(/^No resources found in shop namespace\.$/m);
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stdout()).toMatch(/^-\s+netns:\/var\/run\/netns\/x\s+eth1\s+net/m);
   });
@@ -161,6 +172,6 @@ describe('kubectl cni-list', () => {
     };
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stderr()).toMatch(/note: states are from the cache only: no Kubernetes cluster configured/);
-    expect(w.stdout()).toMatch(/web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+ffffffffffff\s+attached\s+-/);
+    expect(w.stdout()).toMatch(/web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+<unknown>\s+ffffffffffff/);
   });
 });

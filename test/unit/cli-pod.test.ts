@@ -37,7 +37,20 @@ describe('kubectl cni-attach POD', () => {
   it('passes kubectl connection flags to the API client', async () => {
     const w = world();
     await w.cli(attachCommand, [...attachArgs, '--context', 'kind-x', '--kubeconfig', '/k', '--request-timeout', '5s']);
-    expect(w.kubeCalls[0]).toEqual({ kubeconfig: '/k', context: 'kind-x', namespace: 'shop', requestTimeoutMs: 5000 });
+    expect(w.kubeCalls[0]).toEqual({ kubeconfig: '/k', context: 'kind-x', namespace: 'shop', requestTimeoutMs: 5000, userAgent: expect.stringMatching(/^cni-attach\/v\S+ \(linux\/(amd64|arm64)\)$/) });
+  });
+  it("passes kubectl's global flags, in pflag's forms, to the API client", async () => {
+    const w = world();
+    const args = ['web-1', '-n=shop', '--ifname', 'eth1', '--conf', '-', '--cluster=c2', '--user', 'u2', '-s', 'https://198.18.0.1:6443', '--token=t0k',
+      '--certificate-authority', '/ca.pem', '--insecure-skip-tls-verify=false', '--tls-server-name', 'api.x', '--as', 'jane', '--as-group', 'g1', '--as-group=g2',
+      '--as-uid', 'u-1', '--request-timeout', '0'];
+    expect(await w.cli(attachCommand, args), w.stderr()).toBe(0);
+    expect(w.kubeCalls[0]).toEqual({
+      namespace: 'shop', cluster: 'c2', user: 'u2', server: 'https://198.18.0.1:6443', token: 't0k', certificateAuthority: '/ca.pem', tlsServerName: 'api.x',
+      as: 'jane', asGroups: ['g1', 'g2'], asUid: 'u-1', requestTimeoutMs: 0, userAgent: expect.stringMatching(/^cni-attach\//),
+    });
+    expect(await w.cli(attachCommand, [...args.slice(0, 6), '--insecure-skip-tls-verify=true', '--request-timeout=1m'])).toBe(0);
+    expect(w.kubeCalls[1]).toMatchObject({ insecureSkipTlsVerify: true, requestTimeoutMs: 60_000 });
   });
   it('--no-annotate leaves the pod alone', async () => {
     const w = world();

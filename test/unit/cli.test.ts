@@ -155,13 +155,24 @@ describe('completion', () => {
     const s = w.stdout();
     for (const b of ['attach', 'detach', 'check', 'list', 'gc']) expect(s).toContain(`complete -F _kubectl_cni_${b} kubectl-cni_${b}`);
     expect(s).toMatch(/--runtime\) COMPREPLY=\(\$\(compgen -W "auto docker kind cri agent"/);
-    expect(s).toMatch(/-o\|--output\) COMPREPLY=\(\$\(compgen -W "table json yaml"/);
+    expect(s).toMatch(/-o\|--output\) COMPREPLY=\(\$\(compgen -W "table wide name json yaml jsonpath="/);
   });
   it('zsh wraps it with bashcompinit; other shells are refused', async () => {
     const w = world();
     expect(await cli(attachCommand, w, ['completion', 'zsh'])).toBe(0);
     expect(w.stdout()).toMatch(/^#compdef kubectl-cni_attach /);
     expect(w.stdout()).toContain('bashcompinit');
-    expect(await cli(attachCommand, w, ['completion', 'fish'])).toBe(2);
+    expect(await cli(attachCommand, w, ['completion', 'powershell'])).toBe(2);
+  });
+  it('fish: flags, choices, files, and the POD argument through kubectl_complete-cni_*', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['completion', 'fish'])).toBe(0);
+    const s = w.stdout();
+    for (const b of ['attach', 'detach', 'check', 'list', 'gc']) {
+      expect(s).toContain(`complete -c kubectl-cni_${b} -f -a '(kubectl_complete-cni_${b} (commandline -opc)[2..] (commandline -ct) 2>/dev/null | string match -v -r "^:")'`);
+    }
+    expect(s).toMatch(/^complete -c kubectl-cni_attach -l runtime -x -a 'auto docker kind cri agent' -d /m);
+    expect(s).toMatch(/^complete -c kubectl-cni_attach -l conf -r -F -d /m);
+    expect(s).toMatch(/^complete -c kubectl-cni_list -s o -l output -x -a 'table wide name json yaml jsonpath=' -d /m);
   });
 });

@@ -1,0 +1,200 @@
+/**
+ * kubectl's plugin completion: `kubectl cni-attach <TAB>` makes kubectl (≥ 1.26) run `kubectl_complete-cni_attach`
+ * from PATH with the words typed after the plugin name, the last one being the word under the cursor (possibly "").
+ * The answer is cobra's `__complete` protocol (spf13/cobra completions.go): one candidate per line, optionally
+ * followed by a tab and a description, then a line `:<directive>` — a bit set: 1 error, 2 no space after the word,
+ * 4 no file completion, 8 filter file extensions, 16 only directories, 32 keep the order; 0 lets the shell complete
+ * file names.
+ *
+ * What is completed: flag names (with their help as description); values of flags with fixed choices (-o, --runtime);
+ * --context/--cluster/--user from the kubeconfig (read the kubectl way, no API call); the POD argument from the API
+ * (pods of the namespace, context and kubeconfig given so far); --net from the API (NetworkAttachmentDefinitions);
+ * --ifname of cni-detach/cni-check from this host's CNI cache when this process can read it; file and directory
+ * names where a flag takes a path. API calls have a short limit (COMPLETION_TIMEOUT_MS): a slow cluster gives no
+ * candidates rather than a hung shell. client-node is loaded only for the candidates that need the API.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, delimiter } from 'node:path';
+import type { Command } from 'commander';
+import { load as loadYaml } from 'js-yaml';
+import { load } from './load.js';
+import { kubeconfigPaths, mergeKubeconfigs } from '../resolve/kubeconfig.js';
+import { flagSpecs, normalizeArgv } from './argv.js';
+import { valueChoices } from './completion.js';
+import type { Deps } from './context.js';
+import type { KubectlFlags } from './options.js';
+
+export const Directive = { Default: 0, Error: 1, NoSpace: 2, NoFileComp: 4, FilterFileExt: 8, FilterDirs: 16, KeepOrder: 32 } as const;
+
+/** Limit for the one API call a completion makes. */
+export const COMPLETION_TIMEOUT_MS = 3000;
+
+export type Tool = 'attach' | 'detach' | 'check' | 'list' | 'gc';
+
+export interface Completion {
+  candidates: string[];
+  directive: number;
+}
+
+/** The protocol's text: candidates, then ":directive". */
+export function completionText(c: Completion): string {
+  return `${c.candidates.map((x) => x.replace(/\n/g, ' ')).join('\n')}${c.candidates.length ? '\n' : ''}:${c.directive}\n`;
+}
+
+const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority', '--netns']);
+const DIR_FLAGS = new Set(['--cache-dir', '--cni-path']);
+
+/** What the words typed so far say: flags (by attribute name) and positional arguments. */
+function wordsSoFar(cmd: Command, words: string[]): { flags: Record<string, unknown>; positionals: string[] } {
+  const specs = flagSpecs(cmd);
+  const argv = normalizeArgv(words, specs);
+  const flags: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  const opts = cmd.options;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    const o = opts.find((x) => x.long === name || x.short === name);
+    if (!o) continue;
+    const key = o.attributeName();
+    if (o.required || o.optional) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v !== undefined) flags[key] = Array.isArray(flags[key]) || key === 'asGroup' ? [...((flags[key] as string[]) ?? []), v] : v;
+    } else flags[key] = !o.negate;
+  }
+  return { flags, positionals };
+}
+
+/**
+ * Complete the last word of `words` (the words after the plugin name) for one command. Never throws: a failure
+ * gives no candidates (and NoFileComp), as kubectl's own completion does when the API cannot be asked.
+ */
+export async function complete(tool: Tool, cmd: Command, words: string[], deps: Deps): Promise<Completion> {
+  const none: Completion = { candidates: [], directive: Directive.NoFileComp };
+  const all = words.length ? words : [''];
+  const cur = all[all.length - 1]!;
+  const before = all.slice(0, -1);
+  const { flags, positionals } = wordsSoFar(cmd, before);
+  const opts = cmd.options;
+
+  // the value of a flag: "--flag=va<TAB>" or "--flag va<TAB>"
+  let valueOf: string | undefined;
+  let prefix = '';
+  let partial = cur;
+  if (cur.startsWith('--') && cur.includes('=')) {
+    valueOf = cur.slice(0, cur.indexOf('='));
+    prefix = `${valueOf}=`;
+    partial = cur.slice(prefix.length);
+  } else if (before.length && before[before.length - 1]!.startsWith('-') && !before[before.length - 1]!.includes('=')) {
+    const prev = before[before.length - 1]!;
+    const o = opts.find((x) => x.long === prev || x.short === prev);
+    if (o && (o.required || o.optional)) valueOf = o.long ?? o.short;
+  }
+
+  try {
+    if (valueOf !== undefined) {
+      const o = opts.find((x) => x.long === valueOf || x.short === valueOf);
+      if (!o) return none;
+      const long = o.long ?? '';
+      const withPrefix = (xs: string[]) => xs.filter((x) => x.startsWith(partial)).map((x) => prefix + x);
+      const choices = valueChoices(o);
+      if (choices) return { candidates: withPrefix([...choices]), directive: choices.some((c) => c.endsWith('=')) ? Directive.NoFileComp | Directive.NoSpace : Directive.NoFileComp };
+      if (PATH_FLAGS.has(long)) return { candidates: [], directive: Directive.Default };
+      if (DIR_FLAGS.has(long)) return { candidates: [], directive: Directive.FilterDirs };
+      if (long === '--context' || long === '--cluster' || long === '--user') {
+        return { candidates: withPrefix(kubeconfigNames(flags as unknown as KubectlFlags, long.slice(2) as 'context' | 'cluster' | 'user', deps.env)), directive: Directive.NoFileComp };
+      }
+      if (long === '--net') return { candidates: withPrefix(await nadNames(flags as unknown as KubectlFlags, deps)), directive: Directive.NoFileComp };
+      if (long === '--ifname' && (tool === 'detach' || tool === 'check') && positionals[0]) {
+        return { candidates: withPrefix(await cachedIfnames(flags, positionals[0], deps)), directive: Directive.NoFileComp };
+      }
+      return none;
+    }
+    if (cur.startsWith('-')) {
+      const names = opts.filter((o) => !o.hidden).flatMap((o) => [o.long, ...(cur.startsWith('--') ? [] : [o.short])].filter((n): n is string => !!n).map((n) => `${n}\t${o.description}`));
+      return { candidates: [...names, '--help\tdisplay help for command'].filter((n) => n.startsWith(cur)), directive: Directive.NoFileComp };
+    }
+    // the POD argument (cni-gc takes none; the others one)
+    if (tool === 'gc' || positionals.length >= 1 || flags.netns !== undefined) return none;
+    const pods = await podNames(flags as unknown as KubectlFlags, deps);
+    return { candidates: pods.filter((p) => p.startsWith(cur)), directive: Directive.NoFileComp };
+  } catch {
+    return none;
+  }
+}
+
+async function api(flags: KubectlFlags, deps: Deps) {
+  const { kubeOptions } = await import('./targets.js');
+  return deps.kube({ ...kubeOptions({ ...flags, requestTimeout: '0' }), requestTimeoutMs: COMPLETION_TIMEOUT_MS });
+}
+
+async function podNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
+  const kube = await api(flags, deps);
+  const pods = await kube.listPods(flags.namespace ?? kube.defaultNamespace);
+  return pods.map((p) => p.metadata?.name ?? '').filter(Boolean).sort();
+}
+
+async function nadNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
+  const kube = await api(flags, deps);
+  return (await kube.listNads(flags.namespace ?? kube.defaultNamespace)).sort();
+}
+
+function kubeconfigNames(flags: KubectlFlags, what: 'context' | 'cluster' | 'user', env: NodeJS.ProcessEnv): string[] {
+  // the kubeconfig module is pure and small: no client-node for this
+  const { paths } = kubeconfigPaths({ ...(flags.kubeconfig ? { explicitPath: flags.kubeconfig } : {}), env, delimiter });
+  const docs = paths.flatMap((file) => {
+    try {
+      return [{ file, doc: loadYaml(readFileSync(file, 'utf8')) }];
+    } catch {
+      return [];
+    }
+  });
+  const m = mergeKubeconfigs(docs);
+  return [...(what === 'context' ? m.contexts : what === 'cluster' ? m.clusters : m.users).keys()].sort();
+}
+
+async function cachedIfnames(flags: Record<string, unknown>, pod: string, deps: Deps): Promise<string[]> {
+  const cacheDir = typeof flags.cacheDir === 'string' ? flags.cacheDir : '/var/lib/cni';
+  const namespace = typeof flags.namespace === 'string' ? flags.namespace : undefined;
+  const { argsMatchPod } = await load.pods();
+  const { prepareEngine } = await import('./context.js');
+  const { cache } = prepareEngine({ cacheDir, timeout: '60s' }, await deps.localExecutor(), deps);
+  const found = await cache.all();
+  return [...new Set(found.filter((f) => (namespace ? argsMatchPod(f.entry.cniArgs, namespace, pod) : new Map(f.entry.cniArgs ?? []).get('K8S_POD_NAME') === pod)).map((f) => f.entry.ifName))].sort();
+}
+
+/** The command a kubectl_complete-cni_<tool> executable completes, from its name. */
+export function toolOf(executable: string): Tool | undefined {
+  const m = /^kubectl_complete-cni_(attach|detach|check|list|gc)$/.exec(basename(executable));
+  return m?.[1] as Tool | undefined;
+}
+
+/** Entry for bin/kubectl_complete-cni_*: print the completion of process.argv's words and exit 0. */
+export async function run(): Promise<never> {
+  const { stdio } = await import('./main.js');
+  const { defaultDeps } = await import('./context.js');
+  const tool = toolOf(process.argv[1] ?? '');
+  const deps = defaultDeps(stdio);
+  let out: Completion = { candidates: [], directive: Directive.Error };
+  if (tool) {
+    const commands: Record<Tool, () => Promise<Command>> = {
+      attach: async () => (await import('./attach.js')).attachCommand(deps),
+      detach: async () => (await import('./detach.js')).detachCommand(deps),
+      check: async () => (await import('./check.js')).checkCommand(deps),
+      list: async () => (await import('./list.js')).listCommand(deps),
+      gc: async () => (await import('./gc.js')).gcCommand(deps),
+    };
+    out = await complete(tool, await commands[tool](), process.argv.slice(2), deps);
+  }
+  stdio.out(completionText(out));
+  process.exit(0);
+}

@@ -1,0 +1,310 @@
+/**
+ * Which cluster, user and namespace a command talks to: kubectl's kubeconfig loading rules, done here and handed to
+ * @kubernetes/client-node as one merged config (KubeConfig.loadFromOptions).
+ *
+ * Why not client-node's own loader: KubeConfig.loadFromDefault() merges the $KUBECONFIG files *last* wins (the last
+ * file's current-context is used: a command would act in another cluster or namespace than kubectl), throws on a
+ * cluster or user defined in two files (`Duplicate cluster: kubernetes-admin`, common with kubeadm configs), fails on
+ * a listed file that does not exist, prefers in-cluster config over ~/.kube/config, and reads a user's `token-file`
+ * where kubeconfigs say `tokenFile`. The rules below are client-go's (tools/clientcmd: loader.go
+ * ClientConfigLoadingRules.Load, client_config.go DirectClientConfig and DeferredLoadingClientConfig), so that a
+ * kubectl plugin always acts where kubectl would:
+ *
+ * - Files: `--kubeconfig PATH` alone (it must exist), else every path of `$KUBECONFIG` (split on the OS path
+ *   separator, empty entries and repeats dropped, missing files skipped), else `~/.kube/config` if it exists.
+ * - Merge: for clusters, users and contexts, the FIRST file that defines a name wins that whole entry;
+ *   `current-context` is the first non-empty one. Two entries of one name in ONE file are an error (as client-go's
+ *   conversion says). Relative paths in a file (certificate-authority, client-certificate, client-key, tokenFile, an
+ *   exec command containing a `/`) are relative to that file's directory.
+ * - Overrides (kubectl's global flags): --context picks the context; --cluster and --user replace its cluster and user;
+ *   --server, --certificate-authority, --insecure-skip-tls-verify, --tls-server-name change the cluster (a CA flag or
+ *   --insecure-skip-tls-verify replaces all three CA/skip settings, as client-go's getCluster does); --token replaces
+ *   the user's token and tokenFile; --as/--as-group/--as-uid replace the user's impersonation; -n the namespace.
+ * - In-cluster (the pod's service account) only when all of that yields no server, and KUBERNETES_SERVICE_HOST/_PORT
+ *   are set (client-go's inClusterClientConfig.Possible, plus isDefault of the merged config).
+ * - Nothing at all: an error naming where it looked (kubectl would try http://localhost:8080; a plugin acting on a
+ *   cluster nobody named is worse than stopping). Exit 4.
+ *
+ * Pure: files come through the `KubeconfigFiles` port, so it is unit-tested without a file system.
+ */
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { UnreachableError, UsageError } from '../errors.js';
+
+/** The file system as the loader needs it. `read` returns undefined when the file does not exist (ENOENT). */
+export interface KubeconfigFiles {
+  read(path: string): string | undefined;
+  /** Parse YAML (or JSON) text; throws on bad syntax. */
+  parse(text: string): unknown;
+}
+
+/** kubectl's global flags that change the config (client-go ConfigOverrides). */
+export interface KubeOverrides {
+  context?: string;
+  cluster?: string;
+  user?: string;
+  namespace?: string;
+  server?: string;
+  certificateAuthority?: string;
+  insecureSkipTlsVerify?: boolean;
+  tlsServerName?: string;
+  token?: string;
+  as?: string;
+  asGroups?: string[];
+  asUid?: string;
+}
+
+export interface LoadingRules {
+  /** --kubeconfig */
+  explicitPath?: string;
+  env: { KUBECONFIG?: string; HOME?: string; KUBERNETES_SERVICE_HOST?: string; KUBERNETES_SERVICE_PORT?: string };
+  /** The OS path-list separator (':' on Linux, ';' on Windows): node:path's `delimiter`. */
+  delimiter: string;
+}
+
+/** The shapes client-node's KubeConfig.loadFromOptions takes (config_types.ts Cluster, User, Context). */
+export interface ClusterOptions {
+  name: string;
+  server: string;
+  caData?: string;
+  caFile?: string;
+  skipTLSVerify: boolean;
+  tlsServerName?: string;
+  proxyUrl?: string;
+}
+export interface UserOptions {
+  name: string;
+  token?: string;
+  certData?: string;
+  certFile?: string;
+  keyData?: string;
+  keyFile?: string;
+  exec?: Record<string, unknown>;
+  authProvider?: Record<string, unknown>;
+  username?: string;
+  password?: string;
+  impersonateUser?: string;
+}
+export interface ContextOptions {
+  name: string;
+  cluster: string;
+  user: string;
+  namespace?: string;
+}
+
+/** Impersonation headers to send (Impersonate-User, Impersonate-Group (one header each), Impersonate-Uid). */
+export interface Impersonation {
+  user?: string;
+  groups: string[];
+  uid?: string;
+}
+
+export type ResolvedKubeconfig =
+  | {
+      kind: 'kubeconfig';
+      /** For KubeConfig.loadFromOptions: exactly the current context, its cluster and its user. */
+      options: { clusters: ClusterOptions[]; users: UserOptions[]; contexts: ContextOptions[]; currentContext: string };
+      /** -n, else the context's namespace, else "default". */
+      namespace: string;
+      context: string;
+      server: string;
+      impersonate: Impersonation;
+      /** The files that were read, in precedence order. */
+      files: string[];
+    }
+  | { kind: 'in-cluster'; namespace?: string; impersonate: Impersonation };
+
+type Raw = Record<string, unknown>;
+interface Named {
+  item: Raw;
+  /** The file it came from (its directory anchors relative paths). */
+  file: string;
+}
+interface Merged {
+  clusters: Map<string, Named>;
+  users: Map<string, Named>;
+  contexts: Map<string, Named>;
+  currentContext: string;
+}
+
+const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** The files to read, in precedence order (client-go NewDefaultClientConfigLoadingRules + Load). */
+export function kubeconfigPaths(rules: LoadingRules): { paths: string[]; explicit: boolean } {
+  if (rules.explicitPath !== undefined) return { paths: [rules.explicitPath], explicit: true };
+  if (rules.env.KUBECONFIG !== undefined && rules.env.KUBECONFIG !== '') {
+    const seen = new Set<string>();
+    const paths = rules.env.KUBECONFIG.split(rules.delimiter).filter((p) => p !== '' && !seen.has(p) && !!seen.add(p));
+    return { paths, explicit: false };
+  }
+  return { paths: rules.env.HOME ? [join(rules.env.HOME, '.kube', 'config')] : [], explicit: false };
+}
+
+function entries(doc: Raw, list: 'clusters' | 'users' | 'contexts', field: string, file: string): Map<string, Raw> {
+  const out = new Map<string, Raw>();
+  const items = doc[list];
+  if (items === undefined || items === null) return out;
+  if (!Array.isArray(items)) throw new UsageError(`kubeconfig ${file}: "${list}" is not a list`);
+  for (const e of items) {
+    if (!isObj(e) || typeof e.name !== 'string' || e.name === '') continue;
+    if (out.has(e.name)) throw new UsageError(`kubeconfig ${file}: duplicate name "${e.name}" in ${list}`);
+    out.set(e.name, isObj(e[field]) ? e[field] : {});
+  }
+  return out;
+}
+
+/** Merge parsed files, first wins (client-go ClientConfigLoadingRules.Load). Pure. */
+export function mergeKubeconfigs(docs: { file: string; doc: unknown }[]): Merged {
+  const merged: Merged = { clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: '' };
+  for (const { file, doc } of docs) {
+    if (doc === undefined || doc === null) continue; // an empty file
+    if (!isObj(doc)) throw new UsageError(`kubeconfig ${file}: not a kubeconfig (a YAML mapping with clusters, users, contexts)`);
+    const parts: ['clusters' | 'users' | 'contexts', string][] = [['clusters', 'cluster'], ['users', 'user'], ['contexts', 'context']];
+    for (const [list, field] of parts) {
+      for (const [name, item] of entries(doc, list, field, file)) if (!merged[list].has(name)) merged[list].set(name, { item, file });
+    }
+    if (merged.currentContext === '') merged.currentContext = str(doc['current-context']) ?? '';
+  }
+  return merged;
+}
+
+/** A path from a kubeconfig, relative to its file's directory (client-go ResolveLocalPaths). */
+const fromFile = (file: string, p: string | undefined): string | undefined => (p === undefined || isAbsolute(p) ? p : resolve(dirname(file), p));
+
+function clusterOptions(name: string, n: Named | undefined, o: KubeOverrides): ClusterOptions {
+  const c = n?.item ?? {};
+  let caFile = n ? fromFile(n.file, str(c['certificate-authority'])) : undefined;
+  let caData = str(c['certificate-authority-data']);
+  let skip = c['insecure-skip-tls-verify'] === true;
+  if (o.insecureSkipTlsVerify || o.certificateAuthority !== undefined) {
+    // client-go getCluster: an override of either replaces all three
+    skip = !!o.insecureSkipTlsVerify;
+    caFile = o.certificateAuthority !== undefined ? resolve(o.certificateAuthority) : undefined;
+    caData = undefined;
+  }
+  const server = o.server ?? str(c.server) ?? '';
+  const tlsServerName = o.tlsServerName ?? str(c['tls-server-name']);
+  const proxyUrl = str(c['proxy-url']);
+  return {
+    name,
+    server,
+    skipTLSVerify: skip,
+    ...(caFile !== undefined ? { caFile } : {}),
+    ...(caData !== undefined ? { caData } : {}),
+    ...(tlsServerName !== undefined ? { tlsServerName } : {}),
+    ...(proxyUrl !== undefined ? { proxyUrl } : {}),
+  };
+}
+
+function userOptions(name: string, n: Named | undefined, o: KubeOverrides, files: KubeconfigFiles): { user: UserOptions; impersonate: Impersonation } {
+  const u = n?.item ?? {};
+  const file = n?.file ?? '';
+  let token = str(u.token);
+  const tokenFile = n ? fromFile(file, str(u.tokenFile)) : undefined;
+  if (o.token !== undefined) token = o.token;
+  else if (token === undefined && tokenFile !== undefined) {
+    // client-go reads tokenFile (and re-reads it as it changes); a command is short enough to read it once
+    const text = files.read(tokenFile);
+    if (text === undefined) throw new UsageError(`kubeconfig ${file}: user "${name}": tokenFile ${tokenFile} does not exist`);
+    token = text.trim();
+  }
+  let exec = o.token === undefined && isObj(u.exec) ? { ...u.exec } : undefined;
+  if (exec && typeof exec.command === 'string' && exec.command.includes('/')) exec.command = fromFile(file, exec.command);
+  const authProvider = o.token === undefined && isObj(u['auth-provider']) ? u['auth-provider'] : undefined;
+  const certFile = fromFile(file, str(u['client-certificate']));
+  const keyFile = fromFile(file, str(u['client-key']));
+  const fileGroups = Array.isArray(u['as-groups']) ? u['as-groups'].filter((g): g is string => typeof g === 'string') : [];
+  const impersonate: Impersonation = {
+    groups: o.asGroups?.length ? o.asGroups : fileGroups,
+    ...((o.as ?? str(u.as)) !== undefined ? { user: (o.as ?? str(u.as))! } : {}),
+    ...((o.asUid ?? str(u['as-uid'])) !== undefined ? { uid: (o.asUid ?? str(u['as-uid']))! } : {}),
+  };
+  const user: UserOptions = {
+    name,
+    ...(token !== undefined ? { token } : {}),
+    ...(str(u['client-certificate-data']) ? { certData: str(u['client-certificate-data'])! } : {}),
+    ...(certFile ? { certFile } : {}),
+    ...(str(u['client-key-data']) ? { keyData: str(u['client-key-data'])! } : {}),
+    ...(keyFile ? { keyFile } : {}),
+    ...(exec ? { exec } : {}),
+    ...(authProvider ? { authProvider } : {}),
+    ...(str(u.username) ? { username: str(u.username)! } : {}),
+    ...(str(u.password) ? { password: str(u.password)! } : {}),
+  };
+  return { user, impersonate };
+}
+
+function inClusterPossible(env: LoadingRules['env']): boolean {
+  return !!env.KUBERNETES_SERVICE_HOST && !!env.KUBERNETES_SERVICE_PORT;
+}
+
+/**
+ * Resolve the config a command uses, as kubectl would (see the module comment).
+ * Errors: UsageError (exit 2) for an explicit --kubeconfig that does not exist, an unreadable or malformed file, a
+ * --context/--cluster/--user naming nothing; UnreachableError (exit 4) when no config exists at all.
+ */
+export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: KubeconfigFiles): ResolvedKubeconfig {
+  const { paths, explicit } = kubeconfigPaths(rules);
+  const docs: { file: string; doc: unknown }[] = [];
+  for (const p of paths) {
+    const text = files.read(p);
+    if (text === undefined) {
+      if (explicit) throw new UsageError(`kubeconfig ${p}: no such file`, { fix: { setting: 'kubeconfig' } });
+      continue; // client-go skips missing files
+    }
+    try {
+      docs.push({ file: p, doc: files.parse(text) });
+    } catch (e) {
+      throw new UsageError(`kubeconfig ${p}: cannot parse it: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const m = mergeKubeconfigs(docs);
+  const impersonateOnly: Impersonation = { groups: o.asGroups ?? [], ...(o.as ? { user: o.as } : {}), ...(o.asUid ? { uid: o.asUid } : {}) };
+
+  const contextName = o.context ?? m.currentContext;
+  if (o.context !== undefined && !m.contexts.has(o.context)) {
+    throw new UsageError(`no context named "${o.context}" in the kubeconfig (${docs.map((d) => d.file).join(', ') || 'no files'})`, { fix: { setting: 'context' } });
+  }
+  const ctx = m.contexts.get(contextName)?.item ?? {};
+  const clusterName = o.cluster ?? str(ctx.cluster) ?? '';
+  const userName = o.user ?? str(ctx.user) ?? '';
+  if (o.cluster !== undefined && !m.clusters.has(o.cluster) && o.server === undefined) {
+    throw new UsageError(`no cluster named "${o.cluster}" in the kubeconfig`, { fix: { setting: 'cluster' } });
+  }
+  if (o.user !== undefined && !m.users.has(o.user)) throw new UsageError(`no user named "${o.user}" in the kubeconfig`, { fix: { setting: 'user' } });
+  const cluster = clusterOptions(clusterName || 'cluster', m.clusters.get(clusterName), o);
+
+  if (cluster.server === '') {
+    // nothing names a server: in-cluster when possible (client-go: only when the merged config is the default one)
+    if (inClusterPossible(rules.env)) return { kind: 'in-cluster', ...(o.namespace ? { namespace: o.namespace } : {}), impersonate: impersonateOnly };
+    if (docs.length === 0) {
+      const looked = explicit ? paths : rules.env.KUBECONFIG ? [`$KUBECONFIG (${paths.join(', ')})`] : paths.length ? paths : ['~/.kube/config ($HOME is not set)'];
+      throw new UnreachableError(`no kubeconfig found (looked in ${looked.join(', ')}; not in a pod either)`, {
+        fix: { setting: 'kubeconfig', advice: 'name one, set $KUBECONFIG, or give the server' },
+      });
+    }
+    const files = docs.map((d) => d.file).join(', ');
+    if (contextName === '') throw new UsageError(`the kubeconfig (${files}) has no current-context`, { fix: { setting: 'context', advice: 'name one' } });
+    if (!m.contexts.has(contextName)) {
+      throw new UsageError(`the kubeconfig (${files}) names current-context "${contextName}", which it does not define`, { fix: { setting: 'context', advice: 'name one it defines' } });
+    }
+    throw new UsageError(`context "${contextName}" of the kubeconfig (${files}) names cluster "${clusterName}", which has no server`, { fix: { setting: 'server' } });
+  }
+  const { user, impersonate } = userOptions(userName || 'user', m.users.get(userName), o, files);
+  const name = contextName || 'overrides';
+  const namespace = o.namespace ?? str(ctx.namespace) ?? 'default';
+  return {
+    kind: 'kubeconfig',
+    options: {
+      clusters: [cluster],
+      users: [user],
+      contexts: [{ name, cluster: cluster.name, user: user.name, namespace }],
+      currentContext: name,
+    },
+    namespace,
+    context: name,
+    server: cluster.server,
+    impersonate,
+    files: docs.map((d) => d.file),
+  };
+}

@@ -1,0 +1,138 @@
+/** kubectl's kubeconfig loading rules (src/resolve/kubeconfig.ts), with the files in memory. */
+import { describe, expect, it } from 'vitest';
+import { load } from 'js-yaml';
+import { kubeconfigPaths, mergeKubeconfigs, resolveKubeconfig, type KubeOverrides, type LoadingRules } from '../../src/resolve/kubeconfig.js';
+
+const cfg = (o: { current?: string; clusters?: [string, string][]; users?: [string, Record<string, unknown>][]; contexts?: [string, string, string, string?][] }) =>
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    ...(o.current !== undefined ? { 'current-context': o.current } : {}),
+    clusters: (o.clusters ?? []).map(([name, server]) => ({ name, cluster: { server } })),
+    users: (o.users ?? []).map(([name, user]) => ({ name, user })),
+    contexts: (o.contexts ?? []).map(([name, cluster, user, namespace]) => ({ name, context: { cluster, user, ...(namespace ? { namespace } : {}) } })),
+  });
+
+function files(map: Record<string, string>) {
+  return { read: (p: string) => map[p], parse: (t: string) => load(t) };
+}
+const rules = (env: LoadingRules['env'], explicitPath?: string): LoadingRules => ({ env, delimiter: ':', ...(explicitPath ? { explicitPath } : {}) });
+const resolve = (map: Record<string, string>, env: LoadingRules['env'], o: KubeOverrides = {}, explicit?: string) => resolveKubeconfig(rules(env, explicit), o, files(map));
+
+const D = cfg({ current: 'd-ctx', clusters: [['kubernetes', 'https://198.18.1.1:6443']], users: [['kubernetes-admin', { token: 'd-token' }]], contexts: [['d-ctx', 'kubernetes', 'kubernetes-admin', 'shop']] });
+const B = cfg({ current: 'b-ctx', clusters: [['kubernetes', 'https://198.18.2.2:6443']], users: [['kubernetes-admin', { token: 'b-token' }]], contexts: [['b-ctx', 'kubernetes', 'kubernetes-admin', 'other'], ['d-ctx', 'kubernetes', 'kubernetes-admin', 'b-ns']] });
+const A = cfg({ clusters: [['a', 'https://198.18.3.3:6443']], users: [['a', { token: 'a' }]], contexts: [['a-ctx', 'a', 'a']] });
+
+describe('kubeconfig paths (client-go loading rules)', () => {
+  it('--kubeconfig alone, else $KUBECONFIG split on the path separator (empty entries and repeats dropped), else ~/.kube/config', () => {
+    expect(kubeconfigPaths(rules({ KUBECONFIG: '/a:/b', HOME: '/h' }, '/x'))).toEqual({ paths: ['/x'], explicit: true });
+    expect(kubeconfigPaths(rules({ KUBECONFIG: '/d::/a:/d:/b', HOME: '/h' })).paths).toEqual(['/d', '/a', '/b']);
+    expect(kubeconfigPaths(rules({ KUBECONFIG: '', HOME: '/h' })).paths).toEqual(['/h/.kube/config']);
+    expect(kubeconfigPaths({ env: { KUBECONFIG: '/a;/b' }, delimiter: ';' }).paths).toEqual(['/a', '/b']);
+  });
+});
+
+describe('merging (first file wins)', () => {
+  it("KUBECONFIG=d:a:b with current-context in d and b: d's context, d's cluster and user of the shared names", () => {
+    const r = resolve({ '/d': D, '/a': A, '/b': B }, { KUBECONFIG: '/d:/a:/b' });
+    expect(r.kind).toBe('kubeconfig');
+    if (r.kind !== 'kubeconfig') return;
+    expect(r.context).toBe('d-ctx');
+    expect(r.namespace).toBe('shop'); // d's definition of d-ctx, not b's
+    expect(r.server).toBe('https://198.18.1.1:6443');
+    expect(r.options.users[0]).toMatchObject({ name: 'kubernetes-admin', token: 'd-token' });
+    expect(r.files).toEqual(['/d', '/a', '/b']);
+  });
+  it('a cluster and user named the same in two files is no error: the first definition wins', () => {
+    const m = mergeKubeconfigs([{ file: '/b', doc: load(B) }, { file: '/d', doc: load(D) }]);
+    expect(m.clusters.get('kubernetes')!.file).toBe('/b');
+    expect(m.currentContext).toBe('b-ctx');
+    expect([...m.contexts.keys()].sort()).toEqual(['b-ctx', 'd-ctx']);
+  });
+  it('a missing file in $KUBECONFIG is skipped; a missing --kubeconfig is an error', () => {
+    expect(resolve({ '/a': A }, { KUBECONFIG: '/nope:/a' }, { context: 'a-ctx' })).toMatchObject({ kind: 'kubeconfig', server: 'https://198.18.3.3:6443' });
+    expect(() => resolve({ '/a': A }, {}, {}, '/nope')).toThrow(/kubeconfig \/nope: no such file/);
+  });
+  it('two entries of one name in one file are an error (as client-go says), naming the file', () => {
+    const dup = JSON.stringify({ clusters: [{ name: 'x', cluster: { server: 'https://a' } }, { name: 'x', cluster: { server: 'https://b' } }] });
+    expect(() => resolve({ '/x': dup }, { KUBECONFIG: '/x' })).toThrow(/kubeconfig \/x: duplicate name "x" in clusters/);
+  });
+  it('a file that is not YAML is bad input naming it', () => {
+    expect(() => resolve({ '/x': 'a: [' }, { KUBECONFIG: '/x' })).toThrow(/kubeconfig \/x: cannot parse it/);
+  });
+});
+
+describe('what is used', () => {
+  it('tokenFile is read (relative to the kubeconfig) and trimmed; token wins over tokenFile', () => {
+    const k = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { tokenFile: 'tok' }]], contexts: [['c', 'c', 'u']] });
+    const r = resolve({ '/etc/kube/config': k, '/etc/kube/tok': 's3cret\n' }, { KUBECONFIG: '/etc/kube/config' });
+    expect(r.kind === 'kubeconfig' && r.options.users[0]!.token).toBe('s3cret');
+    const both = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { token: 'inline', tokenFile: '/none' }]], contexts: [['c', 'c', 'u']] });
+    expect(resolve({ '/k': both }, { KUBECONFIG: '/k' }).kind === 'kubeconfig' && (resolve({ '/k': both }, { KUBECONFIG: '/k' }) as { options: { users: { token?: string }[] } }).options.users[0]!.token).toBe('inline');
+    const gone = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { tokenFile: '/gone' }]], contexts: [['c', 'c', 'u']] });
+    expect(() => resolve({ '/k': gone }, { KUBECONFIG: '/k' })).toThrow(/tokenFile \/gone does not exist/);
+  });
+  it('relative certificate paths and exec commands with a slash are relative to their file; exec is kept', () => {
+    const k = JSON.stringify({
+      'current-context': 'c',
+      clusters: [{ name: 'c', cluster: { server: 'https://198.18.0.1', 'certificate-authority': 'ca.crt' } }],
+      users: [{ name: 'u', user: { 'client-certificate': 'u.crt', 'client-key': '/abs/u.key', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/cred', args: ['x'] } } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+    });
+    const r = resolve({ '/home/me/.kube/config': k }, { HOME: '/home/me' });
+    if (r.kind !== 'kubeconfig') throw new Error(r.kind);
+    expect(r.options.clusters[0]).toMatchObject({ caFile: '/home/me/.kube/ca.crt', skipTLSVerify: false });
+    expect(r.options.users[0]).toMatchObject({ certFile: '/home/me/.kube/u.crt', keyFile: '/abs/u.key', exec: { command: '/home/me/.kube/bin/cred', args: ['x'] } });
+  });
+  it('overrides: --context, --cluster, --user, --server, --token, CA and TLS flags, -n, impersonation', () => {
+    const map = { '/d': D, '/a': A, '/b': B };
+    const env = { KUBECONFIG: '/d:/a:/b' };
+    const r = resolve(map, env, { context: 'b-ctx', cluster: 'a', user: 'a', namespace: 'x', tlsServerName: 'api.x', as: 'jane', asGroups: ['g1', 'g2'], asUid: '42' });
+    if (r.kind !== 'kubeconfig') throw new Error(r.kind);
+    expect(r).toMatchObject({ context: 'b-ctx', namespace: 'x', server: 'https://198.18.3.3:6443', impersonate: { user: 'jane', groups: ['g1', 'g2'], uid: '42' } });
+    expect(r.options.users[0]).toMatchObject({ name: 'a', token: 'a' });
+    expect(r.options.clusters[0]).toMatchObject({ tlsServerName: 'api.x' });
+    const t = resolve(map, env, { server: 'https://198.18.9.9', token: 'flag-token', insecureSkipTlsVerify: true }) as { options: { clusters: { caData?: string; skipTLSVerify: boolean; server: string }[]; users: { token?: string }[] } };
+    expect(t.options.clusters[0]).toMatchObject({ server: 'https://198.18.9.9', skipTLSVerify: true });
+    expect(t.options.users[0]!.token).toBe('flag-token');
+    expect(() => resolve(map, env, { context: 'nope' })).toThrow(/no context named "nope"/);
+    expect(() => resolve(map, env, { user: 'nope' })).toThrow(/no user named "nope"/);
+  });
+  it('--certificate-authority replaces certificate-authority-data and insecure-skip-tls-verify (client-go getCluster)', () => {
+    const k = JSON.stringify({ 'current-context': 'c', clusters: [{ name: 'c', cluster: { server: 'https://198.18.0.1', 'certificate-authority-data': 'QUJD', 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }] });
+    const r = resolve({ '/k': k }, { KUBECONFIG: '/k' }, { certificateAuthority: '/ca.pem' }) as { options: { clusters: Record<string, unknown>[] } };
+    expect(r.options.clusters[0]).toEqual({ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile: '/ca.pem' });
+  });
+  it('the kubeconfig user\'s as / as-groups / as-uid are used unless flags replace them', () => {
+    const k = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { token: 't', as: 'bob', 'as-groups': ['dev'], 'as-uid': '7' }]], contexts: [['c', 'c', 'u']] });
+    expect(resolve({ '/k': k }, { KUBECONFIG: '/k' })).toMatchObject({ impersonate: { user: 'bob', groups: ['dev'], uid: '7' } });
+    expect(resolve({ '/k': k }, { KUBECONFIG: '/k' }, { as: 'al', asGroups: ['ops'] })).toMatchObject({ impersonate: { user: 'al', groups: ['ops'], uid: '7' } });
+  });
+});
+
+describe('in-cluster and nothing at all', () => {
+  const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: '/root' };
+  it('~/.kube/config wins over the in-cluster config', () => {
+    expect(resolve({ '/root/.kube/config': D }, inPod)).toMatchObject({ kind: 'kubeconfig', context: 'd-ctx' });
+  });
+  it('in-cluster only when no file names a server', () => {
+    expect(resolve({}, inPod, { namespace: 'x' })).toEqual({ kind: 'in-cluster', namespace: 'x', impersonate: { groups: [] } });
+  });
+  it('no kubeconfig anywhere: exit 4, saying where it looked', () => {
+    let err: unknown;
+    try {
+      resolve({}, { HOME: '/root' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ kind: 'unreachable', fix: { setting: 'kubeconfig' } });
+    expect((err as Error).message).toBe('no kubeconfig found (looked in /root/.kube/config; not in a pod either)');
+    expect(() => resolve({}, { KUBECONFIG: '/x:/y' })).toThrow(/looked in \$KUBECONFIG \(\/x, \/y\)/);
+  });
+  it('--server alone (no file) is enough, as with kubectl', () => {
+    expect(resolve({}, { HOME: '/root' }, { server: 'https://198.18.0.1', token: 't' })).toMatchObject({ kind: 'kubeconfig', server: 'https://198.18.0.1', namespace: 'default' });
+  });
+  it('files without a current-context: a usage error saying so', () => {
+    expect(() => resolve({ '/a': A }, { KUBECONFIG: '/a' })).toThrow(/has no current-context/);
+  });
+});

@@ -1,0 +1,217 @@
+/** kubectl's conventions in the CLI: pflag's argv forms, jsonpath templates, list printing, events, completion, --version. */
+import { describe, expect, it } from 'vitest';
+import { Command, Option } from 'commander';
+import { flagSpecs, normalizeArgv } from '../../src/cli/argv.js';
+import { parseTemplate, printJsonPath } from '../../src/cli/jsonpath.js';
+import { asList, parseListFormat, printRows, type Row } from '../../src/cli/list-print.js';
+import { addedInterfaceEvent, failedAddInterfaceEvent, removedInterfaceEvent } from '../../src/resolve/events.js';
+import { complete, completionText, Directive, toolOf } from '../../src/cli/complete.js';
+import { platform, userAgent, versionData } from '../../src/cli/version.js';
+import { parseRequestTimeout } from '../../src/cli/options.js';
+import { attachCommand } from '../../src/cli/attach.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { listCommand } from '../../src/cli/list.js';
+import { gcCommand } from '../../src/cli/gc.js';
+import { intentPath } from '../../src/cni/cache.js';
+import { world } from '../fakes/world.js';
+
+describe('argv in pflag forms (normalizeArgv)', () => {
+  const cmd = new Command()
+    .option('-n, --namespace <ns>')
+    .option('-o, --output <f>')
+    .option('--insecure-skip-tls-verify')
+    .option('--as-group <g>')
+    .addOption(new Option('-v, --v <level>'))
+    .option('--version');
+  const n = (...a: string[]) => normalizeArgv(a, flagSpecs(cmd));
+  it.each([
+    [['-n=shop'], ['-n', 'shop']],
+    [['-nshop'], ['-n', 'shop']],
+    [['-n', 'shop'], ['-n', 'shop']],
+    [['--namespace=shop'], ['--namespace=shop']],
+    [['-ojson'], ['-o', 'json']],
+    [['-o=jsonpath={.items[*].metadata.name}'], ['-o', 'jsonpath={.items[*].metadata.name}']],
+    [['--insecure-skip-tls-verify=true'], ['--insecure-skip-tls-verify']],
+    [['--insecure-skip-tls-verify=T'], ['--insecure-skip-tls-verify']],
+    [['--insecure-skip-tls-verify=false'], []],
+    [['--insecure-skip-tls-verify=0'], []],
+    [['--insecure-skip-tls-verify=maybe'], ['--insecure-skip-tls-verify=maybe']],
+    [['-v=6'], ['--v=6']],
+    [['-v', '6'], ['--v=6']],
+    [['-v6'], ['--v=6']],
+    [['--v=6'], ['--v=6']],
+    [['--v', '6'], ['--v=6']],
+    [['-v'], ['--v=1']],
+    [['-v', 'web-1'], ['--v=1', 'web-1']],
+    [['--verbose'], ['--v=1']],
+    [['--version'], ['--version']],
+    [['pod', '--', '-n=x', '-v'], ['pod', '--', '-n=x', '-v']],
+  ])('%j → %j', (input, out) => expect(n(...input)).toEqual(out));
+});
+
+describe('--request-timeout (kubectl: 0 is no limit)', () => {
+  it.each([['0', 0], ['0s', 0], ['5s', 5000], ['1m', 60_000], ['2', 2000], ['1m30s', 90_000]])('%s → %d ms', (t, ms) => expect(parseRequestTimeout(t)).toBe(ms));
+  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow(/--request-timeout: "soon" is not a duration/));
+});
+
+describe('kubectl jsonpath templates', () => {
+  const list = { kind: 'List', items: [{ metadata: { name: 'a' }, ifname: 'eth1', n: 1 }, { metadata: { name: 'b' }, ifname: 'net1', n: 2 }] };
+  it.each([
+    ['{.items[*].metadata.name}', 'a b'],
+    ['{.items[0].ifname}', 'eth1'],
+    ['{range .items[*]}{.metadata.name}{"\\t"}{.ifname}{"\\n"}{end}', 'a\teth1\nb\tnet1\n'],
+    ['{range .items}{@.metadata.name},{end}', 'a,b,'],
+    ['names: {.items[*].metadata.name}!', 'names: a b!'],
+    ['{.items[?(@.n==2)].metadata.name}', 'b'],
+    ['{.kind}', 'List'],
+    ['{.items[1].metadata}', '{"name":"b"}'],
+    ['{$.items[*].n}', '1 2'],
+    ['{.nothing}', ''],
+  ])('%s', (t, out) => expect(printJsonPath(t, list)).toBe(out));
+  it('refuses an unclosed action, range without end, and end without range', () => {
+    expect(() => parseTemplate('{.items')).toThrow(/unclosed/);
+    expect(() => parseTemplate('{range .items}x')).toThrow(/range.*without \{end\}/);
+    expect(() => parseTemplate('{end}')).toThrow(/without \{range\}/);
+  });
+});
+
+describe('cni-list printing (kubectl get)', () => {
+  const rows: Row[] = [
+    { namespace: 'shop', target: 'web-1', ifname: 'eth1', network: 'blue', addresses: ['198.18.0.2/24'], containerId: 'a'.repeat(64), state: 'attached', annotated: true },
+    { namespace: 'shop', target: 'web-2', ifname: 'eth1', network: 'blue', addresses: [], containerId: 'b'.repeat(64), state: 'pod gone' },
+  ];
+  const base = { format: 'table', allNamespaces: false, noHeaders: false, namespace: 'shop' };
+  it('table: no NAMESPACE column without -A; columns padded as kubectl (at least 10, widest + 3)', async () => {
+    const { out } = await printRows(rows, base);
+    expect(out.split('\n')[0]).toBe('POD       IFNAME    NETWORK   ADDRESSES       STATE      ANNOTATED   CONTAINER');
+    expect(out.split('\n')[2]).toBe('web-2     eth1      blue      <none>          pod gone   <unknown>   bbbbbbbbbbbb');
+    expect((await printRows(rows, { ...base, allNamespaces: true })).out).toMatch(/^NAMESPACE\s+POD\s/);
+    expect((await printRows(rows, { ...base, noHeaders: true })).out.split('\n')[0]).toMatch(/^web-1\s+eth1/);
+    expect((await printRows(rows, { ...base, format: 'wide' })).out).toContain('a'.repeat(64));
+  });
+  it('-o name, json and yaml (a List), jsonpath', async () => {
+    expect((await printRows(rows, { ...base, format: 'name' })).out).toBe('attachment/web-1.eth1\nattachment/web-2.eth1\n');
+    expect(JSON.parse((await printRows(rows, { ...base, format: 'json' })).out)).toEqual(asList(rows));
+    expect((await printRows(rows, { ...base, format: 'yaml' })).out).toMatch(/^apiVersion: v1\nkind: List\nmetadata:\n {2}resourceVersion: ''\nitems:\n/);
+    expect((await printRows(rows, { ...base, format: 'jsonpath={range .items[*]}{.pod}/{.ifname}={.state}{"\\n"}{end}' })).out).toBe('web-1/eth1=attached\nweb-2/eth1=pod gone\n');
+  });
+  it('nothing found: kubectl\'s line on stderr for table/wide/name; an empty List for json', async () => {
+    expect(await printRows([], base)).toEqual({ out: '', err: 'No resources found in shop namespace.\n' });
+    expect(await printRows([], { ...base, allNamespaces: true })).toEqual({ out: '', err: 'No resources found\n' });
+    expect(await printRows([], { ...base, format: 'name' })).toEqual({ out: '', err: 'No resources found in shop namespace.\n' });
+    expect(JSON.parse((await printRows([], { ...base, format: 'json' })).out).items).toEqual([]);
+  });
+  it('-o values: the formats kubectl has for lists, else a usage error listing them', () => {
+    for (const f of ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath={.items}']) expect(parseListFormat(f)).toBe(f);
+    expect(() => parseListFormat('csv')).toThrow(/allowed formats are: table, wide, name, json, yaml, jsonpath=TEMPLATE/);
+  });
+});
+
+describe('events (Multus words)', () => {
+  const result = { cniVersion: '1.0.0', interfaces: [{ name: 'eth1', sandbox: '/x' }], ips: [{ address: '198.18.0.5/24', interface: 0 }] };
+  it('messages', () => {
+    expect(addedInterfaceEvent('eth1', 'shop/macvlan-net', result)).toEqual({ type: 'Normal', reason: 'AddedInterface', message: 'Add eth1 [198.18.0.5/24] from shop/macvlan-net' });
+    expect(addedInterfaceEvent('eth1', 'blue', { cniVersion: '1.0.0' }).message).toBe('Add eth1 [] from blue');
+    expect(removedInterfaceEvent('eth1', 'blue')).toEqual({ type: 'Normal', reason: 'RemovedInterface', message: 'Remove eth1 from blue' });
+    const f = failedAddInterfaceEvent('eth1', 'blue', 'x'.repeat(2000));
+    expect(f.type).toBe('Warning');
+    expect(f.message.length).toBe(1024);
+  });
+  it('attach and detach record them on the pod; --no-annotate records none', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.kube.events.map((e) => [e.type, e.reason, e.message, e.uid, e.host])).toEqual([
+      ['Normal', 'AddedInterface', expect.stringMatching(/^Add eth1 \[198\.18\.0\.2\/24\] from net$/), 'uid-1', 'node-1'],
+      ['Normal', 'RemovedInterface', 'Remove eth1 from net', 'uid-1', 'node-1'],
+    ]);
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth2', '--conf', '-', '--no-annotate'])).toBe(0);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth2', '--no-annotate'])).toBe(0);
+    expect(w.kube.events).toHaveLength(2);
+  });
+  it('a failed attach records a Warning; an event that cannot be written is a note, never a failure', async () => {
+    const w = world();
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'no bridge today' }) } : {}));
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
+    expect(w.kube.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'FailedAddInterface', message: expect.stringMatching(/^Add eth1 from net failed \(rolled back\): .*no bridge today/) })]);
+    const ok = world();
+    ok.kube.failEvents = 1;
+    expect(await ok.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(ok.stderr()).toMatch(/^note: the AddedInterface event could not be recorded on pod shop\/web-1: .*403/m);
+    expect(ok.kube.patches).toHaveLength(1);
+  });
+});
+
+describe('completion (cobra __complete protocol)', () => {
+  const run = async (w: ReturnType<typeof world>, tool: 'attach' | 'detach' | 'list' | 'gc', words: string[]) => {
+    const make = { attach: attachCommand, detach: detachCommand, list: listCommand, gc: gcCommand }[tool];
+    return complete(tool, make(w.deps), words, w.deps);
+  };
+  it('flag names with descriptions; NoFileComp', async () => {
+    const w = world();
+    const c = await run(w, 'attach', ['--if']);
+    expect(c).toEqual({ candidates: [expect.stringMatching(/^--ifname\tinterface name/)], directive: Directive.NoFileComp });
+    expect(completionText(c)).toMatch(/^--ifname\t.*\n:4\n$/);
+  });
+  it('flag values: choices (also --flag=), files for --conf, directories for --cache-dir', async () => {
+    const w = world();
+    expect(await run(w, 'attach', ['--runtime', 'd'])).toEqual({ candidates: ['docker'], directive: 4 });
+    expect(await run(w, 'attach', ['--runtime=k'])).toEqual({ candidates: ['--runtime=kind'], directive: 4 });
+    expect(await run(w, 'list', ['-o', 'j'])).toEqual({ candidates: ['json', 'jsonpath='], directive: 4 | 2 });
+    expect(await run(w, 'attach', ['--conf', ''])).toEqual({ candidates: [], directive: 0 });
+    expect(await run(w, 'attach', ['--cache-dir', ''])).toEqual({ candidates: [], directive: 16 });
+  });
+  it('pods of the namespace given so far (-n=, --namespace), none after the POD or for cni-gc', async () => {
+    const w = world();
+    w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'web-2' } });
+    w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'db-1', namespace: 'other' } });
+    expect(await run(w, 'attach', [''])).toEqual({ candidates: ['web-1', 'web-2'], directive: 4 });
+    expect(await run(w, 'attach', ['-n=other', ''])).toEqual({ candidates: ['db-1'], directive: 4 });
+    expect(await run(w, 'attach', ['--context', 'kind-x', '-n', 'shop', 'web-'])).toEqual({ candidates: ['web-1', 'web-2'], directive: 4 });
+    expect(w.kubeCalls.at(-1)).toMatchObject({ context: 'kind-x', namespace: 'shop', requestTimeoutMs: 3000 });
+    expect(await run(w, 'attach', ['web-1', ''])).toEqual({ candidates: [], directive: 4 });
+    expect(await run(w, 'gc', [''])).toEqual({ candidates: [], directive: 4 });
+  });
+  it('an API that fails gives no candidates, not an error', async () => {
+    const w = world();
+    w.deps.kube = async () => {
+      throw new Error('unreachable');
+    };
+    expect(await run(w, 'attach', [''])).toEqual({ candidates: [], directive: 4 });
+  });
+  it('--net: the NADs of the namespace; --ifname of cni-detach: the interfaces the cache has for that pod', async () => {
+    const w = world();
+    w.kube.nads.set('shop/mv', { namespace: 'shop', name: 'mv', config: '{}' });
+    w.kube.nads.set('other/x', { namespace: 'other', name: 'x', config: '{}' });
+    expect(await run(w, 'attach', ['web-1', '--net', ''])).toEqual({ candidates: ['mv'], directive: 4 });
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--cache-dir', '/c'])).toBe(0);
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net7', '--conf', '-', '--cache-dir', '/c'])).toBe(0);
+    expect(await run(w, 'detach', ['web-1', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: ['eth1', 'net7'], directive: 4 });
+    expect(await run(w, 'detach', ['web-2', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: [], directive: 4 });
+    expect(intentPath).toBeDefined();
+  });
+  it('the executable name says the command', () => {
+    expect(toolOf('/usr/local/bin/kubectl_complete-cni_attach')).toBe('attach');
+    expect(toolOf('kubectl_complete-cni_gc')).toBe('gc');
+    expect(toolOf('kubectl-cni_attach')).toBeUndefined();
+  });
+});
+
+describe('version and User-Agent', () => {
+  it('kubectl-like shapes', () => {
+    expect(platform('linux', 'x64')).toBe('linux/amd64');
+    expect(platform('darwin', 'arm64')).toBe('darwin/arm64');
+    expect(userAgent()).toMatch(/^cni-attach\/v\S+ \((linux|darwin)\/\w+\)$/);
+    expect(versionData()).toEqual({ clientVersion: { gitVersion: expect.stringMatching(/^v/), platform: platform(), nodeVersion: process.version } });
+  });
+  it('--version on every command, plain and -o json, whatever else is on the line', async () => {
+    const w = world();
+    for (const make of [attachCommand, detachCommand, listCommand, gcCommand]) {
+      expect(await w.cli(make, ['--version'])).toBe(0);
+      expect(w.stdout()).toMatch(/^cni-attach v\S+ \(linux\/\w+, node v/);
+    }
+    expect(await w.cli(attachCommand, ['web-1', '--version', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout()).clientVersion.gitVersion).toMatch(/^v/);
+    expect(w.kubeCalls).toEqual([]);
+  });
+});
