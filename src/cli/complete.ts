@@ -107,7 +107,11 @@ export async function complete(tool: Tool, cmd: Command, words: string[], deps: 
       const long = o.long ?? '';
       const withPrefix = (xs: string[]) => xs.filter((x) => x.startsWith(partial)).map((x) => prefix + x);
       const choices = valueChoices(o);
-      if (choices) return { candidates: withPrefix([...choices]), directive: choices.some((c) => c.endsWith('=')) ? Directive.NoFileComp | Directive.NoSpace : Directive.NoFileComp };
+      if (choices) {
+        const c = withPrefix([...choices]);
+        // "jsonpath=" goes on with the template: no space after it (when it is the only way on)
+        return { candidates: c, directive: c.length && c.every((x) => x.endsWith('=')) ? Directive.NoFileComp | Directive.NoSpace : Directive.NoFileComp };
+      }
       if (PATH_FLAGS.has(long)) return { candidates: [], directive: Directive.Default };
       if (DIR_FLAGS.has(long)) return { candidates: [], directive: Directive.FilterDirs };
       if (long === '--context' || long === '--cluster' || long === '--user') {

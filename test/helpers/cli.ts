@@ -20,13 +20,21 @@ function cliEnv(): Record<string, string> {
   return env;
 }
 
-/** Run bin/kubectl-cni_<tool> with args; never throws. The run is killed after timeoutMs (default 45s). */
-export async function runCli(tool: Tool, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/**
+ * Run bin/kubectl-cni_<tool> with args; never throws. The run is killed after timeoutMs (default 45s). `env` is laid
+ * over the usual environment (a value of undefined removes that variable: e.g. KUBECONFIG).
+ */
+export async function runCli(tool: Tool, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
   const start = Date.now();
+  const env = cliEnv();
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
   const r = await execa(BIN[tool], args, {
     reject: false,
     input: opts.input ?? '',
-    env: cliEnv(),
+    env,
     extendEnv: false,
     timeout: opts.timeoutMs ?? 45_000,
   });

@@ -88,3 +88,61 @@ describe('sharedAgentAuth', () => {
     }
   });
 });
+
+describe('kubectl conventions of the client', () => {
+  it('User-Agent and impersonation headers on REST requests and on the pods/exec upgrade', async () => {
+    const k = await connectKube({ kubeconfig: api.kubeconfigPath, userAgent: 'cni-attach/v9.9.9 (linux/amd64)', as: 'jane', asGroups: ['g1', 'g2'], asUid: '42' }, {});
+    await k.getPod('default', 'web-0');
+    const r = await k.exec('default', 'web-0', 'app', ['true'], '');
+    expect(r.code).toBe(0);
+    const rest = api.requests.find((q) => q.path === '/api/v1/namespaces/default/pods/web-0')!;
+    const upgrade = api.requests.find((q) => q.path.endsWith('/exec'))!;
+    for (const q of [rest, upgrade]) {
+      expect(q.headers['user-agent']).toBe('cni-attach/v9.9.9 (linux/amd64)');
+      expect(q.headerLines.filter(([h]) => h.startsWith('impersonate-')).sort()).toEqual([['impersonate-group', 'g1'], ['impersonate-group', 'g2'], ['impersonate-uid', '42'], ['impersonate-user', 'jane']]);
+    }
+  });
+
+  it('createPodEvent writes a core/v1 Event on the pod that kubectl describe shows', async () => {
+    const pod = await kube.getPod('default', 'web-0');
+    await kube.createPodEvent(pod, { type: 'Normal', reason: 'AddedInterface', message: 'Add eth1 [198.18.0.5/24] from default/br' }, 'node-1');
+    const [ev] = api.listEvents('default');
+    expect(ev).toMatchObject({
+      metadata: { namespace: 'default', name: expect.stringMatching(/^web-0\.[0-9a-f]+$/) },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: 'web-0', uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion },
+      type: 'Normal',
+      reason: 'AddedInterface',
+      message: 'Add eth1 [198.18.0.5/24] from default/br',
+      source: { component: 'cni-attach', host: 'node-1' },
+      reportingComponent: 'cni-attach',
+      reportingInstance: 'node-1',
+      count: 1,
+    });
+    const { existsSync } = await import('node:fs');
+    if (!existsSync('/usr/bin/kubectl')) {
+      console.log('kube-client: /usr/bin/kubectl is not here: `kubectl describe pod` is not run against the event');
+      return;
+    }
+    const { execa } = await import('execa');
+    const d = await execa('/usr/bin/kubectl', ['describe', 'pod', 'web-0', '-n', 'default', '--kubeconfig', api.kubeconfigPath], { reject: false });
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n\s+----.*\n\s+Normal\s+AddedInterface\s+\S+\s+cni-attach\s+Add eth1 \[198\.18\.0\.5\/24\] from default\/br$/m);
+  });
+
+  it('the stand-in refuses an event the API server would refuse (namespace mismatch, unknown type) with a 422', async () => {
+    const { request } = await import('node:https');
+    const body = JSON.stringify({ metadata: { name: 'e1' }, involvedObject: { kind: 'Pod', name: 'web-0', namespace: 'other' }, reason: 'X', type: 'Loud' });
+    const answer = await new Promise<{ code: number; text: string }>((resolve, reject) => {
+      const req = request(`${api.url}/api/v1/namespaces/default/events`, { method: 'POST', ca: api.caPem, headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer.code).toBe(422);
+    expect(JSON.parse(answer.text).details.causes.map((c: { field: string }) => c.field).sort()).toEqual(['involvedObject.namespace', 'type']);
+    expect(api.listEvents('default')).toEqual([]);
+  });
+});

@@ -146,6 +146,11 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   headers: http.IncomingHttpHeaders;
+  /**
+   * The header lines as received, in order, names lower-cased: a header sent twice (Impersonate-Group) is two
+   * entries here where `headers` joins them. For User-Agent and impersonation checks.
+   */
+  headerLines: [string, string][];
   /** Whether the request carried the server's bearer token. */
   authorized: boolean;
 }
@@ -1677,6 +1682,7 @@ export class StandInApiServer {
       body,
       rawBody,
       headers: req.headers,
+      headerLines: req.rawHeaders.flatMap((v, i, all) => (i % 2 === 0 ? [[v.toLowerCase(), all[i + 1] ?? ''] as [string, string]] : [])),
       authorized: m?.[1] === this.token,
     };
     this.requests.push(rec);

@@ -157,7 +157,8 @@ describe('completion (cobra __complete protocol)', () => {
     const w = world();
     expect(await run(w, 'attach', ['--runtime', 'd'])).toEqual({ candidates: ['docker'], directive: 4 });
     expect(await run(w, 'attach', ['--runtime=k'])).toEqual({ candidates: ['--runtime=kind'], directive: 4 });
-    expect(await run(w, 'list', ['-o', 'j'])).toEqual({ candidates: ['json', 'jsonpath='], directive: 4 | 2 });
+    expect(await run(w, 'list', ['-o', 'j'])).toEqual({ candidates: ['json', 'jsonpath='], directive: 4 });
+    expect(await run(w, 'list', ['-o', 'jsonp'])).toEqual({ candidates: ['jsonpath='], directive: 4 | 2 });
     expect(await run(w, 'attach', ['--conf', ''])).toEqual({ candidates: [], directive: 0 });
     expect(await run(w, 'attach', ['--cache-dir', ''])).toEqual({ candidates: [], directive: 16 });
   });

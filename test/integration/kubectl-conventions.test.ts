@@ -1,0 +1,307 @@
+/**
+ * Issue 13's table, row by row: cni-attach's binaries and the real kubectl side by side against the same stand-in API
+ * server and the same kubeconfigs. Each row runs the cni side always; the kubectl column is checked where
+ * /usr/bin/kubectl (or kubectl on PATH) exists, and says so with one line where it does not.
+ *
+ * The cni side is observed through `cni-list -l <selector>` on an empty cache: it loads the kubeconfig, makes exactly
+ * one API request (the pod list of the namespace it resolved, with the credentials it resolved), and prints kubectl's
+ * "No resources found in <ns> namespace." — the same line `kubectl get pods -l <selector>` prints.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makePod, StandInApiServer, type RecordedRequest } from '../k8s/stand-in-api.js';
+import { runCli, show, type CliResult } from '../helpers/cli.js';
+import { ROOT } from '../helpers/env.js';
+
+const KUBECTL = ['/usr/bin/kubectl', ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'kubectl'))].find((p) => existsSync(p));
+if (!KUBECTL) console.log('kubectl-conventions: no kubectl binary here (/usr/bin/kubectl or PATH): the kubectl column is not compared; the cni-attach side runs');
+
+let api: StandInApiServer;
+let dir: string;
+let n = 0;
+
+beforeAll(async () => {
+  api = await StandInApiServer.start();
+  dir = await mkdtemp(join(tmpdir(), 'cni-attach-kubectl-conv-'));
+  api.addPod(makePod({ name: 'web-1', namespace: 'shop', labels: { app: 'web' } }));
+  api.addPod(makePod({ name: 'web-2', namespace: 'shop', labels: { app: 'web' } }));
+  api.addPod(makePod({ name: 'db-1', namespace: 'other', labels: { app: 'db' } }));
+});
+afterEach(() => api.clearRequests());
+afterAll(async () => {
+  await api?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** The environment of a run: no KUBECONFIG, a HOME of its own, no in-cluster variables, unless given. */
+function baseEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return { KUBECONFIG: undefined, HOME: join(dir, 'empty-home'), KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined, ...env };
+}
+
+async function cni(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return runCli('list', ['--cache-dir', join(dir, 'no-cache'), ...args], { env: baseEnv(env), timeoutMs: 30_000 });
+}
+
+async function kubectl(args: string[], env: Record<string, string | undefined> = {}): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(env) })) if (v !== undefined) e[k] = v;
+  const r = await execa(KUBECTL!, args, { reject: false, env: e, extendEnv: false, timeout: 30_000 });
+  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** The recorded pod-list requests, by client (kubectl or cni-attach, from the User-Agent). */
+function podLists(client: 'kubectl' | 'cni-attach'): RecordedRequest[] {
+  return api.requests.filter((q) => /\/pods$/.test(q.path) && q.method === 'GET' && (q.headers['user-agent'] ?? '').startsWith(`${client}/`));
+}
+
+/** A kubeconfig file in the test dir; each context's user has its own token (the right one or a wrong one). */
+async function kubeconfigFile(o: {
+  current?: string;
+  clusters?: [string, string][];
+  users?: [string, Record<string, unknown>][];
+  contexts?: [name: string, cluster: string, user: string, ns?: string][];
+}): Promise<string> {
+  const path = join(dir, `kc-${++n}.yaml`);
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    ...(o.current ? { 'current-context': o.current } : {}),
+    clusters: (o.clusters ?? []).map(([name, server]) => ({ name, cluster: { server, 'certificate-authority': api.caPath } })),
+    users: (o.users ?? []).map(([name, user]) => ({ name, user })),
+    contexts: (o.contexts ?? []).map(([name, cluster, user, namespace]) => ({ name, context: { cluster, user, ...(namespace ? { namespace } : {}) } })),
+  };
+  await writeFile(path, JSON.stringify(doc), { mode: 0o600 });
+  return path;
+}
+
+const NONE_SHOP = /^No resources found in shop namespace\.$/m;
+
+describe('kubeconfig loading (client-go rules)', () => {
+  it('KUBECONFIG=d:a:b with current-context in d and b: d\'s context (first file wins)', async () => {
+    const d = await kubeconfigFile({ current: 'd', clusters: [['kubernetes', api.url]], users: [['kubernetes-admin', { token: api.token }]], contexts: [['d', 'kubernetes', 'kubernetes-admin', 'shop']] });
+    const a = await kubeconfigFile({ clusters: [['a', api.url]], users: [['a', { token: 'a-wrong' }]], contexts: [['a', 'a', 'a', 'a-ns']] });
+    const b = await kubeconfigFile({ current: 'b', clusters: [['kubernetes', 'https://127.0.0.1:1']], users: [['kubernetes-admin', { token: 'b-wrong' }]], contexts: [['b', 'kubernetes', 'kubernetes-admin', 'other'], ['d', 'kubernetes', 'kubernetes-admin', 'other']] });
+    const env = { KUBECONFIG: [d, a, b].join(':') };
+    const r = await cni(['-l', 'app=none'], env);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr, show(r)).toMatch(NONE_SHOP);
+    expect(podLists('cni-attach').map((q) => [q.path, q.authorized])).toEqual([['/api/v1/namespaces/shop/pods', true]]);
+    if (KUBECTL) {
+      const k = await kubectl(['get', 'pods', '-l', 'app=none'], env);
+      expect(k.exitCode, k.stderr).toBe(0);
+      expect(k.stderr).toMatch(NONE_SHOP);
+      expect(podLists('kubectl').map((q) => [q.path, q.authorized])).toEqual([['/api/v1/namespaces/shop/pods', true]]);
+    }
+  });
+
+  it('a cluster and user defined in two files under the same name: the first definition, no error', async () => {
+    const one = await kubeconfigFile({ current: 'x', clusters: [['kubernetes', api.url]], users: [['kubernetes-admin', { token: api.token }]], contexts: [['x', 'kubernetes', 'kubernetes-admin', 'shop']] });
+    const two = await kubeconfigFile({ clusters: [['kubernetes', 'https://127.0.0.1:1']], users: [['kubernetes-admin', { token: 'wrong' }]], contexts: [['y', 'kubernetes', 'kubernetes-admin']] });
+    const env = { KUBECONFIG: `${one}:${two}` };
+    const r = await cni(['-l', 'app=none'], env);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(podLists('cni-attach')[0]?.authorized).toBe(true);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-l', 'app=none'], env)).exitCode).toBe(0);
+  });
+
+  it('a $KUBECONFIG entry that does not exist is skipped', async () => {
+    const good = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const env = { KUBECONFIG: `${join(dir, 'missing.yaml')}:${good}` };
+    const r = await cni(['-l', 'app=none'], env);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr).toMatch(NONE_SHOP);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-l', 'app=none'], env)).stderr).toMatch(NONE_SHOP);
+  });
+
+  it('a user with tokenFile (relative to the kubeconfig) is authenticated', async () => {
+    await mkdir(join(dir, 'tf'), { recursive: true });
+    await writeFile(join(dir, 'tf', 'token'), `${api.token}\n`, { mode: 0o600 });
+    const kc = join(dir, 'tf', 'config');
+    await writeFile(kc, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+      clusters: [{ name: 'c', cluster: { server: api.url, 'certificate-authority': api.caPath } }],
+      users: [{ name: 'u', user: { tokenFile: 'token' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'shop' } }],
+    }));
+    const r = await cni(['-l', 'app=none'], { KUBECONFIG: kc });
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(podLists('cni-attach')[0]?.authorized).toBe(true);
+    if (KUBECTL) {
+      expect((await kubectl(['get', 'pods', '-l', 'app=none'], { KUBECONFIG: kc })).exitCode).toBe(0);
+      expect(podLists('kubectl')[0]?.authorized).toBe(true);
+    }
+  });
+
+  it('no kubeconfig at all: "no kubeconfig found (looked in …)", exit 4 (kubectl would try localhost:8080)', async () => {
+    await mkdir(join(dir, 'empty-home'), { recursive: true });
+    const r = await cni(['-l', 'app=none']);
+    expect(r.exitCode, show(r)).toBe(4);
+    expect(r.stderr).toMatch(/^error: -l app=none: no kubeconfig found \(looked in .*empty-home\/\.kube\/config; not in a pod either\)/m);
+    const attach = await runCli('attach', ['web-1', '--ifname', 'eth1', '--conf', '-'], { env: baseEnv({}), input: '{}' });
+    expect(attach.exitCode, show(attach)).toBe(4);
+    expect(attach.stderr).toMatch(/^error: no kubeconfig found/m);
+    if (KUBECTL) expect((await kubectl(['get', 'pods'])).stderr).toMatch(/localhost:8080/);
+  });
+
+  it('in-cluster variables and ~/.kube/config: the file is used', async () => {
+    const home = join(dir, 'home-incluster');
+    await mkdir(join(home, '.kube'), { recursive: true });
+    await writeFile(join(home, '.kube', 'config'), JSON.stringify(api.kubeconfig({ namespace: 'shop' })));
+    const env = { HOME: home, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '1' };
+    const r = await cni(['-l', 'app=none'], env);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr).toMatch(NONE_SHOP);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-l', 'app=none'], env)).stderr).toMatch(NONE_SHOP);
+  });
+});
+
+describe("kubectl's global flags", () => {
+  it('--as, --as-group (twice), --as-uid: the same impersonation headers as kubectl sends', async () => {
+    const flags = ['--as', 'jane', '--as-group', 'g1', '--as-group=g2', '--as-uid', '42'];
+    const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...flags]);
+    expect(r.exitCode, show(r)).toBe(0);
+    const imp = (q: RecordedRequest | undefined) => (q?.headerLines ?? []).filter(([k]) => k.startsWith('impersonate-'));
+    // one header line per group (as client-go sends them), in any order among the others
+    const ours = imp(podLists('cni-attach')[0]).sort();
+    expect(ours).toEqual([['impersonate-group', 'g1'], ['impersonate-group', 'g2'], ['impersonate-uid', '42'], ['impersonate-user', 'jane']]);
+    if (KUBECTL) {
+      const k = await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...flags]);
+      expect(k.exitCode, k.stderr).toBe(0);
+      expect(imp(podLists('kubectl')[0]).sort()).toEqual(ours);
+    }
+  });
+
+  it('--cluster, --user, -s/--server, --token, --certificate-authority, --tls-server-name, --insecure-skip-tls-verify', async () => {
+    const kc = await kubeconfigFile({
+      current: 'x',
+      clusters: [['c', 'https://127.0.0.1:1'], ['good', api.url]],
+      users: [['u', { token: 'wrong' }], ['right', { token: api.token }]],
+      contexts: [['x', 'c', 'u', 'shop']],
+    });
+    const forms = [
+      ['--cluster', 'good', '--user', 'right'],
+      ['--cluster=good', '--token', api.token],
+      ['-s', api.url, '--token', api.token, '--certificate-authority', api.caPath!, '--tls-server-name', 'localhost'],
+      [`--server=${api.url}`, `--token=${api.token}`, '--insecure-skip-tls-verify'],
+      [`--server=${api.url}`, `--token=${api.token}`, '--insecure-skip-tls-verify=true'],
+    ];
+    for (const f of forms) {
+      api.clearRequests();
+      const r = await cni(['-l', 'app=none', '--kubeconfig', kc, ...f]);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stderr, show(r)).toMatch(NONE_SHOP);
+      expect(podLists('cni-attach').map((q) => q.authorized), f.join(' ')).toEqual([true]);
+      if (KUBECTL) {
+        const k = await kubectl(['get', 'pods', '-l', 'app=none', '--kubeconfig', kc, ...f]);
+        expect(k.exitCode, `${f.join(' ')}: ${k.stderr}`).toBe(0);
+        expect(k.stderr).toMatch(NONE_SHOP);
+      }
+    }
+    // the wrong TLS name is refused by both
+    const bad = ['-s', api.url, '--token', api.token, '--certificate-authority', api.caPath!, '--tls-server-name', 'not-the-server'];
+    const r = await cni(['-l', 'app=none', '--kubeconfig', kc, ...bad]);
+    expect(r.exitCode, show(r)).toBe(4);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '--kubeconfig', kc, ...bad])).exitCode).not.toBe(0);
+  });
+
+  it('-n=shop, -nshop and --namespace=shop mean namespace shop', async () => {
+    for (const f of [['-n=shop'], ['-nshop'], ['--namespace=shop'], ['-n', 'shop']]) {
+      api.clearRequests();
+      const r = await cni(['-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...f]);
+      expect(r.stderr, show(r)).toMatch(NONE_SHOP);
+      expect(podLists('cni-attach').map((q) => q.path)).toEqual(['/api/v1/namespaces/shop/pods']);
+      if (KUBECTL) expect((await kubectl(['get', 'pods', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...f])).stderr).toMatch(NONE_SHOP);
+    }
+  });
+
+  it('-v=6, --v=6, -v 6: each API request with method, URL, status and time on stderr', async () => {
+    for (const f of [['-v=6'], ['--v=6'], ['-v', '6']]) {
+      const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...f]);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stderr, show(r)).toMatch(new RegExp(`^I GET ${api.url}/api/v1/namespaces/shop/pods\\?labelSelector=app%3Dnone 200 in \\d+ milliseconds$`, 'm'));
+      if (KUBECTL) {
+        const k = await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...f]);
+        expect(k.stderr).toMatch(new RegExp(`GET ${api.url}/api/v1/namespaces/shop/pods\\?labelSelector=app%3Dnone&limit=500 200 OK in \\d+ milliseconds`));
+      }
+    }
+    const quiet = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, '-v=0']);
+    expect(quiet.stderr).not.toMatch(/^I /m);
+  });
+
+  it('--request-timeout 0 is no limit; 1s is one (a hanging API answers exit 4)', async () => {
+    const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, '--request-timeout', '0']);
+    expect(r.exitCode, show(r)).toBe(0);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, '--request-timeout', '0'])).exitCode).toBe(0);
+    api.failNext({ pathIncludes: '/pods' }, { hang: true });
+    const t = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, '--request-timeout', '1']);
+    expect(t.exitCode, show(t)).toBe(4);
+    expect(t.stderr).toMatch(/no answer from the API server within 1s/);
+  });
+
+  it('User-Agent: cni-attach/v<version> (<os>/<arch>) on every request (kubectl sends kubectl/v…)', async () => {
+    const { version } = JSON.parse(await (await import('node:fs/promises')).readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect((await cni(['-n', 'shop', '-l', 'app=web', '--kubeconfig', api.kubeconfigPath])).exitCode).toBe(0);
+    const ours = api.requests.map((q) => q.headers['user-agent']);
+    expect(ours.length).toBeGreaterThan(0);
+    for (const ua of ours) expect(ua).toMatch(new RegExp(`^cni-attach/v${version.replace(/\./g, '\\.')} \\(linux/(amd64|arm64)\\)$`));
+    if (KUBECTL) {
+      await kubectl(['get', 'pods', '-n', 'shop', '--kubeconfig', api.kubeconfigPath]);
+      expect(podLists('kubectl')[0]?.headers['user-agent']).toMatch(/^kubectl\/v1\.\d+/);
+    }
+  });
+
+  it('--version on every command, plain and -o json (kubectl: version --client)', async () => {
+    for (const tool of ['attach', 'detach', 'check', 'list', 'gc'] as const) {
+      const r = await runCli(tool, ['--version']);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stdout).toMatch(/^cni-attach v\d+\.\d+\.\d+ \(linux\/\w+, node v\d+/);
+    }
+    const j = await runCli('attach', ['--version', '-o', 'json']);
+    expect(JSON.parse(j.stdout)).toEqual({ clientVersion: { gitVersion: expect.stringMatching(/^v\d/), platform: expect.stringMatching(/^linux\//), nodeVersion: process.version } });
+    if (KUBECTL) expect(Object.keys(JSON.parse((await kubectl(['version', '--client', '-o', 'json'])).stdout).clientVersion)).toEqual(expect.arrayContaining(['gitVersion', 'platform']));
+  });
+
+  it('--help lists the global options under their own heading', async () => {
+    const r = await runCli('attach', ['--help']);
+    expect(r.stdout).toMatch(/^Global options \(kubectl's; only those written after the plugin name reach it\):\n(\s+-.*\n(\s{10,}.*\n)*)+/m);
+    const global = r.stdout.slice(r.stdout.indexOf('Global options'));
+    for (const f of ['--kubeconfig', '--context', '--cluster', '--user', '--server', '--token', '--certificate-authority', '--insecure-skip-tls-verify', '--tls-server-name', '--as ', '--as-group', '--as-uid', '--request-timeout', '--v <level>', '--version', '-n, --namespace']) {
+      expect(global).toContain(f);
+    }
+  });
+});
+
+describe('completion through kubectl (kubectl_complete-cni_*)', () => {
+  const pathEnv = { PATH: `${join(ROOT, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
+  const direct = async (tool: string, words: string[], env: Record<string, string | undefined>) => {
+    const e: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(env) })) if (v !== undefined) e[k] = v;
+    const r = await execa(join(ROOT, 'bin', `kubectl_complete-cni_${tool}`), words, { reject: false, env: e, extendEnv: false, timeout: 20_000 });
+    return String(r.stdout);
+  };
+  it('pods of the namespace and kubeconfig typed so far; flags; values', async () => {
+    const env = { KUBECONFIG: api.kubeconfigPath };
+    expect(await direct('attach', ['-n', 'shop', ''], env)).toBe('web-1\nweb-2\n:4');
+    expect(await direct('attach', ['-n=other', 'd'], env)).toBe('db-1\n:4');
+    expect(await direct('detach', ['--kubeconfig', api.kubeconfigPath, '--namespace', 'shop', 'web-2'], {})).toBe('web-2\n:4');
+    expect(await direct('list', ['-o', 'y'], env)).toBe('yaml\n:4');
+    expect(await direct('attach', ['web-1', '--runtime='], env)).toBe(['auto', 'docker', 'kind', 'cri', 'agent'].map((x) => `--runtime=${x}`).join('\n') + '\n:4');
+    expect(await direct('attach', ['web-1', '--ifn'], env)).toMatch(/^--ifname\tinterface name[^\n]*\n:4$/);
+    expect(await direct('attach', ['web-1', '--context', ''], env)).toBe('stand-in\n:4');
+  });
+  it.runIf(!!KUBECTL)('kubectl __complete cni-attach … runs kubectl_complete-cni_attach from PATH', async () => {
+    const env = { ...pathEnv, KUBECONFIG: api.kubeconfigPath };
+    const k = await kubectl(['__complete', 'cni-attach', '-n', 'shop', ''], env);
+    expect(k.stdout, k.stderr).toBe('web-1\nweb-2\n:4');
+    expect(k.stderr).toMatch(/Completion ended with directive: ShellCompDirectiveNoFileComp/);
+    const d = await kubectl(['__complete', 'cni-list', '-o', 'j'], env);
+    expect(d.stdout, d.stderr).toBe('json\njsonpath=\n:4');
+    const p = await kubectl(['__complete', 'cni-list', '-o', 'jsonp'], env);
+    expect(p.stdout, p.stderr).toBe('jsonpath=\n:6');
+    expect(p.stderr).toMatch(/ShellCompDirectiveNoSpace, ShellCompDirectiveNoFileComp/);
+  });
+});
