@@ -275,6 +275,42 @@ describe("kubectl's global flags", () => {
   });
 });
 
+describe('cni-list output as kubectl get prints lists', () => {
+  it('an empty namespace: "No resources found in shop namespace." on stderr, exit 0; -A: "No resources found"; json: an empty List', async () => {
+    const r = await cni(['-n', 'shop', '--kubeconfig', api.kubeconfigPath, '-l', 'app=none']);
+    expect([r.exitCode, r.stdout, r.stderr]).toEqual([0, '', 'No resources found in shop namespace.']);
+    const a = await cni(['-A', '--kubeconfig', api.kubeconfigPath, '-l', 'app=none']);
+    expect([a.exitCode, a.stdout, a.stderr]).toEqual([0, '', 'No resources found']);
+    const j = await cni(['-n', 'shop', '--kubeconfig', api.kubeconfigPath, '-l', 'app=none', '-o', 'json']);
+    expect(JSON.parse(j.stdout)).toEqual({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [] });
+    if (KUBECTL) {
+      for (const [args, err] of [[['-n', 'shop'], 'No resources found in shop namespace.'], [['-A'], 'No resources found']] as const) {
+        const k = await kubectl(['get', 'pods', ...args, '-l', 'app=none', '--kubeconfig', api.kubeconfigPath]);
+        expect([k.exitCode, k.stdout, k.stderr]).toEqual([0, '', err]);
+      }
+      expect(JSON.parse((await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout)).toMatchObject({ apiVersion: 'v1', kind: 'List', items: [] });
+    }
+  });
+  it.runIf(!!KUBECTL)('jsonpath templates print as kubectl prints them (the same List, the same templates)', async () => {
+    const { printJsonPath } = await import('../../src/cli/jsonpath.js');
+    const list = JSON.parse((await kubectl(['get', 'pods', '-A', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout);
+    for (const t of [
+      '{.items[*].metadata.name}',
+      '{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}',
+      '{.items[0].metadata.labels.app}',
+      '{.kind}',
+      'pods: {.items[*].metadata.name}.',
+      '{.items[?(@.metadata.namespace=="other")].metadata.name}',
+      '{range .items[*]}{.metadata.name}{"\\t"}{.status.phase}{"\\n"}{end}',
+    ]) {
+      const k = await kubectl(['get', 'pods', '-A', '-o', `jsonpath=${t}`, '--kubeconfig', api.kubeconfigPath]);
+      expect(k.exitCode, k.stderr).toBe(0);
+      // execa drops one trailing newline of kubectl's output
+      expect(printJsonPath(t, list).replace(/\n$/, ''), t).toBe(k.stdout);
+    }
+  });
+});
+
 describe('completion through kubectl (kubectl_complete-cni_*)', () => {
   const pathEnv = { PATH: `${join(ROOT, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
   const direct = async (tool: string, words: string[], env: Record<string, string | undefined>) => {

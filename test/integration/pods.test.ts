@@ -29,6 +29,7 @@ afterEach(async () => {
   await removeContainers(d, lab.prefix);
   for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);
   for (const n of ['br-net']) api.deleteNad('shop', n);
+  api.clearEvents();
   api.clearRequests();
   api.clearInterceptors();
 });
@@ -115,6 +116,13 @@ describe('attach to pods through the API and Docker', () => {
     expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect((await attachmentFiles(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
+    // Multus's events on each pod, what kubectl describe pod shows
+    expect(api.listEvents('shop').map((e) => [e.involvedObject.name, e.involvedObject.uid, e.type, e.reason, e.message, e.reportingComponent])).toEqual([
+      ['web-1', p1.uid, 'Normal', 'AddedInterface', `Add eth1 [${a1}] from ${w.net}`, 'cni-attach'],
+      ['web-2', p2.uid, 'Normal', 'AddedInterface', `Add eth1 [${a2}] from ${w.net}`, 'cni-attach'],
+      ['web-1', p1.uid, 'Normal', 'RemovedInterface', `Remove eth1 from ${w.net}`, 'cni-attach'],
+      ['web-2', p2.uid, 'Normal', 'RemovedInterface', `Remove eth1 from ${w.net}`, 'cni-attach'],
+    ]);
   });
 
   it('takes the config from a NetworkAttachmentDefinition (--net) and records ns/name in network-status', async () => {
@@ -127,9 +135,11 @@ describe('attach to pods through the API and Docker', () => {
     expectOk(await runCli('attach', w.args('web-1', '--ifname', 'net1', '--net', 'br-net')));
     expect(await execIn(d, p1.appId, ['ip', 'link', 'show', 'net1']).then((r) => r.code)).toBe(0);
     expect(statusOf('web-1')[1]).toMatchObject({ name: 'shop/br-net', interface: 'net1' });
+    expect(api.listEvents('shop').map((e) => e.message)).toEqual([expect.stringMatching(/^Add net1 \[198\.18\.40\.\d+\/24\] from shop\/br-net$/)]);
     expect((await attachmentFiles(w.ws.cacheDir))).toContain(`results/br-net-${p1.sandboxId}-net1`);
     expectOk(await runCli('detach', w.args('web-1', '--ifname', 'net1')));
     expect(statusOf('web-1')).toHaveLength(1);
+    expect(api.listEvents('shop').map((e) => e.message).at(-1)).toBe('Remove net1 from shop/br-net');
   });
 
   it('detach works after the sandbox is gone: DEL frees the lease, the annotation is still fixed', async () => {
@@ -164,6 +174,31 @@ describe('attach to pods through the API and Docker', () => {
   });
 });
 
+describe('events', () => {
+  it('an event the API refuses (403) is a note and the attach stands; a failed attach records a Warning', async () => {
+    const w = await world();
+    const p1 = await pod('web-1');
+    api.failNext({ method: 'POST', pathIncludes: '/events' }, { code: 403, message: 'events is forbidden: User "jane" cannot create resource "events"' });
+    const r = await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf));
+    expectOk(r);
+    expect(r.stderr).toMatch(/^note: the AddedInterface event could not be recorded on pod shop\/web-1: .*403.*events is forbidden/m);
+    expect(await eth1In(p1)).toBeDefined();
+    expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0', 'eth1']);
+    expect(api.listEvents('shop')).toEqual([]);
+    // a config whose IPAM cannot work: the plugin fails, the attach is rolled back, a Warning says so
+    const { readFile } = await import('node:fs/promises');
+    const bad = JSON.parse(await readFile(w.conf, 'utf8'));
+    bad.ipam.ranges = [[{ subnet: '198.18.40.0/24', rangeStart: '198.18.41.1' }]];
+    const badConf = await writeConf(w.ws.dir, 'bad.json', bad);
+    const f = await runCli('attach', w.args('web-1', '--ifname', 'eth2', '--conf', badConf));
+    expect(f.exitCode, show(f)).toBe(1);
+    expect(api.listEvents('shop').map((e) => [e.type, e.reason, e.involvedObject.uid])).toEqual([['Warning', 'FailedAddInterface', p1.uid]]);
+    expect(api.listEvents('shop')[0]!.message).toMatch(/^Add eth2 from \S+ failed \(rolled back\): /);
+    expectOk(await runCli('detach', w.args('web-1', '--ifname', 'eth1')));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+});
+
 describe('cni-list and cni-gc', () => {
   it('lists the attachments; after a sandbox is removed, gc frees its lease, forgets it and fixes the annotation', async () => {
     const w = await world();
@@ -175,13 +210,23 @@ describe('cni-list and cni-gc', () => {
     const l = await runCli('list', ['-n', 'shop', ...common]);
     expectOk(l);
     const rows = l.stdout.trim().split('\n');
-    expect(rows[0]).toMatch(/^NAMESPACE\s+POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+CONTAINER\s+STATE\s+ANNOTATED$/);
-    expect(rows.slice(1).map((r) => r.split(/\s+/).filter((_, i) => [1, 6, 7].includes(i)))).toEqual([['web-1', 'attached', 'yes'], ['web-2', 'attached', 'yes']]);
+    expect(rows[0]).toMatch(/^POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).filter((_, i) => [0, 4, 5].includes(i)))).toEqual([['web-1', 'attached', 'yes'], ['web-2', 'attached', 'yes']]);
+    // as kubectl get prints lists: -A adds NAMESPACE, --no-headers, -o name, -o jsonpath, -l selects pods
+    expect((await runCli('list', ['-A', '--no-headers', ...common])).stdout).toMatch(/^shop\s+web-1\s+eth1\s+/);
+    expect((await runCli('list', ['-n', 'shop', '-o', 'name', ...common])).stdout).toBe('attachment/web-1.eth1\nattachment/web-2.eth1');
+    const jp = await runCli('list', ['-n=shop', '-o', 'jsonpath={range .items[*]}{.pod} {.ifname} {.state}{"\\n"}{end}', ...common]);
+    expect(jp.stdout, show(jp)).toBe('web-1 eth1 attached\nweb-2 eth1 attached');
+    api.updatePod('shop', 'web-2', (p) => void (p.metadata.labels = { app: 'db' }));
+    expect((await runCli('list', ['-n', 'shop', '-l', 'app=db', '-o', 'name', ...common])).stdout).toBe('attachment/web-2.eth1');
+    const none = await runCli('list', ['-n', 'shop', '-l', 'app=nothing', ...common]);
+    expect([none.exitCode, none.stdout, none.stderr]).toEqual([0, '', 'No resources found in shop namespace.']);
 
     await d.getContainer(p1.appId).remove({ force: true });
     await d.getContainer(p1.sandboxId).remove({ force: true });
     const listed = JSON.parse((await runCli('list', ['web-1', '-n', 'shop', '-o', 'json', ...common])).stdout);
-    expect(listed[0].state).toBe('sandbox gone');
+    expect(listed).toMatchObject({ apiVersion: 'v1', kind: 'List' });
+    expect(listed.items[0]).toMatchObject({ kind: 'Attachment', metadata: { name: 'web-1.eth1', namespace: 'shop' }, state: 'sandbox gone' });
 
     const dry = await runCli('gc', ['--dry-run', '--cni-path', '/usr/lib/cni', ...common]);
     expectOk(dry);

@@ -2336,6 +2336,11 @@ export class StandInApiServer {
 
   // ------------------------------------------------------------------ events (core/v1)
 
+  /** Remove every Event (of one namespace when given). */
+  clearEvents(namespace?: string): void {
+    for (const [k, o] of this.events.store) if (namespace === undefined || o.metadata.namespace === namespace) this.events.store.delete(k);
+  }
+
   /** The core/v1 Events created over HTTP (or added), oldest first; in one namespace when given. */
   listEvents(namespace?: string): EventJson[] {
     return this.list(this.events, namespace).sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)) as EventJson[];
