@@ -108,7 +108,8 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
         apiError = describeError(e);
       }
     }
-    if (apiError) deps.io.err(`note: states are from the cache only: ${apiError}\n`);
+    // an empty cache has no states to tell: the cluster was asked only for the default namespace
+    if (apiError && found.length > 0) deps.io.err(`note: states are from the cache only: ${apiError}\n`);
     const rows = (await classify(found, world)).map(toRow).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,
