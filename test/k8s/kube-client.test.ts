@@ -124,7 +124,8 @@ describe('kubectl conventions of the client', () => {
       return;
     }
     const { execa } = await import('execa');
-    const d = await execa('/usr/bin/kubectl', ['describe', 'pod', 'web-0', '-n', 'default', '--kubeconfig', api.kubeconfigPath], { reject: false });
+    // HOME in the stand-in's temp dir: kubectl's discovery cache (~/.kube/cache) goes away with it
+    const d = await execa('/usr/bin/kubectl', ['describe', 'pod', 'web-0', '-n', 'default', '--kubeconfig', api.kubeconfigPath], { reject: false, env: { HOME: api.dir } });
     expect(d.exitCode, d.stderr).toBe(0);
     expect(d.stdout).toMatch(/^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n\s+----.*\n\s+Normal\s+AddedInterface\s+\S+\s+cni-attach\s+Add eth1 \[198\.18\.0\.5\/24\] from default\/br$/m);
   });
