@@ -161,7 +161,7 @@ function warmUp(out, hashes) {
   const caches = makeCodeCaches({
     hashes,
     env: { CNI_ATTACH_BUNDLE_DIR: out },
-    command: (c) => [process.execPath, join(ROOT, `bin/kubectl-cni_${c}`)],
+    command: (c) => [process.execPath, join(ROOT, c === 'complete' ? 'bin/kubectl_complete-cni_attach' : `bin/kubectl-cni_${c}`)],
     vendor: (file, tmp) => [process.execPath, '-e', `const l = require(${loader}); l.warmUpVendor(l.load, ${JSON.stringify(file)}, ${JSON.stringify(tmp)});`],
     warn: (m) => process.stderr.write(`bundle: ${m}\n`),
   });

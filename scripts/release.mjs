@@ -186,7 +186,7 @@ five kubectl plugins: kubectl cni-attach, cni-detach, cni-check, cni-list and cn
 the name it is started under, so install it once and give it the five names:
 
     install -m 0755 cni-attach /usr/local/bin/cni-attach
-    for c in attach detach check list gc; do ln -sf cni-attach /usr/local/bin/kubectl-cni_$c; done
+    for c in attach detach check list gc; do ln -sf cni-attach /usr/local/bin/kubectl-cni_$c; ln -sf cni-attach /usr/local/bin/kubectl_complete-cni_$c; done
     kubectl cni-attach --help
 
 \`cni-attach COMMAND ARGS\` (e.g. \`cni-attach list\`) works without the links. With krew each command is a plugin:

@@ -33,8 +33,9 @@ const COMMANDS = ['attach', 'detach', 'check', 'list', 'gc'];
 const NAMES = new Map();
 for (const c of COMMANDS) {
   NAMES.set(`kubectl-cni_${c}`, [c]);
-  // shell completion executables (kubectl_complete-<plugin>), when the commands have them, are one line each here:
-  // NAMES.set(`kubectl_complete-cni_${c}`, [c, '__complete']);
+  // kubectl's plugin completion (kubectl_complete-<plugin>): the complete bundle (src/cli/complete.ts) tells the
+  // command from the name it was started under
+  NAMES.set(`kubectl_complete-cni_${c}`, ['complete']);
 }
 
 function usage(out) {
@@ -47,7 +48,8 @@ Start it under one of these names (a symbolic link named so, as krew makes), or 
 
 const name = path.basename(process.argv[1] ?? process.execPath);
 let spec = NAMES.get(name);
-if (!spec && COMMANDS.includes(process.argv[2])) {
+// `cni-attach complete COMMAND WORDS…` too (the release's code-cache warm-up runs it so)
+if (!spec && [...COMMANDS, 'complete'].includes(process.argv[2])) {
   spec = [process.argv[2]];
   process.argv.splice(2, 1);
 }

@@ -44,6 +44,8 @@ export function makeCodeCaches({ command, vendor, hashes, env: extra = {}, warn 
       [...command('check'), ...netns],
       [...command('list'), '--cache-dir', join(tmp, 'cache')],
       [...command('gc'), '--cache-dir', join(tmp, 'cache'), '--cni-path', join(tmp, 'plugins')],
+      // kubectl_complete-cni_*: flag names of cni-attach (no cluster)
+      [...command('complete'), 'attach', '--if'],
       ...['vendor/client-node.js', 'vendor/dockerode.js'].map((f) => vendor(f, tmp)),
     ];
     for (const [exe, ...args] of runs) {

@@ -186,7 +186,11 @@ export function toolOf(executable: string): Tool | undefined {
 export async function run(): Promise<never> {
   const { stdio } = await import('./main.js');
   const { defaultDeps } = await import('./context.js');
-  const tool = toolOf(process.argv[1] ?? '');
+  // the executable's name says the command; else (`cni-attach complete COMMAND WORDS…`, the single executable) its
+  // first argument
+  let tool = toolOf(process.argv[1] ?? '');
+  let words = process.argv.slice(2);
+  if (!tool && /^(attach|detach|check|list|gc)$/.test(words[0] ?? '')) [tool, words] = [words[0] as Tool, words.slice(1)];
   const deps = defaultDeps(stdio);
   let out: Completion = { candidates: [], directive: Directive.Error };
   if (tool) {
@@ -197,7 +201,7 @@ export async function run(): Promise<never> {
       list: async () => (await import('./list.js')).listCommand(deps),
       gc: async () => (await import('./gc.js')).gcCommand(deps),
     };
-    out = await complete(tool, await commands[tool](), process.argv.slice(2), deps);
+    out = await complete(tool, await commands[tool](), words, deps);
   }
   stdio.out(completionText(out));
   process.exit(0);
