@@ -143,6 +143,8 @@ describe('the amd64 executable, with no Node.js reachable', () => {
     const dir = await unpack('linux-amd64');
     // the names krew's links (or `ln -s` by hand, as the archive's README says) give the one executable
     for (const c of COMMANDS) await symlink('cni-attach', join(dir, `kubectl-cni_${c}`));
+    // and kubectl's plugin completion names (kubectl ≥ 1.26 runs kubectl_complete-cni_<command> for <TAB>)
+    for (const c of COMMANDS) await symlink('cni-attach', join(dir, `kubectl_complete-cni_${c}`));
     const home = await tempDir('home');
     const env = { HOME: home };
     const before = await listing(dir);
@@ -157,6 +159,10 @@ describe('the amd64 executable, with no Node.js reachable', () => {
     const none = await withoutNode([join(dir, 'cni-attach')], env);
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('error: no command');
+    const complete = await withoutNode([join(dir, 'kubectl_complete-cni_list'), '-o', 'j'], env);
+    expect([complete.exitCode, complete.stdout], complete.stderr).toEqual([0, 'json\njsonpath=\n:4']);
+    const flags = await withoutNode([join(dir, 'cni-attach'), 'complete', 'detach', 'web-1', '--ifn'], env);
+    expect(flags.stdout, flags.stderr).toMatch(/^--ifname\t.*\n:4$/);
 
     const ws = await lab.workspace();
     const ns = await lab.netns();
