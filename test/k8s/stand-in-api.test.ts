@@ -873,3 +873,148 @@ describe('exec', () => {
     expect(api.activeExecs).toBe(0);
   });
 });
+
+describe('exec subprotocols, as API servers of different ages offer them', () => {
+  it('negotiates v5 when both are served, the one served when only v4 or only v5 is, and refuses a client offering neither', async () => {
+    expect((await clientExec('web-1', 'app', ['true'])).protocol).toBe('v5.channel.k8s.io');
+    api.execProtocols = ['v4.channel.k8s.io'];
+    expect((await clientExec('web-1', 'app', ['true'])).protocol).toBe('v4.channel.k8s.io');
+    api.execProtocols = ['v5.channel.k8s.io'];
+    expect((await clientExec('web-1', 'app', ['true'])).protocol).toBe('v5.channel.k8s.io');
+    expect(api.execs.map((e) => e.protocol)).toEqual(['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v5.channel.k8s.io']);
+
+    const url = `${api.url.replace(/^https/, 'wss')}/api/v1/namespaces/default/pods/web-1/exec?command=true&stdout=true`;
+    const ws = new WebSocket(url, ['v4.channel.k8s.io', 'channel.k8s.io'], { ca: api.caPem, headers: { Authorization: `Bearer ${api.token}` } });
+    const refused = await new Promise<string>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(String(res.statusCode))).once('open', () => resolve('open')));
+    expect(refused).toBe('400');
+    expect(api.execs).toHaveLength(3);
+  });
+
+  it('under v4 ignores the close-stdin frame (a v5-only signal): a command reading stdin to the end only ends when the socket closes', async () => {
+    api.execProtocols = ['v4.channel.k8s.io'];
+    const r = await clientExec('web-1', 'app', ['sh', '-c', 'cat; echo done'], 'hi\n');
+    // client-node closes the WebSocket to end stdin under v4: the command is killed, its output after that and its status lost
+    expect(r.protocol).toBe('v4.channel.k8s.io');
+    expect(r.status).toBeUndefined();
+    await expect.poll(() => api.execs[0]?.closedEarly).toBe(true);
+
+    // a raw v4 client sending [255, 0]: ignored, the command keeps waiting for stdin
+    const url = `${api.url.replace(/^https/, 'wss')}/api/v1/namespaces/default/pods/web-1/exec?command=cat&stdin=true&stdout=true`;
+    const ws = new WebSocket(url, ['v4.channel.k8s.io'], { ca: api.caPem, headers: { Authorization: `Bearer ${api.token}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(Buffer.from([0, ...Buffer.from('x')]));
+    ws.send(Buffer.from([255, 0]));
+    await expect.poll(() => api.execs[1]?.pid).toBeTypeOf('number');
+    await sleep(200);
+    expect(api.execs[1]?.exitCode).toBeUndefined();
+    ws.close();
+    await expect.poll(() => api.execs[1]?.exitCode).toBe(137);
+
+    // the same under v5: the frame closes stdin, cat ends, the status comes
+    api.execProtocols = ['v5.channel.k8s.io'];
+    const v5 = await clientExec('web-1', 'app', ['sh', '-c', 'cat; echo done'], 'hi\n');
+    expect(v5).toMatchObject({ protocol: 'v5.channel.k8s.io', stdout: 'hi\ndone\n', status: { status: 'Success' } });
+  });
+
+  it('adds latencyMs to every request and every exec upgrade', async () => {
+    api.latencyMs = 150;
+    let t0 = Date.now();
+    await core.readNamespacedPod({ name: 'web-1', namespace: 'default' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    t0 = Date.now();
+    expect((await clientExec('web-1', 'app', ['true'])).status?.status).toBe('Success');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    api.latencyMs = 0;
+  });
+});
+
+/** Open a watch with client-node's Watch and collect its events (type and the object's name and resourceVersion). */
+async function watchPods(path: string, query: Record<string, string>) {
+  const kc = clients(api.kubeconfigPath).kc;
+  const events: { type: string; name?: string; rv?: string; phase?: string; object: Record<string, unknown> }[] = [];
+  let ended: unknown = 'open';
+  const ctl = await new k8s.Watch(kc).watch(
+    path,
+    query,
+    (type, o: k8s.V1Pod & Record<string, unknown>) => events.push({ type, name: o.metadata?.name, rv: o.metadata?.resourceVersion, phase: o.status?.phase, object: o }),
+    (err) => (ended = err),
+  );
+  return { events, ctl, ended: () => ended };
+}
+
+describe('watch', () => {
+  it('streams a pod by name from a resourceVersion: MODIFIED as it starts, DELETED when it goes, nothing for other pods', async () => {
+    const created = await core.createNamespacedPod({ namespace: 'default', body: AGENT });
+    const name = created.metadata?.name ?? '';
+    const w = await watchPods('/api/v1/namespaces/default/pods', { fieldSelector: `metadata.name=${name}`, resourceVersion: created.metadata?.resourceVersion ?? '' });
+    await expect.poll(() => w.events.map((e) => `${e.type} ${e.phase}`)).toEqual(['MODIFIED Running']);
+    expect(w.events[0]?.object).toMatchObject({ apiVersion: 'v1', kind: 'Pod', spec: { nodeName: 'node-1' } });
+    expect(Number(w.events[0]?.rv)).toBeGreaterThan(Number(created.metadata?.resourceVersion));
+    api.updatePod('default', 'web-1', (p) => void (p.metadata.labels = { other: 'change' })); // not this pod
+    await core.deleteNamespacedPod({ name, namespace: 'default', gracePeriodSeconds: 0 });
+    await expect.poll(() => w.events.map((e) => e.type)).toEqual(['MODIFIED', 'DELETED']);
+    expect(w.events[1]?.name).toBe(name);
+    expect(Number(w.events[1]?.rv)).toBe(Number(api.resourceVersion));
+    expect(api.requests.at(-1)?.method).toBe('DELETE');
+    expect(api.requests.find((q) => q.query.watch === 'true')).toMatchObject({ method: 'GET', path: '/api/v1/namespaces/default/pods' });
+    expect(api.activeWatches).toBe(1);
+    w.ctl.abort();
+    await expect.poll(() => api.activeWatches).toBe(0);
+  });
+
+  it('starts with the current objects as ADDED without a resourceVersion, filters by labels, turns a pod that stops matching into DELETED', async () => {
+    const w = await watchPods('/api/v1/pods', { labelSelector: 'app=web' });
+    await expect.poll(() => w.events.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED web-1', 'ADDED web-2']);
+    api.updatePod('default', 'web-2', (p) => void (p.metadata.labels = { app: 'db' }));
+    api.addPod(makePod({ name: 'web-3', namespace: 'data', labels: { app: 'web' } }));
+    await expect.poll(() => w.events.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED web-1', 'ADDED web-2', 'DELETED web-2', 'ADDED web-3']);
+    w.ctl.abort();
+  });
+
+  it('answers a resourceVersion older than the history kept with an ERROR event (410 Expired), and ends after timeoutSeconds', async () => {
+    for (let i = 0; i < 10_001; i++) api.updatePod('default', 'web-1', (p) => void (p.metadata.annotations = { n: String(i) }));
+    const old = await watchPods('/api/v1/namespaces/default/pods', { resourceVersion: '1001' });
+    await expect.poll(() => old.events.map((e) => e.type)).toEqual(['ERROR']);
+    expect(old.events[0]?.object).toMatchObject({ kind: 'Status', code: 410, reason: 'Expired', message: expect.stringMatching(/^too old resource version: 1001 \(\d+\)$/) });
+    await expect.poll(() => old.ended()).toBeNull();
+
+    const short = await watchPods('/api/v1/namespaces/default/pods', { resourceVersion: api.resourceVersion, timeoutSeconds: '1' });
+    await expect.poll(() => short.ended(), { timeout: 3_000 }).toBeNull();
+    expect(short.events).toEqual([]);
+  });
+});
+
+describe('Pod Security admission', () => {
+  const privilegedAgent: k8s.V1Pod = {
+    metadata: { generateName: 'cni-attach-agent-' },
+    spec: {
+      hostNetwork: true,
+      hostPID: true,
+      containers: [{ name: 'agent', image: 'busybox:1.36.1', securityContext: { privileged: true } }],
+    },
+  };
+
+  it('refuses a privileged pod with host namespaces in a baseline namespace with the real 403 Status, admits it elsewhere', async () => {
+    api.podSecurity = { 'kube-system': 'baseline' };
+    const e = await apiException(core.createNamespacedPod({ namespace: 'kube-system', body: privilegedAgent }));
+    expect(e.code).toBe(403);
+    const st = statusOf(e);
+    expect(st).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, details: { kind: 'pods' } });
+    expect(st.message).toMatch(
+      /^pods "cni-attach-agent-[a-z0-9]{5}" is forbidden: violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true, hostPID=true\), privileged \(container "agent" must not set securityContext\.privileged=true\)$/,
+    );
+    expect(st.details?.name).toBe(st.message.match(/pods "([^"]+)"/)?.[1]);
+    expect(api.listPods('kube-system')).toEqual([]);
+    // a plain pod is admitted there; the privileged one where nothing is enforced
+    await core.createNamespacedPod({ namespace: 'kube-system', body: { ...AGENT, spec: { ...AGENT.spec, hostNetwork: false } } });
+    await core.createNamespacedPod({ namespace: 'default', body: privilegedAgent });
+  });
+
+  it('names what restricted asks for, in the admission order', async () => {
+    api.podSecurity = { default: 'restricted' };
+    const e = await apiException(core.createNamespacedPod({ namespace: 'default', body: { ...AGENT, spec: { ...AGENT.spec, volumes: [{ name: 'h', hostPath: { path: '/' } }] } } }));
+    expect(statusOf(e).message).toMatch(
+      /violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volume "h"\), allowPrivilegeEscalation != false \(container "agent" must set securityContext\.allowPrivilegeEscalation=false\), unrestricted capabilities \(container "agent" must set securityContext\.capabilities\.drop=\["ALL"\]\), restricted volume types \(volume "h" uses restricted volume type "hostPath"\), runAsNonRoot != true \(pod or container "agent" must set securityContext\.runAsNonRoot=true\), seccompProfile \(pod or container "agent" must set securityContext\.seccompProfile\.type to "RuntimeDefault" or "Localhost"\)$/,
+    );
+  });
+});

@@ -10,9 +10,10 @@
  *
  * What it serves (everything else is a 404/405 Status, like the real thing):
  *   GET   /api, /api/v1, /apis, /apis/k8s.cni.cncf.io[/v1], /version, /healthz|/livez|/readyz
- *   GET   /api/v1/pods                                   (labelSelector, fieldSelector, limit/continue)
+ *   GET   /api/v1/pods                                   (labelSelector, fieldSelector, limit/continue; watch=true)
  *   GET   /api/v1/namespaces/{ns}/pods                   (same)
- *   POST  /api/v1/namespaces/{ns}/pods                   (create; generateName; dryRun=All; then "scheduled and started")
+ *   POST  /api/v1/namespaces/{ns}/pods                   (create; generateName; dryRun=All; Pod Security admission;
+ *                                                         then "scheduled and started")
  *   GET   /api/v1/namespaces/{ns}/pods/{name}
  *   PATCH /api/v1/namespaces/{ns}/pods/{name}            (merge, strategic-merge (≈ merge), json-patch; dryRun=All)
  *   DELETE /api/v1/namespaces/{ns}/pods/{name}           (gracePeriodSeconds, DeleteOptions with preconditions; dryRun=All)
@@ -21,6 +22,20 @@
  *   GET   /api/v1/[namespaces/{ns}/]events[/{name}]      (fieldSelector involvedObject.*, reason, type: as kubectl describe asks)
  *   POST  /api/v1/namespaces/{ns}/events                 (create a core/v1 Event, validated as the API server does)
  *
+ * Watch (`?watch=true` on a list path): a chunked stream of JSON events, one per line, `{"type":"ADDED"|"MODIFIED"|
+ * "DELETED","object":{…}}`, filtered by labelSelector/fieldSelector as the real watch cache filters (an object that
+ * starts matching comes as ADDED, one that stops as DELETED). Without resourceVersion (or "0") the matching objects
+ * come first as ADDED; with one, the changes after it, or an ERROR event with a 410 Expired Status when it is older
+ * than the last 10 000 changes kept. Ends after timeoutSeconds (default 1800). No bookmarks (allowWatchBookmarks is
+ * ignored, as the real server may).
+ *
+ * Pod Security Admission: `podSecurity` gives namespaces an enforced level (the namespace label
+ * pod-security.kubernetes.io/enforce); a pod that violates it is refused with the real 403 Forbidden Status,
+ * `pods "x" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true),
+ * privileged (container "agent" must not set securityContext.privileged=true)` (see podSecurityViolations).
+ *
+ * Latency: `latencyMs` delays every request and every exec upgrade by that much, so that round trips show as on a real
+ * cluster (the bench uses it; tests leave it at 0). *
  * Semantics kept from the real API server: a cluster-wide resourceVersion that increments on every change (and not on
  * a no-op patch); metadata.resourceVersion in a patch is an optimistic-concurrency precondition (409 Conflict when
  * stale); a patch cannot change name/namespace/uid, pod status (ignored on the main resource) or most of pod spec
@@ -35,12 +50,16 @@
  * are recorded in `podDeletions`. Removing a pod kills the commands exec'd into it (exit code 137).
  *
  * Exec: the upgrade request is authenticated and checked (404 missing pod, 400 not running / bad container / no
- * command), then `execHandler` runs the command — by default on THIS host, `spawn(command[0], command.slice(1))`, as
+ * command). The subprotocol is the server's most preferred of `execProtocols` (default v5.channel.k8s.io, then
+ * v4.channel.k8s.io; give one to play an API server that has only that one, e.g. v4 for Kubernetes ≤ 1.29) that the
+ * client's Sec-WebSocket-Protocol list offers. Under v5 a frame [255, 0] closes the command's stdin; v4 has no such
+ * signal (the frame is ignored), so under v4 only closing the WebSocket ends stdin — and kills the command. Then
+ * `execHandler` runs the command — by default on THIS host, `spawn(command[0], command.slice(1))`, as
  * if the pod were on this node — with stdin/stdout/stderr on channels 0/1/2 and the exit Status on channel 3. Execs are
  * recorded in `execs` (and the upgrade request in `requests`). Closing the WebSocket before the command ends kills it;
  * stop() kills every running command and closes every WebSocket.
  *
- * Not a real API server: no watch, no update (PUT) and no create/delete for NADs over HTTP (use addNad/…), no attach
+ * Not a real API server: no update (PUT) and no create/delete for NADs over HTTP (use addNad/…), no attach
  * or port-forward, no tty emulation (tty is recorded, resize frames are ignored), no strategic-merge list merging
  * (lists are replaced, as in a merge patch), no server-side apply (415).
  */
@@ -238,7 +257,25 @@ export interface StandInApiOptions {
   podTerminationDelayMs?: number;
   /** What runs an exec'd command (default: hostExecHandler, i.e. on this host). */
   execHandler?: ExecHandler;
+  /**
+   * The WebSocket subprotocols pods/exec offers, in the server's order of preference (default: both, v5 first, as
+   * Kubernetes ≥ 1.30 does; ['v4.channel.k8s.io'] is an API server of 1.29 or older, with no close-stdin signal).
+   */
+  execProtocols?: ExecProtocol[];
+  /**
+   * A fixed delay (ms) added before every HTTP request is answered and before every exec upgrade is accepted, so that
+   * round trips cost what they cost on a real cluster (default 0).
+   */
+  latencyMs?: number;
+  /**
+   * Pod Security Admission: the `pod-security.kubernetes.io/enforce` level of namespaces (the label on the Namespace);
+   * namespaces not named are `privileged` (nothing enforced), as with PSA's default configuration.
+   */
+  podSecurity?: Record<string, PodSecurityLevel>;
 }
+
+/** The Pod Security Standards levels (https://kubernetes.io/docs/concepts/security/pod-security-standards/). */
+export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
 
 export type ExecProtocol = 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
 
@@ -1093,6 +1130,75 @@ function defaultPodSpec(spec: Record<string, unknown>): void {
   }
 }
 
+const quoted = (xs: string[]) => xs.map((x) => JSON.stringify(x)).join(', ');
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
+
+/**
+ * What Pod Security Admission says of a pod spec at a level, in its words and order (the checks of
+ * k8s.io/pod-security-admission/policy, baseline ones then restricted ones, each sorted by id). Covered: baseline's
+ * capabilities, host namespaces, hostPath volumes, host ports and privileged; restricted's allowPrivilegeEscalation,
+ * capabilities, volume types, runAsNonRoot and seccompProfile. Not covered: AppArmor, SELinux, procMount, sysctls,
+ * Windows hostProcess, runAsUser=0.
+ */
+export function podSecurityViolations(level: PodSecurityLevel, spec: Record<string, unknown>): string[] {
+  if (level === 'privileged') return [];
+  const obj = (v: unknown): Record<string, unknown> => (isObject(v) ? v : {});
+  const containers = (['initContainers', 'containers', 'ephemeralContainers'] as const).flatMap((f) =>
+    (Array.isArray(spec[f]) ? (spec[f] as unknown[]) : []).map((c) => obj(c)),
+  );
+  const names = (cs: Record<string, unknown>[]) => cs.map((c) => String(c.name ?? ''));
+  const sc = (c: Record<string, unknown>) => obj(c.securityContext);
+  const podSc = obj(spec.securityContext);
+  const out: string[] = [];
+  const BASELINE_CAPS = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT']);
+  const added = (c: Record<string, unknown>) => (Array.isArray(obj(sc(c).capabilities).add) ? (obj(sc(c).capabilities).add as unknown[]).map(String) : []);
+  // capabilities_baseline
+  const capBad = containers.filter((c) => added(c).some((a) => !BASELINE_CAPS.has(a.replace(/^CAP_/, ''))));
+  if (capBad.length > 0) {
+    const caps = [...new Set(capBad.flatMap((c) => added(c).filter((a) => !BASELINE_CAPS.has(a.replace(/^CAP_/, '')))))];
+    out.push(`non-default capabilities (${plural(capBad.length, 'container', 'containers')} ${quoted(names(capBad))} must not include ${quoted(caps)} in securityContext.capabilities.add)`);
+  }
+  // hostNamespaces
+  const hostNs = (['hostNetwork', 'hostPID', 'hostIPC'] as const).filter((f) => spec[f] === true).map((f) => `${f}=true`);
+  if (hostNs.length > 0) out.push(`host namespaces (${hostNs.join(', ')})`);
+  // hostPathVolumes
+  const volumes = (Array.isArray(spec.volumes) ? (spec.volumes as unknown[]) : []).map((v) => obj(v));
+  const hostPaths = volumes.filter((v) => v.hostPath !== undefined).map((v) => String(v.name ?? ''));
+  if (hostPaths.length > 0) out.push(`hostPath volumes (${plural(hostPaths.length, 'volume', 'volumes')} ${quoted(hostPaths)})`);
+  // hostPorts
+  const ports = containers.flatMap((c) => (Array.isArray(c.ports) ? (c.ports as unknown[]).map((p) => Number(obj(p).hostPort ?? 0)) : [])).filter((n) => n > 0);
+  if (ports.length > 0) {
+    const withPorts = containers.filter((c) => Array.isArray(c.ports) && (c.ports as unknown[]).some((p) => Number(obj(p).hostPort ?? 0) > 0));
+    out.push(`hostPort (${plural(withPorts.length, 'container', 'containers')} ${quoted(names(withPorts))} ${plural(ports.length, 'uses', 'use')} ${plural(ports.length, 'hostPort', 'hostPorts')} ${ports.join(', ')})`);
+  }
+  // privileged
+  const priv = containers.filter((c) => sc(c).privileged === true);
+  if (priv.length > 0) out.push(`privileged (${plural(priv.length, 'container', 'containers')} ${quoted(names(priv))} must not set securityContext.privileged=true)`);
+  if (level !== 'restricted') return out;
+  // allowPrivilegeEscalation
+  const esc = containers.filter((c) => sc(c).allowPrivilegeEscalation !== false);
+  if (esc.length > 0) out.push(`allowPrivilegeEscalation != false (${plural(esc.length, 'container', 'containers')} ${quoted(names(esc))} must set securityContext.allowPrivilegeEscalation=false)`);
+  // capabilities_restricted
+  const dropsAll = (c: Record<string, unknown>) => Array.isArray(obj(sc(c).capabilities).drop) && (obj(sc(c).capabilities).drop as unknown[]).includes('ALL');
+  const noDrop = containers.filter((c) => !dropsAll(c));
+  if (noDrop.length > 0) out.push(`unrestricted capabilities (${plural(noDrop.length, 'container', 'containers')} ${quoted(names(noDrop))} must set securityContext.capabilities.drop=["ALL"])`);
+  // restrictedVolumes
+  const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+  const badVolumes = volumes.filter((v) => !Object.keys(v).some((k) => allowedVolumes.includes(k)));
+  if (badVolumes.length > 0) {
+    const kinds = [...new Set(badVolumes.flatMap((v) => Object.keys(v).filter((k) => k !== 'name')))];
+    out.push(`restricted volume types (${plural(badVolumes.length, 'volume', 'volumes')} ${quoted(badVolumes.map((v) => String(v.name ?? '')))} ${plural(badVolumes.length, 'uses', 'use')} restricted volume ${plural(kinds.length, 'type', 'types')} ${quoted(kinds)})`);
+  }
+  // runAsNonRoot
+  const nonRoot = containers.filter((c) => (sc(c).runAsNonRoot ?? podSc.runAsNonRoot) !== true);
+  if (nonRoot.length > 0) out.push(`runAsNonRoot != true (pod or ${plural(nonRoot.length, 'container', 'containers')} ${quoted(names(nonRoot))} must set securityContext.runAsNonRoot=true)`);
+  // seccompProfile_restricted
+  const seccomp = (c: Record<string, unknown>) => String(obj(sc(c).seccompProfile ?? podSc.seccompProfile).type ?? '');
+  const noSeccomp = containers.filter((c) => !['RuntimeDefault', 'Localhost'].includes(seccomp(c)));
+  if (noSeccomp.length > 0) out.push(`seccompProfile (pod or ${plural(noSeccomp.length, 'container', 'containers')} ${quoted(names(noSeccomp))} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
+  return out;
+}
+
 export interface FailPodOptions {
   /** The containers' exit code (default 1). */
   exitCode?: number;
@@ -1218,13 +1324,33 @@ function execStartFailureStatus(command: string[], err: Error): ExecStatusJson {
 
 const EXEC_PROTOCOLS: ExecProtocol[] = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
-function pickExecProtocol(offered: Iterable<string>): ExecProtocol | undefined {
+/** The server's choice among the client's Sec-WebSocket-Protocol list: its own most preferred one that was offered. */
+function pickExecProtocol(offered: Iterable<string>, served: readonly ExecProtocol[]): ExecProtocol | undefined {
   const set = new Set([...offered].map((p) => p.trim()));
-  return EXEC_PROTOCOLS.find((p) => set.has(p));
+  return served.find((p) => set.has(p));
 }
 
 const toBuffer = (d: RawData | string): Buffer =>
   typeof d === 'string' ? Buffer.from(d) : Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d);
+
+/** One change of the store, as a watch sends it (the object as stored after the change; for DELETED, as last stored). */
+interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  r: Resource;
+  object: KubeObjectJson;
+  /** The object before a MODIFIED (to tell when it starts or stops matching a watch's selectors). */
+  before?: KubeObjectJson;
+}
+
+interface Watcher {
+  r: Resource;
+  namespace: string | undefined;
+  match: (o: KubeObjectJson) => boolean;
+  res: http.ServerResponse;
+}
+
+/** How many changes the stand-in keeps for watches from a resourceVersion (the real one keeps a few minutes' worth). */
+const WATCH_HISTORY = 10_000;
 
 interface ExecSession {
   req: ExecRequest;
@@ -1277,6 +1403,17 @@ export class StandInApiServer {
   podTerminationDelayMs: number;
   /** What runs exec'd commands; replace it to run them elsewhere, e.g. (req) => spawn('docker', ['exec', '-i', node, ...req.command]). */
   execHandler: ExecHandler;
+  /** The pods/exec subprotocols offered, in order of preference (see StandInApiOptions.execProtocols). */
+  execProtocols: ExecProtocol[];
+  /** The delay added to every request and exec (see StandInApiOptions.latencyMs). */
+  latencyMs: number;
+  /** The enforced Pod Security level per namespace (see StandInApiOptions.podSecurity); change it at will. */
+  podSecurity: Record<string, PodSecurityLevel>;
+  /** Every change of the store, in order, for watches that start at a resourceVersion (the oldest are dropped). */
+  private readonly changes: WatchEvent[] = [];
+  /** The resourceVersion before the oldest change still kept (a watch from before it gets 410 Gone). */
+  private changesFrom = 0;
+  private readonly watchers = new Set<Watcher>();
 
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
@@ -1304,12 +1441,15 @@ export class StandInApiServer {
     this.hostIP = o.hostIP ?? '172.18.0.2';
     this.podTerminationDelayMs = o.podTerminationDelayMs ?? 0;
     this.execHandler = o.execHandler ?? hostExecHandler;
+    this.execProtocols = [...(o.execProtocols ?? EXEC_PROTOCOLS)];
+    this.latencyMs = o.latencyMs ?? 0;
+    this.podSecurity = { ...o.podSecurity };
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
       clientTracking: false,
       maxPayload: 64 * 1024 * 1024,
-      handleProtocols: (offered) => pickExecProtocol(offered) ?? false,
+      handleProtocols: (offered) => pickExecProtocol(offered, this.execProtocols) ?? false,
     });
     this.url = args.url;
     this.dir = args.dir;
@@ -1406,6 +1546,8 @@ export class StandInApiServer {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const w of this.watchers) w.res.destroy();
+    this.watchers.clear();
     const sessions = [...this.sessions];
     for (const s of sessions) {
       this.killSession(s);
@@ -1495,12 +1637,13 @@ export class StandInApiServer {
 
   /** Remove a pod (not recorded in podDeletions); commands exec'd into it are killed. */
   deletePod(namespace: string, name: string): boolean {
-    const ok = this.pods.store.delete(key(namespace, name));
-    if (ok) {
-      this.rv++;
+    const cur = this.pods.store.get(key(namespace, name));
+    if (cur) {
+      this.pods.store.delete(key(namespace, name));
+      this.changed(this.pods, 'DELETED', { ...cur, metadata: { ...cur.metadata, resourceVersion: String(++this.rv) } });
       this.killExecsInto(namespace, name);
     }
-    return ok;
+    return cur !== undefined;
   }
 
   /** Schedule (to spec.nodeName, else this.nodeName) and start a pod now: Running, Ready, containers running. */
@@ -1536,9 +1679,12 @@ export class StandInApiServer {
   }
 
   deleteNad(namespace: string, name: string): boolean {
-    const ok = this.nads.store.delete(key(namespace, name));
-    if (ok) this.rv++;
-    return ok;
+    const cur = this.nads.store.get(key(namespace, name));
+    if (cur) {
+      this.nads.store.delete(key(namespace, name));
+      this.changed(this.nads, 'DELETED', { ...cur, metadata: { ...cur.metadata, resourceVersion: String(++this.rv) } });
+    }
+    return cur !== undefined;
   }
 
   /** The cluster-wide resourceVersion (the last change's). */
@@ -1560,6 +1706,7 @@ export class StandInApiServer {
     o.metadata.creationTimestamp ??= rfc3339();
     o.metadata.resourceVersion = String(++this.rv);
     r.store.set(k, o);
+    this.changed(r, 'ADDED', o);
     return clone(o);
   }
 
@@ -1585,6 +1732,7 @@ export class StandInApiServer {
     next.metadata.creationTimestamp ??= cur.metadata.creationTimestamp;
     next.metadata.resourceVersion = String(++this.rv);
     r.store.set(k, next);
+    this.changed(r, 'MODIFIED', next, cur);
     return clone(next);
   }
 
@@ -1593,6 +1741,105 @@ export class StandInApiServer {
       .filter(([, o]) => namespace === undefined || o.metadata.namespace === namespace)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, o]) => clone(o));
+  }
+
+  // ------------------------------------------------------------------ watch
+
+  /** Record a change (the object already carries its new resourceVersion) and send it to the watches it concerns. */
+  private changed(r: Resource, type: WatchEvent['type'], object: KubeObjectJson, before?: KubeObjectJson): void {
+    const ev: WatchEvent = { type, r, object: clone(object), ...(before ? { before: clone(before) } : {}) };
+    this.changes.push(ev);
+    if (this.changes.length > WATCH_HISTORY) {
+      const dropped = this.changes.shift();
+      this.changesFrom = Number(dropped?.object.metadata.resourceVersion ?? this.changesFrom);
+    }
+    for (const w of this.watchers) this.deliver(w, ev);
+  }
+
+  /**
+   * What a watch sees of a change, as the API server's watch cache filters it: an object that starts matching the
+   * selectors is ADDED, one that stops matching is DELETED, one that never matched is not sent.
+   */
+  private deliver(w: Watcher, ev: WatchEvent): void {
+    if (ev.r !== w.r || (w.namespace !== undefined && ev.object.metadata.namespace !== w.namespace)) return;
+    const now = w.match(ev.object);
+    const was = ev.type === 'MODIFIED' && ev.before ? w.match(ev.before) : now;
+    let type = ev.type;
+    if (type === 'MODIFIED' && now !== was) type = now ? 'ADDED' : 'DELETED';
+    else if (!now) return;
+    this.writeEvent(w.res, type, ev.object);
+  }
+
+  private writeEvent(res: http.ServerResponse, type: string, object: unknown): void {
+    if (!res.destroyed && !res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  /**
+   * GET …?watch=true: a stream of JSON watch events, one per line (ADDED, MODIFIED, DELETED; ERROR with a Status).
+   * Without resourceVersion (or with "0") the current matching objects come first as ADDED, as the real server does;
+   * with one, the changes after it (410 Gone in an ERROR event when it is older than the history kept). The stream
+   * ends after timeoutSeconds (default 1800) or when the client goes. No bookmarks.
+   */
+  private serveWatch(rec: RecordedRequest, res: http.ServerResponse): void {
+    const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)$/.exec(rec.path);
+    const r = m ? this.resources.find((x) => x.group === (m[2] ?? '') && x.version === (m[1] ?? m[3]) && x.plural === m[5]) : undefined;
+    if (!m || !r) throw this.notFoundRoute();
+    const namespace = m[4];
+    const q = rec.query;
+    let match: (o: KubeObjectJson) => boolean = () => true;
+    if (q.labelSelector) {
+      let reqs: LabelRequirement[];
+      try {
+        reqs = parseLabelSelector(q.labelSelector);
+      } catch (e) {
+        throw badRequest((e as Error).message);
+      }
+      match = (o) => labelsMatch(reqs, o.metadata.labels);
+    }
+    if (q.fieldSelector) {
+      const byField = fieldSelectorMatcher(q.fieldSelector, r.fields);
+      const byLabel = match;
+      match = (o) => byLabel(o) && byField(o);
+    }
+    const from = q.resourceVersion;
+    if (from !== undefined && from !== '' && !/^\d+$/.test(from)) {
+      throw badRequest(`resourceVersion: Invalid value: ${JSON.stringify(from)}: strconv.ParseUint: parsing ${JSON.stringify(from)}: invalid syntax`);
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Audit-Id': randomUUID(), 'Transfer-Encoding': 'chunked' });
+    const w: Watcher = { r, namespace, match, res };
+    if (from === undefined || from === '' || from === '0') {
+      for (const o of r.store.values()) {
+        if ((namespace === undefined || o.metadata.namespace === namespace) && match(o)) this.writeEvent(res, 'ADDED', o);
+      }
+    } else {
+      const since = Number(from);
+      if (since < this.changesFrom) {
+        const status = statusObject(410, `too old resource version: ${since} (${this.changesFrom + 1})`, 'Expired');
+        this.writeEvent(res, 'ERROR', status);
+        res.end();
+        return;
+      }
+      for (const ev of this.changes) if (Number(ev.object.metadata.resourceVersion) > since) this.deliver(w, ev);
+    }
+    this.watchers.add(w);
+    const secs = q.timeoutSeconds !== undefined && /^\d+$/.test(q.timeoutSeconds) ? Number(q.timeoutSeconds) : 1800;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      res.end();
+    }, secs * 1000);
+    this.timers.add(t);
+    const forget = () => {
+      clearTimeout(t);
+      this.timers.delete(t);
+      this.watchers.delete(w);
+    };
+    res.on('close', forget);
+    res.on('finish', forget);
+  }
+
+  /** How many watches are open. */
+  get activeWatches(): number {
+    return this.watchers.size;
   }
 
   // ------------------------------------------------------------------ faults and hooks
@@ -1720,6 +1967,7 @@ export class StandInApiServer {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const { rec, rawUrl } = this.record(req, Buffer.concat(chunks).toString('utf8'));
+    if (this.latencyMs > 0) await this.sleep(this.latencyMs);
     const fault = await this.intercept(rec, rawUrl);
     if (fault === 'hang') return;
     if (fault) {
@@ -1737,6 +1985,10 @@ export class StandInApiServer {
       return;
     }
     try {
+      if (method === 'GET' && (rec.query.watch === 'true' || rec.query.watch === '1')) {
+        this.serveWatch(rec, res);
+        return;
+      }
       const [code, out] = await this.route(method, rec.path, rec);
       this.send(res, code, out);
     } catch (e) {
@@ -1768,9 +2020,6 @@ export class StandInApiServer {
         throw badRequest('Upgrade request required');
       }
       throw this.notFoundRoute();
-    }
-    if (rec.query.watch === 'true' || rec.query.watch === '1') {
-      throw badRequest('watch is not supported by the stand-in API server');
     }
     if (name === undefined) {
       if (method === 'POST' && r === this.pods && namespace !== undefined) return [201, await this.createPod(namespace, rec)];
@@ -1847,6 +2096,15 @@ export class StandInApiServer {
       throw new ApiError(statusObject(409, `${groupResource(r)} "${name}" already exists`, 'AlreadyExists', detailsOf(r, name)));
     }
 
+    // Pod Security Admission (validating admission: after defaulting and name generation, dry runs included)
+    const level = this.podSecurity[namespace] ?? 'privileged';
+    const violations = podSecurityViolations(level, spec ?? {});
+    if (violations.length > 0) {
+      throw new ApiError(
+        statusObject(403, `pods "${name}" is forbidden: violates PodSecurity "${level}:latest": ${violations.join(', ')}`, 'Forbidden', { name, kind: 'pods' }),
+      );
+    }
+
     // Server-managed metadata; status is the server's too.
     for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'managedFields']) delete meta[f];
     meta.uid = randomUUID();
@@ -1859,6 +2117,7 @@ export class StandInApiServer {
     if (dryRun) return clone(pod);
     const k = key(namespace, name);
     r.store.set(k, pod);
+    this.changed(r, 'ADDED', pod);
     if (this.onPodCreated) await this.onPodCreated(clone(pod));
     const uid = meta.uid;
     const t = setTimeout(() => {
@@ -1941,19 +2200,21 @@ export class StandInApiServer {
     if (immediate) {
       r.store.delete(k);
       out.metadata.resourceVersion = String(++this.rv);
+      this.changed(r, 'DELETED', out);
       this.killExecsInto(namespace, name);
       return out;
     }
     if (alreadyTerminating) return out; // the removal is already on its way
     out.metadata.resourceVersion = String(++this.rv);
     r.store.set(k, out);
+    this.changed(r, 'MODIFIED', out, cur);
     const uid = out.metadata.uid;
     const t = setTimeout(() => {
       this.timers.delete(t);
       const c = r.store.get(k);
       if (c && c.metadata.uid === uid) {
         r.store.delete(k);
-        this.rv++;
+        this.changed(r, 'DELETED', { ...c, metadata: { ...c.metadata, resourceVersion: String(++this.rv) } });
         this.killExecsInto(namespace, name);
       }
     }, Math.min(this.podTerminationDelayMs, effective * 1000));
@@ -1982,6 +2243,7 @@ export class StandInApiServer {
 
   private async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { rec, url, rawUrl } = this.record(req, '');
+    if (this.latencyMs > 0) await this.sleep(this.latencyMs);
     const fault = await this.intercept(rec, rawUrl);
     if (fault === 'hang') return;
     if (this.stopped) {
@@ -2041,9 +2303,9 @@ export class StandInApiServer {
     if (!pod.spec.nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
     if (phase !== 'Running') throw badRequest(`unable to upgrade connection: container not found (${JSON.stringify(container)})`);
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
-    const protocol = pickExecProtocol(offered);
+    const protocol = pickExecProtocol(offered, this.execProtocols);
     if (!protocol) {
-      throw badRequest(`unable to upgrade connection: the stand-in API server speaks ${EXEC_PROTOCOLS.join(' and ')} only (offered: ${JSON.stringify(offered.map((p) => p.trim()).filter(Boolean))})`);
+      throw badRequest(`unable to upgrade connection: the stand-in API server speaks ${this.execProtocols.join(' and ')} only (offered: ${JSON.stringify(offered.map((p) => p.trim()).filter(Boolean))})`);
     }
     return { namespace, pod: name, container, command, stdin, stdout, stderr, tty, protocol };
   }
@@ -2331,6 +2593,7 @@ export class StandInApiServer {
     }
     meta.resourceVersion = String(++this.rv);
     r.store.set(k, out);
+    this.changed(r, 'MODIFIED', out, cur);
     return clone(out);
   }
 
