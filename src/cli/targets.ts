@@ -57,6 +57,7 @@ export function kubeOptions(flags: KubectlFlags, io?: Deps['io']): KubeOptions {
     requestTimeoutMs: parseRequestTimeout(flags.requestTimeout),
     userAgent: userAgent(),
     ...(io && verbosity(flags) >= 6 ? { trace: (l: string) => io.err(`I ${l}\n`) } : {}),
+    ...(io && verbosity(flags) >= 1 ? { debug: (l: string) => io.err(`debug: ${l}\n`) } : {}),
   };
 }
 

@@ -8,7 +8,8 @@ import { ShellExecutor } from './shell.js';
 
 /**
  * The one thing this executor needs of the cluster: run a command in a pod's container through pods/exec, with stdin,
- * and get its exit code and output (resolve/kube.ts's KubeApi implements it with client-node's Exec).
+ * and get its exit code and output (resolve/kube.ts's KubeApi implements it with client-node's Exec, on API servers
+ * with v5.channel.k8s.io and on those with only v4: see execStdin there; the container needs sh and head for v4).
  */
 export interface PodExec {
   exec(namespace: string, pod: string, container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }>;

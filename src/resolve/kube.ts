@@ -63,6 +63,30 @@ export interface KubeOptions extends KubeOverrides {
   userAgent?: string;
   /** -v=6 and up: called with a line per API request ("GET https://… 200 OK in 5 milliseconds", as kubectl -v=6). */
   trace?: (line: string) => void;
+  /** -v=1 and up: where notes on how the API server was reached go (e.g. which pods/exec subprotocol the API server speaks). */
+  debug?: (line: string) => void;
+}
+
+export const EXEC_V5 = 'v5.channel.k8s.io';
+
+/**
+ * How a pods/exec carries stdin so that the command sees its end, by subprotocol (the API server picks one of the
+ * client's list: v5.channel.k8s.io since Kubernetes 1.30, else v4.channel.k8s.io):
+ * - no stdin: none is attached (stdin=false); the command reads an empty stdin. Works on every protocol.
+ * - v5: the bytes on channel 0, then the close frame [255, 0] (KEP-4006), as kubectl does.
+ * - v4 (or not known yet): v4 has no way to close stdin but closing the WebSocket, which loses the rest of stdout and
+ *   the exit status. So the end is told by the length instead: the command runs as `sh -c 'head -c N | "$@"'`, the N
+ *   bytes go on channel 0 and stdin is never closed; head ends the pipe after N bytes, the command sees EOF and exits,
+ *   and the API server sends the status and closes. No size limit (argv would have one: 128 KiB per argument).
+ * Returns the command to run and the chunks to send (undefined: no stdin); `end`: whether to close stdin after them.
+ */
+export function execStdin(command: string[], stdin: string, protocol: string | undefined): { command: string[]; chunks?: Buffer[]; end: boolean } {
+  const bytes = Buffer.from(stdin, 'utf8');
+  if (bytes.length === 0) return { command, end: false };
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += 32 * 1024) chunks.push(bytes.subarray(i, i + 32 * 1024));
+  if (protocol === EXEC_V5) return { command, chunks, end: true };
+  return { command: ['sh', '-c', 'head -c "$0" | "$@"', String(bytes.length), ...command], chunks, end: false };
 }
 
 /** A Pod's event, as `kubectl describe pod` shows it (core/v1 Event). */
@@ -257,6 +281,8 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   const core = new k8s.CoreV1Api(config);
   const custom = new k8s.CustomObjectsApi(config);
   const t = opts.requestTimeoutMs;
+  // one API server per process: its exec subprotocol, learnt from the first exec
+  let execProtocol: string | undefined;
 
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -341,12 +367,23 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c));
       const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c));
       let status: { status?: string; reason?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } } | undefined;
+      const how = execStdin(command, stdin, execProtocol);
+      let input: InstanceType<typeof Readable> | null = null;
+      if (how.chunks) {
+        // client-node sends each chunk on channel 0; at the stream's end it closes stdin (v5) or the WebSocket (v4)
+        input = how.end ? Readable.from(how.chunks) : new Readable({ read() {} });
+        if (!how.end) for (const c of how.chunks) input.push(c);
+      }
       const done = new Promise<void>((resolve, reject) => {
         new k8s.Exec(kc)
-          .exec(namespace, pod, container, command, stdout, stderr, Readable.from([Buffer.from(stdin)]), false, (s) => {
+          .exec(namespace, pod, container, how.command, stdout, stderr, input, false, (s) => {
             status = s;
           })
           .then((ws) => {
+            if (execProtocol === undefined) {
+              execProtocol = ws.protocol;
+              opts.debug?.(`pods/exec: the API server speaks ${ws.protocol || 'no subprotocol'}${ws.protocol === EXEC_V5 ? ' (stdin ends with the close-stdin signal)' : ' (no close-stdin signal: stdin is delimited by its length, with sh and head -c in the container)'}`);
+            }
             ws.on('close', () => resolve());
             ws.on('error', (e: Error) => reject(e));
           }, reject);
@@ -355,6 +392,8 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         await withTimeout(done, t ? Math.max(t, 120_000) : undefined, what);
       } catch (e) {
         throw apiError(e, what, server);
+      } finally {
+        input?.destroy();
       }
       const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
       if (status?.status === 'Success') return { code: 0, ...result };

@@ -3,8 +3,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { RequestContext } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectKube, sharedAgentAuth, type KubeApi } from '../../src/resolve/kube.js';
-import { makeNad, makePod, StandInApiServer } from './stand-in-api.js';
+import { connectKube, execStdin, sharedAgentAuth, type KubeApi } from '../../src/resolve/kube.js';
+import { type ExecProtocol, makeNad, makePod, StandInApiServer } from './stand-in-api.js';
 
 let api: StandInApiServer;
 let kube: KubeApi;
@@ -145,5 +145,52 @@ describe('kubectl conventions of the client', () => {
     expect(answer.code).toBe(422);
     expect(JSON.parse(answer.text).details.causes.map((c: { field: string }) => c.field).sort()).toEqual(['involvedObject.namespace', 'type']);
     expect(api.listEvents('default')).toEqual([]);
+  });
+});
+
+describe('exec through pods/exec on API servers with only v4, only v5, or both', () => {
+  // every byte value a UTF-8 string can carry in one char: NUL, controls, DEL, Latin-1, a surrogate pair, U+FFFD
+  const binaryish = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('') + '\u00e9\u{1F600}\uFFFD\r\n';
+  const big = 'x'.repeat(300 * 1024 - 1) + '\n';
+
+  for (const offered of [['v4.channel.k8s.io'], ['v5.channel.k8s.io'], ['v5.channel.k8s.io', 'v4.channel.k8s.io']] as ExecProtocol[][]) {
+    it(`${offered.join(' + ')}: stdout, stderr, exit status, stdin read to its end (300 KiB, binary-ish), no early close`, async () => {
+      api.execProtocols = offered;
+      const lines: string[] = [];
+      const k = await connectKube({ kubeconfig: api.kubeconfigPath, requestTimeoutMs: 10_000, debug: (l) => lines.push(l) }, {});
+      // the first exec has no stdin: it works on any protocol and tells which one the server speaks
+      expect(await k.exec('default', 'web-0', 'app', ['sh', '-c', 'echo out; echo err >&2; exit 3'], '')).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+      expect(lines).toEqual([expect.stringContaining(`pods/exec: the API server speaks ${offered[0]}`)]);
+
+      const cat = await k.exec('default', 'web-0', 'app', ['sh', '-c', 'cat; echo " end"; exit 0'], binaryish);
+      expect(cat).toEqual({ code: 0, stdout: `${binaryish} end\n`, stderr: '' });
+      const sized = await k.exec('default', 'web-0', 'app', ['sh', '-c', 'wc -c; exit 7'], big);
+      expect(sized).toEqual({ code: 7, stdout: `${300 * 1024}\n`, stderr: '' });
+      // a command that does not read its stdin still ends, with its status
+      expect(await k.exec('default', 'web-0', 'app', ['sh', '-c', 'echo quick'], big)).toEqual({ code: 0, stdout: 'quick\n', stderr: '' });
+
+      const withStdin = api.execs.slice(1);
+      expect(withStdin.every((e) => e.stdin && !e.closedEarly && e.protocol === offered[0])).toBe(true);
+      expect(api.execs[0]).toMatchObject({ stdin: false, exitCode: 3 });
+      expect(api.execs[0]?.closedEarly).toBeUndefined();
+      if (offered[0] === 'v5.channel.k8s.io') expect(withStdin.map((e) => e.command[0])).toEqual(['sh', 'sh', 'sh']); // as given
+      else expect(withStdin.map((e) => e.command.slice(0, 4))).toEqual([
+        ['sh', '-c', 'head -c "$0" | "$@"', String(Buffer.byteLength(binaryish))],
+        ['sh', '-c', 'head -c "$0" | "$@"', String(300 * 1024)],
+        ['sh', '-c', 'head -c "$0" | "$@"', String(300 * 1024)],
+      ]);
+      await expect.poll(() => api.activeExecs).toBe(0);
+    });
+  }
+
+  it('execStdin: nothing attached without stdin; v5 sends and closes; v4 or unknown delimits by length', () => {
+    expect(execStdin(['cat'], '', undefined)).toEqual({ command: ['cat'], end: false });
+    expect(execStdin(['cat'], '', 'v4.channel.k8s.io')).toEqual({ command: ['cat'], end: false });
+    const v5 = execStdin(['cat'], 'é'.repeat(40_000), 'v5.channel.k8s.io');
+    expect(v5).toMatchObject({ command: ['cat'], end: true });
+    expect(v5.chunks?.map((c) => c.length)).toEqual([32 * 1024, 32 * 1024, 80_000 - 64 * 1024]);
+    for (const p of ['v4.channel.k8s.io', undefined]) {
+      expect(execStdin(['cat', '-'], 'é', p)).toEqual({ command: ['sh', '-c', 'head -c "$0" | "$@"', '2', 'cat', '-'], chunks: [Buffer.from('é')], end: false });
+    }
   });
 });
