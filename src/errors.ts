@@ -28,7 +28,8 @@ export type Setting =
   | 'requestTimeout'
   | 'dockerHost'
   | 'agentRuntime'
-  | 'agentImage';
+  | 'agentImage'
+  | 'agentNamespace';
 
 export interface Fix {
   setting: Setting;

@@ -86,6 +86,6 @@ export async function batchOf(
     return undefined;
   }
   const runtimes = await deps.runtimes(flags, api);
-  await (await load.pods()).listAllSandboxes(runtimes);
+  await (await load.pods()).prepareBatch(runtimes, pods);
   return { pods, runtimes, parallel };
 }

@@ -13,8 +13,6 @@ import { parseDuration, parseRequestTimeout, readAllStdin, readConf, verbosity, 
 import { load } from './load.js';
 import { tracedExecutor } from '../exec/traced.js';
 
-export const DEFAULT_AGENT_IMAGE = 'busybox:1.36';
-
 export interface RuntimeFlags {
   runtime: string;
   /** Also the limit for each Docker request. */
@@ -48,6 +46,15 @@ export function defaultDeps(io: Io): Deps {
       const docker = async () => (await load.docker()).dockerRuntime(dockerHost, process.env, timeoutMs);
       const kind = async () => (await load.kind()).kindRuntime(dockerHost, process.env, timeoutMs);
       const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());
+      const agent = async (api: KubeApi) => {
+        const { agentRuntime, AGENT_IMAGE } = await load.agent();
+        return agentRuntime(api, {
+          image: flags.agentImage ?? AGENT_IMAGE,
+          namespace: flags.agentNamespace ?? 'kube-system',
+          startTimeoutMs: 120_000,
+          note: (l) => io.err(`note: ${l}\n`),
+        });
+      };
       switch (flags.runtime) {
         case 'docker':
           return [await docker()];
@@ -57,17 +64,18 @@ export function defaultDeps(io: Io): Deps {
           return [await cri()];
         case 'agent': {
           if (!api) throw new UsageError('--runtime agent works on pods (it reaches their node through the cluster)');
-          const { agentRuntime } = await load.agent();
-          return [agentRuntime(api, {
-            image: flags.agentImage ?? DEFAULT_AGENT_IMAGE,
-            namespace: flags.agentNamespace ?? 'kube-system',
-            startTimeoutMs: 120_000,
-            note: (l) => io.err(`note: ${l}\n`),
-          })];
+          return [await agent(api)];
         }
-        default:
-          // auto: a local pause container with the pod's labels, else the pod's node as a local container, else CRI here
-          return [await docker(), await kind(), await cri()];
+        default: {
+          // auto: a local pause container with the pod's labels, else the pod's node as a local container, else CRI
+          // here; and for a pod on another node that none of these has, an agent pod on that node
+          const here = [await docker(), await kind(), await cri()];
+          if (!api) return here;
+          const { agentForOtherNodes } = await load.agent();
+          const viaAgent = await agent(api);
+          const namespace = flags.agentNamespace ?? 'kube-system';
+          return [...here, agentForOtherNodes(() => viaAgent, { thisHost: process.env.NODE_NAME || thisHost.host, namespace, note: (l) => io.err(`note: ${l}\n`) })];
+        }
       }
     },
     // which node this is: $NODE_NAME (as the downward API sets it in a pod), else the host name

@@ -52,6 +52,7 @@ const FLAG_OF: Record<Setting, string> = {
   dockerHost: '--docker-host',
   agentRuntime: '--runtime agent',
   agentImage: '--agent-image',
+  agentNamespace: '--agent-namespace',
 };
 
 /** An error as the user reads it: its message, then which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)"). */

@@ -156,13 +156,13 @@ export function addClusterOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--runtime <name>',
-        "how to reach the pod's sandbox: docker (pause containers here), kind (the node is a local container), cri (crictl/ctr here), agent (a short-lived privileged pod on the pod's node)",
+        "how to reach the pod's sandbox: docker (pause containers here), kind (the node is a local container), cri (crictl/ctr here), agent (a short-lived privileged pod on the pod's node); auto: this host's runtimes, and an agent for pods on other nodes",
       )
         .choices(['auto', 'docker', 'kind', 'cri', 'agent'])
         .default('auto'),
     )
-    .option('--agent-image <image>', 'with --runtime agent: the image of the agent pod (needs nsenter; default busybox:1.36)')
-    .option('--agent-namespace <ns>', 'with --runtime agent: where the agent pod is created', 'kube-system')
+    .option('--agent-image <image>', 'the image of the agent pod (needs sh, head, nsenter; default: busybox 1.36.1 pinned by digest)')
+    .option('--agent-namespace <ns>', 'where agent pods are created (privileged pods must be admitted there)', 'kube-system')
     .option('--docker-host <addr>', 'Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)');
 }
 

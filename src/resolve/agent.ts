@@ -1,8 +1,9 @@
 /**
  * --runtime agent: the pod runs on a node this machine cannot reach. A short-lived privileged pod is pinned to that
  * node (nodeName, hostPID, hostNetwork, tolerating every taint); the sandbox is found with crictl/ctr on the node and
- * the plugins run there, all through pods/exec (see exec/kube-exec.ts). The agent pod is deleted afterwards — also
- * on failure and on Ctrl-C — and carries activeDeadlineSeconds so that even a killed CLI's agent does not linger.
+ * the plugins run there, all through pods/exec (see exec/kube-exec.ts). One agent per node per command, shared by
+ * every pod on that node; a batch starts the agents of all its nodes at once. The agent pod is deleted afterwards —
+ * also on failure and on Ctrl-C — and carries activeDeadlineSeconds so that even a killed CLI's agent does not linger.
  */
 import { UnreachableError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
@@ -11,6 +12,43 @@ import type { Executor } from '../exec/types.js';
 import { CriSandboxes } from './cri.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
+
+/**
+ * The agent's image: busybox 1.36.1 pinned by the digest of its multi-arch index on Docker Hub (amd64, arm64, arm,
+ * 386, ppc64le, s390x, …), so that a re-pushed tag cannot change what runs privileged on the nodes. It has what the
+ * agent uses: sh, head, nsenter, sleep. Mirrors and air-gapped clusters give their copy with --agent-image.
+ */
+export const AGENT_IMAGE = 'docker.io/library/busybox:1.36.1@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662';
+
+/** The namespace label that lets Pod Security admission take privileged pods (kubernetes.io/docs/concepts/security/pod-security-admission). */
+export const PSA_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+
+/**
+ * Why the API server refused to create the agent pod, as a message a person can act on: Pod Security admission (the
+ * namespace enforces baseline or restricted, which forbid privileged pods and host namespaces), another admission
+ * webhook, or RBAC. Always exit 4: the node cannot be reached this way, nothing was changed.
+ */
+export function agentRefusal(e: Error, namespace: string): Error {
+  const msg = e.message;
+  const elsewhere = { setting: 'agentNamespace', advice: 'or create the agent pods in a namespace that admits privileged pods' } as const;
+  if (/violates PodSecurity/.test(msg)) {
+    return new UnreachableError(
+      `Pod Security admission refuses the agent pod in namespace ${namespace} (it is privileged, with the host's PID and network namespaces): ${msg.replace(/^.*?answered 403: /, '')}. ` +
+        `Allow privileged pods there with \`kubectl label ns ${namespace} ${PSA_ENFORCE_LABEL}=privileged\``,
+      { cause: e, fix: elsewhere },
+    );
+  }
+  if (/admission webhook .* denied/.test(msg)) {
+    return new UnreachableError(`an admission webhook refuses the agent pod in namespace ${namespace} (privileged, host PID and network): ${msg}; allow it there`, { cause: e, fix: elsewhere });
+  }
+  if (/answered 403/.test(msg)) {
+    return new UnreachableError(`${msg}; the agent runtime needs to create, watch and delete pods and create pods/exec in ${namespace}: see deploy/rbac.yaml`, { cause: e });
+  }
+  return e;
+}
+
+/** Container states that will not get better by waiting. */
+const HOPELESS = new Set(['InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError']);
 
 export interface AgentOptions {
   image: string;
@@ -66,30 +104,30 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
 
   const start = async (node: string) => {
     const pod = await api.createPod(o.namespace, agentPod(node, o)).catch((e: Error) => {
-      if (/answered 403/.test(e.message)) {
-        throw new UnreachableError(`${e.message}; the agent runtime needs to create pods and pods/exec in ${o.namespace}: see deploy/rbac.yaml`, { cause: e });
-      }
-      throw e;
+      throw agentRefusal(e, o.namespace);
     });
     const name = pod.metadata!.name!;
     created.push(name);
-    const deadline = Date.now() + o.startTimeoutMs;
-    for (;;) {
-      const p = await api.getPod(o.namespace, name);
-      const phase = p.status?.phase;
-      if (phase === 'Running') break;
-      if (phase === 'Failed' || phase === 'Succeeded') {
-        throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} ended (${phase}) before it could be used`);
-      }
-      if (Date.now() > deadline) {
-        const why = p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
-        throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} did not start within ${o.startTimeoutMs / 1000}s${why ? ` (${why})` : ''}`, {
-          fix: { setting: 'agentImage' },
-        });
-      }
-      await new Promise((r) => setTimeout(r, 200));
+    const waiting = (p: Pod) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+    // a watch on the pod, from the resourceVersion it was created with: no polling
+    const seen = await api.watchPod(
+      o.namespace,
+      name,
+      (p) => ['Running', 'Failed', 'Succeeded'].includes(p.status?.phase ?? '') || HOPELESS.has(waiting(p) ?? ''),
+      o.startTimeoutMs,
+      pod,
+    );
+    const phase = seen.pod?.status?.phase;
+    if (phase === 'Running') return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
+    if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);
+    if (phase === 'Failed' || phase === 'Succeeded') {
+      throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} ended (${phase}) before it could be used`);
     }
-    return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
+    const why = waiting(seen.pod);
+    if (seen.settled) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} cannot start (${why})`, { fix: { setting: 'agentImage' } });
+    throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} did not start within ${o.startTimeoutMs / 1000}s${why ? ` (${why})` : ''}`, {
+      fix: { setting: 'agentImage' },
+    });
   };
   const agent = (node: string) => {
     let a = agents.get(node);
@@ -114,6 +152,54 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     async nodeExecutor(nodeName: string): Promise<Executor | undefined> {
       return (await agent(nodeName)).cri.exec;
     },
+    async reachNodes(nodes: string[]): Promise<void> {
+      // all at once; a node whose agent fails fails its own pods (they await the same promise), not the others
+      await Promise.allSettled(nodes.map((n) => agent(n)));
+    },
     close: remove,
+  };
+}
+
+/**
+ * --runtime auto's way to the nodes that are not this host: after the runtimes of this host (Docker, kind node
+ * containers, crictl/ctr) found no sandbox for a pod, and the pod's node is not this host (by node name: $NODE_NAME,
+ * else the host name, as kubelet names its node), the node is reached through an agent pod — made on first use, one
+ * per node, and said in one note per node on stderr. A pod on this host is never looked for through an agent.
+ */
+export function agentForOtherNodes(agent: () => PodRuntime & { close(): Promise<void> }, o: { thisHost: string; namespace: string; note: (line: string) => void }): PodRuntime {
+  let made: (PodRuntime & { close(): Promise<void> }) | undefined;
+  const noted = new Set<string>();
+  const elsewhere = (node: string | undefined): node is string => node !== undefined && node !== o.thisHost;
+  const via = (node: string, pod?: PodRef) => {
+    if (!noted.has(node)) {
+      noted.add(node);
+      o.note(
+        pod
+          ? `pod ${pod.namespace}/${pod.name} is on node ${node}, not this host (${o.thisHost}): reaching it through an agent pod in ${o.namespace}`
+          : `node ${node} is not this host (${o.thisHost}): reaching it through an agent pod in ${o.namespace}`,
+      );
+    }
+    return (made ??= agent());
+  };
+  return {
+    name: 'agent',
+    where: `agent pods in ${o.namespace} (for nodes other than ${o.thisHost})`,
+    lastResort: true,
+    reaches: elsewhere,
+    async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
+      return elsewhere(pod.node) ? via(pod.node, pod).findSandbox(pod) : undefined;
+    },
+    async listSandboxes(): Promise<SandboxInfo[]> {
+      return made ? made.listSandboxes() : [];
+    },
+    async nodeExecutor(nodeName: string): Promise<Executor | undefined> {
+      return elsewhere(nodeName) ? via(nodeName).nodeExecutor!(nodeName) : undefined;
+    },
+    async reachNodes(nodes: string[]): Promise<void> {
+      const far = nodes.filter(elsewhere);
+      if (far.length === 0) return;
+      for (const n of far) via(n);
+      await made!.reachNodes!(far);
+    },
   };
 }

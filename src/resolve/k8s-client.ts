@@ -3,5 +3,5 @@
  * tree-shaking keeps this file at less than half of the whole library, which a pod attach loads and compiles.
  */
 export {
-  CoreV1Api, createConfiguration, CustomObjectsApi, Exec, KubeConfig, PatchStrategy, ServerConfiguration, setHeaderOptions,
+  CoreV1Api, createConfiguration, CustomObjectsApi, Exec, KubeConfig, PatchStrategy, ServerConfiguration, setHeaderOptions, Watch,
 } from '@kubernetes/client-node';

@@ -38,6 +38,15 @@ export interface KubeApi extends PodExec {
    * "cni-attach", source.component "cni-attach", source.host = reportingInstance = the node or host name).
    */
   createPodEvent(pod: Pod, event: PodEvent, host: string): Promise<void>;
+  /**
+   * Follow a pod through a watch (GET …/pods?watch=true&fieldSelector=metadata.name=NAME, from `from`'s
+   * resourceVersion, else from a fresh list of that one pod) until settled(pod) is true, the pod is deleted, or
+   * timeoutMs passes.
+   * A watch the server ends (timeoutSeconds, a restart) is reopened from the last resourceVersion seen; one that is
+   * too old (410 Expired) from a fresh read, as client-go's reflector does. Resolves with the last state seen
+   * (undefined: deleted) and whether it settled; a watch the server refuses is an UnreachableError (exit 4).
+   */
+  watchPod(namespace: string, name: string, settled: (pod: Pod) => boolean, timeoutMs: number, from?: Pod): Promise<{ pod: Pod | undefined; settled: boolean }>;
   /** Delete a pod at once (grace period 0); a pod already gone is not an error. */
   deletePod(namespace: string, name: string): Promise<void>;
   /**
@@ -350,6 +359,67 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
           },
         }),
       );
+    },
+    async watchPod(namespace, name, settled, timeoutMs, from) {
+      const what = `watching pod ${namespace}/${name}`;
+      const deadline = Date.now() + timeoutMs;
+      let last: Pod | undefined = from;
+      let rv = from?.metadata?.resourceVersion;
+      if (last && settled(last)) return { pod: last, settled: true };
+      const watch = new k8s.Watch(kc);
+      for (;;) {
+        if (rv === undefined) {
+          // list-then-watch, as client-go's reflector: the list's resourceVersion is current, the object's may be old
+          const list = await call(`pod ${namespace}/${name}`, () => core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` }));
+          last = list.items[0];
+          if (!last) return { pod: undefined, settled: false };
+          rv = list.metadata?.resourceVersion;
+          if (settled(last)) return { pod: last, settled: true };
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) return { pod: last, settled: false };
+        const outcome = await new Promise<'settled' | 'deleted' | 'reopen' | 'relist' | 'timeout' | { error: unknown }>((resolve) => {
+          let ctl: AbortController | undefined;
+          let over = false;
+          const end = (o: Parameters<typeof resolve>[0]) => {
+            if (over) return;
+            over = true;
+            clearTimeout(timer);
+            ctl?.abort();
+            resolve(o);
+          };
+          const timer = setTimeout(() => end('timeout'), left);
+          watch
+            .watch(
+              `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+              { fieldSelector: `metadata.name=${name}`, resourceVersion: rv, timeoutSeconds: Math.ceil(left / 1000) },
+              (type: string, obj: Pod) => {
+                if (type === 'ERROR') return end('relist'); // a Status, e.g. 410 Expired: start again from a read
+                if (type === 'DELETED') {
+                  last = undefined;
+                  return end('deleted');
+                }
+                last = obj;
+                rv = obj.metadata?.resourceVersion ?? rv;
+                if (settled(obj)) end('settled');
+              },
+              (err: unknown) => end(err ? { error: err } : 'reopen'),
+            )
+            .then((c) => {
+              ctl = c;
+              if (over) c.abort();
+            }, (err: unknown) => end({ error: err }));
+        });
+        if (outcome === 'settled') return { pod: last, settled: true };
+        if (outcome === 'deleted') return { pod: undefined, settled: false };
+        if (outcome === 'timeout') return { pod: last, settled: false };
+        if (outcome === 'relist') rv = undefined;
+        if (typeof outcome === 'object') {
+          const err = outcome.error as { statusCode?: number; name?: string };
+          if (err?.name === 'AbortError') continue;
+          throw apiError(typeof err?.statusCode === 'number' ? { code: err.statusCode, message: String((err as Error).message) } : err, what, server);
+        }
+      }
     },
     createPod: (namespace, pod) => call(`creating a pod in ${namespace}`, () => core.createNamespacedPod({ namespace, body: pod })),
     async deletePod(namespace, name) {

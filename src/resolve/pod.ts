@@ -56,18 +56,20 @@ export function refusePod(pod: Pod, namespace: string, name: string): void {
 
 /**
  * Ask each runtime in turn (--runtime auto gives several); the first with a sandbox wins. One that cannot be reached
- * (no Docker on a containerd node, no containerd on a Docker node) only matters when none of them could answer.
+ * (no Docker on a containerd node, no containerd on a Docker node, nothing at all on a laptop) only matters when none
+ * of them could answer. A last resort (the agent for other nodes) is the answer: its errors are thrown.
  */
 export async function findSandbox(runtimes: PodRuntime[], ref: PodRef): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
   let firstError: unknown;
   let answered = false;
   for (const rt of runtimes) {
+    if (rt.reaches && !rt.reaches(ref.node)) continue;
     try {
       const sandbox = await rt.findSandbox(ref);
       answered = true;
       if (sandbox) return { sandbox, runtime: rt };
     } catch (e) {
-      if (runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
+      if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
       firstError ??= e;
     }
   }
@@ -81,6 +83,27 @@ export async function findSandbox(runtimes: PodRuntime[], ref: PodRef): Promise<
  */
 export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxInfo[]> {
   return (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
+}
+
+/**
+ * Before a batch: look at the pods' nodes through each runtime at once (kind: the node containers), list what the
+ * runtimes of this host have (one list each, after which they answer from it; one that cannot be reached is left to
+ * answer per pod), then start the way to the nodes whose pods none of them has, in parallel (the agents).
+ */
+export async function prepareBatch(runtimes: PodRuntime[], pods: Pod[]): Promise<void> {
+  const nodes = [...new Set(pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n))];
+  const local = runtimes.filter((r) => !r.lastResort);
+  await Promise.all(local.map((r) => r.reachNodes?.(nodes)));
+  const known = new Set<string>();
+  for (const r of local) {
+    try {
+      for (const s of await r.listSandboxes()) if (s.running && s.uid) known.add(s.uid);
+    } catch (e) {
+      if (local.length === 1 || !(e instanceof UnreachableError)) throw e;
+    }
+  }
+  const far = [...new Set(pods.filter((p) => p.spec?.nodeName && !known.has(p.metadata?.uid ?? '')).map((p) => p.spec!.nodeName!))];
+  await Promise.all(runtimes.filter((r) => r.lastResort).map((r) => r.reachNodes?.(far)));
 }
 
 /**
@@ -185,7 +208,14 @@ export async function lookupPodOf(pod: Pod | undefined, namespace: string, name:
   if (!found) {
     note(`the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`);
     let executor: Executor | undefined;
-    for (const r of runtimes) executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;
+    for (const r of runtimes) {
+      try {
+        executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;
+      } catch (e) {
+        // a runtime not installed here (no Docker for kind) is no answer; the way to other nodes answers for itself
+        if (r.lastResort || runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
+      }
+    }
     return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
   }
   const executor = found.sandbox.executor;

@@ -39,6 +39,19 @@ export interface PodRuntime {
    * the cache of a pod whose sandbox is gone. Undefined for runtimes of this host.
    */
   nodeExecutor?(nodeName: string): Promise<Executor | undefined>;
+  /**
+   * A batch is about to work on pods of these nodes: get to them all at once (agent: start the agent pods in parallel;
+   * kind: look at the node containers). Failures are not thrown here: each pod of a node that cannot be reached fails
+   * on its own when its sandbox is looked for.
+   */
+  reachNodes?(nodes: string[]): Promise<void>;
+  /**
+   * Asked only after the runtimes before it found no sandbox, and its errors are the answer (the agent behind
+   * --runtime auto: when it cannot reach the node, saying so beats "not found").
+   */
+  readonly lastResort?: boolean;
+  /** Whether it goes to this node at all (the agent for other nodes: not to this host); asked when present. */
+  reaches?(node: string | undefined): boolean;
 }
 
 export interface SandboxInfo {

@@ -64,11 +64,24 @@ export class FakeKube implements KubeApi {
   }
 
   async createPod(namespace: string, pod: Pod): Promise<Pod> {
+    if (this.refuseCreate) throw this.refuseCreate;
     const name = pod.metadata?.name ?? `${pod.metadata?.generateName ?? 'pod-'}${(this.created.length + 1).toString(36).padStart(5, 'x')}`;
     const made: Pod = structuredClone({ ...pod, metadata: { ...pod.metadata, name, namespace, uid: `uid-${name}`, resourceVersion: '1' }, status: { phase: this.startAs } });
     this.created.push(made);
     this.add(made);
     return structuredClone(made);
+  }
+  /** What the fake API server refuses pod creation with (e.g. a Pod Security 403), when set. */
+  refuseCreate?: Error;
+  readonly watches: string[] = [];
+  /** Pods do not change by themselves here: the state is the answer, at once when settled, else after the timeout. */
+  async watchPod(namespace: string, name: string, settled: (pod: Pod) => boolean, timeoutMs: number): Promise<{ pod: Pod | undefined; settled: boolean }> {
+    this.watches.push(`${namespace}/${name}`);
+    const p = this.pods.get(`${namespace}/${name}`);
+    if (!p) return { pod: undefined, settled: false };
+    if (settled(p)) return { pod: structuredClone(p), settled: true };
+    await new Promise((r) => setTimeout(r, timeoutMs));
+    return { pod: structuredClone(p), settled: false };
   }
   async deletePod(namespace: string, name: string): Promise<void> {
     this.deleted.push(`${namespace}/${name}`);

@@ -29,13 +29,14 @@ export interface Access {
   namespace?: string;
 }
 
-/** What RBAC checks for a request (core and named groups, namespaced paths, list vs get, websocket exec as create). */
-export function accessOf(method: string, path: string): Access | undefined {
+/** What RBAC checks for a request (core and named groups, namespaced paths, list vs get vs watch, websocket exec as create). */
+export function accessOf(method: string, path: string, query: Record<string, string> = {}): Access | undefined {
   const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
   if (!m) return undefined;
   const [, group = '', namespace, resource, name, sub] = m;
   const res = sub ? `${resource}/${sub}` : resource!;
-  const verb = sub === 'exec' ? 'create' : method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : method.toLowerCase();
+  const watch = query.watch === 'true' || query.watch === '1';
+  const verb = sub === 'exec' ? 'create' : method === 'GET' ? (name ? 'get' : watch ? 'watch' : 'list') : method === 'POST' ? 'create' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : method.toLowerCase();
   return { verb, group, resource: res, ...(namespace ? { namespace } : {}) };
 }
 

@@ -194,3 +194,42 @@ describe('exec through pods/exec on API servers with only v4, only v5, or both',
     }
   });
 });
+
+describe('watchPod', () => {
+  const body = { metadata: { generateName: 'agent-' }, spec: { containers: [{ name: 'agent', image: 'busybox' }] } };
+  const running = (p: { status?: { phase?: string } }) => p.status?.phase === 'Running';
+
+  it('follows a created pod to Running through one watch from its resourceVersion (no polling)', async () => {
+    api.podStartDelayMs = 300;
+    const created = await kube.createPod('default', body);
+    api.clearRequests();
+    const seen = await kube.watchPod('default', created.metadata!.name!, running, 5_000, created);
+    expect(seen.settled).toBe(true);
+    expect(seen.pod?.status?.phase).toBe('Running');
+    expect(api.requests.map((r) => `${r.method} ${r.path} ${r.query.watch ?? ''} ${r.query.fieldSelector ?? ''} ${r.query.resourceVersion ?? ''}`)).toEqual([
+      `GET /api/v1/namespaces/default/pods true metadata.name=${created.metadata!.name} ${created.metadata!.resourceVersion}`,
+    ]);
+    await expect.poll(() => api.activeWatches).toBe(0);
+  });
+
+  it('reports a deleted pod, gives up after the timeout with the last state, and starts again from a read after 410', async () => {
+    api.podStartBehaviour = 'pending';
+    const a = await kube.createPod('default', body);
+    setTimeout(() => api.deletePod('default', a.metadata!.name!), 200);
+    expect(await kube.watchPod('default', a.metadata!.name!, running, 5_000, a)).toEqual({ pod: undefined, settled: false });
+
+    const b = await kube.createPod('default', body);
+    const t0 = Date.now();
+    const late = await kube.watchPod('default', b.metadata!.name!, running, 700, b);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(650);
+    expect(late).toMatchObject({ settled: false, pod: { status: { phase: 'Pending' } } });
+
+    // a resourceVersion older than the server keeps: ERROR 410, then a fresh read, then the watch from there
+    for (let i = 0; i < 10_001; i++) api.updatePod('default', 'web-0', (p) => void (p.metadata.annotations = { n: String(i) }));
+    setTimeout(() => api.runPod('default', b.metadata!.name!), 300);
+    api.clearRequests();
+    const again = await kube.watchPod('default', b.metadata!.name!, running, 5_000, b);
+    expect(again.settled).toBe(true);
+    expect(api.requests.map((r) => `${r.method} ${r.query.watch ?? 'list'}`)).toEqual(['GET true', 'GET list', 'GET true']);
+  });
+});

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
-import { agentPod, agentRuntime } from '../../src/resolve/agent.js';
+import { AGENT_IMAGE, agentForOtherNodes, agentPod, agentRuntime } from '../../src/resolve/agent.js';
+import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
@@ -96,5 +97,103 @@ describe('--runtime agent', () => {
     expect(await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(0);
     // with --netns no runtime is asked at all: the namespace is on this host
     expect(w.kube.created).toHaveLength(0);
+  });
+});
+
+describe('the agent image', () => {
+  it('is pinned: a name, a tag and the sha256 digest of its index', () => {
+    expect(AGENT_IMAGE).toMatch(/^docker\.io\/library\/busybox:1\.36\.1@sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe('starting the agent', () => {
+  it('waits for Running with a watch from the created pod, not by reading it again and again', async () => {
+    const w = agentWorld();
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(0);
+    expect(w.kube.watches).toEqual([`kube-system/${w.kube.created[0]!.metadata!.name}`]);
+  });
+
+  it('names the namespace label that admits it when Pod Security admission refuses it (exit 4, not an RBAC message)', async () => {
+    const w = agentWorld();
+    w.kube.refuseCreate = new UnreachableError(
+      'creating a pod in kube-system: the API server answered 403: pods "cni-attach-agent-x7k2p" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true), privileged (container "agent" must not set securityContext.privileged=true)',
+    );
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(4);
+    expect(w.stderr()).toContain('Pod Security admission refuses the agent pod in namespace kube-system');
+    expect(w.stderr()).toContain('violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true)');
+    expect(w.stderr()).toContain('kubectl label ns kube-system pod-security.kubernetes.io/enforce=privileged');
+    expect(w.stderr()).not.toMatch(/rbac/i);
+    expect(w.node.calls).toEqual([]);
+  });
+
+  it('says RBAC when the 403 is not admission', async () => {
+    const w = agentWorld();
+    w.kube.refuseCreate = new UnreachableError('creating a pod in kube-system: the API server answered 403: pods is forbidden: User "dev" cannot create resource "pods" in API group "" in the namespace "kube-system"');
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(4);
+    expect(w.stderr()).toContain('see deploy/rbac.yaml');
+  });
+
+  it('one agent per node for a batch, all started before the first pod is worked on, reused by every pod of the node', async () => {
+    const w = agentWorld();
+    for (const [name, node] of [['far-2', 'node-9'], ['far-3', 'node-8'], ['far-4', 'node-7']] as const) {
+      w.kube.add(makePod({ name, namespace: 'shop', uid: 'uid-far', node, labels: { app: 'far' } }));
+    }
+    w.kube.pods.get('shop/far-1')!.metadata!.labels = { app: 'far' };
+    const order: string[] = [];
+    const create = w.kube.createPod.bind(w.kube);
+    w.kube.createPod = async (ns, pod) => (order.push(`create ${pod.spec!.nodeName}`), create(ns, pod));
+    const exec = w.kube.exec.bind(w.kube);
+    w.kube.exec = async (...a) => (order.push('exec'), exec(...a));
+    await w.cli(attachCommand, ['-l', 'app=far', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent']);
+    expect(w.kube.created.map((p) => p.spec!.nodeName).sort()).toEqual(['node-7', 'node-8', 'node-9']);
+    expect(order.slice(0, 3).every((o) => o.startsWith('create '))).toBe(true);
+    expect(w.kube.deleted).toHaveLength(3);
+  });
+});
+
+describe('--runtime auto: the agent for other nodes', () => {
+  const ref = (node: string) => ({ namespace: 'shop', name: 'web-1', uid: 'u', node });
+  function fallback() {
+    const notes: string[] = [];
+    const asked: string[] = [];
+    let made = 0;
+    const inner = {
+      name: 'agent', where: 'agent pods in kube-system',
+      findSandbox: async (p: { node?: string }) => (asked.push(`find ${p.node}`), { id: 'sb', pid: 1, netnsPath: '/proc/1/ns/net' }),
+      listSandboxes: async () => [],
+      nodeExecutor: async (n: string) => (asked.push(`exec ${n}`), undefined),
+      reachNodes: async (ns: string[]) => void asked.push(`reach ${ns.join(',')}`),
+      close: async () => {},
+    };
+    const rt = agentForOtherNodes(() => (made++, inner), { thisHost: 'laptop', namespace: 'kube-system', note: (l) => notes.push(l) });
+    return { rt, notes, asked, made: () => made };
+  }
+
+  it('leaves pods of this host alone, reaches other nodes through the agent, one note per node', async () => {
+    const f = fallback();
+    expect(f.rt.lastResort).toBe(true);
+    expect(await f.rt.findSandbox(ref('laptop'))).toBeUndefined();
+    expect(await f.rt.nodeExecutor!('laptop')).toBeUndefined();
+    expect(f.made()).toBe(0);
+    expect(await f.rt.findSandbox(ref('node-2'))).toMatchObject({ id: 'sb' });
+    await f.rt.findSandbox({ ...ref('node-2'), name: 'web-2' });
+    await f.rt.reachNodes!(['laptop', 'node-3']);
+    expect(f.asked).toEqual(['find node-2', 'find node-2', 'reach node-3']);
+    expect(f.notes).toEqual([
+      'pod shop/web-1 is on node node-2, not this host (laptop): reaching it through an agent pod in kube-system',
+      'node node-3 is not this host (laptop): reaching it through an agent pod in kube-system',
+    ]);
+    expect(f.made()).toBe(1);
+  });
+
+  it('is asked after this host\'s runtimes, which may be missing; its own failure is the answer', async () => {
+    const { findSandbox } = await import('../../src/resolve/pod.js');
+    const noDocker = { name: 'docker', where: 'Docker at unix:///nope', findSandbox: async () => { throw new UnreachableError('cannot reach Docker at unix:///nope: ENOENT'); }, listSandboxes: async () => [] };
+    const f = fallback();
+    expect((await findSandbox([noDocker, f.rt], ref('node-2')))?.runtime.name).toBe('agent');
+    const refused = { ...f.rt, findSandbox: async () => { throw new UnreachableError('Pod Security admission refuses the agent pod'); } };
+    await expect(findSandbox([noDocker, refused], ref('node-2'))).rejects.toThrow(/Pod Security/);
+    // on this host: the missing Docker is the answer, as before
+    await expect(findSandbox([noDocker, f.rt], ref('laptop'))).rejects.toThrow(/cannot reach Docker/);
   });
 });
