@@ -61,6 +61,10 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
     async nodeExecutor(nodeName: string): Promise<Executor | undefined> {
       return (await node(nodeName))?.exec;
     },
+    async reachNodes(names: string[]): Promise<void> {
+      // inspected at once; one that cannot be (no Docker here) answers again, with its error, per pod
+      await Promise.allSettled(names.map((n) => node(n)));
+    },
   };
 }
 

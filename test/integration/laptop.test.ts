@@ -1,0 +1,173 @@
+/**
+ * From a laptop: a kubeconfig and nothing else (DOCKER_HOST names a socket that does not exist, no containerd), the
+ * pods on two other nodes. --runtime auto must reach each node through an agent pod there, over API servers that
+ * speak only v4.channel.k8s.io or only v5.channel.k8s.io, and leave no agent behind (also after Ctrl-C). The nodes
+ * are node containers of test/helpers/kind-node.ts (containerd inside, the sandboxes ctr containers with the CRI
+ * labels); the stand-in API server runs the agents' pods/exec inside the container of the agent pod's node, as the
+ * kubelet there would. The node containers are named unlike the nodes, so nothing on this machine finds them by name.
+ * Addresses: 198.18.46.0/24, on a bridge inside each node.
+ */
+import { spawn } from 'node:child_process';
+import type Docker from 'dockerode';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectOk, show, spawnCli } from '../helpers/cli.js';
+import { writeConf } from '../helpers/confs.js';
+import { execIn, requireDocker } from '../helpers/docker.js';
+import { ensureNodeImage, inSandbox, removeNode, startNode, startSandbox, type Node, type NodeSandbox } from '../helpers/kind-node.js';
+import { useLab } from '../helpers/lab.js';
+import { runBin } from '../helpers/run.js';
+import { type ExecProtocol, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+
+const lab = useLab('lp');
+let api: StandInApiServer;
+let d: Docker;
+const nodes: Node[] = [];
+/** Kubernetes node name → the node container. */
+const containerOf = new Map<string, string>();
+
+beforeAll(async () => {
+  d = await requireDocker();
+  await ensureNodeImage(d);
+  api = await StandInApiServer.start();
+  api.execHandler = (req) => {
+    const node = api.getPod(req.namespace, req.pod)?.spec.nodeName ?? '';
+    return spawn('docker', ['exec', '-i', containerOf.get(node) ?? node, ...req.command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  };
+}, 300_000);
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await removeNode(d, n);
+  containerOf.clear();
+  for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
+  api.execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+  api.podSecurity = {};
+  api.podStartDelayMs = 50;
+  api.clearRequests();
+  api.execs.length = 0;
+  api.podDeletions.length = 0;
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+const conf = { cniVersion: '1.0.0', name: 'far-br', type: 'bridge', bridge: 'cni-far0', ipam: { type: 'host-local', subnet: '198.18.46.0/24' } };
+/** A laptop: no Docker, no containerd, not a node of the cluster. */
+const LAPTOP = { DOCKER_HOST: 'unix:///nonexistent/docker.sock', CONTAINERD_ADDRESS: '/nonexistent/containerd.sock', NODE_NAME: undefined };
+
+/** Two nodes, node-a-… and node-b-…, each with one pod of app=web. */
+async function world() {
+  const ws = await lab.workspace();
+  const file = await writeConf(ws.dir, 'net.json', conf);
+  const pods: { name: string; node: Node; nodeName: string; sandbox: NodeSandbox }[] = [];
+  await Promise.all(
+    ['a', 'b'].map(async (x, i) => {
+      const node = await startNode(d, `${lab.prefix}-${x}`, `${lab.prefix}-${x}`);
+      nodes.push(node);
+      const nodeName = `far-node-${x}-${lab.prefix}`;
+      containerOf.set(nodeName, node.name);
+      const name = `web-${i + 1}`;
+      const uid = `${lab.prefix}-${name}`;
+      api.addPod(makePod({ name, namespace: 'shop', uid, nodeName, containerRuntime: 'containerd', labels: { app: 'web' } }));
+      pods.push({ name, node, nodeName, sandbox: await startSandbox(d, node, { id: `sb-${name}`, name, namespace: 'shop', uid }) });
+    }),
+  );
+  pods.sort((a, b) => a.name.localeCompare(b.name));
+  const args = (...more: string[]) => ['-n', 'shop', '--kubeconfig', api.kubeconfigPath, ...more];
+  return { file, pods, args };
+}
+
+const hasLink = async (p: { node: Node; sandbox: NodeSandbox }, ifname: string) => (await inSandbox(d, p.node, p.sandbox, ['ip', 'link', 'show', ifname])).code === 0;
+const results = async (n: Node) => (await execIn(d, n.id, ['sh', '-c', 'ls -1A /var/lib/cni/results 2>/dev/null || true'])).output.split('\n').filter(Boolean);
+const agentsLeft = () => api.listPods('kube-system').filter((p) => p.metadata.name.startsWith('cni-attach-agent-'));
+
+describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two other nodes, with the defaults', () => {
+  for (const protocol of ['v4.channel.k8s.io', 'v5.channel.k8s.io'] as ExecProtocol[]) {
+    it(`${protocol}: attach each pod, check, detach the batch; an agent per node, none left`, async () => {
+      api.execProtocols = [protocol];
+      const w = await world();
+      for (const p of w.pods) {
+        const r = await runBin('attach', [p.name, ...w.args('--ifname', 'eth1', '--conf', w.file, '-v')], { env: LAPTOP, timeoutMs: 90_000 });
+        expectOk(r);
+        expect(r.stdout, show(r)).toMatch(new RegExp(`^eth1 attached to pod shop/${p.name} \\(network far-br, node ${p.nodeName}, sandbox sb-${p.name}\\)\\n  eth1  198\\.18\\.46\\.\\d+/24`));
+        expect(r.stderr, show(r)).toContain(`note: pod shop/${p.name} is on node ${p.nodeName}, not this host`);
+        expect(r.stderr, show(r)).toContain('reaching it through an agent pod in kube-system');
+        expect(r.stderr, show(r)).toContain(`debug: pods/exec: the API server speaks ${protocol}`);
+        expect(await hasLink(p, 'eth1')).toBe(true);
+        expect(await results(p.node)).toEqual([`far-br-sb-${p.name}-eth1`]);
+      }
+      // every pods/exec ended by itself, with its status, stdin included (no early close under v4)
+      expect(api.execs.length).toBeGreaterThan(10);
+      expect(api.execs.filter((e) => e.closedEarly || e.protocol !== protocol)).toEqual([]);
+      expect(api.execs.some((e) => e.stdin)).toBe(true);
+      expect(agentsLeft()).toEqual([]);
+
+      const c = await runBin('check', ['web-2', ...w.args('--ifname', 'eth1')], { env: LAPTOP, timeoutMs: 90_000 });
+      expectOk(c);
+      expect(c.stdout).toBe('eth1 in pod shop/web-2 (network far-br): CHECK ok');
+
+      api.clearRequests();
+      const dt = await runBin('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1')], { env: LAPTOP, timeoutMs: 90_000 });
+      expectOk(dt);
+      expect(dt.stdout).toBe('eth1 detached from 2 of 2 pods');
+      // one agent per node for the batch
+      const created = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods');
+      expect(created.map((q) => (q.body as { spec: { nodeName: string } }).spec.nodeName).sort()).toEqual(w.pods.map((p) => p.nodeName));
+      for (const p of w.pods) {
+        expect(await hasLink(p, 'eth1')).toBe(false);
+        expect(await results(p.node)).toEqual([]);
+      }
+      expect(agentsLeft()).toEqual([]);
+      expect(api.podDeletions.filter((x) => x.namespace === 'kube-system')).toHaveLength(2 + 1 + 2);
+    }, 240_000);
+  }
+
+  it('Ctrl-C while the agents start: exit 130, nothing attached, no agent left', async () => {
+    const w = await world();
+    api.podStartDelayMs = 60_000; // the agents stay Pending
+    const run = spawnCli('attach', ['-l', 'app=web', ...w.args('--ifname', 'eth1', '--conf', w.file)], LAPTOP);
+    await expect.poll(() => agentsLeft().length, { timeout: 20_000 }).toBe(2);
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(130);
+    expect(agentsLeft()).toEqual([]);
+    for (const p of w.pods) expect(await hasLink(p, 'eth1')).toBe(false);
+  }, 120_000);
+
+  it('Pod Security admission refusing privileged pods in the agent namespace: the label to set, exit 4', async () => {
+    const w = await world();
+    api.podSecurity = { 'kube-system': 'baseline' };
+    const r = await runBin('attach', ['web-1', ...w.args('--ifname', 'eth1', '--conf', w.file)], { env: LAPTOP });
+    // the note of how the node is reached, then the error: no stack trace, nothing else
+    expect(r.exitCode, show(r)).toBe(4);
+    const [note, line, ...rest] = r.stderr.split('\n').filter(Boolean);
+    expect(note).toMatch(/^note: pod shop\/web-1 is on node far-node-a-\S+, not this host/);
+    expect(rest).toEqual([]);
+    expect(line).toMatch(/^error: Pod Security admission refuses the agent pod in namespace kube-system/);
+    expect(line).toContain('violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true), privileged (container "agent" must not set securityContext.privileged=true)');
+    expect(line).toContain('kubectl label ns kube-system pod-security.kubernetes.io/enforce=privileged');
+    expect(agentsLeft()).toEqual([]);
+    expect(await hasLink(w.pods[0]!, 'eth1')).toBe(false);
+  }, 120_000);
+});
+
+describe('a node container here and a node elsewhere, in one batch', () => {
+  it('reaches the local node container through Docker and the other node through an agent', async () => {
+    const w = await world();
+    // node a is also a local node container named like its node (kind); node b is only reachable through the cluster
+    const a = w.pods[0]!;
+    api.deletePod('shop', a.name);
+    api.addPod(makePod({ name: a.name, namespace: 'shop', uid: `${lab.prefix}-${a.name}`, nodeName: a.node.name, containerRuntime: 'containerd', labels: { app: 'web' } }));
+    containerOf.set(a.node.name, a.node.name);
+    const r = await runBin('attach', ['-l', 'app=web', ...w.args('--ifname', 'eth1', '--conf', w.file)], { env: { CONTAINERD_ADDRESS: LAPTOP.CONTAINERD_ADDRESS }, timeoutMs: 90_000 });
+    expectOk(r);
+    expect(r.stdout).toBe('eth1 attached to 2 of 2 pods');
+    expect(r.stderr).toContain(`node ${w.pods[1]!.nodeName} is not this host`);
+    expect(r.stderr).not.toContain(a.node.name);
+    const created = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods');
+    expect(created.map((q) => (q.body as { spec: { nodeName: string } }).spec.nodeName)).toEqual([w.pods[1]!.nodeName]);
+    for (const p of w.pods) expect(await hasLink(p, 'eth1')).toBe(true);
+    const dt = await runBin('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1')], { env: { CONTAINERD_ADDRESS: LAPTOP.CONTAINERD_ADDRESS }, timeoutMs: 90_000 });
+    expectOk(dt);
+    for (const p of w.pods) expect(await results(p.node)).toEqual([]);
+    expect(agentsLeft()).toEqual([]);
+  }, 240_000);
+});
