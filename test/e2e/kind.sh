@@ -2,7 +2,8 @@
 # End to end on a real kind cluster (kind-config.yaml: a control plane and a worker). Where kind, kubectl or Docker
 # is missing it says so in one line and exits 0. Otherwise: create the cluster, install the reference plugins the kind
 # node image lacks (it ships host-local, loopback, ptp, portmap), start a pod on each node, attach eth1 to both over
-# macvlan on the nodes' eth0 (198.18.210.0/24), ping across nodes, detach, check nothing is left, delete the cluster.
+# macvlan on the nodes' eth0 (198.18.210.0/24), ping across nodes, detach, check nothing is left; then the same from
+# a "laptop" (no Docker: through agent pods, with --runtime agent and with the defaults); delete the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -58,4 +59,24 @@ for n in $nodes; do
   left=$(docker exec "$n" sh -c 'ls /var/lib/cni/results 2>/dev/null | grep e2e-macvlan || true')
   if [[ -n $left ]]; then echo "kind e2e: FAILED: cache left on $n: $left" >&2; exit 1; fi
 done
+
+# The laptop case: a kubeconfig and no Docker (DOCKER_HOST points nowhere). Pod 1 with --runtime agent, pod 2 with the
+# defaults (--runtime auto finds no runtime here and reaches the node through an agent pod by itself); net1 over the
+# same macvlan, in slices of their own; ping; detach; no agent pod left.
+for i in 1 2; do
+  sed -e "s/198.18.210.${i}0/198.18.210.$((i + 2))0/" -e "s/198.18.210.${i}9/198.18.210.$((i + 2))9/" "$net.$i" >"$net.far$i"
+done
+laptop() { DOCKER_HOST=unix:///nonexistent/docker.sock CONTAINERD_ADDRESS=/nonexistent/containerd.sock "$@"; }
+laptop kubectl cni-attach e2e-1 --ifname net1 --conf "$net.far1" --runtime agent --cni-path /usr/lib/cni:/opt/cni/bin -v
+laptop kubectl cni-attach e2e-2 --ifname net1 --conf "$net.far2" --cni-path /usr/lib/cni:/opt/cni/bin
+b2=$(kubectl exec e2e-2 -- ip -4 -o addr show dev net1 | awk '{print $4}' | cut -d/ -f1)
+kubectl exec e2e-1 -- ping -c 3 -W 2 "$b2"
+laptop kubectl cni-detach e2e-1 --ifname net1 --runtime agent
+laptop kubectl cni-detach e2e-2 --ifname net1
+for p in e2e-1 e2e-2; do
+  if kubectl exec "$p" -- ip link show net1 >/dev/null 2>&1; then echo "kind e2e: FAILED: net1 still in $p (laptop case)" >&2; exit 1; fi
+done
+kubectl wait --for=delete pod -n kube-system -l app.kubernetes.io/name=cni-attach-agent --timeout=60s 2>/dev/null || true
+left=$(kubectl get pods -n kube-system -l app.kubernetes.io/name=cni-attach-agent -o name)
+if [[ -n $left ]]; then echo "kind e2e: FAILED: agent pods left: $left" >&2; exit 1; fi
 echo "kind e2e: OK"
