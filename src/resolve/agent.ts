@@ -116,7 +116,9 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
       (p) => ['Running', 'Failed', 'Succeeded'].includes(p.status?.phase ?? '') || HOPELESS.has(waiting(p) ?? ''),
       o.startTimeoutMs,
       pod,
-    );
+    ).catch((e: Error) => {
+      throw agentRefusal(e, o.namespace); // a 403 here is RBAC without watch
+    });
     const phase = seen.pod?.status?.phase;
     if (phase === 'Running') return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
     if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);

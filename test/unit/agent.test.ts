@@ -121,7 +121,7 @@ describe('starting the agent', () => {
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(4);
     expect(w.stderr()).toContain('Pod Security admission refuses the agent pod in namespace kube-system');
     expect(w.stderr()).toContain('violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true)');
-    expect(w.stderr()).toContain('kubectl label ns kube-system pod-security.kubernetes.io/enforce=privileged');
+    expect(w.stderr()).toContain('kubectl label ns kube-system pod-security.kubernetes.io/enforce=privileged`; or create the agent pods in a namespace that admits privileged pods (--agent-namespace)');
     expect(w.stderr()).not.toMatch(/rbac/i);
     expect(w.node.calls).toEqual([]);
   });
