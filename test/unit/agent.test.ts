@@ -197,3 +197,32 @@ describe('--runtime auto: the agent for other nodes', () => {
     await expect(findSandbox([noDocker, f.rt], ref('laptop'))).rejects.toThrow(/cannot reach Docker/);
   });
 });
+
+describe('--runtime auto from a host with no runtime of its own', () => {
+  /** What --runtime auto gives on a laptop: a kind runtime whose Docker is missing, then the agent for other nodes. */
+  function laptopWorld() {
+    const w = agentWorld();
+    const noDocker = () => new UnreachableError('cannot reach Docker at unix:///nonexistent/docker.sock: ENOENT');
+    const notes: string[] = [];
+    w.deps.runtimes = async (_flags, api) => [
+      { name: 'kind', where: 'node containers in Docker at unix:///nonexistent/docker.sock', findSandbox: async () => { throw noDocker(); }, listSandboxes: async () => { throw noDocker(); }, nodeExecutor: async () => { throw noDocker(); } },
+      agentForOtherNodes(() => agentRuntime(api!, { image: AGENT_IMAGE, namespace: 'kube-system', startTimeoutMs: 1000, note: () => {} }), { thisHost: 'laptop', namespace: 'kube-system', note: (l) => notes.push(l) }),
+    ];
+    return { ...w, notes };
+  }
+
+  it('attaches through an agent, and detaches through one when the sandbox is gone meanwhile (DEL from the node cache)', async () => {
+    const w = laptopWorld();
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(w.notes).toEqual(['pod shop/far-1 is on node node-9, not this host (laptop): reaching it through an agent pod in kube-system']);
+    expect(w.kube.created[0]!.spec!.containers[0]!.image).toBe(AGENT_IMAGE);
+    // the sandbox goes away on the node
+    w.node.tools.set('ctr', (argv) => (argv[3] === 'tasks' ? { stdout: 'TASK PID STATUS\n' } : { stdout: '' }));
+    expect(await w.cli(detachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toContain('the sandbox of pod shop/far-1 is gone');
+    const del = w.node.calls.find((c) => c.command === 'DEL')!;
+    expect(del.env).toMatchObject({ CNI_CONTAINERID: 'sb-far', CNI_IFNAME: 'eth1' });
+    expect([...w.node.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
+    expect(w.kube.deleted).toHaveLength(2);
+  });
+});
