@@ -139,6 +139,18 @@ export function apiError(e: unknown, what: string, server: string): CniAttachErr
   return new UnreachableError(`${what}: cannot reach the API server at ${server}: ${reason}`, { cause: e });
 }
 
+/**
+ * Whether a request failed because the kept-alive connection it was sent on had just been closed by the server (or a
+ * proxy) for being idle: "socket hang up" / ECONNRESET before any answer. Such a request never reached the server, and
+ * an idempotent one may be sent again on a new connection, as Go's net/http transport (client-go's) does.
+ */
+export function staleConnection(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (typeof (err as { code?: unknown }).code === 'number') return false; // the server answered
+  const text = `${err?.code ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`;
+  return /ECONNRESET|socket hang up/.test(text);
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
   if (!ms) return p;
   let timer: NodeJS.Timeout;
@@ -293,9 +305,18 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   // one API server per process: its exec subprotocol, learnt from the first exec
   let execProtocol: string | undefined;
 
-  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+  /** A request; an idempotent one is sent once more when its kept-alive connection turned out closed (staleConnection). */
+  const send = async <T>(what: string, fn: () => Promise<T>, idempotent = true): Promise<T> => {
     try {
       return await withTimeout(fn(), t, what);
+    } catch (e) {
+      if (!idempotent || !staleConnection(e)) throw e;
+    }
+    return withTimeout(fn(), t, what);
+  };
+  const call = async <T>(what: string, fn: () => Promise<T>, idempotent = true): Promise<T> => {
+    try {
+      return await send(what, fn, idempotent);
     } catch (e) {
       throw apiError(e, what, server);
     }
@@ -421,7 +442,8 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         }
       }
     },
-    createPod: (namespace, pod) => call(`creating a pod in ${namespace}`, () => core.createNamespacedPod({ namespace, body: pod })),
+    // not sent twice: with generateName a second POST would make a second pod
+    createPod: (namespace, pod) => call(`creating a pod in ${namespace}`, () => core.createNamespacedPod({ namespace, body: pod }), false),
     async deletePod(namespace, name) {
       try {
         await call(`deleting pod ${namespace}/${name}`, () => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
@@ -481,7 +503,8 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         if (next === current) return;
         const body = { metadata: { resourceVersion: pod.metadata?.resourceVersion, annotations: { [key]: next ?? null } } };
         try {
-          await withTimeout(core.patchNamespacedPod({ name, namespace, body }, strategy), t, what);
+          // idempotent: the resourceVersion precondition makes a repeat that already applied a 409, read again below
+          await send(what, () => core.patchNamespacedPod({ name, namespace, body }, strategy));
           return;
         } catch (e) {
           if ((e as ApiErrorShape).code === 409 && attempt < 15) {

@@ -233,3 +233,20 @@ describe('watchPod', () => {
     expect(api.requests.map((r) => `${r.method} ${r.query.watch ?? 'list'}`)).toEqual(['GET true', 'GET list', 'GET true']);
   });
 });
+
+describe('a kept-alive connection closed under a request (an idle timeout of the server or a proxy)', () => {
+  it('sends a read or a patch once more on a new connection, never a create', async () => {
+    const pod = await kube.getPod('default', 'web-0');
+    api.failNext({ method: 'GET', pathIncludes: '/pods/web-1' }, { reset: true });
+    expect((await kube.getPod('default', 'web-1')).metadata?.name).toBe('web-1');
+    api.failNext({ method: 'PATCH', pathIncludes: '/pods/web-0' }, { reset: true });
+    await kube.updatePodAnnotation('default', 'web-0', 'example.com/x', () => 'y', pod);
+    expect(api.getPod('default', 'web-0')?.metadata.annotations?.['example.com/x']).toBe('y');
+    expect(api.requests.filter((r) => r.method === 'PATCH')).toHaveLength(2);
+
+    api.failNext({ method: 'POST', pathIncludes: '/pods' }, { reset: true });
+    await expect(kube.createPod('default', { metadata: { generateName: 'agent-' }, spec: { containers: [{ name: 'a', image: 'busybox' }] } })).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(api.listPods('default').filter((p) => p.metadata.name.startsWith('agent-'))).toEqual([]);
+  });
+});

@@ -189,7 +189,9 @@ export type FaultResponse =
   /** Handle the request normally, but only after this delay. */
   | { delayMs: number }
   /** Never answer (until the client gives up or the server stops). */
-  | { hang: true };
+  | { hang: true }
+  /** Close the connection without answering, as a server or proxy closing an idle kept-alive connection does. */
+  | { reset: true };
 
 export interface KubeconfigOptions {
   /** File name inside the server's temp dir (default: a fresh kubeconfig-<n>.yaml). */
@@ -1847,7 +1849,7 @@ export class StandInApiServer {
   /**
    * The next matching request (or the next `match.times`) gets `response`: a Status with that code (default 500
    * InternalError), optionally after delayMs; or only a delay; or no answer at all until the client gives up or the
-   * server stops. Interceptors apply in the order they were added, at most one per request, before authentication.
+   * server stops; or the connection closed without an answer (reset). Interceptors apply in the order they were added, at most one per request, before authentication.
    */
   failNext(match: RequestMatch = {}, response: FaultResponse = { code: 500 }): void {
     this.interceptors.push({ method: match.method, pathIncludes: match.pathIncludes, remaining: match.times ?? 1, action: { kind: 'fault', response } });
@@ -1937,7 +1939,7 @@ export class StandInApiServer {
   }
 
   /** Apply the first matching interceptor: undefined to go on handling the request, 'hang', or a Status to answer with. */
-  private async intercept(rec: RecordedRequest, rawUrl: string): Promise<undefined | 'hang' | StatusJson> {
+  private async intercept(rec: RecordedRequest, rawUrl: string): Promise<undefined | 'hang' | 'reset' | StatusJson> {
     const hit = this.interceptors.find(
       (i) =>
         i.remaining > 0 &&
@@ -1953,6 +1955,7 @@ export class StandInApiServer {
     }
     const f = hit.action.response;
     if ('hang' in f) return 'hang'; // never answer; stop() destroys the socket
+    if ('reset' in f) return 'reset';
     if (f.delayMs) await this.sleep(f.delayMs);
     if (this.stopped) return 'hang';
     if ('code' in f) {
@@ -1970,6 +1973,10 @@ export class StandInApiServer {
     if (this.latencyMs > 0) await this.sleep(this.latencyMs);
     const fault = await this.intercept(rec, rawUrl);
     if (fault === 'hang') return;
+    if (fault === 'reset') {
+      req.socket.destroy();
+      return;
+    }
     if (fault) {
       this.send(res, fault.code, fault);
       return;
@@ -2246,7 +2253,7 @@ export class StandInApiServer {
     if (this.latencyMs > 0) await this.sleep(this.latencyMs);
     const fault = await this.intercept(rec, rawUrl);
     if (fault === 'hang') return;
-    if (this.stopped) {
+    if (fault === 'reset' || this.stopped) {
       socket.destroy();
       return;
     }
