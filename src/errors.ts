@@ -8,7 +8,7 @@
  */
 
 /** What went wrong, one word per kind; the CLI maps each to an exit code. */
-export type ErrorKind = 'usage' | 'not-found' | 'unreachable' | 'busy' | 'plugin' | 'not-recorded' | 'some-failed';
+export type ErrorKind = 'usage' | 'not-found' | 'unreachable' | 'busy' | 'plugin' | 'not-recorded' | 'some-failed' | 'stopped';
 
 /**
  * A setting the user controls that fixes the error. The CLI knows which flag sets it (cli/main.ts FLAG_OF); lower
@@ -91,7 +91,16 @@ export class BusyError extends CniAttachError {
   readonly cniCode = CniErrorCode.TryAgainLater;
 }
 
-/** A CNI plugin said no (or died): carries the plugin's {code,msg,details} when it gave one, and what it printed on stderr. */
+/** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */
+export function signalName(signal: string): string {
+  return signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : signal;
+}
+
+/**
+ * A CNI plugin said no (or died): carries the plugin's {code,msg,details} when it gave one, and what it printed on
+ * stderr. With stoppedBy, it was the user's signal that stopped the run ("plugin bridge stopped on ADD: by SIGINT
+ * (Ctrl-C) …"), not the plugin that failed: the CLI exits as stopped by that signal.
+ */
 export class PluginError extends CniAttachError {
   readonly kind = 'plugin';
 
@@ -102,11 +111,31 @@ export class PluginError extends CniAttachError {
     readonly cniMsg: string,
     readonly details?: string,
     readonly stderr?: string,
+    readonly stoppedBy?: string,
   ) {
     const code = cniCode === undefined ? '' : ` (CNI error ${cniCode})`;
     const det = details ? `: ${details}` : '';
-    super(`plugin ${plugin} failed on ${command}${code}: ${cniMsg}${det}`);
+    super(stoppedBy ? `plugin ${plugin} stopped on ${command}: ${cniMsg}` : `plugin ${plugin} failed on ${command}${code}: ${cniMsg}${det}`);
   }
+}
+
+/** The user's signal (SIGINT, SIGTERM) stopped the command before a step; the message says what was left (or undone). */
+export class StoppedError extends CniAttachError {
+  readonly kind = 'stopped';
+
+  constructor(
+    readonly signal: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The signal that stopped e (a StoppedError, a plugin run the signal stopped), if it was one. */
+export function stoppedBy(e: unknown): string | undefined {
+  if (e instanceof StoppedError) return e.signal;
+  if (e instanceof PluginError) return e.stoppedBy;
+  return undefined;
 }
 
 /**

@@ -1,16 +1,17 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { UnreachableError, UsageError } from '../errors.js';
+import { NotRecordedError, UnreachableError, UsageError } from '../errors.js';
+import { hold, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
-import type { KubeApi, Pod, PodEvent } from '../resolve/kube.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, planData, runAsShell, summaryLines } from './output.js';
+import { detachCommandLine, formatData, printPlan, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { load } from './load.js';
@@ -52,30 +53,49 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
     describe: target.describe,
     interfaceExists: () => interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
+    ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
   };
 }
 
 /** Attach to one target and, for a pod, record it in network-status. */
 async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
+  return annotate(job, await attachOnly(job, target, pod));
+}
+
+async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
-  // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone
-  const events = pod && job.api && job.flags.annotate !== false ? await load.events() : undefined;
-  const record = (e: PodEvent) => events!.recordPodEvent(job.api!, pod!.pod, e, job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
   let done: Attached;
   try {
     done = await engine.attach(ctx, cache, await request(job, target, pod));
   } catch (e) {
-    if (events) await record(events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, (e as Error).message));
+    // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone
+    if (pod && job.api && job.flags.annotate !== false) {
+      const events = await load.events();
+      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, (e as Error).message), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+    }
     throw e;
   }
-  const out: Outcome = { target, done, annotated: false, ...(pod ? { pod } : {}) };
-  if (events && !done.already) await record(events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result));
+  return { target, done, annotated: false, ...(pod ? { pod } : {}) };
+}
+
+/**
+ * For a pod (once the result is printed): record the added-interface event and add the interface to its
+ * network-status (a failure is kept in the outcome: the attachment stands).
+ */
+async function annotate(job: Job, out: Outcome): Promise<Outcome> {
+  const pod = out.pod;
+  const { done } = out;
+  if (pod && job.api && job.flags.annotate !== false && !done.already) {
+    const events = await load.events();
+    await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+  }
   if (pod && job.api && job.flags.annotate !== false) {
     const ns = await load.networkStatus();
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
     try {
-      await job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
+      const stopped = whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)));
+      await Promise.race([job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod), stopped]);
       out.annotated = true;
     } catch (e) {
       out.annotateError = e as Error;
@@ -103,11 +123,7 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
   const where = pod
     ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
     : { netns: target.netnsPath, containerId: target.containerId };
-  const { io } = job.deps;
-  if (job.flags.output === 'summary') {
-    io.out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
-    io.out(runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n'));
-  } else io.out(await formatData({ target: where, runs: planData(runs) }, job.flags.output));
+  await printPlan(job.deps.io.out, job.flags.output, where, runs);
 }
 
 async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise<PodTarget> {
@@ -160,8 +176,10 @@ Examples:
 The pod is read from the API; its sandbox (pause) container is found on this node through the runtime, and the
 plugins run here against the sandbox's network namespace. kubectl passes only the flags after the plugin name.
 
-Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try again), 2 bad usage or input,
-3 target not found, 4 cluster/runtime unreachable.`,
+Exit codes: 0 ok (attached, as printed); 1 a plugin failed, or the result could not be recorded or printed (rolled
+back; the message says so, or says what stays when the rollback failed too), or the interface is busy (try again);
+2 bad usage or input; 3 target not found; 4 cluster/runtime unreachable (after an ADD: attached, the pod's
+network-status not written); 130/143 stopped by Ctrl-C/SIGTERM before the result was recorded (rolled back).`,
   );
   cmd
     .command('completion')
@@ -199,15 +217,54 @@ Exit codes: 0 ok, 1 a plugin failed (rolled back) or the interface is busy (try 
     } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
 
     if (flags.dryRun) return dryRun(job, target, pod);
-    const o = await attachTo(job, target, pod);
-    if (flags.output !== 'summary') deps.io.out(await formatData(o.done.result, flags.output));
-    else {
-      deps.io.out(`${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`);
-      if (o.annotated) deps.io.out(`  network-status: ${conf.statusName} on ${p.ifname} recorded on the pod\n`);
+    // from here to the printed result, a signal rolls back (or, once the result is cached, lets it stand): see hold()
+    const release = hold();
+    try {
+      const o = await attachOnly(job, target, pod);
+      const text = flags.output !== 'summary'
+        ? await formatData(o.done.result, flags.output)
+        : `${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`;
+      try {
+        deps.io.out(text);
+      } catch (e) {
+        throw await unprinted(job, o, e);
+      }
+      await annotate(job, o);
+      if (o.annotated && flags.output === 'summary') {
+        try {
+          deps.io.out(`  network-status: ${conf.statusName} on ${p.ifname} recorded on the pod\n`);
+        } catch {
+          deps.io.err(`note: network-status: ${conf.statusName} on ${p.ifname} recorded on the pod (stdout failed after the result)\n`);
+        }
+      }
+      if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
+    } finally {
+      release();
     }
-    if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
   });
   return cmd;
+}
+
+/**
+ * The result could not be printed (stdout on a full file system, /dev/full, a closed descriptor): the caller cannot
+ * learn what was attached, so it is rolled back (DEL through the just-cached chain) and the command fails with exit 1,
+ * like any failed attach. An attachment that was already there before this command (a retried pod attach) stays.
+ */
+async function unprinted(job: Job, o: Outcome, e: unknown): Promise<NotRecordedError> {
+  const why = (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${(e as Error).message}` : (e as Error).message;
+  const ifname = job.p.ifname;
+  if (o.done.already) return new NotRecordedError(`the result could not be printed (${why}); ${ifname} was already attached before this command and stays attached`, { cause: e });
+  const engine = await load.engine();
+  const { ctx, cache } = job.p.on(o.target.executor);
+  try {
+    await engine.detach(ctx, cache, { containerId: o.target.containerId, ifname, netns: o.target.netnsPath, describe: o.target.describe });
+  } catch (d) {
+    return new NotRecordedError(
+      `the result could not be printed (${why}); rolling back failed too (${(d as Error).message}): ${ifname} IS attached to ${o.target.describe}, \`${detachCommandLine(o.pod ? o.pod.ref : { netns: o.target.netnsPath }, ifname, job.flags)}\` undoes it`,
+      { cause: e },
+    );
+  }
+  return new NotRecordedError(`the result could not be printed (${why}): rolled back, nothing was left behind`, { cause: e });
 }
 
 export const run = (): Promise<never> => main(attachCommand());

@@ -1,9 +1,10 @@
 /** kubectl cni-check: CNI CHECK of an attachment through its cached chain. */
 import { Command } from 'commander';
-import { addTargetOptions, type CommonFlags } from './options.js';
+import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
-import { formatData } from './output.js';
-import { connect, lookupPodFor, resolveConf, resolveNetns, targetKind } from './targets.js';
+import { formatData, printPlan, waysOut } from './output.js';
+import type { DetachRequest } from '../cni/attach.js';
+import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
 import { load } from './load.js';
@@ -12,6 +13,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
     .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).');
   addTargetOptions(cmd, { confRequired: false, annotate: false });
+  addDryRunOption(cmd, 'CHECK');
   cmd.action(async (podName: string | undefined, flags: CommonFlags) => {
     const kind = targetKind(podName, flags);
     const exec = await deps.localExecutor();
@@ -19,19 +21,30 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     const api = kind === 'pod' ? await connect(flags, deps) : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
     const engine = await load.engine();
+    const common = { ifname: p.ifname, cniArgs: p.extraArgs, argsGiven: flags.args !== undefined, ...(conf ? { list: conf.list } : {}) };
     let describe: string;
-    let checked: string[];
+    let req: DetachRequest;
+    let on = p;
     if (api) {
       const pod = await lookupPodFor(flags, deps, api, podName!);
       describe = pod.describe;
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
-      const { ctx, cache } = pod.executor ? p.on(pod.executor) : p;
-      checked = await engine.check(ctx, cache, { containerId: pod.containerId, ifname: p.ifname, netns: pod.netns, describe, match: pod.match, ...(conf ? { list: conf.list } : {}) });
+      if (pod.executor) on = { ...p, ...p.on(pod.executor) };
+      req = { ...common, containerId: pod.containerId, netns: pod.netns, describe, match: pod.match, ways: waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags) };
     } else {
-      const target = await resolveNetns(exec, flags.netns!, true);
+      const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
       describe = target.describe;
-      checked = await engine.check(p.ctx, p.cache, { containerId: target.containerId, ifname: p.ifname, netns: target.netnsPath, describe, ...(conf ? { list: conf.list } : {}) });
+      req = {
+        ...common, containerId: target.containerId, netns: target.netnsPath, describe,
+        ways: waysOut({ netns: target.netnsPath }, p.ifname, flags),
+    ...(sameNetnsAs(target) ? { sameNetns: sameNetnsAs(target)! } : {}),
+      };
     }
+    if (flags.dryRun) {
+      const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
+      return printPlan(deps.io.out, flags.output, { target: describe, ...(req.netns ? { netns: req.netns } : {}) }, runs);
+    }
+    const checked = await engine.check(on.ctx, on.cache, req);
     if (flags.output !== 'summary') {
       deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
       return;

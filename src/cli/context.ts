@@ -8,6 +8,7 @@ import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
+import { hold, interruptedBy } from '../exec/interrupt.js';
 import type { Io } from './main.js';
 import { parseDuration, parseRequestTimeout, readAllStdin, readConf, verbosity, type CommonFlags } from './options.js';
 import { load } from './load.js';
@@ -120,6 +121,8 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
     note: (l) => deps.io.err(`note: ${l}\n`),
     ...(level >= 1 ? { debug: (l: string) => deps.io.err(`debug: ${l}\n`) } : {}),
     ...(versions ? { versions } : {}),
+    interrupted: interruptedBy,
+    hold,
   };
   return { ctx, cache };
 }

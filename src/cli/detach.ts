@@ -1,19 +1,25 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
 import { UnreachableError, UsageError } from '../errors.js';
-import type { Detached } from '../cni/attach.js';
+import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
-import { addTargetOptions, type CommonFlags } from './options.js';
+import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData } from './output.js';
+import { formatData, printPlan, waysOut } from './output.js';
+import { hold } from '../exec/interrupt.js';
+import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
+import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 import { load } from './load.js';
 
+interface DetachFlags extends CommonFlags {
+  force?: boolean;
+}
+
 interface Job {
-  flags: CommonFlags;
+  flags: DetachFlags;
   deps: Deps;
   p: Prepared;
   conf?: ResolvedConf;
@@ -26,11 +32,9 @@ interface Outcome {
   annotateError?: Error;
 }
 
-/** DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. */
-async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
-  const engine = await load.engine();
-  const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
-  const done = await engine.detach(ctx, cache, {
+/** What detach and its --dry-run ask of the engine for a pod. */
+function podRequest(job: Job, pod: PodLookup): DetachRequest {
+  return {
     ifname: job.p.ifname,
     describe: pod.describe,
     ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}),
@@ -38,7 +42,34 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
     netns: pod.netns,
     ...(job.conf ? { list: job.conf.list } : {}),
     cniArgs: job.p.extraArgs,
-  });
+    argsGiven: job.flags.args !== undefined,
+    force: !!job.flags.force,
+    ways: waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags),
+  };
+}
+
+/** What detach and its --dry-run ask of the engine for --netns: the record by the path, else by the namespace's identity. */
+function netnsRequest(job: Job, target: Target & { gone: boolean }): DetachRequest {
+  return {
+    containerId: target.containerId,
+    ifname: job.p.ifname,
+    // a namespace that is gone: DEL without CNI_NETNS (SPEC.md: optional on DEL), so that plugins free what they can
+    netns: target.gone ? '' : target.netnsPath,
+    describe: target.describe,
+    cniArgs: job.p.extraArgs,
+    argsGiven: job.flags.args !== undefined,
+    force: !!job.flags.force,
+    ways: waysOut({ netns: target.netnsPath }, job.p.ifname, job.flags),
+    ...(sameNetnsAs(target) ? { sameNetns: sameNetnsAs(target)! } : {}),
+    ...(job.conf ? { list: job.conf.list } : {}),
+  };
+}
+
+/** DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. */
+async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
+  const engine = await load.engine();
+  const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
+  const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done };
   if (job.flags.annotate === false) return out;
   if (!pod.podExists) {
@@ -79,11 +110,15 @@ function annotateFailure(ifname: string, e: Error): UnreachableError {
 
 function lines(ifname: string, o: Outcome): string[] {
   if (o.done.length === 0) return [];
-  return o.done.map((d) =>
-    d.uncached
-      ? `nothing was recorded for ${ifname} in ${o.describe}; ran DEL of network ${d.network} anyway (DEL is idempotent)`
-      : `${ifname} detached from ${o.describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''})`,
-  );
+  return o.done.map((d) => {
+    if (d.uncached) return `nothing was recorded for ${ifname} in ${o.describe}; ran DEL of network ${d.network} anyway (DEL is idempotent)`;
+    const via = d.via ? `; it was attached through ${d.via}, container id ${d.containerId}` : '';
+    if (d.forced) {
+      const del = d.forced.delError ? `DEL did not succeed (${d.forced.delError})` : 'DEL succeeded';
+      return `${ifname} forgotten in ${o.describe} (network ${d.network}${via}): ${del}; removed its record${d.file ? ` ${d.file}` : ''}${d.forced.delError ? `; ${d.forced.mayRemain}` : ''}`;
+    }
+    return `${ifname} detached from ${o.describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''}${via})`;
+  });
 }
 
 async function detachMany(job: Job, namespace: string): Promise<void> {
@@ -118,6 +153,11 @@ export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {
     'Unplug an interface added by cni-attach: CNI DEL through the cached chain, then forget it.',
   );
   addTargetOptions(cmd, { confRequired: false, annotate: true, bulk: true });
+  addDryRunOption(cmd, 'DEL');
+  cmd.option(
+    '--force',
+    'forget the record even if its DEL fails or it cannot be read: runs DEL as best it can (--conf and --args override the cached ones), then removes the cache entry, the intent and a stale lock; the link and the IPAM lease may remain if no DEL freed them',
+  );
   cmd.addHelpText(
     'after',
     `
@@ -129,9 +169,15 @@ Examples:
 
 The config and the result of the ADD come from the cache, so no --conf is needed. A pod whose sandbox (or the pod
 itself) is gone can still be detached: DEL runs without a network namespace and frees the IPAM lease.
-Detaching something that is not attached is not an error (exit 0 with a note), like rm -f.`,
+Detaching something that is not attached is not an error (exit 0 with a note), like rm -f.
+
+A record nothing can clear (its DEL keeps failing: cached CNI_ARGS the plugin rejects, a plugin whose DEL fails when
+nothing is there; or the cache file is cut short): --args and --conf replace the cached ones for the DEL; --force
+forgets the record even when DEL fails, and says what may remain (the link, the IPAM lease):
+  kubectl cni-detach --netns x --ifname eth1 --force --args ''        # --netns NAME is /var/run/netns/NAME
+  kubectl cni-detach --netns x --ifname eth1 --force --conf fixed.json`,
   );
-  cmd.action(async (podName: string | undefined, flags: CommonFlags) => {
+  cmd.action(async (podName: string | undefined, flags: DetachFlags) => {
     const kind = targetKind(podName, flags);
     const exec = await deps.localExecutor();
     const p = prepare(flags, exec, deps);
@@ -145,29 +191,38 @@ Detaching something that is not attached is not an error (exit 0 with a note), l
       return detachMany(job, namespace!);
     }
 
-    let o: Outcome;
-    if (kind === 'pod') o = await detachPod(job, await lookupPodFor(flags, deps, api!, podName!));
-    else {
-      const target = await resolveNetns(exec, flags.netns!, false);
-      const engine = await load.engine();
-      const done = await engine.detach(p.ctx, p.cache, {
-        containerId: target.containerId,
-        ifname: p.ifname,
-        netns: target.netnsPath,
-        describe: target.describe,
-        cniArgs: p.extraArgs,
-        ...(conf ? { list: conf.list } : {}),
-      });
-      o = { describe: target.describe, done };
+    const engine = await load.engine();
+    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!) : undefined;
+    const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
+    if (flags.dryRun) {
+      const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
+      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL');
+      const where = pod ? { pod: `${pod.namespace}/${pod.name}`, netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
+      return printPlan(deps.io.out, flags.output, where, runs);
     }
-    if (flags.output !== 'summary') {
-      deps.io.out(await formatData({ detached: o.done.map((d) => ({ network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached })) }, flags.output));
-    } else if (o.done.length === 0) {
-      deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${p.cache.dir}/results); nothing to do\n`);
-    } else {
-      deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
+    // from here to the printed outcome, a signal stops the DEL (the record stays) or lets a finished detach stand
+    const release = hold();
+    try {
+      let o: Outcome;
+      if (pod) o = await detachPod(job, pod);
+      else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)) };
+      if (flags.output !== 'summary') {
+        deps.io.out(await formatData({
+          detached: o.done.map((d) => ({
+            network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
+            ...(d.via ? { attachedThrough: d.via } : {}),
+            ...(d.forced ? { forced: true, ...(d.forced.delError ? { delError: d.forced.delError, mayRemain: d.forced.mayRemain } : {}) } : {}),
+          })),
+        }, flags.output));
+      } else if (o.done.length === 0) {
+        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${p.cache.dir}/results); nothing to do\n`);
+      } else {
+        deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
+      }
+      if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
+    } finally {
+      release();
     }
-    if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
   });
   return cmd;
 }

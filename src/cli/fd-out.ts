@@ -1,5 +1,6 @@
 /** Writing to stdout or stderr without Node's stream objects where the descriptor allows it (see FdOut). */
 import { fstatSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 
 /**
  * One of stdout (1) and stderr (2). Where the descriptor is a pipe, a socket (what a Node or Go parent usually
@@ -25,7 +26,9 @@ export class FdOut {
     } catch {
       /* closed: the stream reports it */
     }
-    this.direct = !!kind && (kind.isFIFO() || kind.isFile() || kind.isSocket());
+    // a character device that is not a terminal (/dev/null, /dev/full) too: its write errors (ENOSPC) then come back
+    // at once, to the command that can still say what they mean, not later from a stream
+    this.direct = !!kind && (kind.isFIFO() || kind.isFile() || kind.isSocket() || (kind.isCharacterDevice() && !isatty(fd)));
   }
 
   /** Whether output goes through fs.writeSync (not a terminal: no help width, no colours). */

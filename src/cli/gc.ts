@@ -5,7 +5,7 @@ import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
-import { formatData } from './output.js';
+import { formatData, waysOut } from './output.js';
 import { connect } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
@@ -16,7 +16,8 @@ interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context
   annotate?: boolean;
 }
 
-const WHY: Record<Exclude<State, 'attached'>, string> = {
+/** The states cni-gc frees, and why. Others stay: attached, interface gone (cni-detach), unreadable (cni-detach --force). */
+const WHY: Partial<Record<State, string>> = {
   'pod gone': 'the pod is gone',
   'sandbox gone': "the pod's sandbox is gone",
   'netns gone': 'the network namespace is gone',
@@ -24,6 +25,7 @@ const WHY: Record<Exclude<State, 'attached'>, string> = {
 };
 
 export function describeEntry(c: Classified): string {
+  if (c.state === 'unreadable' && !c.entry.containerId) return `record ${c.file}`;
   return c.pod ? `pod ${c.pod.namespace}/${c.pod.name}` : c.entry.netns ? `netns ${c.entry.netns}` : `container ${c.entry.containerId}`;
 }
 
@@ -52,13 +54,38 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       world = { exec, pods, sandboxes };
     }
     const classified = await classify(found, world);
-    const stale: (Stale & { c: Classified })[] = classified
-      .filter((c) => c.state !== 'attached')
-      .map((c) => ({ entry: c.entry, intentOnly: c.intentOnly, netns: c.state === 'interrupted' ? (c.entry.netns ?? '') : '', why: WHY[c.state as keyof typeof WHY], c }));
-    const valid = classified.filter((c) => c.state === 'attached');
+    const { nodeOwnNetns } = await load.netns();
+    const refused: { stale: Stale & { c: Classified }; error: string }[] = [];
+    const stale: (Stale & { c: Classified })[] = [];
+    for (const c of classified) {
+      const why = WHY[c.state];
+      if (!why) continue;
+      const s = { entry: c.entry, intentOnly: c.intentOnly, netns: c.state === 'interrupted' ? (c.entry.netns ?? '') : '', why, c };
+      // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
+      const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
+      if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });
+      else stale.push(s);
+    }
+    // records that cannot be read are not guessed at: reported, with the command that forgets them
+    for (const c of classified.filter((x) => x.state === 'unreadable')) {
+      refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
+    }
+    const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
 
     const { collectGarbage } = await load.gc();
-    const outcome = await collectGarbage(ctx, cache, stale, valid, !!flags.dryRun);
+    const ways = (s: Stale) => {
+      const c = (s as Stale & { c: Classified }).c;
+      const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
+      return target ? waysOut(target, s.entry.ifName, flags) : undefined;
+    };
+    const outcome = await collectGarbage(ctx, cache, stale, valid, !!flags.dryRun, ways);
+    outcome.failed.push(...refused);
+    // stale locks (a dead holder, or none written) are broken as any command would; live holders' are left alone
+    if (!flags.dryRun) {
+      for (const l of await cache.staleLocks()) {
+        if (await cache.clearStaleLock(l.file)) deps.io.err(`note: removed ${cache.dir}/${l.file}: ${l.why}\n`);
+      }
+    }
     // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
     const swept = flags.dryRun ? [] : await cache.sweepTemp();
     for (const f of swept) deps.io.err(`note: removed ${cache.dir}/${f}, left by a writer that died\n`);
@@ -93,7 +120,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         deps.io.out(`${verb} ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
       }
-      for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
+      for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
       deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);

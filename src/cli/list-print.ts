@@ -25,6 +25,8 @@ export interface Row {
   addresses: string[];
   containerId: string;
   state: string;
+  /** Why the record is in that state, and what clears it (every state but attached; issue 11). */
+  reason?: string;
   /** Whether the pod's network-status lists the interface; undefined for namespaces or when the cluster was not asked. */
   annotated?: boolean;
 }

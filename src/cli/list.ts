@@ -40,13 +40,22 @@ export function toRow(c: Classified): Row {
   const a = annotated(c);
   return {
     namespace: c.pod?.namespace ?? '-',
-    target: c.pod ? c.pod.name : `netns:${c.entry.netns ?? '?'}`,
+    target: c.pod ? c.pod.name : c.entry.netns ? `netns:${c.entry.netns}` : c.file && c.state === 'unreadable' ? `record:${c.file}` : 'netns:?',
     ifname: c.entry.ifName,
     network: c.entry.networkName,
     addresses: addresses(c),
     containerId: c.entry.containerId,
     state: c.state,
+    ...(c.reason ? { reason: c.reason } : {}),
     ...(a !== undefined ? { annotated: a } : {}),
+  };
+}
+
+/** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */
+function lockRow(l: { file: string; why: string }): Row {
+  return {
+    namespace: '-', target: `lock:${l.file}`, ifname: '-', network: '-', addresses: [], containerId: '-', state: 'stale lock',
+    reason: `${l.why}; the next cni-attach/cni-detach of it (or cni-gc) removes it`,
   };
 }
 
@@ -82,6 +91,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     const namespace = flags.namespace ?? api?.defaultNamespace ?? 'default';
     found = found.filter((f) => {
+      if (f.unreadable) return podName === undefined; // it names no pod: shown unless one pod was asked for
       const p = podOf(f.entry);
       if (podName !== undefined) return p?.namespace === namespace && p.name === podName;
       if (flags.allNamespaces) return true;
@@ -110,7 +120,8 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     // an empty cache has no states to tell: the cluster was asked only for the default namespace
     if (apiError && found.length > 0) deps.io.err(`note: states are from the cache only: ${apiError}\n`);
-    const rows = (await classify(found, world)).map(toRow).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
+    const locks = podName === undefined ? await cache.staleLocks() : [];
+    const rows = [...(await classify(found, world)).map(toRow), ...locks.map(lockRow)].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,
       allNamespaces: !!flags.allNamespaces,

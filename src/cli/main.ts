@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, SomeFailedError, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, normalizeArgv } from './argv.js';
@@ -13,7 +13,8 @@ export const ExitCode = {
   NotFound: 3,
   Unreachable: 4,
 } as const;
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+/** The codes above, and 128 + n for a command the user's signal n stopped (129 SIGHUP, 130 SIGINT, 143 SIGTERM), as shells report it. */
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode] | 129 | 130 | 143;
 
 /**
  * Each kind of error to its exit code. A busy attachment (another process holds its lock; CNI code 11 "try again
@@ -21,7 +22,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
  * An ADD whose result could not be recorded was rolled back: 1, as a failed ADD. Several things of which some failed
  * exit as the first failure does. Anything else is a bug: 1.
  */
-const EXIT_OF: Record<Exclude<ErrorKind, 'some-failed'>, ExitCodeValue> = {
+const EXIT_OF: Record<Exclude<ErrorKind, 'some-failed' | 'stopped'>, ExitCodeValue> = {
   usage: ExitCode.Usage,
   'not-found': ExitCode.NotFound,
   unreachable: ExitCode.Unreachable,
@@ -33,6 +34,9 @@ const EXIT_OF: Record<Exclude<ErrorKind, 'some-failed'>, ExitCodeValue> = {
 export function exitCodeOf(e: unknown): ExitCodeValue {
   if (!(e instanceof CniAttachError)) return ExitCode.PluginFailed;
   if (e instanceof SomeFailedError) return exitCodeOf(e.first);
+  // stopped by the user's signal (before a step, or a plugin run it killed): 128 + n, whatever else the error is
+  const sig = stoppedBy(e);
+  if (sig) return (SIGNAL_EXIT[sig as NodeJS.Signals] ?? 143) as ExitCodeValue;
   return EXIT_OF[e.kind as keyof typeof EXIT_OF];
 }
 
@@ -171,7 +175,11 @@ export async function main(program: Command, argv = process.argv.slice(2)): Prom
   handleSignals(stdio);
   let code = await runProgram(program, argv);
   const sig = interruptedBy();
-  if (sig) code = SIGNAL_EXIT[sig] ?? code;
+  // A signal that came while a change was under way (hold()): the engine rolled back (its error says stopped: 128+n)
+  // or, when the signal came after the change was committed, finished it: exit 0, the state is as printed.
+  // A failure of a plugin the signal killed is the signal's doing.
+  if (sig && code === ExitCode.PluginFailed) code = SIGNAL_EXIT[sig] ?? code;
+  if (sig && code === ExitCode.Ok) stdio.err(`note: ${sig} came after the work was done: it stands, as printed\n`);
   // let what went through a stream drain before exiting
   const out = stdout.usedStream;
   if (out) await new Promise<void>((r) => ((out as NodeJS.WriteStream).writableLength === 0 ? r() : out.once('drain', () => r())));

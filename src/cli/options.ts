@@ -1,5 +1,6 @@
 /** Flags shared by the commands, and turning them into the engine's inputs. */
 import { isIP } from 'node:net';
+import { promisify } from 'node:util';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { load } from './load.js';
@@ -43,6 +44,7 @@ export interface CommonFlags extends KubectlFlags {
   timeout: string;
   output: string;
   args?: string;
+  dryRun?: boolean;
 }
 
 /** The -v level: 0 quiet, ≥ 1 notes, plugin stderr and stack traces, ≥ 6 each API request and node command. */
@@ -105,7 +107,7 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
       .option('--parallel <n>', 'with -l/--all: how many pods at a time', '4');
   }
   cmd
-    .option('--netns <path>', 'no cluster: a network namespace path (e.g. /var/run/netns/NAME or /proc/PID/ns/net)')
+    .option('--netns <path>', "no cluster: a network namespace: a path (/var/run/netns/NAME, /proc/PID/ns/net) or, like 'ip netns', a bare NAME for /var/run/netns/NAME")
     // required, but checked in the action: commander would also demand it of the completion subcommand
     .option('--ifname <name>', 'interface name inside the pod or namespace (e.g. eth1); required');
   const confHelp = opts.confRequired
@@ -178,6 +180,11 @@ export function addOutputOptions(cmd: Command, formats: string[]): Command {
   return cmd.addOption(new Option('-o, --output <format>', 'output format').choices(formats).default(formats[0]));
 }
 
+/** --dry-run of detach and check: print the DEL / CHECK runs the cached records would make, run nothing. */
+export function addDryRunOption(cmd: Command, what: string): Command {
+  return cmd.option('--dry-run', `print each plugin run of the ${what} (env and stdin) and run nothing`);
+}
+
 export function addCapabilityOptions(cmd: Command): Command {
   return cmd
     .option('--ip <cidr>', 'request this address (runtimeConfig "ips" capability); repeatable', collect)
@@ -185,15 +192,69 @@ export function addCapabilityOptions(cmd: Command): Command {
     .option('--dry-run', 'print each plugin run (env and stdin) and run nothing');
 }
 
-/** Read --conf: a file or '-' for stdin. A missing or unreadable file is bad input (exit 2). */
+/** The largest --conf read: far above any real config (a few KiB); /dev/zero or a runaway pipe stops there. */
+export const MAX_CONF_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Read --conf: a file or '-' for stdin. A missing or unreadable file is bad input (exit 2). The file is opened
+ * non-blocking and a FIFO (or socket, or character device) is read through the event loop: a FIFO nobody writes yet
+ * waits for its writer as `cat` would, but never inside a libuv pool thread — which the process could not exit past,
+ * so SIGINT/SIGTERM would print "stopping" and hang. More than MAX_CONF_BYTES is refused (exit 2).
+ */
 export async function readConf(path: string, readStdin: () => Promise<string>): Promise<{ text: string; source: string }> {
   if (path === '-') return { text: await readStdin(), source: 'stdin' };
-  const { readFile } = await load.fs();
-  try {
-    return { text: await readFile(path, 'utf8'), source: path };
-  } catch (e) {
+  const fs = await load.fsFd();
+
+  const fail = (e: unknown) => {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--conf ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    return new UsageError(`--conf ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+  };
+  const tooBig = () => new UsageError(`--conf ${path}: more than ${MAX_CONF_BYTES / 1024 / 1024} MiB; a network config is a few KiB`);
+  let fd: number;
+  try {
+    fd = await promisify(fs.open)(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw fail(e);
+  }
+  let owned = true; // until a socket takes the descriptor over (it closes it)
+  try {
+    const st = await promisify(fs.fstat)(fd);
+    if (st.isDirectory()) throw fail(Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+    if (st.isFIFO() || st.isSocket()) {
+      // through the event loop (epoll), never a blocking read() in a pool thread
+      const { Socket } = await load.net();
+      const sock = new Socket({ fd, readable: true, writable: false });
+      owned = false;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const c of sock) {
+          size += (c as Buffer).length;
+          if (size > MAX_CONF_BYTES) throw tooBig();
+          chunks.push(c as Buffer);
+        }
+      } finally {
+        sock.destroy();
+      }
+      return { text: Buffer.concat(chunks).toString('utf8'), source: path };
+    }
+    // a regular file (or a device such as /dev/zero): read up to the limit
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const buf = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await promisify(fs.read)(fd, buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_CONF_BYTES) throw tooBig();
+      chunks.push(buf.subarray(0, bytesRead));
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), source: path };
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw fail(e);
+  } finally {
+    if (owned) fs.close(fd, () => undefined);
   }
 }
 

@@ -53,3 +53,39 @@ export function runAsShell(run: PluginRun, index: number, total: number): string
 export function planData(runs: PluginRun[]): JsonObject[] {
   return runs.map((r) => ({ plugin: r.type, path: r.path, env: cniVars(buildEnv({}, r.args)), stdin: r.stdin }));
 }
+
+/** The plan of a --dry-run: where, then each run as a shell command (summary) or as data (json/yaml). */
+export async function printPlan(out: (s: string) => void, format: string, where: Record<string, unknown>, runs: PluginRun[]): Promise<void> {
+  if (format === 'summary') {
+    out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+    out(runs.length ? runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n') : '# nothing is recorded: no plugin would run\n');
+  } else out(await formatData({ target: where, runs: planData(runs) }, format));
+}
+
+/**
+ * The cni-detach command line for a target, as a person would paste it ("kubectl cni-detach --netns /var/run/netns/a
+ * --ifname eth1"), with --cache-dir and --cni-path when they are not the defaults: for the messages that name it.
+ */
+export function detachCommandLine(
+  target: { netns: string } | { namespace: string; name: string },
+  ifname: string,
+  flags: { cacheDir?: string; cniPath?: string },
+): string {
+  const parts = ['kubectl', 'cni-detach'];
+  if ('netns' in target) parts.push('--netns', target.netns);
+  else parts.push(target.name, '-n', target.namespace);
+  parts.push('--ifname', ifname);
+  if (flags.cacheDir && flags.cacheDir.replace(/\/+$/, '') !== '/var/lib/cni') parts.push('--cache-dir', flags.cacheDir);
+  if (flags.cniPath !== undefined) parts.push('--cni-path', flags.cniPath);
+  return parts.map(shellQuote).join(' ');
+}
+
+/** The command lines that clear a target's record, for the engine's messages (it names no flag): see cni/attach.ts WaysOut. */
+export function waysOut(
+  target: { netns: string } | { namespace: string; name: string },
+  ifname: string,
+  flags: { cacheDir?: string; cniPath?: string },
+): { detach: string; force: string; forceWithConfig: string } {
+  const detach = detachCommandLine(target, ifname, flags);
+  return { detach, force: `${detach} --force`, forceWithConfig: `${detach} --force --conf FILE` };
+}

@@ -9,6 +9,7 @@ import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodLookup } from '../resolve/pod.js';
 import type { Target } from '../resolve/netns.js';
+import type { CacheEntry } from '../cni/cache.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
 import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
@@ -84,7 +85,7 @@ export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Pro
   return undefined;
 }
 
-export async function resolveNetns(exec: Executor, path: string, mustExist: boolean): Promise<Target> {
+export async function resolveNetns(exec: Executor, path: string, mustExist: boolean): Promise<Target & { gone: boolean }> {
   const { netnsTarget } = await load.netns();
   return netnsTarget(exec, path, mustExist);
 }
@@ -96,4 +97,17 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
 export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
   const { lookupPod } = await load.pods();
   return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`));
+}
+
+/**
+ * For detach/check of --netns: whether a cache entry was made for the same network namespace through another path
+ * (/proc/PID/ns/net and /var/run/netns/x of one namespace), by the namespace's identity (device and inode);
+ * undefined where the executor cannot tell, or the namespace is gone.
+ */
+export function sameNetnsAs(target: Target & { gone: boolean }): ((e: CacheEntry) => Promise<boolean>) | undefined {
+  const identity = target.executor.identity;
+  if (!identity || target.gone) return undefined;
+  const netnsId = (path: string) => identity.netnsId(path);
+  const id = netnsId(target.netnsPath);
+  return async (e) => !!e.netns && e.netns !== target.netnsPath && (await id) !== undefined && (await netnsId(e.netns)) === (await id);
 }

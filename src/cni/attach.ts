@@ -3,10 +3,10 @@
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, UsageError } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UsageError, CniAttachError } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, resolvePlugins, statusChain,
-  type ChainContext, type RuntimeConf,
+  addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
+  stopIfInterrupted, type ChainContext, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
@@ -24,6 +24,8 @@ export interface AttachRequest {
    * refusing: a retried attach whose first try failed only after the ADD (e.g. writing the pod annotation).
    */
   reattachSame?: boolean;
+  /** The commands that undo this attachment, for messages (the CLI builds them: the engine names no flag). */
+  ways?: WaysOut;
 }
 
 export interface Attached {
@@ -46,6 +48,16 @@ async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname
   }
 }
 
+/** ctx.hold() around fn, when the CLI gave one: a signal meanwhile is answered by rolling back, not by exiting. */
+async function held<T>(ctx: ChainContext, fn: () => Promise<T>): Promise<T> {
+  const release = ctx.hold?.();
+  try {
+    return await fn();
+  } finally {
+    release?.();
+  }
+}
+
 function checkCapabilities(list: NetworkConfigList, capabilityArgs: JsonObject): void {
   const declared = declaredCapabilities(list);
   for (const cap of Object.keys(capabilityArgs)) {
@@ -57,32 +69,63 @@ function checkCapabilities(list: NetworkConfigList, capabilityArgs: JsonObject):
   }
 }
 
+/**
+ * The command lines that clear a record, for the messages of a record that blocks an ifname or a DEL that fails. The
+ * CLI builds them (the engine names no flag): detach it, forget it even if its DEL fails, and forget it after a DEL
+ * with a config the user gives.
+ */
+export interface WaysOut {
+  detach: string;
+  force: string;
+  forceWithConfig: string;
+}
+
+const NO_WAYS: WaysOut = { detach: 'cni-detach', force: 'cni-detach, forced', forceWithConfig: 'cni-detach, forced, with a config' };
+
+/** What a forced detach leaves, in words (it forgets the record; only a DEL that succeeded freed anything). */
+export function mayRemain(ifname: string, where: string): string {
+  return `the link ${ifname} in ${where} and its IPAM lease may remain if no DEL freed them`;
+}
+
+/** The way out of a record that blocks ifname: "…; run cni-detach first (`CMD`; `CMD --force` if its DEL keeps failing)". */
+function wayOut(f: Found, ways: WaysOut, cacheDir: string): string {
+  if (f.unreadable) {
+    return `its record ${cacheDir}/${f.file} cannot be used (${f.unreadable}); \`${ways.force}\` forgets it (\`${ways.forceWithConfig}\` runs DEL with that config first)`;
+  }
+  const how = f.intentOnly ? 'an attach of it was interrupted' : 'it is attached';
+  return `${how} (network ${f.entry.networkName}); run cni-detach first (\`${ways.detach}\`; \`${ways.force}\` if its DEL keeps failing)`;
+}
+
 /** The runs an attach would make, without running anything but plugin look-up. */
 export async function planAttach(ctx: ChainContext, req: AttachRequest): Promise<PluginRun[]> {
   checkCapabilities(req.list, req.rt.capabilityArgs);
   return planAdd(ctx, await resolvePlugins(ctx, req.list), req.rt);
 }
 
+/**
+ * Attach: lock; refuse a taken ifname (naming the command that clears it); VERSION/STATUS; record the intent; ADD the
+ * chain; cache the result. Everything from the lock to the cached result runs inside ctx.hold(): the user's signal
+ * rolls it back (AddFailed / StoppedError, exit 128+n) unless the result is already cached (then it stands).
+ */
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
   const { list, rt } = req;
   checkCapabilities(list, rt.capabilityArgs);
   const resolved = await resolvePlugins(ctx, list);
-  return withLock(cache, rt, req.describe, async () => {
+  return held(ctx, () => withLock(cache, rt, req.describe, async () => {
     const existing = await cache.find(rt.containerId, rt.ifname);
-    const same = existing.find((f) => !f.intentOnly && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
+    const same = existing.find((f) => !f.intentOnly && !f.unreadable && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
     if (req.reattachSame && same && existing.length === 1) {
       return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
     }
     if (existing.length > 0) {
-      const e = existing[0]!;
-      const how = e.intentOnly ? 'an attach of it was interrupted' : 'it is attached';
-      throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${how} (network ${e.entry.networkName}); run cni-detach first`);
+      throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${wayOut(existing[0]!, req.ways ?? NO_WAYS, cache.dir)}`);
     }
     if (await req.interfaceExists()) {
       throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}`, { fix: { setting: 'ifname', advice: 'choose another name' } });
     }
     const versions = await negotiateVersions(ctx, resolved);
     await statusChain(ctx, resolved, versions);
+    stopIfInterrupted(ctx, 'anything was changed (nothing was)');
 
     const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
     const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
@@ -97,25 +140,32 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       result = await addChain(ctx, resolved, rt);
     } catch (e) {
       if (e instanceof AddFailed && !e.rollbackError) await cache.removeIntent(key);
+      else if (e instanceof AddFailed) {
+        const w = req.ways ?? NO_WAYS;
+        e.message += `; the attempt stays recorded: \`${w.detach}\` runs its DEL again (\`${w.force}\` forgets it if that DEL keeps failing; ${mayRemain(rt.ifname, req.describe)})`;
+      }
       throw e;
     }
     try {
+      // the last moment a signal undoes the attach: once the result is cached, the attachment stands
+      stopIfInterrupted(ctx, 'the result was recorded');
       await cache.write(makeEntry(key, list.bytes, runtime, result));
     } catch (e) {
-      // An attachment we cannot record is one nobody could detach: undo it.
-      let undo = 'rolled back';
+      // An attachment we cannot record (or that the user stopped) is one nobody could detach: undo it.
+      let undo = 'rolled back: nothing was left behind';
       try {
         await delChain(ctx, resolved, rt, result);
         await cache.removeIntent(key);
       } catch (d) {
         undo = `rolling back also failed: ${(d as Error).message}`;
       }
-      throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo})`, { cause: e });
+      if (e instanceof StoppedError) throw new StoppedError(e.signal, `${e.message} (${undo})`);
+      throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo === 'rolled back: nothing was left behind' ? 'rolled back' : undo})`, { cause: e });
     }
     await cache.removeIntent(key);
     await ctx.versions?.save();
     return { result, list, cacheFile: resultPath(cache.dir, key), already: false };
-  });
+  }));
 }
 
 export interface DetachRequest {
@@ -126,13 +176,28 @@ export interface DetachRequest {
   /** …or by a predicate over every cached entry of ifname (a pod whose sandbox is already gone). */
   match?: (e: CacheEntry) => boolean;
   /**
-   * CNI_NETNS for DEL. undefined: the one recorded at ADD. '': none — the sandbox is gone, and a recorded
-   * /proc/PID/ns/net may by now belong to another process, so it must not be used.
+   * When nothing is recorded under containerId: whether an entry of ifname was made for the same network namespace
+   * through another path (its device and inode: /proc/PID/ns/net and /var/run/netns/x of one namespace).
+   */
+  sameNetns?: (e: CacheEntry) => Promise<boolean>;
+  /**
+   * CNI_NETNS for DEL. undefined: the one recorded at ADD. '': none — the sandbox or namespace is gone, and a recorded
+   * /proc/PID/ns/net may by now belong to another process, so it must not be used (SPEC.md: CNI_NETNS is optional on DEL).
    */
   netns?: string;
-  /** With --conf: DEL this network even when nothing is cached (like cnitool del); needs containerId and netns. */
+  /** A config given by the user: DEL this network even when nothing is cached (like cnitool del); needs containerId and netns. */
   list?: NetworkConfigList;
+  /** CNI_ARGS given on the command line. */
   cniArgs?: [string, string][];
+  /** True when CNI_ARGS were given: they replace the cached ones (a pod's IgnoreUnknown and K8S_* are kept). */
+  argsGiven?: boolean;
+  /**
+   * Forced (`cni-detach --force`): run DEL as best it can (a given config and CNI_ARGS taking precedence), then forget the record
+   * (result, intent, temp files, the stale lock) whether DEL succeeded or not, and whether the record could be read.
+   */
+  force?: boolean;
+  /** The command lines that clear this target's record, for messages (built by the CLI). */
+  ways?: WaysOut;
 }
 
 export interface Detached {
@@ -140,8 +205,14 @@ export interface Detached {
   containerId: string;
   /** True when only an interrupted attach's intent was found. */
   fromIntent: boolean;
-  /** True when nothing was recorded and DEL ran from --conf alone. */
+  /** True when nothing was recorded and DEL ran from the given config alone. */
   uncached?: boolean;
+  /** The namespace path the record was made through, when it was found by the namespace's identity. */
+  via?: string;
+  /** A forced detach forgot the record: why its DEL did not run or failed (undefined: DEL succeeded), and what may remain. */
+  forced?: { delError?: string; mayRemain: string };
+  /** The record's file, relative to the cache dir. */
+  file?: string;
 }
 
 export function entryList(e: CacheEntry): NetworkConfigList {
@@ -158,24 +229,56 @@ function cachedPrev(list: NetworkConfigList, e: CacheEntry, note: (s: string) =>
   }
 }
 
+/** The CNI_ARGS a pod attach always carries (kubelet's): kept when given CNI_ARGS replace the rest. */
+const POD_ARGS = new Set(['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+
+/** CNI_ARGS for a DEL or CHECK of entry: the cached ones, or (when given) the given ones plus a pod's own. */
+function argsFor(entry: CacheEntry | undefined, req: DetachRequest): [string, string][] {
+  if (req.argsGiven) return [...(entry?.cniArgs ?? []).filter(([k]) => POD_ARGS.has(k)), ...(req.cniArgs ?? [])];
+  return entry?.cniArgs ?? req.cniArgs ?? [];
+}
+
 async function findRecorded(cache: ResultCache, req: DetachRequest): Promise<Found[]> {
   let found = req.containerId !== undefined
     ? await cache.find(req.containerId, req.ifname)
     : await cache.findWhere(req.ifname, req.match ?? (() => false));
-  if (req.containerId !== undefined && req.match) found = found.filter((f) => req.match!(f.entry));
+  if (req.containerId !== undefined && req.match) found = found.filter((f) => f.unreadable || req.match!(f.entry));
   if (req.list) found = found.filter((f) => f.entry.networkName === req.list!.name);
   return found;
 }
 
-/** DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached. */
+/** The records of the same namespace made through another path (found by identity), when the path has none. */
+async function findBySameNetns(cache: ResultCache, req: DetachRequest): Promise<(Found & { via: string })[]> {
+  if (!req.sameNetns) return [];
+  const out: (Found & { via: string })[] = [];
+  for (const f of await cache.findWhere(req.ifname, (e) => !!e.netns && (!req.list || e.networkName === req.list.name))) {
+    if (await req.sameNetns(f.entry)) out.push({ ...f, via: f.entry.netns! });
+  }
+  return out;
+}
+
+/** The hint a failed DEL ends with: how to retry, and how to forget the record if it keeps failing. */
+function retryHint(req: DetachRequest): string {
+  const w = req.ways ?? NO_WAYS;
+  return `the record stays: run \`${w.detach}\` again once its DEL can succeed (a config and CNI_ARGS given to it override the cached ones), or \`${w.force}\` to forget it (${mayRemain(req.ifname, req.describe)})`;
+}
+
+/**
+ * DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached.
+ * Errors: UsageError for an unreadable record (unless forced) and for a config of another network than the recorded
+ * one; BusyError for a lock held by a live process; PluginError when DEL fails (unless forced: then the record is
+ * forgotten and Detached.forced says what may remain) — its message names the commands that retry and that forget
+ * the record; a PluginError with stoppedBy / StoppedError when the user's signal stopped it (the record stays).
+ */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
-  const found = await findRecorded(cache, req);
+  let found: (Found & { via?: string })[] = await findRecorded(cache, req);
+  if (found.length === 0) found = await findBySameNetns(cache, req);
   if (found.length === 0 && req.list && req.containerId !== undefined) {
     // never DEL with one network's config what another network attached: plugins delete interfaces by name
     const other = (await cache.find(req.containerId, req.ifname))[0];
     if (other) {
       throw new UsageError(
-        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName}, not ${req.list.name}`,
+        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName || '(unreadable record)'}, not ${req.list.name}`,
         { fix: { setting: 'networkConfig', advice: 'detach it without a config (the cache knows the config)' } },
       );
     }
@@ -185,40 +288,96 @@ export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachR
     // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
     const resolved = await resolvePlugins(ctx, req.list);
-    await withLock(cache, rt, req.describe, () => delChain(ctx, resolved, rt));
+    await held(ctx, () => withLock(cache, rt, req.describe, async () => {
+      stopIfInterrupted(ctx, 'DEL (nothing was changed)');
+      await delChain(ctx, resolved, rt);
+    }));
     return [{ network: req.list.name, containerId: req.containerId, fromIntent: false, uncached: true }];
   }
   const done: Detached[] = [];
-  for (const { entry, intentOnly } of found) {
-    const list = req.list ?? entryList(entry);
+  for (const f of found) {
+    const { entry, intentOnly } = f;
+    if (f.unreadable && !req.force) {
+      const w = req.ways ?? NO_WAYS;
+      throw new UsageError(
+        `the record of ${req.ifname} in ${req.describe}, ${cache.dir}/${f.file}, cannot be used (${f.unreadable}); nothing was run. ` +
+          `\`${w.forceWithConfig}\` runs DEL with that config, then forgets it; \`${w.force}\` only forgets it (${mayRemain(req.ifname, req.describe)})`,
+      );
+    }
+    let list: NetworkConfigList | undefined = req.list;
+    let delError: string | undefined;
+    if (!list && !f.unreadable) {
+      try {
+        list = entryList(entry);
+      } catch (e) {
+        if (!req.force) throw e;
+        delError = `its cached config cannot be used (${(e as Error).message})`;
+      }
+    }
+    if (!list && f.unreadable) delError = 'no config to run DEL with: the record has none, and none was given';
     const rt: RuntimeConf = {
-      containerId: entry.containerId,
+      containerId: entry.containerId || req.containerId || '',
       netns: req.netns ?? entry.netns ?? '',
       ifname: req.ifname,
-      cniArgs: entry.cniArgs ?? req.cniArgs ?? [],
+      cniArgs: argsFor(f.unreadable ? undefined : entry, req),
       capabilityArgs: entry.capabilityArgs ?? {},
     };
-    const resolved = await resolvePlugins(ctx, list);
-    const key = keyOf(entry);
-    const deleted = await withLock(cache, rt, req.describe, async () => {
+    const resolved = list ? await resolvePlugins(ctx, list).catch((e: Error) => {
+      if (!req.force) throw e;
+      delError = e.message;
+      return undefined;
+    }) : undefined;
+    const key = keyOf({ ...entry, containerId: rt.containerId });
+    const deleted = await held(ctx, () => withLock(cache, rt, req.describe, async () => {
       // a concurrent detach may have finished it (and a new attach begun) since we looked: read again under the lock
-      const still = intentOnly ? await cache.readIntent(key) : await cache.read(key);
-      if (!still || JSON.stringify(still) !== JSON.stringify(entry)) return false;
-      await delChain(ctx, resolved, rt, cachedPrev(list, entry, ctx.note));
-      await cache.remove(key);
-      await cache.removeIntent(key);
+      if (!f.unreadable) {
+        const still = intentOnly ? await cache.readIntent(key) : await cache.read(key);
+        if (!still || JSON.stringify(still) !== JSON.stringify(entry)) return false;
+      }
+      stopIfInterrupted(ctx, 'DEL (nothing was changed)');
+      if (resolved && list) {
+        try {
+          await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note));
+        } catch (e) {
+          const stopped = e instanceof PluginError && e.stoppedBy;
+          if (!req.force || stopped) {
+            if (e instanceof CniAttachError) e.message += stopped ? '; the record stays: run the command again' : `; ${retryHint(req)}`;
+            throw e;
+          }
+          delError = (e as Error).message;
+        }
+      }
+      if (f.unreadable) await cache.removeRecord(f.file!);
+      else {
+        await cache.remove(key);
+        await cache.removeIntent(key);
+      }
       // a writer killed between its temp file and the rename leaves the temp file: it goes with the attachment
       await cache.sweepTemp(`${key.network}-${key.containerId}-${key.ifname}.`);
       return true;
+    }));
+    if (!deleted) continue;
+    done.push({
+      network: entry.networkName || '(unreadable record)',
+      containerId: rt.containerId,
+      fromIntent: intentOnly,
+      ...(f.via ? { via: f.via } : {}),
+      ...(req.force && f.file ? { file: f.file } : {}),
+      ...(req.force ? { forced: { ...(delError ? { delError } : {}), mayRemain: mayRemain(req.ifname, req.describe) } } : {}),
     });
-    if (deleted) done.push({ network: entry.networkName, containerId: entry.containerId, fromIntent: intentOnly });
   }
   return done;
 }
 
 /** CHECK a cached attachment through its chain. */
 export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
-  const found = (await findRecorded(cache, req)).filter((f) => !f.intentOnly);
+  let found: Found[] = await findRecorded(cache, req);
+  if (found.length === 0) found = await findBySameNetns(cache, req);
+  const unreadable = found.find((f) => f.unreadable);
+  if (unreadable) {
+    throw new UsageError(`the record of ${req.ifname} in ${req.describe}, ${cache.dir}/${unreadable.file}, cannot be used (${unreadable.unreadable}): nothing to CHECK against; \`${(req.ways ?? NO_WAYS).force}\` forgets it`);
+  }
+  found = found.filter((f) => !f.intentOnly);
   if (found.length === 0) throw new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.dir}/results)`);
   const checked: string[] = [];
   for (const { entry } of found) {
@@ -227,7 +386,7 @@ export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRe
       containerId: entry.containerId,
       netns: req.netns ?? entry.netns ?? '',
       ifname: req.ifname,
-      cniArgs: entry.cniArgs ?? [],
+      cniArgs: argsFor(entry, req),
       capabilityArgs: entry.capabilityArgs ?? {},
     };
     const resolved = await resolvePlugins(ctx, list);
@@ -238,4 +397,24 @@ export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRe
     checked.push(entry.networkName);
   }
   return checked;
+}
+
+/** The runs a DEL (cni-detach --dry-run) or CHECK (cni-check --dry-run) would make for what is recorded, running nothing. */
+export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<PluginRun[]> {
+  let found: Found[] = await findRecorded(cache, req);
+  if (found.length === 0) found = await findBySameNetns(cache, req);
+  const runs: PluginRun[] = [];
+  for (const f of found) {
+    if (f.unreadable) throw new UsageError(`the record ${cache.dir}/${f.file} cannot be used (${f.unreadable})`);
+    if (command === 'CHECK' && f.intentOnly) continue;
+    const list = req.list ?? entryList(f.entry);
+    const rt: RuntimeConf = { containerId: f.entry.containerId, netns: req.netns ?? f.entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };
+    const resolved = await resolvePlugins(ctx, list);
+    runs.push(...planRecordedRuns(ctx, resolved, rt, command, cachedPrev(list, f.entry, ctx.note)));
+  }
+  if (runs.length === 0 && command === 'DEL' && req.list && req.containerId !== undefined && req.netns !== undefined) {
+    const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
+    runs.push(...planRecordedRuns(ctx, await resolvePlugins(ctx, req.list), rt, 'DEL'));
+  }
+  return runs;
 }

@@ -3,7 +3,7 @@
  * plus this tool's own state beside it: intents (written before an ADD, so a crash mid-attach can be undone)
  * and per-attachment locks.
  */
-import { tryLock, type Lock, type LockOwner } from '../exec/lock.js';
+import { tryLock, whyStale, type Lock, type LockOwner } from '../exec/lock.js';
 import type { Executor } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
 import { UsageError } from '../errors.js';
@@ -67,16 +67,42 @@ export function configText(e: CacheEntry): string {
   return Buffer.from(e.config, 'base64').toString('utf8');
 }
 
+/** The entry in text, or why it is not one ("not JSON (cut short?)", …). */
+function entryOrWhy(text: string): CacheEntry | string {
+  let v: Partial<CacheEntry>;
+  try {
+    v = JSON.parse(text) as Partial<CacheEntry>;
+  } catch {
+    return text.trim() === '' ? 'the file is empty' : 'not JSON (cut short, or overwritten)';
+  }
+  if (typeof v !== 'object' || v === null || v.kind !== CACHE_KIND) return `not a ${CACHE_KIND} entry`;
+  for (const f of ['containerId', 'ifName', 'networkName', 'config'] as const) {
+    if (typeof v[f] !== 'string') return `its "${f}" is missing or not a string`;
+  }
+  return v as CacheEntry;
+}
+
 function parseEntry(text: string | undefined): CacheEntry | undefined {
   if (text === undefined) return undefined;
-  try {
-    const v = JSON.parse(text) as Partial<CacheEntry>;
-    if (v.kind !== CACHE_KIND || typeof v.containerId !== 'string' || typeof v.ifName !== 'string' ||
-        typeof v.networkName !== 'string' || typeof v.config !== 'string') return undefined;
-    return v as CacheEntry;
-  } catch {
-    return undefined;
-  }
+  const e = entryOrWhy(text);
+  return typeof e === 'string' ? undefined : e;
+}
+
+/**
+ * What a record that cannot be read still tells: its network, container id and ifname from the file name when the
+ * caller knows two of them (a look-up by container id and ifname), else from whatever fields survive in the text.
+ */
+function salvage(name: string, text: string, known?: { containerId: string; ifname: string }): CacheEntry {
+  const field = (f: string) => new RegExp(`"${f}"\\s*:\\s*"([^"\\\\]*)"`).exec(text)?.[1];
+  const suffix = known ? `-${known.containerId}-${known.ifname}` : undefined;
+  return {
+    kind: CACHE_KIND,
+    containerId: known?.containerId ?? field('containerId') ?? '',
+    ifName: known?.ifname ?? field('ifName') ?? '',
+    networkName: suffix && name.endsWith(suffix) ? name.slice(0, -suffix.length) : field('networkName') ?? '',
+    config: '',
+    ...(field('netns') ? { netns: field('netns')! } : {}),
+  };
 }
 
 /**
@@ -115,6 +141,14 @@ export interface Found {
   entry: CacheEntry;
   /** Only an intent: an attach that never finished (crashed, or its rollback failed). */
   intentOnly: boolean;
+  /** The record's file, relative to the cache dir ("results/<network>-<id>-<ifname>"). */
+  file?: string;
+  /**
+   * Why the record cannot be used (cut short, not an entry, unreadable); entry then holds only what could be
+   * salvaged (from the file name or the surviving text) and has no config. Such a record blocks its ifname until
+   * `cni-detach --force` forgets it.
+   */
+  unreadable?: string;
 }
 
 /** A file error in the cache directory, as a one-line message that names it (exit 2: the cache cannot be used). */
@@ -188,35 +222,74 @@ export class ResultCache {
 
   /** Every recorded attachment (results, then intents not yet resolved) of containerId/ifname, whatever its network. */
   async find(containerId: string, ifname: string): Promise<Found[]> {
-    return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname);
+    return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname, { containerId, ifname });
   }
 
-  /** Every recorded attachment and unfinished attach in this cache. */
+  /** Every recorded attachment and unfinished attach in this cache, unreadable records included. */
   async all(): Promise<Found[]> {
     return this.scan('', () => true);
   }
 
   /** Every recorded attachment of ifname that `match` accepts, whatever its container (a pod whose sandbox is gone). */
   async findWhere(ifname: string, match: (e: CacheEntry) => boolean): Promise<Found[]> {
-    return this.scan(`-${ifname}`, (e) => e.ifName === ifname && match(e));
+    return (await this.scan(`-${ifname}`, (e) => e.ifName === ifname && match(e))).filter((f) => !f.unreadable);
   }
 
-  private async scan(suffix: string, accept: (e: CacheEntry) => boolean): Promise<Found[]> {
+  /** Forget a record by its file (relative to the cache dir, as Found.file): `cni-detach --force` of an unreadable one. */
+  async removeRecord(file: string): Promise<void> {
+    if (!/^(results|cni-attach\/intents)\/[^/]+$/.test(file)) throw new Error(`not a record file: ${file}`);
+    await this.fs('removing a record', () => this.exec.removeFile(`${this.dir}/${file}`));
+  }
+
+  private async scan(suffix: string, accept: (e: CacheEntry) => boolean, known?: { containerId: string; ifname: string }): Promise<Found[]> {
     return this.fs('reading', async () => {
       const found: Found[] = [];
       const seen = new Set<string>();
       for (const [sub, intentOnly] of [['results', false], ['cni-attach/intents', true]] as const) {
         for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
           if (name.startsWith('.') || !name.endsWith(suffix) || name.length === suffix.length) continue;
-          const e = parseEntry(await this.exec.readFile(`${this.dir}/${sub}/${name}`));
-          if (!e || !accept(e)) continue;
+          const file = `${sub}/${name}`;
+          let text: string | undefined;
+          let why: string | undefined;
+          try {
+            text = await this.exec.readFile(`${this.dir}/${file}`);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (!code) throw e;
+            why = `it cannot be read (${code})`;
+          }
+          if (text === undefined && why === undefined) continue; // removed meanwhile
+          const e = text === undefined ? why! : entryOrWhy(text);
+          if (typeof e === 'string') {
+            const entry = salvage(name, text ?? '', known);
+            if (known && (entry.containerId !== known.containerId || entry.ifName !== known.ifname)) continue;
+            found.push({ entry, intentOnly, file, unreadable: e });
+            continue;
+          }
+          if (!accept(e)) continue;
           const id = `${e.networkName}\0${e.containerId}\0${e.ifName}`;
           if (seen.has(id)) continue;
           seen.add(id);
-          found.push({ entry: e, intentOnly });
+          found.push({ entry: e, intentOnly, file });
         }
       }
       return found;
+    });
+  }
+
+  /**
+   * Lock files of this cache whose holder is gone (exec/lock.ts whyStale: a dead pid of this host, or no holder written
+   * and older than a moment), as file names under cni-attach/locks with the reason.
+   */
+  async staleLocks(): Promise<{ file: string; why: string }[]> {
+    return this.fs('reading locks', async () => {
+      const out: { file: string; why: string }[] = [];
+      for (const name of await this.exec.listDir(`${this.dir}/cni-attach/locks`)) {
+        if (!name.endsWith('.lock')) continue;
+        const why = await whyStale(this.exec, `${this.dir}/cni-attach/locks/${name}`, this.owner);
+        if (why) out.push({ file: `cni-attach/locks/${name}`, why });
+      }
+      return out;
     });
   }
 
@@ -279,6 +352,18 @@ export class ResultCache {
         }
       },
     };
+  }
+
+  /**
+   * Break a stale lock (as staleLocks() lists it) the way tryLock does, then release it; true when it is gone. A lock
+   * whose holder lives (or that is being written) is left alone.
+   */
+  async clearStaleLock(file: string): Promise<boolean> {
+    if (!/^cni-attach\/locks\/[^/]+\.lock$/.test(file)) throw new Error(`not a lock file: ${file}`);
+    const lock = await this.fs('breaking a stale lock', () => tryLock(this.exec, `${this.dir}/${file}`, this.owner));
+    if (!lock) return false;
+    await lock.release();
+    return true;
   }
 
   async lock(containerId: string, ifname: string): Promise<Lock | undefined> {

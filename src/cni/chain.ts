@@ -3,7 +3,7 @@
  * failure), DEL in reverse, CHECK in order, STATUS and GC for CNI 1.1, and VERSION negotiation before any of it.
  */
 import { buildPluginConfig, type JsonObject, type NetworkConfigList } from './conf.js';
-import { PluginError, UsageError } from '../errors.js';
+import { PluginError, StoppedError, UsageError, signalName } from '../errors.js';
 import type { CniCommand, InvocationArgs } from './env.js';
 import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
@@ -22,6 +22,19 @@ export interface ChainContext {
   debug?: (line: string) => void;
   /** VERSION answers kept between runs (the result cache's directory), where the executor can identify files. */
   versions?: VersionStore;
+  /** The user's signal, once the command was asked to stop (Ctrl-C, SIGTERM): no further step may build on. */
+  interrupted?: () => string | undefined;
+  /**
+   * Tell the signal handling that a change is under way which must be finished or rolled back, not abandoned (the
+   * CLI then waits for it instead of exiting at once); returns the release. See exec/interrupt.ts hold().
+   */
+  hold?: () => () => void;
+}
+
+/** Throw StoppedError if the user's signal arrived: before a step that would add to what is there. */
+export function stopIfInterrupted(ctx: ChainContext, before: string): void {
+  const sig = ctx.interrupted?.();
+  if (sig) throw new StoppedError(sig, `stopped by ${signalName(sig)} before ${before}`);
 }
 
 /** What the runtime tells the plugins about the attachment (libcni RuntimeConf). */
@@ -75,7 +88,7 @@ async function askVersion(ctx: ChainContext, type: string, path: string, cniVers
     return known.versions;
   }
   const stdin = { cniVersion };
-  const out = await invokePlugin(ctx.exec, { type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs });
+  const out = await invokePlugin(ctx.exec, { type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs }, ctx.note);
   const sv = out?.supportedVersions;
   let versions: string[];
   if (Array.isArray(sv) && sv.every((v) => typeof v === 'string')) versions = sv as string[];
@@ -110,10 +123,13 @@ export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Pro
   return out;
 }
 
-/** A result from a plugin, validated, in the config's version. */
-function acceptResult(type: string, raw: JsonObject, cniVersion: string): JsonObject {
+/**
+ * A result from a plugin, validated, in the config's version. A result whose "cniVersion" is absent, empty, null or
+ * not a string is taken as the config's version (libcni pkg/invoke fixupResultVersion).
+ */
+export function acceptResult(type: string, raw: JsonObject, cniVersion: string): JsonObject {
   try {
-    const withVersion = raw.cniVersion === undefined ? { ...raw, cniVersion } : raw;
+    const withVersion = typeof raw.cniVersion !== 'string' || raw.cniVersion === '' ? { ...raw, cniVersion } : raw;
     const parsed = parseResult(withVersion);
     return parsed.cniVersion === cniVersion ? parsed : convertResult(parsed, cniVersion);
   } catch (e) {
@@ -126,7 +142,7 @@ export class AddFailed extends PluginError {
     readonly original: PluginError,
     readonly rollbackError: Error | undefined,
   ) {
-    super(original.plugin, original.command, original.cniCode, original.cniMsg, original.details, original.stderr);
+    super(original.plugin, original.command, original.cniCode, original.cniMsg, original.details, original.stderr, original.stoppedBy);
     this.message = rollbackError
       ? `${original.message}; rolling back also failed: ${rollbackError.message}`
       : `${original.message} (rolled back: nothing was left behind)`;
@@ -135,15 +151,21 @@ export class AddFailed extends PluginError {
 
 /**
  * ADD every plugin in order, each getting the previous result. On a failure, DEL the whole chain in reverse
- * (with the last good result as prevResult), then throw AddFailed.
+ * (with the last good result as prevResult), then throw AddFailed. The user's signal counts as a failure wherever it
+ * lands: a plugin it stopped, or one that had finished when it came (its result is not built on), or between runs.
  */
 export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf): Promise<JsonObject> {
   let prev: JsonObject | undefined;
   for (let i = 0; i < r.list.plugins.length; i++) {
+    const type = r.list.plugins[i]!.type;
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs });
     try {
-      const raw = await invokePlugin(ctx.exec, runOf(ctx, r, i, 'ADD', stdin, rt));
-      prev = acceptResult(r.list.plugins[i]!.type, raw!, r.list.cniVersion);
+      const sig = ctx.interrupted?.();
+      if (sig) throw new PluginError(type, 'ADD', undefined, `by ${signalName(sig)} before it ran`, undefined, undefined, sig);
+      const raw = await invokePlugin(ctx.exec, runOf(ctx, r, i, 'ADD', stdin, rt), ctx.note);
+      const after = ctx.interrupted?.();
+      if (after) throw new PluginError(type, 'ADD', undefined, `by ${signalName(after)} (it had finished; its result is not used)`, undefined, undefined, after);
+      prev = acceptResult(type, raw!, r.list.cniVersion);
     } catch (e) {
       if (!(e instanceof PluginError)) throw e;
       let rollbackError: Error | undefined;
@@ -163,7 +185,7 @@ export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
   const prev = prevResult && atLeast(r.list.cniVersion, '0.4.0') ? prevResult : undefined;
   for (let i = r.list.plugins.length - 1; i >= 0; i--) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs });
-    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'DEL', stdin, rt));
+    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'DEL', stdin, rt), ctx.note);
   }
 }
 
@@ -178,7 +200,7 @@ export async function checkChain(ctx: ChainContext, r: ResolvedList, rt: Runtime
   }
   for (let i = 0; i < r.list.plugins.length; i++) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult, capabilityArgs: rt.capabilityArgs });
-    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'CHECK', stdin, rt));
+    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'CHECK', stdin, rt), ctx.note);
   }
 }
 
@@ -202,7 +224,7 @@ export async function statusChain(ctx: ChainContext, r: ResolvedList, versions: 
   // STATUS runs before every ADD, so its "skipped" notes are for -v only
   for (const i of pluginsWith11(ctx, r, versions, 'STATUS', true)) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!);
-    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'STATUS', stdin));
+    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'STATUS', stdin), ctx.note);
   }
 }
 
@@ -221,7 +243,7 @@ export async function gcChain(ctx: ChainContext, r: ResolvedList, versions: Map<
   for (const i of pluginsWith11(ctx, r, versions, 'GC')) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { extra: { 'cni.dev/valid-attachments': valid } });
     try {
-      await invokePlugin(ctx.exec, runOf(ctx, r, i, 'GC', stdin));
+      await invokePlugin(ctx.exec, runOf(ctx, r, i, 'GC', stdin), ctx.note);
     } catch (e) {
       errors.push(e as Error);
     }
@@ -235,4 +257,12 @@ export function planAdd(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf): Pl
     const prevResult = i === 0 ? undefined : { '(result of plugin)': r.list.plugins[i - 1]!.type };
     return runOf(ctx, r, i, 'ADD', buildPluginConfig(r.list, p, { prevResult, capabilityArgs: rt.capabilityArgs }), rt);
   });
+}
+
+/** For --dry-run of detach and check: the runs a DEL (in reverse) or CHECK (in order) would make. */
+export function planRecordedRuns(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, command: 'DEL' | 'CHECK', prevResult?: JsonObject): PluginRun[] {
+  const prev = prevResult && atLeast(r.list.cniVersion, '0.4.0') ? prevResult : undefined;
+  const order = r.list.plugins.map((_, i) => i);
+  if (command === 'DEL') order.reverse();
+  return order.map((i) => runOf(ctx, r, i, command, buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs }), rt));
 }

@@ -89,15 +89,20 @@ export function validateType(type: unknown, where: string): string {
   return type;
 }
 
+/**
+ * The config's version. With "cniVersions" (CNI 1.1, SPEC.md "Configuration format"), the highest version this tool
+ * knows among cniVersions *and* cniVersion, as libcni's ConfListFromBytes does (it sorts both together and takes the
+ * last); versions newer than this tool's are skipped there as here. Throws UsageError when none is usable.
+ */
 function pickVersion(obj: JsonObject, where: string): CniVersion {
-  // CNI 1.1 conflists may list several versions: take the highest one this tool speaks.
+  const v = obj.cniVersion;
   if (Array.isArray(obj.cniVersions) && obj.cniVersions.length > 0) {
-    const ours = obj.cniVersions.filter(isKnownVersion).sort(compareVersions);
+    const candidates = [...obj.cniVersions, ...(v !== undefined && v !== '' ? [v] : [])];
+    const ours = candidates.filter(isKnownVersion).sort(compareVersions);
     const best = ours[ours.length - 1];
     if (best) return best;
     throw new UsageError(`${where}: none of cniVersions ${JSON.stringify(obj.cniVersions)} is a version this tool knows (${KNOWN_VERSIONS.join(', ')})`);
   }
-  const v = obj.cniVersion;
   if (v === undefined || v === '') throw new UsageError(`${where}: missing "cniVersion"`);
   if (!isKnownVersion(v)) {
     throw new UsageError(`${where}: unknown cniVersion ${JSON.stringify(v)} (known: ${KNOWN_VERSIONS.join(', ')})`);

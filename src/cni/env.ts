@@ -14,12 +14,21 @@ export interface InvocationArgs {
   path: string[];
 }
 
-/** Interface names as the kernel and libcni accept them. */
+/**
+ * Interface names as the kernel and libcni accept them *as given*: the kernel's dev_valid_name (net/core/dev.c:
+ * non-empty, shorter than IFNAMSIZ 16 bytes, not "." or "..", no '/', ':' or whitespace), libcni's
+ * ValidateInterfaceName (pkg/utils: the same, whitespace as unicode.IsSpace), and no '%': the kernel reads a name
+ * with '%' as a template (dev_alloc_name: "eth%d" becomes eth0), so the link would not be named what was asked.
+ * Throws UsageError (exit 2) naming the rule.
+ */
 export function validateIfName(name: string): string {
   if (name === '') throw new UsageError('interface name is empty');
   if (Buffer.byteLength(name) > 15) throw new UsageError(`interface name ${JSON.stringify(name)} is longer than 15 bytes`);
   if (name === '.' || name === '..') throw new UsageError(`interface name ${JSON.stringify(name)} is not allowed`);
-  if (/[/:\s]/.test(name)) throw new UsageError(`interface name ${JSON.stringify(name)} may not contain '/', ':' or whitespace`);
+  if (name.includes('%')) {
+    throw new UsageError(`interface name ${JSON.stringify(name)} may not contain '%' (the kernel would take it as a template, e.g. eth%d becomes eth0)`);
+  }
+  if (/[/:\s\u0085]/.test(name)) throw new UsageError(`interface name ${JSON.stringify(name)} may not contain '/', ':' or whitespace`);
   return name;
 }
 

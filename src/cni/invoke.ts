@@ -1,5 +1,5 @@
 /** One plugin run: find the binary, run it through the executor, decode what it printed. */
-import { PluginError, UsageError } from '../errors.js';
+import { PluginError, UsageError, signalName } from '../errors.js';
 import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
 import type { CommandRunner, NodeFiles } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
@@ -51,25 +51,36 @@ function formatTimeout(ms: number): string {
 
 /**
  * Run a plugin. Resolves with its parsed stdout (ADD, VERSION) or undefined (DEL, CHECK, STATUS, GC);
- * rejects with a PluginError that carries the plugin's {code,msg,details} whatever its exit code.
+ * rejects with a PluginError that carries the plugin's {code,msg,details} whatever its exit code, or says that the
+ * user's signal stopped it (stoppedBy; also when it had exited 0 but its output was not yet taken: the command is
+ * stopping, so its work must be undone, not built on). `note` hears what the user should know of a run that succeeded.
  */
-export async function invokePlugin(exec: CommandRunner, run: PluginRun): Promise<JsonObject | undefined> {
+export async function invokePlugin(exec: CommandRunner, run: PluginRun, note?: (line: string) => void): Promise<JsonObject | undefined> {
   const env = buildEnv(exec.baseEnv(), run.args);
   const cmd: CniCommand = run.args.command;
   const r = await exec.run([run.path], { env, stdin: JSON.stringify(run.stdin), timeoutMs: run.timeoutMs });
   const out = tryJson(r.stdout);
   const fail = (msg: string, code?: number, details?: string) =>
     new PluginError(run.type, cmd, code, msg, details, r.stderr || undefined);
+  const held = r.pipesHeld ? '; a process it started in another session still held its output, and may still run' : '';
 
-  if (r.timedOut) throw fail(`timed out after ${formatTimeout(run.timeoutMs)} and was killed with its children`);
+  if (r.interrupted) {
+    const how = r.code === null ? 'it was killed' : `it had exited ${r.code}, its output not yet taken`;
+    throw new PluginError(run.type, cmd, undefined, `by ${signalName(r.interrupted)} (${how})`, undefined, r.stderr || undefined, r.interrupted);
+  }
+  if (r.timedOut) throw fail(`timed out after ${formatTimeout(run.timeoutMs)} and was killed with its process group${held}`);
+  if (r.outputLimit !== undefined) {
+    throw fail(`printed more than ${r.outputLimit / 1024 / 1024} MiB, the output limit of a plugin run; its output was cut off there`);
+  }
   if (isCniError(out) && (r.code !== 0 || typeof out.msg === 'string')) {
     throw fail(out.msg ?? '(no message)', out.code, typeof out.details === 'string' && out.details ? out.details : undefined);
   }
-  if (r.code === null) throw fail(`killed by signal ${r.signal ?? '?'}${r.stderr.trim() ? `: ${oneLine(r.stderr)}` : ''}`);
+  if (r.code === null) throw fail(`killed by signal ${r.signal ?? '?'}${r.stderr.trim() ? `: ${oneLine(r.stderr)}` : ''}${held}`);
   if (r.code !== 0) {
     const said = oneLine(r.stderr) || oneLine(r.stdout);
-    throw fail(`exited with code ${r.code}${said ? `: ${said}` : ' and printed nothing'}`);
+    throw fail(`exited with code ${r.code}${said ? `: ${said}` : ' and printed nothing'}${held}`);
   }
+  if (r.pipesHeld) note?.(`plugin ${run.type} (${cmd}) exited 0, but a process it started in another session still held its output: not waited for, it may still run`);
   if (cmd === 'ADD' || cmd === 'VERSION') {
     if (typeof out !== 'object' || out === null || Array.isArray(out)) {
       const shown = oneLine(r.stdout, 120) || '(nothing)';

@@ -1,7 +1,8 @@
 /**
  * Ctrl-C and SIGTERM. Plugins run in their own process group (so a timeout can kill them with their children), which
  * also means the terminal's SIGINT never reaches them: on a signal the CLI calls interrupt(), the executors kill the
- * plugins they are running, the engine's usual failure path rolls the attach back, and the CLI exits 130 / 143.
+ * plugins they are running, the engine (which checks interruptedBy() between steps, inside a hold()) rolls the attach
+ * back, and the CLI exits 130 / 143 — or 0 when the signal came after the change was committed and reported.
  */
 
 /** Stops what it can; returns how many running things (plugin runs) it stopped. */
@@ -16,12 +17,44 @@ export function onInterrupt(h: Handler): () => void {
   return () => handlers.delete(h);
 }
 
-/** Returns how many running plugin runs were stopped: 0 means there is nothing to roll back, the CLI may just go. */
+let holds = 0;
+
+/**
+ * Mark a change under way (an attach between its lock and its printed result, a detach's DEL and forget): while any
+ * hold is active, a signal does not exit at once; the engine sees interruptedBy(), rolls back (or finishes what is
+ * committed) and the CLI exits with what it says. Returns the release (idempotent).
+ */
+export function hold(): () => void {
+  holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holds--;
+  };
+}
+
+/**
+ * Returns how many things will wind down by themselves (plugin runs stopped, holds active): 0 means there is nothing
+ * to roll back, the CLI may just go.
+ */
 export function interrupt(signal: NodeJS.Signals): number {
   received ??= signal;
+  for (const w of waiters.splice(0)) w(received);
   let stopped = 0;
   for (const h of handlers) stopped += h(signal) || 0;
-  return stopped;
+  return stopped + holds;
+}
+
+const waiters: ((signal: NodeJS.Signals) => void)[] = [];
+
+/**
+ * Resolves with the user's signal when the command is interrupted: to stop waiting for a step nothing can kill (an API
+ * request) once the command must end. Never resolves otherwise.
+ */
+export function whenInterrupted(): Promise<NodeJS.Signals> {
+  if (received) return Promise.resolve(received);
+  return new Promise((r) => waiters.push(r));
 }
 
 /** The signal that interrupted this process, if any. */

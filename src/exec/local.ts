@@ -11,12 +11,23 @@ import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from './
 import { signal, thisHost } from './host.js';
 import { onInterrupt } from './interrupt.js';
 
-/** Process groups of the plugins running now: killed when the CLI is interrupted. */
-const running = new Set<number>();
-onInterrupt(() => {
-  for (const pgid of running) signal(-pgid, 'SIGKILL');
+/** Process groups of the plugins running now: killed when the CLI is interrupted (and marked as such). */
+const running = new Map<number, { interrupted?: string }>();
+onInterrupt((sig) => {
+  for (const [pgid, run] of running) {
+    run.interrupted ??= sig;
+    signal(-pgid, 'SIGKILL');
+  }
   return running.size;
 });
+
+/** What a plugin may print on stdout or stderr (a real result is a few KiB): past it the output is cut off. */
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/**
+ * How long to wait for stdout/stderr to reach EOF once the process itself is gone. A process's output is in the pipe
+ * when it exits; only a process it started in another session (`setsid cmd &`) keeps the pipe open past that.
+ */
+const PIPE_GRACE_MS = 500;
 
 const NSFS_MAGIC = 0x6e736673;
 
@@ -72,27 +83,42 @@ export class LocalExecutor implements Executor, HostIdentity {
     const [file, ...args] = argv;
     if (!file) throw new Error('run: empty argv');
     let timedOut = false;
+    let pipesHeld = false;
     const child = execa(file, args, {
       env: opts.env ?? this.baseEnv(),
       extendEnv: false,
       input: opts.stdin ?? '',
       reject: false,
       stripFinalNewline: false,
+      maxBuffer: MAX_OUTPUT_BYTES,
       // its own process group, so that a timeout kills the plugin *and* what it started (IPAM plugins, …)
       detached: true,
     });
-    let timer: NodeJS.Timeout | undefined;
-    if (child.pid !== undefined) running.add(child.pid);
-    if (opts.timeoutMs !== undefined && child.pid !== undefined) {
-      const pid = child.pid;
-      timer = setTimeout(() => {
-        timedOut = true;
-        signal(-pid, 'SIGKILL');
-      }, opts.timeoutMs);
+    const state: { interrupted?: string } = {};
+    const pid = child.pid;
+    if (pid !== undefined) running.set(pid, state);
+    const timers: NodeJS.Timeout[] = [];
+    // Stop waiting for the pipes: a descendant outside the process group (setsid) may hold them open for ever.
+    const letPipesGo = () => {
+      if (child.stdout?.readableEnded && child.stderr?.readableEnded) return;
+      pipesHeld = true;
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    };
+    child.once('exit', () => timers.push(setTimeout(letPipesGo, PIPE_GRACE_MS)));
+    if (opts.timeoutMs !== undefined && pid !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          timedOut = true;
+          signal(-pid, 'SIGKILL');
+          // the group is dead within moments; what still holds the pipes then is outside it
+          timers.push(setTimeout(letPipesGo, PIPE_GRACE_MS));
+        }, opts.timeoutMs),
+      );
     }
     const r = await child;
-    if (timer) clearTimeout(timer);
-    if (child.pid !== undefined) running.delete(child.pid);
+    for (const t of timers) clearTimeout(t);
+    if (pid !== undefined) running.delete(pid);
     if (r.exitCode === undefined && !r.signal) {
       // could not start it at all (ENOENT, EACCES…)
       return { code: 127, stdout: '', stderr: r.shortMessage ?? String(r.message), timedOut: false };
@@ -103,6 +129,9 @@ export class LocalExecutor implements Executor, HostIdentity {
       stdout: String(r.stdout ?? ''),
       stderr: String(r.stderr ?? ''),
       timedOut,
+      ...(state.interrupted ? { interrupted: state.interrupted } : {}),
+      ...(r.isMaxBuffer ? { outputLimit: MAX_OUTPUT_BYTES } : {}),
+      ...(pipesHeld ? { pipesHeld } : {}),
     };
   }
 
@@ -208,9 +237,14 @@ export class LocalExecutor implements Executor, HostIdentity {
     }
     try {
       await fh.writeFile(data);
-    } finally {
-      await fh.close();
+    } catch (e) {
+      // created but not written (ENOSPC: the cache on a full file system): a lock nobody could tell the holder of
+      // must not stay behind
+      await fh.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      throw e;
     }
+    await fh.close();
     return true;
   }
 

@@ -82,6 +82,18 @@ async function isStale(files: LockFiles, path: string, text: string, owner: Lock
   return now === undefined || (holder.start !== undefined && now !== holder.start);
 }
 
+/**
+ * Why the lock at path is stale (its holder is gone: "its holder, pid 123, is gone"; no holder written and older than
+ * HALF_WRITTEN_MS), or undefined when it is held, of another host, being written, or gone. For cni-list and cni-gc.
+ */
+export async function whyStale(files: LockFiles, path: string, owner: LockOwner): Promise<string | undefined> {
+  const text = await files.readFile(path);
+  if (text === undefined || !(await isStale(files, path, text, owner))) return undefined;
+  const holder = parseHolder(text, owner.host);
+  if (!holder) return text.trim() === '' ? 'the lock file is empty (its holder died, or could not write its pid)' : 'the lock file names no holder';
+  return `its holder, pid ${holder.pid}, is gone`;
+}
+
 /** Remove the lock at path if its holder is gone; true when it is gone (removed here, or released meanwhile). */
 async function breakIfStale(files: LockFiles, path: string, owner: LockOwner): Promise<boolean> {
   const text = await files.readFile(path);

@@ -23,6 +23,15 @@ export interface RunResult {
   stderr: string;
   /** True when the process was killed because it ran past timeoutMs. */
   timedOut: boolean;
+  /** The user's signal (SIGINT, SIGTERM…) when the run was stopped because the command was interrupted. */
+  interrupted?: string;
+  /** Set (to the limit, in bytes) when the process printed more than that on stdout or stderr: it was cut off there. */
+  outputLimit?: number;
+  /**
+   * True when the process was gone but something it started in another session or process group (`setsid cmd &`)
+   * still held its stdout or stderr: the run stopped waiting for it (that process may still run).
+   */
+  pipesHeld?: boolean;
 }
 
 /** Run commands on a node. */

@@ -18,35 +18,54 @@ export function cnitoolContainerId(netnsPath: string): string {
   return `cnitool-${sum.subarray(0, 10).toString('hex')}`;
 }
 
+/** Where `ip netns` keeps named namespaces: `--netns NAME` (no '/') means NETNS_RUN_DIR/NAME, as `ip netns exec NAME` does. */
+export const NETNS_RUN_DIR = '/var/run/netns';
+
+/** --netns as given → the path used: a bare name (no '/', not '.' or '..') is `ip netns`'s NETNS_RUN_DIR/NAME. */
+export function netnsPathOf(given: string): string {
+  if (!given.includes('/') && given !== '.' && given !== '..') return `${NETNS_RUN_DIR}/${given}`;
+  return resolve(given);
+}
+
 /**
- * Resolve --netns PATH. For attach the namespace must exist (exit 3 when it does not, 2 when the path is something
- * else); detach passes mustExist=false because DEL of a vanished namespace still frees its IPAM lease.
+ * Whether the namespace at path is the node's own (PID 1's, or the one this command runs in: what hostNetwork pods
+ * share), compared by identity (device and inode of the nsfs file); undefined when it is not, or cannot be told.
+ * Returns which one, for the message.
  */
-export async function netnsTarget(executor: Executor, path: string, mustExist: boolean): Promise<Target> {
-  if (path === '') throw new UsageError('the network namespace path is empty', { fix: { setting: 'netns' } });
-  const netnsPath = resolve(path);
-  if (mustExist) {
-    let kind;
-    try {
-      kind = await executor.pathKind(netnsPath);
-    } catch (e) {
-      throw new UsageError(`cannot look at ${netnsPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    if (kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist`);
-    if (kind !== 'netns') {
-      throw new UsageError(`${netnsPath} is not a network namespace (expected e.g. /var/run/netns/NAME or /proc/PID/ns/net)`);
-    }
-    // the node's own namespace (PID 1's, and the one this command runs in) is what hostNetwork pods share: refused
-    const id = await executor.identity?.netnsId(netnsPath);
-    if (id !== undefined) {
-      for (const own of ['/proc/1/ns/net', '/proc/self/ns/net']) {
-        if (id === (await executor.identity?.netnsId(own))) {
-          throw new UsageError(`${netnsPath} is the node's own network namespace (the one ${own.includes('self') ? 'this command runs in' : 'PID 1 has'}): attaching there would rewire the node; refused`);
-        }
-      }
-    }
+export async function nodeOwnNetns(executor: Executor, path: string): Promise<string | undefined> {
+  const id = await executor.identity?.netnsId(path);
+  if (id === undefined) return undefined;
+  for (const own of ['/proc/1/ns/net', '/proc/self/ns/net']) {
+    if (id === (await executor.identity?.netnsId(own))) return own.includes('self') ? 'the one this command runs in' : 'the one PID 1 has';
   }
-  return { netnsPath, containerId: cnitoolContainerId(netnsPath), executor, describe: `netns ${netnsPath}` };
+  return undefined;
+}
+
+/**
+ * Resolve --netns PATH (or a bare NAME: /var/run/netns/NAME). For attach the namespace must exist (exit 3 when it
+ * does not, 2 when the path is something else); detach passes mustExist=false because DEL of a vanished namespace
+ * still frees its IPAM lease — its Target then has gone=true, and DEL runs with CNI_NETNS empty (SPEC.md: optional on
+ * DEL; libcni's callers pass it empty for a gone sandbox). Every command refuses the node's own namespace (exit 2),
+ * whatever path names it. The container id is cnitool's, from the path as used.
+ */
+export async function netnsTarget(executor: Executor, path: string, mustExist: boolean): Promise<Target & { gone: boolean }> {
+  if (path === '') throw new UsageError('the network namespace path is empty', { fix: { setting: 'netns' } });
+  const netnsPath = netnsPathOf(path);
+  let kind;
+  try {
+    kind = await executor.pathKind(netnsPath);
+  } catch (e) {
+    throw new UsageError(`cannot look at ${netnsPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (mustExist && kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist`);
+  if (kind === 'other') {
+    throw new UsageError(`${netnsPath} is not a network namespace (expected a name for /var/run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net)`);
+  }
+  if (kind === 'netns') {
+    const own = await nodeOwnNetns(executor, netnsPath);
+    if (own) throw new UsageError(`${netnsPath} is the node's own network namespace (${own}): a plugin run there would rewire the node; refused`);
+  }
+  return { netnsPath, containerId: cnitoolContainerId(netnsPath), executor, describe: `netns ${netnsPath}`, gone: kind === 'missing' };
 }
 
 /** Whether a link named ifname exists inside the namespace at netnsPath. */

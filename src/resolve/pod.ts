@@ -195,15 +195,17 @@ export async function lookupPodOf(pod: Pod | undefined, namespace: string, name:
     note(`${describe} no longer exists: using what the cache recorded for it`);
     return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe };
   }
+  // the refusal attach makes (a hostNetwork pod's namespace is the node's) holds for every command that touches it
+  if (pod.spec?.hostNetwork) {
+    throw new UsageError(`${describe} uses hostNetwork: its network namespace is the node's own, and a plugin run there would rewire the node; refused`);
+  }
   const ref = podRef(pod, namespace, name);
   const match = (en: CacheEntry) => argsMatchPod(en.cniArgs, namespace, name, ref.uid);
   let found;
-  if (!pod.spec?.hostNetwork) {
-    try {
-      found = await findSandbox(runtimes, ref);
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-    }
+  try {
+    found = await findSandbox(runtimes, ref);
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
   }
   if (!found) {
     note(`the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`);

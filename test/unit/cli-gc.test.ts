@@ -6,7 +6,7 @@ import { intentPath } from '../../src/cni/cache.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
-import { SANDBOX, world } from '../fakes/world.js';
+import { NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 const results = (w: ReturnType<typeof world>) => [...w.exec.files.keys()].filter((k) => k.includes('/results/'));
@@ -129,6 +129,7 @@ describe('kubectl cni-list', () => {
   it('shows the attachments of the namespace as a table with their state', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
+    w.exec.links.set(NETNS, new Set(['lo', 'eth1'])); // what the plugin made (the fake plugin makes no link)
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
     const lines = w.stdout().trim().split('\n');
     // as kubectl get: no NAMESPACE column without -A

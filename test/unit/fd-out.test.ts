@@ -126,14 +126,21 @@ describe('FdOut', () => {
     await new Promise((r) => server.close(r));
   });
 
-  it('uses the stream for anything else (a terminal, /dev/null)', async () => {
+  it('writes directly to a character device that is not a terminal (/dev/null)', async () => {
     const fd = open('/dev/null', constants.O_WRONLY);
     const s = fakeStream();
     const out = new FdOut(fd, s.make, () => undefined);
-    expect(out.isDirect).toBe(false);
+    expect(out.isDirect).toBe(true);
     out.write('x');
-    await new Promise((r) => setImmediate(r));
-    expect(s.made()).toBe(1);
-    expect(s.got).toEqual(['x']);
+    expect(s.made()).toBe(0);
+  });
+
+  it('a write that fails (/dev/full: ENOSPC) throws at once, to the command that can still say what it means', () => {
+    const fd = open('/dev/full', constants.O_WRONLY);
+    const s = fakeStream();
+    const out = new FdOut(fd, s.make, () => undefined);
+    expect(out.isDirect).toBe(true);
+    expect(() => out.write('{"cniVersion":"1.0.0"}')).toThrow(/ENOSPC/);
+    expect(s.made()).toBe(0);
   });
 });

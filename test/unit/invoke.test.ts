@@ -51,7 +51,7 @@ describe('invokePlugin', () => {
   });
   it('reports a timeout with the limit', async () => {
     const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true })) as { err: PluginError };
-    expect(err.message).toMatch(/timed out after 1500ms and was killed with its children/);
+    expect(err.message).toMatch(/timed out after 1500ms and was killed with its process group/);
   });
   it('refuses garbage from a successful ADD', async () => {
     const { err } = (await outcome({ code: 0, stdout: 'hello, world' })) as { err: PluginError };
