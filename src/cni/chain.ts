@@ -105,7 +105,9 @@ export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Pro
   r.list.plugins.forEach((p, i) => {
     const path = r.paths[i]!;
     if (byPath.has(path)) return;
-    byPath.set(path, askVersion(ctx, p.type, path, r.list.cniVersion));
+    const asked = askVersion(ctx, p.type, path, r.list.cniVersion);
+    asked.catch(() => undefined); // awaited below, in order; one failing while an earlier one is awaited is not unhandled
+    byPath.set(path, asked);
   });
   const out = new Map<string, string[]>();
   for (const [i, p] of r.list.plugins.entries()) {
