@@ -37,3 +37,20 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000,
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** "300.123456123456": a sleep duration nobody else uses, so that a stray `sleep` of a test can be found by it. */
+export function uniqueSeconds(whole: number): string {
+  const r = () => String(100_000 + Math.floor(Math.random() * 900_000));
+  return `${whole}.${r()}${r()}`;
+}
+
+/** SIGKILL, by pid, the processes whose command line matches pattern (only ours: the pattern is unique). */
+export async function killAll(pattern: string): Promise<void> {
+  for (const pid of await pgrep(pattern)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}

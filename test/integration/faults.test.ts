@@ -2,7 +2,6 @@
  * The unhappy paths of the lifecycle: DEL twice, DEL without a cache, DEL after the namespace is gone, a plugin
  * that hangs past --timeout, a CLI killed mid-chain, a result that cannot be cached. 198.18.6.0/24.
  */
-import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { fakePlugin } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { deleteNetns, attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, getLink, linkExists, linkNames, links, netnsPath } from '../helpers/net.js';
-import { must, pgrep, waitFor } from '../helpers/sh.js';
+import { killAll, must, pgrep, uniqueSeconds, waitFor } from '../helpers/sh.js';
 
 const lab = useLab('ft');
 const SUBNET = '198.18.6.0/24';
@@ -243,18 +242,4 @@ describe('a rollback that fails too', () => {
   });
 });
 
-/** "300.123456123456": a sleep duration nobody else uses. */
-function uniqueSeconds(whole: number): string {
-  return `${whole}.${randomInt(100_000, 999_999)}${randomInt(100_000, 999_999)}`;
-}
 
-/** SIGKILL, by pid, the processes whose command line matches pattern (only ours: the pattern is unique). */
-async function killAll(pattern: string): Promise<void> {
-  for (const pid of await pgrep(pattern)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}

@@ -5,7 +5,6 @@
  * value is the example's right value. Addresses: 198.18.110.0/24 – 198.18.113.0/24.
  */
 import { spawn } from 'node:child_process';
-import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { fakePlugin } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { attachmentFiles, deleteNetns, useLab } from '../helpers/lab.js';
 import { containerIdOf, linkExists, linkNames, netnsPath } from '../helpers/net.js';
-import { must, pgrep, sh, waitFor } from '../helpers/sh.js';
+import { killAll, must, sh, uniqueSeconds, waitFor } from '../helpers/sh.js';
 
 const lab = useLab('fc');
 
@@ -38,20 +37,7 @@ async function listRows(cacheDir: string): Promise<{ target: string; ifname: str
   return JSON.parse(r.stdout) as { target: string; ifname: string; state: string; reason?: string }[];
 }
 
-/** "25.123456123456": a sleep duration nobody else uses, so that the process can be found and killed by it. */
-function uniqueSeconds(whole: number): string {
-  return `${whole}.${randomInt(100_000, 999_999)}${randomInt(100_000, 999_999)}`;
-}
 
-async function killAll(pattern: string): Promise<void> {
-  for (const pid of await pgrep(pattern)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 /** A fake plugin's ADD that answers with its prevResult (or a bare result), after `pause` seconds. */
 function passThrough(pause: string): string {

@@ -3,6 +3,7 @@ import { addChain, AddFailed, checkChain, delChain, gcChain, negotiateVersions, 
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { PluginError, UsageError } from '../../src/errors.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+import { exitCodeOf } from '../../src/cli/main.js';
 
 const NS = '/var/run/netns/a';
 const rt: RuntimeConf = { containerId: 'c1', netns: NS, ifname: 'eth1', cniArgs: [['IgnoreUnknown', '1']], capabilityArgs: {} };
@@ -96,6 +97,34 @@ describe('addChain', () => {
     await addChain(ctx, await resolvePlugins(ctx, list), { ...rt, capabilityArgs: { ips: ['198.18.0.9/24'], mac: '02:00:00:00:00:09' } });
     expect(exec.calls[0]!.stdin.runtimeConfig).toEqual({ ips: ['198.18.0.9/24'] });
     expect(exec.calls[1]!.stdin.runtimeConfig).toEqual({ mac: '02:00:00:00:00:09' });
+  });
+});
+
+describe('addChain and the rules of issue 11', () => {
+  it.each([[''], [null], [undefined], [5]])('takes a result whose cniVersion is %j as the config version (libcni fixupResultVersion)', async (v) => {
+    const { exec, ctx, list } = setup('1.0.0', ['bridge']);
+    const r = { ...bridgeResult('eth1', NS, '198.18.0.2/24', '1.0.0'), cniVersion: v };
+    exec.addPlugin('/usr/lib/cni/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(r) } : {}));
+    const got = await addChain(ctx, await resolvePlugins(ctx, list), rt);
+    expect(got.cniVersion).toBe('1.0.0');
+    expect(exec.commands()).toEqual(['ADD bridge']);
+  });
+
+  it('a signal that lands while a plugin finished (its ADD exited 0) stops the chain: plugin 3 never runs, the whole chain is DELed, exit 143', async () => {
+    const { exec, ctx, list } = setup();
+    let signal: string | undefined;
+    ctx.interrupted = () => signal;
+    exec.addPlugin('/usr/lib/cni/tuning', (c) => {
+      if (c.command !== 'ADD') return {};
+      signal = 'SIGTERM'; // arrives after tuning answered, before its result is taken
+      return { stdout: JSON.stringify(c.stdin.prevResult) };
+    }, ['1.0.0']);
+    const e = await addChain(ctx, await resolvePlugins(ctx, list), rt).catch((x: AddFailed) => x);
+    expect(e).toBeInstanceOf(AddFailed);
+    expect(e.stoppedBy).toBe('SIGTERM');
+    expect(exitCodeOf(e)).toBe(143);
+    expect(e.message).toBe('plugin tuning stopped on ADD: by SIGTERM (it had finished; its result is not used) (rolled back: nothing was left behind)');
+    expect(exec.commands()).toEqual(['ADD bridge', 'ADD tuning', 'DEL bandwidth', 'DEL tuning', 'DEL bridge']);
   });
 });
 

@@ -113,6 +113,15 @@ describe('kubectl cni-gc', () => {
     expect(results(w)).toHaveLength(1);
   });
 
+  it('a 1.0.0 network whose plugin is gone needs no GC: exit 0, not 4 (CNI GC came with 1.1.0)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.plugins.delete('/opt/cni/bin/bridge');
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).not.toMatch(/not found/);
+    expect(results(w)).toHaveLength(1);
+  });
+
   it('runs CNI GC with the valid attachments for a 1.1 network', async () => {
     const w = world({ stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' }) });
     w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', '/proc/4242/ns/net', '198.18.0.2/24', '1.1.0')) } : {}), ['1.0.0', '1.1.0']);
@@ -126,6 +135,16 @@ describe('kubectl cni-gc', () => {
 });
 
 describe('kubectl cni-list', () => {
+  it('shows "interface gone", with its reason, when the sandbox lives but the interface is not in it', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.links.set(NETNS, new Set(['lo']));
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual([
+      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` }),
+    ]);
+  });
+
   it('shows the attachments of the namespace as a table with their state', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);

@@ -25,6 +25,14 @@ describe('parseNetworkConfig', () => {
     const l = parseNetworkConfig(JSON.stringify({ cniVersions: ['0.4.0', '1.1.0', '9.0.0'], name: 'n', plugins: [{ type: 'bridge' }] }), 'x');
     expect(l.cniVersion).toBe('1.1.0');
   });
+  it('takes the highest version among cniVersions AND cniVersion, as libcni ConfListFromBytes does (issue 11)', () => {
+    const l = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', cniVersions: ['0.3.1', '0.4.0'], name: 'n', plugins: [{ type: 'bridge' }] }), 'x');
+    expect(l.cniVersion).toBe('1.0.0');
+    const m = parseNetworkConfig(JSON.stringify({ cniVersion: '0.4.0', cniVersions: ['1.1.0', '9.0.0'], name: 'n', plugins: [{ type: 'bridge' }] }), 'x');
+    expect(m.cniVersion).toBe('1.1.0');
+    const o = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', cniVersions: ['9.0.0'], name: 'n', plugins: [{ type: 'bridge' }] }), 'x');
+    expect(o.cniVersion).toBe('1.0.0');
+  });
   it('uses a default name when the config has none (NADs)', () => {
     const l = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', type: 'bridge' }), 'nad', 'from-nad');
     expect(l.name).toBe('from-nad');

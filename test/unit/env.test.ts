@@ -17,6 +17,12 @@ describe('validateIfName', () => {
     ['a:b', /may not contain/],
     ['.', /not allowed/],
     ['..', /not allowed/],
+    // the kernel's template (dev_alloc_name): eth%d would become eth0 (issue 11)
+    ['eth%d', /may not contain '%' \(the kernel would take it as a template/],
+    ['%', /may not contain '%'/],
+    ['a\u00a0b', /may not contain/], // no-break space: unicode.IsSpace in libcni
+    ['a\u0085b', /may not contain/], // NEL: unicode.IsSpace too
+    ['a\nb', /may not contain/],
   ])('refuses %j', (n, msg) => {
     expect(() => validateIfName(n)).toThrow(UsageError);
     expect(() => validateIfName(n)).toThrow(msg);

@@ -49,6 +49,23 @@ describe('invokePlugin', () => {
     const { err } = (await outcome({ code: null, signal: 'SIGSEGV' })) as { err: PluginError };
     expect(err.message).toMatch(/killed by signal SIGSEGV/);
   });
+  it('names the output limit when a plugin printed past it (not "killed by signal SIGPIPE")', async () => {
+    const { err } = (await outcome({ code: null, signal: 'SIGPIPE', outputLimit: 64 * 1024 * 1024 })) as { err: PluginError };
+    expect(err.message).toBe('plugin bridge failed on ADD: printed more than 64 MiB, the output limit of a plugin run; its output was cut off there');
+  });
+  it('says the user stopped it (exit 130), not "killed by signal SIGKILL"', async () => {
+    const { err } = (await outcome({ code: null, signal: 'SIGKILL', interrupted: 'SIGINT' })) as { err: PluginError };
+    expect(err.message).toBe('plugin bridge stopped on ADD: by SIGINT (Ctrl-C) (it was killed)');
+    expect(exitCodeOf(err)).toBe(130);
+  });
+  it('a run that exited 0 while the signal came is stopped too: its output is not built on', async () => {
+    const { err } = (await outcome({ code: 0, stdout: '{"cniVersion":"1.0.0"}', interrupted: 'SIGTERM' })) as { err: PluginError };
+    expect([err.stoppedBy, exitCodeOf(err)]).toEqual(['SIGTERM', 143]);
+  });
+  it('says honestly that a process in another session may still run after a timeout', async () => {
+    const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true, pipesHeld: true })) as { err: PluginError };
+    expect(err.message).toBe('plugin bridge failed on ADD: timed out after 1500ms and was killed with its process group; a process it started in another session still held its output, and may still run');
+  });
   it('reports a timeout with the limit', async () => {
     const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true })) as { err: PluginError };
     expect(err.message).toMatch(/timed out after 1500ms and was killed with its process group/);
