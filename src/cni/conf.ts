@@ -98,6 +98,12 @@ function pickVersion(obj: JsonObject, where: string): CniVersion {
   const v = obj.cniVersion;
   if (Array.isArray(obj.cniVersions) && obj.cniVersions.length > 0) {
     const candidates = [...obj.cniVersions, ...(v !== undefined && v !== '' ? [v] : [])];
+    // like libcni: an entry that is not a version at all is an error; a version this tool does not know is skipped
+    for (const c of candidates) {
+      if (typeof c !== 'string' || !/^\d+\.\d+\.\d+$/.test(c)) {
+        throw new UsageError(`${where}: ${c === v ? 'cniVersion' : 'cniVersions entry'} ${JSON.stringify(c)} is not a version (like 1.0.0)`);
+      }
+    }
     const ours = candidates.filter(isKnownVersion).sort(compareVersions);
     const best = ours[ours.length - 1];
     if (best) return best;

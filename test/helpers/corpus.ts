@@ -109,7 +109,7 @@ const badCapabilities = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.b
 const badConfObject: fc.Arbitrary<{ why: string; make: (e: CorpusEnv) => Json }> = fc.oneof(
   fc.constantFrom('cniVersion', 'name', 'type').map((k) => ({ why: `config without "${k}"`, make: (e: CorpusEnv) => without(goodConf(e), k) })),
   badVersion.map((v) => ({ why: 'config with a bad cniVersion', make: (e: CorpusEnv) => ({ ...goodConf(e), cniVersion: v }) })),
-  fc.array(badVersion, { minLength: 1, maxLength: 3 }).map((vs) => ({ why: 'cniVersions none of which is known', make: (e: CorpusEnv) => ({ ...goodConf(e), cniVersions: vs }) })),
+  fc.array(badVersion, { minLength: 1, maxLength: 3 }).map((vs) => ({ why: 'cniVersions none of which is known', make: (e: CorpusEnv) => ({ ...without(goodConf(e), 'cniVersion'), cniVersions: vs }) })),
   badName.map((n) => ({ why: 'config with a bad name', make: (e: CorpusEnv) => ({ ...goodConf(e), name: n }) })),
   badType.map((t) => ({ why: 'config with a bad type', make: (e: CorpusEnv) => ({ ...goodConf(e), type: t }) })),
   badCapabilities.map((c) => ({ why: 'config with capabilities not an object', make: (e: CorpusEnv) => ({ ...goodConf(e), capabilities: c }) })),

@@ -53,7 +53,7 @@ describe('faults 1–4: a plugin of the chain misbehaves on ADD → exit 1, roll
     ['prints JSON that is not a result', `echo '{"cniVersion":"1.0.0","ips":"nope"}'`, /returned an invalid result/],
     ['exits 0 without output', 'exit 0', /exited 0 but printed no JSON result/],
     ['prints a CNI error but exits 0', `echo '{"code":11,"msg":"try again later"}'`, /\(CNI error 11\): try again later/],
-    ['hangs past --timeout (and so does its child)', 'sleep SLEEP & exec sleep SLEEP', /timed out after 1s and was killed with its children/, ['--timeout', '1s']],
+    ['hangs past --timeout (and so does its child)', 'sleep SLEEP & exec sleep SLEEP', /timed out after 1s and was killed with its process group/, ['--timeout', '1s']],
   ];
   it.each(faults)('the second plugin %s', async (_what, add, message, extra = []) => {
     const sleep = uniqueSeconds(120);

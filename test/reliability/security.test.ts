@@ -267,16 +267,24 @@ describe('cache and lock files', () => {
       await symlink(target, link);
     }
     const before = await captureState(w.scope);
+    const untouched = async () => {
+      for (const [, target] of planted) {
+        expect(await readFile(target, 'utf8'), `${target} untouched`).toBe(`precious ${target}\n`);
+        expect(((await stat(target)).mode & 0o777).toString(8)).toBe('644');
+      }
+    };
+    // what sits at the intent and result paths is no cache entry: like any unreadable record it blocks eth1, and the
+    // refusal names the way out (issue 11: never skipped silently)
     const r = await runCli('attach', lab.args(w.ws, w.ns, 'eth1', conf));
-    expectOk(r);
-    for (const [, target] of planted) {
-      expect(await readFile(target, 'utf8'), `${target} untouched`).toBe(`precious ${target}\n`);
-      expect(((await stat(target)).mode & 0o777).toString(8)).toBe('644');
-    }
-    // the result was renamed over its symlink (a file of its own now); the lock and the intent were removed as usual
+    expectCleanError(r, 2, /eth1 is already taken .*cannot be used \(not JSON .*--force` forgets it/);
+    await untouched();
+    // --force removes the links themselves (unlink), never what they point at
+    expectOk(await runCli('detach', [...lab.args(w.ws, w.ns, 'eth1'), '--force']));
+    for (const [link] of planted) expect(await lstat(link).catch(() => 'gone'), link).toBe('gone');
+    await untouched();
+    expectOk(await runCli('attach', lab.args(w.ws, w.ns, 'eth1', conf)));
+    await untouched();
     expect((await lstat(planted[2]![0])).isSymbolicLink()).toBe(false);
-    expect(await lstat(planted[0]![0]).catch(() => 'gone')).toBe('gone');
-    expect(await lstat(planted[1]![0]).catch(() => 'gone')).toBe('gone');
     expectOk(await runCli('detach', lab.args(w.ws, w.ns, 'eth1')));
     for (const [, target] of planted) expect(await readFile(target, 'utf8')).toBe(`precious ${target}\n`);
     const after = await captureState(w.scope);
