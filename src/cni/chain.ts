@@ -235,7 +235,10 @@ export interface GcAttachment {
   ifname: string;
 }
 
-/** GC (CNI 1.1): each plugin gets cni.dev/valid-attachments and frees whatever else it holds. Errors are collected. */
+/**
+ * GC (CNI 1.1): each plugin gets cni.dev/valid-attachments and frees whatever else it holds. Errors are collected.
+ * The list goes under cni.dev/attachments too, as libcni's GCNetworkList sends it (the spec's earlier name, #1101).
+ */
 export async function gcChain(ctx: ChainContext, r: ResolvedList, versions: Map<string, string[]>, valid: GcAttachment[]): Promise<Error[]> {
   const errors: Error[] = [];
   if (r.list.disableGC) {
@@ -243,7 +246,7 @@ export async function gcChain(ctx: ChainContext, r: ResolvedList, versions: Map<
     return errors;
   }
   for (const i of pluginsWith11(ctx, r, versions, 'GC')) {
-    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { extra: { 'cni.dev/valid-attachments': valid } });
+    const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { extra: { 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid } });
     try {
       await invokePlugin(ctx.exec, runOf(ctx, r, i, 'GC', stdin), ctx.note);
     } catch (e) {

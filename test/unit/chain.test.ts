@@ -223,6 +223,7 @@ describe('STATUS and GC (CNI 1.1)', () => {
     const gc = exec.calls.filter((c) => c.command === 'GC');
     expect(gc).toHaveLength(2);
     expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: 'c1', ifname: 'eth1' }]);
+    expect(gc[0]!.stdin['cni.dev/attachments'], 'also under the name libcni sends (#1101)').toEqual([{ containerID: 'c1', ifname: 'eth1' }]);
   });
   it('GC is skipped with a note for configs before 1.1.0 and when disableGC is set', async () => {
     const { exec, ctx, list, notes } = setup('1.0.0', ['bridge']);
