@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
@@ -128,11 +128,14 @@ describe('kind 1: every record can be cleared', () => {
   it('a lock whose holder is gone is listed by cni-list and removed by cni-gc', async () => {
     const ws = await lab.workspace();
     await mkdir(join(ws.cacheDir, 'cni-attach/locks'), { recursive: true, mode: 0o700 });
-    await writeFile(join(ws.cacheDir, 'cni-attach/locks/cnitool-0000-eth1.lock'), '', { mode: 0o600 });
+    const lock = join(ws.cacheDir, 'cni-attach/locks/cnitool-0000-eth1.lock');
+    await writeFile(lock, '', { mode: 0o600 });
+    // an empty lock younger than 2 s may be being written: neither listed as stale nor broken
+    expect(await listRows(ws.cacheDir)).toEqual([]);
+    const old = (Date.now() - 60_000) / 1000;
+    await utimes(lock, old, old);
     const rows = await listRows(ws.cacheDir);
     expect(rows).toEqual([expect.objectContaining({ target: 'lock:cni-attach/locks/cnitool-0000-eth1.lock', state: 'stale lock', reason: expect.stringMatching(/empty/) })]);
-    // an empty lock younger than 2 s may be being written: gc leaves it; once older, it is broken
-    await new Promise((r) => setTimeout(r, 2100));
     const gc = await runCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', CNI_DIR]);
     expectOk(gc);
     expect(gc.stderr).toMatch(/removed .*cnitool-0000-eth1\.lock: the lock file is empty/);
@@ -221,11 +224,16 @@ describe('kind 3: output and exit code match the state left', () => {
     await fakePlugin(ws.pluginDir, 'third', { add: passThrough('0.05') });
     const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, '198.18.111.0/24', ws.dataDir), { type: 'second' }, { type: 'third' }]));
     const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+    // one attach without a signal tells how long the whole command takes here (the machine may be loaded): the
+    // timings spread from its start-up to a little past its end, so that signals land before, during and after the chain
+    const base = await runCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
+    expectOk(base);
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1', undefined, cniPath)));
     let seed = 20261201;
     const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
     const seen = { 0: 0, 143: 0 } as Record<number, number>;
     for (let i = 0; i < 30; i++) {
-      const delay = 100 + Math.floor(next() * 1200);
+      const delay = 50 + Math.floor(next() * base.ms * 1.2);
       const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
       await new Promise((r) => setTimeout(r, delay));
       run.kill('SIGTERM');
@@ -249,7 +257,7 @@ describe('kind 3: output and exit code match the state left', () => {
       }
     }
     expect(seen[0]! + seen[143]!).toBe(30);
-    console.log(`sweep: ${seen[0]} attached (exit 0), ${seen[143]} stopped and rolled back (exit 143)`);
+    console.log(`sweep (an attach takes ${base.ms} ms here): ${seen[0]} attached (exit 0), ${seen[143]} stopped and rolled back (exit 143)`);
   }, 120_000);
 });
 
