@@ -6,7 +6,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, printPlan, waysOut } from './output.js';
-import { hold } from '../exec/interrupt.js';
+import { hold, whenInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
@@ -86,7 +86,9 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
     }
   }
   try {
-    await job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
+    // an API that does not answer must not hold a command the user stopped (see hold() in main)
+    const stopped = whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)));
+    await Promise.race([job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod), stopped]);
   } catch (e) {
     out.annotateError = e as Error;
   }

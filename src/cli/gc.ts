@@ -1,6 +1,6 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { SomeFailedError, UnreachableError } from '../errors.js';
+import { SomeFailedError, StoppedError, UnreachableError } from '../errors.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
@@ -126,6 +126,9 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors];
+    if (outcome.stoppedBy) {
+      throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`);
+    }
     const problems = outcome.failed.length + others.length;
     if (problems) {
       // the exit: as the first attachment that could not be freed, else as the cluster or node that could not be reached

@@ -24,6 +24,8 @@ export interface GcOutcome {
   /** Networks whose plugins ran CNI GC. */
   gcNetworks: string[];
   gcErrors: string[];
+  /** The user's signal, when it stopped the pass: the records not reached yet stay for the next cni-gc; no CNI GC ran. */
+  stoppedBy?: string;
 }
 
 /**
@@ -45,6 +47,12 @@ export async function collectGarbage(
     if (dryRun) {
       out.freed.push(s);
       continue;
+    }
+    // the first Ctrl-C/SIGTERM ends the pass: the DEL it interrupted keeps its record, the rest wait for the next run
+    const sig = ctx.interrupted?.();
+    if (sig) {
+      out.stoppedBy = sig;
+      return out;
     }
     const w = ways?.(s);
     try {
@@ -71,6 +79,10 @@ export async function collectGarbage(
     } catch (e) {
       out.gcErrors.push(`network ${f.entry.networkName}: cached config unreadable: ${(e as Error).message}`);
     }
+  }
+  if (ctx.interrupted?.()) {
+    out.stoppedBy = ctx.interrupted()!;
+    return out;
   }
   for (const [name, list] of lists) {
     const keep: GcAttachment[] = valid.filter((f) => f.entry.networkName === name).map((f) => ({ containerID: f.entry.containerId, ifname: f.entry.ifName }));

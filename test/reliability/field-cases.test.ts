@@ -205,6 +205,34 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
   });
 });
 
+describe('kind 2: cni-gc ends on the first signal', () => {
+  it('SIGTERM during a DEL of cni-gc: exit 143 at once, that record and the ones not reached stay for the next run', async () => {
+    const ws = await lab.workspace();
+    const started = join(ws.dir, 'del.started');
+    const marker = uniqueSeconds(30);
+    lab.defer('slow DEL', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
+    await fakePlugin(ws.pluginDir, 'slowdel', { add: passThrough('0') });
+    const conf = await writeConf(ws.dir, 's.json', { cniVersion: '1.0.0', name: lab.name('k'), type: 'slowdel' });
+    for (let i = 0; i < 2; i++) {
+      const ns = await lab.netns();
+      expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf, ws.pluginDir)));
+      await deleteNetns(ns);
+    }
+    await fakePlugin(ws.pluginDir, 'slowdel', { add: passThrough('0'), del: `touch ${started}; exec sleep ${marker}` });
+    const records = await attachmentFiles(ws.cacheDir);
+    expect(records).toHaveLength(2);
+    const run = spawnCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir]);
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the first DEL started').toBe(true);
+    const t0 = Date.now();
+    run.kill('SIGTERM');
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(143);
+    expect(Date.now() - t0, show(r)).toBeLessThan(3000);
+    expect(r.stderr).toMatch(/gc stopped by SIGTERM after freeing 0 of 2; what is left stays recorded: run cni-gc again/);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual(records);
+  });
+});
+
 describe('kind 3: output and exit code match the state left', () => {
   it('-o json on /dev/full: the result could not be printed, so the attach is rolled back (exit 1)', async () => {
     const { ws, ns, conf } = await bridgeWorld('198.18.110.0/24');
