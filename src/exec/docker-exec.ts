@@ -49,7 +49,9 @@ export class DockerExecExecutor extends ShellExecutor {
       stream.on('error', reject);
     });
     // on Ctrl-C: kill what we started (Docker reports the exec's pid as this host sees it; timeout(1) leads its group)
-    const off = onInterrupt(() => {
+    let stoppedBy: string | undefined;
+    const off = onInterrupt((sig) => {
+      stoppedBy ??= sig;
       void exec.inspect().then((i) => {
         if (!i.Pid) return;
         for (const target of [-i.Pid, i.Pid]) signal(target, 'SIGKILL');
@@ -67,6 +69,8 @@ export class DockerExecExecutor extends ShellExecutor {
     const stdout = Buffer.concat(out).toString('utf8');
     const stderr = Buffer.concat(err).toString('utf8');
     // timeout(1) exits 137 when it had to SIGKILL the command
+    // killed (or finished) while the user's signal came: the engine must not build on it (RunResult.interrupted)
+    if (stoppedBy) return { code, stdout, stderr, timedOut: false, interrupted: stoppedBy };
     if (secs !== undefined && code === 137) return { code: null, signal: 'SIGKILL', stdout, stderr, timedOut: true };
     return { code, stdout, stderr, timedOut: false };
   }

@@ -5,6 +5,7 @@
  */
 import type { RunOptions, RunResult } from './types.js';
 import { ShellExecutor } from './shell.js';
+import { whenInterrupted } from './interrupt.js';
 
 /**
  * The one thing this executor needs of the cluster: run a command in a pod's container through pods/exec, with stdin,
@@ -35,7 +36,12 @@ export class KubeExecExecutor extends ShellExecutor {
     const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
     const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
     const command = ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', 'env', '-i', ...env, ...limited];
-    const r = await this.api.exec(this.namespace, this.pod, this.container, command, opts.stdin ?? '');
+    // the user's signal stops the wait (pods/exec cannot be killed from here; the agent pod, deleted at the end of the
+    // command, takes what still runs in it along): the engine then rolls back or keeps the record (RunResult.interrupted)
+    const stopped = whenInterrupted().then((sig) => ({ sig }));
+    const got = await Promise.race([this.api.exec(this.namespace, this.pod, this.container, command, opts.stdin ?? '').then((x) => ({ x })), stopped]);
+    if ('sig' in got) return { code: null, stdout: '', stderr: '', timedOut: false, interrupted: got.sig };
+    const r = got.x;
     if (secs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false };
   }
