@@ -68,6 +68,7 @@ export function asList(rows: Row[]): { apiVersion: 'v1'; kind: 'List'; metadata:
       addresses: r.addresses,
       containerId: r.containerId,
       state: r.state,
+      ...(r.reason ? { reason: r.reason } : {}),
       ...(r.annotated !== undefined ? { annotated: r.annotated } : {}),
     })),
   };

@@ -34,7 +34,8 @@ async function bridgeWorld(subnet: string) {
 async function listRows(cacheDir: string): Promise<{ target: string; ifname: string; state: string; reason?: string }[]> {
   const r = await runCli('list', ['-A', '--no-cluster', '--cache-dir', cacheDir, '-o', 'json']);
   expectOk(r);
-  return JSON.parse(r.stdout) as { target: string; ifname: string; state: string; reason?: string }[];
+  const items = (JSON.parse(r.stdout) as { items: { pod: string; ifname: string; state: string; reason?: string }[] }).items;
+  return items.map((i) => ({ target: i.pod, ifname: i.ifname, state: i.state, ...(i.reason ? { reason: i.reason } : {}) }));
 }
 
 

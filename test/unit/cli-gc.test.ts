@@ -140,7 +140,7 @@ describe('kubectl cni-list', () => {
     await w.cli(attachCommand, attachArgs);
     w.exec.links.set(NETNS, new Set(['lo']));
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
-    expect(JSON.parse(w.stdout())).toEqual([
+    expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
       expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` }),
     ]);
   });
