@@ -252,11 +252,20 @@ function warmTlsRoots() {
   }
 }
 
-/** Whether this command line prints stack traces (-v / --verbose, before any --). */
+/**
+ * Whether this command line prints stack traces: a log level of 1 or more before any `--`, in every form the CLI
+ * takes (src/cli/argv.ts, klog's): bare `-v`/`--verbose`, `-v N`, `--v N`, `-v=N`, `--v=N`, `-vN`.
+ */
 function verbose(argv) {
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
     if (a === '--') return false;
-    if (a === '-v' || a === '--verbose') return true;
+    if (a === '--verbose') return true;
+    const m = /^(?:-v|--v)(?:=(.*)|(\d+))?$/.exec(a);
+    if (!m) continue;
+    const inline = m[1] ?? m[2];
+    const level = inline !== undefined ? inline : /^\d+$/.test(argv[i + 1] ?? '') ? argv[i + 1] : '1';
+    if (Number(level) >= 1) return true;
   }
   return false;
 }

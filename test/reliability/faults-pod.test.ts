@@ -326,7 +326,10 @@ describe('faults 10 and 11 on a pod: concurrent attaches, one annotation', () =>
   });
 
   const NAMES = Array.from({ length: 20 }, (_, i) => `net${i}`);
-  const withIf = (w: World, ifname: string, ...more: string[]) => w.args(...more).map((a, i, all) => (all[i - 1] === '--ifname' ? ifname : a));
+  // 20 CLI processes start at once: on two busy cores the first API read of the last of them can take longer than the
+  // world's 2 s --request-timeout, which these tests do not test (fault 10 and the hang cases do): give them 30 s
+  const withIf = (w: World, ifname: string, ...more: string[]) =>
+    w.args(...more).map((a, i, all) => (all[i - 1] === '--ifname' ? ifname : all[i - 1] === '--request-timeout' ? '30s' : a));
 
   it('fault 11: 20 attaches of net0…net19 at once: every interface is attached with its own address; any run that lost the annotation race says so (exit 4) and the same command again records it; 20 detaches undo all', async () => {
     const w = await world();

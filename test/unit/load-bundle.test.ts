@@ -40,3 +40,18 @@ describe('userCacheDir: where run-time code caches go (never beside the bundle)'
     expect(userCacheDir({ XDG_CACHE_HOME: 'rel/cache', HOME: '/home/me' })).toBe(`/home/me/.cache/${tail}`);
   });
 });
+
+const { verbose } = createRequire(import.meta.url)('../../bin/load-bundle.cjs') as { verbose: (argv: string[]) => boolean };
+
+describe('verbose: which command lines get stack traces mapped to the sources', () => {
+  it('is true for a level of 1 or more in every form argv.ts reads (klog/pflag)', () => {
+    for (const argv of [['-v'], ['--verbose'], ['-v', '6'], ['--v', '2'], ['-v=1'], ['-v=6'], ['--v=6'], ['-v6'], ['-v', '--netns', 'x']]) {
+      expect(verbose(['--netns', 'x', ...argv]), argv.join(' ')).toBe(true);
+    }
+  });
+  it('is false for level 0, without -v, and after --', () => {
+    for (const argv of [[], ['-v', '0'], ['-v=0'], ['--v=0'], ['-v0'], ['--', '-v'], ['--netns', 'x']]) {
+      expect(verbose(argv), argv.join(' ')).toBe(false);
+    }
+  });
+});
