@@ -32,6 +32,22 @@ interface Outcome {
   annotateError?: Error;
 }
 
+/**
+ * Record a pod attachment in the cluster (resolve/records.ts), so that cni-list -A and cni-gc see it from anywhere.
+ * Only an index: when it cannot be written the attach stands, and a note says what will not see it.
+ */
+async function recordInCluster(job: Job, pod: PodTarget, result: Attached): Promise<void> {
+  const { addRecord } = await import('../resolve/records.js');
+  try {
+    await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', {
+      namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
+      network: result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
+  } catch (e) {
+    job.deps.io.err(`note: the attachment is not recorded in the cluster (${(e as Error).message}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)\n`);
+  }
+}
+
 /** Everything one attach needs that does not depend on the target. */
 interface Job {
   flags: AttachFlags;
@@ -86,6 +102,7 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined):
 async function annotate(job: Job, out: Outcome): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
+  if (pod && job.api) await recordInCluster(job, pod, done);
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
     const events = await load.events();
     await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));

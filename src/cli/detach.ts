@@ -71,6 +71,7 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done };
+  if (done.length > 0) await forget(job, pod, done);
   if (job.flags.annotate === false) return out;
   if (!pod.podExists) {
     job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
@@ -103,6 +104,24 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
     return typeof name === 'string' ? name : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Remove the cluster records of what was detached (resolve/records.ts); a failure is a note, the detach stands. */
+async function forget(job: Job, pod: PodLookup, done: Detached[]): Promise<void> {
+  const records = await import('../resolve/records.js');
+  const ns = job.flags.agentNamespace ?? 'kube-system';
+  const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
+  try {
+    const node = pod.pod?.spec?.nodeName;
+    if (node) await records.removeRecords(job.api!, ns, node, keys);
+    else {
+      // the pod is gone: its node is known only to the records
+      const nodes = new Set((await records.listRecords(job.api!, ns)).filter((r) => keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname)).map((r) => r.node));
+      for (const n of nodes) await records.removeRecords(job.api!, ns, n, keys);
+    }
+  } catch (e) {
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-gc will remove it\n`);
   }
 }
 
