@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { NotRecordedError, UnreachableError, UsageError } from '../errors.js';
 import { hold, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
+import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -36,12 +37,21 @@ interface Outcome {
  * Record a pod attachment in the cluster (resolve/records.ts), so that cni-list -A and cni-gc see it from anywhere.
  * Only an index: when it cannot be written the attach stands, and a note says what will not see it.
  */
+function summaryAddresses(result: JsonObject): string[] {
+  try {
+    return summarizeResult(result).ips.map((ip) => ip.address);
+  } catch {
+    return [];
+  }
+}
+
 async function recordInCluster(job: Job, pod: PodTarget, result: Attached): Promise<void> {
   const { addRecord } = await import('../resolve/records.js');
   try {
     await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', {
       namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
       network: result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      addresses: summaryAddresses(result.result),
     });
   } catch (e) {
     job.deps.io.err(`note: the attachment is not recorded in the cluster (${(e as Error).message}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)\n`);

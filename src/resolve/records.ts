@@ -30,6 +30,8 @@ export interface AttachmentRecord {
   containerId: string;
   /** RFC 3339 time of the attach. */
   since: string;
+  /** The addresses of the result (CIDR notation), for cni-list. */
+  addresses?: string[];
 }
 
 /** The ConfigMap name of a node's records: a DNS subdomain of at most 253 characters (long node names are hashed). */
