@@ -118,14 +118,14 @@ export function buildScript(steps: Step[], thenCommand: boolean): Built {
   const lines = [
     't=$(mktemp -d) || exit 97',
     `emit() { printf '%s %s %s ' "$1" "$2" "$3"; base64 < "$t/o" | tr -d '\\n'; printf ' '; base64 < "$t/e" | tr -d '\\n'; printf '\\n'; }`,
-    'undo() { :; }',
   ];
+  // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
+  const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));
+  lines.push(creates.map((i) => `c${i}=`).join('; ') || ':');
+  lines.push(`undo() { ${creates.map((i) => `[ -z "$c${i}" ] || rm -f "$c${i}";`).join(' ')} :; }`);
   steps.forEach((s, i) => {
     lines.push(`( ${stepShell(s, arg)} ) > "$t/o" 2> "$t/e"; r=$?; emit "\${1}" ${i} $r`);
-    if (s.kind === 'create') {
-      // a file (a lock) created here is removed again when a later step of this round trip fails
-      lines.push(`[ $r -eq 0 ] && undo() { rm -f "\${${args.indexOf(s.path) + 1}}"; }`);
-    }
+    if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
     lines.push(`[ $r -eq 0 ] || { undo; rm -rf "$t"; exit 99; }`);
   });
   lines.push(`rm -rf "$t"; printf '%s end\\n' "\${1}"`);
@@ -172,6 +172,8 @@ export class BatchingExecutor implements Executor, Batching {
   private readonly answers = new Map<string, RunResult>();
   /** Exclusive creates (locks) queued: reads of the snapshot until they are sent are checked in the same steps. */
   private pendingCreates = 0;
+  /** Paths an exclusive create answered true for but did not make (see settle). */
+  private readonly notCreated = new Set<string>();
   /** True from a read-ahead until a command (other than an answer read ahead) runs. */
   private fresh = false;
 
@@ -245,7 +247,13 @@ export class BatchingExecutor implements Executor, Batching {
       const timedOut = s.opts.timeoutMs !== undefined && code === 137;
       this.answers.set(s.key(head.slice(head.indexOf(' ') + 1)), { code: timedOut ? null : code, ...(timedOut ? { signal: 'SIGKILL' } : {}), stdout: o.stdout.slice(nl + 1), stderr: o.stderr, timedOut });
     }
-    for (const s of steps) if (s.kind === 'create') this.pendingCreates--;
+    for (const [i, s] of steps.entries()) {
+      if (s.kind !== 'create') continue;
+      this.pendingCreates--;
+      // answered true, but not made (someone else's file was there, or the steps stopped before or after it and
+      // removed it again): its removal by the caller (a lock's release) must not remove what is not ours
+      if (!gotToCommand || outcomes.find((o) => o.index === i)?.code !== 0) this.notCreated.add(s.path);
+    }
     if (gotToCommand) return;
     // a step failed: those after it did not run (and a file created by the steps was removed again)
     const failed = outcomes[outcomes.length - 1];
@@ -349,6 +357,7 @@ export class BatchingExecutor implements Executor, Batching {
   }
 
   async removeFile(path: string): Promise<void> {
+    if (this.notCreated.delete(path)) return;
     const created = this.steps.findIndex((s) => s.kind === 'create' && s.path === path);
     if (created >= 0) {
       // released before it was taken: neither is sent (nor the checks that came with it)
