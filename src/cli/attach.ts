@@ -77,7 +77,8 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
     list: job.conf.list,
     rt: { containerId: target.containerId, netns: target.netnsPath, ifname: job.p.ifname, cniArgs, capabilityArgs: job.capabilityArgs },
     describe: target.describe,
-    interfaceExists: () => interfaceExists(target.executor, target.netnsPath, job.p.ifname),
+    // the sandbox look-up read its links (one round trip fewer on a remote node)
+    interfaceExists: async () => pod?.sandbox.links?.includes(job.p.ifname) ?? interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
   };
@@ -153,9 +154,21 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
   await printPlan(job.deps.io.out, job.flags.output, where, runs);
 }
 
+/**
+ * What to do with a pod's node session before its sandbox look-up: declare what the attach will read there, so that it
+ * rides on the look-up (cni/attach.ts readAhead, exec/batch.ts).
+ */
+async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
+  const engine = await load.engine();
+  return (exec) => {
+    const { ctx, cache } = job.p.on(exec);
+    engine.readAhead(ctx, cache, job.p.ifname, job.conf.list);
+  };
+}
+
 async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise<PodTarget> {
   const { podTargetOf } = await load.pods();
-  return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname());
+  return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname(), await readAheadOn(job));
 }
 
 /** -l / --all: one API list, one runtime list, then every pod with bounded parallelism. */
@@ -239,7 +252,7 @@ network-status not written); 130/143 stopped by Ctrl-C/SIGTERM before the result
     if (kind === 'pod') {
       const { podTargetOf } = await load.pods();
       const runtimes = await deps.runtimes(flags, api);
-      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname());
+      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname(), flags.dryRun ? undefined : await readAheadOn(job));
       target = pod;
     } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
 

@@ -13,6 +13,7 @@ import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKi
 import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 import { load } from './load.js';
+import type { Executor } from '../exec/types.js';
 
 interface DetachFlags extends CommonFlags {
   force?: boolean;
@@ -125,6 +126,15 @@ async function forget(job: Job, pod: PodLookup, done: Detached[]): Promise<void>
   }
 }
 
+/** Declare what the detach will read on a pod's node before its sandbox look-up, which it then rides on (exec/batch.ts). */
+async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
+  const engine = await load.engine();
+  return (exec) => {
+    const { ctx, cache } = job.p.on(exec);
+    engine.readAhead(ctx, cache, job.p.ifname);
+  };
+}
+
 function annotateFailure(ifname: string, e: Error): UnreachableError {
   return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
 }
@@ -152,7 +162,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const lookup = await (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`));
+      const lookup = await (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job));
       const o = await detachPod(job, lookup);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
@@ -213,7 +223,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     }
 
     const engine = await load.engine();
-    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!) : undefined;
+    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!, flags.dryRun ? undefined : await readAheadOn(job)) : undefined;
     const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;

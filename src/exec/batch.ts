@@ -123,11 +123,17 @@ export function buildScript(steps: Step[], thenCommand: boolean): Built {
   const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));
   lines.push(creates.map((i) => `c${i}=`).join('; ') || ':');
   lines.push(`undo() { ${creates.map((i) => `[ -z "$c${i}" ] || rm -f "$c${i}";`).join(' ')} :; }`);
+  // which positional parameters each step uses, as a comment: for reading a round trip in a trace (and for fakes)
+  const meta: { k: Step['kind']; a: number[]; n?: number }[] = [];
   steps.forEach((s, i) => {
-    lines.push(`( ${stepShell(s, arg)} ) > "$t/o" 2> "$t/e"; r=$?; emit "\${1}" ${i} $r`);
+    const first = args.length + 1;
+    const shell = stepShell(s, arg);
+    meta.push({ k: s.kind, a: Array.from({ length: args.length + 1 - first }, (_, j) => first + j), ...(s.kind === 'firstRun' ? { n: s.candidates.length } : {}) });
+    lines.push(`( ${shell} ) > "$t/o" 2> "$t/e"; r=$?; emit "\${1}" ${i} $r`);
     if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
     lines.push(`[ $r -eq 0 ] || { undo; rm -rf "$t"; exit 99; }`);
   });
+  lines.unshift(`# cni-attach-steps ${JSON.stringify(meta)}`);
   lines.push(`rm -rf "$t"; printf '%s end\\n' "\${1}"`);
   lines.push(`shift ${args.length}`);
   lines.push(thenCommand ? 'exec "$@"' : 'exit 0');
