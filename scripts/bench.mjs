@@ -910,7 +910,9 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
   const ok = (what, r) => {
     if (r.code !== 0) {
       checkInterrupt();
-      throw new Error(`${what} exited ${r.code}:\n${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+      const text = (r.stderr || r.stdout).trim();
+      const failures = text.split('\n').filter((l) => /failed|error/.test(l)).slice(0, 20).join('\n');
+      throw new Error(`${what} exited ${r.code}:\n${failures || text.slice(-2000)}`);
     }
     return r;
   };

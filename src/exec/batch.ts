@@ -180,6 +180,13 @@ export class BatchingExecutor implements Executor, Batching {
   private pendingCreates = 0;
   /** Paths an exclusive create answered true for but did not make (see settle). */
   private readonly notCreated = new Set<string>();
+  /** Files (locks) the steps created and that are not removed yet. */
+  private readonly created = new Set<string>();
+  /**
+   * Removals of created files (unlocks) that a failed round trip did not get to: sent by the next flush() only, so that
+   * a lock is held until the engine is done (it flushes when it leaves the lock), not let go before its next command.
+   */
+  private tail: Step[] = [];
   /** True from a read-ahead until a command (other than an answer read ahead) runs. */
   private fresh = false;
 
@@ -219,10 +226,11 @@ export class BatchingExecutor implements Executor, Batching {
     this.steps.push(s);
   }
 
-  private take(): Step[] {
-    const all = [...this.ahead, ...this.steps];
+  private take(withTail = false): Step[] {
+    const all = [...this.ahead, ...this.steps, ...(withTail ? this.tail : [])];
     this.ahead = [];
     this.steps = [];
+    if (withTail) this.tail = [];
     return all;
   }
 
@@ -259,6 +267,16 @@ export class BatchingExecutor implements Executor, Batching {
       // answered true, but not made (someone else's file was there, or the steps stopped before or after it and
       // removed it again): its removal by the caller (a lock's release) must not remove what is not ours
       if (!gotToCommand || outcomes.find((o) => o.index === i)?.code !== 0) this.notCreated.add(s.path);
+      else this.created.add(s.path);
+    }
+    for (const o of outcomes) {
+      const s = steps[o.index]!;
+      if (s.kind === 'remove' && o.code === 0) this.created.delete(s.path);
+    }
+    if (!gotToCommand) {
+      // the unlocks the failure stopped wait for the engine's last flush
+      const ran = new Set(outcomes.filter((o) => o.code === 0).map((o) => o.index));
+      for (const [i, s] of steps.entries()) if (s.kind === 'remove' && !ran.has(i) && this.created.has(s.path)) this.tail.push(s);
     }
     if (gotToCommand) return;
     // a step failed: those after it did not run (and a file created by the steps was removed again)
@@ -298,7 +316,7 @@ export class BatchingExecutor implements Executor, Batching {
   }
 
   async flush(): Promise<void> {
-    const steps = this.take();
+    const steps = this.take(true);
     if (steps.length === 0) return;
     const built = buildScript(steps, false);
     const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args], { env: this.inner.baseEnv() });

@@ -52,7 +52,7 @@ async function world(plugins: string[]) {
   for (const [i, name] of plugins.entries()) {
     const result = `{"cniVersion":"1.0.0","interfaces":[{"name":"net1","sandbox":"/proc/1/ns/net"}],"ips":[{"address":"198.18.0.${i + 2}/24","interface":0}]}`;
     const mustHaveIntent = i === 0 ? `[ -e '${intent}' ] || { echo '{"code":999,"msg":"no intent before ADD"}'; exit 1; }\n` : '';
-    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo '${result}'` });
+    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo "ADD ${name}" >> '${join(dir, 'calls')}'; echo '${result}'`, del: `echo "DEL ${name}" >> '${join(dir, 'calls')}'` });
   }
   const conf = plugins.length === 1
     ? { cniVersion: '1.0.0', name: 'net', type: plugins[0] }
@@ -138,6 +138,16 @@ describe('node round trips (exec/batch.ts)', () => {
     await expect(attach(s.ctx, s.cache, w.req)).rejects.toThrow(/net1 is already taken in pod shop\/web-1: it is attached \(network net\)/);
     expect(await w.left('cni-attach/locks')).toEqual([]);
     expect(await w.left('cni-attach/intents')).toEqual([]);
+  });
+
+  it('a result that cannot be written (sent with the unlock) is rolled back: DEL ran, no intent, no lock', async () => {
+    const w = await world(['first']);
+    await mkdir(w.cacheDir, { recursive: true });
+    await writeFile(join(w.cacheDir, 'results'), 'a file where the results directory should be');
+    await expect(w.attachOnNode()).rejects.toThrow(/could not write the result cache .* \(rolled back\)/);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n')).toEqual(['ADD first', 'DEL first']);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
   });
 
   it('a failing ADD is rolled back: no intent, no lock, no result', async () => {
