@@ -343,8 +343,10 @@ export class BatchingExecutor implements Executor, Batching {
     const slash = path.lastIndexOf('/');
     const l = this.listingOf(path.slice(0, slash));
     const name = path.slice(slash + 1);
-    if (l && name.endsWith(l.suffix) && !name.startsWith('.') && !this.steps.some((s) => (s.kind === 'write' || s.kind === 'remove') && s.path === path)) {
-      const content = l.files.get(name);
+    const content = l?.files.get(name);
+    // a content too large to be checked inline (a guard's argument) is read again under the lock instead
+    const checkable = this.pendingCreates === 0 || (content ?? '').length <= MAX_INLINE;
+    if (l && checkable && name.endsWith(l.suffix) && !name.startsWith('.') && !this.steps.some((s) => (s.kind === 'write' || s.kind === 'remove') && s.path === path)) {
       if (this.pendingCreates > 0) this.queue({ kind: 'expectFile', path, content });
       return content;
     }
