@@ -84,7 +84,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     api.clearRequests();
     const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
     expectOk(l);
-    expect((JSON.parse(l.stdout) as { target: string; node: string; state: string }[]).map((x) => [x.target, x.node, x.state])).toEqual([['web-1', 'node-a', 'attached'], ['web-2', 'node-b', 'attached']]);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((x) => [x.pod, x.node, x.state])).toEqual([['web-1', 'node-a', 'attached'], ['web-2', 'node-b', 'attached']]);
     expect(api.requests.filter((q) => q.method === 'POST')).toEqual([]);
 
     // web-2 is deleted (its sandbox is left, as a crashed kubelet would leave it); gc from the laptop
@@ -100,8 +100,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
     expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
     expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
-    const left = JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { target: string }[];
-    expect(left.map((x) => x.target)).toEqual(['web-1']);
+    const left = (JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { items: { pod: string }[] }).items;
+    expect(left.map((x) => x.pod)).toEqual(['web-1']);
 
     // detach web-1 from the laptop: the record goes too
     api.clearRequests();

@@ -170,7 +170,7 @@ describe('kubectl cni-list', () => {
       items: [
         {
           apiVersion: 'cni-attach/v1', kind: 'Attachment', metadata: { name: 'web-1.eth1', namespace: 'shop' },
-          pod: 'web-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
+          pod: 'web-1', node: 'node-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
         },
       ],
     });

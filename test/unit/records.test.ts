@@ -62,8 +62,8 @@ describe('records', () => {
     await addRecord(w.kube, 'kube-system', rec());
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', containerId: 'e'.repeat(64) }));
     expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
-    const rows = JSON.parse(w.stdout()) as { target: string; node: string; state: string }[];
-    expect(rows.map((r) => [r.target, r.node, r.state])).toEqual([['db-1', 'node-2', 'pod gone'], ['web-1', 'node-3', 'attached']]);
+    const rows = (JSON.parse(w.stdout()) as { items: { pod: string; node: string; state: string }[] }).items;
+    expect(rows.map((r) => [r.pod, r.node, r.state])).toEqual([['db-1', 'node-2', 'pod gone'], ['web-1', 'node-3', 'attached']]);
   });
 
   it('cni-gc frees a gone pod\'s attachment on its node (reached through the runtime), then forgets the record', async () => {
