@@ -6,6 +6,18 @@
 //   P2 netns attach bin/kubectl-cni_attach --netns … vs `node -e 0` followed by the bare plugin ADD (the floor)
 //   P3 bulk         bin/kubectl-cni_attach -l … over 1, 10, 25 and 50 pods; the ratio 50/1; docs/bench-bulk.svg
 //   P4 start-up     bin/kubectl-cni_attach --help vs `node -e 0`; peak RSS of a pod attach (/usr/bin/time -v)
+//   P5 remote pod   from a "laptop" (no Docker, only a kubeconfig), one attach through an agent pod to a pod on a
+//                   "remote" node: node round trips (pods/exec calls) and wall time; the stand-in API server adds
+//                   --latency ms to every request and exec (default 20), as a real API server and kubelet would
+//   P6 remote bulk  the same, -l over 100 pods on 10 remote nodes (--parallel 10 and the default 4): wall time,
+//                   agents created, ratio to -l over 1 pod on 1 node. The remote nodes are simulated on this host
+//                   (test/helpers/remote-nodes.ts): each exec runs in a mount namespace with that node's own CNI cache
+//                   and a containerd of the bench's own, where the sandboxes are made with the CRI labels.
+//   K5 kind pod     one attach to a pod on a local kind-like node container (--runtime kind): docker execs per attach
+//                   and wall time vs the seed's manual way on kind, three `docker exec`s (the sandbox, its task pid,
+//                   the plugin with the config on stdin; ctr instead of crictl: the test node image has no crictl)
+//   K6 kind bulk    -l over 100 pods on 10 node containers vs 1 pod on 1 node. K5/K6 need --kind-docker HOST: an
+//                   engine with the test node image (test/helpers/kind-node.ts), e.g. the one the tests use.
 //
 // Each pair runs interleaved (A B A B …) after warm-up runs, and every attach is followed by its detach/DEL outside
 // the timing. Only ratios measured in the same run mean anything on a noisy machine; the medians are printed for
@@ -31,6 +43,8 @@
 //                       P4, and the peak RSS of its pod attach)
 //   --svg FILE          where P3's chart goes (default docs/bench-bulk.svg); --svg - writes none
 //   --json FILE         also write every sample as JSON
+//   --kind-docker HOST  K5/K6: the Docker engine that has the test's kind node image (unix:///…)
+//   --latency MS        P5/P6: the stand-in API server's added latency per request and per exec (default 20)
 //   --hold FILE         make the world (dockerd, the stand-in API, the pods), write a shell file of variables to
 //                       FILE (KUBECONFIG, DOCKER_HOST, the pod, the config, the manual pipeline, …), measure
 //                       nothing, and keep the world until Ctrl-C: for profiling and trying changes by hand
@@ -60,7 +74,7 @@ const RUN_TIMEOUT_MS = 120_000;
 // ------------------------------------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 15, warmup: 2, bulkRounds: 5, only: null, build: true, bin: null, inheritEnv: false, compare: [], release: null, svg: join(ROOT, 'docs/bench-bulk.svg'), json: null, hold: null };
+  const o = { runs: 15, warmup: 2, bulkRounds: 5, latency: 20, only: null, build: true, bin: null, inheritEnv: false, compare: [], release: null, svg: join(ROOT, 'docs/bench-bulk.svg'), json: null, hold: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -76,6 +90,8 @@ function parseArgs(argv) {
     if (a === '--runs') o.runs = int(1);
     else if (a === '--warmup') o.warmup = int(0);
     else if (a === '--bulk-rounds') o.bulkRounds = int(1);
+    else if (a === '--latency') o.latency = int(0);
+    else if (a === '--kind-docker') o.kindDocker = val();
     else if (a === '--only') o.only = new Set(val().toUpperCase().split(',').map((s) => s.trim()));
     else if (a === '--no-build') o.build = false;
     else if (a === '--bin') o.bin = resolve(val());
@@ -94,7 +110,7 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`);
   }
   if (o.runs > 200 || o.warmup > 20 || o.bulkRounds > 30) usage('--runs ≤ 200, --warmup ≤ 20, --bulk-rounds ≤ 30');
-  for (const p of o.only ?? []) if (!['P1', 'P2', 'P3', 'P4'].includes(p)) usage(`--only: unknown part ${p}`);
+  for (const p of o.only ?? []) if (!['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'K5', 'K6'].includes(p)) usage(`--only: unknown part ${p}`);
   return o;
 }
 
@@ -252,7 +268,17 @@ async function loadHelpers(dir) {
   const { build } = await import('esbuild');
   const outfile = join(dir, 'helpers.mjs');
   await build({
-    stdin: { contents: "export * from './test/k8s/stand-in-api.ts';\nexport * from './test/helpers/docker.ts';\n", resolveDir: ROOT, loader: 'ts', sourcefile: 'bench-helpers.ts' },
+    stdin: {
+      contents: [
+        "export * from './test/k8s/stand-in-api.ts';",
+        "export * from './test/helpers/docker.ts';",
+        "export { startContainerd, stopContainerd, startSandbox as startCriSandbox } from './test/helpers/containerd.ts';",
+        "export * from './test/helpers/remote-nodes.ts';",
+        "export { startNode, removeNode, startSandbox as startNodeSandbox, NODE_IMAGE } from './test/helpers/kind-node.ts';",
+        "export { DockerProxy } from './test/helpers/docker-proxy.ts';",
+        '',
+      ].join('\n'),
+      resolveDir: ROOT, loader: 'ts', sourcefile: 'bench-helpers.ts' },
     outfile,
     bundle: true,
     format: 'esm',
@@ -760,6 +786,10 @@ async function main() {
     }
   }
 
+  // ---------------------------------------------------------------- P5, P6
+  if (want('P5') || want('P6')) await remoteParts({ h, tmp, prefix, variants, bin, results, table, verdicts, verdict });
+  if (want('K5') || want('K6')) await kindParts({ h, tmp, prefix, binDir, bin, results, table, verdicts, verdict });
+
   // ---------------------------------------------------------------- P4
   if (want('P4')) {
     log(`P4: --help vs node -e 0, ${opts.warmup} warm-up + ${opts.runs} runs each`);
@@ -832,6 +862,10 @@ async function main() {
     lines.push('');
     lines.push(`API requests of one pod attach: ${results.apiRequests.length} (${results.apiRequests.join(', ')}); the manual pipeline: 1 (GET)`);
   }
+  if (results.remoteLines) {
+    lines.push('');
+    lines.push(...results.remoteLines);
+  }
   if (results.rss) {
     lines.push('');
     lines.push(`peak RSS (max of 3, /usr/bin/time -v): ${Object.entries(results.rss).map(([k, v]) => `${k} ${(v / 1e6).toFixed(1)} MB`).join(', ')}`);
@@ -843,6 +877,208 @@ async function main() {
   process.stdout.write(`${lines.join('\n')}\n`);
   results.verdicts = verdicts;
   if (opts.json) await writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/**
+ * P5 and P6: pods on "remote" nodes reached from a laptop through agent pods (see the header). Their own world: a
+ * stand-in API server with added latency, a containerd with the sandboxes, 10 simulated nodes.
+ */
+async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verdict }) {
+  const NODES = Array.from({ length: 10 }, (_, i) => `bench-node-${i}`);
+  const api = await h.StandInApiServer.start({ latencyMs: opts.latency });
+  defer('stand-in API server (P5/P6)', () => api.stop());
+  log('P5/P6: starting a containerd for the remote nodes\' sandboxes');
+  const cd = await h.startContainerd(`${prefix}r`);
+  defer('containerd (P5/P6)', () => h.stopContainerd(cd));
+  const laptop = join(tmp, 'laptop-cache');
+  await h.simulateRemoteNodes(api, cd, join(tmp, 'remote'), laptop, NODES);
+  const bridge = `${prefix}rb`;
+  defer(`bridge ${bridge}`, () => run('ip', ['link', 'del', 'dev', bridge]));
+  const confPath = join(tmp, 'remote-net.json');
+  await writeFile(confPath, JSON.stringify({ cniVersion: '1.0.0', name: `${prefix}-rnet`, type: 'bridge', bridge, isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '198.18.204.0/22' }]], dataDir: join(tmp, 'remote-ipam') } }));
+  // one pod for P5 and for P6's reference (on node 0, alone), 100 for P6 (10 on each node)
+  const pods = [{ name: 'one', node: NODES[0], role: 'one' }];
+  if (want('P6')) for (let i = 0; i < 100; i++) pods.push({ name: `bulk-${String(i).padStart(3, '0')}`, node: NODES[i % 10], role: 'bulk' });
+  log(`P5/P6: ${pods.length} sandboxes on ${want('P6') ? 10 : 1} remote node(s)`);
+  await pool(pods, 4, async (p) => {
+    const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node, labels: { role: p.role }, containerRuntime: 'containerd' });
+    api.addPod(pod);
+    await h.startCriSandbox(cd, { id: `${prefix}-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
+  });
+  const env = { ...cleanEnv(), KUBECONFIG: api.kubeconfigPath, DOCKER_HOST: 'unix:///nonexistent/docker.sock', CNI_PATH: CNI_DIR };
+  const laptopArgs = ['-n', NS, '--ifname', 'net1', '--runtime', 'agent', '--agent-image', 'cni-attach-bench/agent:none', '--cache-dir', laptop];
+  const ok = (what, r) => {
+    if (r.code !== 0) {
+      checkInterrupt();
+      const text = (r.stderr || r.stdout).trim();
+      const failures = text.split('\n').filter((l) => /failed|error/.test(l)).slice(0, 20).join('\n');
+      throw new Error(`${what} exited ${r.code}:\n${failures || text.slice(-2000)}`);
+    }
+    return r;
+  };
+  const agentExecs = () => api.execs.filter((e) => e.namespace === 'kube-system').length;
+  const agentsCreated = () => api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods').length;
+  const timed = async (dir, tool, args) => {
+    const t0 = performance.now();
+    const r = await run(bin(dir, tool), args, { env });
+    return { r, ms: performance.now() - t0 };
+  };
+
+  if (want('P5')) {
+    log(`P5: one attach through an agent pod, ${opts.latency} ms added per request and exec, ${opts.warmup} warm-up + ${opts.runs} runs per build`);
+    const trips = {};
+    const r = await interleave('P5', variants.map(([suffix, dir]) => ({
+      name: `attach through an agent${suffix}`,
+      run: async () => {
+        const before = agentExecs();
+        const { r: a, ms } = await timed(dir, 'attach', ['one', ...laptopArgs, '--conf', confPath]);
+        ok(`attach${suffix}`, a);
+        trips[suffix] = agentExecs() - before;
+        return ms;
+      },
+      after: async () => ok(`detach${suffix}`, (await run(bin(dir, 'detach'), ['one', ...laptopArgs], { env }))),
+    })));
+    results.pairs.P5 = { runs: r, nodeRoundTrips: trips, latencyMs: opts.latency };
+    table.push({ id: 'P5', rows: r, ref: r[r.length - 1] });
+    results.remoteLines = [`P5 node round trips (pods/exec calls) per attach: ${Object.entries(trips).map(([k, v]) => `${v}${k || ' (this build)'}`).join(', ')}; target ≤ 3 (2 + 1 plugin)`];
+    verdict('P5', 'node round trips of one attach ≤ 2 + plugins (1)', trips[''], 3, (x) => String(x));
+  }
+
+  if (want('P6')) {
+    const rounds = Math.max(1, opts.bulkRounds);
+    for (const parallel of ['10', '4']) {
+      log(`P6: -l over 100 pods on 10 nodes vs 1 pod on 1 node, --parallel ${parallel}, 1 warm-up + ${rounds} rounds`);
+      const sample = { bulk: [], one: [], agents: [] };
+      for (let round = 0; round <= rounds; round++) {
+        for (const [sel, key] of [['role=bulk', 'bulk'], ['role=one', 'one']]) {
+          checkInterrupt();
+          const created = agentsCreated();
+          const { r: a, ms } = await timed(variants[0][1], 'attach', ['-l', sel, ...laptopArgs, '--conf', confPath, '--parallel', parallel]);
+          ok(`attach -l ${sel}`, a);
+          if (key === 'bulk' && round > 0) sample.agents.push(agentsCreated() - created);
+          ok(`detach -l ${sel}`, await run(bin(variants[0][1], 'detach'), ['-l', sel, ...laptopArgs, '--parallel', parallel], { env }));
+          if (round > 0) sample[key].push(ms);
+        }
+        progress(`P6 (--parallel ${parallel})`, round + 1, rounds + 1);
+      }
+      const row = (name, xs) => ({ name, samples: xs, median: median(xs), min: Math.min(...xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
+      const rows = [row(`attach -l, 100 pods on 10 nodes, --parallel ${parallel}`, sample.bulk), row(`attach -l, 1 pod on 1 node, --parallel ${parallel}`, sample.one)];
+      results.pairs[`P6-${parallel}`] = { rows, agentsCreated: sample.agents };
+      table.push({ id: 'P6', rows, ref: rows[1] });
+      (results.remoteLines ??= []).push(`P6 (--parallel ${parallel}): agents created per 100-pod attach: ${[...new Set(sample.agents)].join(', ')} (one per node)`);
+      verdict(`P6 --parallel ${parallel}`, '100 pods on 10 nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+    }
+  }
+}
+
+/**
+ * K5 and K6: pods on kind-like node containers on this host (test/helpers/kind-node.ts) in the engine --kind-docker
+ * names, reached with --runtime kind; docker execs counted through a proxy in front of that engine.
+ */
+async function kindParts({ h, tmp, prefix, binDir, bin, results, table, verdicts, verdict }) {
+  const notRun = (why) => {
+    for (const id of ['K5', 'K6']) if (want(id)) verdicts.push({ id, what: id === 'K5' ? 'kind attach ≤ 1.5× the manual docker execs' : '100 pods on 10 kind nodes ≤ 5× 1 pod', value: `not run: ${why}`, limit: '', ok: null });
+    log(`K5/K6: not run: ${why}`);
+  };
+  if (!opts.kindDocker) return notRun('no --kind-docker engine given');
+  const { default: Dockerode } = await import('dockerode');
+  const d = new Dockerode({ socketPath: opts.kindDocker.replace(/^unix:\/\//, '') });
+  if (!(await d.getImage(h.NODE_IMAGE).inspect().then(() => true, () => false))) return notRun(`${h.NODE_IMAGE} is not in ${opts.kindDocker}`);
+  const proxy = await h.DockerProxy.start(opts.kindDocker, tmp);
+  defer('docker proxy (K5/K6)', () => proxy.stop());
+  const count = want('K6') ? 10 : 1;
+  log(`K5/K6: starting ${count} node container(s) in ${opts.kindDocker}`);
+  const nodes = await pool(Array.from({ length: count }, (_, i) => `${prefix}-kind-${i}`), 4, (name) => h.startNode(d, name, `${prefix}k`));
+  defer('node containers (K5/K6)', async () => {
+    for (const n of nodes) await h.removeNode(d, n);
+  });
+  const api = await h.StandInApiServer.start();
+  defer('stand-in API server (K5/K6)', () => api.stop());
+  const pods = [{ name: 'kone', node: nodes[0], role: 'kone' }];
+  if (want('K6')) for (let i = 0; i < 100; i++) pods.push({ name: `kbulk-${String(i).padStart(3, '0')}`, node: nodes[i % count], role: 'kbulk' });
+  const made = await pool(pods, 4, async (p) => {
+    const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node.name, labels: { role: p.role }, containerRuntime: 'containerd' });
+    api.addPod(pod);
+    const sb = await h.startNodeSandbox(d, p.node, { id: `sb-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
+    return { ...p, ...sb };
+  });
+  // a bridge inside each node (its own network namespace), addresses from host-local in the node
+  const confPath = join(tmp, 'kind-net.json');
+  await writeFile(confPath, JSON.stringify({ cniVersion: '1.0.0', name: `${prefix}-knet`, type: 'bridge', bridge: 'cni-bench0', isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '198.18.208.0/22' }]] } }));
+  const env = { ...cleanEnv(), KUBECONFIG: api.kubeconfigPath, DOCKER_HOST: proxy.host };
+  const args = ['-n', NS, '--ifname', 'eth1', '--runtime', 'kind', '--docker-host', proxy.host, '--cni-path', CNI_DIR];
+  const ok = (what, r) => {
+    if (r.code !== 0) {
+      checkInterrupt();
+      throw new Error(`${what} exited ${r.code}:\n${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+    }
+    return r;
+  };
+  if (want('K5')) {
+    const one = made[0];
+    const script = join(tmp, 'manual-kind.sh');
+    await writeFile(script, [
+      '#!/usr/bin/env bash',
+      "# The seed's manual way on kind: find the sandbox, its pid, run the plugin — each a docker exec into the node.",
+      'set -euo pipefail',
+      'node=$1 ns=$2 pod=$3 ifname=$4 conf=$5',
+      `id=$(docker exec "$node" ctr -n k8s.io containers list -q "labels.\"io.kubernetes.pod.name\"==$pod,labels.\"io.kubernetes.pod.namespace\"==$ns")`,
+      `pid=$(docker exec "$node" ctr -n k8s.io tasks list | awk -v id="$id" '$1 == id { print $2 }')`,
+      'docker exec -i "$node" env CNI_COMMAND=ADD CNI_CONTAINERID="$id" CNI_NETNS="/proc/$pid/ns/net" CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge <"$conf"',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const manualDel = () => run('docker', ['exec', '-i', '-e', 'CNI_COMMAND=DEL', '-e', `CNI_CONTAINERID=${one.id}`, '-e', `CNI_NETNS=/proc/${one.pid}/ns/net`, '-e', 'CNI_IFNAME=eth1', '-e', 'CNI_PATH=/usr/lib/cni', one.node.name, '/usr/lib/cni/bridge'], { env, input: readFileSync(confPath, 'utf8') });
+    log(`K5: kind attach vs the manual docker execs, ${opts.warmup} warm-up + ${opts.runs} runs each`);
+    const execs = [];
+    const r = await interleave('K5', [
+      {
+        name: 'kind attach (--runtime kind)',
+        run: async () => {
+          const before = proxy.execCreates;
+          const t0 = performance.now();
+          ok('kind attach', await run(bin(binDir, 'attach'), [one.name, ...args, '--conf', confPath], { env }));
+          const ms = performance.now() - t0;
+          execs.push(proxy.execCreates - before);
+          return ms;
+        },
+        after: async () => ok('kind detach', await run(bin(binDir, 'detach'), [one.name, ...args], { env })),
+      },
+      {
+        name: 'manual: 3 docker execs',
+        run: async () => {
+          const t0 = performance.now();
+          ok('manual kind attach', await run(script, [one.node.name, NS, one.name, 'eth1', confPath], { env }));
+          return performance.now() - t0;
+        },
+        after: async () => ok('manual DEL', await manualDel()),
+      },
+    ]);
+    results.pairs.K5 = { runs: r, dockerExecsPerAttach: [...new Set(execs)] };
+    table.push({ id: 'K5', rows: r, ref: r[1] });
+    (results.remoteLines ??= []).push(`K5 docker execs per kind attach: ${[...new Set(execs)].join(', ')} (the manual way: 3)`);
+    verdict('K5', 'kind attach ≤ 1.5× the manual docker execs', r[0].median / r[1].median, 1.5, fmtX);
+  }
+  if (want('K6')) {
+    const rounds = Math.max(1, opts.bulkRounds);
+    log(`K6: -l over 100 pods on 10 node containers vs 1 pod on 1 node, --parallel 10, 1 warm-up + ${rounds} rounds`);
+    const sample = { kbulk: [], kone: [] };
+    for (let round = 0; round <= rounds; round++) {
+      for (const key of ['kbulk', 'kone']) {
+        checkInterrupt();
+        const t0 = performance.now();
+        ok(`kind attach -l role=${key}`, await run(bin(binDir, 'attach'), ['-l', `role=${key}`, ...args, '--conf', confPath, '--parallel', '10'], { env }));
+        const ms = performance.now() - t0;
+        ok(`kind detach -l role=${key}`, await run(bin(binDir, 'detach'), ['-l', `role=${key}`, ...args, '--parallel', '10'], { env }));
+        if (round > 0) sample[key].push(ms);
+      }
+      progress('K6', round + 1, rounds + 1);
+    }
+    const row = (name, xs) => ({ name, samples: xs, median: median(xs), min: Math.min(...xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
+    const rows = [row('kind attach -l, 100 pods on 10 nodes, --parallel 10', sample.kbulk), row('kind attach -l, 1 pod on 1 node', sample.kone)];
+    results.pairs.K6 = { rows };
+    table.push({ id: 'K6', rows, ref: rows[1] });
+    verdict('K6', '100 pods on 10 kind nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+  }
 }
 
 /** --hold: say where everything is, then wait for a signal (the cleanups run as after a measured run). */

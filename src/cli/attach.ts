@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { NotRecordedError, UnreachableError, UsageError } from '../errors.js';
 import { hold, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
+import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -32,6 +33,31 @@ interface Outcome {
   annotateError?: Error;
 }
 
+/**
+ * Record a pod attachment in the cluster (resolve/records.ts), so that cni-list -A and cni-gc see it from anywhere.
+ * Only an index: when it cannot be written the attach stands, and a note says what will not see it.
+ */
+function summaryAddresses(result: JsonObject): string[] {
+  try {
+    return summarizeResult(result).ips.map((ip) => ip.address);
+  } catch {
+    return [];
+  }
+}
+
+async function recordInCluster(job: Job, pod: PodTarget, result: Attached): Promise<void> {
+  const { addRecord } = await import('../resolve/records.js');
+  try {
+    await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', {
+      namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
+      network: result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      addresses: summaryAddresses(result.result),
+    });
+  } catch (e) {
+    job.deps.io.err(`note: the attachment is not recorded in the cluster (${(e as Error).message}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)\n`);
+  }
+}
+
 /** Everything one attach needs that does not depend on the target. */
 interface Job {
   flags: AttachFlags;
@@ -51,7 +77,8 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
     list: job.conf.list,
     rt: { containerId: target.containerId, netns: target.netnsPath, ifname: job.p.ifname, cniArgs, capabilityArgs: job.capabilityArgs },
     describe: target.describe,
-    interfaceExists: () => interfaceExists(target.executor, target.netnsPath, job.p.ifname),
+    // the sandbox look-up read its links (one round trip fewer on a remote node)
+    interfaceExists: async () => pod?.sandbox.links?.includes(job.p.ifname) ?? interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
   };
@@ -86,6 +113,7 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined):
 async function annotate(job: Job, out: Outcome): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
+  if (pod && job.api) await recordInCluster(job, pod, done);
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
     const events = await load.events();
     await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
@@ -126,9 +154,21 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
   await printPlan(job.deps.io.out, job.flags.output, where, runs);
 }
 
+/**
+ * What to do with a pod's node session before its sandbox look-up: declare what the attach will read there, so that it
+ * rides on the look-up (cni/attach.ts readAhead, exec/batch.ts).
+ */
+async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
+  const engine = await load.engine();
+  return (exec) => {
+    const { ctx, cache } = job.p.on(exec);
+    engine.readAhead(ctx, cache, job.p.ifname, job.conf.list);
+  };
+}
+
 async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise<PodTarget> {
   const { podTargetOf } = await load.pods();
-  return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname());
+  return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname(), await readAheadOn(job));
 }
 
 /** -l / --all: one API list, one runtime list, then every pod with bounded parallelism. */
@@ -212,7 +252,7 @@ network-status not written); 130/143 stopped by Ctrl-C/SIGTERM before the result
     if (kind === 'pod') {
       const { podTargetOf } = await load.pods();
       const runtimes = await deps.runtimes(flags, api);
-      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname());
+      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname(), flags.dryRun ? undefined : await readAheadOn(job));
       target = pod;
     } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
 

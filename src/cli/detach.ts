@@ -13,6 +13,7 @@ import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKi
 import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 import { load } from './load.js';
+import type { Executor } from '../exec/types.js';
 
 interface DetachFlags extends CommonFlags {
   force?: boolean;
@@ -71,6 +72,7 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done };
+  if (done.length > 0) await forget(job, pod, done);
   if (job.flags.annotate === false) return out;
   if (!pod.podExists) {
     job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
@@ -106,6 +108,33 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
   }
 }
 
+/** Remove the cluster records of what was detached (resolve/records.ts); a failure is a note, the detach stands. */
+async function forget(job: Job, pod: PodLookup, done: Detached[]): Promise<void> {
+  const records = await import('../resolve/records.js');
+  const ns = job.flags.agentNamespace ?? 'kube-system';
+  const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
+  try {
+    const node = pod.pod?.spec?.nodeName;
+    if (node) await records.removeRecords(job.api!, ns, node, keys);
+    else {
+      // the pod is gone: its node is known only to the records
+      const nodes = new Set((await records.listRecords(job.api!, ns)).filter((r) => keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname)).map((r) => r.node));
+      for (const n of nodes) await records.removeRecords(job.api!, ns, n, keys);
+    }
+  } catch (e) {
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-gc will remove it\n`);
+  }
+}
+
+/** Declare what the detach will read on a pod's node before its sandbox look-up, which it then rides on (exec/batch.ts). */
+async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
+  const engine = await load.engine();
+  return (exec) => {
+    const { ctx, cache } = job.p.on(exec);
+    engine.readAhead(ctx, cache, job.p.ifname);
+  };
+}
+
 function annotateFailure(ifname: string, e: Error): UnreachableError {
   return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
 }
@@ -133,7 +162,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const lookup = await (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`));
+      const lookup = await (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job));
       const o = await detachPod(job, lookup);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
@@ -194,7 +223,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     }
 
     const engine = await load.engine();
-    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!) : undefined;
+    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!, flags.dryRun ? undefined : await readAheadOn(job)) : undefined;
     const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;

@@ -1,6 +1,10 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { SomeFailedError, StoppedError, UnreachableError } from '../errors.js';
+import { SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
+import type { CacheEntry } from '../cni/cache.js';
+import type { Executor } from '../exec/types.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
+import type { AttachmentRecord } from '../resolve/records.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
@@ -11,7 +15,7 @@ import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 
-interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output'> {
+interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
   annotate?: boolean;
 }
@@ -27,6 +31,73 @@ const WHY: Partial<Record<State, string>> = {
 export function describeEntry(c: Classified): string {
   if (c.state === 'unreadable' && !c.entry.containerId) return `record ${c.file}`;
   return c.pod ? `pod ${c.pod.namespace}/${c.pod.name}` : c.entry.netns ? `netns ${c.entry.netns}` : `container ${c.entry.containerId}`;
+}
+
+type Freed = Stale & { c: Classified };
+
+/**
+ * The records pass of cni-gc (resolve/records.ts): the attachments recorded in the cluster whose pod is gone, freed on
+ * their node, reached as attach reaches it (the runtimes' nodeExecutor: a kind node container, an agent pod); only the
+ * nodes with such records are visited. DEL runs from that node's cache without a network namespace (the sandbox is
+ * gone with the pod), then the record goes. A record whose node cache holds nothing any more was stale: it just goes.
+ */
+async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[], locallyFreed: Set<string>, localExec: Executor): Promise<{ freed: Freed[]; failed: { stale: Stale; error: unknown }[] }> {
+  const records = await import('../resolve/records.js');
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
+  const gone = (await records.listRecords(api, ns)).filter((r) => records.recordedPodGone(r, live));
+  const out: { freed: Freed[]; failed: { stale: Stale; error: unknown }[] } = { freed: [], failed: [] };
+  if (gone.length === 0) return out;
+  const byNode = new Map<string, AttachmentRecord[]>();
+  for (const r of gone) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);
+  const runtimes = await deps.runtimes(flags, api);
+  const engine = await import('../cni/attach.js');
+  const { CACHE_KIND } = await import('../cni/cache.js');
+  await Promise.all([...byNode].map(async ([node, recs]) => {
+    const stale = (r: AttachmentRecord): Freed => {
+      const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
+      const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
+      return { entry, intentOnly: false, netns: '', why: `the pod is gone (node ${node})`, c: { entry, intentOnly: false, state: 'pod gone', pod } };
+    };
+    const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
+    const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`));
+    let exec: Executor | undefined;
+    try {
+      // a batching session where the runtime offers one (exec/batch.ts): the reads of every record ride on one round trip
+      for (const rt of runtimes) exec ??= (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
+      if (!exec && node === deps.hostname()) exec = localExec;
+      if (!exec && todo.length > 0) throw new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
+    } catch (e) {
+      for (const r of todo) out.failed.push({ stale: stale(r), error: e });
+      return;
+    }
+    const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
+    if (ctx && cache) for (const r of todo) engine.readAhead(ctx, cache, r.ifname);
+    for (const r of todo) {
+      const s = stale(r);
+      try {
+        if (flags.dryRun) {
+          if ((await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) out.freed.push(s);
+          continue;
+        }
+        const done = await engine.detach(ctx!, cache!, {
+          containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: '', describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
+        });
+        if (done.length > 0) out.freed.push(s);
+        forget.push(r);
+      } catch (e) {
+        out.failed.push({ stale: s, error: e });
+      }
+    }
+    if (!flags.dryRun && forget.length > 0) {
+      try {
+        await records.removeRecords(api, ns, node, forget);
+      } catch (e) {
+        deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
+      }
+    }
+  }));
+  return out;
 }
 
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
@@ -45,10 +116,16 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     const found = await cache.all();
     const needCluster = found.some((f) => podOf(f.entry));
     let world: Parameters<typeof classify>[1] = { exec };
-    const api = needCluster ? await connect(flags, deps) : undefined;
-    if (api) {
+    // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
+    // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
+    const api = needCluster ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
+      if (e instanceof UsageError) return undefined;
+      throw e;
+    });
+    let pods: Pod[] | undefined;
+    if (api && needCluster) {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
-      const pods = await api.listPods(undefined);
+      pods = await api.listPods(undefined);
       const runtimes = await deps.runtimes(flags, api);
       const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
@@ -89,6 +166,14 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
     const swept = flags.dryRun ? [] : await cache.sweepTemp();
     for (const f of swept) deps.io.err(`note: removed ${cache.dir}/${f}, left by a writer that died\n`);
+
+    // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
+    if (api) {
+      const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
+      const remote = await recordsPass(flags, deps, api, pods ?? (await api.listPods(undefined)), locallyFreed, exec);
+      outcome.freed.push(...remote.freed);
+      outcome.failed.push(...remote.failed);
+    }
 
     // the freed interfaces of pods that still exist leave their network-status
     const annotateErrors: string[] = [];

@@ -20,6 +20,8 @@ import { formatData } from './output.js';
 export interface Row {
   namespace: string;
   target: string;
+  /** The pod's node: from the live pod, or from the cluster's record of the attachment; '<none>' when unknown. */
+  node: string;
   ifname: string;
   network: string;
   addresses: string[];
@@ -63,6 +65,7 @@ export function asList(rows: Row[]): { apiVersion: 'v1'; kind: 'List'; metadata:
       kind: 'Attachment',
       metadata: { name: nameOf(r), ...(r.namespace !== '-' ? { namespace: r.namespace } : {}) },
       pod: r.target,
+      node: r.node,
       ifname: r.ifname,
       network: r.network,
       addresses: r.addresses,
@@ -85,6 +88,8 @@ function table(rows: Row[], o: PrintOptions): string {
     ['STATE', (r) => r.state],
     ['ANNOTATED', (r) => (r.annotated === undefined ? '<unknown>' : r.annotated ? 'yes' : 'no')],
     ['CONTAINER', (r) => (wide ? r.containerId : r.containerId.slice(0, 12))],
+    // as kubectl get pods -o wide adds NODE
+    ...(wide ? [['NODE', (r: Row) => r.node] as [string, (r: Row) => string]] : []),
   ];
   const head = cols.map(([h]) => h);
   const cells = rows.map((r) => cols.map(([, f]) => f(r)));

@@ -9,8 +9,10 @@ import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './conte
 import { connect } from './targets.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
+import type { Pod } from '../resolve/kube.js';
+import type { AttachmentRecord } from '../resolve/records.js';
 
-interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output'> {
+interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace'> {
   allNamespaces?: boolean;
   selector?: string;
   headers?: boolean;
@@ -36,11 +38,33 @@ function annotated(c: Classified): boolean | undefined {
   }
 }
 
+/**
+ * A row for an attachment the cluster records on another node (resolve/records.ts): its state from the API alone —
+ * 'attached' while a pod of that name and uid exists, else 'pod gone' ('recorded' when the pods could not be listed:
+ * live is null) — since that node's cache is not read.
+ */
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null): Row {
+  const alive = live?.metadata?.uid === r.uid;
+  let annotated: boolean | undefined;
+  if (alive) {
+    try {
+      annotated = (JSON.parse(live.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '[]') as { interface?: string }[]).some((e) => e.interface === r.ifname);
+    } catch {
+      annotated = false;
+    }
+  }
+  return {
+    namespace: r.namespace, target: r.pod, node: r.node, ifname: r.ifname, network: r.network, addresses: r.addresses ?? [],
+    containerId: r.containerId, state: live === null ? 'recorded' : alive ? 'attached' : 'pod gone', ...(annotated !== undefined ? { annotated } : {}),
+  };
+}
+
 export function toRow(c: Classified): Row {
   const a = annotated(c);
   return {
     namespace: c.pod?.namespace ?? '-',
     target: c.pod ? c.pod.name : c.entry.netns ? `netns:${c.entry.netns}` : c.file && c.state === 'unreadable' ? `record:${c.file}` : 'netns:?',
+    node: c.livePod?.spec?.nodeName ?? '<none>',
     ifname: c.entry.ifName,
     network: c.entry.networkName,
     addresses: addresses(c),
@@ -54,7 +78,7 @@ export function toRow(c: Classified): Row {
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */
 function lockRow(l: { file: string; why: string }): Row {
   return {
-    namespace: '-', target: `lock:${l.file}`, ifname: '-', network: '-', addresses: [], containerId: '-', state: 'stale lock',
+    namespace: '-', target: `lock:${l.file}`, node: '<none>', ifname: '-', network: '-', addresses: [], containerId: '-', state: 'stale lock',
     reason: `${l.why}; the next cni-attach/cni-detach of it (or cni-gc) removes it`,
   };
 }
@@ -108,9 +132,27 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
         return p !== undefined && selected.has(`${p.namespace}/${p.name}`);
       });
     }
+    // what cni-attach recorded in the cluster on every node (one list), for the pods asked about
+    let records: AttachmentRecord[] = [];
+    if (api && flags.selector === undefined) {
+      try {
+        records = (await (await import('../resolve/records.js')).listRecords(api, flags.agentNamespace ?? 'kube-system')).filter((r) =>
+          podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace);
+      } catch (e) {
+        deps.io.err(`note: attachments on other nodes are not shown: ${describeError(e)}\n`);
+      }
+    }
+    let podList: Pod[] | undefined;
+    if (api && records.length > 0 && !found.some((f) => podOf(f.entry))) {
+      try {
+        podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
+      } catch (e) {
+        apiError = describeError(e);
+      }
+    }
     if (api && found.some((f) => podOf(f.entry))) {
       try {
-        const pods = await api.listPods(flags.allNamespaces ? undefined : namespace);
+        const pods = (podList = await api.listPods(flags.allNamespaces ? undefined : namespace));
         const runtimes = await deps.runtimes(flags, api);
         const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
         world = { exec, pods, sandboxes };
@@ -121,7 +163,11 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     // an empty cache has no states to tell: the cluster was asked only for the default namespace
     if (apiError && found.length > 0) deps.io.err(`note: states are from the cache only: ${apiError}\n`);
     const locks = podName === undefined ? await cache.staleLocks() : [];
-    const rows = [...(await classify(found, world)).map(toRow), ...locks.map(lockRow)].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
+    const local = [...(await classify(found, world)).map(toRow), ...locks.map(lockRow)];
+    const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));
+    const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
+    const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`)).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null));
+    const rows = [...local, ...remote].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,
       allNamespaces: !!flags.allNamespaces,

@@ -94,9 +94,9 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
  * The pod side of detach and check (resolve/pod.ts lookupPod: it works when the pod or its sandbox is gone), with
  * -n, the runtimes --runtime names, and its notes on stderr.
  */
-export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<PodLookup> {
+export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, prepare?: (exec: Executor) => void): Promise<PodLookup> {
   const { lookupPod } = await load.pods();
-  return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`));
+  return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare);
 }
 
 /**

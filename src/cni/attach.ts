@@ -6,11 +6,13 @@ import { parseNetworkConfig, declaredCapabilities, type JsonObject, type Network
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UsageError, CniAttachError } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
-  stopIfInterrupted, type ChainContext, type RuntimeConf,
+  stopIfInterrupted, versionRunOptions, type ChainContext, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
 import type { PluginRun } from './invoke.js';
+import { isBatching, PreconditionFailed } from '../exec/batch.js';
+import type { Lock } from '../exec/lock.js';
 
 export interface AttachRequest {
   list: NetworkConfigList;
@@ -36,15 +38,27 @@ export interface Attached {
   already: boolean;
 }
 
-async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * fn under the attachment's lock. On a node reached by commands (exec/batch.ts) the lock is taken by the steps of the
+ * next command run and released with the last writes, which are flushed here: one round trip for both.
+ */
+async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: (lock: Lock) => Promise<T>): Promise<T> {
   const lock = await cache.lock(rt.containerId, rt.ifname);
   if (!lock) {
     throw new BusyError(`another cni-attach/cni-detach is working on ${rt.ifname} in ${describe} right now; try again when it is done`);
   }
+  let failed = false;
   try {
-    return await fn();
+    return await fn(lock);
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     await lock.release();
+    // after a failure, its error is the one to tell (a flush that fails as well leaves the lock to the stale-lock rule)
+    await cache.flush().catch((e: unknown) => {
+      if (!failed) throw e;
+    });
   }
 }
 
@@ -56,6 +70,37 @@ async function held<T>(ctx: ChainContext, fn: () => Promise<T>): Promise<T> {
   } finally {
     release?.();
   }
+}
+
+/**
+ * An engine operation, then once more step by step when its optimistic steps on a node did not hold (someone held the
+ * lock or changed the cache between the look-up and the lock: exec/batch.ts PreconditionFailed). Nothing was done
+ * by the first try then, and the second gives the usual answers (busy, already taken).
+ */
+async function optimistically<T>(ctx: ChainContext, cache: ResultCache, op: (ctx: ChainContext, cache: ResultCache) => Promise<T>): Promise<T> {
+  try {
+    return await op(ctx, cache);
+  } catch (e) {
+    if (!(e instanceof PreconditionFailed) || !isBatching(ctx.exec)) throw e;
+    ctx.debug?.(`the steps taken ahead on ${ctx.exec.where} did not hold (${e.message}): again step by step`);
+    const exec = ctx.exec.direct();
+    return op({ ...ctx, exec }, cache.on(exec));
+  }
+}
+
+/**
+ * Declare what an attach (with `list`) or a detach of ifname will read, so that an executor that reaches its node by
+ * commands fetches it with the round trip it makes next (the sandbox look-up): the cache entries of ifname, the
+ * executables of the CNI path, and (attach) each plugin's VERSION answer. Nothing happens on other executors.
+ */
+export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList): void {
+  if (!isBatching(ctx.exec)) return;
+  const types = [...new Set(list?.plugins.map((p) => p.type) ?? [])];
+  ctx.exec.readAhead({
+    dirs: cache.readAheadFor(ifname),
+    executableDirs: ctx.cniPath,
+    runs: ctx.versions || !list ? [] : types.map((t) => ({ candidates: ctx.cniPath.map((d) => `${d.replace(/\/+$/, '')}/${t}`), opts: versionRunOptions(ctx, list.cniVersion) })),
+  });
 }
 
 function checkCapabilities(list: NetworkConfigList, capabilityArgs: JsonObject): void {
@@ -108,10 +153,15 @@ export async function planAttach(ctx: ChainContext, req: AttachRequest): Promise
  * rolls it back (AddFailed / StoppedError, exit 128+n) unless the result is already cached (then it stands).
  */
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
+  checkCapabilities(req.list, req.rt.capabilityArgs);
+  readAhead(ctx, cache, req.rt.ifname, req.list);
+  return optimistically(ctx, cache, (c, k) => attachOnce(c, k, req));
+}
+
+async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
   const { list, rt } = req;
-  checkCapabilities(list, rt.capabilityArgs);
   const resolved = await resolvePlugins(ctx, list);
-  return held(ctx, () => withLock(cache, rt, req.describe, async () => {
+  return held(ctx, () => withLock(cache, rt, req.describe, async (lock) => {
     const existing = await cache.find(rt.containerId, rt.ifname);
     const same = existing.find((f) => !f.intentOnly && !f.unreadable && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
     if (req.reattachSame && same && existing.length === 1) {
@@ -146,11 +196,7 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       }
       throw e;
     }
-    try {
-      // the last moment a signal undoes the attach: once the result is cached, the attachment stands
-      stopIfInterrupted(ctx, 'the result was recorded');
-      await cache.write(makeEntry(key, list.bytes, runtime, result));
-    } catch (e) {
+    const notRecorded = async (e: unknown): Promise<never> => {
       // An attachment we cannot record (or that the user stopped) is one nobody could detach: undo it.
       let undo = 'rolled back: nothing was left behind';
       try {
@@ -161,8 +207,24 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
       }
       if (e instanceof StoppedError) throw new StoppedError(e.signal, `${e.message} (${undo})`);
       throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo === 'rolled back: nothing was left behind' ? 'rolled back' : undo})`, { cause: e });
+    };
+    try {
+      // the last moment a signal undoes the attach: once the result is cached, the attachment stands
+      stopIfInterrupted(ctx, 'the result was recorded');
+      await cache.write(makeEntry(key, list.bytes, runtime, result));
+    } catch (e) {
+      return notRecorded(e);
     }
     await cache.removeIntent(key);
+    await lock.release();
+    try {
+      // on a node reached by commands: the result, the intent's removal and the unlock, in one round trip
+      await cache.flush();
+    } catch (e) {
+      // the result is what matters: when it is there, the attach stands and only the cleanup failed
+      if ((await cache.direct().read(key).catch(() => undefined)) === undefined) return notRecorded(e);
+      throw e;
+    }
     await ctx.versions?.save();
     return { result, list, cacheFile: resultPath(cache.dir, key), already: false };
   }));
@@ -271,6 +333,11 @@ function retryHint(req: DetachRequest): string {
  * the record; a PluginError with stoppedBy / StoppedError when the user's signal stopped it (the record stays).
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
+  readAhead(ctx, cache, req.ifname);
+  return optimistically(ctx, cache, (c, k) => detachOnce(c, k, req));
+}
+
+async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   let found: (Found & { via?: string })[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
   if (found.length === 0 && req.list && req.containerId !== undefined) {

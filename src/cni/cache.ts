@@ -5,6 +5,7 @@
  */
 import { tryLock, whyStale, type Lock, type LockOwner } from '../exec/lock.js';
 import type { Executor } from '../exec/types.js';
+import { isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
 import { UsageError } from '../errors.js';
 
@@ -225,6 +226,11 @@ export class ResultCache {
     return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname, { containerId, ifname });
   }
 
+  /** The directories and name suffix find() and findWhere() read for ifname (what to read ahead on a remote node). */
+  readAheadFor(ifname: string): { path: string; suffix: string }[] {
+    return ['results', 'cni-attach/intents'].map((sub) => ({ path: `${this.dir}/${sub}`, suffix: `-${ifname}` }));
+  }
+
   /** Every recorded attachment and unfinished attach in this cache, unreadable records included. */
   async all(): Promise<Found[]> {
     return this.scan('', () => true);
@@ -246,7 +252,7 @@ export class ResultCache {
       const found: Found[] = [];
       const seen = new Set<string>();
       for (const [sub, intentOnly] of [['results', false], ['cni-attach/intents', true]] as const) {
-        for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
+        for (const name of await this.exec.listDir(`${this.dir}/${sub}`, suffix)) {
           if (name.startsWith('.') || !name.endsWith(suffix) || name.length === suffix.length) continue;
           const file = `${sub}/${name}`;
           let text: string | undefined;
@@ -364,6 +370,21 @@ export class ResultCache {
     if (!lock) return false;
     await lock.release();
     return true;
+  }
+
+  /** The same cache through another executor (the same node without batching). */
+  on(exec: Executor): ResultCache {
+    return new ResultCache(exec, this.dir, this.owner);
+  }
+
+  /** This cache without batching (each step at once): for a read that must see the node as it is now. */
+  direct(): ResultCache {
+    return isBatching(this.exec) ? this.on(this.exec.direct()) : this;
+  }
+
+  /** Send the writes and removals a batching executor queued (exec/batch.ts); nothing to do on others. */
+  async flush(): Promise<void> {
+    if (isBatching(this.exec)) await this.fs('writing', () => (this.exec as Executor & Batching).flush());
   }
 
   async lock(containerId: string, ifname: string): Promise<Lock | undefined> {

@@ -9,7 +9,8 @@ import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
 import { atLeast } from './version.js';
 import type { VersionStore } from './cache.js';
-import type { Executor } from '../exec/types.js';
+import type { Executor, RunOptions } from '../exec/types.js';
+import { buildEnv } from './env.js';
 
 export interface ChainContext {
   exec: Executor;
@@ -75,6 +76,11 @@ function args(ctx: ChainContext, command: CniCommand, rt?: RuntimeConf): Invocat
 function runOf(ctx: ChainContext, r: ResolvedList, i: number, command: CniCommand, stdin: JsonObject, rt?: RuntimeConf): PluginRun {
   const plugin = r.list.plugins[i]!;
   return { type: plugin.type, path: r.paths[i]!, args: args(ctx, command, rt), stdin, timeoutMs: ctx.timeoutMs };
+}
+
+/** How a plugin is run for VERSION (the same for every plugin path): what a batching executor may run ahead. */
+export function versionRunOptions(ctx: ChainContext, cniVersion: string): RunOptions {
+  return { env: buildEnv(ctx.exec.baseEnv(), { command: 'VERSION', path: ctx.cniPath }), stdin: JSON.stringify({ cniVersion }), timeoutMs: ctx.timeoutMs };
 }
 
 /** VERSION answers of this process, per executor and plugin path: a batch of attaches asks each plugin once. */

@@ -61,8 +61,11 @@ export interface NodeFiles {
   ageMs(path: string): Promise<number | undefined>;
   /** Remove a file; a missing file is not an error. */
   removeFile(path: string): Promise<void>;
-  /** Names in a directory; [] when it does not exist. */
-  listDir(path: string): Promise<string[]>;
+  /**
+   * Names in a directory; [] when it does not exist. With `suffix`, only the names ending in it are asked for (an
+   * executor may still return others): a batching executor can answer that from what it read ahead.
+   */
+  listDir(path: string, suffix?: string): Promise<string[]>;
   /** True when path is a regular file this process may execute. */
   isExecutable(path: string): Promise<boolean>;
   /** Whether path exists and is a network namespace (an nsfs file). */

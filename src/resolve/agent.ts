@@ -7,6 +7,7 @@
  */
 import { UnreachableError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
+import { BatchingExecutor } from '../exec/batch.js';
 import { atEnd } from '../exec/interrupt.js';
 import type { Executor } from '../exec/types.js';
 import { CriSandboxes } from './cri.js';
@@ -140,11 +141,14 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   return {
     name: 'agent',
     where: `agent pods in ${o.namespace}`,
-    async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
+    async findSandbox(pod: PodRef, via?: Executor): Promise<Sandbox | undefined> {
       if (!pod.node) return undefined;
       const { cri } = await agent(pod.node);
-      const s = await cri.find(pod);
-      return s ? { ...s, executor: cri.exec } : undefined;
+      const s = await cri.find(pod, via);
+      return s ? { ...s, executor: via ?? cri.exec } : undefined;
+    },
+    async session(nodeName: string): Promise<Executor> {
+      return new BatchingExecutor((await agent(nodeName)).cri.exec);
     },
     async listSandboxes(): Promise<SandboxInfo[]> {
       const out: SandboxInfo[] = [];

@@ -5,6 +5,7 @@
  */
 import type Dockerode from 'dockerode';
 import { DockerExecExecutor } from '../exec/docker-exec.js';
+import { BatchingExecutor } from '../exec/batch.js';
 import type { Executor } from '../exec/types.js';
 import { UnreachableError } from '../errors.js';
 import { CriSandboxes } from './cri.js';
@@ -31,8 +32,8 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
           throw new UnreachableError(`cannot reach ${where}: ${(e as Error).message}`, { cause: e });
         }
         if (!info.State.Running) return undefined;
-        const cri = new CriSandboxes(new DockerExecExecutor(execDocker, name));
-        return (await cri.available()) ? cri : undefined;
+        // whether it has a CRI runtime inside is told by the look-up itself (one round trip, not two)
+        return new CriSandboxes(new DockerExecExecutor(execDocker, name));
       })();
       nodes.set(name, n);
     }
@@ -42,12 +43,17 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
   return {
     name: 'kind',
     where: `node containers in ${where}`,
-    async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
+    async findSandbox(pod: PodRef, via?: Executor): Promise<Sandbox | undefined> {
       if (!pod.node) return undefined;
       const cri = await node(pod.node);
       if (!cri) return undefined;
-      const s = await cri.find(pod);
-      return s ? { ...s, executor: cri.exec } : undefined;
+      // a container named like the node without a CRI runtime inside is not a kind node: not this runtime's pod
+      const s = await cri.find(pod, via, { noRuntimeIsNone: true });
+      return s ? { ...s, executor: via ?? cri.exec } : undefined;
+    },
+    async session(nodeName: string): Promise<Executor | undefined> {
+      const cri = await node(nodeName);
+      return cri ? new BatchingExecutor(cri.exec) : undefined;
     },
     async listSandboxes(): Promise<SandboxInfo[]> {
       // only the nodes already looked at: a batch resolves its pods' nodes first

@@ -14,6 +14,15 @@ import { resolveKubeconfig, type Impersonation, type KubeOverrides } from './kub
 
 export type Pod = V1Pod;
 
+/** A ConfigMap as this tool reads and writes it: name, labels, resourceVersion and string data. */
+export interface ConfigMapData {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  resourceVersion?: string;
+  data: Record<string, string>;
+}
+
 export interface Nad {
   namespace: string;
   name: string;
@@ -49,6 +58,15 @@ export interface KubeApi extends PodExec {
   watchPod(namespace: string, name: string, settled: (pod: Pod) => boolean, timeoutMs: number, from?: Pod): Promise<{ pod: Pod | undefined; settled: boolean }>;
   /** Delete a pod at once (grace period 0); a pod already gone is not an error. */
   deletePod(namespace: string, name: string): Promise<void>;
+  /** ConfigMaps of a namespace matching a label selector: one request. */
+  listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMapData[]>;
+  /** Create a ConfigMap; an AlreadyExistsError when one of that name is there. */
+  createConfigMap(cm: ConfigMapData): Promise<void>;
+  /**
+   * JSON merge patch (RFC 7386) of a ConfigMap's data: each key set to its value, or removed when null. A NotFoundError
+   * when the ConfigMap does not exist.
+   */
+  patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<void>;
   /**
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
@@ -62,6 +80,9 @@ export interface KubeApi extends PodExec {
     known?: Pod,
   ): Promise<void>;
 }
+
+/** A create that found an object of that name already there (HTTP 409 AlreadyExists): callers that expect it patch instead. */
+export class AlreadyExistsError extends UnreachableError {}
 
 export interface KubeOptions extends KubeOverrides {
   /** --kubeconfig */
@@ -380,6 +401,30 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
           },
         }),
       );
+    },
+    async listConfigMaps(namespace, labelSelector) {
+      const list = await call(`listing configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }));
+      return list.items.map((c) => ({
+        name: c.metadata?.name ?? '',
+        namespace,
+        ...(c.metadata?.labels ? { labels: c.metadata.labels } : {}),
+        ...(c.metadata?.resourceVersion ? { resourceVersion: c.metadata.resourceVersion } : {}),
+        data: c.data ?? {},
+      }));
+    },
+    async createConfigMap(cm) {
+      const what = `creating configmap ${cm.namespace}/${cm.name}`;
+      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.name, namespace: cm.namespace, ...(cm.labels ? { labels: cm.labels } : {}) }, data: cm.data };
+      try {
+        await withTimeout(core.createNamespacedConfigMap({ namespace: cm.namespace, body }), t, what);
+      } catch (e) {
+        if ((e as ApiErrorShape).code === 409) throw new AlreadyExistsError(`${what}: it already exists`);
+        throw apiError(e, what, server);
+      }
+    },
+    async patchConfigMapData(namespace, name, data) {
+      const strategy = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+      await call(`patching configmap ${namespace}/${name}`, () => core.patchNamespacedConfigMap({ name, namespace, body: { data } }, strategy));
     },
     async watchPod(namespace, name, settled, timeoutMs, from) {
       const what = `watching pod ${namespace}/${name}`;

@@ -54,18 +54,36 @@ export function refusePod(pod: Pod, namespace: string, name: string): void {
   if (phase !== 'Running') throw new UsageError(`${id} is ${phase}, not Running: only running pods have a network to attach to`);
 }
 
+/** A batching session on a pod's node (PodRuntime.session), with the runtime that made it. */
+export interface NodeSession {
+  runtime: PodRuntime;
+  exec: Executor;
+}
+
 /**
  * Ask each runtime in turn (--runtime auto gives several); the first with a sandbox wins. One that cannot be reached
  * (no Docker on a containerd node, no containerd on a Docker node, nothing at all on a laptop) only matters when none
  * of them could answer. A last resort (the agent for other nodes) is the answer: its errors are thrown.
  */
-export async function findSandbox(runtimes: PodRuntime[], ref: PodRef): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
+export async function findSandbox(
+  runtimes: PodRuntime[],
+  ref: PodRef,
+  prepare?: (exec: Executor) => void,
+  onSession?: (s: NodeSession) => void,
+): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
   let firstError: unknown;
   let answered = false;
   for (const rt of runtimes) {
     if (rt.reaches && !rt.reaches(ref.node)) continue;
     try {
-      const sandbox = await rt.findSandbox(ref);
+      // a runtime that reaches the node by commands (kind, agent) gets a batching session there just before it is
+      // asked; `prepare` declares on it what the engine will read, which then rides on the look-up (exec/batch.ts)
+      const via = ref.node ? await rt.session?.(ref.node) : undefined;
+      if (via) {
+        prepare?.(via);
+        onSession?.({ runtime: rt, exec: via });
+      }
+      const sandbox = await rt.findSandbox(ref, via);
       answered = true;
       if (sandbox) return { sandbox, runtime: rt };
     } catch (e) {
@@ -110,7 +128,8 @@ export async function prepareBatch(runtimes: PodRuntime[], pods: Pod[]): Promise
  * A pod as read from the API (one GET, or one list for a batch) to its target: refused when it must not be touched
  * (UsageError, NotFoundError when not scheduled), else its sandbox from the first runtime that has it (NotFoundError
  * when none has, saying which node to run on when it is not thisNode); executor is where plugins run unless the
- * sandbox says otherwise (a kind node container, an agent pod).
+ * sandbox says otherwise (a kind node container, an agent pod). `prepare` gets the session on the pod's node before its
+ * look-up runs there (findSandbox).
  */
 export async function podTargetOf(
   pod: Pod,
@@ -119,11 +138,12 @@ export async function podTargetOf(
   namespace: string,
   name: string,
   thisNode = thisHost.host,
+  prepare?: (exec: Executor) => void,
 ): Promise<PodTarget> {
   refusePod(pod, namespace, name);
   const ref = podRef(pod, namespace, name);
   const node = pod.spec!.nodeName!;
-  const found = await findSandbox(runtimes, ref);
+  const found = await findSandbox(runtimes, ref, prepare);
   if (!found) {
     const looked = runtimes.map((r) => r.where).join(', ');
     if (node !== thisNode && !runtimes.some((r) => r.name === 'agent')) {
@@ -174,6 +194,7 @@ export async function lookupPod(
   name: string,
   runtimes: () => Promise<PodRuntime[]>,
   note: (line: string) => void,
+  prepare?: (exec: Executor) => void,
 ): Promise<PodLookup> {
   let pod: Pod | undefined;
   try {
@@ -181,7 +202,7 @@ export async function lookupPod(
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
   }
-  return lookupPodOf(pod, namespace, name, await runtimes(), note);
+  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare);
 }
 
 /**
@@ -189,7 +210,7 @@ export async function lookupPod(
  * that is gone is said in a note and matched by the CNI_ARGS kubelet-style attaches recorded (namespace, name, and
  * the uid while the pod exists); DEL then runs without a network namespace, as kubelet's does for a dead sandbox.
  */
-export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, runtimes: PodRuntime[], note: (line: string) => void): Promise<PodLookup> {
+export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, runtimes: PodRuntime[], note: (line: string) => void, prepare?: (exec: Executor) => void): Promise<PodLookup> {
   const describe = `pod ${namespace}/${name}`;
   if (!pod) {
     note(`${describe} no longer exists: using what the cache recorded for it`);
@@ -202,14 +223,15 @@ export async function lookupPodOf(pod: Pod | undefined, namespace: string, name:
   const ref = podRef(pod, namespace, name);
   const match = (en: CacheEntry) => argsMatchPod(en.cniArgs, namespace, name, ref.uid);
   let found;
+  let session: NodeSession | undefined;
   try {
-    found = await findSandbox(runtimes, ref);
+    found = await findSandbox(runtimes, ref, prepare, (s) => (session = s));
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
   }
   if (!found) {
     note(`the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`);
-    let executor: Executor | undefined;
+    let executor: Executor | undefined = session?.exec;
     for (const r of runtimes) {
       try {
         executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;

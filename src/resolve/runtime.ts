@@ -20,6 +20,8 @@ export interface Sandbox {
    * the pod's node. The plugins, the IPAM state and the result cache of that node are used there.
    */
   executor?: Executor;
+  /** The names of the links in its network namespace when the look-up read them (then no command asks again). */
+  links?: string[];
 }
 
 export interface PodRuntime {
@@ -27,8 +29,11 @@ export interface PodRuntime {
   readonly name: string;
   /** Where it looks, for messages: "Docker at unix:///var/run/docker.sock". */
   readonly where: string;
-  /** The running sandbox of this pod (matching its uid), or undefined when this runtime has none. */
-  findSandbox(pod: PodRef): Promise<Sandbox | undefined>;
+  /**
+   * The running sandbox of this pod (matching its uid), or undefined when this runtime has none. `via`: a session of
+   * this runtime (session()) to run the look-up through; the sandbox's executor is then that session.
+   */
+  findSandbox(pod: PodRef, via?: Executor): Promise<Sandbox | undefined>;
   /**
    * Every pod sandbox this runtime has (running or not), in one request. After it, findSandbox answers from this list
    * (a batch costs one runtime list, not one per pod).
@@ -52,6 +57,11 @@ export interface PodRuntime {
   readonly lastResort?: boolean;
   /** Whether it goes to this node at all (the agent for other nodes: not to this host); asked when present. */
   reaches?(node: string | undefined): boolean;
+  /**
+   * For a node reached by commands (a kind node container, an agent pod): a new batching session on it (exec/batch.ts)
+   * for one engine operation, whose look-up and steps share round trips. Undefined when this runtime has no such node.
+   */
+  session?(nodeName: string): Promise<Executor | undefined>;
 }
 
 export interface SandboxInfo {

@@ -35,7 +35,7 @@ export class FakeExecutor implements Executor {
   }
 
   /** Other commands (crictl, ctr, sh -c …) by argv[0]; each call is recorded in `ran`. */
-  readonly tools = new Map<string, (argv: string[]) => Partial<RunResult>>();
+  readonly tools = new Map<string, (argv: string[]) => Partial<RunResult> | Promise<Partial<RunResult>>>();
   readonly ran: string[][] = [];
 
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -44,7 +44,8 @@ export class FakeExecutor implements Executor {
     if (cmd) {
       this.ran.push(argv);
       this.lastStdin = opts.stdin ?? '';
-      return { code: 0, stdout: '', stderr: '', timedOut: false, ...cmd(argv) };
+      this.lastEnv = opts.env ?? {};
+      return { code: 0, stdout: '', stderr: '', timedOut: false, ...(await cmd(argv)) };
     }
     if (file === 'nsenter') {
       const ns = args[0]!.replace('--net=', '');
@@ -112,6 +113,8 @@ export class FakeExecutor implements Executor {
       const script = argv[2]!;
       const a1 = argv[4]!;
       const stdin = this.lastStdin;
+      if (script.startsWith('# cni-attach-steps ')) return this.runSteps(argv, stdin);
+      if (script.includes('sec()')) return this.lookup(probe, argv);
       if (script.includes('command -v crictl')) return { stdout: probe ? `${probe}\n` : '' };
       if (script.includes('cat "$1"') && script.startsWith('[ -e')) return this.files.has(a1) ? { stdout: this.files.get(a1)! } : { code: 3 };
       if (script.includes('set -C')) return this.files.has(a1) ? { code: 3 } : (this.files.set(a1, stdin), {});
@@ -126,6 +129,90 @@ export class FakeExecutor implements Executor {
     return this;
   }
   private lastStdin = '';
+  private lastEnv: Record<string, string> = {};
+
+  /**
+   * The steps exec/batch.ts sends before a command (its script says which positional parameters each step uses), done
+   * on this fake's files and plugins; then the command, as `exec "$@"` would run it. Framed as the real script frames.
+   */
+  private runSteps(argv: string[], stdin: string): Partial<RunResult> | Promise<Partial<RunResult>> {
+    const meta = JSON.parse(argv[2]!.split('\n')[0]!.slice('# cni-attach-steps '.length)) as { k: string; a: number[]; n?: number }[];
+    const args = argv.slice(4);
+    const at = (i: number) => args[i - 1]!;
+    const mark = args[0]!;
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const out: string[] = [];
+    const made: string[] = [];
+    const children = (dir: string) => [...this.files.keys()].filter((k) => k.startsWith(`${dir}/`) && !k.slice(dir.length + 1).includes('/')).map((k) => k.slice(dir.length + 1));
+    const step = async (m: (typeof meta)[number]): Promise<{ code: number; stdout?: string; stderr?: string }> => {
+      const [a, b, c] = m.a.map(at);
+      switch (m.k) {
+        case 'write': return (this.files.set(a!, b!), { code: 0 });
+        case 'remove': return (this.files.delete(a!), { code: 0 });
+        case 'create': return this.files.has(a!) ? { code: 1 } : (this.files.set(a!, b!), made.push(a!), { code: 0 });
+        case 'expectFile': return { code: (m.a.length === 1 ? !this.files.has(a!) : this.files.get(a!) === c) ? 0 : 1 };
+        case 'expectNames': return { code: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().join('\n') === c ? 0 : 1 };
+        case 'list': return { code: 0, stdout: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).map((n) => `${n} ${b64(this.files.get(`${a}/${n}`)!)}\n`).join('') };
+        case 'executables': return { code: 0, stdout: [...this.plugins.keys()].filter((p) => p.startsWith(`${a}/`)).map((p) => `${p.slice(a!.length + 1)}\n`).join('') };
+        case 'firstRun': {
+          const vals = m.a.map(at);
+          const envList = vals.slice(0, vals.length - m.n! - 1);
+          const cands = vals.slice(envList.length, envList.length + m.n!);
+          const path = cands.find((x) => this.plugins.has(x));
+          if (!path) return { code: 0 };
+          const env = Object.fromEntries(envList.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+          const r = await this.run([path], { env, stdin: vals[vals.length - 1]! });
+          return { code: 0, stdout: `${r.code} ${path}\n${r.stdout}`, stderr: r.stderr };
+        }
+        default: throw new Error(`fake shell: unknown step ${m.k}`);
+      }
+    };
+    return (async () => {
+      for (const [i, m] of meta.entries()) {
+        const r = await step(m);
+        out.push(`${mark} ${i} ${r.code} ${b64(r.stdout ?? '')} ${b64(r.stderr ?? '')}\n`);
+        if (r.code !== 0) {
+          for (const p of made) this.files.delete(p);
+          return { code: 99, stdout: out.join('') };
+        }
+      }
+      out.push(`${mark} end\n`);
+      const used = Math.max(1, ...meta.flatMap((m) => m.a));
+      const cmd = args.slice(used);
+      if (cmd.length === 0) return { code: 0, stdout: out.join('') };
+      const r = await this.run(cmd, { env: this.lastEnv, stdin });
+      return { ...r, stdout: out.join('') + r.stdout };
+    })();
+  }
+
+  /** The sandbox look-up script of resolve/cri.ts: the probe, then the tool's commands, framed as it frames them. */
+  private lookup(probe: string, argv: string[]): Partial<RunResult> {
+    const [mark, namespace, name, filter] = argv.slice(4) as [string, string, string, string];
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const out = [`${mark} tool ${probe || 'none'}\n`];
+    const sec = (key: string, cmd: string[]) => {
+      this.ran.push(cmd);
+      const r = { code: 0, stdout: '', stderr: '', ...(this.tools.get(cmd[0]!)!(cmd) as Partial<RunResult>) };
+      out.push(`${mark} ${key} ${r.code} ${b64(r.stdout)} ${b64(r.stderr)}\n`);
+      return r;
+    };
+    if (probe === 'crictl') {
+      const pods = sec('pods', ['crictl', 'pods', '--namespace', namespace, '--name', `^${name}$`, '-o', 'json']);
+      const items = (JSON.parse(pods.stdout || '{}') as { items?: { id: string; state?: string }[] }).items ?? [];
+      for (const it of items.filter((x) => x.state === 'SANDBOX_READY')) sec(`inspectp:${it.id}`, ['crictl', 'inspectp', it.id]);
+    } else if (probe === 'ctr') {
+      const ids = sec('ls', ['ctr', '-n', 'k8s.io', 'containers', 'list', '-q', filter]).stdout.split('\n').filter(Boolean);
+      sec('tasks', ['ctr', '-n', 'k8s.io', 'tasks', 'list']);
+      const tasks = (this.tools.get('ctr')!(['ctr', '-n', 'k8s.io', 'tasks', 'list']) as Partial<RunResult>).stdout ?? '';
+      for (const id of ids) {
+        sec(`info:${id}`, ['ctr', '-n', 'k8s.io', 'containers', 'info', id]);
+        const pid = tasks.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id && f[2] === 'RUNNING')?.[1];
+        const dev = pid ? this.files.get(`/proc/${pid}/net/dev`) : undefined;
+        if (dev !== undefined) out.push(`${mark} links:${id} 0 ${b64(dev)} \n`);
+      }
+    }
+    return { stdout: out.join('') };
+  }
 
   /**
    * Executor.identity, off unless identifyFiles() turns it on (as a node reached by commands has none): a plugin's

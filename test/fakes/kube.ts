@@ -1,7 +1,7 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
-import type { KubeApi, Nad, Pod, PodEvent } from '../../src/resolve/kube.js';
+import { AlreadyExistsError, type ConfigMapData, type KubeApi, type Nad, type Pod, type PodEvent } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
 
 export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
@@ -104,6 +104,28 @@ export class FakeKube implements KubeApi {
     if (argv[0] === 'timeout') argv = argv.slice(4);
     const r = await this.execOn!.run(argv, { env, stdin });
     return { code: r.code ?? 137, stdout: r.stdout, stderr: r.stderr };
+  }
+  readonly configMaps = new Map<string, ConfigMapData>();
+  /** Every ConfigMap request: "list ns", "create ns/name", "patch ns/name". */
+  readonly configMapCalls: string[] = [];
+  async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMapData[]> {
+    this.configMapCalls.push(`list ${namespace}`);
+    const want = labelSelector.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]);
+    return [...this.configMaps.values()].filter((c) => c.namespace === namespace && want.every(([k, v]) => c.labels?.[k] === v)).map((c) => structuredClone(c));
+  }
+  async createConfigMap(cm: ConfigMapData): Promise<void> {
+    this.configMapCalls.push(`create ${cm.namespace}/${cm.name}`);
+    if (this.configMaps.has(`${cm.namespace}/${cm.name}`)) throw new AlreadyExistsError(`configmap ${cm.name} exists`);
+    this.configMaps.set(`${cm.namespace}/${cm.name}`, structuredClone(cm));
+  }
+  async patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<void> {
+    this.configMapCalls.push(`patch ${namespace}/${name}`);
+    const cm = this.configMaps.get(`${namespace}/${name}`);
+    if (!cm) throw new NotFoundError(`configmap ${namespace}/${name} not found`);
+    for (const [k, v] of Object.entries(data)) {
+      if (v === null) delete cm.data[k];
+      else cm.data[k] = v;
+    }
   }
   async getNad(namespace: string, name: string): Promise<Nad> {
     const n = this.nads.get(`${namespace}/${name}`);

@@ -19,6 +19,11 @@ export class DockerProxy {
   private mode: ProxyMode = 'up';
   /** Connections accepted so far (in any mode). */
   connections = 0;
+  /**
+   * `docker exec`s created through the proxy (POST /containers/{id}/exec request lines seen from the clients): node round
+   * trips on the kind path. A request line split across two reads would be missed; the clients write each at once.
+   */
+  execCreates = 0;
 
   private constructor(
     private readonly target: string,
@@ -41,17 +46,21 @@ export class DockerProxy {
 
   private async listen(): Promise<void> {
     rmSync(this.socketPath, { force: true });
-    const server = createServer((client) => {
+    // half-open both ways: a docker exec client ends its side (stdin done) and then reads the output
+    const server = createServer({ allowHalfOpen: true }, (client) => {
       this.connections++;
       this.sockets.add(client);
       client.on('close', () => this.sockets.delete(client));
       client.on('error', () => undefined);
       if (this.mode === 'hang') return; // read, never answer
-      const upstream = createConnection(this.target);
+      const upstream = createConnection({ path: this.target, allowHalfOpen: true });
       this.sockets.add(upstream);
       upstream.on('close', () => this.sockets.delete(upstream));
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
+      client.on('data', (chunk: Buffer) => {
+        this.execCreates += (chunk.toString('latin1').match(/^POST \/(?:v[\d.]+\/)?containers\/[^/\s]+\/exec HTTP/gm) ?? []).length;
+      });
       client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve, reject) => {

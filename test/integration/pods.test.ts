@@ -30,6 +30,7 @@ afterEach(async () => {
   for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);
   for (const n of ['br-net']) api.deleteNad('shop', n);
   api.clearEvents();
+  for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
   api.clearRequests();
   api.clearInterceptors();
 });
@@ -101,7 +102,7 @@ describe('attach to pods through the API and Docker', () => {
     const s1 = statusOf('web-1');
     expect(s1[0]).toMatchObject({ interface: 'eth0', default: true });
     expect(s1[1]).toMatchObject({ name: w.net, interface: 'eth1', ips: [a1!.split('/')[0]], default: false });
-    const patches = api.requests.filter((q) => q.method === 'PATCH');
+    const patches = api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('/pods/'));
     expect(patches.length).toBe(2);
     expect(patches[0]!.contentType).toBe('application/merge-patch+json');
     expect(patches[0]!.path).toBe('/api/v1/namespaces/shop/pods/web-1');
@@ -160,7 +161,7 @@ describe('attach to pods through the API and Docker', () => {
   it('annotation write fails (API 500): the attach stands with exit 4, and the same command again succeeds', async () => {
     const w = await world();
     const p1 = await pod('web-1');
-    api.failNext({ method: 'PATCH' }, { code: 500 });
+    api.failNext({ method: 'PATCH', pathIncludes: '/pods/' }, { code: 500 });
     const r = await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf));
     expect(r.exitCode, show(r)).toBe(4);
     expect(r.stderr).toMatch(/eth1 is attached, but the pod's network-status annotation could not be written/);
@@ -255,9 +256,9 @@ describe('many pods at once', () => {
     expectOk(r);
     expect(r.stdout).toBe('eth1 attached to 20 of 20 pods');
     expect(r.stderr.trim().split('\n')).toHaveLength(20);
-    // one list for the whole batch, no GET per pod; one PATCH per pod
+    // one list for the whole batch, no GET per pod; one PATCH per pod (and the cluster's record of each: a ConfigMap patch)
     expect(api.requests.filter((q) => q.method === 'GET').map((q) => q.path)).toEqual(['/api/v1/namespaces/shop/pods']);
-    expect(api.requests.filter((q) => q.method === 'PATCH')).toHaveLength(20);
+    expect(api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('/pods/'))).toHaveLength(20);
     const addrs = await Promise.all(web.map(eth1In));
     expect(addrs.every((a) => a && /^198\.18\.40\.\d+\/24$/.test(a)), addrs.join(' ')).toBe(true);
     expect(new Set(addrs).size).toBe(20);

@@ -21,6 +21,7 @@
  *   the same GET/PATCH four for /apis/k8s.cni.cncf.io/v1/[namespaces/{ns}/]network-attachment-definitions[/{name}]
  *   GET   /api/v1/[namespaces/{ns}/]events[/{name}]      (fieldSelector involvedObject.*, reason, type: as kubectl describe asks)
  *   POST  /api/v1/namespaces/{ns}/events                 (create a core/v1 Event, validated as the API server does)
+ *   GET (one, list with labelSelector), POST, PATCH, DELETE (preconditions) for /api/v1/[namespaces/{ns}/]configmaps
  *
  * Watch (`?watch=true` on a list path): a chunked stream of JSON events, one per line, `{"type":"ADDED"|"MODIFIED"|
  * "DELETED","object":{…}}`, filtered by labelSelector/fieldSelector as the real watch cache filters (an object that
@@ -1026,6 +1027,28 @@ function checkLabelsAndAnnotations(r: Resource, name: string, meta: ObjectMetaJs
   }
 }
 
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** A ConfigMap's data as the API server validates it: keys of [-._a-zA-Z0-9] (at most 253), string values, 1 MiB in all. */
+function checkConfigMapData(r: Resource, name: string, o: KubeObjectJson): void {
+  const data = o.data;
+  if (data === undefined || data === null) {
+    delete o.data;
+    return;
+  }
+  if (!isObject(data)) throw badRequest('json: cannot unmarshal into Go struct field ConfigMap.data of type map[string]string');
+  let size = 0;
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== 'string') throw badRequest(`json: cannot unmarshal ${typeof v} into Go struct field ConfigMap.data of type string`);
+    if (k.length > 253 || !CONFIGMAP_KEY.test(k) || k === '.' || k === '..') {
+      throw invalidError(r, name, [{ field: `data[${k}]`, what: `Invalid value: ${JSON.stringify(k)}: a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')` }]);
+    }
+    size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  }
+  if (size > 1048576) throw invalidError(r, name, [{ field: 'data', what: 'Too long: must have at most 1048576 bytes' }]);
+  if (Object.keys(data).length === 0) delete o.data;
+}
+
 /** ObjectMeta keys in the order the API server writes them. */
 const META_ORDER = [
   'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
@@ -1428,6 +1451,7 @@ export class StandInApiServer {
   private readonly pods: Resource;
   private readonly nads: Resource;
   private readonly events: Resource = eventsResource();
+  private readonly configMaps: Resource;
   private readonly resources: Resource[];
   private rv = 1000;
   private kubeconfigCount = 0;
@@ -1481,7 +1505,18 @@ export class StandInApiServer {
       fields: COMMON_FIELDS,
       store: new Map(),
     };
-    this.resources = [this.pods, this.nads, this.events];
+    this.configMaps = {
+      group: '',
+      version: 'v1',
+      plural: 'configmaps',
+      singular: 'configmap',
+      kind: 'ConfigMap',
+      shortNames: ['cm'],
+      builtin: true,
+      fields: COMMON_FIELDS,
+      store: new Map(),
+    };
+    this.resources = [this.pods, this.nads, this.events, this.configMaps];
     this.server.on('connection', (s: Socket) => {
       this.connectionsAccepted++;
       this.sockets.add(s);
@@ -1687,6 +1722,25 @@ export class StandInApiServer {
       this.changed(this.nads, 'DELETED', { ...cur, metadata: { ...cur.metadata, resourceVersion: String(++this.rv) } });
     }
     return cur !== undefined;
+  }
+
+  /** Add a ConfigMap (its namespace defaults to "default"). */
+  addConfigMap(cm: KubeObjectJson & { data?: Record<string, string> }): KubeObjectJson & { data?: Record<string, string> } {
+    return this.add(this.configMaps, { apiVersion: 'v1', kind: 'ConfigMap', ...cm });
+  }
+
+  getConfigMap(namespace: string, name: string): (KubeObjectJson & { data?: Record<string, string> }) | undefined {
+    return clone(this.configMaps.store.get(key(namespace, name)));
+  }
+
+  listConfigMaps(namespace?: string): (KubeObjectJson & { data?: Record<string, string> })[] {
+    return this.list(this.configMaps, namespace);
+  }
+
+  deleteConfigMap(namespace: string, name: string): boolean {
+    const ok = this.configMaps.store.delete(key(namespace, name));
+    if (ok) this.rv++;
+    return ok;
   }
 
   /** The cluster-wide resourceVersion (the last change's). */
@@ -2031,6 +2085,7 @@ export class StandInApiServer {
     if (name === undefined) {
       if (method === 'POST' && r === this.pods && namespace !== undefined) return [201, await this.createPod(namespace, rec)];
       if (method === 'POST' && r === this.events && namespace !== undefined) return [201, this.createEvent(namespace, rec)];
+      if (method === 'POST' && r === this.configMaps && namespace !== undefined) return [201, this.createConfigMap(namespace, rec)];
       if (method !== 'GET') throw methodNotAllowed();
       return [200, this.listResponse(r, namespace, rec.query)];
     }
@@ -2042,7 +2097,58 @@ export class StandInApiServer {
     }
     if (method === 'PATCH') return [200, this.patch(r, namespace, name, rec)];
     if (method === 'DELETE' && r === this.pods) return [200, this.deletePodRequest(namespace, name, rec)];
+    if (method === 'DELETE' && r === this.configMaps) return [200, this.deleteConfigMapRequest(namespace, name, rec)];
     throw methodNotAllowed();
+  }
+
+  // ------------------------------------------------------------------ configmap create and delete
+
+  private createConfigMap(namespace: string, rec: RecordedRequest): KubeObjectJson {
+    const r = this.configMaps;
+    const body = rec.body;
+    if (!isObject(body)) throw badRequest(`ConfigMap in version "v1" cannot be handled as a ConfigMap: ${rec.rawBody === '' ? 'no body' : 'the body is not a JSON object'}`);
+    if ((body.apiVersion !== undefined && body.apiVersion !== 'v1') || (body.kind !== undefined && body.kind !== 'ConfigMap')) {
+      throw badRequest(`the API version in the data (${String(body.apiVersion)}) and kind (${String(body.kind)}) do not match the expected v1, ConfigMap`);
+    }
+    const input = clone(body) as KubeObjectJson;
+    const meta = (isObject(input.metadata) ? input.metadata : {}) as ObjectMetaJson;
+    if (typeof meta.namespace === 'string' && meta.namespace !== '' && meta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const name = typeof meta.name === 'string' ? meta.name : '';
+    if (!name) throw invalidError(r, '', [{ field: 'metadata.name', what: 'Required value: name or generateName is required' }]);
+    if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+      throw invalidError(r, name, [{ field: 'metadata.name', what: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character` }]);
+    }
+    checkLabelsAndAnnotations(r, name, meta);
+    const out: KubeObjectJson = { ...input, apiVersion: 'v1', kind: 'ConfigMap', metadata: meta };
+    checkConfigMapData(r, name, out);
+    if (r.store.has(key(namespace, name))) {
+      throw new ApiError(statusObject(409, `${groupResource(r)} "${name}" already exists`, 'AlreadyExists', detailsOf(r, name)));
+    }
+    for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'selfLink', 'managedFields']) delete meta[f];
+    meta.namespace = namespace;
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339();
+    if (rec.query.dryRun === 'All') return clone({ ...out, metadata: { ...meta, resourceVersion: String(this.rv + 1) } });
+    meta.resourceVersion = String(++this.rv);
+    r.store.set(key(namespace, name), out);
+    return clone(out);
+  }
+
+  private deleteConfigMapRequest(namespace: string, name: string, rec: RecordedRequest): unknown {
+    const r = this.configMaps;
+    const cur = r.store.get(key(namespace, name));
+    if (!cur) throw this.notFound(r, name);
+    const pre = isObject(rec.body) && isObject(rec.body.preconditions) ? rec.body.preconditions : {};
+    if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== cur.metadata.resourceVersion) {
+      throw new ApiError(statusObject(409, `Operation cannot be fulfilled on ${groupResource(r)} "${name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`, 'Conflict', detailsOf(r, name)));
+    }
+    if (rec.query.dryRun !== 'All') {
+      r.store.delete(key(namespace, name));
+      this.rv++;
+    }
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'configmaps', uid: cur.metadata.uid } };
   }
 
   // ------------------------------------------------------------------ pod create and delete
@@ -2573,6 +2679,7 @@ export class StandInApiServer {
       );
     }
     checkLabelsAndAnnotations(r, name, meta);
+    if (r === this.configMaps) checkConfigMapData(r, name, out);
     // Server-managed metadata.
     meta.uid = cur.metadata.uid;
     meta.creationTimestamp = cur.metadata.creationTimestamp;
@@ -2669,7 +2776,7 @@ export class StandInApiServer {
           singularName: r.singular,
           namespaced: true,
           kind: r.kind,
-          verbs: r === this.pods ? ['create', 'delete', 'get', 'list', 'patch'] : r === this.events ? ['create', 'get', 'list'] : ['get', 'list', 'patch'],
+          verbs: r === this.pods || r === this.configMaps ? ['create', 'delete', 'get', 'list', 'patch'] : r === this.events ? ['create', 'get', 'list'] : ['get', 'list', 'patch'],
           shortNames: r.shortNames,
           ...(r.builtin ? { categories: ['all'] } : {}),
         },

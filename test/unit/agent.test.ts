@@ -17,6 +17,8 @@ function remoteNode() {
     return { stdout: JSON.stringify({ Labels: { 'io.kubernetes.pod.uid': 'uid-far' }, Spec: { linux: { namespaces: [{ type: 'network', path: '/var/run/netns/cni-far' }] } } }) };
   });
   node.netns.add('/var/run/netns/cni-far');
+  // what the sandbox look-up reads of its namespace's links
+  node.files.set('/proc/321/net/dev', 'Inter-|   Receive\n face |bytes\n    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n');
   node.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', '/var/run/netns/cni-far')) } : {}));
   return node;
 }
@@ -50,6 +52,9 @@ describe('--runtime agent', () => {
     expect(w.kube.created).toHaveLength(1);
     expect(w.kube.created[0]!.spec!.nodeName).toBe('node-9');
     expect(w.kube.deleted).toEqual([`kube-system/${w.kube.created[0]!.metadata!.name}`]);
+    // node round trips: the look-up (with everything the engine reads), the ADD (with the lock and the intent), the
+    // result with the unlock: 2 + 1 plugin
+    expect(w.kube.execs).toHaveLength(3);
     // every command went through nsenter into the node's namespaces, with a clean environment
     expect(w.kube.execs.every((c) => c.slice(0, 11).join(' ') === 'nsenter -t 1 -m -u -i -n -p -- env -i')).toBe(true);
     const add = w.node.calls.find((c) => c.command === 'ADD')!;
@@ -63,7 +68,9 @@ describe('--runtime agent', () => {
   it('detach goes through a new agent and deletes it too', async () => {
     const w = agentWorld();
     await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent']);
+    const before = w.kube.execs.length;
     expect(await w.cli(detachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--runtime', 'agent'])).toBe(0);
+    expect(w.kube.execs.length - before).toBe(3);
     expect(w.node.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.kube.deleted).toHaveLength(2);
     expect([...w.node.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);

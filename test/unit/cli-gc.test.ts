@@ -65,13 +65,14 @@ describe('kubectl cni-gc', () => {
     expect(w.exec.files.size).toBe(0);
   });
 
-  it('frees a bare-namespace attachment whose namespace is gone, without asking any cluster', async () => {
+  it('frees a bare-namespace attachment whose namespace is gone, with no cluster configured', async () => {
     const w = world();
     w.exec.netns.add('/var/run/netns/x');
     await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
     w.exec.netns.delete('/var/run/netns/x');
     w.deps.kube = async () => {
-      throw new Error('the cluster must not be asked');
+      const { UsageError } = await import('../../src/errors.js');
+      throw new UsageError('no Kubernetes cluster configured');
     };
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toMatch(/freed eth1 of netns \/var\/run\/netns\/x \(network net\): the network namespace is gone/);
@@ -169,7 +170,7 @@ describe('kubectl cni-list', () => {
       items: [
         {
           apiVersion: 'cni-attach/v1', kind: 'Attachment', metadata: { name: 'web-1.eth1', namespace: 'shop' },
-          pod: 'web-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
+          pod: 'web-1', node: 'node-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
         },
       ],
     });

@@ -6,9 +6,7 @@ import { FakeExecutor } from '../fakes/executor.js';
 const pod = { namespace: 'shop', name: 'web-1', uid: 'uid-1', node: 'kind-worker' };
 
 function node(tool: 'crictl' | 'ctr' | '') {
-  const exec = new FakeExecutor();
-  exec.tools.set('sh', () => ({ stdout: tool ? `${tool}\n` : '' }));
-  return exec;
+  return new FakeExecutor().emulateShell(tool);
 }
 
 describe('CRI sandboxes through crictl', () => {

@@ -76,8 +76,8 @@ describe('kubectl jsonpath templates', () => {
 
 describe('cni-list printing (kubectl get)', () => {
   const rows: Row[] = [
-    { namespace: 'shop', target: 'web-1', ifname: 'eth1', network: 'blue', addresses: ['198.18.0.2/24'], containerId: 'a'.repeat(64), state: 'attached', annotated: true },
-    { namespace: 'shop', target: 'web-2', ifname: 'eth1', network: 'blue', addresses: [], containerId: 'b'.repeat(64), state: 'pod gone' },
+    { namespace: 'shop', target: 'web-1', node: 'node-1', ifname: 'eth1', network: 'blue', addresses: ['198.18.0.2/24'], containerId: 'a'.repeat(64), state: 'attached', annotated: true },
+    { namespace: 'shop', target: 'web-2', node: 'node-2', ifname: 'eth1', network: 'blue', addresses: [], containerId: 'b'.repeat(64), state: 'pod gone' },
   ];
   const base = { format: 'table', allNamespaces: false, noHeaders: false, namespace: 'shop' };
   it('table: no NAMESPACE column without -A; columns padded as kubectl (at least 10, widest + 3)', async () => {
@@ -87,6 +87,8 @@ describe('cni-list printing (kubectl get)', () => {
     expect((await printRows(rows, { ...base, allNamespaces: true })).out).toMatch(/^NAMESPACE\s+POD\s/);
     expect((await printRows(rows, { ...base, noHeaders: true })).out.split('\n')[0]).toMatch(/^web-1\s+eth1/);
     expect((await printRows(rows, { ...base, format: 'wide' })).out).toContain('a'.repeat(64));
+    // -o wide adds NODE, as kubectl get pods -o wide does
+    expect((await printRows(rows, { ...base, format: 'wide' })).out).toMatch(/CONTAINER\s+NODE\n.*\s+node-1\n/);
   });
   it('-o name, json and yaml (a List), jsonpath', async () => {
     expect((await printRows(rows, { ...base, format: 'name' })).out).toBe('attachment/web-1.eth1\nattachment/web-2.eth1\n');

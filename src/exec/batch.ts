@@ -1,0 +1,421 @@
+/**
+ * Few round trips to a node that is reached only by running commands (a kind node container through `docker exec`, a
+ * node through an agent pod's pods/exec): each command there costs a round trip of tens to hundreds of milliseconds,
+ * so the file steps of the engine (lock, look-ups, intent, cache write, unlock) ride on the commands it runs anyway.
+ *
+ *  - Read-ahead: the engine declares what it will read (readAhead): the cache entries of an interface name, the
+ *    executables in the CNI_PATH directories, the VERSION answers of its plugins. Nothing is sent for it: it rides on
+ *    the next command this executor runs (the sandbox look-up), and the reads are then answered from that snapshot.
+ *  - Write-behind: writes, removals and lock releases are queued and run, in order, in one `sh` before the next
+ *    command (`sh -c '<steps>; exec plugin'`), or by flush(). A step that fails stops the command from running: run()
+ *    or flush() rejects with that step's error.
+ *  - Optimistic locking: while a look-up round trip is still to come, tryLock() takes the lock in the next command's
+ *    steps, and whatever was read from the snapshot since is checked there to be unchanged (the names of the cache
+ *    entries, the contents read). If the lock is held or something changed, nothing more runs (a lock taken by those
+ *    steps is let go again) and run() rejects with PreconditionFailed: the engine then does the same work again step
+ *    by step (direct()), as before, with its usual answers (busy, already taken).
+ *
+ * Every step's output comes back framed on stdout before the command's own (`<mark> <i> <rc> <b64 out> <b64 err>`, then
+ * `<mark> end`): a random mark per round trip, base64 so that any content passes. Needs sh, base64, mktemp, timeout on
+ * the node (coreutils or busybox).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
+
+/** What the engine will read soon (see the file comment). */
+export interface ReadAhead {
+  /** Directories whose entries ending in `suffix` will be listed and read (names beginning with '.' are not). */
+  dirs?: { path: string; suffix: string }[];
+  /** Directories whose executable regular files will be asked about (isExecutable). */
+  executableDirs?: string[];
+  /** Read-only commands whose answers will be asked: the first of `candidates` that is an executable file, run with opts. */
+  runs?: { candidates: string[]; opts: RunOptions }[];
+}
+
+/** What an executor that batches adds to the port. */
+export interface Batching {
+  readAhead(r: ReadAhead): void;
+  /** Send what is queued now (one round trip; none when nothing is). */
+  flush(): Promise<void>;
+  /** The same node without batching: every step its own round trip (the engine's way when an optimistic step failed). */
+  direct(): Executor;
+}
+
+export function isBatching(e: Executor): e is Executor & Batching {
+  return typeof (e as Partial<Batching>).readAhead === 'function';
+}
+
+/**
+ * A lock the steps could not take, or something read since the look-up changed before the lock was taken: nothing was
+ * done. The engine does the same again step by step.
+ */
+export class PreconditionFailed extends Error {}
+
+/** The runner and file side this wraps: a ShellExecutor (docker-exec.ts, kube-exec.ts). */
+export type ShellNode = Executor;
+
+type Step =
+  | { kind: 'write'; path: string; data: string; mode: number }
+  | { kind: 'remove'; path: string }
+  | { kind: 'create'; path: string; data: string; mode: number }
+  | { kind: 'expectFile'; path: string; content: string | undefined }
+  | { kind: 'expectNames'; dir: string; suffix: string; names: string[] }
+  | { kind: 'list'; dir: string; suffix: string }
+  | { kind: 'executables'; dir: string }
+  | { kind: 'firstRun'; candidates: string[]; opts: RunOptions; key: (path: string) => string };
+
+/** Steps are sent in one round trip only while their arguments stay small (a URL carries pods/exec's command). */
+const MAX_INLINE = 48 * 1024;
+
+/** The shell of one step; its arguments are $A1… (replaced by positional parameters when the script is made). */
+function stepShell(s: Step, arg: (v: string) => string): string {
+  switch (s.kind) {
+    case 'write': {
+      const p = arg(s.path);
+      return `umask 077; d=$(dirname ${p}) && mkdir -p "$d" && t="$d/.$(basename ${p}).$$.tmp" && printf '%s' ${arg(s.data)} > "$t" && chmod ${s.mode.toString(8)} "$t" && mv -f "$t" ${p}`;
+    }
+    case 'remove':
+      return `rm -f ${arg(s.path)}`;
+    case 'create': {
+      const p = arg(s.path);
+      return `d=$(dirname ${p}) && mkdir -p "$d" && chmod 700 "$d" && umask 077 && (set -C; printf '%s' ${arg(s.data)} > ${p}) 2>/dev/null && chmod ${s.mode.toString(8)} ${p}`;
+    }
+    case 'expectFile':
+      return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && [ "$(cat ${arg(s.path)}; printf x)" = "$(printf '%s' ${arg(s.content)}; printf x)" ]`;
+    case 'expectNames':
+      return `g=$(cd ${arg(s.dir)} 2>/dev/null && for f in *${arg(s.suffix)}; do [ -e "$f" ] && printf '%s\\n' "$f"; done | LC_ALL=C sort); [ "$g" = ${arg(s.names.join('\n'))} ]`;
+    case 'list':
+      return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *${arg(s.suffix)}; do [ -f "$f" ] || continue; printf '%s %s\\n' "$f" "$(base64 < "$f" | tr -d '\\n')"; done`;
+    case 'executables':
+      return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && [ -x "$f" ] && printf '%s\\n' "$f"; done; exit 0`;
+    case 'firstRun': {
+      const env = Object.entries(s.opts.env ?? {}).map(([k, v]) => arg(`${k}=${v}`)).join(' ');
+      const secs = s.opts.timeoutMs !== undefined ? `timeout -s KILL ${Math.max(1, Math.ceil(s.opts.timeoutMs / 1000))}s ` : '';
+      const cands = s.candidates.map(arg).join(' ');
+      // never fails the round trip: the answer (exit code, path, output) is kept for the engine to judge
+      return `for c in ${cands}; do if [ -f "$c" ] && [ -x "$c" ]; then printf '%s' ${arg(s.opts.stdin ?? '')} | env -i ${env} ${secs}"$c" > "$t/p"; printf '%s %s\\n' $? "$c"; cat "$t/p"; exit 0; fi; done; exit 0`;
+    }
+  }
+}
+
+/** Whether a failed step means "someone else was first" (a precondition) rather than a failure of the node. */
+const isGuard = (s: Step) => s.kind === 'create' || s.kind === 'expectFile' || s.kind === 'expectNames';
+
+interface Built {
+  script: string;
+  args: string[];
+  mark: string;
+}
+
+/** One sh script running the steps in order, each framed on stdout; then `exec "$@"` (the command) or exit 0. */
+export function buildScript(steps: Step[], thenCommand: boolean): Built {
+  const mark = `@cni-attach-${randomBytes(8).toString('hex')}`;
+  const args: string[] = [mark];
+  const arg = (v: string) => {
+    args.push(v);
+    return `"\${${args.length}}"`;
+  };
+  const lines = [
+    't=$(mktemp -d) || exit 97',
+    `emit() { printf '%s %s %s ' "$1" "$2" "$3"; base64 < "$t/o" | tr -d '\\n'; printf ' '; base64 < "$t/e" | tr -d '\\n'; printf '\\n'; }`,
+  ];
+  // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
+  const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));
+  lines.push(creates.map((i) => `c${i}=`).join('; ') || ':');
+  lines.push(`undo() { ${creates.map((i) => `[ -z "$c${i}" ] || rm -f "$c${i}";`).join(' ')} :; }`);
+  // which positional parameters each step uses, as a comment: for reading a round trip in a trace (and for fakes)
+  const meta: { k: Step['kind']; a: number[]; n?: number }[] = [];
+  steps.forEach((s, i) => {
+    const first = args.length + 1;
+    const shell = stepShell(s, arg);
+    meta.push({ k: s.kind, a: Array.from({ length: args.length + 1 - first }, (_, j) => first + j), ...(s.kind === 'firstRun' ? { n: s.candidates.length } : {}) });
+    lines.push(`( ${shell} ) > "$t/o" 2> "$t/e"; r=$?; emit "\${1}" ${i} $r`);
+    if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
+    lines.push(`[ $r -eq 0 ] || { undo; rm -rf "$t"; exit 99; }`);
+  });
+  lines.unshift(`# cni-attach-steps ${JSON.stringify(meta)}`);
+  lines.push(`rm -rf "$t"; printf '%s end\\n' "\${1}"`);
+  lines.push(`shift ${args.length}`);
+  lines.push(thenCommand ? 'exec "$@"' : 'exit 0');
+  return { script: lines.join('\n'), args, mark };
+}
+
+interface StepOutcome {
+  index: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The steps' outcomes and the command's own stdout (undefined when the steps did not get to it). */
+export function parseFramed(stdout: string, mark: string): { steps: StepOutcome[]; rest: string | undefined } {
+  const steps: StepOutcome[] = [];
+  let pos = 0;
+  for (;;) {
+    if (!stdout.startsWith(`${mark} `, pos)) return { steps, rest: undefined };
+    const nl = stdout.indexOf('\n', pos);
+    if (nl < 0) return { steps, rest: undefined };
+    const line = stdout.slice(pos + mark.length + 1, nl);
+    pos = nl + 1;
+    if (line === 'end') return { steps, rest: stdout.slice(pos) };
+    const [index, code, out = '', err = ''] = line.split(' ');
+    steps.push({ index: Number(index), code: Number(code), stdout: Buffer.from(out, 'base64').toString('utf8'), stderr: Buffer.from(err, 'base64').toString('utf8') });
+  }
+}
+
+const canonical = (path: string, opts: RunOptions) =>
+  JSON.stringify([path, Object.entries(opts.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), opts.stdin ?? '', opts.timeoutMs ?? null]);
+
+export class BatchingExecutor implements Executor, Batching {
+  readonly where: string;
+  private steps: Step[] = [];
+  /** Read-ahead declared and not yet sent. */
+  private ahead: Step[] = [];
+  private readonly declared = new Set<string>();
+  /** Directory listings read ahead: dir → suffix → name → contents. */
+  private readonly listed = new Map<string, { suffix: string; files: Map<string, string> }>();
+  private readonly executables = new Map<string, Set<string>>();
+  private readonly answers = new Map<string, RunResult>();
+  /** Exclusive creates (locks) queued: reads of the snapshot until they are sent are checked in the same steps. */
+  private pendingCreates = 0;
+  /** Paths an exclusive create answered true for but did not make (see settle). */
+  private readonly notCreated = new Set<string>();
+  /** Files (locks) the steps created and that are not removed yet. */
+  private readonly created = new Set<string>();
+  /**
+   * Removals of created files (unlocks) that a failed round trip did not get to: sent by the next flush() only, so that
+   * a lock is held until the engine is done (it flushes when it leaves the lock), not let go before its next command.
+   */
+  private tail: Step[] = [];
+  /** True from a read-ahead until a command (other than an answer read ahead) runs. */
+  private fresh = false;
+
+  constructor(private readonly inner: ShellNode) {
+    this.where = inner.where;
+  }
+
+  baseEnv(): Record<string, string> {
+    return this.inner.baseEnv();
+  }
+
+  direct(): Executor {
+    return this.inner;
+  }
+
+  readAhead(r: ReadAhead): void {
+    const add = (key: string, s: Step) => {
+      if (this.declared.has(key)) return;
+      this.declared.add(key);
+      this.ahead.push(s);
+    };
+    this.fresh = true;
+    for (const d of r.dirs ?? []) {
+      // a listing that a write made stale is read again
+      const dir = d.path.replace(/\/+$/, '');
+      const have = this.listed.get(dir);
+      if (have?.suffix === d.suffix || this.ahead.some((s) => s.kind === 'list' && s.dir === dir && s.suffix === d.suffix)) continue;
+      this.ahead.push({ kind: 'list', dir, suffix: d.suffix });
+    }
+    for (const d of r.executableDirs ?? []) add(`x\0${d}`, { kind: 'executables', dir: d.replace(/\/+$/, '') });
+    for (const run of r.runs ?? []) {
+      add(`run\0${canonical(run.candidates.join('\0'), run.opts)}`, { kind: 'firstRun', candidates: run.candidates, opts: run.opts, key: (p) => canonical(p, run.opts) });
+    }
+  }
+
+  private queue(s: Step): void {
+    this.steps.push(s);
+  }
+
+  private take(withTail = false): Step[] {
+    const all = [...this.ahead, ...this.steps, ...(withTail ? this.tail : [])];
+    this.ahead = [];
+    this.steps = [];
+    if (withTail) this.tail = [];
+    return all;
+  }
+
+  /** Record what the steps of a round trip brought back, and fail as the first failed step says. */
+  private settle(steps: Step[], outcomes: StepOutcome[], gotToCommand: boolean): void {
+    for (const o of outcomes) {
+      const s = steps[o.index]!;
+      if (o.code !== 0) continue;
+      if (s.kind === 'list') {
+        const files = new Map<string, string>();
+        for (const line of o.stdout.split('\n').filter(Boolean)) {
+          const sp = line.lastIndexOf(' ');
+          files.set(line.slice(0, sp), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
+        }
+        this.listed.set(s.dir.replace(/\/+$/, ''), { suffix: s.suffix, files });
+      } else if (s.kind === 'executables') {
+        this.executables.set(s.dir, new Set(o.stdout.split('\n').filter(Boolean)));
+      }
+    }
+    for (const [i, s] of steps.entries()) {
+      if (s.kind !== 'firstRun') continue;
+      const o = outcomes.find((x) => x.index === i);
+      if (!o) continue;
+      const nl = o.stdout.indexOf('\n');
+      if (nl < 0) continue; // no candidate: the engine's own look-up says so
+      const head = o.stdout.slice(0, nl);
+      const code = Number(head.slice(0, head.indexOf(' ')));
+      const timedOut = s.opts.timeoutMs !== undefined && code === 137;
+      this.answers.set(s.key(head.slice(head.indexOf(' ') + 1)), { code: timedOut ? null : code, ...(timedOut ? { signal: 'SIGKILL' } : {}), stdout: o.stdout.slice(nl + 1), stderr: o.stderr, timedOut });
+    }
+    for (const [i, s] of steps.entries()) {
+      if (s.kind !== 'create') continue;
+      this.pendingCreates--;
+      // answered true, but not made (someone else's file was there, or the steps stopped before or after it and
+      // removed it again): its removal by the caller (a lock's release) must not remove what is not ours
+      if (!gotToCommand || outcomes.find((o) => o.index === i)?.code !== 0) this.notCreated.add(s.path);
+      else this.created.add(s.path);
+    }
+    for (const o of outcomes) {
+      const s = steps[o.index]!;
+      if (s.kind === 'remove' && o.code === 0) this.created.delete(s.path);
+    }
+    if (!gotToCommand) {
+      // the unlocks the failure stopped wait for the engine's last flush
+      const ran = new Set(outcomes.filter((o) => o.code === 0).map((o) => o.index));
+      for (const [i, s] of steps.entries()) if (s.kind === 'remove' && !ran.has(i) && this.created.has(s.path)) this.tail.push(s);
+    }
+    if (gotToCommand) return;
+    // a step failed: those after it did not run (and a file created by the steps was removed again)
+    const failed = outcomes[outcomes.length - 1];
+    if (!failed) throw new Error(`the steps on ${this.where} did not start: no output`);
+    const s = steps[failed.index]!;
+    if (isGuard(s)) {
+      throw new PreconditionFailed(s.kind === 'create' ? `${s.path} exists` : `${s.kind === 'expectFile' ? s.path : s.dir} changed since it was read`);
+    }
+    const what = s.kind === 'write' ? `writing ${s.path}` : s.kind === 'remove' ? `removing ${s.path}` : `reading ahead on ${this.where}`;
+    throw new Error(`${what} on ${this.where}: ${failed.stderr.trim() || `exit ${failed.code}`}`);
+  }
+
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [file] = argv;
+    if (argv.length === 1 && file) {
+      const key = canonical(file, opts);
+      const known = this.answers.get(key);
+      if (known) {
+        this.answers.delete(key);
+        return known;
+      }
+    }
+    const steps = this.take();
+    // the look-up command a read-ahead rides on leaves the snapshot fresh; any other command may change the node
+    const lookup = steps.some((s) => s.kind === 'list');
+    if (steps.length === 0) {
+      this.fresh = false;
+      return this.inner.run(argv, opts);
+    }
+    const built = buildScript(steps, true);
+    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv() });
+    const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
+    this.settle(steps, outcomes, rest !== undefined);
+    this.fresh = lookup;
+    return { ...r, stdout: rest ?? '' };
+  }
+
+  async flush(): Promise<void> {
+    const steps = this.take(true);
+    if (steps.length === 0) return;
+    const built = buildScript(steps, false);
+    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args], { env: this.inner.baseEnv() });
+    const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
+    this.settle(steps, outcomes, rest !== undefined);
+  }
+
+  /** Read-ahead declared but not sent yet is sent now, before a read that it answers. */
+  private async fetched(): Promise<void> {
+    if (this.ahead.length > 0) await this.flush();
+  }
+
+  private listingOf(dir: string): { suffix: string; files: Map<string, string> } | undefined {
+    return this.listed.get(dir.replace(/\/+$/, ''));
+  }
+
+  private async direct_<T>(fn: () => Promise<T>): Promise<T> {
+    await this.flush();
+    return fn();
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    await this.fetched();
+    const slash = path.lastIndexOf('/');
+    const l = this.listingOf(path.slice(0, slash));
+    const name = path.slice(slash + 1);
+    const content = l?.files.get(name);
+    // a content too large to be checked inline (a guard's argument) is read again under the lock instead
+    const checkable = this.pendingCreates === 0 || (content ?? '').length <= MAX_INLINE;
+    if (l && checkable && name.endsWith(l.suffix) && !name.startsWith('.') && !this.steps.some((s) => (s.kind === 'write' || s.kind === 'remove') && s.path === path)) {
+      if (this.pendingCreates > 0) this.queue({ kind: 'expectFile', path, content });
+      return content;
+    }
+    return this.direct_(() => this.inner.readFile(path));
+  }
+
+  async listDir(path: string, suffix?: string): Promise<string[]> {
+    await this.fetched();
+    const l = this.listingOf(path);
+    if (l && suffix !== undefined && suffix.endsWith(l.suffix) && !this.steps.some((s) => s.kind === 'write' || s.kind === 'remove')) {
+      const names = [...l.files.keys()].filter((n) => n.endsWith(suffix)).sort();
+      if (this.pendingCreates > 0) this.queue({ kind: 'expectNames', dir: path, suffix, names });
+      return names;
+    }
+    return this.direct_(() => this.inner.listDir(path));
+  }
+
+  async isExecutable(path: string): Promise<boolean> {
+    await this.fetched();
+    const slash = path.lastIndexOf('/');
+    const known = this.executables.get(path.slice(0, slash));
+    if (known) return known.has(path.slice(slash + 1));
+    return this.direct_(() => this.inner.isExecutable(path));
+  }
+
+  async pathKind(path: string): Promise<PathKind> {
+    return this.direct_(() => this.inner.pathKind(path));
+  }
+
+  async writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
+    if (data.length > MAX_INLINE) return this.direct_(() => this.inner.writeFileAtomic(path, data, mode));
+    this.forget(path);
+    this.queue({ kind: 'write', path, data, mode });
+  }
+
+  async removeFile(path: string): Promise<void> {
+    if (this.notCreated.delete(path)) return;
+    const created = this.steps.findIndex((s) => s.kind === 'create' && s.path === path);
+    if (created >= 0) {
+      // released before it was taken: neither is sent (nor the checks that came with it)
+      this.steps.splice(created, 1);
+      if (--this.pendingCreates === 0) this.steps = this.steps.filter((s) => s.kind !== 'expectFile' && s.kind !== 'expectNames');
+      return;
+    }
+    this.forget(path);
+    this.queue({ kind: 'remove', path });
+  }
+
+  /** A path written or removed from here on is no longer answered from the snapshot. */
+  private forget(path: string): void {
+    const slash = path.lastIndexOf('/');
+    const l = this.listingOf(path.slice(0, slash));
+    if (l) this.listed.delete(path.slice(0, slash).replace(/\/+$/, ''));
+  }
+
+  /**
+   * While the snapshot of a look-up is fresh (read ahead, and nothing else ran since: the engine's order is look-up,
+   * then lock), an exclusive create (a lock, exec/lock.ts) is taken by the next round trip's steps and answered true
+   * now; if it then finds the file there, that round trip fails with PreconditionFailed and nothing else runs.
+   * Otherwise it is done at once.
+   */
+  async createExclusive(path: string, data: string, mode = 0o600): Promise<boolean> {
+    if (!this.fresh || data.length > MAX_INLINE) return this.direct_(() => this.inner.createExclusive(path, data, mode));
+    this.pendingCreates++;
+    this.queue({ kind: 'create', path, data, mode });
+    return true;
+  }
+
+  async ageMs(path: string): Promise<number | undefined> {
+    return this.direct_(() => this.inner.ageMs(path));
+  }
+}

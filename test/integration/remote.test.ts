@@ -1,0 +1,129 @@
+/**
+ * From a "laptop": no Docker, no containerd, only a kubeconfig. The pods run on two other nodes, reached through the
+ * stand-in API server's pods/exec into agent pods (test/helpers/remote-nodes.ts: each node with its own CNI cache, the
+ * sandboxes in a containerd of the test's). Through the binaries: attach to pods on both nodes with node round trips
+ * counted, cni-list -A from the laptop, a pod deleted on a remote node and cni-gc from the laptop freeing its lease
+ * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
+ */
+import { readdir } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectOk, runCli } from '../helpers/cli.js';
+import { bridgeConf, writeConf } from '../helpers/confs.js';
+import { startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
+import { leases } from '../helpers/ipam.js';
+import { useLab } from '../helpers/lab.js';
+import { nodeCacheDir, simulateRemoteNodes } from '../helpers/remote-nodes.js';
+import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
+import { must } from '../helpers/sh.js';
+import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+
+const lab = useLab('rn');
+let api: StandInApiServer;
+let cd: Containerd | undefined;
+
+beforeAll(async () => {
+  api = await StandInApiServer.start();
+});
+afterEach(async () => {
+  if (cd) await stopContainerd(cd);
+  cd = undefined;
+  api.clearRequests();
+  for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
+  for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+const NODES = ['node-a', 'node-b'];
+
+async function world() {
+  const ws = await lab.workspace();
+  cd = await startContainerd(lab.prefix);
+  const laptopCache = `${ws.dir}/laptop-cache`;
+  await simulateRemoteNodes(api, cd, ws.dir, laptopCache, NODES);
+  const file = await writeConf(ws.dir, 'net.json', bridgeConf({ name: lab.name('k'), bridge: lab.bridge(), subnet: '198.18.71.0/24', dataDir: ws.dataDir }));
+  const pids: Record<string, number> = {};
+  for (const [i, node] of NODES.entries()) {
+    const name = `web-${i + 1}`;
+    api.addPod(makePod({ name, namespace: 'shop', uid: `uid-${name}`, nodeName: node, containerRuntime: 'containerd' }));
+    pids[name] = await startSandbox(cd, { id: `${lab.prefix}-${name}`, name, namespace: 'shop', uid: `uid-${name}` });
+  }
+  // the laptop: a kubeconfig, a Docker host that is not there, its own (empty) cache directory
+  const cluster = ['--kubeconfig', api.kubeconfigPath, '--docker-host', 'unix:///nonexistent/docker.sock', '--cache-dir', laptopCache, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
+  // attach, detach (in shop), gc (every namespace) run plugins; list does not
+  const common = ['-n', 'shop', ...cluster, '--cni-path', '/usr/lib/cni'];
+  const gcArgs = [...cluster, '--cni-path', '/usr/lib/cni'];
+  const listArgs = ['-A', ...cluster];
+  return { ws, file, pids, common, gcArgs, listArgs, laptopCache };
+}
+
+const agentExecs = () => api.execs.filter((e) => e.namespace === 'kube-system');
+const nodeResults = async (dir: string, node: string) => (await readdir(`${nodeCacheDir(dir, node)}/results`).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+
+describe('from a laptop: pods on other nodes, through agent pods', () => {
+  it('attaches on two nodes (node round trips counted), lists them from the API, gc frees a deleted pod\'s lease on its node', async () => {
+    const w = await world();
+    for (const [i, pod] of ['web-1', 'web-2'].entries()) {
+      api.clearRequests();
+      const before = agentExecs().length;
+      const r = await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]);
+      expectOk(r);
+      expect(r.stdout).toMatch(new RegExp(`^net1 attached to pod shop/${pod} \\(network \\S+, node ${NODES[i]}, sandbox`));
+      expect(await must(['nsenter', '-t', String(w.pids[pod]), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).toMatch(/inet 198\.18\.71\.\d+\/24/);
+      // one plugin: the sandbox lookup and everything before the ADD, the ADD, the cache write
+      expect(agentExecs().length - before).toBeLessThanOrEqual(3);
+    }
+    // each node keeps its own cache; the laptop's stays empty
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([expect.stringMatching(/-net1$/)]);
+    expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([expect.stringMatching(/-net1$/)]);
+    expect(await readdir(w.laptopCache)).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toHaveLength(2);
+
+    // cni-list -A from the laptop: both, with their node, from the API alone (no agent started)
+    api.clearRequests();
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((x) => [x.pod, x.node, x.state])).toEqual([['web-1', 'node-a', 'attached'], ['web-2', 'node-b', 'attached']]);
+    expect(api.requests.filter((q) => q.method === 'POST')).toEqual([]);
+
+    // web-2 is deleted (its sandbox is left, as a crashed kubelet would leave it); gc from the laptop
+    api.deletePod('shop', 'web-2');
+    api.clearRequests();
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod is gone \(node node-b\)$/m);
+    // only node-b was visited: one agent, there, deleted again
+    const created = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods');
+    expect(created.map((q) => (q.body as { spec: { nodeName: string } }).spec.nodeName)).toEqual(['node-b']);
+    expect(api.listPods('kube-system')).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    const left = (JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { items: { pod: string }[] }).items;
+    expect(left.map((x) => x.pod)).toEqual(['web-1']);
+
+    // detach web-1 from the laptop: the record goes too
+    api.clearRequests();
+    const before = agentExecs().length;
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(agentExecs().length - before).toBeLessThanOrEqual(3);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
+  it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {
+    const w = await world();
+    api.clearRequests();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    expectOk(await runCli('list', w.listArgs));
+    api.deletePod('shop', 'web-1');
+    expectOk(await runCli('gc', w.gcArgs));
+    const grants = shippedRbac();
+    const accesses = api.requests.map((q) => accessOf(q.method, q.path)).filter((a) => a !== undefined);
+    for (const a of accesses) expect(allowed(grants, a), JSON.stringify(a)).toBe(true);
+    const used = new Set(accesses.map((a) => `${a.group}/${a.resource}/${a.verb}`));
+    for (const need of ['/configmaps/list', '/configmaps/create', '/configmaps/patch']) expect(used, need).toContain(need);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Node round trips of the engine on a node reached by commands (exec/batch.ts over a ShellExecutor): a counting node
+ * whose commands run here through the real sh (as docker exec or pods/exec would run them on the node), with fake
+ * plugins in a temp CNI path and the cache in a temp dir. The bound of issue 12: after the node is reached, an attach
+ * costs at most 2 + (number of plugins) round trips and so does a detach, the sandbox look-up included (here one
+ * command standing for it, which the read-ahead rides on). Also: what is left on the node, and that the optimistic
+ * steps fall back to the step-by-step answers (busy, already taken) when someone was first.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { attach, detach, readAhead } from '../../src/cni/attach.js';
+import { ResultCache, intentPath, lockPath } from '../../src/cni/cache.js';
+import type { ChainContext } from '../../src/cni/chain.js';
+import { parseNetworkConfig } from '../../src/cni/conf.js';
+import { BatchingExecutor } from '../../src/exec/batch.js';
+import { ShellExecutor } from '../../src/exec/shell.js';
+import type { RunOptions, RunResult } from '../../src/exec/types.js';
+import { BusyError } from '../../src/errors.js';
+import { fakePlugin } from '../helpers/fake-plugin.js';
+import { fakeOwner } from '../fakes/executor.js';
+
+/** A node whose commands run on this host through execa; every run() is one round trip, counted. */
+class CountingNode extends ShellExecutor {
+  readonly where = 'counting node';
+  readonly commands: string[][] = [];
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.commands.push(argv);
+    const r = await execa(argv[0]!, argv.slice(1), { env: opts.env ?? this.baseEnv(), extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
+    return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false };
+  }
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cni-attach-rt-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const CID = 'sandbox0123456789';
+
+/** Plugins that print a result on ADD; "first" checks that the intent was written before it ran. */
+async function world(plugins: string[]) {
+  const bin = join(dir, 'bin');
+  const cacheDir = join(dir, 'cache');
+  await mkdir(bin, { recursive: true });
+  const intent = intentPath(cacheDir, { network: 'net', containerId: CID, ifname: 'net1' });
+  for (const [i, name] of plugins.entries()) {
+    const result = `{"cniVersion":"1.0.0","interfaces":[{"name":"net1","sandbox":"/proc/1/ns/net"}],"ips":[{"address":"198.18.0.${i + 2}/24","interface":0}]}`;
+    const mustHaveIntent = i === 0 ? `[ -e '${intent}' ] || { echo '{"code":999,"msg":"no intent before ADD"}'; exit 1; }\n` : '';
+    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo "ADD ${name}" >> '${join(dir, 'calls')}'; echo '${result}'`, del: `echo "DEL ${name}" >> '${join(dir, 'calls')}'` });
+  }
+  const conf = plugins.length === 1
+    ? { cniVersion: '1.0.0', name: 'net', type: plugins[0] }
+    : { cniVersion: '1.0.0', name: 'net', plugins: plugins.map((type) => ({ type })) };
+  const list = parseNetworkConfig(JSON.stringify(conf), 'test');
+  const node = new CountingNode();
+  const session = () => {
+    const exec = new BatchingExecutor(node);
+    const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: () => undefined };
+    return { exec, ctx, cache: new ResultCache(exec, cacheDir, fakeOwner()) };
+  };
+  const rt = { containerId: CID, netns: '/proc/1/ns/net', ifname: 'net1', cniArgs: [] as [string, string][], capabilityArgs: {} };
+  const req = { list, rt, describe: 'pod shop/web-1', interfaceExists: async () => false };
+  const left = async (sub: string) => (await readdir(join(cacheDir, sub)).catch(() => [] as string[])).sort();
+  /** An attach as the CLI makes it on a node: declare the reads, the sandbox look-up (one command), the engine. */
+  const attachOnNode = async () => {
+    const s = session();
+    const before = node.commands.length;
+    readAhead(s.ctx, s.cache, 'net1', list);
+    await s.exec.run(['true']); // the sandbox look-up
+    const done = await attach(s.ctx, s.cache, req);
+    return { done, trips: node.commands.length - before };
+  };
+  const detachOnNode = async () => {
+    const s = session();
+    const before = node.commands.length;
+    readAhead(s.ctx, s.cache, 'net1');
+    await s.exec.run(['true']);
+    const done = await detach(s.ctx, s.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1' });
+    return { done, trips: node.commands.length - before };
+  };
+  return { node, cacheDir, list, session, req, left, attachOnNode, detachOnNode };
+}
+
+describe('node round trips (exec/batch.ts)', () => {
+  for (const plugins of [['first'], ['first', 'second'], ['first', 'second', 'third']]) {
+    it(`${plugins.length} plugin(s): attach and detach each in at most 2 + ${plugins.length}, leaving only the result`, async () => {
+      const w = await world(plugins);
+      const a = await w.attachOnNode();
+      expect(a.done.already).toBe(false);
+      expect(a.trips).toBeLessThanOrEqual(2 + plugins.length);
+      expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
+      expect(await w.left('cni-attach/intents')).toEqual([]);
+      expect(await w.left('cni-attach/locks')).toEqual([]);
+      const d = await w.detachOnNode();
+      expect(d.done.map((x) => x.network)).toEqual(['net']);
+      expect(d.trips).toBeLessThanOrEqual(2 + plugins.length);
+      expect(await w.left('results')).toEqual([]);
+      expect(await w.left('cni-attach/locks')).toEqual([]);
+    });
+  }
+
+  it('the same attach step by step (no batching) takes many more', async () => {
+    const w = await world(['first']);
+    const exec = w.node;
+    const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', join(dir, 'bin')], timeoutMs: 10_000, note: () => undefined };
+    await attach(ctx, new ResultCache(exec, w.cacheDir, fakeOwner()), w.req);
+    expect(exec.commands.length).toBeGreaterThan(8);
+  });
+
+  it('a lock held by another host: the steps do not hold, and the step-by-step answer is busy; nothing ran', async () => {
+    const w = await world(['first']);
+    const lock = lockPath(w.cacheDir, CID, 'net1');
+    await mkdir(join(w.cacheDir, 'cni-attach/locks'), { recursive: true });
+    await writeFile(lock, 'other-host 77 1\n');
+    await expect(w.attachOnNode()).rejects.toThrow(BusyError);
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([`${CID}-net1.lock`]);
+  });
+
+  it('an attachment recorded between the look-up and the lock: already taken, as step by step', async () => {
+    const w = await world(['first']);
+    await w.attachOnNode();
+    const result = join(w.cacheDir, 'results', `net-${CID}-net1`);
+    const saved = await readFile(result, 'utf8');
+    // a second attach whose look-up comes before the first one's result is written
+    await rm(result);
+    const s = w.session();
+    readAhead(s.ctx, s.cache, 'net1', w.list);
+    await s.exec.run(['true']);
+    await writeFile(result, saved);
+    await expect(attach(s.ctx, s.cache, w.req)).rejects.toThrow(/net1 is already taken in pod shop\/web-1: it is attached \(network net\)/);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+  });
+
+  it('a result that cannot be written (sent with the unlock) is rolled back: DEL ran, no intent, no lock', async () => {
+    const w = await world(['first']);
+    await mkdir(w.cacheDir, { recursive: true });
+    await writeFile(join(w.cacheDir, 'results'), 'a file where the results directory should be');
+    await expect(w.attachOnNode()).rejects.toThrow(/could not write the result cache .* \(rolled back\)/);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n')).toEqual(['ADD first', 'DEL first']);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('a failing ADD is rolled back: no intent, no lock, no result', async () => {
+    const w = await world(['first', 'second']);
+    await fakePlugin(join(dir, 'bin'), 'second', { add: `echo '{"code":7,"msg":"bad config"}'; exit 1` });
+    await expect(w.attachOnNode()).rejects.toThrow(/plugin second failed on ADD \(CNI error 7\): bad config/);
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+});
