@@ -23,17 +23,20 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     const engine = await load.engine();
     const common = { ifname: p.ifname, cniArgs: p.extraArgs, argsGiven: flags.args !== undefined, ...(conf ? { list: conf.list } : {}) };
     let describe: string;
+    let where: Record<string, string>; // the dry-run's "# target:" fields, the same as cni-detach prints
     let req: DetachRequest;
     let on = p;
     if (api) {
       const pod = await lookupPodFor(flags, deps, api, podName!);
       describe = pod.describe;
+      where = { pod: `${pod.namespace}/${pod.name}`, netns: pod.netns || '(none)' };
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
       if (pod.executor) on = { ...p, ...p.on(pod.executor) };
       req = { ...common, containerId: pod.containerId, netns: pod.netns, describe, match: pod.match, ways: waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags) };
     } else {
       const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
       describe = target.describe;
+      where = { netns: target.netnsPath, containerId: target.containerId };
       req = {
         ...common, containerId: target.containerId, netns: target.netnsPath, describe,
         ways: waysOut({ netns: target.netnsPath }, p.ifname, flags),
@@ -42,7 +45,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     if (flags.dryRun) {
       const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
-      return printPlan(deps.io.out, flags.output, { target: describe, ...(req.netns ? { netns: req.netns } : {}) }, runs);
+      return printPlan(deps.io.out, flags.output, where, runs);
     }
     const checked = await engine.check(on.ctx, on.cache, req);
     if (flags.output !== 'summary') {

@@ -133,6 +133,20 @@ describe('kubectl cni-detach and cni-check', () => {
     expect(await cli(checkCommand, w, base)).toBe(0);
     expect(w.stdout()).toMatch(/eth1 in netns \/var\/run\/netns\/a \(network net\): CHECK ok/);
   });
+  it('check and detach --dry-run print the same "# target:" header (netns=… containerId=…)', async () => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(0);
+    const header = /^# target: netns=\/var\/run\/netns\/a containerId=cnitool-[0-9a-f]{20}\n/;
+    const c = world();
+    c.deps.localExecutor = async () => w.exec;
+    expect(await cli(checkCommand, c, [...base, '--dry-run'])).toBe(0);
+    expect(c.stdout()).toMatch(header);
+    const d = world();
+    d.deps.localExecutor = async () => w.exec;
+    expect(await cli(detachCommand, d, [...base, '--dry-run'])).toBe(0);
+    expect(d.stdout()).toMatch(header);
+    expect(c.stdout().split('\n')[0]).toBe(d.stdout().split('\n')[0]);
+  });
 });
 
 describe('flag parsing', () => {
