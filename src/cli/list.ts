@@ -1,4 +1,4 @@
-/** kubectl cni-list: the attachments this node's cache holds (what cni-attach made), with their state and annotation. */
+/** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
 import { UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
@@ -85,12 +85,24 @@ function lockRow(l: { file: string; why: string }): Row {
 
 export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-list')
-    .description('List the attachments in this node\'s CNI cache (what cni-attach and cnitool made), with their state.')
+    .description(
+      "List the attachments in this node's CNI cache (what cni-attach and cnitool made) and the ones the cluster's attachment records name on other nodes, with their state.",
+    )
     .argument('[pod]', 'only this pod (in -n NAMESPACE)')
-    .addOption(namespaceOption("only this namespace (default: the context's, else default)"))
+    // "Options" before "Global options", as in the other commands' --help (commander lists groups by first option)
     .option('-A, --all-namespaces', 'every namespace, and attachments to bare network namespaces')
-    .option('-l, --selector <selector>', 'only pods matching this label selector (e.g. app=web)');
+    .option('-l, --selector <selector>', 'only pods matching this label selector (e.g. app=web)')
+    .addOption(namespaceOption("only this namespace (default: the context's, else default)"));
   addClusterOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+The cluster is asked for the pods (their state), the attachment records (ConfigMaps cni-attach-node-<node> in
+--agent-namespace: the rows of other nodes, whose state comes from the API alone) and, through --runtime, this
+host's sandboxes. cni-list starts no agent pod, so --agent-image is not used by it. --no-cluster asks neither the
+cluster nor the runtime: the rows and states are those of this node's cache alone. When the cluster cannot be asked
+a note on stderr says so and why.`,
+  );
   cmd
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
@@ -160,8 +172,9 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
         apiError = describeError(e);
       }
     }
-    // an empty cache has no states to tell: the cluster was asked only for the default namespace
-    if (apiError && found.length > 0) deps.io.err(`note: states are from the cache only: ${apiError}\n`);
+    // said also when nothing is listed: "No resources found" alone would hide that the cluster (and its records of
+    // attachments on other nodes) was never asked
+    if (apiError) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${apiError}\n`);
     const locks = podName === undefined ? await cache.staleLocks() : [];
     const local = [...(await classify(found, world)).map(toRow), ...locks.map(lockRow)];
     const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));

@@ -254,7 +254,7 @@ describe('--dry-run', () => {
 describe('output to a reader that goes away', () => {
   it('`--help | head -1` and `-o json | head -c1` end quietly with exit 0, however often', async () => {
     for (let i = 0; i < 5; i++) {
-      for (const cmd of [`${BIN.attach} --help | head -1`, `${BIN.attach} --help | true`, `${BIN.list} -o json --cache-dir /nonexistent-cni-cache | head -c1`]) {
+      for (const cmd of [`${BIN.attach} --help | head -1`, `${BIN.attach} --help | true`, `${BIN.list} -o json --no-cluster --cache-dir /nonexistent-cni-cache | head -c1`]) {
         const r = await execa('bash', ['-c', `set -o pipefail; ${cmd}`], { reject: false });
         expect(r.exitCode, `${cmd}: ${r.stderr}`).toBe(0);
         expect(r.stderr).toBe('');

@@ -192,7 +192,25 @@ describe('kubectl cni-list', () => {
       throw new UsageError('no Kubernetes cluster configured');
     };
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
-    expect(w.stderr()).toMatch(/note: states are from the cache only: no Kubernetes cluster configured/);
+    expect(w.stderr()).toMatch(/note: states are from the cache only; the cluster could not be asked: no Kubernetes cluster configured/);
     expect(w.stdout()).toMatch(/web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+<unknown>\s+ffffffffffff/);
+  });
+  it('--help lists "Options" before "Global options", as cni-attach --help does, and says what the cluster flags do for it', async () => {
+    const w = world();
+    expect(await w.cli(listCommand, ['--help'])).toBe(0);
+    const help = w.stdout();
+    expect(help.indexOf('\nOptions:')).toBeGreaterThan(0);
+    expect(help.indexOf('\nOptions:')).toBeLessThan(help.indexOf('\nGlobal options'));
+    expect(help).toMatch(/--no-cluster asks neither the\s+cluster nor the runtime/);
+  });
+  it('an empty cache and no cluster: "No resources found" and the note that the cluster could not be asked, exit 0', async () => {
+    const w = world();
+    w.deps.kube = async () => {
+      const { UsageError } = await import('../../src/errors.js');
+      throw new UsageError('no Kubernetes cluster configured');
+    };
+    expect(await w.cli(listCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('');
+    expect(w.stderr()).toBe('note: states are from the cache only; the cluster could not be asked: no Kubernetes cluster configured\nNo resources found in default namespace.\n');
   });
 });
