@@ -213,13 +213,15 @@ Examples:
   kubectl cni-attach -l app=web -n shop --ifname eth1 --conf net.json --parallel 8
   kubectl cni-attach --netns /var/run/netns/pod-a --ifname eth1 --conf - < bridge.conflist -o json
 
-The pod is read from the API; its sandbox (pause) container is found on this node through the runtime, and the
-plugins run here against the sandbox's network namespace. kubectl passes only the flags after the plugin name.
+The pod is read from the API; its sandbox (pause) container is found through --runtime: with auto, a pod on this
+host's node through this host's runtime (the plugins run here), a pod on another node through a short-lived agent
+pod on that node (the node's own plugins run there). kubectl passes only the flags after the plugin name.
 
 Exit codes: 0 ok (attached, as printed); 1 a plugin failed, or the result could not be recorded or printed (rolled
 back; the message says so, or says what stays when the rollback failed too), or the interface is busy (try again);
-2 bad usage or input; 3 target not found; 4 cluster/runtime unreachable (after an ADD: attached, the pod's
-network-status not written); 130/143 stopped by Ctrl-C/SIGTERM before the result was recorded (rolled back).`,
+2 bad usage or input; 3 target not found; 4 cluster/runtime unreachable, or no kubeconfig at all (after an ADD:
+attached, the pod's network-status not written); 128+signal, i.e. 129 SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM:
+stopped before the result was recorded (rolled back).`,
   );
   cmd
     .command('completion')
