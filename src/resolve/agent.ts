@@ -3,7 +3,10 @@
  * node (nodeName, hostPID, hostNetwork, tolerating every taint); the sandbox is found with crictl/ctr on the node and
  * the plugins run there, all through pods/exec (see exec/kube-exec.ts). One agent per node per command, shared by
  * every pod on that node; a batch starts the agents of all its nodes at once. The agent pod is deleted afterwards —
- * also on failure and on Ctrl-C — and carries activeDeadlineSeconds so that even a killed CLI's agent does not linger.
+ * also on failure and on Ctrl-C. When the CLI itself is killed (SIGKILL, a lost machine) nothing deletes it: its
+ * activeDeadlineSeconds (600) makes the kubelet stop the privileged container within 600 s, but the Pod object stays
+ * (phase Failed, reason DeadlineExceeded) until someone deletes it (README "Other nodes": the kubectl delete command,
+ * by the AGENT_LABEL below). The same deadline bounds a command: one running longer than 600 s loses its agent.
  */
 import { UnreachableError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
