@@ -36,8 +36,4 @@ export const load = {
   // libraries
   yaml: () => import('js-yaml'),
   fs: () => import('node:fs/promises'),
-  /** node:fs with descriptors (a non-blocking open of --conf: a FIFO is read through a socket that owns the fd). */
-  fsFd: () => import('node:fs'),
-  /** net.Socket over a FIFO's descriptor ('net', not 'node:net': scripts/bundle.mjs serves src's node:net lazily with isIP only). */
-  net: () => import('net'),
 };

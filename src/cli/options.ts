@@ -1,8 +1,8 @@
 /** Flags shared by the commands, and turning them into the engine's inputs. */
 import { isIP } from 'node:net';
-import { promisify } from 'node:util';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
 
 /** kubectl's global flags (the ones that make sense for a plugin): how to reach the cluster, and as whom. */
@@ -203,59 +203,16 @@ export const MAX_CONF_BYTES = 4 * 1024 * 1024;
  */
 export async function readConf(path: string, readStdin: () => Promise<string>): Promise<{ text: string; source: string }> {
   if (path === '-') return { text: await readStdin(), source: 'stdin' };
-  const fs = await load.fsFd();
-
-  const fail = (e: unknown) => {
+  let text: string | undefined;
+  try {
+    text = await readLocalText(path, MAX_CONF_BYTES);
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return new UsageError(`--conf ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
-  };
-  const tooBig = () => new UsageError(`--conf ${path}: more than ${MAX_CONF_BYTES / 1024 / 1024} MiB; a network config is a few KiB`);
-  let fd: number;
-  try {
-    fd = await promisify(fs.open)(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (e) {
-    throw fail(e);
+    if (code === 'EFBIG') throw new UsageError(`--conf ${path}: more than ${MAX_CONF_BYTES / 1024 / 1024} MiB; a network config is a few KiB`);
+    throw new UsageError(`--conf ${path}: ${code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
-  let owned = true; // until a socket takes the descriptor over (it closes it)
-  try {
-    const st = await promisify(fs.fstat)(fd);
-    if (st.isDirectory()) throw fail(Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
-    if (st.isFIFO() || st.isSocket()) {
-      // through the event loop (epoll), never a blocking read() in a pool thread
-      const { Socket } = await load.net();
-      const sock = new Socket({ fd, readable: true, writable: false });
-      owned = false;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      try {
-        for await (const c of sock) {
-          size += (c as Buffer).length;
-          if (size > MAX_CONF_BYTES) throw tooBig();
-          chunks.push(c as Buffer);
-        }
-      } finally {
-        sock.destroy();
-      }
-      return { text: Buffer.concat(chunks).toString('utf8'), source: path };
-    }
-    // a regular file (or a device such as /dev/zero): read up to the limit
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for (;;) {
-      const buf = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await promisify(fs.read)(fd, buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      if (size > MAX_CONF_BYTES) throw tooBig();
-      chunks.push(buf.subarray(0, bytesRead));
-    }
-    return { text: Buffer.concat(chunks).toString('utf8'), source: path };
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw fail(e);
-  } finally {
-    if (owned) fs.close(fd, () => undefined);
-  }
+  if (text === undefined) throw new UsageError(`--conf ${path}: no such file`);
+  return { text, source: path };
 }
 
 export async function readAllStdin(): Promise<string> {

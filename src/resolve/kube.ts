@@ -5,12 +5,13 @@
  */
 import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '@kubernetes/client-node';
 import { load as yamlLoad } from 'js-yaml';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { delimiter } from 'node:path';
 import { CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
-import { resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
+import { readLocalText } from '../exec/read-file.js';
+import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeconfigFiles, type KubeOverrides } from './kubeconfig.js';
 
 export type Pod = V1Pod;
 
@@ -273,10 +274,30 @@ function traced(inner: HttpLibrary, trace: (line: string) => void): HttpLibrary 
   };
 }
 
-function fileReader(): { read(path: string): string | undefined; parse(text: string): unknown } {
+/** The largest kubeconfig (or tokenFile) read: far above a real one (a few KiB to a few hundred KiB). */
+const MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The loader's files. The kubeconfig files it will read are read ahead, asynchronously and through the event loop
+ * (exec/read-file.ts): a FIFO (`--kubeconfig <(…)`) waits for its writer without blocking a pool thread, so Ctrl-C and
+ * SIGTERM still stop the command (issue 11, kind 2). Other files it names (a tokenFile) are read when asked; one that
+ * is not a regular file is refused rather than read synchronously, since that read could wait past every signal.
+ */
+async function fileReader(paths: string[]): Promise<KubeconfigFiles> {
+  const ahead = new Map<string, string | undefined>();
+  for (const p of paths) {
+    try {
+      ahead.set(p, await readLocalText(p, MAX_KUBECONFIG_BYTES));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`kubeconfig ${p}: ${code === 'EFBIG' ? `more than ${MAX_KUBECONFIG_BYTES / 1024 / 1024} MiB` : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    }
+  }
   return {
     read(path) {
+      if (ahead.has(path)) return ahead.get(path);
       try {
+        if (!statSync(path).isFile()) throw new Error('not a regular file');
         return readFileSync(path, 'utf8');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -291,7 +312,8 @@ function fileReader(): { read(path: string): string | undefined; parse(text: str
 
 export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<KubeApi> {
   const k8s = await import('./k8s-client.js');
-  const resolved = resolveKubeconfig({ ...(opts.kubeconfig !== undefined ? { explicitPath: opts.kubeconfig } : {}), env, delimiter }, opts, fileReader());
+  const rules = { ...(opts.kubeconfig !== undefined ? { explicitPath: opts.kubeconfig } : {}), env, delimiter };
+  const resolved = resolveKubeconfig(rules, opts, await fileReader(kubeconfigPaths(rules).paths));
   const headers = requestHeaders(opts.userAgent, resolved.impersonate);
   /** pods/exec (WebSocket) requests take their headers here; the REST calls in sharedAgentAuth. */
   class KubectlConfig extends k8s.KubeConfig {

@@ -204,6 +204,27 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
     expect(r.exitCode, show(r)).toBe(code);
     expect(Date.now() - t0, show(r)).toBeLessThan(3000);
   });
+
+  it.each([
+    ['attach', '--kubeconfig', 'SIGTERM', 143],
+    ['attach', 'KUBECONFIG', 'SIGINT', 130],
+    ['list', '--kubeconfig', 'SIGTERM', 143],
+    ['detach', 'KUBECONFIG', 'SIGTERM', 143],
+  ] as const)('a kubeconfig on a FIFO nobody writes (%s, %s): %s exits %i at once', async (tool, how, signal, code) => {
+    const ws = await lab.workspace();
+    const fifo = join(ws.dir, 'kubeconfig');
+    await must(['mkfifo', fifo]);
+    const conf = join(ws.dir, 'net.json');
+    await writeFile(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'fifo-net', type: 'bridge' }));
+    const args = tool === 'list' ? ['-n', 'shop'] : ['web-1', '-n', 'shop', '--ifname', 'eth1', ...(tool === 'attach' ? ['--conf', conf] : [])];
+    const run = spawnCli(tool, [...args, '--cache-dir', ws.cacheDir, ...(how === '--kubeconfig' ? ['--kubeconfig', fifo] : [])], how === 'KUBECONFIG' ? { KUBECONFIG: fifo } : {});
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = Date.now();
+    run.kill(signal);
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(code);
+    expect(Date.now() - t0, show(r)).toBeLessThan(3000);
+  });
 });
 
 describe('kind 2: cni-gc ends on the first signal', () => {
