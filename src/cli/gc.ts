@@ -118,9 +118,11 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     let world: Parameters<typeof classify>[1] = { exec };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
+    // (no kubeconfig at all, or one that cannot be used: the bare namespaces are still freed, and a note says what not)
     const api = needCluster ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
-      if (e instanceof UsageError) return undefined;
-      throw e;
+      if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
+      if (!/^no kubeconfig found/.test(e.message)) deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
+      return undefined;
     });
     let pods: Pod[] | undefined;
     if (api && needCluster) {
@@ -170,9 +172,16 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
-      const remote = await recordsPass(flags, deps, api, pods ?? (await api.listPods(undefined)), locallyFreed, exec);
-      outcome.freed.push(...remote.freed);
-      outcome.failed.push(...remote.failed);
+      try {
+        const remote = await recordsPass(flags, deps, api, pods ?? (await api.listPods(undefined)), locallyFreed, exec);
+        outcome.freed.push(...remote.freed);
+        outcome.failed.push(...remote.failed);
+      } catch (e) {
+        // with pod attachments here the cluster answered already: its failure now is the command's; without them this
+        // was a node-local gc that also looked at the cluster's records, and what it freed here stands
+        if (needCluster || !(e instanceof UnreachableError || e instanceof UsageError)) throw e;
+        deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
+      }
     }
 
     // the freed interfaces of pods that still exist leave their network-status

@@ -116,9 +116,10 @@ a note on stderr says so and why.`,
 
     let api;
     let apiError: string | undefined;
-    // the cluster tells the default namespace and whether pods and sandboxes still exist
+    // the cluster tells the default namespace, whether pods and sandboxes still exist, and (its attachment records)
+    // what is attached on other nodes — so it is asked also when this host's cache holds nothing for the namespace
     if (flags.selector !== undefined && flags.cluster === false) throw new UsageError('-l needs the cluster (it selects pods by their labels): drop --no-cluster');
-    if (flags.cluster !== false && (flags.namespace === undefined || flags.selector !== undefined || found.some((f) => podOf(f.entry)))) {
+    if (flags.cluster !== false) {
       try {
         api = await connect(flags, deps);
       } catch (e) {
