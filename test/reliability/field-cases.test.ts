@@ -197,12 +197,7 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
     const fifo = join(ws.dir, 'fifo');
     await must(['mkfifo', fifo]);
     const run = spawnCli('attach', ['--netns', netnsPath('nosuch'), '--ifname', 'eth1', '--conf', fifo, '--cache-dir', ws.cacheDir]);
-    await new Promise((r) => setTimeout(r, 1500));
-    const t0 = Date.now();
-    run.kill(signal);
-    const r = await run.done;
-    expect(r.exitCode, show(r)).toBe(code);
-    expect(Date.now() - t0, show(r)).toBeLessThan(3000);
+    await expectStopsAtOnce(run, signal, code);
   });
 
   it.each([
@@ -218,14 +213,19 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
     await writeFile(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'fifo-net', type: 'bridge' }));
     const args = tool === 'list' ? ['-n', 'shop'] : ['web-1', '-n', 'shop', '--ifname', 'eth1', ...(tool === 'attach' ? ['--conf', conf] : [])];
     const run = spawnCli(tool, [...args, '--cache-dir', ws.cacheDir, ...(how === '--kubeconfig' ? ['--kubeconfig', fifo] : [])], how === 'KUBECONFIG' ? { KUBECONFIG: fifo } : {});
-    await new Promise((r) => setTimeout(r, 1500));
-    const t0 = Date.now();
-    run.kill(signal);
-    const r = await run.done;
-    expect(r.exitCode, show(r)).toBe(code);
-    expect(Date.now() - t0, show(r)).toBeLessThan(3000);
+    await expectStopsAtOnce(run, signal, code);
   });
 });
+
+/** Once the command has waited 1.5 s on its input, `signal` ends it with `code` within 3 s. */
+async function expectStopsAtOnce(run: ReturnType<typeof spawnCli>, signal: NodeJS.Signals, code: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  run.kill(signal);
+  const r = await run.done;
+  expect(r.exitCode, show(r)).toBe(code);
+  expect(Date.now() - t0, show(r)).toBeLessThan(3000);
+}
 
 describe('kind 2: cni-gc ends on the first signal', () => {
   it('SIGTERM during a DEL of cni-gc: exit 143 at once, that record and the ones not reached stay for the next run', async () => {
