@@ -119,6 +119,12 @@ export class PluginError extends CniAttachError {
   }
 }
 
+/**
+ * What a stopped command left: nothing (stopped before it changed anything), undone (its change was rolled back), or
+ * recorded (a change stays in the cache records, which the message names the command to finish).
+ */
+export type LeftByStop = 'nothing' | 'undone' | 'recorded';
+
 /** The user's signal (SIGINT, SIGTERM) stopped the command before a step; the message says what was left (or undone). */
 export class StoppedError extends CniAttachError {
   readonly kind = 'stopped';
@@ -126,6 +132,7 @@ export class StoppedError extends CniAttachError {
   constructor(
     readonly signal: string,
     message: string,
+    readonly left: LeftByStop = 'nothing',
   ) {
     super(message);
   }

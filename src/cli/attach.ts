@@ -14,7 +14,7 @@ import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, printPlan, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
+import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { load } from './load.js';
 import { main, stdio } from './main.js';
 
@@ -84,11 +84,6 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
   };
 }
 
-/** Attach to one target and, for a pod, record it in network-status. */
-async function attachTo(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
-  return annotate(job, await attachOnly(job, target, pod));
-}
-
 async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
@@ -107,10 +102,12 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined):
 }
 
 /**
- * For a pod (once the result is printed): record the added-interface event and add the interface to its
- * network-status (a failure is kept in the outcome: the attachment stands).
+ * For a pod (once the result is printed): record the attachment in the cluster, record the added-interface event and
+ * add the interface to its network-status (a failure is kept in the outcome: the attachment stands). stopOnSignal:
+ * the user's signal stops the wait for the network-status PATCH (one attach); a batch finishes the bookkeeping of an
+ * attach made, each request within --request-timeout (a second signal exits at once).
  */
-async function annotate(job: Job, out: Outcome): Promise<Outcome> {
+async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
   if (pod && job.api) await recordInCluster(job, pod, done);
@@ -122,8 +119,8 @@ async function annotate(job: Job, out: Outcome): Promise<Outcome> {
     const ns = await load.networkStatus();
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
     try {
-      const stopped = whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)));
-      await Promise.race([job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod), stopped]);
+      const update = job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
+      await (stopOnSignal ? Promise.race([update, whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)))]) : update);
       out.annotated = true;
     } catch (e) {
       out.annotateError = e as Error;
@@ -171,7 +168,13 @@ async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise
   return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname(), await readAheadOn(job));
 }
 
-/** -l / --all: one API list, one runtime list, then every pod with bounded parallelism. */
+/** What the user's signal left of an attach it stopped (cli/bulk.ts). */
+const STOP_WORDS = { undone: 'rolled back', recorded: 'left recorded (rollback failed)' };
+
+/**
+ * -l / --all: one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
+ * flight are rolled back (or, their result recorded, kept with their network-status), the rest not started (bulk.ts).
+ */
 async function attachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
@@ -183,20 +186,21 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const target = await podTargetFor(job, runtimes, pod);
-      const o = await attachTo(job, target, target);
+      const target = await beforeChange(podTargetFor(job, runtimes, pod));
+      // an attach made is finished, also after a signal: its record and network-status must match it
+      const o = await annotate(job, await attachOnly(job, target, target), false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
     },
     (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname} ${summaryLines(o.done.result, job.p.ifname)[0]!.trim()}`,
   );
   if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => ({ pod: o.pod, ok: o.ok, ...(o.ok ? { result: o.value!.done.result } : { error: o.error, exitCode: o.exitCode }) })), flags.output));
+    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
   } else {
     const ok = outcomes.filter((o) => o.ok).length;
-    deps.io.out(`${job.p.ifname} attached to ${ok} of ${outcomes.length} pods${ok < outcomes.length ? ` (${outcomes.length - ok} failed)` : ''}\n`);
+    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods`, STOP_WORDS)}\n`);
   }
-  batchExit(outcomes, 'attach');
+  batchExit(outcomes, 'attach', STOP_WORDS);
 }
 
 export function attachCommand(deps: Deps = defaultDeps(stdio)): Command {

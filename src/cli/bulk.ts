@@ -1,6 +1,15 @@
-/** Many pods at once: a bounded number in flight, a progress line per pod on stderr, a summary, one exit code. */
-import { SomeFailedError, UsageError } from '../errors.js';
-import { interruptedBy } from '../exec/interrupt.js';
+/**
+ * Many pods at once: a bounded number in flight, a progress line per pod on stderr, a summary, one exit code.
+ *
+ * The user's first Ctrl-C/SIGTERM stops the batch as kubectl stops its work: the pods in flight are stopped as one
+ * command on one pod is (an attach is rolled back, a detach keeps its record), the pods not yet started are not
+ * touched at all (no look-up, no plugin), and the summary and the exit code (128 + n) say which pods were done, which
+ * were stopped (and what that left) and which were not started. A pod whose change was made before the signal keeps
+ * it, and its bookkeeping (its cluster record, its network-status) is finished.
+ */
+import { PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
+import { hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
+import { AddFailed } from '../cni/chain.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
@@ -8,17 +17,77 @@ import { describeError, ExitCode, exitCodeOf, type ExitCodeValue, type Io } from
 import type { CommonFlags } from './options.js';
 import { load } from './load.js';
 
+/**
+ * How a pod of the batch ended. done: its change is made. failed: it failed by itself (or its rollback failed).
+ * stopped: the user's signal stopped it in flight and its change was undone (attach) or its record stays (detach).
+ * not started: the signal came before it began, or before it changed anything.
+ */
+export type PodState = 'done' | 'failed' | 'stopped' | 'not started';
+
 export interface PodOutcome<T> {
   pod: string;
   ok: boolean;
+  state: PodState;
   value?: T;
   error?: string;
   exitCode: ExitCodeValue;
   /** What the pod's failure threw. */
   failure?: unknown;
+  /** For a pod the user's signal stopped (or kept from starting): the signal, and what it left. */
+  stop?: { signal: string; left: LeftByStop };
 }
 
-/** Run fn for every pod, at most `parallel` at a time; never throws for one pod's failure. Stops starting new ones on Ctrl-C. */
+/** Thrown for a pod that the user's signal stopped before it changed anything (its look-up is not waited for). */
+class NotStarted extends StoppedError {}
+
+/**
+ * A step of a pod that changes nothing (its sandbox look-up): its value, or, once the user's signal came (before or
+ * while it runs: it is not waited for then), NotStarted.
+ */
+export async function beforeChange<L>(step: Promise<L>): Promise<L> {
+  const stop = (sig: string) => {
+    step.catch(() => undefined);
+    return new NotStarted(sig, `stopped by ${signalName(sig)} before it changed anything`);
+  };
+  if (interruptedBy()) throw stop(interruptedBy()!);
+  const got = await Promise.race([step.then((v) => ({ v })), whenInterrupted().then((s) => ({ s }))]).catch((e: unknown) => {
+    // a look-up that failed because the signal stopped what it ran is the signal's doing
+    if (interruptedBy()) return { s: interruptedBy()! };
+    throw e;
+  });
+  if ('s' in got) throw stop(got.s);
+  if (interruptedBy()) throw stop(interruptedBy()!);
+  return got.v;
+}
+
+/**
+ * What the user's signal left of a pod whose run threw e, or undefined when e is not the signal's doing. The rule of
+ * each error: a StoppedError says it; an ADD stopped by the signal was rolled back unless its rollback failed (then
+ * the attempt stays recorded, see cni/attach.ts); a DEL stopped keeps its record; a plugin asked VERSION, STATUS or
+ * CHECK changed nothing.
+ */
+export function leftByStop(e: unknown): LeftByStop | undefined {
+  if (!stoppedBy(e)) return undefined;
+  if (e instanceof StoppedError) return e.left;
+  if (e instanceof AddFailed) return e.rollbackError ? 'recorded' : 'undone';
+  if (e instanceof PluginError && e.command === 'DEL') return 'recorded';
+  return 'nothing';
+}
+
+function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
+  const sig = stoppedBy(e);
+  const left = leftByStop(e);
+  const base = { pod: id, ok: false, error: describeError(e), exitCode: exitCodeOf(e), failure: e };
+  if (!sig || !left) return { ...base, state: 'failed' };
+  return { ...base, state: left === 'nothing' ? 'not started' : 'stopped', stop: { signal: sig, left } };
+}
+
+/**
+ * Run fn for every pod, at most `parallel` at a time; never throws for one pod's failure. fn runs its look-up through
+ * beforeChange. The batch is one change under way for the signal handling (exec/interrupt.ts hold()): the first
+ * signal lets it end as described above, a second one exits at once. A pod the signal kept from starting gets no
+ * progress line; the summary names it.
+ */
 export async function forEachPod<T>(
   pods: Pod[],
   parallel: number,
@@ -36,31 +105,89 @@ export async function forEachPod<T>(
       if (i >= pods.length) return;
       const pod = pods[i]!;
       const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+      const sig = interruptedBy();
+      if (sig) {
+        const why = `stopped by ${signalName(sig)} before it started`;
+        out[i] = { pod: id, ok: false, state: 'not started', error: why, exitCode: exitCodeOf(new StoppedError(sig, why)), stop: { signal: sig, left: 'nothing' } };
+        continue;
+      }
       let o: PodOutcome<T>;
-      if (interruptedBy()) {
-        o = { pod: id, ok: false, error: `not started: interrupted by ${interruptedBy()}`, exitCode: ExitCode.PluginFailed };
-      } else {
-        try {
-          const value = await fn(pod);
-          o = { pod: id, ok: true, value, exitCode: ExitCode.Ok };
-        } catch (e) {
-          o = { pod: id, ok: false, error: describeError(e), exitCode: exitCodeOf(e), failure: e };
-        }
+      try {
+        const value = await fn(pod);
+        o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
+      } catch (e) {
+        o = outcomeOf(id, e);
       }
       out[i] = o;
       done++;
-      io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${o.ok ? line(o.value!) : `failed: ${o.error}`}\n`);
+      const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : `${o.state}: ${o.error}`;
+      io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(parallel, pods.length) }, worker));
+  const release = hold();
+  try {
+    await Promise.all(Array.from({ length: Math.min(parallel, pods.length) }, worker));
+  } finally {
+    release();
+  }
   return out;
 }
 
-/** The batch's exit code: 0 when every pod succeeded, else the code of the first failure (in pod order). */
-export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string): void {
+/** What a stopped pod's state is called, by what the signal left: attach {undone: 'rolled back', …}. */
+export interface StopWords {
+  undone: string;
+  recorded: string;
+}
+
+/**
+ * What the user's signal did to the batch, or undefined when it did nothing to it: "stopped by SIGTERM: 1 rolled
+ * back (ns/a), 3 not started (ns/b, ns/c, ns/d)".
+ */
+function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords): string | undefined {
+  const sig = outcomes.find((o) => o.stop)?.stop?.signal;
+  if (!sig) return undefined;
+  const groups: string[] = [];
+  const group = (pods: PodOutcome<T>[], what: string) => {
+    if (pods.length) groups.push(`${pods.length} ${what} (${pods.map((o) => o.pod).join(', ')})`);
+  };
+  group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
+  group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
+  group(outcomes.filter((o) => o.state === 'not started'), 'not started');
+  return `stopped by ${signalName(sig)}: ${groups.join(', ')}`;
+}
+
+/**
+ * The batch's summary line: `done` ("eth1 attached to 2 of 6 pods"), then what became of the others: "; stopped by
+ * SIGTERM: 1 rolled back (ns/a), 3 not started (ns/b, …); 1 failed (ns/c)".
+ */
+export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: StopWords): string {
+  const failed = outcomes.filter((o) => o.state === 'failed').map((o) => o.pod);
+  const parts = [stopText(outcomes, words), failed.length ? `${failed.length} failed (${failed.join(', ')})` : undefined].filter(Boolean);
+  return [done, ...parts].join('; ');
+}
+
+/**
+ * The batch's end: nothing when every pod is done; when the user's signal stopped it, exit 128 + n (whatever else
+ * failed: the message names it), as one command stopped by it; else the code of the first failure (in pod order).
+ */
+export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: StopWords): void {
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length === 0) return;
-  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods (${failed.map((f) => f.pod).join(', ')})`, failed[0]!.failure);
+  const names = (s: PodOutcome<T>[]) => s.map((f) => f.pod).join(', ');
+  const mine = failed.filter((o) => o.state === 'failed');
+  const stop = stopText(outcomes, words);
+  if (stop) {
+    const sig = outcomes.find((o) => o.stop)!.stop!.signal;
+    const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed (${names(mine)})` : ''}`;
+    throw new SomeFailedError(msg, new StoppedError(sig, msg));
+  }
+  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods (${names(failed)})`, failed[0]!.failure);
+}
+
+/** A pod's record in -o json|yaml: what it did when done, else its state, error and exit code (and the signal that stopped it). */
+export function batchRecord<T>(o: PodOutcome<T>, value: (v: T) => Record<string, unknown>): Record<string, unknown> {
+  if (o.ok) return { pod: o.pod, ok: true, ...value(o.value!) };
+  return { pod: o.pod, ok: false, state: o.state, error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}) };
 }
 
 export function parseParallel(text: string): number {

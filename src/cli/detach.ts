@@ -10,7 +10,7 @@ import { hold, whenInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, forEachPod, parseParallel } from './bulk.js';
+import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
@@ -66,8 +66,12 @@ function netnsRequest(job: Job, target: Target & { gone: boolean }): DetachReque
   };
 }
 
-/** DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. */
-async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
+/**
+ * DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. stopOnSignal:
+ * the user's signal stops the wait for the network-status PATCH (one detach); a batch finishes the bookkeeping of a
+ * detach made, each request within --request-timeout (a second signal exits at once).
+ */
+async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
@@ -89,8 +93,8 @@ async function detachPod(job: Job, pod: PodLookup): Promise<Outcome> {
   }
   try {
     // an API that does not answer must not hold a command the user stopped (see hold() in main)
-    const stopped = whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)));
-    await Promise.race([job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod), stopped]);
+    const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
+    await (stopOnSignal ? Promise.race([update, whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)))]) : update);
   } catch (e) {
     out.annotateError = e as Error;
   }
@@ -152,6 +156,13 @@ function lines(ifname: string, o: Outcome): string[] {
   });
 }
 
+/** What the user's signal left of a detach it stopped (cli/bulk.ts): its DEL did not finish, its record stays. */
+const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run the command again)' };
+
+/**
+ * -l / --all: every matching pod with bounded parallelism. On the user's signal the pods in flight are stopped (their
+ * records stay, a DEL that finished is forgotten with its network-status), the rest not started (bulk.ts).
+ */
 async function detachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
   const batch = await batchOf(flags, deps, job.api!, namespace);
@@ -162,21 +173,21 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const lookup = await (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job));
-      const o = await detachPod(job, lookup);
+      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job)))());
+      // a detach made is finished, also after a signal: the records and network-status must match it
+      const o = await detachPod(job, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
     },
     (o) => (o.done.length ? `detached ${job.p.ifname}` : `nothing attached as ${job.p.ifname}`),
   );
   if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => ({ pod: o.pod, ok: o.ok, ...(o.ok ? { detached: o.value!.done.map((d) => d.network) } : { error: o.error, exitCode: o.exitCode }) })), flags.output));
+    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ detached: v.done.map((d) => d.network) }))), flags.output));
   } else {
     const n = outcomes.filter((o) => o.ok && o.value!.done.length > 0).length;
-    const failed = outcomes.filter((o) => !o.ok).length;
-    deps.io.out(`${job.p.ifname} detached from ${n} of ${outcomes.length} pods${failed ? ` (${failed} failed)` : ''}\n`);
+    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods`, STOP_WORDS)}\n`);
   }
-  batchExit(outcomes, 'detach');
+  batchExit(outcomes, 'detach', STOP_WORDS);
 }
 
 export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {

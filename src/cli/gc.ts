@@ -221,7 +221,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     const others = [...outcome.gcErrors, ...annotateErrors];
     if (outcome.stoppedBy) {
-      throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`);
+      throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
     }
     const problems = outcome.failed.length + others.length;
     if (problems) {

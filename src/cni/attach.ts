@@ -198,15 +198,15 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
     }
     const notRecorded = async (e: unknown): Promise<never> => {
       // An attachment we cannot record (or that the user stopped) is one nobody could detach: undo it.
-      let undo = 'rolled back: nothing was left behind';
+      let rollbackError: string | undefined;
       try {
         await delChain(ctx, resolved, rt, result);
         await cache.removeIntent(key);
       } catch (d) {
-        undo = `rolling back also failed: ${(d as Error).message}`;
+        rollbackError = `rolling back also failed: ${(d as Error).message}`;
       }
-      if (e instanceof StoppedError) throw new StoppedError(e.signal, `${e.message} (${undo})`);
-      throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${undo === 'rolled back: nothing was left behind' ? 'rolled back' : undo})`, { cause: e });
+      if (e instanceof StoppedError) throw new StoppedError(e.signal, `${e.message} (${rollbackError ?? 'rolled back: nothing was left behind'})`, rollbackError ? 'recorded' : 'undone');
+      throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${rollbackError ?? 'rolled back'})`, { cause: e });
     };
     try {
       // the last moment a signal undoes the attach: once the result is cached, the attachment stands

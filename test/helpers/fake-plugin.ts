@@ -45,3 +45,9 @@ esac
   await chmod(path, 0o755);
   return path;
 }
+
+/** A fake plugin's ADD that answers with its prevResult (or a bare result), after `pause` seconds. */
+export function passThroughAdd(pause: string): string {
+  return `sleep ${pause}
+printf '%s' "$CONF" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const c=JSON.parse(s);process.stdout.write(JSON.stringify(c.prevResult??{cniVersion:c.cniVersion,interfaces:[{name:process.env.CNI_IFNAME}]}))})'`;
+}

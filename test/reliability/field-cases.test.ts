@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { fakePlugin } from '../helpers/fake-plugin.js';
+import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { attachmentFiles, deleteNetns, useLab } from '../helpers/lab.js';
 import { containerIdOf, linkExists, linkNames, netnsPath } from '../helpers/net.js';
@@ -36,14 +36,6 @@ async function listRows(cacheDir: string): Promise<{ target: string; ifname: str
   expectOk(r);
   const items = (JSON.parse(r.stdout) as { items: { pod: string; ifname: string; state: string; reason?: string }[] }).items;
   return items.map((i) => ({ target: i.pod, ifname: i.ifname, state: i.state, ...(i.reason ? { reason: i.reason } : {}) }));
-}
-
-
-
-/** A fake plugin's ADD that answers with its prevResult (or a bare result), after `pause` seconds. */
-function passThrough(pause: string): string {
-  return `sleep ${pause}
-printf '%s' "$CONF" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const c=JSON.parse(s);process.stdout.write(JSON.stringify(c.prevResult??{cniVersion:c.cniVersion,interfaces:[{name:process.env.CNI_IFNAME}]}))})'`;
 }
 
 describe('kind 1: every record can be cleared', () => {
@@ -180,7 +172,7 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
     const ns = await lab.netns();
     const marker = uniqueSeconds(25);
     lab.defer('setsid sleep', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
-    await fakePlugin(ws.pluginDir, 'daemon', { add: `setsid sleep ${marker} &\n${passThrough('0')}` });
+    await fakePlugin(ws.pluginDir, 'daemon', { add: `setsid sleep ${marker} &\n${passThroughAdd('0')}` });
     const conf = await writeConf(ws.dir, 'd.json', { cniVersion: '1.0.0', name: lab.name('k'), type: 'daemon' });
     const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf, ws.pluginDir), '--timeout', '20s', '-v']);
     expectOk(r);
@@ -233,14 +225,14 @@ describe('kind 2: cni-gc ends on the first signal', () => {
     const started = join(ws.dir, 'del.started');
     const marker = uniqueSeconds(30);
     lab.defer('slow DEL', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
-    await fakePlugin(ws.pluginDir, 'slowdel', { add: passThrough('0') });
+    await fakePlugin(ws.pluginDir, 'slowdel', { add: passThroughAdd('0') });
     const conf = await writeConf(ws.dir, 's.json', { cniVersion: '1.0.0', name: lab.name('k'), type: 'slowdel' });
     for (let i = 0; i < 2; i++) {
       const ns = await lab.netns();
       expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf, ws.pluginDir)));
       await deleteNetns(ns);
     }
-    await fakePlugin(ws.pluginDir, 'slowdel', { add: passThrough('0'), del: `touch ${started}; exec sleep ${marker}` });
+    await fakePlugin(ws.pluginDir, 'slowdel', { add: passThroughAdd('0'), del: `touch ${started}; exec sleep ${marker}` });
     const records = await attachmentFiles(ws.cacheDir);
     expect(records).toHaveLength(2);
     const run = spawnCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir]);
@@ -270,8 +262,8 @@ describe('kind 3: output and exit code match the state left', () => {
 
   it('30 SIGTERMs at random moments of a 3-plugin attach (seeded): exit 0 means attached and recorded, 143 means nothing left', async () => {
     const { ws, ns, net, br, cid } = await bridgeWorld('198.18.111.0/24');
-    await fakePlugin(ws.pluginDir, 'second', { add: passThrough('0.05') });
-    await fakePlugin(ws.pluginDir, 'third', { add: passThrough('0.05') });
+    await fakePlugin(ws.pluginDir, 'second', { add: passThroughAdd('0.05') });
+    await fakePlugin(ws.pluginDir, 'third', { add: passThroughAdd('0.05') });
     const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, '198.18.111.0/24', ws.dataDir), { type: 'second' }, { type: 'third' }]));
     const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
     // one attach without a signal tells how long the whole command takes here (the machine may be loaded): the
@@ -352,7 +344,7 @@ describe('kind 5: libcni rules', () => {
     const ws = await lab.workspace();
     const ns = await lab.netns();
     const seen = join(ws.dir, 'del-env');
-    await fakePlugin(ws.pluginDir, 'rec', { add: passThrough('0'), del: `printf 'CNI_NETNS=[%s]' "$CNI_NETNS" > ${seen}` });
+    await fakePlugin(ws.pluginDir, 'rec', { add: passThroughAdd('0'), del: `printf 'CNI_NETNS=[%s]' "$CNI_NETNS" > ${seen}` });
     const conf = await writeConf(ws.dir, 'r.json', { cniVersion: '1.0.0', name: lab.name('k'), type: 'rec' });
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf, ws.pluginDir)));
     await deleteNetns(ns);

@@ -226,7 +226,7 @@ describe('-l / --all: many pods', () => {
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
     expect(w.stderr()).toMatch(/shop\/web-2: failed: no running sandbox of pod shop\/web-2/);
     expect(w.stderr()).toMatch(/error: attach failed for 1 of 3 pods \(shop\/web-2\)/);
-    expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods (1 failed)\n');
+    expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2)\n');
     expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(2);
   });
 

@@ -1,0 +1,191 @@
+/**
+ * Issue 11, kinds 2 and 3 on a batch (`-l`): the user's first SIGINT/SIGTERM stops the batch outright. The pods in
+ * flight are stopped as one command is (an attach rolled back, a detach keeping its record), the pods not yet started
+ * are not touched (no plugin runs for them), the pods done before stay done with their network-status and cluster
+ * record, and the summary and the exit code (130/143) say which is which. Through the binary, on Docker pods (as
+ * test/integration/pods.test.ts makes them) served by the stand-in API server; a fake plugin after the bridge is slow
+ * for two of the pods, so that those are in flight when the signal comes. Each pod's state is read from its network
+ * namespace, the cache, the leases, its annotation and the node's records ConfigMap. Addresses: 198.18.114.0/24.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectOk, runCli, show, spawnCli, type CliResult } from '../helpers/cli.js';
+import { bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
+import { dockerHost, startPod, type PodContainers } from '../helpers/docker.js';
+import { CNI_DIR } from '../helpers/env.js';
+import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
+import { makeBridge, processesMarked } from '../helpers/host-state.js';
+import { leases } from '../helpers/ipam.js';
+import { attachmentFiles, useLab } from '../helpers/lab.js';
+import { killAll, sh, uniqueSeconds, waitFor } from '../helpers/sh.js';
+import { usePodWorld } from '../helpers/pod-world.js';
+import { makePod } from '../k8s/stand-in-api.js';
+
+const lab = useLab('bs');
+const NODE = hostname();
+const NS = 'rel-batch';
+const STATUS = 'k8s.v1.cni.cncf.io/network-status';
+const DEFAULT_STATUS = [{ name: 'kindnet', interface: 'eth0', ips: ['10.244.1.7'], default: true, dns: {} }];
+const PODS = ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6'];
+/** With --parallel 2, web-1 and web-2 are done before web-3 and web-4 start; those two are slow; web-5, web-6 wait. */
+const SLOW = ['web-3', 'web-4'];
+const pw = usePodWorld(lab, NS);
+
+/**
+ * The 'slow' plugin (after the bridge): logs each ADD/DEL with its pod; for the pods in `slowOn` its `command` marks
+ * that it started, then sleeps (until the signal kills it).
+ */
+function slowPlugin(dir: string, log: string, marker: string, slowOn: 'ADD' | 'DEL' | 'none') {
+  const pod = `POD=$(printf '%s' "$CNI_ARGS" | sed -n 's/.*K8S_POD_NAME=\\([^;]*\\).*/\\1/p')`;
+  const slow = (cmd: string) => (slowOn === cmd ? `case "$POD" in ${SLOW.join('|')}) touch ${dir}/started-$POD; sleep ${marker};; esac\n` : '');
+  return fakePlugin(dir, 'slow', {
+    add: `${pod}\necho "ADD $POD" >> ${log}\n${slow('ADD')}${passThroughAdd('0')}`,
+    del: `${pod}\necho "DEL $POD" >> ${log}\n${slow('DEL')}exit 0`,
+  });
+}
+
+async function world() {
+  const ws = await lab.workspace();
+  const br = await makeBridge(lab);
+  const net = lab.name('k');
+  const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, '198.18.114.0/24', ws.dataDir), { type: 'slow' }]));
+  const log = join(ws.dir, 'plugin.log');
+  const marker = uniqueSeconds(40);
+  lab.defer('slow plugin', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
+  const pods = new Map<string, PodContainers>();
+  for (const name of PODS) {
+    const uid = `${lab.prefix}-${name}-uid`;
+    pw.api.addPod(makePod({ name, namespace: NS, uid, nodeName: NODE, phase: 'Running', labels: { app: 'web' }, annotations: { [STATUS]: JSON.stringify(DEFAULT_STATUS) } }));
+    pods.set(name, await startPod(pw.d, { name, namespace: NS, uid, testLabel: lab.prefix }));
+  }
+  const args = (...more: string[]) => [
+    '-l', 'app=web', '-n', NS, '--ifname', 'eth1', '--kubeconfig', pw.api.kubeconfigPath, '--cache-dir', ws.cacheDir,
+    '--cni-path', `${ws.pluginDir}:${CNI_DIR}`, '--docker-host', dockerHost(), '--runtime', 'docker', '--parallel', '2', ...more,
+  ];
+  const plugin = (slowOn: 'ADD' | 'DEL' | 'none') => slowPlugin(ws.pluginDir, log, marker, slowOn);
+  const logged = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return { ws, net, conf, pods, args, plugin, logged, marker };
+}
+type World = Awaited<ReturnType<typeof world>>;
+
+/** What is there of eth1 for one pod, from every place that can tell. */
+interface PodState {
+  /** eth1's IPv4 address in the pod's namespace, or null when there is no eth1. */
+  eth1: string | null;
+  cacheFiles: string[];
+  leases: number;
+  /** The interfaces network-status lists. */
+  annotated: string[];
+  /** Whether the node's records ConfigMap has the attachment. */
+  recorded: boolean;
+}
+
+async function stateOf(w: World, name: string): Promise<PodState> {
+  const pod = w.pods.get(name)!;
+  const r = await sh(['nsenter', `--net=/proc/${pod.pid}/ns/net`, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth1']);
+  const status = JSON.parse(pw.api.getPod(NS, name)?.metadata.annotations?.[STATUS] ?? '[]') as { interface: string }[];
+  const records = pw.api.getConfigMap('kube-system', `cni-attach-node-${NODE}`)?.data ?? {};
+  return {
+    eth1: r.exitCode === 0 ? /inet (\S+)/.exec(r.stdout)?.[1] ?? '(no address)' : null,
+    cacheFiles: (await attachmentFiles(w.ws.cacheDir)).filter((f) => f.includes(pod.sandboxId)),
+    leases: (await leases(w.ws.dataDir)).filter((l) => l.containerId === pod.sandboxId).length,
+    annotated: status.map((e) => e.interface),
+    recorded: Object.keys(records).some((k) => k.startsWith(`${pod.sandboxId}.`)),
+  };
+}
+
+function attached(w: World, name: string, s: PodState, what: string): void {
+  expect(s.eth1, `${name} ${what}`).toMatch(/^198\.18\.114\.\d+\/24$/);
+  expect(s, `${name} ${what}`).toMatchObject({ cacheFiles: [`results/${w.net}-${w.pods.get(name)!.sandboxId}-eth1`], leases: 1, annotated: ['eth0', 'eth1'], recorded: true });
+}
+
+function untouched(name: string, s: PodState, what: string): void {
+  expect(s, `${name} ${what}`).toEqual({ eth1: null, cacheFiles: [], leases: 0, annotated: ['eth0'], recorded: false });
+}
+
+/** Start the batch, wait until both slow pods are in their slow plugin, send the signal; the run's result. */
+async function stopWhenSlow(w: World, tool: 'attach' | 'detach', args: string[], signal: NodeJS.Signals): Promise<CliResult> {
+  const run = spawnCli(tool, args);
+  const inFlight = await waitFor(async () => SLOW.every((p) => existsSync(join(w.ws.pluginDir, `started-${p}`))), 30_000);
+  if (!inFlight) {
+    run.kill('SIGKILL');
+    expect.fail(`the slow pods never started their plugin\n${show(await run.done)}`);
+  }
+  const t0 = Date.now();
+  run.kill(signal);
+  const r = await run.done;
+  // the slow plugins are killed, the rollbacks are a few plugin runs: nothing waits for the 40 s sleeps
+  expect(Date.now() - t0, show(r)).toBeLessThan(10_000);
+  return r;
+}
+
+const podsOf = (names: string[]) => names.map((n) => `${NS}/${n}`).join(', ');
+
+describe('a -l batch stops outright on the first signal', () => {
+  it.each([
+    ['SIGTERM', 143, 'SIGTERM'],
+    ['SIGINT', 130, 'SIGINT \\(Ctrl-C\\)'],
+  ] as const)('attach, %s: the 2 done stay attached, the 2 in flight are rolled back, the 2 not started are untouched; exit %i', async (signal, code, said) => {
+    const w = await world();
+    await w.plugin('ADD');
+    const r = await stopWhenSlow(w, 'attach', w.args('--conf', w.conf), signal);
+
+    expect(r.exitCode, show(r)).toBe(code);
+    expect(r.stdout.trim(), show(r)).toBe(`eth1 attached to 2 of 6 pods; stopped by ${signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : signal}: 2 rolled back (${podsOf(SLOW)}), 2 not started (${podsOf(['web-5', 'web-6'])})`);
+    const lines = r.stderr.trim().split('\n');
+    // a progress line for each pod that ran (web-1, web-2 attached; web-3, web-4 stopped and rolled back), none for the rest
+    expect(lines.filter((l) => /^\[\d\/6\] /.test(l)).map((l) => l.replace(/^\[\d\/6\] rel-batch\/(web-\d): (\S+).*$/, '$1 $2')).sort(), show(r)).toEqual(
+      ['web-1 attached', 'web-2 attached', 'web-3 stopped:', 'web-4 stopped:'],
+    );
+    for (const p of SLOW) {
+      expect(r.stderr, show(r)).toMatch(new RegExp(`\\] ${NS}/${p}: stopped: plugin slow stopped on ADD: by ${said} \\(it was killed\\) \\(rolled back: nothing was left behind\\)`));
+    }
+    expect(lines.at(-1), show(r)).toMatch(new RegExp(`^error: attach stopped by ${said}: 2 rolled back \\(.*\\), 2 not started \\(.*\\); 2 of 6 pods done$`));
+    expect(r.stderr, show(r)).not.toMatch(/killed by signal SIGKILL|internal error/);
+
+    for (const p of ['web-1', 'web-2']) attached(w, p, await stateOf(w, p), 'done before the signal');
+    for (const p of SLOW) untouched(p, await stateOf(w, p), 'rolled back');
+    for (const p of ['web-5', 'web-6']) untouched(p, await stateOf(w, p), 'not started');
+    // no plugin ever ran for the pods not started; the pods in flight got their ADD and the rollback's DEL
+    const log = await w.logged();
+    expect(log.filter((l) => /web-[56]$/.test(l)), log.join('\n')).toEqual([]);
+    for (const p of SLOW) expect(log.filter((l) => l.endsWith(` ${p}`)), log.join('\n')).toEqual(['ADD ' + p, 'DEL ' + p]);
+    expect(await processesMarked([...w.pods.values()].map((p) => p.sandboxId)), 'no plugin of the batch still runs').toEqual([]);
+
+    // the same command again attaches the rest (the done pods are there already: the same network, kept)
+    await w.plugin('none');
+    const again = await runCli('attach', w.args('--conf', w.conf));
+    expectOk(again);
+    expect(again.stdout.trim()).toBe('eth1 attached to 6 of 6 pods');
+    for (const p of PODS) attached(w, p, await stateOf(w, p), 'after the second attach');
+  }, 120_000);
+
+  it('detach, SIGTERM: the 2 done are detached, the 2 in flight keep their record (still attached), the 2 not started are untouched; exit 143; again detaches the rest', async () => {
+    const w = await world();
+    await w.plugin('none');
+    expectOk(await runCli('attach', w.args('--conf', w.conf)));
+    await w.plugin('DEL');
+    const r = await stopWhenSlow(w, 'detach', w.args(), 'SIGTERM');
+
+    expect(r.exitCode, show(r)).toBe(143);
+    expect(r.stdout.trim(), show(r)).toBe(`eth1 detached from 2 of 6 pods; stopped by SIGTERM: 2 stopped, still recorded (run the command again) (${podsOf(SLOW)}), 2 not started (${podsOf(['web-5', 'web-6'])})`);
+    for (const p of SLOW) expect(r.stderr, show(r)).toMatch(new RegExp(`\\] ${NS}/${p}: stopped: plugin slow stopped on DEL: by SIGTERM \\(it was killed\\); the record stays: run the command again`));
+    expect(r.stderr.trim().split('\n').at(-1), show(r)).toMatch(/^error: detach stopped by SIGTERM: 2 stopped, still recorded .*, 2 not started \(.*\); 2 of 6 pods done$/);
+
+    for (const p of ['web-1', 'web-2']) untouched(p, await stateOf(w, p), 'detached before the signal');
+    // the DEL of the slow plugin (the chain's last, so DELed first) was killed: the bridge's DEL never ran
+    for (const p of SLOW) attached(w, p, await stateOf(w, p), 'stopped in its DEL');
+    for (const p of ['web-5', 'web-6']) attached(w, p, await stateOf(w, p), 'not started');
+    const log = await w.logged();
+    expect(log.filter((l) => /^DEL web-[56]$/.test(l)), log.join('\n')).toEqual([]);
+
+    await w.plugin('none');
+    const again = await runCli('detach', w.args());
+    expectOk(again);
+    expect(again.stdout.trim()).toBe('eth1 detached from 4 of 6 pods');
+    for (const p of PODS) untouched(p, await stateOf(w, p), 'after the second detach');
+  }, 120_000);
+});

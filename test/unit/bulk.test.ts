@@ -1,0 +1,78 @@
+/**
+ * The rules of a batch's end (cli/bulk.ts): what the user's signal left of each pod, the summary line and the exit
+ * code. The signal's effect on a running batch is tested through the binary (test/reliability/batch-signals.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { batchExit, batchRecord, batchSummary, leftByStop, type PodOutcome } from '../../src/cli/bulk.js';
+import { exitCodeOf } from '../../src/cli/main.js';
+import { AddFailed } from '../../src/cni/chain.js';
+import { NotFoundError, PluginError, SomeFailedError, StoppedError } from '../../src/errors.js';
+
+const WORDS = { undone: 'rolled back', recorded: 'left recorded' };
+const stopped = (cmd: string, sig = 'SIGTERM') => new PluginError('slow', cmd, undefined, `by ${sig} (it was killed)`, undefined, undefined, sig);
+
+const done = (pod: string): PodOutcome<string> => ({ pod, ok: true, state: 'done', value: 'x', exitCode: 0 });
+const notStarted = (pod: string, signal = 'SIGTERM'): PodOutcome<string> => ({ pod, ok: false, state: 'not started', exitCode: 143, error: 'not started', stop: { signal, left: 'nothing' } });
+const rolledBack = (pod: string): PodOutcome<string> => ({ pod, ok: false, state: 'stopped', exitCode: 143, error: 'rolled back', stop: { signal: 'SIGTERM', left: 'undone' } });
+const failed = (pod: string, e: unknown): PodOutcome<string> => ({ pod, ok: false, state: 'failed', exitCode: exitCodeOf(e), error: (e as Error).message, failure: e });
+
+function thrown(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('what the signal left of a pod', () => {
+  it('an ADD stopped and rolled back is undone; one whose rollback failed stays recorded', () => {
+    expect(leftByStop(new AddFailed(stopped('ADD'), undefined))).toBe('undone');
+    expect(leftByStop(new AddFailed(stopped('ADD'), new Error('DEL failed')))).toBe('recorded');
+  });
+  it('a DEL stopped keeps its record; VERSION or STATUS stopped changed nothing', () => {
+    expect(leftByStop(stopped('DEL'))).toBe('recorded');
+    expect(leftByStop(stopped('VERSION'))).toBe('nothing');
+    expect(leftByStop(stopped('STATUS'))).toBe('nothing');
+  });
+  it('a StoppedError says it (nothing by default); a failure of its own is not the signal\'s', () => {
+    expect(leftByStop(new StoppedError('SIGINT', 'stopped before anything was changed'))).toBe('nothing');
+    expect(leftByStop(new StoppedError('SIGINT', 'stopped before the result was recorded (rolled back)', 'undone'))).toBe('undone');
+    expect(leftByStop(new AddFailed(new PluginError('bridge', 'ADD', 7, 'bad config'), undefined))).toBeUndefined();
+    expect(leftByStop(new NotFoundError('no sandbox'))).toBeUndefined();
+  });
+});
+
+describe('the end of a batch', () => {
+  it('all done: the count alone, exit 0', () => {
+    const o = [done('ns/a'), done('ns/b')];
+    expect(batchSummary(o, 'eth1 attached to 2 of 2 pods', WORDS)).toBe('eth1 attached to 2 of 2 pods');
+    expect(thrown(() => batchExit(o, 'attach', WORDS))).toBeUndefined();
+  });
+
+  it('stopped by the signal: done, rolled back and not started named; exit 128 + n, also when a pod failed by itself', () => {
+    const e = new NotFoundError('no sandbox');
+    const o = [done('ns/a'), rolledBack('ns/b'), failed('ns/c', e), notStarted('ns/d'), notStarted('ns/e')];
+    expect(batchSummary(o, 'eth1 attached to 1 of 5 pods', WORDS)).toBe(
+      'eth1 attached to 1 of 5 pods; stopped by SIGTERM: 1 rolled back (ns/b), 2 not started (ns/d, ns/e); 1 failed (ns/c)',
+    );
+    const err = thrown(() => batchExit(o, 'attach', WORDS));
+    expect(err).toBeInstanceOf(SomeFailedError);
+    expect((err as Error).message).toBe('attach stopped by SIGTERM: 1 rolled back (ns/b), 2 not started (ns/d, ns/e); 1 of 5 pods done; 1 failed (ns/c)');
+    expect(exitCodeOf(err)).toBe(143);
+    expect(exitCodeOf(thrown(() => batchExit([notStarted('ns/a', 'SIGINT')], 'detach', WORDS)))).toBe(130);
+  });
+
+  it('failures only: the first failure in pod order decides the exit code', () => {
+    const o = [done('ns/a'), failed('ns/b', new NotFoundError('no sandbox')), failed('ns/c', new PluginError('bridge', 'ADD', 7, 'bad config'))];
+    expect(batchSummary(o, 'eth1 attached to 1 of 3 pods', WORDS)).toBe('eth1 attached to 1 of 3 pods; 2 failed (ns/b, ns/c)');
+    const err = thrown(() => batchExit(o, 'attach', WORDS));
+    expect((err as Error).message).toBe('attach failed for 2 of 3 pods (ns/b, ns/c)');
+    expect(exitCodeOf(err)).toBe(3);
+  });
+
+  it('-o json: a record per pod, with the state and the signal of a pod it stopped', () => {
+    expect(batchRecord(done('ns/a'), (v) => ({ result: v }))).toEqual({ pod: 'ns/a', ok: true, result: 'x' });
+    expect(batchRecord(notStarted('ns/d'), (v) => ({ result: v }))).toEqual({ pod: 'ns/d', ok: false, state: 'not started', error: 'not started', exitCode: 143, stoppedBy: 'SIGTERM' });
+  });
+});
