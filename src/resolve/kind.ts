@@ -33,7 +33,7 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
         }
         if (!info.State.Running) return undefined;
         // whether it has a CRI runtime inside is told by the look-up itself (one round trip, not two)
-        return new CriSandboxes(new DockerExecExecutor(execDocker, name));
+        return new CriSandboxes(new DockerExecExecutor(execDocker, name, docker));
       })();
       nodes.set(name, n);
     }

@@ -41,15 +41,19 @@ export async function runCli(tool: Tool, args: string[], opts: { input?: string;
   return { tool, args, exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), ms: Date.now() - start };
 }
 
-/** Start a CLI run without waiting for it: for killing it midway. `env` adds (or, undefined, removes) variables. */
-export function spawnCli(tool: Tool, args: string[], env: Record<string, string | undefined> = {}): { pid: number; kill: (signal: NodeJS.Signals) => void; done: Promise<CliResult> } {
+/**
+ * Start a CLI run without waiting for it: for killing it midway. `env` adds (or, undefined, removes) variables.
+ * `prefix` runs it under another command (e.g. `unshare --pid --fork`): then pid and kill are that command's.
+ */
+export function spawnCli(tool: Tool, args: string[], env: Record<string, string | undefined> = {}, prefix: string[] = []): { pid: number; kill: (signal: NodeJS.Signals) => void; done: Promise<CliResult> } {
   const start = Date.now();
   const base = cliEnv();
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete base[k];
     else base[k] = v;
   }
-  const child = execa(BIN[tool], args, { reject: false, input: '', env: base, extendEnv: false, timeout: 45_000 });
+  const [file, ...before] = [...prefix, BIN[tool]];
+  const child = execa(file!, [...before, ...args], { reject: false, input: '', env: base, extendEnv: false, timeout: 45_000 });
   const done = child.then((r) => ({
     tool,
     args,

@@ -6,7 +6,8 @@
  */
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectCleanError, expectOk, runCli } from '../helpers/cli.js';
+import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
+import { sh, uniqueSeconds, waitFor } from '../helpers/sh.js';
 import { requireDocker, execIn, removeContainers } from '../helpers/docker.js';
 import { useLab } from '../helpers/lab.js';
 import { ensureNodeImage, inSandbox, removeNode, startNode, startSandbox, type Node } from '../helpers/kind-node.js';
@@ -111,6 +112,66 @@ describe('kind: the pod is on a node container', () => {
     expectCleanError(await runCli('attach', ['far-1', ...w.args('--ifname', 'eth1', '--conf', w.file, '--runtime', 'kind')]), 3, /runs on node some-other-node/);
   });
 });
+
+/** A plugin in the node's /opt/cni/bin: ADD marks that it started, then sleeps `marker` seconds (until it is killed). */
+async function slowPluginInNode(n: Node, marker: string): Promise<void> {
+  const script = `#!/bin/sh
+cat > /dev/null
+case "$CNI_COMMAND" in
+VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}' ;;
+ADD) touch /tmp/slow-started; sleep ${marker} ;;
+esac
+`;
+  // execIn gives no stdin: the script goes in as an argument
+  const r = await execIn(d, n.id, ['sh', '-c', 'mkdir -p /opt/cni/bin && printf %s "$1" > /opt/cni/bin/slow && chmod 755 /opt/cni/bin/slow', 'sh', script]);
+  if (r.code !== 0) throw new Error(r.output);
+}
+
+describe('kind: the user\'s signal while a plugin runs in the node container', () => {
+  // 'own pid namespace': the CLI runs where the pids Docker reports are not its host's (a remote engine, Docker
+  // Desktop's VM): what stops the plugin must work inside the container, not through a pid of the engine's host
+  it.each([
+    ['SIGTERM', 143, 'here', 'SIGTERM'],
+    ['SIGINT', 130, 'here', 'SIGINT \\(Ctrl-C\\)'],
+    ['SIGTERM', 143, 'in its own pid namespace', 'SIGTERM'],
+  ] as const)('%s: exit %i, the plugin process in the node is gone, the ADD is rolled back, no record left in the node (CLI %s)', async (signal, code, where, said) => {
+    const w = await world();
+    const marker = uniqueSeconds(120);
+    await slowPluginInNode(w.node, marker);
+    const ws = await lab.workspace();
+    const file = await writeConf(ws.dir, 'chain.conflist', { cniVersion: '1.0.0', name: 'kind-br', plugins: [{ type: 'bridge', bridge: 'cni-kind0', ipam: conf.ipam }, { type: 'slow' }] });
+    const args = ['web-1', ...w.args('--ifname', 'eth1', '--conf', file, '--runtime', 'kind', '--timeout', '5m')];
+    const run = where === 'here' ? spawnCli('attach', args) : spawnCli('attach', args, {}, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']);
+    const started = await waitFor(async () => (await execIn(d, w.node.id, ['test', '-e', '/tmp/slow-started'])).code === 0, 30_000, 100);
+    if (!started) {
+      run.kill('SIGKILL');
+      expect.fail(`the slow plugin never started in the node\n${show(await run.done)}`);
+    }
+    expect(await inNode(w.node, marker), 'the plugin runs in the node').not.toEqual([]);
+    const t0 = Date.now();
+    if (where === 'here') run.kill(signal);
+    else process.kill(Number((await sh(['pgrep', '-P', String(run.pid)])).stdout.trim()), signal); // the CLI: unshare does not pass signals on
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(code);
+    expect(Date.now() - t0, show(r)).toBeLessThan(10_000);
+    // nothing of the docker exec still runs in the node: not the plugin, not its sleep, not timeout(1)
+    expect(await inNode(w.node, marker), 'processes of the plugin run left in the node').toEqual([]);
+    expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'show', 'eth1'])).code, 'eth1 in the sandbox').not.toBe(0);
+    expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
+    expect(await nodeFiles(w.node, '/var/lib/cni/cni-attach/intents')).toEqual([]);
+    expect(await nodeFiles(w.node, '/var/lib/cni/cni-attach/locks')).toEqual([]);
+    expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toEqual([]);
+    // the user stopped it, and the message says so (not that the plugin failed, nor that it had exited by itself)
+    expect(r.stderr, show(r)).toMatch(new RegExp(`error: plugin slow stopped on ADD: by ${said} \\(it was killed\\) \\(rolled back: nothing was left behind\\)`));
+    expect(r.stderr, show(r)).not.toMatch(/killed by signal|internal error/);
+  }, 90_000);
+});
+
+/** The processes in the node whose command line holds `marker` ("PID ARGS"), by ps inside it. */
+async function inNode(n: Node, marker: string): Promise<string[]> {
+  const r = await execIn(d, n.id, ['ps', '-eo', 'pid=,args=']);
+  return r.output.split('\n').filter((l) => l.includes(marker)).map((l) => l.trim());
+}
 
 describe('agent: the pod is on a node reached only through the cluster', () => {
   it('creates a privileged agent pod on that node, attaches through pods/exec and nsenter, deletes the agent', async () => {
