@@ -2,9 +2,83 @@
  * Executors that reach a node only by running commands there (a node container through the Docker exec API, a node
  * through an agent pod's exec): files are read and written with sh, cat and mv on the node. Subclasses give run().
  */
+import { randomBytes } from 'node:crypto';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
+import { onInterrupt } from './interrupt.js';
 
 export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment variable that marks every process of one run on a node (inherited by what the command starts, in
+ * whatever process group or session it moves to): what the user's signal kills there. See StoppableRun.
+ */
+export const RUN_MARK = 'KUBECTL_CNI_ATTACH_RUN';
+
+/**
+ * Kill every process whose environment holds `RUN_MARK=$1`, until none is left (at most 10 rounds: a process may be
+ * forking when its parent is killed). Needs only sh, tr, grep and kill.
+ */
+const KILL_MARKED = `m="${RUN_MARK}=$1"; for round in 1 2 3 4 5 6 7 8 9 10; do
+  found=; for d in /proc/[0-9]*; do
+    tr '\\000' '\\n' < "$d/environ" 2>/dev/null | grep -qxF "$m" && { kill -KILL "\${d#/proc/}" 2>/dev/null; found=1; }
+  done; [ -z "$found" ] && exit 0
+done`;
+
+/** How often, and how long apart, the kill is tried before the run is no longer waited for (5 × 1 s). */
+const STOP_TRIES = 5;
+export const STOP_WAIT_MS = 1000;
+
+/**
+ * One run on a node reached by commands, which the user's signal must stop there: neither the Docker exec API nor
+ * pods/exec can signal what they started, and a pid they report is not this host's. Its `mark` goes into the run's
+ * environment. On a signal that comes while it runs (a rollback run after the signal is left alone), `kill(argv)`
+ * runs a command on the node that kills every marked process, again each second until the run ended (see track);
+ * `stopped` resolves with the signal, `gaveUp` when the run still had not ended after 5 tries. release() when done.
+ */
+export class StoppableRun {
+  readonly id = randomBytes(12).toString('hex');
+  readonly mark = `${RUN_MARK}=${this.id}`;
+  stoppedBy: string | undefined;
+  readonly stopped: Promise<string>;
+  readonly gaveUp: Promise<undefined>;
+  private ended = false;
+  private finished: Promise<unknown> = new Promise(() => undefined);
+  readonly release: () => void;
+
+  constructor(kill: (argv: string[]) => Promise<unknown>) {
+    let signalled: (sig: string) => void = () => undefined;
+    this.stopped = new Promise((r) => (signalled = r));
+    let giveUp: () => void = () => undefined;
+    this.gaveUp = new Promise((r) => (giveUp = () => r(undefined)));
+    this.release = onInterrupt((sig) => {
+      if (this.stoppedBy) return 1;
+      this.stoppedBy = sig;
+      signalled(sig);
+      void (async () => {
+        for (let i = 0; i < STOP_TRIES && !this.ended; i++) {
+          void kill(['sh', '-c', KILL_MARKED, 'sh', this.id]).catch(() => undefined);
+          await Promise.race([this.finished, new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
+        }
+        if (!this.ended) giveUp();
+      })();
+      return 1;
+    });
+  }
+
+  /** What ends with the run (its output stream, its exec call); returns it, its rejection handled. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.finished = p.then(
+      () => void (this.ended = true),
+      () => void (this.ended = true),
+    );
+    return p;
+  }
+
+  /** The note for a run no longer waited for. */
+  mayStillRun(where: string): string {
+    return `(no longer waited for: it may still run on ${where})\n`;
+  }
+}
 
 export abstract class ShellExecutor implements Executor {
   abstract readonly where: string;

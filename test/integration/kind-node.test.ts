@@ -30,6 +30,8 @@ beforeAll(async () => {
 afterEach(async () => {
   api.execHandler = (await import('../k8s/stand-in-api.js')).hostExecHandler;
   api.clearRequests();
+  api.podDeletions.length = 0;
+  api.execs.length = 0;
   if (node) await removeNode(d, node);
   node = undefined;
   await removeContainers(d, lab.prefix);
@@ -113,6 +115,14 @@ describe('kind: the pod is on a node container', () => {
   });
 });
 
+/** pods/exec into a pod on a node container runs in that container, as the kubelet there would run it. */
+function routeExecsToNodes(): void {
+  api.execHandler = (req) => {
+    const nodeName = api.getPod(req.namespace, req.pod)?.spec.nodeName ?? '';
+    return spawn('docker', ['exec', '-i', nodeName, ...req.command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  };
+}
+
 /** A plugin in the node's /opt/cni/bin: ADD marks that it started, then sleeps `marker` seconds (until it is killed). */
 async function slowPluginInNode(n: Node, marker: string): Promise<void> {
   const script = `#!/bin/sh
@@ -134,14 +144,18 @@ describe('kind: the user\'s signal while a plugin runs in the node container', (
     ['SIGTERM', 143, 'here', 'SIGTERM'],
     ['SIGINT', 130, 'here', 'SIGINT \\(Ctrl-C\\)'],
     ['SIGTERM', 143, 'in its own pid namespace', 'SIGTERM'],
+    ['SIGTERM', 143, 'reaching the node through an agent pod', 'SIGTERM'],
   ] as const)('%s: exit %i, the plugin process in the node is gone, the ADD is rolled back, no record left in the node (CLI %s)', async (signal, code, where, said) => {
     const w = await world();
+    const agent = where === 'reaching the node through an agent pod';
+    if (agent) routeExecsToNodes();
     const marker = uniqueSeconds(120);
     await slowPluginInNode(w.node, marker);
     const ws = await lab.workspace();
     const file = await writeConf(ws.dir, 'chain.conflist', { cniVersion: '1.0.0', name: 'kind-br', plugins: [{ type: 'bridge', bridge: 'cni-kind0', ipam: conf.ipam }, { type: 'slow' }] });
-    const args = ['web-1', ...w.args('--ifname', 'eth1', '--conf', file, '--runtime', 'kind', '--timeout', '5m')];
-    const run = where === 'here' ? spawnCli('attach', args) : spawnCli('attach', args, {}, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']);
+    const runtime = agent ? ['--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'] : ['--runtime', 'kind'];
+    const args = ['web-1', ...w.args('--ifname', 'eth1', '--conf', file, ...runtime, '--timeout', '5m')];
+    const run = where === 'in its own pid namespace' ? spawnCli('attach', args, {}, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']) : spawnCli('attach', args);
     const started = await waitFor(async () => (await execIn(d, w.node.id, ['test', '-e', '/tmp/slow-started'])).code === 0, 30_000, 100);
     if (!started) {
       run.kill('SIGKILL');
@@ -149,7 +163,7 @@ describe('kind: the user\'s signal while a plugin runs in the node container', (
     }
     expect(await inNode(w.node, marker), 'the plugin runs in the node').not.toEqual([]);
     const t0 = Date.now();
-    if (where === 'here') run.kill(signal);
+    if (where !== 'in its own pid namespace') run.kill(signal);
     else process.kill(Number((await sh(['pgrep', '-P', String(run.pid)])).stdout.trim()), signal); // the CLI: unshare does not pass signals on
     const r = await run.done;
     expect(r.exitCode, show(r)).toBe(code);
@@ -176,11 +190,7 @@ async function inNode(n: Node, marker: string): Promise<string[]> {
 describe('agent: the pod is on a node reached only through the cluster', () => {
   it('creates a privileged agent pod on that node, attaches through pods/exec and nsenter, deletes the agent', async () => {
     const w = await world();
-    // pods/exec into a pod on the node container runs in that container, as the kubelet there would run it
-    api.execHandler = (req) => {
-      const nodeName = api.getPod(req.namespace, req.pod)?.spec.nodeName ?? '';
-      return spawn('docker', ['exec', '-i', nodeName, ...req.command], { stdio: ['pipe', 'pipe', 'pipe'] });
-    };
+    routeExecsToNodes();
     const a = await runCli('attach', ['web-1', ...w.args('--ifname', 'net1', '--conf', w.file, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none')]);
     expectOk(a);
     expect(a.stdout).toMatch(new RegExp(`^net1 attached to pod shop/web-1 \\(network kind-br, node ${w.node.name}, sandbox sb-web-1\\)`));
