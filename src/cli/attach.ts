@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { NotRecordedError, UnreachableError, UsageError } from '../errors.js';
+import { NotRecordedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import { hold, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
 import { summarizeResult } from '../cni/result.js';
@@ -91,8 +91,9 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined):
   try {
     done = await engine.attach(ctx, cache, await request(job, target, pod));
   } catch (e) {
-    // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone
-    if (pod && job.api && job.flags.annotate !== false) {
+    // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone; an attach the user's signal
+    // stopped did not fail (and nothing more is asked of the API once the user asked to stop)
+    if (pod && job.api && job.flags.annotate !== false && !stoppedBy(e)) {
       const events = await load.events();
       await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, (e as Error).message), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
     }

@@ -19,7 +19,7 @@ export async function stopPodWorld(d: Docker | undefined, api: StandInApiServer 
 /**
  * The pod world of a test file, with its hooks: started before the file's tests and stopped after them; after each
  * test the lab's containers, the pods of `namespace`, the records' ConfigMaps (kube-system) and the API server's
- * request log and interceptors are removed. Read d and api in the tests (they are set once beforeAll ran).
+ * request log, interceptors and events are removed. Read d and api in the tests (they are set once beforeAll ran).
  */
 export function usePodWorld(lab: { prefix: string }, namespace: string): { d: Docker; api: StandInApiServer } {
   const w = {} as { d: Docker; api: StandInApiServer };
@@ -33,6 +33,7 @@ export function usePodWorld(lab: { prefix: string }, namespace: string): { d: Do
     for (const c of w.api.listConfigMaps('kube-system')) w.api.deleteConfigMap('kube-system', c.metadata.name);
     w.api.clearRequests();
     w.api.clearInterceptors();
+    w.api.clearEvents();
   });
   return w;
 }

@@ -154,6 +154,8 @@ describe('a -l batch stops outright on the first signal', () => {
     expect(log.filter((l) => /web-[56]$/.test(l)), log.join('\n')).toEqual([]);
     for (const p of SLOW) expect(log.filter((l) => l.endsWith(` ${p}`)), log.join('\n')).toEqual(['ADD ' + p, 'DEL ' + p]);
     expect(await processesMarked([...w.pods.values()].map((p) => p.sandboxId)), 'no plugin of the batch still runs').toEqual([]);
+    // the pods' events: the attaches made; the user's stop is no failure of the others
+    expect(pw.api.listEvents(NS).map((e) => `${e.reason} ${e.involvedObject.name}`).sort()).toEqual(['AddedInterface web-1', 'AddedInterface web-2']);
 
     // the same command again attaches the rest (the done pods are there already: the same network, kept)
     await w.plugin('none');
