@@ -16,12 +16,20 @@ export const RUN_MARK = 'KUBECTL_CNI_ATTACH_RUN';
 
 /**
  * Kill every process whose environment holds `RUN_MARK=$1`, until none is left (at most 10 rounds: a process may be
- * forking when its parent is killed). Needs only sh, tr, grep and kill.
+ * forking when its parent is killed). One GNU grep over every /proc/PID/environ per round where grep has -z; else
+ * (busybox) tr and grep per process. Needs sh, grep, kill (and tr).
  */
-const KILL_MARKED = `m="${RUN_MARK}=$1"; for round in 1 2 3 4 5 6 7 8 9 10; do
-  found=; for d in /proc/[0-9]*; do
-    tr '\\000' '\\n' < "$d/environ" 2>/dev/null | grep -qxF "$m" && { kill -KILL "\${d#/proc/}" 2>/dev/null; found=1; }
-  done; [ -z "$found" ] && exit 0
+export const KILL_MARKED = `m="${RUN_MARK}=$1"
+marked() {
+  if printf 'a\\000' | grep -qzx a 2>/dev/null; then
+    for f in $(grep -lzxF "$m" /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; echo "\${f%/environ}"; done
+  else
+    for d in /proc/[0-9]*; do tr '\\000' '\\n' < "$d/environ" 2>/dev/null | grep -qxF "$m" && echo "\${d#/proc/}"; done
+  fi
+}
+for round in 1 2 3 4 5 6 7 8 9 10; do
+  p=$(marked); [ -z "$p" ] && exit 0
+  kill -KILL $p 2>/dev/null
 done`;
 
 /** How often, and how long apart, the kill is tried before the run is no longer waited for (5 × 1 s). */
@@ -55,8 +63,10 @@ export class StoppableRun {
       this.stoppedBy = sig;
       signalled(sig);
       void (async () => {
+        let killing: Promise<unknown> | undefined;
         for (let i = 0; i < STOP_TRIES && !this.ended; i++) {
-          void kill(['sh', '-c', KILL_MARKED, 'sh', this.id]).catch(() => undefined);
+          // one kill at a time on the node: a slow one is not joined by another
+          killing ??= kill(['sh', '-c', KILL_MARKED, 'sh', this.id]).catch(() => undefined).finally(() => (killing = undefined));
           await Promise.race([this.finished, new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
         }
         if (!this.ended) giveUp();
