@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { NotRecordedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
-import { hold, whenInterrupted } from '../exec/interrupt.js';
+import { NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
 import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -121,7 +121,7 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
     try {
       const update = job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
-      await (stopOnSignal ? Promise.race([update, whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)))]) : update);
+      await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
       out.annotated = true;
     } catch (e) {
       out.annotateError = e as Error;
@@ -130,7 +130,13 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
   return out;
 }
 
-function annotateFailure(ifname: string, e: Error): UnreachableError {
+/**
+ * The error for an attach that stands but whose network-status was not (or, when the user's signal stopped the wait,
+ * perhaps not) written: exit 4, or 128+n for the signal; either way the same command again makes sure.
+ */
+function annotateFailure(ifname: string, e: Error): UnreachableError | StoppedError {
+  const sig = stoppedBy(e);
+  if (sig) return new StoppedError(sig, `${ifname} is attached; ${e.message}; run the same command again to make sure, or cni-detach to undo`, 'recorded');
   return new UnreachableError(
     `${ifname} is attached, but the pod's network-status annotation could not be written (${e.message}); run the same command again to retry, or cni-detach to undo`,
     { cause: e },

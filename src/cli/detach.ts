@@ -1,12 +1,12 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { UnreachableError, UsageError } from '../errors.js';
+import { StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, printPlan, waysOut } from './output.js';
-import { hold, whenInterrupted } from '../exec/interrupt.js';
+import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
@@ -94,7 +94,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   try {
     // an API that does not answer must not hold a command the user stopped (see hold() in main)
     const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
-    await (stopOnSignal ? Promise.race([update, whenInterrupted().then((sig) => Promise.reject(new Error(`stopped by ${sig}`)))]) : update);
+    await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
   } catch (e) {
     out.annotateError = e as Error;
   }
@@ -139,7 +139,10 @@ async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
   };
 }
 
-function annotateFailure(ifname: string, e: Error): UnreachableError {
+/** As attach's: exit 4, or 128+n when the user's signal stopped the wait (the update may have landed). */
+function annotateFailure(ifname: string, e: Error): UnreachableError | StoppedError {
+  const sig = stoppedBy(e);
+  if (sig) return new StoppedError(sig, `${ifname} is detached; ${e.message}; run the same command again to make sure`, 'recorded');
   return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
 }
 

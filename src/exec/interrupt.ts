@@ -5,6 +5,8 @@
  * back, and the CLI exits 130 / 143 — or 0 when the signal came after the change was committed and reported.
  */
 
+import { StoppedError } from '../errors.js';
+
 /** Stops what it can; returns how many running things (plugin runs) it stopped. */
 type Handler = (signal: NodeJS.Signals) => number | void;
 
@@ -55,6 +57,20 @@ const waiters: ((signal: NodeJS.Signals) => void)[] = [];
 export function whenInterrupted(): Promise<NodeJS.Signals> {
   if (received) return Promise.resolve(received);
   return new Promise((r) => waiters.push(r));
+}
+
+/**
+ * p, unless the user's signal comes first: then a StoppedError (left 'recorded') that says `what` was in flight, so may
+ * or may not have landed. For a request nothing can kill (an API write) that must not hold a command the user stopped;
+ * the caller's message must not claim the write failed (it may have landed after the CLI stopped waiting).
+ */
+export function unlessInterrupted<T>(p: Promise<T>, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    whenInterrupted().then((sig): never => {
+      throw new StoppedError(sig, `${sig} came while ${what} was being sent: it may or may not have landed`, 'recorded');
+    }),
+  ]);
 }
 
 /** The signal that interrupted this process, if any. */

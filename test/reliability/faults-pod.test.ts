@@ -225,6 +225,53 @@ async function removeSandbox(c: { appId: string; sandboxId: string }): Promise<v
   await d.getContainer(c.sandboxId).remove({ force: true });
 }
 
+describe("fault 8b: the user's signal while the network-status PATCH is in flight (it lands after the CLI stopped waiting)", () => {
+  /** Holds the pod's next PATCH for 1.5 s (then the stand-in applies it); resolves when it has arrived. */
+  const holdPatch = (w: World): Promise<void> => new Promise((arrived) => {
+    api.onNext({ method: 'PATCH', pathIncludes: `/pods/${w.name}` }, async () => {
+      arrived();
+      await new Promise((r) => setTimeout(r, 1500));
+    });
+  });
+
+  it.each([['SIGTERM', 143], ['SIGINT', 130]] as const)('attach, %s: exits %i saying the update may or may not have landed (not that it failed); the same command again makes sure', async (sig, code) => {
+    const w = await world();
+    const before = await captureState(w.scope);
+    const arrived = holdPatch(w);
+    const c = spawnCli('attach', w.args('--conf', w.conf));
+    await arrived;
+    c.kill(sig);
+    const r = await c.done;
+    expect(r.exitCode, show(r)).toBe(code);
+    expect(r.stderr, show(r)).toMatch(new RegExp(`error: eth1 is attached; ${sig} came while the pod's network-status update was being sent: it may or may not have landed; run the same command again to make sure, or cni-detach to undo`));
+    expect(r.stderr, show(r)).not.toMatch(/could not be written/);
+    expect(await waitFor(async () => api.pendingInterceptors === 0 && (api.getPod(NS, w.name)?.metadata.annotations?.[STATUS] ?? '').includes('eth1'), 10_000), "the held PATCH landed").toBe(true);
+    attachedState(w, await captureState(w.scope), true);
+    const again = await runCli('attach', w.args('--conf', w.conf));
+    expectOk(again);
+    attachedState(w, await captureState(w.scope), true);
+    expectOk(await runCli('detach', w.args()));
+    expectState(await captureState(w.scope), before, 'after detach');
+  });
+
+  it('detach, SIGTERM: exits 143 saying the update may or may not have landed; the interface and lease are gone', async () => {
+    const w = await world();
+    const before = await captureState(w.scope);
+    expectOk(await runCli('attach', w.args('--conf', w.conf)));
+    const arrived = holdPatch(w);
+    const c = spawnCli('detach', w.args());
+    await arrived;
+    c.kill('SIGTERM');
+    const r = await c.done;
+    expect(r.exitCode, show(r)).toBe(143);
+    expect(r.stderr, show(r)).toMatch(/error: eth1 is detached; SIGTERM came while the pod's network-status update was being sent: it may or may not have landed; run the same command again to make sure/);
+    expect(await waitFor(async () => api.pendingInterceptors === 0 && !(api.getPod(NS, w.name)?.metadata.annotations?.[STATUS] ?? '').includes('eth1'), 10_000), "the held PATCH landed").toBe(true);
+    expectState(await captureState(w.scope), before, 'after the stopped detach (its PATCH landed)');
+    expectOk(await runCli('detach', w.args()));
+    expectState(await captureState(w.scope), before, 'after detach again');
+  });
+});
+
 describe('fault 6: the pod or its sandbox disappears while attached → cni-gc frees the lease (and only that)', () => {
   const gcArgs = (w: World) => ['--kubeconfig', w.args()[w.args().indexOf('--kubeconfig') + 1]!, '--cache-dir', w.ws.cacheDir, '--cni-path', `${w.ws.pluginDir}:${CNI_DIR}`, '--docker-host', w.proxy.host, '--runtime', 'docker', '--request-timeout', '2s'];
 
