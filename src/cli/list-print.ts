@@ -1,14 +1,18 @@
 /**
  * How cni-list prints its rows, the way `kubectl get` prints a list (kubectl's get printers):
  *
- *   (default)      a table; the NAMESPACE column only with -A; --no-headers drops the header line
- *   -o wide        the same with more columns (the full container id)
+ *   (default)      a table; the NAMESPACE column only with -A; --no-headers drops the header line; REASON (last, as
+ *                  kubectl get events puts MESSAGE last: the one column with spaces) says in a few words why a record
+ *                  is not plainly attached, as kubectl get pods puts a reason in STATUS (CrashLoopBackOff)
+ *   -o wide        the same with more columns (the full container id, NODE) and a REASON that also says what clears it
  *   -o name        one `attachment/<pod>.<ifname>` per line (kubectl's resource/name form)
  *   -o json|yaml   a `List` (apiVersion v1, kind List, items), each item an `Attachment` with metadata.name/namespace
  *   -o jsonpath=T  the List through a kubectl jsonpath template (./jsonpath.ts)
  *
  * and, when nothing matched, "No resources found in <ns> namespace." (or "No resources found" with -A) on stderr for
  * the table, wide and name outputs, as kubectl does; json and yaml print an empty List, jsonpath what the template makes.
+ * After a table, wide or name output that has records which are not attached, `note:` lines on stderr name the
+ * command that clears each (stdout stays the table alone; json/yaml items carry it as clearCommand).
  *
  * The rows (./list.ts Row) are data only: what is known about an attachment. Printing is here, so new columns or
  * states change the Row and this table, not the command.
@@ -27,8 +31,16 @@ export interface Row {
   addresses: string[];
   containerId: string;
   state: string;
-  /** Why the record is in that state, and what clears it (every state but attached; issue 11). */
+  /** Why the record is in that state, and what clears it (every state but attached; issue 11): json and yaml. */
   reason?: string;
+  /** The reason in a few words, for the table's REASON column (cut to REASON_WIDTH there). */
+  brief?: string;
+  /** What clears it, in a few words, for -o wide ("cni-gc frees it", "cni-detach --force forgets it"). */
+  remedy?: string;
+  /** The command line that clears it ("kubectl cni-detach --netns /var/run/netns/x --ifname eth1 --force"). */
+  clear?: string;
+  /** What to know before running it, for the note ("--conf FILE … runs its DEL first"). */
+  clearHint?: string;
   /** Whether the pod's network-status lists the interface; undefined for namespaces or when the cluster was not asked. */
   annotated?: boolean;
 }
@@ -72,9 +84,32 @@ export function asList(rows: Row[]): { apiVersion: 'v1'; kind: 'List'; metadata:
       containerId: r.containerId,
       state: r.state,
       ...(r.reason ? { reason: r.reason } : {}),
+      ...(r.clear ? { clearCommand: r.clear } : {}),
       ...(r.annotated !== undefined ? { annotated: r.annotated } : {}),
     })),
   };
+}
+
+/** The widest REASON cell: the table's, and -o wide's (that also says what clears it). Full text: -o json|yaml. */
+export const REASON_WIDTH = { table: 40, wide: 80 };
+
+/**
+ * text in at most max characters: as is when it fits; else without a trailing parenthesis when that fits
+ * ("the lock file is empty (its holder died, …)" → "the lock file is empty"); else cut, ending in "...".
+ */
+export function fit(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const bare = text.replace(/\s*\([^()]*\)$/, '');
+  if (bare !== text && bare.length <= max) return bare;
+  return `${text.slice(0, max - 3).trimEnd()}...`;
+}
+
+/** A row's REASON cell: "<none>" when attached (kubectl's empty cell), the brief (or the reason) cut to fit. */
+function reasonCell(r: Row, wide: boolean): string {
+  const brief = r.brief ?? r.reason;
+  if (!brief) return '<none>';
+  if (!wide) return fit(brief, REASON_WIDTH.table);
+  return r.remedy ? `${fit(brief, REASON_WIDTH.wide - r.remedy.length - 2)}; ${r.remedy}` : fit(brief, REASON_WIDTH.wide);
 }
 
 function table(rows: Row[], o: PrintOptions): string {
@@ -90,6 +125,7 @@ function table(rows: Row[], o: PrintOptions): string {
     ['CONTAINER', (r) => (wide ? r.containerId : r.containerId.slice(0, 12))],
     // as kubectl get pods -o wide adds NODE
     ...(wide ? [['NODE', (r: Row) => r.node] as [string, (r: Row) => string]] : []),
+    ['REASON', (r) => reasonCell(r, wide)],
   ];
   const head = cols.map(([h]) => h);
   const cells = rows.map((r) => cols.map(([, f]) => f(r)));
@@ -99,14 +135,37 @@ function table(rows: Row[], o: PrintOptions): string {
   return lines.map((line) => line.map((c, i) => (i === line.length - 1 ? c : c.padEnd(widths[i]!))).join('').trimEnd()).join('\n') + '\n';
 }
 
-/** What to print: stdout text, and the stderr line for an empty result (or ''). */
-export async function printRows(rows: Row[], o: PrintOptions): Promise<{ out: string; err: string }> {
-  if (o.format === 'json' || o.format === 'yaml') return { out: await formatData(asList(rows), o.format), err: '' };
+/** At most this many rows get a note line of their own; the rest are counted in one line. */
+export const MAX_NOTES = 10;
+
+/**
+ * The stderr lines after a table: for each row with a command of its own (cni-detach of that target), a line naming
+ * the row and the command; the rows that `kubectl cni-gc` clears (the same command for all) in one line. '' when
+ * every row is attached (or has nothing to run, as a record of another node whose pods could not be listed).
+ */
+export function clearNotes(rows: Row[]): string {
+  const own = rows.filter((r) => r.clear && !/^kubectl cni-gc\b/.test(r.clear));
+  const byGc = rows.filter((r) => r.clear && /^kubectl cni-gc\b/.test(r.clear));
+  const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${r.target} ${r.ifname} (${r.state}): \`${r.clear}\`${r.clearHint ? ` (${r.clearHint})` : ''}\n`);
+  if (own.length > MAX_NOTES) lines.push(`note: ${own.length - MAX_NOTES} more records need a command of their own: -o json gives each one's clearCommand\n`);
+  if (byGc.length) {
+    const states = [...new Set(byGc.map((r) => r.state))].join(', ');
+    lines.push(`note: to clear the ${byGc.length === 1 ? 'record' : `${byGc.length} records`} in state ${states}: \`${byGc[0]!.clear}\`\n`);
+  }
+  return lines.join('');
+}
+
+/**
+ * What to print: stdout text; the stderr text to print before it (the line for an empty result, or ''); and after it
+ * (clearNotes for table, wide and name; '' otherwise: json and yaml carry each item's clearCommand).
+ */
+export async function printRows(rows: Row[], o: PrintOptions): Promise<{ out: string; err: string; after: string }> {
+  if (o.format === 'json' || o.format === 'yaml') return { out: await formatData(asList(rows), o.format), err: '', after: '' };
   if (o.format.startsWith('jsonpath=')) {
     const { printJsonPath } = await import('./jsonpath.js');
-    return { out: printJsonPath(o.format.slice('jsonpath='.length), asList(rows)), err: '' };
+    return { out: printJsonPath(o.format.slice('jsonpath='.length), asList(rows)), err: '', after: '' };
   }
-  if (rows.length === 0) return { out: '', err: o.allNamespaces ? 'No resources found\n' : `No resources found in ${o.namespace} namespace.\n` };
-  if (o.format === 'name') return { out: rows.map((r) => `attachment/${nameOf(r)}\n`).join(''), err: '' };
-  return { out: table(rows, o), err: '' };
+  if (rows.length === 0) return { out: '', err: o.allNamespaces ? 'No resources found\n' : `No resources found in ${o.namespace} namespace.\n`, after: '' };
+  if (o.format === 'name') return { out: rows.map((r) => `attachment/${nameOf(r)}\n`).join(''), err: '', after: clearNotes(rows) };
+  return { out: table(rows, o), err: '', after: clearNotes(rows) };
 }

@@ -7,6 +7,7 @@ import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
 import { connect } from './targets.js';
+import { detachCommandLine, gcCommandLine } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Pod } from '../resolve/kube.js';
@@ -53,13 +54,53 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null): Ro
       annotated = false;
     }
   }
-  return {
+  const row: Row = {
     namespace: r.namespace, target: r.pod, node: r.node, ifname: r.ifname, network: r.network, addresses: r.addresses ?? [],
     containerId: r.containerId, state: live === null ? 'recorded' : alive ? 'attached' : 'pod gone', ...(annotated !== undefined ? { annotated } : {}),
   };
+  if (row.state === 'recorded') {
+    return { ...row, brief: 'pods could not be listed', reason: `recorded by cni-attach on node ${r.node}; whether pod ${r.namespace}/${r.pod} still exists is not known: the pods could not be listed` };
+  }
+  if (row.state === 'pod gone') {
+    return {
+      ...row,
+      brief: live ? 'pod replaced (another uid)' : 'pod deleted',
+      reason: `${live ? `pod ${r.namespace}/${r.pod} is another pod now (uid ${live.metadata?.uid}, not ${r.uid})` : `pod ${r.namespace}/${r.pod} no longer exists`}; recorded on node ${r.node}, where its IPAM lease is still held: cni-gc frees it there`,
+      remedy: 'cni-gc frees it on its node',
+      clear: gcCommandLine({}),
+    };
+  }
+  return row;
 }
 
-export function toRow(c: Classified): Row {
+/**
+ * What clears a record of this node's cache, by its state (issue 11: every state is reported with its reason and the
+ * command that clears it): the cni-detach of its target (plain, or --force for a record that cannot be read) or
+ * cni-gc (its target is gone). A record whose text lost its target gets the command with the target as a
+ * placeholder (POD -n NAMESPACE, or --netns PATH for a cnitool-style container id).
+ */
+function clearing(c: Classified, cacheDir: string | undefined): Pick<Row, 'remedy' | 'clear' | 'clearHint'> {
+  const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
+  const detach = (force: boolean) => {
+    const t = target ?? (c.entry.containerId.startsWith('cnitool-') || !c.entry.containerId ? { netns: 'PATH' } : { namespace: 'NAMESPACE', name: 'POD' });
+    return `${detachCommandLine(t, c.entry.ifName || 'IFNAME', { cacheDir })}${force ? ' --force' : ''}`;
+  };
+  switch (c.state) {
+    case 'attached':
+      return {};
+    case 'unreadable':
+      // the record has no config left: a forced detach forgets it without a DEL unless given the network's config
+      return { remedy: 'cni-detach --force forgets it', clear: detach(true), clearHint: "with --conf FILE, the network's config, its DEL runs first and frees the lease" };
+    case 'interface gone':
+      return { remedy: 'cni-detach frees its lease', clear: detach(false) };
+    case 'interrupted':
+      return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine({ cacheDir }) };
+    default:
+      return { remedy: 'cni-gc frees it', clear: gcCommandLine({ cacheDir }) };
+  }
+}
+
+export function toRow(c: Classified, cacheDir?: string): Row {
   const a = annotated(c);
   return {
     namespace: c.pod?.namespace ?? '-',
@@ -71,15 +112,20 @@ export function toRow(c: Classified): Row {
     containerId: c.entry.containerId,
     state: c.state,
     ...(c.reason ? { reason: c.reason } : {}),
+    ...(c.brief ? { brief: c.brief } : {}),
+    ...clearing(c, cacheDir),
     ...(a !== undefined ? { annotated: a } : {}),
   };
 }
 
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */
-function lockRow(l: { file: string; why: string }): Row {
+function lockRow(l: { file: string; why: string }, cacheDir: string | undefined): Row {
   return {
     namespace: '-', target: `lock:${l.file}`, node: '<none>', ifname: '-', network: '-', addresses: [], containerId: '-', state: 'stale lock',
     reason: `${l.why}; the next cni-attach/cni-detach of it (or cni-gc) removes it`,
+    brief: l.why,
+    remedy: 'the next command or cni-gc removes it',
+    clear: gcCommandLine({ cacheDir }),
   };
 }
 
@@ -156,14 +202,15 @@ a note on stderr says so and why.`,
       }
     }
     let podList: Pod[] | undefined;
-    if (api && records.length > 0 && !found.some((f) => podOf(f.entry))) {
+    if (api && records.length > 0 && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
       } catch (e) {
         apiError = describeError(e);
       }
     }
-    if (api && found.some((f) => podOf(f.entry))) {
+    // an unreadable record may be a pod's: the runtimes' sandboxes tell which (classify), for the command clearing it
+    if (api && found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         const pods = (podList = await api.listPods(flags.allNamespaces ? undefined : namespace));
         const runtimes = await deps.runtimes(flags, api);
@@ -177,7 +224,7 @@ a note on stderr says so and why.`,
     // attachments on other nodes) was never asked
     if (apiError) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${apiError}\n`);
     const locks = podName === undefined ? await cache.staleLocks() : [];
-    const local = [...(await classify(found, world)).map(toRow), ...locks.map(lockRow)];
+    const local = [...(await classify(found, world)).map((c) => toRow(c, flags.cacheDir)), ...locks.map((l) => lockRow(l, flags.cacheDir))];
     const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
     const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`)).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null));
@@ -191,6 +238,7 @@ a note on stderr says so and why.`,
     });
     if (printed.err) deps.io.err(printed.err);
     if (printed.out) deps.io.out(printed.out);
+    if (printed.after) deps.io.err(printed.after);
   });
   return cmd;
 }

@@ -80,6 +80,13 @@ export function detachCommandLine(
   return parts.map(shellQuote).join(' ');
 }
 
+/** The cni-gc command line for the cache at flags.cacheDir ("kubectl cni-gc", with --cache-dir when not the default). */
+export function gcCommandLine(flags: { cacheDir?: string }): string {
+  const parts = ['kubectl', 'cni-gc'];
+  if (flags.cacheDir && flags.cacheDir.replace(/\/+$/, '') !== '/var/lib/cni') parts.push('--cache-dir', flags.cacheDir);
+  return parts.map(shellQuote).join(' ');
+}
+
 /** The command lines that clear a target's record, for the engine's messages (it names no flag): see cni/attach.ts WaysOut. */
 export function waysOut(
   target: { netns: string } | { namespace: string; name: string },

@@ -91,16 +91,20 @@ function parseEntry(text: string | undefined): CacheEntry | undefined {
 
 /**
  * What a record that cannot be read still tells: its network, container id and ifname from the file name when the
- * caller knows two of them (a look-up by container id and ifname), else from whatever fields survive in the text.
+ * caller knows two of them (a look-up by container id and ifname), else from whatever fields survive in the text —
+ * and, once the container id is known (it comes first in the file, so it survives a cut), the network and ifname
+ * from the file name `<network>-<containerId>-<ifname>` (libcni's naming) where the text lost them.
  */
 function salvage(name: string, text: string, known?: { containerId: string; ifname: string }): CacheEntry {
   const field = (f: string) => new RegExp(`"${f}"\\s*:\\s*"([^"\\\\]*)"`).exec(text)?.[1];
-  const suffix = known ? `-${known.containerId}-${known.ifname}` : undefined;
+  const containerId = known?.containerId ?? field('containerId') ?? '';
+  const at = containerId ? name.lastIndexOf(`-${containerId}-`) : -1;
+  const fromName = at > 0 ? { networkName: name.slice(0, at), ifName: name.slice(at + containerId.length + 2) } : undefined;
   return {
     kind: CACHE_KIND,
-    containerId: known?.containerId ?? field('containerId') ?? '',
-    ifName: known?.ifname ?? field('ifName') ?? '',
-    networkName: suffix && name.endsWith(suffix) ? name.slice(0, -suffix.length) : field('networkName') ?? '',
+    containerId,
+    ifName: known?.ifname ?? field('ifName') ?? fromName?.ifName ?? '',
+    networkName: fromName?.networkName ?? field('networkName') ?? '',
     config: '',
     ...(field('netns') ? { netns: field('netns')! } : {}),
   };

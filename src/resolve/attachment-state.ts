@@ -7,7 +7,7 @@ import type { CacheEntry, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
-import { interfaceExists } from './netns.js';
+import { cnitoolContainerId, interfaceExists, NETNS_RUN_DIR } from './netns.js';
 
 /**
  * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). pod / sandbox /
@@ -35,8 +35,10 @@ export function podOf(e: CacheEntry): PodOf | undefined {
 
 export interface Classified extends Found {
   state: State;
-  /** Why it is in that state, in words, for states other than attached ("eth1 is not in /var/run/netns/x", …). */
+  /** Why it is in that state, in words, for every state but attached ("eth1 is not in /var/run/netns/x …", …). */
   reason?: string;
+  /** The reason in a few words (≤ 40 characters where it can be), for a table's REASON column ("pod deleted", …). */
+  brief?: string;
   pod?: PodOf;
   /** The live Pod object, when the entry's pod still exists (same uid). */
   livePod?: Pod;
@@ -50,48 +52,92 @@ export interface World {
   exec: Executor;
 }
 
+/** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
+function briefUnreadable(why: string): string {
+  return why.replace(/^it cannot be read/, 'cannot be read').replace('(cut short, or overwritten)', '(cut short?)');
+}
+
 /**
- * The state of each record (see State). Where the target's namespace is reachable from world.exec (a bare namespace
- * that exists, a pod's sandbox the runtime reports running), an attached record is also checked for its interface:
- * a read of /proc/PID/net/dev for a sandbox, one `ip link` in the namespace otherwise.
+ * The namespace a cnitool-style container id was derived from (cnitoolContainerId), among the named ones of
+ * `ip netns` (NETNS_RUN_DIR): for a record whose text lost its netns. undefined when none matches (a /proc path, or
+ * a namespace since deleted).
+ */
+async function namedNetnsOf(exec: Executor, containerId: string, names: Promise<string[]>): Promise<string | undefined> {
+  if (!containerId.startsWith('cnitool-')) return undefined;
+  const name = (await names).find((n) => cnitoolContainerId(`${NETNS_RUN_DIR}/${n}`) === containerId);
+  return name === undefined ? undefined : `${NETNS_RUN_DIR}/${name}`;
+}
+
+/**
+ * The state of each record (see State), with its reason in words and in brief for every state but attached. Where the
+ * target's namespace is reachable from world.exec (a bare namespace that exists, a pod's sandbox the runtime reports
+ * running), an attached record is also checked for its interface: a read of /proc/PID/net/dev for a sandbox, one
+ * `ip link` in the namespace otherwise. An unreadable record whose text lost its target is matched to one by its
+ * container id: a pod by the runtimes' sandboxes (world.sandboxes), a bare namespace among those of `ip netns` (one
+ * listing of NETNS_RUN_DIR), so that the command clearing it can name it.
  */
 export async function classify(found: Found[], world: World): Promise<Classified[]> {
   const pods = new Map((world.pods ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
   const running = new Set((world.sandboxes ?? []).filter((s) => s.running).map((s) => s.id));
+  let netnsNames: Promise<string[]> | undefined;
   const out: Classified[] = [];
+  // what a gone target leaves: an attach that finished holds its lease; one that did not may (gc undoes either)
+  const gcFrees = (f: Found) => (f.intentOnly ? '; an attach of it did not finish: cni-gc undoes it' : '; the IPAM lease is still held: cni-gc frees it');
   for (const f of found) {
     if (f.unreadable) {
-      out.push({ ...f, state: 'unreadable', reason: `${f.file}: ${f.unreadable}; a forced cni-detach of ${f.entry.ifName || 'its interface'} forgets it` });
+      const sandbox = world.sandboxes?.find((s) => s.id === f.entry.containerId && s.namespace && s.name);
+      const netns = !sandbox && !f.entry.netns ? await namedNetnsOf(world.exec, f.entry.containerId, (netnsNames ??= world.exec.listDir(NETNS_RUN_DIR).catch(() => []))) : undefined;
+      out.push({
+        ...f,
+        ...(netns ? { entry: { ...f.entry, netns } } : {}),
+        state: 'unreadable',
+        reason: `${f.file}: ${f.unreadable}; a forced cni-detach of ${f.entry.ifName || 'its interface'} forgets it`,
+        brief: briefUnreadable(f.unreadable),
+        ...(sandbox ? { pod: { namespace: sandbox.namespace!, name: sandbox.name!, ...(sandbox.uid ? { uid: sandbox.uid } : {}) } } : {}),
+      });
       continue;
     }
     const pod = podOf(f.entry);
     let state: State = 'attached';
     let reason: string | undefined;
+    let brief: string | undefined;
     let livePod: Pod | undefined;
     let reachable = false;
     if (pod) {
       const p = pods.get(`${pod.namespace}/${pod.name}`);
-      if (world.pods && (!p || (pod.uid && p.metadata?.uid !== pod.uid))) state = 'pod gone';
-      else {
+      if (world.pods && (!p || (pod.uid && p.metadata?.uid !== pod.uid))) {
+        state = 'pod gone';
+        brief = p ? 'pod replaced (another uid)' : 'pod deleted';
+        reason = `${p ? `pod ${pod.namespace}/${pod.name} is another pod now (uid ${p.metadata?.uid}, not ${pod.uid})` : `pod ${pod.namespace}/${pod.name} no longer exists`}${gcFrees(f)}`;
+      } else {
         livePod = p;
-        if (world.sandboxes && !running.has(f.entry.containerId)) state = 'sandbox gone';
-        else reachable = !!world.sandboxes;
+        if (world.sandboxes && !running.has(f.entry.containerId)) {
+          state = 'sandbox gone';
+          brief = 'sandbox not running';
+          reason = `its sandbox ${f.entry.containerId.slice(0, 12)} is not running here any more (the pod was restarted?)${gcFrees(f)}`;
+        } else reachable = !!world.sandboxes;
       }
     } else if (f.entry.netns) {
-      if ((await world.exec.pathKind(f.entry.netns)) !== 'netns') state = 'netns gone';
-      else reachable = true;
+      const kind = await world.exec.pathKind(f.entry.netns);
+      if (kind !== 'netns') {
+        state = 'netns gone';
+        brief = kind === 'missing' ? 'namespace deleted' : 'the path is no namespace now';
+        reason = `${f.entry.netns} is not a network namespace any more${gcFrees(f)}`;
+      } else reachable = true;
     }
     if (state === 'attached' && f.intentOnly) {
       state = 'interrupted';
+      brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';
     } else if (state === 'attached' && reachable && f.entry.netns) {
       const there = await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
       if (there === false) {
         state = 'interface gone';
+        brief = 'link deleted, lease still held';
         reason = `${f.entry.ifName} is not in ${f.entry.netns} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it`;
       }
     }
-    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}) });
+    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}) });
   }
   return out;
 }

@@ -93,7 +93,8 @@ export class FakeExecutor implements Executor {
   async listDir(path: string): Promise<string[]> {
     const prefix = `${path.replace(/\/$/, '')}/`;
     const names = new Set<string>();
-    for (const k of this.files.keys()) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
+    // the namespaces are files too (nsfs mounts: what `ls /var/run/netns` shows)
+    for (const k of [...this.files.keys(), ...this.netns]) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
     return [...names];
   }
   async isExecutable(path: string): Promise<boolean> {

@@ -211,7 +211,7 @@ describe('cni-list and cni-gc', () => {
     const l = await runCli('list', ['-n', 'shop', ...common]);
     expectOk(l);
     const rows = l.stdout.trim().split('\n');
-    expect(rows[0]).toMatch(/^POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER$/);
+    expect(rows[0]).toMatch(/^POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER\s+REASON$/);
     expect(rows.slice(1).map((r) => r.split(/\s+/).filter((_, i) => [0, 4, 5].includes(i)))).toEqual([['web-1', 'attached', 'yes'], ['web-2', 'attached', 'yes']]);
     // as kubectl get prints lists: -A adds NAMESPACE, --no-headers, -o name, -o jsonpath, -l selects pods
     expect((await runCli('list', ['-A', '--no-headers', ...common])).stdout).toMatch(/^shop\s+web-1\s+eth1\s+/);

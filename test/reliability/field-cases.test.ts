@@ -38,6 +38,24 @@ async function listRows(cacheDir: string): Promise<{ target: string; ifname: str
   return items.map((i) => ({ target: i.pod, ifname: i.ifname, state: i.state, ...(i.reason ? { reason: i.reason } : {}) }));
 }
 
+/**
+ * `cni-list -A --no-cluster` as a person sees it: the table's rows (header checked: REASON last), split on the column
+ * starts of the header (kubectl's aligned columns; cells may hold spaces), and the note lines on stderr.
+ */
+async function listTable(cacheDir: string): Promise<{ rows: Record<string, string>[]; notes: string[] }> {
+  const r = await runCli('list', ['-A', '--no-cluster', '--cache-dir', cacheDir]);
+  expectOk(r);
+  const [head, ...lines] = r.stdout.split('\n');
+  expect(head).toMatch(/^NAMESPACE\s+POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER\s+REASON$/);
+  const cols = [...head!.matchAll(/\S+/g)].map((m) => ({ name: m[0], at: m.index! }));
+  const rows = lines.map((l) => Object.fromEntries(cols.map((c, i) => [c.name, l.slice(c.at, cols[i + 1]?.at).trim()])));
+  // the same cells with --no-headers (widths are the cells', as kubectl's: a gap of 3 spaces at least)
+  const bare = await runCli('list', ['-A', '--no-cluster', '--cache-dir', cacheDir, '--no-headers']);
+  const cells = (ls: string[]) => ls.map((l) => l.split(/ {3,}/));
+  expect(cells(bare.stdout.split('\n'))).toEqual(cells(lines));
+  return { rows, notes: r.stderr.split('\n').filter((l) => l !== '') };
+}
+
 describe('kind 1: every record can be cleared', () => {
   it('cached CNI_ARGS the plugin rejects: detach names --force; --args on detach replaces them and frees everything', async () => {
     const { ws, ns, net, conf, cid } = await bridgeWorld('198.18.110.0/24');
@@ -47,9 +65,14 @@ describe('kind 1: every record can be cleared', () => {
     expect(line).toMatch(/the attempt stays recorded: `kubectl cni-detach --netns \S+ --ifname eth1 --cache-dir \S+ --cni-path \S+` runs its DEL again/);
     expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
 
-    // (a) cni-list reports it, with its reason
+    // (a) cni-list reports it, with its reason: in full in -o json, in brief in the table, whose note names the command
     const rows = await listRows(ws.cacheDir);
     expect(rows).toEqual([expect.objectContaining({ ifname: 'eth1', state: 'interrupted', reason: expect.stringMatching(/did not finish/) })]);
+    const clear = `kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir}`;
+    expect(await listTable(ws.cacheDir)).toEqual({
+      rows: [{ NAMESPACE: '-', POD: `netns:${netnsPath(ns)}`, IFNAME: 'eth1', NETWORK: net, ADDRESSES: '<none>', STATE: 'interrupted', ANNOTATED: '<unknown>', CONTAINER: cid.slice(0, 12), REASON: 'attach did not finish' }],
+      notes: [`note: to clear netns:${netnsPath(ns)} eth1 (interrupted): \`${clear}\``],
+    });
 
     // (c) the error that blocks a retry names the commands that clear it
     const again = await runCli('attach', args);
@@ -76,6 +99,10 @@ describe('kind 1: every record can be cleared', () => {
     const cid = containerIdOf(netnsPath(ns));
     expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
 
+    const listed = await listTable(ws.cacheDir);
+    expect(listed.rows.map((r) => [r.POD, r.IFNAME, r.STATE, r.REASON])).toEqual([[`netns:${netnsPath(ns)}`, 'eth1', 'interrupted', 'attach did not finish']]);
+    expect(listed.notes).toEqual([`note: to clear netns:${netnsPath(ns)} eth1 (interrupted): \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir}\``]);
+    // the command the note names says what to do when its DEL keeps failing
     const plain = await runCli('detach', lab.args(ws, ns, 'eth1'));
     expectCleanError(plain, 1, /--force` to forget it/);
     const gc = await runCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', CNI_DIR]);
@@ -99,6 +126,12 @@ describe('kind 1: every record can be cleared', () => {
 
     const rows = await listRows(ws.cacheDir);
     expect(rows).toEqual([expect.objectContaining({ state: 'unreadable', reason: expect.stringMatching(/^results\/.*: not JSON \(cut short, or overwritten\)/) })]);
+    // the table: the target found again by its container id among the ip netns names, the brief reason, the command
+    const force = `kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --force`;
+    expect(await listTable(ws.cacheDir)).toEqual({
+      rows: [{ NAMESPACE: '-', POD: `netns:${netnsPath(ns)}`, IFNAME: 'eth1', NETWORK: net, ADDRESSES: '<none>', STATE: 'unreadable', ANNOTATED: '<unknown>', CONTAINER: cid.slice(0, 12), REASON: 'not JSON (cut short?)' }],
+      notes: [`note: to clear netns:${netnsPath(ns)} eth1 (unreadable): \`${force}\` (with --conf FILE, the network's config, its DEL runs first and frees the lease)`],
+    });
     const gc = await runCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', CNI_DIR]);
     expect(gc.exitCode, show(gc)).toBe(1);
     expect(gc.stderr).toMatch(/could not free .*not JSON/);
@@ -129,6 +162,9 @@ describe('kind 1: every record can be cleared', () => {
     await utimes(lock, old, old);
     const rows = await listRows(ws.cacheDir);
     expect(rows).toEqual([expect.objectContaining({ target: 'lock:cni-attach/locks/cnitool-0000-eth1.lock', state: 'stale lock', reason: expect.stringMatching(/empty/) })]);
+    const table = await listTable(ws.cacheDir);
+    expect(table.rows.map((r) => [r.POD, r.STATE, r.REASON])).toEqual([['lock:cni-attach/locks/cnitool-0000-eth1.lock', 'stale lock', 'the lock file is empty']]);
+    expect(table.notes).toEqual([`note: to clear the record in state stale lock: \`kubectl cni-gc --cache-dir ${ws.cacheDir}\``]);
     const gc = await runCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', CNI_DIR]);
     expectOk(gc);
     expect(gc.stderr).toMatch(/removed .*cnitool-0000-eth1\.lock: the lock file is empty/);
@@ -348,6 +384,10 @@ describe('kind 5: libcni rules', () => {
     const conf = await writeConf(ws.dir, 'r.json', { cniVersion: '1.0.0', name: lab.name('k'), type: 'rec' });
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf, ws.pluginDir)));
     await deleteNetns(ns);
+    // cni-list: netns gone, cleared by cni-gc (or this detach)
+    const table = await listTable(ws.cacheDir);
+    expect(table.rows.map((r) => [r.STATE, r.REASON])).toEqual([['netns gone', 'namespace deleted']]);
+    expect(table.notes).toEqual([`note: to clear the record in state netns gone: \`kubectl cni-gc --cache-dir ${ws.cacheDir}\``]);
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir)));
     expect(await readFile(seen, 'utf8')).toBe('CNI_NETNS=[]');
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
@@ -389,6 +429,9 @@ describe('smaller field cases', () => {
     expect((await listRows(ws.cacheDir)).map((r) => r.state)).toEqual(['attached']);
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']);
     expect(await listRows(ws.cacheDir)).toEqual([expect.objectContaining({ state: 'interface gone', reason: expect.stringMatching(/eth1 is not in .*lease is still held: cni-detach frees it/) })]);
+    const table = await listTable(ws.cacheDir);
+    expect(table.rows.map((r) => [r.STATE, r.REASON])).toEqual([['interface gone', 'link deleted, lease still held']]);
+    expect(table.notes).toEqual([`note: to clear netns:${netnsPath(ns)} eth1 (interface gone): \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir}\``]);
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);
   });

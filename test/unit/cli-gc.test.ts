@@ -153,10 +153,49 @@ describe('kubectl cni-list', () => {
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
     const lines = w.stdout().trim().split('\n');
     // as kubectl get: no NAMESPACE column without -A
-    expect(lines[0]).toMatch(/^POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER$/);
-    expect(lines[1]).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff$/);
+    expect(lines[0]).toMatch(/^POD\s+IFNAME\s+NETWORK\s+ADDRESSES\s+STATE\s+ANNOTATED\s+CONTAINER\s+REASON$/);
+    expect(lines[1]).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff\s+<none>$/);
+    expect(w.stderr()).toBe(''); // nothing to clear: no note
     expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers', '-A'])).toBe(0);
-    expect(w.stdout().trim().split('\n').at(-1)).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff$/);
+    expect(w.stdout().trim().split('\n').at(-1)).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff\s+<none>$/);
+  });
+  it('a record that is not attached: its brief reason in the table, the command that clears it in a note on stderr', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.links.set(NETNS, new Set(['lo']));
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+\S+\s+interface gone\s+yes\s+ffffffffffff\s+link deleted, lease still held$/);
+    expect(w.stderr()).toBe('note: to clear web-1 eth1 (interface gone): `kubectl cni-detach web-1 -n shop --ifname eth1`\n');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'wide', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/\snode-1\s+link deleted, lease still held; cni-detach frees its lease\n$/);
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout()).items[0].clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth1');
+    expect(w.stderr()).toBe(''); // json carries it: no note
+  });
+  it('a cache entry cut short: its target found by its sandbox (a pod) or among ip netns names (cnitool id), for the command', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.netns.add('/var/run/netns/blue');
+    await w.cli(attachCommand, ['--netns', 'blue', '--ifname', 'net1', '--conf', '-']);
+    const files = [...w.exec.files.keys()].filter((k) => k.includes('/results/'));
+    expect(files).toHaveLength(2);
+    for (const f of files) w.exec.files.set(f, w.exec.files.get(f)!.slice(0, 120)); // the container id survives, the rest not
+    expect(await w.cli(listCommand, ['-A', '--no-headers'])).toBe(0);
+    const rows = w.stdout().trim().split('\n');
+    expect(rows).toEqual([
+      expect.stringMatching(/^-\s+netns:\/var\/run\/netns\/blue\s+net1\s+net\s+<none>\s+unreadable\s+<unknown>\s+cnitool-\S+\s+not JSON \(cut short\?\)$/),
+      expect.stringMatching(/^shop\s+web-1\s+eth1\s+net\s+<none>\s+unreadable\s+<unknown>\s+ffffffffffff\s+not JSON \(cut short\?\)$/),
+    ]);
+    expect(w.stderr()).toBe(
+      "note: to clear netns:/var/run/netns/blue net1 (unreadable): `kubectl cni-detach --netns /var/run/netns/blue --ifname net1 --force` (with --conf FILE, the network's config, its DEL runs first and frees the lease)\n" +
+        "note: to clear web-1 eth1 (unreadable): `kubectl cni-detach web-1 -n shop --ifname eth1 --force` (with --conf FILE, the network's config, its DEL runs first and frees the lease)\n",
+    );
+    // without the runtime (--no-cluster) the pod's record names no target: the command has a placeholder
+    expect(await w.cli(listCommand, ['-A', '--no-cluster', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()).items as { clearCommand: string }[]).map((i) => i.clearCommand)).toEqual([
+      'kubectl cni-detach --netns /var/run/netns/blue --ifname net1 --force',
+      'kubectl cni-detach POD -n NAMESPACE --ifname eth1 --force',
+    ]);
   });
   it('-o json with the sandbox gone', async () => {
     const w = world();
@@ -171,6 +210,8 @@ describe('kubectl cni-list', () => {
         {
           apiVersion: 'cni-attach/v1', kind: 'Attachment', metadata: { name: 'web-1.eth1', namespace: 'shop' },
           pod: 'web-1', node: 'node-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
+          reason: 'its sandbox ffffffffffff is not running here any more (the pod was restarted?); the IPAM lease is still held: cni-gc frees it',
+          clearCommand: 'kubectl cni-gc',
         },
       ],
     });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Command, Option } from 'commander';
 import { flagSpecs, normalizeArgv } from '../../src/cli/argv.js';
 import { parseTemplate, printJsonPath } from '../../src/cli/jsonpath.js';
-import { asList, parseListFormat, printRows, type Row } from '../../src/cli/list-print.js';
+import { asList, clearNotes, fit, MAX_NOTES, parseListFormat, printRows, REASON_WIDTH, type Row } from '../../src/cli/list-print.js';
 import { addedInterfaceEvent, failedAddInterfaceEvent, removedInterfaceEvent } from '../../src/resolve/events.js';
 import { complete, completionText, Directive, toolOf } from '../../src/cli/complete.js';
 import { platform, userAgent, versionData } from '../../src/cli/version.js';
@@ -82,13 +82,13 @@ describe('cni-list printing (kubectl get)', () => {
   const base = { format: 'table', allNamespaces: false, noHeaders: false, namespace: 'shop' };
   it('table: no NAMESPACE column without -A; columns padded as kubectl (at least 10, widest + 3)', async () => {
     const { out } = await printRows(rows, base);
-    expect(out.split('\n')[0]).toBe('POD       IFNAME    NETWORK   ADDRESSES       STATE      ANNOTATED   CONTAINER');
-    expect(out.split('\n')[2]).toBe('web-2     eth1      blue      <none>          pod gone   <unknown>   bbbbbbbbbbbb');
+    expect(out.split('\n')[0]).toBe('POD       IFNAME    NETWORK   ADDRESSES       STATE      ANNOTATED   CONTAINER      REASON');
+    expect(out.split('\n')[2]).toBe('web-2     eth1      blue      <none>          pod gone   <unknown>   bbbbbbbbbbbb   <none>');
     expect((await printRows(rows, { ...base, allNamespaces: true })).out).toMatch(/^NAMESPACE\s+POD\s/);
     expect((await printRows(rows, { ...base, noHeaders: true })).out.split('\n')[0]).toMatch(/^web-1\s+eth1/);
     expect((await printRows(rows, { ...base, format: 'wide' })).out).toContain('a'.repeat(64));
     // -o wide adds NODE, as kubectl get pods -o wide does
-    expect((await printRows(rows, { ...base, format: 'wide' })).out).toMatch(/CONTAINER\s+NODE\n.*\s+node-1\n/);
+    expect((await printRows(rows, { ...base, format: 'wide' })).out).toMatch(/CONTAINER\s+NODE\s+REASON\n.*\s+node-1\s+<none>\n/);
   });
   it('-o name, json and yaml (a List), jsonpath', async () => {
     expect((await printRows(rows, { ...base, format: 'name' })).out).toBe('attachment/web-1.eth1\nattachment/web-2.eth1\n');
@@ -97,10 +97,83 @@ describe('cni-list printing (kubectl get)', () => {
     expect((await printRows(rows, { ...base, format: 'jsonpath={range .items[*]}{.pod}/{.ifname}={.state}{"\\n"}{end}' })).out).toBe('web-1/eth1=attached\nweb-2/eth1=pod gone\n');
   });
   it('nothing found: kubectl\'s line on stderr for table/wide/name; an empty List for json', async () => {
-    expect(await printRows([], base)).toEqual({ out: '', err: 'No resources found in shop namespace.\n' });
-    expect(await printRows([], { ...base, allNamespaces: true })).toEqual({ out: '', err: 'No resources found\n' });
-    expect(await printRows([], { ...base, format: 'name' })).toEqual({ out: '', err: 'No resources found in shop namespace.\n' });
+    expect(await printRows([], base)).toEqual({ out: '', err: 'No resources found in shop namespace.\n', after: '' });
+    expect(await printRows([], { ...base, allNamespaces: true })).toEqual({ out: '', err: 'No resources found\n', after: '' });
+    expect(await printRows([], { ...base, format: 'name' })).toEqual({ out: '', err: 'No resources found in shop namespace.\n', after: '' });
     expect(JSON.parse((await printRows([], { ...base, format: 'json' })).out).items).toEqual([]);
+  });
+  describe('records that are not attached: their reason in REASON, the command that clears them in a note', () => {
+    const cut = 'results/blue-cnitool-0123456789abcdef0123-eth1: not JSON (cut short, or overwritten); a forced cni-detach of eth1 forgets it';
+    const odd: Row[] = [
+      rows[0]!,
+      {
+        namespace: '-', target: 'netns:/var/run/netns/x', node: '<none>', ifname: 'eth1', network: 'blue', addresses: [], containerId: 'cnitool-0123456789abcdef0123',
+        state: 'unreadable', reason: cut, brief: 'not JSON (cut short?)', remedy: 'cni-detach --force forgets it',
+        clear: 'kubectl cni-detach --netns /var/run/netns/x --ifname eth1 --force', clearHint: 'with --conf FILE its DEL runs first',
+      },
+      { ...rows[1]!, reason: 'pod shop/web-2 no longer exists; the IPAM lease is still held: cni-gc frees it', brief: 'pod deleted', remedy: 'cni-gc frees it', clear: 'kubectl cni-gc' },
+      { ...rows[1]!, target: 'web-3', state: 'sandbox gone', reason: 'its sandbox …', brief: 'sandbox not running', remedy: 'cni-gc frees it', clear: 'kubectl cni-gc' },
+      // a state without a brief (none of ours): its reason, cut to fit
+      { ...rows[1]!, target: 'web-4', state: 'recorded', reason: 'x'.repeat(100) },
+    ];
+    it('table: REASON is the last column, the brief reason or <none>, at most REASON_WIDTH.table wide; aligned as kubectl', async () => {
+      const { out, err, after } = await printRows(odd, base);
+      expect(err).toBe('');
+      expect(out).toBe(
+        [
+          'POD                      IFNAME    NETWORK   ADDRESSES       STATE          ANNOTATED   CONTAINER      REASON',
+          'web-1                    eth1      blue      198.18.0.2/24   attached       yes         aaaaaaaaaaaa   <none>',
+          'netns:/var/run/netns/x   eth1      blue      <none>          unreadable     <unknown>   cnitool-0123   not JSON (cut short?)',
+          'web-2                    eth1      blue      <none>          pod gone       <unknown>   bbbbbbbbbbbb   pod deleted',
+          'web-3                    eth1      blue      <none>          sandbox gone   <unknown>   bbbbbbbbbbbb   sandbox not running',
+          `web-4                    eth1      blue      <none>          recorded       <unknown>   bbbbbbbbbbbb   ${'x'.repeat(REASON_WIDTH.table - 3)}...`,
+          '',
+        ].join('\n'),
+      );
+      // every cell of a column starts at the same offset (tabwriter's alignment), header or not
+      const lines = out.trimEnd().split('\n');
+      for (const col of ['IFNAME', 'STATE', 'REASON']) {
+        const at = lines[0]!.indexOf(col);
+        for (const l of lines.slice(1)) expect(l[at - 1], `${col} in ${l}`).toBe(' ');
+        for (const l of lines.slice(1)) expect(l[at], `${col} in ${l}`).not.toBe(' ');
+      }
+      expect(after).toBe(
+        'note: to clear netns:/var/run/netns/x eth1 (unreadable): `kubectl cni-detach --netns /var/run/netns/x --ifname eth1 --force` (with --conf FILE its DEL runs first)\n' +
+          'note: to clear the 2 records in state pod gone, sandbox gone: `kubectl cni-gc`\n',
+      );
+      const bare = await printRows(odd, { ...base, noHeaders: true });
+      expect(bare.out.split('\n')[0]).toMatch(/^web-1\s+eth1\s.*\s<none>$/);
+      expect(bare.out.split('\n')[1]).toMatch(/^netns:\/var\/run\/netns\/x\s+eth1\s.*\sunreadable\s.*\snot JSON \(cut short\?\)$/);
+      expect(bare.after).toBe(after);
+    });
+    it('-o wide: REASON also says what clears it, at most REASON_WIDTH.wide; -o name keeps the notes; json/yaml carry reason and clearCommand', async () => {
+      const wide = (await printRows(odd, { ...base, format: 'wide' })).out.split('\n');
+      expect(wide[0]).toMatch(/\sNODE\s+REASON$/);
+      expect(wide[2]).toMatch(/\s<none>\s+not JSON \(cut short\?\); cni-detach --force forgets it$/);
+      expect(wide[3]).toMatch(/\snode-2\s+pod deleted; cni-gc frees it$/);
+      expect(wide[5]).toMatch(new RegExp(`\\s${'x'.repeat(REASON_WIDTH.wide - 3)}\\.\\.\\.$`));
+      const name = await printRows(odd, { ...base, format: 'name' });
+      expect(name.out).toBe('attachment/web-1.eth1\nattachment/netns:/var/run/netns/x.eth1\nattachment/web-2.eth1\nattachment/web-3.eth1\nattachment/web-4.eth1\n');
+      expect(name.after).toMatch(/^note: to clear netns:/);
+      const json = await printRows(odd, { ...base, format: 'json' });
+      expect(json.after).toBe('');
+      expect((JSON.parse(json.out) as { items: unknown[] }).items[1]).toMatchObject({ state: 'unreadable', reason: cut, clearCommand: 'kubectl cni-detach --netns /var/run/netns/x --ifname eth1 --force' });
+      expect((JSON.parse(json.out) as { items: Record<string, unknown>[] }).items[0]).not.toHaveProperty('clearCommand');
+    });
+    it('notes: one line per record with a command of its own (at most MAX_NOTES, then a count); the cni-gc ones in one line', () => {
+      const many: Row[] = Array.from({ length: MAX_NOTES + 2 }, (_, i) => ({ ...odd[1]!, target: `netns:/var/run/netns/n${i}`, clear: `kubectl cni-detach --netns /var/run/netns/n${i} --ifname eth1 --force` }));
+      const lines = clearNotes(many).split('\n').filter(Boolean);
+      expect(lines).toHaveLength(MAX_NOTES + 1);
+      expect(lines.at(-1)).toBe("note: 2 more records need a command of their own: -o json gives each one's clearCommand");
+      expect(clearNotes([odd[2]!])).toBe('note: to clear the record in state pod gone: `kubectl cni-gc`\n');
+      expect(clearNotes([rows[0]!, odd[4]!])).toBe('');
+    });
+    it('fit: as is, else without a trailing parenthesis, else cut with "..."', () => {
+      expect(fit('pod deleted', 40)).toBe('pod deleted');
+      expect(fit('the lock file is empty (its holder died, or could not write its pid)', 40)).toBe('the lock file is empty');
+      expect(fit('a'.repeat(50), 40)).toBe(`${'a'.repeat(37)}...`);
+      expect(fit('a'.repeat(50), 40)).toHaveLength(40);
+    });
   });
   it('-o values: the formats kubectl has for lists, else a usage error listing them', () => {
     for (const f of ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath={.items}']) expect(parseListFormat(f)).toBe(f);
