@@ -266,7 +266,7 @@ export class ResultCache {
           } catch (e) {
             const code = (e as NodeJS.ErrnoException).code;
             if (!code) throw e;
-            why = `it cannot be read (${code})`;
+            why = code === 'EFTYPE' ? 'it is not a regular file' : `it cannot be read (${code})`;
           }
           if (text === undefined && why === undefined) continue; // removed meanwhile
           const e = text === undefined ? why! : entryOrWhy(text);

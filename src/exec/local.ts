@@ -3,7 +3,7 @@
  * the only files that touch the OS.
  */
 import { constants as fsc } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
@@ -136,11 +136,20 @@ export class LocalExecutor implements Executor, HostIdentity {
   }
 
   async readFile(path: string): Promise<string | undefined> {
+    // opened non-blocking and checked before reading: a FIFO planted where a record or lock is expected would block
+    // the open() in a pool thread, and no signal or time limit could end the process past it (issue 11, kind 2)
+    let h;
     try {
-      return await readFile(path, 'utf8');
+      h = await open(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
     } catch (e) {
       if (errno(e) === 'ENOENT') return undefined;
       throw e;
+    }
+    try {
+      if (!(await h.stat()).isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: 'EFTYPE' });
+      return await h.readFile('utf8');
+    } finally {
+      await h.close();
     }
   }
 

@@ -48,7 +48,10 @@ export type PathKind = 'missing' | 'netns' | 'other';
 
 /** Files on a node. Errors are thrown as the node reports them (errno codes where it has them). */
 export interface NodeFiles {
-  /** File contents, or undefined when the file does not exist. */
+  /**
+   * File contents, or undefined when the file does not exist. A path that is not a regular file (a FIFO, a device)
+   * may be refused with an error of code EFTYPE (this host's executor does: reading a FIFO could wait for ever).
+   */
   readFile(path: string): Promise<string | undefined>;
   /** Write via a temp file in the same directory + rename, creating parent directories (0700). */
   writeFileAtomic(path: string, data: string, mode?: number): Promise<void>;

@@ -1,4 +1,5 @@
-/** LocalExecutor's file side, in a temp directory: atomic writes, locks (exec/lock.ts over its files), file identities. */
+/** LocalExecutor's file side, in a temp directory: reads, atomic writes, locks (exec/lock.ts over its files), file identities. */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,19 @@ describe('writeFileAtomic', () => {
     await rm(join(dir, 'x'), { recursive: true });
     await exec.writeFileAtomic(join(dir, 'x/two'), '2');
     expect(await readFile(join(dir, 'x/two'), 'utf8')).toBe('2');
+  });
+});
+
+describe('readFile', () => {
+  it('reads a regular file (and /proc files), undefined when missing, refuses a FIFO at once instead of waiting for a writer', async () => {
+    const exec = new LocalExecutor();
+    await writeFile(join(dir, 'r'), 'text');
+    expect(await exec.readFile(join(dir, 'r'))).toBe('text');
+    expect(await exec.readFile(join(dir, 'nosuch'))).toBeUndefined();
+    expect(await exec.readFile('/proc/self/net/dev')).toMatch(/^Inter-/);
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    await expect(exec.readFile(join(dir, 'fifo'))).rejects.toMatchObject({ code: 'EFTYPE', message: `${join(dir, 'fifo')}: not a regular file` });
+    await expect(exec.readFile(dir)).rejects.toMatchObject({ code: 'EFTYPE' });
   });
 });
 
