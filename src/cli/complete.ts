@@ -12,13 +12,19 @@
  * --ifname of cni-detach/cni-check from this host's CNI cache when this process can read it; file and directory
  * names where a flag takes a path. API calls have a short limit (COMPLETION_TIMEOUT_MS): a slow cluster gives no
  * candidates rather than a hung shell. client-node is loaded only for the candidates that need the API.
+ *
+ * Completion never hangs a shell: the kubeconfig files are read through the event loop (resolve/kubeconfig-files.ts:
+ * a FIFO, `--kubeconfig <(…)` or a $KUBECONFIG entry, waits for its writer without blocking the process) within
+ * KUBECONFIG_READ_TIMEOUT_MS, and the whole answer within COMPLETION_DEADLINE_MS; past either, no candidates and exit
+ * 0 with the directive, as kubectl's completion degrades when it cannot ask. A signal ends it at once (nothing
+ * blocks the main thread or a pool thread).
  */
-import { readFileSync } from 'node:fs';
 import { basename, delimiter } from 'node:path';
 import type { Command } from 'commander';
 import { load as loadYaml } from 'js-yaml';
 import { load } from './load.js';
 import { kubeconfigPaths, mergeKubeconfigs } from '../resolve/kubeconfig.js';
+import { readKubeconfigFiles } from '../resolve/kubeconfig-files.js';
 import { flagSpecs, normalizeArgv } from './argv.js';
 import { valueChoices } from './completion.js';
 import type { Deps } from './context.js';
@@ -28,6 +34,12 @@ export const Directive = { Default: 0, Error: 1, NoSpace: 2, NoFileComp: 4, Filt
 
 /** Limit for the one API call a completion makes. */
 export const COMPLETION_TIMEOUT_MS = 3000;
+
+/** Limit for reading the kubeconfig files (local files: a FIFO fed by `<(…)` delivers at once). */
+export const KUBECONFIG_READ_TIMEOUT_MS = 1000;
+
+/** Limit for a whole completion: the kubeconfig, loading the API client, the API call (COMPLETION_TIMEOUT_MS). */
+export const COMPLETION_DEADLINE_MS = 5000;
 
 export type Tool = 'attach' | 'detach' | 'check' | 'list' | 'gc';
 
@@ -76,9 +88,21 @@ function wordsSoFar(cmd: Command, words: string[]): { flags: Record<string, unkn
 
 /**
  * Complete the last word of `words` (the words after the plugin name) for one command. Never throws: a failure
- * gives no candidates (and NoFileComp), as kubectl's own completion does when the API cannot be asked.
+ * gives no candidates (and NoFileComp), as kubectl's own completion does when the API cannot be asked; so does an
+ * answer not ready within deadlineMs (what was still waited for is left to the process's exit).
  */
-export async function complete(tool: Tool, cmd: Command, words: string[], deps: Deps): Promise<Completion> {
+export async function complete(tool: Tool, cmd: Command, words: string[], deps: Deps, deadlineMs = COMPLETION_DEADLINE_MS): Promise<Completion> {
+  const none: Completion = { candidates: [], directive: Directive.NoFileComp };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Completion>((resolve) => (timer = setTimeout(() => resolve(none), deadlineMs)));
+  try {
+    return await Promise.race([completeWord(tool, cmd, words, deps), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function completeWord(tool: Tool, cmd: Command, words: string[], deps: Deps): Promise<Completion> {
   const none: Completion = { candidates: [], directive: Directive.NoFileComp };
   const all = words.length ? words : [''];
   const cur = all[all.length - 1]!;
@@ -115,7 +139,7 @@ export async function complete(tool: Tool, cmd: Command, words: string[], deps: 
       if (PATH_FLAGS.has(long)) return { candidates: [], directive: Directive.Default };
       if (DIR_FLAGS.has(long)) return { candidates: [], directive: Directive.FilterDirs };
       if (long === '--context' || long === '--cluster' || long === '--user') {
-        return { candidates: withPrefix(kubeconfigNames(flags as unknown as KubectlFlags, long.slice(2) as 'context' | 'cluster' | 'user', deps.env)), directive: Directive.NoFileComp };
+        return { candidates: withPrefix(await kubeconfigNames(flags as unknown as KubectlFlags, long.slice(2) as 'context' | 'cluster' | 'user', deps.env)), directive: Directive.NoFileComp };
       }
       if (long === '--net') return { candidates: withPrefix(await nadNames(flags as unknown as KubectlFlags, deps)), directive: Directive.NoFileComp };
       if (long === '--ifname' && (tool === 'detach' || tool === 'check') && positionals[0]) {
@@ -138,7 +162,7 @@ export async function complete(tool: Tool, cmd: Command, words: string[], deps: 
 
 async function api(flags: KubectlFlags, deps: Deps) {
   const { kubeOptions } = await import('./targets.js');
-  return deps.kube({ ...kubeOptions({ ...flags, requestTimeout: '0' }), requestTimeoutMs: COMPLETION_TIMEOUT_MS });
+  return deps.kube({ ...kubeOptions({ ...flags, requestTimeout: '0' }), requestTimeoutMs: COMPLETION_TIMEOUT_MS, readSignal: AbortSignal.timeout(KUBECONFIG_READ_TIMEOUT_MS) });
 }
 
 async function podNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
@@ -152,12 +176,19 @@ async function nadNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
   return (await kube.listNads(flags.namespace ?? kube.defaultNamespace)).sort();
 }
 
-function kubeconfigNames(flags: KubectlFlags, what: 'context' | 'cluster' | 'user', env: NodeJS.ProcessEnv): string[] {
+/**
+ * The names of the kubeconfig's contexts, clusters or users (merged the kubectl way). A file that cannot be parsed
+ * is left out; files not read within KUBECONFIG_READ_TIMEOUT_MS (a FIFO nobody writes) or not readable make it throw:
+ * no candidates.
+ */
+async function kubeconfigNames(flags: KubectlFlags, what: 'context' | 'cluster' | 'user', env: NodeJS.ProcessEnv): Promise<string[]> {
   // the kubeconfig module is pure and small: no client-node for this
   const { paths } = kubeconfigPaths({ ...(flags.kubeconfig ? { explicitPath: flags.kubeconfig } : {}), env, delimiter });
-  const docs = paths.flatMap((file) => {
+  const texts = await readKubeconfigFiles(paths, AbortSignal.timeout(KUBECONFIG_READ_TIMEOUT_MS));
+  const docs = [...texts].flatMap(([file, text]) => {
+    if (text === undefined) return [];
     try {
-      return [{ file, doc: loadYaml(readFileSync(file, 'utf8')) }];
+      return [{ file, doc: loadYaml(text) }];
     } catch {
       return [];
     }

@@ -4,14 +4,12 @@
  * client-node is imported lazily: it costs hundreds of milliseconds and the --netns path never needs it.
  */
 import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '@kubernetes/client-node';
-import { load as yamlLoad } from 'js-yaml';
-import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { delimiter } from 'node:path';
 import { CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
-import { readLocalText } from '../exec/read-file.js';
-import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeconfigFiles, type KubeOverrides } from './kubeconfig.js';
+import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
+import { inlineCertificateFiles, kubeconfigFiles } from './kubeconfig-files.js';
 
 export type Pod = V1Pod;
 
@@ -96,6 +94,8 @@ export interface KubeOptions extends KubeOverrides {
   trace?: (line: string) => void;
   /** -v=1 and up: where notes on how the API server was reached go (e.g. which pods/exec subprotocol the API server speaks). */
   debug?: (line: string) => void;
+  /** Ends the reading of the kubeconfig and certificate files when aborted (completion's limit); none: no limit. */
+  readSignal?: AbortSignal;
 }
 
 export const EXEC_V5 = 'v5.channel.k8s.io';
@@ -274,46 +274,12 @@ function traced(inner: HttpLibrary, trace: (line: string) => void): HttpLibrary 
   };
 }
 
-/** The largest kubeconfig (or tokenFile) read: far above a real one (a few KiB to a few hundred KiB). */
-const MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024;
-
-/**
- * The loader's files. The kubeconfig files it will read are read ahead, asynchronously and through the event loop
- * (exec/read-file.ts): a FIFO (`--kubeconfig <(…)`) waits for its writer without blocking a pool thread, so Ctrl-C and
- * SIGTERM still stop the command (issue 11, kind 2). Other files it names (a tokenFile) are read when asked; one that
- * is not a regular file is refused rather than read synchronously, since that read could wait past every signal.
- */
-async function fileReader(paths: string[]): Promise<KubeconfigFiles> {
-  const ahead = new Map<string, string | undefined>();
-  for (const p of paths) {
-    try {
-      ahead.set(p, await readLocalText(p, MAX_KUBECONFIG_BYTES));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UsageError(`kubeconfig ${p}: ${code === 'EFBIG' ? `more than ${MAX_KUBECONFIG_BYTES / 1024 / 1024} MiB` : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
-    }
-  }
-  return {
-    read(path) {
-      if (ahead.has(path)) return ahead.get(path);
-      try {
-        if (!statSync(path).isFile()) throw new Error('not a regular file');
-        return readFileSync(path, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new UsageError(`kubeconfig ${path}: ${(e as Error).message}`);
-      }
-    },
-    parse(text) {
-      return yamlLoad(text);
-    },
-  };
-}
-
 export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<KubeApi> {
   const k8s = await import('./k8s-client.js');
   const rules = { ...(opts.kubeconfig !== undefined ? { explicitPath: opts.kubeconfig } : {}), env, delimiter };
-  const resolved = resolveKubeconfig(rules, opts, await fileReader(kubeconfigPaths(rules).paths));
+  const resolved = resolveKubeconfig(rules, opts, await kubeconfigFiles(kubeconfigPaths(rules).paths, opts.readSignal));
+  // its certificate files read here, through the event loop: client-node would read them synchronously per request
+  if (resolved.kind === 'kubeconfig') resolved.options = { ...resolved.options, ...(await inlineCertificateFiles(resolved.options, opts.readSignal)) };
   const headers = requestHeaders(opts.userAgent, resolved.impersonate);
   /** pods/exec (WebSocket) requests take their headers here; the REST calls in sharedAgentAuth. */
   class KubectlConfig extends k8s.KubeConfig {

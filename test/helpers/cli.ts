@@ -1,4 +1,5 @@
 /** Driving the real CLI binaries as child processes, and the checks every failing run must pass. */
+import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { BIN, type Tool } from './env.js';
@@ -6,7 +7,11 @@ import { BIN, type Tool } from './env.js';
 export interface CliResult {
   tool: Tool;
   args: string[];
+  /** The executable when it is not bin/kubectl-cni_<tool> (a completion executable). */
+  program?: string;
   exitCode: number | undefined;
+  /** The signal that ended the process, when one did (then exitCode is undefined). */
+  signal?: string;
   stdout: string;
   stderr: string;
   /** Wall-clock time of the run. */
@@ -46,18 +51,32 @@ export async function runCli(tool: Tool, args: string[], opts: { input?: string;
  * `prefix` runs it under another command (e.g. `unshare --pid --fork`): then pid and kill are that command's.
  */
 export function spawnCli(tool: Tool, args: string[], env: Record<string, string | undefined> = {}, prefix: string[] = []): { pid: number; kill: (signal: NodeJS.Signals) => void; done: Promise<CliResult> } {
+  return spawnProgram(tool, BIN[tool], args, env, prefix);
+}
+
+/**
+ * Start bin/kubectl_complete-cni_<tool> (kubectl's plugin completion) with the words typed after the plugin name, as
+ * spawnCli starts a command.
+ */
+export function spawnComplete(tool: Tool, words: string[], env: Record<string, string | undefined> = {}): { pid: number; kill: (signal: NodeJS.Signals) => void; done: Promise<CliResult> } {
+  return spawnProgram(tool, join(dirname(BIN[tool]), `kubectl_complete-cni_${tool}`), words, env, []);
+}
+
+function spawnProgram(tool: Tool, program: string, args: string[], env: Record<string, string | undefined>, prefix: string[]): { pid: number; kill: (signal: NodeJS.Signals) => void; done: Promise<CliResult> } {
   const start = Date.now();
   const base = cliEnv();
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete base[k];
     else base[k] = v;
   }
-  const [file, ...before] = [...prefix, BIN[tool]];
+  const [file, ...before] = [...prefix, program];
   const child = execa(file!, [...before, ...args], { reject: false, input: '', env: base, extendEnv: false, timeout: 45_000 });
   const done = child.then((r) => ({
     tool,
     args,
+    ...(program !== BIN[tool] ? { program } : {}),
     exitCode: r.exitCode,
+    ...(r.signal ? { signal: r.signal } : {}),
     stdout: String(r.stdout ?? ''),
     stderr: String(r.stderr ?? ''),
     ms: Date.now() - start,
@@ -67,7 +86,8 @@ export function spawnCli(tool: Tool, args: string[], env: Record<string, string 
 
 /** Everything about a run, for assertion messages. */
 export function show(r: CliResult): string {
-  return `kubectl-cni_${r.tool} ${r.args.join(' ')}\n  exit ${r.exitCode} after ${r.ms}ms\n  stdout: ${r.stdout.trim() || '(empty)'}\n  stderr: ${r.stderr.trim() || '(empty)'}`;
+  const ended = r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
+  return `${r.program ? basename(r.program) : `kubectl-cni_${r.tool}`} ${r.args.join(' ')}\n  ${ended} after ${r.ms}ms\n  stdout: ${r.stdout.trim() || '(empty)'}\n  stderr: ${r.stderr.trim() || '(empty)'}`;
 }
 
 export function expectOk(r: CliResult): void {

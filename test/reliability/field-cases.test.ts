@@ -6,10 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
+import { KUBECONFIG_READ_TIMEOUT_MS } from '../../src/cli/complete.js';
+import { expectCleanError, expectOk, runCli, show, spawnCli, spawnComplete } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
 import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
@@ -234,16 +235,108 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
     ['list', '--kubeconfig', 'SIGTERM', 143],
     ['detach', 'KUBECONFIG', 'SIGTERM', 143],
   ] as const)('a kubeconfig on a FIFO nobody writes (%s, %s): %s exits %i at once', async (tool, how, signal, code) => {
-    const ws = await lab.workspace();
-    const fifo = join(ws.dir, 'kubeconfig');
-    await must(['mkfifo', fifo]);
-    const conf = join(ws.dir, 'net.json');
-    await writeFile(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'fifo-net', type: 'bridge' }));
-    const args = tool === 'list' ? ['-n', 'shop'] : ['web-1', '-n', 'shop', '--ifname', 'eth1', ...(tool === 'attach' ? ['--conf', conf] : [])];
-    const run = spawnCli(tool, [...args, '--cache-dir', ws.cacheDir, ...(how === '--kubeconfig' ? ['--kubeconfig', fifo] : [])], how === 'KUBECONFIG' ? { KUBECONFIG: fifo } : {});
+    const { fifo, args } = await fifoAndPodArgs('kubeconfig', tool);
+    const run = spawnCli(tool, [...args, ...(how === '--kubeconfig' ? ['--kubeconfig', fifo] : [])], how === 'KUBECONFIG' ? { KUBECONFIG: fifo } : {});
+    await expectStopsAtOnce(run, signal, code);
+  });
+
+  // client-node reads these with readFileSync at each request: the main thread blocked, no signal handled
+  it.each([
+    ['list', '--certificate-authority', 'SIGINT', 130],
+    ['attach', 'certificate-authority in the kubeconfig', 'SIGTERM', 143],
+    ['detach', 'client-key in the kubeconfig', 'SIGINT', 130],
+  ] as const)('%s, %s on a FIFO nobody writes: %s exits %i at once', async (tool, how, signal, code) => {
+    const { ws, fifo, args } = await fifoAndPodArgs('pem', tool);
+    const kubeconfig = join(ws.dir, 'kubeconfig');
+    await writeFile(kubeconfig, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'fc',
+      clusters: [{ name: 'fc', cluster: { server: 'https://198.18.113.1:6443', ...(how.startsWith('certificate-authority') ? { 'certificate-authority': fifo } : {}) } }],
+      users: [{ name: 'fc', user: how.startsWith('client-key') ? { 'client-certificate-data': 'Qg==', 'client-key': fifo } : { token: 't' } }],
+      contexts: [{ name: 'fc', context: { cluster: 'fc', user: 'fc' } }],
+    }));
+    const run = spawnCli(tool, [...args, '--kubeconfig', kubeconfig, ...(how === '--certificate-authority' ? ['--certificate-authority', fifo] : [])]);
     await expectStopsAtOnce(run, signal, code);
   });
 });
+
+describe('kind 2: completion never hangs the shell (kubectl_complete-cni_*)', () => {
+  /** A kubeconfig file and a FIFO beside it, in a fresh workspace. */
+  async function fifoWorld() {
+    const ws = await lab.workspace();
+    const fifo = join(ws.dir, 'kubeconfig-fifo');
+    await must(['mkfifo', fifo]);
+    const file = join(ws.dir, 'kubeconfig');
+    await writeFile(file, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'fc-a',
+      clusters: [{ name: 'fc-c', cluster: { server: 'https://198.18.113.1:6443' } }],
+      users: [{ name: 'fc-u', user: { token: 't' } }],
+      contexts: [{ name: 'fc-a', context: { cluster: 'fc-c', user: 'fc-u' } }, { name: 'fc-b', context: { cluster: 'fc-c', user: 'fc-u' } }],
+    }));
+    return { ws, fifo, file };
+  }
+  const how = (h: '--kubeconfig' | 'KUBECONFIG', fifo: string, words: string[]) => ({
+    words: h === '--kubeconfig' ? ['--kubeconfig', fifo, ...words] : words,
+    env: h === 'KUBECONFIG' ? { KUBECONFIG: fifo } : { KUBECONFIG: undefined },
+  });
+
+  it.each([
+    ['list', '--kubeconfig', ['--context', '']],
+    ['attach', 'KUBECONFIG', ['web-1', '--context', '']],
+    ['detach', '--kubeconfig', ['--cluster', '']],
+    // the POD argument: the kubeconfig is read (under the same limit) before the API would be asked
+    ['attach', 'KUBECONFIG', ['-n', 'shop', '']],
+  ] as const)('a kubeconfig on a FIFO nobody writes (%s, %s, %j): no candidates, exit 0, after the read limit', async (tool, h, words) => {
+    const { fifo } = await fifoWorld();
+    const w = how(h, fifo, [...words]);
+    const r = await spawnComplete(tool, w.words, w.env).done;
+    expect([r.exitCode, r.stdout, r.stderr], show(r)).toEqual([0, ':4', '']);
+    expect(r.ms, show(r)).toBeGreaterThanOrEqual(KUBECONFIG_READ_TIMEOUT_MS - 50);
+    expect(r.ms, show(r)).toBeLessThan(KUBECONFIG_READ_TIMEOUT_MS + 3000);
+  });
+
+  it.each(['--kubeconfig', 'KUBECONFIG'] as const)('a FIFO that is written (%s <(cat file)): its contexts', async (h) => {
+    const { fifo, file } = await fifoWorld();
+    const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', file, fifo], { stdio: 'ignore' });
+    lab.defer('fifo writer', async () => void writer.kill('SIGKILL'));
+    const w = how(h, fifo, ['--context', 'fc-']);
+    const r = await spawnComplete('list', w.words, w.env).done;
+    expect([r.exitCode, r.stdout], show(r)).toEqual([0, 'fc-a\nfc-b\n:4']);
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s while it waits for the FIFO ends it at once', async (signal, code) => {
+    const { fifo } = await fifoWorld();
+    const run = spawnComplete('list', ['--kubeconfig', fifo, '--context', '']);
+    // once it has the FIFO open (it waits for a writer there), within its read limit
+    const hasFifo = async () => {
+      const fds = await readdir(`/proc/${run.pid}/fd`).catch(() => [] as string[]);
+      return (await Promise.all(fds.map((fd) => readlink(`/proc/${run.pid}/fd/${fd}`).catch(() => '')))).includes(fifo);
+    };
+    expect(await waitFor(hasFifo, 5000, 20)).toBe(true);
+    const t0 = Date.now();
+    run.kill(signal);
+    const r = await run.done;
+    expect(r.signal === signal || r.exitCode === code, show(r)).toBe(true);
+    expect(r.stdout, show(r)).toBe(''); // not the answer given after the read limit
+    expect(Date.now() - t0, show(r)).toBeLessThan(500);
+  });
+});
+
+/**
+ * A workspace with a FIFO nobody writes at `name` in it, and the arguments of `tool` for pod shop/web-1 with this
+ * workspace's cache (a config for attach).
+ */
+async function fifoAndPodArgs(name: string, tool: 'attach' | 'detach' | 'list'): Promise<{ ws: Awaited<ReturnType<typeof lab.workspace>>; fifo: string; args: string[] }> {
+  const ws = await lab.workspace();
+  const fifo = join(ws.dir, name);
+  await must(['mkfifo', fifo]);
+  const conf = join(ws.dir, 'net.json');
+  await writeFile(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'fifo-net', type: 'bridge' }));
+  const args = tool === 'list' ? ['-n', 'shop'] : ['web-1', '-n', 'shop', '--ifname', 'eth1', ...(tool === 'attach' ? ['--conf', conf] : [])];
+  return { ws, fifo, args: [...args, '--cache-dir', ws.cacheDir] };
+}
 
 /** Once the command has waited 1.5 s on its input, `signal` ends it with `code` within 3 s. */
 async function expectStopsAtOnce(run: ReturnType<typeof spawnCli>, signal: NodeJS.Signals, code: number): Promise<void> {

@@ -1,7 +1,12 @@
-/** kubectl's kubeconfig loading rules (src/resolve/kubeconfig.ts), with the files in memory. */
+/** kubectl's kubeconfig loading rules (src/resolve/kubeconfig.ts), with the files in memory; then the files read for real (kubeconfig-files.ts). */
 import { describe, expect, it } from 'vitest';
 import { load } from 'js-yaml';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { kubeconfigPaths, mergeKubeconfigs, resolveKubeconfig, type KubeOverrides, type LoadingRules } from '../../src/resolve/kubeconfig.js';
+import { inlineCertificateFiles, readKubeconfigFiles } from '../../src/resolve/kubeconfig-files.js';
 
 const cfg = (o: { current?: string; clusters?: [string, string][]; users?: [string, Record<string, unknown>][]; contexts?: [string, string, string, string?][] }) =>
   JSON.stringify({
@@ -135,4 +140,48 @@ describe('in-cluster and nothing at all', () => {
   it('files without a current-context: a usage error saying so', () => {
     expect(() => resolve({ '/a': A }, { KUBECONFIG: '/a' })).toThrow(/has no current-context/);
   });
+});
+
+describe('the files a kubeconfig brings, read through the event loop (resolve/kubeconfig-files.ts)', () => {
+  const withDir = async (f: (dir: string) => Promise<void>) => {
+    const dir = await mkdtemp(join(tmpdir(), 'kcf-'));
+    try {
+      await f(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  it('certificate files become the *Data client-node takes (base64 of the bytes); the data wins over a file, unread', () =>
+    withDir(async (dir) => {
+      await writeFile(join(dir, 'ca.pem'), 'CA PEM\n');
+      await writeFile(join(dir, 'key.pem'), 'KEY PEM\n');
+      const got = await inlineCertificateFiles({
+        clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile: join(dir, 'ca.pem') }, { name: 'd', server: 'https://198.18.0.2', skipTLSVerify: false, caFile: join(dir, 'nosuch'), caData: 'QQ==' }],
+        users: [{ name: 'u', certData: 'Qg==', certFile: join(dir, 'nosuch'), keyFile: join(dir, 'key.pem') }],
+      });
+      expect(got).toEqual({
+        clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caData: Buffer.from('CA PEM\n').toString('base64') }, { name: 'd', server: 'https://198.18.0.2', skipTLSVerify: false, caData: 'QQ==' }],
+        users: [{ name: 'u', certData: 'Qg==', keyData: Buffer.from('KEY PEM\n').toString('base64') }],
+      });
+    }));
+  it('a certificate file that is missing or a directory: a usage error worded as client-go', () =>
+    withDir(async (dir) => {
+      const cluster = (caFile: string) => ({ clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile }], users: [] });
+      await expect(inlineCertificateFiles(cluster(join(dir, 'nosuch')))).rejects.toThrow(new RegExp(`^unable to read certificate-authority ${dir}/nosuch for cluster c: it does not exist$`));
+      await expect(inlineCertificateFiles(cluster(dir))).rejects.toThrow(/^unable to read certificate-authority .* for cluster c: is a directory$/);
+    }));
+  it('a FIFO nobody writes (kubeconfig or certificate): waits for its writer, and stops when the signal aborts', { timeout: 10_000 }, () =>
+    withDir(async (dir) => {
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const t0 = Date.now();
+      await expect(readKubeconfigFiles([fifo], AbortSignal.timeout(200))).rejects.toThrow(/^kubeconfig .*fifo: .*not read: .*timeout/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+      await expect(inlineCertificateFiles({ clusters: [{ name: 'c', server: 's', skipTLSVerify: false, caFile: fifo }], users: [] }, AbortSignal.timeout(100))).rejects.toThrow(/^unable to read certificate-authority/);
+      // with a writer, the text arrives (as through `--kubeconfig <(cat file)`)
+      const writer = spawn('sh', ['-c', `printf 'kind: Config\\n' > ${fifo}`]);
+      const written = new Promise((r) => writer.on('close', r));
+      expect([...(await readKubeconfigFiles([fifo, join(dir, 'absent')], AbortSignal.timeout(5000)))]).toEqual([[fifo, 'kind: Config\n'], [join(dir, 'absent'), undefined]]);
+      await written;
+    }));
 });

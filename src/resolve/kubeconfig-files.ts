@@ -1,0 +1,96 @@
+/**
+ * The files a kubeconfig brings, read the way no wait can outlast a signal or a time limit (exec/read-file.ts,
+ * issue 11 kind 2): the kubeconfig files themselves (`--kubeconfig <(…)`, a $KUBECONFIG entry that is a FIFO), and
+ * the certificate files they or the flags name (`certificate-authority`, `client-certificate`, `client-key`,
+ * `--certificate-authority <(…)`), which client-node would otherwise read with readFileSync on every request — a FIFO
+ * there blocks the main thread, so neither SIGINT nor SIGTERM stops the command, and a second request finds the FIFO
+ * drained. Used by the commands (resolve/kube.ts connectKube) and by completion (cli/complete.ts, under its limit).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { load as yamlLoad } from 'js-yaml';
+import { UsageError } from '../errors.js';
+import { readLocalBytes, readLocalText } from '../exec/read-file.js';
+import type { ClusterOptions, KubeconfigFiles, UserOptions } from './kubeconfig.js';
+
+/** The largest kubeconfig (or tokenFile, or certificate file) read: far above a real one (a few KiB to a few hundred KiB). */
+export const MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024;
+
+function failure(what: string, e: unknown): UsageError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new UsageError(`${what}: ${code === 'EFBIG' ? `more than ${MAX_KUBECONFIG_BYTES / 1024 / 1024} MiB` : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`, { cause: e });
+}
+
+/**
+ * The text of each kubeconfig file (undefined: it does not exist), read one after the other through the event loop.
+ * Errors: UsageError naming the file (a directory, too big, unreadable, or not read before `signal` aborted).
+ */
+export async function readKubeconfigFiles(paths: string[], signal?: AbortSignal): Promise<Map<string, string | undefined>> {
+  const ahead = new Map<string, string | undefined>();
+  for (const p of paths) {
+    try {
+      ahead.set(p, await readLocalText(p, MAX_KUBECONFIG_BYTES, signal));
+    } catch (e) {
+      throw failure(`kubeconfig ${p}`, e);
+    }
+  }
+  return ahead;
+}
+
+/**
+ * The loader's files (resolve/kubeconfig.ts KubeconfigFiles): the kubeconfig files at `paths`, read ahead
+ * (readKubeconfigFiles); other files it names (a tokenFile) are read when asked, and one that is not a regular file is
+ * refused rather than read synchronously, since that read could wait past every signal.
+ */
+export async function kubeconfigFiles(paths: string[], signal?: AbortSignal): Promise<KubeconfigFiles> {
+  const ahead = await readKubeconfigFiles(paths, signal);
+  return {
+    read(path) {
+      if (ahead.has(path)) return ahead.get(path);
+      try {
+        if (!statSync(path).isFile()) throw new Error('not a regular file');
+        return readFileSync(path, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new UsageError(`kubeconfig ${path}: ${(e as Error).message}`);
+      }
+    },
+    parse(text) {
+      return yamlLoad(text);
+    },
+  };
+}
+
+/**
+ * The clusters and users with their certificate files read (through the event loop) into the *Data fields client-node
+ * takes as base64, so that client-node reads no file. Where a kubeconfig gives both, the data wins and the file is not
+ * read (client-go: "certificate-authority-data will override"). Errors: UsageError as client-go words it
+ * ("unable to read certificate-authority /x for cluster c: does not exist").
+ */
+export async function inlineCertificateFiles(
+  options: { clusters: ClusterOptions[]; users: UserOptions[] },
+  signal?: AbortSignal,
+): Promise<{ clusters: ClusterOptions[]; users: UserOptions[] }> {
+  const read = async (what: string, path: string, owner: string) => {
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await readLocalBytes(path, MAX_KUBECONFIG_BYTES, signal);
+    } catch (e) {
+      throw failure(`unable to read ${what} ${path} for ${owner}`, e);
+    }
+    if (bytes === undefined) throw new UsageError(`unable to read ${what} ${path} for ${owner}: it does not exist`, { fix: { setting: 'kubeconfig' } });
+    return bytes.toString('base64');
+  };
+  const clusters = await Promise.all(
+    options.clusters.map(async ({ caFile, ...c }) =>
+      caFile === undefined || c.caData !== undefined ? c : { ...c, caData: await read('certificate-authority', caFile, `cluster ${c.name}`) },
+    ),
+  );
+  const users = await Promise.all(
+    options.users.map(async ({ certFile, keyFile, ...u }) => ({
+      ...u,
+      ...(certFile !== undefined && u.certData === undefined ? { certData: await read('client-certificate', certFile, `user ${u.name}`) } : {}),
+      ...(keyFile !== undefined && u.keyData === undefined ? { keyData: await read('client-key', keyFile, `user ${u.name}`) } : {}),
+    })),
+  );
+  return { clusters, users };
+}
