@@ -8,9 +8,20 @@ import { isatty } from 'node:tty';
  * loads Node's net and stream modules, ~6 ms of every command (BENCHMARKS.md). A terminal (its width and colours)
  * or anything else gets the stream as usual, and so does a descriptor that turns out to be non-blocking and full
  * (EAGAIN), from then on, which keeps the output in order.
+ *
+ * A pipe or socket inherited from a shell is usually blocking: writeSync into one whose reader does not read (`| sleep
+ * 100`, a pager the user left open) would block the main thread once the pipe is full, and with it the SIGINT/SIGTERM
+ * handlers, so Ctrl-C would not end the command. So at most PIPE_BUDGET bytes go to a pipe or socket directly, which
+ * fits in an empty pipe (64 KiB by default on Linux, at least 2 pages where the per-user pipe limit is reached); the
+ * rest goes through the stream, whose writes Node makes non-blocking, in order.
  */
+/** Bytes written with writeSync to a pipe or socket before the stream takes over (see FdOut). */
+export const PIPE_BUDGET = 16 * 1024;
+
 export class FdOut {
   private direct: boolean;
+  /** What may still go to the descriptor with writeSync: PIPE_BUDGET for a pipe or socket, unbounded otherwise. */
+  private budget = Infinity;
   private stream: NodeJS.WritableStream | undefined;
 
   constructor(
@@ -29,6 +40,7 @@ export class FdOut {
     // a character device that is not a terminal (/dev/null, /dev/full) too: its write errors (ENOSPC) then come back
     // at once, to the command that can still say what they mean, not later from a stream
     this.direct = !!kind && (kind.isFIFO() || kind.isFile() || kind.isSocket() || (kind.isCharacterDevice() && !isatty(fd)));
+    if (kind && (kind.isFIFO() || kind.isSocket())) this.budget = PIPE_BUDGET;
   }
 
   /** Whether output goes through fs.writeSync (not a terminal: no help width, no colours). */
@@ -58,6 +70,13 @@ export class FdOut {
       return;
     }
     let buf = Buffer.from(s, 'utf8');
+    if (buf.length > this.budget) {
+      // could fill the pipe and block past a signal: from here on through the stream (in order)
+      this.direct = false;
+      this.toStream().write(buf);
+      return;
+    }
+    this.budget -= buf.length;
     while (buf.length > 0) {
       try {
         buf = buf.subarray(writeSync(this.fd, buf));

@@ -5,8 +5,8 @@
  * value is the example's right value. Addresses: 198.18.110.0/24 – 198.18.113.0/24.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KUBECONFIG_READ_TIMEOUT_MS } from '../../src/cli/complete.js';
@@ -256,6 +256,38 @@ describe('kind 2: every wait ends within its limit and on the first signal', () 
     }));
     const run = spawnCli(tool, [...args, '--kubeconfig', kubeconfig, ...(how === '--certificate-authority' ? ['--certificate-authority', fifo] : [])]);
     await expectStopsAtOnce(run, signal, code);
+  });
+});
+
+describe('kind 2: output to a pipe nobody reads does not hold the command past a signal', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('--dry-run -o json of ~1 MiB into `| sleep`: %s exits %i at once', async (signal, code) => {
+    const { ws, ns } = await bridgeWorld('198.18.112.0/24');
+    // a config with a large field: the dry-run prints it in the plan, far more than a pipe holds (64 KiB)
+    const big = await writeConf(ws.dir, 'big.json', { ...bridgeConf({ name: lab.name('k'), bridge: lab.bridge(), subnet: '198.18.112.0/24', dataDir: ws.dataDir }), padding: 'p'.repeat(1 << 20) });
+    const fifo = join(ws.dir, 'stdout-fifo');
+    await must(['mkfifo', fifo]);
+    // the reader end, held open and never read but for one byte (to see that the output has started)
+    const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    lab.defer('fifo reader', () => reader.close());
+    const run = spawnCli('attach', [...lab.args(ws, ns, 'eth1', big), '--dry-run', '-o', 'json'], { FIFO: fifo }, ['sh', '-c', 'exec "$@" > "$FIFO"', 'sh']);
+    const started = await waitFor(async () => {
+      try {
+        return (await reader.read(Buffer.alloc(1), 0, 1, null)).bytesRead === 1;
+      } catch {
+        return false; // EAGAIN: nothing yet
+      }
+    }, 30_000, 20);
+    expect(started, 'the output started').toBe(true);
+    await new Promise((r) => setTimeout(r, 300)); // the pipe is full again by now
+    const t = Date.now();
+    run.kill(signal);
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(code);
+    expect(Date.now() - t, 'exited at once').toBeLessThan(3000);
+    expect(await linkExists('eth1', ns)).toBe(false);
   });
 });
 

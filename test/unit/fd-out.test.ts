@@ -1,11 +1,11 @@
 /** src/cli/fd-out.ts: output straight to a pipe or file descriptor, the stream only where that cannot work. */
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FdOut } from '../../src/cli/fd-out.js';
+import { FdOut, PIPE_BUDGET } from '../../src/cli/fd-out.js';
 
 let dir: string;
 const fds: number[] = [];
@@ -78,20 +78,55 @@ describe('FdOut', () => {
     execFileSync('mkfifo', [fifo]);
     const reader = open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const writer = open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    // another writer of the same pipe left it nearly full (its reader has not read yet)
+    const earlier = 'e'.repeat(60_000);
+    writeSync(writer, earlier);
     const s = fakeStream();
     const out = new FdOut(writer, s.make, () => undefined);
     expect(out.isDirect).toBe(true);
-    const chunk = 'x'.repeat(40_000);
-    out.write(chunk); // fits in the pipe (64 KiB)
-    out.write(`${chunk}END`); // does not: the rest goes through the stream
+    const chunk = 'x'.repeat(8_000);
+    out.write(chunk); // does not fit in what is left (EAGAIN part-way): the rest goes through the stream
     expect(s.made()).toBe(1);
     expect(out.isDirect).toBe(false);
     out.write('after');
     const inPipe = drain(reader); // what the pipe took
     await new Promise((r) => setImmediate(r));
     const viaStream = s.got.join('');
-    expect(inPipe.length + viaStream.length).toBe(80_008);
-    expect(inPipe + viaStream).toBe(`${chunk}${chunk}ENDafter`);
+    expect(inPipe.length + viaStream.length).toBe(60_000 + 8_005);
+    expect(inPipe + viaStream).toBe(`${earlier}${chunk}after`);
+  });
+
+  it('a blocking pipe whose reader does not read: never more than PIPE_BUDGET with writeSync, the rest through the stream (a full pipe must not block the signal handlers)', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // O_RDWR: a blocking descriptor of the pipe that never reads, as `cni-list -o json | sleep 100` gives the CLI
+    const writer = open(fifo, constants.O_RDWR);
+    const s = fakeStream();
+    const out = new FdOut(writer, s.make, () => undefined);
+    out.write('small\n'); // directly
+    expect(s.made()).toBe(0);
+    const big = 'y'.repeat(1 << 20); // 1 MiB: writeSync would block for ever here
+    out.write(big);
+    out.write('end\n');
+    expect(s.made()).toBe(1);
+    expect(out.isDirect).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(s.got.join('')).toBe(`${big}end\n`);
+  });
+
+  it('several small writes to a pipe stop going directly once PIPE_BUDGET is spent', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const s = fakeStream();
+    const out = new FdOut(writer, s.make, () => undefined);
+    const line = `${'z'.repeat(1023)}\n`;
+    for (let i = 0; i < PIPE_BUDGET / 1024; i++) out.write(line);
+    expect(s.made()).toBe(0);
+    expect(drain(reader)).toHaveLength(PIPE_BUDGET);
+    out.write(line);
+    expect(s.made()).toBe(1);
   });
 
   it('calls onEpipe when the reader went away', () => {
