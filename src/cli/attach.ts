@@ -185,7 +185,7 @@ const STOP_WORDS = { undone: 'rolled back', recorded: 'left recorded (rollback f
 async function attachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
-  const batch = await batchOf(flags, deps, job.api!, namespace);
+  const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
   if (!batch) return;
   const { pods, runtimes, parallel } = batch;
   const outcomes = await forEachPod(

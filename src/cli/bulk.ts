@@ -10,6 +10,7 @@
 import { PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
 import { hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
+import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
@@ -197,14 +198,16 @@ export function parseParallel(text: string): number {
 }
 
 /**
- * The batch's pods (one API list) and runtimes (one list each, after which they answer from it); undefined, with a
- * note, when no pod matches.
+ * The batch's pods (one API list) and runtimes, which have looked them up (one command per node, resolve/pod.ts
+ * prepareBatch) and answer from that; undefined, with a note, when no pod matches. `prepare`: what the engine will
+ * read on a node, declared on the node's session before its look-up.
  */
 export async function batchOf(
   flags: CommonFlags,
   deps: Deps,
   api: KubeApi,
   namespace: string,
+  prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
   const pods = await api.listPods(namespace, flags.selector);
@@ -213,6 +216,6 @@ export async function batchOf(
     return undefined;
   }
   const runtimes = await deps.runtimes(flags, api);
-  await (await load.pods()).prepareBatch(runtimes, pods);
+  await (await load.pods()).prepareBatch(runtimes, pods, prepare);
   return { pods, runtimes, parallel };
 }

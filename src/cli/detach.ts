@@ -168,7 +168,7 @@ const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run t
  */
 async function detachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
-  const batch = await batchOf(flags, deps, job.api!, namespace);
+  const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
   if (!batch) return;
   const { pods, runtimes, parallel } = batch;
   const outcomes = await forEachPod(

@@ -202,6 +202,24 @@ export class BatchingExecutor implements Executor, Batching {
     return this.inner;
   }
 
+  /**
+   * A new session on the same node for another engine operation, starting from what this one has read: its read-ahead
+   * (listings, executables, answers; one use each, as here) and its freshness, with no steps, locks or writes of its
+   * own. For a batch: one look-up round trip for all the pods of a node, then each pod's session a fork of it. What a
+   * fork reads from the snapshot is checked under its lock as always (expectFile, expectNames), so a snapshot that
+   * has grown old only costs that pod its optimistic steps (PreconditionFailed), never a wrong answer.
+   */
+  fork(): BatchingExecutor {
+    const f = new BatchingExecutor(this.inner);
+    for (const [dir, l] of this.listed) f.listed.set(dir, { suffix: l.suffix, files: new Map(l.files) });
+    for (const [dir, names] of this.executables) f.executables.set(dir, new Set(names));
+    for (const [k, v] of this.answers) f.answers.set(k, v);
+    for (const k of this.declared) f.declared.add(k);
+    f.ahead = [...this.ahead];
+    f.fresh = this.fresh;
+    return f;
+  }
+
   readAhead(r: ReadAhead): void {
     const add = (key: string, s: Step) => {
       if (this.declared.has(key)) return;

@@ -14,6 +14,7 @@ import { BatchingExecutor } from '../exec/batch.js';
 import { atEnd } from '../exec/interrupt.js';
 import type { Executor } from '../exec/types.js';
 import { CriSandboxes } from './cri.js';
+import { NodeLookups } from './node-lookups.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
 
@@ -141,17 +142,23 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     return a;
   };
 
+  // a batch: one look-up per node for all its pods (an agent that does not start leaves its pods to fail on their own)
+  const batch = new NodeLookups(async (node) => (await agent(node)).cri);
+
   return {
     name: 'agent',
     where: `agent pods in ${o.namespace}`,
     async findSandbox(pod: PodRef, via?: Executor): Promise<Sandbox | undefined> {
       if (!pod.node) return undefined;
       const { cri } = await agent(pod.node);
-      const s = await cri.find(pod, via);
+      const looked = await batch.answer(pod);
+      const s = looked ? await looked.sandbox : await cri.find(pod, via);
       return s ? { ...s, executor: via ?? cri.exec } : undefined;
     },
+    lookUpSandboxes: (pods, prepare) => batch.lookUp(pods, prepare),
     async session(nodeName: string): Promise<Executor> {
-      return new BatchingExecutor((await agent(nodeName)).cri.exec);
+      const cri = (await agent(nodeName)).cri;
+      return (await batch.session(nodeName)) ?? new BatchingExecutor(cri.exec);
     },
     async listSandboxes(): Promise<SandboxInfo[]> {
       const out: SandboxInfo[] = [];
@@ -195,8 +202,18 @@ export function agentForOtherNodes(agent: () => PodRuntime & { close(): Promise<
     where: `agent pods in ${o.namespace} (for nodes other than ${o.thisHost})`,
     lastResort: true,
     reaches: elsewhere,
-    async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {
-      return elsewhere(pod.node) ? via(pod.node, pod).findSandbox(pod) : undefined;
+    async findSandbox(pod: PodRef, exec?: Executor): Promise<Sandbox | undefined> {
+      return elsewhere(pod.node) ? via(pod.node, pod).findSandbox(pod, exec) : undefined;
+    },
+    // a batching session there, as with --runtime agent: the look-up and the engine's steps share round trips
+    async session(nodeName: string, pod?: PodRef): Promise<Executor | undefined> {
+      return elsewhere(nodeName) ? via(nodeName, pod).session?.(nodeName) : undefined;
+    },
+    async lookUpSandboxes(pods: PodRef[], prepare?: (exec: Executor) => void): Promise<Set<string>> {
+      const far = pods.filter((p) => elsewhere(p.node));
+      if (far.length === 0) return new Set();
+      for (const p of far) via(p.node!, p);
+      return made!.lookUpSandboxes!(far, prepare);
     },
     async listSandboxes(): Promise<SandboxInfo[]> {
       return made ? made.listSandboxes() : [];

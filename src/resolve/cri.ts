@@ -63,29 +63,48 @@ function taskPids(text: string): Map<string, { pid: number; running: boolean }> 
 const CTR = ['ctr', '-n', 'k8s.io'];
 const label = (k: string, v: string) => `labels."${k}"==${v}`;
 
-const crictlPods = (pod: PodRef) => ['crictl', 'pods', '--namespace', pod.namespace, '--name', `^${pod.name}$`, '-o', 'json'];
-const ctrByName = (pod: PodRef) => [...CTR, 'containers', 'list', '-q', [label('io.cri-containerd.kind', 'sandbox'), label('io.kubernetes.pod.name', pod.name), label('io.kubernetes.pod.namespace', pod.namespace)].join(',')];
+/**
+ * A Go regexp (RE2, as crictl's --name and containerd's `~=` filter take it) matching exactly these pod names. Pod
+ * names are DNS subdomains ([a-z0-9.-], apimachinery's IsDNS1123Subdomain), so '.' is the one character to escape:
+ * written `[.]`, so that no backslash has to pass containerd's quoting.
+ */
+export function namesPattern(names: string[]): string {
+  return `^(${[...new Set(names)].sort().map((n) => n.replaceAll('.', '[.]')).join('|')})$`;
+}
 
 /**
- * The whole look-up of a pod's sandbox in one command (one round trip to a node reached by commands): the probe, the
- * listing of the pod's sandboxes, the inspection of each (crictl inspectp of the ready ones; ctr's containers info and
- * task list), and the links of each one's network namespace (/proc/PID/net/dev). Each command's output comes back
- * framed as `<mark> <key> <exit> <b64 stdout> <b64 stderr>`; the parsing and the choice stay in TypeScript.
- * $1 mark, $2 namespace, $3 name, $4 the ctr filter.
+ * containerd's filter of the CRI sandboxes of those pod names (and namespace, unless ''): one filter, so one listing
+ * (containerd pkg/filters: `,` is AND, `~=` a regexp match).
+ */
+const ctrFilter = (namespace: string, pattern: string) =>
+  [label('io.cri-containerd.kind', 'sandbox'), ...(namespace ? [label('io.kubernetes.pod.namespace', namespace)] : []), `labels."io.kubernetes.pod.name"~="${pattern}"`].join(',');
+const crictlPods = (namespace: string, pattern: string) => ['crictl', 'pods', ...(namespace ? ['--namespace', namespace] : []), '--name', pattern, '-o', 'json'];
+const crictlInspect = (ids: string[]) => ['crictl', 'inspectp', '-o', 'json', ...ids];
+
+/**
+ * The whole look-up of the sandboxes of one or more pods (a batch's pods on one node) in one command — one round trip
+ * to a node reached by commands: the probe; one listing of the sandboxes of those pod names; their inspection in as
+ * few runtime runs as the tool allows (crictl: one `inspectp` of all the ready ones; ctr: the task list, then
+ * `containers info` of each, which takes one id); and the links of each running one's network namespace
+ * (/proc/PID/net/dev). Each command's output comes back framed as `<mark> <key> <exit> <b64 stdout> <b64 stderr>`;
+ * the parsing and the choices stay in TypeScript. $1 mark, $2 namespace ('' for any), $3 the names' regexp, $4 the
+ * ctr filter.
  */
 const LOOKUP = `${PROBE.replace(/echo (crictl|ctr)/g, 'tool=$1').replace('exit 0; fi', 'break; fi')}
 t=$(mktemp -d) || exit 97
 sec() { k=$1; shift; "$@" > "$t/o" 2> "$t/e"; r=$?; printf '%s %s %s ' "$M" "$k" "$r"; base64 < "$t/o" | tr -d '\\n'; printf ' '; base64 < "$t/e" | tr -d '\\n'; printf '\\n'; return $r; }
-M=$1
+links() { for pid in "$@"; do sec "links:$pid" cat "/proc/$pid/net/dev"; done; }
+pods() { if [ -n "$NS" ]; then crictl pods --namespace "$NS" --name "$NAMES" "$@"; else crictl pods --name "$NAMES" "$@"; fi; }
+M=$1 NS=$2 NAMES=$3
 printf '%s tool %s\\n' "$M" "\${tool:-none}"
 case "$tool" in
 crictl)
-  sec pods crictl pods --namespace "$2" --name "^$3\\$" -o json
-  for id in $(crictl pods --namespace "$2" --name "^$3\\$" --state ready -q 2>/dev/null); do
-    sec "inspectp:$id" crictl inspectp "$id"
-    pid=$(sed -n 's/^ *"pid": *\\([0-9][0-9]*\\).*/\\1/p' "$t/o" | head -n 1)
-    [ -n "$pid" ] && sec "links:$id" cat "/proc/$pid/net/dev"
-  done ;;
+  sec pods pods -o json
+  ids=$(pods --state ready -q 2>/dev/null)
+  if [ -n "$ids" ]; then
+    sec inspectp crictl inspectp -o json $ids
+    links $(sed -n 's/^ *"pid": *\\([0-9][0-9]*\\).*/\\1/p' "$t/o")
+  fi ;;
 ctr)
   sec ls ctr -n k8s.io containers list -q "$4"
   ids=$(cat "$t/o")
@@ -93,8 +112,7 @@ ctr)
   cp "$t/o" "$t/tasks"
   for id in $ids; do
     sec "info:$id" ctr -n k8s.io containers info "$id"
-    pid=$(awk -v id="$id" '$1 == id && $3 == "RUNNING" { print $2 }' "$t/tasks")
-    [ -n "$pid" ] && sec "links:$id" cat "/proc/$pid/net/dev"
+    links $(awk -v id="$id" '$1 == id && $3 == "RUNNING" { print $2 }' "$t/tasks")
   done ;;
 esac
 rm -rf "$t"
@@ -126,6 +144,161 @@ export function linksOf(netDev: string): string[] {
   return netDev.split('\n').slice(2).map((l) => l.trim().split(':')[0]!).filter(Boolean);
 }
 
+/**
+ * The JSON values of a text that holds one or more of them: `crictl inspectp -o json ID…` prints one object for one
+ * id, and for several an array (cri-tools cmd/crictl/util.go outputStatusData) or, in older releases, one object
+ * after another. Arrays are flattened. Throws on text that is not such a sequence.
+ */
+export function jsonValues(text: string): unknown[] {
+  const out: unknown[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (depth++ === 0) start = i;
+    } else if (c === '}' || c === ']') {
+      if (--depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
+      if (depth < 0) throw new SyntaxError('unbalanced JSON');
+    } else if (depth === 0 && !/\s/.test(c)) throw new SyntaxError(`unexpected ${JSON.stringify(c)} between JSON values`);
+  }
+  if (depth !== 0 || inString) throw new SyntaxError('JSON cut short');
+  return out.flatMap((v) => (Array.isArray(v) ? v : [v]));
+}
+
+interface CrictlPod {
+  id: string;
+  state?: string;
+  createdAt?: string;
+  metadata?: { uid?: string; name?: string; namespace?: string };
+}
+interface Inspected {
+  status?: { id?: string };
+  info?: { pid?: number; runtimeSpec?: Spec };
+}
+interface CtrInfo {
+  Labels?: Record<string, string>;
+  Spec?: Spec;
+}
+
+/**
+ * What one look-up command (LOOKUP) brought back for its pods, and each pod's answer from it, by the same rules as a
+ * look-up of that pod alone: a command whose output is missing (or failed, for the several ids of one inspection) is
+ * run on its own through `fallback`.
+ */
+export class SandboxLookup {
+  private readonly memo = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly cri: CriSandboxes,
+    private readonly fetched: Fetched,
+    private readonly fallback: CommandRunner,
+    private readonly namespace: string,
+    private readonly pattern: string,
+  ) {}
+
+  /** Whether the node has a CRI tool at all (crictl with a runtime socket, or ctr with containerd's). */
+  get tool(): 'crictl' | 'ctr' | undefined {
+    return this.fetched.tool?.kind;
+  }
+
+  /**
+   * The running sandbox of this pod (one of those looked up), with the links of its network namespace; undefined when
+   * that node has no sandbox of that pod name. NotFoundError: not ready / not running, or a stale uid (an earlier pod
+   * of that name); UnreachableError: no CRI tool there (unless noRuntimeIsNone: then undefined), or a tool that fails.
+   */
+  async answer(pod: PodRef, o: { noRuntimeIsNone?: boolean } = {}): Promise<Sandbox | undefined> {
+    const tool = this.fetched.tool;
+    if (!tool) {
+      if (o.noRuntimeIsNone) return undefined;
+      throw new UnreachableError(`no CRI runtime on ${this.cri.exec.where}: neither crictl with a runtime socket nor ctr with containerd's socket`);
+    }
+    const found = tool.kind === 'crictl' ? await this.viaCrictl(pod) : await this.viaCtr(pod);
+    const dev = found ? this.fetched.outputs.get(`links:${found.pid}`) : undefined;
+    return found && dev?.code === 0 ? { ...found, links: linksOf(dev.stdout) } : found;
+  }
+
+  /** A command's output from the look-up (else run now, on its own); its failure is an UnreachableError. */
+  private async get(key: string, argv: string[]): Promise<string> {
+    const o = this.fetched.outputs.get(key);
+    if (!o) return must(this.fallback, argv);
+    if (o.code !== 0) throw failed(this.fallback, argv, o);
+    return o.stdout;
+  }
+
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) this.memo.set(key, (p = fn()));
+    return p;
+  }
+
+  private async inspect(id: string): Promise<Inspected> {
+    const all = await this.once('inspectp', async () => {
+      const o = this.fetched.outputs.get('inspectp');
+      const byId = new Map<string, Inspected>();
+      if (o?.code !== 0) return byId;
+      try {
+        for (const v of jsonValues(o.stdout) as Inspected[]) if (v.status?.id) byId.set(v.status.id, v);
+      } catch {
+        // not what crictl prints: each id is asked again on its own
+      }
+      return byId;
+    });
+    return all.get(id) ?? (JSON.parse(await this.once(`inspectp:${id}`, () => must(this.fallback, crictlInspect([id])))) as Inspected);
+  }
+
+  private async viaCrictl(pod: PodRef): Promise<Omit<Sandbox, 'links'> | undefined> {
+    const out = await this.once('pods', async () => JSON.parse(await this.get('pods', crictlPods(this.namespace, this.pattern))) as { items?: CrictlPod[] });
+    const items = (out.items ?? []).filter((p) => p.metadata?.name === pod.name && p.metadata?.namespace === pod.namespace);
+    if (items.length === 0) return undefined;
+    const mine = items.filter((p) => p.metadata?.uid === pod.uid && p.state === 'SANDBOX_READY');
+    if (mine.length === 0) {
+      if (items.some((p) => p.metadata?.uid === pod.uid)) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} on ${this.cri.exec.where} is not ready`);
+      throw this.stale(pod, items.map((p) => p.metadata?.uid ?? '?'));
+    }
+    mine.sort((a, b) => Number(b.createdAt ?? 0) - Number(a.createdAt ?? 0));
+    const id = mine[0]!.id;
+    const insp = await this.inspect(id);
+    const pid = insp.info?.pid ?? 0;
+    const netnsPath = netnsOf(insp.info?.runtimeSpec, pid);
+    if (!pid && netnsPath.startsWith('/proc/')) throw new NotFoundError(`crictl inspectp ${id} on ${this.cri.exec.where} gives neither a pid nor a network namespace`);
+    return { id, pid, netnsPath };
+  }
+
+  private async viaCtr(pod: PodRef): Promise<Omit<Sandbox, 'links'> | undefined> {
+    const ids = (await this.once('ls', () => this.get('ls', [...CTR, 'containers', 'list', '-q', ctrFilter(this.namespace, this.pattern)]))).split('\n').filter(Boolean);
+    const tasks = taskPids(await this.once('tasks', () => this.get('tasks', [...CTR, 'tasks', 'list'])));
+    const uids: string[] = [];
+    for (const id of ids) {
+      const info = await this.once(`info:${id}`, async () => JSON.parse(await this.get(`info:${id}`, [...CTR, 'containers', 'info', id])) as CtrInfo);
+      const l = info.Labels ?? {};
+      // the listing holds the sandboxes of every pod looked up: this pod's are those of its name and namespace
+      if (l['io.kubernetes.pod.name'] !== pod.name || l['io.kubernetes.pod.namespace'] !== pod.namespace) continue;
+      const uid = l['io.kubernetes.pod.uid'] ?? '?';
+      uids.push(uid);
+      const task = tasks.get(id);
+      if (uid !== pod.uid || !task?.running) continue;
+      return { id, pid: task.pid, netnsPath: netnsOf(info.Spec, task.pid) };
+    }
+    if (uids.length === 0) return undefined;
+    if (uids.includes(pod.uid)) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} on ${this.cri.exec.where} is not running`);
+    throw this.stale(pod, uids);
+  }
+
+  private stale(pod: PodRef, uids: string[]): NotFoundError {
+    return new NotFoundError(
+      `the sandboxes of ${pod.namespace}/${pod.name} on ${this.cri.exec.where} belong to an earlier pod of that name (uid ${[...new Set(uids)].join(', ')}), not to this one (uid ${pod.uid}); refusing to attach to a stale sandbox`,
+    );
+  }
+}
+
 export class CriSandboxes {
   private tool: Promise<Tool | undefined> | undefined;
 
@@ -142,31 +315,32 @@ export class CriSandboxes {
    * read-ahead rides on it); a command whose output is missing from it is run on its own.
    */
   async find(pod: PodRef, via: CommandRunner = this.exec, o: { noRuntimeIsNone?: boolean } = {}): Promise<Sandbox | undefined> {
+    return (await this.lookUp([pod], via)).answer(pod, o);
+  }
+
+  /**
+   * Look up the sandboxes of these pods (a batch's pods on this node) in one command through `via` (LOOKUP: one
+   * listing for all of them, one inspection where the tool takes several ids); each pod's answer then comes from it
+   * (SandboxLookup.answer), commands missing from it run through `fallback`. Errors: UnreachableError when the
+   * command itself fails (the node's sh).
+   */
+  async lookUp(pods: PodRef[], via: CommandRunner = this.exec, fallback: CommandRunner = via): Promise<SandboxLookup> {
+    const namespaces = new Set(pods.map((p) => p.namespace));
+    const namespace = namespaces.size === 1 ? pods[0]!.namespace : '';
+    const pattern = namesPattern(pods.map((p) => p.name));
     const mark = `@cni-attach-lookup-${randomBytes(6).toString('hex')}`;
-    const r = await via.run(['sh', '-c', LOOKUP, 'sh', mark, pod.namespace, pod.name, ctrByName(pod).at(-1)!], { env: via.baseEnv(), timeoutMs: 60_000 });
+    const r = await via.run(['sh', '-c', LOOKUP, 'sh', mark, namespace, pattern, ctrFilter(namespace, pattern)], { env: via.baseEnv(), timeoutMs: 60_000 });
     if (r.code !== 0) throw failed(via, ['sh', '-c', '(sandbox look-up)'], r);
     const fetched = parseLookup(r.stdout, mark);
     this.tool ??= Promise.resolve(fetched.tool);
-    if (!fetched.tool) {
-      if (o.noRuntimeIsNone) return undefined;
-      throw new UnreachableError(`no CRI runtime on ${this.exec.where}: neither crictl with a runtime socket nor ctr with containerd's socket`);
-    }
-    const get = async (key: string, argv: string[]): Promise<string> => {
-      const o = fetched.outputs.get(key);
-      if (!o) return must(via, argv);
-      if (o.code !== 0) throw failed(via, argv, o);
-      return o.stdout;
-    };
-    const found = fetched.tool.kind === 'crictl' ? await this.viaCrictl(pod, get) : await this.viaCtr(pod, get);
-    const dev = found ? fetched.outputs.get(`links:${found.id}`) : undefined;
-    return found && dev?.code === 0 ? { ...found, links: linksOf(dev.stdout) } : found;
+    return new SandboxLookup(this, fetched, fallback, namespace, pattern);
   }
 
   async list(): Promise<SandboxInfo[]> {
     const tool = await (this.tool ??= which(this.exec));
     if (!tool) return [];
     if (tool.kind === 'crictl') {
-      const out = JSON.parse(await must(this.exec, ['crictl', 'pods', '-o', 'json'])) as { items?: { id: string; state?: string; metadata?: { name?: string; namespace?: string; uid?: string } }[] };
+      const out = JSON.parse(await must(this.exec, ['crictl', 'pods', '-o', 'json'])) as { items?: CrictlPod[] };
       return (out.items ?? []).map((p) => ({
         id: p.id, running: p.state === 'SANDBOX_READY', namespace: p.metadata?.namespace, name: p.metadata?.name, uid: p.metadata?.uid,
       }));
@@ -175,51 +349,10 @@ export class CriSandboxes {
     const tasks = taskPids(await must(this.exec, [...CTR, 'tasks', 'list']));
     const out: SandboxInfo[] = [];
     for (const id of ids) {
-      const info = JSON.parse(await must(this.exec, [...CTR, 'containers', 'info', id])) as { Labels?: Record<string, string> };
+      const info = JSON.parse(await must(this.exec, [...CTR, 'containers', 'info', id])) as CtrInfo;
       const l = info.Labels ?? {};
       out.push({ id, running: tasks.get(id)?.running ?? false, namespace: l['io.kubernetes.pod.namespace'], name: l['io.kubernetes.pod.name'], uid: l['io.kubernetes.pod.uid'] });
     }
     return out;
-  }
-
-  private stale(pod: PodRef, uids: string[]): NotFoundError {
-    return new NotFoundError(
-      `the sandboxes of ${pod.namespace}/${pod.name} on ${this.exec.where} belong to an earlier pod of that name (uid ${[...new Set(uids)].join(', ')}), not to this one (uid ${pod.uid}); refusing to attach to a stale sandbox`,
-    );
-  }
-
-  private async viaCrictl(pod: PodRef, get: (key: string, argv: string[]) => Promise<string>): Promise<Sandbox | undefined> {
-    const out = JSON.parse(await get('pods', crictlPods(pod))) as { items?: { id: string; state?: string; createdAt?: string; metadata?: { uid?: string; name?: string; namespace?: string } }[] };
-    const items = (out.items ?? []).filter((p) => p.metadata?.name === pod.name && p.metadata?.namespace === pod.namespace);
-    if (items.length === 0) return undefined;
-    const mine = items.filter((p) => p.metadata?.uid === pod.uid && p.state === 'SANDBOX_READY');
-    if (mine.length === 0) {
-      if (items.some((p) => p.metadata?.uid === pod.uid)) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} on ${this.exec.where} is not ready`);
-      throw this.stale(pod, items.map((p) => p.metadata?.uid ?? '?'));
-    }
-    mine.sort((a, b) => Number(b.createdAt ?? 0) - Number(a.createdAt ?? 0));
-    const id = mine[0]!.id;
-    const insp = JSON.parse(await get(`inspectp:${id}`, ['crictl', 'inspectp', id])) as { info?: { pid?: number; runtimeSpec?: Spec } };
-    const pid = insp.info?.pid ?? 0;
-    const netnsPath = netnsOf(insp.info?.runtimeSpec, pid);
-    if (!pid && netnsPath.startsWith('/proc/')) throw new NotFoundError(`crictl inspectp ${id} on ${this.exec.where} gives neither a pid nor a network namespace`);
-    return { id, pid, netnsPath };
-  }
-
-  private async viaCtr(pod: PodRef, get: (key: string, argv: string[]) => Promise<string>): Promise<Sandbox | undefined> {
-    const ids = (await get('ls', ctrByName(pod))).split('\n').filter(Boolean);
-    if (ids.length === 0) return undefined;
-    const tasks = taskPids(await get('tasks', [...CTR, 'tasks', 'list']));
-    const uids: string[] = [];
-    for (const id of ids) {
-      const info = JSON.parse(await get(`info:${id}`, [...CTR, 'containers', 'info', id])) as { Labels?: Record<string, string>; Spec?: Spec };
-      const uid = info.Labels?.['io.kubernetes.pod.uid'] ?? '?';
-      uids.push(uid);
-      const task = tasks.get(id);
-      if (uid !== pod.uid || !task?.running) continue;
-      return { id, pid: task.pid, netnsPath: netnsOf(info.Spec, task.pid) };
-    }
-    if (uids.includes(pod.uid)) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} on ${this.exec.where} is not running`);
-    throw this.stale(pod, uids);
   }
 }

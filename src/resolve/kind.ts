@@ -9,6 +9,7 @@ import { BatchingExecutor } from '../exec/batch.js';
 import type { Executor } from '../exec/types.js';
 import { UnreachableError } from '../errors.js';
 import { CriSandboxes } from './cri.js';
+import { NodeLookups } from './node-lookups.js';
 import { dockerClient } from './docker.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
 
@@ -40,6 +41,9 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
     return n;
   };
 
+  // a container named like the node without a CRI runtime inside is not a kind node: not this runtime's pod
+  const batch = new NodeLookups(node, { noRuntimeIsNone: true });
+
   return {
     name: 'kind',
     where: `node containers in ${where}`,
@@ -47,13 +51,14 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
       if (!pod.node) return undefined;
       const cri = await node(pod.node);
       if (!cri) return undefined;
-      // a container named like the node without a CRI runtime inside is not a kind node: not this runtime's pod
-      const s = await cri.find(pod, via, { noRuntimeIsNone: true });
+      const looked = await batch.answer(pod);
+      const s = looked ? await looked.sandbox : await cri.find(pod, via, { noRuntimeIsNone: true });
       return s ? { ...s, executor: via ?? cri.exec } : undefined;
     },
+    lookUpSandboxes: (pods, prepare) => batch.lookUp(pods, prepare),
     async session(nodeName: string): Promise<Executor | undefined> {
       const cri = await node(nodeName);
-      return cri ? new BatchingExecutor(cri.exec) : undefined;
+      return cri ? ((await batch.session(nodeName)) ?? new BatchingExecutor(cri.exec)) : undefined;
     },
     async listSandboxes(): Promise<SandboxInfo[]> {
       // only the nodes already looked at: a batch resolves its pods' nodes first
@@ -77,10 +82,16 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
 /** --runtime cri: containerd or CRI-O on this host, through crictl or ctr. */
 export function criRuntime(exec: Executor): PodRuntime {
   const cri = new CriSandboxes(exec);
+  // a batch's pods in one look-up here: one listing and one inspection, not three runtime CLI runs per pod
+  const batch = new NodeLookups(async () => cri, { here: true });
   return {
     name: 'cri',
     where: `crictl/ctr on ${exec.where}`,
-    findSandbox: (pod) => cri.find(pod),
+    findSandbox: async (pod) => {
+      const looked = await batch.answer(pod);
+      return looked ? looked.sandbox : cri.find(pod);
+    },
+    lookUpSandboxes: (pods) => batch.lookUp(pods),
     listSandboxes: () => cri.list(),
   };
 }

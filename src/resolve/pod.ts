@@ -78,7 +78,7 @@ export async function findSandbox(
     try {
       // a runtime that reaches the node by commands (kind, agent) gets a batching session there just before it is
       // asked; `prepare` declares on it what the engine will read, which then rides on the look-up (exec/batch.ts)
-      const via = ref.node ? await rt.session?.(ref.node) : undefined;
+      const via = ref.node ? await rt.session?.(ref.node, ref) : undefined;
       if (via) {
         prepare?.(via);
         onSession?.({ runtime: rt, exec: via });
@@ -104,24 +104,33 @@ export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxI
 }
 
 /**
- * Before a batch: look at the pods' nodes through each runtime at once (kind: the node containers), list what the
- * runtimes of this host have (one list each, after which they answer from it; one that cannot be reached is left to
- * answer per pod), then start the way to the nodes whose pods none of them has, in parallel (the agents).
+ * Before a batch: look at the pods' nodes through each runtime at once (kind: the node containers); then each runtime
+ * of this host in turn looks up the batch's pods it has not been answered for yet — one command per node for all of
+ * that node's pods where it can (lookUpSandboxes: kind, crictl/ctr here), else one list (Docker) — after which they
+ * answer from it; one that cannot be reached is left to answer per pod. Then the way to the nodes whose pods none of
+ * them has is started, in parallel (the agents), and those pods are looked up there the same way, one command per
+ * node. `prepare` declares on each node's session what the engine will read (it rides on that node's look-up).
  */
-export async function prepareBatch(runtimes: PodRuntime[], pods: Pod[]): Promise<void> {
+export async function prepareBatch(runtimes: PodRuntime[], pods: Pod[], prepare?: (exec: Executor) => void): Promise<void> {
+  const refs = pods.flatMap((p) => (p.spec?.nodeName && p.metadata?.uid && p.metadata.name && p.metadata.namespace && !p.spec.hostNetwork ? [podRef(p, p.metadata.namespace, p.metadata.name)] : []));
   const nodes = [...new Set(pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n))];
   const local = runtimes.filter((r) => !r.lastResort);
   await Promise.all(local.map((r) => r.reachNodes?.(nodes)));
   const known = new Set<string>();
   for (const r of local) {
     try {
-      for (const s of await r.listSandboxes()) if (s.running && s.uid) known.add(s.uid);
+      if (r.lookUpSandboxes) for (const uid of await r.lookUpSandboxes(refs.filter((p) => !known.has(p.uid)), prepare)) known.add(uid);
+      else for (const s of await r.listSandboxes()) if (s.running && s.uid) known.add(s.uid);
     } catch (e) {
       if (local.length === 1 || !(e instanceof UnreachableError)) throw e;
     }
   }
-  const far = [...new Set(pods.filter((p) => p.spec?.nodeName && !known.has(p.metadata?.uid ?? '')).map((p) => p.spec!.nodeName!))];
-  await Promise.all(runtimes.filter((r) => r.lastResort).map((r) => r.reachNodes?.(far)));
+  const far = refs.filter((p) => !known.has(p.uid));
+  const farNodes = [...new Set(far.map((p) => p.node!))];
+  await Promise.all(runtimes.filter((r) => r.lastResort).map(async (r) => {
+    await r.reachNodes?.(farNodes);
+    await r.lookUpSandboxes?.(far, prepare);
+  }));
 }
 
 /**

@@ -35,10 +35,18 @@ export interface PodRuntime {
    */
   findSandbox(pod: PodRef, via?: Executor): Promise<Sandbox | undefined>;
   /**
-   * Every pod sandbox this runtime has (running or not), in one request. After it, findSandbox answers from this list
-   * (a batch costs one runtime list, not one per pod).
+   * Every pod sandbox this runtime has (running or not), in one request (cni-gc; the docker runtime: after it,
+   * findSandbox answers from this list, so a batch costs one Docker list, not one per pod).
    */
   listSandboxes(): Promise<SandboxInfo[]>;
+  /**
+   * A batch (-l) is about to work on these pods: look up their sandboxes at once, one command per node for all of a
+   * node's pods (resolve/node-lookups.ts), `prepare` declaring on each node's session what the engine will read there
+   * (it rides on that command). After it, findSandbox and session answer these pods from what came back. Resolves with
+   * the uids of the pods it has an answer for (a sandbox, or a refusal); never rejects (a node that fails leaves its
+   * pods to look themselves up).
+   */
+  lookUpSandboxes?(pods: PodRef[], prepare?: (exec: Executor) => void): Promise<Set<string>>;
   /**
    * Where a node's plugins and cache are, when that is not this host (kind: the node's container). Lets detach reach
    * the cache of a pod whose sandbox is gone. Undefined for runtimes of this host.
@@ -59,9 +67,10 @@ export interface PodRuntime {
   reaches?(node: string | undefined): boolean;
   /**
    * For a node reached by commands (a kind node container, an agent pod): a new batching session on it (exec/batch.ts)
-   * for one engine operation, whose look-up and steps share round trips. Undefined when this runtime has no such node.
+   * for one engine operation, whose look-up and steps share round trips — in a batch, starting from the node's look-up
+   * (lookUpSandboxes). Undefined when this runtime has no such node. `pod`: the pod it is for, for messages.
    */
-  session?(nodeName: string): Promise<Executor | undefined>;
+  session?(nodeName: string, pod?: PodRef): Promise<Executor | undefined>;
 }
 
 export interface SandboxInfo {

@@ -114,7 +114,8 @@ export class FakeExecutor implements Executor {
       const script = argv[2]!;
       const a1 = argv[4]!;
       const stdin = this.lastStdin;
-      if (script.startsWith('# cni-attach-steps ')) return this.runSteps(argv, stdin);
+      // the command's own environment, taken now: other commands may run while the steps do (a batch's pods)
+      if (script.startsWith('# cni-attach-steps ')) return this.runSteps(argv, stdin, this.lastEnv);
       if (script.includes('sec()')) return this.lookup(probe, argv);
       if (script.includes('command -v crictl')) return { stdout: probe ? `${probe}\n` : '' };
       if (script.includes('cat "$1"') && script.startsWith('[ -e')) return this.files.has(a1) ? { stdout: this.files.get(a1)! } : { code: 3 };
@@ -136,7 +137,7 @@ export class FakeExecutor implements Executor {
    * The steps exec/batch.ts sends before a command (its script says which positional parameters each step uses), done
    * on this fake's files and plugins; then the command, as `exec "$@"` would run it. Framed as the real script frames.
    */
-  private runSteps(argv: string[], stdin: string): Partial<RunResult> | Promise<Partial<RunResult>> {
+  private runSteps(argv: string[], stdin: string, env: Record<string, string>): Partial<RunResult> | Promise<Partial<RunResult>> {
     const meta = JSON.parse(argv[2]!.split('\n')[0]!.slice('# cni-attach-steps '.length)) as { k: string; a: number[]; n?: number }[];
     const args = argv.slice(4);
     const at = (i: number) => args[i - 1]!;
@@ -181,35 +182,56 @@ export class FakeExecutor implements Executor {
       const used = Math.max(1, ...meta.flatMap((m) => m.a));
       const cmd = args.slice(used);
       if (cmd.length === 0) return { code: 0, stdout: out.join('') };
-      const r = await this.run(cmd, { env: this.lastEnv, stdin });
+      const r = await this.run(cmd, { env, stdin });
       return { ...r, stdout: out.join('') + r.stdout };
     })();
   }
 
-  /** The sandbox look-up script of resolve/cri.ts: the probe, then the tool's commands, framed as it frames them. */
+  /**
+   * The sandbox look-up script of resolve/cri.ts (one or more pods): the probe, then the tool's commands, framed as it
+   * frames them. The tools' answers come from `tools`; what crictl and ctr themselves do is done here: the name regexp
+   * and namespace filters, `--state ready -q`, and `crictl inspectp` of several ids answering with an array of the
+   * single answers (cri-tools outputStatusData).
+   */
   private lookup(probe: string, argv: string[]): Partial<RunResult> {
-    const [mark, namespace, name, filter] = argv.slice(4) as [string, string, string, string];
+    const [mark, namespace, pattern, filter] = argv.slice(4) as [string, string, string, string];
     const b64 = (t: string) => Buffer.from(t).toString('base64');
     const out = [`${mark} tool ${probe || 'none'}\n`];
+    const call = (cmd: string[]) => ({ code: 0, stdout: '', stderr: '', ...(this.tools.get(cmd[0]!)!(cmd) as Partial<RunResult>) });
+    const frame = (key: string, r: { code: number; stdout: string; stderr: string }) => out.push(`${mark} ${key} ${r.code} ${b64(r.stdout)} ${b64(r.stderr)}\n`);
     const sec = (key: string, cmd: string[]) => {
       this.ran.push(cmd);
-      const r = { code: 0, stdout: '', stderr: '', ...(this.tools.get(cmd[0]!)!(cmd) as Partial<RunResult>) };
-      out.push(`${mark} ${key} ${r.code} ${b64(r.stdout)} ${b64(r.stderr)}\n`);
+      const r = call(cmd);
+      frame(key, r);
       return r;
     };
+    const names = new RegExp(pattern);
+    const links = (pid: number | string | undefined) => {
+      const dev = pid ? this.files.get(`/proc/${pid}/net/dev`) : undefined;
+      if (dev !== undefined) out.push(`${mark} links:${pid} 0 ${b64(dev)} \n`);
+    };
     if (probe === 'crictl') {
-      const pods = sec('pods', ['crictl', 'pods', '--namespace', namespace, '--name', `^${name}$`, '-o', 'json']);
-      const items = (JSON.parse(pods.stdout || '{}') as { items?: { id: string; state?: string }[] }).items ?? [];
-      for (const it of items.filter((x) => x.state === 'SANDBOX_READY')) sec(`inspectp:${it.id}`, ['crictl', 'inspectp', it.id]);
+      const pods = sec('pods', ['crictl', 'pods', ...(namespace ? ['--namespace', namespace] : []), '--name', pattern, '-o', 'json']);
+      type Item = { id: string; state?: string; metadata?: { name?: string; namespace?: string } };
+      const items = ((JSON.parse(pods.stdout || '{}') as { items?: Item[] }).items ?? [])
+        .filter((x) => names.test(x.metadata?.name ?? '') && (!namespace || (x.metadata?.namespace ?? '').includes(namespace)));
+      const ids = items.filter((x) => x.state === 'SANDBOX_READY').map((x) => x.id);
+      if (ids.length > 0) {
+        const cmd = ['crictl', 'inspectp', '-o', 'json', ...ids];
+        this.ran.push(cmd);
+        const each = ids.map((id) => call(['crictl', 'inspectp', '-o', 'json', id]));
+        const bad = each.find((r) => r.code !== 0);
+        const stdout = bad ? '' : ids.length === 1 ? each[0]!.stdout : `[${each.map((r) => r.stdout).join(',')}]`;
+        frame('inspectp', bad ?? { code: 0, stdout, stderr: '' });
+        for (const r of bad ? [] : each) links((JSON.parse(r.stdout) as { info?: { pid?: number } }).info?.pid);
+      }
     } else if (probe === 'ctr') {
       const ids = sec('ls', ['ctr', '-n', 'k8s.io', 'containers', 'list', '-q', filter]).stdout.split('\n').filter(Boolean);
       sec('tasks', ['ctr', '-n', 'k8s.io', 'tasks', 'list']);
       const tasks = (this.tools.get('ctr')!(['ctr', '-n', 'k8s.io', 'tasks', 'list']) as Partial<RunResult>).stdout ?? '';
       for (const id of ids) {
         sec(`info:${id}`, ['ctr', '-n', 'k8s.io', 'containers', 'info', id]);
-        const pid = tasks.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id && f[2] === 'RUNNING')?.[1];
-        const dev = pid ? this.files.get(`/proc/${pid}/net/dev`) : undefined;
-        if (dev !== undefined) out.push(`${mark} links:${id} 0 ${b64(dev)} \n`);
+        links(tasks.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id && f[2] === 'RUNNING')?.[1]);
       }
     }
     return { stdout: out.join('') };

@@ -187,6 +187,42 @@ async function inNode(n: Node, marker: string): Promise<string[]> {
   return r.output.split('\n').filter((l) => l.includes(marker)).map((l) => l.trim());
 }
 
+
+describe('kind: a batch (-l) with several pods on the node', () => {
+  it('one docker exec for the look-up of all of them, then 1 + plugins per pod; an earlier pod\'s sandbox refused for that pod only', async () => {
+    const w = await world();
+    // web-1 and web-2 from world(), web-3 too, and web-4 whose sandbox belongs to an earlier pod of that name
+    w.pods.push(await startSandbox(d, w.node, { id: 'sb-web-3', name: 'web-3', namespace: 'shop', uid: `${lab.prefix}-web-3` }));
+    await startSandbox(d, w.node, { id: 'sb-web-4', name: 'web-4', namespace: 'shop', uid: 'an-earlier-uid' });
+    for (const name of ['web-3', 'web-4']) api.addPod(makePod({ name, namespace: 'shop', uid: `${lab.prefix}-${name}`, nodeName: w.node.name, containerRuntime: 'containerd' }));
+    for (const name of ['web-1', 'web-2', 'web-3', 'web-4']) api.updatePod('shop', name, (p) => void (p.metadata.labels = { app: 'web' }));
+    const ws = await lab.workspace();
+    const proxy = await DockerProxy.start(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', ws.dir);
+    try {
+      const kind = ['--runtime', 'kind', '--docker-host', proxy.host];
+      const a = await runCli('attach', ['-l', 'app=web', ...w.args('--ifname', 'eth1', '--conf', w.file, ...kind)]);
+      expect(a.exitCode, a.stderr).toBe(3);
+      expect(a.stdout).toBe('eth1 attached to 3 of 4 pods; 1 failed (shop/web-4)');
+      expect(a.stderr).toMatch(/shop\/web-4: failed: the sandboxes of shop\/web-4 on node container \S+ belong to an earlier pod of that name \(uid an-earlier-uid\), not to this one/);
+      // 1 + pods × (1 + plugins): the look-up of the four (and what the engine reads), then ADD and result per pod
+      expect(proxy.execCreates).toBe(1 + 3 * 2);
+      for (const p of w.pods) expect((await inSandbox(d, w.node, p, ['ip', 'link', 'show', 'eth1'])).code).toBe(0);
+      expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-eth1', 'kind-br-sb-web-2-eth1', 'kind-br-sb-web-3-eth1']);
+
+      const before = proxy.execCreates;
+      const dt = await runCli('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1', ...kind)]);
+      expectOk(dt);
+      expect(dt.stdout).toBe('eth1 detached from 3 of 4 pods');
+      // DEL and the cache's removal per attached pod; web-4 (nothing recorded) reads nothing more than the look-up did
+      expect(proxy.execCreates - before).toBe(1 + 3 * 2);
+      expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
+      expect(await nodeFiles(w.node, '/var/lib/cni/cni-attach/locks')).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
 describe('agent: the pod is on a node reached only through the cluster', () => {
   it('creates a privileged agent pod on that node, attaches through pods/exec and nsenter, deletes the agent', async () => {
     const w = await world();

@@ -24,6 +24,8 @@ let d: Docker;
 const nodes: Node[] = [];
 /** Kubernetes node name → the node container. */
 const containerOf = new Map<string, string>();
+/** Kubernetes node name → the pods/exec calls run on it (node round trips). */
+const execsOn = new Map<string, number>();
 
 beforeAll(async () => {
   d = await requireDocker();
@@ -31,12 +33,14 @@ beforeAll(async () => {
   api = await StandInApiServer.start();
   api.execHandler = (req) => {
     const node = api.getPod(req.namespace, req.pod)?.spec.nodeName ?? '';
+    execsOn.set(node, (execsOn.get(node) ?? 0) + 1);
     return spawn('docker', ['exec', '-i', containerOf.get(node) ?? node, ...req.command], { stdio: ['pipe', 'pipe', 'pipe'] });
   };
 }, 300_000);
 afterEach(async () => {
   for (const n of nodes.splice(0)) await removeNode(d, n);
   containerOf.clear();
+  execsOn.clear();
   for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
   api.execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
   api.podSecurity = {};
@@ -94,8 +98,9 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
         expect(await hasLink(p, 'eth1')).toBe(true);
         expect(await results(p.node)).toEqual([`far-br-sb-${p.name}-eth1`]);
       }
+      // with the defaults too, 2 + plugins node round trips per attach (look-up, ADD, result)
+      expect(api.execs.length).toBe(2 * 3);
       // every pods/exec ended by itself, with its status, stdin included (no early close under v4)
-      expect(api.execs.length).toBeGreaterThan(10);
       expect(api.execs.filter((e) => e.closedEarly || e.protocol !== protocol)).toEqual([]);
       expect(api.execs.some((e) => e.stdin)).toBe(true);
       expect(agentsLeft()).toEqual([]);
@@ -118,6 +123,40 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
       expect(agentsLeft()).toEqual([]);
       expect(api.podDeletions.filter((x) => x.namespace === 'kube-system')).toHaveLength(2 + 1 + 2);
     }, 240_000);
+  }
+
+  for (const protocol of ['v4.channel.k8s.io', 'v5.channel.k8s.io'] as ExecProtocol[]) {
+    it(`${protocol}: a batch with several pods on a node: one look-up round trip per node, then 1 + plugins per pod`, async () => {
+      api.execProtocols = [protocol];
+      const w = await world();
+      const [a, b] = [w.pods[0]!, w.pods[1]!];
+      // node a: web-1, web-3, web-4; node b: web-2, and web-5 whose sandbox belongs to an earlier pod of that name
+      const more = [{ name: 'web-3', at: a }, { name: 'web-4', at: a }, { name: 'web-5', at: b }];
+      for (const m of more) {
+        const uid = `${lab.prefix}-${m.name}`;
+        api.addPod(makePod({ name: m.name, namespace: 'shop', uid, nodeName: m.at.nodeName, containerRuntime: 'containerd', labels: { app: 'web' } }));
+        const sandbox = await startSandbox(d, m.at.node, { id: `sb-${m.name}`, name: m.name, namespace: 'shop', uid: m.name === 'web-5' ? 'an-earlier-uid' : uid });
+        if (m.name !== 'web-5') w.pods.push({ ...m.at, name: m.name, sandbox });
+      }
+      const r = await runBin('attach', ['-l', 'app=web', ...w.args('--ifname', 'eth1', '--conf', w.file)], { env: LAPTOP, timeoutMs: 120_000 });
+      expect(r.exitCode, show(r)).toBe(3);
+      expect(r.stdout, show(r)).toBe('eth1 attached to 4 of 5 pods; 1 failed (shop/web-5)');
+      expect(r.stderr).toMatch(/shop\/web-5: failed: the sandboxes of shop\/web-5 on node \S+ \(through agent pod kube-system\/\S+\) belong to an earlier pod of that name \(uid an-earlier-uid\)/);
+      // node round trips: ≤ 1 + pods × (1 + plugins) per node (the look-up of all its pods, then ADD and result)
+      expect(Object.fromEntries(execsOn)).toEqual({ [a.nodeName]: 1 + 3 * 2, [b.nodeName]: 1 + 1 * 2 });
+      expect(api.execs.filter((e) => e.closedEarly || e.protocol !== protocol)).toEqual([]);
+      for (const p of w.pods) expect(await hasLink(p, 'eth1'), p.name).toBe(true);
+      expect(agentsLeft()).toEqual([]);
+
+      execsOn.clear();
+      const dt = await runBin('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1')], { env: LAPTOP, timeoutMs: 120_000 });
+      expectOk(dt);
+      expect(dt.stdout).toBe('eth1 detached from 4 of 5 pods');
+      expect(Object.fromEntries(execsOn)).toEqual({ [a.nodeName]: 1 + 3 * 2, [b.nodeName]: 1 + 1 * 2 });
+      for (const p of w.pods) expect(await hasLink(p, 'eth1'), p.name).toBe(false);
+      for (const n of [a.node, b.node]) expect(await results(n)).toEqual([]);
+      expect(agentsLeft()).toEqual([]);
+    }, 300_000);
   }
 
   it('Ctrl-C while the agents start: exit 130, nothing attached, no agent left', async () => {

@@ -14,7 +14,8 @@ function remoteNode() {
   node.tools.set('ctr', (argv) => {
     if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-far\n' };
     if (argv[3] === 'tasks') return { stdout: 'TASK PID STATUS\nsb-far 321 RUNNING\n' };
-    return { stdout: JSON.stringify({ Labels: { 'io.kubernetes.pod.uid': 'uid-far' }, Spec: { linux: { namespaces: [{ type: 'network', path: '/var/run/netns/cni-far' }] } } }) };
+    // as the CRI plugin labels a sandbox (the listing's filter is on these labels)
+    return { stdout: JSON.stringify({ Labels: { 'io.cri-containerd.kind': 'sandbox', 'io.kubernetes.pod.name': 'far-1', 'io.kubernetes.pod.namespace': 'shop', 'io.kubernetes.pod.uid': 'uid-far' }, Spec: { linux: { namespaces: [{ type: 'network', path: '/var/run/netns/cni-far' }] } } }) };
   });
   node.netns.add('/var/run/netns/cni-far');
   // what the sandbox look-up reads of its namespace's links
@@ -104,6 +105,71 @@ describe('--runtime agent', () => {
     expect(await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(0);
     // with --netns no runtime is asked at all: the namespace is on this host
     expect(w.kube.created).toHaveLength(0);
+  });
+});
+
+describe('a batch (-l) on one node through the agent: one sandbox look-up for all its pods', () => {
+  /**
+   * A node with the sandboxes of far-1…far-3 (running, with their uids) and one of an earlier pod named far-4; ctr
+   * answers as it would: the listing filtered by the look-up's names regexp, the task list, one container's info.
+   */
+  function batchWorld() {
+    const w = agentWorld();
+    const node = w.node;
+    const sandboxes = [1, 2, 3, 4].map((i) => ({ id: `sb-${i}`, name: `far-${i}`, uid: i === 4 ? 'uid-earlier' : `uid-${i}`, pid: 500 + i }));
+    w.kube.pods.clear();
+    for (const sb of sandboxes) {
+      w.kube.add(makePod({ name: sb.name, namespace: 'shop', uid: `uid-${sb.id.slice(3)}`, node: 'node-9', labels: { app: 'far' } }));
+      node.netns.add(`/var/run/netns/cni-${sb.id}`);
+      node.files.set(`/proc/${sb.pid}/net/dev`, 'Inter-|   Receive\n face |bytes\n    lo: 0\n  eth0: 0\n');
+    }
+    node.tools.set('ctr', (argv) => {
+      if (argv[3] === 'containers' && argv[4] === 'list') {
+        const names = new RegExp(/~="([^"]*)"/.exec(argv[6]!)![1]!);
+        return { stdout: sandboxes.filter((sb) => names.test(sb.name)).map((sb) => `${sb.id}\n`).join('') };
+      }
+      if (argv[3] === 'tasks') return { stdout: `TASK PID STATUS\n${sandboxes.map((sb) => `${sb.id} ${sb.pid} RUNNING\n`).join('')}` };
+      const sb = sandboxes.find((x) => x.id === argv[5])!;
+      return { stdout: JSON.stringify({ Labels: { 'io.cri-containerd.kind': 'sandbox', 'io.kubernetes.pod.name': sb.name, 'io.kubernetes.pod.namespace': 'shop', 'io.kubernetes.pod.uid': sb.uid }, Spec: { linux: { namespaces: [{ type: 'network', path: `/var/run/netns/cni-${sb.id}` }] } } }) };
+    });
+    node.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', c.env.CNI_NETNS!)) } : {}));
+    return w;
+  }
+  const lookups = (w: ReturnType<typeof batchWorld>) => w.node.ran.filter((a) => a[0] === 'ctr' && a[3] === 'containers' && a[4] === 'list');
+
+  it('attach -l: 1 + pods × (1 + plugins) node round trips; the earlier pod\'s sandbox refused for that pod alone', async () => {
+    const w = batchWorld();
+    expect(await w.cli(attachCommand, ['-l', 'app=far', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(3);
+    // one look-up round trip for the node (one ctr listing for the four pods), then 2 per attached pod
+    expect(w.kube.execs).toHaveLength(1 + 3 * 2);
+    expect(lookups(w)).toHaveLength(1);
+    expect(w.node.calls.filter((c) => c.command === 'ADD').map((c) => c.env.CNI_CONTAINERID).sort()).toEqual(['sb-1', 'sb-2', 'sb-3']);
+    expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 failed (shop/far-4)\n');
+    // the same refusal as for that pod alone
+    expect(w.stderr()).toMatch(/shop\/far-4: failed: the sandboxes of shop\/far-4 on node node-9 \(through agent pod kube-system\/\S+\) belong to an earlier pod of that name \(uid uid-earlier\), not to this one \(uid uid-4\); refusing to attach to a stale sandbox/);
+    const alone = batchWorld();
+    expect(await alone.cli(attachCommand, ['far-4', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(3);
+    expect(alone.stderr().replace(/agent pod kube-system\/\S+\)/, '')).toContain(w.stderr().split('\n').find((l) => l.includes('far-4'))!.replace(/^.*failed: /, '').replace(/agent pod kube-system\/\S+\)/, ''));
+    // one agent for the node, deleted
+    expect(w.kube.created).toHaveLength(1);
+    expect(w.kube.deleted).toHaveLength(1);
+
+    const before = w.kube.execs.length;
+    expect(await w.cli(detachCommand, ['-l', 'app=far', '-n', 'shop', '--ifname', 'eth1', '--runtime', 'agent'])).toBe(0);
+    // the stale pod's detach finds nothing recorded for it: no DEL, one round trip of its own at most
+    expect(w.node.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_CONTAINERID).sort()).toEqual(['sb-1', 'sb-2', 'sb-3']);
+    expect(w.kube.execs.length - before).toBeLessThanOrEqual(1 + 4 * 2);
+    expect([...w.node.files.keys()].filter((k) => k.includes('/results/') || k.includes('/locks/') || k.includes('/intents/'))).toEqual([]);
+  });
+
+  it('a pod whose sandbox is not running is refused on its own, the others attach', async () => {
+    const w = batchWorld();
+    const tasks = w.node.tools.get('ctr')!;
+    w.node.tools.set('ctr', (argv) => (argv[3] === 'tasks' ? { stdout: 'TASK PID STATUS\nsb-1 501 RUNNING\nsb-2 502 STOPPED\nsb-3 503 RUNNING\n' } : tasks(argv)));
+    w.kube.pods.delete('shop/far-4');
+    expect(await w.cli(attachCommand, ['-l', 'app=far', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(3);
+    expect(w.stderr()).toMatch(/shop\/far-2: failed: the sandbox of shop\/far-2 on node node-9 \(through agent pod kube-system\/\S+\) is not running/);
+    expect(w.kube.execs).toHaveLength(1 + 2 * 2);
   });
 });
 
@@ -223,6 +289,8 @@ describe('--runtime auto from a host with no runtime of its own', () => {
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
     expect(w.notes).toEqual(['pod shop/far-1 is on node node-9, not this host (laptop): reaching it through an agent pod in kube-system']);
     expect(w.kube.created[0]!.spec!.containers[0]!.image).toBe(AGENT_IMAGE);
+    // the same node round trips as with --runtime agent (a batching session there): look-up, ADD, result
+    expect(w.kube.execs).toHaveLength(3);
     // the sandbox goes away on the node
     w.node.tools.set('ctr', (argv) => (argv[3] === 'tasks' ? { stdout: 'TASK PID STATUS\n' } : { stdout: '' }));
     expect(await w.cli(detachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);

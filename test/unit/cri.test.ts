@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CriSandboxes } from '../../src/resolve/cri.js';
+import { CriSandboxes, jsonValues, namesPattern } from '../../src/resolve/cri.js';
 import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import { FakeExecutor } from '../fakes/executor.js';
 
 const pod = { namespace: 'shop', name: 'web-1', uid: 'uid-1', node: 'kind-worker' };
+
+/** The labels the CRI plugin puts on a sandbox container (the look-up's listing filters on them). */
+const criLabels = (name: string, namespace: string) => ({ 'io.cri-containerd.kind': 'sandbox', 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': namespace });
 
 function node(tool: 'crictl' | 'ctr' | '') {
   return new FakeExecutor().emulateShell(tool);
@@ -21,8 +24,8 @@ describe('CRI sandboxes through crictl', () => {
         : { stdout: JSON.stringify({ info: { pid: 77, runtimeSpec: { linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/cni-1234' }] } } } }) },
     );
     expect(await new CriSandboxes(exec).find(pod)).toEqual({ id: 'new', pid: 77, netnsPath: '/var/run/netns/cni-1234' });
-    expect(exec.ran[1]).toEqual(['crictl', 'pods', '--namespace', 'shop', '--name', '^web-1$', '-o', 'json']);
-    expect(exec.ran[2]).toEqual(['crictl', 'inspectp', 'new']);
+    expect(exec.ran[1]).toEqual(['crictl', 'pods', '--namespace', 'shop', '--name', '^(web-1)$', '-o', 'json']);
+    expect(exec.ran[2]).toEqual(['crictl', 'inspectp', '-o', 'json', 'new']);
   });
   it('falls back to /proc/PID/ns/net when the spec has no netns path', async () => {
     const exec = node('crictl');
@@ -66,12 +69,12 @@ describe('CRI sandboxes through ctr (no crictl)', () => {
       if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-old\nsb-1\n' };
       if (argv[3] === 'tasks') return { stdout: 'TASK     PID    STATUS\nsb-old   10     STOPPED\nsb-1     42     RUNNING\n' };
       const id = argv[5];
-      return { stdout: JSON.stringify({ Labels: { 'io.kubernetes.pod.uid': id === 'sb-1' ? 'uid-1' : 'uid-0' }, Spec: { linux: { namespaces: [{ type: 'network' }] } } }) };
+      return { stdout: JSON.stringify({ Labels: { ...criLabels('web-1', 'shop'), 'io.kubernetes.pod.uid': id === 'sb-1' ? 'uid-1' : 'uid-0' }, Spec: { linux: { namespaces: [{ type: 'network' }] } } }) };
     });
     expect(await new CriSandboxes(exec).find(pod)).toEqual({ id: 'sb-1', pid: 42, netnsPath: '/proc/42/ns/net' });
     expect(exec.ran[1]).toEqual([
       'ctr', '-n', 'k8s.io', 'containers', 'list', '-q',
-      'labels."io.cri-containerd.kind"==sandbox,labels."io.kubernetes.pod.name"==web-1,labels."io.kubernetes.pod.namespace"==shop',
+      'labels."io.cri-containerd.kind"==sandbox,labels."io.kubernetes.pod.namespace"==shop,labels."io.kubernetes.pod.name"~="^(web-1)$"',
     ]);
   });
   it('neither crictl nor containerd here: a runtime that cannot be asked (exit 4)', async () => {
@@ -80,5 +83,83 @@ describe('CRI sandboxes through ctr (no crictl)', () => {
     expect(await cri.available()).toBe(false);
     await expect(cri.find(pod)).rejects.toThrow(/no CRI runtime on fake node/);
     expect(await cri.list()).toEqual([]);
+  });
+});
+
+describe('several pods in one look-up (a batch\'s pods on one node)', () => {
+  const refs = ['web-1', 'web-2', 'web-3', 'web-4'].map((name, i) => ({ namespace: 'shop', name, uid: `uid-${i + 1}`, node: 'kind-worker' }));
+  const inspect = (pid: number) => JSON.stringify({ status: {}, info: { pid, runtimeSpec: { linux: { namespaces: [{ type: 'network', path: `/var/run/netns/cni-${pid}` }] } } } }, null, 2);
+  /** crictl with web-1, web-2 ready, web-3's sandbox not ready, web-4 none; `inspectp` of one id as crictl prints it. */
+  function crictlNode(inspectFails = false) {
+    const exec = node('crictl');
+    const items = [
+      { id: 'a', state: 'SANDBOX_READY', createdAt: '1', metadata: { name: 'web-1', namespace: 'shop', uid: 'uid-1' } },
+      { id: 'b', state: 'SANDBOX_READY', createdAt: '1', metadata: { name: 'web-2', namespace: 'shop', uid: 'uid-2' } },
+      { id: 'c', state: 'SANDBOX_NOTREADY', createdAt: '1', metadata: { name: 'web-3', namespace: 'shop', uid: 'uid-3' } },
+      { id: 'z', state: 'SANDBOX_READY', createdAt: '1', metadata: { name: 'other', namespace: 'shop', uid: 'uid-z' } },
+    ];
+    exec.tools.set('crictl', (argv) => {
+      if (argv[1] === 'pods') return { stdout: JSON.stringify({ items }) };
+      const id = argv.at(-1)!;
+      // the run of several ids at once fails (one of them went away meanwhile); a run of one id does not
+      if (inspectFails && exec.ran.at(-1)!.length > 5) return { code: 1, stderr: 'sandbox went away' };
+      const pid = { a: 101, b: 102 }[id]!;
+      return { stdout: JSON.stringify({ ...JSON.parse(inspect(pid)), status: { id } }, null, 2) };
+    });
+    exec.files.set('/proc/101/net/dev', 'Inter-|\n face |\n    lo: 0\n  eth0: 0\n');
+    exec.files.set('/proc/102/net/dev', 'Inter-|\n face |\n    lo: 0\n  eth0: 0\n  net1: 0\n');
+    return exec;
+  }
+
+  it('crictl: one listing, one inspectp of the ready ones; each pod answered as when alone', async () => {
+    const exec = crictlNode();
+    const looked = await new CriSandboxes(exec).lookUp(refs);
+    expect(await looked.answer(refs[0]!)).toEqual({ id: 'a', pid: 101, netnsPath: '/var/run/netns/cni-101', links: ['lo', 'eth0'] });
+    expect(await looked.answer(refs[1]!)).toEqual({ id: 'b', pid: 102, netnsPath: '/var/run/netns/cni-102', links: ['lo', 'eth0', 'net1'] });
+    await expect(looked.answer(refs[2]!)).rejects.toThrow('the sandbox of shop/web-3 on fake node is not ready');
+    expect(await looked.answer(refs[3]!)).toBeUndefined();
+    // the probe, then exactly two crictl runs for the four pods
+    expect(exec.ran.slice(1)).toEqual([
+      ['crictl', 'pods', '--namespace', 'shop', '--name', '^(web-1|web-2|web-3|web-4)$', '-o', 'json'],
+      ['crictl', 'inspectp', '-o', 'json', 'a', 'b'],
+    ]);
+  });
+  it('crictl: when inspecting several ids at once fails, each is inspected on its own', async () => {
+    const exec = crictlNode(true);
+    const looked = await new CriSandboxes(exec).lookUp(refs);
+    expect((await looked.answer(refs[1]!))?.id).toBe('b');
+    expect(exec.ran.filter((a) => a[1] === 'inspectp')).toEqual([['crictl', 'inspectp', '-o', 'json', 'a', 'b'], ['crictl', 'inspectp', '-o', 'json', 'b']]);
+  });
+  it('ctr: one listing of all the names, the task list, each sandbox\'s info; an earlier pod\'s sandbox refused for that pod only', async () => {
+    const exec = node('ctr');
+    const sandboxes = { 'sb-1': ['web-1', 'uid-1', 41], 'sb-2': ['web-2', 'uid-OLD', 42] } as Record<string, [string, string, number]>;
+    exec.tools.set('ctr', (argv) => {
+      if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-1\nsb-2\n' };
+      if (argv[3] === 'tasks') return { stdout: 'TASK PID STATUS\nsb-1 41 RUNNING\nsb-2 42 RUNNING\n' };
+      const [name, uid] = sandboxes[argv[5]!]!;
+      return { stdout: JSON.stringify({ Labels: { ...criLabels(name, 'shop'), 'io.kubernetes.pod.uid': uid }, Spec: {} }) };
+    });
+    const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 3));
+    expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/proc/41/ns/net' });
+    await expect(looked.answer(refs[1]!)).rejects.toThrow(/belong to an earlier pod of that name \(uid uid-OLD\), not to this one \(uid uid-2\)/);
+    expect(await looked.answer(refs[2]!)).toBeUndefined();
+    expect(exec.ran.slice(1).map((a) => a.slice(3, 6).join(' '))).toEqual(['containers list -q', 'tasks list', 'containers info sb-1', 'containers info sb-2']);
+    expect(exec.ran[1]!.at(-1)).toBe('labels."io.cri-containerd.kind"==sandbox,labels."io.kubernetes.pod.namespace"==shop,labels."io.kubernetes.pod.name"~="^(web-1|web-2|web-3)$"');
+  });
+});
+
+describe('the look-up\'s helpers', () => {
+  it('namesPattern: exactly these names, sorted and once each, the dots of DNS subdomains escaped without a backslash', () => {
+    expect(namesPattern(['web-2', 'a.b.c', 'web-2'])).toBe('^(a[.]b[.]c|web-2)$');
+    const re = new RegExp(namesPattern(['a.b', 'web-1']));
+    expect(['a.b', 'web-1'].every((n) => re.test(n))).toBe(true);
+    expect(['axb', 'web-10', 'xweb-1', 'a.b.c'].some((n) => re.test(n))).toBe(false);
+  });
+  it('jsonValues: one object, an array (crictl with several ids), or objects one after another (older crictl)', () => {
+    expect(jsonValues('{"a":1}\n')).toEqual([{ a: 1 }]);
+    expect(jsonValues('[\n  {"a": 1},\n  {"b": "}]{"}\n]\n')).toEqual([{ a: 1 }, { b: '}]{' }]);
+    expect(jsonValues('{\n  "a": "x\\"}"\n}\n{\n  "b": 2\n}\n')).toEqual([{ a: 'x"}' }, { b: 2 }]);
+    expect(() => jsonValues('{"a":1} oops')).toThrow(SyntaxError);
+    expect(() => jsonValues('{"a":')).toThrow(SyntaxError);
   });
 });
