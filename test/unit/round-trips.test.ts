@@ -159,3 +159,64 @@ describe('node round trips (exec/batch.ts)', () => {
     expect(await w.left('cni-attach/locks')).toEqual([]);
   });
 });
+
+describe('a batch on one node: one look-up, then each pod a fork of its snapshot (exec/batch.ts fork)', () => {
+  /** Plugins that record their ADD per container id and print a result. */
+  async function batchWorld(plugins: string[]) {
+    const w = await world(plugins);
+    const bin = join(dir, 'bin');
+    for (const name of plugins) {
+      await fakePlugin(bin, name, {
+        add: `echo "ADD ${name} $CNI_CONTAINERID" >> '${join(dir, 'calls')}'; echo '{"cniVersion":"1.0.0","interfaces":[{"name":"net1"}],"ips":[{"address":"198.18.0.9/24","interface":0}]}'`,
+        del: `echo "DEL ${name} $CNI_CONTAINERID" >> '${join(dir, 'calls')}'`,
+      });
+    }
+    const engineOn = (exec: BatchingExecutor) => {
+      const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: () => undefined };
+      return { ctx, cache: new ResultCache(exec, w.cacheDir, fakeOwner()) };
+    };
+    /** The node's look-up: what the engine reads declared on the node's session, then one command (the look-up). */
+    const lookUp = async () => {
+      const snapshot = new BatchingExecutor(w.node);
+      const e = engineOn(snapshot);
+      readAhead(e.ctx, e.cache, 'net1', w.list);
+      await snapshot.run(['true']);
+      return snapshot;
+    };
+    const attachPod = (snapshot: BatchingExecutor, containerId: string) => {
+      const e = engineOn(snapshot.fork());
+      readAhead(e.ctx, e.cache, 'net1', w.list); // each pod declares it again, as the CLI does: nothing new to send
+      return attach(e.ctx, e.cache, { ...w.req, rt: { ...w.req.rt, containerId } });
+    };
+    return { ...w, lookUp, attachPod };
+  }
+  const cids = ['sb-a', 'sb-b', 'sb-c', 'sb-d'];
+
+  for (const plugins of [['first'], ['first', 'second']]) {
+    it(`${plugins.length} plugin(s), 4 pods at once: 1 + 4 × (1 + ${plugins.length}) round trips, everything attached and left clean`, async () => {
+      const w = await batchWorld(plugins);
+      const snapshot = await w.lookUp();
+      expect(w.node.commands).toHaveLength(1);
+      const done = await Promise.all(cids.map((c) => w.attachPod(snapshot, c)));
+      expect(done.every((d) => !d.already)).toBe(true);
+      expect(w.node.commands).toHaveLength(1 + cids.length * (1 + plugins.length));
+      expect(await w.left('results')).toEqual(cids.map((c) => `net-${c}-net1`));
+      expect(await w.left('cni-attach/intents')).toEqual([]);
+      expect(await w.left('cni-attach/locks')).toEqual([]);
+    });
+  }
+
+  it('a pod whose cache changed after the node\'s look-up: its steps do not hold, it answers as step by step (already taken); the others attach', async () => {
+    const w = await batchWorld(['first']);
+    const snapshot = await w.lookUp();
+    // another cni-attach attached sb-b after the look-up
+    await mkdir(join(w.cacheDir, 'results'), { recursive: true });
+    await writeFile(join(w.cacheDir, 'results', 'net-sb-b-net1'), JSON.stringify({ kind: 'cniCacheV1', containerId: 'sb-b', config: 'e30=', ifName: 'net1', networkName: 'net', cniArgs: [], result: {} }));
+    const out = await Promise.allSettled(cids.map((c) => w.attachPod(snapshot, c)));
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(String((out[1] as PromiseRejectedResult).reason)).toMatch(/net1 is already taken in pod shop\/web-1: it is attached \(network net\)/);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').sort()).toEqual(['ADD first sb-a', 'ADD first sb-c', 'ADD first sb-d']);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+  });
+});
