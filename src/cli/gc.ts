@@ -100,9 +100,47 @@ async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[]
   return out;
 }
 
+/**
+ * The agent pods left behind by cni-attach commands that were killed (resolve/agent.ts finishedAgentPods: this tool's
+ * label, phase Succeeded or Failed; never a Pending or Running one, which another command may be using), deleted —
+ * each only as the very pod that was listed (its uid) — and each said on stderr; with --dry-run only said. A list that
+ * cannot be made (no right to list pods in the agent namespace) is a note and leaves gc's outcome alone; a finished
+ * agent that cannot be deleted is a problem of this gc (returned).
+ */
+async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise<{ deleted: string[]; problems: string[] }> {
+  const { finishedAgentPods } = await load.agent();
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const out = { deleted: [] as string[], problems: [] as string[] };
+  let finished: Pod[];
+  try {
+    finished = await finishedAgentPods(api, ns);
+  } catch (e) {
+    deps.io.err(`note: agent pods left in ${ns} by commands that were killed are not looked at: ${describeError(e)}\n`);
+    return out;
+  }
+  for (const p of finished) {
+    const name = `${ns}/${p.metadata?.name}`;
+    const state = [p.status?.phase, p.status?.reason].filter(Boolean).join(': ');
+    const what = `agent pod ${name}${p.spec?.nodeName ? ` on node ${p.spec.nodeName}` : ''} (${state}), left behind by a cni-attach command that did not end normally`;
+    if (flags.dryRun) {
+      deps.io.err(`note: would delete ${what}\n`);
+      out.deleted.push(name);
+      continue;
+    }
+    try {
+      await api.deletePod(ns, p.metadata!.name!, p.metadata?.uid);
+      deps.io.err(`note: deleted ${what}\n`);
+      out.deleted.push(name);
+    } catch (e) {
+      out.problems.push(`could not delete agent pod ${name}: ${describeError(e)}`);
+    }
+  }
+  return out;
+}
+
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
-    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1.",
+    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the finished agent pods that killed commands left behind.",
   );
   addClusterOptions(cmd);
   addEngineOptions(cmd);
@@ -184,6 +222,9 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       }
     }
 
+    // agent pods that killed commands left behind (finished: never one in use)
+    const agents = api ? await leftoverAgents(flags, deps, api) : { deleted: [], problems: [] };
+
     // the freed interfaces of pods that still exist leave their network-status
     const annotateErrors: string[] = [];
     if (api && !flags.dryRun && flags.annotate !== false) {
@@ -208,7 +249,8 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         alive: valid.length,
         cniGc: outcome.gcNetworks,
-        errors: [...outcome.gcErrors, ...annotateErrors],
+        agentPodsDeleted: agents.deleted,
+        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems],
       }, flags.output));
     } else {
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
@@ -216,10 +258,11 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       }
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
+      for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
       deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
     }
-    const others = [...outcome.gcErrors, ...annotateErrors];
+    const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
       throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
     }

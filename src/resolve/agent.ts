@@ -5,8 +5,8 @@
  * every pod on that node; a batch starts the agents of all its nodes at once. The agent pod is deleted afterwards —
  * also on failure and on Ctrl-C. When the CLI itself is killed (SIGKILL, a lost machine) nothing deletes it: its
  * activeDeadlineSeconds (600) makes the kubelet stop the privileged container within 600 s, but the Pod object stays
- * (phase Failed, reason DeadlineExceeded) until someone deletes it (README "Other nodes": the kubectl delete command,
- * by the AGENT_LABEL below). The same deadline bounds a command: one running longer than 600 s loses its agent.
+ * (phase Failed, reason DeadlineExceeded) until someone deletes it: cni-gc does (finishedAgentPods below). The same
+ * deadline bounds a command: one running longer than 600 s loses its agent.
  */
 import { UnreachableError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
@@ -65,6 +65,18 @@ export interface AgentOptions {
 
 export const AGENT_LABEL = 'app.kubernetes.io/name';
 export const AGENT_LABEL_VALUE = 'cni-attach-agent';
+
+/**
+ * The agent pods of this tool (AGENT_LABEL) in `namespace` that are finished: phase Failed (the kubelet ended them at
+ * activeDeadlineSeconds: reason DeadlineExceeded) or Succeeded (`sleep 600` ran out). A command deletes its own agents
+ * when it ends, also on Ctrl-C; these are what commands that were killed (SIGKILL, a lost machine) left behind, for
+ * cni-gc to delete. Pending and Running ones are never among them: another command may be starting or using it. One
+ * list request; errors as KubeApi.listPods.
+ */
+export async function finishedAgentPods(api: KubeApi, namespace: string): Promise<Pod[]> {
+  const pods = await api.listPods(namespace, `${AGENT_LABEL}=${AGENT_LABEL_VALUE}`);
+  return pods.filter((p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+}
 
 /** The agent pod for a node: privileged, host PID and network, pinned, tolerating everything, self-expiring. */
 export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespace'>): Pod {

@@ -55,8 +55,12 @@ export interface KubeApi extends PodExec {
    * (undefined: deleted) and whether it settled; a watch the server refuses is an UnreachableError (exit 4).
    */
   watchPod(namespace: string, name: string, settled: (pod: Pod) => boolean, timeoutMs: number, from?: Pod): Promise<{ pod: Pod | undefined; settled: boolean }>;
-  /** Delete a pod at once (grace period 0); a pod already gone is not an error. */
-  deletePod(namespace: string, name: string): Promise<void>;
+  /**
+   * Delete a pod at once (grace period 0); a pod already gone is not an error. With `uid`, only that very pod
+   * (DeleteOptions preconditions.uid): a pod of that name with another uid is left alone and, as the one meant is
+   * gone, that is not an error either (the API server answers 409 Conflict).
+   */
+  deletePod(namespace: string, name: string, uid?: string): Promise<void>;
   /** ConfigMaps of a namespace matching a label selector: one request. */
   listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMapData[]>;
   /** Create a ConfigMap; an AlreadyExistsError when one of that name is there. */
@@ -477,11 +481,14 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
     },
     // not sent twice: with generateName a second POST would make a second pod
     createPod: (namespace, pod) => call(`creating a pod in ${namespace}`, () => core.createNamespacedPod({ namespace, body: pod }), false),
-    async deletePod(namespace, name) {
+    async deletePod(namespace, name, uid) {
+      const what = `deleting pod ${namespace}/${name}`;
       try {
-        await call(`deleting pod ${namespace}/${name}`, () => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
+        await send(what, () => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, ...(uid ? { body: { preconditions: { uid } } } : {}) }));
       } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
+        const code = (e as ApiErrorShape).code;
+        if (code === 404 || (uid && code === 409)) return;
+        throw apiError(e, what, server);
       }
     },
     async exec(namespace, pod, container, command, stdin) {

@@ -83,7 +83,9 @@ export class FakeKube implements KubeApi {
     await new Promise((r) => setTimeout(r, timeoutMs));
     return { pod: structuredClone(p), settled: false };
   }
-  async deletePod(namespace: string, name: string): Promise<void> {
+  async deletePod(namespace: string, name: string, uid?: string): Promise<void> {
+    // a uid precondition that does not hold: another pod of that name, left alone (the API server's 409)
+    if (uid !== undefined && this.pods.has(`${namespace}/${name}`) && this.pods.get(`${namespace}/${name}`)!.metadata?.uid !== uid) return;
     this.deleted.push(`${namespace}/${name}`);
     this.pods.delete(`${namespace}/${name}`);
   }

@@ -255,3 +255,65 @@ describe('kubectl cni-list', () => {
     expect(w.stderr()).toBe('note: states are from the cache only; the cluster could not be asked: no Kubernetes cluster configured\nNo resources found in default namespace.\n');
   });
 });
+
+describe('kubectl cni-gc: agent pods left behind by commands that were killed', () => {
+  const AGENT = { 'app.kubernetes.io/name': 'cni-attach-agent' };
+  /** Agent pods in kube-system in every phase, one in another namespace, and a finished pod that is not an agent. */
+  function agentsWorld() {
+    const w = world();
+    const add = (name: string, phase: string, o: { namespace?: string; labels?: Record<string, string>; reason?: string } = {}) => {
+      const p = makePod({ name, namespace: o.namespace ?? 'kube-system', uid: `uid-${name}`, node: 'node-b', phase, labels: o.labels ?? { ...AGENT, 'cni-attach/node': 'node-b' } });
+      if (o.reason) p.status!.reason = o.reason;
+      w.kube.add(p);
+    };
+    add('cni-attach-agent-dead1', 'Failed', { reason: 'DeadlineExceeded' });
+    add('cni-attach-agent-done1', 'Succeeded');
+    add('cni-attach-agent-busy1', 'Running');
+    add('cni-attach-agent-new01', 'Pending');
+    add('cni-attach-agent-tools', 'Failed', { namespace: 'cni-tools', reason: 'DeadlineExceeded' });
+    add('some-job-x', 'Failed', { labels: { app: 'job' } });
+    return w;
+  }
+  const left = (w: ReturnType<typeof world>) => [...w.kube.pods.keys()].filter((k) => !k.startsWith('shop/')).sort();
+
+  it('deletes the finished ones of this tool (Failed, Succeeded) in the agent namespace, says so on stderr, never a Pending or Running one', async () => {
+    const w = agentsWorld();
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.kube.deleted.sort()).toEqual(['kube-system/cni-attach-agent-dead1', 'kube-system/cni-attach-agent-done1']);
+    expect(left(w)).toEqual(['cni-tools/cni-attach-agent-tools', 'kube-system/cni-attach-agent-busy1', 'kube-system/cni-attach-agent-new01', 'kube-system/some-job-x']);
+    expect(w.stderr().split('\n').filter(Boolean).sort()).toEqual([
+      'note: deleted agent pod kube-system/cni-attach-agent-dead1 on node node-b (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
+      'note: deleted agent pod kube-system/cni-attach-agent-done1 on node node-b (Succeeded), left behind by a cni-attach command that did not end normally',
+    ]);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
+  });
+
+  it('--dry-run says what it would delete and deletes nothing; --agent-namespace says where to look; -o json lists them', async () => {
+    const w = agentsWorld();
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.kube.deleted).toEqual([]);
+    expect(w.stderr()).toContain('note: would delete agent pod kube-system/cni-attach-agent-dead1 on node node-b (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally\n');
+    expect(w.stderr().match(/would delete/g)).toHaveLength(2);
+    expect(await w.cli(gcCommand, ['--agent-namespace', 'cni-tools', '-o', 'json'])).toBe(0);
+    expect(w.kube.deleted).toEqual(['cni-tools/cni-attach-agent-tools']);
+    expect(JSON.parse(w.stdout()).agentPodsDeleted).toEqual(['cni-tools/cni-attach-agent-tools']);
+  });
+
+  it('a list it may not make is a note, and gc goes on; a delete that fails is a problem of the gc (exit 4)', async () => {
+    const w = agentsWorld();
+    const { UnreachableError } = await import('../../src/errors.js');
+    const list = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (ns, sel) => {
+      if (ns === 'kube-system') throw new UnreachableError('listing pods in kube-system: the API server answered 403: pods is forbidden');
+      return list(ns, sel);
+    };
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).toBe('note: agent pods left in kube-system by commands that were killed are not looked at: listing pods in kube-system: the API server answered 403: pods is forbidden\n');
+    w.kube.listPods = list;
+    w.kube.deletePod = async () => {
+      throw new UnreachableError('deleting pod: the API server answered 403: pods "x" is forbidden');
+    };
+    expect(await w.cli(gcCommand, [])).toBe(4);
+    expect(w.stderr()).toMatch(/^note: could not delete agent pod kube-system\/cni-attach-agent-dead1: deleting pod: the API server answered 403/m);
+  });
+});
