@@ -29,14 +29,14 @@
 // Options:
 //   --runs N            timed runs per variant (default 15; warm-up runs come on top)
 //   --warmup N          warm-up runs per variant (default 2)
-//   --bulk-rounds N     timed rounds of P3 (default 5, after one warm-up round)
+//   --bulk-rounds N     timed rounds of P3, P6 and K6 (default 5, after one warm-up round)
 //   --only P1,P3        run only these parts
 //   --no-build          measure dist/ as it is (default: node scripts/bundle.mjs first)
 //   --bin DIR           the commands to measure (default: bin/ of this checkout)
 //   --inherit-env       run every command with this shell's environment (default: a clean one, see below)
 //   --compare NAME=DIR  also time the commands of another build (DIR holds its bin/kubectl-cni_*, e.g. a copy of
-//                       the previous one) in the same interleaved runs of P1, P2 and P4, for before/after numbers;
-//                       repeatable
+//                       the previous one) in the same interleaved runs of P1, P2, P4 and P5 (and the same rounds
+//                       of P6 and K6, with their node round trips), for before/after numbers; repeatable
 //   --release ARCHIVE   also time the single executable of a release archive (scripts/release.mjs; this machine's
 //                       architecture, e.g. dist/release/cni-attach-v0.1.0-linux-amd64.tar.gz), unpacked into the
 //                       bench's temp dir with the kubectl-cni_* names linked to it, as --compare release=… (P1, P2,
@@ -788,7 +788,7 @@ async function main() {
 
   // ---------------------------------------------------------------- P5, P6
   if (want('P5') || want('P6')) await remoteParts({ h, tmp, prefix, variants, bin, results, table, verdicts, verdict });
-  if (want('K5') || want('K6')) await kindParts({ h, tmp, prefix, binDir, bin, results, table, verdicts, verdict });
+  if (want('K5') || want('K6')) await kindParts({ h, tmp, prefix, binDir, variants, bin, results, table, verdicts, verdict });
 
   // ---------------------------------------------------------------- P4
   if (want('P4')) {
@@ -947,26 +947,37 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
   if (want('P6')) {
     const rounds = Math.max(1, opts.bulkRounds);
     for (const parallel of ['10', '4']) {
-      log(`P6: -l over 100 pods on 10 nodes vs 1 pod on 1 node, --parallel ${parallel}, 1 warm-up + ${rounds} rounds`);
-      const sample = { bulk: [], one: [], agents: [] };
+      log(`P6: -l over 100 pods on 10 nodes vs 1 pod on 1 node, --parallel ${parallel}, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
+      // per build: wall times, agents created and node round trips (pods/exec calls) of each 100-pod attach and detach
+      const sample = variants.map(() => ({ bulk: [], one: [], agents: [], trips: [], detachTrips: [] }));
       for (let round = 0; round <= rounds; round++) {
-        for (const [sel, key] of [['role=bulk', 'bulk'], ['role=one', 'one']]) {
-          checkInterrupt();
-          const created = agentsCreated();
-          const { r: a, ms } = await timed(variants[0][1], 'attach', ['-l', sel, ...laptopArgs, '--conf', confPath, '--parallel', parallel]);
-          ok(`attach -l ${sel}`, a);
-          if (key === 'bulk' && round > 0) sample.agents.push(agentsCreated() - created);
-          ok(`detach -l ${sel}`, await run(bin(variants[0][1], 'detach'), ['-l', sel, ...laptopArgs, '--parallel', parallel], { env }));
-          if (round > 0) sample[key].push(ms);
+        for (const [v, [, dir]] of variants.entries()) {
+          for (const [sel, key] of [['role=bulk', 'bulk'], ['role=one', 'one']]) {
+            checkInterrupt();
+            const created = agentsCreated();
+            const before = agentExecs();
+            const { r: a, ms } = await timed(dir, 'attach', ['-l', sel, ...laptopArgs, '--conf', confPath, '--parallel', parallel]);
+            ok(`attach -l ${sel}`, a);
+            const trips = agentExecs() - before;
+            if (key === 'bulk' && round > 0) sample[v].agents.push(agentsCreated() - created);
+            const beforeDetach = agentExecs();
+            ok(`detach -l ${sel}`, await run(bin(dir, 'detach'), ['-l', sel, ...laptopArgs, '--parallel', parallel], { env }));
+            if (key === 'bulk' && round > 0) sample[v].trips.push(trips);
+            if (key === 'bulk' && round > 0) sample[v].detachTrips.push(agentExecs() - beforeDetach);
+            if (round > 0) sample[v][key].push(ms);
+          }
         }
         progress(`P6 (--parallel ${parallel})`, round + 1, rounds + 1);
       }
       const row = (name, xs) => ({ name, samples: xs, median: median(xs), min: Math.min(...xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
-      const rows = [row(`attach -l, 100 pods on 10 nodes, --parallel ${parallel}`, sample.bulk), row(`attach -l, 1 pod on 1 node, --parallel ${parallel}`, sample.one)];
-      results.pairs[`P6-${parallel}`] = { rows, agentsCreated: sample.agents };
-      table.push({ id: 'P6', rows, ref: rows[1] });
-      (results.remoteLines ??= []).push(`P6 (--parallel ${parallel}): agents created per 100-pod attach: ${[...new Set(sample.agents)].join(', ')} (one per node)`);
-      verdict(`P6 --parallel ${parallel}`, '100 pods on 10 nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+      for (const [v, [suffix]] of variants.entries()) {
+        const x = sample[v];
+        const rows = [row(`attach -l, 100 pods on 10 nodes, --parallel ${parallel}${suffix}`, x.bulk), row(`attach -l, 1 pod on 1 node, --parallel ${parallel}${suffix}`, x.one)];
+        results.pairs[`P6-${parallel}${suffix}`] = { rows, agentsCreated: x.agents, nodeRoundTrips: x.trips, detachNodeRoundTrips: x.detachTrips };
+        table.push({ id: 'P6', rows, ref: rows[1] });
+        (results.remoteLines ??= []).push(`P6 (--parallel ${parallel})${suffix}: agents created per 100-pod attach: ${[...new Set(x.agents)].join(', ')} (one per node); node round trips (pods/exec) per 100-pod attach: ${[...new Set(x.trips)].join(', ')}, per detach: ${[...new Set(x.detachTrips)].join(', ')}`);
+        if (v === 0) verdict(`P6 --parallel ${parallel}`, '100 pods on 10 nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+      }
     }
   }
 }
@@ -975,7 +986,7 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
  * K5 and K6: pods on kind-like node containers on this host (test/helpers/kind-node.ts) in the engine --kind-docker
  * names, reached with --runtime kind; docker execs counted through a proxy in front of that engine.
  */
-async function kindParts({ h, tmp, prefix, binDir, bin, results, table, verdicts, verdict }) {
+async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table, verdicts, verdict }) {
   const notRun = (why) => {
     for (const id of ['K5', 'K6']) if (want(id)) verdicts.push({ id, what: id === 'K5' ? 'kind attach ≤ 1.5× the manual docker execs' : '100 pods on 10 kind nodes ≤ 5× 1 pod', value: `not run: ${why}`, limit: '', ok: null });
     log(`K5/K6: not run: ${why}`);
@@ -1060,24 +1071,38 @@ async function kindParts({ h, tmp, prefix, binDir, bin, results, table, verdicts
   }
   if (want('K6')) {
     const rounds = Math.max(1, opts.bulkRounds);
-    log(`K6: -l over 100 pods on 10 node containers vs 1 pod on 1 node, --parallel 10, 1 warm-up + ${rounds} rounds`);
-    const sample = { kbulk: [], kone: [] };
+    log(`K6: -l over 100 pods on 10 node containers vs 1 pod on 1 node, --parallel 10, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
+    // per build: wall times and docker execs (node round trips) of each 100-pod attach and detach
+    const sample = variants.map(() => ({ kbulk: [], kone: [], execs: [], detachExecs: [] }));
     for (let round = 0; round <= rounds; round++) {
-      for (const key of ['kbulk', 'kone']) {
-        checkInterrupt();
-        const t0 = performance.now();
-        ok(`kind attach -l role=${key}`, await run(bin(binDir, 'attach'), ['-l', `role=${key}`, ...args, '--conf', confPath, '--parallel', '10'], { env }));
-        const ms = performance.now() - t0;
-        ok(`kind detach -l role=${key}`, await run(bin(binDir, 'detach'), ['-l', `role=${key}`, ...args, '--parallel', '10'], { env }));
-        if (round > 0) sample[key].push(ms);
+      for (const [v, [, dir]] of variants.entries()) {
+        for (const key of ['kbulk', 'kone']) {
+          checkInterrupt();
+          const before = proxy.execCreates;
+          const t0 = performance.now();
+          ok(`kind attach -l role=${key}`, await run(bin(dir, 'attach'), ['-l', `role=${key}`, ...args, '--conf', confPath, '--parallel', '10'], { env }));
+          const ms = performance.now() - t0;
+          const execs = proxy.execCreates - before;
+          const beforeDetach = proxy.execCreates;
+          ok(`kind detach -l role=${key}`, await run(bin(dir, 'detach'), ['-l', `role=${key}`, ...args, '--parallel', '10'], { env }));
+          if (round > 0) {
+            sample[v][key].push(ms);
+            if (key === 'kbulk') sample[v].execs.push(execs);
+            if (key === 'kbulk') sample[v].detachExecs.push(proxy.execCreates - beforeDetach);
+          }
+        }
       }
       progress('K6', round + 1, rounds + 1);
     }
     const row = (name, xs) => ({ name, samples: xs, median: median(xs), min: Math.min(...xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
-    const rows = [row('kind attach -l, 100 pods on 10 nodes, --parallel 10', sample.kbulk), row('kind attach -l, 1 pod on 1 node', sample.kone)];
-    results.pairs.K6 = { rows };
-    table.push({ id: 'K6', rows, ref: rows[1] });
-    verdict('K6', '100 pods on 10 kind nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+    for (const [v, [suffix]] of variants.entries()) {
+      const x = sample[v];
+      const rows = [row(`kind attach -l, 100 pods on 10 nodes, --parallel 10${suffix}`, x.kbulk), row(`kind attach -l, 1 pod on 1 node${suffix}`, x.kone)];
+      results.pairs[`K6${suffix}`] = { rows, dockerExecs: x.execs, detachDockerExecs: x.detachExecs };
+      table.push({ id: 'K6', rows, ref: rows[1] });
+      (results.remoteLines ??= []).push(`K6${suffix}: docker execs per 100-pod attach: ${[...new Set(x.execs)].join(', ')}, per detach: ${[...new Set(x.detachExecs)].join(', ')}`);
+      if (v === 0) verdict('K6', '100 pods on 10 kind nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+    }
   }
 }
 
