@@ -263,6 +263,25 @@ async function preflight() {
   }
 }
 
+/**
+ * CPU seconds this whole machine spent busy so far (/proc/stat: user, nice, system, irq, softirq, steal; USER_HZ 100):
+ * the difference over a bulk run says whether the run was CPU-bound (busy ≈ wall × cores).
+ */
+function machineBusySeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / 100;
+}
+
+/** "what: the machine was busy B CPU-s during a 100-pod attach of W s (B/(W×cores) of its cores)". */
+function busyLine(what, xs) {
+  if (!xs.length) return `${what}: no CPU sample`;
+  const cpu = median(xs.map((x) => x.cpu));
+  const wall = median(xs.map((x) => x.wall));
+  const cores = cpus().length;
+  return `${what}: the machine was busy ${cpu.toFixed(1)} CPU-s during a 100-pod attach of ${wall.toFixed(1)} s (${Math.round((100 * cpu) / (wall * cores))} % of its ${cores} cores; medians)`;
+}
+
 /** Compile the tests' stand-in API server and Docker helpers (TypeScript) into one ESM file in dir, and import it. */
 async function loadHelpers(dir) {
   const { build } = await import('esbuild');
@@ -949,14 +968,16 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
     for (const parallel of ['10', '4']) {
       log(`P6: -l over 100 pods on 10 nodes vs 1 pod on 1 node, --parallel ${parallel}, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
       // per build: wall times, agents created and node round trips (pods/exec calls) of each 100-pod attach and detach
-      const sample = variants.map(() => ({ bulk: [], one: [], agents: [], trips: [], detachTrips: [] }));
+      const sample = variants.map(() => ({ bulk: [], one: [], agents: [], trips: [], detachTrips: [], busy: [] }));
       for (let round = 0; round <= rounds; round++) {
         for (const [v, [, dir]] of variants.entries()) {
           for (const [sel, key] of [['role=bulk', 'bulk'], ['role=one', 'one']]) {
             checkInterrupt();
             const created = agentsCreated();
             const before = agentExecs();
+            const cpu0 = machineBusySeconds();
             const { r: a, ms } = await timed(dir, 'attach', ['-l', sel, ...laptopArgs, '--conf', confPath, '--parallel', parallel]);
+            if (key === 'bulk' && round > 0) sample[v].busy.push({ cpu: machineBusySeconds() - cpu0, wall: ms / 1000 });
             ok(`attach -l ${sel}`, a);
             const trips = agentExecs() - before;
             if (key === 'bulk' && round > 0) sample[v].agents.push(agentsCreated() - created);
@@ -973,8 +994,9 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
       for (const [v, [suffix]] of variants.entries()) {
         const x = sample[v];
         const rows = [row(`attach -l, 100 pods on 10 nodes, --parallel ${parallel}${suffix}`, x.bulk), row(`attach -l, 1 pod on 1 node, --parallel ${parallel}${suffix}`, x.one)];
-        results.pairs[`P6-${parallel}${suffix}`] = { rows, agentsCreated: x.agents, nodeRoundTrips: x.trips, detachNodeRoundTrips: x.detachTrips };
+        results.pairs[`P6-${parallel}${suffix}`] = { rows, agentsCreated: x.agents, nodeRoundTrips: x.trips, detachNodeRoundTrips: x.detachTrips, machineBusy: x.busy };
         table.push({ id: 'P6', rows, ref: rows[1] });
+        (results.remoteLines ??= []).push(busyLine(`P6 (--parallel ${parallel})${suffix}`, x.busy));
         (results.remoteLines ??= []).push(`P6 (--parallel ${parallel})${suffix}: agents created per 100-pod attach: ${[...new Set(x.agents)].join(', ')} (one per node); node round trips (pods/exec) per 100-pod attach: ${[...new Set(x.trips)].join(', ')}, per detach: ${[...new Set(x.detachTrips)].join(', ')}`);
         if (v === 0) verdict(`P6 --parallel ${parallel}`, '100 pods on 10 nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
       }
@@ -1073,15 +1095,17 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
     const rounds = Math.max(1, opts.bulkRounds);
     log(`K6: -l over 100 pods on 10 node containers vs 1 pod on 1 node, --parallel 10, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
     // per build: wall times and docker execs (node round trips) of each 100-pod attach and detach
-    const sample = variants.map(() => ({ kbulk: [], kone: [], execs: [], detachExecs: [] }));
+    const sample = variants.map(() => ({ kbulk: [], kone: [], execs: [], detachExecs: [], busy: [] }));
     for (let round = 0; round <= rounds; round++) {
       for (const [v, [, dir]] of variants.entries()) {
         for (const key of ['kbulk', 'kone']) {
           checkInterrupt();
           const before = proxy.execCreates;
           const t0 = performance.now();
+          const cpu0 = machineBusySeconds();
           ok(`kind attach -l role=${key}`, await run(bin(dir, 'attach'), ['-l', `role=${key}`, ...args, '--conf', confPath, '--parallel', '10'], { env }));
           const ms = performance.now() - t0;
+          if (key === 'kbulk' && round > 0) sample[v].busy.push({ cpu: machineBusySeconds() - cpu0, wall: ms / 1000 });
           const execs = proxy.execCreates - before;
           const beforeDetach = proxy.execCreates;
           ok(`kind detach -l role=${key}`, await run(bin(dir, 'detach'), ['-l', `role=${key}`, ...args, '--parallel', '10'], { env }));
@@ -1098,7 +1122,8 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
     for (const [v, [suffix]] of variants.entries()) {
       const x = sample[v];
       const rows = [row(`kind attach -l, 100 pods on 10 nodes, --parallel 10${suffix}`, x.kbulk), row(`kind attach -l, 1 pod on 1 node${suffix}`, x.kone)];
-      results.pairs[`K6${suffix}`] = { rows, dockerExecs: x.execs, detachDockerExecs: x.detachExecs };
+      results.pairs[`K6${suffix}`] = { rows, dockerExecs: x.execs, detachDockerExecs: x.detachExecs, machineBusy: x.busy };
+      (results.remoteLines ??= []).push(busyLine(`K6${suffix}`, x.busy));
       table.push({ id: 'K6', rows, ref: rows[1] });
       (results.remoteLines ??= []).push(`K6${suffix}: docker execs per 100-pod attach: ${[...new Set(x.execs)].join(', ')}, per detach: ${[...new Set(x.detachExecs)].join(', ')}`);
       if (v === 0) verdict('K6', '100 pods on 10 kind nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
