@@ -67,18 +67,26 @@ type Step =
 /** Steps are sent in one round trip only while their arguments stay small (a URL carries pods/exec's command). */
 const MAX_INLINE = 48 * 1024;
 
+/**
+ * `d` := the directory of the absolute path in `$p`, as dirname(1) gives it for the paths written here, without a
+ * process: "/a/b" → "/a", "/a" → "/".
+ */
+const parentOf = 'd=${p%/*}; [ -n "$d" ] || d=/;';
+
 /** The shell of one step; its arguments are $A1… (replaced by positional parameters when the script is made). */
 function stepShell(s: Step, arg: (v: string) => string): string {
   switch (s.kind) {
     case 'write': {
-      const p = arg(s.path);
-      return `umask 077; d=$(dirname ${p}) && mkdir -p "$d" && t="$d/.$(basename ${p}).$$.tmp" && printf '%s' ${arg(s.data)} > "$t" && chmod ${s.mode.toString(8)} "$t" && mv -f "$t" ${p}`;
+      // umask 077 makes 0600 already; the directory and the name by parameter expansion: each process saved here is
+      // saved per write of every pod (see parentOf)
+      const chmod = s.mode === 0o600 ? '' : ` && chmod ${s.mode.toString(8)} "$f"`;
+      return `umask 077; p=${arg(s.path)}; ${parentOf} [ -d "$d" ] || mkdir -p "$d" || exit 1; f="$d/.\${p##*/}.$$.tmp"; printf '%s' ${arg(s.data)} > "$f"${chmod} && mv -f "$f" "$p"`;
     }
     case 'remove':
       return `rm -f ${arg(s.path)}`;
     case 'create': {
-      const p = arg(s.path);
-      return `d=$(dirname ${p}) && mkdir -p "$d" && chmod 700 "$d" && umask 077 && (set -C; printf '%s' ${arg(s.data)} > ${p}) 2>/dev/null && chmod ${s.mode.toString(8)} ${p}`;
+      const chmod = s.mode === 0o600 ? '' : ` && chmod ${s.mode.toString(8)} "$p"`;
+      return `p=${arg(s.path)}; ${parentOf} { [ -d "$d" ] || mkdir -p "$d"; } && chmod 700 "$d" && umask 077 && (set -C; printf '%s' ${arg(s.data)} > "$p") 2>/dev/null${chmod}`;
     }
     case 'expectFile':
       return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && [ "$(cat ${arg(s.path)}; printf x)" = "$(printf '%s' ${arg(s.content)}; printf x)" ]`;
@@ -117,7 +125,8 @@ export function buildScript(steps: Step[], thenCommand: boolean): Built {
   };
   const lines = [
     't=$(mktemp -d) || exit 97',
-    `emit() { printf '%s %s %s ' "$1" "$2" "$3"; base64 < "$t/o" | tr -d '\\n'; printf ' '; base64 < "$t/e" | tr -d '\\n'; printf '\\n'; }`,
+    // an empty output (most steps') is an empty field: no base64 and tr for it
+    `emit() { printf '%s %s %s ' "$1" "$2" "$3"; [ ! -s "$t/o" ] || base64 < "$t/o" | tr -d '\\n'; printf ' '; [ ! -s "$t/e" ] || base64 < "$t/e" | tr -d '\\n'; printf '\\n'; }`,
   ];
   // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
   const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));

@@ -220,3 +220,47 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
     expect(await w.left('cni-attach/intents')).toEqual([]);
   });
 });
+
+describe('the write-behind steps through the real sh (writes, exclusive creates, removals)', () => {
+  it('make missing parents 0700, give 0600 (umask) or the asked mode, replace atomically, and refuse an existing create', async () => {
+    const node = new CountingNode();
+    const s = new BatchingExecutor(node);
+    const deep = join(dir, 'a', 'b', 'c.json');
+    const wide = join(dir, 'a', 'wide.json');
+    const lock = join(dir, 'locks', 'x.lock');
+    await writeFile(join(dir, 'old.json'), 'old');
+    await s.writeFileAtomic(deep, 'one\nline "two" $HOME `x`');
+    await s.writeFileAtomic(wide, 'w', 0o644);
+    await s.writeFileAtomic(join(dir, 'old.json'), 'new');
+    await s.flush();
+    expect(node.commands).toHaveLength(1);
+    const { stat } = await import('node:fs/promises');
+    expect(await readFile(deep, 'utf8')).toBe('one\nline "two" $HOME `x`');
+    expect((await stat(deep)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'a'))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, 'a', 'b'))).mode & 0o777).toBe(0o700);
+    expect((await stat(wide)).mode & 0o777).toBe(0o644);
+    expect(await readFile(join(dir, 'old.json'), 'utf8')).toBe('new');
+    // no temp file is left beside what was written
+    expect((await readdir(join(dir, 'a'))).sort()).toEqual(['b', 'wide.json']);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+
+    // an exclusive create straight after a look-up rides on the next command; a second one finds it there
+    s.readAhead({ dirs: [{ path: join(dir, 'locks'), suffix: '.lock' }] });
+    await s.run(['true']);
+    expect(await s.createExclusive(lock, 'me', 0o640)).toBe(true);
+    await s.run(['true']);
+    expect(await readFile(lock, 'utf8')).toBe('me');
+    expect((await stat(lock)).mode & 0o777).toBe(0o640);
+    expect((await stat(join(dir, 'locks'))).mode & 0o777).toBe(0o700);
+    const other = new BatchingExecutor(node);
+    other.readAhead({ dirs: [{ path: join(dir, 'locks'), suffix: '.lock' }] });
+    await other.run(['true']);
+    expect(await other.createExclusive(lock, 'them')).toBe(true); // answered optimistically …
+    await expect(other.run(['true'])).rejects.toThrow(/exists/); // … and refused by the node
+    expect(await readFile(lock, 'utf8')).toBe('me');
+    await s.removeFile(lock);
+    await s.flush();
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+  });
+});
