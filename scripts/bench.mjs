@@ -910,7 +910,8 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
   const cd = await h.startContainerd(`${prefix}r`);
   defer('containerd (P5/P6)', () => h.stopContainerd(cd));
   const laptop = join(tmp, 'laptop-cache');
-  await h.simulateRemoteNodes(api, cd, join(tmp, 'remote'), laptop, NODES);
+  const nodes = await h.simulateRemoteNodes(api, cd, join(tmp, 'remote'), laptop, NODES);
+  defer('the simulated nodes\' mount namespaces (P5/P6)', () => nodes.stop());
   const bridge = `${prefix}rb`;
   defer(`bridge ${bridge}`, () => run('ip', ['link', 'del', 'dev', bridge]));
   const confPath = join(tmp, 'remote-net.json');

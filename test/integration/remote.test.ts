@@ -12,7 +12,7 @@ import { bridgeConf, writeConf } from '../helpers/confs.js';
 import { startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
 import { useLab } from '../helpers/lab.js';
-import { nodeCacheDir, simulateRemoteNodes } from '../helpers/remote-nodes.js';
+import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
 import { must } from '../helpers/sh.js';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
@@ -20,11 +20,14 @@ import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 const lab = useLab('rn');
 let api: StandInApiServer;
 let cd: Containerd | undefined;
+let nodes: RemoteNodes | undefined;
 
 beforeAll(async () => {
   api = await StandInApiServer.start();
 });
 afterEach(async () => {
+  await nodes?.stop();
+  nodes = undefined;
   if (cd) await stopContainerd(cd);
   cd = undefined;
   api.clearRequests();
@@ -41,7 +44,7 @@ async function world() {
   const ws = await lab.workspace();
   cd = await startContainerd(lab.prefix);
   const laptopCache = `${ws.dir}/laptop-cache`;
-  await simulateRemoteNodes(api, cd, ws.dir, laptopCache, NODES);
+  nodes = await simulateRemoteNodes(api, cd, ws.dir, laptopCache, NODES);
   const file = await writeConf(ws.dir, 'net.json', bridgeConf({ name: lab.name('k'), bridge: lab.bridge(), subnet: '198.18.71.0/24', dataDir: ws.dataDir }));
   const pids: Record<string, number> = {};
   for (const [i, node] of NODES.entries()) {
