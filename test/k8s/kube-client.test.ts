@@ -43,6 +43,16 @@ describe('connectKube', () => {
   });
 });
 
+describe('pods/exec connections', () => {
+  it('share one TLS context and resume the TLS session: one full handshake for a sequence of execs', async () => {
+    const before = { ...api.tlsHandshakes };
+    for (let i = 0; i < 4; i++) expect((await kube.exec('default', 'web-0', 'app', ['true'], '')).code).toBe(0);
+    // a WebSocket takes its connection over: four connections, but only the first one checks certificates
+    expect(api.tlsHandshakes.full - before.full).toBe(1);
+    expect(api.tlsHandshakes.resumed - before.resumed).toBe(3);
+  });
+});
+
 describe('sharedAgentAuth', () => {
   /** A RequestContext as far as the authentication method uses it. */
   const context = () => {

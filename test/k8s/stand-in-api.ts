@@ -70,6 +70,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Duplex, finished, type Readable, type Writable } from 'node:stream';
@@ -1446,6 +1447,8 @@ export class StandInApiServer {
   private readonly sockets = new Set<Socket>();
   /** TCP connections accepted so far (a client that keeps its connection alive makes one for many requests). */
   connectionsAccepted = 0;
+  /** TLS handshakes done so far, and how many of them resumed an earlier session (no certificate sent or checked). */
+  readonly tlsHandshakes = { full: 0, resumed: 0 };
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly interceptors: Interceptor[] = [];
   private readonly pods: Resource;
@@ -1521,6 +1524,10 @@ export class StandInApiServer {
       this.connectionsAccepted++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.on('secureConnection', (s: TLSSocket) => {
+      if (s.isSessionReused()) this.tlsHandshakes.resumed++;
+      else this.tlsHandshakes.full++;
     });
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {
