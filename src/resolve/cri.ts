@@ -92,8 +92,9 @@ const crictlInspect = (ids: string[]) => ['crictl', 'inspectp', '-o', 'json', ..
  */
 const LOOKUP = `${PROBE.replace(/echo (crictl|ctr)/g, 'tool=$1').replace('exit 0; fi', 'break; fi')}
 t=$(mktemp -d) || exit 97
-sec() { k=$1; shift; "$@" > "$t/o" 2> "$t/e"; r=$?; printf '%s %s %s ' "$M" "$k" "$r"; base64 < "$t/o" | tr -d '\\n'; printf ' '; base64 < "$t/e" | tr -d '\\n'; printf '\\n'; return $r; }
-links() { for pid in "$@"; do sec "links:$pid" cat "/proc/$pid/net/dev"; done; }
+sec() { k=$1; shift; "$@" > "$t/o" 2> "$t/e"; r=$?; printf '%s %s %s ' "$M" "$k" "$r"; [ ! -s "$t/o" ] || base64 < "$t/o" | tr -d '\\n'; printf ' '; [ ! -s "$t/e" ] || base64 < "$t/e" | tr -d '\\n'; printf '\\n'; return $r; }
+lines() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }
+links() { for pid in "$@"; do sec "links:$pid" lines "/proc/$pid/net/dev"; done; }
 pods() { if [ -n "$NS" ]; then crictl pods --namespace "$NS" --name "$NAMES" "$@"; else crictl pods --name "$NAMES" "$@"; fi; }
 M=$1 NS=$2 NAMES=$3
 printf '%s tool %s\\n' "$M" "\${tool:-none}"
