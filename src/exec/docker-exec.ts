@@ -6,7 +6,8 @@ import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { UnreachableError } from '../errors.js';
 import type { RunOptions, RunResult } from './types.js';
-import { ShellExecutor, STOP_WAIT_MS, StoppableRun } from './shell.js';
+import { type Ran, runStoppable, ShellExecutor, STOP_WAIT_MS, StoppableRun } from './shell.js';
+import { SESSION_GRACE_MS, SessionPool, type SessionTransport, viaSession } from './node-session.js';
 
 export class DockerExecExecutor extends ShellExecutor {
   readonly where: string;
@@ -17,6 +18,9 @@ export class DockerExecExecutor extends ShellExecutor {
    * docker: the client for exec streams, without a timeout (a plugin may be silent as long as its own limit allows);
    * requests: the client for the short requests, with the request timeout (default: docker).
    */
+  /** Long-lived execs carrying the commands (exec/node-session.ts). */
+  readonly sessions: SessionPool;
+
   constructor(
     private readonly docker: Dockerode,
     readonly containerName: string,
@@ -25,6 +29,26 @@ export class DockerExecExecutor extends ShellExecutor {
     super();
     this.where = `node container ${containerName}`;
     this.container = requests.getContainer(containerName);
+    this.sessions = new SessionPool((argv) => this.openSession(argv));
+  }
+
+  /** The loop of a session, as one exec whose stdin stays open (its stderr is dropped: the loop writes none). */
+  private async openSession(argv: string[]): Promise<SessionTransport> {
+    const exec = await this.container.exec({ Cmd: argv, Env: [`PATH=${this.baseEnv().PATH}`], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const stream = await this.docker.getExec(exec.id).start({ hijack: true, stdin: true });
+    const out = new PassThrough();
+    this.docker.modem.demuxStream(stream, out, new PassThrough().resume());
+    const ended = new Promise<void>((resolve) => {
+      stream.on('end', () => resolve());
+      stream.on('close', () => resolve());
+      stream.on('error', () => resolve());
+    });
+    return {
+      write: (data) => void stream.write(data),
+      onData: (cb) => void out.on('data', cb),
+      ended,
+      destroy: () => stream.destroy(),
+    };
   }
 
   /**
@@ -34,6 +58,43 @@ export class DockerExecExecutor extends ShellExecutor {
    * the result says interrupted, and code null when the kill ended it. Every Docker request ends on the signal too.
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    if (!this.sessions.usable) return this.runExec(argv, opts);
+    const send = (a: string[], e: string[], i: string, t: number | undefined) =>
+      viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i), (t ?? 0) + SESSION_GRACE_MS);
+    return runStoppable(this.where, (k) => this.runShort(k), send, argv, opts, this.baseEnv());
+  }
+
+  /** One command as an exec of its own, with exactly env: its exit code and output (no signal handling: runStoppable's). */
+  private async execOnce(argv: string[], env: string[], stdin: string): Promise<Ran> {
+    let exec: Dockerode.Exec;
+    let stream: NodeJS.ReadWriteStream;
+    try {
+      exec = await this.container.exec({ Cmd: ['env', '-i', ...env, ...argv], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+      stream = await this.docker.getExec(exec.id).start({ hijack: true, stdin: true });
+    } catch (e) {
+      throw new UnreachableError(`cannot run ${argv[0]} in ${this.where}: ${(e as Error).message}`, { cause: e });
+    }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    this.docker.modem.demuxStream(stream, new PassThrough().on('data', (c: Buffer) => out.push(c)), new PassThrough().on('data', (c: Buffer) => err.push(c)));
+    await new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+      stream.end(stdin);
+    });
+    let info: Dockerode.ExecInspectInfo;
+    try {
+      info = await exec.inspect();
+    } catch (e) {
+      throw new UnreachableError(`ran ${argv[0]} in ${this.where}, but Docker did not tell how it ended: ${(e as Error).message}`, { cause: e });
+    }
+    if (typeof info.ExitCode !== 'number') throw new UnreachableError(`ran ${argv[0]} in ${this.where}, but Docker did not tell how it ended`);
+    return { code: info.ExitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  }
+
+  /** One command as an exec of its own, stopped on the user's signal (the way without sessions). */
+  private async runExec(argv: string[], opts: RunOptions): Promise<RunResult> {
     const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
     const cmd = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
     // registered before the exec exists: a signal while it is created or started is acted on once it runs

@@ -4,7 +4,8 @@
  * state, its /var/lib/cni and its network namespaces are used, as kubelet would use them.
  */
 import type { RunOptions, RunResult } from './types.js';
-import { ShellExecutor, StoppableRun } from './shell.js';
+import { NODE_PATH, runStoppable, ShellExecutor } from './shell.js';
+import { SESSION_GRACE_MS, SessionPool, type SessionTransport, viaSession } from './node-session.js';
 
 /** Into the node's own namespaces from the agent pod (hostPID): mount, UTS, IPC, network, pid. */
 const NSENTER = ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--'];
@@ -16,10 +17,17 @@ const NSENTER = ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--'];
  */
 export interface PodExec {
   exec(namespace: string, pod: string, container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /**
+   * A pods/exec whose stdin stays open for as long as it runs (a node session, exec/node-session.ts): bytes written go
+   * on channel 0 as they come, stdout comes back as it arrives. Optional: without it every command is an exec.
+   */
+  openExec?(namespace: string, pod: string, container: string, command: string[]): Promise<SessionTransport>;
 }
 
 export class KubeExecExecutor extends ShellExecutor {
   readonly where: string;
+  /** Long-lived execs carrying the commands (exec/node-session.ts), when the API client can keep stdin open. */
+  readonly sessions: SessionPool | undefined;
 
   constructor(
     private readonly api: PodExec,
@@ -30,31 +38,25 @@ export class KubeExecExecutor extends ShellExecutor {
   ) {
     super();
     this.where = `node ${node} (through agent pod ${namespace}/${pod})`;
+    const open = api.openExec?.bind(api);
+    this.sessions = open ? new SessionPool((argv) => open(namespace, pod, container, [...NSENTER, 'env', '-i', `PATH=${NODE_PATH}`, ...argv])) : undefined;
   }
 
   /**
-   * nsenter into the node, a clean environment with exactly env, and GNU timeout on the node for the limit. On the
-   * user's signal while it runs, every process of the run is killed on the node (StoppableRun: pods/exec cannot signal
-   * what it started; its mark is in the environment) and its end is waited for, at most about 5 s: the engine then
-   * rolls back or keeps the record (RunResult.interrupted), with nothing of the run left running.
+   * One command: on a session when there is one (a request on an open stream), else as a pods/exec of its own — also
+   * when a session cannot be opened or never came up (nothing of the command ran then).
+   */
+  private send(argv: string[], env: string[], stdin: string, timeoutMs: number | undefined): Promise<{ code: number; stdout: string; stderr: string }> {
+    const exec = () => this.api.exec(this.namespace, this.pod, this.container, [...NSENTER, 'env', '-i', ...env, ...argv], stdin);
+    return viaSession(this.sessions, this.where, argv, env, stdin, exec, (timeoutMs ?? 0) + SESSION_GRACE_MS);
+  }
+
+  /**
+   * nsenter into the node, a clean environment with exactly env, and GNU timeout on the node for the limit; stopped on
+   * the node on the user's signal (see runStoppable: pods/exec cannot signal what it started).
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    const stop = new StoppableRun((kill) => this.api.exec(this.namespace, this.pod, this.container, [...NSENTER, ...kill], ''));
-    const env = [...Object.entries(opts.env ?? this.baseEnv()).map(([k, v]) => `${k}=${v}`), stop.mark];
-    const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
-    const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
-    const command = [...NSENTER, 'env', '-i', ...env, ...limited];
-    try {
-      const ran = stop.track(this.api.exec(this.namespace, this.pod, this.container, command, opts.stdin ?? ''));
-      const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
-      if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(this.where), timedOut: false, interrupted: stop.stoppedBy! };
-      const r = got.x;
-      // 137 is 128 + SIGKILL: the kill (or timeout(1)) ended it
-      if (stop.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
-      if (secs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
-      return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false };
-    } finally {
-      stop.release();
-    }
+    const kill = (k: string[]) => this.api.exec(this.namespace, this.pod, this.container, [...NSENTER, ...k], '');
+    return runStoppable(this.where, kill, (a, e, i, t) => this.send(a, e, i, t), argv, opts, this.baseEnv());
   }
 }

@@ -90,6 +90,46 @@ export class StoppableRun {
   }
 }
 
+/** What one command on a node gave back: its exit code (137 when SIGKILL ended it) and output. */
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run argv on a node as one StoppableRun: a clean environment with exactly the options' env (plus the run's mark),
+ * GNU `timeout -s KILL` on the node for the limit, `send` carrying it there (an exec of its own, or a request on a
+ * node session). On the user's signal while it runs every process of the run is killed on the node (`kill` runs the
+ * kill command there) and its end is waited for, at most about 5 s: the engine then rolls back or keeps the record
+ * (RunResult.interrupted), with nothing of the run left running.
+ */
+export async function runStoppable(
+  where: string,
+  kill: (argv: string[]) => Promise<unknown>,
+  send: (argv: string[], env: string[], stdin: string, timeoutMs: number | undefined) => Promise<Ran>,
+  argv: string[],
+  opts: RunOptions,
+  baseEnv: Record<string, string>,
+): Promise<RunResult> {
+  const stop = new StoppableRun(kill);
+  const env = [...Object.entries(opts.env ?? baseEnv).map(([k, v]) => `${k}=${v}`), stop.mark];
+  const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
+  const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
+  try {
+    const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs));
+    const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
+    if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
+    const r = got.x;
+    // 137 is 128 + SIGKILL: the kill (or timeout(1)) ended it
+    if (stop.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
+    if (secs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false };
+  } finally {
+    stop.release();
+  }
+}
+
 export abstract class ShellExecutor implements Executor {
   abstract readonly where: string;
   abstract run(argv: string[], opts?: RunOptions): Promise<RunResult>;

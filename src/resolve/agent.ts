@@ -137,7 +137,12 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
       throw agentRefusal(e, o.namespace); // a 403 here is RBAC without watch
     });
     const phase = seen.pod?.status?.phase;
-    if (phase === 'Running') return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
+    if (phase === 'Running') {
+      const exec = new KubeExecExecutor(api, o.namespace, name, 'agent', node);
+      // its sessions end before the agent is deleted (atEnd runs the last registered first)
+      atEnd(async () => exec.sessions?.close());
+      return { name, cri: new CriSandboxes(exec) };
+    }
     if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);
     if (phase === 'Failed' || phase === 'Succeeded') {
       throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} ended (${phase}) before it could be used`);

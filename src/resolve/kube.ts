@@ -559,6 +559,41 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       if (status?.reason === 'NonZeroExitCode' && exit !== undefined) return { code: Number(exit), ...result };
       throw new UnreachableError(`${what}: ${status?.message ?? 'the connection closed without an exit status'}`);
     },
+    async openExec(namespace, pod, container, command) {
+      const what = `exec in pod ${namespace}/${pod}`;
+      const { PassThrough, Readable } = await import('node:stream');
+      const stdout = new PassThrough();
+      const stderr = new PassThrough().resume();
+      // never ended by this side: the session ends when its command does (v4 could not say "end of stdin" anyway)
+      const input = new Readable({ read() {} });
+      let socket: { close(): void; terminate?(): void } | undefined;
+      let ended: () => void = () => undefined;
+      const closed = new Promise<void>((r) => (ended = r));
+      try {
+        const ws = await withTimeout(new k8s.Exec(kc).exec(namespace, pod, container, command, stdout, stderr, input, false), t ? Math.max(t, 120_000) : undefined, what);
+        if (execProtocol === undefined) {
+          execProtocol = ws.protocol;
+          opts.debug?.(`pods/exec: the API server speaks ${ws.protocol || 'no subprotocol'} (a node session: one pods/exec whose stdin stays open carries the commands)`);
+        }
+        socket = ws as unknown as { close(): void; terminate?(): void };
+        ws.on('close', () => ended());
+        ws.on('error', () => ended());
+      } catch (e) {
+        input.destroy();
+        throw apiError(e, what, server);
+      }
+      void closed.then(() => input.destroy());
+      return {
+        write: (data: Buffer) => void input.push(data),
+        onData: (cb: (c: Buffer) => void) => void stdout.on('data', cb),
+        ended: closed,
+        destroy: () => {
+          input.destroy();
+          (socket?.terminate ?? socket?.close)?.call(socket);
+          ended();
+        },
+      };
+    },
     async updatePodAnnotation(namespace, name, key, update, known) {
       const what = `annotating pod ${namespace}/${name}`;
       const strategy = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);

@@ -9,6 +9,7 @@
 import { linkSync, renameSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { execRoundTrips } from './node-trips.js';
 
 export type ProxyMode = 'up' | 'down' | 'hang';
 
@@ -24,6 +25,13 @@ export class DockerProxy {
    * trips on the kind path. A request line split across two reads would be missed; the clients write each at once.
    */
   execCreates = 0;
+  /** The stdin of each exec started through the proxy, as it came (node-trips.ts counts a session's requests in it). */
+  readonly execStdins: Buffer[][] = [];
+
+  /** Node round trips so far: one per exec started, or its session's requests (test/helpers/node-trips.ts). */
+  roundTrips(): number {
+    return this.execStdins.reduce((n, s) => n + execRoundTrips(Buffer.concat(s)), 0);
+  }
 
   private constructor(
     private readonly target: string,
@@ -58,8 +66,25 @@ export class DockerProxy {
       upstream.on('close', () => this.sockets.delete(upstream));
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
+      // what the client sent after its exec start request: that exec's stdin (the connection is hijacked then)
+      let stdin: Buffer[] | undefined;
+      let head = '';
       client.on('data', (chunk: Buffer) => {
-        this.execCreates += (chunk.toString('latin1').match(/^POST \/(?:v[\d.]+\/)?containers\/[^/\s]+\/exec HTTP/gm) ?? []).length;
+        if (stdin) return void stdin.push(chunk);
+        const text = chunk.toString('latin1');
+        this.execCreates += (text.match(/^POST \/(?:v[\d.]+\/)?containers\/[^/\s]+\/exec HTTP/gm) ?? []).length;
+        head += text;
+        const start = /POST \/(?:v[\d.]+\/)?exec\/[^/\s]+\/start HTTP[^]*?\r\n\r\n/m.exec(head);
+        if (!start) {
+          head = head.slice(-8192);
+          return;
+        }
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(start[0])?.[1] ?? 0);
+        const rest = Buffer.from(head.slice(start.index + start[0].length), 'latin1');
+        if (rest.length < length) return; // the body is still coming
+        stdin = [rest.subarray(length)];
+        this.execStdins.push(stdin);
+        head = '';
       });
       client.pipe(upstream).pipe(client);
     });

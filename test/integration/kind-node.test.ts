@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 import { writeConf } from '../helpers/confs.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
+import { execRoundTrips } from '../helpers/node-trips.js';
 import { DockerProxy } from '../helpers/docker-proxy.js';
 
 const lab = useLab('kd');
@@ -76,8 +77,10 @@ describe('kind: the pod is on a node container', () => {
       await proxy.stop();
     }
     expectOk(a);
-    // the look-up with what the engine reads, the ADD with the lock and the intent, the result with the unlock
-    expect(proxy.execCreates).toBe(3);
+    // the look-up with what the engine reads, the ADD with the lock and the intent, the result with the unlock: three
+    // requests on one node session (one docker exec)
+    expect(proxy.roundTrips()).toBe(3);
+    expect(proxy.execCreates).toBe(1);
     expect(a.stdout).toMatch(new RegExp(`^eth1 attached to pod shop/web-1 \\(network kind-br, node ${w.node.name}, sandbox sb-web-1\\)\\n  eth1  198\\.18\\.45\\.\\d+/24`));
     // auto finds the node container by itself
     const b = await runCli('attach', ['web-2', ...w.args('--ifname', 'eth1', '--conf', w.file, '-o', 'json')]);
@@ -205,16 +208,19 @@ describe('kind: a batch (-l) with several pods on the node', () => {
       expect(a.stdout).toBe('eth1 attached to 3 of 4 pods; 1 failed (shop/web-4)');
       expect(a.stderr).toMatch(/shop\/web-4: failed: the sandboxes of shop\/web-4 on node container \S+ belong to an earlier pod of that name \(uid an-earlier-uid\), not to this one/);
       // 1 + pods × (1 + plugins): the look-up of the four (and what the engine reads), then ADD and result per pod
-      expect(proxy.execCreates).toBe(1 + 3 * 2);
+      expect(proxy.roundTrips()).toBe(1 + 3 * 2);
+      // one node session per command in flight on the node (--parallel 4: at most 4), not one exec per step
+      expect(proxy.execCreates).toBeGreaterThanOrEqual(1);
+      expect(proxy.execCreates).toBeLessThanOrEqual(4);
       for (const p of w.pods) expect((await inSandbox(d, w.node, p, ['ip', 'link', 'show', 'eth1'])).code).toBe(0);
       expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-eth1', 'kind-br-sb-web-2-eth1', 'kind-br-sb-web-3-eth1']);
 
-      const before = proxy.execCreates;
+      const before = proxy.roundTrips();
       const dt = await runCli('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1', ...kind)]);
       expectOk(dt);
       expect(dt.stdout).toBe('eth1 detached from 3 of 4 pods');
       // DEL and the cache's removal per attached pod; web-4 (nothing recorded) reads nothing more than the look-up did
-      expect(proxy.execCreates - before).toBe(1 + 3 * 2);
+      expect(proxy.roundTrips() - before).toBe(1 + 3 * 2);
       expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
       expect(await nodeFiles(w.node, '/var/lib/cni/cni-attach/locks')).toEqual([]);
     } finally {
@@ -240,8 +246,10 @@ describe('agent: the pod is on a node reached only through the cluster', () => {
     expect(api.podDeletions.map((p) => p.namespace)).toEqual(['kube-system']);
     expect(api.listPods('kube-system')).toEqual([]);
     // every command went into the node's own namespaces
-    // the look-up with what the engine reads, the ADD with the lock and the intent, the result with the unlock
-    expect(api.execs).toHaveLength(3);
+    // the look-up with what the engine reads, the ADD with the lock and the intent, the result with the unlock: three
+    // requests on one node session (one pods/exec)
+    expect(api.execs).toHaveLength(1);
+    expect(execRoundTrips(Buffer.concat(api.execs[0]!.stdinMessages))).toBe(3);
     expect(api.execs.every((e) => e.command.slice(0, 9).join(' ') === 'nsenter -t 1 -m -u -i -n -p --')).toBe(true);
     expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-net1']);
 

@@ -17,6 +17,7 @@ import { ensureNodeImage, inSandbox, removeNode, startNode, startSandbox, type N
 import { useLab } from '../helpers/lab.js';
 import { runBin } from '../helpers/run.js';
 import { type ExecProtocol, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { execRoundTrips } from '../helpers/node-trips.js';
 
 const lab = useLab('lp');
 let api: StandInApiServer;
@@ -24,8 +25,21 @@ let d: Docker;
 const nodes: Node[] = [];
 /** Kubernetes node name → the node container. */
 const containerOf = new Map<string, string>();
-/** Kubernetes node name → the pods/exec calls run on it (node round trips). */
-const execsOn = new Map<string, number>();
+/** Agent pod name → the node its pods/exec calls run on. */
+const nodeOfAgent = new Map<string, string>();
+/** Kubernetes node name → the node round trips made there: an exec's own command, or each request of a node session. */
+const execsOn = {
+  clear: () => void (counted = api.execs.length),
+  get: (): Record<string, number> => {
+    const on: Record<string, number> = {};
+    for (const e of api.execs.slice(counted)) {
+      const node = nodeOfAgent.get(e.pod) ?? '?';
+      on[node] = (on[node] ?? 0) + execRoundTrips(Buffer.concat(e.stdinMessages));
+    }
+    return on;
+  },
+};
+let counted = 0;
 
 beforeAll(async () => {
   d = await requireDocker();
@@ -33,20 +47,21 @@ beforeAll(async () => {
   api = await StandInApiServer.start();
   api.execHandler = (req) => {
     const node = api.getPod(req.namespace, req.pod)?.spec.nodeName ?? '';
-    execsOn.set(node, (execsOn.get(node) ?? 0) + 1);
+    nodeOfAgent.set(req.pod, node);
     return spawn('docker', ['exec', '-i', containerOf.get(node) ?? node, ...req.command], { stdio: ['pipe', 'pipe', 'pipe'] });
   };
 }, 300_000);
 afterEach(async () => {
   for (const n of nodes.splice(0)) await removeNode(d, n);
   containerOf.clear();
-  execsOn.clear();
+  nodeOfAgent.clear();
   for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
   api.execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
   api.podSecurity = {};
   api.podStartDelayMs = 50;
   api.clearRequests();
   api.execs.length = 0;
+  counted = 0;
   api.podDeletions.length = 0;
 });
 afterAll(async () => {
@@ -98,8 +113,10 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
         expect(await hasLink(p, 'eth1')).toBe(true);
         expect(await results(p.node)).toEqual([`far-br-sb-${p.name}-eth1`]);
       }
-      // with the defaults too, 2 + plugins node round trips per attach (look-up, ADD, result)
-      expect(api.execs.length).toBe(2 * 3);
+      // with the defaults too, 2 + plugins node round trips per attach (look-up, ADD, result), as requests on one node
+      // session (one pods/exec) per attach
+      expect(api.execs.length).toBe(2);
+      expect(api.execs.map((e) => execRoundTrips(Buffer.concat(e.stdinMessages)))).toEqual([3, 3]);
       // every pods/exec ended by itself, with its status, stdin included (no early close under v4)
       expect(api.execs.filter((e) => e.closedEarly || e.protocol !== protocol)).toEqual([]);
       expect(api.execs.some((e) => e.stdin)).toBe(true);
@@ -143,8 +160,10 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
       expect(r.stdout, show(r)).toBe('eth1 attached to 4 of 5 pods; 1 failed (shop/web-5)');
       expect(r.stderr).toMatch(/shop\/web-5: failed: the sandboxes of shop\/web-5 on node \S+ \(through agent pod kube-system\/\S+\) belong to an earlier pod of that name \(uid an-earlier-uid\)/);
       // node round trips: ≤ 1 + pods × (1 + plugins) per node (the look-up of all its pods, then ADD and result)
-      expect(Object.fromEntries(execsOn)).toEqual({ [a.nodeName]: 1 + 3 * 2, [b.nodeName]: 1 + 1 * 2 });
+      expect(execsOn.get()).toEqual({ [a.nodeName]: 1 + 3 * 2, [b.nodeName]: 1 + 1 * 2 });
       expect(api.execs.filter((e) => e.closedEarly || e.protocol !== protocol)).toEqual([]);
+      // a node session per command in flight on the node (--parallel 4), not an exec per step
+      expect(api.execs.length).toBeLessThanOrEqual(4 + 1);
       for (const p of w.pods) expect(await hasLink(p, 'eth1'), p.name).toBe(true);
       expect(agentsLeft()).toEqual([]);
 
@@ -152,7 +171,7 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
       const dt = await runBin('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1')], { env: LAPTOP, timeoutMs: 120_000 });
       expectOk(dt);
       expect(dt.stdout).toBe('eth1 detached from 4 of 5 pods');
-      expect(Object.fromEntries(execsOn)).toEqual({ [a.nodeName]: 1 + 3 * 2, [b.nodeName]: 1 + 1 * 2 });
+      expect(execsOn.get()).toEqual({ [a.nodeName]: 1 + 3 * 2, [b.nodeName]: 1 + 1 * 2 });
       for (const p of w.pods) expect(await hasLink(p, 'eth1'), p.name).toBe(false);
       for (const n of [a.node, b.node]) expect(await results(n)).toEqual([]);
       expect(agentsLeft()).toEqual([]);

@@ -35,8 +35,8 @@
  * `pods "x" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true),
  * privileged (container "agent" must not set securityContext.privileged=true)` (see podSecurityViolations).
  *
- * Latency: `latencyMs` delays every request and every exec upgrade by that much, so that round trips show as on a real
- * cluster (the bench uses it; tests leave it at 0). *
+ * Latency: `latencyMs` delays every request, every exec upgrade and every stdin message of an exec by that much, so
+ * that round trips show as on a real cluster (the bench uses it; tests leave it at 0). *
  * Semantics kept from the real API server: a cluster-wide resourceVersion that increments on every change (and not on
  * a no-op patch); metadata.resourceVersion in a patch is an optimistic-concurrency precondition (409 Conflict when
  * stale); a patch cannot change name/namespace/uid, pod status (ignored on the main resource) or most of pod spec
@@ -325,6 +325,8 @@ export interface ExecStatusJson {
 
 export interface RecordedExec extends ExecRequest {
   startedAt: Date;
+  /** The stdin it was sent, one entry per WebSocket message on channel 0 (a node session's requests: sessionRequests). */
+  stdinMessages: Buffer[];
   /** The pid of the process the handler returned, when it has one. */
   pid?: number;
   /** The exit code (128 + signal number when killed by a signal); undefined while running or when it never started. */
@@ -2431,7 +2433,7 @@ export class StandInApiServer {
   }
 
   private runExec(ws: WebSocket, req: ExecRequest): void {
-    const record: RecordedExec = { ...req, command: [...req.command], startedAt: new Date() };
+    const record: RecordedExec = { ...req, command: [...req.command], startedAt: new Date(), stdinMessages: [] };
     this.execs.push(record);
     let markEnded = () => {};
     const ended = new Promise<void>((resolve) => {
@@ -2464,20 +2466,28 @@ export class StandInApiServer {
       }
     };
 
+    // each message reaches the command latencyMs after it arrived (in order): a message's way to the node and back
+    let delivered = Promise.resolve();
     ws.on('message', (data: RawData) => {
       const buf = toBuffer(data);
       if (buf.length === 0) return;
+      if (this.latencyMs <= 0) return onMessage(buf);
+      const at = Date.now() + this.latencyMs;
+      delivered = delivered.then(() => new Promise<void>((r) => setTimeout(r, Math.max(0, at - Date.now())))).then(() => onMessage(buf));
+    });
+    const onMessage = (buf: Buffer) => {
       const channel = buf[0];
       const payload = buf.subarray(1);
       if (channel === 0) {
         if (!stdinOpen || payload.length === 0) return;
+        record.stdinMessages.push(Buffer.from(payload));
         if (s.proc) s.proc.stdin?.write(payload);
         else pendingStdin.push(payload);
       } else if (channel === 255 && req.protocol === 'v5.channel.k8s.io' && payload[0] === 0) {
         closeStdin(); // v5: the client closed its stdin
       }
       // 4 (resize) and anything else: ignored.
-    });
+    };
     ws.on('error', () => {
       /* 'close' follows */
     });
