@@ -1,10 +1,11 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
+import { NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
 import type { CacheEntry } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
+import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
@@ -37,9 +38,11 @@ type Freed = Stale & { c: Classified };
 
 /**
  * The records pass of cni-gc (resolve/records.ts): the attachments recorded in the cluster whose pod is gone, freed on
- * their node, reached as attach reaches it (the runtimes' nodeExecutor: a kind node container, an agent pod); only the
- * nodes with such records are visited. DEL runs from that node's cache without a network namespace (the sandbox is
- * gone with the pod), then the record goes. A record whose node cache holds nothing any more was stale: it just goes.
+ * their node, reached as attach reaches it (the runtimes' nodeExecutor: a kind node container, an agent pod; with
+ * --runtime auto a runtime not installed here is skipped, as in attach); only the nodes with such records are
+ * visited. DEL runs from that node's cache: in the sandbox's network namespace when the deleted pod's sandbox still
+ * runs there (stillRunning), else without one (it went with the sandbox); then the record goes. A record whose node
+ * cache holds nothing any more was stale: it just goes.
  */
 async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[], locallyFreed: Set<string>, localExec: Executor): Promise<{ freed: Freed[]; failed: { stale: Stale; error: unknown }[] }> {
   const records = await import('../resolve/records.js');
@@ -54,19 +57,35 @@ async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[]
   const engine = await import('../cni/attach.js');
   const { CACHE_KIND } = await import('../cni/cache.js');
   await Promise.all([...byNode].map(async ([node, recs]) => {
-    const stale = (r: AttachmentRecord): Freed => {
+    const stale = (r: AttachmentRecord, still?: Sandbox): Freed => {
       const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
       const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
-      return { entry, intentOnly: false, netns: '', why: `the pod is gone (node ${node})`, c: { entry, intentOnly: false, state: 'pod gone', pod } };
+      const why = still ? `the pod is gone, its sandbox still ran on node ${node}: the interface was removed from it` : `the pod is gone (node ${node})`;
+      return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
     };
     const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
     const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`));
     let exec: Executor | undefined;
+    let reachedBy: PodRuntime | undefined;
     try {
-      // a batching session where the runtime offers one (exec/batch.ts): the reads of every record ride on one round trip
-      for (const rt of runtimes) exec ??= (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
+      // a batching session where the runtime offers one (exec/batch.ts): the reads of every record ride on one round
+      // trip. As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the way to
+      // other nodes (the agent) answers for itself
+      let firstError: unknown;
+      for (const rt of runtimes) {
+        if (exec) break;
+        try {
+          exec = (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
+          if (exec) reachedBy = rt;
+        } catch (e) {
+          if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
+          firstError ??= e;
+        }
+      }
       if (!exec && node === deps.hostname()) exec = localExec;
-      if (!exec && todo.length > 0) throw new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
+      if (!exec && todo.length > 0) {
+        throw firstError ?? new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
+      }
     } catch (e) {
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
       return;
@@ -74,14 +93,19 @@ async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[]
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctx, cache, r.ifname);
     for (const r of todo) {
-      const s = stale(r);
+      let s = stale(r);
       try {
+        // the Pod object is gone, but its sandbox may still run (a pod deleted with --force while its kubelet is down
+        // or behind): then DEL runs in its network namespace, so the interface goes with its lease — a DEL without it
+        // would free the lease of an address still in use there. Looked up by the pod's uid on its node, as attach does.
+        const still = reachedBy ? await stillRunning(reachedBy, { namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!, r.containerId) : undefined;
+        if (still) s = stale(r, still);
         if (flags.dryRun) {
           if ((await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) out.freed.push(s);
           continue;
         }
         const done = await engine.detach(ctx!, cache!, {
-          containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: '', describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
+          containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
         });
         if (done.length > 0) out.freed.push(s);
         forget.push(r);
@@ -98,6 +122,21 @@ async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[]
     }
   }));
   return out;
+}
+
+/**
+ * The sandbox `containerId` of a deleted pod when it still runs on its node (found by the pod's labels and uid, as
+ * attach finds one), else undefined: none, another one, or not running any more (then its network namespace is gone
+ * with it). A look-up that fails is thrown: gc does not DEL without knowing.
+ */
+async function stillRunning(rt: PodRuntime, ref: PodRef, exec: Executor, containerId: string): Promise<Sandbox | undefined> {
+  try {
+    const sb = await rt.findSandbox(ref, exec);
+    return sb?.id === containerId ? sb : undefined;
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined; // not ready, not running, an earlier pod's: no namespace to use
+    throw e;
+  }
 }
 
 /**

@@ -9,12 +9,12 @@ import { readdir } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, runCli } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
-import { startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
+import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
 import { useLab } from '../helpers/lab.js';
 import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
-import { must } from '../helpers/sh.js';
+import { must, sh, waitFor } from '../helpers/sh.js';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 
 const lab = useLab('rn');
@@ -56,7 +56,8 @@ async function world() {
   const cluster = ['--kubeconfig', api.kubeconfigPath, '--docker-host', 'unix:///nonexistent/docker.sock', '--cache-dir', laptopCache, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
   // attach, detach (in shop), gc (every namespace) run plugins; list does not
   const common = ['-n', 'shop', ...cluster, '--cni-path', '/usr/lib/cni'];
-  const gcArgs = [...cluster, '--cni-path', '/usr/lib/cni'];
+  // gc with the defaults (--runtime auto): no Docker here is no error, the agent reaches the other nodes
+  const gcArgs = [...cluster.filter((a, i) => a !== '--runtime' && cluster[i - 1] !== '--runtime'), '--cni-path', '/usr/lib/cni'];
   const listArgs = ['-A', ...cluster];
   return { ws, file, pids, common, gcArgs, listArgs, laptopCache };
 }
@@ -95,7 +96,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     api.clearRequests();
     const g = await runCli('gc', w.gcArgs);
     expectOk(g);
-    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod is gone \(node node-b\)$/m);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod is gone, its sandbox still ran on node node-b: the interface was removed from it$/m);
+    // its sandbox still runs: DEL ran in its namespace, so no address is left there whose lease was freed
+    expect((await sh(['nsenter', '-t', String(w.pids['web-2']), '-n', 'ip', 'link', 'show', 'net1'])).code).not.toBe(0);
     // only node-b was visited: one agent, there, deleted again
     const created = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods');
     expect(created.map((q) => (q.body as { spec: { nodeName: string } }).spec.nodeName)).toEqual(['node-b']);
@@ -113,6 +116,24 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(agentExecs().length - before).toBeLessThanOrEqual(3);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
+  it('gc from the laptop: a deleted pod whose sandbox is gone too is freed without its namespace (DEL frees the lease)', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    // the kubelet stopped its sandbox, then the Pod object went
+    const id = `${lab.prefix}-web-1`;
+    await ctr(cd!, ['tasks', 'kill', '-s', 'KILL', id]);
+    const task = async () => String((await ctr(cd!, ['tasks', 'list'])).stdout).split('\n').find((l) => l.startsWith(`${id} `));
+    expect(await waitFor(async () => !/RUNNING/.test((await task()) ?? ''))).toBe(true);
+    api.deletePod('shop', 'web-1');
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\)$/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {
