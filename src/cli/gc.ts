@@ -202,13 +202,15 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       return undefined;
     });
     let pods: Pod[] | undefined;
+    let runtimes: PodRuntime[] = [];
     if (api && needCluster) {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
       pods = await api.listPods(undefined);
-      const runtimes = await deps.runtimes(flags, api);
+      runtimes = await deps.runtimes(flags, api);
       const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
     }
+    const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
     const classified = await classify(found, world);
     const { nodeOwnNetns } = await load.netns();
     const refused: { stale: Stale & { c: Classified }; error: string }[] = [];
@@ -216,7 +218,19 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     for (const c of classified) {
       const why = WHY[c.state];
       if (!why) continue;
-      const s = { entry: c.entry, intentOnly: c.intentOnly, netns: c.state === 'interrupted' ? (c.entry.netns ?? '') : '', why, c };
+      let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
+      // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
+      // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
+      if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {
+        const found = await (await load.pods()).findSandbox(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }).catch(() => undefined);
+        if (found?.sandbox.id !== c.entry.containerId) {
+          // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
+          refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
+          continue;
+        }
+        netns = found.sandbox.netnsPath;
+      }
+      const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still ran here: the interface was removed from it` : why, c };
       // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
       const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
       if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });

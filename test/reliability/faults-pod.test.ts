@@ -316,6 +316,19 @@ describe('fault 6: the pod or its sandbox disappears while attached → cni-gc f
     expectState(await captureState(w.scope), before, 'after gc', { annotation: null, targets: { [w.netns]: ['(gone)'] } });
   });
 
+  it('the Pod object is deleted while its sandbox still runs (--force, kubelet behind): cni-gc DELs in its namespace, so no address stays in use with its lease freed', async () => {
+    const w = await world();
+    const before = await captureState(w.scope);
+    expectOk(await runCli('attach', w.args('--conf', w.conf)));
+    expect((await captureState(w.scope)).leases).toHaveLength(1);
+    api.deletePod(NS, w.name);
+    const gc = await runCli('gc', gcArgs(w));
+    expectOk(gc);
+    expect(gc.stdout).toContain(`freed eth1 of pod ${NS}/${w.name} (network ${w.net}): the pod is gone; its sandbox still ran here: the interface was removed from it`);
+    // the interface went with its lease: the sandbox's namespace, the leases and the cache are as before the attach
+    expectState(await captureState(w.scope), before, 'after gc', { annotation: null });
+  });
+
   it('faults 7 and 8 during cni-gc: with Docker down, or the API answering 500, cni-gc frees nothing (exit 4); later it frees only what is dead', async () => {
     const w = await world();
     const other = await anotherPod(w);
