@@ -202,9 +202,29 @@ describe('listing pods', () => {
     expect(m({ 'example.com/role': 'edge', env: 'prod' })).toBe(false);
     expect(m(undefined)).toBe(false);
     expect(labelSelectorMatcher('a=')({ a: '' })).toBe(true);
-    for (const bad of ['a in ()', 'a in (x', '=x', 'a b', 'a>x', 'a=b=c', 'bad key!', 'a=-x-']) {
-      expect(() => parseLabelSelector(bad), bad).toThrow(/unable to parse requirement/);
-    }
+    expect(parseLabelSelector('a in ()')).toEqual([{ key: 'a', op: 'in', values: [''] }]);
+    expect(parseLabelSelector('a notin (,x,)')).toEqual([{ key: 'a', op: 'notin', values: ['', 'x'] }]);
+    expect(parseLabelSelector('a in (in, notin),b=in')).toEqual([{ key: 'a', op: 'in', values: ['in', 'notin'] }, { key: 'b', op: '=', values: ['in'] }]);
+    // labels.Parse's own messages (k8s.io/apimachinery/pkg/labels/selector.go), what kube-apiserver sends in a 400
+    const VALUE_HELP =
+      "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+    const cases: [string, string][] = [
+      ['app=(', "unable to parse requirement: found '(', expected: identifier"],
+      ['a in (x', "unable to parse requirement: found '', expected: ',' or ')'"],
+      ['a in web', "unable to parse requirement: found 'web' expected: '('"],
+      ['a in (=)', "unable to parse requirement: found '=', expected: ',', ')' or identifier"],
+      ['=x', "found '=', expected: !, identifier, or 'end of string'"],
+      ['a b', "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"],
+      ['a>x', `unable to parse requirement: values[0]: Invalid value: "x": for 'Gt', 'Lt' operators, the value must be an integer`],
+      ['a=b=c', "found '=', expected: ',' or 'end of string'"],
+      ['a,', "found '', expected: identifier after ','"],
+      ['a=-x-', `unable to parse requirement: values[0][a]: Invalid value: "-x-": ${VALUE_HELP}`],
+      ['-a', `unable to parse requirement: <nil>: Invalid value: "-a": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`],
+      ['a=>1', "unable to parse requirement: found '>', expected: identifier"],
+      ['a=~1', `unable to parse requirement: values[0][a]: Invalid value: "~1": ${VALUE_HELP}`],
+      ['a ~ 1', "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt"],
+    ];
+    for (const [bad, message] of cases) expect(() => parseLabelSelector(bad), bad).toThrow(message);
   });
 });
 

@@ -607,102 +607,149 @@ function labelValueError(v: string): string | undefined {
 }
 
 /**
- * Parse a label selector the way k8s.io/apimachinery/pkg/labels.Parse does: comma-separated requirements
- * `k`, `!k`, `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k>1`, `k<1`. Throws an Error on bad syntax.
+ * Parse a label selector as k8s.io/apimachinery/pkg/labels.Parse does (selector.go: its Lexer, then Parser.parse,
+ * parseRequirement, parseValues, parseExactValue, NewRequirement), with its error texts, which kube-apiserver sends
+ * as the message of a 400 BadRequest Status: comma-separated requirements `k`, `!k`, `k=v`, `k==v`, `k!=v`,
+ * `k in (a,b)`, `k notin (a,b)`, `k>1`, `k<1`; `in`/`notin` are values where a value is expected; `()` is the set
+ * of the empty value. Throws an Error whose message is labels.Parse's.
  */
 export function parseLabelSelector(selector: string): LabelRequirement[] {
-  const s = selector;
-  const n = s.length;
-  let i = 0;
-  const reqs: LabelRequirement[] = [];
-  const fail = (msg: string): never => {
-    throw new Error(`unable to parse requirement: ${msg}`);
-  };
-  const skipWs = () => {
-    while (i < n && /\s/.test(s[i] ?? '')) i++;
-  };
-  const ident = () => {
-    const start = i;
-    while (i < n && !/[\s,()=!<>]/.test(s[i] ?? '')) i++;
-    return s.slice(start, i);
-  };
-  const at = () => (i < n ? `'${s[i]}'` : 'EOS');
-  const checkKey = (k: string) => {
-    const e = qualifiedNameError(k);
-    if (e) fail(`<nil>: Invalid value: "${k}": ${e}`);
-  };
-  const checkValue = (v: string) => {
-    const e = labelValueError(v);
-    if (e) fail(`values[0][${reqs.length}]: Invalid value: "${v}": ${e}`);
-  };
-
-  skipWs();
-  if (i === n) return [];
-  for (;;) {
-    skipWs();
-    if (s[i] === '!') {
-      i++;
-      skipWs();
-      const key = ident();
-      if (!key) fail(`found ${at()}, expected: identifier`);
-      checkKey(key);
-      reqs.push({ key, op: '!', values: [] });
-    } else {
-      const key = ident();
-      if (!key) fail(`found ${at()}, expected: !, identifier, or 'end of string'`);
-      checkKey(key);
-      skipWs();
-      if (i === n || s[i] === ',') {
-        reqs.push({ key, op: 'exists', values: [] });
-      } else if (s.startsWith('==', i) || s.startsWith('!=', i) || s[i] === '=') {
-        const op = s.startsWith('!=', i) ? '!=' : '=';
-        i += s.startsWith('==', i) || op === '!=' ? 2 : 1;
-        skipWs();
-        const v = ident();
-        checkValue(v);
-        reqs.push({ key, op, values: [v] });
-      } else if (s[i] === '>' || s[i] === '<') {
-        const op = s[i] === '>' ? 'gt' : 'lt';
-        i++;
-        skipWs();
-        const v = ident();
-        if (!/^-?\d+$/.test(v)) fail(`for 'Gt', 'Lt' operators, the value must be an integer`);
-        reqs.push({ key, op, values: [v] });
-      } else {
-        const word = ident();
-        if (word !== 'in' && word !== 'notin') fail(`found '${word || s[i]}', expected: in, notin, =, ==, !=, gt, lt`);
-        const op = word as 'in' | 'notin';
-        skipWs();
-        if (s[i] !== '(') fail(`found ${at()}, expected: '('`);
-        i++;
-        const values: string[] = [];
-        skipWs();
-        if (s[i] === ')') fail(`for 'in', 'notin' operators, values set can't be empty`);
-        for (;;) {
-          skipWs();
-          const v = ident();
-          checkValue(v);
-          values.push(v);
-          skipWs();
-          if (s[i] === ',') {
-            i++;
-            continue;
-          }
-          if (s[i] === ')') {
-            i++;
-            break;
-          }
-          fail(`found ${at()}, expected: ',' or ')'`);
+  type Tok = 'id' | 'eos' | 'err' | ')' | ',' | '!' | '==' | '=' | '>' | 'in' | '<' | '!=' | 'notin' | '(';
+  const KEYWORDS: Record<string, Tok> = { ')': ')', ',': ',', '!': '!', '==': '==', '=': '=', '>': '>', in: 'in', '<': '<', '!=': '!=', notin: 'notin', '(': '(' };
+  const special = (c: string) => '=!(),><'.includes(c);
+  const white = (c: string) => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  // the Lexer: every token up front, as Parser.scan does
+  const items: { tok: Tok; lit: string }[] = [];
+  for (let pos = 0; ; ) {
+    while (pos < selector.length && white(selector[pos]!)) pos++;
+    if (pos >= selector.length || selector[pos] === '\0') {
+      items.push({ tok: 'eos', lit: '' });
+      break;
+    }
+    if (special(selector[pos]!)) {
+      let buf = '';
+      let last: { tok: Tok; lit: string } | undefined;
+      while (pos < selector.length && special(selector[pos]!)) {
+        buf += selector[pos++];
+        const t = KEYWORDS[buf];
+        if (t) last = { tok: t, lit: buf };
+        else if (last) {
+          pos--;
+          break;
         }
-        reqs.push({ key, op, values });
+      }
+      items.push(last ?? { tok: 'err', lit: `error expected: keyword found '${buf}'` });
+    } else {
+      let buf = '';
+      while (pos < selector.length && selector[pos] !== '\0' && !special(selector[pos]!) && !white(selector[pos]!)) buf += selector[pos++];
+      items.push({ tok: KEYWORDS[buf] ?? 'id', lit: buf });
+    }
+  }
+  let at = 0;
+  // in the Values context `in` and `notin` are identifiers
+  const asValue = (t: Tok): Tok => (t === 'in' || t === 'notin' ? 'id' : t);
+  const lookahead = () => ({ tok: asValue(items[at]!.tok), lit: items[at]!.lit });
+  const consume = (values = true) => {
+    const it = items[at++]!;
+    return { tok: values ? asValue(it.tok) : it.tok, lit: it.lit };
+  };
+  const fail = (msg: string): never => {
+    throw new Error(msg);
+  };
+  const invalid = (path: string, v: string, detail: string) => `${path}: Invalid value: ${JSON.stringify(v)}: ${detail}`;
+
+  const requirement = (): LabelRequirement => {
+    // parseKeyAndInferOperator
+    let { tok, lit } = consume();
+    let op: LabelRequirement['op'] | undefined;
+    if (tok === '!') {
+      op = '!';
+      ({ tok, lit } = consume());
+    }
+    if (tok !== 'id') fail(`found '${lit}', expected: identifier`);
+    const key = lit;
+    const keyError = qualifiedNameError(key);
+    if (keyError) fail(invalid('<nil>', key, keyError));
+    const next = lookahead().tok;
+    if (next === 'eos' || next === ',') op ??= 'exists';
+    if (op === 'exists' || op === '!') return { key, op, values: [] };
+    // parseOperator
+    const o = consume(false);
+    const ops: Partial<Record<Tok, LabelRequirement['op']>> = { in: 'in', '=': '=', '==': '=', '>': 'gt', '<': 'lt', notin: 'notin', '!=': '!=' };
+    op = ops[o.tok] ?? fail(`found '${o.lit}', expected: in, notin, =, ==, !=, gt, lt`);
+    const values = new Set<string>();
+    if (op === 'in' || op === 'notin') {
+      // parseValues, parseIdentifiersList
+      const open = consume();
+      if (open.tok !== '(') fail(`found '${open.lit}' expected: '('`);
+      const first = lookahead();
+      if (first.tok === ')') {
+        consume();
+        values.add('');
+      } else if (first.tok === 'id' || first.tok === ',') {
+        for (;;) {
+          const t = consume();
+          if (t.tok === 'id') {
+            values.add(t.lit);
+            const t2 = lookahead();
+            if (t2.tok === ',') continue;
+            if (t2.tok === ')') break;
+            fail(`found '${t2.lit}', expected: ',' or ')'`);
+          } else if (t.tok === ',') {
+            if (values.size === 0) values.add('');
+            const t2 = lookahead().tok;
+            if (t2 === ')') {
+              values.add('');
+              break;
+            }
+            if (t2 === ',') values.add('');
+          } else fail(`found '${t.lit}', expected: ',', or identifier`);
+        }
+        if (consume().tok !== ')') fail(`found '${first.lit}', expected: ')'`);
+      } else fail(`found '${first.lit}', expected: ',', ')' or identifier`);
+    } else {
+      // parseExactValue
+      const t = lookahead();
+      if (t.tok === 'eos' || t.tok === ',') values.add('');
+      else {
+        const v = consume();
+        if (v.tok !== 'id') fail(`found '${v.lit}', expected: identifier`);
+        values.add(v.lit);
       }
     }
-    skipWs();
-    if (i === n) break;
-    if (s[i] !== ',') fail(`found ${at()}, expected: ',' or 'end of string'`);
-    i++;
+    // NewRequirement: the values sorted (sets.String.List), every error of them aggregated
+    const vals = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const errs: string[] = [];
+    if (op === 'gt' || op === 'lt') {
+      vals.forEach((v, i) => {
+        if (!/^[+-]?\d+$/.test(v) || BigInt(v) > 2n ** 63n - 1n || BigInt(v) < -(2n ** 63n)) errs.push(invalid(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"));
+      });
+    }
+    vals.forEach((v, i) => {
+      const e = labelValueError(v);
+      if (e) errs.push(invalid(`values[${i}][${key}]`, v, e));
+    });
+    const unique = [...new Set(errs)];
+    if (unique.length) fail(unique.length === 1 ? unique[0]! : `[${unique.join(', ')}]`);
+    return { key, op, values: vals };
+  };
+
+  const reqs: LabelRequirement[] = [];
+  for (;;) {
+    const { tok, lit } = lookahead();
+    if (tok === 'eos') return reqs;
+    if (tok !== 'id' && tok !== '!') fail(`found '${lit}', expected: !, identifier, or 'end of string'`);
+    try {
+      reqs.push(requirement());
+    } catch (e) {
+      throw new Error(`unable to parse requirement: ${(e as Error).message}`);
+    }
+    const t = consume();
+    if (t.tok === 'eos') return reqs;
+    if (t.tok !== ',') fail(`found '${t.lit}', expected: ',' or 'end of string'`);
+    const t2 = lookahead();
+    if (t2.tok !== 'id' && t2.tok !== '!') fail(`found '${t2.lit}', expected: identifier after ','`);
   }
-  return reqs;
 }
 
 export function labelsMatch(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
