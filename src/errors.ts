@@ -29,7 +29,8 @@ export type Setting =
   | 'dockerHost'
   | 'agentRuntime'
   | 'agentImage'
-  | 'agentNamespace';
+  | 'agentNamespace'
+  | 'selector';
 
 export interface Fix {
   setting: Setting;
@@ -66,6 +67,26 @@ export class NotFoundError extends CniAttachError {
 /** The cluster, the container runtime or a node cannot be reached (or would not let us in). */
 export class UnreachableError extends CniAttachError {
   readonly kind = 'unreachable';
+}
+
+/**
+ * The API server answered a request with an error Status (other than 404): it was reached, and refused. Unreachable
+ * (exit 4) like any request the cluster would not serve, unless the CLI knows the request was built from the user's
+ * input — a 400 BadRequest for the user's label selector is bad input (cli/targets.ts userSelector).
+ */
+export class ApiStatusError extends UnreachableError {
+  constructor(
+    message: string,
+    /** The HTTP status code (400, 403, 500, …). */
+    readonly status: number,
+    /** The Status's reason (BadRequest, Forbidden, …) when it gave one. */
+    readonly reason: string | undefined,
+    /** The Status's message, as the server wrote it. */
+    readonly serverMessage: string,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+  }
 }
 
 /** Well-known CNI error codes (SPEC.md "Error"). */

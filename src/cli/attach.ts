@@ -12,7 +12,7 @@ import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, printPlan, summaryLines, waysOut } from './output.js';
+import { detachCommandLine, formatData, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { load } from './load.js';
@@ -155,7 +155,7 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
   const where = pod
     ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
     : { netns: target.netnsPath, containerId: target.containerId };
-  await printPlan(job.deps.io.out, job.flags.output, where, runs);
+  await printPlan(job.deps.io.out, job.flags.output, where, runs, target.executor);
 }
 
 /**
@@ -199,7 +199,7 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
     },
-    (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname} ${summaryLines(o.done.result, job.p.ifname)[0]!.trim()}`,
+    (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
   );
   if (flags.output !== 'summary') {
     deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));

@@ -17,6 +17,7 @@ import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, type ExitCodeValue, type Io } from './main.js';
 import type { CommonFlags } from './options.js';
 import { load } from './load.js';
+import { withUserSelector } from './targets.js';
 
 /**
  * How a pod of the batch ended. done: its change is made. failed: it failed by itself (or its rollback failed).
@@ -210,7 +211,7 @@ export async function batchOf(
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
-  const pods = await api.listPods(namespace, flags.selector);
+  const pods = await withUserSelector(flags.selector, api.listPods(namespace, flags.selector));
   if (pods.length === 0) {
     deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
     return undefined;

@@ -29,7 +29,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     if (api) {
       const pod = await lookupPodFor(flags, deps, api, podName!);
       describe = pod.describe;
-      where = { pod: `${pod.namespace}/${pod.name}`, netns: pod.netns || '(none)' };
+      where = { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' };
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
       if (pod.executor) on = { ...p, ...p.on(pod.executor) };
       req = { ...common, containerId: pod.containerId, netns: pod.netns, describe, match: pod.match, ways: waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags) };
@@ -45,7 +45,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     if (flags.dryRun) {
       const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
-      return printPlan(deps.io.out, flags.output, where, runs);
+      return printPlan(deps.io.out, flags.output, where, runs, on.ctx.exec);
     }
     const checked = await engine.check(on.ctx, on.cache, req);
     if (flags.output !== 'summary') {

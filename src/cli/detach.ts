@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
+import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
@@ -30,6 +31,8 @@ interface Job {
 interface Outcome {
   describe: string;
   done: Detached[];
+  /** The cache the DEL used (this host's, or the pod's node's): where the messages' paths are. */
+  cache: ResultCache;
   annotateError?: Error;
 }
 
@@ -75,7 +78,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const engine = await load.engine();
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
-  const out: Outcome = { describe: pod.describe, done };
+  const out: Outcome = { describe: pod.describe, done, cache };
   if (done.length > 0) await forget(job, pod, done);
   if (job.flags.annotate === false) return out;
   if (!pod.podExists) {
@@ -153,7 +156,7 @@ function lines(ifname: string, o: Outcome): string[] {
     const via = d.via ? `; it was attached through ${d.via}, container id ${d.containerId}` : '';
     if (d.forced) {
       const del = d.forced.delError ? `DEL did not succeed (${d.forced.delError})` : 'DEL succeeded';
-      return `${ifname} forgotten in ${o.describe} (network ${d.network}${via}): ${del}; removed its record${d.file ? ` ${d.file}` : ''}${d.forced.delError ? `; ${d.forced.mayRemain}` : ''}`;
+      return `${ifname} forgotten in ${o.describe} (network ${d.network}${via}): ${del}; removed its record${d.file ? ` ${o.cache.named(d.file)}` : ''}${d.forced.delError ? `; ${d.forced.mayRemain}` : ''}`;
     }
     return `${ifname} detached from ${o.describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''}${via})`;
   });
@@ -242,15 +245,15 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL');
-      const where = pod ? { pod: `${pod.namespace}/${pod.name}`, netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
-      return printPlan(deps.io.out, flags.output, where, runs);
+      const where = pod ? { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
+      return printPlan(deps.io.out, flags.output, where, runs, pod?.executor);
     }
     // from here to the printed outcome, a signal stops the DEL (the record stays) or lets a finished detach stand
     const release = hold();
     try {
       let o: Outcome;
       if (pod) o = await detachPod(job, pod);
-      else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)) };
+      else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)), cache: p.cache };
       if (flags.output !== 'summary') {
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({
@@ -260,7 +263,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
           })),
         }, flags.output));
       } else if (o.done.length === 0) {
-        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${p.cache.dir}/results); nothing to do\n`);
+        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); nothing to do\n`);
       } else {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
       }

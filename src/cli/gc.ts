@@ -253,12 +253,12 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     // stale locks (a dead holder, or none written) are broken as any command would; live holders' are left alone
     if (!flags.dryRun) {
       for (const l of await cache.staleLocks()) {
-        if (await cache.clearStaleLock(l.file)) deps.io.err(`note: removed ${cache.dir}/${l.file}: ${l.why}\n`);
+        if (await cache.clearStaleLock(l.file)) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${l.file}`)}: ${l.why}\n`);
       }
     }
     // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
     const swept = flags.dryRun ? [] : await cache.sweepTemp();
-    for (const f of swept) deps.io.err(`note: removed ${cache.dir}/${f}, left by a writer that died\n`);
+    for (const f of swept) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${f}`)}, left by a writer that died\n`);
 
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
     if (api) {

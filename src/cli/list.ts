@@ -6,14 +6,14 @@ import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
-import { connect } from './targets.js';
-import { detachCommandLine, gcCommandLine } from './output.js';
+import { connect, withUserSelector } from './targets.js';
+import { detachCommandLine, gcCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 
-interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace'> {
+interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
   selector?: string;
   headers?: boolean;
@@ -44,7 +44,7 @@ function annotated(c: Classified): boolean | undefined {
  * 'attached' while a pod of that name and uid exists, else 'pod gone' ('recorded' when the pods could not be listed:
  * live is null) — since that node's cache is not read.
  */
-export function recordRow(r: AttachmentRecord, live: Pod | undefined | null): Row {
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}): Row {
   const alive = live?.metadata?.uid === r.uid;
   let annotated: boolean | undefined;
   if (alive) {
@@ -67,7 +67,7 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null): Ro
       brief: live ? 'pod replaced (another uid)' : 'pod deleted',
       reason: `${live ? `pod ${r.namespace}/${r.pod} is another pod now (uid ${live.metadata?.uid}, not ${r.uid})` : `pod ${r.namespace}/${r.pod} no longer exists`}; recorded on node ${r.node}, where its IPAM lease is still held: cni-gc frees it there`,
       remedy: 'cni-gc frees it on its node',
-      clear: gcCommandLine({}),
+      clear: gcCommandLine(flags),
     };
   }
   return row;
@@ -79,11 +79,11 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null): Ro
  * cni-gc (its target is gone). A record whose text lost its target gets the command with the target as a
  * placeholder (POD -n NAMESPACE, or --netns PATH for a cnitool-style container id).
  */
-function clearing(c: Classified, cacheDir: string | undefined): Pick<Row, 'remedy' | 'clear' | 'clearHint'> {
+function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear' | 'clearHint'> {
   const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
   const detach = (force: boolean) => {
     const t = target ?? (c.entry.containerId.startsWith('cnitool-') || !c.entry.containerId ? { netns: 'PATH' } : { namespace: 'NAMESPACE', name: 'POD' });
-    return `${detachCommandLine(t, c.entry.ifName || 'IFNAME', { cacheDir })}${force ? ' --force' : ''}`;
+    return `${detachCommandLine(t, c.entry.ifName || 'IFNAME', flags)}${force ? ' --force' : ''}`;
   };
   switch (c.state) {
     case 'attached':
@@ -94,13 +94,13 @@ function clearing(c: Classified, cacheDir: string | undefined): Pick<Row, 'remed
     case 'interface gone':
       return { remedy: 'cni-detach frees its lease', clear: detach(false) };
     case 'interrupted':
-      return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine({ cacheDir }) };
+      return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
     default:
-      return { remedy: 'cni-gc frees it', clear: gcCommandLine({ cacheDir }) };
+      return { remedy: 'cni-gc frees it', clear: gcCommandLine(flags) };
   }
 }
 
-export function toRow(c: Classified, cacheDir?: string): Row {
+export function toRow(c: Classified, flags: ReachFlags = {}): Row {
   const a = annotated(c);
   return {
     namespace: c.pod?.namespace ?? '-',
@@ -113,19 +113,19 @@ export function toRow(c: Classified, cacheDir?: string): Row {
     state: c.state,
     ...(c.reason ? { reason: c.reason } : {}),
     ...(c.brief ? { brief: c.brief } : {}),
-    ...clearing(c, cacheDir),
+    ...clearing(c, flags),
     ...(a !== undefined ? { annotated: a } : {}),
   };
 }
 
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */
-function lockRow(l: { file: string; why: string }, cacheDir: string | undefined): Row {
+function lockRow(l: { file: string; why: string }, flags: ReachFlags): Row {
   return {
     namespace: '-', target: `lock:${l.file}`, node: '<none>', ifname: '-', network: '-', addresses: [], containerId: '-', state: 'stale lock',
     reason: `${l.why}; the next cni-attach/cni-detach of it (or cni-gc) removes it`,
     brief: l.why,
     remedy: 'the next command or cni-gc removes it',
-    clear: gcCommandLine({ cacheDir }),
+    clear: gcCommandLine(flags),
   };
 }
 
@@ -185,7 +185,7 @@ a note on stderr says so and why.`,
     if (flags.selector !== undefined) {
       // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by)
       if (!api) throw new UnreachableError(`-l ${flags.selector}: ${apiError ?? 'no cluster'}`);
-      const selected = new Set((await api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector)).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
+      const selected = new Set((await withUserSelector(flags.selector, api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector))).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
       found = found.filter((f) => {
         const p = podOf(f.entry);
         return p !== undefined && selected.has(`${p.namespace}/${p.name}`);
@@ -224,10 +224,10 @@ a note on stderr says so and why.`,
     // attachments on other nodes) was never asked
     if (apiError) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${apiError}\n`);
     const locks = podName === undefined ? await cache.staleLocks() : [];
-    const local = [...(await classify(found, world)).map((c) => toRow(c, flags.cacheDir)), ...locks.map((l) => lockRow(l, flags.cacheDir))];
+    const local = [...(await classify(found, world)).map((c) => toRow(c, flags)), ...locks.map((l) => lockRow(l, flags))];
     const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-    const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`)).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null));
+    const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`)).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags));
     const rows = [...local, ...remote].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,

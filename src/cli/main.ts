@@ -57,6 +57,7 @@ const FLAG_OF: Record<Setting, string> = {
   agentRuntime: '--runtime agent',
   agentImage: '--agent-image',
   agentNamespace: '--agent-namespace',
+  selector: '-l/--selector',
 };
 
 /** An error as the user reads it: its message, then which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)"). */

@@ -5,6 +5,8 @@ import type { PluginRun } from '../cni/invoke.js';
 import { summarizeResult } from '../cni/result.js';
 import { buildEnv } from '../cni/env.js';
 import { load } from './load.js';
+import { onNode, type CommandRunner } from '../exec/types.js';
+import type { CommonFlags, KubectlFlags } from './options.js';
 
 export async function formatData(data: unknown, format: string): Promise<string> {
   if (format === 'yaml') {
@@ -33,7 +35,21 @@ export function summaryLines(result: JsonObject, ifname: string): string[] {
   return lines;
 }
 
-function shellQuote(s: string): string {
+/**
+ * The result on one line, for a batch's progress line ("attached eth1: 198.18.50.2/24  gateway 198.18.50.1  mac …"):
+ * summaryLines' address lines without the interface name they start with when it is `ifname` (the progress line has
+ * just named it), joined with "; " (another interface's keeps its name); routes and DNS are left to -o json.
+ */
+export function summaryInline(result: JsonObject, ifname: string): string {
+  return summaryLines(result, ifname)
+    .map((l) => l.trim())
+    .filter((l) => !l.startsWith('route ') && !l.startsWith('dns '))
+    .map((l) => (l.startsWith(`${ifname}  `) ? l.slice(ifname.length + 2) : l))
+    .join('; ');
+}
+
+/** s as one word of a POSIX shell command line (quoted only when it must be). */
+export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -54,44 +70,87 @@ export function planData(runs: PluginRun[]): JsonObject[] {
   return runs.map((r) => ({ plugin: r.type, path: r.path, env: cniVars(buildEnv({}, r.args)), stdin: r.stdin }));
 }
 
-/** The plan of a --dry-run: where, then each run as a shell command (summary) or as data (json/yaml). */
-export async function printPlan(out: (s: string) => void, format: string, where: Record<string, unknown>, runs: PluginRun[]): Promise<void> {
+/**
+ * The plan of a --dry-run: where, then each run as a shell command (summary) or as data (json/yaml). `on`: the node
+ * the runs would be made on; when it is not this host, a line says so (and the data's target carries `runsOn`): its
+ * paths (netns, plugins) are that node's, the commands are to be pasted there.
+ */
+export async function printPlan(out: (s: string) => void, format: string, where: Record<string, unknown>, runs: PluginRun[], on?: Pick<CommandRunner, 'elsewhere'>): Promise<void> {
+  const elsewhere = on?.elsewhere;
   if (format === 'summary') {
     out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+    if (elsewhere) out(`# the paths below are${onNode(on)}: these commands run there, not on this host\n`);
     out(runs.length ? runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n') : '# nothing is recorded: no plugin would run\n');
-  } else out(await formatData({ target: where, runs: planData(runs) }, format));
+  } else out(await formatData({ target: elsewhere ? { ...where, runsOn: elsewhere } : where, runs: planData(runs) }, format));
+}
+
+/**
+ * The flags of the user's command that say how the cluster and the node were reached, as the user gave them: what a
+ * follow-up command the tool prints must carry to reach the same cluster and node the same way (an air-gapped cluster
+ * needs its --agent-image, a second kubeconfig its --kubeconfig/--context, …). Defaults are left out.
+ */
+export type ReachFlags = Partial<
+  Pick<KubectlFlags, 'kubeconfig' | 'context' | 'cluster' | 'user' | 'server' | 'token' | 'certificateAuthority' | 'insecureSkipTlsVerify' | 'tlsServerName' | 'as' | 'asGroup' | 'asUid'> &
+    Pick<CommonFlags, 'runtime' | 'dockerHost' | 'agentImage' | 'agentNamespace' | 'cacheDir' | 'cniPath'>
+>;
+
+/**
+ * The words of those flags for a follow-up command: --cache-dir (when not /var/lib/cni) and --cni-path always; with
+ * `cluster`, also kubectl's flags that choose the cluster and the identity, and --runtime, --docker-host,
+ * --agent-image, --agent-namespace (when not their defaults). A --token is never printed: it stands as `--token
+ * TOKEN`, to be filled in, as a placeholder target is (messages end up in logs and tickets).
+ */
+export function reachArgs(flags: ReachFlags, cluster: boolean): string[] {
+  const out: string[] = [];
+  const add = (flag: string, v: string | undefined) => {
+    if (v !== undefined) out.push(flag, v);
+  };
+  if (cluster) {
+    add('--kubeconfig', flags.kubeconfig);
+    add('--context', flags.context);
+    if (typeof flags.cluster === 'string') add('--cluster', flags.cluster);
+    add('--user', flags.user);
+    add('--server', flags.server);
+    if (flags.token !== undefined) out.push('--token', 'TOKEN');
+    add('--certificate-authority', flags.certificateAuthority);
+    if (flags.insecureSkipTlsVerify) out.push('--insecure-skip-tls-verify');
+    add('--tls-server-name', flags.tlsServerName);
+    add('--as', flags.as);
+    for (const g of flags.asGroup ?? []) add('--as-group', g);
+    add('--as-uid', flags.asUid);
+    if (flags.runtime !== undefined && flags.runtime !== 'auto') add('--runtime', flags.runtime);
+    add('--docker-host', flags.dockerHost);
+    add('--agent-image', flags.agentImage);
+    if (flags.agentNamespace !== undefined && flags.agentNamespace !== 'kube-system') add('--agent-namespace', flags.agentNamespace);
+  }
+  if (flags.cacheDir && flags.cacheDir.replace(/\/+$/, '') !== '/var/lib/cni') add('--cache-dir', flags.cacheDir);
+  add('--cni-path', flags.cniPath);
+  return out;
 }
 
 /**
  * The cni-detach command line for a target, as a person would paste it ("kubectl cni-detach --netns /var/run/netns/a
- * --ifname eth1"), with --cache-dir and --cni-path when they are not the defaults: for the messages that name it.
+ * --ifname eth1"), with the flags that reached the cluster and the node (reachArgs; for a bare namespace, which is
+ * this host's, only --cache-dir and --cni-path): for the messages that name it.
  */
-export function detachCommandLine(
-  target: { netns: string } | { namespace: string; name: string },
-  ifname: string,
-  flags: { cacheDir?: string; cniPath?: string },
-): string {
+export function detachCommandLine(target: { netns: string } | { namespace: string; name: string }, ifname: string, flags: ReachFlags): string {
   const parts = ['kubectl', 'cni-detach'];
   if ('netns' in target) parts.push('--netns', target.netns);
   else parts.push(target.name, '-n', target.namespace);
-  parts.push('--ifname', ifname);
-  if (flags.cacheDir && flags.cacheDir.replace(/\/+$/, '') !== '/var/lib/cni') parts.push('--cache-dir', flags.cacheDir);
-  if (flags.cniPath !== undefined) parts.push('--cni-path', flags.cniPath);
-  return parts.map(shellQuote).join(' ');
+  parts.push('--ifname', ifname, ...reachArgs(flags, !('netns' in target)));
+  return parts.map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');
 }
 
-/** The cni-gc command line for the cache at flags.cacheDir ("kubectl cni-gc", with --cache-dir when not the default). */
-export function gcCommandLine(flags: { cacheDir?: string }): string {
-  const parts = ['kubectl', 'cni-gc'];
-  if (flags.cacheDir && flags.cacheDir.replace(/\/+$/, '') !== '/var/lib/cni') parts.push('--cache-dir', flags.cacheDir);
-  return parts.map(shellQuote).join(' ');
+/** The cni-gc command line, with the flags that reached the cluster and the node (reachArgs). */
+export function gcCommandLine(flags: ReachFlags): string {
+  return ['kubectl', 'cni-gc', ...reachArgs(flags, true)].map(shellQuote).join(' ');
 }
 
 /** The command lines that clear a target's record, for the engine's messages (it names no flag): see cni/attach.ts WaysOut. */
 export function waysOut(
   target: { netns: string } | { namespace: string; name: string },
   ifname: string,
-  flags: { cacheDir?: string; cniPath?: string },
+  flags: ReachFlags,
 ): { detach: string; force: string; forceWithConfig: string } {
   const detach = detachCommandLine(target, ifname, flags);
   return { detach, force: `${detach} --force`, forceWithConfig: `${detach} --force --conf FILE` };

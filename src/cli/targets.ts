@@ -4,7 +4,7 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { UsageError } from '../errors.js';
+import { ApiStatusError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -15,6 +15,7 @@ import { loadConf } from './context.js';
 import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
 import { load } from './load.js';
 import { userAgent } from './version.js';
+import { shellQuote } from './output.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -110,4 +111,26 @@ export function sameNetnsAs(target: Target & { gone: boolean }): ((e: CacheEntry
   const netnsId = (path: string) => identity.netnsId(path);
   const id = netnsId(target.netnsPath);
   return async (e) => !!e.netns && e.netns !== target.netnsPath && (await id) !== undefined && (await netnsId(e.netns)) === (await id);
+}
+
+/**
+ * A pod list made with the user's label selector (-l of attach, detach, list): the API server's 400 BadRequest for it
+ * is bad input (exit 2: the selector is named, nothing was changed), as kubectl reports it as the server's BadRequest
+ * for that selector (k8s.io/cli-runtime resource.Selector.Visit: `Unable to find "/v1, Resource=pods" that match label
+ * selector "app=(", …: unable to parse requirement: …`). kube-apiserver answers 400 for a selector labels.Parse refuses
+ * (apimachinery meta/v1 Convert_string_To_labels_Selector); any other error, and a 400 of a request without the
+ * user's selector, stays what it is (exit 4).
+ */
+export async function withUserSelector<T>(selector: string | undefined, list: Promise<T>): Promise<T> {
+  try {
+    return await list;
+  } catch (e) {
+    if (selector !== undefined && e instanceof ApiStatusError && e.status === 400) {
+      throw new UsageError(`the label selector ${shellQuote(selector)} is not valid: the API server answered 400${e.reason ? ` (${e.reason})` : ''}: ${e.serverMessage} (nothing was changed)`, {
+        cause: e,
+        fix: { setting: 'selector' },
+      });
+    }
+    throw e;
+  }
 }

@@ -133,9 +133,9 @@ export function mayRemain(ifname: string, where: string): string {
 }
 
 /** The way out of a record that blocks ifname: "…; run cni-detach first (`CMD`; `CMD --force` if its DEL keeps failing)". */
-function wayOut(f: Found, ways: WaysOut, cacheDir: string): string {
+function wayOut(f: Found, ways: WaysOut, cache: ResultCache): string {
   if (f.unreadable) {
-    return `its record ${cacheDir}/${f.file} cannot be used (${f.unreadable}); \`${ways.force}\` forgets it (\`${ways.forceWithConfig}\` runs DEL with that config first)`;
+    return `its record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable}); \`${ways.force}\` forgets it (\`${ways.forceWithConfig}\` runs DEL with that config first)`;
   }
   const how = f.intentOnly ? 'an attach of it was interrupted' : 'it is attached';
   return `${how} (network ${f.entry.networkName}); run cni-detach first (\`${ways.detach}\`; \`${ways.force}\` if its DEL keeps failing)`;
@@ -168,7 +168,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
     }
     if (existing.length > 0) {
-      throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${wayOut(existing[0]!, req.ways ?? NO_WAYS, cache.dir)}`);
+      throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${wayOut(existing[0]!, req.ways ?? NO_WAYS, cache)}`);
     }
     if (await req.interfaceExists()) {
       throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}`, { fix: { setting: 'ifname', advice: 'choose another name' } });
@@ -183,7 +183,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
     try {
       await cache.writeIntent(makeEntry(key, list.bytes, runtime));
     } catch (e) {
-      throw new UsageError(`could not record the attach in ${intentPath(cache.dir, key)}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
+      throw new UsageError(`could not record the attach in ${cache.named(intentPath(cache.dir, key))}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
     }
     let result: JsonObject;
     try {
@@ -206,7 +206,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
         rollbackError = `rolling back also failed: ${(d as Error).message}`;
       }
       if (e instanceof StoppedError) throw new StoppedError(e.signal, `${e.message} (${rollbackError ?? 'rolled back: nothing was left behind'})`, rollbackError ? 'recorded' : 'undone');
-      throw new NotRecordedError(`could not write the result cache ${resultPath(cache.dir, key)}: ${(e as Error).message} (${rollbackError ?? 'rolled back'})`, { cause: e });
+      throw new NotRecordedError(`could not write the result cache ${cache.named(resultPath(cache.dir, key))}: ${(e as Error).message} (${rollbackError ?? 'rolled back'})`, { cause: e });
     };
     try {
       // the last moment a signal undoes the attach: once the result is cached, the attachment stands
@@ -367,7 +367,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     if (f.unreadable && !req.force) {
       const w = req.ways ?? NO_WAYS;
       throw new UsageError(
-        `the record of ${req.ifname} in ${req.describe}, ${cache.dir}/${f.file}, cannot be used (${f.unreadable}); nothing was run. ` +
+        `the record of ${req.ifname} in ${req.describe}, ${cache.named(`${cache.dir}/${f.file}`)}, cannot be used (${f.unreadable}); nothing was run. ` +
           `\`${w.forceWithConfig}\` runs DEL with that config, then forgets it; \`${w.force}\` only forgets it (${mayRemain(req.ifname, req.describe)})`,
       );
     }
@@ -442,10 +442,10 @@ export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRe
   if (found.length === 0) found = await findBySameNetns(cache, req);
   const unreadable = found.find((f) => f.unreadable);
   if (unreadable) {
-    throw new UsageError(`the record of ${req.ifname} in ${req.describe}, ${cache.dir}/${unreadable.file}, cannot be used (${unreadable.unreadable}): nothing to CHECK against; \`${(req.ways ?? NO_WAYS).force}\` forgets it`);
+    throw new UsageError(`the record of ${req.ifname} in ${req.describe}, ${cache.named(`${cache.dir}/${unreadable.file}`)}, cannot be used (${unreadable.unreadable}): nothing to CHECK against; \`${(req.ways ?? NO_WAYS).force}\` forgets it`);
   }
   found = found.filter((f) => !f.intentOnly);
-  if (found.length === 0) throw new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.dir}/results)`);
+  if (found.length === 0) throw new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)})`);
   const checked: string[] = [];
   for (const { entry } of found) {
     const list = req.list ?? entryList(entry);
@@ -472,7 +472,7 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
   if (found.length === 0) found = await findBySameNetns(cache, req);
   const runs: PluginRun[] = [];
   for (const f of found) {
-    if (f.unreadable) throw new UsageError(`the record ${cache.dir}/${f.file} cannot be used (${f.unreadable})`);
+    if (f.unreadable) throw new UsageError(`the record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable})`);
     if (command === 'CHECK' && f.intentOnly) continue;
     const list = req.list ?? entryList(f.entry);
     const rt: RuntimeConf = { containerId: f.entry.containerId, netns: req.netns ?? f.entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };

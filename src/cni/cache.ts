@@ -4,7 +4,7 @@
  * and per-attachment locks.
  */
 import { tryLock, whyStale, type Lock, type LockOwner } from '../exec/lock.js';
-import type { Executor } from '../exec/types.js';
+import { onNode, type Executor } from '../exec/types.js';
 import { isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
 import { UsageError } from '../errors.js';
@@ -182,6 +182,14 @@ export class ResultCache {
   private trusted: Promise<void> | undefined;
 
   /**
+   * A path of this cache's node as a message names it: as it is on this host, "PATH on node node-c" (or "in node
+   * container kind-worker") on a node reached by commands, so that nobody looks for it on their own machine.
+   */
+  named(path: string): string {
+    return `${path}${onNode(this.exec)}`;
+  }
+
+  /**
    * The cache decides which plugins root runs and with what: refuse a directory (or its subdirectories) that another
    * user owns or that group or others may write, where a planted entry could make us DEL with its config.
    */
@@ -196,12 +204,12 @@ export class ResultCache {
 
   private async fs<T>(what: string, fn: () => Promise<T>): Promise<T> {
     await (this.trusted ??= this.checkTrusted().catch((e) => {
-      throw cacheFailure(this.dir, 'checking its owner and mode', e);
+      throw cacheFailure(this.named(this.dir), 'checking its owner and mode', e);
     }));
     try {
       return await fn();
     } catch (e) {
-      throw cacheFailure(this.dir, what, e);
+      throw cacheFailure(this.named(this.dir), what, e);
     }
   }
 

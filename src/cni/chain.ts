@@ -9,7 +9,7 @@ import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
 import { atLeast } from './version.js';
 import type { VersionStore } from './cache.js';
-import type { Executor, RunOptions } from '../exec/types.js';
+import { onNode, type Executor, type RunOptions } from '../exec/types.js';
 import { buildEnv } from './env.js';
 
 export interface ChainContext {
@@ -123,7 +123,7 @@ export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Pro
     });
     if (!supported.includes(r.list.cniVersion)) {
       throw new UsageError(
-        `plugin "${p.type}" (${r.paths[i]}) supports CNI ${supported.join(', ')}; the config asks for ${r.list.cniVersion}: set "cniVersion" to one of those`,
+        `plugin "${p.type}" (${r.paths[i]}${onNode(ctx.exec)}) supports CNI ${supported.join(', ')}; the config asks for ${r.list.cniVersion}: set "cniVersion" to one of those`,
       );
     }
     out.set(p.type, supported);

@@ -177,6 +177,7 @@ const canonical = (path: string, opts: RunOptions) =>
 
 export class BatchingExecutor implements Executor, Batching {
   readonly where: string;
+  readonly elsewhere?: string;
   private steps: Step[] = [];
   /** Read-ahead declared and not yet sent. */
   private ahead: Step[] = [];
@@ -201,6 +202,7 @@ export class BatchingExecutor implements Executor, Batching {
 
   constructor(private readonly inner: ShellNode) {
     this.where = inner.where;
+    if (inner.elsewhere !== undefined) this.elsewhere = inner.elsewhere;
   }
 
   baseEnv(): Record<string, string> {

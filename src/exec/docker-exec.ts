@@ -11,6 +11,7 @@ import { SESSION_GRACE_MS, SessionPool, type SessionTransport, viaSession } from
 
 export class DockerExecExecutor extends ShellExecutor {
   readonly where: string;
+  readonly elsewhere: string;
   /** The container through the client for short requests (exec create and inspect): those end within its timeout. */
   private readonly container: Dockerode.Container;
 
@@ -28,6 +29,7 @@ export class DockerExecExecutor extends ShellExecutor {
   ) {
     super();
     this.where = `node container ${containerName}`;
+    this.elsewhere = this.where;
     this.container = requests.getContainer(containerName);
     this.sessions = new SessionPool((argv) => this.openSession(argv));
   }

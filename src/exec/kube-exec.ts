@@ -26,6 +26,7 @@ export interface PodExec {
 
 export class KubeExecExecutor extends ShellExecutor {
   readonly where: string;
+  readonly elsewhere: string;
   /** Long-lived execs carrying the commands (exec/node-session.ts), when the API client can keep stdin open. */
   readonly sessions: SessionPool | undefined;
 
@@ -38,6 +39,7 @@ export class KubeExecExecutor extends ShellExecutor {
   ) {
     super();
     this.where = `node ${node} (through agent pod ${namespace}/${pod})`;
+    this.elsewhere = `node ${node}`;
     const open = api.openExec?.bind(api);
     this.sessions = open ? new SessionPool((argv) => open(namespace, pod, container, [...NSENTER, 'env', '-i', `PATH=${NODE_PATH}`, ...argv])) : undefined;
   }

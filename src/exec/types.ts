@@ -38,10 +38,24 @@ export interface RunResult {
 export interface CommandRunner {
   /** Where commands run, for messages: "this host", "node container kind-worker", … */
   readonly where: string;
+  /**
+   * The node, when it is not this host ("node node-c", "node container kind-worker"), for messages that name a path
+   * of it: a path read as this host's would send the user to the wrong machine. Absent on this host.
+   */
+  readonly elsewhere?: string;
   /** The environment plugins inherit (PATH and friends), before CNI_* variables are added. */
   baseEnv(): Record<string, string>;
   /** Run argv[0] (an absolute path or a name on PATH) with argv[1..]. Never throws for a non-zero exit. */
   run(argv: string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+/**
+ * Where a path of exec's node is, for a message that names one: "" on this host (its paths read as they are),
+ * " on node node-c" or " in node container kind-worker" on a node reached by commands (see CommandRunner.elsewhere).
+ */
+export function onNode(exec: Pick<CommandRunner, 'elsewhere'>): string {
+  if (exec.elsewhere === undefined) return '';
+  return exec.elsewhere.startsWith('node container ') ? ` in ${exec.elsewhere}` : ` on ${exec.elsewhere}`;
 }
 
 export type PathKind = 'missing' | 'netns' | 'other';

@@ -7,7 +7,7 @@ import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { delimiter } from 'node:path';
-import { CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
 import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
 import { inlineCertificateFiles, kubeconfigFiles } from './kubeconfig-files.js';
@@ -139,28 +139,33 @@ interface ApiErrorShape {
   cause?: { code?: string; message?: string };
 }
 
-function statusMessage(e: ApiErrorShape): string | undefined {
+/** The message and reason of the Status the server answered with (the body's text when it is not JSON). */
+function statusOf(e: ApiErrorShape): { message?: string; reason?: string } {
   let body: unknown = e.body;
   if (typeof body === 'string') {
     const text = body;
     try {
       body = JSON.parse(text);
     } catch {
-      return text.trim() || undefined;
+      return text.trim() ? { message: text.trim() } : {};
     }
   }
-  const m = (body as { message?: unknown } | undefined)?.message;
-  return typeof m === 'string' ? m : undefined;
+  const { message, reason } = (body ?? {}) as { message?: unknown; reason?: unknown };
+  return { ...(typeof message === 'string' ? { message } : {}), ...(typeof reason === 'string' && reason ? { reason } : {}) };
 }
 
-/** Map a client-node failure to our exit codes: 404 → 3, anything about reaching or being let into the API → 4. */
+/**
+ * Map a client-node failure to our exit codes: 404 → 3, anything about reaching or being let into the API → 4 (an
+ * error Status as an ApiStatusError, which the CLI may read as bad input when the request carried the user's).
+ */
 export function apiError(e: unknown, what: string, server: string): CniAttachError {
   if (e instanceof CniAttachError) return e;
   const err = e as ApiErrorShape;
   if (typeof err.code === 'number') {
-    const msg = statusMessage(err) ?? `HTTP ${err.code}`;
+    const status = statusOf(err);
+    const msg = status.message ?? `HTTP ${err.code}`;
     if (err.code === 404) return new NotFoundError(`${what}: ${msg}`);
-    return new UnreachableError(`${what}: the API server answered ${err.code}: ${msg}`, { cause: e });
+    return new ApiStatusError(`${what}: the API server answered ${err.code}: ${msg}`, err.code, status.reason, msg, { cause: e });
   }
   const reason = err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
   return new UnreachableError(`${what}: cannot reach the API server at ${server}: ${reason}`, { cause: e });

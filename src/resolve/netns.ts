@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { NotFoundError, StoppedError, UsageError, signalName } from '../errors.js';
-import type { Executor } from '../exec/types.js';
+import { onNode, type Executor } from '../exec/types.js';
 
 export interface Target {
   netnsPath: string;
@@ -55,15 +55,15 @@ export async function netnsTarget(executor: Executor, path: string, mustExist: b
   try {
     kind = await executor.pathKind(netnsPath);
   } catch (e) {
-    throw new UsageError(`cannot look at ${netnsPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot look at ${netnsPath}${onNode(executor)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (mustExist && kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist`);
+  if (mustExist && kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist${onNode(executor)}`);
   if (kind === 'other') {
-    throw new UsageError(`${netnsPath} is not a network namespace (expected a name for /var/run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net)`);
+    throw new UsageError(`${netnsPath}${onNode(executor)} is not a network namespace (expected a name for /var/run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net)`);
   }
   if (kind === 'netns') {
     const own = await nodeOwnNetns(executor, netnsPath);
-    if (own) throw new UsageError(`${netnsPath} is the node's own network namespace (${own}): a plugin run there would rewire the node; refused`);
+    if (own) throw new UsageError(`${netnsPath}${onNode(executor)} is the node's own network namespace (${own}): a plugin run there would rewire the node; refused`);
   }
   return { netnsPath, containerId: cnitoolContainerId(netnsPath), executor, describe: `netns ${netnsPath}`, gone: kind === 'missing' };
 }

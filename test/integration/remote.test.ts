@@ -136,6 +136,58 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('from the laptop: a malformed -l is bad input (exit 2), messages name the node of a path, printed commands carry the flags given', async () => {
+    const w = await world();
+    // 1. the API server's 400 for the user's label selector: exit 2, the selector named, nothing asked of any node
+    for (const [cmd, args] of [['attach', ['--conf', w.file, ...w.common]], ['detach', w.common], ['list', ['-n', 'shop', '--kubeconfig', api.kubeconfigPath, '--cache-dir', w.laptopCache]]] as const) {
+      api.clearRequests();
+      const r = await runCli(cmd, ['-l', 'app=(', '--ifname', 'net1', ...args].filter((a, i, all) => cmd !== 'list' || (a !== '--ifname' && all[i - 1] !== '--ifname')));
+      expect(r.exitCode, `${cmd}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toBe(
+        "error: the label selector 'app=(' is not valid: the API server answered 400 (BadRequest): unable to parse requirement: found '(', expected: identifier (nothing was changed); see -l/--selector",
+      );
+      expect(api.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    }
+
+    // 2. a path of a node is named with its node
+    const check = await runCli('check', ['web-1', '--ifname', 'eth9', ...w.common]);
+    expect(check.exitCode).toBe(3);
+    expect(check.stderr).toContain(`nothing is attached as eth9 in pod shop/web-1 (no cache entry under ${w.laptopCache}/results on node node-a)`);
+    const nothing = await runCli('detach', ['web-1', '--ifname', 'eth9', ...w.common]);
+    expectOk(nothing);
+    expect(nothing.stderr).toContain(`note: nothing is attached as eth9 in pod shop/web-1 (no cache entry under ${w.laptopCache}/results on node node-a); nothing to do`);
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const plan = await runCli('detach', ['web-1', '--ifname', 'net1', '--dry-run', ...w.common]);
+    expectOk(plan);
+    expect(plan.stdout).toMatch(/^# target: pod=shop\/web-1 node=node-a netns=\/proc\/\d+\/ns\/net\n# the paths below are on node node-a: these commands run there, not on this host\n/);
+
+    // 3. "already taken": the command it prints carries how the cluster and the node were reached, and works as printed
+    const other = await writeConf(w.ws.dir, 'other.json', bridgeConf({ name: lab.name('o'), bridge: lab.bridge(), subnet: '198.18.71.0/24', dataDir: w.ws.dataDir }));
+    const taken = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', other, ...w.common]);
+    expect(taken.exitCode).toBe(2);
+    const printed = /`(kubectl cni-detach [^`]*)`/.exec(taken.stderr)?.[1];
+    expect(printed).toBe(
+      `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
+    );
+    const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+    const pasted = await runCli('detach', words);
+    expectOk(pasted);
+    expect(pasted.stdout).toMatch(/^net1 detached from pod shop\/web-1/);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+
+    // cni-list's clearing command for a record of another node: cni-gc with the same flags
+    expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    api.deletePod('shop', 'web-2');
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-2')?.clearCommand).toBe(
+      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache}`,
+    );
+    expectOk(await runCli('gc', w.gcArgs));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {
     const w = await world();
     api.clearRequests();

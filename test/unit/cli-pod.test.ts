@@ -214,7 +214,7 @@ describe('-l / --all: many pods', () => {
       ['web-1', 'web-2', 'web-3', 'web-4', 'web-5'],
     );
     expect(w.stderr().trim().split('\n')).toHaveLength(5);
-    expect(w.stderr()).toMatch(/^\[1\/5\] shop\/web-\d: attached eth1 eth1  198\.18\.0\.2\/24/m);
+    expect(w.stderr()).toMatch(/^\[1\/5\] shop\/web-\d: attached eth1: 198\.18\.0\.2\/24/m);
     expect(w.stdout()).toBe('eth1 attached to 5 of 5 pods\n');
     expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
     for (let i = 1; i <= 5; i++) expect((w.kube.annotation('shop', `web-${i}`, NETWORK_STATUS) as unknown[]).length).toBe(1);
