@@ -60,7 +60,7 @@ async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[]
     const stale = (r: AttachmentRecord, still?: Sandbox): Freed => {
       const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
       const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
-      const why = still ? `the pod is gone, its sandbox still ran on node ${node}: the interface was removed from it` : `the pod is gone (node ${node})`;
+      const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
     };
     const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -230,7 +230,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
         }
         netns = found.sandbox.netnsPath;
       }
-      const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still ran here: the interface was removed from it` : why, c };
+      const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
       // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
       const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
       if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });

@@ -324,7 +324,7 @@ describe('fault 6: the pod or its sandbox disappears while attached → cni-gc f
     api.deletePod(NS, w.name);
     const gc = await runCli('gc', gcArgs(w));
     expectOk(gc);
-    expect(gc.stdout).toContain(`freed eth1 of pod ${NS}/${w.name} (network ${w.net}): the pod is gone; its sandbox still ran here: the interface was removed from it`);
+    expect(gc.stdout).toContain(`freed eth1 of pod ${NS}/${w.name} (network ${w.net}): the pod is gone; its sandbox still runs here: DEL in its namespace, the interface goes too`);
     // the interface went with its lease: the sandbox's namespace, the leases and the cache are as before the attach
     expectState(await captureState(w.scope), before, 'after gc', { annotation: null });
   });

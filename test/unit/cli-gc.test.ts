@@ -48,10 +48,28 @@ describe('kubectl cni-gc', () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
     w.kube.pods.clear();
+    // the Pod object is gone, its sandbox still runs here (deleted with --force, kubelet behind)
     expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
-    expect(w.stdout()).toMatch(/^would free eth1 of pod shop\/web-1 \(network net\): the pod is gone\ngc: would free 1 stale attachment, 0 alive\n$/);
+    expect(w.stdout()).toMatch(/^would free eth1 of pod shop\/web-1 \(network net\): the pod is gone; its sandbox still runs here: DEL in its namespace, the interface goes too\ngc: would free 1 stale attachment, 0 alive\n$/);
     expect(dels(w)).toHaveLength(0);
     expect(results(w)).toHaveLength(1);
+  });
+
+  it('a deleted pod whose sandbox still runs is DELed in its namespace; once the sandbox is gone too, without one', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(dels(w)[0]!.env.CNI_NETNS).toBe(NETNS);
+    expect(results(w)).toHaveLength(0);
+
+    const again = world();
+    await again.cli(attachCommand, attachArgs);
+    again.kube.pods.clear();
+    again.runtime.sandboxes.clear();
+    expect(await again.cli(gcCommand, [])).toBe(0);
+    expect(again.stdout()).toMatch(/freed eth1 of pod shop\/web-1 \(network net\): the pod is gone\n/);
+    expect(dels(again)[0]!.env.CNI_NETNS).toBe('');
   });
 
   it('finishes an interrupted attach (an intent with no result)', async () => {
