@@ -161,7 +161,7 @@ function handleSignals(io: Io): void {
       const code = SIGNAL_EXIT[sig]!;
       if (interruptedBy()) process.exit(code);
       if (interrupt(sig) > 0) {
-        io.err(`note: ${sig}: stopping the running plugin and rolling back (send it again to quit at once)\n`);
+        io.err(`note: ${sig}: stopping what runs now and rolling back what it changed (send it again to quit at once)\n`);
         return;
       }
       io.err(`note: ${sig}: stopping\n`);
