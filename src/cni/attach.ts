@@ -6,10 +6,11 @@ import { parseNetworkConfig, declaredCapabilities, type JsonObject, type Network
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UsageError, CniAttachError } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
-  stopIfInterrupted, versionRunOptions, type ChainContext, type RuntimeConf,
+  statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
+import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
 import type { Lock } from '../exec/lock.js';
@@ -96,10 +97,13 @@ async function optimistically<T>(ctx: ChainContext, cache: ResultCache, op: (ctx
 export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList): void {
   if (!isBatching(ctx.exec)) return;
   const types = [...new Set(list?.plugins.map((p) => p.type) ?? [])];
+  const candidates = (t: string) => ctx.cniPath.map((d) => `${d.replace(/\/+$/, '')}/${t}`);
+  // an attach of a 1.1 list asks STATUS before its ADD: read ahead too, or it would cost a round trip of its own
+  const status = list && atLeast(list.cniVersion, '1.1.0') ? list.plugins.map((p, i) => ({ candidates: candidates(p.type), opts: statusRunOptions(ctx, list, i) })) : [];
   ctx.exec.readAhead({
     dirs: cache.readAheadFor(ifname),
     executableDirs: ctx.cniPath,
-    runs: ctx.versions || !list ? [] : types.map((t) => ({ candidates: ctx.cniPath.map((d) => `${d.replace(/\/+$/, '')}/${t}`), opts: versionRunOptions(ctx, list.cniVersion) })),
+    runs: [...(ctx.versions || !list ? [] : types.map((t) => ({ candidates: candidates(t), opts: versionRunOptions(ctx, list.cniVersion) }))), ...status],
   });
 }
 

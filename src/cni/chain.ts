@@ -83,6 +83,15 @@ export function versionRunOptions(ctx: ChainContext, cniVersion: string): RunOpt
   return { env: buildEnv(ctx.exec.baseEnv(), { command: 'VERSION', path: ctx.cniPath }), stdin: JSON.stringify({ cniVersion }), timeoutMs: ctx.timeoutMs };
 }
 
+/**
+ * How plugin i of a list is run for STATUS (CNI 1.1; what statusChain runs): what a batching executor may run ahead.
+ * STATUS has no side effects, and libcni's GetStatusNetworkList asks every plugin of a list of 1.1.0 or later; the
+ * engine uses an answer only for a plugin whose VERSION says 1.1.0 (pluginsWith11).
+ */
+export function statusRunOptions(ctx: ChainContext, list: NetworkConfigList, i: number): RunOptions {
+  return { env: buildEnv(ctx.exec.baseEnv(), args(ctx, 'STATUS')), stdin: JSON.stringify(buildPluginConfig(list, list.plugins[i]!)), timeoutMs: ctx.timeoutMs };
+}
+
 /** VERSION answers of this process, per executor and plugin path: a batch of attaches asks each plugin once. */
 const versionAnswers = new WeakMap<object, Map<string, Promise<string[]>>>();
 

@@ -12,6 +12,8 @@ export interface FakePluginScript {
   check?: string;
   /** Shell run for VERSION (default: a valid answer for 0.3.0 … 1.0.0). */
   version?: string;
+  /** Shell run for STATUS (CNI 1.1; default: ready, exit 0). */
+  status?: string;
 }
 
 /**
@@ -35,6 +37,9 @@ ${s.del ?? 'exit 0'}
 ;;
 CHECK)
 ${s.check ?? 'exit 0'}
+;;
+STATUS)
+${s.status ?? 'exit 0'}
 ;;
 *)
 exit 0

@@ -25,17 +25,15 @@ async function setup() {
     add: `echo "ADD $CNI_IFNAME" >> ${log}
 echo '{"cniVersion":"1.1.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}],"ips":[{"interface":0,"address":"198.18.8.2/24"}]}'`,
     del: `echo "DEL $CNI_IFNAME" >> ${log}`,
+    status: `echo "STATUS env=$(env | grep -c '^CNI_')" >> ${log}
+if [ -e ${notReady} ]; then echo '{"cniVersion":"1.1.0","code":50,"msg":"the daemon is down"}'; exit 1; fi
+exit 0`,
   });
-  // STATUS and GC are not in the helper's case list: add them in front of its fallback
+  // GC is not in the helper's case list: add it in front of its fallback
   const path = join(ws.pluginDir, 'one11');
   const script = (await readFile(path, 'utf8')).replace(
     '*)\nexit 0',
-    `STATUS)
-echo "STATUS env=$(env | grep -c '^CNI_')" >> ${log}
-if [ -e ${notReady} ]; then echo '{"cniVersion":"1.1.0","code":50,"msg":"the daemon is down"}'; exit 1; fi
-exit 0
-;;
-GC)
+    `GC)
 echo "GC $CONF" >> ${log}
 exit 0
 ;;

@@ -44,7 +44,7 @@ afterEach(async () => {
 const CID = 'sandbox0123456789';
 
 /** Plugins that print a result on ADD; "first" checks that the intent was written before it ran. */
-async function world(plugins: string[]) {
+async function world(plugins: string[], o: { cniVersion?: string; status?: string } = {}) {
   const bin = join(dir, 'bin');
   const cacheDir = join(dir, 'cache');
   await mkdir(bin, { recursive: true });
@@ -52,11 +52,13 @@ async function world(plugins: string[]) {
   for (const [i, name] of plugins.entries()) {
     const result = `{"cniVersion":"1.0.0","interfaces":[{"name":"net1","sandbox":"/proc/1/ns/net"}],"ips":[{"address":"198.18.0.${i + 2}/24","interface":0}]}`;
     const mustHaveIntent = i === 0 ? `[ -e '${intent}' ] || { echo '{"code":999,"msg":"no intent before ADD"}'; exit 1; }\n` : '';
-    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo "ADD ${name}" >> '${join(dir, 'calls')}'; echo '${result}'`, del: `echo "DEL ${name}" >> '${join(dir, 'calls')}'` });
+    const v11 = o.cniVersion === '1.1.0' ? { version: `echo '{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}'`, status: `echo "STATUS ${name}" >> '${join(dir, 'calls')}'; ${o.status ?? 'exit 0'}` } : {};
+    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo "ADD ${name}" >> '${join(dir, 'calls')}'; echo '${result}'`, del: `echo "DEL ${name}" >> '${join(dir, 'calls')}'`, ...v11 });
   }
+  const cniVersion = o.cniVersion ?? '1.0.0';
   const conf = plugins.length === 1
-    ? { cniVersion: '1.0.0', name: 'net', type: plugins[0] }
-    : { cniVersion: '1.0.0', name: 'net', plugins: plugins.map((type) => ({ type })) };
+    ? { cniVersion, name: 'net', type: plugins[0] }
+    : { cniVersion, name: 'net', plugins: plugins.map((type) => ({ type })) };
   const list = parseNetworkConfig(JSON.stringify(conf), 'test');
   const node = new CountingNode();
   const session = () => {
@@ -104,6 +106,27 @@ describe('node round trips (exec/batch.ts)', () => {
       expect(await w.left('cni-attach/locks')).toEqual([]);
     });
   }
+
+  for (const plugins of [['first'], ['first', 'second']]) {
+    it(`a CNI 1.1 list, ${plugins.length} plugin(s): STATUS is read ahead with VERSION, so the attach still takes at most 2 + ${plugins.length}`, async () => {
+      const w = await world(plugins, { cniVersion: '1.1.0' });
+      const a = await w.attachOnNode();
+      expect(a.done.already).toBe(false);
+      expect(a.trips).toBeLessThanOrEqual(2 + plugins.length);
+      const calls = (await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n');
+      expect(calls).toEqual([...plugins.map((p) => `STATUS ${p}`), ...plugins.map((p) => `ADD ${p}`)]);
+      expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
+    });
+  }
+
+  it('a CNI 1.1 plugin that is not ready (STATUS fails): no ADD, nothing left, the plugin\'s error', async () => {
+    const w = await world(['first'], { cniVersion: '1.1.0', status: `echo '{"cniVersion":"1.1.0","code":50,"msg":"the network is not available"}'; exit 1` });
+    await expect(w.attachOnNode()).rejects.toThrow(/the network is not available/);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n')).toEqual(['STATUS first']);
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
 
   it('the same attach step by step (no batching) takes many more', async () => {
     const w = await world(['first']);
