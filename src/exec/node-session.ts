@@ -10,7 +10,9 @@
  *  - a request is a line `<id> <script bytes> <stdin bytes>`, then the script (sh that `exec`s the command: quoted
  *    argv, its environment, its time limit), then its stdin; the loop reads exactly that many bytes (`head -c` of GNU
  *    coreutils reads no further; elsewhere `dd bs=1`), runs the script in a subshell with stdin, stdout and stderr in
- *    files, and prints `<mark> <id> <exit> <stdout bytes> <stderr bytes>`, then both outputs;
+ *    files of its own, and prints `<mark> <id> <exit> <stdout bytes> <stderr bytes>`, then exactly that much of both
+ *    outputs (a process the command left running that still writes to them cannot shift the frames that follow: it
+ *    writes to this request's files, which nothing reads again);
  *  - the line `exit 0 0`, or the end of its stdin, ends the loop (which removes its temp directory).
  * Requests on one session run one after another; an executor keeps a pool and opens another session when all of its
  * sessions are busy (at most one per command in flight on that node), and closes them when the command ends.
@@ -29,10 +31,11 @@ while IFS=' ' read -r id n m; do
   [ "$id" = exit ] && break
   if [ "$n" -gt 0 ]; then rd "$n" > "$t/s" || break; else : > "$t/s"; fi
   if [ "$m" -gt 0 ]; then rd "$m" > "$t/i" || break; else : > "$t/i"; fi
-  ( . "$t/s" ) < "$t/i" > "$t/o" 2> "$t/e"; r=$?
-  set -- $(stat -c %s "$t/o" "$t/e")
+  ( . "$t/s" ) < "$t/i" > "$t/o.$id" 2> "$t/e.$id"; r=$?
+  set -- $(stat -c %s "$t/o.$id" "$t/e.$id")
   printf '%s %s %s %s %s\\n' "$M" "$id" "$r" "$1" "$2"
-  [ "$1$2" = 00 ] || cat "$t/o" "$t/e"
+  [ "$1" = 0 ] || head -c "$1" "$t/o.$id"
+  [ "$2" = 0 ] || head -c "$2" "$t/e.$id"
 done
 exit 0`;
 
@@ -150,8 +153,20 @@ export class NodeSession {
     for (const p of this.queue.splice(0)) p.reject(new SessionLost(why, this.ready));
   }
 
+  /** Chunks not yet joined into buf, and how many bytes buf must hold before a frame can be taken (0: unknown). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private need = 0;
+
   private data(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    // a large output comes in many chunks: they are joined once it is all there, not at every chunk
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.need > 0 && this.buf.length + this.pendingBytes < this.need) return;
+    this.buf = Buffer.concat([this.buf, ...this.pending]);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.need = 0;
     for (;;) {
       const nl = this.buf.indexOf(10);
       if (nl < 0) return;
@@ -168,7 +183,10 @@ export class NodeSession {
         continue;
       }
       const [id, code, so, se] = f.map(Number) as [number, number, number, number];
-      if (this.buf.length < nl + 1 + so + se) return; // the outputs are still coming
+      if (this.buf.length < nl + 1 + so + se) {
+        this.need = nl + 1 + so + se; // the outputs are still coming
+        return;
+      }
       const out = this.buf.subarray(nl + 1, nl + 1 + so).toString('utf8');
       const err = this.buf.subarray(nl + 1 + so, nl + 1 + so + se).toString('utf8');
       this.buf = this.buf.subarray(nl + 1 + so + se);

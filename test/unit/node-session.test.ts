@@ -3,7 +3,8 @@
  * what a caller gets when a session never comes up or goes away in the middle of a command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,13 +86,26 @@ describe('the session loop (real sh)', () => {
     expect(answers.map((a) => [a.code, a.stdout])).toEqual([[0, 'one\n'], [137, ''], [0, 'three']]);
   });
 
-  it('reads requests exactly without GNU head too (dd, one byte at a time)', async () => {
-    // a PATH where head is not coreutils' (busybox's over-reads a pipe): the loop must not use it
+  it('a command that leaves a process writing to its output: its answer is what it printed itself, and the next frames stay whole', async () => {
+    const t = local(['sh', '-c', SESSION_LOOP, 'sh', '@m4']);
+    const s = new NodeSession(t, '@m4');
+    const first = await s.request(requestScript(['sh', '-c', '(sleep 0.3; echo late; echo late >&2) & echo now'], env), '');
+    expect(first).toEqual({ code: 0, stdout: 'now\n', stderr: '' });
+    // the leftover writes while the next command runs
+    expect(await s.request(requestScript(['sh', '-c', 'sleep 0.6; echo next'], env), '')).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
+    expect(await s.request(requestScript(['sh', '-c', 'echo third'], env), '')).toEqual({ code: 0, stdout: 'third\n', stderr: '' });
+    // a large output in many chunks
+    const big = await s.request(requestScript(['sh', '-c', 'head -c 8000000 /dev/zero | tr "\\0" y'], env), '');
+    expect(big.stdout.length).toBe(8_000_000);
+    s.close();
+  });
+
+  it('reads requests exactly with busybox head too (it over-reads a pipe: dd, one byte at a time)', async () => {
+    // a PATH where head is busybox's (a test dependency: busybox-static), as on a busybox node
     const bin = join(dir, 'bin');
-    await rm(bin, { recursive: true, force: true });
-    await import('node:fs/promises').then((f) => f.mkdir(bin));
-    await writeFile(join(bin, 'head'), '#!/bin/sh\necho "not coreutils" >&2; exit 1\n');
-    await chmod(join(bin, 'head'), 0o755);
+    await mkdir(bin, { recursive: true });
+    await symlink('/bin/busybox', join(bin, 'head'));
+    expect((await execa(join(bin, 'head'), ['--version'], { reject: false })).stdout).not.toMatch(/coreutils/);
     const t = local(['sh', '-c', SESSION_LOOP, 'sh', '@m3'], { PATH: `${bin}:${PATH}` });
     const s = new NodeSession(t, '@m3');
     const big = 'y'.repeat(20_000);
