@@ -19,6 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
+import { atEnd } from './interrupt.js';
 
 /** The node side of a session: argv `sh -c SESSION_LOOP sh <mark>`. */
 export const SESSION_LOOP = `M=$1
@@ -202,6 +203,20 @@ export class NodeSession {
  * up, run() rejects with SessionLost (mayHaveRun false) and the pool is no longer `usable`: the caller then runs its
  * commands one exec each, as without sessions.
  */
+/** The pools with sessions open in this process: ended together when the command ends (atEnd), at most 1 s. */
+const openPools = new Set<SessionPool>();
+let endRegistered = false;
+
+/**
+ * End every session of this process, all at once, waiting at most `ms` for them (registered with atEnd when the first
+ * session opens, so it runs before the cleanups registered earlier, such as deleting the agent pods).
+ */
+export async function closeAllSessions(ms = 1000): Promise<void> {
+  const pools = [...openPools];
+  openPools.clear();
+  await Promise.all(pools.map((p) => p.close(ms)));
+}
+
 export class SessionPool {
   private readonly idle: NodeSession[] = [];
   private readonly all = new Set<NodeSession>();
@@ -228,6 +243,11 @@ export class SessionPool {
       s = new NodeSession(t, mark);
       this.all.add(s);
       this.counts.sessions++;
+      if (openPools.size === 0 && !endRegistered) {
+        endRegistered = true;
+        atEnd(() => closeAllSessions());
+      }
+      openPools.add(this);
     }
     this.counts.requests++;
     try {

@@ -138,10 +138,8 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     });
     const phase = seen.pod?.status?.phase;
     if (phase === 'Running') {
-      const exec = new KubeExecExecutor(api, o.namespace, name, 'agent', node);
-      // its sessions end before the agent is deleted (atEnd runs the last registered first)
-      atEnd(async () => exec.sessions?.close());
-      return { name, cri: new CriSandboxes(exec) };
+      // its node sessions end before the agent is deleted (exec/node-session.ts closeAllSessions)
+      return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
     }
     if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);
     if (phase === 'Failed' || phase === 'Succeeded') {

@@ -5,7 +5,6 @@
  */
 import type Dockerode from 'dockerode';
 import { DockerExecExecutor } from '../exec/docker-exec.js';
-import { atEnd } from '../exec/interrupt.js';
 import { BatchingExecutor } from '../exec/batch.js';
 import type { Executor } from '../exec/types.js';
 import { UnreachableError } from '../errors.js';
@@ -35,9 +34,7 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
         }
         if (!info.State.Running) return undefined;
         // whether it has a CRI runtime inside is told by the look-up itself (one round trip, not two)
-        const exec = new DockerExecExecutor(execDocker, name, docker);
-        atEnd(() => exec.sessions.close());
-        return new CriSandboxes(exec);
+        return new CriSandboxes(new DockerExecExecutor(execDocker, name, docker));
       })();
       nodes.set(name, n);
     }

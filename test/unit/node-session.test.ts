@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NodeSession, requestScript, SESSION_LOOP, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession } from '../../src/exec/node-session.js';
+import { closeAllSessions, NodeSession, requestScript, SESSION_LOOP, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession } from '../../src/exec/node-session.js';
 import { UnreachableError } from '../../src/errors.js';
 import { execRoundTrips, sessionRequests } from '../helpers/node-trips.js';
 
@@ -196,5 +196,24 @@ describe('SessionPool and viaSession', () => {
     expect((await viaSession(pool, 'node x', ['sh', '-c', 'echo next'], env, '', never)).stdout).toBe('next\n');
     expect(opened).toHaveLength(2);
     await pool.close();
+  });
+
+  it('closeAllSessions ends every pool at once: an idle session asked to end, a busy one torn down, within the limit', async () => {
+    const opened: ReturnType<typeof local>[] = [];
+    const open = async (argv: string[]) => {
+      const t = local(argv);
+      opened.push(t);
+      return t;
+    };
+    const [a, b] = [new SessionPool(open), new SessionPool(open)];
+    await a.run(requestScript(['true'], env), '');
+    void b.run(requestScript(['sh', '-c', 'sleep 5'], env), '').catch(() => undefined); // busy when the command ends
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await closeAllSessions(800);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await Promise.all(opened.map((t) => t.ended));
+    expect(opened[0]!.proc.exitCode).toBe(0); // asked to end: the loop's own exit
+    expect(opened[1]!.proc.signalCode).toBe('SIGKILL'); // torn down
   });
 });
