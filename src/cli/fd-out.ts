@@ -23,6 +23,8 @@ export class FdOut {
   /** What may still go to the descriptor with writeSync: PIPE_BUDGET for a pipe or socket, unbounded otherwise. */
   private budget = Infinity;
   private stream: NodeJS.WritableStream | undefined;
+  /** The reader went away (EPIPE): what is written from then on is dropped. */
+  private gone = false;
 
   constructor(
     private readonly fd: number,
@@ -48,16 +50,27 @@ export class FdOut {
     return this.direct;
   }
 
-  /** The stream, if anything was written through it (main waits for it to drain). */
+  /** The stream, if anything was written through it and its reader is still there (main waits for it to drain). */
   get usedStream(): NodeJS.WritableStream | undefined {
-    return this.stream;
+    return this.gone ? undefined : this.stream;
+  }
+
+  /** Whether the reader went away (EPIPE): nothing more is written. */
+  get readerGone(): boolean {
+    return this.gone;
+  }
+
+  private epipe(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.onEpipe();
   }
 
   private toStream(): NodeJS.WritableStream {
     if (!this.stream) {
       this.stream = this.makeStream();
       this.stream.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') this.onEpipe();
+        if (e.code === 'EPIPE') this.epipe();
         else throw e;
       });
     }
@@ -65,6 +78,7 @@ export class FdOut {
   }
 
   write(s: string): void {
+    if (this.gone) return;
     if (!this.direct) {
       this.toStream().write(s);
       return;
@@ -82,7 +96,7 @@ export class FdOut {
         buf = buf.subarray(writeSync(this.fd, buf));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') return this.onEpipe();
+        if (code === 'EPIPE') return this.epipe();
         if (code !== 'EAGAIN') throw e;
         this.direct = false;
         this.toStream().write(buf);

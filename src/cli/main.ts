@@ -74,9 +74,14 @@ export interface Io {
   err: (s: string) => void;
 }
 
-/** A reader that went away (`-o json | head -1`) is not an error of ours: stop as if done (or as interrupted). */
+/**
+ * A reader that went away (`-o json | head -1`, `--dry-run | head -1`) is not an error of ours, and not a reason to
+ * stop half-way: the command goes on with its output dropped, finishes what it changes and cleans up (an agent pod it
+ * started is deleted; exiting here left it running), and exits as it would have. kubectl, a Go program, dies of
+ * SIGPIPE at that write instead; a command that changes pods must not.
+ */
 function readerGone(): void {
-  process.exit(interruptedBy() ? SIGNAL_EXIT[interruptedBy()!] ?? 0 : 0);
+  /* FdOut drops what comes after */
 }
 
 const stdout = new FdOut(1, () => process.stdout, readerGone);

@@ -6,11 +6,13 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { readdir } from 'node:fs/promises';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, runCli } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
 import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
+import { BIN } from '../helpers/env.js';
 import { useLab } from '../helpers/lab.js';
 import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
@@ -186,6 +188,21 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('gc', w.gcArgs));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a reader that goes away (`| head -1`) does not cut the command short: it finishes, deletes its agent, exits as it would have', async () => {
+    const w = await world();
+    const env = { ...process.env, KUBECONFIG: api.kubeconfigPath };
+    const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    for (const [tool, args] of [['attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common, '--dry-run']], ['attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]], ['detach', ['web-1', '--ifname', 'net1', ...w.common]]] as const) {
+      const r = await execa('bash', ['-c', `set -o pipefail; ${BIN[tool]} ${args.map(q).join(' ')} | head -c 1`], { env, reject: false });
+      expect(r.exitCode, `${tool}: ${r.stderr}`).toBe(0);
+      // every agent the command started is gone
+      expect(api.listPods('kube-system'), tool).toEqual([]);
+    }
+    // the attach was made in full and the detach undid it: nothing left on the node
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {

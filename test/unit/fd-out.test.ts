@@ -139,6 +139,11 @@ describe('FdOut', () => {
     const out = new FdOut(writer, fakeStream().make, () => void gone++);
     out.write('nobody reads this');
     expect(gone).toBe(1);
+    // from then on output is dropped (the command goes on to its end), and told once
+    expect(out.readerGone).toBe(true);
+    out.write('nor this');
+    expect(gone).toBe(1);
+    expect(out.usedStream).toBeUndefined();
   });
 
   it('writes to a socket directly (what the stdio pipes of a Node parent are)', async () => {
