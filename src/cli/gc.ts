@@ -44,12 +44,33 @@ type Freed = Stale & { c: Classified };
  * runs there (stillRunning), else without one (it went with the sandbox); then the record goes. A record whose node
  * cache holds nothing any more was stale: it just goes.
  */
-async function recordsPass(flags: GcFlags, deps: Deps, api: KubeApi, pods: Pod[], locallyFreed: Set<string>, localExec: Executor): Promise<{ freed: Freed[]; failed: { stale: Stale; error: unknown }[] }> {
+async function recordsPass(
+  flags: GcFlags,
+  deps: Deps,
+  api: KubeApi,
+  pods: Pod[],
+  locallyFreed: Set<string>,
+  localExec: Executor,
+  here: Set<string>,
+): Promise<{ freed: Freed[]; failed: { stale: Stale; error: unknown }[]; alive: number }> {
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
   const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
-  const gone = (await records.listRecords(api, ns)).filter((r) => records.recordedPodGone(r, live));
-  const out: { freed: Freed[]; failed: { stale: Stale; error: unknown }[] } = { freed: [], failed: [] };
+  const all = await records.listRecords(api, ns);
+  const gone = all.filter((r) => records.recordedPodGone(r, live));
+  // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache)
+  const alive = all.filter((r) => !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  const out: { freed: Freed[]; failed: { stale: Stale; error: unknown }[]; alive: number } = { freed: [], failed: [], alive };
+  // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
+  // count would show it attached for ever (the records of gone pods go below, with the others of their node)
+  const freedHere = all.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
+  if (!flags.dryRun) {
+    const nodes = new Map<string, AttachmentRecord[]>();
+    for (const r of freedHere) nodes.set(r.node, [...(nodes.get(r.node) ?? []), r]);
+    for (const [node, recs] of nodes) {
+      await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
+    }
+  }
   if (gone.length === 0) return out;
   const byNode = new Map<string, AttachmentRecord[]>();
   for (const r of gone) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);
@@ -261,12 +282,16 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     for (const f of swept) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${f}`)}, left by a writer that died\n`);
 
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
+    let aliveElsewhere = 0;
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
-        const remote = await recordsPass(flags, deps, api, pods ?? (await api.listPods(undefined)), locallyFreed, exec);
+        // this host's attachments are counted (alive or freed) from its cache, not from their records
+        const localAlive = new Set(classified.map((c) => `${c.entry.containerId}/${c.entry.ifName}`));
+        const remote = await recordsPass(flags, deps, api, pods ?? (await api.listPods(undefined)), locallyFreed, exec, localAlive);
         outcome.freed.push(...remote.freed);
         outcome.failed.push(...remote.failed);
+        aliveElsewhere = remote.alive;
       } catch (e) {
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands
@@ -300,7 +325,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
         dryRun: !!flags.dryRun,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
-        alive: valid.length,
+        alive: valid.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
         errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems],
@@ -313,7 +338,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

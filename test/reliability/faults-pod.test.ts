@@ -289,6 +289,10 @@ describe('fault 6: the pod or its sandbox disappears while attached → cni-gc f
     expectOk(gc);
     expect(gc.stdout).toContain(`freed eth1 of pod ${NS}/${w.name} (network ${w.net}): the pod's sandbox is gone`);
     expect(gc.stdout).toMatch(/gc: freed 1 stale attachment, 1 alive/);
+    // its record in the cluster went with it (the pod is still there): cni-list -A no longer shows it
+    const recorded = api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}));
+    expect(recorded.filter((k) => k.startsWith(w.pod.sandboxId))).toEqual([]);
+    expect(recorded.filter((k) => k.startsWith(other.pod.sandboxId))).toHaveLength(1);
     const afterGc = await captureState(w.scope);
     expect(afterGc.leases, 'only the live pod keeps its lease').toEqual(bothAttached.leases.filter((l) => l.includes(other.pod.sandboxId)));
     expect(afterGc.cacheFiles).toEqual([`results/${w.net}-${other.pod.sandboxId}-eth1`]);
