@@ -145,12 +145,14 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     `
 The cluster is asked for the pods (their state), the attachment records (ConfigMaps cni-attach-node-<node> in
 --agent-namespace: the rows of other nodes, whose state comes from the API alone) and, through --runtime, this
-host's sandboxes. cni-list starts no agent pod, so --agent-image is not used by it. --no-cluster asks neither the
+host's sandboxes. cni-list starts no agent pod and runs no plugin: --agent-image and --cni-path only go into the
+commands it prints (cni-detach, cni-gc), so that they work as pasted. --no-cluster asks neither the
 cluster nor the runtime: the rows and states are those of this node's cache alone. When the cluster cannot be asked
 a note on stderr says so and why.`,
   );
   cmd
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
+    .option('--cni-path <dirs>', 'plugin directories, colon-separated: runs none; carried into the commands it prints')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');

@@ -182,12 +182,15 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // cni-list's clearing command for a record of another node: cni-gc with the same flags
     expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
     api.deletePod('shop', 'web-2');
-    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    // cni-list takes the plugins' directory only to put it into the commands it prints, which then work as pasted
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs, '--cni-path', '/usr/lib/cni']);
     expectOk(l);
-    expect((JSON.parse(l.stdout) as { items: { pod: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-2')?.clearCommand).toBe(
-      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache}`,
+    const clear = (JSON.parse(l.stdout) as { items: { pod: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-2')?.clearCommand;
+    expect(clear).toBe(
+      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
     );
-    expectOk(await runCli('gc', w.gcArgs));
+    const pasted = clear!.split(' ').slice(1);
+    expectOk(await runCli(pasted[0]!.replace('cni-', '') as 'gc', pasted.slice(1)));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
   });
