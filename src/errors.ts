@@ -46,6 +46,19 @@ export interface ErrorOptions {
 export abstract class CniAttachError extends Error {
   abstract readonly kind: ErrorKind;
   readonly fix?: Fix;
+  /**
+   * What the user can do next, in command lines of their own (the CLI's ways out, which carry the flags and local
+   * paths they gave: `kubectl cni-detach web-1 -n shop --ifname eth1 --cache-dir /tmp/c`). Shown after the message
+   * wherever the user reads it (cli/main.ts describeError); never written into the cluster: a pod's events are read
+   * by everyone with access to its namespace, and kubectl's own events never carry a client's command lines or paths.
+   */
+  next?: string;
+  /**
+   * What the failed operation left of the change it was to make, where the engine knows it: 'nothing' (refused or
+   * failed before any plugin ADD ran: nothing was changed), 'undone' (it ran and was rolled back), 'recorded' (the
+   * rollback failed too: the attempt stays recorded and the message says what may remain). undefined: not said.
+   */
+  left?: LeftByStop;
 
   constructor(message: string, options: ErrorOptions = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
@@ -110,6 +123,7 @@ export const CniErrorCode = {
 export class BusyError extends CniAttachError {
   readonly kind = 'busy';
   readonly cniCode = CniErrorCode.TryAgainLater;
+  override left: LeftByStop | undefined = 'nothing';
 }
 
 /** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */
@@ -149,13 +163,15 @@ export type LeftByStop = 'nothing' | 'undone' | 'recorded';
 /** The user's signal (SIGINT, SIGTERM) stopped the command before a step; the message says what was left (or undone). */
 export class StoppedError extends CniAttachError {
   readonly kind = 'stopped';
+  declare left: LeftByStop;
 
   constructor(
     readonly signal: string,
     message: string,
-    readonly left: LeftByStop = 'nothing',
+    left: LeftByStop = 'nothing',
   ) {
     super(message);
+    this.left = left;
   }
 }
 
@@ -172,6 +188,11 @@ export function stoppedBy(e: unknown): string | undefined {
  */
 export class NotRecordedError extends CniAttachError {
   readonly kind = 'not-recorded';
+
+  constructor(message: string, options: ErrorOptions & { left: LeftByStop }) {
+    super(message, options);
+    this.left = options.left;
+  }
 }
 
 /**

@@ -95,7 +95,7 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined):
     // stopped did not fail (and nothing more is asked of the API once the user asked to stop)
     if (pod && job.api && job.flags.annotate !== false && !stoppedBy(e)) {
       const events = await load.events();
-      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, (e as Error).message), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, e), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
     }
     throw e;
   }
@@ -149,13 +149,20 @@ function headline(job: Job, o: Outcome): string {
   return `${job.p.ifname} ${how} ${o.target.describe} (network ${job.conf.list.name}, ${extra})`;
 }
 
+/**
+ * --dry-run: the runs the attach would make, after the read-only checks it makes before changing anything (engine
+ * planAttach: capabilities, plugins found and executable, ifname free, VERSION, STATUS), so that it fails as the attach
+ * would, with the same message and exit code. An attachment already there (a pod's retried attach) runs nothing.
+ */
 async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Promise<void> {
   const engine = await load.engine();
-  const runs = await engine.planAttach(job.p.on(target.executor).ctx, await request(job, target, pod));
+  const { ctx, cache } = job.p.on(target.executor);
+  const plan = await engine.planAttach(ctx, cache, await request(job, target, pod));
   const where = pod
     ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
     : { netns: target.netnsPath, containerId: target.containerId };
-  await printPlan(job.deps.io.out, job.flags.output, where, runs, target.executor);
+  const none = plan.already ? `${job.p.ifname} is already attached to ${target.describe} (network ${job.conf.list.name}): no plugin would run` : undefined;
+  await printPlan(job.deps.io.out, job.flags.output, where, plan.runs, target.executor, none);
 }
 
 /**
@@ -265,9 +272,10 @@ stopped before the result was recorded (rolled back).`,
     if (kind === 'pod') {
       const { podTargetOf } = await load.pods();
       const runtimes = await deps.runtimes(flags, api);
-      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname(), flags.dryRun ? undefined : await readAheadOn(job));
+      // the dry run reads what the attach reads (planAttach): ahead too
+      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname(), await readAheadOn(job));
       target = pod;
-    } else target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
+    } else target = await resolveNetns(exec, flags.netns!, true);
 
     if (flags.dryRun) return dryRun(job, target, pod);
     // from here to the printed result, a signal rolls back (or, once the result is cached, lets it stand): see hold()
@@ -306,18 +314,17 @@ stopped before the result was recorded (rolled back).`,
 async function unprinted(job: Job, o: Outcome, e: unknown): Promise<NotRecordedError> {
   const why = (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${(e as Error).message}` : (e as Error).message;
   const ifname = job.p.ifname;
-  if (o.done.already) return new NotRecordedError(`the result could not be printed (${why}); ${ifname} was already attached before this command and stays attached`, { cause: e });
+  if (o.done.already) return new NotRecordedError(`the result could not be printed (${why}); ${ifname} was already attached before this command and stays attached`, { cause: e, left: 'nothing' });
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(o.target.executor);
   try {
     await engine.detach(ctx, cache, { containerId: o.target.containerId, ifname, netns: o.target.netnsPath, describe: o.target.describe });
   } catch (d) {
-    return new NotRecordedError(
-      `the result could not be printed (${why}); rolling back failed too (${(d as Error).message}): ${ifname} IS attached to ${o.target.describe}, \`${detachCommandLine(o.pod ? o.pod.ref : { netns: o.target.netnsPath }, ifname, job.flags)}\` undoes it`,
-      { cause: e },
-    );
+    const failed = new NotRecordedError(`the result could not be printed (${why}); rolling back failed too (${(d as Error).message}): ${ifname} IS attached to ${o.target.describe}`, { cause: e, left: 'recorded' });
+    failed.next = `\`${detachCommandLine(o.pod ? o.pod.ref : { netns: o.target.netnsPath }, ifname, job.flags)}\` undoes it`;
+    return failed;
   }
-  return new NotRecordedError(`the result could not be printed (${why}): rolled back, nothing was left behind`, { cause: e });
+  return new NotRecordedError(`the result could not be printed (${why}): rolled back, nothing was left behind`, { cause: e, left: 'undone' });
 }
 
 export const run = (): Promise<never> => main(attachCommand());

@@ -60,9 +60,13 @@ const FLAG_OF: Record<Setting, string> = {
   selector: '-l/--selector',
 };
 
-/** An error as the user reads it: its message, then which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)"). */
+/**
+ * An error as the user reads it: its message, then what to run next (its `next`, the user's own command lines), then
+ * which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)").
+ */
 export function describeError(e: unknown): string {
-  const msg = (e as Error)?.message ?? String(e);
+  const next = e instanceof CniAttachError && e.next ? `; ${e.next}` : '';
+  const msg = `${(e as Error)?.message ?? String(e)}${next}`;
   const fix = e instanceof CniAttachError ? e.fix : undefined;
   if (!fix) return msg;
   const flag = FLAG_OF[fix.setting];

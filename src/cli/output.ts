@@ -75,12 +75,15 @@ export function planData(runs: PluginRun[]): JsonObject[] {
  * the runs would be made on; when it is not this host, a line says so (and the data's target carries `runsOn`): its
  * paths (netns, plugins) are that node's, the commands are to be pasted there.
  */
-export async function printPlan(out: (s: string) => void, format: string, where: Record<string, unknown>, runs: PluginRun[], on?: Pick<CommandRunner, 'elsewhere'>): Promise<void> {
+export async function printPlan(
+  out: (s: string) => void, format: string, where: Record<string, unknown>, runs: PluginRun[], on?: Pick<CommandRunner, 'elsewhere'>,
+  none = 'nothing is recorded: no plugin would run',
+): Promise<void> {
   const elsewhere = on?.elsewhere;
   if (format === 'summary') {
     out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     if (elsewhere) out(`# the paths below are${onNode(on)}: these commands run there, not on this host\n`);
-    out(runs.length ? runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n') : '# nothing is recorded: no plugin would run\n');
+    out(runs.length ? runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n') : `# ${none}\n`);
   } else out(await formatData({ target: elsewhere ? { ...where, runsOn: elsewhere } : where, runs: planData(runs) }, format));
 }
 

@@ -3,10 +3,10 @@
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UsageError, CniAttachError } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
-  statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type RuntimeConf,
+  statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
@@ -136,19 +136,84 @@ export function mayRemain(ifname: string, where: string): string {
   return `the link ${ifname} in ${where} and its IPAM lease may remain if no DEL freed them`;
 }
 
-/** The way out of a record that blocks ifname: "…; run cni-detach first (`CMD`; `CMD --force` if its DEL keeps failing)". */
-function wayOut(f: Found, ways: WaysOut, cache: ResultCache): string {
-  if (f.unreadable) {
-    return `its record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable}); \`${ways.force}\` forgets it (\`${ways.forceWithConfig}\` runs DEL with that config first)`;
-  }
-  const how = f.intentOnly ? 'an attach of it was interrupted' : 'it is attached';
-  return `${how} (network ${f.entry.networkName}); run cni-detach first (\`${ways.detach}\`; \`${ways.force}\` if its DEL keeps failing)`;
+/**
+ * The refusal of an ifname a record blocks: what blocks it (the message: "eth1 is already taken in pod shop/web-1: it
+ * is attached (network blue)") and the way out (its `next`: "run cni-detach first (`CMD`; `CMD --force` if its DEL
+ * keeps failing)"), which carries the user's own command lines.
+ */
+function taken(rt: RuntimeConf, describe: string, f: Found, ways: WaysOut, cache: ResultCache): UsageError {
+  const what = f.unreadable
+    ? `its record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable})`
+    : `${f.intentOnly ? 'an attach of it was interrupted' : 'it is attached'} (network ${f.entry.networkName})`;
+  const e = new UsageError(`${rt.ifname} is already taken in ${describe}: ${what}`);
+  e.next = f.unreadable
+    ? `\`${ways.force}\` forgets it (\`${ways.forceWithConfig}\` runs DEL with that config first)`
+    : `run cni-detach first (\`${ways.detach}\`; \`${ways.force}\` if its DEL keeps failing)`;
+  return e;
 }
 
-/** The runs an attach would make, without running anything but plugin look-up. */
-export async function planAttach(ctx: ChainContext, req: AttachRequest): Promise<PluginRun[]> {
-  checkCapabilities(req.list, req.rt.capabilityArgs);
-  return planAdd(ctx, await resolvePlugins(ctx, req.list), req.rt);
+/**
+ * The read-only checks an attach makes before it changes anything, in its order: ifname not taken by a record (unless
+ * it is this very attachment and req.reattachSame: then that attachment is returned), no link of that name in the
+ * target, every plugin speaks the config's version (VERSION), and, for a 1.1 list, every plugin of 1.1 is ready
+ * (STATUS). attach runs them under the lock; its dry run (planAttach) runs the same, so that it fails as the real run
+ * would before changing anything. Errors: UsageError (exit 2) for a taken ifname, an existing link, a version not
+ * spoken; PluginError when VERSION or STATUS fails.
+ */
+async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachRequest, resolved: ResolvedList): Promise<Attached | undefined> {
+  const { list, rt } = req;
+  const existing = await cache.find(rt.containerId, rt.ifname);
+  const same = existing.find((f) => !f.intentOnly && !f.unreadable && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
+  if (req.reattachSame && same && existing.length === 1) {
+    return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
+  }
+  if (existing.length > 0) throw taken(rt, req.describe, existing[0]!, req.ways ?? NO_WAYS, cache);
+  if (await req.interfaceExists()) {
+    throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}`, { fix: { setting: 'ifname', advice: 'choose another name' } });
+  }
+  const versions = await negotiateVersions(ctx, resolved);
+  await statusChain(ctx, resolved, versions);
+  return undefined;
+}
+
+/** What planAttach finds: the runs an attach would make, or the attachment already there (reattachSame). */
+export interface AttachPlan {
+  runs: PluginRun[];
+  already?: Attached;
+}
+
+/**
+ * The runs an attach would make (cni-attach --dry-run), after the same read-only checks the attach makes before it
+ * changes anything (capabilities, plugin look-up, beforeAdd): a dry run fails as the real run would, with the same
+ * error. Runs nothing but VERSION and STATUS (side-effect free, SPEC.md); takes no lock and writes nothing (VERSION
+ * answers are not saved).
+ */
+export async function planAttach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<AttachPlan> {
+  return refusing(async () => {
+    checkCapabilities(req.list, req.rt.capabilityArgs);
+    const resolved = await resolvePlugins(ctx, req.list);
+    const already = await beforeAdd(ctx, cache, req, resolved);
+    return already ? { runs: [], already } : { runs: planAdd(ctx, resolved, req.rt) };
+  });
+}
+
+/** fn, whose errors are all from before anything was changed: they say so (CniAttachError.left 'nothing'). */
+async function refusing<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof CniAttachError) e.left ??= 'nothing';
+    throw e;
+  }
+}
+
+/**
+ * What a failed attach left, from its error (CniAttachError.left): 'nothing' (refused or failed before any plugin ADD
+ * ran), 'undone' (rolled back), 'recorded' (the rollback failed too); undefined when it is not known (an error that is
+ * not ours).
+ */
+export function attachLeft(e: unknown): LeftByStop | undefined {
+  return e instanceof CniAttachError ? e.left : undefined;
 }
 
 /**
@@ -157,38 +222,31 @@ export async function planAttach(ctx: ChainContext, req: AttachRequest): Promise
  * rolls it back (AddFailed / StoppedError, exit 128+n) unless the result is already cached (then it stands).
  */
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
-  checkCapabilities(req.list, req.rt.capabilityArgs);
+  await refusing(async () => checkCapabilities(req.list, req.rt.capabilityArgs));
   readAhead(ctx, cache, req.rt.ifname, req.list);
   return optimistically(ctx, cache, (c, k) => attachOnce(c, k, req));
 }
 
 async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
   const { list, rt } = req;
-  const resolved = await resolvePlugins(ctx, list);
+  const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
+  const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
+  // everything up to the recorded intent changes nothing: its errors say so (the pod's event, cli/attach.ts)
+  const resolved = await refusing(() => resolvePlugins(ctx, list));
   return held(ctx, () => withLock(cache, rt, req.describe, async (lock) => {
-    const existing = await cache.find(rt.containerId, rt.ifname);
-    const same = existing.find((f) => !f.intentOnly && !f.unreadable && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
-    if (req.reattachSame && same && existing.length === 1) {
-      return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
-    }
-    if (existing.length > 0) {
-      throw new UsageError(`${rt.ifname} is already taken in ${req.describe}: ${wayOut(existing[0]!, req.ways ?? NO_WAYS, cache)}`);
-    }
-    if (await req.interfaceExists()) {
-      throw new UsageError(`an interface named ${rt.ifname} already exists in ${req.describe}`, { fix: { setting: 'ifname', advice: 'choose another name' } });
-    }
-    const versions = await negotiateVersions(ctx, resolved);
-    await statusChain(ctx, resolved, versions);
-    stopIfInterrupted(ctx, 'anything was changed (nothing was)');
-
-    const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
-    const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
-    // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
-    try {
-      await cache.writeIntent(makeEntry(key, list.bytes, runtime));
-    } catch (e) {
-      throw new UsageError(`could not record the attach in ${cache.named(intentPath(cache.dir, key))}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
-    }
+    const already = await refusing(async () => {
+      const found = await beforeAdd(ctx, cache, req, resolved);
+      stopIfInterrupted(ctx, 'anything was changed (nothing was)');
+      if (found) return found;
+      // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
+      try {
+        await cache.writeIntent(makeEntry(key, list.bytes, runtime));
+      } catch (e) {
+        throw new UsageError(`could not record the attach in ${cache.named(intentPath(cache.dir, key))}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
+      }
+      return undefined;
+    });
+    if (already) return already;
     let result: JsonObject;
     try {
       result = await addChain(ctx, resolved, rt);
@@ -196,7 +254,8 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       if (e instanceof AddFailed && !e.rollbackError) await cache.removeIntent(key);
       else if (e instanceof AddFailed) {
         const w = req.ways ?? NO_WAYS;
-        e.message += `; the attempt stays recorded: \`${w.detach}\` runs its DEL again (\`${w.force}\` forgets it if that DEL keeps failing; ${mayRemain(rt.ifname, req.describe)})`;
+        e.message += `; the attempt stays recorded, and ${mayRemain(rt.ifname, req.describe)}`;
+        e.next = `\`${w.detach}\` runs its DEL again (\`${w.force}\` forgets it if that DEL keeps failing)`;
       }
       throw e;
     }
@@ -210,7 +269,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
         rollbackError = `rolling back also failed: ${(d as Error).message}`;
       }
       if (e instanceof StoppedError) throw new StoppedError(e.signal, `${e.message} (${rollbackError ?? 'rolled back: nothing was left behind'})`, rollbackError ? 'recorded' : 'undone');
-      throw new NotRecordedError(`could not write the result cache ${cache.named(resultPath(cache.dir, key))}: ${(e as Error).message} (${rollbackError ?? 'rolled back'})`, { cause: e });
+      throw new NotRecordedError(`could not write the result cache ${cache.named(resultPath(cache.dir, key))}: ${(e as Error).message}${rollbackError ? `; ${rollbackError}` : ' (rolled back)'}`, { cause: e, left: rollbackError ? 'recorded' : 'undone' });
     };
     try {
       // the last moment a signal undoes the attach: once the result is cached, the attachment stands
@@ -323,10 +382,10 @@ async function findBySameNetns(cache: ResultCache, req: DetachRequest): Promise<
   return out;
 }
 
-/** The hint a failed DEL ends with: how to retry, and how to forget the record if it keeps failing. */
+/** The way out of a failed DEL (its error's `next`): how to retry, and how to forget the record if it keeps failing. */
 function retryHint(req: DetachRequest): string {
   const w = req.ways ?? NO_WAYS;
-  return `the record stays: run \`${w.detach}\` again once its DEL can succeed (a config and CNI_ARGS given to it override the cached ones), or \`${w.force}\` to forget it (${mayRemain(req.ifname, req.describe)})`;
+  return `run \`${w.detach}\` again once its DEL can succeed (a config and CNI_ARGS given to it override the cached ones), or \`${w.force}\` to forget it (${mayRemain(req.ifname, req.describe)})`;
 }
 
 /**
@@ -412,7 +471,8 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         } catch (e) {
           const stopped = e instanceof PluginError && e.stoppedBy;
           if (!req.force || stopped) {
-            if (e instanceof CniAttachError) e.message += stopped ? '; the record stays: run the command again' : `; ${retryHint(req)}`;
+            if (e instanceof CniAttachError && stopped) e.message += '; the record stays: run the command again';
+            else if (e instanceof CniAttachError) [e.message, e.next] = [`${e.message}; the record stays`, retryHint(req)];
             throw e;
           }
           delError = (e as Error).message;

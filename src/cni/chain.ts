@@ -163,6 +163,7 @@ export class AddFailed extends PluginError {
     this.message = rollbackError
       ? `${original.message}; rolling back also failed: ${rollbackError.message}`
       : `${original.message} (rolled back: nothing was left behind)`;
+    this.left = rollbackError ? 'recorded' : 'undone';
   }
 }
 

@@ -1,7 +1,7 @@
 /** One plugin run: find the binary, run it through the executor, decode what it printed. */
 import { PluginError, UsageError, signalName } from '../errors.js';
 import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
-import type { CommandRunner, NodeFiles } from '../exec/types.js';
+import { onWhere, type CommandRunner, type NodeFiles } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
 
 /** The first directory holding an executable `type`; a clear error naming the directories otherwise. */
@@ -10,7 +10,7 @@ export async function findPlugin(exec: Pick<CommandRunner, 'where'> & Pick<NodeF
     const p = `${d.replace(/\/+$/, '')}/${type}`;
     if (await exec.isExecutable(p)) return p;
   }
-  throw new UsageError(`CNI plugin "${type}" not found in ${dirs.join(', ')} (on ${exec.where})`, {
+  throw new UsageError(`CNI plugin "${type}" not found in ${dirs.join(', ')}${onWhere(exec)}`, {
     fix: { setting: 'cniPath', advice: 'install it or point the CNI path at its directory' },
   });
 }

@@ -58,6 +58,14 @@ export function onNode(exec: Pick<CommandRunner, 'elsewhere'>): string {
   return exec.elsewhere.startsWith('node container ') ? ` in ${exec.elsewhere}` : ` on ${exec.elsewhere}`;
 }
 
+/**
+ * Where exec runs commands, after what is there, without a bracket around it (the where of an agent has its own):
+ * " on this host", " in node container kind-worker", " on node node-c (through agent pod kube-system/cni-attach-agent-x)".
+ */
+export function onWhere(exec: Pick<CommandRunner, 'where'>): string {
+  return exec.where.startsWith('node container ') ? ` in ${exec.where}` : ` on ${exec.where}`;
+}
+
 export type PathKind = 'missing' | 'netns' | 'other';
 
 /** Files on a node. Errors are thrown as the node reports them (errno codes where it has them). */

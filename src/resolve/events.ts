@@ -11,6 +11,7 @@
  * An event is a record, not part of the attachment: one that cannot be written is a note on stderr, never a failure.
  */
 import type { JsonObject } from '../cni/conf.js';
+import { CniAttachError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { KubeApi, Pod, PodEvent } from './kube.js';
 
@@ -28,16 +29,41 @@ export function addedInterfaceEvent(ifname: string, network: string, result: Jso
   return { type: 'Normal', reason: 'AddedInterface', message: `Add ${ifname} ${goList(ips)} from ${network}` };
 }
 
-/** Normal/RemovedInterface: "Remove eth1 from shop/macvlan-net". */
-export function removedInterfaceEvent(ifname: string, network: string): PodEvent {
-  return { type: 'Normal', reason: 'RemovedInterface', message: `Remove ${ifname} from ${network}` };
+/** The API server limits an event's message to 1 KiB. */
+function limited(event: PodEvent): PodEvent {
+  return event.message.length > 1024 ? { ...event, message: `${event.message.slice(0, 1021)}...` } : event;
 }
 
-/** Warning/FailedAddInterface: "Add eth1 from shop/macvlan-net failed (rolled back): <error>". */
-export function failedAddInterfaceEvent(ifname: string, network: string, error: string): PodEvent {
-  const msg = `Add ${ifname} from ${network} failed (rolled back): ${error}`;
-  // the API server limits an event's message to 1 KiB
-  return { type: 'Warning', reason: 'FailedAddInterface', message: msg.length > 1024 ? `${msg.slice(0, 1021)}...` : msg };
+/**
+ * Normal/RemovedInterface: "Remove eth1 from shop/macvlan-net". A forced detach whose DEL did not succeed forgot the
+ * record without removing anything for sure: Warning/FailedRemoveInterface, "Remove eth1 from shop/macvlan-net
+ * failed (<why>); its record was forgotten (forced): <what may remain>".
+ */
+export function removedInterfaceEvent(ifname: string, network: string, forced?: { delError?: string; mayRemain: string }): PodEvent {
+  if (!forced?.delError) return { type: 'Normal', reason: 'RemovedInterface', message: `Remove ${ifname} from ${network}` };
+  return limited({ type: 'Warning', reason: 'FailedRemoveInterface', message: `Remove ${ifname} from ${network} failed (${forced.delError}); its record was forgotten (forced): ${forced.mayRemain}` });
+}
+
+/**
+ * Warning/FailedAddInterface, saying what the failed attach left (CniAttachError.left, set by the engine), as the
+ * CLI's own message and exit code do:
+ *   refused (exit 2, 3; busy): "Add eth1 from blue refused (no plugin ADD ran): eth1 is already taken in pod shop/web-1: it is attached (network blue)"
+ *   failed before any ADD (VERSION, STATUS): "Add eth1 from blue failed before any plugin ADD ran: plugin bridge failed on VERSION: …"
+ *   rolled back: "Add eth1 from blue failed: plugin bridge failed on ADD (CNI error 11): no bridge today (rolled back: nothing was left behind)"
+ *   the rollback failed too: "Add eth1 from blue failed, and so did its rollback: …; rolling back also failed: …; the attempt stays recorded, and <what may remain>"
+ * Only the error's message, which says what happened on the pod's node: never its `next` (the user's own command
+ * lines, with their local flags and paths) nor the flag of its fix. Events are read by everyone with access to the
+ * namespace, and kubectl's own events never carry a client's command lines.
+ */
+export function failedAddInterfaceEvent(ifname: string, network: string, e: unknown): PodEvent {
+  const message = (e as Error)?.message ?? String(e);
+  const left = e instanceof CniAttachError ? e.left : undefined;
+  const refused = e instanceof CniAttachError && (e.kind === 'usage' || e.kind === 'not-found' || e.kind === 'busy');
+  const what =
+    left === 'nothing' ? (refused ? 'refused (no plugin ADD ran)' : 'failed before any plugin ADD ran')
+      : left === 'recorded' ? 'failed, and so did its rollback'
+        : 'failed';
+  return limited({ type: 'Warning', reason: 'FailedAddInterface', message: `Add ${ifname} from ${network} ${what}: ${message}` });
 }
 
 /** Record an event on a pod; a failure becomes a note (returns false), never an error. */

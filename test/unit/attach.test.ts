@@ -138,12 +138,81 @@ describe('attach', () => {
     expect(exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(0);
   });
 
-  it('plans without running anything', async () => {
-    const { exec, ctx, req } = setup();
-    const runs = await planAttach(ctx, req);
+  it('plans after the read-only checks, running nothing but VERSION and writing nothing', async () => {
+    const { exec, ctx, cache, req } = setup();
+    const { runs, already } = await planAttach(ctx, cache, req);
+    expect(already).toBeUndefined();
     expect(runs.map((r) => [r.type, r.args.command])).toEqual([['bridge', 'ADD'], ['tuning', 'ADD']]);
     expect(runs[1]!.stdin.prevResult).toEqual({ '(result of plugin)': 'bridge' });
+    expect(exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning']);
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('a plan fails as the attach would before changing anything: same error, same kind, nothing run or written', async () => {
+    const cases: [string, (s: ReturnType<typeof setup>) => Promise<AttachRequest | void>][] = [
+      ['a version no plugin speaks', async (s) => s.exec.addPlugin('/opt/cni/bin/tuning', () => ({}), ['0.3.1', '0.4.0'])],
+      ['a missing plugin', async (s) => void s.exec.plugins.delete('/opt/cni/bin/tuning')],
+      ['a capability no plugin declares', async (s) => ({ ...s.req, rt: { ...s.req.rt, capabilityArgs: { mac: '02:00:00:00:00:01' } } })],
+      ['an existing link', async (s) => void s.exec.links.set(NS, new Set(['eth1']))],
+      ['a VERSION that fails', async (s) => void s.exec.plugins.set('/opt/cni/bin/tuning', () => ({ code: 1, stderr: 'broken' }))],
+    ];
+    for (const [what, arrange] of cases) {
+      const plan = setup();
+      const real = setup();
+      const planReq = (await arrange(plan)) ?? plan.req;
+      const realReq = (await arrange(real)) ?? real.req;
+      const planned = await planAttach(plan.ctx, plan.cache, planReq).catch((e) => e);
+      const attached = await attach(real.ctx, real.cache, realReq).catch((e) => e);
+      expect(planned, what).toBeInstanceOf(Error);
+      expect([planned.constructor, planned.message, planned.left], what).toEqual([attached.constructor, attached.message, 'nothing']);
+      expect(plan.exec.calls.filter((c) => c.command !== 'VERSION'), what).toEqual([]);
+      expect(plan.exec.files.has(resultPath(CACHE, key)) || plan.exec.files.has(intentPath(CACHE, key)), what).toBe(false);
+    }
+  });
+
+  it('a plan refuses a taken ifname as the attach does; an attachment already there (reattachSame) plans no run', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.calls.length = 0;
+    const err = await planAttach(ctx, cache, req).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toBe('eth1 is already taken in netns /var/run/netns/a: it is attached (network net)');
+    expect(err.next).toMatch(/^run cni-detach first/);
+    const again = await planAttach(ctx, cache, { ...req, reattachSame: true });
+    expect(again.runs).toEqual([]);
+    expect(again.already).toMatchObject({ already: true });
     expect(exec.calls).toHaveLength(0);
+  });
+
+  it('a plan of a CNI 1.1 list asks STATUS too, and fails when a plugin is not ready', async () => {
+    const s = setup('1.1.0');
+    for (const t of ['bridge', 'tuning']) s.exec.addPlugin(`/opt/cni/bin/${t}`, (c) => (c.command === 'STATUS' && t === 'tuning' ? { code: 1, stdout: JSON.stringify({ cniVersion: '1.1.0', code: 50, msg: 'not ready' }) } : {}), ['1.0.0', '1.1.0']);
+    const err = await planAttach(s.ctx, s.cache, s.req).catch((e) => e);
+    expect(err).toBeInstanceOf(PluginError);
+    expect(err.message).toMatch(/plugin tuning failed on STATUS \(CNI error 50\): not ready/);
+    expect(s.exec.commands()).toEqual(['VERSION bridge', 'VERSION tuning', 'STATUS bridge', 'STATUS tuning']);
+  });
+
+  it('says what a failure left (CniAttachError.left), and keeps the user\'s command lines out of the message (next)', async () => {
+    const ways = { detach: 'kubectl cni-detach --netns a --ifname eth1 --cache-dir /tmp/mine', force: 'F', forceWithConfig: 'FC' };
+    const left = async (arrange: (s: ReturnType<typeof setup>) => void, twice = false) => {
+      const s = setup();
+      if (twice) await attach(s.ctx, s.cache, s.req);
+      arrange(s);
+      const e = await attach(s.ctx, s.cache, { ...s.req, ways }).catch((x) => x);
+      expect(e.message).not.toMatch(/kubectl|\/tmp\/mine/);
+      return [e.left, e.next !== undefined && /kubectl cni-detach .*--cache-dir \/tmp\/mine/.test(e.next)];
+    };
+    expect(await left(() => undefined, true)).toEqual(['nothing', true]); // taken
+    expect(await left((s) => s.exec.files.set(lockPath(CACHE, 'c1', 'eth1'), 'fake-host 4242 100\n'))).toEqual(['nothing', false]); // busy
+    expect(await left((s) => (s.exec.failWrites = /intents/))).toEqual(['nothing', false]);
+    expect(await left((s) => s.exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'ADD' ? { code: 1, stderr: 'no' } : {})))).toEqual(['undone', false]);
+    expect(await left((s) => s.exec.addPlugin('/opt/cni/bin/tuning', () => ({ code: 1, stderr: 'no' })))).toEqual(['recorded', true]);
+    expect(await left((s) => (s.exec.failWrites = /\/results\//))).toEqual(['undone', false]);
+    expect(await left((s) => {
+      s.exec.failWrites = /\/results\//;
+      s.exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'DEL' ? { code: 1, stderr: 'no' } : c.command === 'ADD' ? { stdout: JSON.stringify(c.stdin.prevResult) } : {}));
+    })).toEqual(['recorded', false]);
   });
 });
 
@@ -204,7 +273,10 @@ describe('detach', () => {
     const { exec, ctx, cache, req } = setup();
     await attach(ctx, cache, req);
     exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stdout: JSON.stringify({ code: 11, msg: 'try again' }) }));
-    await expect(detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).rejects.toThrow(/try again/);
+    const ways = { detach: 'kubectl cni-detach --netns a --ifname eth1 --cache-dir /tmp/mine', force: 'F', forceWithConfig: 'FC' };
+    const e = await detach(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x', ways }).catch((x) => x);
+    expect(e.message).toMatch(/try again; the record stays$/);
+    expect(e.next).toMatch(/^run `kubectl cni-detach --netns a --ifname eth1 --cache-dir \/tmp\/mine` again/);
     expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
   });
 });

@@ -91,7 +91,7 @@ describe('kubectl cni-attach POD', () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--dry-run'])).toBe(0);
     expect(w.stdout()).toMatch(new RegExp(`^# target: pod=shop/web-1 uid=uid-1 node=node-1 runtime=docker sandbox=${SANDBOX} pid=4242 netns=/proc/4242/ns/net\\n# plugin 1/1: bridge`));
-    expect(w.exec.calls).toHaveLength(0);
+    expect(w.exec.commands()).toEqual(['VERSION bridge']);
     expect(w.kube.patches).toHaveLength(0);
   });
 });

@@ -59,8 +59,32 @@ describe('kubectl cni-attach', () => {
     const w = world();
     expect(await cli(attachCommand, w, [...base, '--conf', '-', '--dry-run'])).toBe(0);
     expect(w.stdout()).toMatch(/^# target: netns=\/var\/run\/netns\/a containerId=cnitool-\w+\n# plugin 1\/1: bridge\nCNI_COMMAND=ADD CNI_PATH=\/opt\/cni\/bin:\/usr\/lib\/cni CNI_CONTAINERID=cnitool-\w+ CNI_NETNS=\/var\/run\/netns\/a CNI_IFNAME=eth1 \/opt\/cni\/bin\/bridge <<'EOF'\n\{\n/);
-    expect(w.exec.calls).toHaveLength(0);
+    // only what the attach reads before changing anything: VERSION (side-effect free)
+    expect(w.exec.commands()).toEqual(['VERSION bridge']);
     expect(w.exec.files.size).toBe(0);
+  });
+  it('--dry-run fails as the attach would before changing anything: same message, same exit code', async () => {
+    const cases: [string, string, (w: ReturnType<typeof world>) => void, number, RegExp][] = [
+      ['a version the plugin does not speak', JSON.stringify({ cniVersion: '1.1.0', name: 'net', type: 'bridge' }), () => undefined, 2,
+        /^error: plugin "bridge" \(\/opt\/cni\/bin\/bridge\) supports CNI 0\.3\.1, 0\.4\.0, 1\.0\.0; the config asks for 1\.1\.0: set "cniVersion" to one of those$/m],
+      ['a missing plugin', JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'nothing' }), () => undefined, 2,
+        /^error: CNI plugin "nothing" not found in \/opt\/cni\/bin, \/usr\/lib\/cni on fake node; install it or point the CNI path at its directory \(--cni-path\)$/m],
+      ['a capability no plugin declares', JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' }), () => undefined, 2, /declares the "ips" capability/],
+      ['an existing link', JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' }), (w) => w.exec.links.set(NS, new Set(['eth1'])), 2, /an interface named eth1 already exists/],
+    ];
+    for (const [what, conf, arrange, code, msg] of cases) {
+      const args = [...base, '--conf', '-', ...(what.startsWith('a capability') ? ['--ip', '198.18.0.9/24'] : [])];
+      const dry = world(conf);
+      arrange(dry);
+      expect(await cli(attachCommand, dry, [...args, '--dry-run']), what).toBe(code);
+      expect(dry.stderr(), what).toMatch(msg);
+      expect(dry.stdout(), what).toBe('');
+      expect(dry.exec.calls.filter((c) => c.command !== 'VERSION'), what).toEqual([]);
+      const real = world(conf);
+      arrange(real);
+      expect(await cli(attachCommand, real, args), what).toBe(code);
+      expect(real.stderr(), what).toBe(dry.stderr());
+    }
   });
   it('--dry-run -o json gives the plan as data', async () => {
     const w = world();

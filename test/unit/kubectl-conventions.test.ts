@@ -207,12 +207,73 @@ describe('events (Multus words)', () => {
     const w = world();
     w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'no bridge today' }) } : {}));
     expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
-    expect(w.kube.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'FailedAddInterface', message: expect.stringMatching(/^Add eth1 from net failed \(rolled back\): .*no bridge today/) })]);
+    expect(w.kube.events).toEqual([expect.objectContaining({
+      type: 'Warning', reason: 'FailedAddInterface',
+      message: 'Add eth1 from net failed: plugin bridge failed on ADD (CNI error 11): no bridge today (rolled back: nothing was left behind)',
+    })]);
     const ok = world();
     ok.kube.failEvents = 1;
     expect(await ok.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
     expect(ok.stderr()).toMatch(/^note: the AddedInterface event could not be recorded on pod shop\/web-1: .*403/m);
     expect(ok.kube.patches).toHaveLength(1);
+  });
+});
+
+describe('events say what the failed attach left, as the CLI does, without the user\'s command lines', () => {
+  const failed = async (args: string[], arrange: (w: ReturnType<typeof world>) => void | Promise<void>, stdin?: string) => {
+    const w = world(stdin ? { stdin } : {});
+    await arrange(w);
+    const code = await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--cache-dir', '/tmp/mine', ...args]);
+    const events = w.kube.events.filter((e) => e.reason === 'FailedAddInterface');
+    expect(events).toHaveLength(1);
+    // the user's own command lines stay on their terminal (a path of the node's cache may be named: it is where it happened)
+    expect(events[0]!.message).not.toMatch(/kubectl|--cache-dir/);
+    return { code, message: events[0]!.message, stderr: w.stderr() };
+  };
+  it('refused before anything ran: already taken (exit 2), the CLI naming the way out, the event not', async () => {
+    const r = await failed([], async (w) => {
+      expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--cache-dir', '/tmp/mine', '--no-annotate'])).toBe(0);
+      // another network on the same ifname: refused
+      w.deps.readStdin = async () => JSON.stringify({ cniVersion: '1.0.0', name: 'other', type: 'bridge' });
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: eth1 is already taken in pod shop\/web-1: it is attached \(network net\); run cni-detach first \(`kubectl cni-detach web-1 -n shop --ifname eth1 --cache-dir \/tmp\/mine/m);
+    expect(r.message).toBe('Add eth1 from other refused (no plugin ADD ran): eth1 is already taken in pod shop/web-1: it is attached (network net)');
+    expect(r.message).not.toMatch(/\/tmp\/mine/);
+  });
+  it('refused before anything ran: a CNI version the plugin does not speak, a missing plugin (exit 2)', async () => {
+    const v = await failed([], () => undefined, JSON.stringify({ cniVersion: '1.1.0', name: 'net', type: 'bridge' }));
+    expect(v.code).toBe(2);
+    expect(v.message).toBe('Add eth1 from net refused (no plugin ADD ran): plugin "bridge" (/opt/cni/bin/bridge) supports CNI 0.3.1, 0.4.0, 1.0.0; the config asks for 1.1.0: set "cniVersion" to one of those');
+    const m = await failed(['--cni-path', '/opt/nothing'], () => undefined);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/not found in \/opt\/nothing on fake node; install it or point the CNI path at its directory \(--cni-path\)/);
+    expect(m.message).toBe('Add eth1 from net refused (no plugin ADD ran): CNI plugin "bridge" not found in /opt/nothing on fake node');
+  });
+  it('failed before any ADD ran: VERSION fails (exit 1)', async () => {
+    const r = await failed([], (w) => void w.exec.plugins.set('/opt/cni/bin/bridge', () => ({ code: 1, stderr: 'broken' })));
+    expect(r.code).toBe(1);
+    expect(r.message).toBe('Add eth1 from net failed before any plugin ADD ran: plugin bridge failed on VERSION: exited with code 1: broken');
+  });
+  it('failed and the rollback failed too (exit 1): what is left, without the commands that clear it', async () => {
+    const r = await failed([], (w) => w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stderr: 'no' })));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/; the attempt stays recorded, and the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them; `kubectl cni-detach web-1 -n shop --ifname eth1 --cache-dir \/tmp\/mine` runs its DEL again/);
+    expect(r.message).toBe('Add eth1 from net failed, and so did its rollback: plugin bridge failed on ADD: exited with code 1: no; rolling back also failed: plugin bridge failed on DEL: exited with code 1: no; the attempt stays recorded, and the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them');
+  });
+  it('the result could not be cached: rolled back (exit 1)', async () => {
+    const r = await failed([], (w) => void (w.exec.failWrites = /\/results\//));
+    expect(r.code).toBe(1);
+    expect(r.message).toMatch(/^Add eth1 from net failed: could not write the result cache \/tmp\/mine\/results\/net-\w+-eth1: .*EACCES.* \(rolled back\)$/);
+  });
+  it('a forced detach whose DEL failed records a Warning saying what may remain, not RemovedInterface', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stderr: 'gone wrong' }));
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--force'])).toBe(0);
+    expect(w.kube.events.slice(1).map((e) => [e.type, e.reason, e.message])).toEqual([
+      ['Warning', 'FailedRemoveInterface', 'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: gone wrong); its record was forgotten (forced): the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them'],
+    ]);
   });
 });
 
