@@ -195,6 +195,51 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('from the laptop: --dry-run fails as the attach would (CNI version, missing plugin), and the pod\'s events say what happened, without the laptop\'s command lines', async () => {
+    const w = await world();
+    api.clearEvents();
+    const nodeState = async () => [await nodeResults(w.ws.dir, 'node-a'), await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`).catch(() => [] as string[])];
+    // 1. a CNI 1.1 config against plugins that speak up to 1.0.0: the dry run and the attach, the same message and exit 2
+    const v11 = await writeConf(w.ws.dir, 'v11.json', bridgeConf({ name: lab.name('v'), bridge: lab.bridge(), subnet: '198.18.71.0/24', dataDir: w.ws.dataDir, cniVersion: '1.1.0' }));
+    const version = /^error: plugin "bridge" \(\/usr\/lib\/cni\/bridge on node node-a\) supports CNI [\d., ]*1\.0\.0; the config asks for 1\.1\.0: set "cniVersion" to one of those$/;
+    const dry = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', v11, '--dry-run', ...w.common]);
+    expect(dry.exitCode, dry.stderr).toBe(2);
+    expect(dry.stderr).toMatch(version);
+    expect(dry.stdout).toBe('');
+    expect(api.listEvents('shop')).toEqual([]); // a dry run records nothing
+    const real = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', v11, ...w.common]);
+    expect(real.exitCode, real.stderr).toBe(2);
+    expect(real.stderr).toBe(dry.stderr);
+    // 2. a plugin that is not there: named with its node, in one bracket
+    const missing = /^error: CNI plugin "bridge" not found in \/opt\/nothing on node node-a \(through agent pod kube-system\/[\w-]+\); install it or point the CNI path at its directory \(--cni-path\)$/;
+    for (const extra of [['--dry-run'], []]) {
+      const r = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...extra, ...w.common, '--cni-path', '/opt/nothing']);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(missing);
+    }
+    // 3. "already taken": the CLI names the command that clears it (with the laptop's --cache-dir); the event does not
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const other = await writeConf(w.ws.dir, 'other.json', bridgeConf({ name: lab.name('o'), bridge: lab.bridge(), subnet: '198.18.71.0/24', dataDir: w.ws.dataDir }));
+    for (const extra of [['--dry-run'], []]) {
+      const taken = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', other, ...extra, ...w.common]);
+      expect(taken.exitCode, taken.stderr).toBe(2);
+      expect(taken.stderr).toMatch(/^error: net1 is already taken in pod shop\/web-1: it is attached \(network \S+\); run cni-detach first \(`kubectl cni-detach web-1 -n shop --ifname net1 .*--cache-dir /);
+    }
+    const events = api.listEvents('shop').map((e) => [e.type, e.reason, e.message]);
+    expect(events).toEqual([
+      ['Warning', 'FailedAddInterface', expect.stringMatching(/^Add net1 from \S+ refused \(no plugin ADD ran\): plugin "bridge" \(\/usr\/lib\/cni\/bridge on node node-a\) supports CNI .*; the config asks for 1\.1\.0: set "cniVersion" to one of those$/)],
+      ['Warning', 'FailedAddInterface', expect.stringMatching(/^Add net1 from \S+ refused \(no plugin ADD ran\): CNI plugin "bridge" not found in \/opt\/nothing on node node-a \(through agent pod kube-system\/[\w-]+\)$/)],
+      ['Normal', 'AddedInterface', expect.stringMatching(/^Add net1 \[198\.18\.71\.\d+\/24\] from /)],
+      ['Warning', 'FailedAddInterface', expect.stringMatching(/^Add net1 from \S+ refused \(no plugin ADD ran\): net1 is already taken in pod shop\/web-1: it is attached \(network \S+\)$/)],
+    ]);
+    for (const [, , m] of events) expect(m).not.toMatch(/kubectl|--cache-dir|laptop-cache/);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await nodeState()).toEqual([[], []]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+    api.clearEvents();
+  });
+
   it('a reader that goes away (`| head -1`) does not cut the command short: it finishes, deletes its agent, exits as it would have', async () => {
     const w = await world();
     const env = { ...process.env, KUBECONFIG: api.kubeconfigPath };

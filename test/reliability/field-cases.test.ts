@@ -63,7 +63,7 @@ describe('kind 1: every record can be cleared', () => {
     const args = lab.args(ws, ns, 'eth1', conf);
     const a = await runCli('attach', [...args, '--args', 'FOO=bar']);
     const line = expectCleanError(a, 1, /rolling back also failed/);
-    expect(line).toMatch(/the attempt stays recorded: `kubectl cni-detach --netns \S+ --ifname eth1 --cache-dir \S+ --cni-path \S+` runs its DEL again/);
+    expect(line).toMatch(/the attempt stays recorded, and the link eth1 in netns \S+ and its IPAM lease may remain if no DEL freed them; `kubectl cni-detach --netns \S+ --ifname eth1 --cache-dir \S+ --cni-path \S+` runs its DEL again/);
     expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
 
     // (a) cni-list reports it, with its reason: in full in -o json, in brief in the table, whose note names the command
@@ -79,7 +79,7 @@ describe('kind 1: every record can be cleared', () => {
     const again = await runCli('attach', args);
     expectCleanError(again, 2, /eth1 is already taken .*an attach of it was interrupted .*run cni-detach first \(`kubectl cni-detach .*`; `kubectl cni-detach .* --force` if its DEL keeps failing\)/);
     const d = await runCli('detach', lab.args(ws, ns, 'eth1'));
-    expectCleanError(d, 1, /failed on DEL.*the record stays: run `kubectl cni-detach .*` again .*or `kubectl cni-detach .* --force` to forget it/);
+    expectCleanError(d, 1, /failed on DEL.*the record stays; run `kubectl cni-detach .*` again .*or `kubectl cni-detach .* --force` to forget it/);
 
     // (b) --args on detach takes precedence over the cached ones
     const fixed = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '--args', '']);
