@@ -76,7 +76,11 @@ if [[ -s $report ]]; then
   passed=$(jq '.numPassedTests' "$report")
   failed=$(jq '.numFailedTests' "$report")
   skipped=$(jq '.numPendingTests + .numTodoTests' "$report")
-  echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+  # a test file that failed before any of its tests ran (it does not compile, its set-up threw) counts no test
+  broken=$(jq '[.testResults[] | select(.status == "failed" and ((.assertionResults // []) | map(select(.status == "failed")) | length) == 0)] | length' "$report")
+  more=''
+  if [[ $broken -gt 0 ]]; then more=", ${broken} test file(s) failed to run"; fi
+  echo "${passed} passed, ${failed} failed, ${skipped} skipped${more}"
   if [[ $passed -eq 0 && $rc -eq 0 ]]; then echo "test: no test ran" >&2; rc=1; fi
 fi
 exit $rc

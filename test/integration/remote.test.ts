@@ -189,8 +189,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(clear).toBe(
       `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
     );
-    const pasted = clear!.split(' ').slice(1);
-    expectOk(await runCli(pasted[0]!.replace('cni-', '') as 'gc', pasted.slice(1)));
+    const gcWords = clear!.split(' ').slice(1);
+    expectOk(await runCli(gcWords[0]!.replace('cni-', '') as 'gc', gcWords.slice(1)));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
   });
