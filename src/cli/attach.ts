@@ -45,13 +45,13 @@ function summaryAddresses(result: JsonObject): string[] {
   }
 }
 
-async function recordInCluster(job: Job, pod: PodTarget, result: Attached): Promise<void> {
+async function recordInCluster(job: Job, pod: PodTarget, result: Attached | { network: string; interrupted: true }): Promise<void> {
   const { addRecord } = await import('../resolve/records.js');
   try {
     await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', {
       namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
-      network: result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      addresses: summaryAddresses(result.result),
+      network: 'interrupted' in result ? result.network : result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      ...('interrupted' in result ? { addresses: [], interrupted: true } : { addresses: summaryAddresses(result.result) }),
     });
   } catch (e) {
     job.deps.io.err(`note: the attachment is not recorded in the cluster (${(e as Error).message}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)\n`);
@@ -97,6 +97,9 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined):
       const events = await load.events();
       await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, e), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
     }
+    // a failed attach whose rollback failed too stays recorded on its node (its intent): recorded in the cluster as
+    // well, so that cni-list -A and cni-gc see it from anywhere, as they see a finished one
+    if (pod && job.api && !stoppedBy(e) && engine.attachLeft(e) === 'recorded') await recordInCluster(job, pod, { network: job.conf.list.name, interrupted: true });
     throw e;
   }
   return { target, done, annotated: false, ...(pod ? { pod } : {}) };

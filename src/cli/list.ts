@@ -61,6 +61,17 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
   if (row.state === 'recorded') {
     return { ...row, brief: 'pods could not be listed', reason: `recorded by cni-attach on node ${r.node}; whether pod ${r.namespace}/${r.pod} still exists is not known: the pods could not be listed` };
   }
+  if (r.interrupted && row.state === 'attached') {
+    // its attach failed and so did its rollback: the node keeps its intent (and maybe an interface and a lease)
+    return {
+      ...row,
+      state: 'interrupted',
+      brief: 'attach did not finish',
+      reason: `an attach of ${r.ifname} failed on node ${r.node} and so did its rollback; the node keeps its record (and maybe the interface and its lease): cni-detach --force forgets it after its DEL`,
+      remedy: 'cni-detach --force clears it',
+      clear: `${detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags)} --force`,
+    };
+  }
   if (row.state === 'pod gone') {
     return {
       ...row,

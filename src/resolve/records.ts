@@ -32,6 +32,12 @@ export interface AttachmentRecord {
   since: string;
   /** The addresses of the result (CIDR notation), for cni-list. */
   addresses?: string[];
+  /**
+   * The attach did not finish: it failed and so did its rollback, so the node keeps its intent (and maybe an
+   * interface and a lease). cni-list -A shows it as interrupted with the command that clears it; cni-gc frees it
+   * once its pod is gone; cni-detach (--force) forgets it with the rest.
+   */
+  interrupted?: boolean;
 }
 
 /** The ConfigMap name of a node's records: a DNS subdomain of at most 253 characters (long node names are hashed). */

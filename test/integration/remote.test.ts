@@ -255,6 +255,26 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
   });
 
+  it('an attach on another node whose rollback fails is recorded in the cluster: cni-list -A shows it interrupted, and its command clears it', async () => {
+    const w = await world();
+    const bad = await writeConf(w.ws.dir, 'bad.json', { cniVersion: '1.0.0', name: lab.name('b'), type: 'bridge', bridge: lab.bridge(), isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: 'not-a-cidr' }]], dataDir: w.ws.dataDir } });
+    const a = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', bad, ...w.common]);
+    expect(a.exitCode, a.stderr).toBe(1);
+    expect(a.stderr).toMatch(/rolling back also failed/);
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs, '--cni-path', '/usr/lib/cni']);
+    expectOk(l);
+    const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-1');
+    expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
+    expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .* --force$/);
+    // pasted as printed, it clears the node and the record
+    const words = row!.clearCommand!.split(' ').slice(2);
+    expectOk(await runCli('detach', words));
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`).catch(() => [])).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {
     const w = await world();
     api.clearRequests();
