@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { UnreachableError } from '../errors.js';
 import type { RunOptions, RunResult } from './types.js';
-import { type Ran, runStoppable, ShellExecutor, STOP_WAIT_MS, StoppableRun } from './shell.js';
+import { type Ran, runStoppable, ShellExecutor } from './shell.js';
 import { SESSION_GRACE_MS, SessionPool, type SessionTransport, viaSession } from './node-session.js';
 
 export class DockerExecExecutor extends ShellExecutor {
@@ -15,13 +15,13 @@ export class DockerExecExecutor extends ShellExecutor {
   /** The container through the client for short requests (exec create and inspect): those end within its timeout. */
   private readonly container: Dockerode.Container;
 
+  /** Long-lived execs carrying the commands (exec/node-session.ts). */
+  readonly sessions: SessionPool;
+
   /**
    * docker: the client for exec streams, without a timeout (a plugin may be silent as long as its own limit allows);
    * requests: the client for the short requests, with the request timeout (default: docker).
    */
-  /** Long-lived execs carrying the commands (exec/node-session.ts). */
-  readonly sessions: SessionPool;
-
   constructor(
     private readonly docker: Dockerode,
     readonly containerName: string,
@@ -57,10 +57,11 @@ export class DockerExecExecutor extends ShellExecutor {
    * Run argv in the container. A timeout is enforced inside it with GNU `timeout -s KILL` (the exec API cannot signal
    * an exec'd process: moby has no "exec kill"), which makes its own process group and signals all of it: the plugin
    * and what it started. On the user's signal every process of the run is killed inside the container (StoppableRun):
-   * the result says interrupted, and code null when the kill ended it. Every Docker request ends on the signal too.
+   * the result says interrupted, and code null when the kill ended it; a run those kills do not end within about 5 s
+   * is no longer waited for (runStoppable).
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    if (!this.sessions.usable) return this.runExec(argv, opts);
+    // on a node session; where none can be had, as an exec of its own (viaSession)
     const send = (a: string[], e: string[], i: string, t: number | undefined) =>
       viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i), (t ?? 0) + SESSION_GRACE_MS);
     return runStoppable(this.where, (k) => this.runShort(k), send, argv, opts, this.baseEnv());
@@ -93,60 +94,6 @@ export class DockerExecExecutor extends ShellExecutor {
     }
     if (typeof info.ExitCode !== 'number') throw new UnreachableError(`ran ${argv[0]} in ${this.where}, but Docker did not tell how it ended`);
     return { code: info.ExitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-  }
-
-  /** One command as an exec of its own, stopped on the user's signal (the way without sessions). */
-  private async runExec(argv: string[], opts: RunOptions): Promise<RunResult> {
-    const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
-    const cmd = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
-    // registered before the exec exists: a signal while it is created or started is acted on once it runs
-    const stop = new StoppableRun((kill) => this.runShort(kill));
-    const env = [...Object.entries(opts.env ?? this.baseEnv()).map(([k, v]) => `${k}=${v}`), stop.mark];
-    const interrupted = (stdout = '', stderr = ''): RunResult => ({ code: null, stdout, stderr, timedOut: false, interrupted: stop.stoppedBy! });
-    try {
-      // nothing has run before the exec is started
-      let exec: Dockerode.Exec | undefined;
-      try {
-        exec = await Promise.race([this.container.exec({ Cmd: cmd, Env: env, AttachStdin: true, AttachStdout: true, AttachStderr: true }), stop.stopped.then(() => undefined)]);
-      } catch (e) {
-        throw new UnreachableError(`cannot run ${argv[0]} in ${this.where}: ${(e as Error).message}`, { cause: e });
-      }
-      if (!exec || stop.stoppedBy) return interrupted();
-      const stream = await Promise.race([this.docker.getExec(exec.id).start({ hijack: true, stdin: true }), stop.gaveUp]);
-      if (!stream) return interrupted('', stop.mayStillRun(this.where));
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const o = new PassThrough().on('data', (c: Buffer) => out.push(c));
-      const e = new PassThrough().on('data', (c: Buffer) => err.push(c));
-      this.docker.modem.demuxStream(stream, o, e);
-      const finished = stop.track(new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', reject);
-      }));
-      stream.end(opts.stdin ?? '');
-      const given = await Promise.race([finished.then(() => false), stop.gaveUp.then(() => true)]);
-      if (given) stream.destroy();
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (given) return interrupted(stdout, `${stderr}${stop.mayStillRun(this.where)}`);
-      // the run is over: its exit code, within a moment of a signal that comes meanwhile
-      let info: Dockerode.ExecInspectInfo | undefined;
-      try {
-        info = await Promise.race([exec.inspect(), stop.stopped.then(() => new Promise<undefined>((r) => setTimeout(r, STOP_WAIT_MS)))]);
-      } catch (e) {
-        throw new UnreachableError(`ran ${argv[0]} in ${this.where}, but Docker did not tell how it ended: ${(e as Error).message}`, { cause: e });
-      }
-      const code = info ? info.ExitCode ?? null : null;
-      // killed (or finished) while the user's signal came: the engine must not build on it (RunResult.interrupted);
-      // 137 is 128 + SIGKILL: the kill ended it
-      if (stop.stoppedBy) return code === 137 ? { ...interrupted(stdout, stderr), signal: 'SIGKILL' } : { code, stdout, stderr, timedOut: false, interrupted: stop.stoppedBy };
-      // timeout(1) exits 137 when it had to SIGKILL the command
-      if (secs !== undefined && code === 137) return { code: null, signal: 'SIGKILL', stdout, stderr, timedOut: true };
-      return { code, stdout, stderr, timedOut: false };
-    } finally {
-      stop.release();
-    }
   }
 
   /** A short command in the container (the kill of a stopped run): not marked, not stopped by the signal. */

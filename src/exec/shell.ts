@@ -34,7 +34,7 @@ done`;
 
 /** How often, and how long apart, the kill is tried before the run is no longer waited for (5 × 1 s). */
 const STOP_TRIES = 5;
-export const STOP_WAIT_MS = 1000;
+const STOP_WAIT_MS = 1000;
 
 /**
  * One run on a node reached by commands, which the user's signal must stop there: neither the Docker exec API nor

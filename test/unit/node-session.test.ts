@@ -49,6 +49,17 @@ function local(argv: string[], env: Record<string, string> = { PATH }): SessionT
 
 const env = [`PATH=${PATH}`, 'KUBECTL_CNI_ATTACH_RUN=r1'];
 
+/** A pool's opener that runs each session here (local) and keeps what it opened. */
+function recording() {
+  const opened: ReturnType<typeof local>[] = [];
+  const open = async (argv: string[]) => {
+    const t = local(argv);
+    opened.push(t);
+    return t;
+  };
+  return { opened, open };
+}
+
 describe('the session loop (real sh)', () => {
   it('runs requests one after another with exactly their argv, environment and stdin; exit codes and both outputs come back byte for byte', async () => {
     const mark = '@m1';
@@ -126,12 +137,8 @@ describe('the session loop (real sh)', () => {
 
 describe('SessionPool and viaSession', () => {
   it('opens another session only while all are busy, and closes them all at the end', async () => {
-    const opened: ReturnType<typeof local>[] = [];
-    const pool = new SessionPool(async (argv) => {
-      const t = local(argv);
-      opened.push(t);
-      return t;
-    });
+    const { opened, open } = recording();
+    const pool = new SessionPool(open);
     const slow = (tag: string) => pool.run(requestScript(['sh', '-c', `sleep 0.2; echo ${tag}`], env), '');
     expect((await Promise.all([slow('a'), slow('b')])).map((r) => r.stdout)).toEqual(['a\n', 'b\n']);
     expect(opened).toHaveLength(2);
@@ -181,12 +188,8 @@ describe('SessionPool and viaSession', () => {
   });
 
   it('a request unanswered past its limit gives the session up: an UnreachableError, and the next command gets a new session', async () => {
-    const opened: ReturnType<typeof local>[] = [];
-    const pool = new SessionPool(async (argv) => {
-      const t = local(argv);
-      opened.push(t);
-      return t;
-    });
+    const { opened, open } = recording();
+    const pool = new SessionPool(open);
     const never = async () => {
       throw new Error('must not run again');
     };
@@ -199,12 +202,7 @@ describe('SessionPool and viaSession', () => {
   });
 
   it('closeAllSessions ends every pool at once: an idle session asked to end, a busy one torn down, within the limit', async () => {
-    const opened: ReturnType<typeof local>[] = [];
-    const open = async (argv: string[]) => {
-      const t = local(argv);
-      opened.push(t);
-      return t;
-    };
+    const { opened, open } = recording();
     const [a, b] = [new SessionPool(open), new SessionPool(open)];
     await a.run(requestScript(['true'], env), '');
     void b.run(requestScript(['sh', '-c', 'sleep 5'], env), '').catch(() => undefined); // busy when the command ends
