@@ -15,11 +15,12 @@
  *    steps is let go again) and run() rejects with PreconditionFailed: the engine then does the same work again step
  *    by step (direct()), as before, with its usual answers (busy, already taken).
  *
- * Every step's output comes back framed on stdout before the command's own (`<mark> <i> <rc> <b64 out> <b64 err>`, then
- * `<mark> end`): a random mark per round trip, base64 so that any content passes. Needs sh, base64, mktemp, timeout on
- * the node (coreutils or busybox).
+ * Every step's output comes back framed on stdout before the command's own (exec/framed.ts, then `<mark> end`): a
+ * random mark per round trip, base64 so that any content passes. Needs sh, base64, mktemp, stat, cat, timeout on the
+ * node (coreutils or busybox).
  */
 import { randomBytes } from 'node:crypto';
+import { EMIT_SH, parseFrames } from './framed.js';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 
 /** What the engine will read soon (see the file comment). */
@@ -91,9 +92,15 @@ function stepShell(s: Step, arg: (v: string) => string): string {
     case 'expectFile':
       return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && [ "$(cat ${arg(s.path)}; printf x)" = "$(printf '%s' ${arg(s.content)}; printf x)" ]`;
     case 'expectNames':
-      return `g=$(cd ${arg(s.dir)} 2>/dev/null && for f in *${arg(s.suffix)}; do [ -e "$f" ] && printf '%s\\n' "$f"; done | LC_ALL=C sort); [ "$g" = ${arg(s.names.join('\n'))} ]`;
+      // the names in the byte order of the C locale, as a pathname expansion sorts them there (POSIX 2.13.3; the
+      // steps' environment has no locale, and LC_ALL=C says so to a shell that reads it at once): no sort process
+      return `LC_ALL=C; g=; cd ${arg(s.dir)} 2>/dev/null && for f in *${arg(s.suffix)}; do [ -e "$f" ] && g="$g$f\n"; done; [ "$g" = ${arg(s.names.map((n) => `${n}\n`).join(''))} ]`;
     case 'list':
-      return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *${arg(s.suffix)}; do [ -f "$f" ] || continue; printf '%s %s\\n' "$f" "$(base64 < "$f" | tr -d '\\n')"; done`;
+      // every file's size and name (one stat) and then all their contents (one cat): a process per file, three with
+      // base64, made a node with many attachments pay for each of them on every attach (see parseListing). Never
+      // fails: a file removed meanwhile leaves no listing (stat) or one whose sizes do not add up (cat), and the
+      // engine then reads step by step
+      return `cd ${arg(s.dir)} 2>/dev/null || { echo 0; exit 0; }; x=${arg(s.suffix)}; set --; for f in *"$x"; do [ -f "$f" ] || continue; case $f in *'\n'*) continue;; esac; set -- "$@" "$f"; done; [ $# -gt 0 ] || { echo 0; exit 0; }; stat -L -c '%s %n' -- "$@" > "$t/l" 2>/dev/null || exit 0; echo $#; while IFS= read -r l; do printf '%s\\n' "$l"; done < "$t/l"; cat -- "$@" 2>/dev/null; exit 0`;
     case 'executables':
       return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && [ -x "$f" ] && printf '%s\\n' "$f"; done; exit 0`;
     case 'firstRun': {
@@ -125,8 +132,7 @@ export function buildScript(steps: Step[], thenCommand: boolean): Built {
   };
   const lines = [
     't=$(mktemp -d) || exit 97',
-    // an empty output (most steps') is an empty field: no base64 and tr for it
-    `emit() { printf '%s %s %s ' "$1" "$2" "$3"; [ ! -s "$t/o" ] || base64 < "$t/o" | tr -d '\\n'; printf ' '; [ ! -s "$t/e" ] || base64 < "$t/e" | tr -d '\\n'; printf '\\n'; }`,
+    EMIT_SH,
   ];
   // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
   const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));
@@ -154,22 +160,51 @@ interface StepOutcome {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes (a listing's sizes count bytes). */
+  raw: Buffer;
 }
 
 /** The steps' outcomes and the command's own stdout (undefined when the steps did not get to it). */
 export function parseFramed(stdout: string, mark: string): { steps: StepOutcome[]; rest: string | undefined } {
-  const steps: StepOutcome[] = [];
+  const { frames, rest } = parseFrames(stdout, mark, ['end']);
+  return { steps: frames.map((f) => ({ index: Number(f.key), code: Number(f.code), stdout: f.stdout.toString('utf8'), stderr: f.stderr.toString('utf8'), raw: f.stdout })), rest };
+}
+
+/**
+ * A 'list' step's output: the count, `<bytes> <name>` per file, then the files' contents one after the other (`0` for
+ * a directory that is not there). Undefined when there is no listing or its sizes do not add up (a file changed or went
+ * between stat and cat): the engine then reads step by step.
+ */
+export function parseListing(raw: Buffer): Map<string, string> | undefined {
   let pos = 0;
-  for (;;) {
-    if (!stdout.startsWith(`${mark} `, pos)) return { steps, rest: undefined };
-    const nl = stdout.indexOf('\n', pos);
-    if (nl < 0) return { steps, rest: undefined };
-    const line = stdout.slice(pos + mark.length + 1, nl);
+  const line = () => {
+    const nl = raw.indexOf(10, pos);
+    if (nl < 0) return undefined;
+    const l = raw.subarray(pos, nl).toString('utf8');
     pos = nl + 1;
-    if (line === 'end') return { steps, rest: stdout.slice(pos) };
-    const [index, code, out = '', err = ''] = line.split(' ');
-    steps.push({ index: Number(index), code: Number(code), stdout: Buffer.from(out, 'base64').toString('utf8'), stderr: Buffer.from(err, 'base64').toString('utf8') });
+    return l;
+  };
+  const count = Number(line());
+  if (!Number.isInteger(count) || count < 0) return undefined;
+  const sized: [string, number][] = [];
+  for (let i = 0; i < count; i++) {
+    const l = line();
+    const sp = l?.indexOf(' ') ?? -1;
+    if (l === undefined || sp < 1) return undefined;
+    sized.push([l.slice(sp + 1), Number(l.slice(0, sp))]);
   }
+  if (pos + sized.reduce((n, [, b]) => n + b, 0) !== raw.length) return undefined;
+  const files = new Map<string, string>();
+  for (const [name, bytes] of sized) {
+    files.set(name, raw.subarray(pos, pos + bytes).toString('utf8'));
+    pos += bytes;
+  }
+  return files;
+}
+
+/** A 'list' step's output for these files (what the node prints; for fakes). */
+export function listingOutput(files: [name: string, content: string][]): string {
+  return `${files.length}\n${files.map(([n, c]) => `${Buffer.byteLength(c)} ${n}\n`).join('')}${files.map(([, c]) => c).join('')}`;
 }
 
 const canonical = (path: string, opts: RunOptions) =>
@@ -269,12 +304,8 @@ export class BatchingExecutor implements Executor, Batching {
       const s = steps[o.index]!;
       if (o.code !== 0) continue;
       if (s.kind === 'list') {
-        const files = new Map<string, string>();
-        for (const line of o.stdout.split('\n').filter(Boolean)) {
-          const sp = line.lastIndexOf(' ');
-          files.set(line.slice(0, sp), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
-        }
-        this.listed.set(s.dir.replace(/\/+$/, ''), { suffix: s.suffix, files });
+        const files = parseListing(o.raw);
+        if (files) this.listed.set(s.dir.replace(/\/+$/, ''), { suffix: s.suffix, files });
       } else if (s.kind === 'executables') {
         this.executables.set(s.dir, new Set(o.stdout.split('\n').filter(Boolean)));
       }

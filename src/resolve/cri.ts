@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, UnreachableError } from '../errors.js';
+import { EMIT_SH, parseFrames } from '../exec/framed.js';
 import type { CommandRunner, Executor, RunResult } from '../exec/types.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
 
@@ -86,13 +87,14 @@ const crictlInspect = (ids: string[]) => ['crictl', 'inspectp', '-o', 'json', ..
  * to a node reached by commands: the probe; one listing of the sandboxes of those pod names; their inspection in as
  * few runtime runs as the tool allows (crictl: one `inspectp` of all the ready ones; ctr: the task list, then
  * `containers info` of each, which takes one id); and the links of each running one's network namespace
- * (/proc/PID/net/dev). Each command's output comes back framed as `<mark> <key> <exit> <b64 stdout> <b64 stderr>`;
+ * (/proc/PID/net/dev). Each command's output comes back framed (exec/framed.ts, keyed `pods`, `inspectp`, `info:ID`…);
  * the parsing and the choices stay in TypeScript. $1 mark, $2 namespace ('' for any), $3 the names' regexp, $4 the
  * ctr filter.
  */
 const LOOKUP = `${PROBE.replace(/echo (crictl|ctr)/g, 'tool=$1').replace('exit 0; fi', 'break; fi')}
 t=$(mktemp -d) || exit 97
-sec() { k=$1; shift; "$@" > "$t/o" 2> "$t/e"; r=$?; printf '%s %s %s ' "$M" "$k" "$r"; [ ! -s "$t/o" ] || base64 < "$t/o" | tr -d '\\n'; printf ' '; [ ! -s "$t/e" ] || base64 < "$t/e" | tr -d '\\n'; printf '\\n'; return $r; }
+${EMIT_SH}
+sec() { k=$1; shift; "$@" > "$t/o" 2> "$t/e"; r=$?; emit "$M" "$k" "$r"; return $r; }
 lines() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }
 links() { for pid in "$@"; do sec "links:$pid" lines "/proc/$pid/net/dev"; done; }
 pods() { if [ -n "$NS" ]; then crictl pods --namespace "$NS" --name "$NAMES" "$@"; else crictl pods --name "$NAMES" "$@"; fi; }
@@ -113,7 +115,8 @@ ctr)
   cp "$t/o" "$t/tasks"
   for id in $ids; do
     sec "info:$id" ctr -n k8s.io containers info "$id"
-    links $(awk -v id="$id" '$1 == id && $3 == "RUNNING" { print $2 }' "$t/tasks")
+    p=; while read -r a b c _; do [ "$a" != "$id" ] || [ "$c" != RUNNING ] || p="$p $b"; done < "$t/tasks"
+    links $p
   done ;;
 esac
 rm -rf "$t"
@@ -128,14 +131,12 @@ interface Fetched {
 function parseLookup(stdout: string, mark: string): Fetched {
   const outputs = new Map<string, RunResult>();
   let tool: Tool | undefined;
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith(`${mark} `)) continue;
-    const [key = '', code = '', out = '', err = ''] = line.slice(mark.length + 1).split(' ');
-    if (key === 'tool') {
-      tool = code === 'crictl' || code === 'ctr' ? { kind: code } : undefined;
+  for (const f of parseFrames(stdout, mark, ['tool'], true).frames) {
+    if (f.key === 'tool') {
+      tool = f.code === 'crictl' || f.code === 'ctr' ? { kind: f.code } : undefined;
       continue;
     }
-    outputs.set(key, { code: Number(code), stdout: Buffer.from(out, 'base64').toString('utf8'), stderr: Buffer.from(err, 'base64').toString('utf8'), timedOut: false });
+    outputs.set(f.key, { code: Number(f.code), stdout: f.stdout.toString('utf8'), stderr: f.stderr.toString('utf8'), timedOut: false });
   }
   return { tool, outputs };
 }

@@ -1,4 +1,6 @@
 /** An in-memory Executor: files in a Map, plugins as functions. For unit tests of the engine and the CLI. */
+import { listingOutput } from '../../src/exec/batch.js';
+import { frame } from '../../src/exec/framed.js';
 import type { LockOwner } from '../../src/exec/lock.js';
 import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from '../../src/exec/types.js';
 
@@ -142,7 +144,6 @@ export class FakeExecutor implements Executor {
     const args = argv.slice(4);
     const at = (i: number) => args[i - 1]!;
     const mark = args[0]!;
-    const b64 = (t: string) => Buffer.from(t).toString('base64');
     const out: string[] = [];
     const made: string[] = [];
     const children = (dir: string) => [...this.files.keys()].filter((k) => k.startsWith(`${dir}/`) && !k.slice(dir.length + 1).includes('/')).map((k) => k.slice(dir.length + 1));
@@ -153,8 +154,8 @@ export class FakeExecutor implements Executor {
         case 'remove': return (this.files.delete(a!), { code: 0 });
         case 'create': return this.files.has(a!) ? { code: 1 } : (this.files.set(a!, b!), made.push(a!), { code: 0 });
         case 'expectFile': return { code: (m.a.length === 1 ? !this.files.has(a!) : this.files.get(a!) === c) ? 0 : 1 };
-        case 'expectNames': return { code: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().join('\n') === c ? 0 : 1 };
-        case 'list': return { code: 0, stdout: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).map((n) => `${n} ${b64(this.files.get(`${a}/${n}`)!)}\n`).join('') };
+        case 'expectNames': return { code: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => `${n}\n`).join('') === c ? 0 : 1 };
+        case 'list': return { code: 0, stdout: listingOutput(children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => [n, this.files.get(`${a}/${n}`)!])) };
         case 'executables': return { code: 0, stdout: [...this.plugins.keys()].filter((p) => p.startsWith(`${a}/`)).map((p) => `${p.slice(a!.length + 1)}\n`).join('') };
         case 'firstRun': {
           const vals = m.a.map(at);
@@ -172,7 +173,7 @@ export class FakeExecutor implements Executor {
     return (async () => {
       for (const [i, m] of meta.entries()) {
         const r = await step(m);
-        out.push(`${mark} ${i} ${r.code} ${b64(r.stdout ?? '')} ${b64(r.stderr ?? '')}\n`);
+        out.push(frame(mark, String(i), r.code, r.stdout ?? '', r.stderr ?? ''));
         if (r.code !== 0) {
           for (const p of made) this.files.delete(p);
           return { code: 99, stdout: out.join('') };
@@ -195,20 +196,19 @@ export class FakeExecutor implements Executor {
    */
   private lookup(probe: string, argv: string[]): Partial<RunResult> {
     const [mark, namespace, pattern, filter] = argv.slice(4) as [string, string, string, string];
-    const b64 = (t: string) => Buffer.from(t).toString('base64');
     const out = [`${mark} tool ${probe || 'none'}\n`];
     const call = (cmd: string[]) => ({ code: 0, stdout: '', stderr: '', ...(this.tools.get(cmd[0]!)!(cmd) as Partial<RunResult>) });
-    const frame = (key: string, r: { code: number; stdout: string; stderr: string }) => out.push(`${mark} ${key} ${r.code} ${b64(r.stdout)} ${b64(r.stderr)}\n`);
+    const framed = (key: string, r: { code: number; stdout: string; stderr: string }) => out.push(frame(mark, key, r.code, r.stdout, r.stderr));
     const sec = (key: string, cmd: string[]) => {
       this.ran.push(cmd);
       const r = call(cmd);
-      frame(key, r);
+      framed(key, r);
       return r;
     };
     const names = new RegExp(pattern);
     const links = (pid: number | string | undefined) => {
       const dev = pid ? this.files.get(`/proc/${pid}/net/dev`) : undefined;
-      if (dev !== undefined) out.push(`${mark} links:${pid} 0 ${b64(dev)} \n`);
+      if (dev !== undefined) out.push(frame(mark, `links:${pid}`, 0, dev));
     };
     if (probe === 'crictl') {
       const pods = sec('pods', ['crictl', 'pods', ...(namespace ? ['--namespace', namespace] : []), '--name', pattern, '-o', 'json']);
@@ -222,7 +222,7 @@ export class FakeExecutor implements Executor {
         const each = ids.map((id) => call(['crictl', 'inspectp', '-o', 'json', id]));
         const bad = each.find((r) => r.code !== 0);
         const stdout = bad ? '' : ids.length === 1 ? each[0]!.stdout : `[${each.map((r) => r.stdout).join(',')}]`;
-        frame('inspectp', bad ?? { code: 0, stdout, stderr: '' });
+        framed('inspectp', bad ?? { code: 0, stdout, stderr: '' });
         for (const r of bad ? [] : each) links((JSON.parse(r.stdout) as { info?: { pid?: number } }).info?.pid);
       }
     } else if (probe === 'ctr') {

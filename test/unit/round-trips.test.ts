@@ -6,6 +6,7 @@
  * command standing for it, which the read-ahead rides on). Also: what is left on the node, and that the optimistic
  * steps fall back to the step-by-step answers (busy, already taken) when someone was first.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -285,5 +286,127 @@ describe('the write-behind steps through the real sh (writes, exclusive creates,
     await s.removeFile(lock);
     await s.flush();
     expect(await readdir(join(dir, 'locks'))).toEqual([]);
+  });
+});
+
+/**
+ * A node whose commands run through `shell` (`sh` here: dash on Debian, as on a kind node; or busybox's sh and applets
+ * only, as in the agent's image) with a PATH of logging wrappers: every process a command starts is counted by name
+ * (with dash: busybox's sh runs its own applets without looking at PATH, so there the log stays empty).
+ */
+class ToolCountingNode extends ShellExecutor {
+  readonly where = 'tool-counting node';
+  constructor(
+    private readonly bin: string,
+    private readonly shell: string[],
+  ) {
+    super();
+  }
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const cmd = argv[0] === 'sh' ? [...this.shell, ...argv.slice(1)] : argv;
+    const r = await execa(cmd[0]!, cmd.slice(1), { env: { ...(opts.env ?? this.baseEnv()), PATH: this.bin }, extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
+    return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false };
+  }
+  static async make(dir: string, busybox: boolean): Promise<{ node: ToolCountingNode; ran: () => Promise<string[]> }> {
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    const log = join(dir, 'ran.log');
+    await writeFile(log, '');
+    for (const tool of ['stat', 'cat', 'base64', 'mktemp', 'rm', 'mv', 'mkdir', 'chmod', 'timeout', 'env', 'head', 'tr', 'sort', 'true']) {
+      const real = busybox ? `/usr/bin/busybox ${tool}` : ['/usr/bin', '/bin'].map((d) => `${d}/${tool}`).find((f) => existsSync(f));
+      await writeFile(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec ${real} "$@"\n`, { mode: 0o755 });
+    }
+    const node = new ToolCountingNode(bin, busybox ? ['/usr/bin/busybox', 'sh'] : ['/bin/sh']);
+    return { node, ran: async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean) };
+  }
+}
+
+describe.each([
+  ['dash and coreutils', false],
+  ['busybox sh and applets', true],
+])('a listing read ahead through the real shell (%s)', (_, busybox) => {
+  const odd = ['plain-eth1', 'with space-eth1', '-leading-dash-eth1', "quote'd\"-eth1", 'multibyte-é-✓-eth1', 'B-upper-eth1', 'a-lower-eth1'];
+
+  it('every file exactly, whatever its name; not dotfiles, directories, other suffixes or names with a newline; none for a missing directory', async () => {
+    const { node } = await ToolCountingNode.make(dir, busybox);
+    const cache = join(dir, 'results');
+    await mkdir(cache);
+    const files = new Map(odd.map((n, i) => [n, i === 0 ? '' : `{"n":${i},"s":"line\\nbreak é"}\n${'x'.repeat(i * 1000)}`]));
+    for (const [n, c] of files) await writeFile(join(cache, n), c);
+    await writeFile(join(cache, '.hidden-eth1'), 'no');
+    await writeFile(join(cache, 'other-eth2'), 'no');
+    await writeFile(join(cache, 'new\nline-eth1'), 'no');
+    await mkdir(join(cache, 'adir-eth1'));
+    const s = new BatchingExecutor(node);
+    s.readAhead({ dirs: [{ path: cache, suffix: '-eth1' }, { path: join(dir, 'missing'), suffix: '-eth1' }] });
+    await s.run(['true']);
+    const before = (node as unknown as { runs?: number }).runs;
+    expect(await s.listDir(cache, '-eth1')).toEqual([...files.keys()].sort());
+    for (const [n, c] of files) expect(await s.readFile(join(cache, n))).toBe(c);
+    expect(await s.listDir(join(dir, 'missing'), '-eth1')).toEqual([]);
+    expect((node as unknown as { runs?: number }).runs).toBe(before); // all of it from the one round trip
+  });
+
+  it('a name added after the snapshot makes the check under the lock fail (PreconditionFailed), as the sorted names differ', async () => {
+    const { node } = await ToolCountingNode.make(dir, busybox);
+    const cache = join(dir, 'results');
+    await mkdir(cache);
+    for (const n of odd) await writeFile(join(cache, n), '{}');
+    const s = new BatchingExecutor(node);
+    s.readAhead({ dirs: [{ path: cache, suffix: '-eth1' }] });
+    await s.run(['true']);
+    expect(await s.createExclusive(join(dir, 'x.lock'), 'me')).toBe(true);
+    await s.listDir(cache, '-eth1');
+    await writeFile(join(cache, 'late-eth1'), '{}');
+    await expect(s.run(['true'])).rejects.toThrow(/changed since it was read/);
+    // and without the late one it holds
+    await rm(join(cache, 'late-eth1'));
+    const t = new BatchingExecutor(node);
+    t.readAhead({ dirs: [{ path: cache, suffix: '-eth1' }] });
+    await t.run(['true']);
+    expect(await t.createExclusive(join(dir, 'y.lock'), 'me')).toBe(true);
+    await t.listDir(cache, '-eth1');
+    await t.run(['true']);
+    await t.removeFile(join(dir, 'y.lock'));
+    await t.flush();
+  });
+});
+
+describe('the processes of a listing on the node (dash and coreutils, counted through PATH)', () => {
+  it('costs the same processes for 1 file as for 30 (one stat, one cat), and the check of the names none', async () => {
+    const counts: number[] = [];
+    for (const n of [1, 30]) {
+      const sub = join(dir, `n${n}`);
+      await mkdir(join(sub, 'results'), { recursive: true });
+      const { node, ran } = await ToolCountingNode.make(sub, false);
+      for (let i = 0; i < n; i++) await writeFile(join(sub, 'results', `net-sandbox${i}-eth1`), `{"i":${i}}`);
+      const s = new BatchingExecutor(node);
+      s.readAhead({ dirs: [{ path: join(sub, 'results'), suffix: '-eth1' }] });
+      await s.run(['true']);
+      expect(await s.listDir(join(sub, 'results'), '-eth1')).toHaveLength(n);
+      // a lock taken after reading the snapshot: the names read are checked under it, in the same round trip
+      expect(await s.createExclusive(join(sub, 'x.lock'), 'me')).toBe(true);
+      expect(await s.listDir(join(sub, 'results'), '-eth1')).toHaveLength(n);
+      await s.run(['true']);
+      await s.removeFile(join(sub, 'x.lock'));
+      await s.flush();
+      const tools = await ran();
+      expect(tools.filter((t) => t === 'base64' || t === 'tr' || t === 'sort')).toEqual(['base64']); // the listing's frame
+      counts.push(tools.length);
+    }
+    expect(counts[1]).toBe(counts[0]);
+  });
+});
+
+describe('parseListing', () => {
+  it('refuses a listing whose sizes do not add up (a file changed between stat and cat) and one cut short', async () => {
+    const { parseListing, listingOutput } = await import('../../src/exec/batch.js');
+    const good = listingOutput([['a', 'é1'], ['b c', '']]);
+    expect(parseListing(Buffer.from(good))).toEqual(new Map([['a', 'é1'], ['b c', '']]));
+    expect(parseListing(Buffer.from(`${good}x`))).toBeUndefined();
+    expect(parseListing(Buffer.from(good.slice(0, -1)))).toBeUndefined();
+    expect(parseListing(Buffer.from('2\n1 a\n'))).toBeUndefined();
+    expect(parseListing(Buffer.from(''))).toBeUndefined();
+    expect(parseListing(Buffer.from('0\n'))).toEqual(new Map());
   });
 });
