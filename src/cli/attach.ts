@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
-import { hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
 import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -51,6 +51,8 @@ function summaryAddresses(result: JsonObject): string[] {
 interface Ahead {
   node: string;
   written: Promise<{ key: string } | { error: Error }>;
+  /** Set by settleRecord: the record was replaced or removed (or that was tried). */
+  settled: boolean;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -71,7 +73,16 @@ function writeAhead(job: Job, pod: Pod): Ahead {
       return { error: e as Error };
     }
   })();
-  return { node, written };
+  const ahead: Ahead = { node, written, settled: false };
+  // the user's signal before the attach changed anything (the look-up, an agent starting: no hold yet) ends the
+  // command without settleRecord: the attempt's record goes with the command's other leftovers, within the bound
+  atEnd(async () => {
+    if (ahead.settled || !interruptedBy()) return;
+    const w = await within(written, AFTER_SIGNAL_MS);
+    const key = w && 'key' in w ? w.key : undefined;
+    if (key) await within(import('../resolve/records.js').then((r) => r.removeRecordKeys(job.api!, recordsNamespace(job), node, [key])), AFTER_SIGNAL_MS);
+  });
+  return ahead;
 }
 
 /**
@@ -106,6 +117,7 @@ type Settled =
  */
 async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | undefined, outcome: Settled, afterSignal = false): Promise<void> {
   const records = await import('../resolve/records.js');
+  if (ahead) ahead.settled = true;
   const work = async () => {
     const w = ahead ? await ahead.written : undefined;
     const pending = w && 'key' in w ? w.key : undefined;
