@@ -401,7 +401,14 @@ stopped before the result was recorded (rolled back).`,
       try {
         deps.io.out(text);
       } catch (e) {
-        throw await unprinted(job, o, e);
+        const failed = await unprinted(job, o, e);
+        // its write-ahead record, as after any attach that ended so: removed when rolled back, interrupted when not,
+        // attached when it was there before this command
+        if (pod && job.api) {
+          const outcome: Settled = failed.left === 'recorded' ? { interrupted: true, containerId: pod.containerId } : o.done.already ? { attached: o.done, containerId: pod.containerId } : { nothing: true };
+          await settleRecord(job, pod.pod, pod.node, o.ahead, outcome);
+        }
+        throw failed;
       }
       await annotate(job, o);
       if (o.annotated && flags.output === 'summary') {

@@ -257,3 +257,24 @@ describe('cni-gc and attaching records', () => {
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 });
+
+describe('the write-ahead record when the result cannot be printed', () => {
+  it('rolled back: the record goes; already attached before: it is the attached record', async () => {
+    const w = world();
+    const out = w.deps.io.out;
+    w.deps.io.out = () => {
+      throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(1);
+    expect(w.stderr()).toMatch(/the result could not be printed \(ENOSPC: .*\): rolled back, nothing was left behind/);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    w.deps.io.out = out;
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.deps.io.out = () => {
+      throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(1);
+    const recs = await listRecords(w.kube, 'kube-system');
+    expect(recs.map((r) => [r.containerId, r.attaching, r.interrupted])).toEqual([[SANDBOX, undefined, undefined]]);
+  });
+});
