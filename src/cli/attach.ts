@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
-import { hold, unlessInterrupted } from '../exec/interrupt.js';
+import { ApiStatusError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
 import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -31,12 +31,10 @@ interface Outcome {
   annotated: boolean;
   /** Set when the interface is attached but the annotation could not be written. */
   annotateError?: Error;
+  /** The write-ahead record of a pod attach. */
+  ahead?: Ahead;
 }
 
-/**
- * Record a pod attachment in the cluster (resolve/records.ts), so that cni-list -A and cni-gc see it from anywhere.
- * Only an index: when it cannot be written the attach stands, and a note says what will not see it.
- */
 function summaryAddresses(result: JsonObject): string[] {
   try {
     return summarizeResult(result).ips.map((ip) => ip.address);
@@ -45,16 +43,102 @@ function summaryAddresses(result: JsonObject): string[] {
   }
 }
 
-async function recordInCluster(job: Job, pod: PodTarget, result: Attached | { network: string; interrupted: true }): Promise<void> {
-  const { addRecord } = await import('../resolve/records.js');
+/**
+ * The write-ahead record of one pod attach (resolve/records.ts): started when the attach starts (after the pod was
+ * read, alongside the node's look-up), awaited before the first plugin ADD (the engine's beforeFirstAdd), then
+ * replaced or removed by settleRecord. `written`: whether it landed (it never rejects: a record is only an index).
+ */
+interface Ahead {
+  node: string;
+  written: Promise<{ key: string } | { error: Error }>;
+  /** Set by settleRecord: the record was replaced or removed (or that was tried). */
+  settled: boolean;
+}
+
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const recordsNamespace = (job: Job) => job.flags.agentNamespace ?? 'kube-system';
+
+/** Start writing the attaching record of pod (its sandbox id is not known yet: ''). */
+function writeAhead(job: Job, pod: Pod): Ahead {
+  const m = pod.metadata!;
+  const node = pod.spec!.nodeName!;
+  const written = (async () => {
+    const { addAttachingRecord } = await import('../resolve/records.js');
+    try {
+      const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
+        namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [],
+      });
+      return { key };
+    } catch (e) {
+      return { error: e as Error };
+    }
+  })();
+  const ahead: Ahead = { node, written, settled: false };
+  // the user's signal before the attach changed anything (the look-up, an agent starting: no hold yet) ends the
+  // command without settleRecord: the attempt's record goes with the command's other leftovers, within the bound
+  atEnd(async () => {
+    if (ahead.settled || !interruptedBy()) return;
+    const w = await within(written, AFTER_SIGNAL_MS);
+    const key = w && 'key' in w ? w.key : undefined;
+    if (key) await within(import('../resolve/records.js').then((r) => r.removeRecordKeys(job.api!, recordsNamespace(job), node, [key])), AFTER_SIGNAL_MS);
+  });
+  return ahead;
+}
+
+/**
+ * The write-ahead of a pod attach, unless the pod is refused before any look-up (not Running, hostNetwork, not
+ * scheduled: podTargetOf refuses it, and nothing is written for it).
+ */
+function startAhead(job: Job, pod: Pod): Ahead | undefined {
+  const m = pod.metadata;
+  if (!job.api || !m?.uid || !m.name || !m.namespace || !pod.spec?.nodeName || pod.spec.hostNetwork || pod.status?.phase !== 'Running') return undefined;
+  return writeAhead(job, pod);
+}
+
+/** How long the bookkeeping of an attach the user's signal stopped may take (a second signal exits at once). */
+const AFTER_SIGNAL_MS = 3000;
+
+/** p, or undefined once ms have passed (its timer holds no process open). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
+/** What the cluster's record of an attach says once it ended. */
+type Settled =
+  | { attached: Attached; containerId: string }
+  | { interrupted: true; containerId: string; why?: string }
+  | { nothing: true };
+
+/**
+ * Settle the cluster's record of a pod attach (resolve/records.ts), so that cni-list -A and cni-gc see from anywhere
+ * what the node keeps: attached (the result) or interrupted (something may remain on the node) replace the
+ * write-ahead in one patch; nothing left removes it. Only an index: when it cannot be written the attach stands, and
+ * a note says what will not see it. afterSignal: within AFTER_SIGNAL_MS, silently (the user asked to stop).
+ */
+async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | undefined, outcome: Settled, afterSignal = false): Promise<void> {
+  const records = await import('../resolve/records.js');
+  if (ahead) ahead.settled = true;
+  const work = async () => {
+    const w = ahead ? await ahead.written : undefined;
+    const pending = w && 'key' in w ? w.key : undefined;
+    // no right to write records (403): the write-ahead said so already; the same request again would only fail again
+    if (w && 'error' in w && w.error instanceof ApiStatusError && w.error.status === 403) throw w.error;
+    if ('nothing' in outcome) {
+      if (pending) await records.removeRecordKeys(job.api!, recordsNamespace(job), node, [pending]);
+      return;
+    }
+    const m = pod.metadata!;
+    const base = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, since: now() };
+    await records.addRecord(job.api!, recordsNamespace(job), 'attached' in outcome
+      ? { ...base, containerId: outcome.containerId, addresses: summaryAddresses(outcome.attached.result) }
+      : { ...base, containerId: outcome.containerId, addresses: [], interrupted: true, ...(outcome.why ? { why: outcome.why } : {}) }, pending);
+  };
   try {
-    await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', {
-      namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
-      network: 'interrupted' in result ? result.network : result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      ...('interrupted' in result ? { addresses: [], interrupted: true } : { addresses: summaryAddresses(result.result) }),
-    });
+    await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());
   } catch (e) {
-    job.deps.io.err(`note: the attachment is not recorded in the cluster (${(e as Error).message}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)\n`);
+    if (afterSignal) return;
+    const what = 'nothing' in outcome ? 'the record of the attempt could not be removed from the cluster' : 'the attachment is not recorded in the cluster';
+    job.deps.io.err(`note: ${what} (${(e as Error).message}); ${'nothing' in outcome ? 'cni-list -A shows it attaching until cni-gc or cni-detach clears it' : 'cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)'}\n`);
   }
 }
 
@@ -69,7 +153,7 @@ interface Job {
   api?: KubeApi;
 }
 
-async function request(job: Job, target: Target, pod: PodTarget | undefined): Promise<AttachRequest> {
+async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<AttachRequest> {
   const { podCniArgs } = await load.pods();
   const { interfaceExists } = await load.netns();
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
@@ -81,40 +165,50 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined): Pr
     interfaceExists: async () => pod?.sandbox.links?.includes(job.p.ifname) ?? interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
+    // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index); the user's
+    // signal ends the wait (the engine then stops before changing anything)
+    ...(ahead ? { beforeFirstAdd: async () => void (await Promise.race([ahead.written, whenInterrupted()])) } : {}),
   };
 }
 
-async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined): Promise<Outcome> {
+async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
   let done: Attached;
   try {
-    done = await engine.attach(ctx, cache, await request(job, target, pod));
+    done = await engine.attach(ctx, cache, await request(job, target, pod, ahead));
   } catch (e) {
+    const sig = stoppedBy(e);
     // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone; an attach the user's signal
-    // stopped did not fail (and nothing more is asked of the API once the user asked to stop)
-    if (pod && job.api && job.flags.annotate !== false && !stoppedBy(e)) {
+    // stopped did not fail (and after the user's signal only its record is settled, within a short bound)
+    if (pod && job.api && job.flags.annotate !== false && !sig) {
       const events = await load.events();
-      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, e), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, e, [job.p.cache.dir]), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
     }
-    // a failed attach whose rollback failed too stays recorded on its node (its intent): recorded in the cluster as
-    // well, so that cni-list -A and cni-gc see it from anywhere, as they see a finished one
-    if (pod && job.api && !stoppedBy(e) && engine.attachLeft(e) === 'recorded') await recordInCluster(job, pod, { network: job.conf.list.name, interrupted: true });
+    // the write-ahead record: removed when nothing was left (refused, rolled back); marked interrupted when the node
+    // keeps the attempt (its rollback failed, or the node was lost during the ADD), so that cni-list -A and cni-gc see
+    // it from anywhere, as they see a finished one. An error that says nothing of what it left (a bug) keeps it attaching
+    if (pod && job.api) {
+      const left = engine.attachLeft(e);
+      const lost = left === 'recorded' && e instanceof UnreachableError ? 'the connection to its node was lost during the ADD, which may have run' : undefined;
+      if (left === 'nothing' || left === 'undone') await settleRecord(job, pod.pod, pod.node, ahead, { nothing: true }, !!sig);
+      else if (left === 'recorded') await settleRecord(job, pod.pod, pod.node, ahead, { interrupted: true, containerId: pod.containerId, ...(lost ? { why: lost } : {}) }, !!sig);
+    }
     throw e;
   }
-  return { target, done, annotated: false, ...(pod ? { pod } : {}) };
+  return { target, done, annotated: false, ...(pod ? { pod } : {}), ...(ahead ? { ahead } : {}) };
 }
 
 /**
- * For a pod (once the result is printed): record the attachment in the cluster, record the added-interface event and
- * add the interface to its network-status (a failure is kept in the outcome: the attachment stands). stopOnSignal:
- * the user's signal stops the wait for the network-status PATCH (one attach); a batch finishes the bookkeeping of an
- * attach made, each request within --request-timeout (a second signal exits at once).
+ * For a pod (once the result is printed): record the attachment in the cluster (replacing its write-ahead), record the
+ * added-interface event and add the interface to its network-status (a failure is kept in the outcome: the attachment
+ * stands). stopOnSignal: the user's signal stops the wait for the network-status PATCH (one attach); a batch finishes
+ * the bookkeeping of an attach made, each request within --request-timeout (a second signal exits at once).
  */
 async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
-  if (pod && job.api) await recordInCluster(job, pod, done);
+  if (pod && job.api) await settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId });
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
     const events = await load.events();
     await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
@@ -203,9 +297,15 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const target = await beforeChange(podTargetFor(job, runtimes, pod));
+      // the write-ahead record (in a batch the look-ups were made for all pods at once, before: this one's write is
+      // overlapped with the other pods' work, not with its own look-up)
+      const ahead = startAhead(job, pod);
+      const target = await beforeChange(podTargetFor(job, runtimes, pod)).catch(async (e: unknown) => {
+        if (ahead) await settleRecord(job, pod, ahead.node, ahead, { nothing: true }, !!interruptedBy());
+        throw e;
+      });
       // an attach made is finished, also after a signal: its record and network-status must match it
-      const o = await annotate(job, await attachOnly(job, target, target), false);
+      const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
     },
@@ -272,26 +372,43 @@ stopped before the result was recorded (rolled back).`,
 
     let target: Target;
     let pod: PodTarget | undefined;
+    let podAhead: Ahead | undefined;
     if (kind === 'pod') {
       const { podTargetOf } = await load.pods();
-      const runtimes = await deps.runtimes(flags, api);
-      // the dry run reads what the attach reads (planAttach): ahead too
-      pod = await podTargetOf(await api!.getPod(namespace!, podName!), runtimes, exec, namespace!, podName!, deps.hostname(), await readAheadOn(job));
+      const read = await api!.getPod(namespace!, podName!);
+      // the write-ahead record starts now, alongside the node's look-up (a dry run writes none)
+      const ahead = flags.dryRun ? undefined : startAhead(job, read);
+      try {
+        const runtimes = await deps.runtimes(flags, api);
+        // the dry run reads what the attach reads (planAttach): ahead too
+        pod = await podTargetOf(read, runtimes, exec, namespace!, podName!, deps.hostname(), await readAheadOn(job));
+      } catch (e) {
+        if (ahead) await settleRecord(job, read, ahead.node, ahead, { nothing: true }, !!interruptedBy());
+        throw e;
+      }
       target = pod;
+      podAhead = ahead;
     } else target = await resolveNetns(exec, flags.netns!, true);
 
     if (flags.dryRun) return dryRun(job, target, pod);
     // from here to the printed result, a signal rolls back (or, once the result is cached, lets it stand): see hold()
     const release = hold();
     try {
-      const o = await attachOnly(job, target, pod);
+      const o = await attachOnly(job, target, pod, podAhead);
       const text = flags.output !== 'summary'
         ? await formatData(o.done.result, flags.output)
         : `${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`;
       try {
         deps.io.out(text);
       } catch (e) {
-        throw await unprinted(job, o, e);
+        const failed = await unprinted(job, o, e);
+        // its write-ahead record, as after any attach that ended so: removed when rolled back, interrupted when not,
+        // attached when it was there before this command
+        if (pod && job.api) {
+          const outcome: Settled = failed.left === 'recorded' ? { interrupted: true, containerId: pod.containerId } : o.done.already ? { attached: o.done, containerId: pod.containerId } : { nothing: true };
+          await settleRecord(job, pod.pod, pod.node, o.ahead, outcome);
+        }
+        throw failed;
       }
       await annotate(job, o);
       if (o.annotated && flags.output === 'summary') {

@@ -80,6 +80,8 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
   if (done.length > 0) await forget(job, pod, done);
+  // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
+  if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
   if (job.flags.annotate === false) return out;
   if (!pod.podExists) {
     job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
@@ -112,6 +114,23 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
     return typeof name === 'string' ? name : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Remove the write-ahead records (attaching) of this pod's ifname: an attach whose command died before it settled its
+ * record, whose intent (or nothing) this detach found. One list of the records, one patch per node that has some; a
+ * failure is a note, the detach stands.
+ */
+async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
+  const records = await import('../resolve/records.js');
+  const ns = job.flags.agentNamespace ?? 'kube-system';
+  const uid = pod.pod?.metadata?.uid;
+  try {
+    const mine = (await records.listRecords(job.api!, ns)).filter((r) => r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid));
+    for (const node of new Set(mine.map((r) => r.node))) await records.removeRecordKeys(job.api!, ns, node, mine.filter((r) => r.node === node).map((r) => r.key!));
+  } catch (e) {
+    job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${(e as Error).message}); cni-gc will remove it once the pod is gone\n`);
   }
 }
 

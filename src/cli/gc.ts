@@ -42,7 +42,10 @@ type Freed = Stale & { c: Classified };
  * --runtime auto a runtime not installed here is skipped, as in attach); only the nodes with such records are
  * visited. DEL runs from that node's cache: in the sandbox's network namespace when the deleted pod's sandbox still
  * runs there (stillRunning), else without one (it went with the sandbox); then the record goes. A record whose node
- * cache holds nothing any more was stale: it just goes.
+ * cache holds nothing any more was stale: it just goes. An attaching record (an attach whose command died, its
+ * write-ahead never settled) is freed the same way — its intent DELs as any — found by the pod's uid when it was
+ * written before its sandbox was known; one of a pod that is still there is not judged here (an attach may be running:
+ * cni-list shows it with the cni-detach that clears it).
  */
 async function recordsPass(
   flags: GcFlags,
@@ -113,9 +116,21 @@ async function recordsPass(
     }
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctx, cache, r.ifname);
-    for (const r of todo) {
+    const { argsMatchPod } = await load.pods();
+    for (let r of todo) {
       let s = stale(r);
       try {
+        if (!r.containerId) {
+          // a write-ahead record begun before the sandbox look-up (an attach killed since): what its node holds for it
+          // is found by the pod's uid; nothing there, and the record just goes
+          const held = (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
+          if (!held) {
+            if (!flags.dryRun) forget.push(r);
+            continue;
+          }
+          r = { ...r, containerId: held.entry.containerId };
+          s = stale(r);
+        }
         // the Pod object is gone, but its sandbox may still run (a pod deleted with --force while its kubelet is down
         // or behind): then DEL runs in its network namespace, so the interface goes with its lease — a DEL without it
         // would free the lease of an address still in use there. Looked up by the pod's uid on its node, as attach does.

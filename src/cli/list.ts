@@ -41,10 +41,11 @@ function annotated(c: Classified): boolean | undefined {
 
 /**
  * A row for an attachment the cluster records on another node (resolve/records.ts): its state from the API alone —
- * 'attached' while a pod of that name and uid exists, else 'pod gone' ('recorded' when the pods could not be listed:
- * live is null) — since that node's cache is not read.
+ * 'attached' while a pod of that name and uid exists ('attaching' for a write-ahead record never settled, with its
+ * age from `now`; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
+ * pods could not be listed: live is null) — since that node's cache is not read.
  */
-export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}): Row {
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now()): Row {
   const alive = live?.metadata?.uid === r.uid;
   let annotated: boolean | undefined;
   if (alive) {
@@ -61,13 +62,26 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
   if (row.state === 'recorded') {
     return { ...row, brief: 'pods could not be listed', reason: `recorded by cni-attach on node ${r.node}; whether pod ${r.namespace}/${r.pod} still exists is not known: the pods could not be listed` };
   }
+  if (r.attaching && row.state === 'attached') {
+    // written before its first ADD and never settled: still running, or its command died (SIGKILL, a laptop gone)
+    const age = ageOf(r.since, now);
+    return {
+      ...row,
+      state: 'attaching',
+      brief: `since ${r.since}${age ? ` (${age})` : ''}`,
+      reason: `an attach of ${r.ifname} began on node ${r.node} at ${r.since}${age ? ` (${age} ago)` : ''} and has not finished: it is still running, or its command was killed, and then the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it`,
+      remedy: 'cni-detach clears it (once no attach runs)',
+      clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+    };
+  }
   if (r.interrupted && row.state === 'attached') {
-    // its attach failed and so did its rollback: the node keeps its intent (and maybe an interface and a lease)
+    // its attach failed and so did its rollback (or its node was lost during the ADD): the node keeps its intent
+    // (and maybe an interface and a lease)
     return {
       ...row,
       state: 'interrupted',
       brief: 'attach did not finish',
-      reason: `an attach of ${r.ifname} failed on node ${r.node} and so did its rollback; the node keeps its record (and maybe the interface and its lease): cni-detach --force forgets it after its DEL`,
+      reason: `an attach of ${r.ifname} failed on node ${r.node}${r.why ? `: ${r.why}` : ' and so did its rollback'}; the node keeps its record (and maybe the interface and its lease): cni-detach --force forgets it after its DEL`,
       remedy: 'cni-detach --force clears it',
       clear: `${detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags)} --force`,
     };
@@ -76,12 +90,20 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
     return {
       ...row,
       brief: live ? 'pod replaced (another uid)' : 'pod deleted',
-      reason: `${live ? `pod ${r.namespace}/${r.pod} is another pod now (uid ${live.metadata?.uid}, not ${r.uid})` : `pod ${r.namespace}/${r.pod} no longer exists`}; recorded on node ${r.node}, where its IPAM lease is still held: cni-gc frees it there`,
+      reason: `${live ? `pod ${r.namespace}/${r.pod} is another pod now (uid ${live.metadata?.uid}, not ${r.uid})` : `pod ${r.namespace}/${r.pod} no longer exists`}; recorded on node ${r.node}${r.attaching ? ` by an attach begun at ${r.since} that never finished, where its intent (and maybe its interface and IPAM lease) may be held` : ', where its IPAM lease is still held'}: cni-gc frees it there`,
       remedy: 'cni-gc frees it on its node',
       clear: gcCommandLine(flags),
     };
   }
   return row;
+}
+
+/** "45s", "12m", "3h", "2d" since an RFC 3339 time (kubectl's AGE, roughly); undefined for a time that does not parse. */
+function ageOf(since: string, now: number): string | undefined {
+  const t = Date.parse(since);
+  if (Number.isNaN(t)) return undefined;
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : s < 172_800 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86_400)}d`;
 }
 
 /**
@@ -240,7 +262,9 @@ a note on stderr says so and why.`,
     const local = [...(await classify(found, world)).map((c) => toRow(c, flags)), ...locks.map((l) => lockRow(l, flags))];
     const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-    const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`)).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags));
+    // an attaching record names no sandbox yet: this host's own cache row of that pod's ifname stands for it
+    const seenPods = new Set(local.map((r) => `${r.namespace}/${r.target}/${r.ifname}`));
+    const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`) && !(r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags));
     const rows = [...local, ...remote].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,

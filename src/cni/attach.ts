@@ -3,7 +3,7 @@
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
@@ -29,6 +29,13 @@ export interface AttachRequest {
   reattachSame?: boolean;
   /** The commands that undo this attachment, for messages (the CLI builds them: the engine names no flag). */
   ways?: WaysOut;
+  /**
+   * A port awaited once the checks passed and before the intent is recorded and the first plugin ADD runs (never when
+   * the attach is refused, or when reattachSame finds it there): the CLI's write-ahead record in the cluster, which it
+   * started when the attach started, so that it runs alongside the node's look-up and costs no wait of its own. A
+   * rejection stops the attach before anything was changed; so does a signal that came during the wait.
+   */
+  beforeFirstAdd?: () => Promise<void>;
 }
 
 export interface Attached {
@@ -238,6 +245,8 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       const found = await beforeAdd(ctx, cache, req, resolved);
       stopIfInterrupted(ctx, 'anything was changed (nothing was)');
       if (found) return found;
+      await req.beforeFirstAdd?.();
+      stopIfInterrupted(ctx, 'anything was changed (nothing was)');
       // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
       try {
         await cache.writeIntent(makeEntry(key, list.bytes, runtime));
@@ -256,6 +265,13 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
         const w = req.ways ?? NO_WAYS;
         e.message += `; the attempt stays recorded, and ${mayRemain(rt.ifname, req.describe)}`;
         e.next = `\`${w.detach}\` runs its DEL again (\`${w.force}\` forgets it if that DEL keeps failing)`;
+      } else if (e instanceof UnreachableError) {
+        // the way to the node went away during the ADD (a node session lost): the ADD may have run, and nothing could
+        // roll it back; the intent, sent with the ADD, stays on the node if it got there
+        const w = req.ways ?? NO_WAYS;
+        e.message += `; whether the ADD ran is not known: the attempt stays recorded on the node, and ${mayRemain(rt.ifname, req.describe)}`;
+        e.next = `\`${w.detach}\` runs its DEL once the node can be reached (\`${w.force}\` forgets it if that DEL keeps failing)`;
+        e.left = 'recorded';
       }
       throw e;
     }

@@ -51,18 +51,22 @@ export function removedInterfaceEvent(ifname: string, network: string, forced?: 
  *   failed before any ADD (VERSION, STATUS): "Add eth1 from blue failed before any plugin ADD ran: plugin bridge failed on VERSION: …"
  *   rolled back: "Add eth1 from blue failed: plugin bridge failed on ADD (CNI error 11): no bridge today (rolled back: nothing was left behind)"
  *   the rollback failed too: "Add eth1 from blue failed, and so did its rollback: …; rolling back also failed: …; the attempt stays recorded, and <what may remain>"
+ *   the node was lost during the ADD: "Add eth1 from blue failed, its outcome unknown (the connection to its node was lost during the ADD): running sh on node a: … ; whether the ADD ran is not known: the attempt stays recorded on the node, and <what may remain>"
  * Only the error's message, which says what happened on the pod's node: never its `next` (the user's own command
  * lines, with their local flags and paths) nor the flag of its fix. Events are read by everyone with access to the
- * namespace, and kubectl's own events never carry a client's command lines.
+ * namespace, and kubectl's own events never carry a client's command lines — nor its paths: each of `hide` (the CNI
+ * cache directory the user gave, which is also the node's) is written `<cache dir>` wherever the message names it.
  */
-export function failedAddInterfaceEvent(ifname: string, network: string, e: unknown): PodEvent {
-  const message = (e as Error)?.message ?? String(e);
+export function failedAddInterfaceEvent(ifname: string, network: string, e: unknown, hide: string[] = []): PodEvent {
+  let message = (e as Error)?.message ?? String(e);
+  for (const p of hide.filter((h) => h.length > 1)) message = message.split(p.replace(/\/+$/, '')).join('<cache dir>');
   const left = e instanceof CniAttachError ? e.left : undefined;
   const refused = e instanceof CniAttachError && (e.kind === 'usage' || e.kind === 'not-found' || e.kind === 'busy');
   const what =
     left === 'nothing' ? (refused ? 'refused (no plugin ADD ran)' : 'failed before any plugin ADD ran')
-      : left === 'recorded' ? 'failed, and so did its rollback'
-        : 'failed';
+      : left === 'recorded' && e instanceof CniAttachError && e.kind === 'unreachable' ? 'failed, its outcome unknown (the connection to its node was lost during the ADD)'
+        : left === 'recorded' ? 'failed, and so did its rollback'
+          : 'failed';
   return limited({ type: 'Warning', reason: 'FailedAddInterface', message: `Add ${ifname} from ${network} ${what}: ${message}` });
 }
 

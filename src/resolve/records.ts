@@ -4,13 +4,17 @@
  *
  * One ConfigMap per node in the agent namespace (kube-system by default), named `cni-attach-node-<node>` and labelled
  * `app.kubernetes.io/managed-by=cni-attach`; one data key per attachment, `<containerId>.<hex of ifname>` (ConfigMap
- * keys allow only [-._a-zA-Z0-9]), whose value is a JSON {@link AttachmentRecord}. Written after a successful ADD,
- * removed after DEL, each as a JSON merge patch (RFC 7386) of that one key: the API server applies a patch to the
+ * keys allow only [-._a-zA-Z0-9]), whose value is a JSON {@link AttachmentRecord}. Written ahead of the first plugin
+ * ADD, marked attaching, under a key of its own (`attaching.<pod uid>.<hex of ifname>.<8 hex>`: the sandbox id is not
+ * known yet when that write starts, and an attempt's own key is one no other attempt removes), then replaced by the
+ * attachment's key after a successful ADD (one patch: the new key set, the attempt's key null), removed when nothing
+ * was left (refused, rolled back), kept marked interrupted when something may have been. Removed after DEL. Each write
+ * is a JSON merge patch (RFC 7386) of its keys: the API server applies a patch to the
  * object as it is at that moment, so concurrent patches of other keys (other attaches on the node) are not lost and no
  * resourceVersion precondition is needed. The node's CNI cache stays the truth about what is attached; a record is
  * only the index that says which nodes to visit.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { NotFoundError } from '../errors.js';
 import { AlreadyExistsError, type KubeApi } from './kube.js';
 
@@ -38,6 +42,19 @@ export interface AttachmentRecord {
    * once its pod is gone; cni-detach (--force) forgets it with the rest.
    */
   interrupted?: boolean;
+  /**
+   * Written before the first plugin ADD (the write-ahead): the attach is in progress, or its command died (SIGKILL, a
+   * laptop gone) — then the node may keep its intent, an interface and a lease. containerId is '' when the write
+   * began before the sandbox look-up. Absent (old records): attached, or interrupted.
+   */
+  attaching?: boolean;
+  /**
+   * For an interrupted record: why the attach did not finish, when it is not that its rollback failed (e.g. the
+   * connection to the node was lost during its ADD, which may have run). Words of the tool: no paths, no command lines.
+   */
+  why?: string;
+  /** The record's data key, as listRecords read it (not part of the stored value). */
+  key?: string;
 }
 
 /** The ConfigMap name of a node's records: a DNS subdomain of at most 253 characters (long node names are hashed). */
@@ -69,12 +86,21 @@ function parseRecord(text: string): AttachmentRecord | undefined {
  * Record an attachment on its node's ConfigMap: a merge patch of its key; when the ConfigMap is not there yet, create
  * it (and patch after all when another command created it first). Errors: the API's (403 without RBAC: exit 4).
  */
-export async function addRecord(api: KubeApi, namespace: string, rec: AttachmentRecord): Promise<void> {
+export async function addRecord(api: KubeApi, namespace: string, rec: AttachmentRecord, replaces?: string): Promise<void> {
+  await putRecord(api, namespace, rec, recordKey(rec.containerId, rec.ifname), replaces);
+}
+
+/**
+ * Set key to rec on its node's ConfigMap, and `replaces` (another key, the attempt's write-ahead) to null in the same
+ * patch; created when the ConfigMap is not there (then nothing is there to replace).
+ */
+async function putRecord(api: KubeApi, namespace: string, rec: AttachmentRecord, k: string, replaces?: string): Promise<void> {
   const name = recordName(rec.node);
-  const k = recordKey(rec.containerId, rec.ifname);
-  const value = JSON.stringify({ kind: RECORD_KIND, ...rec });
+  const { key: _key, ...stored } = rec;
+  const value = JSON.stringify({ kind: RECORD_KIND, ...stored });
+  const patch = { [k]: value, ...(replaces !== undefined && replaces !== k ? { [replaces]: null } : {}) };
   try {
-    await api.patchConfigMapData(namespace, name, { [k]: value });
+    await api.patchConfigMapData(namespace, name, patch);
     return;
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
@@ -83,15 +109,18 @@ export async function addRecord(api: KubeApi, namespace: string, rec: Attachment
     await api.createConfigMap({ name, namespace, labels: { [RECORD_LABEL]: RECORD_LABEL_VALUE }, data: { [k]: value } });
   } catch (e) {
     if (!(e instanceof AlreadyExistsError)) throw e;
-    await api.patchConfigMapData(namespace, name, { [k]: value });
+    await api.patchConfigMapData(namespace, name, patch);
   }
 }
 
-/** Forget attachments of a node (a merge patch setting their keys to null); a node without records is fine. */
-export async function removeRecords(api: KubeApi, namespace: string, node: string, keys: { containerId: string; ifname: string }[]): Promise<void> {
+/**
+ * Forget attachments of a node (a merge patch setting their keys to null: a record's own key when listRecords gave
+ * it, else the attachment's); a node without records is fine.
+ */
+export async function removeRecords(api: KubeApi, namespace: string, node: string, keys: { containerId: string; ifname: string; key?: string }[]): Promise<void> {
   if (keys.length === 0) return;
   const patch: Record<string, null> = {};
-  for (const k of keys) patch[recordKey(k.containerId, k.ifname)] = null;
+  for (const k of keys) patch[k.key ?? recordKey(k.containerId, k.ifname)] = null;
   try {
     await api.patchConfigMapData(namespace, recordName(node), patch);
   } catch (e) {
@@ -104,9 +133,9 @@ export async function listRecords(api: KubeApi, namespace: string): Promise<Atta
   const maps = await api.listConfigMaps(namespace, `${RECORD_LABEL}=${RECORD_LABEL_VALUE}`);
   const out: AttachmentRecord[] = [];
   for (const cm of maps) {
-    for (const text of Object.values(cm.data)) {
+    for (const [key, text] of Object.entries(cm.data)) {
       const r = parseRecord(text);
-      if (r) out.push(r);
+      if (r) out.push({ ...r, key });
     }
   }
   return out;
@@ -116,4 +145,21 @@ export async function listRecords(api: KubeApi, namespace: string): Promise<Atta
 export function recordedPodGone(rec: AttachmentRecord, pods: Map<string, { uid?: string }>): boolean {
   const p = pods.get(`${rec.namespace}/${rec.pod}`);
   return !p || p.uid !== rec.uid;
+}
+
+/**
+ * The write-ahead of an attach (rec.attaching): written under a key of this attempt's own,
+ * `attaching.<uid>.<hex of ifname>.<8 random hex>`, which it returns; the attach then replaces it (addRecord's
+ * `replaces`) or removes it (removeRecordKeys). Errors: the API's (403 without RBAC).
+ */
+export async function addAttachingRecord(api: KubeApi, namespace: string, rec: AttachmentRecord): Promise<string> {
+  const uid = rec.uid.replace(/[^-._a-zA-Z0-9]/g, '_');
+  const k = `attaching.${uid}.${Buffer.from(rec.ifname, 'utf8').toString('hex')}.${randomBytes(4).toString('hex')}`;
+  await putRecord(api, namespace, { ...rec, attaching: true }, k);
+  return k;
+}
+
+/** Remove records of a node by their keys (one merge patch); a node without records is fine. */
+export async function removeRecordKeys(api: KubeApi, namespace: string, node: string, keys: string[]): Promise<void> {
+  await removeRecords(api, namespace, node, keys.map((key) => ({ containerId: '', ifname: '', key })));
 }

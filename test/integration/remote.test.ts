@@ -5,18 +5,21 @@
  * counted, cni-list -A from the laptop, a pod deleted on a remote node and cni-gc from the laptop freeing its lease
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
-import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectOk, runCli } from '../helpers/cli.js';
-import { bridgeConf, writeConf } from '../helpers/confs.js';
+import { expectOk, runCli, spawnCli } from '../helpers/cli.js';
+import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
+import { fakePlugin } from '../helpers/fake-plugin.js';
 import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
 import { BIN } from '../helpers/env.js';
 import { useLab } from '../helpers/lab.js';
 import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
-import { must, sh, waitFor } from '../helpers/sh.js';
+import { killAll, must, sh, uniqueSeconds, waitFor } from '../helpers/sh.js';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 
 const lab = useLab('rn');
@@ -273,6 +276,184 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`).catch(() => [])).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('an attach on another node SIGKILLed during its ADD: its write-ahead record was there first; cni-list -A shows it attaching with the command that clears it; once its pod is gone, cni-gc frees its lease there and the record', async () => {
+    const w = await world();
+    const started = join(w.ws.dir, 'hang.started');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
+    const net = lab.name('h');
+    const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
+    const args = ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    api.clearRequests();
+    const run = spawnCli('attach', args);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    // the record was written before the first ADD: attaching, its sandbox not known when the write began
+    const ahead = api.listConfigMaps('kube-system').flatMap((c) => Object.entries(c.data ?? {}));
+    expect(ahead.map(([k]) => k)).toEqual([expect.stringMatching(/^attaching\.uid-web-1\.6e657431\.[0-9a-f]{8}$/)]);
+    expect(JSON.parse(ahead[0]![1])).toMatchObject({ pod: 'web-1', node: 'node-a', ifname: 'net1', network: net, containerId: '', attaching: true });
+    run.kill('SIGKILL'); // a laptop gone mid-ADD: nothing settles the record
+    expect((await run.done).exitCode).toBeUndefined();
+    await killAll(pattern);
+    // the node keeps the intent and bridge's lease
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([`${net}-${lab.prefix}-web-1-net1`]);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+
+    // cni-list -A from the laptop: attaching, since when, and the command that clears it
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(l);
+    const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; reason: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1')!;
+    expect(row).toMatchObject({ node: 'node-a', state: 'attaching' });
+    expect(row.reason).toMatch(/^an attach of net1 began on node node-a at \S+Z \(\d+s ago\) and has not finished: it is still running, or its command was killed/);
+    expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig /);
+    const table = await runCli('list', w.listArgs);
+    expectOk(table);
+    expect(table.stdout).toMatch(/^shop +web-1 +net1 +\S+ +<none> +attaching +.*since \S+Z \(\d+s\)$/m);
+    expect(table.stderr).toMatch(/kubectl cni-detach web-1 -n shop --ifname net1 /);
+
+    // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
+    api.deletePod('shop', 'web-1');
+    const g = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
+    expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).code).not.toBe(0);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
+  it('the connection to the node lost during the ADD (its agent pod deleted): exit 4; the record and the event say the ADD may have run and what may remain, without the laptop\'s paths; the printed cni-detach clears it', async () => {
+    const w = await world();
+    api.clearEvents();
+    const started = join(w.ws.dir, 'hang.started');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
+    const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    for (const p of api.listPods('kube-system')) api.deletePod('kube-system', p.metadata.name);
+    const r = await run.done;
+    await killAll(pattern);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node, and the link net1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them/);
+    const printed = /`(kubectl cni-detach [^`]*)`/.exec(r.stderr)?.[1];
+    expect(printed).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
+    const events = api.listEvents('shop').map((e) => [e.type, e.reason, e.message]);
+    expect(events).toEqual([['Warning', 'FailedAddInterface', expect.stringMatching(/^Add net1 from \S+ failed, its outcome unknown \(the connection to its node was lost during the ADD\): .*whether the ADD ran is not known/)]]);
+    for (const [, , m] of events) expect(m).not.toMatch(/kubectl|laptop-cache|--cache-dir/);
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    const row = (JSON.parse(l.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((x) => x.pod === 'web-1')!;
+    expect(row.state).toBe('interrupted');
+    expect(row.reason).toMatch(/failed on node node-a: the connection to its node was lost during the ADD, which may have run;/);
+    // the command it printed, pasted: DEL from the intent frees the lease; the record goes
+    const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+    expectOk(await runCli('detach', [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+    api.clearEvents();
+  });
+
+  it('SIGTERM during the ADD on another node: rolled back (exit 143), and its write-ahead record removed within the bound', async () => {
+    const w = await world();
+    const started = join(w.ws.dir, 'hang.started');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
+    const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([expect.stringMatching(/^attaching\./)]);
+    const t0 = Date.now();
+    run.kill('SIGTERM');
+    const r = await run.done;
+    await killAll(pattern);
+    expect(r.exitCode, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/rolled back: nothing was left behind/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
+  it('Ctrl-C while its agent starts (nothing changed on the node yet): exit 130, and the write-ahead record it wrote is gone', async () => {
+    const w = await world();
+    const delay = api.podStartDelayMs;
+    api.podStartDelayMs = 60_000; // the agent stays Pending
+    try {
+      api.clearRequests();
+      const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]);
+      await expect.poll(() => api.listPods('kube-system').length, { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {})), { timeout: 5000 }).toEqual([expect.stringMatching(/^attaching\./)]);
+      run.kill('SIGINT');
+      const r = await run.done;
+      expect(r.exitCode, r.stderr).toBe(130);
+      expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+      expect(api.listPods('kube-system')).toEqual([]);
+    } finally {
+      api.podStartDelayMs = delay;
+    }
+  });
+
+  it('records: a successful attach leaves exactly one, attached (write-ahead, then one patch replacing it); a refused one leaves none', async () => {
+    const w = await world();
+    api.clearRequests();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const cmRequests = () => api.requests.filter((q) => q.path.startsWith('/api/v1/namespaces/kube-system/configmaps')).map((q) => `${q.method} ${q.path.replace('/api/v1/namespaces/kube-system/configmaps', '')}`);
+    // the first attach on node-a: the write-ahead (its ConfigMap is not there yet: created), then the attached record
+    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-a', 'POST ', 'PATCH /cni-attach-node-node-a']);
+    const final = api.requests.filter((q) => q.method === 'PATCH' && q.path.endsWith('/cni-attach-node-node-a')).at(-1)!.body as { data: Record<string, string | null> };
+    expect(Object.values(final.data).filter((v) => v === null)).toHaveLength(1); // the write-ahead's key, in the same patch
+    const data = Object.entries(api.listConfigMaps('kube-system')[0]!.data ?? {});
+    expect(data.map(([k]) => k)).toEqual([expect.stringMatching(new RegExp(`^${lab.prefix}-web-1\\.6e657431$`))]);
+    const r = JSON.parse(data[0]![1]) as Record<string, unknown>;
+    expect(r).toMatchObject({ pod: 'web-1', containerId: `${lab.prefix}-web-1`, addresses: [expect.stringMatching(/^198\.18\.71\.\d+\/24$/)] });
+    expect(r.attaching).toBeUndefined();
+
+    // refused: net1 is there already (a record blocks it), and a plugin that is not there: no record of either stays
+    const other = await writeConf(w.ws.dir, 'other.json', bridgeConf({ name: lab.name('o'), bridge: lab.bridge(), subnet: '198.18.71.0/24', dataDir: w.ws.dataDir }));
+    expect((await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', other, ...w.common])).exitCode).toBe(2);
+    api.clearRequests();
+    const missing = await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common, '--cni-path', '/opt/nothing']);
+    expect(missing.exitCode, missing.stderr).toBe(2);
+    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-b', 'POST ', 'PATCH /cni-attach-node-node-b']);
+    const keys = api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}));
+    expect(keys).toEqual([expect.stringMatching(new RegExp(`^${lab.prefix}-web-1\\.`))]);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
+  it('an interrupted record (its rollback failed) is freed by cni-gc from the laptop once its pod is gone: lease and record', async () => {
+    const w = await world();
+    const delFails = join(w.ws.dir, 'del-fails');
+    await writeFile(delFails, '');
+    // flaky: its ADD fails; its DEL fails while del-fails exists (so the rollback fails, and bridge's lease stays)
+    await fakePlugin(w.ws.pluginDir, 'flaky', { add: `echo '{"code": 11, "msg": "flaky today"}'; exit 1`, del: `if [ -e ${delFails} ]; then echo '{"code": 11, "msg": "flaky DEL"}'; exit 1; fi` });
+    const net = lab.name('f');
+    const conf = await writeConf(w.ws.dir, 'flaky.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'flaky' }]));
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const a = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    expect(a.exitCode, a.stderr).toBe(1);
+    expect(a.stderr).toMatch(/rolling back also failed/);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interrupted']]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([`${lab.prefix}-web-1.6e657431`]);
+
+    await rm(delFails);
+    api.deletePod('shop', 'web-1');
+    const g = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath]);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\)/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {

@@ -79,7 +79,7 @@ interface PodState {
   leases: number;
   /** The interfaces network-status lists. */
   annotated: string[];
-  /** Whether the node's records ConfigMap has the attachment. */
+  /** Whether the node's records ConfigMap has a record of the pod (its attachment, or an attach's write-ahead). */
   recorded: boolean;
 }
 
@@ -93,7 +93,8 @@ async function stateOf(w: World, name: string): Promise<PodState> {
     cacheFiles: (await attachmentFiles(w.ws.cacheDir)).filter((f) => f.includes(pod.sandboxId)),
     leases: (await leases(w.ws.dataDir)).filter((l) => l.containerId === pod.sandboxId).length,
     annotated: status.map((e) => e.interface),
-    recorded: Object.keys(records).some((k) => k.startsWith(`${pod.sandboxId}.`)),
+    // its record, or the write-ahead of an attach of it (attaching, keyed by the pod's uid): either is about this pod
+    recorded: Object.values(records).some((v) => (JSON.parse(v) as { pod?: string }).pod === name),
   };
 }
 

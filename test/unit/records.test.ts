@@ -7,7 +7,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { addRecord, listRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, listRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube } from '../fakes/kube.js';
 import { SANDBOX, world } from '../fakes/world.js';
@@ -96,5 +96,185 @@ describe('records', () => {
     expect(await w.cli(gcCommand, [])).toBe(4);
     expect(w.stderr()).toMatch(/could not free net1 of pod shop\/db-1: node node-2 cannot be reached from here/);
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+});
+
+describe('the write-ahead record of a pod attach', () => {
+  const attaching = (kube: FakeKube) => [...kube.configMaps.values()].flatMap((c) => Object.keys(c.data)).filter((k) => k.startsWith('attaching.'));
+
+  it('is written alongside the node look-up and awaited before the first ADD; success replaces it in one patch', async () => {
+    const w = world();
+    const log: string[] = [];
+    let lookUpStarted!: () => void;
+    const started = new Promise<void>((r) => (lookUpStarted = r));
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      const ahead = Object.values(data).some((v) => v !== null && JSON.parse(v).attaching === true);
+      if (ahead) {
+        log.push('write-ahead sent');
+        // it is answered only once the look-up has begun: an attach that waited for it before its look-up would stall
+        // here (and log the time-out)
+        await Promise.race([started, new Promise<void>((r) => setTimeout(() => (log.push('write-ahead waited alone'), r()), 1000))]);
+        await new Promise((r) => setTimeout(r, 20)); // and it lands after the look-up ended
+      }
+      try {
+        return await patch(ns, name, data);
+      } finally {
+        if (ahead) log.push('write-ahead landed');
+      }
+    };
+    const find = w.runtime.findSandbox.bind(w.runtime);
+    w.runtime.findSandbox = async (ref) => {
+      log.push('look-up began');
+      lookUpStarted();
+      const s = await find(ref);
+      log.push('look-up ended');
+      return s;
+    };
+    const bridge = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD') log.push('ADD');
+      return bridge(c);
+    });
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(log).toEqual(['write-ahead sent', 'look-up began', 'look-up ended', 'write-ahead landed', 'ADD']);
+    // the write-ahead (a patch, then the ConfigMap created), then the attached record replacing it: one patch
+    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1']);
+    const cm = w.kube.configMaps.get('kube-system/cni-attach-node-node-1')!;
+    expect(Object.keys(cm.data)).toEqual([recordKey(SANDBOX, 'eth1')]);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    expect(r!.attaching).toBeUndefined();
+    expect(r).toMatchObject({ pod: 'web-1', containerId: SANDBOX, addresses: ['198.18.0.2/24'] });
+  });
+
+  it('is removed when nothing was left: refused (ifname present), rolled back (ADD failed); a dry run writes none', async () => {
+    const w = world();
+    w.exec.links.set('/proc/4242/ns/net', new Set(['eth1']));
+    expect(await w.cli(attachCommand, attachArgs)).toBe(2);
+    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1']);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    w.exec.links.clear();
+
+    w.exec.plugins.set('/opt/cni/bin/bridge', (c) => (c.command === 'VERSION' ? { code: 0, stdout: JSON.stringify({ cniVersion: '1.0.0', supportedVersions: ['1.0.0'] }) } : c.command === 'ADD' ? { code: 1, stdout: '{"code": 11, "msg": "no bridge today"}' } : {}));
+    expect(await w.cli(attachCommand, attachArgs)).toBe(1);
+    expect(w.stderr()).toMatch(/rolled back: nothing was left behind/);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(attaching(w.kube)).toEqual([]);
+
+    w.kube.configMapCalls.length = 0;
+    expect(await w.cli(attachCommand, [...attachArgs, '--dry-run'])).toBe(0);
+    expect(w.kube.configMapCalls).toEqual([]);
+  });
+
+  it('without the right to write records (403), the attach goes on with the note, and the refused write is not tried twice', async () => {
+    const w = world();
+    const { ApiStatusError } = await import('../../src/errors.js');
+    w.kube.patchConfigMapData = async (ns, name) => {
+      w.kube.configMapCalls.push(`patch ${ns}/${name}`);
+      throw new ApiStatusError(`patching configmap ${ns}/${name}: the API server answered 403 (Forbidden): configmaps is forbidden`, 403, 'Forbidden', 'configmaps is forbidden');
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1']);
+    expect(w.stderr()).toMatch(/^note: the attachment is not recorded in the cluster \(.*403 \(Forbidden\).*\); cni-list -A and cni-gc elsewhere will not see it/m);
+  });
+
+  it('a node lost during the ADD: the record stays, interrupted, saying so; the event says the outcome is unknown, without the cache dir', async () => {
+    const w = world();
+    const { UnreachableError } = await import('../../src/errors.js');
+    w.exec.plugins.set('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'VERSION') return { code: 0, stdout: JSON.stringify({ cniVersion: '1.0.0', supportedVersions: ['1.0.0'] }) };
+      if (c.command === 'ADD') throw new UnreachableError('running sh on node node-1: the session was lost before it told how the command ended');
+      return {};
+    });
+    expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/home/alice/cni-cache'])).toBe(4);
+    expect(w.stderr()).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node, and the link eth1 in pod shop\/web-1 and its IPAM lease may remain/);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    expect(r).toMatchObject({ containerId: SANDBOX, interrupted: true, why: 'the connection to its node was lost during the ADD, which may have run' });
+    expect(r!.attaching).toBeUndefined();
+    expect(attaching(w.kube)).toEqual([]);
+    const ev = w.kube.events.at(-1)!;
+    expect(ev.reason).toBe('FailedAddInterface');
+    expect(ev.message).toMatch(/^Add eth1 from net failed, its outcome unknown \(the connection to its node was lost during the ADD\): running sh on node node-1/);
+    // cni-list -A (from another node) shows it interrupted, saying why
+    w.deps.hostname = () => 'laptop';
+    expect(await w.cli(listCommand, ['-A', '-o', 'json', '--cache-dir', '/home/alice/other'])).toBe(0);
+    const row = (JSON.parse(w.stdout()) as { items: { state: string; reason: string }[] }).items[0]!;
+    expect(row.state).toBe('interrupted');
+    expect(row.reason).toMatch(/failed on node node-1: the connection to its node was lost during the ADD, which may have run;/);
+  });
+
+  it("an event's message names the cache dir the user gave as <cache dir>", async () => {
+    const w = world();
+    // an unreadable record blocks eth1: its path is in the refusal, on stderr; not in the pod's event
+    w.exec.files.set(`/home/alice/cni-cache/results/net-${SANDBOX}-eth1`, 'not json');
+    expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/home/alice/cni-cache/'])).toBe(2);
+    expect(w.stderr()).toContain(`/home/alice/cni-cache/results/net-${SANDBOX}-eth1`);
+    const ev = w.kube.events.at(-1)!;
+    expect(ev.message).toContain(`its record <cache dir>/results/net-${SANDBOX}-eth1 cannot be used`);
+    expect(ev.message).not.toContain('alice');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
+  it('cni-list -A shows a record never settled as attaching, with its age and the cni-detach that clears it; that detach removes it', async () => {
+    const w = world();
+    const since = new Date(Date.now() - 5 * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth1', containerId: '', since, addresses: [] }));
+    w.deps.hostname = () => 'laptop';
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    const row = (JSON.parse(w.stdout()) as { items: { pod: string; node: string; state: string; reason: string; clearCommand: string }[] }).items[0]!;
+    expect(row).toMatchObject({ pod: 'web-1', node: 'node-3', state: 'attaching' });
+    expect(row.reason).toMatch(new RegExp(`^an attach of eth1 began on node node-3 at ${since} \\(5m ago\\) and has not finished`));
+    expect(row.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth1');
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stdout()).toMatch(/ attaching .* since \S+ \(5m\)$/m);
+    // the detach finds nothing on the node (the attach died before its intent): the record goes all the same
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(attaching(w.kube)).toEqual([]);
+  });
+});
+
+describe('cni-gc and attaching records', () => {
+  it('a pod gone: what its node holds for an attaching record (found by the pod uid) is freed, and a record its node holds nothing for just goes', async () => {
+    const w = world();
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? node2 : undefined);
+    // the intent of an attach killed during its ADD (no result)
+    const cid = 'c'.repeat(64);
+    const intent = { kind: 'cniCacheV1', containerId: cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']] };
+    node2.files.set(`/var/lib/cni/cni-attach/intents/net-${cid}-net1`, JSON.stringify(intent));
+    await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [] }));
+    await addAttachingRecord(w.kube, 'kube-system', rec({ ifname: 'net2', containerId: '', addresses: [] })); // never reached the node
+    w.deps.hostname = () => 'laptop';
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toMatch(/^would free net1 of pod shop\/db-1 \(network net\): the pod is gone \(node node-2\)$/m);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(2);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-1 \(network net\): the pod is gone \(node node-2\)$/m);
+    expect(w.stdout()).toMatch(/^gc: freed 1 stale attachment, 0 alive$/m);
+    expect(node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env)).toEqual([expect.objectContaining({ CNI_CONTAINERID: cid, CNI_IFNAME: 'net1' })]);
+    expect([...node2.files.keys()].filter((k) => k.includes('/intents/'))).toEqual([]);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+});
+
+describe('the write-ahead record when the result cannot be printed', () => {
+  it('rolled back: the record goes; already attached before: it is the attached record', async () => {
+    const w = world();
+    const out = w.deps.io.out;
+    w.deps.io.out = () => {
+      throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(1);
+    expect(w.stderr()).toMatch(/the result could not be printed \(ENOSPC: .*\): rolled back, nothing was left behind/);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    w.deps.io.out = out;
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.deps.io.out = () => {
+      throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(1);
+    const recs = await listRecords(w.kube, 'kube-system');
+    expect(recs.map((r) => [r.containerId, r.attaching, r.interrupted])).toEqual([[SANDBOX, undefined, undefined]]);
   });
 });
