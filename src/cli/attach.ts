@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
-import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -37,22 +36,16 @@ interface Outcome {
  * Record a pod attachment in the cluster (resolve/records.ts), so that cni-list -A and cni-gc see it from anywhere.
  * Only an index: when it cannot be written the attach stands, and a note says what will not see it.
  */
-function summaryAddresses(result: JsonObject): string[] {
-  try {
-    return summarizeResult(result).ips.map((ip) => ip.address);
-  } catch {
-    return [];
-  }
-}
-
 async function recordInCluster(job: Job, pod: PodTarget, result: Attached | { network: string; interrupted: true }): Promise<void> {
-  const { addRecord } = await import('../resolve/records.js');
+  const { addRecord, attachmentRecord } = await import('../resolve/records.js');
   try {
-    await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', {
-      namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
-      network: 'interrupted' in result ? result.network : result.list.name, containerId: pod.containerId, since: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      ...('interrupted' in result ? { addresses: [], interrupted: true } : { addresses: summaryAddresses(result.result) }),
-    });
+    await addRecord(job.api!, job.flags.agentNamespace ?? 'kube-system', attachmentRecord(
+      {
+        namespace: pod.ref.namespace, pod: pod.ref.name, uid: pod.ref.uid, node: pod.node, ifname: job.p.ifname,
+        network: 'interrupted' in result ? result.network : result.list.name, containerId: pod.containerId,
+      },
+      'interrupted' in result ? { interrupted: true } : { result: result.result },
+    ));
   } catch (e) {
     job.deps.io.err(`note: the attachment is not recorded in the cluster (${(e as Error).message}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)\n`);
   }
