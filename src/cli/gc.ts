@@ -371,12 +371,13 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
     const found = await cache.all();
     const asked = [...new Set(flags.node ?? [])];
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
-    const needCluster = found.some((f) => podOf(f.entry)) || asked.length > 0;
+    const needCluster = found.some((f) => podOf(f.entry));
     let world: Parameters<typeof classify>[1] = { exec };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
     // (no kubeconfig at all, or one that cannot be used: the bare namespaces are still freed, and a note says what not)
-    const api = needCluster ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
+    // (--node: the nodes are the cluster's; without it, nothing to do)
+    const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
       if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
       if (!/^no kubeconfig found/.test(e.message)) deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
       return undefined;
@@ -469,7 +470,7 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       } catch (e) {
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands
-        if (needCluster || !(e instanceof UnreachableError || e instanceof UsageError)) throw e;
+        if (needCluster || asked.length > 0 || !(e instanceof UnreachableError || e instanceof UsageError)) throw e;
         deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
       }
     }
