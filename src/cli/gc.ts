@@ -364,6 +364,24 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds (attached by a version before records, or whose record could not be written); repeatable, or comma-separated", collectList);
   cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
   addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  kubectl cni-gc                        # this host's cache, and the nodes whose records name a gone pod
+  kubectl cni-gc --dry-run              # say what would be freed, recorded and forgotten; change nothing
+  kubectl cni-gc --node node-a,node-b   # also visit these nodes: pick up attachments that have no record
+
+Records: each pod attach is recorded in the cluster (a ConfigMap per node in --agent-namespace), so that cni-list -A
+and cni-gc see it from anywhere; gc visits only the nodes whose records name a gone pod, and those given with --node.
+An attachment without a record (made by a version before records, or whose record write failed) is seen only on its
+node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded. A record whose
+node holds nothing of it is forgotten.
+
+Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
+of the first thing that could not be done, each said in a note: 1 a DEL failed or a record cannot be read (with the
+command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
+  );
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
