@@ -210,11 +210,22 @@ const HELD: State[] = ['attached', 'interrupted', 'interface gone'];
 
 /**
  * Make `node`'s records say what its cache holds (resolve/records.ts reconcileRecords): an attachment of a live pod
- * without a record gets one; a record of a live pod whose attachment the cache holds nothing of goes. With --dry-run
+ * without a record gets one; a record of a live pod whose attachment the cache holds nothing of goes (`heldNow`: asked
+ * of each such record, where the cache was read before the records were listed). With --dry-run
  * nothing is written, and what would be is returned. Records are an index: one that cannot be written is a note
  * (and not counted), never a failure of gc.
  */
-async function reconcileRecords(flags: GcFlags, deps: Deps, api: KubeApi, node: string, classified: Classified[], all: AttachmentRecord[], pods: Pod[], homeOf: (c: Classified) => string): Promise<RecordChanges> {
+async function reconcileRecords(
+  flags: GcFlags,
+  deps: Deps,
+  api: KubeApi,
+  node: string,
+  classified: Classified[],
+  all: AttachmentRecord[],
+  pods: Pod[],
+  homeOf: (c: Classified) => string,
+  heldNow?: (r: AttachmentRecord) => Promise<boolean>,
+): Promise<RecordChanges> {
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
   const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
@@ -224,6 +235,9 @@ async function reconcileRecords(flags: GcFlags, deps: Deps, api: KubeApi, node: 
     ...(c.livePod && HELD.includes(c.state) ? { record: await recordOfEntry(c, homeOf(c)) } : {}),
   })));
   const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live));
+  // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
+  // after writing its result), so each record to remove is looked for there again
+  if (heldNow) want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
   const counts = { unrecorded: want.add.length, unheld: want.remove.length };
   if (flags.dryRun) return { added: want.add, removed: want.remove, ...counts };
   const out: RecordChanges = { added: [], removed: [], ...counts };
@@ -257,13 +271,27 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
   const { recordKey } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
   const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
-  const classified = await classify(found, { exec, pods });
+  // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
+  // since is not in that list, so each pod the list lacks is asked for again before its attachment is called gone
+  const listed = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p.metadata?.uid]));
+  const fresh: Pod[] = [];
+  for (const f of found) {
+    const p = f.unreadable ? undefined : podOf(f.entry);
+    if (!p || (listed.has(`${p.namespace}/${p.name}`) && (!p.uid || listed.get(`${p.namespace}/${p.name}`) === p.uid))) continue;
+    const now = await api.getPod(p.namespace, p.name).catch((e: unknown) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    });
+    if (now) (fresh.push(now), listed.set(`${p.namespace}/${p.name}`, now.metadata?.uid));
+  }
+  const world = fresh.length ? [...pods.filter((p) => !fresh.some((q) => q.metadata?.namespace === p.metadata?.namespace && q.metadata?.name === p.metadata?.name)), ...fresh] : pods;
+  const classified = await classify(found, { exec, pods: world });
   const recorded = new Set(all.map((r) => recordKey(r.containerId, r.ifname)));
   const gone: AttachmentRecord[] = [];
   for (const c of classified) {
     if (c.state === 'pod gone' && c.pod && !recorded.has(recordKey(c.entry.containerId, c.entry.ifName))) gone.push(await recordOfEntry(c, node));
   }
-  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, pods, () => node) };
+  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node) };
 }
 
 /**
@@ -480,7 +508,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
         const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
-        const here = await reconcileRecords(flags, deps, api, deps.hostname(), kept, all, allPods, (c) => c.livePod?.spec?.nodeName ?? deps.hostname());
+        const here = await reconcileRecords(flags, deps, api, deps.hostname(), kept, all, allPods, (c) => c.livePod?.spec?.nodeName ?? deps.hostname(), async (r) => (await cache.find(r.containerId, r.ifname)).length > 0);
         changes.added.push(...here.added, ...remote.records.added);
         changes.removed.push(...here.removed, ...remote.records.removed);
         // this host's live attachments are counted from its cache (valid), so its records of nothing held are not alive

@@ -210,6 +210,31 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.reached).toEqual(['node-2', 'node-1']);
   });
 
+  it('races: a pod the list lacks is asked for again before its attachment is called gone; a record made after this host\'s cache was read is not forgotten', async () => {
+    const w = twoNodes();
+    // db-4 is made (and attached on node-2) after gc listed the pods
+    w.kube.add(makePod({ name: 'db-4', namespace: 'shop', uid: 'uid-db-4', node: 'node-2' }));
+    put(w.node2, 'db-4', C);
+    const list = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (ns, sel) => (await list(ns, sel)).filter((p) => p.metadata!.name !== 'db-4');
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toBe('recorded net1 of pod shop/db-4 (network net) on node node-2: attached there without a record in the cluster\ngc: freed 0 stale attachments, 1 alive, 1 record added\n');
+    expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    w.kube.listPods = list;
+
+    // an attach on this host between gc's read of its cache and its list of the records: its result is there now
+    const w2 = world();
+    const listMaps = w2.kube.listConfigMaps.bind(w2.kube);
+    w2.kube.listConfigMaps = async (ns, sel) => {
+      put(w2.exec, 'web-1', SANDBOX, false, 'uid-1');
+      await addRecord(w2.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', containerId: SANDBOX, ifname: 'net1' }));
+      return listMaps(ns, sel);
+    };
+    expect(await w2.cli(gcCommand, [])).toBe(0);
+    expect(w2.stdout()).not.toMatch(/forgot/);
+    expect(await keys(w2.kube)).toEqual(['node-1/web-1/f']);
+  });
+
   it('local gc records this host\'s unrecorded attachment of a live pod and forgets a record of this host it holds nothing of; a record that cannot be written is a note (exit 0)', async () => {
     const w = world();
     put(w.exec, 'web-1', SANDBOX, false, 'uid-1');
