@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { ApiStatusError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import type { JsonObject } from '../cni/conf.js';
-import { summarizeResult } from '../cni/result.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -33,14 +32,6 @@ interface Outcome {
   annotateError?: Error;
   /** The write-ahead record of a pod attach. */
   ahead?: Ahead;
-}
-
-function summaryAddresses(result: JsonObject): string[] {
-  try {
-    return summarizeResult(result).ips.map((ip) => ip.address);
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -128,10 +119,10 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
       return;
     }
     const m = pod.metadata!;
-    const base = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, since: now() };
+    const at = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: outcome.containerId };
     await records.addRecord(job.api!, recordsNamespace(job), 'attached' in outcome
-      ? { ...base, containerId: outcome.containerId, addresses: summaryAddresses(outcome.attached.result) }
-      : { ...base, containerId: outcome.containerId, addresses: [], interrupted: true, ...(outcome.why ? { why: outcome.why } : {}) }, pending);
+      ? records.attachmentRecord(at, { result: outcome.attached.result })
+      : { ...records.attachmentRecord(at, { interrupted: true }), ...(outcome.why ? { why: outcome.why } : {}) }, pending);
   };
   try {
     await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());

@@ -142,6 +142,12 @@ async function completeWord(tool: Tool, cmd: Command, words: string[], deps: Dep
         return { candidates: withPrefix(await kubeconfigNames(flags as unknown as KubectlFlags, long.slice(2) as 'context' | 'cluster' | 'user', deps.env)), directive: Directive.NoFileComp };
       }
       if (long === '--net') return { candidates: withPrefix(await nadNames(flags as unknown as KubectlFlags, deps)), directive: Directive.NoFileComp };
+      if (long === '--node') {
+        // a comma-separated list: the names before the last comma stay as typed, the last one is completed
+        const head = partial.slice(0, partial.lastIndexOf(',') + 1);
+        const names = await nodeNames(flags as unknown as KubectlFlags, deps);
+        return { candidates: names.filter((n) => n.startsWith(partial.slice(head.length))).map((n) => prefix + head + n), directive: Directive.NoFileComp };
+      }
       if (long === '--ifname' && (tool === 'detach' || tool === 'check') && positionals[0]) {
         return { candidates: withPrefix(await cachedIfnames(flags, positionals[0], deps)), directive: Directive.NoFileComp };
       }
@@ -169,6 +175,12 @@ async function podNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
   const kube = await api(flags, deps);
   const pods = await kube.listPods(flags.namespace ?? kube.defaultNamespace);
   return pods.map((p) => p.metadata?.name ?? '').filter(Boolean).sort();
+}
+
+/** The nodes pods are scheduled on (cni-gc --node: no Node object is read, as gc checks the names). */
+async function nodeNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
+  const kube = await api(flags, deps);
+  return [...new Set((await kube.listPods(undefined)).map((p) => p.spec?.nodeName ?? '').filter(Boolean))].sort();
 }
 
 async function nadNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {

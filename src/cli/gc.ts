@@ -1,14 +1,14 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
-import type { CacheEntry } from '../cni/cache.js';
+import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
-import { addClusterOptions, addEngineOptions, addOutputOptions } from './options.js';
+import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
 import { formatData, waysOut } from './output.js';
 import { connect } from './targets.js';
@@ -19,6 +19,8 @@ import { load } from './load.js';
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
   annotate?: boolean;
+  /** --node: nodes to visit whether or not a record names them (repeatable, comma-separated). */
+  node?: string[];
 }
 
 /** The states cni-gc frees, and why. Others stay: attached, interface gone (cni-detach), unreadable (cni-detach --force). */
@@ -36,6 +38,50 @@ export function describeEntry(c: Classified): string {
 
 type Freed = Stale & { c: Classified };
 
+/** The records cni-gc added and removed (with --dry-run: would add and remove). */
+interface RecordChanges {
+  added: AttachmentRecord[];
+  removed: AttachmentRecord[];
+  /** The attachments of live pods held without a record, and the records of live pods held nowhere (written or not). */
+  unrecorded: number;
+  unheld: number;
+}
+
+interface PassOutcome {
+  freed: Freed[];
+  failed: { stale: Stale; error: unknown }[];
+  /** The attachments of live pods on other nodes, as recorded (after the reconciliation of the nodes visited). */
+  alive: number;
+  records: RecordChanges;
+  /** Nodes asked for (--node) that could not be reached, or whose cache could not be read. */
+  unreached: { node: string; error: unknown }[];
+}
+
+/**
+ * A node's executor, reached as attach reaches it: a batching session where the runtime offers one (exec/batch.ts),
+ * else its nodeExecutor (a kind node container, an agent pod); this host's (localExec) when none has it and it is this
+ * host. As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the way to other
+ * nodes (the agent) answers for itself. `required`: a node that cannot be reached is an error (the first runtime's,
+ * else an UnreachableError naming --runtime), else `exec` is undefined.
+ */
+async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], node: string, localExec: Executor, required: boolean): Promise<{ exec?: Executor; reachedBy?: PodRuntime }> {
+  let firstError: unknown;
+  for (const rt of runtimes) {
+    try {
+      const exec = (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
+      if (exec) return { exec, reachedBy: rt };
+    } catch (e) {
+      if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
+      firstError ??= e;
+    }
+  }
+  if (node === deps.hostname()) return { exec: localExec };
+  if (required) {
+    throw firstError ?? new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
+  }
+  return {};
+}
+
 /**
  * The records pass of cni-gc (resolve/records.ts): the attachments recorded in the cluster whose pod is gone, freed on
  * their node, reached as attach reaches it (the runtimes' nodeExecutor: a kind node container, an agent pod; with
@@ -45,7 +91,9 @@ type Freed = Stale & { c: Classified };
  * cache holds nothing any more was stale: it just goes. An attaching record (an attach whose command died, its
  * write-ahead never settled) is freed the same way — its intent DELs as any — found by the pod's uid when it was
  * written before its sandbox was known; one of a pod that is still there is not judged here (an attach may be running:
- * cni-list shows it with the cni-detach that clears it).
+ * cni-list shows it with the cni-detach that clears it). The nodes `asked` for (--node) are visited too, records or
+ * not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
+ * it holds without a record are freed with the recorded ones.
  */
 async function recordsPass(
   flags: GcFlags,
@@ -55,15 +103,16 @@ async function recordsPass(
   locallyFreed: Set<string>,
   localExec: Executor,
   here: Set<string>,
-): Promise<{ freed: Freed[]; failed: { stale: Stale; error: unknown }[]; alive: number }> {
+  all: AttachmentRecord[],
+  asked: string[],
+): Promise<PassOutcome> {
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
   const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
-  const all = await records.listRecords(api, ns);
   const gone = all.filter((r) => records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache)
   const alive = all.filter((r) => !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
-  const out: { freed: Freed[]; failed: { stale: Stale; error: unknown }[]; alive: number } = { freed: [], failed: [], alive };
+  const out: PassOutcome = { freed: [], failed: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [] };
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = all.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -74,9 +123,10 @@ async function recordsPass(
       await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
     }
   }
-  if (gone.length === 0) return out;
+  if (gone.length === 0 && asked.length === 0) return out;
   const byNode = new Map<string, AttachmentRecord[]>();
   for (const r of gone) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);
+  for (const n of asked) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
   const { CACHE_KIND } = await import('../cni/cache.js');
@@ -92,31 +142,28 @@ async function recordsPass(
     let exec: Executor | undefined;
     let reachedBy: PodRuntime | undefined;
     try {
-      // a batching session where the runtime offers one (exec/batch.ts): the reads of every record ride on one round
-      // trip. As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the way to
-      // other nodes (the agent) answers for itself
-      let firstError: unknown;
-      for (const rt of runtimes) {
-        if (exec) break;
-        try {
-          exec = (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
-          if (exec) reachedBy = rt;
-        } catch (e) {
-          if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
-          firstError ??= e;
-        }
-      }
-      if (!exec && node === deps.hostname()) exec = localExec;
-      if (!exec && todo.length > 0) {
-        throw firstError ?? new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
-      }
+      ({ exec, reachedBy } = await reachNode(flags, deps, runtimes, node, localExec, todo.length > 0 || asked.includes(node)));
     } catch (e) {
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
+      if (todo.length === 0) out.unreached.push({ node, error: e });
       return;
     }
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctx, cache, r.ifname);
     const { argsMatchPod } = await load.pods();
+    // a node reached by commands (this host's cache was read and reconciled by the local pass)
+    const unrecorded = new Set<AttachmentRecord>();
+    if (exec && exec !== localExec) {
+      try {
+        const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all);
+        for (const r of v.gone) (todo.push(r), unrecorded.add(r));
+        out.records.added.push(...v.changes.added);
+        out.records.removed.push(...v.changes.removed);
+        out.alive += v.changes.unrecorded - v.changes.unheld;
+      } catch (e) {
+        out.unreached.push({ node, error: e });
+      }
+    }
     for (let r of todo) {
       let s = stale(r);
       try {
@@ -144,7 +191,7 @@ async function recordsPass(
           containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
         });
         if (done.length > 0) out.freed.push(s);
-        forget.push(r);
+        if (!unrecorded.has(r)) forget.push(r);
       } catch (e) {
         out.failed.push({ stale: s, error: e });
       }
@@ -161,6 +208,112 @@ async function recordsPass(
 }
 
 /**
+ * The record of a cache entry of a pod (resolve/records.ts attachmentRecord, as attach writes it) on `node`: a
+ * result as attached, an intent alone as interrupted.
+ */
+async function recordOfEntry(c: Classified, node: string): Promise<AttachmentRecord> {
+  const { attachmentRecord } = await import('../resolve/records.js');
+  const pod = c.livePod ? { namespace: c.livePod.metadata!.namespace!, name: c.livePod.metadata!.name!, uid: c.livePod.metadata!.uid ?? '' } : { ...c.pod!, uid: c.pod!.uid ?? '' };
+  return attachmentRecord(
+    { namespace: pod.namespace, pod: pod.name, uid: pod.uid, node, ifname: c.entry.ifName, network: c.entry.networkName, containerId: c.entry.containerId },
+    c.intentOnly ? { interrupted: true } : { result: c.entry.result },
+  );
+}
+
+/** The states of a live pod's attachment that its node holds as attached (or half attached): recorded when unrecorded. */
+const HELD: State[] = ['attached', 'interrupted', 'interface gone'];
+
+/**
+ * Make `node`'s records say what its cache holds (resolve/records.ts reconcileRecords): an attachment of a live pod
+ * without a record gets one; a record of a live pod whose attachment the cache holds nothing of goes (`heldNow`: asked
+ * of each such record, where the cache was read before the records were listed). With --dry-run
+ * nothing is written, and what would be is returned. Records are an index: one that cannot be written is a note
+ * (and not counted), never a failure of gc.
+ */
+async function reconcileRecords(
+  flags: GcFlags,
+  deps: Deps,
+  api: KubeApi,
+  node: string,
+  classified: Classified[],
+  all: AttachmentRecord[],
+  pods: Pod[],
+  homeOf: (c: Classified) => string,
+  heldNow?: (r: AttachmentRecord) => Promise<boolean>,
+): Promise<RecordChanges> {
+  const records = await import('../resolve/records.js');
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
+  const held = await Promise.all(classified.map(async (c) => ({
+    containerId: c.entry.containerId,
+    ifname: c.entry.ifName,
+    ...(c.livePod && HELD.includes(c.state) ? { record: await recordOfEntry(c, homeOf(c)) } : {}),
+  })));
+  const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live));
+  // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
+  // after writing its result), so each record to remove is looked for there again
+  if (heldNow) want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
+  const counts = { unrecorded: want.add.length, unheld: want.remove.length };
+  if (flags.dryRun) return { added: want.add, removed: want.remove, ...counts };
+  const out: RecordChanges = { added: [], removed: [], ...counts };
+  for (const r of want.add) {
+    try {
+      await records.addRecord(api, ns, r);
+      out.added.push(r);
+    } catch (e) {
+      deps.io.err(`note: ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} could not be recorded in the cluster: ${describeError(e)}\n`);
+    }
+  }
+  if (want.remove.length > 0) {
+    try {
+      await records.removeRecords(api, ns, node, want.remove);
+      out.removed.push(...want.remove);
+    } catch (e) {
+      deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
+    }
+  }
+  return out;
+}
+
+/**
+ * A node gc visits through a runtime (recordsPass): its whole cache read, its pods' attachments judged against the
+ * cluster's pods (no sandbox look-up: a live pod's attachment stays as it is) and its records reconciled
+ * (reconcileRecords). Returns the attachments of gone pods it holds that no record names, as records, for the records
+ * pass to free with the recorded ones, and the record changes.
+ */
+async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges }> {
+  const { classify, podOf } = await load.attachmentState();
+  const { recordKey } = await import('../resolve/records.js');
+  // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
+  const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
+  // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
+  // since is not in that list, so each pod the list lacks is asked for again before its attachment is called gone
+  const listed = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p.metadata?.uid]));
+  const fresh: Pod[] = [];
+  for (const f of found) {
+    const p = f.unreadable ? undefined : podOf(f.entry);
+    if (!p || (listed.has(`${p.namespace}/${p.name}`) && (!p.uid || listed.get(`${p.namespace}/${p.name}`) === p.uid))) continue;
+    const now = await api.getPod(p.namespace, p.name).catch((e: unknown) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    });
+    if (now) (fresh.push(now), listed.set(`${p.namespace}/${p.name}`, now.metadata?.uid));
+  }
+  const world = fresh.length ? [...pods.filter((p) => !fresh.some((q) => q.metadata?.namespace === p.metadata?.namespace && q.metadata?.name === p.metadata?.name)), ...fresh] : pods;
+  const classified = await classify(found, { exec, pods: world });
+  const recorded = new Set(all.map((r) => recordKey(r.containerId, r.ifname)));
+  // an attach's write-ahead record names its pod and ifname before its sandbox: what the node holds of them is its
+  // (the records pass frees it through that record, found by the pod's uid)
+  const attaching = new Set(all.filter((r) => r.attaching).map((r) => `${r.uid}\0${r.ifname}`));
+  const gone: AttachmentRecord[] = [];
+  for (const c of classified) {
+    if (c.state !== 'pod gone' || !c.pod || recorded.has(recordKey(c.entry.containerId, c.entry.ifName)) || attaching.has(`${c.pod.uid ?? ''}\0${c.entry.ifName}`)) continue;
+    gone.push(await recordOfEntry(c, node));
+  }
+  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node) };
+}
+
+/**
  * The sandbox `containerId` of a deleted pod when it still runs on its node (found by the pod's labels and uid, as
  * attach finds one), else undefined: none, another one, or not running any more (then its network namespace is gone
  * with it). A look-up that fails is thrown: gc does not DEL without knowing.
@@ -173,6 +326,25 @@ async function stillRunning(rt: PodRuntime, ref: PodRef, exec: Executor, contain
     if (e instanceof NotFoundError) return undefined; // not ready, not running, an earlier pod's: no namespace to use
     throw e;
   }
+}
+
+/**
+ * --node: each name must be a node of the cluster, known as a node that pods are scheduled on (spec.nodeName: every
+ * node runs some, its network's and kube-proxy's at least) or that records name — no Node object is read, so no
+ * right to read nodes is needed (deploy/rbac.yaml). A name that is neither is a NotFoundError (exit 3) naming the
+ * nodes there are, before anything is changed. Returns the pods and records it read, for gc to go on with.
+ */
+async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promise<{ pods: Pod[]; records: AttachmentRecord[] }> {
+  const { listRecords } = await import('../resolve/records.js');
+  const [pods, records] = await Promise.all([api.listPods(undefined), listRecords(api, flags.agentNamespace ?? 'kube-system')]);
+  const known = new Set([...pods.map((p) => p.spec?.nodeName), ...records.map((r) => r.node)].filter((n): n is string => !!n));
+  const unknown = asked.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    const names = [...known].sort();
+    const there = names.length === 0 ? 'no pod of the cluster is scheduled on any node' : `the nodes with pods or records: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, … (${names.length} in all)` : ''}`;
+    throw new NotFoundError(`node${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found: no pod is scheduled there and no attachment is recorded there (${there}); nothing was changed`);
+  }
+  return { pods, records };
 }
 
 /**
@@ -213,35 +385,75 @@ async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise
   return out;
 }
 
+/** A recorded attachment in messages: "net1 of pod shop/web-1 (network net) on node node-a". */
+function describeRecord(r: AttachmentRecord): string {
+  return `${r.ifname} of pod ${r.namespace}/${r.pod} (network ${r.network}) on node ${r.node}`;
+}
+
+/** A record in -o json/yaml. */
+function recordRow(r: AttachmentRecord): Record<string, unknown> {
+  return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}) };
+}
+
+/** The summary line's part for the records reconciled: ", 1 record added, 2 records removed" (nothing when none). */
+function recordCounts(c: Pick<RecordChanges, 'added' | 'removed'>, dryRun: boolean): string {
+  const part = (n: number, done: string, todo: string) => (n ? `, ${n} record${n === 1 ? '' : 's'} ${dryRun ? todo : done}` : '');
+  return part(c.added.length, 'added', 'to add') + part(c.removed.length, 'removed', 'to remove');
+}
+
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
     "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the finished agent pods that killed commands left behind.",
   );
   addClusterOptions(cmd);
   addEngineOptions(cmd);
-  cmd.option('--dry-run', 'say what would be freed, free nothing');
+  cmd.option('--dry-run', 'say what would be freed and which records would be added or removed; change nothing');
+  cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds (attached by a version before records, or whose record could not be written); repeatable, or comma-separated", collectList);
   cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
   addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  kubectl cni-gc                        # this host's cache, and the nodes whose records name a gone pod
+  kubectl cni-gc --dry-run              # say what would be freed, recorded and forgotten; change nothing
+  kubectl cni-gc --node node-a,node-b   # also visit these nodes: pick up attachments that have no record
+
+Records: each pod attach is recorded in the cluster (a ConfigMap per node in --agent-namespace), so that cni-list -A
+and cni-gc see it from anywhere; gc visits only the nodes whose records name a gone pod, and those given with --node.
+An attachment without a record (made by a version before records, or whose record write failed) is seen only on its
+node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded. A record whose
+node holds nothing of it is forgotten.
+
+Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
+of the first thing that could not be done, each said in a note: 1 a DEL failed or a record cannot be read (with the
+command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
+  );
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
     const { classify, podOf } = await load.attachmentState();
     const found = await cache.all();
+    const asked = [...new Set(flags.node ?? [])];
+    if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     const needCluster = found.some((f) => podOf(f.entry));
     let world: Parameters<typeof classify>[1] = { exec };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
     // (no kubeconfig at all, or one that cannot be used: the bare namespaces are still freed, and a note says what not)
-    const api = needCluster ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
+    // (--node: the nodes are the cluster's; without it, nothing to do)
+    const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
       if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
       if (!/^no kubeconfig found/.test(e.message)) deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
       return undefined;
     });
     let pods: Pod[] | undefined;
     let runtimes: PodRuntime[] = [];
+    // --node: every node named must be one of the cluster's before anything is changed
+    const listed = api && asked.length > 0 ? await checkNodes(flags, api, asked) : undefined;
     if (api && needCluster) {
       // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
-      pods = await api.listPods(undefined);
+      pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
       const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
       world = { exec, pods, sandboxes };
@@ -298,19 +510,32 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
 
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
     let aliveElsewhere = 0;
+    const changes = { added: [] as AttachmentRecord[], removed: [] as AttachmentRecord[] };
+    const unreached: { node: string; error: unknown }[] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
         // this host's attachments are counted (alive or freed) from its cache, not from their records
         const localAlive = new Set(classified.map((c) => `${c.entry.containerId}/${c.entry.ifName}`));
-        const remote = await recordsPass(flags, deps, api, pods ?? (await api.listPods(undefined)), locallyFreed, exec, localAlive);
+        const allPods = pods ?? (await api.listPods(undefined));
+        const all = listed?.records ?? (await (await import('../resolve/records.js')).listRecords(api, flags.agentNamespace ?? 'kube-system'));
+        const remote = await recordsPass(flags, deps, api, allPods, locallyFreed, exec, localAlive, all, asked);
         outcome.freed.push(...remote.freed);
         outcome.failed.push(...remote.failed);
         aliveElsewhere = remote.alive;
+        unreached.push(...remote.unreached);
+        // this host's records, reconciled with its cache (what was freed here has its record removed above)
+        const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
+        const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
+        const here = await reconcileRecords(flags, deps, api, deps.hostname(), kept, all, allPods, (c) => c.livePod?.spec?.nodeName ?? deps.hostname(), async (r) => (await cache.find(r.containerId, r.ifname)).length > 0);
+        changes.added.push(...here.added, ...remote.records.added);
+        changes.removed.push(...here.removed, ...remote.records.removed);
+        // this host's live attachments are counted from its cache (valid), so its records of nothing held are not alive
+        aliveElsewhere -= here.unheld;
       } catch (e) {
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands
-        if (needCluster || !(e instanceof UnreachableError || e instanceof UsageError)) throw e;
+        if (needCluster || asked.length > 0 || !(e instanceof UnreachableError || e instanceof UsageError)) throw e;
         deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
       }
     }
@@ -343,7 +568,8 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
         alive: valid.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
-        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems],
+        records: { added: changes.added.map(recordRow), removed: changes.removed.map(recordRow) },
+        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`)],
       }, flags.output));
     } else {
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
@@ -351,18 +577,21 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
       }
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
+      for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
+      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
+      for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
       throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
     }
-    const problems = outcome.failed.length + others.length;
+    const problems = outcome.failed.length + others.length + unreached.length;
     if (problems) {
       // the exit: as the first attachment that could not be freed, else as the cluster or node that could not be reached
-      const first = outcome.failed[0]?.error ?? new UnreachableError(others[0]!);
+      const first = outcome.failed[0]?.error ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
       throw new SomeFailedError(`gc finished with ${problems} problem${problems > 1 ? 's' : ''} (see the notes above)`, first);
     }
   });

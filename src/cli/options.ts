@@ -98,6 +98,12 @@ export function validateMac(text: string): string {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * A repeatable flag that also takes a comma-separated list, as kubectl's string-slice flags do (`--node a,b --node c`
+ * is a, b, c). Names are trimmed; empty ones are kept for the command to refuse (exit 2).
+ */
+export const collectList = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((x) => x.trim())];
+
 export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; annotate: boolean; bulk?: boolean }): Command {
   cmd.argument('[pod]', 'the pod to work on (in -n NAMESPACE); or give --netns instead');
   if (opts.bulk) {

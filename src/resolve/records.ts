@@ -16,6 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { NotFoundError } from '../errors.js';
+import { summarizeResult } from '../cni/result.js';
 import { AlreadyExistsError, type KubeApi } from './kube.js';
 
 export const RECORD_LABEL = 'app.kubernetes.io/managed-by';
@@ -162,4 +163,65 @@ export async function addAttachingRecord(api: KubeApi, namespace: string, rec: A
 /** Remove records of a node by their keys (one merge patch); a node without records is fine. */
 export async function removeRecordKeys(api: KubeApi, namespace: string, node: string, keys: string[]): Promise<void> {
   await removeRecords(api, namespace, node, keys.map((key) => ({ containerId: '', ifname: '', key })));
+}
+
+/** Who and what an attachment is, as a record names it (the rest of AttachmentRecord comes from its outcome). */
+export type RecordedAttachment = Pick<AttachmentRecord, 'namespace' | 'pod' | 'uid' | 'node' | 'ifname' | 'network' | 'containerId'>;
+
+/**
+ * The record of an attachment as cni-attach writes it: after its ADD (`result`: the chain's result, its addresses in
+ * CIDR notation; one that is not a valid CNI result gives none), or after an ADD whose rollback failed too
+ * (`interrupted`: no addresses). `since`: `now` in RFC 3339 to the second. Written by attach (cli/attach.ts), and by
+ * cni-gc for an attachment its node holds without a record (made before records existed, or whose record could not
+ * be written): then `since` is when gc recorded it, not when it was attached.
+ */
+export function attachmentRecord(at: RecordedAttachment, outcome: { result: unknown } | { interrupted: true }, now = new Date()): AttachmentRecord {
+  const since = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if ('interrupted' in outcome) return { ...at, since, addresses: [], interrupted: true };
+  let addresses: string[] = [];
+  try {
+    addresses = summarizeResult(outcome.result).ips.map((ip) => ip.address);
+  } catch {
+    /* not a result this tool can read: recorded without addresses */
+  }
+  return { ...at, since, addresses };
+}
+
+/** What a node's CNI cache holds of one attachment, for reconcileRecords. */
+export interface HeldAttachment {
+  containerId: string;
+  ifname: string;
+  /** Set when its pod is alive (same uid): the record it should have (attachmentRecord). */
+  record?: AttachmentRecord;
+}
+
+/**
+ * How the records of `node` differ from what its cache holds (cni-gc; the cache is the truth, a record only its
+ * index): `add`, the records of the attachments of live pods it holds that no record (of any node) names; `remove`,
+ * the records of that node whose attachment it holds nothing of (no result, no intent) and whose pod is alive
+ * (`podGone`: the records of gone pods are freed on their node by gc's records pass, which forgets them there). Keys
+ * compared as recordKey (container id and ifname). A write-ahead record (attaching) of a live pod is neither removed
+ * (its attach may be running: the record comes before the node's intent) nor doubled: what the node holds of that pod
+ * and ifname is its attachment, already named. Pure.
+ */
+export function reconcileRecords(
+  node: string,
+  held: HeldAttachment[],
+  recorded: AttachmentRecord[],
+  podGone: (r: AttachmentRecord) => boolean,
+): { add: AttachmentRecord[]; remove: AttachmentRecord[] } {
+  const mine = recorded.filter((r) => r.node === node);
+  // recorded anywhere: a record under another name of this node (its pod's spec.nodeName) is its record
+  const recordedKeys = new Set(recorded.map((r) => recordKey(r.containerId, r.ifname)));
+  const heldKeys = new Set(held.map((h) => recordKey(h.containerId, h.ifname)));
+  const attaching = new Set(recorded.filter((r) => r.attaching).map((r) => `${r.uid}\0${r.ifname}`));
+  const add: AttachmentRecord[] = [];
+  for (const h of held) {
+    const k = recordKey(h.containerId, h.ifname);
+    if (!h.record || recordedKeys.has(k) || attaching.has(`${h.record.uid}\0${h.ifname}`)) continue;
+    recordedKeys.add(k); // one record per key (two networks on one ifname: the first)
+    add.push(h.record);
+  }
+  const remove = mine.filter((r) => !r.attaching && !podGone(r) && !heldKeys.has(recordKey(r.containerId, r.ifname)));
+  return { add, remove };
 }

@@ -245,6 +245,52 @@ describe('cni-list and cni-gc', () => {
   });
 });
 
+describe('cni-gc and the cluster\'s records of this host', () => {
+  it('records an attachment of a live pod that has none (made before records), forgets a record of nothing; --dry-run changes nothing', async () => {
+    const w = await world();
+    const p1 = await pod('web-1');
+    expectOk(await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf)));
+    const common = ['--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', '--cni-path', '/usr/lib/cni'];
+    const name = `cni-attach-node-${NODE}`;
+    const cm = api.getConfigMap('kube-system', name)!;
+    const [[key, value]] = Object.entries(cm.data!) as [[string, string]];
+    const made = JSON.parse(value) as Record<string, unknown>;
+    // as a version before records left it: no record; and a record of an attachment this host's cache does not hold
+    const ghost = { ...made, ifname: 'eth7', containerId: `${p1.sandboxId}` };
+    const ghostKey = `${p1.sandboxId}.${Buffer.from('eth7').toString('hex')}`;
+    api.deleteConfigMap('kube-system', name);
+    api.addConfigMap({ ...cm, data: { [ghostKey]: JSON.stringify(ghost) } });
+    const keys = () => Object.keys(api.getConfigMap('kube-system', name)?.data ?? {}).sort();
+
+    const dry = await runCli('gc', ['--dry-run', ...common]);
+    expectOk(dry);
+    expect(dry.stdout.split('\n')).toEqual([
+      `would record eth1 of pod shop/web-1 (network ${w.net}) on node ${NODE}: attached there without a record in the cluster`,
+      `would forget the record of eth7 of pod shop/web-1 (network ${w.net}) on node ${NODE}: the node holds nothing of it`,
+      'gc: would free 0 stale attachments, 1 alive, 1 record to add, 1 record to remove',
+    ]);
+    expect(keys()).toEqual([ghostKey]);
+
+    const g = await runCli('gc', common);
+    expectOk(g);
+    expect(g.stdout.split('\n')).toEqual([
+      `recorded eth1 of pod shop/web-1 (network ${w.net}) on node ${NODE}: attached there without a record in the cluster`,
+      `forgot the record of eth7 of pod shop/web-1 (network ${w.net}) on node ${NODE}: the node holds nothing of it`,
+      'gc: freed 0 stale attachments, 1 alive, 1 record added, 1 record removed',
+    ]);
+    expect(keys()).toEqual([key]);
+    // the same record as the attach wrote, but for its time
+    expect({ ...JSON.parse(api.getConfigMap('kube-system', name)!.data![key]!) as object, since: 'x' }).toEqual({ ...made, since: 'x' });
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+
+    const again = await runCli('gc', common);
+    expect(again.stdout).toBe('gc: freed 0 stale attachments, 1 alive');
+    expectOk(await runCli('detach', w.args('web-1', '--ifname', 'eth1')));
+    expect(keys()).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+});
+
 describe('many pods at once', () => {
   it('-l attaches every matching pod of 20 (and only those), each from inside sees its own address; -l detach removes them all', async () => {
     const w = await world();

@@ -316,9 +316,18 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
 
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     api.deletePod('shop', 'web-1');
+    // a dry run names it once: through its write-ahead record, not also as an attachment its node holds unrecorded
+    const dry = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--dry-run']);
+    expectOk(dry);
+    expect(dry.stdout.match(/^would free /gm)).toHaveLength(1);
+    expect(dry.stdout).not.toMatch(/would record/);
     const g = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
     expectOk(g);
     expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
+    // once: the records pass frees it through its write-ahead record; the node's intent is not also taken for an
+    // attachment without a record (gc's reconciliation of the node it visits)
+    expect(g.stdout.match(/^freed /gm)).toHaveLength(1);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive$/m);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).code).not.toBe(0);
@@ -454,6 +463,80 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
+  it('an attachment with no record (made before records) is invisible from the laptop until cni-gc --node picks it up; cni-gc then frees it once its pod is gone', async () => {
+    const w = await world();
+    for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    // web-1 was attached before records existed (its record is deleted by hand); node-b records one attachment too many
+    expect(api.deleteConfigMap('kube-system', 'cni-attach-node-node-a')).toBe(true);
+    const b = api.getConfigMap('kube-system', 'cni-attach-node-node-b')!;
+    const [realKey, realValue] = Object.entries(b.data!)[0]!;
+    const ghost = { ...JSON.parse(realValue) as Record<string, unknown>, ifname: 'net9', containerId: `${lab.prefix}-web-2-old` };
+    api.deleteConfigMap('kube-system', b.metadata.name);
+    api.addConfigMap({ ...b, data: { [realKey]: realValue, [`${lab.prefix}-web-2-old.${Buffer.from('net9').toString('hex')}`]: JSON.stringify(ghost) } });
+    const records = () => api.listConfigMaps('kube-system').flatMap((c) => Object.values(c.data ?? {}).map((v) => { const r = JSON.parse(v) as { node: string; pod: string; ifname: string }; return `${r.node}/${r.pod}/${r.ifname}`; })).sort();
+    const listed = async () => (JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { items: { pod: string; ifname: string; node: string }[] }).items.map((x) => `${x.node}/${x.pod}/${x.ifname}`).sort();
+    // the laptop sees only what is recorded
+    expect(await listed()).toEqual(['node-b/web-2/net1', 'node-b/web-2/net9']);
+    const posts = () => api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods').map((q) => (q.body as { spec: { nodeName: string } }).spec.nodeName);
+
+    // an unknown node: exit 3, nothing asked of any node, nothing changed
+    api.clearRequests();
+    const nosuch = await runCli('gc', ['--node', 'nosuch', ...w.gcArgs]);
+    expect(nosuch.exitCode, nosuch.stderr).toBe(3);
+    expect(nosuch.stderr).toBe('error: node "nosuch" not found: no pod is scheduled there and no attachment is recorded there (the nodes with pods or records: node-a, node-b); nothing was changed');
+    expect(api.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    expect(records()).toEqual(['node-b/web-2/net1', 'node-b/web-2/net9']);
+
+    // --dry-run: says what it would record and forget, changes nothing
+    api.clearRequests();
+    const dry = await runCli('gc', ['--node', 'node-a,node-b', '--dry-run', ...w.gcArgs]);
+    expectOk(dry);
+    expect(dry.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^would record net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in the cluster$/),
+      expect.stringMatching(/^would forget the record of net9 of pod shop\/web-2 \(network \S+\) on node node-b: the node holds nothing of it$/),
+      'gc: would free 0 stale attachments, 2 alive, 1 record to add, 1 record to remove',
+    ]);
+    expect(records()).toEqual(['node-b/web-2/net1', 'node-b/web-2/net9']);
+    expect(api.requests.filter((q) => q.method === 'PATCH' || (q.method === 'POST' && q.path.includes('configmaps')))).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+
+    // --node node-a: its live attachment is recorded (nothing freed); only node-a is visited
+    api.clearRequests();
+    const g = await runCli('gc', ['--node', 'node-a', ...w.gcArgs]);
+    expectOk(g);
+    expect(g.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^recorded net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in the cluster$/),
+      'gc: freed 0 stale attachments, 3 alive, 1 record added',
+    ]);
+    expect(posts()).toEqual(['node-a']);
+    expect(api.listPods('kube-system')).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toHaveLength(2);
+    expect(await listed()).toEqual(['node-a/web-1/net1', 'node-b/web-2/net1', 'node-b/web-2/net9']);
+    // as attach records it: its pod's uid and its address
+    const rec = JSON.parse(Object.values(api.getConfigMap('kube-system', 'cni-attach-node-node-a')!.data!)[0]!) as { uid: string; addresses: string[] };
+    expect(rec).toMatchObject({ uid: 'uid-web-1', addresses: [expect.stringMatching(/^198\.18\.71\.\d+\/24$/)] });
+
+    // --node node-b: the record of nothing goes
+    expectOk(await runCli('gc', ['--node', 'node-b', ...w.gcArgs]));
+    expect(records()).toEqual(['node-a/web-1/net1', 'node-b/web-2/net1']);
+
+    // web-1 is deleted: now that it is recorded, a plain cni-gc from the laptop frees it on node-a (its lease goes)
+    api.deletePod('shop', 'web-1');
+    api.clearRequests();
+    const freed = await runCli('gc', w.gcArgs);
+    expectOk(freed);
+    expect(freed.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
+    expect(freed.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect(posts()).toEqual(['node-a']);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-2`]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(records()).toEqual(['node-b/web-2/net1']);
+
+    expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {

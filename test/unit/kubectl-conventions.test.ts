@@ -326,6 +326,13 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'detach', ['web-1', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: ['eth1', 'net7'], directive: 4 });
     expect(await run(w, 'detach', ['web-2', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: [], directive: 4 });
   });
+  it('--node of cni-gc: the nodes pods are scheduled on, the last of a comma-separated list completed', async () => {
+    const w = world();
+    w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'db-1', namespace: 'other' }, spec: { ...w.pod.spec!, nodeName: 'node-2' } });
+    expect(await run(w, 'gc', ['--node', ''])).toEqual({ candidates: ['node-1', 'node-2'], directive: 4 });
+    expect(await run(w, 'gc', ['--node', 'node-1,node-'])).toEqual({ candidates: ['node-1,node-1', 'node-1,node-2'], directive: 4 });
+    expect(await run(w, 'gc', ['--node=node-2'])).toEqual({ candidates: ['--node=node-2'], directive: 4 });
+  });
   it('the executable name says the command', () => {
     expect(toolOf('/usr/local/bin/kubectl_complete-cni_attach')).toBe('attach');
     expect(toolOf('kubectl_complete-cni_gc')).toBe('gc');

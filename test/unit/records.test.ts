@@ -7,9 +7,10 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { addAttachingRecord, addRecord, listRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { UnreachableError } from '../../src/errors.js';
+import { addAttachingRecord, addRecord, attachmentRecord, listRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
-import { FakeKube } from '../fakes/kube.js';
+import { FakeKube, makePod } from '../fakes/kube.js';
 import { SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
@@ -276,5 +277,177 @@ describe('the write-ahead record when the result cannot be printed', () => {
     expect(await w.cli(attachCommand, attachArgs)).toBe(1);
     const recs = await listRecords(w.kube, 'kube-system');
     expect(recs.map((r) => [r.containerId, r.attaching, r.interrupted])).toEqual([[SANDBOX, undefined, undefined]]);
+  });
+});
+
+describe('records reconciled with the nodes\' caches (cni-gc)', () => {
+  const C = 'c'.repeat(64);
+  const E = 'e'.repeat(64);
+  const G = '9'.repeat(64);
+  const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
+  /** A cache entry of pod shop/NAME (uid-NAME unless given) as attach writes it, at its result path (or its intent path). */
+  const put = (node: FakeExecutor, name: string, id: string, intent = false, uid = `uid-${name}`) => {
+    const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', uid]], ...(intent ? {} : { result: bridgeResult('net1', '/proc/9/ns/net') }) };
+    node.files.set(`/var/lib/cni/${intent ? 'cni-attach/intents' : 'results'}/net-${id}-net1`, JSON.stringify(entry));
+  };
+  /** The fake world with a node-2 reached through the runtime, a live pod shop/db-2 on it (uid-db-2). */
+  const twoNodes = () => {
+    const w = world();
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    const reached: string[] = [];
+    w.runtime.nodeExecutor = async (n: string) => (reached.push(n), n === 'node-2' ? node2 : undefined);
+    w.kube.add(makePod({ name: 'db-2', namespace: 'shop', uid: 'uid-db-2', node: 'node-2' }));
+    return { ...w, node2, reached };
+  };
+  const keys = async (kube: FakeKube) => (await listRecords(kube, 'kube-system')).map((r) => `${r.node}/${r.pod}/${r.containerId.slice(0, 1)}${r.interrupted ? '/interrupted' : ''}`).sort();
+
+  it('attachmentRecord: addresses of the result, none for an interrupted attach or a result it cannot read; since to the second', () => {
+    const at = { namespace: 'shop', pod: 'web-1', uid: 'u', node: 'n', ifname: 'net1', network: 'net', containerId: C };
+    const now = new Date('2026-12-01T10:20:30.456Z');
+    expect(attachmentRecord(at, { result: bridgeResult('net1', '/proc/9/ns/net') }, now)).toEqual({ ...at, since: '2026-12-01T10:20:30Z', addresses: ['198.18.0.2/24'] });
+    expect(attachmentRecord(at, { interrupted: true }, now)).toEqual({ ...at, since: '2026-12-01T10:20:30Z', addresses: [], interrupted: true });
+    expect(attachmentRecord(at, { result: { nonsense: 1 } }, now).addresses).toEqual([]);
+  });
+
+  it('reconcileRecords: adds what a live pod holds without a record (anywhere), removes a live pod\'s record its node holds nothing of, leaves gone pods\' records to the records pass', () => {
+    const held = [
+      { containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a' }) }, // no record: added
+      { containerId: E, ifname: 'net1', record: rec({ containerId: E, pod: 'b' }) }, // recorded (under another node name): kept
+      { containerId: G, ifname: 'net1' }, // a gone pod's, or unreadable: not added, its record not removed
+    ];
+    const recorded = [
+      rec({ containerId: E, node: 'other-name' }),
+      rec({ containerId: G }),
+      rec({ containerId: '1'.repeat(64), pod: 'alive-nothing-held' }), // removed
+      rec({ containerId: '2'.repeat(64), pod: 'gone-nothing-held' }), // the records pass's
+      rec({ containerId: '3'.repeat(64), node: 'node-9' }), // another node's
+    ];
+    const r = reconcileRecords('node-2', held, recorded, (x) => x.pod.startsWith('gone'));
+    expect(r.add.map((x) => x.pod)).toEqual(['a']);
+    expect(r.remove.map((x) => x.pod)).toEqual(['alive-nothing-held']);
+    // two entries of one key (two networks on one ifname): one record
+    expect(reconcileRecords('n', [held[0]!, held[0]!], [], () => false).add).toHaveLength(1);
+  });
+
+  it('reconcileRecords and write-ahead records: an attaching record of a live pod is not removed (its attach may be running before its intent), and what its node holds of that pod and ifname gets no second record', () => {
+    const ahead = rec({ containerId: '', pod: 'a', uid: 'uid-a', attaching: true });
+    const held = [{ containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a', uid: 'uid-a' }) }];
+    const r = reconcileRecords('node-2', held, [ahead], () => false);
+    expect(r).toEqual({ add: [], remove: [] });
+    // the same pod's other interface is still recorded; another pod's attaching record does not hide this one's
+    expect(reconcileRecords('node-2', [{ ...held[0]!, ifname: 'net2', record: rec({ containerId: C, pod: 'a', uid: 'uid-a', ifname: 'net2' }) }], [ahead], () => false).add).toHaveLength(1);
+    expect(reconcileRecords('node-2', held, [{ ...ahead, uid: 'uid-b', pod: 'b' }], () => false).add.map((x) => x.pod)).toEqual(['a']);
+    // nothing held and nothing attaching: a live pod's record goes as before
+    expect(reconcileRecords('node-2', [], [{ ...ahead, attaching: undefined, containerId: C }], () => false).remove).toHaveLength(1);
+  });
+
+  it('cni-gc --node: reaches that node though no record names it, records its live pod\'s attachment, frees a gone pod\'s, forgets a record it holds nothing of; --dry-run changes nothing', async () => {
+    const w = twoNodes();
+    put(w.node2, 'db-2', C); // live, unrecorded
+    put(w.node2, 'db-3', E, true); // gone (no such pod), an intent alone, unrecorded
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: G })); // live, nothing on the node
+    // without --node: no record of a gone pod, so no node is visited
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.reached).toEqual([]);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+
+    const before = [...w.node2.files.keys()].sort();
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe([
+      'would free net1 of pod shop/db-3 (network net): the pod is gone (node node-2)',
+      'would record net1 of pod shop/db-2 (network net) on node node-2: attached there without a record in the cluster',
+      'would forget the record of net1 of pod shop/db-2 (network net) on node node-2: the node holds nothing of it',
+      'gc: would free 1 stale attachment, 1 alive, 1 record to add, 1 record to remove',
+      '',
+    ].join('\n'));
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/9']);
+    expect([...w.node2.files.keys()].sort()).toEqual(before);
+    expect(w.node2.calls).toEqual([]);
+
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '-o', 'json'])).toBe(0);
+    const out = JSON.parse(w.stdout()) as { freed: { target: string }[]; alive: number; records: { added: { target: string; node: string }[]; removed: { target: string }[] } };
+    expect(out.freed.map((f) => f.target)).toEqual(['pod shop/db-3']);
+    expect(out.alive).toBe(1);
+    expect(out.records.added).toEqual([expect.objectContaining({ target: 'pod shop/db-2', node: 'node-2', ifname: 'net1', network: 'net', containerId: C })]);
+    expect(out.records.removed).toEqual([expect.objectContaining({ target: 'pod shop/db-2', containerId: G })]);
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/c']);
+    const [added] = await listRecords(w.kube, 'kube-system');
+    expect(added).toMatchObject({ namespace: 'shop', pod: 'db-2', uid: 'uid-db-2', node: 'node-2', ifname: 'net1', network: 'net', addresses: ['198.18.0.2/24'] });
+    expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_CONTAINERID)).toEqual([E]);
+    expect([...w.node2.files.keys()].filter((k) => k.includes(E))).toEqual([]);
+    expect(new Set(w.reached)).toEqual(new Set(['node-2']));
+
+    // again: nothing left to do
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+  });
+
+  it('--node takes names repeated and comma-separated; an unknown one is exit 3 before anything is changed; an empty one exit 2', async () => {
+    const w = twoNodes();
+    put(w.node2, 'db-2', C);
+    // a gone pod's attachment here, which a gc would free
+    put(w.exec, 'gone-here', E);
+    const local = [...w.exec.files.keys()].sort();
+    expect(await w.cli(gcCommand, ['--node', 'node-2,nosuch', '--node', 'node-1'])).toBe(3);
+    expect(w.stderr()).toBe('error: node "nosuch" not found: no pod is scheduled there and no attachment is recorded there (the nodes with pods or records: node-1, node-2); nothing was changed\n');
+    expect(w.reached).toEqual([]);
+    expect([...w.exec.files.keys()].sort()).toEqual(local);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(await w.cli(gcCommand, ['--node', 'node-2,'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: --node: an empty node name/);
+    // node-1 is this host: its cache was read by the local pass (no runtime is asked for it)
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--node', 'node-1'])).toBe(0);
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/c']);
+    expect(w.reached).toEqual(['node-2', 'node-1']);
+  });
+
+  it('races: a pod the list lacks is asked for again before its attachment is called gone; a record made after this host\'s cache was read is not forgotten', async () => {
+    const w = twoNodes();
+    // db-4 is made (and attached on node-2) after gc listed the pods
+    w.kube.add(makePod({ name: 'db-4', namespace: 'shop', uid: 'uid-db-4', node: 'node-2' }));
+    put(w.node2, 'db-4', C);
+    const list = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (ns, sel) => (await list(ns, sel)).filter((p) => p.metadata!.name !== 'db-4');
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toBe('recorded net1 of pod shop/db-4 (network net) on node node-2: attached there without a record in the cluster\ngc: freed 0 stale attachments, 1 alive, 1 record added\n');
+    expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    w.kube.listPods = list;
+
+    // an attach on this host between gc's read of its cache and its list of the records: its result is there now
+    const w2 = world();
+    const listMaps = w2.kube.listConfigMaps.bind(w2.kube);
+    w2.kube.listConfigMaps = async (ns, sel) => {
+      put(w2.exec, 'web-1', SANDBOX, false, 'uid-1');
+      await addRecord(w2.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', containerId: SANDBOX, ifname: 'net1' }));
+      return listMaps(ns, sel);
+    };
+    expect(await w2.cli(gcCommand, [])).toBe(0);
+    expect(w2.stdout()).not.toMatch(/forgot/);
+    expect(await keys(w2.kube)).toEqual(['node-1/web-1/f']);
+  });
+
+  it('local gc records this host\'s unrecorded attachment of a live pod and forgets a record of this host it holds nothing of; a record that cannot be written is a note (exit 0)', async () => {
+    const w = world();
+    put(w.exec, 'web-1', SANDBOX, false, 'uid-1');
+    w.exec.netns.add('/proc/9/ns/net');
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', containerId: C }));
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async () => {
+      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden');
+    };
+    expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/note: net1 of pod shop\/web-1 on node node-1 could not be recorded in the cluster: .*403: forbidden/);
+    expect(w.stderr()).toMatch(/note: the records of node node-1 could not be updated: .*403: forbidden/);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    w.kube.patchConfigMapData = patch;
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe([
+      `recorded net1 of pod shop/web-1 (network net) on node node-1: attached there without a record in the cluster`,
+      `forgot the record of net1 of pod shop/web-1 (network net) on node node-1: the node holds nothing of it`,
+      'gc: freed 0 stale attachments, 1 alive, 1 record added, 1 record removed',
+      '',
+    ].join('\n'));
+    expect(await keys(w.kube)).toEqual(['node-1/web-1/f']);
   });
 });
