@@ -109,6 +109,17 @@ async function recordsPass(
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
   const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
+  // the pods were listed before the records: a pod made and attached in between (its record is in `all`, it is not in
+  // `pods`) would look gone, and its attachment freed under it. Each pod a record calls gone is asked for again now
+  // (one GET per such pod: gone pods are few), as reconcileNode does for what a node holds.
+  await Promise.all([...new Set(all.filter((r) => records.recordedPodGone(r, live)).map((r) => `${r.namespace}/${r.pod}`))].map(async (key) => {
+    const [namespace, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+    const now = await api.getPod(namespace, name).catch((e: unknown) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    });
+    if (now) live.set(key, { uid: now.metadata?.uid });
+  }));
   const gone = all.filter((r) => records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache)
   const alive = all.filter((r) => !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;

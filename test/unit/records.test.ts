@@ -427,6 +427,26 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await keys(w2.kube)).toEqual(['node-1/web-1/f']);
   });
 
+  it('races: a recorded pod the pod list lacks (made and attached between gc\'s list of the pods and its list of the records) is asked for again, and its attachment is not freed; a pod really gone still is', async () => {
+    const w = twoNodes();
+    put(w.node2, 'db-4', C);
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-4', uid: 'uid-db-4', node: 'node-2', containerId: C }));
+    w.kube.add(makePod({ name: 'db-4', namespace: 'shop', uid: 'uid-db-4', node: 'node-2' }));
+    const list = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (ns, sel) => (await list(ns, sel)).filter((p) => p.metadata!.name !== 'db-4');
+    expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive/m);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    expect(await keys(w.kube)).toEqual(['node-2/db-4/c']);
+    // the same pod deleted for real: freed, its record gone
+    w.kube.listPods = list;
+    w.kube.deletePod('shop', 'db-4');
+    expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-4 \(network net\): the pod is gone \(node node-2\)$/m);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    expect(await keys(w.kube)).toEqual([]);
+  });
+
   it('local gc records this host\'s unrecorded attachment of a live pod and forgets a record of this host it holds nothing of; a record that cannot be written is a note (exit 0)', async () => {
     const w = world();
     put(w.exec, 'web-1', SANDBOX, false, 'uid-1');
