@@ -44,6 +44,8 @@ interface Ahead {
   written: Promise<{ key: string } | { error: Error }>;
   /** Set by settleRecord: the record was replaced or removed (or that was tried). */
   settled: boolean;
+  /** Set when the engine asked for it before its first ADD: from then on the node may hold something of the attach. */
+  reached?: boolean;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -66,9 +68,11 @@ function writeAhead(job: Job, pod: Pod): Ahead {
   })();
   const ahead: Ahead = { node, written, settled: false };
   // the user's signal before the attach changed anything (the look-up, an agent starting: no hold yet) ends the
-  // command without settleRecord: the attempt's record goes with the command's other leftovers, within the bound
+  // command without settleRecord: the attempt's record goes with the command's other leftovers, within the bound.
+  // Once the engine went on to its ADD the record stays unless settled: a second signal that quits during the
+  // rollback leaves the node as it is, and the record is what shows it from anywhere.
   atEnd(async () => {
-    if (ahead.settled || !interruptedBy()) return;
+    if (ahead.settled || ahead.reached || !interruptedBy()) return;
     const w = await within(written, AFTER_SIGNAL_MS);
     const key = w && 'key' in w ? w.key : undefined;
     if (key) await within(import('../resolve/records.js').then((r) => r.removeRecordKeys(job.api!, recordsNamespace(job), node, [key])), AFTER_SIGNAL_MS);
@@ -158,7 +162,7 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined, ahe
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
     // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index); the user's
     // signal ends the wait (the engine then stops before changing anything)
-    ...(ahead ? { beforeFirstAdd: async () => void (await Promise.race([ahead.written, whenInterrupted()])) } : {}),
+    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([ahead.written, whenInterrupted()])) } : {}),
   };
 }
 

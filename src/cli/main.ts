@@ -158,17 +158,30 @@ function report(e: unknown, io: Io, verbose: boolean): number {
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
+/** How long a second signal waits for the cleanups (agent pods deleted) before the CLI exits. */
+const QUIT_CLEANUP_MS = 1500;
+
 /**
  * On the first SIGINT/SIGTERM/SIGHUP: kill the running plugins and let the engine roll back and release its lock, then
  * exit 128+signal. When no plugin is running there is nothing to roll back: clean up (an agent pod, at most 5 s) and
- * exit at once — a CLI waiting on a wedged API or runtime stops when asked. A second signal exits at once (the intent
- * file lets cni-detach and cni-gc finish the job later).
+ * exit at once — a CLI waiting on a wedged API or runtime stops when asked. A second signal quits: it says what may
+ * stay (the intent file and the cluster's write-ahead record let cni-list show it, cni-detach and cni-gc finish the
+ * job later) and sends the cleanups (agent pods deleted: a pod left running would hold the node) for at most
+ * QUIT_CLEANUP_MS; a third exits at once.
  */
 function handleSignals(io: Io): void {
+  let quitting = false;
   for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
     process.on(sig, () => {
       const code = SIGNAL_EXIT[sig]!;
-      if (interruptedBy()) process.exit(code);
+      if (quitting) process.exit(code);
+      if (interruptedBy()) {
+        quitting = true;
+        io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
+        const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
+        void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => process.exit(code));
+        return;
+      }
       if (interrupt(sig) > 0) {
         io.err(`note: ${sig}: stopping what runs now and rolling back what it changed (send it again to quit at once)\n`);
         return;

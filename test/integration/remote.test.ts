@@ -390,6 +390,41 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
 
+  it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (attaching) with the command that clears it', async () => {
+    const w = await world();
+    const started = join(w.ws.dir, 'hang.started');
+    const delStarted = join(w.ws.dir, 'hang.del');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}`, del: `touch ${delStarted}\nexec sleep ${marker}` });
+    const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    run.kill('SIGINT');
+    expect(await waitFor(async () => existsSync(delStarted), 20_000), 'the rollback reached the slow DEL').toBe(true);
+    const t0 = Date.now();
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, r.stderr).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.stderr).toMatch(/^note: SIGINT again: quitting now; what was being changed stays as it is, recorded where it was \(cni-list shows it with the command that clears it\)$/m);
+    // the agent pod is deleted all the same: a running privileged pod is not left on the node
+    await expect.poll(() => api.listPods('kube-system').length, { timeout: 5000 }).toBe(0);
+    await killAll(pattern);
+    // the attach is seen from the laptop, and the command printed clears it
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs, ...cniPath]);
+    expectOk(l);
+    const row = (JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1' && x.ifname === 'net1')!;
+    expect(row.state).toBe('attaching');
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
+    expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
+    expectOk(await runCli('detach', row.clearCommand.split(' ').slice(2)));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
   it('Ctrl-C while its agent starts (nothing changed on the node yet): exit 130, and the write-ahead record it wrote is gone', async () => {
     const w = await world();
     const delay = api.podStartDelayMs;
