@@ -75,8 +75,12 @@ export const AGENT_LABEL_VALUE = 'cni-attach-agent';
  */
 export async function finishedAgentPods(api: KubeApi, namespace: string): Promise<Pod[]> {
   const pods = await api.listPods(namespace, `${AGENT_LABEL}=${AGENT_LABEL_VALUE}`);
-  return pods.filter((p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+  // this command's own agents are deleted when it ends (and one that failed is its own error, not a leftover)
+  return pods.filter((p) => (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') && !ownAgents.has(`${namespace}/${p.metadata?.name}`));
 }
+
+/** The agent pods this process created (namespace/name): never another command's leftovers. */
+const ownAgents = new Set<string>();
 
 /** The agent pod for a node: privileged, host PID and network, pinned, tolerating everything, self-expiring. */
 export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespace'>): Pod {
@@ -125,6 +129,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     });
     const name = pod.metadata!.name!;
     created.push(name);
+    ownAgents.add(`${o.namespace}/${name}`);
     const waiting = (p: Pod) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
     // a watch on the pod, from the resourceVersion it was created with: no polling
     const seen = await api.watchPod(

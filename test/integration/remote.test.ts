@@ -390,6 +390,24 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
 
+  it('cni-gc whose own agent pod fails: its error says so (exit 4), and the agent is not taken for a leftover of another command', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    api.deletePod('shop', 'web-2');
+    const behaviour = api.podStartBehaviour;
+    api.podStartBehaviour = (p) => (p.metadata.namespace === 'kube-system' ? 'fail' : 'run');
+    try {
+      const g = await runCli('gc', w.gcArgs);
+      expect(g.exitCode, g.stderr).toBe(4);
+      expect(g.stderr).toMatch(/could not free net1 of pod shop\/web-2: agent pod kube-system\/cni-attach-agent-\S+ on node node-b ended \(Failed\)/);
+      expect(g.stderr).not.toMatch(/left behind by a cni-attach command that did not end normally/);
+      // deleted all the same when the command ended, as every agent of a command is
+      expect(api.listPods('kube-system')).toEqual([]);
+    } finally {
+      api.podStartBehaviour = behaviour;
+    }
+  });
+
   it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (attaching) with the command that clears it', async () => {
     const w = await world();
     const started = join(w.ws.dir, 'hang.started');
