@@ -453,9 +453,17 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
     // (no kubeconfig at all, or one that cannot be used: the bare namespaces are still freed, and a note says what not)
     // (--node: the nodes are the cluster's; without it, nothing to do)
+    // A cluster that is configured but cannot be asked is the command's failure (exit 4, after this host's cache is
+    // done): from a laptop it is the whole of gc, and a cron job must not read success. No kubeconfig at all is a
+    // node-local gc of bare namespaces: a note says what was not looked at, and it exits 0.
+    let clusterError: unknown;
     const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
       if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
-      if (!/^no kubeconfig found/.test(e.message)) deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
+      if (/^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message)) deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
+      else {
+        clusterError = e;
+        deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
+      }
       return undefined;
     });
     let pods: Pod[] | undefined;
@@ -547,6 +555,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands
         if (needCluster || asked.length > 0 || !(e instanceof UnreachableError || e instanceof UsageError)) throw e;
+        clusterError = e;
         deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
       }
     }
@@ -599,10 +608,10 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     if (outcome.stoppedBy) {
       throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
     }
-    const problems = outcome.failed.length + others.length + unreached.length;
+    const problems = outcome.failed.length + others.length + unreached.length + (clusterError ? 1 : 0);
     if (problems) {
       // the exit: as the first attachment that could not be freed, else as the cluster or node that could not be reached
-      const first = outcome.failed[0]?.error ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
+      const first = outcome.failed[0]?.error ?? clusterError ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
       throw new SomeFailedError(`gc finished with ${problems} problem${problems > 1 ? 's' : ''} (see the notes above)`, first);
     }
   });

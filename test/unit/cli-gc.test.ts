@@ -95,6 +95,28 @@ describe('kubectl cni-gc', () => {
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toMatch(/freed eth1 of netns \/var\/run\/netns\/x \(network net\): the network namespace is gone/);
     expect(dels(w)[0]!.env.CNI_NETNS).toBe('');
+    // what was not looked at is said
+    expect(w.stderr()).toMatch(/^note: only this host's CNI cache was looked at \(no Kubernetes cluster configured\): attachments recorded on other nodes are not$/m);
+  });
+
+  it('a cluster that is configured but cannot be asked fails gc (exit 4) after this host\'s cache is done: from a laptop it is the whole of gc, and a cron job must not read success', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    for (const local of [false, true]) {
+      const w = world();
+      if (local) {
+        w.exec.netns.add('/var/run/netns/x');
+        await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
+        w.exec.netns.delete('/var/run/netns/x');
+      }
+      w.deps.kube = async () => {
+        throw new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED');
+      };
+      expect(await w.cli(gcCommand, []), `local ${local}`).toBe(4);
+      expect(w.stderr()).toMatch(/^note: attachments recorded on other nodes are not looked at: cannot reach the API server/m);
+      // the summary says what was done here, and the exit says that the rest could not be
+      expect(w.stdout()).toMatch(local ? /^gc: freed 1 stale attachment, 0 alive$/m : /^gc: freed 0 stale attachments, 0 alive$/m);
+      expect(dels(w)).toHaveLength(local ? 1 : 0);
+    }
   });
 
   it('frees nothing when the cluster cannot be asked (exit 4)', async () => {
