@@ -200,6 +200,9 @@ async function recordsPass(
         }
         const done = await engine.detach(ctx!, cache!, {
           containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
+          // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
+          // pod's node through its record)
+          ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
         });
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);

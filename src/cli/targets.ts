@@ -97,7 +97,18 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
  */
 export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, prepare?: (exec: Executor) => void): Promise<PodLookup> {
   const { lookupPod } = await load.pods();
-  return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare);
+  const namespace = flags.namespace ?? api.defaultNamespace;
+  // a pod that is gone: its node as the cluster's records of this interface name it (the newest), so that a detach
+  // from anywhere reaches the cache that holds it; none (or records that cannot be read) is this host's cache
+  const goneNodeOf = async (): Promise<string | undefined> => {
+    const { listRecords } = await import('../resolve/records.js');
+    const mine = (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []))
+      .filter((r) => r.namespace === namespace && r.pod === name && (!flags.ifname || r.ifname === flags.ifname))
+      .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
+    const node = mine[0]?.node;
+    return node && node !== deps.hostname() ? node : undefined;
+  };
+  return lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, goneNodeOf);
 }
 
 /**

@@ -204,6 +204,7 @@ export async function lookupPod(
   runtimes: () => Promise<PodRuntime[]>,
   note: (line: string) => void,
   prepare?: (exec: Executor) => void,
+  goneNodeOf?: () => Promise<string | undefined>,
 ): Promise<PodLookup> {
   let pod: Pod | undefined;
   try {
@@ -211,7 +212,24 @@ export async function lookupPod(
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
   }
-  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare);
+  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare, pod ? undefined : await goneNodeOf?.());
+}
+
+/**
+ * The executor of `node` for a pod whose sandbox (or the pod itself) is gone: the first runtime that reaches that node
+ * (a kind node container, an agent pod), else undefined (this host). As --runtime auto does elsewhere: a runtime not
+ * installed here is no answer; the way to other nodes (lastResort) answers for itself.
+ */
+async function nodeExecutorOf(runtimes: PodRuntime[], node: string | undefined, session?: NodeSession): Promise<Executor | undefined> {
+  let executor: Executor | undefined = session?.exec;
+  for (const r of runtimes) {
+    try {
+      executor ??= node ? await r.nodeExecutor?.(node) : undefined;
+    } catch (e) {
+      if (r.lastResort || runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
+    }
+  }
+  return executor;
 }
 
 /**
@@ -219,11 +237,22 @@ export async function lookupPod(
  * that is gone is said in a note and matched by the CNI_ARGS kubelet-style attaches recorded (namespace, name, and
  * the uid while the pod exists); DEL then runs without a network namespace, as kubelet's does for a dead sandbox.
  */
-export async function lookupPodOf(pod: Pod | undefined, namespace: string, name: string, runtimes: PodRuntime[], note: (line: string) => void, prepare?: (exec: Executor) => void): Promise<PodLookup> {
+export async function lookupPodOf(
+  pod: Pod | undefined,
+  namespace: string,
+  name: string,
+  runtimes: PodRuntime[],
+  note: (line: string) => void,
+  prepare?: (exec: Executor) => void,
+  goneNode?: string,
+): Promise<PodLookup> {
   const describe = `pod ${namespace}/${name}`;
   if (!pod) {
-    note(`${describe} no longer exists: using what the cache recorded for it`);
-    return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe };
+    // its node, when the cluster's records know it (a pod attached from anywhere): that node's cache, reached as its
+    // sandbox would have been; else this host's
+    const executor = goneNode ? await nodeExecutorOf(runtimes, goneNode) : undefined;
+    note(`${describe} no longer exists: using what the cache${goneNode ? ` of node ${goneNode} (its record in the cluster names it)` : ''} recorded for it`);
+    return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe, ...(executor ? { executor } : {}) };
   }
   // the refusal attach makes (a hostNetwork pod's namespace is the node's) holds for every command that touches it
   if (pod.spec?.hostNetwork) {
@@ -240,15 +269,7 @@ export async function lookupPodOf(pod: Pod | undefined, namespace: string, name:
   }
   if (!found) {
     note(`the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`);
-    let executor: Executor | undefined = session?.exec;
-    for (const r of runtimes) {
-      try {
-        executor ??= pod.spec?.nodeName ? await r.nodeExecutor?.(pod.spec.nodeName) : undefined;
-      } catch (e) {
-        // a runtime not installed here (no Docker for kind) is no answer; the way to other nodes answers for itself
-        if (r.lastResort || runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
-      }
-    }
+    const executor = await nodeExecutorOf(runtimes, pod.spec?.nodeName, session);
     return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
   }
   const executor = found.sandbox.executor;

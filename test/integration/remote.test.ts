@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, runCli, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
-import { fakePlugin } from '../helpers/fake-plugin.js';
+import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
 import { BIN } from '../helpers/env.js';
@@ -386,6 +386,30 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(r.exitCode, r.stderr).toBe(143);
     expect(r.stderr).toMatch(/rolled back: nothing was left behind/);
     expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
+  it('cni-gc from the laptop whose DEL fails on another node: the note names the cni-detach that retries it and the --force that forgets it; the retry, pasted on the laptop once DEL works, reaches the gone pod\'s node through its record and frees the lease', async () => {
+    const w = await world();
+    await fakePlugin(w.ws.pluginDir, 'faildel', { add: passThroughAdd('0'), del: `echo '{"cniVersion":"1.0.0","code":11,"msg":"no"}'; exit 1` });
+    const conf = await writeConf(w.ws.dir, 'fd.conflist', conflist(lab.name('f'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'faildel' }]));
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]));
+    api.deletePod('shop', 'web-2');
+    const g = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath]);
+    expect(g.exitCode, g.stderr).toBe(1);
+    const note = g.stderr.split('\n').find((l) => l.startsWith('note: could not free net1 of pod shop/web-2'));
+    expect(note, g.stderr).toMatch(/`(kubectl cni-detach web-2 -n shop --ifname net1 [^`]*--force)`/);
+    const retry = /run `(kubectl cni-detach web-2 -n shop --ifname net1 [^`]*)` again/.exec(note!)?.[1];
+    expect(retry, note).toContain(`--cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
+    // the plugin's DEL is fixed; the printed retry, pasted on the laptop, reaches node-b (the pod is gone: its record
+    // names the node) and DELs there: the lease goes, and the record
+    await fakePlugin(w.ws.pluginDir, 'faildel', { add: passThroughAdd('0') });
+    const d = await runCli('detach', retry!.split(' ').slice(2));
+    expectOk(d);
+    expect(d.stderr).toMatch(/note: pod shop\/web-2 no longer exists: using what the cache of node node-b \(its record in the cluster names it\) recorded for it/);
+    expect(await nodeResults(w.ws.dir, 'node-b'), `${retry}\n${d.stdout}${d.stderr}`).toEqual([]);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
