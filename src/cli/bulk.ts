@@ -211,9 +211,18 @@ export async function batchOf(
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
-  const pods = await withUserSelector(flags.selector, api.listPods(namespace, flags.selector));
+  const listed = await withUserSelector(flags.selector, api.listPods(namespace, flags.selector));
+  // a pod on hostNetwork has the node's own network namespace: no command touches it (a pod named alone is refused,
+  // exit 2). Selected with others it is skipped, said in one note, as Multus leaves such pods alone: `--all` in a
+  // namespace that has some (kube-system's, a node agent's) is not a failure.
+  const hostNet = listed.filter((p) => p.spec?.hostNetwork);
+  if (hostNet.length) {
+    const names = hostNet.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
+    deps.io.err(`note: skipped ${names.length} pod${names.length > 1 ? 's' : ''} on hostNetwork (${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}): ${names.length > 1 ? 'their' : 'its'} network namespace is the node's own\n`);
+  }
+  const pods = listed.filter((p) => !p.spec?.hostNetwork);
   if (pods.length === 0) {
-    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}; nothing to do\n`);
+    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
     return undefined;
   }
   const runtimes = await deps.runtimes(flags, api);

@@ -247,6 +247,24 @@ describe('-l / --all: many pods', () => {
     expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
   });
 
+  it('a pod on hostNetwork among the selected is skipped with one note (attach, detach, -l and --all); named alone it is refused (exit 2)', async () => {
+    const w = many(2);
+    w.kube.add(makePod({ name: 'node-agent', namespace: 'shop', uid: 'uid-h', labels: { app: 'web' }, hostNetwork: true }));
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^note: skipped 1 pod on hostNetwork \(shop\/node-agent\): its network namespace is the node's own$/m);
+    expect(w.stdout()).toBe('eth1 attached to 2 of 2 pods\n');
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/note: skipped 1 pod on hostNetwork \(shop\/node-agent\)/);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(2);
+    expect(await w.cli(detachCommand, ['node-agent', '-n', 'shop', '--ifname', 'eth1'])).toBe(2);
+    expect(w.stderr()).toMatch(/uses hostNetwork: its network namespace is the node's own/);
+    // only hostNetwork pods selected: nothing to do
+    const h = many(0);
+    h.kube.add(makePod({ name: 'node-agent', namespace: 'shop', uid: 'uid-h', labels: { app: 'web' }, hostNetwork: true }));
+    expect(await h.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(h.stderr()).toMatch(/no pods in namespace shop match app=web but those on hostNetwork; nothing to do/);
+  });
+
   it('no matching pods is a note, not an error', async () => {
     const w = many(1);
     expect(await w.cli(attachCommand, ['-l', 'app=none', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
