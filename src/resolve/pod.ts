@@ -268,7 +268,9 @@ export async function lookupPodOf(
     if (!(e instanceof NotFoundError)) throw e;
   }
   if (!found) {
-    note(`the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`);
+    note(pod.spec?.nodeName
+      ? `the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`
+      : `${describe} is not scheduled on any node (${pod.status?.phase ?? 'Pending'}): it has no sandbox; using what this host's cache recorded for it`);
     const executor = await nodeExecutorOf(runtimes, pod.spec?.nodeName, session);
     return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
   }
