@@ -163,9 +163,11 @@ export function apiError(e: unknown, what: string, server: string): CniAttachErr
   const err = e as ApiErrorShape;
   if (typeof err.code === 'number') {
     const status = statusOf(err);
-    const msg = status.message ?? `HTTP ${err.code}`;
+    const msg = status.message ?? (err.code === 401 ? 'Unauthorized' : `HTTP ${err.code}`);
     if (err.code === 404) return new NotFoundError(`${what}: ${msg}`);
-    return new ApiStatusError(`${what}: the API server answered ${err.code}: ${msg}`, err.code, status.reason, msg, { cause: e });
+    // 401: the credentials were refused (kubectl: "You must be logged in to the server (Unauthorized)")
+    const hint = err.code === 401 ? ": you must be logged in to the server (the kubeconfig user's token or client certificate was refused)" : '';
+    return new ApiStatusError(`${what}: the API server answered ${err.code}: ${msg}${hint}`, err.code, status.reason, msg, { cause: e });
   }
   const reason = err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
   return new UnreachableError(`${what}: cannot reach the API server at ${server}: ${reason}`, { cause: e });

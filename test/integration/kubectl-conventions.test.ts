@@ -206,6 +206,10 @@ describe("kubectl's global flags", () => {
     const r = await cni(['-l', 'app=none', '--kubeconfig', kc, ...bad]);
     expect(r.exitCode, show(r)).toBe(4);
     if (KUBECTL) expect((await kubectl(['get', 'pods', '--kubeconfig', kc, ...bad])).exitCode).not.toBe(0);
+    // a token the server refuses: 401, said as kubectl says it (exit 4)
+    const refused = await cni(['-l', 'app=none', '--kubeconfig', kc, '--cluster', 'good', '--token', 'wrong']);
+    expect(refused.exitCode, show(refused)).toBe(4);
+    expect(refused.stderr).toMatch(/the API server answered 401: Unauthorized: you must be logged in to the server \(the kubeconfig user's token or client certificate was refused\)/);
   });
 
   it('-n=shop, -nshop and --namespace=shop mean namespace shop', async () => {
