@@ -50,16 +50,24 @@ function nesting(v: unknown): number {
 function jsonProblem(text: string, e: Error): string {
   if (text.trim() === '') return 'it is empty';
   const token = /Unexpected token '?(.)'?/.exec(e.message)?.[1];
-  const what = /Unexpected end/i.test(e.message)
-    ? 'the text ends too early'
-    : /Bad control character/i.test(e.message)
-      ? 'a control character inside a string'
-      : token !== undefined
-        ? `unexpected character ${JSON.stringify(token)}`
-        : 'not JSON';
   const m = /at position (\d+)/.exec(e.message);
-  if (!m) return what;
-  const pos = Number(m[1]);
+  const pos = m ? Number(m[1]) : undefined;
+  // V8 names what it expected where the text stopped ("Expected double-quoted property name … at position <end>"):
+  // a cut-short file is said as such
+  const atEnd = pos !== undefined && pos >= text.trimEnd().length;
+  const expected = /Expected (.+?) (?:after|in JSON)/.exec(e.message)?.[1]?.replace(/double-quoted property name/, 'a property name in double quotes');
+  const what = /Unexpected end/i.test(e.message) || atEnd
+    ? 'the text ends too early (cut short?)'
+    : /Unterminated string/i.test(e.message)
+      ? 'a string that is not closed'
+      : /Bad control character/i.test(e.message)
+        ? 'a control character inside a string'
+        : token !== undefined
+          ? `unexpected character ${JSON.stringify(token)}`
+          : expected
+            ? `expected ${expected}`
+            : 'not JSON';
+  if (pos === undefined || atEnd) return what;
   const before = text.slice(0, pos);
   return `line ${before.split('\n').length}, column ${pos - before.lastIndexOf('\n')}: ${what}`;
 }

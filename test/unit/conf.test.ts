@@ -67,6 +67,16 @@ describe('parseNetworkConfig', () => {
   it('names the source in its messages', () => {
     expect(() => parseNetworkConfig('{', 'stdin')).toThrow(/^stdin: invalid JSON/);
   });
+  it.each([
+    ['{"cniVersion":"1.0.0",\n', 'the text ends too early (cut short?)'],
+    ['{"cniVersion":"1.0.0","name":"n","type":"br', 'the text ends too early (cut short?)'],
+    ['{"a":1,\n"b":', 'the text ends too early (cut short?)'],
+    ['{"a": [1,2\n  \n', 'the text ends too early (cut short?)'],
+    ['{"a": 1 "b": 2}', "line 1, column 9: expected ',' or '}'"],
+    ['{"a":\n  x}', 'unexpected character "x"'],
+  ])('says what is wrong with %j, without quoting it', (text, what) => {
+    expect(() => parseNetworkConfig(text, 'net.json')).toThrow(`net.json: invalid JSON (${what})`);
+  });
 });
 
 describe('buildPluginConfig', () => {
