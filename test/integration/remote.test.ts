@@ -54,7 +54,7 @@ async function world() {
   const pids: Record<string, number> = {};
   for (const [i, node] of NODES.entries()) {
     const name = `web-${i + 1}`;
-    api.addPod(makePod({ name, namespace: 'shop', uid: `uid-${name}`, nodeName: node, containerRuntime: 'containerd' }));
+    api.addPod(makePod({ name, namespace: 'shop', uid: `uid-${name}`, nodeName: node, containerRuntime: 'containerd', labels: { app: 'web', at: node } }));
     pids[name] = await startSandbox(cd, { id: `${lab.prefix}-${name}`, name, namespace: 'shop', uid: `uid-${name}` });
   }
   // the laptop: a kubeconfig, a Docker host that is not there, its own (empty) cache directory
@@ -95,6 +95,15 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(l);
     expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((x) => [x.pod, x.node, x.state])).toEqual([['web-1', 'node-a', 'attached'], ['web-2', 'node-b', 'attached']]);
     expect(api.requests.filter((q) => q.method === 'POST')).toEqual([]);
+    // -l selects among them as among this host's (before, the records were not even listed: "No resources found")
+    const selected = async (args: string[]) => {
+      const r = await runCli('list', ['-o', 'json', ...args, ...w.listArgs.slice(1)]);
+      expectOk(r);
+      return (JSON.parse(r.stdout) as { items: { pod: string }[] }).items.map((x) => x.pod);
+    };
+    expect(await selected(['-n', 'shop', '-l', 'app=web'])).toEqual(['web-1', 'web-2']);
+    expect(await selected(['-A', '-l', 'at=node-b'])).toEqual(['web-2']);
+    expect(await selected(['web-1', '-n', 'shop'])).toEqual(['web-1']);
 
     // web-2 is deleted (its sandbox is left, as a crashed kubelet would leave it); gc from the laptop
     api.deletePod('shop', 'web-2');
@@ -268,10 +277,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-1');
     expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
-    expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .* --force$/);
-    // pasted as printed, it clears the node and the record
-    const words = row!.clearCommand!.split(' ').slice(2);
-    expectOk(await runCli('detach', words));
+    // plain cni-detach first, as the attach's own error says (--force only if its DEL keeps failing)
+    expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .*--cni-path \/usr\/lib\/cni$/);
+    expect((await runCli('list', [...w.listArgs, '--cni-path', '/usr/lib/cni'])).stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(add --force only if its DEL keeps failing/m);
+    // pasted as printed: its DEL runs again; here it keeps failing (the config's CIDR), so its error names the forced
+    // command, which clears the node and the record
+    const plain = await runCli('detach', row!.clearCommand!.split(' ').slice(2));
+    expect(plain.exitCode, plain.stderr).toBe(1);
+    const forced = new RegExp(`\`(${row!.clearCommand!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --force)\``).exec(plain.stderr)?.[1];
+    expect(forced, plain.stderr).toBeDefined();
+    expectOk(await runCli('detach', forced!.split(' ').slice(2)));
     expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`).catch(() => [])).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
@@ -360,9 +375,14 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const row = (JSON.parse(l.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((x) => x.pod === 'web-1')!;
     expect(row.state).toBe('interrupted');
     expect(row.reason).toMatch(/failed on node node-a: the connection to its node was lost during the ADD, which may have run;/);
-    // the command it printed, pasted: DEL from the intent frees the lease; the record goes
-    const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
-    expectOk(await runCli('detach', [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath]));
+    // cni-list was given no --cni-path: its command carries the attach's, from the record (before: none, and the
+    // pasted command failed: CNI plugin "hang" not found in /opt/cni/bin, /usr/lib/cni on node node-a)
+    const clear = (row as { clearCommand?: string }).clearCommand!;
+    expect(clear).toBe(`kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
+    expect(printed).toBe(clear); // the attach's own, the same
+    // that command, pasted as printed: DEL from the intent frees the lease; the record goes
+    const words = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+    expectOk(await runCli('detach', words));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
     api.clearEvents();
