@@ -6,7 +6,7 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -557,6 +557,42 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a user who is not root, with a cache directory of root\'s that only root may write (podman/CNI make /var/lib/cni): cni-list -A and cni-gc work; one of another user\'s, or one group may write, is refused saying the rule (exit 2)', async () => {
+    const w = await world();
+    for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    api.deletePod('shop', 'web-2');
+    // the laptop's cache: root's, 0755 (the default umask's), and the way to it open to others; a kubeconfig they may read
+    await chmod(w.ws.dir, 0o755);
+    await chmod(w.laptopCache, 0o755);
+    expect((await stat(w.laptopCache)).uid).toBe(0);
+    const kubeconfig = join(w.ws.dir, 'kubeconfig');
+    await copyFile(api.kubeconfigPath, kubeconfig);
+    await chmod(kubeconfig, 0o644);
+    const asNobody = async (tool: 'list' | 'gc', args: string[]) =>
+      (await spawnCli(tool, args.map((a) => (a === api.kubeconfigPath ? kubeconfig : a)), {}, ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']).done);
+    // before: "refusing the CNI cache …: it belongs to uid 0, not to uid 65534; use a directory only its owner (root) may write", exit 2
+    const l = await asNobody('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => `${x.pod} ${x.state}`)).toEqual(['web-1 attached', 'web-2 pod gone']);
+    const g = await asNobody('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    // still refused: a directory of another user (not root, not this one), and one group or others may write
+    await chown(w.laptopCache, 1000, 1000);
+    const other = await asNobody('list', w.listArgs);
+    expect(other.exitCode, other.stderr).toBe(2);
+    expect(other.stderr).toBe(`error: refusing the CNI cache ${w.laptopCache}: it belongs to uid 1000, neither to root nor to uid 65534 (this user); use a directory owned by root or by this user that group and others may not write (--cache-dir)`);
+    await chown(w.laptopCache, 0, 0);
+    await chmod(w.laptopCache, 0o775);
+    const group = await asNobody('gc', w.gcArgs);
+    expect(group.exitCode, group.stderr).toBe(2);
+    expect(group.stderr).toMatch(/^error: refusing the CNI cache \S+: group or others may write it \(mode 0775\); use a directory owned by root or by this user/);
+    await chmod(w.laptopCache, 0o755);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {
