@@ -198,7 +198,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job)))());
+      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job), deps.hostname()))());
       // a detach made is finished, also after a signal: the records and network-status must match it
       const o = await detachPod(job, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);

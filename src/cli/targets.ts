@@ -97,7 +97,7 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
  */
 export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, prepare?: (exec: Executor) => void): Promise<PodLookup> {
   const { lookupPod } = await load.pods();
-  return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare);
+  return lookupPod(api, flags.namespace ?? api.defaultNamespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname());
 }
 
 /**

@@ -559,6 +559,26 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 3)', async () => {
+    const w = await world();
+    api.addPod(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', nodeName: 'node-b', containerRuntime: 'containerd' }));
+    const auto = w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime');
+    const r = await runCli('attach', ['nosb', '--ifname', 'net1', '--conf', w.file, ...auto]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    // before: "… found in Docker at unix:///nonexistent/docker.sock, node containers in Docker at …, crictl/ctr on this host, agent pods in kube-system (…)"
+    expect(r.stderr).toMatch(/^error: no running sandbox of pod shop\/nosb \(uid uid-nosb, node node-b\) found by crictl\/ctr on node node-b \(through an agent pod in kube-system\)$/m);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')).join('')).not.toMatch(/Docker|this host/);
+    for (const runtime of ['docker', 'cri', 'kind']) {
+      for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []]] as const) {
+        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...auto, '--runtime', runtime]);
+        expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(3);
+        expect(x.stderr).toMatch(new RegExp(`^error: pod shop/web-1 runs on node node-a, not on this host \\(\\S+\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*; run the command on node-a, or leave --runtime at auto \\(the default\\), which reaches it there through an agent pod, or choose the agent yourself \\(--runtime agent\\)$`));
+      }
+    }
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
   it('a user who is not root, with a cache directory of root\'s that only root may write (podman/CNI make /var/lib/cni): cni-list -A and cni-gc work; one of another user\'s, or one group may write, is refused saying the rule (exit 2)', async () => {
     const w = await world();
     for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
