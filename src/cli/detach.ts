@@ -255,6 +255,8 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     const job: Job = { flags, deps, p, ...(conf ? { conf } : {}), ...(api ? { api } : {}) };
     if (kind === 'pods') {
       if (conf) throw new UsageError('--conf/--net go with one pod; with -l/--all each pod is detached from its cache entry');
+      // as attach's: a batch has no plan to print (and detachMany would run its DELs)
+      if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
       return detachMany(job, namespace!);
     }
 

@@ -256,6 +256,20 @@ describe('-l / --all: many pods', () => {
     for (let i = 1; i <= 5; i++) expect((w.kube.annotation('shop', `web-${i}`, NETWORK_STATUS) as unknown[]).length).toBe(1);
   });
 
+  it('--dry-run with -l or --all is refused (exit 2) by attach and detach alike, before anything runs (a detach -l --dry-run detached every pod)', async () => {
+    const w = many(2);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    const before = w.exec.calls.length;
+    for (const [make, args] of [[attachCommand, ['--conf', '-']], [detachCommand, []]] as const) {
+      for (const which of [['-l', 'app=web'], ['--all']]) {
+        expect(await w.cli(make, [...which, '-n', 'shop', '--ifname', 'eth1', ...args, '--dry-run'])).toBe(2);
+        expect(w.stderr()).toBe('error: --dry-run works on one pod at a time\n');
+      }
+    }
+    expect(w.exec.calls.length).toBe(before);
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toHaveLength(2);
+  });
+
   it('goes on when one pod fails, says which, and exits with that failure code', async () => {
     const w = many(3);
     w.runtime.sandboxes.delete('shop/web-2');
