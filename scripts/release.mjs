@@ -12,8 +12,8 @@
 //   3. code caches (only for this machine's architecture: V8 data is per CPU architecture and per Node binary): the
 //      executable itself runs the warm-up (scripts/warm-up.mjs) and is built again with the caches it made. The other
 //      architecture's executable makes its caches at its first run, in the user's cache directory;
-//   4. the archive: cni-attach (the executable), LICENSE, LICENSE.nodejs (Node.js' licence: its binary is inside),
-//      README.md. No links: krew unpacks only regular files and directories from a .tar.gz (its
+//   4. the archive (ARCHIVE_FILES): cni-attach (the executable), LICENSE, LICENSE.nodejs (Node.js' licence: its binary
+//      is inside), README.md, deploy/rbac.yaml (the RBAC the error messages name: "see deploy/rbac.yaml"). No links: krew unpacks only regular files and directories from a .tar.gz (its
 //      internal/download extractTARGZ refuses any other entry), so the kubectl-cni_* names are made at install
 //      time (krew makes them itself; README.md says how by hand).
 // Then dist/release/krew/cni-<command>.yaml: one krew plugin per command, all five using the same archives.
@@ -52,7 +52,8 @@ const USAGE = `usage: npm run release -- --version vX.Y.Z [options]
        node scripts/release.mjs --version vX.Y.Z [options]
 
 Writes one archive per platform into the output directory, cni-attach-vX.Y.Z-<os>-<arch>.tar.gz (one executable that
-needs no Node.js, LICENSE, LICENSE.nodejs, README.md), and krew manifests in <out>/krew/cni-<command>.yaml.
+needs no Node.js, LICENSE, LICENSE.nodejs, README.md, deploy/rbac.yaml), and krew manifests in
+<out>/krew/cni-<command>.yaml.
 
 options:
   --version vX.Y.Z     the release's version (semantic version with a leading v, as krew requires)
@@ -179,7 +180,21 @@ function buildSea({ builder, base, main, assets, output, work }) {
   execFileSync(builder, ['--build-sea', config], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-const ARCHIVE_README = (version, platform) => `# cni-attach ${version} (${platform})
+/**
+ * What each archive holds, in its order: regular files only (krew unpacks nothing else), deploy/rbac.yaml under its
+ * directory (tar makes no entry for the directory itself; krew makes it when it unpacks the file), so that the
+ * messages' "see deploy/rbac.yaml" names a file the user has.
+ */
+export const ARCHIVE_FILES = ['cni-attach', 'LICENSE', 'LICENSE.nodejs', 'README.md', 'deploy/rbac.yaml'];
+
+/** The files of an archive a krew install keeps (spec.platforms[].files): the executable, the licence, the RBAC. */
+export const KREW_FILES = [
+  { from: 'cni-attach', to: '.' },
+  { from: 'LICENSE', to: '.' },
+  { from: 'deploy/rbac.yaml', to: 'deploy' },
+];
+
+export const ARCHIVE_README = (version, platform) => `# cni-attach ${version} (${platform})
 
 \`cni-attach\` is one executable (Node.js ${NODE.version} and cni-attach's code; it needs no Node.js installed) for
 five kubectl plugins: kubectl cni-attach, cni-detach, cni-check, cni-list and cni-gc. It runs the command named by
@@ -193,14 +208,14 @@ the name it is started under, so install it once and give it the five names:
 \`kubectl krew install cni-attach\` (and cni-detach, cni-check, cni-list, cni-gc as needed).
 
 Where the plugins run: on the pod's node, as root, with the CNI plugins installed (/opt/cni/bin); elsewhere, with a
-kubeconfig that reaches the cluster (the node-side work then runs through --runtime agent, see the project's
-deploy/rbac.yaml). Run-time caches (V8 code caches) go to $XDG_CACHE_HOME/cni-attach (or ~/.cache/cni-attach) and
+kubeconfig that reaches the cluster (the node-side work then runs through --runtime agent; the RBAC it needs is
+deploy/rbac.yaml, in this archive: \`kubectl apply -f deploy/rbac.yaml\`). Run-time caches (V8 code caches) go to $XDG_CACHE_HOME/cni-attach (or ~/.cache/cni-attach) and
 are optional; nothing is written beside the executable.
 
 LICENSE: cni-attach's licence (Apache-2.0). LICENSE.nodejs: the licence of Node.js and what it bundles.
 `;
 
-function manifest({ cmd, version, homepage, archives }) {
+export function manifest({ cmd, version, homepage, archives }) {
   const platforms = archives
     .map(
       (a) => `  - selector:
@@ -210,10 +225,7 @@ function manifest({ cmd, version, homepage, archives }) {
     uri: ${a.uri}
     sha256: ${a.sha256}
     files:
-      - from: cni-attach
-        to: .
-      - from: LICENSE
-        to: .
+${KREW_FILES.map((f) => `      - from: ${f.from}\n        to: ${f.to}`).join('\n')}
     bin: cni-attach`,
     )
     .join('\n');
@@ -234,7 +246,7 @@ spec:
   caveats: |
     On the pod's node: run it as root, with the CNI plugins installed (/opt/cni/bin, or --cni-path).
     Off the node: it needs a kubeconfig that reaches the cluster; the node-side work then runs through
-    --runtime agent (RBAC in the project's deploy/rbac.yaml).
+    --runtime agent (its RBAC: deploy/rbac.yaml, installed with the plugin and in the archive).
     Each cni-* plugin installed through krew keeps its own copy of the executable (about 120 MB).
   platforms:
 ${platforms}
@@ -310,13 +322,15 @@ async function main() {
       copyFileSync(join(ROOT, 'LICENSE'), join(stage, 'LICENSE'));
       copyFileSync(license, join(stage, 'LICENSE.nodejs'));
       writeFileSync(join(stage, 'README.md'), ARCHIVE_README(o.version, platform));
+      mkdirSync(join(stage, 'deploy'));
+      copyFileSync(join(ROOT, 'deploy/rbac.yaml'), join(stage, 'deploy/rbac.yaml'));
       const [os, arch] = platform.split('-');
       const name = `cni-attach-${o.version}-${platform}.tar.gz`;
       const archive = join(out, name);
       // fixed owner, order and times (SOURCE_DATE_EPOCH when set), and gzip without a name or time in its header:
       // the same inputs give the same archive
       const mtime = `@${process.env.SOURCE_DATE_EPOCH ?? 0}`;
-      execFileSync('sh', ['-c', 'tar --owner=0 --group=0 --numeric-owner --sort=name --mtime="$1" -cf - -C "$2" cni-attach LICENSE LICENSE.nodejs README.md | gzip -n -6 > "$3"', 'sh', mtime, stage, archive]);
+      execFileSync('sh', ['-c', 'o=$1; m=$2; s=$3; shift 3; tar --owner=0 --group=0 --numeric-owner --sort=name --mtime="$m" -cf - -C "$s" "$@" | gzip -n -6 > "$o"', 'sh', archive, mtime, stage, ...ARCHIVE_FILES]);
       rmSync(stage, { recursive: true });
       const sha256 = createHash('sha256').update(readFileSync(archive)).digest('hex');
       archives.push({ os, arch, uri: `${urlBase}/${name}`, sha256, file: archive });

@@ -56,10 +56,10 @@ function writeAhead(job: Job, pod: Pod): Ahead {
   const m = pod.metadata!;
   const node = pod.spec!.nodeName!;
   const written = (async () => {
-    const { addAttachingRecord } = await import('../resolve/records.js');
+    const { addAttachingRecord, delPathsOf } = await import('../resolve/records.js');
     try {
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
-        namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [],
+        namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
       });
       return { key };
     } catch (e) {
@@ -123,7 +123,7 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
       return;
     }
     const m = pod.metadata!;
-    const at = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: outcome.containerId };
+    const at = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: outcome.containerId, ...records.delPathsOf(job.flags) };
     await records.addRecord(job.api!, recordsNamespace(job), 'attached' in outcome
       ? records.attachmentRecord(at, { result: outcome.attached.result })
       : { ...records.attachmentRecord(at, { interrupted: true }), ...(outcome.why ? { why: outcome.why } : {}) }, pending);

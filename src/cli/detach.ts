@@ -198,7 +198,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     parallel,
     deps.io,
     async (pod) => {
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job)))());
+      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job), deps.hostname()))());
       // a detach made is finished, also after a signal: the records and network-status must match it
       const o = await detachPod(job, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
@@ -255,6 +255,8 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     const job: Job = { flags, deps, p, ...(conf ? { conf } : {}), ...(api ? { api } : {}) };
     if (kind === 'pods') {
       if (conf) throw new UsageError('--conf/--net go with one pod; with -l/--all each pod is detached from its cache entry');
+      // as attach's: a batch has no plan to print (and detachMany would run its DELs)
+      if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
       return detachMany(job, namespace!);
     }
 

@@ -1,6 +1,6 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
@@ -45,7 +45,8 @@ function annotated(c: Classified): boolean | undefined {
  * age from `now`; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
  * pods could not be listed: live is null) — since that node's cache is not read.
  */
-export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now()): Row {
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, given: ReachFlags = {}, now = Date.now()): Row {
+  const flags = withRecordedPaths(r, given);
   const alive = live?.metadata?.uid === r.uid;
   let annotated: boolean | undefined;
   if (alive) {
@@ -81,9 +82,10 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
       ...row,
       state: 'interrupted',
       brief: 'attach did not finish',
-      reason: `an attach of ${r.ifname} failed on node ${r.node}${r.why ? `: ${r.why}` : ' and so did its rollback'}; the node keeps its record (and maybe the interface and its lease): cni-detach --force forgets it after its DEL`,
-      remedy: 'cni-detach --force clears it',
-      clear: `${detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags)} --force`,
+      reason: `an attach of ${r.ifname} failed on node ${r.node}${r.why ? `: ${r.why}` : ' and so did its rollback'}; the node keeps its record (and maybe the interface and its lease): cni-detach runs its DEL and forgets it (--force forgets it if that DEL keeps failing)`,
+      remedy: 'cni-detach clears it (--force if its DEL fails)',
+      clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+      clearHint: 'add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left',
     };
   }
   if (row.state === 'pod gone') {
@@ -96,6 +98,20 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
     };
   }
   return row;
+}
+
+/**
+ * The flags of a command clearing a record of another node: cni-list's own, with the attach's --cni-path and
+ * --cache-dir as its record names them (AttachmentRecord.cniPath, cacheDir: what the DEL needs on that node) where
+ * cni-list was not given its own (--cache-dir: other than /var/lib/cni). Records of older versions name neither.
+ */
+export function withRecordedPaths(r: Pick<AttachmentRecord, 'cniPath' | 'cacheDir'>, flags: ReachFlags): ReachFlags {
+  const ownCache = flags.cacheDir !== undefined && flags.cacheDir.replace(/(.)\/+$/, '$1') !== '/var/lib/cni';
+  return {
+    ...flags,
+    ...(flags.cniPath === undefined && r.cniPath !== undefined ? { cniPath: r.cniPath } : {}),
+    ...(!ownCache && r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}),
+  };
 }
 
 /** "45s", "12m", "3h", "2d" since an RFC 3339 time (kubectl's AGE, roughly); undefined for a time that does not parse. */
@@ -217,27 +233,39 @@ a note on stderr says so and why.`,
     });
 
     let world: Parameters<typeof classify>[1] = { exec };
+    let podList: Pod[] | undefined;
+    // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by); the
+    // rows of this host's cache and of the records on other nodes alike are those of the pods it selects
+    let selected: Set<string> | undefined;
     if (flags.selector !== undefined) {
-      // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by)
       if (!api) throw new UnreachableError(`-l ${flags.selector}: ${apiError ?? 'no cluster'}`);
-      const selected = new Set((await withUserSelector(flags.selector, api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector))).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
+      podList = await withUserSelector(flags.selector, api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector));
+      const chosen = (selected = new Set(podList.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)));
       found = found.filter((f) => {
         const p = podOf(f.entry);
-        return p !== undefined && selected.has(`${p.namespace}/${p.name}`);
+        return p !== undefined && chosen.has(`${p.namespace}/${p.name}`);
       });
     }
-    // what cni-attach recorded in the cluster on every node (one list), for the pods asked about
+    // what cni-attach recorded in the cluster on every node (one list), for the pods asked about: the same filters
+    // as this host's rows (a pod name, -n or -A, -l)
     let records: AttachmentRecord[] = [];
-    if (api && flags.selector === undefined) {
+    if (api) {
       try {
-        records = (await (await import('../resolve/records.js')).listRecords(api, flags.agentNamespace ?? 'kube-system')).filter((r) =>
-          podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace);
+        records = (await (await import('../resolve/records.js')).listRecords(api, flags.agentNamespace ?? 'kube-system')).filter(
+          (r) =>
+            (podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace) &&
+            (selected === undefined || selected.has(`${r.namespace}/${r.pod}`)),
+        );
       } catch (e) {
-        deps.io.err(`note: attachments on other nodes are not shown: ${describeError(e)}\n`);
+        // a server that does not answer is the cluster not asked (one note, below, and not asked again); an answer
+        // refusing the records (403) leaves the rest of the cluster's answers
+        if (e instanceof UnreachableError && !(e instanceof ApiStatusError)) {
+          apiError = describeError(e);
+          api = undefined;
+        } else deps.io.err(`note: attachments on other nodes are not shown: ${describeError(e)}\n`);
       }
     }
-    let podList: Pod[] | undefined;
-    if (api && records.length > 0 && !found.some((f) => podOf(f.entry) || f.unreadable)) {
+    if (api && podList === undefined && records.length > 0 && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
       } catch (e) {

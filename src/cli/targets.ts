@@ -108,7 +108,7 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
     const node = mine[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;
   };
-  return lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, goneNodeOf);
+  return lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname(), goneNodeOf);
 }
 
 /**

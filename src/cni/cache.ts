@@ -190,15 +190,17 @@ export class ResultCache {
   }
 
   /**
-   * The cache decides which plugins root runs and with what: refuse a directory (or its subdirectories) that another
-   * user owns or that group or others may write, where a planted entry could make us DEL with its config.
+   * The cache decides which plugins root runs and with what: refuse a directory (or its subdirectories) that someone
+   * other than its owner may write, or whose owner is neither root nor this user (exec/local.ts untrustedDir), where
+   * a planted entry could make us DEL with its config. A directory of root's that only root may write is trusted by
+   * any user (root could change anything anyway): a non-root user's commands to other nodes read /var/lib/cni here.
    */
   private async checkTrusted(): Promise<void> {
     const identity = this.exec.identity;
     if (!identity) return;
     for (const d of [this.dir, `${this.dir}/results`, `${this.dir}/cni-attach`, `${this.dir}/cni-attach/intents`, `${this.dir}/cni-attach/locks`]) {
       const why = await identity.untrustedDir(d);
-      if (why) throw new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory only its owner (root) may write' } });
+      if (why) throw new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory owned by root or by this user that group and others may not write' } });
     }
   }
 

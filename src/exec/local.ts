@@ -208,8 +208,9 @@ export class LocalExecutor implements Executor, HostIdentity {
       throw e;
     }
     if (!st.isDirectory()) return undefined; // not a trust question: using it fails later, with its own message
+    // root may write anything anyway: a directory of root's is as safe for any user as one of their own
     const me = process.geteuid?.() ?? 0;
-    if (st.uid !== me) return `it belongs to uid ${st.uid}, not to uid ${me}`;
+    if (st.uid !== me && st.uid !== 0) return `it belongs to uid ${st.uid}, neither to root nor to uid ${me} (this user)`;
     if (st.mode & 0o022) return `group or others may write it (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
     return undefined;
   }

@@ -108,8 +108,8 @@ export interface ProcessTable {
  */
 export interface HostIdentity extends ProcessTable {
   /**
-   * Why a directory this tool keeps state in must not be trusted (owned by another user, or writable by group or
-   * others), or undefined when it is fine or does not exist yet.
+   * Why a directory this tool keeps state in must not be trusted (owned by neither root nor this user, or writable by
+   * group or others), or undefined when it is fine or does not exist yet.
    */
   untrustedDir(path: string): Promise<string | undefined>;
   /** An identity of the network namespace at path (device and inode), to compare two paths; undefined when missing. */

@@ -52,6 +52,9 @@ export function agentRefusal(e: Error, namespace: string): Error {
   return e;
 }
 
+/** Where the agent looks for a pod's sandbox on its node, for messages. */
+const onNodeThroughAgent = (node: string, namespace: string) => `crictl/ctr on node ${node} (through an agent pod in ${namespace})`;
+
 /** Container states that will not get better by waiting. */
 const HOPELESS = new Set(['InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError']);
 
@@ -168,6 +171,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   return {
     name: 'agent',
     where: `agent pods in ${o.namespace}`,
+    whereFor: (node) => onNodeThroughAgent(node, o.namespace),
     async findSandbox(pod: PodRef, via?: Executor): Promise<Sandbox | undefined> {
       if (!pod.node) return undefined;
       const { cri } = await agent(pod.node);
@@ -220,6 +224,7 @@ export function agentForOtherNodes(agent: () => PodRuntime & { close(): Promise<
   return {
     name: 'agent',
     where: `agent pods in ${o.namespace} (for nodes other than ${o.thisHost})`,
+    whereFor: (node) => onNodeThroughAgent(node, o.namespace),
     lastResort: true,
     reaches: elsewhere,
     async findSandbox(pod: PodRef, exec?: Executor): Promise<Sandbox | undefined> {

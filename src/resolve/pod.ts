@@ -4,7 +4,7 @@
  * the pod or its sandbox is gone.
  */
 import type { CacheEntry } from '../cni/cache.js';
-import { NotFoundError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
@@ -63,13 +63,16 @@ export interface NodeSession {
 /**
  * Ask each runtime in turn (--runtime auto gives several); the first with a sandbox wins. One that cannot be reached
  * (no Docker on a containerd node, no containerd on a Docker node, nothing at all on a laptop) only matters when none
- * of them could answer. A last resort (the agent for other nodes) is the answer: its errors are thrown.
+ * of them could answer. A last resort (the agent for other nodes) is the answer: its errors are thrown. `looked`
+ * gets where each runtime that answered "none" looked (whereFor the pod's node, else where): those skipped (not
+ * reaching that node) and those that could not be reached did not look.
  */
 export async function findSandbox(
   runtimes: PodRuntime[],
   ref: PodRef,
   prepare?: (exec: Executor) => void,
   onSession?: (s: NodeSession) => void,
+  looked?: string[],
 ): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
   let firstError: unknown;
   let answered = false;
@@ -86,6 +89,7 @@ export async function findSandbox(
       const sandbox = await rt.findSandbox(ref, via);
       answered = true;
       if (sandbox) return { sandbox, runtime: rt };
+      looked?.push((ref.node ? rt.whereFor?.(ref.node) : undefined) ?? rt.where);
     } catch (e) {
       if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
       firstError ??= e;
@@ -152,16 +156,15 @@ export async function podTargetOf(
   refusePod(pod, namespace, name);
   const ref = podRef(pod, namespace, name);
   const node = pod.spec!.nodeName!;
-  const found = await findSandbox(runtimes, ref, prepare);
+  const looked: string[] = [];
+  let found;
+  try {
+    found = await findSandbox(runtimes, ref, prepare, undefined, looked);
+  } catch (e) {
+    throw elsewhere(ref, runtimes, thisNode, e) ?? e;
+  }
   if (!found) {
-    const looked = runtimes.map((r) => r.where).join(', ');
-    if (node !== thisNode && !runtimes.some((r) => r.name === 'agent')) {
-      throw new NotFoundError(
-        `pod ${namespace}/${name} runs on node ${node}, and this host (${thisNode}) has no sandbox for it in ${looked}`,
-        { fix: { setting: 'agentRuntime', advice: `run cni-attach on ${node}, or reach it through an agent pod` } },
-      );
-    }
-    throw new NotFoundError(`no running sandbox of pod ${namespace}/${name} (uid ${ref.uid}, node ${node}) found in ${looked}`);
+    throw elsewhere(ref, runtimes, thisNode) ?? new NotFoundError(`no running sandbox of pod ${namespace}/${name} (uid ${ref.uid}, node ${node}) found by ${looked.join(', ')}`);
   }
   const { sandbox, runtime } = found;
   return {
@@ -175,6 +178,24 @@ export async function podTargetOf(
     sandbox,
     runtime: runtime.name,
   };
+}
+
+/**
+ * The error for a pod on another node than this one (`thisNode`) that runtimes of this host alone were asked for (no
+ * agent among them: --runtime docker, cri or kind): it names the pod's node and the ways there (exit 3, README
+ * "Exit codes": a pod on another node is named clearly), with why this host's runtime could not look when it could
+ * not (`cause`: its UnreachableError, "cannot reach Docker …"). undefined when that is not the case (the pod is on this
+ * node, an agent was asked, or `cause` is another error).
+ */
+function elsewhere(ref: PodRef, runtimes: PodRuntime[], thisNode: string, cause?: unknown): NotFoundError | undefined {
+  if (!ref.node || ref.node === thisNode || runtimes.some((r) => r.name === 'agent')) return undefined;
+  if (cause !== undefined && !(cause instanceof UnreachableError && !(cause instanceof ApiStatusError))) return undefined;
+  const how = runtimes.length === 1 ? `--runtime ${runtimes[0]!.name} (${runtimes[0]!.where})` : runtimes.map((r) => r.where).join(', ');
+  const why = cause ? `, which could not be asked: ${(cause as Error).message}` : `, which has no sandbox of it`;
+  return new NotFoundError(`pod ${ref.namespace}/${ref.name} runs on node ${ref.node}, not on this host (${thisNode}), and was looked for only here, with ${how}${why}`, {
+    ...(cause ? { cause } : {}),
+    fix: { setting: 'agentRuntime', advice: `run the command on ${ref.node}, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself` },
+  });
 }
 
 /** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */
@@ -204,6 +225,7 @@ export async function lookupPod(
   runtimes: () => Promise<PodRuntime[]>,
   note: (line: string) => void,
   prepare?: (exec: Executor) => void,
+  thisNode = thisHost.host,
   goneNodeOf?: () => Promise<string | undefined>,
 ): Promise<PodLookup> {
   let pod: Pod | undefined;
@@ -212,7 +234,7 @@ export async function lookupPod(
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
   }
-  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare, pod ? undefined : await goneNodeOf?.());
+  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare, thisNode, pod ? undefined : await goneNodeOf?.());
 }
 
 /**
@@ -244,6 +266,7 @@ export async function lookupPodOf(
   runtimes: PodRuntime[],
   note: (line: string) => void,
   prepare?: (exec: Executor) => void,
+  thisNode = thisHost.host,
   goneNode?: string,
 ): Promise<PodLookup> {
   const describe = `pod ${namespace}/${name}`;
@@ -265,7 +288,8 @@ export async function lookupPodOf(
   try {
     found = await findSandbox(runtimes, ref, prepare, (s) => (session = s));
   } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
+    // this host's runtime not reachable for a pod of another node: that node is the answer, not "cannot reach Docker"
+    if (!(e instanceof NotFoundError)) throw elsewhere(ref, runtimes, thisNode, e) ?? e;
   }
   if (!found) {
     note(pod.spec?.nodeName

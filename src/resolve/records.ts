@@ -54,6 +54,13 @@ export interface AttachmentRecord {
    * connection to the node was lost during its ADD, which may have run). Words of the tool: no paths, no command lines.
    */
   why?: string;
+  /**
+   * The attach's own --cni-path, as given (absent: the default, CNI_PATH or /opt/cni/bin:/usr/lib/cni, or a record of
+   * an older version): where its node has the plugins its DEL needs. cni-list carries it into the commands it prints.
+   */
+  cniPath?: string;
+  /** The attach's --cache-dir when not /var/lib/cni: where its node keeps its result and intent (DEL reads them). */
+  cacheDir?: string;
   /** The record's data key, as listRecords read it (not part of the stored value). */
   key?: string;
 }
@@ -77,6 +84,8 @@ function parseRecord(text: string): AttachmentRecord | undefined {
       if (typeof v[f] !== 'string') return undefined;
     }
     const { kind: _kind, ...rec } = v;
+    // optional strings of a newer writer: one of another type is dropped, not carried into a printed command
+    for (const f of ['cniPath', 'cacheDir'] as const) if (rec[f] !== undefined && (typeof rec[f] !== 'string' || rec[f] === '')) delete rec[f];
     return rec as AttachmentRecord;
   } catch {
     return undefined;
@@ -166,7 +175,16 @@ export async function removeRecordKeys(api: KubeApi, namespace: string, node: st
 }
 
 /** Who and what an attachment is, as a record names it (the rest of AttachmentRecord comes from its outcome). */
-export type RecordedAttachment = Pick<AttachmentRecord, 'namespace' | 'pod' | 'uid' | 'node' | 'ifname' | 'network' | 'containerId'>;
+export type RecordedAttachment = Pick<AttachmentRecord, 'namespace' | 'pod' | 'uid' | 'node' | 'ifname' | 'network' | 'containerId' | 'cniPath' | 'cacheDir'>;
+
+/**
+ * What a DEL of an attachment needs to find what its ADD used on its node, from the attach's flags: its --cni-path
+ * when given, its --cache-dir when not the default /var/lib/cni (trailing slashes dropped). Fields absent otherwise.
+ */
+export function delPathsOf(flags: { cniPath?: string; cacheDir?: string }): Pick<AttachmentRecord, 'cniPath' | 'cacheDir'> {
+  const cacheDir = flags.cacheDir?.replace(/(.)\/+$/, '$1');
+  return { ...(flags.cniPath !== undefined ? { cniPath: flags.cniPath } : {}), ...(cacheDir !== undefined && cacheDir !== '/var/lib/cni' ? { cacheDir } : {}) };
+}
 
 /**
  * The record of an attachment as cni-attach writes it: after its ADD (`result`: the chain's result, its addresses in

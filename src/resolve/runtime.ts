@@ -30,6 +30,11 @@ export interface PodRuntime {
   /** Where it looks, for messages: "Docker at unix:///var/run/docker.sock". */
   readonly where: string;
   /**
+   * Where it looked for a pod of `node`, when that says more than `where` (the agent: "crictl/ctr on node node-c,
+   * through an agent pod in kube-system"), for the message of a sandbox not found.
+   */
+  whereFor?(node: string): string;
+  /**
    * The running sandbox of this pod (matching its uid), or undefined when this runtime has none. `via`: a session of
    * this runtime (session()) to run the look-up through; the sandbox's executor is then that session.
    */

@@ -90,13 +90,13 @@ exec "$@"`;
 }
 
 describe('release archives', () => {
-  it('holds one executable, LICENSE (Apache-2.0), LICENSE.nodejs and README.md, regular files only, within 60 MiB', async () => {
+  it('holds one executable, LICENSE (Apache-2.0), LICENSE.nodejs, README.md and deploy/rbac.yaml, regular files only, within 60 MiB', async () => {
     for (const platform of ['linux-amd64', 'linux-arm64']) {
       const list = await execa('tar', ['-tvzf', join(out, archiveName(platform))]);
       const rows = list.stdout.trim().split('\n');
       // krew's tar extractor takes regular files and directories only: no symlinks (l), no hard links (h)
-      expect(rows.map((r) => r[0]), list.stdout).toEqual(['-', '-', '-', '-']);
-      expect(rows.map((r) => r.split(/\s+/).pop()).sort()).toEqual(['LICENSE', 'LICENSE.nodejs', 'README.md', 'cni-attach']);
+      expect(rows.map((r) => r[0]), list.stdout).toEqual(['-', '-', '-', '-', '-']);
+      expect(rows.map((r) => r.split(/\s+/).pop()).sort()).toEqual(['LICENSE', 'LICENSE.nodejs', 'README.md', 'cni-attach', 'deploy/rbac.yaml']);
       expect(rows.find((r) => r.endsWith(' cni-attach'))).toMatch(/^-rwxr-xr-x/);
     }
     const dir = await unpack('linux-amd64');
@@ -106,6 +106,8 @@ describe('release archives', () => {
     expect(license).toContain('END OF TERMS AND CONDITIONS');
     expect(createHash('md5').update(license).digest('hex')).toBe('3b83ef96387f14655fc854ddc3c6bd57'); // apache.org's LICENSE-2.0.txt
     expect(await readFile(join(dir, 'LICENSE.nodejs'), 'utf8')).toMatch(/^Node\.js is licensed for use as follows/);
+    // the RBAC the error messages name ("see deploy/rbac.yaml")
+    expect(await readFile(join(dir, 'deploy/rbac.yaml'), 'utf8')).toBe(await readFile(join(ROOT, 'deploy/rbac.yaml'), 'utf8'));
     expect((await stat(join(out, archiveName('linux-amd64')))).size).toBeLessThanOrEqual(60 * 2 ** 20);
     expect((await stat(join(out, archiveName('linux-arm64')))).size).toBeLessThanOrEqual(60 * 2 ** 20);
   });
@@ -132,7 +134,7 @@ describe('release archives', () => {
         expect(p.uri).toBe(`${URL_BASE}/${archiveName(`linux-${arch}`)}`);
         expect(p.sha256).toBe(shas[arch]);
         expect(p.bin).toBe('cni-attach');
-        expect(p.files.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE']); // both in the archive (above)
+        expect(p.files.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE', 'deploy/rbac.yaml']); // all in the archive (above)
       }
     }
   });

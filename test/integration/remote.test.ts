@@ -6,7 +6,7 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -54,7 +54,7 @@ async function world() {
   const pids: Record<string, number> = {};
   for (const [i, node] of NODES.entries()) {
     const name = `web-${i + 1}`;
-    api.addPod(makePod({ name, namespace: 'shop', uid: `uid-${name}`, nodeName: node, containerRuntime: 'containerd' }));
+    api.addPod(makePod({ name, namespace: 'shop', uid: `uid-${name}`, nodeName: node, containerRuntime: 'containerd', labels: { app: 'web', at: node } }));
     pids[name] = await startSandbox(cd, { id: `${lab.prefix}-${name}`, name, namespace: 'shop', uid: `uid-${name}` });
   }
   // the laptop: a kubeconfig, a Docker host that is not there, its own (empty) cache directory
@@ -95,6 +95,15 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(l);
     expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((x) => [x.pod, x.node, x.state])).toEqual([['web-1', 'node-a', 'attached'], ['web-2', 'node-b', 'attached']]);
     expect(api.requests.filter((q) => q.method === 'POST')).toEqual([]);
+    // -l selects among them as among this host's (before, the records were not even listed: "No resources found")
+    const selected = async (args: string[]) => {
+      const r = await runCli('list', ['-o', 'json', ...args, ...w.listArgs.slice(1)]);
+      expectOk(r);
+      return (JSON.parse(r.stdout) as { items: { pod: string }[] }).items.map((x) => x.pod);
+    };
+    expect(await selected(['-n', 'shop', '-l', 'app=web'])).toEqual(['web-1', 'web-2']);
+    expect(await selected(['-A', '-l', 'at=node-b'])).toEqual(['web-2']);
+    expect(await selected(['web-1', '-n', 'shop'])).toEqual(['web-1']);
 
     // web-2 is deleted (its sandbox is left, as a crashed kubelet would leave it); gc from the laptop
     api.deletePod('shop', 'web-2');
@@ -268,10 +277,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-1');
     expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
-    expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .* --force$/);
-    // pasted as printed, it clears the node and the record
-    const words = row!.clearCommand!.split(' ').slice(2);
-    expectOk(await runCli('detach', words));
+    // plain cni-detach first, as the attach's own error says (--force only if its DEL keeps failing)
+    expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .*--cni-path \/usr\/lib\/cni$/);
+    expect((await runCli('list', [...w.listArgs, '--cni-path', '/usr/lib/cni'])).stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(add --force only if its DEL keeps failing/m);
+    // pasted as printed: its DEL runs again; here it keeps failing (the config's CIDR), so its error names the forced
+    // command, which clears the node and the record
+    const plain = await runCli('detach', row!.clearCommand!.split(' ').slice(2));
+    expect(plain.exitCode, plain.stderr).toBe(1);
+    const forced = new RegExp(`\`(${row!.clearCommand!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --force)\``).exec(plain.stderr)?.[1];
+    expect(forced, plain.stderr).toBeDefined();
+    expectOk(await runCli('detach', forced!.split(' ').slice(2)));
     expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`).catch(() => [])).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
@@ -360,9 +375,14 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const row = (JSON.parse(l.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((x) => x.pod === 'web-1')!;
     expect(row.state).toBe('interrupted');
     expect(row.reason).toMatch(/failed on node node-a: the connection to its node was lost during the ADD, which may have run;/);
-    // the command it printed, pasted: DEL from the intent frees the lease; the record goes
-    const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
-    expectOk(await runCli('detach', [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath]));
+    // cni-list was given no --cni-path: its command carries the attach's, from the record (before: none, and the
+    // pasted command failed: CNI plugin "hang" not found in /opt/cni/bin, /usr/lib/cni on node node-a)
+    const clear = (row as { clearCommand?: string }).clearCommand!;
+    expect(clear).toBe(`kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
+    expect(printed).toBe(clear); // the attach's own, the same
+    // that command, pasted as printed: DEL from the intent frees the lease; the record goes
+    const words = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+    expectOk(await runCli('detach', words));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
     api.clearEvents();
@@ -614,6 +634,62 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 3)', async () => {
+    const w = await world();
+    api.addPod(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', nodeName: 'node-b', containerRuntime: 'containerd' }));
+    const auto = w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime');
+    const r = await runCli('attach', ['nosb', '--ifname', 'net1', '--conf', w.file, ...auto]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    // before: "… found in Docker at unix:///nonexistent/docker.sock, node containers in Docker at …, crictl/ctr on this host, agent pods in kube-system (…)"
+    expect(r.stderr).toMatch(/^error: no running sandbox of pod shop\/nosb \(uid uid-nosb, node node-b\) found by crictl\/ctr on node node-b \(through an agent pod in kube-system\)$/m);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')).join('')).not.toMatch(/Docker|this host/);
+    for (const runtime of ['docker', 'cri', 'kind']) {
+      for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []]] as const) {
+        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...auto, '--runtime', runtime]);
+        expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(3);
+        expect(x.stderr).toMatch(new RegExp(`^error: pod shop/web-1 runs on node node-a, not on this host \\(\\S+\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*; run the command on node-a, or leave --runtime at auto \\(the default\\), which reaches it there through an agent pod, or choose the agent yourself \\(--runtime agent\\)$`));
+      }
+    }
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a user who is not root, with a cache directory of root\'s that only root may write (podman/CNI make /var/lib/cni): cni-list -A and cni-gc work; one of another user\'s, or one group may write, is refused saying the rule (exit 2)', async () => {
+    const w = await world();
+    for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    api.deletePod('shop', 'web-2');
+    // the laptop's cache: root's, 0755 (the default umask's), and the way to it open to others; a kubeconfig they may read
+    await chmod(w.ws.dir, 0o755);
+    await chmod(w.laptopCache, 0o755);
+    expect((await stat(w.laptopCache)).uid).toBe(0);
+    const kubeconfig = join(w.ws.dir, 'kubeconfig');
+    await copyFile(api.kubeconfigPath, kubeconfig);
+    await chmod(kubeconfig, 0o644);
+    const asNobody = async (tool: 'list' | 'gc', args: string[]) =>
+      (await spawnCli(tool, args.map((a) => (a === api.kubeconfigPath ? kubeconfig : a)), {}, ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']).done);
+    // before: "refusing the CNI cache …: it belongs to uid 0, not to uid 65534; use a directory only its owner (root) may write", exit 2
+    const l = await asNobody('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => `${x.pod} ${x.state}`)).toEqual(['web-1 attached', 'web-2 pod gone']);
+    const g = await asNobody('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    // still refused: a directory of another user (not root, not this one), and one group or others may write
+    await chown(w.laptopCache, 1000, 1000);
+    const other = await asNobody('list', w.listArgs);
+    expect(other.exitCode, other.stderr).toBe(2);
+    expect(other.stderr).toBe(`error: refusing the CNI cache ${w.laptopCache}: it belongs to uid 1000, neither to root nor to uid 65534 (this user); use a directory owned by root or by this user that group and others may not write (--cache-dir)`);
+    await chown(w.laptopCache, 0, 0);
+    await chmod(w.laptopCache, 0o775);
+    const group = await asNobody('gc', w.gcArgs);
+    expect(group.exitCode, group.stderr).toBe(2);
+    expect(group.stderr).toMatch(/^error: refusing the CNI cache \S+: group or others may write it \(mode 0775\); use a directory owned by root or by this user/);
+    await chmod(w.laptopCache, 0o755);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
+import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
 import { NETNS, SANDBOX, world } from '../fakes/world.js';
@@ -126,13 +127,48 @@ describe('refusals', () => {
     w.runtime.sandboxes.clear();
     w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-7' }));
     expect(await w.cli(attachCommand, attachArgs)).toBe(3);
-    expect(w.stderr()).toMatch(/runs on node node-7, and this host \(node-1\) has no sandbox for it in fake Docker; run cni-attach on node-7/);
+    expect(w.stderr()).toBe(
+      'error: pod shop/web-1 runs on node node-7, not on this host (node-1), and was looked for only here, with --runtime docker (fake Docker), which has no sandbox of it; ' +
+        'run the command on node-7, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself (--runtime agent)\n',
+    );
+  });
+  it('a pod on another node and this host\'s runtime not there (--runtime docker, cri or kind on a laptop): that node is named, exit 3 (not "cannot reach Docker", exit 4); attach, detach and check alike', async () => {
+    const w = world();
+    w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-a' }));
+    for (const [name, where, error] of [
+      ['docker', 'Docker at unix:///var/run/docker.sock', 'cannot reach Docker at unix:///var/run/docker.sock: ENOENT'],
+      ['cri', 'crictl/ctr on this host', 'no CRI runtime on this host: neither crictl with a runtime socket nor ctr with containerd\'s socket'],
+      ['kind', 'node containers in Docker at unix:///var/run/docker.sock', 'cannot reach Docker at unix:///var/run/docker.sock: ENOENT'],
+    ]) {
+      const missing = { name, where, findSandbox: async () => { throw new UnreachableError(error!); }, listSandboxes: async () => { throw new UnreachableError(error!); } };
+      w.deps.runtimes = async () => [missing];
+      for (const [make, args] of [[attachCommand, attachArgs], [detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']], [checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']]] as const) {
+        expect(await w.cli(make, [...args]), `${name}: ${w.stderr()}`).toBe(3);
+        expect(w.stderr()).toBe(
+          `error: pod shop/web-1 runs on node node-a, not on this host (node-1), and was looked for only here, with --runtime ${name} (${where}), which could not be asked: ${error}; ` +
+            'run the command on node-a, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself (--runtime agent)\n',
+        );
+      }
+    }
+    // a pod of this node: this host's runtime not there is the answer, as before (exit 4)
+    w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-1' }));
+    expect(await w.cli(attachCommand, attachArgs)).toBe(4);
+    expect(w.stderr()).toMatch(/^error: cannot reach Docker/);
   });
   it('a pod on this node without a sandbox', async () => {
     const w = world();
     w.runtime.sandboxes.clear();
     expect(await w.cli(attachCommand, attachArgs)).toBe(3);
-    expect(w.stderr()).toMatch(/no running sandbox of pod shop\/web-1 \(uid uid-1, node node-1\) found in fake Docker/);
+    expect(w.stderr()).toMatch(/no running sandbox of pod shop\/web-1 \(uid uid-1, node node-1\) found by fake Docker/);
+  });
+  it('no sandbox found: the message names only the runtimes that looked (not those that could not be reached, nor those that do not go to that node)', async () => {
+    const w = world();
+    w.kube.add(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', node: 'node-c' }));
+    const cannot = (name: string, where: string) => ({ name, where, findSandbox: async () => { throw new UnreachableError(`cannot reach ${where}`); }, listSandboxes: async () => [] });
+    const agent = { name: 'agent', where: 'agent pods in kube-system (for nodes other than node-1)', whereFor: (n: string) => `crictl/ctr on node ${n} (through an agent pod in kube-system)`, lastResort: true, reaches: (n?: string) => n !== 'node-1', findSandbox: async () => undefined, listSandboxes: async () => [] };
+    w.deps.runtimes = async () => [cannot('docker', 'Docker at unix:///var/run/docker.sock'), cannot('kind', 'node containers in Docker at unix:///var/run/docker.sock'), cannot('cri', 'crictl/ctr on this host'), agent];
+    expect(await w.cli(attachCommand, ['nosb', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
+    expect(w.stderr()).toBe('error: no running sandbox of pod shop/nosb (uid uid-nosb, node node-c) found by crictl/ctr on node node-c (through an agent pod in kube-system)\n');
   });
   it('pod and --netns together, and neither', async () => {
     const w = world();
@@ -218,6 +254,20 @@ describe('-l / --all: many pods', () => {
     expect(w.stdout()).toBe('eth1 attached to 5 of 5 pods\n');
     expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
     for (let i = 1; i <= 5; i++) expect((w.kube.annotation('shop', `web-${i}`, NETWORK_STATUS) as unknown[]).length).toBe(1);
+  });
+
+  it('--dry-run with -l or --all is refused (exit 2) by attach and detach alike, before anything runs (a detach -l --dry-run detached every pod)', async () => {
+    const w = many(2);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    const before = w.exec.calls.length;
+    for (const [make, args] of [[attachCommand, ['--conf', '-']], [detachCommand, []]] as const) {
+      for (const which of [['-l', 'app=web'], ['--all']]) {
+        expect(await w.cli(make, [...which, '-n', 'shop', '--ifname', 'eth1', ...args, '--dry-run'])).toBe(2);
+        expect(w.stderr()).toBe('error: --dry-run works on one pod at a time\n');
+      }
+    }
+    expect(w.exec.calls.length).toBe(before);
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toHaveLength(2);
   });
 
   it('goes on when one pod fails, says which, and exits with that failure code', async () => {

@@ -61,3 +61,32 @@ describe('validateKrewPlugin', () => {
     expect(validateKrewPlugin('NUL', { ...good(), metadata: { name: 'NUL' } }).join('\n')).toContain('not allowed');
   });
 });
+
+describe('the release archive and its krew manifests (scripts/release.mjs)', () => {
+  it('hold deploy/rbac.yaml, which the error messages name ("see deploy/rbac.yaml"): in the archive, and kept by a krew install', async () => {
+    const { ARCHIVE_FILES, KREW_FILES, ARCHIVE_README, manifest } = (await import('../../scripts/release.mjs')) as {
+      ARCHIVE_FILES: string[]; KREW_FILES: { from: string; to: string }[]; ARCHIVE_README: (v: string, p: string) => string;
+      manifest: (o: { cmd: string; version: string; homepage: string; archives: { os: string; arch: string; uri: string; sha256: string }[] }) => string;
+    };
+    const { readFileSync, existsSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const yaml = (await import('js-yaml')).default;
+    const root = join(import.meta.dirname, '../..');
+    expect(ARCHIVE_FILES).toEqual(['cni-attach', 'LICENSE', 'LICENSE.nodejs', 'README.md', 'deploy/rbac.yaml']);
+    expect(existsSync(join(root, 'deploy/rbac.yaml'))).toBe(true);
+    // every file of the repository a message names is one the archive holds
+    const named = new Set<string>();
+    for (const dir of ['src/cli', 'src/resolve', 'src/cni', 'src/exec']) {
+      for (const f of readdirSync(join(root, dir))) for (const m of readFileSync(join(root, dir, f), 'utf8').matchAll(/see (deploy\/[\w.-]+)/g)) named.add(m[1]!);
+    }
+    expect([...named]).toEqual(['deploy/rbac.yaml']);
+    for (const n of named) expect(ARCHIVE_FILES).toContain(n);
+    // krew keeps what its files list names (from: a path in the archive; to: a clean directory of the install)
+    expect(KREW_FILES.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE', 'deploy/rbac.yaml']);
+    for (const f of KREW_FILES) expect(ARCHIVE_FILES).toContain(f.from);
+    const m = yaml.load(manifest({ cmd: 'attach', version: 'v1.2.3', homepage: 'https://example.org/cni-attach', archives: [{ os: 'linux', arch: 'amd64', uri: 'https://example.org/a.tar.gz', sha256: 'a'.repeat(64) }] })) as ReturnType<typeof good>;
+    expect(validateKrewPlugin('cni-attach', m)).toEqual([]);
+    expect(m.spec.platforms[0]!.files).toEqual(KREW_FILES);
+    expect(ARCHIVE_README('v1.2.3', 'linux-amd64')).toMatch(/deploy\/rbac\.yaml, in this archive/);
+  });
+});

@@ -471,3 +471,114 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await keys(w.kube)).toEqual(['node-1/web-1/f']);
   });
 });
+
+describe('cni-list and the records of other nodes (a laptop: this host\'s cache is empty)', () => {
+  /** shop/web-1 (app=web, node-1's fake pod), shop/web-2 (app=web), shop/db-1 (app=db), other/web-9 (app=web): each recorded on a node of its own. */
+  async function laptop() {
+    const w = world();
+    w.deps.hostname = () => 'laptop';
+    w.pod.metadata!.labels = { app: 'web' };
+    w.kube.add(makePod({ name: 'web-2', namespace: 'shop', uid: 'uid-web-2', node: 'node-2', labels: { app: 'web' } }));
+    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', node: 'node-3', labels: { app: 'db' } }));
+    w.kube.add(makePod({ name: 'web-9', namespace: 'other', uid: 'uid-web-9', node: 'node-4', labels: { app: 'web' } }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', containerId: 'a'.repeat(64) }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-2', uid: 'uid-web-2', node: 'node-2', containerId: 'b'.repeat(64) }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-1', uid: 'uid-db', node: 'node-3', containerId: 'c'.repeat(64) }));
+    await addRecord(w.kube, 'kube-system', rec({ namespace: 'other', pod: 'web-9', uid: 'uid-web-9', node: 'node-4', containerId: 'd'.repeat(64) }));
+    const listed = async (args: string[]) => {
+      expect(await w.cli(listCommand, [...args, '-o', 'json']), w.stderr()).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { metadata: { namespace: string }; pod: string; state: string }[] }).items.map((x) => `${x.metadata.namespace}/${x.pod} ${x.state}`);
+    };
+    return { w, listed };
+  }
+
+  it('every filter applies to them as to this host\'s rows: -n, -A, -l (with -n and with -A), a pod name; --no-cluster shows none', async () => {
+    const { w, listed } = await laptop();
+    expect(await listed(['-n', 'shop'])).toEqual(['shop/db-1 attached', 'shop/web-1 attached', 'shop/web-2 attached']);
+    expect(await listed(['-A'])).toEqual(['other/web-9 attached', 'shop/db-1 attached', 'shop/web-1 attached', 'shop/web-2 attached']);
+    // -l: before, the records were never listed ("No resources found", exit 0)
+    expect(await listed(['-n', 'shop', '-l', 'app=web'])).toEqual(['shop/web-1 attached', 'shop/web-2 attached']);
+    expect(await listed(['-A', '-l', 'app=web'])).toEqual(['other/web-9 attached', 'shop/web-1 attached', 'shop/web-2 attached']);
+    expect(await listed(['-n', 'shop', '-l', 'app=none'])).toEqual([]);
+    expect(await listed(['web-2', '-n', 'shop'])).toEqual(['shop/web-2 attached']);
+    expect(await listed(['web-2', '-n', 'shop', '-l', 'app=db'])).toEqual([]);
+    // the table too, and no note (all attached)
+    expect(await w.cli(listCommand, ['-n', 'shop', '-l', 'app=web', '--no-headers'])).toBe(0);
+    expect(w.stdout().trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['web-1 eth1', 'web-2 eth1'].map((x) => x.replace('eth1', 'net1')));
+    expect(w.stderr()).toBe('');
+    // --no-cluster: this host's cache alone (empty here)
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-cluster'])).toBe(0);
+    expect(w.stderr()).toBe('No resources found in shop namespace.\n');
+  });
+
+  it('a server that does not answer: one note, the one the README gives, and the cluster is not asked again', async () => {
+    const { w } = await laptop();
+    let asked = 0;
+    w.kube.listConfigMaps = async () => {
+      asked++;
+      throw new UnreachableError('listing configmaps in kube-system: connect ECONNREFUSED 127.0.0.1:6443');
+    };
+    const listPods = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (...a) => (asked++, listPods(...a));
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stderr()).toBe('note: states are from the cache only; the cluster could not be asked: listing configmaps in kube-system: connect ECONNREFUSED 127.0.0.1:6443\nNo resources found\n');
+    expect(asked).toBe(1);
+  });
+
+  it('the commands it prints carry the attach\'s recorded --cni-path and --cache-dir, unless cni-list was given its own; old records still work', async () => {
+    const w = world();
+    w.deps.hostname = () => 'laptop';
+    // attach with its own --cni-path and --cache-dir: the record names them (write-ahead and settled alike)
+    w.exec.addPlugin('/opt/slow/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', '/proc/4242/ns/net')) } : {}));
+    expect(await w.cli(attachCommand, [...attachArgs, '--cni-path', '/opt/slow', '--cache-dir', '/srv/cni/'])).toBe(0);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    expect(r).toMatchObject({ cniPath: '/opt/slow', cacheDir: '/srv/cni' });
+    // the defaults are not recorded
+    expect(attachmentRecord({ namespace: 'shop', pod: 'p', uid: 'u', node: 'n', ifname: 'e', network: 'net', containerId: 'c', ...(await import('../../src/resolve/records.js')).delPathsOf({ cacheDir: '/var/lib/cni/' }) }, { interrupted: true })).not.toHaveProperty('cacheDir');
+    // an interrupted record, a pod gone, an attaching record of other nodes: each command carries them
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-5', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [], cniPath: '/opt/slow:/usr/lib/cni' }));
+    await addRecord(w.kube, 'kube-system', rec({ cniPath: '/opt/gone' })); // db-1: no such pod
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: '2'.repeat(64) })); // an old record: neither
+    const clear = async (args: string[]) => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json', ...args])).toBe(0);
+      return Object.fromEntries((JSON.parse(w.stdout()) as { items: { pod: string; ifname: string; clearCommand?: string }[] }).items.map((x) => [`${x.pod}/${x.ifname}`, x.clearCommand]));
+    };
+    // web-1 eth1 is this host's (the fake runtime's sandbox is here): its own cache row; the rest are records
+    expect(await clear([])).toEqual({
+      'web-1/eth1': undefined,
+      'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5 --cni-path /opt/slow:/usr/lib/cni',
+      'db-1/net1': 'kubectl cni-gc --cni-path /opt/gone',
+      'db-2/net1': 'kubectl cni-gc',
+    });
+    // cni-list's own flags win
+    expect(await clear(['--cni-path', '/opt/mine', '--cache-dir', '/srv/other'])).toMatchObject({
+      'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5 --cache-dir /srv/other --cni-path /opt/mine',
+      'db-1/net1': 'kubectl cni-gc --cache-dir /srv/other --cni-path /opt/mine',
+    });
+    // a recorded --cache-dir comes along where cni-list has the default
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-3', uid: 'uid-db-3', containerId: '3'.repeat(64), cacheDir: '/srv/cni' }));
+    expect((await clear([]))['db-3/net1']).toBe('kubectl cni-gc --cache-dir /srv/cni');
+    // the table's notes: one line per gc command
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual([
+      'note: to clear the record in state pod gone: `kubectl cni-gc --cni-path /opt/gone`',
+      'note: to clear the record in state pod gone: `kubectl cni-gc`',
+      'note: to clear the record in state pod gone: `kubectl cni-gc --cache-dir /srv/cni`',
+    ]);
+  });
+
+  it('an interrupted record of another node: plain cni-detach first, --force only if its DEL keeps failing — in the notes, -o wide and -o json', async () => {
+    const w = world();
+    w.deps.hostname = () => 'laptop';
+    w.runtime.sandboxes.clear();
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-5', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [] }));
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stderr()).toBe('note: to clear web-1 net5 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net5` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left)\n');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'wide', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/ node-5 +attach did not finish; cni-detach clears it \(--force if its DEL fails\)\n$/);
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    const item = (JSON.parse(w.stdout()) as { items: { clearCommand: string; reason: string }[] }).items[0]!;
+    expect(item.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname net5');
+    expect(item.reason).toMatch(/: cni-detach runs its DEL and forgets it \(--force forgets it if that DEL keeps failing\)$/);
+  });
+});
