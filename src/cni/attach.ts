@@ -63,9 +63,11 @@ async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname
     throw e;
   } finally {
     await lock.release();
-    // after a failure, its error is the one to tell (a flush that fails as well leaves the lock to the stale-lock rule)
+    // after a failure, its error is the one to tell (a flush that fails as well leaves the lock to the stale-lock rule),
+    // unless the flush says the lock was not ours when fn read the snapshot it judged by (exec/batch.ts: a lock
+    // released before any command carried it): then that judgement does not stand, and nothing was done
     await cache.flush().catch((e: unknown) => {
-      if (!failed) throw e;
+      if (!failed || e instanceof PreconditionFailed) throw e;
     });
   }
 }
