@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, runCli, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
-import { fakePlugin } from '../helpers/fake-plugin.js';
+import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
 import { BIN } from '../helpers/env.js';
@@ -344,7 +344,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
     const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
     const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
-    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    // a plugin time limit of 3 s: the ADD left running on the node ends then (timeout -s KILL there), and the lock
+    // the attach leaves with its intent holds 3 s + the grace (10 s)
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath, '--timeout', '3s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
     for (const p of api.listPods('kube-system')) api.deletePod('kube-system', p.metadata.name);
     const r = await run.done;
@@ -360,9 +362,51 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const row = (JSON.parse(l.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((x) => x.pod === 'web-1')!;
     expect(row.state).toBe('interrupted');
     expect(row.reason).toMatch(/failed on node node-a: the connection to its node was lost during the ADD, which may have run;/);
-    // the command it printed, pasted: DEL from the intent frees the lease; the record goes
+    // the command it printed, pasted at once: its lock's holder (the attach, on this laptop) is gone, but the ADD it
+    // started may still run on the node until its time limit: busy (exit 1), saying when it is free; nothing ran
     const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
-    expectOk(await runCli('detach', [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath]));
+    const detachArgs = [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath];
+    const early = await runCli('detach', detachArgs);
+    expect(early.exitCode, early.stderr).toBe(1);
+    expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    // once free (the limit passed), the same command runs DEL from the intent: the lease and the record go
+    const t0 = Date.now();
+    let late = await runCli('detach', detachArgs);
+    while (late.exitCode === 1 && Date.now() - t0 < 20_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      late = await runCli('detach', detachArgs);
+    }
+    expectOk(late);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+    api.clearEvents();
+  });
+
+  it('a second attach, its dry run and a detach while the first attach is still in its ADD on the node: busy (exit 1), not "interrupted"; the first attach then succeeds', async () => {
+    const w = await world();
+    api.clearEvents();
+    const started = join(w.ws.dir, 'slow.started');
+    const go = join(w.ws.dir, 'slow.go');
+    await fakePlugin(w.ws.pluginDir, 'slow', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
+    lab.defer('slow plugin', () => writeFile(go, ''));
+    const conf = await writeConf(w.ws.dir, 'slow.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slow' }]));
+    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const first = spawnCli('attach', [...args, '--conf', conf]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
+    const busy = 'error: another cni-attach/cni-detach is working on net1 in pod shop/web-1 right now; try again when it is done';
+    for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []]] as const) {
+      const r = await runCli(tool, [...args, ...extra]);
+      expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr.split('\n')).toContain(busy);
+    }
+    expect(api.listEvents('shop').map((e) => e.message)).not.toContainEqual(expect.stringMatching(/interrupted/));
+    await writeFile(go, '');
+    const r = await first.done;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^net1 attached to pod shop\/web-1 /);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expectOk(await runCli('detach', args));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
     api.clearEvents();
