@@ -372,7 +372,8 @@ export class BatchingExecutor implements Executor, Batching {
       return this.inner.run(argv, opts);
     }
     const built = buildScript(steps, true);
-    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv() });
+    // messages name the command, not the sh of the steps around it
+    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv(), what: opts.what ?? argv[0] ?? 'sh' });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined);
     this.fresh = lookup;

@@ -353,6 +353,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     await killAll(pattern);
     expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node, and the link net1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them/);
+    // the plugin is named, not the `timeout` (its time limit) or the sh (the batched steps) around it
+    expect(r.stderr).toContain(`running ${w.ws.pluginDir}/hang on node node-a (through agent pod kube-system/`);
+    console.log('REAL-OUTPUT-LOST', r.stderr);
     const printed = /`(kubectl cni-detach [^`]*)`/.exec(r.stderr)?.[1];
     expect(printed).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
     const events = api.listEvents('shop').map((e) => [e.type, e.reason, e.message]);
@@ -368,6 +371,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const detachArgs = [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath];
     const early = await runCli('detach', detachArgs);
     expect(early.exitCode, early.stderr).toBe(1);
+    console.log('REAL-OUTPUT-BUSY', early.stderr);
     expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
     // once free (the limit passed), the same command runs DEL from the intent: the lease and the record go
