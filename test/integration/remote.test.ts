@@ -355,7 +355,6 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(r.stderr).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node, and the link net1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them/);
     // the plugin is named, not the `timeout` (its time limit) or the sh (the batched steps) around it
     expect(r.stderr).toContain(`running ${w.ws.pluginDir}/hang on node node-a (through agent pod kube-system/`);
-    console.log('REAL-OUTPUT-LOST', r.stderr);
     const printed = /`(kubectl cni-detach [^`]*)`/.exec(r.stderr)?.[1];
     expect(printed).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
     const events = api.listEvents('shop').map((e) => [e.type, e.reason, e.message]);
@@ -371,7 +370,6 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const detachArgs = [...words.filter((x, i, all) => x !== '--cni-path' && all[i - 1] !== '--cni-path'), ...cniPath];
     const early = await runCli('detach', detachArgs);
     expect(early.exitCode, early.stderr).toBe(1);
-    console.log('REAL-OUTPUT-BUSY', early.stderr);
     expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
     // once free (the limit passed), the same command runs DEL from the intent: the lease and the record go
@@ -585,6 +583,26 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('configmaps and pods/exec both refused (403): the exec error says forbidden and the right it needs (exit 4); the note says the attempt was not recorded, after one refused write', async () => {
+    const w = await world();
+    api.clearRequests();
+    api.failNext({ pathIncludes: '/configmaps', times: 100 }, { code: 403, message: 'configmaps is forbidden: User "jane" cannot patch resource "configmaps" in API group "" in the namespace "kube-system"' });
+    api.failNext({ pathIncludes: '/exec', times: 100 }, { code: 403 });
+    try {
+      const r = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]);
+      expect(r.exitCode, r.stderr).toBe(4);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines).toContainEqual(expect.stringMatching(/^error: exec in pod kube-system\/cni-attach-agent-\w+: the API server answered 403 \(Forbidden\) to its WebSocket upgrade: this user may not create pods\/exec in namespace kube-system, which the agent runtime needs \(deploy\/rbac\.yaml grants it\)$/));
+      expect(lines).toContainEqual(expect.stringMatching(/^note: the attempt was not recorded in the cluster \(patching configmap kube-system\/cni-attach-node-node-a: the API server answered 403: configmaps is forbidden.*\); nothing of it is left to record/));
+      expect(r.stderr).not.toMatch(/could not be removed|cannot reach/);
+      expect(api.requests.filter((q) => q.path.includes('/configmaps')).map((q) => q.method)).toEqual(['PATCH']);
+    } finally {
+      api.clearInterceptors();
+    }
+    expect(api.listPods('kube-system')).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
   it('deploy/rbac.yaml lets every request of attach, list, gc and detach from the laptop through, and all of it is used', async () => {
