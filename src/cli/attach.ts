@@ -442,7 +442,10 @@ stopped before the result was recorded (rolled back).`,
  * like any failed attach. An attachment that was already there before this command (a retried pod attach) stays.
  */
 async function unprinted(job: Job, o: Outcome, e: unknown): Promise<NotRecordedError> {
-  const why = (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${(e as Error).message}` : (e as Error).message;
+  // "ENOSPC: no space left on device, write" already names its code; a message that does not gets it in front
+  const code = (e as NodeJS.ErrnoException).code;
+  const message = (e as Error).message;
+  const why = code && !message.startsWith(code) ? `${code}: ${message}` : message;
   const ifname = job.p.ifname;
   if (o.done.already) return new NotRecordedError(`the result could not be printed (${why}); ${ifname} was already attached before this command and stays attached`, { cause: e, left: 'nothing' });
   const engine = await load.engine();

@@ -164,13 +164,13 @@ const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGT
  * exit at once — a CLI waiting on a wedged API or runtime stops when asked. A second signal exits at once (the intent
  * file lets cni-detach and cni-gc finish the job later).
  */
-function handleSignals(io: Io): void {
+function handleSignals(io: Io, command: string): void {
   for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
     process.on(sig, () => {
       const code = SIGNAL_EXIT[sig]!;
       if (interruptedBy()) process.exit(code);
       if (interrupt(sig) > 0) {
-        io.err(`note: ${sig}: stopping what runs now and rolling back what it changed (send it again to quit at once)\n`);
+        io.err(`${stoppingNote(sig, command)}\n`);
         return;
       }
       io.err(`note: ${sig}: stopping\n`);
@@ -180,9 +180,18 @@ function handleSignals(io: Io): void {
   }
 }
 
+/**
+ * The note on the first signal while something runs, by command: an attach rolls back what it changed; a detach (or
+ * gc) changes nothing back (a DEL stopped leaves its record, which the same command finishes later).
+ */
+export function stoppingNote(sig: string, command: string): string {
+  const then = /cni-attach$/.test(command) ? 'rolling back what it changed' : 'keeping what is recorded, for the same command to finish later';
+  return `note: ${sig}: stopping what runs now and ${then} (send it again to quit at once)`;
+}
+
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
-  handleSignals(stdio);
+  handleSignals(stdio, program.name());
   let code = await runProgram(program, argv);
   const sig = interruptedBy();
   // A signal that came while a change was under way (hold()): the engine rolled back (its error says stopped: 128+n)
