@@ -99,7 +99,7 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** What the cluster's record of an attach says once it ended. */
-type Settled =
+export type Settled =
   | { attached: Attached; containerId: string }
   | { interrupted: true; containerId: string; why?: string }
   | { nothing: true };
@@ -113,15 +113,16 @@ type Settled =
 async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | undefined, outcome: Settled, afterSignal = false): Promise<void> {
   const records = await import('../resolve/records.js');
   if (ahead) ahead.settled = true;
+  const w = ahead ? await (afterSignal ? within(ahead.written, AFTER_SIGNAL_MS) : ahead.written) : undefined;
+  const pending = w && 'key' in w ? w.key : undefined;
+  const refused = w && 'error' in w ? w.error : undefined;
   const work = async () => {
-    const w = ahead ? await ahead.written : undefined;
-    const pending = w && 'key' in w ? w.key : undefined;
-    // no right to write records (403): the write-ahead said so already; the same request again would only fail again
-    if (w && 'error' in w && w.error instanceof ApiStatusError && w.error.status === 403) throw w.error;
     if ('nothing' in outcome) {
       if (pending) await records.removeRecordKeys(job.api!, recordsNamespace(job), node, [pending]);
       return;
     }
+    // no right to write records (403): the write-ahead was refused already; the same request again would only fail again
+    if (refused instanceof ApiStatusError && refused.status === 403) throw refused;
     const m = pod.metadata!;
     const at = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: outcome.containerId, ...records.delPathsOf(job.flags) };
     await records.addRecord(job.api!, recordsNamespace(job), 'attached' in outcome
@@ -131,10 +132,28 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   try {
     await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());
   } catch (e) {
-    if (afterSignal) return;
-    const what = 'nothing' in outcome ? 'the record of the attempt could not be removed from the cluster' : 'the attachment is not recorded in the cluster';
-    job.deps.io.err(`note: ${what} (${(e as Error).message}); ${'nothing' in outcome ? 'cni-list -A shows it attaching until cni-gc or cni-detach clears it' : 'cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)'}\n`);
+    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, (e as Error).message)}\n`);
+    return;
   }
+  // nothing left, and nothing was recorded because the write-ahead failed: say so once (what is missing from the
+  // cluster is only the attempt; its cause will refuse the records of attaches that succeed, too)
+  if ('nothing' in outcome && refused && !afterSignal) job.deps.io.err(`note: ${recordNote(outcome, false, refused.message)}\n`);
+}
+
+/**
+ * The note for a record of an attach that the cluster does not hold as the attach ended, from what it holds instead:
+ * `written` — the write-ahead landed (it says attaching); otherwise nothing of this attach is recorded there.
+ */
+export function recordNote(outcome: Settled, written: boolean, why: string): string {
+  if ('nothing' in outcome) {
+    return written
+      ? `the record of the attempt could not be removed from the cluster (${why}); cni-list -A shows it attaching until cni-gc or cni-detach clears it`
+      : `the attempt was not recorded in the cluster (${why}); nothing of it is left to record (records need the rights in deploy/rbac.yaml)`;
+  }
+  const state = 'attached' in outcome ? 'attached' : 'interrupted';
+  return written
+    ? `the record in the cluster could not be updated (${why}): it still says attaching, not ${state}; cni-list -A shows it so until cni-detach (or cni-gc, once the pod is gone) clears it`
+    : `the attachment is not recorded in the cluster (${why}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)`;
 }
 
 /** Everything one attach needs that does not depend on the target. */
@@ -427,7 +446,10 @@ stopped before the result was recorded (rolled back).`,
  * like any failed attach. An attachment that was already there before this command (a retried pod attach) stays.
  */
 async function unprinted(job: Job, o: Outcome, e: unknown): Promise<NotRecordedError> {
-  const why = (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${(e as Error).message}` : (e as Error).message;
+  // "ENOSPC: no space left on device, write" already names its code; a message that does not gets it in front
+  const code = (e as NodeJS.ErrnoException).code;
+  const message = (e as Error).message;
+  const why = code && !message.startsWith(code) ? `${code}: ${message}` : message;
   const ifname = job.p.ifname;
   if (o.done.already) return new NotRecordedError(`the result could not be printed (${why}); ${ifname} was already attached before this command and stays attached`, { cause: e, left: 'nothing' });
   const engine = await load.engine();

@@ -169,7 +169,7 @@ const QUIT_CLEANUP_MS = 1500;
  * job later) and sends the cleanups (agent pods deleted: a pod left running would hold the node) for at most
  * QUIT_CLEANUP_MS; a third exits at once.
  */
-function handleSignals(io: Io): void {
+function handleSignals(io: Io, command: string): void {
   let quitting = false;
   for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
     process.on(sig, () => {
@@ -183,7 +183,7 @@ function handleSignals(io: Io): void {
         return;
       }
       if (interrupt(sig) > 0) {
-        io.err(`note: ${sig}: stopping what runs now and rolling back what it changed (send it again to quit at once)\n`);
+        io.err(`${stoppingNote(sig, command)}\n`);
         return;
       }
       io.err(`note: ${sig}: stopping\n`);
@@ -193,9 +193,18 @@ function handleSignals(io: Io): void {
   }
 }
 
+/**
+ * The note on the first signal while something runs, by command: an attach rolls back what it changed; a detach (or
+ * gc) changes nothing back (a DEL stopped leaves its record, which the same command finishes later).
+ */
+export function stoppingNote(sig: string, command: string): string {
+  const then = /cni-attach$/.test(command) ? 'rolling back what it changed' : 'keeping what is recorded, for the same command to finish later';
+  return `note: ${sig}: stopping what runs now and ${then} (send it again to quit at once)`;
+}
+
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
-  handleSignals(stdio);
+  handleSignals(stdio, program.name());
   let code = await runProgram(program, argv);
   const sig = interruptedBy();
   // A signal that came while a change was under way (hold()): the engine rolled back (its error says stopped: 128+n)

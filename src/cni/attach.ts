@@ -13,7 +13,7 @@ import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
-import type { Lock } from '../exec/lock.js';
+import type { Busy, Lock } from '../exec/lock.js';
 
 export interface AttachRequest {
   list: NetworkConfigList;
@@ -47,25 +47,43 @@ export interface Attached {
 }
 
 /**
- * fn under the attachment's lock. On a node reached by commands (exec/batch.ts) the lock is taken by the steps of the
- * next command run and released with the last writes, which are flushed here: one round trip for both.
+ * The refusal of a held lock: "another cni-attach/cni-detach is working on eth1 in pod shop/web-1 right now; try again
+ * when it is done", or, when its holder is gone but what it started on the node may still run (exec/lock.ts), until
+ * when (on this host's clock).
  */
-async function withLock<T>(cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: (lock: Lock) => Promise<T>): Promise<T> {
-  const lock = await cache.lock(rt.containerId, rt.ifname);
-  if (!lock) {
-    throw new BusyError(`another cni-attach/cni-detach is working on ${rt.ifname} in ${describe} right now; try again when it is done`);
-  }
+export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now()): BusyError {
+  const head = `another cni-attach/cni-detach is working on ${ifname} in ${describe} right now`;
+  if (busy.freeInMs === undefined) return new BusyError(`${head}; try again when it is done`);
+  const secs = Math.ceil(busy.freeInMs / 1000);
+  const at = new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return new BusyError(
+    `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
+      `the lock is free in ${secs}s (at ${at}): try again then`,
+  );
+}
+
+/**
+ * fn under the attachment's lock. On a node reached by commands (exec/batch.ts) the lock is taken by the steps of the
+ * next command run and released with the last writes, which are flushed here: one round trip for both. fn gets ctx
+ * with the lock's renewal before each plugin run (exec/lock.ts: its time limit on such a node counts from there).
+ */
+async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: (lock: Lock, ctx: ChainContext) => Promise<T>): Promise<T> {
+  const taken = await cache.lock(rt.containerId, rt.ifname, ctx.timeoutMs);
+  if ('busy' in taken) throw busyError(rt.ifname, describe, taken.busy, cache);
+  const { lock } = taken;
   let failed = false;
   try {
-    return await fn(lock);
+    return await fn(lock, { ...ctx, beforeRun: () => lock.renew() });
   } catch (e) {
     failed = true;
     throw e;
   } finally {
     await lock.release();
-    // after a failure, its error is the one to tell (a flush that fails as well leaves the lock to the stale-lock rule)
+    // after a failure, its error is the one to tell (a flush that fails as well leaves the lock to the stale-lock rule),
+    // unless the flush says the lock was not ours when fn read the snapshot it judged by (exec/batch.ts: a lock
+    // released before any command carried it): then that judgement does not stand, and nothing was done
     await cache.flush().catch((e: unknown) => {
-      if (!failed) throw e;
+      if (!failed || e instanceof PreconditionFailed) throw e;
     });
   }
 }
@@ -163,13 +181,19 @@ function taken(rt: RuntimeConf, describe: string, f: Found, ways: WaysOut, cache
  * The read-only checks an attach makes before it changes anything, in its order: ifname not taken by a record (unless
  * it is this very attachment and req.reattachSame: then that attachment is returned), no link of that name in the
  * target, every plugin speaks the config's version (VERSION), and, for a 1.1 list, every plugin of 1.1 is ready
- * (STATUS). attach runs them under the lock; its dry run (planAttach) runs the same, so that it fails as the real run
- * would before changing anything. Errors: UsageError (exit 2) for a taken ifname, an existing link, a version not
- * spoken; PluginError when VERSION or STATUS fails.
+ * (STATUS). attach runs them under the lock; its dry run (planAttach, unlocked) runs the same, so that it fails as the
+ * real run would before changing anything: a record found while another command holds the lock is that command's
+ * (an attach or detach still running), so the dry run answers busy then, as the attach would. Errors: UsageError
+ * (exit 2) for a taken ifname, an existing link, a version not spoken; BusyError (unlocked); PluginError when VERSION
+ * or STATUS fails.
  */
-async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachRequest, resolved: ResolvedList): Promise<Attached | undefined> {
+async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachRequest, resolved: ResolvedList, locked: boolean): Promise<Attached | undefined> {
   const { list, rt } = req;
   const existing = await cache.find(rt.containerId, rt.ifname);
+  if (!locked && existing.length > 0) {
+    const busy = await cache.lockHeld(rt.containerId, rt.ifname);
+    if (busy) throw busyError(rt.ifname, req.describe, busy, cache);
+  }
   const same = existing.find((f) => !f.intentOnly && !f.unreadable && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
   if (req.reattachSame && same && existing.length === 1) {
     return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
@@ -199,7 +223,7 @@ export async function planAttach(ctx: ChainContext, cache: ResultCache, req: Att
   return refusing(async () => {
     checkCapabilities(req.list, req.rt.capabilityArgs);
     const resolved = await resolvePlugins(ctx, req.list);
-    const already = await beforeAdd(ctx, cache, req, resolved);
+    const already = await beforeAdd(ctx, cache, req, resolved, false);
     return already ? { runs: [], already } : { runs: planAdd(ctx, resolved, req.rt) };
   });
 }
@@ -240,9 +264,9 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
   const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
   // everything up to the recorded intent changes nothing: its errors say so (the pod's event, cli/attach.ts)
   const resolved = await refusing(() => resolvePlugins(ctx, list));
-  return held(ctx, () => withLock(cache, rt, req.describe, async (lock) => {
+  return held(ctx, () => withLock(ctx, cache, rt, req.describe, async (lock, ctx) => {
     const already = await refusing(async () => {
-      const found = await beforeAdd(ctx, cache, req, resolved);
+      const found = await beforeAdd(ctx, cache, req, resolved, true);
       stopIfInterrupted(ctx, 'anything was changed (nothing was)');
       if (found) return found;
       await req.beforeFirstAdd?.();
@@ -434,7 +458,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
     const resolved = await resolvePlugins(ctx, req.list);
-    await held(ctx, () => withLock(cache, rt, req.describe, async () => {
+    await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
       await delChain(ctx, resolved, rt);
     }));
@@ -474,7 +498,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       return undefined;
     }) : undefined;
     const key = keyOf({ ...entry, containerId: rt.containerId });
-    const deleted = await held(ctx, () => withLock(cache, rt, req.describe, async () => {
+    const deleted = await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       // a concurrent detach may have finished it (and a new attach begun) since we looked: read again under the lock
       if (!f.unreadable) {
         const still = intentOnly ? await cache.readIntent(key) : await cache.read(key);

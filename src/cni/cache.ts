@@ -3,7 +3,7 @@
  * plus this tool's own state beside it: intents (written before an ADD, so a crash mid-attach can be undone)
  * and per-attachment locks.
  */
-import { tryLock, whyStale, type Lock, type LockOwner } from '../exec/lock.js';
+import { heldNow, takeLock, tryLock, whyStale, type Busy, type Lock, type LockOwner } from '../exec/lock.js';
 import { onNode, type Executor } from '../exec/types.js';
 import { isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
@@ -401,8 +401,19 @@ export class ResultCache {
     if (isBatching(this.exec)) await this.fs('writing', () => (this.exec as Executor & Batching).flush());
   }
 
-  async lock(containerId: string, ifname: string): Promise<Lock | undefined> {
-    return this.fs('taking a lock', () => tryLock(this.exec, lockPath(this.dir, containerId, ifname), this.owner));
+  /**
+   * The lock of containerId/ifname, or what holds it (exec/lock.ts Busy). workLimitMs: the plugin time limit, recorded
+   * in the lock on a node reached by commands (where the locked work outlives this process: see exec/lock.ts); a lock
+   * of this host's cache holds none.
+   */
+  async lock(containerId: string, ifname: string, workLimitMs?: number): Promise<{ lock: Lock } | { busy: Busy }> {
+    const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs } : {};
+    return this.fs('taking a lock', () => takeLock(this.exec, lockPath(this.dir, containerId, ifname), this.owner, opts));
+  }
+
+  /** What holds the lock of containerId/ifname now, or undefined when nothing does (free, or stale). */
+  async lockHeld(containerId: string, ifname: string): Promise<Busy | undefined> {
+    return this.fs('reading a lock', () => heldNow(this.exec, lockPath(this.dir, containerId, ifname), this.owner));
   }
 }
 

@@ -30,6 +30,17 @@ export interface ChainContext {
    * CLI then waits for it instead of exiting at once); returns the release. See exec/interrupt.ts hold().
    */
   hold?: () => () => void;
+  /**
+   * Awaited before each plugin run: under an attachment's lock on a node reached by commands, the lock's renewal
+   * (exec/lock.ts Lock.renew), so that its time limit counts from the run that may outlive this process.
+   */
+  beforeRun?: () => Promise<void>;
+}
+
+/** One plugin run of the chain (invoke.ts invokePlugin), after ctx.beforeRun. */
+async function invoke(ctx: ChainContext, run: PluginRun): Promise<JsonObject | undefined> {
+  await ctx.beforeRun?.();
+  return invokePlugin(ctx.exec, run, ctx.note);
 }
 
 /** Throw StoppedError if the user's signal arrived: before a step that would add to what is there. */
@@ -103,7 +114,7 @@ async function askVersion(ctx: ChainContext, type: string, path: string, cniVers
     return known.versions;
   }
   const stdin = { cniVersion };
-  const out = await invokePlugin(ctx.exec, { type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs }, ctx.note);
+  const out = await invoke(ctx, { type, path, args: { command: 'VERSION', path: ctx.cniPath }, stdin, timeoutMs: ctx.timeoutMs });
   const sv = out?.supportedVersions;
   let versions: string[];
   if (Array.isArray(sv) && sv.every((v) => typeof v === 'string')) versions = sv as string[];
@@ -180,7 +191,7 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
     try {
       const sig = ctx.interrupted?.();
       if (sig) throw new PluginError(type, 'ADD', undefined, `by ${signalName(sig)} before it ran`, undefined, undefined, sig);
-      const raw = await invokePlugin(ctx.exec, runOf(ctx, r, i, 'ADD', stdin, rt), ctx.note);
+      const raw = await invoke(ctx, runOf(ctx, r, i, 'ADD', stdin, rt));
       const after = ctx.interrupted?.();
       if (after) throw new PluginError(type, 'ADD', undefined, `by ${signalName(after)} (it had finished; its result is not used)`, undefined, undefined, after);
       prev = acceptResult(type, raw!, r.list.cniVersion);
@@ -203,7 +214,7 @@ export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
   const prev = prevResult && atLeast(r.list.cniVersion, '0.4.0') ? prevResult : undefined;
   for (let i = r.list.plugins.length - 1; i >= 0; i--) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs });
-    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'DEL', stdin, rt), ctx.note);
+    await invoke(ctx, runOf(ctx, r, i, 'DEL', stdin, rt));
   }
 }
 
@@ -218,7 +229,7 @@ export async function checkChain(ctx: ChainContext, r: ResolvedList, rt: Runtime
   }
   for (let i = 0; i < r.list.plugins.length; i++) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult, capabilityArgs: rt.capabilityArgs });
-    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'CHECK', stdin, rt), ctx.note);
+    await invoke(ctx, runOf(ctx, r, i, 'CHECK', stdin, rt));
   }
 }
 
@@ -242,7 +253,7 @@ export async function statusChain(ctx: ChainContext, r: ResolvedList, versions: 
   // STATUS runs before every ADD, so its "skipped" notes are for -v only
   for (const i of pluginsWith11(ctx, r, versions, 'STATUS', true)) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!);
-    await invokePlugin(ctx.exec, runOf(ctx, r, i, 'STATUS', stdin), ctx.note);
+    await invoke(ctx, runOf(ctx, r, i, 'STATUS', stdin));
   }
 }
 
@@ -264,7 +275,7 @@ export async function gcChain(ctx: ChainContext, r: ResolvedList, versions: Map<
   for (const i of pluginsWith11(ctx, r, versions, 'GC')) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { extra: { 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid } });
     try {
-      await invokePlugin(ctx.exec, runOf(ctx, r, i, 'GC', stdin), ctx.note);
+      await invoke(ctx, runOf(ctx, r, i, 'GC', stdin));
     } catch (e) {
       errors.push(e as Error);
     }

@@ -13,7 +13,11 @@
  *    steps, and whatever was read from the snapshot since is checked there to be unchanged (the names of the cache
  *    entries, the contents read). If the lock is held or something changed, nothing more runs (a lock taken by those
  *    steps is let go again) and run() rejects with PreconditionFailed: the engine then does the same work again step
- *    by step (direct()), as before, with its usual answers (busy, already taken).
+ *    by step (direct()), as before, with its usual answers (busy, already taken). A lock released before any command
+ *    carried it (the engine refused, or found the attachment there) is sent all the same when something was read
+ *    under it, with those checks and its removal, by the engine's flush: an answer drawn from the snapshot stands only
+ *    once the lock was held when it was read (an intent seen there may be an attach still running: busy, not
+ *    "interrupted").
  *
  * Every step's output comes back framed on stdout before the command's own (exec/framed.ts, then `<mark> end`): a
  * random mark per round trip, base64 so that any content passes. Needs sh, base64, mktemp, stat, cat, timeout on the
@@ -368,7 +372,8 @@ export class BatchingExecutor implements Executor, Batching {
       return this.inner.run(argv, opts);
     }
     const built = buildScript(steps, true);
-    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv() });
+    // messages name the command, not the sh of the steps around it
+    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv(), what: opts.what ?? argv[0] ?? 'sh' });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined);
     this.fresh = lookup;
@@ -445,12 +450,16 @@ export class BatchingExecutor implements Executor, Batching {
   async removeFile(path: string): Promise<void> {
     if (this.notCreated.delete(path)) return;
     const created = this.steps.findIndex((s) => s.kind === 'create' && s.path === path);
-    if (created >= 0) {
-      // released before it was taken: neither is sent (nor the checks that came with it)
+    if (created >= 0 && !this.steps.slice(created).some((s) => s.kind === 'expectFile' || s.kind === 'expectNames')) {
+      // released before it was taken, and nothing was read under it: neither is sent
       this.steps.splice(created, 1);
-      if (--this.pendingCreates === 0) this.steps = this.steps.filter((s) => s.kind !== 'expectFile' && s.kind !== 'expectNames');
+      this.pendingCreates--;
       return;
     }
+    // released before it was taken, but something was read from the snapshot under it (and judged: an attach refused,
+    // an attachment found there already): the lock, the checks of what was read and the release go together in the
+    // next round trip (flush), which fails with PreconditionFailed if the lock was held or what was read changed, so
+    // that no answer rests on a snapshot the lock would have contradicted (an intent of an attach still running)
     this.forget(path);
     this.queue({ kind: 'remove', path });
   }

@@ -62,20 +62,20 @@ export class DockerExecExecutor extends ShellExecutor {
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     // on a node session; where none can be had, as an exec of its own (viaSession)
-    const send = (a: string[], e: string[], i: string, t: number | undefined) =>
-      viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i), (t ?? 0) + SESSION_GRACE_MS);
+    const send = (a: string[], e: string[], i: string, t: number | undefined, w: string) =>
+      viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i, w), (t ?? 0) + SESSION_GRACE_MS, w);
     return runStoppable(this.where, (k) => this.runShort(k), send, argv, opts, this.baseEnv());
   }
 
   /** One command as an exec of its own, with exactly env: its exit code and output (no signal handling: runStoppable's). */
-  private async execOnce(argv: string[], env: string[], stdin: string): Promise<Ran> {
+  private async execOnce(argv: string[], env: string[], stdin: string, what = argv[0]): Promise<Ran> {
     let exec: Dockerode.Exec;
     let stream: NodeJS.ReadWriteStream;
     try {
       exec = await this.container.exec({ Cmd: ['env', '-i', ...env, ...argv], AttachStdin: true, AttachStdout: true, AttachStderr: true });
       stream = await this.docker.getExec(exec.id).start({ hijack: true, stdin: true });
     } catch (e) {
-      throw new UnreachableError(`cannot run ${argv[0]} in ${this.where}: ${(e as Error).message}`, { cause: e });
+      throw new UnreachableError(`cannot run ${what} in ${this.where}: ${(e as Error).message}`, { cause: e });
     }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -90,9 +90,9 @@ export class DockerExecExecutor extends ShellExecutor {
     try {
       info = await exec.inspect();
     } catch (e) {
-      throw new UnreachableError(`ran ${argv[0]} in ${this.where}, but Docker did not tell how it ended: ${(e as Error).message}`, { cause: e });
+      throw new UnreachableError(`ran ${what} in ${this.where}, but Docker did not tell how it ended: ${(e as Error).message}`, { cause: e });
     }
-    if (typeof info.ExitCode !== 'number') throw new UnreachableError(`ran ${argv[0]} in ${this.where}, but Docker did not tell how it ended`);
+    if (typeof info.ExitCode !== 'number') throw new UnreachableError(`ran ${what} in ${this.where}, but Docker did not tell how it ended`);
     return { code: info.ExitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }
 

@@ -6,6 +6,14 @@
  * lock of another host is respected, as nothing here can tell whether its process runs. A lock file without a holder
  * (a process killed between creating and writing it) is stale once it is HALF_WRITTEN_MS old.
  *
+ * A lock taken for work on a node reached by commands (docker exec, pods/exec) also holds a time limit,
+ * "<host> <pid> <start> limit=<seconds>s": the locked work runs there in processes of the node that outlive the CLI
+ * (a plugin run goes on until its `timeout -s KILL` ends it, whatever became of the command that started it), so such
+ * a lock is stale only when its holder is gone AND the limit has passed since the lock file last changed, on the
+ * node's clock (NodeFiles.ageMs: no skew between this host's clock and the node's). The holder renews it (Lock.renew:
+ * the file rewritten) before each plugin run it starts under the lock, so the limit is one run's: the plugin time
+ * limit plus LOCK_GRACE_MS. Older cni-attach versions read such a lock as one without a holder.
+ *
  * Breakers are serialised by a second exclusive file, `<lock>.break`, so that two of them cannot both remove a stale
  * lock and one of them remove the other's new one; a breaker left by a killed process goes after BREAKER_STALE_MS.
  */
@@ -14,6 +22,20 @@ import type { NodeFiles, ProcessTable } from './types.js';
 /** A held lock; release() is idempotent. */
 export interface Lock {
   release(): Promise<void>;
+  /**
+   * Before a plugin run under the lock: a lock with a time limit (see the file comment) is rewritten, so that its limit
+   * counts from now (not again within RENEW_MIN_MS of the last time: the run that follows at once is covered by the
+   * grace). Nothing for a lock without one.
+   */
+  renew(): Promise<void>;
+}
+
+/** Why a lock could not be taken: its holder lives (or is of another host, or is writing it), or has not run out. */
+export interface Busy {
+  /** Set when its holder is gone but its time limit has not passed: how long until it has (ms, on the node's clock). */
+  freeInMs?: number;
+  /** The holder's pid, when the lock names one. */
+  pid?: number;
 }
 
 /** The process that takes locks (this CLI), and the process table of its host, to tell whether a holder still runs. */
@@ -25,61 +47,110 @@ export interface LockOwner extends ProcessTable {
   start(): Promise<string | undefined>;
 }
 
-export type LockFiles = Pick<NodeFiles, 'createExclusive' | 'readFile' | 'removeFile' | 'ageMs'>;
+export type LockFiles = Pick<NodeFiles, 'createExclusive' | 'readFile' | 'removeFile' | 'ageMs' | 'writeFileAtomic'>;
 
 export const HALF_WRITTEN_MS = 2000;
 export const BREAKER_STALE_MS = 10_000;
+/**
+ * Added to the plugin time limit in a lock's limit: a run starts on the node a little after the lock was renewed (the
+ * command's way there), and SIGKILL and the exit take a moment.
+ */
+export const LOCK_GRACE_MS = 10_000;
+const RENEW_MIN_MS = 1000;
 
 export interface Holder {
   host: string;
   pid: number;
   /** Absent in locks written by cni-attach before this format, on a node reached through sh ("<host> <pid>"). */
   start?: string;
+  /** The time limit of the locked work on its node, in seconds since the lock file last changed (see the file comment). */
+  limitS?: number;
 }
 
 /**
- * The holder a lock file names: "<host> <pid> <start>". Also the formats cni-attach wrote before, so that a lock of
+ * The holder a lock file names: "<host> <pid> <start>", with " limit=<seconds>s" on a node reached by commands. Also the formats cni-attach wrote before, so that a lock of
  * an older version is judged, not broken blindly: "<pid> <start>" (this host's own cache) and "<host> <pid>" (a node
  * reached through sh). Undefined for anything else (empty: being written, or its writer died).
  */
 export function parseHolder(text: string, thisHost: string): Holder | undefined {
   const f = text.trim().split(/\s+/);
   const pidOf = (s: string | undefined) => (s !== undefined && /^[1-9]\d*$/.test(s) ? Number(s) : undefined);
+  const limit = /^limit=(\d{1,9})s$/.exec(f[3] ?? '');
+  if (f.length === 4 && pidOf(f[1]) !== undefined && limit) return { host: f[0]!, pid: pidOf(f[1])!, start: f[2]!, limitS: Number(limit[1]) };
   if (f.length === 3 && pidOf(f[1]) !== undefined) return { host: f[0]!, pid: pidOf(f[1])!, start: f[2]! };
   if (f.length === 2 && pidOf(f[0]) !== undefined) return { host: thisHost, pid: pidOf(f[0])!, start: f[1]! };
   if (f.length === 2 && pidOf(f[1]) !== undefined) return { host: f[0]!, pid: pidOf(f[1])! };
   return undefined;
 }
 
-/** Take the lock at path without waiting; undefined when a live process holds it. Stale locks are broken (see above). */
-export async function tryLock(files: LockFiles, path: string, owner: LockOwner): Promise<Lock | undefined> {
+/**
+ * Take the lock at path without waiting; { busy } when it is held (see Busy). Stale locks are broken (see above).
+ * workLimitMs: the time limit of one run of the locked work on a node reached by commands (the plugin time limit),
+ * recorded in the lock with LOCK_GRACE_MS added; absent for work on this host.
+ */
+export async function takeLock(files: LockFiles, path: string, owner: LockOwner, opts: { workLimitMs?: number } = {}): Promise<{ lock: Lock } | { busy: Busy }> {
   const start = await owner.start();
-  const me = `${owner.host} ${owner.pid}${start !== undefined ? ` ${start}` : ''}\n`;
+  const limit = opts.workLimitMs !== undefined && start !== undefined ? ` limit=${Math.ceil((opts.workLimitMs + LOCK_GRACE_MS) / 1000)}s` : '';
+  const me = `${owner.host} ${owner.pid}${start !== undefined ? ` ${start}${limit}` : ''}\n`;
+  let busy: Busy = {};
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await files.createExclusive(path, me, 0o600)) {
       let released = false;
+      let renewed = Date.now();
       return {
-        release: async () => {
-          if (released) return;
-          released = true;
-          await files.removeFile(path);
+        lock: {
+          release: async () => {
+            if (released) return;
+            released = true;
+            await files.removeFile(path);
+          },
+          renew: async () => {
+            if (released || !limit || Date.now() - renewed < RENEW_MIN_MS) return;
+            renewed = Date.now();
+            await files.writeFileAtomic(path, me, 0o600);
+          },
         },
       };
     }
-    if (!(await breakIfStale(files, path, owner))) return undefined;
+    const held = await breakIfStale(files, path, owner);
+    if (held === undefined) continue;
+    busy = held;
+    break;
   }
-  return undefined;
+  return { busy };
 }
 
-async function isStale(files: LockFiles, path: string, text: string, owner: LockOwner): Promise<boolean> {
+/** Take the lock at path without waiting; undefined when it is held (takeLock says more). */
+export async function tryLock(files: LockFiles, path: string, owner: LockOwner, opts: { workLimitMs?: number } = {}): Promise<Lock | undefined> {
+  const r = await takeLock(files, path, owner, opts);
+  return 'lock' in r ? r.lock : undefined;
+}
+
+/** Whether the lock holding text is stale; when it is not, what Busy says of it. */
+async function judge(files: LockFiles, path: string, text: string, owner: LockOwner): Promise<{ stale: true } | { stale: false; busy: Busy }> {
   const holder = parseHolder(text, owner.host);
   if (!holder) {
     const age = await files.ageMs(path);
-    return age === undefined || age >= HALF_WRITTEN_MS;
+    return age === undefined || age >= HALF_WRITTEN_MS ? { stale: true } : { stale: false, busy: {} };
   }
-  if (holder.host !== owner.host) return false;
+  const held = { stale: false as const, busy: { pid: holder.pid } };
+  if (holder.host !== owner.host) return held;
   const now = await owner.startOf(holder.pid);
-  return now === undefined || (holder.start !== undefined && now !== holder.start);
+  const gone = now === undefined || (holder.start !== undefined && now !== holder.start);
+  if (!gone) return held;
+  if (holder.limitS === undefined) return { stale: true };
+  // its holder is gone, but what it started on the node may run until its limit has passed since the last renewal
+  const age = await files.ageMs(path);
+  if (age === undefined || age >= holder.limitS * 1000) return { stale: true };
+  return { stale: false, busy: { pid: holder.pid, freeInMs: holder.limitS * 1000 - age } };
+}
+
+/** Whether the lock at path is held now (undefined: free, or stale), and what Busy says of it. For a dry run. */
+export async function heldNow(files: LockFiles, path: string, owner: LockOwner): Promise<Busy | undefined> {
+  const text = await files.readFile(path);
+  if (text === undefined) return undefined;
+  const j = await judge(files, path, text, owner);
+  return j.stale ? undefined : j.busy;
 }
 
 /**
@@ -88,26 +159,30 @@ async function isStale(files: LockFiles, path: string, text: string, owner: Lock
  */
 export async function whyStale(files: LockFiles, path: string, owner: LockOwner): Promise<string | undefined> {
   const text = await files.readFile(path);
-  if (text === undefined || !(await isStale(files, path, text, owner))) return undefined;
+  if (text === undefined || !(await judge(files, path, text, owner)).stale) return undefined;
   const holder = parseHolder(text, owner.host);
   if (!holder) return text.trim() === '' ? 'the lock file is empty (its holder died, or could not write its pid)' : 'the lock file names no holder';
-  return `its holder, pid ${holder.pid}, is gone`;
+  return `its holder, pid ${holder.pid}, is gone${holder.limitS !== undefined ? `, and its time limit on the node (${holder.limitS}s) has passed` : ''}`;
 }
 
-/** Remove the lock at path if its holder is gone; true when it is gone (removed here, or released meanwhile). */
-async function breakIfStale(files: LockFiles, path: string, owner: LockOwner): Promise<boolean> {
+/**
+ * Remove the lock at path if it is stale: undefined when it is gone (removed here, or released meanwhile), else what
+ * holds it (Busy; also while another process is breaking it).
+ */
+async function breakIfStale(files: LockFiles, path: string, owner: LockOwner): Promise<Busy | undefined> {
   const text = await files.readFile(path);
-  if (text === undefined) return true;
-  if (!(await isStale(files, path, text, owner))) return false;
+  if (text === undefined) return undefined;
+  const j = await judge(files, path, text, owner);
+  if (!j.stale) return j.busy;
   const breaker = `${path}.break`;
   if (!(await files.createExclusive(breaker, '', 0o600))) {
     const age = await files.ageMs(breaker);
     if (age !== undefined && age > BREAKER_STALE_MS) await files.removeFile(breaker);
-    return false;
+    return {};
   }
   try {
     if ((await files.readFile(path)) === text) await files.removeFile(path);
-    return true;
+    return undefined;
   } finally {
     await files.removeFile(breaker);
   }

@@ -294,6 +294,8 @@ export async function viaSession(
   stdin: string,
   exec: () => Promise<{ code: number; stdout: string; stderr: string }>,
   limitMs = SESSION_GRACE_MS,
+  /** The command as the message of a lost session names it (RunOptions.what): not a wrapper around it. */
+  what = argv[0],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   if (!pool?.usable) return exec();
   try {
@@ -301,6 +303,6 @@ export async function viaSession(
   } catch (e) {
     if (!(e instanceof SessionLost)) throw e;
     if (!e.mayHaveRun) return exec();
-    throw new UnreachableError(`running ${argv[0]} on ${where}: ${e.message} before it told how the command ended`, { cause: e });
+    throw new UnreachableError(`running ${what} on ${where}: ${e.message} before it told how the command ended`, { cause: e });
   }
 }

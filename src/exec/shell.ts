@@ -100,14 +100,14 @@ export interface Ran {
 /**
  * Run argv on a node as one StoppableRun: a clean environment with exactly the options' env (plus the run's mark),
  * GNU `timeout -s KILL` on the node for the limit, `send` carrying it there (an exec of its own, or a request on a
- * node session). On the user's signal while it runs every process of the run is killed on the node (`kill` runs the
+ * node session; its `what` is the command as messages name it: see RunOptions.what). On the user's signal while it runs every process of the run is killed on the node (`kill` runs the
  * kill command there) and its end is waited for, at most about 5 s: the engine then rolls back or keeps the record
  * (RunResult.interrupted), with nothing of the run left running.
  */
 export async function runStoppable(
   where: string,
   kill: (argv: string[]) => Promise<unknown>,
-  send: (argv: string[], env: string[], stdin: string, timeoutMs: number | undefined) => Promise<Ran>,
+  send: (argv: string[], env: string[], stdin: string, timeoutMs: number | undefined, what: string) => Promise<Ran>,
   argv: string[],
   opts: RunOptions,
   baseEnv: Record<string, string>,
@@ -117,7 +117,8 @@ export async function runStoppable(
   const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
   const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
   try {
-    const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs));
+    // messages name the command asked for (opts.what, else argv[0]), not the `timeout` wrapped around it here
+    const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs, opts.what ?? argv[0] ?? ''));
     const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
     if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
     const r = got.x;

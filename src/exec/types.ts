@@ -13,6 +13,12 @@ export interface RunOptions {
   stdin?: string;
   /** Kill the child and every process it started after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * The command as messages name it ("running /opt/cni/bin/bridge on node a: …") when argv wraps it (a batching
+   * executor's sh, exec/batch.ts); argv[0] when absent. An executor that wraps argv itself (`timeout` for the limit)
+   * names argv[0] all the same, never its wrapper.
+   */
+  what?: string;
 }
 
 export interface RunResult {

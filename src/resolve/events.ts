@@ -51,7 +51,7 @@ export function removedInterfaceEvent(ifname: string, network: string, forced?: 
  *   failed before any ADD (VERSION, STATUS): "Add eth1 from blue failed before any plugin ADD ran: plugin bridge failed on VERSION: …"
  *   rolled back: "Add eth1 from blue failed: plugin bridge failed on ADD (CNI error 11): no bridge today (rolled back: nothing was left behind)"
  *   the rollback failed too: "Add eth1 from blue failed, and so did its rollback: …; rolling back also failed: …; the attempt stays recorded, and <what may remain>"
- *   the node was lost during the ADD: "Add eth1 from blue failed, its outcome unknown (the connection to its node was lost during the ADD): running sh on node a: … ; whether the ADD ran is not known: the attempt stays recorded on the node, and <what may remain>"
+ *   the node was lost during the ADD: "Add eth1 from blue failed, its outcome unknown (the connection to its node was lost during the ADD): running /opt/cni/bin/bridge on node a: … ; whether the ADD ran is not known: the attempt stays recorded on the node, and <what may remain>"
  * Only the error's message, which says what happened on the pod's node: never its `next` (the user's own command
  * lines, with their local flags and paths) nor the flag of its fix. Events are read by everyone with access to the
  * namespace, and kubectl's own events never carry a client's command lines — nor its paths: each of `hide` (the CNI

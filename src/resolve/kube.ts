@@ -173,6 +173,30 @@ export function apiError(e: unknown, what: string, server: string): CniAttachErr
   return new UnreachableError(`${what}: cannot reach the API server at ${server}: ${reason}`, { cause: e });
 }
 
+/** ws's error for a WebSocket upgrade the server answered with an HTTP status instead of 101 Switching Protocols. */
+const UPGRADE_REFUSED = /^Unexpected server response: (\d{3})$/;
+
+/**
+ * Map a failed pods/exec (exec, openExec) to our errors: an upgrade the API server refused is said as such, with what
+ * it means — 403, this user may not create pods/exec in the agent's namespace (deploy/rbac.yaml grants it); 401, the
+ * credentials were refused — not as a server that cannot be reached. Exit 4 all the same (the node cannot be reached
+ * this way: README's exit codes); anything else as apiError.
+ */
+export function execError(e: unknown, namespace: string, what: string, server: string): CniAttachError {
+  const m = UPGRADE_REFUSED.exec((e as Error | undefined)?.message ?? '');
+  if (!m) return apiError(e, what, server);
+  const code = Number(m[1]);
+  const meaning: Record<number, [string, string]> = {
+    401: ['Unauthorized', "it refused the credentials of the kubeconfig's user (expired or wrong: log in again, or see --context, --user, --token)"],
+    403: ['Forbidden', `this user may not create pods/exec in namespace ${namespace}, which the agent runtime needs (deploy/rbac.yaml grants it)`],
+  };
+  const [reason, why] = meaning[code] ?? [undefined, undefined];
+  return new ApiStatusError(
+    `${what}: the API server answered ${code}${reason ? ` (${reason})` : ''} to its WebSocket upgrade${why ? `: ${why}` : ''}`,
+    code, reason, reason ?? `HTTP ${code}`, { cause: e },
+  );
+}
+
 /**
  * Whether a request failed because the kept-alive connection it was sent on had just been closed by the server (or a
  * proxy) for being idle: "socket hang up" / ECONNRESET before any answer. Such a request never reached the server, and
@@ -556,7 +580,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       try {
         await withTimeout(done, t ? Math.max(t, 120_000) : undefined, what);
       } catch (e) {
-        throw apiError(e, what, server);
+        throw execError(e, namespace, what, server);
       } finally {
         input?.destroy();
       }
@@ -587,7 +611,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         ws.on('error', () => ended());
       } catch (e) {
         input.destroy();
-        throw apiError(e, what, server);
+        throw execError(e, namespace, what, server);
       }
       void closed.then(() => input.destroy());
       return {

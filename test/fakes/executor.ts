@@ -76,6 +76,7 @@ export class FakeExecutor implements Executor {
       throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
     }
     this.files.set(path, data);
+    this.ages.delete(path); // written now
   }
   async createExclusive(path: string, data: string): Promise<boolean> {
     if (this.files.has(path)) return false;
@@ -122,7 +123,7 @@ export class FakeExecutor implements Executor {
       if (script.includes('command -v crictl')) return { stdout: probe ? `${probe}\n` : '' };
       if (script.includes('cat "$1"') && script.startsWith('[ -e')) return this.files.has(a1) ? { stdout: this.files.get(a1)! } : { code: 3 };
       if (script.includes('set -C')) return this.files.has(a1) ? { code: 3 } : (this.files.set(a1, stdin), {});
-      if (script.includes('umask 077')) return (this.files.set(a1, stdin), {});
+      if (script.includes('umask 077')) return (this.files.set(a1, stdin), this.ages.delete(a1), {});
       if (script.startsWith('rm -f')) return (this.files.delete(a1), {});
       if (script.includes('ls -1A')) return { stdout: [...new Set([...this.files.keys()].filter((k) => k.startsWith(`${a1}/`)).map((k) => k.slice(a1.length + 1).split('/')[0]!))].join('\n') };
       if (script.includes('[ -x "$1" ]')) return { code: this.plugins.has(a1) ? 0 : 1 };
@@ -150,7 +151,7 @@ export class FakeExecutor implements Executor {
     const step = async (m: (typeof meta)[number]): Promise<{ code: number; stdout?: string; stderr?: string }> => {
       const [a, b, c] = m.a.map(at);
       switch (m.k) {
-        case 'write': return (this.files.set(a!, b!), { code: 0 });
+        case 'write': return (this.files.set(a!, b!), this.ages.delete(a!), { code: 0 });
         case 'remove': return (this.files.delete(a!), { code: 0 });
         case 'create': return this.files.has(a!) ? { code: 1 } : (this.files.set(a!, b!), made.push(a!), { code: 0 });
         case 'expectFile': return { code: (m.a.length === 1 ? !this.files.has(a!) : this.files.get(a!) === c) ? 0 : 1 };

@@ -304,7 +304,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
     const args = ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
     api.clearRequests();
-    const run = spawnCli('attach', args);
+    // a plugin time limit of 3 s: the lock the killed attach leaves on the node is held for 3 s + 10 s (exec/lock.ts)
+    const run = spawnCli('attach', [...args, '--timeout', '3s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
     // the record was written before the first ADD: attaching, its sandbox not known when the write began
     const ahead = api.listConfigMaps('kube-system').flatMap((c) => Object.entries(c.data ?? {}));
@@ -336,7 +337,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(dry);
     expect(dry.stdout.match(/^would free /gm)).toHaveLength(1);
     expect(dry.stdout).not.toMatch(/would record/);
-    const g = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
+    // the killed attach's lock: its command is gone, but its ADD may run on the node until its time limit: gc leaves
+    // it (a note, exit 1, nothing freed) until then, and frees it afterwards
+    const gcArgs = [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const t0 = Date.now();
+    let g = await runCli('gc', gcArgs);
+    while (g.exitCode === 1 && /its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends/.test(g.stderr) && Date.now() - t0 < 20_000) {
+      expect(await leases(w.ws.dataDir)).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 1000));
+      g = await runCli('gc', gcArgs);
+    }
     expectOk(g);
     expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
     // once: the records pass frees it through its write-ahead record; the node's intent is not also taken for an
@@ -359,13 +369,17 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
     const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
     const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
-    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    // a plugin time limit of 3 s: the ADD left running on the node ends then (timeout -s KILL there), and the lock
+    // the attach leaves with its intent holds 3 s + the grace (10 s)
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath, '--timeout', '3s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
     for (const p of api.listPods('kube-system')) api.deletePod('kube-system', p.metadata.name);
     const r = await run.done;
     await killAll(pattern);
     expect(r.exitCode, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node, and the link net1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them/);
+    // the plugin is named, not the `timeout` (its time limit) or the sh (the batched steps) around it
+    expect(r.stderr).toContain(`running ${w.ws.pluginDir}/hang on node node-a (through agent pod kube-system/`);
     const printed = /`(kubectl cni-detach [^`]*)`/.exec(r.stderr)?.[1];
     expect(printed).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
     const events = api.listEvents('shop').map((e) => [e.type, e.reason, e.message]);
@@ -378,14 +392,76 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // cni-list was given no --cni-path: its command carries the attach's, from the record (before: none, and the
     // pasted command failed: CNI plugin "hang" not found in /opt/cni/bin, /usr/lib/cni on node node-a)
     const clear = (row as { clearCommand?: string }).clearCommand!;
-    expect(clear).toBe(`kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
+    expect(clear).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
+    expect(clear).toContain(`--cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
     expect(printed).toBe(clear); // the attach's own, the same
-    // that command, pasted as printed: DEL from the intent frees the lease; the record goes
-    const words = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
-    expectOk(await runCli('detach', words));
+    // the command it printed, pasted at once: its lock's holder (the attach, on this laptop) is gone, but the ADD it
+    // started may still run on the node until its time limit: busy (exit 1), saying when it is free; nothing ran
+    const detachArgs = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+    const early = await runCli('detach', detachArgs);
+    expect(early.exitCode, early.stderr).toBe(1);
+    expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    // once free (the limit passed), the same command runs DEL from the intent: the lease and the record go
+    const t0 = Date.now();
+    let late = await runCli('detach', detachArgs);
+    while (late.exitCode === 1 && Date.now() - t0 < 20_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      late = await runCli('detach', detachArgs);
+    }
+    expectOk(late);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
     api.clearEvents();
+  });
+
+  it('a second attach, its dry run and a detach while the first attach is still in its ADD on the node: busy (exit 1), not "interrupted"; the first attach then succeeds', async () => {
+    const w = await world();
+    api.clearEvents();
+    const started = join(w.ws.dir, 'slow.started');
+    const go = join(w.ws.dir, 'slow.go');
+    await fakePlugin(w.ws.pluginDir, 'slow', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
+    lab.defer('slow plugin', () => writeFile(go, ''));
+    const conf = await writeConf(w.ws.dir, 'slow.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slow' }]));
+    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const first = spawnCli('attach', [...args, '--conf', conf]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
+    const busy = 'error: another cni-attach/cni-detach is working on net1 in pod shop/web-1 right now; try again when it is done';
+    for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []]] as const) {
+      const r = await runCli(tool, [...args, ...extra]);
+      expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr.split('\n')).toContain(busy);
+    }
+    expect(api.listEvents('shop').map((e) => e.message)).not.toContainEqual(expect.stringMatching(/interrupted/));
+    await writeFile(go, '');
+    const r = await first.done;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^net1 attached to pod shop\/web-1 /);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expectOk(await runCli('detach', args));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+    api.clearEvents();
+  });
+
+  it('configmaps and pods/exec both refused (403): the exec error says forbidden and the right it needs (exit 4); the note says the attempt was not recorded, after one refused write', async () => {
+    const w = await world();
+    api.clearRequests();
+    api.failNext({ pathIncludes: '/configmaps', times: 100 }, { code: 403, message: 'configmaps is forbidden: User "jane" cannot patch resource "configmaps" in API group "" in the namespace "kube-system"' });
+    api.failNext({ pathIncludes: '/exec', times: 100 }, { code: 403 });
+    try {
+      const r = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]);
+      expect(r.exitCode, r.stderr).toBe(4);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines).toContainEqual(expect.stringMatching(/^error: exec in pod kube-system\/cni-attach-agent-\w+: the API server answered 403 \(Forbidden\) to its WebSocket upgrade: this user may not create pods\/exec in namespace kube-system, which the agent runtime needs \(deploy\/rbac\.yaml grants it\)$/));
+      expect(lines).toContainEqual(expect.stringMatching(/^note: the attempt was not recorded in the cluster \(patching configmap kube-system\/cni-attach-node-node-a: the API server answered 403: configmaps is forbidden.*\); nothing of it is left to record/));
+      expect(r.stderr).not.toMatch(/could not be removed|cannot reach/);
+      expect(api.requests.filter((q) => q.path.includes('/configmaps')).map((q) => q.method)).toEqual(['PATCH']);
+    } finally {
+      api.clearInterceptors();
+    }
+    expect(api.listPods('kube-system')).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
   it('SIGTERM during the ADD on another node: rolled back (exit 143), and its write-ahead record removed within the bound', async () => {
@@ -462,7 +538,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}`, del: `touch ${delStarted}\nexec sleep ${marker}` });
     const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
     const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
-    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    // a plugin time limit of 3 s: what the quit left running on the node (the slow DEL) ends then, and the lock is free
+    // 3 s + the grace after
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath, '--timeout', '3s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
     run.kill('SIGINT');
     expect(await waitFor(async () => existsSync(delStarted), 20_000), 'the rollback reached the slow DEL').toBe(true);
@@ -482,7 +560,15 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(row.state).toBe('attaching');
     await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
     expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
-    expectOk(await runCli('detach', row.clearCommand.split(' ').slice(2)));
+    // pasted at once it is busy (the DEL the quit left may still run there), saying when it is free; then it clears
+    const t1 = Date.now();
+    let d = await runCli('detach', row.clearCommand.split(' ').slice(2));
+    expect(d.stderr).toMatch(/what it started on node node-a may run until its time limit ends; the lock is free in \d+s/);
+    while (d.exitCode === 1 && Date.now() - t1 < 30_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      d = await runCli('detach', row.clearCommand.split(' ').slice(2));
+    }
+    expectOk(d);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });

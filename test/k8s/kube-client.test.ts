@@ -4,6 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { RequestContext } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectKube, execStdin, sharedAgentAuth, type KubeApi } from '../../src/resolve/kube.js';
+import { ApiStatusError, UnreachableError } from '../../src/errors.js';
 import { type ExecProtocol, makeNad, makePod, StandInApiServer } from './stand-in-api.js';
 
 let api: StandInApiServer;
@@ -110,6 +111,22 @@ describe('kubectl conventions of the client', () => {
     for (const q of [rest, upgrade]) {
       expect(q.headers['user-agent']).toBe('cni-attach/v9.9.9 (linux/amd64)');
       expect(q.headerLines.filter(([h]) => h.startsWith('impersonate-')).sort()).toEqual([['impersonate-group', 'g1'], ['impersonate-group', 'g2'], ['impersonate-uid', '42'], ['impersonate-user', 'jane']]);
+    }
+  });
+
+  it('a pods/exec whose WebSocket upgrade the API server refuses: 403 says forbidden and the right it needs, 401 that the credentials were refused; never "cannot reach"', async () => {
+    for (const [code, said] of [
+      [403, 'exec in pod default/web-0: the API server answered 403 (Forbidden) to its WebSocket upgrade: this user may not create pods/exec in namespace default, which the agent runtime needs (deploy/rbac.yaml grants it)'],
+      [401, "exec in pod default/web-0: the API server answered 401 (Unauthorized) to its WebSocket upgrade: it refused the credentials of the kubeconfig's user (expired or wrong: log in again, or see --context, --user, --token)"],
+    ] as const) {
+      for (const how of ['exec', 'openExec'] as const) {
+        api.failNext({ pathIncludes: '/exec' }, { code });
+        const e = await (how === 'exec' ? kube.exec('default', 'web-0', 'app', ['true'], '') : kube.openExec!('default', 'web-0', 'app', ['cat'])).catch((x: unknown) => x);
+        expect(e, how).toBeInstanceOf(ApiStatusError);
+        expect(e, how).toBeInstanceOf(UnreachableError); // exit 4
+        expect((e as ApiStatusError).status).toBe(code);
+        expect((e as Error).message, how).toBe(said);
+      }
     }
   });
 

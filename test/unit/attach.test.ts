@@ -93,6 +93,45 @@ describe('attach', () => {
     expect(exec.calls).toHaveLength(0);
   });
 
+  it('on a node reached by commands: its lock holds the plugin time limit; a lock whose holder is gone is respected until that limit passed (busy says when), by attach, its dry run and detach', async () => {
+    const { exec, ctx, cache, req, list } = setup();
+    Object.assign(exec, { elsewhere: 'node node-b' });
+    const lock = lockPath(CACHE, 'c1', 'eth1');
+    const seen: string[] = [];
+    exec.addPlugin('/opt/cni/bin/tuning', (c) => (seen.push(exec.files.get(lock) ?? 'none'), c.command === 'ADD' ? { stdout: JSON.stringify(c.stdin.prevResult) } : {}));
+    const node = { ...ctx, timeoutMs: 60_000 };
+    await attach(node, cache, req);
+    expect(seen).toEqual(['fake-host 4242 100 limit=70s\n']);
+    expect(await detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })).toHaveLength(1);
+    // an attach lost during its ADD: its intent stays, and its lock (its CLI, pid 78, is gone; the ADD may still run)
+    exec.files.set(intentPath(CACHE, key), JSON.stringify({ kind: 'cniCacheV1', containerId: 'c1', config: Buffer.from(list.bytes).toString('base64'), ifName: 'eth1', networkName: 'net', netns: NS }));
+    exec.files.set(lock, 'fake-host 78 5000 limit=70s\n');
+    exec.ages.set(lock, 30_000);
+    exec.calls.length = 0;
+    const said = /^another cni-attach\/cni-detach is working on eth1 in netns \/var\/run\/netns\/a right now: its command \(pid 78\) is gone, but what it started on node node-b may run until its time limit ends; the lock is free in 40s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): try again then$/;
+    for (const op of [() => attach(node, cache, req), () => planAttach(node, cache, req), () => detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })]) {
+      const e = await op().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BusyError);
+      expect((e as Error).message).toMatch(said);
+    }
+    expect(exec.calls).toEqual([]);
+    expect(exec.files.has(intentPath(CACHE, key))).toBe(true);
+    // its limit passed: the detach breaks the lock and runs DEL from the intent
+    exec.ages.set(lock, 70_000);
+    expect(await detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })).toEqual([expect.objectContaining({ fromIntent: true })]);
+    expect(exec.files.has(lock)).toBe(false);
+  });
+
+  it('on this host: its lock holds no time limit, and one whose holder is gone is broken at once', async () => {
+    const { exec, ctx, cache, req } = setup();
+    const lock = lockPath(CACHE, 'c1', 'eth1');
+    const seen: string[] = [];
+    exec.addPlugin('/opt/cni/bin/tuning', (c) => (seen.push(exec.files.get(lock) ?? 'none'), c.command === 'ADD' ? { stdout: JSON.stringify(c.stdin.prevResult) } : {}));
+    exec.files.set(lock, 'fake-host 78 5000\n');
+    await attach({ ...ctx, timeoutMs: 60_000 }, cache, req);
+    expect(seen).toEqual(['fake-host 4242 100\n']);
+  });
+
   it('refuses a capability no plugin declares', async () => {
     const { ctx, cache, req } = setup();
     await expect(attach(ctx, cache, { ...req, rt: { ...req.rt, capabilityArgs: { mac: '02:00:00:00:00:01' } } })).rejects.toThrow(/declares the "mac" capability/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
-import { runProgram } from '../../src/cli/main.js';
+import { runProgram, stoppingNote } from '../../src/cli/main.js';
 import { parseDuration, validateCidr } from '../../src/cli/options.js';
 import type { Deps } from '../../src/cli/context.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
@@ -135,6 +135,15 @@ describe('kubectl cni-attach', () => {
     const w = world();
     expect(await cli(attachCommand, w, ['--help'])).toBe(0);
     expect(w.stdout()).toMatch(/--netns <path>[\s\S]*--ifname <name>[\s\S]*--conf <file>[\s\S]*--timeout <duration>[\s\S]*Exit codes/);
+  });
+});
+
+describe('the note on the first signal', () => {
+  it('an attach rolls back what it changed; a detach or gc rolls nothing back: it keeps the record for the same command', () => {
+    expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping what runs now and rolling back what it changed (send it again to quit at once)');
+    for (const name of [detachCommand().name(), 'kubectl cni-gc']) {
+      expect(stoppingNote('SIGTERM', name)).toBe('note: SIGTERM: stopping what runs now and keeping what is recorded, for the same command to finish later (send it again to quit at once)');
+    }
   });
 });
 

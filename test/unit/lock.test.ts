@@ -2,8 +2,8 @@
  * exec/lock.ts, the one lock algorithm of every executor, over fake files: over this host's files directly and over
  * a node's files through the sh scripts of a ShellExecutor (the fake answers them), with a fake process table.
  */
-import { describe, expect, it } from 'vitest';
-import { parseHolder, tryLock, type LockFiles } from '../../src/exec/lock.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseHolder, takeLock, tryLock, whyStale, type LockFiles } from '../../src/exec/lock.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
@@ -90,6 +90,58 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
     expect(fake.files.has(`${PATH}.break`)).toBe(false);
     expect(await tryLock(files, PATH, owner)).toBeDefined(); // …the next one breaks the lock
   });
+
+  describe('with a time limit (work on a node reached by commands, which outlives the CLI there)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('is taken as "<host> <pid> <start> limit=<s>s" (the plugin limit plus the grace); renew() rewrites it, so its age counts from then, at most once a second', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const { fake, files, owner } = setup();
+      const r = await takeLock(files, PATH, owner, { workLimitMs: 60_000 });
+      expect('lock' in r).toBe(true);
+      const lock = (r as { lock: { renew(): Promise<void>; release(): Promise<void> } }).lock;
+      expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
+      fake.ages.set(PATH, 50_000);
+      await lock.renew(); // within a second of taking it: nothing
+      expect(fake.ages.get(PATH)).toBe(50_000);
+      vi.setSystemTime(Date.now() + 2000);
+      await lock.renew();
+      expect(fake.ages.has(PATH)).toBe(false);
+      expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
+      await lock.release();
+      expect(fake.files.has(PATH)).toBe(false);
+    });
+
+    it('without one (this host\'s work) it holds no limit and renew() writes nothing', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const { fake, files, owner } = setup();
+      const lock = await tryLock(files, PATH, owner);
+      fake.ages.set(PATH, 50_000);
+      vi.setSystemTime(Date.now() + 2000);
+      await lock!.renew();
+      expect(fake.ages.get(PATH)).toBe(50_000);
+      expect(fake.files.get(PATH)).toBe('fake-host 4242 100\n');
+    });
+
+    it('its holder gone: respected (saying when it is free) until the limit has passed since it last changed, then broken', async () => {
+      const { fake, files, owner } = setup('fake-host 78 5000 limit=70s\n', 30_000);
+      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, freeInMs: 40_000 } });
+      expect(await whyStale(files, PATH, owner)).toBeUndefined();
+      expect(fake.files.get(PATH)).toBe('fake-host 78 5000 limit=70s\n');
+      fake.ages.set(PATH, 70_000);
+      expect(await whyStale(files, PATH, owner)).toBe('its holder, pid 78, is gone, and its time limit on the node (70s) has passed');
+      const r = await takeLock(files, PATH, owner, { workLimitMs: 60_000 });
+      expect('lock' in r).toBe(true);
+      expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
+    });
+
+    it('its holder alive: respected whatever its age, with no time to wait for', async () => {
+      const { files, owner } = setup('fake-host 77 5000 limit=70s\n', 3_600_000);
+      expect(await takeLock(files, PATH, owner)).toEqual({ busy: { pid: 77 } });
+    });
+  });
 });
 
 describe('parseHolder', () => {
@@ -97,6 +149,7 @@ describe('parseHolder', () => {
     expect(parseHolder('node-a 12 345\n', 'me')).toEqual({ host: 'node-a', pid: 12, start: '345' });
     expect(parseHolder('12 345\n', 'me')).toEqual({ host: 'me', pid: 12, start: '345' });
     expect(parseHolder('node-a 12\n', 'me')).toEqual({ host: 'node-a', pid: 12 });
-    for (const bad of ['', '\n', 'node-a', 'node-a 0 1', 'node-a -3 1', 'node-a x 1', 'a b c d']) expect(parseHolder(bad, 'me')).toBeUndefined();
+    expect(parseHolder('laptop 12 345 limit=70s\n', 'me')).toEqual({ host: 'laptop', pid: 12, start: '345', limitS: 70 });
+    for (const bad of ['', '\n', 'node-a', 'node-a 0 1', 'node-a -3 1', 'node-a x 1', 'a b c d', 'a 1 2 limit=x', 'a 1 2 limit=5']) expect(parseHolder(bad, 'me')).toBeUndefined();
   });
 });

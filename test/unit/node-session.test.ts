@@ -3,13 +3,16 @@
  * what a caller gets when a session never comes up or goes away in the middle of a command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeAllSessions, NodeSession, requestScript, SESSION_LOOP, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession } from '../../src/exec/node-session.js';
 import { UnreachableError } from '../../src/errors.js';
+import { BatchingExecutor } from '../../src/exec/batch.js';
+import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
+import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { execRoundTrips, sessionRequests } from '../helpers/node-trips.js';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -185,6 +188,35 @@ describe('SessionPool and viaSession', () => {
     expect(e).toBeInstanceOf(UnreachableError);
     expect(String((e as Error).message)).toMatch(/running sh on node x: the session on the node ended before it told how the command ended/);
     expect(((e as Error).cause as SessionLost).mayHaveRun).toBe(true);
+  });
+
+  it('a session lost while a plugin runs names the plugin, not the `timeout` (the time limit) or the sh (the batched steps) wrapped around it', async () => {
+    const plugin = join(dir, 'slow-plugin');
+    await writeFile(plugin, '#!/bin/sh\nsleep 5\n', { mode: 0o755 });
+    let t: ReturnType<typeof local> | undefined;
+    const pool = new SessionPool(async (argv) => (t = local(argv)));
+    await pool.run(requestScript(['true'], env), ''); // up
+    const never = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
+      throw new Error('must not run again');
+    };
+    /** A node reached by commands as kube-exec.ts makes one: runStoppable (the limit's timeout) over viaSession. */
+    class SessionNode extends ShellExecutor {
+      readonly where = 'node x';
+      run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+        return runStoppable(this.where, async () => undefined, (a, e, i, lim, what) => viaSession(pool, this.where, a, e, i, never, (lim ?? 0) + 10_000, what), argv, opts, this.baseEnv());
+      }
+    }
+    const batching = new BatchingExecutor(new SessionNode());
+    batching.readAhead({ executableDirs: [dir] }); // a step rides on the next command: it goes wrapped in sh
+    for (const exec of [new SessionNode(), batching]) {
+      const running = exec.run([plugin], { env: { PATH }, timeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 300));
+      t!.proc.kill('SIGKILL');
+      const e = await running.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(UnreachableError);
+      expect((e as Error).message).toMatch(new RegExp(`^running ${plugin} on node x: the session on the node ended before it told how the command ended$`));
+      await pool.run(requestScript(['true'], env), ''); // a new session for the next
+    }
   });
 
   it('a request unanswered past its limit gives the session up: an UnreachableError, and the next command gets a new session', async () => {

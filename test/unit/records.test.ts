@@ -7,7 +7,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { UnreachableError } from '../../src/errors.js';
+import { ApiStatusError, UnreachableError } from '../../src/errors.js';
 import { addAttachingRecord, addRecord, attachmentRecord, listRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
@@ -56,6 +56,68 @@ describe('records', () => {
     };
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
     expect(w.stderr()).toMatch(/note: the attachment is not recorded in the cluster \(.*403: forbidden\); cni-list -A and cni-gc elsewhere will not see it/);
+  });
+
+  describe('the note after an attach says what the cluster holds of it: every outcome × the write-ahead landed, refused (403) or failed otherwise', () => {
+    type Mode = 'landed, then refused' | '403' | 'other error';
+    const outcomes = {
+      // attached: the plugin's ADD succeeds
+      attached: { exit: 0, setup: () => undefined },
+      // nothing: ADD fails, its rollback (DEL) succeeds
+      nothing: { exit: 1, setup: (w: ReturnType<typeof world>) => w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { code: 1, stdout: '{"code":11,"msg":"no"}' } : {})) },
+      // interrupted: ADD fails and so does its rollback
+      interrupted: { exit: 1, setup: (w: ReturnType<typeof world>) => w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stdout: '{"code":11,"msg":"no"}' })) },
+    };
+    const notes: Record<keyof typeof outcomes, Record<Mode, { note: RegExp | undefined; held: string[] }>> = {
+      attached: {
+        'landed, then refused': { note: /^note: the record in the cluster could not be updated \(.*500: boom\): it still says attaching, not attached; cni-list -A shows it so until cni-detach \(or cni-gc, once the pod is gone\) clears it$/m, held: ['attaching'] },
+        '403': { note: /^note: the attachment is not recorded in the cluster \(.*403: forbidden\); cni-list -A and cni-gc elsewhere will not see it \(see deploy\/rbac\.yaml\)$/m, held: [] },
+        'other error': { note: undefined, held: ['attached'] },
+      },
+      interrupted: {
+        'landed, then refused': { note: /^note: the record in the cluster could not be updated \(.*500: boom\): it still says attaching, not interrupted;/m, held: ['attaching'] },
+        '403': { note: /^note: the attachment is not recorded in the cluster \(.*403: forbidden\);/m, held: [] },
+        'other error': { note: undefined, held: ['interrupted'] },
+      },
+      nothing: {
+        'landed, then refused': { note: /^note: the record of the attempt could not be removed from the cluster \(.*500: boom\); cni-list -A shows it attaching until cni-gc or cni-detach clears it$/m, held: ['attaching'] },
+        '403': { note: /^note: the attempt was not recorded in the cluster \(.*403: forbidden\); nothing of it is left to record \(records need the rights in deploy\/rbac\.yaml\)$/m, held: [] },
+        'other error': { note: /^note: the attempt was not recorded in the cluster \(.*ECONNRESET\); nothing of it is left to record/m, held: [] },
+      },
+    };
+    for (const [outcome, o] of Object.entries(outcomes) as [keyof typeof outcomes, (typeof outcomes)[keyof typeof outcomes]][]) {
+      for (const mode of ['landed, then refused', '403', 'other error'] as Mode[]) {
+        it(`${outcome}, the write-ahead ${mode}`, async () => {
+          const w = world();
+          o.setup(w);
+          const patch = w.kube.patchConfigMapData.bind(w.kube);
+          const create = w.kube.createConfigMap.bind(w.kube);
+          let writes = 0;
+          const forbidden = () => new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden', 403, 'Forbidden', 'forbidden');
+          w.kube.patchConfigMapData = async (...a) => {
+            writes++;
+            if (mode === '403') throw forbidden();
+            if (mode === 'other error' && writes === 1) throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: cannot reach the API server at https://x: ECONNRESET');
+            if (mode === 'landed, then refused' && writes > 1) throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 500: boom', 500, undefined, 'boom');
+            return patch(...a);
+          };
+          w.kube.createConfigMap = async (cm) => {
+            writes++;
+            if (mode === '403') throw forbidden();
+            return create(cm);
+          };
+          expect(await w.cli(attachCommand, attachArgs)).toBe(o.exit);
+          const want = notes[outcome][mode];
+          const said = w.stderr().split('\n').filter((l) => l.startsWith('note: ') && /cluster/.test(l));
+          if (want.note) expect(said).toEqual([expect.stringMatching(want.note)]);
+          else expect(said).toEqual([]);
+          // a refused write is not asked again
+          if (mode === '403') expect(writes).toBe(1);
+          const held = (await listRecords(w.kube, 'kube-system')).map((r) => (r.attaching ? 'attaching' : r.interrupted ? 'interrupted' : 'attached'));
+          expect(held).toEqual(want.held);
+        });
+      }
+    }
   });
 
   it('cni-list -A shows attachments on other nodes from the records, with their state from the API', async () => {
@@ -267,7 +329,13 @@ describe('the write-ahead record when the result cannot be printed', () => {
       throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
     };
     expect(await w.cli(attachCommand, attachArgs)).toBe(1);
-    expect(w.stderr()).toMatch(/the result could not be printed \(ENOSPC: .*\): rolled back, nothing was left behind/);
+    expect(w.stderr()).toMatch(/the result could not be printed \(ENOSPC: no space left on device, write\): rolled back, nothing was left behind/);
+    // node's own errors name their code already ("ENOSPC: no space left on device, write"): said once
+    w.deps.io.out = () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(1);
+    expect(w.stderr()).toMatch(/the result could not be printed \(ENOSPC: no space left on device, write\): rolled back, nothing was left behind/);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
     w.deps.io.out = out;
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);

@@ -148,6 +148,45 @@ describe('node round trips (exec/batch.ts)', () => {
     expect(await w.left('cni-attach/locks')).toEqual([`${CID}-net1.lock`]);
   });
 
+  it('an attach still running (its intent there, its lock held): a second attach or a detach whose look-up saw the intent answers busy, not "interrupted"', async () => {
+    const w = await world(['first']);
+    const intent = intentPath(w.cacheDir, { network: 'net', containerId: CID, ifname: 'net1' });
+    await mkdir(join(w.cacheDir, 'cni-attach/intents'), { recursive: true });
+    await mkdir(join(w.cacheDir, 'cni-attach/locks'), { recursive: true });
+    await writeFile(intent, JSON.stringify({ kind: 'cniCacheV1', containerId: CID, config: Buffer.from(w.list.bytes).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net' }));
+    await writeFile(lockPath(w.cacheDir, CID, 'net1'), 'other-host 77 1\n');
+    await expect(w.attachOnNode()).rejects.toThrow(/another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now/);
+    await expect(w.detachOnNode()).rejects.toThrow(BusyError);
+    expect(await w.left('cni-attach/intents')).toEqual([`net-${CID}-net1`]);
+    expect(await w.left('cni-attach/locks')).toEqual([`${CID}-net1.lock`]);
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+    // once it is done (lock gone): the record is judged as it is, in one round trip after the look-up
+    await rm(lockPath(w.cacheDir, CID, 'net1'));
+    const s = w.session();
+    readAhead(s.ctx, s.cache, 'net1', w.list);
+    await s.exec.run(['true']);
+    const before = w.node.commands.length;
+    await expect(attach(s.ctx, s.cache, w.req)).rejects.toThrow(/net1 is already taken in pod shop\/web-1: an attach of it was interrupted \(network net\)/);
+    expect(w.node.commands.length - before).toBe(1);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('an attachment there being detached (its lock held): a retried attach of it answers busy, not "already attached"', async () => {
+    const w = await world(['first']);
+    await w.attachOnNode();
+    await writeFile(lockPath(w.cacheDir, CID, 'net1'), 'other-host 77 1\n');
+    const s = w.session();
+    readAhead(s.ctx, s.cache, 'net1', w.list);
+    await s.exec.run(['true']);
+    await expect(attach(s.ctx, s.cache, { ...w.req, reattachSame: true })).rejects.toThrow(BusyError);
+    await rm(lockPath(w.cacheDir, CID, 'net1'));
+    const again = await w.session();
+    readAhead(again.ctx, again.cache, 'net1', w.list);
+    await again.exec.run(['true']);
+    expect((await attach(again.ctx, again.cache, { ...w.req, reattachSame: true })).already).toBe(true);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
   it('an attachment recorded between the look-up and the lock: already taken, as step by step', async () => {
     const w = await world(['first']);
     await w.attachOnNode();
