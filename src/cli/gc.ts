@@ -198,11 +198,13 @@ async function recordsPass(
           if ((await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) out.freed.push(s);
           continue;
         }
-        const done = await engine.detach(ctx!, cache!, {
+        // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own
+        const own = !flags.cniPath && r.cniPath ? { ...flags, cniPath: r.cniPath } : flags;
+        const done = await engine.detach(own === flags ? ctx! : prepareEngine(own, exec!, deps).ctx, cache!, {
           containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
           // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
           // pod's node through its record)
-          ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+          ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
         });
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);

@@ -510,6 +510,20 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
 
+  it('a bare cni-gc from the laptop finds the plugins where the attach found them (its --cni-path, kept in the record)', async () => {
+    const w = await world();
+    await fakePlugin(w.ws.pluginDir, 'passon', { add: passThroughAdd('0') });
+    const conf = await writeConf(w.ws.dir, 'po.conflist', conflist(lab.name('p'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'passon' }]));
+    expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]));
+    api.deletePod('shop', 'web-2');
+    // no --cni-path: the defaults (/opt/cni/bin:/usr/lib/cni) do not hold passon; the record's path does
+    const g = await runCli('gc', w.gcArgs.slice(0, -2));
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod is gone \(node node-b\)/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
   it('cni-gc whose own agent pod fails: its error says so (exit 4), and the agent is not taken for a leftover of another command', async () => {
     const w = await world();
     expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
