@@ -224,6 +224,29 @@ async function recordsPass(
 }
 
 /**
+ * The write-ahead records (attaching) of the unfinished attaches this gc freed here (an intent of a pod's ifname,
+ * DELed under its lock, so that attach no longer runs): removed, and returned (with --dry-run: returned only). A
+ * failure is a note: records are an index.
+ */
+async function forgetFreedAttempts(flags: GcFlags, deps: Deps, api: KubeApi, freed: (Stale & { c: Classified })[], all: AttachmentRecord[]): Promise<AttachmentRecord[]> {
+  const done = new Set(freed.filter((s) => s.intentOnly && s.c.pod?.uid).map((s) => `${s.c.pod!.uid}\0${s.entry.ifName}`));
+  const stale = all.filter((r) => r.attaching && r.key && done.has(`${r.uid}\0${r.ifname}`));
+  if (flags.dryRun || stale.length === 0) return stale;
+  const records = await import('../resolve/records.js');
+  const out: AttachmentRecord[] = [];
+  for (const node of new Set(stale.map((r) => r.node))) {
+    const mine = stale.filter((r) => r.node === node);
+    try {
+      await records.removeRecordKeys(api, flags.agentNamespace ?? 'kube-system', node, mine.map((r) => r.key!));
+      out.push(...mine);
+    } catch (e) {
+      deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
+    }
+  }
+  return out;
+}
+
+/**
  * The record of a cache entry of a pod (resolve/records.ts attachmentRecord, as attach writes it) on `node`: a
  * result as attached, an intent alone as interrupted.
  */
@@ -556,6 +579,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         changes.removed.push(...here.removed, ...remote.records.removed);
         // this host's live attachments are counted from its cache (valid), so its records of nothing held are not alive
         aliveElsewhere -= here.unheld;
+        // an unfinished attach of a live pod freed here (its intent DELed under its lock: that attach no longer runs)
+        // takes its write-ahead record along; reconcileRecords leaves attaching records of live pods alone
+        const attempts = await forgetFreedAttempts(flags, deps, api, outcome.freed as (Stale & { c: Classified })[], all);
+        changes.removed.push(...attempts);
+        aliveElsewhere -= attempts.length;
       } catch (e) {
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands

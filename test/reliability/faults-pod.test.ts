@@ -72,6 +72,11 @@ async function world(more: Json[] = []) {
 }
 type World = Awaited<ReturnType<typeof world>>;
 
+/** The keys of the cluster's attachment records of w's pod. */
+function recordsOf(w: World): string[] {
+  return api.listConfigMaps('kube-system').flatMap((c) => Object.entries(c.data ?? {})).filter(([, v]) => (JSON.parse(v) as { uid?: string }).uid === w.uid).map(([k]) => k);
+}
+
 /** The state of w once eth1 is attached: its link and address in the pod, a lease, a result, and (if annotated) the entry. */
 function attachedState(w: World, s: HostState, annotated: boolean): void {
   expect(s.targets[w.netns]).toEqual(expect.arrayContaining(['link eth1', expect.stringMatching(/^addr eth1 198\.18\.61\.\d+\/24$/)]));
@@ -365,10 +370,14 @@ describe('fault 6: the pod or its sandbox disappears while attached → cni-gc f
     const mid = await captureState(w.scope);
     expect(mid.leases).toHaveLength(1);
     expect(mid.cacheFiles.filter((f) => f.startsWith('cni-attach/intents/'))).toHaveLength(1);
+    // the killed attach's write-ahead record says attaching (its pod lives)
+    expect(recordsOf(w)).toEqual([expect.stringMatching(/^attaching\./)]);
     const gc = await runCli('gc', gcArgs(w));
     expectOk(gc);
     expect(gc.stdout).toContain(`freed eth1 of pod ${NS}/${w.name} (network ${w.net}): an attach of it was interrupted`);
     expectState(await captureState(w.scope), before, 'after gc');
+    // and gc, which freed that attach under its lock, took its record along (it stayed attaching for ever)
+    expect(recordsOf(w)).toEqual([]);
   });
 });
 
@@ -455,7 +464,10 @@ describe('faults 1–4 on a pod: the annotation is never written for an attach t
     await fakePlugin(w.ws.pluginDir, 'faulty', { add: 'exit 3' });
     const before = await captureState(w.scope);
     expectCleanError(await runCli('attach', w.args('--conf', w.conf)), 1, /plugin faulty failed on ADD: exited with code 3 and printed nothing \(rolled back/);
-    expect(api.requests.filter((q) => q.method === 'PATCH'), 'no PATCH').toEqual([]);
+    // no PATCH of the pod (its network-status); the cluster's record went through its life: the write-ahead, then
+    // its removal once the rollback left nothing (resolve/records.ts)
+    expect(api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('/pods/')), 'no PATCH of the pod').toEqual([]);
+    expect(recordsOf(w), 'no record left').toEqual([]);
     expectState(await captureState(w.scope), before, 'after the failed attach');
   });
 });
