@@ -4,7 +4,7 @@ import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.j
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
 import { load } from './load.js';
@@ -14,11 +14,15 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).');
   addTargetOptions(cmd, { confRequired: false, annotate: false });
   addDryRunOption(cmd, 'CHECK');
-  cmd.action(async (podName: string | undefined, flags: CommonFlags) => {
-    const kind = targetKind(podName, flags);
+  cmd.action(async (podName: string | undefined, given: CommonFlags) => {
+    const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
+    prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
+    const api = kind === 'pod' ? await connect(given, deps) : undefined;
+    // no --cni-path: where its attach found the plugins (its record)
+    const recorded = api ? await recordedCniPath(given, deps, api, podName!) : undefined;
+    const flags: CommonFlags = recorded ? { ...given, cniPath: recorded } : given;
     const p = prepare(flags, exec, deps);
-    const api = kind === 'pod' ? await connect(flags, deps) : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
     const engine = await load.engine();
     const common = { ifname: p.ifname, cniArgs: p.extraArgs, argsGiven: flags.args !== undefined, ...(conf ? { list: conf.list } : {}) };

@@ -10,7 +10,7 @@ import { formatData, printPlan, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { main, stdio } from './main.js';
 import { load } from './load.js';
@@ -244,12 +244,16 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
   kubectl cni-detach --netns x --ifname eth1 --force --args ''        # --netns NAME is /var/run/netns/NAME
   kubectl cni-detach --netns x --ifname eth1 --force --conf fixed.json`,
   );
-  cmd.action(async (podName: string | undefined, flags: DetachFlags) => {
-    const kind = targetKind(podName, flags);
+  cmd.action(async (podName: string | undefined, given: DetachFlags) => {
+    const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
+    prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
+    if (given.parallel !== undefined) parseParallel(given.parallel);
+    const api = kind === 'netns' ? undefined : await connect(given, deps);
+    // one pod, no --cni-path: where its attach found the plugins (its record)
+    const recorded = kind === 'pod' ? await recordedCniPath(given, deps, api!, podName!) : undefined;
+    const flags: DetachFlags = recorded ? { ...given, cniPath: recorded } : given;
     const p = prepare(flags, exec, deps);
-    if (flags.parallel !== undefined) parseParallel(flags.parallel);
-    const api = kind === 'netns' ? undefined : await connect(flags, deps);
     const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, namespace, false);
     const job: Job = { flags, deps, p, ...(conf ? { conf } : {}), ...(api ? { api } : {}) };

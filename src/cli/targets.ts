@@ -92,6 +92,24 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
 }
 
 /**
+ * For detach and check of one pod given no --cni-path: the --cni-path its attach used, as the cluster's newest record
+ * of that pod and interface names it (resolve/records.ts), so that the plugins are found where the attach found them
+ * and the commands other commands print without it (an attach's "already taken", cni-list's) work as printed. One
+ * list of the records; none, or records that cannot be read: undefined (the usual default). A note says which path.
+ */
+export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<string | undefined> {
+  if (flags.cniPath !== undefined || flags.ifname === undefined) return undefined;
+  const namespace = flags.namespace ?? api.defaultNamespace;
+  const { listRecords } = await import('../resolve/records.js');
+  const mine = (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []))
+    .filter((r) => r.namespace === namespace && r.pod === name && r.ifname === flags.ifname && r.cniPath)
+    .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
+  const path = mine[0]?.cniPath;
+  if (path) deps.io.err(`note: plugins looked for in ${path}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
+  return path;
+}
+
+/**
  * The pod side of detach and check (resolve/pod.ts lookupPod: it works when the pod or its sandbox is gone), with
  * -n, the runtimes --runtime names, and its notes on stderr.
  */

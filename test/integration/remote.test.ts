@@ -524,6 +524,35 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
 
+  it('detach and check of a pod given no --cni-path look for the plugins where its attach found them (its record): busy during its ADD, and the cni-detach an "already taken" prints works as printed', async () => {
+    const w = await world();
+    const started = join(w.ws.dir, 'slow.started');
+    const go = join(w.ws.dir, 'slow.go');
+    await fakePlugin(w.ws.pluginDir, 'slowpass', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
+    lab.defer('slow plugin', () => writeFile(go, ''));
+    const conf = await writeConf(w.ws.dir, 'sp.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slowpass' }]));
+    const bare = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2)]; // no --cni-path
+    const first = spawnCli('attach', [...bare, '--conf', conf, '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
+    // during its ADD: busy (before, "CNI plugin slowpass not found in /opt/cni/bin, /usr/lib/cni", exit 2)
+    const during = await runCli('detach', bare);
+    expect(during.exitCode, during.stderr).toBe(1);
+    expect(during.stderr).toMatch(/another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now/);
+    await writeFile(go, '');
+    expectOk(await first.done);
+    const check = await runCli('check', bare);
+    expectOk(check);
+    expect(check.stderr).toContain(`note: plugins looked for in ${w.ws.pluginDir}:/usr/lib/cni, where the attach of net1 found them (its record; --cni-path overrides)`);
+    // another config on the same interface: already taken; the cni-detach it prints, pasted, detaches
+    const again = await runCli('attach', [...bare, '--conf', w.file]);
+    expect(again.exitCode, again.stderr).toBe(2);
+    const printed = /run cni-detach first \(`(kubectl cni-detach [^`]*)`/.exec(again.stderr)?.[1];
+    expect(printed, again.stderr).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
+    expectOk(await runCli('detach', printed!.split(' ').slice(2)));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
+  });
+
   it('cni-gc whose own agent pod fails: its error says so (exit 4), and the agent is not taken for a leftover of another command', async () => {
     const w = await world();
     expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
