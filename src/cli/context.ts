@@ -1,6 +1,6 @@
 /** Building the engine's pieces from parsed flags: the executor, chain context, cache, cluster and runtime clients. */
 import type { ChainContext } from '../cni/chain.js';
-import { ResultCache } from '../cni/cache.js';
+import { ResultCache, type Found } from '../cni/cache.js';
 import { parseNetworkConfig, type NetworkConfigList } from '../cni/conf.js';
 import { parseCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
 import { UsageError } from '../errors.js';
@@ -144,4 +144,29 @@ export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepare
 export async function loadConf(path: string, deps: Deps): Promise<NetworkConfigList> {
   const { text, source } = await readConf(path, deps.readStdin);
   return parseNetworkConfig(text, source);
+}
+
+/**
+ * This host's cache entries for cni-list and cni-gc. A user who is not root may be kept out of a cache that root made
+ * (libcni makes its results directory 0700; another tool's entries are 0600): that is not a fault of the cache, and
+ * the cluster's records of other nodes are still theirs to see. So for a non-root user, a cache directory it may not
+ * read is a note and no entries, and entries it may not read are left out with a note (not offered to
+ * `cni-detach --force` as "unreadable"). Root gets every error as before. Errors: the cache's (UsageError, exit 2).
+ */
+export async function thisHostsEntries(cache: ResultCache, deps: Deps): Promise<Found[]> {
+  const root = (process.getuid?.() ?? 0) === 0;
+  let found: Found[];
+  try {
+    found = await cache.all();
+  } catch (e) {
+    const code = ((e as { cause?: NodeJS.ErrnoException }).cause ?? (e as NodeJS.ErrnoException)).code;
+    if (root || (code !== 'EACCES' && code !== 'EPERM')) throw e;
+    deps.io.err(`note: this host's CNI cache ${cache.dir} cannot be read by this user (${code}): its attachments are not included; run as root to include them\n`);
+    return [];
+  }
+  if (root) return found;
+  const denied = found.filter((f) => f.unreadable && /\b(EACCES|EPERM)\b/.test(f.unreadable));
+  if (denied.length === 0) return found;
+  deps.io.err(`note: ${denied.length} entr${denied.length > 1 ? 'ies' : 'y'} of this host's CNI cache ${cache.dir} cannot be read by this user (${denied.slice(0, 3).map((f) => f.file).join(', ')}${denied.length > 3 ? ', …' : ''}): not included; run as root to include them\n`);
+  return found.filter((f) => !denied.includes(f));
 }

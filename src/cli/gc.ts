@@ -9,7 +9,7 @@ import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
-import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
+import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { formatData, waysOut } from './output.js';
 import { connect } from './targets.js';
 import type { CommonFlags } from './options.js';
@@ -472,7 +472,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
     const { classify, podOf } = await load.attachmentState();
-    const found = await cache.all();
+    const found = await thisHostsEntries(cache, deps);
     const asked = [...new Set(flags.node ?? [])];
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     const needCluster = found.some((f) => podOf(f.entry));

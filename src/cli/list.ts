@@ -5,7 +5,7 @@ import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
-import { defaultDeps, prepareEngine, type Deps, type EngineFlags } from './context.js';
+import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { connect, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
@@ -209,7 +209,7 @@ a note on stderr says so and why.`,
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
     const { classify, podOf } = await load.attachmentState();
-    let found = await cache.all();
+    let found = await thisHostsEntries(cache, deps);
 
     let api;
     let apiError: string | undefined;

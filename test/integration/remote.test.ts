@@ -6,7 +6,7 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -817,6 +817,23 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(group.exitCode, group.stderr).toBe(2);
     expect(group.stderr).toMatch(/^error: refusing the CNI cache \S+: group or others may write it \(mode 0775\); use a directory owned by root or by this user/);
     await chmod(w.laptopCache, 0o755);
+    // a results directory as libcni makes it (0700 root; podman's entries in it): this host's cache is not included,
+    // said once; the cluster's records still are (before: "cannot use the CNI cache … EACCES", exit 2)
+    const podman = JSON.stringify({ kind: 'cniCacheV1', containerId: '0123456789abcdef', config: '', ifName: 'eth0', networkName: 'podman', cniArgs: [] });
+    await mkdir(join(w.laptopCache, 'results'), { mode: 0o700 });
+    await writeFile(join(w.laptopCache, 'results', 'podman-0123456789abcdef-eth0'), podman, { mode: 0o600 });
+    for (const [mode, said] of [[0o700, /^note: this host's CNI cache \S+ cannot be read by this user \(EACCES\): its attachments are not included; run as root to include them$/m], [0o755, /^note: 1 entry of this host's CNI cache \S+ cannot be read by this user \(results\/podman-0123456789abcdef-eth0\): not included; run as root to include them$/m]] as const) {
+      await chmod(join(w.laptopCache, 'results'), mode);
+      const listed = await asNobody('list', ['-o', 'json', ...w.listArgs]);
+      expectOk(listed);
+      expect(listed.stderr).toMatch(said);
+      expect((JSON.parse(listed.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => `${x.pod} ${x.state}`)).toEqual(['web-1 attached']);
+      const dry = await asNobody('gc', [...w.gcArgs, '--dry-run']);
+      expectOk(dry);
+      expect(dry.stderr).toMatch(said);
+      expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 1 alive$/m);
+    }
+    await rm(join(w.laptopCache, 'results'), { recursive: true });
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });
