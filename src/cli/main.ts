@@ -1,7 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
 import { CniAttachError, SomeFailedError, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
-import { interrupt, interruptedBy, runAtEnd } from '../exec/interrupt.js';
+import { interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, normalizeArgv } from './argv.js';
 
@@ -158,6 +158,12 @@ function report(e: unknown, io: Io, verbose: boolean): number {
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
+/** Exit with code, saying first which cleanups begun did not finish (an agent pod whose deletion was not answered). */
+function quit(io: Io, code: number): never {
+  for (const t of unfinishedCleanups()) io.err(`note: ${t}\n`);
+  process.exit(code);
+}
+
 /** How long a second signal waits for the cleanups (agent pods deleted) before the CLI exits. */
 const QUIT_CLEANUP_MS = 1500;
 
@@ -179,7 +185,7 @@ function handleSignals(io: Io, command: string): void {
         quitting = true;
         io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
         const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
-        void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => process.exit(code));
+        void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => quit(io, code));
         return;
       }
       if (interrupt(sig) > 0) {
@@ -188,7 +194,7 @@ function handleSignals(io: Io, command: string): void {
       }
       io.err(`note: ${sig}: stopping\n`);
       const limit = new Promise((r) => setTimeout(r, 5000).unref());
-      void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => process.exit(code));
+      void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => quit(io, code));
     });
   }
 }

@@ -85,14 +85,40 @@ export function atEnd(fn: () => Promise<void>): void {
   finalizers.push(fn);
 }
 
-/** Run (and forget) what atEnd registered; errors are reported to `note`, not thrown. */
-export async function runAtEnd(note: (line: string) => void): Promise<void> {
-  const todo = finalizers.splice(0).reverse();
-  for (const fn of todo) {
-    try {
-      await fn();
-    } catch (e) {
-      note(`cleanup: ${(e as Error).message}`);
+let atEndRunning: Promise<void> | undefined;
+
+/**
+ * Run (and forget) what atEnd registered; errors are reported to `note`, not thrown. A call while a run is under way
+ * (the signal handler's, then the command's own end) waits for that run instead of finding nothing left to do, so the
+ * command does not exit before its cleanups (or the signal's time bound) are done.
+ */
+export function runAtEnd(note: (line: string) => void): Promise<void> {
+  atEndRunning ??= (async () => {
+    const todo = finalizers.splice(0).reverse();
+    for (const fn of todo) {
+      try {
+        await fn();
+      } catch (e) {
+        note(`cleanup: ${(e as Error).message}`);
+      }
     }
-  }
+  })().finally(() => (atEndRunning = undefined));
+  return atEndRunning;
+}
+
+const pendingCleanups = new Map<string, string>();
+
+/**
+ * Say that a cleanup has begun (e.g. an agent pod's deletion) and what stays if it does not finish: `text`, a line
+ * with the command that finishes it by hand. Returns the call that says it finished. A command that quits before
+ * it finished (the second signal, the 5 s bound of the first) prints what is still pending: unfinishedCleanups().
+ */
+export function cleanupPending(key: string, text: string): () => void {
+  pendingCleanups.set(key, text);
+  return () => void pendingCleanups.delete(key);
+}
+
+/** The cleanups begun and not finished (their texts). */
+export function unfinishedCleanups(): string[] {
+  return [...pendingCleanups.values()];
 }

@@ -11,7 +11,7 @@
 import { UnreachableError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
 import { BatchingExecutor } from '../exec/batch.js';
-import { atEnd } from '../exec/interrupt.js';
+import { atEnd, cleanupPending } from '../exec/interrupt.js';
 import type { Executor } from '../exec/types.js';
 import { CriSandboxes } from './cri.js';
 import { NodeLookups } from './node-lookups.js';
@@ -121,7 +121,12 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   const created: string[] = [];
   const remove = async () => {
     const names = created.splice(0);
-    await Promise.all(names.map((n) => api.deletePod(o.namespace, n).catch((e: Error) => o.note(`could not delete agent pod ${o.namespace}/${n}: ${e.message}`))));
+    await Promise.all(names.map((n) => {
+      const byHand = `kubectl delete pod -n ${o.namespace} ${n}`;
+      // a command that quits before the deletion answered says so (cli/main.ts), with the command that finishes it
+      const done = cleanupPending(`agent ${o.namespace}/${n}`, `agent pod ${o.namespace}/${n} may still run (its deletion did not finish): \`${byHand}\``);
+      return api.deletePod(o.namespace, n).then(done, (e: Error) => (done(), o.note(`could not delete agent pod ${o.namespace}/${n}: ${e.message} (\`${byHand}\`)`)));
+    }));
   };
   // deleted when the command ends, whatever way it ends (on Ctrl-C too: the CLI runs these before it exits)
   atEnd(remove);

@@ -616,6 +616,34 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toEqual([]);
   });
 
+  it('a second Ctrl-C whose agent pod deletion does not finish in time says so, with the kubectl delete that finishes it', async () => {
+    const w = await world();
+    const started = join(w.ws.dir, 'hang.started');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}`, del: `exec sleep ${marker}` });
+    const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(lab.name('h'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--timeout', '3s']);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    api.failNext({ method: 'DELETE', pathIncludes: '/pods/cni-attach-agent', times: 10 }, { hang: true });
+    try {
+      run.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      run.kill('SIGINT');
+      const r = await run.done;
+      expect(r.exitCode, r.stderr).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      const agent = api.listPods('kube-system')[0]!.metadata.name;
+      expect(r.stderr).toContain(`note: agent pod kube-system/${agent} may still run (its deletion did not finish): \`kubectl delete pod -n kube-system ${agent}\``);
+    } finally {
+      api.clearInterceptors();
+      await killAll(pattern);
+    }
+    for (const p of api.listPods('kube-system')) api.deletePod('kube-system', p.metadata.name);
+  });
+
   it('Ctrl-C while its agent starts (nothing changed on the node yet): exit 130, and the write-ahead record it wrote is gone', async () => {
     const w = await world();
     const delay = api.podStartDelayMs;
