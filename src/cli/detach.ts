@@ -6,7 +6,7 @@ import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, printPlan, waysOut } from './output.js';
+import { formatData, gcCommandLine, printPlan, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -131,6 +131,21 @@ async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
     for (const node of new Set(mine.map((r) => r.node))) await records.removeRecordKeys(job.api!, ns, node, mine.filter((r) => r.node === node).map((r) => r.key!));
   } catch (e) {
     job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${(e as Error).message}); cni-gc will remove it once the pod is gone\n`);
+  }
+}
+
+/**
+ * When a detach of a live pod found nothing: the cluster's records of that interface of an earlier pod of the same
+ * name (another uid: the pod was replaced), which cni-list shows under this name, are said in a note with the
+ * cni-gc that frees them (they belong to a pod that is gone; this detach does not touch another pod's attachment).
+ * Records that cannot be read add nothing.
+ */
+async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<void> {
+  const { listRecords } = await import('../resolve/records.js');
+  const m = pod.metadata!;
+  const older = (await listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system').catch(() => [])).filter((r) => r.namespace === m.namespace && r.pod === m.name && r.ifname === ifname && r.uid !== m.uid);
+  for (const r of older) {
+    job.deps.io.err(`note: the cluster records ${ifname} of an earlier pod ${r.namespace}/${r.pod} (uid ${r.uid}, node ${r.node}), replaced since: \`${gcCommandLine(job.flags)}\` frees it\n`);
   }
 }
 
@@ -289,6 +304,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
         }, flags.output));
       } else if (o.done.length === 0) {
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); nothing to do\n`);
+        if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
       }

@@ -48,6 +48,16 @@ describe('records', () => {
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 
+  it('detach of a live pod that has nothing attached names the records of an earlier pod of that name (replaced), with the cni-gc that frees them', async () => {
+    const w = world();
+    await addRecord(w.kube, 'kube-system', rec({ namespace: 'shop', pod: 'web-1', uid: 'uid-old', node: 'node-3', ifname: 'eth1' }));
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: nothing is attached as eth1 in pod shop\/web-1 /m);
+    expect(w.stderr()).toMatch(/^note: the cluster records eth1 of an earlier pod shop\/web-1 \(uid uid-old, node node-3\), replaced since: `kubectl cni-gc[^`]*` frees it$/m);
+    // the old pod's record is another pod's: this detach leaves it
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
   it('a record that cannot be written is a note; the attach stands (exit 0)', async () => {
     const w = world();
     w.kube.patchConfigMapData = async () => {
