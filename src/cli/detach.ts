@@ -128,7 +128,7 @@ async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
   const uid = pod.pod?.metadata?.uid;
   try {
     const mine = (await records.listRecords(job.api!, ns)).filter((r) => r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid));
-    for (const node of new Set(mine.map((r) => r.node))) await records.removeRecordKeys(job.api!, ns, node, mine.filter((r) => r.node === node).map((r) => r.key!));
+    for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api!, ns, node, recs.map((r) => r.key!));
   } catch (e) {
     job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${(e as Error).message}); cni-gc will remove it once the pod is gone\n`);
   }

@@ -128,15 +128,12 @@ async function recordsPass(
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = all.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
   if (!flags.dryRun) {
-    const nodes = new Map<string, AttachmentRecord[]>();
-    for (const r of freedHere) nodes.set(r.node, [...(nodes.get(r.node) ?? []), r]);
-    for (const [node, recs] of nodes) {
+    for (const [node, recs] of records.recordsByNode(freedHere)) {
       await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
     }
   }
   if (gone.length === 0 && asked.length === 0) return out;
-  const byNode = new Map<string, AttachmentRecord[]>();
-  for (const r of gone) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);
+  const byNode = records.recordsByNode(gone);
   for (const n of asked) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
@@ -234,8 +231,7 @@ async function forgetFreedAttempts(flags: GcFlags, deps: Deps, api: KubeApi, fre
   if (flags.dryRun || stale.length === 0) return stale;
   const records = await import('../resolve/records.js');
   const out: AttachmentRecord[] = [];
-  for (const node of new Set(stale.map((r) => r.node))) {
-    const mine = stale.filter((r) => r.node === node);
+  for (const [node, mine] of records.recordsByNode(stale)) {
     try {
       await records.removeRecordKeys(api, flags.agentNamespace ?? 'kube-system', node, mine.map((r) => r.key!));
       out.push(...mine);

@@ -6,6 +6,7 @@ import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
 import { ApiStatusError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
+import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodLookup } from '../resolve/pod.js';
 import type { Target } from '../resolve/netns.js';
@@ -92,6 +93,17 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
 }
 
 /**
+ * The cluster's records (resolve/records.ts) of pod namespace/name and the interface --ifname names (any, without
+ * it) that `keep` accepts, newest first; records that cannot be read give none (they are only an index).
+ */
+async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean = () => true): Promise<AttachmentRecord[]> {
+  const { listRecords } = await import('../resolve/records.js');
+  return (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []))
+    .filter((r) => r.namespace === namespace && r.pod === name && (!flags.ifname || r.ifname === flags.ifname) && keep(r))
+    .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
+}
+
+/**
  * For detach and check of one pod given no --cni-path: the --cni-path its attach used, as the cluster's newest record
  * of that pod and interface names it (resolve/records.ts), so that the plugins are found where the attach found them
  * and the commands other commands print without it (an attach's "already taken", cni-list's) work as printed. One
@@ -99,12 +111,7 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
  */
 export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<string | undefined> {
   if (flags.cniPath !== undefined || flags.ifname === undefined) return undefined;
-  const namespace = flags.namespace ?? api.defaultNamespace;
-  const { listRecords } = await import('../resolve/records.js');
-  const mine = (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []))
-    .filter((r) => r.namespace === namespace && r.pod === name && r.ifname === flags.ifname && r.cniPath)
-    .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
-  const path = mine[0]?.cniPath;
+  const path = (await newestRecords(api, flags, flags.namespace ?? api.defaultNamespace, name, (r) => !!r.cniPath))[0]?.cniPath;
   if (path) deps.io.err(`note: plugins looked for in ${path}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
   return path;
 }
@@ -119,11 +126,7 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
   // a pod that is gone: its node as the cluster's records of this interface name it (the newest), so that a detach
   // from anywhere reaches the cache that holds it; none (or records that cannot be read) is this host's cache
   const goneNodeOf = async (): Promise<string | undefined> => {
-    const { listRecords } = await import('../resolve/records.js');
-    const mine = (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []))
-      .filter((r) => r.namespace === namespace && r.pod === name && (!flags.ifname || r.ifname === flags.ifname))
-      .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
-    const node = mine[0]?.node;
+    const node = (await newestRecords(api, flags, namespace, name))[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;
   };
   return lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname(), goneNodeOf);

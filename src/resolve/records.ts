@@ -169,6 +169,13 @@ export async function addAttachingRecord(api: KubeApi, namespace: string, rec: A
   return k;
 }
 
+/** Records grouped by their node, in the order met (each node's records are one ConfigMap: one patch per node). */
+export function recordsByNode(recs: AttachmentRecord[]): Map<string, AttachmentRecord[]> {
+  const out = new Map<string, AttachmentRecord[]>();
+  for (const r of recs) out.set(r.node, [...(out.get(r.node) ?? []), r]);
+  return out;
+}
+
 /** Remove records of a node by their keys (one merge patch); a node without records is fine. */
 export async function removeRecordKeys(api: KubeApi, namespace: string, node: string, keys: string[]): Promise<void> {
   await removeRecords(api, namespace, node, keys.map((key) => ({ containerId: '', ifname: '', key })));
