@@ -49,7 +49,9 @@
 //   --latency MS        P5/P6: the stand-in API server's added latency per request and per exec (default 20)
 //   --hold FILE         make the world (dockerd, the stand-in API, the pods), write a shell file of variables to
 //                       FILE (KUBECONFIG, DOCKER_HOST, the pod, the config, the manual pipeline, …), measure
-//                       nothing, and keep the world until Ctrl-C: for profiling and trying changes by hand
+//                       nothing, and keep the world until Ctrl-C: for profiling and trying changes by hand; with
+//                       --only P5 or P6, the remote world instead (the stand-in API with --latency, 10 simulated
+//                       nodes, 101 pods; $ATTACH -l role=bulk $LAPTOP_ARGS --conf $CONF attaches the 100)
 //
 // Every measured command runs with a clean environment (PATH, HOME, LANG, plus KUBECONFIG, DOCKER_HOST, CNI_PATH
 // and the manual pipeline's own variables), the same for both sides of a pair. Variables such as NODE_EXTRA_CA_CERTS
@@ -691,7 +693,8 @@ async function main() {
   const p1 = started[0];
   checkInterrupt();
 
-  if (opts.hold) return hold(opts.hold, { env, api, p1, confPath, cacheDir, tmp, bin: bin(binDir, 'attach') });
+  const holdRemote = opts.hold && [...(opts.only ?? [])].some((p) => p === 'P5' || p === 'P6');
+  if (opts.hold && !holdRemote) return hold(opts.hold, { env, api, p1, confPath, cacheDir, tmp, bin: bin(binDir, 'attach') });
 
   const results = { facts, opts: { runs: opts.runs, warmup: opts.warmup, bulkRounds: opts.bulkRounds, compare: opts.compare }, pairs: {} };
   const table = [];
@@ -954,6 +957,7 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
   });
   const env = { ...cleanEnv(), KUBECONFIG: api.kubeconfigPath, DOCKER_HOST: 'unix:///nonexistent/docker.sock', CNI_PATH: CNI_DIR };
   const laptopArgs = ['-n', NS, '--ifname', 'net1', '--runtime', 'agent', '--agent-image', 'cni-attach-bench/agent:none', '--cache-dir', laptop];
+  if (opts.hold) return holdWorld(opts.hold, { ...env, NS, CONF: confPath, LAPTOP_ARGS: laptopArgs.join(' '), ATTACH: bin(variants[0][1], 'attach'), DETACH: bin(variants[0][1], 'detach') });
   const ok = (what, r) => {
     if (r.code !== 0) {
       checkInterrupt();
@@ -1216,6 +1220,11 @@ async function hold(file, w) {
     MANUAL: manual,
     ATTACH: w.bin,
   };
+  await holdWorld(file, vars);
+}
+
+/** Write these variables to FILE as a shell file to source, then wait for a signal. */
+async function holdWorld(file, vars) {
   const q = (v) => `'${String(v).replace(/'/g, "'\\''")}'`;
   await writeFile(file, `${Object.entries(vars).map(([k, v]) => `export ${k}=${q(v)}`).join('\n')}\n`);
   log(`holding the world: variables in ${file} (source it); Ctrl-C (or kill -INT ${process.pid}) removes everything`);

@@ -134,8 +134,11 @@ export function buildScript(steps: Step[], thenCommand: boolean): Built {
     args.push(v);
     return `"\${${args.length}}"`;
   };
+  // the session's scratch directory when given one (RunOptions.scratch), else a temp directory of its own; the
+  // variable goes at once, so that nothing run from here sees it
   const lines = [
-    't=$(mktemp -d) || exit 97',
+    'if [ -n "${CNI_ATTACH_SCRATCH:-}" ]; then t=$CNI_ATTACH_SCRATCH; own=; else t=$(mktemp -d) || exit 97; own=1; fi; unset CNI_ATTACH_SCRATCH',
+    'done_() { [ -z "$own" ] || rm -rf "$t"; }',
     EMIT_SH,
   ];
   // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
@@ -150,10 +153,10 @@ export function buildScript(steps: Step[], thenCommand: boolean): Built {
     meta.push({ k: s.kind, a: Array.from({ length: args.length + 1 - first }, (_, j) => first + j), ...(s.kind === 'firstRun' ? { n: s.candidates.length } : {}) });
     lines.push(`( ${shell} ) > "$t/o" 2> "$t/e"; r=$?; emit "\${1}" ${i} $r`);
     if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
-    lines.push(`[ $r -eq 0 ] || { undo; rm -rf "$t"; exit 99; }`);
+    lines.push(`[ $r -eq 0 ] || { undo; done_; exit 99; }`);
   });
   lines.unshift(`# cni-attach-steps ${JSON.stringify(meta)}`);
-  lines.push(`rm -rf "$t"; printf '%s end\\n' "\${1}"`);
+  lines.push(`done_; printf '%s end\\n' "\${1}"`);
   lines.push(`shift ${args.length}`);
   lines.push(thenCommand ? 'exec "$@"' : 'exit 0');
   return { script: lines.join('\n'), args, mark };
@@ -373,7 +376,7 @@ export class BatchingExecutor implements Executor, Batching {
     }
     const built = buildScript(steps, true);
     // messages name the command, not the sh of the steps around it
-    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv(), what: opts.what ?? argv[0] ?? 'sh' });
+    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv(), what: opts.what ?? argv[0] ?? 'sh', scratch: true });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined);
     this.fresh = lookup;
@@ -384,7 +387,7 @@ export class BatchingExecutor implements Executor, Batching {
     const steps = this.take(true);
     if (steps.length === 0) return;
     const built = buildScript(steps, false);
-    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args], { env: this.inner.baseEnv() });
+    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args], { env: this.inner.baseEnv(), scratch: true });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined);
   }

@@ -62,8 +62,8 @@ export class DockerExecExecutor extends ShellExecutor {
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     // on a node session; where none can be had, as an exec of its own (viaSession)
-    const send = (a: string[], e: string[], i: string, t: number | undefined, w: string) =>
-      viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i, w), (t ?? 0) + SESSION_GRACE_MS, w);
+    const send = (a: string[], e: string[], i: string, t: number | undefined, w: string, s: boolean) =>
+      viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i, w), (t ?? 0) + SESSION_GRACE_MS, w, s);
     return runStoppable(this.where, (k) => this.runShort(k), send, argv, opts, this.baseEnv());
   }
 

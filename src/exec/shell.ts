@@ -107,7 +107,7 @@ export interface Ran {
 export async function runStoppable(
   where: string,
   kill: (argv: string[]) => Promise<unknown>,
-  send: (argv: string[], env: string[], stdin: string, timeoutMs: number | undefined, what: string) => Promise<Ran>,
+  send: (argv: string[], env: string[], stdin: string, timeoutMs: number | undefined, what: string, scratch: boolean) => Promise<Ran>,
   argv: string[],
   opts: RunOptions,
   baseEnv: Record<string, string>,
@@ -118,7 +118,7 @@ export async function runStoppable(
   const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
   try {
     // messages name the command asked for (opts.what, else argv[0]), not the `timeout` wrapped around it here
-    const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs, opts.what ?? argv[0] ?? ''));
+    const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs, opts.what ?? argv[0] ?? '', opts.scratch ?? false));
     const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
     if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
     const r = got.x;

@@ -19,6 +19,13 @@ export interface RunOptions {
    * names argv[0] all the same, never its wrapper.
    */
   what?: string;
+  /**
+   * The command may keep its temporary files in the directory named by $CNI_ATTACH_SCRATCH, when it runs as a request
+   * on a node session (exec/node-session.ts: requests there run one at a time, so the directory is the session's, reused
+   * by each): a batching executor's steps (exec/batch.ts) then need no mktemp and rm of their own. Without a session the
+   * variable is not set. The command must unset it before it runs anything that should not see it.
+   */
+  scratch?: boolean;
 }
 
 export interface RunResult {

@@ -3,7 +3,7 @@
  * what a caller gets when a session never comes up or goes away in the middle of a command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,6 +231,65 @@ describe('SessionPool and viaSession', () => {
     expect((await viaSession(pool, 'node x', ['sh', '-c', 'echo next'], env, '', never)).stdout).toBe('next\n');
     expect(opened).toHaveLength(2);
     await pool.close();
+  });
+
+  it('batched steps on a session use its scratch directory: no mktemp or rm of their own, the command does not see it; without a session they make and remove their own', async () => {
+    // mktemp and rm counted through PATH, for the loop and the requests alike
+    const bin = join(dir, 'bin');
+    const log = join(dir, 'ran.log');
+    await mkdir(bin);
+    await writeFile(log, '');
+    for (const tool of ['mktemp', 'rm']) await writeFile(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec /bin/${tool} "$@"\n`, { mode: 0o755 });
+    const path = `${bin}:${PATH}`;
+    const ran = async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+    const tmp = join(dir, 'tmp');
+    await mkdir(tmp);
+    const pool = new SessionPool(async (argv) => local(argv, { PATH: path, TMPDIR: tmp }));
+    const never = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
+      throw new Error('must not run as an exec of its own');
+    };
+    /** As kube-exec.ts makes a node: runStoppable over viaSession, the scratch option passed on. */
+    class SessionNode extends ShellExecutor {
+      readonly where = 'node x';
+      run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+        return runStoppable(this.where, async () => undefined, (a, e, i, lim, what, scratch) => viaSession(pool, this.where, a, e, i, never, (lim ?? 0) + 10_000, what, scratch), argv, opts, this.baseEnv());
+      }
+    }
+    await pool.run(requestScript(['true'], env), ''); // up: the loop's own temp directory (one mktemp)
+    expect(await ran()).toEqual(['mktemp']);
+    const batching = new BatchingExecutor(new SessionNode());
+    for (let i = 0; i < 3; i++) {
+      batching.readAhead({ executableDirs: [bin] });
+      await batching.writeFileAtomic(join(dir, `f${i}`), `data ${i}`);
+      const r = await batching.run(['env'], { env: { PATH: path } });
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/CNI_ATTACH_SCRATCH/);
+      expect(await batching.isExecutable(join(bin, 'rm'))).toBe(true);
+      expect(await readFile(join(dir, `f${i}`), 'utf8')).toBe(`data ${i}`);
+    }
+    expect(await ran()).toEqual(['mktemp']);
+    // the loop's directory holds the scratch; nothing else was made in TMPDIR, and the loop removes it at its end
+    const made = await readdir(tmp);
+    expect(made).toHaveLength(1);
+    expect(await readdir(join(tmp, made[0]!))).toContain('w');
+    await pool.close();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await readdir(tmp)).toEqual([]);
+    // without a session: the steps make their own temp directory and remove it
+    await writeFile(log, '');
+    class ExecNode extends ShellExecutor {
+      readonly where = 'node y';
+      async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+        const r = await execa(argv[0]!, argv.slice(1), { env: { ...(opts.env ?? this.baseEnv()), PATH: path, TMPDIR: tmp }, extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
+        return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false };
+      }
+    }
+    const direct = new BatchingExecutor(new ExecNode());
+    await direct.writeFileAtomic(join(dir, "g"), "g");
+    expect((await direct.run(['true'])).code).toBe(0);
+    expect(await readFile(join(dir, 'g'), 'utf8')).toBe('g');
+    expect(await ran()).toEqual(['mktemp', 'rm']);
+    expect(await readdir(tmp)).toEqual([]);
   });
 
   it('closeAllSessions ends every pool at once: an idle session asked to end, a busy one torn down, within the limit', async () => {
