@@ -8,6 +8,7 @@ import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, same
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
 import { load } from './load.js';
+import type { Executor } from '../exec/types.js';
 
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
@@ -31,7 +32,12 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     let req: DetachRequest;
     let on = p;
     if (api) {
-      const pod = await lookupPodFor(flags, deps, api, podName!);
+      // the cache entries of ifname and the plugins ride on the sandbox look-up, as detach's (cni/attach.ts readAhead)
+      const ahead = (e: Executor) => {
+        const on = p.on(e);
+        engine.readAhead(on.ctx, on.cache, p.ifname);
+      };
+      const pod = await lookupPodFor(flags, deps, api, podName!, flags.dryRun ? undefined : ahead);
       describe = pod.describe;
       where = { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' };
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);

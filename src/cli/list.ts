@@ -136,6 +136,8 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
   };
   switch (c.state) {
     case 'attached':
+    case 'attaching':
+      // a command is working on it right now: nothing to clear (the next cni-list says what it left)
       return {};
     case 'unreadable':
       // the record has no config left: a forced detach forgets it without a DEL unless given the network's config
@@ -232,7 +234,9 @@ a note on stderr says so and why.`,
       return p?.namespace === namespace;
     });
 
-    let world: Parameters<typeof classify>[1] = { exec };
+    // an unfinished attach's intent under a lock held now is an attach still running, not an interrupted one
+    const lockHeld = (containerId: string, ifname: string) => cache.lockHeld(containerId, ifname);
+    let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     let podList: Pod[] | undefined;
     // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by); the
     // rows of this host's cache and of the records on other nodes alike are those of the pods it selects
@@ -278,7 +282,7 @@ a note on stderr says so and why.`,
         const pods = (podList = await api.listPods(flags.allNamespaces ? undefined : namespace));
         const runtimes = await deps.runtimes(flags, api);
         const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
-        world = { exec, pods, sandboxes };
+        world = { exec, pods, sandboxes, lockHeld };
       } catch (e) {
         apiError = describeError(e);
       }

@@ -540,43 +540,104 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
   return done;
 }
 
-/** CHECK a cached attachment through its chain. */
+/**
+ * The answer of cni-check for an attach that never finished (its intent alone, its lock free): there is no attachment
+ * to CHECK (NotFoundError, exit 3, as for nothing there), but something may be left, and its `next` names the
+ * cni-detach that undoes it (as attach's "already taken" does).
+ */
+function interruptedAttach(ifname: string, describe: string, f: Found, ways: WaysOut): NotFoundError {
+  const e = new NotFoundError(`${ifname} in ${describe} is not attached: an attach of it was interrupted (network ${f.entry.networkName}); ${mayRemain(ifname, describe)}; nothing to CHECK`);
+  e.next = `run \`${ways.detach}\` to undo it (\`${ways.force}\` if its DEL keeps failing)`;
+  return e;
+}
+
+/**
+ * Busy when another command holds the lock of ifname in a container that records of it (found) name, or in
+ * req.containerId when none does: for the unlocked answers (a dry run; a look-up that found nothing, which an attach
+ * before its intent still holds).
+ */
+async function refuseIfHeld(cache: ResultCache, req: DetachRequest, found: Found[]): Promise<void> {
+  const ids = found.length > 0 ? [...new Set(found.map((f) => f.entry.containerId))] : req.containerId !== undefined ? [req.containerId] : [];
+  for (const id of ids) {
+    const busy = await cache.lockHeld(id, req.ifname);
+    if (busy) throw busyError(req.ifname, req.describe, busy, cache);
+  }
+}
+
+/**
+ * CHECK a cached attachment through its chain, under its lock (SPEC.md: no parallel operations on one container; so
+ * that no DEL runs beside it). Returns the networks checked. Errors: BusyError when another cni-attach/cni-detach
+ * holds the lock (an attach still in its plugins, a detach): nothing is run; NotFoundError when nothing is recorded,
+ * or only an attach that was interrupted (its intent, the lock free: the message names what may remain and its
+ * `next` the cni-detach that undoes it); UsageError for an unreadable record; PluginError when CHECK (or VERSION)
+ * fails. On a node reached by commands the lock rides on the first plugin run, as for detach.
+ */
 export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
+  readAhead(ctx, cache, req.ifname);
+  return optimistically(ctx, cache, (c, k) => checkOnce(c, k, req));
+}
+
+async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
   const unreadable = found.find((f) => f.unreadable);
   if (unreadable) {
     throw new UsageError(`the record of ${req.ifname} in ${req.describe}, ${cache.named(`${cache.dir}/${unreadable.file}`)}, cannot be used (${unreadable.unreadable}): nothing to CHECK against; \`${(req.ways ?? NO_WAYS).force}\` forgets it`);
   }
-  found = found.filter((f) => !f.intentOnly);
-  if (found.length === 0) throw new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)})`);
-  const checked: string[] = [];
-  for (const { entry } of found) {
-    const list = req.list ?? entryList(entry);
-    const rt: RuntimeConf = {
-      containerId: entry.containerId,
-      netns: req.netns ?? entry.netns ?? '',
-      ifname: req.ifname,
-      cniArgs: argsFor(entry, req),
-      capabilityArgs: entry.capabilityArgs ?? {},
-    };
-    const resolved = await resolvePlugins(ctx, list);
-    await negotiateVersions(ctx, resolved);
-    const prev = cachedPrev(list, entry, ctx.note);
-    if (!prev) throw new PluginError(list.plugins[0]!.type, 'CHECK', undefined, 'no cached result to check against');
-    await checkChain(ctx, resolved, rt, prev);
-    checked.push(entry.networkName);
+  const nothing = () => new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)})`);
+  if (found.length === 0) {
+    // an attach that holds the lock but has not recorded its intent yet (asking VERSION, STATUS) is still an attach
+    await refuseIfHeld(cache.direct(), req, found);
+    throw nothing();
   }
+  const checked: string[] = [];
+  let interrupted: Found | undefined;
+  for (const f of found) {
+    const key = keyOf(f.entry);
+    await held(ctx, () => withLock(ctx, cache, { containerId: key.containerId, ifname: req.ifname }, req.describe, async (_lock, ctx) => {
+      // read again under the lock: an attach may have finished (its result now) or a detach removed it since we looked
+      const entry = await cache.read(key);
+      if (!entry) {
+        const intent = await cache.readIntent(key);
+        if (intent) interrupted ??= { ...f, entry: intent, intentOnly: true };
+        return;
+      }
+      stopIfInterrupted(ctx, 'CHECK (nothing was changed)');
+      const list = req.list ?? entryList(entry);
+      const resolved = await resolvePlugins(ctx, list);
+      await negotiateVersions(ctx, resolved);
+      const prev = cachedPrev(list, entry, ctx.note);
+      if (!prev) throw new PluginError(list.plugins[0]!.type, 'CHECK', undefined, 'no cached result to check against');
+      const rt: RuntimeConf = { containerId: entry.containerId, netns: req.netns ?? entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(entry, req), capabilityArgs: entry.capabilityArgs ?? {} };
+      await checkChain(ctx, resolved, rt, prev);
+      checked.push(entry.networkName);
+    }));
+  }
+  if (interrupted && checked.length === 0) throw interruptedAttach(req.ifname, req.describe, interrupted, req.ways ?? NO_WAYS);
+  if (interrupted) ctx.note(`an attach of ${req.ifname} in ${req.describe} through network ${interrupted.entry.networkName} was interrupted: \`${(req.ways ?? NO_WAYS).detach}\` undoes it`);
+  if (checked.length === 0) throw nothing();
   return checked;
 }
 
-/** The runs a DEL (cni-detach --dry-run) or CHECK (cni-check --dry-run) would make for what is recorded, running nothing. */
+/**
+ * The runs a DEL (cni-detach --dry-run) or CHECK (cni-check --dry-run) would make for what is recorded, running nothing
+ * and taking no lock. It fails as the real run would before running anything: UsageError for an unreadable record;
+ * BusyError while another cni-attach/cni-detach holds the lock (an attach still in its plugins: its intent is not an
+ * interrupted attach's); for CHECK, NotFoundError for an attach that was interrupted (see check).
+ */
 export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<PluginRun[]> {
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
-  const runs: PluginRun[] = [];
   for (const f of found) {
     if (f.unreadable) throw new UsageError(`the record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable})`);
+  }
+  // the locks the real run would take: of what is recorded; with nothing recorded, a CHECK's (an attach before its
+  // intent) and a DEL's from a given config
+  const delGiven = command === 'DEL' && !!req.list && req.containerId !== undefined && req.netns !== undefined;
+  if (found.length > 0 || command === 'CHECK' || delGiven) await refuseIfHeld(cache, req, found);
+  if (command === 'CHECK' && found.length > 0 && found.every((f) => f.intentOnly)) throw interruptedAttach(req.ifname, req.describe, found[0]!, req.ways ?? NO_WAYS);
+  const runs: PluginRun[] = [];
+  for (const f of found) {
     if (command === 'CHECK' && f.intentOnly) continue;
     const list = req.list ?? entryList(f.entry);
     const rt: RuntimeConf = { containerId: f.entry.containerId, netns: req.netns ?? f.entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };

@@ -1,21 +1,25 @@
 /**
  * Is a cached attachment still alive? A pod's is alive while the pod (same uid) exists and its sandbox is the one the
- * attachment went into; a bare namespace's while the namespace exists; an unfinished attach's intent never is (unless
- * an attach holds its lock right now). Used by cni-list (to show) and cni-gc (to free what is dead).
+ * attachment went into; a bare namespace's while the namespace exists; an unfinished attach's intent never is, unless
+ * an attach holds its lock right now (then it is attaching: World.lockHeld, asked by cni-list). Used by cni-list (to
+ * show) and cni-gc (to free what is dead).
  */
 import type { CacheEntry, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
+import type { Busy } from '../exec/lock.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
 import { cnitoolContainerId, interfaceExists, NETNS_RUN_DIR } from './netns.js';
 
 /**
- * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). pod / sandbox /
+ * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). attaching: its
+ * intent, while a cni-attach/cni-detach holds its lock (an attach still in its plugins, or a detach undoing it; on a
+ * node, a killed one's plugins until their time limit): not interrupted, not to be cleared now. pod / sandbox /
  * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface is not in it
  * (someone deleted it; the IPAM lease is still held: cni-detach frees it). unreadable: the record cannot be read
  * (cni-detach --force forgets it). stale lock: a lock file whose holder is gone (the next command breaks it).
  */
-export type State = 'attached' | 'interrupted' | 'pod gone' | 'sandbox gone' | 'netns gone' | 'interface gone' | 'unreadable' | 'stale lock';
+export type State = 'attached' | 'interrupted' | 'attaching' | 'pod gone' | 'sandbox gone' | 'netns gone' | 'interface gone' | 'unreadable' | 'stale lock';
 
 export interface PodOf {
   namespace: string;
@@ -50,6 +54,11 @@ export interface World {
   /** Every sandbox of the runtimes here (one list each); undefined when not consulted. */
   sandboxes?: SandboxInfo[];
   exec: Executor;
+  /**
+   * What holds the lock of containerId/ifname now (cni/cache.ts ResultCache.lockHeld), undefined when nothing does:
+   * asked for an unfinished attach's intent, which is then attaching rather than interrupted. Not given: never asked.
+   */
+  lockHeld?: (containerId: string, ifname: string) => Promise<Busy | undefined>;
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
@@ -125,7 +134,19 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${f.entry.netns} is not a network namespace any more${gcFrees(f)}`;
       } else reachable = true;
     }
-    if (state === 'attached' && f.intentOnly) {
+    const busy = state === 'attached' && f.intentOnly ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
+    if (busy) {
+      state = 'attaching';
+      const who = `a cni-attach/cni-detach${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''}`;
+      if (busy.freeInMs === undefined) {
+        brief = `attach running${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''}`;
+        reason = `an attach of ${f.entry.ifName} has not finished: ${who} is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done`;
+      } else {
+        const secs = Math.ceil(busy.freeInMs / 1000);
+        brief = `its command gone; free in ${secs}s`;
+        reason = `an attach of ${f.entry.ifName} has not finished: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started may run until its time limit ends; its lock is free in ${secs}s: then cni-detach or cni-gc undoes it`;
+      }
+    } else if (state === 'attached' && f.intentOnly) {
       state = 'interrupted';
       brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { fakePlugin } from '../helpers/fake-plugin.js';
+import { DEFAULT_VERSION_ANSWER, fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { deleteNetns, attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, getLink, linkExists, linkNames, links, netnsPath } from '../helpers/net.js';
@@ -146,6 +146,106 @@ describe('crashes and failures around the chain', () => {
     expect(await leases(ws.dataDir)).toEqual([]);
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect((await links()).filter((l) => l.master === br)).toEqual([]);
+  });
+
+  it('while an attach is in its ADD: cni-check, its dry run and cni-detach --dry-run answer busy (exit 1, no plugin run), cni-list shows it attaching; once that attach is killed, cni-check says it was interrupted and prints the cni-detach that clears it, cni-list shows it interrupted', async () => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'hang.started');
+    const ran = join(ws.dir, 'hang.ran'); // one line per VERSION or CHECK of the hanging plugin
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    await fakePlugin(ws.pluginDir, 'hang', {
+      add: `touch ${started}\nexec sleep ${marker}`,
+      version: `echo VERSION >> ${ran}\necho '${DEFAULT_VERSION_ANSWER}'`,
+      check: `echo CHECK >> ${ran}`,
+    });
+    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]));
+    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+    const args = lab.args(ws, ns, 'eth1', undefined, cniPath);
+    const list = async () => {
+      const l = await runCli('list', ['-A', '--no-cluster', '--cache-dir', ws.cacheDir, '--cni-path', cniPath, '-o', 'json']);
+      expectOk(l);
+      return (JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string; reason?: string; clearCommand?: string }[] }).items.filter((i) => i.ifname === 'eth1');
+    };
+
+    const run = spawnCli('attach', [...args, '--conf', conf]);
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
+    const ranBefore = await readFile(ran, 'utf8');
+    // before: check said "nothing is attached as eth1 … (no cache entry …)", exit 3; its dry run and detach's printed
+    // runs (CHECK: none; DEL: from the running attach's intent), exit 0
+    const busy = `error: another cni-attach/cni-detach is working on eth1 in netns ${netnsPath(ns)} right now; try again when it is done`;
+    for (const [tool, extra] of [['check', []], ['check', ['--dry-run']], ['detach', ['--dry-run']]] as const) {
+      const r = await runCli(tool, [...args, ...extra]);
+      expectCleanError(r, 1);
+      expect(r.stderr.trim(), show(r)).toBe(busy);
+      expect(r.stdout, show(r)).toBe('');
+    }
+    expect(await readFile(ran, 'utf8'), 'no plugin ran').toBe(ranBefore);
+    // before: interrupted, with a cni-detach to run beside the attach still running
+    const during = await list();
+    expect(during).toEqual([expect.objectContaining({ pod: `netns:${netnsPath(ns)}`, state: 'attaching' })]);
+    expect(during[0]!.reason).toMatch(new RegExp(`^an attach of eth1 has not finished: a cni-attach/cni-detach \\(pid ${run.pid}\\) is working on it right now`));
+    expect(during[0]!.clearCommand).toBeUndefined();
+
+    run.kill('SIGKILL'); // the CLI dies between bridge's ADD and writing the result
+    expect((await run.done).exitCode).toBeUndefined();
+    await killAll(pattern);
+    // before: "nothing is attached as eth1 …" (exit 3), as if nothing were there
+    const c = await runCli('check', args);
+    const line = expectCleanError(c, 3);
+    const detach = `kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path ${cniPath}`;
+    expect(line).toBe(
+      `error: eth1 in netns ${netnsPath(ns)} is not attached: an attach of it was interrupted (network ${net}); the link eth1 in netns ${netnsPath(ns)} and its IPAM lease may remain if no DEL freed them; ` +
+        `nothing to CHECK; run \`${detach}\` to undo it (\`${detach} --force\` if its DEL keeps failing)`,
+    );
+    const dry = await runCli('check', [...args, '--dry-run']);
+    expect(dry.exitCode, show(dry)).toBe(3);
+    expect(dry.stderr.trim()).toBe(line);
+    expect(await readFile(ran, 'utf8'), 'no plugin ran').toBe(ranBefore);
+    const after = await list();
+    expect(after).toEqual([expect.objectContaining({ state: 'interrupted', clearCommand: detach })]);
+
+    // the printed command clears it
+    const d = await runCli('detach', detach.split(' ').slice(2));
+    expectOk(d);
+    expect(d.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(ns)} (network ${net}, an interrupted attach)`);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+    expect(await linkExists('eth1', ns)).toBe(false);
+  });
+
+  it('while a detach is in its DEL: cni-check and its dry run answer busy (exit 1), no CHECK runs; once it is stopped, cni-check runs as before', async () => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'del.started');
+    const ran = join(ws.dir, 'check.ran');
+    const marker = uniqueSeconds(30);
+    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+    lab.defer('hanging plugin', () => killAll(pattern));
+    // its first DEL hangs (until the detach is stopped), the next ones succeed
+    await fakePlugin(ws.pluginDir, 'hangdel', { add: passThroughAdd('0'), del: `[ -e ${started} ] && exit 0\ntouch ${started}\nexec sleep ${marker}`, check: `echo CHECK >> ${ran}` });
+    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hangdel' }]));
+    const args = lab.args(ws, ns, 'eth1', undefined, `${ws.pluginDir}:${CNI_DIR}`);
+    expectOk(await runCli('attach', [...args, '--conf', conf]));
+
+    const run = spawnCli('detach', args);
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the detach reached its hanging DEL').toBe(true);
+    // before: CHECK ran beside the DEL (bridge's CHECK of what the DEL was removing)
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await runCli('check', [...args, ...extra]);
+      expectCleanError(r, 1);
+      expect(r.stderr.trim()).toBe(`error: another cni-attach/cni-detach is working on eth1 in netns ${netnsPath(ns)} right now; try again when it is done`);
+    }
+    expect(existsSync(ran), 'no CHECK ran').toBe(false);
+    run.kill('SIGTERM'); // the detach stops in its DEL: its record stays
+    expect((await run.done).exitCode).toBe(143);
+    const c = await runCli('check', args);
+    expectOk(c);
+    expect(c.stdout).toBe(`eth1 in netns ${netnsPath(ns)} (network ${net}): CHECK ok`);
+    expect(await readFile(ran, 'utf8')).toBe('CHECK\n');
+    expectOk(await runCli('detach', args));
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 
   it.each([

@@ -462,6 +462,50 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     api.clearEvents();
   });
 
+  it('cni-check, its dry run and cni-detach --dry-run while an attach is in its ADD on the node: busy (exit 1), not "nothing is attached"; once that attach is killed and its lock\'s time limit has passed, cni-check says it was interrupted with the cni-detach that clears it, which, pasted, does', async () => {
+    const w = await world();
+    const { conf, started, pattern, cniPath } = await hangingChain(w);
+    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), ...cniPath];
+    // a plugin time limit of 3 s: the lock the killed attach leaves on the node is held for 3 s + 10 s (exec/lock.ts)
+    const run = spawnCli('attach', [...args, '--conf', conf, '--timeout', '3s']);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its hanging ADD').toBe(true);
+    // before: check said "nothing is attached as net1 in pod shop/web-1 (no cache entry under … on node node-a)"
+    // (exit 3), its dry run and detach's printed runs beside the ADD (exit 0)
+    const busy = 'error: another cni-attach/cni-detach is working on net1 in pod shop/web-1 right now; try again when it is done';
+    for (const [tool, extra] of [['check', []], ['check', ['--dry-run']], ['detach', ['--dry-run']]] as const) {
+      const r = await runCli(tool, [...args, ...extra]);
+      expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr.split('\n')).toContain(busy);
+      expect(r.stdout).toBe('');
+    }
+    // cni-list of the pod (its record, its node's cache not read): attaching, neither hidden nor attached
+    const l = await runCli('list', ['web-1', '-n', 'shop', ...w.listArgs.slice(1), '-o', 'json']);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string }[] }).items).toEqual([expect.objectContaining({ pod: 'web-1', ifname: 'net1', state: 'attaching' })]);
+    run.kill('SIGKILL'); // a laptop gone mid-ADD
+    expect((await run.done).exitCode).toBeUndefined();
+    await killAll(pattern);
+    // its command is gone, but its ADD may run on the node until its time limit: busy, saying when it is free; then
+    // "interrupted" (exit 3), not "nothing is attached", with the command that clears it
+    const c = await untilFree('check', args, {
+      busy: (r) => r.exitCode === 1 && /its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s/.test(r.stderr),
+    });
+    expect(c.exitCode, c.stderr).toBe(3);
+    expect(c.stderr).toMatch(/^error: net1 in pod shop\/web-1 is not attached: an attach of it was interrupted \(network \S+\); the link net1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them; nothing to CHECK; run `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` to undo it/m);
+    const dry = await runCli('check', [...args, '--dry-run']);
+    expect(dry.exitCode, dry.stderr).toBe(3);
+    expect(dry.stderr).toBe(c.stderr);
+    const printed = /run `(kubectl cni-detach [^`]*)` to undo it/.exec(c.stderr)![1]!;
+    expect(printed).toContain(`--cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
+    const detachArgs = (await must(['sh', '-c', `set -- ${printed.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+    const d = await runCli('detach', detachArgs);
+    expectOk(d);
+    expect(d.stdout).toMatch(/^net1 detached from pod shop\/web-1 \(network \S+, an interrupted attach\)$/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
   it('configmaps and pods/exec both refused (403): the exec error says forbidden and the right it needs (exit 4); the note says the attempt was not recorded, after one refused write', async () => {
     const w = await world();
     api.clearRequests();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { intentPath } from '../../src/cni/cache.js';
+import { intentPath, lockPath } from '../../src/cni/cache.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
@@ -236,6 +236,29 @@ describe('kubectl cni-list', () => {
       'kubectl cni-detach --netns /var/run/netns/blue --ifname net1 --force',
       'kubectl cni-detach POD -n NAMESPACE --ifname eth1 --force',
     ]);
+  });
+  it('an unfinished attach whose lock is held right now is attaching (an attach still in its plugins), with nothing to clear; once free, interrupted with the cni-detach that undoes it', async () => {
+    const w = world();
+    const key = { network: 'net', containerId: SANDBOX, ifname: 'eth1' };
+    const entry = { kind: 'cniCacheV1', containerId: SANDBOX, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'eth1', networkName: 'net', netns: NETNS, cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'uid-1']] };
+    w.exec.files.set(intentPath('/var/lib/cni', key), JSON.stringify(entry));
+    w.exec.files.set(lockPath('/var/lib/cni', SANDBOX, 'eth1'), 'other-host 77 1\n'); // its holder's host: respected
+    // before: interrupted, with the cni-detach to run beside it
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
+      expect.objectContaining({
+        pod: 'web-1', ifname: 'eth1', state: 'attaching',
+        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
+      }),
+    ]);
+    expect(JSON.parse(w.stdout()).items[0]).not.toHaveProperty('clearCommand');
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+<none>\s+attaching\s+no\s+ffffffffffff\s+attach running \(pid 77\)$/);
+    expect(w.stderr()).toBe('');
+    w.exec.files.delete(lockPath('/var/lib/cni', SANDBOX, 'eth1'));
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+<none>\s+interrupted\s+\S+\s+ffffffffffff\s+attach did not finish$/);
+    expect(w.stderr()).toBe('note: to clear web-1 eth1 (interrupted): `kubectl cni-detach web-1 -n shop --ifname eth1`\n');
   });
   it('-o json with the sandbox gone', async () => {
     const w = world();

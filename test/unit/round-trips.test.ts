@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attach, detach, readAhead } from '../../src/cni/attach.js';
+import { attach, check, detach, planRecorded, readAhead } from '../../src/cni/attach.js';
 import { ResultCache, intentPath, lockPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
-import { BusyError } from '../../src/errors.js';
+import { BusyError, NotFoundError } from '../../src/errors.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { fakeOwner } from '../fakes/executor.js';
 
@@ -87,7 +87,28 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
     const done = await detach(s.ctx, s.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1' });
     return { done, trips: node.commands.length - before };
   };
-  return { node, cacheDir, list, session, req, left, attachOnNode, detachOnNode };
+  const ways = { detach: 'kubectl cni-detach web-1 -n shop --ifname net1', force: 'kubectl cni-detach web-1 -n shop --ifname net1 --force', forceWithConfig: '' };
+  /** A check as the CLI makes it on a node: the reads declared, the sandbox look-up (one command), the engine. */
+  const checkOnNode = async () => {
+    const s = session();
+    const before = node.commands.length;
+    readAhead(s.ctx, s.cache, 'net1');
+    await s.exec.run(['true']);
+    const done = await check(s.ctx, s.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1', ways });
+    return { done, trips: node.commands.length - before };
+  };
+  const planCheckOnNode = async () => {
+    const s = session();
+    return planRecorded(s.ctx, s.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1', ways }, 'CHECK');
+  };
+  /** What an attach still in its ADD leaves on the node: its intent, and its lock (of another host: respected). */
+  const attachRunning = async () => {
+    await mkdir(join(cacheDir, 'cni-attach/intents'), { recursive: true });
+    await mkdir(join(cacheDir, 'cni-attach/locks'), { recursive: true });
+    await writeFile(intent, JSON.stringify({ kind: 'cniCacheV1', containerId: CID, config: Buffer.from(list.bytes).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net' }));
+    await writeFile(lockPath(cacheDir, CID, 'net1'), 'other-host 77 1\n');
+  };
+  return { node, cacheDir, list, session, req, left, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
 }
 
 describe('node round trips (exec/batch.ts)', () => {
@@ -150,11 +171,7 @@ describe('node round trips (exec/batch.ts)', () => {
 
   it('an attach still running (its intent there, its lock held): a second attach or a detach whose look-up saw the intent answers busy, not "interrupted"', async () => {
     const w = await world(['first']);
-    const intent = intentPath(w.cacheDir, { network: 'net', containerId: CID, ifname: 'net1' });
-    await mkdir(join(w.cacheDir, 'cni-attach/intents'), { recursive: true });
-    await mkdir(join(w.cacheDir, 'cni-attach/locks'), { recursive: true });
-    await writeFile(intent, JSON.stringify({ kind: 'cniCacheV1', containerId: CID, config: Buffer.from(w.list.bytes).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net' }));
-    await writeFile(lockPath(w.cacheDir, CID, 'net1'), 'other-host 77 1\n');
+    await w.attachRunning();
     await expect(w.attachOnNode()).rejects.toThrow(/another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now/);
     await expect(w.detachOnNode()).rejects.toThrow(BusyError);
     expect(await w.left('cni-attach/intents')).toEqual([`net-${CID}-net1`]);
@@ -168,6 +185,39 @@ describe('node round trips (exec/batch.ts)', () => {
     const before = w.node.commands.length;
     await expect(attach(s.ctx, s.cache, w.req)).rejects.toThrow(/net1 is already taken in pod shop\/web-1: an attach of it was interrupted \(network net\)/);
     expect(w.node.commands.length - before).toBe(1);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('a check of an attach still running (its intent there, its lock held): busy, not "nothing is attached", and no plugin runs; once its lock is gone, "interrupted" with the cni-detach that undoes it', async () => {
+    const w = await world(['first']);
+    await w.attachRunning();
+    // before: NotFoundError "nothing is attached as net1 …" for both
+    await expect(w.checkOnNode()).rejects.toThrow(/^another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now; try again when it is done$/);
+    await expect(w.planCheckOnNode()).rejects.toThrow(BusyError);
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+    expect(await w.left('cni-attach/locks')).toEqual([`${CID}-net1.lock`]);
+    await rm(lockPath(w.cacheDir, CID, 'net1'));
+    for (const e of [await w.checkOnNode().catch((x: unknown) => x), await w.planCheckOnNode().catch((x: unknown) => x)]) {
+      expect(e).toBeInstanceOf(NotFoundError);
+      expect((e as NotFoundError).message).toBe('net1 in pod shop/web-1 is not attached: an attach of it was interrupted (network net); the link net1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them; nothing to CHECK');
+      expect((e as NotFoundError).next).toBe('run `kubectl cni-detach web-1 -n shop --ifname net1` to undo it (`kubectl cni-detach web-1 -n shop --ifname net1 --force` if its DEL keeps failing)');
+    }
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([`net-${CID}-net1`]);
+  });
+
+  it('a check of an attachment being detached (its lock held): busy, no plugin runs; once free, CHECK runs under the lock in at most 2 + 2 × plugins round trips (VERSION and CHECK each), leaving no lock', async () => {
+    const w = await world(['first', 'second']);
+    await w.attachOnNode();
+    await rm(join(dir, 'calls'));
+    await writeFile(lockPath(w.cacheDir, CID, 'net1'), 'other-host 77 1\n');
+    await expect(w.checkOnNode()).rejects.toThrow(BusyError);
+    await expect(w.planCheckOnNode()).rejects.toThrow(BusyError);
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+    await rm(lockPath(w.cacheDir, CID, 'net1'));
+    const c = await w.checkOnNode();
+    expect(c.done).toEqual(['net']);
+    expect(c.trips).toBeLessThanOrEqual(2 + 2 * 2);
     expect(await w.left('cni-attach/locks')).toEqual([]);
   });
 
