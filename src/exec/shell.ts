@@ -15,9 +15,16 @@ export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 export const RUN_MARK = 'KUBECTL_CNI_ATTACH_RUN';
 
 /**
- * Kill every process whose environment holds `RUN_MARK=$1`, until none is left (at most 10 rounds: a process may be
- * forking when its parent is killed). One GNU grep over every /proc/PID/environ per round where grep has -z; else
- * (busybox) tr and grep per process. Needs sh, grep, kill (and tr).
+ * Kill every process whose environment holds `RUN_MARK=$1`, and the process group of each such process that leads
+ * one, until none is left (at most 10 rounds: a process may be forking when its parent is killed). The groups catch
+ * what a marked process started with an environment of its own (`env -i`, a plugin's clean exec) and so without the
+ * mark: GNU timeout, which wraps every run with a limit, makes its own process group (it runs the command in the
+ * background, coreutils timeout.c `setpgid (0, 0)`), so everything the run started stays in a group led by a marked
+ * process unless it moved out (setsid, setpgid: those keep the mark unless they also cleared the environment). A group
+ * led by an unmarked process (the session loop's) is never signalled. One GNU grep over every /proc/PID/environ per
+ * round where grep has -z; else (busybox) tr and grep per process; the group from /proc/PID/stat by sh's read, and
+ * signalled as `kill -KILL -PGID` (the one form dash, busybox and bash all take: dash refuses `--` after -KILL, busybox
+ * after `-s KILL`). Needs sh, grep, kill (and tr).
  */
 export const KILL_MARKED = `m="${RUN_MARK}=$1"
 marked() {
@@ -27,8 +34,17 @@ marked() {
     for d in /proc/[0-9]*; do tr '\\000' '\\n' < "$d/environ" 2>/dev/null | grep -qxF "$m" && echo "\${d#/proc/}"; done
   fi
 }
+leaders() {
+  for x in "$@"; do
+    read -r l 2>/dev/null < "/proc/$x/stat" || continue
+    set -- \${l##*) }
+    [ "$3" != "$x" ] || printf ' -%s' "$x"
+  done
+}
 for round in 1 2 3 4 5 6 7 8 9 10; do
   p=$(marked); [ -z "$p" ] && exit 0
+  g=$(leaders $p)
+  [ -z "$g" ] || kill -KILL $g 2>/dev/null
   kill -KILL $p 2>/dev/null
 done`;
 

@@ -76,6 +76,34 @@ describe('KILL_MARKED', () => {
   });
 });
 
+describe('KILL_MARKED and what lost the mark', () => {
+  it.each([['sh'], ['busybox sh']])('kills what a marked timeout started with an environment of its own (env -i), through the group timeout leads, and no other group (%s)', async (shell) => {
+    const mine = randomBytes(8).toString('hex');
+    const pidFile = join(tmpdir(), `stoppable-run-${mine}`);
+    made.push(pidFile);
+    // as a run on a node: a marked sh running timeout, which makes a process group of its own; the plugin's child
+    // drops the environment, and so the mark, and stays in timeout's group
+    const outer = spawn('sh', ['-c', `timeout 300 sh -c 'env -i sleep 300 & echo $! > ${pidFile}; wait'; sleep 300`], { env: { PATH: process.env.PATH, [RUN_MARK]: mine }, detached: true, stdio: 'ignore' });
+    outer.unref();
+    started.push(outer.pid!);
+    let unmarked = 0;
+    for (let i = 0; i < 100 && !unmarked; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      unmarked = Number((await execa('cat', [pidFile], { reject: false })).stdout) || 0;
+    }
+    expect(unmarked, 'the unmarked child started').toBeGreaterThan(0);
+    started.push(unmarked);
+    expect(readFileSync(`/proc/${unmarked}/environ`, 'utf8')).not.toContain(mine);
+    const bystander = marked(randomBytes(8).toString('hex'), 'exec sleep 300');
+    started.push(bystander);
+    const argv = shell === 'sh' ? ['sh'] : ['busybox', 'sh'];
+    const r = await execa(argv[0]!, [...argv.slice(1), '-c', KILL_MARKED, 'sh', mine], { reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect([alive(outer.pid!), alive(unmarked), alive(bystander)]).toEqual([false, false, true]);
+  });
+});
+
 describe('StoppableRun', () => {
   it('a signal while it runs kills it on the node (again each second until it ended, then gives up); a run begun after the signal is left alone', async () => {
     vi.useFakeTimers();
