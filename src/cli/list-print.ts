@@ -147,7 +147,7 @@ export const MAX_NOTES = 10;
 export function clearNotes(rows: Row[]): string {
   const own = rows.filter((r) => r.clear && !/^kubectl cni-gc\b/.test(r.clear));
   const byGc = rows.filter((r) => r.clear && /^kubectl cni-gc\b/.test(r.clear));
-  const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${r.target} ${r.ifname} (${r.state}): \`${r.clear}\`${r.clearHint ? ` (${r.clearHint})` : ''}\n`);
+  const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${r.target}${r.ifname === '-' ? '' : ` ${r.ifname}`} (${r.state}): \`${r.clear}\`${r.clearHint ? ` (${r.clearHint})` : ''}\n`);
   if (own.length > MAX_NOTES) lines.push(`note: ${own.length - MAX_NOTES} more records need a command of their own: -o json gives each one's clearCommand\n`);
   // one line per command: the records of other nodes carry their attach's --cni-path (list.ts withRecordedPaths)
   for (const cmd of [...new Set(byGc.map((r) => r.clear!))]) {

@@ -85,6 +85,10 @@ export interface InvalidRecord {
   /** The ConfigMap (in the agent namespace) that holds it, and its data key. */
   configMap: string;
   key: string;
+  /** The key as a JSON string safe to print (safeJson): what a printed command that removes it names. */
+  keyJson: string;
+  /** The key as messages show it: as it is when it is a ConfigMap key (as the API server allows), else keyJson. */
+  shownKey: string;
   /** Why it is not used, in a few words; a value it names is quoted and cut short (shown()). */
   why: string;
   /** Its node, when that field is valid and its ConfigMap is that node's: for cni-list's NODE column. */
@@ -100,8 +104,13 @@ export interface InvalidRecord {
  * the bidirectional overrides) escaped too, and cut to `max` characters with "…".
  */
 export function shown(v: unknown, max = 40): string {
-  const text = (JSON.stringify(v) ?? String(v)).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = safeJson(v);
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** v as JSON with every control and format character (and U+2028/9) as a \uXXXX escape: valid JSON, safe to print. */
+export function safeJson(v: unknown): string {
+  return (JSON.stringify(v) ?? String(v)).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
@@ -179,7 +188,7 @@ function normalPath(path: string): string {
 export function validateRecord(configMap: string, key: string, text: string): { record: AttachmentRecord } | { invalid: InvalidRecord } {
   const bad = (why: string, v?: Record<string, unknown>): { invalid: InvalidRecord } => ({
     invalid: {
-      configMap, key, why,
+      configMap, key, keyJson: safeJson(key), shownKey: CONFIGMAP_KEY.test(key) ? key : safeJson(key), why,
       ...(typeof v?.namespace === 'string' ? { namespace: v.namespace } : {}),
       ...(typeof v?.pod === 'string' ? { pod: v.pod } : {}),
       ...(typeof v?.node === 'string' && DNS_SUBDOMAIN.test(v.node) && v.node.length <= 253 && recordName(v.node) === configMap ? { node: v.node } : {}),

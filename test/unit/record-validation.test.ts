@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { addAttachingRecord, addRecord, attachmentRecord, badRecordedPath, delPathsOf, readRecords, recordKey, recordName, shown, validateRecord, type AttachmentRecord } from '../../src/resolve/records.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { gcCommand } from '../../src/cli/gc.js';
+import { listCommand } from '../../src/cli/list.js';
+import { FakeExecutor } from '../fakes/executor.js';
 import { FakeKube } from '../fakes/kube.js';
+import { world } from '../fakes/world.js';
 
 const CID = 'c'.repeat(64);
 const good = (): Record<string, unknown> => ({
@@ -137,7 +142,9 @@ describe('validateRecord: each field, good and bad', () => {
 
   it('an invalid record keeps its namespace and pod as written (for filters) and its node when that is the ConfigMap\'s', () => {
     const r = validateRecord(CM, KEY, JSON.stringify({ ...good(), cniPath: 'x' }));
-    expect(r).toEqual({ invalid: { configMap: CM, key: KEY, why: 'cniPath entry "x" is not an absolute path', namespace: 'shop', pod: 'web-1', node: 'node-a' } });
+    expect(r).toEqual({ invalid: { configMap: CM, key: KEY, keyJson: `"${KEY}"`, shownKey: KEY, why: 'cniPath entry "x" is not an absolute path', namespace: 'shop', pod: 'web-1', node: 'node-a' } });
+    // a key the API server would not take (a stand-in's) is shown escaped
+    expect(validateRecord(CM, 'a\u001b[2Jb', '{}')).toMatchObject({ invalid: { keyJson: '"a\\u001b[2Jb"', shownKey: '"a\\u001b[2Jb"' } });
     const other = validateRecord(recordName('node-b'), KEY, JSON.stringify(good()));
     expect('invalid' in other && other.invalid.node).toBeUndefined();
   });
@@ -163,6 +170,60 @@ describe('records the tool writes pass; readRecords splits valid and invalid', (
     await kube.patchConfigMapData('kube-system', CM, { 'x.6e657439': JSON.stringify({ ...good(), ifname: 'net9', containerId: 'x', cniPath: '/tmp/../tmp/evil' }) });
     const { records, invalid } = await readRecords(kube, 'kube-system');
     expect(records.map((r) => r.ifname)).toEqual(['net1']);
-    expect(invalid).toEqual([{ configMap: CM, key: 'x.6e657439', why: 'cniPath entry "/tmp/../tmp/evil" is not a normalized path ("/tmp/evil")', namespace: 'shop', pod: 'web-1', node: 'node-a' }]);
+    expect(invalid).toEqual([expect.objectContaining({ configMap: CM, key: 'x.6e657439', why: 'cniPath entry "/tmp/../tmp/evil" is not a normalized path ("/tmp/evil")', namespace: 'shop', pod: 'web-1', node: 'node-a' })]);
+  });
+});
+
+describe('an invalid record through the commands: shown by cni-list, left alone by cni-gc, not used by cni-detach', () => {
+  /** A laptop (this host's cache empty) whose cluster holds a forged entry for shop/db-1 on node-2, next to a valid record. */
+  async function forged(change: Record<string, unknown>) {
+    const w = world();
+    w.deps.hostname = () => 'laptop';
+    w.runtime.sandboxes.clear();
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-2', ifname: 'net1', network: 'net', containerId: 'a'.repeat(64) }, { result: {} }));
+    const key = recordKey('b'.repeat(64), 'net2');
+    const value = { ...good(), node: 'node-2', pod: 'db-1', uid: 'uid-db', ifname: 'net2', containerId: 'b'.repeat(64), ...change };
+    await w.kube.patchConfigMapData('kube-system', recordName('node-2'), { [key]: JSON.stringify(value) });
+    return { w, key, removal: `kubectl patch configmap cni-attach-node-node-2 -n kube-system --type merge -p '{"data":{"${key}":null}}'` };
+  }
+
+  it('cni-list -A: a row `record:<configmap>/<key>` in state invalid with why, and the kubectl patch that removes it; -n picks it by the namespace it holds', async () => {
+    const { w, key, removal } = await forged({ pod: "db-1'; touch /tmp/x; '" });
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    const lines = w.stdout().trim().split('\n');
+    expect(lines[1]).toMatch(new RegExp(`^- +record:cni-attach-node-node-2/${key.replace('.', '\\.')} +- +- +<none> +invalid +<unknown> +- +pod name "db-1'; touch /tmp/x; '" is\\.\\.\\.$`));
+    expect(lines[2]).toMatch(/^shop +web-1 +net1 /);
+    expect(w.stderr()).toBe(`note: to clear record:cni-attach-node-node-2/${key} (invalid): \`${removal}\`\n`);
+    expect(await w.cli(listCommand, ['-A', '-o', 'json', '--kubeconfig', '/k/config'])).toBe(0);
+    const item = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.state === 'invalid')!;
+    expect(item).toMatchObject({ pod: `record:cni-attach-node-node-2/${key}`, node: 'node-2', clearCommand: `${removal} --kubeconfig /k/config` });
+    expect(item.reason).toBe(`the record ${key} of ConfigMap kube-system/cni-attach-node-node-2 is not valid: pod name "db-1'; touch /tmp/x; '" is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.'); no command uses it (cni-gc and cni-detach leave it alone): remove it with kubectl patch`);
+    // the filters: it says namespace shop
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).toBe(`attachment/record:cni-attach-node-node-2/${key}.-\nattachment/web-1.net1\n`);
+    expect(await w.cli(listCommand, ['-n', 'other', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).toBe('');
+  });
+
+  it('cni-gc: its pod is gone, but nothing is done for it (no node reached, no DEL, the entry stays), and a note says so with the command that removes it; gc exits 0', async () => {
+    const { w, key, removal } = await forged({ cniPath: '/tmp/evil/../evil' });
+    const reached: string[] = [];
+    w.runtime.nodeExecutor = async (n: string) => (reached.push(n), new FakeExecutor());
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).toContain(`note: left alone the record ${key} of ConfigMap kube-system/cni-attach-node-node-2, which is not valid (cniPath entry "/tmp/evil/../evil" is not a normalized path ("/tmp/evil")); nothing is done for it: \`${removal}\` removes it\n`);
+    expect(reached).toEqual([]);
+    expect(Object.keys(w.kube.configMaps.get(`kube-system/${recordName('node-2')}`)!.data)).toContain(key);
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { records: { invalid: unknown[] } }).records.invalid).toEqual([{ configMap: 'cni-attach-node-node-2', key, why: expect.stringMatching(/^cniPath entry/), removeCommand: removal }]);
+  });
+
+  it('cni-detach of its pod given no --cni-path takes the path of the newest valid record, not of a newer invalid one', async () => {
+    const { w } = await forged({ pod: 'web-1', uid: 'uid-1', ifname: 'net1', containerId: 'b'.repeat(64), since: '2030-01-01T00:00:00Z', cniPath: '/tmp/evil:/x/../y' });
+    // the valid record of web-1 net1 (older), with the attach's own --cni-path
+    await addRecord(w.kube, 'kube-system', { ...attachmentRecord({ namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-2', ifname: 'net1', network: 'net', containerId: 'a'.repeat(64), cniPath: '/opt/x' }, { result: {} }), since: '2026-01-01T00:00:00Z' });
+    await w.kube.patchConfigMapData('kube-system', recordName('node-2'), { [recordKey('b'.repeat(64), 'net1')]: JSON.stringify({ ...good(), node: 'node-2', pod: 'web-1', uid: 'uid-1', containerId: 'b'.repeat(64), since: '2030-01-01T00:00:00Z', cniPath: '/tmp/evil:/x/../y' }) });
+    await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--dry-run']);
+    expect(w.stderr()).toContain('note: plugins looked for in /opt/x, where the attach of net1 found them (its record; --cni-path overrides)\n');
+    expect(w.stderr()).not.toContain('/tmp/evil');
   });
 });
