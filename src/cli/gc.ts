@@ -10,7 +10,8 @@ import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
-import { formatData, removeKeyCommandLine, waysOut } from './output.js';
+import { detachCommandLine, formatData, removeKeyCommandLine, waysOut } from './output.js';
+import type { ChainContext } from '../cni/chain.js';
 import { connect } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
@@ -157,7 +158,21 @@ async function recordsPass(
       return;
     }
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
-    if (ctx && cache) for (const r of todo) engine.readAhead(ctx, cache, r.ifname);
+    // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own: then
+    // they run only once that node trusts the path (a record is not the user's word: cli/context.ts cniPathFrom). What
+    // each will read, the trust facts too, rides on the node's first round trip.
+    const ownOf = (r: AttachmentRecord): GcFlags =>
+      !flags.cniPath && r.cniPath
+        ? { ...flags, cniPath: r.cniPath, cniPathFrom: { record: records.recordOrigin(r, ns), retry: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, { ...flags, cniPath: r.cniPath }) } }
+        : flags;
+    const engines = new Map<AttachmentRecord, ChainContext>();
+    const ctxOf = (r: AttachmentRecord): ChainContext => {
+      const own = ownOf(r);
+      if (own === flags) return ctx!;
+      if (!engines.has(r)) engines.set(r, prepareEngine(own, exec!, deps).ctx);
+      return engines.get(r)!;
+    };
+    if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
     const { argsMatchPod } = await load.pods();
     // a node reached by commands (this host's cache was read and reconciled by the local pass)
     const unrecorded = new Set<AttachmentRecord>();
@@ -192,12 +207,13 @@ async function recordsPass(
         const still = reachedBy ? await stillRunning(reachedBy, { namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!, r.containerId) : undefined;
         if (still) s = stale(r, still);
         if (flags.dryRun) {
+          // what the run would refuse, it says (the DEL below checks the same first)
+          await (await import('../cni/chain.js')).checkPathTrusted(ctxOf(r));
           if ((await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) out.freed.push(s);
           continue;
         }
-        // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own
-        const own = !flags.cniPath && r.cniPath ? { ...flags, cniPath: r.cniPath } : flags;
-        const done = await engine.detach(own === flags ? ctx! : prepareEngine(own, exec!, deps).ctx, cache!, {
+        const own = ownOf(r);
+        const done = await engine.detach(ctxOf(r), cache!, {
           containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
           // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
           // pod's node through its record)

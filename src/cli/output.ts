@@ -155,10 +155,10 @@ export function removeKeyCommandLine(flags: ReachFlags, namespace: string, confi
 /**
  * The cni-detach command line for a target, as a person would paste it ("kubectl cni-detach --netns /var/run/netns/a
  * --ifname eth1"), with the flags that reached the cluster and the node (reachArgs; for a bare namespace, which is
- * this host's, only --cache-dir and --cni-path): for the messages that name it.
+ * this host's, only --cache-dir and --cni-path): for the messages that name it. `command`: cni-check for its own.
  */
-export function detachCommandLine(target: { netns: string } | { namespace: string; name: string }, ifname: string, flags: ReachFlags): string {
-  const parts = ['kubectl', 'cni-detach'];
+export function detachCommandLine(target: { netns: string } | { namespace: string; name: string }, ifname: string, flags: ReachFlags, command: 'cni-detach' | 'cni-check' = 'cni-detach'): string {
+  const parts = ['kubectl', command];
   if ('netns' in target) parts.push('--netns', target.netns);
   else parts.push(target.name, '-n', target.namespace);
   parts.push('--ifname', ifname, ...reachArgs(flags, !('netns' in target)));

@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -128,6 +128,7 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   ctx.exec.readAhead({
     dirs: cache.readAheadFor(ifname),
     executableDirs: ctx.cniPath,
+    ...(ctx.untrustedPath ? { trustDirs: ctx.cniPath } : {}),
     runs: [...(ctx.versions || !list ? [] : types.map((t) => ({ candidates: candidates(t), opts: versionRunOptions(ctx, list.cniVersion) }))), ...status],
   });
 }
@@ -437,6 +438,7 @@ function retryHint(req: DetachRequest): string {
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   readAhead(ctx, cache, req.ifname);
+  await checkPathTrusted(ctx);
   return optimistically(ctx, cache, (c, k) => detachOnce(c, k, req));
 }
 
@@ -542,6 +544,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
 
 /** CHECK a cached attachment through its chain. */
 export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
+  await checkPathTrusted(ctx);
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
   const unreadable = found.find((f) => f.unreadable);
@@ -572,6 +575,7 @@ export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRe
 
 /** The runs a DEL (cni-detach --dry-run) or CHECK (cni-check --dry-run) would make for what is recorded, running nothing. */
 export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<PluginRun[]> {
+  await checkPathTrusted(ctx);
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
   const runs: PluginRun[] = [];

@@ -350,6 +350,14 @@ export async function addAttachingRecord(api: KubeApi, namespace: string, rec: A
   return k;
 }
 
+/**
+ * A record as a message names it: "the cluster's record of net1 of pod shop/web-1 on node node-a (key K of ConfigMap
+ * kube-system/cni-attach-node-node-a)". `namespace`: the agent namespace the records were read from.
+ */
+export function recordOrigin(r: AttachmentRecord, namespace: string): string {
+  return `the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} (${r.key ? `key ${r.key} of ` : ''}ConfigMap ${namespace}/${recordName(r.node)})`;
+}
+
 /** Records grouped by their node, in the order met (each node's records are one ConfigMap: one patch per node). */
 export function recordsByNode(recs: AttachmentRecord[]): Map<string, AttachmentRecord[]> {
   const out = new Map<string, AttachmentRecord[]>();

@@ -14,6 +14,13 @@ import { LocalExecutor } from '../../src/exec/local.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import { judgePluginDirs, parseTrust, prefixesOf, trustOutput, type StatFacts, type TrustFacts } from '../../src/exec/trust.js';
 import type { Executor, RunOptions, RunResult } from '../../src/exec/types.js';
+import { attachCommand } from '../../src/cli/attach.js';
+import { checkCommand } from '../../src/cli/check.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { gcCommand } from '../../src/cli/gc.js';
+import { addRecord, attachmentRecord, listRecords, recordKey } from '../../src/resolve/records.js';
+import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
+import { NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const DIR = 0o40000;
 const FILE = 0o100000;
@@ -192,3 +199,112 @@ describe('facts of paths: uid and mode as stat gives them', () => {
     expect((s.mode & 0o170000) === DIR).toBe(true);
   });
 });
+
+describe('a record\'s --cni-path through the commands: used only when its node trusts it (the user\'s own as always)', () => {
+  const entryOf = (containerId: string, pod: string, uid: string) => ({
+    kind: 'cniCacheV1', containerId, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
+    ifName: 'net1', networkName: 'net', netns: '', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', pod], ['K8S_POD_UID', uid]], result: bridgeResult('net1', '/proc/9/ns/net'),
+  });
+
+  /** This host's pod shop/web-1 attached with --cni-path /srv/plugins (the record names it), that directory then opened to anyone. */
+  async function attachedHere() {
+    const w = world();
+    w.exec.addPlugin('/srv/plugins/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('net1', NETNS)) } : {}));
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--conf', '-', '--cni-path', '/srv/plugins'])).toBe(0);
+    expect((await listRecords(w.kube, 'kube-system'))[0]).toMatchObject({ cniPath: '/srv/plugins' });
+    w.exec.modes.set('/srv/plugins', { uid: 0, mode: 0o40777 });
+    return w;
+  }
+
+  it('cni-detach (and its --dry-run, and cni-check) given no --cni-path: refused (exit 2) naming the record, why, and the command with the path given; nothing ran, nothing changed', async () => {
+    const w = await attachedHere();
+    const files = [...w.exec.files.keys()].sort();
+    const calls = w.exec.calls.length;
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1'])).toBe(2);
+    const key = recordKey(SANDBOX, 'net1');
+    expect(w.stderr()).toBe([
+      'note: plugins looked for in /srv/plugins, where the attach of net1 found them (its record; --cni-path overrides)',
+      `error: refusing to run plugins from /srv/plugins, the --cni-path that the cluster's record of net1 of pod shop/web-1 on node node-1 (key ${key} of ConfigMap kube-system/cni-attach-node-node-1) names: group or others may write /srv/plugins (mode 0777); a record is not the user's word (anyone who may write ConfigMaps in its namespace can write one), so its directories must be root's; nothing was run; if you trust them, give the path yourself: \`kubectl cni-detach web-1 -n shop --ifname net1 --cni-path /srv/plugins\``,
+      '',
+    ].join('\n'));
+    expect(w.exec.calls.length).toBe(calls);
+    expect([...w.exec.files.keys()].sort()).toEqual(files);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--dry-run'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: refusing to run plugins from \/srv\/plugins, .*`kubectl cni-detach web-1 -n shop --ifname net1 --cni-path \/srv\/plugins`$/m);
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'net1'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: refusing to run plugins from \/srv\/plugins, .*`kubectl cni-check web-1 -n shop --ifname net1 --cni-path \/srv\/plugins`$/m);
+    expect(w.exec.calls.length).toBe(calls);
+    // given by the user: trusted as typed
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--cni-path', '/srv/plugins'])).toBe(0);
+    expect(w.exec.calls.map((c) => c.command)).toContain('DEL');
+  });
+
+  it('cni-detach given no --cni-path, the record\'s directory root\'s and closed: used, as before', async () => {
+    const w = await attachedHere();
+    w.exec.modes.delete('/srv/plugins');
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.path)).toEqual(['/srv/plugins/bridge']);
+  });
+
+  /** A gone pod's attachment on node-2, reached as `reach` makes it, recorded with --cni-path /tmp/evil (anyone may write it there). */
+  async function goneOnNode2(reach: (node2: FakeExecutor) => Executor) {
+    const w = world();
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/tmp/evil/bridge', () => ({}));
+    node2.modes.set('/tmp', { uid: 0, mode: 0o41777 });
+    node2.modes.set('/tmp/evil', { uid: 0, mode: 0o40777 });
+    node2.files.set(`/var/lib/cni/results/net-${'c'.repeat(64)}-net1`, JSON.stringify(entryOf('c'.repeat(64), 'db-1', 'uid-db')));
+    const exec = reach(node2);
+    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? exec : undefined);
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'db-1', uid: 'uid-db', node: 'node-2', ifname: 'net1', network: 'net', containerId: 'c'.repeat(64), cniPath: '/tmp/evil' }, { result: {} }));
+    return { w, node2 };
+  }
+
+  it('cni-gc frees a gone pod\'s attachment on its node with the record\'s path only once that node trusts it: else not freed (exit 2), said with the record and the command; --dry-run says the same', async () => {
+    const { w, node2 } = await goneOnNode2((n) => n);
+    const key = recordKey('c'.repeat(64), 'net1');
+    const refusal = `note: could not free net1 of pod shop/db-1: refusing to run plugins from /tmp/evil, the --cni-path that the cluster's record of net1 of pod shop/db-1 on node node-2 (key ${key} of ConfigMap kube-system/cni-attach-node-node-2) names: group or others may write /tmp/evil (mode 0777); a record is not the user's word (anyone who may write ConfigMaps in its namespace can write one), so its directories must be root's; nothing was run`;
+    for (const dry of [['--dry-run'], []]) {
+      expect(await w.cli(gcCommand, dry)).toBe(2);
+      expect(w.stderr()).toContain(refusal);
+      expect(w.stderr()).toContain('if you trust them, give the path yourself: `kubectl cni-detach db-1 -n shop --ifname net1 --cni-path /tmp/evil`\n');
+      expect(w.stdout()).toMatch(/, 1 could not be freed\n$/);
+    }
+    expect(node2.calls).toEqual([]);
+    expect(node2.files.has(`/var/lib/cni/results/net-${'c'.repeat(64)}-net1`)).toBe(true);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    // given by the user: trusted as typed
+    expect(await w.cli(gcCommand, ['--cni-path', '/tmp/evil'])).toBe(0);
+    expect(node2.calls.map((c) => c.command)).toEqual(['DEL']);
+  });
+
+  it('on a node reached by commands the trust facts ride on the node\'s first round trip: a record\'s path costs gc no round trip more than the same path given', async () => {
+    const trips = async (trusted: boolean, given: string[]) => {
+      const { w, node2 } = await goneOnNode2((n) => new BatchingExecutor(new ShellNode(n.emulateShell())));
+      if (trusted) node2.modes.set('/tmp/evil', { uid: 0, mode: 0o40755 });
+      const before = node2.ran.length;
+      expect(await w.cli(gcCommand, given), w.stderr()).toBe(0);
+      expect(node2.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+      return node2.ran.length - before;
+    };
+    expect(await trips(true, [])).toBe(await trips(false, ['--cni-path', '/tmp/evil']));
+    // and refused there as on a node reached directly
+    const { w, node2 } = await goneOnNode2((n) => new BatchingExecutor(new ShellNode(n.emulateShell())));
+    expect(await w.cli(gcCommand, [])).toBe(2);
+    expect(w.stderr()).toContain('names: group or others may write /tmp/evil (mode 0777) on node node-2; ');
+    expect(node2.calls).toEqual([]);
+  });
+});
+
+/** A node reached by commands whose sh is a fake's emulation. */
+class ShellNode extends ShellExecutor {
+  readonly where = 'node node-2';
+  readonly elsewhere = 'node node-2';
+  constructor(readonly node: FakeExecutor) {
+    super();
+  }
+  run(argv: string[], opts?: RunOptions): Promise<RunResult> {
+    return this.node.run(argv, opts);
+  }
+}
