@@ -101,17 +101,16 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, giv
 }
 
 /**
- * The flags of a command clearing a record of another node: cni-list's own, with the attach's --cni-path and
- * --cache-dir as its record names them (AttachmentRecord.cniPath, cacheDir: what the DEL needs on that node) where
- * cni-list was not given its own (--cache-dir: other than /var/lib/cni). Records of older versions name neither.
+ * The flags of a command clearing a record of another node: cni-list's own, with the attach's --cache-dir as its
+ * record names it (AttachmentRecord.cacheDir: where that node keeps what the DEL needs; no command takes it from the
+ * record) where cni-list was not given its own (other than /var/lib/cni). Not the record's --cni-path: the printed
+ * cni-detach and cni-gc take it from the record themselves, and run plugins from it only once its node trusts it
+ * (cli/context.ts cniPathFrom); pasted into a command, it would be the user's own, trusted as typed, though anyone who
+ * may write ConfigMaps in the agent namespace may have written it.
  */
-export function withRecordedPaths(r: Pick<AttachmentRecord, 'cniPath' | 'cacheDir'>, flags: ReachFlags): ReachFlags {
+export function withRecordedPaths(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): ReachFlags {
   const ownCache = flags.cacheDir !== undefined && flags.cacheDir.replace(/(.)\/+$/, '$1') !== '/var/lib/cni';
-  return {
-    ...flags,
-    ...(flags.cniPath === undefined && r.cniPath !== undefined ? { cniPath: r.cniPath } : {}),
-    ...(!ownCache && r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}),
-  };
+  return { ...flags, ...(!ownCache && r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}) };
 }
 
 /**

@@ -413,12 +413,13 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const row = (JSON.parse(l.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((x) => x.pod === 'web-1')!;
     expect(row.state).toBe('interrupted');
     expect(row.reason).toMatch(/failed on node node-a: the connection to its node was lost during the ADD, which may have run;/);
-    // cni-list was given no --cni-path: its command carries the attach's, from the record (before: none, and the
-    // pasted command failed: CNI plugin "hang" not found in /opt/cni/bin, /usr/lib/cni on node node-a)
+    // cni-list was given no --cni-path: its command carries none (pasted, a record's path would be the user's own,
+    // trusted as typed); the cni-detach takes the attach's from the record, once node-a trusts it (the attach's own
+    // error carries the --cni-path the user gave it)
     const clear = (row as { clearCommand?: string }).clearCommand!;
     expect(clear).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
-    expect(clear).toContain(`--cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
-    expect(printed).toBe(clear); // the attach's own, the same
+    expect(clear).not.toContain('--cni-path');
+    expect(printed).toBe(`${clear} --cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
     // the command it printed, pasted at once: its lock's holder (the attach, on this laptop) is gone, but the ADD it
     // started may still run on the node until its time limit: busy (exit 1), saying when it is free; nothing ran
     const detachArgs = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
@@ -426,8 +427,11 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(early.exitCode, early.stderr).toBe(1);
     expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
-    // once free (the limit passed), the same command runs DEL from the intent: the lease and the record go
-    expectOk(await untilFree('detach', detachArgs));
+    // once free (the limit passed), the same command runs DEL from the intent with the record's --cni-path: the lease
+    // and the record go
+    const freed = await untilFree('detach', detachArgs);
+    expectOk(freed);
+    expect(freed.stderr).toContain(`note: plugins looked for in ${w.ws.pluginDir}:/usr/lib/cni, where the attach of net1 found them (its record; --cni-path overrides)`);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
     api.clearEvents();
