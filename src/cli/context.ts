@@ -142,8 +142,8 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
  */
 function untrustedRecordedPath(path: string, from: { record: string; retry: string }): (why: string) => Error {
   return (why) => {
-    const e = new UsageError(`refusing to run plugins from ${path}, the --cni-path that ${from.record} names: ${why}; a record is not the user's word (anyone who may write ConfigMaps in its namespace can write one), so its directories must be root's; nothing was run`);
-    e.next = `if you trust them, give the path yourself: \`${from.retry}\``;
+    const e = new UsageError(`refusing to run plugins from ${path}, the --cni-path that ${from.record} names: ${why}; anyone who may write ConfigMaps in its namespace can write a record, so its path is used only where none but root or the user the plugins run as may change it; nothing was run`);
+    e.next = `if you trust it, give it yourself: \`${from.retry}\``;
     return e;
   };
 }

@@ -441,10 +441,9 @@ function describeRecord(r: AttachmentRecord): string {
   return `${r.ifname} of pod ${r.namespace}/${r.pod} (network ${r.network}) on node ${r.node}`;
 }
 
-/** An entry of the records that is not valid, in a note: "the record <key> of ConfigMap ns/name, not valid: why". */
+/** An entry of the records that is not valid, in gc's note: "the record <key> of ConfigMap ns/name is not valid, …". */
 function describeInvalid(flags: GcFlags, r: InvalidRecord): string {
-  const key = r.shownKey;
-  return `the record ${key} of ConfigMap ${flags.agentNamespace ?? 'kube-system'}/${r.configMap}, which is not valid (${r.why}); nothing is done for it`;
+  return `the record ${r.shownKey} of ConfigMap ${flags.agentNamespace ?? 'kube-system'}/${r.configMap} is not valid, so it is left alone: ${r.why}`;
 }
 
 /** The kubectl patch that removes an entry of the records (cli/output.ts removeKeyCommandLine). */
@@ -660,7 +659,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
-      for (const r of invalid) deps.io.err(`note: left alone ${describeInvalid(flags, r)}: \`${removalOf(flags, r)}\` removes it\n`);
+      for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);

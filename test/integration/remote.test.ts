@@ -584,7 +584,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const [[key, value]] = Object.entries(cm.data!) as [[string, string]];
     api.deleteConfigMap('kube-system', cm.metadata.name);
     api.addConfigMap({ ...cm, data: { [key]: JSON.stringify({ ...(JSON.parse(value) as object), cniPath: evil }) } });
-    const refusal = `refusing to run plugins from ${evil}, the --cni-path that the cluster's record of net1 of pod shop/web-2 on node node-b (key ${key} of ConfigMap kube-system/cni-attach-node-node-b) names: group or others may write ${evil} (mode 0777) on node node-b; a record is not the user's word (anyone who may write ConfigMaps in its namespace can write one), so its directories must be root's; nothing was run; if you trust them, give the path yourself: \``;
+    const refusal = `refusing to run plugins from ${evil}, the --cni-path that the cluster's record of net1 of pod shop/web-2 on node node-b (key ${key} of ConfigMap kube-system/cni-attach-node-node-b) names: group or others may write ${evil} (mode 0777) on node node-b; anyone who may write ConfigMaps in its namespace can write a record, so its path is used only where none but root or the user the plugins run as may change it; nothing was run; if you trust it, give it yourself: \``;
     const unchanged = async () => {
       expect(existsSync(marker), 'the forged plugin ran').toBe(false);
       expect(await nodeResults(w.ws.dir, 'node-b')).toHaveLength(1);
@@ -650,7 +650,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // cni-gc: nothing done for it (the entry stays), said with the same command; gc's outcome is its own
     const g = await runCli('gc', w.gcArgs);
     expectOk(g);
-    expect(g.stderr).toContain(`note: left alone the record ${badKey} of ConfigMap kube-system/cni-attach-node-node-a, which is not valid (pod name "web-1'; touch /tmp/x; '" is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.')); nothing is done for it: \`${removal}\` removes it`);
+    expect(g.stderr).toContain(`note: the record ${badKey} of ConfigMap kube-system/cni-attach-node-node-a is not valid, so it is left alone: pod name "web-1'; touch /tmp/x; '" is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.'); \`${removal}\` removes it`);
     expect(recordKeys().sort()).toEqual([badKey, key].sort());
 
     // the printed command, run by kubectl where there is one, removes it

@@ -210,7 +210,7 @@ describe('an invalid record through the commands: shown by cni-list, left alone 
     const reached: string[] = [];
     w.runtime.nodeExecutor = async (n: string) => (reached.push(n), new FakeExecutor());
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stderr()).toContain(`note: left alone the record ${key} of ConfigMap kube-system/cni-attach-node-node-2, which is not valid (cniPath entry "/tmp/evil/../evil" is not a normalized path ("/tmp/evil")); nothing is done for it: \`${removal}\` removes it\n`);
+    expect(w.stderr()).toContain(`note: the record ${key} of ConfigMap kube-system/cni-attach-node-node-2 is not valid, so it is left alone: cniPath entry "/tmp/evil/../evil" is not a normalized path ("/tmp/evil"); \`${removal}\` removes it\n`);
     expect(reached).toEqual([]);
     expect(Object.keys(w.kube.configMaps.get(`kube-system/${recordName('node-2')}`)!.data)).toContain(key);
     expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);

@@ -224,7 +224,7 @@ describe('a record\'s --cni-path through the commands: used only when its node t
     const key = recordKey(SANDBOX, 'net1');
     expect(w.stderr()).toBe([
       'note: plugins looked for in /srv/plugins, where the attach of net1 found them (its record; --cni-path overrides)',
-      `error: refusing to run plugins from /srv/plugins, the --cni-path that the cluster's record of net1 of pod shop/web-1 on node node-1 (key ${key} of ConfigMap kube-system/cni-attach-node-node-1) names: group or others may write /srv/plugins (mode 0777); a record is not the user's word (anyone who may write ConfigMaps in its namespace can write one), so its directories must be root's; nothing was run; if you trust them, give the path yourself: \`kubectl cni-detach web-1 -n shop --ifname net1 --cni-path /srv/plugins\``,
+      `error: refusing to run plugins from /srv/plugins, the --cni-path that the cluster's record of net1 of pod shop/web-1 on node node-1 (key ${key} of ConfigMap kube-system/cni-attach-node-node-1) names: group or others may write /srv/plugins (mode 0777); anyone who may write ConfigMaps in its namespace can write a record, so its path is used only where none but root or the user the plugins run as may change it; nothing was run; if you trust it, give it yourself: \`kubectl cni-detach web-1 -n shop --ifname net1 --cni-path /srv/plugins\``,
       '',
     ].join('\n'));
     expect(w.exec.calls.length).toBe(calls);
@@ -264,11 +264,11 @@ describe('a record\'s --cni-path through the commands: used only when its node t
   it('cni-gc frees a gone pod\'s attachment on its node with the record\'s path only once that node trusts it: else not freed (exit 2), said with the record and the command; --dry-run says the same', async () => {
     const { w, node2 } = await goneOnNode2((n) => n);
     const key = recordKey('c'.repeat(64), 'net1');
-    const refusal = `note: could not free net1 of pod shop/db-1: refusing to run plugins from /tmp/evil, the --cni-path that the cluster's record of net1 of pod shop/db-1 on node node-2 (key ${key} of ConfigMap kube-system/cni-attach-node-node-2) names: group or others may write /tmp/evil (mode 0777); a record is not the user's word (anyone who may write ConfigMaps in its namespace can write one), so its directories must be root's; nothing was run`;
+    const refusal = `note: could not free net1 of pod shop/db-1: refusing to run plugins from /tmp/evil, the --cni-path that the cluster's record of net1 of pod shop/db-1 on node node-2 (key ${key} of ConfigMap kube-system/cni-attach-node-node-2) names: group or others may write /tmp/evil (mode 0777); anyone who may write ConfigMaps in its namespace can write a record, so its path is used only where none but root or the user the plugins run as may change it; nothing was run`;
     for (const dry of [['--dry-run'], []]) {
       expect(await w.cli(gcCommand, dry)).toBe(2);
       expect(w.stderr()).toContain(refusal);
-      expect(w.stderr()).toContain('if you trust them, give the path yourself: `kubectl cni-detach db-1 -n shop --ifname net1 --cni-path /tmp/evil`\n');
+      expect(w.stderr()).toContain('if you trust it, give it yourself: `kubectl cni-detach db-1 -n shop --ifname net1 --cni-path /tmp/evil`\n');
       expect(w.stdout()).toMatch(/, 1 could not be freed\n$/);
     }
     expect(node2.calls).toEqual([]);
