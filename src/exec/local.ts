@@ -192,7 +192,7 @@ export class LocalExecutor implements Executor, HostIdentity {
 
   /** exec/trust.ts, from lstat and stat of this host's paths (as trustShell gathers them on a node). */
   async untrustedPluginDirs(dirs: string[]): Promise<string | undefined> {
-    const facts: TrustFacts = { me: process.geteuid?.() ?? 0, lstat: new Map(), stat: new Map(), executables: new Map() };
+    const facts: TrustFacts = { me: process.geteuid?.() ?? 0, lstat: new Map(), stat: new Map(), files: new Map() };
     const look = async (p: string): Promise<boolean> => {
       try {
         const l = await lstat(p);
@@ -208,9 +208,11 @@ export class LocalExecutor implements Executor, HostIdentity {
       const files: string[] = [];
       for (const n of await readdir(d).catch(() => [] as string[])) {
         const f = d === '/' ? `/${n}` : `${d}/${n}`;
-        if (!n.includes('\n') && (await this.isExecutable(f)) && (await look(f))) files.push(f);
+        if (n.startsWith('.') || n.includes('\n') || !(await look(f))) continue;
+        // what is not a directory: any file a plugin could be (a link to nothing too: the rule refuses it)
+        if (((facts.stat.get(f)?.mode ?? 0) & 0o170000) !== 0o040000) files.push(f);
       }
-      facts.executables.set(d, files);
+      facts.files.set(d, files);
     }
     return judgePluginDirs(dirs, facts);
   }

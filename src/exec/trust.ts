@@ -3,8 +3,9 @@
  * who may write ConfigMaps in the agent namespace can write one, a much smaller right than running commands as root on
  * a node). The rule is the one this project holds a cache directory to (exec/local.ts untrustedDir, cni/cache.ts):
  * owned by root or by the user the commands run as, and not writable by group or others — applied here to every
- * directory of each path from / down, and to every executable file in each directory, since a plugin also runs other
- * plugins it finds in CNI_PATH itself (an IPAM plugin): whoever may change any of them chooses what runs.
+ * directory of each path from / down, and to every file in each directory (not its subdirectories or dotfiles, which
+ * no plugin type can name): a plugin also runs other plugins it finds in CNI_PATH itself (an IPAM plugin), and a file
+ * that is not executable today is one its owner may make so: whoever may change any of them chooses what runs.
  *
  * Details, with their reasons:
  *  - A directory on the way (not the plugin directory itself) that group or others may write passes when it has the
@@ -30,7 +31,7 @@ export interface StatFacts {
   mode: number;
 }
 
-/** What judgePluginDirs needs to know of a node: who runs the plugins, lstat and stat of paths, the executables. */
+/** What judgePluginDirs needs to know of a node: who runs the plugins, lstat and stat of paths, the plugin files. */
 export interface TrustFacts {
   /** The uid the plugins run as (the user of the command that read the facts). */
   me: number;
@@ -38,8 +39,8 @@ export interface TrustFacts {
   lstat: Map<string, StatFacts>;
   /** stat(2) of each path whose target exists. */
   stat: Map<string, StatFacts>;
-  /** The executable regular files of each plugin directory, as full paths. */
-  executables: Map<string, string[]>;
+  /** The files of each plugin directory (what is not a directory, links included; no dotfiles), as full paths. */
+  files: Map<string, string[]>;
 }
 
 const S_IFMT = 0o170000;
@@ -86,11 +87,12 @@ export function judgePluginDirs(dirs: string[], facts: TrustFacts): string | und
       if (!mine(s.uid)) return owner(p, s.uid);
       if (writable(s) && (p === dir || (s.mode & S_ISVTX) === 0)) return `group or others may write ${p} (mode ${octal(s.mode)})`;
     }
-    for (const f of facts.executables.get(dir) ?? []) {
+    for (const f of facts.files.get(dir) ?? []) {
       const l = facts.lstat.get(f);
-      const s = facts.stat.get(f);
-      if (!l || !s) continue; // gone meanwhile: not run
+      if (!l) continue; // gone meanwhile
       if ((l.mode & S_IFMT) === S_IFLNK && !mine(l.uid)) return owner(f, l.uid, ', a symbolic link,');
+      const s = facts.stat.get(f);
+      if (!s) return `${f} is a symbolic link to nothing: whoever may make what it names chooses what is there`;
       if (!mine(s.uid)) return owner(f, s.uid);
       if (writable(s)) return `group or others may write ${f} (mode ${octal(s.mode)})`;
     }
@@ -100,21 +102,21 @@ export function judgePluginDirs(dirs: string[], facts: TrustFacts): string | und
 
 /**
  * One sh script (its words: the directories, as shell words, e.g. `"${5}" "${6}"`) that prints the facts of those
- * directories for parseTrust: `u <uid>` (id -u), then `x <path>` for each executable regular file of each directory,
+ * directories for parseTrust: `u <uid>` (id -u), then `x <path>` for each file of each directory (TrustFacts.files),
  * then `l <uid> <hex mode> <path>` (stat -c, lstat) and `s …` (stat -L -c, stat) for each path that exists among
  * their prefixes (up to the first that does not) and those files. Three processes however many directories. A file
- * name holding a newline is left out (no plugin type holds one). Never fails: what could not be read is not printed.
- * Needs id, stat (coreutils or busybox).
+ * name holding a newline is left out (no plugin type holds one). Never fails: what could not be read is not printed
+ * (no `u` line when id fails). Needs id, stat (coreutils or busybox).
  */
 export function trustShell(dirWords: string): string {
   return [
-    "nl='\n'; me=$(id -u) || exit 1; printf 'u %s\\n' \"$me\"; first=1",
+    "nl='\n'; me=$(id -u) || exit 0; printf 'u %s\\n' \"$me\"; first=1",
     `for D in ${dirWords}; do`,
     '  if [ $first = 1 ]; then set -- /; first=0; fi',
     '  p=; r=${D#/}',
     '  while [ -n "$r" ]; do c=${r%%/*}; case $r in */*) r=${r#*/};; *) r=;; esac; [ -n "$c" ] || continue; p="$p/$c"; { [ -e "$p" ] || [ -h "$p" ]; } || break; set -- "$@" "$p"; done',
     '  [ -d "$D" ] || continue',
-    '  for f in "${D%/}"/*; do case $f in *"$nl"*) continue;; esac; [ -f "$f" ] && [ -x "$f" ] || continue; printf \'x %s\\n\' "$f"; set -- "$@" "$f"; done',
+    '  for f in "${D%/}"/*; do case $f in *"$nl"*) continue;; esac; { [ -e "$f" ] || [ -h "$f" ]; } && ! [ -d "$f" ] || continue; printf \'x %s\\n\' "$f"; set -- "$@" "$f"; done',
     'done',
     '[ $first = 1 ] && exit 0',
     "stat -c 'l %u %f %n' -- \"$@\" 2>/dev/null; stat -L -c 's %u %f %n' -- \"$@\" 2>/dev/null; exit 0",
@@ -123,14 +125,14 @@ export function trustShell(dirWords: string): string {
 
 /** The facts trustShell printed for `dirs`; undefined when its output is not that (no `u` line). */
 export function parseTrust(stdout: string, dirs: string[]): TrustFacts | undefined {
-  const facts: TrustFacts = { me: -1, lstat: new Map(), stat: new Map(), executables: new Map(dirs.map((d) => [trustKey(d), []])) };
+  const facts: TrustFacts = { me: -1, lstat: new Map(), stat: new Map(), files: new Map(dirs.map((d) => [trustKey(d), []])) };
   for (const line of stdout.split('\n')) {
     const [tag, a, b] = line.split(' ', 3);
     if (tag === 'u') facts.me = Number(a);
     else if (tag === 'x') {
       const f = line.slice(2);
       const d = f.slice(0, f.lastIndexOf('/')) || '/';
-      facts.executables.get(d)?.push(f);
+      facts.files.get(d)?.push(f);
     } else if ((tag === 'l' || tag === 's') && a !== undefined && b !== undefined) {
       const path = line.slice(tag.length + a.length + b.length + 3);
       (tag === 'l' ? facts.lstat : facts.stat).set(path, { uid: Number(a), mode: parseInt(b, 16) });
@@ -142,7 +144,7 @@ export function parseTrust(stdout: string, dirs: string[]): TrustFacts | undefin
 /** What trustShell prints for these facts (for fakes). */
 export function trustOutput(facts: TrustFacts): string {
   const lines = [`u ${facts.me}`];
-  for (const fs of facts.executables.values()) for (const f of fs) lines.push(`x ${f}`);
+  for (const fs of facts.files.values()) for (const f of fs) lines.push(`x ${f}`);
   for (const [tag, m] of [['l', facts.lstat], ['s', facts.stat]] as const) for (const [p, s] of m) lines.push(`${tag} ${s.uid} ${s.mode.toString(16)} ${p}`);
   return `${lines.join('\n')}\n`;
 }

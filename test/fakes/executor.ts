@@ -117,7 +117,7 @@ export class FakeExecutor implements Executor {
 
   /** What trustShell would gather here for dirs. */
   trustFacts(dirs: string[]): TrustFacts {
-    const facts: TrustFacts = { me: this.uid, lstat: new Map(), stat: new Map(), executables: new Map() };
+    const facts: TrustFacts = { me: this.uid, lstat: new Map(), stat: new Map(), files: new Map() };
     const all = [...this.plugins.keys(), ...this.files.keys()];
     const known = (p: string): (StatFacts & { target?: StatFacts }) | undefined =>
       this.modes.get(p) ?? (p === '/' || all.some((k) => k.startsWith(`${p}/`)) ? { uid: 0, mode: 0o40755 } : this.plugins.has(p) ? { uid: 0, mode: 0o100755 } : undefined);
@@ -133,7 +133,7 @@ export class FakeExecutor implements Executor {
       for (const p of prefixesOf(d)) if (!look(p)) break;
       const files = [...this.plugins.keys()].filter((k) => k.slice(0, k.lastIndexOf('/')) === d);
       for (const f of files) look(f);
-      facts.executables.set(d, files);
+      facts.files.set(d, files);
     }
     return facts;
   }

@@ -27,8 +27,8 @@ const FILE = 0o100000;
 const LINK = 0o120000;
 
 /** Facts from a table: path → [uid, mode] (lstat = stat), or [uid, mode, target [uid, mode]] for a link. */
-function facts(table: Record<string, [number, number] | [number, number, [number, number] | null]>, executables: Record<string, string[]> = {}, me = 0): TrustFacts {
-  const f: TrustFacts = { me, lstat: new Map(), stat: new Map(), executables: new Map(Object.entries(executables)) };
+function facts(table: Record<string, [number, number] | [number, number, [number, number] | null]>, files: Record<string, string[]> = {}, me = 0): TrustFacts {
+  const f: TrustFacts = { me, lstat: new Map(), stat: new Map(), files: new Map(Object.entries(files)) };
   for (const [p, [uid, mode, target]] of Object.entries(table)) {
     f.lstat.set(p, { uid, mode });
     if (target !== null) f.stat.set(p, target ? { uid: target[0], mode: target[1] } : { uid, mode });
@@ -65,6 +65,9 @@ describe('judgePluginDirs: the rule', () => {
     const more = { ...base, '/opt/cni/bin/host-local': root(FILE | 0o757) };
     expect(judgePluginDirs(['/opt/cni/bin'], facts(more, { '/opt/cni/bin': ['/opt/cni/bin/bridge', '/opt/cni/bin/host-local'] }))).toBe('group or others may write /opt/cni/bin/host-local (mode 0757)');
     expect(judgePluginDirs(['/opt/cni/bin'], facts({ ...base, '/opt/cni/bin/bridge': [65534, FILE | 0o755] }, exe))).toBe('/opt/cni/bin/bridge belongs to uid 65534, neither to root nor to uid 0, who runs the plugins');
+    // a file that is not executable today: its owner may make it so
+    expect(judgePluginDirs(['/opt/cni/bin'], facts({ ...base, '/opt/cni/bin/notes': [1000, FILE | 0o644] }, { '/opt/cni/bin': ['/opt/cni/bin/bridge', '/opt/cni/bin/notes'] }))).toBe('/opt/cni/bin/notes belongs to uid 1000, neither to root nor to uid 0, who runs the plugins');
+    expect(judgePluginDirs(['/opt/cni/bin'], facts({ ...base, '/opt/cni/bin/gone': [0, LINK | 0o777, null] }, { '/opt/cni/bin': ['/opt/cni/bin/gone'] }))).toMatch(/^\/opt\/cni\/bin\/gone is a symbolic link to nothing/);
     // every directory of the path, the second as the first
     expect(judgePluginDirs(['/opt/cni/bin', '/opt/x'], facts({ ...base, '/opt/x': root(DIR | 0o777) }, exe))).toBe('group or others may write /opt/x (mode 0777)');
   });
@@ -170,6 +173,18 @@ describe.each(ways)('on real directories: %s', (_way, make) => {
     await chmod(dir, 0o777);
     const d = await plugins('under');
     expect(await verdict([d])).toBe(`group or others may write ${dir} (mode 0777)`);
+  });
+
+  it.skipIf(!isRoot)('a file of another user in a plugin directory, executable or not; not a subdirectory or a dotfile (no plugin type names them)', async () => {
+    const d = await plugins('mixed');
+    await mkdir(join(d, 'sub'));
+    await writeFile(join(d, '.hidden'), '');
+    await chown(join(d, 'sub'), 65534, 65534);
+    await chown(join(d, '.hidden'), 65534, 65534);
+    expect(await verdict([d])).toBeUndefined();
+    await writeFile(join(d, 'notes'), 'x', { mode: 0o644 });
+    await chown(join(d, 'notes'), 65534, 65534);
+    expect(await verdict([d])).toBe(`${d}/notes belongs to uid 65534, neither to root nor to uid 0, who runs the plugins`);
   });
 
   it.skipIf(!isRoot)('a directory or plugin of another user, a link of another user: refused', async () => {
