@@ -21,8 +21,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
     const api = kind === 'pod' ? await connect(given, deps) : undefined;
     // no --cni-path: where its attach found the plugins (its record)
-    const recorded = api ? await recordedCniPath(given, deps, api, podName!) : undefined;
-    const flags: CommonFlags = recorded ? { ...given, cniPath: recorded } : given;
+    const flags: CommonFlags = api ? { ...given, ...(await recordedCniPath(given, deps, api, podName!, 'cni-check')) } : given;
     const p = prepare(flags, exec, deps);
     const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
     const engine = await load.engine();

@@ -99,6 +99,12 @@ export interface Prepared {
 
 export interface EngineFlags {
   cniPath?: string;
+  /**
+   * Set when cniPath is not the user's but a record's (cli/targets.ts recordedCniPath, cli/gc.ts): then plugins run
+   * from it only once its node trusts it (cni/chain.ts checkPathTrusted), else the refusal (untrustedRecordedPath)
+   * names `record` and `retry`, the command that gives the same path explicitly.
+   */
+  cniPathFrom?: { record: string; retry: string };
   cacheDir: string;
   timeout: string;
   /** -v level as text */
@@ -123,8 +129,23 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
     ...(versions ? { versions } : {}),
     interrupted: interruptedBy,
     hold,
+    ...(flags.cniPathFrom && flags.cniPath !== undefined ? { untrustedPath: untrustedRecordedPath(flags.cniPath, flags.cniPathFrom) } : {}),
   };
   return { ctx, cache };
+}
+
+/**
+ * The refusal of a record's --cni-path whose directories or plugins someone other than root (or the user the plugins
+ * run as) may change on its node (exec/trust.ts): exit 2, nothing was run; it names the record (anyone who may write
+ * ConfigMaps in the agent namespace can write one) and the command that gives the path explicitly, for a user who
+ * trusts it.
+ */
+function untrustedRecordedPath(path: string, from: { record: string; retry: string }): (why: string) => Error {
+  return (why) => {
+    const e = new UsageError(`refusing to run plugins from ${path}, the --cni-path that ${from.record} names: ${why}; anyone who may write ConfigMaps in its namespace can write a record, so its path is used only where none but root or the user the plugins run as may change it; nothing was run`);
+    e.next = `if you trust it, give it yourself: \`${from.retry}\``;
+    return e;
+  };
 }
 
 export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {

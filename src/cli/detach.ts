@@ -266,8 +266,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     if (given.parallel !== undefined) parseParallel(given.parallel);
     const api = kind === 'netns' ? undefined : await connect(given, deps);
     // one pod, no --cni-path: where its attach found the plugins (its record)
-    const recorded = kind === 'pod' ? await recordedCniPath(given, deps, api!, podName!) : undefined;
-    const flags: DetachFlags = recorded ? { ...given, cniPath: recorded } : given;
+    const flags: DetachFlags = kind === 'pod' ? { ...given, ...(await recordedCniPath(given, deps, api!, podName!, 'cni-detach')) } : given;
     const p = prepare(flags, exec, deps);
     const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, namespace, false);

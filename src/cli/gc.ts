@@ -4,13 +4,14 @@ import { NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageEr
 import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
-import type { AttachmentRecord } from '../resolve/records.js';
+import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
-import { formatData, waysOut } from './output.js';
+import { detachCommandLine, formatData, removeKeyCommandLine, waysOut } from './output.js';
+import type { ChainContext } from '../cni/chain.js';
 import { connect } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
@@ -157,7 +158,21 @@ async function recordsPass(
       return;
     }
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
-    if (ctx && cache) for (const r of todo) engine.readAhead(ctx, cache, r.ifname);
+    // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own: then
+    // they run only once that node trusts the path (a record is not the user's word: cli/context.ts cniPathFrom). What
+    // each will read, the trust facts too, rides on the node's first round trip.
+    const ownOf = (r: AttachmentRecord): GcFlags =>
+      !flags.cniPath && r.cniPath
+        ? { ...flags, cniPath: r.cniPath, cniPathFrom: { record: records.recordOrigin(r, ns), retry: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, { ...flags, cniPath: r.cniPath }) } }
+        : flags;
+    const engines = new Map<AttachmentRecord, ChainContext>();
+    const ctxOf = (r: AttachmentRecord): ChainContext => {
+      const own = ownOf(r);
+      if (own === flags) return ctx!;
+      if (!engines.has(r)) engines.set(r, prepareEngine(own, exec!, deps).ctx);
+      return engines.get(r)!;
+    };
+    if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
     const { argsMatchPod } = await load.pods();
     // a node reached by commands (this host's cache was read and reconciled by the local pass)
     const unrecorded = new Set<AttachmentRecord>();
@@ -192,12 +207,13 @@ async function recordsPass(
         const still = reachedBy ? await stillRunning(reachedBy, { namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!, r.containerId) : undefined;
         if (still) s = stale(r, still);
         if (flags.dryRun) {
+          // what the run would refuse, it says (the DEL below checks the same first)
+          await (await import('../cni/chain.js')).checkPathTrusted(ctxOf(r));
           if ((await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) out.freed.push(s);
           continue;
         }
-        // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own
-        const own = !flags.cniPath && r.cniPath ? { ...flags, cniPath: r.cniPath } : flags;
-        const done = await engine.detach(own === flags ? ctx! : prepareEngine(own, exec!, deps).ctx, cache!, {
+        const own = ownOf(r);
+        const done = await engine.detach(ctxOf(r), cache!, {
           containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
           // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
           // pod's node through its record)
@@ -369,9 +385,9 @@ async function stillRunning(rt: PodRuntime, ref: PodRef, exec: Executor, contain
  * right to read nodes is needed (deploy/rbac.yaml). A name that is neither is a NotFoundError (exit 3) naming the
  * nodes there are, before anything is changed. Returns the pods and records it read, for gc to go on with.
  */
-async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promise<{ pods: Pod[]; records: AttachmentRecord[] }> {
-  const { listRecords } = await import('../resolve/records.js');
-  const [pods, records] = await Promise.all([api.listPods(undefined), listRecords(api, flags.agentNamespace ?? 'kube-system')]);
+async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promise<{ pods: Pod[]; records: AttachmentRecord[]; invalid: InvalidRecord[] }> {
+  const { readRecords } = await import('../resolve/records.js');
+  const [pods, { records, invalid }] = await Promise.all([api.listPods(undefined), readRecords(api, flags.agentNamespace ?? 'kube-system')]);
   const known = new Set([...pods.map((p) => p.spec?.nodeName), ...records.map((r) => r.node)].filter((n): n is string => !!n));
   const unknown = asked.filter((n) => !known.has(n));
   if (unknown.length > 0) {
@@ -379,7 +395,7 @@ async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promis
     const there = names.length === 0 ? 'no pod of the cluster is scheduled on any node' : `the nodes with pods or records: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, … (${names.length} in all)` : ''}`;
     throw new NotFoundError(`node${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found: no pod is scheduled there and no attachment is recorded there (${there}); nothing was changed`);
   }
-  return { pods, records };
+  return { pods, records, invalid };
 }
 
 /**
@@ -423,6 +439,16 @@ async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise
 /** A recorded attachment in messages: "net1 of pod shop/web-1 (network net) on node node-a". */
 function describeRecord(r: AttachmentRecord): string {
   return `${r.ifname} of pod ${r.namespace}/${r.pod} (network ${r.network}) on node ${r.node}`;
+}
+
+/** An entry of the records that is not valid, in gc's note: "the record <key> of ConfigMap ns/name is not valid, …". */
+function describeInvalid(flags: GcFlags, r: InvalidRecord): string {
+  return `the record ${r.shownKey} of ConfigMap ${flags.agentNamespace ?? 'kube-system'}/${r.configMap} is not valid, so it is left alone: ${r.why}`;
+}
+
+/** The kubectl patch that removes an entry of the records (cli/output.ts removeKeyCommandLine). */
+function removalOf(flags: GcFlags, r: InvalidRecord): string {
+  return removeKeyCommandLine(flags, flags.agentNamespace ?? 'kube-system', r.configMap, r.keyJson);
 }
 
 /** A record in -o json/yaml. */
@@ -555,13 +581,18 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let aliveElsewhere = 0;
     const changes = { added: [] as AttachmentRecord[], removed: [] as AttachmentRecord[] };
     const unreached: { node: string; error: unknown }[] = [];
+    // entries of the records that are not valid (resolve/records.ts validateRecord): left alone, each said with the
+    // kubectl patch that removes it; they do not change gc's outcome (records are an index)
+    let invalid: InvalidRecord[] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
         // this host's attachments are counted (alive or freed) from its cache, not from their records
         const localAlive = new Set(classified.map((c) => `${c.entry.containerId}/${c.entry.ifName}`));
         const allPods = pods ?? (await api.listPods(undefined));
-        const all = listed?.records ?? (await (await import('../resolve/records.js')).listRecords(api, flags.agentNamespace ?? 'kube-system'));
+        const read = listed ?? (await (await import('../resolve/records.js')).readRecords(api, flags.agentNamespace ?? 'kube-system'));
+        const all = read.records;
+        invalid = read.invalid;
         const remote = await recordsPass(flags, deps, api, allPods, locallyFreed, exec, localAlive, all, asked);
         outcome.freed.push(...remote.freed);
         outcome.failed.push(...remote.failed);
@@ -617,7 +648,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         alive: valid.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
-        records: { added: changes.added.map(recordRow), removed: changes.removed.map(recordRow) },
+        records: { added: changes.added.map(recordRow), removed: changes.removed.map(recordRow), invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })) },
         errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`)],
       }, flags.output));
     } else {
@@ -628,6 +659,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
+      for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);

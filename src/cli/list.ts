@@ -7,11 +7,11 @@ import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { connect, withUserSelector } from './targets.js';
-import { detachCommandLine, gcCommandLine, type ReachFlags } from './output.js';
+import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Pod } from '../resolve/kube.js';
-import type { AttachmentRecord } from '../resolve/records.js';
+import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
 
 interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
@@ -101,16 +101,32 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, giv
 }
 
 /**
- * The flags of a command clearing a record of another node: cni-list's own, with the attach's --cni-path and
- * --cache-dir as its record names them (AttachmentRecord.cniPath, cacheDir: what the DEL needs on that node) where
- * cni-list was not given its own (--cache-dir: other than /var/lib/cni). Records of older versions name neither.
+ * The flags of a command clearing a record of another node: cni-list's own, with the attach's --cache-dir as its
+ * record names it (AttachmentRecord.cacheDir: where that node keeps what the DEL needs; no command takes it from the
+ * record) where cni-list was not given its own (other than /var/lib/cni). Not the record's --cni-path: the printed
+ * cni-detach and cni-gc take it from the record themselves, and run plugins from it only once its node trusts it
+ * (cli/context.ts cniPathFrom); pasted into a command, it would be the user's own, trusted as typed, though anyone who
+ * may write ConfigMaps in the agent namespace may have written it.
  */
-export function withRecordedPaths(r: Pick<AttachmentRecord, 'cniPath' | 'cacheDir'>, flags: ReachFlags): ReachFlags {
+export function withRecordedPaths(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): ReachFlags {
   const ownCache = flags.cacheDir !== undefined && flags.cacheDir.replace(/(.)\/+$/, '$1') !== '/var/lib/cni';
+  return { ...flags, ...(!ownCache && r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}) };
+}
+
+/**
+ * A row for an entry of the cluster's records that is not valid (resolve/records.ts validateRecord): named by its
+ * ConfigMap and key (`record:<configmap>/<key>`), none of its fields shown but in why (quoted and cut short), state
+ * `invalid`, and the kubectl patch that removes it. No command uses it for anything (cni-gc leaves it).
+ */
+export function invalidRecordRow(r: InvalidRecord, agentNamespace: string, flags: ReachFlags = {}): Row {
+  const key = r.shownKey;
   return {
-    ...flags,
-    ...(flags.cniPath === undefined && r.cniPath !== undefined ? { cniPath: r.cniPath } : {}),
-    ...(!ownCache && r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}),
+    namespace: '-', target: `record:${r.configMap}/${key}`, node: r.node ?? '<none>', ifname: '-', network: '-', addresses: [], containerId: '-',
+    state: 'invalid',
+    brief: r.why,
+    reason: `the record ${key} of ConfigMap ${agentNamespace}/${r.configMap} is not valid: ${r.why}; no command uses it (cni-gc and cni-detach leave it alone): remove it with kubectl patch`,
+    remedy: 'kubectl patch removes it',
+    clear: removeKeyCommandLine(flags, agentNamespace, r.configMap, r.keyJson),
   };
 }
 
@@ -253,13 +269,17 @@ a note on stderr says so and why.`,
     // what cni-attach recorded in the cluster on every node (one list), for the pods asked about: the same filters
     // as this host's rows (a pod name, -n or -A, -l)
     let records: AttachmentRecord[] = [];
+    // the entries that are not valid records (shown as such, with the command that removes them): picked by the same
+    // filters, on the namespace and pod name they hold (-A without a pod name or -l: all of them)
+    let invalid: InvalidRecord[] = [];
     if (api) {
       try {
-        records = (await (await import('../resolve/records.js')).listRecords(api, flags.agentNamespace ?? 'kube-system')).filter(
-          (r) =>
-            (podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace) &&
-            (selected === undefined || selected.has(`${r.namespace}/${r.pod}`)),
-        );
+        const wanted = (r: { namespace?: string; pod?: string }) =>
+          (podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace) &&
+          (selected === undefined || selected.has(`${r.namespace}/${r.pod}`));
+        const read = await (await import('../resolve/records.js')).readRecords(api, flags.agentNamespace ?? 'kube-system');
+        records = read.records.filter(wanted);
+        invalid = read.invalid.filter(wanted);
       } catch (e) {
         // a server that does not answer is the cluster not asked (one note, below, and not asked again); an answer
         // refusing the records (403) leaves the rest of the cluster's answers
@@ -297,7 +317,8 @@ a note on stderr says so and why.`,
     // an attaching record names no sandbox yet: this host's own cache row of that pod's ifname stands for it
     const seenPods = new Set(local.map((r) => `${r.namespace}/${r.target}/${r.ifname}`));
     const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`) && !(r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags));
-    const rows = [...local, ...remote].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
+    const bad = invalid.map((r) => invalidRecordRow(r, flags.agentNamespace ?? 'kube-system', flags));
+    const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,
       allNamespaces: !!flags.allNamespaces,

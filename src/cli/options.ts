@@ -40,6 +40,8 @@ export interface CommonFlags extends KubectlFlags {
   all?: boolean;
   parallel?: string;
   cniPath?: string;
+  /** Not a flag: set when cniPath is a record's, not the user's (cli/context.ts EngineFlags). */
+  cniPathFrom?: { record: string; retry: string };
   cacheDir: string;
   timeout: string;
   output: string;

@@ -104,23 +104,9 @@ export type ReachFlags = Partial<
  * TOKEN`, to be filled in, as a placeholder target is (messages end up in logs and tickets).
  */
 export function reachArgs(flags: ReachFlags, cluster: boolean): string[] {
-  const out: string[] = [];
-  const add = (flag: string, v: string | undefined) => {
-    if (v !== undefined) out.push(flag, v);
-  };
+  const out = cluster ? kubectlArgs(flags) : [];
+  const add = flagAdder(out);
   if (cluster) {
-    add('--kubeconfig', flags.kubeconfig);
-    add('--context', flags.context);
-    if (typeof flags.cluster === 'string') add('--cluster', flags.cluster);
-    add('--user', flags.user);
-    add('--server', flags.server);
-    if (flags.token !== undefined) out.push('--token', 'TOKEN');
-    add('--certificate-authority', flags.certificateAuthority);
-    if (flags.insecureSkipTlsVerify) out.push('--insecure-skip-tls-verify');
-    add('--tls-server-name', flags.tlsServerName);
-    add('--as', flags.as);
-    for (const g of flags.asGroup ?? []) add('--as-group', g);
-    add('--as-uid', flags.asUid);
     if (flags.runtime !== undefined && flags.runtime !== 'auto') add('--runtime', flags.runtime);
     add('--docker-host', flags.dockerHost);
     add('--agent-image', flags.agentImage);
@@ -131,13 +117,48 @@ export function reachArgs(flags: ReachFlags, cluster: boolean): string[] {
   return out;
 }
 
+/** Push `flag value` onto out when the value is given. */
+const flagAdder = (out: string[]) => (flag: string, v: string | undefined) => {
+  if (v !== undefined) out.push(flag, v);
+};
+
+/** kubectl's own flags among them: those that choose the cluster and the identity (a --token as `--token TOKEN`). */
+function kubectlArgs(flags: ReachFlags): string[] {
+  const out: string[] = [];
+  const add = flagAdder(out);
+  add('--kubeconfig', flags.kubeconfig);
+  add('--context', flags.context);
+  if (typeof flags.cluster === 'string') add('--cluster', flags.cluster);
+  add('--user', flags.user);
+  add('--server', flags.server);
+  if (flags.token !== undefined) out.push('--token', 'TOKEN');
+  add('--certificate-authority', flags.certificateAuthority);
+  if (flags.insecureSkipTlsVerify) out.push('--insecure-skip-tls-verify');
+  add('--tls-server-name', flags.tlsServerName);
+  add('--as', flags.as);
+  for (const g of flags.asGroup ?? []) add('--as-group', g);
+  add('--as-uid', flags.asUid);
+  return out;
+}
+
+/**
+ * The kubectl command that removes one data key of a ConfigMap (a record: resolve/records.ts), as the tool removes
+ * records, a JSON merge patch setting it to null: `kubectl patch configmap cni-attach-node-node-a -n kube-system
+ * --type merge -p '{"data":{"<key>":null}}'`, with kubectl's flags that reached the cluster. `keyJson`: the key as a
+ * JSON string whose control characters are escaped (records.ts safeJson), so that any key stays one word.
+ */
+export function removeKeyCommandLine(flags: ReachFlags, namespace: string, configMap: string, keyJson: string): string {
+  const patch = `{"data":{${keyJson}:null}}`;
+  return ['kubectl', 'patch', 'configmap', configMap, '-n', namespace, '--type', 'merge', '-p', patch, ...kubectlArgs(flags)].map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');
+}
+
 /**
  * The cni-detach command line for a target, as a person would paste it ("kubectl cni-detach --netns /var/run/netns/a
  * --ifname eth1"), with the flags that reached the cluster and the node (reachArgs; for a bare namespace, which is
- * this host's, only --cache-dir and --cni-path): for the messages that name it.
+ * this host's, only --cache-dir and --cni-path): for the messages that name it. `command`: cni-check for its own.
  */
-export function detachCommandLine(target: { netns: string } | { namespace: string; name: string }, ifname: string, flags: ReachFlags): string {
-  const parts = ['kubectl', 'cni-detach'];
+export function detachCommandLine(target: { netns: string } | { namespace: string; name: string }, ifname: string, flags: ReachFlags, command: 'cni-detach' | 'cni-check' = 'cni-detach'): string {
+  const parts = ['kubectl', command];
   if ('netns' in target) parts.push('--netns', target.netns);
   else parts.push(target.name, '-n', target.namespace);
   parts.push('--ifname', ifname, ...reachArgs(flags, !('netns' in target)));

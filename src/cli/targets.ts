@@ -16,7 +16,7 @@ import { loadConf } from './context.js';
 import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
 import { load } from './load.js';
 import { userAgent } from './version.js';
-import { shellQuote } from './output.js';
+import { detachCommandLine, shellQuote } from './output.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -107,13 +107,21 @@ async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string
  * For detach and check of one pod given no --cni-path: the --cni-path its attach used, as the cluster's newest record
  * of that pod and interface names it (resolve/records.ts), so that the plugins are found where the attach found them
  * and the commands other commands print without it (an attach's "already taken", cni-list's) work as printed. One
- * list of the records; none, or records that cannot be read: undefined (the usual default). A note says which path.
+ * list of the records; none, or records that cannot be read: {} (the usual default). A note says which path. The path
+ * is a record's, not the user's: `cniPathFrom` names that record and the same command with the path given
+ * (`command`), and the engine runs nothing from it unless its node trusts it (cli/context.ts prepareEngine).
  */
-export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeApi, name: string): Promise<string | undefined> {
-  if (flags.cniPath !== undefined || flags.ifname === undefined) return undefined;
-  const path = (await newestRecords(api, flags, flags.namespace ?? api.defaultNamespace, name, (r) => !!r.cniPath))[0]?.cniPath;
-  if (path) deps.io.err(`note: plugins looked for in ${path}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
-  return path;
+export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, command: 'cni-detach' | 'cni-check'): Promise<Pick<CommonFlags, 'cniPath' | 'cniPathFrom'>> {
+  if (flags.cniPath !== undefined || flags.ifname === undefined) return {};
+  const namespace = flags.namespace ?? api.defaultNamespace;
+  const r = (await newestRecords(api, flags, namespace, name, (r) => !!r.cniPath))[0];
+  if (!r?.cniPath) return {};
+  deps.io.err(`note: plugins looked for in ${r.cniPath}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
+  const { recordOrigin } = await import('../resolve/records.js');
+  return {
+    cniPath: r.cniPath,
+    cniPathFrom: { record: recordOrigin(r, flags.agentNamespace ?? 'kube-system'), retry: detachCommandLine({ namespace, name }, flags.ifname, { ...flags, cniPath: r.cniPath }, command) },
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -128,6 +128,7 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   ctx.exec.readAhead({
     dirs: cache.readAheadFor(ifname),
     executableDirs: ctx.cniPath,
+    ...(ctx.untrustedPath ? { trustDirs: ctx.cniPath } : {}),
     runs: [...(ctx.versions || !list ? [] : types.map((t) => ({ candidates: candidates(t), opts: versionRunOptions(ctx, list.cniVersion) }))), ...status],
   });
 }
@@ -437,6 +438,7 @@ function retryHint(req: DetachRequest): string {
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   readAhead(ctx, cache, req.ifname);
+  await checkPathTrusted(ctx);
   return optimistically(ctx, cache, (c, k) => detachOnce(c, k, req));
 }
 
@@ -574,6 +576,7 @@ async function refuseIfHeld(cache: ResultCache, req: DetachRequest, found: Found
  */
 export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
   readAhead(ctx, cache, req.ifname);
+  await checkPathTrusted(ctx);
   return optimistically(ctx, cache, (c, k) => checkOnce(c, k, req));
 }
 
@@ -626,6 +629,7 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
  * interrupted attach's); for CHECK, NotFoundError for an attach that was interrupted (see check).
  */
 export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<PluginRun[]> {
+  await checkPathTrusted(ctx);
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
   for (const f of found) {

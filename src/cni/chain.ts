@@ -35,6 +35,23 @@ export interface ChainContext {
    * (exec/lock.ts Lock.renew), so that its time limit counts from the run that may outlive this process.
    */
   beforeRun?: () => Promise<void>;
+  /**
+   * Set when cniPath is not the user's own but came from elsewhere (a record in the cluster: the CLI knows which):
+   * then nothing runs from it until the node says its directories and plugins may be trusted (NodeFiles
+   * .untrustedPluginDirs, exec/trust.ts); otherwise what this makes of the node's reason is thrown (checkPathTrusted).
+   */
+  untrustedPath?: (why: string) => Error;
+}
+
+/**
+ * Refuse a CNI path that is not the user's own (ctx.untrustedPath) unless its node trusts it: throws what
+ * ctx.untrustedPath makes of the reason (the path's node named: "… on node node-a"). Called before anything of an
+ * operation runs or changes, so that a refusal leaves all as it was. A path the user gave is not asked about.
+ */
+export async function checkPathTrusted(ctx: ChainContext): Promise<void> {
+  if (!ctx.untrustedPath) return;
+  const why = await ctx.exec.untrustedPluginDirs(ctx.cniPath);
+  if (why) throw ctx.untrustedPath(`${why}${onNode(ctx.exec)}`);
 }
 
 /** One plugin run of the chain (invoke.ts invokePlugin), after ctx.beforeRun. */

@@ -4,7 +4,8 @@
  * so the file steps of the engine (lock, look-ups, intent, cache write, unlock) ride on the commands it runs anyway.
  *
  *  - Read-ahead: the engine declares what it will read (readAhead): the cache entries of an interface name, the
- *    executables in the CNI_PATH directories, the VERSION answers of its plugins. Nothing is sent for it: it rides on
+ *    executables in the CNI_PATH directories, the VERSION answers of its plugins, the owners and modes that say whether
+ *    a CNI path a record named may be trusted (exec/trust.ts). Nothing is sent for it: it rides on
  *    the next command this executor runs (the sandbox look-up), and the reads are then answered from that snapshot.
  *  - Write-behind: writes, removals and lock releases are queued and run, in order, in one `sh` before the next
  *    command (`sh -c '<steps>; exec plugin'`), or by flush(). A step that fails stops the command from running: run()
@@ -25,6 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EMIT_SH, parseFrames } from './framed.js';
+import { judgePluginDirs, parseTrust, trustKey, trustShell, type TrustFacts } from './trust.js';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 
 /** What the engine will read soon (see the file comment). */
@@ -35,6 +37,8 @@ export interface ReadAhead {
   executableDirs?: string[];
   /** Read-only commands whose answers will be asked: the first of `candidates` that is an executable file, run with opts. */
   runs?: { candidates: string[]; opts: RunOptions }[];
+  /** Plugin directories whose trust will be asked (untrustedPluginDirs, exec/trust.ts), all at once. */
+  trustDirs?: string[];
 }
 
 /** What an executor that batches adds to the port. */
@@ -67,6 +71,7 @@ type Step =
   | { kind: 'expectNames'; dir: string; suffix: string; names: string[] }
   | { kind: 'list'; dir: string; suffix: string }
   | { kind: 'executables'; dir: string }
+  | { kind: 'trust'; dirs: string[] }
   | { kind: 'firstRun'; candidates: string[]; opts: RunOptions; key: (path: string) => string };
 
 /** Steps are sent in one round trip only while their arguments stay small (a URL carries pods/exec's command). */
@@ -107,6 +112,8 @@ function stepShell(s: Step, arg: (v: string) => string): string {
       return `cd ${arg(s.dir)} 2>/dev/null || { echo 0; exit 0; }; x=${arg(s.suffix)}; set --; for f in *"$x"; do [ -f "$f" ] || continue; case $f in *'\n'*) continue;; esac; set -- "$@" "$f"; done; [ $# -gt 0 ] || { echo 0; exit 0; }; stat -L -c '%s %n' -- "$@" > "$t/l" 2>/dev/null || exit 0; echo $#; while IFS= read -r l; do printf '%s\\n' "$l"; done < "$t/l"; cat -- "$@" 2>/dev/null; exit 0`;
     case 'executables':
       return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && [ -x "$f" ] && printf '%s\\n' "$f"; done; exit 0`;
+    case 'trust':
+      return trustShell(s.dirs.map(arg).join(' '));
     case 'firstRun': {
       const env = Object.entries(s.opts.env ?? {}).map(([k, v]) => arg(`${k}=${v}`)).join(' ');
       const secs = s.opts.timeoutMs !== undefined ? `timeout -s KILL ${Math.max(1, Math.ceil(s.opts.timeoutMs / 1000))}s ` : '';
@@ -227,6 +234,8 @@ export class BatchingExecutor implements Executor, Batching {
   /** Directory listings read ahead: dir → suffix → name → contents. */
   private readonly listed = new Map<string, { suffix: string; files: Map<string, string> }>();
   private readonly executables = new Map<string, Set<string>>();
+  /** The trust facts read ahead, by their directories (joined by NUL). */
+  private readonly trust = new Map<string, TrustFacts>();
   private readonly answers = new Map<string, RunResult>();
   /** Exclusive creates (locks) queued: reads of the snapshot until they are sent are checked in the same steps. */
   private pendingCreates = 0;
@@ -266,6 +275,7 @@ export class BatchingExecutor implements Executor, Batching {
     const f = new BatchingExecutor(this.inner);
     for (const [dir, l] of this.listed) f.listed.set(dir, { suffix: l.suffix, files: new Map(l.files) });
     for (const [dir, names] of this.executables) f.executables.set(dir, new Set(names));
+    for (const [dirs, facts] of this.trust) f.trust.set(dirs, facts);
     for (const [k, v] of this.answers) f.answers.set(k, v);
     for (const k of this.declared) f.declared.add(k);
     f.ahead = [...this.ahead];
@@ -288,6 +298,10 @@ export class BatchingExecutor implements Executor, Batching {
       this.ahead.push({ kind: 'list', dir, suffix: d.suffix });
     }
     for (const d of r.executableDirs ?? []) add(`x\0${d}`, { kind: 'executables', dir: d.replace(/\/+$/, '') });
+    if (r.trustDirs?.length) {
+      const dirs = r.trustDirs.map(trustKey);
+      add(`t\0${dirs.join('\0')}`, { kind: 'trust', dirs });
+    }
     for (const run of r.runs ?? []) {
       add(`run\0${canonical(run.candidates.join('\0'), run.opts)}`, { kind: 'firstRun', candidates: run.candidates, opts: run.opts, key: (p) => canonical(p, run.opts) });
     }
@@ -315,6 +329,9 @@ export class BatchingExecutor implements Executor, Batching {
         if (files) this.listed.set(s.dir.replace(/\/+$/, ''), { suffix: s.suffix, files });
       } else if (s.kind === 'executables') {
         this.executables.set(s.dir, new Set(o.stdout.split('\n').filter(Boolean)));
+      } else if (s.kind === 'trust') {
+        const facts = parseTrust(o.stdout, s.dirs);
+        if (facts) this.trust.set(s.dirs.join('\0'), facts);
       }
     }
     for (const [i, s] of steps.entries()) {
@@ -442,6 +459,15 @@ export class BatchingExecutor implements Executor, Batching {
 
   async pathKind(path: string): Promise<PathKind> {
     return this.direct_(() => this.inner.pathKind(path));
+  }
+
+  /** From the facts read ahead for these directories, else asked of the node (a round trip). */
+  async untrustedPluginDirs(dirs: string[]): Promise<string | undefined> {
+    await this.fetched();
+    const keys = dirs.map(trustKey);
+    const known = this.trust.get(keys.join('\0'));
+    if (known) return judgePluginDirs(keys, known);
+    return this.direct_(() => this.inner.untrustedPluginDirs(dirs));
   }
 
   async writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {

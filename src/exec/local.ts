@@ -3,13 +3,14 @@
  * the only files that touch the OS.
  */
 import { constants as fsc } from 'node:fs';
-import { access, mkdir, open, readdir, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readdir, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from './types.js';
 import { signal, thisHost } from './host.js';
 import { onInterrupt } from './interrupt.js';
+import { judgePluginDirs, prefixesOf, trustKey, type TrustFacts } from './trust.js';
 
 /** Process groups of the plugins running now: killed when the CLI is interrupted (and marked as such). */
 const running = new Map<number, { interrupted?: string }>();
@@ -187,6 +188,33 @@ export class LocalExecutor implements Executor, HostIdentity {
     } catch {
       return false;
     }
+  }
+
+  /** exec/trust.ts, from lstat and stat of this host's paths (as trustShell gathers them on a node). */
+  async untrustedPluginDirs(dirs: string[]): Promise<string | undefined> {
+    const facts: TrustFacts = { me: process.geteuid?.() ?? 0, lstat: new Map(), stat: new Map(), files: new Map() };
+    const look = async (p: string): Promise<boolean> => {
+      try {
+        const l = await lstat(p);
+        facts.lstat.set(p, { uid: l.uid, mode: l.mode });
+      } catch {
+        return false;
+      }
+      await stat(p).then((s) => facts.stat.set(p, { uid: s.uid, mode: s.mode }), () => undefined);
+      return true;
+    };
+    for (const d of dirs.map(trustKey)) {
+      for (const p of prefixesOf(d)) if (!(await look(p))) break;
+      const files: string[] = [];
+      for (const n of await readdir(d).catch(() => [] as string[])) {
+        const f = d === '/' ? `/${n}` : `${d}/${n}`;
+        if (n.startsWith('.') || n.includes('\n') || !(await look(f))) continue;
+        // what is not a directory: any file a plugin could be (a link to nothing too: the rule refuses it)
+        if (((facts.stat.get(f)?.mode ?? 0) & 0o170000) !== 0o040000) files.push(f);
+      }
+      facts.files.set(d, files);
+    }
+    return judgePluginDirs(dirs, facts);
   }
 
   async pathKind(path: string): Promise<PathKind> {

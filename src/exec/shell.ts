@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 import { onInterrupt } from './interrupt.js';
+import { judgePluginDirs, parseTrust, trustKey, trustShell } from './trust.js';
 
 export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -189,6 +190,15 @@ export abstract class ShellExecutor implements Executor {
 
   async isExecutable(path: string): Promise<boolean> {
     return (await this.sh('[ -f "$1" ] && [ -x "$1" ]', [path])).code === 0;
+  }
+
+  /** exec/trust.ts: the facts from one sh on the node (trustShell), judged here. */
+  async untrustedPluginDirs(dirs: string[]): Promise<string | undefined> {
+    const keys = dirs.map(trustKey);
+    const r = await this.sh(trustShell('"$@"'), keys);
+    const facts = r.code === 0 ? parseTrust(r.stdout, keys) : undefined;
+    if (!facts) throw this.fail('reading the owners and modes of the plugin directories', r);
+    return judgePluginDirs(keys, facts);
   }
 
   async pathKind(path: string): Promise<PathKind> {

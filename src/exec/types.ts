@@ -106,6 +106,12 @@ export interface NodeFiles {
   listDir(path: string, suffix?: string): Promise<string[]>;
   /** True when path is a regular file this process may execute. */
   isExecutable(path: string): Promise<boolean>;
+  /**
+   * Why plugins in these directories must not be run (exec/trust.ts judgePluginDirs: a directory of one of these
+   * paths, or an executable in one of them, that someone other than root or the user the plugins run as may change),
+   * or undefined when they may. Asked of a CNI path the user did not give (a record's).
+   */
+  untrustedPluginDirs(dirs: string[]): Promise<string | undefined>;
   /** Whether path exists and is a network namespace (an nsfs file). */
   pathKind(path: string): Promise<PathKind>;
 }

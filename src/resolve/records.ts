@@ -15,8 +15,12 @@
  * only the index that says which nodes to visit.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { posix } from 'node:path';
 import { NotFoundError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
+import { validateContainerId, validateIfName } from '../cni/env.js';
+import { validateNetworkName } from '../cni/conf.js';
 import { AlreadyExistsError, type KubeApi } from './kube.js';
 
 export const RECORD_LABEL = 'app.kubernetes.io/managed-by';
@@ -76,20 +80,188 @@ export function recordKey(containerId: string, ifname: string): string {
   return `${containerId}.${Buffer.from(ifname, 'utf8').toString('hex')}`;
 }
 
-function parseRecord(text: string): AttachmentRecord | undefined {
+/** A record's data key that is not one this tool writes, or a value that fails a rule: why, for cni-list and cni-gc. */
+export interface InvalidRecord {
+  /** The ConfigMap (in the agent namespace) that holds it, and its data key. */
+  configMap: string;
+  key: string;
+  /** The key as a JSON string safe to print (safeJson): what a printed command that removes it names. */
+  keyJson: string;
+  /** The key as messages show it: as it is when it is a ConfigMap key (as the API server allows), else keyJson. */
+  shownKey: string;
+  /** Why it is not used, in a few words; a value it names is quoted and cut short (shown()). */
+  why: string;
+  /** Its node, when that field is valid and its ConfigMap is that node's: for cni-list's NODE column. */
+  node?: string;
+  /** Its namespace and pod name as written, when they are strings: for cni-list's filters only, never printed. */
+  namespace?: string;
+  pod?: string;
+}
+
+/**
+ * A value of a record as a message may show it: JSON-quoted (control characters escaped), the characters JSON leaves
+ * as they are but a terminal or a reader may take for something else (C1 controls, Unicode format characters such as
+ * the bidirectional overrides) escaped too, and cut to `max` characters with "…".
+ */
+export function shown(v: unknown, max = 40): string {
+  const text = safeJson(v);
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** v as JSON with every control and format character (and U+2028/9) as a \uXXXX escape: valid JSON, safe to print. */
+export function safeJson(v: unknown): string {
+  return (JSON.stringify(v) ?? String(v)).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
+const CONTROL = /[\p{Cc}\p{Cf}]/u;
+/** The fields of a stored record (AttachmentRecord without its key). */
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+/** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** apimachinery IsConfigMapKey: what the API server lets a ConfigMap's data key be. */
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+/** RFC 3339 date-time (section 5.6), as Kubernetes and this tool write times. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** Linux PATH_MAX (4096, the NUL included): the longest path a system call takes. */
+const PATH_MAX = 4096;
+/** Linux MAX_ARG_STRLEN (32 pages of 4 KiB): the longest environment string a plugin can be given (CNI_PATH=…). */
+const MAX_ARG_STRLEN = 32 * 4096;
+/** Linux NAME_MAX: the longest file name, and so the longest libcni cache file name `<network>-<containerId>-<ifname>`. */
+const NAME_MAX = 255;
+/** The longest `why` this tool writes is a sentence; a record's reason is shown in cni-list's REASON. */
+const WHY_MAX = 1024;
+/** A uid is any string to the API; the API server makes a UUID (36 characters). */
+const UID = /^[-._a-zA-Z0-9]{0,128}$/;
+
+const is = (ok: () => unknown): boolean => {
   try {
-    const v = JSON.parse(text) as Partial<AttachmentRecord> & { kind?: string };
-    if (v.kind !== RECORD_KIND) return undefined;
-    for (const f of ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since'] as const) {
-      if (typeof v[f] !== 'string') return undefined;
-    }
-    const { kind: _kind, ...rec } = v;
-    // optional strings of a newer writer: one of another type is dropped, not carried into a printed command
-    for (const f of ['cniPath', 'cacheDir'] as const) if (rec[f] !== undefined && (typeof rec[f] !== 'string' || rec[f] === '')) delete rec[f];
-    return rec as AttachmentRecord;
+    ok();
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
+};
+
+/**
+ * Why a path a record names (`what`: its --cni-path entry or its --cache-dir) cannot be one: not absolute, not
+ * normalized (a `.` or `..` component, `//`, a trailing `/`: posix.normalize gives another), longer than PATH_MAX,
+ * or holding a control or format character (NUL and newline among them). Undefined when fine. The attach writes
+ * them normalized (delPathsOf).
+ */
+export function badRecordedPath(path: string, what: string): string | undefined {
+  if (CONTROL.test(path)) return `${what} ${shown(path)} holds a control character`;
+  if (!path.startsWith('/')) return `${what} ${shown(path)} is not an absolute path`;
+  if (Buffer.byteLength(path) >= PATH_MAX) return `${what} is longer than PATH_MAX (${PATH_MAX} bytes)`;
+  if (normalPath(path) !== path) return `${what} ${shown(path)} is not a normalized path (${shown(normalPath(path))})`;
+  return undefined;
+}
+
+/** An absolute path without `.`, `..`, `//` or a trailing `/` (posix.normalize, "/" stays "/"). */
+function normalPath(path: string): string {
+  const n = posix.normalize(path);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+}
+
+/**
+ * The record stored under `key` of ConfigMap `configMap`, checked field by field, or why it cannot be used. Each
+ * rule is the one its field has where it comes from, so that a record the tool wrote always passes and one written by
+ * anyone else who may write ConfigMaps in the agent namespace (a much smaller right than running plugins on a node)
+ * is used only when it could have been the tool's:
+ *  - the key: a ConfigMap key (apimachinery IsConfigMapKey), the attachment's own (recordKey), or an attach's
+ *    write-ahead key (`attaching.…`) for a record marked attaching;
+ *  - kind cniAttachRecordV1; namespace a DNS label, pod and node DNS subdomains (Kubernetes' rules for those names:
+ *    ValidateNamespaceName, ValidatePodName, ValidateNodeName), the node the ConfigMap's (recordName); uid at most
+ *    128 of [-._a-zA-Z0-9] (the API server's are UUIDs);
+ *  - ifname as the kernel and CNI take it (cni/env.ts validateIfName, as for --ifname); network and containerId by
+ *    CNI's rule (libcni ValidateNetworkName; the spec's container id), containerId empty only while attaching, and
+ *    their cache file name `<network>-<containerId>-<ifname>` no longer than NAME_MAX;
+ *  - since RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both; why a string without control
+ *    characters of at most 1024;
+ *  - cniPath: absolute normalized directories joined by ':' (badRecordedPath), at most MAX_ARG_STRLEN in all (what a
+ *    plugin's CNI_PATH can hold); cacheDir: one absolute normalized path. Empty is absent, as attach writes it.
+ * No string holds a control or format character (Unicode Cc, Cf: they would reach a terminal through cni-list).
+ * Fields it does not know are ignored. Pure.
+ */
+export function validateRecord(configMap: string, key: string, text: string): { record: AttachmentRecord } | { invalid: InvalidRecord } {
+  const bad = (why: string, v?: Record<string, unknown>): { invalid: InvalidRecord } => ({
+    invalid: {
+      configMap, key, keyJson: safeJson(key), shownKey: CONFIGMAP_KEY.test(key) ? key : safeJson(key), why,
+      ...(typeof v?.namespace === 'string' ? { namespace: v.namespace } : {}),
+      ...(typeof v?.pod === 'string' ? { pod: v.pod } : {}),
+      ...(typeof v?.node === 'string' && DNS_SUBDOMAIN.test(v.node) && v.node.length <= 253 && recordName(v.node) === configMap ? { node: v.node } : {}),
+    },
+  });
+  if (!CONFIGMAP_KEY.test(key) || key.length > 253) return bad(`its key ${shown(key)} is not a ConfigMap key`);
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return bad('its value is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('its value is not a JSON object');
+  const why = checkFields(v, configMap, key);
+  if (why) return bad(why, v);
+  // the fields it knows, and no others: nothing a reader does not check is carried on
+  const rec: Record<string, unknown> = {};
+  for (const f of RECORD_FIELDS) if (v[f] !== undefined && v[f] !== '') rec[f] = v[f];
+  for (const f of ['containerId', 'uid'] as const) rec[f] = v[f];
+  return { record: rec as unknown as AttachmentRecord };
+}
+
+/** validateRecord's rules for the fields of a parsed value: the first that fails, or undefined. */
+function checkFields(v: Record<string, unknown>, configMap: string, key: string): string | undefined {
+  if (v.kind !== RECORD_KIND) return `its kind is ${shown(v.kind)}, not ${RECORD_KIND}`;
+  for (const f of ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since'] as const) {
+    if (typeof v[f] !== 'string') return `its ${f} is ${v[f] === undefined ? 'missing' : `${shown(v[f])}, not a string`}`;
+  }
+  for (const f of ['why', 'cniPath', 'cacheDir'] as const) {
+    if (v[f] !== undefined && typeof v[f] !== 'string') return `its ${f} is ${shown(v[f])}, not a string`;
+  }
+  for (const [f, x] of Object.entries(v)) if (typeof x === 'string' && CONTROL.test(x)) return `its ${f} ${shown(x)} holds a control character`;
+  const s = v as Record<string, string>;
+  if (s.namespace!.length > 63 || !DNS_LABEL.test(s.namespace!)) return `namespace ${shown(s.namespace)} is not a DNS label (RFC 1123: at most 63 of a-z, 0-9 and '-', a letter or digit at each end)`;
+  if (s.pod!.length > 253 || !DNS_SUBDOMAIN.test(s.pod!)) return `pod name ${shown(s.pod)} is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.')`;
+  if (s.node!.length > 253 || !DNS_SUBDOMAIN.test(s.node!)) return `node name ${shown(s.node)} is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.')`;
+  if (recordName(s.node!) !== configMap) return `node ${shown(s.node)} is not the node of ConfigMap ${configMap}`;
+  if (!UID.test(s.uid!)) return `uid ${shown(s.uid)} is not a Kubernetes uid (at most 128 of letters, digits, '-', '_', '.')`;
+  if (!is(() => validateIfName(s.ifname!))) return `interface name ${shown(s.ifname)} is not one the kernel and CNI take (1-15 bytes; not . or ..; no '/', ':', '%' or whitespace)`;
+  if (!is(() => validateNetworkName(s.network, 'record'))) return `network name ${shown(s.network)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
+  for (const f of ['attaching', 'interrupted'] as const) if (v[f] !== undefined && typeof v[f] !== 'boolean') return `its ${f} is ${shown(v[f])}, not true or false`;
+  if (v.attaching === true && v.interrupted === true) return 'it is marked both attaching and interrupted';
+  if (s.containerId === '' ? v.attaching !== true : !is(() => validateContainerId(s.containerId!))) {
+    return s.containerId === '' ? 'its container id is empty, and it is not an attach in progress' : `container id ${shown(s.containerId)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
+  }
+  if (Buffer.byteLength(`${s.network}-${s.containerId}-${s.ifname}`) > NAME_MAX) return `its network name and container id are too long for a cache file name (NAME_MAX, ${NAME_MAX} bytes)`;
+  if (v.attaching === true ? !key.startsWith('attaching.') : key !== recordKey(s.containerId!, s.ifname!)) {
+    return v.attaching === true ? `its key ${shown(key)} is not an attach's write-ahead key (attaching.…)` : `its key ${shown(key)} is not that of its container id and interface (${shown(recordKey(s.containerId!, s.ifname!))})`;
+  }
+  if (!RFC3339.test(s.since!) || Number.isNaN(Date.parse(s.since!))) return `since ${shown(s.since)} is not an RFC 3339 time`;
+  if (v.addresses !== undefined) {
+    if (!Array.isArray(v.addresses)) return `its addresses are ${shown(v.addresses)}, not a list`;
+    const a = (v.addresses as unknown[]).find((x) => !isCidr(x));
+    if (a !== undefined) return `address ${shown(a)} is not an address/prefix (CIDR)`;
+  }
+  if (s.why !== undefined && s.why.length > WHY_MAX) return `its why is longer than ${WHY_MAX} characters`;
+  if (s.cniPath) {
+    if (Buffer.byteLength(`CNI_PATH=${s.cniPath}`) >= MAX_ARG_STRLEN) return `its cniPath is longer than a plugin's CNI_PATH may be (MAX_ARG_STRLEN, ${MAX_ARG_STRLEN} bytes)`;
+    for (const d of s.cniPath.split(':')) {
+      const why = badRecordedPath(d, 'cniPath entry');
+      if (why) return why;
+    }
+  }
+  if (s.cacheDir) return badRecordedPath(s.cacheDir, 'cacheDir');
+  return undefined;
+}
+
+/** An address in CIDR notation (an IPv4 or IPv6 address, '/', a prefix length it can have). */
+function isCidr(x: unknown): boolean {
+  if (typeof x !== 'string') return false;
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(x);
+  const family = m ? isIP(m[1]!) : 0;
+  return family !== 0 && Number(m![2]) <= (family === 4 ? 32 : 128);
 }
 
 /**
@@ -138,17 +310,26 @@ export async function removeRecords(api: KubeApi, namespace: string, node: strin
   }
 }
 
-/** Every attachment recorded in the cluster (one list request); entries that do not parse are skipped. */
-export async function listRecords(api: KubeApi, namespace: string): Promise<AttachmentRecord[]> {
+/**
+ * Every entry of the cluster's records (one list request): the valid ones, and the others with why (validateRecord).
+ * Only a valid record is used for anything: an invalid one is shown (cni-list) and said (cni-gc), never acted on.
+ */
+export async function readRecords(api: KubeApi, namespace: string): Promise<{ records: AttachmentRecord[]; invalid: InvalidRecord[] }> {
   const maps = await api.listConfigMaps(namespace, `${RECORD_LABEL}=${RECORD_LABEL_VALUE}`);
-  const out: AttachmentRecord[] = [];
+  const out = { records: [] as AttachmentRecord[], invalid: [] as InvalidRecord[] };
   for (const cm of maps) {
     for (const [key, text] of Object.entries(cm.data)) {
-      const r = parseRecord(text);
-      if (r) out.push({ ...r, key });
+      const r = validateRecord(cm.name, key, text);
+      if ('record' in r) out.records.push({ ...r.record, key });
+      else out.invalid.push(r.invalid);
     }
   }
   return out;
+}
+
+/** The valid attachments recorded in the cluster (readRecords; the invalid ones are left out). */
+export async function listRecords(api: KubeApi, namespace: string): Promise<AttachmentRecord[]> {
+  return (await readRecords(api, namespace)).records;
 }
 
 /** Whether the pod a record names is gone: no pod of that namespace/name, or one with another uid. */
@@ -169,6 +350,14 @@ export async function addAttachingRecord(api: KubeApi, namespace: string, rec: A
   return k;
 }
 
+/**
+ * A record as a message names it: "the cluster's record of net1 of pod shop/web-1 on node node-a (key K of ConfigMap
+ * kube-system/cni-attach-node-node-a)". `namespace`: the agent namespace the records were read from.
+ */
+export function recordOrigin(r: AttachmentRecord, namespace: string): string {
+  return `the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} (${r.key ? `key ${r.key} of ` : ''}ConfigMap ${namespace}/${recordName(r.node)})`;
+}
+
 /** Records grouped by their node, in the order met (each node's records are one ConfigMap: one patch per node). */
 export function recordsByNode(recs: AttachmentRecord[]): Map<string, AttachmentRecord[]> {
   const out = new Map<string, AttachmentRecord[]>();
@@ -186,11 +375,14 @@ export type RecordedAttachment = Pick<AttachmentRecord, 'namespace' | 'pod' | 'u
 
 /**
  * What a DEL of an attachment needs to find what its ADD used on its node, from the attach's flags: its --cni-path
- * when given, its --cache-dir when not the default /var/lib/cni (trailing slashes dropped). Fields absent otherwise.
+ * when given, its --cache-dir when not the default /var/lib/cni, each directory normalized (posix.normalize, trailing
+ * slashes dropped). Fields absent otherwise.
  */
 export function delPathsOf(flags: { cniPath?: string; cacheDir?: string }): Pick<AttachmentRecord, 'cniPath' | 'cacheDir'> {
-  const cacheDir = flags.cacheDir?.replace(/(.)\/+$/, '$1');
-  return { ...(flags.cniPath !== undefined ? { cniPath: flags.cniPath } : {}), ...(cacheDir !== undefined && cacheDir !== '/var/lib/cni' ? { cacheDir } : {}) };
+  // normalized, as a reader requires them (validateRecord): the same directories, "/opt/cni/bin/" as "/opt/cni/bin"
+  const cacheDir = flags.cacheDir !== undefined ? normalPath(flags.cacheDir) : undefined;
+  const cniPath = flags.cniPath?.split(':').map((d) => (d.startsWith('/') ? normalPath(d) : d)).join(':');
+  return { ...(cniPath !== undefined ? { cniPath } : {}), ...(cacheDir !== undefined && cacheDir !== '/var/lib/cni' ? { cacheDir } : {}) };
 }
 
 /**

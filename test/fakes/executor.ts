@@ -3,6 +3,7 @@ import { listingOutput } from '../../src/exec/batch.js';
 import { frame } from '../../src/exec/framed.js';
 import type { LockOwner } from '../../src/exec/lock.js';
 import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from '../../src/exec/types.js';
+import { judgePluginDirs, prefixesOf, trustKey, trustOutput, type StatFacts, type TrustFacts } from '../../src/exec/trust.js';
 
 export interface PluginCall {
   path: string;
@@ -103,6 +104,44 @@ export class FakeExecutor implements Executor {
   async isExecutable(path: string): Promise<boolean> {
     return this.plugins.has(path);
   }
+  /**
+   * Owners and modes (lstat; `target`: what stat gives for a link) of this fake's paths for the trust rule
+   * (exec/trust.ts). Not listed: a directory that holds a file or plugin (and /) is root's 0755, a plugin root's 0755,
+   * anything else is not there.
+   */
+  readonly modes = new Map<string, StatFacts & { target?: StatFacts }>();
+  /** The uid the plugins run as here. */
+  uid = 0;
+  /** How often untrustedPluginDirs was asked directly (not from steps). */
+  trustAsked = 0;
+
+  /** What trustShell would gather here for dirs. */
+  trustFacts(dirs: string[]): TrustFacts {
+    const facts: TrustFacts = { me: this.uid, lstat: new Map(), stat: new Map(), files: new Map() };
+    const all = [...this.plugins.keys(), ...this.files.keys()];
+    const known = (p: string): (StatFacts & { target?: StatFacts }) | undefined =>
+      this.modes.get(p) ?? (p === '/' || all.some((k) => k.startsWith(`${p}/`)) ? { uid: 0, mode: 0o40755 } : this.plugins.has(p) ? { uid: 0, mode: 0o100755 } : undefined);
+    const look = (p: string) => {
+      const m = known(p);
+      if (!m) return false;
+      facts.lstat.set(p, { uid: m.uid, mode: m.mode });
+      if ((m.mode & 0o170000) !== 0o120000) facts.stat.set(p, { uid: m.uid, mode: m.mode });
+      else if (m.target) facts.stat.set(p, m.target);
+      return true;
+    };
+    for (const d of dirs.map(trustKey)) {
+      for (const p of prefixesOf(d)) if (!look(p)) break;
+      const files = [...this.plugins.keys()].filter((k) => k.slice(0, k.lastIndexOf('/')) === d);
+      for (const f of files) look(f);
+      facts.files.set(d, files);
+    }
+    return facts;
+  }
+  async untrustedPluginDirs(dirs: string[]): Promise<string | undefined> {
+    this.trustAsked++;
+    return judgePluginDirs(dirs, this.trustFacts(dirs));
+  }
+
   async pathKind(path: string): Promise<PathKind> {
     if (this.netns.has(path)) return 'netns';
     return this.files.has(path) ? 'other' : 'missing';
@@ -121,6 +160,7 @@ export class FakeExecutor implements Executor {
       if (script.startsWith('# cni-attach-steps ')) return this.runSteps(argv, stdin, this.lastEnv);
       if (script.includes('sec()')) return this.lookup(probe, argv);
       if (script.includes('command -v crictl')) return { stdout: probe ? `${probe}\n` : '' };
+      if (script.includes('me=$(id -u)')) return { stdout: trustOutput(this.trustFacts(argv.slice(4))) };
       if (script.includes('cat "$1"') && script.startsWith('[ -e')) return this.files.has(a1) ? { stdout: this.files.get(a1)! } : { code: 3 };
       if (script.includes('set -C')) return this.files.has(a1) ? { code: 3 } : (this.files.set(a1, stdin), {});
       if (script.includes('umask 077')) return (this.files.set(a1, stdin), this.ages.delete(a1), {});
@@ -157,6 +197,7 @@ export class FakeExecutor implements Executor {
         case 'expectFile': return { code: (m.a.length === 1 ? !this.files.has(a!) : this.files.get(a!) === c) ? 0 : 1 };
         case 'expectNames': return { code: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => `${n}\n`).join('') === c ? 0 : 1 };
         case 'list': return { code: 0, stdout: listingOutput(children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => [n, this.files.get(`${a}/${n}`)!])) };
+        case 'trust': return { code: 0, stdout: trustOutput(this.trustFacts(m.a.map(at))) };
         case 'executables': return { code: 0, stdout: [...this.plugins.keys()].filter((p) => p.startsWith(`${a}/`)).map((p) => `${p.slice(a!.length + 1)}\n`).join('') };
         case 'firstRun': {
           const vals = m.a.map(at);

@@ -413,12 +413,13 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const row = (JSON.parse(l.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((x) => x.pod === 'web-1')!;
     expect(row.state).toBe('interrupted');
     expect(row.reason).toMatch(/failed on node node-a: the connection to its node was lost during the ADD, which may have run;/);
-    // cni-list was given no --cni-path: its command carries the attach's, from the record (before: none, and the
-    // pasted command failed: CNI plugin "hang" not found in /opt/cni/bin, /usr/lib/cni on node node-a)
+    // cni-list was given no --cni-path: its command carries none (pasted, a record's path would be the user's own,
+    // trusted as typed); the cni-detach takes the attach's from the record, once node-a trusts it (the attach's own
+    // error carries the --cni-path the user gave it)
     const clear = (row as { clearCommand?: string }).clearCommand!;
     expect(clear).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
-    expect(clear).toContain(`--cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
-    expect(printed).toBe(clear); // the attach's own, the same
+    expect(clear).not.toContain('--cni-path');
+    expect(printed).toBe(`${clear} --cni-path ${w.ws.pluginDir}:/usr/lib/cni`);
     // the command it printed, pasted at once: its lock's holder (the attach, on this laptop) is gone, but the ADD it
     // started may still run on the node until its time limit: busy (exit 1), saying when it is free; nothing ran
     const detachArgs = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
@@ -426,8 +427,11 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(early.exitCode, early.stderr).toBe(1);
     expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
-    // once free (the limit passed), the same command runs DEL from the intent: the lease and the record go
-    expectOk(await untilFree('detach', detachArgs));
+    // once free (the limit passed), the same command runs DEL from the intent with the record's --cni-path: the lease
+    // and the record go
+    const freed = await untilFree('detach', detachArgs);
+    expectOk(freed);
+    expect(freed.stderr).toContain(`note: plugins looked for in ${w.ws.pluginDir}:/usr/lib/cni, where the attach of net1 found them (its record; --cni-path overrides)`);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
     api.clearEvents();
@@ -608,6 +612,101 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('detach', printed!.split(' ').slice(2)));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
+  });
+
+  it('a record forged to name a --cni-path anyone may write, holding a "plugin" that leaves a marker: cni-detach (no --cni-path), cni-check and cni-gc from the laptop do not run it, say why with the record (exit 2), and change nothing; the user\'s own --cni-path then frees it', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    // a directory anyone may write (as a hostPath another workload writes), with a "bridge" that only leaves a marker
+    const evil = join(w.ws.dir, 'evil');
+    const marker = join(w.ws.dir, 'evil-ran');
+    await mkdir(evil);
+    await chmod(evil, 0o777);
+    await writeFile(join(evil, 'bridge'), `#!/bin/sh\ntouch '${marker}'\necho '{"cniVersion":"1.0.0","supportedVersions":["0.3.1","0.4.0","1.0.0"]}'\n`, { mode: 0o755 });
+    // someone who may write ConfigMaps in kube-system (and nothing more) points the record there
+    const cm = api.getConfigMap('kube-system', 'cni-attach-node-node-b')!;
+    const [[key, value]] = Object.entries(cm.data!) as [[string, string]];
+    api.deleteConfigMap('kube-system', cm.metadata.name);
+    api.addConfigMap({ ...cm, data: { [key]: JSON.stringify({ ...(JSON.parse(value) as object), cniPath: evil }) } });
+    const refusal = `refusing to run plugins from ${evil}, the --cni-path that the cluster's record of net1 of pod shop/web-2 on node node-b (key ${key} of ConfigMap kube-system/cni-attach-node-node-b) names: group or others may write ${evil} (mode 0777) on node node-b; anyone who may write ConfigMaps in its namespace can write a record, so its path is used only where none but root or the user the plugins run as may change it; nothing was run; if you trust it, give it yourself: \``;
+    const unchanged = async () => {
+      expect(existsSync(marker), 'the forged plugin ran').toBe(false);
+      expect(await nodeResults(w.ws.dir, 'node-b')).toHaveLength(1);
+      expect(await leases(w.ws.dataDir)).toHaveLength(1);
+      expect(recordKeys()).toEqual([key]);
+    };
+    const bare = ['web-2', '--ifname', 'net1', ...w.common.slice(0, -2)]; // no --cni-path
+
+    // cni-detach of the pod: refused; the trust facts came with the node's look-up (no round trip of their own)
+    const before = agentExecs().length;
+    const d = await runCli('detach', bare);
+    expect(d.exitCode, d.stderr).toBe(2);
+    expect(d.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual([`error: ${refusal}kubectl cni-detach web-2 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${evil}\``]);
+    expect(agentExecs().length - before).toBe(1);
+    await unchanged();
+    const c = await runCli('check', bare);
+    expect(c.exitCode, c.stderr).toBe(2);
+    expect(c.stderr).toContain(`error: ${refusal}kubectl cni-check web-2 -n shop --ifname net1 `);
+    await unchanged();
+
+    // its pod gone: cni-gc from the laptop, and cni-detach of the gone pod, refuse it too
+    api.deletePod('shop', 'web-2');
+    const g = await runCli('gc', w.gcArgs.slice(0, -2));
+    expect(g.exitCode, g.stderr).toBe(2);
+    expect(g.stderr).toContain(`note: could not free net1 of pod shop/web-2: ${refusal}kubectl cni-detach web-2 -n shop --ifname net1 `);
+    expect(g.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 could not be freed$/m);
+    await unchanged();
+    const gone = await runCli('detach', bare);
+    expect(gone.exitCode, gone.stderr).toBe(2);
+    expect(gone.stderr).toContain(`error: ${refusal}`);
+    await unchanged();
+
+    // the user's own --cni-path is the user's word: the attachment goes, the lease with it
+    expectOk(await runCli('detach', [...bare, '--cni-path', '/usr/lib/cni']));
+    expect(existsSync(marker)).toBe(false);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
+  it('a record whose fields break their rules is shown by cni-list -A as invalid, with why and the kubectl patch that removes it; cni-gc leaves it alone and says so', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const cm = api.getConfigMap('kube-system', 'cni-attach-node-node-a')!;
+    const [[key, value]] = Object.entries(cm.data!) as [[string, string]];
+    // a pod name no pod can have, a relative --cache-dir, a state nobody writes; under a key of its own
+    const bad = { ...(JSON.parse(value) as object), pod: "web-1'; touch /tmp/x; '", ifname: 'net9', containerId: 'forged', cacheDir: 'cache', interrupted: 'maybe' };
+    const badKey = `forged.${Buffer.from('net9').toString('hex')}`;
+    api.deleteConfigMap('kube-system', cm.metadata.name);
+    api.addConfigMap({ ...cm, data: { [key]: value, [badKey]: JSON.stringify(bad) } });
+    const removal = `kubectl patch configmap cni-attach-node-node-a -n kube-system --type merge -p '{"data":{"${badKey}":null}}' --kubeconfig ${api.kubeconfigPath}`;
+
+    const l = await runCli('list', w.listArgs);
+    expectOk(l);
+    expect(l.stdout.split('\n').slice(1, 3)).toEqual([
+      expect.stringMatching(new RegExp(`^- +record:cni-attach-node-node-a/${badKey.replace('.', '\\.')} +- +- +<none> +invalid +<unknown> +- +pod name "web-1'; touch /tmp/x; '" is\\.\\.\\.$`)),
+      expect.stringMatching(/^shop +web-1 +net1 +\S+ +198\.18\.71\.\d+\/24 +attached /),
+    ]);
+    expect(l.stderr).toBe(`note: to clear record:cni-attach-node-node-a/${badKey} (invalid): \`${removal}\``);
+    const json = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    const item = (JSON.parse(json.stdout) as { items: { state: string; node: string; reason?: string; clearCommand?: string }[] }).items.find((i) => i.state === 'invalid');
+    expect(item).toMatchObject({ node: 'node-a', clearCommand: removal, reason: expect.stringContaining(`pod name "web-1'; touch /tmp/x; '" is not a DNS subdomain`) });
+
+    // cni-gc: nothing done for it (the entry stays), said with the same command; gc's outcome is its own
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stderr).toContain(`note: the record ${badKey} of ConfigMap kube-system/cni-attach-node-node-a is not valid, so it is left alone: pod name "web-1'; touch /tmp/x; '" is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.'); \`${removal}\` removes it`);
+    expect(recordKeys().sort()).toEqual([badKey, key].sort());
+
+    // the printed command, run by kubectl where there is one, removes it
+    const kubectl = ['/usr/bin/kubectl', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'kubectl'))].find((p) => existsSync(p));
+    if (kubectl) {
+      const words = (await must(['sh', '-c', `set -- ${removal.replace(/^kubectl /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+      const k = await execa(kubectl, words, { reject: false, env: { HOME: w.ws.dir, PATH: process.env.PATH ?? '' }, extendEnv: false, timeout: 30_000 });
+      expect(k.exitCode, k.stderr).toBe(0);
+      expect(recordKeys()).toEqual([key]);
+    }
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
   it('cni-gc whose own agent pod fails: its error says so (exit 4), and the agent is not taken for a leftover of another command', async () => {

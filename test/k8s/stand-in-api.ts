@@ -2858,7 +2858,7 @@ export class StandInApiServer {
         return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}` }] };
       case '/api/v1':
       case '/api/v1/':
-        return resourceList([this.pods, this.events]);
+        return resourceList([this.pods, this.events, this.configMaps]);
       case '/apis':
       case '/apis/':
         return { kind: 'APIGroupList', apiVersion: 'v1', groups: [nadGroup] };

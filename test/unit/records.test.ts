@@ -603,7 +603,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(asked).toBe(1);
   });
 
-  it('the commands it prints carry the attach\'s recorded --cni-path and --cache-dir, unless cni-list was given its own; old records still work', async () => {
+  it('the commands it prints carry the attach\'s recorded --cache-dir, unless cni-list was given its own, but not its --cni-path (the command takes it from the record, checked); old records still work', async () => {
     const w = world();
     w.deps.hostname = () => 'laptop';
     // attach with its own --cni-path and --cache-dir: the record names them (write-ahead and settled alike)
@@ -613,7 +613,8 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(r).toMatchObject({ cniPath: '/opt/slow', cacheDir: '/srv/cni' });
     // the defaults are not recorded
     expect(attachmentRecord({ namespace: 'shop', pod: 'p', uid: 'u', node: 'n', ifname: 'e', network: 'net', containerId: 'c', ...(await import('../../src/resolve/records.js')).delPathsOf({ cacheDir: '/var/lib/cni/' }) }, { interrupted: true })).not.toHaveProperty('cacheDir');
-    // an interrupted record, a pod gone, an attaching record of other nodes: each command carries them
+    // an interrupted record, a pod gone, an attaching record of other nodes: no command carries a record's --cni-path:
+    // pasted, it would be the user's own, trusted as typed; the cni-detach and cni-gc take it from the record, checked
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-5', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [], cniPath: '/opt/slow:/usr/lib/cni' }));
     await addRecord(w.kube, 'kube-system', rec({ cniPath: '/opt/gone' })); // db-1: no such pod
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: '2'.repeat(64) })); // an old record: neither
@@ -624,8 +625,8 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     // web-1 eth1 is this host's (the fake runtime's sandbox is here): its own cache row; the rest are records
     expect(await clear([])).toEqual({
       'web-1/eth1': undefined,
-      'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5 --cni-path /opt/slow:/usr/lib/cni',
-      'db-1/net1': 'kubectl cni-gc --cni-path /opt/gone',
+      'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5',
+      'db-1/net1': 'kubectl cni-gc',
       'db-2/net1': 'kubectl cni-gc',
     });
     // cni-list's own flags win
@@ -639,8 +640,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     // the table's notes: one line per gc command
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual([
-      'note: to clear the record in state pod gone: `kubectl cni-gc --cni-path /opt/gone`',
-      'note: to clear the record in state pod gone: `kubectl cni-gc`',
+      'note: to clear the 2 records in state pod gone: `kubectl cni-gc`',
       'note: to clear the record in state pod gone: `kubectl cni-gc --cache-dir /srv/cni`',
     ]);
   });
