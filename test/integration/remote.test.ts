@@ -470,8 +470,10 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const w = await world();
     const { conf, started, pattern, cniPath } = await hangingChain(w);
     const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), ...cniPath];
-    // a plugin time limit of 3 s: the lock the killed attach leaves on the node is held for 3 s + 10 s (exec/lock.ts)
-    const run = spawnCli('attach', [...args, '--conf', conf, '--timeout', '3s']);
+    // a plugin time limit of 8 s: long enough for the four commands below to run while the ADD hangs (with 3 s, a busy
+    // machine saw the ADD killed by its limit, and the attach rolled back, before cni-list ran); the lock the killed
+    // attach leaves on the node is then held for 8 s + 10 s (exec/lock.ts)
+    const run = spawnCli('attach', [...args, '--conf', conf, '--timeout', '8s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its hanging ADD').toBe(true);
     // before: check said "nothing is attached as net1 in pod shop/web-1 (no cache entry under … on node node-a)"
     // (exit 3), its dry run and detach's printed runs beside the ADD (exit 0)
@@ -493,6 +495,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // "interrupted" (exit 3), not "nothing is attached", with the command that clears it
     const c = await untilFree('check', args, {
       busy: (r) => r.exitCode === 1 && /its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s/.test(r.stderr),
+      ms: 40_000,
     });
     expect(c.exitCode, c.stderr).toBe(3);
     expect(c.stderr).toMatch(/^error: net1 in pod shop\/web-1 is not attached: an attach of it was interrupted \(network \S+\); the link net1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them; nothing to CHECK; run `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` to undo it/m);
