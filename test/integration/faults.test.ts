@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { DEFAULT_VERSION_ANSWER, fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
+import { DEFAULT_VERSION_ANSWER, fakePlugin, passThroughAdd, type FakePluginScript } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { deleteNetns, attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, getLink, linkExists, linkNames, links, netnsPath } from '../helpers/net.js';
@@ -25,6 +25,22 @@ async function setup() {
   const br = lab.bridge();
   const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: net, bridge: br, subnet: SUBNET, dataDir: ws.dataDir }));
   return { ws, ns, net, br, conf };
+}
+
+/**
+ * setup() with a chain of bridge and `hang`, a fake plugin whose ADD touches `started` and then sleeps until killed
+ * (every such sleep is killed at the end of the test: `pattern`); `more` adds its other commands (VERSION, CHECK),
+ * given the workspace's directory.
+ */
+async function hangingChain(more: (dir: string) => Omit<FakePluginScript, 'add'> = () => ({})) {
+  const s = await setup();
+  const started = join(s.ws.dir, 'hang.started');
+  const marker = uniqueSeconds(30);
+  const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+  lab.defer('hanging plugin', () => killAll(pattern));
+  await fakePlugin(s.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}`, ...more(s.ws.dir) });
+  const chain = await writeConf(s.ws.dir, 'chain.conflist', conflist(s.net, [bridgePlugin(s.br, SUBNET, s.ws.dataDir), { type: 'hang' }]));
+  return { ...s, chain, started, pattern, cniPath: `${s.ws.pluginDir}:${CNI_DIR}` };
 }
 
 describe('detach is idempotent', () => {
@@ -110,18 +126,7 @@ describe('--timeout', () => {
 
 describe('crashes and failures around the chain', () => {
   it('an attach killed mid-chain leaves an intent: re-attach is refused, detach undoes what was done', async () => {
-    const { ws, ns, net, br } = await setup();
-    const started = join(ws.dir, 'hang.started');
-    const marker = uniqueSeconds(30);
-    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
-    lab.defer('hanging plugin', () => killAll(pattern));
-    await fakePlugin(ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
-    const conf = await writeConf(
-      ws.dir,
-      'chain.conflist',
-      conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]),
-    );
-    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+    const { ws, ns, net, br, chain: conf, started, pattern, cniPath } = await hangingChain();
 
     const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
     expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
@@ -149,19 +154,11 @@ describe('crashes and failures around the chain', () => {
   });
 
   it('while an attach is in its ADD: cni-check, its dry run and cni-detach --dry-run answer busy (exit 1, no plugin run), cni-list shows it attaching; once that attach is killed, cni-check says it was interrupted and prints the cni-detach that clears it, cni-list shows it interrupted', async () => {
-    const { ws, ns, net, br } = await setup();
-    const started = join(ws.dir, 'hang.started');
+    const { ws, ns, net, chain: conf, started, pattern, cniPath } = await hangingChain((dir) => ({
+      version: `echo VERSION >> ${join(dir, 'hang.ran')}\necho '${DEFAULT_VERSION_ANSWER}'`,
+      check: `echo CHECK >> ${join(dir, 'hang.ran')}`,
+    }));
     const ran = join(ws.dir, 'hang.ran'); // one line per VERSION or CHECK of the hanging plugin
-    const marker = uniqueSeconds(30);
-    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
-    lab.defer('hanging plugin', () => killAll(pattern));
-    await fakePlugin(ws.pluginDir, 'hang', {
-      add: `touch ${started}\nexec sleep ${marker}`,
-      version: `echo VERSION >> ${ran}\necho '${DEFAULT_VERSION_ANSWER}'`,
-      check: `echo CHECK >> ${ran}`,
-    });
-    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]));
-    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
     const args = lab.args(ws, ns, 'eth1', undefined, cniPath);
     const list = async () => {
       const l = await runCli('list', ['-A', '--no-cluster', '--cache-dir', ws.cacheDir, '--cni-path', cniPath, '-o', 'json']);
@@ -252,14 +249,7 @@ describe('crashes and failures around the chain', () => {
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const)('%s during the chain kills the plugin, rolls back, releases the lock and exits %i', async (signal, code) => {
-    const { ws, ns, net, br } = await setup();
-    const started = join(ws.dir, 'hang.started');
-    const marker = uniqueSeconds(30);
-    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
-    lab.defer('hanging plugin', () => killAll(pattern));
-    await fakePlugin(ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
-    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]));
-    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+    const { ws, ns, net, chain: conf, started, pattern, cniPath } = await hangingChain();
 
     const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
     expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);

@@ -86,6 +86,20 @@ async function hangingChain(w: World, o: { del?: boolean } = {}) {
 }
 
 /**
+ * A chain of bridge and `type`, a fake plugin whose ADD touches `started`, waits until `go` exists (made at the end of
+ * the test at the latest) and then passes bridge's result on.
+ */
+async function slowChain(w: World, type = 'slow') {
+  const started = join(w.ws.dir, 'slow.started');
+  const go = join(w.ws.dir, 'slow.go');
+  await fakePlugin(w.ws.pluginDir, type, { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
+  lab.defer('slow plugin', () => writeFile(go, ''));
+  const net = lab.name('s');
+  const conf = await writeConf(w.ws.dir, `${type}.conflist`, conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type }]));
+  return { net, conf, started, go };
+}
+
+/**
  * Run a command again each second while its answer is busy (`busy`; by default exit 1: a lock still held), at most
  * `ms` (20 s); `first` is an answer already had; `onBusy` checks each busy answer. Returns the last answer.
  */
@@ -436,11 +450,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('a second attach, its dry run and a detach while the first attach is still in its ADD on the node: busy (exit 1), not "interrupted"; the first attach then succeeds', async () => {
     const w = await world();
     api.clearEvents();
-    const started = join(w.ws.dir, 'slow.started');
-    const go = join(w.ws.dir, 'slow.go');
-    await fakePlugin(w.ws.pluginDir, 'slow', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
-    lab.defer('slow plugin', () => writeFile(go, ''));
-    const conf = await writeConf(w.ws.dir, 'slow.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slow' }]));
+    const { conf, started, go } = await slowChain(w);
     const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
     const first = spawnCli('attach', [...args, '--conf', conf]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
@@ -583,11 +593,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
 
   it('detach and check of a pod given no --cni-path look for the plugins where its attach found them (its record): busy during its ADD, and the cni-detach an "already taken" prints works as printed', async () => {
     const w = await world();
-    const started = join(w.ws.dir, 'slow.started');
-    const go = join(w.ws.dir, 'slow.go');
-    await fakePlugin(w.ws.pluginDir, 'slowpass', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
-    lab.defer('slow plugin', () => writeFile(go, ''));
-    const conf = await writeConf(w.ws.dir, 'sp.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slowpass' }]));
+    const { conf, started, go } = await slowChain(w, 'slowpass');
     const bare = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2)]; // no --cni-path
     const first = spawnCli('attach', [...bare, '--conf', conf, '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
