@@ -212,6 +212,39 @@ describe('crashes and failures around the chain', () => {
     expect(await linkExists('eth1', ns)).toBe(false);
   });
 
+  it('cni-detach (and its dry run) while an attach holds the lock but has not recorded its intent yet (in VERSION): busy (exit 1), not "nothing to do"; the attach then succeeds', async () => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'version.started');
+    const go = join(ws.dir, 'version.go');
+    await fakePlugin(ws.pluginDir, 'slowv', {
+      version: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\necho '${DEFAULT_VERSION_ANSWER}'`,
+      add: passThroughAdd('0'),
+    });
+    lab.defer('slow VERSION', () => writeFile(go, ''));
+    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'slowv' }]));
+    const args = lab.args(ws, ns, 'eth1', undefined, `${ws.pluginDir}:${CNI_DIR}`);
+    const cid = containerIdOf(netnsPath(ns));
+
+    const run = spawnCli('attach', [...args, '--conf', conf]);
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the attach is asking VERSION').toBe(true);
+    expect(await attachmentFiles(ws.cacheDir), 'its lock, no intent yet').toEqual([`cni-attach/locks/${cid}-eth1.lock`]);
+    // before: "nothing is attached as eth1 … nothing to do", exit 0 (and the dry run printed no run, exit 0)
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await runCli('detach', [...args, ...extra]);
+      expectCleanError(r, 1);
+      expect(r.stderr.trim(), show(r)).toBe(`error: another cni-attach/cni-detach is working on eth1 in netns ${netnsPath(ns)} right now; try again when it is done`);
+      expect(r.stdout).toBe('');
+    }
+    await writeFile(go, '');
+    const r = await run.done;
+    expectOk(r);
+    expect(r.stdout).toMatch(/^eth1 attached to netns /);
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expectOk(await runCli('detach', args));
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
   it('while a detach is in its DEL: cni-check and its dry run answer busy (exit 1), no CHECK runs; once it is stopped, cni-check runs as before', async () => {
     const { ws, ns, net, br } = await setup();
     const started = join(ws.dir, 'del.started');
