@@ -53,13 +53,16 @@ export interface Attached {
  */
 export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now()): BusyError {
   const head = `another cni-attach/cni-detach is working on ${ifname} in ${describe} right now`;
-  if (busy.freeInMs === undefined) return new BusyError(`${head}; try again when it is done`);
-  const secs = Math.ceil(busy.freeInMs / 1000);
-  const at = new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return new BusyError(
-    `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
-      `the lock is free in ${secs}s (at ${at}): try again then`,
+  const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
+  const at = secs === undefined ? '' : new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const e = new BusyError(
+    secs === undefined
+      ? `${head}; try again when it is done`
+      : `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
+          `the lock is free in ${secs}s (at ${at}): try again then`,
   );
+  e.holder = { ...busy };
+  return e;
 }
 
 /**

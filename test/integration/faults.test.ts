@@ -212,6 +212,40 @@ describe('crashes and failures around the chain', () => {
     expect(await linkExists('eth1', ns)).toBe(false);
   });
 
+  it('cni-gc while an attach is in its ADD leaves it alone: a note that a command is working on it, exit 0, nothing DELed (its intent, link and lease stay); once that attach is killed, cni-gc frees it', async () => {
+    const { ws, ns, net, chain: conf, started, pattern, cniPath } = await hangingChain();
+    const gcArgs = ['--cache-dir', ws.cacheDir, '--cni-path', cniPath];
+    const cid = containerIdOf(netnsPath(ns));
+
+    const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
+    const note = `note: left eth1 of netns ${netnsPath(ns)} (network ${net}) alone: a cni-attach/cni-detach (pid ${run.pid}) is working on it right now; a later cni-gc looks at it again`;
+    // before: taken for an interrupted attach, its DEL refused as busy: "note: could not free eth1 …", exit 1
+    for (const extra of [['--dry-run'], []]) {
+      const g = await runCli('gc', [...gcArgs, ...extra]);
+      expectOk(g);
+      expect(g.stderr.split('\n'), show(g)).toContain(note);
+      expect(g.stderr).not.toMatch(/could not free/);
+      expect(g.stdout, show(g)).toBe('gc: ' + (extra.length ? 'would free' : 'freed') + ' 0 stale attachments, 0 alive, 1 busy (left for a later run)');
+    }
+    const json = await runCli('gc', [...gcArgs, '-o', 'json']);
+    expectOk(json);
+    expect(JSON.parse(json.stdout)).toMatchObject({ freed: [], failed: [], busy: [{ target: `netns ${netnsPath(ns)}`, ifname: 'eth1', network: net, containerId: cid, reason: `a cni-attach/cni-detach (pid ${run.pid}) is working on it right now` }] });
+    expect(await linkExists('eth1', ns)).toBe(true);
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`, `cni-attach/locks/${cid}-eth1.lock`]);
+
+    run.kill('SIGKILL'); // the attach dies in its ADD: now it is an interrupted attach, and gc's to undo
+    expect((await run.done).exitCode).toBeUndefined();
+    await killAll(pattern);
+    const g = await runCli('gc', gcArgs);
+    expectOk(g);
+    expect(g.stdout).toBe(`freed eth1 of netns ${netnsPath(ns)} (network ${net}): an attach of it was interrupted\ngc: freed 1 stale attachment, 0 alive`);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
   it('cni-detach (and its dry run) while an attach holds the lock but has not recorded its intent yet (in VERSION): busy (exit 1), not "nothing to do"; the attach then succeeds', async () => {
     const { ws, ns, net, br } = await setup();
     const started = join(ws.dir, 'version.started');

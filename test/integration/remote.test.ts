@@ -379,16 +379,19 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode, 'net1 is there before gc').toBe(0);
     api.deletePod('shop', 'web-1');
-    // a dry run names it once: through its write-ahead record, not also as an attachment its node holds unrecorded
+    // a dry run names it once: through its write-ahead record, not also as an attachment its node holds unrecorded;
+    // as the run would find it now: its lock held until its time limit (below), so left alone, not "would free"
     const dry = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--dry-run']);
     expectOk(dry);
-    expect(dry.stdout.match(/^would free /gm)).toHaveLength(1);
-    expect(dry.stdout).not.toMatch(/would record/);
+    expect(dry.stderr.match(/^note: left net1 of pod shop\/web-1 /gm), dry.stderr).toHaveLength(1);
+    expect(dry.stdout).not.toMatch(/^would (free|record) /m);
+    expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
     // the killed attach's lock: its command is gone, but its ADD may run on the node until its time limit: gc leaves
-    // it (a note, exit 1, nothing freed) until then, and frees it afterwards
+    // it (a note, nothing freed; exit 0: not a failure — before, "could not free", exit 1) until then, and frees it
+    // afterwards
     const gcArgs = [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
     const g = await untilFree('gc', gcArgs, {
-      busy: (r) => r.exitCode === 1 && /its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends/.test(r.stderr),
+      busy: (r) => r.exitCode === 0 && /^note: left net1 of pod shop\/web-1 \(network \S+\) alone: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends \(its lock is free in \d+s\); a later cni-gc looks at it again$/m.test(r.stderr),
       onBusy: async () => expect(await leases(w.ws.dataDir)).toHaveLength(1),
     });
     expectOk(g);
@@ -513,6 +516,51 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(d.stdout).toMatch(/^net1 detached from pod shop\/web-1 \(network \S+, an interrupted attach\)$/m);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
+  it('cni-gc from the laptop while an attach is in its ADD on another node: a live pod\'s attach is left alone (nothing freed or failed, no second record); its pod deleted meanwhile, gc leaves it too (a note that a command is working on it, exit 0, its lease and write-ahead record kept); once that attach has ended, the next cni-gc frees it', async () => {
+    const w = await world();
+    const { net, conf, started, go } = await slowChain(w);
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const gcArgs = [...w.gcArgs.slice(0, -2), ...cniPath];
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
+    const ahead = recordKeys();
+    expect(ahead).toEqual([expect.stringMatching(/^attaching\.uid-web-1\.6e657431\.[0-9a-f]{8}$/)]);
+    const note = `note: left net1 of pod shop/web-1 (network ${net}) alone: a cni-attach/cni-detach (pid ${run.pid}) is working on it right now; a later cni-gc looks at it again`;
+
+    // the pod lives: gc that visits its node (--node) reads the running attach's intent there
+    const live = await runCli('gc', ['--node', 'node-a', ...gcArgs]);
+    expectOk(live);
+    expect(live.stderr.split('\n')).toContain(note);
+    expect(live.stderr).not.toMatch(/could not free/);
+    expect(live.stdout).not.toMatch(/^(freed|recorded) /m);
+    expect(live.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+    expect(recordKeys()).toEqual(ahead);
+
+    // its pod is deleted during the ADD (its sandbox still runs): before, gc took its intent for an interrupted
+    // attach of a gone pod, its DEL was refused as busy: "note: could not free net1 of pod shop/web-1 …", exit 1
+    api.deletePod('shop', 'web-1');
+    for (const extra of [['--dry-run'], []]) {
+      const g = await runCli('gc', [...gcArgs, ...extra]);
+      expectOk(g);
+      expect(g.stderr.split('\n'), g.stderr).toContain(note);
+      expect(g.stderr).not.toMatch(/could not free/);
+      expect(g.stdout).toMatch(new RegExp(`^gc: ${extra.length ? 'would free' : 'freed'} 0 stale attachments, 0 alive, 1 busy \\(left for a later run\\)$`, 'm'));
+    }
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expect(recordKeys()).toEqual(ahead);
+
+    // the attach ends (its ADD done, its pod gone); the next gc frees what it left, and the record
+    await writeFile(go, '');
+    await run.done;
+    const g = await runCli('gc', gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive$/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
     expect(recordKeys()).toEqual([]);
   });
 

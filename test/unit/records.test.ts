@@ -9,6 +9,7 @@ import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
 import { addAttachingRecord, addRecord, attachmentRecord, listRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { lockPath } from '../../src/cni/cache.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { SANDBOX, world } from '../fakes/world.js';
@@ -328,6 +329,33 @@ describe('cni-gc and attaching records', () => {
     expect(node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env)).toEqual([expect.objectContaining({ CNI_CONTAINERID: cid, CNI_IFNAME: 'net1' })]);
     expect([...node2.files.keys()].filter((k) => k.includes('/intents/'))).toEqual([]);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+});
+
+describe('cni-gc and attaching records: an attach still running', () => {
+  it('a pod gone while its attach holds the lock in its sandbox, before recording its intent: gc leaves its write-ahead record (a note, exit 0); once the lock is free and the node holds nothing, the record goes', async () => {
+    const w = world();
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? node2 : undefined);
+    const cid = 'c'.repeat(64);
+    w.runtime.add('shop', 'db-1', 'uid-db', { id: cid, pid: 9, netnsPath: '/proc/9/ns/net' }); // its sandbox still runs there
+    node2.files.set(lockPath('/var/lib/cni', cid, 'net1'), 'laptop-2 77 1\n'); // an attach of another host, asking VERSION
+    await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [] }));
+    w.deps.hostname = () => 'laptop';
+    const note = 'note: left net1 of pod shop/db-1 (network net) alone: a cni-attach/cni-detach (pid 77) is working on it right now; a later cni-gc looks at it again\n';
+    for (const args of [['--dry-run'], []]) {
+      // before: the node held nothing of it, so its record went, while that attach went on to its ADD
+      expect(await w.cli(gcCommand, args)).toBe(0);
+      expect(w.stderr()).toContain(note);
+      expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+      expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    }
+    node2.files.delete(lockPath('/var/lib/cni', cid, 'net1')); // that attach ended (refused, say), leaving nothing
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).not.toContain('note: left');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });
 
