@@ -50,6 +50,12 @@ export interface AttachmentRecord {
    */
   attaching?: boolean;
   /**
+   * On a write-ahead record (attaching): the command that wrote it, as its locks name it (exec/lock.ts: host name, pid,
+   * start time): on that host — and only there — whether it still runs can be told (cni-list: attaching while it runs,
+   * interrupted once it is gone without settling the record). Absent on records of older versions.
+   */
+  by?: RecordedCommand;
+  /**
    * For an interrupted record: why the attach did not finish, when it is not that its rollback failed (e.g. the
    * connection to the node was lost during its ADD, which may have run). Words of the tool: no paths, no command lines.
    */
@@ -63,6 +69,13 @@ export interface AttachmentRecord {
   cacheDir?: string;
   /** The record's data key, as listRecords read it (not part of the stored value). */
   key?: string;
+}
+
+/** A command of this tool on some host: its host name (os.hostname()), pid and start time (/proc/PID/stat field 22). */
+export interface RecordedCommand {
+  host: string;
+  pid: number;
+  start?: string;
 }
 
 /** The ConfigMap name of a node's records: a DNS subdomain of at most 253 characters (long node names are hashed). */
@@ -86,6 +99,8 @@ function parseRecord(text: string): AttachmentRecord | undefined {
     const { kind: _kind, ...rec } = v;
     // optional strings of a newer writer: one of another type is dropped, not carried into a printed command
     for (const f of ['cniPath', 'cacheDir'] as const) if (rec[f] !== undefined && (typeof rec[f] !== 'string' || rec[f] === '')) delete rec[f];
+    const by = rec.by as Partial<RecordedCommand> | undefined;
+    if (by !== undefined && (typeof by !== 'object' || by === null || typeof by.host !== 'string' || !Number.isSafeInteger(by.pid) || by.pid! <= 0 || (by.start !== undefined && typeof by.start !== 'string'))) delete rec.by;
     return rec as AttachmentRecord;
   } catch {
     return undefined;

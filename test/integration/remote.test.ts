@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -345,7 +346,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
-  it('an attach on another node SIGKILLed during its ADD: its write-ahead record was there first; cni-list -A shows it attaching with the command that clears it; once its pod is gone, cni-gc frees its lease there and the record', async () => {
+  it('an attach on another node SIGKILLed during its ADD: its write-ahead record was there first; cni-list -A on the laptop that ran it shows it attaching while its command runs, interrupted once it is gone, with the command that clears it; once its pod is gone, cni-gc frees its lease there and the record', async () => {
     const w = await world();
     const { conf, started, pattern, net } = await hangingChain(w);
     const args = ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
@@ -356,7 +357,18 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // the record was written before the first ADD: attaching, its sandbox not known when the write began
     const ahead = api.listConfigMaps('kube-system').flatMap((c) => Object.entries(c.data ?? {}));
     expect(ahead.map(([k]) => k)).toEqual([expect.stringMatching(/^attaching\.uid-web-1\.6e657431\.[0-9a-f]{8}$/)]);
-    expect(JSON.parse(ahead[0]![1])).toMatchObject({ pod: 'web-1', node: 'node-a', ifname: 'net1', network: net, containerId: '', attaching: true });
+    expect(JSON.parse(ahead[0]![1])).toMatchObject({ pod: 'web-1', node: 'node-a', ifname: 'net1', network: net, containerId: '', attaching: true, by: { host: hostname(), pid: run.pid } });
+    type Item = { pod: string; node: string; state: string; reason: string; clearCommand?: string };
+    const listed = async () => {
+      const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+      expectOk(l);
+      return (JSON.parse(l.stdout) as { items: Item[] }).items.find((x) => x.pod === 'web-1')!;
+    };
+    // cni-list -A on the laptop that runs the attach: attaching, its command running here; nothing to clear
+    const during = await listed();
+    expect(during).toMatchObject({ node: 'node-a', state: 'attaching' });
+    expect(during.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and has not finished: its command \\(pid ${run.pid}\\) runs on this host right now$`));
+    expect(during.clearCommand).toBeUndefined();
     run.kill('SIGKILL'); // a laptop gone mid-ADD: nothing settles the record
     expect((await run.done).exitCode).toBeUndefined();
     await killAll(pattern);
@@ -364,17 +376,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([`${net}-${lab.prefix}-web-1-net1`]);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
 
-    // cni-list -A from the laptop: attaching, since when, and the command that clears it
-    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
-    expectOk(l);
-    const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; reason: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1')!;
-    expect(row).toMatchObject({ node: 'node-a', state: 'attaching' });
-    expect(row.reason).toMatch(/^an attach of net1 began on node node-a at \S+Z \(\d+s ago\) and has not finished: it is still running, or its command was killed/);
+    // cni-list -A from the laptop: its command is gone (before: attaching, "still running, or its command was
+    // killed"), so interrupted, since when, and the command that clears it
+    const row = await listed();
+    expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
+    expect(row.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and did not finish: its command \\(pid ${run.pid}\\), on this host, is gone without settling this record`));
     expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig /);
     const table = await runCli('list', w.listArgs);
     expectOk(table);
-    expect(table.stdout).toMatch(/^shop +web-1 +net1 +\S+ +<none> +attaching +.*since \S+Z \(\d+s\)$/m);
-    expect(table.stderr).toMatch(/kubectl cni-detach web-1 -n shop --ifname net1 /);
+    expect(table.stdout).toMatch(new RegExp(`^shop +web-1 +net1 +\\S+ +<none> +interrupted +.*its command \\(pid ${run.pid}\\) is gone$`, 'm'));
+    expect(table.stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(what that command started on node node-a may run until its time limit ends: until then cni-detach answers busy and says when\)$/m);
 
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode, 'net1 is there before gc').toBe(0);
@@ -682,7 +693,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     }
   });
 
-  it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (attaching) with the command that clears it', async () => {
+  it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (interrupted: its command is gone) with the command that clears it', async () => {
     const w = await world();
     const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
     // a plugin time limit of 3 s: what the quit left running on the node (the slow DEL) ends then, and the lock is free
@@ -704,7 +715,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', ['-o', 'json', ...w.listArgs, ...cniPath]);
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1' && x.ifname === 'net1')!;
-    expect(row.state).toBe('attaching');
+    expect(row.state).toBe('interrupted');
     await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
     expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
     // pasted at once it is busy (the DEL the quit left may still run there), saying when it is free; then it clears
