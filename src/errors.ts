@@ -124,6 +124,12 @@ export class BusyError extends CniAttachError {
   readonly kind = 'busy';
   readonly cniCode = CniErrorCode.TryAgainLater;
   override left: LeftByStop | undefined = 'nothing';
+  /**
+   * What the lock says of its holder, where it says it: its pid; freeInMs, when its command is gone but what it started
+   * on a node may run until its time limit (ms until that has passed, on the node's clock). For callers that word it
+   * their own way (cni-gc's notes).
+   */
+  holder?: { pid?: number; freeInMs?: number };
 }
 
 /** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { ApiStatusError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
 import type { Executor } from '../exec/types.js';
@@ -58,8 +59,11 @@ function writeAhead(job: Job, pod: Pod): Ahead {
   const written = (async () => {
     const { addAttachingRecord, delPathsOf } = await import('../resolve/records.js');
     try {
+      // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does
+      const start = await thisHost.start();
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
+        by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
       });
       return { key };
     } catch (e) {

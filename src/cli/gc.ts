@@ -1,6 +1,6 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
+import { BusyError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
 import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -8,6 +8,7 @@ import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
+import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { detachCommandLine, formatData, removeKeyCommandLine, waysOut } from './output.js';
@@ -39,6 +40,35 @@ export function describeEntry(c: Classified): string {
 
 type Freed = Stale & { c: Classified };
 
+/** An attachment a cni-attach/cni-detach is working on right now (its lock held): left alone by this gc. */
+interface Left {
+  stale: Freed;
+  holder: Busy;
+  /** Where the lock's node is, for the note (" on node node-a"; '' for this host). */
+  where: string;
+}
+
+/** A BusyError (from a DEL gc tried, or a dry run's look at the lock) as a Left. */
+function leftBy(stale: Freed, e: BusyError, where: string): Left {
+  return { stale, holder: e.holder ?? {}, where };
+}
+
+/** The records classify found attaching (an unfinished attach whose lock is held right now), as Left; where: as in Left. */
+function attachingOf(classified: Classified[], where: string): Left[] {
+  return classified.filter((c) => c.state === 'attaching').map((c) => ({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: c.reason ?? '', c }, holder: c.busy ?? {}, where }));
+}
+
+/**
+ * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123) is working on it right now", or,
+ * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123) is gone, but what it started on
+ * node node-a may run until its time limit ends (its lock is free in 12s)".
+ */
+function leftWhy(l: Left): string {
+  const pid = l.holder.pid !== undefined ? ` (pid ${l.holder.pid})` : '';
+  if (l.holder.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
+  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(l.holder.freeInMs / 1000)}s)`;
+}
+
 /** The records cni-gc added and removed (with --dry-run: would add and remove). */
 interface RecordChanges {
   added: AttachmentRecord[];
@@ -51,6 +81,8 @@ interface RecordChanges {
 interface PassOutcome {
   freed: Freed[];
   failed: { stale: Stale; error: unknown }[];
+  /** The gone pods' attachments a command is working on right now (their lock held on their node): left alone. */
+  busy: Left[];
   /** The attachments of live pods on other nodes, as recorded (after the reconciliation of the nodes visited). */
   alive: number;
   records: RecordChanges;
@@ -94,7 +126,11 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * written before its sandbox was known; one of a pod that is still there is not judged here (an attach may be running:
  * cni-list shows it with the cni-detach that clears it). The nodes `asked` for (--node) are visited too, records or
  * not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
- * it holds without a record are freed with the recorded ones.
+ * it holds without a record are freed with the recorded ones. What a cni-attach/cni-detach is working on right now
+ * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
+ * is left alone with its record (`busy`) — a gone pod's attach still running (the pod deleted during it) settles its
+ * record itself and is freed by a later gc; a killed one's once its lock is free —, as is a write-ahead record whose
+ * node holds nothing yet while its attach holds the lock in the pod's sandbox (before its intent).
  */
 async function recordsPass(
   flags: GcFlags,
@@ -122,9 +158,10 @@ async function recordsPass(
     if (now) live.set(key, { uid: now.metadata?.uid });
   }));
   const gone = all.filter((r) => records.recordedPodGone(r, live));
-  // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache)
-  const alive = all.filter((r) => !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
-  const out: PassOutcome = { freed: [], failed: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [] };
+  // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
+  // attach's write-ahead (attaching) is no attachment yet
+  const alive = all.filter((r) => !r.attaching && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [] };
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = all.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -180,6 +217,7 @@ async function recordsPass(
       try {
         const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
+        out.busy.push(...v.attaching);
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
         out.alive += v.changes.unrecorded - v.changes.unheld;
@@ -191,11 +229,18 @@ async function recordsPass(
       let s = stale(r);
       try {
         if (!r.containerId) {
-          // a write-ahead record begun before the sandbox look-up (an attach killed since): what its node holds for it
-          // is found by the pod's uid; nothing there, and the record just goes
+          // a write-ahead record begun before the sandbox look-up (an attach killed since, or still running): what its
+          // node holds for it is found by the pod's uid; nothing there, and the record just goes — unless its attach
+          // holds the lock in the pod's sandbox, still running there, before recording its intent: then it stays
           const held = (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
           if (!held) {
-            if (!flags.dryRun) forget.push(r);
+            const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
+              if (e instanceof NotFoundError) return undefined;
+              throw e;
+            }) : undefined;
+            const busy = sb ? await cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
+            if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
+            else if (!flags.dryRun) forget.push(r);
             continue;
           }
           r = { ...r, containerId: held.entry.containerId };
@@ -209,7 +254,11 @@ async function recordsPass(
         if (flags.dryRun) {
           // what the run would refuse, it says (the DEL below checks the same first)
           await (await import('../cni/chain.js')).checkPathTrusted(ctxOf(r));
-          if ((await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) out.freed.push(s);
+          if (!(await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) continue;
+          // as the real run would find it: a lock held now is a command working on it
+          const busy = await cache!.direct().lockHeld(r.containerId, r.ifname);
+          if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
+          else out.freed.push(s);
           continue;
         }
         const own = ownOf(r);
@@ -222,7 +271,10 @@ async function recordsPass(
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);
       } catch (e) {
-        out.failed.push({ stale: s, error: e });
+        // an attach still running there (the pod deleted during it), or a detach of it: left, with its record, for a
+        // later gc (that attach settles its record itself; one killed leaves it to be freed then)
+        if (e instanceof BusyError) out.busy.push(leftBy(s, e, cache!.named('')));
+        else out.failed.push({ stale: s, error: e });
       }
     }
     if (!flags.dryRun && forget.length > 0) {
@@ -330,9 +382,10 @@ async function reconcileRecords(
  * A node gc visits through a runtime (recordsPass): its whole cache read, its pods' attachments judged against the
  * cluster's pods (no sandbox look-up: a live pod's attachment stays as it is) and its records reconciled
  * (reconcileRecords). Returns the attachments of gone pods it holds that no record names, as records, for the records
- * pass to free with the recorded ones, and the record changes.
+ * pass to free with the recorded ones, the record changes, and the live pods' attaches it holds that a command is
+ * working on right now (their lock held: attaching), which gc leaves alone.
  */
-async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges }> {
+async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges; attaching: Left[] }> {
   const { classify, podOf } = await load.attachmentState();
   const { recordKey } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
@@ -351,7 +404,8 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
     if (now) (fresh.push(now), listed.set(`${p.namespace}/${p.name}`, now.metadata?.uid));
   }
   const world = fresh.length ? [...pods.filter((p) => !fresh.some((q) => q.metadata?.namespace === p.metadata?.namespace && q.metadata?.name === p.metadata?.name)), ...fresh] : pods;
-  const classified = await classify(found, { exec, pods: world });
+  // an unfinished attach of a live pod whose lock is held is running (attaching), not interrupted: not recorded as such
+  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname) });
   const recorded = new Set(all.map((r) => recordKey(r.containerId, r.ifname)));
   // an attach's write-ahead record names its pod and ifname before its sandbox: what the node holds of them is its
   // (the records pass frees it through that record, found by the pod's uid)
@@ -361,7 +415,7 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
     if (c.state !== 'pod gone' || !c.pod || recorded.has(recordKey(c.entry.containerId, c.entry.ifName)) || attaching.has(`${c.pod.uid ?? ''}\0${c.entry.ifName}`)) continue;
     gone.push(await recordOfEntry(c, node));
   }
-  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node) };
+  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node), attaching: attachingOf(classified, cache.named('')) };
 }
 
 /**
@@ -486,6 +540,9 @@ An attachment without a record (made by a version before records, or whose recor
 node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded. A record whose
 node holds nothing of it is forgotten.
 
+An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note, and
+counts as valid for CNI GC: not a failure; a later gc looks at it again.
+
 Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
 of the first thing that could not be done, each said in a note: 1 a DEL failed or a record cannot be read (with the
 command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
@@ -498,7 +555,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const asked = [...new Set(flags.node ?? [])];
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     const needCluster = found.some((f) => podOf(f.entry));
-    let world: Parameters<typeof classify>[1] = { exec };
+    // an unfinished attach whose lock is held right now is running (attaching): left alone, and valid for CNI GC
+    const lockHeld = (containerId: string, ifname: string) => cache.lockHeld(containerId, ifname);
+    let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
     // (no kubeconfig at all, or one that cannot be used: the bare namespaces are still freed, and a note says what not)
@@ -525,7 +584,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
       const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
-      world = { exec, pods, sandboxes };
+      world = { exec, pods, sandboxes, lockHeld };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
     const classified = await classify(found, world);
@@ -558,6 +617,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
     }
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
+    // what a cni-attach/cni-detach is working on right now: left alone (and valid for CNI GC: cni/gc.ts)
+    const left: Left[] = attachingOf(classified, '');
 
     const { collectGarbage } = await load.gc();
     const ways = (s: Stale) => {
@@ -565,8 +626,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
       return target ? waysOut(target, s.entry.ifName, flags) : undefined;
     };
-    const outcome = await collectGarbage(ctx, cache, stale, valid, !!flags.dryRun, ways);
+    const outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
     outcome.failed.push(...refused);
+    left.push(...outcome.busy.map((b) => leftBy(b.stale as Freed, b.error, '')));
     // stale locks (a dead holder, or none written) are broken as any command would; live holders' are left alone
     if (!flags.dryRun) {
       for (const l of await cache.staleLocks()) {
@@ -596,6 +658,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         const remote = await recordsPass(flags, deps, api, allPods, locallyFreed, exec, localAlive, all, asked);
         outcome.freed.push(...remote.freed);
         outcome.failed.push(...remote.failed);
+        left.push(...remote.busy);
         aliveElsewhere = remote.alive;
         unreached.push(...remote.unreached);
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
@@ -645,6 +708,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         dryRun: !!flags.dryRun,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
+        busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l) })),
         alive: valid.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
@@ -655,6 +719,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         deps.io.out(`${verb} ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
       }
+      for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l)}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
@@ -663,7 +728,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${left.length ? `, ${left.length} busy (left for a later run)` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

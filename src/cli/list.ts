@@ -10,6 +10,7 @@ import { connect, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
+import { thisHost } from '../exec/host.js';
 import type { Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
 
@@ -43,9 +44,12 @@ function annotated(c: Classified): boolean | undefined {
  * A row for an attachment the cluster records on another node (resolve/records.ts): its state from the API alone —
  * 'attached' while a pod of that name and uid exists ('attaching' for a write-ahead record never settled, with its
  * age from `now`; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
- * pods could not be listed: live is null) — since that node's cache is not read.
+ * pods could not be listed: live is null) — since that node's cache is not read. `command`: for a write-ahead record
+ * that names its command (AttachmentRecord.by), whether that command still runs, where this host can tell (it ran
+ * here: commandOf): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
+ * undefined (another host's, or not named): attaching, "still running, or its command was killed".
  */
-export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, given: ReachFlags = {}, now = Date.now()): Row {
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, given: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
   const flags = withRecordedPaths(r, given);
   const alive = live?.metadata?.uid === r.uid;
   let annotated: boolean | undefined;
@@ -66,13 +70,32 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, giv
   if (r.attaching && row.state === 'attached') {
     // written before its first ADD and never settled: still running, or its command died (SIGKILL, a laptop gone)
     const age = ageOf(r.since, now);
+    const began = `an attach of ${r.ifname} began on node ${r.node} at ${r.since}${age ? ` (${age} ago)` : ''}`;
+    const pid = r.by ? ` (pid ${r.by.pid})` : '';
+    const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
+    const mayKeep = 'the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it';
+    if (command === 'gone') {
+      // its command ran on this host and is gone: nothing will settle the record any more
+      return {
+        ...row,
+        state: 'interrupted',
+        brief: `its command${pid} is gone`,
+        reason: `${began} and did not finish: its command${pid}, on this host, is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}`,
+        remedy: 'cni-detach clears it',
+        clear,
+        clearHint: `what that command started on node ${r.node} may run until its time limit ends: until then cni-detach answers busy and says when`,
+      };
+    }
+    const which =
+      command === 'running'
+        ? `its command${pid} runs on this host right now`
+        : `it is still running, or its command was killed${r.by ? ` (it ran on host ${r.by.host}${pid}: only there can it be told)` : ''}, and then ${mayKeep}`;
     return {
       ...row,
       state: 'attaching',
       brief: `since ${r.since}${age ? ` (${age})` : ''}`,
-      reason: `an attach of ${r.ifname} began on node ${r.node} at ${r.since}${age ? ` (${age} ago)` : ''} and has not finished: it is still running, or its command was killed, and then the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it`,
-      remedy: 'cni-detach clears it (once no attach runs)',
-      clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+      reason: `${began} and has not finished: ${which}`,
+      ...(command === 'running' ? {} : { remedy: 'cni-detach clears it (once no attach runs)', clear }),
     };
   }
   if (r.interrupted && row.state === 'attached') {
@@ -98,6 +121,17 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, giv
     };
   }
   return row;
+}
+
+/**
+ * Whether the command a write-ahead record names (AttachmentRecord.by) still runs: 'running' or 'gone' when it ran on
+ * this host (the lock rule's test, exec/lock.ts: its pid runs with the start time it had), undefined when the record
+ * names none or another host's (nothing here can tell whether a process there runs). One /proc read.
+ */
+async function commandOf(r: AttachmentRecord): Promise<'running' | 'gone' | undefined> {
+  if (!r.by || r.by.host !== thisHost.host) return undefined;
+  const start = await thisHost.startOf(r.by.pid);
+  return start !== undefined && (r.by.start === undefined || start === r.by.start) ? 'running' : 'gone';
 }
 
 /**
@@ -316,7 +350,8 @@ a note on stderr says so and why.`,
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
     // an attaching record names no sandbox yet: this host's own cache row of that pod's ifname stands for it
     const seenPods = new Set(local.map((r) => `${r.namespace}/${r.target}/${r.ifname}`));
-    const remote = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`) && !(r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))).map((r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags));
+    const shown = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`) && !(r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`)));
+    const remote = await Promise.all(shown.map(async (r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await commandOf(r) : undefined)));
     const bad = invalid.map((r) => invalidRecordRow(r, flags.agentNamespace ?? 'kube-system', flags));
     const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {

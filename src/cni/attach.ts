@@ -53,13 +53,16 @@ export interface Attached {
  */
 export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now()): BusyError {
   const head = `another cni-attach/cni-detach is working on ${ifname} in ${describe} right now`;
-  if (busy.freeInMs === undefined) return new BusyError(`${head}; try again when it is done`);
-  const secs = Math.ceil(busy.freeInMs / 1000);
-  const at = new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return new BusyError(
-    `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
-      `the lock is free in ${secs}s (at ${at}): try again then`,
+  const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
+  const at = secs === undefined ? '' : new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const e = new BusyError(
+    secs === undefined
+      ? `${head}; try again when it is done`
+      : `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
+          `the lock is free in ${secs}s (at ${at}): try again then`,
   );
+  e.holder = { ...busy };
+  return e;
 }
 
 /**
@@ -432,9 +435,10 @@ function retryHint(req: DetachRequest): string {
 /**
  * DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached.
  * Errors: UsageError for an unreadable record (unless forced) and for a config of another network than the recorded
- * one; BusyError for a lock held by a live process; PluginError when DEL fails (unless forced: then the record is
- * forgotten and Detached.forced says what may remain) — its message names the commands that retry and that forget
- * the record; a PluginError with stoppedBy / StoppedError when the user's signal stopped it (the record stays).
+ * one; BusyError for a lock held by a live process (also with nothing recorded: an attach that has not recorded its
+ * intent yet holds it); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
+ * says what may remain) — its message names the commands that retry and that forget the record; a PluginError with
+ * stoppedBy / StoppedError when the user's signal stopped it (the record stays).
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   readAhead(ctx, cache, req.ifname);
@@ -456,7 +460,12 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     }
   }
   if (found.length === 0) {
-    if (!req.list || req.containerId === undefined || req.netns === undefined) return [];
+    if (!req.list || req.containerId === undefined || req.netns === undefined) {
+      // nothing recorded, but an attach that holds the lock before recording its intent (asking VERSION, STATUS) is
+      // still an attach: busy, as check answers, not "nothing to do" (nor a write-ahead record forgotten beside it)
+      await refuseIfHeld(cache.direct(), req, found);
+      return [];
+    }
     // Nothing cached but a config given: DEL is idempotent, so run it (frees what a lost cache forgot).
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
     const resolved = await resolvePlugins(ctx, req.list);
@@ -635,10 +644,9 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
   for (const f of found) {
     if (f.unreadable) throw new UsageError(`the record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable})`);
   }
-  // the locks the real run would take: of what is recorded; with nothing recorded, a CHECK's (an attach before its
-  // intent) and a DEL's from a given config
-  const delGiven = command === 'DEL' && !!req.list && req.containerId !== undefined && req.netns !== undefined;
-  if (found.length > 0 || command === 'CHECK' || delGiven) await refuseIfHeld(cache, req, found);
+  // the locks the real run would take, or would find held: of what is recorded; with nothing recorded, that of the
+  // container given (an attach before its intent; a DEL from a given config)
+  await refuseIfHeld(cache, req, found);
   if (command === 'CHECK' && found.length > 0 && found.every((f) => f.intentOnly)) throw interruptedAttach(req.ifname, req.describe, found[0]!, req.ways ?? NO_WAYS);
   const runs: PluginRun[] = [];
   for (const f of found) {

@@ -9,13 +9,17 @@ import type { LockOwner } from './lock.js';
 
 /**
  * Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined if it is gone. With
- * the pid it names a process for good: a pid reused later has another start time.
+ * the pid it names a process for good: a pid reused later has another start time. A process that has exited but not
+ * been reaped yet (state Z, a zombie: its parent — a container's init that reaps nothing, say — has not waited for
+ * it; X, being reaped) is gone: it holds nothing and runs nothing any more (proc(5)).
  */
 function processStart(pid: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     readFile(`/proc/${pid}/stat`, 'utf8', (err, stat) => {
+      if (err) return resolve(undefined);
       // the command name (field 2) may contain spaces and parentheses: split after the last ')'
-      resolve(err ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      resolve(fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19]);
     });
   });
 }

@@ -1,8 +1,8 @@
 /**
  * Is a cached attachment still alive? A pod's is alive while the pod (same uid) exists and its sandbox is the one the
  * attachment went into; a bare namespace's while the namespace exists; an unfinished attach's intent never is, unless
- * an attach holds its lock right now (then it is attaching: World.lockHeld, asked by cni-list). Used by cni-list (to
- * show) and cni-gc (to free what is dead).
+ * an attach holds its lock right now (then it is attaching: World.lockHeld, asked by cni-list and cni-gc). Used by
+ * cni-list (to show) and cni-gc (to free what is dead, and to leave alone what a command is working on).
  */
 import type { CacheEntry, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
@@ -46,6 +46,8 @@ export interface Classified extends Found {
   pod?: PodOf;
   /** The live Pod object, when the entry's pod still exists (same uid). */
   livePod?: Pod;
+  /** For attaching: what holds its lock (World.lockHeld). */
+  busy?: Busy;
 }
 
 export interface World {
@@ -158,7 +160,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${f.entry.ifName} is not in ${f.entry.netns} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it`;
       }
     }
-    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}) });
+    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}) });
   }
   return out;
 }

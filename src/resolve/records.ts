@@ -54,6 +54,12 @@ export interface AttachmentRecord {
    */
   attaching?: boolean;
   /**
+   * On a write-ahead record (attaching): the command that wrote it, as its locks name it (exec/lock.ts: host name, pid,
+   * start time): on that host — and only there — whether it still runs can be told (cni-list: attaching while it runs,
+   * interrupted once it is gone without settling the record). Absent on records of older versions.
+   */
+  by?: RecordedCommand;
+  /**
    * For an interrupted record: why the attach did not finish, when it is not that its rollback failed (e.g. the
    * connection to the node was lost during its ADD, which may have run). Words of the tool: no paths, no command lines.
    */
@@ -67,6 +73,13 @@ export interface AttachmentRecord {
   cacheDir?: string;
   /** The record's data key, as listRecords read it (not part of the stored value). */
   key?: string;
+}
+
+/** A command of this tool on some host: its host name (os.hostname()), pid and start time (/proc/PID/stat field 22). */
+export interface RecordedCommand {
+  host: string;
+  pid: number;
+  start?: string;
 }
 
 /** The ConfigMap name of a node's records: a DNS subdomain of at most 253 characters (long node names are hashed). */
@@ -116,7 +129,7 @@ export function safeJson(v: unknown): string {
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 /** The fields of a stored record (AttachmentRecord without its key). */
-const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
 /** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
@@ -245,6 +258,15 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
     if (a !== undefined) return `address ${shown(a)} is not an address/prefix (CIDR)`;
   }
   if (s.why !== undefined && s.why.length > WHY_MAX) return `its why is longer than ${WHY_MAX} characters`;
+  if (v.by !== undefined) {
+    // the command of a write-ahead record (its host, pid and start, as the lock files name a holder: exec/lock.ts)
+    const by = v.by as Partial<Record<keyof RecordedCommand, unknown>> | null;
+    if (typeof by !== 'object' || by === null || Array.isArray(by)) return `its by is ${shown(v.by)}, not an object`;
+    if (typeof by.host !== 'string' || by.host === '' || by.host.length > 253 || CONTROL.test(by.host)) return `its by.host ${shown(by.host)} is not a host name`;
+    if (typeof by.pid !== 'number' || !Number.isSafeInteger(by.pid) || by.pid <= 0) return `its by.pid ${shown(by.pid)} is not a process id`;
+    if (by.start !== undefined && (typeof by.start !== 'string' || by.start.length > 64 || CONTROL.test(by.start))) return `its by.start ${shown(by.start)} is not a process start time`;
+    for (const k of Object.keys(by)) if (k !== 'host' && k !== 'pid' && k !== 'start') return `its by has a field ${shown(k)} it does not know`;
+  }
   if (s.cniPath) {
     if (Buffer.byteLength(`CNI_PATH=${s.cniPath}`) >= MAX_ARG_STRLEN) return `its cniPath is longer than a plugin's CNI_PATH may be (MAX_ARG_STRLEN, ${MAX_ARG_STRLEN} bytes)`;
     for (const d of s.cniPath.split(':')) {

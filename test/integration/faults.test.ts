@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { DEFAULT_VERSION_ANSWER, fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
+import { DEFAULT_VERSION_ANSWER, fakePlugin, passThroughAdd, type FakePluginScript } from '../helpers/fake-plugin.js';
 import { leases } from '../helpers/ipam.js';
 import { deleteNetns, attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, getLink, linkExists, linkNames, links, netnsPath } from '../helpers/net.js';
@@ -25,6 +25,22 @@ async function setup() {
   const br = lab.bridge();
   const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: net, bridge: br, subnet: SUBNET, dataDir: ws.dataDir }));
   return { ws, ns, net, br, conf };
+}
+
+/**
+ * setup() with a chain of bridge and `hang`, a fake plugin whose ADD touches `started` and then sleeps until killed
+ * (every such sleep is killed at the end of the test: `pattern`); `more` adds its other commands (VERSION, CHECK),
+ * given the workspace's directory.
+ */
+async function hangingChain(more: (dir: string) => Omit<FakePluginScript, 'add'> = () => ({})) {
+  const s = await setup();
+  const started = join(s.ws.dir, 'hang.started');
+  const marker = uniqueSeconds(30);
+  const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
+  lab.defer('hanging plugin', () => killAll(pattern));
+  await fakePlugin(s.ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}`, ...more(s.ws.dir) });
+  const chain = await writeConf(s.ws.dir, 'chain.conflist', conflist(s.net, [bridgePlugin(s.br, SUBNET, s.ws.dataDir), { type: 'hang' }]));
+  return { ...s, chain, started, pattern, cniPath: `${s.ws.pluginDir}:${CNI_DIR}` };
 }
 
 describe('detach is idempotent', () => {
@@ -110,18 +126,7 @@ describe('--timeout', () => {
 
 describe('crashes and failures around the chain', () => {
   it('an attach killed mid-chain leaves an intent: re-attach is refused, detach undoes what was done', async () => {
-    const { ws, ns, net, br } = await setup();
-    const started = join(ws.dir, 'hang.started');
-    const marker = uniqueSeconds(30);
-    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
-    lab.defer('hanging plugin', () => killAll(pattern));
-    await fakePlugin(ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
-    const conf = await writeConf(
-      ws.dir,
-      'chain.conflist',
-      conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]),
-    );
-    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+    const { ws, ns, net, br, chain: conf, started, pattern, cniPath } = await hangingChain();
 
     const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
     expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
@@ -149,19 +154,11 @@ describe('crashes and failures around the chain', () => {
   });
 
   it('while an attach is in its ADD: cni-check, its dry run and cni-detach --dry-run answer busy (exit 1, no plugin run), cni-list shows it attaching; once that attach is killed, cni-check says it was interrupted and prints the cni-detach that clears it, cni-list shows it interrupted', async () => {
-    const { ws, ns, net, br } = await setup();
-    const started = join(ws.dir, 'hang.started');
+    const { ws, ns, net, chain: conf, started, pattern, cniPath } = await hangingChain((dir) => ({
+      version: `echo VERSION >> ${join(dir, 'hang.ran')}\necho '${DEFAULT_VERSION_ANSWER}'`,
+      check: `echo CHECK >> ${join(dir, 'hang.ran')}`,
+    }));
     const ran = join(ws.dir, 'hang.ran'); // one line per VERSION or CHECK of the hanging plugin
-    const marker = uniqueSeconds(30);
-    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
-    lab.defer('hanging plugin', () => killAll(pattern));
-    await fakePlugin(ws.pluginDir, 'hang', {
-      add: `touch ${started}\nexec sleep ${marker}`,
-      version: `echo VERSION >> ${ran}\necho '${DEFAULT_VERSION_ANSWER}'`,
-      check: `echo CHECK >> ${ran}`,
-    });
-    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]));
-    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
     const args = lab.args(ws, ns, 'eth1', undefined, cniPath);
     const list = async () => {
       const l = await runCli('list', ['-A', '--no-cluster', '--cache-dir', ws.cacheDir, '--cni-path', cniPath, '-o', 'json']);
@@ -215,6 +212,73 @@ describe('crashes and failures around the chain', () => {
     expect(await linkExists('eth1', ns)).toBe(false);
   });
 
+  it('cni-gc while an attach is in its ADD leaves it alone: a note that a command is working on it, exit 0, nothing DELed (its intent, link and lease stay); once that attach is killed, cni-gc frees it', async () => {
+    const { ws, ns, net, chain: conf, started, pattern, cniPath } = await hangingChain();
+    const gcArgs = ['--cache-dir', ws.cacheDir, '--cni-path', cniPath];
+    const cid = containerIdOf(netnsPath(ns));
+
+    const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);
+    const note = `note: left eth1 of netns ${netnsPath(ns)} (network ${net}) alone: a cni-attach/cni-detach (pid ${run.pid}) is working on it right now; a later cni-gc looks at it again`;
+    // before: taken for an interrupted attach, its DEL refused as busy: "note: could not free eth1 …", exit 1
+    for (const extra of [['--dry-run'], []]) {
+      const g = await runCli('gc', [...gcArgs, ...extra]);
+      expectOk(g);
+      expect(g.stderr.split('\n'), show(g)).toContain(note);
+      expect(g.stderr).not.toMatch(/could not free/);
+      expect(g.stdout, show(g)).toBe('gc: ' + (extra.length ? 'would free' : 'freed') + ' 0 stale attachments, 0 alive, 1 busy (left for a later run)');
+    }
+    const json = await runCli('gc', [...gcArgs, '-o', 'json']);
+    expectOk(json);
+    expect(JSON.parse(json.stdout)).toMatchObject({ freed: [], failed: [], busy: [{ target: `netns ${netnsPath(ns)}`, ifname: 'eth1', network: net, containerId: cid, reason: `a cni-attach/cni-detach (pid ${run.pid}) is working on it right now` }] });
+    expect(await linkExists('eth1', ns)).toBe(true);
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`, `cni-attach/locks/${cid}-eth1.lock`]);
+
+    run.kill('SIGKILL'); // the attach dies in its ADD: now it is an interrupted attach, and gc's to undo
+    expect((await run.done).exitCode).toBeUndefined();
+    await killAll(pattern);
+    const g = await runCli('gc', gcArgs);
+    expectOk(g);
+    expect(g.stdout).toBe(`freed eth1 of netns ${netnsPath(ns)} (network ${net}): an attach of it was interrupted\ngc: freed 1 stale attachment, 0 alive`);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
+  it('cni-detach (and its dry run) while an attach holds the lock but has not recorded its intent yet (in VERSION): busy (exit 1), not "nothing to do"; the attach then succeeds', async () => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'version.started');
+    const go = join(ws.dir, 'version.go');
+    await fakePlugin(ws.pluginDir, 'slowv', {
+      version: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\necho '${DEFAULT_VERSION_ANSWER}'`,
+      add: passThroughAdd('0'),
+    });
+    lab.defer('slow VERSION', () => writeFile(go, ''));
+    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'slowv' }]));
+    const args = lab.args(ws, ns, 'eth1', undefined, `${ws.pluginDir}:${CNI_DIR}`);
+    const cid = containerIdOf(netnsPath(ns));
+
+    const run = spawnCli('attach', [...args, '--conf', conf]);
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the attach is asking VERSION').toBe(true);
+    expect(await attachmentFiles(ws.cacheDir), 'its lock, no intent yet').toEqual([`cni-attach/locks/${cid}-eth1.lock`]);
+    // before: "nothing is attached as eth1 … nothing to do", exit 0 (and the dry run printed no run, exit 0)
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await runCli('detach', [...args, ...extra]);
+      expectCleanError(r, 1);
+      expect(r.stderr.trim(), show(r)).toBe(`error: another cni-attach/cni-detach is working on eth1 in netns ${netnsPath(ns)} right now; try again when it is done`);
+      expect(r.stdout).toBe('');
+    }
+    await writeFile(go, '');
+    const r = await run.done;
+    expectOk(r);
+    expect(r.stdout).toMatch(/^eth1 attached to netns /);
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    expectOk(await runCli('detach', args));
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
   it('while a detach is in its DEL: cni-check and its dry run answer busy (exit 1), no CHECK runs; once it is stopped, cni-check runs as before', async () => {
     const { ws, ns, net, br } = await setup();
     const started = join(ws.dir, 'del.started');
@@ -252,14 +316,7 @@ describe('crashes and failures around the chain', () => {
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const)('%s during the chain kills the plugin, rolls back, releases the lock and exits %i', async (signal, code) => {
-    const { ws, ns, net, br } = await setup();
-    const started = join(ws.dir, 'hang.started');
-    const marker = uniqueSeconds(30);
-    const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
-    lab.defer('hanging plugin', () => killAll(pattern));
-    await fakePlugin(ws.pluginDir, 'hang', { add: `touch ${started}\nexec sleep ${marker}` });
-    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'hang' }]));
-    const cniPath = `${ws.pluginDir}:${CNI_DIR}`;
+    const { ws, ns, net, chain: conf, started, pattern, cniPath } = await hangingChain();
 
     const run = spawnCli('attach', lab.args(ws, ns, 'eth1', conf, cniPath));
     expect(await waitFor(async () => existsSync(started), 15_000), 'the chain reached the second plugin').toBe(true);

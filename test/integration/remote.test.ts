@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,20 @@ async function hangingChain(w: World, o: { del?: boolean } = {}) {
   const net = lab.name('h');
   const conf = await writeConf(w.ws.dir, 'hang.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'hang' }]));
   return { net, conf, started, delStarted, pattern, cniPath: ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`] };
+}
+
+/**
+ * A chain of bridge and `type`, a fake plugin whose ADD touches `started`, waits until `go` exists (made at the end of
+ * the test at the latest) and then passes bridge's result on.
+ */
+async function slowChain(w: World, type = 'slow') {
+  const started = join(w.ws.dir, 'slow.started');
+  const go = join(w.ws.dir, 'slow.go');
+  await fakePlugin(w.ws.pluginDir, type, { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
+  lab.defer('slow plugin', () => writeFile(go, ''));
+  const net = lab.name('s');
+  const conf = await writeConf(w.ws.dir, `${type}.conflist`, conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type }]));
+  return { net, conf, started, go };
 }
 
 /**
@@ -331,7 +346,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
-  it('an attach on another node SIGKILLed during its ADD: its write-ahead record was there first; cni-list -A shows it attaching with the command that clears it; once its pod is gone, cni-gc frees its lease there and the record', async () => {
+  it('an attach on another node SIGKILLed during its ADD: its write-ahead record was there first; cni-list -A on the laptop that ran it shows it attaching while its command runs, interrupted once it is gone, with the command that clears it; once its pod is gone, cni-gc frees its lease there and the record', async () => {
     const w = await world();
     const { conf, started, pattern, net } = await hangingChain(w);
     const args = ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
@@ -342,7 +357,18 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // the record was written before the first ADD: attaching, its sandbox not known when the write began
     const ahead = api.listConfigMaps('kube-system').flatMap((c) => Object.entries(c.data ?? {}));
     expect(ahead.map(([k]) => k)).toEqual([expect.stringMatching(/^attaching\.uid-web-1\.6e657431\.[0-9a-f]{8}$/)]);
-    expect(JSON.parse(ahead[0]![1])).toMatchObject({ pod: 'web-1', node: 'node-a', ifname: 'net1', network: net, containerId: '', attaching: true });
+    expect(JSON.parse(ahead[0]![1])).toMatchObject({ pod: 'web-1', node: 'node-a', ifname: 'net1', network: net, containerId: '', attaching: true, by: { host: hostname(), pid: run.pid } });
+    type Item = { pod: string; node: string; state: string; reason: string; clearCommand?: string };
+    const listed = async () => {
+      const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+      expectOk(l);
+      return (JSON.parse(l.stdout) as { items: Item[] }).items.find((x) => x.pod === 'web-1')!;
+    };
+    // cni-list -A on the laptop that runs the attach: attaching, its command running here; nothing to clear
+    const during = await listed();
+    expect(during).toMatchObject({ node: 'node-a', state: 'attaching' });
+    expect(during.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and has not finished: its command \\(pid ${run.pid}\\) runs on this host right now$`));
+    expect(during.clearCommand).toBeUndefined();
     run.kill('SIGKILL'); // a laptop gone mid-ADD: nothing settles the record
     expect((await run.done).exitCode).toBeUndefined();
     await killAll(pattern);
@@ -350,31 +376,33 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([`${net}-${lab.prefix}-web-1-net1`]);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
 
-    // cni-list -A from the laptop: attaching, since when, and the command that clears it
-    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
-    expectOk(l);
-    const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; reason: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1')!;
-    expect(row).toMatchObject({ node: 'node-a', state: 'attaching' });
-    expect(row.reason).toMatch(/^an attach of net1 began on node node-a at \S+Z \(\d+s ago\) and has not finished: it is still running, or its command was killed/);
+    // cni-list -A from the laptop: its command is gone (before: attaching, "still running, or its command was
+    // killed"), so interrupted, since when, and the command that clears it
+    const row = await listed();
+    expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
+    expect(row.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and did not finish: its command \\(pid ${run.pid}\\), on this host, is gone without settling this record`));
     expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig /);
     const table = await runCli('list', w.listArgs);
     expectOk(table);
-    expect(table.stdout).toMatch(/^shop +web-1 +net1 +\S+ +<none> +attaching +.*since \S+Z \(\d+s\)$/m);
-    expect(table.stderr).toMatch(/kubectl cni-detach web-1 -n shop --ifname net1 /);
+    expect(table.stdout).toMatch(new RegExp(`^shop +web-1 +net1 +\\S+ +<none> +interrupted +.*its command \\(pid ${run.pid}\\) is gone$`, 'm'));
+    expect(table.stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(what that command started on node node-a may run until its time limit ends: until then cni-detach answers busy and says when\)$/m);
 
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode, 'net1 is there before gc').toBe(0);
     api.deletePod('shop', 'web-1');
-    // a dry run names it once: through its write-ahead record, not also as an attachment its node holds unrecorded
+    // a dry run names it once: through its write-ahead record, not also as an attachment its node holds unrecorded;
+    // as the run would find it now: its lock held until its time limit (below), so left alone, not "would free"
     const dry = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--dry-run']);
     expectOk(dry);
-    expect(dry.stdout.match(/^would free /gm)).toHaveLength(1);
-    expect(dry.stdout).not.toMatch(/would record/);
+    expect(dry.stderr.match(/^note: left net1 of pod shop\/web-1 /gm), dry.stderr).toHaveLength(1);
+    expect(dry.stdout).not.toMatch(/^would (free|record) /m);
+    expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
     // the killed attach's lock: its command is gone, but its ADD may run on the node until its time limit: gc leaves
-    // it (a note, exit 1, nothing freed) until then, and frees it afterwards
+    // it (a note, nothing freed; exit 0: not a failure — before, "could not free", exit 1) until then, and frees it
+    // afterwards
     const gcArgs = [...w.gcArgs.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
     const g = await untilFree('gc', gcArgs, {
-      busy: (r) => r.exitCode === 1 && /its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends/.test(r.stderr),
+      busy: (r) => r.exitCode === 0 && /^note: left net1 of pod shop\/web-1 \(network \S+\) alone: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends \(its lock is free in \d+s\); a later cni-gc looks at it again$/m.test(r.stderr),
       onBusy: async () => expect(await leases(w.ws.dataDir)).toHaveLength(1),
     });
     expectOk(g);
@@ -440,11 +468,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('a second attach, its dry run and a detach while the first attach is still in its ADD on the node: busy (exit 1), not "interrupted"; the first attach then succeeds', async () => {
     const w = await world();
     api.clearEvents();
-    const started = join(w.ws.dir, 'slow.started');
-    const go = join(w.ws.dir, 'slow.go');
-    await fakePlugin(w.ws.pluginDir, 'slow', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
-    lab.defer('slow plugin', () => writeFile(go, ''));
-    const conf = await writeConf(w.ws.dir, 'slow.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slow' }]));
+    const { conf, started, go } = await slowChain(w);
     const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
     const first = spawnCli('attach', [...args, '--conf', conf]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
@@ -510,6 +534,51 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(d.stdout).toMatch(/^net1 detached from pod shop\/web-1 \(network \S+, an interrupted attach\)$/m);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
+  it('cni-gc from the laptop while an attach is in its ADD on another node: a live pod\'s attach is left alone (nothing freed or failed, no second record); its pod deleted meanwhile, gc leaves it too (a note that a command is working on it, exit 0, its lease and write-ahead record kept); once that attach has ended, the next cni-gc frees it', async () => {
+    const w = await world();
+    const { net, conf, started, go } = await slowChain(w);
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const gcArgs = [...w.gcArgs.slice(0, -2), ...cniPath];
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
+    const ahead = recordKeys();
+    expect(ahead).toEqual([expect.stringMatching(/^attaching\.uid-web-1\.6e657431\.[0-9a-f]{8}$/)]);
+    const note = `note: left net1 of pod shop/web-1 (network ${net}) alone: a cni-attach/cni-detach (pid ${run.pid}) is working on it right now; a later cni-gc looks at it again`;
+
+    // the pod lives: gc that visits its node (--node) reads the running attach's intent there
+    const live = await runCli('gc', ['--node', 'node-a', ...gcArgs]);
+    expectOk(live);
+    expect(live.stderr.split('\n')).toContain(note);
+    expect(live.stderr).not.toMatch(/could not free/);
+    expect(live.stdout).not.toMatch(/^(freed|recorded) /m);
+    expect(live.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+    expect(recordKeys()).toEqual(ahead);
+
+    // its pod is deleted during the ADD (its sandbox still runs): before, gc took its intent for an interrupted
+    // attach of a gone pod, its DEL was refused as busy: "note: could not free net1 of pod shop/web-1 …", exit 1
+    api.deletePod('shop', 'web-1');
+    for (const extra of [['--dry-run'], []]) {
+      const g = await runCli('gc', [...gcArgs, ...extra]);
+      expectOk(g);
+      expect(g.stderr.split('\n'), g.stderr).toContain(note);
+      expect(g.stderr).not.toMatch(/could not free/);
+      expect(g.stdout).toMatch(new RegExp(`^gc: ${extra.length ? 'would free' : 'freed'} 0 stale attachments, 0 alive, 1 busy \\(left for a later run\\)$`, 'm'));
+    }
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expect(recordKeys()).toEqual(ahead);
+
+    // the attach ends (its ADD done, its pod gone); the next gc frees what it left, and the record
+    await writeFile(go, '');
+    await run.done;
+    const g = await runCli('gc', gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive$/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
     expect(recordKeys()).toEqual([]);
   });
 
@@ -590,11 +659,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
 
   it('detach and check of a pod given no --cni-path look for the plugins where its attach found them (its record): busy during its ADD, and the cni-detach an "already taken" prints works as printed', async () => {
     const w = await world();
-    const started = join(w.ws.dir, 'slow.started');
-    const go = join(w.ws.dir, 'slow.go');
-    await fakePlugin(w.ws.pluginDir, 'slowpass', { add: `touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\n${passThroughAdd('0')}` });
-    lab.defer('slow plugin', () => writeFile(go, ''));
-    const conf = await writeConf(w.ws.dir, 'sp.conflist', conflist(lab.name('s'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slowpass' }]));
+    const { conf, started, go } = await slowChain(w, 'slowpass');
     const bare = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2)]; // no --cni-path
     const first = spawnCli('attach', [...bare, '--conf', conf, '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
@@ -730,7 +795,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     }
   });
 
-  it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (attaching) with the command that clears it', async () => {
+  it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (interrupted: its command is gone) with the command that clears it', async () => {
     const w = await world();
     const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
     // a plugin time limit of 3 s: what the quit left running on the node (the slow DEL) ends then, and the lock is free
@@ -752,7 +817,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', ['-o', 'json', ...w.listArgs, ...cniPath]);
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1' && x.ifname === 'net1')!;
-    expect(row.state).toBe('attaching');
+    expect(row.state).toBe('interrupted');
     await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
     expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
     // pasted at once it is busy (the DEL the quit left may still run there), saying when it is free; then it clears

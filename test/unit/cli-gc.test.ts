@@ -173,6 +173,39 @@ describe('kubectl cni-gc', () => {
     expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: SANDBOX, ifname: 'eth1' }]);
     expect(w.stdout()).toMatch(/CNI GC ran for network net11/);
   });
+
+  it('CNI GC is given what the cache holds when it runs (an attach begun since gc read it, still in its ADD, counts as valid), but what gc could not free', async () => {
+    const w = world({ stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' }) });
+    const other = 'e'.repeat(64);
+    let delFails = false;
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD') return { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4242/ns/net', '198.18.0.2/24', '1.1.0')) };
+      if (c.command === 'DEL' && c.env.CNI_IFNAME === 'eth1') {
+        // while gc frees eth1, another attach records its intent for eth3 (its ADD under way): the cache gc read had none
+        const intent = { kind: 'cniCacheV1', containerId: other, config: Buffer.from(JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' })).toString('base64'), ifName: 'eth3', networkName: 'net11', netns: '/proc/4343/ns/net' };
+        w.exec.files.set(intentPath('/var/lib/cni', { network: 'net11', containerId: other, ifname: 'eth3' }), JSON.stringify(intent));
+        w.exec.files.set(lockPath('/var/lib/cni', other, 'eth3'), 'other-host 77 1\n');
+        if (delFails) return { code: 1, stdout: '{"code":11,"msg":"busy"}' };
+      }
+      return {};
+    }, ['1.0.0', '1.1.0']);
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear(); // eth1 is stale now: gc frees it
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    const gc = w.exec.calls.filter((c) => c.command === 'GC');
+    // before: [] (what gc had judged valid when it read the cache), and GC was free to take eth3's lease
+    expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: other, ifname: 'eth3' }]);
+
+    // a stale attachment whose DEL failed is what GC is for: not in the list
+    w.exec.calls.length = 0;
+    w.exec.files.clear();
+    w.runtime.add('shop', 'web-1', 'uid-1', { id: SANDBOX, pid: 4242, netnsPath: NETNS });
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear();
+    delFails = true;
+    expect(await w.cli(gcCommand, [])).toBe(1);
+    expect(w.exec.calls.filter((c) => c.command === 'GC')[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: other, ifname: 'eth3' }]);
+  });
 });
 
 describe('kubectl cni-list', () => {

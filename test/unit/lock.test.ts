@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseHolder, takeLock, tryLock, whyStale, type LockFiles } from '../../src/exec/lock.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
+import { thisHost } from '../../src/exec/host.js';
+import { readFile } from 'node:fs/promises';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
 
@@ -141,6 +143,24 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       const { files, owner } = setup('fake-host 77 5000 limit=70s\n', 3_600_000);
       expect(await takeLock(files, PATH, owner)).toEqual({ busy: { pid: 77 } });
     });
+  });
+});
+
+describe('this host\'s process table', () => {
+  it('a process that has exited but is not reaped yet (a zombie) is gone: its locks are stale', async () => {
+    // sh starts `sleep 0` and becomes `sleep 5`, which never waits for it: once it exits it stays a zombie
+    const { execa } = await import('execa');
+    const parent = execa('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { reject: false });
+    const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    try {
+      await vi.waitFor(async () => expect((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('Z')).toBe(true), { timeout: 3000 });
+      // before: its start time, as if it ran (a lock it held was respected until its parent went)
+      expect(await thisHost.startOf(pid)).toBeUndefined();
+      expect(await thisHost.startOf(process.pid)).toMatch(/^\d+$/);
+    } finally {
+      parent.kill('SIGKILL');
+      await parent;
+    }
   });
 });
 

@@ -9,6 +9,8 @@ import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
 import { addAttachingRecord, addRecord, attachmentRecord, listRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { lockPath } from '../../src/cni/cache.js';
+import { thisHost } from '../../src/exec/host.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { SANDBOX, world } from '../fakes/world.js';
@@ -304,6 +306,29 @@ describe('the write-ahead record of a pod attach', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(attaching(w.kube)).toEqual([]);
   });
+
+  it('cni-list -A tells a record\'s attach running from one whose command is gone where that command ran (this host: its pid and start time), and says it cannot elsewhere', async () => {
+    const w = world();
+    const start = (await thisHost.start())!;
+    const ahead = (ifname: string, by: AttachmentRecord['by']) => addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname, containerId: '', addresses: [], by }));
+    await ahead('eth1', { host: thisHost.host, pid: process.pid, start }); // this very process: running
+    await ahead('eth2', { host: thisHost.host, pid: process.pid, start: `${start}0` }); // its pid now another process's: gone
+    await ahead('eth3', { host: 'laptop-2', pid: 4242, start: '1' }); // another host's: cannot be told here
+    w.deps.hostname = () => 'laptop';
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    const rows = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items;
+    // before: all three attaching, "still running, or its command was killed"
+    expect(rows.map((r) => [r.ifname, r.state])).toEqual([['eth1', 'attaching'], ['eth2', 'interrupted'], ['eth3', 'attaching']]);
+    expect(rows[0]!.reason).toMatch(new RegExp(`and has not finished: its command \\(pid ${process.pid}\\) runs on this host right now$`));
+    expect(rows[0]!.clearCommand).toBeUndefined();
+    expect(rows[1]!.reason).toMatch(new RegExp(`and did not finish: its command \\(pid ${process.pid}\\), on this host, is gone without settling this record \\(killed, or the cluster could not be reached when it ended: it said so then\\)`));
+    expect(rows[1]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth2');
+    expect(rows[2]!.reason).toMatch(/and has not finished: it is still running, or its command was killed \(it ran on host laptop-2 \(pid 4242\): only there can it be told\), and then the node may keep its intent/);
+    expect(rows[2]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth3');
+    // a command that does not read as one (another writer's) is dropped: the record reads as one that names none
+    await ahead('eth4', { host: 1, pid: -1 } as unknown as AttachmentRecord['by']);
+    expect((await listRecords(w.kube, 'kube-system')).find((r) => r.ifname === 'eth4')!.by).toBeUndefined();
+  });
 });
 
 describe('cni-gc and attaching records', () => {
@@ -328,6 +353,33 @@ describe('cni-gc and attaching records', () => {
     expect(node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env)).toEqual([expect.objectContaining({ CNI_CONTAINERID: cid, CNI_IFNAME: 'net1' })]);
     expect([...node2.files.keys()].filter((k) => k.includes('/intents/'))).toEqual([]);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+});
+
+describe('cni-gc and attaching records: an attach still running', () => {
+  it('a pod gone while its attach holds the lock in its sandbox, before recording its intent: gc leaves its write-ahead record (a note, exit 0); once the lock is free and the node holds nothing, the record goes', async () => {
+    const w = world();
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? node2 : undefined);
+    const cid = 'c'.repeat(64);
+    w.runtime.add('shop', 'db-1', 'uid-db', { id: cid, pid: 9, netnsPath: '/proc/9/ns/net' }); // its sandbox still runs there
+    node2.files.set(lockPath('/var/lib/cni', cid, 'net1'), 'laptop-2 77 1\n'); // an attach of another host, asking VERSION
+    await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [] }));
+    w.deps.hostname = () => 'laptop';
+    const note = 'note: left net1 of pod shop/db-1 (network net) alone: a cni-attach/cni-detach (pid 77) is working on it right now; a later cni-gc looks at it again\n';
+    for (const args of [['--dry-run'], []]) {
+      // before: the node held nothing of it, so its record went, while that attach went on to its ADD
+      expect(await w.cli(gcCommand, args)).toBe(0);
+      expect(w.stderr()).toContain(note);
+      expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+      expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    }
+    node2.files.delete(lockPath('/var/lib/cni', cid, 'net1')); // that attach ended (refused, say), leaving nothing
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).not.toContain('note: left');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });
 
