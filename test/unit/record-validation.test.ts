@@ -135,6 +135,17 @@ describe('validateRecord: each field, good and bad', () => {
     expect(badRecordedPath('/a:b', 'cacheDir')).toBeUndefined();
   });
 
+  it('by (the command of a write-ahead record): a host name, a pid, a start time; nothing else', () => {
+    for (const ok of [{ host: 'laptop', pid: 4242 }, { host: 'laptop.example', pid: 1, start: '123456' }]) expect(why({ by: ok }), JSON.stringify(ok)).toBeUndefined();
+    expect(why({ by: 'laptop' })).toBe('its by is "laptop", not an object');
+    expect(why({ by: [] })).toBe('its by is [], not an object');
+    expect(why({ by: { host: '', pid: 1 } })).toBe('its by.host "" is not a host name');
+    expect(why({ by: { host: 'a\u001b[2Jb', pid: 1 } })).toMatch(/^its by.host .* is not a host name$/);
+    for (const pid of [0, -1, 1.5, '12', 2 ** 60]) expect(why({ by: { host: 'h', pid } }), String(pid)).toMatch(/^its by.pid .* is not a process id$/);
+    expect(why({ by: { host: 'h', pid: 1, start: 7 } })).toBe('its by.start 7 is not a process start time');
+    expect(why({ by: { host: 'h', pid: 1, cmd: 'rm -rf /' } })).toBe('its by has a field "cmd" it does not know');
+  });
+
   it('shown: quoted, escaped, cut short', () => {
     expect(shown('a\u009bb\u2028')).toBe('"a\\u009bb\\u2028"');
     expect(shown('x'.repeat(100))).toBe(`"${'x'.repeat(38)}…`);

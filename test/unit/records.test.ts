@@ -8,7 +8,7 @@ import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
-import { addAttachingRecord, addRecord, attachmentRecord, listRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, attachmentRecord, listRecords, readRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
 import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
@@ -325,9 +325,11 @@ describe('the write-ahead record of a pod attach', () => {
     expect(rows[1]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth2');
     expect(rows[2]!.reason).toMatch(/and has not finished: it is still running, or its command was killed \(it ran on host laptop-2 \(pid 4242\): only there can it be told\), and then the node may keep its intent/);
     expect(rows[2]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth3');
-    // a command that does not read as one (another writer's) is dropped: the record reads as one that names none
+    // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
+    // (validateRecord): used for nothing, and shown with why
     await ahead('eth4', { host: 1, pid: -1 } as unknown as AttachmentRecord['by']);
-    expect((await listRecords(w.kube, 'kube-system')).find((r) => r.ifname === 'eth4')!.by).toBeUndefined();
+    expect((await listRecords(w.kube, 'kube-system')).find((r) => r.ifname === 'eth4')).toBeUndefined();
+    expect((await readRecords(w.kube, 'kube-system')).invalid).toEqual([expect.objectContaining({ why: 'its by.host 1 is not a host name', pod: 'web-1' })]);
   });
 });
 
