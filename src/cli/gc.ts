@@ -425,6 +425,11 @@ function describeRecord(r: AttachmentRecord): string {
   return `${r.ifname} of pod ${r.namespace}/${r.pod} (network ${r.network}) on node ${r.node}`;
 }
 
+/** An attachment of a live pod whose sandbox could not be checked (Classified.unchecked), as gc says it. */
+function notJudged(c: Classified): string {
+  return `${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) was not judged, and stays: ${c.reason}`;
+}
+
 /** A record in -o json/yaml. */
 function recordRow(r: AttachmentRecord): Record<string, unknown> {
   return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}) };
@@ -495,11 +500,12 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     // --node: every node named must be one of the cluster's before anything is changed
     const listed = api && asked.length > 0 ? await checkNodes(flags, api, asked) : undefined;
     if (api && needCluster) {
-      // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
+      // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed
+      // (of --runtime auto's runtimes, one that cannot be asked leaves unjudged only what it may hold: unchecked)
       pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
-      const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
-      world = { exec, pods, sandboxes };
+      const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(runtimes);
+      world = { exec, pods, sandboxes, unasked };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
     const classified = await classify(found, world);
@@ -532,6 +538,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
     }
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
+    // attachments of live pods whose runtime could not be asked: kept (and kept valid for CNI GC), each said, exit 4
+    const unchecked = classified.filter((c) => c.unchecked);
 
     const { collectGarbage } = await load.gc();
     const ways = (s: Stale) => {
@@ -614,11 +622,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         dryRun: !!flags.dryRun,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
-        alive: valid.length + aliveElsewhere,
+        alive: valid.length - unchecked.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
         records: { added: changes.added.map(recordRow), removed: changes.removed.map(recordRow) },
-        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`)],
+        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`), ...unchecked.map(notJudged)],
       }, flags.output));
     } else {
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
@@ -630,17 +638,19 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
+      for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length - unchecked.length + aliveElsewhere} alive${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
       throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
     }
-    const problems = outcome.failed.length + others.length + unreached.length + (clusterError ? 1 : 0);
+    const problems = outcome.failed.length + others.length + unreached.length + unchecked.length + (clusterError ? 1 : 0);
     if (problems) {
-      // the exit: as the first attachment that could not be freed, else as the cluster or node that could not be reached
-      const first = outcome.failed[0]?.error ?? clusterError ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
+      // the exit: as the first attachment that could not be freed, else as the cluster, the runtime or the node that
+      // could not be reached
+      const first = outcome.failed[0]?.error ?? clusterError ?? unchecked[0]?.unchecked ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
       throw new SomeFailedError(`gc finished with ${problems} problem${problems > 1 ? 's' : ''} (see the notes above)`, first);
     }
   });

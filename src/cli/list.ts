@@ -1,6 +1,6 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
@@ -272,22 +272,38 @@ a note on stderr says so and why.`,
         apiError = describeError(e);
       }
     }
+    // what this host's runtime could not tell (after the rows: the first decides the exit, the others are notes)
+    const failures: { error: unknown; says: string }[] = [];
     // an unreadable record may be a pod's: the runtimes' sandboxes tell which (classify), for the command clearing it
     if (api && found.some((f) => podOf(f.entry) || f.unreadable)) {
+      let pods: Pod[] | undefined;
       try {
-        const pods = (podList = await api.listPods(flags.allNamespaces ? undefined : namespace));
-        const runtimes = await deps.runtimes(flags, api);
-        const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
-        world = { exec, pods, sandboxes };
+        pods = podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
       } catch (e) {
         apiError = describeError(e);
+      }
+      if (pods) {
+        // the pods' states stand without the runtime; the sandboxes' need it (one --runtime names must answer; of
+        // auto's, one that cannot be asked leaves what it may hold unchecked: the rows say so) — exit 4 either way
+        try {
+          const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(await deps.runtimes(flags, api));
+          world = { exec, pods, sandboxes, unasked };
+        } catch (e) {
+          world = { exec, pods };
+          failures.push({ error: e, says: `this host's sandboxes could not be listed: ${describeError(e)}; whether the sandboxes of this host's pod attachments are gone is not known` });
+        }
       }
     }
     // said also when nothing is listed: "No resources found" alone would hide that the cluster (and its records of
     // attachments on other nodes) was never asked
     if (apiError) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${apiError}\n`);
     const locks = podName === undefined ? await cache.staleLocks() : [];
-    const local = [...(await classify(found, world)).map((c) => toRow(c, flags)), ...locks.map((l) => lockRow(l, flags))];
+    const classified = await classify(found, world);
+    const unchecked = classified.filter((c) => c.unchecked);
+    if (unchecked.length) {
+      failures.push({ error: unchecked[0]!.unchecked, says: `the sandbox of ${unchecked.length} attachment${unchecked.length > 1 ? 's' : ''} of this host could not be checked (REASON: sandbox not checked): ${describeError(unchecked[0]!.unchecked)}` });
+    }
+    const local = [...classified.map((c) => toRow(c, flags)), ...locks.map((l) => lockRow(l, flags))];
     const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
     // an attaching record names no sandbox yet: this host's own cache row of that pod's ifname stands for it
@@ -304,6 +320,10 @@ a note on stderr says so and why.`,
     if (printed.err) deps.io.err(printed.err);
     if (printed.out) deps.io.out(printed.out);
     if (printed.after) deps.io.err(printed.after);
+    if (failures.length) {
+      for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
+      throw new SomeFailedError(failures[0]!.says, failures[0]!.error);
+    }
   });
   return cmd;
 }

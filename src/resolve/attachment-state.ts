@@ -42,6 +42,12 @@ export interface Classified extends Found {
   pod?: PodOf;
   /** The live Pod object, when the entry's pod still exists (same uid). */
   livePod?: Pod;
+  /**
+   * A live pod's attachment whose sandbox could not be checked: none of the runtimes that answered lists it running,
+   * and one that may hold it could not be asked (World.unasked) — its error. The state stays `attached` (nothing here
+   * says otherwise); `reason` says why it was not judged, and cni-gc does not free it.
+   */
+  unchecked?: Error;
 }
 
 export interface World {
@@ -49,7 +55,28 @@ export interface World {
   pods?: Pod[];
   /** Every sandbox of the runtimes here (one list each); undefined when not consulted. */
   sandboxes?: SandboxInfo[];
+  /** The runtimes here that could not be asked for `sandboxes` (resolve/pod.ts listAllSandboxes), with their errors. */
+  unasked?: { runtime: string; error: Error }[];
   exec: Executor;
+}
+
+/**
+ * The runtimes of this host that make sandboxes of each containerID scheme: the Pod API's
+ * `status.containerStatuses[].containerID` is `<type>://<container_id>`, the type being the node's runtime (docker
+ * through dockershim or cri-dockerd; containerd; cri-o) — --runtime docker asks Docker, --runtime cri crictl/ctr.
+ */
+const RUNTIME_OF_SCHEME: Record<string, string> = { docker: 'docker', containerd: 'cri', 'cri-o': 'cri' };
+
+/**
+ * Whether runtime `name` (PodRuntime.name) may hold the sandbox of `pod`: yes unless the pod's containers' ids name
+ * another runtime of this host (RUNTIME_OF_SCHEME), so also for a pod whose statuses name none yet, and for a runtime
+ * that is not one of those (kind node containers, an agent: they run any of them).
+ */
+export function runtimeMayHold(name: string, pod: Pod | undefined): boolean {
+  const statuses = [...(pod?.status?.containerStatuses ?? []), ...(pod?.status?.initContainerStatuses ?? [])];
+  const scheme = statuses.map((s) => /^([a-z0-9-]+):\/\//.exec(s.containerID ?? '')?.[1]).find((t) => t !== undefined);
+  const owner = scheme === undefined ? undefined : RUNTIME_OF_SCHEME[scheme];
+  return owner === undefined || owner === name || !Object.values(RUNTIME_OF_SCHEME).includes(name);
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
@@ -69,10 +96,11 @@ async function namedNetnsOf(exec: Executor, containerId: string, names: Promise<
 }
 
 /**
- * The state of each record (see State), with its reason in words and in brief for every state but attached. Where the
- * target's namespace is reachable from world.exec (a bare namespace that exists, a pod's sandbox the runtime reports
- * running), an attached record is also checked for its interface: a read of /proc/PID/net/dev for a sandbox, one
- * `ip link` in the namespace otherwise. An unreadable record whose text lost its target is matched to one by its
+ * The state of each record (see State), with its reason in words and in brief for every state but attached (and for
+ * an attached one whose sandbox could not be checked: Classified.unchecked). Where the target's namespace is
+ * reachable from world.exec (a bare namespace that exists, a pod's sandbox the runtime reports running), an attached
+ * record is also checked for its interface: a read of /proc/PID/net/dev for a sandbox, one `ip link` in the namespace
+ * otherwise. An unreadable record whose text lost its target is matched to one by its
  * container id: a pod by the runtimes' sandboxes (world.sandboxes), a bare namespace among those of `ip netns` (one
  * listing of NETNS_RUN_DIR), so that the command clearing it can name it.
  */
@@ -102,6 +130,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
     let reason: string | undefined;
     let brief: string | undefined;
     let livePod: Pod | undefined;
+    let unchecked: Error | undefined;
     let reachable = false;
     if (pod) {
       const p = pods.get(`${pod.namespace}/${pod.name}`);
@@ -111,7 +140,13 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${p ? `pod ${pod.namespace}/${pod.name} is another pod now (uid ${p.metadata?.uid}, not ${pod.uid})` : `pod ${pod.namespace}/${pod.name} no longer exists`}${gcFrees(f)}`;
       } else {
         livePod = p;
-        if (world.sandboxes && !running.has(f.entry.containerId)) {
+        const cannot = world.sandboxes && !running.has(f.entry.containerId) ? world.unasked?.find((u) => runtimeMayHold(u.runtime, p)) : undefined;
+        if (cannot) {
+          // not listed by the runtimes that answered, but one that may hold it could not be asked: not judged
+          unchecked = cannot.error;
+          brief = 'sandbox not checked';
+          reason = `its sandbox ${f.entry.containerId.slice(0, 12)} could not be checked: the runtime that may hold it (${cannot.runtime}) could not be asked: ${cannot.error.message}`;
+        } else if (world.sandboxes && !running.has(f.entry.containerId)) {
           state = 'sandbox gone';
           brief = 'sandbox not running';
           reason = `its sandbox ${f.entry.containerId.slice(0, 12)} is not running here any more (the pod was restarted?)${gcFrees(f)}`;
@@ -126,6 +161,8 @@ export async function classify(found: Found[], world: World): Promise<Classified
       } else reachable = true;
     }
     if (state === 'attached' && f.intentOnly) {
+      // an attach that did not finish is undone wherever its sandbox is: nothing to judge
+      unchecked = undefined;
       state = 'interrupted';
       brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';
@@ -137,7 +174,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${f.entry.ifName} is not in ${f.entry.netns} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it`;
       }
     }
-    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}) });
+    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(unchecked ? { unchecked } : {}) });
   }
   return out;
 }

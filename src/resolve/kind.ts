@@ -8,7 +8,7 @@ import { DockerExecExecutor } from '../exec/docker-exec.js';
 import { BatchingExecutor } from '../exec/batch.js';
 import type { Executor } from '../exec/types.js';
 import { UnreachableError } from '../errors.js';
-import { CriSandboxes } from './cri.js';
+import { CriSandboxes, noCriRuntime } from './cri.js';
 import { NodeLookups } from './node-lookups.js';
 import { dockerClient } from './docker.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
@@ -92,6 +92,11 @@ export function criRuntime(exec: Executor): PodRuntime {
       return looked ? looked.sandbox : cri.find(pod);
     },
     lookUpSandboxes: (pods) => batch.lookUp(pods),
-    listSandboxes: () => cri.list(),
+    // no crictl/ctr with a runtime socket here is a runtime that cannot be asked, not one without sandboxes (cni-gc
+    // would free every attachment of this host's pods)
+    listSandboxes: async () => {
+      if (!(await cri.available())) throw noCriRuntime(exec.where);
+      return cri.list();
+    },
   };
 }

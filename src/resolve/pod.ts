@@ -99,12 +99,32 @@ export async function findSandbox(
   return undefined;
 }
 
+/** What the runtimes here said of their sandboxes (listAllSandboxes). */
+export interface SandboxesHere {
+  /** Every sandbox the runtimes that answered list. */
+  sandboxes: SandboxInfo[];
+  /** The runtimes that could not be asked, with their UnreachableError (--runtime auto only). */
+  unasked: { runtime: string; error: UnreachableError }[];
+}
+
 /**
- * Every sandbox the runtimes here know, one list each. All must answer: cni-gc frees what has no sandbox, so a runtime
- * that cannot be asked must stop it rather than make every attachment look dead.
+ * Every sandbox the runtimes here know, one list each. cni-gc frees what has no sandbox, so a runtime that cannot be
+ * asked must not make every attachment look dead: the one runtime --runtime names must answer (its error is thrown);
+ * of --runtime auto's, one that cannot be asked (an UnreachableError: not on this host, or down) is returned in
+ * `unasked`, and the attachments it may hold are not judged by the others' lists (resolve/attachment-state.ts).
+ * Other errors are thrown.
  */
-export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxInfo[]> {
-  return (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
+export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxesHere> {
+  const out: SandboxesHere = { sandboxes: [], unasked: [] };
+  await Promise.all(runtimes.map(async (r) => {
+    try {
+      out.sandboxes.push(...(await r.listSandboxes()));
+    } catch (e) {
+      if (runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
+      out.unasked.push({ runtime: r.name, error: e });
+    }
+  }));
+  return out;
 }
 
 /**

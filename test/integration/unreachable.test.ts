@@ -1,0 +1,127 @@
+/**
+ * A runtime, a node or the cluster that a command needs and that cannot be asked ends the command with "cannot reach
+ * …"/"could not be asked" and exit 4 (README "Exit codes") — never with "no sandbox", "not found" (exit 3) or exit 0,
+ * and never with a cni-gc that frees what it could not check. Through the binaries, against the stand-in API server;
+ * the runtimes are missing (a socket path that does not exist, Docker's default socket where there is none) or refuse
+ * (a socket nothing listens on). No sandbox exists and no plugin runs: nothing here touches the network.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectCleanError, runCli, show, type CliResult } from '../helpers/cli.js';
+import { fakePlugin } from '../helpers/fake-plugin.js';
+import { useLab, type Workspace } from '../helpers/lab.js';
+import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+
+const lab = useLab('un');
+const HOST = hostname();
+let api: StandInApiServer;
+
+beforeAll(async () => {
+  api = await StandInApiServer.start();
+});
+afterEach(() => {
+  for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);
+  for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+/** Docker's default socket, asked when neither --docker-host nor $DOCKER_HOST names one. */
+const DEFAULT_DOCKER = '/var/run/docker.sock';
+const noDefaultDocker = !existsSync(DEFAULT_DOCKER);
+/** No runtime at all: Docker at its default socket (when it is not there), no containerd. */
+const NOTHING = { DOCKER_HOST: undefined, CONTAINERD_ADDRESS: '/nonexistent/containerd.sock', NODE_NAME: undefined };
+
+/** Pods web-1, web-2 (app=web) on this host, and the workspace with a network config. */
+async function world(o: { containerRuntime?: 'docker' | 'containerd' } = {}) {
+  const ws = await lab.workspace();
+  for (const name of ['web-1', 'web-2']) {
+    api.addPod(makePod({ name, namespace: 'shop', uid: `${lab.prefix}-${name}`, nodeName: HOST, labels: { app: 'web' }, ...(o.containerRuntime ? { containerRuntime: o.containerRuntime } : {}) }));
+  }
+  const conf = join(ws.dir, 'net.json');
+  await writeFile(conf, JSON.stringify({ cniVersion: '1.0.0', name: lab.name('k'), type: 'bridge', bridge: lab.bridge(), ipam: { type: 'host-local', subnet: '198.18.47.0/24', dataDir: ws.dataDir } }));
+  const args = (...more: string[]) => ['-n', 'shop', '--kubeconfig', api.kubeconfigPath, '--cache-dir', ws.cacheDir, '--cni-path', '/usr/lib/cni', ...more];
+  return { ws, conf, args };
+}
+
+/** Exit 4, the reason on stderr, no "not found"/"no sandbox" and no "nothing attached". */
+function expectUnreachable(r: CliResult, reason: RegExp): void {
+  expect(r.exitCode, show(r)).toBe(4);
+  expect(r.stderr, show(r)).toMatch(reason);
+  expect(r.stderr, show(r)).not.toMatch(/no running sandbox|has no sandbox|nothing is attached|nothing attached|sandbox of pod \S+ is gone/);
+  expect(r.stderr, show(r)).not.toMatch(/^\s{4}at /m);
+}
+
+/**
+ * An attachment of pod shop/web-1 (alive, on this host) in the workspace's cache, as attach records it, and a plugin
+ * `bridge` whose DEL writes to `dels`: what cni-gc would run if it judged the attachment dead.
+ */
+async function attachedHere(ws: Workspace): Promise<{ dels: string; results: () => Promise<string[]> }> {
+  const cid = 'a'.repeat(64);
+  await mkdir(join(ws.cacheDir, 'results'), { recursive: true });
+  const entry = {
+    kind: 'cniCacheV1', containerId: cid, ifName: 'eth1', networkName: 'net', netns: '/proc/1/ns/net',
+    config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
+    cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', `${lab.prefix}-web-1`]],
+    result: { cniVersion: '1.0.0', interfaces: [{ name: 'eth1' }], ips: [{ address: '198.18.47.5/24' }] },
+  };
+  await writeFile(join(ws.cacheDir, 'results', `net-${cid}-eth1`), JSON.stringify(entry));
+  const dels = join(ws.dir, 'dels');
+  await fakePlugin(ws.pluginDir, 'bridge', { del: `echo "$CNI_CONTAINERID $CNI_IFNAME" >> ${dels}` });
+  return { dels, results: async () => readdir(join(ws.cacheDir, 'results')) };
+}
+
+describe('the container runtime of this host cannot be asked', () => {
+  it.skipIf(!noDefaultDocker)(`-l with Docker's default socket missing (${DEFAULT_DOCKER}): "cannot reach Docker", exit 4, for --runtime docker and auto (attach and detach)`, async () => {
+    const w = await world();
+    for (const runtime of ['docker', 'auto']) {
+      // before: "no running sandbox of pod … found by Docker at unix:///var/run/docker.sock" for each pod (exit 3), and
+      // the detach "nothing attached as eth1" with "the sandbox … is gone" (exit 0): a missing socket was taken as a
+      // Docker with no sandboxes
+      const a = await runCli('attach', w.args('-l', 'app=web', '--ifname', 'eth1', '--conf', w.conf, '--runtime', runtime), { env: NOTHING });
+      expectUnreachable(a, /cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT/);
+      const d = await runCli('detach', w.args('-l', 'app=web', '--ifname', 'eth1', '--runtime', runtime), { env: NOTHING });
+      expectUnreachable(d, /cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT/);
+      if (runtime === 'docker') {
+        // the one runtime named cannot be asked: the batch stops before any pod, as one pod does
+        expectCleanError(a, 4, /^error: cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT connect ENOENT \/var\/run\/docker\.sock$/);
+        expectCleanError(d, 4, /^error: cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT connect ENOENT \/var\/run\/docker\.sock$/);
+      } else {
+        // auto: each pod fails by itself, with the first runtime's reason; then the batch, exit 4
+        expect(a.stdout).toBe('eth1 attached to 0 of 2 pods; 2 failed (shop/web-1, shop/web-2)');
+        expect(a.stderr).toMatch(/^\[1\/2\] shop\/web-\d: failed: cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT/m);
+        expect(d.stdout).toBe('eth1 detached from 0 of 2 pods; 2 failed (shop/web-1, shop/web-2)');
+      }
+    }
+    expect(existsSync(w.ws.cacheDir) ? await readdir(w.ws.cacheDir) : []).toEqual([]);
+  });
+
+  const cases: { runtime: string; env: Record<string, string | undefined>; reason: RegExp; skip?: boolean; containerRuntime?: 'docker' | 'containerd' }[] = [
+    { runtime: 'docker', env: NOTHING, reason: /cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT/, skip: !noDefaultDocker },
+    { runtime: 'cri', env: NOTHING, reason: /no CRI runtime on this host: neither crictl with a runtime socket nor ctr with containerd's socket/ },
+    { runtime: 'auto', env: NOTHING, reason: /cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT/, skip: !noDefaultDocker },
+    { runtime: 'auto', env: NOTHING, reason: /no CRI runtime on this host/, skip: !noDefaultDocker, containerRuntime: 'containerd' },
+  ];
+  for (const c of cases) {
+    it.skipIf(!!c.skip)(`cni-gc and cni-list --runtime ${c.runtime}${c.containerRuntime ? ` (a ${c.containerRuntime} pod)` : ''}, the runtime missing: a live pod's attachment is not freed, exit 4`, async () => {
+      const w = await world(c.containerRuntime ? { containerRuntime: c.containerRuntime } : {});
+      const held = await attachedHere(w.ws);
+      // before: "freed eth1 of pod shop/web-1 (network net): the pod's sandbox is gone", exit 0 — a live attachment's
+      // DEL and its lease freed, because a runtime that is not there was taken as one with no sandboxes
+      const gc = await runCli('gc', ['--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--cni-path', w.ws.pluginDir, '--runtime', c.runtime], { env: c.env });
+      expectUnreachable(gc, c.reason);
+      expect(gc.stdout, show(gc)).not.toMatch(/freed eth1/);
+      expect(existsSync(held.dels), show(gc)).toBe(false);
+      expect(await held.results()).toEqual([`net-${'a'.repeat(64)}-eth1`]);
+      // cni-list: the row stays, never "sandbox gone"; then the error
+      const list = await runCli('list', ['-A', '--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--runtime', c.runtime], { env: c.env });
+      expectUnreachable(list, c.reason);
+      expect(list.stdout, show(list)).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.47\.5\/24\s+attached\s/m);
+      expect(list.stderr.trim().split('\n').at(-1), show(list)).toMatch(/^error: /);
+    });
+  }
+});
