@@ -202,20 +202,21 @@ export async function podTargetOf(
 
 /**
  * The error for a pod on another node than this one (`thisNode`) that runtimes of this host alone were asked for (no
- * agent among them: --runtime docker, cri or kind): it names the pod's node and the ways there (exit 3, README
- * "Exit codes": a pod on another node is named clearly), with why this host's runtime could not look when it could
- * not (`cause`: its UnreachableError, "cannot reach Docker …"). undefined when that is not the case (the pod is on this
- * node, an agent was asked, or `cause` is another error).
+ * agent among them: --runtime docker, cri or kind): it names the pod's node and the ways there (README "Exit codes":
+ * a pod on another node is named clearly). When they answered that they have no sandbox of it, a NotFoundError (exit
+ * 3); when they could not be asked (`cause`: their UnreachableError, "cannot reach Docker …"), an UnreachableError
+ * (exit 4) that says so: whether this host has the pod's sandbox after all (a node named unlike its host) is not
+ * known. undefined when that is not the case (the pod is on this node, an agent was asked, or `cause` is another
+ * error).
  */
-function elsewhere(ref: PodRef, runtimes: PodRuntime[], thisNode: string, cause?: unknown): NotFoundError | undefined {
+function elsewhere(ref: PodRef, runtimes: PodRuntime[], thisNode: string, cause?: unknown): NotFoundError | UnreachableError | undefined {
   if (!ref.node || ref.node === thisNode || runtimes.some((r) => r.name === 'agent')) return undefined;
   if (cause !== undefined && !(cause instanceof UnreachableError && !(cause instanceof ApiStatusError))) return undefined;
   const how = runtimes.length === 1 ? `--runtime ${runtimes[0]!.name} (${runtimes[0]!.where})` : runtimes.map((r) => r.where).join(', ');
   const why = cause ? `, which could not be asked: ${(cause as Error).message}` : `, which has no sandbox of it`;
-  return new NotFoundError(`pod ${ref.namespace}/${ref.name} runs on node ${ref.node}, not on this host (${thisNode}), and was looked for only here, with ${how}${why}`, {
-    ...(cause ? { cause } : {}),
-    fix: { setting: 'agentRuntime', advice: `run the command on ${ref.node}, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself` },
-  });
+  const message = `pod ${ref.namespace}/${ref.name} runs on node ${ref.node}, not on this host (${thisNode}), and was looked for only here, with ${how}${why}`;
+  const fix = { setting: 'agentRuntime' as const, advice: `run the command on ${ref.node}, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself` };
+  return cause ? new UnreachableError(message, { cause, fix }) : new NotFoundError(message, { fix });
 }
 
 /** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectCleanError, runCli, show, type CliResult } from '../helpers/cli.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
@@ -35,6 +36,17 @@ const DEFAULT_DOCKER = '/var/run/docker.sock';
 const noDefaultDocker = !existsSync(DEFAULT_DOCKER);
 /** No runtime at all: Docker at its default socket (when it is not there), no containerd. */
 const NOTHING = { DOCKER_HOST: undefined, CONTAINERD_ADDRESS: '/nonexistent/containerd.sock', NODE_NAME: undefined };
+
+/**
+ * A unix socket that nothing listens on (its server was killed: the path stays, as after a crash): connecting to it is
+ * refused (ECONNREFUSED).
+ */
+async function refusingSocket(ws: Workspace): Promise<string> {
+  const path = join(ws.dir, 'refused.sock');
+  await execa(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`], { reject: false });
+  expect(existsSync(path)).toBe(true);
+  return path;
+}
 
 /** Pods web-1, web-2 (app=web) on this host, and the workspace with a network config. */
 async function world(o: { containerRuntime?: 'docker' | 'containerd' } = {}) {
@@ -124,4 +136,30 @@ describe('the container runtime of this host cannot be asked', () => {
       expect(list.stderr.trim().split('\n').at(-1), show(list)).toMatch(/^error: /);
     });
   }
+
+  it('a pod on another node, --runtime docker or cri missing or refusing here: attach, detach, check of the pod and -l name its node and the runtime that could not be asked, exit 4 (was exit 3, as if it had answered "no sandbox")', async () => {
+    const w = await world();
+    api.addPod(makePod({ name: 'far-1', namespace: 'shop', uid: `${lab.prefix}-far-1`, nodeName: 'node-far', labels: { app: 'far' } }));
+    const stale = await refusingSocket(w.ws);
+    const ways: [string, Record<string, string | undefined>, RegExp][] = [
+      ['docker', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach Docker at unix:\/\/\/nonexistent\/docker\.sock: ENOENT/],
+      ['docker', { DOCKER_HOST: `unix://${stale}` }, /cannot reach Docker at unix:\/\/\S+\/refused\.sock: ECONNREFUSED/],
+      ['cri', { CONTAINERD_ADDRESS: '/nonexistent/containerd.sock' }, /no CRI runtime on this host/],
+      ['cri', { CONTAINERD_ADDRESS: stale }, /connection refused/],
+    ];
+    for (const [runtime, env, reason] of ways) {
+      const named = new RegExp(`pod shop/far-1 runs on node node-far, not on this host \\(${HOST}\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*${reason.source}`);
+      for (const [tool, extra] of [['attach', ['--conf', w.conf]], ['detach', []], ['check', []]] as const) {
+        const r = await runCli(tool, w.args('far-1', '--ifname', 'eth1', '--runtime', runtime, ...extra), { env: { ...env, NODE_NAME: undefined } });
+        expectUnreachable(r, named);
+        expectCleanError(r, 4);
+      }
+      for (const tool of ['attach', 'detach'] as const) {
+        const r = await runCli(tool, w.args('-l', 'app=far', '--ifname', 'eth1', '--runtime', runtime, ...(tool === 'attach' ? ['--conf', w.conf] : [])), { env: { ...env, NODE_NAME: undefined } });
+        // Docker's one list for the batch fails before any pod; crictl/ctr are asked per pod, which names the node
+        expectUnreachable(r, runtime === 'docker' ? reason : named);
+      }
+    }
+    expect(existsSync(w.ws.cacheDir) ? await readdir(w.ws.cacheDir) : []).toEqual([]);
+  });
 });

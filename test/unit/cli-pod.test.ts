@@ -132,7 +132,7 @@ describe('refusals', () => {
         'run the command on node-7, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself (--runtime agent)\n',
     );
   });
-  it('a pod on another node and this host\'s runtime not there (--runtime docker, cri or kind on a laptop): that node is named, exit 3 (not "cannot reach Docker", exit 4); attach, detach and check alike', async () => {
+  it('a pod on another node and this host\'s runtime not there (--runtime docker, cri or kind on a laptop): that node is named, with the runtime that could not be asked, exit 4 (it was exit 3, as if it had answered "no sandbox"); attach, detach and check alike', async () => {
     const w = world();
     w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-a' }));
     for (const [name, where, error] of [
@@ -143,7 +143,7 @@ describe('refusals', () => {
       const missing = { name, where, findSandbox: async () => { throw new UnreachableError(error!); }, listSandboxes: async () => { throw new UnreachableError(error!); } };
       w.deps.runtimes = async () => [missing];
       for (const [make, args] of [[attachCommand, attachArgs], [detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']], [checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']]] as const) {
-        expect(await w.cli(make, [...args]), `${name}: ${w.stderr()}`).toBe(3);
+        expect(await w.cli(make, [...args]), `${name}: ${w.stderr()}`).toBe(4);
         expect(w.stderr()).toBe(
           `error: pod shop/web-1 runs on node node-a, not on this host (node-1), and was looked for only here, with --runtime ${name} (${where}), which could not be asked: ${error}; ` +
             'run the command on node-a, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself (--runtime agent)\n',
