@@ -19,7 +19,11 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
   const { docker: execDocker } = await dockerClient(host, env);
   const nodes = new Map<string, Promise<CriSandboxes | undefined>>();
 
-  /** The node's container when it is a running local container, with a CRI tool inside. */
+  /**
+   * The node's container when it is a local container, with a CRI tool inside; undefined when there is no container
+   * of that name. One that is there but not running (stopped, paused) is a node that cannot be asked (an
+   * UnreachableError): its pods' sandboxes, its cache and its plugins are in it, so "no sandbox" would be wrong.
+   */
   const node = (name: string): Promise<CriSandboxes | undefined> => {
     let n = nodes.get(name);
     if (!n) {
@@ -32,7 +36,9 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
           if (code === 404) return undefined;
           throw new UnreachableError(`cannot reach ${where}: ${(e as Error).message}`, { cause: e });
         }
-        if (!info.State.Running) return undefined;
+        if (!info.State.Running || info.State.Paused) {
+          throw new UnreachableError(`cannot reach node ${name}: its container in ${where} is not running (${info.State.Status})`);
+        }
         // whether it has a CRI runtime inside is told by the look-up itself (one round trip, not two)
         return new CriSandboxes(new DockerExecExecutor(execDocker, name, docker));
       })();
