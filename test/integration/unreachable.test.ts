@@ -5,6 +5,7 @@
  * the runtimes are missing (a socket path that does not exist, Docker's default socket where there is none) or refuse
  * (a socket nothing listens on). No sandbox exists and no plugin runs: nothing here touches the network.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -14,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectCleanError, runCli, show, type CliResult } from '../helpers/cli.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { useLab, type Workspace } from '../helpers/lab.js';
-import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { hostExecHandler, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 
 const lab = useLab('un');
 const HOST = hostname();
@@ -24,7 +25,8 @@ beforeAll(async () => {
   api = await StandInApiServer.start();
 });
 afterEach(() => {
-  for (const p of api.listPods('shop')) api.deletePod('shop', p.metadata.name);
+  api.execHandler = hostExecHandler;
+  for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
   for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
 });
 afterAll(async () => {
@@ -161,5 +163,22 @@ describe('the container runtime of this host cannot be asked', () => {
       }
     }
     expect(existsSync(w.ws.cacheDir) ? await readdir(w.ws.cacheDir) : []).toEqual([]);
+  });
+});
+
+describe('a node reached through the cluster cannot be asked', () => {
+  it('an agent whose way into the node is refused (its nsenter fails): attach, check, detach -l say why, exit 4 (was "internal error: … did not start: no output", exit 1)', async () => {
+    const w = await world();
+    api.addPod(makePod({ name: 'far-1', namespace: 'shop', uid: `${lab.prefix}-far-1`, nodeName: 'node-far', labels: { app: 'far' }, containerRuntime: 'containerd' }));
+    // the kubelet runs the agent's command, and nsenter is refused there (a policy took the privilege away)
+    api.execHandler = () => spawn('sh', ['-c', 'cat >/dev/null & echo "nsenter: cannot open /proc/1/ns/ipc: Permission denied" >&2; exit 1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const agent = ['--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
+    for (const [tool, target, extra] of [['attach', ['far-1'], ['--conf', w.conf]], ['check', ['far-1'], []], ['detach', ['-l', 'app=far'], []]] as const) {
+      const r = await runCli(tool, w.args(...target, '--ifname', 'eth1', ...agent, ...extra), { env: NOTHING });
+      expectUnreachable(r, /on node node-far \(through agent pod kube-system\/cni-attach-agent-\S+\)[^\n]*: nsenter: cannot open \/proc\/1\/ns\/ipc: Permission denied/);
+      expect(r.stderr, show(r)).not.toMatch(/internal error|no output/);
+    }
+    // every agent deleted
+    expect(api.listPods('kube-system')).toEqual([]);
   });
 });
