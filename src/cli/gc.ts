@@ -11,7 +11,7 @@ import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { formatData, waysOut } from './output.js';
-import { connect } from './targets.js';
+import { connect, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -488,7 +488,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let clusterError: unknown;
     const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
       if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
-      if (/^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message)) deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
+      if (noClusterConfigured(e)) deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
       else {
         clusterError = e;
         deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);

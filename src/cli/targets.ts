@@ -4,7 +4,7 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { ApiStatusError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
@@ -66,6 +66,16 @@ export function kubeOptions(flags: KubectlFlags, io?: Deps['io']): KubeOptions {
 
 export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi> {
   return deps.kube(kubeOptions(flags, deps.io));
+}
+
+/**
+ * Whether connect's error says that no cluster is configured at all (no kubeconfig anywhere and not in a pod:
+ * resolve/kubeconfig.ts, resolve/kube.ts): cni-list and cni-gc are then about this host's cache alone (a note, exit
+ * 0). Any other error of connect is a cluster that is configured but cannot be used or asked: their failure (README
+ * "Exit codes"), after what this host's cache gave.
+ */
+export function noClusterConfigured(e: unknown): boolean {
+  return e instanceof CniAttachError && /^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message);
 }
 
 /** --conf FILE|- or --net [NS/]NAME (a NAD, read through the API; its namespace defaults to the pod's). */

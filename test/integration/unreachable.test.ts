@@ -182,3 +182,60 @@ describe('a node reached through the cluster cannot be asked', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 });
+
+describe('the cluster cannot be asked: cni-list prints this host\'s rows, then the error (exit 4, as cni-gc and kubectl get); with no kubeconfig at all, a note and exit 0', () => {
+  /** A bare namespace's attachment in this host's cache, its namespace gone: a row that needs neither cluster nor runtime. */
+  async function bareRow(ws: Workspace): Promise<string> {
+    const netns = `/var/run/netns/${lab.name('n')}`;
+    await mkdir(join(ws.cacheDir, 'results'), { recursive: true });
+    const entry = {
+      kind: 'cniCacheV1', containerId: 'cnitool-0123456789abcdef0123', ifName: 'eth1', networkName: 'net', netns,
+      config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
+      result: { cniVersion: '1.0.0', interfaces: [{ name: 'eth1' }], ips: [{ address: '198.18.47.6/24' }] },
+    };
+    await writeFile(join(ws.cacheDir, 'results', 'net-cnitool-0123456789abcdef0123-eth1'), JSON.stringify(entry));
+    return netns;
+  }
+  /** The stand-in's kubeconfig changed by `change`, written to the workspace. */
+  async function kubeconfig(ws: Workspace, o: Parameters<StandInApiServer['kubeconfig']>[0], change: (k: { clusters: { cluster: Record<string, unknown> }[] }) => void = () => undefined): Promise<string> {
+    const k = api.kubeconfig(o) as { clusters: { cluster: Record<string, unknown> }[] };
+    change(k);
+    const path = join(ws.dir, `kubeconfig-${lab.name('c')}`);
+    await writeFile(path, JSON.stringify(k));
+    return path;
+  }
+
+  it('a closed port, credentials refused (401), a server certificate not trusted, the records refused (403): the row, then the error, exit 4 (was a note, exit 0); no kubeconfig at all: the note, exit 0', async () => {
+    const ws = await lab.workspace();
+    const netns = await bareRow(ws);
+    const row = new RegExp(`^-\\s+netns:${netns}\\s+eth1\\s+net\\s+198\\.18\\.47\\.6/24\\s+netns gone\\s`, 'm');
+    const list = (kc: string) => runCli('list', ['-A', '--kubeconfig', kc, '--cache-dir', ws.cacheDir, '--request-timeout', '5s'], { env: NOTHING });
+    const cases: [string, string, RegExp][] = [
+      ['closed port', await kubeconfig(ws, {}, (k) => void (k.clusters[0]!.cluster.server = 'https://127.0.0.1:1')), /^error: the cluster could not be asked: .*cannot reach the API server at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED.*; the states are from this host's cache only, and attachments on other nodes are not shown$/],
+      ['401', await kubeconfig(ws, { token: 'not-the-token' }), /^error: the cluster could not be asked: .*401.*; the states are from this host's cache only, and attachments on other nodes are not shown$/],
+      ['untrusted certificate', await kubeconfig(ws, { withCa: false, insecureSkipTlsVerify: false }), /^error: the cluster could not be asked: .*cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: .*certificate.*; the states are from this host's cache only/],
+    ];
+    for (const [what, kc, error] of cases) {
+      const r = await list(kc);
+      expect(r.exitCode, `${what}\n${show(r)}`).toBe(4);
+      expect(r.stdout, what).toMatch(row);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines.at(-1), `${what}\n${show(r)}`).toMatch(error);
+      expect(r.stderr, what).not.toMatch(/^\s{4}at /m);
+    }
+    // the records refused (403), the rest answered
+    api.failNext({ method: 'GET', pathIncludes: '/configmaps' }, { code: 403, message: 'configmaps is forbidden: User "me" cannot list resource "configmaps" in API group "" in the namespace "kube-system"' });
+    const forbidden = await list(api.kubeconfigPath);
+    expect(forbidden.exitCode, show(forbidden)).toBe(4);
+    expect(forbidden.stdout).toMatch(row);
+    expect(forbidden.stderr.trim().split('\n').at(-1)).toMatch(/^error: the cluster's attachment records could not be read: .*403.*configmaps is forbidden.*; attachments on other nodes are not shown$/);
+    // no kubeconfig at all (none named, $KUBECONFIG unset, none in $HOME, not in a pod): this host's cache alone, exit 0
+    const home = join(ws.dir, 'home');
+    await mkdir(home);
+    const none = await runCli('list', ['-A', '--cache-dir', ws.cacheDir], { env: { ...NOTHING, HOME: home, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined } });
+    expect(none.exitCode, show(none)).toBe(0);
+    expect(none.stdout).toMatch(row);
+    expect(none.stderr).toMatch(/^note: states are from the cache only; the cluster could not be asked: no kubeconfig found \(looked in \S+\/home\/\.kube\/config; not in a pod either\)/);
+    expect(none.stderr).not.toMatch(/^error:/m);
+  });
+});
