@@ -238,4 +238,13 @@ describe('the cluster cannot be asked: cni-list prints this host\'s rows, then t
     expect(none.stderr).toMatch(/^note: states are from the cache only; the cluster could not be asked: no kubeconfig found \(looked in \S+\/home\/\.kube\/config; not in a pod either\)/);
     expect(none.stderr).not.toMatch(/^error:/m);
   });
+
+  it('cni-detach of a pod that is gone from a laptop, the records (which name its node) refused: exit 4 saying so (was "nothing is attached … nothing to do", exit 0)', async () => {
+    const ws = await lab.workspace();
+    api.failNext({ method: 'GET', pathIncludes: '/configmaps', times: 10 }, { code: 403, message: 'configmaps is forbidden: User "me" cannot list resource "configmaps"' });
+    const r = await runCli('detach', ['web-1', '-n', 'shop', '--ifname', 'eth1', '--kubeconfig', api.kubeconfigPath, '--cache-dir', ws.cacheDir, '--runtime', 'agent'], { env: NOTHING });
+    expect(r.exitCode, show(r)).toBe(4);
+    expect(r.stderr.trim().split('\n').at(-1), show(r)).toMatch(/^error: nothing is attached as eth1 in pod shop\/web-1 in \S+\/results, and the cluster's records, which name the node of a pod that is gone, could not be read \(.*403.*\): whether it is attached on another node is not known; /);
+    expect(r.stderr, show(r)).not.toMatch(/nothing to do/);
+  });
 });

@@ -209,6 +209,25 @@ describe('kubectl cni-detach POD', () => {
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.stderr()).toMatch(/no longer exists[\s\S]*no network-status annotation to update/);
   });
+  it('the pod gone and the cluster\'s records (which name its node) not readable: this host\'s cache holds it, detached; holds nothing, exit 4 saying why (it said "nothing to do", exit 0)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    w.kube.listConfigMaps = async () => {
+      throw new UnreachableError('listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden');
+    };
+    // held here: the records are only an index
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    // held nowhere here: perhaps on the node only the records name
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(4);
+    expect(w.stdout()).toBe('');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe(
+      "error: nothing is attached as eth1 in pod shop/web-1 in /var/lib/cni/results, and the cluster's records, which name the node of a pod that is gone, could not be read (listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden): whether it is attached on another node is not known; run the same command again once they can be read, or on its node",
+    );
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+  });
   it('does not touch another pod of the same name with a different uid', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
