@@ -146,7 +146,9 @@ async function recordsPass(
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
     };
     const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
-    const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`));
+    // this host's attachments that its cache holds were judged by the local pass, which had the runtimes' sandboxes:
+    // one it kept (refused: its sandbox may still run) is not freed here behind its back
+    const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`) && !(node === deps.hostname() && here.has(`${r.containerId}/${r.ifname}`)));
     let exec: Executor | undefined;
     let reachedBy: PodRuntime | undefined;
     try {

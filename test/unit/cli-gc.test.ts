@@ -3,6 +3,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { intentPath } from '../../src/cni/cache.js';
+import { listRecords } from '../../src/resolve/records.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
@@ -179,6 +180,23 @@ describe('kubectl cni-gc', () => {
       expect(w.stdout()).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff\s+sandbox not checked$/m);
       expect(w.stderr()).toBe('error: the sandbox of 1 attachment of this host could not be checked (REASON: sandbox not checked): cannot reach Docker at unix:///var/run/docker.sock: ENOENT connect ENOENT /var/run/docker.sock\n');
     }
+  });
+
+  it('a deleted pod whose sandbox still runs here but whose namespace cannot be found is not freed, not by the records pass either (it DELed it without its namespace behind the local pass\'s refusal)', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    // listed running, but its look-up fails
+    w.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ECONNRESET');
+    };
+    expect(await w.cli(gcCommand, [])).toBe(1);
+    expect(w.stderr()).toMatch(/^note: could not free eth1 of pod shop\/web-1: its sandbox ffffffffffff still runs here, but its network namespace could not be found: not freed/m);
+    expect(w.stdout()).not.toMatch(/^freed/m);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
   });
 
   it('cni-list: the one runtime --runtime names cannot be asked: the rows with the states the cluster gives, then the error (exit 4)', async () => {
