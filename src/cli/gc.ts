@@ -474,7 +474,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
-    const { classify, podOf } = await load.attachmentState();
+    const { classify, podOf, runtimeMayHold } = await load.attachmentState();
     const found = await thisHostsEntries(cache, deps);
     const asked = [...new Set(flags.node ?? [])];
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
@@ -510,9 +510,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       world = { exec, pods, sandboxes, unasked };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
+    // the runtime that could not be asked and may hold the sandbox of this attachment (its namespace's path tells)
+    const unaskedFor = (c: Classified) => world.unasked?.find((u) => runtimeMayHold(u.runtime, undefined, c.entry.netns));
     const classified = await classify(found, world);
     const { nodeOwnNetns } = await load.netns();
-    const refused: { stale: Stale & { c: Classified }; error: string }[] = [];
+    const refused: { stale: Stale & { c: Classified }; error: unknown }[] = [];
     const stale: (Stale & { c: Classified })[] = [];
     for (const c of classified) {
       const why = WHY[c.state];
@@ -528,6 +530,16 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           continue;
         }
         netns = found.sandbox.netnsPath;
+      } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
+        // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
+        // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
+        // DEL without it would free the lease of an address in use. Once the namespace is gone, so is the sandbox.
+        const u = unaskedFor(c)!;
+        refused.push({
+          stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c },
+          error: new UnreachableError(`its sandbox ${c.entry.containerId.slice(0, 12)} may still run here (its network namespace ${c.entry.netns} is still there), and the runtime that may hold it (${u.runtime}) could not be asked: ${u.error.message}; not freed`, { cause: u.error }),
+        });
+        continue;
       }
       const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
       // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)

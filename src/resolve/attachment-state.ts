@@ -68,14 +68,27 @@ export interface World {
 const RUNTIME_OF_SCHEME: Record<string, string> = { docker: 'docker', containerd: 'cri', 'cri-o': 'cri' };
 
 /**
- * Whether runtime `name` (PodRuntime.name) may hold the sandbox of `pod`: yes unless the pod's containers' ids name
- * another runtime of this host (RUNTIME_OF_SCHEME), so also for a pod whose statuses name none yet, and for a runtime
- * that is not one of those (kind node containers, an agent: they run any of them).
+ * The runtime of this host that made a sandbox whose network namespace is `netns`, where its path tells: Docker's
+ * (dockershim, cri-dockerd, and cni-attach's --runtime docker) is the pause container's /proc/PID/ns/net; containerd
+ * and CRI-O pin theirs under /var/run/netns (/run/netns). undefined when the path is neither.
  */
-export function runtimeMayHold(name: string, pod: Pod | undefined): boolean {
+function runtimeOfNetns(netns: string | undefined): string | undefined {
+  if (netns === undefined) return undefined;
+  if (/^\/proc\/\d+\/ns\/net$/.test(netns)) return 'docker';
+  return /^\/(var\/)?run\/netns\//.test(netns) ? 'cri' : undefined;
+}
+
+/**
+ * Whether runtime `name` (PodRuntime.name) may hold the sandbox of `pod` (undefined: a pod that is gone), attached
+ * in network namespace `netns`: yes unless the pod's containers' ids name another runtime of this host
+ * (RUNTIME_OF_SCHEME), or, where they name none (a pod that is gone, or whose statuses name none yet), the namespace's
+ * path does (runtimeOfNetns); always for a runtime that is not one of those (kind node containers, an agent: they run
+ * any of them).
+ */
+export function runtimeMayHold(name: string, pod: Pod | undefined, netns?: string): boolean {
   const statuses = [...(pod?.status?.containerStatuses ?? []), ...(pod?.status?.initContainerStatuses ?? [])];
   const scheme = statuses.map((s) => /^([a-z0-9-]+):\/\//.exec(s.containerID ?? '')?.[1]).find((t) => t !== undefined);
-  const owner = scheme === undefined ? undefined : RUNTIME_OF_SCHEME[scheme];
+  const owner = (scheme === undefined ? undefined : RUNTIME_OF_SCHEME[scheme]) ?? runtimeOfNetns(netns);
   return owner === undefined || owner === name || !Object.values(RUNTIME_OF_SCHEME).includes(name);
 }
 
@@ -140,7 +153,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${p ? `pod ${pod.namespace}/${pod.name} is another pod now (uid ${p.metadata?.uid}, not ${pod.uid})` : `pod ${pod.namespace}/${pod.name} no longer exists`}${gcFrees(f)}`;
       } else {
         livePod = p;
-        const cannot = world.sandboxes && !running.has(f.entry.containerId) ? world.unasked?.find((u) => runtimeMayHold(u.runtime, p)) : undefined;
+        const cannot = world.sandboxes && !running.has(f.entry.containerId) ? world.unasked?.find((u) => runtimeMayHold(u.runtime, p, f.entry.netns)) : undefined;
         if (cannot) {
           // not listed by the runtimes that answered, but one that may hold it could not be asked: not judged
           unchecked = cannot.error;

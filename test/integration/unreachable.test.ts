@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectCleanError, runCli, show, type CliResult } from '../helpers/cli.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
-import { useLab, type Workspace } from '../helpers/lab.js';
+import { deleteNetns, useLab, type Workspace } from '../helpers/lab.js';
 import { hostExecHandler, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 
 const lab = useLab('un');
@@ -74,11 +74,11 @@ function expectUnreachable(r: CliResult, reason: RegExp): void {
  * An attachment of pod shop/web-1 (alive, on this host) in the workspace's cache, as attach records it, and a plugin
  * `bridge` whose DEL writes to `dels`: what cni-gc would run if it judged the attachment dead.
  */
-async function attachedHere(ws: Workspace): Promise<{ dels: string; results: () => Promise<string[]> }> {
+async function attachedHere(ws: Workspace, netns = '/proc/1/ns/net'): Promise<{ dels: string; results: () => Promise<string[]> }> {
   const cid = 'a'.repeat(64);
   await mkdir(join(ws.cacheDir, 'results'), { recursive: true });
   const entry = {
-    kind: 'cniCacheV1', containerId: cid, ifName: 'eth1', networkName: 'net', netns: '/proc/1/ns/net',
+    kind: 'cniCacheV1', containerId: cid, ifName: 'eth1', networkName: 'net', netns,
     config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
     cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', `${lab.prefix}-web-1`]],
     result: { cniVersion: '1.0.0', interfaces: [{ name: 'eth1' }], ips: [{ address: '198.18.47.5/24' }] },
@@ -163,6 +163,27 @@ describe('the container runtime of this host cannot be asked', () => {
       }
     }
     expect(existsSync(w.ws.cacheDir) ? await readdir(w.ws.cacheDir) : []).toEqual([]);
+  });
+});
+
+describe('the container runtime of this host cannot be asked: a deleted pod', () => {
+  it('cni-gc --runtime auto, crictl/ctr missing: a deleted pod\'s attachment whose network namespace is still there (its sandbox may still run) is not freed, exit 4; once the namespace is gone, it is', async () => {
+    const w = await world({ containerRuntime: 'containerd' });
+    const ns = await lab.netns();
+    const held = await attachedHere(w.ws, `/var/run/netns/${ns}`);
+    api.deletePod('shop', 'web-1');
+    const gc = () => runCli('gc', ['--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--cni-path', w.ws.pluginDir], { env: NOTHING });
+    // before: "freed eth1 of pod shop/web-1 (network net): the pod is gone", a DEL without the namespace, exit 0
+    const kept = await gc();
+    expectUnreachable(kept, new RegExp(`^note: could not free eth1 of pod shop/web-1: its sandbox aaaaaaaaaaaa may still run here \\(its network namespace /var/run/netns/${ns} is still there\\), and the runtime that may hold it \\(cri\\) could not be asked: no CRI runtime on this host`, 'm'));
+    expect(existsSync(held.dels), show(kept)).toBe(false);
+    expect(await held.results()).toHaveLength(1);
+    await deleteNetns(ns);
+    const freed = await runCli('gc', ['--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--cni-path', w.ws.pluginDir], { env: NOTHING });
+    expect(freed.exitCode, show(freed)).toBe(0);
+    expect(freed.stdout).toMatch(/^freed eth1 of pod shop\/web-1 \(network net\): the pod is gone$/m);
+    expect(await readFile(held.dels, 'utf8')).toBe(`${'a'.repeat(64)} eth1\n`);
+    expect(await held.results()).toEqual([]);
   });
 });
 

@@ -182,6 +182,32 @@ describe('kubectl cni-gc', () => {
     }
   });
 
+  it('--runtime auto with a runtime here that cannot be asked: a deleted pod\'s attachment whose namespace is still there (its sandbox may still run in that runtime) is not freed (exit 4); once the namespace is gone, it is', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    // Docker down; crictl/ctr answer with none. The attachment's namespace is /proc/4242/ns/net: a Docker sandbox's
+    w.deps.runtimes = async () => [
+      { name: 'docker', where: 'Docker at unix:///var/run/docker.sock', findSandbox: async () => undefined, listSandboxes: async () => { throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ECONNREFUSED'); } },
+      { name: 'cri', where: 'crictl/ctr on this host', findSandbox: async () => undefined, listSandboxes: async () => [] },
+    ];
+    // before: freed with a DEL without its namespace, the lease of an address the sandbox may still use freed
+    expect(await w.cli(gcCommand, [])).toBe(4);
+    expect(w.stderr()).toMatch(/^note: could not free eth1 of pod shop\/web-1: its sandbox ffffffffffff may still run here \(its network namespace \/proc\/4242\/ns\/net is still there\), and the runtime that may hold it \(docker\) could not be asked: cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ECONNREFUSED; not freed$/m);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+    // nor by the records pass, as this host's record of a gone pod (it freed it behind the local pass's back)
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    // the namespace gone: the sandbox is gone with it
+    w.exec.netns.delete(NETNS);
+    expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^freed eth1 of pod shop\/web-1 \(network net\): the pod is gone$/m);
+    expect(dels(w)[0]!.env.CNI_NETNS).toBe('');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
   it('a deleted pod whose sandbox still runs here but whose namespace cannot be found is not freed, not by the records pass either (it DELed it without its namespace behind the local pass\'s refusal)', async () => {
     const { UnreachableError } = await import('../../src/errors.js');
     const w = world();
