@@ -6,6 +6,7 @@ import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
+import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
@@ -474,7 +475,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
   cmd.action(async (flags: GcFlags) => {
     const exec = await deps.localExecutor();
     const { ctx, cache } = prepareEngine(flags, exec, deps);
-    const { classify, podOf, runtimeMayHold } = await load.attachmentState();
+    const { classify, podOf } = await load.attachmentState();
     const found = await thisHostsEntries(cache, deps);
     const asked = [...new Set(flags.node ?? [])];
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');

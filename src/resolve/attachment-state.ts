@@ -8,6 +8,7 @@ import type { Executor } from '../exec/types.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
 import { cnitoolContainerId, interfaceExists, NETNS_RUN_DIR } from './netns.js';
+import { runtimeMayHold } from './runtime.js';
 
 /**
  * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). pod / sandbox /
@@ -58,38 +59,6 @@ export interface World {
   /** The runtimes here that could not be asked for `sandboxes` (resolve/pod.ts listAllSandboxes), with their errors. */
   unasked?: { runtime: string; error: Error }[];
   exec: Executor;
-}
-
-/**
- * The runtimes of this host that make sandboxes of each containerID scheme: the Pod API's
- * `status.containerStatuses[].containerID` is `<type>://<container_id>`, the type being the node's runtime (docker
- * through dockershim or cri-dockerd; containerd; cri-o) — --runtime docker asks Docker, --runtime cri crictl/ctr.
- */
-const RUNTIME_OF_SCHEME: Record<string, string> = { docker: 'docker', containerd: 'cri', 'cri-o': 'cri' };
-
-/**
- * The runtime of this host that made a sandbox whose network namespace is `netns`, where its path tells: Docker's
- * (dockershim, cri-dockerd, and cni-attach's --runtime docker) is the pause container's /proc/PID/ns/net; containerd
- * and CRI-O pin theirs under /var/run/netns (/run/netns). undefined when the path is neither.
- */
-function runtimeOfNetns(netns: string | undefined): string | undefined {
-  if (netns === undefined) return undefined;
-  if (/^\/proc\/\d+\/ns\/net$/.test(netns)) return 'docker';
-  return /^\/(var\/)?run\/netns\//.test(netns) ? 'cri' : undefined;
-}
-
-/**
- * Whether runtime `name` (PodRuntime.name) may hold the sandbox of `pod` (undefined: a pod that is gone), attached
- * in network namespace `netns`: yes unless the pod's containers' ids name another runtime of this host
- * (RUNTIME_OF_SCHEME), or, where they name none (a pod that is gone, or whose statuses name none yet), the namespace's
- * path does (runtimeOfNetns); always for a runtime that is not one of those (kind node containers, an agent: they run
- * any of them).
- */
-export function runtimeMayHold(name: string, pod: Pod | undefined, netns?: string): boolean {
-  const statuses = [...(pod?.status?.containerStatuses ?? []), ...(pod?.status?.initContainerStatuses ?? [])];
-  const scheme = statuses.map((s) => /^([a-z0-9-]+):\/\//.exec(s.containerID ?? '')?.[1]).find((t) => t !== undefined);
-  const owner = (scheme === undefined ? undefined : RUNTIME_OF_SCHEME[scheme]) ?? runtimeOfNetns(netns);
-  return owner === undefined || owner === name || !Object.values(RUNTIME_OF_SCHEME).includes(name);
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */

@@ -9,7 +9,7 @@ import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { Target } from './netns.js';
-import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
+import { runtimeOfPod, type PodRef, type PodRuntime, type Sandbox, type SandboxInfo } from './runtime.js';
 
 export interface PodTarget extends Target {
   pod: Pod;
@@ -40,7 +40,8 @@ export function podRef(pod: Pod, namespace: string, name: string): PodRef {
   const uid = pod.metadata?.uid;
   if (!uid) throw new UsageError(`pod ${namespace}/${name} has no metadata.uid`);
   const node = pod.spec?.nodeName;
-  return { namespace, name, uid, ...(node ? { node } : {}) };
+  const runtime = runtimeOfPod(pod);
+  return { namespace, name, uid, ...(node ? { node } : {}), ...(runtime ? { runtime } : {}) };
 }
 
 /** The checks that come before looking for a sandbox. */
@@ -63,9 +64,12 @@ export interface NodeSession {
 /**
  * Ask each runtime in turn (--runtime auto gives several); the first with a sandbox wins. One that cannot be reached
  * (no Docker on a containerd node, no containerd on a Docker node, nothing at all on a laptop) only matters when none
- * of them could answer. A last resort (the agent for other nodes) is the answer: its errors are thrown. `looked`
- * gets where each runtime that answered "none" looked (whereFor the pod's node, else where): those skipped (not
- * reaching that node) and those that could not be reached did not look.
+ * of them could answer, or when it is the one the pod's containers run in (PodRef.runtime: Docker down on a Docker
+ * node whose containerd answers "none" is not "no sandbox", which detach would take for a sandbox gone and DEL
+ * without its namespace): then its error is thrown. A last resort (the agent for other nodes) is the answer: its
+ * errors are thrown, and once it was asked this host's runtimes do not matter. `looked` gets where each runtime that
+ * answered "none" looked (whereFor the pod's node, else where): those skipped (not reaching that node) and those that
+ * could not be reached did not look.
  */
 export async function findSandbox(
   runtimes: PodRuntime[],
@@ -76,8 +80,11 @@ export async function findSandbox(
 ): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
   let firstError: unknown;
   let answered = false;
+  let farAsked = false;
+  const unasked = new Map<string, unknown>();
   for (const rt of runtimes) {
     if (rt.reaches && !rt.reaches(ref.node)) continue;
+    if (rt.lastResort) farAsked = true;
     try {
       // a runtime that reaches the node by commands (kind, agent) gets a batching session there just before it is
       // asked; `prepare` declares on it what the engine will read, which then rides on the look-up (exec/batch.ts)
@@ -93,9 +100,11 @@ export async function findSandbox(
     } catch (e) {
       if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
       firstError ??= e;
+      unasked.set(rt.name, e);
     }
   }
   if (!answered && firstError) throw firstError;
+  if (!farAsked && ref.runtime !== undefined && unasked.has(ref.runtime)) throw unasked.get(ref.runtime);
   return undefined;
 }
 

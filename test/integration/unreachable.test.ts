@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectCleanError, runCli, show, type CliResult } from '../helpers/cli.js';
+import { startContainerd, stopContainerd } from '../helpers/containerd.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { deleteNetns, useLab, type Workspace } from '../helpers/lab.js';
 import { hostExecHandler, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
@@ -163,6 +164,29 @@ describe('the container runtime of this host cannot be asked', () => {
       }
     }
     expect(existsSync(w.ws.cacheDir) ? await readdir(w.ws.cacheDir) : []).toEqual([]);
+  });
+});
+
+describe('--runtime auto: the runtime the pod\'s containers run in cannot be asked, another answers', () => {
+  it('Docker refusing, a containerd here with no sandbox of the pod: attach, check, detach of a Docker pod (one and -l) exit 4 "cannot reach Docker"; the detach does not DEL (it said the sandbox was gone and DELed without it, exit 0)', async () => {
+    const w = await world({ containerRuntime: 'docker' });
+    const held = await attachedHere(w.ws);
+    const stale = await refusingSocket(w.ws);
+    const cd = await startContainerd(lab.prefix);
+    lab.defer('containerd', () => stopContainerd(cd));
+    const env = { DOCKER_HOST: `unix://${stale}`, CONTAINERD_ADDRESS: cd.address, NODE_NAME: undefined };
+    const docker = /cannot reach Docker at unix:\/\/\S+\/refused\.sock: ECONNREFUSED/;
+    for (const [tool, target, extra] of [
+      ['check', ['web-1'], []],
+      ['attach', ['web-1'], ['--ifname', 'eth2', '--conf', w.conf]],
+      ['detach', ['-l', 'app=web'], []],
+      ['detach', ['web-1'], []],
+    ] as const) {
+      const r = await runCli(tool, w.args(...target, '--ifname', 'eth1', '--cni-path', w.ws.pluginDir, ...extra), { env });
+      expectUnreachable(r, docker);
+    }
+    expect(existsSync(held.dels)).toBe(false);
+    expect(await held.results()).toHaveLength(1);
   });
 });
 

@@ -228,6 +228,37 @@ describe('kubectl cni-detach POD', () => {
     );
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
   });
+  it('--runtime auto, the runtime the pod\'s containers run in cannot be asked and another answers "none": check, attach, detach (one pod and -l) exit 4 with its error; detach ran DEL without the namespace of a live sandbox (exit 0)', async () => {
+    // Docker down on a Docker node whose containerd (docker's own) answers with no CRI sandboxes
+    const down = () => [
+      { name: 'docker', where: 'Docker at unix:///var/run/docker.sock', findSandbox: async () => { throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ENOENT'); }, listSandboxes: async () => [] },
+      { name: 'cri', where: 'crictl/ctr on this host', findSandbox: async () => undefined, listSandboxes: async () => [] },
+    ];
+    for (const scheme of ['docker', 'containerd']) {
+      const w = world();
+      w.pod.metadata!.labels = { app: 'web' };
+      expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+      w.pod.status!.containerStatuses = [{ name: 'app', image: 'busybox', imageID: '', ready: true, restartCount: 0, containerID: `${scheme}://${'c'.repeat(64)}` }];
+      w.deps.runtimes = async () => down();
+      const runs = [
+        [checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']],
+        [attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth2', '--conf', '-']],
+        [detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1']],
+        [detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']],
+      ] as const;
+      for (const [make, args] of runs) {
+        const code = await w.cli(make, [...args]);
+        if (scheme === 'docker') {
+          expect(code, `${args.join(' ')}: ${w.stderr()}`).toBe(4);
+          expect(w.stderr()).toMatch(/cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT$/m);
+          expect(w.stderr()).not.toMatch(/is gone|no running sandbox/);
+        }
+      }
+      const dels = w.exec.calls.filter((c) => c.command === 'DEL');
+      // a containerd pod: crictl/ctr answered for it, Docker holds none of its kind: its sandbox is gone (DEL without it)
+      expect(dels.map((d) => d.env.CNI_NETNS), scheme).toEqual(scheme === 'docker' ? [] : ['']);
+    }
+  });
   it('does not touch another pod of the same name with a different uid', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
