@@ -37,8 +37,9 @@ export function noCriRuntime(where: string): UnreachableError {
   return new UnreachableError(`no CRI runtime on ${where}: neither crictl with a runtime socket nor ctr with containerd's socket`);
 }
 
+/** A runtime command that failed (its socket refuses, the way into the node fails): the runtime cannot be asked there. */
 function failed(exec: CommandRunner, argv: string[], r: RunResult): UnreachableError {
-  return new UnreachableError(`${argv.join(' ')} failed on ${exec.where}: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
+  return new UnreachableError(`cannot reach the CRI runtime on ${exec.where}: ${argv.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
 }
 
 async function must(exec: CommandRunner, argv: string[]): Promise<string> {

@@ -115,6 +115,21 @@ describe('the container runtime of this host cannot be asked', () => {
     expect(existsSync(w.ws.cacheDir) ? await readdir(w.ws.cacheDir) : []).toEqual([]);
   });
 
+  it('--runtime cri, containerd\'s socket missing or refusing: attach, check, detach of a pod of this host and -l say "no CRI runtime"/"cannot reach the CRI runtime on this host", exit 4', async () => {
+    const w = await world({ containerRuntime: 'containerd' });
+    const stale = await refusingSocket(w.ws);
+    for (const [address, reason] of [
+      ['/nonexistent/containerd.sock', /no CRI runtime on this host: neither crictl with a runtime socket nor ctr with containerd's socket/],
+      [stale, /cannot reach the CRI runtime on this host: ctr -n k8s\.io .* failed: .*connection refused/],
+    ] as const) {
+      for (const [tool, target, extra] of [['attach', ['web-1'], ['--conf', w.conf]], ['check', ['web-1'], []], ['detach', ['web-1'], []], ['attach', ['-l', 'app=web'], ['--conf', w.conf]], ['detach', ['-l', 'app=web'], []]] as const) {
+        const r = await runCli(tool, w.args(...target, '--ifname', 'eth1', '--runtime', 'cri', ...extra), { env: { ...NOTHING, CONTAINERD_ADDRESS: address } });
+        expectUnreachable(r, reason);
+        if (target.length === 1) expectCleanError(r, 4, reason);
+      }
+    }
+  });
+
   const cases: { runtime: string; env: Record<string, string | undefined>; reason: RegExp; skip?: boolean; containerRuntime?: 'docker' | 'containerd' }[] = [
     { runtime: 'docker', env: NOTHING, reason: /cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT/, skip: !noDefaultDocker },
     { runtime: 'cri', env: NOTHING, reason: /no CRI runtime on this host: neither crictl with a runtime socket nor ctr with containerd's socket/ },
@@ -148,7 +163,7 @@ describe('the container runtime of this host cannot be asked', () => {
       ['docker', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach Docker at unix:\/\/\/nonexistent\/docker\.sock: ENOENT/],
       ['docker', { DOCKER_HOST: `unix://${stale}` }, /cannot reach Docker at unix:\/\/\S+\/refused\.sock: ECONNREFUSED/],
       ['cri', { CONTAINERD_ADDRESS: '/nonexistent/containerd.sock' }, /no CRI runtime on this host/],
-      ['cri', { CONTAINERD_ADDRESS: stale }, /connection refused/],
+      ['cri', { CONTAINERD_ADDRESS: stale }, /cannot reach the CRI runtime on this host: ctr -n k8s\.io .* failed: .*connection refused/],
     ];
     for (const [runtime, env, reason] of ways) {
       const named = new RegExp(`pod shop/far-1 runs on node node-far, not on this host \\(${HOST}\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*${reason.source}`);
