@@ -12,7 +12,7 @@ import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
-import { main, stdio } from './main.js';
+import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
 
@@ -293,6 +293,14 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
       let o: Outcome;
       if (pod) o = await detachPod(job, pod);
       else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)), cache: p.cache };
+      if (o.done.length === 0 && pod?.recordsUnread !== undefined) {
+        // a pod that is gone, whose node only the cluster's records name: nothing here is not "nothing attached"
+        const e = pod.recordsUnread;
+        throw new UnreachableError(
+          `nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}, and the cluster's records, which name the node of a pod that is gone, could not be read (${describeError(e)}): whether it is attached on another node is not known; run the same command again once they can be read, or on its node`,
+          { cause: e },
+        );
+      }
       if (flags.output !== 'summary') {
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({

@@ -6,6 +6,7 @@ import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
+import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
@@ -13,7 +14,7 @@ import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } fr
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { detachCommandLine, formatData, removeKeyCommandLine, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
-import { connect } from './targets.js';
+import { connect, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -184,7 +185,9 @@ async function recordsPass(
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
     };
     const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
-    const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`));
+    // this host's attachments that its cache holds were judged by the local pass, which had the runtimes' sandboxes:
+    // one it kept (refused: its sandbox may still run) is not freed here behind its back
+    const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`) && !(node === deps.hostname() && here.has(`${r.containerId}/${r.ifname}`)));
     let exec: Executor | undefined;
     let reachedBy: PodRuntime | undefined;
     try {
@@ -505,6 +508,11 @@ function removalOf(flags: GcFlags, r: InvalidRecord): string {
   return removeKeyCommandLine(flags, flags.agentNamespace ?? 'kube-system', r.configMap, r.keyJson);
 }
 
+/** An attachment of a live pod whose sandbox could not be checked (Classified.unchecked), as gc says it. */
+function notJudged(c: Classified): string {
+  return `${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) was not judged, and stays: ${c.reason}`;
+}
+
 /** A record in -o json/yaml. */
 function recordRow(r: AttachmentRecord): Record<string, unknown> {
   return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}) };
@@ -568,7 +576,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let clusterError: unknown;
     const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
       if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
-      if (/^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message)) deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
+      if (noClusterConfigured(e)) deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
       else {
         clusterError = e;
         deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
@@ -580,16 +588,19 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     // --node: every node named must be one of the cluster's before anything is changed
     const listed = api && asked.length > 0 ? await checkNodes(flags, api, asked) : undefined;
     if (api && needCluster) {
-      // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed.
+      // Pod attachments are judged against the cluster and the runtime; if either cannot be asked, nothing is freed
+      // (of --runtime auto's runtimes, one that cannot be asked leaves unjudged only what it may hold: unchecked)
       pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
-      const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
-      world = { exec, pods, sandboxes, lockHeld };
+      const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(runtimes);
+      world = { exec, pods, sandboxes, unasked, lockHeld };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
+    // the runtime that could not be asked and may hold the sandbox of this attachment (its namespace's path tells)
+    const unaskedFor = (c: Classified) => world.unasked?.find((u) => runtimeMayHold(u.runtime, undefined, c.entry.netns));
     const classified = await classify(found, world);
     const { nodeOwnNetns } = await load.netns();
-    const refused: { stale: Stale & { c: Classified }; error: string }[] = [];
+    const refused: { stale: Stale & { c: Classified }; error: unknown }[] = [];
     const stale: (Stale & { c: Classified })[] = [];
     for (const c of classified) {
       const why = WHY[c.state];
@@ -605,6 +616,16 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           continue;
         }
         netns = found.sandbox.netnsPath;
+      } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
+        // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
+        // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
+        // DEL without it would free the lease of an address in use. Once the namespace is gone, so is the sandbox.
+        const u = unaskedFor(c)!;
+        refused.push({
+          stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c },
+          error: new UnreachableError(`its sandbox ${c.entry.containerId.slice(0, 12)} may still run here (its network namespace ${c.entry.netns} is still there), and the runtime that may hold it (${u.runtime}) could not be asked: ${u.error.message}; not freed`, { cause: u.error }),
+        });
+        continue;
       }
       const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
       // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
@@ -619,6 +640,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
     // what a cni-attach/cni-detach is working on right now: left alone (and valid for CNI GC: cni/gc.ts)
     const left: Left[] = attachingOf(classified, '');
+    // attachments of live pods whose runtime could not be asked: kept (and kept valid for CNI GC), each said, exit 4
+    const unchecked = classified.filter((c) => c.unchecked);
 
     const { collectGarbage } = await load.gc();
     const ways = (s: Stale) => {
@@ -709,11 +732,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l) })),
-        alive: valid.length + aliveElsewhere,
+        alive: valid.length - unchecked.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
         records: { added: changes.added.map(recordRow), removed: changes.removed.map(recordRow), invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })) },
-        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`)],
+        errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`), ...unchecked.map(notJudged)],
       }, flags.output));
     } else {
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
@@ -727,17 +750,19 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
+      for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length + aliveElsewhere} alive${left.length ? `, ${left.length} busy (left for a later run)` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length - unchecked.length + aliveElsewhere} alive${left.length ? `, ${left.length} busy (left for a later run)` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
       throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
     }
-    const problems = outcome.failed.length + others.length + unreached.length + (clusterError ? 1 : 0);
+    const problems = outcome.failed.length + others.length + unreached.length + unchecked.length + (clusterError ? 1 : 0);
     if (problems) {
-      // the exit: as the first attachment that could not be freed, else as the cluster or node that could not be reached
-      const first = outcome.failed[0]?.error ?? clusterError ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
+      // the exit: as the first attachment that could not be freed, else as the cluster, the runtime or the node that
+      // could not be reached
+      const first = outcome.failed[0]?.error ?? clusterError ?? unchecked[0]?.unchecked ?? unreached[0]?.error ?? new UnreachableError(others[0]!);
       throw new SomeFailedError(`gc finished with ${problems} problem${problems > 1 ? 's' : ''} (see the notes above)`, first);
     }
   });

@@ -1,12 +1,12 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
-import { connect, withUserSelector } from './targets.js';
+import { connect, noClusterConfigured, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -248,8 +248,9 @@ The cluster is asked for the pods (their state), the attachment records (ConfigM
 --agent-namespace: the rows of other nodes, whose state comes from the API alone) and, through --runtime, this
 host's sandboxes. cni-list starts no agent pod and runs no plugin: --agent-image and --cni-path only go into the
 commands it prints (cni-detach, cni-gc), so that they work as pasted. --no-cluster asks neither the
-cluster nor the runtime: the rows and states are those of this node's cache alone. When the cluster cannot be asked
-a note on stderr says so and why.`,
+cluster nor the runtime: the rows and states are those of this node's cache alone. With no kubeconfig at all a note
+says so (exit 0); a cluster that is configured but cannot be asked, or a runtime here, fails the command after the
+rows it could make (exit 4).`,
   );
   cmd
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
@@ -264,15 +265,26 @@ a note on stderr says so and why.`,
     let found = await thisHostsEntries(cache, deps);
 
     let api;
-    let apiError: string | undefined;
     // the cluster tells the default namespace, whether pods and sandboxes still exist, and (its attachment records)
-    // what is attached on other nodes — so it is asked also when this host's cache holds nothing for the namespace
+    // what is attached on other nodes — so it is asked also when this host's cache holds nothing for the namespace.
+    // As cni-gc: no cluster configured at all is this host's cache alone (a note, exit 0); a cluster that is
+    // configured but cannot be asked (or a runtime here) is the command's failure — the rows it could make are
+    // printed, then the error (exit 4; 2 for a kubeconfig that cannot be used), as kubectl get fails then.
+    let apiError: string | undefined;
+    const failures: { error: unknown; says: string }[] = [];
+    const clusterFailed = (e: unknown) => {
+      apiError = describeError(e);
+      failures.push({ error: e, says: `the cluster could not be asked: ${apiError}; the states are from this host's cache only, and attachments on other nodes are not shown` });
+    };
     if (flags.selector !== undefined && flags.cluster === false) throw new UsageError('-l needs the cluster (it selects pods by their labels): drop --no-cluster');
     if (flags.cluster !== false) {
       try {
         api = await connect(flags, deps);
       } catch (e) {
-        apiError = describeError(e);
+        if (!(e instanceof CniAttachError)) throw e;
+        if (noClusterConfigured(e)) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${describeError(e)}\n`);
+        else clusterFailed(e);
+        apiError ??= describeError(e);
       }
     }
     const namespace = flags.namespace ?? api?.defaultNamespace ?? 'default';
@@ -315,37 +327,48 @@ a note on stderr says so and why.`,
         records = read.records.filter(wanted);
         invalid = read.invalid.filter(wanted);
       } catch (e) {
-        // a server that does not answer is the cluster not asked (one note, below, and not asked again); an answer
-        // refusing the records (403) leaves the rest of the cluster's answers
-        if (e instanceof UnreachableError && !(e instanceof ApiStatusError)) {
-          apiError = describeError(e);
+        // a server that does not answer, or refuses the credentials (401), is the cluster not asked (not asked again);
+        // an answer refusing the records (403) leaves the rest of the cluster's answers
+        if (e instanceof UnreachableError && !(e instanceof ApiStatusError && e.status !== 401)) {
+          clusterFailed(e);
           api = undefined;
-        } else deps.io.err(`note: attachments on other nodes are not shown: ${describeError(e)}\n`);
+        } else failures.push({ error: e, says: `the cluster's attachment records could not be read: ${describeError(e)}; attachments on other nodes are not shown` });
       }
     }
     if (api && podList === undefined && records.length > 0 && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
       } catch (e) {
-        apiError = describeError(e);
+        clusterFailed(e);
       }
     }
     // an unreadable record may be a pod's: the runtimes' sandboxes tell which (classify), for the command clearing it
     if (api && found.some((f) => podOf(f.entry) || f.unreadable)) {
+      let pods: Pod[] | undefined;
       try {
-        const pods = (podList = await api.listPods(flags.allNamespaces ? undefined : namespace));
-        const runtimes = await deps.runtimes(flags, api);
-        const sandboxes = await (await load.pods()).listAllSandboxes(runtimes);
-        world = { exec, pods, sandboxes, lockHeld };
+        pods = podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
       } catch (e) {
-        apiError = describeError(e);
+        clusterFailed(e);
+      }
+      if (pods) {
+        // the pods' states stand without the runtime; the sandboxes' need it (one --runtime names must answer; of
+        // auto's, one that cannot be asked leaves what it may hold unchecked: the rows say so)
+        try {
+          const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(await deps.runtimes(flags, api));
+          world = { exec, pods, sandboxes, unasked, lockHeld };
+        } catch (e) {
+          world = { exec, pods, lockHeld };
+          failures.push({ error: e, says: `this host's sandboxes could not be listed: ${describeError(e)}; whether the sandboxes of this host's pod attachments are gone is not known` });
+        }
       }
     }
-    // said also when nothing is listed: "No resources found" alone would hide that the cluster (and its records of
-    // attachments on other nodes) was never asked
-    if (apiError) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${apiError}\n`);
     const locks = podName === undefined ? await cache.staleLocks() : [];
-    const local = [...(await classify(found, world)).map((c) => toRow(c, flags)), ...locks.map((l) => lockRow(l, flags))];
+    const classified = await classify(found, world);
+    const unchecked = classified.filter((c) => c.unchecked);
+    if (unchecked.length) {
+      failures.push({ error: unchecked[0]!.unchecked, says: `the sandbox of ${unchecked.length} attachment${unchecked.length > 1 ? 's' : ''} of this host could not be checked (REASON: sandbox not checked): ${describeError(unchecked[0]!.unchecked)}` });
+    }
+    const local = [...classified.map((c) => toRow(c, flags)), ...locks.map((l) => lockRow(l, flags))];
     const seen = new Set(local.map((r) => `${r.containerId}/${r.ifname}`));
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
     // an attaching record names no sandbox yet: this host's own cache row of that pod's ifname stands for it
@@ -364,6 +387,11 @@ a note on stderr says so and why.`,
     if (printed.err) deps.io.err(printed.err);
     if (printed.out) deps.io.out(printed.out);
     if (printed.after) deps.io.err(printed.after);
+    // what could not be asked, after the rows that could be made: the first decides the exit, the others are notes
+    if (failures.length) {
+      for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
+      throw new SomeFailedError(failures[0]!.says, failures[0]!.error);
+    }
   });
   return cmd;
 }

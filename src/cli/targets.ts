@@ -4,7 +4,7 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { ApiStatusError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
@@ -68,6 +68,16 @@ export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi>
   return deps.kube(kubeOptions(flags, deps.io));
 }
 
+/**
+ * Whether connect's error says that no cluster is configured at all (no kubeconfig anywhere and not in a pod:
+ * resolve/kubeconfig.ts, resolve/kube.ts): cni-list and cni-gc are then about this host's cache alone (a note, exit
+ * 0). Any other error of connect is a cluster that is configured but cannot be used or asked: their failure (README
+ * "Exit codes"), after what this host's cache gave.
+ */
+export function noClusterConfigured(e: unknown): boolean {
+  return e instanceof CniAttachError && /^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message);
+}
+
 /** --conf FILE|- or --net [NS/]NAME (a NAD, read through the API; its namespace defaults to the pod's). */
 export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Promise<KubeApi>, podNamespace: string | undefined, required: boolean): Promise<ResolvedConf | undefined> {
   if (flags.conf !== undefined && flags.net !== undefined) throw new UsageError('give either --conf or --net, not both');
@@ -94,11 +104,12 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
 
 /**
  * The cluster's records (resolve/records.ts) of pod namespace/name and the interface --ifname names (any, without
- * it) that `keep` accepts, newest first; records that cannot be read give none (they are only an index).
+ * it) that `keep` accepts, newest first. Records that cannot be read give none (they are only an index), and their
+ * error to `unread` when given.
  */
-async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean = () => true): Promise<AttachmentRecord[]> {
+async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean = () => true, unread?: (e: unknown) => void): Promise<AttachmentRecord[]> {
   const { listRecords } = await import('../resolve/records.js');
-  return (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []))
+  return (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => (unread?.(e), [])))
     .filter((r) => r.namespace === namespace && r.pod === name && (!flags.ifname || r.ifname === flags.ifname) && keep(r))
     .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
 }
@@ -126,18 +137,22 @@ export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeA
 
 /**
  * The pod side of detach and check (resolve/pod.ts lookupPod: it works when the pod or its sandbox is gone), with
- * -n, the runtimes --runtime names, and its notes on stderr.
+ * -n, the runtimes --runtime names, and its notes on stderr. `recordsUnread`: for a pod that is gone, the error of
+ * the cluster's records that could not be read, when they could not (then its node is not known: this host's cache
+ * is looked in, and a detach that finds nothing there fails with it rather than say "nothing to do").
  */
-export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, prepare?: (exec: Executor) => void): Promise<PodLookup> {
+export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, prepare?: (exec: Executor) => void): Promise<PodLookup & { recordsUnread?: unknown }> {
   const { lookupPod } = await load.pods();
   const namespace = flags.namespace ?? api.defaultNamespace;
   // a pod that is gone: its node as the cluster's records of this interface name it (the newest), so that a detach
   // from anywhere reaches the cache that holds it; none (or records that cannot be read) is this host's cache
+  let recordsUnread: unknown;
   const goneNodeOf = async (): Promise<string | undefined> => {
-    const node = (await newestRecords(api, flags, namespace, name))[0]?.node;
+    const node = (await newestRecords(api, flags, namespace, name, undefined, (e) => (recordsUnread = e)))[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;
   };
-  return lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname(), goneNodeOf);
+  const found = await lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname(), goneNodeOf);
+  return recordsUnread === undefined ? found : { ...found, recordsUnread };
 }
 
 /**

@@ -25,6 +25,7 @@
  * node (coreutils or busybox).
  */
 import { randomBytes } from 'node:crypto';
+import { UnreachableError } from '../errors.js';
 import { EMIT_SH, parseFrames } from './framed.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell, type TrustFacts } from './trust.js';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
@@ -319,8 +320,12 @@ export class BatchingExecutor implements Executor, Batching {
     return all;
   }
 
-  /** Record what the steps of a round trip brought back, and fail as the first failed step says. */
-  private settle(steps: Step[], outcomes: StepOutcome[], gotToCommand: boolean): void {
+  /**
+   * Record what the steps of a round trip brought back, and fail as the first failed step says. `r`: the round trip's
+   * own result; when no step printed anything, the steps never started there (the node's sh, or the way into the node
+   * — an agent's nsenter — failed): an UnreachableError with what it printed, since the node could not be asked.
+   */
+  private settle(steps: Step[], outcomes: StepOutcome[], gotToCommand: boolean, r: RunResult): void {
     for (const o of outcomes) {
       const s = steps[o.index]!;
       if (o.code !== 0) continue;
@@ -365,7 +370,12 @@ export class BatchingExecutor implements Executor, Batching {
     if (gotToCommand) return;
     // a step failed: those after it did not run (and a file created by the steps was removed again)
     const failed = outcomes[outcomes.length - 1];
-    if (!failed) throw new Error(`the steps on ${this.where} did not start: no output`);
+    if (!failed) {
+      const why = r.stderr.trim().split('\n').pop() || (r.code === null ? `killed by ${r.signal ?? 'a signal'}` : `exit ${r.code}`);
+      // stopped by the user's signal: as any run it stopped (cli/main.ts exits 128 + n)
+      if (r.interrupted) throw new Error(`the steps on ${this.where} did not start: ${why}`);
+      throw new UnreachableError(`the steps on ${this.where} did not start: ${why}`);
+    }
     const s = steps[failed.index]!;
     if (isGuard(s)) {
       throw new PreconditionFailed(s.kind === 'create' ? `${s.path} exists` : `${s.kind === 'expectFile' ? s.path : s.dir} changed since it was read`);
@@ -395,7 +405,7 @@ export class BatchingExecutor implements Executor, Batching {
     // messages name the command, not the sh of the steps around it
     const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv(), what: opts.what ?? argv[0] ?? 'sh', scratch: true });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
-    this.settle(steps, outcomes, rest !== undefined);
+    this.settle(steps, outcomes, rest !== undefined, r);
     this.fresh = lookup;
     return { ...r, stdout: rest ?? '' };
   }
@@ -406,7 +416,7 @@ export class BatchingExecutor implements Executor, Batching {
     const built = buildScript(steps, false);
     const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args], { env: this.inner.baseEnv(), scratch: true });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
-    this.settle(steps, outcomes, rest !== undefined);
+    this.settle(steps, outcomes, rest !== undefined, r);
   }
 
   /** Read-ahead declared but not sent yet is sent now, before a read that it answers. */

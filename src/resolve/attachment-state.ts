@@ -10,6 +10,7 @@ import type { Busy } from '../exec/lock.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
 import { cnitoolContainerId, interfaceExists, NETNS_RUN_DIR } from './netns.js';
+import { runtimeMayHold } from './runtime.js';
 
 /**
  * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). attaching: its
@@ -48,6 +49,12 @@ export interface Classified extends Found {
   livePod?: Pod;
   /** For attaching: what holds its lock (World.lockHeld). */
   busy?: Busy;
+  /**
+   * A live pod's attachment whose sandbox could not be checked: none of the runtimes that answered lists it running,
+   * and one that may hold it could not be asked (World.unasked) — its error. The state stays `attached` (nothing here
+   * says otherwise); `reason` says why it was not judged, and cni-gc does not free it.
+   */
+  unchecked?: Error;
 }
 
 export interface World {
@@ -55,6 +62,8 @@ export interface World {
   pods?: Pod[];
   /** Every sandbox of the runtimes here (one list each); undefined when not consulted. */
   sandboxes?: SandboxInfo[];
+  /** The runtimes here that could not be asked for `sandboxes` (resolve/pod.ts listAllSandboxes), with their errors. */
+  unasked?: { runtime: string; error: Error }[];
   exec: Executor;
   /**
    * What holds the lock of containerId/ifname now (cni/cache.ts ResultCache.lockHeld), undefined when nothing does:
@@ -80,10 +89,11 @@ async function namedNetnsOf(exec: Executor, containerId: string, names: Promise<
 }
 
 /**
- * The state of each record (see State), with its reason in words and in brief for every state but attached. Where the
- * target's namespace is reachable from world.exec (a bare namespace that exists, a pod's sandbox the runtime reports
- * running), an attached record is also checked for its interface: a read of /proc/PID/net/dev for a sandbox, one
- * `ip link` in the namespace otherwise. An unreadable record whose text lost its target is matched to one by its
+ * The state of each record (see State), with its reason in words and in brief for every state but attached (and for
+ * an attached one whose sandbox could not be checked: Classified.unchecked). Where the target's namespace is
+ * reachable from world.exec (a bare namespace that exists, a pod's sandbox the runtime reports running), an attached
+ * record is also checked for its interface: a read of /proc/PID/net/dev for a sandbox, one `ip link` in the namespace
+ * otherwise. An unreadable record whose text lost its target is matched to one by its
  * container id: a pod by the runtimes' sandboxes (world.sandboxes), a bare namespace among those of `ip netns` (one
  * listing of NETNS_RUN_DIR), so that the command clearing it can name it.
  */
@@ -113,6 +123,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
     let reason: string | undefined;
     let brief: string | undefined;
     let livePod: Pod | undefined;
+    let unchecked: Error | undefined;
     let reachable = false;
     if (pod) {
       const p = pods.get(`${pod.namespace}/${pod.name}`);
@@ -122,7 +133,13 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${p ? `pod ${pod.namespace}/${pod.name} is another pod now (uid ${p.metadata?.uid}, not ${pod.uid})` : `pod ${pod.namespace}/${pod.name} no longer exists`}${gcFrees(f)}`;
       } else {
         livePod = p;
-        if (world.sandboxes && !running.has(f.entry.containerId)) {
+        const cannot = world.sandboxes && !running.has(f.entry.containerId) ? world.unasked?.find((u) => runtimeMayHold(u.runtime, p, f.entry.netns)) : undefined;
+        if (cannot) {
+          // not listed by the runtimes that answered, but one that may hold it could not be asked: not judged
+          unchecked = cannot.error;
+          brief = 'sandbox not checked';
+          reason = `its sandbox ${f.entry.containerId.slice(0, 12)} could not be checked: the runtime that may hold it (${cannot.runtime}) could not be asked: ${cannot.error.message}`;
+        } else if (world.sandboxes && !running.has(f.entry.containerId)) {
           state = 'sandbox gone';
           brief = 'sandbox not running';
           reason = `its sandbox ${f.entry.containerId.slice(0, 12)} is not running here any more (the pod was restarted?)${gcFrees(f)}`;
@@ -138,6 +155,8 @@ export async function classify(found: Found[], world: World): Promise<Classified
     }
     const busy = state === 'attached' && f.intentOnly ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
     if (busy) {
+      // a command is working on it right now: nothing to judge
+      unchecked = undefined;
       state = 'attaching';
       const who = `a cni-attach/cni-detach${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''}`;
       if (busy.freeInMs === undefined) {
@@ -149,6 +168,8 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `an attach of ${f.entry.ifName} has not finished: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started may run until its time limit ends; its lock is free in ${secs}s: then cni-detach or cni-gc undoes it`;
       }
     } else if (state === 'attached' && f.intentOnly) {
+      // an attach that did not finish is undone wherever its sandbox is: nothing to judge
+      unchecked = undefined;
       state = 'interrupted';
       brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';
@@ -160,7 +181,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
         reason = `${f.entry.ifName} is not in ${f.entry.netns} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it`;
       }
     }
-    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}) });
+    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}), ...(unchecked ? { unchecked } : {}) });
   }
   return out;
 }

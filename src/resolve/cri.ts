@@ -32,8 +32,14 @@ async function which(exec: CommandRunner): Promise<Tool | undefined> {
   return t === 'crictl' || t === 'ctr' ? { kind: t } : undefined;
 }
 
+/** No CRI tool to ask on `where` (this host, a node): the runtime cannot be asked there. */
+export function noCriRuntime(where: string): UnreachableError {
+  return new UnreachableError(`no CRI runtime on ${where}: neither crictl with a runtime socket nor ctr with containerd's socket`);
+}
+
+/** A runtime command that failed (its socket refuses, the way into the node fails): the runtime cannot be asked there. */
 function failed(exec: CommandRunner, argv: string[], r: RunResult): UnreachableError {
-  return new UnreachableError(`${argv.join(' ')} failed on ${exec.where}: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
+  return new UnreachableError(`cannot reach the CRI runtime on ${exec.where}: ${argv.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
 }
 
 async function must(exec: CommandRunner, argv: string[]): Promise<string> {
@@ -220,7 +226,7 @@ export class SandboxLookup {
     const tool = this.fetched.tool;
     if (!tool) {
       if (o.noRuntimeIsNone) return undefined;
-      throw new UnreachableError(`no CRI runtime on ${this.cri.exec.where}: neither crictl with a runtime socket nor ctr with containerd's socket`);
+      throw noCriRuntime(this.cri.exec.where);
     }
     const found = tool.kind === 'crictl' ? await this.viaCrictl(pod) : await this.viaCtr(pod);
     const dev = found ? this.fetched.outputs.get(`links:${found.pid}`) : undefined;
@@ -338,6 +344,7 @@ export class CriSandboxes {
     return new SandboxLookup(this, fetched, fallback, namespace, pattern);
   }
 
+  /** Every sandbox of the CRI runtime there; none when there is no CRI tool at all (see available()). */
   async list(): Promise<SandboxInfo[]> {
     const tool = await (this.tool ??= which(this.exec));
     if (!tool) return [];

@@ -49,14 +49,11 @@ export async function dockerRuntime(host: string | undefined, env: NodeJS.Proces
   return {
     name: 'docker',
     where,
+    // no Docker socket at all (ENOENT) is a Docker that cannot be asked, as one that refuses: never "no sandboxes" —
+    // a batch would say "no sandbox" of every pod, cni-gc free every attachment of this host's pods. (--runtime auto
+    // lets the other runtimes answer: resolve/pod.ts findSandbox, prepareBatch, listAllSandboxes.)
     async listSandboxes() {
-      try {
-        all = await list([]);
-      } catch (e) {
-        // no Docker socket at all: a node without Docker has no Docker sandboxes (a Docker that fails is an error)
-        if ((e as { cause?: { code?: string } }).cause?.code === 'ENOENT' && !host) return (all = []);
-        throw e;
-      }
+      all = await list([]);
       return all.map((c) => ({ id: c.Id, running: c.State === 'running', namespace: label(c, 'namespace'), name: label(c, 'name'), uid: label(c, 'uid') }));
     },
     async findSandbox(pod: PodRef): Promise<Sandbox | undefined> {

@@ -8,7 +8,7 @@ import { DockerExecExecutor } from '../exec/docker-exec.js';
 import { BatchingExecutor } from '../exec/batch.js';
 import type { Executor } from '../exec/types.js';
 import { UnreachableError } from '../errors.js';
-import { CriSandboxes } from './cri.js';
+import { CriSandboxes, noCriRuntime } from './cri.js';
 import { NodeLookups } from './node-lookups.js';
 import { dockerClient } from './docker.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
@@ -19,7 +19,11 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
   const { docker: execDocker } = await dockerClient(host, env);
   const nodes = new Map<string, Promise<CriSandboxes | undefined>>();
 
-  /** The node's container when it is a running local container, with a CRI tool inside. */
+  /**
+   * The node's container when it is a local container, with a CRI tool inside; undefined when there is no container
+   * of that name. One that is there but not running (stopped, paused) is a node that cannot be asked (an
+   * UnreachableError): its pods' sandboxes, its cache and its plugins are in it, so "no sandbox" would be wrong.
+   */
   const node = (name: string): Promise<CriSandboxes | undefined> => {
     let n = nodes.get(name);
     if (!n) {
@@ -32,7 +36,9 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
           if (code === 404) return undefined;
           throw new UnreachableError(`cannot reach ${where}: ${(e as Error).message}`, { cause: e });
         }
-        if (!info.State.Running) return undefined;
+        if (!info.State.Running || info.State.Paused) {
+          throw new UnreachableError(`cannot reach node ${name}: its container in ${where} is not running (${info.State.Status})`);
+        }
         // whether it has a CRI runtime inside is told by the look-up itself (one round trip, not two)
         return new CriSandboxes(new DockerExecExecutor(execDocker, name, docker));
       })();
@@ -92,6 +98,11 @@ export function criRuntime(exec: Executor): PodRuntime {
       return looked ? looked.sandbox : cri.find(pod);
     },
     lookUpSandboxes: (pods) => batch.lookUp(pods),
-    listSandboxes: () => cri.list(),
+    // no crictl/ctr with a runtime socket here is a runtime that cannot be asked, not one without sandboxes (cni-gc
+    // would free every attachment of this host's pods)
+    listSandboxes: async () => {
+      if (!(await cri.available())) throw noCriRuntime(exec.where);
+      return cri.list();
+    },
   };
 }

@@ -9,7 +9,7 @@ import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { Target } from './netns.js';
-import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
+import { runtimeOfPod, type PodRef, type PodRuntime, type Sandbox, type SandboxInfo } from './runtime.js';
 
 export interface PodTarget extends Target {
   pod: Pod;
@@ -40,7 +40,8 @@ export function podRef(pod: Pod, namespace: string, name: string): PodRef {
   const uid = pod.metadata?.uid;
   if (!uid) throw new UsageError(`pod ${namespace}/${name} has no metadata.uid`);
   const node = pod.spec?.nodeName;
-  return { namespace, name, uid, ...(node ? { node } : {}) };
+  const runtime = runtimeOfPod(pod);
+  return { namespace, name, uid, ...(node ? { node } : {}), ...(runtime ? { runtime } : {}) };
 }
 
 /** The checks that come before looking for a sandbox. */
@@ -63,9 +64,12 @@ export interface NodeSession {
 /**
  * Ask each runtime in turn (--runtime auto gives several); the first with a sandbox wins. One that cannot be reached
  * (no Docker on a containerd node, no containerd on a Docker node, nothing at all on a laptop) only matters when none
- * of them could answer. A last resort (the agent for other nodes) is the answer: its errors are thrown. `looked`
- * gets where each runtime that answered "none" looked (whereFor the pod's node, else where): those skipped (not
- * reaching that node) and those that could not be reached did not look.
+ * of them could answer, or when it is the one the pod's containers run in (PodRef.runtime: Docker down on a Docker
+ * node whose containerd answers "none" is not "no sandbox", which detach would take for a sandbox gone and DEL
+ * without its namespace): then its error is thrown. A last resort (the agent for other nodes) is the answer: its
+ * errors are thrown, and once it was asked this host's runtimes do not matter. `looked` gets where each runtime that
+ * answered "none" looked (whereFor the pod's node, else where): those skipped (not reaching that node) and those that
+ * could not be reached did not look.
  */
 export async function findSandbox(
   runtimes: PodRuntime[],
@@ -76,8 +80,11 @@ export async function findSandbox(
 ): Promise<{ sandbox: Sandbox; runtime: PodRuntime } | undefined> {
   let firstError: unknown;
   let answered = false;
+  let farAsked = false;
+  const unasked = new Map<string, unknown>();
   for (const rt of runtimes) {
     if (rt.reaches && !rt.reaches(ref.node)) continue;
+    if (rt.lastResort) farAsked = true;
     try {
       // a runtime that reaches the node by commands (kind, agent) gets a batching session there just before it is
       // asked; `prepare` declares on it what the engine will read, which then rides on the look-up (exec/batch.ts)
@@ -93,18 +100,40 @@ export async function findSandbox(
     } catch (e) {
       if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
       firstError ??= e;
+      unasked.set(rt.name, e);
     }
   }
   if (!answered && firstError) throw firstError;
+  if (!farAsked && ref.runtime !== undefined && unasked.has(ref.runtime)) throw unasked.get(ref.runtime);
   return undefined;
 }
 
+/** What the runtimes here said of their sandboxes (listAllSandboxes). */
+export interface SandboxesHere {
+  /** Every sandbox the runtimes that answered list. */
+  sandboxes: SandboxInfo[];
+  /** The runtimes that could not be asked, with their UnreachableError (--runtime auto only). */
+  unasked: { runtime: string; error: UnreachableError }[];
+}
+
 /**
- * Every sandbox the runtimes here know, one list each. All must answer: cni-gc frees what has no sandbox, so a runtime
- * that cannot be asked must stop it rather than make every attachment look dead.
+ * Every sandbox the runtimes here know, one list each. cni-gc frees what has no sandbox, so a runtime that cannot be
+ * asked must not make every attachment look dead: the one runtime --runtime names must answer (its error is thrown);
+ * of --runtime auto's, one that cannot be asked (an UnreachableError: not on this host, or down) is returned in
+ * `unasked`, and the attachments it may hold are not judged by the others' lists (resolve/attachment-state.ts).
+ * Other errors are thrown.
  */
-export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxInfo[]> {
-  return (await Promise.all(runtimes.map((r) => r.listSandboxes()))).flat();
+export async function listAllSandboxes(runtimes: PodRuntime[]): Promise<SandboxesHere> {
+  const out: SandboxesHere = { sandboxes: [], unasked: [] };
+  await Promise.all(runtimes.map(async (r) => {
+    try {
+      out.sandboxes.push(...(await r.listSandboxes()));
+    } catch (e) {
+      if (runtimes.length === 1 || !(e instanceof UnreachableError)) throw e;
+      out.unasked.push({ runtime: r.name, error: e });
+    }
+  }));
+  return out;
 }
 
 /**
@@ -182,20 +211,21 @@ export async function podTargetOf(
 
 /**
  * The error for a pod on another node than this one (`thisNode`) that runtimes of this host alone were asked for (no
- * agent among them: --runtime docker, cri or kind): it names the pod's node and the ways there (exit 3, README
- * "Exit codes": a pod on another node is named clearly), with why this host's runtime could not look when it could
- * not (`cause`: its UnreachableError, "cannot reach Docker …"). undefined when that is not the case (the pod is on this
- * node, an agent was asked, or `cause` is another error).
+ * agent among them: --runtime docker, cri or kind): it names the pod's node and the ways there (README "Exit codes":
+ * a pod on another node is named clearly). When they answered that they have no sandbox of it, a NotFoundError (exit
+ * 3); when they could not be asked (`cause`: their UnreachableError, "cannot reach Docker …"), an UnreachableError
+ * (exit 4) that says so: whether this host has the pod's sandbox after all (a node named unlike its host) is not
+ * known. undefined when that is not the case (the pod is on this node, an agent was asked, or `cause` is another
+ * error).
  */
-function elsewhere(ref: PodRef, runtimes: PodRuntime[], thisNode: string, cause?: unknown): NotFoundError | undefined {
+function elsewhere(ref: PodRef, runtimes: PodRuntime[], thisNode: string, cause?: unknown): NotFoundError | UnreachableError | undefined {
   if (!ref.node || ref.node === thisNode || runtimes.some((r) => r.name === 'agent')) return undefined;
   if (cause !== undefined && !(cause instanceof UnreachableError && !(cause instanceof ApiStatusError))) return undefined;
   const how = runtimes.length === 1 ? `--runtime ${runtimes[0]!.name} (${runtimes[0]!.where})` : runtimes.map((r) => r.where).join(', ');
   const why = cause ? `, which could not be asked: ${(cause as Error).message}` : `, which has no sandbox of it`;
-  return new NotFoundError(`pod ${ref.namespace}/${ref.name} runs on node ${ref.node}, not on this host (${thisNode}), and was looked for only here, with ${how}${why}`, {
-    ...(cause ? { cause } : {}),
-    fix: { setting: 'agentRuntime', advice: `run the command on ${ref.node}, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself` },
-  });
+  const message = `pod ${ref.namespace}/${ref.name} runs on node ${ref.node}, not on this host (${thisNode}), and was looked for only here, with ${how}${why}`;
+  const fix = { setting: 'agentRuntime' as const, advice: `run the command on ${ref.node}, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself` };
+  return cause ? new UnreachableError(message, { cause, fix }) : new NotFoundError(message, { fix });
 }
 
 /** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */

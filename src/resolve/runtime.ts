@@ -1,5 +1,6 @@
 /** The container runtime port: find a pod's sandbox (the pause container whose network namespace is the pod's). */
 import type { Executor } from '../exec/types.js';
+import type { Pod } from './kube.js';
 
 export interface PodRef {
   namespace: string;
@@ -7,6 +8,8 @@ export interface PodRef {
   uid: string;
   /** spec.nodeName, when scheduled. */
   node?: string;
+  /** The runtime of this host its containers run in, when their ids name one (runtimeOfPod): 'docker' or 'cri'. */
+  runtime?: string;
 }
 
 export interface Sandbox {
@@ -86,3 +89,39 @@ export interface SandboxInfo {
   uid?: string;
 }
 
+/**
+ * The runtimes of this host (PodRuntime.name) that make the sandboxes of each containerID type: the Pod API's
+ * `status.containerStatuses[].containerID` is `<type>://<container_id>`, the type being the node's runtime (docker
+ * through dockershim or cri-dockerd; containerd; cri-o) — --runtime docker asks Docker, --runtime cri crictl/ctr.
+ */
+const RUNTIME_OF_SCHEME: Record<string, string> = { docker: 'docker', containerd: 'cri', 'cri-o': 'cri' };
+
+/** The runtime of this host (see RUNTIME_OF_SCHEME) that a pod's containers' ids name; undefined when they name none. */
+export function runtimeOfPod(pod: Pod | undefined): string | undefined {
+  const statuses = [...(pod?.status?.containerStatuses ?? []), ...(pod?.status?.initContainerStatuses ?? [])];
+  const scheme = statuses.map((s) => /^([a-z0-9-]+):\/\//.exec(s.containerID ?? '')?.[1]).find((t) => t !== undefined);
+  return scheme === undefined ? undefined : RUNTIME_OF_SCHEME[scheme];
+}
+
+/**
+ * The runtime of this host that made a sandbox whose network namespace is `netns`, where its path tells: Docker's
+ * (dockershim, cri-dockerd, and cni-attach's --runtime docker) is the pause container's /proc/PID/ns/net; containerd
+ * and CRI-O pin theirs under /var/run/netns (/run/netns). undefined when the path is neither.
+ */
+function runtimeOfNetns(netns: string | undefined): string | undefined {
+  if (netns === undefined) return undefined;
+  if (/^\/proc\/\d+\/ns\/net$/.test(netns)) return 'docker';
+  return /^\/(var\/)?run\/netns\//.test(netns) ? 'cri' : undefined;
+}
+
+/**
+ * Whether runtime `name` (PodRuntime.name) may hold the sandbox of `pod` (undefined: a pod that is gone), attached
+ * in network namespace `netns`: yes unless the pod's containers' ids name another runtime of this host
+ * (runtimeOfPod), or, where they name none (a pod that is gone, or whose statuses name none yet), the namespace's
+ * path does (runtimeOfNetns); always for a runtime that is not one of those (kind node containers, an agent: they run
+ * any of them).
+ */
+export function runtimeMayHold(name: string, pod: Pod | undefined, netns?: string): boolean {
+  const owner = runtimeOfPod(pod) ?? runtimeOfNetns(netns);
+  return owner === undefined || owner === name || !Object.values(RUNTIME_OF_SCHEME).includes(name);
+}

@@ -107,6 +107,36 @@ describe('kind: the pod is on a node container', () => {
     expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toEqual([]);
   });
 
+  it('the node container stopped: attach, detach and check of its pods (one and -l) cannot reach the node, exit 4; cni-gc keeps the record of a gone pod there', async () => {
+    const w = await world();
+    for (const name of ['web-1', 'web-2']) api.updatePod('shop', name, (p) => void (p.metadata.labels = { app: 'web' }));
+    expectOk(await runCli('attach', ['web-1', ...w.args('--ifname', 'eth1', '--conf', w.file, '--runtime', 'kind')]));
+    await d.getContainer(w.node.id).stop({ t: 0 });
+    const down = new RegExp(`cannot reach node ${w.node.name}: its container in Docker at \\S+ is not running \\(exited\\)`);
+    // before: "… runs on node X, not on this host …, which has no sandbox of it" (exit 3); the detach "the sandbox of
+    // pod shop/web-1 is gone" and then "nothing is attached as eth1" in this host's cache (exit 0), its record kept
+    for (const [tool, target, extra] of [
+      ['attach', ['web-2'], ['--conf', w.file]],
+      ['detach', ['web-1'], []],
+      ['check', ['web-1'], []],
+      ['attach', ['-l', 'app=web'], ['--conf', w.file]],
+      ['detach', ['-l', 'app=web'], []],
+    ] as const) {
+      const r = await runCli(tool, [...target, ...w.args('--ifname', 'eth1', '--runtime', 'kind', ...extra)]);
+      expect(r.exitCode, show(r)).toBe(4);
+      expect(r.stderr, show(r)).toMatch(down);
+      expect(r.stderr, show(r)).not.toMatch(/has no sandbox|is gone|nothing is attached|nothing attached/);
+    }
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toHaveLength(1);
+    // the pod deleted: gc cannot reach its node, frees nothing and keeps its record
+    api.deletePod('shop', 'web-1');
+    const gc = await runCli('gc', ['--kubeconfig', api.kubeconfigPath, '--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', '--runtime', 'kind', '--cache-dir', (await lab.workspace()).cacheDir]);
+    expect(gc.exitCode, show(gc)).toBe(4);
+    expect(gc.stderr, show(gc)).toMatch(down);
+    expect(gc.stdout, show(gc)).not.toMatch(/^freed|forgot/m);
+    expect(api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}))).toHaveLength(1);
+  });
+
   it('refuses a sandbox of an earlier pod with the same name, and names a node that is not here', async () => {
     const w = await world();
     api.deletePod('shop', 'web-1');

@@ -1001,7 +1001,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
-  it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 3)', async () => {
+  it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 4: those runtimes are not on the laptop, so could not be asked)', async () => {
     const w = await world();
     api.addPod(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', nodeName: 'node-b', containerRuntime: 'containerd' }));
     const auto = w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime');
@@ -1013,7 +1013,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     for (const runtime of ['docker', 'cri', 'kind']) {
       for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []]] as const) {
         const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...auto, '--runtime', runtime]);
-        expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(3);
+        expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(4);
         expect(x.stderr).toMatch(new RegExp(`^error: pod shop/web-1 runs on node node-a, not on this host \\(\\S+\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*; run the command on node-a, or leave --runtime at auto \\(the default\\), which reaches it there through an agent pod, or choose the agent yourself \\(--runtime agent\\)$`));
       }
     }

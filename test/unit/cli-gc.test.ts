@@ -3,6 +3,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { intentPath, lockPath } from '../../src/cni/cache.js';
+import { listRecords } from '../../src/resolve/records.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
@@ -142,6 +143,99 @@ describe('kubectl cni-gc', () => {
     expect(w.stderr()).toMatch(/cannot reach Docker/);
     expect(dels(w)).toHaveLength(0);
     expect(results(w)).toHaveLength(1);
+  });
+
+  it('--runtime auto with a runtime here that cannot be asked: a live pod it may hold is not judged (kept, said, exit 4); one of another runtime is (freed)', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    // Docker down (its socket gone), crictl/ctr answering with no sandboxes: before, every attachment of this host's
+    // pods looked "sandbox gone" and was freed (exit 0), the Docker pods' live ones too
+    const auto = () => [
+      { name: 'docker', where: 'Docker at unix:///var/run/docker.sock', findSandbox: async () => undefined, listSandboxes: async () => { throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ENOENT connect ENOENT /var/run/docker.sock'); } },
+      { name: 'cri', where: 'crictl/ctr on this host', findSandbox: async () => undefined, listSandboxes: async () => [] },
+    ];
+    for (const scheme of ['docker', 'containerd', undefined]) {
+      const w = world();
+      await w.cli(attachCommand, attachArgs);
+      if (scheme) w.pod.status!.containerStatuses = [{ name: 'app', image: 'busybox', imageID: '', ready: true, restartCount: 0, containerID: `${scheme}://${'c'.repeat(64)}` }];
+      w.deps.runtimes = async () => auto();
+      const code = await w.cli(gcCommand, []);
+      if (scheme === 'containerd') {
+        // crictl/ctr answered for it, and Docker holds no containerd pod: its sandbox is gone
+        expect(code, w.stderr()).toBe(0);
+        expect(w.stdout()).toMatch(/^freed eth1 of pod shop\/web-1 \(network net\): the pod's sandbox is gone$/m);
+        expect(dels(w)).toHaveLength(1);
+        continue;
+      }
+      // a Docker pod (or one whose runtime its statuses do not name): Docker alone could say, and it could not be asked
+      expect(code, `${scheme}: ${w.stderr()}`).toBe(4);
+      expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 could not be checked\n');
+      expect(w.stderr()).toBe(
+        `note: eth1 of pod shop/web-1 (network net) was not judged, and stays: its sandbox ffffffffffff could not be checked: the runtime that may hold it (docker) could not be asked: cannot reach Docker at unix:///var/run/docker.sock: ENOENT connect ENOENT /var/run/docker.sock\n` +
+          'error: gc finished with 1 problem (see the notes above)\n',
+      );
+      expect(dels(w)).toHaveLength(0);
+      expect(results(w)).toHaveLength(1);
+      // cni-list: the row as attached, REASON saying it was not checked; then the error (exit 4)
+      expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(4);
+      expect(w.stdout()).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff\s+sandbox not checked$/m);
+      expect(w.stderr()).toBe('error: the sandbox of 1 attachment of this host could not be checked (REASON: sandbox not checked): cannot reach Docker at unix:///var/run/docker.sock: ENOENT connect ENOENT /var/run/docker.sock\n');
+    }
+  });
+
+  it('--runtime auto with a runtime here that cannot be asked: a deleted pod\'s attachment whose namespace is still there (its sandbox may still run in that runtime) is not freed (exit 4); once the namespace is gone, it is', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    // Docker down; crictl/ctr answer with none. The attachment's namespace is /proc/4242/ns/net: a Docker sandbox's
+    w.deps.runtimes = async () => [
+      { name: 'docker', where: 'Docker at unix:///var/run/docker.sock', findSandbox: async () => undefined, listSandboxes: async () => { throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ECONNREFUSED'); } },
+      { name: 'cri', where: 'crictl/ctr on this host', findSandbox: async () => undefined, listSandboxes: async () => [] },
+    ];
+    // before: freed with a DEL without its namespace, the lease of an address the sandbox may still use freed
+    expect(await w.cli(gcCommand, [])).toBe(4);
+    expect(w.stderr()).toMatch(/^note: could not free eth1 of pod shop\/web-1: its sandbox ffffffffffff may still run here \(its network namespace \/proc\/4242\/ns\/net is still there\), and the runtime that may hold it \(docker\) could not be asked: cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ECONNREFUSED; not freed$/m);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+    // nor by the records pass, as this host's record of a gone pod (it freed it behind the local pass's back)
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    // the namespace gone: the sandbox is gone with it
+    w.exec.netns.delete(NETNS);
+    expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^freed eth1 of pod shop\/web-1 \(network net\): the pod is gone$/m);
+    expect(dels(w)[0]!.env.CNI_NETNS).toBe('');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
+  it('a deleted pod whose sandbox still runs here but whose namespace cannot be found is not freed, not by the records pass either (it DELed it without its namespace behind the local pass\'s refusal)', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    // listed running, but its look-up fails
+    w.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ECONNRESET');
+    };
+    expect(await w.cli(gcCommand, [])).toBe(1);
+    expect(w.stderr()).toMatch(/^note: could not free eth1 of pod shop\/web-1: its sandbox ffffffffffff still runs here, but its network namespace could not be found: not freed/m);
+    expect(w.stdout()).not.toMatch(/^freed/m);
+    expect(dels(w)).toHaveLength(0);
+    expect(results(w)).toHaveLength(1);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
+  it('cni-list: the one runtime --runtime names cannot be asked: the rows with the states the cluster gives, then the error (exit 4)', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.listSandboxes = async () => {
+      throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: EACCES');
+    };
+    // before: exit 0, with a note that the cluster (not the runtime) could not be asked
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(4);
+    expect(w.stdout()).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+yes\s+ffffffffffff\s+<none>$/m);
+    expect(w.stderr()).toBe("error: this host's sandboxes could not be listed: cannot reach Docker at unix:///var/run/docker.sock: EACCES; whether the sandboxes of this host's pod attachments are gone is not known\n");
   });
 
   it('reports a DEL that fails and keeps the entry for the next run (exit 1)', async () => {

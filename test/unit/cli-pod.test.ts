@@ -132,7 +132,7 @@ describe('refusals', () => {
         'run the command on node-7, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself (--runtime agent)\n',
     );
   });
-  it('a pod on another node and this host\'s runtime not there (--runtime docker, cri or kind on a laptop): that node is named, exit 3 (not "cannot reach Docker", exit 4); attach, detach and check alike', async () => {
+  it('a pod on another node and this host\'s runtime not there (--runtime docker, cri or kind on a laptop): that node is named, with the runtime that could not be asked, exit 4 (it was exit 3, as if it had answered "no sandbox"); attach, detach and check alike', async () => {
     const w = world();
     w.kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-a' }));
     for (const [name, where, error] of [
@@ -143,7 +143,7 @@ describe('refusals', () => {
       const missing = { name, where, findSandbox: async () => { throw new UnreachableError(error!); }, listSandboxes: async () => { throw new UnreachableError(error!); } };
       w.deps.runtimes = async () => [missing];
       for (const [make, args] of [[attachCommand, attachArgs], [detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']], [checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']]] as const) {
-        expect(await w.cli(make, [...args]), `${name}: ${w.stderr()}`).toBe(3);
+        expect(await w.cli(make, [...args]), `${name}: ${w.stderr()}`).toBe(4);
         expect(w.stderr()).toBe(
           `error: pod shop/web-1 runs on node node-a, not on this host (node-1), and was looked for only here, with --runtime ${name} (${where}), which could not be asked: ${error}; ` +
             'run the command on node-a, or leave --runtime at auto (the default), which reaches it there through an agent pod, or choose the agent yourself (--runtime agent)\n',
@@ -208,6 +208,56 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.stderr()).toMatch(/no longer exists[\s\S]*no network-status annotation to update/);
+  });
+  it('the pod gone and the cluster\'s records (which name its node) not readable: this host\'s cache holds it, detached; holds nothing, exit 4 saying why (it said "nothing to do", exit 0)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    w.kube.listConfigMaps = async () => {
+      throw new UnreachableError('listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden');
+    };
+    // held here: the records are only an index
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    // held nowhere here: perhaps on the node only the records name
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(4);
+    expect(w.stdout()).toBe('');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe(
+      "error: nothing is attached as eth1 in pod shop/web-1 in /var/lib/cni/results, and the cluster's records, which name the node of a pod that is gone, could not be read (listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden): whether it is attached on another node is not known; run the same command again once they can be read, or on its node",
+    );
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+  });
+  it('--runtime auto, the runtime the pod\'s containers run in cannot be asked and another answers "none": check, attach, detach (one pod and -l) exit 4 with its error; detach ran DEL without the namespace of a live sandbox (exit 0)', async () => {
+    // Docker down on a Docker node whose containerd (docker's own) answers with no CRI sandboxes
+    const down = () => [
+      { name: 'docker', where: 'Docker at unix:///var/run/docker.sock', findSandbox: async () => { throw new UnreachableError('cannot reach Docker at unix:///var/run/docker.sock: ENOENT'); }, listSandboxes: async () => [] },
+      { name: 'cri', where: 'crictl/ctr on this host', findSandbox: async () => undefined, listSandboxes: async () => [] },
+    ];
+    for (const scheme of ['docker', 'containerd']) {
+      const w = world();
+      w.pod.metadata!.labels = { app: 'web' };
+      expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+      w.pod.status!.containerStatuses = [{ name: 'app', image: 'busybox', imageID: '', ready: true, restartCount: 0, containerID: `${scheme}://${'c'.repeat(64)}` }];
+      w.deps.runtimes = async () => down();
+      const runs = [
+        [checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']],
+        [attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth2', '--conf', '-']],
+        [detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1']],
+        [detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']],
+      ] as const;
+      for (const [make, args] of runs) {
+        const code = await w.cli(make, [...args]);
+        if (scheme === 'docker') {
+          expect(code, `${args.join(' ')}: ${w.stderr()}`).toBe(4);
+          expect(w.stderr()).toMatch(/cannot reach Docker at unix:\/\/\/var\/run\/docker\.sock: ENOENT$/m);
+          expect(w.stderr()).not.toMatch(/is gone|no running sandbox/);
+        }
+      }
+      const dels = w.exec.calls.filter((c) => c.command === 'DEL');
+      // a containerd pod: crictl/ctr answered for it, Docker holds none of its kind: its sandbox is gone (DEL without it)
+      expect(dels.map((d) => d.env.CNI_NETNS), scheme).toEqual(scheme === 'docker' ? [] : ['']);
+    }
   });
   it('does not touch another pod of the same name with a different uid', async () => {
     const w = world();

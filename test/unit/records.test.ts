@@ -13,7 +13,7 @@ import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
-import { SANDBOX, world } from '../fakes/world.js';
+import { NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 const rec = (o: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
@@ -643,7 +643,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(w.stderr()).toBe('No resources found in shop namespace.\n');
   });
 
-  it('a server that does not answer: one note, the one the README gives, and the cluster is not asked again', async () => {
+  it('a server that does not answer: what could be listed, then one error (exit 4, as cni-gc; it was a note and exit 0), and the cluster is not asked again', async () => {
     const { w } = await laptop();
     let asked = 0;
     w.kube.listConfigMaps = async () => {
@@ -652,9 +652,62 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     };
     const listPods = w.kube.listPods.bind(w.kube);
     w.kube.listPods = async (...a) => (asked++, listPods(...a));
-    expect(await w.cli(listCommand, ['-A'])).toBe(0);
-    expect(w.stderr()).toBe('note: states are from the cache only; the cluster could not be asked: listing configmaps in kube-system: connect ECONNREFUSED 127.0.0.1:6443\nNo resources found\n');
+    expect(await w.cli(listCommand, ['-A'])).toBe(4);
+    expect(w.stderr()).toBe(
+      'No resources found\n' +
+        "error: the cluster could not be asked: listing configmaps in kube-system: connect ECONNREFUSED 127.0.0.1:6443; the states are from this host's cache only, and attachments on other nodes are not shown\n",
+    );
     expect(asked).toBe(1);
+  });
+
+  it('a server that refuses the records (403) or the pods: the rows it could make, then the error (exit 4; the records\' was a note and exit 0)', async () => {
+    const { ApiStatusError } = await import('../../src/errors.js');
+    const forbidden = (what: string) => new ApiStatusError(`${what}: the API server answered 403 (Forbidden): configmaps is forbidden: User "me" cannot list resource "configmaps"`, 403, 'Forbidden', 'forbidden');
+    // this host's own attachment, and the records refused: its row, then the error
+    const { w } = await laptop();
+    w.deps.hostname = () => 'node-1';
+    await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth9', '--conf', '-', '--no-annotate']);
+    w.exec.links.set(NETNS, new Set(['lo', 'eth9'])); // what the plugin made (the fake plugin makes no link)
+    w.kube.listConfigMaps = async () => {
+      throw forbidden('listing configmaps in kube-system');
+    };
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers'])).toBe(4);
+    expect(w.stdout()).toMatch(/^web-1\s+eth9\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+    expect(w.stderr()).toBe(
+      "error: the cluster's attachment records could not be read: listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden: User \"me\" cannot list resource \"configmaps\"; attachments on other nodes are not shown\n",
+    );
+    // the pods refused too: the first failure decides, the next is a note
+    w.kube.listPods = async () => {
+      throw forbidden('listing pods in shop');
+    };
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers'])).toBe(4);
+    expect(w.stdout()).toMatch(/^web-1\s+eth9\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+    const lines = w.stderr().split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^note: the cluster could not be asked: listing pods in shop: the API server answered 403 \(Forbidden\)/);
+    expect(lines[1]).toMatch(/^error: the cluster's attachment records could not be read: listing configmaps in kube-system: the API server answered 403/);
+  });
+
+  it('a kubeconfig that names a cluster it cannot reach, or cannot be used: exit 4 (2) after this host\'s rows; no cluster configured at all: a note, exit 0', async () => {
+    const { UsageError } = await import('../../src/errors.js');
+    const w = world();
+    await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']);
+    for (const [error, code] of [
+      [new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1'), 4],
+      [new UsageError('no context named "nope" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
+      [new UnreachableError('no kubeconfig found (looked in /home/me/.kube/config; not in a pod either)'), 0],
+    ] as const) {
+      w.deps.kube = async () => {
+        throw error;
+      };
+      expect(await w.cli(listCommand, ['-A', '--no-headers']), w.stderr()).toBe(code);
+      expect(w.stdout()).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+      expect(w.stderr()).toBe(
+        code === 0
+          ? `note: states are from the cache only; the cluster could not be asked: ${error.message}\n`
+          : `error: the cluster could not be asked: ${error.message}${code === 2 ? '; see --context' : ''}; the states are from this host's cache only, and attachments on other nodes are not shown\n`,
+      );
+    }
   });
 
   it('the commands it prints carry the attach\'s recorded --cache-dir, unless cni-list was given its own, but not its --cni-path (the command takes it from the record, checked); old records still work', async () => {

@@ -334,6 +334,38 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
   });
 });
 
+describe('a node whose way in fails before its sh runs (an agent whose nsenter is refused)', () => {
+  /** Every command fails as nsenter does there: nothing on stdout, why on stderr, exit 1. */
+  class RefusingNode extends ShellExecutor {
+    readonly where = 'node node-far (through agent pod kube-system/cni-attach-agent-x)';
+    async run(): Promise<RunResult> {
+      return { code: 1, stdout: '', stderr: 'nsenter: cannot open /proc/1/ns/ipc: Permission denied\n', timedOut: false };
+    }
+  }
+  it('the steps that never started are an UnreachableError (exit 4) saying why, not an internal error (exit 1) saying "no output"; stopped by the user\'s signal, as any run it stopped', async () => {
+    const { UnreachableError } = await import('../../src/errors.js');
+    const s = new BatchingExecutor(new RefusingNode());
+    s.readAhead({ dirs: [{ path: join(dir, 'results'), suffix: '' }] });
+    // the look-up a read-ahead rides on, and a flush of writes
+    const looked = await s.run(['true']).catch((e: unknown) => e);
+    expect(looked).toBeInstanceOf(UnreachableError);
+    expect((looked as Error).message).toBe('the steps on node node-far (through agent pod kube-system/cni-attach-agent-x) did not start: nsenter: cannot open /proc/1/ns/ipc: Permission denied');
+    await s.writeFileAtomic(join(dir, 'x'), 'x');
+    await expect(s.flush()).rejects.toBeInstanceOf(UnreachableError);
+    // a run the user's signal stopped is the signal's (cli/main.ts: exit 128 + n), not the node's
+    class Stopped extends RefusingNode {
+      override async run(): Promise<RunResult> {
+        return { code: null, signal: 'SIGTERM', stdout: '', stderr: '', timedOut: false, interrupted: 'SIGINT' };
+      }
+    }
+    const t = new BatchingExecutor(new Stopped());
+    t.readAhead({ dirs: [{ path: join(dir, 'results'), suffix: '' }] });
+    const stopped = await t.run(['true']).catch((e: unknown) => e);
+    expect(stopped).not.toBeInstanceOf(UnreachableError);
+    expect((stopped as Error).message).toBe('the steps on node node-far (through agent pod kube-system/cni-attach-agent-x) did not start: killed by SIGTERM');
+  });
+});
+
 describe('the write-behind steps through the real sh (writes, exclusive creates, removals)', () => {
   it('make missing parents 0700, give 0600 (umask) or the asked mode, replace atomically, and refuse an existing create', async () => {
     const node = new CountingNode();
