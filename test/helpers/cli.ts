@@ -27,16 +27,18 @@ function cliEnv(): Record<string, string> {
 
 /**
  * Run bin/kubectl-cni_<tool> with args; never throws. The run is killed after timeoutMs (default 45s). `env` is laid
- * over the usual environment (a value of undefined removes that variable: e.g. KUBECONFIG).
+ * over the usual environment (a value of undefined removes that variable: e.g. KUBECONFIG). `prefix` runs it under
+ * another command (e.g. `unshare -m …`), as spawnCli's.
  */
-export async function runCli(tool: Tool, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+export async function runCli(tool: Tool, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined>; prefix?: string[] } = {}): Promise<CliResult> {
   const start = Date.now();
   const env = cliEnv();
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const r = await execa(BIN[tool], args, {
+  const argv = [...(opts.prefix ?? []), BIN[tool], ...args];
+  const r = await execa(argv[0]!, argv.slice(1), {
     reject: false,
     input: opts.input ?? '',
     env,
