@@ -359,6 +359,9 @@ describe('fault 6: the pod or its sandbox disappears while attached → cni-gc f
     expectOk(gc);
     expect(gc.stdout).toMatch(/gc: freed 1 stale attachment, 1 alive/);
     expectOk(await runCli('detach', w.args()));
+    // the removed sandbox's namespace is torn down by the kernel in the background (net namespace cleanup), its
+    // host-side veth with it: on a busy machine it was still listed here
+    await waitFor(async () => JSON.stringify((await captureState(w.scope)).hostLinks) === JSON.stringify(before.hostLinks));
     expectState(await captureState(w.scope), before, 'after gc and detach', { targets: { ...before.targets, [other.netns]: ['(gone)'] } });
   });
 
