@@ -549,7 +549,8 @@ node until a cni-gc reads that node's cache (there, or --node from anywhere): th
 node holds nothing of it is forgotten.
 
 An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note, and
-counts as valid for CNI GC: not a failure; a later gc looks at it again.
+counts as valid for CNI GC: not a failure; a later gc looks at it again. While the plugins' GC of a network runs,
+an attach of that network waits for it before its ADD, and a detach before its DEL (at most their --timeout).
 
 Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
 of the first thing that could not be done, each said in a note: 1 a DEL failed or a record cannot be read (with the

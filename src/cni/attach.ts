@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, checkPathTrusted, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -89,6 +89,73 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
       if (!failed || e instanceof PreconditionFailed) throw e;
     });
   }
+}
+
+/**
+ * attempt() now and then again — after 25 ms, doubling up to every 250 ms — until it answers (not undefined), for at
+ * most ctx.timeoutMs in all; undefined when that passed or the user's signal came first (ctx.interrupted says which).
+ * For a wait on a GC lock (untilGcDone; cni/gc.ts).
+ */
+export async function poll<T>(ctx: ChainContext, attempt: () => Promise<T | undefined>): Promise<T | undefined> {
+  const began = Date.now();
+  for (let every = 25; ; every = Math.min(every * 2, 250)) {
+    const answer = await attempt();
+    if (answer !== undefined) return answer;
+    const left = ctx.timeoutMs - (Date.now() - began);
+    if (left <= 0 || ctx.interrupted?.()) return undefined;
+    await new Promise<void>((r) => setTimeout(r, Math.min(every, left)));
+  }
+}
+
+/**
+ * Wait while a cni-gc runs the plugins' GC of list's network, before this command's first ADD (an attach, once its
+ * intent is recorded) or its DEL (a detach; cni-gc's own DELs do not wait). SPEC.md "Lifecycle & Ordering": "The
+ * runtime must exclusively execute either _gc_ or _add_ and _delete_. The runtime must ensure that no _add_ or
+ * _delete_ operations are in progress before executing _gc_, and must wait for _gc_ to complete before issuing new
+ * _add_ or _delete_ commands."
+ *
+ * cni-gc holds the network's GC lock (cache.ts gcLockPath) from just before it reads the cache for the attachments
+ * still valid until the plugins' GC returned (cni/gc.ts collectGarbage). While a live cni-gc holds it, this waits —
+ * at most ctx.timeoutMs (the plugin time limit), looking again every 25 ms to 250 ms (poll) — then goes on; a GC lock
+ * whose holder is gone is stale and broken (exec/lock.ts, as the interface locks). Once it waited, one note says so
+ * ("waited 1.2s for a cni-gc (pid 123) to finish CNI GC of network net …"); -v says when it begins.
+ *
+ * Why an attach cannot slip between: it records its intent, THEN reads the GC lock; cni-gc takes the GC lock, THEN
+ * reads the cache. Each is a file operation on this host, finished before the next one starts, so of the two reads
+ * the later one sees the other's write: either the attach sees the lock (and its ADD waits for GC to return), or
+ * cni-gc's read finds the intent (and GC is given that attachment in `cni.dev/valid-attachments`: its ADD may run
+ * during GC, but GC frees nothing of it). A DEL that started before the lock was taken has its record still in the
+ * cache (it goes only after the DEL), so GC is given it as valid too; the first half of the rule (no add or delete in
+ * progress before GC) is met that way only: cni-gc does not wait for them, as they may be waiting for it.
+ *
+ * Only where cni-gc runs GC (this host's cache: ResultCache.gcHere) and for a network with GC (chain.ts runsGc: CNI
+ * 1.1.0 or later, no disableGC): nothing is read for any other, nor on a node reached by commands (no round trip).
+ * Errors: BusyError (exit 1) when the GC outlasts the wait (nothing of this command ran: an attach removes its intent),
+ * StoppedError when the user's signal came during the wait.
+ */
+export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: NetworkConfigList, command: 'ADD' | 'DEL', describe: string): Promise<void> {
+  if (!cache.gcHere || !runsGc(list)) return;
+  let holder = await cache.gcHolder(list.name);
+  if (!holder) return;
+  const who = (b: Busy) => `a cni-gc${b.pid !== undefined ? ` (pid ${b.pid})` : ''}`;
+  const began = Date.now();
+  ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${ctx.timeoutMs / 1000}s, the plugin time limit)`);
+  const done = await poll(ctx, async () => {
+    const now = await cache.gcHolder(list.name);
+    if (!now) return true;
+    holder = now;
+    return undefined;
+  });
+  if (!done) {
+    stopIfInterrupted(ctx, `the ${command}, while waiting for ${who(holder)} to finish CNI GC of network ${list.name} (nothing was changed)`);
+    const e = new BusyError(
+      `${who(holder)} is still running CNI GC of network ${list.name} after ${ctx.timeoutMs / 1000}s (the plugin time limit) of waiting, ` +
+        `and no ${command} may run beside it (CNI spec); nothing was changed for ${describe}: try again when it is done`,
+    );
+    e.holder = holder.pid !== undefined ? { pid: holder.pid } : {};
+    throw e;
+  }
+  ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(holder)} to finish CNI GC of network ${list.name} before the ${command} (no ${command} runs beside GC)`);
 }
 
 /** ctx.hold() around fn, when the CLI gave one: a signal meanwhile is answered by rolling back, not by exiting. */
@@ -252,8 +319,9 @@ export function attachLeft(e: unknown): LeftByStop | undefined {
 }
 
 /**
- * Attach: lock; refuse a taken ifname (naming the command that clears it); VERSION/STATUS; record the intent; ADD the
- * chain; cache the result. Everything from the lock to the cached result runs inside ctx.hold(): the user's signal
+ * Attach: lock; refuse a taken ifname (naming the command that clears it); VERSION/STATUS; record the intent; wait
+ * while a cni-gc runs GC of the network (untilGcDone: BusyError past the plugin time limit, the intent removed); ADD
+ * the chain; cache the result. Everything from the lock to the cached result runs inside ctx.hold(): the user's signal
  * rolls it back (AddFailed / StoppedError, exit 128+n) unless the result is already cached (then it stands).
  */
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
@@ -280,6 +348,15 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
         await cache.writeIntent(makeEntry(key, list.bytes, runtime));
       } catch (e) {
         throw new UsageError(`could not record the attach in ${cache.named(intentPath(cache.dir, key))}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
+      }
+      // then the GC lock (after the intent: see untilGcDone); a refusal here takes the intent back
+      try {
+        await untilGcDone(ctx, cache, list, 'ADD', req.describe);
+      } catch (e) {
+        await cache.removeIntent(key).catch((r: unknown) => {
+          if (e instanceof CniAttachError) [e.left, e.message] = ['recorded', `${e.message}; its intent could not be removed (${(r as Error).message}): cni-gc finishes it`];
+        });
+        throw e;
       }
       return undefined;
     });
@@ -367,6 +444,11 @@ export interface DetachRequest {
   force?: boolean;
   /** The command lines that clear this target's record, for messages (built by the CLI). */
   ways?: WaysOut;
+  /**
+   * Set by cni-gc for its own DELs of stale attachments: they run before its GC, in the same process, and do not wait
+   * for a GC lock (untilGcDone; another cni-gc's GC is given nothing they free as valid).
+   */
+  byGc?: boolean;
 }
 
 export interface Detached {
@@ -436,7 +518,8 @@ function retryHint(req: DetachRequest): string {
  * DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached.
  * Errors: UsageError for an unreadable record (unless forced) and for a config of another network than the recorded
  * one; BusyError for a lock held by a live process (also with nothing recorded: an attach that has not recorded its
- * intent yet holds it); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
+ * intent yet holds it), and when a cni-gc's GC of the network outlasts the wait before the DEL (untilGcDone; not for
+ * req.byGc); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
  * says what may remain) — its message names the commands that retry and that forget the record; a PluginError with
  * stoppedBy / StoppedError when the user's signal stopped it (the record stays).
  */
@@ -471,6 +554,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     const resolved = await resolvePlugins(ctx, req.list);
     await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
+      if (!req.byGc) await untilGcDone(ctx, cache, resolved.list, 'DEL', req.describe);
       await delChain(ctx, resolved, rt);
     }));
     return [{ network: req.list.name, containerId: req.containerId, fromIntent: false, uncached: true }];
@@ -516,6 +600,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         if (!still || JSON.stringify(still) !== JSON.stringify(entry)) return false;
       }
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
+      if (resolved && list && !req.byGc) await untilGcDone(ctx, cache, list, 'DEL', req.describe);
       if (resolved && list) {
         try {
           await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note));

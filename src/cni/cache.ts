@@ -3,7 +3,7 @@
  * plus this tool's own state beside it: intents (written before an ADD, so a crash mid-attach can be undone)
  * and per-attachment locks.
  */
-import { heldNow, takeLock, tryLock, whyStale, type Busy, type Lock, type LockOwner } from '../exec/lock.js';
+import { heldNow, holderNow, takeLock, tryLock, whyStale, type Busy, type Lock, type LockOwner } from '../exec/lock.js';
 import { onNode, type Executor } from '../exec/types.js';
 import { isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
@@ -42,6 +42,17 @@ export function versionsPath(cacheDir: string): string {
 }
 export function lockPath(cacheDir: string, containerId: string, ifname: string): string {
   return `${cacheDir}/cni-attach/locks/${containerId}-${ifname}.lock`;
+}
+
+/**
+ * The GC lock of a network: held by cni-gc from just before it reads this cache for the attachments still valid until
+ * the plugins' GC of that network returned (cni/gc.ts), and waited for by the attaches and detaches of that network
+ * (cni/attach.ts untilGcDone). Among the attachment locks, as `gc:<network>.lock`: ':' is in no container id, ifname
+ * (SPEC.md) or network name (conf.ts validateNetworkName), so no attachment lock has that name; staleLocks and
+ * clearStaleLock treat it as any lock (one whose cni-gc died is stale).
+ */
+export function gcLockPath(cacheDir: string, network: string): string {
+  return `${cacheDir}/cni-attach/locks/gc:${network}.lock`;
 }
 
 export function makeEntry(
@@ -409,6 +420,24 @@ export class ResultCache {
   async lock(containerId: string, ifname: string, workLimitMs?: number): Promise<{ lock: Lock } | { busy: Busy }> {
     const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs } : {};
     return this.fs('taking a lock', () => takeLock(this.exec, lockPath(this.dir, containerId, ifname), this.owner, opts));
+  }
+
+  /**
+   * Whether cni-gc runs the plugins' GC over this cache, so that its GC locks matter: this host's cache (cni-gc runs
+   * CNI GC for this host's cache only; a node reached by commands has none, and its attaches read no GC lock).
+   */
+  get gcHere(): boolean {
+    return this.exec.elsewhere === undefined && !isBatching(this.exec);
+  }
+
+  /** cni-gc's GC lock of network (gcLockPath), or what holds it (exec/lock.ts Busy). Of this host: no time limit. */
+  async gcLock(network: string): Promise<{ lock: Lock } | { busy: Busy }> {
+    return this.fs('taking the GC lock', () => takeLock(this.exec, gcLockPath(this.dir, network), this.owner));
+  }
+
+  /** What holds the GC lock of network now (a stale one is broken first: exec/lock.ts holderNow), or undefined when it is free. */
+  async gcHolder(network: string): Promise<Busy | undefined> {
+    return this.fs('reading the GC lock', () => holderNow(this.exec, gcLockPath(this.dir, network), this.owner));
   }
 
   /** What holds the lock of containerId/ifname now, or undefined when nothing does (free, or stale). */

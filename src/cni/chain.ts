@@ -280,6 +280,15 @@ export interface GcAttachment {
 }
 
 /**
+ * Whether cni-gc runs GC for the network of list: CNI 1.1.0 and later (SPEC.md "GC" came with 1.1.0), and not
+ * `disableGC` (SPEC.md "Configuration format": "runtimes must not call `GC` for this network configuration list").
+ * Also whether its attaches and detaches wait for a running GC (attach.ts untilGcDone).
+ */
+export function runsGc(list: Pick<NetworkConfigList, 'cniVersion' | 'disableGC'>): boolean {
+  return atLeast(list.cniVersion, '1.1.0') && !list.disableGC;
+}
+
+/**
  * GC (CNI 1.1): each plugin gets cni.dev/valid-attachments and frees whatever else it holds. Errors are collected.
  * The list goes under cni.dev/attachments too, as libcni's GCNetworkList sends it (the spec's earlier name, #1101).
  */

@@ -4,11 +4,11 @@
  * the plugins that speak it.
  */
 import { BusyError } from '../errors.js';
-import { busyError, detach, entryList, type WaysOut } from './attach.js';
+import { busyError, detach, entryList, poll, type WaysOut } from './attach.js';
 import type { CacheEntry, Found, ResultCache } from './cache.js';
-import { gcChain, negotiateVersions, resolvePlugins, type ChainContext, type GcAttachment } from './chain.js';
+import { gcChain, negotiateVersions, resolvePlugins, runsGc, type ChainContext, type GcAttachment, type ResolvedList } from './chain.js';
 import type { NetworkConfigList } from './conf.js';
-import { atLeast } from './version.js';
+import type { Lock } from '../exec/lock.js';
 
 export interface Stale {
   entry: CacheEntry;
@@ -37,6 +37,23 @@ export interface GcOutcome {
 const keyOf = (e: CacheEntry) => `${e.networkName}\0${e.containerId}\0${e.ifName}`;
 
 /**
+ * The GC lock of network (cache.ts gcLockPath), taken; while another cni-gc holds it, waited for as an attach waits
+ * (attach.ts poll: at most the plugin time limit). Errors: BusyError when it is still held then (or the user's signal
+ * came), a UsageError when the cache cannot be used.
+ */
+async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): Promise<Lock> {
+  let holder: number | undefined;
+  const lock = await poll(ctx, async () => {
+    const taken = await cache.gcLock(network);
+    if ('lock' in taken) return taken.lock;
+    holder = taken.busy.pid;
+    return undefined;
+  });
+  if (lock) return lock;
+  throw new BusyError(`another cni-gc${holder !== undefined ? ` (pid ${holder})` : ''} is running CNI GC of this network${ctx.interrupted?.() ? '' : ` and did not finish within ${ctx.timeoutMs / 1000}s (the plugin time limit)`}: no CNI GC ran for it here`);
+}
+
+/**
  * Free the stale attachments (DEL through each one's cached chain, then forget it), then CNI GC per network of CNI
  * 1.1.0 (SPEC.md "GC"; libcni GCNetworkList), for the networks of what the caller read from the cache (`seen`, the
  * stale ones among them). A network of an older version gets no GC and so needs none of its plugins: a missing plugin
@@ -54,10 +71,17 @@ const keyOf = (e: CacheEntry) => `${e.networkName}\0${e.containerId}\0${e.ifName
  * it holds then, but those this run judged stale and could not free. So an attach that is running (its intent, its
  * lock held: its ADD may have taken a lease already), one gc left alone because it is busy, one that began or finished
  * since the cache was first read, and one gc could not judge (an unreadable record, a target refused) count as valid:
- * GC must not free what a running ADD holds. SPEC.md asks more ("The runtime must ensure that no add or delete
- * operations are in progress before executing gc, and must wait for gc to complete before issuing new add or delete
- * commands"): the second half needs attaches to wait for a gc, which they do not; an attach that takes its lock after
- * that read and runs its ADD during the plugins' GC can still lose its lease to it.
+ * GC must not free what a running ADD holds.
+ *
+ * SPEC.md "Lifecycle & Ordering" asks more: "The runtime must exclusively execute either _gc_ or _add_ and _delete_
+ * … and must wait for _gc_ to complete before issuing new _add_ or _delete_ commands." So the GC of each network runs
+ * under its GC lock (cache.ts gcLockPath; the interface locks' rules and holder: exec/lock.ts), taken just before that
+ * read and released once the plugins' GC returned, inside ctx.hold (a signal lets GC return and the lock go); an
+ * attach of that network waits for it after recording its intent and before its ADD, a detach before its DEL
+ * (attach.ts untilGcDone, which says why no attach can slip between: the intent first there, the lock first here).
+ * gc's own DELs come before and take no GC lock. A GC lock another cni-gc holds is waited for as attaches do (at most
+ * the plugin time limit; then that network's GC is skipped, in gcErrors). Only this host's cache has GC locks: cni-gc
+ * runs CNI GC for no other.
  */
 export async function collectGarbage(
   ctx: ChainContext,
@@ -91,6 +115,7 @@ export async function collectGarbage(
         match: (e) => e.networkName === s.entry.networkName,
         netns: s.netns,
         describe: describe(s),
+        byGc: true,
         ...(w ? { ways: w } : {}),
       });
       if (done.length > 0) out.freed.push(s);
@@ -115,37 +140,59 @@ export async function collectGarbage(
     return out;
   }
   const gcs = [...lists].filter(([name, list]) => {
-    const skip = !atLeast(list.cniVersion, '1.1.0') || list.disableGC;
+    const skip = !runsGc(list);
     if (skip) ctx.debug?.(`CNI GC skipped for network ${name}: ${list.disableGC ? 'it sets disableGC' : `it uses CNI ${list.cniVersion}; GC came with 1.1.0`}`);
     return !skip;
   });
   if (dryRun || gcs.length === 0) return out;
   // what GC is to free: the stale attachments whose DEL failed (their target is gone). Everything else the cache holds
-  // now is valid (see above), read again here rather than taken from what was judged earlier
+  // now is valid (see above), read again under the GC lock rather than taken from what was judged earlier
   const garbage = new Set(out.failed.map((f) => keyOf(f.stale.entry)));
-  let now: Found[];
-  try {
-    now = await cache.all();
-  } catch (e) {
-    out.gcErrors.push(`the cache could not be read again for the valid attachments, so no CNI GC ran: ${(e as Error).message}`);
-    return out;
-  }
   for (const [name, list] of gcs) {
-    const listed = new Set<string>();
-    const keep: GcAttachment[] = [];
-    for (const f of now) {
-      const k = keyOf(f.entry);
-      if (f.entry.networkName !== name || !f.entry.containerId || !f.entry.ifName || garbage.has(k) || listed.has(k)) continue;
-      listed.add(k);
-      keep.push({ containerID: f.entry.containerId, ifname: f.entry.ifName });
+    const sig = ctx.interrupted?.();
+    if (sig) {
+      out.stoppedBy = sig;
+      return out;
     }
+    let resolved: ResolvedList;
+    let versions: Map<string, string[]>;
     try {
-      const resolved = await resolvePlugins(ctx, list);
-      const errors = await gcChain(ctx, resolved, await negotiateVersions(ctx, resolved), keep);
-      out.gcErrors.push(...errors.map((e) => `network ${name}: ${e.message}`));
-      if (list.cniVersion === '1.1.0' && !list.disableGC) out.gcNetworks.push(name);
+      resolved = await resolvePlugins(ctx, list);
+      versions = await negotiateVersions(ctx, resolved);
     } catch (e) {
       out.gcErrors.push(`network ${name}: ${(e as Error).message}`);
+      continue;
+    }
+    const lock = await gcLock(ctx, cache, name).catch((e: unknown) => e as Error);
+    if (!('release' in lock)) {
+      out.gcErrors.push(`network ${name}: ${lock.message}`);
+      continue;
+    }
+    const release = ctx.hold?.();
+    try {
+      let now: Found[];
+      try {
+        now = await cache.all();
+      } catch (e) {
+        out.gcErrors.push(`network ${name}: the cache could not be read again for the attachments still valid, so no CNI GC ran: ${(e as Error).message}`);
+        continue;
+      }
+      const listed = new Set<string>();
+      const keep: GcAttachment[] = [];
+      for (const f of now) {
+        const k = keyOf(f.entry);
+        if (f.entry.networkName !== name || !f.entry.containerId || !f.entry.ifName || garbage.has(k) || listed.has(k)) continue;
+        listed.add(k);
+        keep.push({ containerID: f.entry.containerId, ifname: f.entry.ifName });
+      }
+      const errors = await gcChain(ctx, resolved, versions, keep);
+      out.gcErrors.push(...errors.map((e) => `network ${name}: ${e.message}`));
+      if (list.cniVersion === '1.1.0') out.gcNetworks.push(name);
+    } catch (e) {
+      out.gcErrors.push(`network ${name}: ${(e as Error).message}`);
+    } finally {
+      await lock.release().catch((e: unknown) => out.gcErrors.push(`network ${name}: its GC lock could not be removed (${(e as Error).message}): it is stale now, and broken by the next command that meets it`));
+      release?.();
     }
   }
   return out;

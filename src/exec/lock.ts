@@ -154,6 +154,15 @@ export async function heldNow(files: LockFiles, path: string, owner: LockOwner):
 }
 
 /**
+ * What holds the lock at path now (Busy), a stale one broken first as takeLock breaks it (see the file comment);
+ * undefined when it is free. For a lock that is waited for but never taken by the one waiting (an attach waiting for
+ * cni-gc's GC lock: cni/attach.ts untilGcDone).
+ */
+export async function holderNow(files: LockFiles, path: string, owner: LockOwner): Promise<Busy | undefined> {
+  return breakIfStale(files, path, owner);
+}
+
+/**
  * Why the lock at path is stale (its holder is gone: "its holder, pid 123, is gone"; no holder written and older than
  * HALF_WRITTEN_MS), or undefined when it is held, of another host, being written, or gone. For cni-list and cni-gc.
  */

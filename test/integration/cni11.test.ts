@@ -16,18 +16,35 @@ import { killAll, uniqueSeconds, waitFor } from '../helpers/sh.js';
 
 const lab = useLab('ce');
 
-/** hang: the ADD of that ifname touches `started` and sleeps until killed (every such sleep matches `pattern`). */
-async function setup(o: { hang?: { ifname: string; started: string; marker: string } } = {}) {
+/**
+ * hang: the ADD of that ifname touches `started` and sleeps until killed (every such sleep matches `pattern`).
+ * leases: ADD writes a lease file <ws>/leases/<ifname> (as host-local keeps one per address), DEL removes it, and GC
+ * logs "GC start", waits until the file `release` appears (at most 30s), removes every lease whose ifname is not among
+ * cni.dev/valid-attachments (as host-local's GC frees what it was not told is valid), then logs "GC end".
+ */
+async function setup(o: { hang?: { ifname: string; started: string; marker: string }; leases?: { release: string } } = {}) {
   const ws = await lab.workspace();
   const ns = await lab.netns();
   const log = join(ws.dir, 'calls.log');
   const notReady = join(ws.dir, 'not-ready');
   const hang = o.hang ? `if [ "$CNI_IFNAME" = ${o.hang.ifname} ]; then touch ${o.hang.started}; exec sleep ${o.hang.marker}; fi\n` : '';
+  const leases = join(ws.dir, 'leases');
+  const lease = o.leases ? { add: `mkdir -p ${leases}; echo "$CNI_CONTAINERID" > ${leases}/$CNI_IFNAME\n`, del: `\nrm -f ${leases}/$CNI_IFNAME` } : { add: '', del: '' };
+  const gc = o.leases
+    ? `echo "GC start" >> ${log}
+i=0; while [ ! -e ${o.leases.release} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+for f in ${leases}/*; do
+  [ -e "$f" ] || continue
+  n=$(basename "$f")
+  case "$CONF" in *'"ifname":"'$n'"'*) ;; *) rm -f "$f"; echo "GC freed the lease of $n" >> ${log} ;; esac
+done
+echo "GC end" >> ${log}`
+    : `echo "GC $CONF" >> ${log}`;
   await fakePlugin(ws.pluginDir, 'one11', {
     version: `echo '{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}'`,
-    add: `${hang}echo "ADD $CNI_IFNAME" >> ${log}
+    add: `${hang}${lease.add}echo "ADD $CNI_IFNAME" >> ${log}
 echo '{"cniVersion":"1.1.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}],"ips":[{"interface":0,"address":"198.18.8.2/24"}]}'`,
-    del: `echo "DEL $CNI_IFNAME" >> ${log}`,
+    del: `echo "DEL $CNI_IFNAME" >> ${log}${lease.del}`,
     status: `echo "STATUS env=$(env | grep -c '^CNI_')" >> ${log}
 if [ -e ${notReady} ]; then echo '{"cniVersion":"1.1.0","code":50,"msg":"the daemon is down"}'; exit 1; fi
 exit 0`,
@@ -37,7 +54,7 @@ exit 0`,
   const script = (await readFile(path, 'utf8')).replace(
     '*)\nexit 0',
     `GC)
-echo "GC $CONF" >> ${log}
+${gc}
 exit 0
 ;;
 *)
@@ -46,7 +63,8 @@ exit 0`,
   await writeFile(path, script, { mode: 0o755 });
   const conf = await writeConf(ws.dir, 'net11.json', { cniVersion: '1.1.0', name: lab.name('k'), type: 'one11' });
   const calls = async () => (existsSync(log) ? (await readFile(log, 'utf8')).trim().split('\n') : []);
-  return { ws, ns, conf, calls, notReady, args: (...more: string[]) => [...lab.args(ws, ns, 'eth1', undefined, ws.pluginDir), ...more], argsOf: (ifname: string, ...more: string[]) => [...lab.args(ws, ns, ifname, undefined, ws.pluginDir), ...more] };
+  const leaseOf = async (ifname: string) => (existsSync(join(leases, ifname)) ? (await readFile(join(leases, ifname), 'utf8')).trim() : undefined);
+  return { ws, ns, conf, calls, notReady, leaseOf, args: (...more: string[]) => [...lab.args(ws, ns, 'eth1', undefined, ws.pluginDir), ...more], argsOf: (ifname: string, ...more: string[]) => [...lab.args(ws, ns, ifname, undefined, ws.pluginDir), ...more] };
 }
 
 describe('CNI 1.1 plugins', () => {
@@ -109,6 +127,41 @@ describe('CNI 1.1 plugins', () => {
     expect(await s.calls()).toContain('DEL eth2');
     expect(await validOf(1)).toEqual([`${cid}/eth1`]);
     expectOk(await runCli('detach', s.args()));
+    expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
+  });
+
+  it('an attach begun while cni-gc runs GC of its network waits for GC to return before its ADD (SPEC.md Lifecycle & Ordering), says so in a note, and its lease survives GC', async () => {
+    const dir = (await lab.workspace()).dir;
+    const release = join(dir, 'gc.release');
+    lab.defer('the GC waiting for its release file', () => writeFile(release, ''));
+    const s = await setup({ leases: { release } });
+    const cid = containerIdOf(netnsPath(s.ns));
+    const network = (JSON.parse(await readFile(s.conf, 'utf8')) as { name: string }).name;
+    expectOk(await runCli('attach', s.argsOf('eth1', '--conf', s.conf)));
+
+    const gc = spawnCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir]);
+    expect(await waitFor(async () => (await s.calls()).includes('GC start'), 15_000), 'cni-gc is in the plugin\'s GC').toBe(true);
+    const run = spawnCli('attach', s.argsOf('eth2', '--conf', s.conf));
+    const intent = join(s.ws.cacheDir, 'cni-attach', 'intents', `${network}-${cid}-eth2`);
+    expect(await waitFor(async () => existsSync(intent) || (await s.calls()).includes('ADD eth2'), 15_000), 'the attach of eth2 recorded its intent').toBe(true);
+    // before: the ADD ran at once, during GC, and GC (not told of eth2: it read the cache before the attach began)
+    // freed its lease
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await s.calls()).not.toContain('ADD eth2');
+    expect(existsSync(intent), 'the attach is still waiting').toBe(true);
+
+    await writeFile(release, '');
+    const [g, a] = await Promise.all([gc.done, run.done]);
+    expectOk(g);
+    expectOk(a);
+    expect(a.stderr, show(a)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-gc \\(pid ${gc.pid}\\) to finish CNI GC of network ${network.replace(/[.]/g, '\\.')} before the ADD \\(no ADD runs beside GC\\)$`, 'm'));
+    expect(await s.calls()).toEqual(['STATUS env=2', 'ADD eth1', 'GC start', 'STATUS env=2', 'GC end', 'ADD eth2']);
+    expect(await s.leaseOf('eth1')).toBe(cid);
+    expect(await s.leaseOf('eth2')).toBe(cid);
+    expect(existsSync(join(s.ws.cacheDir, 'cni-attach', 'locks', `gc:${network}.lock`))).toBe(false);
+
+    expectOk(await runCli('detach', s.argsOf('eth1')));
+    expectOk(await runCli('detach', s.argsOf('eth2')));
     expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attach, check, detach, planAttach, type AttachRequest } from '../../src/cni/attach.js';
-import { ResultCache, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
+import { attach, attachLeft, check, detach, planAttach, type AttachRequest } from '../../src/cni/attach.js';
+import { ResultCache, gcLockPath, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, UsageError } from '../../src/errors.js';
@@ -332,5 +332,111 @@ describe('check', () => {
   it('says nothing is attached when there is no cache entry', async () => {
     const { ctx, cache } = setup();
     await expect(check(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'netns x' })).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no ADD or DEL beside GC)', () => {
+  const GC_LOCK = gcLockPath(CACHE, 'net');
+  const LIVE_GC = 'fake-host 5151 200\n';
+
+  /** A 1.1 network; each plugin run logs its command and whether the GC lock was there then. */
+  function setup11(version = '1.1.0') {
+    const s = setup(version);
+    const owner = fakeOwner(new Map([[5151, '200']])); // pid 5151: a live cni-gc
+    const cache = new ResultCache(s.exec, CACHE, owner);
+    const log: string[] = [];
+    for (const t of ['bridge', 'tuning']) {
+      s.exec.addPlugin(`/opt/cni/bin/${t}`, (c) => {
+        log.push(`${c.command} ${t}${s.exec.files.has(GC_LOCK) ? ' (gc lock held)' : ''}`);
+        if (c.command !== 'ADD') return {};
+        return { stdout: JSON.stringify(t === 'bridge' ? bridgeResult('eth1', NS, '198.18.0.2/24', version) : c.stdin.prevResult) };
+      }, ['1.0.0', '1.1.0']);
+    }
+    // the port's order: what the attach wrote and read, in turn
+    const trace: string[] = [];
+    const { readFile, writeFileAtomic, removeFile } = s.exec;
+    s.exec.readFile = async (p) => (p === GC_LOCK && trace.push('read gc lock'), readFile.call(s.exec, p));
+    s.exec.writeFileAtomic = async (p, d) => (p.includes('/intents/') && trace.push('write intent'), writeFileAtomic.call(s.exec, p, d));
+    s.exec.removeFile = async (p) => (p.includes('/intents/') && trace.push('remove intent'), removeFile.call(s.exec, p));
+    return { ...s, cache, owner, log, trace };
+  }
+
+  it('an attach records its intent, then meets the GC lock of a live cni-gc: it waits, and its ADD runs once GC is done (one note says so)', async () => {
+    const s = setup11();
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    let intentWhileWaiting = false;
+    setTimeout(() => {
+      intentWhileWaiting = s.exec.files.has(intentPath(CACHE, key));
+      s.exec.files.delete(GC_LOCK); // GC returned: the lock goes
+    }, 150);
+    await attach({ ...s.ctx, timeoutMs: 5000 }, s.cache, s.req);
+    expect(intentWhileWaiting).toBe(true);
+    expect(s.trace.slice(0, 2)).toEqual(['write intent', 'read gc lock']);
+    expect(s.log).toEqual(['STATUS bridge (gc lock held)', 'STATUS tuning (gc lock held)', 'ADD bridge', 'ADD tuning']);
+    expect(s.notes).toEqual([expect.stringMatching(/^waited \d+\.\ds for a cni-gc \(pid 5151\) to finish CNI GC of network net before the ADD \(no ADD runs beside GC\)$/)]);
+    expect(s.exec.files.has(resultPath(CACHE, key))).toBe(true);
+  });
+
+  it('a GC lock whose cni-gc is gone is stale: broken, and the attach goes on at once', async () => {
+    const s = setup11();
+    s.exec.files.set(GC_LOCK, 'fake-host 999 1\n'); // pid 999 runs no more
+    await attach(s.ctx, s.cache, s.req);
+    expect(s.exec.files.has(GC_LOCK)).toBe(false);
+    expect(s.log).toContain('ADD bridge');
+    expect(s.notes).toEqual([]);
+  });
+
+  it('past the plugin time limit: busy (exit 1), no ADD ran, the intent is gone and nothing is left but the cni-gc\'s lock', async () => {
+    const s = setup11();
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    const e = await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BusyError);
+    expect((e as BusyError).message).toBe('a cni-gc (pid 5151) is still running CNI GC of network net after 0.2s (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
+    expect(attachLeft(e)).toBe('nothing');
+    expect(s.log.filter((l) => l.startsWith('ADD'))).toEqual([]);
+    expect(s.trace).toEqual(['write intent', 'read gc lock', ...s.trace.slice(2, -1).map(() => 'read gc lock'), 'remove intent']);
+    expect([...s.exec.files.keys()]).toEqual([GC_LOCK]);
+  });
+
+  it('a detach waits before its DEL as an attach before its ADD, and is busy past the bound with its record kept; cni-gc\'s own DELs do not wait', async () => {
+    const s = setup11();
+    await attach(s.ctx, s.cache, s.req);
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    s.log.length = 0;
+    const e = await detach({ ...s.ctx, timeoutMs: 200 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BusyError);
+    expect((e as Error).message).toMatch(/no DEL may run beside it/);
+    expect(s.log).toEqual([]);
+    expect(s.exec.files.has(resultPath(CACHE, key))).toBe(true);
+
+    setTimeout(() => s.exec.files.delete(GC_LOCK), 150);
+    expect(await detach({ ...s.ctx, timeoutMs: 5000 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' })).toHaveLength(1);
+    expect(s.log).toEqual(['DEL tuning', 'DEL bridge']);
+    expect(s.notes.at(-1)).toMatch(/^waited \d+\.\ds for a cni-gc \(pid 5151\) to finish CNI GC of network net before the DEL/);
+
+    await attach(s.ctx, s.cache, s.req);
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    s.log.length = 0;
+    expect(await detach({ ...s.ctx, timeoutMs: 200 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x', byGc: true })).toHaveLength(1);
+    expect(s.log).toEqual(['DEL tuning (gc lock held)', 'DEL bridge (gc lock held)']);
+  });
+
+  it('costs nothing where GC does not run: a 1.0.0 network, disableGC, a node reached by commands read no GC lock', async () => {
+    // (the 1.1 case above reads it: that is what these are measured against)
+    for (const make of [
+      () => setup11('1.0.0'),
+      () => {
+        const s = setup11();
+        return { ...s, req: { ...s.req, list: parseNetworkConfig(JSON.stringify({ cniVersion: '1.1.0', name: 'net', disableGC: true, plugins: [{ type: 'bridge', capabilities: { ips: true } }, { type: 'tuning' }] }), 't') } };
+      },
+    ]) {
+      const s = make();
+      s.exec.files.set(GC_LOCK, LIVE_GC);
+      await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req);
+      await detach({ ...s.ctx, timeoutMs: 200 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' });
+      expect(s.trace).toEqual(['write intent', 'remove intent', 'remove intent']); // the attach's, the detach's
+    }
+    expect(new ResultCache(Object.assign(new FakeExecutor(), { elsewhere: 'node node-b' }), CACHE, fakeOwner()).gcHere).toBe(false);
+    expect(new ResultCache(new FakeExecutor(), CACHE, fakeOwner()).gcHere).toBe(true);
   });
 });

@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { intentPath, lockPath } from '../../src/cni/cache.js';
+import { attach } from '../../src/cni/attach.js';
+import { gcLockPath, intentPath, lockPath, ResultCache } from '../../src/cni/cache.js';
+import type { ChainContext } from '../../src/cni/chain.js';
+import { parseNetworkConfig } from '../../src/cni/conf.js';
+import { thisHost } from '../../src/exec/host.js';
 import { listRecords } from '../../src/resolve/records.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
-import { bridgeResult } from '../fakes/executor.js';
+import { bridgeResult, fakeOwner } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
 import { NETNS, SANDBOX, world } from '../fakes/world.js';
 
@@ -299,6 +303,50 @@ describe('kubectl cni-gc', () => {
     delFails = true;
     expect(await w.cli(gcCommand, [])).toBe(1);
     expect(w.exec.calls.filter((c) => c.command === 'GC')[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: other, ifname: 'eth3' }]);
+  });
+});
+
+describe('kubectl cni-gc and attaches of the network it runs GC for (SPEC.md "Lifecycle & Ordering")', () => {
+  it('GC runs under the network\'s GC lock, taken before the cache is read for the valid attachments and released once GC returned; an attach begun during GC runs its ADD after it', async () => {
+    const net11 = JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' });
+    const w = world({ stdin: net11 });
+    const gcLock = gcLockPath('/var/lib/cni', 'net11');
+    const log: string[] = [];
+    let during: Promise<unknown> | undefined;
+    w.exec.addPlugin('/opt/cni/bin/bridge', async (c) => {
+      if (c.command === 'ADD') {
+        log.push(`ADD ${c.env.CNI_IFNAME}`);
+        return { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4242/ns/net', '198.18.0.2/24', '1.1.0')) };
+      }
+      if (c.command !== 'GC') return {};
+      log.push(`GC start, its lock: ${w.exec.files.get(gcLock)?.trim() ?? 'none'}`);
+      // another attach of net11 (its own process: another host's lock holder to it) begins while GC runs
+      const exec = w.exec;
+      const ctx: ChainContext = { exec, cniPath: ['/opt/cni/bin'], timeoutMs: 5000, note: (l) => log.push(`note: ${l.replace(/[\d.]+s/, 'Ns')}`) };
+      const list = parseNetworkConfig(net11, 't');
+      during = attach(ctx, new ResultCache(exec, '/var/lib/cni', fakeOwner()), { list, rt: { containerId: 'e'.repeat(64), netns: '/proc/4343/ns/net', ifname: 'eth3', cniArgs: [], capabilityArgs: {} }, describe: 'x', interfaceExists: async () => false });
+      await new Promise((r) => setTimeout(r, 200));
+      log.push('GC end');
+      return {};
+    }, ['1.0.0', '1.1.0']);
+    await w.cli(attachCommand, attachArgs);
+    // the port's order: the GC lock taken, then the cache read for the valid attachments
+    const { createExclusive, listDir, removeFile } = w.exec;
+    w.exec.createExclusive = async (p, d) => (p === gcLock && log.push('take gc lock'), createExclusive.call(w.exec, p, d));
+    w.exec.listDir = async (p, suffix) => (p.endsWith('/results') && !suffix && log.push('read cache'), listDir.call(w.exec, p, suffix));
+    w.exec.removeFile = async (p) => (p === gcLock && log.push('release gc lock'), removeFile.call(w.exec, p));
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    await during;
+    expect(log.slice(log.indexOf('take gc lock'))).toEqual([
+      'take gc lock',
+      'read cache',
+      `GC start, its lock: ${thisHost.host} ${process.pid} ${await thisHost.start()}`,
+      'GC end',
+      'release gc lock',
+      `note: waited Ns for a cni-gc (pid ${process.pid}) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
+      'ADD eth3',
+    ]);
+    expect(w.exec.files.has(gcLock)).toBe(false);
   });
 });
 
