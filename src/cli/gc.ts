@@ -1,10 +1,10 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { BusyError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
-import type { CacheEntry, ResultCache } from '../cni/cache.js';
+import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
-import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
+import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
@@ -89,6 +89,18 @@ interface PassOutcome {
   records: RecordChanges;
   /** Nodes asked for (--node) that could not be reached, or whose cache could not be read. */
   unreached: { node: string; error: unknown }[];
+  /** Records that say something else than what their node holds under their key (recordAgainstNode): used for nothing. */
+  mismatched: Mismatched[];
+}
+
+/** A record whose node holds its key for another pod, uid or network (resolve/records.ts recordAgainstNode). */
+interface Mismatched {
+  record: AttachmentRecord;
+  node: string;
+  why: string;
+  /** Where it is: its ConfigMap (in the agent namespace) and data key. */
+  configMap: string;
+  key: string;
 }
 
 /**
@@ -120,7 +132,11 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * The records pass of cni-gc (resolve/records.ts): the attachments recorded in the cluster whose pod is gone, freed on
  * their node, reached as attach reaches it (the runtimes' nodeExecutor: a kind node container, an agent pod; with
  * --runtime auto a runtime not installed here is skipped, as in attach); only the nodes with such records are
- * visited. DEL runs from that node's cache: in the sandbox's network namespace when the deleted pod's sandbox still
+ * visited. A record only says where to look: what its node holds under its key (its cache entry's network and pod,
+ * from its CNI_ARGS) decides — a record that says another pod, uid or network is used for nothing (`mismatched`, said
+ * with the kubectl patch that removes it), and whether the pod is gone and which sandbox is its are judged by the
+ * entry's pod (resolve/records.ts recordAgainstNode), never by the record's. DEL runs from that node's cache: in
+ * the sandbox's network namespace when the deleted pod's sandbox still
  * runs there (stillRunning), else without one (it went with the sandbox); then the record goes. A record whose node
  * cache holds nothing any more was stale: it just goes. An attaching record (an attach whose command died, its
  * write-ahead never settled) is freed the same way — its intent DELs as any — found by the pod's uid when it was
@@ -162,7 +178,7 @@ async function recordsPass(
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet
   const alive = all.filter((r) => !r.attaching && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [] };
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = all.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -224,13 +240,42 @@ async function recordsPass(
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
         out.alive += v.changes.unrecorded - v.changes.unheld;
+        out.mismatched.push(...v.mismatched);
       } catch (e) {
         out.unreached.push({ node, error: e });
       }
     }
     for (let r of todo) {
       let s = stale(r);
+      // the pod whose attachment this is, by the node's own entry (its CNI_ARGS), not by the record: whether it is gone
+      // and where its sandbox is are judged by it (a record anyone who may write ConfigMaps can edit)
+      let pod: EntryPod = { namespace: r.namespace, name: r.pod, uid: r.uid };
       try {
+        if (r.containerId && !unrecorded.has(r)) {
+          const v = records.recordAgainstNode(r, await cache!.find(r.containerId, r.ifname), node);
+          if ('mismatch' in v) {
+            if (!out.mismatched.some((m) => m.record.key === r.key && m.record.node === r.node)) out.mismatched.push({ record: r, node, why: v.mismatch, configMap: records.recordName(r.node), key: r.key ?? records.recordKey(r.containerId, r.ifname) });
+            // the record called it gone, so it was not counted alive; what the node holds is a live pod's: it is
+            // (a gone pod's is freed through the node's entry: reconcileNode)
+            if (v.held && !records.entryPodGone(v.held, live)) out.alive++;
+            continue;
+          }
+          if ('unreadable' in v) {
+            out.failed.push({ stale: s, error: `what node ${node} holds of it cannot be read (${v.unreadable}): nothing is judged by its record alone; cni-detach --force on that node forgets it` });
+            continue;
+          }
+          if ('unheld' in v) {
+            // a record of nothing: it just goes (nothing to DEL)
+            if (!flags.dryRun) forget.push(r);
+            continue;
+          }
+          pod = v.pod;
+          // the record called its pod gone; the node's entry may not (one without a uid: the pod of that name lives)
+          if (!records.entryPodGone(pod, live)) {
+            out.alive++;
+            continue;
+          }
+        }
         if (!r.containerId) {
           // a write-ahead record begun before the sandbox look-up (an attach killed since, or still running): what its
           // node holds for it is found by the pod's uid; nothing there, and the record just goes — unless its attach
@@ -252,7 +297,7 @@ async function recordsPass(
         // the Pod object is gone, but its sandbox may still run (a pod deleted with --force while its kubelet is down
         // or behind): then DEL runs in its network namespace, so the interface goes with its lease — a DEL without it
         // would free the lease of an address still in use there. Looked up by the pod's uid on its node, as attach does.
-        const still = reachedBy ? await stillRunning(reachedBy, { namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!, r.containerId) : undefined;
+        const still = reachedBy ? await stillRunning(reachedBy, { namespace: pod.namespace, name: pod.name, uid: pod.uid ?? '', node }, exec!, r.containerId) : undefined;
         if (still) s = stale(r, still);
         if (flags.dryRun) {
           // what the run would refuse, it says (the DEL below checks the same first)
@@ -385,12 +430,15 @@ async function reconcileRecords(
  * A node gc visits through a runtime (recordsPass): its whole cache read, its pods' attachments judged against the
  * cluster's pods (no sandbox look-up: a live pod's attachment stays as it is) and its records reconciled
  * (reconcileRecords). Returns the attachments of gone pods it holds that no record names, as records, for the records
- * pass to free with the recorded ones, the record changes, and the live pods' attaches it holds that a command is
- * working on right now (their lock held: attaching), which gc leaves alone.
+ * pass to free with the recorded ones, the record changes, the live pods' attaches it holds that a command is
+ * working on right now (their lock held: attaching), which gc leaves alone, and this node's records that say
+ * otherwise than what it holds under their key (resolve/records.ts recordAgainstNode: another pod, uid or network),
+ * which are used for nothing — an entry counts as recorded only by a record that says what it says, so such a
+ * record hides no gone pod's attachment from being freed through the entry.
  */
-async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges; attaching: Left[] }> {
+async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[] }> {
   const { classify, podOf } = await load.attachmentState();
-  const { recordKey } = await import('../resolve/records.js');
+  const { recordKey, recordName, recordAgainstNode } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
   const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
   // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
@@ -409,16 +457,26 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
   const world = fresh.length ? [...pods.filter((p) => !fresh.some((q) => q.metadata?.namespace === p.metadata?.namespace && q.metadata?.name === p.metadata?.name)), ...fresh] : pods;
   // an unfinished attach of a live pod whose lock is held is running (attaching), not interrupted: not recorded as such
   const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname) });
-  const recorded = new Set(all.map((r) => recordKey(r.containerId, r.ifname)));
+  // the records of each key; an entry counts as recorded only by a record that says what it says (its pod, uid and
+  // network: recordAgainstNode): one edited to name another pod hides nothing from being freed through the entry
+  const byKey = new Map<string, AttachmentRecord[]>();
+  for (const r of all) if (r.containerId) byKey.set(recordKey(r.containerId, r.ifname), [...(byKey.get(recordKey(r.containerId, r.ifname)) ?? []), r]);
+  const mismatched: Mismatched[] = [];
+  const recordedAs = (f: Found, ok: (v: ReturnType<typeof recordAgainstNode>) => boolean) => (byKey.get(recordKey(f.entry.containerId, f.entry.ifName)) ?? []).some((r) => ok(recordAgainstNode(r, [f], node)));
+  // this node's records that say otherwise than the node (another pod, uid, network): said, and used for nothing
+  for (const r of all.filter((x) => x.node === node && x.containerId)) {
+    const v = recordAgainstNode(r, found.filter((f) => !f.unreadable && f.entry.containerId === r.containerId && f.entry.ifName === r.ifname), node);
+    if ('mismatch' in v) mismatched.push({ record: r, node, why: v.mismatch, configMap: recordName(r.node), key: r.key ?? recordKey(r.containerId, r.ifname) });
+  }
   // an attach's write-ahead record names its pod and ifname before its sandbox: what the node holds of them is its
-  // (the records pass frees it through that record, found by the pod's uid)
-  const attaching = new Set(all.filter((r) => r.attaching).map((r) => `${r.uid}\0${r.ifname}`));
+  // (the records pass frees it through that record, found by the pod's namespace, name and uid)
+  const attaching = new Set(all.filter((r) => r.attaching).map((r) => `${r.namespace}/${r.pod}\0${r.uid}\0${r.ifname}`));
   const gone: AttachmentRecord[] = [];
   for (const c of classified) {
-    if (c.state !== 'pod gone' || !c.pod || recorded.has(recordKey(c.entry.containerId, c.entry.ifName)) || attaching.has(`${c.pod.uid ?? ''}\0${c.entry.ifName}`)) continue;
+    if (c.state !== 'pod gone' || !c.pod || recordedAs(c, (v) => 'pod' in v) || attaching.has(`${c.pod.namespace}/${c.pod.name}\0${c.pod.uid ?? ''}\0${c.entry.ifName}`)) continue;
     gone.push(await recordOfEntry(c, node));
   }
-  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node), attaching: attachingOf(classified, cache.named('')) };
+  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node), attaching: attachingOf(classified, cache.named('')), mismatched };
 }
 
 /**
@@ -503,8 +561,21 @@ function describeInvalid(flags: GcFlags, r: InvalidRecord): string {
   return `the record ${r.shownKey} of ConfigMap ${flags.agentNamespace ?? 'kube-system'}/${r.configMap} is not valid, so it is left alone: ${r.why}`;
 }
 
+/**
+ * A record that says otherwise than its node holds, in gc's note: "the record <key> of ConfigMap ns/name does not
+ * match what node node-a holds, so it is not used: node node-a holds net1 of container … for pod …, not …".
+ */
+function describeMismatched(flags: GcFlags, m: Mismatched): string {
+  return `the record ${m.key} of ConfigMap ${flags.agentNamespace ?? 'kube-system'}/${m.configMap} does not match what node ${m.node} holds, so it is not used for anything: ${m.why}`;
+}
+
+/** A mismatched record as the ConfigMap entry that holds it, for removalOf (a valid key: JSON as it is). */
+function asEntry(m: Mismatched): Pick<InvalidRecord, 'configMap' | 'keyJson'> {
+  return { configMap: m.configMap, keyJson: JSON.stringify(m.key) };
+}
+
 /** The kubectl patch that removes an entry of the records (cli/output.ts removeKeyCommandLine). */
-function removalOf(flags: GcFlags, r: InvalidRecord): string {
+function removalOf(flags: GcFlags, r: Pick<InvalidRecord, 'configMap' | 'keyJson'>): string {
   return removeKeyCommandLine(flags, flags.agentNamespace ?? 'kube-system', r.configMap, r.keyJson);
 }
 
@@ -670,6 +741,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     // entries of the records that are not valid (resolve/records.ts validateRecord): left alone, each said with the
     // kubectl patch that removes it; they do not change gc's outcome (records are an index)
     let invalid: InvalidRecord[] = [];
+    // records that say otherwise than their node holds (another pod, uid, network): used for nothing, said likewise
+    let mismatched: Mismatched[] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
@@ -685,6 +758,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         left.push(...remote.busy);
         aliveElsewhere = remote.alive;
         unreached.push(...remote.unreached);
+        mismatched = remote.mismatched;
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
         const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
@@ -736,7 +810,12 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         alive: valid.length - unchecked.length + aliveElsewhere,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
-        records: { added: changes.added.map(recordRow), removed: changes.removed.map(recordRow), invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })) },
+        records: {
+          added: changes.added.map(recordRow),
+          removed: changes.removed.map(recordRow),
+          invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
+          mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
+        },
         errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`), ...unchecked.map(notJudged)],
       }, flags.output));
     } else {
@@ -749,6 +828,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
+      for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);

@@ -360,6 +360,62 @@ export function recordedPodGone(rec: AttachmentRecord, pods: Map<string, { uid?:
   return !p || p.uid !== rec.uid;
 }
 
+/** The pod a node's cache entry was made for, from its CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_UID). */
+export interface EntryPod {
+  namespace: string;
+  name: string;
+  /** Absent when the entry's CNI_ARGS hold none (not one of this tool's: it always passes K8S_POD_UID). */
+  uid?: string;
+}
+
+/** What a node's cache holds under a record's key, as recordAgainstNode reads it (cni/cache.ts Found). */
+export interface HeldEntry {
+  entry: { networkName: string; cniArgs?: [string, string][] };
+  unreadable?: string;
+}
+
+/**
+ * A record judged against what its node's CNI cache holds under its key (container id and ifname: cache.find). The
+ * node's entry is the truth and a record only its index, so the record is used only when it says what the entry says:
+ *  - `{ pod }`: the node holds it for the record's network and pod (namespace, name, and uid when the entry has one):
+ *    the entry's pod, by which whether it is gone is judged and its sandbox looked for (never the record's);
+ *  - `{ unheld: true }`: the node holds nothing under that key (a stale record: it just goes);
+ *  - `{ unreadable }`: what the node holds for its network cannot be read (nothing can be judged: left alone);
+ *  - `{ mismatch }`: the node holds it for another network, another pod or uid, or no pod at all: why, in words. The
+ *    record is then used for nothing (`held`: the entry's pod, when it has one, for gc's count; anyone who may write ConfigMaps in the agent namespace can edit a record; a
+ *    pod name or uid changed would otherwise make a live pod's attachment look gone and its lease freed under it).
+ * `node`: its name, for the words. Pure.
+ */
+export function recordAgainstNode(r: AttachmentRecord, held: HeldEntry[], node: string): { pod: EntryPod } | { unheld: true } | { unreadable: string } | { mismatch: string; held?: EntryPod } {
+  if (held.length === 0) return { unheld: true };
+  const f = held.find((h) => h.entry.networkName === r.network);
+  if (!f) {
+    const nets = [...new Set(held.map((h) => h.entry.networkName))].map((n) => shown(n)).join(', ');
+    return { mismatch: `node ${node} holds ${r.ifname} of container ${shown(r.containerId)} for network ${nets}, not ${shown(r.network)}` };
+  }
+  if (f.unreadable) return { unreadable: f.unreadable };
+  const args = new Map(f.entry.cniArgs ?? []);
+  const namespace = args.get('K8S_POD_NAMESPACE');
+  const name = args.get('K8S_POD_NAME');
+  const uid = args.get('K8S_POD_UID') || undefined;
+  const what = `node ${node} holds ${r.ifname} of container ${shown(r.containerId)} (network ${r.network})`;
+  if (!namespace || !name) return { mismatch: `${what} for no pod (its CNI_ARGS name none), not for pod ${r.namespace}/${r.pod}` };
+  const pod = { namespace, name, ...(uid !== undefined ? { uid } : {}) };
+  if (namespace !== r.namespace || name !== r.pod) return { mismatch: `${what} for pod ${shown(`${namespace}/${name}`)}, not ${r.namespace}/${r.pod}`, held: pod };
+  if (uid !== undefined && uid !== r.uid) return { mismatch: `${what} for pod ${r.namespace}/${r.pod} of uid ${shown(uid)}, not ${shown(r.uid)}`, held: pod };
+  return { pod };
+}
+
+/**
+ * Whether the pod a node's entry was made for (recordAgainstNode's `pod`) is gone: no pod of that namespace/name, or
+ * one with another uid — an entry without a uid is of whichever pod has that name (resolve/attachment-state.ts
+ * classify judges so too). `pods`: namespace/name → uid, as listed (and asked for again) by gc.
+ */
+export function entryPodGone(pod: EntryPod, pods: Map<string, { uid?: string }>): boolean {
+  const p = pods.get(`${pod.namespace}/${pod.name}`);
+  return !p || (pod.uid !== undefined && p.uid !== pod.uid);
+}
+
 /**
  * The write-ahead of an attach (rec.attaching): written under a key of this attempt's own,
  * `attaching.<uid>.<hex of ifname>.<8 random hex>`, which it returns; the attach then replaces it (addRecord's

@@ -777,6 +777,72 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
+  it.each([
+    ['its pod name (to a live pod of another node)', { pod: 'web-2' }, `for pod "shop/web-1", not shop/web-2`],
+    ['its pod name (to a pod that is gone)', { pod: 'web-9' }, `for pod "shop/web-1", not shop/web-9`],
+    ['its uid', { uid: 'uid-forged' }, `for pod shop/web-1 of uid "uid-web-1", not "uid-forged"`],
+  ])('a live attachment\'s record forged in %s: cni-gc (dry run and real) from the laptop frees nothing of it (lease, cache entry and interface stay), says the record does not match what its node holds with the kubectl patch that removes it, and frees a gone pod\'s attachment in the same run; cni-detach of the forged pod runs nothing', async (_what, forged, why) => {
+    const w = await world();
+    // web-3: a pod of node-a that will be gone (its sandbox left running, as a kubelet behind leaves it)
+    api.addPod(makePod({ name: 'web-3', namespace: 'shop', uid: 'uid-web-3', nodeName: 'node-a', containerRuntime: 'containerd' }));
+    const pid3 = await startSandbox(cd!, { id: `${lab.prefix}-web-3`, name: 'web-3', namespace: 'shop', uid: 'uid-web-3' });
+    for (const pod of ['web-1', 'web-2', 'web-3']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const addrOf = async (pid: number) => (await sh(['nsenter', '-t', String(pid), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).stdout;
+    const web1Addr = (await addrOf(w.pids['web-1']!)).match(/inet (198\.18\.71\.\d+)\/24/)?.[1];
+    expect(web1Addr).toBeDefined();
+    // someone who may write ConfigMaps in kube-system edits web-1's record (web-1 is alive, its net1 attached)
+    const cm = api.getConfigMap('kube-system', 'cni-attach-node-node-a')!;
+    const key = `${lab.prefix}-web-1.6e657431`;
+    const original = JSON.parse(cm.data![key]!) as Record<string, unknown>;
+    api.deleteConfigMap('kube-system', cm.metadata.name);
+    api.addConfigMap({ ...cm, data: { ...cm.data, [key]: JSON.stringify({ ...original, ...forged }) } });
+    api.deletePod('shop', 'web-3');
+    const removal = `kubectl patch configmap cni-attach-node-node-a -n kube-system --type merge -p '{"data":{"${key}":null}}' --kubeconfig ${api.kubeconfigPath}`;
+    const note = `note: the record ${key} of ConfigMap kube-system/cni-attach-node-node-a does not match what node node-a holds, so it is not used for anything: node node-a holds net1 of container "${key.slice(0, -9)}" (network ${original.network as string}) ${why}; \`${removal}\` removes it`;
+    const web1Stays = async () => {
+      expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toContain(`${lab.prefix}-web-1`);
+      expect((await nodeResults(w.ws.dir, 'node-a')).filter((n) => n.includes(`${lab.prefix}-web-1-`))).toHaveLength(1);
+      expect(await addrOf(w.pids['web-1']!)).toContain(`inet ${web1Addr}/24`);
+      expect(recordKeys()).toContain(key);
+    };
+
+    const dry = await runCli('gc', ['--dry-run', ...w.gcArgs]);
+    expectOk(dry);
+    expect(dry.stderr).toContain(note);
+    expect(dry.stdout.split('\n').filter((l) => l.startsWith('would free'))).toEqual([expect.stringMatching(/^would free net1 of pod shop\/web-3 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there/)]);
+    expect(dry.stdout).toMatch(/^gc: would free 1 stale attachment, 2 alive$/m);
+    await web1Stays();
+    expect(await leases(w.ws.dataDir)).toHaveLength(3);
+
+    const j = await runCli('gc', ['--dry-run', '-o', 'json', ...w.gcArgs]);
+    expectOk(j);
+    const out = JSON.parse(j.stdout) as { freed: { target: string }[]; alive: number; records: { mismatched: { key: string; why: string; removeCommand: string }[] } };
+    expect(out.freed.map((f) => f.target)).toEqual(['pod shop/web-3']);
+    expect(out.alive).toBe(2);
+    expect(out.records.mismatched).toEqual([expect.objectContaining({ key, removeCommand: removal, why: expect.stringContaining(why) })]);
+
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stderr).toContain(note);
+    expect(g.stdout.split('\n').filter((l) => l.startsWith('freed'))).toEqual([expect.stringMatching(/^freed net1 of pod shop\/web-3 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there/)]);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 2 alive$/m);
+    await web1Stays();
+    // the gone pod's attachment went, in its sandbox's namespace (the interface with its lease)
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId).sort()).toEqual([`${lab.prefix}-web-1`, `${lab.prefix}-web-2`]);
+    expect((await sh(['nsenter', '-t', String(pid3), '-n', 'ip', 'link', 'show', 'net1'])).exitCode).not.toBe(0);
+
+    // cni-detach of the pod the record names, when that pod is gone, reaches node-a through it: what runs there is
+    // decided by node-a's entries (none is of that pod), so nothing does
+    if (forged.pod === 'web-9') {
+      const d = await runCli('detach', ['web-9', '--ifname', 'net1', ...w.common]);
+      expectOk(d);
+      expect(d.stderr).toContain('nothing is attached as net1 in pod shop/web-9');
+      await web1Stays();
+    }
+    for (const pod of ['web-1', 'web-2']) expectOk(await runCli('detach', [pod, '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('cni-gc whose own agent pod fails: its error says so (exit 4), and the agent is not taken for a leftover of another command', async () => {
     const w = await world();
     expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));

@@ -4,7 +4,7 @@
  * field, good and bad; a record the tool writes (attached, write-ahead, interrupted, gc's) always passes.
  */
 import { describe, expect, it } from 'vitest';
-import { addAttachingRecord, addRecord, attachmentRecord, badRecordedPath, delPathsOf, readRecords, recordKey, recordName, shown, validateRecord, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, attachmentRecord, badRecordedPath, delPathsOf, entryPodGone, readRecords, recordAgainstNode, recordKey, recordName, shown, validateRecord, type AttachmentRecord } from '../../src/resolve/records.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
@@ -236,5 +236,41 @@ describe('an invalid record through the commands: shown by cni-list, left alone 
     await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--dry-run']);
     expect(w.stderr()).toContain('note: plugins looked for in /opt/x, where the attach of net1 found them (its record; --cni-path overrides)\n');
     expect(w.stderr()).not.toContain('/tmp/evil');
+  });
+});
+
+describe('a record judged against what its node holds (recordAgainstNode, entryPodGone)', () => {
+  const rec: AttachmentRecord = { namespace: 'shop', pod: 'web-1', uid: 'u1', node: 'node-a', ifname: 'net1', network: 'net', containerId: 'sb1', since: '2024-01-01T00:00:00Z' };
+  const held = (o: { network?: string; args?: [string, string][]; unreadable?: string } = {}) => ({
+    entry: { networkName: o.network ?? 'net', cniArgs: o.args ?? [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'u1']] as [string, string][] },
+    ...(o.unreadable ? { unreadable: o.unreadable } : {}),
+  });
+
+  it('the entry\'s pod when the record says what the entry says; nothing held is a stale record; an unreadable entry judges nothing', () => {
+    expect(recordAgainstNode(rec, [held()], 'node-a')).toEqual({ pod: { namespace: 'shop', name: 'web-1', uid: 'u1' } });
+    expect(recordAgainstNode(rec, [], 'node-a')).toEqual({ unheld: true });
+    expect(recordAgainstNode(rec, [held({ unreadable: 'cut short' })], 'node-a')).toEqual({ unreadable: 'cut short' });
+    // an entry without a uid: its pod is whichever has its name (the record's uid is not taken for it)
+    expect(recordAgainstNode(rec, [held({ args: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1']] })], 'node-a')).toEqual({ pod: { namespace: 'shop', name: 'web-1' } });
+  });
+
+  it('another pod name, namespace, uid or network, or no pod at all: a mismatch, with the entry\'s pod', () => {
+    const live = { namespace: 'shop', name: 'web-1', uid: 'u1' };
+    expect(recordAgainstNode({ ...rec, pod: 'web-9' }, [held()], 'node-a')).toEqual({ mismatch: 'node node-a holds net1 of container "sb1" (network net) for pod "shop/web-1", not shop/web-9', held: live });
+    expect(recordAgainstNode({ ...rec, namespace: 'other' }, [held()], 'node-a')).toEqual({ mismatch: 'node node-a holds net1 of container "sb1" (network net) for pod "shop/web-1", not other/web-1', held: live });
+    expect(recordAgainstNode({ ...rec, uid: 'forged' }, [held()], 'node-a')).toEqual({ mismatch: 'node node-a holds net1 of container "sb1" (network net) for pod shop/web-1 of uid "u1", not "forged"', held: live });
+    expect(recordAgainstNode({ ...rec, network: 'other' }, [held()], 'node-a')).toEqual({ mismatch: 'node node-a holds net1 of container "sb1" for network "net", not "other"' });
+    expect(recordAgainstNode(rec, [held({ args: [] })], 'node-a')).toEqual({ mismatch: 'node node-a holds net1 of container "sb1" (network net) for no pod (its CNI_ARGS name none), not for pod shop/web-1' });
+    // of two networks under one key, the record's is the one judged
+    expect(recordAgainstNode(rec, [held({ network: 'a' }), held()], 'node-a')).toEqual({ pod: live });
+  });
+
+  it('entryPodGone: no pod of that name, or another uid; an entry without a uid is alive while a pod has its name', () => {
+    const pods = new Map([['shop/web-1', { uid: 'u1' }]]);
+    expect(entryPodGone({ namespace: 'shop', name: 'web-1', uid: 'u1' }, pods)).toBe(false);
+    expect(entryPodGone({ namespace: 'shop', name: 'web-1', uid: 'u0' }, pods)).toBe(true);
+    expect(entryPodGone({ namespace: 'shop', name: 'web-2', uid: 'u2' }, pods)).toBe(true);
+    expect(entryPodGone({ namespace: 'shop', name: 'web-1' }, pods)).toBe(false);
+    expect(entryPodGone({ namespace: 'shop', name: 'web-2' }, pods)).toBe(true);
   });
 });
