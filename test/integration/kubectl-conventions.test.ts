@@ -342,6 +342,28 @@ describe('cni-list output as kubectl get prints lists', () => {
       expect(printJsonPath(t, list).replace(/\n$/, ''), t).toBe(k.stdout);
     }
   });
+  it.runIf(!!KUBECTL)('jsonpath templates kubectl fails on fail here with its words (exit 2, kubectl 1); a missing key prints nothing in both', async () => {
+    const { printJsonPath } = await import('../../src/cli/jsonpath.js');
+    const list = JSON.parse((await kubectl(['get', 'pods', '-A', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout);
+    for (const t of ['{.items[500].metadata.name}', '{.items[-40].metadata.name}', '{.items[0:600].metadata.name}', '{.items[2:1].metadata.name}', '{.items[0].metadata.name[0]}', '{.items[0].metadata.nosuch}', '{.items[-1].metadata.name}']) {
+      const k = await kubectl(['get', 'pods', '-A', '-o', `jsonpath=${t}`, '--kubeconfig', api.kubeconfigPath]);
+      let ours: string;
+      try {
+        ours = printJsonPath(t, list);
+      } catch (e) {
+        ours = `error: ${(e as Error).message}`;
+      }
+      if (k.exitCode === 0) expect(ours, t).toBe(k.stdout);
+      else {
+        expect(k.exitCode, t).toBe(1);
+        // kubectl adds "Printing more information for debugging the template: …"
+        expect(k.stderr.startsWith(`${ours}. Printing more information`), `${t}: ${k.stderr.split('\n')[0]} / ${ours}`).toBe(true);
+      }
+    }
+    const r = await runCli('list', ['-A', '--kubeconfig', api.kubeconfigPath, '--cache-dir', join(dir, 'no-cache'), '-o', 'jsonpath={.items[500].pod}'], { env: baseEnv({}) });
+    expect([r.exitCode, r.stdout], r.stderr).toEqual([2, '']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual(['error: error executing jsonpath "{.items[500].pod}": Error executing template: array index out of bounds: index 500, length 0']);
+  });
 });
 
 describe('completion through kubectl (kubectl_complete-cni_*)', () => {
