@@ -58,6 +58,7 @@ const FLAG_OF: Record<Setting, string> = {
   agentImage: '--agent-image',
   agentNamespace: '--agent-namespace',
   selector: '-l/--selector',
+  runTimeout: '--timeout',
 };
 
 /**
