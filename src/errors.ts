@@ -30,7 +30,8 @@ export type Setting =
   | 'agentRuntime'
   | 'agentImage'
   | 'agentNamespace'
-  | 'selector';
+  | 'selector'
+  | 'runTimeout';
 
 export interface Fix {
   setting: Setting;

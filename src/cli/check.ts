@@ -1,6 +1,6 @@
 /** kubectl cni-check: CNI CHECK of an attachment through its cached chain. */
 import { Command } from 'commander';
-import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
+import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
@@ -16,6 +16,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   addTargetOptions(cmd, { confRequired: false, annotate: false });
   addDryRunOption(cmd, 'CHECK');
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
+    refuseBulk('cni-check', given);
     const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked

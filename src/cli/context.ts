@@ -8,6 +8,7 @@ import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
+import type { AgentOptions } from '../resolve/agent.js';
 import { hold, interruptedBy } from '../exec/interrupt.js';
 import type { Io } from './main.js';
 import { parseDuration, parseRequestTimeout, readAllStdin, readConf, verbosity, type CommonFlags } from './options.js';
@@ -21,6 +22,19 @@ export interface RuntimeFlags {
   dockerHost?: string;
   agentImage?: string;
   agentNamespace?: string;
+  /** --timeout, the limit of each plugin run: a run through an agent must end before the agent does. */
+  timeout?: string;
+}
+
+/** The agent's options from the flags (resolve/agent.ts AgentOptions): image, namespace, and the plugin run limit. */
+export function agentOptions(flags: RuntimeFlags, note: (line: string) => void, image: string): AgentOptions {
+  return {
+    image: flags.agentImage ?? image,
+    namespace: flags.agentNamespace ?? 'kube-system',
+    startTimeoutMs: 120_000,
+    ...(flags.timeout !== undefined ? { runTimeoutMs: parseDuration(flags.timeout) } : {}),
+    note,
+  };
 }
 
 /** The ports, chosen once at the edge. Tests pass fakes. */
@@ -49,12 +63,7 @@ export function defaultDeps(io: Io): Deps {
       const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());
       const agent = async (api: KubeApi) => {
         const { agentRuntime, AGENT_IMAGE } = await load.agent();
-        return agentRuntime(api, {
-          image: flags.agentImage ?? AGENT_IMAGE,
-          namespace: flags.agentNamespace ?? 'kube-system',
-          startTimeoutMs: 120_000,
-          note: (l) => io.err(`note: ${l}\n`),
-        });
+        return agentRuntime(api, agentOptions(flags, (l) => io.err(`note: ${l}\n`), AGENT_IMAGE));
       };
       switch (flags.runtime) {
         case 'docker':

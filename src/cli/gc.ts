@@ -800,6 +800,10 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     }
 
     const verb = flags.dryRun ? 'would free' : 'freed';
+    // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
+    // could not be asked the others are not known, and the line says so rather than count them as none
+    const alive = valid.length - unchecked.length + aliveElsewhere;
+    const aliveSaid = clusterError ? `${alive} alive on this host (on other nodes: not known, the cluster could not be asked)` : `${alive} alive`;
     if (flags.output !== 'summary') {
       const rec = (s: Stale & { c: Classified }) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why });
       deps.io.out(await formatData({
@@ -807,7 +811,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l) })),
-        alive: valid.length - unchecked.length + aliveElsewhere,
+        // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
+        alive: clusterError ? null : alive,
         cniGc: outcome.gcNetworks,
         agentPodsDeleted: agents.deleted,
         records: {
@@ -833,7 +838,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${valid.length - unchecked.length + aliveElsewhere} alive${left.length ? `, ${left.length} busy (left for a later run)` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

@@ -58,6 +58,7 @@ const FLAG_OF: Record<Setting, string> = {
   agentImage: '--agent-image',
   agentNamespace: '--agent-namespace',
   selector: '-l/--selector',
+  runTimeout: '--timeout',
 };
 
 /**
@@ -107,6 +108,17 @@ function outputOf(io: Io): OutputConfiguration {
 }
 
 /** Returns the exit code instead of exiting, so tests can drive programs in-process. */
+/**
+ * Whether the words are a subcommand's use (cni-attach's `completion SHELL`): the subcommand's name first, then at
+ * most one word that is no flag (the shell) and -h/--help. Anything else names a pod that is called so
+ * (`kubectl cni-attach completion -n ns --ifname net1 --conf c.json`): its name is a word like any other. Pure.
+ */
+export function usedAsSubcommand(argv: string[], subcommands: string[]): boolean {
+  if (!subcommands.includes(argv[0] ?? '')) return false;
+  const rest = argv.slice(1).filter((a) => a !== '-h' && a !== '--help');
+  return rest.length === 0 || (rest.length === 1 && !rest[0]!.startsWith('-'));
+}
+
 export async function runProgram(program: Command, rawArgv: string[], io: Io = stdio): Promise<number> {
   const argv = normalizeArgv(rawArgv, flagSpecs(program));
   const flagsPart = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
@@ -123,6 +135,11 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     if (format === 'json' || format === 'yaml') io.out(await (await import('./output.js')).formatData(v.versionData(), format));
     else io.out(v.versionText());
     return ExitCode.Ok;
+  }
+  const subcommands = program.commands.map((c) => c.name());
+  if (argv.some((a) => subcommands.includes(a)) && !usedAsSubcommand(argv, subcommands)) {
+    // a pod named `completion` (cni-attach's subcommand): commander would take the word as the subcommand anywhere
+    (program as unknown as { commands: Command[] }).commands = [];
   }
   program.exitOverride();
   program.configureOutput(outputOf(io));

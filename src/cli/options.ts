@@ -113,6 +113,9 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
       .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')
       .option('--all', 'every pod of the namespace')
       .option('--parallel <n>', 'with -l/--all: how many pods at a time', '4');
+  } else {
+    // not offered, but known: refused by the command with what it takes instead (refuseBulk), not as an unknown option
+    cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp());
   }
   cmd
     .option('--netns <path>', "no cluster: a network namespace: a path (/var/run/netns/NAME, /proc/PID/ns/net) or, like 'ip netns', a bare NAME for /var/run/netns/NAME")
@@ -129,6 +132,16 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
   if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
   addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets');
   return addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+}
+
+/**
+ * For a command that takes one pod at a time (addTargetOptions without bulk: cni-check): -l/--all are refused as
+ * that (UsageError, exit 2), saying what to do instead; commander would say "unknown option '-l'".
+ */
+export function refuseBulk(command: string, flags: { selector?: string; all?: boolean }): void {
+  if (flags.selector === undefined && !flags.all) return;
+  const list = flags.selector !== undefined ? `kubectl cni-list -l ${flags.selector}` : 'kubectl cni-list';
+  throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, not ${flags.selector !== undefined ? '-l' : '--all'}: \`${list}\` lists the attachments of those pods, then ${command} each by name`);
 }
 
 /** The heading kubectl's global flags are listed under in --help. */

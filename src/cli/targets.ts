@@ -72,7 +72,9 @@ export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi>
  * Whether connect's error says that no cluster is configured at all (no kubeconfig anywhere and not in a pod:
  * resolve/kubeconfig.ts, resolve/kube.ts): cni-list and cni-gc are then about this host's cache alone (a note, exit
  * 0). Any other error of connect is a cluster that is configured but cannot be used or asked: their failure (README
- * "Exit codes"), after what this host's cache gave.
+ * "Exit codes"), after what this host's cache gave. A kubeconfig the user named that does not exist (--kubeconfig, or
+ * $KUBECONFIG whose files all do not exist) is such a failure, not "no cluster": resolve/kubeconfig.ts words it
+ * otherwise ("kubeconfig PATH: no such file", "none of the kubeconfig files $KUBECONFIG names exists (…)").
  */
 export function noClusterConfigured(e: unknown): boolean {
   return e instanceof CniAttachError && /^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message);

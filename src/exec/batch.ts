@@ -27,6 +27,7 @@
 import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
 import { EMIT_SH, parseFrames } from './framed.js';
+import { nodeTimeout } from './shell.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell, type TrustFacts } from './trust.js';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 
@@ -117,10 +118,11 @@ function stepShell(s: Step, arg: (v: string) => string): string {
       return trustShell(s.dirs.map(arg).join(' '));
     case 'firstRun': {
       const env = Object.entries(s.opts.env ?? {}).map(([k, v]) => arg(`${k}=${v}`)).join(' ');
-      const secs = s.opts.timeoutMs !== undefined ? `timeout -s KILL ${Math.max(1, Math.ceil(s.opts.timeoutMs / 1000))}s ` : '';
+      const limit = s.opts.timeoutMs !== undefined ? nodeTimeout(s.opts.timeoutMs) : undefined;
+      const secs = limit ? `timeout -s KILL ${limit.duration} ` : '';
       const cands = s.candidates.map(arg).join(' ');
       // never fails the round trip: the answer (exit code, path, output) is kept for the engine to judge
-      return `for c in ${cands}; do if [ -f "$c" ] && [ -x "$c" ]; then printf '%s' ${arg(s.opts.stdin ?? '')} | env -i ${env} ${secs}"$c" > "$t/p"; printf '%s %s\\n' $? "$c"; cat "$t/p"; exit 0; fi; done; exit 0`;
+      return `${limit?.setup ?? ''}for c in ${cands}; do if [ -f "$c" ] && [ -x "$c" ]; then printf '%s' ${arg(s.opts.stdin ?? '')} | env -i ${env} ${secs}"$c" > "$t/p"; printf '%s %s\\n' $? "$c"; cat "$t/p"; exit 0; fi; done; exit 0`;
     }
   }
 }

@@ -107,6 +107,27 @@ export class StoppableRun {
   }
 }
 
+/**
+ * How `timeout -s KILL` on a node is given a limit of `ms` milliseconds (ms > 0): `setup`, shell statements to run
+ * before it (none for whole seconds), and `duration`, its argument as a shell word. GNU coreutils' timeout takes
+ * fractional seconds (`0.5s`: coreutils timeout.c parse_duration, a double), and is given the limit exactly.
+ * busybox's timeout (1.35, measured here) parses `0.5s` but counts whole seconds (`sleep1` per second: 0.5 and 1.5 both
+ * end at 1 s), so it is given the limit rounded up to whole seconds: later than asked, never sooner. Which one the node
+ * has is asked there, in the same shell (`timeout --version` says "coreutils" only for GNU), and only for a limit that is
+ * not whole seconds, where the two differ.
+ */
+export function nodeTimeout(ms: number): { setup: string; duration: string } {
+  const whole = Math.max(1, Math.ceil(ms / 1000));
+  if (ms % 1000 === 0) return { setup: '', duration: `${whole}s` };
+  return { setup: `cni_lim=${ms / 1000}s; timeout --version 2>/dev/null | grep -q coreutils || cni_lim=${whole}s; `, duration: '"$cni_lim"' };
+}
+
+/** argv under `timeout -s KILL` for a limit of `ms` (nodeTimeout): argv as it was, or through sh where the node is asked. */
+export function limitedArgv(argv: string[], ms: number): string[] {
+  const t = nodeTimeout(ms);
+  return t.setup === '' ? ['timeout', '-s', 'KILL', t.duration, ...argv] : ['sh', '-c', `${t.setup}exec timeout -s KILL ${t.duration} "$@"`, 'sh', ...argv];
+}
+
 /** What one command on a node gave back: its exit code (137 when SIGKILL ended it) and output. */
 export interface Ran {
   code: number;
@@ -116,7 +137,7 @@ export interface Ran {
 
 /**
  * Run argv on a node as one StoppableRun: a clean environment with exactly the options' env (plus the run's mark),
- * GNU `timeout -s KILL` on the node for the limit, `send` carrying it there (an exec of its own, or a request on a
+ * `timeout -s KILL` on the node for the limit (limitedArgv: exact with GNU's, whole seconds with busybox's), `send` carrying it there (an exec of its own, or a request on a
  * node session; its `what` is the command as messages name it: see RunOptions.what). On the user's signal while it runs every process of the run is killed on the node (`kill` runs the
  * kill command there) and its end is waited for, at most about 5 s: the engine then rolls back or keeps the record
  * (RunResult.interrupted), with nothing of the run left running.
@@ -131,8 +152,7 @@ export async function runStoppable(
 ): Promise<RunResult> {
   const stop = new StoppableRun(kill);
   const env = [...Object.entries(opts.env ?? baseEnv).map(([k, v]) => `${k}=${v}`), stop.mark];
-  const secs = opts.timeoutMs !== undefined ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
-  const limited = secs !== undefined ? ['timeout', '-s', 'KILL', `${secs}s`, ...argv] : argv;
+  const limited = opts.timeoutMs !== undefined ? limitedArgv(argv, opts.timeoutMs) : argv;
   try {
     // messages name the command asked for (opts.what, else argv[0]), not the `timeout` wrapped around it here
     const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs, opts.what ?? argv[0] ?? '', opts.scratch ?? false));
@@ -141,7 +161,7 @@ export async function runStoppable(
     const r = got.x;
     // 137 is 128 + SIGKILL: the kill (or timeout(1)) ended it
     if (stop.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
-    if (secs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
+    if (opts.timeoutMs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false };
   } finally {
     stop.release();

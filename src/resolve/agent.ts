@@ -8,7 +8,7 @@
  * (phase Failed, reason DeadlineExceeded) until someone deletes it: cni-gc does (finishedAgentPods below). The same
  * deadline bounds a command: one running longer than 600 s loses its agent.
  */
-import { UnreachableError } from '../errors.js';
+import { UnreachableError, UsageError } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
 import { BatchingExecutor } from '../exec/batch.js';
 import { atEnd, cleanupPending } from '../exec/interrupt.js';
@@ -58,11 +58,23 @@ const onNodeThroughAgent = (node: string, namespace: string) => `crictl/ctr on n
 /** Container states that will not get better by waiting. */
 const HOPELESS = new Set(['InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError']);
 
+/** How long an agent pod lives (its activeDeadlineSeconds, and its `sleep`): the kubelet ends it then, whatever runs. */
+export const AGENT_LIFE_S = 600;
+/**
+ * The longest plugin run limit (--timeout) a run through an agent may have: the agent's life less a minute for its
+ * start, the look-ups and the round trips around the run. A longer one is refused before any agent is made (the
+ * agent would be ended under the run, which then fails as "cannot reach", its rollback with it); raising the agent's
+ * life instead would leave a privileged pod that long on the node when the command is killed.
+ */
+export const MAX_RUN_THROUGH_AGENT_MS = (AGENT_LIFE_S - 60) * 1000;
+
 export interface AgentOptions {
   image: string;
   namespace: string;
   /** How long to wait for the agent pod to run. */
   startTimeoutMs: number;
+  /** The limit of each plugin run (--timeout), ms: above MAX_RUN_THROUGH_AGENT_MS the agent is refused (UsageError). */
+  runTimeoutMs?: number;
   note: (line: string) => void;
 }
 
@@ -101,14 +113,14 @@ export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespac
       hostNetwork: true,
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: 0,
-      activeDeadlineSeconds: 600,
+      activeDeadlineSeconds: AGENT_LIFE_S,
       automountServiceAccountToken: false,
       tolerations: [{ operator: 'Exists' }],
       containers: [
         {
           name: 'agent',
           image: o.image,
-          command: ['sleep', '600'],
+          command: ['sleep', String(AGENT_LIFE_S)],
           securityContext: { privileged: true },
         },
       ],
@@ -132,6 +144,12 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   atEnd(remove);
 
   const start = async (node: string) => {
+    if (o.runTimeoutMs !== undefined && o.runTimeoutMs > MAX_RUN_THROUGH_AGENT_MS) {
+      throw new UsageError(
+        `a plugin run limit of ${o.runTimeoutMs / 1000} s is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${MAX_RUN_THROUGH_AGENT_MS / 60_000}m (nothing was changed)`,
+        { fix: { setting: 'runTimeout' } },
+      );
+    }
     const pod = await api.createPod(o.namespace, agentPod(node, o)).catch((e: Error) => {
       throw agentRefusal(e, o.namespace);
     });

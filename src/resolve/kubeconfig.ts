@@ -24,6 +24,10 @@
  *   are set (client-go's inClusterClientConfig.Possible, plus isDefault of the merged config).
  * - Nothing at all: an error naming where it looked (kubectl would try http://localhost:8080; a plugin acting on a
  *   cluster nobody named is worse than stopping). Exit 4.
+ * - A kubeconfig named that does not exist is never "nothing at all": `--kubeconfig PATH` missing is bad usage (exit 2,
+ *   as kubectl's `stat PATH: no such file or directory`); `$KUBECONFIG` whose files all do not exist, and nothing else
+ *   naming a server, is exit 4 naming them (client-go warns `Config not found: …` and then uses the in-cluster config
+ *   or tries http://localhost:8080: a typo there would act on another cluster or read as "no cluster").
  *
  * Pure: files come through the `KubeconfigFiles` port, so it is unit-tested without a file system.
  */
@@ -241,7 +245,9 @@ function inClusterPossible(env: LoadingRules['env']): boolean {
 /**
  * Resolve the config a command uses, as kubectl would (see the module comment).
  * Errors: UsageError (exit 2) for an explicit --kubeconfig that does not exist, an unreadable or malformed file, a
- * --context/--cluster/--user naming nothing; UnreachableError (exit 4) when no config exists at all.
+ * --context/--cluster/--user naming nothing; UnreachableError (exit 4) when $KUBECONFIG names only files that do not
+ * exist ("none of the kubeconfig files $KUBECONFIG names exists (…)"), or no config exists at all ("no kubeconfig
+ * found (…)": the one cli/targets.ts noClusterConfigured takes for "no cluster").
  */
 export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: KubeconfigFiles): ResolvedKubeconfig {
   const { paths, explicit } = kubeconfigPaths(rules);
@@ -275,6 +281,13 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   const cluster = clusterOptions(clusterName || 'cluster', m.clusters.get(clusterName), o);
 
   if (cluster.server === '') {
+    // $KUBECONFIG names files and none exists: a typo, not "no kubeconfig at all" (client-go warns `Config not found:
+    // /x` and falls back to the in-cluster config or http://localhost:8080, which fails or acts where nobody said)
+    if (docs.length === 0 && !explicit && !!rules.env.KUBECONFIG && paths.length > 0) {
+      throw new UnreachableError(`none of the kubeconfig files $KUBECONFIG names exists (${paths.join(', ')})`, {
+        fix: { setting: 'kubeconfig', advice: 'correct $KUBECONFIG, or give the file' },
+      });
+    }
     // nothing names a server: in-cluster when possible (client-go: only when the merged config is the default one)
     if (inClusterPossible(rules.env)) return { kind: 'in-cluster', ...(o.namespace ? { namespace: o.namespace } : {}), impersonate: impersonateOnly };
     if (docs.length === 0) {

@@ -92,7 +92,7 @@ export class FakeKube implements KubeApi {
   async exec(namespace: string, pod: string, _container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
     if (!this.pods.has(`${namespace}/${pod}`)) throw new NotFoundError(`pod ${namespace}/${pod} not found`);
     this.execs.push(command);
-    // undo: nsenter -t 1 -m -u -i -n -p -- env -i K=V… [timeout -s KILL Ns] argv…
+    // undo: nsenter -t 1 -m -u -i -n -p -- env -i K=V… [timeout -s KILL Ns | sh -c '…' sh] argv…
     const rest = command.slice(command.indexOf('--') + 1);
     if (rest[0] !== 'env' || rest[1] !== '-i') throw new Error(`unexpected agent command ${command.join(' ')}`);
     let i = 2;
@@ -104,6 +104,8 @@ export class FakeKube implements KubeApi {
     }
     let argv = rest.slice(i);
     if (argv[0] === 'timeout') argv = argv.slice(4);
+    // a limit that is not whole seconds: sh -c '…exec timeout -s KILL "$cni_lim" "$@"' sh argv… (exec/shell.ts limitedArgv)
+    else if (argv[0] === 'sh' && argv[1] === '-c' && argv[2]?.includes('exec timeout -s KILL')) argv = argv.slice(4);
     const r = await this.execOn!.run(argv, { env, stdin });
     return { code: r.code ?? 137, stdout: r.stdout, stderr: r.stderr };
   }

@@ -147,6 +147,35 @@ describe('kubeconfig loading (client-go rules)', () => {
     if (KUBECTL) expect((await kubectl(['get', 'pods'])).stderr).toMatch(/localhost:8080/);
   });
 
+  it('a kubeconfig named that does not exist is not "no kubeconfig": every command that asks the cluster fails naming it ($KUBECONFIG: 4, --kubeconfig: 2); nothing named stays a note, exit 0', async () => {
+    await mkdir(join(dir, 'empty-home'), { recursive: true });
+    const cache = ['--cache-dir', join(dir, 'no-cache')];
+    const missing = join(dir, 'nonexistent');
+    const runs: [Parameters<typeof runCli>[0], string[]][] = [
+      ['gc', cache],
+      ['list', ['-A', ...cache]],
+      ['check', ['web-1', '-n', 'shop', '--ifname', 'net1', ...cache]],
+      ['detach', ['web-1', '-n', 'shop', '--ifname', 'net1', ...cache]],
+      ['attach', ['web-1', '-n', 'shop', '--ifname', 'net1', '--conf', '-', ...cache]],
+    ];
+    for (const [tool, args] of runs) {
+      const env = baseEnv({ KUBECONFIG: `${missing}:${missing}-2` });
+      const r = await runCli(tool, args, { env, input: '{"cniVersion":"1.0.0","name":"n","type":"bridge"}' });
+      expect(r.exitCode, `${tool} ${show(r)}`).toBe(4);
+      expect(r.stderr, tool).toContain(`none of the kubeconfig files $KUBECONFIG names exists (${missing}, ${missing}-2)`);
+      expect(r.stdout, tool).not.toMatch(/^gc: .* 0 alive$/m);
+      const x = await runCli(tool, [...args, '--kubeconfig', missing], { env: baseEnv({}), input: '{"cniVersion":"1.0.0","name":"n","type":"bridge"}' });
+      expect(x.exitCode, `${tool} --kubeconfig ${show(x)}`).toBe(2);
+      expect(x.stderr, tool).toContain(`kubeconfig ${missing}: no such file`);
+    }
+    for (const [tool, args] of runs.slice(0, 2)) {
+      const r = await runCli(tool, args, { env: baseEnv({}) });
+      expect(r.exitCode, `${tool} ${show(r)}`).toBe(0);
+      expect(r.stderr, tool).toMatch(/^note: .*no kubeconfig found \(looked in .*empty-home\/\.kube\/config; not in a pod either\)/m);
+    }
+    if (KUBECTL) expect((await kubectl(['get', 'pods'], { KUBECONFIG: missing })).stderr).toMatch(/localhost:8080/);
+  });
+
   it('in-cluster variables and ~/.kube/config: the file is used', async () => {
     const home = join(dir, 'home-incluster');
     await mkdir(join(home, '.kube'), { recursive: true });
@@ -312,6 +341,28 @@ describe('cni-list output as kubectl get prints lists', () => {
       // execa drops one trailing newline of kubectl's output
       expect(printJsonPath(t, list).replace(/\n$/, ''), t).toBe(k.stdout);
     }
+  });
+  it.runIf(!!KUBECTL)('jsonpath templates kubectl fails on fail here with its words (exit 2, kubectl 1); a missing key prints nothing in both', async () => {
+    const { printJsonPath } = await import('../../src/cli/jsonpath.js');
+    const list = JSON.parse((await kubectl(['get', 'pods', '-A', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout);
+    for (const t of ['{.items[500].metadata.name}', '{.items[-40].metadata.name}', '{.items[0:600].metadata.name}', '{.items[2:1].metadata.name}', '{.items[0].metadata.name[0]}', '{.items[0].metadata.nosuch}', '{.items[-1].metadata.name}']) {
+      const k = await kubectl(['get', 'pods', '-A', '-o', `jsonpath=${t}`, '--kubeconfig', api.kubeconfigPath]);
+      let ours: string;
+      try {
+        ours = printJsonPath(t, list);
+      } catch (e) {
+        ours = `error: ${(e as Error).message}`;
+      }
+      if (k.exitCode === 0) expect(ours, t).toBe(k.stdout);
+      else {
+        expect(k.exitCode, t).toBe(1);
+        // kubectl adds "Printing more information for debugging the template: …"
+        expect(k.stderr.startsWith(`${ours}. Printing more information`), `${t}: ${k.stderr.split('\n')[0]} / ${ours}`).toBe(true);
+      }
+    }
+    const r = await runCli('list', ['-A', '--kubeconfig', api.kubeconfigPath, '--cache-dir', join(dir, 'no-cache'), '-o', 'jsonpath={.items[500].pod}'], { env: baseEnv({}) });
+    expect([r.exitCode, r.stdout], r.stderr).toEqual([2, '']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual(['error: error executing jsonpath "{.items[500].pod}": Error executing template: array index out of bounds: index 500, length 0']);
   });
 });
 

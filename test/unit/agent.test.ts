@@ -7,6 +7,7 @@ import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { world } from '../fakes/world.js';
+import { agentOptions } from '../../src/cli/context.js';
 
 /** A remote node behind the agent: ctr finds the pod's sandbox, the bridge plugin is in its /opt/cni/bin. */
 function remoteNode() {
@@ -29,7 +30,8 @@ function agentWorld() {
   const node = remoteNode();
   w.kube.execOn = node;
   w.kube.add(makePod({ name: 'far-1', namespace: 'shop', uid: 'uid-far', node: 'node-9' }));
-  w.deps.runtimes = async (flags, api) => [agentRuntime(api!, { image: flags.agentImage ?? 'busybox:1.36', namespace: flags.agentNamespace ?? 'kube-system', startTimeoutMs: 1000, note: () => {} })];
+  // the agent's options as the CLI makes them from the flags (cli/context.ts agentOptions), with a short start
+  w.deps.runtimes = async (flags, api) => [agentRuntime(api!, { ...agentOptions(flags, () => {}, 'busybox:1.36'), startTimeoutMs: 1000 })];
   return { ...w, node };
 }
 
@@ -64,6 +66,21 @@ describe('--runtime agent', () => {
     expect([...w.node.files.keys()].some((k) => k === '/var/lib/cni/results/net-sb-far-eth1')).toBe(true);
     expect([...w.exec.files.keys()]).toEqual([]);
     expect((w.kube.annotation('shop', 'far-1', NETWORK_STATUS) as { interface: string }[])[0]!.interface).toBe('eth1');
+  });
+
+  it('a --timeout longer than an agent lives (600 s, less a minute) is refused when the run goes through one: exit 2, no agent made, nothing run; 9m is run', async () => {
+    for (const cmd of [attachCommand, detachCommand]) {
+      const w = agentWorld();
+      const args = cmd === attachCommand ? ['--conf', '-'] : [];
+      expect(await w.cli(cmd, ['far-1', '-n', 'shop', '--ifname', 'eth1', ...args, '--runtime', 'agent', '--timeout', '99999h'])).toBe(2);
+      expect(w.stderr()).toMatch(/^error: a plugin run limit of 359996400 s is longer than a run through an agent pod can take \(node node-9 is reached through one; it lives 600 s, its activeDeadlineSeconds\): at most 9m \(nothing was changed\); see --timeout$/m);
+      expect(w.kube.created).toHaveLength(0);
+      expect(w.node.calls).toHaveLength(0);
+    }
+    const w = agentWorld();
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent', '--timeout', '9m']), w.stderr()).toBe(0);
+    expect(w.kube.execs.some((c) => c.join(' ').includes('timeout -s KILL 540s'))).toBe(true);
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth2', '--conf', '-', '--runtime', 'agent', '--timeout', '541s'])).toBe(2);
   });
 
   it('detach goes through a new agent and deletes it too', async () => {

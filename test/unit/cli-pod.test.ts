@@ -53,6 +53,25 @@ describe('kubectl cni-attach POD', () => {
     expect(await w.cli(attachCommand, [...args.slice(0, 6), '--insecure-skip-tls-verify=true', '--request-timeout=1m'])).toBe(0);
     expect(w.kubeCalls[1]).toMatchObject({ insecureSkipTlsVerify: true, requestTimeoutMs: 60_000 });
   });
+  it('a pod named `completion` is a pod (attach, detach, check; the word first or later); `completion SHELL` alone stays the subcommand', async () => {
+    const w = world();
+    w.kube.add(makePod({ name: 'completion', namespace: 'shop', uid: 'uid-c', node: 'node-1' }));
+    w.runtime.add('shop', 'completion', 'uid-c', { id: SANDBOX, pid: 4242, netnsPath: NETNS });
+    expect(await w.cli(attachCommand, ['completion', '-n', 'shop', '--ifname', 'net1', '--conf', '-']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^net1 attached to pod shop\/completion /);
+    expect(await w.cli(checkCommand, ['-n', 'shop', 'completion', '--ifname', 'net1']), w.stderr()).toBe(0);
+    expect(await w.cli(detachCommand, ['completion', '--ifname=net1', '-n', 'shop']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^net1 detached from pod shop\/completion /);
+    expect(w.exec.calls.map((c) => c.command).filter((c) => c !== 'VERSION')).toEqual(['ADD', 'CHECK', 'DEL']);
+    // the subcommand, as used: a shell, or its help; a wrong shell is still the subcommand's error
+    expect(await w.cli(attachCommand, ['completion', 'bash'])).toBe(0);
+    expect(w.stdout()).toMatch(/^# bash completion for cni-attach/);
+    expect(await w.cli(attachCommand, ['completion', 'csh'])).toBe(2);
+    expect(w.stderr()).toBe('error: completion: "csh" is not bash, zsh or fish\n');
+    expect(await w.cli(attachCommand, ['completion'])).toBe(2);
+    expect(w.stderr()).toMatch(/missing required argument 'shell'/);
+    expect(w.kubeCalls).toHaveLength(3);
+  });
   it('--no-annotate leaves the pod alone', async () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--no-annotate'])).toBe(0);

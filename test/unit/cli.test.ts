@@ -166,6 +166,20 @@ describe('kubectl cni-detach and cni-check', () => {
     expect(await cli(checkCommand, w, base)).toBe(0);
     expect(w.stdout()).toMatch(/eth1 in netns \/var\/run\/netns\/a \(network net\): CHECK ok/);
   });
+  it.each([
+    [['-l', 'app=x'], "cni-check takes one pod (or --netns PATH) at a time, not -l: `kubectl cni-list -l app=x` lists the attachments of those pods, then cni-check each by name"],
+    [['--selector=app=x', '-n', 'shop'], 'not -l: `kubectl cni-list -l app=x`'],
+    [['--all', '-n', 'shop'], 'not --all: `kubectl cni-list` lists'],
+  ])('check %j: one pod at a time, said as that (exit 2), not "unknown option"; nothing run', async (args, msg) => {
+    const w = world();
+    w.deps.kube = async () => {
+      throw new Error('the cluster must not be asked');
+    };
+    expect(await cli(checkCommand, w, [...args, '--ifname', 'eth1'])).toBe(2);
+    expect(w.stderr()).toContain(msg);
+    expect(w.stderr()).not.toMatch(/unknown option/);
+    expect(w.exec.calls).toHaveLength(0);
+  });
   it('check and detach --dry-run print the same "# target:" header (netns=… containerId=…)', async () => {
     const w = world();
     expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(0);

@@ -132,7 +132,27 @@ describe('in-cluster and nothing at all', () => {
     }
     expect(err).toMatchObject({ kind: 'unreachable', fix: { setting: 'kubeconfig' } });
     expect((err as Error).message).toBe('no kubeconfig found (looked in /root/.kube/config; not in a pod either)');
-    expect(() => resolve({}, { KUBECONFIG: '/x:/y' })).toThrow(/looked in \$KUBECONFIG \(\/x, \/y\)/);
+  });
+  it('$KUBECONFIG naming only files that do not exist is not "no kubeconfig": exit 4 naming them, in a pod too; --kubeconfig missing: exit 2', () => {
+    const thrown = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as Error & { kind: string };
+      }
+      throw new Error('nothing thrown');
+    };
+    for (const env of [{ KUBECONFIG: '/x:/y', HOME: '/root' }, { KUBECONFIG: '/x:/y', ...inPod }]) {
+      const e = thrown(() => resolve({ '/root/.kube/config': D }, env));
+      expect(e).toMatchObject({ kind: 'unreachable', fix: { setting: 'kubeconfig' } });
+      expect(e.message).toBe('none of the kubeconfig files $KUBECONFIG names exists (/x, /y)');
+    }
+    expect(thrown(() => resolve({}, { HOME: '/root' }, {}, '/typo'))).toMatchObject({ kind: 'usage', message: 'kubeconfig /typo: no such file' });
+    // one of them there: the missing one is skipped (client-go); --server given: nothing else is needed, as kubectl
+    expect(resolve({ '/y': D }, { KUBECONFIG: '/x:/y' })).toMatchObject({ kind: 'kubeconfig', context: 'd-ctx' });
+    expect(resolve({}, { KUBECONFIG: '/x' }, { server: 'https://198.18.0.1' })).toMatchObject({ kind: 'kubeconfig', server: 'https://198.18.0.1' });
+    // $KUBECONFIG set but naming no file (":"): nothing named, as client-go's SplitList gives only empty entries
+    expect(thrown(() => resolve({}, { KUBECONFIG: ':' }))).toMatchObject({ kind: 'unreachable', message: expect.stringMatching(/^no kubeconfig found/) });
   });
   it('--server alone (no file) is enough, as with kubectl', () => {
     expect(resolve({}, { HOME: '/root' }, { server: 'https://198.18.0.1', token: 't' })).toMatchObject({ kind: 'kubeconfig', server: 'https://198.18.0.1', namespace: 'default' });

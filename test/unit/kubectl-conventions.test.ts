@@ -67,6 +67,36 @@ describe('kubectl jsonpath templates', () => {
     ['{$.items[*].n}', '1 2'],
     ['{.nothing}', ''],
   ])('%s', (t, out) => expect(printJsonPath(t, list)).toBe(out));
+  // kubectl get's answers to these (client-go util/jsonpath evalArray; --allow-missing-template-keys=true, its default)
+  const rows = { kind: 'List', items: [{ pod: 'a', addresses: ['198.18.0.2/24'] }, { pod: 'b', addresses: [] }, { pod: 'c', addresses: ['198.18.0.4/24'] }] };
+  it.each([
+    ['{.items[500].pod}', 'array index out of bounds: index 500, length 3'],
+    ['{.items[-4].pod}', 'array index out of bounds: index -1, length 3'],
+    ['{.items[0:600].pod}', 'array index out of bounds: index 599, length 3'],
+    ['{.items[2:1].pod}', 'starting index 2 is greater than ending index 1'],
+    ['{.items[0:3:0].pod}', 'step must be > 0'],
+    ['{.items[0].pod[0]}', 'string is not array or slice'],
+    ['{.items[*].addresses[0]}', 'array index out of bounds: index 0, length 0'],
+    ['{range .items[*]}{.pod} {@.addresses[0]}{"\\n"}{end}', 'array index out of bounds: index 0, length 0'],
+  ])('%s fails as kubectl: %s (exit 2; kubectl exits 1)', (t, why) => {
+    let e: unknown;
+    try {
+      printJsonPath(t, rows);
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toMatchObject({ kind: 'usage', message: `error executing jsonpath ${JSON.stringify(t)}: Error executing template: ${why}` });
+  });
+  it.each([
+    ['{.items[2].pod}', 'c'],
+    ['{.items[-1].pod}', 'c'],
+    ['{.items[1:1].pod}', ''],
+    ['{.items[1:].pod}', 'b c'],
+    ["{.items[0]['pod']}", 'a'],
+    ['{.items[0].nosuch}{.nosuch[3]}', ''],
+    ['{..pod}', 'a b c'],
+    ['{.items[?(@.pod=="a")].addresses[0]}', '198.18.0.2/24'],
+  ])('%s is no error: %j', (t, out) => expect(printJsonPath(t, rows)).toBe(out));
   it('refuses an unclosed action, range without end, and end without range', () => {
     expect(() => parseTemplate('{.items')).toThrow(/unclosed/);
     expect(() => parseTemplate('{range .items}x')).toThrow(/range.*without \{end\}/);

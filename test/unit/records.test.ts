@@ -696,6 +696,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
       [new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1'), 4],
       [new UsageError('no context named "nope" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
       [new UnreachableError('no kubeconfig found (looked in /home/me/.kube/config; not in a pod either)'), 0],
+      [new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4],
     ] as const) {
       w.deps.kube = async () => {
         throw error;
