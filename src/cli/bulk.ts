@@ -141,16 +141,28 @@ export interface StopWords {
   recorded: string;
 }
 
+/** How many pods a summary names in each of its groups; each pod's own progress line names every one. */
+export const NAMED_AT_MOST = 5;
+
+/**
+ * The first NAMED_AT_MOST of pods, then how many more: "ns/a, ns/b" or "ns/a, …, ns/e, … and 95 more". A summary of
+ * 1 000 pods stays one readable line; -o json names every pod.
+ */
+export function someNames(pods: string[]): string {
+  const shown = pods.slice(0, NAMED_AT_MOST).join(', ');
+  return pods.length > NAMED_AT_MOST ? `${shown}, … and ${pods.length - NAMED_AT_MOST} more` : shown;
+}
+
 /**
  * What the user's signal did to the batch, or undefined when it did nothing to it: "stopped by SIGTERM: 1 rolled
- * back (ns/a), 3 not started (ns/b, ns/c, ns/d)".
+ * back (ns/a), 3 not started (ns/b, ns/c, ns/d)"; without `named`, the counts alone ("1 rolled back, 3 not started").
  */
-function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords): string | undefined {
+function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean): string | undefined {
   const sig = outcomes.find((o) => o.stop)?.stop?.signal;
   if (!sig) return undefined;
   const groups: string[] = [];
   const group = (pods: PodOutcome<T>[], what: string) => {
-    if (pods.length) groups.push(`${pods.length} ${what} (${pods.map((o) => o.pod).join(', ')})`);
+    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod))})` : ''}`);
   };
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
@@ -159,31 +171,33 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords): string | unde
 }
 
 /**
- * The batch's summary line: `done` ("eth1 attached to 2 of 6 pods"), then what became of the others: "; stopped by
- * SIGTERM: 1 rolled back (ns/a), 3 not started (ns/b, …); 1 failed (ns/c)".
+ * The batch's summary line, on stdout (the result, as kubectl prints what it did): `done` ("eth1 attached to 2 of 6
+ * pods"), then what became of the others, at most NAMED_AT_MOST pods named per group: "; stopped by SIGTERM: 1 rolled
+ * back (ns/a), 3 not started (ns/b, …); 1 failed (ns/c)".
  */
 export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: StopWords): string {
   const failed = outcomes.filter((o) => o.state === 'failed').map((o) => o.pod);
-  const parts = [stopText(outcomes, words), failed.length ? `${failed.length} failed (${failed.join(', ')})` : undefined].filter(Boolean);
+  const parts = [stopText(outcomes, words, true), failed.length ? `${failed.length} failed (${someNames(failed)})` : undefined].filter(Boolean);
   return [done, ...parts].join('; ');
 }
 
 /**
  * The batch's end: nothing when every pod is done; when the user's signal stopped it, exit 128 + n (whatever else
- * failed: the message names it), as one command stopped by it; else the code of the first failure (in pod order).
+ * failed: the message counts it), as one command stopped by it; else the code of the first failure (in pod order).
+ * The message (stderr's `error:` line) gives counts only: the pods are named once, by their progress lines on stderr
+ * and the summary (or -o json) on stdout, not a second time here.
  */
 export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: StopWords): void {
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length === 0) return;
-  const names = (s: PodOutcome<T>[]) => s.map((f) => f.pod).join(', ');
   const mine = failed.filter((o) => o.state === 'failed');
-  const stop = stopText(outcomes, words);
+  const stop = stopText(outcomes, words, false);
   if (stop) {
     const sig = outcomes.find((o) => o.stop)!.stop!.signal;
-    const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed (${names(mine)})` : ''}`;
+    const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed` : ''}`;
     throw new SomeFailedError(msg, new StoppedError(sig, msg));
   }
-  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods (${names(failed)})`, failed[0]!.failure);
+  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods`, failed[0]!.failure);
 }
 
 /** A pod's record in -o json|yaml: what it did when done, else its state, error and exit code (and the signal that stopped it). */
@@ -218,7 +232,7 @@ export async function batchOf(
   const hostNet = listed.filter((p) => p.spec?.hostNetwork);
   if (hostNet.length) {
     const names = hostNet.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
-    deps.io.err(`note: skipped ${names.length} pod${names.length > 1 ? 's' : ''} on hostNetwork (${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}): ${names.length > 1 ? 'their' : 'its'} network namespace is the node's own\n`);
+    deps.io.err(`note: skipped ${names.length} pod${names.length > 1 ? 's' : ''} on hostNetwork (${someNames(names)}): ${names.length > 1 ? 'their' : 'its'} network namespace is the node's own\n`);
   }
   const pods = listed.filter((p) => !p.spec?.hostNetwork);
   if (pods.length === 0) {

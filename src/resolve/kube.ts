@@ -3,7 +3,7 @@
  * merge-patch pod annotations. kubectl's conventions for --kubeconfig, $KUBECONFIG, --context, -n and in-cluster config.
  * client-node is imported lazily: it costs hundreds of milliseconds and the --netns path never needs it.
  */
-import type { KubeConfig, RequestContext, SecurityAuthentication, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, RequestContext, SecurityAuthentication, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { delimiter } from 'node:path';
@@ -21,7 +21,12 @@ export interface ConfigMapData {
   labels?: Record<string, string>;
   resourceVersion?: string;
   data: Record<string, string>;
+  /** The keys of its binaryData, when it has any (this tool writes none; a ConfigMap with some is not empty). */
+  binaryKeys?: string[];
 }
+
+/** What a precondition DELETE of a ConfigMap did: deleted it; found it changed since (409 Conflict: left); found none. */
+export type DeleteOutcome = 'deleted' | 'changed' | 'gone';
 
 export interface Nad {
   namespace: string;
@@ -67,10 +72,17 @@ export interface KubeApi extends PodExec {
   /** Create a ConfigMap; an AlreadyExistsError when one of that name is there. */
   createConfigMap(cm: ConfigMapData): Promise<void>;
   /**
-   * JSON merge patch (RFC 7386) of a ConfigMap's data: each key set to its value, or removed when null. A NotFoundError
-   * when the ConfigMap does not exist.
+   * JSON merge patch (RFC 7386) of a ConfigMap's data: each key set to its value, or removed when null. Resolves with
+   * the ConfigMap as the patch left it (the API server's answer: its data and resourceVersion). A NotFoundError when
+   * the ConfigMap does not exist.
    */
-  patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<void>;
+  patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<ConfigMapData>;
+  /**
+   * Delete a ConfigMap only if it is still at `resourceVersion` (DeleteOptions preconditions.resourceVersion: the API
+   * server compares and deletes in one step, answering 409 Conflict when it was changed since): 'deleted', 'changed'
+   * (it was left as it is) or 'gone' (404). Other errors as every call's (403 without RBAC for delete: exit 4).
+   */
+  deleteConfigMap(namespace: string, name: string, resourceVersion: string): Promise<DeleteOutcome>;
   /**
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
@@ -207,6 +219,19 @@ export function staleConnection(e: unknown): boolean {
   if (typeof (err as { code?: unknown }).code === 'number') return false; // the server answered
   const text = `${err?.code ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`;
   return /ECONNRESET|socket hang up/.test(text);
+}
+
+/** A ConfigMap of the API as ConfigMapData (its namespace: the request's). */
+function configMapOf(c: V1ConfigMap, namespace: string): ConfigMapData {
+  const binary = Object.keys(c.binaryData ?? {});
+  return {
+    name: c.metadata?.name ?? '',
+    namespace,
+    ...(c.metadata?.labels ? { labels: c.metadata.labels } : {}),
+    ...(c.metadata?.resourceVersion ? { resourceVersion: c.metadata.resourceVersion } : {}),
+    data: c.data ?? {},
+    ...(binary.length ? { binaryKeys: binary } : {}),
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
@@ -453,13 +478,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
     },
     async listConfigMaps(namespace, labelSelector) {
       const list = await call(`listing configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }));
-      return list.items.map((c) => ({
-        name: c.metadata?.name ?? '',
-        namespace,
-        ...(c.metadata?.labels ? { labels: c.metadata.labels } : {}),
-        ...(c.metadata?.resourceVersion ? { resourceVersion: c.metadata.resourceVersion } : {}),
-        data: c.data ?? {},
-      }));
+      return list.items.map((c) => configMapOf(c, namespace));
     },
     async createConfigMap(cm) {
       const what = `creating configmap ${cm.namespace}/${cm.name}`;
@@ -473,7 +492,20 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
     },
     async patchConfigMapData(namespace, name, data) {
       const strategy = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-      await call(`patching configmap ${namespace}/${name}`, () => core.patchNamespacedConfigMap({ name, namespace, body: { data } }, strategy));
+      return configMapOf(await call(`patching configmap ${namespace}/${name}`, () => core.patchNamespacedConfigMap({ name, namespace, body: { data } }, strategy)), namespace);
+    },
+    async deleteConfigMap(namespace, name, resourceVersion) {
+      const what = `deleting configmap ${namespace}/${name}`;
+      try {
+        // retried once on a stale connection as every call: a first try that landed makes the second a 404
+        await send(what, () => core.deleteNamespacedConfigMap({ name, namespace, body: { preconditions: { resourceVersion } } }));
+        return 'deleted';
+      } catch (e) {
+        const code = (e as ApiErrorShape).code;
+        if (code === 404) return 'gone';
+        if (code === 409) return 'changed';
+        throw apiError(e, what, server);
+      }
     },
     async watchPod(namespace, name, settled, timeoutMs, from) {
       const what = `watching pod ${namespace}/${name}`;

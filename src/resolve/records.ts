@@ -13,11 +13,15 @@
  * object as it is at that moment, so concurrent patches of other keys (other attaches on the node) are not lost and no
  * resourceVersion precondition is needed. The node's CNI cache stays the truth about what is attached; a record is
  * only the index that says which nodes to visit.
+ *
+ * A removal that leaves a node's ConfigMap with no keys deletes it, with the resourceVersion the patch's answer gave
+ * as DeleteOptions precondition: an attach on another machine that wrote a key since makes the API server answer 409
+ * Conflict, and the ConfigMap stays with that key (a write after the delete finds none and creates it again).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
-import { NotFoundError } from '../errors.js';
+import { CniAttachError, NotFoundError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import { validateContainerId, validateIfName } from '../cni/env.js';
 import { validateNetworkName } from '../cni/conf.js';
@@ -303,33 +307,50 @@ async function putRecord(api: KubeApi, namespace: string, rec: AttachmentRecord,
   const { key: _key, ...stored } = rec;
   const value = JSON.stringify({ kind: RECORD_KIND, ...stored });
   const patch = { [k]: value, ...(replaces !== undefined && replaces !== k ? { [replaces]: null } : {}) };
-  try {
-    await api.patchConfigMapData(namespace, name, patch);
-    return;
-  } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
-  }
-  try {
-    await api.createConfigMap({ name, namespace, labels: { [RECORD_LABEL]: RECORD_LABEL_VALUE }, data: { [k]: value } });
-  } catch (e) {
-    if (!(e instanceof AlreadyExistsError)) throw e;
-    await api.patchConfigMapData(namespace, name, patch);
+  // patch; none there: create; created by another command meanwhile: patch again — which a removal on another machine
+  // that emptied and deleted it in between can make a NotFound again (removeRecords): so a few rounds, not one
+  for (let round = 1; ; round++) {
+    try {
+      await api.patchConfigMapData(namespace, name, patch);
+      return;
+    } catch (e) {
+      if (!(e instanceof NotFoundError) || round === PUT_ROUNDS) throw e;
+    }
+    try {
+      await api.createConfigMap({ name, namespace, labels: { [RECORD_LABEL]: RECORD_LABEL_VALUE }, data: { [k]: value } });
+      return;
+    } catch (e) {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    }
   }
 }
 
+/** How many patch-or-create rounds a record write makes before its NotFound is the error (putRecord). */
+const PUT_ROUNDS = 3;
+
 /**
  * Forget attachments of a node (a merge patch setting their keys to null: a record's own key when listRecords gave
- * it, else the attachment's); a node without records is fine.
+ * it, else the attachment's); a node without records is fine. When that leaves the node's ConfigMap with no keys it is
+ * deleted, on the precondition that it is still the version the patch left (an attach elsewhere that wrote a key since:
+ * 409 Conflict, it stays). The delete is tidying only: its failure (a 403 without RBAC for delete, the API gone) leaves
+ * an empty ConfigMap, harmless, and is not the removal's failure.
  */
 export async function removeRecords(api: KubeApi, namespace: string, node: string, keys: { containerId: string; ifname: string; key?: string }[]): Promise<void> {
   if (keys.length === 0) return;
   const patch: Record<string, null> = {};
   for (const k of keys) patch[k.key ?? recordKey(k.containerId, k.ifname)] = null;
+  const name = recordName(node);
+  let left;
   try {
-    await api.patchConfigMapData(namespace, recordName(node), patch);
+    left = await api.patchConfigMapData(namespace, name, patch);
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
+    return;
   }
+  if (Object.keys(left.data).length > 0 || left.binaryKeys?.length || !left.resourceVersion) return;
+  await api.deleteConfigMap(namespace, name, left.resourceVersion).catch((e: unknown) => {
+    if (!(e instanceof CniAttachError)) throw e;
+  });
 }
 
 /**

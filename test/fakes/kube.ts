@@ -1,7 +1,7 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
-import { AlreadyExistsError, type ConfigMapData, type KubeApi, type Nad, type Pod, type PodEvent } from '../../src/resolve/kube.js';
+import { AlreadyExistsError, type ConfigMapData, type DeleteOutcome, type KubeApi, type Nad, type Pod, type PodEvent } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
 
 export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
@@ -110,8 +110,10 @@ export class FakeKube implements KubeApi {
     return { code: r.code ?? 137, stdout: r.stdout, stderr: r.stderr };
   }
   readonly configMaps = new Map<string, ConfigMapData>();
-  /** Every ConfigMap request: "list ns", "create ns/name", "patch ns/name". */
+  /** Every ConfigMap request: "list ns", "create ns/name", "patch ns/name", "delete ns/name@resourceVersion". */
   readonly configMapCalls: string[] = [];
+  /** The resourceVersion the next ConfigMap write gives (each create and patch takes the next). */
+  private configMapRv = 1;
   async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMapData[]> {
     this.configMapCalls.push(`list ${namespace}`);
     const want = labelSelector.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]);
@@ -120,9 +122,9 @@ export class FakeKube implements KubeApi {
   async createConfigMap(cm: ConfigMapData): Promise<void> {
     this.configMapCalls.push(`create ${cm.namespace}/${cm.name}`);
     if (this.configMaps.has(`${cm.namespace}/${cm.name}`)) throw new AlreadyExistsError(`configmap ${cm.name} exists`);
-    this.configMaps.set(`${cm.namespace}/${cm.name}`, structuredClone(cm));
+    this.configMaps.set(`${cm.namespace}/${cm.name}`, { ...structuredClone(cm), resourceVersion: String(this.configMapRv++) });
   }
-  async patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<void> {
+  async patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<ConfigMapData> {
     this.configMapCalls.push(`patch ${namespace}/${name}`);
     const cm = this.configMaps.get(`${namespace}/${name}`);
     if (!cm) throw new NotFoundError(`configmap ${namespace}/${name} not found`);
@@ -130,6 +132,17 @@ export class FakeKube implements KubeApi {
       if (v === null) delete cm.data[k];
       else cm.data[k] = v;
     }
+    cm.resourceVersion = String(this.configMapRv++);
+    return structuredClone(cm);
+  }
+  /** As the API server: deleted only while still at resourceVersion (else 'changed', left); none: 'gone'. */
+  async deleteConfigMap(namespace: string, name: string, resourceVersion: string): Promise<DeleteOutcome> {
+    this.configMapCalls.push(`delete ${namespace}/${name}@${resourceVersion}`);
+    const cm = this.configMaps.get(`${namespace}/${name}`);
+    if (!cm) return 'gone';
+    if (cm.resourceVersion !== resourceVersion) return 'changed';
+    this.configMaps.delete(`${namespace}/${name}`);
+    return 'deleted';
   }
   async getNad(namespace: string, name: string): Promise<Nad> {
     const n = this.nads.get(`${namespace}/${name}`);

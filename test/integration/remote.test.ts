@@ -174,6 +174,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
     expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
     expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    // node-b's last record went with it: so did its ConfigMap
+    expect(api.listConfigMaps('kube-system').map((c) => c.metadata.name)).toEqual(['cni-attach-node-node-a']);
     expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
     const left = (JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { items: { pod: string }[] }).items;
     expect(left.map((x) => x.pod)).toEqual(['web-1']);
@@ -185,6 +187,11 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(agentExecs().length - before).toBeLessThanOrEqual(3);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
+    // the last detach of node-a: its ConfigMap is gone (DELETE on the precondition of the version its patch left)
+    expect(api.getConfigMap('kube-system', 'cni-attach-node-node-a')).toBeUndefined();
+    const del = api.requests.filter((q) => q.method === 'DELETE' && q.path.endsWith('/configmaps/cni-attach-node-node-a'));
+    expect(del.map((q) => q.body)).toEqual([{ preconditions: { resourceVersion: expect.stringMatching(/^\d+$/) } }]);
+    expect(api.listConfigMaps('kube-system')).toEqual([]);
   });
 
   it('gc from the laptop: a deleted pod whose sandbox is gone too is freed without its namespace (DEL frees the lease)', async () => {
@@ -958,7 +965,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     api.clearRequests();
     const missing = await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common, '--cni-path', '/opt/nothing']);
     expect(missing.exitCode, missing.stderr).toBe(2);
-    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-b', 'POST ', 'PATCH /cni-attach-node-node-b']);
+    // its write-ahead removed, node-b's ConfigMap was empty: deleted
+    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-b', 'POST ', 'PATCH /cni-attach-node-node-b', 'DELETE /cni-attach-node-node-b']);
+    expect(api.getConfigMap('kube-system', 'cni-attach-node-node-b')).toBeUndefined();
     const keys = recordKeys();
     expect(keys).toEqual([expect.stringMatching(new RegExp(`^${lab.prefix}-web-1\\.`))]);
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
@@ -1151,7 +1160,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const accesses = api.requests.map((q) => accessOf(q.method, q.path)).filter((a) => a !== undefined);
     for (const a of accesses) expect(allowed(grants, a), JSON.stringify(a)).toBe(true);
     const used = new Set(accesses.map((a) => `${a.group}/${a.resource}/${a.verb}`));
-    for (const need of ['/configmaps/list', '/configmaps/create', '/configmaps/patch']) expect(used, need).toContain(need);
+    for (const need of ['/configmaps/list', '/configmaps/create', '/configmaps/patch', '/configmaps/delete']) expect(used, need).toContain(need);
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 });

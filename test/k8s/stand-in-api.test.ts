@@ -767,6 +767,41 @@ describe('deleting pods', () => {
   });
 });
 
+describe('deleting configmaps', () => {
+  it('honours DeleteOptions preconditions as the API server does: a stale resourceVersion or another uid is 409 Conflict and the ConfigMap stays; the current one deletes it', async () => {
+    await core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name: 'cm-1' }, data: { a: '1' } } });
+    const seen = api.getConfigMap('kube-system', 'cm-1')!;
+    const seenRv = seen.metadata.resourceVersion!;
+    // another writer changes it after it was read
+    await core.patchNamespacedConfigMap({ name: 'cm-1', namespace: 'kube-system', body: { data: { b: '2' } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    const now = api.getConfigMap('kube-system', 'cm-1')!.metadata.resourceVersion!;
+    expect(now).not.toBe(seenRv);
+
+    const stale = await apiException(core.deleteNamespacedConfigMap({ name: 'cm-1', namespace: 'kube-system', body: { preconditions: { resourceVersion: seenRv } } }));
+    expect(stale.code).toBe(409);
+    expect(statusOf(stale)).toMatchObject({
+      reason: 'Conflict',
+      message: `Operation cannot be fulfilled on configmaps "cm-1": Precondition failed: ResourceVersion in precondition: ${seenRv}, ResourceVersion in object meta: ${now}`,
+      details: { name: 'cm-1', kind: 'configmaps' },
+    });
+    const otherUid = await apiException(core.deleteNamespacedConfigMap({ name: 'cm-1', namespace: 'kube-system', body: { preconditions: { uid: 'not-the-uid', resourceVersion: now } } }));
+    expect(otherUid.code).toBe(409);
+    expect(statusOf(otherUid).message).toMatch(/^Operation cannot be fulfilled on configmaps "cm-1": Precondition failed: UID in precondition: not-the-uid/);
+    expect(api.getConfigMap('kube-system', 'cm-1')?.data).toEqual({ a: '1', b: '2' });
+
+    // a dry run checks and keeps it
+    await core.deleteNamespacedConfigMap({ name: 'cm-1', namespace: 'kube-system', body: { dryRun: ['All'], preconditions: { resourceVersion: now } } });
+    expect(api.getConfigMap('kube-system', 'cm-1')).toBeDefined();
+
+    const status = await core.deleteNamespacedConfigMap({ name: 'cm-1', namespace: 'kube-system', body: { preconditions: { uid: seen.metadata.uid, resourceVersion: now } } });
+    expect(status).toMatchObject({ status: 'Success', details: { name: 'cm-1', kind: 'configmaps', uid: seen.metadata.uid } });
+    expect(api.getConfigMap('kube-system', 'cm-1')).toBeUndefined();
+    const gone = await apiException(core.deleteNamespacedConfigMap({ name: 'cm-1', namespace: 'kube-system', body: { preconditions: { resourceVersion: now } } }));
+    expect(gone.code).toBe(404);
+    expect(statusOf(gone)).toMatchObject({ reason: 'NotFound', message: 'configmaps "cm-1" not found' });
+  });
+});
+
 describe('exec', () => {
   it('runs a command with stdin through client-node (v5), streams stdout/stderr, and reports the exit code', async () => {
     const name = await createRunningAgent();

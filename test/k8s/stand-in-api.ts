@@ -2194,13 +2194,11 @@ export class StandInApiServer {
 
   private deleteConfigMapRequest(namespace: string, name: string, rec: RecordedRequest): unknown {
     const r = this.configMaps;
+    const opts = deleteOptionsOf(rec);
     const cur = r.store.get(key(namespace, name));
     if (!cur) throw this.notFound(r, name);
-    const pre = isObject(rec.body) && isObject(rec.body.preconditions) ? rec.body.preconditions : {};
-    if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== cur.metadata.resourceVersion) {
-      throw new ApiError(statusObject(409, `Operation cannot be fulfilled on ${groupResource(r)} "${name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`, 'Conflict', detailsOf(r, name)));
-    }
-    if (rec.query.dryRun !== 'All') {
+    checkPreconditions(r, name, cur, opts);
+    if (!isDryRun(rec, opts)) {
       r.store.delete(key(namespace, name));
       this.rv++;
     }
@@ -2309,8 +2307,7 @@ export class StandInApiServer {
   private deletePodRequest(namespace: string, name: string, rec: RecordedRequest): PodJson {
     const r = this.pods;
     const k = key(namespace, name);
-    if (rec.body !== undefined && !isObject(rec.body)) throw badRequest('DeleteOptions in version "v1" cannot be handled as a DeleteOptions: the body is not a JSON object');
-    const opts = isObject(rec.body) ? rec.body : {};
+    const opts = deleteOptionsOf(rec);
     const q = rec.query;
     let grace: number | undefined;
     if (q.gracePeriodSeconds !== undefined) {
@@ -2323,21 +2320,8 @@ export class StandInApiServer {
     }
     const cur = r.store.get(k) as PodJson | undefined;
     if (!cur) throw this.notFound(r, name);
-    const pre = isObject(opts.preconditions) ? opts.preconditions : {};
-    const conflict = (what: string, want: unknown, have: unknown) =>
-      new ApiError(
-        statusObject(
-          409,
-          `Operation cannot be fulfilled on ${groupResource(r)} "${name}": Precondition failed: ${what} in precondition: ${String(want)}, ${what} in object meta: ${String(have)}`,
-          'Conflict',
-          detailsOf(r, name),
-        ),
-      );
-    if (typeof pre.uid === 'string' && pre.uid !== cur.metadata.uid) throw conflict('UID', pre.uid, cur.metadata.uid);
-    if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== cur.metadata.resourceVersion) {
-      throw conflict('ResourceVersion', pre.resourceVersion, cur.metadata.resourceVersion);
-    }
-    const dryRun = q.dryRun === 'All' || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+    checkPreconditions(r, name, cur, opts);
+    const dryRun = isDryRun(rec, opts);
     const propagationPolicy = q.propagationPolicy ?? (typeof opts.propagationPolicy === 'string' ? opts.propagationPolicy : undefined);
 
     // Like the pod strategy: negative means 1 s; unscheduled and finished pods go at once.
@@ -2955,4 +2939,36 @@ function toYaml(v: unknown, indent = ''): string {
       .join('\n');
   }
   return scalar(v);
+}
+
+/** The DeleteOptions of a DELETE request (its body; none: {}); a body that is not a JSON object is a 400, as the API server's. */
+function deleteOptionsOf(rec: RecordedRequest): Record<string, unknown> {
+  if (rec.body !== undefined && !isObject(rec.body)) throw badRequest('DeleteOptions in version "v1" cannot be handled as a DeleteOptions: the body is not a JSON object');
+  return isObject(rec.body) ? rec.body : {};
+}
+
+/** A dry run: `?dryRun=All` or DeleteOptions.dryRun ["All"]. */
+function isDryRun(rec: RecordedRequest, opts: Record<string, unknown>): boolean {
+  return rec.query.dryRun === 'All' || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+}
+
+/**
+ * DeleteOptions.preconditions (uid, resourceVersion) against the object as stored: 409 Conflict with the API server's
+ * words when one differs (apiserver registry/generic/registry/store.go, Preconditions.Check in the storage layer).
+ */
+function checkPreconditions(r: Resource, name: string, cur: KubeObjectJson, opts: Record<string, unknown>): void {
+  const pre = isObject(opts.preconditions) ? opts.preconditions : {};
+  const conflict = (what: string, want: unknown, have: unknown) =>
+    new ApiError(
+      statusObject(
+        409,
+        `Operation cannot be fulfilled on ${groupResource(r)} "${name}": Precondition failed: ${what} in precondition: ${String(want)}, ${what} in object meta: ${String(have)}`,
+        'Conflict',
+        detailsOf(r, name),
+      ),
+    );
+  if (typeof pre.uid === 'string' && pre.uid !== cur.metadata.uid) throw conflict('UID', pre.uid, cur.metadata.uid);
+  if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== cur.metadata.resourceVersion) {
+    throw conflict('ResourceVersion', pre.resourceVersion, cur.metadata.resourceVersion);
+  }
 }

@@ -58,7 +58,8 @@ describe('the end of a batch', () => {
     );
     const err = thrown(() => batchExit(o, 'attach', WORDS));
     expect(err).toBeInstanceOf(SomeFailedError);
-    expect((err as Error).message).toBe('attach stopped by SIGTERM: 1 rolled back (ns/b), 2 not started (ns/d, ns/e); 1 of 5 pods done; 1 failed (ns/c)');
+    // the error line (stderr) counts; the summary (stdout) names: each pod once per stream
+    expect((err as Error).message).toBe('attach stopped by SIGTERM: 1 rolled back, 2 not started; 1 of 5 pods done; 1 failed');
     expect(exitCodeOf(err)).toBe(143);
     expect(exitCodeOf(thrown(() => batchExit([notStarted('ns/a', 'SIGINT')], 'detach', WORDS)))).toBe(130);
   });
@@ -67,8 +68,30 @@ describe('the end of a batch', () => {
     const o = [done('ns/a'), failed('ns/b', new NotFoundError('no sandbox')), failed('ns/c', new PluginError('bridge', 'ADD', 7, 'bad config'))];
     expect(batchSummary(o, 'eth1 attached to 1 of 3 pods', WORDS)).toBe('eth1 attached to 1 of 3 pods; 2 failed (ns/b, ns/c)');
     const err = thrown(() => batchExit(o, 'attach', WORDS));
-    expect((err as Error).message).toBe('attach failed for 2 of 3 pods (ns/b, ns/c)');
+    expect((err as Error).message).toBe('attach failed for 2 of 3 pods');
     expect(exitCodeOf(err)).toBe(3);
+  });
+
+  it('1 000 pods: the summary names the first 5 of each group and counts the rest; the error line names none', () => {
+    const pods = Array.from({ length: 1000 }, (_, i) => `shop/web-${i + 1}`);
+    const e = new NotFoundError('no sandbox');
+    const o = pods.map((p, i) => (i < 400 ? failed(p, e) : i < 402 ? rolledBack(p) : notStarted(p)));
+    const summary = batchSummary(o, 'eth1 attached to 0 of 1000 pods', WORDS);
+    expect(summary).toBe(
+      'eth1 attached to 0 of 1000 pods; stopped by SIGTERM: 2 rolled back (shop/web-401, shop/web-402), ' +
+        '598 not started (shop/web-403, shop/web-404, shop/web-405, shop/web-406, shop/web-407, … and 593 more); ' +
+        '400 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 395 more)',
+    );
+    const err = thrown(() => batchExit(o, 'attach', WORDS)) as Error;
+    expect(err.message).toBe('attach stopped by SIGTERM: 2 rolled back, 598 not started; 0 of 1000 pods done; 400 failed');
+    expect(exitCodeOf(err)).toBe(143);
+    const only = pods.slice(0, 100).map((p) => failed(p, e));
+    expect(batchSummary(only, 'eth1 detached from 0 of 100 pods', WORDS)).toBe(
+      'eth1 detached from 0 of 100 pods; 100 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 95 more)',
+    );
+    expect((thrown(() => batchExit(only, 'detach', WORDS)) as Error).message).toBe('detach failed for 100 of 100 pods');
+    // -o json stays complete: a record for every pod
+    expect(only.map((x) => batchRecord(x, (v) => ({ result: v }))).map((r) => r.pod)).toEqual(pods.slice(0, 100));
   });
 
   it('-o json: a record per pod, with the state and the signal of a pod it stopped', () => {

@@ -344,9 +344,23 @@ describe('-l / --all: many pods', () => {
     w.runtime.sandboxes.delete('shop/web-2');
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
     expect(w.stderr()).toMatch(/shop\/web-2: failed: no running sandbox of pod shop\/web-2/);
-    expect(w.stderr()).toMatch(/error: attach failed for 1 of 3 pods \(shop\/web-2\)/);
+    expect(w.stderr()).toMatch(/error: attach failed for 1 of 3 pods\n$/);
     expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2)\n');
     expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(2);
+  });
+
+  it('12 pods failing: each named once on stderr (its line) and in a summary of 5 names on stdout; the error line counts', async () => {
+    const w = many(12);
+    for (let i = 1; i <= 12; i++) w.runtime.sandboxes.delete(`shop/web-${i}`);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
+    expect(w.stdout()).toMatch(/^eth1 attached to 0 of 12 pods; 12 failed \((shop\/web-\d+, ){5}… and 7 more\)\n$/);
+    const err = w.stderr().trim().split('\n');
+    expect(err).toHaveLength(13);
+    expect(err.at(-1)).toBe('error: attach failed for 12 of 12 pods');
+    for (let i = 1; i <= 12; i++) expect(err.filter((l) => l.includes(`shop/web-${i}:`))).toHaveLength(1);
+    // -o json names every pod
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-o', 'json'])).toBe(3);
+    expect((JSON.parse(w.stdout()) as { pod: string }[]).map((r) => r.pod).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `shop/web-${i + 1}`).sort());
   });
 
   it('-o json gives one record per pod', async () => {

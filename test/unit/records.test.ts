@@ -8,7 +8,8 @@ import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
-import { addAttachingRecord, addRecord, attachmentRecord, listRecords, readRecords, reconcileRecords, recordKey, recordName, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, attachmentRecord, listRecords, readRecords, reconcileRecords, recordKey, recordName, removeRecordKeys, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { AlreadyExistsError } from '../../src/resolve/kube.js';
 import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
@@ -48,6 +49,78 @@ describe('records', () => {
     expect(r).toMatchObject({ namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: SANDBOX, addresses: ['198.18.0.2/24'] });
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    // the node's last record: its ConfigMap goes too
+    expect([...w.kube.configMaps.keys()]).toEqual([]);
+  });
+
+  it('a removal that leaves the node\'s ConfigMap with no keys deletes it, on the precondition of the version the patch left; one that leaves keys does not', async () => {
+    const kube = new FakeKube();
+    await addRecord(kube, 'kube-system', rec());
+    await addRecord(kube, 'kube-system', rec({ ifname: 'net2', containerId: 'd'.repeat(64) }));
+    kube.configMapCalls.length = 0;
+    await removeRecords(kube, 'kube-system', 'node-2', [{ containerId: 'c'.repeat(64), ifname: 'net1' }]);
+    expect(kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-2']);
+    const rv = Number(kube.configMaps.get('kube-system/cni-attach-node-node-2')!.resourceVersion);
+    await removeRecords(kube, 'kube-system', 'node-2', [{ containerId: 'd'.repeat(64), ifname: 'net2' }]);
+    expect(kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-2', 'patch kube-system/cni-attach-node-node-2', `delete kube-system/cni-attach-node-node-2@${rv + 1}`]);
+    expect(kube.configMaps.has('kube-system/cni-attach-node-node-2')).toBe(false);
+    // the next attach on that node creates it again
+    await addRecord(kube, 'kube-system', rec());
+    expect((await listRecords(kube, 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
+  });
+
+  it('an attach on another machine that writes a key between the emptying patch and the delete: 409 Conflict, the ConfigMap stays with its record', async () => {
+    const kube = new FakeKube();
+    await addRecord(kube, 'kube-system', rec());
+    const del = kube.deleteConfigMap.bind(kube);
+    kube.deleteConfigMap = async (ns, name, rv) => {
+      // the other machine's merge patch lands first: the ConfigMap is at a newer version than the one seen empty
+      await addRecord(kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db2', ifname: 'net7', containerId: 'e'.repeat(64) }));
+      const outcome = await del(ns, name, rv);
+      expect(outcome).toBe('changed');
+      return outcome;
+    };
+    await removeRecords(kube, 'kube-system', 'node-2', [{ containerId: 'c'.repeat(64), ifname: 'net1' }]);
+    expect(kube.configMapCalls.filter((c) => c.startsWith('delete'))).toHaveLength(1);
+    expect((await listRecords(kube, 'kube-system')).map((r) => `${r.pod} ${r.ifname}`)).toEqual(['db-2 net7']);
+  });
+
+  it('the delete is tidying only: refused (403, no RBAC for delete) or the API gone, the removal still succeeds and the empty ConfigMap stays', async () => {
+    for (const err of [new ApiStatusError('deleting configmap kube-system/cni-attach-node-node-2: the API server answered 403 (Forbidden)', 403, 'Forbidden', 'forbidden'), new UnreachableError('deleting configmap: connection refused')]) {
+      const kube = new FakeKube();
+      await addRecord(kube, 'kube-system', rec());
+      kube.deleteConfigMap = async () => {
+        throw err;
+      };
+      await expect(removeRecords(kube, 'kube-system', 'node-2', [{ containerId: 'c'.repeat(64), ifname: 'net1' }])).resolves.toBeUndefined();
+      expect(kube.configMaps.get('kube-system/cni-attach-node-node-2')?.data).toEqual({});
+    }
+  });
+
+  it('a record written while another machine empties and deletes the node\'s ConfigMap: created again, not lost', async () => {
+    const kube = new FakeKube();
+    // patch: none (NotFound); create: another command created it (AlreadyExists); patch: deleted meanwhile (NotFound)
+    const create = kube.createConfigMap.bind(kube);
+    let first = true;
+    kube.createConfigMap = async (cm) => {
+      if (first) {
+        first = false;
+        await create({ ...cm, data: { other: '{}' } });
+        await removeRecordKeys(kube, 'kube-system', 'node-2', ['other']);
+        expect(kube.configMaps.size).toBe(0);
+        throw new AlreadyExistsError('configmap exists');
+      }
+      return create(cm);
+    };
+    await addRecord(kube, 'kube-system', rec());
+    expect(kube.configMapCalls.filter((c) => !c.startsWith('delete'))).toEqual([
+      'patch kube-system/cni-attach-node-node-2',
+      'create kube-system/cni-attach-node-node-2',
+      'patch kube-system/cni-attach-node-node-2', // removeRecordKeys of the other machine
+      'patch kube-system/cni-attach-node-node-2',
+      'create kube-system/cni-attach-node-node-2',
+    ]);
+    expect((await listRecords(kube, 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
   });
 
   it('detach of a live pod that has nothing attached names the records of an earlier pod of that name (replaced), with the cni-gc that frees them', async () => {
@@ -226,7 +299,9 @@ describe('the write-ahead record of a pod attach', () => {
     const w = world();
     w.exec.links.set('/proc/4242/ns/net', new Set(['eth1']));
     expect(await w.cli(attachCommand, attachArgs)).toBe(2);
-    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1']);
+    // the write-ahead's removal left the node's ConfigMap empty: deleted at the version that patch left
+    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1', 'delete kube-system/cni-attach-node-node-1@2']);
+    expect(w.kube.configMaps.size).toBe(0);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
     w.exec.links.clear();
 
