@@ -451,9 +451,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // the command it printed, pasted at once: its lock's holder (the attach, on this laptop) is gone, but the ADD it
     // started may still run on the node until its time limit: busy (exit 1), saying when it is free; nothing ran
     const detachArgs = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
-    const early = await runCli('detach', detachArgs);
-    expect(early.exitCode, early.stderr).toBe(1);
-    expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
+    const intents = await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`);
+    expect(intents).toHaveLength(1);
+    // and with --force too: before, it forgot the intent beside the ADD that may still run ("DEL did not succeed")
+    for (const extra of [[], ['--force']]) {
+      const early = await runCli('detach', [...detachArgs, ...extra]);
+      expect(early.exitCode, early.stderr).toBe(1);
+      expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
+      expect(early.stdout).toBe('');
+    }
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual(intents);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
     // once free (the limit passed), the same command runs DEL from the intent with the record's --cni-path: the lease
     // and the record go
@@ -473,11 +480,21 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const first = spawnCli('attach', [...args, '--conf', conf]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
     const busy = 'error: another cni-attach/cni-detach is working on net1 in pod shop/web-1 right now; try again when it is done';
-    for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []]] as const) {
+    const ahead = recordKeys();
+    const intents = await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`);
+    expect(intents).toHaveLength(1);
+    // --force too (README: a lock whose holder lives is still respected): before, it took the lock the node's steps
+    // could not take for a failed DEL ("DEL did not succeed (….lock exists)"), forgot the running attach's intent
+    // and write-ahead record, exit 0, with a FailedRemoveInterface event
+    for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []], ['detach', ['--force']]] as const) {
       const r = await runCli(tool, [...args, ...extra]);
       expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
       expect(r.stderr.split('\n')).toContain(busy);
+      expect(r.stdout).toBe('');
     }
+    expect(recordKeys()).toEqual(ahead);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual(intents);
+    expect(api.listEvents('shop').map((e) => e.reason)).not.toContainEqual(expect.stringMatching(/RemoveInterface/));
     expect(api.listEvents('shop').map((e) => e.message)).not.toContainEqual(expect.stringMatching(/interrupted/));
     await writeFile(go, '');
     const r = await first.done;
