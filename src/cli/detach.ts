@@ -93,7 +93,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     const events = await load.events();
     const recorded = statusName(pod.pod, job.p.ifname, ns.NETWORK_STATUS);
     for (const d of done) {
-      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced, [cache.dir]), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
     }
   }
   try {
