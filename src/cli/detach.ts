@@ -82,13 +82,15 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   if (done.length > 0) await forget(job, pod, done);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
-  if (job.flags.annotate === false) return out;
+  // nothing detached: the pod is not written to. Its network-status entry of ifname, if any, is not ours to remove:
+  // Multus's, or that of an interface attached with another --cache-dir (README: a command that changes nothing)
+  if (done.length === 0 || job.flags.annotate === false) return out;
   if (!pod.podExists) {
     job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
     return out;
   }
   const ns = await load.networkStatus();
-  if (done.length && pod.pod) {
+  if (pod.pod) {
     // the pod's event (RemovedInterface), named as network-status names the network (NS/NAD for --net attachments)
     const events = await load.events();
     const recorded = statusName(pod.pod, job.p.ifname, ns.NETWORK_STATUS);

@@ -179,6 +179,33 @@ describe('refusals', () => {
 });
 
 describe('kubectl cni-detach POD', () => {
+  it('finding nothing, writes nothing to the pod: a network-status entry of that ifname another tool wrote, or of an interface attached with another --cache-dir, stays (one pod, -l); no event', async () => {
+    const w = world();
+    const multus = { name: 'shop/macvlan', interface: 'net2', ips: ['198.18.9.9'], default: false };
+    w.pod.metadata!.annotations![NETWORK_STATUS] = JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }, multus]);
+    w.pod.metadata!.labels = { app: 'web' };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const before = w.kube.annotation('shop', 'web-1', NETWORK_STATUS);
+    expect(before).toEqual([expect.objectContaining({ interface: 'eth0' }), multus, expect.objectContaining({ name: 'net', interface: 'eth1' })]);
+    const patches = w.kube.patches.length;
+    const events = w.kube.events.length;
+    for (const args of [
+      ['web-1', '-n', 'shop', '--ifname', 'net2'],
+      ['-l', 'app=web', '-n', 'shop', '--ifname', 'net2'],
+      // eth1 is attached, with the default cache dir: this one looks elsewhere
+      ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/elsewhere'],
+      ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/elsewhere'],
+    ]) {
+      expect(await w.cli(detachCommand, args), `${args.join(' ')}: ${w.stderr()}`).toBe(0);
+      expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+      // before: the entry was removed from network-status (a PATCH of the pod)
+      expect(w.kube.patches.length, args.join(' ')).toBe(patches);
+      expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual(before);
+      expect(w.kube.events.length).toBe(events);
+    }
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual([expect.objectContaining({ interface: 'eth0' }), multus]);
+  });
   it('DELs in the sandbox and removes its network-status entry', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
