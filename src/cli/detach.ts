@@ -1,6 +1,6 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { NotFoundError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -103,7 +103,9 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
     await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
   } catch (e) {
-    out.annotateError = e as Error;
+    // the pod deleted meanwhile (resolve/kube.ts): its network-status went with it, and the detach is whole
+    if (e instanceof NotFoundError) job.deps.io.err(`note: pod ${pod.namespace}/${pod.name} was deleted meanwhile, so there is no network-status annotation to update (${e.message})\n`);
+    else out.annotateError = e as Error;
   }
   return out;
 }

@@ -599,6 +599,39 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(recordKeys()).toEqual([]);
   });
 
+  it('a pod deleted during its attach (or replaced by one of its name): exit 3, saying so and giving the cni-gc that frees what stays on its node; that cni-gc, pasted, frees it; a new pod of that name is not written to', async () => {
+    const w = await world();
+    const { conf, started, go } = await slowChain(w);
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    for (const replaced of [false, true]) {
+      await rm(started, { force: true });
+      await rm(go, { force: true });
+      const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+      expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
+      api.deletePod('shop', 'web-1');
+      if (replaced) api.addPod(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-web-1-new', nodeName: 'node-a', containerRuntime: 'containerd', annotations: { 'k8s.v1.cni.cncf.io/network-status': '[]' } }));
+      await writeFile(go, '');
+      const r = await run.done;
+      // before: exit 4, "… could not be written (… pods "web-1" not found); run the same command again to retry, or
+      // cni-detach to undo", neither of which can reach a pod that is gone (and a replacing pod got the entry)
+      expect(r.exitCode, r.stderr).toBe(3);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('error: '))!;
+      expect(line).toMatch(/^error: net1 is attached, but pod shop\/web-1 was deleted meanwhile \(its network-status could not be written: annotating pod shop\/web-1: [^)]*\); `kubectl cni-gc [^`]*` frees what stays of the attachment on node node-a \(its interface, its IPAM lease\)$/);
+      expect(line).not.toMatch(/run the same command again|cni-detach/);
+      if (replaced) expect(api.getPod('shop', 'web-1')!.metadata.annotations?.['k8s.v1.cni.cncf.io/network-status']).toBe('[]');
+      expect(await leases(w.ws.dataDir)).toHaveLength(1);
+      const printed = /`(kubectl cni-gc [^`]*)`/.exec(line)![1]!;
+      const gcArgs = (await must(['sh', '-c', `set -- ${printed.replace(/^kubectl cni-gc /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+      const g = await runCli('gc', gcArgs);
+      expectOk(g);
+      expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\)/m);
+      expect(await leases(w.ws.dataDir)).toEqual([]);
+      expect(recordKeys()).toEqual([]);
+      if (replaced) api.deletePod('shop', 'web-1');
+      api.addPod(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-web-1', nodeName: 'node-a', containerRuntime: 'containerd', labels: { app: 'web', at: 'node-a' } }));
+    }
+  });
+
   it('configmaps and pods/exec both refused (403): the exec error says forbidden and the right it needs (exit 4); the note says the attempt was not recorded, after one refused write', async () => {
     const w = await world();
     api.clearRequests();

@@ -179,6 +179,14 @@ describe('refusals', () => {
 });
 
 describe('kubectl cni-detach POD', () => {
+  it('the pod deleted during its DEL: detached, exit 0, a note that there is no network-status to update (it said exit 4, "run the same command again")', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' ? (w.kube.pods.delete('shop/web-1'), {}) : {}));
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from pod shop/web-1 (network net)\n');
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 was deleted meanwhile, so there is no network-status annotation to update \(pod shop\/web-1 not found\)$/m);
+  });
   it('finding nothing, writes nothing to the pod: a network-status entry of that ifname another tool wrote, or of an interface attached with another --cache-dir, stays (one pod, -l); no event', async () => {
     const w = world();
     const multus = { name: 'shop/macvlan', interface: 'net2', ips: ['198.18.9.9'], default: false };
