@@ -10,7 +10,7 @@ import { formatData, gcCommandLine, printPlan, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -305,7 +305,10 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
           { cause: e },
         );
       }
+      // nothing in the cache dir given, while the pod's newest record names another: said, not used (cli/targets.ts)
+      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir) : undefined;
       if (flags.output !== 'summary') {
+        if (hint) deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}; ${hint}\n`);
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({
             network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
@@ -314,7 +317,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
           })),
         }, flags.output));
       } else if (o.done.length === 0) {
-        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); nothing to do\n`);
+        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${hint ?? 'nothing to do'}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);

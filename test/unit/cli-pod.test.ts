@@ -179,6 +179,25 @@ describe('refusals', () => {
 });
 
 describe('kubectl cni-detach POD', () => {
+  it('cni-check and cni-detach that find nothing in the --cache-dir given, while the pod\'s newest record names another: they say which to give, and do not use it', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
+    const hint = 'the cluster records eth1 attached with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs';
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(w.stderr()).toBe(`error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toBe(`note: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
+    // the other way round: the record names the default
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs/'])).toBe(0);
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs'])).toBe(3);
+    expect(w.stderr()).toMatch(/; the cluster records eth1 attached with --cache-dir \/var\/lib\/cni: give --cache-dir \/var\/lib\/cni\n$/);
+    // the same dir (written otherwise): no hint
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/var/lib/cni/'])).toBe(0);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/; nothing to do\n$/);
+  });
   it('the pod deleted during its DEL: detached, exit 0, a note that there is no network-status to update (it said exit 4, "run the same command again")', async () => {
     const w = world();
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
