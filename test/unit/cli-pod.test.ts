@@ -179,6 +179,24 @@ describe('refusals', () => {
 });
 
 describe('kubectl cni-detach POD', () => {
+  it('a detach whose network-status update failed keeps the record until it is done: the same command again removes the entry and the record; a third writes nothing', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const keys = () => [...w.kube.configMaps.values()].flatMap((c) => Object.keys(c.data));
+    expect(keys()).toHaveLength(1);
+    w.kube.failAnnotate = 1;
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(4);
+    expect(w.stderr()).toMatch(/run the same command again to retry/);
+    expect(keys()).toHaveLength(1);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toBe('note: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); removed its network-status entry and its record in the cluster, which an earlier detach left\n');
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual([{ name: 'kindnet', interface: 'eth0', default: true }]);
+    expect(keys()).toEqual([]);
+    const patches = w.kube.patches.length;
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/; nothing to do\n$/);
+    expect(w.kube.patches).toHaveLength(patches);
+  });
   it('cni-check and cni-detach that find nothing in the --cache-dir given, while the pod\'s newest record names another: they say which to give, and do not use it', async () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
