@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
@@ -12,7 +12,7 @@ import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { load } from './load.js';
@@ -247,9 +247,20 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
 
 /**
  * The error for an attach that stands but whose network-status was not (or, when the user's signal stopped the wait,
- * perhaps not) written: exit 4, or 128+n for the signal; either way the same command again makes sure.
+ * perhaps not) written: exit 4, or 128+n for the signal; either way the same command again makes sure. The pod deleted
+ * meanwhile (404, or another pod of its name: resolve/kube.ts updatePodAnnotation): exit 3, target not found — neither
+ * the same command nor cni-detach can reach it any more (its sandbox is gone or going); what stays on its node is a
+ * gone pod's attachment, recorded in the cluster, which cni-gc frees: the message gives that cni-gc with the flags that
+ * reach the node.
  */
-function annotateFailure(ifname: string, e: Error): UnreachableError | StoppedError {
+function annotateFailure(job: Job, o: Outcome, e: Error): UnreachableError | StoppedError | NotFoundError {
+  const ifname = job.p.ifname;
+  if (e instanceof NotFoundError && o.pod) {
+    const pod = `pod ${o.pod.ref.namespace}/${o.pod.ref.name}`;
+    const gone = new NotFoundError(`${ifname} is attached, but ${pod} was deleted meanwhile (its network-status could not be written: ${e.message})`, { cause: e });
+    gone.next = `\`${gcCommandLine(job.flags)}\` frees what stays of the attachment on node ${o.pod.node} (its interface, its IPAM lease)`;
+    return gone;
+  }
   const sig = stoppedBy(e);
   if (sig) return new StoppedError(sig, `${ifname} is attached; ${e.message}; run the same command again to make sure, or cni-detach to undo`, 'recorded');
   return new UnreachableError(
@@ -324,7 +335,7 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
       });
       // an attach made is finished, also after a signal: its record and network-status must match it
       const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
-      if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+      if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
       return o;
     },
     (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
@@ -436,7 +447,7 @@ stopped before the result was recorded (rolled back).`,
           deps.io.err(`note: network-status: ${conf.statusName} on ${p.ifname} recorded on the pod (stdout failed after the result)\n`);
         }
       }
-      if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
+      if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
     } finally {
       release();
     }

@@ -4,7 +4,8 @@ import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from 
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import type { PodLookup } from '../resolve/pod.js';
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
 import { load } from './load.js';
@@ -31,6 +32,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     let where: Record<string, string>; // the dry-run's "# target:" fields, the same as cni-detach prints
     let req: DetachRequest;
     let on = p;
+    let lookedUp: PodLookup | undefined;
     if (api) {
       // the cache entries of ifname and the plugins ride on the sandbox look-up, as detach's (cni/attach.ts readAhead)
       const ahead = (e: Executor) => {
@@ -38,6 +40,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
         engine.readAhead(on.ctx, on.cache, p.ifname);
       };
       const pod = await lookupPodFor(flags, deps, api, podName!, flags.dryRun ? undefined : ahead);
+      lookedUp = pod;
       describe = pod.describe;
       where = { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' };
       if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
@@ -57,7 +60,12 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
       const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
       return printPlan(deps.io.out, flags.output, where, runs, on.ctx.exec);
     }
-    const checked = await engine.check(on.ctx, on.cache, req);
+    const checked = await engine.check(on.ctx, on.cache, req).catch(async (e: unknown) => {
+      // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
+      const hint = e instanceof NotFoundError && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir) : undefined;
+      if (hint) (e as Error).message += `; ${hint}`;
+      throw e;
+    });
     if (flags.output !== 'summary') {
       deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
       return;

@@ -1,6 +1,6 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { NotFoundError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -10,7 +10,7 @@ import { formatData, gcCommandLine, printPlan, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -34,6 +34,8 @@ interface Outcome {
   /** The cache the DEL used (this host's, or the pod's node's): where the messages' paths are. */
   cache: ResultCache;
   annotateError?: Error;
+  /** Nothing was detached, but the network-status entry and the record an earlier detach left went (leftBehind). */
+  leftBehind?: boolean;
 }
 
 /** What detach and its --dry-run ask of the engine for a pod. */
@@ -70,30 +72,37 @@ function netnsRequest(job: Job, target: Target & { gone: boolean }): DetachReque
 }
 
 /**
- * DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status. stopOnSignal:
- * the user's signal stops the wait for the network-status PATCH (one detach); a batch finishes the bookkeeping of a
- * detach made, each request within --request-timeout (a second signal exits at once).
+ * DEL what the cache holds for a pod (present, sandbox gone, or pod gone), then fix its network-status, then forget
+ * its records in the cluster — after the network-status, so that a record stays while its entry does: a detach whose
+ * update failed ("run the same command again") is finished by the next, which finds the record and nothing in the
+ * cache (leftBehind). A detach that finds nothing else writes nothing to the pod: an entry of that ifname may be
+ * Multus's, or an interface's attached with another --cache-dir. stopOnSignal: the user's signal stops the wait for
+ * the network-status PATCH (one detach); a batch finishes the bookkeeping of a detach made, each request within
+ * --request-timeout (a second signal exits at once).
  */
 async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
-  if (done.length > 0) await forget(job, pod, done);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
-  if (job.flags.annotate === false) return out;
-  if (!pod.podExists) {
-    job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
+  const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
+  const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
+  if (left.length > 0) out.leftBehind = true;
+  if (done.length === 0 && left.length === 0) return out;
+  if (job.flags.annotate === false || !pod.podExists) {
+    if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
+    await forget(job, pod, keys);
     return out;
   }
   const ns = await load.networkStatus();
-  if (done.length && pod.pod) {
+  if (pod.pod) {
     // the pod's event (RemovedInterface), named as network-status names the network (NS/NAD for --net attachments)
     const events = await load.events();
     const recorded = statusName(pod.pod, job.p.ifname, ns.NETWORK_STATUS);
     for (const d of done) {
-      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced, [cache.dir]), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
     }
   }
   try {
@@ -101,9 +110,32 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
     await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
   } catch (e) {
-    out.annotateError = e as Error;
+    // the pod deleted meanwhile (resolve/kube.ts): its network-status went with it, and the detach is whole
+    if (e instanceof NotFoundError) job.deps.io.err(`note: pod ${pod.namespace}/${pod.name} was deleted meanwhile, so there is no network-status annotation to update (${e.message})\n`);
+    else {
+      out.annotateError = e as Error;
+      return out;
+    }
   }
+  await forget(job, pod, [...keys, ...left]);
   return out;
+}
+
+/**
+ * The cluster's records of this live pod's ifname (its uid; attached or interrupted) that name the cache dir this
+ * detach read (`dir`), which holds nothing of them: what a detach left whose network-status update failed (its
+ * records are forgotten only after it: detachPod), or an attachment forgotten on the node by other means. Their entry
+ * goes, and they do. Records of another cache dir are not (cni-detach says which to give: cli/targets.ts
+ * recordedCacheDirHint). Records that cannot be read give none.
+ */
+async function leftBehind(job: Job, pod: PodLookup, dir: string): Promise<{ containerId: string; ifname: string }[]> {
+  const records = await import('../resolve/records.js');
+  const uid = pod.pod?.metadata?.uid;
+  const mine = records.delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni';
+  const all = await records.listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system').catch(() => []);
+  return all
+    .filter((r) => !r.attaching && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && r.uid === uid && (r.cacheDir ?? '/var/lib/cni') === mine)
+    .map((r) => ({ containerId: r.containerId, ifname: r.ifname }));
 }
 
 /** The network-status name of the pod's interface (e.g. "shop/macvlan-net"), when recorded. */
@@ -150,10 +182,10 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
 }
 
 /** Remove the cluster records of what was detached (resolve/records.ts); a failure is a note, the detach stands. */
-async function forget(job: Job, pod: PodLookup, done: Detached[]): Promise<void> {
+async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[]): Promise<void> {
+  if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
-  const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   try {
     const node = pod.pod?.spec?.nodeName;
     if (node) await records.removeRecords(job.api!, ns, node, keys);
@@ -301,7 +333,10 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
           { cause: e },
         );
       }
+      // nothing in the cache dir given, while the pod's newest record names another: said, not used (cli/targets.ts)
+      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir) : undefined;
       if (flags.output !== 'summary') {
+        if (hint) deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}; ${hint}\n`);
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({
             network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
@@ -310,7 +345,8 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
           })),
         }, flags.output));
       } else if (o.done.length === 0) {
-        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); nothing to do\n`);
+        const rest = o.leftBehind ? 'removed its network-status entry and its record in the cluster, which an earlier detach left' : hint ?? 'nothing to do';
+        deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);

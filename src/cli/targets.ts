@@ -138,6 +138,25 @@ export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeA
 }
 
 /**
+ * For a detach or check of one pod that found nothing in the cache dir it read (`dir`, as --cache-dir gave it): when
+ * the cluster's newest record of that pod (of `uid`, when the pod is there) and --ifname, attached or interrupted,
+ * names another cache dir, the words that say so — "the cluster records net1 attached with --cache-dir /var/lib/cni:
+ * give --cache-dir /var/lib/cni" (a record without one names the default) — else undefined. Only said, never used: a
+ * record is not trusted to choose the cache a command reads and removes from (anyone who may write ConfigMaps in the
+ * agent namespace can write one). Records that cannot be read say nothing (they are only an index).
+ */
+export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string): Promise<string | undefined> {
+  if (flags.ifname === undefined) return undefined;
+  const r = (await newestRecords(api, flags, namespace, name, (r) => !r.attaching && (uid === undefined || r.uid === uid)))[0];
+  if (!r) return undefined;
+  const { delPathsOf } = await import('../resolve/records.js');
+  const recorded = r.cacheDir ?? '/var/lib/cni';
+  if (recorded === (delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni')) return undefined;
+  const q = shellQuote(recorded);
+  return `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with --cache-dir ${q}: give --cache-dir ${q}`;
+}
+
+/**
  * The pod side of detach and check (resolve/pod.ts lookupPod: it works when the pod or its sandbox is gone), with
  * -n, the runtimes --runtime names, and its notes on stderr. `recordsUnread`: for a pod that is gone, the error of
  * the cluster's records that could not be read, when they could not (then its node is not known: this host's cache

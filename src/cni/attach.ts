@@ -440,6 +440,8 @@ export interface DetachRequest {
   /**
    * Forced (`cni-detach --force`): run DEL as best it can (a given config and CNI_ARGS taking precedence), then forget the record
    * (result, intent, temp files, the stale lock) whether DEL succeeded or not, and whether the record could be read.
+   * A lock that is held (exec/lock.ts: its holder lives, or on a node its time limit has not passed) is respected as
+   * without force: BusyError, nothing run or removed.
    */
   force?: boolean;
   /** The command lines that clear this target's record, for messages (built by the CLI). */
@@ -605,6 +607,10 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         try {
           await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note));
         } catch (e) {
+          // the lock the steps on a node were to take with the first DEL was held (exec/batch.ts): nothing ran, and
+          // no DEL failed; the step-by-step try answers busy (optimistically). --force never forgets a record under
+          // a live lock (an attach still in its ADD, a detach in its DEL, a killed command's plugin until its limit)
+          if (e instanceof PreconditionFailed) throw e;
           const stopped = e instanceof PluginError && e.stoppedBy;
           if (!req.force || stopped) {
             if (e instanceof CniAttachError && stopped) e.message += '; the record stays: run the command again';

@@ -35,13 +35,26 @@ function limited(event: PodEvent): PodEvent {
 }
 
 /**
+ * text with each of `hide` (the CNI cache directory the user gave, which is also the node's; a trailing '/' ignored)
+ * written `<cache dir>`: events are read by everyone with access to the namespace, and kubectl's own events never
+ * carry a client's paths. Every event text that comes from an error (a plugin's message, a record's file) goes
+ * through it.
+ */
+function hidePaths(text: string, hide: string[]): string {
+  let out = text;
+  for (const p of hide.map((h) => h.replace(/\/+$/, '')).filter((h) => h.length > 1)) out = out.split(p).join('<cache dir>');
+  return out;
+}
+
+/**
  * Normal/RemovedInterface: "Remove eth1 from shop/macvlan-net". A forced detach whose DEL did not succeed forgot the
  * record without removing anything for sure: Warning/FailedRemoveInterface, "Remove eth1 from shop/macvlan-net
- * failed (<why>); its record was forgotten (forced): <what may remain>".
+ * failed (<why>); its record was forgotten (forced): <what may remain>", with the paths of `hide` (the cache dir)
+ * written `<cache dir>` (see hidePaths).
  */
-export function removedInterfaceEvent(ifname: string, network: string, forced?: { delError?: string; mayRemain: string }): PodEvent {
+export function removedInterfaceEvent(ifname: string, network: string, forced: { delError?: string; mayRemain: string } | undefined, hide: string[]): PodEvent {
   if (!forced?.delError) return { type: 'Normal', reason: 'RemovedInterface', message: `Remove ${ifname} from ${network}` };
-  return limited({ type: 'Warning', reason: 'FailedRemoveInterface', message: `Remove ${ifname} from ${network} failed (${forced.delError}); its record was forgotten (forced): ${forced.mayRemain}` });
+  return limited({ type: 'Warning', reason: 'FailedRemoveInterface', message: hidePaths(`Remove ${ifname} from ${network} failed (${forced.delError}); its record was forgotten (forced): ${forced.mayRemain}`, hide) });
 }
 
 /**
@@ -55,11 +68,11 @@ export function removedInterfaceEvent(ifname: string, network: string, forced?: 
  * Only the error's message, which says what happened on the pod's node: never its `next` (the user's own command
  * lines, with their local flags and paths) nor the flag of its fix. Events are read by everyone with access to the
  * namespace, and kubectl's own events never carry a client's command lines — nor its paths: each of `hide` (the CNI
- * cache directory the user gave, which is also the node's) is written `<cache dir>` wherever the message names it.
+ * cache directory the user gave, which is also the node's) is written `<cache dir>` wherever the message names it
+ * (hidePaths).
  */
-export function failedAddInterfaceEvent(ifname: string, network: string, e: unknown, hide: string[] = []): PodEvent {
-  let message = (e as Error)?.message ?? String(e);
-  for (const p of hide.filter((h) => h.length > 1)) message = message.split(p.replace(/\/+$/, '')).join('<cache dir>');
+export function failedAddInterfaceEvent(ifname: string, network: string, e: unknown, hide: string[]): PodEvent {
+  const message = hidePaths((e as Error)?.message ?? String(e), hide);
   const left = e instanceof CniAttachError ? e.left : undefined;
   const refused = e instanceof CniAttachError && (e.kind === 'usage' || e.kind === 'not-found' || e.kind === 'busy');
   const what =

@@ -87,6 +87,8 @@ export interface KubeApi extends PodExec {
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
    * `known` is the pod as just read: its annotation and resourceVersion serve for the first try (saving a GET).
+   * Errors: NotFoundError when the pod is gone (404), or when a pod read again to retry is another pod of that name
+   * (another uid than known's: the pod was deleted and made again) — never written to.
    */
   updatePodAnnotation(
     namespace: string,
@@ -662,6 +664,9 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       const strategy = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
       for (let attempt = 0; ; attempt++) {
         const pod = attempt === 0 && known?.metadata?.resourceVersion ? known : await call(what, () => core.readNamespacedPod({ name, namespace }));
+        if (known?.metadata?.uid && pod.metadata?.uid !== known.metadata.uid) {
+          throw new NotFoundError(`${what}: the pod of uid ${known.metadata.uid} was deleted, and a pod of that name now has uid ${pod.metadata?.uid ?? '(none)'}`);
+        }
         const current = pod.metadata?.annotations?.[key];
         const next = update(current);
         if (next === current) return;

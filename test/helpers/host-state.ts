@@ -142,6 +142,19 @@ export async function captureState(scope: Scope): Promise<HostState> {
   return state;
 }
 
+/**
+ * captureState once the host's links are those of `before` again, waiting at most 10 s: a namespace whose last
+ * process is gone (a removed sandbox) is torn down by the kernel in the background (net namespace cleanup), and the
+ * host side of its veth with it, so right after a command the host may still list it. Then as captureState.
+ */
+export async function captureSettled(scope: Scope, before: HostState): Promise<HostState> {
+  const want = JSON.stringify(before.hostLinks);
+  for (const t0 = Date.now(); Date.now() - t0 < 10_000; await new Promise((r) => setTimeout(r, 100))) {
+    if (JSON.stringify(await hostLinks(scope)) === want) break;
+  }
+  return captureState(scope);
+}
+
 /** The host is exactly as `before` (optionally with some fields expected to differ: pass them in `changed`). */
 export function expectState(now: HostState, before: HostState, what: string, changed: Partial<HostState> = {}): void {
   expect(now, `host state ${what}`).toEqual({ ...before, ...changed });

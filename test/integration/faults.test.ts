@@ -172,13 +172,16 @@ describe('crashes and failures around the chain', () => {
     // before: check said "nothing is attached as eth1 … (no cache entry …)", exit 3; its dry run and detach's printed
     // runs (CHECK: none; DEL: from the running attach's intent), exit 0
     const busy = `error: another cni-attach/cni-detach is working on eth1 in netns ${netnsPath(ns)} right now; try again when it is done`;
-    for (const [tool, extra] of [['check', []], ['check', ['--dry-run']], ['detach', ['--dry-run']]] as const) {
+    const files = await attachmentFiles(ws.cacheDir);
+    // --force too: a lock whose holder lives is respected (README), its intent not forgotten
+    for (const [tool, extra] of [['check', []], ['check', ['--dry-run']], ['detach', ['--dry-run']], ['detach', ['--force']]] as const) {
       const r = await runCli(tool, [...args, ...extra]);
       expectCleanError(r, 1);
       expect(r.stderr.trim(), show(r)).toBe(busy);
       expect(r.stdout, show(r)).toBe('');
     }
     expect(await readFile(ran, 'utf8'), 'no plugin ran').toBe(ranBefore);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual(files);
     // before: interrupted, with a cni-detach to run beside the attach still running
     const during = await list();
     expect(during).toEqual([expect.objectContaining({ pod: `netns:${netnsPath(ns)}`, state: 'attaching' })]);

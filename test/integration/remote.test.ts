@@ -458,9 +458,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // the command it printed, pasted at once: its lock's holder (the attach, on this laptop) is gone, but the ADD it
     // started may still run on the node until its time limit: busy (exit 1), saying when it is free; nothing ran
     const detachArgs = (await must(['sh', '-c', `set -- ${clear.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
-    const early = await runCli('detach', detachArgs);
-    expect(early.exitCode, early.stderr).toBe(1);
-    expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
+    const intents = await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`);
+    expect(intents).toHaveLength(1);
+    // and with --force too: before, it forgot the intent beside the ADD that may still run ("DEL did not succeed")
+    for (const extra of [[], ['--force']]) {
+      const early = await runCli('detach', [...detachArgs, ...extra]);
+      expect(early.exitCode, early.stderr).toBe(1);
+      expect(early.stderr).toMatch(/^error: another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now: its command \(pid \d+\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s \(at \S+Z\): try again then$/m);
+      expect(early.stdout).toBe('');
+    }
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual(intents);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
     // once free (the limit passed), the same command runs DEL from the intent with the record's --cni-path: the lease
     // and the record go
@@ -480,11 +487,21 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const first = spawnCli('attach', [...args, '--conf', conf]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
     const busy = 'error: another cni-attach/cni-detach is working on net1 in pod shop/web-1 right now; try again when it is done';
-    for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []]] as const) {
+    const ahead = recordKeys();
+    const intents = await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`);
+    expect(intents).toHaveLength(1);
+    // --force too (README: a lock whose holder lives is still respected): before, it took the lock the node's steps
+    // could not take for a failed DEL ("DEL did not succeed (….lock exists)"), forgot the running attach's intent
+    // and write-ahead record, exit 0, with a FailedRemoveInterface event
+    for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []], ['detach', ['--force']]] as const) {
       const r = await runCli(tool, [...args, ...extra]);
       expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
       expect(r.stderr.split('\n')).toContain(busy);
+      expect(r.stdout).toBe('');
     }
+    expect(recordKeys()).toEqual(ahead);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual(intents);
+    expect(api.listEvents('shop').map((e) => e.reason)).not.toContainEqual(expect.stringMatching(/RemoveInterface/));
     expect(api.listEvents('shop').map((e) => e.message)).not.toContainEqual(expect.stringMatching(/interrupted/));
     await writeFile(go, '');
     const r = await first.done;
@@ -587,6 +604,39 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
     expect(recordKeys()).toEqual([]);
+  });
+
+  it('a pod deleted during its attach (or replaced by one of its name): exit 3, saying so and giving the cni-gc that frees what stays on its node; that cni-gc, pasted, frees it; a new pod of that name is not written to', async () => {
+    const w = await world();
+    const { conf, started, go } = await slowChain(w);
+    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    for (const replaced of [false, true]) {
+      await rm(started, { force: true });
+      await rm(go, { force: true });
+      const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+      expect(await waitFor(async () => existsSync(started), 20_000), 'the attach reached its slow ADD').toBe(true);
+      api.deletePod('shop', 'web-1');
+      if (replaced) api.addPod(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-web-1-new', nodeName: 'node-a', containerRuntime: 'containerd', annotations: { 'k8s.v1.cni.cncf.io/network-status': '[]' } }));
+      await writeFile(go, '');
+      const r = await run.done;
+      // before: exit 4, "… could not be written (… pods "web-1" not found); run the same command again to retry, or
+      // cni-detach to undo", neither of which can reach a pod that is gone (and a replacing pod got the entry)
+      expect(r.exitCode, r.stderr).toBe(3);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('error: '))!;
+      expect(line).toMatch(/^error: net1 is attached, but pod shop\/web-1 was deleted meanwhile \(its network-status could not be written: annotating pod shop\/web-1: [^)]*\); `kubectl cni-gc [^`]*` frees what stays of the attachment on node node-a \(its interface, its IPAM lease\)$/);
+      expect(line).not.toMatch(/run the same command again|cni-detach/);
+      if (replaced) expect(api.getPod('shop', 'web-1')!.metadata.annotations?.['k8s.v1.cni.cncf.io/network-status']).toBe('[]');
+      expect(await leases(w.ws.dataDir)).toHaveLength(1);
+      const printed = /`(kubectl cni-gc [^`]*)`/.exec(line)![1]!;
+      const gcArgs = (await must(['sh', '-c', `set -- ${printed.replace(/^kubectl cni-gc /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
+      const g = await runCli('gc', gcArgs);
+      expectOk(g);
+      expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\)/m);
+      expect(await leases(w.ws.dataDir)).toEqual([]);
+      expect(recordKeys()).toEqual([]);
+      if (replaced) api.deletePod('shop', 'web-1');
+      api.addPod(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-web-1', nodeName: 'node-a', containerRuntime: 'containerd', labels: { app: 'web', at: 'node-a' } }));
+    }
   });
 
   it('configmaps and pods/exec both refused (403): the exec error says forbidden and the right it needs (exit 4); the note says the attempt was not recorded, after one refused write', async () => {

@@ -198,6 +198,78 @@ describe('refusals', () => {
 });
 
 describe('kubectl cni-detach POD', () => {
+  it('a detach whose network-status update failed keeps the record until it is done: the same command again removes the entry and the record; a third writes nothing', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const keys = () => [...w.kube.configMaps.values()].flatMap((c) => Object.keys(c.data));
+    expect(keys()).toHaveLength(1);
+    w.kube.failAnnotate = 1;
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(4);
+    expect(w.stderr()).toMatch(/run the same command again to retry/);
+    expect(keys()).toHaveLength(1);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toBe('note: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); removed its network-status entry and its record in the cluster, which an earlier detach left\n');
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual([{ name: 'kindnet', interface: 'eth0', default: true }]);
+    expect(keys()).toEqual([]);
+    const patches = w.kube.patches.length;
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/; nothing to do\n$/);
+    expect(w.kube.patches).toHaveLength(patches);
+  });
+  it('cni-check and cni-detach that find nothing in the --cache-dir given, while the pod\'s newest record names another: they say which to give, and do not use it', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
+    const hint = 'the cluster records eth1 attached with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs';
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(w.stderr()).toBe(`error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toBe(`note: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
+    // the other way round: the record names the default
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs/'])).toBe(0);
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs'])).toBe(3);
+    expect(w.stderr()).toMatch(/; the cluster records eth1 attached with --cache-dir \/var\/lib\/cni: give --cache-dir \/var\/lib\/cni\n$/);
+    // the same dir (written otherwise): no hint
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/var/lib/cni/'])).toBe(0);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/; nothing to do\n$/);
+  });
+  it('the pod deleted during its DEL: detached, exit 0, a note that there is no network-status to update (it said exit 4, "run the same command again")', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' ? (w.kube.pods.delete('shop/web-1'), {}) : {}));
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from pod shop/web-1 (network net)\n');
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 was deleted meanwhile, so there is no network-status annotation to update \(pod shop\/web-1 not found\)$/m);
+  });
+  it('finding nothing, writes nothing to the pod: a network-status entry of that ifname another tool wrote, or of an interface attached with another --cache-dir, stays (one pod, -l); no event', async () => {
+    const w = world();
+    const multus = { name: 'shop/macvlan', interface: 'net2', ips: ['198.18.9.9'], default: false };
+    w.pod.metadata!.annotations![NETWORK_STATUS] = JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }, multus]);
+    w.pod.metadata!.labels = { app: 'web' };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const before = w.kube.annotation('shop', 'web-1', NETWORK_STATUS);
+    expect(before).toEqual([expect.objectContaining({ interface: 'eth0' }), multus, expect.objectContaining({ name: 'net', interface: 'eth1' })]);
+    const patches = w.kube.patches.length;
+    const events = w.kube.events.length;
+    for (const args of [
+      ['web-1', '-n', 'shop', '--ifname', 'net2'],
+      ['-l', 'app=web', '-n', 'shop', '--ifname', 'net2'],
+      // eth1 is attached, with the default cache dir: this one looks elsewhere
+      ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/elsewhere'],
+      ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/elsewhere'],
+    ]) {
+      expect(await w.cli(detachCommand, args), `${args.join(' ')}: ${w.stderr()}`).toBe(0);
+      expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+      // before: the entry was removed from network-status (a PATCH of the pod)
+      expect(w.kube.patches.length, args.join(' ')).toBe(patches);
+      expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual(before);
+      expect(w.kube.events.length).toBe(events);
+    }
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.kube.annotation('shop', 'web-1', NETWORK_STATUS)).toEqual([expect.objectContaining({ interface: 'eth0' }), multus]);
+  });
   it('DELs in the sandbox and removes its network-status entry', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);

@@ -216,8 +216,8 @@ describe('events (Multus words)', () => {
   it('messages', () => {
     expect(addedInterfaceEvent('eth1', 'shop/macvlan-net', result)).toEqual({ type: 'Normal', reason: 'AddedInterface', message: 'Add eth1 [198.18.0.5/24] from shop/macvlan-net' });
     expect(addedInterfaceEvent('eth1', 'blue', { cniVersion: '1.0.0' }).message).toBe('Add eth1 [] from blue');
-    expect(removedInterfaceEvent('eth1', 'blue')).toEqual({ type: 'Normal', reason: 'RemovedInterface', message: 'Remove eth1 from blue' });
-    const f = failedAddInterfaceEvent('eth1', 'blue', 'x'.repeat(2000));
+    expect(removedInterfaceEvent('eth1', 'blue', undefined, [])).toEqual({ type: 'Normal', reason: 'RemovedInterface', message: 'Remove eth1 from blue' });
+    const f = failedAddInterfaceEvent('eth1', 'blue', 'x'.repeat(2000), []);
     expect(f.type).toBe('Warning');
     expect(f.message.length).toBe(1024);
   });
@@ -304,6 +304,19 @@ describe('events say what the failed attach left, as the CLI does, without the u
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--force'])).toBe(0);
     expect(w.kube.events.slice(1).map((e) => [e.type, e.reason, e.message])).toEqual([
       ['Warning', 'FailedRemoveInterface', 'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: gone wrong); its record was forgotten (forced): the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them'],
+    ]);
+  });
+  it('a forced detach whose DEL error names a path in the cache dir: the event says <cache dir>, the terminal the path', async () => {
+    // host-local keeps its leases under /var/lib/cni/networks, in the default cache dir: its errors name them
+    const w = world();
+    const args = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/mine/'];
+    expect(await w.cli(attachCommand, [...args, '--conf', '-'])).toBe(0);
+    w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stderr: 'failed to open /tmp/mine/networks/net/lock: EIO' }));
+    expect(await w.cli(detachCommand, [...args, '--force'])).toBe(0);
+    expect(w.stdout()).toContain('DEL did not succeed (plugin bridge failed on DEL: exited with code 1: failed to open /tmp/mine/networks/net/lock: EIO)');
+    const removed = w.kube.events.filter((e) => e.reason === 'FailedRemoveInterface');
+    expect(removed.map((e) => e.message)).toEqual([
+      'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: failed to open <cache dir>/networks/net/lock: EIO); its record was forgotten (forced): the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them',
     ]);
   });
 });
