@@ -107,7 +107,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   try {
     // an API that does not answer must not hold a command the user stopped (see hold() in main)
-    const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname), pod.pod);
+    const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname, done.map((d) => d.network)), pod.pod);
     await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
   } catch (e) {
     // the pod deleted meanwhile (resolve/kube.ts): its network-status went with it, and the detach is whole

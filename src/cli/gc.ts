@@ -792,7 +792,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         const live = s.c.livePod;
         if (!live) continue;
         try {
-          await api.updatePodAnnotation(live.metadata!.namespace!, live.metadata!.name!, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, s.entry.ifName), live);
+          await api.updatePodAnnotation(live.metadata!.namespace!, live.metadata!.name!, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, s.entry.ifName, [s.entry.networkName]), live);
         } catch (e) {
           annotateErrors.push(`${describeEntry(s.c)}: ${(e as Error).message}`);
         }

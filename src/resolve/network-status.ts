@@ -52,13 +52,22 @@ export function addEntry(current: string | undefined, entry: NetworkStatusEntry)
 }
 
 /**
- * The annotation without the entry for ifname (an interface name is unique in a pod, so it names exactly our entry);
- * the pod's default network is never removed. undefined when nothing is left to say.
+ * The annotation without our entry for ifname; the pod's default network is never removed. undefined when nothing is
+ * left to say. One entry for ifname is ours (an interface name is unique in a pod). Where there are several — another
+ * tool's (Multus, a hand edit) beside ours, which addEntry keeps as it keeps every entry of another name — only those
+ * named as we name a detached network are ours: `networks` (the networks detached), an entry named NETWORK or
+ * NAMESPACE/NETWORK (a NetworkAttachmentDefinition's); when none is, none is removed (which is ours cannot be told).
  */
-export function removeEntry(current: string | undefined, ifname: string): string | undefined {
+export function removeEntry(current: string | undefined, ifname: string, networks?: string[]): string | undefined {
   if (current === undefined) return undefined;
   const before = parse(current);
-  const after = before.filter((e) => !(sameInterface(e, ifname) && (e as { default?: unknown }).default !== true));
-  if (after.length === before.length) return current;
+  const candidates = before.filter((e) => sameInterface(e, ifname) && (e as { default?: unknown }).default !== true);
+  const named = (e: unknown) => {
+    const n = (e as { name?: unknown }).name;
+    return typeof n === 'string' && (networks ?? []).some((w) => n === w || n.endsWith(`/${w}`));
+  };
+  const ours = candidates.length > 1 && networks ? candidates.filter(named) : candidates;
+  if (ours.length === 0) return current;
+  const after = before.filter((e) => !ours.includes(e));
   return after.length ? JSON.stringify(after, null, 2) : undefined;
 }

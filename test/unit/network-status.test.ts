@@ -33,6 +33,19 @@ describe('network-status', () => {
     expect(removeEntry(cur, 'eth0')).toBe(cur);
     expect(removeEntry(cur, 'eth9')).toBe(cur);
   });
+  it('with another tool\'s entry of the same interface beside ours, removes only ours (named as the network detached, or NS/network for a NAD); none when neither is', () => {
+    const theirs = { name: 'other/n1', interface: 'net1', default: false };
+    const mine = { name: 'blue', interface: 'net1', default: false };
+    const nad = { name: 'shop/blue', interface: 'net1', default: false };
+    const net5 = { name: 'other/net5', interface: 'net5', default: false };
+    expect(JSON.parse(removeEntry(JSON.stringify([eth0, net5, theirs, mine]), 'net1', ['blue'])!)).toEqual([eth0, net5, theirs]);
+    expect(JSON.parse(removeEntry(JSON.stringify([eth0, theirs, nad]), 'net1', ['blue'])!)).toEqual([eth0, theirs]);
+    // several, none named as ours: which is ours cannot be told, so none goes
+    const two = JSON.stringify([eth0, theirs, { name: 'x/y', interface: 'net1', default: false }]);
+    expect(removeEntry(two, 'net1', ['blue'])).toBe(two);
+    // one entry of the interface is ours whatever its name (a pod has one net1)
+    expect(JSON.parse(removeEntry(JSON.stringify([eth0, theirs]), 'net1', ['blue'])!)).toEqual([eth0]);
+  });
   it('removes the annotation when our entry was the only one', () => {
     expect(removeEntry(JSON.stringify([{ name: 'a', interface: 'eth1', default: false }]), 'eth1')).toBeUndefined();
     expect(removeEntry(undefined, 'eth1')).toBeUndefined();
