@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
-import { formatData, printPlan, waysOut } from './output.js';
+import { formatData, listCommandLine, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
 import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -17,7 +17,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   addTargetOptions(cmd, { confRequired: false, annotate: false });
   addDryRunOption(cmd, 'CHECK');
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
-    refuseBulk('cni-check', given);
+    refuseBulk('cni-check', given, () => listCommandLine(given));
     const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked

@@ -136,11 +136,12 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
 
 /**
  * For a command that takes one pod at a time (addTargetOptions without bulk: cni-check): -l/--all are refused as
- * that (UsageError, exit 2), saying what to do instead; commander would say "unknown option '-l'".
+ * that (UsageError, exit 2), saying what to do instead; commander would say "unknown option '-l'". `listCommand`:
+ * the cni-list that lists those pods' attachments, with the flags given (cli/output.ts listCommandLine).
  */
-export function refuseBulk(command: string, flags: { selector?: string; all?: boolean }): void {
+export function refuseBulk(command: string, flags: { selector?: string; all?: boolean }, listCommand: () => string): void {
   if (flags.selector === undefined && !flags.all) return;
-  const list = flags.selector !== undefined ? `kubectl cni-list -l ${flags.selector}` : 'kubectl cni-list';
+  const list = listCommand();
   throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, not ${flags.selector !== undefined ? '-l' : '--all'}: \`${list}\` lists the attachments of those pods, then ${command} each by name`);
 }
 

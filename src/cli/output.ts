@@ -166,6 +166,14 @@ export function detachCommandLine(target: { netns: string } | { namespace: strin
 }
 
 /** The cni-gc command line, with the flags that reached the cluster and the node (reachArgs). */
+/**
+ * The cni-list of a namespace's pods (of a selector, when given) with the flags that reach them (reachArgs), as a
+ * command to paste: `kubectl cni-list -n shop -l 'app=web' --kubeconfig …`.
+ */
+export function listCommandLine(flags: ReachFlags & { namespace?: string; selector?: string }): string {
+  return ['kubectl', 'cni-list', ...(flags.namespace !== undefined ? ['-n', flags.namespace] : []), ...(flags.selector !== undefined ? ['-l', flags.selector] : []), ...reachArgs(flags, true)].map(shellQuote).join(' ');
+}
+
 export function gcCommandLine(flags: ReachFlags): string {
   return ['kubectl', 'cni-gc', ...reachArgs(flags, true)].map(shellQuote).join(' ');
 }

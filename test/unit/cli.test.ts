@@ -168,8 +168,11 @@ describe('kubectl cni-detach and cni-check', () => {
   });
   it.each([
     [['-l', 'app=x'], "cni-check takes one pod (or --netns PATH) at a time, not -l: `kubectl cni-list -l app=x` lists the attachments of those pods, then cni-check each by name"],
-    [['--selector=app=x', '-n', 'shop'], 'not -l: `kubectl cni-list -l app=x`'],
-    [['--all', '-n', 'shop'], 'not --all: `kubectl cni-list` lists'],
+    // the flags given go along, so that the printed cni-list lists those pods (a verification tryout: it dropped -n
+    // and the rest, and listed the default namespace)
+    [['--selector=app=x', '-n', 'shop'], 'not -l: `kubectl cni-list -n shop -l app=x`'],
+    [['--all', '-n', 'shop'], 'not --all: `kubectl cni-list -n shop` lists'],
+    [['-l', 'app in (a,b)', '-n', 'shop', '--kubeconfig', '/k/config', '--runtime', 'agent', '--cache-dir', '/srv/cni'], "`kubectl cni-list -n shop -l 'app in (a,b)' --kubeconfig /k/config --runtime agent --cache-dir /srv/cni` lists"],
   ])('check %j: one pod at a time, said as that (exit 2), not "unknown option"; nothing run', async (args, msg) => {
     const w = world();
     w.deps.kube = async () => {
