@@ -408,12 +408,18 @@ describe('the write-ahead record of a pod attach', () => {
   });
 });
 
+/** Another node, node-2, of w's runtime (its nodeExecutor): a fake of its own with a bridge plugin that answers {}. */
+function nodeTwo(w: ReturnType<typeof world>): FakeExecutor {
+  const node2 = new FakeExecutor();
+  node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
+  w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? node2 : undefined);
+  return node2;
+}
+
 describe('cni-gc and attaching records', () => {
   it('a pod gone: what its node holds for an attaching record (found by the pod uid) is freed, and a record its node holds nothing for just goes', async () => {
     const w = world();
-    const node2 = new FakeExecutor();
-    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
-    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? node2 : undefined);
+    const node2 = nodeTwo(w);
     // the intent of an attach killed during its ADD (no result)
     const cid = 'c'.repeat(64);
     const intent = { kind: 'cniCacheV1', containerId: cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']] };
@@ -436,9 +442,7 @@ describe('cni-gc and attaching records', () => {
 describe('cni-gc and attaching records: an attach still running', () => {
   it('a pod gone while its attach holds the lock in its sandbox, before recording its intent: gc leaves its write-ahead record (a note, exit 0); once the lock is free and the node holds nothing, the record goes', async () => {
     const w = world();
-    const node2 = new FakeExecutor();
-    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
-    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? node2 : undefined);
+    const node2 = nodeTwo(w);
     const cid = 'c'.repeat(64);
     w.runtime.add('shop', 'db-1', 'uid-db', { id: cid, pid: 9, netnsPath: '/proc/9/ns/net' }); // its sandbox still runs there
     node2.files.set(lockPath('/var/lib/cni', cid, 'net1'), 'laptop-2 77 1\n'); // an attach of another host, asking VERSION

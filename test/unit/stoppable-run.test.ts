@@ -29,6 +29,16 @@ function marked(value: string, script: string): number {
   return p.pid!;
 }
 
+/** The pid a process writes to `file` once it runs, waiting at most 2 s; 0 when none came. */
+async function pidIn(file: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const pid = Number((await execa('cat', [file], { reject: false })).stdout) || 0;
+    if (pid) return pid;
+  }
+  return 0;
+}
+
 const started: number[] = [];
 const made: string[] = [];
 afterEach(async () => {
@@ -61,11 +71,7 @@ describe('KILL_MARKED', () => {
     const leader = marked(mine, `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 300' & exec sleep 300`);
     const bystander = marked(other, 'exec sleep 300');
     started.push(leader, bystander);
-    let escaped = 0;
-    for (let i = 0; i < 100 && !escaped; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      escaped = Number((await execa('cat', [pidFile], { reject: false })).stdout) || 0;
-    }
+    const escaped = await pidIn(pidFile);
     expect(escaped, 'the descendant in its own session started').toBeGreaterThan(0);
     started.push(escaped);
     const env = shim ? { PATH: `${shim}:${process.env.PATH}` } : {};
@@ -86,11 +92,7 @@ describe('KILL_MARKED and what lost the mark', () => {
     const outer = spawn('sh', ['-c', `timeout 300 sh -c 'env -i sleep 300 & echo $! > ${pidFile}; wait'; sleep 300`], { env: { PATH: process.env.PATH, [RUN_MARK]: mine }, detached: true, stdio: 'ignore' });
     outer.unref();
     started.push(outer.pid!);
-    let unmarked = 0;
-    for (let i = 0; i < 100 && !unmarked; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      unmarked = Number((await execa('cat', [pidFile], { reject: false })).stdout) || 0;
-    }
+    const unmarked = await pidIn(pidFile);
     expect(unmarked, 'the unmarked child started').toBeGreaterThan(0);
     started.push(unmarked);
     expect(readFileSync(`/proc/${unmarked}/environ`, 'utf8')).not.toContain(mine);
