@@ -7,8 +7,8 @@
  *    executables in the CNI_PATH directories, the VERSION answers of its plugins, the owners and modes that say whether
  *    a CNI path a record named may be trusted (exec/trust.ts). Nothing is sent for it: it rides on
  *    the next command this executor runs (the sandbox look-up), and the reads are then answered from that snapshot.
- *  - Write-behind: writes, removals and lock releases are queued and run, in order, in one `sh` before the next
- *    command (`sh -c '<steps>; exec plugin'`), or by flush(). A step that fails stops the command from running: run()
+ *  - Write-behind: writes, removals and lock releases are queued and run, in order, before the next command, in the
+ *    shell that then execs it (RunOptions.prelude: on a node session, no sh process of their own), or by flush(). A step that fails stops the command from running: run()
  *    or flush() rejects with that step's error.
  *  - Optimistic locking: while a look-up round trip is still to come, tryLock() takes the lock in the next command's
  *    steps, and whatever was read from the snapshot since is checked there to be unchanged (the names of the cache
@@ -21,12 +21,11 @@
  *    "interrupted").
  *
  * Every step's output comes back framed on stdout before the command's own (exec/framed.ts, then `<mark> end`): a
- * random mark per round trip, base64 so that any content passes. Needs sh, base64, mktemp, stat, cat, timeout on the
- * node (coreutils or busybox).
+ * random mark per round trip. Needs sh, mktemp, stat, cat, timeout on the node (coreutils or busybox).
  */
 import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
-import { EMIT_SH, parseFrames } from './framed.js';
+import { parseFrames, STEP_SH } from './framed.js';
 import { nodeTimeout } from './shell.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell, type TrustFacts } from './trust.js';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
@@ -107,8 +106,8 @@ function stepShell(s: Step, arg: (v: string) => string): string {
       // steps' environment has no locale, and LC_ALL=C says so to a shell that reads it at once): no sort process
       return `LC_ALL=C; g=; cd ${arg(s.dir)} 2>/dev/null && for f in *${arg(s.suffix)}; do [ -e "$f" ] && g="$g$f\n"; done; [ "$g" = ${arg(s.names.map((n) => `${n}\n`).join(''))} ]`;
     case 'list':
-      // every file's size and name (one stat) and then all their contents (one cat): a process per file, three with
-      // base64, made a node with many attachments pay for each of them on every attach (see parseListing). Never
+      // every file's size and name (one stat) and then all their contents (one cat): a process per file made a node
+      // with many attachments pay for each of them on every attach (see parseListing). Never
       // fails: a file removed meanwhile leaves no listing (stat) or one whose sizes do not add up (cat), and the
       // engine then reads step by step
       return `cd ${arg(s.dir)} 2>/dev/null || { echo 0; exit 0; }; x=${arg(s.suffix)}; set --; for f in *"$x"; do [ -f "$f" ] || continue; case $f in *'\n'*) continue;; esac; set -- "$@" "$f"; done; [ $# -gt 0 ] || { echo 0; exit 0; }; stat -L -c '%s %n' -- "$@" > "$t/l" 2>/dev/null || exit 0; echo $#; while IFS= read -r l; do printf '%s\\n' "$l"; done < "$t/l"; cat -- "$@" 2>/dev/null; exit 0`;
@@ -136,39 +135,49 @@ interface Built {
   mark: string;
 }
 
-/** One sh script running the steps in order, each framed on stdout; then `exec "$@"` (the command) or exit 0. */
-export function buildScript(steps: Step[], thenCommand: boolean): Built {
+/**
+ * The steps as a prelude (RunOptions.prelude): sh running them in order, each framed on stdout (its stdout straight
+ * into its frame, exec/framed.ts's STEP_SH), then `<mark> end`; a step that fails undoes the files the steps created
+ * and ends it with exit 99 (the command does not run). $1 is the mark, the steps' arguments follow; `$t` is the
+ * runner's temporary directory.
+ */
+export function buildScript(steps: Step[]): Built {
   const mark = `@cni-attach-${randomBytes(8).toString('hex')}`;
   const args: string[] = [mark];
   const arg = (v: string) => {
     args.push(v);
     return `"\${${args.length}}"`;
   };
-  // the session's scratch directory when given one (RunOptions.scratch), else a temp directory of its own; the
-  // variable goes at once, so that nothing run from here sees it
-  const lines = [
-    'if [ -n "${CNI_ATTACH_SCRATCH:-}" ]; then t=$CNI_ATTACH_SCRATCH; own=; else t=$(mktemp -d) || exit 97; own=1; fi; unset CNI_ATTACH_SCRATCH',
-    'done_() { [ -z "$own" ] || rm -rf "$t"; }',
-    EMIT_SH,
-  ];
+  const lines = [STEP_SH];
   // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
   const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));
   lines.push(creates.map((i) => `c${i}=`).join('; ') || ':');
   lines.push(`undo() { ${creates.map((i) => `[ -z "$c${i}" ] || rm -f "$c${i}";`).join(' ')} :; }`);
   // which positional parameters each step uses, as a comment: for reading a round trip in a trace (and for fakes)
   const meta: { k: Step['kind']; a: number[]; n?: number }[] = [];
-  steps.forEach((s, i) => {
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!;
     const first = args.length + 1;
     const shell = stepShell(s, arg);
     meta.push({ k: s.kind, a: Array.from({ length: args.length + 1 - first }, (_, j) => first + j), ...(s.kind === 'firstRun' ? { n: s.candidates.length } : {}) });
-    lines.push(`( ${shell} ) > "$t/o" 2> "$t/e"; r=$?; emit "\${1}" ${i} $r`);
+    // removals in a row (an intent, then a lock) are one rm, a process fewer each: the frame of the first says how it
+    // went (its stderr names the file that could not be removed), and once it succeeded the others' frames say so too
+    const more: number[] = [];
+    let rm = shell;
+    while (s.kind === 'remove' && steps[i + 1]?.kind === 'remove') {
+      i++;
+      const at = args.length + 1;
+      rm += ` ${arg((steps[i] as { path: string }).path)}`;
+      meta.push({ k: 'remove', a: [at] });
+      more.push(i);
+    }
+    const others = more.length ? `; [ $r -ne 0 ] || { ${more.map((j) => `fo "\${1}" ${j}; fc "\${1}" ${j} 0;`).join(' ')} }` : '';
+    lines.push(`fo "\${1}" ${meta.length - 1 - more.length}; ( ${rm} ) 2> "$t/se"; r=$?; fc "\${1}" ${meta.length - 1 - more.length} $r${others}`);
     if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
-    lines.push(`[ $r -eq 0 ] || { undo; done_; exit 99; }`);
-  });
+    lines.push(`[ $r -eq 0 ] || { undo; exit 99; }`);
+  }
   lines.unshift(`# cni-attach-steps ${JSON.stringify(meta)}`);
-  lines.push(`done_; printf '%s end\\n' "\${1}"`);
-  lines.push(`shift ${args.length}`);
-  lines.push(thenCommand ? 'exec "$@"' : 'exit 0');
+  lines.push(`printf '%s end\\n' "\${1}"`);
   return { script: lines.join('\n'), args, mark };
 }
 
@@ -403,9 +412,9 @@ export class BatchingExecutor implements Executor, Batching {
       this.fresh = false;
       return this.inner.run(argv, opts);
     }
-    const built = buildScript(steps, true);
-    // messages name the command, not the sh of the steps around it
-    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args, ...argv], { ...opts, env: opts.env ?? this.inner.baseEnv(), what: opts.what ?? argv[0] ?? 'sh', scratch: true });
+    const built = buildScript(steps);
+    // the steps go before the command, in its shell (no sh of their own on a node session)
+    const r = await this.inner.run(argv, { ...opts, env: opts.env ?? this.inner.baseEnv(), prelude: { script: built.script, args: built.args } });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
     this.fresh = lookup;
@@ -415,8 +424,8 @@ export class BatchingExecutor implements Executor, Batching {
   async flush(): Promise<void> {
     const steps = this.take(true);
     if (steps.length === 0) return;
-    const built = buildScript(steps, false);
-    const r = await this.inner.run(['sh', '-c', built.script, 'sh', ...built.args], { env: this.inner.baseEnv(), scratch: true });
+    const built = buildScript(steps);
+    const r = await this.inner.run([], { env: this.inner.baseEnv(), prelude: { script: built.script, args: built.args } });
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
   }

@@ -7,7 +7,7 @@ import type Dockerode from 'dockerode';
 import { UnreachableError } from '../errors.js';
 import type { RunOptions, RunResult } from './types.js';
 import { type Ran, runStoppable, ShellExecutor } from './shell.js';
-import { SESSION_GRACE_MS, SessionPool, type SessionTransport, viaSession } from './node-session.js';
+import { SESSION_GRACE_MS, type SessionCommand, SessionPool, type SessionTransport, viaSession } from './node-session.js';
 
 export class DockerExecExecutor extends ShellExecutor {
   readonly where: string;
@@ -62,8 +62,8 @@ export class DockerExecExecutor extends ShellExecutor {
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     // on a node session; where none can be had, as an exec of its own (viaSession)
-    const send = (a: string[], e: string[], i: string, t: number | undefined, w: string, s: boolean) =>
-      viaSession(this.sessions, this.where, a, e, i, () => this.execOnce(a, e, i, w), (t ?? 0) + SESSION_GRACE_MS, w, s);
+    const send = (c: SessionCommand, t: number | undefined, w: string) =>
+      viaSession(this.sessions, this.where, c, (a) => this.execOnce(a, c.env, c.stdin, w), (t ?? 0) + SESSION_GRACE_MS, w);
     return runStoppable(this.where, (k) => this.runShort(k), send, argv, opts, this.baseEnv());
   }
 

@@ -5,7 +5,7 @@
  */
 import type { RunOptions, RunResult } from './types.js';
 import { NODE_PATH, runStoppable, ShellExecutor } from './shell.js';
-import { SESSION_GRACE_MS, SessionPool, type SessionTransport, viaSession } from './node-session.js';
+import { SESSION_GRACE_MS, type SessionCommand, SessionPool, type SessionTransport, viaSession } from './node-session.js';
 
 /** Into the node's own namespaces from the agent pod (hostPID): mount, UTS, IPC, network, pid. */
 const NSENTER = ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--'];
@@ -48,9 +48,9 @@ export class KubeExecExecutor extends ShellExecutor {
    * One command: on a session when there is one (a request on an open stream), else as a pods/exec of its own — also
    * when a session cannot be opened or never came up (nothing of the command ran then).
    */
-  private send(argv: string[], env: string[], stdin: string, timeoutMs: number | undefined, what: string, scratch: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
-    const exec = () => this.api.exec(this.namespace, this.pod, this.container, [...NSENTER, 'env', '-i', ...env, ...argv], stdin);
-    return viaSession(this.sessions, this.where, argv, env, stdin, exec, (timeoutMs ?? 0) + SESSION_GRACE_MS, what, scratch);
+  private send(cmd: SessionCommand, timeoutMs: number | undefined, what: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    const exec = (argv: string[]) => this.api.exec(this.namespace, this.pod, this.container, [...NSENTER, 'env', '-i', ...cmd.env, ...argv], cmd.stdin);
+    return viaSession(this.sessions, this.where, cmd, exec, (timeoutMs ?? 0) + SESSION_GRACE_MS, what);
   }
 
   /**
@@ -59,6 +59,6 @@ export class KubeExecExecutor extends ShellExecutor {
    */
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     const kill = (k: string[]) => this.api.exec(this.namespace, this.pod, this.container, [...NSENTER, ...k], '');
-    return runStoppable(this.where, kill, (a, e, i, t, w, s) => this.send(a, e, i, t, w, s), argv, opts, this.baseEnv());
+    return runStoppable(this.where, kill, (c, t, w) => this.send(c, t, w), argv, opts, this.baseEnv());
   }
 }

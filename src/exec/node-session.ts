@@ -2,47 +2,71 @@
  * One long-lived command per node connection, carrying many commands: a node reached by commands (a kind node
  * container through `docker exec`, a node through an agent pod's pods/exec) pays for every new exec — a WebSocket
  * upgrade through the API server and the kubelet, a CRI exec, `runc exec`, a TLS handshake — far more than for a
- * message on a stream that is already open. So the executors open a session (one exec running SESSION_LOOP, a small sh
- * loop) and send each command as a request on its stdin; the loop runs it and sends back its exit code and output.
+ * message on a stream that is already open. So the executors open a session (one exec of `sh -s <mark>`: a shell that
+ * reads its commands from stdin) and send each command as sh code on that stdin; the shell runs it and sends back its
+ * exit code and output.
  *
- * The protocol (all of it here; the loop needs sh, mktemp, stat and cat, and GNU head or dd on the node):
- *  - the loop prints `<mark> ready` first (the mark: a random word per session, argument $1);
- *  - a request is a line `<id> <script bytes> <stdin bytes>`, then the script (sh that `exec`s the command: quoted
- *    argv, its environment, its time limit), then its stdin; the loop reads exactly that many bytes (`head -c` of GNU
- *    coreutils reads no further; elsewhere `dd bs=1`), runs the script in a subshell with stdin, stdout and stderr in
- *    files of its own, and prints `<mark> <id> <exit> <stdout bytes> <stderr bytes>`, then exactly that much of both
- *    outputs (a process the command left running that still writes to them cannot shift the frames that follow: it
- *    writes to this request's files, which nothing reads again);
- *  - a request may be given the session's scratch directory (`$w`, made once per session) in $CNI_ATTACH_SCRATCH
- *    (requestScript's `scratch`): a command that would make and remove a temp directory of its own uses that instead,
- *    two processes fewer per request (RunOptions.scratch);
- *  - the line `exit 0 0`, or the end of its stdin, ends the loop (which removes its temp directory).
- * Requests on one session run one after another; an executor keeps a pool and opens another session when all of its
- * sessions are busy (at most one per command in flight on that node), and closes them when the command ends.
+ * The protocol (all of it here; the node needs sh, mktemp and cat):
+ *  - first SESSION_BOOT (sent by NodeSession as it starts): it makes the session's directory, defines R and X, and
+ *    prints `<mark> ready` (the mark: a random word per session, the shell's $1);
+ *  - a request is sh code (requestCode): a function `x` holding the command — the prelude's statements, if any
+ *    (RunOptions.prelude: a batching executor's steps, run in this same shell, with no sh process of their own), then
+ *    `X` exec'ing the command with exactly its environment — and `R <id> <stdin>`, which runs x (S) in a subshell with that
+ *    stdin and its stdout and stderr in files of this request's own, then prints
+ *    `<mark> <id>\n<stdout>\n<mark> <id> <exit>\n<stderr>\n<mark> <id> .\n` (exec/framed.ts's framing, which needs no
+ *    process for the sizes: the mark ends each output). A process the command left running that still writes to its
+ *    outputs cannot shift the frames that follow: it writes to this request's files, which nothing reads again;
+ *  - each request is preceded by a comment line `# cni-attach-request <id> <bytes>` (what a trace or a test counts);
+ *  - `exit 0`, or the end of its stdin, ends the shell (which removes its directory).
+ * The shell reads its stdin in blocks (dash, busybox ash) or byte by byte (bash): no `head -c` per request, no `env -i`
+ * where the shell can clear its environment itself (dash, busybox ash: see SESSION_BOOT), no `stat` per answer; on a
+ * node each process is paid for every pod of a batch (BENCHMARKS.md). Requests on one session run one after another;
+ * an executor keeps a pool and opens another session when all of its sessions are busy (at most one per command in
+ * flight on that node), and closes them when the command ends.
  */
 import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
 import { atEnd } from './interrupt.js';
+import { parseFrames } from './framed.js';
+import type { Prelude } from './types.js';
 
-/** The node side of a session: argv `sh -c SESSION_LOOP sh <mark>`. */
-export const SESSION_LOOP = `M=$1
-for c in mktemp stat cat; do command -v $c >/dev/null || exit 96; done
-t=$(mktemp -d) || exit 97
-trap 'rm -rf "$t"' EXIT
-w="$t/w"; mkdir "$w" || exit 97
-if head --version 2>/dev/null | grep -q coreutils; then rd() { head -c "$1"; }; else rd() { dd bs=1 count="$1" 2>/dev/null; }; fi
-printf '%s ready\\n' "$M"
-while IFS=' ' read -r id n m; do
-  [ "$id" = exit ] && break
-  if [ "$n" -gt 0 ]; then rd "$n" > "$t/s" || break; else : > "$t/s"; fi
-  if [ "$m" -gt 0 ]; then rd "$m" > "$t/i" || break; else : > "$t/i"; fi
-  ( . "$t/s" ) < "$t/i" > "$t/o.$id" 2> "$t/e.$id"; r=$?
-  set -- $(stat -c %s "$t/o.$id" "$t/e.$id")
-  printf '%s %s %s %s %s\\n' "$M" "$id" "$r" "$1" "$2"
-  [ "$1" = 0 ] || head -c "$1" "$t/o.$id"
-  [ "$2" = 0 ] || head -c "$2" "$t/e.$id"
-done
-exit 0`;
+/** The node side of a session: its argv (the boot and the requests come on its stdin). */
+export const sessionArgv = (mark: string): string[] => ['sh', '-s', mark];
+
+/**
+ * The first code a session's shell runs. `X N NAME=VALUE… argv…` execs argv with exactly those N variables as its
+ * environment: bash (also as sh) puts `_` into every child's environment, so there it is `env -i`; dash and busybox ash
+ * unset every variable exported when the session started (their names read once from `export -p`, and PWD, OLDPWD,
+ * SHLVL, which they add) and export the N given. `R ID STDIN` runs the request's function x (see the file comment);
+ * `B ID BASE64` is R for a stdin that sh cannot hold in a word (one with NUL bytes), decoded by base64 on the node.
+ */
+export const SESSION_BOOT = `cni_M=$1
+command -v mktemp >/dev/null && command -v cat >/dev/null || exit 96
+cni_t=$(mktemp -d) || exit 97
+trap 'rm -rf "$cni_t"' EXIT
+if [ -n "\${BASH_VERSION:-}" ]; then
+  X() { shift; exec env -i "$@"; }
+else
+  cni_x='PWD OLDPWD SHLVL'
+  cni_e=$(export -p)
+  while IFS= read -r cni_l; do
+    case $cni_l in "export "*) cni_l=\${cni_l#export }; cni_l=\${cni_l%%=*}; case $cni_l in ''|*[!A-Za-z0-9_]*) ;; *) cni_x="$cni_x $cni_l" ;; esac ;; esac
+  done <<cni_EOF
+$cni_e
+cni_EOF
+  X() { cni_n=$1; shift; unset $cni_x; while [ "$cni_n" -gt 0 ]; do export "$1"; shift; cni_n=$((cni_n - 1)); done; exec "$@"; }
+fi
+R() { printf '%s' "$2" > "$cni_t/i.$1"; S "$1"; }
+B() { printf '%s' "$2" | base64 -d > "$cni_t/i.$1"; S "$1"; }
+S() {
+  ( x ) < "$cni_t/i.$1" > "$cni_t/o.$1" 2> "$cni_t/e.$1"
+  cni_r=$?
+  printf '%s %s\\n' "$cni_M" "$1"; [ ! -s "$cni_t/o.$1" ] || cat "$cni_t/o.$1"
+  printf '\\n%s %s %s\\n' "$cni_M" "$1" "$cni_r"; [ ! -s "$cni_t/e.$1" ] || cat "$cni_t/e.$1"
+  printf '\\n%s %s .\\n' "$cni_M" "$1"
+}
+printf '%s ready\\n' "$cni_M"
+`;
 
 /** A byte stream to the session command on the node (its stdin and stdout), however it is carried. */
 export interface SessionTransport {
@@ -60,13 +84,29 @@ export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** An environment variable's name that sh can export (POSIX: letters, digits, underscore, not first a digit). */
+const SH_NAME = /^[A-Za-z_][A-Za-z0-9_]*=/;
+
 /**
- * The script of one request: `exec env -i NAME=VALUE… [timeout -s KILL Ns] argv…` — the command with exactly that
- * environment, as an exec of its own would run it; with `scratch`, also CNI_ATTACH_SCRATCH naming the session's
- * scratch directory (the loop's `$w`, expanded where the request runs; see RunOptions.scratch).
+ * The sh code of one request (see the file comment): the command argv with exactly the environment env (NAME=VALUE
+ * each) and stdin, after the prelude's statements (with its args as $1…, and `$t` the session's directory) when given;
+ * with an empty argv, the prelude alone. Preceded by its comment line.
  */
-export function requestScript(argv: string[], env: string[], scratch = false): string {
-  return `exec env -i ${scratch ? '"CNI_ATTACH_SCRATCH=$w" ' : ''}${[...env, ...argv].map(shQuote).join(' ')}\n`;
+export function requestCode(id: number, argv: string[], env: string[], stdin: string, prelude?: Prelude): string {
+  const lines: string[] = ['x() {'];
+  if (prelude) {
+    if (prelude.args.length) lines.push(`set -- ${prelude.args.map(shQuote).join(' ')}`);
+    lines.push('t=$cni_t', prelude.script);
+  }
+  if (argv.length === 0) lines.push('exit 0');
+  // X clears the environment in the shell where it can (no env process); env -i for a PATH-less environment (the
+  // shell's own lookup needs one) or a name sh cannot export
+  else if (env.every((e) => SH_NAME.test(e)) && env.some((e) => e.startsWith('PATH='))) lines.push(`X ${env.length} ${[...env, ...argv].map(shQuote).join(' ')}`);
+  else lines.push(`exec env -i ${[...env, ...argv].map(shQuote).join(' ')}`);
+  lines.push('}');
+  lines.push(stdin.includes('\0') ? `B ${id} ${shQuote(Buffer.from(stdin, 'utf8').toString('base64'))}` : `R ${id} ${shQuote(stdin)}`);
+  const code = `${lines.join('\n')}\n`;
+  return `# cni-attach-request ${id} ${Buffer.byteLength(code)}\n${code}`;
 }
 
 /** The session went away (or never came up): whether the request may have run is in `mayHaveRun`. */
@@ -77,6 +117,15 @@ export class SessionLost extends Error {
   ) {
     super(message);
   }
+}
+
+/** One command for a session (see requestCode). */
+export interface SessionCommand {
+  argv: string[];
+  /** NAME=VALUE each: the command's whole environment. */
+  env: string[];
+  stdin: string;
+  prelude?: Prelude;
 }
 
 interface Pending {
@@ -94,13 +143,14 @@ export class NodeSession {
   /** Requests sent on this session so far (each one node round trip). */
   requests = 0;
 
-  /** `mark`: the word the loop was started with (its $1). */
+  /** `mark`: the word the shell was started with (its $1). Sends SESSION_BOOT at once. */
   constructor(
     private readonly t: SessionTransport,
     readonly mark: string,
   ) {
     t.onData((c) => this.data(c));
     void t.ended.then(() => this.lost('the session on the node ended'));
+    t.write(Buffer.from(`# cni-attach-boot ${Buffer.byteLength(SESSION_BOOT)}\n${SESSION_BOOT}`, 'utf8'));
   }
 
   /** Whether requests may still be sent. */
@@ -113,7 +163,7 @@ export class NodeSession {
     return this.queue.length > 0;
   }
 
-  /** Whether the loop said ready (a request answered before it cannot have been run by it). */
+  /** Whether the shell said ready (a request answered before it cannot have been run by it). */
   get started(): boolean {
     return this.ready;
   }
@@ -124,31 +174,30 @@ export class NodeSession {
   }
 
   /**
-   * Run one request: its script and stdin. Resolves with its exit code and output; rejects with SessionLost when the
-   * session ends first (`mayHaveRun` false when the loop never came up, so nothing of it ran).
+   * Run one command. Resolves with its exit code and output; rejects with SessionLost when the session ends first
+   * (`mayHaveRun` false when the shell never came up, so nothing of it ran).
    */
-  request(script: string, stdin: string, limitMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  request(cmd: SessionCommand, limitMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
     if (this.gone !== undefined) return Promise.reject(new SessionLost(this.gone, false));
     const id = this.next++;
     this.requests++;
-    const s = Buffer.from(script, 'utf8');
-    const i = Buffer.from(stdin, 'utf8');
+    const code = requestCode(id, cmd.argv, cmd.env, cmd.stdin, cmd.prelude);
     let timer: NodeJS.Timeout | undefined;
     return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
       this.queue.push({ id, resolve, reject });
-      this.t.write(Buffer.concat([Buffer.from(`${id} ${s.length} ${i.length}\n`), s, i]));
+      this.t.write(Buffer.from(code, 'utf8'));
       // no answer in time: the node or the way there hangs; the session is torn down (its command may have run)
       if (limitMs !== undefined) timer = setTimeout(() => this.destroy(`no answer from the node within ${Math.round(limitMs / 1000)} s`), limitMs);
     }).finally(() => clearTimeout(timer));
   }
 
-  /** Ask the loop to end after what it runs now, and send nothing more. */
+  /** Ask the shell to end after what it runs now, and send nothing more. */
   close(): void {
-    if (this.gone === undefined) this.t.write(Buffer.from('exit 0 0\n'));
+    if (this.gone === undefined) this.t.write(Buffer.from('exit 0\n'));
     this.lost('the session was closed');
   }
 
-  /** Tear the connection down (what runs on the node is left to the loop's end of input). */
+  /** Tear the connection down (what runs on the node is left to the shell's end of input). */
   destroy(why = 'the session was torn down'): void {
     this.lost(why);
     this.t.destroy();
@@ -159,20 +208,27 @@ export class NodeSession {
     for (const p of this.queue.splice(0)) p.reject(new SessionLost(why, this.ready));
   }
 
-  /** Chunks not yet joined into buf, and how many bytes buf must hold before a frame can be taken (0: unknown). */
+  /** Chunks not yet joined into buf (a frame's end is still to come), and the end line awaited, if known. */
   private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private need = 0;
+  private awaiting: Buffer | undefined;
+  /** The last bytes received (fewer than the awaited end line): that line may begin in one chunk and end in the next. */
+  private tail: Buffer = Buffer.alloc(0);
 
   private data(chunk: Buffer): void {
-    // a large output comes in many chunks: they are joined once it is all there, not at every chunk
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.need > 0 && this.buf.length + this.pendingBytes < this.need) return;
-    this.buf = Buffer.concat([this.buf, ...this.pending]);
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.need = 0;
+    if (this.awaiting) {
+      // a large output comes in many chunks: each is searched (with the bytes before it) for the frame's end, and they
+      // are joined once it is there, not at every chunk
+      const seam = Buffer.concat([this.tail, chunk]);
+      this.pending.push(chunk);
+      if (seam.indexOf(this.awaiting) < 0) {
+        this.tail = seam.subarray(Math.max(0, seam.length - this.awaiting.length + 1));
+        return;
+      }
+      chunk = Buffer.concat(this.pending);
+      this.pending = [];
+      this.awaiting = undefined;
+    }
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     for (;;) {
       const nl = this.buf.indexOf(10);
       if (nl < 0) return;
@@ -188,23 +244,30 @@ export class NodeSession {
         this.buf = this.buf.subarray(nl + 1);
         continue;
       }
-      const [id, code, so, se] = f.map(Number) as [number, number, number, number];
-      if (this.buf.length < nl + 1 + so + se) {
-        this.need = nl + 1 + so + se; // the outputs are still coming
+      // `<mark> <id>`, stdout, `\n<mark> <id> <exit>\n`, stderr, `\n<mark> <id> .\n` (exec/framed.ts)
+      const id = f[0]!;
+      const end = Buffer.from(`\n${this.mark} ${id} .\n`);
+      const endAt = this.buf.indexOf(end, nl);
+      if (endAt < 0) {
+        // the rest is still coming: what is here waits in pending
+        this.awaiting = end;
+        this.pending = [this.buf];
+        this.tail = this.buf.subarray(Math.max(0, this.buf.length - end.length + 1));
+        this.buf = Buffer.alloc(0);
         return;
       }
-      const out = this.buf.subarray(nl + 1, nl + 1 + so).toString('utf8');
-      const err = this.buf.subarray(nl + 1 + so, nl + 1 + so + se).toString('utf8');
-      this.buf = this.buf.subarray(nl + 1 + so + se);
-      const at = this.queue.findIndex((p) => p.id === id);
-      if (at >= 0) this.queue.splice(at, 1)[0]!.resolve({ code, stdout: out, stderr: err });
+      const frame = this.buf.subarray(0, endAt + end.length).toString('utf8');
+      this.buf = this.buf.subarray(endAt + end.length);
+      const [parsed] = parseFrames(frame, this.mark).frames;
+      const at = this.queue.findIndex((p) => String(p.id) === id);
+      if (parsed && at >= 0) this.queue.splice(at, 1)[0]!.resolve({ code: Number(parsed.code), stdout: parsed.stdout.toString('utf8'), stderr: parsed.stderr.toString('utf8') });
     }
   }
 }
 
 /**
- * The sessions of one node: a request takes an idle one or opens another. `open` starts the loop (argv `sh -c
- * SESSION_LOOP sh <mark>` on the node) and returns its transport. When a session cannot be opened or does not come
+ * The sessions of one node: a request takes an idle one or opens another. `open` starts the shell (argv
+ * sessionArgv(mark) on the node) and returns its transport. When a session cannot be opened or does not come
  * up, run() rejects with SessionLost (mayHaveRun false) and the pool is no longer `usable`: the caller then runs its
  * commands one exec each, as without sessions.
  */
@@ -233,14 +296,14 @@ export class SessionPool {
   readonly counts = { requests: 0, sessions: 0 };
 
   /** One request (see NodeSession.request; `limitMs`: how long its answer may take before the session is given up). */
-  async run(script: string, stdin: string, limitMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  async run(cmd: SessionCommand, limitMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
     let s = this.idle.pop();
     while (s && !s.alive) s = this.idle.pop();
     if (!s) {
       const mark = `@cni-attach-session-${randomBytes(8).toString('hex')}`;
       let t: SessionTransport;
       try {
-        t = await this.open(['sh', '-c', SESSION_LOOP, 'sh', mark]);
+        t = await this.open(sessionArgv(mark));
       } catch (e) {
         this.usable = false;
         throw new SessionLost(`could not open a session: ${(e as Error).message}`, false);
@@ -256,7 +319,7 @@ export class SessionPool {
     }
     this.counts.requests++;
     try {
-      const r = await s.request(script, stdin, limitMs);
+      const r = await s.request(cmd, limitMs);
       this.idle.push(s);
       return r;
     } catch (e) {
@@ -286,30 +349,44 @@ export class SessionPool {
 export const SESSION_GRACE_MS = 120_000;
 
 /**
- * Run one command (argv with exactly env, stdin) on `pool` when it is usable, else through `exec` (an exec of its
- * own). A session that could not be opened or never came up falls back to `exec` (the command did not run); one lost
- * after the command was sent, or silent for `limitMs`, is an UnreachableError (it may have run, its outcome is not
- * known).
+ * argv after the prelude's statements, as one sh command of its own (where there is no session): the statements in a
+ * subshell with a temporary directory of their own in `$t` (removed before the command runs), then argv exec'd (none:
+ * the prelude alone). What the session's request code does with no sh process (requestCode).
+ */
+export function withPrelude(argv: string[], prelude: Prelude): string[] {
+  const script = [
+    't=$(mktemp -d) || exit 97',
+    `( ${prelude.script}`,
+    ') || { r=$?; rm -rf "$t"; exit $r; }',
+    'rm -rf "$t"',
+    `shift ${prelude.args.length}`,
+    argv.length ? 'exec "$@"' : 'exit 0',
+  ].join('\n');
+  return ['sh', '-c', script, 'sh', ...prelude.args, ...argv];
+}
+
+/**
+ * Run one command (argv with exactly env, stdin; the prelude's statements before it) on `pool` when it is usable, else
+ * through `exec` (an exec of its own, given the argv to run: withPrelude's when there is a prelude). A session that
+ * could not be opened or never came up falls back to `exec` (the command did not run); one lost after the command was
+ * sent, or silent for `limitMs`, is an UnreachableError (it may have run, its outcome is not known).
  */
 export async function viaSession(
   pool: SessionPool | undefined,
   where: string,
-  argv: string[],
-  env: string[],
-  stdin: string,
-  exec: () => Promise<{ code: number; stdout: string; stderr: string }>,
+  cmd: SessionCommand,
+  exec: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
   limitMs = SESSION_GRACE_MS,
   /** The command as the message of a lost session names it (RunOptions.what): not a wrapper around it. */
-  what = argv[0],
-  /** Give the request the session's scratch directory (RunOptions.scratch). */
-  scratch = false,
+  what = cmd.argv[0] ?? 'sh',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  if (!pool?.usable) return exec();
+  const alone = () => exec(cmd.prelude ? withPrelude(cmd.argv, cmd.prelude) : cmd.argv);
+  if (!pool?.usable) return alone();
   try {
-    return await pool.run(requestScript(argv, env, scratch), stdin, limitMs);
+    return await pool.run(cmd, limitMs);
   } catch (e) {
     if (!(e instanceof SessionLost)) throw e;
-    if (!e.mayHaveRun) return exec();
+    if (!e.mayHaveRun) return alone();
     throw new UnreachableError(`running ${what} on ${where}: ${e.message} before it told how the command ended`, { cause: e });
   }
 }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 import { onInterrupt } from './interrupt.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell } from './trust.js';
+import type { SessionCommand } from './node-session.js';
 
 export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -145,17 +146,18 @@ export interface Ran {
 export async function runStoppable(
   where: string,
   kill: (argv: string[]) => Promise<unknown>,
-  send: (argv: string[], env: string[], stdin: string, timeoutMs: number | undefined, what: string, scratch: boolean) => Promise<Ran>,
+  send: (cmd: SessionCommand, timeoutMs: number | undefined, what: string) => Promise<Ran>,
   argv: string[],
   opts: RunOptions,
   baseEnv: Record<string, string>,
 ): Promise<RunResult> {
   const stop = new StoppableRun(kill);
   const env = [...Object.entries(opts.env ?? baseEnv).map(([k, v]) => `${k}=${v}`), stop.mark];
-  const limited = opts.timeoutMs !== undefined ? limitedArgv(argv, opts.timeoutMs) : argv;
+  const limited = opts.timeoutMs !== undefined && argv.length > 0 ? limitedArgv(argv, opts.timeoutMs) : argv;
   try {
     // messages name the command asked for (opts.what, else argv[0]), not the `timeout` wrapped around it here
-    const ran = stop.track(send(limited, env, opts.stdin ?? '', opts.timeoutMs, opts.what ?? argv[0] ?? '', opts.scratch ?? false));
+    const cmd: SessionCommand = { argv: limited, env, stdin: opts.stdin ?? '', ...(opts.prelude ? { prelude: opts.prelude } : {}) };
+    const ran = stop.track(send(cmd, opts.timeoutMs, opts.what ?? argv[0] ?? 'sh'));
     const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
     if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
     const r = got.x;

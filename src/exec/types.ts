@@ -20,12 +20,23 @@ export interface RunOptions {
    */
   what?: string;
   /**
-   * The command may keep its temporary files in the directory named by $CNI_ATTACH_SCRATCH, when it runs as a request
-   * on a node session (exec/node-session.ts: requests there run one at a time, so the directory is the session's, reused
-   * by each): a batching executor's steps (exec/batch.ts) then need no mktemp and rm of their own. Without a session the
-   * variable is not set. The command must unset it before it runs anything that should not see it.
+   * sh run on the node before the command, in the shell that then execs it (a batching executor's steps, exec/batch.ts),
+   * so that they cost no sh process of their own on a node session. See Prelude. Only executors that reach a node by
+   * commands (exec/shell.ts's) take it; with it, argv may be empty (the prelude alone runs).
    */
-  scratch?: boolean;
+  prelude?: Prelude;
+}
+
+/**
+ * sh statements run before a command (RunOptions.prelude), with `args` as $1…$n and `$t` naming a directory of
+ * temporary files that the runner made and removes (a node session's own: requests there run one at a time). The
+ * statements end by falling off their end, and the command then runs (exec'd, with exactly its environment: theirs is
+ * the runner's), or by `exit N` with N ≠ 0, and it does not. Their stdout comes before the command's. They must not
+ * read stdin (it is the command's).
+ */
+export interface Prelude {
+  script: string;
+  args: string[];
 }
 
 export interface RunResult {

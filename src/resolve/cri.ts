@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, UnreachableError } from '../errors.js';
-import { EMIT_SH, parseFrames } from '../exec/framed.js';
+import { EMIT_SH, parseFrames, STEP_SH } from '../exec/framed.js';
 import type { CommandRunner, Executor, RunResult } from '../exec/types.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
 
@@ -99,28 +99,29 @@ const crictlInspect = (ids: string[]) => ['crictl', 'inspectp', '-o', 'json', ..
  */
 const LOOKUP = `${PROBE.replace(/echo (crictl|ctr)/g, 'tool=$1').replace('exit 0; fi', 'break; fi')}
 t=$(mktemp -d) || exit 97
+${STEP_SH}
 ${EMIT_SH}
-sec() { k=$1; shift; "$@" > "$t/o" 2> "$t/e"; r=$?; emit "$M" "$k" "$r"; return $r; }
+sec() { k=$1; f=$2; shift 2; "$@" > "$t/$f" 2> "$t/e"; r=$?; emit "$M" "$k" "$r" "$t/$f"; return $r; }
+out() { k=$1; shift; fo "$M" "$k"; "$@" 2> "$t/se"; fc "$M" "$k" $?; }
 lines() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }
-links() { for pid in "$@"; do sec "links:$pid" lines "/proc/$pid/net/dev"; done; }
+links() { for pid in "$@"; do out "links:$pid" lines "/proc/$pid/net/dev"; done; }
 pods() { if [ -n "$NS" ]; then crictl pods --namespace "$NS" --name "$NAMES" "$@"; else crictl pods --name "$NAMES" "$@"; fi; }
 M=$1 NS=$2 NAMES=$3
 printf '%s tool %s\\n' "$M" "\${tool:-none}"
 case "$tool" in
 crictl)
-  sec pods pods -o json
+  out pods pods -o json
   ids=$(pods --state ready -q 2>/dev/null)
   if [ -n "$ids" ]; then
-    sec inspectp crictl inspectp -o json $ids
+    sec inspectp o crictl inspectp -o json $ids
     links $(sed -n 's/^ *"pid": *\\([0-9][0-9]*\\).*/\\1/p' "$t/o")
   fi ;;
 ctr)
-  sec ls ctr -n k8s.io containers list -q "$4"
-  ids=$(cat "$t/o")
-  sec tasks ctr -n k8s.io tasks list
-  cp "$t/o" "$t/tasks"
+  sec ls o ctr -n k8s.io containers list -q "$4"
+  ids=; while IFS= read -r l; do ids="$ids $l"; done < "$t/o"
+  sec tasks tasks ctr -n k8s.io tasks list
   for id in $ids; do
-    sec "info:$id" ctr -n k8s.io containers info "$id"
+    out "info:$id" ctr -n k8s.io containers info "$id"
     p=; while read -r a b c _; do [ "$a" != "$id" ] || [ "$c" != RUNNING ] || p="$p $b"; done < "$t/tasks"
     links $p
   done ;;

@@ -42,6 +42,11 @@ export class FakeExecutor implements Executor {
   readonly ran: string[][] = [];
 
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    // a prelude (a batching executor's steps) as the node would run it without a session: sh, then the command
+    if (opts.prelude) {
+      const { prelude, ...rest } = opts;
+      return this.run(['sh', '-c', prelude.script, 'sh', ...prelude.args, ...argv], rest);
+    }
     const [file, ...args] = argv;
     const cmd = this.tools.get(file!);
     if (cmd) {
@@ -153,7 +158,13 @@ export class FakeExecutor implements Executor {
    */
   emulateShell(probe = ''): this {
     this.tools.set('sh', (argv) => {
-      const script = argv[2]!;
+      let script = argv[2]!;
+      // steps sent as an exec of their own (node-session.ts withPrelude): the steps' script inside it
+      const wrapped = /^t=\$\(mktemp -d\) \|\| exit 97\n\( ([\s\S]*)\n\) \|\| \{ r=\$\?; rm -rf "\$t"; exit \$r; \}\nrm -rf "\$t"\nshift \d+\n(exec "\$@"|exit 0)$/.exec(script);
+      if (wrapped) {
+        script = wrapped[1]!;
+        argv = [argv[0]!, argv[1]!, script, ...argv.slice(3)];
+      }
       const a1 = argv[4]!;
       const stdin = this.lastStdin;
       // the command's own environment, taken now: other commands may run while the steps do (a batch's pods)
@@ -223,7 +234,10 @@ export class FakeExecutor implements Executor {
       }
       out.push(`${mark} end\n`);
       const used = Math.max(1, ...meta.flatMap((m) => m.a));
-      const cmd = args.slice(used);
+      let cmd = args.slice(used);
+      // the command's time limit, which the runner put around it after the steps (exec/shell.ts limitedArgv)
+      if (cmd[0] === 'timeout' && cmd[1] === '-s') cmd = cmd.slice(4);
+      else if (cmd[0] === 'sh' && cmd[1] === '-c' && cmd[2]?.includes('exec timeout -s KILL')) cmd = cmd.slice(4);
       if (cmd.length === 0) return { code: 0, stdout: out.join('') };
       const r = await this.run(cmd, { env, stdin });
       return { ...r, stdout: out.join('') + r.stdout };

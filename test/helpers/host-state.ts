@@ -143,13 +143,13 @@ export async function captureState(scope: Scope): Promise<HostState> {
 }
 
 /**
- * captureState once the host's links are those of `before` again, waiting at most 10 s: a namespace whose last
+ * captureState once the host's links are those of `before` again, waiting at most 30 s (10 s was seen to run out on a loaded machine): a namespace whose last
  * process is gone (a removed sandbox) is torn down by the kernel in the background (net namespace cleanup), and the
  * host side of its veth with it, so right after a command the host may still list it. Then as captureState.
  */
 export async function captureSettled(scope: Scope, before: HostState): Promise<HostState> {
   const want = JSON.stringify(before.hostLinks);
-  for (const t0 = Date.now(); Date.now() - t0 < 10_000; await new Promise((r) => setTimeout(r, 100))) {
+  for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 100))) {
     if (JSON.stringify(await hostLinks(scope)) === want) break;
   }
   return captureState(scope);

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeAllSessions, NodeSession, requestScript, SESSION_LOOP, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession } from '../../src/exec/node-session.js';
+import { closeAllSessions, NodeSession, sessionArgv, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession, withPrelude } from '../../src/exec/node-session.js';
 import { UnreachableError } from '../../src/errors.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
 import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
@@ -63,68 +63,70 @@ function recording() {
   return { opened, open };
 }
 
-describe('the session loop (real sh)', () => {
-  it('runs requests one after another with exactly their argv, environment and stdin; exit codes and both outputs come back byte for byte', async () => {
+/** A PATH whose `sh` is this shell (dash, bash or busybox's ash: what a node's /bin/sh may be). */
+async function shellPath(shell: string): Promise<string> {
+  const bin = join(dir, `sh-${shell}`);
+  await mkdir(bin, { recursive: true });
+  await symlink(shell === 'busybox' ? '/bin/busybox' : `/bin/${shell}`, join(bin, 'sh'));
+  return `${bin}:${PATH}`;
+}
+
+describe('the session shell (real sh)', () => {
+  it.each(['dash', 'bash', 'busybox'])('runs requests one after another with exactly their argv, environment and stdin; exit codes and both outputs come back byte for byte (%s as sh)', async (shell) => {
     const mark = '@m1';
-    const t = local(['sh', '-c', SESSION_LOOP, 'sh', mark]);
+    // the session's own environment holds more than PATH (docker exec adds the container's): none of it reaches a command
+    const t = local(sessionArgv(mark), { PATH: await shellPath(shell), HOSTNAME: 'node-1', container: 'docker' });
     const s = new NodeSession(t, mark);
     const odd = [`it's`, 'two words', 'new\nline', '$HOME `id` "q"', '', 'ünï ✓', '\\'];
-    // (PWD is the shell's own)
-    const r1 = await s.request(requestScript(['sh', '-c', 'for a in "$@"; do printf "[%s]" "$a"; done; echo; env | grep -v ^PWD= | sort', 'sh', ...odd], env), '');
-    expect(r1.code).toBe(0);
-    expect(r1.stdout).toBe(`${odd.map((a) => `[${a}]`).join('')}\nKUBECTL_CNI_ATTACH_RUN=r1\nPATH=${PATH}\n`);
+    const r0 = await s.request({ argv: ['/usr/bin/env'], env, stdin: '' });
+    expect(r0.stdout.split('\n').filter(Boolean).sort()).toEqual(['KUBECTL_CNI_ATTACH_RUN=r1', `PATH=${PATH}`]);
+    const r1 = await s.request({ argv: ['sh', '-c', 'for a in "$@"; do printf "[%s]" "$a"; done', 'sh', ...odd], env, stdin: '' });
+    expect(r1).toEqual({ code: 0, stdout: odd.map((a) => `[${a}]`).join(''), stderr: '' });
     // stdin of its own (read to the end, as a plugin does), output with no final newline, stderr, a non-zero exit
     const input = '{"cniVersion":"1.0.0"}\n\u0000tail ✓';
-    const r2 = await s.request(requestScript(['sh', '-c', 'cat; printf err >&2; exit 7'], env), input);
+    const r2 = await s.request({ argv: ['sh', '-c', 'cat; printf err >&2; exit 7'], env, stdin: input });
     expect(r2).toEqual({ code: 7, stdout: input, stderr: 'err' });
+    // outputs that end in newlines, or are one, and a stdin with quotes and no NUL
+    const r3 = await s.request({ argv: ['sh', '-c', 'cat; printf "\\n\\n" >&2'], env, stdin: `it's "q"\n\n` });
+    expect(r3).toEqual({ code: 0, stdout: `it's "q"\n\n`, stderr: '\n\n' });
     // a large output, and a command that is not there
-    const r3 = await s.request(requestScript(['sh', '-c', 'head -c 1048576 /dev/zero | tr "\\0" x'], env), '');
-    expect(r3.stdout).toBe('x'.repeat(1048576));
-    const r4 = await s.request(requestScript(['/nonexistent/plugin'], env), '');
-    expect(r4.code).toBe(127);
+    const r4 = await s.request({ argv: ['sh', '-c', 'head -c 1048576 /dev/zero | tr "\\0" x'], env, stdin: '' });
+    expect(r4.stdout).toBe('x'.repeat(1048576));
+    const r5 = await s.request({ argv: ['/nonexistent/plugin'], env, stdin: '' });
+    expect(r5.code).toBe(127);
+    // a large stdin
+    const big = 'y'.repeat(200_000);
+    expect((await s.request({ argv: ['sh', '-c', 'wc -c'], env, stdin: big })).stdout.trim()).toBe('200000');
     expect(s.started).toBe(true);
-    expect(sessionRequests(Buffer.concat(t.sent))).toBe(4);
+    expect(sessionRequests(Buffer.concat(t.sent))).toBe(7);
     s.close();
     await t.ended;
     expect(t.proc.exitCode).toBe(0);
   });
 
   it('requests sent at once, before the loop is up, are answered in order; killed commands say 137 and the loop goes on', async () => {
-    const t = local(['sh', '-c', SESSION_LOOP, 'sh', '@m2']);
+    const t = local(sessionArgv('@m2'));
     const s = new NodeSession(t, '@m2');
     const answers = await Promise.all([
-      s.request(requestScript(['sh', '-c', 'echo one'], env), ''),
-      s.request(requestScript(['sh', '-c', 'kill -KILL $$'], env), ''),
-      s.request(requestScript(['sh', '-c', 'cat'], env), 'three'),
+      s.request({ argv: ['sh', '-c', 'echo one'], env, stdin: '' }),
+      s.request({ argv: ['sh', '-c', 'kill -KILL $$'], env, stdin: '' }),
+      s.request({ argv: ['sh', '-c', 'cat'], env, stdin: 'three' }),
     ]);
     expect(answers.map((a) => [a.code, a.stdout])).toEqual([[0, 'one\n'], [137, ''], [0, 'three']]);
   });
 
   it('a command that leaves a process writing to its output: its answer is what it printed itself, and the next frames stay whole', async () => {
-    const t = local(['sh', '-c', SESSION_LOOP, 'sh', '@m4']);
+    const t = local(sessionArgv('@m4'));
     const s = new NodeSession(t, '@m4');
-    const first = await s.request(requestScript(['sh', '-c', '(sleep 0.3; echo late; echo late >&2) & echo now'], env), '');
+    const first = await s.request({ argv: ['sh', '-c', '(sleep 0.3; echo late; echo late >&2) & echo now'], env, stdin: '' });
     expect(first).toEqual({ code: 0, stdout: 'now\n', stderr: '' });
     // the leftover writes while the next command runs
-    expect(await s.request(requestScript(['sh', '-c', 'sleep 0.6; echo next'], env), '')).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
-    expect(await s.request(requestScript(['sh', '-c', 'echo third'], env), '')).toEqual({ code: 0, stdout: 'third\n', stderr: '' });
+    expect(await s.request({ argv: ['sh', '-c', 'sleep 0.6; echo next'], env, stdin: '' })).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
+    expect(await s.request({ argv: ['sh', '-c', 'echo third'], env, stdin: '' })).toEqual({ code: 0, stdout: 'third\n', stderr: '' });
     // a large output in many chunks
-    const big = await s.request(requestScript(['sh', '-c', 'head -c 8000000 /dev/zero | tr "\\0" y'], env), '');
+    const big = await s.request({ argv: ['sh', '-c', 'head -c 8000000 /dev/zero | tr "\\0" y'], env, stdin: '' });
     expect(big.stdout.length).toBe(8_000_000);
     s.close();
-  });
-
-  it('reads requests exactly with busybox head too (it over-reads a pipe: dd, one byte at a time)', async () => {
-    // a PATH where head is busybox's (a test dependency: busybox-static), as on a busybox node
-    const bin = join(dir, 'bin');
-    await mkdir(bin, { recursive: true });
-    await symlink('/bin/busybox', join(bin, 'head'));
-    expect((await execa(join(bin, 'head'), ['--version'], { reject: false })).stdout).not.toMatch(/coreutils/);
-    const t = local(['sh', '-c', SESSION_LOOP, 'sh', '@m3'], { PATH: `${bin}:${PATH}` });
-    const s = new NodeSession(t, '@m3');
-    const big = 'y'.repeat(20_000);
-    const got = await Promise.all([s.request(requestScript(['sh', '-c', 'wc -c'], env), big), s.request(requestScript(['sh', '-c', 'echo after'], env), '')]);
-    expect(got.map((g) => g.stdout.trim())).toEqual(['20000', 'after']);
   });
 
   it('shQuote survives sh for any text', async () => {
@@ -142,7 +144,7 @@ describe('SessionPool and viaSession', () => {
   it('opens another session only while all are busy, and closes them all at the end', async () => {
     const { opened, open } = recording();
     const pool = new SessionPool(open);
-    const slow = (tag: string) => pool.run(requestScript(['sh', '-c', `sleep 0.2; echo ${tag}`], env), '');
+    const slow = (tag: string) => pool.run({ argv: ['sh', '-c', `sleep 0.2; echo ${tag}`], env, stdin: '' });
     expect((await Promise.all([slow('a'), slow('b')])).map((r) => r.stdout)).toEqual(['a\n', 'b\n']);
     expect(opened).toHaveLength(2);
     await slow('c');
@@ -162,9 +164,9 @@ describe('SessionPool and viaSession', () => {
       execs.push('exec');
       return { code: 0, stdout: 'by exec', stderr: '' };
     };
-    expect(await viaSession(pool, 'node x', ['true'], env, '', exec)).toEqual({ code: 0, stdout: 'by exec', stderr: '' });
+    expect(await viaSession(pool, 'node x', { argv: ['true'], env, stdin: '' }, exec)).toEqual({ code: 0, stdout: 'by exec', stderr: '' });
     expect(pool.usable).toBe(false);
-    expect(await viaSession(pool, 'node x', ['true'], env, '', exec)).toMatchObject({ stdout: 'by exec' });
+    expect(await viaSession(pool, 'node x', { argv: ['true'], env, stdin: '' }, exec)).toMatchObject({ stdout: 'by exec' });
     expect(execs).toEqual(['exec', 'exec']);
   });
 
@@ -172,14 +174,14 @@ describe('SessionPool and viaSession', () => {
     const pool = new SessionPool(async () => {
       throw new Error('403 pods/exec forbidden');
     });
-    expect(await viaSession(pool, 'node x', ['true'], env, '', async () => ({ code: 3, stdout: '', stderr: 'own' }))).toEqual({ code: 3, stdout: '', stderr: 'own' });
+    expect(await viaSession(pool, 'node x', { argv: ['true'], env, stdin: '' }, async () => ({ code: 3, stdout: '', stderr: 'own' }))).toEqual({ code: 3, stdout: '', stderr: 'own' });
   });
 
   it('a session lost while its command runs: an UnreachableError (it may have run), never a second run of it', async () => {
     let t: ReturnType<typeof local> | undefined;
     const pool = new SessionPool(async (argv) => (t = local(argv)));
-    await pool.run(requestScript(['true'], env), ''); // up
-    const running = viaSession(pool, 'node x', ['sh', '-c', 'sleep 5'], env, '', async () => {
+    await pool.run({ argv: ['true'], env, stdin: '' }); // up
+    const running = viaSession(pool, 'node x', { argv: ['sh', '-c', 'sleep 5'], env, stdin: '' }, async () => {
       throw new Error('must not run again');
     });
     await new Promise((r) => setTimeout(r, 200));
@@ -195,7 +197,7 @@ describe('SessionPool and viaSession', () => {
     await writeFile(plugin, '#!/bin/sh\nsleep 5\n', { mode: 0o755 });
     let t: ReturnType<typeof local> | undefined;
     const pool = new SessionPool(async (argv) => (t = local(argv)));
-    await pool.run(requestScript(['true'], env), ''); // up
+    await pool.run({ argv: ['true'], env, stdin: '' }); // up
     const never = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
       throw new Error('must not run again');
     };
@@ -203,7 +205,7 @@ describe('SessionPool and viaSession', () => {
     class SessionNode extends ShellExecutor {
       readonly where = 'node x';
       run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-        return runStoppable(this.where, async () => undefined, (a, e, i, lim, what) => viaSession(pool, this.where, a, e, i, never, (lim ?? 0) + 10_000, what), argv, opts, this.baseEnv());
+        return runStoppable(this.where, async () => undefined, (c, lim, what) => viaSession(pool, this.where, c, never, (lim ?? 0) + 10_000, what), argv, opts, this.baseEnv());
       }
     }
     const batching = new BatchingExecutor(new SessionNode());
@@ -215,7 +217,7 @@ describe('SessionPool and viaSession', () => {
       const e = await running.catch((x: unknown) => x);
       expect(e).toBeInstanceOf(UnreachableError);
       expect((e as Error).message).toMatch(new RegExp(`^running ${plugin} on node x: the session on the node ended before it told how the command ended$`));
-      await pool.run(requestScript(['true'], env), ''); // a new session for the next
+      await pool.run({ argv: ['true'], env, stdin: '' }); // a new session for the next
     }
   });
 
@@ -225,21 +227,22 @@ describe('SessionPool and viaSession', () => {
     const never = async () => {
       throw new Error('must not run again');
     };
-    const e = await viaSession(pool, 'node x', ['sh', '-c', 'sleep 5'], env, '', never, 300).catch((x: unknown) => x);
+    const e = await viaSession(pool, 'node x', { argv: ['sh', '-c', 'sleep 5'], env, stdin: '' }, never, 300).catch((x: unknown) => x);
     expect(String((e as Error).message)).toMatch(/no answer from the node within 0 s before it told how the command ended/);
     expect(pool.usable).toBe(true);
-    expect((await viaSession(pool, 'node x', ['sh', '-c', 'echo next'], env, '', never)).stdout).toBe('next\n');
+    expect((await viaSession(pool, 'node x', { argv: ['sh', '-c', 'echo next'], env, stdin: '' }, never)).stdout).toBe('next\n');
     expect(opened).toHaveLength(2);
     await pool.close();
   });
 
-  it('batched steps on a session use its scratch directory: no mktemp or rm of their own, the command does not see it; without a session they make and remove their own', async () => {
-    // mktemp and rm counted through PATH, for the loop and the requests alike
+  it('batched steps on a session run in its shell and use its directory: no process of their own but their steps\' (no sh, env, mktemp, rm, head, stat, base64); the command sees none of their variables; without a session they make and remove their own directory', async () => {
+    // the tools counted through PATH, for the session and the requests alike
     const bin = join(dir, 'bin');
     const log = join(dir, 'ran.log');
     await mkdir(bin);
     await writeFile(log, '');
-    for (const tool of ['mktemp', 'rm']) await writeFile(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec /bin/${tool} "$@"\n`, { mode: 0o755 });
+    const counted = ['sh', 'env', 'mktemp', 'rm', 'head', 'stat', 'base64'];
+    for (const tool of counted) await writeFile(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec /bin/${tool} "$@"\n`, { mode: 0o755 });
     const path = `${bin}:${PATH}`;
     const ran = async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
     const tmp = join(dir, 'tmp');
@@ -248,30 +251,32 @@ describe('SessionPool and viaSession', () => {
     const never = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
       throw new Error('must not run as an exec of its own');
     };
-    /** As kube-exec.ts makes a node: runStoppable over viaSession, the scratch option passed on. */
+    /** As kube-exec.ts makes a node: runStoppable over viaSession. */
     class SessionNode extends ShellExecutor {
       readonly where = 'node x';
       run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-        return runStoppable(this.where, async () => undefined, (a, e, i, lim, what, scratch) => viaSession(pool, this.where, a, e, i, never, (lim ?? 0) + 10_000, what, scratch), argv, opts, this.baseEnv());
+        return runStoppable(this.where, async () => undefined, (c, lim, what) => viaSession(pool, this.where, c, never, (lim ?? 0) + 10_000, what), argv, opts, this.baseEnv());
       }
     }
-    await pool.run(requestScript(['true'], env), ''); // up: the loop's own temp directory (one mktemp)
-    expect(await ran()).toEqual(['mktemp']);
+    await pool.run({ argv: ['true'], env: [`PATH=${path}`], stdin: '' }); // up: the session's shell and its directory
+    expect(await ran()).toEqual(['sh', 'mktemp']);
     const batching = new BatchingExecutor(new SessionNode());
     for (let i = 0; i < 3; i++) {
       batching.readAhead({ executableDirs: [bin] });
       await batching.writeFileAtomic(join(dir, `f${i}`), `data ${i}`);
-      const r = await batching.run(['env'], { env: { PATH: path } });
-      expect(r.code).toBe(0);
-      expect(r.stdout).not.toMatch(/CNI_ATTACH_SCRATCH/);
+      const r = await batching.run(['/usr/bin/env'], { env: { PATH: path, A: `${i}` } });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual([`A=${i}`, expect.stringMatching(/^KUBECTL_CNI_ATTACH_RUN=/), `PATH=${path}`]);
       expect(await batching.isExecutable(join(bin, 'rm'))).toBe(true);
       expect(await readFile(join(dir, `f${i}`), 'utf8')).toBe(`data ${i}`);
     }
-    expect(await ran()).toEqual(['mktemp']);
-    // the loop's directory holds the scratch; nothing else was made in TMPDIR, and the loop removes it at its end
-    const made = await readdir(tmp);
-    expect(made).toHaveLength(1);
-    expect(await readdir(join(tmp, made[0]!))).toContain('w');
+    await batching.removeFile(join(dir, 'f0'));
+    await batching.flush();
+    expect(await readdir(dir)).not.toContain('f0');
+    // the steps' own processes (mv for each write, rm for the removal) and nothing else
+    expect((await ran()).filter((t) => counted.includes(t))).toEqual(['sh', 'mktemp', 'rm']);
+    // the session's directory holds what the steps kept; nothing else was made in TMPDIR, and the shell removes it at its end
+    expect(await readdir(tmp)).toHaveLength(1);
     await pool.close();
     await new Promise((r) => setTimeout(r, 200));
     expect(await readdir(tmp)).toEqual([]);
@@ -280,23 +285,24 @@ describe('SessionPool and viaSession', () => {
     class ExecNode extends ShellExecutor {
       readonly where = 'node y';
       async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-        const r = await execa(argv[0]!, argv.slice(1), { env: { ...(opts.env ?? this.baseEnv()), PATH: path, TMPDIR: tmp }, extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
+        const cmd = opts.prelude ? withPrelude(argv, opts.prelude) : argv;
+        const r = await execa(cmd[0]!, cmd.slice(1), { env: { ...(opts.env ?? this.baseEnv()), PATH: path, TMPDIR: tmp }, extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
         return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false };
       }
     }
     const direct = new BatchingExecutor(new ExecNode());
-    await direct.writeFileAtomic(join(dir, "g"), "g");
+    await direct.writeFileAtomic(join(dir, 'g'), 'g');
     expect((await direct.run(['true'])).code).toBe(0);
     expect(await readFile(join(dir, 'g'), 'utf8')).toBe('g');
-    expect(await ran()).toEqual(['mktemp', 'rm']);
+    expect((await ran()).filter((t) => counted.includes(t))).toEqual(['sh', 'mktemp', 'rm']);
     expect(await readdir(tmp)).toEqual([]);
   });
 
   it('closeAllSessions ends every pool at once: an idle session asked to end, a busy one torn down, within the limit', async () => {
     const { opened, open } = recording();
     const [a, b] = [new SessionPool(open), new SessionPool(open)];
-    await a.run(requestScript(['true'], env), '');
-    void b.run(requestScript(['sh', '-c', 'sleep 5'], env), '').catch(() => undefined); // busy when the command ends
+    await a.run({ argv: ['true'], env, stdin: '' });
+    void b.run({ argv: ['sh', '-c', 'sleep 5'], env, stdin: '' }).catch(() => undefined); // busy when the command ends
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
     await closeAllSessions(800);

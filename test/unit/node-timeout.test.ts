@@ -40,7 +40,7 @@ describe('nodeTimeout', () => {
     expect(nodeTimeout(1250).setup).toContain('|| cni_lim=2s;');
   });
   it.each(kinds())('a 300 ms limit through runStoppable with %s timeout: killed at 300 ms (GNU) or 1 s (busybox), timedOut', async (_, path, min, max) => {
-    const send = async (argv: string[], env: string[]) => {
+    const send = async ({ argv, env }: { argv: string[]; env: string[] }) => {
       const r = await execa(argv[0]!, argv.slice(1), { env: { ...Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), PATH: path() }, extendEnv: false, reject: false });
       return { code: r.exitCode ?? 137, stdout: String(r.stdout), stderr: String(r.stderr) };
     };

@@ -5,6 +5,7 @@
  * their own). The same verdicts each way.
  */
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { withPrelude } from '../../src/exec/node-session.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -99,6 +100,7 @@ class LocalNode extends ShellExecutor {
   trips = 0;
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     this.trips++;
+    argv = opts.prelude ? withPrelude(argv, opts.prelude) : argv;
     const r = await execa(argv[0]!, argv.slice(1), { env: opts.env ?? this.baseEnv(), extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
     return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false };
   }
