@@ -114,6 +114,11 @@ export interface EngineFlags {
    * names `record` and `retry`, the command that gives the same path explicitly.
    */
   cniPathFrom?: { record: string; retry: string };
+  /**
+   * When cniPath is the user's (or the default) while a record may name another: the words that name the record's,
+   * not used (cli/targets.ts recordedCniPath), for a plugin not found; asked only then (cni/chain.ts pathNote).
+   */
+  cniPathNote?: () => Promise<string | undefined>;
   cacheDir: string;
   timeout: string;
   /** -v level as text */
@@ -139,8 +144,19 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
     interrupted: interruptedBy,
     hold,
     ...(flags.cniPathFrom && flags.cniPath !== undefined ? { untrustedPath: untrustedRecordedPath(flags.cniPath, flags.cniPathFrom) } : {}),
+    ...(pathNoteOf(flags) ? { pathNote: pathNoteOf(flags)! } : {}),
   };
   return { ctx, cache };
+}
+
+/**
+ * What a plugin not found says of the record's --cni-path (cni/chain.ts ChainContext.pathNote): that it was the one
+ * looked in (cniPathFrom), or what cniPathNote says of one not used; undefined when there is nothing to say.
+ */
+function pathNoteOf(flags: EngineFlags): (() => Promise<string | undefined>) | undefined {
+  const from = flags.cniPathFrom;
+  if (from && flags.cniPath !== undefined) return async () => `${flags.cniPath} is the --cni-path that ${from.record} names, where its attach found its plugins (--cni-path overrides)`;
+  return flags.cniPathNote;
 }
 
 /**

@@ -232,7 +232,8 @@ function lines(ifname: string, o: Outcome): string[] {
 const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run the command again)' };
 
 /**
- * -l / --all: every matching pod with bounded parallelism. On the user's signal the pods in flight are stopped (their
+ * -l / --all: every matching pod with bounded parallelism, each with its own record's --cni-path when none is given
+ * (as one pod: recordedCniPath). On the user's signal the pods in flight are stopped (their
  * records stay, a DEL that finished is forgotten with its network-status), the rest not started (bulk.ts).
  */
 async function detachMany(job: Job, namespace: string): Promise<void> {
@@ -240,14 +241,22 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
   const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
   if (!batch) return;
   const { pods, runtimes, parallel } = batch;
+  // each pod's plugins where its own attach found them, as for one pod (its newest record's --cni-path, trusted only
+  // where its node trusts it; --cni-path overrides): one list of the records for the batch
+  const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
+  records?.catch(() => undefined);
+  const exec = await deps.localExecutor();
   const outcomes = await forEachPod(
     pods,
     parallel,
     deps.io,
     async (pod) => {
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, pod.metadata!.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(job), deps.hostname()))());
+      const m = pod.metadata!;
+      const own = await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, ...(records ? { records } : {}) });
+      const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...job, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, deps) } : job;
+      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(podJob), deps.hostname()))());
       // a detach made is finished, also after a signal: the records and network-status must match it
-      const o = await detachPod(job, lookup, false);
+      const o = await detachPod(podJob, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
       return o;
     },
@@ -297,7 +306,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
     if (given.parallel !== undefined) parseParallel(given.parallel);
     const api = kind === 'netns' ? undefined : await connect(given, deps);
-    // one pod, no --cni-path: where its attach found the plugins (its record)
+    // one pod, no --cni-path: where its attach found the plugins (its record); -l/--all: each pod's (detachMany)
     const flags: DetachFlags = kind === 'pod' ? { ...given, ...(await recordedCniPath(given, deps, api!, podName!, 'cni-detach')) } : given;
     const p = prepare(flags, exec, deps);
     const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;

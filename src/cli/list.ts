@@ -12,7 +12,8 @@ import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { thisHost } from '../exec/host.js';
 import type { Pod } from '../resolve/kube.js';
-import type { AttachmentRecord, InvalidRecord } from '../resolve/records.js';
+import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
+import type { Found } from '../cni/cache.js';
 
 interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
@@ -44,7 +45,8 @@ function annotated(c: Classified): boolean | undefined {
  * A row for an attachment the cluster records on another node (resolve/records.ts): its state from the API alone —
  * 'attached' while a pod of that name and uid exists ('attaching' for a write-ahead record never settled, with its
  * age from `now`; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
- * pods could not be listed: live is null) — since that node's cache is not read. `command`: for a write-ahead record
+ * pods could not be listed: live is null) — since that node's cache is not read (cni-list checks a 'pod gone' against
+ * the API's pods first: recordVerdict, mismatchedRow). `command`: for a write-ahead record
  * that names its command (AttachmentRecord.by), whether that command still runs, where this host can tell (it ran
  * here: commandOf): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
  * undefined (another host's, or not named): attaching, "still running, or its command was killed".
@@ -121,6 +123,65 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, giv
     };
   }
   return row;
+}
+
+/**
+ * A row for a record that says otherwise than what is known of its attachment (`why`): this host's cache entry under
+ * its key (resolve/records.ts recordAgainstNode, as cni-gc judges it), or the API's pods where only the record is
+ * there (recordAgainstPods). State `mismatched`, never `pod gone`: the record is used for nothing (cni-gc judges by its
+ * node's entry), and its row names it and the kubectl patch that removes it. `held`: the pod the attachment looks
+ * like it is of, named in the brief. `where`: the agent namespace and the record's ConfigMap (records.ts recordName); its
+ * key is a valid record's (a ConfigMap key: JSON as it is). `nodeRead`: the node's entry was read (this host); otherwise the note says that
+ * `cni-gc --node N --dry-run` reads it and says whether the record matches, before removing the record.
+ */
+export function mismatchedRow(
+  r: AttachmentRecord & { key: string },
+  why: string,
+  where: { agentNamespace: string; configMap: string },
+  flags: ReachFlags,
+  held: { namespace: string; name: string } | undefined,
+  nodeRead: boolean,
+): Row {
+  const { agentNamespace, configMap } = where;
+  const key = r.key;
+  return {
+    namespace: r.namespace, target: r.pod, node: r.node, ifname: r.ifname, network: r.network, addresses: r.addresses ?? [], containerId: r.containerId,
+    state: 'mismatched',
+    brief: held ? `record disagrees: ${held.namespace}/${held.name}'s?` : 'record disagrees',
+    reason: `the cluster's record of ${r.ifname} on node ${r.node} (key ${key} of ConfigMap ${agentNamespace}/${configMap}) says pod ${r.namespace}/${r.pod} (uid ${r.uid}), but ${why}; the record is used for nothing (cni-gc judges by what node ${r.node} holds under its key): remove it with kubectl patch`,
+    remedy: 'kubectl patch removes the record',
+    clear: removeKeyCommandLine(flags, agentNamespace, configMap, JSON.stringify(key)),
+    ...(nodeRead ? {} : { clearHint: `\`${gcCommandLine(flags)} --node ${r.node} --dry-run\` first reads what node ${r.node} holds and says whether the record matches it` }),
+  };
+}
+
+/**
+ * A record judged before it is shown, as cni-gc judges records (never by its word alone):
+ *  - this host's cache holds its key (`here`, every entry, before cni-list's filters): by that entry
+ *    (records.ts recordAgainstNode): `{ here: true }` when it says what the entry says (the entry's own row stands for
+ *    it), else its mismatch (`nodeRead`);
+ *  - otherwise, only when the API alone would call its pod gone: by the pods (recordAgainstPods), a mismatch or
+ *    undefined. `pods`: the pods listed, given only when they cover the pod the record names (its namespace listed).
+ * undefined: shown as the API says (recordRow).
+ */
+function recordVerdict(
+  records: typeof import('../resolve/records.js'),
+  r: AttachmentRecord,
+  here: Found[],
+  hostname: string,
+  pods: Pod[] | undefined,
+): { here: true } | { mismatch: string; held?: EntryPod; nodeRead: boolean } | undefined {
+  const held = r.containerId ? here.filter((f) => f.entry.containerId === r.containerId && f.entry.ifName === r.ifname) : [];
+  if (held.length > 0) {
+    const v = records.recordAgainstNode(r, held, r.node === hostname ? r.node : `${hostname} (this host)`);
+    if ('mismatch' in v) return { mismatch: v.mismatch, ...(v.held ? { held: v.held } : {}), nodeRead: true };
+    return { here: true };
+  }
+  if (!pods) return undefined;
+  const uids = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
+  if (r.attaching || !records.recordedPodGone(r, uids)) return undefined;
+  const v = records.recordAgainstPods(r, pods);
+  return v ? { ...v, nodeRead: false } : undefined;
 }
 
 /**
@@ -245,7 +306,8 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     'after',
     `
 The cluster is asked for the pods (their state), the attachment records (ConfigMaps cni-attach-node-<node> in
---agent-namespace: the rows of other nodes, whose state comes from the API alone) and, through --runtime, this
+--agent-namespace: the rows of other nodes, whose state comes from the API alone; a record that this host's cache
+or the API's pods contradict is shown mismatched, with the kubectl patch that removes it) and, through --runtime, this
 host's sandboxes. cni-list starts no agent pod and runs no plugin: --agent-image and --cni-path only go into the
 commands it prints (cni-detach, cni-gc), so that they work as pasted. --no-cluster asks neither the
 cluster nor the runtime: the rows and states are those of this node's cache alone. With no kubeconfig at all a note
@@ -263,6 +325,8 @@ rows it could make (exit 4).`,
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
     const { classify, podOf } = await load.attachmentState();
     let found = await thisHostsEntries(cache, deps);
+    // every entry of this host's cache, before the filters: what judges a record of an attachment held here
+    const everyHere = found;
 
     let api;
     // the cluster tells the default namespace, whether pods and sandboxes still exist, and (its attachment records)
@@ -315,6 +379,10 @@ rows it could make (exit 4).`,
     // what cni-attach recorded in the cluster on every node (one list), for the pods asked about: the same filters
     // as this host's rows (a pod name, -n or -A, -l)
     let records: AttachmentRecord[] = [];
+    // the record of an attachment another pod's than its own (a record anyone who may write ConfigMaps in the agent
+    // namespace can edit) is picked by the pod it names or the pod it looks like it is of (recordVerdicts)
+    let wantedRecord: (r: { namespace?: string; pod?: string }) => boolean = () => true;
+    let recordsModule: typeof import('../resolve/records.js') | undefined;
     // the entries that are not valid records (shown as such, with the command that removes them): picked by the same
     // filters, on the namespace and pod name they hold (-A without a pod name or -l: all of them)
     let invalid: InvalidRecord[] = [];
@@ -323,8 +391,11 @@ rows it could make (exit 4).`,
         const wanted = (r: { namespace?: string; pod?: string }) =>
           (podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace) &&
           (selected === undefined || selected.has(`${r.namespace}/${r.pod}`));
-        const read = await (await import('../resolve/records.js')).readRecords(api, flags.agentNamespace ?? 'kube-system');
-        records = read.records.filter(wanted);
+        recordsModule = await import('../resolve/records.js');
+        const read = await recordsModule.readRecords(api, flags.agentNamespace ?? 'kube-system');
+        wantedRecord = wanted;
+        // all of them: one may name another pod than the one whose attachment it is (picked after judging it)
+        records = read.records;
         invalid = read.invalid.filter(wanted);
       } catch (e) {
         // a server that does not answer, or refuses the credentials (401), is the cluster not asked (not asked again);
@@ -335,7 +406,7 @@ rows it could make (exit 4).`,
         } else failures.push({ error: e, says: `the cluster's attachment records could not be read: ${describeError(e)}; attachments on other nodes are not shown` });
       }
     }
-    if (api && podList === undefined && records.length > 0 && !found.some((f) => podOf(f.entry) || f.unreadable)) {
+    if (api && podList === undefined && records.some((r) => flags.allNamespaces || r.namespace === namespace) && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
       } catch (e) {
@@ -373,9 +444,23 @@ rows it could make (exit 4).`,
     const livePods = new Map((podList ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
     // an attaching record names no sandbox yet: this host's own cache row of that pod's ifname stands for it
     const seenPods = new Set(local.map((r) => `${r.namespace}/${r.target}/${r.ifname}`));
-    const shown = records.filter((r) => !seen.has(`${r.containerId}/${r.ifname}`) && !(r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`)));
-    const remote = await Promise.all(shown.map(async (r) => recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await commandOf(r) : undefined)));
-    const bad = invalid.map((r) => invalidRecordRow(r, flags.agentNamespace ?? 'kube-system', flags));
+    const agentNamespace = flags.agentNamespace ?? 'kube-system';
+    const remote: Row[] = [];
+    for (const r of records) {
+      // the pods listed cover the pod it names: its namespace (-n, or -A), and with -l the pods selected
+      const covered = selected ? selected.has(`${r.namespace}/${r.pod}`) : !!flags.allNamespaces || r.namespace === namespace;
+      const v = recordsModule ? recordVerdict(recordsModule, r, everyHere, deps.hostname(), covered ? podList : undefined) : undefined;
+      if (v && 'here' in v) continue; // this host's cache holds it as recorded: its own row stands for it
+      if (v) {
+        if (wantedRecord(r) || (v.held && wantedRecord({ namespace: v.held.namespace, pod: v.held.name }))) {
+          remote.push(mismatchedRow(r as AttachmentRecord & { key: string }, v.mismatch, { agentNamespace, configMap: recordsModule!.recordName(r.node) }, flags, v.held, v.nodeRead));
+        }
+        continue;
+      }
+      if (!wantedRecord(r) || seen.has(`${r.containerId}/${r.ifname}`) || (r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))) continue;
+      remote.push(recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await commandOf(r) : undefined));
+    }
+    const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     const printed = await printRows(rows, {
       format: flags.output,

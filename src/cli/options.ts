@@ -42,6 +42,8 @@ export interface CommonFlags extends KubectlFlags {
   cniPath?: string;
   /** Not a flag: set when cniPath is a record's, not the user's (cli/context.ts EngineFlags). */
   cniPathFrom?: { record: string; retry: string };
+  /** Not a flag: words on a record's --cni-path that was not used, for a plugin not found (cli/context.ts EngineFlags). */
+  cniPathNote?: () => Promise<string | undefined>;
   cacheDir: string;
   timeout: string;
   output: string;

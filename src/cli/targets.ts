@@ -111,29 +111,56 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
  */
 async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean = () => true, unread?: (e: unknown) => void): Promise<AttachmentRecord[]> {
   const { listRecords } = await import('../resolve/records.js');
-  return (await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => (unread?.(e), [])))
+  return newestOf(await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => (unread?.(e), [])), flags, namespace, name, keep);
+}
+
+/** newestRecords of records already listed. */
+function newestOf(all: AttachmentRecord[], flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean): AttachmentRecord[] {
+  return all
     .filter((r) => r.namespace === namespace && r.pod === name && (!flags.ifname || r.ifname === flags.ifname) && keep(r))
     .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
 }
 
 /**
- * For detach and check of one pod given no --cni-path: the --cni-path its attach used, as the cluster's newest record
+ * For detach and check of a pod given no --cni-path: the --cni-path its attach used, as the cluster's newest record
  * of that pod and interface names it (resolve/records.ts), so that the plugins are found where the attach found them
  * and the commands other commands print without it (an attach's "already taken", cni-list's) work as printed. One
- * list of the records; none, or records that cannot be read: {} (the usual default). A note says which path. The path
+ * list of the records, or `o.records` (a batch's one list, for each of its pods: `o.namespace` is the pod's); none, or
+ * records that cannot be read: {} (the usual default). A note says which path (naming the pod in a batch). The path
  * is a record's, not the user's: `cniPathFrom` names that record and the same command with the path given
- * (`command`), and the engine runs nothing from it unless its node trusts it (cli/context.ts prepareEngine).
+ * (`command`), and the engine runs nothing from it unless its node trusts it (cli/context.ts prepareEngine). Given
+ * --cni-path: no record is read now, and `cniPathNote` names the newest record's path (not used) should a plugin not
+ * be found.
  */
-export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, command: 'cni-detach' | 'cni-check'): Promise<Pick<CommonFlags, 'cniPath' | 'cniPathFrom'>> {
-  if (flags.cniPath !== undefined || flags.ifname === undefined) return {};
-  const namespace = flags.namespace ?? api.defaultNamespace;
-  const r = (await newestRecords(api, flags, namespace, name, (r) => !!r.cniPath))[0];
-  if (!r?.cniPath) return {};
-  deps.io.err(`note: plugins looked for in ${r.cniPath}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
+export async function recordedCniPath(
+  flags: CommonFlags,
+  deps: Deps,
+  api: KubeApi,
+  name: string,
+  command: 'cni-detach' | 'cni-check',
+  o: { namespace?: string; records?: Promise<AttachmentRecord[]> } = {},
+): Promise<Pick<CommonFlags, 'cniPath' | 'cniPathFrom' | 'cniPathNote'>> {
+  if (flags.ifname === undefined) return {};
+  const namespace = o.namespace ?? flags.namespace ?? api.defaultNamespace;
+  const agentNs = flags.agentNamespace ?? 'kube-system';
+  const newest = async () =>
+    (o.records ? newestOf(await o.records.catch(() => []), flags, namespace, name, (r) => !!r.cniPath) : await newestRecords(api, flags, namespace, name, (r) => !!r.cniPath))[0];
   const { recordOrigin } = await import('../resolve/records.js');
+  if (flags.cniPath !== undefined) {
+    const given = flags.cniPath;
+    return {
+      cniPathNote: async () => {
+        const r = await newest();
+        return r?.cniPath && r.cniPath !== given ? `${recordOrigin(r, agentNs)} names --cni-path ${r.cniPath}, where its attach found its plugins: not used, --cni-path was given` : undefined;
+      },
+    };
+  }
+  const r = await newest();
+  if (!r?.cniPath) return {};
+  deps.io.err(`note: plugins looked for in ${r.cniPath}${o.records ? ` for pod ${namespace}/${name}` : ''}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
   return {
     cniPath: r.cniPath,
-    cniPathFrom: { record: recordOrigin(r, flags.agentNamespace ?? 'kube-system'), retry: detachCommandLine({ namespace, name }, flags.ifname, { ...flags, cniPath: r.cniPath }, command) },
+    cniPathFrom: { record: recordOrigin(r, agentNs), retry: detachCommandLine({ namespace, name }, flags.ifname, { ...flags, cniPath: r.cniPath }, command) },
   };
 }
 

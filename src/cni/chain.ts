@@ -41,6 +41,11 @@ export interface ChainContext {
    * .untrustedPluginDirs, exec/trust.ts); otherwise what this makes of the node's reason is thrown (checkPathTrusted).
    */
   untrustedPath?: (why: string) => Error;
+  /**
+   * Words on where cniPath came from, added to a plugin not found (invoke.ts findPlugin): the CLI says whether it was
+   * a record's path, or names a record's path that was not used. Asked only when a plugin is not found.
+   */
+  pathNote?: () => Promise<string | undefined>;
 }
 
 /**
@@ -87,7 +92,11 @@ export async function resolvePlugins(ctx: ChainContext, list: NetworkConfigList)
     list.plugins.map((p) => {
       let found = cache.get(p.type);
       if (!found) {
-        found = findPlugin(ctx.exec, p.type, ctx.cniPath);
+        found = findPlugin(ctx.exec, p.type, ctx.cniPath).catch(async (e: unknown) => {
+          const said = e instanceof UsageError && ctx.pathNote ? await ctx.pathNote().catch(() => undefined) : undefined;
+          if (!said) throw e;
+          throw new UsageError(`${(e as UsageError).message}; ${said}`, { cause: e, ...((e as UsageError).fix ? { fix: (e as UsageError).fix! } : {}) });
+        });
         cache.set(p.type, found);
       }
       return found;

@@ -25,7 +25,7 @@ import { CniAttachError, NotFoundError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import { validateContainerId, validateIfName } from '../cni/env.js';
 import { validateNetworkName } from '../cni/conf.js';
-import { AlreadyExistsError, type KubeApi } from './kube.js';
+import { AlreadyExistsError, type KubeApi, type Pod } from './kube.js';
 
 export const RECORD_LABEL = 'app.kubernetes.io/managed-by';
 export const RECORD_LABEL_VALUE = 'cni-attach';
@@ -425,6 +425,55 @@ export function recordAgainstNode(r: AttachmentRecord, held: HeldEntry[], node: 
   if (namespace !== r.namespace || name !== r.pod) return { mismatch: `${what} for pod ${shown(`${namespace}/${name}`)}, not ${r.namespace}/${r.pod}`, held: pod };
   if (uid !== undefined && uid !== r.uid) return { mismatch: `${what} for pod ${r.namespace}/${r.pod} of uid ${shown(uid)}, not ${shown(r.uid)}`, held: pod };
   return { pod };
+}
+
+/**
+ * A record that the API alone would call a gone pod's (recordedPodGone), checked against what the API says of the pods
+ * (`pods`: those listed, every namespace the record may name) where its node's cache cannot be read (cni-list of
+ * another node's record). The record names the attachment's pod and uid, and anyone who may write ConfigMaps in the
+ * agent namespace can edit them; the API contradicts it when:
+ *  - a pod of its namespace and name exists with another uid, created (metadata.creationTimestamp) no later than the
+ *    record's attach (`since`): the pod of that name then was that one (one pod per name at a time), so it was never
+ *    another's;
+ *  - a live pod on the record's node carries the record's ifname with one of its addresses in its network-status
+ *    (k8s.v1.cni.cncf.io/network-status, which attach writes): the attachment looks like that pod's (`held`).
+ * Then `{ mismatch }` says which, in words; undefined when nothing contradicts it (the pod may be gone: only its node's
+ * entry can tell, which cni-gc reads). A record whose fields are all forged consistently (pod, uid, since and
+ * addresses) is not caught here: cni-gc still judges by the node's entry (recordAgainstNode). Pure.
+ */
+export function recordAgainstPods(r: AttachmentRecord, pods: Pod[]): { mismatch: string; held?: EntryPod } | undefined {
+  const named = pods.find((p) => p.metadata?.namespace === r.namespace && p.metadata?.name === r.pod);
+  // a Date as client-node reads it (V1ObjectMeta), or RFC 3339 text
+  const c: unknown = named?.metadata?.creationTimestamp;
+  const created = c instanceof Date ? c.getTime() : typeof c === 'string' ? Date.parse(c) : NaN;
+  if (named && named.metadata?.uid !== r.uid && !Number.isNaN(created) && created <= Date.parse(r.since)) {
+    const at = new Date(created).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return {
+      mismatch: `pod ${r.namespace}/${r.pod} of uid ${shown(named.metadata?.uid)} has existed since ${at}, before the attach the record names (${r.since}): that attach was to it, not to uid ${shown(r.uid)}`,
+      held: { namespace: r.namespace, name: r.pod, ...(named.metadata?.uid ? { uid: named.metadata.uid } : {}) },
+    };
+  }
+  const ips = new Set((r.addresses ?? []).map((a) => a.replace(/\/\d+$/, '')));
+  if (ips.size === 0) return undefined;
+  for (const p of pods) {
+    if (p.spec?.nodeName !== r.node || (p.metadata?.namespace === r.namespace && p.metadata?.name === r.pod && p.metadata?.uid === r.uid)) continue;
+    let entries: unknown;
+    try {
+      entries = JSON.parse(p.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '[]');
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(entries)) continue;
+    const e = (entries as { interface?: unknown; ips?: unknown }[]).find((x) => x?.interface === r.ifname && Array.isArray(x.ips) && x.ips.some((ip) => ips.has(String(ip))));
+    if (!e) continue;
+    const ip = (e.ips as unknown[]).map(String).find((x) => ips.has(x));
+    const m = p.metadata!;
+    return {
+      mismatch: `live pod ${shown(`${m.namespace}/${m.name}`)} on node ${r.node} carries ${r.ifname} with ${shown(ip)} in its network-status: the attachment looks like that pod's, not ${r.namespace}/${r.pod}'s`,
+      held: { namespace: m.namespace!, name: m.name!, ...(m.uid ? { uid: m.uid } : {}) },
+    };
+  }
+  return undefined;
 }
 
 /**

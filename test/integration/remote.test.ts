@@ -863,6 +863,18 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
       expect(recordKeys()).toContain(key);
     };
 
+    // cni-list -A from the laptop reads no node: the API's pods contradict the record (web-1 and web-2 were there before
+    // its attach; web-1 carries its address), so it is mismatched with the patch that removes it, never pod gone with a
+    // cni-gc hint; the gone pod's record is pod gone
+    const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(l);
+    const items = (JSON.parse(l.stdout) as { items: { pod: string; containerId: string; state: string; clearCommand?: string }[] }).items;
+    expect(items.filter((i) => i.containerId === `${lab.prefix}-web-1`)).toEqual([expect.objectContaining({ state: 'mismatched', clearCommand: removal })]);
+    expect(items.filter((i) => i.state === 'pod gone').map((i) => i.pod)).toEqual(['web-3']);
+    const table = await runCli('list', w.listArgs);
+    expectOk(table);
+    expect(table.stderr).toContain(`(mismatched): \`${removal}\` (\`kubectl cni-gc --kubeconfig ${api.kubeconfigPath}`);
+
     const dry = await runCli('gc', ['--dry-run', ...w.gcArgs]);
     expectOk(dry);
     expect(dry.stderr).toContain(note);

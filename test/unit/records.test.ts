@@ -832,6 +832,74 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     ]);
   });
 
+  it('a record that names another pod or uid than the attachment\'s is shown mismatched, never pod gone with a cni-gc hint: judged by this host\'s entry where it holds the key, else cross-checked against the API\'s pods', async () => {
+    const { w, listed } = await laptop();
+    const removal = (node: string, key: string) => `kubectl patch configmap cni-attach-node-${node} -n kube-system --type merge -p '{"data":{"${key}":null}}'`;
+    // web-2 (node-2) has existed since before its record's attach, and carries net1 with its address in network-status
+    const web2 = w.kube.pods.get('shop/web-2')!;
+    web2.metadata!.creationTimestamp = new Date('2026-11-30T00:00:00Z');
+    web2.metadata!.annotations = { 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'net', interface: 'net1', ips: ['198.18.0.9'], default: false }]) };
+    const key = `${'b'.repeat(64)}.6e657431`;
+    const forge = async (o: Partial<AttachmentRecord>) => {
+      await removeRecordKeys(w.kube, 'kube-system', 'node-2', [key]);
+      await addRecord(w.kube, 'kube-system', rec({ pod: 'web-2', uid: 'uid-web-2', node: 'node-2', containerId: 'b'.repeat(64), ...o }));
+    };
+    const item = async (args: string[], pod: string) => {
+      expect(await w.cli(listCommand, [...args, '-o', 'json']), w.stderr()).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason?: string; clearCommand?: string }[] }).items.find((i) => i.pod === pod);
+    };
+
+    // its uid edited: the pod of that name is there since before the attach, so the attach was to it
+    await forge({ uid: 'uid-forged' });
+    expect(await listed(['-n', 'shop'])).toContain('shop/web-2 mismatched');
+    expect(await item(['-n', 'shop'], 'web-2')).toMatchObject({
+      clearCommand: removal('node-2', key),
+      reason: expect.stringContaining('pod shop/web-2 of uid "uid-web-2" has existed since 2026-11-30T00:00:00Z, before the attach the record names (2026-12-01T00:00:00Z): that attach was to it, not to uid "uid-forged"; the record is used for nothing'),
+    });
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stderr()).not.toContain('cni-gc`');
+    expect(w.stderr()).toContain(`note: to clear web-2 net1 (mismatched): \`${removal('node-2', key)}\` (\`kubectl cni-gc --node node-2 --dry-run\` first reads what node node-2 holds and says whether the record matches it)`);
+
+    // its pod name edited to a pod that does not exist: web-2 on its node carries the interface with its address; it
+    // is shown under web-2 too (its own row would be hidden otherwise)
+    await forge({ pod: 'ghost' });
+    expect(await listed(['-n', 'shop'])).toContain('shop/ghost mismatched');
+    expect(await item(['web-2', '-n', 'shop'], 'ghost')).toMatchObject({ state: 'mismatched', reason: expect.stringContaining('live pod "shop/web-2" on node node-2 carries net1 with "198.18.0.9" in its network-status') });
+
+    // what the API does not contradict stays pod gone: a pod really deleted, a pod replaced after the attach
+    await forge({ pod: 'ghost', addresses: ['198.18.0.77/24'] });
+    expect(await listed(['-n', 'shop'])).toContain('shop/ghost pod gone');
+    web2.metadata!.creationTimestamp = new Date('2026-12-02T00:00:00Z');
+    web2.metadata!.annotations = {};
+    await forge({ uid: 'uid-earlier' });
+    expect(await listed(['-n', 'shop'])).toContain('shop/web-2 pod gone');
+  });
+
+  it('a record of an attachment this host\'s cache holds is judged by that entry (recordAgainstNode): edited to name a pod of another namespace, it is mismatched, shown under both pods\' filters; one that matches is the entry\'s own row', async () => {
+    const w = world(); // this host is node-1, web-1's node
+    w.kube.add(makePod({ name: 'db-1', namespace: 'other', uid: 'uid-db-1', node: 'node-1' }));
+    expect(await w.cli(attachCommand, [...attachArgs, '--no-annotate'])).toBe(0);
+    w.exec.links.set(NETNS, new Set(['lo', 'eth1'])); // what the plugin made (the fake plugin makes no link)
+    const [r] = await listRecords(w.kube, 'kube-system');
+    const listedState = async (args: string[]) => {
+      expect(await w.cli(listCommand, [...args, '-o', 'json']), w.stderr()).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { metadata: { namespace: string }; pod: string; state: string; reason?: string }[] }).items.map((x) => `${x.metadata.namespace}/${x.pod} ${x.state}`);
+    };
+    expect(await listedState(['-A'])).toEqual(['shop/web-1 attached']);
+    // edited: the record now says other/db-1 (alive, another uid) and then other/gone (no such pod)
+    for (const [o, name] of [[{ namespace: 'other', pod: 'db-1' }, 'db-1'], [{ namespace: 'other', pod: 'gone', uid: 'uid-gone' }, 'gone']] as const) {
+      await removeRecordKeys(w.kube, 'kube-system', 'node-1', [r!.key!]);
+      const { key: _k, ...stored } = r!;
+      await addRecord(w.kube, 'kube-system', { ...stored, ...o });
+      expect(await listedState(['-n', 'other'])).toEqual([`other/${name} mismatched`]);
+      expect(await listedState(['-n', 'shop'])).toEqual([`other/${name} mismatched`, 'shop/web-1 attached']);
+      expect(await w.cli(listCommand, ['-n', 'other', '-o', 'json'])).toBe(0);
+      expect(w.stdout()).toContain('node node-1 holds eth1 of container');
+      expect(w.stdout()).toContain(`for pod \\"shop/web-1\\", not other/${name}`);
+      expect(w.stdout()).not.toContain('--dry-run');
+    }
+  });
+
   it('an interrupted record of another node: plain cni-detach first, --force only if its DEL keeps failing — in the notes, -o wide and -o json', async () => {
     const w = world();
     w.deps.hostname = () => 'laptop';

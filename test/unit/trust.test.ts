@@ -264,6 +264,43 @@ describe('a record\'s --cni-path through the commands: used only when its node t
     expect(w.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.path)).toEqual(['/srv/plugins/bridge']);
   });
 
+  it('cni-detach --all and -l use each pod\'s own record\'s --cni-path as one pod does: the same note (naming the pod), the same trust rule', async () => {
+    const w = await attachedHere();
+    w.pod.metadata!.labels = { app: 'web' };
+    const calls = w.exec.calls.length;
+    // opened to anyone: refused for that pod, naming its record and the command with the path given; nothing ran
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'net1'])).toBe(2);
+    expect(w.stderr()).toContain('note: plugins looked for in /srv/plugins for pod shop/web-1, where the attach of net1 found them (its record; --cni-path overrides)\n');
+    expect(w.stderr()).toContain("refusing to run plugins from /srv/plugins, the --cni-path that the cluster's record of net1 of pod shop/web-1 on node node-1");
+    expect(w.exec.calls.length).toBe(calls);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    // closed again: its DEL runs from the record's directory (before, the batch looked in the default and failed)
+    w.exec.modes.delete('/srv/plugins');
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.path)).toEqual(['/srv/plugins/bridge']);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
+  it('a plugin not found names the record\'s --cni-path: the one looked in, or the one not used because --cni-path was given (one pod and a batch)', async () => {
+    const w = await attachedHere();
+    w.exec.modes.delete('/srv/plugins');
+    w.exec.plugins.delete('/srv/plugins/bridge');
+    const key = recordKey(SANDBOX, 'net1');
+    const record = `the cluster's record of net1 of pod shop/web-1 on node node-1 (key ${key} of ConfigMap kube-system/cni-attach-node-node-1)`;
+    const used = `CNI plugin "bridge" not found in /srv/plugins on fake node; /srv/plugins is the --cni-path that ${record} names, where its attach found its plugins (--cni-path overrides)`;
+    const unused = `CNI plugin "bridge" not found in /opt/other on fake node; ${record} names --cni-path /srv/plugins, where its attach found its plugins: not used, --cni-path was given`;
+    for (const [args, said] of [
+      [['web-1', '-n', 'shop', '--ifname', 'net1'], used],
+      [['--all', '-n', 'shop', '--ifname', 'net1'], used],
+      [['web-1', '-n', 'shop', '--ifname', 'net1', '--cni-path', '/opt/other'], unused],
+      [['--all', '-n', 'shop', '--ifname', 'net1', '--cni-path', '/opt/other'], unused],
+    ] as const) {
+      expect(await w.cli(detachCommand, [...args]), w.stderr()).not.toBe(0);
+      expect(w.stderr(), args.join(' ')).toContain(said);
+    }
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
   /** A gone pod's attachment on node-2, reached as `reach` makes it, recorded with --cni-path /tmp/evil (anyone may write it there). */
   async function goneOnNode2(reach: (node2: FakeExecutor) => Executor) {
     const w = world();
