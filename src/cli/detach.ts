@@ -181,7 +181,10 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
   }
 }
 
-/** Remove the cluster records of what was detached (resolve/records.ts); a failure is a note, the detach stands. */
+/**
+ * Remove the cluster records of what was detached (resolve/records.ts); a failure is a note that says what shows it
+ * and what removes it, the detach stands (exit 0: the node's cache, the truth, no longer holds it).
+ */
 async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[]): Promise<void> {
   if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
@@ -195,7 +198,9 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
       for (const n of nodes) await records.removeRecords(job.api!, ns, n, keys);
     }
   } catch (e) {
-    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-gc will remove it\n`);
+    // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
+    const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-list -A shows it until ${until}\n`);
   }
 }
 
