@@ -339,7 +339,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
         );
       }
       // nothing in the cache dir given, while the pod's newest record names another: said, not used (cli/targets.ts)
-      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir) : undefined;
+      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir, pod.executor ?? exec) : undefined;
       if (flags.output !== 'summary') {
         if (hint) deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}; ${hint}\n`);
         deps.io.out(await formatData({
