@@ -62,7 +62,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     const checked = await engine.check(on.ctx, on.cache, req).catch(async (e: unknown) => {
       // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
-      const hint = e instanceof NotFoundError && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir) : undefined;
+      const hint = e instanceof NotFoundError && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
       if (hint) (e as Error).message += `; ${hint}`;
       throw e;
     });

@@ -181,7 +181,10 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
   }
 }
 
-/** Remove the cluster records of what was detached (resolve/records.ts); a failure is a note, the detach stands. */
+/**
+ * Remove the cluster records of what was detached (resolve/records.ts); a failure is a note that says what shows it
+ * and what removes it, the detach stands (exit 0: the node's cache, the truth, no longer holds it).
+ */
 async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[]): Promise<void> {
   if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
@@ -195,7 +198,9 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
       for (const n of nodes) await records.removeRecords(job.api!, ns, n, keys);
     }
   } catch (e) {
-    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-gc will remove it\n`);
+    // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
+    const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-list -A shows it until ${until}\n`);
   }
 }
 
@@ -343,7 +348,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
         );
       }
       // nothing in the cache dir given, while the pod's newest record names another: said, not used (cli/targets.ts)
-      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir) : undefined;
+      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir, pod.executor ?? exec) : undefined;
       if (flags.output !== 'summary') {
         if (hint) deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}; ${hint}\n`);
         deps.io.out(await formatData({

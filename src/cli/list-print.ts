@@ -140,8 +140,8 @@ export const MAX_NOTES = 10;
 
 /**
  * The stderr lines after a table: for each row with a command of its own (cni-detach of that target), a line naming
- * the row and the command; the rows that `kubectl cni-gc` clears in one line per command (one, unless records of other
- * nodes name their attach's --cache-dir). '' when
+ * the row and the command; the rows that `kubectl cni-gc` clears in one line per command (one: a record's cache dir
+ * goes in no command, list.ts recordedCacheDir). '' when
  * every row is attached (or has nothing to run, as a record of another node whose pods could not be listed).
  */
 export function clearNotes(rows: Row[]): string {
@@ -149,7 +149,7 @@ export function clearNotes(rows: Row[]): string {
   const byGc = rows.filter((r) => r.clear && /^kubectl cni-gc\b/.test(r.clear));
   const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${r.target}${r.ifname === '-' ? '' : ` ${r.ifname}`} (${r.state}): \`${r.clear}\`${r.clearHint ? ` (${r.clearHint})` : ''}\n`);
   if (own.length > MAX_NOTES) lines.push(`note: ${own.length - MAX_NOTES} more records need a command of their own: -o json gives each one's clearCommand\n`);
-  // one line per command: the records of other nodes carry their attach's --cache-dir (list.ts withRecordedPaths)
+  // one line per command (the flags cni-list was given)
   for (const cmd of [...new Set(byGc.map((r) => r.clear!))]) {
     const these = byGc.filter((r) => r.clear === cmd);
     const states = [...new Set(these.map((r) => r.state))].join(', ');

@@ -51,8 +51,17 @@ function annotated(c: Classified): boolean | undefined {
  * here: commandOf): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
  * undefined (another host's, or not named): attaching, "still running, or its command was killed".
  */
-export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, given: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
-  const flags = withRecordedPaths(r, given);
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
+  const row = recordRowOf(r, live, flags, now, command);
+  const other = recordedCacheDir(r, flags);
+  if (!other || !row.clear) return row;
+  // its attach's cache dir is not this command's: the cni-detach of that pod, which checks it on its node (not a
+  // cni-gc, which would look in the default there)
+  const hint = `its attach used cache dir ${other} on node ${r.node}, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give`;
+  return { ...row, clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags), clearHint: row.clearHint ? `${row.clearHint}; ${hint}` : hint };
+}
+
+function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags, now: number, command: 'running' | 'gone' | undefined): Row {
   const alive = live?.metadata?.uid === r.uid;
   let annotated: boolean | undefined;
   if (alive) {
@@ -196,16 +205,17 @@ async function commandOf(r: AttachmentRecord): Promise<'running' | 'gone' | unde
 }
 
 /**
- * The flags of a command clearing a record of another node: cni-list's own, with the attach's --cache-dir as its
- * record names it (AttachmentRecord.cacheDir: where that node keeps what the DEL needs; no command takes it from the
- * record) where cni-list was not given its own (other than /var/lib/cni). Not the record's --cni-path: the printed
- * cni-detach and cni-gc take it from the record themselves, and run plugins from it only once its node trusts it
- * (cli/context.ts cniPathFrom); pasted into a command, it would be the user's own, trusted as typed, though anyone who
- * may write ConfigMaps in the agent namespace may have written it.
+ * The cache dir a record of another node names (AttachmentRecord.cacheDir: where that node keeps what the DEL needs),
+ * when cni-list was not given its own (other than /var/lib/cni) and it is not the default; else undefined. It goes in
+ * no printed command, as a record's --cni-path does not: pasted, it would be the user's own, used as typed, though
+ * anyone who may write ConfigMaps in the agent namespace may have written it, and a cache dir decides with what config
+ * root runs the plugins on that node; cni-list does not visit that node, so it cannot check it there (exec/trust.ts).
+ * The cni-detach of that pod does: finding nothing in the default, it names the recorded dir, offered as a flag to
+ * give only if its node trusts it (cli/targets.ts recordedCacheDirHint).
  */
-export function withRecordedPaths(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): ReachFlags {
+export function recordedCacheDir(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): string | undefined {
   const ownCache = flags.cacheDir !== undefined && flags.cacheDir.replace(/(.)\/+$/, '$1') !== '/var/lib/cni';
-  return { ...flags, ...(!ownCache && r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}) };
+  return !ownCache && r.cacheDir !== undefined && r.cacheDir !== '/var/lib/cni' ? r.cacheDir : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
 import { ApiStatusError, CniAttachError, UsageError } from '../errors.js';
-import type { Executor } from '../exec/types.js';
+import { onNode, type Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -167,20 +167,27 @@ export async function recordedCniPath(
 /**
  * For a detach or check of one pod that found nothing in the cache dir it read (`dir`, as --cache-dir gave it): when
  * the cluster's newest record of that pod (of `uid`, when the pod is there) and --ifname, attached or interrupted,
- * names another cache dir, the words that say so — "the cluster records net1 attached with --cache-dir /var/lib/cni:
- * give --cache-dir /var/lib/cni" (a record without one names the default) — else undefined. Only said, never used: a
- * record is not trusted to choose the cache a command reads and removes from (anyone who may write ConfigMaps in the
- * agent namespace can write one). Records that cannot be read say nothing (they are only an index).
+ * names another cache dir, the words that say so — "the cluster records net1 attached with --cache-dir /var/lib/cni
+ * (node node-2 trusts it): give --cache-dir /var/lib/cni" (a record without one names the default) — else undefined.
+ * Only said, never used, and offered as a flag to give only once the pod's node (`exec`) trusts that dir by the rule
+ * its plugin dirs are held to (exec/trust.ts: owned by root or the user the commands run as, not writable by group or
+ * others, from / down, with its results and cni-attach dirs): a record is not the user's word (anyone who may write
+ * ConfigMaps in the agent namespace can write one), and a cache dir decides with what config root runs the plugins
+ * there. A dir the node does not trust is named with why, not offered. Records that cannot be read say nothing (they
+ * are only an index); a node that cannot be asked offers nothing and says so.
  */
-export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string): Promise<string | undefined> {
+export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string, exec: Executor): Promise<string | undefined> {
   if (flags.ifname === undefined) return undefined;
   const r = (await newestRecords(api, flags, namespace, name, (r) => !r.attaching && (uid === undefined || r.uid === uid)))[0];
   if (!r) return undefined;
-  const { delPathsOf } = await import('../resolve/records.js');
+  const [{ delPathsOf }, { cacheDirsOf }] = await Promise.all([import('../resolve/records.js'), import('../cni/cache.js')]);
   const recorded = r.cacheDir ?? '/var/lib/cni';
   if (recorded === (delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni')) return undefined;
-  const q = shellQuote(recorded);
-  return `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with --cache-dir ${q}: give --cache-dir ${q}`;
+  const said = `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with cache dir ${shellQuote(recorded)}`;
+  const node = onNode(exec) || ` on ${exec.where}`;
+  const why = await exec.untrustedPluginDirs(cacheDirsOf(recorded)).catch((e: unknown) => `it could not be checked (${(e as Error).message})`);
+  if (why) return `${said}, which is not offered: a record is not your word, and ${why}${node}`;
+  return `${said} (trusted${node}: owned by root or you, not writable by others): give --cache-dir ${shellQuote(recorded)}`;
 }
 
 /**

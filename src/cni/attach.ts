@@ -3,7 +3,7 @@
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, type LeftByStop } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, checkPathTrusted, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
@@ -517,6 +517,21 @@ function retryHint(req: DetachRequest): string {
 }
 
 /**
+ * The answer of a detach whose node could not be asked (the session or agent lost, the runtime gone: UnreachableError,
+ * exit 4) — `step` says at which step: what ran there is not known, so nothing on the node is known to be gone — the record stays
+ * (`kept`: on the node and in the cluster; the CLI forgets the cluster's only after the engine's detach returns), forced or not
+ * (--force is for a DEL the plugin refuses). Its `next` is the detach to run once the node can be reached; `left`
+ * 'recorded'.
+ */
+function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, kept = 'on the node and in the cluster'): UnreachableError {
+  const w = req.ways ?? NO_WAYS;
+  e.message = `${e.message}; ${step}: the record of ${req.ifname} in ${req.describe} was kept ${kept}${req.force ? ' (--force forgets what a plugin refuses, not what a node could not be asked)' : ''}`;
+  e.next = `run \`${req.force ? w.force : w.detach}\` again once the node can be reached (cni-list and cni-gc still find it by its record)`;
+  e.left = 'recorded';
+  return e;
+}
+
+/**
  * DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached.
  * Errors: UsageError for an unreadable record (unless forced) and for a config of another network than the recorded
  * one; BusyError for a lock held by a live process (also with nothing recorded: an attach that has not recorded its
@@ -590,11 +605,14 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       capabilityArgs: entry.capabilityArgs ?? {},
     };
     const resolved = list ? await resolvePlugins(ctx, list).catch((e: Error) => {
-      if (!req.force) throw e;
+      // a plugin missing is the plugin's side (forced: forget it); a node that cannot be asked is not (nodeUnreached)
+      if (e instanceof UnreachableError && !stoppedBy(e)) throw nodeUnreached(e, req, 'its plugins could not be looked for, so nothing ran');
+      if (!req.force || stoppedBy(e)) throw e;
       delError = e.message;
       return undefined;
     }) : undefined;
     const key = keyOf({ ...entry, containerId: rt.containerId });
+    let removing = false;
     const deleted = await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       // a concurrent detach may have finished it (and a new attach begun) since we looked: read again under the lock
       if (!f.unreadable) {
@@ -611,7 +629,9 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
           // no DEL failed; the step-by-step try answers busy (optimistically). --force never forgets a record under
           // a live lock (an attach still in its ADD, a detach in its DEL, a killed command's plugin until its limit)
           if (e instanceof PreconditionFailed) throw e;
-          const stopped = e instanceof PluginError && e.stoppedBy;
+          const stopped = stoppedBy(e) !== undefined;
+          // --force forgets what a plugin refuses, never what a node could not be asked (nothing there is known gone)
+          if (e instanceof UnreachableError && !stopped) throw nodeUnreached(e, req, 'whether its DEL ran is not known, so nothing on the node is known to be gone');
           if (!req.force || stopped) {
             if (e instanceof CniAttachError && stopped) e.message += '; the record stays: run the command again';
             else if (e instanceof CniAttachError) [e.message, e.next] = [`${e.message}; the record stays`, retryHint(req)];
@@ -620,6 +640,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
           delError = (e as Error).message;
         }
       }
+      removing = true;
       if (f.unreadable) await cache.removeRecord(f.file!);
       else {
         await cache.remove(key);
@@ -628,7 +649,13 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       // a writer killed between its temp file and the rename leaves the temp file: it goes with the attachment
       await cache.sweepTemp(`${key.network}-${key.containerId}-${key.ifname}.`);
       return true;
-    }));
+    })).catch((e: unknown) => {
+      // the removal, or (on a node reached by commands: exec/batch.ts) the flush that carries it after the lock
+      if (removing && e instanceof UnreachableError && !stoppedBy(e)) {
+        throw nodeUnreached(e, req, `${delError ? `its DEL did not succeed (${delError}), and` : 'its DEL ran, but'} whether its record on the node was removed is not known`, 'in the cluster');
+      }
+      throw e;
+    });
     if (!deleted) continue;
     done.push({
       network: entry.networkName || '(unreadable record)',

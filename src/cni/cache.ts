@@ -176,6 +176,11 @@ function cacheFailure(dir: string, what: string, e: unknown): unknown {
   return new UsageError(`cannot use the CNI cache ${dir} (${what}: ${reason})`, { cause: e, fix: { setting: 'cacheDir' } });
 }
 
+/** The directories of a cache dir whose owner and mode decide what its entries make root run: it, and where entries, intents and locks go. */
+export function cacheDirsOf(dir: string): string[] {
+  return [dir, `${dir}/results`, `${dir}/cni-attach`, `${dir}/cni-attach/intents`, `${dir}/cni-attach/locks`];
+}
+
 /** Temp files of atomic writes: `.<name>.<pid>.<hex>.tmp` (local) or `.<name>.<pid>.tmp` (on a node over sh). */
 const TEMP_RE = /^\..+\.(\d+)(\.[0-9a-f]+)?\.tmp$/;
 
@@ -209,7 +214,7 @@ export class ResultCache {
   private async checkTrusted(): Promise<void> {
     const identity = this.exec.identity;
     if (!identity) return;
-    for (const d of [this.dir, `${this.dir}/results`, `${this.dir}/cni-attach`, `${this.dir}/cni-attach/intents`, `${this.dir}/cni-attach/locks`]) {
+    for (const d of cacheDirsOf(this.dir)) {
       const why = await identity.untrustedDir(d);
       if (why) throw new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory owned by root or by this user that group and others may not write' } });
     }

@@ -219,7 +219,7 @@ describe('kubectl cni-detach POD', () => {
   it('cni-check and cni-detach that find nothing in the --cache-dir given, while the pod\'s newest record names another: they say which to give, and do not use it', async () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
-    const hint = 'the cluster records eth1 attached with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs';
+    const hint = 'the cluster records eth1 attached with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): give --cache-dir /tmp/theirs';
     expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
     expect(w.stderr()).toBe(`error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
@@ -229,7 +229,7 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs/'])).toBe(0);
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
     expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs'])).toBe(3);
-    expect(w.stderr()).toMatch(/; the cluster records eth1 attached with --cache-dir \/var\/lib\/cni: give --cache-dir \/var\/lib\/cni\n$/);
+    expect(w.stderr()).toMatch(/; the cluster records eth1 attached with cache dir \/var\/lib\/cni \(trusted on fake node: [^)]*\): give --cache-dir \/var\/lib\/cni\n$/);
     // the same dir (written otherwise): no hint
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/var/lib/cni/'])).toBe(0);
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);

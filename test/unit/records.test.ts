@@ -790,7 +790,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     }
   });
 
-  it('the commands it prints carry the attach\'s recorded --cache-dir, unless cni-list was given its own, but not its --cni-path (the command takes it from the record, checked); old records still work', async () => {
+  it('the commands it prints carry neither the attach\'s recorded --cache-dir nor its --cni-path (the command takes the path from the record, checked; the cache dir it offers once its node trusts it); old records still work', async () => {
     const w = world();
     w.deps.hostname = () => 'laptop';
     // attach with its own --cni-path and --cache-dir: the record names them (write-ahead and settled alike)
@@ -821,15 +821,19 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
       'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5 --cache-dir /srv/other --cni-path /opt/mine',
       'db-1/net1': 'kubectl cni-gc --cache-dir /srv/other --cni-path /opt/mine',
     });
-    // a recorded --cache-dir comes along where cni-list has the default
+    // a recorded --cache-dir goes in no command (before: `kubectl cni-gc --cache-dir /srv/cni`, a record's word pasted
+    // as the user's, unchecked on its node): the cni-detach of that pod, which checks it there, says which to give
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-3', uid: 'uid-db-3', containerId: '3'.repeat(64), cacheDir: '/srv/cni' }));
-    expect((await clear([]))['db-3/net1']).toBe('kubectl cni-gc --cache-dir /srv/cni');
-    // the table's notes: one line per gc command
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-6', ifname: 'net6', containerId: '6'.repeat(64), interrupted: true, addresses: [], cacheDir: '/tmp/x' }));
+    expect(await clear([])).toMatchObject({ 'db-3/net1': 'kubectl cni-detach db-3 -n shop --ifname net1', 'web-1/net6': 'kubectl cni-detach web-1 -n shop --ifname net6' });
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    expect(w.stdout()).not.toMatch(/--cache-dir/);
+    // the table's notes: one line per gc command; the detach's says why it is the detach
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
-    expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual([
-      'note: to clear the 2 records in state pod gone: `kubectl cni-gc`',
-      'note: to clear the record in state pod gone: `kubectl cni-gc --cache-dir /srv/cni`',
-    ]);
+    expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual(['note: to clear the 2 records in state pod gone: `kubectl cni-gc`']);
+    expect(w.stderr()).toContain('note: to clear db-3 net1 (pod gone): `kubectl cni-detach db-3 -n shop --ifname net1` (its attach used cache dir /srv/cni on node node-2, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
+    expect(w.stderr()).toContain('note: to clear web-1 net6 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net6` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; its attach used cache dir /tmp/x on node node-6, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
+    expect(w.stderr()).not.toMatch(/--cache-dir \//);
   });
 
   it('a record that names another pod or uid than the attachment\'s is shown mismatched, never pod gone with a cni-gc hint: judged by this host\'s entry where it holds the key, else cross-checked against the API\'s pods', async () => {

@@ -217,11 +217,13 @@ describe('facts of paths: uid and mode as stat gives them', () => {
   });
 });
 
+/** The cache entry of net1 (network net) of a pod's sandbox containerId. */
+const entryOf = (containerId: string, pod: string, uid: string) => ({
+  kind: 'cniCacheV1', containerId, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
+  ifName: 'net1', networkName: 'net', netns: '', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', pod], ['K8S_POD_UID', uid]], result: bridgeResult('net1', '/proc/9/ns/net'),
+});
+
 describe('a record\'s --cni-path through the commands: used only when its node trusts it (the user\'s own as always)', () => {
-  const entryOf = (containerId: string, pod: string, uid: string) => ({
-    kind: 'cniCacheV1', containerId, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
-    ifName: 'net1', networkName: 'net', netns: '', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', pod], ['K8S_POD_UID', uid]], result: bridgeResult('net1', '/proc/9/ns/net'),
-  });
 
   /** This host's pod shop/web-1 attached with --cni-path /srv/plugins (the record names it), that directory then opened to anyone. */
   async function attachedHere() {
@@ -348,6 +350,42 @@ describe('a record\'s --cni-path through the commands: used only when its node t
     expect(await w.cli(gcCommand, [])).toBe(2);
     expect(w.stderr()).toContain('names: group or others may write /tmp/evil (mode 0777) on node node-2; ');
     expect(node2.calls).toEqual([]);
+  });
+});
+
+describe('a record\'s cache dir (--cache-dir) is offered only where its node trusts it', () => {
+  /** A gone pod's attachment on node-2 in /tmp/evil (anyone may write it there), its record naming that cache dir. */
+  async function inEvilCache(reach: (node2: FakeExecutor) => Executor) {
+    const w = world();
+    w.deps.hostname = () => 'laptop';
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    node2.modes.set('/tmp', { uid: 0, mode: 0o41777 });
+    node2.modes.set('/tmp/evil', { uid: 1000, mode: 0o40777 });
+    node2.files.set(`/tmp/evil/results/net-${'c'.repeat(64)}-net1`, JSON.stringify(entryOf('c'.repeat(64), 'db-1', 'uid-db')));
+    const exec = reach(node2);
+    w.runtime.nodeExecutor = async (n: string) => (n === 'node-2' ? exec : undefined);
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'db-1', uid: 'uid-db', node: 'node-2', ifname: 'net1', network: 'net', containerId: 'c'.repeat(64), cacheDir: '/tmp/evil' }, { result: {} }));
+    return { w, node2 };
+  }
+
+  it('cni-detach that finds nothing in the default: names the record\'s dir, and offers --cache-dir only once its node trusts it — reached directly and by commands', async () => {
+    const ways: [string, (n: FakeExecutor) => Executor][] = [['fake node', (n) => n], ['node node-2', (n) => new BatchingExecutor(new ShellNode(n.emulateShell()))]];
+    for (const [where, reach] of ways) {
+      const { w, node2 } = await inEvilCache(reach);
+      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+      // before: "… attached with --cache-dir /tmp/evil: give --cache-dir /tmp/evil", unchecked
+      expect(w.stderr()).toContain(`the cluster records net1 attached with cache dir /tmp/evil, which is not offered: a record is not your word, and /tmp/evil belongs to uid 1000, neither to root nor to uid 0, who runs the plugins on ${where}\n`);
+      expect(w.stderr()).not.toContain('--cache-dir');
+      expect(node2.calls).toEqual([]);
+      node2.modes.set('/tmp/evil', { uid: 0, mode: 0o40755 });
+      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+      expect(w.stderr()).toContain(`the cluster records net1 attached with cache dir /tmp/evil (trusted on ${where}: owned by root or you, not writable by others): give --cache-dir /tmp/evil\n`);
+      // offered, never used: only the user's flag reads it
+      expect(node2.calls).toEqual([]);
+      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1', '--cache-dir', '/tmp/evil'])).toBe(0);
+      expect(node2.calls.map((c) => c.command)).toEqual(['DEL']);
+    }
   });
 });
 

@@ -1,0 +1,117 @@
+/**
+ * cni-detach --force and what each failure leaves (README "cni-detach --force"): --force forgets what a plugin refuses
+ * (DEL fails, the plugin is missing, its DEL timed out), never what a node could not be asked (UnreachableError: the
+ * session or agent lost) nor what the user's signal stopped; the printed state and the exit code say what is left, and
+ * the cluster's record stays wherever the node's does.
+ */
+import { describe, expect, it } from 'vitest';
+import { attachCommand } from '../../src/cli/attach.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { UnreachableError } from '../../src/errors.js';
+import { listRecords } from '../../src/resolve/records.js';
+import { resultPath } from '../../src/cni/cache.js';
+import { SANDBOX, world } from '../fakes/world.js';
+
+const target = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+const LOST = 'running sh on node node-1: the session was lost before it told how the command ended';
+const entry = resultPath('/var/lib/cni', { network: 'net', containerId: SANDBOX, ifname: 'eth1' });
+
+/** A world with eth1 attached in shop/web-1 (recorded on node-1 and in the cluster). */
+async function attached() {
+  const w = world();
+  expect(await w.cli(attachCommand, [...target, '--conf', '-'])).toBe(0);
+  expect(w.exec.files.has(entry)).toBe(true);
+  expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  return w;
+}
+
+/** The bridge plugin answering DEL with `del` (VERSION as usual). */
+function onDel(w: Awaited<ReturnType<typeof attached>>, del: () => ReturnType<Parameters<typeof w.exec.addPlugin>[1]>): void {
+  w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' ? del() : {}));
+}
+
+describe('cni-detach --force: what each failure leaves', () => {
+  it('the node lost during the DEL: the record stays (node and cluster), exit 4, and the message says so and what to run later — with and without --force', async () => {
+    for (const force of [['--force'], []]) {
+      const w = await attached();
+      onDel(w, () => {
+        throw new UnreachableError(LOST);
+      });
+      // before: --force forgot the cache entry and the cluster's record (exit 0, "DEL did not succeed")
+      expect(await w.cli(detachCommand, [...target, ...force])).toBe(4);
+      expect(w.stdout()).toBe('');
+      expect(w.stderr()).toContain(`${LOST}; whether its DEL ran is not known, so nothing on the node is known to be gone: the record of eth1 in pod shop/web-1 was kept on the node and in the cluster`);
+      expect(w.stderr()).toContain(`run \`kubectl cni-detach web-1 -n shop --ifname eth1${force.length ? ' --force' : ''}\` again once the node can be reached (cni-list and cni-gc still find it by its record)`);
+      expect(w.stderr()).not.toMatch(/forgotten|removed its record/);
+      expect(w.exec.files.has(entry)).toBe(true);
+      expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+      // once the node answers, the same command finishes it
+      onDel(w, () => ({}));
+      expect(await w.cli(detachCommand, [...target, ...force])).toBe(0);
+      expect(w.exec.files.has(entry)).toBe(false);
+      expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    }
+  });
+
+  it('the node lost while looking for the plugin: the record stays, exit 4', async () => {
+    const w = await attached();
+    w.exec.isExecutable = async () => {
+      throw new UnreachableError(LOST);
+    };
+    // before: "DEL did not succeed (…session was lost…)", the record forgotten, exit 0
+    expect(await w.cli(detachCommand, [...target, '--force'])).toBe(4);
+    expect(w.stderr()).toContain('the record of eth1 in pod shop/web-1 was kept on the node and in the cluster (--force forgets what a plugin refuses, not what a node could not be asked)');
+    expect(w.exec.files.has(entry)).toBe(true);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
+  it('the node lost after the DEL, while removing the record on it: exit 4, the cluster\'s record stays, the message says the DEL ran', async () => {
+    const w = await attached();
+    const remove = w.exec.removeFile.bind(w.exec);
+    w.exec.removeFile = async (p) => {
+      if (p.includes('/results/')) throw new UnreachableError(LOST);
+      return remove(p);
+    };
+    expect(await w.cli(detachCommand, [...target, '--force'])).toBe(4);
+    expect(w.stderr()).toContain(`${LOST}; its DEL ran, but whether its record on the node was removed is not known: the record of eth1 in pod shop/web-1 was kept in the cluster (--force forgets what a plugin refuses, not what a node could not be asked)`);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
+  it('what a plugin refuses is forgotten, saying DEL did not succeed and what may remain (exit 0): it fails, it is missing, it timed out', async () => {
+    const cases: [string, (w: Awaited<ReturnType<typeof attached>>) => void, RegExp][] = [
+      ['fails', (w) => onDel(w, () => ({ code: 1, stderr: 'gone wrong' })), /DEL did not succeed \(plugin bridge failed on DEL: exited with code 1: gone wrong\)/],
+      ['missing', (w) => void w.exec.plugins.delete('/opt/cni/bin/bridge'), /DEL did not succeed \(CNI plugin "bridge" not found in \/opt\/cni\/bin, \/usr\/lib\/cni on fake node\)/],
+      ['timed out', (w) => onDel(w, () => ({ code: null, timedOut: true })), /DEL did not succeed \(plugin bridge failed on DEL: timed out after \S+ and was killed with its process group\)/],
+    ];
+    for (const [, make, said] of cases) {
+      const w = await attached();
+      make(w);
+      expect(await w.cli(detachCommand, [...target, '--force'])).toBe(0);
+      expect(w.stdout()).toMatch(said);
+      expect(w.stdout()).toMatch(/; removed its record results\/net-f+-eth1; the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them\n$/);
+      expect(w.exec.files.has(entry)).toBe(false);
+      expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    }
+  });
+
+  it('the user\'s signal during the DEL: stopped (130), the record stays on the node and in the cluster', async () => {
+    const w = await attached();
+    onDel(w, () => ({ code: null, interrupted: 'SIGINT' }));
+    expect(await w.cli(detachCommand, [...target, '--force'])).toBe(130);
+    expect(w.stderr()).toMatch(/plugin bridge stopped on DEL: by SIGINT \(Ctrl-C\) \(it was killed\); the record stays: run the command again/);
+    expect(w.exec.files.has(entry)).toBe(true);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
+  it('the API lost when removing the cluster\'s record: forgotten on the node (exit 0), and the note says cni-list -A shows it until the same cni-detach or cni-gc removes it', async () => {
+    const w = await attached();
+    onDel(w, () => ({ code: 1, stderr: 'gone wrong' }));
+    w.kube.patchConfigMapData = async () => {
+      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: connect ECONNREFUSED 127.0.0.1:6443');
+    };
+    expect(await w.cli(detachCommand, [...target, '--force'])).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 forgotten in pod shop\/web-1 \(network net\): DEL did not succeed/);
+    expect(w.stderr()).toContain("note: the cluster's record of the attachment could not be removed (patching configmap kube-system/cni-attach-node-node-1: connect ECONNREFUSED 127.0.0.1:6443); cni-list -A shows it until `kubectl cni-detach web-1 -n shop --ifname eth1` (run again) or cni-gc removes it\n");
+    expect(w.exec.files.has(entry)).toBe(false);
+  });
+});
