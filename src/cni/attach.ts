@@ -14,6 +14,7 @@ import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
 import type { Busy, Lock } from '../exec/lock.js';
+import { formatDuration } from '../duration.js';
 
 export interface AttachRequest {
   list: NetworkConfigList;
@@ -139,7 +140,7 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
   if (!holder) return;
   const who = (b: Busy) => `a cni-gc${b.pid !== undefined ? ` (pid ${b.pid})` : ''}`;
   const began = Date.now();
-  ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${ctx.timeoutMs / 1000}s, the plugin time limit)`);
+  ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
   const done = await poll(ctx, async () => {
     const now = await cache.gcHolder(list.name);
     if (!now) return true;
@@ -149,7 +150,7 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
   if (!done) {
     stopIfInterrupted(ctx, `the ${command}, while waiting for ${who(holder)} to finish CNI GC of network ${list.name} (nothing was changed)`);
     const e = new BusyError(
-      `${who(holder)} is still running CNI GC of network ${list.name} after ${ctx.timeoutMs / 1000}s (the plugin time limit) of waiting, ` +
+      `${who(holder)} is still running CNI GC of network ${list.name} after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, ` +
         `and no ${command} may run beside it (CNI spec); nothing was changed for ${describe}: try again when it is done`,
     );
     e.holder = holder.pid !== undefined ? { pid: holder.pid } : {};

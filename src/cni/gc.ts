@@ -9,6 +9,7 @@ import type { CacheEntry, Found, ResultCache } from './cache.js';
 import { gcChain, negotiateVersions, resolvePlugins, runsGc, type ChainContext, type GcAttachment, type ResolvedList } from './chain.js';
 import type { NetworkConfigList } from './conf.js';
 import type { Lock } from '../exec/lock.js';
+import { formatDuration } from '../duration.js';
 
 export interface Stale {
   entry: CacheEntry;
@@ -50,7 +51,7 @@ async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): P
     return undefined;
   });
   if (lock) return lock;
-  throw new BusyError(`another cni-gc${holder !== undefined ? ` (pid ${holder})` : ''} is running CNI GC of this network${ctx.interrupted?.() ? '' : ` and did not finish within ${ctx.timeoutMs / 1000}s (the plugin time limit)`}: no CNI GC ran for it here`);
+  throw new BusyError(`another cni-gc${holder !== undefined ? ` (pid ${holder})` : ''} is running CNI GC of this network${ctx.interrupted?.() ? '' : ` and did not finish within ${formatDuration(ctx.timeoutMs)} (the plugin time limit)`}: no CNI GC ran for it here`);
 }
 
 /**

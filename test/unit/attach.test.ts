@@ -391,7 +391,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     s.exec.files.set(GC_LOCK, LIVE_GC);
     const e = await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BusyError);
-    expect((e as BusyError).message).toBe('a cni-gc (pid 5151) is still running CNI GC of network net after 0.2s (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
+    expect((e as BusyError).message).toBe('a cni-gc (pid 5151) is still running CNI GC of network net after 200ms (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
     expect(attachLeft(e)).toBe('nothing');
     expect(s.log.filter((l) => l.startsWith('ADD'))).toEqual([]);
     expect(s.trace).toEqual(['write intent', 'read gc lock', ...s.trace.slice(2, -1).map(() => 'read gc lock'), 'remove intent']);
