@@ -13,7 +13,7 @@ import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
-import type { Busy, Lock } from '../exec/lock.js';
+import { commandInParens, type Busy, type Lock } from '../exec/lock.js';
 import { formatDuration } from '../duration.js';
 
 export interface AttachRequest {
@@ -53,13 +53,13 @@ export interface Attached {
  * when (on this host's clock).
  */
 export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now()): BusyError {
-  const head = `another cni-attach/cni-detach is working on ${ifname} in ${describe} right now`;
+  const head = `another cni-attach/cni-detach${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} is working on ${ifname} in ${describe} right now`;
   const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
   const at = secs === undefined ? '' : new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const e = new BusyError(
     secs === undefined
       ? `${head}; try again when it is done`
-      : `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
+      : `${head}: its command${commandInParens(busy, cache.host)} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
           `the lock is free in ${secs}s (at ${at}): try again then`,
   );
   e.holder = { ...busy };
@@ -119,7 +119,7 @@ export async function poll<T>(ctx: ChainContext, attempt: () => Promise<T | unde
  * still valid until the plugins' GC returned (cni/gc.ts collectGarbage). While a live cni-gc holds it, this waits —
  * at most ctx.timeoutMs (the plugin time limit), looking again every 25 ms to 250 ms (poll) — then goes on; a GC lock
  * whose holder is gone is stale and broken (exec/lock.ts, as the interface locks). Once it waited, one note says so
- * ("waited 1.2s for a cni-gc (pid 123) to finish CNI GC of network net …"); -v says when it begins.
+ * ("waited 1.2s for a cni-gc (pid 123 on this host lap, started 4567 ticks after boot) to finish CNI GC of network net …"); -v says when it begins.
  *
  * Why an attach cannot slip between: it records its intent, THEN reads the GC lock; cni-gc takes the GC lock, THEN
  * reads the cache. Each is a file operation on this host, finished before the next one starts, so of the two reads
@@ -138,7 +138,7 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
   if (!cache.gcHere || !runsGc(list)) return;
   let holder = await cache.gcHolder(list.name);
   if (!holder) return;
-  const who = (b: Busy) => `a cni-gc${b.pid !== undefined ? ` (pid ${b.pid})` : ''}`;
+  const who = (b: Busy) => `a cni-gc${commandInParens(b, cache.host)}`;
   const began = Date.now();
   ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
   const done = await poll(ctx, async () => {
@@ -153,7 +153,7 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
       `${who(holder)} is still running CNI GC of network ${list.name} after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, ` +
         `and no ${command} may run beside it (CNI spec); nothing was changed for ${describe}: try again when it is done`,
     );
-    e.holder = holder.pid !== undefined ? { pid: holder.pid } : {};
+    e.holder = { ...holder };
     throw e;
   }
   ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(holder)} to finish CNI GC of network ${list.name} before the ${command} (no ${command} runs beside GC)`);

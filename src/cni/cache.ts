@@ -430,6 +430,11 @@ export class ResultCache {
     return this.exec.elsewhere === undefined && !isBatching(this.exec);
   }
 
+  /** The name of the host this CLI runs on, as its lock files write it: what a holder's host is told against ("this host"). */
+  get host(): string {
+    return this.owner.host;
+  }
+
   /** cni-gc's GC lock of network (gcLockPath), or what holds it (exec/lock.ts Busy). Of this host: no time limit. */
   async gcLock(network: string): Promise<{ lock: Lock } | { busy: Busy }> {
     return this.fs('taking the GC lock', () => takeLock(this.exec, gcLockPath(this.dir, network), this.owner));

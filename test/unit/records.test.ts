@@ -394,11 +394,11 @@ describe('the write-ahead record of a pod attach', () => {
     const rows = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items;
     // before: all three attaching, "still running, or its command was killed"
     expect(rows.map((r) => [r.ifname, r.state])).toEqual([['eth1', 'attaching'], ['eth2', 'interrupted'], ['eth3', 'attaching']]);
-    expect(rows[0]!.reason).toMatch(new RegExp(`and has not finished: its command \\(pid ${process.pid}\\) runs on this host right now$`));
+    expect(rows[0]!.reason).toMatch(new RegExp(`and has not finished: its command \\(pid ${process.pid} on this host ${thisHost.host}, started ${start} ticks after boot\\) runs right now$`));
     expect(rows[0]!.clearCommand).toBeUndefined();
-    expect(rows[1]!.reason).toMatch(new RegExp(`and did not finish: its command \\(pid ${process.pid}\\), on this host, is gone without settling this record \\(killed, or the cluster could not be reached when it ended: it said so then\\)`));
+    expect(rows[1]!.reason).toMatch(new RegExp(`and did not finish: its command \\(pid ${process.pid} on this host ${thisHost.host}, started ${start}0 ticks after boot\\) is gone without settling this record \\(killed, or the cluster could not be reached when it ended: it said so then\\)`));
     expect(rows[1]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth2');
-    expect(rows[2]!.reason).toMatch(/and has not finished: it is still running, or its command was killed \(it ran on host laptop-2 \(pid 4242\): only there can it be told\), and then the node may keep its intent/);
+    expect(rows[2]!.reason).toMatch(/and has not finished: it is still running, or its command was killed \(its command, pid 4242 on host laptop-2, started 1 ticks after boot: only on that host can it be told\), and then the node may keep its intent/);
     expect(rows[2]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth3');
     // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
     // (validateRecord): used for nothing, and shown with why
@@ -448,7 +448,8 @@ describe('cni-gc and attaching records: an attach still running', () => {
     node2.files.set(lockPath('/var/lib/cni', cid, 'net1'), 'laptop-2 77 1\n'); // an attach of another host, asking VERSION
     await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [] }));
     w.deps.hostname = () => 'laptop';
-    const note = 'note: left net1 of pod shop/db-1 (network net) alone: a cni-attach/cni-detach (pid 77) is working on it right now; a later cni-gc looks at it again\n';
+    // the holder named with its host (before: "(pid 77)", read as a pid of this host or of the node)
+    const note = 'note: left net1 of pod shop/db-1 (network net) alone: a cni-attach/cni-detach (pid 77 on host laptop-2, started 1 ticks after boot) is working on it right now; a later cni-gc looks at it again\n';
     for (const args of [['--dry-run'], []]) {
       // before: the node held nothing of it, so its record went, while that attach went on to its ADD
       expect(await w.cli(gcCommand, args)).toBe(0);
