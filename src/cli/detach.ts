@@ -10,7 +10,7 @@ import { formatData, gcCommandLine, printPlan, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { connect, lookupPodFor, podOf, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -85,6 +85,8 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
+  // nothing on the node, while an attach of it is known to run (it has not reached the node yet): busy, its record kept
+  if (done.length === 0 && job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
@@ -316,6 +318,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL');
+      if (runs.length === 0 && pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
       const where = pod ? { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor);
     }

@@ -4,7 +4,7 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { ApiStatusError, CniAttachError, UsageError } from '../errors.js';
+import { ApiStatusError, BusyError, CniAttachError, UsageError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
@@ -154,6 +154,38 @@ export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, nam
   if (recorded === (delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni')) return undefined;
   const q = shellQuote(recorded);
   return `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with --cache-dir ${q}: give --cache-dir ${q}`;
+}
+
+/**
+ * For a detach or check of one pod (and their dry runs) whose node holds nothing of --ifname, no lock of it either:
+ * BusyError (exit 1) when an attach of that interface is known to be running all the same — the cluster holds its
+ * write-ahead record (attaching, of this pod's uid), and the command it names runs on this host right now (its pid
+ * with the start time it recorded: the lock rule, exec/lock.ts). An attach writes that record when it starts and
+ * reaches the node only later: through the agent or a kind node its lock and intent ride on its first ADD (exec/
+ * batch.ts), after its sandbox look-up, VERSION and STATUS; so until then nothing on the node says it runs, and a
+ * detach said "nothing to do" (and removed its record). A record naming another host's command cannot be told
+ * (nothing here sees that host's processes): it answers as before, as does one naming no command (older versions).
+ * Records that cannot be read say nothing (they are only an index).
+ */
+export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: { namespace: string; name: string; uid?: string }, describe: string): Promise<void> {
+  if (flags.ifname === undefined) return;
+  const { thisHost } = await import('../exec/host.js');
+  const { commandName } = await import('../exec/lock.js');
+  for (const r of await newestRecords(api, flags, pod.namespace, pod.name, (r) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid))) {
+    if (!r.by || r.by.host !== thisHost.host) continue;
+    const start = await thisHost.startOf(r.by.pid);
+    if (start === undefined || (r.by.start !== undefined && start !== r.by.start)) continue;
+    throw new BusyError(
+      `an attach of ${flags.ifname} in ${describe} is running (${commandName(r.by, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
+        'and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done',
+    );
+  }
+}
+
+/** The pod a look-up found, as refuseIfAttaching takes it (its uid when the pod is there). */
+export function podOf(l: PodLookup): { namespace: string; name: string; uid?: string } {
+  const uid = l.pod?.metadata?.uid;
+  return { namespace: l.namespace, name: l.name, ...(uid !== undefined ? { uid } : {}) };
 }
 
 /**

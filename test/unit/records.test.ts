@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
+import { checkCommand } from '../../src/cli/check.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
@@ -378,6 +379,27 @@ describe('the write-ahead record of a pod attach', () => {
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stdout()).toMatch(/ attaching .* since \S+ \(5m\)$/m);
     // the detach finds nothing on the node (the attach died before its intent): the record goes all the same
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(attaching(w.kube)).toEqual([]);
+  });
+
+  it('cni-detach, its dry run, cni-check and its dry run while an attach of that interface runs but has not reached its node (its sandbox look-up, VERSION, STATUS: no lock or intent there yet): busy (exit 1), its record kept; once its command is gone, the detach clears the record', async () => {
+    const w = world();
+    const start = (await thisHost.start())!;
+    // this very process stands for the running attach: its record names it as an attach names itself
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth1', containerId: '', addresses: [], by: { host: thisHost.host, pid: process.pid, start } }));
+    w.deps.hostname = () => 'laptop';
+    const said = new RegExp(`^error: an attach of eth1 in pod shop/web-1 \\S* ?is running \\(pid ${process.pid} on this host ${thisHost.host}, started ${start} ticks after boot; begun at \\S+Z, as the cluster's record of it says\\), and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done$`, 'm');
+    // before: detach said "nothing is attached as eth1 … nothing to do" (exit 0) and removed the running attach's record
+    for (const [cmd, extra] of [[detachCommand, []], [detachCommand, ['--dry-run']], [checkCommand, []], [checkCommand, ['--dry-run']]] as const) {
+      expect(await w.cli(cmd, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra]), `${cmd.name} ${extra.join(' ')}`).toBe(1);
+      expect(w.stderr()).toMatch(said);
+      expect(attaching(w.kube)).toHaveLength(1);
+    }
+    // its command gone (the same pid, another start: a reused pid): nothing runs, and the detach clears the record
+    const [key] = attaching(w.kube);
+    await removeRecordKeys(w.kube, 'kube-system', 'node-3', [key!]);
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth1', containerId: '', addresses: [], by: { host: thisHost.host, pid: process.pid, start: `${start}0` } }));
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(attaching(w.kube)).toEqual([]);
   });
