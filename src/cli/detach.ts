@@ -317,10 +317,11 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
-      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL');
+      const waits: string[] = [];
+      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
       if (runs.length === 0 && pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
       const where = pod ? { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
-      return printPlan(deps.io.out, flags.output, where, runs, pod?.executor);
+      return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
     }
     // from here to the printed outcome, a signal stops the DEL (the record stays) or lets a finished detach stand
     const release = hold();

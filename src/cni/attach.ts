@@ -13,7 +13,7 @@ import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
-import { commandInParens, type Busy, type Lock } from '../exec/lock.js';
+import { commandInParens, commandName, type Busy, type Lock } from '../exec/lock.js';
 import { formatDuration } from '../duration.js';
 
 export interface AttachRequest {
@@ -159,6 +159,29 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
   ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(holder)} to finish CNI GC of network ${list.name} before the ${command} (no ${command} runs beside GC)`);
 }
 
+/** A cni-gc the real command would wait for (untilGcDone): its network, what holds its GC lock, and the command. */
+export interface GcWait {
+  network: string;
+  holder: Busy;
+  command: 'ADD' | 'DEL';
+}
+
+/**
+ * For a dry run: the cni-gc the real command would wait for before its ADD or DEL of list (untilGcDone's test, read
+ * only: a stale GC lock is left as it is), or undefined. The line a dry run prints of it: gcWaitLine.
+ */
+export async function gcWaitOf(cache: ResultCache, list: NetworkConfigList, command: 'ADD' | 'DEL'): Promise<GcWait | undefined> {
+  if (!cache.gcHere || !runsGc(list)) return undefined;
+  const holder = await cache.gcHeld(list.name);
+  return holder ? { network: list.name, holder, command } : undefined;
+}
+
+/** "would wait for cni-gc of network green (running, pid 123 on this host vm, …) before its ADD, at most 60s". */
+export function gcWaitLine(w: GcWait, here: string, timeoutMs: number): string {
+  const who = commandName(w.holder, here);
+  return `would wait for cni-gc of network ${w.network} (running${who ? `, ${who}` : ''}) before its ${w.command}, at most ${formatDuration(timeoutMs)} (--timeout): no ${w.command} runs beside CNI GC`;
+}
+
 /** ctx.hold() around fn, when the CLI gave one: a signal meanwhile is answered by rolling back, not by exiting. */
 async function held<T>(ctx: ChainContext, fn: () => Promise<T>): Promise<T> {
   const release = ctx.hold?.();
@@ -283,6 +306,8 @@ async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachReque
 export interface AttachPlan {
   runs: PluginRun[];
   already?: Attached;
+  /** The cni-gc the attach would wait for before its ADD (gcWaitOf). */
+  gcWait?: GcWait;
 }
 
 /**
@@ -296,7 +321,9 @@ export async function planAttach(ctx: ChainContext, cache: ResultCache, req: Att
     checkCapabilities(req.list, req.rt.capabilityArgs);
     const resolved = await resolvePlugins(ctx, req.list);
     const already = await beforeAdd(ctx, cache, req, resolved, false);
-    return already ? { runs: [], already } : { runs: planAdd(ctx, resolved, req.rt) };
+    if (already) return { runs: [], already };
+    const gcWait = await gcWaitOf(cache, req.list, 'ADD');
+    return { runs: planAdd(ctx, resolved, req.rt), ...(gcWait ? { gcWait } : {}) };
   });
 }
 
@@ -729,7 +756,11 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
  * BusyError while another cni-attach/cni-detach holds the lock (an attach still in its plugins: its intent is not an
  * interrupted attach's); for CHECK, NotFoundError for an attach that was interrupted (see check).
  */
-export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<PluginRun[]> {
+export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void): Promise<PluginRun[]> {
+  const waitFor = async (list: NetworkConfigList) => {
+    const w = command === 'DEL' && gcWaits ? await gcWaitOf(cache, list, 'DEL') : undefined;
+    if (w) gcWaits!(w);
+  };
   await checkPathTrusted(ctx);
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
@@ -746,10 +777,12 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
     const list = req.list ?? entryList(f.entry);
     const rt: RuntimeConf = { containerId: f.entry.containerId, netns: req.netns ?? f.entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };
     const resolved = await resolvePlugins(ctx, list);
+    await waitFor(list);
     runs.push(...planRecordedRuns(ctx, resolved, rt, command, cachedPrev(list, f.entry, ctx.note)));
   }
   if (runs.length === 0 && command === 'DEL' && req.list && req.containerId !== undefined && req.netns !== undefined) {
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
+    await waitFor(req.list);
     runs.push(...planRecordedRuns(ctx, await resolvePlugins(ctx, req.list), rt, 'DEL'));
   }
   return runs;

@@ -445,6 +445,11 @@ export class ResultCache {
     return this.fs('reading the GC lock', () => holderNow(this.exec, gcLockPath(this.dir, network), this.owner));
   }
 
+  /** What holds the GC lock of network now, read only (a stale one is not broken: a dry run changes nothing). */
+  async gcHeld(network: string): Promise<Busy | undefined> {
+    return this.fs('reading the GC lock', () => heldNow(this.exec, gcLockPath(this.dir, network), this.owner));
+  }
+
   /** What holds the lock of containerId/ifname now, or undefined when nothing does (free, or stale). */
   async lockHeld(containerId: string, ifname: string): Promise<Busy | undefined> {
     return this.fs('reading a lock', () => heldNow(this.exec, lockPath(this.dir, containerId, ifname), this.owner));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attach, attachLeft, check, detach, planAttach, type AttachRequest } from '../../src/cni/attach.js';
+import { attach, attachLeft, check, detach, gcWaitLine, planAttach, planRecorded, type AttachRequest, type GcWait } from '../../src/cni/attach.js';
 import { ResultCache, gcLockPath, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
@@ -361,6 +361,26 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     s.exec.removeFile = async (p) => (p.includes('/intents/') && trace.push('remove intent'), removeFile.call(s.exec, p));
     return { ...s, cache, owner, log, trace };
   }
+
+  it('the dry runs of an attach and a detach say that the real command would wait for the running cni-gc (its holder named), and change nothing; none said once GC is done', async () => {
+    const s = setup11();
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    // before: the plan printed the runs alone, as if the ADD and DEL would run at once
+    const plan = await planAttach(s.ctx, s.cache, s.req);
+    expect(plan.gcWait).toEqual({ network: 'net', holder: { pid: 5151, host: 'fake-host', start: '200' }, command: 'ADD' });
+    expect(gcWaitLine(plan.gcWait!, 'fake-host', 60_000)).toBe('would wait for cni-gc of network net (running, pid 5151 on this host fake-host, started 200 ticks after boot) before its ADD, at most 1m (--timeout): no ADD runs beside CNI GC');
+    await attach(s.ctx, s.cache, s.req).catch(() => undefined); // (it waits past its limit: busy, nothing left)
+    s.exec.files.delete(GC_LOCK);
+    await attach(s.ctx, s.cache, s.req);
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    const waits: GcWait[] = [];
+    const runs = await planRecorded(s.ctx, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' }, 'DEL', (w) => waits.push(w));
+    expect(runs.map((r) => r.args.command)).toEqual(['DEL', 'DEL']);
+    expect(waits).toEqual([{ network: 'net', holder: { pid: 5151, host: 'fake-host', start: '200' }, command: 'DEL' }]);
+    expect(s.exec.files.get(GC_LOCK)).toBe(LIVE_GC);
+    s.exec.files.delete(GC_LOCK);
+    expect((await planAttach(s.ctx, s.cache, { ...s.req, rt: { ...s.req.rt, ifname: 'eth2' } })).gcWait).toBeUndefined();
+  });
 
   it('an attach records its intent, then meets the GC lock of a live cni-gc: it waits, and its ADD runs once GC is done (one note says so)', async () => {
     const s = setup11();
