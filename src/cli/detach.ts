@@ -6,12 +6,12 @@ import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, gcCommandLine, printPlan, waysOut } from './output.js';
+import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, podOf, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
+import { connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, someNames, type PodOutcome } from './bulk.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
@@ -36,6 +36,19 @@ interface Outcome {
   annotateError?: Error;
   /** Nothing was detached, but the network-status entry and the record an earlier detach left went (leftBehind). */
   leftBehind?: boolean;
+  /** Nothing was detached, and the pod's newest record names this other --cache-dir (a batch's hint: recordedCacheDir). */
+  recordedIn?: string;
+}
+
+/**
+ * A batch's words for its pods whose record names another --cache-dir, one group per dir, at most NAMED_AT_MOST pods
+ * named in each (bulk.ts someNames): "2 recorded with --cache-dir /var/lib/cni (shop/a, shop/b): give --cache-dir
+ * /var/lib/cni"; '' when none.
+ */
+function otherCacheDirs(outcomes: PodOutcome<Outcome>[]): string {
+  const by = new Map<string, string[]>();
+  for (const o of outcomes) if (o.ok && o.value!.recordedIn !== undefined) by.set(o.value!.recordedIn, [...(by.get(o.value!.recordedIn) ?? []), o.pod]);
+  return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): give --cache-dir ${shellQuote(dir)}`).join('');
 }
 
 /** What detach and its --dry-run ask of the engine for a pod. */
@@ -251,15 +264,20 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
       // a detach made is finished, also after a signal: the records and network-status must match it
       const o = await detachPod(job, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+      // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
+      if (o.done.length === 0 && !o.leftBehind) {
+        const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir);
+        if (r) o.recordedIn = r.cacheDir;
+      }
       return o;
     },
-    (o) => (o.done.length ? `detached ${job.p.ifname}` : `nothing attached as ${job.p.ifname}`),
+    (o) => (o.done.length ? `detached ${job.p.ifname}` : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : ''}`),
   );
   if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ detached: v.done.map((d) => d.network) }))), flags.output));
+    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ detached: v.done.map((d) => d.network), ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}) }))), flags.output));
   } else {
     const n = outcomes.filter((o) => o.ok && o.value!.done.length > 0).length;
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods`, STOP_WORDS)}\n`);
+    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
   }
   batchExit(outcomes, 'detach', STOP_WORDS);
 }

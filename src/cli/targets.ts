@@ -146,14 +146,24 @@ export async function recordedCniPath(flags: CommonFlags, deps: Deps, api: KubeA
  * agent namespace can write one). Records that cannot be read say nothing (they are only an index).
  */
 export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string): Promise<string | undefined> {
+  const r = await recordedCacheDir(api, flags, namespace, name, uid, dir);
+  if (!r) return undefined;
+  const q = shellQuote(r.cacheDir);
+  return `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with --cache-dir ${q}: give --cache-dir ${q}`;
+}
+
+/**
+ * The other cache dir recordedCacheDirHint names (and whether its record is of an interrupted attach), or undefined:
+ * for a batch, which groups its pods by it (cli/detach.ts detachMany).
+ */
+export async function recordedCacheDir(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string): Promise<{ cacheDir: string; interrupted: boolean } | undefined> {
   if (flags.ifname === undefined) return undefined;
   const r = (await newestRecords(api, flags, namespace, name, (r) => !r.attaching && (uid === undefined || r.uid === uid)))[0];
   if (!r) return undefined;
   const { delPathsOf } = await import('../resolve/records.js');
   const recorded = r.cacheDir ?? '/var/lib/cni';
   if (recorded === (delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni')) return undefined;
-  const q = shellQuote(recorded);
-  return `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with --cache-dir ${q}: give --cache-dir ${q}`;
+  return { cacheDir: recorded, interrupted: !!r.interrupted };
 }
 
 /**
