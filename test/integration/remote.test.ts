@@ -724,7 +724,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // during its ADD: busy (before, "CNI plugin slowpass not found in /opt/cni/bin, /usr/lib/cni", exit 2)
     const during = await runCli('detach', bare);
     expect(during.exitCode, during.stderr).toBe(1);
-    expect(during.stderr).toMatch(/another cni-attach\/cni-detach is working on net1 in pod shop\/web-1 right now/);
+    expect(during.stderr).toMatch(/another cni-attach\/cni-detach \(pid \d+ on this host \S+, started \d+ ticks after boot\) is working on net1 in pod shop\/web-1 right now/);
     await writeFile(go, '');
     expectOk(await first.done);
     const check = await runCli('check', bare);
