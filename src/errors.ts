@@ -130,7 +130,7 @@ export class BusyError extends CniAttachError {
    * on a node may run until its time limit (ms until that has passed, on the node's clock). For callers that word it
    * their own way (cni-gc's notes).
    */
-  holder?: { pid?: number; freeInMs?: number };
+  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number };
 }
 
 /** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */

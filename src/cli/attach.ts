@@ -288,7 +288,8 @@ async function dryRun(job: Job, target: Target, pod: PodTarget | undefined): Pro
     ? { pod: `${pod.ref.namespace}/${pod.ref.name}`, uid: pod.ref.uid, node: pod.node, runtime: pod.runtime, sandbox: pod.sandbox.id, pid: pod.sandbox.pid, netns: pod.netnsPath }
     : { netns: target.netnsPath, containerId: target.containerId };
   const none = plan.already ? `${job.p.ifname} is already attached to ${target.describe} (network ${job.conf.list.name}): no plugin would run` : undefined;
-  await printPlan(job.deps.io.out, job.flags.output, where, plan.runs, target.executor, none);
+  const waits = plan.gcWait ? [engine.gcWaitLine(plan.gcWait, job.deps.hostname(), ctx.timeoutMs)] : [];
+  await printPlan(job.deps.io.out, job.flags.output, where, plan.runs, target.executor, none, waits);
 }
 
 /**

@@ -4,7 +4,7 @@ import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from 
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, listCommandLine, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, lookupPodFor, podOf, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
@@ -58,9 +58,12 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     }
     if (flags.dryRun) {
       const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
+      // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
+      if (runs.length === 0 && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);
       return printPlan(deps.io.out, flags.output, where, runs, on.ctx.exec);
     }
     const checked = await engine.check(on.ctx, on.cache, req).catch(async (e: unknown) => {
+      if (e instanceof NotFoundError && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);
       // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
       const hint = e instanceof NotFoundError && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
       if (hint) (e as Error).message += `; ${hint}`;

@@ -6,12 +6,12 @@ import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, gcCommandLine, printPlan, waysOut } from './output.js';
+import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, recordedCacheDirHint, recordedCniPath, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
+import { connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, someNames, type PodOutcome } from './bulk.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
@@ -36,6 +36,21 @@ interface Outcome {
   annotateError?: Error;
   /** Nothing was detached, but the network-status entry and the record an earlier detach left went (leftBehind). */
   leftBehind?: boolean;
+  /** Nothing was detached, and the pod's newest record names this other --cache-dir, which its node trusts (a batch's hint: recordedCacheDir). */
+  recordedIn?: string;
+  /** …or names one its node does not trust: the words that say so (not offered). */
+  recordedUntrusted?: string;
+}
+
+/**
+ * A batch's words for its pods whose record names another --cache-dir, one group per dir, at most NAMED_AT_MOST pods
+ * named in each (bulk.ts someNames): "2 recorded with --cache-dir /var/lib/cni (shop/a, shop/b): give --cache-dir
+ * /var/lib/cni"; '' when none.
+ */
+function otherCacheDirs(outcomes: PodOutcome<Outcome>[]): string {
+  const by = new Map<string, string[]>();
+  for (const o of outcomes) if (o.ok && o.value!.recordedIn !== undefined) by.set(o.value!.recordedIn, [...(by.get(o.value!.recordedIn) ?? []), o.pod]);
+  return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): give --cache-dir ${shellQuote(dir)}`).join('');
 }
 
 /** What detach and its --dry-run ask of the engine for a pod. */
@@ -85,6 +100,8 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
+  // nothing on the node, while an attach of it is known to run (it has not reached the node yet): busy, its record kept
+  if (done.length === 0 && job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
@@ -263,15 +280,25 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
       // a detach made is finished, also after a signal: the records and network-status must match it
       const o = await detachPod(podJob, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+      // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
+      if (o.done.length === 0 && !o.leftBehind) {
+        // offered only where the pod's node trusts that dir (as for one pod: recordedCacheDirHint), else said with why
+        const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir, lookup.executor ?? exec);
+        if (r && !r.untrusted) o.recordedIn = r.cacheDir;
+        else if (r) o.recordedUntrusted = `the cluster records it with cache dir ${shellQuote(r.cacheDir)}, which is not offered: a record is not your word, and ${r.untrusted}`;
+      }
       return o;
     },
-    (o) => (o.done.length ? `detached ${job.p.ifname}` : `nothing attached as ${job.p.ifname}`),
+    (o) =>
+      o.done.length
+        ? `detached ${job.p.ifname}`
+        : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
   );
   if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ detached: v.done.map((d) => d.network) }))), flags.output));
+    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ detached: v.done.map((d) => d.network), ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}) }))), flags.output));
   } else {
     const n = outcomes.filter((o) => o.ok && o.value!.done.length > 0).length;
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods`, STOP_WORDS)}\n`);
+    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
   }
   batchExit(outcomes, 'detach', STOP_WORDS);
 }
@@ -329,9 +356,11 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
-      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL');
+      const waits: string[] = [];
+      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
+      if (runs.length === 0 && pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
       const where = pod ? { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
-      return printPlan(deps.io.out, flags.output, where, runs, pod?.executor);
+      return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
     }
     // from here to the printed outcome, a signal stops the DEL (the record stays) or lets a finished detach stand
     const release = hold();

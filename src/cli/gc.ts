@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { BusyError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
+import { commandInParens } from '../exec/lock.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
@@ -60,12 +61,12 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 }
 
 /**
- * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123) is working on it right now", or,
- * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123) is gone, but what it started on
+ * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on host laptop-2, started 4567 ticks after boot) is working on it right now", or,
+ * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2, …) is gone, but what it started on
  * node node-a may run until its time limit ends (its lock is free in 12s)".
  */
-function leftWhy(l: Left): string {
-  const pid = l.holder.pid !== undefined ? ` (pid ${l.holder.pid})` : '';
+function leftWhy(l: Left, here: string): string {
+  const pid = commandInParens(l.holder, here);
   if (l.holder.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
   return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(l.holder.freeInMs / 1000)}s)`;
 }
@@ -810,7 +811,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         dryRun: !!flags.dryRun,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
-        busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l) })),
+        busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname()) })),
         // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
         alive: clusterError ? null : alive,
         cniGc: outcome.gcNetworks,
@@ -827,7 +828,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         deps.io.out(`${verb} ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
       }
-      for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l)}; a later cni-gc looks at it again\n`);
+      for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname())}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);

@@ -11,6 +11,7 @@ import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { thisHost } from '../exec/host.js';
+import { commandInParens, commandName } from '../exec/lock.js';
 import type { Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { Found } from '../cni/cache.js';
@@ -82,7 +83,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     // written before its first ADD and never settled: still running, or its command died (SIGKILL, a laptop gone)
     const age = ageOf(r.since, now);
     const began = `an attach of ${r.ifname} began on node ${r.node} at ${r.since}${age ? ` (${age} ago)` : ''}`;
-    const pid = r.by ? ` (pid ${r.by.pid})` : '';
+    const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
     const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
     const mayKeep = 'the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it';
     if (command === 'gone') {
@@ -90,8 +91,8 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       return {
         ...row,
         state: 'interrupted',
-        brief: `its command${pid} is gone`,
-        reason: `${began} and did not finish: its command${pid}, on this host, is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}`,
+        brief: `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}`,
+        reason: `${began} and did not finish: its command${pid} is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}`,
         remedy: 'cni-detach clears it',
         clear,
         clearHint: `what that command started on node ${r.node} may run until its time limit ends: until then cni-detach answers busy and says when`,
@@ -99,8 +100,8 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     }
     const which =
       command === 'running'
-        ? `its command${pid} runs on this host right now`
-        : `it is still running, or its command was killed${r.by ? ` (it ran on host ${r.by.host}${pid}: only there can it be told)` : ''}, and then ${mayKeep}`;
+        ? `its command${pid} runs right now`
+        : `it is still running, or its command was killed${r.by ? ` (its command, ${commandName(r.by, thisHost.host)}: only on that host can it be told)` : ''}, and then ${mayKeep}`;
     return {
       ...row,
       state: 'attaching',

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { durationNs, formatDuration } from '../duration.js';
 import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
 
@@ -61,28 +62,30 @@ export function verbosity(flags: { v?: string }): number {
  * seconds), in milliseconds.
  */
 export function parseRequestTimeout(text: string): number {
-  if (/^\s*0+(\.0*)?(ms|s|m|h)?\s*$/.test(text)) return 0;
-  return parseDuration(text, '--request-timeout');
+  if (durationNs(text) === 0) return 0;
+  return parseDuration(text, '--request-timeout', 0);
 }
 
-/** "30s", "2m", "500ms", "1h", "1m30s" or a bare number of seconds → milliseconds. */
-export function parseDuration(text: string, flag = '--timeout'): number {
-  const t = text.trim();
-  let ms = 0;
-  if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
-  else {
-    const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-    let m: RegExpExecArray | null;
-    let consumed = 0;
-    while ((m = re.exec(t)) !== null) {
-      const n = Number(m[1]);
-      ms += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
-      consumed = re.lastIndex;
-    }
-    if (t === '' || consumed !== t.length) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration (e.g. 30s, 2m, 500ms)`);
+/**
+ * The least plugin time limit --timeout takes (ms): no plugin is even started (fork, exec, the dynamic loader) within
+ * less, so a smaller limit could only ever kill every run — refused as bad input (exit 2) rather than run to fail.
+ */
+export const MIN_TIMEOUT_MS = 1;
+
+/**
+ * "30s", "2m", "500ms", "1h", "1m30s", "1.5s", "250us" or a bare number of seconds → milliseconds, exactly (a fraction
+ * kept: 1.5ms is 1.5; src/duration.ts, Go's units). Errors: UsageError (exit 2) for what is not a duration, for zero,
+ * and for less than `min` ms (--timeout: MIN_TIMEOUT_MS), naming the flag and the value as given.
+ */
+export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOUT_MS): number {
+  const ns = durationNs(text);
+  if (ns === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration (e.g. 30s, 2m, 500ms)`);
+  if (!(ns > 0)) throw new UsageError(`${flag}: must be more than zero`);
+  const ms = ns / 1e6;
+  if (ms < min) {
+    throw new UsageError(`${flag} ${text.trim()}: less than ${formatDuration(min)}, the least plugin time limit: no plugin can even start within ${formatDuration(ms)}, so every run would be killed (give e.g. 500ms or 10s)`);
   }
-  if (!(ms > 0)) throw new UsageError(`${flag}: must be more than zero`);
-  return Math.round(ms);
+  return ms;
 }
 
 export function validateCidr(text: string): string {
@@ -197,7 +200,7 @@ export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--cni-path <dirs>', 'plugin directories, colon-separated (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)')
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
-    .option('--timeout <duration>', 'limit for each plugin run; past it the plugin is killed (and an attach rolled back)', '60s');
+    .option('--timeout <duration>', 'limit for each plugin run (e.g. 500ms, 10s, 2m30s; at least 1ms; a bare number is seconds); past it the plugin is killed (and an attach rolled back)', '60s');
 }
 
 export function addOutputOptions(cmd: Command, formats: string[]): Command {

@@ -73,18 +73,21 @@ export function planData(runs: PluginRun[]): JsonObject[] {
 /**
  * The plan of a --dry-run: where, then each run as a shell command (summary) or as data (json/yaml). `on`: the node
  * the runs would be made on; when it is not this host, a line says so (and the data's target carries `runsOn`): its
- * paths (netns, plugins) are that node's, the commands are to be pasted there.
+ * paths (netns, plugins) are that node's, the commands are to be pasted there. `waits`: what the real command would
+ * wait for first (a running cni-gc: cni/attach.ts gcWaitLine), a line each (the data's `waits`).
  */
 export async function printPlan(
   out: (s: string) => void, format: string, where: Record<string, unknown>, runs: PluginRun[], on?: Pick<CommandRunner, 'elsewhere'>,
   none = 'nothing is recorded: no plugin would run',
+  waits: string[] = [],
 ): Promise<void> {
   const elsewhere = on?.elsewhere;
   if (format === 'summary') {
     out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     if (elsewhere) out(`# the paths below are${onNode(on)}: these commands run there, not on this host\n`);
+    for (const w of waits) out(`# ${w}\n`);
     out(runs.length ? runs.map((r, i) => runAsShell(r, i, runs.length)).join('\n') : `# ${none}\n`);
-  } else out(await formatData({ target: elsewhere ? { ...where, runsOn: elsewhere } : where, runs: planData(runs) }, format));
+  } else out(await formatData({ target: elsewhere ? { ...where, runsOn: elsewhere } : where, ...(waits.length ? { waits } : {}), runs: planData(runs) }, format));
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { ApiStatusError, CniAttachError, UsageError } from '../errors.js';
+import { ApiStatusError, BusyError, CniAttachError, UsageError } from '../errors.js';
 import { onNode, type Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
@@ -177,17 +177,68 @@ export async function recordedCniPath(
  * are only an index); a node that cannot be asked offers nothing and says so.
  */
 export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string, exec: Executor): Promise<string | undefined> {
+  const r = await recordedCacheDir(api, flags, namespace, name, uid, dir, exec);
+  if (!r) return undefined;
+  const said = `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with cache dir ${shellQuote(r.cacheDir)}`;
+  if (r.untrusted) return `${said}, which is not offered: a record is not your word, and ${r.untrusted}`;
+  return `${said} (trusted${r.node}: owned by root or you, not writable by others): give --cache-dir ${shellQuote(r.cacheDir)}`;
+}
+
+/**
+ * The other cache dir recordedCacheDirHint names, whether its record is of an interrupted attach, and, when the pod's
+ * node (`exec`) does not trust that dir, why (then it is not offered); `node`: " on node X" for the messages. Undefined
+ * when there is none. For a batch too, which groups its pods by it (cli/detach.ts detachMany).
+ */
+export async function recordedCacheDir(
+  api: KubeApi,
+  flags: CommonFlags,
+  namespace: string,
+  name: string,
+  uid: string | undefined,
+  dir: string,
+  exec: Executor,
+): Promise<{ cacheDir: string; interrupted: boolean; untrusted?: string; node: string } | undefined> {
   if (flags.ifname === undefined) return undefined;
   const r = (await newestRecords(api, flags, namespace, name, (r) => !r.attaching && (uid === undefined || r.uid === uid)))[0];
   if (!r) return undefined;
   const [{ delPathsOf }, { cacheDirsOf }] = await Promise.all([import('../resolve/records.js'), import('../cni/cache.js')]);
   const recorded = r.cacheDir ?? '/var/lib/cni';
   if (recorded === (delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni')) return undefined;
-  const said = `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with cache dir ${shellQuote(recorded)}`;
   const node = onNode(exec) || ` on ${exec.where}`;
   const why = await exec.untrustedPluginDirs(cacheDirsOf(recorded)).catch((e: unknown) => `it could not be checked (${(e as Error).message})`);
-  if (why) return `${said}, which is not offered: a record is not your word, and ${why}${node}`;
-  return `${said} (trusted${node}: owned by root or you, not writable by others): give --cache-dir ${shellQuote(recorded)}`;
+  return { cacheDir: recorded, interrupted: !!r.interrupted, node, ...(why ? { untrusted: `${why}${node}` } : {}) };
+}
+
+/**
+ * For a detach or check of one pod (and their dry runs) whose node holds nothing of --ifname, no lock of it either:
+ * BusyError (exit 1) when an attach of that interface is known to be running all the same — the cluster holds its
+ * write-ahead record (attaching, of this pod's uid), and the command it names runs on this host right now (its pid
+ * with the start time it recorded: the lock rule, exec/lock.ts). An attach writes that record when it starts and
+ * reaches the node only later: through the agent or a kind node its lock and intent ride on its first ADD (exec/
+ * batch.ts), after its sandbox look-up, VERSION and STATUS; so until then nothing on the node says it runs, and a
+ * detach said "nothing to do" (and removed its record). A record naming another host's command cannot be told
+ * (nothing here sees that host's processes): it answers as before, as does one naming no command (older versions).
+ * Records that cannot be read say nothing (they are only an index).
+ */
+export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: { namespace: string; name: string; uid?: string }, describe: string): Promise<void> {
+  if (flags.ifname === undefined) return;
+  const { thisHost } = await import('../exec/host.js');
+  const { commandName } = await import('../exec/lock.js');
+  for (const r of await newestRecords(api, flags, pod.namespace, pod.name, (r) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid))) {
+    if (!r.by || r.by.host !== thisHost.host) continue;
+    const start = await thisHost.startOf(r.by.pid);
+    if (start === undefined || (r.by.start !== undefined && start !== r.by.start)) continue;
+    throw new BusyError(
+      `an attach of ${flags.ifname} in ${describe} is running (${commandName(r.by, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
+        'and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done',
+    );
+  }
+}
+
+/** The pod a look-up found, as refuseIfAttaching takes it (its uid when the pod is there). */
+export function podOf(l: PodLookup): { namespace: string; name: string; uid?: string } {
+  const uid = l.pod?.metadata?.uid;
+  return { namespace: l.namespace, name: l.name, ...(uid !== undefined ? { uid } : {}) };
 }
 
 /**

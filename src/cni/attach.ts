@@ -13,7 +13,8 @@ import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
-import type { Busy, Lock } from '../exec/lock.js';
+import { commandInParens, commandName, type Busy, type Lock } from '../exec/lock.js';
+import { formatDuration } from '../duration.js';
 
 export interface AttachRequest {
   list: NetworkConfigList;
@@ -52,13 +53,13 @@ export interface Attached {
  * when (on this host's clock).
  */
 export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now()): BusyError {
-  const head = `another cni-attach/cni-detach is working on ${ifname} in ${describe} right now`;
+  const head = `another cni-attach/cni-detach${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} is working on ${ifname} in ${describe} right now`;
   const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
   const at = secs === undefined ? '' : new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const e = new BusyError(
     secs === undefined
       ? `${head}; try again when it is done`
-      : `${head}: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
+      : `${head}: its command${commandInParens(busy, cache.host)} is gone, but what it started${cache.named('')} may run until its time limit ends; ` +
           `the lock is free in ${secs}s (at ${at}): try again then`,
   );
   e.holder = { ...busy };
@@ -118,7 +119,7 @@ export async function poll<T>(ctx: ChainContext, attempt: () => Promise<T | unde
  * still valid until the plugins' GC returned (cni/gc.ts collectGarbage). While a live cni-gc holds it, this waits —
  * at most ctx.timeoutMs (the plugin time limit), looking again every 25 ms to 250 ms (poll) — then goes on; a GC lock
  * whose holder is gone is stale and broken (exec/lock.ts, as the interface locks). Once it waited, one note says so
- * ("waited 1.2s for a cni-gc (pid 123) to finish CNI GC of network net …"); -v says when it begins.
+ * ("waited 1.2s for a cni-gc (pid 123 on this host lap, started 4567 ticks after boot) to finish CNI GC of network net …"); -v says when it begins.
  *
  * Why an attach cannot slip between: it records its intent, THEN reads the GC lock; cni-gc takes the GC lock, THEN
  * reads the cache. Each is a file operation on this host, finished before the next one starts, so of the two reads
@@ -137,9 +138,9 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
   if (!cache.gcHere || !runsGc(list)) return;
   let holder = await cache.gcHolder(list.name);
   if (!holder) return;
-  const who = (b: Busy) => `a cni-gc${b.pid !== undefined ? ` (pid ${b.pid})` : ''}`;
+  const who = (b: Busy) => `a cni-gc${commandInParens(b, cache.host)}`;
   const began = Date.now();
-  ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${ctx.timeoutMs / 1000}s, the plugin time limit)`);
+  ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
   const done = await poll(ctx, async () => {
     const now = await cache.gcHolder(list.name);
     if (!now) return true;
@@ -149,13 +150,36 @@ export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: N
   if (!done) {
     stopIfInterrupted(ctx, `the ${command}, while waiting for ${who(holder)} to finish CNI GC of network ${list.name} (nothing was changed)`);
     const e = new BusyError(
-      `${who(holder)} is still running CNI GC of network ${list.name} after ${ctx.timeoutMs / 1000}s (the plugin time limit) of waiting, ` +
+      `${who(holder)} is still running CNI GC of network ${list.name} after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, ` +
         `and no ${command} may run beside it (CNI spec); nothing was changed for ${describe}: try again when it is done`,
     );
-    e.holder = holder.pid !== undefined ? { pid: holder.pid } : {};
+    e.holder = { ...holder };
     throw e;
   }
   ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(holder)} to finish CNI GC of network ${list.name} before the ${command} (no ${command} runs beside GC)`);
+}
+
+/** A cni-gc the real command would wait for (untilGcDone): its network, what holds its GC lock, and the command. */
+export interface GcWait {
+  network: string;
+  holder: Busy;
+  command: 'ADD' | 'DEL';
+}
+
+/**
+ * For a dry run: the cni-gc the real command would wait for before its ADD or DEL of list (untilGcDone's test, read
+ * only: a stale GC lock is left as it is), or undefined. The line a dry run prints of it: gcWaitLine.
+ */
+export async function gcWaitOf(cache: ResultCache, list: NetworkConfigList, command: 'ADD' | 'DEL'): Promise<GcWait | undefined> {
+  if (!cache.gcHere || !runsGc(list)) return undefined;
+  const holder = await cache.gcHeld(list.name);
+  return holder ? { network: list.name, holder, command } : undefined;
+}
+
+/** "would wait for cni-gc of network green (running, pid 123 on this host vm, …) before its ADD, at most 60s". */
+export function gcWaitLine(w: GcWait, here: string, timeoutMs: number): string {
+  const who = commandName(w.holder, here);
+  return `would wait for cni-gc of network ${w.network} (running${who ? `, ${who}` : ''}) before its ${w.command}, at most ${formatDuration(timeoutMs)} (--timeout): no ${w.command} runs beside CNI GC`;
 }
 
 /** ctx.hold() around fn, when the CLI gave one: a signal meanwhile is answered by rolling back, not by exiting. */
@@ -282,6 +306,8 @@ async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachReque
 export interface AttachPlan {
   runs: PluginRun[];
   already?: Attached;
+  /** The cni-gc the attach would wait for before its ADD (gcWaitOf). */
+  gcWait?: GcWait;
 }
 
 /**
@@ -295,7 +321,9 @@ export async function planAttach(ctx: ChainContext, cache: ResultCache, req: Att
     checkCapabilities(req.list, req.rt.capabilityArgs);
     const resolved = await resolvePlugins(ctx, req.list);
     const already = await beforeAdd(ctx, cache, req, resolved, false);
-    return already ? { runs: [], already } : { runs: planAdd(ctx, resolved, req.rt) };
+    if (already) return { runs: [], already };
+    const gcWait = await gcWaitOf(cache, req.list, 'ADD');
+    return { runs: planAdd(ctx, resolved, req.rt), ...(gcWait ? { gcWait } : {}) };
   });
 }
 
@@ -755,7 +783,11 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
  * BusyError while another cni-attach/cni-detach holds the lock (an attach still in its plugins: its intent is not an
  * interrupted attach's); for CHECK, NotFoundError for an attach that was interrupted (see check).
  */
-export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<PluginRun[]> {
+export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void): Promise<PluginRun[]> {
+  const waitFor = async (list: NetworkConfigList) => {
+    const w = command === 'DEL' && gcWaits ? await gcWaitOf(cache, list, 'DEL') : undefined;
+    if (w) gcWaits!(w);
+  };
   await checkPathTrusted(ctx);
   let found: Found[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
@@ -772,10 +804,12 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
     const list = req.list ?? entryList(f.entry);
     const rt: RuntimeConf = { containerId: f.entry.containerId, netns: req.netns ?? f.entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };
     const resolved = await resolvePlugins(ctx, list);
+    await waitFor(list);
     runs.push(...planRecordedRuns(ctx, resolved, rt, command, cachedPrev(list, f.entry, ctx.note)));
   }
   if (runs.length === 0 && command === 'DEL' && req.list && req.containerId !== undefined && req.netns !== undefined) {
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
+    await waitFor(req.list);
     runs.push(...planRecordedRuns(ctx, await resolvePlugins(ctx, req.list), rt, 'DEL'));
   }
   return runs;

@@ -435,6 +435,11 @@ export class ResultCache {
     return this.exec.elsewhere === undefined && !isBatching(this.exec);
   }
 
+  /** The name of the host this CLI runs on, as its lock files write it: what a holder's host is told against ("this host"). */
+  get host(): string {
+    return this.owner.host;
+  }
+
   /** cni-gc's GC lock of network (gcLockPath), or what holds it (exec/lock.ts Busy). Of this host: no time limit. */
   async gcLock(network: string): Promise<{ lock: Lock } | { busy: Busy }> {
     return this.fs('taking the GC lock', () => takeLock(this.exec, gcLockPath(this.dir, network), this.owner));
@@ -443,6 +448,11 @@ export class ResultCache {
   /** What holds the GC lock of network now (a stale one is broken first: exec/lock.ts holderNow), or undefined when it is free. */
   async gcHolder(network: string): Promise<Busy | undefined> {
     return this.fs('reading the GC lock', () => holderNow(this.exec, gcLockPath(this.dir, network), this.owner));
+  }
+
+  /** What holds the GC lock of network now, read only (a stale one is not broken: a dry run changes nothing). */
+  async gcHeld(network: string): Promise<Busy | undefined> {
+    return this.fs('reading the GC lock', () => heldNow(this.exec, gcLockPath(this.dir, network), this.owner));
   }
 
   /** What holds the lock of containerId/ifname now, or undefined when nothing does (free, or stale). */

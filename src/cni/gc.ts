@@ -8,7 +8,8 @@ import { busyError, detach, entryList, poll, type WaysOut } from './attach.js';
 import type { CacheEntry, Found, ResultCache } from './cache.js';
 import { gcChain, negotiateVersions, resolvePlugins, runsGc, type ChainContext, type GcAttachment, type ResolvedList } from './chain.js';
 import type { NetworkConfigList } from './conf.js';
-import type { Lock } from '../exec/lock.js';
+import { commandInParens, type Busy, type Lock } from '../exec/lock.js';
+import { formatDuration } from '../duration.js';
 
 export interface Stale {
   entry: CacheEntry;
@@ -42,15 +43,15 @@ const keyOf = (e: CacheEntry) => `${e.networkName}\0${e.containerId}\0${e.ifName
  * came), a UsageError when the cache cannot be used.
  */
 async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): Promise<Lock> {
-  let holder: number | undefined;
+  let holder: Busy = {};
   const lock = await poll(ctx, async () => {
     const taken = await cache.gcLock(network);
     if ('lock' in taken) return taken.lock;
-    holder = taken.busy.pid;
+    holder = taken.busy;
     return undefined;
   });
   if (lock) return lock;
-  throw new BusyError(`another cni-gc${holder !== undefined ? ` (pid ${holder})` : ''} is running CNI GC of this network${ctx.interrupted?.() ? '' : ` and did not finish within ${ctx.timeoutMs / 1000}s (the plugin time limit)`}: no CNI GC ran for it here`);
+  throw new BusyError(`another cni-gc${commandInParens(holder, cache.host)} is running CNI GC of this network${ctx.interrupted?.() ? '' : ` and did not finish within ${formatDuration(ctx.timeoutMs)} (the plugin time limit)`}: no CNI GC ran for it here`);
 }
 
 /**

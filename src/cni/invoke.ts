@@ -3,6 +3,7 @@ import { PluginError, UsageError, signalName } from '../errors.js';
 import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
 import { onWhere, type CommandRunner, type NodeFiles } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
+import { formatDuration } from '../duration.js';
 
 /** The first directory holding an executable `type`; a clear error naming the directories otherwise. */
 export async function findPlugin(exec: Pick<CommandRunner, 'where'> & Pick<NodeFiles, 'isExecutable'>, type: string, dirs: string[]): Promise<string> {
@@ -45,10 +46,6 @@ function isCniError(v: unknown): v is { code: number; msg?: string; details?: st
     !('ips' in v) && !('interfaces' in v) && !('ip4' in v) && !('ip6' in v) && !('supportedVersions' in v);
 }
 
-function formatTimeout(ms: number): string {
-  return ms % 60000 === 0 ? `${ms / 60000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
 /**
  * Run a plugin. Resolves with its parsed stdout (ADD, VERSION) or undefined (DEL, CHECK, STATUS, GC);
  * rejects with a PluginError that carries the plugin's {code,msg,details} whatever its exit code, or says that the
@@ -68,7 +65,14 @@ export async function invokePlugin(exec: CommandRunner, run: PluginRun, note?: (
     const how = r.code === null ? 'it was killed' : `it had exited ${r.code}, its output not yet taken`;
     throw new PluginError(run.type, cmd, undefined, `by ${signalName(r.interrupted)} (${how})`, undefined, r.stderr || undefined, r.interrupted);
   }
-  if (r.timedOut) throw fail(`timed out after ${formatTimeout(run.timeoutMs)} and was killed with its process group${held}`);
+  if (r.timedOut) {
+    // a node whose timeout(1) counts whole seconds was given the limit rounded up (exec/shell.ts nodeTimeout): the run
+    // had that long, and the message says so rather than claim the limit asked for
+    const after = r.limitMs !== undefined && r.limitMs !== run.timeoutMs
+      ? `${formatDuration(r.limitMs)} (the limit of ${formatDuration(run.timeoutMs)} rounded up to whole seconds: the timeout command${onWhere(exec)} counts only whole seconds, as busybox's does)`
+      : formatDuration(run.timeoutMs);
+    throw fail(`timed out after ${after} and was killed with its process group${held}`);
+  }
   if (r.outputLimit !== undefined) {
     throw fail(`printed more than ${r.outputLimit / 1024 / 1024} MiB, the output limit of a plugin run; its output was cut off there`);
   }

@@ -26,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
 import { parseFrames, STEP_SH } from './framed.js';
-import { nodeTimeout } from './shell.js';
+import { nodeTimeout, takeLimitNote } from './shell.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell, type TrustFacts } from './trust.js';
 import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 
@@ -359,7 +359,8 @@ export class BatchingExecutor implements Executor, Batching {
       const head = o.stdout.slice(0, nl);
       const code = Number(head.slice(0, head.indexOf(' ')));
       const timedOut = s.opts.timeoutMs !== undefined && code === 137;
-      this.answers.set(s.key(head.slice(head.indexOf(' ') + 1)), { code: timedOut ? null : code, ...(timedOut ? { signal: 'SIGKILL' } : {}), stdout: o.stdout.slice(nl + 1), stderr: o.stderr, timedOut });
+      const { stderr, limitMs } = takeLimitNote(o.stderr);
+      this.answers.set(s.key(head.slice(head.indexOf(' ') + 1)), { code: timedOut ? null : code, ...(timedOut ? { signal: 'SIGKILL' } : {}), stdout: o.stdout.slice(nl + 1), stderr, timedOut, ...(limitMs !== undefined ? { limitMs } : {}) });
     }
     for (const [i, s] of steps.entries()) {
       if (s.kind !== 'create') continue;

@@ -114,7 +114,8 @@ export class LocalExecutor implements Executor, HostIdentity {
           signal(-pid, 'SIGKILL');
           // the group is dead within moments; what still holds the pipes then is outside it
           timers.push(setTimeout(letPipesGo, PIPE_GRACE_MS));
-        }, opts.timeoutMs),
+          // setTimeout truncates a fraction (1.5 ms would be 1): never sooner than the limit, so rounded up
+        }, Math.ceil(opts.timeoutMs)),
       );
     }
     const r = await child;

@@ -30,12 +30,35 @@ export interface Lock {
   renew(): Promise<void>;
 }
 
+/**
+ * A command as a lock file or a write-ahead record names it ({host, pid, start}: exec/lock.ts Holder, resolve/records.ts
+ * RecordedCommand), for messages: "pid 1234 on host laptop-2, started 98765 ticks after boot" — "on this host laptop-2"
+ * when it is `here` (this host's name: exec/host.ts commandInParens gives it), "started …" only where the start is known (its /proc/PID/stat field 22: clock
+ * ticks after that host booted, which tells a reused pid from the one meant). The host is where the command ran (the
+ * CLI's host, os.hostname()), not the node whose lock or record it is: a pid is only ever looked for there.
+ * undefined without a pid (a lock file that names none). `short`: without the start (a table's brief column).
+ */
+export function commandName(c: { host?: string; pid?: number; start?: string }, here: string, short = false): string | undefined {
+  if (c.pid === undefined) return undefined;
+  const host = c.host === undefined ? '' : c.host === here ? ` on this host ${c.host}` : ` on host ${c.host}`;
+  return `pid ${c.pid}${host}${c.start !== undefined && !short ? `, started ${c.start} ticks after boot` : ''}`;
+}
+
+/** " (pid 1234 on host laptop-2, started …)" for a command named (commandName), else ''. */
+export function commandInParens(c: { host?: string; pid?: number; start?: string }, here: string, short = false): string {
+  const n = commandName(c, here, short);
+  return n === undefined ? '' : ` (${n})`;
+}
+
 /** Why a lock could not be taken: its holder lives (or is of another host, or is writing it), or has not run out. */
 export interface Busy {
   /** Set when its holder is gone but its time limit has not passed: how long until it has (ms, on the node's clock). */
   freeInMs?: number;
   /** The holder's pid, when the lock names one. */
   pid?: number;
+  /** The holder's host (where its command ran: the CLI's, not the lock's node) and start time, when the lock names them. */
+  host?: string;
+  start?: string;
 }
 
 /** The process that takes locks (this CLI), and the process table of its host, to tell whether a holder still runs. */
@@ -133,7 +156,8 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
     const age = await files.ageMs(path);
     return age === undefined || age >= HALF_WRITTEN_MS ? { stale: true } : { stale: false, busy: {} };
   }
-  const held = { stale: false as const, busy: { pid: holder.pid } };
+  const named: Busy = { pid: holder.pid, host: holder.host, ...(holder.start !== undefined ? { start: holder.start } : {}) };
+  const held = { stale: false as const, busy: named };
   if (holder.host !== owner.host) return held;
   const now = await owner.startOf(holder.pid);
   const gone = now === undefined || (holder.start !== undefined && now !== holder.start);
@@ -142,7 +166,7 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
   // its holder is gone, but what it started on the node may run until its limit has passed since the last renewal
   const age = await files.ageMs(path);
   if (age === undefined || age >= holder.limitS * 1000) return { stale: true };
-  return { stale: false, busy: { pid: holder.pid, freeInMs: holder.limitS * 1000 - age } };
+  return { stale: false, busy: { ...named, freeInMs: holder.limitS * 1000 - age } };
 }
 
 /** Whether the lock at path is held now (undefined: free, or stale), and what Busy says of it. For a dry run. */
@@ -171,7 +195,7 @@ export async function whyStale(files: LockFiles, path: string, owner: LockOwner)
   if (text === undefined || !(await judge(files, path, text, owner)).stale) return undefined;
   const holder = parseHolder(text, owner.host);
   if (!holder) return text.trim() === '' ? 'the lock file is empty (its holder died, or could not write its pid)' : 'the lock file names no holder';
-  return `its holder, pid ${holder.pid}, is gone${holder.limitS !== undefined ? `, and its time limit on the node (${holder.limitS}s) has passed` : ''}`;
+  return `its holder, ${commandName(holder, owner.host)}, is gone${holder.limitS !== undefined ? `, and its time limit on the node (${holder.limitS}s) has passed` : ''}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 import { onInterrupt } from './interrupt.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell } from './trust.js';
 import type { SessionCommand } from './node-session.js';
+import { decimalSeconds } from '../duration.js';
 
 export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -120,7 +121,22 @@ export class StoppableRun {
 export function nodeTimeout(ms: number): { setup: string; duration: string } {
   const whole = Math.max(1, Math.ceil(ms / 1000));
   if (ms % 1000 === 0) return { setup: '', duration: `${whole}s` };
-  return { setup: `cni_lim=${ms / 1000}s; timeout --version 2>/dev/null | grep -q coreutils || cni_lim=${whole}s; `, duration: '"$cni_lim"' };
+  return { setup: `cni_lim=${decimalSeconds(ms)}s; timeout --version 2>/dev/null | grep -q coreutils || { cni_lim=${whole}s; echo ${LIMIT_NOTE}${whole} >&2; }; `, duration: '"$cni_lim"' };
+}
+
+/**
+ * The first line nodeTimeout's setup writes on stderr when the node's timeout counts whole seconds, with the seconds it
+ * was given: "KUBECTL_CNI_ATTACH_LIMIT=1" (before the command runs, so always the first line of the run's stderr).
+ */
+export const LIMIT_NOTE = 'KUBECTL_CNI_ATTACH_LIMIT=';
+
+/**
+ * A run's stderr without nodeTimeout's note, and the limit the note names (ms; absent without one): what
+ * RunResult.limitMs says.
+ */
+export function takeLimitNote(stderr: string): { stderr: string; limitMs?: number } {
+  const m = new RegExp(`^${LIMIT_NOTE}(\\d+)(?:\n|$)`).exec(stderr);
+  return m ? { stderr: stderr.slice(m[0].length), limitMs: Number(m[1]) * 1000 } : { stderr };
 }
 
 /** argv under `timeout -s KILL` for a limit of `ms` (nodeTimeout): argv as it was, or through sh where the node is asked. */
@@ -160,11 +176,13 @@ export async function runStoppable(
     const ran = stop.track(send(cmd, opts.timeoutMs, opts.what ?? argv[0] ?? 'sh'));
     const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
     if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
-    const r = got.x;
+    const { stderr, limitMs } = takeLimitNote(got.x.stderr);
+    const r = { ...got.x, stderr };
+    const limit = limitMs !== undefined ? { limitMs } : {};
     // 137 is 128 + SIGKILL: the kill (or timeout(1)) ended it
     if (stop.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
-    if (opts.timeoutMs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true };
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false };
+    if (opts.timeoutMs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true, ...limit };
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false, ...limit };
   } finally {
     stop.release();
   }

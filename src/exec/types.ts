@@ -47,6 +47,12 @@ export interface RunResult {
   stderr: string;
   /** True when the process was killed because it ran past timeoutMs. */
   timedOut: boolean;
+  /**
+   * The limit the run was given when it is not timeoutMs (ms): a node whose timeout(1) counts whole seconds
+   * (busybox's) is given a limit that is not whole seconds rounded up to them (exec/shell.ts nodeTimeout). Absent when
+   * the run had the limit asked for.
+   */
+  limitMs?: number;
   /** The user's signal (SIGINT, SIGTERM…) when the run was stopped because the command was interrupted. */
   interrupted?: string;
   /** Set (to the limit, in bytes) when the process printed more than that on stdout or stderr: it was cut off there. */

@@ -17,6 +17,7 @@ import { CriSandboxes } from './cri.js';
 import { NodeLookups } from './node-lookups.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
+import { formatDuration } from '../duration.js';
 
 /**
  * The agent's image: busybox 1.36.1 pinned by the digest of its multi-arch index on Docker Hub (amd64, arm64, arm,
@@ -146,7 +147,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   const start = async (node: string) => {
     if (o.runTimeoutMs !== undefined && o.runTimeoutMs > MAX_RUN_THROUGH_AGENT_MS) {
       throw new UsageError(
-        `a plugin run limit of ${o.runTimeoutMs / 1000} s is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${MAX_RUN_THROUGH_AGENT_MS / 60_000}m (nothing was changed)`,
+        `a plugin run limit of ${formatDuration(o.runTimeoutMs)} is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${formatDuration(MAX_RUN_THROUGH_AGENT_MS)} (nothing was changed)`,
         { fix: { setting: 'runTimeout' } },
       );
     }

@@ -7,6 +7,8 @@
 import type { CacheEntry, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { Busy } from '../exec/lock.js';
+import { commandInParens } from '../exec/lock.js';
+import { thisHost } from '../exec/host.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
 import { cnitoolContainerId, interfaceExists, NETNS_RUN_DIR } from './netns.js';
@@ -158,14 +160,14 @@ export async function classify(found: Found[], world: World): Promise<Classified
       // a command is working on it right now: nothing to judge
       unchecked = undefined;
       state = 'attaching';
-      const who = `a cni-attach/cni-detach${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''}`;
+      const who = `a cni-attach/cni-detach${commandInParens(busy, thisHost.host)}`;
       if (busy.freeInMs === undefined) {
-        brief = `attach running${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''}`;
+        brief = `attach running${commandInParens(busy, thisHost.host, true)}`;
         reason = `an attach of ${f.entry.ifName} has not finished: ${who} is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done`;
       } else {
         const secs = Math.ceil(busy.freeInMs / 1000);
         brief = `its command gone; free in ${secs}s`;
-        reason = `an attach of ${f.entry.ifName} has not finished: its command${busy.pid !== undefined ? ` (pid ${busy.pid})` : ''} is gone, but what it started may run until its time limit ends; its lock is free in ${secs}s: then cni-detach or cni-gc undoes it`;
+        reason = `an attach of ${f.entry.ifName} has not finished: its command${commandInParens(busy, thisHost.host)} is gone, but what it started may run until its time limit ends; its lock is free in ${secs}s: then cni-detach or cni-gc undoes it`;
       }
     } else if (state === 'attached' && f.intentOnly) {
       // an attach that did not finish is undone wherever its sandbox is: nothing to judge

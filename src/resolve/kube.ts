@@ -11,6 +11,7 @@ import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageE
 import type { PodExec } from '../exec/kube-exec.js';
 import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
 import { inlineCertificateFiles, kubeconfigFiles } from './kubeconfig-files.js';
+import { formatDuration } from '../duration.js';
 
 export type Pod = V1Pod;
 
@@ -240,7 +241,7 @@ function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Pr
   if (!ms) return p;
   let timer: NodeJS.Timeout;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnreachableError(`${what}: no answer from the API server within ${ms / 1000}s`, { fix: { setting: 'requestTimeout' } })), ms);
+    timer = setTimeout(() => reject(new UnreachableError(`${what}: no answer from the API server within ${formatDuration(ms)}`, { fix: { setting: 'requestTimeout' } })), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -14,6 +14,7 @@
  * and the pod's network-status annotation.
  */
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { expect } from 'vitest';
 import { leases } from './ipam.js';
 import { attachmentFiles, type Lab, type Workspace } from './lab.js';
@@ -167,4 +168,14 @@ export async function makeBridge(lab: Lab): Promise<string> {
   if (r.exitCode !== 0) throw new Error(`ip link add ${br} type bridge: ${r.stderr.trim()}`);
   await sh(['ip', 'link', 'set', br, 'up']);
   return br;
+}
+
+/**
+ * How messages name a command of this host that holds a lock or wrote a record (exec/lock.ts commandName): "pid 123 on
+ * this host vm, started 4567 ticks after boot", its start read here from /proc/PID/stat (field 22) while it runs.
+ */
+export async function commandOfThisHost(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return `pid ${pid} on this host ${hostname()}, started ${start} ticks after boot`;
 }

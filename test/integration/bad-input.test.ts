@@ -92,6 +92,9 @@ describe('bad flags (exit 2)', () => {
     ['--mac that is not a MAC', ['--mac', '02:00:00:00:00'], /--mac: .* is not a MAC address/],
     ['--timeout 0', ['--timeout', '0'], /--timeout: must be more than zero/],
     ['--timeout soon', ['--timeout', 'soon'], /--timeout: "soon" is not a duration/],
+    // below the least limit a plugin could run in: refused, the value said as given (it read "timed out after 0m")
+    ['--timeout 0.4ms', ['--timeout', '0.4ms'], /^error: --timeout 0\.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed/],
+    ['--timeout 900us', ['--timeout', '900us'], /^error: --timeout 900us: less than 1ms, the least plugin time limit: no plugin can even start within 900µs/],
     ['a relative --cache-dir', ['--cache-dir', 'cache'], /--cache-dir: "cache" is not an absolute directory/],
     ['a relative --cni-path entry', ['--cni-path', `${CNI_DIR}:bin`], /CNI path entry "bin" is not an absolute directory/],
     ['--args that is not K=V', ['--args', 'IgnoreUnknown'], /CNI_ARGS entry "IgnoreUnknown" is not KEY=VALUE/],

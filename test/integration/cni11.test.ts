@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { writeConf } from '../helpers/confs.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
+import { commandOfThisHost } from '../helpers/host-state.js';
 import { attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, netnsPath } from '../helpers/net.js';
 import { killAll, uniqueSeconds, waitFor } from '../helpers/sh.js';
@@ -113,7 +114,7 @@ describe('CNI 1.1 plugins', () => {
     // free to take the lease of the ADD still running
     const g = await runCli('gc', gcArgs);
     expectOk(g);
-    expect(g.stderr.split('\n'), show(g)).toContain(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${(JSON.parse(await readFile(s.conf, 'utf8')) as { name: string }).name}) alone: a cni-attach/cni-detach (pid ${run.pid}) is working on it right now; a later cni-gc looks at it again`);
+    expect(g.stderr.split('\n'), show(g)).toContain(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${(JSON.parse(await readFile(s.conf, 'utf8')) as { name: string }).name}) alone: a cni-attach/cni-detach (${await commandOfThisHost(run.pid!)}) is working on it right now; a later cni-gc looks at it again`);
     expect(g.stdout).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, 1 alive, 1 busy \(left for a later run\)$/);
     expect(await validOf(0)).toEqual([`${cid}/eth1`, `${cid}/eth2`]);
     expect(await s.calls()).not.toContain('DEL eth2');
@@ -154,7 +155,7 @@ describe('CNI 1.1 plugins', () => {
     const [g, a] = await Promise.all([gc.done, run.done]);
     expectOk(g);
     expectOk(a);
-    expect(a.stderr, show(a)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-gc \\(pid ${gc.pid}\\) to finish CNI GC of network ${network.replace(/[.]/g, '\\.')} before the ADD \\(no ADD runs beside GC\\)$`, 'm'));
+    expect(a.stderr, show(a)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-gc \\(pid ${gc.pid} on this host \\S+, started \\d+ ticks after boot\\) to finish CNI GC of network ${network.replace(/[.]/g, '\\.')} before the ADD \\(no ADD runs beside GC\\)$`, 'm'));
     expect(await s.calls()).toEqual(['STATUS env=2', 'ADD eth1', 'GC start', 'STATUS env=2', 'GC end', 'ADD eth2']);
     expect(await s.leaseOf('eth1')).toBe(cid);
     expect(await s.leaseOf('eth2')).toBe(cid);

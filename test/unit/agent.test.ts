@@ -73,7 +73,7 @@ describe('--runtime agent', () => {
       const w = agentWorld();
       const args = cmd === attachCommand ? ['--conf', '-'] : [];
       expect(await w.cli(cmd, ['far-1', '-n', 'shop', '--ifname', 'eth1', ...args, '--runtime', 'agent', '--timeout', '99999h'])).toBe(2);
-      expect(w.stderr()).toMatch(/^error: a plugin run limit of 359996400 s is longer than a run through an agent pod can take \(node node-9 is reached through one; it lives 600 s, its activeDeadlineSeconds\): at most 9m \(nothing was changed\); see --timeout$/m);
+      expect(w.stderr()).toMatch(/^error: a plugin run limit of 99999h is longer than a run through an agent pod can take \(node node-9 is reached through one; it lives 600 s, its activeDeadlineSeconds\): at most 9m \(nothing was changed\); see --timeout$/m);
       expect(w.kube.created).toHaveLength(0);
       expect(w.node.calls).toHaveLength(0);
     }

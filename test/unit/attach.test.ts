@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attach, attachLeft, check, detach, planAttach, type AttachRequest } from '../../src/cni/attach.js';
+import { attach, attachLeft, check, detach, gcWaitLine, planAttach, planRecorded, type AttachRequest, type GcWait } from '../../src/cni/attach.js';
 import { ResultCache, gcLockPath, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
@@ -89,7 +89,8 @@ describe('attach', () => {
     const busy = await attach(ctx, cache, req).catch((e) => e);
     expect(busy).toBeInstanceOf(BusyError);
     expect(busy.cniCode).toBe(11);
-    expect(busy.message).toMatch(/another cni-attach\/cni-detach is working on eth1/);
+    // the holder named as its lock names it: pid, host (here: this one) and start
+    expect(busy.message).toMatch(/another cni-attach\/cni-detach \(pid 4242 on this host fake-host, started 100 ticks after boot\) is working on eth1/);
     expect(exec.calls).toHaveLength(0);
   });
 
@@ -108,7 +109,7 @@ describe('attach', () => {
     exec.files.set(lock, 'fake-host 78 5000 limit=70s\n');
     exec.ages.set(lock, 30_000);
     exec.calls.length = 0;
-    const said = /^another cni-attach\/cni-detach is working on eth1 in netns \/var\/run\/netns\/a right now: its command \(pid 78\) is gone, but what it started on node node-b may run until its time limit ends; the lock is free in 40s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): try again then$/;
+    const said = /^another cni-attach\/cni-detach is working on eth1 in netns \/var\/run\/netns\/a right now: its command \(pid 78 on this host fake-host, started 5000 ticks after boot\) is gone, but what it started on node node-b may run until its time limit ends; the lock is free in 40s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): try again then$/;
     for (const op of [() => attach(node, cache, req), () => planAttach(node, cache, req), () => detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })]) {
       const e = await op().catch((x: unknown) => x);
       expect(e).toBeInstanceOf(BusyError);
@@ -361,6 +362,26 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     return { ...s, cache, owner, log, trace };
   }
 
+  it('the dry runs of an attach and a detach say that the real command would wait for the running cni-gc (its holder named), and change nothing; none said once GC is done', async () => {
+    const s = setup11();
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    // before: the plan printed the runs alone, as if the ADD and DEL would run at once
+    const plan = await planAttach(s.ctx, s.cache, s.req);
+    expect(plan.gcWait).toEqual({ network: 'net', holder: { pid: 5151, host: 'fake-host', start: '200' }, command: 'ADD' });
+    expect(gcWaitLine(plan.gcWait!, 'fake-host', 60_000)).toBe('would wait for cni-gc of network net (running, pid 5151 on this host fake-host, started 200 ticks after boot) before its ADD, at most 1m (--timeout): no ADD runs beside CNI GC');
+    await attach(s.ctx, s.cache, s.req).catch(() => undefined); // (it waits past its limit: busy, nothing left)
+    s.exec.files.delete(GC_LOCK);
+    await attach(s.ctx, s.cache, s.req);
+    s.exec.files.set(GC_LOCK, LIVE_GC);
+    const waits: GcWait[] = [];
+    const runs = await planRecorded(s.ctx, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' }, 'DEL', (w) => waits.push(w));
+    expect(runs.map((r) => r.args.command)).toEqual(['DEL', 'DEL']);
+    expect(waits).toEqual([{ network: 'net', holder: { pid: 5151, host: 'fake-host', start: '200' }, command: 'DEL' }]);
+    expect(s.exec.files.get(GC_LOCK)).toBe(LIVE_GC);
+    s.exec.files.delete(GC_LOCK);
+    expect((await planAttach(s.ctx, s.cache, { ...s.req, rt: { ...s.req.rt, ifname: 'eth2' } })).gcWait).toBeUndefined();
+  });
+
   it('an attach records its intent, then meets the GC lock of a live cni-gc: it waits, and its ADD runs once GC is done (one note says so)', async () => {
     const s = setup11();
     s.exec.files.set(GC_LOCK, LIVE_GC);
@@ -373,7 +394,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     expect(intentWhileWaiting).toBe(true);
     expect(s.trace.slice(0, 2)).toEqual(['write intent', 'read gc lock']);
     expect(s.log).toEqual(['STATUS bridge (gc lock held)', 'STATUS tuning (gc lock held)', 'ADD bridge', 'ADD tuning']);
-    expect(s.notes).toEqual([expect.stringMatching(/^waited \d+\.\ds for a cni-gc \(pid 5151\) to finish CNI GC of network net before the ADD \(no ADD runs beside GC\)$/)]);
+    expect(s.notes).toEqual([expect.stringMatching(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host, started 200 ticks after boot\) to finish CNI GC of network net before the ADD \(no ADD runs beside GC\)$/)]);
     expect(s.exec.files.has(resultPath(CACHE, key))).toBe(true);
   });
 
@@ -391,7 +412,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     s.exec.files.set(GC_LOCK, LIVE_GC);
     const e = await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BusyError);
-    expect((e as BusyError).message).toBe('a cni-gc (pid 5151) is still running CNI GC of network net after 0.2s (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
+    expect((e as BusyError).message).toBe('a cni-gc (pid 5151 on this host fake-host, started 200 ticks after boot) is still running CNI GC of network net after 200ms (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
     expect(attachLeft(e)).toBe('nothing');
     expect(s.log.filter((l) => l.startsWith('ADD'))).toEqual([]);
     expect(s.trace).toEqual(['write intent', 'read gc lock', ...s.trace.slice(2, -1).map(() => 'read gc lock'), 'remove intent']);
@@ -412,7 +433,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     setTimeout(() => s.exec.files.delete(GC_LOCK), 150);
     expect(await detach({ ...s.ctx, timeoutMs: 5000 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' })).toHaveLength(1);
     expect(s.log).toEqual(['DEL tuning', 'DEL bridge']);
-    expect(s.notes.at(-1)).toMatch(/^waited \d+\.\ds for a cni-gc \(pid 5151\) to finish CNI GC of network net before the DEL/);
+    expect(s.notes.at(-1)).toMatch(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host, started 200 ticks after boot\) to finish CNI GC of network net before the DEL/);
 
     await attach(s.ctx, s.cache, s.req);
     s.exec.files.set(GC_LOCK, LIVE_GC);

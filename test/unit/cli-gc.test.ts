@@ -347,7 +347,7 @@ describe('kubectl cni-gc and attaches of the network it runs GC for (SPEC.md "Li
       `GC start, its lock: ${thisHost.host} ${process.pid} ${await thisHost.start()}`,
       'GC end',
       'release gc lock',
-      `note: waited Ns for a cni-gc (pid ${process.pid}) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
+      `note: waited Ns for a cni-gc (pid ${process.pid} on host ${thisHost.host}, started ${await thisHost.start()} ticks after boot) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
       'ADD eth3',
     ]);
     expect(w.exec.files.has(gcLock)).toBe(false);
@@ -427,12 +427,12 @@ describe('kubectl cni-list', () => {
     expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
       expect.objectContaining({
         pod: 'web-1', ifname: 'eth1', state: 'attaching',
-        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
+        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77 on host other-host, started 1 ticks after boot) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
       }),
     ]);
     expect(JSON.parse(w.stdout()).items[0]).not.toHaveProperty('clearCommand');
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
-    expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+<none>\s+attaching\s+no\s+ffffffffffff\s+attach running \(pid 77\)$/);
+    expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+<none>\s+attaching\s+no\s+ffffffffffff\s+attach running$/); // (pid 77 on host other-host) does not fit the 40 columns: -o wide, json say it
     expect(w.stderr()).toBe('');
     w.exec.files.delete(lockPath('/var/lib/cni', SANDBOX, 'eth1'));
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);

@@ -235,6 +235,20 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(w.stderr()).toMatch(/; nothing to do\n$/);
   });
+  it('cni-detach --all that finds nothing in the --cache-dir given for a pod whose record names another: said per pod (its progress line, the summary grouped by dir, -o json), not used', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
+    // before: "nothing attached as eth1" and "eth1 detached from 0 of 1 pods", no word of the other --cache-dir
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toContain('nothing attached as eth1 here: the cluster records it with --cache-dir /tmp/theirs');
+    expect(w.stdout()).toBe('eth1 detached from 0 of 1 pods; 1 recorded with --cache-dir /tmp/theirs (shop/web-1): give --cache-dir /tmp/theirs\n');
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual([{ pod: 'shop/web-1', ok: true, detached: [], recordedCacheDir: '/tmp/theirs' }]);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    // given that dir, the batch detaches it, and says nothing more
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from 1 of 1 pods\n');
+  });
   it('the pod deleted during its DEL: detached, exit 0, a note that there is no network-status to update (it said exit 4, "run the same command again")', async () => {
     const w = world();
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);

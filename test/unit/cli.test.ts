@@ -3,7 +3,8 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { runProgram, stoppingNote } from '../../src/cli/main.js';
-import { parseDuration, validateCidr } from '../../src/cli/options.js';
+import { parseDuration, parseRequestTimeout, validateCidr } from '../../src/cli/options.js';
+import { UsageError } from '../../src/errors.js';
 import type { Deps } from '../../src/cli/context.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import type { Command } from 'commander';
@@ -200,11 +201,24 @@ describe('kubectl cni-detach and cni-check', () => {
 });
 
 describe('flag parsing', () => {
-  it.each([['30s', 30000], ['2m', 120000], ['500ms', 500], ['1m30s', 90000], ['1h', 3600000], ['5', 5000], ['0.5s', 500]])('duration %s', (t, ms) => {
+  it.each([['30s', 30000], ['2m', 120000], ['500ms', 500], ['1m30s', 90000], ['1h', 3600000], ['5', 5000], ['0.5s', 500], ['1.5ms', 1.5], ['1.1s', 1100], ['2500us', 2.5], ['1000µs', 1], ['1ms', 1]])('duration %s', (t, ms) => {
     expect(parseDuration(t)).toBe(ms);
   });
   it.each(['', '0', '0s', '-1s', '10x', 's', '1s junk'])('refuses duration %j', (t) => {
     expect(() => parseDuration(t)).toThrow(/--timeout/);
+  });
+  it.each([['0.4ms', '400µs'], ['999us', '999µs'], ['10ns', '10ns'], ['0.0001s', '100µs']])('refuses %s, below the least plugin time limit (1ms), saying it exactly (exit 2)', (t, said) => {
+    let err: unknown;
+    try {
+      parseDuration(t);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe(`--timeout ${t}: less than 1ms, the least plugin time limit: no plugin can even start within ${said}, so every run would be killed (give e.g. 500ms or 10s)`);
+  });
+  it('--request-timeout: 0 (in any unit) is no limit; a fraction of a millisecond is kept, not rounded to 0', () => {
+    expect([parseRequestTimeout('0'), parseRequestTimeout('0ms'), parseRequestTimeout('0.0s'), parseRequestTimeout('0.5ms'), parseRequestTimeout('1.5s')]).toEqual([0, 0, 0, 0.5, 1500]);
   });
   it.each(['198.18.0.1/24', 'fd00::1/64', '198.18.0.1/32'])('accepts CIDR %s', (c) => expect(validateCidr(c)).toBe(c));
   it.each(['198.18.0.1', '198.18.0.1/33', 'x/24', '198.18.0.1/24/1', 'fd00::1/129'])('refuses CIDR %s', (c) => {

@@ -64,11 +64,24 @@ describe('invokePlugin', () => {
   });
   it('says honestly that a process in another session may still run after a timeout', async () => {
     const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true, pipesHeld: true })) as { err: PluginError };
-    expect(err.message).toBe('plugin bridge failed on ADD: timed out after 1500ms and was killed with its process group; a process it started in another session still held its output, and may still run');
+    expect(err.message).toBe('plugin bridge failed on ADD: timed out after 1.5s and was killed with its process group; a process it started in another session still held its output, and may still run');
   });
   it('reports a timeout with the limit', async () => {
     const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true })) as { err: PluginError };
-    expect(err.message).toMatch(/timed out after 1500ms and was killed with its process group/);
+    expect(err.message).toMatch(/timed out after 1\.5s and was killed with its process group/);
+  });
+  it('a node whose timeout counts whole seconds (busybox) had the limit rounded up: the message says how long it ran and why, not the limit asked for', async () => {
+    const exec = new FakeExecutor();
+    Object.assign(exec, { where: 'node node-b' });
+    exec.plugins.set('/p/bridge', () => ({ code: null, signal: 'SIGKILL', timedOut: true, limitMs: 1000 }));
+    const err = await invokePlugin(exec, { ...run(), timeoutMs: 2.5 }).catch((e: PluginError) => e);
+    expect((err as PluginError).message).toBe('plugin bridge failed on ADD: timed out after 1s (the limit of 2.5ms rounded up to whole seconds: the timeout command on node node-b counts only whole seconds, as busybox\'s does) and was killed with its process group');
+  });
+  it.each([[0.4, '400µs'], [1.5, '1.5ms'], [500, '500ms'], [1100, '1.1s'], [90_000, '1m30s'], [150_000, '2m30s'], [3_600_000, '1h'], [3_605_000, '1h5s']])('a limit of %s ms is said as %s (never rounded to 0)', async (ms, said) => {
+    const exec = new FakeExecutor();
+    exec.plugins.set('/p/bridge', () => ({ code: null, signal: 'SIGKILL', timedOut: true }));
+    const err = await invokePlugin(exec, { ...run(), timeoutMs: ms }).catch((e: PluginError) => e);
+    expect((err as PluginError).message).toBe(`plugin bridge failed on ADD: timed out after ${said} and was killed with its process group`);
   });
   it('refuses garbage from a successful ADD', async () => {
     const { err } = (await outcome({ code: 0, stdout: 'hello, world' })) as { err: PluginError };

@@ -129,11 +129,11 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
 
     it('its holder gone: respected (saying when it is free) until the limit has passed since it last changed, then broken', async () => {
       const { fake, files, owner } = setup('fake-host 78 5000 limit=70s\n', 30_000);
-      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, freeInMs: 40_000 } });
+      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, host: 'fake-host', start: '5000', freeInMs: 40_000 } });
       expect(await whyStale(files, PATH, owner)).toBeUndefined();
       expect(fake.files.get(PATH)).toBe('fake-host 78 5000 limit=70s\n');
       fake.ages.set(PATH, 70_000);
-      expect(await whyStale(files, PATH, owner)).toBe('its holder, pid 78, is gone, and its time limit on the node (70s) has passed');
+      expect(await whyStale(files, PATH, owner)).toBe('its holder, pid 78 on this host fake-host, started 5000 ticks after boot, is gone, and its time limit on the node (70s) has passed');
       const r = await takeLock(files, PATH, owner, { workLimitMs: 60_000 });
       expect('lock' in r).toBe(true);
       expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
@@ -141,7 +141,7 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
 
     it('its holder alive: respected whatever its age, with no time to wait for', async () => {
       const { files, owner } = setup('fake-host 77 5000 limit=70s\n', 3_600_000);
-      expect(await takeLock(files, PATH, owner)).toEqual({ busy: { pid: 77 } });
+      expect(await takeLock(files, PATH, owner)).toEqual({ busy: { pid: 77, host: 'fake-host', start: '5000' } });
     });
   });
 });

@@ -1,0 +1,60 @@
+/**
+ * Durations as the user writes them and as messages print them: a leaf (imports nothing of src), so that every layer
+ * words a limit the same way — the engine's "timed out after 1.5s", the CLI's flag errors, an executor's `timeout`
+ * argument on a node. Units as Go's time.ParseDuration takes them (kubectl's --request-timeout is one): ns, us (µs,
+ * μs), ms, s, m, h, each with an optional decimal fraction ("1.5s", "2m30s", "0.4ms").
+ */
+
+const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1000n, 'µs': 1000n, 'μs': 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+
+/**
+ * text as whole nanoseconds, exactly (decimal arithmetic: "1.1s" is 1100000000, not 1100000000.0000002); a fraction
+ * finer than a nanosecond is dropped, as Go drops it. A bare number is `bareUnit` ("5" is 5 s for "s"). undefined when
+ * text is not a duration (empty, an unknown unit, a sign, trailing words).
+ */
+export function durationNs(text: string, bareUnit = 's'): number | undefined {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return durationNs(`${t}${bareUnit}`);
+  const re = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h)/gy;
+  let ns = 0n;
+  let consumed = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(t)) !== null) {
+    const unit = UNIT_NS[m[3]!]!;
+    const frac = m[2] ?? '';
+    ns += BigInt(m[1]!) * unit + (frac ? (BigInt(frac) * unit) / 10n ** BigInt(frac.length) : 0n);
+    consumed = re.lastIndex;
+  }
+  if (t === '' || consumed !== t.length) return undefined;
+  return Number(ns);
+}
+
+/** n / unit as a decimal without trailing zeros ("1.5", "400", "0.0015"); n and unit whole numbers. */
+function decimal(n: number, unit: number): string {
+  const whole = Math.floor(n / unit);
+  const rest = n - whole * unit;
+  if (rest === 0) return String(whole);
+  const digits = String(unit).length - 1;
+  return `${whole}.${String(rest).padStart(digits, '0').replace(/0+$/, '')}`;
+}
+
+/**
+ * A duration of `ms` milliseconds (a fraction allowed: 0.4 is 400 µs) as Go prints one, without its zero parts:
+ * "400µs", "1.5ms", "500ms", "1.5s", "2m30s", "1h", "1h0m5s" is "1h5s". Exact to the nanosecond: what the user gave,
+ * or an exact equivalent ("90s" prints as "1m30s"), never rounded to 0.
+ */
+export function formatDuration(ms: number): string {
+  const ns = Math.round(ms * 1e6);
+  if (ns < 1000) return `${ns}ns`;
+  if (ns < 1e6) return `${decimal(ns, 1000)}µs`;
+  if (ns < 1e9) return `${decimal(ns, 1e6)}ms`;
+  const h = Math.floor(ns / 3600e9);
+  const m = Math.floor((ns - h * 3600e9) / 60e9);
+  const s = ns - h * 3600e9 - m * 60e9;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${decimal(s, 1e9)}s` : ''}`;
+}
+
+/** `ms` milliseconds as decimal seconds, exactly ("0.0015" for 1.5 ms): for a command that takes seconds (timeout(1)). */
+export function decimalSeconds(ms: number): string {
+  return decimal(Math.round(ms * 1e6), 1e9);
+}
