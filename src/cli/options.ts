@@ -59,11 +59,15 @@ export function verbosity(flags: { v?: string }): number {
 
 /**
  * kubectl's --request-timeout: "0" (no limit: returns 0), or a duration as parseDuration takes it (a bare number is
- * seconds), in milliseconds.
+ * seconds), in milliseconds. Errors: UsageError (exit 2) as parseDuration's, and for a limit below 1ms (kubectl takes
+ * one and then times out every request: refused here, as --timeout's).
  */
 export function parseRequestTimeout(text: string): number {
   if (durationNs(text) === 0) return 0;
-  return parseDuration(text, '--request-timeout', 0);
+  const ms = parseDuration(text, '--request-timeout', 0);
+  // as --timeout below MIN_TIMEOUT_MS: a limit no request can meet is bad input, not a run that can only time out
+  if (ms < MIN_TIMEOUT_MS) throw new UsageError(`--request-timeout ${text.trim()}: less than ${formatDuration(MIN_TIMEOUT_MS)}: no API server can answer within ${formatDuration(ms)}, so every request would time out (give e.g. 5s, or 0 for no limit)`);
+  return ms;
 }
 
 /**
