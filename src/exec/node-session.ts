@@ -7,8 +7,8 @@
  * exit code and output.
  *
  * The protocol (all of it here; the node needs sh, mktemp and cat):
- *  - first SESSION_BOOT (sent by NodeSession as it starts): it makes the session's directory, defines R and X, and
- *    prints `<mark> ready` (the mark: a random word per session, the shell's $1);
+ *  - first the mark (a random word per session, `cni_M=…`: on stdin, not in the command line) and SESSION_BOOT (sent
+ *    by NodeSession as it starts): it makes the session's directory, defines R and X, and prints `<mark> ready`;
  *  - a request is sh code (requestCode): a function `x` holding the command — the prelude's statements, if any
  *    (RunOptions.prelude: a batching executor's steps, run in this same shell, with no sh process of their own), then
  *    `X` exec'ing the command with exactly its environment — and `R <id> <stdin>`, which runs x (S) in a subshell with that
@@ -30,8 +30,11 @@ import { atEnd } from './interrupt.js';
 import { parseFrames } from './framed.js';
 import type { Prelude } from './types.js';
 
-/** The node side of a session: its argv (the boot and the requests come on its stdin). */
-export const sessionArgv = (mark: string): string[] => ['sh', '-s', mark];
+/**
+ * The node side of a session: its argv (the boot and the requests come on its stdin). The mark is not in it: a
+ * command line is any local user's to read (/proc/PID/cmdline), and the mark is what ends each output.
+ */
+export const SESSION_ARGV: readonly string[] = ['sh', '-s'];
 
 /**
  * The first code a session's shell runs. `X N NAME=VALUE… argv…` execs argv with exactly those N variables as its
@@ -40,8 +43,7 @@ export const sessionArgv = (mark: string): string[] => ['sh', '-s', mark];
  * SHLVL, which they add) and export the N given. `R ID STDIN` runs the request's function x (see the file comment);
  * `B ID BASE64` is R for a stdin that sh cannot hold in a word (one with NUL bytes), decoded by base64 on the node.
  */
-export const SESSION_BOOT = `cni_M=$1
-command -v mktemp >/dev/null && command -v cat >/dev/null || exit 96
+export const SESSION_BOOT = `command -v mktemp >/dev/null && command -v cat >/dev/null || exit 96
 cni_t=$(mktemp -d) || exit 97
 trap 'rm -rf "$cni_t"' EXIT
 if [ -n "\${BASH_VERSION:-}" ]; then
@@ -143,14 +145,15 @@ export class NodeSession {
   /** Requests sent on this session so far (each one node round trip). */
   requests = 0;
 
-  /** `mark`: the word the shell was started with (its $1). Sends SESSION_BOOT at once. */
+  /** `mark`: the session's word (see the file comment). Sends it and SESSION_BOOT at once. */
   constructor(
     private readonly t: SessionTransport,
     readonly mark: string,
   ) {
     t.onData((c) => this.data(c));
     void t.ended.then(() => this.lost('the session on the node ended'));
-    t.write(Buffer.from(`# cni-attach-boot ${Buffer.byteLength(SESSION_BOOT)}\n${SESSION_BOOT}`, 'utf8'));
+    const boot = `cni_M=${shQuote(mark)}\n${SESSION_BOOT}`;
+    t.write(Buffer.from(`# cni-attach-boot ${Buffer.byteLength(boot)}\n${boot}`, 'utf8'));
   }
 
   /** Whether requests may still be sent. */
@@ -267,7 +270,7 @@ export class NodeSession {
 
 /**
  * The sessions of one node: a request takes an idle one or opens another. `open` starts the shell (argv
- * sessionArgv(mark) on the node) and returns its transport. When a session cannot be opened or does not come
+ * SESSION_ARGV on the node) and returns its transport. When a session cannot be opened or does not come
  * up, run() rejects with SessionLost (mayHaveRun false) and the pool is no longer `usable`: the caller then runs its
  * commands one exec each, as without sessions.
  */
@@ -303,7 +306,7 @@ export class SessionPool {
       const mark = `@cni-attach-session-${randomBytes(8).toString('hex')}`;
       let t: SessionTransport;
       try {
-        t = await this.open(sessionArgv(mark));
+        t = await this.open([...SESSION_ARGV]);
       } catch (e) {
         this.usable = false;
         throw new SessionLost(`could not open a session: ${(e as Error).message}`, false);

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeAllSessions, NodeSession, sessionArgv, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession, withPrelude } from '../../src/exec/node-session.js';
+import { closeAllSessions, NodeSession, SESSION_ARGV, SessionLost, SessionPool, type SessionTransport, shQuote, viaSession, withPrelude } from '../../src/exec/node-session.js';
 import { UnreachableError } from '../../src/errors.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
 import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
@@ -75,8 +75,10 @@ describe('the session shell (real sh)', () => {
   it.each(['dash', 'bash', 'busybox'])('runs requests one after another with exactly their argv, environment and stdin; exit codes and both outputs come back byte for byte (%s as sh)', async (shell) => {
     const mark = '@m1';
     // the session's own environment holds more than PATH (docker exec adds the container's): none of it reaches a command
-    const t = local(sessionArgv(mark), { PATH: await shellPath(shell), HOSTNAME: 'node-1', container: 'docker' });
+    const t = local([...SESSION_ARGV], { PATH: await shellPath(shell), HOSTNAME: 'node-1', container: 'docker' });
     const s = new NodeSession(t, mark);
+    // the mark that ends each output is not in the command line (any local user may read that)
+    expect(t.proc.spawnargs.join(' ')).not.toContain(mark);
     const odd = [`it's`, 'two words', 'new\nline', '$HOME `id` "q"', '', 'ünï ✓', '\\'];
     const r0 = await s.request({ argv: ['/usr/bin/env'], env, stdin: '' });
     expect(r0.stdout.split('\n').filter(Boolean).sort()).toEqual(['KUBECTL_CNI_ATTACH_RUN=r1', `PATH=${PATH}`]);
@@ -105,7 +107,7 @@ describe('the session shell (real sh)', () => {
   });
 
   it('requests sent at once, before the loop is up, are answered in order; killed commands say 137 and the loop goes on', async () => {
-    const t = local(sessionArgv('@m2'));
+    const t = local([...SESSION_ARGV]);
     const s = new NodeSession(t, '@m2');
     const answers = await Promise.all([
       s.request({ argv: ['sh', '-c', 'echo one'], env, stdin: '' }),
@@ -116,7 +118,7 @@ describe('the session shell (real sh)', () => {
   });
 
   it('a command that leaves a process writing to its output: its answer is what it printed itself, and the next frames stay whole', async () => {
-    const t = local(sessionArgv('@m4'));
+    const t = local([...SESSION_ARGV]);
     const s = new NodeSession(t, '@m4');
     const first = await s.request({ argv: ['sh', '-c', '(sleep 0.3; echo late; echo late >&2) & echo now'], env, stdin: '' });
     expect(first).toEqual({ code: 0, stdout: 'now\n', stderr: '' });
