@@ -12,7 +12,8 @@
 //   P6 remote bulk  the same, -l over 100 pods on 10 remote nodes (--parallel 10 and the default 4): wall time,
 //                   agents created, ratio to -l over 1 pod on 1 node. The remote nodes are simulated on this host
 //                   (test/helpers/remote-nodes.ts): each exec runs in a mount namespace with that node's own CNI cache
-//                   and a containerd of the bench's own, where the sandboxes are made with the CRI labels.
+//                   and a containerd of its own (one per node, as on real nodes), where its sandboxes are made with
+//                   the CRI labels.
 //                   Also once with a no-op plugin (--parallel 10; a sh script that answers ADD with a bare result, no
 //                   veth, no lease): the tool's own scaling without the plugins' and the kernel's CPU. Not a target.
 //   K5 kind pod     one attach to a pod on a local kind-like node container (--runtime kind): docker execs per attach
@@ -930,17 +931,24 @@ async function main() {
 
 /**
  * P5 and P6: pods on "remote" nodes reached from a laptop through agent pods (see the header). Their own world: a
- * stand-in API server with added latency, a containerd with the sandboxes, 10 simulated nodes.
+ * stand-in API server with added latency, 10 simulated nodes, each with a containerd of its own holding its sandboxes.
  */
 async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verdict }) {
   const NODES = Array.from({ length: 10 }, (_, i) => `bench-node-${i}`);
   const api = await h.StandInApiServer.start({ latencyMs: opts.latency });
   defer('stand-in API server (P5/P6)', () => api.stop());
-  log('P5/P6: starting a containerd for the remote nodes\' sandboxes');
-  const cd = await h.startContainerd(`${prefix}r`);
-  defer('containerd (P5/P6)', () => h.stopContainerd(cd));
+  // each node a containerd of its own, serving only its own sandboxes, as on a real node (one shared by all ten made
+  // every node's `ctr tasks list` ask all 101 sandboxes' shims)
+  const used = want('P6') ? NODES : NODES.slice(0, 1);
+  log(`P5/P6: starting ${used.length} containerd(s), one per remote node, for their sandboxes`);
+  const cds = new Map();
+  await Promise.all(used.map(async (n, i) => {
+    const cd = await h.startContainerd(`${prefix}r${i}`);
+    cds.set(n, cd);
+    defer(`containerd of ${n} (P5/P6)`, () => h.stopContainerd(cd));
+  }));
   const laptop = join(tmp, 'laptop-cache');
-  const nodes = await h.simulateRemoteNodes(api, cd, join(tmp, 'remote'), laptop, NODES);
+  const nodes = await h.simulateRemoteNodes(api, (n) => cds.get(n) ?? cds.get(NODES[0]), join(tmp, 'remote'), laptop, NODES);
   defer('the simulated nodes\' mount namespaces (P5/P6)', () => nodes.stop());
   const bridge = `${prefix}rb`;
   defer(`bridge ${bridge}`, () => run('ip', ['link', 'del', 'dev', bridge]));
@@ -953,7 +961,7 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
   await pool(pods, 4, async (p) => {
     const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node, labels: { role: p.role }, containerRuntime: 'containerd' });
     api.addPod(pod);
-    await h.startCriSandbox(cd, { id: `${prefix}-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
+    await h.startCriSandbox(cds.get(p.node), { id: `${prefix}-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
   });
   const env = { ...cleanEnv(), KUBECONFIG: api.kubeconfigPath, DOCKER_HOST: 'unix:///nonexistent/docker.sock', CNI_PATH: CNI_DIR };
   const laptopArgs = ['-n', NS, '--ifname', 'net1', '--runtime', 'agent', '--agent-image', 'cni-attach-bench/agent:none', '--cache-dir', laptop];

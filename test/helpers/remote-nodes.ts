@@ -42,11 +42,14 @@ export interface RemoteNodes {
 }
 
 /**
- * Make `api` run pods/exec of agent pods on simulated remote nodes. `cacheDir` is the --cache-dir the CLI is given;
+ * Make `api` run pods/exec of agent pods on simulated remote nodes. `cd`: the containerd all nodes share (tests), or
+ * each node's own (the bench: a node's containerd serves its own sandboxes only, as on a real node, so that a `ctr
+ * tasks list` there asks its own shims, not every node's). `cacheDir` is the --cache-dir the CLI is given;
  * each node's own cache lives in nodeCacheDir(dir, node). Returns the handler (also installed) and stop(), which the
  * caller must run at the end, also on failure (it holds mounts).
  */
-export async function simulateRemoteNodes(api: StandInApiServer, cd: Containerd, dir: string, cacheDir: string, nodes: string[]): Promise<RemoteNodes> {
+export async function simulateRemoteNodes(api: StandInApiServer, cd: Containerd | ((node: string) => Containerd), dir: string, cacheDir: string, nodes: string[]): Promise<RemoteNodes> {
+  const cdOf = typeof cd === 'function' ? cd : () => cd;
   await mkdir(cacheDir, { recursive: true });
   // the nsfs bind mounts need a mount point that is not shared: the directory is bound on itself and made private
   const nsDir = join(dir, 'node-namespaces');
@@ -67,7 +70,7 @@ export async function simulateRemoteNodes(api: StandInApiServer, cd: Containerd,
       await mkdir(nodeCacheDir(dir, n), { recursive: true });
       const file = join(nsDir, n);
       await writeFile(file, '');
-      await execa('unshare', [`--mount=${file}`, '--propagation', 'private', 'sh', '-c', SETUP, 'sh', nodeCacheDir(dir, n), cacheDir, cd.address]);
+      await execa('unshare', [`--mount=${file}`, '--propagation', 'private', 'sh', '-c', SETUP, 'sh', nodeCacheDir(dir, n), cacheDir, cdOf(n).address]);
       made.push(file);
     }
   } catch (e) {
