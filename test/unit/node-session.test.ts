@@ -131,6 +131,12 @@ describe('the session shell (real sh)', () => {
     s.close();
   });
 
+  it('round trips are counted from what a session was sent, also in the earlier protocol (a build that bench --compare times)', () => {
+    expect(sessionRequests(Buffer.from('# cni-attach-boot 3\nabc# cni-attach-request 1 2\nxy# cni-attach-request 2 1\nzexit 0\n'))).toBe(2);
+    expect(sessionRequests(Buffer.from('1 3 2\nabcxy2 1 0\nzexit 0 0\n'))).toBe(2);
+    expect(sessionRequests(Buffer.from('{"cniVersion":"1.0.0"}'))).toBeUndefined();
+  });
+
   it('shQuote survives sh for any text', async () => {
     for (const v of [`'`, `''a'`, 'a b', '$(id)', '\n', '*']) {
       const t = local(['sh', '-c', `printf '%s' ${shQuote(v)}`]);
