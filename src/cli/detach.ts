@@ -110,7 +110,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    await forget(job, pod, keys);
+    await forget(job, pod, keys, cache.dir);
     return out;
   }
   const ns = await load.networkStatus();
@@ -134,7 +134,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
       return out;
     }
   }
-  await forget(job, pod, [...keys, ...left]);
+  await forget(job, pod, [...keys, ...left], cache.dir);
   return out;
 }
 
@@ -199,21 +199,24 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
 }
 
 /**
- * Remove the cluster records of what was detached (resolve/records.ts); a failure is a note that says what shows it
- * and what removes it, the detach stands (exit 0: the node's cache, the truth, no longer holds it).
+ * Remove the cluster records of what was detached from the cache dir `dir` (resolve/records.ts); a failure is a note
+ * that says what shows it and what removes it, the detach stands (exit 0: the node's cache, the truth, no longer holds
+ * it). A record of such a key that names another cache dir stays, said in a note (recordedIn: it says its node keeps
+ * an attachment there, which this detach did not look at — an attach with that --cache-dir after this one's interface
+ * went writes the same key).
  */
-async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[]): Promise<void> {
+async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string): Promise<void> {
   if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
   try {
+    // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
     const node = pod.pod?.spec?.nodeName;
-    if (node) await records.removeRecords(job.api!, ns, node, keys);
-    else {
-      // the pod is gone: its node is known only to the records
-      const nodes = new Set((await records.listRecords(job.api!, ns)).filter((r) => keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname)).map((r) => r.node));
-      for (const n of nodes) await records.removeRecords(job.api!, ns, n, keys);
+    const ofKeys = (await records.listRecords(job.api!, ns)).filter((r) => (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
+    for (const r of ofKeys.filter((x) => !records.recordedIn(x, dir))) {
+      job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
+    for (const [n, recs] of records.recordsByNode(ofKeys.filter((x) => records.recordedIn(x, dir)))) await records.removeRecords(job.api!, ns, n, recs);
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
     const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';

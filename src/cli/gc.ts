@@ -13,7 +13,7 @@ import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
-import { detachCommandLine, formatData, removeKeyCommandLine, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
@@ -92,6 +92,23 @@ interface PassOutcome {
   unreached: { node: string; error: unknown }[];
   /** Records that say something else than what their node holds under their key (recordAgainstNode): used for nothing. */
   mismatched: Mismatched[];
+  /** Gone pods' records that name another cache dir than the one gc read: kept, each said with the gc that frees it. */
+  elsewhere: Elsewhere[];
+}
+
+/**
+ * A gone pod's record that names another cache dir than the one this gc read (resolve/records.ts recordedIn): kept,
+ * untouched — its node keeps the attachment and its lease there, which this gc did not look at. Said with the cni-gc
+ * that frees it, offered only once its node trusts that dir by the rule its plugin dirs are held to (exec/trust.ts,
+ * as cli/targets.ts recordedCacheDirHint offers a detach's): a record is not the user's word, and a cache dir decides
+ * with what config root runs the plugins there.
+ */
+interface Elsewhere {
+  record: AttachmentRecord;
+  cacheDir: string;
+  /** The cni-gc that frees it (its cache dir given), when its node trusts that dir; else undefined and `untrusted` says why. */
+  command?: string;
+  untrusted?: string;
 }
 
 /** A record whose node holds its key for another pod, uid or network (resolve/records.ts recordAgainstNode). */
@@ -148,7 +165,10 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
  * is left alone with its record (`busy`) — a gone pod's attach still running (the pod deleted during it) settles its
  * record itself and is freed by a later gc; a killed one's once its lock is free —, as is a write-ahead record whose
- * node holds nothing yet while its attach holds the lock in the pod's sandbox (before its intent).
+ * node holds nothing yet while its attach holds the lock in the pod's sandbox (before its intent). A record is judged,
+ * freed and forgotten only by a gc that reads the cache dir it names (resolve/records.ts recordedIn): a gone pod's
+ * record of another dir is kept, untouched, and said (`elsewhere`, keptElsewhere: its node is visited to check that
+ * dir before a cni-gc giving it is offered).
  */
 async function recordsPass(
   flags: GcFlags,
@@ -175,22 +195,27 @@ async function recordsPass(
     });
     if (now) live.set(key, { uid: now.metadata?.uid });
   }));
-  const gone = all.filter((r) => records.recordedPodGone(r, live));
+  // a record is judged, freed and forgotten only by a gc that reads the cache dir it names: one of another dir is kept
+  // and said (Elsewhere), as its node keeps the attachment there
+  const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
+  const gone = mine.filter((r) => records.recordedPodGone(r, live));
+  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet
   const alive = all.filter((r) => !r.attaching && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [] };
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
-  const freedHere = all.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
+  const freedHere = mine.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
   if (!flags.dryRun) {
     for (const [node, recs] of records.recordsByNode(freedHere)) {
       await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
     }
   }
-  if (gone.length === 0 && asked.length === 0) return out;
+  if (gone.length === 0 && goneElsewhere.length === 0 && asked.length === 0) return out;
   const byNode = records.recordsByNode(gone);
-  for (const n of asked) if (!byNode.has(n)) byNode.set(n, []);
+  // the nodes of records of another cache dir are reached too: that node says whether it trusts that dir
+  for (const n of [...asked, ...goneElsewhere.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
   const { CACHE_KIND } = await import('../cni/cache.js');
@@ -212,8 +237,10 @@ async function recordsPass(
     } catch (e) {
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
       if (todo.length === 0) out.unreached.push({ node, error: e });
+      out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), node, undefined)));
       return;
     }
+    out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), node, exec)));
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
     // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own: then
     // they run only once that node trusts the path (a record is not the user's word: cli/context.ts cniPathFrom). What
@@ -338,15 +365,43 @@ async function recordsPass(
 }
 
 /**
+ * The gone pods' records of `node` (`recs`) that name another cache dir than gc read, as Elsewhere: each dir checked
+ * once on the node (`exec`; undefined: it could not be reached) by exec/trust.ts's rule before a cni-gc giving it is
+ * offered. The default dir is offered unchecked: that command gives no --cache-dir, nothing of the record's.
+ */
+async function keptElsewhere(flags: GcFlags, recs: AttachmentRecord[], node: string, exec: Executor | undefined): Promise<Elsewhere[]> {
+  const [{ recordCacheDir, DEFAULT_CACHE_DIR }, { cacheDirsOf }] = await Promise.all([import('../resolve/records.js'), import('../cni/cache.js')]);
+  const checked = new Map<string, Promise<string | undefined>>();
+  const check = (dir: string): Promise<string | undefined> => {
+    if (dir === DEFAULT_CACHE_DIR) return Promise.resolve(undefined);
+    if (!exec) return Promise.resolve(`node ${node} could not be reached to check it`);
+    if (!checked.has(dir)) checked.set(dir, exec.untrustedPluginDirs(cacheDirsOf(dir)).then((why) => (why ? `${why} on node ${node}` : undefined), (e: unknown) => `it could not be checked on node ${node} (${(e as Error).message})`));
+    return checked.get(dir)!;
+  };
+  return Promise.all(recs.map(async (record) => {
+    const cacheDir = recordCacheDir(record);
+    const untrusted = await check(cacheDir);
+    return untrusted ? { record, cacheDir, untrusted } : { record, cacheDir, command: gcCommandLine({ ...flags, cacheDir }) };
+  }));
+}
+
+/** A kept record of another cache dir in gc's note (Elsewhere): what it is, where it says it is, and what frees it. */
+function describeElsewhere(flags: GcFlags, e: Elsewhere): string {
+  const what = `kept the record of ${describeRecord(e.record)}: its pod is gone, but it names cache dir ${shellQuote(e.cacheDir)}, not ${shellQuote(flags.cacheDir)} (read by this gc), where its node keeps it`;
+  return e.command ? `${what}; \`${e.command}\` frees it` : `${what}; no cni-gc for it is offered: a record is not your word, and ${e.untrusted}`;
+}
+
+/**
  * The write-ahead records (attaching) of the unfinished attaches this gc freed here (an intent of a pod's ifname,
  * DELed under its lock, so that attach no longer runs): removed, and returned (with --dry-run: returned only). A
  * failure is a note: records are an index.
  */
 async function forgetFreedAttempts(flags: GcFlags, deps: Deps, api: KubeApi, freed: (Stale & { c: Classified })[], all: AttachmentRecord[]): Promise<AttachmentRecord[]> {
-  const done = new Set(freed.filter((s) => s.intentOnly && s.c.pod?.uid).map((s) => `${s.c.pod!.uid}\0${s.entry.ifName}`));
-  const stale = all.filter((r) => r.attaching && r.key && done.has(`${r.uid}\0${r.ifname}`));
-  if (flags.dryRun || stale.length === 0) return stale;
   const records = await import('../resolve/records.js');
+  const done = new Set(freed.filter((s) => s.intentOnly && s.c.pod?.uid).map((s) => `${s.c.pod!.uid}\0${s.entry.ifName}`));
+  // an attempt recorded with another cache dir is another attach, whose intent is there (not the one freed here)
+  const stale = all.filter((r) => r.attaching && r.key && records.recordedIn(r, flags.cacheDir) && done.has(`${r.uid}\0${r.ifname}`));
+  if (flags.dryRun || stale.length === 0) return stale;
   const out: AttachmentRecord[] = [];
   for (const [node, mine] of records.recordsByNode(stale)) {
     try {
@@ -361,13 +416,14 @@ async function forgetFreedAttempts(flags: GcFlags, deps: Deps, api: KubeApi, fre
 
 /**
  * The record of a cache entry of a pod (resolve/records.ts attachmentRecord, as attach writes it) on `node`: a
- * result as attached, an intent alone as interrupted.
+ * result as attached, an intent alone as interrupted; naming the cache dir gc read (`flags.cacheDir`, when not the
+ * default: delPathsOf), where the entry is, so that a gc of another dir does not forget it.
  */
-async function recordOfEntry(c: Classified, node: string): Promise<AttachmentRecord> {
-  const { attachmentRecord } = await import('../resolve/records.js');
+async function recordOfEntry(flags: GcFlags, c: Classified, node: string): Promise<AttachmentRecord> {
+  const { attachmentRecord, delPathsOf } = await import('../resolve/records.js');
   const pod = c.livePod ? { namespace: c.livePod.metadata!.namespace!, name: c.livePod.metadata!.name!, uid: c.livePod.metadata!.uid ?? '' } : { ...c.pod!, uid: c.pod!.uid ?? '' };
   return attachmentRecord(
-    { namespace: pod.namespace, pod: pod.name, uid: pod.uid, node, ifname: c.entry.ifName, network: c.entry.networkName, containerId: c.entry.containerId },
+    { namespace: pod.namespace, pod: pod.name, uid: pod.uid, node, ifname: c.entry.ifName, network: c.entry.networkName, containerId: c.entry.containerId, ...delPathsOf({ cacheDir: flags.cacheDir }) },
     c.intentOnly ? { interrupted: true } : { result: c.entry.result },
   );
 }
@@ -399,9 +455,9 @@ async function reconcileRecords(
   const held = await Promise.all(classified.map(async (c) => ({
     containerId: c.entry.containerId,
     ifname: c.entry.ifName,
-    ...(c.livePod && HELD.includes(c.state) ? { record: await recordOfEntry(c, homeOf(c)) } : {}),
+    ...(c.livePod && HELD.includes(c.state) ? { record: await recordOfEntry(flags, c, homeOf(c)) } : {}),
   })));
-  const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live));
+  const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live), flags.cacheDir);
   // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
   // after writing its result), so each record to remove is looked for there again
   if (heldNow) want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
@@ -439,7 +495,7 @@ async function reconcileRecords(
  */
 async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[] }> {
   const { classify, podOf } = await load.attachmentState();
-  const { recordKey, recordName, recordAgainstNode } = await import('../resolve/records.js');
+  const { recordKey, recordName, recordAgainstNode, recordedIn } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
   const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
   // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
@@ -460,12 +516,14 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
   const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname) });
   // the records of each key; an entry counts as recorded only by a record that says what it says (its pod, uid and
   // network: recordAgainstNode): one edited to name another pod hides nothing from being freed through the entry
+  // (a record of another cache dir says nothing of what this one holds: recordedIn)
+  const mine = all.filter((r) => recordedIn(r, flags.cacheDir));
   const byKey = new Map<string, AttachmentRecord[]>();
-  for (const r of all) if (r.containerId) byKey.set(recordKey(r.containerId, r.ifname), [...(byKey.get(recordKey(r.containerId, r.ifname)) ?? []), r]);
+  for (const r of mine) if (r.containerId) byKey.set(recordKey(r.containerId, r.ifname), [...(byKey.get(recordKey(r.containerId, r.ifname)) ?? []), r]);
   const mismatched: Mismatched[] = [];
   const recordedAs = (f: Found, ok: (v: ReturnType<typeof recordAgainstNode>) => boolean) => (byKey.get(recordKey(f.entry.containerId, f.entry.ifName)) ?? []).some((r) => ok(recordAgainstNode(r, [f], node)));
   // this node's records that say otherwise than the node (another pod, uid, network): said, and used for nothing
-  for (const r of all.filter((x) => x.node === node && x.containerId)) {
+  for (const r of mine.filter((x) => x.node === node && x.containerId)) {
     const v = recordAgainstNode(r, found.filter((f) => !f.unreadable && f.entry.containerId === r.containerId && f.entry.ifName === r.ifname), node);
     if ('mismatch' in v) mismatched.push({ record: r, node, why: v.mismatch, configMap: recordName(r.node), key: r.key ?? recordKey(r.containerId, r.ifname) });
   }
@@ -475,7 +533,7 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
   const gone: AttachmentRecord[] = [];
   for (const c of classified) {
     if (c.state !== 'pod gone' || !c.pod || recordedAs(c, (v) => 'pod' in v) || attaching.has(`${c.pod.namespace}/${c.pod.name}\0${c.pod.uid ?? ''}\0${c.entry.ifName}`)) continue;
-    gone.push(await recordOfEntry(c, node));
+    gone.push(await recordOfEntry(flags, c, node));
   }
   return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node), attaching: attachingOf(classified, cache.named('')), mismatched };
 }
@@ -618,7 +676,8 @@ Records: each pod attach is recorded in the cluster (a ConfigMap per node in --a
 and cni-gc see it from anywhere; gc visits only the nodes whose records name a gone pod, and those given with --node.
 An attachment without a record (made by a version before records, or whose record write failed) is seen only on its
 node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded. A record whose
-node holds nothing of it is forgotten.
+node holds nothing of it is forgotten. A record names the --cache-dir its attach used: a gc of another dir keeps
+it, and says which cni-gc frees it (offered only once its node trusts that dir).
 
 An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note, and
 counts as valid for CNI GC: not a failure; a later gc looks at it again. While the plugins' GC of a network runs,
@@ -744,6 +803,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let invalid: InvalidRecord[] = [];
     // records that say otherwise than their node holds (another pod, uid, network): used for nothing, said likewise
     let mismatched: Mismatched[] = [];
+    // gone pods' records of another cache dir: kept, said with the cni-gc that frees them
+    let elsewhere: Elsewhere[] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
@@ -760,6 +821,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         aliveElsewhere = remote.alive;
         unreached.push(...remote.unreached);
         mismatched = remote.mismatched;
+        elsewhere = remote.elsewhere;
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
         const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
@@ -821,6 +883,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           removed: changes.removed.map(recordRow),
           invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
           mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
+          // kept: another cache dir's (gcCommand frees them; absent where their node does not trust it: untrusted says why)
+          otherCacheDir: elsewhere.map((e) => ({ ...recordRow(e.record), cacheDir: e.cacheDir, ...(e.command ? { gcCommand: e.command } : { untrusted: e.untrusted }) })),
         },
         errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`), ...unchecked.map(notJudged)],
       }, flags.output));
@@ -835,11 +899,12 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
+      for (const e of elsewhere) deps.io.err(`note: ${describeElsewhere(flags, e)}\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

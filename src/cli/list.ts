@@ -10,6 +10,7 @@ import { connect, noClusterConfigured, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
+import { posix } from 'node:path';
 import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
 import type { Pod } from '../resolve/kube.js';
@@ -53,13 +54,27 @@ function annotated(c: Classified): boolean | undefined {
  * undefined (another host's, or not named): attaching, "still running, or its command was killed".
  */
 export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
-  const row = recordRowOf(r, live, flags, now, command);
+  // the commands printed for it read the cache dir it names: cni-list's own --cache-dir only when it is that one (a
+  // cni-gc of another dir keeps the record, a cni-detach finds nothing there: resolve/records.ts recordedIn); the
+  // default goes in no flag, another recorded dir neither (recordedCacheDir)
+  const { cacheDir: own, ...rest } = flags;
+  const mine = own !== undefined && cacheDirOf(own) === (r.cacheDir ?? DEFAULT_CACHE_DIR) ? flags : rest;
+  const row = recordRowOf(r, live, mine, now, command);
   const other = recordedCacheDir(r, flags);
   if (!other || !row.clear) return row;
-  // its attach's cache dir is not this command's: the cni-detach of that pod, which checks it on its node (not a
-  // cni-gc, which would look in the default there)
+  // its attach's cache dir is not the default: the cni-detach of that pod, which checks it on its node (not a cni-gc
+  // of the default, which keeps the record)
   const hint = `its attach used cache dir ${other} on node ${r.node}, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give`;
-  return { ...row, clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags), clearHint: row.clearHint ? `${row.clearHint}; ${hint}` : hint };
+  return { ...row, clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, mine), clearHint: row.clearHint ? `${row.clearHint}; ${hint}` : hint };
+}
+
+/** The default libcni cache dir: a record without cacheDir names it (resolve/records.ts DEFAULT_CACHE_DIR). */
+const DEFAULT_CACHE_DIR = '/var/lib/cni';
+
+/** A --cache-dir as records name dirs: normalized, no trailing '/' (resolve/records.ts delPathsOf). */
+function cacheDirOf(dir: string): string {
+  const n = posix.normalize(dir);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
 function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags, now: number, command: 'running' | 'gone' | undefined): Row {
@@ -207,7 +222,7 @@ async function commandOf(r: AttachmentRecord): Promise<'running' | 'gone' | unde
 
 /**
  * The cache dir a record of another node names (AttachmentRecord.cacheDir: where that node keeps what the DEL needs),
- * when cni-list was not given its own (other than /var/lib/cni) and it is not the default; else undefined. It goes in
+ * when it is neither the default nor the one cni-list was given (`flags.cacheDir`); else undefined. It goes in
  * no printed command, as a record's --cni-path does not: pasted, it would be the user's own, used as typed, though
  * anyone who may write ConfigMaps in the agent namespace may have written it, and a cache dir decides with what config
  * root runs the plugins on that node; cni-list does not visit that node, so it cannot check it there (exec/trust.ts).
@@ -215,8 +230,7 @@ async function commandOf(r: AttachmentRecord): Promise<'running' | 'gone' | unde
  * give only if its node trusts it (cli/targets.ts recordedCacheDirHint).
  */
 export function recordedCacheDir(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): string | undefined {
-  const ownCache = flags.cacheDir !== undefined && flags.cacheDir.replace(/(.)\/+$/, '$1') !== '/var/lib/cni';
-  return !ownCache && r.cacheDir !== undefined && r.cacheDir !== '/var/lib/cni' ? r.cacheDir : undefined;
+  return r.cacheDir !== undefined && r.cacheDir !== DEFAULT_CACHE_DIR && r.cacheDir !== cacheDirOf(flags.cacheDir ?? DEFAULT_CACHE_DIR) ? r.cacheDir : undefined;
 }
 
 /**

@@ -530,7 +530,28 @@ export function delPathsOf(flags: { cniPath?: string; cacheDir?: string }): Pick
   // normalized, as a reader requires them (validateRecord): the same directories, "/opt/cni/bin/" as "/opt/cni/bin"
   const cacheDir = flags.cacheDir !== undefined ? normalPath(flags.cacheDir) : undefined;
   const cniPath = flags.cniPath?.split(':').map((d) => (d.startsWith('/') ? normalPath(d) : d)).join(':');
-  return { ...(cniPath !== undefined ? { cniPath } : {}), ...(cacheDir !== undefined && cacheDir !== '/var/lib/cni' ? { cacheDir } : {}) };
+  return { ...(cniPath !== undefined ? { cniPath } : {}), ...(cacheDir !== undefined && cacheDir !== DEFAULT_CACHE_DIR ? { cacheDir } : {}) };
+}
+
+/** The cache dir a node uses when no --cache-dir was given, and that a record without cacheDir names. */
+export const DEFAULT_CACHE_DIR = '/var/lib/cni';
+
+/**
+ * The cache dir a record says its attachment lives in on its node: its cacheDir, else the default /var/lib/cni
+ * (attach records only another: delPathsOf).
+ */
+export function recordCacheDir(r: Pick<AttachmentRecord, 'cacheDir'>): string {
+  return r.cacheDir ?? DEFAULT_CACHE_DIR;
+}
+
+/**
+ * Whether a record says its attachment lives in `dir` (a --cache-dir as given; normalized as delPathsOf writes it).
+ * The rule for every command that removes records: one that read only `dir` may forget only the records of `dir` —
+ * a record of another dir whose node holds nothing in `dir` says nothing of what that other dir holds (an attachment
+ * and its IPAM lease there would be left untracked, and nothing would find them again). Pure.
+ */
+export function recordedIn(r: Pick<AttachmentRecord, 'cacheDir'>, dir: string): boolean {
+  return recordCacheDir(r) === (delPathsOf({ cacheDir: dir }).cacheDir ?? DEFAULT_CACHE_DIR);
 }
 
 /**
@@ -567,13 +588,17 @@ export interface HeldAttachment {
  * (`podGone`: the records of gone pods are freed on their node by gc's records pass, which forgets them there). Keys
  * compared as recordKey (container id and ifname). A write-ahead record (attaching) of a live pod is neither removed
  * (its attach may be running: the record comes before the node's intent) nor doubled: what the node holds of that pod
- * and ifname is its attachment, already named. Pure.
+ * and ifname is its attachment, already named. `dir`: the cache dir `held` was read from; only the records of that
+ * dir are removed (recordedIn: a record of another dir says the node keeps it there, which was not looked at), though
+ * every record counts as naming its key (one key per attachment in a node's ConfigMap: adding one would overwrite
+ * it). Pure.
  */
 export function reconcileRecords(
   node: string,
   held: HeldAttachment[],
   recorded: AttachmentRecord[],
   podGone: (r: AttachmentRecord) => boolean,
+  dir: string,
 ): { add: AttachmentRecord[]; remove: AttachmentRecord[] } {
   const mine = recorded.filter((r) => r.node === node);
   // recorded anywhere: a record under another name of this node (its pod's spec.nodeName) is its record
@@ -587,6 +612,6 @@ export function reconcileRecords(
     recordedKeys.add(k); // one record per key (two networks on one ifname: the first)
     add.push(h.record);
   }
-  const remove = mine.filter((r) => !r.attaching && !podGone(r) && !heldKeys.has(recordKey(r.containerId, r.ifname)));
+  const remove = mine.filter((r) => !r.attaching && recordedIn(r, dir) && !podGone(r) && !heldKeys.has(recordKey(r.containerId, r.ifname)));
   return { add, remove };
 }

@@ -239,6 +239,18 @@ describe('records', () => {
     expect((await listRecords(w.kube, 'kube-system')).map((r) => r.pod)).toEqual(['web-1']);
   });
 
+  it('detach forgets only the records of the cache dir it read: one of its key that names another (an attach with that --cache-dir after its interface went) is kept, said', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    await addRecord(w.kube, 'kube-system', { ...r!, key: undefined, cacheDir: '/srv/x' });
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    // before: removed by its key, what /srv/x keeps under it left with nothing to find it
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([expect.objectContaining({ pod: 'web-1', ifname: 'eth1', cacheDir: '/srv/x' })]);
+    expect(w.stderr()).toContain("note: the cluster's record of eth1 of pod shop/web-1 on node node-1 names cache dir /srv/x, not /var/lib/cni (read by this detach): kept");
+  });
+
   it('cni-gc says which node it cannot reach and keeps the record (exit 4)', async () => {
     const w = world();
     await addRecord(w.kube, 'kube-system', rec());
@@ -520,9 +532,9 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
   const G = '9'.repeat(64);
   const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
   /** A cache entry of pod shop/NAME (uid-NAME unless given) as attach writes it, at its result path (or its intent path). */
-  const put = (node: FakeExecutor, name: string, id: string, intent = false, uid = `uid-${name}`) => {
+  const put = (node: FakeExecutor, name: string, id: string, intent = false, uid = `uid-${name}`, dir = '/var/lib/cni') => {
     const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', uid]], ...(intent ? {} : { result: bridgeResult('net1', '/proc/9/ns/net') }) };
-    node.files.set(`/var/lib/cni/${intent ? 'cni-attach/intents' : 'results'}/net-${id}-net1`, JSON.stringify(entry));
+    node.files.set(`${dir}/${intent ? 'cni-attach/intents' : 'results'}/net-${id}-net1`, JSON.stringify(entry));
   };
   /** The fake world with a node-2 reached through the runtime, a live pod shop/db-2 on it (uid-db-2). */
   const twoNodes = () => {
@@ -557,23 +569,28 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
       rec({ containerId: '2'.repeat(64), pod: 'gone-nothing-held' }), // the records pass's
       rec({ containerId: '3'.repeat(64), node: 'node-9' }), // another node's
     ];
-    const r = reconcileRecords('node-2', held, recorded, (x) => x.pod.startsWith('gone'));
+    const r = reconcileRecords('node-2', held, recorded, (x) => x.pod.startsWith('gone'), '/var/lib/cni');
     expect(r.add.map((x) => x.pod)).toEqual(['a']);
     expect(r.remove.map((x) => x.pod)).toEqual(['alive-nothing-held']);
     // two entries of one key (two networks on one ifname): one record
-    expect(reconcileRecords('n', [held[0]!, held[0]!], [], () => false).add).toHaveLength(1);
+    expect(reconcileRecords('n', [held[0]!, held[0]!], [], () => false, '/var/lib/cni').add).toHaveLength(1);
+    // only the records of the dir read are removed; one of another dir still names its key (not recorded again over it)
+    const other = [rec({ containerId: '1'.repeat(64), pod: 'alive-nothing-held', cacheDir: '/srv/x' }), rec({ containerId: C, pod: 'a', cacheDir: '/srv/x' })];
+    const r2 = reconcileRecords('node-2', held, other, () => false, '/var/lib/cni');
+    expect([r2.add.map((x) => x.pod), r2.remove]).toEqual([['b'], []]);
+    expect(reconcileRecords('node-2', [], other, () => false, '/srv/x/').remove).toHaveLength(2);
   });
 
   it('reconcileRecords and write-ahead records: an attaching record of a live pod is not removed (its attach may be running before its intent), and what its node holds of that pod and ifname gets no second record', () => {
     const ahead = rec({ containerId: '', pod: 'a', uid: 'uid-a', attaching: true });
     const held = [{ containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a', uid: 'uid-a' }) }];
-    const r = reconcileRecords('node-2', held, [ahead], () => false);
+    const r = reconcileRecords('node-2', held, [ahead], () => false, '/var/lib/cni');
     expect(r).toEqual({ add: [], remove: [] });
     // the same pod's other interface is still recorded; another pod's attaching record does not hide this one's
-    expect(reconcileRecords('node-2', [{ ...held[0]!, ifname: 'net2', record: rec({ containerId: C, pod: 'a', uid: 'uid-a', ifname: 'net2' }) }], [ahead], () => false).add).toHaveLength(1);
-    expect(reconcileRecords('node-2', held, [{ ...ahead, uid: 'uid-b', pod: 'b' }], () => false).add.map((x) => x.pod)).toEqual(['a']);
+    expect(reconcileRecords('node-2', [{ ...held[0]!, ifname: 'net2', record: rec({ containerId: C, pod: 'a', uid: 'uid-a', ifname: 'net2' }) }], [ahead], () => false, '/var/lib/cni').add).toHaveLength(1);
+    expect(reconcileRecords('node-2', held, [{ ...ahead, uid: 'uid-b', pod: 'b' }], () => false, '/var/lib/cni').add.map((x) => x.pod)).toEqual(['a']);
     // nothing held and nothing attaching: a live pod's record goes as before
-    expect(reconcileRecords('node-2', [], [{ ...ahead, attaching: undefined, containerId: C }], () => false).remove).toHaveLength(1);
+    expect(reconcileRecords('node-2', [], [{ ...ahead, attaching: undefined, containerId: C }], () => false, '/var/lib/cni').remove).toHaveLength(1);
   });
 
   it('cni-gc --node: reaches that node though no record names it, records its live pod\'s attachment, frees a gone pod\'s, forgets a record it holds nothing of; --dry-run changes nothing', async () => {
@@ -678,6 +695,72 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
     expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-4 \(network net\): the pod is gone \(node node-2\)$/m);
     expect(w.node2.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    expect(await keys(w.kube)).toEqual([]);
+  });
+
+  it('a record names the cache dir its attachment lives in: a gc of another dir keeps it and says which cni-gc frees it (offered once its node trusts that dir); that gc frees it; a live pod\'s is not forgotten either', async () => {
+    const w = twoNodes();
+    w.deps.hostname = () => 'laptop';
+    // db-1 (gone) attached with --cache-dir /srv/x on node-2: its entry there, nothing in /var/lib/cni
+    put(w.node2, 'db-1', C, false, 'uid-db', '/srv/x');
+    await addRecord(w.kube, 'kube-system', rec({ containerId: C, cacheDir: '/srv/x' }));
+    // and an attach of db-1's net2 with --cache-dir /srv/x killed before its sandbox look-up: its write-ahead record
+    await addAttachingRecord(w.kube, 'kube-system', rec({ ifname: 'net2', containerId: '', addresses: [], cacheDir: '/srv/x' }));
+    // db-2 (live) attached likewise: node-2 holds nothing of it in /var/lib/cni either
+    put(w.node2, 'db-2', E, false, 'uid-db-2', '/srv/x');
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E, cacheDir: '/srv/x' }));
+    const before = [...w.node2.files.keys()].sort();
+    // before: `forgot`/no word, both records gone (the pass found nothing under their keys in /var/lib/cni), their
+    // attachments and leases left in /srv/x with nothing to find them
+    for (const args of [['--dry-run'], [], ['--node', 'node-2']]) {
+      expect(await w.cli(gcCommand, args), w.stderr()).toBe(0);
+      expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: its pod is gone, but it names cache dir /srv/x, not /var/lib/cni (read by this gc), where its node keeps it; `kubectl cni-gc --cache-dir /srv/x` frees it\n');
+      expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 1 alive, 2 kept \(recorded in another cache dir\)$/m);
+      expect(w.stdout()).not.toMatch(/forg[eo]t/);
+      expect(await keys(w.kube)).toEqual(['node-2/db-1/', 'node-2/db-1/c', 'node-2/db-2/e']);
+      expect([...w.node2.files.keys()].sort()).toEqual(before);
+    }
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { records: { otherCacheDir: unknown[] } }).records.otherCacheDir).toEqual([
+      expect.objectContaining({ target: 'pod shop/db-1', node: 'node-2', ifname: 'net1', cacheDir: '/srv/x', gcCommand: 'kubectl cni-gc --cache-dir /srv/x' }),
+      expect.objectContaining({ target: 'pod shop/db-1', node: 'node-2', ifname: 'net2', cacheDir: '/srv/x', gcCommand: 'kubectl cni-gc --cache-dir /srv/x' }),
+    ]);
+    // a dir its node does not trust (writable by others) is not offered: a record is not the user's word
+    w.node2.modes.set('/srv/x', { uid: 1000, mode: 0o40777 });
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: kept the record of net1 of pod shop\/db-1 .* where its node keeps it; no cni-gc for it is offered: a record is not your word, and .*\/srv\/x.* on node node-2$/m);
+    expect(w.stderr()).not.toContain('--cache-dir /srv/x');
+    w.node2.modes.delete('/srv/x');
+    // the gc of that dir frees it there, and forgets its record; the live pod's stays
+    expect(await w.cli(gcCommand, ['--cache-dir', '/srv/x/'])).toBe(0);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-1 \(network net\): the pod is gone \(node node-2\)$/m);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_CONTAINERID)).toEqual([C]);
+    expect([...w.node2.files.keys()].filter((k) => k.includes(C))).toEqual([]);
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/e']);
+  });
+
+  it('records cni-gc writes name the cache dir it read; a gc of another dir that visits the node does not forget them', async () => {
+    const w = twoNodes();
+    w.deps.hostname = () => 'laptop';
+    put(w.node2, 'db-2', C, false, 'uid-db-2', '/srv/x'); // live, unrecorded, in /srv/x
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--cache-dir', '/srv/x'])).toBe(0);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([expect.objectContaining({ pod: 'db-2', containerId: C, cacheDir: '/srv/x' })]);
+    // before: recorded without cacheDir, then forgotten by this plain gc (nothing of it in /var/lib/cni)
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/c']);
+  });
+
+  it('this host: a gc of the default dir keeps this host\'s record of another dir (a live pod\'s, its cache holding nothing of it in the default)', async () => {
+    const w = world();
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', containerId: C, cacheDir: '/srv/x' }));
+    // before: `forgot the record of net1 of pod shop/web-1 … the node holds nothing of it`
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(await keys(w.kube)).toEqual(['node-1/web-1/c']);
+    // the gc of that dir reads it: nothing there, and then the record goes
+    expect(await w.cli(gcCommand, ['--cache-dir', '/srv/x'])).toBe(0);
+    expect(w.stdout()).toMatch(/^forgot the record of net1 of pod shop\/web-1 \(network net\) on node node-1: the node holds nothing of it$/m);
     expect(await keys(w.kube)).toEqual([]);
   });
 
@@ -839,11 +922,16 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
       'db-1/net1': 'kubectl cni-gc',
       'db-2/net1': 'kubectl cni-gc',
     });
-    // cni-list's own flags win
-    expect(await clear(['--cni-path', '/opt/mine', '--cache-dir', '/srv/other'])).toMatchObject({
-      'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5 --cache-dir /srv/other --cni-path /opt/mine',
-      'db-1/net1': 'kubectl cni-gc --cache-dir /srv/other --cni-path /opt/mine',
+    // cni-list's own --cni-path wins; its own --cache-dir goes only in the commands of records of that dir (before:
+    // `kubectl cni-gc --cache-dir /srv/other` for a record of /var/lib/cni, a gc that looks in /srv/other and would
+    // have forgotten that record, its attachment and lease left in /var/lib/cni; now it keeps it)
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-4', uid: 'uid-db-4', containerId: '4'.repeat(64), cacheDir: '/srv/other' }));
+    expect(await clear(['--cni-path', '/opt/mine', '--cache-dir', '/srv/other/'])).toMatchObject({
+      'web-1/net5': 'kubectl cni-detach web-1 -n shop --ifname net5 --cni-path /opt/mine',
+      'db-1/net1': 'kubectl cni-gc --cni-path /opt/mine',
+      'db-4/net1': 'kubectl cni-gc --cache-dir /srv/other/ --cni-path /opt/mine',
     });
+    await removeRecordKeys(w.kube, 'kube-system', 'node-2', [recordKey('4'.repeat(64), 'net1')]);
     // a recorded --cache-dir goes in no command (before: `kubectl cni-gc --cache-dir /srv/cni`, a record's word pasted
     // as the user's, unchecked on its node): the cni-detach of that pod, which checks it there, says which to give
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-3', uid: 'uid-db-3', containerId: '3'.repeat(64), cacheDir: '/srv/cni' }));
