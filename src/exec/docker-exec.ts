@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { UnreachableError } from '../errors.js';
-import type { RunOptions, RunResult } from './types.js';
+import { OutputBuffer, type RunOptions, type RunResult } from './types.js';
 import { type Ran, runStoppable, ShellExecutor } from './shell.js';
 import { SESSION_GRACE_MS, type SessionCommand, SessionPool, type SessionTransport, viaSession } from './node-session.js';
 
@@ -77,8 +77,9 @@ export class DockerExecExecutor extends ShellExecutor {
     } catch (e) {
       throw new UnreachableError(`cannot run ${what} in ${this.where}: ${(e as Error).message}`, { cause: e });
     }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    // each output kept up to the limit (the rest read and dropped): runStoppable cuts it and says so
+    const out = new OutputBuffer();
+    const err = new OutputBuffer();
     this.docker.modem.demuxStream(stream, new PassThrough().on('data', (c: Buffer) => out.push(c)), new PassThrough().on('data', (c: Buffer) => err.push(c)));
     await new Promise<void>((resolve, reject) => {
       stream.on('end', resolve);
@@ -93,7 +94,7 @@ export class DockerExecExecutor extends ShellExecutor {
       throw new UnreachableError(`ran ${what} in ${this.where}, but Docker did not tell how it ended: ${(e as Error).message}`, { cause: e });
     }
     if (typeof info.ExitCode !== 'number') throw new UnreachableError(`ran ${what} in ${this.where}, but Docker did not tell how it ended`);
-    return { code: info.ExitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    return { code: info.ExitCode, stdout: out.text(), stderr: err.text() };
   }
 
   /** A short command in the container (the kill of a stopped run): not marked, not stopped by the signal. */

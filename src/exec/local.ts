@@ -7,7 +7,7 @@ import { access, lstat, mkdir, open, readdir, rename, rm, stat, statfs, unlink, 
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import type { Executor, HostIdentity, PathKind, RunOptions, RunResult } from './types.js';
+import { type Executor, type HostIdentity, MAX_OUTPUT_BYTES, type PathKind, type RunOptions, type RunResult } from './types.js';
 import { signal, thisHost } from './host.js';
 import { onInterrupt } from './interrupt.js';
 import { judgePluginDirs, prefixesOf, trustKey, type TrustFacts } from './trust.js';
@@ -22,8 +22,6 @@ onInterrupt((sig) => {
   return running.size;
 });
 
-/** What a plugin may print on stdout or stderr (a real result is a few KiB): past it the output is cut off. */
-export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 /**
  * How long to wait for stdout/stderr to reach EOF once the process itself is gone. A process's output is in the pipe
  * when it exits; only a process it started in another session (`setsid cmd &`) keeps the pipe open past that.

@@ -6,7 +6,7 @@
  * reads its commands from stdin) and send each command as sh code on that stdin; the shell runs it and sends back its
  * exit code and output.
  *
- * The protocol (all of it here; the node needs sh, mktemp and cat):
+ * The protocol (all of it here; the node needs sh, mktemp and head):
  *  - first the mark (a random word per session, `cni_M=…`: on stdin, not in the command line) and SESSION_BOOT (sent
  *    by NodeSession as it starts): it makes the session's directory, defines R and X, and prints `<mark> ready`;
  *  - a request is sh code (requestCode): a function `x` holding the command — the prelude's statements, if any
@@ -14,11 +14,13 @@
  *    `X` exec'ing the command with exactly its environment — and `R <id> <stdin>`, which runs x (S) in a subshell with that
  *    stdin and its stdout and stderr in files of this request's own, then prints
  *    `<mark> <id>\n<stdout>\n<mark> <id> <exit>\n<stderr>\n<mark> <id> .\n` (exec/framed.ts's framing, which needs no
- *    process for the sizes: the mark ends each output). A process the command left running that still writes to its
+ *    process for the sizes: the mark ends each output), each output at most MAX_OUTPUT_BYTES and one byte more (`head
+ *    -c`: a plugin that prints gigabytes costs the CLI no more memory than that; exec/shell.ts runStoppable cuts it and
+ *    says so). A process the command left running that still writes to its
  *    outputs cannot shift the frames that follow: it writes to this request's files, which nothing reads again;
  *  - each request is preceded by a comment line `# cni-attach-request <id> <bytes>` (what a trace or a test counts);
  *  - `exit 0`, or the end of its stdin, ends the shell (which removes its directory).
- * The shell reads its stdin in blocks (dash, busybox ash) or byte by byte (bash): no `head -c` per request, no `env -i`
+ * The shell reads its stdin in blocks (dash, busybox ash) or byte by byte (bash): no `head -c` to read a request, no `env -i`
  * where the shell can clear its environment itself (dash, busybox ash: see SESSION_BOOT), no `stat` per answer; on a
  * node each process is paid for every pod of a batch (BENCHMARKS.md). Requests on one session run one after another;
  * an executor keeps a pool and opens another session when all of its sessions are busy (at most one per command in
@@ -28,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
 import { atEnd } from './interrupt.js';
 import { parseFrames } from './framed.js';
-import type { Prelude } from './types.js';
+import { MAX_OUTPUT_BYTES, type Prelude } from './types.js';
 
 /**
  * The node side of a session: its argv (the boot and the requests come on its stdin). The mark is not in it: a
@@ -37,15 +39,23 @@ import type { Prelude } from './types.js';
 export const SESSION_ARGV: readonly string[] = ['sh', '-s'];
 
 /**
- * The first code a session's shell runs. `X N NAME=VALUE… argv…` execs argv with exactly those N variables as its
+ * The first code a session's shell runs. Its directory is `cni-attach-session.<its pid>.XXXXXX` in $TMPDIR or /tmp,
+ * removed when the shell ends; one whose shell is gone without removing it (killed: the exec torn down) is removed by
+ * the next session there (its own, not a link, its pid no longer running). `X N NAME=VALUE… argv…` execs argv with exactly those N variables as its
  * environment: bash (also as sh) puts `_` into every child's environment, so there it is `env -i`; dash and busybox ash
  * unset every variable exported when the session started (their names read once from `export -p`, and PWD, OLDPWD,
  * SHLVL, which they add) and export the N given. `R ID STDIN` runs the request's function x (see the file comment);
  * `B ID BASE64` is R for a stdin that sh cannot hold in a word (one with NUL bytes), decoded by base64 on the node.
  */
-export const SESSION_BOOT = `command -v mktemp >/dev/null && command -v cat >/dev/null || exit 96
-cni_t=$(mktemp -d) || exit 97
+export const SESSION_BOOT = `command -v mktemp >/dev/null && command -v head >/dev/null || exit 96
+cni_d=\${TMPDIR:-/tmp}
+cni_t=$(mktemp -d "$cni_d/cni-attach-session.$$.XXXXXX") || exit 97
 trap 'rm -rf "$cni_t"' EXIT
+for cni_o in "$cni_d"/cni-attach-session.*; do
+  cni_p=\${cni_o#"$cni_d"/cni-attach-session.}; cni_p=\${cni_p%%.*}
+  case $cni_p in ''|*[!0-9]*) continue ;; esac
+  [ "$cni_o" != "$cni_t" ] && [ -d "$cni_o" ] && [ ! -L "$cni_o" ] && [ -O "$cni_o" ] && ! kill -0 "$cni_p" 2>/dev/null && rm -rf "$cni_o"
+done
 if [ -n "\${BASH_VERSION:-}" ]; then
   X() { shift; exec env -i "$@"; }
 else
@@ -63,8 +73,8 @@ B() { printf '%s' "$2" | base64 -d > "$cni_t/i.$1"; S "$1"; }
 S() {
   ( x ) < "$cni_t/i.$1" > "$cni_t/o.$1" 2> "$cni_t/e.$1"
   cni_r=$?
-  printf '%s %s\\n' "$cni_M" "$1"; [ ! -s "$cni_t/o.$1" ] || cat "$cni_t/o.$1"
-  printf '\\n%s %s %s\\n' "$cni_M" "$1" "$cni_r"; [ ! -s "$cni_t/e.$1" ] || cat "$cni_t/e.$1"
+  printf '%s %s\\n' "$cni_M" "$1"; [ ! -s "$cni_t/o.$1" ] || head -c ${MAX_OUTPUT_BYTES + 1} "$cni_t/o.$1"
+  printf '\\n%s %s %s\\n' "$cni_M" "$1" "$cni_r"; [ ! -s "$cni_t/e.$1" ] || head -c ${MAX_OUTPUT_BYTES + 1} "$cni_t/e.$1"
   printf '\\n%s %s .\\n' "$cni_M" "$1"
 }
 printf '%s ready\\n' "$cni_M"

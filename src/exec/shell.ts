@@ -3,7 +3,7 @@
  * through an agent pod's exec): files are read and written with sh, cat and mv on the node. Subclasses give run().
  */
 import { randomBytes } from 'node:crypto';
-import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
+import { capOutput, type Executor, MAX_OUTPUT_BYTES, type PathKind, type RunOptions, type RunResult } from './types.js';
 import { onInterrupt } from './interrupt.js';
 import { judgePluginDirs, parseTrust, trustKey, trustShell } from './trust.js';
 import type { SessionCommand } from './node-session.js';
@@ -176,9 +176,12 @@ export async function runStoppable(
     const ran = stop.track(send(cmd, opts.timeoutMs, opts.what ?? argv[0] ?? 'sh'));
     const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
     if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
-    const { stderr, limitMs } = takeLimitNote(got.x.stderr);
-    const r = { ...got.x, stderr };
-    const limit = limitMs !== undefined ? { limitMs } : {};
+    // what the node printed past MAX_OUTPUT_BYTES was not carried here (the session's head -c, an exec's OutputBuffer)
+    const noted = takeLimitNote(got.x.stderr);
+    const out = capOutput(got.x.stdout);
+    const err = capOutput(noted.stderr);
+    const r = { ...got.x, stdout: out.text, stderr: err.text };
+    const limit = { ...(noted.limitMs !== undefined ? { limitMs: noted.limitMs } : {}), ...(out.over || err.over ? { outputLimit: MAX_OUTPUT_BYTES } : {}) };
     // 137 is 128 + SIGKILL: the kill (or timeout(1)) ended it
     if (stop.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
     if (opts.timeoutMs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true, ...limit };

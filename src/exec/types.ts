@@ -39,6 +39,43 @@ export interface Prelude {
   args: string[];
 }
 
+/**
+ * What a command may print on stdout or stderr (a plugin's real result is a few KiB): past it the output is cut off
+ * there and RunResult.outputLimit says so. The same on every executor: this host, a node session, an exec of its own.
+ */
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The chunks of one output as they come, keeping at most `limit` bytes and one more (so that an output past the
+ * limit is told from one exactly at it) and dropping the rest: a command that prints gigabytes costs its reader no
+ * more memory than the limit (a node's output arrives through a stream the CLI reads to its end).
+ */
+export class OutputBuffer {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  constructor(private readonly limit = MAX_OUTPUT_BYTES) {}
+  push(c: Buffer): void {
+    const room = this.limit + 1 - this.kept;
+    if (room <= 0) return;
+    const part = c.length > room ? c.subarray(0, room) : c;
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+  /** The output as text (at most limit + 1 bytes of it). */
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/**
+ * An output cut to `limit` bytes when it is longer (then `over`): for a result whose outputs came whole or as an
+ * OutputBuffer kept them.
+ */
+export function capOutput(text: string, limit = MAX_OUTPUT_BYTES): { text: string; over: boolean } {
+  if (text.length <= limit / 4 || Buffer.byteLength(text) <= limit) return { text, over: false };
+  return { text: Buffer.from(text, 'utf8').subarray(0, limit).toString('utf8'), over: true };
+}
+
 export interface RunResult {
   /** Exit code, or null when the process was killed by a signal. */
   code: number | null;

@@ -9,6 +9,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { delimiter } from 'node:path';
 import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
+import { OutputBuffer } from '../exec/types.js';
 import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
 import { inlineCertificateFiles, kubeconfigFiles } from './kubeconfig-files.js';
 import { formatDuration } from '../duration.js';
@@ -586,8 +587,9 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
     async exec(namespace, pod, container, command, stdin) {
       const what = `exec in pod ${namespace}/${pod}`;
       const { PassThrough, Readable } = await import('node:stream');
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
+      // each output kept up to the limit (the rest read and dropped): exec/shell.ts runStoppable cuts it and says so
+      const out = new OutputBuffer();
+      const err = new OutputBuffer();
       const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c));
       const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c));
       let status: { status?: string; reason?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } } | undefined;
@@ -619,7 +621,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       } finally {
         input?.destroy();
       }
-      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      const result = { stdout: out.text(), stderr: err.text() };
       if (status?.status === 'Success') return { code: 0, ...result };
       const exit = status?.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
       if (status?.reason === 'NonZeroExitCode' && exit !== undefined) return { code: Number(exit), ...result };

@@ -12,7 +12,7 @@ import { closeAllSessions, NodeSession, SESSION_ARGV, SessionLost, SessionPool, 
 import { UnreachableError } from '../../src/errors.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
 import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
-import type { RunOptions, RunResult } from '../../src/exec/types.js';
+import { MAX_OUTPUT_BYTES, OutputBuffer, type RunOptions, type RunResult } from '../../src/exec/types.js';
 import { execRoundTrips, sessionRequests } from '../helpers/node-trips.js';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -243,13 +243,14 @@ describe('SessionPool and viaSession', () => {
     await pool.close();
   });
 
-  it('batched steps on a session run in its shell and use its directory: no process of their own but their steps\' (no sh, env, mktemp, rm, head, stat, base64); the command sees none of their variables; without a session they make and remove their own directory', async () => {
+  it('batched steps on a session run in its shell and use its directory: no process of their own but their steps\' (no sh, env, mktemp, rm, stat, base64, cat); the command sees none of their variables; without a session they make and remove their own directory', async () => {
     // the tools counted through PATH, for the session and the requests alike
     const bin = join(dir, 'bin');
     const log = join(dir, 'ran.log');
     await mkdir(bin);
     await writeFile(log, '');
-    const counted = ['sh', 'env', 'mktemp', 'rm', 'head', 'stat', 'base64'];
+    // (head is each answer's: it reads the outputs back, at most MAX_OUTPUT_BYTES of each)
+    const counted = ['sh', 'env', 'mktemp', 'rm', 'stat', 'base64', 'cat', 'dd'];
     for (const tool of counted) await writeFile(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec /bin/${tool} "$@"\n`, { mode: 0o755 });
     const path = `${bin}:${PATH}`;
     const ran = async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
@@ -304,6 +305,62 @@ describe('SessionPool and viaSession', () => {
     expect(await readFile(join(dir, 'g'), 'utf8')).toBe('g');
     expect((await ran()).filter((t) => counted.includes(t))).toEqual(['sh', 'mktemp', 'rm']);
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('a session\'s directory left by a shell that was killed is removed by the next session there; a running one\'s, a link and others\' names stay', async () => {
+    const tmp = join(dir, 'tmp');
+    await mkdir(tmp);
+    // a killed session's (its pid gone: a process that ended), a running one's (this test's pid), a link, another name
+    const gone = execa('true');
+    await gone;
+    const stale = join(tmp, `cni-attach-session.${gone.pid}.AbCdEf`);
+    const live = join(tmp, `cni-attach-session.${process.pid}.GhIjKl`);
+    await mkdir(join(stale, 'x'), { recursive: true });
+    await writeFile(join(stale, 'o.1'), 'left');
+    await mkdir(live);
+    await mkdir(join(dir, 'target'));
+    await symlink(join(dir, 'target'), join(tmp, 'cni-attach-session.1.Lnk'));
+    await mkdir(join(tmp, 'cni-attach-session.notapid.X'));
+    const pool = new SessionPool(async (argv) => local(argv, { PATH, TMPDIR: tmp }));
+    expect((await pool.run({ argv: ['true'], env, stdin: '' })).code).toBe(0);
+    const names = (await readdir(tmp)).sort();
+    expect(names).not.toContain(`cni-attach-session.${gone.pid}.AbCdEf`);
+    expect(names).toEqual(expect.arrayContaining([`cni-attach-session.${process.pid}.GhIjKl`, 'cni-attach-session.1.Lnk', 'cni-attach-session.notapid.X']));
+    // its own, named by its shell's pid
+    expect(names.filter((n) => /^cni-attach-session\.\d+\.[A-Za-z0-9]{6}$/.test(n) && !n.includes(`.${process.pid}.`))).toHaveLength(1);
+    await pool.close();
+    expect(await readdir(join(dir, 'target'))).toEqual([]);
+  });
+
+  it('an output past MAX_OUTPUT_BYTES is cut there and said (outputLimit), on a session and as an exec of its own; the session goes on', async () => {
+    const pool = new SessionPool(async (argv) => local(argv));
+    const asExec = async (argv: string[]) => {
+      // as kube.ts and docker-exec.ts collect an exec's outputs
+      const o = new OutputBuffer();
+      const child = execa(argv[0]!, argv.slice(1), { env: { PATH }, extendEnv: false, buffer: false, reject: false });
+      child.stdout!.on('data', (c: Buffer) => o.push(c));
+      const r = await child;
+      return { code: r.exitCode ?? 137, stdout: o.text(), stderr: '' };
+    };
+    class Node extends ShellExecutor {
+      readonly where = 'node x';
+      constructor(private readonly p: SessionPool | undefined) {
+        super();
+      }
+      run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+        return runStoppable(this.where, async () => undefined, (c, lim, what) => viaSession(this.p, this.where, c, asExec, (lim ?? 0) + 10_000, what), argv, opts, this.baseEnv());
+      }
+    }
+    for (const node of [new Node(pool), new Node(undefined)]) {
+      const r = await node.run(['sh', '-c', `head -c ${MAX_OUTPUT_BYTES + 5000} /dev/zero | tr '\\0' y`]);
+      expect(r.outputLimit).toBe(MAX_OUTPUT_BYTES);
+      expect(r.stdout.length).toBe(MAX_OUTPUT_BYTES);
+      const small = await node.run(['sh', '-c', `head -c ${MAX_OUTPUT_BYTES} /dev/zero | tr '\\0' y`]);
+      expect(small.outputLimit).toBeUndefined();
+      expect(small.stdout.length).toBe(MAX_OUTPUT_BYTES);
+    }
+    expect((await new Node(pool).run(['sh', '-c', 'echo next'])).stdout).toBe('next\n');
+    await pool.close();
   });
 
   it('closeAllSessions ends every pool at once: an idle session asked to end, a busy one torn down, within the limit', async () => {
