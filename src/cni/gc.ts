@@ -32,8 +32,8 @@ export interface GcOutcome {
   gcNetworks: string[];
   /**
    * Networks whose CNI GC did not run because an ADD or DEL of them was still running after the wait (untilNoAddOrDel),
-   * with why ("a cni-attach/cni-detach (pid 123 …) is still working on eth2 of container 3c8c3e007d60 after 1m …"): not
-   * a failure, left for a later cni-gc, as a busy attachment is.
+   * with why ("a cni-attach/cni-detach (pid 123 …) working on eth2 of container 3c8c3e007d60 in /proc/4976/ns/net was
+   * still running after 1m …"): not a failure, left for a later cni-gc, as a busy attachment is.
    */
   gcBusy: { network: string; why: string }[];
   gcErrors: string[];
@@ -83,7 +83,8 @@ async function untilNoAddOrDel(ctx: ChainContext, cache: ResultCache, network: s
       const entries = named.get(l.file) ?? [];
       if (entries.length > 0 && entries.every((e) => e.networkName !== '' && e.networkName !== network)) continue;
       const e = entries[0];
-      return { what: e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`, holder: l.holder };
+      const what = e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}${e.netns ? ` in ${e.netns}` : ''}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`;
+      return { what, holder: l.holder };
     }
     return undefined;
   };

@@ -121,7 +121,7 @@ describe('CNI 1.1 plugins', () => {
     expectOk(g);
     const attacher = await commandOfThisHost(run.pid!);
     expect(g.stderr.split('\n'), show(g)).toContain(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${network}) alone: a cni-attach/cni-detach (${attacher}) is working on it right now; a later cni-gc looks at it again`);
-    expect(g.stderr.split('\n'), show(g)).toContain(`note: CNI GC of network ${network} did not run: a cni-attach/cni-detach (${attacher}) working on eth2 of container ${cid.slice(0, 12)} was still running after 1s (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec); a later cni-gc runs it`);
+    expect(g.stderr.split('\n'), show(g)).toContain(`note: CNI GC of network ${network} did not run: a cni-attach/cni-detach (${attacher}) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} was still running after 1s (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec); a later cni-gc runs it`);
     expect(g.stdout, show(g)).toBe('gc: freed 0 stale attachments, 1 alive, 1 busy (left for a later run), CNI GC of 1 network left for a later run');
     expect((await s.calls()).filter((c) => c.startsWith('GC ')), 'no GC beside the ADD').toEqual([]);
     expect(await s.calls()).not.toContain('DEL eth2');
@@ -164,7 +164,7 @@ describe('CNI 1.1 plugins', () => {
     expect(calls.map((c) => (c.startsWith('GC ') ? 'GC' : c))).toEqual(['STATUS env=2', 'ADD eth1', 'STATUS env=2', 'ADD start eth2', 'ADD eth2', 'GC']);
     const valid = (JSON.parse(calls.at(-1)!.slice(3)) as Record<string, { containerID: string; ifname: string }[]>)['cni.dev/valid-attachments']!;
     expect(valid.map((v) => `${v.containerID}/${v.ifname}`).sort()).toEqual([`${cid}/eth1`, `${cid}/eth2`]);
-    expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, started \\d+ ticks after boot\\) working on eth2 of container ${cid.slice(0, 12)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
+    expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, started \\d+ ticks after boot\\) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
     expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, \d alive/);
     expect(existsSync(gcLock)).toBe(false);
 
