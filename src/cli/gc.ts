@@ -679,9 +679,10 @@ node until a cni-gc reads that node's cache (there, or --node from anywhere): th
 node holds nothing of it is forgotten. A record names the --cache-dir its attach used: a gc of another dir keeps
 it, and says which cni-gc frees it (offered only once its node trusts that dir).
 
-An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note, and
-counts as valid for CNI GC: not a failure; a later gc looks at it again. While the plugins' GC of a network runs,
-an attach of that network waits for it before its ADD, and a detach before its DEL (at most their --timeout).
+An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note: not a
+failure; a later gc looks at it again. CNI GC of a network waits until no ADD or DEL of it runs (at most --timeout;
+then its GC is left for a later gc, with a note), and while the plugins' GC runs, an attach of that network waits
+for it before its ADD, and a detach before its DEL (at most their --timeout).
 
 Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
 of the first thing that could not be done, each said in a note: 1 a DEL failed or a record cannot be read (with the
@@ -877,6 +878,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
         alive: clusterError ? null : alive,
         cniGc: outcome.gcNetworks,
+        // networks whose CNI GC waited in vain for an ADD or DEL of theirs to end: left for a later cni-gc (not a failure)
+        cniGcBusy: outcome.gcBusy.map((b) => ({ network: b.network, reason: b.why })),
         agentPodsDeleted: agents.deleted,
         records: {
           added: changes.added.map(recordRow),
@@ -895,6 +898,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname())}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
+      for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
@@ -904,7 +908,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

@@ -66,15 +66,20 @@ export function busyError(ifname: string, describe: string, busy: Busy, cache: R
   return e;
 }
 
+/** The command of a withLock that must not run beside a cni-gc's GC of `list`'s network (untilGcDone). */
+interface GcTurn {
+  list: NetworkConfigList;
+  command: 'ADD' | 'DEL';
+}
+
 /**
  * fn under the attachment's lock. On a node reached by commands (exec/batch.ts) the lock is taken by the steps of the
  * next command run and released with the last writes, which are flushed here: one round trip for both. fn gets ctx
  * with the lock's renewal before each plugin run (exec/lock.ts: its time limit on such a node counts from there).
+ * With `gc`, the lock is taken outside any cni-gc's GC of that network (lockOutsideGc), before fn writes anything.
  */
-async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: (lock: Lock, ctx: ChainContext) => Promise<T>): Promise<T> {
-  const taken = await cache.lock(rt.containerId, rt.ifname, ctx.timeoutMs);
-  if ('busy' in taken) throw busyError(rt.ifname, describe, taken.busy, cache);
-  const { lock } = taken;
+async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, fn: (lock: Lock, ctx: ChainContext) => Promise<T>, gc?: GcTurn): Promise<T> {
+  const lock = await lockOutsideGc(ctx, cache, rt, describe, gc);
   let failed = false;
   try {
     return await fn(lock, { ...ctx, beforeRun: () => lock.renew() });
@@ -89,6 +94,35 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
     await cache.flush().catch((e: unknown) => {
       if (!failed || e instanceof PreconditionFailed) throw e;
     });
+  }
+}
+
+/**
+ * The lock of rt's attachment, taken when no cni-gc runs GC of gc.list's network (the lock order: untilGcDone). The
+ * interface lock first, then the GC lock read; while a live cni-gc holds that, the interface lock goes back (nothing
+ * was done under it), the GC is waited for (untilGcDone, at most ctx.timeoutMs in all), and both are taken again.
+ * -v says when the wait begins; once it waited, one note says so. Errors: BusyError when another command holds the interface lock (busyError) or
+ * the GC outlasts the wait; StoppedError when the user's signal came during the wait. Nothing is read for the GC
+ * lock without gc, or where cni-gc runs no GC (gcRunning).
+ */
+async function lockOutsideGc(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, gc?: GcTurn): Promise<Lock> {
+  let waited: { began: number; holder: Busy } | undefined;
+  for (;;) {
+    const taken = await cache.lock(rt.containerId, rt.ifname, ctx.timeoutMs);
+    if ('busy' in taken) throw busyError(rt.ifname, describe, taken.busy, cache);
+    const running = gc ? await gcRunning(cache, gc.list).catch(async (e: unknown) => {
+      await taken.lock.release();
+      if (e instanceof CniAttachError) e.left ??= 'nothing';
+      throw e;
+    }) : undefined;
+    if (!running) {
+      if (waited) ctx.note(`waited ${((Date.now() - waited.began) / 1000).toFixed(1)}s for ${gcName(waited.holder, cache)} to finish CNI GC of network ${gc!.list.name} before the ${gc!.command} (no ${gc!.command} runs beside GC)`);
+      return taken.lock;
+    }
+    await taken.lock.release();
+    if (!waited) ctx.debug?.(`${gcName(running, cache)} is running CNI GC of network ${gc!.list.name}: the ${gc!.command} waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
+    waited = { began: waited?.began ?? Date.now(), holder: running };
+    waited.holder = await untilGcDone(ctx, cache, gc!.list, gc!.command, describe, waited);
   }
 }
 
@@ -108,55 +142,66 @@ export async function poll<T>(ctx: ChainContext, attempt: () => Promise<T | unde
   }
 }
 
+/** "a cni-gc (pid 123 on this host vm, started …)": the holder of a GC lock, for messages. */
+function gcName(b: Busy, cache: ResultCache): string {
+  return `a cni-gc${commandInParens(b, cache.host)}`;
+}
+
 /**
- * Wait while a cni-gc runs the plugins' GC of list's network, before this command's first ADD (an attach, once its
- * intent is recorded) or its DEL (a detach; cni-gc's own DELs do not wait). SPEC.md "Lifecycle & Ordering": "The
- * runtime must exclusively execute either _gc_ or _add_ and _delete_. The runtime must ensure that no _add_ or
- * _delete_ operations are in progress before executing _gc_, and must wait for _gc_ to complete before issuing new
- * _add_ or _delete_ commands."
- *
- * cni-gc holds the network's GC lock (cache.ts gcLockPath) from just before it reads the cache for the attachments
- * still valid until the plugins' GC returned (cni/gc.ts collectGarbage). While a live cni-gc holds it, this waits —
- * at most ctx.timeoutMs (the plugin time limit), looking again every 25 ms to 250 ms (poll) — then goes on; a GC lock
- * whose holder is gone is stale and broken (exec/lock.ts, as the interface locks). Once it waited, one note says so
- * ("waited 1.2s for a cni-gc (pid 123 on this host lap, started 4567 ticks after boot) to finish CNI GC of network net …"); -v says when it begins.
- *
- * Why an attach cannot slip between: it records its intent, THEN reads the GC lock; cni-gc takes the GC lock, THEN
- * reads the cache. Each is a file operation on this host, finished before the next one starts, so of the two reads
- * the later one sees the other's write: either the attach sees the lock (and its ADD waits for GC to return), or
- * cni-gc's read finds the intent (and GC is given that attachment in `cni.dev/valid-attachments`: its ADD may run
- * during GC, but GC frees nothing of it). A DEL that started before the lock was taken has its record still in the
- * cache (it goes only after the DEL), so GC is given it as valid too; the first half of the rule (no add or delete in
- * progress before GC) is met that way only: cni-gc does not wait for them, as they may be waiting for it.
- *
- * Only where cni-gc runs GC (this host's cache: ResultCache.gcHere) and for a network with GC (chain.ts runsGc: CNI
- * 1.1.0 or later, no disableGC): nothing is read for any other, nor on a node reached by commands (no round trip).
- * Errors: BusyError (exit 1) when the GC outlasts the wait (nothing of this command ran: an attach removes its intent),
- * StoppedError when the user's signal came during the wait.
+ * What holds the GC lock of list's network now (a stale one broken first: cache.ts gcHolder), or undefined when it is
+ * free — and always undefined, nothing read, where cni-gc runs no GC: another node's cache (ResultCache.gcHere: no
+ * round trip there), a network without GC (chain.ts runsGc: older than CNI 1.1.0, or disableGC).
  */
-export async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: NetworkConfigList, command: 'ADD' | 'DEL', describe: string): Promise<void> {
-  if (!cache.gcHere || !runsGc(list)) return;
-  let holder = await cache.gcHolder(list.name);
-  if (!holder) return;
-  const who = (b: Busy) => `a cni-gc${commandInParens(b, cache.host)}`;
-  const began = Date.now();
-  ctx.debug?.(`${who(holder)} is running CNI GC of network ${list.name}: the ${command} waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
-  const done = await poll(ctx, async () => {
+async function gcRunning(cache: ResultCache, list: NetworkConfigList): Promise<Busy | undefined> {
+  if (!cache.gcHere || !runsGc(list)) return undefined;
+  return cache.gcHolder(list.name);
+}
+
+/**
+ * Wait, holding no lock, while a cni-gc runs the plugins' GC of list's network, before this command's ADD (an attach)
+ * or DEL (a detach, and cni-gc's own DELs of stale attachments). SPEC.md "Lifecycle & Ordering": "The runtime must
+ * exclusively execute either _gc_ or _add_ and _delete_. The runtime must ensure that no _add_ or _delete_ operations
+ * are in progress before executing _gc_, and must wait for _gc_ to complete before issuing new _add_ or _delete_
+ * commands."
+ *
+ * The lock order (RELIABILITY.md "cni-gc and running attaches"): an ADD or DEL takes its interface lock (cache.ts
+ * lockPath), THEN reads the network's GC lock (cache.ts gcLockPath) — before it writes anything, its intent included;
+ * cni-gc takes the GC lock, THEN reads the interface locks (cni/gc.ts untilNoAddOrDel) and only then the cache for
+ * `cni.dev/valid-attachments`. Each step is a file operation on this host, finished before the next one starts, so
+ * of the two reads the later one sees the other's lock: either the ADD/DEL sees the GC lock, gives its interface lock
+ * back (lockOutsideGc: nothing was done under it) and waits here, or cni-gc sees the interface lock and waits until
+ * the ADD/DEL has finished (at most its --timeout; then that network's GC is skipped, busy). Neither waits while
+ * holding what the other waits for, so neither waits for the other in a circle: the ADD/DEL waits here holding no
+ * lock, cni-gc holds only the GC lock.
+ *
+ * This waits until the GC lock is free — at most ctx.timeoutMs (the plugin time limit) since waited.began, looking
+ * again every 25 ms to 250 ms (poll); a GC lock whose holder is gone is stale and broken (exec/lock.ts, as the
+ * interface locks). Returns the last holder seen (for lockOutsideGc's note:
+ * "waited 1.2s for a cni-gc (pid 123 on this host lap, started 4567 ticks after boot) to finish CNI GC of network
+ * net before the ADD …").
+ *
+ * Only where cni-gc runs GC (gcRunning): nothing is read for any other network, nor on a node reached by commands.
+ * Errors: BusyError (exit 1) when the GC outlasts the wait (nothing of this command ran), StoppedError when the
+ * user's signal came during the wait.
+ */
+async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: NetworkConfigList, command: 'ADD' | 'DEL', describe: string, waited: { began: number; holder: Busy }): Promise<Busy> {
+  let holder = waited.holder;
+  const done = await poll({ ...ctx, timeoutMs: ctx.timeoutMs - (Date.now() - waited.began) }, async () => {
     const now = await cache.gcHolder(list.name);
     if (!now) return true;
     holder = now;
     return undefined;
   });
   if (!done) {
-    stopIfInterrupted(ctx, `the ${command}, while waiting for ${who(holder)} to finish CNI GC of network ${list.name} (nothing was changed)`);
+    stopIfInterrupted(ctx, `the ${command}, while waiting for ${gcName(holder, cache)} to finish CNI GC of network ${list.name} (nothing was changed)`);
     const e = new BusyError(
-      `${who(holder)} is still running CNI GC of network ${list.name} after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, ` +
+      `${gcName(holder, cache)} is still running CNI GC of network ${list.name} after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, ` +
         `and no ${command} may run beside it (CNI spec); nothing was changed for ${describe}: try again when it is done`,
     );
     e.holder = { ...holder };
     throw e;
   }
-  ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(holder)} to finish CNI GC of network ${list.name} before the ${command} (no ${command} runs beside GC)`);
+  return holder;
 }
 
 /** A cni-gc the real command would wait for (untilGcDone): its network, what holds its GC lock, and the command. */
@@ -347,9 +392,9 @@ export function attachLeft(e: unknown): LeftByStop | undefined {
 }
 
 /**
- * Attach: lock; refuse a taken ifname (naming the command that clears it); VERSION/STATUS; record the intent; wait
- * while a cni-gc runs GC of the network (untilGcDone: BusyError past the plugin time limit, the intent removed); ADD
- * the chain; cache the result. Everything from the lock to the cached result runs inside ctx.hold(): the user's signal
+ * Attach: lock, outside any cni-gc's GC of the network (lockOutsideGc: while one runs, the lock is given back and
+ * GC waited for, BusyError past the plugin time limit, nothing done); refuse a taken ifname (naming the command that
+ * clears it); VERSION/STATUS; record the intent; ADD the chain; cache the result. Everything from the lock to the cached result runs inside ctx.hold(): the user's signal
  * rolls it back (AddFailed / StoppedError, exit 128+n) unless the result is already cached (then it stands).
  */
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
@@ -372,19 +417,11 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       await req.beforeFirstAdd?.();
       stopIfInterrupted(ctx, 'anything was changed (nothing was)');
       // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
+      // (No cni-gc runs GC of the network now, nor begins one before this attach is done: lockOutsideGc.)
       try {
         await cache.writeIntent(makeEntry(key, list.bytes, runtime));
       } catch (e) {
         throw new UsageError(`could not record the attach in ${cache.named(intentPath(cache.dir, key))}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
-      }
-      // then the GC lock (after the intent: see untilGcDone); a refusal here takes the intent back
-      try {
-        await untilGcDone(ctx, cache, list, 'ADD', req.describe);
-      } catch (e) {
-        await cache.removeIntent(key).catch((r: unknown) => {
-          if (e instanceof CniAttachError) [e.left, e.message] = ['recorded', `${e.message}; its intent could not be removed (${(r as Error).message}): cni-gc finishes it`];
-        });
-        throw e;
       }
       return undefined;
     });
@@ -439,7 +476,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
     }
     await ctx.versions?.save();
     return { result, list, cacheFile: resultPath(cache.dir, key), already: false };
-  }));
+  }, { list, command: 'ADD' }));
 }
 
 export interface DetachRequest {
@@ -474,11 +511,6 @@ export interface DetachRequest {
   force?: boolean;
   /** The command lines that clear this target's record, for messages (built by the CLI). */
   ways?: WaysOut;
-  /**
-   * Set by cni-gc for its own DELs of stale attachments: they run before its GC, in the same process, and do not wait
-   * for a GC lock (untilGcDone; another cni-gc's GC is given nothing they free as valid).
-   */
-  byGc?: boolean;
 }
 
 export interface Detached {
@@ -563,8 +595,8 @@ function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, ke
  * DEL whatever is recorded for the attachment. Returns what was detached; [] means nothing was attached.
  * Errors: UsageError for an unreadable record (unless forced) and for a config of another network than the recorded
  * one; BusyError for a lock held by a live process (also with nothing recorded: an attach that has not recorded its
- * intent yet holds it), and when a cni-gc's GC of the network outlasts the wait before the DEL (untilGcDone; not for
- * req.byGc); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
+ * intent yet holds it), and when a cni-gc's GC of the network outlasts the wait before the DEL (untilGcDone, also
+ * for cni-gc's own DELs); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
  * says what may remain) — its message names the commands that retry and that forget the record; a PluginError with
  * stoppedBy / StoppedError when the user's signal stopped it (the record stays).
  */
@@ -599,9 +631,8 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     const resolved = await resolvePlugins(ctx, req.list);
     await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
-      if (!req.byGc) await untilGcDone(ctx, cache, resolved.list, 'DEL', req.describe);
       await delChain(ctx, resolved, rt);
-    }));
+    }, { list: resolved.list, command: 'DEL' }));
     return [{ network: req.list.name, containerId: req.containerId, fromIntent: false, uncached: true }];
   }
   const done: Detached[] = [];
@@ -648,7 +679,6 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         if (!still || JSON.stringify(still) !== JSON.stringify(entry)) return false;
       }
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
-      if (resolved && list && !req.byGc) await untilGcDone(ctx, cache, list, 'DEL', req.describe);
       if (resolved && list) {
         try {
           await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note));
@@ -677,7 +707,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       // a writer killed between its temp file and the rename leaves the temp file: it goes with the attachment
       await cache.sweepTemp(`${key.network}-${key.containerId}-${key.ifname}.`);
       return true;
-    })).catch((e: unknown) => {
+    }, resolved && list ? { list, command: 'DEL' } : undefined)).catch((e: unknown) => {
       // the removal, or (on a node reached by commands: exec/batch.ts) the flush that carries it after the lock
       if (removing && e instanceof UnreachableError && !stoppedBy(e)) {
         throw nodeUnreached(e, req, `${delError ? `its DEL did not succeed (${delError}), and` : 'its DEL ran, but'} whether its record on the node was removed is not known`, 'in the cluster');

@@ -41,7 +41,12 @@ export function versionsPath(cacheDir: string): string {
   return `${cacheDir}/cni-attach/plugin-versions.json`;
 }
 export function lockPath(cacheDir: string, containerId: string, ifname: string): string {
-  return `${cacheDir}/cni-attach/locks/${containerId}-${ifname}.lock`;
+  return `${cacheDir}/cni-attach/locks/${lockFile(containerId, ifname)}`;
+}
+
+/** The file name of an attachment's lock under cni-attach/locks (lockPath), as cache.heldLocks lists it. */
+export function lockFile(containerId: string, ifname: string): string {
+  return `${containerId}-${ifname}.lock`;
 }
 
 /**
@@ -453,6 +458,24 @@ export class ResultCache {
   /** What holds the GC lock of network now, read only (a stale one is not broken: a dry run changes nothing). */
   async gcHeld(network: string): Promise<Busy | undefined> {
     return this.fs('reading the GC lock', () => heldNow(this.exec, gcLockPath(this.dir, network), this.owner));
+  }
+
+  /**
+   * The attachment locks of this cache held now (exec/lock.ts heldNow: a live holder, one of another host, one being
+   * written; a stale one is neither listed nor broken), as their file name under cni-attach/locks (lockPath's
+   * `<containerId>-<ifname>.lock`, which alone does not tell the two apart) and their holder; the GC locks are not
+   * among them. For cni-gc, which waits until no ADD or DEL of a network runs (cni/gc.ts).
+   */
+  async heldLocks(): Promise<{ file: string; holder: Busy }[]> {
+    return this.fs('reading locks', async () => {
+      const out: { file: string; holder: Busy }[] = [];
+      for (const name of await this.exec.listDir(`${this.dir}/cni-attach/locks`)) {
+        if (!name.endsWith('.lock') || name.startsWith('gc:')) continue;
+        const holder = await heldNow(this.exec, `${this.dir}/cni-attach/locks/${name}`, this.owner);
+        if (holder) out.push({ file: name, holder });
+      }
+      return out;
+    });
   }
 
   /** What holds the lock of containerId/ifname now, or undefined when nothing does (free, or stale). */

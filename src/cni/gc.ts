@@ -5,7 +5,7 @@
  */
 import { BusyError } from '../errors.js';
 import { busyError, detach, entryList, poll, type WaysOut } from './attach.js';
-import type { CacheEntry, Found, ResultCache } from './cache.js';
+import { lockFile, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { gcChain, negotiateVersions, resolvePlugins, runsGc, type ChainContext, type GcAttachment, type ResolvedList } from './chain.js';
 import type { NetworkConfigList } from './conf.js';
 import { commandInParens, type Busy, type Lock } from '../exec/lock.js';
@@ -30,6 +30,12 @@ export interface GcOutcome {
   busy: { stale: Stale; error: BusyError }[];
   /** Networks whose plugins ran CNI GC. */
   gcNetworks: string[];
+  /**
+   * Networks whose CNI GC did not run because an ADD or DEL of them was still running after the wait (untilNoAddOrDel),
+   * with why ("a cni-attach/cni-detach (pid 123 …) working on eth2 of container 3c8c3e007d60 in /proc/4976/ns/net was
+   * still running after 1m …"): not a failure, left for a later cni-gc, as a busy attachment is.
+   */
+  gcBusy: { network: string; why: string }[];
   gcErrors: string[];
   /** The user's signal, when it stopped the pass: the records not reached yet stay for the next cni-gc; no CNI GC ran. */
   stoppedBy?: string;
@@ -55,6 +61,52 @@ async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): P
 }
 
 /**
+ * Wait, holding the GC lock of network, until no ADD or DEL of that network runs on this host: until no attachment
+ * lock held now (cache.ts heldLocks: a live holder's; a stale one counts for nothing) is that network's. A lock file
+ * names only a container and an ifname: a held lock is that network's when the cache has a record (result or intent)
+ * of that network under it, or none of any network (an attach before its intent; a DEL from a given config; a record
+ * that cannot be read): a lock only other networks' records name is left out. A cni-check's lock counts too (it
+ * cannot be told from a DEL's). At most ctx.timeoutMs (the plugin time limit; poll); once it waited, one note says
+ * so, and -v when it begins. Returns undefined when none runs (any more), else why GC of network must not run now
+ * (its ADD or DEL still running then, or the user's signal). The order that makes this enough: attach.ts untilGcDone.
+ */
+async function untilNoAddOrDel(ctx: ChainContext, cache: ResultCache, network: string): Promise<string | undefined> {
+  const began = Date.now();
+  let running: { what: string; holder: Busy } | undefined;
+  const first = async (): Promise<{ what: string; holder: Busy } | undefined> => {
+    const held = await cache.heldLocks();
+    if (held.length === 0) return undefined;
+    const base = (e: CacheEntry) => lockFile(e.containerId, e.ifName);
+    const named = new Map<string, CacheEntry[]>();
+    for (const f of await cache.all()) named.set(base(f.entry), [...(named.get(base(f.entry)) ?? []), f.entry]);
+    for (const l of held) {
+      const entries = named.get(l.file) ?? [];
+      if (entries.length > 0 && entries.every((e) => e.networkName !== '' && e.networkName !== network)) continue;
+      const e = entries[0];
+      const what = e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}${e.netns ? ` in ${e.netns}` : ''}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`;
+      return { what, holder: l.holder };
+    }
+    return undefined;
+  };
+  const who = (r: { what: string; holder: Busy }) => `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
+  running = await first();
+  if (!running) return undefined;
+  ctx.debug?.(`${who(running)} runs an ADD or DEL of network ${network}: its CNI GC waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
+  const done = await poll(ctx, async () => {
+    const now = await first();
+    if (!now) return true;
+    running = now;
+    return undefined;
+  });
+  if (!done) {
+    const sig = ctx.interrupted?.();
+    return sig ? `stopped by ${sig} while waiting for ${who(running)}` : `${who(running)} was still running after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)`;
+  }
+  ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(running)} to finish before CNI GC of network ${network} (no GC runs beside an ADD or DEL)`);
+  return undefined;
+}
+
+/**
  * Free the stale attachments (DEL through each one's cached chain, then forget it), then CNI GC per network of CNI
  * 1.1.0 (SPEC.md "GC"; libcni GCNetworkList), for the networks of what the caller read from the cache (`seen`, the
  * stale ones among them). A network of an older version gets no GC and so needs none of its plugins: a missing plugin
@@ -69,20 +121,22 @@ async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): P
  * The valid attachments GC is given (SPEC.md "GC": `cni.dev/valid-attachments`, "the list of **still valid**
  * attachments to this network"; the plugin "may then remove any resources related to attachments that do not exist
  * in this set") are read from the cache again just before GC: every attachment and unfinished attach of that network
- * it holds then, but those this run judged stale and could not free. So an attach that is running (its intent, its
- * lock held: its ADD may have taken a lease already), one gc left alone because it is busy, one that began or finished
- * since the cache was first read, and one gc could not judge (an unreadable record, a target refused) count as valid:
- * GC must not free what a running ADD holds.
+ * it holds then (no ADD or DEL of it runs by then: below), but those this run judged stale and could not free. So
+ * an attach that was interrupted, one gc left alone because it was busy, one that began or finished since the cache
+ * was first read, and one gc could not judge (an unreadable record, a target refused) count as valid.
  *
- * SPEC.md "Lifecycle & Ordering" asks more: "The runtime must exclusively execute either _gc_ or _add_ and _delete_
- * … and must wait for _gc_ to complete before issuing new _add_ or _delete_ commands." So the GC of each network runs
- * under its GC lock (cache.ts gcLockPath; the interface locks' rules and holder: exec/lock.ts), taken just before that
- * read and released once the plugins' GC returned, inside ctx.hold (a signal lets GC return and the lock go); an
- * attach of that network waits for it after recording its intent and before its ADD, a detach before its DEL
- * (attach.ts untilGcDone, which says why no attach can slip between: the intent first there, the lock first here).
- * gc's own DELs come before and take no GC lock. A GC lock another cni-gc holds is waited for as attaches do (at most
- * the plugin time limit; then that network's GC is skipped, in gcErrors). Only this host's cache has GC locks: cni-gc
- * runs CNI GC for no other.
+ * SPEC.md "Lifecycle & Ordering" asks more: "The runtime must exclusively execute either _gc_ or _add_ and _delete_.
+ * The runtime must ensure that no _add_ or _delete_ operations are in progress before executing _gc_, and must wait
+ * for _gc_ to complete before issuing new _add_ or _delete_ commands." So the GC of each network runs under its GC
+ * lock (cache.ts gcLockPath; the interface locks' rules and holder: exec/lock.ts), taken first, then held while gc
+ * waits until no ADD or DEL of that network runs (untilNoAddOrDel: no interface lock of it held; at most the plugin
+ * time limit, then that network's GC is skipped, `gcBusy`, for a later cni-gc), while it reads the cache for the
+ * valid list and until the plugins' GC returned, inside ctx.hold (a signal lets GC return and the lock go). An
+ * attach or detach of that network that meets the GC lock gives its interface lock back and waits for it (attach.ts
+ * untilGcDone, which gives the lock order and why it leaves no window and no deadlock). gc's own DELs come before,
+ * holding no GC lock, and wait for another cni-gc's GC as a detach does. A GC lock another cni-gc holds is waited
+ * for as attaches do (at most the plugin time limit; then that network's GC is skipped, in gcErrors). Only this
+ * host's cache has GC locks: cni-gc runs CNI GC for no other.
  */
 export async function collectGarbage(
   ctx: ChainContext,
@@ -92,7 +146,7 @@ export async function collectGarbage(
   dryRun: boolean,
   ways?: (s: Stale) => WaysOut | undefined,
 ): Promise<GcOutcome> {
-  const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcErrors: [] };
+  const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcErrors: [] };
   const describe = (s: Stale) => `container ${s.entry.containerId.slice(0, 12)}`;
   for (const s of stale) {
     if (dryRun) {
@@ -116,7 +170,6 @@ export async function collectGarbage(
         match: (e) => e.networkName === s.entry.networkName,
         netns: s.netns,
         describe: describe(s),
-        byGc: true,
         ...(w ? { ways: w } : {}),
       });
       if (done.length > 0) out.freed.push(s);
@@ -171,6 +224,16 @@ export async function collectGarbage(
     }
     const release = ctx.hold?.();
     try {
+      const busy = await untilNoAddOrDel(ctx, cache, name);
+      if (busy) {
+        const sig = ctx.interrupted?.();
+        if (sig) {
+          out.stoppedBy = sig;
+          return out;
+        }
+        out.gcBusy.push({ network: name, why: busy });
+        continue;
+      }
       let now: Found[];
       try {
         now = await cache.all();

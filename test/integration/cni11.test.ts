@@ -19,16 +19,20 @@ const lab = useLab('ce');
 
 /**
  * hang: the ADD of that ifname touches `started` and sleeps until killed (every such sleep matches `pattern`).
+ * slow: the ADD of that ifname logs "ADD start <ifname>", then waits until the file `release` appears (at most 30s).
  * leases: ADD writes a lease file <ws>/leases/<ifname> (as host-local keeps one per address), DEL removes it, and GC
  * logs "GC start", waits until the file `release` appears (at most 30s), removes every lease whose ifname is not among
  * cni.dev/valid-attachments (as host-local's GC frees what it was not told is valid), then logs "GC end".
  */
-async function setup(o: { hang?: { ifname: string; started: string; marker: string }; leases?: { release: string } } = {}) {
+async function setup(o: { hang?: { ifname: string; started: string; marker: string }; slow?: { ifname: string; release: string }; leases?: { release: string } } = {}) {
   const ws = await lab.workspace();
   const ns = await lab.netns();
   const log = join(ws.dir, 'calls.log');
   const notReady = join(ws.dir, 'not-ready');
   const hang = o.hang ? `if [ "$CNI_IFNAME" = ${o.hang.ifname} ]; then touch ${o.hang.started}; exec sleep ${o.hang.marker}; fi\n` : '';
+  const slow = o.slow
+    ? `if [ "$CNI_IFNAME" = ${o.slow.ifname} ]; then echo "ADD start $CNI_IFNAME" >> ${log}; i=0; while [ ! -e ${o.slow.release} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; fi\n`
+    : '';
   const leases = join(ws.dir, 'leases');
   const lease = o.leases ? { add: `mkdir -p ${leases}; echo "$CNI_CONTAINERID" > ${leases}/$CNI_IFNAME\n`, del: `\nrm -f ${leases}/$CNI_IFNAME` } : { add: '', del: '' };
   const gc = o.leases
@@ -43,7 +47,7 @@ echo "GC end" >> ${log}`
     : `echo "GC $CONF" >> ${log}`;
   await fakePlugin(ws.pluginDir, 'one11', {
     version: `echo '{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}'`,
-    add: `${hang}${lease.add}echo "ADD $CNI_IFNAME" >> ${log}
+    add: `${hang}${slow}${lease.add}echo "ADD $CNI_IFNAME" >> ${log}
 echo '{"cniVersion":"1.1.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}],"ips":[{"interface":0,"address":"198.18.8.2/24"}]}'`,
     del: `echo "DEL $CNI_IFNAME" >> ${log}${lease.del}`,
     status: `echo "STATUS env=$(env | grep -c '^CNI_')" >> ${log}
@@ -94,13 +98,14 @@ describe('CNI 1.1 plugins', () => {
     expectOk(await runCli('detach', s.args()));
   });
 
-  it('cni-gc while an attach is in its ADD: that attachment is among the valid ones GC is given (SPEC.md GC: the still valid attachments), left alone with a note, exit 0; once that attach is killed, gc frees it and GC no longer lists it', async () => {
+  it('cni-gc while an attach is in its ADD past gc\'s --timeout: that attachment is left alone with a note, and no CNI GC runs beside the ADD (its network\'s GC left for a later run, a note), exit 0; once that attach is killed, gc frees it and GC no longer lists it', async () => {
     const started = join((await lab.workspace()).dir, 'hang.started');
     const marker = uniqueSeconds(30);
     const pattern = `^sleep ${marker.replace('.', '\\.')}$`;
     lab.defer('hanging plugin', () => killAll(pattern));
     const s = await setup({ hang: { ifname: 'eth2', started, marker } });
     const cid = containerIdOf(netnsPath(s.ns));
+    const network = (JSON.parse(await readFile(s.conf, 'utf8')) as { name: string }).name;
     const gcArgs = ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir];
     const validOf = async (n: number) => {
       const gc = (await s.calls()).filter((c) => c.startsWith('GC '))[n]!;
@@ -111,12 +116,14 @@ describe('CNI 1.1 plugins', () => {
     expect(await waitFor(async () => existsSync(started), 15_000), 'the attach of eth2 is in its ADD').toBe(true);
 
     // before: eth2 was taken for an interrupted attach: its DEL refused as busy (exit 1), and GC was given eth1 alone,
-    // free to take the lease of the ADD still running
-    const g = await runCli('gc', gcArgs);
+    // free to take the lease of the ADD still running; then GC ran beside that ADD, given eth2 as valid
+    const g = await runCli('gc', [...gcArgs, '--timeout', '1s']);
     expectOk(g);
-    expect(g.stderr.split('\n'), show(g)).toContain(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${(JSON.parse(await readFile(s.conf, 'utf8')) as { name: string }).name}) alone: a cni-attach/cni-detach (${await commandOfThisHost(run.pid!)}) is working on it right now; a later cni-gc looks at it again`);
-    expect(g.stdout).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, 1 alive, 1 busy \(left for a later run\)$/);
-    expect(await validOf(0)).toEqual([`${cid}/eth1`, `${cid}/eth2`]);
+    const attacher = await commandOfThisHost(run.pid!);
+    expect(g.stderr.split('\n'), show(g)).toContain(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${network}) alone: a cni-attach/cni-detach (${attacher}) is working on it right now; a later cni-gc looks at it again`);
+    expect(g.stderr.split('\n'), show(g)).toContain(`note: CNI GC of network ${network} did not run: a cni-attach/cni-detach (${attacher}) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} was still running after 1s (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec); a later cni-gc runs it`);
+    expect(g.stdout, show(g)).toBe('gc: freed 0 stale attachments, 1 alive, 1 busy (left for a later run), CNI GC of 1 network left for a later run');
+    expect((await s.calls()).filter((c) => c.startsWith('GC ')), 'no GC beside the ADD').toEqual([]);
     expect(await s.calls()).not.toContain('DEL eth2');
 
     run.kill('SIGKILL');
@@ -126,8 +133,43 @@ describe('CNI 1.1 plugins', () => {
     expectOk(again);
     expect(again.stdout).toMatch(/^freed eth2 of netns \S+ \(network \S+\): an attach of it was interrupted\nCNI GC ran for network \S+\ngc: freed 1 stale attachment, 1 alive$/);
     expect(await s.calls()).toContain('DEL eth2');
-    expect(await validOf(1)).toEqual([`${cid}/eth1`]);
+    expect(await validOf(0)).toEqual([`${cid}/eth1`]);
     expectOk(await runCli('detach', s.args()));
+    expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
+  });
+
+  it('cni-gc begun while an attach is in its ADD waits for that ADD to return before its CNI GC (SPEC.md Lifecycle & Ordering: no add in progress before gc), says so in a note, and gives GC that attachment as valid', async () => {
+    const release = join((await lab.workspace()).dir, 'add.release');
+    lab.defer('the ADD waiting for its release file', () => writeFile(release, ''));
+    const s = await setup({ slow: { ifname: 'eth2', release } });
+    const cid = containerIdOf(netnsPath(s.ns));
+    const network = (JSON.parse(await readFile(s.conf, 'utf8')) as { name: string }).name;
+    expectOk(await runCli('attach', s.argsOf('eth1', '--conf', s.conf)));
+    const run = spawnCli('attach', s.argsOf('eth2', '--conf', s.conf));
+    expect(await waitFor(async () => (await s.calls()).includes('ADD start eth2'), 15_000), 'the attach of eth2 is in its ADD').toBe(true);
+
+    const gc = spawnCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir]);
+    const gcLock = join(s.ws.cacheDir, 'cni-attach', 'locks', `gc:${network}.lock`);
+    expect(await waitFor(async () => existsSync(gcLock) || (await s.calls()).some((c) => c.startsWith('GC ')), 15_000), 'cni-gc took the GC lock').toBe(true);
+    // before: GC ran at once, beside the ADD (given eth2 as valid from its intent)
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await s.calls()).filter((c) => c.startsWith('GC ')), 'no GC while the ADD runs').toEqual([]);
+    expect(existsSync(gcLock), 'cni-gc is still waiting, its GC lock held').toBe(true);
+
+    await writeFile(release, '');
+    const [a, g] = await Promise.all([run.done, gc.done]);
+    expectOk(a);
+    expectOk(g);
+    const calls = await s.calls();
+    expect(calls.map((c) => (c.startsWith('GC ') ? 'GC' : c))).toEqual(['STATUS env=2', 'ADD eth1', 'STATUS env=2', 'ADD start eth2', 'ADD eth2', 'GC']);
+    const valid = (JSON.parse(calls.at(-1)!.slice(3)) as Record<string, { containerID: string; ifname: string }[]>)['cni.dev/valid-attachments']!;
+    expect(valid.map((v) => `${v.containerID}/${v.ifname}`).sort()).toEqual([`${cid}/eth1`, `${cid}/eth2`]);
+    expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, started \\d+ ticks after boot\\) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
+    expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, \d alive/);
+    expect(existsSync(gcLock)).toBe(false);
+
+    expectOk(await runCli('detach', s.argsOf('eth1')));
+    expectOk(await runCli('detach', s.argsOf('eth2')));
     expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
   });
 
@@ -144,19 +186,19 @@ describe('CNI 1.1 plugins', () => {
     expect(await waitFor(async () => (await s.calls()).includes('GC start'), 15_000), 'cni-gc is in the plugin\'s GC').toBe(true);
     const run = spawnCli('attach', s.argsOf('eth2', '--conf', s.conf));
     const intent = join(s.ws.cacheDir, 'cni-attach', 'intents', `${network}-${cid}-eth2`);
-    expect(await waitFor(async () => existsSync(intent) || (await s.calls()).includes('ADD eth2'), 15_000), 'the attach of eth2 recorded its intent').toBe(true);
     // before: the ADD ran at once, during GC, and GC (not told of eth2: it read the cache before the attach began)
-    // freed its lease
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(await s.calls()).not.toContain('ADD eth2');
-    expect(existsSync(intent), 'the attach is still waiting').toBe(true);
+    // freed its lease; then (h17a) the attach recorded its intent and waited holding its interface lock
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await s.calls(), 'the attach of eth2 is waiting: not even its STATUS ran').toEqual(['STATUS env=2', 'ADD eth1', 'GC start']);
+    expect(existsSync(intent), 'nothing written while it waits').toBe(false);
+    expect(existsSync(join(s.ws.cacheDir, 'cni-attach', 'locks', `${cid}-eth2.lock`)), 'nor its interface lock held').toBe(false);
 
     await writeFile(release, '');
     const [g, a] = await Promise.all([gc.done, run.done]);
     expectOk(g);
     expectOk(a);
     expect(a.stderr, show(a)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-gc \\(pid ${gc.pid} on this host \\S+, started \\d+ ticks after boot\\) to finish CNI GC of network ${network.replace(/[.]/g, '\\.')} before the ADD \\(no ADD runs beside GC\\)$`, 'm'));
-    expect(await s.calls()).toEqual(['STATUS env=2', 'ADD eth1', 'GC start', 'STATUS env=2', 'GC end', 'ADD eth2']);
+    expect(await s.calls()).toEqual(['STATUS env=2', 'ADD eth1', 'GC start', 'GC end', 'STATUS env=2', 'ADD eth2']);
     expect(await s.leaseOf('eth1')).toBe(cid);
     expect(await s.leaseOf('eth2')).toBe(cid);
     expect(existsSync(join(s.ws.cacheDir, 'cni-attach', 'locks', `gc:${network}.lock`))).toBe(false);

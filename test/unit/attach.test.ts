@@ -358,7 +358,9 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     const { readFile, writeFileAtomic, removeFile } = s.exec;
     s.exec.readFile = async (p) => (p === GC_LOCK && trace.push('read gc lock'), readFile.call(s.exec, p));
     s.exec.writeFileAtomic = async (p, d) => (p.includes('/intents/') && trace.push('write intent'), writeFileAtomic.call(s.exec, p, d));
-    s.exec.removeFile = async (p) => (p.includes('/intents/') && trace.push('remove intent'), removeFile.call(s.exec, p));
+    s.exec.removeFile = async (p) => (p.includes('/intents/') && trace.push('remove intent'), p.endsWith('/c1-eth1.lock') && trace.push('release lock'), removeFile.call(s.exec, p));
+    const { createExclusive } = s.exec;
+    s.exec.createExclusive = async (p, d, m) => (p.endsWith('/c1-eth1.lock') && trace.push('take lock'), createExclusive.call(s.exec, p, d, m));
     return { ...s, cache, owner, log, trace };
   }
 
@@ -382,20 +384,40 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     expect((await planAttach(s.ctx, s.cache, { ...s.req, rt: { ...s.req.rt, ifname: 'eth2' } })).gcWait).toBeUndefined();
   });
 
-  it('an attach records its intent, then meets the GC lock of a live cni-gc: it waits, and its ADD runs once GC is done (one note says so)', async () => {
+  it('an attach takes its interface lock, then reads the GC lock before it writes anything: a live cni-gc\'s sends it back without its lock (no intent), and once GC is done it takes the lock again and runs (one note says so)', async () => {
     const s = setup11();
     s.exec.files.set(GC_LOCK, LIVE_GC);
-    let intentWhileWaiting = false;
+    const LOCK = lockPath(CACHE, 'c1', 'eth1');
+    let whileWaiting: string[] = [];
     setTimeout(() => {
-      intentWhileWaiting = s.exec.files.has(intentPath(CACHE, key));
+      whileWaiting = [...s.exec.files.keys()];
       s.exec.files.delete(GC_LOCK); // GC returned: the lock goes
     }, 150);
     await attach({ ...s.ctx, timeoutMs: 5000 }, s.cache, s.req);
-    expect(intentWhileWaiting).toBe(true);
-    expect(s.trace.slice(0, 2)).toEqual(['write intent', 'read gc lock']);
-    expect(s.log).toEqual(['STATUS bridge (gc lock held)', 'STATUS tuning (gc lock held)', 'ADD bridge', 'ADD tuning']);
+    // before: the intent was written, then the GC lock read, and the attach waited holding its interface lock
+    expect(whileWaiting).toEqual([GC_LOCK]);
+    expect(s.trace.slice(0, 4)).toEqual(['take lock', 'read gc lock', 'release lock', 'read gc lock']);
+    const again = s.trace.indexOf('take lock', 1);
+    expect(s.trace.slice(again, again + 3)).toEqual(['take lock', 'read gc lock', 'write intent']);
+    expect(s.trace.slice(1, again).filter((t) => t !== 'read gc lock')).toEqual(['release lock']);
+    expect(s.exec.files.has(LOCK)).toBe(false);
+    expect(s.log).toEqual(['STATUS bridge', 'STATUS tuning', 'ADD bridge', 'ADD tuning']);
     expect(s.notes).toEqual([expect.stringMatching(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host, started 200 ticks after boot\) to finish CNI GC of network net before the ADD \(no ADD runs beside GC\)$/)]);
     expect(s.exec.files.has(resultPath(CACHE, key))).toBe(true);
+  });
+
+  it('an attach that took the GC lock\'s absence once does not read it again: a cni-gc that begins during its ADD is the one to wait (cni-gc sees its interface lock)', async () => {
+    const s = setup11();
+    s.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      s.log.push(`${c.command} bridge`);
+      if (c.command !== 'ADD') return {};
+      s.exec.files.set(GC_LOCK, LIVE_GC); // a cni-gc took its GC lock now: it waits for this attach's interface lock
+      return { stdout: JSON.stringify(bridgeResult('eth1', NS, '198.18.0.2/24', '1.1.0')) };
+    }, ['1.0.0', '1.1.0']);
+    await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req);
+    expect(s.trace.filter((t) => t === 'read gc lock')).toHaveLength(1);
+    expect(s.log).toEqual(['STATUS bridge', 'STATUS tuning', 'ADD bridge', 'ADD tuning (gc lock held)']);
+    expect(s.notes).toEqual([]);
   });
 
   it('a GC lock whose cni-gc is gone is stale: broken, and the attach goes on at once', async () => {
@@ -407,7 +429,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     expect(s.notes).toEqual([]);
   });
 
-  it('past the plugin time limit: busy (exit 1), no ADD ran, the intent is gone and nothing is left but the cni-gc\'s lock', async () => {
+  it('past the plugin time limit: busy (exit 1), nothing ran or was written, and nothing is left but the cni-gc\'s lock', async () => {
     const s = setup11();
     s.exec.files.set(GC_LOCK, LIVE_GC);
     const e = await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req).catch((x: unknown) => x);
@@ -415,31 +437,34 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     expect((e as BusyError).message).toBe('a cni-gc (pid 5151 on this host fake-host, started 200 ticks after boot) is still running CNI GC of network net after 200ms (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
     expect(attachLeft(e)).toBe('nothing');
     expect(s.log.filter((l) => l.startsWith('ADD'))).toEqual([]);
-    expect(s.trace).toEqual(['write intent', 'read gc lock', ...s.trace.slice(2, -1).map(() => 'read gc lock'), 'remove intent']);
+    // before: its intent was written before the GC lock was read, and removed again
+    expect(s.trace).toEqual(['take lock', 'read gc lock', 'release lock', ...s.trace.slice(3).map(() => 'read gc lock')]);
     expect([...s.exec.files.keys()]).toEqual([GC_LOCK]);
   });
 
-  it('a detach waits before its DEL as an attach before its ADD, and is busy past the bound with its record kept; cni-gc\'s own DELs do not wait', async () => {
+  it('a detach waits before its DEL as an attach before its ADD (its interface lock given back meanwhile), and is busy past the bound with its record kept', async () => {
     const s = setup11();
     await attach(s.ctx, s.cache, s.req);
     s.exec.files.set(GC_LOCK, LIVE_GC);
     s.log.length = 0;
+    s.trace.length = 0;
     const e = await detach({ ...s.ctx, timeoutMs: 200 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BusyError);
     expect((e as Error).message).toMatch(/no DEL may run beside it/);
     expect(s.log).toEqual([]);
     expect(s.exec.files.has(resultPath(CACHE, key))).toBe(true);
+    expect(s.trace.slice(0, 3)).toEqual(['take lock', 'read gc lock', 'release lock']);
+    expect(s.exec.files.has(lockPath(CACHE, 'c1', 'eth1'))).toBe(false);
 
-    setTimeout(() => s.exec.files.delete(GC_LOCK), 150);
+    let lockWhileWaiting = true;
+    setTimeout(() => {
+      lockWhileWaiting = s.exec.files.has(lockPath(CACHE, 'c1', 'eth1'));
+      s.exec.files.delete(GC_LOCK);
+    }, 150);
     expect(await detach({ ...s.ctx, timeoutMs: 5000 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' })).toHaveLength(1);
+    expect(lockWhileWaiting).toBe(false);
     expect(s.log).toEqual(['DEL tuning', 'DEL bridge']);
     expect(s.notes.at(-1)).toMatch(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host, started 200 ticks after boot\) to finish CNI GC of network net before the DEL/);
-
-    await attach(s.ctx, s.cache, s.req);
-    s.exec.files.set(GC_LOCK, LIVE_GC);
-    s.log.length = 0;
-    expect(await detach({ ...s.ctx, timeoutMs: 200 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x', byGc: true })).toHaveLength(1);
-    expect(s.log).toEqual(['DEL tuning (gc lock held)', 'DEL bridge (gc lock held)']);
   });
 
   it('costs nothing where GC does not run: a 1.0.0 network, disableGC, a node reached by commands read no GC lock', async () => {
@@ -455,7 +480,8 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
       s.exec.files.set(GC_LOCK, LIVE_GC);
       await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req);
       await detach({ ...s.ctx, timeoutMs: 200 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' });
-      expect(s.trace).toEqual(['write intent', 'remove intent', 'remove intent']); // the attach's, the detach's
+      expect(s.trace.filter((t) => !t.endsWith(' lock'))).toEqual(['write intent', 'remove intent', 'remove intent']); // the attach's, the detach's
+      expect(s.trace).not.toContain('read gc lock');
     }
     expect(new ResultCache(Object.assign(new FakeExecutor(), { elsewhere: 'node node-b' }), CACHE, fakeOwner()).gcHere).toBe(false);
     expect(new ResultCache(new FakeExecutor(), CACHE, fakeOwner()).gcHere).toBe(true);

@@ -3,7 +3,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { attach } from '../../src/cni/attach.js';
-import { gcLockPath, intentPath, lockPath, ResultCache } from '../../src/cni/cache.js';
+import { gcLockPath, intentPath, lockPath, ResultCache, resultPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { thisHost } from '../../src/exec/host.js';
@@ -276,17 +276,24 @@ describe('kubectl cni-gc', () => {
     expect(w.stdout()).toMatch(/CNI GC ran for network net11/);
   });
 
-  it('CNI GC is given what the cache holds when it runs (an attach begun since gc read it, still in its ADD, counts as valid), but what gc could not free', async () => {
+  it('CNI GC is given what the cache holds when it runs (an attach begun since gc read it, waited for until its ADD is done, counts as valid), but what gc could not free', async () => {
     const w = world({ stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' }) });
     const other = 'e'.repeat(64);
     let delFails = false;
+    const eth3 = { network: 'net11', containerId: other, ifname: 'eth3' };
     w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
       if (c.command === 'ADD') return { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4242/ns/net', '198.18.0.2/24', '1.1.0')) };
       if (c.command === 'DEL' && c.env.CNI_IFNAME === 'eth1') {
-        // while gc frees eth1, another attach records its intent for eth3 (its ADD under way): the cache gc read had none
+        // while gc frees eth1, another attach records its intent for eth3 (its ADD under way): the cache gc read had
+        // none; 150 ms later its ADD is done (its result cached, its lock gone)
         const intent = { kind: 'cniCacheV1', containerId: other, config: Buffer.from(JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' })).toString('base64'), ifName: 'eth3', networkName: 'net11', netns: '/proc/4343/ns/net' };
-        w.exec.files.set(intentPath('/var/lib/cni', { network: 'net11', containerId: other, ifname: 'eth3' }), JSON.stringify(intent));
+        w.exec.files.set(intentPath('/var/lib/cni', eth3), JSON.stringify(intent));
         w.exec.files.set(lockPath('/var/lib/cni', other, 'eth3'), 'other-host 77 1\n');
+        setTimeout(() => {
+          w.exec.files.set(resultPath('/var/lib/cni', eth3), JSON.stringify({ ...intent, result: bridgeResult('eth3', '/proc/4343/ns/net', '198.18.0.3/24', '1.1.0') }));
+          w.exec.files.delete(intentPath('/var/lib/cni', eth3));
+          w.exec.files.delete(lockPath('/var/lib/cni', other, 'eth3'));
+        }, 150);
         if (delFails) return { code: 1, stdout: '{"code":11,"msg":"busy"}' };
       }
       return {};
@@ -297,6 +304,7 @@ describe('kubectl cni-gc', () => {
     const gc = w.exec.calls.filter((c) => c.command === 'GC');
     // before: [] (what gc had judged valid when it read the cache), and GC was free to take eth3's lease
     expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: other, ifname: 'eth3' }]);
+    expect(w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 77 on host other-host, started 1 ticks after boot\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
 
     // a stale attachment whose DEL failed is what GC is for: not in the list
     w.exec.calls.length = 0;
@@ -330,7 +338,8 @@ describe('kubectl cni-gc and attaches of the network it runs GC for (SPEC.md "Li
       const list = parseNetworkConfig(net11, 't');
       during = attach(ctx, new ResultCache(exec, '/var/lib/cni', fakeOwner()), { list, rt: { containerId: 'e'.repeat(64), netns: '/proc/4343/ns/net', ifname: 'eth3', cniArgs: [], capabilityArgs: {} }, describe: 'x', interfaceExists: async () => false });
       await new Promise((r) => setTimeout(r, 200));
-      log.push('GC end');
+      // the attach took its interface lock, saw the GC lock and gave its lock back before writing anything
+      log.push(`GC end; the attach's intent: ${[...w.exec.files.keys()].some((k) => k.includes('/intents/')) ? 'written' : 'none'}, its lock: ${w.exec.files.has(lockPath('/var/lib/cni', 'e'.repeat(64), 'eth3')) ? 'held' : 'free'}`);
       return {};
     }, ['1.0.0', '1.1.0']);
     await w.cli(attachCommand, attachArgs);
@@ -345,12 +354,102 @@ describe('kubectl cni-gc and attaches of the network it runs GC for (SPEC.md "Li
       'take gc lock',
       'read cache',
       `GC start, its lock: ${thisHost.host} ${process.pid} ${await thisHost.start()}`,
-      'GC end',
+      "GC end; the attach's intent: none, its lock: free",
       'release gc lock',
       `note: waited Ns for a cni-gc (pid ${process.pid} on host ${thisHost.host}, started ${await thisHost.start()} ticks after boot) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
       'ADD eth3',
     ]);
     expect(w.exec.files.has(gcLock)).toBe(false);
+  });
+});
+
+describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle & Ordering": no ADD or DEL in progress before GC)', () => {
+  const net11 = JSON.stringify({ cniVersion: '1.1.0', name: 'net11', type: 'bridge' });
+  const other = 'e'.repeat(64);
+
+  /** A world whose attach of eth3 (another process: a lock of host fake-host to gc) stays in its ADD until let go. */
+  function slowAdd() {
+    const w = world({ stdin: net11 });
+    const log: string[] = [];
+    let letGo!: () => void;
+    const goOn = new Promise<void>((r) => (letGo = r));
+    let started!: () => void;
+    const inAdd = new Promise<void>((r) => (started = r));
+    w.exec.addPlugin('/opt/cni/bin/bridge', async (c) => {
+      if (c.command === 'ADD') {
+        log.push(`ADD ${c.env.CNI_IFNAME} start`);
+        started();
+        await goOn;
+        log.push(`ADD ${c.env.CNI_IFNAME} end`);
+        return { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4343/ns/net', '198.18.0.3/24', '1.1.0')) };
+      }
+      if (c.command === 'GC') log.push(`GC valid=${(c.stdin['cni.dev/valid-attachments'] as { ifname: string }[]).map((a) => a.ifname).join(',')}`);
+      return {};
+    }, ['1.0.0', '1.1.0']);
+    const ctx: ChainContext = { exec: w.exec, cniPath: ['/opt/cni/bin'], timeoutMs: 5000, note: () => undefined };
+    const running = attach(ctx, new ResultCache(w.exec, '/var/lib/cni', fakeOwner()), { list: parseNetworkConfig(net11, 't'), rt: { containerId: other, netns: '/proc/4343/ns/net', ifname: 'eth3', cniArgs: [], capabilityArgs: {} }, describe: 'x', interfaceExists: async () => false });
+    return { w, log, letGo, inAdd, running };
+  }
+
+  it('ADD first: gc takes the GC lock, waits while the attach holds its interface lock, and runs GC once the ADD returned, with that attachment valid (one note says so)', async () => {
+    const s = slowAdd();
+    await s.inAdd;
+    const gcLock = gcLockPath('/var/lib/cni', 'net11');
+    let gcLockWhileWaiting: string | undefined;
+    setTimeout(() => {
+      gcLockWhileWaiting = s.w.exec.files.get(gcLock);
+      s.log.push('ADD let go');
+      s.letGo();
+    }, 200);
+    expect(await s.w.cli(gcCommand, [])).toBe(0);
+    await s.running;
+    // before: GC ran at once, beside the ADD ('GC valid=eth3' before 'ADD eth3 end')
+    expect(s.log).toEqual(['ADD eth3 start', 'ADD let go', 'ADD eth3 end', 'GC valid=eth3']);
+    expect(gcLockWhileWaiting).toBe(`${thisHost.host} ${process.pid} ${await thisHost.start()}\n`);
+    expect(s.w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 4242 on host fake-host, started 100 ticks after boot\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
+    expect(s.w.stdout()).toMatch(/^CNI GC ran for network net11$/m);
+    expect(s.w.exec.files.has(gcLock)).toBe(false);
+  });
+
+  it('an ADD that outlasts --timeout: that network\'s GC does not run (busy: a note, the summary and -o json say so), exit 0, the GC lock released; the ADD goes on undisturbed', async () => {
+    const s = slowAdd();
+    await s.inAdd;
+    expect(await s.w.cli(gcCommand, ['--timeout', '200ms'])).toBe(0);
+    expect(s.log).toEqual(['ADD eth3 start']);
+    const why = 'a cni-attach/cni-detach (pid 4242 on host fake-host, started 100 ticks after boot) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net was still running after 200ms (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)';
+    expect(s.w.stderr().split('\n')).toContain(`note: CNI GC of network net11 did not run: ${why}; a later cni-gc runs it`);
+    expect(s.w.stdout()).toMatch(/^gc: freed 0 stale attachments, \d+ alive, 1 busy \(left for a later run\), CNI GC of 1 network left for a later run$/m);
+    expect(s.w.stdout()).not.toMatch(/CNI GC ran/);
+    expect(s.w.exec.files.has(gcLockPath('/var/lib/cni', 'net11'))).toBe(false);
+
+    expect(await s.w.cli(gcCommand, ['--timeout', '200ms', '-o', 'json'])).toBe(0);
+    const json = JSON.parse(s.w.stdout().slice(s.w.stdout().indexOf('{'))) as { cniGc: string[]; cniGcBusy: unknown[]; errors: string[] };
+    expect(json).toMatchObject({ cniGc: [], cniGcBusy: [{ network: 'net11', reason: why }], errors: [] });
+
+    s.letGo();
+    await s.running;
+    expect(s.log).toEqual(['ADD eth3 start', 'ADD eth3 end']);
+  });
+
+  it('an interface lock that only another network\'s record names is not waited for', async () => {
+    const w = world({ stdin: net11 });
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4242/ns/net', '198.18.0.2/24', '1.1.0')) } : {}), ['1.0.0', '1.1.0']);
+    await w.cli(attachCommand, attachArgs);
+    // another network's attach of eth3 is in its ADD (its intent, its lock held by a live process of another host)
+    const old = JSON.stringify({ cniVersion: '1.0.0', name: 'old10', type: 'bridge' });
+    const intent = { kind: 'cniCacheV1', containerId: other, config: Buffer.from(old).toString('base64'), ifName: 'eth3', networkName: 'old10', netns: '/proc/4343/ns/net' };
+    w.exec.files.set(intentPath('/var/lib/cni', { network: 'old10', containerId: other, ifname: 'eth3' }), JSON.stringify(intent));
+    w.exec.files.set(lockPath('/var/lib/cni', other, 'eth3'), 'other-host 77 1\n');
+    const began = Date.now();
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(Date.now() - began).toBeLessThan(2000);
+    expect(w.stdout()).toMatch(/^CNI GC ran for network net11$/m);
+    expect(w.stderr()).not.toMatch(/waited/);
+
+    // with no record under it, a held lock may be any network's attach before its intent: waited for
+    w.exec.files.delete(intentPath('/var/lib/cni', { network: 'old10', containerId: other, ifname: 'eth3' }));
+    expect(await w.cli(gcCommand, ['--timeout', '100ms'])).toBe(0);
+    expect(w.stderr()).toContain(`note: CNI GC of network net11 did not run: a cni-attach/cni-detach (pid 77 on host other-host, started 1 ticks after boot) working on the attachment of /var/lib/cni/cni-attach/locks/${other}-eth3.lock was still running after 100ms`);
   });
 });
 
