@@ -355,7 +355,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     }
 
     const engine = await load.engine();
-    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!, flags.dryRun ? undefined : await readAheadOn(job)) : undefined;
+    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!, p.cache, flags.dryRun ? undefined : await readAheadOn(job)) : undefined;
     const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;

@@ -314,6 +314,32 @@ describe('kubectl cni-detach POD', () => {
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.stderr()).toMatch(/no longer exists[\s\S]*no network-status annotation to update/);
   });
+  it('a pod nobody knows (not in the API, no record in the cluster, nothing in the cache): detach and check answer as kubectl does, exit 3, nothing run (they said "no longer exists … nothing to do", exit 0); a pod that was there and is gone, which a record or the cache still names, stays "nothing to do"', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    for (const [make, extra] of [[detachCommand, []], [detachCommand, ['--force']], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['nope', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stdout()).toBe('');
+      expect(w.stderr()).toBe('error: pod "nope" not found in namespace "shop"\n');
+      // the same name in a namespace that has no such pod either
+      expect(await w.cli(make, ['web-1', '-n', 'other', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stderr()).toBe('error: pod "web-1" not found in namespace "other"\n');
+    }
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
+    // web-1 deleted: the cluster's record names it (this host's cache emptied), then only the cache's entry of another interface
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    for (const k of [...w.exec.files.keys()].filter((k) => k.includes('/results/'))) w.exec.files.delete(k);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 no longer exists: using what the cache recorded for it\n[\s\S]*; nothing to do\n$/);
+    const g = world();
+    expect(await g.cli(attachCommand, [...attachArgs.slice(0, 4), 'net2', ...attachArgs.slice(5), '--no-annotate'])).toBe(0);
+    g.kube.configMaps.clear();
+    g.kube.pods.clear();
+    g.runtime.sandboxes.clear();
+    expect(await g.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(g.stderr()).toMatch(/; nothing to do\n$/);
+  });
   it('the pod gone and the cluster\'s records (which name its node) not readable: this host\'s cache holds it, detached; holds nothing, exit 4 saying why (it said "nothing to do", exit 0)', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
