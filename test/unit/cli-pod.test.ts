@@ -5,7 +5,7 @@ import { checkCommand } from '../../src/cli/check.js';
 import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
-import { NETNS, SANDBOX, world } from '../fakes/world.js';
+import { manyPods, NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 
@@ -408,19 +408,7 @@ describe('kubectl cni-detach POD', () => {
 });
 
 describe('-l / --all: many pods', () => {
-  function many(n: number) {
-    const w = world();
-    w.kube.pods.clear();
-    w.runtime.sandboxes.clear();
-    for (let i = 1; i <= n; i++) {
-      const uid = `uid-${i}`;
-      w.kube.add(makePod({ name: `web-${i}`, namespace: 'shop', uid, labels: { app: 'web' } }));
-      w.runtime.add('shop', `web-${i}`, uid, { id: `${i}`.padStart(64, 'a'), pid: 5000 + i, netnsPath: `/proc/${5000 + i}/ns/net` });
-      w.exec.netns.add(`/proc/${5000 + i}/ns/net`);
-    }
-    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', labels: { app: 'db' } }));
-    return w;
-  }
+  const many = manyPods;
 
   it('attaches every matching pod with one API list and one runtime list, a progress line each, and a summary', async () => {
     const w = many(5);
