@@ -5,6 +5,7 @@ import { checkCommand } from '../../src/cli/check.js';
 import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
+import { bridgeResult } from '../fakes/executor.js';
 import { manyPods, NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
@@ -447,6 +448,28 @@ describe('-l / --all: many pods', () => {
     expect(w.stderr()).toMatch(/error: attach failed for 1 of 3 pods\n$/);
     expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2)\n');
     expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(2);
+  });
+
+  it('an attach batch whose failed pods were not rolled back: the summary, the error line and -o json count them, with the cni-detach that undoes them — the batch\'s -l when no pod is attached, else one pod\'s (it said only "3 failed")', async () => {
+    const w = many(3);
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' || c.command === 'DEL' ? { code: 1, stderr: 'bad conf' } : {}));
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
+    const undo = 'kubectl cni-detach -l app=web -n shop --ifname eth1';
+    expect(w.stdout()).toBe(
+      'eth1 attached to 0 of 3 pods; 3 failed (shop/web-1, shop/web-2, shop/web-3), 3 not rolled back; ' +
+        `the 3 not rolled back stay recorded (interrupted): \`${undo}\` runs their DEL again (\`${undo} --force\` forgets those whose DEL keeps failing)\n`,
+    );
+    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: attach failed for 3 of 3 pods, 3 not rolled back');
+    expect(await w.cli(attachCommand, ['--all', '-n', 'shop', '--ifname', 'eth2', '--conf', '-', '-o', 'json'])).toBe(1);
+    expect((JSON.parse(w.stdout()) as { left?: string }[]).map((r) => r.left)).toEqual(['recorded', 'recorded', 'recorded', undefined]);
+    // what it says undoes them does
+    expect(await w.cli(detachCommand, [...undo.split(' ').slice(2), '--force'])).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 detached from 0 of 3 pods; forgotten in 3 /);
+    // one pod of three not rolled back, the others attached: its own cni-detach (the -l would detach those too)
+    const m = many(3);
+    m.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;') && (c.command === 'ADD' || c.command === 'DEL') ? { code: 1, stderr: 'bad conf' } : c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', '/proc/5002/ns/net')) } : {}));
+    expect(await m.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
+    expect(m.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2), 1 not rolled back; the 1 not rolled back stays recorded (interrupted): `kubectl cni-detach web-2 -n shop --ifname eth1` runs its DEL again (`kubectl cni-detach web-2 -n shop --ifname eth1 --force` forgets it if that DEL keeps failing)\n');
   });
 
   it('12 pods failing: each named once on stderr (its line) and in a summary of 5 names on stdout; the error line counts', async () => {
