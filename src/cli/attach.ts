@@ -14,7 +14,7 @@ import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel } from './bulk.js';
+import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
 import { main, stdio } from './main.js';
 
@@ -309,8 +309,24 @@ async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise
   return podTargetOf(pod, runtimes, job.exec, pod.metadata!.namespace!, pod.metadata!.name!, job.deps.hostname(), await readAheadOn(job));
 }
 
-/** What the user's signal left of an attach it stopped (cli/bulk.ts). */
-const STOP_WORDS = { undone: 'rolled back', recorded: 'left recorded (rollback failed)' };
+/**
+ * What the user's signal left of an attach it stopped, and what a failed one whose rollback failed too (or whose node
+ * was lost during its ADD) left (cli/bulk.ts): with the cni-detach that undoes those — the batch's own -l/--all when
+ * no pod of it may be attached (each failed, and said what it left), else one pod's (the others attached stay so).
+ */
+function stopWords(job: Job, namespace: string): StopWords {
+  const ifname = job.p.ifname;
+  const undo = (pods: string[], outcomes: PodOutcome<unknown>[]): string => {
+    const whole = outcomes.every((o) => !o.ok && (o.stop?.left ?? o.left) !== undefined);
+    const name = pods.length === 1 ? pods[0]!.slice(pods[0]!.indexOf('/') + 1) : 'POD';
+    const cmd = detachCommandLine(whole ? { namespace, selector: job.flags.all ? undefined : job.flags.selector } : { namespace, name }, ifname, job.flags);
+    const each = !whole && pods.length > 1 ? ` for each of them (-l would also detach the pods attached)` : '';
+    return pods.length === 1
+      ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
+      : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
+  };
+  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', failedRecorded: { what: 'not rolled back', undo } };
+}
 
 /**
  * -l / --all: one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
@@ -345,9 +361,9 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
     deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
   } else {
     const ok = outcomes.filter((o) => o.ok).length;
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods`, STOP_WORDS)}\n`);
+    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods`, stopWords(job, namespace))}\n`);
   }
-  batchExit(outcomes, 'attach', STOP_WORDS);
+  batchExit(outcomes, 'attach', stopWords(job, namespace));
 }
 
 export function attachCommand(deps: Deps = defaultDeps(stdio)): Command {

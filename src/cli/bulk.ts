@@ -7,7 +7,7 @@
  * were stopped (and what that left) and which were not started. A pod whose change was made before the signal keeps
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
-import { PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
+import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
 import { hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
@@ -37,6 +37,8 @@ export interface PodOutcome<T> {
   failure?: unknown;
   /** For a pod the user's signal stopped (or kept from starting): the signal, and what it left. */
   stop?: { signal: string; left: LeftByStop };
+  /** For a pod that failed by itself: what its failure left, where its error says (CniAttachError.left). */
+  left?: LeftByStop;
 }
 
 /** Thrown for a pod that the user's signal stopped before it changed anything (its look-up is not waited for). */
@@ -80,7 +82,7 @@ function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
   const sig = stoppedBy(e);
   const left = leftByStop(e);
   const base = { pod: id, ok: false, error: describeError(e), exitCode: exitCodeOf(e), failure: e };
-  if (!sig || !left) return { ...base, state: 'failed' };
+  if (!sig || !left) return { ...base, state: 'failed', ...(e instanceof CniAttachError && e.left ? { left: e.left } : {}) };
   return { ...base, state: left === 'nothing' ? 'not started' : 'stopped', stop: { signal: sig, left } };
 }
 
@@ -135,10 +137,21 @@ export async function forEachPod<T>(
   return out;
 }
 
-/** What a stopped pod's state is called, by what the signal left: attach {undone: 'rolled back', …}. */
+/**
+ * What a stopped pod's state is called, by what the signal left: attach {undone: 'rolled back', …}. failedRecorded:
+ * what a pod that failed by itself and left its change recorded (PodOutcome.left, e.g. an attach whose rollback failed)
+ * is called, and `undo`, the words that say how to undo the pods left recorded (failed or stopped so), given the
+ * batch's outcomes; without it the summary counts such pods as failed only (a failed detach leaves what was there).
+ */
 export interface StopWords {
   undone: string;
   recorded: string;
+  failedRecorded?: { what: string; undo: (pods: string[], outcomes: PodOutcome<unknown>[]) => string };
+}
+
+/** The pods of a batch that failed by themselves and left their change recorded, when words counts them. */
+function failedRecorded<T>(outcomes: PodOutcome<T>[], words: StopWords): string[] {
+  return words.failedRecorded ? outcomes.filter((o) => o.state === 'failed' && o.left === 'recorded').map((o) => o.pod) : [];
 }
 
 /** How many pods a summary names in each of its groups; each pod's own progress line names every one. */
@@ -173,11 +186,19 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
 /**
  * The batch's summary line, on stdout (the result, as kubectl prints what it did): `done` ("eth1 attached to 2 of 6
  * pods"), then what became of the others, at most NAMED_AT_MOST pods named per group: "; stopped by SIGTERM: 1 rolled
- * back (ns/a), 3 not started (ns/b, …); 1 failed (ns/c)".
+ * back (ns/a), 3 not started (ns/b, …); 1 failed (ns/c)"; the failed that left their change recorded counted among
+ * them, and how to undo every pod left recorded, last (words.failedRecorded): "; 3 failed (ns/c, ns/d, ns/e), 2 not
+ * rolled back (ns/c, ns/e): they stay recorded (interrupted); `kubectl cni-detach …` runs their DEL again …".
  */
 export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: StopWords): string {
   const failed = outcomes.filter((o) => o.state === 'failed').map((o) => o.pod);
-  const parts = [stopText(outcomes, words, true), failed.length ? `${failed.length} failed (${someNames(failed)})` : undefined].filter(Boolean);
+  const kept = failedRecorded(outcomes, words);
+  const stoppedKept = outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded').map((o) => o.pod);
+  const failedText = failed.length
+    ? `${failed.length} failed (${someNames(failed)})${kept.length ? `, ${kept.length} ${words.failedRecorded!.what}${kept.length < failed.length ? ` (${someNames(kept)})` : ''}` : ''}`
+    : undefined;
+  const undo = words.failedRecorded && (kept.length || stoppedKept.length) ? words.failedRecorded.undo([...stoppedKept, ...kept], outcomes as PodOutcome<unknown>[]) : undefined;
+  const parts = [stopText(outcomes, words, true), failedText, undo].filter(Boolean);
   return [done, ...parts].join('; ');
 }
 
@@ -191,19 +212,24 @@ export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: Sto
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length === 0) return;
   const mine = failed.filter((o) => o.state === 'failed');
+  const kept = failedRecorded(outcomes, words);
+  const keptText = kept.length ? `, ${kept.length} ${words.failedRecorded!.what}` : '';
   const stop = stopText(outcomes, words, false);
   if (stop) {
     const sig = outcomes.find((o) => o.stop)!.stop!.signal;
-    const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed` : ''}`;
+    const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed${keptText}` : ''}`;
     throw new SomeFailedError(msg, new StoppedError(sig, msg));
   }
-  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods`, failed[0]!.failure);
+  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods${keptText}`, failed[0]!.failure);
 }
 
-/** A pod's record in -o json|yaml: what it did when done, else its state, error and exit code (and the signal that stopped it). */
+/**
+ * A pod's record in -o json|yaml: what it did when done, else its state, error and exit code (and the signal that
+ * stopped it, or what its failure left: left "recorded" for an attach not rolled back).
+ */
 export function batchRecord<T>(o: PodOutcome<T>, value: (v: T) => Record<string, unknown>): Record<string, unknown> {
   if (o.ok) return { pod: o.pod, ok: true, ...value(o.value!) };
-  return { pod: o.pod, ok: false, state: o.state, error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}) };
+  return { pod: o.pod, ok: false, state: o.state, error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}), ...(o.left ? { left: o.left } : {}) };
 }
 
 export function parseParallel(text: string): number {

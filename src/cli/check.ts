@@ -39,7 +39,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
         const on = p.on(e);
         engine.readAhead(on.ctx, on.cache, p.ifname);
       };
-      const pod = await lookupPodFor(flags, deps, api, podName!, flags.dryRun ? undefined : ahead);
+      const pod = await lookupPodFor(flags, deps, api, podName!, p.cache, flags.dryRun ? undefined : ahead);
       lookedUp = pod;
       describe = pod.describe;
       where = { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' };

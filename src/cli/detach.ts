@@ -253,6 +253,21 @@ function lines(ifname: string, o: Outcome): string[] {
   });
 }
 
+/** What --force forgot of a pod whose DEL did not succeed (Detached.forced.delError): not detached, only forgotten. */
+const forgottenOf = (o: Outcome): Detached[] => o.done.filter((d) => d.forced?.delError !== undefined);
+/** What a pod's detach did detach: its DEL succeeded (or, forced, still succeeded). */
+const detachedOf = (o: Outcome): Detached[] => o.done.filter((d) => d.forced?.delError === undefined);
+
+/**
+ * A batch pod's progress line for what its detach found, as the one-pod lines say it: "detached eth1", or, forced,
+ * "forgotten eth1: DEL did not succeed (…); the link eth1 in pod shop/a and its IPAM lease may remain if no DEL freed
+ * them" — never "detached" for a record only forgotten.
+ */
+function podLine(ifname: string, o: Outcome): string {
+  const forgot = forgottenOf(o).map((d) => `forgotten ${ifname}${o.done.length > 1 ? ` (network ${d.network})` : ''}: DEL did not succeed (${d.forced!.delError}); ${d.forced!.mayRemain}`);
+  return [...(detachedOf(o).length ? [`detached ${ifname}`] : []), ...forgot].join('; ');
+}
+
 /** What the user's signal left of a detach it stopped (cli/bulk.ts): its DEL did not finish, its record stays. */
 const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run the command again)' };
 
@@ -294,14 +309,20 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     },
     (o) =>
       o.done.length
-        ? `detached ${job.p.ifname}`
+        ? podLine(job.p.ifname, o)
         : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
   );
   if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ detached: v.done.map((d) => d.network), ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}) }))), flags.output));
+    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
+      detached: detachedOf(v).map((d) => d.network),
+      ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
+      ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}),
+    }))), flags.output));
   } else {
-    const n = outcomes.filter((o) => o.ok && o.value!.done.length > 0).length;
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
+    const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
+    const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
+    const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
+    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
   }
   batchExit(outcomes, 'detach', STOP_WORDS);
 }
@@ -355,7 +376,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     }
 
     const engine = await load.engine();
-    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!, flags.dryRun ? undefined : await readAheadOn(job)) : undefined;
+    const pod = kind === 'pod' ? await lookupPodFor(flags, deps, api!, podName!, p.cache, flags.dryRun ? undefined : await readAheadOn(job)) : undefined;
     const target = pod ? undefined : await resolveNetns(exec, flags.netns!, false);
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;

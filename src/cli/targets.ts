@@ -4,13 +4,13 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { ApiStatusError, BusyError, CniAttachError, UsageError } from '../errors.js';
+import { ApiStatusError, BusyError, CniAttachError, NotFoundError, UsageError } from '../errors.js';
 import { onNode, type Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodLookup } from '../resolve/pod.js';
 import type { Target } from '../resolve/netns.js';
-import type { CacheEntry } from '../cni/cache.js';
+import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
 import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
@@ -106,12 +106,11 @@ export async function resolveNetns(exec: Executor, path: string, mustExist: bool
 
 /**
  * The cluster's records (resolve/records.ts) of pod namespace/name and the interface --ifname names (any, without
- * it) that `keep` accepts, newest first. Records that cannot be read give none (they are only an index), and their
- * error to `unread` when given.
+ * it) that `keep` accepts, newest first. Records that cannot be read give none (they are only an index).
  */
-async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean = () => true, unread?: (e: unknown) => void): Promise<AttachmentRecord[]> {
+async function newestRecords(api: KubeApi, flags: CommonFlags, namespace: string, name: string, keep: (r: AttachmentRecord) => boolean = () => true): Promise<AttachmentRecord[]> {
   const { listRecords } = await import('../resolve/records.js');
-  return newestOf(await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => (unread?.(e), [])), flags, namespace, name, keep);
+  return newestOf(await listRecords(api, flags.agentNamespace ?? 'kube-system').catch(() => []), flags, namespace, name, keep);
 }
 
 /** newestRecords of records already listed. */
@@ -246,15 +245,25 @@ export function podOf(l: PodLookup): { namespace: string; name: string; uid?: st
  * -n, the runtimes --runtime names, and its notes on stderr. `recordsUnread`: for a pod that is gone, the error of
  * the cluster's records that could not be read, when they could not (then its node is not known: this host's cache
  * is looked in, and a detach that finds nothing there fails with it rather than say "nothing to do").
+ *
+ * A pod the API does not have, that nothing looked at names — no record in the cluster (of any interface, attached,
+ * interrupted or attaching), no entry or intent in `cache` (this host's, where a gone pod no record places is looked
+ * for) — is a name nobody knows (a typo, another namespace): NotFoundError (exit 3) as kubectl answers for a missing
+ * object, `pod "nope" not found in namespace "shop"`, before any note or DEL; not "no longer exists … nothing to do".
  */
-export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, prepare?: (exec: Executor) => void): Promise<PodLookup & { recordsUnread?: unknown }> {
-  const { lookupPod } = await load.pods();
+export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, cache: ResultCache, prepare?: (exec: Executor) => void): Promise<PodLookup & { recordsUnread?: unknown }> {
+  const { lookupPod, argsMatchPod } = await load.pods();
   const namespace = flags.namespace ?? api.defaultNamespace;
   // a pod that is gone: its node as the cluster's records of this interface name it (the newest), so that a detach
   // from anywhere reaches the cache that holds it; none (or records that cannot be read) is this host's cache
   let recordsUnread: unknown;
   const goneNodeOf = async (): Promise<string | undefined> => {
-    const node = (await newestRecords(api, flags, namespace, name, undefined, (e) => (recordsUnread = e)))[0]?.node;
+    const { listRecords } = await import('../resolve/records.js');
+    const all = await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => ((recordsUnread = e), []));
+    if (recordsUnread === undefined && !all.some((r) => r.namespace === namespace && r.pod === name) && !(await cache.all()).some((f) => argsMatchPod(f.entry.cniArgs, namespace, name))) {
+      throw new NotFoundError(`pod ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`);
+    }
+    const node = newestOf(all, flags, namespace, name, () => true)[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;
   };
   const found = await lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname(), goneNodeOf);

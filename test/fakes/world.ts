@@ -38,3 +38,21 @@ export function world(opts: { stdin?: string } = {}) {
   return { exec, kube, pod, runtime, deps, cli, kubeCalls, stdout: () => out.join(''), stderr: () => err.join('') };
 }
 
+
+/**
+ * A world whose pods are shop/web-1 … web-N (label app=web, sandbox id N padded with a, pid 5000 + N) and shop/db-1
+ * (app=db, no sandbox): for -l / --all.
+ */
+export function manyPods(n: number) {
+  const w = world();
+  w.kube.pods.clear();
+  w.runtime.sandboxes.clear();
+  for (let i = 1; i <= n; i++) {
+    const uid = `uid-${i}`;
+    w.kube.add(makePod({ name: `web-${i}`, namespace: 'shop', uid, labels: { app: 'web' } }));
+    w.runtime.add('shop', `web-${i}`, uid, { id: `${i}`.padStart(64, 'a'), pid: 5000 + i, netnsPath: `/proc/${5000 + i}/ns/net` });
+    w.exec.netns.add(`/proc/${5000 + i}/ns/net`);
+  }
+  w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', labels: { app: 'db' } }));
+  return w;
+}

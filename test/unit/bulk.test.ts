@@ -94,6 +94,19 @@ describe('the end of a batch', () => {
     expect(only.map((x) => batchRecord(x, (v) => ({ result: v }))).map((r) => r.pod)).toEqual(pods.slice(0, 100));
   });
 
+  it('failed pods that left their change recorded (an ADD whose rollback failed): counted among the failed, named when not all, with the words that undo them and those the signal left recorded; the error line counts them; words without it say only "failed"', () => {
+    const kept = (pod: string): PodOutcome<string> => ({ ...failed(pod, new AddFailed(new PluginError('bridge', 'ADD', 7, 'bad'), new Error('DEL failed'))), left: 'recorded' });
+    const leftRecorded = (pod: string): PodOutcome<string> => ({ ...rolledBack(pod), stop: { signal: 'SIGTERM', left: 'recorded' } });
+    const words = { ...WORDS, failedRecorded: { what: 'not rolled back', undo: (pods: string[]) => `undo ${pods.join(' ')}` } };
+    const o = [kept('ns/a'), failed('ns/b', new NotFoundError('no sandbox')), kept('ns/c')];
+    expect(batchSummary(o, 'eth1 attached to 0 of 3 pods', words)).toBe('eth1 attached to 0 of 3 pods; 3 failed (ns/a, ns/b, ns/c), 2 not rolled back (ns/a, ns/c); undo ns/a ns/c');
+    expect((thrown(() => batchExit(o, 'attach', words)) as Error).message).toBe('attach failed for 3 of 3 pods, 2 not rolled back');
+    expect(batchSummary([kept('ns/a')], 'x', words)).toBe('x; 1 failed (ns/a), 1 not rolled back; undo ns/a');
+    expect(batchSummary([leftRecorded('ns/s'), kept('ns/a')], 'x', words)).toBe('x; stopped by SIGTERM: 1 left recorded (ns/s); 1 failed (ns/a), 1 not rolled back; undo ns/s ns/a');
+    expect(batchSummary(o, 'x', WORDS)).toBe('x; 3 failed (ns/a, ns/b, ns/c)');
+    expect(batchRecord(o[0]!, (v) => ({ result: v }))).toMatchObject({ pod: 'ns/a', ok: false, state: 'failed', left: 'recorded' });
+  });
+
   it('-o json: a record per pod, with the state and the signal of a pod it stopped', () => {
     expect(batchRecord(done('ns/a'), (v) => ({ result: v }))).toEqual({ pod: 'ns/a', ok: true, result: 'x' });
     expect(batchRecord(notStarted('ns/d'), (v) => ({ result: v }))).toEqual({ pod: 'ns/d', ok: false, state: 'not started', error: 'not started', exitCode: 143, stoppedBy: 'SIGTERM' });

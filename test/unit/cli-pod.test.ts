@@ -5,7 +5,8 @@ import { checkCommand } from '../../src/cli/check.js';
 import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
-import { NETNS, SANDBOX, world } from '../fakes/world.js';
+import { bridgeResult } from '../fakes/executor.js';
+import { manyPods, NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 
@@ -314,6 +315,32 @@ describe('kubectl cni-detach POD', () => {
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.stderr()).toMatch(/no longer exists[\s\S]*no network-status annotation to update/);
   });
+  it('a pod nobody knows (not in the API, no record in the cluster, nothing in the cache): detach and check answer as kubectl does, exit 3, nothing run (they said "no longer exists … nothing to do", exit 0); a pod that was there and is gone, which a record or the cache still names, stays "nothing to do"', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    for (const [make, extra] of [[detachCommand, []], [detachCommand, ['--force']], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['nope', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stdout()).toBe('');
+      expect(w.stderr()).toBe('error: pod "nope" not found in namespace "shop"\n');
+      // the same name in a namespace that has no such pod either
+      expect(await w.cli(make, ['web-1', '-n', 'other', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stderr()).toBe('error: pod "web-1" not found in namespace "other"\n');
+    }
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
+    // web-1 deleted: the cluster's record names it (this host's cache emptied), then only the cache's entry of another interface
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    for (const k of [...w.exec.files.keys()].filter((k) => k.includes('/results/'))) w.exec.files.delete(k);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 no longer exists: using what the cache recorded for it\n[\s\S]*; nothing to do\n$/);
+    const g = world();
+    expect(await g.cli(attachCommand, [...attachArgs.slice(0, 4), 'net2', ...attachArgs.slice(5), '--no-annotate'])).toBe(0);
+    g.kube.configMaps.clear();
+    g.kube.pods.clear();
+    g.runtime.sandboxes.clear();
+    expect(await g.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(g.stderr()).toMatch(/; nothing to do\n$/);
+  });
   it('the pod gone and the cluster\'s records (which name its node) not readable: this host\'s cache holds it, detached; holds nothing, exit 4 saying why (it said "nothing to do", exit 0)', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
@@ -382,19 +409,7 @@ describe('kubectl cni-detach POD', () => {
 });
 
 describe('-l / --all: many pods', () => {
-  function many(n: number) {
-    const w = world();
-    w.kube.pods.clear();
-    w.runtime.sandboxes.clear();
-    for (let i = 1; i <= n; i++) {
-      const uid = `uid-${i}`;
-      w.kube.add(makePod({ name: `web-${i}`, namespace: 'shop', uid, labels: { app: 'web' } }));
-      w.runtime.add('shop', `web-${i}`, uid, { id: `${i}`.padStart(64, 'a'), pid: 5000 + i, netnsPath: `/proc/${5000 + i}/ns/net` });
-      w.exec.netns.add(`/proc/${5000 + i}/ns/net`);
-    }
-    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', labels: { app: 'db' } }));
-    return w;
-  }
+  const many = manyPods;
 
   it('attaches every matching pod with one API list and one runtime list, a progress line each, and a summary', async () => {
     const w = many(5);
@@ -433,6 +448,28 @@ describe('-l / --all: many pods', () => {
     expect(w.stderr()).toMatch(/error: attach failed for 1 of 3 pods\n$/);
     expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2)\n');
     expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(2);
+  });
+
+  it('an attach batch whose failed pods were not rolled back: the summary, the error line and -o json count them, with the cni-detach that undoes them — the batch\'s -l when no pod is attached, else one pod\'s (it said only "3 failed")', async () => {
+    const w = many(3);
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' || c.command === 'DEL' ? { code: 1, stderr: 'bad conf' } : {}));
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
+    const undo = 'kubectl cni-detach -l app=web -n shop --ifname eth1';
+    expect(w.stdout()).toBe(
+      'eth1 attached to 0 of 3 pods; 3 failed (shop/web-1, shop/web-2, shop/web-3), 3 not rolled back; ' +
+        `the 3 not rolled back stay recorded (interrupted): \`${undo}\` runs their DEL again (\`${undo} --force\` forgets those whose DEL keeps failing)\n`,
+    );
+    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: attach failed for 3 of 3 pods, 3 not rolled back');
+    expect(await w.cli(attachCommand, ['--all', '-n', 'shop', '--ifname', 'eth2', '--conf', '-', '-o', 'json'])).toBe(1);
+    expect((JSON.parse(w.stdout()) as { left?: string }[]).map((r) => r.left)).toEqual(['recorded', 'recorded', 'recorded', undefined]);
+    // what it says undoes them does
+    expect(await w.cli(detachCommand, [...undo.split(' ').slice(2), '--force'])).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 detached from 0 of 3 pods; forgotten in 3 /);
+    // one pod of three not rolled back, the others attached: its own cni-detach (the -l would detach those too)
+    const m = many(3);
+    m.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;') && (c.command === 'ADD' || c.command === 'DEL') ? { code: 1, stderr: 'bad conf' } : c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', '/proc/5002/ns/net')) } : {}));
+    expect(await m.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
+    expect(m.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2), 1 not rolled back; the 1 not rolled back stays recorded (interrupted): `kubectl cni-detach web-2 -n shop --ifname eth1` runs its DEL again (`kubectl cni-detach web-2 -n shop --ifname eth1 --force` forgets it if that DEL keeps failing)\n');
   });
 
   it('12 pods failing: each named once on stderr (its line) and in a summary of 5 names on stdout; the error line counts', async () => {

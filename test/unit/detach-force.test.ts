@@ -10,7 +10,7 @@ import { detachCommand } from '../../src/cli/detach.js';
 import { UnreachableError } from '../../src/errors.js';
 import { listRecords } from '../../src/resolve/records.js';
 import { resultPath } from '../../src/cni/cache.js';
-import { SANDBOX, world } from '../fakes/world.js';
+import { manyPods, SANDBOX, world } from '../fakes/world.js';
 
 const target = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
 const LOST = 'running sh on node node-1: the session was lost before it told how the command ended';
@@ -90,6 +90,30 @@ describe('cni-detach --force: what each failure leaves', () => {
       expect(w.stdout()).toMatch(said);
       expect(w.stdout()).toMatch(/; removed its record results\/net-f+-eth1; the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them\n$/);
       expect(w.exec.files.has(entry)).toBe(false);
+      expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    }
+  });
+
+  it('-l --force: a pod whose DEL did not succeed is "forgotten", with why and what may remain, on its line, in the summary (counted apart from detached) and in -o json (it said "detached", "eth1 detached from 3 of 3 pods", {"detached":["net"]})', async () => {
+    for (const output of [[], ['-o', 'json']]) {
+      const w = manyPods(3);
+      expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+      w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;') ? { code: 1, stderr: 'gone wrong' } : {}));
+      expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--force', ...output]), w.stderr()).toBe(0);
+      const why = 'DEL did not succeed (plugin bridge failed on DEL: exited with code 1: gone wrong)';
+      const mayRemain = 'the link eth1 in pod shop/web-2 and its IPAM lease may remain if no DEL freed them';
+      expect(w.stderr()).toMatch(new RegExp(`^\\[\\d/3\\] shop/web-2: forgotten eth1: ${why.replace(/[()]/g, '\\$&')}; ${mayRemain}$`, 'm'));
+      expect(w.stderr()).toMatch(/^\[\d\/3\] shop\/web-1: detached eth1$/m);
+      expect(w.stderr()).not.toMatch(/web-2: detached/);
+      if (output.length) {
+        const out = JSON.parse(w.stdout()) as Record<string, unknown>[];
+        expect(out.find((r) => r.pod === 'shop/web-2')).toEqual({ pod: 'shop/web-2', ok: true, detached: [], forgotten: [{ network: 'net', delError: why.slice('DEL did not succeed ('.length, -1), mayRemain }] });
+        expect(out.find((r) => r.pod === 'shop/web-1')).toEqual({ pod: 'shop/web-1', ok: true, detached: ['net'] });
+      } else {
+        expect(w.stdout()).toBe('eth1 detached from 2 of 3 pods; forgotten in 1 (shop/web-2): their DEL did not succeed, so eth1 and its IPAM lease may remain there (each pod\'s line says why)\n');
+      }
+      // forgotten all the same: the node's records and the cluster's
+      expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
       expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
     }
   });
