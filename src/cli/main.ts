@@ -3,7 +3,7 @@ import { CommanderError, type Command, type OutputConfiguration } from 'commande
 import { CniAttachError, SomeFailedError, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
-import { flagSpecs, normalizeArgv } from './argv.js';
+import { flagSpecs, scanArgv } from './argv.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
 export const ExitCode = {
@@ -120,16 +120,19 @@ export function usedAsSubcommand(argv: string[], subcommands: string[]): boolean
 }
 
 export async function runProgram(program: Command, rawArgv: string[], io: Io = stdio): Promise<number> {
-  const argv = normalizeArgv(rawArgv, flagSpecs(program));
-  const flagsPart = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
-  const level = flagsPart.filter((a) => a.startsWith('--v=')).map((a) => Number(a.slice(4))).pop() ?? 0;
+  const words = scanArgv(rawArgv, flagSpecs(program));
+  const argv = words.map((w) => w.text);
+  // what the flags say, never a flag's value (`--ifname --version` names an interface) nor what follows `--`
+  const flags = words.filter((w) => w.role === 'flag').map((w) => w.text);
+  const level = flags.filter((a) => a.startsWith('--v=')).map((a) => Number(a.slice(4))).pop() ?? 0;
   const verbose = level >= 1;
-  if (flagsPart.includes('--version') && !program.commands.some((c) => flagsPart[0] === c.name())) {
+  if (flags.includes('--version') && !program.commands.some((c) => argv[0] === c.name())) {
     // before commander: --version answers whatever else the line says (kubectl's `version` takes -o too)
     let format = '';
-    flagsPart.forEach((a, i) => {
-      if (a === '-o' || a === '--output') format = flagsPart[i + 1] ?? '';
-      else if (a.startsWith('--output=')) format = a.slice(9);
+    words.forEach((w, i) => {
+      if (w.role !== 'flag') return;
+      if (w.text === '-o' || w.text === '--output') format = words[i + 1]?.role === 'value' ? words[i + 1]!.text : '';
+      else if (w.text.startsWith('--output=')) format = w.text.slice(9);
     });
     const v = await import('./version.js');
     if (format === 'json' || format === 'yaml') io.out(await (await import('./output.js')).formatData(v.versionData(), format));
@@ -137,7 +140,7 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     return ExitCode.Ok;
   }
   const subcommands = program.commands.map((c) => c.name());
-  if (argv.some((a) => subcommands.includes(a)) && !usedAsSubcommand(argv, subcommands)) {
+  if (words.some((w) => w.role === 'arg' && subcommands.includes(w.text)) && !usedAsSubcommand(argv, subcommands)) {
     // a pod named `completion` (cni-attach's subcommand): commander would take the word as the subcommand anywhere
     (program as unknown as { commands: Command[] }).commands = [];
   }

@@ -201,6 +201,21 @@ describe('kubectl cni-detach and cni-check', () => {
 });
 
 describe('flag parsing', () => {
+  // pflag takes the word after a flag that needs a value as that value: `--ifname -v` names the interface "-v"
+  it.each(['-v', '-v5', '--version', '--'])('--ifname %s names the interface so, and is no other flag', async (ifname) => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['--netns', NS, '--ifname', ifname, '--cache-dir', '/var/lib/cni', '--conf', '-'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD').map((c) => c.env.CNI_IFNAME)).toEqual([ifname]);
+    expect(w.stdout()).toMatch(new RegExp(`^${ifname.replace(/-/g, '\\-')} attached to netns`));
+    expect(w.stderr()).toBe('');
+  });
+  it('a flag whose value is -v does not turn on -v: a failure prints no stack trace', async () => {
+    const w = world();
+    w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stdout: JSON.stringify({ code: 7, msg: 'no' }) }));
+    expect(await cli(attachCommand, w, ['--netns', NS, '--ifname', '-v', '--cache-dir', '/var/lib/cni', '--conf', '-'])).toBe(1);
+    expect(w.stderr()).toMatch(/^error: plugin bridge failed on ADD \(CNI error 7\): no/);
+    expect(w.stderr()).not.toMatch(/\n\s+at /);
+  });
   it.each([['30s', 30000], ['2m', 120000], ['500ms', 500], ['1m30s', 90000], ['1h', 3600000], ['5', 5000], ['0.5s', 500], ['1.5ms', 1.5], ['1.1s', 1100], ['2500us', 2.5], ['1000µs', 1], ['1ms', 1]])('duration %s', (t, ms) => {
     expect(parseDuration(t)).toBe(ms);
   });
