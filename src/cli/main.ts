@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, SomeFailedError, shown, shownLines, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv } from './argv.js';
@@ -63,20 +63,26 @@ const FLAG_OF: Record<Setting, string> = {
 
 /**
  * An error as the user reads it: its message, then what to run next (its `next`, the user's own command lines), then
- * which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)").
+ * which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)"). One line: what it quotes from outside (a
+ * plugin's or API server's message, a node command's stderr) is shown with its control characters escaped (shown).
  */
 export function describeError(e: unknown): string {
   const next = e instanceof CniAttachError && e.next ? `; ${e.next}` : '';
   const msg = `${(e as Error)?.message ?? String(e)}${next}`;
   const fix = e instanceof CniAttachError ? e.fix : undefined;
-  if (!fix) return msg;
+  if (!fix) return shown(msg);
   const flag = FLAG_OF[fix.setting];
-  return fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`;
+  return shown(fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`);
 }
 
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+}
+
+/** A printer of one kind of line on stderr (`note:`, `debug:`, `I`): each text one line, whatever it holds (shown). */
+export function lineTo(io: Io, prefix: string): (text: string) => void {
+  return (text) => io.err(`${prefix} ${shown(text)}\n`);
 }
 
 /**
@@ -92,9 +98,14 @@ function readerGone(): void {
 const stdout = new FdOut(1, () => process.stdout, readerGone);
 const stderr = new FdOut(2, () => process.stderr, () => undefined);
 
+/**
+ * The process's stdout and stderr. What goes to stderr keeps its line breaks and nothing else of control characters
+ * (shownLines): whatever a message quotes, and however it came there, nothing written to the terminal can move its
+ * cursor, recolour or retitle it. stdout is the data asked for (-o json, a jsonpath template's tabs), written as it is.
+ */
 export const stdio: Io = {
   out: (s) => stdout.write(s),
-  err: (s) => stderr.write(s),
+  err: (s) => stderr.write(shownLines(s)),
 };
 
 /** commander's output: through io; where that is a pipe or a file, 80 columns (commander's default) and no colours. */
@@ -153,7 +164,7 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
   } catch (e) {
     return report(e, io, verbose);
   } finally {
-    await runAtEnd((l) => io.err(`note: ${l}\n`));
+    await runAtEnd(lineTo(io, 'note:'));
   }
 }
 
@@ -166,13 +177,13 @@ function report(e: unknown, io: Io, verbose: boolean): number {
     io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
-      if (stderr) io.err(`plugin stderr:\n${stderr.trimEnd()}\n`);
-      io.err(`${e.stack ?? ''}\n`);
+      if (stderr) io.err(`plugin stderr:\n${shownLines(stderr.trimEnd())}\n`);
+      io.err(`${shownLines(e.stack ?? '')}\n`);
     }
     return exitCodeOf(e);
   }
-  io.err(`error: internal error: ${(e as Error)?.message ?? String(e)}${verbose ? '' : ' (run with -v for details)'}\n`);
-  if (verbose) io.err(`${(e as Error)?.stack ?? ''}\n`);
+  io.err(`error: internal error: ${shown((e as Error)?.message ?? String(e))}${verbose ? '' : ' (run with -v for details)'}\n`);
+  if (verbose) io.err(`${shownLines((e as Error)?.stack ?? '')}\n`);
   return ExitCode.PluginFailed;
 }
 
@@ -205,7 +216,7 @@ function handleSignals(io: Io, command: string): void {
         quitting = true;
         io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
         const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
-        void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => quit(io, code));
+        void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
         return;
       }
       if (interrupt(sig) > 0) {
@@ -214,7 +225,7 @@ function handleSignals(io: Io, command: string): void {
       }
       io.err(`note: ${sig}: stopping\n`);
       const limit = new Promise((r) => setTimeout(r, 5000).unref());
-      void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => quit(io, code));
+      void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
     });
   }
 }

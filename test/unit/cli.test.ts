@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
-import { runProgram, stoppingNote } from '../../src/cli/main.js';
+import { lineTo, runProgram, stoppingNote } from '../../src/cli/main.js';
 import { parseDuration, parseRequestTimeout, validateCidr } from '../../src/cli/options.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError, shown, shownLines } from '../../src/errors.js';
 import type { Deps } from '../../src/cli/context.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import type { Command } from 'commander';
@@ -197,6 +197,39 @@ describe('kubectl cni-detach and cni-check', () => {
     expect(await cli(detachCommand, d, [...base, '--dry-run'])).toBe(0);
     expect(d.stdout()).toMatch(header);
     expect(c.stdout().split('\n')[0]).toBe(d.stdout().split('\n')[0]);
+  });
+});
+
+describe('text from outside is shown, never obeyed', () => {
+  const forged = '{"code":11,"msg":"bad \\u001b[31mRED\\u001b[0m\\r\\nerror: injected line","details":"d\\u0000\\u0007"}';
+  const failing = (w: ReturnType<typeof world>) =>
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { code: 1, stdout: forged, stderr: 'warn\u001b]0;owned\u0007\r\nnext\tline\n' } : {}));
+  it('a plugin\'s error is one line: ANSI, CR, LF, NUL, BEL shown escaped', async () => {
+    const w = world();
+    failing(w);
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(1);
+    const lines = w.stderr().split('\n');
+    expect(lines[0]).toBe('error: plugin bridge failed on ADD (CNI error 11): bad \\x1b[31mRED\\x1b[0m\\r\\nerror: injected line: d\\x00\\x07 (rolled back: nothing was left behind)');
+    expect(w.stderr()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(lines.filter((l) => l.startsWith('error:'))).toHaveLength(1);
+  });
+  it('-v: the plugin\'s stderr keeps its line breaks, nothing else of control characters', async () => {
+    const w = world();
+    failing(w);
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v'])).toBe(1);
+    expect(w.stderr()).toContain('plugin stderr:\nwarn\\x1b]0;owned\\x07\nnext\\tline\n');
+    expect(w.stderr()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+  it('notes (and debug, I lines) are one line each, whatever the text they quote', () => {
+    const got: string[] = [];
+    lineTo({ out: () => undefined, err: (s) => void got.push(s) }, 'note:')('could not delete: Forbidden\nerror: forged\u001b[2J');
+    expect(got).toEqual(['note: could not delete: Forbidden\\nerror: forged\\x1b[2J\n']);
+  });
+  it('shown escapes C0, DEL and C1 and nothing else; twice is once; shownLines keeps LF (and CRLF as LF)', () => {
+    expect(shown('a\u001b[1mb\tc\rd\ne\u0000\u007f\u0085\u009b é ✓ \\x1b')).toBe('a\\x1b[1mb\\tc\\rd\\ne\\x00\\x7f\\x85\\x9b é ✓ \\x1b');
+    expect(shown(shown('a\u001bb\n'))).toBe(shown('a\u001bb\n'));
+    expect(shownLines('one\u001b]0;t\u0007\r\ntwo\rthree\n')).toBe('one\\x1b]0;t\\x07\ntwo\\rthree\n');
+    expect(shown('error: pod shop/web-1 not found; see -n')).toBe('error: pod shop/web-1 not found; see -n');
   });
 });
 
