@@ -387,6 +387,12 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'attach', ['web-1', ''])).toEqual({ candidates: [], directive: 4 });
     expect(await run(w, 'gc', [''])).toEqual({ candidates: [], directive: 4 });
   });
+  it('a flag\'s value that looks like a flag is that value: `--ifname -n <TAB>` completes the POD, `--ifname -- <TAB>` too', async () => {
+    const w = world();
+    expect(await run(w, 'attach', ['--ifname', '-n', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
+    expect(await run(w, 'attach', ['--ifname', '--', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
+    expect(await run(w, 'list', ['--context', '-o', ''])).not.toMatchObject({ candidates: expect.arrayContaining(['json']) });
+  });
   it('an API that fails gives no candidates, not an error', async () => {
     const w = world();
     w.deps.kube = async () => {
