@@ -4,8 +4,29 @@
  *
  * Exit codes are not chosen here: cli/main.ts maps each kind to one (exitCodeOf). Messages say what is wrong in the
  * terms of the layer that raised them and never name a command-line flag; where a setting of the user fixes it, the
- * error names that setting (`fix`) and the CLI adds which flag that is.
+ * error names that setting (`fix`) and the CLI adds which flag that is. Text from outside is printed through `shown`.
  */
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const escapeControl = (c: string): string => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+
+/**
+ * Text from outside (a plugin's msg, details and stderr, an API server's message, a node command's stderr, a record's
+ * fields) as a terminal may show it: each control character — C0 (NUL…US, so also TAB, LF, CR and the ESC that starts
+ * an escape sequence), DEL and C1 (U+0080…U+009F) — written as its escape, `\t` `\n` `\r` or `\xHH` (`\x1b`, `\x00`,
+ * `\x07`, `\x9b`), so the text stays on one line and can neither move the cursor, recolour, retitle the terminal nor
+ * forge a line of its own (`error: …`). Printable text, backslashes included, is left as it is: applying it twice
+ * changes nothing.
+ */
+export function shown(text: string): string {
+  return text.replace(CONTROL, escapeControl);
+}
+
+/** shown, but keeping the line breaks (LF; a CRLF is one line break): for multi-line text such as a plugin's stderr. */
+export function shownLines(text: string): string {
+  return text.split(/\r?\n/).map(shown).join('\n');
+}
 
 /** What went wrong, one word per kind; the CLI maps each to an exit code. */
 export type ErrorKind = 'usage' | 'not-found' | 'unreachable' | 'busy' | 'plugin' | 'not-recorded' | 'some-failed' | 'stopped';

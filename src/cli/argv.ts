@@ -3,13 +3,18 @@
  * no `--flag=false` for booleans and no optional-value `-v`; pflag (so kubectl) reads:
  *
  *   -n shop   -n=shop   -nshop   --namespace shop   --namespace=shop
+ *   -An shop   -An=shop                                    (booleans and a flag taking a value, in one word)
  *   --insecure-skip-tls-verify   --insecure-skip-tls-verify=true|false (also 1/0, t/f, T/F, TRUE/FALSE, True/False)
  *   -v=6   -v 6   -v6   --v=6   --v 6                       (klog's level flag)
  *   --                                                      (everything after it is an argument)
  *
- * normalizeArgv rewrites those forms into what commander reads the same way, before commander sees them. Two
- * differences from kubectl, kept on purpose: a bare `-v` (or `--verbose`, the flag of earlier versions) means level 1
- * where kubectl says "flag needs an argument", and `-v` takes the next word as its level only when it is a number.
+ * A flag that takes a value and has none in its word takes the next word as it is, whatever it looks like (pflag's
+ * parseLongArg/parseSingleShortArg): `--ifname -v` names the interface "-v", `-n --` the namespace "--", and no
+ * rewrite here touches such a word. scanArgv says what each word is; normalizeArgv rewrites the forms above into what
+ * commander reads the same way (commander, too, takes the next word as the value of a `<value>` option whatever it
+ * is), before commander sees them. Two differences from kubectl, kept on purpose: a bare `-v` (or `--verbose`, the
+ * flag of earlier versions) means level 1 where kubectl says "flag needs an argument", and `-v` takes the next word as
+ * its level only when it is a number.
  */
 import type { Command, Option } from 'commander';
 
@@ -21,61 +26,97 @@ export interface FlagSpec {
   takesValue: boolean;
 }
 
-/** The flags of a commander command, as normalizeArgv needs them. */
+/** The flags of a commander command (its options and commander's -h/--help), as normalizeArgv needs them. */
 export function flagSpecs(cmd: Command): FlagSpec[] {
-  return (cmd.options as Option[]).map((o) => ({
+  const specs: FlagSpec[] = (cmd.options as Option[]).map((o) => ({
     ...(o.short ? { short: o.short } : {}),
     ...(o.long ? { long: o.long } : {}),
     takesValue: o.required || o.optional,
   }));
+  if (!specs.some((f) => f.short === '-h' || f.long === '--help')) specs.push({ short: '-h', long: '--help', takesValue: false });
+  return specs;
 }
 
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
-/** Rewrite pflag forms into commander's (see the module comment). Pure; unknown flags are left for commander to refuse. */
-export function normalizeArgv(argv: string[], flags: FlagSpec[]): string[] {
-  const out: string[] = [];
+/**
+ * One word of argv after normalizing, by what it is: a flag (with its value when written in the same word:
+ * `--v=6`, `--namespace=shop`), the value of the flag before it, an argument, or the `--` that ends the flags.
+ */
+export interface Word {
+  text: string;
+  role: 'flag' | 'value' | 'arg' | 'end';
+}
+
+/** Rewrite pflag forms into commander's (see the module comment), saying what each word is. Pure; unknown flags are left for commander to refuse. */
+export function scanArgv(argv: string[], flags: FlagSpec[]): Word[] {
+  const out: Word[] = [];
   const byShort = new Map(flags.filter((f) => f.short).map((f) => [f.short!, f]));
   const byLong = new Map(flags.filter((f) => f.long).map((f) => [f.long!, f]));
   const hasLevel = byLong.has('--v');
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+  const flag = (text: string) => out.push({ text, role: 'flag' });
+  let i = 0;
+  /** The next word, as the value of the flag just pushed (none at the end: commander says the value is missing). */
+  const valueFollows = () => {
+    if (i + 1 < argv.length) out.push({ text: argv[++i]!, role: 'value' });
+  };
+  /** A boolean written with a value (pflag's `--flag=false`): commander's bare flag, or nothing. */
+  const boolWithValue = (name: string, value: string, word: string) => {
+    if (TRUE.has(value)) flag(name);
+    else if (!FALSE.has(value)) flag(word); // commander says what is wrong
+  };
+  for (; i < argv.length; i++) {
+    let a = argv[i]!;
     if (a === '--') {
-      out.push(...argv.slice(i));
+      out.push({ text: a, role: 'end' }, ...argv.slice(i + 1).map((text): Word => ({ text, role: 'arg' })));
       break;
+    }
+    // -An, -An=shop, -Av6: each boolean of a word of short flags on its own, then the rest as a word of its own
+    while (/^-[^-]./.test(a) && byShort.get(a.slice(0, 2))?.takesValue === false && a[2] !== '=') {
+      flag(a.slice(0, 2));
+      a = `-${a.slice(2)}`;
     }
     // klog's level: -v N, -v=N, -vN, --v N, --v=N; bare -v / --verbose = 1
     if (hasLevel) {
       const m = /^(?:-v|--v)(?:=(.*)|(\d+))?$/.exec(a);
       if (m || a === '--verbose') {
         const inline = m?.[1] ?? m?.[2];
-        if (inline !== undefined) out.push(`--v=${inline}`);
-        else if (a === '--v' && i + 1 < argv.length) out.push(`--v=${argv[++i]}`);
-        else if (/^\d+$/.test(argv[i + 1] ?? '')) out.push(`--v=${argv[++i]}`);
-        else out.push('--v=1');
+        if (inline !== undefined) flag(`--v=${inline}`);
+        else if (a === '--v' && i + 1 < argv.length) flag(`--v=${argv[++i]}`);
+        else if (/^\d+$/.test(argv[i + 1] ?? '')) flag(`--v=${argv[++i]}`);
+        else flag('--v=1');
         continue;
       }
     }
     if (/^-[^-]/.test(a)) {
       const f = byShort.get(a.slice(0, 2));
-      if (f?.takesValue && a.length > 2) {
-        // -n=shop and -nshop
-        out.push(a.slice(0, 2), a[2] === '=' ? a.slice(3) : a.slice(2));
-        continue;
-      }
-    } else if (a.startsWith('--') && a.includes('=')) {
-      const name = a.slice(0, a.indexOf('='));
-      const value = a.slice(a.indexOf('=') + 1);
-      const f = byLong.get(name);
-      if (f && !f.takesValue) {
-        // --insecure-skip-tls-verify=true|false
-        if (TRUE.has(value)) out.push(name);
-        else if (!FALSE.has(value)) out.push(a); // commander says what is wrong
-        continue;
-      }
+      if (f?.takesValue) {
+        flag(a.slice(0, 2));
+        // -n=shop and -nshop; -n shop
+        if (a.length > 2) out.push({ text: a[2] === '=' ? a.slice(3) : a.slice(2), role: 'value' });
+        else valueFollows();
+      } else if (f && a[2] === '=') boolWithValue(a.slice(0, 2), a.slice(3), a);
+      else flag(a);
+      continue;
     }
-    out.push(a);
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(0, eq) : a;
+      const f = byLong.get(name);
+      if (eq > 0 && f && !f.takesValue) boolWithValue(name, a.slice(eq + 1), a); // --insecure-skip-tls-verify=true|false
+      else {
+        flag(a);
+        if (eq < 0 && f?.takesValue) valueFollows();
+      }
+      continue;
+    }
+    out.push({ text: a, role: 'arg' });
   }
   return out;
+}
+
+/** scanArgv's words as commander reads them. Pure. */
+export function normalizeArgv(argv: string[], flags: FlagSpec[]): string[] {
+  return scanArgv(argv, flags).map((w) => w.text);
 }

@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
 import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
@@ -16,7 +16,7 @@ import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline,
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
-import { main, stdio } from './main.js';
+import { lineTo, main, stdio } from './main.js';
 
 interface AttachFlags extends CommonFlags {
   ip?: string[];
@@ -136,12 +136,12 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   try {
     await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());
   } catch (e) {
-    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, (e as Error).message)}\n`);
+    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, shown((e as Error).message))}\n`);
     return;
   }
   // nothing left, and nothing was recorded because the write-ahead failed: say so once (what is missing from the
   // cluster is only the attempt; its cause will refuse the records of attaches that succeed, too)
-  if ('nothing' in outcome && refused && !afterSignal) job.deps.io.err(`note: ${recordNote(outcome, false, refused.message)}\n`);
+  if ('nothing' in outcome && refused && !afterSignal) job.deps.io.err(`note: ${recordNote(outcome, false, shown(refused.message))}\n`);
 }
 
 /**
@@ -201,7 +201,7 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, 
     // stopped did not fail (and after the user's signal only its record is settled, within a short bound)
     if (pod && job.api && job.flags.annotate !== false && !sig) {
       const events = await load.events();
-      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, e, [job.p.cache.dir]), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+      await events.recordPodEvent(job.api, pod.pod, events.failedAddInterfaceEvent(job.p.ifname, job.conf.statusName, e, [job.p.cache.dir]), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
     }
     // the write-ahead record: removed when nothing was left (refused, rolled back); marked interrupted when the node
     // keeps the attempt (its rollback failed, or the node was lost during the ADD), so that cni-list -A and cni-gc see
@@ -229,7 +229,7 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
   if (pod && job.api) await settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId });
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
     const events = await load.events();
-    await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+    await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
   }
   if (pod && job.api && job.flags.annotate !== false) {
     const ns = await load.networkStatus();

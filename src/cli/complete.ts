@@ -25,7 +25,7 @@ import { load as loadYaml } from 'js-yaml';
 import { load } from './load.js';
 import { kubeconfigPaths, mergeKubeconfigs } from '../resolve/kubeconfig.js';
 import { readKubeconfigFiles } from '../resolve/kubeconfig-files.js';
-import { flagSpecs, normalizeArgv } from './argv.js';
+import { flagSpecs, scanArgv } from './argv.js';
 import { valueChoices } from './completion.js';
 import type { Deps } from './context.js';
 import type { KubectlFlags } from './options.js';
@@ -57,29 +57,22 @@ const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority',
 const DIR_FLAGS = new Set(['--cache-dir', '--cni-path']);
 
 /** What the words typed so far say: flags (by attribute name) and positional arguments. */
-function wordsSoFar(cmd: Command, words: string[]): { flags: Record<string, unknown>; positionals: string[] } {
-  const specs = flagSpecs(cmd);
-  const argv = normalizeArgv(words, specs);
+function wordsSoFar(cmd: Command, typed: string[]): { flags: Record<string, unknown>; positionals: string[] } {
+  const words = scanArgv(typed, flagSpecs(cmd));
   const flags: Record<string, unknown> = {};
   const positionals: string[] = [];
   const opts = cmd.options;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith('-') || a === '-') {
-      positionals.push(a);
-      continue;
-    }
+  for (let i = 0; i < words.length; i++) {
+    const { text: a, role } = words[i]!;
+    if (role === 'arg') positionals.push(a);
+    if (role !== 'flag') continue; // a value is taken with its flag; `--` ends the flags, the arguments after it are args
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
     const name = eq > 0 ? a.slice(0, eq) : a;
     const o = opts.find((x) => x.long === name || x.short === name);
     if (!o) continue;
     const key = o.attributeName();
     if (o.required || o.optional) {
-      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      const v = eq > 0 ? a.slice(eq + 1) : words[i + 1]?.role === 'value' ? words[++i]!.text : undefined;
       if (v !== undefined) flags[key] = Array.isArray(flags[key]) || key === 'asGroup' ? [...((flags[key] as string[]) ?? []), v] : v;
     } else flags[key] = !o.negate;
   }
@@ -118,7 +111,8 @@ async function completeWord(tool: Tool, cmd: Command, words: string[], deps: Dep
     valueOf = cur.slice(0, cur.indexOf('='));
     prefix = `${valueOf}=`;
     partial = cur.slice(prefix.length);
-  } else if (before.length && before[before.length - 1]!.startsWith('-') && !before[before.length - 1]!.includes('=')) {
+  } else if (before.length && before[before.length - 1]!.startsWith('-') && !before[before.length - 1]!.includes('=') && scanArgv(before, flagSpecs(cmd)).pop()?.role !== 'value') {
+    // (`--ifname -n <TAB>`: that -n is the interface's name, not the namespace flag)
     const prev = before[before.length - 1]!;
     const o = opts.find((x) => x.long === prev || x.short === prev);
     if (o && (o.required || o.optional)) valueOf = o.long ?? o.short;

@@ -10,7 +10,7 @@ import type { KubeApi, KubeOptions } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { AgentOptions } from '../resolve/agent.js';
 import { hold, interruptedBy } from '../exec/interrupt.js';
-import type { Io } from './main.js';
+import { lineTo, type Io } from './main.js';
 import { parseDuration, parseRequestTimeout, readAllStdin, readConf, verbosity, type CommonFlags } from './options.js';
 import { load } from './load.js';
 import { tracedExecutor } from '../exec/traced.js';
@@ -63,7 +63,7 @@ export function defaultDeps(io: Io): Deps {
       const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());
       const agent = async (api: KubeApi) => {
         const { agentRuntime, AGENT_IMAGE } = await load.agent();
-        return agentRuntime(api, agentOptions(flags, (l) => io.err(`note: ${l}\n`), AGENT_IMAGE));
+        return agentRuntime(api, agentOptions(flags, lineTo(io, 'note:'), AGENT_IMAGE));
       };
       switch (flags.runtime) {
         case 'docker':
@@ -84,7 +84,7 @@ export function defaultDeps(io: Io): Deps {
           const { agentForOtherNodes } = await load.agent();
           const viaAgent = await agent(api);
           const namespace = flags.agentNamespace ?? 'kube-system';
-          return [...here, agentForOtherNodes(() => viaAgent, { thisHost: process.env.NODE_NAME || thisHost.host, namespace, note: (l) => io.err(`note: ${l}\n`) })];
+          return [...here, agentForOtherNodes(() => viaAgent, { thisHost: process.env.NODE_NAME || thisHost.host, namespace, note: lineTo(io, 'note:') })];
         }
       }
     },
@@ -128,7 +128,7 @@ export interface EngineFlags {
 /** The chain context and the cache, from the engine flags. */
 export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): Pick<Prepared, 'ctx' | 'cache'> {
   const level = verbosity(flags);
-  const exec = level >= 6 ? tracedExecutor(node, (l) => deps.io.err(`I ${l}\n`)) : node;
+  const exec = level >= 6 ? tracedExecutor(node, lineTo(deps.io, 'I')) : node;
   const cniPath = resolveCniPath(flags.cniPath, deps.env.CNI_PATH);
   const timeoutMs = parseDuration(flags.timeout);
   if (!flags.cacheDir.startsWith('/')) throw new UsageError(`--cache-dir: ${JSON.stringify(flags.cacheDir)} is not an absolute directory`);
@@ -138,8 +138,8 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
     exec,
     cniPath,
     timeoutMs,
-    note: (l) => deps.io.err(`note: ${l}\n`),
-    ...(level >= 1 ? { debug: (l: string) => deps.io.err(`debug: ${l}\n`) } : {}),
+    note: lineTo(deps.io, 'note:'),
+    ...(level >= 1 ? { debug: lineTo(deps.io, 'debug:') } : {}),
     ...(versions ? { versions } : {}),
     interrupted: interruptedBy,
     hold,

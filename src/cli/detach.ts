@@ -1,6 +1,6 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { NotFoundError, StoppedError, UnreachableError, UsageError, stoppedBy } from '../errors.js';
+import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -12,7 +12,7 @@ import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, someNames, type PodOutcome } from './bulk.js';
-import { describeError, main, stdio } from './main.js';
+import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
 
@@ -119,7 +119,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     const events = await load.events();
     const recorded = statusName(pod.pod, job.p.ifname, ns.NETWORK_STATUS);
     for (const d of done) {
-      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced, [cache.dir]), job.deps.hostname(), (l) => job.deps.io.err(`note: ${l}\n`));
+      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced, [cache.dir]), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
     }
   }
   try {
@@ -128,7 +128,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
   } catch (e) {
     // the pod deleted meanwhile (resolve/kube.ts): its network-status went with it, and the detach is whole
-    if (e instanceof NotFoundError) job.deps.io.err(`note: pod ${pod.namespace}/${pod.name} was deleted meanwhile, so there is no network-status annotation to update (${e.message})\n`);
+    if (e instanceof NotFoundError) job.deps.io.err(`note: pod ${pod.namespace}/${pod.name} was deleted meanwhile, so there is no network-status annotation to update (${shown(e.message)})\n`);
     else {
       out.annotateError = e as Error;
       return out;
@@ -179,7 +179,7 @@ async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
     const mine = (await records.listRecords(job.api!, ns)).filter((r) => r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid));
     for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api!, ns, node, recs.map((r) => r.key!));
   } catch (e) {
-    job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${(e as Error).message}); cni-gc will remove it once the pod is gone\n`);
+    job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${shown((e as Error).message)}); cni-gc will remove it once the pod is gone\n`);
   }
 }
 
@@ -220,7 +220,7 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
     const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';
-    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${(e as Error).message}); cni-list -A shows it until ${until}\n`);
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until}\n`);
   }
 }
 
@@ -294,7 +294,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
       const m = pod.metadata!;
       const own = await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, ...(records ? { records } : {}) });
       const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...job, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, deps) } : job;
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, (l) => deps.io.err(`note: ${l}\n`), await readAheadOn(podJob), deps.hostname()))());
+      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
       // a detach made is finished, also after a signal: the records and network-status must match it
       const o = await detachPod(podJob, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);

@@ -1,9 +1,9 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, SomeFailedError, shown, shownLines, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
-import { flagSpecs, normalizeArgv } from './argv.js';
+import { flagSpecs, scanArgv } from './argv.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
 export const ExitCode = {
@@ -63,20 +63,26 @@ const FLAG_OF: Record<Setting, string> = {
 
 /**
  * An error as the user reads it: its message, then what to run next (its `next`, the user's own command lines), then
- * which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)").
+ * which flag fixes it ("; see --cache-dir", "; choose another … (--ifname)"). One line: what it quotes from outside (a
+ * plugin's or API server's message, a node command's stderr) is shown with its control characters escaped (shown).
  */
 export function describeError(e: unknown): string {
   const next = e instanceof CniAttachError && e.next ? `; ${e.next}` : '';
   const msg = `${(e as Error)?.message ?? String(e)}${next}`;
   const fix = e instanceof CniAttachError ? e.fix : undefined;
-  if (!fix) return msg;
+  if (!fix) return shown(msg);
   const flag = FLAG_OF[fix.setting];
-  return fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`;
+  return shown(fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`);
 }
 
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+}
+
+/** A printer of one kind of line on stderr (`note:`, `debug:`, `I`): each text one line, whatever it holds (shown). */
+export function lineTo(io: Io, prefix: string): (text: string) => void {
+  return (text) => io.err(`${prefix} ${shown(text)}\n`);
 }
 
 /**
@@ -92,9 +98,14 @@ function readerGone(): void {
 const stdout = new FdOut(1, () => process.stdout, readerGone);
 const stderr = new FdOut(2, () => process.stderr, () => undefined);
 
+/**
+ * The process's stdout and stderr. What goes to stderr keeps its line breaks and nothing else of control characters
+ * (shownLines): whatever a message quotes, and however it came there, nothing written to the terminal can move its
+ * cursor, recolour or retitle it. stdout is the data asked for (-o json, a jsonpath template's tabs), written as it is.
+ */
 export const stdio: Io = {
   out: (s) => stdout.write(s),
-  err: (s) => stderr.write(s),
+  err: (s) => stderr.write(shownLines(s)),
 };
 
 /** commander's output: through io; where that is a pipe or a file, 80 columns (commander's default) and no colours. */
@@ -120,16 +131,19 @@ export function usedAsSubcommand(argv: string[], subcommands: string[]): boolean
 }
 
 export async function runProgram(program: Command, rawArgv: string[], io: Io = stdio): Promise<number> {
-  const argv = normalizeArgv(rawArgv, flagSpecs(program));
-  const flagsPart = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
-  const level = flagsPart.filter((a) => a.startsWith('--v=')).map((a) => Number(a.slice(4))).pop() ?? 0;
+  const words = scanArgv(rawArgv, flagSpecs(program));
+  const argv = words.map((w) => w.text);
+  // what the flags say, never a flag's value (`--ifname --version` names an interface) nor what follows `--`
+  const flags = words.filter((w) => w.role === 'flag').map((w) => w.text);
+  const level = flags.filter((a) => a.startsWith('--v=')).map((a) => Number(a.slice(4))).pop() ?? 0;
   const verbose = level >= 1;
-  if (flagsPart.includes('--version') && !program.commands.some((c) => flagsPart[0] === c.name())) {
+  if (flags.includes('--version') && !program.commands.some((c) => argv[0] === c.name())) {
     // before commander: --version answers whatever else the line says (kubectl's `version` takes -o too)
     let format = '';
-    flagsPart.forEach((a, i) => {
-      if (a === '-o' || a === '--output') format = flagsPart[i + 1] ?? '';
-      else if (a.startsWith('--output=')) format = a.slice(9);
+    words.forEach((w, i) => {
+      if (w.role !== 'flag') return;
+      if (w.text === '-o' || w.text === '--output') format = words[i + 1]?.role === 'value' ? words[i + 1]!.text : '';
+      else if (w.text.startsWith('--output=')) format = w.text.slice(9);
     });
     const v = await import('./version.js');
     if (format === 'json' || format === 'yaml') io.out(await (await import('./output.js')).formatData(v.versionData(), format));
@@ -137,7 +151,7 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     return ExitCode.Ok;
   }
   const subcommands = program.commands.map((c) => c.name());
-  if (argv.some((a) => subcommands.includes(a)) && !usedAsSubcommand(argv, subcommands)) {
+  if (words.some((w) => w.role === 'arg' && subcommands.includes(w.text)) && !usedAsSubcommand(argv, subcommands)) {
     // a pod named `completion` (cni-attach's subcommand): commander would take the word as the subcommand anywhere
     (program as unknown as { commands: Command[] }).commands = [];
   }
@@ -150,7 +164,7 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
   } catch (e) {
     return report(e, io, verbose);
   } finally {
-    await runAtEnd((l) => io.err(`note: ${l}\n`));
+    await runAtEnd(lineTo(io, 'note:'));
   }
 }
 
@@ -163,13 +177,13 @@ function report(e: unknown, io: Io, verbose: boolean): number {
     io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
-      if (stderr) io.err(`plugin stderr:\n${stderr.trimEnd()}\n`);
-      io.err(`${e.stack ?? ''}\n`);
+      if (stderr) io.err(`plugin stderr:\n${shownLines(stderr.trimEnd())}\n`);
+      io.err(`${shownLines(e.stack ?? '')}\n`);
     }
     return exitCodeOf(e);
   }
-  io.err(`error: internal error: ${(e as Error)?.message ?? String(e)}${verbose ? '' : ' (run with -v for details)'}\n`);
-  if (verbose) io.err(`${(e as Error)?.stack ?? ''}\n`);
+  io.err(`error: internal error: ${shown((e as Error)?.message ?? String(e))}${verbose ? '' : ' (run with -v for details)'}\n`);
+  if (verbose) io.err(`${shownLines((e as Error)?.stack ?? '')}\n`);
   return ExitCode.PluginFailed;
 }
 
@@ -202,7 +216,7 @@ function handleSignals(io: Io, command: string): void {
         quitting = true;
         io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
         const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
-        void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => quit(io, code));
+        void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
         return;
       }
       if (interrupt(sig) > 0) {
@@ -211,7 +225,7 @@ function handleSignals(io: Io, command: string): void {
       }
       io.err(`note: ${sig}: stopping\n`);
       const limit = new Promise((r) => setTimeout(r, 5000).unref());
-      void Promise.race([runAtEnd((l) => io.err(`note: ${l}\n`)), limit]).finally(() => quit(io, code));
+      void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
     });
   }
 }

@@ -17,6 +17,7 @@ import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } f
 import { load } from './load.js';
 import { userAgent } from './version.js';
 import { detachCommandLine, shellQuote } from './output.js';
+import { lineTo } from './main.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -59,8 +60,8 @@ export function kubeOptions(flags: KubectlFlags, io?: Deps['io']): KubeOptions {
     ...def('asUid', flags.asUid),
     requestTimeoutMs: parseRequestTimeout(flags.requestTimeout),
     userAgent: userAgent(),
-    ...(io && verbosity(flags) >= 6 ? { trace: (l: string) => io.err(`I ${l}\n`) } : {}),
-    ...(io && verbosity(flags) >= 1 ? { debug: (l: string) => io.err(`debug: ${l}\n`) } : {}),
+    ...(io && verbosity(flags) >= 6 ? { trace: lineTo(io, 'I') } : {}),
+    ...(io && verbosity(flags) >= 1 ? { debug: lineTo(io, 'debug:') } : {}),
   };
 }
 
@@ -266,7 +267,7 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
     const node = newestOf(all, flags, namespace, name, () => true)[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;
   };
-  const found = await lookupPod(api, namespace, name, () => deps.runtimes(flags, api), (l) => deps.io.err(`note: ${l}\n`), prepare, deps.hostname(), goneNodeOf);
+  const found = await lookupPod(api, namespace, name, () => deps.runtimes(flags, api), lineTo(deps.io, 'note:'), prepare, deps.hostname(), goneNodeOf);
   return recordsUnread === undefined ? found : { ...found, recordsUnread };
 }
 

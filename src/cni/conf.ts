@@ -43,6 +43,20 @@ function nesting(v: unknown): number {
   return max;
 }
 
+/** Characters a message would print invisibly, or not at all, named instead (jsonProblem). */
+const INVISIBLE_NAMES: Record<number, string> = { 0xfeff: 'a byte order mark', 0xa0: 'a no-break space', 0x200b: 'a zero-width space', 0x3000: 'an ideographic space' };
+
+/**
+ * A character as a message shows it: quoted when it is visible ("x"), by its code point otherwise — a control, format
+ * (zero-width, bidi, U+FEFF), separator or unassigned character, a space other than U+0020: `U+00A0 (a no-break space)`.
+ */
+function characterNamed(c: string): string {
+  if (!/^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Z}]$/u.test(c) || c === ' ') return JSON.stringify(c);
+  const cp = c.codePointAt(0)!;
+  const name = INVISIBLE_NAMES[cp];
+  return `U+${cp.toString(16).toUpperCase().padStart(4, '0')}${name ? ` (${name})` : ''}`;
+}
+
 /**
  * What the JSON error is, without quoting the text around it (V8's message does, and a config may hold secrets):
  * "unexpected character 'S'", "the text ends too early", with the line and column when V8 gives a position.
@@ -63,13 +77,18 @@ function jsonProblem(text: string, e: Error): string {
       : /Bad control character/i.test(e.message)
         ? 'a control character inside a string'
         : token !== undefined
-          ? `unexpected character ${JSON.stringify(token)}`
+          ? `unexpected character ${characterNamed(token)}`
           : expected
             ? `expected ${expected}`
-            : 'not JSON';
+            : /after JSON/.test(e.message)
+              ? 'more after the JSON value'
+              : 'not JSON';
   if (pos === undefined || atEnd) return what;
   const before = text.slice(0, pos);
-  return `line ${before.split('\n').length}, column ${pos - before.lastIndexOf('\n')}: ${what}`;
+  // a character there that would print invisibly is named, whatever V8 expected instead
+  const at = String.fromCodePoint(text.codePointAt(pos)!);
+  const found = token === undefined && characterNamed(at) !== JSON.stringify(at) ? `, found ${characterNamed(at)}` : '';
+  return `line ${before.split('\n').length}, column ${pos - before.lastIndexOf('\n')}: ${what}${found}`;
 }
 
 const TYPE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/;
@@ -137,6 +156,9 @@ function optBool(obj: JsonObject, key: string, where: string): boolean {
  * `defaultName` is used when the config has no name (a NetworkAttachmentDefinition's own name).
  */
 export function parseNetworkConfig(text: string, source: string, defaultName?: string): NetworkConfigList {
+  // libcni hands the bytes to Go's encoding/json, which refuses a byte order mark (libcni/conf.go ConfFromBytes,
+  // NetworkConfFromBytes: json.Unmarshal, "invalid character 'ï' looking for beginning of value"): refused here too, named
+  if (text.startsWith('\uFEFF')) throw new UsageError(`${source}: starts with a UTF-8 byte order mark (EF BB BF): save it without one`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,5 +1,5 @@
 /** One plugin run: find the binary, run it through the executor, decode what it printed. */
-import { PluginError, UsageError, signalName } from '../errors.js';
+import { PluginError, UsageError, shown, signalName } from '../errors.js';
 import { buildEnv, type CniCommand, type InvocationArgs } from './env.js';
 import { onWhere, type CommandRunner, type NodeFiles } from '../exec/types.js';
 import type { JsonObject } from './conf.js';
@@ -25,9 +25,10 @@ export interface PluginRun {
   timeoutMs: number;
 }
 
+/** The last three lines of a plugin's output, joined with " | ", its control characters escaped (shown), at most max characters. */
 function oneLine(s: string, max = 300): string {
-  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
-  const t = lines.slice(-3).join(' | ');
+  const lines = s.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const t = shown(lines.slice(-3).join(' | '));
   return t.length > max ? `${t.slice(0, max)}…` : t;
 }
 
@@ -57,8 +58,10 @@ export async function invokePlugin(exec: CommandRunner, run: PluginRun, note?: (
   const cmd: CniCommand = run.args.command;
   const r = await exec.run([run.path], { env, stdin: JSON.stringify(run.stdin), timeoutMs: run.timeoutMs });
   const out = tryJson(r.stdout);
+  // the plugin's msg and details enter messages (and events, records) with their control characters escaped, so an
+  // error stays one line that cannot drive the terminal; its stderr is kept as it came, for -v (printed through shownLines)
   const fail = (msg: string, code?: number, details?: string) =>
-    new PluginError(run.type, cmd, code, msg, details, r.stderr || undefined);
+    new PluginError(run.type, cmd, code, shown(msg), details === undefined ? undefined : shown(details), r.stderr || undefined);
   const held = r.pipesHeld ? '; a process it started in another session still held its output, and may still run' : '';
 
   if (r.interrupted) {

@@ -68,6 +68,8 @@ describe('bad configs (exit 2)', () => {
     ['unknown cniVersion 9.9.9', (c) => ({ ...c.good, cniVersion: '9.9.9' }), /unknown cniVersion "9\.9\.9"/],
     ['empty plugins', (c) => ({ cniVersion: '1.0.0', name: c.good.name, plugins: [] }), /"plugins" is empty/],
     ['a conflist entry without type', (c) => conflist(c.good.name as string, [{ bridge: 'x' }]), /plugins\[0\]: missing "type"/],
+    // libcni (Go's encoding/json) refuses it too; the message names it rather than print it
+    ['a leading UTF-8 byte order mark', (c) => `\ufeff${JSON.stringify(c.good)}`, /net\.json: starts with a UTF-8 byte order mark \(EF BB BF\): save it without one$/],
   ];
   it.each(cases)('%s', async (_what, conf, message) => {
     const r = await attachChangingNothing(withConf(conf));

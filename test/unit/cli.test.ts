@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
-import { runProgram, stoppingNote } from '../../src/cli/main.js';
+import { lineTo, runProgram, stoppingNote } from '../../src/cli/main.js';
 import { parseDuration, parseRequestTimeout, validateCidr } from '../../src/cli/options.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError, shown, shownLines } from '../../src/errors.js';
 import type { Deps } from '../../src/cli/context.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import type { Command } from 'commander';
@@ -200,7 +200,55 @@ describe('kubectl cni-detach and cni-check', () => {
   });
 });
 
+describe('text from outside is shown, never obeyed', () => {
+  const forged = '{"code":11,"msg":"bad \\u001b[31mRED\\u001b[0m\\r\\nerror: injected line","details":"d\\u0000\\u0007"}';
+  const failing = (w: ReturnType<typeof world>) =>
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { code: 1, stdout: forged, stderr: 'warn\u001b]0;owned\u0007\r\nnext\tline\n' } : {}));
+  it('a plugin\'s error is one line: ANSI, CR, LF, NUL, BEL shown escaped', async () => {
+    const w = world();
+    failing(w);
+    expect(await cli(attachCommand, w, [...base, '--conf', '-'])).toBe(1);
+    const lines = w.stderr().split('\n');
+    expect(lines[0]).toBe('error: plugin bridge failed on ADD (CNI error 11): bad \\x1b[31mRED\\x1b[0m\\r\\nerror: injected line: d\\x00\\x07 (rolled back: nothing was left behind)');
+    expect(w.stderr()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(lines.filter((l) => l.startsWith('error:'))).toHaveLength(1);
+  });
+  it('-v: the plugin\'s stderr keeps its line breaks, nothing else of control characters', async () => {
+    const w = world();
+    failing(w);
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v'])).toBe(1);
+    expect(w.stderr()).toContain('plugin stderr:\nwarn\\x1b]0;owned\\x07\nnext\\tline\n');
+    expect(w.stderr()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+  it('notes (and debug, I lines) are one line each, whatever the text they quote', () => {
+    const got: string[] = [];
+    lineTo({ out: () => undefined, err: (s) => void got.push(s) }, 'note:')('could not delete: Forbidden\nerror: forged\u001b[2J');
+    expect(got).toEqual(['note: could not delete: Forbidden\\nerror: forged\\x1b[2J\n']);
+  });
+  it('shown escapes C0, DEL and C1 and nothing else; twice is once; shownLines keeps LF (and CRLF as LF)', () => {
+    expect(shown('a\u001b[1mb\tc\rd\ne\u0000\u007f\u0085\u009b é ✓ \\x1b')).toBe('a\\x1b[1mb\\tc\\rd\\ne\\x00\\x7f\\x85\\x9b é ✓ \\x1b');
+    expect(shown(shown('a\u001bb\n'))).toBe(shown('a\u001bb\n'));
+    expect(shownLines('one\u001b]0;t\u0007\r\ntwo\rthree\n')).toBe('one\\x1b]0;t\\x07\ntwo\\rthree\n');
+    expect(shown('error: pod shop/web-1 not found; see -n')).toBe('error: pod shop/web-1 not found; see -n');
+  });
+});
+
 describe('flag parsing', () => {
+  // pflag takes the word after a flag that needs a value as that value: `--ifname -v` names the interface "-v"
+  it.each(['-v', '-v5', '--version', '--'])('--ifname %s names the interface so, and is no other flag', async (ifname) => {
+    const w = world();
+    expect(await cli(attachCommand, w, ['--netns', NS, '--ifname', ifname, '--cache-dir', '/var/lib/cni', '--conf', '-'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD').map((c) => c.env.CNI_IFNAME)).toEqual([ifname]);
+    expect(w.stdout()).toMatch(new RegExp(`^${ifname.replace(/-/g, '\\-')} attached to netns`));
+    expect(w.stderr()).toBe('');
+  });
+  it('a flag whose value is -v does not turn on -v: a failure prints no stack trace', async () => {
+    const w = world();
+    w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stdout: JSON.stringify({ code: 7, msg: 'no' }) }));
+    expect(await cli(attachCommand, w, ['--netns', NS, '--ifname', '-v', '--cache-dir', '/var/lib/cni', '--conf', '-'])).toBe(1);
+    expect(w.stderr()).toMatch(/^error: plugin bridge failed on ADD \(CNI error 7\): no/);
+    expect(w.stderr()).not.toMatch(/\n\s+at /);
+  });
   it.each([['30s', 30000], ['2m', 120000], ['500ms', 500], ['1m30s', 90000], ['1h', 3600000], ['5', 5000], ['0.5s', 500], ['1.5ms', 1.5], ['1.1s', 1100], ['2500us', 2.5], ['1000µs', 1], ['1ms', 1]])('duration %s', (t, ms) => {
     expect(parseDuration(t)).toBe(ms);
   });

@@ -64,6 +64,11 @@ describe('parseNetworkConfig', () => {
     expect(() => parseNetworkConfig(text, 'net.json')).toThrow(UsageError);
     expect(() => parseNetworkConfig(text, 'net.json')).toThrow(msg);
   });
+  it('refuses a leading UTF-8 byte order mark, naming it, as libcni (Go encoding/json) refuses it', () => {
+    const text = `\ufeff${JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'bridge' })}`;
+    expect(() => parseNetworkConfig(text, 'net.json')).toThrow(new UsageError('net.json: starts with a UTF-8 byte order mark (EF BB BF): save it without one'));
+    expect(() => parseNetworkConfig(`\ufeff{`, 'stdin')).toThrow(/^stdin: starts with a UTF-8 byte order mark \(EF BB BF\)/);
+  });
   it('names the source in its messages', () => {
     expect(() => parseNetworkConfig('{', 'stdin')).toThrow(/^stdin: invalid JSON/);
   });
@@ -74,6 +79,12 @@ describe('parseNetworkConfig', () => {
     ['{"a": [1,2\n  \n', 'the text ends too early (cut short?)'],
     ['{"a": 1 "b": 2}', "line 1, column 9: expected ',' or '}'"],
     ['{"a":\n  x}', 'unexpected character "x"'],
+    // a character that would print invisibly is named by its code point
+    ['{"a":\u00a01}', 'unexpected character U+00A0 (a no-break space)'],
+    ['{"a":1,\u200b"b":2}', 'line 1, column 8: expected a property name in double quotes, found U+200B (a zero-width space)'],
+    ['{"a":1}\ufeff{"b":2}', 'line 1, column 8: more after the JSON value, found U+FEFF (a byte order mark)'],
+    ['{"a":\u202e1}', 'unexpected character U+202E'],
+    ['{"a":\u007f}', 'unexpected character U+007F'],
   ])('says what is wrong with %j, without quoting it', (text, what) => {
     expect(() => parseNetworkConfig(text, 'net.json')).toThrow(`net.json: invalid JSON (${what})`);
   });

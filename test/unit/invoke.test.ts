@@ -36,6 +36,14 @@ describe('invokePlugin', () => {
     const { err } = (await outcome({ code: 3, stdout: '{"code":4,"msg":"bad env"}' })) as { err: PluginError };
     expect(err.message).toMatch(/CNI error 4\): bad env/);
   });
+  it('a plugin\'s msg, details and stderr enter the message with their control characters escaped: one line that cannot drive the terminal', async () => {
+    const forged = '{"code":11,"msg":"bad \\u001b[31mRED\\u001b[0m\\r\\nerror: injected line","details":"d\\u0000\\u0007\\u009b"}';
+    const { err } = (await outcome({ code: 1, stdout: forged, stderr: 'x\u001b]0;owned\u0007\n' })) as { err: PluginError };
+    expect(err.message).toBe('plugin bridge failed on ADD (CNI error 11): bad \\x1b[31mRED\\x1b[0m\\r\\nerror: injected line: d\\x00\\x07\\x9b');
+    expect(err.stderr).toBe('x\u001b]0;owned\u0007\n'); // kept as it came; -v prints it through shownLines
+    const { err: e2 } = (await outcome({ code: 2, stderr: 'panic: \u001b[2Jgone\r\nat\u0000x\n' })) as { err: PluginError };
+    expect(e2.message).toBe('plugin bridge failed on ADD: exited with code 2: panic: \\x1b[2Jgone | at\\x00x');
+  });
   it('reports stderr of a failure without JSON', async () => {
     const { err } = (await outcome({ code: 2, stderr: 'panic: something\ngoroutine 1\n' })) as { err: PluginError };
     expect(err.message).toBe('plugin bridge failed on ADD: exited with code 2: panic: something | goroutine 1');

@@ -1,7 +1,7 @@
 /** kubectl's conventions in the CLI: pflag's argv forms, jsonpath templates, list printing, events, completion, --version. */
 import { describe, expect, it } from 'vitest';
 import { Command, Option } from 'commander';
-import { flagSpecs, normalizeArgv } from '../../src/cli/argv.js';
+import { flagSpecs, normalizeArgv, scanArgv } from '../../src/cli/argv.js';
 import { parseTemplate, printJsonPath } from '../../src/cli/jsonpath.js';
 import { asList, clearNotes, fit, MAX_NOTES, parseListFormat, printRows, REASON_WIDTH, type Row } from '../../src/cli/list-print.js';
 import { addedInterfaceEvent, failedAddInterfaceEvent, removedInterfaceEvent } from '../../src/resolve/events.js';
@@ -20,6 +20,8 @@ describe('argv in pflag forms (normalizeArgv)', () => {
     .option('-o, --output <f>')
     .option('--insecure-skip-tls-verify')
     .option('--as-group <g>')
+    .option('--ifname <name>')
+    .option('-A, --all-namespaces')
     .addOption(new Option('-v, --v <level>'))
     .option('--version');
   const n = (...a: string[]) => normalizeArgv(a, flagSpecs(cmd));
@@ -45,7 +47,40 @@ describe('argv in pflag forms (normalizeArgv)', () => {
     [['--verbose'], ['--v=1']],
     [['--version'], ['--version']],
     [['pod', '--', '-n=x', '-v'], ['pod', '--', '-n=x', '-v']],
+    // booleans and a flag taking a value in one word, as pflag reads them
+    [['-An', 'shop'], ['-A', '-n', 'shop']],
+    [['-An=shop'], ['-A', '-n', 'shop']],
+    [['-Av6'], ['-A', '--v=6']],
+    [['-A=false'], []],
+    [['-A=true'], ['-A']],
   ])('%j → %j', (input, out) => expect(n(...input)).toEqual(out));
+  // pflag takes the word after a flag that needs a value as that value, whatever it looks like: no rewrite touches it
+  it.each([
+    [['--ifname', '-v', '--conf', 'base.json']],
+    [['--ifname', '-v5']],
+    [['--ifname', '-v=6']],
+    [['--ifname', '--v=2']],
+    [['--ifname', '--verbose']],
+    [['-n', '-v']],
+    [['--namespace', '-nshop']],
+    [['-n', '-n=x']],
+    [['-o', '-ojson']],
+    [['--as-group', '--insecure-skip-tls-verify=false']],
+    [['--ifname', '-An=x']],
+    [['--ifname', '--version']],
+  ])('%j: the value stays as it is', (input) => expect(n(...input)).toEqual(input));
+  it.each([
+    [['--ifname', '--', '-v'], ['--ifname', '--', '--v=1']],
+    [['-n', '--', 'pod', '-v6'], ['-n', '--', 'pod', '--v=6']],
+    [['-n=-v', '-v'], ['-n', '-v', '--v=1']],
+    [['-n-v'], ['-n', '-v']],
+    [['-An', '-v'], ['-A', '-n', '-v']],
+    [['-v', '3', '--ifname', '-v'], ['--v=3', '--ifname', '-v']],
+  ])('%j → %j: a value that looks like a flag, or like the end of flags, is the value', (input, out) => expect(n(...input)).toEqual(out));
+  it('says which word is a flag, a value, an argument, the end of the flags', () => {
+    expect(scanArgv(['web', '--ifname', '--', '-nshop', '--', '-v'], flagSpecs(cmd)).map((w) => `${w.role}:${w.text}`))
+      .toEqual(['arg:web', 'flag:--ifname', 'value:--', 'flag:-n', 'value:shop', 'end:--', 'arg:-v']);
+  });
 });
 
 describe('--request-timeout (kubectl: 0 is no limit)', () => {
@@ -351,6 +386,12 @@ describe('completion (cobra __complete protocol)', () => {
     expect(w.kubeCalls.at(-1)).toMatchObject({ context: 'kind-x', namespace: 'shop', requestTimeoutMs: 3000 });
     expect(await run(w, 'attach', ['web-1', ''])).toEqual({ candidates: [], directive: 4 });
     expect(await run(w, 'gc', [''])).toEqual({ candidates: [], directive: 4 });
+  });
+  it('a flag\'s value that looks like a flag is that value: `--ifname -n <TAB>` completes the POD, `--ifname -- <TAB>` too', async () => {
+    const w = world();
+    expect(await run(w, 'attach', ['--ifname', '-n', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
+    expect(await run(w, 'attach', ['--ifname', '--', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
+    expect(await run(w, 'list', ['--context', '-o', ''])).not.toMatchObject({ candidates: expect.arrayContaining(['json']) });
   });
   it('an API that fails gives no candidates, not an error', async () => {
     const w = world();
