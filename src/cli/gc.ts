@@ -162,8 +162,11 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * cache holds nothing any more was stale: it just goes. An attaching record (an attach whose command died, its
  * write-ahead never settled) is freed the same way — its intent DELs as any — found by the pod's uid when it was
  * written before its sandbox was known; one of a pod that is still there is not judged here (an attach may be running:
- * cni-list shows it with the cni-detach that clears it). The nodes `asked` for (--node) are visited too, records or
- * not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
+ * cni-list shows it with the cni-detach that clears it) — but its node, as that of an interrupted record of a live
+ * pod, is visited: what the node holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
+ * DELed from it in its sandbox, when that still runs, and forgotten with its records, as on this host; a lock held is
+ * busy; nothing, and an interrupted record goes, an attaching one stays). Neither is ever counted alive. The nodes
+ * `asked` for (--node) are visited too, records or not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
  * it holds without a record are freed with the recorded ones. What a cni-attach/cni-detach is working on right now
  * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
  * is left alone with its record (`busy`) — a gone pod's attach still running (the pod deleted during it) settles its
@@ -507,7 +510,10 @@ async function reconcileRecords(
  * A node gc visits through a runtime (recordsPass): its whole cache read, its pods' attachments judged against the
  * cluster's pods (no sandbox look-up: a live pod's attachment stays as it is) and its records reconciled
  * (reconcileRecords). Returns the attachments of gone pods it holds that no record names, as records, for the records
- * pass to free with the recorded ones, the record changes, the live pods' attaches it holds that a command is
+ * pass to free with the recorded ones, the live pods' interrupted attaches it holds (an intent whose lock is free:
+ * classify's interrupted), each as a record of its entry (with its own record's --cni-path) and its classification,
+ * for the records pass to free (left out of the reconciliation: neither recorded again nor their records taken for
+ * records of nothing), the record changes, the live pods' attaches it holds that a command is
  * working on right now (their lock held: attaching), which gc leaves alone, and this node's records that say
  * otherwise than what it holds under their key (resolve/records.ts recordAgainstNode: another pod, uid or network),
  * which are used for nothing — an entry counts as recorded only by a record that says what it says, so such a
