@@ -75,7 +75,10 @@ function leftWhy(l: Left, here: string): string {
 interface RecordChanges {
   added: AttachmentRecord[];
   removed: AttachmentRecord[];
-  /** The attachments of live pods held without a record, and the records of live pods held nowhere (written or not). */
+  /**
+   * The attachments of live pods held without a record, and the records of live pods held nowhere (written or not);
+   * neither counts an unfinished attach (interrupted), which is no attachment: these adjust gc's "alive".
+   */
   unrecorded: number;
   unheld: number;
 }
@@ -159,8 +162,11 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * cache holds nothing any more was stale: it just goes. An attaching record (an attach whose command died, its
  * write-ahead never settled) is freed the same way — its intent DELs as any — found by the pod's uid when it was
  * written before its sandbox was known; one of a pod that is still there is not judged here (an attach may be running:
- * cni-list shows it with the cni-detach that clears it). The nodes `asked` for (--node) are visited too, records or
- * not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
+ * cni-list shows it with the cni-detach that clears it) — but its node, as that of an interrupted record of a live
+ * pod, is visited: what the node holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
+ * DELed from it in its sandbox, when that still runs, and forgotten with its records, as on this host; a lock held is
+ * busy; nothing, and an interrupted record goes, an attaching one stays). Neither is ever counted alive. The nodes
+ * `asked` for (--node) are visited too, records or not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
  * it holds without a record are freed with the recorded ones. What a cni-attach/cni-detach is working on right now
  * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
  * is left alone with its record (`busy`) — a gone pod's attach still running (the pod deleted during it) settles its
@@ -201,8 +207,13 @@ async function recordsPass(
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
-  // attach's write-ahead (attaching) is no attachment yet
-  const alive = all.filter((r) => !r.attaching && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
+  const alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
+  // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
+  // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
+  // attaching one stays: its attach may not have reached the node yet). This host's were judged by the local pass.
+  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
   const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [] };
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
@@ -212,20 +223,27 @@ async function recordsPass(
       await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
     }
   }
-  if (gone.length === 0 && goneElsewhere.length === 0 && asked.length === 0) return out;
+  if (gone.length === 0 && goneElsewhere.length === 0 && asked.length === 0 && unfinished.length === 0) return out;
   const byNode = records.recordsByNode(gone);
   // the nodes of records of another cache dir are reached too: that node says whether it trusts that dir
-  for (const n of [...asked, ...goneElsewhere.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
+  for (const n of [...asked, ...goneElsewhere.map((r) => r.node), ...unfinished.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
   const { CACHE_KIND } = await import('../cni/cache.js');
   await Promise.all([...byNode].map(async ([node, recs]) => {
+    // what the node holds of a live pod's attach that did not finish (its intent, its lock free): freed from it
+    const interrupted = new Map<AttachmentRecord, Classified>();
     const stale = (r: AttachmentRecord, still?: Sandbox): Freed => {
       const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
       const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
+      const c = interrupted.get(r);
+      if (c) return { entry, intentOnly: true, netns: still?.netnsPath ?? '', why: `${WHY.interrupted!} (node ${node})`, c: { ...c, entry, pod } };
       const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
     };
+    // this node's unfinished attaches of live pods (their records): not alive; freed if their node holds them
+    // interrupted, else as reconcileNode finds them
+    const pending = unfinished.filter((r) => r.node === node);
     const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
     // this host's attachments that its cache holds were judged by the local pass, which had the runtimes' sandboxes:
     // one it kept (refused: its sandbox may still run) is not freed here behind its back
@@ -233,10 +251,11 @@ async function recordsPass(
     let exec: Executor | undefined;
     let reachedBy: PodRuntime | undefined;
     try {
-      ({ exec, reachedBy } = await reachNode(flags, deps, runtimes, node, localExec, todo.length > 0 || asked.includes(node)));
+      ({ exec, reachedBy } = await reachNode(flags, deps, runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
     } catch (e) {
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
-      if (todo.length === 0) out.unreached.push({ node, error: e });
+      for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
+      if (todo.length === 0 && pending.length === 0) out.unreached.push({ node, error: e });
       out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), node, undefined)));
       return;
     }
@@ -264,6 +283,7 @@ async function recordsPass(
       try {
         const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
+        for (const [r, c] of v.interrupted) (todo.push(r), unrecorded.add(r), interrupted.set(r, c));
         out.busy.push(...v.attaching);
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
@@ -346,6 +366,8 @@ async function recordsPass(
         });
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);
+        // an interrupted attach's record under its key goes with it (its write-ahead, if never settled: forgetFreedAttempts)
+        if (interrupted.has(r)) forget.push(...mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname));
       } catch (e) {
         // an attach still running there (the pod deleted during it), or a detach of it: left, with its record, for a
         // later gc (that attach settles its record itself; one killed leaves it to be freed then)
@@ -392,9 +414,9 @@ function describeElsewhere(flags: GcFlags, e: Elsewhere): string {
 }
 
 /**
- * The write-ahead records (attaching) of the unfinished attaches this gc freed here (an intent of a pod's ifname,
- * DELed under its lock, so that attach no longer runs): removed, and returned (with --dry-run: returned only). A
- * failure is a note: records are an index.
+ * The write-ahead records (attaching) of the unfinished attaches this gc freed, here or on their node (an intent of a
+ * pod's ifname, DELed under its lock, so that attach no longer runs): removed, and returned (with --dry-run: returned
+ * only). A failure is a note: records are an index.
  */
 async function forgetFreedAttempts(flags: GcFlags, deps: Deps, api: KubeApi, freed: (Stale & { c: Classified })[], all: AttachmentRecord[]): Promise<AttachmentRecord[]> {
   const records = await import('../resolve/records.js');
@@ -461,7 +483,8 @@ async function reconcileRecords(
   // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
   // after writing its result), so each record to remove is looked for there again
   if (heldNow) want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
-  const counts = { unrecorded: want.add.length, unheld: want.remove.length };
+  // counted against "alive" (cli gc's summary): only attachments, not the records of unfinished attaches
+  const counts = { unrecorded: want.add.filter((r) => !r.interrupted).length, unheld: want.remove.filter((r) => !r.interrupted).length };
   if (flags.dryRun) return { added: want.add, removed: want.remove, ...counts };
   const out: RecordChanges = { added: [], removed: [], ...counts };
   for (const r of want.add) {
@@ -487,13 +510,25 @@ async function reconcileRecords(
  * A node gc visits through a runtime (recordsPass): its whole cache read, its pods' attachments judged against the
  * cluster's pods (no sandbox look-up: a live pod's attachment stays as it is) and its records reconciled
  * (reconcileRecords). Returns the attachments of gone pods it holds that no record names, as records, for the records
- * pass to free with the recorded ones, the record changes, the live pods' attaches it holds that a command is
+ * pass to free with the recorded ones, the live pods' interrupted attaches it holds (an intent whose lock is free:
+ * classify's interrupted), each as a record of its entry (with its own record's --cni-path) and its classification,
+ * for the records pass to free (left out of the reconciliation: neither recorded again nor their records taken for
+ * records of nothing), the record changes, the live pods' attaches it holds that a command is
  * working on right now (their lock held: attaching), which gc leaves alone, and this node's records that say
  * otherwise than what it holds under their key (resolve/records.ts recordAgainstNode: another pod, uid or network),
  * which are used for nothing — an entry counts as recorded only by a record that says what it says, so such a
  * record hides no gone pod's attachment from being freed through the entry.
  */
-async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: string, exec: Executor, cache: ResultCache, pods: Pod[], all: AttachmentRecord[]): Promise<{ gone: AttachmentRecord[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[] }> {
+async function reconcileNode(
+  flags: GcFlags,
+  deps: Deps,
+  api: KubeApi,
+  node: string,
+  exec: Executor,
+  cache: ResultCache,
+  pods: Pod[],
+  all: AttachmentRecord[],
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[] }> {
   const { classify, podOf } = await load.attachmentState();
   const { recordKey, recordName, recordAgainstNode, recordedIn } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
@@ -535,7 +570,20 @@ async function reconcileNode(flags: GcFlags, deps: Deps, api: KubeApi, node: str
     if (c.state !== 'pod gone' || !c.pod || recordedAs(c, (v) => 'pod' in v) || attaching.has(`${c.pod.namespace}/${c.pod.name}\0${c.pod.uid ?? ''}\0${c.entry.ifName}`)) continue;
     gone.push(await recordOfEntry(flags, c, node));
   }
-  return { gone, changes: await reconcileRecords(flags, deps, api, node, classified, all, world, () => node), attaching: attachingOf(classified, cache.named('')), mismatched };
+  // a live pod's attach that did not finish (its intent, its lock free: classify's interrupted) is freed by the records
+  // pass, as on this host; as a record of its entry, with the --cni-path its attach recorded (its record's, under its
+  // key or its write-ahead's), so that its DEL finds the plugins its ADD ran
+  const interrupted: [AttachmentRecord, Classified][] = [];
+  for (const c of classified) {
+    if (c.state !== 'interrupted' || !c.livePod || !c.pod) continue;
+    const own = mine.find((r) => r.node === node && (r.attaching ? r.uid === (c.pod!.uid ?? '') && r.ifname === c.entry.ifName : r.containerId === c.entry.containerId && r.ifname === c.entry.ifName));
+    const r = await recordOfEntry(flags, c, node);
+    interrupted.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
+  }
+  // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
+  // once freed; one whose DEL fails keeps its record)
+  const judged = classified.map((c) => (interrupted.some(([, x]) => x === c) ? { ...c, state: 'pod gone' as const } : c));
+  return { gone, interrupted, changes: await reconcileRecords(flags, deps, api, node, judged, all, world, () => node), attaching: attachingOf(classified, cache.named('')), mismatched };
 }
 
 /**
@@ -831,11 +879,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         changes.removed.push(...here.removed, ...remote.records.removed);
         // this host's live attachments are counted from its cache (valid), so its records of nothing held are not alive
         aliveElsewhere -= here.unheld;
-        // an unfinished attach of a live pod freed here (its intent DELed under its lock: that attach no longer runs)
-        // takes its write-ahead record along; reconcileRecords leaves attaching records of live pods alone
-        const attempts = await forgetFreedAttempts(flags, deps, api, outcome.freed as (Stale & { c: Classified })[], all);
-        changes.removed.push(...attempts);
-        aliveElsewhere -= attempts.length;
+        // an unfinished attach of a live pod freed here or on its node (its intent DELed under its lock: that attach no
+        // longer runs) takes its write-ahead record along, as a gone pod's freed attachment its record — part of
+        // freeing it, not of the reconciliation (records.removed), and never counted alive (reconcileRecords leaves
+        // attaching records of live pods alone)
+        await forgetFreedAttempts(flags, deps, api, outcome.freed as (Stale & { c: Classified })[], all);
       } catch (e) {
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands

@@ -120,6 +120,25 @@ async function untilFree(tool: Tool, args: string[], o: { busy?: (r: CliResult) 
 /** The keys of the cluster's attachment records, every node's. */
 const recordKeys = () => api.listConfigMaps('kube-system').flatMap((c) => Object.keys(c.data ?? {}));
 
+/**
+ * An attach of net1 into web-1 (node-a) whose ADD fails and whose rollback fails too, so node-a keeps its intent and
+ * bridge's lease, and the cluster records it interrupted. Its plugin flaky fails ADD always and DEL while `delFails`
+ * exists (remove it to let DEL work). Returns the file, the network's name and the --cni-path the attach was given.
+ */
+async function interruptedAttach(w: World): Promise<{ delFails: string; net: string; cniPath: string[] }> {
+  const delFails = join(w.ws.dir, 'del-fails');
+  await writeFile(delFails, '');
+  await fakePlugin(w.ws.pluginDir, 'flaky', { add: `echo '{"code": 11, "msg": "flaky today"}'; exit 1`, del: `if [ -e ${delFails} ]; then echo '{"code": 11, "msg": "flaky DEL"}'; exit 1; fi` });
+  const net = lab.name('f');
+  const conf = await writeConf(w.ws.dir, 'flaky.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'flaky' }]));
+  const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+  const a = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+  expect(a.exitCode, a.stderr).toBe(1);
+  expect(a.stderr).toMatch(/rolling back also failed/);
+  expect(await leases(w.ws.dataDir)).toHaveLength(1);
+  return { delFails, net, cniPath };
+}
+
 const agentExecs = () => api.execs.filter((e) => e.namespace === 'kube-system');
 const nodeResults = async (dir: string, node: string) => (await readdir(`${nodeCacheDir(dir, node)}/results`).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
 
@@ -1040,17 +1059,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
 
   it('an interrupted record (its rollback failed) is freed by cni-gc from the laptop once its pod is gone: lease and record', async () => {
     const w = await world();
-    const delFails = join(w.ws.dir, 'del-fails');
-    await writeFile(delFails, '');
-    // flaky: its ADD fails; its DEL fails while del-fails exists (so the rollback fails, and bridge's lease stays)
-    await fakePlugin(w.ws.pluginDir, 'flaky', { add: `echo '{"code": 11, "msg": "flaky today"}'; exit 1`, del: `if [ -e ${delFails} ]; then echo '{"code": 11, "msg": "flaky DEL"}'; exit 1; fi` });
-    const net = lab.name('f');
-    const conf = await writeConf(w.ws.dir, 'flaky.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'flaky' }]));
-    const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
-    const a = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
-    expect(a.exitCode, a.stderr).toBe(1);
-    expect(a.stderr).toMatch(/rolling back also failed/);
-    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    const { delFails, cniPath } = await interruptedAttach(w);
     const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
     expect((JSON.parse(l.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interrupted']]);
     expect(recordKeys()).toEqual([`${lab.prefix}-web-1.6e657431`]);
@@ -1063,6 +1072,32 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
     expect(recordKeys()).toEqual([]);
+  });
+
+  it('an interrupted attach (its rollback failed) of a pod that lives is freed by cni-gc from the laptop on its node, from its intent: lease and record; never counted alive; a DEL that fails again is said, not alive', async () => {
+    const w = await world();
+    const { delFails, cniPath, net } = await interruptedAttach(w);
+    expect(recordKeys()).toEqual([`${lab.prefix}-web-1.6e657431`]);
+
+    // before: "gc: would free 0 stale attachments, 1 alive", exit 0 (node-a not visited; the record counted alive)
+    const dry = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath, '--dry-run']);
+    expectOk(dry);
+    expect(dry.stdout).toBe(`would free net1 of pod shop/web-1 (network ${net}): an attach of it was interrupted (node node-a)\ngc: would free 1 stale attachment, 0 alive`);
+    // its DEL fails again: said, with the reason; not alive; the lease, intent and record stay
+    const failed = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath, '-o', 'json']);
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ alive: 0, freed: [], failed: [{ target: 'pod shop/web-1', ifname: 'net1', error: expect.stringMatching(/flaky DEL/) }] });
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expect(recordKeys()).toEqual([`${lab.prefix}-web-1.6e657431`]);
+
+    await rm(delFails);
+    const g = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath]);
+    expectOk(g);
+    expect(g.stdout).toBe(`freed net1 of pod shop/web-1 (network ${net}): an attach of it was interrupted (node node-a)\ngc: freed 1 stale attachment, 0 alive`);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
   });
 
   it('an attachment with no record (made before records) is invisible from the laptop until cni-gc --node picks it up; cni-gc then frees it once its pod is gone', async () => {

@@ -7,7 +7,7 @@ import { gcLockPath, intentPath, lockPath, ResultCache, resultPath } from '../..
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { thisHost } from '../../src/exec/host.js';
-import { listRecords } from '../../src/resolve/records.js';
+import { addAttachingRecord, listRecords } from '../../src/resolve/records.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, fakeOwner } from '../fakes/executor.js';
 import { makePod } from '../fakes/kube.js';
@@ -86,6 +86,19 @@ describe('kubectl cni-gc', () => {
     expect(w.stdout()).toMatch(/freed eth1 of pod shop\/web-1 \(network net\): an attach of it was interrupted/);
     expect(dels(w)[0]!.env.CNI_NETNS).toBe('/proc/4242/ns/net'); // the sandbox is alive: DEL where the ADD went
     expect(w.exec.files.size).toBe(0);
+  });
+
+  it('an interrupted attach freed here takes its write-ahead record along, and is counted freed, never alive (before: "-1 alive", the record removed counted against the live ones)', async () => {
+    const w = world();
+    const key = { network: 'net', containerId: SANDBOX, ifname: 'eth1' };
+    const entry = { kind: 'cniCacheV1', containerId: SANDBOX, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'eth1', networkName: 'net', netns: '/proc/4242/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'uid-1']] };
+    w.exec.files.set(intentPath('/var/lib/cni', key), JSON.stringify(entry));
+    await addAttachingRecord(w.kube, 'kube-system', { namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T00:00:00Z', addresses: [] });
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 0, freed: [{ target: 'pod shop/web-1', ifname: 'eth1' }], failed: [] });
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
   });
 
   it('frees a bare-namespace attachment whose namespace is gone, with no cluster configured', async () => {

@@ -1030,3 +1030,90 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(item.reason).toMatch(/: cni-detach runs its DEL and forgets it \(--force forgets it if that DEL keeps failing\)$/);
   });
 });
+
+describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
+  // the tryout's state: an attach whose ADD and rollback DEL failed on node-2 (its intent kept there, its lock free)
+  // while its pod lives, recorded in the cluster as interrupted (its key) or still as its write-ahead (attaching)
+  const C = 'c'.repeat(64);
+  const E = 'e'.repeat(64);
+  const A = 'a'.repeat(64);
+  const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
+  const put = (node: FakeExecutor, name: string, id: string, ifname: string, intent: boolean) => {
+    const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: ifname, networkName: 'net', netns: `/proc/9/ns/net`, cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', `uid-${name}`]], ...(intent ? {} : { result: bridgeResult(ifname, '/proc/9/ns/net') }) };
+    node.files.set(`/var/lib/cni/${intent ? 'cni-attach/intents' : 'results'}/net-${id}-${ifname}`, JSON.stringify(entry));
+  };
+  const setup = (del: () => { code?: number; stdout?: string } = () => ({})) => {
+    const w = world();
+    const node2 = new FakeExecutor();
+    node2.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' ? del() : {}));
+    const reached: string[] = [];
+    w.runtime.nodeExecutor = async (n: string) => (reached.push(n), n === 'node-2' ? node2 : undefined);
+    w.deps.hostname = () => 'laptop';
+    for (const [name, id] of [['db-2', C], ['db-3', E], ['db-4', A]] as const) {
+      w.kube.add(makePod({ name, namespace: 'shop', uid: `uid-${name}`, node: 'node-2' }));
+      w.runtime.add('shop', name, `uid-${name}`, { id, pid: 9, netnsPath: `/proc/9/ns/net` });
+    }
+    put(node2, 'db-2', C, 'net3', true);
+    put(node2, 'db-3', E, 'net3', true);
+    put(node2, 'db-4', A, 'net1', false); // attached, alive
+    return { ...w, node2, reached };
+  };
+  const recorded = async (w: ReturnType<typeof world>) => (await listRecords(w.kube, 'kube-system')).map((r) => `${r.pod}/${r.ifname}${r.attaching ? '/attaching' : r.interrupted ? '/interrupted' : ''}`).sort();
+  const records = async (w: ReturnType<typeof world>) => {
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'db-2', uid: 'uid-db-2', node: 'node-2', ifname: 'net3', network: 'net', containerId: C }, { interrupted: true }));
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'db-3', uid: 'uid-db-3', ifname: 'net3', containerId: '', addresses: [] }));
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'db-4', uid: 'uid-db-4', node: 'node-2', ifname: 'net1', network: 'net', containerId: A }, { result: bridgeResult('net1', '/proc/9/ns/net') }));
+  };
+
+  it('are freed on their node from their intent (DEL in the sandbox), their records forgotten; never counted alive; --dry-run and --node say the same', async () => {
+    const w = setup();
+    await records(w);
+    const before = [...w.node2.files.keys()].sort();
+    for (const args of [['--dry-run'], ['--dry-run', '--node', 'node-2']]) {
+      // before: "gc: would free 0 stale attachments, 2 alive" (the interrupted record counted alive; node-2 not visited)
+      expect(await w.cli(gcCommand, args)).toBe(0);
+      expect(w.stdout()).toBe([
+        'would free net3 of pod shop/db-2 (network net): an attach of it was interrupted (node node-2)',
+        'would free net3 of pod shop/db-3 (network net): an attach of it was interrupted (node node-2)',
+        'gc: would free 2 stale attachments, 1 alive',
+        '',
+      ].join('\n'));
+      expect([...w.node2.files.keys()].sort()).toEqual(before);
+      expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    }
+    expect(await w.cli(gcCommand, ['--dry-run', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 1, freed: [{ target: 'pod shop/db-2', ifname: 'net3' }, { target: 'pod shop/db-3', ifname: 'net3' }], failed: [], busy: [] });
+    expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-3/net3/attaching', 'db-4/net1']);
+
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 1 alive$/m);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => [c.env.CNI_CONTAINERID, c.env.CNI_IFNAME, c.env.CNI_NETNS]).sort()).toEqual([[C, 'net3', '/proc/9/ns/net'], [E, 'net3', '/proc/9/ns/net']].sort());
+    expect([...w.node2.files.keys()].filter((k) => k.includes('/intents/'))).toEqual([]);
+    expect(await recorded(w)).toEqual(['db-4/net1']);
+    // nothing left
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+  });
+
+  it('one whose DEL fails again is counted as could not be freed, with the reason (exit 1), not alive; its records stay', async () => {
+    const w = setup(() => ({ code: 1, stdout: '{"code":11,"msg":"bad range"}' }));
+    await records(w);
+    expect(await w.cli(gcCommand, [])).toBe(1);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive, 2 could not be freed$/m);
+    expect(w.stderr()).toMatch(/^note: could not free net3 of pod shop\/db-2: .*bad range/m);
+    expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-3/net3/attaching', 'db-4/net1']);
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(1);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 1, freed: [], failed: [{ target: 'pod shop/db-2' }, { target: 'pod shop/db-3' }] });
+  });
+
+  it('one whose attach runs right now (its lock held on the node) stays busy, with its records', async () => {
+    const w = setup();
+    await records(w);
+    w.node2.files.set(lockPath('/var/lib/cni', C, 'net3'), 'laptop-2 77 1\n');
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^freed net3 of pod shop\/db-3 \(network net\): an attach of it was interrupted \(node node-2\)$/m);
+    expect(w.stdout()).toMatch(/^gc: freed 1 stale attachment, 1 alive, 1 busy \(left for a later run\)$/m);
+    expect(w.stderr()).toContain('note: left net3 of pod shop/db-2 (network net) alone: a cni-attach/cni-detach (pid 77 on host laptop-2');
+    expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-4/net1']);
+  });
+});
