@@ -6,44 +6,42 @@
  * <bytes>` and that many bytes; `exit 0` ends it.
  */
 
-const HEADER = /^# cni-attach-(boot|request) (?:\d+ )?(\d+)\n$/;
+/**
+ * A header line of one protocol, read: the bytes that follow it (undefined: not a header here) and whether it counts as
+ * a request; `pos0`: whether it is the stdin's first line.
+ */
+type ReadHeader = (line: string, pos0: boolean) => { skip: number; request: boolean } | undefined;
 
-/** The earlier protocol's request header (before requests were sh code): `<id> <script bytes> <stdin bytes>`. */
-const OLD_HEADER = /^(\d+) (\d+) (\d+)\n$/;
+/** This protocol: the boot first, then the requests. */
+const current = { end: 'exit 0\n', read: ((line, pos0) => {
+  const m = /^# cni-attach-(boot|request) (?:\d+ )?(\d+)\n$/.exec(line);
+  return m && pos0 === (m[1] === 'boot') ? { skip: Number(m[2]), request: m[1] === 'request' } : undefined;
+}) as ReadHeader };
 
 /**
- * The requests of a session of the earlier protocol (a build before requests were sh code, as `npm run bench
- * --compare` may time): `<id> <script bytes> <stdin bytes>` and those bytes each; `exit 0 0` ends it.
+ * The earlier protocol (a build before requests were sh code, as `npm run bench --compare` may time): `<id> <script
+ * bytes> <stdin bytes>` and those bytes each; `exit 0 0` ends it.
  */
-function oldSessionRequests(stdin: Buffer): number | undefined {
-  let pos = 0;
-  let n = 0;
-  for (;;) {
-    const nl = stdin.indexOf(10, pos);
-    if (nl < 0) return pos === 0 ? undefined : n;
-    const line = stdin.subarray(pos, nl + 1).toString('latin1');
-    if (line === 'exit 0 0\n') return n;
-    const m = OLD_HEADER.exec(line);
-    if (!m) return pos === 0 ? undefined : n;
-    pos = nl + 1 + Number(m[2]) + Number(m[3]);
-    n++;
-  }
-}
+const earlier = { end: 'exit 0 0\n', read: ((line) => {
+  const m = /^(\d+) (\d+) (\d+)\n$/.exec(line);
+  return m ? { skip: Number(m[2]) + Number(m[3]), request: true } : undefined;
+}) as ReadHeader };
 
 /** The requests in a session's stdin; undefined when the stdin is not a session's (a plain exec's, or empty). */
 export function sessionRequests(stdin: Buffer): number | undefined {
-  if (OLD_HEADER.test(stdin.subarray(0, Math.max(0, stdin.indexOf(10)) + 1).toString('latin1'))) return oldSessionRequests(stdin);
+  const first = stdin.subarray(0, stdin.indexOf(10) + 1).toString('latin1');
+  const { end, read } = earlier.read(first, true) ? earlier : current;
   let pos = 0;
   let n = 0;
   for (;;) {
     const nl = stdin.indexOf(10, pos);
     if (nl < 0) return pos === 0 ? undefined : n;
     const line = stdin.subarray(pos, nl + 1).toString('latin1');
-    if (line === 'exit 0\n') return n;
-    const m = HEADER.exec(line);
-    if (!m || (pos === 0) !== (m[1] === 'boot')) return pos === 0 ? undefined : n;
-    pos = nl + 1 + Number(m[2]);
-    if (m[1] === 'request') n++;
+    if (line === end) return n;
+    const h = read(line, pos === 0);
+    if (!h) return pos === 0 ? undefined : n;
+    pos = nl + 1 + h.skip;
+    if (h.request) n++;
   }
 }
 
