@@ -166,13 +166,14 @@ async function gcRunning(cache: ResultCache, list: NetworkConfigList): Promise<B
  *
  * The lock order (RELIABILITY.md "cni-gc and running attaches"): an ADD or DEL takes its interface lock (cache.ts
  * lockPath), THEN reads the network's GC lock (cache.ts gcLockPath) — before it writes anything, its intent included;
- * cni-gc takes the GC lock, THEN reads the interface locks (cni/gc.ts untilNoAddOrDel) and only then the cache for
+ * cni-gc takes the GC lock, THEN reads the interface locks (cni/gc.ts gcTurn) and only then the cache for
  * `cni.dev/valid-attachments`. Each step is a file operation on this host, finished before the next one starts, so
  * of the two reads the later one sees the other's lock: either the ADD/DEL sees the GC lock, gives its interface lock
  * back (lockOutsideGc: nothing was done under it) and waits here, or cni-gc sees the interface lock and waits until
- * the ADD/DEL has finished (at most its --timeout; then that network's GC is skipped, busy). Neither waits while
- * holding what the other waits for, so neither waits for the other in a circle: the ADD/DEL waits here holding no
- * lock, cni-gc holds only the GC lock.
+ * the ADD/DEL has finished (at most its --timeout; then that network's GC is skipped, busy) — giving the GC lock
+ * back while it waits, so that ADDs and DELs begun meanwhile are not held up by a gc that is only waiting. Neither
+ * waits while holding what the other waits for, so neither waits for the other in a circle: the ADD/DEL waits here
+ * holding no lock, and so does cni-gc.
  *
  * This waits until the GC lock is free — at most ctx.timeoutMs (the plugin time limit) since waited.began, looking
  * again every 25 ms to 250 ms (poll); a GC lock whose holder is gone is stale and broken (exec/lock.ts, as the

@@ -31,7 +31,7 @@ export interface GcOutcome {
   /** Networks whose plugins ran CNI GC. */
   gcNetworks: string[];
   /**
-   * Networks whose CNI GC did not run because an ADD or DEL of them was still running after the wait (untilNoAddOrDel),
+   * Networks whose CNI GC did not run because an ADD or DEL of them was still running after the wait (gcTurn),
    * with why ("a cni-attach/cni-detach (pid 123 …) working on eth2 of container 3c8c3e007d60 in /proc/4976/ns/net was
    * still running after 1m …"): not a failure, left for a later cni-gc, as a busy attachment is.
    */
@@ -60,50 +60,94 @@ async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): P
   throw new BusyError(`another cni-gc${commandInParens(holder, cache.host)} is running CNI GC of this network${ctx.interrupted?.() ? '' : ` and did not finish within ${formatDuration(ctx.timeoutMs)} (the plugin time limit)`}: no CNI GC ran for it here`);
 }
 
+/** An ADD or DEL running now (its interface lock held), for messages: what it works on, and who runs it. */
+interface Running {
+  what: string;
+  holder: Busy;
+}
+
 /**
- * Wait, holding the GC lock of network, until no ADD or DEL of that network runs on this host: until no attachment
- * lock held now (cache.ts heldLocks: a live holder's; a stale one counts for nothing) is that network's. A lock file
- * names only a container and an ifname: a held lock is that network's when the cache has a record (result or intent)
- * of that network under it, or none of any network (an attach before its intent; a DEL from a given config; a record
- * that cannot be read): a lock only other networks' records name is left out. A cni-check's lock counts too (it
- * cannot be told from a DEL's). At most ctx.timeoutMs (the plugin time limit; poll); once it waited, one note says
- * so, and -v when it begins. Returns undefined when none runs (any more), else why GC of network must not run now
- * (its ADD or DEL still running then, or the user's signal). The order that makes this enough: attach.ts untilGcDone.
+ * An ADD or DEL of network running on this host now, or undefined: an attachment lock held now (cache.ts heldLocks: a
+ * live holder's; a stale one counts for nothing) that is that network's. A lock file names only a container and an
+ * ifname: a held lock is that network's when the cache has a record (result or intent) of that network under it, or
+ * none of any network (an attach before its intent; a DEL from a given config; a record that cannot be read): a lock
+ * only other networks' records name is left out. A cni-check's lock counts too (it cannot be told from a DEL's).
  */
-async function untilNoAddOrDel(ctx: ChainContext, cache: ResultCache, network: string): Promise<string | undefined> {
-  const began = Date.now();
-  let running: { what: string; holder: Busy } | undefined;
-  const first = async (): Promise<{ what: string; holder: Busy } | undefined> => {
-    const held = await cache.heldLocks();
-    if (held.length === 0) return undefined;
-    const base = (e: CacheEntry) => lockFile(e.containerId, e.ifName);
-    const named = new Map<string, CacheEntry[]>();
-    for (const f of await cache.all()) named.set(base(f.entry), [...(named.get(base(f.entry)) ?? []), f.entry]);
-    for (const l of held) {
-      const entries = named.get(l.file) ?? [];
-      if (entries.length > 0 && entries.every((e) => e.networkName !== '' && e.networkName !== network)) continue;
-      const e = entries[0];
-      const what = e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}${e.netns ? ` in ${e.netns}` : ''}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`;
-      return { what, holder: l.holder };
-    }
-    return undefined;
-  };
-  const who = (r: { what: string; holder: Busy }) => `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
-  running = await first();
-  if (!running) return undefined;
-  ctx.debug?.(`${who(running)} runs an ADD or DEL of network ${network}: its CNI GC waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
-  const done = await poll(ctx, async () => {
-    const now = await first();
-    if (!now) return true;
-    running = now;
-    return undefined;
-  });
-  if (!done) {
-    const sig = ctx.interrupted?.();
-    return sig ? `stopped by ${sig} while waiting for ${who(running)}` : `${who(running)} was still running after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)`;
+async function runningAddOrDel(cache: ResultCache, network: string): Promise<Running | undefined> {
+  const held = await cache.heldLocks();
+  if (held.length === 0) return undefined;
+  const base = (e: CacheEntry) => lockFile(e.containerId, e.ifName);
+  const named = new Map<string, CacheEntry[]>();
+  for (const f of await cache.all()) named.set(base(f.entry), [...(named.get(base(f.entry)) ?? []), f.entry]);
+  for (const l of held) {
+    const entries = named.get(l.file) ?? [];
+    if (entries.length > 0 && entries.every((e) => e.networkName !== '' && e.networkName !== network)) continue;
+    const e = entries[0];
+    const what = e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}${e.netns ? ` in ${e.netns}` : ''}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`;
+    return { what, holder: l.holder };
   }
-  ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(running)} to finish before CNI GC of network ${network} (no GC runs beside an ADD or DEL)`);
   return undefined;
+}
+
+/**
+ * The GC lock of network, taken at a moment when no ADD or DEL of that network runs on this host (SPEC.md "Lifecycle
+ * & Ordering": "The runtime must ensure that no _add_ or _delete_ operations are in progress before executing _gc_").
+ *
+ * The wait for a running ADD or DEL holds NO lock: were the GC lock held while waiting, every attach or detach of the
+ * network begun meanwhile would wait behind it (attach.ts untilGcDone) for as long as the slowest ADD already running
+ * — a cni-gc waiting for one slow plugin would stall all the others' attaches. So: wait until no interface lock of the
+ * network is held (runningAddOrDel, looked at every 25 ms to 250 ms: poll); take the GC lock (gcLock; another cni-gc's
+ * is waited for); read the interface locks again under it — the read that counts, by the lock order of attach.ts
+ * untilGcDone: an ADD/DEL that took its interface lock before this read is seen here, one that takes it after sees
+ * the GC lock and waits. One seen here (it began in between) makes gc give the GC lock back and wait again. An ADD or
+ * DEL is never kept waiting by a gc that is only waiting; the price is that ADDs following each other without a gap
+ * could keep gc from its turn — at most ctx.timeoutMs (the plugin time limit) in all, after which that network's GC is
+ * left for a later cni-gc (`busy`), as before.
+ *
+ * Returns { lock } (the caller releases it) or { busy: why GC of network must not run now: its ADD or DEL still
+ * running after the wait, or the user's signal }. Once it waited, one note says so (-v when it begins). Errors:
+ * gcLock's (BusyError: another cni-gc's GC outlasted the wait; the cache's errors).
+ */
+async function gcTurn(ctx: ChainContext, cache: ResultCache, network: string): Promise<{ lock: Lock } | { busy: string }> {
+  const began = Date.now();
+  const left = (): ChainContext => ({ ...ctx, timeoutMs: Math.max(0, ctx.timeoutMs - (Date.now() - began)) });
+  const who = (r: Running) => `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
+  const outwaited = (r: Running) => {
+    const sig = ctx.interrupted?.();
+    return { busy: sig ? `stopped by ${sig} while waiting for ${who(r)}` : `${who(r)} was still running after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)` };
+  };
+  let running: Running | undefined;
+  for (;;) {
+    const now = await runningAddOrDel(cache, network);
+    if (now) {
+      if (!running) ctx.debug?.(`${who(now)} runs an ADD or DEL of network ${network}: its CNI GC waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit), holding no lock meanwhile`);
+      running = now;
+      const done = await poll(left(), async () => {
+        const r = await runningAddOrDel(cache, network);
+        if (!r) return true;
+        running = r;
+        return undefined;
+      });
+      if (!done) return outwaited(running);
+    }
+    const lock = await gcLock(left(), cache, network);
+    let again: Running | undefined;
+    try {
+      again = await runningAddOrDel(cache, network);
+    } catch (e) {
+      await lock.release().catch(() => undefined);
+      throw e;
+    }
+    if (!again) {
+      if (running) ctx.note(`waited ${((Date.now() - began) / 1000).toFixed(1)}s for ${who(running)} to finish before CNI GC of network ${network} (no GC runs beside an ADD or DEL)`);
+      return { lock };
+    }
+    // an ADD or DEL took its interface lock between the read above and the GC lock: it saw no GC lock, so it runs; wait
+    // for it as for the first, holding nothing
+    await lock.release();
+    running = again;
+    if (Date.now() - began >= ctx.timeoutMs || ctx.interrupted?.()) return outwaited(running);
+  }
 }
 
 /**
@@ -128,10 +172,11 @@ async function untilNoAddOrDel(ctx: ChainContext, cache: ResultCache, network: s
  * SPEC.md "Lifecycle & Ordering" asks more: "The runtime must exclusively execute either _gc_ or _add_ and _delete_.
  * The runtime must ensure that no _add_ or _delete_ operations are in progress before executing _gc_, and must wait
  * for _gc_ to complete before issuing new _add_ or _delete_ commands." So the GC of each network runs under its GC
- * lock (cache.ts gcLockPath; the interface locks' rules and holder: exec/lock.ts), taken first, then held while gc
- * waits until no ADD or DEL of that network runs (untilNoAddOrDel: no interface lock of it held; at most the plugin
- * time limit, then that network's GC is skipped, `gcBusy`, for a later cni-gc), while it reads the cache for the
- * valid list and until the plugins' GC returned, inside ctx.hold (a signal lets GC return and the lock go). An
+ * lock (cache.ts gcLockPath; the interface locks' rules and holder: exec/lock.ts), taken when no ADD or DEL of that
+ * network runs (gcTurn: waited for holding no lock, then the interface locks read again under the GC lock; at most
+ * the plugin time limit, then that network's GC is skipped, `gcBusy`, for a later cni-gc), held while gc reads the
+ * cache for the valid list and until the plugins' GC returned, inside ctx.hold (a signal lets GC return and the lock
+ * go). An
  * attach or detach of that network that meets the GC lock gives its interface lock back and waits for it (attach.ts
  * untilGcDone, which gives the lock order and why it leaves no window and no deadlock). gc's own DELs come before,
  * holding no GC lock, and wait for another cni-gc's GC as a detach does. A GC lock another cni-gc holds is waited
@@ -217,23 +262,23 @@ export async function collectGarbage(
       out.gcErrors.push(`network ${name}: ${(e as Error).message}`);
       continue;
     }
-    const lock = await gcLock(ctx, cache, name).catch((e: unknown) => e as Error);
-    if (!('release' in lock)) {
-      out.gcErrors.push(`network ${name}: ${lock.message}`);
+    const turn = await gcTurn(ctx, cache, name).catch((e: unknown) => e as Error);
+    if (turn instanceof Error) {
+      out.gcErrors.push(`network ${name}: ${turn.message}`);
       continue;
     }
+    if ('busy' in turn) {
+      const sig = ctx.interrupted?.();
+      if (sig) {
+        out.stoppedBy = sig;
+        return out;
+      }
+      out.gcBusy.push({ network: name, why: turn.busy });
+      continue;
+    }
+    const { lock } = turn;
     const release = ctx.hold?.();
     try {
-      const busy = await untilNoAddOrDel(ctx, cache, name);
-      if (busy) {
-        const sig = ctx.interrupted?.();
-        if (sig) {
-          out.stoppedBy = sig;
-          return out;
-        }
-        out.gcBusy.push({ network: name, why: busy });
-        continue;
-      }
       let now: Found[];
       try {
         now = await cache.all();

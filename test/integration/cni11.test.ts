@@ -138,7 +138,7 @@ describe('CNI 1.1 plugins', () => {
     expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
   });
 
-  it('cni-gc begun while an attach is in its ADD waits for that ADD to return before its CNI GC (SPEC.md Lifecycle & Ordering: no add in progress before gc), says so in a note, and gives GC that attachment as valid', async () => {
+  it('cni-gc begun while an attach is in its ADD waits for that ADD to return before its CNI GC (SPEC.md Lifecycle & Ordering: no add in progress before gc), holding no GC lock meanwhile (another attach of the network runs at once), says so in a note, and gives GC those attachments as valid', async () => {
     const release = join((await lab.workspace()).dir, 'add.release');
     lab.defer('the ADD waiting for its release file', () => writeFile(release, ''));
     const s = await setup({ slow: { ifname: 'eth2', release } });
@@ -149,27 +149,35 @@ describe('CNI 1.1 plugins', () => {
     expect(await waitFor(async () => (await s.calls()).includes('ADD start eth2'), 15_000), 'the attach of eth2 is in its ADD').toBe(true);
 
     const gc = spawnCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir]);
+    let gcDone = false;
+    void gc.done.then(() => (gcDone = true));
     const gcLock = join(s.ws.cacheDir, 'cni-attach', 'locks', `gc:${network}.lock`);
-    expect(await waitFor(async () => existsSync(gcLock) || (await s.calls()).some((c) => c.startsWith('GC ')), 15_000), 'cni-gc took the GC lock').toBe(true);
     // before: GC ran at once, beside the ADD (given eth2 as valid from its intent)
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 2000));
     expect((await s.calls()).filter((c) => c.startsWith('GC ')), 'no GC while the ADD runs').toEqual([]);
-    expect(existsSync(gcLock), 'cni-gc is still waiting, its GC lock held').toBe(true);
+    expect(existsSync(gcLock), 'cni-gc waits holding no GC lock').toBe(false);
+    // another attach of the network meanwhile runs at once: before, gc held the GC lock while it waited, and this
+    // attach waited behind it until its --timeout (busy, exit 1)
+    const other = await runCli('attach', s.argsOf('eth3', '--conf', s.conf, '--timeout', '3s'));
+    expectOk(other);
+    expect(other.stderr, show(other)).not.toMatch(/waited .* for a cni-gc/);
+    expect(gcDone, 'cni-gc still waits for eth2').toBe(false);
 
     await writeFile(release, '');
     const [a, g] = await Promise.all([run.done, gc.done]);
     expectOk(a);
     expectOk(g);
     const calls = await s.calls();
-    expect(calls.map((c) => (c.startsWith('GC ') ? 'GC' : c))).toEqual(['STATUS env=2', 'ADD eth1', 'STATUS env=2', 'ADD start eth2', 'ADD eth2', 'GC']);
+    expect(calls.map((c) => (c.startsWith('GC ') ? 'GC' : c))).toEqual(['STATUS env=2', 'ADD eth1', 'STATUS env=2', 'ADD start eth2', 'STATUS env=2', 'ADD eth3', 'ADD eth2', 'GC']);
     const valid = (JSON.parse(calls.at(-1)!.slice(3)) as Record<string, { containerID: string; ifname: string }[]>)['cni.dev/valid-attachments']!;
-    expect(valid.map((v) => `${v.containerID}/${v.ifname}`).sort()).toEqual([`${cid}/eth1`, `${cid}/eth2`]);
+    expect(valid.map((v) => `${v.containerID}/${v.ifname}`).sort()).toEqual([`${cid}/eth1`, `${cid}/eth2`, `${cid}/eth3`]);
     expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, started \\d+ ticks after boot\\) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
     expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, \d alive/);
     expect(existsSync(gcLock)).toBe(false);
 
     expectOk(await runCli('detach', s.argsOf('eth1')));
     expectOk(await runCli('detach', s.argsOf('eth2')));
+    expectOk(await runCli('detach', s.argsOf('eth3')));
     expect(await attachmentFiles(s.ws.cacheDir)).toEqual([]);
   });
 
