@@ -412,6 +412,9 @@ stopped before the result was recorded (rolled back).`,
     const api = kind === 'netns' ? undefined : await connect(flags, deps);
     const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
     const conf = (await resolveConf(flags, deps, async () => api!, namespace, true))!;
+    // the command line against the config, before the pod is read or anything is written to the cluster: a typo leaves
+    // no write-ahead record and no FailedAddInterface event (kubectl's client-side checks leave no trace either)
+    (await load.engine()).checkCapabilities(conf.list, capabilityArgs);
     const job: Job = { flags, deps, exec, p, conf, capabilityArgs, ...(api ? { api } : {}) };
 
     if (kind === 'pods') return attachMany(job, namespace!);

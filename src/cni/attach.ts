@@ -273,7 +273,14 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   });
 }
 
-function checkCapabilities(list: NetworkConfigList, capabilityArgs: JsonObject): void {
+/**
+ * Refuse runtimeConfig capability arguments (`--ip` → "ips", `--mac` → "mac") that no plugin of list declares
+ * (SPEC.md "Deriving runtimeConfig": a runtime passes a capability only to plugins that declare it, so one nobody
+ * declares would be silently ignored). A check of the command line and the config alone: the CLI makes it before it
+ * reads the pod or writes anything to the cluster (no write-ahead record, no event for a typo); attach() makes it
+ * again. Errors: UsageError (exit 2).
+ */
+export function checkCapabilities(list: NetworkConfigList, capabilityArgs: JsonObject): void {
   const declared = declaredCapabilities(list);
   for (const cap of Object.keys(capabilityArgs)) {
     if (!declared.has(cap)) {

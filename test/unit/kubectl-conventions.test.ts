@@ -315,6 +315,22 @@ describe('events say what the failed attach left, as the CLI does, without the u
     expect(m.stderr).toMatch(/not found in \/opt\/nothing on fake node; install it or point the CNI path at its directory \(--cni-path\)/);
     expect(m.message).toBe('Add eth1 from net refused (no plugin ADD ran): CNI plugin "bridge" not found in /opt/nothing on fake node');
   });
+  it('a capability argument no plugin declares (--ip, --mac: the command line against the config alone) is refused before the pod is read: no event, no write-ahead record, exit 2', async () => {
+    for (const args of [['--ip', '198.18.0.9/24'], ['--mac', '02:00:00:00:00:09']]) {
+      const w = world();
+      const patch = w.kube.patchConfigMapData.bind(w.kube);
+      const writes: string[] = [];
+      w.kube.patchConfigMapData = async (ns, name, data) => (writes.push(name), patch(ns, name, data));
+      const create = w.kube.createConfigMap.bind(w.kube);
+      w.kube.createConfigMap = async (cm) => (writes.push(cm.metadata?.name ?? ''), create(cm));
+      expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', ...args])).toBe(2);
+      expect(w.stderr()).toMatch(/^error: no plugin of network net declares the "(ips|mac)" capability, so it would be ignored/m);
+      // before: the pod was read, its write-ahead record written and removed, and a FailedAddInterface event recorded
+      expect(w.kube.events).toEqual([]);
+      expect(writes).toEqual([]);
+      expect(w.exec.calls.filter((c) => c.command === 'ADD')).toEqual([]);
+    }
+  });
   it('failed before any ADD ran: VERSION fails (exit 1)', async () => {
     const r = await failed([], (w) => void w.exec.plugins.set('/opt/cni/bin/bridge', () => ({ code: 1, stderr: 'broken' })));
     expect(r.code).toBe(1);
