@@ -9,7 +9,8 @@
  * What is completed: flag names (with their help as description); values of flags with fixed choices (-o, --runtime);
  * --context/--cluster/--user from the kubeconfig (read the kubectl way, no API call); the POD argument from the API
  * (pods of the namespace, context and kubeconfig given so far); --net from the API (NetworkAttachmentDefinitions);
- * --ifname of cni-detach/cni-check from this host's CNI cache when this process can read it; file and directory
+ * --ifname of cni-detach/cni-check from this host's CNI cache when this process can read it and from the cluster's
+ * attachment records of that pod (an attachment on another node, seen from a laptop); file and directory
  * names where a flag takes a path. API calls have a short limit (COMPLETION_TIMEOUT_MS): a slow cluster gives no
  * candidates rather than a hung shell. client-node is loaded only for the candidates that need the API.
  *
@@ -206,11 +207,24 @@ async function kubeconfigNames(flags: KubectlFlags, what: 'context' | 'cluster' 
 async function cachedIfnames(flags: Record<string, unknown>, pod: string, deps: Deps): Promise<string[]> {
   const cacheDir = typeof flags.cacheDir === 'string' ? flags.cacheDir : '/var/lib/cni';
   const namespace = typeof flags.namespace === 'string' ? flags.namespace : undefined;
-  const { argsMatchPod } = await load.pods();
-  const { prepareEngine } = await import('./context.js');
-  const { cache } = prepareEngine({ cacheDir, timeout: '60s' }, await deps.localExecutor(), deps);
-  const found = await cache.all();
-  return [...new Set(found.filter((f) => (namespace ? argsMatchPod(f.entry.cniArgs, namespace, pod) : new Map(f.entry.cniArgs ?? []).get('K8S_POD_NAME') === pod)).map((f) => f.entry.ifName))].sort();
+  const here = async () => {
+    const { argsMatchPod } = await load.pods();
+    const { prepareEngine } = await import('./context.js');
+    const { cache } = prepareEngine({ cacheDir, timeout: '60s' }, await deps.localExecutor(), deps);
+    const found = await cache.all();
+    return found.filter((f) => (namespace ? argsMatchPod(f.entry.cniArgs, namespace, pod) : new Map(f.entry.cniArgs ?? []).get('K8S_POD_NAME') === pod)).map((f) => f.entry.ifName);
+  };
+  // the cluster's records (resolve/records.ts) of that pod: what a laptop knows of an attachment on another node
+  const recorded = async () => {
+    const kube = await api(flags as unknown as KubectlFlags, deps);
+    const { listRecords } = await import('../resolve/records.js');
+    const ns = namespace ?? kube.defaultNamespace;
+    const where = typeof flags.agentNamespace === 'string' ? flags.agentNamespace : 'kube-system';
+    return (await listRecords(kube, where)).filter((r) => r.namespace === ns && r.pod === pod).map((r) => r.ifname);
+  };
+  // either source may fail (no cache here, no cluster): the other one's names still complete
+  const names = await Promise.allSettled([here(), recorded()]);
+  return [...new Set(names.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])))].sort();
 }
 
 /** The command a kubectl_complete-cni_<tool> executable completes, from its name. */

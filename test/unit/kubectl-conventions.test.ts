@@ -426,6 +426,21 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'detach', ['web-1', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: ['eth1', 'net7'], directive: 4 });
     expect(await run(w, 'detach', ['web-2', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: [], directive: 4 });
   });
+  it('--ifname of cni-detach/cni-check from a laptop: the cluster\'s records of that pod (this host\'s cache has none), with those of the cache when both have some', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--cache-dir', '/c'])).toBe(0);
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net7', '--conf', '-', '--cache-dir', '/c'])).toBe(0);
+    // before: only this host's cache was read, so from a laptop (another cache dir here) nothing was offered
+    expect(await run(w, 'detach', ['web-1', '-n', 'shop', '--cache-dir', '/elsewhere', '--ifname', ''])).toEqual({ candidates: ['eth1', 'net7'], directive: 4 });
+    expect(await run(w, 'detach', ['web-1', '--ifname', 'n'])).toEqual({ candidates: ['net7'], directive: 4 });
+    expect(await run(w, 'detach', ['web-1', '-n', 'other', '--cache-dir', '/elsewhere', '--ifname', ''])).toEqual({ candidates: [], directive: 4 });
+    // the API failing leaves the cache's names
+    w.deps.kube = async () => {
+      throw new Error('unreachable');
+    };
+    expect(await run(w, 'detach', ['web-1', '-n', 'shop', '--cache-dir', '/c', '--ifname', ''])).toEqual({ candidates: ['eth1', 'net7'], directive: 4 });
+    expect(await run(w, 'detach', ['web-1', '-n', 'shop', '--cache-dir', '/elsewhere', '--ifname', ''])).toEqual({ candidates: [], directive: 4 });
+  });
   it('--node of cni-gc: the nodes pods are scheduled on, the last of a comma-separated list completed', async () => {
     const w = world();
     w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'db-1', namespace: 'other' }, spec: { ...w.pod.spec!, nodeName: 'node-2' } });
