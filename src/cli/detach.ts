@@ -4,6 +4,7 @@ import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, stopp
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
+import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './output.js';
@@ -268,6 +269,29 @@ function podLine(ifname: string, o: Outcome): string {
   return [...(detachedOf(o).length ? [`detached ${ifname}`] : []), ...forgot].join('; ');
 }
 
+/**
+ * After a -l/--all detach: the cluster's records of this ifname in namespace whose pod no longer exists (no pod of that
+ * name and uid now). A selector matches live pods only, so the batch did not look at them, and without a word the
+ * user would think the selector's attachments all gone while a gone pod's lease leaks. One note names them (at most
+ * a few, then a count) with the commands that free them. Records or pods that cannot be read add nothing.
+ */
+async function gonePodsRecords(job: Job, namespace: string, records?: Promise<AttachmentRecord[]>): Promise<void> {
+  try {
+    const r = await import('../resolve/records.js');
+    const [all, pods] = await Promise.all([records ?? r.listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system'), job.api!.listPods(namespace)]);
+    const live = new Map(pods.map((p) => [`${namespace}/${p.metadata?.name}`, { ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) }]));
+    const gone = [...new Set(all.filter((rec) => rec.namespace === namespace && rec.ifname === job.p.ifname && r.recordedPodGone(rec, live)).map((rec) => rec.pod))].sort();
+    if (gone.length === 0) return;
+    const one = gone.length === 1;
+    job.deps.io.err(
+      `note: ${one ? `a pod of namespace ${namespace} that no longer exists still has` : `${gone.length} pods of namespace ${namespace} that no longer exist still have`} ${job.p.ifname} recorded (${shown(someNames(gone))}): ` +
+        `no selector matches a gone pod, so this batch did not look at ${one ? 'it' : 'them'}; \`${gcCommandLine(job.flags)}\` frees ${one ? 'it' : 'them'} (\`kubectl cni-list -n ${shellQuote(namespace)}\` shows ${one ? 'it' : 'them'})\n`,
+    );
+  } catch {
+    /* an index that cannot be read says nothing here: the batch stands */
+  }
+}
+
 /** What the user's signal left of a detach it stopped (cli/bulk.ts): its DEL did not finish, its record stays. */
 const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run the command again)' };
 
@@ -324,6 +348,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
     deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
   }
+  if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace, records);
   batchExit(outcomes, 'detach', STOP_WORDS);
 }
 

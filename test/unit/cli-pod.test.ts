@@ -503,6 +503,22 @@ describe('-l / --all: many pods', () => {
     expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
   });
 
+  it('a pod that matched once and is gone now (its eth1 still recorded) is named in one note after the batch, with the cni-gc that frees it (per ifname)', async () => {
+    const w = many(3);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(await w.cli(attachCommand, ['web-3', '-n', 'shop', '--ifname', 'eth2', '--conf', '-'])).toBe(0);
+    w.kube.pods.delete('shop/web-2');
+    w.kube.pods.delete('shop/web-3');
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from 1 of 1 pods\n');
+    // before: nothing said of them, while cni-list still showed them as "pod gone"
+    expect(w.stderr().split('\n').filter((l) => l.startsWith('note:'))).toEqual([
+      'note: 2 pods of namespace shop that no longer exist still have eth1 recorded (web-2, web-3): no selector matches a gone pod, so this batch did not look at them; `kubectl cni-gc` frees them (`kubectl cni-list -n shop` shows them)',
+    ]);
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth2'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: a pod of namespace shop that no longer exists still has eth2 recorded \(web-3\): .* frees it/m);
+  });
+
   it('a pod on hostNetwork among the selected is skipped with one note (attach, detach, -l and --all); named alone it is refused (exit 2)', async () => {
     const w = many(2);
     w.kube.add(makePod({ name: 'node-agent', namespace: 'shop', uid: 'uid-h', labels: { app: 'web' }, hostNetwork: true }));
