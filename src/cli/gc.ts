@@ -61,8 +61,8 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 }
 
 /**
- * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on host laptop-2, started 4567 ticks after boot) is working on it right now", or,
- * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2, …) is gone, but what it started on
+ * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on this host laptop-2, running for 12s) is working on it right now", or,
+ * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2) is gone, but what it started on
  * node node-a may run until its time limit ends (its lock is free in 12s)".
  */
 function leftWhy(l: Left, here: string): string {

@@ -229,7 +229,7 @@ export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: {
     const start = await thisHost.startOf(r.by.pid);
     if (start === undefined || (r.by.start !== undefined && start !== r.by.start)) continue;
     throw new BusyError(
-      `an attach of ${flags.ifname} in ${describe} is running (${commandName(r.by, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
+      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by, runningForMs: await thisHost.runningForMs?.(start) }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
         'and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done',
     );
   }

@@ -317,7 +317,7 @@ describe('kubectl cni-gc', () => {
     const gc = w.exec.calls.filter((c) => c.command === 'GC');
     // before: [] (what gc had judged valid when it read the cache), and GC was free to take eth3's lease
     expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: other, ifname: 'eth3' }]);
-    expect(w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 77 on host other-host, started 1 ticks after boot\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
+    expect(w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 77 on host other-host\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
 
     // a stale attachment whose DEL failed is what GC is for: not in the list
     w.exec.calls.length = 0;
@@ -369,7 +369,7 @@ describe('kubectl cni-gc and attaches of the network it runs GC for (SPEC.md "Li
       `GC start, its lock: ${thisHost.host} ${process.pid} ${await thisHost.start()}`,
       "GC end; the attach's intent: none, its lock: free",
       'release gc lock',
-      `note: waited Ns for a cni-gc (pid ${process.pid} on host ${thisHost.host}, started ${await thisHost.start()} ticks after boot) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
+      `note: waited Ns for a cni-gc (pid ${process.pid} on host ${thisHost.host}) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
       'ADD eth3',
     ]);
     expect(w.exec.files.has(gcLock)).toBe(false);
@@ -419,7 +419,7 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     // before: GC ran at once, beside the ADD ('GC valid=eth3' before 'ADD eth3 end')
     expect(s.log).toEqual(['ADD eth3 start', 'ADD let go', 'ADD eth3 end', 'GC valid=eth3']);
     expect(gcLockWhileWaiting).toBe(`${thisHost.host} ${process.pid} ${await thisHost.start()}\n`);
-    expect(s.w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 4242 on host fake-host, started 100 ticks after boot\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
+    expect(s.w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 4242 on host fake-host\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
     expect(s.w.stdout()).toMatch(/^CNI GC ran for network net11$/m);
     expect(s.w.exec.files.has(gcLock)).toBe(false);
   });
@@ -429,7 +429,7 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     await s.inAdd;
     expect(await s.w.cli(gcCommand, ['--timeout', '200ms'])).toBe(0);
     expect(s.log).toEqual(['ADD eth3 start']);
-    const why = 'a cni-attach/cni-detach (pid 4242 on host fake-host, started 100 ticks after boot) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net was still running after 200ms (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)';
+    const why = 'a cni-attach/cni-detach (pid 4242 on host fake-host) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net was still running after 200ms (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)';
     expect(s.w.stderr().split('\n')).toContain(`note: CNI GC of network net11 did not run: ${why}; a later cni-gc runs it`);
     expect(s.w.stdout()).toMatch(/^gc: freed 0 stale attachments, \d+ alive, 1 busy \(left for a later run\), CNI GC of 1 network left for a later run$/m);
     expect(s.w.stdout()).not.toMatch(/CNI GC ran/);
@@ -462,7 +462,7 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     // with no record under it, a held lock may be any network's attach before its intent: waited for
     w.exec.files.delete(intentPath('/var/lib/cni', { network: 'old10', containerId: other, ifname: 'eth3' }));
     expect(await w.cli(gcCommand, ['--timeout', '100ms'])).toBe(0);
-    expect(w.stderr()).toContain(`note: CNI GC of network net11 did not run: a cni-attach/cni-detach (pid 77 on host other-host, started 1 ticks after boot) working on the attachment of /var/lib/cni/cni-attach/locks/${other}-eth3.lock was still running after 100ms`);
+    expect(w.stderr()).toContain(`note: CNI GC of network net11 did not run: a cni-attach/cni-detach (pid 77 on host other-host) working on the attachment of /var/lib/cni/cni-attach/locks/${other}-eth3.lock was still running after 100ms`);
   });
 });
 
@@ -539,7 +539,7 @@ describe('kubectl cni-list', () => {
     expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
       expect.objectContaining({
         pod: 'web-1', ifname: 'eth1', state: 'attaching',
-        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77 on host other-host, started 1 ticks after boot) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
+        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77 on host other-host) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
       }),
     ]);
     expect(JSON.parse(w.stdout()).items[0]).not.toHaveProperty('clearCommand');
