@@ -36,6 +36,13 @@ export interface GcOutcome {
    * still running after 1m …"): not a failure, left for a later cni-gc, as a busy attachment is.
    */
   gcBusy: { network: string; why: string }[];
+  /**
+   * With dryRun: what the real run's CNI GC of a network would wait for first, as the locks are now — another cni-gc
+   * running GC of it (`gc`: its GC lock held), or an ADD or DEL of it (`add-del`: untilNoAddOrDel) — and who that is
+   * ("a cni-attach/cni-detach (pid 123 on this host vm, running for 5s) working on eth2 of container 3c8c3e007d60 in
+   * /var/run/netns/x"). The real run waits at most ctx.timeoutMs for each.
+   */
+  gcWaits: { network: string; for: 'gc' | 'add-del'; who: string }[];
   gcErrors: string[];
   /** The user's signal, when it stopped the pass: the records not reached yet stay for the next cni-gc; no CNI GC ran. */
   stoppedBy?: string;
@@ -73,22 +80,8 @@ async function gcLock(ctx: ChainContext, cache: ResultCache, network: string): P
 async function untilNoAddOrDel(ctx: ChainContext, cache: ResultCache, network: string): Promise<string | undefined> {
   const began = Date.now();
   let running: { what: string; holder: Busy } | undefined;
-  const first = async (): Promise<{ what: string; holder: Busy } | undefined> => {
-    const held = await cache.heldLocks();
-    if (held.length === 0) return undefined;
-    const base = (e: CacheEntry) => lockFile(e.containerId, e.ifName);
-    const named = new Map<string, CacheEntry[]>();
-    for (const f of await cache.all()) named.set(base(f.entry), [...(named.get(base(f.entry)) ?? []), f.entry]);
-    for (const l of held) {
-      const entries = named.get(l.file) ?? [];
-      if (entries.length > 0 && entries.every((e) => e.networkName !== '' && e.networkName !== network)) continue;
-      const e = entries[0];
-      const what = e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}${e.netns ? ` in ${e.netns}` : ''}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`;
-      return { what, holder: l.holder };
-    }
-    return undefined;
-  };
-  const who = (r: { what: string; holder: Busy }) => `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
+  const first = () => addOrDelOf(cache, network);
+  const who = (r: { what: string; holder: Busy }) => addOrDelName(r, cache);
   running = await first();
   if (!running) return undefined;
   ctx.debug?.(`${who(running)} runs an ADD or DEL of network ${network}: its CNI GC waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit)`);
@@ -107,16 +100,43 @@ async function untilNoAddOrDel(ctx: ChainContext, cache: ResultCache, network: s
 }
 
 /**
+ * An ADD or DEL of network running on this host now (untilNoAddOrDel's test, read only: a stale lock counts for nothing
+ * and is left as it is): the first held attachment lock that is that network's — the cache has a record (result or
+ * intent) of that network under it, or none of any network — with what it is working on; undefined when none is.
+ */
+async function addOrDelOf(cache: ResultCache, network: string): Promise<{ what: string; holder: Busy } | undefined> {
+  const held = await cache.heldLocks();
+  if (held.length === 0) return undefined;
+  const base = (e: CacheEntry) => lockFile(e.containerId, e.ifName);
+  const named = new Map<string, CacheEntry[]>();
+  for (const f of await cache.all()) named.set(base(f.entry), [...(named.get(base(f.entry)) ?? []), f.entry]);
+  for (const l of held) {
+    const entries = named.get(l.file) ?? [];
+    if (entries.length > 0 && entries.every((e) => e.networkName !== '' && e.networkName !== network)) continue;
+    const e = entries[0];
+    const what = e ? `${e.ifName} of container ${e.containerId.slice(0, 12)}${e.netns ? ` in ${e.netns}` : ''}` : `the attachment of ${cache.named(`${cache.dir}/cni-attach/locks/${l.file}`)}`;
+    return { what, holder: l.holder };
+  }
+  return undefined;
+}
+
+/** "a cni-attach/cni-detach (pid 123 on this host vm, running for 5s) working on eth2 of container …": addOrDelOf's, for messages. */
+function addOrDelName(r: { what: string; holder: Busy }, cache: ResultCache): string {
+  return `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
+}
+
+/**
  * Free the stale attachments (DEL through each one's cached chain, then forget it), then CNI GC per network of CNI
  * 1.1.0 (SPEC.md "GC"; libcni GCNetworkList), for the networks of what the caller read from the cache (`seen`, the
  * stale ones among them). A network of an older version gets no GC and so needs none of its plugins: a missing plugin
  * there is no error. `ways(s)` gives the command lines that clear a stale record (retry, forget), named in the error
- * when its DEL fails.
+ * when its DEL fails. `cniGc` false: the DELs alone (cni-gc's second look at what it left busy: cli/gc.ts settleLeft).
  *
  * A stale one whose lock another cni-attach/cni-detach holds (an attach still in its plugins, a detach in its DEL; on a
  * node reached by commands, a killed command's plugin until its time limit: exec/lock.ts) is left alone (`busy`): its
  * DEL would run beside that command's ADD or DEL (SPEC.md "Lifecycle & Ordering": no parallel operations for one
- * container). With dryRun, the same is said from the lock as it is now.
+ * container). With dryRun, the same is said from the lock as it is now, and what each network's GC would wait for
+ * first (gcWaits).
  *
  * The valid attachments GC is given (SPEC.md "GC": `cni.dev/valid-attachments`, "the list of **still valid**
  * attachments to this network"; the plugin "may then remove any resources related to attachments that do not exist
@@ -145,8 +165,9 @@ export async function collectGarbage(
   seen: Found[],
   dryRun: boolean,
   ways?: (s: Stale) => WaysOut | undefined,
+  cniGc = true,
 ): Promise<GcOutcome> {
-  const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcErrors: [] };
+  const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcWaits: [], gcErrors: [] };
   const describe = (s: Stale) => `container ${s.entry.containerId.slice(0, 12)}`;
   for (const s of stale) {
     if (dryRun) {
@@ -193,12 +214,23 @@ export async function collectGarbage(
     out.stoppedBy = ctx.interrupted()!;
     return out;
   }
+  if (!cniGc) return out;
   const gcs = [...lists].filter(([name, list]) => {
     const skip = !runsGc(list);
     if (skip) ctx.debug?.(`CNI GC skipped for network ${name}: ${list.disableGC ? 'it sets disableGC' : `it uses CNI ${list.cniVersion}; GC came with 1.1.0`}`);
     return !skip;
   });
-  if (dryRun || gcs.length === 0) return out;
+  if (dryRun) {
+    // what the real run's GC of each network would wait for first (gcLock, then untilNoAddOrDel), as the locks are now
+    for (const [name] of gcs) {
+      const gc = await cache.gcHeld(name).catch(() => undefined);
+      if (gc) out.gcWaits.push({ network: name, for: 'gc', who: `another cni-gc${commandInParens(gc, cache.host)}` });
+      const r = await addOrDelOf(cache, name).catch(() => undefined);
+      if (r) out.gcWaits.push({ network: name, for: 'add-del', who: addOrDelName(r, cache) });
+    }
+    return out;
+  }
+  if (gcs.length === 0) return out;
   // what GC is to free: the stale attachments whose DEL failed (their target is gone). Everything else the cache holds
   // now is valid (see above), read again under the GC lock rather than taken from what was judged earlier
   const garbage = new Set(out.failed.map((f) => keyOf(f.stale.entry)));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { attach } from '../../src/cni/attach.js';
+import { attach, detach } from '../../src/cni/attach.js';
 import { gcLockPath, intentPath, lockPath, ResultCache, resultPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
@@ -422,6 +422,79 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     expect(s.w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 4242 on host fake-host\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
     expect(s.w.stdout()).toMatch(/^CNI GC ran for network net11$/m);
     expect(s.w.exec.files.has(gcLock)).toBe(false);
+  });
+
+  it('an ADD that finishes while gc waits for it is counted as it is then: alive, not busy (before: "0 alive, 1 busy")', async () => {
+    const s = slowAdd();
+    s.w.exec.netns.add('/proc/4343/ns/net');
+    await s.inAdd;
+    setTimeout(() => s.letGo(), 200);
+    expect(await s.w.cli(gcCommand, [])).toBe(0);
+    await s.running;
+    expect(s.log).toEqual(['ADD eth3 start', 'ADD eth3 end', 'GC valid=eth3']);
+    expect(s.w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+    expect(s.w.stderr()).toContain('note: eth3 of netns /proc/4343/ns/net (network net11): the cni-attach/cni-detach that was working on it when gc began has ended: eth3 is attached, counted alive\n');
+    expect(s.w.stderr()).not.toMatch(/left eth3/);
+  });
+
+  it('an ADD whose target went while gc waited for it: freed by that gc once the ADD is done (before: left busy)', async () => {
+    const s = slowAdd(); // its netns /proc/4343/ns/net is not there: the attachment is stale once its ADD is done
+    await s.inAdd;
+    setTimeout(() => s.letGo(), 200);
+    expect(await s.w.cli(gcCommand, [])).toBe(0);
+    await s.running;
+    expect(s.w.stdout()).toMatch(/^freed eth3 of netns \/proc\/4343\/ns\/net \(network net11\): the network namespace is gone$/m);
+    expect(s.w.stdout()).toMatch(/^gc: freed 1 stale attachment, 0 alive$/m);
+    expect(s.w.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_IFNAME)).toEqual(['eth3']);
+    expect([...s.w.exec.files.keys()].filter((f) => f.includes('eeeeeeee') && !f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('a DEL (another cni-detach) that finishes while gc waits for it: said gone meanwhile, not busy (before: "1 busy")', async () => {
+    const w = world({ stdin: net11 });
+    let letGo!: () => void;
+    const goOn = new Promise<void>((r) => (letGo = r));
+    let started!: () => void;
+    const inDel = new Promise<void>((r) => (started = r));
+    w.exec.addPlugin('/opt/cni/bin/bridge', async (c) => {
+      if (c.command === 'ADD') return { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4343/ns/net', '198.18.0.3/24', '1.1.0')) };
+      if (c.command === 'DEL' && c.env.CNI_IFNAME === 'eth3' && !w.exec.calls.some((x) => x.command === 'GC')) {
+        started();
+        await goOn;
+      }
+      return {};
+    }, ['1.0.0', '1.1.0']);
+    w.exec.netns.add('/proc/4343/ns/net');
+    const ctx: ChainContext = { exec: w.exec, cniPath: ['/opt/cni/bin'], timeoutMs: 5000, note: () => undefined };
+    const cache = new ResultCache(w.exec, '/var/lib/cni', fakeOwner());
+    await attach(ctx, cache, { list: parseNetworkConfig(net11, 't'), rt: { containerId: other, netns: '/proc/4343/ns/net', ifname: 'eth3', cniArgs: [], capabilityArgs: {} }, describe: 'x', interfaceExists: async () => false });
+    w.exec.netns.delete('/proc/4343/ns/net'); // stale now: its namespace is gone
+    const deleting = detach(ctx, cache, { containerId: other, ifname: 'eth3', netns: '', describe: 'x' });
+    await inDel;
+    setTimeout(() => letGo(), 200);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    await deleting;
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 gone meanwhile \(freed by the command that held it\)$/m);
+    expect(w.stderr()).toContain('note: eth3 of netns /proc/4343/ns/net (network net11): the cni-attach/cni-detach that was working on it when gc began has ended, and left nothing of it (its DEL ran, or its attach was rolled back): nothing to free\n');
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ busy: [], endedMeanwhile: [] });
+  });
+
+  it('--dry-run says what the real run\'s CNI GC would wait for, and for how long at most: a running ADD, another cni-gc (before: nothing)', async () => {
+    const s = slowAdd();
+    await s.inAdd;
+    expect(await s.w.cli(gcCommand, ['--dry-run', '--timeout', '90s'])).toBe(0);
+    expect(s.w.stderr()).toContain('note: CNI GC of network net11 would wait for a cni-attach/cni-detach (pid 4242 on host fake-host) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net to finish, at most 1m30s (--timeout): no GC runs beside an ADD or DEL (CNI spec); still running then, its GC is left for a later cni-gc\n');
+    expect(await s.w.cli(gcCommand, ['--dry-run', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(s.w.stdout()).cniGcWaits).toEqual([
+      { network: 'net11', waitsFor: 'a cni-attach/cni-detach (pid 4242 on host fake-host) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net', atMost: '1m', reason: expect.stringMatching(/^no GC runs beside an ADD or DEL/) },
+    ]);
+    s.w.exec.files.set(gcLockPath('/var/lib/cni', 'net11'), 'other-host 77 1\n');
+    expect(await s.w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(s.w.stderr()).toContain('note: CNI GC of network net11 would wait for another cni-gc (pid 77 on host other-host) to finish, at most 1m (--timeout): no two cni-gc run GC of one network at once; still running then, no GC of it runs (an error)\n');
+    expect(s.log).toEqual(['ADD eth3 start']); // the dry run ran nothing
+    s.w.exec.files.delete(gcLockPath('/var/lib/cni', 'net11'));
+    s.letGo();
+    await s.running;
   });
 
   it('an ADD that outlasts --timeout: that network\'s GC does not run (busy: a note, the summary and -o json say so), exit 0, the GC lock released; the ADD goes on undisturbed', async () => {
