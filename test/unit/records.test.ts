@@ -15,7 +15,7 @@ import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
-import { NETNS, SANDBOX, world } from '../fakes/world.js';
+import { manyPods, NETNS, SANDBOX, world } from '../fakes/world.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 const rec = (o: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
@@ -132,6 +132,36 @@ describe('records', () => {
     expect(w.stderr()).toMatch(/^note: the cluster records eth1 of an earlier pod shop\/web-1 \(uid uid-old, node node-3\), replaced since: `kubectl cni-gc[^`]*` frees it$/m);
     // the old pod's record is another pod's: this detach leaves it
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
+  it('a batch says each of its pods\' notes once, with how many pods it held for (before: the same 403 note once per pod)', async () => {
+    const w = manyPods(6);
+    w.kube.patchConfigMapData = async () => {
+      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden');
+    };
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    const notes = w.stderr().split('\n').filter((l) => l.startsWith('note: '));
+    const refused = notes.filter((l) => l.startsWith('note: the attachment is not recorded in the cluster'));
+    expect(refused).toHaveLength(1);
+    expect(notes, w.stderr()).toContain('note: the note "the attachment is not recorded in the cluster (patching configmap kub…" above held for 6 pods');
+    expect(w.stderr().match(/^\[\d\/6\] shop\/web-\d: attached eth1/gm)).toHaveLength(6);
+  });
+
+  it('a batch detach says the --cni-path its pods\' records name once per path, with how many pods (before: once per pod)', async () => {
+    const w = manyPods(6);
+    const paths = ['/opt/a', '/opt/a', '/opt/a', '/opt/a', '/opt/a', '/opt/b'];
+    for (const [i, cniPath] of paths.entries()) {
+      await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: `web-${i + 1}`, uid: `uid-${i + 1}`, node: 'node-1', ifname: 'eth1', network: 'net', containerId: `${i + 1}`.padStart(64, 'a'), cniPath }, { result: {} }));
+    }
+    await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1']);
+    const notes = w.stderr().split('\n').filter((l) => l.startsWith('note: plugins looked for'));
+    expect(notes).toEqual([
+      'note: plugins looked for in /opt/a for 5 pods (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5), where the attach of eth1 found them (their records; --cni-path overrides)',
+      'note: plugins looked for in /opt/b for pod shop/web-6, where the attach of eth1 found them (its record; --cni-path overrides)',
+    ]);
+    // given --cni-path: no such note
+    await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--cni-path', '/opt/cni/bin']);
+    expect(w.stderr()).not.toMatch(/plugins looked for/);
   });
 
   it('a record that cannot be written is a note; the attach stands (exit 0)', async () => {
