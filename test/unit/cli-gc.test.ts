@@ -540,6 +540,43 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
 });
 
 describe('kubectl cni-list', () => {
+  it('table and -o wide show outside text escaped and long values cut, one line per row; -o json, yaml and jsonpath keep it exact (before: a newline broke the row, ESC[2J cleared the screen)', async () => {
+    const w = world();
+    const forged = 'blue\nshop  web-9  eth1\x1b[2J\tx';
+    const long = 'n'.repeat(200);
+    const entry = (network: string, ifname: string) => ({
+      kind: 'cniCacheV1', containerId: SANDBOX, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: network, type: 'bridge' })).toString('base64'), ifName: ifname, networkName: network, netns: NETNS,
+      cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'uid-1']], result: { cniVersion: '1.0.0', ips: [{ address: '198.18.0.2/24' }] },
+    });
+    w.exec.files.set(resultPath('/var/lib/cni', { network: 'forged', containerId: SANDBOX, ifname: 'eth1' }), JSON.stringify(entry(forged, 'eth1')));
+    w.exec.files.set(resultPath('/var/lib/cni', { network: 'long', containerId: SANDBOX, ifname: 'eth2' }), JSON.stringify(entry(long.repeat(2), 'eth2')));
+    // an attach running (its intent, its lock held) by a command whose host name holds an escape sequence: REASON names it
+    const { result: _r, ...intent } = entry('net', 'eth3');
+    w.exec.files.set(intentPath('/var/lib/cni', { network: 'net', containerId: SANDBOX, ifname: 'eth3' }), JSON.stringify(intent));
+    w.exec.files.set(lockPath('/var/lib/cni', SANDBOX, 'eth3'), 'lap\x1b]0;owned\x07 77 1\n');
+    for (const format of ['table', 'wide']) {
+      expect(await w.cli(listCommand, ['-A', '-o', format])).toBe(0);
+      const out = w.stdout();
+      expect(out, format).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+      const lines = out.trimEnd().split('\n');
+      expect(lines, out).toHaveLength(4); // the header and three rows
+      if (format === 'wide') expect(lines.find((l) => / eth3 /.test(l))).toContain('attach running (pid 77 on host lap\\x1b]0;owned\\x07)');
+      expect(out).toContain('blue\\nshop  web-9  eth1\\x1b[2J\\tx');
+      expect(lines.find((l) => / eth2 /.test(l))).toContain(`${'n'.repeat(250)}...`);
+      expect(lines.find((l) => / eth2 /.test(l))).not.toContain('n'.repeat(251));
+      expect(w.stderr()).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    }
+    expect(await w.cli(listCommand, ['-A', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    const items = (JSON.parse(w.stdout()) as { items: { ifname: string; network: string }[] }).items;
+    expect(items.find((i) => i.ifname === 'eth1')!.network).toBe(forged);
+    expect(items.find((i) => i.ifname === 'eth2')!.network).toBe(long.repeat(2));
+    expect(await w.cli(listCommand, ['-A', '-o', 'jsonpath={.items[?(@.ifname=="eth1")].network}'])).toBe(0);
+    expect(w.stdout()).toBe(forged);
+    expect(await w.cli(listCommand, ['-A', '-o', 'yaml'])).toBe(0);
+    expect(w.stdout()).toContain('\\e[2J');
+  });
   it('shows "interface gone", with its reason, when the sandbox lives but the interface is not in it', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
