@@ -147,6 +147,11 @@ describe('CNI 1.1 plugins', () => {
     const run = spawnCli('attach', s.argsOf('eth2', '--conf', s.conf));
     expect(await waitFor(async () => (await s.calls()).includes('ADD start eth2'), 15_000), 'the attach of eth2 is in its ADD').toBe(true);
 
+    // its dry run says what the real run will wait for, and how long at most (before: nothing)
+    const dry = await runCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir, '--dry-run', '--timeout', '1m']);
+    expectOk(dry);
+    expect(dry.stderr, show(dry)).toMatch(lineWithCommand(`note: CNI GC of network ${network} would wait for a cni-attach/cni-detach ({cmd}) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish, at most 1m (--timeout): no GC runs beside an ADD or DEL (CNI spec); still running then, its GC is left for a later cni-gc`, run.pid!));
+
     const gc = spawnCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir]);
     const gcLock = join(s.ws.cacheDir, 'cni-attach', 'locks', `gc:${network}.lock`);
     expect(await waitFor(async () => existsSync(gcLock) || (await s.calls()).some((c) => c.startsWith('GC ')), 15_000), 'cni-gc took the GC lock').toBe(true);
@@ -164,7 +169,10 @@ describe('CNI 1.1 plugins', () => {
     const valid = (JSON.parse(calls.at(-1)!.slice(3)) as Record<string, { containerID: string; ifname: string }[]>)['cni.dev/valid-attachments']!;
     expect(valid.map((v) => `${v.containerID}/${v.ifname}`).sort()).toEqual([`${cid}/eth1`, `${cid}/eth2`]);
     expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, running for \\S+\\) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
-    expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, \d alive/);
+    // counted as it is after the wait: alive (before: "1 alive, 1 busy (left for a later run)")
+    expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, 2 alive$/);
+    expect(g.stderr, show(g)).toContain(`note: eth2 of netns ${netnsPath(s.ns)} (network ${network}): the cni-attach/cni-detach that was working on it when gc began has ended: eth2 is attached, counted alive`);
+    expect(g.stderr, show(g)).not.toMatch(/left eth2/);
     expect(existsSync(gcLock)).toBe(false);
 
     expectOk(await runCli('detach', s.argsOf('eth1')));
