@@ -836,44 +836,44 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const { nodeOwnNetns } = await load.netns();
     // which of these judged attachments gc frees (stale), and which it must not touch, with why (refused)
     const judge = async (classified: Classified[]) => {
-    const refused: { stale: Stale & { c: Classified }; error: unknown }[] = [];
-    const stale: (Stale & { c: Classified })[] = [];
-    for (const c of classified) {
-      const why = WHY[c.state];
-      if (!why) continue;
-      let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
-      // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
-      // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
-      if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {
-        const found = await (await load.pods()).findSandbox(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }).catch(() => undefined);
-        if (found?.sandbox.id !== c.entry.containerId) {
-          // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
-          refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
+      const refused: { stale: Stale & { c: Classified }; error: unknown }[] = [];
+      const stale: (Stale & { c: Classified })[] = [];
+      for (const c of classified) {
+        const why = WHY[c.state];
+        if (!why) continue;
+        let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
+        // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
+        // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
+        if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {
+          const found = await (await load.pods()).findSandbox(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }).catch(() => undefined);
+          if (found?.sandbox.id !== c.entry.containerId) {
+            // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
+            refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
+            continue;
+          }
+          netns = found.sandbox.netnsPath;
+        } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
+          // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
+          // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
+          // DEL without it would free the lease of an address in use. Once the namespace is gone, so is the sandbox.
+          const u = unaskedFor(c)!;
+          refused.push({
+            stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c },
+            error: new UnreachableError(`its sandbox ${c.entry.containerId.slice(0, 12)} may still run here (its network namespace ${c.entry.netns} is still there), and the runtime that may hold it (${u.runtime}) could not be asked: ${u.error.message}; not freed`, { cause: u.error }),
+          });
           continue;
         }
-        netns = found.sandbox.netnsPath;
-      } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
-        // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
-        // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
-        // DEL without it would free the lease of an address in use. Once the namespace is gone, so is the sandbox.
-        const u = unaskedFor(c)!;
-        refused.push({
-          stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c },
-          error: new UnreachableError(`its sandbox ${c.entry.containerId.slice(0, 12)} may still run here (its network namespace ${c.entry.netns} is still there), and the runtime that may hold it (${u.runtime}) could not be asked: ${u.error.message}; not freed`, { cause: u.error }),
-        });
-        continue;
+        const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
+        // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
+        const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
+        if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });
+        else stale.push(s);
       }
-      const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
-      // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
-      const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
-      if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });
-      else stale.push(s);
-    }
-    // records that cannot be read are not guessed at: reported, with the command that forgets them
-    for (const c of classified.filter((x) => x.state === 'unreadable')) {
-      refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
-    }
-    return { stale, refused };
+      // records that cannot be read are not guessed at: reported, with the command that forgets them
+      for (const c of classified.filter((x) => x.state === 'unreadable')) {
+        refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
+      }
+      return { stale, refused };
     };
     const { stale, refused } = await judge(classified);
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
