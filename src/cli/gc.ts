@@ -781,8 +781,9 @@ node holds nothing of it is forgotten. A record names the --cache-dir its attach
 it, and says which cni-gc frees it (offered only once its node trusts that dir).
 
 An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note: not a
-failure; a later gc looks at it again. CNI GC of a network waits until no ADD or DEL of it runs (at most --timeout;
-then its GC is left for a later gc, with a note), and while the plugins' GC runs, an attach of that network waits
+failure; a later gc looks at it again (this one too, after its waits: a command that ended meanwhile is counted as
+it left things). CNI GC of a network waits until no ADD or DEL of it runs (at most --timeout; then its GC is left for
+a later gc, with a note; --dry-run names what it would wait for), and while the plugins' GC runs, an attach of that network waits
 for it before its ADD, and a detach before its DEL (at most their --timeout).
 
 Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
