@@ -14,7 +14,7 @@ import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
 
@@ -338,11 +338,16 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
   const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
   if (!batch) return;
   const { pods, runtimes, parallel } = batch;
+  // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes: a cluster that refuses the
+  // records, 403, refuses them for every pod)
+  const notes = batchNotes(deps.io);
+  const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
   const outcomes = await forEachPod(
     pods,
     parallel,
     deps.io,
     async (pod) => {
+      const job = bjob;
       // the write-ahead record (in a batch the look-ups were made for all pods at once, before: this one's write is
       // overlapped with the other pods' work, not with its own look-up)
       const ahead = startAhead(job, pod);
@@ -357,6 +362,7 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
     },
     (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
   );
+  notes.end();
   if (flags.output !== 'summary') {
     deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
   } else {

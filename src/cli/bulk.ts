@@ -232,6 +232,57 @@ export function batchRecord<T>(o: PodOutcome<T>, value: (v: T) => Record<string,
   return { pod: o.pod, ok: false, state: o.state, error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}), ...(o.left ? { left: o.left } : {}) };
 }
 
+/** How much of a repeated note batchNotes quotes when it counts it. */
+const QUOTED_AT_MOST = 70;
+
+/**
+ * The stderr of a batch's pods, each note said once: a `note:` line the batch has printed already (word for word: the
+ * same cause met by many pods, such as records the cluster refuses, 403, for each of 100 pods) is not printed again
+ * but counted, and end() prints, for each note said for more than one pod, one line with how many: `note: the note
+ * "the attachment is not recorded in the cluster (…" above held for 37 pods`. Other lines (progress, debug) pass
+ * through. Notes that name their pod differ, and are each printed.
+ */
+export function batchNotes(io: Io): { io: Io; end: () => void } {
+  const seen = new Map<string, number>();
+  return {
+    io: {
+      out: io.out,
+      err: (s) => {
+        if (!s.startsWith('note: ')) return io.err(s);
+        const n = seen.get(s);
+        seen.set(s, (n ?? 0) + 1);
+        if (n === undefined) io.err(s);
+      },
+    },
+    end: () => {
+      for (const [s, n] of seen) {
+        if (n < 2) continue;
+        const text = s.slice('note: '.length).trimEnd();
+        const quoted = text.length > QUOTED_AT_MOST ? `${text.slice(0, QUOTED_AT_MOST - 1)}…` : text;
+        io.err(`note: the note "${quoted}" above held for ${n} pods\n`);
+      }
+    },
+  };
+}
+
+/**
+ * The note a batch prints of the --cni-path its pods' records name (cli/targets.ts recordedCniPath), once per path:
+ * "note: plugins looked for in /opt/x for pod shop/web-1, where …" for one pod, "… in /opt/x for 37 pods
+ * (shop/web-1, …, … and 32 more), where the attach of net1 found them (their records; --cni-path overrides)" for
+ * several — in path order of first appearance.
+ */
+export function recordedCniPathNotes(ifname: string, pods: { pod: string; cniPath: string }[]): string {
+  const by = new Map<string, string[]>();
+  for (const p of pods) by.set(p.cniPath, [...(by.get(p.cniPath) ?? []), p.pod]);
+  return [...by]
+    .map(([path, named]) =>
+      named.length === 1
+        ? `note: plugins looked for in ${path} for pod ${named[0]}, where the attach of ${ifname} found them (its record; --cni-path overrides)\n`
+        : `note: plugins looked for in ${path} for ${named.length} pods (${someNames(named)}), where the attach of ${ifname} found them (their records; --cni-path overrides)\n`,
+    )
+    .join('');
+}
+
 export function parseParallel(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel: ${JSON.stringify(text)} is not a whole number from 1 to 64`);

@@ -12,7 +12,7 @@ import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, someNames, type PodOutcome } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, recordedCniPathNotes, someNames, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
@@ -309,16 +309,26 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
   // where its node trusts it; --cni-path overrides): one list of the records for the batch
   const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
   records?.catch(() => undefined);
+  const recorded = new Map<Pod, Awaited<ReturnType<typeof recordedCniPath>>>();
+  for (const pod of pods) {
+    const m = pod.metadata!;
+    recorded.set(pod, await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, quiet: true, ...(records ? { records } : {}) }));
+  }
+  // said once per path, for all the pods whose records name it
+  deps.io.err(recordedCniPathNotes(job.p.ifname, pods.filter((p) => recorded.get(p)!.cniPath !== undefined).map((p) => ({ pod: `${p.metadata!.namespace ?? namespace}/${p.metadata!.name}`, cniPath: recorded.get(p)!.cniPath! }))));
   const exec = await deps.localExecutor();
+  // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
+  const notes = batchNotes(deps.io);
+  const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
   const outcomes = await forEachPod(
     pods,
     parallel,
     deps.io,
     async (pod) => {
       const m = pod.metadata!;
-      const own = await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, ...(records ? { records } : {}) });
-      const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...job, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, deps) } : job;
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
+      const own = recorded.get(pod)!;
+      const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
+      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
       // a detach made is finished, also after a signal: the records and network-status must match it
       const o = await detachPod(podJob, lookup, false);
       if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
@@ -336,6 +346,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
         ? podLine(job.p.ifname, o)
         : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
   );
+  notes.end();
   if (flags.output !== 'summary') {
     deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
       detached: detachedOf(v).map((d) => d.network),

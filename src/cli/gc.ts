@@ -19,6 +19,7 @@ import { connect, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
+import { formatDuration } from '../duration.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
@@ -61,14 +62,66 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 }
 
 /**
- * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on host laptop-2, started 4567 ticks after boot) is working on it right now", or,
- * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2, …) is gone, but what it started on
+ * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on this host laptop-2, running for 12s) is working on it right now", or,
+ * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2) is gone, but what it started on
  * node node-a may run until its time limit ends (its lock is free in 12s)".
  */
 function leftWhy(l: Left, here: string): string {
   const pid = commandInParens(l.holder, here);
   if (l.holder.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
   return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(l.holder.freeInMs / 1000)}s)`;
+}
+
+/**
+ * Why a dry run's CNI GC would wait (cni/gc.ts gcWaits), and what the real run does when the wait runs out: an ADD or
+ * DEL of the network (SPEC.md "Lifecycle & Ordering") leaves its GC for a later cni-gc; another cni-gc's GC of it makes
+ * this one's an error.
+ */
+function gcWaitWhy(w: { for: 'gc' | 'add-del' }): string {
+  return w.for === 'add-del'
+    ? 'no GC runs beside an ADD or DEL (CNI spec); still running then, its GC is left for a later cni-gc'
+    : 'no two cni-gc run GC of one network at once; still running then, no GC of it runs (an error)';
+}
+
+/** "eth2 of netns /var/run/netns/x (network green): the cni-attach/cni-detach that was working on it when gc began has ended". */
+function endedWhy(ifname: string, target: string, network: string): string {
+  return `${ifname} of ${target} (network ${network}): the cni-attach/cni-detach that was working on it when gc began has ended`;
+}
+
+/**
+ * The attachments of this host that gc left alone because a cni-attach/cni-detach held their lock (`left`, changed
+ * in place), judged again once gc's own work here is done: its CNI GC waited for such commands to end (cni/gc.ts
+ * untilNoAddOrDel), and its summary says how things are after that wait, not before it. A lock still held stays
+ * left (busy). A command that has ended left nothing of that network under the key (its DEL ran, or its attach was
+ * rolled back: `gone`, nothing to free), or what `again` judges as gc judges anything — an attachment (its ADD
+ * finished: `alive` when attached; freed by `again` when its target went meanwhile), an unfinished attach whose
+ * command was killed (freed by `again`), or one whose lock was taken again (left). Reads each one's lock and cache
+ * entries on this host; another node's are as gc found them (nothing there waited).
+ */
+async function settleLeft(
+  left: Left[],
+  cache: ResultCache,
+  again: (found: Found[]) => Promise<{ judged: Classified[]; busy: Left[] }>,
+): Promise<{ alive: Classified[]; gone: Left[] }> {
+  const gone: Left[] = [];
+  const found: Found[] = [];
+  for (const l of [...left]) {
+    if (l.where !== '') continue;
+    const e = l.stale.entry;
+    const holder = await cache.lockHeld(e.containerId, e.ifName).catch(() => l.holder);
+    if (holder) {
+      l.holder = holder;
+      continue;
+    }
+    left.splice(left.indexOf(l), 1);
+    const now = (await cache.find(e.containerId, e.ifName)).filter((f) => f.entry.networkName === e.networkName);
+    if (now.length === 0) gone.push(l);
+    else found.push(...now);
+  }
+  if (found.length === 0) return { alive: [], gone };
+  const { judged, busy } = await again(found);
+  left.push(...attachingOf(judged, ''), ...busy);
+  return { alive: judged.filter((c) => c.state === 'attached' || c.state === 'interface gone'), gone };
 }
 
 /** The records cni-gc added and removed (with --dry-run: would add and remove). */
@@ -728,8 +781,9 @@ node holds nothing of it is forgotten. A record names the --cache-dir its attach
 it, and says which cni-gc frees it (offered only once its node trusts that dir).
 
 An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note: not a
-failure; a later gc looks at it again. CNI GC of a network waits until no ADD or DEL of it runs (at most --timeout;
-then its GC is left for a later gc, with a note), and while the plugins' GC runs, an attach of that network waits
+failure; a later gc looks at it again (this one too, after its waits: a command that ended meanwhile is counted as
+it left things). CNI GC of a network waits until no ADD or DEL of it runs (at most --timeout; then its GC is left for
+a later gc, with a note; --dry-run names what it would wait for), and while the plugins' GC runs, an attach of that network waits
 for it before its ADD, and a detach before its DEL (at most their --timeout).
 
 Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
@@ -781,43 +835,48 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const unaskedFor = (c: Classified) => world.unasked?.find((u) => runtimeMayHold(u.runtime, undefined, c.entry.netns));
     const classified = await classify(found, world);
     const { nodeOwnNetns } = await load.netns();
-    const refused: { stale: Stale & { c: Classified }; error: unknown }[] = [];
-    const stale: (Stale & { c: Classified })[] = [];
-    for (const c of classified) {
-      const why = WHY[c.state];
-      if (!why) continue;
-      let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
-      // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
-      // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
-      if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {
-        const found = await (await load.pods()).findSandbox(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }).catch(() => undefined);
-        if (found?.sandbox.id !== c.entry.containerId) {
-          // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
-          refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
+    // which of these judged attachments gc frees (stale), and which it must not touch, with why (refused)
+    const judge = async (classified: Classified[]) => {
+      const refused: { stale: Stale & { c: Classified }; error: unknown }[] = [];
+      const stale: (Stale & { c: Classified })[] = [];
+      for (const c of classified) {
+        const why = WHY[c.state];
+        if (!why) continue;
+        let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
+        // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
+        // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
+        if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {
+          const found = await (await load.pods()).findSandbox(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }).catch(() => undefined);
+          if (found?.sandbox.id !== c.entry.containerId) {
+            // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
+            refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
+            continue;
+          }
+          netns = found.sandbox.netnsPath;
+        } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
+          // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
+          // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
+          // DEL without it would free the lease of an address in use. Once the namespace is gone, so is the sandbox.
+          const u = unaskedFor(c)!;
+          refused.push({
+            stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c },
+            error: new UnreachableError(`its sandbox ${c.entry.containerId.slice(0, 12)} may still run here (its network namespace ${c.entry.netns} is still there), and the runtime that may hold it (${u.runtime}) could not be asked: ${u.error.message}; not freed`, { cause: u.error }),
+          });
           continue;
         }
-        netns = found.sandbox.netnsPath;
-      } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
-        // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
-        // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
-        // DEL without it would free the lease of an address in use. Once the namespace is gone, so is the sandbox.
-        const u = unaskedFor(c)!;
-        refused.push({
-          stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c },
-          error: new UnreachableError(`its sandbox ${c.entry.containerId.slice(0, 12)} may still run here (its network namespace ${c.entry.netns} is still there), and the runtime that may hold it (${u.runtime}) could not be asked: ${u.error.message}; not freed`, { cause: u.error }),
-        });
-        continue;
+        const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
+        // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
+        const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
+        if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });
+        else stale.push(s);
       }
-      const s = { entry: c.entry, intentOnly: c.intentOnly, netns, why: netns && c.state === 'pod gone' ? `${why}; its sandbox still runs here: DEL in its namespace, the interface goes too` : why, c };
-      // the refusal attach makes holds here too: never a DEL in the node's own namespace (a record cnitool made there)
-      const own = s.netns ? await nodeOwnNetns(exec, s.netns) : undefined;
-      if (own) refused.push({ stale: s, error: `${s.netns} is the node's own network namespace (${own}): no DEL runs there; refused` });
-      else stale.push(s);
-    }
-    // records that cannot be read are not guessed at: reported, with the command that forgets them
-    for (const c of classified.filter((x) => x.state === 'unreadable')) {
-      refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
-    }
+      // records that cannot be read are not guessed at: reported, with the command that forgets them
+      for (const c of classified.filter((x) => x.state === 'unreadable')) {
+        refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
+      }
+      return { stale, refused };
+    };
+    const { stale, refused } = await judge(classified);
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
     // what a cni-attach/cni-detach is working on right now: left alone (and valid for CNI GC: cni/gc.ts)
     const left: Left[] = attachingOf(classified, '');
@@ -833,6 +892,19 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
     outcome.failed.push(...refused);
     left.push(...outcome.busy.map((b) => leftBy(b.stale as Freed, b.error, '')));
+    // what was left alone because a command was working on it, as it is now that gc's work here is done (its CNI GC
+    // waited for such commands to end): a finished ADD is alive (or freed now, if its target went meanwhile), a
+    // finished DEL left nothing
+    const settled = flags.dryRun || outcome.stoppedBy ? { alive: [] as Classified[], gone: [] as Left[] } : await settleLeft(left, cache, async (again) => {
+      const judged = await classify(again, world);
+      const j = await judge(judged);
+      const more = await collectGarbage(ctx, cache, j.stale, [], false, ways, false);
+      outcome.freed.push(...more.freed);
+      outcome.failed.push(...more.failed, ...j.refused);
+      if (more.stoppedBy) outcome.stoppedBy = more.stoppedBy;
+      return { judged, busy: more.busy.map((b) => leftBy(b.stale as Freed, b.error, '')) };
+    });
+    unchecked.push(...settled.alive.filter((c) => c.unchecked));
     // stale locks (a dead holder, or none written) are broken as any command would; live holders' are left alone
     if (!flags.dryRun) {
       for (const l of await cache.staleLocks()) {
@@ -914,7 +986,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const verb = flags.dryRun ? 'would free' : 'freed';
     // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
     // could not be asked the others are not known, and the line says so rather than count them as none
-    const alive = valid.length - unchecked.length + aliveElsewhere;
+    const alive = valid.length + settled.alive.length - unchecked.length + aliveElsewhere;
     const aliveSaid = clusterError ? `${alive} alive on this host (on other nodes: not known, the cluster could not be asked)` : `${alive} alive`;
     if (flags.output !== 'summary') {
       const rec = (s: Stale & { c: Classified }) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why });
@@ -923,11 +995,18 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname()) })),
+        // left alone when gc began, their command ended since: attached now (counted alive), or nothing left of them
+        endedMeanwhile: [
+          ...settled.alive.map((c) => ({ ...rec({ entry: c.entry, intentOnly: c.intentOnly, netns: '', why: '', c }), now: 'attached' })),
+          ...settled.gone.map((l) => ({ ...rec(l.stale), now: 'gone' })),
+        ].map(({ reason: _r, ...r }) => r),
         // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
         alive: clusterError ? null : alive,
         cniGc: outcome.gcNetworks,
         // networks whose CNI GC waited in vain for an ADD or DEL of theirs to end: left for a later cni-gc (not a failure)
         cniGcBusy: outcome.gcBusy.map((b) => ({ network: b.network, reason: b.why })),
+        // --dry-run: what the real run's CNI GC would wait for first (at most --timeout each)
+        ...(flags.dryRun ? { cniGcWaits: outcome.gcWaits.map((w) => ({ network: w.network, waitsFor: w.who, atMost: formatDuration(ctx.timeoutMs), reason: gcWaitWhy(w) })) } : {}),
         agentPodsDeleted: agents.deleted,
         records: {
           added: changes.added.map(recordRow),
@@ -943,10 +1022,13 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const s of outcome.freed as (Stale & { c: Classified })[]) {
         deps.io.out(`${verb} ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
       }
+      for (const c of settled.alive) deps.io.err(`note: ${endedWhy(c.entry.ifName, describeEntry(c), c.entry.networkName)}: ${c.entry.ifName} is attached, counted alive\n`);
+      for (const l of settled.gone) deps.io.err(`note: ${endedWhy(l.stale.entry.ifName, describeEntry(l.stale.c), l.stale.entry.networkName)}, and left nothing of it (its DEL ran, or its attach was rolled back): nothing to free\n`);
       for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname())}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
+      for (const w of outcome.gcWaits) deps.io.err(`note: CNI GC of network ${w.network} would wait for ${w.who} to finish, at most ${formatDuration(ctx.timeoutMs)} (--timeout): ${gcWaitWhy(w)}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
@@ -956,7 +1038,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

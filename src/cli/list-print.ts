@@ -14,10 +14,15 @@
  * After a table, wide or name output that has records which are not attached, `note:` lines on stderr name the
  * command that clears each (stdout stays the table alone; json/yaml items carry it as clearCommand).
  *
+ * Text from outside — a cache file's network name (a conf's), a plugin's or a runtime's error in a reason, a lock's host
+ * name, a forged record — is printed by table, wide and name (and the notes) through `shown` (errors.ts: control
+ * characters as escapes: a row stays one line and drives no terminal), each cell cut to CELL_WIDTH; json, yaml and
+ * jsonpath print it exact, as data.
+ *
  * The rows (./list.ts Row) are data only: what is known about an attachment. Printing is here, so new columns or
  * states change the Row and this table, not the command.
  */
-import { UsageError } from '../errors.js';
+import { shown, UsageError } from '../errors.js';
 import { formatData } from './output.js';
 
 /** One attachment, as cni-list knows it. */
@@ -104,12 +109,30 @@ export function fit(text: string, max: number): string {
   return `${text.slice(0, max - 3).trimEnd()}...`;
 }
 
-/** A row's REASON cell: "<none>" when attached (kubectl's empty cell), the brief (or the reason) cut to fit. */
+/**
+ * The widest cell but REASON's: the longest name Kubernetes has (a DNS subdomain: pod and node names, 253). A value
+ * longer than any name the tool writes — a forged record's, a cache file's network name — is cut, ending in "...":
+ * one such value must not push every other column of the table off the screen. Full text: -o json|yaml.
+ */
+export const CELL_WIDTH = 253;
+
+/**
+ * A cell as the table prints it: its text through `shown` (errors.ts: every control character as its escape, `\n`,
+ * `\t`, `\x1b`, so that a record's or a cache file's text — outside text: a network name from a conf, a plugin's error,
+ * a lock's host name, a forged record — can neither break the row nor drive the terminal), then cut to max characters.
+ */
+function cell(text: string, max = CELL_WIDTH): string {
+  const t = shown(text);
+  return t.length <= max ? t : `${t.slice(0, max - 3)}...`;
+}
+
+/** A row's REASON cell: "<none>" when attached (kubectl's empty cell), the brief (or the reason) escaped and cut to fit. */
 function reasonCell(r: Row, wide: boolean): string {
   const brief = r.brief ?? r.reason;
   if (!brief) return '<none>';
-  if (!wide) return fit(brief, REASON_WIDTH.table);
-  return r.remedy ? `${fit(brief, REASON_WIDTH.wide - r.remedy.length - 2)}; ${r.remedy}` : fit(brief, REASON_WIDTH.wide);
+  if (!wide) return fit(shown(brief), REASON_WIDTH.table);
+  const remedy = r.remedy === undefined ? undefined : shown(r.remedy);
+  return remedy ? `${fit(shown(brief), REASON_WIDTH.wide - remedy.length - 2)}; ${remedy}` : fit(shown(brief), REASON_WIDTH.wide);
 }
 
 function table(rows: Row[], o: PrintOptions): string {
@@ -128,7 +151,8 @@ function table(rows: Row[], o: PrintOptions): string {
     ['REASON', (r) => reasonCell(r, wide)],
   ];
   const head = cols.map(([h]) => h);
-  const cells = rows.map((r) => cols.map(([, f]) => f(r)));
+  // every cell escaped and cut (REASON by its own widths): outside text stays in its cell
+  const cells = rows.map((r) => cols.map(([h, f]) => (h === 'REASON' ? f(r) : cell(f(r)))));
   const lines = o.noHeaders ? cells : [head, ...cells];
   // kubectl's tabwriter (minwidth 10, padding 3): a column is its widest cell plus 3 spaces, and at least 10 wide
   const widths = head.map((h, i) => Math.max(10, 3 + Math.max(o.noHeaders ? 0 : h.length, ...cells.map((c) => c[i]!.length))));
@@ -147,13 +171,14 @@ export const MAX_NOTES = 10;
 export function clearNotes(rows: Row[]): string {
   const own = rows.filter((r) => r.clear && !/^kubectl cni-gc\b/.test(r.clear));
   const byGc = rows.filter((r) => r.clear && /^kubectl cni-gc\b/.test(r.clear));
-  const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${r.target}${r.ifname === '-' ? '' : ` ${r.ifname}`} (${r.state}): \`${r.clear}\`${r.clearHint ? ` (${r.clearHint})` : ''}\n`);
+  // each a line of its own whatever the row's text holds (shown, as the table's cells)
+  const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${shown(r.target)}${r.ifname === '-' ? '' : ` ${shown(r.ifname)}`} (${r.state}): \`${shown(r.clear!)}\`${r.clearHint ? ` (${shown(r.clearHint)})` : ''}\n`);
   if (own.length > MAX_NOTES) lines.push(`note: ${own.length - MAX_NOTES} more records need a command of their own: -o json gives each one's clearCommand\n`);
   // one line per command (the flags cni-list was given)
   for (const cmd of [...new Set(byGc.map((r) => r.clear!))]) {
     const these = byGc.filter((r) => r.clear === cmd);
     const states = [...new Set(these.map((r) => r.state))].join(', ');
-    lines.push(`note: to clear the ${these.length === 1 ? 'record' : `${these.length} records`} in state ${states}: \`${cmd}\`\n`);
+    lines.push(`note: to clear the ${these.length === 1 ? 'record' : `${these.length} records`} in state ${states}: \`${shown(cmd)}\`\n`);
   }
   return lines.join('');
 }
@@ -169,6 +194,6 @@ export async function printRows(rows: Row[], o: PrintOptions): Promise<{ out: st
     return { out: printJsonPath(o.format.slice('jsonpath='.length), asList(rows)), err: '', after: '' };
   }
   if (rows.length === 0) return { out: '', err: o.allNamespaces ? 'No resources found\n' : `No resources found in ${o.namespace} namespace.\n`, after: '' };
-  if (o.format === 'name') return { out: rows.map((r) => `attachment/${nameOf(r)}\n`).join(''), err: '', after: clearNotes(rows) };
+  if (o.format === 'name') return { out: rows.map((r) => `attachment/${shown(nameOf(r))}\n`).join(''), err: '', after: clearNotes(rows) };
   return { out: table(rows, o), err: '', after: clearNotes(rows) };
 }

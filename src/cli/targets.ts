@@ -126,7 +126,8 @@ function newestOf(all: AttachmentRecord[], flags: CommonFlags, namespace: string
  * of that pod and interface names it (resolve/records.ts), so that the plugins are found where the attach found them
  * and the commands other commands print without it (an attach's "already taken", cni-list's) work as printed. One
  * list of the records, or `o.records` (a batch's one list, for each of its pods: `o.namespace` is the pod's); none, or
- * records that cannot be read: {} (the usual default). A note says which path (naming the pod in a batch). The path
+ * records that cannot be read: {} (the usual default). A note says which path — not with `o.quiet` (a batch, which
+ * says it once per path for all its pods: cli/bulk.ts recordedCniPathNotes). The path
  * is a record's, not the user's: `cniPathFrom` names that record and the same command with the path given
  * (`command`), and the engine runs nothing from it unless its node trusts it (cli/context.ts prepareEngine). Given
  * --cni-path: no record is read now, and `cniPathNote` names the newest record's path (not used) should a plugin not
@@ -138,7 +139,7 @@ export async function recordedCniPath(
   api: KubeApi,
   name: string,
   command: 'cni-detach' | 'cni-check',
-  o: { namespace?: string; records?: Promise<AttachmentRecord[]> } = {},
+  o: { namespace?: string; records?: Promise<AttachmentRecord[]>; quiet?: boolean } = {},
 ): Promise<Pick<CommonFlags, 'cniPath' | 'cniPathFrom' | 'cniPathNote'>> {
   if (flags.ifname === undefined) return {};
   const namespace = o.namespace ?? flags.namespace ?? api.defaultNamespace;
@@ -157,7 +158,7 @@ export async function recordedCniPath(
   }
   const r = await newest();
   if (!r?.cniPath) return {};
-  deps.io.err(`note: plugins looked for in ${r.cniPath}${o.records ? ` for pod ${namespace}/${name}` : ''}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
+  if (!o.quiet) deps.io.err(`note: plugins looked for in ${r.cniPath}, where the attach of ${flags.ifname} found them (its record; --cni-path overrides)\n`);
   return {
     cniPath: r.cniPath,
     cniPathFrom: { record: recordOrigin(r, agentNs), retry: detachCommandLine({ namespace, name }, flags.ifname, { ...flags, cniPath: r.cniPath }, command) },
@@ -229,7 +230,7 @@ export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: {
     const start = await thisHost.startOf(r.by.pid);
     if (start === undefined || (r.by.start !== undefined && start !== r.by.start)) continue;
     throw new BusyError(
-      `an attach of ${flags.ifname} in ${describe} is running (${commandName(r.by, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
+      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by, runningForMs: await thisHost.runningForMs?.(start) }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
         'and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done',
     );
   }

@@ -142,7 +142,7 @@ export async function poll<T>(ctx: ChainContext, attempt: () => Promise<T | unde
   }
 }
 
-/** "a cni-gc (pid 123 on this host vm, started …)": the holder of a GC lock, for messages. */
+/** "a cni-gc (pid 123 on this host vm, running for 4s)": the holder of a GC lock, for messages. */
 function gcName(b: Busy, cache: ResultCache): string {
   return `a cni-gc${commandInParens(b, cache.host)}`;
 }
@@ -178,7 +178,7 @@ async function gcRunning(cache: ResultCache, list: NetworkConfigList): Promise<B
  * This waits until the GC lock is free — at most ctx.timeoutMs (the plugin time limit) since waited.began, looking
  * again every 25 ms to 250 ms (poll); a GC lock whose holder is gone is stale and broken (exec/lock.ts, as the
  * interface locks). Returns the last holder seen (for lockOutsideGc's note:
- * "waited 1.2s for a cni-gc (pid 123 on this host lap, started 4567 ticks after boot) to finish CNI GC of network
+ * "waited 1.2s for a cni-gc (pid 123 on this host lap, running for 2m5s) to finish CNI GC of network
  * net before the ADD …").
  *
  * Only where cni-gc runs GC (gcRunning): nothing is read for any other network, nor on a node reached by commands.

@@ -36,6 +36,13 @@ export interface GcOutcome {
    * still running after 1m …"): not a failure, left for a later cni-gc, as a busy attachment is.
    */
   gcBusy: { network: string; why: string }[];
+  /**
+   * With dryRun: what the real run's CNI GC of a network would wait for first, as the locks are now — another cni-gc
+   * running GC of it (`gc`: its GC lock held), or an ADD or DEL of it (`add-del`: gcTurn) — and who that is
+   * ("a cni-attach/cni-detach (pid 123 on this host vm, running for 5s) working on eth2 of container 3c8c3e007d60 in
+   * /var/run/netns/x"). The real run waits at most ctx.timeoutMs for each.
+   */
+  gcWaits: { network: string; for: 'gc' | 'add-del'; who: string }[];
   gcErrors: string[];
   /** The user's signal, when it stopped the pass: the records not reached yet stay for the next cni-gc; no CNI GC ran. */
   stoppedBy?: string;
@@ -67,13 +74,14 @@ interface Running {
 }
 
 /**
- * An ADD or DEL of network running on this host now, or undefined: an attachment lock held now (cache.ts heldLocks: a
- * live holder's; a stale one counts for nothing) that is that network's. A lock file names only a container and an
- * ifname: a held lock is that network's when the cache has a record (result or intent) of that network under it, or
- * none of any network (an attach before its intent; a DEL from a given config; a record that cannot be read): a lock
- * only other networks' records name is left out. A cni-check's lock counts too (it cannot be told from a DEL's).
+ * An ADD or DEL of network running on this host now (gcTurn's test, read only: a stale lock counts for nothing and is
+ * left as it is), or undefined: an attachment lock held now (cache.ts heldLocks: a live holder's) that is that
+ * network's. A lock file names only a container and an ifname: a held lock is that network's when the cache has a
+ * record (result or intent) of that network under it, or none of any network (an attach before its intent; a DEL from
+ * a given config; a record that cannot be read): a lock only other networks' records name is left out. A cni-check's
+ * lock counts too (it cannot be told from a DEL's).
  */
-async function runningAddOrDel(cache: ResultCache, network: string): Promise<Running | undefined> {
+async function addOrDelOf(cache: ResultCache, network: string): Promise<Running | undefined> {
   const held = await cache.heldLocks();
   if (held.length === 0) return undefined;
   const base = (e: CacheEntry) => lockFile(e.containerId, e.ifName);
@@ -89,6 +97,11 @@ async function runningAddOrDel(cache: ResultCache, network: string): Promise<Run
   return undefined;
 }
 
+/** "a cni-attach/cni-detach (pid 123 on this host vm, running for 5s) working on eth2 of container …": addOrDelOf's, for messages. */
+function addOrDelName(r: Running, cache: ResultCache): string {
+  return `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
+}
+
 /**
  * The GC lock of network, taken at a moment when no ADD or DEL of that network runs on this host (SPEC.md "Lifecycle
  * & Ordering": "The runtime must ensure that no _add_ or _delete_ operations are in progress before executing _gc_").
@@ -96,7 +109,7 @@ async function runningAddOrDel(cache: ResultCache, network: string): Promise<Run
  * The wait for a running ADD or DEL holds NO lock: were the GC lock held while waiting, every attach or detach of the
  * network begun meanwhile would wait behind it (attach.ts untilGcDone) for as long as the slowest ADD already running
  * — a cni-gc waiting for one slow plugin would stall all the others' attaches. So: wait until no interface lock of the
- * network is held (runningAddOrDel, looked at every 25 ms to 250 ms: poll); take the GC lock (gcLock; another cni-gc's
+ * network is held (addOrDelOf, looked at every 25 ms to 250 ms: poll); take the GC lock (gcLock; another cni-gc's
  * is waited for); read the interface locks again under it — the read that counts, by the lock order of attach.ts
  * untilGcDone: an ADD/DEL that took its interface lock before this read is seen here, one that takes it after sees
  * the GC lock and waits. One seen here (it began in between) makes gc give the GC lock back and wait again. An ADD or
@@ -111,19 +124,19 @@ async function runningAddOrDel(cache: ResultCache, network: string): Promise<Run
 async function gcTurn(ctx: ChainContext, cache: ResultCache, network: string): Promise<{ lock: Lock } | { busy: string }> {
   const began = Date.now();
   const left = (): ChainContext => ({ ...ctx, timeoutMs: Math.max(0, ctx.timeoutMs - (Date.now() - began)) });
-  const who = (r: Running) => `a cni-attach/cni-detach${commandInParens(r.holder, cache.host)} working on ${r.what}`;
+  const who = (r: Running) => addOrDelName(r, cache);
   const outwaited = (r: Running) => {
     const sig = ctx.interrupted?.();
     return { busy: sig ? `stopped by ${sig} while waiting for ${who(r)}` : `${who(r)} was still running after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)` };
   };
   let running: Running | undefined;
   for (;;) {
-    const now = await runningAddOrDel(cache, network);
+    const now = await addOrDelOf(cache, network);
     if (now) {
       if (!running) ctx.debug?.(`${who(now)} runs an ADD or DEL of network ${network}: its CNI GC waits until it is done (at most ${formatDuration(ctx.timeoutMs)}, the plugin time limit), holding no lock meanwhile`);
       running = now;
       const done = await poll(left(), async () => {
-        const r = await runningAddOrDel(cache, network);
+        const r = await addOrDelOf(cache, network);
         if (!r) return true;
         running = r;
         return undefined;
@@ -133,7 +146,7 @@ async function gcTurn(ctx: ChainContext, cache: ResultCache, network: string): P
     const lock = await gcLock(left(), cache, network);
     let again: Running | undefined;
     try {
-      again = await runningAddOrDel(cache, network);
+      again = await addOrDelOf(cache, network);
     } catch (e) {
       await lock.release().catch(() => undefined);
       throw e;
@@ -155,12 +168,13 @@ async function gcTurn(ctx: ChainContext, cache: ResultCache, network: string): P
  * 1.1.0 (SPEC.md "GC"; libcni GCNetworkList), for the networks of what the caller read from the cache (`seen`, the
  * stale ones among them). A network of an older version gets no GC and so needs none of its plugins: a missing plugin
  * there is no error. `ways(s)` gives the command lines that clear a stale record (retry, forget), named in the error
- * when its DEL fails.
+ * when its DEL fails. `cniGc` false: the DELs alone (cni-gc's second look at what it left busy: cli/gc.ts settleLeft).
  *
  * A stale one whose lock another cni-attach/cni-detach holds (an attach still in its plugins, a detach in its DEL; on a
  * node reached by commands, a killed command's plugin until its time limit: exec/lock.ts) is left alone (`busy`): its
  * DEL would run beside that command's ADD or DEL (SPEC.md "Lifecycle & Ordering": no parallel operations for one
- * container). With dryRun, the same is said from the lock as it is now.
+ * container). With dryRun, the same is said from the lock as it is now, and what each network's GC would wait for
+ * first (gcWaits).
  *
  * The valid attachments GC is given (SPEC.md "GC": `cni.dev/valid-attachments`, "the list of **still valid**
  * attachments to this network"; the plugin "may then remove any resources related to attachments that do not exist
@@ -190,8 +204,9 @@ export async function collectGarbage(
   seen: Found[],
   dryRun: boolean,
   ways?: (s: Stale) => WaysOut | undefined,
+  cniGc = true,
 ): Promise<GcOutcome> {
-  const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcErrors: [] };
+  const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcWaits: [], gcErrors: [] };
   const describe = (s: Stale) => `container ${s.entry.containerId.slice(0, 12)}`;
   for (const s of stale) {
     if (dryRun) {
@@ -238,12 +253,24 @@ export async function collectGarbage(
     out.stoppedBy = ctx.interrupted()!;
     return out;
   }
+  if (!cniGc) return out;
   const gcs = [...lists].filter(([name, list]) => {
     const skip = !runsGc(list);
     if (skip) ctx.debug?.(`CNI GC skipped for network ${name}: ${list.disableGC ? 'it sets disableGC' : `it uses CNI ${list.cniVersion}; GC came with 1.1.0`}`);
     return !skip;
   });
-  if (dryRun || gcs.length === 0) return out;
+  if (dryRun) {
+    // what the real run's GC of each network would wait for (gcTurn: a running ADD or DEL, then another cni-gc's GC
+    // lock), as the locks are now
+    for (const [name] of gcs) {
+      const r = await addOrDelOf(cache, name).catch(() => undefined);
+      if (r) out.gcWaits.push({ network: name, for: 'add-del', who: addOrDelName(r, cache) });
+      const gc = await cache.gcHeld(name).catch(() => undefined);
+      if (gc) out.gcWaits.push({ network: name, for: 'gc', who: `another cni-gc${commandInParens(gc, cache.host)}` });
+    }
+    return out;
+  }
+  if (gcs.length === 0) return out;
   // what GC is to free: the stale attachments whose DEL failed (their target is gone). Everything else the cache holds
   // now is valid (see above), read again under the GC lock rather than taken from what was judged earlier
   const garbage = new Set(out.failed.map((f) => keyOf(f.stale.entry)));

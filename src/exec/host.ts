@@ -24,6 +24,27 @@ function processStart(pid: number): Promise<string | undefined> {
   });
 }
 
+/**
+ * The kernel's USER_HZ: the unit of /proc/PID/stat's start time (proc(5): "expressed in clock ticks (divide by
+ * sysconf(_SC_CLK_TCK))"). It is 100 on every architecture Node runs on (include/asm-generic/param.h, which x86, arm,
+ * arm64, powerpc, s390, riscv and mips use; only alpha's and ia64's differ), whatever the kernel's own HZ.
+ */
+const USER_HZ = 100;
+
+/**
+ * How long ago (ms) a process that began `start` clock ticks after boot began: this host's uptime (/proc/uptime, its
+ * first field, seconds) less that start (USER_HZ ticks a second); undefined when either cannot be read. For messages.
+ */
+function runningForMs(start: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    readFile('/proc/uptime', 'utf8', (err, text) => {
+      const up = err ? NaN : Number(text.split(' ')[0]);
+      const ticks = /^\d+$/.test(start) ? Number(start) : NaN;
+      resolve(Number.isFinite(up) && Number.isFinite(ticks) ? Math.max(0, Math.round(up * 1000 - (ticks * 1000) / USER_HZ)) : undefined);
+    });
+  });
+}
+
 let myStart: Promise<string | undefined> | undefined;
 
 /** This CLI process on this host: what lock files name, and the process table to judge the locks of others. */
@@ -32,6 +53,7 @@ export const thisHost: LockOwner = {
   pid: process.pid,
   start: () => (myStart ??= processStart(process.pid)),
   startOf: processStart,
+  runningForMs,
 };
 
 /** Send signal to pid (a negative pid: its process group); a process already gone, or not ours to signal, is fine. */

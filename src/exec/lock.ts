@@ -32,20 +32,31 @@ export interface Lock {
 
 /**
  * A command as a lock file or a write-ahead record names it ({host, pid, start}: exec/lock.ts Holder, resolve/records.ts
- * RecordedCommand), for messages: "pid 1234 on host laptop-2, started 98765 ticks after boot" — "on this host laptop-2"
- * when it is `here` (this host's name: exec/host.ts commandInParens gives it), "started …" only where the start is known (its /proc/PID/stat field 22: clock
- * ticks after that host booted, which tells a reused pid from the one meant). The host is where the command ran (the
- * CLI's host, os.hostname()), not the node whose lock or record it is: a pid is only ever looked for there.
- * undefined without a pid (a lock file that names none). `short`: without the start (a table's brief column).
+ * RecordedCommand), for messages: "pid 1234 on host laptop-2" — "on this host laptop-2" when it is `here` (this host's
+ * name: exec/host.ts), and ", running for 3m12s" where how long it has run is known (`runningForMs`: a live command of
+ * this host, Busy.runningForMs). Its start time (clock ticks after its host booted, /proc/PID/stat field 22) is an
+ * identity detail — it tells a reused pid from the one meant — and is never printed: a tick count means nothing to a
+ * reader. The host is where the command ran (the CLI's host, os.hostname()), not the node whose lock or record it is: a
+ * pid is only ever looked for there. undefined without a pid (a lock file that names none). `short`: without how long
+ * (a table's brief column).
  */
-export function commandName(c: { host?: string; pid?: number; start?: string }, here: string, short = false): string | undefined {
+export function commandName(c: { host?: string; pid?: number; runningForMs?: number }, here: string, short = false): string | undefined {
   if (c.pid === undefined) return undefined;
   const host = c.host === undefined ? '' : c.host === here ? ` on this host ${c.host}` : ` on host ${c.host}`;
-  return `pid ${c.pid}${host}${c.start !== undefined && !short ? `, started ${c.start} ticks after boot` : ''}`;
+  return `pid ${c.pid}${host}${c.runningForMs !== undefined && !short ? `, running for ${runningFor(c.runningForMs)}` : ''}`;
+}
+
+/** How long a command has run, to the second ("0s", "42s", "3m12s", "2h5m"): a reader's words, not a tick count. */
+export function runningFor(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h) return `${h}h${m}m`;
+  return m ? `${m}m${s % 60}s` : `${s}s`;
 }
 
 /** " (pid 1234 on host laptop-2, started …)" for a command named (commandName), else ''. */
-export function commandInParens(c: { host?: string; pid?: number; start?: string }, here: string, short = false): string {
+export function commandInParens(c: { host?: string; pid?: number; runningForMs?: number }, here: string, short = false): string {
   const n = commandName(c, here, short);
   return n === undefined ? '' : ` (${n})`;
 }
@@ -59,6 +70,11 @@ export interface Busy {
   /** The holder's host (where its command ran: the CLI's, not the lock's node) and start time, when the lock names them. */
   host?: string;
   start?: string;
+  /**
+   * How long the holder has run (ms), where that can be told: a live holder of this host (LockOwner.runningForMs). For
+   * messages only (commandName): the holder's identity stays host, pid and start.
+   */
+  runningForMs?: number;
 }
 
 /** The process that takes locks (this CLI), and the process table of its host, to tell whether a holder still runs. */
@@ -68,6 +84,11 @@ export interface LockOwner extends ProcessTable {
   readonly pid: number;
   /** This process's start time (as ProcessTable.startOf gives it); undefined where it cannot be told. */
   start(): Promise<string | undefined>;
+  /**
+   * How long ago (ms) a process of this host that began at `start` (as startOf gives it: clock ticks after boot) began,
+   * or undefined where it cannot be told. For messages only (Busy.runningForMs).
+   */
+  runningForMs?(start: string): Promise<number | undefined>;
 }
 
 export type LockFiles = Pick<NodeFiles, 'createExclusive' | 'readFile' | 'removeFile' | 'ageMs' | 'writeFileAtomic'>;
@@ -161,7 +182,11 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
   if (holder.host !== owner.host) return held;
   const now = await owner.startOf(holder.pid);
   const gone = now === undefined || (holder.start !== undefined && now !== holder.start);
-  if (!gone) return held;
+  if (!gone) {
+    // alive, and of this host: how long it has run is known here (its start, and this host's uptime)
+    const ran = holder.start !== undefined ? await owner.runningForMs?.(holder.start) : undefined;
+    return ran === undefined ? held : { stale: false, busy: { ...named, runningForMs: ran } };
+  }
   if (holder.limitS === undefined) return { stale: true };
   // its holder is gone, but what it started on the node may run until its limit has passed since the last renewal
   const age = await files.ageMs(path);

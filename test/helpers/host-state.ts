@@ -171,11 +171,15 @@ export async function makeBridge(lab: Lab): Promise<string> {
 }
 
 /**
- * How messages name a command of this host that holds a lock or wrote a record (exec/lock.ts commandName): "pid 123 on
- * this host vm, started 4567 ticks after boot", its start read here from /proc/PID/stat (field 22) while it runs.
+ * How messages name a live command of this host that holds a lock (exec/lock.ts commandName), as a RegExp source:
+ * "pid 123 on this host vm, running for 3m12s" — how long it has run changes from one moment to the next.
  */
-export async function commandOfThisHost(pid: number): Promise<string> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  return `pid ${pid} on this host ${hostname()}, started ${start} ticks after boot`;
+export function commandOfThisHost(pid: number): string {
+  return `pid ${pid} on this host ${hostname().replace(/[.]/g, '\\.')}, running for \\d+(h\\d+m|m\\d+s|s)`;
+}
+
+/** A line `text` in which `{cmd}` stands for the live command pid of this host (commandOfThisHost): a whole line ('m'). */
+export function lineWithCommand(text: string, pid: number): RegExp {
+  const literal = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${text.split('{cmd}').map(literal).join(commandOfThisHost(pid))}$`, 'm');
 }

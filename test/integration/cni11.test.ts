@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { writeConf } from '../helpers/confs.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
-import { commandOfThisHost } from '../helpers/host-state.js';
+import { lineWithCommand } from '../helpers/host-state.js';
 import { attachmentFiles, useLab } from '../helpers/lab.js';
 import { containerIdOf, netnsPath } from '../helpers/net.js';
 import { killAll, uniqueSeconds, waitFor } from '../helpers/sh.js';
@@ -119,9 +119,8 @@ describe('CNI 1.1 plugins', () => {
     // free to take the lease of the ADD still running; then GC ran beside that ADD, given eth2 as valid
     const g = await runCli('gc', [...gcArgs, '--timeout', '1s']);
     expectOk(g);
-    const attacher = await commandOfThisHost(run.pid!);
-    expect(g.stderr.split('\n'), show(g)).toContain(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${network}) alone: a cni-attach/cni-detach (${attacher}) is working on it right now; a later cni-gc looks at it again`);
-    expect(g.stderr.split('\n'), show(g)).toContain(`note: CNI GC of network ${network} did not run: a cni-attach/cni-detach (${attacher}) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} was still running after 1s (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec); a later cni-gc runs it`);
+    expect(g.stderr, show(g)).toMatch(lineWithCommand(`note: left eth2 of netns ${netnsPath(s.ns)} (network ${network}) alone: a cni-attach/cni-detach ({cmd}) is working on it right now; a later cni-gc looks at it again`, run.pid!));
+    expect(g.stderr, show(g)).toMatch(lineWithCommand(`note: CNI GC of network ${network} did not run: a cni-attach/cni-detach ({cmd}) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} was still running after 1s (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec); a later cni-gc runs it`, run.pid!));
     expect(g.stdout, show(g)).toBe('gc: freed 0 stale attachments, 1 alive, 1 busy (left for a later run), CNI GC of 1 network left for a later run');
     expect((await s.calls()).filter((c) => c.startsWith('GC ')), 'no GC beside the ADD').toEqual([]);
     expect(await s.calls()).not.toContain('DEL eth2');
@@ -148,6 +147,11 @@ describe('CNI 1.1 plugins', () => {
     const run = spawnCli('attach', s.argsOf('eth2', '--conf', s.conf));
     expect(await waitFor(async () => (await s.calls()).includes('ADD start eth2'), 15_000), 'the attach of eth2 is in its ADD').toBe(true);
 
+    // its dry run says what the real run will wait for, and how long at most (before: nothing)
+    const dry = await runCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir, '--dry-run', '--timeout', '1m']);
+    expectOk(dry);
+    expect(dry.stderr, show(dry)).toMatch(lineWithCommand(`note: CNI GC of network ${network} would wait for a cni-attach/cni-detach ({cmd}) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish, at most 1m (--timeout): no GC runs beside an ADD or DEL (CNI spec); still running then, its GC is left for a later cni-gc`, run.pid!));
+
     const gc = spawnCli('gc', ['--cache-dir', s.ws.cacheDir, '--cni-path', s.ws.pluginDir]);
     let gcDone = false;
     void gc.done.then(() => (gcDone = true));
@@ -171,8 +175,11 @@ describe('CNI 1.1 plugins', () => {
     expect(calls.map((c) => (c.startsWith('GC ') ? 'GC' : c))).toEqual(['STATUS env=2', 'ADD eth1', 'STATUS env=2', 'ADD start eth2', 'STATUS env=2', 'ADD eth3', 'ADD eth2', 'GC']);
     const valid = (JSON.parse(calls.at(-1)!.slice(3)) as Record<string, { containerID: string; ifname: string }[]>)['cni.dev/valid-attachments']!;
     expect(valid.map((v) => `${v.containerID}/${v.ifname}`).sort()).toEqual([`${cid}/eth1`, `${cid}/eth2`, `${cid}/eth3`]);
-    expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, started \\d+ ticks after boot\\) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
-    expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, \d alive/);
+    expect(g.stderr, show(g)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-attach/cni-detach \\(pid ${run.pid} on this host \\S+, running for \\S+\\) working on eth2 of container ${cid.slice(0, 12)} in ${netnsPath(s.ns)} to finish before CNI GC of network ${network.replace(/[.]/g, '\\.')} \\(no GC runs beside an ADD or DEL\\)$`, 'm'));
+    // counted as it is after the wait: alive (before: "1 alive, 1 busy (left for a later run)")
+    expect(g.stdout, show(g)).toMatch(/CNI GC ran for network \S+\ngc: freed 0 stale attachments, 2 alive$/);
+    expect(g.stderr, show(g)).toContain(`note: eth2 of netns ${netnsPath(s.ns)} (network ${network}): the cni-attach/cni-detach that was working on it when gc began has ended: eth2 is attached, counted alive`);
+    expect(g.stderr, show(g)).not.toMatch(/left eth2/);
     expect(existsSync(gcLock)).toBe(false);
 
     expectOk(await runCli('detach', s.argsOf('eth1')));
@@ -205,7 +212,7 @@ describe('CNI 1.1 plugins', () => {
     const [g, a] = await Promise.all([gc.done, run.done]);
     expectOk(g);
     expectOk(a);
-    expect(a.stderr, show(a)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-gc \\(pid ${gc.pid} on this host \\S+, started \\d+ ticks after boot\\) to finish CNI GC of network ${network.replace(/[.]/g, '\\.')} before the ADD \\(no ADD runs beside GC\\)$`, 'm'));
+    expect(a.stderr, show(a)).toMatch(new RegExp(`^note: waited \\d+\\.\\ds for a cni-gc \\(pid ${gc.pid} on this host \\S+, running for \\S+\\) to finish CNI GC of network ${network.replace(/[.]/g, '\\.')} before the ADD \\(no ADD runs beside GC\\)$`, 'm'));
     expect(await s.calls()).toEqual(['STATUS env=2', 'ADD eth1', 'GC start', 'GC end', 'STATUS env=2', 'ADD eth2']);
     expect(await s.leaseOf('eth1')).toBe(cid);
     expect(await s.leaseOf('eth2')).toBe(cid);

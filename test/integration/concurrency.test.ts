@@ -55,7 +55,7 @@ describe('concurrent attaches', () => {
     expect(lines, all).toHaveLength(1);
     // either it found the lock held (busy: exit 1, the same command can succeed later), or it came second and found
     // eth1 taken (exit 2)
-    if (lost[0]!.exitCode === 1) expect(lines[0], all).toMatch(/^error: another cni-attach\/cni-detach \(pid \d+ on this host \S+, started \d+ ticks after boot\) is working on eth1/);
+    if (lost[0]!.exitCode === 1) expect(lines[0], all).toMatch(/^error: another cni-attach\/cni-detach \(pid \d+ on this host \S+, running for \S+\) is working on eth1/);
     else {
       expect(lost[0]!.exitCode, all).toBe(2);
       expect(lines[0], all).toMatch(/^error: (eth1 is already taken|an interface named eth1 already exists)/);

@@ -307,7 +307,7 @@ describe('fault 13: locks left by processes that are gone are detected and broke
     const pid = (await sleeper()).pid!;
     const lock = await plantLock(w, `${pid} ${await startTime(pid)}\n`);
     const before = await captureState(w.scope);
-    expectCleanError(await runCli('attach', w.args()), 1, /another cni-attach\/cni-detach \(pid \d+ on (this )?host \S+(, started \d+ ticks after boot)?\) is working on eth1/);
+    expectCleanError(await runCli('attach', w.args()), 1, /another cni-attach\/cni-detach \(pid \d+ on (this )?host \S+(, running for \S+)?\) is working on eth1/);
     expect(await readFile(lock, 'utf8')).toBe(`${pid} ${await startTime(pid)}\n`);
     expectState(await captureState(w.scope), before, 'after the refused attach');
   });

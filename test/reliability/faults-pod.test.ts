@@ -392,7 +392,7 @@ describe('faults 10 and 11 on a pod: concurrent attaches, one annotation', () =>
     expect(added, all).toHaveLength(1);
     const other = runs.find((r) => r !== added[0])!;
     if (other.exitCode === 0) expect(other.stdout, all).toMatch(/^eth1 was already attached to pod /);
-    else if (other.exitCode === 1) expectCleanError(other, 1, /another cni-attach\/cni-detach \(pid \d+ on this host \S+, started \d+ ticks after boot\) is working on eth1/);
+    else if (other.exitCode === 1) expectCleanError(other, 1, /another cni-attach\/cni-detach \(pid \d+ on this host \S+, running for \S+\) is working on eth1/);
     else expectCleanError(other, 2, /eth1 is already taken|an interface named eth1 already exists/);
     attachedState(w, await captureState(w.scope), true);
     expectOk(await runCli('detach', w.args()));

@@ -90,7 +90,7 @@ describe('attach', () => {
     expect(busy).toBeInstanceOf(BusyError);
     expect(busy.cniCode).toBe(11);
     // the holder named as its lock names it: pid, host (here: this one) and start
-    expect(busy.message).toMatch(/another cni-attach\/cni-detach \(pid 4242 on this host fake-host, started 100 ticks after boot\) is working on eth1/);
+    expect(busy.message).toMatch(/another cni-attach\/cni-detach \(pid 4242 on this host fake-host\) is working on eth1/);
     expect(exec.calls).toHaveLength(0);
   });
 
@@ -109,7 +109,7 @@ describe('attach', () => {
     exec.files.set(lock, 'fake-host 78 5000 limit=70s\n');
     exec.ages.set(lock, 30_000);
     exec.calls.length = 0;
-    const said = /^another cni-attach\/cni-detach is working on eth1 in netns \/var\/run\/netns\/a right now: its command \(pid 78 on this host fake-host, started 5000 ticks after boot\) is gone, but what it started on node node-b may run until its time limit ends; the lock is free in 40s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): try again then$/;
+    const said = /^another cni-attach\/cni-detach is working on eth1 in netns \/var\/run\/netns\/a right now: its command \(pid 78 on this host fake-host\) is gone, but what it started on node node-b may run until its time limit ends; the lock is free in 40s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): try again then$/;
     for (const op of [() => attach(node, cache, req), () => planAttach(node, cache, req), () => detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })]) {
       const e = await op().catch((x: unknown) => x);
       expect(e).toBeInstanceOf(BusyError);
@@ -370,7 +370,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     // before: the plan printed the runs alone, as if the ADD and DEL would run at once
     const plan = await planAttach(s.ctx, s.cache, s.req);
     expect(plan.gcWait).toEqual({ network: 'net', holder: { pid: 5151, host: 'fake-host', start: '200' }, command: 'ADD' });
-    expect(gcWaitLine(plan.gcWait!, 'fake-host', 60_000)).toBe('would wait for cni-gc of network net (running, pid 5151 on this host fake-host, started 200 ticks after boot) before its ADD, at most 1m (--timeout): no ADD runs beside CNI GC');
+    expect(gcWaitLine(plan.gcWait!, 'fake-host', 60_000)).toBe('would wait for cni-gc of network net (running, pid 5151 on this host fake-host) before its ADD, at most 1m (--timeout): no ADD runs beside CNI GC');
     await attach(s.ctx, s.cache, s.req).catch(() => undefined); // (it waits past its limit: busy, nothing left)
     s.exec.files.delete(GC_LOCK);
     await attach(s.ctx, s.cache, s.req);
@@ -402,7 +402,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     expect(s.trace.slice(1, again).filter((t) => t !== 'read gc lock')).toEqual(['release lock']);
     expect(s.exec.files.has(LOCK)).toBe(false);
     expect(s.log).toEqual(['STATUS bridge', 'STATUS tuning', 'ADD bridge', 'ADD tuning']);
-    expect(s.notes).toEqual([expect.stringMatching(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host, started 200 ticks after boot\) to finish CNI GC of network net before the ADD \(no ADD runs beside GC\)$/)]);
+    expect(s.notes).toEqual([expect.stringMatching(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host\) to finish CNI GC of network net before the ADD \(no ADD runs beside GC\)$/)]);
     expect(s.exec.files.has(resultPath(CACHE, key))).toBe(true);
   });
 
@@ -434,7 +434,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     s.exec.files.set(GC_LOCK, LIVE_GC);
     const e = await attach({ ...s.ctx, timeoutMs: 200 }, s.cache, s.req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BusyError);
-    expect((e as BusyError).message).toBe('a cni-gc (pid 5151 on this host fake-host, started 200 ticks after boot) is still running CNI GC of network net after 200ms (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
+    expect((e as BusyError).message).toBe('a cni-gc (pid 5151 on this host fake-host) is still running CNI GC of network net after 200ms (the plugin time limit) of waiting, and no ADD may run beside it (CNI spec); nothing was changed for netns /var/run/netns/a: try again when it is done');
     expect(attachLeft(e)).toBe('nothing');
     expect(s.log.filter((l) => l.startsWith('ADD'))).toEqual([]);
     // before: its intent was written before the GC lock was read, and removed again
@@ -464,7 +464,7 @@ describe('a cni-gc running GC of the network (SPEC.md "Lifecycle & Ordering": no
     expect(await detach({ ...s.ctx, timeoutMs: 5000 }, s.cache, { containerId: 'c1', ifname: 'eth1', describe: 'x' })).toHaveLength(1);
     expect(lockWhileWaiting).toBe(false);
     expect(s.log).toEqual(['DEL tuning', 'DEL bridge']);
-    expect(s.notes.at(-1)).toMatch(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host, started 200 ticks after boot\) to finish CNI GC of network net before the DEL/);
+    expect(s.notes.at(-1)).toMatch(/^waited \d+\.\ds for a cni-gc \(pid 5151 on this host fake-host\) to finish CNI GC of network net before the DEL/);
   });
 
   it('costs nothing where GC does not run: a 1.0.0 network, disableGC, a node reached by commands read no GC lock', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
-import { attach } from '../../src/cni/attach.js';
+import { attach, detach } from '../../src/cni/attach.js';
 import { gcLockPath, intentPath, lockPath, ResultCache, resultPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
@@ -317,7 +317,7 @@ describe('kubectl cni-gc', () => {
     const gc = w.exec.calls.filter((c) => c.command === 'GC');
     // before: [] (what gc had judged valid when it read the cache), and GC was free to take eth3's lease
     expect(gc[0]!.stdin['cni.dev/valid-attachments']).toEqual([{ containerID: other, ifname: 'eth3' }]);
-    expect(w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 77 on host other-host, started 1 ticks after boot\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
+    expect(w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 77 on host other-host\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
 
     // a stale attachment whose DEL failed is what GC is for: not in the list
     w.exec.calls.length = 0;
@@ -369,7 +369,7 @@ describe('kubectl cni-gc and attaches of the network it runs GC for (SPEC.md "Li
       `GC start, its lock: ${thisHost.host} ${process.pid} ${await thisHost.start()}`,
       "GC end; the attach's intent: none, its lock: free",
       'release gc lock',
-      `note: waited Ns for a cni-gc (pid ${process.pid} on host ${thisHost.host}, started ${await thisHost.start()} ticks after boot) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
+      `note: waited Ns for a cni-gc (pid ${process.pid} on host ${thisHost.host}) to finish CNI GC of network net11 before the ADD (no ADD runs beside GC)`,
       'ADD eth3',
     ]);
     expect(w.exec.files.has(gcLock)).toBe(false);
@@ -420,7 +420,7 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     expect(s.log).toEqual(['ADD eth3 start', 'ADD let go', 'ADD eth3 end', 'GC valid=eth3']);
     // before: gc held its GC lock while it waited, so attaches of the network begun meanwhile waited behind it
     expect(gcLockWhileWaiting).toBeUndefined();
-    expect(s.w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 4242 on host fake-host, started 100 ticks after boot\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
+    expect(s.w.stderr()).toMatch(/^note: waited \d+\.\ds for a cni-attach\/cni-detach \(pid 4242 on host fake-host\) working on eth3 of container eeeeeeeeeeee in \/proc\/4343\/ns\/net to finish before CNI GC of network net11 \(no GC runs beside an ADD or DEL\)$/m);
     expect(s.w.stdout()).toMatch(/^CNI GC ran for network net11$/m);
     expect(s.w.exec.files.has(gcLock)).toBe(false);
   });
@@ -453,12 +453,85 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     expect(s.w.exec.files.has(gcLock)).toBe(false);
   });
 
+  it('an ADD that finishes while gc waits for it is counted as it is then: alive, not busy (before: "0 alive, 1 busy")', async () => {
+    const s = slowAdd();
+    s.w.exec.netns.add('/proc/4343/ns/net');
+    await s.inAdd;
+    setTimeout(() => s.letGo(), 200);
+    expect(await s.w.cli(gcCommand, [])).toBe(0);
+    await s.running;
+    expect(s.log).toEqual(['ADD eth3 start', 'ADD eth3 end', 'GC valid=eth3']);
+    expect(s.w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+    expect(s.w.stderr()).toContain('note: eth3 of netns /proc/4343/ns/net (network net11): the cni-attach/cni-detach that was working on it when gc began has ended: eth3 is attached, counted alive\n');
+    expect(s.w.stderr()).not.toMatch(/left eth3/);
+  });
+
+  it('an ADD whose target went while gc waited for it: freed by that gc once the ADD is done (before: left busy)', async () => {
+    const s = slowAdd(); // its netns /proc/4343/ns/net is not there: the attachment is stale once its ADD is done
+    await s.inAdd;
+    setTimeout(() => s.letGo(), 200);
+    expect(await s.w.cli(gcCommand, [])).toBe(0);
+    await s.running;
+    expect(s.w.stdout()).toMatch(/^freed eth3 of netns \/proc\/4343\/ns\/net \(network net11\): the network namespace is gone$/m);
+    expect(s.w.stdout()).toMatch(/^gc: freed 1 stale attachment, 0 alive$/m);
+    expect(s.w.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_IFNAME)).toEqual(['eth3']);
+    expect([...s.w.exec.files.keys()].filter((f) => f.includes('eeeeeeee') && !f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('a DEL (another cni-detach) that finishes while gc waits for it: said gone meanwhile, not busy (before: "1 busy")', async () => {
+    const w = world({ stdin: net11 });
+    let letGo!: () => void;
+    const goOn = new Promise<void>((r) => (letGo = r));
+    let started!: () => void;
+    const inDel = new Promise<void>((r) => (started = r));
+    w.exec.addPlugin('/opt/cni/bin/bridge', async (c) => {
+      if (c.command === 'ADD') return { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, '/proc/4343/ns/net', '198.18.0.3/24', '1.1.0')) };
+      if (c.command === 'DEL' && c.env.CNI_IFNAME === 'eth3' && !w.exec.calls.some((x) => x.command === 'GC')) {
+        started();
+        await goOn;
+      }
+      return {};
+    }, ['1.0.0', '1.1.0']);
+    w.exec.netns.add('/proc/4343/ns/net');
+    const ctx: ChainContext = { exec: w.exec, cniPath: ['/opt/cni/bin'], timeoutMs: 5000, note: () => undefined };
+    const cache = new ResultCache(w.exec, '/var/lib/cni', fakeOwner());
+    await attach(ctx, cache, { list: parseNetworkConfig(net11, 't'), rt: { containerId: other, netns: '/proc/4343/ns/net', ifname: 'eth3', cniArgs: [], capabilityArgs: {} }, describe: 'x', interfaceExists: async () => false });
+    w.exec.netns.delete('/proc/4343/ns/net'); // stale now: its namespace is gone
+    const deleting = detach(ctx, cache, { containerId: other, ifname: 'eth3', netns: '', describe: 'x' });
+    await inDel;
+    setTimeout(() => letGo(), 200);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    await deleting;
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 gone meanwhile \(freed by the command that held it\)$/m);
+    expect(w.stderr()).toContain('note: eth3 of netns /proc/4343/ns/net (network net11): the cni-attach/cni-detach that was working on it when gc began has ended, and left nothing of it (its DEL ran, or its attach was rolled back): nothing to free\n');
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ busy: [], endedMeanwhile: [] });
+  });
+
+  it('--dry-run says what the real run\'s CNI GC would wait for, and for how long at most: a running ADD, another cni-gc (before: nothing)', async () => {
+    const s = slowAdd();
+    await s.inAdd;
+    expect(await s.w.cli(gcCommand, ['--dry-run', '--timeout', '90s'])).toBe(0);
+    expect(s.w.stderr()).toContain('note: CNI GC of network net11 would wait for a cni-attach/cni-detach (pid 4242 on host fake-host) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net to finish, at most 1m30s (--timeout): no GC runs beside an ADD or DEL (CNI spec); still running then, its GC is left for a later cni-gc\n');
+    expect(await s.w.cli(gcCommand, ['--dry-run', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(s.w.stdout()).cniGcWaits).toEqual([
+      { network: 'net11', waitsFor: 'a cni-attach/cni-detach (pid 4242 on host fake-host) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net', atMost: '1m', reason: expect.stringMatching(/^no GC runs beside an ADD or DEL/) },
+    ]);
+    s.w.exec.files.set(gcLockPath('/var/lib/cni', 'net11'), 'other-host 77 1\n');
+    expect(await s.w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(s.w.stderr()).toContain('note: CNI GC of network net11 would wait for another cni-gc (pid 77 on host other-host) to finish, at most 1m (--timeout): no two cni-gc run GC of one network at once; still running then, no GC of it runs (an error)\n');
+    expect(s.log).toEqual(['ADD eth3 start']); // the dry run ran nothing
+    s.w.exec.files.delete(gcLockPath('/var/lib/cni', 'net11'));
+    s.letGo();
+    await s.running;
+  });
+
   it('an ADD that outlasts --timeout: that network\'s GC does not run (busy: a note, the summary and -o json say so), exit 0, the GC lock released; the ADD goes on undisturbed', async () => {
     const s = slowAdd();
     await s.inAdd;
     expect(await s.w.cli(gcCommand, ['--timeout', '200ms'])).toBe(0);
     expect(s.log).toEqual(['ADD eth3 start']);
-    const why = 'a cni-attach/cni-detach (pid 4242 on host fake-host, started 100 ticks after boot) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net was still running after 200ms (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)';
+    const why = 'a cni-attach/cni-detach (pid 4242 on host fake-host) working on eth3 of container eeeeeeeeeeee in /proc/4343/ns/net was still running after 200ms (the plugin time limit) of waiting, and no CNI GC runs beside an ADD or DEL (CNI spec)';
     expect(s.w.stderr().split('\n')).toContain(`note: CNI GC of network net11 did not run: ${why}; a later cni-gc runs it`);
     expect(s.w.stdout()).toMatch(/^gc: freed 0 stale attachments, \d+ alive, 1 busy \(left for a later run\), CNI GC of 1 network left for a later run$/m);
     expect(s.w.stdout()).not.toMatch(/CNI GC ran/);
@@ -491,11 +564,48 @@ describe('kubectl cni-gc and an ADD or DEL already running (SPEC.md "Lifecycle &
     // with no record under it, a held lock may be any network's attach before its intent: waited for
     w.exec.files.delete(intentPath('/var/lib/cni', { network: 'old10', containerId: other, ifname: 'eth3' }));
     expect(await w.cli(gcCommand, ['--timeout', '100ms'])).toBe(0);
-    expect(w.stderr()).toContain(`note: CNI GC of network net11 did not run: a cni-attach/cni-detach (pid 77 on host other-host, started 1 ticks after boot) working on the attachment of /var/lib/cni/cni-attach/locks/${other}-eth3.lock was still running after 100ms`);
+    expect(w.stderr()).toContain(`note: CNI GC of network net11 did not run: a cni-attach/cni-detach (pid 77 on host other-host) working on the attachment of /var/lib/cni/cni-attach/locks/${other}-eth3.lock was still running after 100ms`);
   });
 });
 
 describe('kubectl cni-list', () => {
+  it('table and -o wide show outside text escaped and long values cut, one line per row; -o json, yaml and jsonpath keep it exact (before: a newline broke the row, ESC[2J cleared the screen)', async () => {
+    const w = world();
+    const forged = 'blue\nshop  web-9  eth1\x1b[2J\tx';
+    const long = 'n'.repeat(200);
+    const entry = (network: string, ifname: string) => ({
+      kind: 'cniCacheV1', containerId: SANDBOX, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: network, type: 'bridge' })).toString('base64'), ifName: ifname, networkName: network, netns: NETNS,
+      cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'uid-1']], result: { cniVersion: '1.0.0', ips: [{ address: '198.18.0.2/24' }] },
+    });
+    w.exec.files.set(resultPath('/var/lib/cni', { network: 'forged', containerId: SANDBOX, ifname: 'eth1' }), JSON.stringify(entry(forged, 'eth1')));
+    w.exec.files.set(resultPath('/var/lib/cni', { network: 'long', containerId: SANDBOX, ifname: 'eth2' }), JSON.stringify(entry(long.repeat(2), 'eth2')));
+    // an attach running (its intent, its lock held) by a command whose host name holds an escape sequence: REASON names it
+    const { result: _r, ...intent } = entry('net', 'eth3');
+    w.exec.files.set(intentPath('/var/lib/cni', { network: 'net', containerId: SANDBOX, ifname: 'eth3' }), JSON.stringify(intent));
+    w.exec.files.set(lockPath('/var/lib/cni', SANDBOX, 'eth3'), 'lap\x1b]0;owned\x07 77 1\n');
+    for (const format of ['table', 'wide']) {
+      expect(await w.cli(listCommand, ['-A', '-o', format])).toBe(0);
+      const out = w.stdout();
+      expect(out, format).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+      const lines = out.trimEnd().split('\n');
+      expect(lines, out).toHaveLength(4); // the header and three rows
+      if (format === 'wide') expect(lines.find((l) => / eth3 /.test(l))).toContain('attach running (pid 77 on host lap\\x1b]0;owned\\x07)');
+      expect(out).toContain('blue\\nshop  web-9  eth1\\x1b[2J\\tx');
+      expect(lines.find((l) => / eth2 /.test(l))).toContain(`${'n'.repeat(250)}...`);
+      expect(lines.find((l) => / eth2 /.test(l))).not.toContain('n'.repeat(251));
+      expect(w.stderr()).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    }
+    expect(await w.cli(listCommand, ['-A', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    const items = (JSON.parse(w.stdout()) as { items: { ifname: string; network: string }[] }).items;
+    expect(items.find((i) => i.ifname === 'eth1')!.network).toBe(forged);
+    expect(items.find((i) => i.ifname === 'eth2')!.network).toBe(long.repeat(2));
+    expect(await w.cli(listCommand, ['-A', '-o', 'jsonpath={.items[?(@.ifname=="eth1")].network}'])).toBe(0);
+    expect(w.stdout()).toBe(forged);
+    expect(await w.cli(listCommand, ['-A', '-o', 'yaml'])).toBe(0);
+    expect(w.stdout()).toContain('\\e[2J');
+  });
   it('shows "interface gone", with its reason, when the sandbox lives but the interface is not in it', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
@@ -568,7 +678,7 @@ describe('kubectl cni-list', () => {
     expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
       expect.objectContaining({
         pod: 'web-1', ifname: 'eth1', state: 'attaching',
-        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77 on host other-host, started 1 ticks after boot) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
+        reason: 'an attach of eth1 has not finished: a cni-attach/cni-detach (pid 77 on host other-host) is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done',
       }),
     ]);
     expect(JSON.parse(w.stdout()).items[0]).not.toHaveProperty('clearCommand');

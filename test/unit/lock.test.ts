@@ -3,7 +3,7 @@
  * a node's files through the sh scripts of a ShellExecutor (the fake answers them), with a fake process table.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseHolder, takeLock, tryLock, whyStale, type LockFiles } from '../../src/exec/lock.js';
+import { commandName, heldNow, parseHolder, runningFor, takeLock, tryLock, whyStale, type LockFiles } from '../../src/exec/lock.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import { thisHost } from '../../src/exec/host.js';
 import { readFile } from 'node:fs/promises';
@@ -133,7 +133,7 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       expect(await whyStale(files, PATH, owner)).toBeUndefined();
       expect(fake.files.get(PATH)).toBe('fake-host 78 5000 limit=70s\n');
       fake.ages.set(PATH, 70_000);
-      expect(await whyStale(files, PATH, owner)).toBe('its holder, pid 78 on this host fake-host, started 5000 ticks after boot, is gone, and its time limit on the node (70s) has passed');
+      expect(await whyStale(files, PATH, owner)).toBe('its holder, pid 78 on this host fake-host, is gone, and its time limit on the node (70s) has passed');
       const r = await takeLock(files, PATH, owner, { workLimitMs: 60_000 });
       expect('lock' in r).toBe(true);
       expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
@@ -161,6 +161,41 @@ describe('this host\'s process table', () => {
       parent.kill('SIGKILL');
       await parent;
     }
+  });
+});
+
+describe('how a holder is named: how long it has run, never its start in clock ticks', () => {
+  it('a live holder of this host: "running for 3m12s", from its start and the host\'s uptime; its identity (host, pid, start) unchanged', async () => {
+    const fake = new FakeExecutor();
+    fake.files.set(PATH, 'fake-host 77 5000\n');
+    const asked: string[] = [];
+    const owner = { ...fakeOwner(new Map([[77, '5000']])), runningForMs: async (start: string) => (asked.push(start), 192_400) };
+    const busy = await heldNow(fake, PATH, owner);
+    expect(busy).toEqual({ pid: 77, host: 'fake-host', start: '5000', runningForMs: 192_400 });
+    expect(asked).toEqual(['5000']);
+    expect(commandName(busy!, 'fake-host')).toBe('pid 77 on this host fake-host, running for 3m12s');
+    expect(commandName(busy!, 'fake-host', true)).toBe('pid 77 on this host fake-host');
+    // the same pid with another start is another process: the lock is stale, whatever its running time
+    owner.running.set(77, '6000');
+    expect(await heldNow(fake, PATH, owner)).toBeUndefined();
+  });
+  it('a holder of another host, or where the time cannot be told: pid and host only (before: "started 5000 ticks after boot")', async () => {
+    const fake = new FakeExecutor();
+    fake.files.set(PATH, 'laptop-2 77 5000\n');
+    const owner = { ...fakeOwner(), runningForMs: async () => 1000 };
+    const busy = await heldNow(fake, PATH, owner);
+    expect(busy).toEqual({ pid: 77, host: 'laptop-2', start: '5000' });
+    expect(commandName(busy!, 'fake-host')).toBe('pid 77 on host laptop-2');
+    expect(commandName({ pid: 77, host: 'fake-host', start: '5000' } as never, 'fake-host')).toBe('pid 77 on this host fake-host');
+  });
+  it('runningFor: to the second', () => {
+    expect([0, 999, 42_000, 192_400, 3_600_000, 7_512_000].map(runningFor)).toEqual(['0s', '0s', '42s', '3m12s', '1h0m', '2h5m']);
+  });
+  it('this host: a process\'s running time from /proc/uptime and its start (USER_HZ ticks a second), about what Node says of itself', async () => {
+    const start = (await thisHost.startOf(process.pid))!;
+    const ms = (await thisHost.runningForMs!(start))!;
+    expect(Math.abs(ms - process.uptime() * 1000)).toBeLessThan(2000);
+    expect(await thisHost.runningForMs!('not-ticks')).toBeUndefined();
   });
 });
 
