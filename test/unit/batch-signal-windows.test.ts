@@ -1,0 +1,97 @@
+/**
+ * The user's signal in the windows of a batch (-l) that an outside tryout found answered wrongly, each made
+ * deterministic with fakes at the ports: the signal is sent (exec/interrupt.ts interrupt(), what cli/main.ts does on
+ * SIGINT) from inside a fake plugin run, API request or runtime call, at the exact step. Each test loads the modules
+ * afresh (vi.resetModules): a signal, once received, is the process's for good.
+ *  - a DEL (or ADD) that exited 0 by itself while the signal came: what the node holds decides the words and the
+ *    records (before: "stopped … (it had exited 0, its output not yet taken); the record stays" for a DEL that had
+ *    freed everything);
+ *  - steps alone sent to a node (a batching executor's flush: the cache's bookkeeping after a DEL) are not cut by it.
+ */
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+type World = ReturnType<(typeof import('../fakes/world.js'))['manyPods']>;
+
+let fresh: {
+  world: typeof import('../fakes/world.js');
+  attach: typeof import('../../src/cli/attach.js');
+  detach: typeof import('../../src/cli/detach.js');
+  interrupt: typeof import('../../src/exec/interrupt.js');
+  records: typeof import('../../src/resolve/records.js');
+  shell: typeof import('../../src/exec/shell.js');
+  errors: typeof import('../../src/errors.js');
+  host: typeof import('../../src/exec/host.js');
+};
+
+beforeEach(async () => {
+  vi.resetModules();
+  fresh = {
+    world: await import('../fakes/world.js'),
+    attach: await import('../../src/cli/attach.js'),
+    detach: await import('../../src/cli/detach.js'),
+    interrupt: await import('../../src/exec/interrupt.js'),
+    records: await import('../../src/resolve/records.js'),
+    shell: await import('../../src/exec/shell.js'),
+    errors: await import('../../src/errors.js'),
+    host: await import('../../src/exec/host.js'),
+  };
+});
+
+const BATCH = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--parallel', '1'];
+/** The container ids whose result the node's cache holds. */
+const results = (w: World) => [...w.exec.files.keys()].map((k) => /\/results\/net-(\w+)-eth1$/.exec(k)?.[1]).filter(Boolean).sort();
+const recordedPods = async (w: World) => (await fresh.records.listRecords(w.kube, 'kube-system')).map((r) => `${r.pod}${r.attaching ? ' (attaching)' : ''}`).sort();
+const bridge = (w: World, fn: (c: { command: string; env: Record<string, string> }) => Record<string, unknown> | undefined) => {
+  const before = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+  w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => ({ ...(await before(c)), ...(fn(c) ?? {}) }));
+};
+const isPod = (c: { env: Record<string, string> }, pod: string) => c.env.CNI_ARGS?.includes(`K8S_POD_NAME=${pod};`);
+
+describe('a DEL or ADD that exited 0 by itself while the signal came', () => {
+  it('detach -l: a DEL that ran to its end is "detached", its cache entry and cluster record gone; the pods after it are not started; exit 130', async () => {
+    const w = fresh.world.manyPods(3);
+    expect(await w.cli(fresh.attach.attachCommand, BATCH), w.stderr()).toBe(0);
+    expect(await recordedPods(w)).toEqual(['web-1', 'web-2', 'web-3']);
+    // web-1's DEL: the signal comes while it runs, and it exits 0 all the same (its work done)
+    bridge(w, (c) => (c.command === 'DEL' && isPod(c, 'web-1') ? (fresh.interrupt.interrupt('SIGINT'), { code: 0, interrupted: 'SIGINT' }) : undefined));
+    expect(await w.cli(fresh.detach.detachCommand, BATCH.filter((a, i) => a !== '--conf' && BATCH[i - 1] !== '--conf'))).toBe(130);
+    expect(w.stderr().split('\n')).toContain('[1/3] shop/web-1: detached eth1');
+    expect(w.stderr()).not.toMatch(/web-1: stopped|the record stays|output not yet taken/);
+    expect(w.stdout()).toBe('eth1 detached from 1 of 3 pods; stopped by SIGINT (Ctrl-C): 2 not started (shop/web-2, shop/web-3)\n');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: detach stopped by SIGINT (Ctrl-C): 2 not started; 1 of 3 pods done');
+    // what the node holds, and what the cluster says: the same
+    expect(results(w)).toEqual(['2'.padStart(64, 'a'), '3'.padStart(64, 'a')].sort());
+    expect(await recordedPods(w)).toEqual(['web-2', 'web-3']);
+    const status = (pod: string) => JSON.parse(w.kube.pods.get(`shop/${pod}`)?.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '[]') as { interface: string }[];
+    expect([status('web-1'), status('web-2')].map((l) => l.map((e) => e.interface))).toEqual([[], ['eth1']]);
+  });
+
+  it('attach -l: an ADD that finished while the signal came is rolled back, and said so; its DEL gets the result it made; no record', async () => {
+    const w = fresh.world.manyPods(2);
+    bridge(w, (c) => (c.command === 'ADD' && isPod(c, 'web-1') ? (fresh.interrupt.interrupt('SIGTERM'), { interrupted: 'SIGTERM' }) : undefined));
+    expect(await w.cli(fresh.attach.attachCommand, BATCH)).toBe(143);
+    expect(w.stderr().split('\n')).toContain('[1/2] shop/web-1: stopped: plugin bridge stopped on ADD: by SIGTERM (it had finished; its result is not used) (rolled back: nothing was left behind)');
+    expect(w.stdout()).toBe('eth1 attached to 0 of 2 pods; stopped by SIGTERM: 1 rolled back (shop/web-1), 1 not started (shop/web-2)\n');
+    const del = w.exec.calls.find((c) => c.command === 'DEL');
+    expect((del?.stdin.prevResult as { interfaces?: { name: string }[] } | undefined)?.interfaces?.map((i) => i.name)).toContain('eth1');
+    expect(results(w)).toEqual([]);
+    expect(await recordedPods(w)).toEqual([]);
+  });
+});
+
+describe('steps alone sent to a node (a flush) are not the signal\'s to cut', () => {
+  it('runStoppable with no command: no kill, its answer as it came; a plugin run beside it is stopped', async () => {
+    const kills: string[][] = [];
+    let finish: (v: { code: number; stdout: string; stderr: string }) => void = () => undefined;
+    const kill = async (argv: string[]) => void kills.push(argv);
+    const flush = fresh.shell.runStoppable('node n', kill, () => new Promise((r) => (finish = r)), [], {}, { PATH: '/bin' });
+    const plugin = fresh.shell.runStoppable('node n', kill, () => new Promise(() => undefined), ['/opt/cni/bin/bridge'], {}, { PATH: '/bin' });
+    fresh.interrupt.interrupt('SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
+    finish({ code: 0, stdout: 'steps', stderr: '' });
+    expect(await flush).toEqual({ code: 0, stdout: 'steps', stderr: '', timedOut: false });
+    expect(kills).toHaveLength(1); // the plugin's, not the flush's
+    void plugin;
+  });
+});
+
