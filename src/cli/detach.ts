@@ -278,53 +278,60 @@ const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run t
  */
 async function detachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
-  const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
-  if (!batch) return;
-  const { pods, runtimes, parallel } = batch;
-  // each pod's plugins where its own attach found them, as for one pod (its newest record's --cni-path, trusted only
-  // where its node trusts it; --cni-path overrides): one list of the records for the batch
-  const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
-  records?.catch(() => undefined);
-  const exec = await deps.localExecutor();
-  const outcomes = await forEachPod(
-    pods,
-    parallel,
-    deps.io,
-    async (pod) => {
-      const m = pod.metadata!;
-      const own = await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, ...(records ? { records } : {}) });
-      const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...job, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, deps) } : job;
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
-      // a detach made is finished, also after a signal: the records and network-status must match it
-      const o = await detachPod(podJob, lookup, false);
-      if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
-      // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
-      if (o.done.length === 0 && !o.leftBehind) {
-        // offered only where the pod's node trusts that dir (as for one pod: recordedCacheDirHint), else said with why
-        const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir, lookup.executor ?? exec);
-        if (r && !r.untrusted) o.recordedIn = r.cacheDir;
-        else if (r) o.recordedUntrusted = `the cluster records it with cache dir ${shellQuote(r.cacheDir)}, which is not offered: a record is not your word, and ${r.untrusted}`;
-      }
-      return o;
-    },
-    (o) =>
-      o.done.length
-        ? podLine(job.p.ifname, o)
-        : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
-  );
-  if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
-      detached: detachedOf(v).map((d) => d.network),
-      ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
-      ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}),
-    }))), flags.output));
-  } else {
-    const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
-    const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
-    const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
+  // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
+  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
+  const release = hold();
+  try {
+    const batch = await batchOf(flags, deps, job.api!, namespace, 'detach', await readAheadOn(job));
+    if (!batch) return;
+    const { pods, runtimes, parallel } = batch;
+    // each pod's plugins where its own attach found them, as for one pod (its newest record's --cni-path, trusted only
+    // where its node trusts it; --cni-path overrides): one list of the records for the batch
+    const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
+    records?.catch(() => undefined);
+    const exec = await deps.localExecutor();
+    const outcomes = await forEachPod(
+      pods,
+      parallel,
+      deps.io,
+      async (pod) => {
+        const m = pod.metadata!;
+        const own = await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, ...(records ? { records } : {}) });
+        const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...job, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, deps) } : job;
+        const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
+        // a detach made is finished, also after a signal: the records and network-status must match it
+        const o = await detachPod(podJob, lookup, false);
+        if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+        // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
+        if (o.done.length === 0 && !o.leftBehind) {
+          // offered only where the pod's node trusts that dir (as for one pod: recordedCacheDirHint), else said with why
+          const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir, lookup.executor ?? exec);
+          if (r && !r.untrusted) o.recordedIn = r.cacheDir;
+          else if (r) o.recordedUntrusted = `the cluster records it with cache dir ${shellQuote(r.cacheDir)}, which is not offered: a record is not your word, and ${r.untrusted}`;
+        }
+        return o;
+      },
+      (o) =>
+        o.done.length
+          ? podLine(job.p.ifname, o)
+          : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
+    );
+    if (flags.output !== 'summary') {
+      deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
+        detached: detachedOf(v).map((d) => d.network),
+        ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
+        ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}),
+      }))), flags.output));
+    } else {
+      const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
+      const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
+      const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
+      deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
+    }
+    batchExit(outcomes, 'detach', STOP_WORDS);
+  } finally {
+    release();
   }
-  batchExit(outcomes, 'detach', STOP_WORDS);
 }
 
 export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {

@@ -6,6 +6,8 @@
  *  - a DEL (or ADD) that exited 0 by itself while the signal came: what the node holds decides the words and the
  *    records (before: "stopped … (it had exited 0, its output not yet taken); the record stays" for a DEL that had
  *    freed everything);
+ *  - the signal while the pods are listed or while the runtimes are readied (agents starting): a closing line, exit 130
+ *    (before: none; the command exited from the signal handler);
  *  - steps alone sent to a node (a batching executor's flush: the cache's bookkeeping after a DEL) are not cut by it.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -76,6 +78,27 @@ describe('a DEL or ADD that exited 0 by itself while the signal came', () => {
     expect((del?.stdin.prevResult as { interfaces?: { name: string }[] } | undefined)?.interfaces?.map((i) => i.name)).toContain('eth1');
     expect(results(w)).toEqual([]);
     expect(await recordedPods(w)).toEqual([]);
+  });
+});
+
+describe('the signal before any pod began', () => {
+  it('while the pods are listed: the closing line says so, exit 130, nothing asked of any node', async () => {
+    const w = fresh.world.manyPods(2);
+    w.kube.listPods = () => (fresh.interrupt.interrupt('SIGINT'), new Promise(() => undefined));
+    expect(await w.cli(fresh.attach.attachCommand, BATCH)).toBe(130);
+    expect(w.stderr()).toBe('error: attach stopped by SIGINT (Ctrl-C) while listing the pods: nothing changed\n');
+    expect(w.stdout()).toBe('');
+    expect(w.exec.calls).toEqual([]);
+    expect(await recordedPods(w)).toEqual([]);
+  });
+
+  it('while the runtimes are readied (the agents starting, the sandbox look-ups): every pod not started, "nothing changed", exit 143', async () => {
+    const w = fresh.world.manyPods(3);
+    w.deps.runtimes = () => (fresh.interrupt.interrupt('SIGTERM'), new Promise(() => undefined));
+    expect(await w.cli(fresh.detach.detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(143);
+    expect(w.stdout()).toBe('eth1 detached from 0 of 3 pods; stopped by SIGTERM: nothing changed, 3 not started (shop/web-1, shop/web-2, shop/web-3)\n');
+    expect(w.stderr()).toBe('error: detach stopped by SIGTERM: nothing changed, 3 not started; 0 of 3 pods done\n');
+    expect(w.exec.calls).toEqual([]);
   });
 });
 
