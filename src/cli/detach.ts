@@ -10,7 +10,8 @@ import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './out
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import type { AttachmentRecord } from '../resolve/records.js';
+import { attachRunsHere, connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, someNames, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -103,14 +104,15 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   // nothing on the node, while an attach of it is known to run (it has not reached the node yet): busy, its record kept
   if (done.length === 0 && job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
-  if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
+  const attempts = done.length === 0 || done.some((d) => d.fromIntent);
+  if (attempts) await forgetAttempts(job, pod);
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    await forget(job, pod, keys, cache.dir);
+    await forget(job, pod, keys, cache.dir, !attempts);
     return out;
   }
   const ns = await load.networkStatus();
@@ -134,7 +136,9 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
       return out;
     }
   }
-  await forget(job, pod, [...keys, ...left], cache.dir);
+  // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
+  // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
+  await forget(job, pod, [...keys, ...left], cache.dir, !attempts);
   return out;
 }
 
@@ -168,19 +172,31 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
 
 /**
  * Remove the write-ahead records (attaching) of this pod's ifname: an attach whose command died before it settled its
- * record, whose intent (or nothing) this detach found. One list of the records, one patch per node that has some; a
- * failure is a note, the detach stands.
+ * record — whose intent (or nothing) this detach found, or whose attachment it detached (the command quit between its
+ * ADD and the patch that replaces the write-ahead). A write-ahead whose command runs now on this host
+ * (attachRunsHere: an attach that has not reached the node yet) stays: it settles its own. One list of the records,
+ * one patch per node that has some; a failure is a note, the detach stands.
  */
 async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
+  if (!job.api) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
-  const uid = pod.pod?.metadata?.uid;
   try {
-    const mine = (await records.listRecords(job.api!, ns)).filter((r) => r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid));
-    for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api!, ns, node, recs.map((r) => r.key!));
+    const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns));
+    for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api, ns, node, recs.map((r) => r.key!));
   } catch (e) {
     job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${shown((e as Error).message)}); cni-gc will remove it once the pod is gone\n`);
   }
+}
+
+/** The write-ahead records (attaching) of this pod's ifname in `all` whose command does not run now here (forgetAttempts). */
+async function attemptsOf(job: Job, pod: PodLookup, all: AttachmentRecord[]): Promise<AttachmentRecord[]> {
+  const uid = pod.pod?.metadata?.uid;
+  const out: AttachmentRecord[] = [];
+  for (const r of all) {
+    if (r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid) && !(await attachRunsHere(r))) out.push(r);
+  }
+  return out;
 }
 
 /**
@@ -203,20 +219,22 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
  * that says what shows it and what removes it, the detach stands (exit 0: the node's cache, the truth, no longer holds
  * it). A record of such a key that names another cache dir stays, said in a note (recordedIn: it says its node keeps
  * an attachment there, which this detach did not look at — an attach with that --cache-dir after this one's interface
- * went writes the same key).
+ * went writes the same key). `attempts`: the pod's write-ahead records of ifname (attemptsOf) go in the same patch.
  */
-async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string): Promise<void> {
+async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<void> {
   if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
   try {
     // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
     const node = pod.pod?.spec?.nodeName;
-    const ofKeys = (await records.listRecords(job.api!, ns)).filter((r) => (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
+    const all = await records.listRecords(job.api!, ns);
+    const ofKeys = all.filter((r) => !r.attaching && (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
     for (const r of ofKeys.filter((x) => !records.recordedIn(x, dir))) {
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
-    for (const [n, recs] of records.recordsByNode(ofKeys.filter((x) => records.recordedIn(x, dir)))) await records.removeRecords(job.api!, ns, n, recs);
+    const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all) : [])];
+    for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
     const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';

@@ -8,7 +8,9 @@
  *    freed everything);
  *  - the signal while the pods are listed or while the runtimes are readied (agents starting): a closing line, exit 130
  *    (before: none; the command exited from the signal handler);
- *  - steps alone sent to a node (a batching executor's flush: the cache's bookkeeping after a DEL) are not cut by it.
+ *  - steps alone sent to a node (a batching executor's flush: the cache's bookkeeping after a DEL) are not cut by it;
+ *  - an attach whose command quit before replacing its write-ahead record (attaching) with the attached one: the
+ *    detach that says "detached" takes it along (before: it stayed in the cluster).
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -118,3 +120,40 @@ describe('steps alone sent to a node (a flush) are not the signal\'s to cut', ()
   });
 });
 
+describe('the write-ahead record of an attach whose command quit before settling it', () => {
+  /** web-1 attached on its node, while the cluster holds only its write-ahead (attaching): the settle's patch cut. */
+  async function cutSettle(w: World): Promise<void> {
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      if (Object.keys(data).some((k) => !k.startsWith('attaching.') && data[k] !== null)) throw new fresh.errors.UnreachableError('connection reset (the command quit)');
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(fresh.attach.attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/it still says attaching, not attached/);
+    w.kube.patchConfigMapData = patch;
+    // the command that wrote it has quit (it ran in this process here: its pid made one that no process has)
+    const [r] = await fresh.records.listRecords(w.kube, 'kube-system');
+    const { key, ...stored } = r!;
+    await patch('kube-system', fresh.records.recordName('node-1'), { [key!]: JSON.stringify({ kind: 'cniAttachRecordV1', ...stored, by: { host: fresh.host.thisHost.host, pid: 2 ** 22 + 1 } }) });
+    expect(await recordedPods(w)).toEqual(['web-1 (attaching)']);
+  }
+
+  it.each([
+    ['-l', ['-l', 'app=web']],
+    ['one pod', ['web-1']],
+  ])('the detach (%s) that says "detached" leaves no record of it; a write-ahead of an attach running now here stays', async (_, target) => {
+    const w = fresh.world.manyPods(1);
+    await cutSettle(w);
+    // another attach of it, running now on this host and not yet at the node: its write-ahead is its own to settle
+    const start = await fresh.host.thisHost.start();
+    await fresh.records.addAttachingRecord(w.kube, 'kube-system', {
+      namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T21:00:00Z', addresses: [],
+      by: { host: fresh.host.thisHost.host, pid: process.pid, ...(start !== undefined ? { start } : {}) },
+    });
+    expect(await w.cli(fresh.detach.detachCommand, [...target, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(`${w.stdout()}${w.stderr()}`).toMatch(/detached/);
+    expect(results(w)).toEqual([]);
+    const left = await fresh.records.listRecords(w.kube, 'kube-system');
+    expect(left.map((r) => [r.pod, r.attaching, r.by?.pid])).toEqual([['web-1', true, process.pid]]);
+  });
+});
