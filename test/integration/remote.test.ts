@@ -756,6 +756,40 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(recordKeys()).toEqual([]);
   });
 
+  it('attach -l from the laptop quit by a second Ctrl-C while the patch replacing a pod\'s write-ahead record is unanswered (the pod attached on its node, the cluster saying attaching): the next detach -l says "detached" and leaves no record of it', async () => {
+    const w = await world();
+    const args = ['-l', 'app=web', '--ifname', 'net1', ...w.common, '--parallel', '1'];
+    // the patch that replaces web-1's write-ahead with its attached record is never answered nor applied: node-a's
+    // records are not there yet, so the write-ahead's patch is answered 404 (it then creates them), and the next patch
+    // there, the settle's, hangs
+    api.onNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, () => {
+      api.failNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, { hang: true });
+    });
+    const patches = () => api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('cni-attach-node-node-a')).length;
+    try {
+      const run = spawnCli('attach', [...args, '--conf', w.file]);
+      expect(await waitFor(async () => patches() >= 2, 20_000), 'web-1 attached, its record being replaced').toBe(true);
+      run.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+      run.kill('SIGINT');
+      const r = await run.done;
+      expect(r.exitCode, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/^note: SIGINT again: quitting now/m);
+    } finally {
+      api.clearInterceptors();
+    }
+    // what that quit left: net1 attached on node-a, the cluster's record of it a write-ahead saying attaching
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    expect(recordKeys()).toEqual([expect.stringMatching(/^attaching\./)]);
+    const d = await runCli('detach', args);
+    expectOk(d);
+    expect(d.stderr.split('\n')).toContain('[1/2] shop/web-1: detached net1');
+    expect(d.stdout).toBe('net1 detached from 1 of 2 pods');
+    // before: the write-ahead stayed, and cni-list -A showed an attach of net1 in web-1 that nothing held
+    expect(recordKeys()).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('cni-gc from the laptop whose DEL fails on another node: the note names the cni-detach that retries it and the --force that forgets it; the retry, pasted on the laptop once DEL works, reaches the gone pod\'s node through its record and frees the lease', async () => {
     const w = await world();
     await fakePlugin(w.ws.pluginDir, 'faildel', { add: passThroughAdd('0'), del: `echo '{"cniVersion":"1.0.0","code":11,"msg":"no"}'; exit 1` });
