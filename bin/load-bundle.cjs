@@ -274,7 +274,28 @@ function verbose(argv) {
  * Run a command's bundle from `source`: its run() exits with the command's code (src/cli/main.ts, which also handles
  * EPIPE). The process-wide settings (DEP0169, source-mapped stacks, the TLS worker) are made here, for both installs.
  */
+/**
+ * Catch SIGINT, SIGTERM and SIGHUP from the first line of a command on, until src/cli/main.ts main() takes their handling
+ * over (it takes what came meanwhile from globalThis[Symbol.for('cni-attach.earlySignals')].take() and answers it as
+ * its own): without this, a Ctrl-C while the bundle loads is Node's default, a death by the signal without a word.
+ */
+function catchEarlySignals() {
+  const key = Symbol.for('cni-attach.earlySignals');
+  if (globalThis[key]) return;
+  const got = [];
+  const listeners = new Map(['SIGINT', 'SIGTERM', 'SIGHUP'].map((sig) => [sig, () => got.push(sig)]));
+  for (const [sig, l] of listeners) process.on(sig, l);
+  globalThis[key] = {
+    take() {
+      for (const [sig, l] of listeners) process.removeListener(sig, l);
+      return got.splice(0);
+    },
+  };
+}
+
 function runFrom(source, command) {
+  // the completion answers at once and takes no signal over: Node's default stays
+  if (command !== 'complete') catchEarlySignals();
   const argv = process.argv.slice(2);
   silenceDep0169();
   if (verbose(argv)) mapStackTraces(source);

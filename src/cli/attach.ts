@@ -335,41 +335,48 @@ function stopWords(job: Job, namespace: string): StopWords {
 async function attachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
-  const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
-  if (!batch) return;
-  const { pods, runtimes, parallel } = batch;
-  // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes: a cluster that refuses the
-  // records, 403, refuses them for every pod)
-  const notes = batchNotes(deps.io);
-  const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
-  const outcomes = await forEachPod(
-    pods,
-    parallel,
-    deps.io,
-    async (pod) => {
-      const job = bjob;
-      // the write-ahead record (in a batch the look-ups were made for all pods at once, before: this one's write is
-      // overlapped with the other pods' work, not with its own look-up)
-      const ahead = startAhead(job, pod);
-      const target = await beforeChange(podTargetFor(job, runtimes, pod)).catch(async (e: unknown) => {
-        if (ahead) await settleRecord(job, pod, ahead.node, ahead, { nothing: true }, !!interruptedBy());
-        throw e;
-      });
-      // an attach made is finished, also after a signal: its record and network-status must match it
-      const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
-      if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
-      return o;
-    },
-    (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
-  );
-  notes.end();
-  if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
-  } else {
-    const ok = outcomes.filter((o) => o.ok).length;
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods`, stopWords(job, namespace))}\n`);
+  // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
+  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
+  const release = hold();
+  try {
+    const batch = await batchOf(flags, deps, job.api!, namespace, 'attach', await readAheadOn(job));
+    if (!batch) return;
+    const { pods, runtimes, parallel } = batch;
+    // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes: a cluster that refuses the
+    // records, 403, refuses them for every pod)
+    const notes = batchNotes(deps.io);
+    const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
+    const outcomes = await forEachPod(
+      pods,
+      parallel,
+      deps.io,
+      async (pod) => {
+        const job = bjob;
+        // the write-ahead record (in a batch the look-ups were made for all pods at once, before: this one's write is
+        // overlapped with the other pods' work, not with its own look-up)
+        const ahead = startAhead(job, pod);
+        const target = await beforeChange(podTargetFor(job, runtimes, pod)).catch(async (e: unknown) => {
+          if (ahead) await settleRecord(job, pod, ahead.node, ahead, { nothing: true }, !!interruptedBy());
+          throw e;
+        });
+        // an attach made is finished, also after a signal: its record and network-status must match it
+        const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
+        if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
+        return o;
+      },
+      (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
+    );
+    notes.end();
+    if (flags.output !== 'summary') {
+      deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
+    } else {
+      const ok = outcomes.filter((o) => o.ok).length;
+      deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods`, stopWords(job, namespace))}\n`);
+    }
+    batchExit(outcomes, 'attach', stopWords(job, namespace));
+  } finally {
+    release();
   }
-  batchExit(outcomes, 'attach', stopWords(job, namespace));
 }
 
 export function attachCommand(deps: Deps = defaultDeps(stdio)): Command {

@@ -49,19 +49,28 @@ class NotStarted extends StoppedError {}
  * while it runs: it is not waited for then), NotStarted.
  */
 export async function beforeChange<L>(step: Promise<L>): Promise<L> {
-  const stop = (sig: string) => {
+  const got = await unlessSignal(step);
+  if ('s' in got) throw new NotStarted(got.s, `stopped by ${signalName(got.s)} before it changed anything`);
+  return got.v;
+}
+
+/**
+ * A step that changes nothing, or the user's signal when it came before or while the step ran (the step is not
+ * waited for then, its failure ignored; a step that failed because the signal stopped what it ran is the signal's).
+ */
+async function unlessSignal<L>(step: Promise<L>): Promise<{ v: L } | { s: string }> {
+  const sig = interruptedBy();
+  if (sig) {
     step.catch(() => undefined);
-    return new NotStarted(sig, `stopped by ${signalName(sig)} before it changed anything`);
-  };
-  if (interruptedBy()) throw stop(interruptedBy()!);
+    return { s: sig };
+  }
   const got = await Promise.race([step.then((v) => ({ v })), whenInterrupted().then((s) => ({ s }))]).catch((e: unknown) => {
-    // a look-up that failed because the signal stopped what it ran is the signal's doing
     if (interruptedBy()) return { s: interruptedBy()! };
     throw e;
   });
-  if ('s' in got) throw stop(got.s);
-  if (interruptedBy()) throw stop(interruptedBy()!);
-  return got.v;
+  if ('s' in got) step.catch(() => undefined);
+  const late = interruptedBy();
+  return 'v' in got && late ? { s: late } : got;
 }
 
 /**
@@ -173,7 +182,8 @@ export function someNames(pods: string[]): string {
 function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean): string | undefined {
   const sig = outcomes.find((o) => o.stop)?.stop?.signal;
   if (!sig) return undefined;
-  const groups: string[] = [];
+  // the signal came before any pod changed anything (e.g. while the agents started): say so first
+  const groups: string[] = outcomes.every((o) => o.state === 'not started') ? ['nothing changed'] : [];
   const group = (pods: PodOutcome<T>[], what: string) => {
     if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod))})` : ''}`);
   };
@@ -293,16 +303,25 @@ export function parseParallel(text: string): number {
  * The batch's pods (one API list) and runtimes, which have looked them up (one command per node, resolve/pod.ts
  * prepareBatch) and answer from that; undefined, with a note, when no pod matches. `prepare`: what the engine will
  * read on a node, declared on the node's session before its look-up.
+ *
+ * The user's signal is not waited out here (nothing is changed by these steps; the caller holds the batch, hold()):
+ * during the list, a StoppedError "attach stopped by SIGINT (Ctrl-C) while listing the pods: nothing changed" (`verb`:
+ * the batch's); later (the runtimes, the agents starting, the look-ups), the pods are returned as they are, and
+ * forEachPod starts none of them (each "not started", the summary "nothing changed"). The agents started meanwhile go
+ * with the command's other leftovers (atEnd).
  */
 export async function batchOf(
   flags: CommonFlags,
   deps: Deps,
   api: KubeApi,
   namespace: string,
+  verb: string,
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
-  const listed = await withUserSelector(flags.selector, api.listPods(namespace, flags.selector));
+  const got = await unlessSignal(withUserSelector(flags.selector, api.listPods(namespace, flags.selector)));
+  if ('s' in got) throw new StoppedError(got.s, `${verb} stopped by ${signalName(got.s)} while listing the pods: nothing changed`);
+  const listed = got.v;
   // a pod on hostNetwork has the node's own network namespace: no command touches it (a pod named alone is refused,
   // exit 2). Selected with others it is skipped, said in one note, as Multus leaves such pods alone: `--all` in a
   // namespace that has some (kube-system's, a node agent's) is not a failure.
@@ -316,7 +335,10 @@ export async function batchOf(
     deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
     return undefined;
   }
-  const runtimes = await deps.runtimes(flags, api);
-  await (await load.pods()).prepareBatch(runtimes, pods, prepare);
-  return { pods, runtimes, parallel };
+  const ready = await unlessSignal((async () => {
+    const runtimes = await deps.runtimes(flags, api);
+    await (await load.pods()).prepareBatch(runtimes, pods, prepare);
+    return runtimes;
+  })());
+  return { pods, runtimes: 'v' in ready ? ready.v : [], parallel };
 }

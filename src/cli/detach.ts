@@ -11,7 +11,7 @@ import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './out
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { attachRunsHere, connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, recordedCniPathNotes, someNames, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -104,14 +104,15 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   // nothing on the node, while an attach of it is known to run (it has not reached the node yet): busy, its record kept
   if (done.length === 0 && job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
-  if (done.length === 0 || done.some((d) => d.fromIntent)) await forgetAttempts(job, pod);
+  const attempts = done.length === 0 || done.some((d) => d.fromIntent);
+  if (attempts) await forgetAttempts(job, pod);
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    await forget(job, pod, keys, cache.dir);
+    await forget(job, pod, keys, cache.dir, !attempts);
     return out;
   }
   const ns = await load.networkStatus();
@@ -135,7 +136,9 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
       return out;
     }
   }
-  await forget(job, pod, [...keys, ...left], cache.dir);
+  // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
+  // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
+  await forget(job, pod, [...keys, ...left], cache.dir, !attempts);
   return out;
 }
 
@@ -169,19 +172,31 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
 
 /**
  * Remove the write-ahead records (attaching) of this pod's ifname: an attach whose command died before it settled its
- * record, whose intent (or nothing) this detach found. One list of the records, one patch per node that has some; a
- * failure is a note, the detach stands.
+ * record — whose intent (or nothing) this detach found, or whose attachment it detached (the command quit between its
+ * ADD and the patch that replaces the write-ahead). A write-ahead whose command runs now on this host
+ * (attachRunsHere: an attach that has not reached the node yet) stays: it settles its own. One list of the records,
+ * one patch per node that has some; a failure is a note, the detach stands.
  */
 async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
+  if (!job.api) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
-  const uid = pod.pod?.metadata?.uid;
   try {
-    const mine = (await records.listRecords(job.api!, ns)).filter((r) => r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid));
-    for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api!, ns, node, recs.map((r) => r.key!));
+    const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns));
+    for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api, ns, node, recs.map((r) => r.key!));
   } catch (e) {
     job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${shown((e as Error).message)}); cni-gc will remove it once the pod is gone\n`);
   }
+}
+
+/** The write-ahead records (attaching) of this pod's ifname in `all` whose command does not run now here (forgetAttempts). */
+async function attemptsOf(job: Job, pod: PodLookup, all: AttachmentRecord[]): Promise<AttachmentRecord[]> {
+  const uid = pod.pod?.metadata?.uid;
+  const out: AttachmentRecord[] = [];
+  for (const r of all) {
+    if (r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid) && !(await attachRunsHere(r))) out.push(r);
+  }
+  return out;
 }
 
 /**
@@ -204,20 +219,22 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
  * that says what shows it and what removes it, the detach stands (exit 0: the node's cache, the truth, no longer holds
  * it). A record of such a key that names another cache dir stays, said in a note (recordedIn: it says its node keeps
  * an attachment there, which this detach did not look at — an attach with that --cache-dir after this one's interface
- * went writes the same key).
+ * went writes the same key). `attempts`: the pod's write-ahead records of ifname (attemptsOf) go in the same patch.
  */
-async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string): Promise<void> {
+async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<void> {
   if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
   try {
     // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
     const node = pod.pod?.spec?.nodeName;
-    const ofKeys = (await records.listRecords(job.api!, ns)).filter((r) => (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
+    const all = await records.listRecords(job.api!, ns);
+    const ofKeys = all.filter((r) => !r.attaching && (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
     for (const r of ofKeys.filter((x) => !records.recordedIn(x, dir))) {
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
-    for (const [n, recs] of records.recordsByNode(ofKeys.filter((x) => records.recordedIn(x, dir)))) await records.removeRecords(job.api!, ns, n, recs);
+    const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all) : [])];
+    for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
     const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';
@@ -302,65 +319,72 @@ const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run t
  */
 async function detachMany(job: Job, namespace: string): Promise<void> {
   const { flags, deps } = job;
-  const batch = await batchOf(flags, deps, job.api!, namespace, await readAheadOn(job));
-  if (!batch) return;
-  const { pods, runtimes, parallel } = batch;
-  // each pod's plugins where its own attach found them, as for one pod (its newest record's --cni-path, trusted only
-  // where its node trusts it; --cni-path overrides): one list of the records for the batch
-  const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
-  records?.catch(() => undefined);
-  const recorded = new Map<Pod, Awaited<ReturnType<typeof recordedCniPath>>>();
-  for (const pod of pods) {
-    const m = pod.metadata!;
-    recorded.set(pod, await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, quiet: true, ...(records ? { records } : {}) }));
-  }
-  // said once per path, for all the pods whose records name it
-  deps.io.err(recordedCniPathNotes(job.p.ifname, pods.filter((p) => recorded.get(p)!.cniPath !== undefined).map((p) => ({ pod: `${p.metadata!.namespace ?? namespace}/${p.metadata!.name}`, cniPath: recorded.get(p)!.cniPath! }))));
-  const exec = await deps.localExecutor();
-  // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
-  const notes = batchNotes(deps.io);
-  const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
-  const outcomes = await forEachPod(
-    pods,
-    parallel,
-    deps.io,
-    async (pod) => {
+  // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
+  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
+  const release = hold();
+  try {
+    const batch = await batchOf(flags, deps, job.api!, namespace, 'detach', await readAheadOn(job));
+    if (!batch) return;
+    const { pods, runtimes, parallel } = batch;
+    // each pod's plugins where its own attach found them, as for one pod (its newest record's --cni-path, trusted only
+    // where its node trusts it; --cni-path overrides): one list of the records for the batch
+    const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
+    records?.catch(() => undefined);
+    const recorded = new Map<Pod, Awaited<ReturnType<typeof recordedCniPath>>>();
+    for (const pod of pods) {
       const m = pod.metadata!;
-      const own = recorded.get(pod)!;
-      const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
-      const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
-      // a detach made is finished, also after a signal: the records and network-status must match it
-      const o = await detachPod(podJob, lookup, false);
-      if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
-      // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
-      if (o.done.length === 0 && !o.leftBehind) {
-        // offered only where the pod's node trusts that dir (as for one pod: recordedCacheDirHint), else said with why
-        const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir, lookup.executor ?? exec);
-        if (r && !r.untrusted) o.recordedIn = r.cacheDir;
-        else if (r) o.recordedUntrusted = `the cluster records it with cache dir ${shellQuote(r.cacheDir)}, which is not offered: a record is not your word, and ${r.untrusted}`;
-      }
-      return o;
-    },
-    (o) =>
-      o.done.length
-        ? podLine(job.p.ifname, o)
-        : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
-  );
-  notes.end();
-  if (flags.output !== 'summary') {
-    deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
-      detached: detachedOf(v).map((d) => d.network),
-      ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
-      ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}),
-    }))), flags.output));
-  } else {
-    const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
-    const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
-    const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
-    deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
+      recorded.set(pod, await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, quiet: true, ...(records ? { records } : {}) }));
+    }
+    // said once per path, for all the pods whose records name it
+    deps.io.err(recordedCniPathNotes(job.p.ifname, pods.filter((p) => recorded.get(p)!.cniPath !== undefined).map((p) => ({ pod: `${p.metadata!.namespace ?? namespace}/${p.metadata!.name}`, cniPath: recorded.get(p)!.cniPath! }))));
+    const exec = await deps.localExecutor();
+    // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
+    const notes = batchNotes(deps.io);
+    const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
+    const outcomes = await forEachPod(
+      pods,
+      parallel,
+      deps.io,
+      async (pod) => {
+        const m = pod.metadata!;
+        const own = recorded.get(pod)!;
+        const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
+        const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
+        // a detach made is finished, also after a signal: the records and network-status must match it
+        const o = await detachPod(podJob, lookup, false);
+        if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+        // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
+        if (o.done.length === 0 && !o.leftBehind) {
+          // offered only where the pod's node trusts that dir (as for one pod: recordedCacheDirHint), else said with why
+          const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir, lookup.executor ?? exec);
+          if (r && !r.untrusted) o.recordedIn = r.cacheDir;
+          else if (r) o.recordedUntrusted = `the cluster records it with cache dir ${shellQuote(r.cacheDir)}, which is not offered: a record is not your word, and ${r.untrusted}`;
+        }
+        return o;
+      },
+      (o) =>
+        o.done.length
+          ? podLine(job.p.ifname, o)
+          : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
+    );
+    notes.end();
+    if (flags.output !== 'summary') {
+      deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
+        detached: detachedOf(v).map((d) => d.network),
+        ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
+        ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}),
+      }))), flags.output));
+    } else {
+      const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
+      const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
+      const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
+      deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
+    }
+    if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace, records);
+    batchExit(outcomes, 'detach', STOP_WORDS);
+  } finally {
+    release();
   }
-  if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace, records);
-  batchExit(outcomes, 'detach', STOP_WORDS);
 }
 
 export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {

@@ -1,7 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, shown, shownLines, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
-import { interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
+import { CniAttachError, SomeFailedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { heldOnce, interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv } from './argv.js';
 
@@ -204,30 +204,58 @@ const QUIT_CLEANUP_MS = 1500;
  * exit at once — a CLI waiting on a wedged API or runtime stops when asked. A second signal quits: it says what may
  * stay (the intent file and the cluster's write-ahead record let cni-list show it, cni-detach and cni-gc finish the
  * job later) and sends the cleanups (agent pods deleted: a pod left running would hold the node) for at most
- * QUIT_CLEANUP_MS; a third exits at once.
+ * QUIT_CLEANUP_MS; a third exits at once. `closing`: the last line (`error: …`) of a command that the signal stops
+ * before it took any hold (batchStoppedEarly). Returns the handler, for the signals that came before it was in place.
  */
-function handleSignals(io: Io, command: string): void {
+function handleSignals(io: Io, command: string, closing?: (sig: NodeJS.Signals) => string): (sig: NodeJS.Signals) => void {
   let quitting = false;
-  for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
-    process.on(sig, () => {
-      const code = SIGNAL_EXIT[sig]!;
-      if (quitting) process.exit(code);
-      if (interruptedBy()) {
-        quitting = true;
-        io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
-        const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
-        void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
-        return;
-      }
-      if (interrupt(sig) > 0) {
-        io.err(`${stoppingNote(sig, command)}\n`);
-        return;
-      }
-      io.err(`note: ${sig}: stopping\n`);
-      const limit = new Promise((r) => setTimeout(r, 5000).unref());
+  const on = (sig: NodeJS.Signals) => {
+    const code = SIGNAL_EXIT[sig]!;
+    if (quitting) process.exit(code);
+    if (interruptedBy()) {
+      quitting = true;
+      io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
+      const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
       void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
+      return;
+    }
+    if (interrupt(sig) > 0) {
+      io.err(`${stoppingNote(sig, command)}\n`);
+      return;
+    }
+    io.err(`note: ${sig}: stopping\n`);
+    const limit = new Promise((r) => setTimeout(r, 5000).unref());
+    void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => {
+      // a batch stopped before it began (no hold taken yet: see batchStoppedEarly) says so; one that ended has said all
+      if (closing && !heldOnce()) io.err(`error: ${closing(sig)}\n`);
+      quit(io, code);
     });
-  }
+  };
+  for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) process.on(sig, () => on(sig));
+  return on;
+}
+
+/**
+ * The closing line of a batch (cni-attach or cni-detach with -l/--selector/--all) that the user's signal stopped before
+ * the batch itself began (before its hold: the command line read, the cluster connected, the config read): "attach
+ * stopped by SIGINT (Ctrl-C) before any pod was started: nothing changed". undefined for any other command line.
+ */
+export function batchStoppedEarly(program: Command, argv: string[]): ((sig: NodeJS.Signals) => string) | undefined {
+  const verb = /cni-(attach|detach)$/.exec(program.name())?.[1];
+  if (!verb) return undefined;
+  const flags = scanArgv(argv, flagSpecs(program)).filter((w) => w.role === 'flag').map((w) => w.text);
+  if (!flags.some((f) => f === '-l' || f === '--all' || f === '--selector' || f.startsWith('--selector='))) return undefined;
+  return (sig) => `${verb} stopped by ${signalName(sig)} before any pod was started: nothing changed`;
+}
+
+/**
+ * The signals that came before main() took over their handling (bin/load-bundle.cjs catches them from its first line,
+ * so that a Ctrl-C at start-up is the command's to answer, not Node's default death without a word); none when
+ * started otherwise (tests in-process).
+ */
+function earlySignals(): NodeJS.Signals[] {
+  const early = (globalThis as Record<symbol, unknown>)[Symbol.for('cni-attach.earlySignals')] as { take(): NodeJS.Signals[] } | undefined;
+  return early?.take() ?? [];
 }
 
 /**
@@ -241,7 +269,8 @@ export function stoppingNote(sig: string, command: string): string {
 
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
-  handleSignals(stdio, program.name());
+  const on = handleSignals(stdio, program.name(), batchStoppedEarly(program, argv));
+  for (const sig of earlySignals()) on(sig);
   let code = await runProgram(program, argv);
   const sig = interruptedBy();
   // A signal that came while a change was under way (hold()): the engine rolled back (its error says stopped: 128+n)

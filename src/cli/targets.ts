@@ -226,14 +226,23 @@ export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: {
   const { thisHost } = await import('../exec/host.js');
   const { commandName } = await import('../exec/lock.js');
   for (const r of await newestRecords(api, flags, pod.namespace, pod.name, (r) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid))) {
-    if (!r.by || r.by.host !== thisHost.host) continue;
-    const start = await thisHost.startOf(r.by.pid);
-    if (start === undefined || (r.by.start !== undefined && start !== r.by.start)) continue;
+    if (!(await attachRunsHere(r))) continue;
     throw new BusyError(
-      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by, runningForMs: await thisHost.runningForMs?.(start) }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
+      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by!, runningForMs: r.by?.start !== undefined ? await thisHost.runningForMs?.(r.by.start) : undefined }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
         'and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done',
     );
   }
+}
+
+/**
+ * Whether the command that wrote a write-ahead record (its `by`) runs now on this host: the same pid with the same
+ * start time (exec/host.ts). false for a record of another host (whether that one runs cannot be told here) or of none.
+ */
+export async function attachRunsHere(r: Pick<AttachmentRecord, 'by'>): Promise<boolean> {
+  const { thisHost } = await import('../exec/host.js');
+  if (!r.by || r.by.host !== thisHost.host) return false;
+  const start = await thisHost.startOf(r.by.pid);
+  return start !== undefined && (r.by.start === undefined || start === r.by.start);
 }
 
 /** The pod a look-up found, as refuseIfAttaching takes it (its uid when the pod is there). */

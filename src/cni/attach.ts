@@ -689,7 +689,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
       if (resolved && list) {
         try {
-          await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note));
+          await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note), true);
         } catch (e) {
           // the lock the steps on a node were to take with the first DEL was held (exec/batch.ts): nothing ran, and
           // no DEL failed; the step-by-step try answers busy (optimistically). --force never forgets a record under

@@ -219,7 +219,15 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
       if (sig) throw new PluginError(type, 'ADD', undefined, `by ${signalName(sig)} before it ran`, undefined, undefined, sig);
       const raw = await invoke(ctx, runOf(ctx, r, i, 'ADD', stdin, rt));
       const after = ctx.interrupted?.();
-      if (after) throw new PluginError(type, 'ADD', undefined, `by ${signalName(after)} (it had finished; its result is not used)`, undefined, undefined, after);
+      if (after) {
+        // it finished: the rollback's DELs get its result (what it made) as prevResult, when it is one
+        try {
+          prev = acceptResult(type, raw!, r.list.cniVersion);
+        } catch {
+          /* not a result: the DELs get the one before */
+        }
+        throw new PluginError(type, 'ADD', undefined, `by ${signalName(after)} (it had finished; its result is not used)`, undefined, undefined, after);
+      }
       prev = acceptResult(type, raw!, r.list.cniVersion);
     } catch (e) {
       if (!(e instanceof PluginError)) throw e;
@@ -235,12 +243,23 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
   return prev!;
 }
 
-/** DEL in reverse order. prevResult is passed for configs of 0.4.0 and later, as libcni does. */
-export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult?: JsonObject): Promise<void> {
+/**
+ * DEL in reverse order. prevResult is passed for configs of 0.4.0 and later, as libcni does. `stoppable` (a detach,
+ * not a rollback): once the user's signal has come, no further plugin's DEL begins — a PluginError with stoppedBy for
+ * the next one names the DELs that had finished (the record stays, and the same detach runs them again: DEL is
+ * idempotent). A DEL that finished when the signal came counts as done (invoke.ts): when it was the chain's last, the
+ * detach is whole.
+ */
+export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult?: JsonObject, stoppable = false): Promise<void> {
   const prev = prevResult && atLeast(r.list.cniVersion, '0.4.0') ? prevResult : undefined;
+  const finished: string[] = [];
   for (let i = r.list.plugins.length - 1; i >= 0; i--) {
+    const type = r.list.plugins[i]!.type;
+    const sig = stoppable && finished.length > 0 ? ctx.interrupted?.() : undefined;
+    if (sig) throw new PluginError(type, 'DEL', undefined, `by ${signalName(sig)} before it ran (the DEL of ${finished.join(', ')} had finished)`, undefined, undefined, sig);
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult: prev, capabilityArgs: rt.capabilityArgs });
     await invoke(ctx, runOf(ctx, r, i, 'DEL', stdin, rt));
+    finished.push(type);
   }
 }
 

@@ -50,8 +50,11 @@ function isCniError(v: unknown): v is { code: number; msg?: string; details?: st
 /**
  * Run a plugin. Resolves with its parsed stdout (ADD, VERSION) or undefined (DEL, CHECK, STATUS, GC);
  * rejects with a PluginError that carries the plugin's {code,msg,details} whatever its exit code, or says that the
- * user's signal stopped it (stoppedBy; also when it had exited 0 but its output was not yet taken: the command is
- * stopping, so its work must be undone, not built on). `note` hears what the user should know of a run that succeeded.
+ * user's signal stopped it (stoppedBy: the run was killed, or did not end by itself). A run the signal came during
+ * that exited 0 by itself did its work on the node, and is answered as any run that exited 0 (a DEL that ran to its
+ * end freed what it frees: saying "stopped" would keep a record of what is gone); whether the command builds on it is
+ * the engine's rule (chain.ts addChain rolls back an ADD that finished after the signal). `note` hears what the user
+ * should know of a run that succeeded.
  */
 export async function invokePlugin(exec: CommandRunner, run: PluginRun, note?: (line: string) => void): Promise<JsonObject | undefined> {
   const env = buildEnv(exec.baseEnv(), run.args);
@@ -64,7 +67,7 @@ export async function invokePlugin(exec: CommandRunner, run: PluginRun, note?: (
     new PluginError(run.type, cmd, code, shown(msg), details === undefined ? undefined : shown(details), r.stderr || undefined);
   const held = r.pipesHeld ? '; a process it started in another session still held its output, and may still run' : '';
 
-  if (r.interrupted) {
+  if (r.interrupted && r.code !== 0) {
     const how = r.code === null ? 'it was killed' : `it had exited ${r.code}, its output not yet taken`;
     throw new PluginError(run.type, cmd, undefined, `by ${signalName(r.interrupted)} (${how})`, undefined, r.stderr || undefined, r.interrupted);
   }

@@ -20,6 +20,7 @@ export function onInterrupt(h: Handler): () => void {
 }
 
 let holds = 0;
+let everHeld = false;
 
 /**
  * Mark a change under way (an attach between its lock and its printed result, a detach's DEL and forget): while any
@@ -28,12 +29,18 @@ let holds = 0;
  */
 export function hold(): () => void {
   holds++;
+  everHeld = true;
   let released = false;
   return () => {
     if (released) return;
     released = true;
     holds--;
   };
+}
+
+/** Whether any hold() was ever taken in this process (a command that began its change, or its batch). */
+export function heldOnce(): boolean {
+  return everHeld;
 }
 
 /**

@@ -157,7 +157,8 @@ export interface Ran {
  * `timeout -s KILL` on the node for the limit (limitedArgv: exact with GNU's, whole seconds with busybox's), `send` carrying it there (an exec of its own, or a request on a
  * node session; its `what` is the command as messages name it: see RunOptions.what). On the user's signal while it runs every process of the run is killed on the node (`kill` runs the
  * kill command there) and its end is waited for, at most about 5 s: the engine then rolls back or keeps the record
- * (RunResult.interrupted), with nothing of the run left running.
+ * (RunResult.interrupted), with nothing of the run left running. Steps without a command (argv []: a flush) are not
+ * stopped: they run to their end.
  */
 export async function runStoppable(
   where: string,
@@ -167,15 +168,19 @@ export async function runStoppable(
   opts: RunOptions,
   baseEnv: Record<string, string>,
 ): Promise<RunResult> {
-  const stop = new StoppableRun(kill);
-  const env = [...Object.entries(opts.env ?? baseEnv).map(([k, v]) => `${k}=${v}`), stop.mark];
+  // the steps alone (no command: a batching executor's flush, exec/batch.ts — the cache's bookkeeping after a plugin
+  // ran, and the unlock) are short file operations, and not the signal's to cut: cut half-way they would leave the
+  // node's cache saying something else than what the plugins did there (a DEL done, its record still there)
+  const stop = argv.length > 0 ? new StoppableRun(kill) : undefined;
+  const env = [...Object.entries(opts.env ?? baseEnv).map(([k, v]) => `${k}=${v}`), ...(stop ? [stop.mark] : [])];
   const limited = opts.timeoutMs !== undefined && argv.length > 0 ? limitedArgv(argv, opts.timeoutMs) : argv;
   try {
     // messages name the command asked for (opts.what, else argv[0]), not the `timeout` wrapped around it here
     const cmd: SessionCommand = { argv: limited, env, stdin: opts.stdin ?? '', ...(opts.prelude ? { prelude: opts.prelude } : {}) };
-    const ran = stop.track(send(cmd, opts.timeoutMs, opts.what ?? argv[0] ?? 'sh'));
-    const got = await Promise.race([ran.then((x) => ({ x })), stop.gaveUp]);
-    if (!got) return { code: null, stdout: '', stderr: stop.mayStillRun(where), timedOut: false, interrupted: stop.stoppedBy! };
+    const sent = send(cmd, opts.timeoutMs, opts.what ?? argv[0] ?? 'sh');
+    const ran = stop ? stop.track(sent) : sent;
+    const got = await Promise.race([ran.then((x) => ({ x })), ...(stop ? [stop.gaveUp] : [])]);
+    if (!got) return { code: null, stdout: '', stderr: stop!.mayStillRun(where), timedOut: false, interrupted: stop!.stoppedBy! };
     // what the node printed past MAX_OUTPUT_BYTES was not carried here (the session's head -c, an exec's OutputBuffer)
     const noted = takeLimitNote(got.x.stderr);
     const out = capOutput(got.x.stdout);
@@ -183,11 +188,11 @@ export async function runStoppable(
     const r = { ...got.x, stdout: out.text, stderr: err.text };
     const limit = { ...(noted.limitMs !== undefined ? { limitMs: noted.limitMs } : {}), ...(out.over || err.over ? { outputLimit: MAX_OUTPUT_BYTES } : {}) };
     // 137 is 128 + SIGKILL: the kill (or timeout(1)) ended it
-    if (stop.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
+    if (stop?.stoppedBy) return r.code === 137 ? { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: false, interrupted: stop.stoppedBy } : { ...r, timedOut: false, interrupted: stop.stoppedBy };
     if (opts.timeoutMs !== undefined && r.code === 137) return { code: null, signal: 'SIGKILL', stdout: r.stdout, stderr: r.stderr, timedOut: true, ...limit };
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: false, ...limit };
   } finally {
-    stop.release();
+    stop?.release();
   }
 }
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, expectOk, runCli, spawnCli } from '../helpers/cli.js';
@@ -22,7 +23,7 @@ import { useLab } from '../helpers/lab.js';
 import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
 import { killAll, must, sh, uniqueSeconds, waitFor } from '../helpers/sh.js';
-import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { type ExecProcess, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 
 const lab = useLab('rn');
 let api: StandInApiServer;
@@ -137,6 +138,31 @@ async function interruptedAttach(w: World): Promise<{ delFails: string; net: str
   expect(a.stderr).toMatch(/rolling back also failed/);
   expect(await leases(w.ws.dataDir)).toHaveLength(1);
   return { delFails, net, cniPath };
+}
+
+/**
+ * From the moment `file` exists, what the nodes send back (their exec streams' stdout) reaches the API server `ms`
+ * late, in order: a node's answer on its way while the CLI waits for it. Until the test sets the handler back.
+ */
+function lateAnswersAfter(file: string, ms: number): void {
+  const inner = nodes!.handler;
+  api.execHandler = async (req) => {
+    const p = await inner(req);
+    const out = new PassThrough();
+    let chain = Promise.resolve();
+    let late = false;
+    p.stdout?.on('data', (c: Buffer) => {
+      chain = chain.then(async () => {
+        if (!late && existsSync(file)) {
+          late = true;
+          await new Promise((r) => setTimeout(r, ms));
+        }
+        out.write(c);
+      });
+    });
+    p.stdout?.on('end', () => void chain.then(() => out.end()));
+    return { pid: p.pid, stdin: p.stdin, stdout: out, stderr: p.stderr, kill: (sig) => p.kill(sig), once: (e: 'exit', l: (code: number | null, signal: NodeJS.Signals | null) => void) => p.once(e, l) } as ExecProcess;
+  };
 }
 
 const agentExecs = () => api.execs.filter((e) => e.namespace === 'kube-system');
@@ -694,6 +720,74 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
+  });
+
+  it('detach -l from the laptop, Ctrl-C while the chain\'s last DEL of the first pod has exited 0 on its node but its answer is still on its way: that pod is "detached" (lease, node cache entry and record gone), the other not started, exit 130; the same detach again finishes the rest', async () => {
+    const w = await world();
+    const exited = join(w.ws.dir, 'linger.exited');
+    // `linger`, first in the chain (so its DEL is the chain's last): for web-1 it marks that it ran, and exits 0; from
+    // then on the nodes' answers come 3 s late (lateAnswersAfter), so the signal lands between its exit and its answer
+    await fakePlugin(w.ws.pluginDir, 'linger', { add: `echo '{"cniVersion":"1.0.0"}'`, del: `case "$CNI_ARGS" in *K8S_POD_NAME=web-1\\;*) touch ${exited};; esac\nexit 0` });
+    const conf = await writeConf(w.ws.dir, 'linger.conflist', conflist(lab.name('l'), [{ type: 'linger' }, bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir)]));
+    const args = ['-l', 'app=web', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--parallel', '1'];
+    expectOk(await runCli('attach', [...args, '--conf', conf]));
+    expect(await leases(w.ws.dataDir)).toHaveLength(2);
+    lateAnswersAfter(exited, 3000);
+    const run = spawnCli('detach', args);
+    expect(await waitFor(async () => existsSync(exited), 20_000), 'web-1\'s last DEL exited').toBe(true);
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, r.stderr).toBe(130);
+    // before: "[1/2] shop/web-1: stopped: plugin linger stopped on DEL: by SIGINT (Ctrl-C) (it had exited 0, its output
+    // not yet taken); the record stays", while the node held nothing of it any more
+    expect(r.stderr.split('\n')).toContain('[1/2] shop/web-1: detached net1');
+    expect(r.stdout).toBe('net1 detached from 1 of 2 pods; stopped by SIGINT (Ctrl-C): 1 not started (shop/web-2)');
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('error: detach stopped by SIGINT (Ctrl-C): 1 not started; 1 of 2 pods done');
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-2`]);
+    expect([await nodeResults(w.ws.dir, 'node-a'), (await nodeResults(w.ws.dir, 'node-b')).length]).toEqual([[], 1]);
+    expect(api.listConfigMaps('kube-system').map((c) => c.metadata.name)).toEqual(['cni-attach-node-node-b']);
+    expect(api.listPods('kube-system')).toEqual([]);
+    api.execHandler = nodes!.handler;
+    const again = await runCli('detach', args);
+    expectOk(again);
+    expect(again.stdout).toBe('net1 detached from 1 of 2 pods');
+    expect(again.stderr.split('\n')).toContain('[1/2] shop/web-1: nothing attached as net1');
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
+  it('attach -l from the laptop quit by a second Ctrl-C while the patch replacing a pod\'s write-ahead record is unanswered (the pod attached on its node, the cluster saying attaching): the next detach -l says "detached" and leaves no record of it', async () => {
+    const w = await world();
+    const args = ['-l', 'app=web', '--ifname', 'net1', ...w.common, '--parallel', '1'];
+    // the patch that replaces web-1's write-ahead with its attached record is never answered nor applied: node-a's
+    // records are not there yet, so the write-ahead's patch is answered 404 (it then creates them), and the next patch
+    // there, the settle's, hangs
+    api.onNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, () => {
+      api.failNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, { hang: true });
+    });
+    const patches = () => api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('cni-attach-node-node-a')).length;
+    try {
+      const run = spawnCli('attach', [...args, '--conf', w.file]);
+      expect(await waitFor(async () => patches() >= 2, 20_000), 'web-1 attached, its record being replaced').toBe(true);
+      run.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+      run.kill('SIGINT');
+      const r = await run.done;
+      expect(r.exitCode, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/^note: SIGINT again: quitting now/m);
+    } finally {
+      api.clearInterceptors();
+    }
+    // what that quit left: net1 attached on node-a, the cluster's record of it a write-ahead saying attaching
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    expect(recordKeys()).toEqual([expect.stringMatching(/^attaching\./)]);
+    const d = await runCli('detach', args);
+    expectOk(d);
+    expect(d.stderr.split('\n')).toContain('[1/2] shop/web-1: detached net1');
+    expect(d.stdout).toBe('net1 detached from 1 of 2 pods');
+    // before: the write-ahead stayed, and cni-list -A showed an attach of net1 in web-1 that nothing held
+    expect(recordKeys()).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 
   it('cni-gc from the laptop whose DEL fails on another node: the note names the cni-detach that retries it and the --force that forgets it; the retry, pasted on the laptop once DEL works, reaches the gone pod\'s node through its record and frees the lease', async () => {

@@ -129,6 +129,21 @@ describe('addChain and the rules of issue 11', () => {
 });
 
 describe('delChain', () => {
+  it('a detach\'s chain (stoppable) begins no further DEL after the signal, and names the DELs that had finished; a rollback\'s DELs all run', async () => {
+    const { exec, ctx, list } = setup();
+    let signal: string | undefined;
+    ctx.interrupted = () => signal;
+    exec.addPlugin('/usr/lib/cni/bandwidth', () => ((signal = 'SIGINT'), {}), ['1.0.0']); // the chain's first DEL
+    const r = await resolvePlugins(ctx, list);
+    const e = await delChain(ctx, r, rt, bridgeResult('eth1', NS), true).catch((x: PluginError) => x);
+    expect(e).toBeInstanceOf(PluginError);
+    expect([e.message, e.stoppedBy, exitCodeOf(e)]).toEqual(['plugin tuning stopped on DEL: by SIGINT (Ctrl-C) before it ran (the DEL of bandwidth had finished)', 'SIGINT', 130]);
+    expect(exec.commands()).toEqual(['DEL bandwidth']);
+    exec.calls.length = 0;
+    await delChain(ctx, r, rt, bridgeResult('eth1', NS));
+    expect(exec.commands()).toEqual(['DEL bandwidth', 'DEL tuning', 'DEL bridge']);
+  });
+
   it('runs DEL in reverse with the cached result for 0.4.0 and later', async () => {
     const { exec, ctx, list } = setup('1.0.0');
     const prev = bridgeResult('eth1', NS);

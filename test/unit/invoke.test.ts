@@ -66,9 +66,11 @@ describe('invokePlugin', () => {
     expect(err.message).toBe('plugin bridge stopped on ADD: by SIGINT (Ctrl-C) (it was killed)');
     expect(exitCodeOf(err)).toBe(130);
   });
-  it('a run that exited 0 while the signal came is stopped too: its output is not built on', async () => {
-    const { err } = (await outcome({ code: 0, stdout: '{"cniVersion":"1.0.0"}', interrupted: 'SIGTERM' })) as { err: PluginError };
-    expect([err.stoppedBy, exitCodeOf(err)]).toEqual(['SIGTERM', 143]);
+  it('a run that exited 0 by itself while the signal came did its work: answered as it exited (a DEL done is done; whether an ADD is built on is the chain\'s rule); one that exited non-zero is stopped', async () => {
+    expect(await outcome({ code: 0, stdout: '', interrupted: 'SIGTERM' }, 'DEL')).toEqual({ ok: undefined });
+    expect(await outcome({ code: 0, stdout: '{"cniVersion":"1.0.0","ips":[]}', interrupted: 'SIGTERM' })).toEqual({ ok: { cniVersion: '1.0.0', ips: [] } });
+    const { err } = (await outcome({ code: 1, stdout: '', interrupted: 'SIGTERM' }, 'DEL')) as { err: PluginError };
+    expect([err.message, err.stoppedBy, exitCodeOf(err)]).toEqual(['plugin bridge stopped on DEL: by SIGTERM (it had exited 1, its output not yet taken)', 'SIGTERM', 143]);
   });
   it('says honestly that a process in another session may still run after a timeout', async () => {
     const { err } = (await outcome({ code: null, signal: 'SIGKILL', timedOut: true, pipesHeld: true })) as { err: PluginError };

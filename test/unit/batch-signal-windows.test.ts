@@ -1,0 +1,159 @@
+/**
+ * The user's signal in the windows of a batch (-l) that an outside tryout found answered wrongly, each made
+ * deterministic with fakes at the ports: the signal is sent (exec/interrupt.ts interrupt(), what cli/main.ts does on
+ * SIGINT) from inside a fake plugin run, API request or runtime call, at the exact step. Each test loads the modules
+ * afresh (vi.resetModules): a signal, once received, is the process's for good.
+ *  - a DEL (or ADD) that exited 0 by itself while the signal came: what the node holds decides the words and the
+ *    records (before: "stopped … (it had exited 0, its output not yet taken); the record stays" for a DEL that had
+ *    freed everything);
+ *  - the signal while the pods are listed or while the runtimes are readied (agents starting): a closing line, exit 130
+ *    (before: none; the command exited from the signal handler);
+ *  - steps alone sent to a node (a batching executor's flush: the cache's bookkeeping after a DEL) are not cut by it;
+ *  - an attach whose command quit before replacing its write-ahead record (attaching) with the attached one: the
+ *    detach that says "detached" takes it along (before: it stayed in the cluster).
+ */
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+type World = ReturnType<(typeof import('../fakes/world.js'))['manyPods']>;
+
+let fresh: {
+  world: typeof import('../fakes/world.js');
+  attach: typeof import('../../src/cli/attach.js');
+  detach: typeof import('../../src/cli/detach.js');
+  interrupt: typeof import('../../src/exec/interrupt.js');
+  records: typeof import('../../src/resolve/records.js');
+  shell: typeof import('../../src/exec/shell.js');
+  errors: typeof import('../../src/errors.js');
+  host: typeof import('../../src/exec/host.js');
+};
+
+beforeEach(async () => {
+  vi.resetModules();
+  fresh = {
+    world: await import('../fakes/world.js'),
+    attach: await import('../../src/cli/attach.js'),
+    detach: await import('../../src/cli/detach.js'),
+    interrupt: await import('../../src/exec/interrupt.js'),
+    records: await import('../../src/resolve/records.js'),
+    shell: await import('../../src/exec/shell.js'),
+    errors: await import('../../src/errors.js'),
+    host: await import('../../src/exec/host.js'),
+  };
+});
+
+const BATCH = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--parallel', '1'];
+/** The container ids whose result the node's cache holds. */
+const results = (w: World) => [...w.exec.files.keys()].map((k) => /\/results\/net-(\w+)-eth1$/.exec(k)?.[1]).filter(Boolean).sort();
+const recordedPods = async (w: World) => (await fresh.records.listRecords(w.kube, 'kube-system')).map((r) => `${r.pod}${r.attaching ? ' (attaching)' : ''}`).sort();
+const bridge = (w: World, fn: (c: { command: string; env: Record<string, string> }) => Record<string, unknown> | undefined) => {
+  const before = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+  w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => ({ ...(await before(c)), ...(fn(c) ?? {}) }));
+};
+const isPod = (c: { env: Record<string, string> }, pod: string) => c.env.CNI_ARGS?.includes(`K8S_POD_NAME=${pod};`);
+
+describe('a DEL or ADD that exited 0 by itself while the signal came', () => {
+  it('detach -l: a DEL that ran to its end is "detached", its cache entry and cluster record gone; the pods after it are not started; exit 130', async () => {
+    const w = fresh.world.manyPods(3);
+    expect(await w.cli(fresh.attach.attachCommand, BATCH), w.stderr()).toBe(0);
+    expect(await recordedPods(w)).toEqual(['web-1', 'web-2', 'web-3']);
+    // web-1's DEL: the signal comes while it runs, and it exits 0 all the same (its work done)
+    bridge(w, (c) => (c.command === 'DEL' && isPod(c, 'web-1') ? (fresh.interrupt.interrupt('SIGINT'), { code: 0, interrupted: 'SIGINT' }) : undefined));
+    expect(await w.cli(fresh.detach.detachCommand, BATCH.filter((a, i) => a !== '--conf' && BATCH[i - 1] !== '--conf'))).toBe(130);
+    expect(w.stderr().split('\n')).toContain('[1/3] shop/web-1: detached eth1');
+    expect(w.stderr()).not.toMatch(/web-1: stopped|the record stays|output not yet taken/);
+    expect(w.stdout()).toBe('eth1 detached from 1 of 3 pods; stopped by SIGINT (Ctrl-C): 2 not started (shop/web-2, shop/web-3)\n');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: detach stopped by SIGINT (Ctrl-C): 2 not started; 1 of 3 pods done');
+    // what the node holds, and what the cluster says: the same
+    expect(results(w)).toEqual(['2'.padStart(64, 'a'), '3'.padStart(64, 'a')].sort());
+    expect(await recordedPods(w)).toEqual(['web-2', 'web-3']);
+    const status = (pod: string) => JSON.parse(w.kube.pods.get(`shop/${pod}`)?.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '[]') as { interface: string }[];
+    expect([status('web-1'), status('web-2')].map((l) => l.map((e) => e.interface))).toEqual([[], ['eth1']]);
+  });
+
+  it('attach -l: an ADD that finished while the signal came is rolled back, and said so; its DEL gets the result it made; no record', async () => {
+    const w = fresh.world.manyPods(2);
+    bridge(w, (c) => (c.command === 'ADD' && isPod(c, 'web-1') ? (fresh.interrupt.interrupt('SIGTERM'), { interrupted: 'SIGTERM' }) : undefined));
+    expect(await w.cli(fresh.attach.attachCommand, BATCH)).toBe(143);
+    expect(w.stderr().split('\n')).toContain('[1/2] shop/web-1: stopped: plugin bridge stopped on ADD: by SIGTERM (it had finished; its result is not used) (rolled back: nothing was left behind)');
+    expect(w.stdout()).toBe('eth1 attached to 0 of 2 pods; stopped by SIGTERM: 1 rolled back (shop/web-1), 1 not started (shop/web-2)\n');
+    const del = w.exec.calls.find((c) => c.command === 'DEL');
+    expect((del?.stdin.prevResult as { interfaces?: { name: string }[] } | undefined)?.interfaces?.map((i) => i.name)).toContain('eth1');
+    expect(results(w)).toEqual([]);
+    expect(await recordedPods(w)).toEqual([]);
+  });
+});
+
+describe('the signal before any pod began', () => {
+  it('while the pods are listed: the closing line says so, exit 130, nothing asked of any node', async () => {
+    const w = fresh.world.manyPods(2);
+    w.kube.listPods = () => (fresh.interrupt.interrupt('SIGINT'), new Promise(() => undefined));
+    expect(await w.cli(fresh.attach.attachCommand, BATCH)).toBe(130);
+    expect(w.stderr()).toBe('error: attach stopped by SIGINT (Ctrl-C) while listing the pods: nothing changed\n');
+    expect(w.stdout()).toBe('');
+    expect(w.exec.calls).toEqual([]);
+    expect(await recordedPods(w)).toEqual([]);
+  });
+
+  it('while the runtimes are readied (the agents starting, the sandbox look-ups): every pod not started, "nothing changed", exit 143', async () => {
+    const w = fresh.world.manyPods(3);
+    w.deps.runtimes = () => (fresh.interrupt.interrupt('SIGTERM'), new Promise(() => undefined));
+    expect(await w.cli(fresh.detach.detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(143);
+    expect(w.stdout()).toBe('eth1 detached from 0 of 3 pods; stopped by SIGTERM: nothing changed, 3 not started (shop/web-1, shop/web-2, shop/web-3)\n');
+    expect(w.stderr()).toBe('error: detach stopped by SIGTERM: nothing changed, 3 not started; 0 of 3 pods done\n');
+    expect(w.exec.calls).toEqual([]);
+  });
+});
+
+describe('steps alone sent to a node (a flush) are not the signal\'s to cut', () => {
+  it('runStoppable with no command: no kill, its answer as it came; a plugin run beside it is stopped', async () => {
+    const kills: string[][] = [];
+    let finish: (v: { code: number; stdout: string; stderr: string }) => void = () => undefined;
+    const kill = async (argv: string[]) => void kills.push(argv);
+    const flush = fresh.shell.runStoppable('node n', kill, () => new Promise((r) => (finish = r)), [], {}, { PATH: '/bin' });
+    const plugin = fresh.shell.runStoppable('node n', kill, () => new Promise(() => undefined), ['/opt/cni/bin/bridge'], {}, { PATH: '/bin' });
+    fresh.interrupt.interrupt('SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
+    finish({ code: 0, stdout: 'steps', stderr: '' });
+    expect(await flush).toEqual({ code: 0, stdout: 'steps', stderr: '', timedOut: false });
+    expect(kills).toHaveLength(1); // the plugin's, not the flush's
+    void plugin;
+  });
+});
+
+describe('the write-ahead record of an attach whose command quit before settling it', () => {
+  /** web-1 attached on its node, while the cluster holds only its write-ahead (attaching): the settle's patch cut. */
+  async function cutSettle(w: World): Promise<void> {
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      if (Object.keys(data).some((k) => !k.startsWith('attaching.') && data[k] !== null)) throw new fresh.errors.UnreachableError('connection reset (the command quit)');
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(fresh.attach.attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/it still says attaching, not attached/);
+    w.kube.patchConfigMapData = patch;
+    // the command that wrote it has quit (it ran in this process here: its pid made one that no process has)
+    const [r] = await fresh.records.listRecords(w.kube, 'kube-system');
+    const { key, ...stored } = r!;
+    await patch('kube-system', fresh.records.recordName('node-1'), { [key!]: JSON.stringify({ kind: 'cniAttachRecordV1', ...stored, by: { host: fresh.host.thisHost.host, pid: 2 ** 22 + 1 } }) });
+    expect(await recordedPods(w)).toEqual(['web-1 (attaching)']);
+  }
+
+  it.each([
+    ['-l', ['-l', 'app=web']],
+    ['one pod', ['web-1']],
+  ])('the detach (%s) that says "detached" leaves no record of it; a write-ahead of an attach running now here stays', async (_, target) => {
+    const w = fresh.world.manyPods(1);
+    await cutSettle(w);
+    // another attach of it, running now on this host and not yet at the node: its write-ahead is its own to settle
+    const start = await fresh.host.thisHost.start();
+    await fresh.records.addAttachingRecord(w.kube, 'kube-system', {
+      namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T21:00:00Z', addresses: [],
+      by: { host: fresh.host.thisHost.host, pid: process.pid, ...(start !== undefined ? { start } : {}) },
+    });
+    expect(await w.cli(fresh.detach.detachCommand, [...target, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(`${w.stdout()}${w.stderr()}`).toMatch(/detached/);
+    expect(results(w)).toEqual([]);
+    const left = await fresh.records.listRecords(w.kube, 'kube-system');
+    expect(left.map((r) => [r.pod, r.attaching, r.by?.pid])).toEqual([['web-1', true, process.pid]]);
+  });
+});
