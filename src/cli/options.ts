@@ -92,6 +92,22 @@ export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOU
   return ms;
 }
 
+/**
+ * The interface name of a new attachment (cni-attach), beyond what the kernel and libcni take (cni/env.ts
+ * validateIfName): not beginning with '-'. The kernel (dev_valid_name) and libcni (ValidateInterfaceName) take such a
+ * name, and iproute2 (6.1) too where a name is due (`ip link show -x`), but tools that take an interface name as a
+ * word of their own command line read it as an option (`ifconfig -x`: "option `-x' not recognised"); and given as
+ * `--ifname --version` or `--ifname -n` it is most often a flag that pflag's rule (the next word is the value,
+ * whatever it is: cli/argv.ts) made the name. Refused (UsageError, exit 2) only where an interface is made:
+ * cni-detach and cni-check take what the kernel takes, so that one made before can still be undone.
+ */
+export function validateNewIfName(name: string): string {
+  if (name.startsWith('-')) {
+    throw new UsageError(`interface name ${JSON.stringify(name)} begins with '-': the kernel and CNI would take it, but tools that take an interface name on their command line read it as an option (\`ifconfig ${name}\`); if ${name} was meant as a flag, --ifname took it as its value (give --ifname NAME before it)`);
+  }
+  return name;
+}
+
 export function validateCidr(text: string): string {
   const [ip, len, extra] = text.split('/');
   const fam = isIP(ip ?? '');
