@@ -14,7 +14,7 @@
  * commander reads the same way (commander, too, takes the next word as the value of a `<value>` option whatever it
  * is), before commander sees them. Two differences from kubectl, kept on purpose: a bare `-v` (or `--verbose`, the
  * flag of earlier versions) means level 1 where kubectl says "flag needs an argument", and `-v` takes the next word as
- * its level only when it is a number.
+ * its level only when it is a number (`-v 6`, `-v -3`); a level is checked as kubectl checks it (options.ts parseLevel).
  */
 import type { Command, Option } from 'commander';
 
@@ -84,7 +84,7 @@ export function scanArgv(argv: string[], flags: FlagSpec[]): Word[] {
         const inline = m?.[1] ?? m?.[2];
         if (inline !== undefined) flag(`--v=${inline}`);
         else if (a === '--v' && i + 1 < argv.length) flag(`--v=${argv[++i]}`);
-        else if (/^\d+$/.test(argv[i + 1] ?? '')) flag(`--v=${argv[++i]}`);
+        else if (/^[+-]?\d+$/.test(argv[i + 1] ?? '')) flag(`--v=${argv[++i]}`);
         else flag('--v=1');
         continue;
       }

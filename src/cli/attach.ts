@@ -10,7 +10,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
-import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, type CommonFlags } from './options.js';
+import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
@@ -417,6 +417,7 @@ stopped before the result was recorded (rolled back).`,
     const kind = targetKind(podName, flags);
     const exec = await deps.localExecutor();
     const p = prepare(flags, exec, deps);
+    validateNewIfName(p.ifname);
     const capabilityArgs: JsonObject = {};
     if (flags.ip?.length) capabilityArgs.ips = flags.ip.map(validateCidr);
     if (flags.mac !== undefined) capabilityArgs.mac = validateMac(flags.mac);

@@ -29,7 +29,7 @@ import { readKubeconfigFiles } from '../resolve/kubeconfig-files.js';
 import { flagSpecs, scanArgv } from './argv.js';
 import { valueChoices } from './completion.js';
 import type { Deps } from './context.js';
-import type { KubectlFlags } from './options.js';
+import { withoutEmptyOverrides, type KubectlFlags } from './options.js';
 
 export const Directive = { Default: 0, Error: 1, NoSpace: 2, NoFileComp: 4, FilterFileExt: 8, FilterDirs: 16, KeepOrder: 32 } as const;
 
@@ -77,7 +77,8 @@ function wordsSoFar(cmd: Command, typed: string[]): { flags: Record<string, unkn
       if (v !== undefined) flags[key] = Array.isArray(flags[key]) || key === 'asGroup' ? [...((flags[key] as string[]) ?? []), v] : v;
     } else flags[key] = !o.negate;
   }
-  return { flags, positionals };
+  // `-n ""` is no namespace given, as in the commands (options.ts withoutEmptyOverrides): the context's, else default
+  return { flags: withoutEmptyOverrides(flags), positionals };
 }
 
 /**

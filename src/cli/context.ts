@@ -11,7 +11,7 @@ import type { PodRuntime } from '../resolve/runtime.js';
 import type { AgentOptions } from '../resolve/agent.js';
 import { hold, interruptedBy } from '../exec/interrupt.js';
 import { lineTo, type Io } from './main.js';
-import { parseDuration, parseRequestTimeout, readAllStdin, readConf, verbosity, type CommonFlags } from './options.js';
+import { parseDuration, parseRequestTimeout, readAllStdin, readConf, REQUEST_TIMEOUT_DEFAULT, verbosity, type CommonFlags } from './options.js';
 import { load } from './load.js';
 import { tracedExecutor } from '../exec/traced.js';
 
@@ -57,7 +57,7 @@ export function defaultDeps(io: Io): Deps {
     kube: async (opts) => (await load.kube()).connectKube(opts),
     runtimes: async (flags, api) => {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
-      const timeoutMs = parseRequestTimeout(flags.requestTimeout ?? '30s'); // 0: no limit
+      const timeoutMs = parseRequestTimeout(flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT); // 0: no limit
       const docker = async () => (await load.docker()).dockerRuntime(dockerHost, process.env, timeoutMs);
       const kind = async () => (await load.kind()).kindRuntime(dockerHost, process.env, timeoutMs);
       const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());

@@ -786,6 +786,10 @@ it left things). CNI GC of a network waits until no ADD or DEL of it runs (at mo
 a later gc, with a note; --dry-run names what it would wait for), and while the plugins' GC runs, an attach of that network waits
 for it before its ADD, and a detach before its DEL (at most their --timeout).
 
+Without any kubeconfig (and not in a pod) gc is this host's alone: a note says so, exit 0. A kubeconfig that cannot
+be used (--kubeconfig missing, a --context, --cluster or --user it does not define, $KUBECONFIG naming no file that
+exists) is refused before anything is freed, as a bad flag value is (exit 2; 4 for $KUBECONFIG).
+
 Exit codes: 0 ok; 2 bad usage or input; 3 a --node that is no node of the cluster (nothing changed); otherwise that
 of the first thing that could not be done, each said in a note: 1 a DEL failed or a record cannot be read (with the
 command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
@@ -803,19 +807,19 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
-    // (no kubeconfig at all, or one that cannot be used: the bare namespaces are still freed, and a note says what not)
     // (--node: the nodes are the cluster's; without it, nothing to do)
-    // A cluster that is configured but cannot be asked is the command's failure (exit 4, after this host's cache is
-    // done): from a laptop it is the whole of gc, and a cron job must not read success. No kubeconfig at all is a
-    // node-local gc of bare namespaces: a note says what was not looked at, and it exits 0.
+    // No kubeconfig at all (and not in a pod) is the documented on-node use: a node-local gc of bare namespaces, a
+    // note says what was not looked at, and it exits 0. Any other failure to make the client is refused here, before
+    // anything is freed (exit 2, or 4 for a $KUBECONFIG naming only files that do not exist): a kubeconfig the user
+    // named that does not exist, a --context/--cluster/--user it does not define — a typo must not turn a cluster-wide
+    // gc into a local one that frees this host's entries and then exits as bad usage. (The flags' values were checked
+    // before the action: options.ts checkGlobalFlags.) A cluster that is configured but cannot be asked later is the
+    // command's failure (exit 4, after this host's cache is done): from a laptop it is the whole of gc, and a cron
+    // job must not read success.
     let clusterError: unknown;
     const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
-      if (!(e instanceof UsageError || e instanceof UnreachableError)) throw e;
-      if (noClusterConfigured(e)) deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
-      else {
-        clusterError = e;
-        deps.io.err(`note: attachments recorded on other nodes are not looked at: ${describeError(e)}\n`);
-      }
+      if (!noClusterConfigured(e)) throw e;
+      deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
       return undefined;
     });
     let pods: Pod[] | undefined;

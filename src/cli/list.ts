@@ -1,6 +1,6 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, CniAttachError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, NotFoundError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
@@ -13,7 +13,7 @@ import { load } from './load.js';
 import { posix } from 'node:path';
 import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
-import type { Pod } from '../resolve/kube.js';
+import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { Found } from '../cni/cache.js';
 
@@ -336,8 +336,12 @@ or the API's pods contradict is shown mismatched, with the kubectl patch that re
 host's sandboxes. cni-list starts no agent pod and runs no plugin: --agent-image and --cni-path only go into the
 commands it prints (cni-detach, cni-gc), so that they work as pasted. --no-cluster asks neither the
 cluster nor the runtime: the rows and states are those of this node's cache alone. With no kubeconfig at all a note
-says so (exit 0); a cluster that is configured but cannot be asked, or a runtime here, fails the command after the
-rows it could make (exit 4).`,
+says so (exit 0); a kubeconfig that cannot be used (--kubeconfig missing, a --context, --cluster or --user it does
+not define) is refused at once (exit 2; 4 for a $KUBECONFIG naming no file that exists); a cluster that is
+configured but cannot be asked, or a runtime here, fails the command after the rows it could make (exit 4; with no
+rows, the error alone). A POD goes with -n, not with -A or -l (exit 2, as kubectl get refuses them); a POD that
+nothing holds and the API does not have is not found (exit 3). Without -A, attachments of bare network namespaces
+are not shown: a note counts them.`,
   );
   cmd
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
@@ -346,6 +350,9 @@ rows it could make (exit 4).`,
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
+    // kubectl get's refusals of a name with -A or -l (k8s.io/cli-runtime resource.Builder), before anything is asked
+    if (podName !== undefined && flags.allNamespaces) throw new UsageError('a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it');
+    if (podName !== undefined && flags.selector !== undefined) throw new UsageError('name cannot be provided when a selector is specified: give the pod or -l, not both');
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
     const { classify, podOf } = await load.attachmentState();
@@ -359,6 +366,9 @@ rows it could make (exit 4).`,
     // As cni-gc: no cluster configured at all is this host's cache alone (a note, exit 0); a cluster that is
     // configured but cannot be asked (or a runtime here) is the command's failure — the rows it could make are
     // printed, then the error (exit 4; 2 for a kubeconfig that cannot be used), as kubectl get fails then.
+    // A kubeconfig that cannot be used (--kubeconfig missing, a --context/--cluster/--user it does not define,
+    // $KUBECONFIG naming no file that exists) is refused at once, as kubectl refuses it: no rows, exit 2 (4 for
+    // $KUBECONFIG), never this host's cache alone with a note — a typo is not "no cluster".
     let apiError: string | undefined;
     const failures: { error: unknown; says: string }[] = [];
     const clusterFailed = (e: unknown) => {
@@ -370,13 +380,14 @@ rows it could make (exit 4).`,
       try {
         api = await connect(flags, deps);
       } catch (e) {
-        if (!(e instanceof CniAttachError)) throw e;
-        if (noClusterConfigured(e)) deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${describeError(e)}\n`);
-        else clusterFailed(e);
-        apiError ??= describeError(e);
+        if (!noClusterConfigured(e)) throw e;
+        deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${describeError(e)}\n`);
+        apiError = describeError(e);
       }
     }
     const namespace = flags.namespace ?? api?.defaultNamespace ?? 'default';
+    // attachments of bare network namespaces belong to no namespace: only -A shows them (counted for a note)
+    const bare = !flags.allNamespaces && podName === undefined && flags.selector === undefined ? found.filter((f) => !f.unreadable && !podOf(f.entry)).length : 0;
     found = found.filter((f) => {
       if (f.unreadable) return podName === undefined; // it names no pod: shown unless one pod was asked for
       const p = podOf(f.entry);
@@ -487,6 +498,18 @@ rows it could make (exit 4).`,
     }
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
+    // nothing to show and something could not be asked: the error alone (an empty result would read as "none")
+    if (rows.length === 0 && failures.length) {
+      for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
+      throw new SomeFailedError(failures[0]!.says, failures[0]!.error);
+    }
+    // one pod asked for that nothing holds — no row here or in the records — and that the API does not have either: a
+    // name nobody knows (a typo, another namespace), NotFound as kubectl get answers it (exit 3). A pod that is gone
+    // but has rows shows them (that is what cni-list is for); one that exists with none is "No resources found".
+    if (rows.length === 0 && podName !== undefined && api) {
+      const known = podList?.some((p) => p.metadata?.namespace === namespace && p.metadata?.name === podName) || (await podExists(api, namespace, podName));
+      if (!known) throw new NotFoundError(`pod ${JSON.stringify(podName)} not found in namespace ${JSON.stringify(namespace)}, and no attachment of it is recorded here or in the cluster`);
+    }
     const printed = await printRows(rows, {
       format: flags.output,
       allNamespaces: !!flags.allNamespaces,
@@ -497,6 +520,9 @@ rows it could make (exit 4).`,
     if (printed.err) deps.io.err(printed.err);
     if (printed.out) deps.io.out(printed.out);
     if (printed.after) deps.io.err(printed.after);
+    if (bare && !/^(json|yaml|jsonpath=)/.test(flags.output)) {
+      deps.io.err(`note: ${bare} attachment${bare > 1 ? 's' : ''} of bare network namespaces in this host's cache ${bare > 1 ? 'are' : 'is'} not shown (in no namespace): -A shows ${bare > 1 ? 'them' : 'it'}\n`);
+    }
     // what could not be asked, after the rows that could be made: the first decides the exit, the others are notes
     if (failures.length) {
       for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
@@ -504,6 +530,17 @@ rows it could make (exit 4).`,
     }
   });
   return cmd;
+}
+
+/** Whether pod namespace/name exists: false on the API's NotFound; its other errors as they are (exit 4). */
+async function podExists(api: KubeApi, namespace: string, name: string): Promise<boolean> {
+  try {
+    await api.getPod(namespace, name);
+    return true;
+  } catch (e) {
+    if (e instanceof NotFoundError) return false;
+    throw e;
+  }
 }
 
 export const run = (): Promise<never> => main(listCommand());

@@ -4,6 +4,7 @@ import { CniAttachError, SomeFailedError, shown, shownLines, signalName, stopped
 import { heldOnce, interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv } from './argv.js';
+import { parseLevel } from './options.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
 export const ExitCode = {
@@ -135,7 +136,8 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
   const argv = words.map((w) => w.text);
   // what the flags say, never a flag's value (`--ifname --version` names an interface) nor what follows `--`
   const flags = words.filter((w) => w.role === 'flag').map((w) => w.text);
-  const level = flags.filter((a) => a.startsWith('--v=')).map((a) => Number(a.slice(4))).pop() ?? 0;
+  // a level kubectl would refuse (commander's hook says so: options.ts checkGlobalFlags) is no level for this
+  const level = flags.filter((a) => a.startsWith('--v=')).map((a) => levelOr0(a.slice(4))).pop() ?? 0;
   const verbose = level >= 1;
   if (flags.includes('--version') && !program.commands.some((c) => argv[0] === c.name())) {
     // before commander: --version answers whatever else the line says (kubectl's `version` takes -o too)
@@ -165,6 +167,14 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     return report(e, io, verbose);
   } finally {
     await runAtEnd(lineTo(io, 'note:'));
+  }
+}
+
+function levelOr0(text: string): number {
+  try {
+    return parseLevel(text);
+  } catch {
+    return 0;
   }
 }
 

@@ -52,9 +52,58 @@ export interface CommonFlags extends KubectlFlags {
   dryRun?: boolean;
 }
 
-/** The -v level: 0 quiet, ≥ 1 notes, plugin stderr and stack traces, ≥ 6 each API request and node command. */
+/** The -v level: 0 quiet (and below: kubectl takes negative levels), ≥ 1 notes, plugin stderr and stack traces, ≥ 6 each API request and node command. */
 export function verbosity(flags: { v?: string }): number {
-  return flags.v === undefined ? 0 : Number(flags.v);
+  return flags.v === undefined ? 0 : parseLevel(flags.v);
+}
+
+/**
+ * -v/--v's value as kubectl takes it: klog's Level, an int32 read by strconv.ParseInt(s, 10, 32) — an optional sign and
+ * decimal digits, nothing else (no "1.5", " 1", "0x10", "1_0", ""), from -2147483648 to 2147483647; negative levels
+ * are taken (as quiet as 0). Errors: UsageError (exit 2) in pflag's words: `invalid argument "abc" for "-v, --v" flag:
+ * strconv.ParseInt: parsing "abc": invalid syntax` (or `value out of range`).
+ */
+export function parseLevel(text: string): number {
+  const bad = (why: string) => new UsageError(`invalid argument ${JSON.stringify(text)} for "-v, --v" flag: strconv.ParseInt: parsing ${JSON.stringify(text)}: ${why}`);
+  if (!/^[+-]?\d+$/.test(text)) throw bad('invalid syntax');
+  const n = Number(text);
+  if (n < -(2 ** 31) || n > 2 ** 31 - 1) throw bad('value out of range');
+  return n;
+}
+
+/**
+ * kubectl's global flags that name a kubeconfig, what to pick from it or what to override in it (client-go
+ * ConfigOverrides, clientcmd.ClientConfigLoadingRules.ExplicitPath): given empty (`-n ""`, `-n "$NS"` with NS unset),
+ * each is no override at all — clientcmd uses an override only when it is non-empty (DirectClientConfig.Namespace:
+ * `overrides.Context.Namespace != ""`; the context, cluster, user, server and token likewise; an empty --kubeconfig
+ * is no explicit path), so `-n ""` is the context's namespace, else default, as in kubectl.
+ */
+export const OVERRIDE_FLAGS = ['namespace', 'context', 'cluster', 'user', 'server', 'token', 'kubeconfig', 'certificateAuthority', 'tlsServerName', 'as', 'asUid'] as const;
+
+/** flags without the kubectl overrides given empty (OVERRIDE_FLAGS): as if not given. Pure. */
+export function withoutEmptyOverrides<T extends object>(flags: T): T {
+  const out = { ...flags } as Record<string, unknown>;
+  for (const k of OVERRIDE_FLAGS) if (out[k] === '') delete out[k];
+  return out as T;
+}
+
+/**
+ * Every command's flags, checked and read as kubectl reads them before the command does anything (a commander
+ * preAction hook: addKubectlOptions): the overrides given empty are dropped (withoutEmptyOverrides), an empty
+ * --request-timeout is its default (clientcmd: an empty Timeout is none given), and the values of --request-timeout,
+ * -v and (where the command has it) --timeout are parsed — so that a bad value is refused (exit 2) whatever the
+ * command does with it later, or whether it uses it at all (a --netns attach asks no API server, yet
+ * `--request-timeout abc` is as wrong there as kubectl says it is everywhere). The kubeconfig selection (--kubeconfig
+ * missing, --context/--cluster/--user it does not define) is checked where the command connects, before it changes
+ * anything (cli/targets.ts connect; cni-gc and cni-list refuse it too, never fall back to this host's cache).
+ */
+export function checkGlobalFlags(cmd: Command): void {
+  const opts = cmd.opts();
+  for (const k of OVERRIDE_FLAGS) if (opts[k] === '') cmd.setOptionValue(k, undefined);
+  if (opts.requestTimeout === '') cmd.setOptionValue('requestTimeout', REQUEST_TIMEOUT_DEFAULT);
+  if (typeof opts.requestTimeout === 'string') parseRequestTimeout(opts.requestTimeout);
+  if (typeof opts.v === 'string') parseLevel(opts.v);
+  if (typeof opts.timeout === 'string') parseDuration(opts.timeout);
 }
 
 /**
@@ -90,6 +139,22 @@ export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOU
     throw new UsageError(`${flag} ${text.trim()}: less than ${formatDuration(min)}, the least plugin time limit: no plugin can even start within ${formatDuration(ms)}, so every run would be killed (give e.g. 500ms or 10s)`);
   }
   return ms;
+}
+
+/**
+ * The interface name of a new attachment (cni-attach), beyond what the kernel and libcni take (cni/env.ts
+ * validateIfName): not beginning with '-'. The kernel (dev_valid_name) and libcni (ValidateInterfaceName) take such a
+ * name, and iproute2 (6.1) too where a name is due (`ip link show -x`), but tools that take an interface name as a
+ * word of their own command line read it as an option (`ifconfig -x`: "option `-x' not recognised"); and given as
+ * `--ifname --version` or `--ifname -n` it is most often a flag that pflag's rule (the next word is the value,
+ * whatever it is: cli/argv.ts) made the name. Refused (UsageError, exit 2) only where an interface is made:
+ * cni-detach and cni-check take what the kernel takes, so that one made before can still be undone.
+ */
+export function validateNewIfName(name: string): string {
+  if (name.startsWith('-')) {
+    throw new UsageError(`interface name ${JSON.stringify(name)} begins with '-': the kernel and CNI would take it, but tools that take an interface name on their command line read it as an option (\`ifconfig ${name}\`); if ${name} was meant as a flag, --ifname took it as its value (give --ifname NAME before it)`);
+  }
+  return name;
 }
 
 export function validateCidr(text: string): string {
@@ -154,6 +219,9 @@ export function refuseBulk(command: string, flags: { selector?: string; all?: bo
   throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, not ${flags.selector !== undefined ? '-l' : '--all'}: \`${list}\` lists the attachments of those pods, then ${command} each by name`);
 }
 
+/** --request-timeout when not given, or given empty (kubectl's default is 0, no limit; this tool's is 30s). */
+export const REQUEST_TIMEOUT_DEFAULT = '30s';
+
 /** The heading kubectl's global flags are listed under in --help. */
 export const GLOBAL_GROUP = "Global options (kubectl's; only those written after the plugin name reach it):";
 
@@ -177,9 +245,11 @@ export function addKubectlOptions(cmd: Command): Command {
   g(new Option('--as <user>', 'user to impersonate for the operation (a user or a service account)'));
   g(new Option('--as-group <group>', 'group to impersonate for the operation; repeatable').argParser(collect));
   g(new Option('--as-uid <uid>', 'UID to impersonate for the operation'));
-  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a bare number is seconds; 0: no limit)').default('30s'));
+  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a bare number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
   g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node command (bare -v: 1)'));
   g(new Option('--version', 'print the version of cni-attach (with -o json: as JSON)'));
+  // before the action, so before anything is read or changed (a subcommand's action, cni-attach completion, too)
+  cmd.hook('preAction', (self) => checkGlobalFlags(self));
   return cmd;
 }
 

@@ -126,9 +126,12 @@ describe('kubectl cni-gc', () => {
         await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
         w.exec.netns.delete('/var/run/netns/x');
       }
-      w.deps.kube = async () => {
+      // the client is made (nothing is asked then); its first request finds no server
+      const down = async () => {
         throw new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED');
       };
+      w.kube.listPods = down;
+      w.kube.listConfigMaps = down;
       expect(await w.cli(gcCommand, []), `local ${local}`).toBe(4);
       expect(w.stderr()).toMatch(/^note: attachments recorded on other nodes are not looked at: cannot reach the API server/m);
       // the summary says what was done here, and the exit says that the rest could not be
@@ -138,6 +141,35 @@ describe('kubectl cni-gc', () => {
       expect(await w.cli(gcCommand, ['-o', 'json']), `local ${local}`).toBe(4);
       expect(JSON.parse(w.stdout().slice(w.stdout().indexOf('{')))).toMatchObject({ alive: null });
       expect(dels(w)).toHaveLength(local ? 1 : 0);
+    }
+  });
+
+  it('a kubeconfig that cannot be used (a --context, --cluster or --user it does not define, --kubeconfig missing, $KUBECONFIG naming no file) or a bad flag value: refused before anything is freed, never a local-only gc', async () => {
+    const { UnreachableError, UsageError } = await import('../../src/errors.js');
+    const cases: [string[], Error | undefined, number, RegExp][] = [
+      [['--context', 'nosuch'], new UsageError('no context named "nosuch" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: no context named "nosuch" in the kubeconfig \(\/home\/me\/\.kube\/config\); see --context\n$/],
+      [['--kubeconfig', '/nonexistent'], new UsageError('kubeconfig /nonexistent: no such file', { fix: { setting: 'kubeconfig' } }), 2, /^error: kubeconfig \/nonexistent: no such file; see --kubeconfig\n$/],
+      [[], new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4, /^error: none of the kubeconfig files/],
+      [['--request-timeout', 'abc'], undefined, 2, /^error: --request-timeout: "abc" is not a duration/],
+      [['--request-timeout', '0.1ms'], undefined, 2, /^error: --request-timeout 0\.1ms: less than 1ms/],
+      [['-v=abc'], undefined, 2, /^error: invalid argument "abc" for "-v, --v" flag/],
+    ];
+    for (const [flags, error, code, message] of cases) {
+      const w = world();
+      w.exec.netns.add('/var/run/netns/x');
+      await w.cli(attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']);
+      w.exec.netns.delete('/var/run/netns/x');
+      if (error) {
+        w.deps.kube = async () => {
+          throw error;
+        };
+      }
+      expect(await w.cli(gcCommand, flags), flags.join(' ')).toBe(code);
+      expect(w.stderr(), flags.join(' ')).toMatch(message);
+      expect(w.stderr().trim().split('\n'), flags.join(' ')).toHaveLength(1);
+      expect(w.stdout(), flags.join(' ')).toBe('');
+      expect(dels(w), flags.join(' ')).toHaveLength(0);
+      expect(results(w), flags.join(' ')).toHaveLength(1);
     }
   });
 

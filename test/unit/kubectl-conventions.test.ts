@@ -7,7 +7,7 @@ import { asList, clearNotes, fit, MAX_NOTES, parseListFormat, printRows, REASON_
 import { addedInterfaceEvent, failedAddInterfaceEvent, removedInterfaceEvent } from '../../src/resolve/events.js';
 import { complete, completionText, Directive, toolOf } from '../../src/cli/complete.js';
 import { platform, userAgent, versionData } from '../../src/cli/version.js';
-import { parseRequestTimeout } from '../../src/cli/options.js';
+import { parseLevel, parseRequestTimeout, withoutEmptyOverrides } from '../../src/cli/options.js';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { listCommand } from '../../src/cli/list.js';
@@ -80,6 +80,47 @@ describe('argv in pflag forms (normalizeArgv)', () => {
   it('says which word is a flag, a value, an argument, the end of the flags', () => {
     expect(scanArgv(['web', '--ifname', '--', '-nshop', '--', '-v'], flagSpecs(cmd)).map((w) => `${w.role}:${w.text}`))
       .toEqual(['arg:web', 'flag:--ifname', 'value:--', 'flag:-n', 'value:shop', 'end:--', 'arg:-v']);
+  });
+});
+
+describe('-v: klog\'s Level (int32, strconv.ParseInt base 10), in pflag\'s words', () => {
+  it.each([['0', 0], ['6', 6], ['-3', -3], ['+2', 2], ['2147483647', 2147483647], ['-2147483648', -2147483648]])('%s → %d', (t, n) => expect(parseLevel(t)).toBe(n));
+  it.each([['abc', 'invalid syntax'], ['1.5', 'invalid syntax'], ['', 'invalid syntax'], [' 1', 'invalid syntax'], ['0x10', 'invalid syntax'], ['1_0', 'invalid syntax'], ['99999999999', 'value out of range'], ['-2147483649', 'value out of range']])('%j: %s', (t, why) =>
+    expect(() => parseLevel(t)).toThrow(`invalid argument ${JSON.stringify(t)} for "-v, --v" flag: strconv.ParseInt: parsing ${JSON.stringify(t)}: ${why}`));
+  it('-v -3 takes the signed number as its level, as pflag takes the next word', () => expect(normalizeArgv(['-v', '-3', 'web'], flagSpecs(attachCommand()))).toEqual(['--v=-3', 'web']));
+  it('every command refuses a bad level before its action (exit 2), and takes a negative one', async () => {
+    const runs: [typeof attachCommand, string[]][] = [
+      [attachCommand, ['web-1', '--ifname', 'eth1', '--conf', '-']],
+      [detachCommand, ['web-1', '--ifname', 'eth1']],
+      [listCommand, ['web-1', '-n', 'shop']],
+      [gcCommand, []],
+    ];
+    for (const [make, args] of runs) {
+      const w = world();
+      expect(await w.cli(make, [...args, '-v=abc']), make.name).toBe(2);
+      expect(w.stderr()).toBe('error: invalid argument "abc" for "-v, --v" flag: strconv.ParseInt: parsing "abc": invalid syntax\n');
+      expect(w.exec.calls, make.name).toEqual([]);
+      expect(w.kubeCalls, make.name).toEqual([]);
+    }
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '--ifname', 'eth1', '--conf', '-', '-v=-3'])).toBe(0);
+    expect(w.stderr()).toBe('');
+  });
+});
+
+describe('an empty override is no override (clientcmd: only a non-empty one is used)', () => {
+  it('drops -n "", --context "", --kubeconfig "" and the like; keeps the rest', () =>
+    expect(withoutEmptyOverrides({ namespace: '', context: '', kubeconfig: '', cluster: 'c', server: '', token: '', user: 'u', ifname: '' })).toEqual({ cluster: 'c', user: 'u', ifname: '' }));
+  it('-n "" is the context\'s namespace for the commands and completion; --request-timeout "" its default', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', '', '--context', '', '--request-timeout', '', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(w.kubeCalls.at(-1)).not.toHaveProperty('namespace');
+    expect(w.kubeCalls.at(-1)).not.toHaveProperty('context');
+    expect(w.kubeCalls.at(-1)).toMatchObject({ requestTimeoutMs: 30_000 });
+    expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-1 /);
+    w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'db-1', namespace: 'other' } });
+    expect(await complete('attach', attachCommand(w.deps), ['-n', '', ''], w.deps)).toEqual({ candidates: ['web-1'], directive: 4 });
+    expect(w.kubeCalls.at(-1)).not.toHaveProperty('namespace');
   });
 });
 

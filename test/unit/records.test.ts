@@ -848,7 +848,9 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(await listed(['-A', '-l', 'app=web'])).toEqual(['other/web-9 attached', 'shop/web-1 attached', 'shop/web-2 attached']);
     expect(await listed(['-n', 'shop', '-l', 'app=none'])).toEqual([]);
     expect(await listed(['web-2', '-n', 'shop'])).toEqual(['shop/web-2 attached']);
-    expect(await listed(['web-2', '-n', 'shop', '-l', 'app=db'])).toEqual([]);
+    // a name and -l: refused, as kubectl get refuses them (it was an empty list)
+    expect(await w.cli(listCommand, ['web-2', '-n', 'shop', '-l', 'app=db'])).toBe(2);
+    expect(w.stderr()).toBe('error: name cannot be provided when a selector is specified: give the pod or -l, not both\n');
     // the table too, and no note (all attached)
     expect(await w.cli(listCommand, ['-n', 'shop', '-l', 'app=web', '--no-headers'])).toBe(0);
     expect(w.stdout().trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['web-1 eth1', 'web-2 eth1'].map((x) => x.replace('eth1', 'net1')));
@@ -868,10 +870,11 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     const listPods = w.kube.listPods.bind(w.kube);
     w.kube.listPods = async (...a) => (asked++, listPods(...a));
     expect(await w.cli(listCommand, ['-A'])).toBe(4);
+    // nothing to show: the error alone (it was "No resources found", then the error)
     expect(w.stderr()).toBe(
-      'No resources found\n' +
-        "error: the cluster could not be asked: listing configmaps in kube-system: connect ECONNREFUSED 127.0.0.1:6443; the states are from this host's cache only, and attachments on other nodes are not shown\n",
+      "error: the cluster could not be asked: listing configmaps in kube-system: connect ECONNREFUSED 127.0.0.1:6443; the states are from this host's cache only, and attachments on other nodes are not shown\n",
     );
+    expect(w.stdout()).toBe('');
     expect(asked).toBe(1);
   });
 
@@ -903,27 +906,38 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(lines[1]).toMatch(/^error: the cluster's attachment records could not be read: listing configmaps in kube-system: the API server answered 403/);
   });
 
-  it('a kubeconfig that names a cluster it cannot reach, or cannot be used: exit 4 (2) after this host\'s rows; no cluster configured at all: a note, exit 0', async () => {
+  it('a kubeconfig that cannot be used: refused at once, no rows (exit 2; 4 for $KUBECONFIG), never "this host\'s cache only"; a cluster it cannot reach: exit 4 after this host\'s rows; no cluster configured at all: a note, exit 0', async () => {
     const { UsageError } = await import('../../src/errors.js');
     const w = world();
     await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']);
+    const kube = w.deps.kube;
     for (const [error, code] of [
-      [new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1'), 4],
       [new UsageError('no context named "nope" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
-      [new UnreachableError('no kubeconfig found (looked in /home/me/.kube/config; not in a pod either)'), 0],
       [new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4],
     ] as const) {
       w.deps.kube = async () => {
         throw error;
       };
       expect(await w.cli(listCommand, ['-A', '--no-headers']), w.stderr()).toBe(code);
-      expect(w.stdout()).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
-      expect(w.stderr()).toBe(
-        code === 0
-          ? `note: states are from the cache only; the cluster could not be asked: ${error.message}\n`
-          : `error: the cluster could not be asked: ${error.message}${code === 2 ? '; see --context' : ''}; the states are from this host's cache only, and attachments on other nodes are not shown\n`,
-      );
+      expect(w.stdout()).toBe('');
+      expect(w.stderr()).toBe(`error: ${error.message}${code === 2 ? '; see --context' : ''}\n`);
     }
+    const none = new UnreachableError('no kubeconfig found (looked in /home/me/.kube/config; not in a pod either)');
+    w.deps.kube = async () => {
+      throw none;
+    };
+    expect(await w.cli(listCommand, ['-A', '--no-headers']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+    expect(w.stderr()).toBe(`note: states are from the cache only; the cluster could not be asked: ${none.message}\n`);
+    // the client is made; its first request finds no server: the rows, then the error
+    w.deps.kube = kube;
+    const down = new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1');
+    w.kube.listConfigMaps = async () => {
+      throw down;
+    };
+    expect(await w.cli(listCommand, ['-A', '--no-headers']), w.stderr()).toBe(4);
+    expect(w.stdout()).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+    expect(w.stderr()).toBe(`error: the cluster could not be asked: ${down.message}; the states are from this host's cache only, and attachments on other nodes are not shown\n`);
   });
 
   it('the commands it prints carry neither the attach\'s recorded --cache-dir nor its --cni-path (the command takes the path from the record, checked; the cache dir it offers once its node trusts it); old records still work', async () => {

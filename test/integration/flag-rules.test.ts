@@ -1,0 +1,215 @@
+/**
+ * kubectl's rules for flags and arguments, checked before anything is done, on every command (through the binaries,
+ * against the stand-in API server): a bad flag value or a kubeconfig selection kubectl refuses is refused before any
+ * change (cni-gc frees nothing, cni-list shows no "this host's cache only" rows); -v is klog's int32 level; an empty
+ * override (`-n ""`) is no override; a POD of cni-list goes with -n, not -A or -l, and one nobody knows is NotFound;
+ * notes speak of the rows shown. No plugin of the system runs: a fake plugin answers DEL, no network is touched.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectCleanError, runCli, show, spawnComplete } from '../helpers/cli.js';
+import { fakePlugin } from '../helpers/fake-plugin.js';
+import { useLab, type Workspace } from '../helpers/lab.js';
+import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { recordKey, recordName } from '../../src/resolve/records.js';
+
+const lab = useLab('fr');
+let api: StandInApiServer;
+
+beforeAll(async () => {
+  api = await StandInApiServer.start();
+  api.addPod(makePod({ name: 'web-1', namespace: 'shop', labels: { app: 'web' } }));
+  api.addPod(makePod({ name: 'db-1', namespace: 'other', labels: { app: 'db' } }));
+});
+afterEach(() => {
+  for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+/** No runtime here, no kubeconfig but the one given, no in-cluster variables. */
+const env = (home: string, o: Record<string, string | undefined> = {}) => ({
+  DOCKER_HOST: 'unix:///nonexistent/docker.sock', CONTAINERD_ADDRESS: '/nonexistent/containerd.sock', NODE_NAME: undefined,
+  KUBECONFIG: undefined, HOME: home, KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined, ...o,
+});
+
+/**
+ * A bare namespace's attachment in the workspace's cache whose namespace is gone (what cni-gc frees), with a fake
+ * `bridge` whose DEL succeeds in the plugin dir. Returns the entry's file.
+ */
+async function staleBareEntry(ws: Workspace): Promise<string> {
+  await mkdir(join(ws.cacheDir, 'results'), { recursive: true });
+  const entry = {
+    kind: 'cniCacheV1', containerId: 'cnitool-0123456789abcdef0123', ifName: 'eth1', networkName: 'net', netns: `/var/run/netns/${lab.name('n')}`,
+    config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
+    result: { cniVersion: '1.0.0', interfaces: [{ name: 'eth1' }], ips: [{ address: '198.18.47.6/24' }] },
+  };
+  const file = join(ws.cacheDir, 'results', 'net-cnitool-0123456789abcdef0123-eth1');
+  await writeFile(file, JSON.stringify(entry));
+  await fakePlugin(ws.pluginDir, 'bridge', {});
+  return file;
+}
+
+/** A workspace, an empty HOME, a network namespace, and a config whose `bridge` (a fake) ADDs and DELs. */
+async function netnsWorld(): Promise<{ ws: Workspace; h: string; ns: string; conf: string }> {
+  const ws = await lab.workspace();
+  const conf = join(ws.dir, 'net.json');
+  await writeFile(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' }));
+  await fakePlugin(ws.pluginDir, 'bridge', { add: `echo '{"cniVersion":"1.0.0","interfaces":[{"name":"eth1"}]}'` });
+  return { ws, h: await home(ws), ns: await lab.netns(), conf };
+}
+
+async function home(ws: Workspace): Promise<string> {
+  const h = join(ws.dir, 'home');
+  await mkdir(h, { recursive: true });
+  return h;
+}
+
+describe('cni-gc refuses a bad flag value or kubeconfig selection before it frees anything', () => {
+  it('--request-timeout abc / 0.1ms, -v=abc, --context/--cluster/--user not in the kubeconfig, --kubeconfig missing: exit 2, one error, the entry still there; no kubeconfig at all: this host alone (exit 0)', async () => {
+    const ws = await lab.workspace();
+    const file = await staleBareEntry(ws);
+    const h = await home(ws);
+    const common = ['--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir];
+    const kc = ['--kubeconfig', api.kubeconfigPath];
+    const cases: [string[], RegExp][] = [
+      [[...kc, '--request-timeout', 'abc'], /--request-timeout: "abc" is not a duration/],
+      [[...kc, '--request-timeout', '0.1ms'], /--request-timeout 0\.1ms: less than 1ms/],
+      [[...kc, '-v=abc'], /invalid argument "abc" for "-v, --v" flag: strconv\.ParseInt: parsing "abc": invalid syntax/],
+      [[...kc, '--context', 'nosuch'], /no context named "nosuch" in the kubeconfig/],
+      [[...kc, '--cluster', 'nosuch'], /no cluster named "nosuch" in the kubeconfig/],
+      [[...kc, '--user', 'nosuch'], /no user named "nosuch" in the kubeconfig/],
+      [['--kubeconfig', join(ws.dir, 'nonexistent')], /kubeconfig \S+\/nonexistent: no such file/],
+      // no kubeconfig at all, but a context named: the user meant a cluster
+      [['--context', 'nosuch'], /no context named "nosuch" in the kubeconfig \(no files\)/],
+      [['--request-timeout', 'abc'], /--request-timeout: "abc" is not a duration/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli('gc', [...common, ...flags], { env: env(h) });
+      expectCleanError(r, 2, message);
+      expect(r.stdout, show(r)).toBe('');
+      expect(existsSync(file), `the entry is freed by ${flags.join(' ')}`).toBe(true);
+    }
+    // no kubeconfig at all (the on-node use): this host's cache alone, a note, exit 0
+    const local = await runCli('gc', common, { env: env(h) });
+    expect(local.exitCode, show(local)).toBe(0);
+    expect(local.stdout).toMatch(/^freed eth1 of netns \/var\/run\/netns\/\S+ \(network net\): the network namespace is gone$/m);
+    expect(local.stderr).toMatch(/^note: only this host's CNI cache was looked at \(no kubeconfig found/m);
+    expect(existsSync(file)).toBe(false);
+  });
+});
+
+describe('cni-list refuses a bad kubeconfig selection; a POD goes with -n; the error alone when nothing could be shown', () => {
+  it('--context nosuch, --kubeconfig missing: exit 2, no rows, no "this host\'s cache only"', async () => {
+    const ws = await lab.workspace();
+    await staleBareEntry(ws);
+    const h = await home(ws);
+    for (const flags of [['--kubeconfig', api.kubeconfigPath, '--context', 'nosuch'], ['--kubeconfig', join(ws.dir, 'nonexistent')], ['--kubeconfig', api.kubeconfigPath, '--request-timeout', '0.1ms']]) {
+      const r = await runCli('list', ['-A', '--cache-dir', ws.cacheDir, ...flags], { env: env(h) });
+      expectCleanError(r, 2);
+      expect(r.stdout, show(r)).toBe('');
+    }
+  });
+
+  it('POD with -A or -l: exit 2 as kubectl get refuses them; a POD nobody knows: NotFound (exit 3); one that exists: none found (exit 0); one that is gone with a record: its row', async () => {
+    const ws = await lab.workspace();
+    const h = await home(ws);
+    const list = (args: string[]) => runCli('list', [...args, '--cache-dir', ws.cacheDir, '--kubeconfig', api.kubeconfigPath], { env: env(h) });
+    expectCleanError(await list(['web-1', '-A']), 2, /^error: a resource cannot be retrieved by name across all namespaces/);
+    expectCleanError(await list(['web-1', '-n', 'shop', '-l', 'app=web']), 2, /^error: name cannot be provided when a selector is specified/);
+    expectCleanError(await list(['nosuchpod', '-n', 'shop']), 3, /^error: pod "nosuchpod" not found in namespace "shop", and no attachment of it is recorded here or in the cluster/);
+    const there = await list(['web-1', '-n', 'shop']);
+    expect(there.exitCode, show(there)).toBe(0);
+    expect(there.stderr).toBe('No resources found in shop namespace.');
+    // a pod that is gone, recorded on another node: its row (what cni-list is for)
+    const rec = { namespace: 'shop', pod: 'gone-1', uid: 'uid-gone-1', node: 'node-far', ifname: 'net1', network: 'net', containerId: 'c0ffee', since: new Date().toISOString(), addresses: ['198.18.47.9/24'] };
+    api.addConfigMap({ metadata: { name: recordName('node-far'), namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'cni-attach' } }, data: { [recordKey('c0ffee', 'net1')]: JSON.stringify({ kind: 'cniAttachRecordV1', ...rec }) } });
+    const gone = await list(['gone-1', '-n', 'shop']);
+    expect(gone.exitCode, show(gone)).toBe(0);
+    expect(gone.stdout, show(gone)).toMatch(/^gone-1\s+net1\s+net\s+198\.18\.47\.9\/24\s+pod gone\s/m);
+  });
+
+  it('the cluster cannot be asked and nothing could be shown: the error alone (no "No resources found"), exit 4', async () => {
+    const ws = await lab.workspace();
+    const h = await home(ws);
+    const kc = join(ws.dir, 'closed.json');
+    const k = api.kubeconfig({}) as { clusters: { cluster: Record<string, unknown> }[] };
+    k.clusters[0]!.cluster.server = 'https://127.0.0.1:1';
+    await writeFile(kc, JSON.stringify(k));
+    const r = await runCli('list', ['--cache-dir', ws.cacheDir, '--kubeconfig', kc, '--request-timeout', '5s'], { env: env(h) });
+    expectCleanError(r, 4, /^error: the cluster could not be asked: .*ECONNREFUSED/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--no-cluster without -A: bare namespaces are not shown, a note counts them (and names -A); no note of a row not shown', async () => {
+    const ws = await lab.workspace();
+    await staleBareEntry(ws);
+    const h = await home(ws);
+    const r = await runCli('list', ['--no-cluster', '--cache-dir', ws.cacheDir], { env: env(h) });
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("No resources found in default namespace.\nnote: 1 attachment of bare network namespaces in this host's cache is not shown (in no namespace): -A shows it");
+    const all = await runCli('list', ['--no-cluster', '--cache-dir', ws.cacheDir, '-A'], { env: env(h) });
+    expect(all.stdout).toMatch(/netns gone/);
+    expect(all.stderr).toMatch(/^note: to clear the record in state netns gone: `kubectl cni-gc --cache-dir /m);
+  });
+});
+
+describe('-v is klog\'s int32 level on every command', () => {
+  it('abc, 1.5, "", 99999999999: exit 2 in pflag\'s words, nothing done, no stack trace; -3, +2, -v -3: taken', async () => {
+    const { ws, h, ns, conf } = await netnsWorld();
+    const target = ['--netns', ns, '--ifname', 'eth1', '--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir];
+    const runs: [Parameters<typeof runCli>[0], string[]][] = [
+      ['attach', [...target, '--conf', conf]],
+      ['detach', target],
+      ['check', target],
+      ['list', ['--no-cluster', '--cache-dir', ws.cacheDir]],
+      ['gc', ['--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir]],
+    ];
+    for (const [tool, args] of runs) {
+      for (const [v, why] of [['abc', 'invalid syntax'], ['1.5', 'invalid syntax'], ['', 'invalid syntax'], ['99999999999', 'value out of range']]) {
+        const r = await runCli(tool, [...args, `--v=${v}`], { env: env(h) });
+        expectCleanError(r, 2, new RegExp(`^error: invalid argument "${v.replace('.', '\\.')}" for "-v, --v" flag: strconv\\.ParseInt: parsing "${v.replace('.', '\\.')}": ${why}$`));
+        expect(existsSync(join(ws.cacheDir, 'results')), `${tool} --v=${v} changed the cache`).toBe(false);
+      }
+    }
+    for (const v of [['-v=-3'], ['--v=+2'], ['-v', '-3']]) {
+      const r = await runCli('list', ['--no-cluster', '--cache-dir', ws.cacheDir, ...v], { env: env(h) });
+      expect(r.exitCode, show(r)).toBe(0);
+    }
+  });
+});
+
+describe('an empty override is no override (clientcmd), and --ifname of a new interface does not begin with -', () => {
+  it('-n "": the context\'s namespace in cni-list, cni-check and completion; --context "" and --request-timeout "": not given', async () => {
+    const ws = await lab.workspace();
+    const h = await home(ws);
+    const kc = await api.writeKubeconfig({ namespace: 'shop' });
+    const list = await runCli('list', ['-n', '', '--context', '', '--request-timeout', '', '-l', 'app=none', '--cache-dir', ws.cacheDir, '--kubeconfig', kc], { env: env(h) });
+    expect(list.exitCode, show(list)).toBe(0);
+    expect(list.stderr).toBe('No resources found in shop namespace.');
+    // cni-check of shop/web-1 (it exists: the runtime is what cannot be asked here), not `pod "web-1" not found in namespace ""`
+    const check = await runCli('check', ['web-1', '-n', '', '--ifname', 'net1', '--runtime', 'docker', '--cache-dir', ws.cacheDir, '--kubeconfig', kc], { env: env(h) });
+    expect(check.stderr, show(check)).not.toMatch(/namespace ""/);
+    expect(check.stderr, show(check)).toMatch(/shop\/web-1/);
+    expect(check.exitCode, show(check)).toBe(4);
+    const c = await spawnComplete('check', ['-n', '', '--kubeconfig', kc, '']).done;
+    expect(c.stdout, show(c)).toBe('web-1\n:4');
+  });
+
+  it('cni-attach --ifname --version (a flag taken as the value): refused, exit 2, nothing made; cni-detach of such a name is not refused for it', async () => {
+    const { ws, h, ns, conf } = await netnsWorld();
+    const args = (ifname: string) => ['--netns', ns, '--ifname', ifname, '--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir];
+    for (const name of ['--version', '-n', '-x']) {
+      const r = await runCli('attach', [...args(name), '--conf', conf], { env: env(h) });
+      expectCleanError(r, 2, new RegExp(`^error: interface name "${name}" begins with '-': the kernel and CNI would take it, but tools .* read it as an option`));
+      expect(existsSync(join(ws.cacheDir, 'results')), name).toBe(false);
+    }
+    const d = await runCli('detach', args('-x'), { env: env(h) });
+    expect(d.exitCode, show(d)).toBe(0);
+    expect(d.stderr).not.toMatch(/begins with '-'/);
+  });
+});
