@@ -4,6 +4,7 @@ import { BusyError, NotFoundError, SomeFailedError, StoppedError, UnreachableErr
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
+import { thisHost } from '../exec/host.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
@@ -97,6 +98,14 @@ interface PassOutcome {
   mismatched: Mismatched[];
   /** Gone pods' records that name another cache dir than the one gc read: kept, each said with the gc that frees it. */
   elsewhere: Elsewhere[];
+  /**
+   * Write-ahead records forgotten (with --dry-run: to forget) as records of attaches that left nothing on their node,
+   * each with why: judged unvisited (resolve/records.ts attemptVerdict) or on their node (nothing held, no lock, the
+   * command gone). Counted with the records removed.
+   */
+  forgotten: { record: AttachmentRecord; why: string }[];
+  /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
+  kept: { record: AttachmentRecord; why: string }[];
 }
 
 /**
@@ -204,17 +213,36 @@ async function recordsPass(
   // a record is judged, freed and forgotten only by a gc that reads the cache dir it names: one of another dir is kept
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
-  const gone = mine.filter((r) => records.recordedPodGone(r, live));
+  const { CACHE_KIND } = await import('../cni/cache.js');
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [], forgotten: [], kept: [] };
+  // write-ahead records whose attach never reached its node (beforeNode) are judged here, unvisited: that node holds
+  // nothing of them (records.ts attemptVerdict), so no agent is started for them — one that cannot start there would
+  // hold every gc for its start time and fail it, at every run
+  const unvisited = new Set<AttachmentRecord>();
+  const forgetNow: AttachmentRecord[] = [];
+  for (const r of mine.filter((x) => x.attaching && x.beforeNode)) {
+    const v = records.attemptVerdict(r, await records.recordedCommand(r), records.recordedPodGone(r, live), thisHost.host);
+    if (!v) continue;
+    unvisited.add(r);
+    if ('forget' in v) (out.forgotten.push({ record: r, why: v.forget }), forgetNow.push(r));
+    else if ('running' in v) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by ?? {}, where: '' });
+    else out.kept.push({ record: r, why: v.unknown });
+  }
+  if (!flags.dryRun) {
+    for (const [node, recs] of records.recordsByNode(forgetNow)) {
+      await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
+    }
+  }
+  const gone = mine.filter((r) => records.recordedPodGone(r, live) && !unvisited.has(r));
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
-  const alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
   // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
   // attaching one stays: its attach may not have reached the node yet). This host's were judged by the local pass.
-  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [] };
+  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname() && !unvisited.has(r));
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = mine.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -229,7 +257,6 @@ async function recordsPass(
   for (const n of [...asked, ...goneElsewhere.map((r) => r.node), ...unfinished.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
-  const { CACHE_KIND } = await import('../cni/cache.js');
   await Promise.all([...byNode].map(async ([node, recs]) => {
     // what the node holds of a live pod's attach that did not finish (its intent, its lock free): freed from it
     const interrupted = new Map<AttachmentRecord, Classified>();
@@ -277,8 +304,19 @@ async function recordsPass(
     };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
     const { argsMatchPod } = await load.pods();
+    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid
+    const heldOf = async (r: AttachmentRecord) => (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
+    // and the lock its attach takes in the pod's sandbox (held before its intent is recorded), found by the pod's uid
+    const attemptLock = async (r: AttachmentRecord): Promise<Busy | undefined> => {
+      const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
+        if (e instanceof NotFoundError) return undefined;
+        throw e;
+      }) : undefined;
+      return sb ? cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
+    };
     // a node reached by commands (this host's cache was read and reconciled by the local pass)
     const unrecorded = new Set<AttachmentRecord>();
+    let nodeRead = false;
     if (exec && exec !== localExec) {
       try {
         const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all);
@@ -289,8 +327,35 @@ async function recordsPass(
         out.records.removed.push(...v.changes.removed);
         out.alive += v.changes.unrecorded - v.changes.unheld;
         out.mismatched.push(...v.mismatched);
+        nodeRead = true;
       } catch (e) {
         out.unreached.push({ node, error: e });
+      }
+    }
+    // the write-ahead records of this node's live pods that what it holds did not settle: an intent (interrupted, or
+    // busy) or a result (an attach that finished but could not settle its record) is judged above. Nothing held at all
+    // (no intent, no result, no lock in the pod's sandbox): forgotten once its command, of this host, is gone — else it
+    // brought gc back to this node at every run; one whose command may still run (another host's, where only that host
+    // can tell; or this host's, running) is kept and said, as its attach may not have reached the node yet
+    if (nodeRead) {
+      for (const r of pending.filter((x) => x.attaching)) {
+        try {
+          if (await heldOf(r)) continue;
+          const busy = await attemptLock(r);
+          if (busy) {
+            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: busy, where: cache!.named('') });
+            continue;
+          }
+          const command = await records.recordedCommand(r);
+          const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+          if (command === 'gone') {
+            out.forgotten.push({ record: r, why: `${who} is gone, and node ${node} holds nothing of it (no intent, no result, no lock)` });
+            if (!flags.dryRun) forget.push(r);
+          } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
+          else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone` });
+        } catch (e) {
+          out.unreached.push({ node, error: e });
+        }
       }
     }
     for (let r of todo) {
@@ -328,13 +393,9 @@ async function recordsPass(
           // a write-ahead record begun before the sandbox look-up (an attach killed since, or still running): what its
           // node holds for it is found by the pod's uid; nothing there, and the record just goes — unless its attach
           // holds the lock in the pod's sandbox, still running there, before recording its intent: then it stays
-          const held = (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
+          const held = await heldOf(r);
           if (!held) {
-            const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
-              if (e instanceof NotFoundError) return undefined;
-              throw e;
-            }) : undefined;
-            const busy = sb ? await cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
+            const busy = await attemptLock(r);
             if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
             else if (!flags.dryRun) forget.push(r);
             continue;
@@ -384,6 +445,15 @@ async function recordsPass(
     }
   }));
   return out;
+}
+
+/**
+ * A write-ahead record (attaching: its sandbox not known when written) as the attachment gc leaves alone: its entry as
+ * the record names it (no container id, no config), its pod the record's. `kind`: cni/cache.ts CACHE_KIND.
+ */
+function attemptStale(r: AttachmentRecord, kind: CacheEntry['kind']): Freed {
+  const entry: CacheEntry = { kind, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
+  return { entry, intentOnly: true, netns: '', why: 'an attach of it has not finished', c: { entry, intentOnly: true, state: 'attaching', pod: { namespace: r.namespace, name: r.pod, uid: r.uid } } };
 }
 
 /**
@@ -854,6 +924,10 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let mismatched: Mismatched[] = [];
     // gone pods' records of another cache dir: kept, said with the cni-gc that frees them
     let elsewhere: Elsewhere[] = [];
+    // write-ahead records of attaches that left nothing on their node, forgotten with why (counted as records removed),
+    // and those kept because their attach may still be running
+    const forgottenWhy = new Map<AttachmentRecord, string>();
+    let keptAttempts: { record: AttachmentRecord; why: string }[] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
@@ -871,6 +945,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         unreached.push(...remote.unreached);
         mismatched = remote.mismatched;
         elsewhere = remote.elsewhere;
+        keptAttempts = remote.kept;
+        for (const f of remote.forgotten) (changes.removed.push(f.record), forgottenWhy.set(f.record, f.why));
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
         const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
@@ -931,7 +1007,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         agentPodsDeleted: agents.deleted,
         records: {
           added: changes.added.map(recordRow),
-          removed: changes.removed.map(recordRow),
+          removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}) })),
+          // write-ahead records kept: their attach may still be running (why)
+          keptAttaching: keptAttempts.map((k) => ({ ...recordRow(k.record), why: k.why })),
           invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
           mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
           // kept: another cache dir's (gcCommand frees them; absent where their node does not trust it: untrusted says why)
@@ -948,7 +1026,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
-      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
+      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
+      for (const k of keptAttempts) deps.io.err(`note: kept the record of ${describeRecord(k.record)}: ${k.why}\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
       for (const e of elsewhere) deps.io.err(`note: ${describeElsewhere(flags, e)}\n`);
