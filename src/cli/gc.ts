@@ -106,6 +106,11 @@ interface PassOutcome {
   forgotten: { record: AttachmentRecord; why: string }[];
   /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
   kept: { record: AttachmentRecord; why: string }[];
+  /**
+   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (interfaceGoneOnNode):
+   * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
+   */
+  interfaceGone: Classified[];
 }
 
 /**
@@ -214,7 +219,7 @@ async function recordsPass(
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
   const { CACHE_KIND } = await import('../cni/cache.js');
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [], forgotten: [], kept: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], interfaceGone: [] };
   // write-ahead records whose attach never reached its node (beforeNode) are judged here, unvisited: that node holds
   // nothing of them (records.ts attemptVerdict), so no agent is started for them — one that cannot start there would
   // hold every gc for its start time and fail it, at every run
@@ -319,13 +324,14 @@ async function recordsPass(
     let nodeRead = false;
     if (exec && exec !== localExec) {
       try {
-        const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all);
+        const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
         for (const [r, c] of v.interrupted) (todo.push(r), unrecorded.add(r), interrupted.set(r, c));
         out.busy.push(...v.attaching);
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
-        out.alive += v.changes.unrecorded - v.changes.unheld;
+        out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
+        out.interfaceGone.push(...v.interfaceGone);
         out.mismatched.push(...v.mismatched);
         nodeRead = true;
       } catch (e) {
@@ -598,7 +604,8 @@ async function reconcileNode(
   cache: ResultCache,
   pods: Pod[],
   all: AttachmentRecord[],
-): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[] }> {
+  reachedBy?: PodRuntime,
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[] }> {
   const { classify, podOf } = await load.attachmentState();
   const { recordKey, recordName, recordAgainstNode, recordedIn } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
@@ -653,7 +660,31 @@ async function reconcileNode(
   // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
   // once freed; one whose DEL fails keeps its record)
   const judged = classified.map((c) => (interrupted.some(([, x]) => x === c) ? { ...c, state: 'pod gone' as const } : c));
-  return { gone, interrupted, changes: await reconcileRecords(flags, deps, api, node, judged, all, world, () => node), attaching: attachingOf(classified, cache.named('')), mismatched };
+  const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
+  // counted apart from alive (a recorded one was counted alive from its record, an unrecorded one by changes.unrecorded)
+  const interfaceGone = reachedBy ? await interfaceGoneOnNode(reachedBy, exec, node, classified) : [];
+  return { gone, interrupted, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
+}
+
+/**
+ * The live pods' attachments a visited node holds (`classified`: classify's, without the node's sandboxes) whose
+ * interface is no longer in their sandbox's network namespace, as classify calls them on this host (state `interface
+ * gone`, its reason and brief): their sandboxes looked up by the pods' uids on that node, all at once where the
+ * runtime can (PodRuntime.lookUpSandboxes: one round trip, which reads each one's links), then each judged only when
+ * it is the attachment's own sandbox and its links were read. A look-up that fails judges nothing (they stay alive).
+ */
+async function interfaceGoneOnNode(rt: PodRuntime, exec: Executor, node: string, classified: Classified[]): Promise<Classified[]> {
+  const live = classified.filter((c) => c.state === 'attached' && c.livePod && c.pod?.uid && !c.intentOnly);
+  if (live.length === 0) return [];
+  const ref = (c: Classified) => ({ namespace: c.pod!.namespace, name: c.pod!.name, uid: c.pod!.uid!, node });
+  await rt.lookUpSandboxes?.(live.map(ref));
+  const out: Classified[] = [];
+  for (const c of live) {
+    const sb = await rt.findSandbox(ref(c), exec).catch(() => undefined);
+    if (!sb || sb.id !== c.entry.containerId || !sb.links || sb.links.includes(c.entry.ifName)) continue;
+    out.push({ ...c, state: 'interface gone', brief: 'link deleted, lease still held', reason: `${c.entry.ifName} is not in the network namespace of sandbox ${sb.id.slice(0, 12)} on node ${node} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` });
+  }
+  return out;
 }
 
 /**
@@ -754,6 +785,11 @@ function asEntry(m: Mismatched): Pick<InvalidRecord, 'configMap' | 'keyJson'> {
 /** The kubectl patch that removes an entry of the records (cli/output.ts removeKeyCommandLine). */
 function removalOf(flags: GcFlags, r: Pick<InvalidRecord, 'configMap' | 'keyJson'>): string {
   return removeKeyCommandLine(flags, flags.agentNamespace ?? 'kube-system', r.configMap, r.keyJson);
+}
+
+/** The cni-detach that frees an attachment whose interface is gone (its pod's, or its namespace's: cli/output.ts). */
+function clearIfGone(flags: GcFlags, c: Classified): string {
+  return detachCommandLine(c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : { netns: c.entry.netns ?? 'PATH' }, c.entry.ifName, flags);
 }
 
 /** An attachment of a live pod whose sandbox could not be checked (Classified.unchecked), as gc says it. */
@@ -889,6 +925,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why: 'unreadable', c }, error: c.reason! });
     }
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
+    // attachments whose interface was deleted in a namespace that lives: valid for CNI GC (their lease is held), not
+    // freed by gc (cni-detach frees them), and not alive: counted apart (with those of the nodes visited, below)
+    const interfaceGone = classified.filter((c) => c.state === 'interface gone');
     // what a cni-attach/cni-detach is working on right now: left alone (and valid for CNI GC: cni/gc.ts)
     const left: Left[] = attachingOf(classified, '');
     // attachments of live pods whose runtime could not be asked: kept (and kept valid for CNI GC), each said, exit 4
@@ -946,6 +985,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         mismatched = remote.mismatched;
         elsewhere = remote.elsewhere;
         keptAttempts = remote.kept;
+        interfaceGone.push(...remote.interfaceGone);
         for (const f of remote.forgotten) (changes.removed.push(f.record), forgottenWhy.set(f.record, f.why));
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
@@ -990,7 +1030,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const verb = flags.dryRun ? 'would free' : 'freed';
     // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
     // could not be asked the others are not known, and the line says so rather than count them as none
-    const alive = valid.length - unchecked.length + aliveElsewhere;
+    const alive = valid.length - unchecked.length - classified.filter((c) => c.state === 'interface gone').length + aliveElsewhere;
     const aliveSaid = clusterError ? `${alive} alive on this host (on other nodes: not known, the cluster could not be asked)` : `${alive} alive`;
     if (flags.output !== 'summary') {
       const rec = (s: Stale & { c: Classified }) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why });
@@ -999,6 +1039,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname()) })),
+        // live pods' attachments whose interface is gone from their namespace: not alive; cni-detach frees their lease
+        interfaceGone: interfaceGone.map((c) => ({ target: describeEntry(c), ifname: c.entry.ifName, network: c.entry.networkName, containerId: c.entry.containerId, reason: c.reason, clearCommand: clearIfGone(flags, c) })),
         // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
         alive: clusterError ? null : alive,
         cniGc: outcome.gcNetworks,
@@ -1034,8 +1076,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
+      for (const c of interfaceGone) deps.io.err(`note: ${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) is not counted alive: ${c.reason}; run \`${clearIfGone(flags, c)}\`\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

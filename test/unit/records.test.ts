@@ -789,6 +789,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const w = world();
     put(w.exec, 'web-1', SANDBOX, false, 'uid-1');
     w.exec.netns.add('/proc/9/ns/net');
+    w.exec.links.set('/proc/9/ns/net', new Set(['net1'])); // its interface is there: alive
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', containerId: C }));
     const patch = w.kube.patchConfigMapData.bind(w.kube);
     w.kube.patchConfigMapData = async () => {
@@ -1114,6 +1115,30 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     // nothing left
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+  });
+
+  it('a live pod\'s attachment on a visited node whose interface is gone from its sandbox is not alive: counted apart, as on this host (its sandbox looked up there, its links read)', async () => {
+    const w = setup();
+    await records(w);
+    // db-4's sandbox on node-2 as the node's look-up reads it: net1 is not among its links any more
+    const find = w.runtime.findSandbox.bind(w.runtime);
+    w.runtime.findSandbox = async (ref) => {
+      const sb = await find(ref);
+      return sb && ref.name === 'db-4' ? { ...sb, links: ['lo', 'eth0'] } : sb;
+    };
+    // before: "gc: freed 2 stale attachments, 1 alive"
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
+    expect(w.stderr()).toContain(`note: net1 of pod shop/db-4 (network net) is not counted alive: net1 is not in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach db-4 -n shop --ifname net1\`\n`);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A)).toEqual([]);
+    expect(await recorded(w)).toEqual(['db-4/net1']);
+    // its links read with net1 among them: alive
+    w.runtime.findSandbox = async (ref) => {
+      const sb = await find(ref);
+      return sb ? { ...sb, links: ['lo', 'eth0', 'net1'] } : sb;
+    };
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 1, interfaceGone: [] });
   });
 
   it('one whose DEL fails again is counted as could not be freed, with the reason (exit 1), not alive; its records stay', async () => {
