@@ -107,7 +107,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       return {
         ...row,
         state: 'interrupted',
-        brief: `its command is gone${commandInParens(r.by!, thisHost.host, true)}, never reached node`,
+        brief: 'never reached its node; command gone',
         reason: `${began} and did not finish: its command${pid} is gone without settling this record, and never reached node ${r.node} (it had recorded nothing there): nothing to undo; cni-gc forgets the record without visiting that node`,
         remedy: 'cni-gc forgets it',
         clear: gcCommandLine(flags),

@@ -3,7 +3,8 @@
  * server: an attach whose agent pod is still starting is SIGKILLed (nothing deletes its agent, as when a laptop loses
  * power), the kubelet's activeDeadlineSeconds is played by failing that pod (reason DeadlineExceeded); cni-gc then
  * deletes it and a Succeeded one, and never a Pending or Running agent (another command may be using it); --dry-run
- * only says so. No node is reached: the agents never run a command.
+ * only says so. No node is reached: the agents never run a command — nor for the killed attach's write-ahead record,
+ * which never reached its node (beforeNode) and whose command is gone: gc forgets it without going there.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
