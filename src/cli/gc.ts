@@ -179,7 +179,10 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * cni-list shows it with the cni-detach that clears it) — but its node, as that of an interrupted record of a live
  * pod, is visited: what the node holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
  * DELed from it in its sandbox, when that still runs, and forgotten with its records, as on this host; a lock held is
- * busy; nothing, and an interrupted record goes, an attaching one stays). Neither is ever counted alive. The nodes
+ * busy; nothing, and an interrupted record goes, an attaching one goes once its command, of this host, is gone, and
+ * stays, said, while it may run). A write-ahead that never reached its node (beforeNode) is judged without visiting it
+ * (resolve/records.ts attemptVerdict): forgotten when its command, of this host, is gone or its pod is gone; busy while
+ * its command runs here; kept, said, when another host's. Neither is ever counted alive. The nodes
  * `asked` for (--node) are visited too, records or not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
  * it holds without a record are freed with the recorded ones. What a cni-attach/cni-detach is working on right now
  * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
@@ -246,7 +249,8 @@ async function recordsPass(
   // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
-  // attaching one stays: its attach may not have reached the node yet). This host's were judged by the local pass.
+  // attaching one goes once its command, of this host, is gone, else stays: its attach may not have reached the node
+  // yet). This host's were judged by the local pass; those that never reached their node (unvisited), above.
   const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname() && !unvisited.has(r));
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
