@@ -10,6 +10,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
+import type { AttachmentRecord } from '../resolve/records.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
@@ -42,11 +43,20 @@ interface Outcome {
  */
 interface Ahead {
   node: string;
+  /** The record as written ahead (beforeNode: true); onNode rewrites it without that mark. */
+  record: AttachmentRecord;
   written: Promise<{ key: string } | { error: Error }>;
   /** Set by settleRecord: the record was replaced or removed (or that was tried). */
   settled: boolean;
   /** Set when the engine asked for it before its first ADD: from then on the node may hold something of the attach. */
   reached?: boolean;
+  /**
+   * The record rewritten without its beforeNode mark (reachNode), started once the pod's sandbox was found (the engine's
+   * first node round trip runs alongside it) and awaited before the intent is recorded on the node. Rejects when the
+   * write-ahead landed but its rewrite failed: the attach then stops before changing anything, for a record that
+   * still said beforeNode would let a cni-gc of this host forget it unvisited.
+   */
+  onNode?: Promise<void>;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -56,21 +66,24 @@ const recordsNamespace = (job: Job) => job.flags.agentNamespace ?? 'kube-system'
 function writeAhead(job: Job, pod: Pod): Ahead {
   const m = pod.metadata!;
   const node = pod.spec!.nodeName!;
+  const record: AttachmentRecord = {
+    namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [],
+    // nothing of it is on its node yet: cleared before its intent is (reachNode)
+    beforeNode: true,
+  };
   const written = (async () => {
     const { addAttachingRecord, delPathsOf } = await import('../resolve/records.js');
     try {
       // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does
       const start = await thisHost.start();
-      const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
-        namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
-        by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
-      });
+      Object.assign(record, delPathsOf(job.flags), { by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) } });
+      const key = await addAttachingRecord(job.api!, recordsNamespace(job), record);
       return { key };
     } catch (e) {
       return { error: e as Error };
     }
   })();
-  const ahead: Ahead = { node, written, settled: false };
+  const ahead: Ahead = { node, record, written, settled: false };
   // the user's signal before the attach changed anything (the look-up, an agent starting: no hold yet) ends the
   // command without settleRecord: the attempt's record goes with the command's other leftovers, within the bound.
   // Once the engine went on to its ADD the record stays unless settled: a second signal that quits during the
@@ -92,6 +105,23 @@ function startAhead(job: Job, pod: Pod): Ahead | undefined {
   const m = pod.metadata;
   if (!job.api || !m?.uid || !m.name || !m.namespace || !pod.spec?.nodeName || pod.spec.hostNetwork || pod.status?.phase !== 'Running') return undefined;
   return writeAhead(job, pod);
+}
+
+/**
+ * The write-ahead rewritten without its beforeNode mark (resolve/records.ts AttachmentRecord.beforeNode), once it
+ * landed: from now on the attach may change its node. Nothing when the write-ahead did not land (nothing of the attach
+ * is recorded: nothing says beforeNode). Errors: the API's, as an UnreachableError saying nothing was changed.
+ */
+async function reachNode(job: Job, ahead: Ahead): Promise<void> {
+  const w = await ahead.written;
+  if (!('key' in w)) return;
+  const { rewriteAttachingRecord } = await import('../resolve/records.js');
+  const { beforeNode: _, ...reached } = ahead.record;
+  try {
+    await rewriteAttachingRecord(job.api!, recordsNamespace(job), reached, w.key);
+  } catch (e) {
+    throw new UnreachableError(`the cluster's record of this attach could not be updated before its first ADD (${shown((e as Error).message)}); nothing was changed: run it again`, { cause: e });
+  }
 }
 
 /** How long the bookkeeping of an attach the user's signal stopped may take (a second signal exits at once). */
@@ -118,6 +148,8 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   const records = await import('../resolve/records.js');
   if (ahead) ahead.settled = true;
   const w = ahead ? await (afterSignal ? within(ahead.written, AFTER_SIGNAL_MS) : ahead.written) : undefined;
+  // its rewrite (reachNode) lands first: one landing after a removal would bring the key back
+  if (ahead?.onNode) await (afterSignal ? within(ahead.onNode.catch(() => undefined), AFTER_SIGNAL_MS) : ahead.onNode.catch(() => undefined));
   const pending = w && 'key' in w ? w.key : undefined;
   const refused = w && 'error' in w ? w.error : undefined;
   const work = async () => {
@@ -171,7 +203,18 @@ interface Job {
   api?: KubeApi;
 }
 
+/** ahead's rewrite (reachNode), started once: by request (the sandbox was found) or at the latest by beforeFirstAdd. */
+function onNode(job: Job, ahead: Ahead): Promise<void> {
+  if (!ahead.onNode) {
+    ahead.onNode = reachNode(job, ahead);
+    ahead.onNode.catch(() => undefined); // awaited by beforeFirstAdd; settleRecord waits for it either way
+  }
+  return ahead.onNode;
+}
+
 async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<AttachRequest> {
+  // the pod's sandbox was found: its node is reached, and the engine's first round trip there comes next
+  if (ahead) void onNode(job, ahead);
   const { podCniArgs } = await load.pods();
   const { interfaceExists } = await load.netns();
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
@@ -183,9 +226,11 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined, ahe
     interfaceExists: async () => pod?.sandbox.links?.includes(job.p.ifname) ?? interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
-    // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index); the user's
-    // signal ends the wait (the engine then stops before changing anything)
-    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([ahead.written, whenInterrupted()])) } : {}),
+    // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index), and then its
+    // rewrite that says the attach may now change its node (reachNode: sent now, alongside the engine's first round
+    // trip; its failure stops the attach, nothing changed); the user's signal ends the wait (the engine then stops
+    // before changing anything)
+    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([onNode(job, ahead), whenInterrupted()])) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { BusyError, NotFoundError, SomeFailedError, StoppedError, UnreachableErr
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
+import { thisHost } from '../exec/host.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
@@ -150,6 +151,19 @@ interface PassOutcome {
   mismatched: Mismatched[];
   /** Gone pods' records that name another cache dir than the one gc read: kept, each said with the gc that frees it. */
   elsewhere: Elsewhere[];
+  /**
+   * Write-ahead records forgotten (with --dry-run: to forget) as records of attaches that left nothing on their node,
+   * each with why: judged unvisited (resolve/records.ts attemptVerdict) or on their node (nothing held, no lock, the
+   * command gone). Counted with the records removed.
+   */
+  forgotten: { record: AttachmentRecord; why: string }[];
+  /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
+  kept: { record: AttachmentRecord; why: string }[];
+  /**
+   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (interfaceGoneOnNode):
+   * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
+   */
+  interfaceGone: Classified[];
 }
 
 /**
@@ -218,7 +232,10 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * cni-list shows it with the cni-detach that clears it) — but its node, as that of an interrupted record of a live
  * pod, is visited: what the node holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
  * DELed from it in its sandbox, when that still runs, and forgotten with its records, as on this host; a lock held is
- * busy; nothing, and an interrupted record goes, an attaching one stays). Neither is ever counted alive. The nodes
+ * busy; nothing, and an interrupted record goes, an attaching one goes once its command, of this host, is gone, and
+ * stays, said, while it may run). A write-ahead that never reached its node (beforeNode) is judged without visiting it
+ * (resolve/records.ts attemptVerdict): forgotten when its command, of this host, is gone or its pod is gone; busy while
+ * its command runs here; kept, said, when another host's. Neither is ever counted alive. The nodes
  * `asked` for (--node) are visited too, records or not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
  * it holds without a record are freed with the recorded ones. What a cni-attach/cni-detach is working on right now
  * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
@@ -257,17 +274,37 @@ async function recordsPass(
   // a record is judged, freed and forgotten only by a gc that reads the cache dir it names: one of another dir is kept
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
-  const gone = mine.filter((r) => records.recordedPodGone(r, live));
+  const { CACHE_KIND } = await import('../cni/cache.js');
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], interfaceGone: [] };
+  // write-ahead records whose attach never reached its node (beforeNode) are judged here, unvisited: that node holds
+  // nothing of them (records.ts attemptVerdict), so no agent is started for them — one that cannot start there would
+  // hold every gc for its start time and fail it, at every run
+  const unvisited = new Set<AttachmentRecord>();
+  const forgetNow: AttachmentRecord[] = [];
+  for (const r of mine.filter((x) => x.attaching && x.beforeNode)) {
+    const v = records.attemptVerdict(r, await records.recordedCommand(r), records.recordedPodGone(r, live), thisHost.host);
+    if (!v) continue;
+    unvisited.add(r);
+    if ('forget' in v) (out.forgotten.push({ record: r, why: v.forget }), forgetNow.push(r));
+    else if ('running' in v) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by ?? {}, where: '' });
+    else out.kept.push({ record: r, why: v.unknown });
+  }
+  if (!flags.dryRun) {
+    for (const [node, recs] of records.recordsByNode(forgetNow)) {
+      await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
+    }
+  }
+  const gone = mine.filter((r) => records.recordedPodGone(r, live) && !unvisited.has(r));
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
-  const alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
   // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
-  // attaching one stays: its attach may not have reached the node yet). This host's were judged by the local pass.
-  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [] };
+  // attaching one goes once its command, of this host, is gone, else stays: its attach may not have reached the node
+  // yet). This host's were judged by the local pass; those that never reached their node (unvisited), above.
+  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname() && !unvisited.has(r));
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = mine.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -282,7 +319,6 @@ async function recordsPass(
   for (const n of [...asked, ...goneElsewhere.map((r) => r.node), ...unfinished.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
-  const { CACHE_KIND } = await import('../cni/cache.js');
   await Promise.all([...byNode].map(async ([node, recs]) => {
     // what the node holds of a live pod's attach that did not finish (its intent, its lock free): freed from it
     const interrupted = new Map<AttachmentRecord, Classified>();
@@ -330,20 +366,59 @@ async function recordsPass(
     };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
     const { argsMatchPod } = await load.pods();
+    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid
+    const heldOf = async (r: AttachmentRecord) => (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
+    // and the lock its attach takes in the pod's sandbox (held before its intent is recorded), found by the pod's uid
+    const attemptLock = async (r: AttachmentRecord): Promise<Busy | undefined> => {
+      const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
+        if (e instanceof NotFoundError) return undefined;
+        throw e;
+      }) : undefined;
+      return sb ? cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
+    };
     // a node reached by commands (this host's cache was read and reconciled by the local pass)
     const unrecorded = new Set<AttachmentRecord>();
+    let nodeRead = false;
     if (exec && exec !== localExec) {
       try {
-        const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all);
+        const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
         for (const [r, c] of v.interrupted) (todo.push(r), unrecorded.add(r), interrupted.set(r, c));
         out.busy.push(...v.attaching);
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
-        out.alive += v.changes.unrecorded - v.changes.unheld;
+        out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
+        out.interfaceGone.push(...v.interfaceGone);
         out.mismatched.push(...v.mismatched);
+        nodeRead = true;
       } catch (e) {
         out.unreached.push({ node, error: e });
+      }
+    }
+    // the write-ahead records of this node's live pods that what it holds did not settle: an intent (interrupted, or
+    // busy) or a result (an attach that finished but could not settle its record) is judged above. Nothing held at all
+    // (no intent, no result, no lock in the pod's sandbox): forgotten once its command, of this host, is gone — else it
+    // brought gc back to this node at every run; one whose command may still run (another host's, where only that host
+    // can tell; or this host's, running) is kept and said, as its attach may not have reached the node yet
+    if (nodeRead) {
+      for (const r of pending.filter((x) => x.attaching)) {
+        try {
+          if (await heldOf(r)) continue;
+          const busy = await attemptLock(r);
+          if (busy) {
+            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: busy, where: cache!.named('') });
+            continue;
+          }
+          const command = await records.recordedCommand(r);
+          const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+          if (command === 'gone') {
+            out.forgotten.push({ record: r, why: `${who} is gone, and node ${node} holds nothing of it (no intent, no result, no lock)` });
+            if (!flags.dryRun) forget.push(r);
+          } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
+          else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone` });
+        } catch (e) {
+          out.unreached.push({ node, error: e });
+        }
       }
     }
     for (let r of todo) {
@@ -381,13 +456,9 @@ async function recordsPass(
           // a write-ahead record begun before the sandbox look-up (an attach killed since, or still running): what its
           // node holds for it is found by the pod's uid; nothing there, and the record just goes — unless its attach
           // holds the lock in the pod's sandbox, still running there, before recording its intent: then it stays
-          const held = (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
+          const held = await heldOf(r);
           if (!held) {
-            const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
-              if (e instanceof NotFoundError) return undefined;
-              throw e;
-            }) : undefined;
-            const busy = sb ? await cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
+            const busy = await attemptLock(r);
             if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
             else if (!flags.dryRun) forget.push(r);
             continue;
@@ -437,6 +508,15 @@ async function recordsPass(
     }
   }));
   return out;
+}
+
+/**
+ * A write-ahead record (attaching: its sandbox not known when written) as the attachment gc leaves alone: its entry as
+ * the record names it (no container id, no config), its pod the record's. `kind`: cni/cache.ts CACHE_KIND.
+ */
+function attemptStale(r: AttachmentRecord, kind: CacheEntry['kind']): Freed {
+  const entry: CacheEntry = { kind, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
+  return { entry, intentOnly: true, netns: '', why: 'an attach of it has not finished', c: { entry, intentOnly: true, state: 'attaching', pod: { namespace: r.namespace, name: r.pod, uid: r.uid } } };
 }
 
 /**
@@ -581,7 +661,8 @@ async function reconcileNode(
   cache: ResultCache,
   pods: Pod[],
   all: AttachmentRecord[],
-): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[] }> {
+  reachedBy?: PodRuntime,
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[] }> {
   const { classify, podOf } = await load.attachmentState();
   const { recordKey, recordName, recordAgainstNode, recordedIn } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
@@ -636,7 +717,31 @@ async function reconcileNode(
   // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
   // once freed; one whose DEL fails keeps its record)
   const judged = classified.map((c) => (interrupted.some(([, x]) => x === c) ? { ...c, state: 'pod gone' as const } : c));
-  return { gone, interrupted, changes: await reconcileRecords(flags, deps, api, node, judged, all, world, () => node), attaching: attachingOf(classified, cache.named('')), mismatched };
+  const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
+  // counted apart from alive (a recorded one was counted alive from its record, an unrecorded one by changes.unrecorded)
+  const interfaceGone = reachedBy ? await interfaceGoneOnNode(reachedBy, exec, node, classified) : [];
+  return { gone, interrupted, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
+}
+
+/**
+ * The live pods' attachments a visited node holds (`classified`: classify's, without the node's sandboxes) whose
+ * interface is no longer in their sandbox's network namespace, as classify calls them on this host (state `interface
+ * gone`, its reason and brief): their sandboxes looked up by the pods' uids on that node, all at once where the
+ * runtime can (PodRuntime.lookUpSandboxes: one round trip, which reads each one's links), then each judged only when
+ * it is the attachment's own sandbox and its links were read. A look-up that fails judges nothing (they stay alive).
+ */
+async function interfaceGoneOnNode(rt: PodRuntime, exec: Executor, node: string, classified: Classified[]): Promise<Classified[]> {
+  const live = classified.filter((c) => c.state === 'attached' && c.livePod && c.pod?.uid && !c.intentOnly);
+  if (live.length === 0) return [];
+  const ref = (c: Classified) => ({ namespace: c.pod!.namespace, name: c.pod!.name, uid: c.pod!.uid!, node });
+  await rt.lookUpSandboxes?.(live.map(ref));
+  const out: Classified[] = [];
+  for (const c of live) {
+    const sb = await rt.findSandbox(ref(c), exec).catch(() => undefined);
+    if (!sb || sb.id !== c.entry.containerId || !sb.links || sb.links.includes(c.entry.ifName)) continue;
+    out.push({ ...c, state: 'interface gone', brief: 'link deleted, lease still held', reason: `${c.entry.ifName} is not in the network namespace of sandbox ${sb.id.slice(0, 12)} on node ${node} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` });
+  }
+  return out;
 }
 
 /**
@@ -737,6 +842,11 @@ function asEntry(m: Mismatched): Pick<InvalidRecord, 'configMap' | 'keyJson'> {
 /** The kubectl patch that removes an entry of the records (cli/output.ts removeKeyCommandLine). */
 function removalOf(flags: GcFlags, r: Pick<InvalidRecord, 'configMap' | 'keyJson'>): string {
   return removeKeyCommandLine(flags, flags.agentNamespace ?? 'kube-system', r.configMap, r.keyJson);
+}
+
+/** The cni-detach that frees an attachment whose interface is gone (its pod's, or its namespace's: cli/output.ts). */
+function clearIfGone(flags: GcFlags, c: Classified): string {
+  return detachCommandLine(c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : { netns: c.entry.netns ?? 'PATH' }, c.entry.ifName, flags);
 }
 
 /** An attachment of a live pod whose sandbox could not be checked (Classified.unchecked), as gc says it. */
@@ -882,6 +992,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     };
     const { stale, refused } = await judge(classified);
     const valid = classified.filter((c) => c.state === 'attached' || c.state === 'interface gone');
+    // attachments whose interface was deleted in a namespace that lives: valid for CNI GC (their lease is held), not
+    // freed by gc (cni-detach frees them), and not alive: counted apart (with those of the nodes visited, below)
+    const interfaceGone = classified.filter((c) => c.state === 'interface gone');
     // what a cni-attach/cni-detach is working on right now: left alone (and valid for CNI GC: cni/gc.ts)
     const left: Left[] = attachingOf(classified, '');
     // attachments of live pods whose runtime could not be asked: kept (and kept valid for CNI GC), each said, exit 4
@@ -930,6 +1043,10 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let mismatched: Mismatched[] = [];
     // gone pods' records of another cache dir: kept, said with the cni-gc that frees them
     let elsewhere: Elsewhere[] = [];
+    // write-ahead records of attaches that left nothing on their node, forgotten with why (counted as records removed),
+    // and those kept because their attach may still be running
+    const forgottenWhy = new Map<AttachmentRecord, string>();
+    let keptAttempts: { record: AttachmentRecord; why: string }[] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
@@ -947,6 +1064,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         unreached.push(...remote.unreached);
         mismatched = remote.mismatched;
         elsewhere = remote.elsewhere;
+        keptAttempts = remote.kept;
+        interfaceGone.push(...remote.interfaceGone);
+        for (const f of remote.forgotten) (changes.removed.push(f.record), forgottenWhy.set(f.record, f.why));
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
         const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
@@ -990,7 +1110,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const verb = flags.dryRun ? 'would free' : 'freed';
     // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
     // could not be asked the others are not known, and the line says so rather than count them as none
-    const alive = valid.length + settled.alive.length - unchecked.length + aliveElsewhere;
+    const alive = valid.length + settled.alive.length - unchecked.length - classified.filter((c) => c.state === 'interface gone').length + aliveElsewhere;
     const aliveSaid = clusterError ? `${alive} alive on this host (on other nodes: not known, the cluster could not be asked)` : `${alive} alive`;
     if (flags.output !== 'summary') {
       const rec = (s: Stale & { c: Classified }) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why });
@@ -1004,6 +1124,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           ...settled.alive.map((c) => ({ ...rec({ entry: c.entry, intentOnly: c.intentOnly, netns: '', why: '', c }), now: 'attached' })),
           ...settled.gone.map((l) => ({ ...rec(l.stale), now: 'gone' })),
         ].map(({ reason: _r, ...r }) => r),
+        // live pods' attachments whose interface is gone from their namespace: not alive; cni-detach frees their lease
+        interfaceGone: interfaceGone.map((c) => ({ target: describeEntry(c), ifname: c.entry.ifName, network: c.entry.networkName, containerId: c.entry.containerId, reason: c.reason, clearCommand: clearIfGone(flags, c) })),
         // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
         alive: clusterError ? null : alive,
         cniGc: outcome.gcNetworks,
@@ -1014,7 +1136,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         agentPodsDeleted: agents.deleted,
         records: {
           added: changes.added.map(recordRow),
-          removed: changes.removed.map(recordRow),
+          removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}) })),
+          // write-ahead records kept: their attach may still be running (why)
+          keptAttaching: keptAttempts.map((k) => ({ ...recordRow(k.record), why: k.why })),
           invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
           mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
           // kept: another cache dir's (gcCommand frees them; absent where their node does not trust it: untrusted says why)
@@ -1034,15 +1158,17 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
       for (const w of outcome.gcWaits) deps.io.err(`note: CNI GC of network ${w.network} would wait for ${w.who} to finish, at most ${formatDuration(ctx.timeoutMs)} (--timeout): ${gcWaitWhy(w)}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
-      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: the node holds nothing of it\n`);
+      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
+      for (const k of keptAttempts) deps.io.err(`note: kept the record of ${describeRecord(k.record)}: ${k.why}\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
       for (const e of elsewhere) deps.io.err(`note: ${describeElsewhere(flags, e)}\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
+      for (const c of interfaceGone) deps.io.err(`note: ${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) is not counted alive: ${c.reason}; run \`${clearIfGone(flags, c)}\`\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

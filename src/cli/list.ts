@@ -50,7 +50,7 @@ function annotated(c: Classified): boolean | undefined {
  * pods could not be listed: live is null) — since that node's cache is not read (cni-list checks a 'pod gone' against
  * the API's pods first: recordVerdict, mismatchedRow). `command`: for a write-ahead record
  * that names its command (AttachmentRecord.by), whether that command still runs, where this host can tell (it ran
- * here: commandOf): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
+ * here: resolve/records.ts recordedCommand): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
  * undefined (another host's, or not named): attaching, "still running, or its command was killed".
  */
 export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
@@ -101,6 +101,18 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
     const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
     const mayKeep = 'the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it';
+    if (command === 'gone' && r.beforeNode) {
+      // its command ran on this host, is gone, and never reached the node (resolve/records.ts AttachmentRecord.beforeNode):
+      // nothing there to undo — cni-gc forgets it without visiting that node (a cni-detach would reach it for nothing)
+      return {
+        ...row,
+        state: 'interrupted',
+        brief: 'never reached its node; command gone',
+        reason: `${began} and did not finish: its command${pid} is gone without settling this record, and never reached node ${r.node} (it had recorded nothing there): nothing to undo; cni-gc forgets the record without visiting that node`,
+        remedy: 'cni-gc forgets it',
+        clear: gcCommandLine(flags),
+      };
+    }
     if (command === 'gone') {
       // its command ran on this host and is gone: nothing will settle the record any more
       return {
@@ -207,17 +219,6 @@ function recordVerdict(
   if (r.attaching || !records.recordedPodGone(r, uids)) return undefined;
   const v = records.recordAgainstPods(r, pods);
   return v ? { ...v, nodeRead: false } : undefined;
-}
-
-/**
- * Whether the command a write-ahead record names (AttachmentRecord.by) still runs: 'running' or 'gone' when it ran on
- * this host (the lock rule's test, exec/lock.ts: its pid runs with the start time it had), undefined when the record
- * names none or another host's (nothing here can tell whether a process there runs). One /proc read.
- */
-async function commandOf(r: AttachmentRecord): Promise<'running' | 'gone' | undefined> {
-  if (!r.by || r.by.host !== thisHost.host) return undefined;
-  const start = await thisHost.startOf(r.by.pid);
-  return start !== undefined && (r.by.start === undefined || start === r.by.start) ? 'running' : 'gone';
 }
 
 /**
@@ -494,7 +495,7 @@ are not shown: a note counts them.`,
         continue;
       }
       if (!wantedRecord(r) || seen.has(`${r.containerId}/${r.ifname}`) || (r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))) continue;
-      remote.push(recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await commandOf(r) : undefined));
+      remote.push(recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await recordsModule!.recordedCommand(r) : undefined));
     }
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));

@@ -129,6 +129,26 @@ export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespac
   };
 }
 
+/** The longest message of the API's a reason quotes (a kubelet's image-pull error can run to kilobytes). */
+const MESSAGE_MAX = 200;
+
+/**
+ * Why a Pending agent pod has not run, from what the API last said of it, for the message of a start that timed out:
+ * its container's waiting state ("ContainerCreating", "ErrImagePull: <message>"), else its pod conditions that are not
+ * True ("Initialized False: <reason>: <message>"), else — no status from any kubelet: a pod bound to a node by
+ * spec.nodeName, as an agent is, gets its conditions from that node's kubelet — that no kubelet has reported on it,
+ * naming the node (down, NotReady, or no node of that name any more). Messages cut to MESSAGE_MAX characters. Pure.
+ */
+export function pendingWhy(p: Pod, node: string): string {
+  const cut = (m: string | undefined) => (m ? `: ${m.length > MESSAGE_MAX ? `${m.slice(0, MESSAGE_MAX - 1)}…` : m}` : '');
+  const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+  if (w?.reason) return `${w.reason}${cut(w.message)}`;
+  const notTrue = (p.status?.conditions ?? []).filter((c) => c.status !== 'True');
+  if (notTrue.length > 0) return notTrue.map((c) => `${c.type} ${c.status}${c.reason ? `: ${c.reason}` : ''}${cut(c.message)}`).join('; ');
+  if ((p.status?.conditions ?? []).length > 0) return 'its kubelet has not started its container';
+  return `no kubelet has reported on it: node ${node} may be down, NotReady, or no node of the cluster any more`;
+}
+
 export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { close(): Promise<void> } {
   const agents = new Map<string, Promise<{ name: string; cri: CriSandboxes }>>();
   const created: string[] = [];
@@ -179,9 +199,9 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     }
     const why = waiting(seen.pod);
     if (seen.settled) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} cannot start (${why})`, { fix: { setting: 'agentImage' } });
-    throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} did not start within ${o.startTimeoutMs / 1000}s${why ? ` (${why})` : ''}`, {
-      fix: { setting: 'agentImage' },
-    });
+    // --agent-image is the way out of an image that does not come, not of a node no kubelet answers for
+    const kubeletSaid = !!why || (seen.pod.status?.conditions ?? []).length > 0;
+    throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} did not start within ${o.startTimeoutMs / 1000}s (${pendingWhy(seen.pod, node)})`, kubeletSaid ? { fix: { setting: 'agentImage' } } : {});
   };
   const agent = (node: string) => {
     let a = agents.get(node);

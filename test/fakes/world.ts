@@ -13,7 +13,14 @@ const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' }
 export function world(opts: { stdin?: string } = {}) {
   const exec = new FakeExecutor();
   exec.netns.add(NETNS);
-  exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, NETNS)) } : {}));
+  // its ADD makes the link in the sandbox's namespace and its DEL removes it, as a real plugin does (cni-list and
+  // cni-gc look for it: a link missing is "interface gone")
+  exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+    const ns = c.env.CNI_NETNS;
+    if (ns && c.command === 'ADD') exec.links.set(ns, new Set([...(exec.links.get(ns) ?? []), c.env.CNI_IFNAME!]));
+    if (ns && c.command === 'DEL') exec.links.get(ns)?.delete(c.env.CNI_IFNAME!);
+    return c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult(c.env.CNI_IFNAME!, NETNS)) } : {};
+  });
   const kube = new FakeKube('shop');
   const pod = kube.add(makePod({ name: 'web-1', namespace: 'shop', uid: 'uid-1', node: 'node-1', annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }]) } }));
   const runtime = new FakeRuntime();

@@ -1125,8 +1125,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     api.clearRequests();
     expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
     const cmRequests = () => api.requests.filter((q) => q.path.startsWith('/api/v1/namespaces/kube-system/configmaps')).map((q) => `${q.method} ${q.path.replace('/api/v1/namespaces/kube-system/configmaps', '')}`);
-    // the first attach on node-a: the write-ahead (its ConfigMap is not there yet: created), then the attached record
-    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-a', 'POST ', 'PATCH /cni-attach-node-node-a']);
+    // the first attach on node-a: the write-ahead (its ConfigMap is not there yet: created), its rewrite without
+    // beforeNode once the sandbox was found (before the intent is recorded on the node), then the attached record
+    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-a', 'POST ', 'PATCH /cni-attach-node-node-a', 'PATCH /cni-attach-node-node-a']);
     const final = api.requests.filter((q) => q.method === 'PATCH' && q.path.endsWith('/cni-attach-node-node-a')).at(-1)!.body as { data: Record<string, string | null> };
     expect(Object.values(final.data).filter((v) => v === null)).toHaveLength(1); // the write-ahead's key, in the same patch
     const data = Object.entries(api.listConfigMaps('kube-system')[0]!.data ?? {});
@@ -1141,8 +1142,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     api.clearRequests();
     const missing = await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common, '--cni-path', '/opt/nothing']);
     expect(missing.exitCode, missing.stderr).toBe(2);
-    // its write-ahead removed, node-b's ConfigMap was empty: deleted
-    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-b', 'POST ', 'PATCH /cni-attach-node-node-b', 'DELETE /cni-attach-node-node-b']);
+    // its write-ahead (rewritten once its sandbox was found, alongside the checks that refuse it) removed, node-b's
+    // ConfigMap was empty: deleted
+    expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-b', 'POST ', 'PATCH /cni-attach-node-node-b', 'PATCH /cni-attach-node-node-b', 'DELETE /cni-attach-node-node-b']);
     expect(api.getConfigMap('kube-system', 'cni-attach-node-node-b')).toBeUndefined();
     const keys = recordKeys();
     expect(keys).toEqual([expect.stringMatching(new RegExp(`^${lab.prefix}-web-1\\.`))]);

@@ -557,6 +557,14 @@ describe('smaller field cases', () => {
     const table = await listTable(ws.cacheDir);
     expect(table.rows.map((r) => [r.STATE, r.REASON])).toEqual([['interface gone', 'link deleted, lease still held']]);
     expect(table.notes).toEqual([`note: to clear netns:${netnsPath(ns)} eth1 (interface gone): \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir}\``]);
+    // cni-gc does not count it alive (before: "gc: freed 0 stale attachments, 1 alive"), nor frees it: the same state
+    // apart, with the cni-detach that frees its lease
+    const gc = await runCli('gc', ['--cache-dir', ws.cacheDir, '--cni-path', CNI_DIR]);
+    expectOk(gc);
+    expect(gc.stdout, show(gc)).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
+    expect(gc.stderr).toContain(`note: eth1 of netns ${netnsPath(ns)} (network `);
+    expect(gc.stderr).toContain(`is not counted alive: eth1 is not in ${netnsPath(ns)} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path ${CNI_DIR}\``);
+    expect(await leases(ws.dataDir)).not.toEqual([]);
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);
   });

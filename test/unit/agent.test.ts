@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
-import { AGENT_IMAGE, agentForOtherNodes, agentPod, agentRuntime } from '../../src/resolve/agent.js';
+import { AGENT_IMAGE, agentForOtherNodes, agentPod, agentRuntime, pendingWhy } from '../../src/resolve/agent.js';
+import type { Pod } from '../../src/resolve/kube.js';
 import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
@@ -105,8 +106,19 @@ describe('--runtime agent', () => {
     const w = agentWorld();
     w.kube.startAs = 'Pending';
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(4);
-    expect(w.stderr()).toMatch(/agent pod kube-system\/\S+ on node node-9 did not start within 1s/);
+    // its node and why, from what the API says of the pod (before: nothing when its container had no waiting state)
+    expect(w.stderr()).toMatch(/agent pod kube-system\/\S+ on node node-9 did not start within 1s \(no kubelet has reported on it: node node-9 may be down, NotReady, or no node of the cluster any more\)/);
+    expect(w.stderr()).not.toMatch(/see --agent-image/); // no image would make that node's kubelet answer
     expect(w.kube.deleted).toHaveLength(1);
+  });
+
+  it('why a Pending agent has not run: its container\'s waiting state, else its conditions not True, else no kubelet has reported on it', () => {
+    const pod = (status: Pod['status']): Pod => ({ metadata: { name: 'a' }, status: { phase: 'Pending', ...status } });
+    expect(pendingWhy(pod({ containerStatuses: [{ name: 'agent', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull', message: `pull access denied ${'x'.repeat(300)}` } } }] }), 'node-a'))
+      .toBe(`ErrImagePull: pull access denied ${'x'.repeat(180)}…`);
+    expect(pendingWhy(pod({ conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'False', reason: 'NodeNotReady', message: 'node is not ready' }] }), 'node-a'))
+      .toBe('Initialized False: NodeNotReady: node is not ready');
+    expect(pendingWhy(pod({}), 'node-far')).toBe('no kubelet has reported on it: node node-far may be down, NotReady, or no node of the cluster any more');
   });
 
   it('passes --agent-image and --agent-namespace', async () => {

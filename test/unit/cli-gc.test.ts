@@ -842,3 +842,19 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
     expect(w.stderr()).toMatch(/^note: could not delete agent pod kube-system\/cni-attach-agent-dead1: deleting pod: the API server answered 403/m);
   });
 });
+
+describe('kubectl cni-gc: an attachment whose interface is gone is not alive (fault: counted "alive")', () => {
+  it('this host: counted apart, with the cni-detach that frees its lease; not freed, not a failure (exit 0)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.links.set(NETNS, new Set(['lo']));
+    // before: "gc: freed 0 stale attachments, 1 alive"
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 interface gone (cni-detach frees its lease)\n');
+    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
+    expect(dels(w)).toHaveLength(0);
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 0, freed: [], interfaceGone: [{ target: 'pod shop/web-1', ifname: 'eth1', network: 'net', containerId: SANDBOX, clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1' }] });
+    expect(results(w)).toHaveLength(1);
+  });
+});

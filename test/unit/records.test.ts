@@ -214,7 +214,8 @@ describe('records', () => {
             writes++;
             if (mode === '403') throw forbidden();
             if (mode === 'other error' && writes === 1) throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: cannot reach the API server at https://x: ECONNRESET');
-            if (mode === 'landed, then refused' && writes > 1) throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 500: boom', 500, undefined, 'boom');
+            // (its rewrite before the node is changed, attaching still, lands: a refused one stops the attach, below)
+            if (mode === 'landed, then refused' && writes > 1 && !Object.values(a[2]).some((v) => v !== null && JSON.parse(v).attaching === true)) throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 500: boom', 500, undefined, 'boom');
             return patch(...a);
           };
           w.kube.createConfigMap = async (cm) => {
@@ -300,7 +301,8 @@ describe('the write-ahead record of a pod attach', () => {
     const started = new Promise<void>((r) => (lookUpStarted = r));
     const patch = w.kube.patchConfigMapData.bind(w.kube);
     w.kube.patchConfigMapData = async (ns, name, data) => {
-      const ahead = Object.values(data).some((v) => v !== null && JSON.parse(v).attaching === true);
+      const ahead = Object.values(data).some((v) => v !== null && JSON.parse(v).attaching === true && JSON.parse(v).beforeNode === true);
+      if (Object.values(data).some((v) => v !== null && JSON.parse(v).attaching === true && JSON.parse(v).beforeNode === undefined)) log.push('rewritten: may change its node');
       if (ahead) {
         log.push('write-ahead sent');
         // it is answered only once the look-up has begun: an attach that waited for it before its look-up would stall
@@ -328,9 +330,11 @@ describe('the write-ahead record of a pod attach', () => {
       return bridge(c);
     });
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
-    expect(log).toEqual(['write-ahead sent', 'look-up began', 'look-up ended', 'write-ahead landed', 'ADD']);
-    // the write-ahead (a patch, then the ConfigMap created), then the attached record replacing it: one patch
-    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1']);
+    // the write-ahead says beforeNode until the sandbox was found; its rewrite without it lands before the ADD (and the
+    // intent: cni-gc forgets a record still saying beforeNode of a command gone without visiting its node)
+    expect(log).toEqual(['write-ahead sent', 'look-up began', 'look-up ended', 'write-ahead landed', 'rewritten: may change its node', 'ADD']);
+    // the write-ahead (a patch, then the ConfigMap created), its rewrite, then the attached record replacing it: one patch
+    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1']);
     const cm = w.kube.configMaps.get('kube-system/cni-attach-node-node-1')!;
     expect(Object.keys(cm.data)).toEqual([recordKey(SANDBOX, 'eth1')]);
     const [r] = await listRecords(w.kube, 'kube-system');
@@ -338,12 +342,29 @@ describe('the write-ahead record of a pod attach', () => {
     expect(r).toMatchObject({ pod: 'web-1', containerId: SANDBOX, addresses: ['198.18.0.2/24'] });
   });
 
+  it('its rewrite before the node is changed refused (the write-ahead landed): the attach stops before its intent and ADD, exit 4, nothing changed, its record removed', async () => {
+    const w = world();
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      if (Object.values(data).some((v) => v !== null && JSON.parse(v).attaching === true && JSON.parse(v).beforeNode === undefined)) {
+        throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 500: boom', 500, undefined, 'boom');
+      }
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(attachCommand, attachArgs)).toBe(4);
+    expect(w.stderr()).toMatch(/^error: the cluster's record of this attach could not be updated before its first ADD \(.*500: boom.*\); nothing was changed: run it again/m);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toEqual([]);
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/intents/') || k.includes('/results/'))).toEqual([]);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
   it('is removed when nothing was left: refused (ifname present), rolled back (ADD failed); a dry run writes none', async () => {
     const w = world();
     w.exec.links.set('/proc/4242/ns/net', new Set(['eth1']));
     expect(await w.cli(attachCommand, attachArgs)).toBe(2);
     // the write-ahead's removal left the node's ConfigMap empty: deleted at the version that patch left
-    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1', 'delete kube-system/cni-attach-node-node-1@2']);
+    // (the rewrite is sent once the sandbox was found, alongside the checks that refuse it: version 2, the removal 3)
+    expect(w.kube.configMapCalls).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1', 'patch kube-system/cni-attach-node-node-1', 'delete kube-system/cni-attach-node-node-1@3']);
     expect(w.kube.configMaps.size).toBe(0);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
     w.exec.links.clear();
@@ -798,6 +819,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const w = world();
     put(w.exec, 'web-1', SANDBOX, false, 'uid-1');
     w.exec.netns.add('/proc/9/ns/net');
+    w.exec.links.set('/proc/9/ns/net', new Set(['net1'])); // its interface is there: alive
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', containerId: C }));
     const patch = w.kube.patchConfigMapData.bind(w.kube);
     w.kube.patchConfigMapData = async () => {
@@ -1139,6 +1161,30 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
   });
 
+  it('a live pod\'s attachment on a visited node whose interface is gone from its sandbox is not alive: counted apart, as on this host (its sandbox looked up there, its links read)', async () => {
+    const w = setup();
+    await records(w);
+    // db-4's sandbox on node-2 as the node's look-up reads it: net1 is not among its links any more
+    const find = w.runtime.findSandbox.bind(w.runtime);
+    w.runtime.findSandbox = async (ref) => {
+      const sb = await find(ref);
+      return sb && ref.name === 'db-4' ? { ...sb, links: ['lo', 'eth0'] } : sb;
+    };
+    // before: "gc: freed 2 stale attachments, 1 alive"
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
+    expect(w.stderr()).toContain(`note: net1 of pod shop/db-4 (network net) is not counted alive: net1 is not in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach db-4 -n shop --ifname net1\`\n`);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A)).toEqual([]);
+    expect(await recorded(w)).toEqual(['db-4/net1']);
+    // its links read with net1 among them: alive
+    w.runtime.findSandbox = async (ref) => {
+      const sb = await find(ref);
+      return sb ? { ...sb, links: ['lo', 'eth0', 'net1'] } : sb;
+    };
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 1, interfaceGone: [] });
+  });
+
   it('one whose DEL fails again is counted as could not be freed, with the reason (exit 1), not alive; its records stay', async () => {
     const w = setup(() => ({ code: 1, stdout: '{"code":11,"msg":"bad range"}' }));
     await records(w);
@@ -1159,5 +1205,115 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(w.stdout()).toMatch(/^gc: freed 1 stale attachment, 1 alive, 1 busy \(left for a later run\)$/m);
     expect(w.stderr()).toContain('note: left net3 of pod shop/db-2 (network net) alone: a cni-attach/cni-detach (pid 77 on host laptop-2');
     expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-4/net1']);
+  });
+});
+
+describe('cni-gc and write-ahead records of attaches that never reached their node (fault: every gc went to that node)', () => {
+  // an attach killed while its agent pod was starting on node-far, where no agent ever runs: its write-ahead says
+  // beforeNode (it never recorded anything there); before, every cni-gc started an agent there, waited out its start and
+  // said the node could not be reached (exit 4), at every run
+  const far = () => {
+    const w = world();
+    w.kube.add(makePod({ name: 'web-far', namespace: 'shop', uid: 'uid-far', node: 'node-far' }));
+    const reached: string[] = [];
+    w.runtime.nodeExecutor = async (n: string) => {
+      reached.push(n);
+      throw new UnreachableError(`agent pod kube-system/cni-attach-agent-x on node ${n} did not start within 120s (ContainerCreating)`);
+    };
+    w.deps.hostname = () => 'laptop';
+    return { ...w, reached };
+  };
+  const ahead = (w: ReturnType<typeof world>, o: Partial<AttachmentRecord>) =>
+    addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-far', uid: 'uid-far', node: 'node-far', ifname: 'net1', containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', beforeNode: true, ...o }));
+  const gone = async () => ({ host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }); // this pid, now another process: gone
+
+  it('this host\'s command gone: forgotten without visiting its node, with a line saying so (--dry-run: would); the next gc does not go there', async () => {
+    const w = far();
+    const by = await gone();
+    await ahead(w, { by });
+    const why = `its attach (pid ${process.pid} on this host ${thisHost.host}), begun at 2026-12-01T21:00:00Z, is gone and never reached node node-far (it had recorded nothing there): nothing to free`;
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe(`would forget the record of net1 of pod shop/web-far (network net) on node node-far: ${why}\ngc: would free 0 stale attachments, 0 alive, 1 record to remove\n`);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout()).records.removed).toEqual([expect.objectContaining({ target: 'pod shop/web-far', node: 'node-far', why })]);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
+    expect(w.reached).toEqual([]);
+    // cni-list: interrupted, cleared by that cni-gc (a cni-detach would go to the node for nothing)
+    await ahead(w, { by });
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout()).items).toEqual([expect.objectContaining({ state: 'interrupted', clearCommand: 'kubectl cni-gc', reason: expect.stringMatching(/is gone without settling this record, and never reached node node-far \(it had recorded nothing there\): nothing to undo; cni-gc forgets the record without visiting that node$/) })]);
+  });
+
+  it('a command that may still run is never forgotten: this host\'s running one is left alone (busy), another host\'s kept with why; neither visits the node; once its pod is gone, forgotten unvisited', async () => {
+    const w = far();
+    await ahead(w, { ifname: 'net1', by: { host: thisHost.host, pid: process.pid, start: (await thisHost.start())! } });
+    await ahead(w, { ifname: 'net2', by: { host: 'laptop-2', pid: 77, start: '1' } });
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 busy (left for a later run)\n');
+    expect(w.stderr()).toContain(`note: left net1 of pod shop/web-far (network net) alone: a cni-attach/cni-detach (pid ${process.pid} on `);
+    expect(w.stderr()).toContain('note: kept the record of net2 of pod shop/web-far (network net) on node node-far: its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, has not reached node node-far (nothing of it there to free) and may still be running: only on host laptop-2 can that be told, where a cni-gc forgets it once its command is gone\n');
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.ifname).sort()).toEqual(['net1', 'net2']);
+    expect(w.reached).toEqual([]);
+    w.kube.pods.delete('shop/web-far');
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^forgot the record of net2 of pod shop\/web-far \(network net\) on node node-far: its pod is gone, and its attach \(pid 77 on host laptop-2\), begun at 2026-12-01T21:00:00Z, never reached node node-far/m);
+    expect(w.reached).toEqual([]);
+  });
+
+  it('a record without the mark (an old one, or an attach that went on to its node) is judged on its node, as before', async () => {
+    const w = far();
+    await ahead(w, { by: await gone(), beforeNode: undefined });
+    expect(await w.cli(gcCommand, [])).toBe(4);
+    expect(w.reached).toEqual(['node-far']);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+});
+
+describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead record (fault: kept, so every gc came back)', () => {
+  const setup = () => {
+    const w = world();
+    const node2 = nodeTwo(w);
+    const cid = 'c'.repeat(64);
+    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', node: 'node-2' }));
+    w.runtime.add('shop', 'db-1', 'uid-db', { id: cid, pid: 9, netnsPath: '/proc/9/ns/net' });
+    w.deps.hostname = () => 'laptop';
+    return { ...w, node2, cid };
+  };
+  const ahead = (w: ReturnType<typeof world>, by: AttachmentRecord['by']) => addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by }));
+
+  it('its command (this host\'s) gone and no intent, result or lock there: forgotten, said; the next gc does not visit', async () => {
+    const w = setup();
+    const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` };
+    await ahead(w, by);
+    const line = `the record of net1 of pod shop/db-1 (network net) on node node-2: its attach (pid ${process.pid} on this host ${thisHost.host}), begun at 2026-12-01T21:00:00Z, is gone, and node node-2 holds nothing of it (no intent, no result, no lock)`;
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe(`would forget ${line}\ngc: would free 0 stale attachments, 0 alive, 1 record to remove\n`);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    // its lock held on the node (what that command started may still run there): left alone
+    w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 busy (left for a later run)\n');
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    w.node2.files.delete(lockPath('/var/lib/cni', w.cid, 'net1'));
+    // before: "gc: freed 0 stale attachments, 0 alive", the record kept, and node-2 visited again at every gc
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe(`forgot ${line}\ngc: freed 0 stale attachments, 0 alive, 1 record removed\n`);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    let visits = 0;
+    w.runtime.nodeExecutor = async () => (visits++, w.node2);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(visits).toBe(0);
+  });
+
+  it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
+    const w = setup();
+    await ahead(w, { host: 'laptop-2', pid: 77, start: '1' });
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
+    expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: node node-2 holds nothing of it yet, and its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, may still be running: only on host laptop-2 can that be told, where a cni-gc forgets it once its command is gone\n');
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
   });
 });
