@@ -37,53 +37,41 @@ interface Outcome {
 }
 
 /**
- * The write-ahead record of one pod attach (resolve/records.ts): started when the attach starts (after the pod was
- * read, alongside the node's look-up), awaited before the first plugin ADD (the engine's beforeFirstAdd), then
+ * The write-ahead record of one pod attach (resolve/records.ts): started once the pod's sandbox was found, on the
+ * attach's way to its node (startAhead), awaited before the first plugin ADD (the engine's beforeFirstAdd), then
  * replaced or removed by settleRecord. `written`: whether it landed (it never rejects: a record is only an index).
  */
 interface Ahead {
   node: string;
-  /** The record as written ahead (beforeNode: true); onNode rewrites it without that mark. */
-  record: AttachmentRecord;
   written: Promise<{ key: string } | { error: Error }>;
   /** Set by settleRecord: the record was replaced or removed (or that was tried). */
   settled: boolean;
   /** Set when the engine asked for it before its first ADD: from then on the node may hold something of the attach. */
   reached?: boolean;
-  /**
-   * The record rewritten without its beforeNode mark (reachNode), started once the pod's sandbox was found (the engine's
-   * first node round trip runs alongside it) and awaited before the intent is recorded on the node. Rejects when the
-   * write-ahead landed but its rewrite failed: the attach then stops before changing anything, for a record that
-   * still said beforeNode would let a cni-gc of this host forget it unvisited.
-   */
-  onNode?: Promise<void>;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const recordsNamespace = (job: Job) => job.flags.agentNamespace ?? 'kube-system';
 
-/** Start writing the attaching record of pod (its sandbox id is not known yet: ''). */
+/** Start writing the attaching record of pod (its sandbox id is not known to the record yet: ''). */
 function writeAhead(job: Job, pod: Pod): Ahead {
   const m = pod.metadata!;
   const node = pod.spec!.nodeName!;
-  const record: AttachmentRecord = {
-    namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [],
-    // nothing of it is on its node yet: cleared before its intent is (reachNode)
-    beforeNode: true,
-  };
   const written = (async () => {
     const { addAttachingRecord, delPathsOf } = await import('../resolve/records.js');
     try {
       // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does
       const start = await thisHost.start();
-      Object.assign(record, delPathsOf(job.flags), { by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) } });
-      const key = await addAttachingRecord(job.api!, recordsNamespace(job), record);
+      const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
+        namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
+        by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
+      });
       return { key };
     } catch (e) {
       return { error: e as Error };
     }
   })();
-  const ahead: Ahead = { node, record, written, settled: false };
+  const ahead: Ahead = { node, written, settled: false };
   // the user's signal before the attach changed anything (the look-up, an agent starting: no hold yet) ends the
   // command without settleRecord: the attempt's record goes with the command's other leftovers, within the bound.
   // Once the engine went on to its ADD the record stays unless settled: a second signal that quits during the
@@ -98,30 +86,21 @@ function writeAhead(job: Job, pod: Pod): Ahead {
 }
 
 /**
- * The write-ahead of a pod attach, unless the pod is refused before any look-up (not Running, hostNetwork, not
- * scheduled: podTargetOf refuses it, and nothing is written for it).
+ * The write-ahead of a pod attach, started once its sandbox was found — nothing is written for a pod refused before
+ * (not Running, hostNetwork, not scheduled, no sandbox: podTargetOf refuses it), nor for a dry run.
+ *
+ * Why not earlier, alongside the look-up (which would hide the write's round trip behind the look-up's): a record is
+ * what sends cni-gc to a node. One written before the sandbox was found, by an attach killed then (while its agent
+ * pod started, say), would name a node that holds nothing of it, and gc could not tell that without going there — on a
+ * node where no agent can start, waiting out an agent's start at every run. Written once the sandbox was found, the
+ * record stands for an attach on its way to that node's ADD (its first request there carries its lock and intent): an
+ * attach killed before it leaves no record at all, and one killed after is found on a node the look-up just reached.
+ * The cost is one API round trip between the look-up and the first ADD (the engine's beforeFirstAdd waits for it).
  */
 function startAhead(job: Job, pod: Pod): Ahead | undefined {
   const m = pod.metadata;
   if (!job.api || !m?.uid || !m.name || !m.namespace || !pod.spec?.nodeName || pod.spec.hostNetwork || pod.status?.phase !== 'Running') return undefined;
   return writeAhead(job, pod);
-}
-
-/**
- * The write-ahead rewritten without its beforeNode mark (resolve/records.ts AttachmentRecord.beforeNode), once it
- * landed: from now on the attach may change its node. Nothing when the write-ahead did not land (nothing of the attach
- * is recorded: nothing says beforeNode). Errors: the API's, as an UnreachableError saying nothing was changed.
- */
-async function reachNode(job: Job, ahead: Ahead): Promise<void> {
-  const w = await ahead.written;
-  if (!('key' in w)) return;
-  const { rewriteAttachingRecord } = await import('../resolve/records.js');
-  const { beforeNode: _, ...reached } = ahead.record;
-  try {
-    await rewriteAttachingRecord(job.api!, recordsNamespace(job), reached, w.key);
-  } catch (e) {
-    throw new UnreachableError(`the cluster's record of this attach could not be updated before its first ADD (${shown((e as Error).message)}); nothing was changed: run it again`, { cause: e });
-  }
 }
 
 /** How long the bookkeeping of an attach the user's signal stopped may take (a second signal exits at once). */
@@ -148,8 +127,6 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   const records = await import('../resolve/records.js');
   if (ahead) ahead.settled = true;
   const w = ahead ? await (afterSignal ? within(ahead.written, AFTER_SIGNAL_MS) : ahead.written) : undefined;
-  // its rewrite (reachNode) lands first: one landing after a removal would bring the key back
-  if (ahead?.onNode) await (afterSignal ? within(ahead.onNode.catch(() => undefined), AFTER_SIGNAL_MS) : ahead.onNode.catch(() => undefined));
   const pending = w && 'key' in w ? w.key : undefined;
   const refused = w && 'error' in w ? w.error : undefined;
   const work = async () => {
@@ -203,18 +180,7 @@ interface Job {
   api?: KubeApi;
 }
 
-/** ahead's rewrite (reachNode), started once: by request (the sandbox was found) or at the latest by beforeFirstAdd. */
-function onNode(job: Job, ahead: Ahead): Promise<void> {
-  if (!ahead.onNode) {
-    ahead.onNode = reachNode(job, ahead);
-    ahead.onNode.catch(() => undefined); // awaited by beforeFirstAdd; settleRecord waits for it either way
-  }
-  return ahead.onNode;
-}
-
 async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<AttachRequest> {
-  // the pod's sandbox was found: its node is reached, and the engine's first round trip there comes next
-  if (ahead) void onNode(job, ahead);
   const { podCniArgs } = await load.pods();
   const { interfaceExists } = await load.netns();
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
@@ -226,11 +192,9 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined, ahe
     interfaceExists: async () => pod?.sandbox.links?.includes(job.p.ifname) ?? interfaceExists(target.executor, target.netnsPath, job.p.ifname),
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
-    // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index), and then its
-    // rewrite that says the attach may now change its node (reachNode: sent now, alongside the engine's first round
-    // trip; its failure stops the attach, nothing changed); the user's signal ends the wait (the engine then stops
-    // before changing anything)
-    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([onNode(job, ahead), whenInterrupted()])) } : {}),
+    // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index); the user's
+    // signal ends the wait (the engine then stops before changing anything)
+    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([ahead.written, whenInterrupted()])) } : {}),
   };
 }
 
@@ -397,13 +361,10 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
       deps.io,
       async (pod) => {
         const job = bjob;
-        // the write-ahead record (in a batch the look-ups were made for all pods at once, before: this one's write is
-        // overlapped with the other pods' work, not with its own look-up)
+        const target = await beforeChange(podTargetFor(job, runtimes, pod));
+        // the write-ahead record, once the sandbox was found (startAhead; in a batch the look-ups were made for all pods
+        // at once, before)
         const ahead = startAhead(job, pod);
-        const target = await beforeChange(podTargetFor(job, runtimes, pod)).catch(async (e: unknown) => {
-          if (ahead) await settleRecord(job, pod, ahead.node, ahead, { nothing: true }, !!interruptedBy());
-          throw e;
-        });
         // an attach made is finished, also after a signal: its record and network-status must match it
         const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
         if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
@@ -484,18 +445,12 @@ stopped before the result was recorded (rolled back).`,
     if (kind === 'pod') {
       const { podTargetOf } = await load.pods();
       const read = await api!.getPod(namespace!, podName!);
-      // the write-ahead record starts now, alongside the node's look-up (a dry run writes none)
-      const ahead = flags.dryRun ? undefined : startAhead(job, read);
-      try {
-        const runtimes = await deps.runtimes(flags, api);
-        // the dry run reads what the attach reads (planAttach): ahead too
-        pod = await podTargetOf(read, runtimes, exec, namespace!, podName!, deps.hostname(), await readAheadOn(job));
-      } catch (e) {
-        if (ahead) await settleRecord(job, read, ahead.node, ahead, { nothing: true }, !!interruptedBy());
-        throw e;
-      }
+      const runtimes = await deps.runtimes(flags, api);
+      // the dry run reads what the attach reads (planAttach): ahead too
+      pod = await podTargetOf(read, runtimes, exec, namespace!, podName!, deps.hostname(), await readAheadOn(job));
       target = pod;
-      podAhead = ahead;
+      // the write-ahead record, once the sandbox was found (startAhead; a dry run writes none)
+      podAhead = flags.dryRun ? undefined : startAhead(job, read);
     } else target = await resolveNetns(exec, flags.netns!, true);
 
     if (flags.dryRun) return dryRun(job, target, pod);

@@ -153,8 +153,7 @@ interface PassOutcome {
   elsewhere: Elsewhere[];
   /**
    * Write-ahead records forgotten (with --dry-run: to forget) as records of attaches that left nothing on their node,
-   * each with why: judged unvisited (resolve/records.ts attemptVerdict) or on their node (nothing held, no lock, the
-   * command gone). Counted with the records removed.
+   * each with why: judged on their node (nothing held, no lock, the command gone). Counted with the records removed.
    */
   forgotten: { record: AttachmentRecord; why: string }[];
   /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
@@ -233,9 +232,9 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * pod, is visited: what the node holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
  * DELed from it in its sandbox, when that still runs, and forgotten with its records, as on this host; a lock held is
  * busy; nothing, and an interrupted record goes, an attaching one goes once its command, of this host, is gone, and
- * stays, said, while it may run). A write-ahead that never reached its node (beforeNode) is judged without visiting it
- * (resolve/records.ts attemptVerdict): forgotten when its command, of this host, is gone or its pod is gone; busy while
- * its command runs here; kept, said, when another host's. Neither is ever counted alive. The nodes
+ * stays, said, while it may run). (A write-ahead is written only once its attach found the sandbox, on its way to the
+ * node: cli/attach.ts startAhead — so an attach killed before that, e.g. while its agent started, leaves no record to
+ * send gc to a node that may never run an agent.) Neither is ever counted alive. The nodes
  * `asked` for (--node) are visited too, records or not; on each node visited the records are reconciled with its cache (reconcileNode), and the gone pods' attachments
  * it holds without a record are freed with the recorded ones. What a cni-attach/cni-detach is working on right now
  * (its lock held on the node, by a live command or, on a node reached by commands, until its time limit: exec/lock.ts)
@@ -276,25 +275,7 @@ async function recordsPass(
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
   const { CACHE_KIND } = await import('../cni/cache.js');
   const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], interfaceGone: [] };
-  // write-ahead records whose attach never reached its node (beforeNode) are judged here, unvisited: that node holds
-  // nothing of them (records.ts attemptVerdict), so no agent is started for them — one that cannot start there would
-  // hold every gc for its start time and fail it, at every run
-  const unvisited = new Set<AttachmentRecord>();
-  const forgetNow: AttachmentRecord[] = [];
-  for (const r of mine.filter((x) => x.attaching && x.beforeNode)) {
-    const v = records.attemptVerdict(r, await records.recordedCommand(r), records.recordedPodGone(r, live), thisHost.host);
-    if (!v) continue;
-    unvisited.add(r);
-    if ('forget' in v) (out.forgotten.push({ record: r, why: v.forget }), forgetNow.push(r));
-    else if ('running' in v) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by ?? {}, where: '' });
-    else out.kept.push({ record: r, why: v.unknown });
-  }
-  if (!flags.dryRun) {
-    for (const [node, recs] of records.recordsByNode(forgetNow)) {
-      await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
-    }
-  }
-  const gone = mine.filter((r) => records.recordedPodGone(r, live) && !unvisited.has(r));
+  const gone = mine.filter((r) => records.recordedPodGone(r, live));
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
@@ -303,8 +284,8 @@ async function recordsPass(
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
   // attaching one goes once its command, of this host, is gone, else stays: its attach may not have reached the node
-  // yet). This host's were judged by the local pass; those that never reached their node (unvisited), above.
-  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname() && !unvisited.has(r));
+  // yet). This host's were judged by the local pass.
+  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = mine.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));

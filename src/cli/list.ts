@@ -101,18 +101,6 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
     const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
     const mayKeep = 'the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it';
-    if (command === 'gone' && r.beforeNode) {
-      // its command ran on this host, is gone, and never reached the node (resolve/records.ts AttachmentRecord.beforeNode):
-      // nothing there to undo — cni-gc forgets it without visiting that node (a cni-detach would reach it for nothing)
-      return {
-        ...row,
-        state: 'interrupted',
-        brief: 'never reached its node; command gone',
-        reason: `${began} and did not finish: its command${pid} is gone without settling this record, and never reached node ${r.node} (it had recorded nothing there): nothing to undo; cni-gc forgets the record without visiting that node`,
-        remedy: 'cni-gc forgets it',
-        clear: gcCommandLine(flags),
-      };
-    }
     if (command === 'gone') {
       // its command ran on this host and is gone: nothing will settle the record any more
       return {

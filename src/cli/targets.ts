@@ -239,10 +239,8 @@ export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: {
  * start time (exec/host.ts). false for a record of another host (whether that one runs cannot be told here) or of none.
  */
 export async function attachRunsHere(r: Pick<AttachmentRecord, 'by'>): Promise<boolean> {
-  const { thisHost } = await import('../exec/host.js');
-  if (!r.by || r.by.host !== thisHost.host) return false;
-  const start = await thisHost.startOf(r.by.pid);
-  return start !== undefined && (r.by.start === undefined || start === r.by.start);
+  const { recordedCommand } = await import('../resolve/records.js');
+  return (await recordedCommand(r)) === 'running';
 }
 
 /** The pod a look-up found, as refuseIfAttaching takes it (its uid when the pod is there). */

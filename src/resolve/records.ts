@@ -66,16 +66,6 @@ export interface AttachmentRecord {
    */
   by?: RecordedCommand;
   /**
-   * On a write-ahead record (attaching), as its attach first writes it: the attach has not begun to change its node.
-   * The attach rewrites its record without it (the same key, one merge patch: cli/attach.ts reachNode) and waits for
-   * that to land before it records its intent on the node (the engine's beforeFirstAdd port, cni/attach.ts), the first
-   * thing there that can leave something to undo (no ADD runs before it; what it does before — its lock, VERSION,
-   * STATUS — leaves at most a lock, which any later command breaks once its holder is gone). So a record that still
-   * says it, of a command that is gone, is of an attach that left nothing on its node: cni-gc forgets it without
-   * visiting that node (attemptVerdict). Absent (old records, or once rewritten): the node may hold something of it.
-   */
-  beforeNode?: boolean;
-  /**
    * For an interrupted record: why the attach did not finish, when it is not that its rollback failed (e.g. the
    * connection to the node was lost during its ADD, which may have run). Words of the tool: no paths, no command lines.
    */
@@ -145,7 +135,7 @@ export function safeJson(v: unknown): string {
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 /** The fields of a stored record (AttachmentRecord without its key). */
-const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'beforeNode', 'why', 'cniPath', 'cacheDir', 'by'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
 /** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
@@ -207,8 +197,7 @@ function normalPath(path: string): string {
  *  - ifname as the kernel and CNI take it (cni/env.ts validateIfName, as for --ifname); network and containerId by
  *    CNI's rule (libcni ValidateNetworkName; the spec's container id), containerId empty only while attaching, and
  *    their cache file name `<network>-<containerId>-<ifname>` no longer than NAME_MAX;
- *  - since RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both; beforeNode a boolean, only with
- *    attaching; why a string without control
+ *  - since RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both; why a string without control
  *    characters of at most 1024;
  *  - cniPath: absolute normalized directories joined by ':' (badRecordedPath), at most MAX_ARG_STRLEN in all (what a
  *    plugin's CNI_PATH can hold); cacheDir: one absolute normalized path. Empty is absent, as attach writes it.
@@ -259,9 +248,8 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   if (!UID.test(s.uid!)) return `uid ${shown(s.uid)} is not a Kubernetes uid (at most 128 of letters, digits, '-', '_', '.')`;
   if (!is(() => validateIfName(s.ifname!))) return `interface name ${shown(s.ifname)} is not one the kernel and CNI take (1-15 bytes; not . or ..; no '/', ':', '%' or whitespace)`;
   if (!is(() => validateNetworkName(s.network, 'record'))) return `network name ${shown(s.network)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
-  for (const f of ['attaching', 'interrupted', 'beforeNode'] as const) if (v[f] !== undefined && typeof v[f] !== 'boolean') return `its ${f} is ${shown(v[f])}, not true or false`;
+  for (const f of ['attaching', 'interrupted'] as const) if (v[f] !== undefined && typeof v[f] !== 'boolean') return `its ${f} is ${shown(v[f])}, not true or false`;
   if (v.attaching === true && v.interrupted === true) return 'it is marked both attaching and interrupted';
-  if (v.beforeNode === true && v.attaching !== true) return 'it is marked beforeNode but not attaching (only a write-ahead is)';
   if (s.containerId === '' ? v.attaching !== true : !is(() => validateContainerId(s.containerId!))) {
     return s.containerId === '' ? 'its container id is empty, and it is not an attach in progress' : `container id ${shown(s.containerId)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
   }
@@ -513,14 +501,6 @@ export async function addAttachingRecord(api: KubeApi, namespace: string, rec: A
 }
 
 /**
- * Rewrite the write-ahead under `key` (addAttachingRecord's) as `rec` (still attaching): one merge patch of that key,
- * which replaces its value. The attach uses it to drop its beforeNode mark before it changes its node. Errors: the API's.
- */
-export async function rewriteAttachingRecord(api: KubeApi, namespace: string, rec: AttachmentRecord, key: string): Promise<void> {
-  await putRecord(api, namespace, { ...rec, attaching: true }, key);
-}
-
-/**
  * Whether the command a write-ahead record names (AttachmentRecord.by) still runs: 'running' or 'gone' when it ran on
  * this host (`table.host`, the name lock files give their holders: exec/host.ts thisHost), by the lock rule's test
  * (exec/lock.ts: its pid runs with the start time it had; a pid now another process's is gone); undefined when the
@@ -530,30 +510,6 @@ export async function recordedCommand(r: Pick<AttachmentRecord, 'by'>, table: Pi
   if (!r.by || r.by.host !== table.host) return undefined;
   const start = await table.startOf(r.by.pid);
   return start !== undefined && (r.by.start === undefined || start === r.by.start) ? 'running' : 'gone';
-}
-
-/**
- * What a write-ahead record (attaching) says without its node being visited, by its beforeNode mark, its command
- * (`command`: recordedCommand) and whether its pod is gone (`podGone`: recordedPodGone):
- *  - `forget`: marked beforeNode and its command, of this host, is gone — its attach never recorded anything on its
- *    node (AttachmentRecord.beforeNode) and never will: nothing there to free, and the record is forgotten unvisited;
- *    so too when its pod is gone, whoever runs it: nothing of it is on its node, and an attach still running records
- *    itself again (its rewrite) before it changes that node — of a pod gone, whose sandbox look-up then fails anyway;
- *  - `running`: marked beforeNode and its command runs here right now: left alone (it settles its record itself);
- *  - `unknown`: marked beforeNode, its pod alive, its command another host's (or unnamed): it has changed nothing on
- *    its node so far (a visit would find nothing to free) but may still be running, and only its host can tell: kept,
- *    with why — forgetting it could lose the record of an attach that then goes on to its ADD;
- *  - undefined: not marked (an old record, or one whose attach went on to its node): its node decides (visited).
- * `here`: this host's name, for the words. Pure.
- */
-export function attemptVerdict(r: AttachmentRecord, command: 'running' | 'gone' | undefined, podGone: boolean, here: string): { forget: string } | { running: string } | { unknown: string } | undefined {
-  if (!r.attaching || r.beforeNode !== true) return undefined;
-  const who = `its attach${r.by ? commandInParens(r.by, here) : ''}, begun at ${r.since},`;
-  if (command === 'gone') return { forget: `${who} is gone and never reached node ${r.node} (it had recorded nothing there): nothing to free` };
-  if (command === 'running') return { running: `${who} runs on this host right now and has not reached node ${r.node} yet` };
-  if (podGone) return { forget: `its pod is gone, and ${who} never reached node ${r.node} (it had recorded nothing there): nothing to free` };
-  const host = r.by ? `host ${r.by.host}` : 'the host that ran it';
-  return { unknown: `${who} has not reached node ${r.node} (nothing of it there to free) and may still be running: only on ${host} can that be told, where a cni-gc forgets it once its command is gone` };
 }
 
 /**
