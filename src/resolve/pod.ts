@@ -8,7 +8,7 @@ import { ApiStatusError, NotFoundError, UnreachableError, UsageError } from '../
 import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
-import type { Target } from './netns.js';
+import { nodeOwnNetns, type Target } from './netns.js';
 import { runtimeOfPod, type PodRef, type PodRuntime, type Sandbox, type SandboxInfo } from './runtime.js';
 
 export interface PodTarget extends Target {
@@ -372,6 +372,9 @@ export async function lookupPodOf(
       if (!sandbox && command === 'CHECK') {
         throw new NotFoundError(`${describe} no longer exists, and the sandbox ${id} its ${e.ifName} went into no longer runs on ${where}: nothing to CHECK; what the cache holds of it is stale (a cni-detach of it, or cni-gc, frees its lease)`);
       }
+      // the refusal every command makes: never a plugin in the node's own namespace (a hostNetwork pod's sandbox)
+      const own = sandbox && (executor ?? local) ? await nodeOwnNetns((executor ?? local)!, sandbox.netnsPath) : undefined;
+      if (own) throw new UsageError(`the sandbox ${id} of ${describe} still runs on ${where}, in the node's own network namespace (${own}, as a hostNetwork pod's): a plugin run there would rewire the node; refused`);
       if (sandbox && !resolved.has(e.containerId)) {
         note(`the sandbox ${id} of ${describe} still runs on ${where}: ${command} runs in its network namespace${command === 'DEL' ? ', so the interface goes with its lease' : ''}`);
       }

@@ -355,6 +355,18 @@ describe('kubectl cni-detach POD', () => {
     expect(await g.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(g.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_NETNS)).toEqual(['']);
   });
+  it('the pod gone while its sandbox still runs in the node\'s own namespace (a hostNetwork pod\'s): detach and check refuse (exit 2), nothing run', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.kube.pods.clear();
+    w.exec.identifyFiles();
+    w.exec.identity!.netnsId = async (path) => ([NETNS, '/proc/1/ns/net'].includes(path) ? 'host' : undefined);
+    for (const [make, extra] of [[detachCommand, []], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(2);
+      expect(w.stderr()).toMatch(/^error: the sandbox f{12} of pod shop\/web-1 still runs on this host \(node-1\), in the node's own network namespace \(the one PID 1 has, as a hostNetwork pod's\): a plugin run there would rewire the node; refused$/m);
+    }
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
+  });
   it('a pod nobody knows (not in the API, no record in the cluster, nothing in the cache): detach and check answer as kubectl does, exit 3, nothing run (they said "no longer exists … nothing to do", exit 0); a pod that was there and is gone, which a record or the cache still names, stays "nothing to do"', async () => {
     const w = world();
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
