@@ -1344,6 +1344,21 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expect(check.stderr).toMatch(/^error: pod shop\/web-2 has no running sandbox on node node-b: nothing to CHECK; what the cache holds of net1 for it was attached to a sandbox that is gone \(its interface went with it, its IPAM lease is still held\): `kubectl cni-detach web-2 -n shop --ifname net1 .*` frees it$/m);
     expect(check.stderr).not.toContain('this node');
 
+    // cni-list -A judges other nodes' rows by the API alone (it starts no agent): attached; --node node-b looks there
+    const states = (r: { stdout: string }) => (JSON.parse(r.stdout) as { items: { pod: string; state: string; clearCommand?: string }[] }).items.map((x) => [x.pod, x.state, x.clearCommand]);
+    const plain = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(plain);
+    expect(states(plain)).toEqual([['web-1', 'attached', undefined], ['web-2', 'attached', undefined]]);
+    const judged = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
+    expectOk(judged);
+    expect(judged.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+sandbox gone\s+yes\s+\S+\s+sandbox not running$/m);
+    expect(judged.stdout).toMatch(/^shop\s+web-1\s+net1\s+.*\sattached\s/m);
+    expect(judged.stderr).toMatch(/^note: to clear the record in state sandbox gone: `kubectl cni-gc --kubeconfig \S+ --runtime agent .* --node node-b`$/m);
+    expect(states(await runCli('list', ['-o', 'json', '--node', 'node-b,node-a', ...w.listArgs]))).toEqual([
+      ['web-1', 'attached', undefined],
+      ['web-2', 'sandbox gone', expect.stringMatching(/^kubectl cni-gc .* --node node-b$/)],
+    ]);
+    expect(api.listPods('kube-system')).toEqual([]);
     // before: "gc: would free 0 stale attachments, 2 alive"
     const dry = await runCli('gc', ['--node', 'node-b', '--dry-run', ...w.gcArgs]);
     expectOk(dry);

@@ -663,6 +663,25 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.kube.annotation('shop', 'db-2', NETWORK_STATUS)).toEqual([{ name: 'kindnet', interface: 'eth0', default: true }]);
   });
 
+  it('cni-list --node: another node\'s record of a live pod is judged by its sandbox there (sandbox gone, with the cni-gc --node that frees it); one that cannot be looked up is "sandbox not checked", exit 4; without --node the API alone decides', async () => {
+    const w = twoNodes();
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E })); // db-2 runs C now
+    const rows = async (args: string[], code = 0) => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json', ...args]), w.stderr()).toBe(code);
+      return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; clearCommand?: string }[] }).items.map((x) => [x.pod, x.state, x.clearCommand]);
+    };
+    expect(await rows([])).toEqual([['db-2', 'attached', undefined]]);
+    expect(w.reached).toEqual([]);
+    expect(await rows(['--node', 'node-2'])).toEqual([['db-2', 'sandbox gone', 'kubectl cni-gc --node node-2']]);
+    w.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach the CRI runtime on node node-2: ctr failed');
+    };
+    expect(await rows(['--node', 'node-2'], 4)).toEqual([['db-2', 'attached', undefined]]);
+    expect(w.stderr()).toMatch(/^error: the sandboxes of attachments on node-2 could not all be looked up there \(REASON: sandbox not checked\): cannot reach the CRI runtime on node node-2: ctr failed$/m);
+    expect(await w.cli(listCommand, ['-A', '--node', 'node-9'])).toBe(0);
+    expect(w.stderr()).toBe('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9: nothing to look up there\n');
+  });
+
   it('--node takes names repeated and comma-separated; an unknown one is exit 3 before anything is changed; an empty one exit 2', async () => {
     const w = twoNodes();
     put(w.node2, 'db-2', C);
