@@ -376,9 +376,9 @@ The cluster is asked for the pods (their state), the attachment records (ConfigM
 or the API's pods contradict is shown mismatched, with the kubectl patch that removes it) and, through --runtime, this
 host's sandboxes. cni-list runs no plugin, and starts no agent pod unless --node asks it to look at a node's
 sandboxes (other nodes' rows are otherwise judged by the API alone: a live pod whose sandbox died there shows
-attached); --cni-path only goes into the commands it prints (cni-detach, cni-gc), so that they work as pasted. --no-cluster asks neither the
-cluster nor the runtime: the rows and states are those of this node's cache alone. With no kubeconfig at all a note
-says so (exit 0); a cluster that is configured but cannot be asked, or a runtime here, fails the command after the
+attached); --cni-path only goes into the commands it prints (cni-detach, cni-gc), so that they work as pasted.
+--no-cluster asks neither the cluster nor the runtime: the rows and states are those of this node's cache alone.
+With no kubeconfig at all a note says so (exit 0); a cluster that is configured but cannot be asked, or a runtime here, fails the command after the
 rows it could make (exit 4).`,
   );
   cmd
@@ -389,6 +389,8 @@ rows it could make (exit 4).`,
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
+    if (flags.node?.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
+    if (flags.node && flags.cluster === false) throw new UsageError('--node needs the cluster (it reaches the node through it): drop --no-cluster');
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
     const { classify, podOf } = await load.attachmentState();
@@ -475,7 +477,6 @@ rows it could make (exit 4).`,
       }
     }
     const asked = [...new Set(flags.node ?? [])];
-    if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     if (asked.length > 0 && !api) throw new UnreachableError(`--node ${asked.join(',')}: ${apiError ?? 'the cluster could not be asked'}`);
     if (api && podList === undefined && records.some((r) => flags.allNamespaces || r.namespace === namespace) && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
