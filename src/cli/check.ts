@@ -4,7 +4,7 @@ import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from 
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, listCommandLine, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, lookupPodFor, podOf, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { main, stdio } from './main.js';
 import { NotFoundError } from '../errors.js';
@@ -29,7 +29,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     const engine = await load.engine();
     const common = { ifname: p.ifname, cniArgs: p.extraArgs, argsGiven: flags.args !== undefined, ...(conf ? { list: conf.list } : {}) };
     let describe: string;
-    let where: Record<string, string>; // the dry-run's "# target:" fields, the same as cni-detach prints
+    let where: Record<string, string> | undefined; // --netns: the dry-run's "# target:" fields, as cni-detach prints them (a pod's: podWhere)
     let req: DetachRequest;
     let on = p;
     let lookedUp: PodLookup | undefined;
@@ -42,10 +42,21 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
       const pod = await lookupPodFor(flags, deps, api, podName!, p.cache, flags.dryRun ? undefined : ahead);
       lookedUp = pod;
       describe = pod.describe;
-      where = { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' };
-      if (pod.containerId === undefined) throw new NotFoundError(`${describe} has no running sandbox on this node: nothing to CHECK`);
+      const ways = waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags);
+      if (pod.podExists && pod.containerId === undefined) {
+        // its sandbox died (a new one comes from its kubelet): what was attached to the old one is stale, not checkable
+        const node = (await load.pods()).nodeWords(pod.node, deps.hostname());
+        const { cache } = pod.executor ? p.on(pod.executor) : p;
+        const held = (await cache.findWhere(p.ifname, pod.match)).length > 0;
+        throw new NotFoundError(
+          held
+            ? `${describe} has no running sandbox on ${node}: nothing to CHECK; what the cache holds of ${p.ifname} for it was attached to a sandbox that is gone (its interface went with it, its IPAM lease is still held): \`${ways.detach}\` frees it`
+            : `${describe} has no running sandbox on ${node}, and nothing is attached as ${p.ifname} in it (no cache entry under ${cache.named(`${cache.dir}/results`)}): nothing to CHECK`,
+        );
+      }
       if (pod.executor) on = { ...p, ...p.on(pod.executor) };
-      req = { ...common, containerId: pod.containerId, netns: pod.netns, describe, match: pod.match, ways: waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags) };
+      // a pod that is gone: the sandbox of each entry is looked up on its node (PodLookup.netnsOf), CHECK runs in it
+      req = { ...common, ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}), netns: pod.netns, describe, match: pod.match, ways, ...(pod.netnsOf ? { netnsOf: pod.netnsOf } : {}) };
     } else {
       const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
       describe = target.describe;
@@ -60,7 +71,7 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
       const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
       // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
       if (runs.length === 0 && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);
-      return printPlan(deps.io.out, flags.output, where, runs, on.ctx.exec);
+      return printPlan(deps.io.out, flags.output, lookedUp ? podWhere(lookedUp) : where!, runs, on.ctx.exec);
     }
     const checked = await engine.check(on.ctx, on.cache, req).catch(async (e: unknown) => {
       if (e instanceof NotFoundError && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);

@@ -11,7 +11,7 @@ import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './out
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { attachRunsHere, connect, lookupPodFor, podOf, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { attachRunsHere, connect, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, recordedCniPathNotes, someNames, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -62,6 +62,7 @@ function podRequest(job: Job, pod: PodLookup): DetachRequest {
     ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}),
     match: pod.match,
     netns: pod.netns,
+    ...(pod.netnsOf ? { netnsOf: pod.netnsOf } : {}),
     ...(job.conf ? { list: job.conf.list } : {}),
     cniArgs: job.p.extraArgs,
     argsGiven: job.flags.args !== undefined,
@@ -349,7 +350,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
         const m = pod.metadata!;
         const own = recorded.get(pod)!;
         const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
-        const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname()))());
+        const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
         // a detach made is finished, also after a signal: the records and network-status must match it
         const o = await detachPod(podJob, lookup, false);
         if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
@@ -443,7 +444,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
       const waits: string[] = [];
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
       if (runs.length === 0 && pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
-      const where = pod ? { pod: `${pod.namespace}/${pod.name}`, ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}), netns: pod.netns || '(none)' } : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
+      const where = pod ? podWhere(pod) : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
     }
     // from here to the printed outcome, a signal stops the DEL (the record stays) or lets a finished detach stand

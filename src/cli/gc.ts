@@ -10,7 +10,7 @@ import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/recor
 import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
 import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
-import type { Classified, State } from '../resolve/attachment-state.js';
+import type { Classified, State, World } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
@@ -147,6 +147,8 @@ interface PassOutcome {
   records: RecordChanges;
   /** Nodes asked for (--node) that could not be reached, or whose cache could not be read. */
   unreached: { node: string; error: unknown }[];
+  /** Live pods' attachments on the nodes visited whose sandbox could not be looked up there (Classified.unchecked): kept. */
+  unchecked: Classified[];
   /** Records that say something else than what their node holds under their key (recordAgainstNode): used for nothing. */
   mismatched: Mismatched[];
   /** Gone pods' records that name another cache dir than the one gc read: kept, each said with the gc that frees it. */
@@ -159,7 +161,7 @@ interface PassOutcome {
   /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
   kept: { record: AttachmentRecord; why: string }[];
   /**
-   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (interfaceGoneOnNode):
+   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes sandboxesOnNode found and their links):
    * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
    */
   interfaceGone: Classified[];
@@ -274,7 +276,7 @@ async function recordsPass(
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
   const { CACHE_KIND } = await import('../cni/cache.js');
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], interfaceGone: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], interfaceGone: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
@@ -301,12 +303,14 @@ async function recordsPass(
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
   await Promise.all([...byNode].map(async ([node, recs]) => {
-    // what the node holds of a live pod's attach that did not finish (its intent, its lock free): freed from it
-    const interrupted = new Map<AttachmentRecord, Classified>();
+    // what the node holds of a live pod that is stale (reconcileNode): an attach that did not finish (its intent, its
+    // lock free), or an attachment whose sandbox no longer runs there (the pod has a new one, or none): freed from it
+    const judged = new Map<AttachmentRecord, Classified>();
     const stale = (r: AttachmentRecord, still?: Sandbox): Freed => {
       const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
       const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
-      const c = interrupted.get(r);
+      const c = judged.get(r);
+      if (c?.state === 'sandbox gone') return { entry, intentOnly: c.intentOnly, netns: '', why: `${WHY['sandbox gone']!} (node ${node})`, c: { ...c, entry, pod } };
       if (c) return { entry, intentOnly: true, netns: still?.netnsPath ?? '', why: `${WHY.interrupted!} (node ${node})`, c: { ...c, entry, pod } };
       const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
@@ -346,7 +350,7 @@ async function recordsPass(
       return engines.get(r)!;
     };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
-    const { argsMatchPod } = await load.pods();
+    const { argsMatchPod, runningSandboxOf } = await load.pods();
     // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid
     const heldOf = async (r: AttachmentRecord) => (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
     // and the lock its attach takes in the pod's sandbox (held before its intent is recorded), found by the pod's uid
@@ -364,7 +368,10 @@ async function recordsPass(
       try {
         const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
-        for (const [r, c] of v.interrupted) (todo.push(r), unrecorded.add(r), interrupted.set(r, c));
+        for (const [r, c] of [...v.interrupted, ...v.sandboxGone]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
+        // a live pod's record whose attachment's sandbox is gone was counted alive (by the record): it is not
+        for (const [r] of v.sandboxGone) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
+        out.unchecked.push(...v.unchecked);
         out.busy.push(...v.attaching);
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
@@ -450,7 +457,8 @@ async function recordsPass(
         // the Pod object is gone, but its sandbox may still run (a pod deleted with --force while its kubelet is down
         // or behind): then DEL runs in its network namespace, so the interface goes with its lease — a DEL without it
         // would free the lease of an address still in use there. Looked up by the pod's uid on its node, as attach does.
-        const still = reachedBy ? await stillRunning(reachedBy, { namespace: pod.namespace, name: pod.name, uid: pod.uid ?? '', node }, exec!, r.containerId) : undefined;
+        // (a live pod's attachment judged stale because its sandbox is gone was looked up already: reconcileNode)
+        const still = reachedBy && judged.get(r)?.state !== 'sandbox gone' ? await runningSandboxOf([reachedBy], { namespace: pod.namespace, name: pod.name, uid: pod.uid ?? '', node }, r.containerId, exec!) : undefined;
         if (still) s = stale(r, still);
         if (flags.dryRun) {
           // what the run would refuse, it says (the DEL below checks the same first)
@@ -471,8 +479,9 @@ async function recordsPass(
         });
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);
-        // an interrupted attach's record under its key goes with it (its write-ahead, if never settled: forgetFreedAttempts)
-        if (interrupted.has(r)) forget.push(...mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname));
+        // an interrupted attach's (or a gone sandbox's) record under its key goes with it (an attach's write-ahead, if
+        // never settled: forgetFreedAttempts)
+        if (judged.has(r)) forget.push(...mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname));
       } catch (e) {
         // an attach still running there (the pod deleted during it), or a detach of it: left, with its record, for a
         // later gc (that attach settles its record itself; one killed leaves it to be freed then)
@@ -642,8 +651,8 @@ async function reconcileNode(
   cache: ResultCache,
   pods: Pod[],
   all: AttachmentRecord[],
-  reachedBy?: PodRuntime,
-): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[] }> {
+  rt?: PodRuntime,
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[] }> {
   const { classify, podOf } = await load.attachmentState();
   const { recordKey, recordName, recordAgainstNode, recordedIn } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
@@ -662,8 +671,11 @@ async function reconcileNode(
     if (now) (fresh.push(now), listed.set(`${p.namespace}/${p.name}`, now.metadata?.uid));
   }
   const world = fresh.length ? [...pods.filter((p) => !fresh.some((q) => q.metadata?.namespace === p.metadata?.namespace && q.metadata?.name === p.metadata?.name)), ...fresh] : pods;
-  // an unfinished attach of a live pod whose lock is held is running (attaching), not interrupted: not recorded as such
-  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname) });
+  // an unfinished attach of a live pod whose lock is held is running (attaching), not interrupted: not recorded as such;
+  // a live pod's attachment whose sandbox no longer runs here is stale (sandbox gone), one that could not be looked up
+  // is not judged (unchecked)
+  const sandboxes = rt ? await sandboxesOnNode(rt, node, exec, found, world) : {};
+  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes });
   // the records of each key; an entry counts as recorded only by a record that says what it says (its pod, uid and
   // network: recordAgainstNode): one edited to name another pod hides nothing from being freed through the entry
   // (a record of another cache dir says nothing of what this one holds: recordedIn)
@@ -695,49 +707,62 @@ async function reconcileNode(
     const r = await recordOfEntry(flags, c, node);
     interrupted.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
   }
+  // a live pod's attachment whose sandbox no longer runs on this node (the pod has a new one from its kubelet, or none):
+  // stale, freed by the records pass as on this host — without a network namespace, which went with the sandbox
+  const sandboxGone: [AttachmentRecord, Classified][] = [];
+  for (const c of classified) {
+    if (c.state !== 'sandbox gone' || !c.livePod || !c.pod) continue;
+    const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
+    const r = await recordOfEntry(flags, c, node);
+    sandboxGone.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
+  }
   // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
   // once freed; one whose DEL fails keeps its record)
-  const judged = classified.map((c) => (interrupted.some(([, x]) => x === c) ? { ...c, state: 'pod gone' as const } : c));
+  const freed = new Set([...interrupted, ...sandboxGone].map(([, c]) => c));
+  const judged = classified.map((c) => (freed.has(c) ? { ...c, state: 'pod gone' as const } : c));
+  const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
   const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
-  // counted apart from alive (a recorded one was counted alive from its record, an unrecorded one by changes.unrecorded)
-  const interfaceGone = reachedBy ? await interfaceGoneOnNode(reachedBy, exec, node, classified) : [];
-  return { gone, interrupted, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
+  // live pods' attachments whose interface is gone from their sandbox (classify, given the node's sandboxes and their
+  // links: sandboxesOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
+  // one by changes.unrecorded)
+  const interfaceGone = classified
+    .filter((c) => c.state === 'interface gone' && c.livePod)
+    .map((c) => ({ ...c, reason: `${c.entry.ifName} is not in the network namespace of sandbox ${c.entry.containerId.slice(0, 12)} on node ${node} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` }));
+  return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
 }
 
 /**
- * The live pods' attachments a visited node holds (`classified`: classify's, without the node's sandboxes) whose
- * interface is no longer in their sandbox's network namespace, as classify calls them on this host (state `interface
- * gone`, its reason and brief): their sandboxes looked up by the pods' uids on that node, all at once where the
- * runtime can (PodRuntime.lookUpSandboxes: one round trip, which reads each one's links), then each judged only when
- * it is the attachment's own sandbox and its links were read. A look-up that fails judges nothing (they stay alive).
+ * What classify needs to judge the sandboxes of the live pods' attachments that `node` holds (`found`; `pods`: the
+ * live pods), as on this host: the sandboxes that still run (resolve/pod.ts runningSandboxOf, the rule every command
+ * uses, through the node's session `exec`; all of them looked up in one command first: PodRuntime.lookUpSandboxes),
+ * with the links their look-up read (no command asks again), and the runtime that could not be asked (`unasked`:
+ * then those it did not find running are not judged).
  */
-async function interfaceGoneOnNode(rt: PodRuntime, exec: Executor, node: string, classified: Classified[]): Promise<Classified[]> {
-  const live = classified.filter((c) => c.state === 'attached' && c.livePod && c.pod?.uid && !c.intentOnly);
-  if (live.length === 0) return [];
-  const ref = (c: Classified) => ({ namespace: c.pod!.namespace, name: c.pod!.name, uid: c.pod!.uid!, node });
-  await rt.lookUpSandboxes?.(live.map(ref));
-  const out: Classified[] = [];
-  for (const c of live) {
-    const sb = await rt.findSandbox(ref(c), exec).catch(() => undefined);
-    if (!sb || sb.id !== c.entry.containerId || !sb.links || sb.links.includes(c.entry.ifName)) continue;
-    out.push({ ...c, state: 'interface gone', brief: 'link deleted, lease still held', reason: `${c.entry.ifName} is not in the network namespace of sandbox ${sb.id.slice(0, 12)} on node ${node} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` });
+async function sandboxesOnNode(rt: PodRuntime, node: string, exec: Executor, found: Found[], pods: Pod[]): Promise<Pick<World, 'sandboxes' | 'unasked' | 'links'>> {
+  const [{ podOf }, { runningSandboxOf }] = await Promise.all([load.attachmentState(), load.pods()]);
+  const byName = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
+  const judged: { f: Found; ref: PodRef }[] = [];
+  for (const f of found) {
+    const p = f.unreadable ? undefined : podOf(f.entry);
+    const live = p ? byName.get(`${p.namespace}/${p.name}`) : undefined;
+    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid)) continue;
+    judged.push({ f, ref: { namespace: p.namespace, name: p.name, uid: live.metadata.uid, node } });
+  }
+  if (judged.length === 0) return {};
+  // (it never rejects; a node it could not look at leaves each pod to look itself up, and say why it could not)
+  await rt.lookUpSandboxes?.([...new Map(judged.map((j) => [j.ref.uid, j.ref])).values()]).catch(() => undefined);
+  const out: Required<Pick<World, 'sandboxes' | 'links'>> & Pick<World, 'unasked'> = { sandboxes: [], links: new Map() };
+  for (const { f, ref } of judged) {
+    try {
+      const sb = await runningSandboxOf([rt], ref, f.entry.containerId, exec);
+      if (!sb) continue;
+      out.sandboxes.push({ id: sb.id, running: true });
+      if (sb.links) out.links.set(sb.id, sb.links);
+    } catch (e) {
+      out.unasked ??= [{ runtime: rt.name, error: e as Error }];
+    }
   }
   return out;
-}
-
-/**
- * The sandbox `containerId` of a deleted pod when it still runs on its node (found by the pod's labels and uid, as
- * attach finds one), else undefined: none, another one, or not running any more (then its network namespace is gone
- * with it). A look-up that fails is thrown: gc does not DEL without knowing.
- */
-async function stillRunning(rt: PodRuntime, ref: PodRef, exec: Executor, containerId: string): Promise<Sandbox | undefined> {
-  try {
-    const sb = await rt.findSandbox(ref, exec);
-    return sb?.id === containerId ? sb : undefined;
-  } catch (e) {
-    if (e instanceof NotFoundError) return undefined; // not ready, not running, an earlier pod's: no namespace to use
-    throw e;
-  }
 }
 
 /**
@@ -941,13 +966,13 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
         // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
         if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {
-          const found = await (await load.pods()).findSandbox(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }).catch(() => undefined);
-          if (found?.sandbox.id !== c.entry.containerId) {
+          const found = await (await load.pods()).runningSandboxOf(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }, c.entry.containerId).catch(() => undefined);
+          if (!found) {
             // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
             refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
             continue;
           }
-          netns = found.sandbox.netnsPath;
+          netns = found.netnsPath;
         } else if (c.state === 'pod gone' && c.entry.netns && unaskedFor(c) && (await exec.pathKind(c.entry.netns)) === 'netns') {
           // a deleted pod's sandbox that a runtime which could not be asked may still run (containerd restarting, its
           // shims and containers alive; Docker with live-restore): its network namespace still there says it may, and a
@@ -1043,6 +1068,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         left.push(...remote.busy);
         aliveElsewhere = remote.alive;
         unreached.push(...remote.unreached);
+        // the live pods' attachments of the nodes visited whose sandbox could not be looked up there: kept, said, exit 4
+        unchecked.push(...remote.unchecked);
         mismatched = remote.mismatched;
         elsewhere = remote.elsewhere;
         keptAttempts = remote.kept;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ApiStatusError, NotFoundError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
-import { addClusterOptions, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
+import { addClusterOptions, collectList, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
 import { connect, noClusterConfigured, withUserSelector } from './targets.js';
@@ -21,6 +21,8 @@ interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtim
   allNamespaces?: boolean;
   selector?: string;
   headers?: boolean;
+  /** --node: nodes whose recorded attachments of live pods get their sandbox looked up there (repeatable, comma-separated). */
+  node?: string[];
 }
 
 export type { Row } from './list-print.js';
@@ -305,6 +307,45 @@ function lockRow(l: { file: string; why: string }, flags: ReachFlags): Row {
   };
 }
 
+/** A row of another node's record of a live pod (`pod`), whose sandbox --node looks up on that node. */
+interface Judged {
+  row: Row;
+  r: AttachmentRecord;
+  pod: Pod;
+}
+
+/**
+ * --node: the sandbox each of these rows' attachments went into (its record's container id), looked up on its node by
+ * the rule every command judges by (resolve/pod.ts runningSandboxOf; the nodes reached as attach reaches them, all
+ * their pods looked up at once first: prepareBatch), as cni-gc --node judges them: one that no longer runs there
+ * becomes `sandbox gone` (its lease is still held there: the cni-gc --node that frees it); one that could not be looked
+ * up stays `attached` with REASON `sandbox not checked`, and the first such error is returned (the command's failure).
+ * The rows are changed in place.
+ */
+async function judgeSandboxes(flags: ListFlags, deps: Deps, api: import('../resolve/kube.js').KubeApi, rows: Judged[]): Promise<Error | undefined> {
+  const { prepareBatch, runningSandboxOf } = await load.pods();
+  const runtimes = await deps.runtimes(flags, api);
+  await prepareBatch(runtimes, [...new Set(rows.map((j) => j.pod))]).catch(() => undefined); // each pod then says why
+  let first: Error | undefined;
+  for (const { row, r } of rows) {
+    const id = r.containerId.slice(0, 12);
+    try {
+      if (await runningSandboxOf(runtimes, { namespace: r.namespace, name: r.pod, uid: r.uid, node: r.node }, r.containerId)) continue;
+      Object.assign(row, {
+        state: 'sandbox gone',
+        brief: 'sandbox not running',
+        reason: `its sandbox ${id} no longer runs on node ${r.node} (the pod has a new one, or none): what was attached to it is stale, and its IPAM lease is still held there: cni-gc --node ${r.node} frees it`,
+        remedy: 'cni-gc --node frees it',
+        clear: `${gcCommandLine(flags)} --node ${r.node}`,
+      });
+    } catch (e) {
+      first ??= e as Error;
+      Object.assign(row, { brief: 'sandbox not checked', reason: `its sandbox ${id} could not be looked up on node ${r.node}: ${describeError(e)}` });
+    }
+  }
+  return first;
+}
+
 export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-list')
     .description(
@@ -322,26 +363,30 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
 The cluster is asked for the pods (their state), the attachment records (ConfigMaps cni-attach-node-<node> in
 --agent-namespace: the rows of other nodes, whose state comes from the API alone; a record that this host's cache
 or the API's pods contradict is shown mismatched, with the kubectl patch that removes it) and, through --runtime, this
-host's sandboxes. cni-list starts no agent pod and runs no plugin: --agent-image and --cni-path only go into the
-commands it prints (cni-detach, cni-gc), so that they work as pasted. --no-cluster asks neither the
-cluster nor the runtime: the rows and states are those of this node's cache alone. With no kubeconfig at all a note
-says so (exit 0); a kubeconfig that cannot be used (--kubeconfig missing, a --context, --cluster or --user it does
-not define) is refused at once (exit 2; 4 for a $KUBECONFIG naming no file that exists); a cluster that is
-configured but cannot be asked, or a runtime here, fails the command after the rows it could make (exit 4; with no
-rows, the error alone). A POD goes with -n, not with -A or -l (exit 2, as kubectl get refuses them); a POD that
-nothing holds and the API does not have is not found (exit 3). Without -A, attachments of bare network namespaces
-are not shown: a note counts them.`,
+host's sandboxes. cni-list runs no plugin, and starts no agent pod unless --node asks it to look at a node's
+sandboxes (other nodes' rows are otherwise judged by the API alone: a live pod whose sandbox died there shows
+attached); --agent-image and --cni-path otherwise only go into the commands it prints (cni-detach, cni-gc), so that
+they work as pasted. --no-cluster asks neither the cluster nor the runtime: the rows and states are those of this
+node's cache alone. With no kubeconfig at all a note says so (exit 0); a kubeconfig that cannot be used
+(--kubeconfig missing, a --context, --cluster or --user it does not define) is refused at once (exit 2; 4 for a
+$KUBECONFIG naming no file that exists); a cluster that is configured but cannot be asked, or a runtime here, fails
+the command after the rows it could make (exit 4; with no rows, the error alone). A POD goes with -n, not with -A or
+-l (exit 2, as kubectl get refuses them); a POD that nothing holds and the API does not have is not found (exit 3).
+Without -A, attachments of bare network namespaces are not shown: a note counts them.`,
   );
   cmd
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--cni-path <dirs>', 'plugin directories, colon-separated: runs none; carried into the commands it prints')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
+    .option('--node <name>', "also look up, on this node (reached as cni-attach reaches it: an agent pod, a kind node container), the sandboxes of the live pods' attachments recorded there: one that no longer runs is `sandbox gone`; repeatable, or comma-separated", collectList)
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
     // kubectl get's refusals of a name with -A or -l (k8s.io/cli-runtime resource.Builder), before anything is asked
     if (podName !== undefined && flags.allNamespaces) throw new UsageError('a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it');
     if (podName !== undefined && flags.selector !== undefined) throw new UsageError('name cannot be provided when a selector is specified: give the pod or -l, not both');
+    if (flags.node?.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
+    if (flags.node && flags.cluster === false) throw new UsageError('--node needs the cluster (it reaches the node through it): drop --no-cluster');
     const exec = await deps.localExecutor();
     const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
     const { classify, podOf } = await load.attachmentState();
@@ -431,6 +476,8 @@ are not shown: a note counts them.`,
         } else failures.push({ error: e, says: `the cluster's attachment records could not be read: ${describeError(e)}; attachments on other nodes are not shown` });
       }
     }
+    const asked = [...new Set(flags.node ?? [])];
+    if (asked.length > 0 && !api) throw new UnreachableError(`--node ${asked.join(',')}: ${apiError ?? 'the cluster could not be asked'}`);
     if (api && podList === undefined && records.some((r) => flags.allNamespaces || r.namespace === namespace) && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
@@ -471,6 +518,7 @@ are not shown: a note counts them.`,
     const seenPods = new Set(local.map((r) => `${r.namespace}/${r.target}/${r.ifname}`));
     const agentNamespace = flags.agentNamespace ?? 'kube-system';
     const remote: Row[] = [];
+    const toJudge: Judged[] = [];
     for (const r of records) {
       // the pods listed cover the pod it names: its namespace (-n, or -A), and with -l the pods selected
       const covered = selected ? selected.has(`${r.namespace}/${r.pod}`) : !!flags.allNamespaces || r.namespace === namespace;
@@ -483,7 +531,17 @@ are not shown: a note counts them.`,
         continue;
       }
       if (!wantedRecord(r) || seen.has(`${r.containerId}/${r.ifname}`) || (r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))) continue;
-      remote.push(recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await recordsModule!.recordedCommand(r) : undefined));
+      const row = recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await recordsModule!.recordedCommand(r) : undefined);
+      remote.push(row);
+      if (row.state === 'attached' && asked.includes(r.node) && r.node !== deps.hostname()) toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
+    }
+    // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
+    for (const n of asked.filter((x) => x !== deps.hostname() && !toJudge.some((j) => j.r.node === x))) {
+      deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there\n`);
+    }
+    if (toJudge.length > 0) {
+      const unchecked = await judgeSandboxes(flags, deps, api!, toJudge);
+      if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
     }
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));

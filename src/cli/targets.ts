@@ -275,8 +275,22 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
     const node = newestOf(all, flags, namespace, name, () => true)[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;
   };
-  const found = await lookupPod(api, namespace, name, () => deps.runtimes(flags, api), lineTo(deps.io, 'note:'), prepare, deps.hostname(), goneNodeOf);
+  const found = await lookupPod(api, namespace, name, () => deps.runtimes(flags, api), lineTo(deps.io, 'note:'), prepare, deps.hostname(), goneNodeOf, await deps.localExecutor());
   return recordsUnread === undefined ? found : { ...found, recordsUnread };
+}
+
+/**
+ * A dry run's "# target:" fields for a pod (cni-detach, cni-check): the pod, its node when reached by commands, and the
+ * network namespace the plan runs in — for a pod that is gone, that of each sandbox of its entries that still runs
+ * (PodLookup.resolved, known once the plan was made), '(none)' where none does.
+ */
+export function podWhere(pod: PodLookup): Record<string, string> {
+  const resolved = [...new Set(pod.resolved?.values() ?? [])].map((n) => n || '(none)');
+  return {
+    pod: `${pod.namespace}/${pod.name}`,
+    ...(pod.executor?.elsewhere ? { node: pod.executor.elsewhere.replace(/^node /, '') } : {}),
+    netns: resolved.length ? resolved.join(',') : pod.netns || '(none)',
+  };
 }
 
 /**

@@ -504,6 +504,14 @@ export interface DetachRequest {
    * /proc/PID/ns/net may by now belong to another process, so it must not be used (SPEC.md: CNI_NETNS is optional on DEL).
    */
   netns?: string;
+  /**
+   * CNI_NETNS decided per cache entry, in place of `netns` (a pod that is gone: the sandbox each entry went into may
+   * still run — resolve/pod.ts runningSandboxOf): its network namespace as its runtime gives it now, or '' when that
+   * sandbox no longer runs (then DEL runs without one). Asked for each entry found, before its plugins run (a dry
+   * run: before its plan); what it throws is the command's error, with nothing run (a sandbox that could not be
+   * looked up is not gone). CHECK: it throws a NotFoundError for a sandbox gone (nothing to CHECK in).
+   */
+  netnsOf?: (e: CacheEntry, command: 'DEL' | 'CHECK') => Promise<string>;
   /** A config given by the user: DEL this network even when nothing is cached (like cnitool del); needs containerId and netns. */
   list?: NetworkConfigList;
   /** CNI_ARGS given on the command line. */
@@ -557,6 +565,15 @@ const POD_ARGS = new Set(['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 
 function argsFor(entry: CacheEntry | undefined, req: DetachRequest): [string, string][] {
   if (req.argsGiven) return [...(entry?.cniArgs ?? []).filter(([k]) => POD_ARGS.has(k)), ...(req.cniArgs ?? [])];
   return entry?.cniArgs ?? req.cniArgs ?? [];
+}
+
+/**
+ * CNI_NETNS for a found entry: DetachRequest.netnsOf's answer where it decides (a readable entry with its container
+ * id), else `netns`, else the one recorded at ADD, else none.
+ */
+async function netnsFor(req: DetachRequest, f: Found, command: 'DEL' | 'CHECK'): Promise<string> {
+  if (req.netnsOf && !f.unreadable && f.entry.containerId) return req.netnsOf(f.entry, command);
+  return req.netns ?? f.entry.netns ?? '';
 }
 
 async function findRecorded(cache: ResultCache, req: DetachRequest): Promise<Found[]> {
@@ -666,7 +683,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     if (!list && f.unreadable) delError = 'no config to run DEL with: the record has none, and none was given';
     const rt: RuntimeConf = {
       containerId: entry.containerId || req.containerId || '',
-      netns: req.netns ?? entry.netns ?? '',
+      netns: await netnsFor(req, f, 'DEL'),
       ifname: req.ifname,
       cniArgs: argsFor(f.unreadable ? undefined : entry, req),
       capabilityArgs: entry.capabilityArgs ?? {},
@@ -804,7 +821,7 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
       await negotiateVersions(ctx, resolved);
       const prev = cachedPrev(list, entry, ctx.note);
       if (!prev) throw new PluginError(list.plugins[0]!.type, 'CHECK', undefined, 'no cached result to check against');
-      const rt: RuntimeConf = { containerId: entry.containerId, netns: req.netns ?? entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(entry, req), capabilityArgs: entry.capabilityArgs ?? {} };
+      const rt: RuntimeConf = { containerId: entry.containerId, netns: await netnsFor(req, { ...f, entry }, 'CHECK'), ifname: req.ifname, cniArgs: argsFor(entry, req), capabilityArgs: entry.capabilityArgs ?? {} };
       await checkChain(ctx, resolved, rt, prev);
       checked.push(entry.networkName);
     }));
@@ -840,7 +857,7 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
   for (const f of found) {
     if (command === 'CHECK' && f.intentOnly) continue;
     const list = req.list ?? entryList(f.entry);
-    const rt: RuntimeConf = { containerId: f.entry.containerId, netns: req.netns ?? f.entry.netns ?? '', ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };
+    const rt: RuntimeConf = { containerId: f.entry.containerId, netns: await netnsFor(req, f, command), ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };
     const resolved = await resolvePlugins(ctx, list);
     await waitFor(list);
     runs.push(...planRecordedRuns(ctx, resolved, rt, command, cachedPrev(list, f.entry, ctx.note)));

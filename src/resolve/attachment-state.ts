@@ -72,6 +72,12 @@ export interface World {
    * asked for an unfinished attach's intent, which is then attaching rather than interrupted. Not given: never asked.
    */
   lockHeld?: (containerId: string, ifname: string) => Promise<Busy | undefined>;
+  /**
+   * The names of the links in a running sandbox's network namespace, by sandbox id, where its look-up read them (a
+   * node reached by commands: resolve/runtime.ts Sandbox.links): an attached record of it is checked against them,
+   * not by another command there.
+   */
+  links?: Map<string, string[]>;
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
@@ -176,7 +182,10 @@ export async function classify(found: Found[], world: World): Promise<Classified
       brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';
     } else if (state === 'attached' && reachable && f.entry.netns) {
-      const there = await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
+      const links = world.links?.get(f.entry.containerId);
+      // where the caller gave the links its look-ups read (a node reached by commands), a sandbox whose links were not
+      // read is not judged: no command asks again
+      const there = links ? links.includes(f.entry.ifName) : world.links ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
       if (there === false) {
         state = 'interface gone';
         brief = 'link deleted, lease still held';

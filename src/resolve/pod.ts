@@ -8,7 +8,7 @@ import { ApiStatusError, NotFoundError, UnreachableError, UsageError } from '../
 import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
-import type { Target } from './netns.js';
+import { nodeOwnNetns, type Target } from './netns.js';
 import { runtimeOfPod, type PodRef, type PodRuntime, type Sandbox, type SandboxInfo } from './runtime.js';
 
 export interface PodTarget extends Target {
@@ -106,6 +106,33 @@ export async function findSandbox(
   if (!answered && firstError) throw firstError;
   if (!farAsked && ref.runtime !== undefined && unasked.has(ref.runtime)) throw unasked.get(ref.runtime);
   return undefined;
+}
+
+/**
+ * The one rule by which every command judges the sandbox of an attachment (cni-list, cni-check, cni-detach, cni-gc;
+ * on this host by the runtimes' list, resolve/attachment-state.ts classify, to the same effect): the sandbox it went
+ * into (`containerId`: its cache entry's, or its record's) runs while the runtimes find the running sandbox of its
+ * pod on its node (by the pod's namespace, name and uid, `ref`, as attach finds one) and that sandbox is this one —
+ * then it is returned, its network namespace as the runtime gives it now. undefined: it no longer runs there (none,
+ * not running, another one: a live pod whose sandbox died gets a new one from its kubelet; an earlier pod's): the
+ * attachment is stale whether or not its Pod object exists, and its network namespace went with it (a DEL without
+ * one is right). A look-up that fails (the node unreachable, the runtime not answering: UnreachableError, …) is thrown:
+ * such a sandbox is not gone, only not judged. `via`: a session on the node of the one runtime given (exec/batch.ts),
+ * to look through.
+ */
+export async function runningSandboxOf(runtimes: PodRuntime[], ref: PodRef, containerId: string, via?: Executor): Promise<Sandbox | undefined> {
+  try {
+    const sandbox = via && runtimes.length === 1 ? await runtimes[0]!.findSandbox(ref, via) : (await findSandbox(runtimes, ref))?.sandbox;
+    return sandbox?.id === containerId ? sandbox : undefined;
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined; // not ready, not running, an earlier pod's: not this sandbox running
+    throw e;
+  }
+}
+
+/** A node in messages: "node node-a", or "this host (vm)" for this host's (`node` undefined, or thisNode). */
+export function nodeWords(node: string | undefined, thisNode = thisHost.host): string {
+  return node === undefined || node === thisNode ? `this host (${thisNode})` : `node ${node}`;
 }
 
 /** What the runtimes here said of their sandboxes (listAllSandboxes). */
@@ -242,6 +269,15 @@ export interface PodLookup {
   describe: string;
   /** Where its plugins and cache are, when not on this host (a kind node container, an agent pod). */
   executor?: Executor;
+  /** Its node: the pod's, or for a pod that is gone the one its record names; undefined: this host. */
+  node?: string;
+  /**
+   * For a pod that is gone: the network namespace of the sandbox each cache entry went into, while it still runs on
+   * the pod's node (runningSandboxOf), else '' (cni/attach.ts DetachRequest.netnsOf). `resolved`: what it answered,
+   * by container id (for a dry run's target line).
+   */
+  netnsOf?: (e: CacheEntry, command: 'DEL' | 'CHECK') => Promise<string>;
+  resolved?: Map<string, string>;
 }
 
 /**
@@ -257,6 +293,7 @@ export async function lookupPod(
   prepare?: (exec: Executor) => void,
   thisNode = thisHost.host,
   goneNodeOf?: () => Promise<string | undefined>,
+  local?: Executor,
 ): Promise<PodLookup> {
   let pod: Pod | undefined;
   try {
@@ -264,7 +301,7 @@ export async function lookupPod(
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
   }
-  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare, thisNode, pod ? undefined : await goneNodeOf?.());
+  return lookupPodOf(pod, namespace, name, await runtimes(), note, prepare, thisNode, pod ? undefined : await goneNodeOf?.(), local);
 }
 
 /**
@@ -287,7 +324,14 @@ async function nodeExecutorOf(runtimes: PodRuntime[], node: string | undefined, 
 /**
  * The same for a pod already read (undefined: it no longer exists), with the runtimes to look in. A pod or sandbox
  * that is gone is said in a note and matched by the CNI_ARGS kubelet-style attaches recorded (namespace, name, and
- * the uid while the pod exists); DEL then runs without a network namespace, as kubelet's does for a dead sandbox.
+ * the uid while the pod exists). A live pod whose sandbox is gone: DEL runs without a network namespace, as kubelet's
+ * does for a dead sandbox. A pod that is gone: its Pod object may go while its sandbox still runs (deleted with
+ * --force while its kubelet is down or behind, a grace period): the sandbox each entry went into is looked up on its
+ * node (`goneNode`, else this host) by the rule cni-gc uses (runningSandboxOf, through netnsOf): while it runs, DEL
+ * and CHECK run in its network namespace — a DEL without it would free the lease of an address still in use there;
+ * only once it is gone, without one. A sandbox that cannot be looked up there is not gone: unless the entry's
+ * recorded namespace is no namespace any more on that node (`local` for this host: then the sandbox went with it),
+ * that is the command's error (UnreachableError), with nothing run.
  */
 export async function lookupPodOf(
   pod: Pod | undefined,
@@ -298,14 +342,49 @@ export async function lookupPodOf(
   prepare?: (exec: Executor) => void,
   thisNode = thisHost.host,
   goneNode?: string,
+  local?: Executor,
 ): Promise<PodLookup> {
   const describe = `pod ${namespace}/${name}`;
   if (!pod) {
     // its node, when the cluster's records know it (a pod attached from anywhere): that node's cache, reached as its
     // sandbox would have been; else this host's
     const executor = goneNode ? await nodeExecutorOf(runtimes, goneNode) : undefined;
-    note(`${describe} no longer exists: using what the cache${goneNode ? ` of node ${goneNode} (its record in the cluster names it)` : ''} recorded for it`);
-    return { namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe, ...(executor ? { executor } : {}) };
+    const where = nodeWords(goneNode, thisNode);
+    note(`${describe} no longer exists: using what the cache${goneNode ? ` of node ${goneNode} (its record in the cluster names it)` : ''} recorded for it, and looking up on ${where} whether the sandbox it went into still runs`);
+    const resolved = new Map<string, string>();
+    const netnsOf = async (e: CacheEntry, command: 'DEL' | 'CHECK'): Promise<string> => {
+      const uid = new Map(e.cniArgs ?? []).get('K8S_POD_UID') ?? '';
+      const id = e.containerId.slice(0, 12);
+      let sandbox: Sandbox | undefined;
+      try {
+        sandbox = await runningSandboxOf(runtimes, { namespace, name, uid, ...(goneNode ? { node: goneNode } : {}) }, e.containerId);
+      } catch (err) {
+        // not looked up is not gone: unless the namespace it was attached in is no namespace any more there
+        const on = executor ?? local;
+        const kind = e.netns && on ? await on.pathKind(e.netns).catch(() => undefined) : undefined;
+        if (!(kind === 'missing' || (kind !== undefined && kind !== 'netns'))) {
+          throw new UnreachableError(
+            `${describe} no longer exists, and whether the sandbox ${id} its ${e.ifName} went into still runs on ${where} could not be told: ${(err as Error).message}; nothing was run (a ${command} without its network namespace would ${command === 'DEL' ? 'free the lease of an address that may still be in use there' : 'check nothing'})`,
+            { cause: err },
+          );
+        }
+      }
+      if (!sandbox && command === 'CHECK') {
+        throw new NotFoundError(`${describe} no longer exists, and the sandbox ${id} its ${e.ifName} went into no longer runs on ${where}: nothing to CHECK; what the cache holds of it is stale (a cni-detach of it, or cni-gc, frees its lease)`);
+      }
+      // the refusal every command makes: never a plugin in the node's own namespace (a hostNetwork pod's sandbox)
+      const own = sandbox && (executor ?? local) ? await nodeOwnNetns((executor ?? local)!, sandbox.netnsPath) : undefined;
+      if (own) throw new UsageError(`the sandbox ${id} of ${describe} still runs on ${where}, in the node's own network namespace (${own}, as a hostNetwork pod's): a plugin run there would rewire the node; refused`);
+      if (sandbox && !resolved.has(e.containerId)) {
+        note(`the sandbox ${id} of ${describe} still runs on ${where}: ${command} runs in its network namespace${command === 'DEL' ? ', so the interface goes with its lease' : ''}`);
+      }
+      resolved.set(e.containerId, sandbox?.netnsPath ?? '');
+      return sandbox?.netnsPath ?? '';
+    };
+    return {
+      namespace, name, podExists: false, netns: '', match: (en) => argsMatchPod(en.cniArgs, namespace, name), describe, netnsOf, resolved,
+      ...(executor ? { executor } : {}), ...(goneNode ? { node: goneNode } : {}),
+    };
   }
   // the refusal attach makes (a hostNetwork pod's namespace is the node's) holds for every command that touches it
   if (pod.spec?.hostNetwork) {
@@ -321,13 +400,14 @@ export async function lookupPodOf(
     // this host's runtime not reachable for a pod of another node: that node is the answer, not "cannot reach Docker"
     if (!(e instanceof NotFoundError)) throw elsewhere(ref, runtimes, thisNode, e) ?? e;
   }
+  const node = pod.spec?.nodeName;
   if (!found) {
-    note(pod.spec?.nodeName
-      ? `the sandbox of ${describe} is gone: using what the cache recorded for it (DEL runs without a network namespace)`
+    note(node
+      ? `${describe} has no running sandbox on ${nodeWords(node, thisNode)}: what the cache recorded for it belongs to a sandbox that is gone (a DEL runs without its network namespace)`
       : `${describe} is not scheduled on any node (${pod.status?.phase ?? 'Pending'}): it has no sandbox; using what this host's cache recorded for it`);
-    const executor = await nodeExecutorOf(runtimes, pod.spec?.nodeName, session);
-    return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}) };
+    const executor = await nodeExecutorOf(runtimes, node, session);
+    return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}) };
   }
   const executor = found.sandbox.executor;
-  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}) };
+  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}) };
 }

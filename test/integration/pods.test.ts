@@ -152,7 +152,7 @@ describe('attach to pods through the API and Docker', () => {
     await d.getContainer(p1.sandboxId).remove({ force: true });
     const r = await runCli('detach', w.args('web-1', '--ifname', 'eth1'));
     expectOk(r);
-    expect(r.stderr).toMatch(/the sandbox of pod shop\/web-1 is gone/);
+    expect(r.stderr).toMatch(/^note: pod shop\/web-1 has no running sandbox on this host \(\S+\): what the cache recorded for it belongs to a sandbox that is gone/m);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
     expect((await attachmentFiles(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);
@@ -201,6 +201,38 @@ describe('events', () => {
 });
 
 describe('cni-list and cni-gc', () => {
+  it('the Pod object deleted while its sandbox still runs here: check and detach (and its dry run) run in the sandbox\'s namespace, so eth1 goes with its lease; a live pod whose sandbox is gone: check names this host and the cni-detach that frees it', async () => {
+    const w = await world();
+    const p1 = await pod('web-1');
+    expectOk(await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf)));
+    expect(await eth1In(p1)).toMatch(/^198\.18\.40\.\d+\/24$/);
+    api.deletePod('shop', 'web-1'); // force-deleted: its containers still run
+    // before: "pod shop/web-1 has no running sandbox on this node: nothing to CHECK" (exit 3)
+    const c = await runCli('check', w.args('web-1', '--ifname', 'eth1'));
+    expectOk(c);
+    expect(c.stdout).toMatch(/^eth1 in pod shop\/web-1 \(network \S+\): CHECK ok$/m);
+    // before: netns=(none), CNI_NETNS='' — a DEL that frees the lease of the address eth1 still holds
+    const plan = await runCli('detach', w.args('web-1', '--ifname', 'eth1', '--dry-run'));
+    expectOk(plan);
+    expect(plan.stdout).toMatch(new RegExp(`^# target: pod=shop/web-1 netns=/proc/${p1.pid}/ns/net$`, 'm'));
+    expect(plan.stdout).toContain(`CNI_NETNS=/proc/${p1.pid}/ns/net`);
+    const r = await runCli('detach', w.args('web-1', '--ifname', 'eth1'));
+    expectOk(r);
+    expect(r.stderr).toMatch(new RegExp(`^note: the sandbox ${p1.sandboxId.slice(0, 12)} of pod shop/web-1 still runs on this host \\(${NODE}\\): DEL runs in its network namespace, so the interface goes with its lease$`, 'm'));
+    expect(await eth1In(p1)).toBeUndefined();
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+
+    const p2 = await pod('web-2');
+    expectOk(await runCli('attach', w.args('web-2', '--ifname', 'eth1', '--conf', w.conf)));
+    await d.getContainer(p2.appId).remove({ force: true });
+    await d.getContainer(p2.sandboxId).remove({ force: true });
+    const gone = await runCli('check', w.args('web-2', '--ifname', 'eth1'));
+    expect(gone.exitCode, show(gone)).toBe(3);
+    expect(gone.stderr).toMatch(new RegExp(`^error: pod shop/web-2 has no running sandbox on this host \\(${NODE}\\): nothing to CHECK; what the cache holds of eth1 for it was attached to a sandbox that is gone .*: \`kubectl cni-detach web-2 -n shop --ifname eth1 .*\` frees it$`, 'm'));
+    expectOk(await runCli('detach', w.args('web-2', '--ifname', 'eth1')));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('lists the attachments; after a sandbox is removed, gc frees its lease, forgets it and fixes the annotation', async () => {
     const w = await world();
     const [p1] = [await pod('web-1'), await pod('web-2')];

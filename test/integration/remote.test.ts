@@ -1359,3 +1359,126 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });
 });
+
+/** Kill a pod's sandbox task on its node (as a crash would), and wait until containerd no longer calls it running. */
+async function killSandbox(pod: string): Promise<void> {
+  const id = `${lab.prefix}-${pod}`;
+  await ctr(cd!, ['tasks', 'kill', '-s', 'KILL', id]);
+  const task = async () => String((await ctr(cd!, ['tasks', 'list'])).stdout).split('\n').find((l) => l.startsWith(`${id} `));
+  expect(await waitFor(async () => !/RUNNING/.test((await task()) ?? ''))).toBe(true);
+}
+
+const net1In = async (pid: number) => (await sh(['nsenter', '-t', String(pid), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).stdout;
+const STATUS = 'k8s.v1.cni.cncf.io/network-status';
+
+/**
+ * The sandbox's truth when the Pod object and the sandbox disagree: a pod deleted while its sandbox still runs
+ * (force-deleted on a partitioned node, a grace period) — cni-check and cni-detach (one pod, its dry run) look the
+ * recorded sandbox up on its node, as cni-gc does, and CHECK / DEL in its network namespace, so the interface goes with
+ * its lease and no address in use is freed; once that sandbox is gone too, check says so naming the node, and detach
+ * DELs without a namespace. A live pod whose sandbox died (its kubelet would give it a new one): check says so naming
+ * the node, with the cni-detach that frees it; cni-gc --node judges it by the same rule and frees it.
+ */
+describe('the sandbox decides when the Pod object and the sandbox disagree', () => {
+  it('a pod deleted while its sandbox runs: check and detach (and its dry run) use its namespace on its node, so the interface goes with its lease; once the sandbox is gone too, check names the node and detach frees the lease without a namespace', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    expect(await net1In(w.pids['web-1']!)).toMatch(/inet 198\.18\.71\.\d+\/24/);
+    // force-deleted on its node's back: the Pod object is gone, its sandbox still runs on node-a
+    api.deletePod('shop', 'web-1');
+
+    // before: "# target: … netns=(none)" and CNI_NETNS='' — a DEL that frees the lease of an address still in use
+    const plan = await runCli('detach', ['web-1', '--ifname', 'net1', '--dry-run', ...w.common]);
+    expectOk(plan);
+    const netns = `/proc/${w.pids['web-1']}/ns/net`;
+    expect(plan.stdout).toMatch(new RegExp(`^# target: pod=shop/web-1 node=node-a netns=${netns.replaceAll('/', '\\/')}$`, 'm'));
+    expect(plan.stdout).toContain(`CNI_NETNS=${netns}`);
+    expect(plan.stderr).toMatch(/^note: pod shop\/web-1 no longer exists: using what the cache of node node-a \(its record in the cluster names it\) recorded for it/m);
+    expect(plan.stderr).toMatch(/^note: the sandbox \S+ of pod shop\/web-1 still runs on node node-a: DEL runs in its network namespace, so the interface goes with its lease$/m);
+
+    // before: "pod shop/web-1 has no running sandbox on this node: nothing to CHECK" (exit 3)
+    const check = await runCli('check', ['web-1', '--ifname', 'net1', ...w.common]);
+    expectOk(check);
+    expect(check.stdout).toMatch(/^net1 in pod shop\/web-1 \(network \S+\): CHECK ok$/m);
+
+    const d = await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]);
+    expectOk(d);
+    expect(d.stdout).toMatch(/^net1 detached from pod shop\/web-1 \(network \S+\)$/m);
+    // the interface went with its lease: no address left in use whose lease is free (before: net1 stayed, UP, .2)
+    expect(await net1In(w.pids['web-1']!)).toBe('');
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+
+    // web-2: its sandbox died, then its Pod object went
+    expectOk(await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    await killSandbox('web-2');
+    api.deletePod('shop', 'web-2');
+    const gone = await runCli('check', ['web-2', '--ifname', 'net1', ...w.common]);
+    expect(gone.exitCode, gone.stderr).toBe(3);
+    expect(gone.stderr).toMatch(/^error: pod shop\/web-2 no longer exists, and the sandbox \S+ its net1 went into no longer runs on node node-b: nothing to CHECK;/m);
+    expect(gone.stderr).not.toContain('this node');
+    const plan2 = await runCli('detach', ['web-2', '--ifname', 'net1', '--dry-run', ...w.common]);
+    expectOk(plan2);
+    expect(plan2.stdout).toMatch(/^# target: pod=shop\/web-2 node=node-b netns=\(none\)$/m);
+    expect(plan2.stdout).toContain("CNI_NETNS=''");
+    expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a live pod whose sandbox died: check names the node and the cni-detach that frees it; cni-gc --node judges it by the same rule and frees it, its record and network-status entry too', async () => {
+    const w = await world();
+    for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    await killSandbox('web-2');
+    const statusHas = () => (JSON.parse(api.getPod('shop', 'web-2')!.metadata.annotations?.[STATUS] ?? '[]') as { interface?: string }[]).some((e) => e.interface === 'net1');
+    expect(statusHas()).toBe(true);
+
+    // before: "has no running sandbox on this node: nothing to CHECK"
+    const check = await runCli('check', ['web-2', '--ifname', 'net1', ...w.common]);
+    expect(check.exitCode, check.stderr).toBe(3);
+    expect(check.stderr).toMatch(/^error: pod shop\/web-2 has no running sandbox on node node-b: nothing to CHECK; what the cache holds of net1 for it was attached to a sandbox that is gone \(its interface went with it, its IPAM lease is still held\): `kubectl cni-detach web-2 -n shop --ifname net1 .*` frees it$/m);
+    expect(check.stderr).not.toContain('this node');
+
+    // cni-list -A judges other nodes' rows by the API alone (it starts no agent): attached; --node node-b looks there
+    const states = (r: { stdout: string }) => (JSON.parse(r.stdout) as { items: { pod: string; state: string; clearCommand?: string }[] }).items.map((x) => [x.pod, x.state, x.clearCommand]);
+    const plain = await runCli('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(plain);
+    expect(states(plain)).toEqual([['web-1', 'attached', undefined], ['web-2', 'attached', undefined]]);
+    const judged = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
+    expectOk(judged);
+    expect(judged.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+sandbox gone\s+yes\s+\S+\s+sandbox not running$/m);
+    expect(judged.stdout).toMatch(/^shop\s+web-1\s+net1\s+.*\sattached\s/m);
+    expect(judged.stderr).toMatch(/^note: to clear the record in state sandbox gone: `kubectl cni-gc --kubeconfig \S+ --runtime agent .* --node node-b`$/m);
+    expect(states(await runCli('list', ['-o', 'json', '--node', 'node-b,node-a', ...w.listArgs]))).toEqual([
+      ['web-1', 'attached', undefined],
+      ['web-2', 'sandbox gone', expect.stringMatching(/^kubectl cni-gc .* --node node-b$/)],
+    ]);
+    expect(api.listPods('kube-system')).toEqual([]);
+    // before: "gc: would free 0 stale attachments, 2 alive"
+    const dry = await runCli('gc', ['--node', 'node-b', '--dry-run', ...w.gcArgs]);
+    expectOk(dry);
+    expect(dry.stdout.split('\n').filter((l) => l.startsWith('would free'))).toEqual([expect.stringMatching(/^would free net1 of pod shop\/web-2 \(network \S+\): the pod's sandbox is gone \(node node-b\)$/)]);
+    expect(dry.stdout).toMatch(/^gc: would free 1 stale attachment, 1 alive$/m);
+    expect(await leases(w.ws.dataDir)).toHaveLength(2);
+    expect(recordKeys()).toHaveLength(2);
+
+    const g = await runCli('gc', ['--node', 'node-b', ...w.gcArgs]);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod's sandbox is gone \(node node-b\)$/m);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
+    expect(recordKeys()).toHaveLength(1);
+    expect(statusHas()).toBe(false);
+    // web-1 is untouched: its sandbox runs, its interface is there
+    expect(await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).toMatch(/inet 198\.18\.71\.\d+\/24/);
+    const again = await runCli('gc', ['--node', 'node-a,node-b', ...w.gcArgs]);
+    expectOk(again);
+    expect(again.stdout).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+});

@@ -303,7 +303,7 @@ describe('kubectl cni-detach POD', () => {
     const del = w.exec.calls.find((c) => c.command === 'DEL')!;
     expect(del.env.CNI_NETNS).toBe('');
     expect(del.env.CNI_CONTAINERID).toBe(SANDBOX);
-    expect(w.stderr()).toMatch(/sandbox of pod shop\/web-1 is gone/);
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 has no running sandbox on this host \(node-1\): what the cache recorded for it belongs to a sandbox that is gone \(a DEL runs without its network namespace\)$/m);
     expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as unknown[]).length).toBe(1);
   });
   it('works when the pod itself is gone, with a note that the annotation step is skipped', async () => {
@@ -314,6 +314,58 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.stderr()).toMatch(/no longer exists[\s\S]*no network-status annotation to update/);
+  });
+  it('the pod gone while its sandbox still runs (force-deleted, a grace period): check, the dry run and detach look that sandbox up and run in its namespace, so the interface goes with its lease; a runtime that cannot be asked is no answer (exit 4, nothing run) unless the namespace is gone', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.kube.pods.clear(); // the sandbox stays in the runtime
+    // before: CHECK refused ("no running sandbox on this node"), the plan and the DEL with CNI_NETNS ''
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 in pod shop/web-1 (network net): CHECK ok\n');
+    expect(w.exec.calls.find((c) => c.command === 'CHECK')!.env).toMatchObject({ CNI_CONTAINERID: SANDBOX, CNI_NETNS: NETNS });
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run'])).toBe(0);
+    expect(w.stdout()).toMatch(new RegExp(`^# target: pod=shop/web-1 netns=${NETNS}$`, 'm'));
+    expect(w.stdout()).toContain(`CNI_NETNS=${NETNS}`);
+    // the runtime cannot be asked, and the namespace the entry names is still one: not judged, nothing run
+    const find = w.runtime.findSandbox.bind(w.runtime);
+    w.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach Docker at unix:///x.sock');
+    };
+    for (const make of [detachCommand, checkCommand]) {
+      expect(await w.cli(make, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(4);
+      expect(w.stderr()).toMatch(/^error: pod shop\/web-1 no longer exists, and whether the sandbox f{12} its eth1 went into still runs on this host \(node-1\) could not be told: cannot reach Docker at unix:\/\/\/x\.sock; nothing was run/m);
+    }
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    w.runtime.findSandbox = find;
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: the sandbox f{12} of pod shop\/web-1 still runs on this host \(node-1\): DEL runs in its network namespace, so the interface goes with its lease$/m);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_NETNS)).toEqual([NETNS]);
+    // its sandbox gone too: check says so (exit 3), detach runs DEL without a namespace
+    const g = world();
+    expect(await g.cli(attachCommand, attachArgs)).toBe(0);
+    g.kube.pods.clear();
+    g.runtime.sandboxes.clear();
+    expect(await g.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(g.stderr()).toMatch(/^error: pod shop\/web-1 no longer exists, and the sandbox f{12} its eth1 went into no longer runs on this host \(node-1\): nothing to CHECK/m);
+    // a runtime that cannot be asked, but the namespace is gone: so is the sandbox
+    g.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach Docker at unix:///x.sock');
+    };
+    g.exec.netns.delete(NETNS);
+    expect(await g.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(g.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_NETNS)).toEqual(['']);
+  });
+  it('the pod gone while its sandbox still runs in the node\'s own namespace (a hostNetwork pod\'s): detach and check refuse (exit 2), nothing run', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.kube.pods.clear();
+    w.exec.identifyFiles();
+    w.exec.identity!.netnsId = async (path) => ([NETNS, '/proc/1/ns/net'].includes(path) ? 'host' : undefined);
+    for (const [make, extra] of [[detachCommand, []], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(2);
+      expect(w.stderr()).toMatch(/^error: the sandbox f{12} of pod shop\/web-1 still runs on this host \(node-1\), in the node's own network namespace \(the one PID 1 has, as a hostNetwork pod's\): a plugin run there would rewire the node; refused$/m);
+    }
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
   });
   it('a pod nobody knows (not in the API, no record in the cluster, nothing in the cache): detach and check answer as kubectl does, exit 3, nothing run (they said "no longer exists … nothing to do", exit 0); a pod that was there and is gone, which a record or the cache still names, stays "nothing to do"', async () => {
     const w = world();
@@ -332,7 +384,7 @@ describe('kubectl cni-detach POD', () => {
     w.runtime.sandboxes.clear();
     for (const k of [...w.exec.files.keys()].filter((k) => k.includes('/results/'))) w.exec.files.delete(k);
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
-    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 no longer exists: using what the cache recorded for it\n[\s\S]*; nothing to do\n$/);
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 no longer exists: using what the cache recorded for it, and looking up on this host \(node-1\) whether the sandbox it went into still runs\n[\s\S]*; nothing to do\n$/);
     const g = world();
     expect(await g.cli(attachCommand, [...attachArgs.slice(0, 4), 'net2', ...attachArgs.slice(5), '--no-annotate'])).toBe(0);
     g.kube.configMaps.clear();
@@ -542,7 +594,7 @@ describe('-l / --all: many pods', () => {
     w.kube.add(makePod({ name: 'pending', namespace: 'shop', uid: 'uid-p', node: null, phase: 'Pending' }));
     expect(await w.cli(detachCommand, ['pending', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
     expect(w.stderr()).toMatch(/^note: pod shop\/pending is not scheduled on any node \(Pending\): it has no sandbox; using what this host's cache recorded for it$/m);
-    expect(w.stderr()).not.toMatch(/sandbox of pod shop\/pending is gone/);
+    expect(w.stderr()).not.toMatch(/has no running sandbox/);
   });
 
   it('no matching pods is a note, not an error', async () => {

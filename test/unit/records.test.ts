@@ -16,6 +16,7 @@ import { thisHost } from '../../src/exec/host.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { manyPods, NETNS, SANDBOX, world } from '../fakes/world.js';
+import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 const rec = (o: Partial<AttachmentRecord> = {}): AttachmentRecord => ({
@@ -578,6 +579,8 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const reached: string[] = [];
     w.runtime.nodeExecutor = async (n: string) => (reached.push(n), n === 'node-2' ? node2 : undefined);
     w.kube.add(makePod({ name: 'db-2', namespace: 'shop', uid: 'uid-db-2', node: 'node-2' }));
+    // its sandbox runs (the fake runtime answers for every node): what node-2 holds of db-2 under C is alive
+    w.runtime.add('shop', 'db-2', 'uid-db-2', { id: C, pid: 9, netnsPath: '/proc/9/ns/net' });
     return { ...w, node2, reached };
   };
   const keys = async (kube: FakeKube) => (await listRecords(kube, 'kube-system')).map((r) => `${r.node}/${r.pod}/${r.containerId.slice(0, 1)}${r.interrupted ? '/interrupted' : ''}`).sort();
@@ -668,6 +671,51 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
   });
 
+  it('cni-gc --node: a live pod\'s attachment whose sandbox no longer runs on its node (the pod has a new one) is stale by the rule every command uses, and freed without a namespace, its record and network-status entry too; one whose sandbox cannot be looked up there is not judged (kept, exit 4)', async () => {
+    const w = twoNodes();
+    put(w.node2, 'db-2', E); // attached to an earlier sandbox of db-2 (E); its running sandbox is C
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E }));
+    w.kube.pods.get('shop/db-2')!.metadata!.annotations = { [NETWORK_STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }, { name: 'net', interface: 'net1' }]) };
+    // the runtime cannot be asked there: not judged, kept, said, exit 4 (before: counted alive, nothing said)
+    const find = w.runtime.findSandbox.bind(w.runtime);
+    w.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach the CRI runtime on node node-2: ctr failed');
+    };
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(4);
+    expect(w.stderr()).toMatch(/^note: net1 of pod shop\/db-2 \(network net\) was not judged, and stays: its sandbox e{12} could not be checked: .*cannot reach the CRI runtime on node node-2: ctr failed \(node node-2\)$/m);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/e']);
+    w.runtime.findSandbox = find;
+    // before: "gc: would free 0 stale attachments, 1 alive"
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe("would free net1 of pod shop/db-2 (network net): the pod's sandbox is gone (node node-2)\ngc: would free 1 stale attachment, 0 alive\n");
+    expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toBe("freed net1 of pod shop/db-2 (network net): the pod's sandbox is gone (node node-2)\ngc: freed 1 stale attachment, 0 alive\n");
+    expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => [c.env.CNI_CONTAINERID, c.env.CNI_NETNS])).toEqual([[E, '']]);
+    expect(await keys(w.kube)).toEqual([]);
+    expect(w.kube.annotation('shop', 'db-2', NETWORK_STATUS)).toEqual([{ name: 'kindnet', interface: 'eth0', default: true }]);
+  });
+
+  it('cni-list --node: another node\'s record of a live pod is judged by its sandbox there (sandbox gone, with the cni-gc --node that frees it); one that cannot be looked up is "sandbox not checked", exit 4; without --node the API alone decides', async () => {
+    const w = twoNodes();
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E })); // db-2 runs C now
+    const rows = async (args: string[], code = 0) => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json', ...args]), w.stderr()).toBe(code);
+      return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; clearCommand?: string }[] }).items.map((x) => [x.pod, x.state, x.clearCommand]);
+    };
+    expect(await rows([])).toEqual([['db-2', 'attached', undefined]]);
+    expect(w.reached).toEqual([]);
+    expect(await rows(['--node', 'node-2'])).toEqual([['db-2', 'sandbox gone', 'kubectl cni-gc --node node-2']]);
+    w.runtime.findSandbox = async () => {
+      throw new UnreachableError('cannot reach the CRI runtime on node node-2: ctr failed');
+    };
+    expect(await rows(['--node', 'node-2'], 4)).toEqual([['db-2', 'attached', undefined]]);
+    expect(w.stderr()).toMatch(/^error: the sandboxes of attachments on node-2 could not all be looked up there \(REASON: sandbox not checked\): cannot reach the CRI runtime on node node-2: ctr failed$/m);
+    expect(await w.cli(listCommand, ['-A', '--node', 'node-9'])).toBe(0);
+    expect(w.stderr()).toBe('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9: nothing to look up there\n');
+  });
+
   it('--node takes names repeated and comma-separated; an unknown one is exit 3 before anything is changed; an empty one exit 2', async () => {
     const w = twoNodes();
     put(w.node2, 'db-2', C);
@@ -691,6 +739,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const w = twoNodes();
     // db-4 is made (and attached on node-2) after gc listed the pods
     w.kube.add(makePod({ name: 'db-4', namespace: 'shop', uid: 'uid-db-4', node: 'node-2' }));
+    w.runtime.add('shop', 'db-4', 'uid-db-4', { id: C, pid: 9, netnsPath: '/proc/9/ns/net' });
     put(w.node2, 'db-4', C);
     const list = w.kube.listPods.bind(w.kube);
     w.kube.listPods = async (ns, sel) => (await list(ns, sel)).filter((p) => p.metadata!.name !== 'db-4');
@@ -742,6 +791,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     await addAttachingRecord(w.kube, 'kube-system', rec({ ifname: 'net2', containerId: '', addresses: [], cacheDir: '/srv/x' }));
     // db-2 (live) attached likewise: node-2 holds nothing of it in /var/lib/cni either
     put(w.node2, 'db-2', E, false, 'uid-db-2', '/srv/x');
+    w.runtime.add('shop', 'db-2', 'uid-db-2', { id: E, pid: 9, netnsPath: '/proc/9/ns/net' });
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E, cacheDir: '/srv/x' }));
     const before = [...w.node2.files.keys()].sort();
     // before: `forgot`/no word, both records gone (the pass found nothing under their keys in /var/lib/cni), their
