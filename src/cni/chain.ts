@@ -244,15 +244,24 @@ export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
   }
 }
 
-/** CHECK in order with the cached result; configs before 0.4.0 have no CHECK. */
+/**
+ * Whether a CHECK of the list runs at all: a config before 0.4.0 has none (UsageError); one that sets disableCheck
+ * skips it (false, with a note). checkChain and cni-check's dry run (cni/attach.ts planRecorded) both ask here.
+ */
+export function checkRuns(ctx: ChainContext, list: NetworkConfigList): boolean {
+  if (!atLeast(list.cniVersion, '0.4.0')) {
+    throw new UsageError(`config version ${list.cniVersion} has no CHECK (it came with CNI 0.4.0)`);
+  }
+  if (list.disableCheck) {
+    ctx.note(`network ${list.name} sets disableCheck: CHECK skipped`);
+    return false;
+  }
+  return true;
+}
+
+/** CHECK in order with the cached result, when checkRuns says it runs. */
 export async function checkChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult: JsonObject): Promise<void> {
-  if (!atLeast(r.list.cniVersion, '0.4.0')) {
-    throw new UsageError(`config version ${r.list.cniVersion} has no CHECK (it came with CNI 0.4.0)`);
-  }
-  if (r.list.disableCheck) {
-    ctx.note(`network ${r.list.name} sets disableCheck: CHECK skipped`);
-    return;
-  }
+  if (!checkRuns(ctx, r.list)) return;
   for (let i = 0; i < r.list.plugins.length; i++) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult, capabilityArgs: rt.capabilityArgs });
     await invoke(ctx, runOf(ctx, r, i, 'CHECK', stdin, rt));
