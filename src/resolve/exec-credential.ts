@@ -12,8 +12,7 @@
  * carrying its token, certificate and header handling too, so it is wrapped instead, at its one seam: the spawn
  * function it keeps as `execFn`, and its `getCredential` (both private fields of client-node 1.x, found by shape;
  * test/k8s/kube-client.test.ts and test/integration/kubectl-conventions.test.ts run real plugin scripts against the
- * stand-in API server, so a client-node that
- * changes them fails there, not in the field). The wrap:
+ * stand-in API server, so a client-node that changes them fails there, not in the field). The wrap:
  * - sets KUBERNETES_EXEC_INFO: an ExecCredential of the plugin's apiVersion, spec.interactive, and spec.cluster when
  *   provideClusterInfo is true (execInfo);
  * - runs the plugin with the terminal's stdin only when interactive (interactiveMode Never: never; IfAvailable, the
