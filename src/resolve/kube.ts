@@ -7,6 +7,7 @@ import type { KubeConfig, RequestContext, SecurityAuthentication, V1ConfigMap, V
 import { Agent as HttpAgent, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { isatty } from 'node:tty';
 import { delimiter } from 'node:path';
 import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
@@ -432,7 +433,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       exec: execConfig,
       cluster: resolved.options.clusters[0]!,
       ...(resolved.execExtension !== undefined ? { extension: resolved.execExtension } : {}),
-      stdinIsTerminal: !!process.stdin.isTTY,
+      stdinIsTerminal: isatty(0), // not process.stdin: making that stream is not needed to ask
       stderr: (text) => void process.stderr.write(text),
     });
   }
