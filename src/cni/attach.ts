@@ -585,9 +585,10 @@ async function findBySameNetns(cache: ResultCache, req: DetachRequest): Promise<
 async function recordedFor(cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<(Found & { via?: string })[]> {
   let found: (Found & { via?: string })[] = await findRecorded(cache, req);
   if (found.length === 0) found = await findBySameNetns(cache, req);
-  if (found.length === 0 && req.list && req.containerId !== undefined) {
-    // never DEL with one network's config what another network attached: plugins delete interfaces by name
-    const other = (await cache.find(req.containerId, req.ifname))[0];
+  if (found.length === 0 && req.list && (req.containerId !== undefined || req.match)) {
+    // never DEL with one network's config what another network attached: plugins delete interfaces by name (also
+    // where the record is found by the pod's match alone: its sandbox gone)
+    const other = (req.containerId !== undefined ? await cache.find(req.containerId, req.ifname) : await cache.findWhere(req.ifname, req.match!))[0];
     if (other) {
       throw new UsageError(
         `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName || '(unreadable record)'}, not ${req.list.name}`,
