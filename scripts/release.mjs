@@ -187,10 +187,15 @@ function buildSea({ builder, base, main, assets, output, work }) {
  */
 export const ARCHIVE_FILES = ['cni-attach', 'LICENSE', 'LICENSE.nodejs', 'README.md', 'deploy/rbac.yaml'];
 
-/** The files of an archive a krew install keeps (spec.platforms[].files): the executable, the licence, the RBAC. */
+/**
+ * The files of an archive a krew install keeps (spec.platforms[].files): the executable, the licences — cni-attach's
+ * and Node.js's, whose binary is inside the executable (krew's "Submitting plugins" checklist: "Make sure to extract
+ * the LICENSE file during the plugin installation") — and the RBAC.
+ */
 export const KREW_FILES = [
   { from: 'cni-attach', to: '.' },
   { from: 'LICENSE', to: '.' },
+  { from: 'LICENSE.nodejs', to: '.' },
   { from: 'deploy/rbac.yaml', to: 'deploy' },
 ];
 

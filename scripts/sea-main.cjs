@@ -63,7 +63,9 @@ if (spec) {
 } else if (['-h', '--help', 'help'].includes(process.argv[2])) {
   usage(process.stdout);
 } else if (process.argv[2] === '--version') {
-  process.stdout.write(`${manifest.version}\n`);
+  // the commands' own --version (src/cli/version.ts: "cni-attach v0.1.0 (linux/amd64, node v26.12.1)", -o json too),
+  // so that the executable says the same line under every name
+  runFrom(source, 'list');
 } else {
   usage(process.stderr);
   process.stderr.write(process.argv[2] === undefined ? 'error: no command\n' : `error: unknown command ${JSON.stringify(process.argv[2])}\n`);

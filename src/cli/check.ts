@@ -67,19 +67,20 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     ...(sameNetnsAs(target) ? { sameNetns: sameNetnsAs(target)! } : {}),
       };
     }
-    if (flags.dryRun) {
-      const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK');
+    // the check and its dry run answer "nothing to CHECK" alike (the engine's refusals are shared: cni/attach.ts recordedFor)
+    const nothing = async (e: unknown): Promise<never> => {
       // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
-      if (runs.length === 0 && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);
-      return printPlan(deps.io.out, flags.output, lookedUp ? podWhere(lookedUp) : where!, runs, on.ctx.exec);
-    }
-    const checked = await engine.check(on.ctx, on.cache, req).catch(async (e: unknown) => {
       if (e instanceof NotFoundError && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);
       // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
       const hint = e instanceof NotFoundError && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
       if (hint) (e as Error).message += `; ${hint}`;
       throw e;
-    });
+    };
+    if (flags.dryRun) {
+      const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK').catch(nothing);
+      return printPlan(deps.io.out, flags.output, lookedUp ? podWhere(lookedUp) : where!, runs, on.ctx.exec);
+    }
+    const checked = await engine.check(on.ctx, on.cache, req).catch(nothing);
     if (flags.output !== 'summary') {
       deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
       return;

@@ -54,6 +54,17 @@ function otherCacheDirs(outcomes: PodOutcome<Outcome>[]): string {
   return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): give --cache-dir ${shellQuote(dir)}`).join('');
 }
 
+/**
+ * The answer of a detach (and its dry run) that found nothing for a pod that is gone, whose node only the cluster's
+ * records name, when those could not be read: nothing here is not "nothing attached" (exit 4).
+ */
+function recordsUnread(ifname: string, describe: string, cache: ResultCache, e: unknown): UnreachableError {
+  return new UnreachableError(
+    `nothing is attached as ${ifname} in ${describe} in ${cache.named(`${cache.dir}/results`)}, and the cluster's records, which name the node of a pod that is gone, could not be read (${describeError(e)}): whether it is attached on another node is not known; run the same command again once they can be read, or on its node`,
+    { cause: e },
+  );
+}
+
 /** What detach and its --dry-run ask of the engine for a pod. */
 function podRequest(job: Job, pod: PodLookup): DetachRequest {
   return {
@@ -444,6 +455,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
       const waits: string[] = [];
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
       if (runs.length === 0 && pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
+      if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, pod.describe, cache, pod.recordsUnread);
       const where = pod ? podWhere(pod) : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
     }
@@ -453,14 +465,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
       let o: Outcome;
       if (pod) o = await detachPod(job, pod);
       else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)), cache: p.cache };
-      if (o.done.length === 0 && pod?.recordsUnread !== undefined) {
-        // a pod that is gone, whose node only the cluster's records name: nothing here is not "nothing attached"
-        const e = pod.recordsUnread;
-        throw new UnreachableError(
-          `nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}, and the cluster's records, which name the node of a pod that is gone, could not be read (${describeError(e)}): whether it is attached on another node is not known; run the same command again once they can be read, or on its node`,
-          { cause: e },
-        );
-      }
+      if (o.done.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, o.describe, o.cache, pod.recordsUnread);
       // nothing in the cache dir given, while the pod's newest record names another: said, not used (cli/targets.ts)
       const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir, pod.executor ?? exec) : undefined;
       if (flags.output !== 'summary') {

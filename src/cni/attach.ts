@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, checkPathTrusted, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -595,6 +595,68 @@ async function findBySameNetns(cache: ResultCache, req: DetachRequest): Promise<
   return out;
 }
 
+/**
+ * The records a DEL or CHECK of req acts on, after the refusals its command makes before it runs any plugin. detach,
+ * check and their dry run (planRecorded) all start here, so that a dry run refuses what the real command refuses,
+ * with the same error:
+ * - a config given (--conf/--net) of another network than the one recorded as ifname in that container: UsageError
+ *   ("net1 in pod shop/web-1 was attached through network blue, not red"): plugins delete interfaces by name, and a
+ *   CHECK of another network's config says nothing of what is there;
+ * - an unreadable record: UsageError naming it and the `cni-detach --force` that forgets it (a forced DEL goes on);
+ * - CHECK of nothing recorded: BusyError when an attach holds the lock before recording anything, else NotFoundError
+ *   ("nothing is attached as …"). A DEL of nothing is not an error: [] (the caller looks at the lock: refuseIfHeld).
+ */
+async function recordedFor(cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK'): Promise<(Found & { via?: string })[]> {
+  let found: (Found & { via?: string })[] = await findRecorded(cache, req);
+  if (found.length === 0) found = await findBySameNetns(cache, req);
+  if (found.length === 0 && req.list && (req.containerId !== undefined || req.match)) {
+    // never DEL with one network's config what another network attached: plugins delete interfaces by name (also
+    // where the record is found by the pod's match alone: its sandbox gone)
+    const other = (req.containerId !== undefined ? await cache.find(req.containerId, req.ifname) : await cache.findWhere(req.ifname, req.match!))[0];
+    if (other) {
+      throw new UsageError(
+        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName || '(unreadable record)'}, not ${req.list.name}`,
+        { fix: { setting: 'networkConfig', advice: `${command === 'DEL' ? 'detach' : 'check'} it without a config (the cache knows the config)` } },
+      );
+    }
+  }
+  const w = req.ways ?? NO_WAYS;
+  for (const f of found) {
+    if (!f.unreadable || (command === 'DEL' && req.force)) continue;
+    const named = `the record of ${req.ifname} in ${req.describe}, ${cache.named(`${cache.dir}/${f.file}`)}, cannot be used (${f.unreadable})`;
+    throw new UsageError(command === 'DEL'
+      ? `${named}; nothing was run. \`${w.forceWithConfig}\` runs DEL with that config, then forgets it; \`${w.force}\` only forgets it (${mayRemain(req.ifname, req.describe)})`
+      : `${named}: nothing to CHECK against; \`${w.force}\` forgets it`);
+  }
+  if (found.length === 0 && command === 'CHECK') {
+    // an attach that holds the lock but has not recorded its intent yet (asking VERSION, STATUS) is still an attach
+    await refuseIfHeld(cache.direct(), req, found);
+    throw nothingToCheck(cache, req);
+  }
+  return found;
+}
+
+function nothingToCheck(cache: ResultCache, req: DetachRequest): NotFoundError {
+  return new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)})`);
+}
+
+/**
+ * What a CHECK of a recorded entry runs with, after the checks it makes before it runs CHECK (check and its dry run
+ * alike): its plugins found, each speaking the config's version (VERSION), a cached result to check against
+ * (PluginError otherwise), a config of 0.4.0 or later (UsageError); undefined when the network sets disableCheck.
+ */
+async function beforeCheck(ctx: ChainContext, req: DetachRequest, f: Found): Promise<{ resolved: ResolvedList; rt: RuntimeConf; prev: JsonObject } | undefined> {
+  const { entry } = f;
+  const list = req.list ?? entryList(entry);
+  const resolved = await resolvePlugins(ctx, list);
+  await negotiateVersions(ctx, resolved);
+  const prev = cachedPrev(list, entry, ctx.note);
+  if (!prev) throw new PluginError(list.plugins[0]!.type, 'CHECK', undefined, 'no cached result to check against');
+  if (!checkRuns(ctx, list)) return undefined;
+  const rt: RuntimeConf = { containerId: entry.containerId, netns: await netnsFor(req, f, 'CHECK'), ifname: req.ifname, cniArgs: argsFor(entry, req), capabilityArgs: entry.capabilityArgs ?? {} };
+  return { resolved, rt, prev };
+}
+
 /** The way out of a failed DEL (its error's `next`): how to retry, and how to forget the record if it keeps failing. */
 function retryHint(req: DetachRequest): string {
   const w = req.ways ?? NO_WAYS;
@@ -632,18 +694,7 @@ export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachR
 }
 
 async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
-  let found: (Found & { via?: string })[] = await findRecorded(cache, req);
-  if (found.length === 0) found = await findBySameNetns(cache, req);
-  if (found.length === 0 && req.list && req.containerId !== undefined) {
-    // never DEL with one network's config what another network attached: plugins delete interfaces by name
-    const other = (await cache.find(req.containerId, req.ifname))[0];
-    if (other) {
-      throw new UsageError(
-        `${req.ifname} in ${req.describe} was attached through network ${other.entry.networkName || '(unreadable record)'}, not ${req.list.name}`,
-        { fix: { setting: 'networkConfig', advice: 'detach it without a config (the cache knows the config)' } },
-      );
-    }
-  }
+  const found = await recordedFor(cache, req, 'DEL');
   if (found.length === 0) {
     if (!req.list || req.containerId === undefined || req.netns === undefined) {
       // nothing recorded, but an attach that holds the lock before recording its intent (asking VERSION, STATUS) is
@@ -663,13 +714,6 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
   const done: Detached[] = [];
   for (const f of found) {
     const { entry, intentOnly } = f;
-    if (f.unreadable && !req.force) {
-      const w = req.ways ?? NO_WAYS;
-      throw new UsageError(
-        `the record of ${req.ifname} in ${req.describe}, ${cache.named(`${cache.dir}/${f.file}`)}, cannot be used (${f.unreadable}); nothing was run. ` +
-          `\`${w.forceWithConfig}\` runs DEL with that config, then forgets it; \`${w.force}\` only forgets it (${mayRemain(req.ifname, req.describe)})`,
-      );
-    }
     let list: NetworkConfigList | undefined = req.list;
     let delError: string | undefined;
     if (!list && !f.unreadable) {
@@ -791,18 +835,7 @@ export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRe
 }
 
 async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
-  let found: Found[] = await findRecorded(cache, req);
-  if (found.length === 0) found = await findBySameNetns(cache, req);
-  const unreadable = found.find((f) => f.unreadable);
-  if (unreadable) {
-    throw new UsageError(`the record of ${req.ifname} in ${req.describe}, ${cache.named(`${cache.dir}/${unreadable.file}`)}, cannot be used (${unreadable.unreadable}): nothing to CHECK against; \`${(req.ways ?? NO_WAYS).force}\` forgets it`);
-  }
-  const nothing = () => new NotFoundError(`nothing is attached as ${req.ifname} in ${req.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)})`);
-  if (found.length === 0) {
-    // an attach that holds the lock but has not recorded its intent yet (asking VERSION, STATUS) is still an attach
-    await refuseIfHeld(cache.direct(), req, found);
-    throw nothing();
-  }
+  const found = await recordedFor(cache, req, 'CHECK');
   const checked: string[] = [];
   let interrupted: Found | undefined;
   for (const f of found) {
@@ -816,27 +849,25 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
         return;
       }
       stopIfInterrupted(ctx, 'CHECK (nothing was changed)');
-      const list = req.list ?? entryList(entry);
-      const resolved = await resolvePlugins(ctx, list);
-      await negotiateVersions(ctx, resolved);
-      const prev = cachedPrev(list, entry, ctx.note);
-      if (!prev) throw new PluginError(list.plugins[0]!.type, 'CHECK', undefined, 'no cached result to check against');
-      const rt: RuntimeConf = { containerId: entry.containerId, netns: await netnsFor(req, { ...f, entry }, 'CHECK'), ifname: req.ifname, cniArgs: argsFor(entry, req), capabilityArgs: entry.capabilityArgs ?? {} };
-      await checkChain(ctx, resolved, rt, prev);
+      const ready = await beforeCheck(ctx, req, { ...f, entry });
+      if (ready) await checkChain(ctx, ready.resolved, ready.rt, ready.prev);
       checked.push(entry.networkName);
     }));
   }
   if (interrupted && checked.length === 0) throw interruptedAttach(req.ifname, req.describe, interrupted, req.ways ?? NO_WAYS);
   if (interrupted) ctx.note(`an attach of ${req.ifname} in ${req.describe} through network ${interrupted.entry.networkName} was interrupted: \`${(req.ways ?? NO_WAYS).detach}\` undoes it`);
-  if (checked.length === 0) throw nothing();
+  if (checked.length === 0) throw nothingToCheck(cache, req);
   return checked;
 }
 
 /**
  * The runs a DEL (cni-detach --dry-run) or CHECK (cni-check --dry-run) would make for what is recorded, running nothing
- * and taking no lock. It fails as the real run would before running anything: UsageError for an unreadable record;
+ * but VERSION (for CHECK, as check asks it) and taking no lock. It fails as the real run would before running anything,
+ * with the same error (recordedFor, beforeCheck): UsageError for a config of another network or an unreadable record;
  * BusyError while another cni-attach/cni-detach holds the lock (an attach still in its plugins: its intent is not an
- * interrupted attach's); for CHECK, NotFoundError for an attach that was interrupted (see check).
+ * interrupted attach's); for CHECK, NotFoundError when nothing is recorded or only an attach that was interrupted,
+ * PluginError with no cached result, UsageError for a config before 0.4.0. A forced DEL plans the DELs it would run
+ * (none for a record it would only forget).
  */
 export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void): Promise<PluginRun[]> {
   const waitFor = async (list: NetworkConfigList) => {
@@ -844,25 +875,45 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
     if (w) gcWaits!(w);
   };
   await checkPathTrusted(ctx);
-  let found: Found[] = await findRecorded(cache, req);
-  if (found.length === 0) found = await findBySameNetns(cache, req);
-  for (const f of found) {
-    if (f.unreadable) throw new UsageError(`the record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable})`);
-  }
+  const found = await recordedFor(cache, req, command);
   // the locks the real run would take, or would find held: of what is recorded; with nothing recorded, that of the
   // container given (an attach before its intent; a DEL from a given config)
   await refuseIfHeld(cache, req, found);
-  if (command === 'CHECK' && found.length > 0 && found.every((f) => f.intentOnly)) throw interruptedAttach(req.ifname, req.describe, found[0]!, req.ways ?? NO_WAYS);
+  if (command === 'CHECK' && found.every((f) => f.intentOnly)) throw interruptedAttach(req.ifname, req.describe, found[0]!, req.ways ?? NO_WAYS);
   const runs: PluginRun[] = [];
   for (const f of found) {
-    if (command === 'CHECK' && f.intentOnly) continue;
-    const list = req.list ?? entryList(f.entry);
-    const rt: RuntimeConf = { containerId: f.entry.containerId, netns: await netnsFor(req, f, command), ifname: req.ifname, cniArgs: argsFor(f.entry, req), capabilityArgs: f.entry.capabilityArgs ?? {} };
-    const resolved = await resolvePlugins(ctx, list);
+    if (command === 'CHECK') {
+      if (f.intentOnly) continue;
+      const ready = await beforeCheck(ctx, req, f);
+      if (ready) runs.push(...planRecordedRuns(ctx, ready.resolved, ready.rt, 'CHECK', ready.prev));
+      continue;
+    }
+    // as detachOnce: a forced DEL of a record whose config or plugins cannot be used runs nothing, and forgets it
+    let list: NetworkConfigList | undefined = req.list;
+    if (!list && !f.unreadable) {
+      try {
+        list = entryList(f.entry);
+      } catch (e) {
+        if (!req.force) throw e;
+      }
+    }
+    if (!list) continue;
+    const resolved = await resolvePlugins(ctx, list).catch((e: Error) => {
+      if (!req.force || e instanceof UnreachableError) throw e;
+      return undefined;
+    });
+    if (!resolved) continue;
+    const rt: RuntimeConf = {
+      containerId: f.entry.containerId || req.containerId || '',
+      netns: await netnsFor(req, f, 'DEL'),
+      ifname: req.ifname,
+      cniArgs: argsFor(f.unreadable ? undefined : f.entry, req),
+      capabilityArgs: f.entry.capabilityArgs ?? {},
+    };
     await waitFor(list);
-    runs.push(...planRecordedRuns(ctx, resolved, rt, command, cachedPrev(list, f.entry, ctx.note)));
+    runs.push(...planRecordedRuns(ctx, resolved, rt, 'DEL', f.unreadable ? undefined : cachedPrev(list, f.entry, ctx.note)));
   }
-  if (runs.length === 0 && command === 'DEL' && req.list && req.containerId !== undefined && req.netns !== undefined) {
+  if (found.length === 0 && command === 'DEL' && req.list && req.containerId !== undefined && req.netns !== undefined) {
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
     await waitFor(req.list);
     runs.push(...planRecordedRuns(ctx, await resolvePlugins(ctx, req.list), rt, 'DEL'));

@@ -263,18 +263,47 @@ export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
   }
 }
 
-/** CHECK in order with the cached result; configs before 0.4.0 have no CHECK. */
+/**
+ * Whether a CHECK of the list runs at all: a config before 0.4.0 has none (UsageError); one that sets disableCheck
+ * skips it (false, with a note). checkChain and cni-check's dry run (cni/attach.ts planRecorded) both ask here.
+ */
+export function checkRuns(ctx: ChainContext, list: NetworkConfigList): boolean {
+  if (!atLeast(list.cniVersion, '0.4.0')) {
+    throw new UsageError(`config version ${list.cniVersion} has no CHECK (it came with CNI 0.4.0)`);
+  }
+  if (list.disableCheck) {
+    ctx.note(`network ${list.name} sets disableCheck: CHECK skipped`);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The bridge plugin's CHECK of the bridge's MAC (containernetworking/plugins bridge.go: "Bridge interface %s Mac
+ * doesn't match: %s", against the MAC its ADD returned). A Linux bridge whose MAC the plugin did not pin takes the
+ * lowest MAC of its ports, so it changes as ports come and go, other attachments' included: plugins 1.1 pin it only
+ * when they put a gateway address on the bridge (isGateway); containernetworking/plugins#60, #1265. The plugin checks
+ * the bridge before the interface, so such a failure does not tell whether the interface checked is as attached (its
+ * own veth gone changes the bridge's MAC too): said with it (bridgeMacHint), never hidden nor taken for success.
+ */
+const BRIDGE_MAC_CHANGED = /^Bridge interface \S+ Mac doesn't match/;
+
+/** The words added to a bridge CHECK that failed on the bridge's own MAC (see BRIDGE_MAC_CHANGED). */
+export function bridgeMacHint(e: unknown): string | undefined {
+  if (!(e instanceof PluginError) || e.command !== 'CHECK' || !BRIDGE_MAC_CHANGED.test(e.cniMsg)) return undefined;
+  return " (the MAC the bridge itself had at this ADD: the bridge plugin checks it before the interface, and a bridge whose MAC it did not pin — no isGateway address on it — takes the lowest MAC of its ports, so it changes whenever a port comes or goes, another pod's attach or detach included; so this failure does not tell whether this interface is still as attached; containernetworking/plugins#60)";
+}
+
+/** CHECK in order with the cached result, when checkRuns says it runs. */
 export async function checkChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult: JsonObject): Promise<void> {
-  if (!atLeast(r.list.cniVersion, '0.4.0')) {
-    throw new UsageError(`config version ${r.list.cniVersion} has no CHECK (it came with CNI 0.4.0)`);
-  }
-  if (r.list.disableCheck) {
-    ctx.note(`network ${r.list.name} sets disableCheck: CHECK skipped`);
-    return;
-  }
+  if (!checkRuns(ctx, r.list)) return;
   for (let i = 0; i < r.list.plugins.length; i++) {
     const stdin = buildPluginConfig(r.list, r.list.plugins[i]!, { prevResult, capabilityArgs: rt.capabilityArgs });
-    await invoke(ctx, runOf(ctx, r, i, 'CHECK', stdin, rt));
+    await invoke(ctx, runOf(ctx, r, i, 'CHECK', stdin, rt)).catch((e: unknown) => {
+      const hint = bridgeMacHint(e);
+      if (hint) (e as Error).message += hint;
+      throw e;
+    });
   }
 }
 

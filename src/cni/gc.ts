@@ -4,7 +4,7 @@
  * the plugins that speak it.
  */
 import { BusyError } from '../errors.js';
-import { busyError, detach, entryList, poll, type WaysOut } from './attach.js';
+import { detach, entryList, planRecorded, poll, type DetachRequest, type WaysOut } from './attach.js';
 import { lockFile, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { gcChain, negotiateVersions, resolvePlugins, runsGc, type ChainContext, type GcAttachment, type ResolvedList } from './chain.js';
 import type { NetworkConfigList } from './conf.js';
@@ -209,11 +209,24 @@ export async function collectGarbage(
   const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcWaits: [], gcErrors: [] };
   const describe = (s: Stale) => `container ${s.entry.containerId.slice(0, 12)}`;
   for (const s of stale) {
+    const w = ways?.(s);
+    const req: DetachRequest = {
+      containerId: s.entry.containerId,
+      ifname: s.entry.ifName,
+      match: (e) => e.networkName === s.entry.networkName,
+      netns: s.netns,
+      describe: describe(s),
+      ...(w ? { ways: w } : {}),
+    };
     if (dryRun) {
-      // as the real run would find it: a lock held now is a command working on it
-      const held = await cache.lockHeld(s.entry.containerId, s.entry.ifName);
-      if (held) out.busy.push({ stale: s, error: busyError(s.entry.ifName, describe(s), held, cache) });
-      else out.freed.push(s);
+      // as the real run would find it (the DEL's own refusals, planRecorded: a lock held now is a command working on
+      // it; a record or config that cannot be used, a plugin missing: it could not be freed), running nothing
+      try {
+        if ((await planRecorded(ctx, cache, req, 'DEL')).length > 0) out.freed.push(s);
+      } catch (e) {
+        if (e instanceof BusyError) out.busy.push({ stale: s, error: e });
+        else out.failed.push({ stale: s, error: e });
+      }
       continue;
     }
     // the first Ctrl-C/SIGTERM ends the pass: the DEL it interrupted keeps its record, the rest wait for the next run
@@ -222,16 +235,8 @@ export async function collectGarbage(
       out.stoppedBy = sig;
       return out;
     }
-    const w = ways?.(s);
     try {
-      const done = await detach(ctx, cache, {
-        containerId: s.entry.containerId,
-        ifname: s.entry.ifName,
-        match: (e) => e.networkName === s.entry.networkName,
-        netns: s.netns,
-        describe: describe(s),
-        ...(w ? { ways: w } : {}),
-      });
+      const done = await detach(ctx, cache, req);
       if (done.length > 0) out.freed.push(s);
     } catch (e) {
       if (e instanceof BusyError) out.busy.push({ stale: s, error: e });

@@ -4,14 +4,17 @@
  * client-node is imported lazily: it costs hundreds of milliseconds and the --netns path never needs it.
  */
 import type { KubeConfig, RequestContext, SecurityAuthentication, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import { Agent as HttpAgent, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { isatty } from 'node:tty';
 import { delimiter } from 'node:path';
 import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
 import { OutputBuffer } from '../exec/types.js';
 import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
 import { inlineCertificateFiles, kubeconfigFiles } from './kubeconfig-files.js';
+import { CredentialError, wrapExecAuth } from './exec-credential.js';
 import { formatDuration } from '../duration.js';
 
 export type Pod = V1Pod;
@@ -175,6 +178,8 @@ function statusOf(e: ApiErrorShape): { message?: string; reason?: string } {
  * error Status as an ApiStatusError, which the CLI may read as bad input when the request carried the user's).
  */
 export function apiError(e: unknown, what: string, server: string): CniAttachError {
+  // the kubeconfig user's credential plugin failed: no request was sent (kubectl: "getting credentials: exec: …")
+  if (e instanceof CredentialError) return new CredentialError(`${what}: ${e.message}`, { cause: e.cause, ...(e.fix ? { fix: e.fix } : {}) });
   if (e instanceof CniAttachError) return e;
   const err = e as ApiErrorShape;
   if (typeof err.code === 'number') {
@@ -192,16 +197,43 @@ export function apiError(e: unknown, what: string, server: string): CniAttachErr
 /** ws's error for a WebSocket upgrade the server answered with an HTTP status instead of 101 Switching Protocols. */
 const UPGRADE_REFUSED = /^Unexpected server response: (\d{3})$/;
 
+/** Where the Content-Type of a refused pods/exec upgrade is kept, on its WebSocket (upgradeRefusalSeen). */
+const REFUSAL_TYPE = Symbol('cni-attach: content type of a refused upgrade');
+
+/**
+ * ws's `finishRequest` option for a pods/exec WebSocket: sends the upgrade request as ws would, and keeps the
+ * Content-Type of an answer that is not 101 on the WebSocket, where execError finds it through the error event's target.
+ * ws reads no body of such an answer (it closes the connection), so the Content-Type is what tells a Kubernetes Status
+ * (application/json) from a proxy's plain text.
+ */
+export function upgradeRefusalSeen(req: import('node:http').ClientRequest, ws: object): void {
+  req.on('response', (res: import('node:http').IncomingMessage) => {
+    (ws as Record<symbol, string>)[REFUSAL_TYPE] = String(res.headers['content-type'] ?? '');
+  });
+  req.end();
+}
+
 /**
  * Map a failed pods/exec (exec, openExec) to our errors: an upgrade the API server refused is said as such, with what
  * it means — 403, this user may not create pods/exec in the agent's namespace (deploy/rbac.yaml grants it); 401, the
- * credentials were refused — not as a server that cannot be reached. Exit 4 all the same (the node cannot be reached
- * this way: README's exit codes); anything else as apiError.
+ * credentials were refused — not as a server that cannot be reached. An upgrade refused with something else than a
+ * Kubernetes Status (no JSON: a proxy's plain text, as `kubectl proxy`'s reject filter answers pods/exec with 403
+ * "Forbidden") is said as that, not blamed on RBAC. Exit 4 all the same (the node cannot be reached this way: README's
+ * exit codes); anything else as apiError.
  */
 export function execError(e: unknown, namespace: string, what: string, server: string): CniAttachError {
   const m = UPGRADE_REFUSED.exec((e as Error | undefined)?.message ?? '');
   if (!m) return apiError(e, what, server);
   const code = Number(m[1]);
+  const type = ((e as { target?: Record<symbol, string> }).target ?? {})[REFUSAL_TYPE];
+  if (type !== undefined && !/json/i.test(type)) {
+    const name = STATUS_CODES[code];
+    // not an ApiStatusError: no Status came, and no RBAC hint applies
+    return new UnreachableError(
+      `${what}: the server at ${server} refused the pods/exec upgrade with a plain ${code}${name ? ` ${name}` : ''}${type ? ` (${type.split(';')[0]})` : ''}, not a Kubernetes answer: a proxy in the way? \`kubectl proxy\` refuses pods/exec unless started with --reject-paths='^$' (its default rejects ^/api/.*/pods/.*/exec)`,
+      { cause: e, fix: { setting: 'server' } },
+    );
+  }
   const meaning: Record<number, [string, string]> = {
     401: ['Unauthorized', "it refused the credentials of the kubeconfig's user (expired or wrong: log in again, or see --context, --user, --token)"],
     403: ['Forbidden', `this user may not create pods/exec in namespace ${namespace}, which the agent runtime needs (deploy/rbac.yaml grants it)`],
@@ -258,8 +290,8 @@ function tlsKey(o: AgentOptions): string {
  * client-node authenticates each request (KubeConfig.applySecurityAuthentication: headers for tokens and exec
  * plugins, an agent with the CA and client certificate) with a new https.Agent every time: a new connection, a new
  * CA store and a full TLS handshake per request; a batch of 50 pods paid that 51 times. This authentication method
- * lets client-node do all of it as before, then hands the request one keep-alive agent per set of TLS options. Agents
- * of another kind (a proxy in the kubeconfig, plain http) are left as client-node made them.
+ * lets client-node do all of it as before, then hands the request one keep-alive agent per set of TLS options (plain
+ * http: one keep-alive http.Agent). Agents of another kind (a proxy in the kubeconfig) are left as client-node made them.
  */
 export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthentication'>, headers: [string, string][] = []): SecurityAuthentication {
   return {
@@ -268,6 +300,7 @@ export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthenticatio
       await kc.applySecurityAuthentication(context);
       addHeaders(context, headers);
       const agent = context.getAgent();
+      if (agent?.constructor === HttpAgent) context.setAgent((plainAgent ??= new HttpAgent({ keepAlive: true })));
       if (!agent || agent.constructor !== HttpsAgent) return;
       context.setAgent(sharedHttpsAgent((agent as HttpsAgent).options, true));
     },
@@ -275,6 +308,8 @@ export function sharedAgentAuth(kc: Pick<KubeConfig, 'applySecurityAuthenticatio
 }
 
 const agents = new Map<string, HttpsAgent>();
+/** The keep-alive agent of REST requests to a plain-http server (`kubectl proxy`), made at its first request. */
+let plainAgent: HttpAgent | undefined;
 
 /**
  * The one https.Agent of this process for these TLS options (keep-alive for REST calls; not for pods/exec, whose
@@ -373,6 +408,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   class KubectlConfig extends k8s.KubeConfig {
     override async applyToHTTPSOptions(o: Parameters<KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
       await super.applyToHTTPSOptions(o);
+      (o as { finishRequest?: unknown }).finishRequest = upgradeRefusalSeen;
       const made = (o as { agent?: unknown }).agent;
       if (made instanceof HttpsAgent && made.constructor === HttpsAgent) (o as { agent?: unknown }).agent = sharedHttpsAgent(made.options, false);
       const h: Record<string, string | string[]> = { ...((o as { headers?: Record<string, string> }).headers ?? {}) };
@@ -383,9 +419,23 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   const kc = new KubectlConfig();
   try {
     if (resolved.kind === 'in-cluster') kc.loadFromCluster();
-    else kc.loadFromOptions(resolved.options);
+    // a plain-http server (`kubectl proxy`, `-s http://…`), which kubectl takes as it is: client-node refuses one
+    // unless skipTLSVerify is set ("HTTP protocol is not allowed when skipTLSVerify is not set or false"), and uses
+    // it for nothing else there is on plain http (no TLS to verify); its exec plugins see the cluster as given
+    else kc.loadFromOptions({ ...resolved.options, clusters: resolved.options.clusters.map((c) => (/^http:/.test(c.server) ? { ...c, skipTLSVerify: true } : c)) });
   } catch (e) {
     throw new UsageError(`cannot load the ${resolved.kind === 'in-cluster' ? 'in-cluster config' : 'kubeconfig'}: ${(e as Error).message}`, { fix: { setting: 'kubeconfig' } });
+  }
+  const execConfig = resolved.kind === 'kubeconfig' ? resolved.options.users[0]?.exec : undefined;
+  if (execConfig && resolved.kind === 'kubeconfig') {
+    // the user's credential plugin, run as kubectl runs it (exec-credential.ts says why and how)
+    wrapExecAuth(kc, {
+      exec: execConfig,
+      cluster: resolved.options.clusters[0]!,
+      ...(resolved.execExtension !== undefined ? { extension: resolved.execExtension } : {}),
+      stdinIsTerminal: isatty(0), // not process.stdin: making that stream is not needed to ask
+      stderr: (text) => void process.stderr.write(text),
+    });
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {

@@ -20,6 +20,8 @@
  *   --server, --certificate-authority, --insecure-skip-tls-verify, --tls-server-name change the cluster (a CA flag or
  *   --insecure-skip-tls-verify replaces all three CA/skip settings, as client-go's getCluster does); --token replaces
  *   the user's token and tokenFile; --as/--as-group/--as-uid replace the user's impersonation; -n the namespace.
+ * - Plain http (`server: http://…`, `kubectl proxy`): no user identity is sent at all (no token, certificate,
+ *   credential plugin or impersonation), as client-go sends none over a connection that is not TLS.
  * - In-cluster (the pod's service account) only when all of that yields no server, and KUBERNETES_SERVICE_HOST/_PORT
  *   are set (client-go's inClusterClientConfig.Possible, plus isDefault of the merged config).
  * - Nothing at all: an error naming where it looked (kubectl would try http://localhost:8080; a plugin acting on a
@@ -114,6 +116,8 @@ export type ResolvedKubeconfig =
       impersonate: Impersonation;
       /** The files that were read, in precedence order. */
       files: string[];
+      /** The cluster's `client.authentication.k8s.io/exec` extension (its exec plugins' spec.cluster.config), if any. */
+      execExtension?: unknown;
     }
   | { kind: 'in-cluster'; namespace?: string; impersonate: Impersonation };
 
@@ -279,6 +283,8 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   }
   if (o.user !== undefined && !m.users.has(o.user)) throw new UsageError(`no user named "${o.user}" in the kubeconfig`, { fix: { setting: 'user' } });
   const cluster = clusterOptions(clusterName || 'cluster', m.clusters.get(clusterName), o);
+  const extensions = m.clusters.get(clusterName)?.item.extensions;
+  const execExtension = Array.isArray(extensions) ? extensions.find((x): x is Raw => isObj(x) && x.name === 'client.authentication.k8s.io/exec')?.extension : undefined;
 
   if (cluster.server === '') {
     // $KUBECONFIG names files and none exists: a typo, not "no kubeconfig at all" (client-go warns `Config not found:
@@ -303,7 +309,11 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     }
     throw new UsageError(`context "${contextName}" of the kubeconfig (${files}) names cluster "${clusterName}", which has no server`, { fix: { setting: 'server' } });
   }
-  const { user, impersonate } = userOptions(userName || 'user', m.users.get(userName), o, files);
+  // client-go (client_config.go ClientConfig, "only try to read the auth information if we are secure"): the user's
+  // identity goes only over TLS — a plain-http server (`kubectl proxy`, which adds its own) gets no token, client
+  // certificate, credential plugin run or impersonation from kubectl (kubernetes/kubectl#744), nor from this tool
+  const secure = !/^http:\/\//i.test(cluster.server);
+  const { user, impersonate } = secure ? userOptions(userName || 'user', m.users.get(userName), o, files) : { user: { name: userName || 'user' }, impersonate: { groups: [] } };
   const name = contextName || 'overrides';
   const namespace = o.namespace ?? str(ctx.namespace) ?? 'default';
   return {
@@ -319,5 +329,6 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     server: cluster.server,
     impersonate,
     files: docs.map((d) => d.file),
+    ...(execExtension !== undefined ? { execExtension } : {}),
   };
 }

@@ -59,7 +59,7 @@ export async function netnsTarget(executor: Executor, path: string, mustExist: b
   }
   if (mustExist && kind === 'missing') throw new NotFoundError(`network namespace ${netnsPath} does not exist${onNode(executor)}`);
   if (kind === 'other') {
-    throw new UsageError(`${netnsPath}${onNode(executor)} is not a network namespace (expected a name for /var/run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net)`);
+    throw new UsageError(`${netnsPath}${onNode(executor)} is not a network namespace (expected NAME, meaning /var/run/netns/NAME, or a path such as /var/run/netns/NAME or /proc/PID/ns/net)`);
   }
   if (kind === 'netns') {
     const own = await nodeOwnNetns(executor, netnsPath);

@@ -159,7 +159,7 @@ describe('bad targets', () => {
       return { args: [...lab.args(c.ws, c.ns, 'eth1', conf).slice(2), '--netns', file] };
     });
     expectCleanError(r, 2, /is not a network namespace/);
-    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain(`error: ${file} is not a network namespace (expected NAME, meaning /var/run/netns/NAME, or a path such as /var/run/netns/NAME or /proc/PID/ns/net)`);
   });
 });
 

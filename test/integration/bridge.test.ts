@@ -117,10 +117,28 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']); // someone deletes it by hand
     const bad = await runCli('check', lab.args(ws, ns, 'eth1'));
     expectCleanError(bad, 1, /plugin bridge failed on CHECK/);
+    // eth1's veth went with it, the bridge's last port: its MAC changed, which the plugin checks first (and says)
+    expect(bad.stderr).toMatch(/Mac doesn't match: .* so this failure does not tell whether this interface is still as attached/);
 
     // detaching what is half gone still frees the lease and the cache
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
+  it('a CHECK that fails because the bridge\'s own MAC changed (it follows its ports when not pinned) says what that means, exit 1 as any failed CHECK', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: lab.name('k'), bridge: br, subnet: '198.18.1.0/24', dataDir: ws.dataDir }));
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    expectOk(await runCli('check', lab.args(ws, ns, 'eth1')));
+    // what another pod's attach or detach does to an unpinned bridge (its MAC is its lowest port's), done at once
+    await must(['ip', 'link', 'set', br, 'address', '02:00:00:00:18:01']);
+    const bad = await runCli('check', lab.args(ws, ns, 'eth1'));
+    // the plugin names the MAC its ADD recorded
+    expectCleanError(bad, 1, new RegExp(`^error: plugin bridge failed on CHECK \\(CNI error \\d+\\): Bridge interface ${br} Mac doesn't match: [0-9a-f:]{17} \\(the MAC the bridge itself had at this ADD: .* takes the lowest MAC of its ports, .* containernetworking/plugins#60\\)$`, 'm'));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 

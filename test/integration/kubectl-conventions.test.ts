@@ -9,7 +9,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -394,5 +394,51 @@ describe('completion through kubectl (kubectl_complete-cni_*)', () => {
     const p = await kubectl(['__complete', 'cni-list', '-o', 'jsonp'], env);
     expect(p.stdout, p.stderr).toBe('jsonpath=\n:6');
     expect(p.stderr).toMatch(/ShellCompDirectiveNoSpace, ShellCompDirectiveNoFileComp/);
+  });
+});
+
+describe('credential plugins and plain-http servers, as kubectl takes them', () => {
+  it('a user whose credential plugin fails (an expired login) or is missing: kubectl\'s words, the plugin\'s stderr on one line, exit 4 — not "cannot reach the API server"', async () => {
+    const fail = join(dir, 'fail.sh');
+    await writeFile(fail, "#!/bin/sh\necho 'token expired, run login' >&2\nexit 1\n");
+    await chmod(fail, 0o755);
+    for (const [command, said] of [
+      [fail, `getting credentials: exec: executable ${fail} failed with exit code 1`],
+      [join(dir, 'nonexist.sh'), `getting credentials: exec: fork/exec ${join(dir, 'nonexist.sh')}: no such file or directory`],
+      ['no-such-login-plugin', 'getting credentials: exec: executable no-such-login-plugin not found'],
+    ] as const) {
+      const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command, interactiveMode: 'Never' } }]], contexts: [['x', 'c', 'u', 'shop']] });
+      const r = await cni(['-l', 'app=none'], { KUBECONFIG: kc });
+      expect(r.exitCode, show(r)).toBe(4);
+      expect(r.stderr.trim().split('\n'), show(r)).toHaveLength(1);
+      expect(r.stderr, show(r)).toContain(`error: listing pods in shop matching app=none: ${said}`);
+      if (command === fail) expect(r.stderr).toContain('; its stderr: token expired, run login; ');
+      expect(r.stderr).not.toMatch(/cannot reach|\\n/);
+      if (KUBECTL) {
+        const k = await kubectl(['get', 'pods', '-l', 'app=none'], { KUBECONFIG: kc });
+        expect(k.exitCode).not.toBe(0);
+        expect(k.stderr).toContain(said);
+      }
+    }
+  });
+
+  it('a plain-http server (kubectl proxy, -s http://…): served as kubectl serves it (client-node refused it without insecure-skip-tls-verify), and given no credentials, as kubectl gives none', async () => {
+    const plain = await StandInApiServer.start({ tls: false, anonymous: true });
+    try {
+      const kc = await plain.writeKubeconfig({ namespace: 'shop', insecureSkipTlsVerify: false });
+      const r = await cni(['-l', 'app=none'], { KUBECONFIG: kc });
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stderr, show(r)).toMatch(NONE_SHOP);
+      const s = await cni(['-l', 'app=none', '-s', plain.url, '--token', plain.token], { KUBECONFIG: await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] }) });
+      expect(s.exitCode, show(s)).toBe(0);
+      expect(plain.requests.filter((q) => q.path === '/api/v1/namespaces/shop/pods').map((q) => q.headers.authorization)).toEqual([undefined, undefined]);
+      if (KUBECTL) {
+        expect((await kubectl(['get', 'pods', '-l', 'app=none'], { KUBECONFIG: kc })).stderr).toMatch(NONE_SHOP);
+        expect(plain.requests.filter((q) => (q.headers['user-agent'] ?? '').startsWith('kubectl/')).map((q) => q.headers.authorization ?? 'none')).toContain('none');
+        expect(plain.requests.some((q) => q.headers.authorization !== undefined)).toBe(false);
+      }
+    } finally {
+      await plain.stop();
+    }
   });
 });

@@ -134,7 +134,7 @@ describe('release archives', () => {
         expect(p.uri).toBe(`${URL_BASE}/${archiveName(`linux-${arch}`)}`);
         expect(p.sha256).toBe(shas[arch]);
         expect(p.bin).toBe('cni-attach');
-        expect(p.files.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE', 'deploy/rbac.yaml']); // all in the archive (above)
+        expect(p.files.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE', 'LICENSE.nodejs', 'deploy/rbac.yaml']); // all in the archive (above), both licences kept (krew's checklist)
       }
     }
   });
@@ -158,6 +158,10 @@ describe('the amd64 executable, with no Node.js reachable', () => {
     const multi = await withoutNode([join(dir, 'cni-attach'), 'list', '--help'], env);
     expect(multi.exitCode, multi.stderr).toBe(0);
     expect(multi.stdout).toMatch(/^Usage: kubectl cni-list/);
+    // one --version line under every name (the bare executable printed just "v0.1.0")
+    const versions = await Promise.all([['cni-attach'], ['kubectl-cni_gc'], ['cni-attach', 'check']].map(async ([n, ...a]) => (await withoutNode([join(dir, n!), ...a, '--version'], env)).stdout));
+    expect(versions[0]).toMatch(/^cni-attach v\d+\.\d+\.\d+\S* \(linux\/amd64, node v\d+\.\d+\.\d+\)$/);
+    expect(versions).toEqual([versions[0], versions[0], versions[0]]);
     const none = await withoutNode([join(dir, 'cni-attach')], env);
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('error: no command');

@@ -1,5 +1,8 @@
 /** src/resolve/kube.ts against the stand-in API server: one keep-alive TLS connection for the requests of a process. */
 import { Agent as HttpAgent } from 'node:http';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent as HttpsAgent } from 'node:https';
 import type { RequestContext } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,19 +87,30 @@ describe('sharedAgentAuth', () => {
     expect((b.getAgent() as HttpsAgent).options.cert).toBe('C2');
   });
 
-  it('leaves other agents as client-node made them (plain http, proxies)', async () => {
+  it('leaves other agents as client-node made them (proxies)', async () => {
     class ProxyAgent extends HttpsAgent {}
-    for (const make of [() => new HttpAgent(), () => new ProxyAgent({ ca: 'CA' })]) {
-      const made: unknown[] = [];
-      const auth = sharedAgentAuth(kcMaking(() => {
-        const a = make();
-        made.push(a);
-        return a;
-      }));
+    const made: unknown[] = [];
+    const auth = sharedAgentAuth(kcMaking(() => {
+      const a = new ProxyAgent({ ca: 'CA' });
+      made.push(a);
+      return a;
+    }));
+    const c = context();
+    await auth.applySecurityAuthentication(c);
+    expect(c.getAgent()).toBe(made[0]);
+  });
+
+  it('hands every request to a plain-http server one keep-alive http.Agent (client-node makes one per request)', async () => {
+    const auth = sharedAgentAuth(kcMaking(() => new HttpAgent()));
+    const agents = [];
+    for (let i = 0; i < 3; i++) {
       const c = context();
       await auth.applySecurityAuthentication(c);
-      expect(c.getAgent()).toBe(made[0]);
+      agents.push(c.getAgent());
     }
+    expect(agents[0]).toBeInstanceOf(HttpAgent);
+    expect((agents[0] as HttpAgent & { keepAlive?: boolean }).keepAlive).toBe(true);
+    expect(new Set(agents).size).toBe(1);
   });
 });
 
@@ -127,6 +141,19 @@ describe('kubectl conventions of the client', () => {
         expect((e as ApiStatusError).status).toBe(code);
         expect((e as Error).message, how).toBe(said);
       }
+    }
+  });
+
+  it('a pods/exec upgrade refused with plain text (a proxy: kubectl proxy\'s reject filter answers 403 "Forbidden") is said as that, not blamed on RBAC; exit 4', async () => {
+    for (const how of ['exec', 'openExec'] as const) {
+      api.failNext({ pathIncludes: '/exec' }, { code: 403, plain: 'Forbidden\n' });
+      const e = await (how === 'exec' ? kube.exec('default', 'web-0', 'app', ['true'], '') : kube.openExec!('default', 'web-0', 'app', ['cat'])).catch((x: unknown) => x);
+      expect(e, how).toBeInstanceOf(UnreachableError);
+      expect(e, how).not.toBeInstanceOf(ApiStatusError);
+      expect((e as Error).message, how).toBe(
+        `exec in pod default/web-0: the server at ${api.url} refused the pods/exec upgrade with a plain 403 Forbidden (text/plain), not a Kubernetes answer: a proxy in the way? \`kubectl proxy\` refuses pods/exec unless started with --reject-paths='^$' (its default rejects ^/api/.*/pods/.*/exec)`,
+      );
+      expect((e as Error).message).not.toMatch(/rbac|may not create/);
     }
   });
 
@@ -275,5 +302,106 @@ describe('a kept-alive connection closed under a request (an idle timeout of the
     await expect(kube.createPod('default', { metadata: { generateName: 'agent-' }, spec: { containers: [{ name: 'a', image: 'busybox' }] } })).rejects.toThrow(/socket hang up|ECONNRESET/);
     expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
     expect(api.listPods('default').filter((p) => p.metadata.name.startsWith('agent-'))).toEqual([]);
+  });
+});
+
+describe('a plain-http server (kubectl proxy, -s http://…), which kubectl takes as it is', () => {
+  it('works without insecure-skip-tls-verify (client-node refused it: "HTTP protocol is not allowed when skipTLSVerify is not set or false"), REST on one kept-alive connection and pods/exec alike, with no credentials sent (as kubectl)', async () => {
+    const plain = await StandInApiServer.start({ tls: false, anonymous: true });
+    try {
+      plain.addPod(makePod({ name: 'web-0', labels: { app: 'web' } }));
+      const path = await plain.writeKubeconfig({ insecureSkipTlsVerify: false });
+      expect(await readFile(path, 'utf8')).not.toMatch(/insecure-skip-tls-verify/);
+      const k = await connectKube({ kubeconfig: path, requestTimeoutMs: 10_000, as: 'jane' }, {});
+      const before = plain.connectionsAccepted;
+      expect((await k.getPod('default', 'web-0')).metadata?.name).toBe('web-0');
+      expect(await k.listPods('default', 'app=web')).toHaveLength(1);
+      expect(plain.connectionsAccepted - before).toBe(1);
+      const r = await k.exec('default', 'web-0', 'app', ['echo', 'hi'], '');
+      expect([r.code, r.stdout]).toEqual([0, 'hi\n']);
+      // --server http://… with a TLS kubeconfig's CA: no TLS to verify, as kubectl
+      const over = await connectKube({ kubeconfig: api.kubeconfigPath, server: plain.url, token: plain.token }, {});
+      expect((await over.getPod('default', 'web-0')).metadata?.name).toBe('web-0');
+      // the kubeconfig's token, --token, --as: none of them over plain http (client-go sends no identity without TLS)
+      expect(plain.requests.length).toBeGreaterThanOrEqual(4);
+      for (const q of plain.requests) expect([q.path, q.headers.authorization, q.headers['impersonate-user']]).toEqual([q.path, undefined, undefined]);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
+
+describe('a kubeconfig user\'s credential plugin (users[].user.exec), run as kubectl runs it', () => {
+  let dir: string;
+  let plugins = 0;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cni-attach-exec-plugin-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A kubeconfig of the stand-in whose user runs `script` (written as an executable file, unless null: missing). */
+  async function withPlugin(script: string | null, exec: Record<string, unknown> = {}, cluster: Record<string, unknown> = {}): Promise<{ path: string; plugin: string }> {
+    const plugin = join(dir, `plugin-${++plugins}.sh`);
+    if (script !== null) {
+      await writeFile(plugin, `#!/bin/sh\n${script}\n`);
+      await chmod(plugin, script === 'exit 0' ? 0o644 : 0o755);
+    }
+    const kc = api.kubeconfig() as { users: { user: Record<string, unknown> }[]; clusters: { cluster: Record<string, unknown> }[] };
+    kc.users[0]!.user = { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'IfAvailable', ...exec } };
+    Object.assign(kc.clusters[0]!.cluster, cluster);
+    const path = join(dir, 'kubeconfig');
+    await writeFile(path, JSON.stringify(kc));
+    return { path, plugin };
+  }
+
+  const credential = (token: string) => JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token } });
+
+  it('gets its token with KUBERNETES_EXEC_INFO set as client-go sets it (spec.cluster with provideClusterInfo), and runs it once for the requests of a process', async () => {
+    const { path } = await withPlugin(
+      `echo run >> ${dir}/runs\nprintf '%s' "$KUBERNETES_EXEC_INFO" > ${dir}/info\n[ -t 0 ] && echo tty >> ${dir}/runs\necho '${credential(api.token)}'`,
+      { provideClusterInfo: true },
+      { extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'cni' } }] },
+    );
+    const k = await connectKube({ kubeconfig: path }, {});
+    await Promise.all([k.getPod('default', 'web-0'), k.listPods('default'), k.getPod('default', 'web-1')]);
+    expect((await k.exec('default', 'web-0', 'app', ['true'], '')).code).toBe(0);
+    expect(api.requests.filter((q) => q.path.startsWith('/api')).every((q) => q.headers.authorization === `Bearer ${api.token}`)).toBe(true);
+    // no expirationTimestamp: kept for the process, as client-go (client-node ran it per request)
+    expect(await readFile(join(dir, 'runs'), 'utf8')).toBe('run\n');
+    expect(JSON.parse(await readFile(join(dir, 'info'), 'utf8'))).toEqual({
+      kind: 'ExecCredential',
+      apiVersion: 'client.authentication.k8s.io/v1',
+      spec: {
+        interactive: false,
+        cluster: { server: api.url, 'certificate-authority-data': Buffer.from(api.caPem!).toString('base64'), config: { audience: 'cni' } },
+      },
+    });
+  });
+
+  it('without provideClusterInfo: spec.interactive alone', async () => {
+    const { path } = await withPlugin(`printf '%s' "$KUBERNETES_EXEC_INFO" > ${dir}/info\necho '${credential(api.token)}'`, { apiVersion: 'client.authentication.k8s.io/v1beta1' });
+    await (await connectKube({ kubeconfig: path }, {})).getPod('default', 'web-0');
+    expect(JSON.parse(await readFile(join(dir, 'info'), 'utf8'))).toEqual({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1beta1', spec: { interactive: false } });
+  });
+
+  it('a plugin that fails, is missing, prints no credential or needs a terminal: kubectl\'s words (getting credentials: exec: …) with its stderr on one line, exit 4 — never "cannot reach the API server"', async () => {
+    const cases: [string, string | null, Record<string, unknown>, (plugin: string) => string][] = [
+      ['exits 1', "echo 'token expired, run login' >&2\nexit 1", {}, (p) => `pod default/web-0: getting credentials: exec: executable ${p} failed with exit code 1; its stderr: token expired, run login`],
+      ['writes control characters', "printf 'bad\\033[31m\\nline two\\n' >&2\nexit 3", {}, (p) => `pod default/web-0: getting credentials: exec: executable ${p} failed with exit code 3; its stderr: bad\\x1b[31m\\nline two`],
+      ['missing (a path)', null, { installHint: 'install it with: brew install kubelogin' }, (p) => `pod default/web-0: getting credentials: exec: fork/exec ${p}: no such file or directory (install it with: brew install kubelogin)`],
+      ['missing (a name not on $PATH)', null, { command: 'no-such-login-plugin' }, () => 'pod default/web-0: getting credentials: exec: executable no-such-login-plugin not found'],
+      ['not executable', 'exit 0', { }, (p) => `pod default/web-0: getting credentials: exec: fork/exec ${p}: permission denied`],
+      ['prints no ExecCredential', 'echo not-json', {}, () => 'pod default/web-0: getting credentials: decoding stdout: '],
+      ['needs a terminal (interactiveMode Always)', `echo '${credential(api.token)}'`, { interactiveMode: 'Always' }, () => 'getting credentials: exec plugin cannot support interactive mode: standard input is not a terminal'],
+    ];
+    for (const [what, script, exec, said] of cases) {
+      const { path, plugin } = await withPlugin(script, exec);
+      const e = await connectKube({ kubeconfig: path }, {}).then((k) => k.getPod('default', 'web-0')).catch((x: unknown) => x);
+      expect(e, what).toBeInstanceOf(UnreachableError); // exit 4, as a 401
+      expect((e as Error).message.startsWith(said(plugin)), `${what}: ${(e as Error).message}`).toBe(true);
+      expect((e as Error).message, what).not.toMatch(/cannot reach|\n/);
+    }
   });
 });

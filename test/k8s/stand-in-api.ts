@@ -186,8 +186,12 @@ export interface RequestMatch {
 }
 
 export type FaultResponse =
-  /** Answer with this status code and a Status object (reason from the code), optionally after a delay. */
-  | { code: number; delayMs?: number; message?: string }
+  /**
+   * Answer with this status code and a Status object (reason from the code), optionally after a delay; with `plain`,
+   * that text/plain body instead, as a proxy in front of the API server answers (kubectl proxy's reject filter: 403
+   * "Forbidden", for pods/exec among others).
+   */
+  | { code: number; delayMs?: number; message?: string; plain?: string }
   /** Handle the request normally, but only after this delay. */
   | { delayMs: number }
   /** Never answer (until the client gives up or the server stops). */
@@ -271,6 +275,11 @@ export interface StandInApiOptions {
    * round trips cost what they cost on a real cluster (default 0).
    */
   latencyMs?: number;
+  /**
+   * Serve requests that carry no credentials, as `kubectl proxy` does (it adds its own towards the API server; kubectl
+   * sends none over plain http). A request with a wrong token is still refused. Default false.
+   */
+  anonymous?: boolean;
   /**
    * Pod Security Admission: the `pod-security.kubernetes.io/enforce` level of namespaces (the label on the Namespace);
    * namespaces not named are `privileged` (nothing enforced), as with PSA's default configuration.
@@ -1482,6 +1491,8 @@ export class StandInApiServer {
   execProtocols: ExecProtocol[];
   /** The delay added to every request and exec (see StandInApiOptions.latencyMs). */
   latencyMs: number;
+  /** See StandInApiOptions.anonymous. */
+  anonymous: boolean;
   /** The enforced Pod Security level per namespace (see StandInApiOptions.podSecurity); change it at will. */
   podSecurity: Record<string, PodSecurityLevel>;
   /** Every change of the store, in order, for watches that start at a resourceVersion (the oldest are dropped). */
@@ -1521,6 +1532,7 @@ export class StandInApiServer {
     this.execHandler = o.execHandler ?? hostExecHandler;
     this.execProtocols = [...(o.execProtocols ?? EXEC_PROTOCOLS)];
     this.latencyMs = o.latencyMs ?? 0;
+    this.anonymous = o.anonymous ?? false;
     this.podSecurity = { ...o.podSecurity };
     this.wss = new WebSocketServer({
       noServer: true,
@@ -2042,14 +2054,14 @@ export class StandInApiServer {
       rawBody,
       headers: req.headers,
       headerLines: req.rawHeaders.flatMap((v, i, all) => (i % 2 === 0 ? [[v.toLowerCase(), all[i + 1] ?? ''] as [string, string]] : [])),
-      authorized: m?.[1] === this.token,
+      authorized: m?.[1] === this.token || (this.anonymous && req.headers.authorization === undefined),
     };
     this.requests.push(rec);
     return { rec, url, rawUrl };
   }
 
   /** Apply the first matching interceptor: undefined to go on handling the request, 'hang', or a Status to answer with. */
-  private async intercept(rec: RecordedRequest, rawUrl: string): Promise<undefined | 'hang' | 'reset' | StatusJson> {
+  private async intercept(rec: RecordedRequest, rawUrl: string): Promise<undefined | 'hang' | 'reset' | StatusJson | { code: number; plain: string }> {
     const hit = this.interceptors.find(
       (i) =>
         i.remaining > 0 &&
@@ -2069,6 +2081,7 @@ export class StandInApiServer {
     if (f.delayMs) await this.sleep(f.delayMs);
     if (this.stopped) return 'hang';
     if ('code' in f) {
+      if (f.plain !== undefined) return { code: f.code, plain: f.plain };
       const msg = f.message ?? DEFAULT_MESSAGES[f.code] ?? `injected by the stand-in API server (HTTP ${f.code})`;
       const details = f.code === 500 ? { causes: [{ message: msg }] } : undefined;
       return statusObject(f.code, msg, undefined, details);
@@ -2088,7 +2101,8 @@ export class StandInApiServer {
       return;
     }
     if (fault) {
-      this.send(res, fault.code, fault);
+      if ('plain' in fault) this.send(res, fault.code, fault.plain, 'text/plain; charset=utf-8');
+      else this.send(res, fault.code, fault);
       return;
     }
 
@@ -2377,13 +2391,14 @@ export class StandInApiServer {
 
   // ------------------------------------------------------------------ exec
 
-  private rejectUpgrade(socket: Duplex, code: number, status: StatusJson): void {
+  /** Refuse a WebSocket upgrade with a Status (as the API server does), or with a plain text (as a proxy does). */
+  private rejectUpgrade(socket: Duplex, code: number, status: StatusJson | string): void {
     if (socket.destroyed) return;
-    const text = JSON.stringify(status);
+    const text = typeof status === 'string' ? status : JSON.stringify(status);
     socket.end(
       [
         `HTTP/1.1 ${code} ${http.STATUS_CODES[code] ?? 'Error'}`,
-        'Content-Type: application/json',
+        `Content-Type: ${typeof status === 'string' ? 'text/plain; charset=utf-8' : 'application/json'}`,
         `Content-Length: ${Buffer.byteLength(text)}`,
         'Cache-Control: no-cache, private',
         `Audit-Id: ${randomUUID()}`,
@@ -2404,7 +2419,7 @@ export class StandInApiServer {
       return;
     }
     if (fault) {
-      this.rejectUpgrade(socket, fault.code, fault);
+      this.rejectUpgrade(socket, fault.code, 'plain' in fault ? fault.plain : fault);
       return;
     }
     if (!rec.authorized) {

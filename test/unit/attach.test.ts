@@ -299,6 +299,19 @@ describe('detach', () => {
     expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
   });
 
+  it('refuses it too where the record is found by a match alone (a pod whose sandbox is gone), as its plan does', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.calls.length = 0;
+    const other = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'other', type: 'bridge' }), 't');
+    const byMatch = { ifname: 'eth1', netns: '', describe: 'pod shop/web-1', match: (e: { containerId: string }) => e.containerId === 'c1', list: other };
+    for (const run of [() => detach(ctx, cache, byMatch), () => planRecorded(ctx, cache, byMatch, 'DEL')]) {
+      await expect(run()).rejects.toThrow(/^eth1 in pod shop\/web-1 was attached through network net, not other$/);
+    }
+    expect(exec.calls).toHaveLength(0);
+    expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
+  });
+
   it('uses the cached CNI_ARGS and capability args', async () => {
     const { exec, ctx, cache, req } = setup();
     await attach(ctx, cache, { ...req, rt: { ...req.rt, cniArgs: [['IgnoreUnknown', '1']], capabilityArgs: { ips: ['198.18.0.5/24'] } } });

@@ -60,6 +60,24 @@ describe('kubectl cni-gc', () => {
     expect(results(w)).toHaveLength(1);
   });
 
+  it('--dry-run says what the real run could not free as it says it (a plugin gone: it said "would free"), with the same exit code, running nothing', async () => {
+    const runs: [number, string, string][] = [];
+    for (const dry of [true, false]) {
+      const w = world();
+      await w.cli(attachCommand, attachArgs);
+      w.runtime.sandboxes.clear();
+      w.exec.plugins.delete('/opt/cni/bin/bridge');
+      w.exec.calls.length = 0;
+      const code = await w.cli(gcCommand, dry ? ['--dry-run'] : []);
+      runs.push([code, w.stdout().replace('would free', 'freed'), w.stderr()]);
+      expect(dels(w)).toHaveLength(0);
+      expect(results(w)).toHaveLength(1);
+    }
+    expect(runs[0]![2]).toMatch(/CNI plugin "bridge" not found/);
+    expect(runs[0]![1]).toMatch(/1 could not be freed/);
+    expect(runs[0]).toEqual(runs[1]);
+  });
+
   it('a deleted pod whose sandbox still runs is DELed in its namespace; once the sandbox is gone too, without one', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);

@@ -411,6 +411,11 @@ describe('kubectl cni-detach POD', () => {
       "error: nothing is attached as eth1 in pod shop/web-1 in /var/lib/cni/results, and the cluster's records, which name the node of a pod that is gone, could not be read (listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden): whether it is attached on another node is not known; run the same command again once they can be read, or on its node",
     );
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    // its dry run refuses alike (it printed "nothing is recorded: no plugin would run", exit 0)
+    const said = w.stderr().trim().split('\n').at(-1);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run'])).toBe(4);
+    expect(w.stdout()).toBe('');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe(said);
   });
   it('--runtime auto, the runtime the pod\'s containers run in cannot be asked and another answers "none": check, attach, detach (one pod and -l) exit 4 with its error; detach ran DEL without the namespace of a live sandbox (exit 0)', async () => {
     // Docker down on a Docker node whose containerd (docker's own) answers with no CRI sandboxes

@@ -82,7 +82,7 @@ describe('the release archive and its krew manifests (scripts/release.mjs)', () 
     expect([...named]).toEqual(['deploy/rbac.yaml']);
     for (const n of named) expect(ARCHIVE_FILES).toContain(n);
     // krew keeps what its files list names (from: a path in the archive; to: a clean directory of the install)
-    expect(KREW_FILES.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE', 'deploy/rbac.yaml']);
+    expect(KREW_FILES.map((f) => f.from)).toEqual(['cni-attach', 'LICENSE', 'LICENSE.nodejs', 'deploy/rbac.yaml']);
     for (const f of KREW_FILES) expect(ARCHIVE_FILES).toContain(f.from);
     const m = yaml.load(manifest({ cmd: 'attach', version: 'v1.2.3', homepage: 'https://example.org/cni-attach', archives: [{ os: 'linux', arch: 'amd64', uri: 'https://example.org/a.tar.gz', sha256: 'a'.repeat(64) }] })) as ReturnType<typeof good>;
     expect(validateKrewPlugin('cni-attach', m)).toEqual([]);

@@ -37,6 +37,24 @@ describe('kubeconfig paths (client-go loading rules)', () => {
   });
 });
 
+describe('a plain-http server (client-go: the user\'s identity only over TLS)', () => {
+  it('gets no token, tokenFile read, certificate, exec plugin or impersonation; an https one gets them all', () => {
+    const user = { token: 't', tokenFile: '/nowhere', 'client-certificate-data': 'Y2VydA==', exec: { command: 'login' }, as: 'jane' };
+    for (const [server, secure] of [['http://127.0.0.1:8001', false], ['HTTP://proxy:8001', false], ['https://198.18.1.1:6443', true]] as const) {
+      const map = { '/k': cfg({ current: 'x', clusters: [['c', server]], users: [['u', user]], contexts: [['x', 'c', 'u']] }) };
+      const r = resolve(map, {}, { as: 'bob', asGroups: ['g'] }, '/k');
+      if (r.kind !== 'kubeconfig') throw new Error('kind');
+      if (secure) {
+        expect(r.options.users[0]).toMatchObject({ token: 't', certData: 'Y2VydA==', exec: { command: 'login' } });
+        expect(r.impersonate).toEqual({ user: 'bob', groups: ['g'] });
+      } else {
+        expect(r.options.users, server).toEqual([{ name: 'u' }]);
+        expect(r.impersonate, server).toEqual({ groups: [] });
+      }
+    }
+  });
+});
+
 describe('merging (first file wins)', () => {
   it("KUBECONFIG=d:a:b with current-context in d and b: d's context, d's cluster and user of the shared names", () => {
     const r = resolve({ '/d': D, '/a': A, '/b': B }, { KUBECONFIG: '/d:/a:/b' });
