@@ -47,9 +47,14 @@ echo "GC end" >> ${log}`
     : `echo "GC $CONF" >> ${log}`;
   await fakePlugin(ws.pluginDir, 'one11', {
     version: `echo '{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}'`,
-    add: `${hang}${slow}${lease.add}echo "ADD $CNI_IFNAME" >> ${log}
+    // the interface is made as a real plugin makes it (a link of its own in the namespace: a bridge device, which every
+    // kernel here has), so that cni-gc counts the attachment alive
+    add: `${hang}${slow}${lease.add}nsenter --net="$CNI_NETNS" ip link add "$CNI_IFNAME" type bridge
+echo "ADD $CNI_IFNAME" >> ${log}
 echo '{"cniVersion":"1.1.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}],"ips":[{"interface":0,"address":"198.18.8.2/24"}]}'`,
-    del: `echo "DEL $CNI_IFNAME" >> ${log}${lease.del}`,
+    del: `echo "DEL $CNI_IFNAME" >> ${log}${lease.del}
+if [ -n "$CNI_NETNS" ]; then nsenter --net="$CNI_NETNS" ip link del "$CNI_IFNAME" 2>/dev/null; fi
+exit 0`,
     status: `echo "STATUS env=$(env | grep -c '^CNI_')" >> ${log}
 if [ -e ${notReady} ]; then echo '{"cniVersion":"1.1.0","code":50,"msg":"the daemon is down"}'; exit 1; fi
 exit 0`,
