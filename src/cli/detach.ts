@@ -300,14 +300,15 @@ function podLine(ifname: string, o: Outcome): string {
 
 /**
  * After a -l/--all detach: the cluster's records of this ifname in namespace whose pod no longer exists (no pod of that
- * name and uid now). A selector matches live pods only, so the batch did not look at them, and without a word the
+ * name and uid now), both read after the batch. A selector matches live pods only, so the batch did not look at them, and without a word the
  * user would think the selector's attachments all gone while a gone pod's lease leaks. One note names them (at most
  * a few, then a count) with the commands that free them. Records or pods that cannot be read add nothing.
  */
-async function gonePodsRecords(job: Job, namespace: string, records?: Promise<AttachmentRecord[]>): Promise<void> {
+async function gonePodsRecords(job: Job, namespace: string): Promise<void> {
   try {
     const r = await import('../resolve/records.js');
-    const [all, pods] = await Promise.all([records ?? r.listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system'), job.api!.listPods(namespace)]);
+    // read now, after the batch: a pod it detached (deleted while it ran) has no record left to name
+    const [all, pods] = await Promise.all([r.listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system'), job.api!.listPods(namespace)]);
     const live = new Map(pods.map((p) => [`${namespace}/${p.metadata?.name}`, { ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) }]));
     const gone = [...new Set(all.filter((rec) => rec.namespace === namespace && rec.ifname === job.p.ifname && r.recordedPodGone(rec, live)).map((rec) => rec.pod))].sort();
     if (gone.length === 0) return;
@@ -392,7 +393,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
       const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
       deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
     }
-    if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace, records);
+    if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace);
     batchExit(outcomes, 'detach', STOP_WORDS);
   } finally {
     release();

@@ -576,6 +576,22 @@ describe('-l / --all: many pods', () => {
     expect(w.stderr()).toMatch(/^note: a pod of namespace shop that no longer exists still has eth2 recorded \(web-3\): .* frees it/m);
   });
 
+  it('a pod of the batch deleted while the batch detaches it: detached, and not named as a gone pod still recorded (the records are read after the batch)', async () => {
+    const w = many(3);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    const bridge = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', (c) => {
+      // web-2's Pod object deleted while its DEL runs (its sandbox still there)
+      if (c.command === 'DEL' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;')) w.kube.pods.delete('shop/web-2');
+      return bridge(c);
+    });
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from 3 of 3 pods\n');
+    // before: "note: a pod of namespace shop that no longer exists still has eth1 recorded (web-2) …", from the records
+    // read before the batch detached it
+    expect(w.stderr()).not.toMatch(/no longer exists still ha/);
+  });
+
   it('a pod on hostNetwork among the selected is skipped with one note (attach, detach, -l and --all); named alone it is refused (exit 2)', async () => {
     const w = many(2);
     w.kube.add(makePod({ name: 'node-agent', namespace: 'shop', uid: 'uid-h', labels: { app: 'web' }, hostNetwork: true }));
