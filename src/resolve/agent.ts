@@ -152,7 +152,12 @@ export function pendingWhy(p: Pod, node: string): string {
 export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { close(): Promise<void> } {
   const agents = new Map<string, Promise<{ name: string; cri: CriSandboxes }>>();
   const created: string[] = [];
+  // creations sent and not answered yet (the user's signal while agents start): the pod each makes is deleted too
+  const creating = new Set<Promise<unknown>>();
   const remove = async () => {
+    // wait for a creation in flight (within the CLI's bound after a signal; one not answered by then is named with the
+    // command that deletes it: cleanupPending), else its pod, made after the command ended, runs until its deadline
+    if (creating.size > 0) await Promise.all([...creating]);
     const names = created.splice(0);
     await Promise.all(names.map((n) => {
       const byHand = `kubectl delete pod -n ${o.namespace} ${n}`;
@@ -171,11 +176,17 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
         { fix: { setting: 'runTimeout' } },
       );
     }
-    const pod = await api.createPod(o.namespace, agentPod(node, o)).catch((e: Error) => {
+    const making = api.createPod(o.namespace, agentPod(node, o));
+    const listing = `kubectl get pods -n ${o.namespace} -l ${AGENT_LABEL}=${AGENT_LABEL_VALUE},cni-attach/node=${node}`;
+    const answered = cleanupPending(`agent creation ${o.namespace} ${node}`, `an agent pod for node ${node} may have been created in ${o.namespace} (its creation was not answered): \`${listing}\` lists it; it ends at its deadline (${AGENT_LIFE_S} s), and cni-gc deletes it then`);
+    // its name is taken as soon as the answer comes (before this start goes on), so that remove() deletes it
+    const tracked = making.then((p) => void (p.metadata?.name && !created.includes(p.metadata.name) && created.push(p.metadata.name)), () => undefined).finally(() => (answered(), creating.delete(tracked)));
+    creating.add(tracked);
+    const pod = await making.catch((e: Error) => {
       throw agentRefusal(e, o.namespace);
     });
     const name = pod.metadata!.name!;
-    created.push(name);
+    if (!created.includes(name)) created.push(name);
     ownAgents.add(`${o.namespace}/${name}`);
     const waiting = (p: Pod) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
     // a watch on the pod, from the resourceVersion it was created with: no polling

@@ -253,6 +253,32 @@ describe('starting the agent', () => {
   });
 });
 
+describe('an agent whose creation is still unanswered when the command ends', () => {
+  it('is deleted once its creation is answered (before: its name was not known yet, so the pod ran on until its deadline); unanswered, it is named as a cleanup not finished', async () => {
+    const kube = new FakeKube();
+    const create = kube.createPod.bind(kube);
+    let answer!: () => void;
+    const held = new Promise<void>((r) => (answer = r));
+    kube.createPod = async (ns, pod) => {
+      await held;
+      return create(ns, pod);
+    };
+    const { unfinishedCleanups } = await import('../../src/exec/interrupt.js');
+    const rt = agentRuntime(kube, { image: AGENT_IMAGE, namespace: 'kube-system', startTimeoutMs: 1000, note: () => {} });
+    const looking = rt.findSandbox({ namespace: 'shop', name: 'far-1', uid: 'uid-far', node: 'node-9' }, new FakeExecutor()).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    // the command ends now (its atEnd cleanups run), the creation's POST sent and not answered
+    expect(unfinishedCleanups()).toEqual([expect.stringMatching(/^an agent pod for node node-9 may have been created in kube-system \(its creation was not answered\): `kubectl get pods -n kube-system -l app\.kubernetes\.io\/name=cni-attach-agent,cni-attach\/node=node-9` lists it/)]);
+    const closing = rt.close();
+    answer();
+    await closing;
+    expect(kube.created).toHaveLength(1);
+    expect(kube.deleted).toEqual([`kube-system/${kube.created[0]!.metadata!.name}`]);
+    expect(unfinishedCleanups()).toEqual([]);
+    await looking;
+  });
+});
+
 describe('--runtime auto: the agent for other nodes', () => {
   const ref = (node: string) => ({ namespace: 'shop', name: 'web-1', uid: 'u', node });
   function fallback() {
