@@ -152,7 +152,7 @@ export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOU
  */
 export function validateNewIfName(name: string): string {
   if (name.startsWith('-')) {
-    throw new UsageError(`interface name ${JSON.stringify(name)} begins with '-': the kernel and CNI would take it, but tools that take an interface name on their command line read it as an option (\`ifconfig ${name}\`); if ${name} was meant as a flag, --ifname took it as its value (give --ifname NAME before it)`);
+    throw new UsageError(`interface name ${JSON.stringify(name)} begins with '-': the kernel and CNI would take it, but tools that take an interface name on their command line read it as an option (\`ifconfig ${name}\`); give a name that does not begin with '-' (a flag written right after --ifname is taken as the name, as kubectl's flags take their next word: \`--ifname ${name}\` names the interface ${name})`);
   }
   return name;
 }
