@@ -537,7 +537,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
     for (const n of asked.filter((x) => x !== deps.hostname() && !toJudge.some((j) => j.r.node === x))) {
-      deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there\n`);
+      deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there${flags.allNamespaces || podName !== undefined ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
     }
     if (toJudge.length > 0) {
       const unchecked = await judgeSandboxes(flags, deps, api!, toJudge);

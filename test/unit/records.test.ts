@@ -714,6 +714,9 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.stderr()).toMatch(/^error: the sandboxes of attachments on node-2 could not all be looked up there \(REASON: sandbox not checked\): cannot reach the CRI runtime on node node-2: ctr failed$/m);
     expect(await w.cli(listCommand, ['-A', '--node', 'node-9'])).toBe(0);
     expect(w.stderr()).toBe('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9: nothing to look up there\n');
+    // without -A, one namespace is listed: said, with -A (tryout: read as "nothing on that node")
+    expect(await w.cli(listCommand, ['-n', 'other', '--node', 'node-2'])).toBe(0);
+    expect(w.stderr().split('\n')).toContain('note: --node node-2: no attachment of a live pod listed here is recorded on node node-2: nothing to look up there (only namespace other is listed: -A lists every namespace)');
   });
 
   it('--node takes names repeated and comma-separated; an unknown one is exit 3 before anything is changed; an empty one exit 2', async () => {
