@@ -188,7 +188,8 @@ function report(e: unknown, io: Io, verbose: boolean): number {
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
       if (stderr) io.err(`plugin stderr:\n${shownLines(stderr.trimEnd())}\n`);
-      io.err(`${shownLines(e.stack ?? '')}\n`);
+      // a stop the user asked for (their signal) is no fault of the tool's: no stack for it
+      if (!stoppedBy(e)) io.err(`${shownLines(e.stack ?? '')}\n`);
     }
     return exitCodeOf(e);
   }

@@ -4,7 +4,7 @@ import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { lineTo, runProgram, stoppingNote } from '../../src/cli/main.js';
 import { parseDuration, parseRequestTimeout, validateCidr } from '../../src/cli/options.js';
-import { UsageError, shown, shownLines } from '../../src/errors.js';
+import { StoppedError, UsageError, shown, shownLines } from '../../src/errors.js';
 import type { Deps } from '../../src/cli/context.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import type { Command } from 'commander';
@@ -306,5 +306,24 @@ describe('completion', () => {
     expect(s).toMatch(/^complete -c kubectl-cni_attach -l runtime -x -a 'auto docker kind cri agent' -d /m);
     expect(s).toMatch(/^complete -c kubectl-cni_attach -l conf -r -F -d /m);
     expect(s).toMatch(/^complete -c kubectl-cni_list -s o -l output -x -a 'table wide name json yaml jsonpath=' -d /m);
+  });
+});
+
+describe('-v and the stack of an error', () => {
+  it('a stop the user asked for (their signal) prints no stack, even at -v=6; an error of the tool\'s does', async () => {
+    const w = world();
+    w.deps.readStdin = async () => {
+      throw new StoppedError('SIGINT', 'stopped by SIGINT (Ctrl-C) before anything was changed');
+    };
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v=6'])).toBe(130);
+    expect(w.stderr()).toMatch(/^error: stopped by SIGINT/m);
+    // before: the StoppedError's stack followed, noise for a stop the user asked for
+    expect(w.stderr()).not.toMatch(/\n\s+at /);
+    const u = world();
+    u.deps.readStdin = async () => {
+      throw new UsageError('a conf that cannot be read');
+    };
+    expect(await cli(attachCommand, u, [...base, '--conf', '-', '-v=6'])).toBe(2);
+    expect(u.stderr()).toMatch(/\n\s+at /);
   });
 });
