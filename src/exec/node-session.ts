@@ -39,22 +39,32 @@ import { MAX_OUTPUT_BYTES, type Prelude } from './types.js';
 export const SESSION_ARGV: readonly string[] = ['sh', '-s'];
 
 /**
- * The first code a session's shell runs. Its directory is `cni-attach-session.<its pid>.XXXXXX` in $TMPDIR or /tmp,
- * removed when the shell ends; one whose shell is gone without removing it (killed: the exec torn down) is removed by
- * the next session there (its own, not a link, its pid no longer running). `X N NAME=VALUE… argv…` execs argv with exactly those N variables as its
+ * The first code a session's shell runs. Its directory is `cni-attach-session.<its pid>.XXXXXX` in the first writable
+ * directory of $TMPDIR, /dev/shm and /tmp: every request makes and removes three files there (its stdin, stdout and
+ * stderr), and on a disk file system such as ext4 that churn of inodes costs the node's CPU (inode allocation scans
+ * the recently deleted ones: ~30 % of the sessions' shell CPU in a 100-pod batch, BENCHMARKS.md), while on a tmpfs
+ * (/dev/shm on every Linux with glibc's POSIX shared memory; a container's own, 64 MiB by default) it is a page of
+ * memory. It is removed when the shell ends; one whose shell is gone without removing it (killed: the exec torn down)
+ * is removed by the next session there or in /tmp (where earlier releases made them: its own, not a link, its pid no
+ * longer running). `X N NAME=VALUE… argv…` execs argv with exactly those N variables as its
  * environment: bash (also as sh) puts `_` into every child's environment, so there it is `env -i`; dash and busybox ash
  * unset every variable exported when the session started (their names read once from `export -p`, and PWD, OLDPWD,
  * SHLVL, which they add) and export the N given. `R ID STDIN` runs the request's function x (see the file comment);
  * `B ID BASE64` is R for a stdin that sh cannot hold in a word (one with NUL bytes), decoded by base64 on the node.
  */
 export const SESSION_BOOT = `command -v mktemp >/dev/null && command -v head >/dev/null || exit 96
-cni_d=\${TMPDIR:-/tmp}
-cni_t=$(mktemp -d "$cni_d/cni-attach-session.$$.XXXXXX") || exit 97
+cni_d=
+for cni_c in "\${TMPDIR:-}" /dev/shm /tmp; do
+  [ -n "$cni_c" ] && [ -d "$cni_c" ] && [ -w "$cni_c" ] && { cni_d=$cni_c; break; }
+done
+cni_t=$(mktemp -d "\${cni_d:-/tmp}/cni-attach-session.$$.XXXXXX") || exit 97
 trap 'rm -rf "$cni_t"' EXIT
-for cni_o in "$cni_d"/cni-attach-session.*; do
-  cni_p=\${cni_o#"$cni_d"/cni-attach-session.}; cni_p=\${cni_p%%.*}
-  case $cni_p in ''|*[!0-9]*) continue ;; esac
-  [ "$cni_o" != "$cni_t" ] && [ -d "$cni_o" ] && [ ! -L "$cni_o" ] && [ -O "$cni_o" ] && ! kill -0 "$cni_p" 2>/dev/null && rm -rf "$cni_o"
+for cni_d in "\${cni_d:-/tmp}" /tmp; do
+  for cni_o in "$cni_d"/cni-attach-session.*; do
+    cni_p=\${cni_o#"$cni_d"/cni-attach-session.}; cni_p=\${cni_p%%.*}
+    case $cni_p in ''|*[!0-9]*) continue ;; esac
+    [ "$cni_o" != "$cni_t" ] && [ -d "$cni_o" ] && [ ! -L "$cni_o" ] && [ -O "$cni_o" ] && ! kill -0 "$cni_p" 2>/dev/null && rm -rf "$cni_o"
+  done
 done
 if [ -n "\${BASH_VERSION:-}" ]; then
   X() { shift; exec env -i "$@"; }

@@ -332,6 +332,37 @@ describe('SessionPool and viaSession', () => {
     expect(await readdir(join(dir, 'target'))).toEqual([]);
   });
 
+  it('a session keeps its request files in the first writable directory of $TMPDIR, /dev/shm (a tmpfs: no inode churn on a disk) and /tmp; a killed session\'s in /tmp (earlier releases) is removed too', async () => {
+    // where a request's stdout goes: the command reads the link of its own fd 1
+    const where = async (tmp?: string) => {
+      const pool = new SessionPool(async (argv) => local(argv, { PATH, ...(tmp !== undefined ? { TMPDIR: tmp } : {}) }));
+      try {
+        const r = await pool.run({ argv: ['readlink', '/proc/self/fd/1'], env, stdin: '' });
+        expect(r.code).toBe(0);
+        return r.stdout.toString().trim();
+      } finally {
+        await pool.close();
+      }
+    };
+    const session = /\/cni-attach-session\.\d+\.[A-Za-z0-9]{6}\/o\.[^/]+$/;
+    const tmp = join(dir, 'tmp');
+    await mkdir(tmp);
+    expect(await where(tmp)).toMatch(new RegExp(`^${tmp}${session.source}`));
+    expect(await where()).toMatch(new RegExp(`^/dev/shm${session.source}`));
+    expect(await where(join(dir, 'missing'))).toMatch(new RegExp(`^/dev/shm${session.source}`));
+    expect(await where('')).toMatch(new RegExp(`^/dev/shm${session.source}`));
+    const gone = execa('true');
+    await gone;
+    const stale = join('/tmp', `cni-attach-session.${gone.pid}.QrStUv`);
+    try {
+      await mkdir(stale);
+      await where();
+      expect(await readdir('/tmp')).not.toContain(`cni-attach-session.${gone.pid}.QrStUv`);
+    } finally {
+      await rm(stale, { recursive: true, force: true });
+    }
+  });
+
   it('an output past MAX_OUTPUT_BYTES is cut there and said (outputLimit), on a session and as an exec of its own; the session goes on', async () => {
     const pool = new SessionPool(async (argv) => local(argv));
     const asExec = async (argv: string[]) => {
