@@ -227,15 +227,18 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, 
 }
 
 /**
- * For a pod (once the result is printed): record the attachment in the cluster (replacing its write-ahead), record the
- * added-interface event and add the interface to its network-status (a failure is kept in the outcome: the attachment
- * stands). stopOnSignal: the user's signal stops the wait for the network-status PATCH (one attach); a batch finishes
- * the bookkeeping of an attach made, each request within --request-timeout (a second signal exits at once).
+ * For a pod (once the result is printed): record the added-interface event, add the interface to its network-status
+ * (a failure is kept in the outcome: the attachment stands), and then record the attachment in the cluster, replacing
+ * its write-ahead — last, so that while the write-ahead is there (and its command runs) the attach is not done with the
+ * pod: a cni-detach of that interface answers busy until then (cli/targets.ts refuseIfAttaching), instead of detaching
+ * under an attach whose network-status PATCH lands after the detach and names an interface that is gone.
+ * stopOnSignal: the user's signal stops the wait for the network-status PATCH (one attach; the record is settled all
+ * the same: the attachment stands); a batch finishes the bookkeeping of an attach made, each request within
+ * --request-timeout (a second signal exits at once).
  */
 async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
-  if (pod && job.api) await settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId });
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
     const events = await load.events();
     await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
@@ -251,6 +254,7 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
       out.annotateError = e as Error;
     }
   }
+  if (pod && job.api) await settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId });
   return out;
 }
 

@@ -27,6 +27,8 @@ interface Job {
   p: Prepared;
   conf?: ResolvedConf;
   api?: KubeApi;
+  /** A batch's one list of the cluster's records (refuseIfAttaching); a single detach lists them when it asks. */
+  records?: Promise<AttachmentRecord[]>;
 }
 
 interface Outcome {
@@ -111,10 +113,11 @@ function netnsRequest(job: Job, target: Target & { gone: boolean }): DetachReque
 async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
+  // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
+  // writing to the pod after its ADD): busy, nothing done, its record kept
+  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records);
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
-  // nothing on the node, while an attach of it is known to run (it has not reached the node yet): busy, its record kept
-  if (done.length === 0 && job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe);
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   const attempts = done.length === 0 || done.some((d) => d.fromIntent);
   if (attempts) await forgetAttempts(job, pod);
@@ -340,20 +343,21 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
     if (!batch) return;
     const { pods, runtimes, parallel } = batch;
     // each pod's plugins where its own attach found them, as for one pod (its newest record's --cni-path, trusted only
-    // where its node trusts it; --cni-path overrides): one list of the records for the batch
-    const records = flags.cniPath === undefined ? import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system')) : undefined;
-    records?.catch(() => undefined);
+    // where its node trusts it; --cni-path overrides): one list of the records for the batch, which also says which
+    // pods an attach running here has not finished with (refuseIfAttaching)
+    const records = import('../resolve/records.js').then((m) => m.listRecords(job.api!, flags.agentNamespace ?? 'kube-system'));
+    records.catch(() => undefined);
     const recorded = new Map<Pod, Awaited<ReturnType<typeof recordedCniPath>>>();
     for (const pod of pods) {
       const m = pod.metadata!;
-      recorded.set(pod, await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, quiet: true, ...(records ? { records } : {}) }));
+      recorded.set(pod, await recordedCniPath(flags, deps, job.api!, m.name!, 'cni-detach', { namespace: m.namespace ?? namespace, quiet: true, ...(flags.cniPath === undefined ? { records } : {}) }));
     }
     // said once per path, for all the pods whose records name it
     deps.io.err(recordedCniPathNotes(job.p.ifname, pods.filter((p) => recorded.get(p)!.cniPath !== undefined).map((p) => ({ pod: `${p.metadata!.namespace ?? namespace}/${p.metadata!.name}`, cniPath: recorded.get(p)!.cniPath! }))));
     const exec = await deps.localExecutor();
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
     const notes = batchNotes(deps.io);
-    const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
+    const bjob: Job = { ...job, deps: { ...deps, io: notes.io }, records };
     const outcomes = await forEachPod(
       pods,
       parallel,
@@ -454,8 +458,9 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
     if (flags.dryRun) {
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
       const waits: string[] = [];
+      // refused as the detach refuses (detachPod): while an attach of it runs here, whatever its node holds
+      if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
-      if (runs.length === 0 && pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
       if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, pod.describe, cache, pod.recordsUnread);
       const where = pod ? podWhere(pod) : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);

@@ -211,25 +211,30 @@ export async function recordedCacheDir(
 }
 
 /**
- * For a detach or check of one pod (and their dry runs) whose node holds nothing of --ifname, no lock of it either:
- * BusyError (exit 1) when an attach of that interface is known to be running all the same — the cluster holds its
- * write-ahead record (attaching, of this pod's uid), and the command it names runs on this host right now (its pid
- * with the start time it recorded: the lock rule, exec/lock.ts). An attach writes that record when it starts and
- * reaches the node only later: through the agent or a kind node its lock and intent ride on its first ADD (exec/
- * batch.ts), after its sandbox look-up, VERSION and STATUS; so until then nothing on the node says it runs, and a
- * detach said "nothing to do" (and removed its record). A record naming another host's command cannot be told
- * (nothing here sees that host's processes): it answers as before, as does one naming no command (older versions).
- * Records that cannot be read say nothing (they are only an index).
+ * For a detach of one pod (and a check or dry run whose node holds nothing of --ifname, no lock of it either):
+ * BusyError (exit 1) when an attach of that interface is known to be running — the cluster holds its write-ahead
+ * record (attaching, of this pod's uid), and the command it names runs on this host right now (its pid with the start
+ * time it recorded: the lock rule, exec/lock.ts). An attach writes that record once it found the sandbox and replaces
+ * it last, after its ADD, the node's cache and unlock, its event and the pod's network-status (cli/attach.ts annotate).
+ * So while it is there the attach is not done: before its ADD reaches the node (through the agent or a kind node its
+ * lock and intent ride on its first ADD, exec/batch.ts) nothing on the node says it runs, and after it unlocked the
+ * node it still writes to the pod; a detach in either window said "nothing to do", or detached under it, and the
+ * attach's network-status PATCH then named an interface that was gone. A record naming another host's command cannot
+ * be told (nothing here sees that host's processes): it answers as before, as does one naming no command (older
+ * versions). Records that cannot be read say nothing (they are only an index). `listed`: the records already listed
+ * by this command (a batch's one list), else they are listed now.
  */
-export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: { namespace: string; name: string; uid?: string }, describe: string): Promise<void> {
+export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: { namespace: string; name: string; uid?: string }, describe: string, listed?: Promise<AttachmentRecord[]>): Promise<void> {
   if (flags.ifname === undefined) return;
   const { thisHost } = await import('../exec/host.js');
   const { commandName } = await import('../exec/lock.js');
-  for (const r of await newestRecords(api, flags, pod.namespace, pod.name, (r) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid))) {
+  const keep = (r: AttachmentRecord) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid);
+  const recs = listed ? newestOf(await listed.catch(() => []), flags, pod.namespace, pod.name, keep) : await newestRecords(api, flags, pod.namespace, pod.name, keep);
+  for (const r of recs) {
     if (!(await attachRunsHere(r))) continue;
     throw new BusyError(
-      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by!, runningForMs: r.by?.start !== undefined ? await thisHost.runningForMs?.(r.by.start) : undefined }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says), ` +
-        'and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done',
+      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by!, runningForMs: r.by?.start !== undefined ? await thisHost.runningForMs?.(r.by.start) : undefined }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says) ` +
+        "and is not done (its ADD on the node, or the pod's network-status and record after it); try again when it is done",
     );
   }
 }

@@ -91,7 +91,9 @@ export interface KubeApi extends PodExec {
   /**
    * Read-modify-write one annotation of a pod, with the pod's resourceVersion as precondition (retried on conflict).
    * update gets the current value (undefined when absent) and returns the new one (undefined removes it).
-   * `known` is the pod as just read: its annotation and resourceVersion serve for the first try (saving a GET).
+   * `known` is the pod as read earlier: its annotation and resourceVersion serve for the first try (saving a GET)
+   * when it needs a change; when it needs none, the pod is read again and that decides (known may be older than
+   * another command's write: no change is judged on a copy).
    * Errors: NotFoundError when the pod is gone (404), or when a pod read again to retry is another pod of that name
    * (another uid than known's: the pod was deleted and made again) — never written to.
    */
@@ -722,6 +724,9 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         }
         const current = pod.metadata?.annotations?.[key];
         const next = update(current);
+        // nothing to change in `known`, a copy read earlier: the pod as it is now decides (another command may have
+        // written the annotation since — an attach's entry that a detach, reading before, would leave behind)
+        if (next === current && pod === known) continue;
         if (next === current) return;
         const body = { metadata: { resourceVersion: pod.metadata?.resourceVersion, annotations: { [key]: next ?? null } } };
         try {

@@ -112,6 +112,8 @@ export class FakeKube implements KubeApi {
   readonly configMaps = new Map<string, ConfigMapData>();
   /** Every ConfigMap request: "list ns", "create ns/name", "patch ns/name", "delete ns/name@resourceVersion". */
   readonly configMapCalls: string[] = [];
+  /** Every write in the order made: "annotate ns/name KEY", and the ConfigMap writes as in configMapCalls. */
+  readonly writes: string[] = [];
   /** The resourceVersion the next ConfigMap write gives (each create and patch takes the next). */
   private configMapRv = 1;
   async listConfigMaps(namespace: string, labelSelector: string): Promise<ConfigMapData[]> {
@@ -121,11 +123,13 @@ export class FakeKube implements KubeApi {
   }
   async createConfigMap(cm: ConfigMapData): Promise<void> {
     this.configMapCalls.push(`create ${cm.namespace}/${cm.name}`);
+    this.writes.push(`create ${cm.namespace}/${cm.name}`);
     if (this.configMaps.has(`${cm.namespace}/${cm.name}`)) throw new AlreadyExistsError(`configmap ${cm.name} exists`);
     this.configMaps.set(`${cm.namespace}/${cm.name}`, { ...structuredClone(cm), resourceVersion: String(this.configMapRv++) });
   }
   async patchConfigMapData(namespace: string, name: string, data: Record<string, string | null>): Promise<ConfigMapData> {
     this.configMapCalls.push(`patch ${namespace}/${name}`);
+    this.writes.push(`patch ${namespace}/${name}`);
     const cm = this.configMaps.get(`${namespace}/${name}`);
     if (!cm) throw new NotFoundError(`configmap ${namespace}/${name} not found`);
     for (const [k, v] of Object.entries(data)) {
@@ -161,6 +165,7 @@ export class FakeKube implements KubeApi {
     if (next === undefined) delete anns[key];
     else anns[key] = next;
     this.patches.push({ namespace, name, key, value: next });
+    this.writes.push(`annotate ${namespace}/${name} ${key}`);
   }
   annotation(namespace: string, name: string, key: string): unknown {
     const v = this.pods.get(`${namespace}/${name}`)?.metadata?.annotations?.[key];

@@ -17,7 +17,7 @@ import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.
 import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
 import { leases } from '../helpers/ipam.js';
-import { lineWithCommand } from '../helpers/host-state.js';
+import { commandOfThisHost, lineWithCommand } from '../helpers/host-state.js';
 import { BIN, type Tool } from '../helpers/env.js';
 import { useLab } from '../helpers/lab.js';
 import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
@@ -533,6 +533,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const first = spawnCli('attach', [...args, '--conf', conf]);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the first attach reached its slow ADD').toBe(true);
     const busy = lineWithCommand('error: another cni-attach/cni-detach ({cmd}) is working on net1 in pod shop/web-1 right now; try again when it is done', first.pid!);
+    // a detach is refused before it asks the node: the attach's write-ahead record names a command running here
+    const attachRuns = new RegExp(`^error: an attach of net1 in pod shop/web-1 is running \\(${commandOfThisHost(first.pid!)}; begun at \\S+, as the cluster's record of it says\\) and is not done \\(its ADD on the node, or the pod's network-status and record after it\\); try again when it is done$`, 'm');
     const ahead = recordKeys();
     const intents = await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`);
     expect(intents).toHaveLength(1);
@@ -542,7 +544,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     for (const [tool, extra] of [['attach', ['--conf', conf]], ['attach', ['--conf', conf, '--dry-run']], ['detach', []], ['detach', ['--force']]] as const) {
       const r = await runCli(tool, [...args, ...extra]);
       expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
-      expect(r.stderr).toMatch(busy);
+      expect(r.stderr).toMatch(tool === 'detach' ? attachRuns : busy);
       expect(r.stdout).toBe('');
     }
     expect(recordKeys()).toEqual(ahead);
@@ -572,10 +574,12 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // before: check said "nothing is attached as net1 in pod shop/web-1 (no cache entry under … on node node-a)"
     // (exit 3), its dry run and detach's printed runs beside the ADD (exit 0)
     const busy = lineWithCommand('error: another cni-attach/cni-detach ({cmd}) is working on net1 in pod shop/web-1 right now; try again when it is done', run.pid!);
+    // a detach (its dry run too) is refused before it asks the node: the attach's write-ahead names a command running here
+    const attachRuns = new RegExp(`^error: an attach of net1 in pod shop/web-1 is running \\(${commandOfThisHost(run.pid!)}; begun at \\S+, as the cluster's record of it says\\) and is not done \\(its ADD on the node, or the pod's network-status and record after it\\); try again when it is done$`, 'm');
     for (const [tool, extra] of [['check', []], ['check', ['--dry-run']], ['detach', ['--dry-run']]] as const) {
       const r = await runCli(tool, [...args, ...extra]);
       expect(r.exitCode, `${tool} ${extra.join(' ')}: ${r.stderr}`).toBe(1);
-      expect(r.stderr).toMatch(busy);
+      expect(r.stderr).toMatch(tool === 'detach' ? attachRuns : busy);
       expect(r.stdout).toBe('');
     }
     // cni-list of the pod (its record, its node's cache not read): attaching, neither hidden nor attached
@@ -837,7 +841,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // during its ADD: busy (before, "CNI plugin slowpass not found in /opt/cni/bin, /usr/lib/cni", exit 2)
     const during = await runCli('detach', bare);
     expect(during.exitCode, during.stderr).toBe(1);
-    expect(during.stderr).toMatch(/another cni-attach\/cni-detach \(pid \d+ on this host \S+, running for \S+\) is working on net1 in pod shop\/web-1 right now/);
+    expect(during.stderr).toMatch(/an attach of net1 in pod shop\/web-1 is running \(pid \d+ on this host \S+, running for \S+; begun at \S+, as the cluster's record of it says\) and is not done/);
     await writeFile(go, '');
     expectOk(await first.done);
     const check = await runCli('check', bare);

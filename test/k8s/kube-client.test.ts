@@ -288,6 +288,29 @@ describe('watchPod', () => {
   });
 });
 
+describe('updatePodAnnotation given a pod read earlier (known)', () => {
+  it('a change goes on known\'s resourceVersion (no GET); no change in known is checked against the pod as it is now: an entry written since is removed (a detach read the pod before an attach\'s network-status PATCH landed)', async () => {
+    const known = await kube.getPod('default', 'web-0');
+    // another command writes the annotation after `known` was read
+    api.updatePod('default', 'web-0', (p) => void (p.metadata.annotations = { ...p.metadata.annotations, 'example.com/s': '[{"interface":"net6"}]' }));
+    api.clearRequests();
+    const drop = (cur: string | undefined) => (cur === undefined ? undefined : JSON.stringify((JSON.parse(cur) as { interface: string }[]).filter((e) => e.interface !== 'net6')));
+    await kube.updatePodAnnotation('default', 'web-0', 'example.com/s', drop, known);
+    // before: known had no entry, so nothing was sent, and the entry stayed
+    expect(api.getPod('default', 'web-0')?.metadata.annotations?.['example.com/s']).toBe('[]');
+    expect(api.requests.map((r) => r.method)).toEqual(['GET', 'PATCH']);
+    // a change in known: one PATCH on its resourceVersion, no GET
+    const fresh = await kube.getPod('default', 'web-0');
+    api.clearRequests();
+    await kube.updatePodAnnotation('default', 'web-0', 'example.com/s', () => '[{"interface":"net7"}]', fresh);
+    expect(api.requests.map((r) => r.method)).toEqual(['PATCH']);
+    // no change, also now: one GET, nothing written
+    api.clearRequests();
+    await kube.updatePodAnnotation('default', 'web-0', 'example.com/s', (cur) => cur, fresh);
+    expect(api.requests.map((r) => r.method)).toEqual(['GET']);
+  });
+});
+
 describe('a kept-alive connection closed under a request (an idle timeout of the server or a proxy)', () => {
   it('sends a read or a patch once more on a new connection, never a create', async () => {
     const pod = await kube.getPod('default', 'web-0');

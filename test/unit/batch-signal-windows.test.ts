@@ -141,19 +141,25 @@ describe('the write-ahead record of an attach whose command quit before settling
   it.each([
     ['-l', ['-l', 'app=web']],
     ['one pod', ['web-1']],
-  ])('the detach (%s) that says "detached" leaves no record of it; a write-ahead of an attach running now here stays', async (_, target) => {
+  ])('the detach (%s) that says "detached" leaves no record of it; while an attach of it runs now here, the detach answers busy and its write-ahead stays', async (_, target) => {
     const w = fresh.world.manyPods(1);
     await cutSettle(w);
-    // another attach of it, running now on this host and not yet at the node: its write-ahead is its own to settle
+    // another attach of it, running now on this host and not yet at the node: its write-ahead is its own to settle,
+    // and the detach waits for it (busy: it would DEL under an attach that is about to reach the node)
     const start = await fresh.host.thisHost.start();
-    await fresh.records.addAttachingRecord(w.kube, 'kube-system', {
+    const running = await fresh.records.addAttachingRecord(w.kube, 'kube-system', {
       namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T21:00:00Z', addresses: [],
       by: { host: fresh.host.thisHost.host, pid: process.pid, ...(start !== undefined ? { start } : {}) },
     });
+    expect(await w.cli(fresh.detach.detachCommand, [...target, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(1);
+    expect(`${w.stdout()}${w.stderr()}`).toMatch(/an attach of eth1 in pod shop\/web-1 .*is running .* try again when it is done/);
+    expect(results(w)).toHaveLength(1);
+    expect((await fresh.records.listRecords(w.kube, 'kube-system')).map((r) => [r.pod, r.attaching, r.by?.pid]).sort((a, b) => Number(a[2]) - Number(b[2]))).toEqual([['web-1', true, Math.min(process.pid, 2 ** 22 + 1)], ['web-1', true, Math.max(process.pid, 2 ** 22 + 1)]]);
+    // that attach done (its record settled elsewhere): the detach detaches, and no record of it stays
+    await fresh.records.removeRecordKeys(w.kube, 'kube-system', 'node-1', [running]);
     expect(await w.cli(fresh.detach.detachCommand, [...target, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
     expect(`${w.stdout()}${w.stderr()}`).toMatch(/detached/);
     expect(results(w)).toEqual([]);
-    const left = await fresh.records.listRecords(w.kube, 'kube-system');
-    expect(left.map((r) => [r.pod, r.attaching, r.by?.pid])).toEqual([['web-1', true, process.pid]]);
+    expect(await fresh.records.listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 });

@@ -430,13 +430,34 @@ describe('the write-ahead record of a pod attach', () => {
     expect(attaching(w.kube)).toEqual([]);
   });
 
+  it('an attach writes the pod\'s network-status before it replaces its write-ahead record (last); a cni-detach (and its dry run) while an attach of that interface runs and its node holds the attachment (the attach still writing to the pod): busy (exit 1), no DEL, the record kept', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    const writes = w.kube.writes.filter((x) => !x.startsWith('delete'));
+    // the write-ahead (a patch that finds no ConfigMap, then its create), the network-status, then the record that
+    // replaces the write-ahead (before: that record came first)
+    expect(writes).toEqual(['patch kube-system/cni-attach-node-node-1', 'create kube-system/cni-attach-node-node-1', `annotate shop/web-1 ${NETWORK_STATUS}`, 'patch kube-system/cni-attach-node-node-1']);
+    // now an attach of it that runs still (this process stands for it): its write-ahead record is back
+    const start = (await thisHost.start())!;
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', containerId: SANDBOX, addresses: [], by: { host: thisHost.host, pid: process.pid, start } }));
+    w.exec.calls.length = 0;
+    for (const extra of [[], ['--dry-run']]) {
+      // before: the detach ran its DEL under the attach (exit 0), whose network-status PATCH then named a gone interface
+      expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra]), w.stderr()).toBe(1);
+      expect(w.stderr()).toMatch(/^error: an attach of eth1 in pod shop\/web-1 .*is running \(pid \d+ on this host .* and is not done \(its ADD on the node, or the pod's network-status and record after it\); try again when it is done$/m);
+    }
+    expect(w.exec.commands()).toEqual([]);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => (r.attaching ? 'attaching' : 'attached')).sort()).toEqual(['attached', 'attaching']);
+    expect(w.kube.pods.get('shop/web-1')!.metadata!.annotations![NETWORK_STATUS]).toContain('"eth1"');
+  });
+
   it('cni-detach, its dry run, cni-check and its dry run while an attach of that interface runs but has not reached its node (its sandbox look-up, VERSION, STATUS: no lock or intent there yet): busy (exit 1), its record kept; once its command is gone, the detach clears the record', async () => {
     const w = world();
     const start = (await thisHost.start())!;
     // this very process stands for the running attach: its record names it as an attach names itself
     await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth1', containerId: '', addresses: [], by: { host: thisHost.host, pid: process.pid, start } }));
     w.deps.hostname = () => 'laptop';
-    const said = new RegExp(`^error: an attach of eth1 in pod shop/web-1 \\S* ?is running \\(pid ${process.pid} on this host ${thisHost.host}, running for \\S+; begun at \\S+Z, as the cluster's record of it says\\), and has not reached the node yet: nothing there says so, but its ADD will come; try again when it is done$`, 'm');
+    const said = new RegExp(`^error: an attach of eth1 in pod shop/web-1 \\S* ?is running \\(pid ${process.pid} on this host ${thisHost.host}, running for \\S+; begun at \\S+Z, as the cluster's record of it says\\) and is not done \\(its ADD on the node, or the pod's network-status and record after it\\); try again when it is done$`, 'm');
     // before: detach said "nothing is attached as eth1 … nothing to do" (exit 0) and removed the running attach's record
     for (const [cmd, extra] of [[detachCommand, []], [detachCommand, ['--dry-run']], [checkCommand, []], [checkCommand, ['--dry-run']]] as const) {
       expect(await w.cli(cmd, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra]), `${cmd.name} ${extra.join(' ')}`).toBe(1);
