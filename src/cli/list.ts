@@ -367,7 +367,8 @@ host's sandboxes. cni-list runs no plugin, and starts no agent pod unless --node
 sandboxes (other nodes' rows are otherwise judged by the API alone: a live pod whose sandbox died there shows
 attached); --agent-image and --cni-path otherwise only go into the commands it prints (cni-detach, cni-gc), so that
 they work as pasted. --no-cluster asks neither the cluster nor the runtime: the rows and states are those of this
-node's cache alone. With no kubeconfig at all a note says so (exit 0); a kubeconfig that cannot be used
+node's cache alone; the kubeconfig is still read for the namespace and a --kubeconfig/--context/--user given (checked
+as kubectl checks them), and the flags of requests and runtimes are refused with it (exit 2). With no kubeconfig at all a note says so (exit 0); a kubeconfig that cannot be used
 (--kubeconfig missing, a --context, --cluster or --user it does not define) is refused at once (exit 2; 4 for a
 $KUBECONFIG naming no file that exists); a cluster that is configured but cannot be asked, or a runtime here, fails
 the command after the rows it could make (exit 4; with no rows, the error alone). A POD goes with -n, not with -A or
@@ -419,7 +420,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         apiError = describeError(e);
       }
     }
-    const namespace = flags.namespace ?? api?.defaultNamespace ?? 'default';
+    const namespace = flags.namespace ?? api?.defaultNamespace ?? (flags.cluster === false ? await kubeconfigNamespace(flags, deps) : undefined) ?? 'default';
     // attachments of bare network namespaces belong to no namespace: only -A shows them (counted for a note)
     const bare = !flags.allNamespaces && podName === undefined && flags.selector === undefined ? found.filter((f) => !f.unreadable && !podOf(f.entry)).length : 0;
     found = found.filter((f) => {
@@ -577,6 +578,26 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     }
   });
   return cmd;
+}
+
+/**
+ * --no-cluster: the kubeconfig read as kubectl reads it for a command that sends no request (`kubectl create …
+ * --dry-run=client`), when it decides something: the namespace (no -n, no -A), or a selection flag given (--kubeconfig,
+ * --context, --cluster is refused with --no-cluster, --user) that must name something in it — so a typo is refused
+ * (exit 2: `no context named "nosuch" in the kubeconfig …`, kubectl: `error: context "nosuch" does not exist`), never
+ * silently unused, and the rows' commands carry only flags that work. No request is made (the client is made, not
+ * used). Returns the context's namespace; undefined when nothing is to be read, or no kubeconfig exists at all (the
+ * on-node use: `default`). Errors: connect's others (exit 2; 4 for a $KUBECONFIG naming no file that exists).
+ */
+async function kubeconfigNamespace(flags: ListFlags, deps: Deps): Promise<string | undefined> {
+  const selection = flags.kubeconfig !== undefined || flags.context !== undefined || flags.user !== undefined;
+  if (!selection && (flags.allNamespaces || flags.namespace !== undefined)) return undefined;
+  try {
+    return (await connect(flags, deps)).defaultNamespace;
+  } catch (e) {
+    if (noClusterConfigured(e)) return undefined;
+    throw e;
+  }
 }
 
 /** Whether pod namespace/name exists: false on the API's NotFound; its other errors as they are (exit 4). */

@@ -61,11 +61,12 @@ async function world() {
     pids[name] = await startSandbox(cd, { id: `${lab.prefix}-${name}`, name, namespace: 'shop', uid: `uid-${name}` });
   }
   // the laptop: a kubeconfig, a Docker host that is not there, its own (empty) cache directory
-  const cluster = ['--kubeconfig', api.kubeconfigPath, '--docker-host', 'unix:///nonexistent/docker.sock', '--cache-dir', laptopCache, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
+  // (--runtime agent asks no Docker: --docker-host goes with --runtime auto alone)
+  const cluster = ['--kubeconfig', api.kubeconfigPath, '--cache-dir', laptopCache, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
   // attach, detach (in shop), gc (every namespace) run plugins; list does not
   const common = ['-n', 'shop', ...cluster, '--cni-path', '/usr/lib/cni'];
   // gc with the defaults (--runtime auto): no Docker here is no error, the agent reaches the other nodes
-  const gcArgs = [...cluster.filter((a, i) => a !== '--runtime' && cluster[i - 1] !== '--runtime'), '--cni-path', '/usr/lib/cni'];
+  const gcArgs = [...cluster.filter((a, i) => a !== '--runtime' && cluster[i - 1] !== '--runtime'), '--docker-host', 'unix:///nonexistent/docker.sock', '--cni-path', '/usr/lib/cni'];
   const listArgs = ['-A', ...cluster];
   return { ws, file, pids, common, gcArgs, listArgs, laptopCache };
 }
@@ -289,7 +290,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(taken.exitCode).toBe(2);
     const printed = /`(kubectl cni-detach [^`]*)`/.exec(taken.stderr)?.[1];
     expect(printed).toBe(
-      `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
+      `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
     );
     const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
     const pasted = await runCli('detach', words);
@@ -305,7 +306,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(l);
     const clear = (JSON.parse(l.stdout) as { items: { pod: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-2')?.clearCommand;
     expect(clear).toBe(
-      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
+      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
     );
     const gcWords = clear!.split(' ').slice(1);
     expectOk(await runCli(gcWords[0]!.replace('cni-', '') as 'gc', gcWords.slice(1)));
@@ -880,7 +881,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const before = agentExecs().length;
     const d = await runCli('detach', bare);
     expect(d.exitCode, d.stderr).toBe(2);
-    expect(d.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual([`error: ${refusal}kubectl cni-detach web-2 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${evil}\``]);
+    expect(d.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual([`error: ${refusal}kubectl cni-detach web-2 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${evil}\``]);
     expect(agentExecs().length - before).toBe(1);
     await unchanged();
     const c = await runCli('check', bare);
@@ -1274,7 +1275,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 4: those runtimes are not on the laptop, so could not be asked)', async () => {
     const w = await world();
     api.addPod(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', nodeName: 'node-b', containerRuntime: 'containerd' }));
-    const auto = w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime');
+    // --runtime auto with no Docker here (--docker-host goes with auto, docker and kind: not with cri)
+    const auto = [...w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime'), '--docker-host', 'unix:///nonexistent/docker.sock'];
     const r = await runCli('attach', ['nosb', '--ifname', 'net1', '--conf', w.file, ...auto]);
     expect(r.exitCode, r.stderr).toBe(3);
     // before: "… found in Docker at unix:///nonexistent/docker.sock, node containers in Docker at …, crictl/ctr on this host, agent pods in kube-system (…)"
@@ -1282,7 +1284,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')).join('')).not.toMatch(/Docker|this host/);
     for (const runtime of ['docker', 'cri', 'kind']) {
       for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []]] as const) {
-        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...auto, '--runtime', runtime]);
+        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...(runtime === 'cri' ? auto.slice(0, -2) : auto), '--runtime', runtime]);
         expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(4);
         expect(x.stderr).toMatch(new RegExp(`^error: pod shop/web-1 runs on node node-a, not on this host \\(\\S+\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*; run the command on node-a, or leave --runtime at auto \\(the default\\), which reaches it there through an agent pod, or choose the agent yourself \\(--runtime agent\\)$`));
       }
