@@ -1284,7 +1284,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')).join('')).not.toMatch(/Docker|this host/);
     for (const runtime of ['docker', 'cri', 'kind']) {
       for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []]] as const) {
-        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...(runtime === 'cri' ? auto.slice(0, -2) : auto), '--runtime', runtime]);
+        // (no --agent-image with these runtimes, nor --docker-host with cri: they would have no effect, refused)
+        const without = (flags: string[]) => auto.filter((a, i) => !flags.includes(a) && !flags.includes(auto[i - 1]!));
+        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...without(runtime === 'cri' ? ['--agent-image', '--docker-host'] : ['--agent-image']), '--runtime', runtime]);
         expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(4);
         expect(x.stderr).toMatch(new RegExp(`^error: pod shop/web-1 runs on node node-a, not on this host \\(\\S+\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*; run the command on node-a, or leave --runtime at auto \\(the default\\), which reaches it there through an agent pod, or choose the agent yourself \\(--runtime agent\\)$`));
       }
