@@ -281,7 +281,10 @@ async function recordsPass(
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
-  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  // (a live pod's record on another node than the API's for it is no attachment on that node: said, not counted)
+  const misplaced = new Map(all.map((r) => [r, records.recordOnOtherNode(r, pods)] as const).filter((x): x is [AttachmentRecord, string] => x[1] !== undefined));
+  for (const [r, why] of misplaced) out.mismatched.push({ record: r, node: r.node, why, configMap: records.recordName(r.node), key: r.key ?? records.recordKey(r.containerId, r.ifname) });
+  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !misplaced.has(r) && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
   // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
@@ -377,7 +380,7 @@ async function recordsPass(
         out.records.removed.push(...v.changes.removed);
         out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
         out.interfaceGone.push(...v.interfaceGone);
-        out.mismatched.push(...v.mismatched);
+        out.mismatched.push(...v.mismatched.filter((m) => !out.mismatched.some((x) => x.key === m.key && x.node === m.node)));
         nodeRead = true;
       } catch (e) {
         out.unreached.push({ node, error: e });
@@ -675,7 +678,12 @@ async function reconcileNode(
   // a live pod's attachment whose sandbox no longer runs here is stale (sandbox gone), one that could not be looked up
   // is not judged (unchecked)
   const sandboxes = rt ? await sandboxesOnNode(rt, node, exec, found, world) : {};
-  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes });
+  // (the node as the API names it: an entry of a live pod the API places on another node is not this node's: `other
+  // node`, left alone and said; one of no uid whose pod of that name runs elsewhere now is an earlier pod's: pod gone)
+  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes, node });
+  for (const c of classified.filter((x) => x.state === 'other node')) {
+    deps.io.err(`note: node ${node}'s cache holds ${c.entry.ifName} of pod ${c.pod!.namespace}/${c.pod!.name} (network ${c.entry.networkName}): ${c.reason}; not counted, freed or recorded on node ${node}\n`);
+  }
   // the records of each key; an entry counts as recorded only by a record that says what it says (its pod, uid and
   // network: recordAgainstNode): one edited to name another pod hides nothing from being freed through the entry
   // (a record of another cache dir says nothing of what this one holds: recordedIn)
@@ -745,7 +753,8 @@ async function sandboxesOnNode(rt: PodRuntime, node: string, exec: Executor, fou
   for (const f of found) {
     const p = f.unreadable ? undefined : podOf(f.entry);
     const live = p ? byName.get(`${p.namespace}/${p.name}`) : undefined;
-    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid)) continue;
+    // (one the API places on another node is not this node's to look up: classify's `other node`)
+    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid) || (live.spec?.nodeName && live.spec.nodeName !== node)) continue;
     judged.push({ f, ref: { namespace: p.namespace, name: p.name, uid: live.metadata.uid, node } });
   }
   if (judged.length === 0) return {};

@@ -187,8 +187,9 @@ export function mismatchedRow(
  *  - this host's cache holds its key (`here`, every entry, before cni-list's filters): by that entry
  *    (records.ts recordAgainstNode): `{ here: true }` when it says what the entry says (the entry's own row stands for
  *    it), else its mismatch (`nodeRead`);
- *  - otherwise, only when the API alone would call its pod gone: by the pods (recordAgainstPods), a mismatch or
- *    undefined. `pods`: the pods listed, given only when they cover the pod the record names (its namespace listed).
+ *  - otherwise, by the pods: one of a live pod the API places on another node is a mismatch (recordOnOtherNode:
+ *    never listed as being on its record's node); and when the API alone would call its pod gone (recordAgainstPods),
+ *    a mismatch or undefined. `pods`: the pods listed, given only when they cover the pod the record names (its namespace listed).
  * undefined: shown as the API says (recordRow).
  */
 function recordVerdict(
@@ -205,6 +206,9 @@ function recordVerdict(
     return { here: true };
   }
   if (!pods) return undefined;
+  // a live pod's record on another node than the API's for that pod: not where its attachment is (never listed on it)
+  const elsewhere = records.recordOnOtherNode(r, pods);
+  if (elsewhere) return { mismatch: elsewhere, nodeRead: false };
   const uids = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
   if (r.attaching || !records.recordedPodGone(r, uids)) return undefined;
   const v = records.recordAgainstPods(r, pods);
@@ -264,7 +268,9 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
   switch (c.state) {
     case 'attached':
     case 'attaching':
-      // a command is working on it right now: nothing to clear (the next cni-list says what it left)
+    case 'other node':
+      // a command is working on it right now: nothing to clear (the next cni-list says what it left); or its pod's
+      // own node holds it (gc's visited nodes only: attachment-state.ts World.node)
       return {};
     case 'unreadable':
       // the record has no config left: a forced detach forgets it without a DEL unless given the network's config
