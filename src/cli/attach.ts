@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
-import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { atEnd, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -235,7 +235,22 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, 
 async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
-  if (pod && job.api) await settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId });
+  // the record's settle and the pod's network-status go out together: one request cut (a second signal that quits, a
+  // request unanswered) does not hold the other back, and either one landing tells cni-list that the ADD finished (a
+  // write-ahead record whose pod's network-status names the interface: list.ts recordRow); the settle is waited for at
+  // the end, also by a quitting second signal within its bound (inFlightUntilEnd)
+  const settling = pod && job.api ? inFlightUntilEnd(settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId })) : undefined;
+  try {
+    return await annotatePod(job, out, stopOnSignal);
+  } finally {
+    await settling;
+  }
+}
+
+/** The added-interface event and the network-status entry of a pod attach (annotate). */
+async function annotatePod(job: Job, out: Outcome, stopOnSignal: boolean): Promise<Outcome> {
+  const pod = out.pod;
+  const { done } = out;
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
     const events = await load.events();
     await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), lineTo(job.deps.io, 'note:'));

@@ -48,7 +48,8 @@ function annotated(c: Classified): boolean | undefined {
 /**
  * A row for an attachment the cluster records on another node (resolve/records.ts): its state from the API alone —
  * 'attached' while a pod of that name and uid exists ('attaching' for a write-ahead record never settled, with its
- * age from `now`; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
+ * age from `now` — but 'attached', REASON `record not settled`, when the pod's network-status names its interface,
+ * which the attach writes only once its ADD finished; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
  * pods could not be listed: live is null) — since that node's cache is not read (cni-list checks a 'pod gone' against
  * the API's pods first: recordVerdict, mismatchedRow). `command`: for a write-ahead record
  * that names its command (AttachmentRecord.by), whether that command still runs, where this host can tell (it ran
@@ -103,13 +104,26 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
     const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
     const mayKeep = 'the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it';
+    if (annotated) {
+      // the pod's network-status names the interface: written by the attach only once its ADD finished (annotate),
+      // alongside the settle of this record, which did not land (its command quit or was killed then, or the API did
+      // not answer it): the attachment stands; the node holds its result, and cni-gc, which visits the node of every
+      // write-ahead of a live pod, settles the record from it
+      return {
+        ...row,
+        brief: 'record not settled',
+        reason: `an attach of ${r.ifname} began on node ${r.node} at ${r.since} and finished there (the pod's network-status names ${r.ifname}, which the attach writes only after its ADD), but its record still says attaching: its command${pid} quit or was killed before the record was settled, or the cluster did not answer it; cni-gc settles it from what node ${r.node} holds`,
+        remedy: 'cni-gc settles its record',
+        clear: gcCommandLine(flags),
+      };
+    }
     if (command === 'gone') {
       // its command ran on this host and is gone: nothing will settle the record any more
       return {
         ...row,
         state: 'interrupted',
         brief: `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}`,
-        reason: `${began} and did not finish: its command${pid} is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}`,
+        reason: `${began} and did not finish: its command${pid} is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}; or, if the attach finished there before its command went, cni-gc (which visits node ${r.node}) settles the record from what it holds`,
         remedy: 'cni-detach clears it',
         clear,
         clearHint: `what that command started on node ${r.node} may run until its time limit ends: until then cni-detach answers busy and says when`,

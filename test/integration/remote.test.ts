@@ -166,6 +166,34 @@ function lateAnswersAfter(file: string, ms: number): void {
   };
 }
 
+/**
+ * Run cni-attach `args` (web-1 on node-a first) so that the patch settling web-1's record is never answered nor
+ * applied — node-a's records are not there yet, so the write-ahead's patch is answered 404 (it then creates them), and
+ * the next patch there, the settle's, hangs — and, once that patch was sent and `ready()` holds, quit it with a
+ * second Ctrl-C: exit 130, saying it quits.
+ */
+async function quitWhileSettleHangs(args: string[], ready: () => boolean): Promise<void> {
+  api.onNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, () => {
+    api.failNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, { hang: true });
+  });
+  const patches = () => api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('cni-attach-node-node-a')).length;
+  const run = spawnCli('attach', args);
+  try {
+    expect(await waitFor(async () => patches() >= 2 && ready(), 20_000), 'web-1 attached, its record being settled').toBe(true);
+    run.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^note: SIGINT again: quitting now/m);
+  } finally {
+    // (a failed wait leaves no attach running past the test: its node state goes with the test's cleanups)
+    run.kill('SIGKILL');
+    await run.done;
+    api.clearInterceptors();
+  }
+}
+
 const agentExecs = () => api.execs.filter((e) => e.namespace === 'kube-system');
 const nodeResults = async (dir: string, node: string) => (await readdir(`${nodeCacheDir(dir, node)}/results`).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
 
@@ -760,25 +788,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('attach -l from the laptop quit by a second Ctrl-C while the patch replacing a pod\'s write-ahead record is unanswered (the pod attached on its node, the cluster saying attaching): the next detach -l says "detached" and leaves no record of it', async () => {
     const w = await world();
     const args = ['-l', 'app=web', '--ifname', 'net1', ...w.common, '--parallel', '1'];
-    // the patch that replaces web-1's write-ahead with its attached record is never answered nor applied: node-a's
-    // records are not there yet, so the write-ahead's patch is answered 404 (it then creates them), and the next patch
-    // there, the settle's, hangs
-    api.onNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, () => {
-      api.failNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, { hang: true });
-    });
-    const patches = () => api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('cni-attach-node-node-a')).length;
-    try {
-      const run = spawnCli('attach', [...args, '--conf', w.file]);
-      expect(await waitFor(async () => patches() >= 2, 20_000), 'web-1 attached, its record being replaced').toBe(true);
-      run.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 300));
-      run.kill('SIGINT');
-      const r = await run.done;
-      expect(r.exitCode, r.stderr).toBe(130);
-      expect(r.stderr).toMatch(/^note: SIGINT again: quitting now/m);
-    } finally {
-      api.clearInterceptors();
-    }
+    await quitWhileSettleHangs([...args, '--conf', w.file], () => true);
     // what that quit left: net1 attached on node-a, the cluster's record of it a write-ahead saying attaching
     expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
     expect(recordKeys()).toEqual([expect.stringMatching(/^attaching\./)]);
@@ -789,6 +799,37 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // before: the write-ahead stayed, and cni-list -A showed an attach of net1 in web-1 that nothing held
     expect(recordKeys()).toEqual([]);
     expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
+  it('an attach from the laptop quit by a second Ctrl-C while the patch settling its record is unanswered: its network-status went out alongside, so cni-list -A shows it attached (record not settled), not interrupted; cni-check passes; cni-gc settles the record from what node-a holds; cni-detach then clears it all', async () => {
+    const w = await world();
+    const args = ['web-1', '--ifname', 'net1', ...w.common];
+    // (before, the network-status update waited for the settle, and so was never sent)
+    await quitWhileSettleHangs([...args, '--conf', w.file], () => (api.getPod('shop', 'web-1')!.metadata.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '').includes('"net1"'));
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    expect(recordKeys()).toEqual([expect.stringMatching(/^attaching\./)]);
+    // before: `interrupted`, "its command is gone without settling this record", until a detach ran
+    const l = await runCli('list', [...w.listArgs, '-o', 'wide']);
+    expectOk(l);
+    expect(l.stdout).toMatch(/^shop +web-1 +.* attached +.*record not settled/m);
+    expect(l.stderr).toMatch(/^note: to settle the record of attachments whose attach finished but whose record says attaching \(REASON record not settled\): `kubectl cni-gc --kubeconfig /m);
+    const json = await runCli('list', [...w.listArgs, '-o', 'json']);
+    const item = (JSON.parse(json.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((i) => i.pod === 'web-1')!;
+    expect(item.state).toBe('attached');
+    expect(item.reason).toMatch(/finished there \(the pod's network-status names net1, which the attach writes only after its ADD\), but its record still says attaching: .*cni-gc settles it from what node node-a holds$/);
+    expectOk(await runCli('check', args));
+    // cni-gc visits node-a (the node of a live pod's write-ahead) and settles the record from its result
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^settled the record of net1 of pod shop\/web-1 \(network \S+\) on node node-a: it said attaching since \S+, and its attach finished there \(the node holds its result, no intent, no lock\): attached, counted alive$/m);
+    expect(g.stdout).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+    expect(recordKeys()).toEqual([expect.not.stringMatching(/^attaching\./)]);
+    const after = await runCli('list', [...w.listArgs, '-o', 'json']);
+    expect((JSON.parse(after.stdout) as { items: { pod: string; state: string; reason?: string }[] }).items.find((i) => i.pod === 'web-1')).toMatchObject({ state: 'attached' });
+    expectOk(await runCli('detach', args));
+    expect(recordKeys()).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
   });
 
   it('cni-gc from the laptop whose DEL fails on another node: the note names the cni-detach that retries it and the --force that forgets it; the retry, pasted on the laptop once DEL works, reaches the gone pod\'s node through its record and frees the lease', async () => {

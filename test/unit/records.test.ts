@@ -1344,6 +1344,45 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     expect(visits).toBe(0);
   });
 
+  it('the node holds its result, no intent, no lock (its attach finished; its settle was cut, e.g. by a second Ctrl-C): cni-list shows it attached once the pod\'s network-status names it, and cni-gc settles the record from the node (was: attaching/interrupted until a detach)', async () => {
+    const w = setup();
+    const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone
+    await ahead(w, by);
+    const entry = { kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
+    w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+    const row = async () => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason?: string; clearCommand?: string }[] }).items.find((i) => i.pod === 'db-1');
+    };
+    // its command gone, nothing else known here: interrupted (the node may hold anything)
+    expect(await row()).toMatchObject({ state: 'interrupted' });
+    // the pod's network-status names net1, written by the attach only after its ADD: attached, its record not settled
+    w.kube.pods.get('shop/db-1')!.metadata!.annotations = { [NETWORK_STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }, { name: 'net', interface: 'net1' }]) };
+    expect(await row()).toMatchObject({ state: 'attached', clearCommand: 'kubectl cni-gc', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and finished there \(the pod's network-status names net1, which the attach writes only after its ADD\), but its record still says attaching: .*cni-gc settles it from what node node-2 holds$/) });
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stderr()).toBe('note: to settle the record of attachments whose attach finished but whose record says attaching (REASON record not settled): `kubectl cni-gc`\n');
+    const line = 'the record of net1 of pod shop/db-1 (network net) on node node-2: it said attaching since 2026-12-01T21:00:00Z, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive';
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe(`would settle ${line}\ngc: would free 0 stale attachments, 1 alive\n`);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([true]);
+    // a lock held there: a command is working on it, left as it is
+    w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).not.toMatch(/settle/);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([true]);
+    w.node2.files.delete(lockPath('/var/lib/cni', w.cid, 'net1'));
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe(`settled ${line}\ngc: freed 0 stale attachments, 1 alive\n`);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    expect(r).toMatchObject({ pod: 'db-1', uid: 'uid-db', node: 'node-2', ifname: 'net1', network: 'net', containerId: w.cid, addresses: ['198.18.0.2/24'] });
+    expect(r).not.toHaveProperty('attaching');
+    expect(await row()).toMatchObject({ state: 'attached' });
+    expect((await row())!.reason).toBeUndefined();
+    // nothing more to do
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+  });
+
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
     const w = setup();
     await ahead(w, { host: 'laptop-2', pid: 77, start: '1' });
