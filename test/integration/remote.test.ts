@@ -832,6 +832,32 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('node-b\'s cache holding a copy of web-1\'s entry (web-1 runs on node-a: a cache shared or copied between nodes): cni-gc --node node-b leaves it alone and says so (not counted, recorded or freed there: web-1\'s interface and lease stay), and cni-list -A --node node-b lists web-1 on node-a only', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const [file] = await nodeResults(w.ws.dir, 'node-a');
+    await mkdir(`${nodeCacheDir(w.ws.dir, 'node-b')}/results`, { recursive: true });
+    await copyFile(`${nodeCacheDir(w.ws.dir, 'node-a')}/results/${file}`, `${nodeCacheDir(w.ws.dir, 'node-b')}/results/${file}`);
+    const keys = recordKeys();
+    for (const dry of [['--dry-run'], []]) {
+      const g = await runCli('gc', [...w.gcArgs, '--node', 'node-b', ...dry]);
+      expectOk(g);
+      expect(g.stdout).toBe(`gc: ${dry.length ? 'would free' : 'freed'} 0 stale attachments, 1 alive`);
+      expect(g.stderr).toMatch(/^note: node node-b's cache holds net1 of pod shop\/web-1 \(network \S+\): pod shop\/web-1 \(uid uid-web-1\) runs on node node-a, not on node node-b, whose cache holds this entry: .*; not counted, freed or recorded on node node-b$/m);
+    }
+    expect(recordKeys()).toEqual(keys);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expect(await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).toMatch(/inet 198\.18\.71\.\d+\/24/);
+    expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([file]);
+    const l = await runCli('list', [...w.listArgs, '--node', 'node-b', '-o', 'json']);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((i) => [i.pod, i.node, i.state])).toEqual([['web-1', 'node-a', 'attached']]);
+    await rm(`${nodeCacheDir(w.ws.dir, 'node-b')}/results/${file}`);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
   it('cni-gc from the laptop whose DEL fails on another node: the note names the cni-detach that retries it and the --force that forgets it; the retry, pasted on the laptop once DEL works, reaches the gone pod\'s node through its record and frees the lease', async () => {
     const w = await world();
     await fakePlugin(w.ws.pluginDir, 'faildel', { add: passThroughAdd('0'), del: `echo '{"cniVersion":"1.0.0","code":11,"msg":"no"}'; exit 1` });
