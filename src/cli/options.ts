@@ -123,9 +123,12 @@ const sharedKeySeen = new WeakMap<Command, { clusterName?: string; noCluster?: b
 /**
  * Flags given on the command line (not defaults, not the empty overrides checkGlobalFlags drops) that would have no
  * effect with the rest of the command line are refused (UsageError, exit 2: `--context cannot be used with --netns:
- * …`), as kubectl refuses a flag it would not use (`kubectl get -o name --no-headers` aside, which it documents as
- * ignored), rather than let a typo or a wrong assumption pass silently — nothing is read or changed before (a
- * preAction hook). The rules, one per kind:
+ * …`) rather than let a typo or a wrong assumption pass silently — nothing is read or changed before (a preAction
+ * hook). kubectl checks the kubeconfig selection wherever it reads the kubeconfig (also for a command that sends no
+ * request: `kubectl create … --dry-run=client --context nosuch`, `error: context "nosuch" does not exist`), but lets
+ * pass a flag that a command never reads (`kubectl version --client --context nosuch`: exit 0); here such a flag is
+ * refused, and the ones kubectl documents as ignored are left as they are (cni-list's `-A` with `-n`, `--no-headers`
+ * with `-o json`). The rules, one per kind:
  * - `--netns PATH` (attach, detach, check): a bare network namespace of this host: no cluster flag (kubectl's, the
  *   selection or the requests'), no runtime flag, no --net, --no-annotate or --parallel has an effect.
  * - cni-list `--no-cluster`: no request is made and no runtime asked: kubectl's request flags (--server, --token,
