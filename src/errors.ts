@@ -46,6 +46,7 @@ export type Setting =
   | 'cluster'
   | 'user'
   | 'server'
+  | 'impersonateUser'
   | 'requestTimeout'
   | 'dockerHost'
   | 'agentRuntime'

@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
-import { atEnd, hold, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { atEnd, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -254,7 +254,8 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
       out.annotateError = e as Error;
     }
   }
-  if (pod && job.api) await settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId });
+  // last (see above); waited for at the end also by a quitting second signal, within its bound (inFlightUntilEnd)
+  if (pod && job.api) await inFlightUntilEnd(settleRecord(job, pod.pod, pod.node, out.ahead, { attached: done, containerId: pod.containerId }));
   return out;
 }
 

@@ -161,6 +161,13 @@ interface PassOutcome {
   /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
   kept: { record: AttachmentRecord; why: string }[];
   /**
+   * Write-ahead records whose attach finished on its node (what it holds for the pod's uid and ifname: a result, no
+   * intent, its lock free) but never settled its record (its command quit or was killed after the ADD: a second
+   * Ctrl-C while the settle was in flight, SIGKILL, the API unreachable then): replaced (with --dry-run: to replace)
+   * by the attached record that attach would have written, as it says — `record` the new one. Counted alive.
+   */
+  settled: { record: AttachmentRecord; ahead: AttachmentRecord }[];
+  /**
    * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes sandboxesOnNode found and their links):
    * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
    */
@@ -276,12 +283,15 @@ async function recordsPass(
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
   const { CACHE_KIND } = await import('../cni/cache.js');
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], interfaceGone: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
-  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  // (a live pod's record on another node than the API's for it is no attachment on that node: said, not counted)
+  const misplaced = new Map(all.map((r) => [r, records.recordOnOtherNode(r, pods)] as const).filter((x): x is [AttachmentRecord, string] => x[1] !== undefined));
+  for (const [r, why] of misplaced) out.mismatched.push({ record: r, node: r.node, why, configMap: records.recordName(r.node), key: r.key ?? records.recordKey(r.containerId, r.ifname) });
+  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !misplaced.has(r) && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
   // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
@@ -377,7 +387,7 @@ async function recordsPass(
         out.records.removed.push(...v.changes.removed);
         out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
         out.interfaceGone.push(...v.interfaceGone);
-        out.mismatched.push(...v.mismatched);
+        out.mismatched.push(...v.mismatched.filter((m) => !out.mismatched.some((x) => x.key === m.key && x.node === m.node)));
         nodeRead = true;
       } catch (e) {
         out.unreached.push({ node, error: e });
@@ -391,7 +401,17 @@ async function recordsPass(
     if (nodeRead) {
       for (const r of pending.filter((x) => x.attaching)) {
         try {
-          if (await heldOf(r)) continue;
+          const held = await heldOf(r);
+          // its attach finished there and never settled its record: the record it would have written replaces it
+          // (an intent is judged above, by reconcileNode; a lock held is a command working on it: left as it is)
+          if (held && !held.intentOnly && held.entry.result !== undefined && !(await cache!.direct().lockHeld(held.entry.containerId, r.ifname))) {
+            const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };
+            const record = records.attachmentRecord(at, { result: held.entry.result });
+            if (!flags.dryRun) await records.addRecord(api, ns, record, r.key);
+            out.settled.push({ record, ahead: r });
+            out.alive++;
+          }
+          if (held) continue;
           const busy = await attemptLock(r);
           if (busy) {
             if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: busy, where: cache!.named('') });
@@ -675,7 +695,12 @@ async function reconcileNode(
   // a live pod's attachment whose sandbox no longer runs here is stale (sandbox gone), one that could not be looked up
   // is not judged (unchecked)
   const sandboxes = rt ? await sandboxesOnNode(rt, node, exec, found, world) : {};
-  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes });
+  // (the node as the API names it: an entry of a live pod the API places on another node is not this node's: `other
+  // node`, left alone and said; one of no uid whose pod of that name runs elsewhere now is an earlier pod's: pod gone)
+  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes, node });
+  for (const c of classified.filter((x) => x.state === 'other node')) {
+    deps.io.err(`note: node ${node}'s cache holds ${c.entry.ifName} of pod ${c.pod!.namespace}/${c.pod!.name} (network ${c.entry.networkName}): ${c.reason}; not counted, freed or recorded on node ${node}\n`);
+  }
   // the records of each key; an entry counts as recorded only by a record that says what it says (its pod, uid and
   // network: recordAgainstNode): one edited to name another pod hides nothing from being freed through the entry
   // (a record of another cache dir says nothing of what this one holds: recordedIn)
@@ -745,7 +770,8 @@ async function sandboxesOnNode(rt: PodRuntime, node: string, exec: Executor, fou
   for (const f of found) {
     const p = f.unreadable ? undefined : podOf(f.entry);
     const live = p ? byName.get(`${p.namespace}/${p.name}`) : undefined;
-    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid)) continue;
+    // (one the API places on another node is not this node's to look up: classify's `other node`)
+    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid) || (live.spec?.nodeName && live.spec.nodeName !== node)) continue;
     judged.push({ f, ref: { namespace: p.namespace, name: p.name, uid: live.metadata.uid, node } });
   }
   if (judged.length === 0) return {};
@@ -1053,6 +1079,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     // and those kept because their attach may still be running
     const forgottenWhy = new Map<AttachmentRecord, string>();
     let keptAttempts: { record: AttachmentRecord; why: string }[] = [];
+    let settledAheads: PassOutcome['settled'] = [];
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
       try {
@@ -1073,6 +1100,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         mismatched = remote.mismatched;
         elsewhere = remote.elsewhere;
         keptAttempts = remote.kept;
+        settledAheads = remote.settled;
         interfaceGone.push(...remote.interfaceGone);
         for (const f of remote.forgotten) (changes.removed.push(f.record), forgottenWhy.set(f.record, f.why));
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
@@ -1147,6 +1175,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}) })),
           // write-ahead records kept: their attach may still be running (why)
           keptAttaching: keptAttempts.map((k) => ({ ...recordRow(k.record), why: k.why })),
+          settledAttaching: settledAheads.map((a) => recordRow(a.record)),
           invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
           mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
           // kept: another cache dir's (gcCommand frees them; absent where their node does not trust it: untrusted says why)
@@ -1168,6 +1197,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
       for (const k of keptAttempts) deps.io.err(`note: kept the record of ${describeRecord(k.record)}: ${k.why}\n`);
+      for (const a of settledAheads) deps.io.out(`${flags.dryRun ? 'would settle' : 'settled'} the record of ${describeRecord(a.record)}: it said attaching since ${a.ahead.since}, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive\n`);
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
       for (const e of elsewhere) deps.io.err(`note: ${describeElsewhere(flags, e)}\n`);

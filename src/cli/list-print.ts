@@ -174,11 +174,15 @@ export function clearNotes(rows: Row[]): string {
   // each a line of its own whatever the row's text holds (shown, as the table's cells)
   const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${shown(r.target)}${r.ifname === '-' ? '' : ` ${shown(r.ifname)}`} (${r.state}): \`${shown(r.clear!)}\`${r.clearHint ? ` (${shown(r.clearHint)})` : ''}\n`);
   if (own.length > MAX_NOTES) lines.push(`note: ${own.length - MAX_NOTES} more records need a command of their own: -o json gives each one's clearCommand\n`);
-  // one line per command (the flags cni-list was given)
+  // one line per command (the flags cni-list was given); an attached row's gc settles its record (list.ts recordRow:
+  // a write-ahead whose attach finished), the others' frees them
   for (const cmd of [...new Set(byGc.map((r) => r.clear!))]) {
     const these = byGc.filter((r) => r.clear === cmd);
-    const states = [...new Set(these.map((r) => r.state))].join(', ');
-    lines.push(`note: to clear the ${these.length === 1 ? 'record' : `${these.length} records`} in state ${states}: \`${shown(cmd)}\`\n`);
+    const settle = these.filter((r) => r.state === 'attached');
+    const clear = these.filter((r) => r.state !== 'attached');
+    const records = (n: number) => (n === 1 ? 'record' : `${n} records`);
+    if (clear.length) lines.push(`note: to clear the ${records(clear.length)} in state ${[...new Set(clear.map((r) => r.state))].join(', ')}: \`${shown(cmd)}\`\n`);
+    if (settle.length) lines.push(`note: to settle the ${records(settle.length)} of attachments whose attach finished but whose record says attaching (REASON record not settled): \`${shown(cmd)}\`\n`);
   }
   return lines.join('');
 }

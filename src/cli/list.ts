@@ -48,7 +48,8 @@ function annotated(c: Classified): boolean | undefined {
 /**
  * A row for an attachment the cluster records on another node (resolve/records.ts): its state from the API alone —
  * 'attached' while a pod of that name and uid exists ('attaching' for a write-ahead record never settled, with its
- * age from `now`; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
+ * age from `now` — but 'attached', REASON `record not settled`, when the pod's network-status names its interface,
+ * which the attach writes only once its ADD finished; 'interrupted' for an attach that left something on the node), else 'pod gone' ('recorded' when the
  * pods could not be listed: live is null) — since that node's cache is not read (cni-list checks a 'pod gone' against
  * the API's pods first: recordVerdict, mismatchedRow). `command`: for a write-ahead record
  * that names its command (AttachmentRecord.by), whether that command still runs, where this host can tell (it ran
@@ -103,13 +104,26 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
     const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
     const mayKeep = 'the node may keep its intent (and maybe the interface and its lease): cni-detach runs its DEL and forgets it';
+    if (annotated) {
+      // the pod's network-status names the interface: written by the attach only once its ADD finished (annotate),
+      // alongside the settle of this record, which did not land (its command quit or was killed then, or the API did
+      // not answer it): the attachment stands; the node holds its result, and cni-gc, which visits the node of every
+      // write-ahead of a live pod, settles the record from it
+      return {
+        ...row,
+        brief: 'record not settled',
+        reason: `an attach of ${r.ifname} began on node ${r.node} at ${r.since} and finished there (the pod's network-status names ${r.ifname}, which the attach writes only after its ADD), but its record still says attaching: its command${pid} quit or was killed before the record was settled, or the cluster did not answer it; cni-gc settles it from what node ${r.node} holds`,
+        remedy: 'cni-gc settles its record',
+        clear: gcCommandLine(flags),
+      };
+    }
     if (command === 'gone') {
       // its command ran on this host and is gone: nothing will settle the record any more
       return {
         ...row,
         state: 'interrupted',
         brief: `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}`,
-        reason: `${began} and did not finish: its command${pid} is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}`,
+        reason: `${began} and did not finish: its command${pid} is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}; or, if the attach finished there before its command went, cni-gc (which visits node ${r.node}) settles the record from what it holds`,
         remedy: 'cni-detach clears it',
         clear,
         clearHint: `what that command started on node ${r.node} may run until its time limit ends: until then cni-detach answers busy and says when`,
@@ -187,8 +201,9 @@ export function mismatchedRow(
  *  - this host's cache holds its key (`here`, every entry, before cni-list's filters): by that entry
  *    (records.ts recordAgainstNode): `{ here: true }` when it says what the entry says (the entry's own row stands for
  *    it), else its mismatch (`nodeRead`);
- *  - otherwise, only when the API alone would call its pod gone: by the pods (recordAgainstPods), a mismatch or
- *    undefined. `pods`: the pods listed, given only when they cover the pod the record names (its namespace listed).
+ *  - otherwise, by the pods: one of a live pod the API places on another node is a mismatch (recordOnOtherNode:
+ *    never listed as being on its record's node); and when the API alone would call its pod gone (recordAgainstPods),
+ *    a mismatch or undefined. `pods`: the pods listed, given only when they cover the pod the record names (its namespace listed).
  * undefined: shown as the API says (recordRow).
  */
 function recordVerdict(
@@ -205,6 +220,9 @@ function recordVerdict(
     return { here: true };
   }
   if (!pods) return undefined;
+  // a live pod's record on another node than the API's for that pod: not where its attachment is (never listed on it)
+  const elsewhere = records.recordOnOtherNode(r, pods);
+  if (elsewhere) return { mismatch: elsewhere, nodeRead: false };
   const uids = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
   if (r.attaching || !records.recordedPodGone(r, uids)) return undefined;
   const v = records.recordAgainstPods(r, pods);
@@ -264,7 +282,9 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
   switch (c.state) {
     case 'attached':
     case 'attaching':
-      // a command is working on it right now: nothing to clear (the next cni-list says what it left)
+    case 'other node':
+      // a command is working on it right now: nothing to clear (the next cni-list says what it left); or its pod's
+      // own node holds it (gc's visited nodes only: attachment-state.ts World.node)
       return {};
     case 'unreadable':
       // the record has no config left: a forced detach forgets it without a DEL unless given the network's config
@@ -367,7 +387,8 @@ host's sandboxes. cni-list runs no plugin, and starts no agent pod unless --node
 sandboxes (other nodes' rows are otherwise judged by the API alone: a live pod whose sandbox died there shows
 attached); --agent-image and --cni-path otherwise only go into the commands it prints (cni-detach, cni-gc), so that
 they work as pasted. --no-cluster asks neither the cluster nor the runtime: the rows and states are those of this
-node's cache alone. With no kubeconfig at all a note says so (exit 0); a kubeconfig that cannot be used
+node's cache alone; the kubeconfig is still read for the namespace and a --kubeconfig/--context/--user given (checked
+as kubectl checks them), and the flags of requests and runtimes are refused with it (exit 2). With no kubeconfig at all a note says so (exit 0); a kubeconfig that cannot be used
 (--kubeconfig missing, a --context, --cluster or --user it does not define) is refused at once (exit 2; 4 for a
 $KUBECONFIG naming no file that exists); a cluster that is configured but cannot be asked, or a runtime here, fails
 the command after the rows it could make (exit 4; with no rows, the error alone). A POD goes with -n, not with -A or
@@ -419,7 +440,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         apiError = describeError(e);
       }
     }
-    const namespace = flags.namespace ?? api?.defaultNamespace ?? 'default';
+    const namespace = flags.namespace ?? api?.defaultNamespace ?? (flags.cluster === false ? await kubeconfigNamespace(flags, deps) : undefined) ?? 'default';
     // attachments of bare network namespaces belong to no namespace: only -A shows them (counted for a note)
     const bare = !flags.allNamespaces && podName === undefined && flags.selector === undefined ? found.filter((f) => !f.unreadable && !podOf(f.entry)).length : 0;
     found = found.filter((f) => {
@@ -577,6 +598,26 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     }
   });
   return cmd;
+}
+
+/**
+ * --no-cluster: the kubeconfig read as kubectl reads it for a command that sends no request (`kubectl create …
+ * --dry-run=client`), when it decides something: the namespace (no -n, no -A), or a selection flag given (--kubeconfig,
+ * --context, --cluster is refused with --no-cluster, --user) that must name something in it — so a typo is refused
+ * (exit 2: `no context named "nosuch" in the kubeconfig …`, kubectl: `error: context "nosuch" does not exist`), never
+ * silently unused, and the rows' commands carry only flags that work. No request is made (the client is made, not
+ * used). Returns the context's namespace; undefined when nothing is to be read, or no kubeconfig exists at all (the
+ * on-node use: `default`). Errors: connect's others (exit 2; 4 for a $KUBECONFIG naming no file that exists).
+ */
+async function kubeconfigNamespace(flags: ListFlags, deps: Deps): Promise<string | undefined> {
+  const selection = flags.kubeconfig !== undefined || flags.context !== undefined || flags.user !== undefined;
+  if (!selection && (flags.allNamespaces || flags.namespace !== undefined)) return undefined;
+  try {
+    return (await connect(flags, deps)).defaultNamespace;
+  } catch (e) {
+    if (noClusterConfigured(e)) return undefined;
+    throw e;
+  }
 }
 
 /** Whether pod namespace/name exists: false on the API's NotFound; its other errors as they are (exit 4). */

@@ -53,6 +53,7 @@ const FLAG_OF: Record<Setting, string> = {
   cluster: '--cluster',
   user: '--user',
   server: '--server',
+  impersonateUser: '--as',
   requestTimeout: '--request-timeout',
   dockerHost: '--docker-host',
   agentRuntime: '--runtime agent',

@@ -104,6 +104,69 @@ export function checkGlobalFlags(cmd: Command): void {
   if (typeof opts.requestTimeout === 'string') parseRequestTimeout(opts.requestTimeout);
   if (typeof opts.v === 'string') parseLevel(opts.v);
   if (typeof opts.timeout === 'string') parseDuration(opts.timeout);
+  refuseUnusedFlags(cmd);
+}
+
+/** kubectl's flags that choose the kubeconfig and what in it (the kubeconfig is read for them even when no request is made). */
+const SELECTION_KEYS = ['namespace', 'kubeconfig', 'context', 'cluster', 'user'] as const;
+/** kubectl's flags that only shape the requests made to the API server: how to reach it, as whom, for how long. */
+const REQUEST_KEYS = ['server', 'token', 'certificateAuthority', 'insecureSkipTlsVerify', 'tlsServerName', 'as', 'asGroup', 'asUid', 'requestTimeout'] as const;
+/** The flags of how a pod's sandbox is reached (addClusterOptions). */
+const RUNTIME_KEYS = ['runtime', 'dockerHost', 'agentImage', 'agentNamespace'] as const;
+
+/**
+ * What each command line gave of the flags commander stores under one key for two options (cni-list's --cluster NAME
+ * and --no-cluster share `cluster`: the later one would silently replace the other), seen as commander parses them.
+ */
+const sharedKeySeen = new WeakMap<Command, { clusterName?: string; noCluster?: boolean }>();
+
+/**
+ * Flags given on the command line (not defaults, not the empty overrides checkGlobalFlags drops) that would have no
+ * effect with the rest of the command line are refused (UsageError, exit 2: `--context cannot be used with --netns:
+ * …`) rather than let a typo or a wrong assumption pass silently — nothing is read or changed before (a preAction
+ * hook). kubectl checks the kubeconfig selection wherever it reads the kubeconfig (also for a command that sends no
+ * request: `kubectl create … --dry-run=client --context nosuch`, `error: context "nosuch" does not exist`), but lets
+ * pass a flag that a command never reads (`kubectl version --client --context nosuch`: exit 0); here such a flag is
+ * refused, and the ones kubectl documents as ignored are left as they are (cni-list's `-A` with `-n`, `--no-headers`
+ * with `-o json`). The rules, one per kind:
+ * - `--netns PATH` (attach, detach, check): a bare network namespace of this host: no cluster flag (kubectl's, the
+ *   selection or the requests'), no runtime flag, no --net, --no-annotate or --parallel has an effect.
+ * - cni-list `--no-cluster`: no request is made and no runtime asked: kubectl's request flags (--server, --token,
+ *   --certificate-authority, --insecure-skip-tls-verify, --tls-server-name, --as, --as-group, --as-uid,
+ *   --request-timeout), --runtime, --docker-host and --agent-namespace are refused, and so is --cluster NAME (which
+ *   shares its key with --no-cluster). The kubeconfig selection (--kubeconfig, --context, --user, -n) is read and
+ *   checked as kubectl reads it for a command that sends nothing (`kubectl create … --dry-run=client`: `error:
+ *   context "nosuch" does not exist`): cli/list.ts.
+ * - `--parallel` (attach, detach) is for -l/--all.
+ * - `--runtime docker|kind|cri` start no agent pod: --agent-image is refused there; `--runtime cri|agent` ask no
+ *   Docker: --docker-host is refused there (resolve's runtimes: cli/context.ts defaultDeps runtimes).
+ */
+export function refuseUnusedFlags(cmd: Command): void {
+  const opts = cmd.opts();
+  const given = (k: string) => cmd.getOptionValueSource(k) === 'cli' && opts[k] !== undefined && !(k === 'cluster' && opts[k] === false);
+  const flagOf = (k: string) => {
+    const o = cmd.options.find((x) => x.attributeName() === k && !(k === 'cluster' && x.negate));
+    return o?.short && o.long ? `${o.short}/${o.long}` : (o?.long ?? k);
+  };
+  const refuse = (keys: readonly string[], other: string, why: string) => {
+    const bad = keys.filter(given).map(flagOf);
+    if (bad.length) throw new UsageError(`${bad.join(', ')} cannot be used with ${other}: ${why}`);
+  };
+  const seen = sharedKeySeen.get(cmd) ?? {};
+  if (opts.netns !== undefined) {
+    refuse([...SELECTION_KEYS, ...REQUEST_KEYS, ...RUNTIME_KEYS, 'net', 'annotate', 'parallel'], '--netns', 'a bare network namespace is reached on this host, without the cluster or a runtime (those flags are for pods)');
+  }
+  if (seen.noCluster && seen.clusterName) throw new UsageError('--cluster cannot be used with --no-cluster: give one of them (--cluster NAME picks the kubeconfig cluster to ask; --no-cluster asks none)');
+  if (opts.cluster === false) {
+    refuse([...REQUEST_KEYS, 'runtime', 'dockerHost', 'agentNamespace'], '--no-cluster', "it asks neither the cluster nor the runtime (the rows are this host's cache alone)");
+  }
+  if (opts.parallel !== undefined && opts.selector === undefined && !opts.all) refuse(['parallel'], 'one pod', 'it says how many pods of -l/--all are worked on at a time');
+  if (opts.runtime === 'docker' || opts.runtime === 'kind' || opts.runtime === 'cri') {
+    refuse(['agentImage'], `--runtime ${opts.runtime}`, 'it starts no agent pod (--agent-image is for --runtime agent and auto)');
+  }
+  if (opts.runtime === 'cri' || opts.runtime === 'agent') {
+    refuse(['dockerHost'], `--runtime ${opts.runtime}`, 'it asks no Docker (--docker-host is for --runtime docker, kind and auto)');
+  }
 }
 
 /**
@@ -248,6 +311,11 @@ export function addKubectlOptions(cmd: Command): Command {
   g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a bare number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
   g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node command (bare -v: 1)'));
   g(new Option('--version', 'print the version of cni-attach (with -o json: as JSON)'));
+  // --cluster NAME and cni-list's --no-cluster share one key: which of them were given, as commander parses them
+  const seen: { clusterName?: string; noCluster?: boolean } = {};
+  sharedKeySeen.set(cmd, seen);
+  cmd.on('option:cluster', (v: string) => (seen.clusterName = v));
+  cmd.on('option:no-cluster', () => (seen.noCluster = true));
   // before the action, so before anything is read or changed (a subcommand's action, cni-attach completion, too)
   cmd.hook('preAction', (self) => checkGlobalFlags(self));
   return cmd;

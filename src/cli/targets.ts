@@ -32,12 +32,9 @@ export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' |
   if (given.length > 1) throw new UsageError(`give one of a pod, --netns or -l/--all, not ${given.join(' and ')}`);
   if (flags.selector !== undefined && flags.all) throw new UsageError('give either -l or --all, not both');
   if (given.length === 0) throw new UsageError('which pod? give a pod name (or -l SELECTOR, or --netns PATH for a bare network namespace)');
-  if (flags.netns !== undefined) {
-    for (const f of ['namespace', 'context', 'kubeconfig', 'net'] as const) {
-      if (flags[f] !== undefined) throw new UsageError(`--${f} is for pods; with --netns there is no cluster`);
-    }
-    return 'netns';
-  }
+  // the flags that have no effect with --netns (kubectl's, the runtime's, --net, …) were refused before the action
+  // (options.ts refuseUnusedFlags)
+  if (flags.netns !== undefined) return 'netns';
   return bulk ? 'pods' : 'pod';
 }
 

@@ -92,24 +92,46 @@ export function atEnd(fn: () => Promise<void>): void {
   finalizers.push(fn);
 }
 
+/** Writes under way that the end of the command waits for alongside the atEnd cleanups (inFlightUntilEnd). */
+const inFlight = new Set<Promise<unknown>>();
+
+/**
+ * A write under way (e.g. the settle of an attach's record in the cluster) that the command's end waits for —
+ * runAtEnd, also a quitting second signal's, within its time bound — alongside the atEnd cleanups rather than after
+ * them, so that neither holds the other back. Returns `p`; its failure is the caller's to see (here it only ends).
+ */
+export function inFlightUntilEnd<T>(p: Promise<T>): Promise<T> {
+  const settled: Promise<unknown> = p.then(
+    () => inFlight.delete(settled),
+    () => inFlight.delete(settled),
+  );
+  inFlight.add(settled);
+  return p;
+}
+
 let atEndRunning: Promise<void> | undefined;
 
 /**
- * Run (and forget) what atEnd registered; errors are reported to `note`, not thrown. A call while a run is under way
+ * Run (and forget) what atEnd registered, and wait for the writes in flight (inFlightUntilEnd) meanwhile; errors are reported to `note`, not thrown. A call while a run is under way
  * (the signal handler's, then the command's own end) waits for that run instead of finding nothing left to do, so the
  * command does not exit before its cleanups (or the signal's time bound) are done.
  */
 export function runAtEnd(note: (line: string) => void): Promise<void> {
-  atEndRunning ??= (async () => {
-    const todo = finalizers.splice(0).reverse();
-    for (const fn of todo) {
-      try {
-        await fn();
-      } catch (e) {
-        note(`cleanup: ${(e as Error).message}`);
+  atEndRunning ??= Promise.all([
+    (async () => {
+      const todo = finalizers.splice(0).reverse();
+      for (const fn of todo) {
+        try {
+          await fn();
+        } catch (e) {
+          note(`cleanup: ${(e as Error).message}`);
+        }
       }
-    }
-  })().finally(() => (atEndRunning = undefined));
+    })(),
+    ...inFlight,
+  ])
+    .then(() => undefined)
+    .finally(() => (atEndRunning = undefined));
   return atEndRunning;
 }
 

@@ -21,8 +21,12 @@ import { runtimeMayHold } from './runtime.js';
  * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface is not in it
  * (someone deleted it; the IPAM lease is still held: cni-detach frees it). unreadable: the record cannot be read
  * (cni-detach --force forgets it). stale lock: a lock file whose holder is gone (the next command breaks it).
+ * other node: the cache of a node (World.node) holds an entry of a live pod, by its uid, that the API places on another
+ * node (spec.nodeName) — a pod runs on one node for its life, so the entry is not this node's attachment of it (a
+ * cache directory shared between nodes, or copied); nothing is done with it there (neither alive, nor freed, nor
+ * recorded on this node).
  */
-export type State = 'attached' | 'interrupted' | 'attaching' | 'pod gone' | 'sandbox gone' | 'netns gone' | 'interface gone' | 'unreadable' | 'stale lock';
+export type State = 'attached' | 'interrupted' | 'attaching' | 'pod gone' | 'sandbox gone' | 'netns gone' | 'interface gone' | 'other node' | 'unreadable' | 'stale lock';
 
 export interface PodOf {
   namespace: string;
@@ -78,6 +82,14 @@ export interface World {
    * not by another command there.
    */
   links?: Map<string, string[]>;
+  /**
+   * The node whose cache `found` is, as the API names nodes — given only where that is known for sure (a node reached
+   * through the cluster by that name: cli/gc.ts reconcileNode), not for this host, whose host name may not be its
+   * node name. Then an entry of a pod whose spec.nodeName is another node is judged by it (pods are bound to one node
+   * for life, Kubernetes' Pod spec.nodeName): one that names the live pod's uid is `other node`; one that names no uid
+   * is of an earlier pod of that name that ran here, `pod gone`.
+   */
+  node?: string;
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
@@ -139,6 +151,19 @@ export async function classify(found: Found[], world: World): Promise<Classified
         state = 'pod gone';
         brief = p ? 'pod replaced (another uid)' : 'pod deleted';
         reason = `${p ? `pod ${pod.namespace}/${pod.name} is another pod now (uid ${p.metadata?.uid}, not ${pod.uid})` : `pod ${pod.namespace}/${pod.name} no longer exists`}${gcFrees(f)}`;
+      } else if (world.node !== undefined && p?.spec?.nodeName && p.spec.nodeName !== world.node) {
+        const there = p.spec.nodeName;
+        if (pod.uid) {
+          // the live pod itself, on another node: not this node's attachment of it (its entry there is the one that counts)
+          livePod = p;
+          state = 'other node';
+          brief = `pod runs on node ${there}`;
+          reason = `pod ${pod.namespace}/${pod.name} (uid ${pod.uid}) runs on node ${there}, not on node ${world.node}, whose cache holds this entry: a pod runs on one node for its life, so this is not node ${world.node}'s attachment of it (a cache directory shared between nodes, or copied from node ${there}?); left alone here: node ${there}'s cache is the one that counts`;
+        } else {
+          state = 'pod gone';
+          brief = `pod now on node ${there}`;
+          reason = `pod ${pod.namespace}/${pod.name} runs on node ${there}, not on node ${world.node}: this entry, which names no pod uid, is of an earlier pod of that name that ran on node ${world.node}${gcFrees(f)}`;
+        }
       } else {
         livePod = p;
         const cannot = world.sandboxes && !running.has(f.entry.containerId) ? world.unasked?.find((u) => runtimeMayHold(u.runtime, p, f.entry.netns)) : undefined;

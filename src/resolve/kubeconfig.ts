@@ -221,12 +221,7 @@ function userOptions(name: string, n: Named | undefined, o: KubeOverrides, files
   const authProvider = o.token === undefined && isObj(u['auth-provider']) ? u['auth-provider'] : undefined;
   const certFile = fromFile(file, str(u['client-certificate']));
   const keyFile = fromFile(file, str(u['client-key']));
-  const fileGroups = Array.isArray(u['as-groups']) ? u['as-groups'].filter((g): g is string => typeof g === 'string') : [];
-  const impersonate: Impersonation = {
-    groups: o.asGroups?.length ? o.asGroups : fileGroups,
-    ...((o.as ?? str(u.as)) !== undefined ? { user: (o.as ?? str(u.as))! } : {}),
-    ...((o.asUid ?? str(u['as-uid'])) !== undefined ? { uid: (o.asUid ?? str(u['as-uid']))! } : {}),
-  };
+  const impersonate = impersonationOf(name, u, o);
   const user: UserOptions = {
     name,
     ...(token !== undefined ? { token } : {}),
@@ -240,6 +235,30 @@ function userOptions(name: string, n: Named | undefined, o: KubeOverrides, files
     ...(str(u.password) ? { password: str(u.password)! } : {}),
   };
   return { user, impersonate };
+}
+
+/**
+ * The impersonation of kubeconfig user `name` (`u`: its entry, {} for none) with the --as/--as-group/--as-uid
+ * overrides (`o`), as clientcmd merges them: --as and --as-uid replace the user's `as`/`as-uid` when given non-empty
+ * (empty ones are none: cli/options.ts OVERRIDE_FLAGS), --as-group replaces its `as-groups` when given at all — each value
+ * as given, an empty one too (client-go's transport sends one Impersonate-Group header per value, `--as u --as-group ""`
+ * an empty one, as kubectl 1.32 does). Errors: UsageError (exit 2) for groups or a uid without a user to impersonate,
+ * in clientcmd's words (validation.go validateAuthInfo: `requesting uid, groups or user-extra for NAME without
+ * impersonating a user`; kubectl exits 1): the API server would refuse every request, and `--as-group ""` alone
+ * (a script's `--as-group "$G"` with G unset) would send an empty group.
+ */
+export function impersonationOf(name: string, u: Raw, o: KubeOverrides): Impersonation {
+  const fileGroups = Array.isArray(u['as-groups']) ? u['as-groups'].filter((g): g is string => typeof g === 'string') : [];
+  const user = o.as || str(u.as) || undefined;
+  const uid = o.asUid || str(u['as-uid']) || undefined;
+  const groups = o.asGroups?.length ? o.asGroups : fileGroups;
+  if (user === undefined && (uid !== undefined || groups.length > 0)) {
+    const what = [groups.length > 0 && `group${groups.length > 1 ? 's' : ''} ${groups.map((g) => JSON.stringify(g)).join(', ')}`, uid !== undefined && `uid ${JSON.stringify(uid)}`].filter(Boolean).join(' and ');
+    throw new UsageError(`requesting uid, groups or user-extra for ${JSON.stringify(name)} without impersonating a user (${what} to impersonate, and no user)`, {
+      fix: { setting: 'impersonateUser', advice: 'name the user to impersonate (an empty one is none)' },
+    });
+  }
+  return { groups, ...(user !== undefined ? { user } : {}), ...(uid !== undefined ? { uid } : {}) };
 }
 
 function inClusterPossible(env: LoadingRules['env']): boolean {
@@ -269,7 +288,6 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     }
   }
   const m = mergeKubeconfigs(docs);
-  const impersonateOnly: Impersonation = { groups: o.asGroups ?? [], ...(o.as ? { user: o.as } : {}), ...(o.asUid ? { uid: o.asUid } : {}) };
 
   const contextName = o.context ?? m.currentContext;
   if (o.context !== undefined && !m.contexts.has(o.context)) {
@@ -295,7 +313,7 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
       });
     }
     // nothing names a server: in-cluster when possible (client-go: only when the merged config is the default one)
-    if (inClusterPossible(rules.env)) return { kind: 'in-cluster', ...(o.namespace ? { namespace: o.namespace } : {}), impersonate: impersonateOnly };
+    if (inClusterPossible(rules.env)) return { kind: 'in-cluster', ...(o.namespace ? { namespace: o.namespace } : {}), impersonate: impersonationOf('', {}, o) };
     if (docs.length === 0) {
       const looked = explicit ? paths : rules.env.KUBECONFIG ? [`$KUBECONFIG (${paths.join(', ')})`] : paths.length ? paths : ['~/.kube/config ($HOME is not set)'];
       throw new UnreachableError(`no kubeconfig found (looked in ${looked.join(', ')}; not in a pod either)`, {
@@ -313,6 +331,8 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   // identity goes only over TLS — a plain-http server (`kubectl proxy`, which adds its own) gets no token, client
   // certificate, credential plugin run or impersonation from kubectl (kubernetes/kubectl#744), nor from this tool
   const secure = !/^http:\/\//i.test(cluster.server);
+  // checked whatever the scheme, as clientcmd validates the merged user before it looks at the transport
+  impersonationOf(userName, m.users.get(userName)?.item ?? {}, o);
   const { user, impersonate } = secure ? userOptions(userName || 'user', m.users.get(userName), o, files) : { user: { name: userName || 'user' }, impersonate: { groups: [] } };
   const name = contextName || 'overrides';
   const namespace = o.namespace ?? str(ctx.namespace) ?? 'default';

@@ -443,6 +443,21 @@ export function recordAgainstNode(r: AttachmentRecord, held: HeldEntry[], node: 
  * entry can tell, which cni-gc reads). A record whose fields are all forged consistently (pod, uid, since and
  * addresses) is not caught here: cni-gc still judges by the node's entry (recordAgainstNode). Pure.
  */
+/**
+ * A settled record (not a write-ahead) that names a live pod, by its uid, on another node than the one the API places
+ * that pod on (spec.nodeName): a pod runs on one node for its life (Kubernetes binds it once), so the record does not
+ * say where its pod's attachment is — made from a cache that holds another node's entries (one shared between nodes,
+ * or copied), or edited. Returns the mismatch in words, else undefined (no such pod, another uid, not scheduled, or
+ * the same node). Pure. Used by cni-list (its row is `mismatched`) and cni-gc (not counted alive on that node).
+ */
+export function recordOnOtherNode(r: AttachmentRecord, pods: Pod[]): string | undefined {
+  if (r.attaching) return undefined;
+  const p = pods.find((x) => x.metadata?.namespace === r.namespace && x.metadata?.name === r.pod && x.metadata?.uid === r.uid);
+  const there = p?.spec?.nodeName;
+  if (!there || there === r.node) return undefined;
+  return `the API places pod ${r.namespace}/${r.pod} (uid ${shown(r.uid)}) on node ${shown(there)}, and a pod runs on one node for its life: what node ${r.node} holds under this key is not that pod's attachment there (a cache shared between nodes, or copied?); node ${shown(there)} holds its attachment`;
+}
+
 export function recordAgainstPods(r: AttachmentRecord, pods: Pod[]): { mismatch: string; held?: EntryPod } | undefined {
   const named = pods.find((p) => p.metadata?.namespace === r.namespace && p.metadata?.name === r.pod);
   // a Date as client-node reads it (V1ObjectMeta), or RFC 3339 text

@@ -39,7 +39,7 @@ async function world(): Promise<string[]> {
     api.addPod(makePod({ name: `web-${i + 1}`, namespace: 'shop', uid: `uid-web-${i + 1}`, nodeName: node, containerRuntime: 'containerd', labels: { app: 'web' } }));
   }
   return [
-    '-l', 'app=web', '-n', 'shop', '--ifname', 'net1', '--conf', conf, '--kubeconfig', api.kubeconfigPath, '--docker-host', 'unix:///nonexistent/docker.sock',
+    '-l', 'app=web', '-n', 'shop', '--ifname', 'net1', '--conf', conf, '--kubeconfig', api.kubeconfigPath,
     '--cache-dir', `${ws.dir}/laptop-cache`, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none', '--cni-path', '/usr/lib/cni',
   ];
 }

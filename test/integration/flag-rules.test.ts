@@ -14,6 +14,7 @@ import { fakePlugin } from '../helpers/fake-plugin.js';
 import { useLab, type Workspace } from '../helpers/lab.js';
 import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
 import { recordKey, recordName } from '../../src/resolve/records.js';
+import { linkNames } from '../helpers/net.js';
 
 const lab = useLab('fr');
 let api: StandInApiServer;
@@ -155,6 +156,89 @@ describe('cni-list refuses a bad kubeconfig selection; a POD goes with -n; the e
     const all = await runCli('list', ['--no-cluster', '--cache-dir', ws.cacheDir, '-A'], { env: env(h) });
     expect(all.stdout).toMatch(/netns gone/);
     expect(all.stderr).toMatch(/^note: to clear the record in state netns gone: `kubectl cni-gc --cache-dir /m);
+  });
+});
+
+describe('a flag that would have no effect with the rest of the command line is refused (exit 2), on every command, before anything is done', () => {
+  /** Each flag (and its value) of kubectl's and the runtime's that a bare network namespace or --no-cluster never uses. */
+  const kubectlFlags: string[][] = [
+    ['-n', 'shop'], ['--kubeconfig', '/nonexistent/kc'], ['--context', 'nosuch'], ['--cluster', 'nosuch'], ['--user', 'nosuch'], ['-s', 'https://127.0.0.1:1'],
+    ['--token', 'T'], ['--certificate-authority', '/nonexistent/ca'], ['--insecure-skip-tls-verify'], ['--tls-server-name', 'x'], ['--as', 'u'], ['--as-group', ''],
+    ['--as-uid', '1'], ['--request-timeout', '5s'],
+  ];
+  const runtimeFlags = [['--runtime', 'agent'], ['--docker-host', 'unix:///nonexistent'], ['--agent-image', 'x'], ['--agent-namespace', 'x']];
+  const flagName = (f: string[]) => ({ '-n': '-n/--namespace', '-s': '-s/--server' })[f[0]!] ?? f[0]!;
+
+  it('--netns (attach, detach, check): every cluster and runtime flag, --net, --no-annotate, --parallel; the namespace is left as it was, no API request', async () => {
+    const { ws, h, ns, conf } = await netnsWorld();
+    const common = ['--netns', ns, '--ifname', 'eth1', '--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir];
+    api.clearRequests();
+    for (const [tool, extra] of [['attach', ['--conf', conf]], ['detach', []], ['check', []]] as const) {
+      const only = tool === 'check' ? [] : [['--no-annotate']];
+      for (const f of [...kubectlFlags, ...runtimeFlags, ['--net', 'x'], ...only, ...(tool === 'check' ? [] : [['--parallel', '2']])]) {
+        const r = await runCli(tool, [...common, ...extra, ...f], { env: env(h) });
+        expectCleanError(r, 2, new RegExp(`^error: ${flagName(f).replace(/[-/]/g, '\\$&')} cannot be used with --netns: a bare network namespace is reached on this host, without the cluster or a runtime \\(those flags are for pods\\)$`));
+        expect(r.stdout, show(r)).toBe('');
+      }
+    }
+    expect(await linkNames(ns)).toEqual(['lo']);
+    expect(existsSync(join(ws.cacheDir, 'results'))).toBe(false);
+    expect(api.requests, 'no API request').toEqual([]);
+  });
+
+  it('cni-list --no-cluster: the request and runtime flags and --cluster NAME (either order) refused; the kubeconfig selection checked as kubectl checks it, and its namespace used', async () => {
+    const ws = await lab.workspace();
+    const h = await home(ws);
+    // an attachment of pod shop/web-9 in this host's cache
+    await mkdir(join(ws.cacheDir, 'results'), { recursive: true });
+    const entry = {
+      kind: 'cniCacheV1', containerId: 'c'.repeat(64), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net',
+      cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-9'], ['K8S_POD_UID', 'u9']],
+      config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'),
+      result: { cniVersion: '1.0.0', interfaces: [{ name: 'net1' }], ips: [{ address: '198.18.47.7/24' }] },
+    };
+    await writeFile(join(ws.cacheDir, 'results', `net-${'c'.repeat(64)}-net1`), JSON.stringify(entry));
+    const list = (args: string[]) => runCli('list', ['--no-cluster', '--cache-dir', ws.cacheDir, ...args], { env: env(h) });
+    for (const f of [...kubectlFlags.filter((x) => !['-n', '--kubeconfig', '--context', '--cluster', '--user'].includes(x[0]!)), ['--runtime', 'docker'], ['--docker-host', 'unix:///x'], ['--agent-namespace', 'x']]) {
+      expectCleanError(await list(f), 2, new RegExp(`^error: ${flagName(f).replace(/[-/]/g, '\\$&')} cannot be used with --no-cluster: it asks neither the cluster nor the runtime`));
+    }
+    for (const args of [['--cluster', 'x'], ['--cluster', 'x', '--no-cluster']]) expectCleanError(await list(args), 2, /^error: --cluster cannot be used with --no-cluster: give one of them/);
+    // the selection: what kubectl refuses (`kubectl create … --dry-run=client --context nosuch`: context "nosuch" does not exist)
+    const kc = await api.writeKubeconfig({ namespace: 'shop', contexts: [{ name: 'other-ns', namespace: 'other' }] });
+    expectCleanError(await list(['--context', 'nosuch']), 2, /^error: no context named "nosuch" in the kubeconfig \(no files\); see --context$/);
+    expectCleanError(await list(['--kubeconfig', kc, '--context', 'nosuch']), 2, /no context named "nosuch"/);
+    expectCleanError(await list(['--kubeconfig', kc, '--user', 'nosuch']), 2, /no user named "nosuch"/);
+    expectCleanError(await list(['--kubeconfig', join(ws.dir, 'nonexistent')]), 2, /kubeconfig \S+\/nonexistent: no such file/);
+    // the context's namespace is the one listed (it was `default` whatever the kubeconfig said); no request made
+    api.clearRequests();
+    const shop = await list(['--kubeconfig', kc]);
+    expect(shop.exitCode, show(shop)).toBe(0);
+    expect(shop.stdout, show(shop)).toMatch(/^web-9\s+net1\s+net\s+198\.18\.47\.7\/24\s/m);
+    const other = await list(['--kubeconfig', kc, '--context', 'other-ns']);
+    expect(other.exitCode, show(other)).toBe(0);
+    expect(other.stderr, show(other)).toBe('No resources found in other namespace.');
+    expect(api.requests, 'no API request').toEqual([]);
+    // no kubeconfig at all (the on-node use): default, as before
+    expect((await list([])).stderr).toBe('No resources found in default namespace.');
+  });
+
+  it('--parallel with one pod; --agent-image with --runtime docker/kind/cri; --docker-host with --runtime cri/agent (every command that has them)', async () => {
+    const ws = await lab.workspace();
+    const h = await home(ws);
+    const kc = ['--kubeconfig', api.kubeconfigPath, '--cache-dir', ws.cacheDir];
+    api.clearRequests();
+    expectCleanError(await runCli('attach', ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '/nonexistent', '--parallel', '2', ...kc], { env: env(h) }), 2, /^error: --parallel cannot be used with one pod: it says how many pods of -l\/--all are worked on at a time$/);
+    expectCleanError(await runCli('detach', ['web-1', '-n', 'shop', '--ifname', 'eth1', '--parallel', '2', ...kc], { env: env(h) }), 2, /^error: --parallel cannot be used with one pod/);
+    for (const tool of ['attach', 'detach', 'check', 'list', 'gc'] as const) {
+      const target = tool === 'list' || tool === 'gc' ? [] : ['web-1', '-n', 'shop', '--ifname', 'eth1', ...(tool === 'attach' ? ['--conf', '/nonexistent'] : [])];
+      for (const rt of ['docker', 'kind', 'cri']) {
+        expectCleanError(await runCli(tool, [...target, ...kc, '--runtime', rt, '--agent-image', 'x'], { env: env(h) }), 2, new RegExp(`^error: --agent-image cannot be used with --runtime ${rt}: it starts no agent pod`));
+      }
+      for (const rt of ['cri', 'agent']) {
+        expectCleanError(await runCli(tool, [...target, ...kc, '--runtime', rt, '--docker-host', 'unix:///x'], { env: env(h) }), 2, new RegExp(`^error: --docker-host cannot be used with --runtime ${rt}: it asks no Docker`));
+      }
+    }
+    expect(api.requests, 'no API request').toEqual([]);
   });
 });
 

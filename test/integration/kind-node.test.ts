@@ -55,7 +55,9 @@ async function world() {
     api.addPod(makePod({ name, namespace: 'shop', uid, nodeName: node.name, containerRuntime: 'containerd' }));
     pods.push(await startSandbox(d, node, { id: `sb-${name}`, name, namespace: 'shop', uid }));
   }
-  const args = (...more: string[]) => ['-n', 'shop', '--kubeconfig', api.kubeconfigPath, '--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', ...more];
+  // (--runtime agent asks no Docker: --docker-host is refused with it)
+  const agent = (more: string[]) => more.some((m, i) => m === 'agent' && more[i - 1] === '--runtime');
+  const args = (...more: string[]) => ['-n', 'shop', '--kubeconfig', api.kubeconfigPath, ...(agent(more) ? [] : ['--docker-host', process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock']), ...more];
   return { file, pods, args, node };
 }
 

@@ -204,6 +204,32 @@ describe("kubectl's global flags", () => {
     }
   });
 
+  it('--as-group/--as-uid without a user (--as-group "" too, --as "" being none) are refused as kubectl refuses them, no request made; --as u --as-group "" sends the empty group kubectl sends', async () => {
+    for (const flags of [['--as-group', ''], ['--as-group', 'g1'], ['--as-uid', '42'], ['--as', '', '--as-group', 'g1']]) {
+      api.clearRequests();
+      const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...flags]);
+      expect(r.exitCode, show(r)).toBe(2);
+      expect(r.stderr).toMatch(/^error: requesting uid, groups or user-extra for "[^"]*" without impersonating a user \(.* to impersonate, and no user\); name the user to impersonate \(an empty one is none\) \(--as\)\n?$/);
+      expect(api.requests.filter((q) => (q.headers['user-agent'] ?? '').startsWith('cni-attach/')), flags.join(' ')).toEqual([]);
+      if (KUBECTL) {
+        const k = await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...flags]);
+        expect(k.exitCode, flags.join(' ')).toBe(1);
+        expect(k.stderr).toMatch(/requesting uid, groups or user-extra for .* without impersonating a user/);
+      }
+    }
+    api.clearRequests();
+    const flags = ['--as', 'jane', '--as-group', '', '--as-uid', ''];
+    const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...flags]);
+    expect(r.exitCode, show(r)).toBe(0);
+    const imp = (q: RecordedRequest | undefined) => (q?.headerLines ?? []).filter(([k]) => k.startsWith('impersonate-')).sort();
+    expect(imp(podLists('cni-attach')[0])).toEqual([['impersonate-group', ''], ['impersonate-user', 'jane']]);
+    if (KUBECTL) {
+      const k = await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...flags]);
+      expect(k.exitCode, k.stderr).toBe(0);
+      expect(imp(podLists('kubectl')[0])).toEqual(imp(podLists('cni-attach')[0]));
+    }
+  });
+
   it('--cluster, --user, -s/--server, --token, --certificate-authority, --tls-server-name, --insecure-skip-tls-verify', async () => {
     const kc = await kubeconfigFile({
       current: 'x',

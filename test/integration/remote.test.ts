@@ -61,11 +61,12 @@ async function world() {
     pids[name] = await startSandbox(cd, { id: `${lab.prefix}-${name}`, name, namespace: 'shop', uid: `uid-${name}` });
   }
   // the laptop: a kubeconfig, a Docker host that is not there, its own (empty) cache directory
-  const cluster = ['--kubeconfig', api.kubeconfigPath, '--docker-host', 'unix:///nonexistent/docker.sock', '--cache-dir', laptopCache, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
+  // (--runtime agent asks no Docker: --docker-host goes with --runtime auto alone)
+  const cluster = ['--kubeconfig', api.kubeconfigPath, '--cache-dir', laptopCache, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none'];
   // attach, detach (in shop), gc (every namespace) run plugins; list does not
   const common = ['-n', 'shop', ...cluster, '--cni-path', '/usr/lib/cni'];
   // gc with the defaults (--runtime auto): no Docker here is no error, the agent reaches the other nodes
-  const gcArgs = [...cluster.filter((a, i) => a !== '--runtime' && cluster[i - 1] !== '--runtime'), '--cni-path', '/usr/lib/cni'];
+  const gcArgs = [...cluster.filter((a, i) => a !== '--runtime' && cluster[i - 1] !== '--runtime'), '--docker-host', 'unix:///nonexistent/docker.sock', '--cni-path', '/usr/lib/cni'];
   const listArgs = ['-A', ...cluster];
   return { ws, file, pids, common, gcArgs, listArgs, laptopCache };
 }
@@ -163,6 +164,34 @@ function lateAnswersAfter(file: string, ms: number): void {
     p.stdout?.on('end', () => void chain.then(() => out.end()));
     return { pid: p.pid, stdin: p.stdin, stdout: out, stderr: p.stderr, kill: (sig) => p.kill(sig), once: (e: 'exit', l: (code: number | null, signal: NodeJS.Signals | null) => void) => p.once(e, l) } as ExecProcess;
   };
+}
+
+/**
+ * Run cni-attach `args` (web-1 on node-a first) so that the patch settling web-1's record is never answered nor
+ * applied — node-a's records are not there yet, so the write-ahead's patch is answered 404 (it then creates them), and
+ * the next patch there, the settle's, hangs — and, once that patch was sent and `ready()` holds, quit it with a
+ * second Ctrl-C: exit 130, saying it quits.
+ */
+async function quitWhileSettleHangs(args: string[], ready: () => boolean): Promise<void> {
+  api.onNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, () => {
+    api.failNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, { hang: true });
+  });
+  const patches = () => api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('cni-attach-node-node-a')).length;
+  const run = spawnCli('attach', args);
+  try {
+    expect(await waitFor(async () => patches() >= 2 && ready(), 20_000), 'web-1 attached, its record being settled').toBe(true);
+    run.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^note: SIGINT again: quitting now/m);
+  } finally {
+    // (a failed wait leaves no attach running past the test: its node state goes with the test's cleanups)
+    run.kill('SIGKILL');
+    await run.done;
+    api.clearInterceptors();
+  }
 }
 
 const agentExecs = () => api.execs.filter((e) => e.namespace === 'kube-system');
@@ -289,7 +318,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(taken.exitCode).toBe(2);
     const printed = /`(kubectl cni-detach [^`]*)`/.exec(taken.stderr)?.[1];
     expect(printed).toBe(
-      `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
+      `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
     );
     const words = (await must(['sh', '-c', `set -- ${printed!.replace(/^kubectl cni-detach /, '')}; printf '%s\\0' "$@"`])).split('\0').filter((x) => x !== '');
     const pasted = await runCli('detach', words);
@@ -305,7 +334,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(l);
     const clear = (JSON.parse(l.stdout) as { items: { pod: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-2')?.clearCommand;
     expect(clear).toBe(
-      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
+      `kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --runtime agent --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path /usr/lib/cni`,
     );
     const gcWords = clear!.split(' ').slice(1);
     expectOk(await runCli(gcWords[0]!.replace('cni-', '') as 'gc', gcWords.slice(1)));
@@ -763,25 +792,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('attach -l from the laptop quit by a second Ctrl-C while the patch replacing a pod\'s write-ahead record is unanswered (the pod attached on its node, the cluster saying attaching): the next detach -l says "detached" and leaves no record of it', async () => {
     const w = await world();
     const args = ['-l', 'app=web', '--ifname', 'net1', ...w.common, '--parallel', '1'];
-    // the patch that replaces web-1's write-ahead with its attached record is never answered nor applied: node-a's
-    // records are not there yet, so the write-ahead's patch is answered 404 (it then creates them), and the next patch
-    // there, the settle's, hangs
-    api.onNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, () => {
-      api.failNext({ method: 'PATCH', pathIncludes: 'cni-attach-node-node-a' }, { hang: true });
-    });
-    const patches = () => api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('cni-attach-node-node-a')).length;
-    try {
-      const run = spawnCli('attach', [...args, '--conf', w.file]);
-      expect(await waitFor(async () => patches() >= 2, 20_000), 'web-1 attached, its record being replaced').toBe(true);
-      run.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 300));
-      run.kill('SIGINT');
-      const r = await run.done;
-      expect(r.exitCode, r.stderr).toBe(130);
-      expect(r.stderr).toMatch(/^note: SIGINT again: quitting now/m);
-    } finally {
-      api.clearInterceptors();
-    }
+    await quitWhileSettleHangs([...args, '--conf', w.file], () => true);
     // what that quit left: net1 attached on node-a, the cluster's record of it a write-ahead saying attaching
     expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
     expect(recordKeys()).toEqual([expect.stringMatching(/^attaching\./)]);
@@ -792,6 +803,63 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // before: the write-ahead stayed, and cni-list -A showed an attach of net1 in web-1 that nothing held
     expect(recordKeys()).toEqual([]);
     expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
+  it('an attach from the laptop quit by a second Ctrl-C while the patch settling its record is unanswered: its network-status went out alongside, so cni-list -A shows it attached (record not settled), not interrupted; cni-check passes; cni-gc settles the record from what node-a holds; cni-detach then clears it all', async () => {
+    const w = await world();
+    const args = ['web-1', '--ifname', 'net1', ...w.common];
+    // (before, the network-status update waited for the settle, and so was never sent)
+    await quitWhileSettleHangs([...args, '--conf', w.file], () => (api.getPod('shop', 'web-1')!.metadata.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '').includes('"net1"'));
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    expect(recordKeys()).toEqual([expect.stringMatching(/^attaching\./)]);
+    // before: `interrupted`, "its command is gone without settling this record", until a detach ran
+    const l = await runCli('list', [...w.listArgs, '-o', 'wide']);
+    expectOk(l);
+    expect(l.stdout).toMatch(/^shop +web-1 +.* attached +.*record not settled/m);
+    expect(l.stderr).toMatch(/^note: to settle the record of attachments whose attach finished but whose record says attaching \(REASON record not settled\): `kubectl cni-gc --kubeconfig /m);
+    const json = await runCli('list', [...w.listArgs, '-o', 'json']);
+    const item = (JSON.parse(json.stdout) as { items: { pod: string; state: string; reason: string }[] }).items.find((i) => i.pod === 'web-1')!;
+    expect(item.state).toBe('attached');
+    expect(item.reason).toMatch(/finished there \(the pod's network-status names net1, which the attach writes only after its ADD\), but its record still says attaching: .*cni-gc settles it from what node node-a holds$/);
+    expectOk(await runCli('check', args));
+    // cni-gc visits node-a (the node of a live pod's write-ahead) and settles the record from its result
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^settled the record of net1 of pod shop\/web-1 \(network \S+\) on node node-a: it said attaching since \S+, and its attach finished there \(the node holds its result, no intent, no lock\): attached, counted alive$/m);
+    expect(g.stdout).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+    expect(recordKeys()).toEqual([expect.not.stringMatching(/^attaching\./)]);
+    const after = await runCli('list', [...w.listArgs, '-o', 'json']);
+    expect((JSON.parse(after.stdout) as { items: { pod: string; state: string; reason?: string }[] }).items.find((i) => i.pod === 'web-1')).toMatchObject({ state: 'attached' });
+    expectOk(await runCli('detach', args));
+    expect(recordKeys()).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('node-b\'s cache holding a copy of web-1\'s entry (web-1 runs on node-a: a cache shared or copied between nodes): cni-gc --node node-b leaves it alone and says so (not counted, recorded or freed there: web-1\'s interface and lease stay), and cni-list -A --node node-b lists web-1 on node-a only', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const [file] = await nodeResults(w.ws.dir, 'node-a');
+    await mkdir(`${nodeCacheDir(w.ws.dir, 'node-b')}/results`, { recursive: true });
+    await copyFile(`${nodeCacheDir(w.ws.dir, 'node-a')}/results/${file}`, `${nodeCacheDir(w.ws.dir, 'node-b')}/results/${file}`);
+    const keys = recordKeys();
+    for (const dry of [['--dry-run'], []]) {
+      const g = await runCli('gc', [...w.gcArgs, '--node', 'node-b', ...dry]);
+      expectOk(g);
+      expect(g.stdout).toBe(`gc: ${dry.length ? 'would free' : 'freed'} 0 stale attachments, 1 alive`);
+      expect(g.stderr).toMatch(/^note: node node-b's cache holds net1 of pod shop\/web-1 \(network \S+\): pod shop\/web-1 \(uid uid-web-1\) runs on node node-a, not on node node-b, whose cache holds this entry: .*; not counted, freed or recorded on node node-b$/m);
+    }
+    expect(recordKeys()).toEqual(keys);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    expect(await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).toMatch(/inet 198\.18\.71\.\d+\/24/);
+    expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([file]);
+    const l = await runCli('list', [...w.listArgs, '--node', 'node-b', '-o', 'json']);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((i) => [i.pod, i.node, i.state])).toEqual([['web-1', 'node-a', 'attached']]);
+    await rm(`${nodeCacheDir(w.ws.dir, 'node-b')}/results/${file}`);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
   });
 
   it('cni-gc from the laptop whose DEL fails on another node: the note names the cni-detach that retries it and the --force that forgets it; the retry, pasted on the laptop once DEL works, reaches the gone pod\'s node through its record and frees the lease', async () => {
@@ -884,7 +952,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const before = agentExecs().length;
     const d = await runCli('detach', bare);
     expect(d.exitCode, d.stderr).toBe(2);
-    expect(d.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual([`error: ${refusal}kubectl cni-detach web-2 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --docker-host unix:///nonexistent/docker.sock --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${evil}\``]);
+    expect(d.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual([`error: ${refusal}kubectl cni-detach web-2 -n shop --ifname net1 --kubeconfig ${api.kubeconfigPath} --runtime agent --agent-image cni-attach-test/agent:none --cache-dir ${w.laptopCache} --cni-path ${evil}\``]);
     expect(agentExecs().length - before).toBe(1);
     await unchanged();
     const c = await runCli('check', bare);
@@ -1278,7 +1346,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 4: those runtimes are not on the laptop, so could not be asked)', async () => {
     const w = await world();
     api.addPod(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', nodeName: 'node-b', containerRuntime: 'containerd' }));
-    const auto = w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime');
+    // --runtime auto with no Docker here (--docker-host goes with auto, docker and kind: not with cri)
+    const auto = [...w.common.filter((a, i, all) => a !== '--runtime' && all[i - 1] !== '--runtime'), '--docker-host', 'unix:///nonexistent/docker.sock'];
     const r = await runCli('attach', ['nosb', '--ifname', 'net1', '--conf', w.file, ...auto]);
     expect(r.exitCode, r.stderr).toBe(3);
     // before: "… found in Docker at unix:///nonexistent/docker.sock, node containers in Docker at …, crictl/ctr on this host, agent pods in kube-system (…)"
@@ -1286,7 +1355,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')).join('')).not.toMatch(/Docker|this host/);
     for (const runtime of ['docker', 'cri', 'kind']) {
       for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []]] as const) {
-        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...auto, '--runtime', runtime]);
+        // (no --agent-image with these runtimes, nor --docker-host with cri: they would have no effect, refused)
+        const without = (flags: string[]) => auto.filter((a, i) => !flags.includes(a) && !flags.includes(auto[i - 1]!));
+        const x = await runCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...without(runtime === 'cri' ? ['--agent-image', '--docker-host'] : ['--agent-image']), '--runtime', runtime]);
         expect(x.exitCode, `${runtime} ${tool}: ${x.stderr}`).toBe(4);
         expect(x.stderr).toMatch(new RegExp(`^error: pod shop/web-1 runs on node node-a, not on this host \\(\\S+\\), and was looked for only here, with --runtime ${runtime} \\(.*\\), which could not be asked: .*; run the command on node-a, or leave --runtime at auto \\(the default\\), which reaches it there through an agent pod, or choose the agent yourself \\(--runtime agent\\)$`));
       }

@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UsageError } from '../../src/errors.js';
 import { kubeconfigPaths, mergeKubeconfigs, resolveKubeconfig, type KubeOverrides, type LoadingRules } from '../../src/resolve/kubeconfig.js';
 import { inlineCertificateFiles, readKubeconfigFiles } from '../../src/resolve/kubeconfig-files.js';
 
@@ -130,6 +131,35 @@ describe('what is used', () => {
     const k = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { token: 't', as: 'bob', 'as-groups': ['dev'], 'as-uid': '7' }]], contexts: [['c', 'c', 'u']] });
     expect(resolve({ '/k': k }, { KUBECONFIG: '/k' })).toMatchObject({ impersonate: { user: 'bob', groups: ['dev'], uid: '7' } });
     expect(resolve({ '/k': k }, { KUBECONFIG: '/k' }, { as: 'al', asGroups: ['ops'] })).toMatchObject({ impersonate: { user: 'al', groups: ['ops'], uid: '7' } });
+  });
+  it('groups or a uid to impersonate without a user are refused (exit 2) as clientcmd refuses them; an empty group with a user is sent, as kubectl sends it', () => {
+    const k = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { token: 't' }]], contexts: [['c', 'c', 'u']] });
+    const env = { KUBECONFIG: '/k' };
+    const refused = (o: KubeOverrides, map: Record<string, string> = { '/k': k }, e: LoadingRules['env'] = env) => {
+      try {
+        resolve(map, e, o);
+      } catch (err) {
+        return err as UsageError;
+      }
+      throw new Error(`not refused: ${JSON.stringify(o)}`);
+    };
+    // `--as-group ""` (a script's "$G" unset), a group, a uid, each without --as (an empty --as is none): kubectl's
+    // "requesting uid, groups or user-extra for  without impersonating a user"
+    for (const o of [{ asGroups: [''] }, { asGroups: ['g'] }, { asUid: '42' }, { as: '', asGroups: ['g'] }] as KubeOverrides[]) {
+      const e = refused(o);
+      expect(e, JSON.stringify(o)).toBeInstanceOf(UsageError);
+      expect(e.message).toMatch(/^requesting uid, groups or user-extra for "u" without impersonating a user \((groups? "[^"]*"|uid "42") to impersonate, and no user\)$/);
+      expect(e.fix?.setting).toBe('impersonateUser');
+    }
+    // the kubeconfig user's own as-groups without as, also over plain http (clientcmd validates before the transport),
+    // and in a pod
+    const http = cfg({ current: 'c', clusters: [['c', 'http://127.0.0.1:8001']], users: [['u', { 'as-groups': ['dev'] }]], contexts: [['c', 'c', 'u']] });
+    expect(refused({}, { '/k': http }).message).toMatch(/groups? "dev"/);
+    expect(refused({ asGroups: [''] }, {}, { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: '/root' })).toBeInstanceOf(UsageError);
+    // with a user: each group as given, an empty one too (one Impersonate-Group header each, as client-go's transport)
+    expect(resolve({ '/k': k }, env, { as: 'u1', asGroups: ['', 'g'] })).toMatchObject({ impersonate: { user: 'u1', groups: ['', 'g'] } });
+    expect(resolve({ '/k': k }, env, { as: 'u1', asUid: '' })).toMatchObject({ impersonate: { user: 'u1', groups: [] } });
+    expect((resolve({ '/k': k }, env, { as: 'u1', asUid: '' }) as { impersonate: object }).impersonate).not.toHaveProperty('uid');
   });
 });
 

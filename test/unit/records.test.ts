@@ -240,11 +240,25 @@ describe('records', () => {
 
   it('cni-list -A shows attachments on other nodes from the records, with their state from the API', async () => {
     const w = world();
+    w.kube.add(makePod({ name: 'web-3', namespace: 'shop', uid: 'uid-3', node: 'node-3' }));
     await addRecord(w.kube, 'kube-system', rec());
-    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', containerId: 'e'.repeat(64) }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-3', uid: 'uid-3', node: 'node-3', containerId: 'e'.repeat(64) }));
     expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
     const rows = (JSON.parse(w.stdout()) as { items: { pod: string; node: string; state: string }[] }).items;
-    expect(rows.map((r) => [r.pod, r.node, r.state])).toEqual([['db-1', 'node-2', 'pod gone'], ['web-1', 'node-3', 'attached']]);
+    expect(rows.map((r) => [r.pod, r.node, r.state])).toEqual([['db-1', 'node-2', 'pod gone'], ['web-3', 'node-3', 'attached']]);
+  });
+
+  it('a record of a live pod (by its uid) on another node than the API places it on is never listed as being on that node: mismatched, with why; --node there does not look it up', async () => {
+    const w = world(); // web-1 (uid-1) runs on node-1
+    w.deps.hostname = () => 'laptop';
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', containerId: 'e'.repeat(64) }));
+    const reached: string[] = [];
+    w.runtime.nodeExecutor = async (n: string) => (reached.push(n), undefined);
+    expect(await w.cli(listCommand, ['-A', '--node', 'node-3', '-o', 'json'])).toBe(0);
+    const rows = (JSON.parse(w.stdout()) as { items: { pod: string; node: string; state: string; reason: string }[] }).items;
+    expect(rows.map((r) => [r.pod, r.node, r.state])).toEqual([['web-1', 'node-3', 'mismatched']]);
+    expect(rows[0]!.reason).toContain('the API places pod shop/web-1 (uid "uid-1") on node "node-1", and a pod runs on one node for its life: what node node-3 holds under this key is not that pod\'s attachment there');
+    expect(reached).toEqual([]);
   });
 
   it('cni-gc frees a gone pod\'s attachment on its node (reached through the runtime), then forgets the record', async () => {
@@ -257,7 +271,8 @@ describe('records', () => {
     const entry = { kind: 'cniCacheV1', containerId: 'c'.repeat(64), config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
     node2.files.set(`/var/lib/cni/results/net-${'c'.repeat(64)}-net1`, JSON.stringify(entry));
     await addRecord(w.kube, 'kube-system', rec());
-    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', containerId: 'e'.repeat(64) })); // alive: node-3 is not visited
+    w.kube.add(makePod({ name: 'web-3', namespace: 'shop', uid: 'uid-3', node: 'node-3' }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-3', uid: 'uid-3', node: 'node-3', containerId: 'e'.repeat(64) })); // alive: node-3 is not visited
 
     expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
     expect(w.stdout()).toMatch(/^would free net1 of pod shop\/db-1 \(network net\): the pod is gone \(node node-2\)$/m);
@@ -268,7 +283,7 @@ describe('records', () => {
     expect(node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env)).toEqual([expect.objectContaining({ CNI_CONTAINERID: 'c'.repeat(64), CNI_IFNAME: 'net1', CNI_NETNS: '' })]);
     expect([...node2.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
     expect(new Set(reached)).toEqual(new Set(['node-2']));
-    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.pod)).toEqual(['web-1']);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.pod)).toEqual(['web-3']);
   });
 
   it('detach forgets only the records of the cache dir it read: one of its key that names another (an attach with that --cache-dir after its interface went) is kept, said', async () => {
@@ -692,6 +707,32 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
   });
 
+  it('cni-gc --node: what a node\'s cache holds of a live pod the API places on another node is not that node\'s (not freed, counted alive or recorded there, said); one naming no uid, of a pod of that name now elsewhere, is an earlier pod\'s: freed; a record placing a live pod on another node is not counted alive, said mismatched', async () => {
+    const w = twoNodes();
+    // web-1 (uid-1) runs on node-1; node-2's cache holds an entry of it (a cache shared between nodes, or copied)
+    put(w.node2, 'web-1', E, false, 'uid-1');
+    // and one of a web-1 that names no uid: an earlier pod of that name that ran on node-2
+    const old = { kind: 'cniCacheV1', containerId: G, config: conf, ifName: 'net2', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1']], result: bridgeResult('net2', '/proc/9/ns/net') };
+    w.node2.files.set(`/var/lib/cni/results/net-${G}-net2`, JSON.stringify(old));
+    // the fake runtime would find web-1's sandbox on any node: before, the entry was called alive on node-2 and recorded there
+    w.runtime.add('shop', 'web-1', 'uid-1', { id: E, pid: 9, netnsPath: '/proc/9/ns/net' });
+    w.deps.hostname = () => 'laptop';
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '-o', 'json'])).toBe(0);
+    const out = JSON.parse(w.stdout()) as { freed: { target: string; ifname: string; why: string }[]; alive: number; records: { added: unknown[] } };
+    expect(out.freed).toEqual([expect.objectContaining({ target: 'pod shop/web-1', ifname: 'net2' })]);
+    expect(out.alive).toBe(0);
+    expect(out.records.added).toEqual([]);
+    expect(w.stderr()).toContain(`note: node node-2's cache holds net1 of pod shop/web-1 (network net): pod shop/web-1 (uid uid-1) runs on node node-1, not on node node-2, whose cache holds this entry: a pod runs on one node for its life, so this is not node node-2's attachment of it (a cache directory shared between nodes, or copied from node node-1?); left alone here: node node-1's cache is the one that counts; not counted, freed or recorded on node node-2\n`);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => [c.env.CNI_CONTAINERID, c.env.CNI_IFNAME])).toEqual([[G, 'net2']]);
+    expect(w.node2.files.has(`/var/lib/cni/results/net-${E}-net1`)).toBe(true);
+    expect(await keys(w.kube)).toEqual([]);
+    // a record (an earlier version's, or edited) placing web-1 on node-2: not alive there, said mismatched
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-2', containerId: E }));
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 0 alive$/m);
+    expect(w.stderr()).toMatch(/the API places pod shop\/web-1 \(uid "uid-1"\) on node "node-1", and a pod runs on one node for its life: what node node-2 holds under this key is not that pod's attachment there .*`kubectl patch configmap cni-attach-node-node-2 -n kube-system --type merge -p/);
+  });
+
   it('cni-gc --node: a live pod\'s attachment whose sandbox no longer runs on its node (the pod has a new one) is stale by the rule every command uses, and freed without a namespace, its record and network-status entry too; one whose sandbox cannot be looked up there is not judged (kept, exit 4)', async () => {
     const w = twoNodes();
     put(w.node2, 'db-2', E); // attached to an earlier sandbox of db-2 (E); its running sandbox is C
@@ -904,6 +945,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     const w = world();
     w.deps.hostname = () => 'laptop';
     w.pod.metadata!.labels = { app: 'web' };
+    w.pod.spec!.nodeName = 'node-3'; // where its records say it is (a pod runs on one node)
     w.kube.add(makePod({ name: 'web-2', namespace: 'shop', uid: 'uid-web-2', node: 'node-2', labels: { app: 'web' } }));
     w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', node: 'node-3', labels: { app: 'db' } }));
     w.kube.add(makePod({ name: 'web-9', namespace: 'other', uid: 'uid-web-9', node: 'node-4', labels: { app: 'web' } }));
@@ -1031,7 +1073,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(attachmentRecord({ namespace: 'shop', pod: 'p', uid: 'u', node: 'n', ifname: 'e', network: 'net', containerId: 'c', ...(await import('../../src/resolve/records.js')).delPathsOf({ cacheDir: '/var/lib/cni/' }) }, { interrupted: true })).not.toHaveProperty('cacheDir');
     // an interrupted record, a pod gone, an attaching record of other nodes: no command carries a record's --cni-path:
     // pasted, it would be the user's own, trusted as typed; the cni-detach and cni-gc take it from the record, checked
-    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-5', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [], cniPath: '/opt/slow:/usr/lib/cni' }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [], cniPath: '/opt/slow:/usr/lib/cni' }));
     await addRecord(w.kube, 'kube-system', rec({ cniPath: '/opt/gone' })); // db-1: no such pod
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: '2'.repeat(64) })); // an old record: neither
     const clear = async (args: string[]) => {
@@ -1058,7 +1100,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     // a recorded --cache-dir goes in no command (before: `kubectl cni-gc --cache-dir /srv/cni`, a record's word pasted
     // as the user's, unchecked on its node): the cni-detach of that pod, which checks it there, says which to give
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-3', uid: 'uid-db-3', containerId: '3'.repeat(64), cacheDir: '/srv/cni' }));
-    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-6', ifname: 'net6', containerId: '6'.repeat(64), interrupted: true, addresses: [], cacheDir: '/tmp/x' }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'net6', containerId: '6'.repeat(64), interrupted: true, addresses: [], cacheDir: '/tmp/x' }));
     expect(await clear([])).toMatchObject({ 'db-3/net1': 'kubectl cni-detach db-3 -n shop --ifname net1', 'web-1/net6': 'kubectl cni-detach web-1 -n shop --ifname net6' });
     expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
     expect(w.stdout()).not.toMatch(/--cache-dir/);
@@ -1066,7 +1108,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual(['note: to clear the 2 records in state pod gone: `kubectl cni-gc`']);
     expect(w.stderr()).toContain('note: to clear db-3 net1 (pod gone): `kubectl cni-detach db-3 -n shop --ifname net1` (its attach used cache dir /srv/cni on node node-2, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
-    expect(w.stderr()).toContain('note: to clear web-1 net6 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net6` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; its attach used cache dir /tmp/x on node node-6, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
+    expect(w.stderr()).toContain('note: to clear web-1 net6 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net6` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; its attach used cache dir /tmp/x on node node-1, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
     expect(w.stderr()).not.toMatch(/--cache-dir \//);
   });
 
@@ -1142,11 +1184,11 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     const w = world();
     w.deps.hostname = () => 'laptop';
     w.runtime.sandboxes.clear();
-    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-5', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [] }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'net5', containerId: '5'.repeat(64), interrupted: true, addresses: [] }));
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
     expect(w.stderr()).toBe('note: to clear web-1 net5 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net5` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left)\n');
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'wide', '--no-headers'])).toBe(0);
-    expect(w.stdout()).toMatch(/ node-5 +attach did not finish; cni-detach clears it \(--force if its DEL fails\)\n$/);
+    expect(w.stdout()).toMatch(/ node-1 +attach did not finish; cni-detach clears it \(--force if its DEL fails\)\n$/);
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     const item = (JSON.parse(w.stdout()) as { items: { clearCommand: string; reason: string }[] }).items[0]!;
     expect(item.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname net5');
@@ -1321,6 +1363,45 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     w.runtime.nodeExecutor = async () => (visits++, w.node2);
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(visits).toBe(0);
+  });
+
+  it('the node holds its result, no intent, no lock (its attach finished; its settle was cut, e.g. by a second Ctrl-C): cni-list shows it attached once the pod\'s network-status names it, and cni-gc settles the record from the node (was: attaching/interrupted until a detach)', async () => {
+    const w = setup();
+    const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone
+    await ahead(w, by);
+    const entry = { kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
+    w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+    const row = async () => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason?: string; clearCommand?: string }[] }).items.find((i) => i.pod === 'db-1');
+    };
+    // its command gone, nothing else known here: interrupted (the node may hold anything)
+    expect(await row()).toMatchObject({ state: 'interrupted' });
+    // the pod's network-status names net1, written by the attach only after its ADD: attached, its record not settled
+    w.kube.pods.get('shop/db-1')!.metadata!.annotations = { [NETWORK_STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }, { name: 'net', interface: 'net1' }]) };
+    expect(await row()).toMatchObject({ state: 'attached', clearCommand: 'kubectl cni-gc', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and finished there \(the pod's network-status names net1, which the attach writes only after its ADD\), but its record still says attaching: .*cni-gc settles it from what node node-2 holds$/) });
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stderr()).toBe('note: to settle the record of attachments whose attach finished but whose record says attaching (REASON record not settled): `kubectl cni-gc`\n');
+    const line = 'the record of net1 of pod shop/db-1 (network net) on node node-2: it said attaching since 2026-12-01T21:00:00Z, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive';
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe(`would settle ${line}\ngc: would free 0 stale attachments, 1 alive\n`);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([true]);
+    // a lock held there: a command is working on it, left as it is
+    w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).not.toMatch(/settle/);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([true]);
+    w.node2.files.delete(lockPath('/var/lib/cni', w.cid, 'net1'));
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe(`settled ${line}\ngc: freed 0 stale attachments, 1 alive\n`);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    expect(r).toMatchObject({ pod: 'db-1', uid: 'uid-db', node: 'node-2', ifname: 'net1', network: 'net', containerId: w.cid, addresses: ['198.18.0.2/24'] });
+    expect(r).not.toHaveProperty('attaching');
+    expect(await row()).toMatchObject({ state: 'attached' });
+    expect((await row())!.reason).toBeUndefined();
+    // nothing more to do
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
   });
 
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
