@@ -7,10 +7,10 @@ import { commandInParens } from '../exec/lock.js';
 import { thisHost } from '../exec/host.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
-import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
+import type { PodRuntime, Sandbox } from '../resolve/runtime.js';
 import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
-import type { Classified, State, World } from '../resolve/attachment-state.js';
+import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
@@ -21,6 +21,7 @@ import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { formatDuration } from '../duration.js';
+import { judgeOnNode, refuseUnknownNodes } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
@@ -161,7 +162,7 @@ interface PassOutcome {
   /** Write-ahead records kept because their attach may still be running (another host's: only it can tell), with why. */
   kept: { record: AttachmentRecord; why: string }[];
   /**
-   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes sandboxesOnNode found and their links):
+   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes node-judge.ts sandboxesOnNode found and their links):
    * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
    */
   interfaceGone: Classified[];
@@ -674,8 +675,8 @@ async function reconcileNode(
   // an unfinished attach of a live pod whose lock is held is running (attaching), not interrupted: not recorded as such;
   // a live pod's attachment whose sandbox no longer runs here is stale (sandbox gone), one that could not be looked up
   // is not judged (unchecked)
-  const sandboxes = rt ? await sandboxesOnNode(rt, node, exec, found, world) : {};
-  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes });
+  const lockHeld = (id: string, ifname: string) => cache.direct().lockHeld(id, ifname);
+  const classified = rt ? await judgeOnNode([rt], node, found, world, exec, { lockHeld }, exec) : await classify(found, { exec, pods: world, lockHeld, node });
   // the records of each key; an entry counts as recorded only by a record that says what it says (its pod, uid and
   // network: recordAgainstNode): one edited to name another pod hides nothing from being freed through the entry
   // (a record of another cache dir says nothing of what this one holds: recordedIn)
@@ -723,46 +724,10 @@ async function reconcileNode(
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
   const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
   // live pods' attachments whose interface is gone from their sandbox (classify, given the node's sandboxes and their
-  // links: sandboxesOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
+  // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
-  const interfaceGone = classified
-    .filter((c) => c.state === 'interface gone' && c.livePod)
-    .map((c) => ({ ...c, reason: `${c.entry.ifName} is not in the network namespace of sandbox ${c.entry.containerId.slice(0, 12)} on node ${node} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` }));
+  const interfaceGone = classified.filter((c) => c.state === 'interface gone' && c.livePod);
   return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
-}
-
-/**
- * What classify needs to judge the sandboxes of the live pods' attachments that `node` holds (`found`; `pods`: the
- * live pods), as on this host: the sandboxes that still run (resolve/pod.ts runningSandboxOf, the rule every command
- * uses, through the node's session `exec`; all of them looked up in one command first: PodRuntime.lookUpSandboxes),
- * with the links their look-up read (no command asks again), and the runtime that could not be asked (`unasked`:
- * then those it did not find running are not judged).
- */
-async function sandboxesOnNode(rt: PodRuntime, node: string, exec: Executor, found: Found[], pods: Pod[]): Promise<Pick<World, 'sandboxes' | 'unasked' | 'links'>> {
-  const [{ podOf }, { runningSandboxOf }] = await Promise.all([load.attachmentState(), load.pods()]);
-  const byName = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-  const judged: { f: Found; ref: PodRef }[] = [];
-  for (const f of found) {
-    const p = f.unreadable ? undefined : podOf(f.entry);
-    const live = p ? byName.get(`${p.namespace}/${p.name}`) : undefined;
-    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid)) continue;
-    judged.push({ f, ref: { namespace: p.namespace, name: p.name, uid: live.metadata.uid, node } });
-  }
-  if (judged.length === 0) return {};
-  // (it never rejects; a node it could not look at leaves each pod to look itself up, and say why it could not)
-  await rt.lookUpSandboxes?.([...new Map(judged.map((j) => [j.ref.uid, j.ref])).values()]).catch(() => undefined);
-  const out: Required<Pick<World, 'sandboxes' | 'links'>> & Pick<World, 'unasked'> = { sandboxes: [], links: new Map() };
-  for (const { f, ref } of judged) {
-    try {
-      const sb = await runningSandboxOf([rt], ref, f.entry.containerId, exec);
-      if (!sb) continue;
-      out.sandboxes.push({ id: sb.id, running: true });
-      if (sb.links) out.links.set(sb.id, sb.links);
-    } catch (e) {
-      out.unasked ??= [{ runtime: rt.name, error: e as Error }];
-    }
-  }
-  return out;
 }
 
 /**
@@ -774,13 +739,7 @@ async function sandboxesOnNode(rt: PodRuntime, node: string, exec: Executor, fou
 async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promise<{ pods: Pod[]; records: AttachmentRecord[]; invalid: InvalidRecord[] }> {
   const { readRecords } = await import('../resolve/records.js');
   const [pods, { records, invalid }] = await Promise.all([api.listPods(undefined), readRecords(api, flags.agentNamespace ?? 'kube-system')]);
-  const known = new Set([...pods.map((p) => p.spec?.nodeName), ...records.map((r) => r.node)].filter((n): n is string => !!n));
-  const unknown = asked.filter((n) => !known.has(n));
-  if (unknown.length > 0) {
-    const names = [...known].sort();
-    const there = names.length === 0 ? 'no pod of the cluster is scheduled on any node' : `the nodes with pods or records: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, … (${names.length} in all)` : ''}`;
-    throw new NotFoundError(`node${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found: no pod is scheduled there and no attachment is recorded there (${there}); nothing was changed`);
-  }
+  refuseUnknownNodes(asked, pods, records, '; nothing was changed');
   return { pods, records, invalid };
 }
 
