@@ -744,27 +744,31 @@ async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promis
 }
 
 /**
- * The agent pods left behind by cni-attach commands that were killed (resolve/agent.ts finishedAgentPods: this tool's
- * label, phase Succeeded or Failed; never a Pending or Running one, which another command may be using), deleted —
- * each only as the very pod that was listed (its uid) — and each said on stderr; with --dry-run only said. A list that
- * cannot be made (no right to list pods in the agent namespace) is a note and leaves gc's outcome alone; a finished
- * agent that cannot be deleted is a problem of this gc (returned).
+ * The agent pods left behind by cni-attach commands that were killed (resolve/agent.ts leftoverAgentPods: this tool's
+ * label; finished, or whose command, named on the pod, ran on this host and is gone, or past their deadline — never
+ * one a command may be using), deleted — each only as the very pod that was listed (its uid) — and each said on stderr;
+ * with --dry-run only said. Those that may be in use (another host's command, within their deadline) are said with
+ * when a cni-gc deletes them. A list that cannot be made (no right to list pods in the agent namespace) is a note and
+ * leaves gc's outcome alone; a leftover that cannot be deleted is a problem of this gc (returned).
  */
 async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise<{ deleted: string[]; problems: string[] }> {
-  const { finishedAgentPods } = await load.agent();
+  const { leftoverAgentPods } = await load.agent();
   const ns = flags.agentNamespace ?? 'kube-system';
   const out = { deleted: [] as string[], problems: [] as string[] };
-  let finished: Pod[];
+  let judged: Awaited<ReturnType<typeof leftoverAgentPods>>;
   try {
-    finished = await finishedAgentPods(api, ns);
+    judged = await leftoverAgentPods(api, ns);
   } catch (e) {
     deps.io.err(`note: agent pods left in ${ns} by commands that were killed are not looked at: ${describeError(e)}\n`);
     return out;
   }
-  for (const p of finished) {
+  for (const { pod: p, leftover, why } of judged) {
     const name = `${ns}/${p.metadata?.name}`;
-    const state = [p.status?.phase, p.status?.reason].filter(Boolean).join(': ');
-    const what = `agent pod ${name}${p.spec?.nodeName ? ` on node ${p.spec.nodeName}` : ''} (${state}), left behind by a cni-attach command that did not end normally`;
+    const what = `agent pod ${name}${p.spec?.nodeName ? ` on node ${p.spec.nodeName}` : ''}: ${why}`;
+    if (!leftover) {
+      deps.io.err(`note: left ${what}\n`);
+      continue;
+    }
     if (flags.dryRun) {
       deps.io.err(`note: would delete ${what}\n`);
       out.deleted.push(name);

@@ -385,7 +385,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--cni-path <dirs>', 'plugin directories, colon-separated: runs none; carried into the commands it prints')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
-    .option('--node <name>', "also look up, on this node (reached as cni-attach reaches it: an agent pod, a kind node container), the sandboxes of the live pods' attachments recorded there: one that no longer runs is `sandbox gone`; repeatable, or comma-separated", collectList)
+    .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
@@ -582,6 +582,18 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     if (printed.after) deps.io.err(printed.after);
     if (bare && !/^(json|yaml|jsonpath=)/.test(flags.output) && (asked.length === 0 || asked.includes(deps.hostname()))) {
       deps.io.err(`note: ${bare} attachment${bare > 1 ? 's' : ''} of bare network namespaces in this host's cache ${bare > 1 ? 'are' : 'is'} not shown (in no namespace): -A shows ${bare > 1 ? 'them' : 'it'}\n`);
+    }
+    // -A: the agent pods that commands which were killed left behind (privileged, on the nodes until their deadline),
+    // as cni-gc judges them (resolve/agent.ts leftoverAgentPods: never one a command may be using), with the cni-gc
+    // that deletes them
+    if (api && flags.allNamespaces && !/^(json|yaml|jsonpath=)/.test(flags.output)) {
+      try {
+        const left = (await (await load.agent()).leftoverAgentPods(api, agentNamespace)).filter((a) => a.leftover && (asked.length === 0 || asked.includes(a.pod.spec?.nodeName ?? '')));
+        for (const a of left.slice(0, 10)) deps.io.err(`note: agent pod ${agentNamespace}/${a.pod.metadata?.name}${a.pod.spec?.nodeName ? ` on node ${a.pod.spec.nodeName}` : ''} is left over: ${a.why}; \`${gcCommandLine(flags)}\` deletes it\n`);
+        if (left.length > 10) deps.io.err(`note: ${left.length - 10} more agent pods are left over: \`${gcCommandLine(flags)}\` deletes them\n`);
+      } catch (e) {
+        deps.io.err(`note: the agent pods in ${agentNamespace} were not looked at: ${describeError(e)}\n`);
+      }
     }
     // what could not be asked, after the rows that could be made: the first decides the exit, the others are notes
     if (failures.length) {
