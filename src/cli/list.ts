@@ -297,6 +297,24 @@ export function toRow(c: Classified, flags: ReachFlags = {}): Row {
   };
 }
 
+/**
+ * A live pod's attachment that is attached (nothing else to say of it) but not in its pod's network-status (ANNOTATED
+ * no): said in REASON, with what writes it — the same cni-attach again, which finds the interface attached, runs no
+ * plugin and writes the entry (cli/attach.ts annotate; the config as a placeholder: no record keeps it). Its attach
+ * ended between its result and that write (killed: the tryout's kill -9 of a batch), the write failed (said then), it
+ * was attached with --no-annotate, or someone removed the entry. The row is changed in place.
+ */
+function unannotated(r: Row, flags: ReachFlags): void {
+  if (r.state !== 'attached' || r.annotated !== false || r.brief !== undefined || r.namespace === '-') return;
+  Object.assign(r, {
+    brief: 'not in the pod\'s network-status',
+    reason: `the pod's k8s.v1.cni.cncf.io/network-status does not name ${r.ifname}: its attach ended before writing it (killed, or the write failed), it was attached with --no-annotate, or the entry was removed; the same cni-attach again (network ${r.network}) finds ${r.ifname} attached, runs no plugin and writes it`,
+    remedy: 'the same cni-attach again writes it',
+    clear: detachCommandLine({ namespace: r.namespace, name: r.target }, r.ifname, flags, 'cni-attach'),
+    clearHint: `FILE: the config of network ${r.network} it was attached with, or --net with its NetworkAttachmentDefinition`,
+  });
+}
+
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */
 function lockRow(l: { file: string; why: string }, flags: ReachFlags): Row {
   return {
@@ -553,6 +571,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       const unchecked = await judgeOnNodes(flags, deps, api!, toJudge, podList ?? []);
       if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
     }
+    for (const r of [...local, ...remote]) unannotated(r, flags);
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     // --node: the rows of those nodes only, as `kubectl get pods --field-selector spec.nodeName=N` (this host's cache
     // is this host's: its rows with --node naming it)

@@ -1483,7 +1483,7 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
-  it("cni-list --node judges a live pod's interface as cni-gc --node does: one deleted inside its sandbox is `interface gone` with the cni-detach that frees its lease; --node lists that node's rows only; a node of no pod and no record is not found (exit 3) for both", async () => {
+  it("cni-list --node judges a live pod's interface as cni-gc --node does: one deleted inside its sandbox is `interface gone` with the cni-detach that frees its lease; --node lists that node's rows only; a node of no pod and no record is not found (exit 3) for both; an attachment missing from its pod's network-status says so and what writes it", async () => {
     const w = await world();
     for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
     // what a DEL stopped half-way leaves: the link gone from the sandbox, its lease still held
@@ -1509,6 +1509,23 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^error: node "nosuch" not found: no pod is scheduled there and no attachment is recorded there \(the nodes with pods or records: node-a, node-b\)/m);
     }
+
+    // web-2 attached but its network-status never written (its attach killed between its result and that write): its
+    // row says so and names what writes it (before: attached, ANNOTATED no, REASON <none>, no note); that attach again does
+    api.updatePod('shop', 'web-2', (p) => {
+      p.metadata.annotations = { ...p.metadata.annotations, [STATUS]: '[]' };
+    });
+    const unannotated = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
+    expectOk(unannotated);
+    expect(unannotated.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+attached\s+no\s+\S+\s+not in the pod's network-status$/m);
+    expect(unannotated.stderr).toMatch(/^note: to clear web-2 net1 \(attached\): `kubectl cni-attach web-2 -n shop --ifname net1 --conf FILE --kubeconfig \S+ .*` \(FILE: the config of network \S+ it was attached with, or --net with its NetworkAttachmentDefinition\)$/m);
+    const again = await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]);
+    expectOk(again);
+    expect(again.stdout).toMatch(/was already attached to/);
+    const fixed = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
+    expect(fixed.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+attached\s+yes\s+\S+\s+<none>$/m);
+    expect(fixed.stderr).toBe('');
+
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
     expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
