@@ -731,10 +731,9 @@ async function reconcileNode(
 }
 
 /**
- * --node: each name must be a node of the cluster, known as a node that pods are scheduled on (spec.nodeName: every
- * node runs some, its network's and kube-proxy's at least) or that records name — no Node object is read, so no
- * right to read nodes is needed (deploy/rbac.yaml). A name that is neither is a NotFoundError (exit 3) naming the
- * nodes there are, before anything is changed. Returns the pods and records it read, for gc to go on with.
+ * --node: each name must be a node of the cluster (cli/node-judge.ts refuseUnknownNodes, as cni-list --node: a
+ * NotFoundError, exit 3), before anything is changed. Returns the pods (all of the cluster's) and records it read, for
+ * gc to go on with.
  */
 async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promise<{ pods: Pod[]; records: AttachmentRecord[]; invalid: InvalidRecord[] }> {
   const { readRecords } = await import('../resolve/records.js');
@@ -836,7 +835,7 @@ function recordCounts(c: Pick<RecordChanges, 'added' | 'removed'>, dryRun: boole
 
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
-    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the finished agent pods that killed commands left behind.",
+    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the agent pods that killed commands left behind (finished, their command gone from this host, or past their deadline).",
   );
   addClusterOptions(cmd);
   addEngineOptions(cmd);
