@@ -504,8 +504,15 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     const asked = [...new Set(flags.node ?? [])];
     if (asked.length > 0 && !api) throw new UnreachableError(`--node ${asked.join(',')}: ${apiError ?? 'the cluster could not be asked'}`);
     // --node names nodes of the cluster (as cni-gc --node: a name no pod is scheduled on and no record names is not
-    // found, exit 3, before anything is shown; kubectl get node answers NotFound); its rows are only theirs (below)
-    if (api && asked.length > 0) refuseUnknownNodes(asked, await api.listPods(undefined), records);
+    // found, exit 3, before anything is shown; kubectl get node answers NotFound); its rows are only theirs (below).
+    // A user who may not list every namespace's pods (403) is not refused for it: the names are then not checked
+    if (api && asked.length > 0) {
+      const every = await api.listPods(undefined).catch((e: unknown) => {
+        if (e instanceof ApiStatusError && e.status === 403) return undefined;
+        throw e;
+      });
+      if (every) refuseUnknownNodes(asked, every, records);
+    }
     if (api && podList === undefined && records.some((r) => flags.allNamespaces || r.namespace === namespace) && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);

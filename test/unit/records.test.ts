@@ -707,6 +707,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await rows([])).toEqual([['db-2', 'attached', undefined]]);
     expect(w.reached).toEqual([]);
     expect(await rows(['--node', 'node-2'])).toEqual([['db-2', 'sandbox gone', 'kubectl cni-gc --node node-2']]);
+    const find2 = w.runtime.findSandbox.bind(w.runtime);
     w.runtime.findSandbox = async () => {
       throw new UnreachableError('cannot reach the CRI runtime on node node-2: ctr failed');
     };
@@ -716,6 +717,19 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await w.cli(listCommand, ['-A', '--node', 'node-9'])).toBe(3);
     expect(w.stdout()).toBe('');
     expect(w.stderr()).toMatch(/^error: node "node-9" not found: no pod is scheduled there and no attachment is recorded there \(the nodes with pods or records: /);
+    // a user who may list only one namespace's pods: the name is not checked (no refusal for it), the rows still filtered
+    const { ApiStatusError } = await import('../../src/errors.js');
+    const listPods = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (ns, sel) => {
+      if (ns === undefined) throw new ApiStatusError('listing pods: the API server answered 403 (Forbidden)', 403, 'Forbidden', 'forbidden');
+      return listPods(ns, sel);
+    };
+    w.runtime.findSandbox = find2;
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-9'])).toBe(0);
+    expect(w.stderr()).toContain('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json', '--node', 'node-2'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { pod: string; state: string }[] }).items.map((x) => [x.pod, x.state])).toEqual([['db-2', 'sandbox gone']]);
+    w.kube.listPods = listPods;
     // without -A, one namespace is listed: said, with -A (tryout: read as "nothing on that node")
     expect(await w.cli(listCommand, ['-n', 'other', '--node', 'node-2'])).toBe(0);
     expect(w.stderr().split('\n')).toContain('note: --node node-2: no attachment of a live pod listed here is recorded on node node-2: nothing to look up there (only namespace other is listed: -A lists every namespace)');
