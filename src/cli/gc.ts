@@ -7,10 +7,10 @@ import { commandInParens } from '../exec/lock.js';
 import { thisHost } from '../exec/host.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
-import type { PodRef, PodRuntime, Sandbox } from '../resolve/runtime.js';
+import type { PodRuntime, Sandbox } from '../resolve/runtime.js';
 import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
-import type { Classified, State, World } from '../resolve/attachment-state.js';
+import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
@@ -21,6 +21,7 @@ import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { formatDuration } from '../duration.js';
+import { judgeOnNode, refuseUnknownNodes } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
@@ -168,7 +169,7 @@ interface PassOutcome {
    */
   settled: { record: AttachmentRecord; ahead: AttachmentRecord }[];
   /**
-   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes sandboxesOnNode found and their links):
+   * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes node-judge.ts sandboxesOnNode found and their links):
    * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
    */
   interfaceGone: Classified[];
@@ -694,10 +695,10 @@ async function reconcileNode(
   // an unfinished attach of a live pod whose lock is held is running (attaching), not interrupted: not recorded as such;
   // a live pod's attachment whose sandbox no longer runs here is stale (sandbox gone), one that could not be looked up
   // is not judged (unchecked)
-  const sandboxes = rt ? await sandboxesOnNode(rt, node, exec, found, world) : {};
+  const lockHeld = (id: string, ifname: string) => cache.direct().lockHeld(id, ifname);
+  const classified = rt ? await judgeOnNode([rt], node, found, world, exec, { lockHeld }, exec) : await classify(found, { exec, pods: world, lockHeld, node });
   // (the node as the API names it: an entry of a live pod the API places on another node is not this node's: `other
   // node`, left alone and said; one of no uid whose pod of that name runs elsewhere now is an earlier pod's: pod gone)
-  const classified = await classify(found, { exec, pods: world, lockHeld: (id, ifname) => cache.direct().lockHeld(id, ifname), ...sandboxes, node });
   for (const c of classified.filter((x) => x.state === 'other node')) {
     deps.io.err(`note: node ${node}'s cache holds ${c.entry.ifName} of pod ${c.pod!.namespace}/${c.pod!.name} (network ${c.entry.networkName}): ${c.reason}; not counted, freed or recorded on node ${node}\n`);
   }
@@ -748,90 +749,50 @@ async function reconcileNode(
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
   const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
   // live pods' attachments whose interface is gone from their sandbox (classify, given the node's sandboxes and their
-  // links: sandboxesOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
+  // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
-  const interfaceGone = classified
-    .filter((c) => c.state === 'interface gone' && c.livePod)
-    .map((c) => ({ ...c, reason: `${c.entry.ifName} is not in the network namespace of sandbox ${c.entry.containerId.slice(0, 12)} on node ${node} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` }));
+  const interfaceGone = classified.filter((c) => c.state === 'interface gone' && c.livePod);
   return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
 }
 
 /**
- * What classify needs to judge the sandboxes of the live pods' attachments that `node` holds (`found`; `pods`: the
- * live pods), as on this host: the sandboxes that still run (resolve/pod.ts runningSandboxOf, the rule every command
- * uses, through the node's session `exec`; all of them looked up in one command first: PodRuntime.lookUpSandboxes),
- * with the links their look-up read (no command asks again), and the runtime that could not be asked (`unasked`:
- * then those it did not find running are not judged).
- */
-async function sandboxesOnNode(rt: PodRuntime, node: string, exec: Executor, found: Found[], pods: Pod[]): Promise<Pick<World, 'sandboxes' | 'unasked' | 'links'>> {
-  const [{ podOf }, { runningSandboxOf }] = await Promise.all([load.attachmentState(), load.pods()]);
-  const byName = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-  const judged: { f: Found; ref: PodRef }[] = [];
-  for (const f of found) {
-    const p = f.unreadable ? undefined : podOf(f.entry);
-    const live = p ? byName.get(`${p.namespace}/${p.name}`) : undefined;
-    // (one the API places on another node is not this node's to look up: classify's `other node`)
-    if (!p || !live?.metadata?.uid || (p.uid && p.uid !== live.metadata.uid) || (live.spec?.nodeName && live.spec.nodeName !== node)) continue;
-    judged.push({ f, ref: { namespace: p.namespace, name: p.name, uid: live.metadata.uid, node } });
-  }
-  if (judged.length === 0) return {};
-  // (it never rejects; a node it could not look at leaves each pod to look itself up, and say why it could not)
-  await rt.lookUpSandboxes?.([...new Map(judged.map((j) => [j.ref.uid, j.ref])).values()]).catch(() => undefined);
-  const out: Required<Pick<World, 'sandboxes' | 'links'>> & Pick<World, 'unasked'> = { sandboxes: [], links: new Map() };
-  for (const { f, ref } of judged) {
-    try {
-      const sb = await runningSandboxOf([rt], ref, f.entry.containerId, exec);
-      if (!sb) continue;
-      out.sandboxes.push({ id: sb.id, running: true });
-      if (sb.links) out.links.set(sb.id, sb.links);
-    } catch (e) {
-      out.unasked ??= [{ runtime: rt.name, error: e as Error }];
-    }
-  }
-  return out;
-}
-
-/**
- * --node: each name must be a node of the cluster, known as a node that pods are scheduled on (spec.nodeName: every
- * node runs some, its network's and kube-proxy's at least) or that records name — no Node object is read, so no
- * right to read nodes is needed (deploy/rbac.yaml). A name that is neither is a NotFoundError (exit 3) naming the
- * nodes there are, before anything is changed. Returns the pods and records it read, for gc to go on with.
+ * --node: each name must be a node of the cluster (cli/node-judge.ts refuseUnknownNodes, as cni-list --node: a
+ * NotFoundError, exit 3), before anything is changed. Returns the pods (all of the cluster's) and records it read, for
+ * gc to go on with.
  */
 async function checkNodes(flags: GcFlags, api: KubeApi, asked: string[]): Promise<{ pods: Pod[]; records: AttachmentRecord[]; invalid: InvalidRecord[] }> {
   const { readRecords } = await import('../resolve/records.js');
   const [pods, { records, invalid }] = await Promise.all([api.listPods(undefined), readRecords(api, flags.agentNamespace ?? 'kube-system')]);
-  const known = new Set([...pods.map((p) => p.spec?.nodeName), ...records.map((r) => r.node)].filter((n): n is string => !!n));
-  const unknown = asked.filter((n) => !known.has(n));
-  if (unknown.length > 0) {
-    const names = [...known].sort();
-    const there = names.length === 0 ? 'no pod of the cluster is scheduled on any node' : `the nodes with pods or records: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, … (${names.length} in all)` : ''}`;
-    throw new NotFoundError(`node${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found: no pod is scheduled there and no attachment is recorded there (${there}); nothing was changed`);
-  }
+  refuseUnknownNodes(asked, pods, records, '; nothing was changed');
   return { pods, records, invalid };
 }
 
 /**
- * The agent pods left behind by cni-attach commands that were killed (resolve/agent.ts finishedAgentPods: this tool's
- * label, phase Succeeded or Failed; never a Pending or Running one, which another command may be using), deleted —
- * each only as the very pod that was listed (its uid) — and each said on stderr; with --dry-run only said. A list that
- * cannot be made (no right to list pods in the agent namespace) is a note and leaves gc's outcome alone; a finished
- * agent that cannot be deleted is a problem of this gc (returned).
+ * The agent pods left behind by cni-attach commands that were killed (resolve/agent.ts leftoverAgentPods: this tool's
+ * label; finished, or whose command, named on the pod, ran on this host and is gone, or past their deadline — never
+ * one a command may be using), deleted — each only as the very pod that was listed (its uid) — and each said on stderr;
+ * with --dry-run only said. Those that may be in use (another host's command, within their deadline) are said with
+ * when a cni-gc deletes them. A list that cannot be made (no right to list pods in the agent namespace) is a note and
+ * leaves gc's outcome alone; a leftover that cannot be deleted is a problem of this gc (returned).
  */
 async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise<{ deleted: string[]; problems: string[] }> {
-  const { finishedAgentPods } = await load.agent();
+  const { leftoverAgentPods } = await load.agent();
   const ns = flags.agentNamespace ?? 'kube-system';
   const out = { deleted: [] as string[], problems: [] as string[] };
-  let finished: Pod[];
+  let judged: Awaited<ReturnType<typeof leftoverAgentPods>>;
   try {
-    finished = await finishedAgentPods(api, ns);
+    judged = await leftoverAgentPods(api, ns);
   } catch (e) {
     deps.io.err(`note: agent pods left in ${ns} by commands that were killed are not looked at: ${describeError(e)}\n`);
     return out;
   }
-  for (const p of finished) {
+  for (const { pod: p, leftover, why } of judged) {
     const name = `${ns}/${p.metadata?.name}`;
-    const state = [p.status?.phase, p.status?.reason].filter(Boolean).join(': ');
-    const what = `agent pod ${name}${p.spec?.nodeName ? ` on node ${p.spec.nodeName}` : ''} (${state}), left behind by a cni-attach command that did not end normally`;
+    const what = `agent pod ${name}${p.spec?.nodeName ? ` on node ${p.spec.nodeName}` : ''}: ${why}`;
+    if (!leftover) {
+      deps.io.err(`note: left ${what}\n`);
+      continue;
+    }
     if (flags.dryRun) {
       deps.io.err(`note: would delete ${what}\n`);
       out.deleted.push(name);
@@ -899,7 +860,7 @@ function recordCounts(c: Pick<RecordChanges, 'added' | 'removed'>, dryRun: boole
 
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
-    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the finished agent pods that killed commands left behind.",
+    "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the agent pods that killed commands left behind (finished, their command gone from this host, or past their deadline).",
   );
   addClusterOptions(cmd);
   addEngineOptions(cmd);

@@ -9,6 +9,7 @@ import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFla
 import { connect, noClusterConfigured, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
+import { refuseUnknownNodes } from './node-judge.js';
 import { load } from './load.js';
 import { posix } from 'node:path';
 import { thisHost } from '../exec/host.js';
@@ -316,6 +317,24 @@ export function toRow(c: Classified, flags: ReachFlags = {}): Row {
   };
 }
 
+/**
+ * A live pod's attachment that is attached (nothing else to say of it) but not in its pod's network-status (ANNOTATED
+ * no): said in REASON, with what writes it — the same cni-attach again, which finds the interface attached, runs no
+ * plugin and writes the entry (cli/attach.ts annotate; the config as a placeholder: no record keeps it). Its attach
+ * ended between its result and that write (killed: the tryout's kill -9 of a batch), the write failed (said then), it
+ * was attached with --no-annotate, or someone removed the entry. The row is changed in place.
+ */
+function unannotated(r: Row, flags: ReachFlags): void {
+  if (r.state !== 'attached' || r.annotated !== false || r.brief !== undefined || r.namespace === '-') return;
+  Object.assign(r, {
+    brief: 'not in the pod\'s network-status',
+    reason: `the pod's k8s.v1.cni.cncf.io/network-status does not name ${r.ifname}: its attach ended before writing it (killed, or the write failed), it was attached with --no-annotate, or the entry was removed; the same cni-attach again (network ${r.network}) finds ${r.ifname} attached, runs no plugin and writes it`,
+    remedy: 'the same cni-attach again writes it',
+    clear: detachCommandLine({ namespace: r.namespace, name: r.target }, r.ifname, flags, 'cni-attach'),
+    clearHint: `FILE: the config of network ${r.network} it was attached with, or --net with its NetworkAttachmentDefinition`,
+  });
+}
+
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */
 function lockRow(l: { file: string; why: string }, flags: ReachFlags): Row {
   return {
@@ -335,34 +354,40 @@ interface Judged {
 }
 
 /**
- * --node: the sandbox each of these rows' attachments went into (its record's container id), looked up on its node by
- * the rule every command judges by (resolve/pod.ts runningSandboxOf; the nodes reached as attach reaches them, all
- * their pods looked up at once first: prepareBatch), as cni-gc --node judges them: one that no longer runs there
- * becomes `sandbox gone` (its lease is still held there: the cni-gc --node that frees it); one that could not be looked
- * up stays `attached` with REASON `sandbox not checked`, and the first such error is returned (the command's failure).
- * The rows are changed in place.
+ * --node: the attachments of these rows (live pods' records on their node) judged on that node as cni-gc --node
+ * judges what it holds (cli/node-judge.ts judgeOnNode: the sandbox each went into looked up there by the rule every
+ * command judges by, all of a node's pods at once, then classify with the links the look-up read; the nodes reached
+ * as attach reaches them): a sandbox that no longer runs there is `sandbox gone` (its lease is still held there: the
+ * cni-gc --node that frees it); an interface not in its sandbox's namespace any more is `interface gone` (its lease
+ * is still held: the cni-detach that frees it); one that could not be looked up stays `attached` with REASON
+ * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
-async function judgeSandboxes(flags: ListFlags, deps: Deps, api: import('../resolve/kube.js').KubeApi, rows: Judged[]): Promise<Error | undefined> {
-  const { prepareBatch, runningSandboxOf } = await load.pods();
+async function judgeOnNodes(flags: ListFlags, deps: Deps, api: import('../resolve/kube.js').KubeApi, rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
+  const [{ judgeOnNode, recordFound }, { CACHE_KIND }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js')]);
   const runtimes = await deps.runtimes(flags, api);
-  await prepareBatch(runtimes, [...new Set(rows.map((j) => j.pod))]).catch(() => undefined); // each pod then says why
+  const exec = await deps.localExecutor();
   let first: Error | undefined;
-  for (const { row, r } of rows) {
-    const id = r.containerId.slice(0, 12);
-    try {
-      if (await runningSandboxOf(runtimes, { namespace: r.namespace, name: r.pod, uid: r.uid, node: r.node }, r.containerId)) continue;
-      Object.assign(row, {
-        state: 'sandbox gone',
-        brief: 'sandbox not running',
-        reason: `its sandbox ${id} no longer runs on node ${r.node} (the pod has a new one, or none): what was attached to it is stale, and its IPAM lease is still held there: cni-gc --node ${r.node} frees it`,
-        remedy: 'cni-gc --node frees it',
-        clear: `${gcCommandLine(flags)} --node ${r.node}`,
-      });
-    } catch (e) {
-      first ??= e as Error;
-      Object.assign(row, { brief: 'sandbox not checked', reason: `its sandbox ${id} could not be looked up on node ${r.node}: ${describeError(e)}` });
-    }
-  }
+  await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
+    const these = rows.filter((j) => j.r.node === node);
+    const judged = await judgeOnNode(runtimes, node, these.map((j) => recordFound(j.r, CACHE_KIND)), pods, exec);
+    these.forEach(({ row, r }, i) => {
+      const c = judged[i]!;
+      if (c.unchecked) {
+        first ??= c.unchecked;
+        Object.assign(row, { brief: 'sandbox not checked', reason: `its sandbox ${r.containerId.slice(0, 12)} could not be looked up on node ${node}: ${describeError(c.unchecked)}` });
+      } else if (c.state === 'sandbox gone') {
+        Object.assign(row, {
+          state: 'sandbox gone',
+          brief: 'sandbox not running',
+          reason: `its sandbox ${r.containerId.slice(0, 12)} no longer runs on node ${node} (the pod has a new one, or none): what was attached to it is stale, and its IPAM lease is still held there: cni-gc --node ${node} frees it`,
+          remedy: 'cni-gc --node frees it',
+          clear: `${gcCommandLine(flags)} --node ${node}`,
+        });
+      } else if (c.state === 'interface gone') {
+        Object.assign(row, { state: c.state, brief: c.brief, reason: c.reason, remedy: 'cni-detach frees its lease', clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags) });
+      }
+    });
+  }));
   return first;
 }
 
@@ -399,7 +424,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--cni-path <dirs>', 'plugin directories, colon-separated: runs none; carried into the commands it prints')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
-    .option('--node <name>', "also look up, on this node (reached as cni-attach reaches it: an agent pod, a kind node container), the sandboxes of the live pods' attachments recorded there: one that no longer runs is `sandbox gone`; repeatable, or comma-separated", collectList)
+    .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
@@ -499,6 +524,16 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     }
     const asked = [...new Set(flags.node ?? [])];
     if (asked.length > 0 && !api) throw new UnreachableError(`--node ${asked.join(',')}: ${apiError ?? 'the cluster could not be asked'}`);
+    // --node names nodes of the cluster (as cni-gc --node: a name no pod is scheduled on and no record names is not
+    // found, exit 3, before anything is shown; kubectl get node answers NotFound); its rows are only theirs (below).
+    // A user who may not list every namespace's pods (403) is not refused for it: the names are then not checked
+    if (api && asked.length > 0) {
+      const every = await api.listPods(undefined).catch((e: unknown) => {
+        if (e instanceof ApiStatusError && e.status === 403) return undefined;
+        throw e;
+      });
+      if (every) refuseUnknownNodes(asked, every, records);
+    }
     if (api && podList === undefined && records.some((r) => flags.allNamespaces || r.namespace === namespace) && !found.some((f) => podOf(f.entry) || f.unreadable)) {
       try {
         podList = await api.listPods(flags.allNamespaces ? undefined : namespace);
@@ -561,11 +596,15 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there${flags.allNamespaces || podName !== undefined ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
     }
     if (toJudge.length > 0) {
-      const unchecked = await judgeSandboxes(flags, deps, api!, toJudge);
+      const unchecked = await judgeOnNodes(flags, deps, api!, toJudge, podList ?? []);
       if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
     }
+    for (const r of [...local, ...remote]) unannotated(r, flags);
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
-    const rows = [...local, ...remote, ...bad].sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
+    // --node: the rows of those nodes only, as `kubectl get pods --field-selector spec.nodeName=N` (this host's cache
+    // is this host's: its rows with --node naming it)
+    const onNodes = (r: Row) => asked.length === 0 || asked.includes(local.includes(r) ? deps.hostname() : r.node);
+    const rows = [...local, ...remote, ...bad].filter(onNodes).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     // nothing to show and something could not be asked: the error alone (an empty result would read as "none")
     if (rows.length === 0 && failures.length) {
       for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
@@ -588,8 +627,20 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     if (printed.err) deps.io.err(printed.err);
     if (printed.out) deps.io.out(printed.out);
     if (printed.after) deps.io.err(printed.after);
-    if (bare && !/^(json|yaml|jsonpath=)/.test(flags.output)) {
+    if (bare && !/^(json|yaml|jsonpath=)/.test(flags.output) && (asked.length === 0 || asked.includes(deps.hostname()))) {
       deps.io.err(`note: ${bare} attachment${bare > 1 ? 's' : ''} of bare network namespaces in this host's cache ${bare > 1 ? 'are' : 'is'} not shown (in no namespace): -A shows ${bare > 1 ? 'them' : 'it'}\n`);
+    }
+    // -A: the agent pods that commands which were killed left behind (privileged, on the nodes until their deadline),
+    // as cni-gc judges them (resolve/agent.ts leftoverAgentPods: never one a command may be using), with the cni-gc
+    // that deletes them
+    if (api && flags.allNamespaces && !/^(json|yaml|jsonpath=)/.test(flags.output)) {
+      try {
+        const left = (await (await load.agent()).leftoverAgentPods(api, agentNamespace)).filter((a) => a.leftover && (asked.length === 0 || asked.includes(a.pod.spec?.nodeName ?? '')));
+        for (const a of left.slice(0, 10)) deps.io.err(`note: agent pod ${agentNamespace}/${a.pod.metadata?.name}${a.pod.spec?.nodeName ? ` on node ${a.pod.spec.nodeName}` : ''} is left over: ${a.why}; \`${gcCommandLine(flags)}\` deletes it\n`);
+        if (left.length > 10) deps.io.err(`note: ${left.length - 10} more agent pods are left over: \`${gcCommandLine(flags)}\` deletes them\n`);
+      } catch (e) {
+        deps.io.err(`note: the agent pods in ${agentNamespace} were not looked at: ${describeError(e)}\n`);
+      }
     }
     // what could not be asked, after the rows that could be made: the first decides the exit, the others are notes
     if (failures.length) {

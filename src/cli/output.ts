@@ -158,20 +158,22 @@ export function removeKeyCommandLine(flags: ReachFlags, namespace: string, confi
 /**
  * The cni-detach command line for a target, as a person would paste it ("kubectl cni-detach --netns /var/run/netns/a
  * --ifname eth1"), with the flags that reached the cluster and the node (reachArgs; for a bare namespace, which is
- * this host's, only --cache-dir and --cni-path): for the messages that name it. `command`: cni-check for its own. A
+ * this host's, only --cache-dir and --cni-path): for the messages that name it. `command`: cni-check for its own;
+ * cni-attach for the same attach again, with `--conf FILE` as a placeholder (no record keeps the config). A
  * batch's pods (`selector`; undefined: all of the namespace): "kubectl cni-detach -l 'app=web' -n shop --ifname eth1".
  */
 export function detachCommandLine(
   target: { netns: string } | { namespace: string; name: string } | { namespace: string; selector: string | undefined },
   ifname: string,
   flags: ReachFlags,
-  command: 'cni-detach' | 'cni-check' = 'cni-detach',
+  command: 'cni-detach' | 'cni-check' | 'cni-attach' = 'cni-detach',
 ): string {
   const parts = ['kubectl', command];
   if ('netns' in target) parts.push('--netns', target.netns);
   else if ('name' in target) parts.push(target.name, '-n', target.namespace);
   else parts.push(...(target.selector !== undefined ? ['-l', target.selector] : ['--all']), '-n', target.namespace);
-  parts.push('--ifname', ifname, ...reachArgs(flags, !('netns' in target)));
+  // an attach again needs its network's config, which no record keeps: a placeholder to fill in
+  parts.push('--ifname', ifname, ...(command === 'cni-attach' ? ['--conf', 'FILE'] : []), ...reachArgs(flags, !('netns' in target)));
   return parts.map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');
 }
 

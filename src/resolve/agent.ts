@@ -5,7 +5,8 @@
  * every pod on that node; a batch starts the agents of all its nodes at once. The agent pod is deleted afterwards —
  * also on failure and on Ctrl-C. When the CLI itself is killed (SIGKILL, a lost machine) nothing deletes it: its
  * activeDeadlineSeconds (600) makes the kubelet stop the privileged container within 600 s, but the Pod object stays
- * (phase Failed, reason DeadlineExceeded) until someone deletes it: cni-gc does (finishedAgentPods below). The same
+ * (phase Failed, reason DeadlineExceeded) until someone deletes it: cni-gc does, as it does a Running one whose command
+ * (named on it) is gone or that is past its deadline (leftoverAgentPods below). The same
  * deadline bounds a command: one running longer than 600 s loses its agent.
  */
 import { UnreachableError, UsageError } from '../errors.js';
@@ -18,6 +19,9 @@ import { NodeLookups } from './node-lookups.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
 import { formatDuration } from '../duration.js';
+import { thisHost } from '../exec/host.js';
+import { commandInParens, type LockOwner } from '../exec/lock.js';
+import { badRecordedCommand, recordedCommand, type RecordedCommand } from './records.js';
 
 /**
  * The agent's image: busybox 1.36.1 pinned by the digest of its multi-arch index on Docker Hub (amd64, arm64, arm,
@@ -82,24 +86,92 @@ export interface AgentOptions {
 export const AGENT_LABEL = 'app.kubernetes.io/name';
 export const AGENT_LABEL_VALUE = 'cni-attach-agent';
 
+/** The annotation of an agent pod that names the command that made it (JSON of a RecordedCommand: host, pid, start). */
+export const AGENT_BY_ANNOTATION = 'cni-attach/by';
+
+/** Past this long after an agent started (else was created), it is past its deadline whatever it says (ms). */
+const PAST_DEADLINE_MS = (AGENT_LIFE_S + 60) * 1000;
+
 /**
- * The agent pods of this tool (AGENT_LABEL) in `namespace` that are finished: phase Failed (the kubelet ended them at
- * activeDeadlineSeconds: reason DeadlineExceeded) or Succeeded (`sleep 600` ran out). A command deletes its own agents
- * when it ends, also on Ctrl-C; these are what commands that were killed (SIGKILL, a lost machine) left behind, for
- * cni-gc to delete. Pending and Running ones are never among them: another command may be starting or using it. One
- * list request; errors as KubeApi.listPods.
+ * An agent pod of this tool left in the agent namespace, as cni-gc and cni-list -A judge it (leftoverAgentPods):
+ * `leftover` when no command can be using it — gc deletes it —, else `maybeInUse` (a command of another host, or of
+ * an older version that named none, within its deadline: only that host can tell), with why in words.
  */
-export async function finishedAgentPods(api: KubeApi, namespace: string): Promise<Pod[]> {
+export interface AgentPodVerdict {
+  pod: Pod;
+  leftover: boolean;
+  why: string;
+}
+
+/**
+ * The command that made an agent pod (its AGENT_BY_ANNOTATION), when the pod names a valid one (records.ts
+ * badRecordedCommand: a pod anyone who may create pods there could have written); else undefined.
+ */
+export function agentCommand(p: Pod): RecordedCommand | undefined {
+  const text = p.metadata?.annotations?.[AGENT_BY_ANNOTATION];
+  if (text === undefined) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return badRecordedCommand(v) === undefined ? (v as RecordedCommand) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The agent pods of this tool (AGENT_LABEL) in `namespace` that are not this process's own, each judged by a rule that
+ * never calls one in use leftover:
+ *  - finished (phase Succeeded or Failed: the kubelet ended it at activeDeadlineSeconds, or `sleep 600` ran out);
+ *  - its command (AGENT_BY_ANNOTATION) ran on this host (`table.host`) and is gone, by the lock rule's test
+ *    (records.ts recordedCommand: its pid runs with the start time it had) — a command killed with SIGKILL, whose
+ *    agents nothing deleted; one of this host that runs is in use, and not listed;
+ *  - past its deadline: started (status.startTime, else created) more than AGENT_LIFE_S + 60 s before `now` — its
+ *    container's `sleep` has ended and its kubelet should have ended it, so no command can be using it (a command that
+ *    runs longer loses its agent: MAX_RUN_THROUGH_AGENT_MS); the kubelet may not have (a node that lost its kubelet,
+ *    a simulated one).
+ * Any other (a command of another host, or one naming none: of an older version, within its deadline) may be in use:
+ * listed with leftover false and when it will be past its deadline. A command deletes its own agents when it ends,
+ * also on Ctrl-C; these are what commands that were killed (SIGKILL, a lost machine) left behind. One list request;
+ * errors as KubeApi.listPods.
+ */
+export async function leftoverAgentPods(api: KubeApi, namespace: string, now = Date.now(), table: Pick<LockOwner, 'host' | 'startOf'> = thisHost): Promise<AgentPodVerdict[]> {
   const pods = await api.listPods(namespace, `${AGENT_LABEL}=${AGENT_LABEL_VALUE}`);
+  const out: AgentPodVerdict[] = [];
   // this command's own agents are deleted when it ends (and one that failed is its own error, not a leftover)
-  return pods.filter((p) => (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') && !ownAgents.has(`${namespace}/${p.metadata?.name}`));
+  for (const p of pods.filter((x) => !ownAgents.has(`${namespace}/${x.metadata?.name}`))) {
+    const by = agentCommand(p);
+    const made = by ? `made by a cni-attach command${commandInParens(by, table.host)}` : 'made by a cni-attach command that it does not name';
+    if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') {
+      out.push({ pod: p, leftover: true, why: `finished (${[p.status.phase, p.status.reason].filter(Boolean).join(': ')}), left behind by a cni-attach command that did not end normally` });
+      continue;
+    }
+    const state = p.status?.phase ?? 'Pending';
+    const command = by ? await recordedCommand({ by }, table) : undefined;
+    if (command === 'running') continue;
+    if (command === 'gone') {
+      out.push({ pod: p, leftover: true, why: `${state}, ${made}, which is gone (killed?): nothing uses it` });
+      continue;
+    }
+    const since = Date.parse(String(p.status?.startTime ?? p.metadata?.creationTimestamp ?? ''));
+    const deadline = Number.isNaN(since) ? undefined : new Date(since + PAST_DEADLINE_MS);
+    if (deadline && deadline.getTime() <= now) {
+      out.push({ pod: p, leftover: true, why: `${state} past its deadline (started ${new Date(since).toISOString()}, activeDeadlineSeconds ${AGENT_LIFE_S}), ${made}: no command can be using it, and its kubelet did not end it` });
+      continue;
+    }
+    const who = by ? `only on host ${by.host} can it be told whether its command still runs` : 'whether its command still runs cannot be told';
+    out.push({ pod: p, leftover: false, why: `${state}, ${made}, may be in use: ${who}; ${deadline ? `past its deadline at ${deadline.toISOString()}, a cni-gc deletes it` : 'its kubelet ends it at its deadline'}` });
+  }
+  return out;
 }
 
 /** The agent pods this process created (namespace/name): never another command's leftovers. */
 const ownAgents = new Set<string>();
 
-/** The agent pod for a node: privileged, host PID and network, pinned, tolerating everything, self-expiring. */
-export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespace'>): Pod {
+/**
+ * The agent pod for a node: privileged, host PID and network, pinned, tolerating everything, self-expiring; `by`: the
+ * command that makes it (AGENT_BY_ANNOTATION).
+ */
+export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespace'>, by?: RecordedCommand): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -107,6 +179,9 @@ export function agentPod(node: string, o: Pick<AgentOptions, 'image' | 'namespac
       generateName: 'cni-attach-agent-',
       namespace: o.namespace,
       labels: { [AGENT_LABEL]: AGENT_LABEL_VALUE, 'cni-attach/node': node },
+      // the command that made it, as its locks and write-ahead records name it: on that host, cni-gc tells whether it
+      // still runs (leftoverAgentPods)
+      ...(by ? { annotations: { [AGENT_BY_ANNOTATION]: JSON.stringify(by) } } : {}),
     },
     spec: {
       nodeName: node,
@@ -176,7 +251,8 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
         { fix: { setting: 'runTimeout' } },
       );
     }
-    const making = api.createPod(o.namespace, agentPod(node, o));
+    const start = await thisHost.start();
+    const making = api.createPod(o.namespace, agentPod(node, o, { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) }));
     const listing = `kubectl get pods -n ${o.namespace} -l ${AGENT_LABEL}=${AGENT_LABEL_VALUE},cni-attach/node=${node}`;
     const answered = cleanupPending(`agent creation ${o.namespace} ${node}`, `an agent pod for node ${node} may have been created in ${o.namespace} (its creation was not answered): \`${listing}\` lists it; it ends at its deadline (${AGENT_LIFE_S} s), and cni-gc deletes it then`);
     // its name is taken as soon as the answer comes (before this start goes on), so that remove() deletes it

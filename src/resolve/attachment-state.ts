@@ -19,7 +19,8 @@ import { runtimeMayHold } from './runtime.js';
  * intent, while a cni-attach/cni-detach holds its lock (an attach still in its plugins, or a detach undoing it; on a
  * node, a killed one's plugins until their time limit): not interrupted, not to be cleared now. pod / sandbox /
  * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface is not in it
- * (someone deleted it; the IPAM lease is still held: cni-detach frees it). unreadable: the record cannot be read
+ * (deleted by something else, or by a DEL of it that was stopped before it finished; the IPAM lease is still held:
+ * cni-detach frees it). unreadable: the record cannot be read
  * (cni-detach --force forgets it). stale lock: a lock file whose holder is gone (the next command breaks it).
  * other node: the cache of a node (World.node) holds an entry of a live pod, by its uid, that the API places on another
  * node (spec.nodeName) — a pod runs on one node for its life, so the entry is not this node's attachment of it (a
@@ -79,7 +80,8 @@ export interface World {
   /**
    * The names of the links in a running sandbox's network namespace, by sandbox id, where its look-up read them (a
    * node reached by commands: resolve/runtime.ts Sandbox.links): an attached record of it is checked against them,
-   * not by another command there.
+   * not by another command there; then an attached record is judged by them also without a netns (a record of the
+   * cluster's names none).
    */
   links?: Map<string, string[]>;
   /**
@@ -88,6 +90,7 @@ export interface World {
    * node name. Then an entry of a pod whose spec.nodeName is another node is judged by it (pods are bound to one node
    * for life, Kubernetes' Pod spec.nodeName): one that names the live pod's uid is `other node`; one that names no uid
    * is of an earlier pod of that name that ran here, `pod gone`.
+   * Named in the reasons ("on node node-a").
    */
   node?: string;
 }
@@ -175,7 +178,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
         } else if (world.sandboxes && !running.has(f.entry.containerId)) {
           state = 'sandbox gone';
           brief = 'sandbox not running';
-          reason = `its sandbox ${f.entry.containerId.slice(0, 12)} is not running here any more (the pod was restarted?)${gcFrees(f)}`;
+          reason = `its sandbox ${f.entry.containerId.slice(0, 12)} is not running ${world.node ? `on node ${world.node}` : 'here'} any more (the pod was restarted?)${gcFrees(f)}`;
         } else reachable = !!world.sandboxes;
       }
     } else if (f.entry.netns) {
@@ -206,15 +209,18 @@ export async function classify(found: Found[], world: World): Promise<Classified
       state = 'interrupted';
       brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';
-    } else if (state === 'attached' && reachable && f.entry.netns) {
+    } else if (state === 'attached' && reachable && (f.entry.netns || world.links)) {
       const links = world.links?.get(f.entry.containerId);
       // where the caller gave the links its look-ups read (a node reached by commands), a sandbox whose links were not
       // read is not judged: no command asks again
-      const there = links ? links.includes(f.entry.ifName) : world.links ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
+      const there = links ? links.includes(f.entry.ifName) : world.links || !f.entry.netns ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
       if (there === false) {
         state = 'interface gone';
         brief = 'link deleted, lease still held';
-        reason = `${f.entry.ifName} is not in ${f.entry.netns} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it`;
+        // nothing on the node tells who deleted it: a DEL stopped half-way (a cni-detach or cni-gc killed during it,
+        // its plugins deleting the link before the lease) leaves the same as an `ip link del` by hand
+        const where = world.node ? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)} on node ${world.node}` : (f.entry.netns ?? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)}`);
+        reason = `${f.entry.ifName} is not in ${where} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
       }
     }
     out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}), ...(unchecked ? { unchecked } : {}) });

@@ -88,6 +88,21 @@ export interface RecordedCommand {
   start?: string;
 }
 
+/**
+ * Why `by` is not a RecordedCommand (an object of a host name ≤ 253 characters, a pid > 0 and an optional start time ≤
+ * 64 characters, no control characters, no other field), in words ("its by.pid \"x\" is not a process id"), or
+ * undefined when it is one: a write-ahead record's `by`, and an agent pod's (resolve/agent.ts agentCommand).
+ */
+export function badRecordedCommand(v: unknown): string | undefined {
+  const by = v as Partial<Record<keyof RecordedCommand, unknown>> | null;
+  if (typeof by !== 'object' || by === null || Array.isArray(by)) return `its by is ${shown(v)}, not an object`;
+  if (typeof by.host !== 'string' || by.host === '' || by.host.length > 253 || CONTROL.test(by.host)) return `its by.host ${shown(by.host)} is not a host name`;
+  if (typeof by.pid !== 'number' || !Number.isSafeInteger(by.pid) || by.pid <= 0) return `its by.pid ${shown(by.pid)} is not a process id`;
+  if (by.start !== undefined && (typeof by.start !== 'string' || by.start.length > 64 || CONTROL.test(by.start))) return `its by.start ${shown(by.start)} is not a process start time`;
+  for (const k of Object.keys(by)) if (k !== 'host' && k !== 'pid' && k !== 'start') return `its by has a field ${shown(k)} it does not know`;
+  return undefined;
+}
+
 /** The ConfigMap name of a node's records: a DNS subdomain of at most 253 characters (long node names are hashed). */
 export function recordName(node: string): string {
   const name = `cni-attach-node-${node}`;
@@ -266,12 +281,8 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   if (s.why !== undefined && s.why.length > WHY_MAX) return `its why is longer than ${WHY_MAX} characters`;
   if (v.by !== undefined) {
     // the command of a write-ahead record (its host, pid and start, as the lock files name a holder: exec/lock.ts)
-    const by = v.by as Partial<Record<keyof RecordedCommand, unknown>> | null;
-    if (typeof by !== 'object' || by === null || Array.isArray(by)) return `its by is ${shown(v.by)}, not an object`;
-    if (typeof by.host !== 'string' || by.host === '' || by.host.length > 253 || CONTROL.test(by.host)) return `its by.host ${shown(by.host)} is not a host name`;
-    if (typeof by.pid !== 'number' || !Number.isSafeInteger(by.pid) || by.pid <= 0) return `its by.pid ${shown(by.pid)} is not a process id`;
-    if (by.start !== undefined && (typeof by.start !== 'string' || by.start.length > 64 || CONTROL.test(by.start))) return `its by.start ${shown(by.start)} is not a process start time`;
-    for (const k of Object.keys(by)) if (k !== 'host' && k !== 'pid' && k !== 'start') return `its by has a field ${shown(k)} it does not know`;
+    const why = badRecordedCommand(v.by);
+    if (why) return why;
   }
   if (s.cniPath) {
     if (Buffer.byteLength(`CNI_PATH=${s.cniPath}`) >= MAX_ARG_STRLEN) return `its cniPath is longer than a plugin's CNI_PATH may be (MAX_ARG_STRLEN, ${MAX_ARG_STRLEN} bytes)`;

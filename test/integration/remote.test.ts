@@ -1524,7 +1524,8 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     const judged = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
     expectOk(judged);
     expect(judged.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+sandbox gone\s+yes\s+\S+\s+sandbox not running$/m);
-    expect(judged.stdout).toMatch(/^shop\s+web-1\s+net1\s+.*\sattached\s/m);
+    // --node lists that node's rows only (web-1 is on node-a; before, every row was listed)
+    expect(judged.stdout).not.toMatch(/web-1/);
     expect(judged.stderr).toMatch(/^note: to clear the record in state sandbox gone: `kubectl cni-gc --kubeconfig \S+ --runtime agent .* --node node-b`$/m);
     expect(states(await runCli('list', ['-o', 'json', '--node', 'node-b,node-a', ...w.listArgs]))).toEqual([
       ['web-1', 'attached', undefined],
@@ -1554,6 +1555,56 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expect(again.stdout).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it("cni-list --node judges a live pod's interface as cni-gc --node does: one deleted inside its sandbox is `interface gone` with the cni-detach that frees its lease; --node lists that node's rows only; a node of no pod and no record is not found (exit 3) for both; an attachment missing from its pod's network-status says so and what writes it", async () => {
+    const w = await world();
+    for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    // what a DEL stopped half-way leaves: the link gone from the sandbox, its lease still held
+    await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'del', 'net1']);
+    const table = await runCli('list', ['--node', 'node-a', ...w.listArgs]);
+    expectOk(table);
+    // before: "attached … <none>", exit 0, and web-2 (node-b) listed too
+    expect(table.stdout.split('\n').filter(Boolean).slice(1)).toEqual([expect.stringMatching(/^shop\s+web-1\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+interface gone\s+yes\s+\S+\s+link deleted, lease still held$/)]);
+    expect(table.stderr).toMatch(/^note: to clear web-1 net1 \(interface gone\): `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig \S+ --runtime agent .*`$/m);
+    const json = JSON.parse((await runCli('list', ['-o', 'json', '--node', 'node-a,node-b', ...w.listArgs])).stdout) as { items: { pod: string; state: string; reason?: string }[] };
+    expect(json.items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interface gone'], ['web-2', 'attached']]);
+    // the same judgement and words as gc's (not "deleted by someone else?": our own DEL, stopped, leaves the same)
+    const why = `net1 is not in the network namespace of sandbox ${`${lab.prefix}-web-1`.slice(0, 12)} on node node-a any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
+    expect(json.items[0]!.reason).toBe(why);
+    const dry = await runCli('gc', ['--node', 'node-a', '--dry-run', ...w.gcArgs]);
+    expectOk(dry);
+    expect(dry.stderr).toContain(`is not counted alive: ${why}; run`);
+
+    // a node no pod is scheduled on and no record names: not found, exit 3, for both (before: cni-list a note, exit 0)
+    for (const tool of ['list', 'gc'] as const) {
+      const r = await runCli(tool, ['--node', 'nosuch', ...(tool === 'list' ? w.listArgs : w.gcArgs)]);
+      expect(r.exitCode, `${tool}: ${r.stderr}`).toBe(3);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^error: node "nosuch" not found: no pod is scheduled there and no attachment is recorded there \(the nodes with pods or records: node-a, node-b\)/m);
+    }
+
+    // web-2 attached but its network-status never written (its attach killed between its result and that write): its
+    // row says so and names what writes it (before: attached, ANNOTATED no, REASON <none>, no note); that attach again does
+    api.updatePod('shop', 'web-2', (p) => {
+      p.metadata.annotations = { ...p.metadata.annotations, [STATUS]: '[]' };
+    });
+    const unannotated = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
+    expectOk(unannotated);
+    expect(unannotated.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+attached\s+no\s+\S+\s+not in the pod's network-status$/m);
+    expect(unannotated.stderr).toMatch(/^note: to clear web-2 net1 \(attached\): `kubectl cni-attach web-2 -n shop --ifname net1 --conf FILE --kubeconfig \S+ .*` \(FILE: the config of network \S+ it was attached with, or --net with its NetworkAttachmentDefinition\)$/m);
+    const again = await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]);
+    expectOk(again);
+    expect(again.stdout).toMatch(/was already attached to/);
+    const fixed = await runCli('list', ['--node', 'node-b', ...w.listArgs]);
+    expect(fixed.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+attached\s+yes\s+\S+\s+<none>$/m);
+    expect(fixed.stderr).toBe('');
+
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
   });
 });

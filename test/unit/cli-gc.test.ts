@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { gcCommand } from '../../src/cli/gc.js';
@@ -662,7 +663,7 @@ describe('kubectl cni-list', () => {
     w.exec.links.set(NETNS, new Set(['lo']));
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
-      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it` }),
+      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it` }),
     ]);
   });
 
@@ -801,32 +802,54 @@ describe('kubectl cni-list', () => {
 
 describe('kubectl cni-gc: agent pods left behind by commands that were killed', () => {
   const AGENT = { 'app.kubernetes.io/name': 'cni-attach-agent' };
-  /** Agent pods in kube-system in every phase, one in another namespace, and a finished pod that is not an agent. */
+  /**
+   * Agent pods in kube-system in every phase — a Running one whose command (named on it) ran on this host and is gone,
+   * one of another host's command within its deadline and one past it, one of a command of this host that runs (this
+   * test's) — one in another namespace, and a finished pod that is not an agent.
+   */
   function agentsWorld() {
     const w = world();
-    const add = (name: string, phase: string, o: { namespace?: string; labels?: Record<string, string>; reason?: string } = {}) => {
-      const p = makePod({ name, namespace: o.namespace ?? 'kube-system', uid: `uid-${name}`, node: 'node-b', phase, labels: o.labels ?? { ...AGENT, 'cni-attach/node': 'node-b' } });
+    const add = (name: string, phase: string, o: { namespace?: string; labels?: Record<string, string>; reason?: string; by?: object; startedAgoS?: number } = {}) => {
+      const p = makePod({ name, namespace: o.namespace ?? 'kube-system', uid: `uid-${name}`, node: 'node-b', phase, labels: o.labels ?? { ...AGENT, 'cni-attach/node': 'node-b' }, ...(o.by ? { annotations: { 'cni-attach/by': JSON.stringify(o.by) } } : {}) });
       if (o.reason) p.status!.reason = o.reason;
+      if (o.startedAgoS !== undefined) p.metadata!.creationTimestamp = new Date(Date.now() - o.startedAgoS * 1000) as never;
       w.kube.add(p);
     };
     add('cni-attach-agent-dead1', 'Failed', { reason: 'DeadlineExceeded' });
     add('cni-attach-agent-done1', 'Succeeded');
     add('cni-attach-agent-busy1', 'Running');
     add('cni-attach-agent-new01', 'Pending');
+    add('cni-attach-agent-kill9', 'Running', { by: { host: hostname(), pid: 2 ** 22 + 7 }, startedAgoS: 30 });
+    add('cni-attach-agent-other', 'Running', { by: { host: 'laptop-2', pid: 77 }, startedAgoS: 30 });
+    add('cni-attach-agent-late1', 'Running', { by: { host: 'laptop-2', pid: 78 }, startedAgoS: 661 });
+    add('cni-attach-agent-mine1', 'Running', { by: { host: hostname(), pid: process.pid }, startedAgoS: 700 });
+    add('cni-attach-agent-forge', 'Running', { by: { host: hostname(), pid: 'x' }, startedAgoS: 30 });
     add('cni-attach-agent-tools', 'Failed', { namespace: 'cni-tools', reason: 'DeadlineExceeded' });
     add('some-job-x', 'Failed', { labels: { app: 'job' } });
     return w;
   }
   const left = (w: ReturnType<typeof world>) => [...w.kube.pods.keys()].filter((k) => !k.startsWith('shop/')).sort();
+  const DELETABLE = ['kube-system/cni-attach-agent-dead1', 'kube-system/cni-attach-agent-done1', 'kube-system/cni-attach-agent-kill9', 'kube-system/cni-attach-agent-late1'];
 
-  it('deletes the finished ones of this tool (Failed, Succeeded) in the agent namespace, says so on stderr, never a Pending or Running one', async () => {
+  it('deletes the finished ones of this tool, those whose command (named on them) ran on this host and is gone, and those past their deadline; never one a command may be using (its command runs here, another host\'s within its deadline, or one it cannot tell), saying so', async () => {
     const w = agentsWorld();
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.kube.deleted.sort()).toEqual(['kube-system/cni-attach-agent-dead1', 'kube-system/cni-attach-agent-done1']);
-    expect(left(w)).toEqual(['cni-tools/cni-attach-agent-tools', 'kube-system/cni-attach-agent-busy1', 'kube-system/cni-attach-agent-new01', 'kube-system/some-job-x']);
-    expect(w.stderr().split('\n').filter(Boolean).sort()).toEqual([
-      'note: deleted agent pod kube-system/cni-attach-agent-dead1 on node node-b (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
-      'note: deleted agent pod kube-system/cni-attach-agent-done1 on node node-b (Succeeded), left behind by a cni-attach command that did not end normally',
+    expect(w.kube.deleted.sort()).toEqual(DELETABLE);
+    expect(left(w)).toEqual(['cni-tools/cni-attach-agent-tools', 'kube-system/cni-attach-agent-busy1', 'kube-system/cni-attach-agent-forge', 'kube-system/cni-attach-agent-mine1', 'kube-system/cni-attach-agent-new01', 'kube-system/cni-attach-agent-other', 'kube-system/some-job-x']);
+    const lines = w.stderr().split('\n').filter(Boolean).sort();
+    expect(lines.filter((l) => l.startsWith('note: deleted'))).toEqual([
+      'note: deleted agent pod kube-system/cni-attach-agent-dead1 on node node-b: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
+      'note: deleted agent pod kube-system/cni-attach-agent-done1 on node node-b: finished (Succeeded), left behind by a cni-attach command that did not end normally',
+      `note: deleted agent pod kube-system/cni-attach-agent-kill9 on node node-b: Running, made by a cni-attach command (pid ${2 ** 22 + 7} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
+      expect.stringMatching(/^note: deleted agent pod kube-system\/cni-attach-agent-late1 on node node-b: Running past its deadline \(started \S+Z, activeDeadlineSeconds 600\), made by a cni-attach command \(pid 78 on host laptop-2\): no command can be using it, and its kubelet did not end it$/),
+    ]);
+    // the ones that may be in use are said (not this host's running command's: that one is in use, nothing to say)
+    expect(lines.filter((l) => l.startsWith('note: left'))).toEqual([
+      'note: left agent pod kube-system/cni-attach-agent-busy1 on node node-b: Running, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
+      // a `by` that is no command (anyone who may create pods there may write it) names none
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; past its deadline at \S+Z, a cni-gc deletes it$/),
+      'note: left agent pod kube-system/cni-attach-agent-new01 on node node-b: Pending, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a cni-attach command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at \S+Z, a cni-gc deletes it$/),
     ]);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
   });
@@ -835,11 +858,24 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
     const w = agentsWorld();
     expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
     expect(w.kube.deleted).toEqual([]);
-    expect(w.stderr()).toContain('note: would delete agent pod kube-system/cni-attach-agent-dead1 on node node-b (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally\n');
-    expect(w.stderr().match(/would delete/g)).toHaveLength(2);
+    expect(w.stderr()).toContain('note: would delete agent pod kube-system/cni-attach-agent-dead1 on node node-b: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally\n');
+    expect(w.stderr().match(/would delete/g)).toHaveLength(4);
     expect(await w.cli(gcCommand, ['--agent-namespace', 'cni-tools', '-o', 'json'])).toBe(0);
     expect(w.kube.deleted).toEqual(['cni-tools/cni-attach-agent-tools']);
     expect(JSON.parse(w.stdout()).agentPodsDeleted).toEqual(['cni-tools/cni-attach-agent-tools']);
+  });
+
+  it('cni-list -A names the leftovers (the ones cni-gc deletes) with the cni-gc that deletes them; without -A, or with -o json, it does not', async () => {
+    const w = agentsWorld();
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    const notes = w.stderr().split('\n').filter((l) => l.includes('agent pod')).sort();
+    expect(notes.map((l) => l.slice(0, l.indexOf(':', 6)))).toEqual(DELETABLE.map((n) => `note: agent pod ${n} on node node-b is left over`));
+    expect(notes.every((l) => l.endsWith('; `kubectl cni-gc` deletes it'))).toBe(true);
+    expect(w.kube.deleted).toEqual([]);
+    expect(await w.cli(listCommand, [])).toBe(0);
+    expect(w.stderr()).not.toContain('agent pod');
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    expect(w.stderr()).not.toContain('agent pod');
   });
 
   it('a list it may not make is a note, and gc goes on; a delete that fails is a problem of the gc (exit 4)', async () => {
@@ -869,7 +905,7 @@ describe('kubectl cni-gc: an attachment whose interface is gone is not alive (fa
     // before: "gc: freed 0 stale attachments, 1 alive"
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 interface gone (cni-detach frees its lease)\n');
-    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
+    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
     expect(dels(w)).toHaveLength(0);
     expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout())).toMatchObject({ alive: 0, freed: [], interfaceGone: [{ target: 'pod shop/web-1', ifname: 'eth1', network: 'net', containerId: SANDBOX, clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1' }] });

@@ -192,6 +192,8 @@ describe('an invalid record through the commands: shown by cni-list, left alone 
     w.deps.hostname = () => 'laptop';
     w.runtime.sandboxes.clear();
     w.pod.spec!.nodeName = 'node-2'; // where its record says it is (a pod runs on one node)
+    // its attach wrote its network-status (else its row says it is missing)
+    w.pod.metadata!.annotations = { ...w.pod.metadata!.annotations, 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'net', interface: 'net1' }]) };
     await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-2', ifname: 'net1', network: 'net', containerId: 'a'.repeat(64) }, { result: {} }));
     const key = recordKey('b'.repeat(64), 'net2');
     const value = { ...good(), node: 'node-2', pod: 'db-1', uid: 'uid-db', ifname: 'net2', containerId: 'b'.repeat(64), ...change };

@@ -614,7 +614,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     node2.addPlugin('/opt/cni/bin/bridge', () => ({}));
     const reached: string[] = [];
     w.runtime.nodeExecutor = async (n: string) => (reached.push(n), n === 'node-2' ? node2 : undefined);
-    w.kube.add(makePod({ name: 'db-2', namespace: 'shop', uid: 'uid-db-2', node: 'node-2' }));
+    w.kube.add(makePod({ name: 'db-2', namespace: 'shop', uid: 'uid-db-2', node: 'node-2', annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'net', interface: 'net1' }]) } }));
     // its sandbox runs (the fake runtime answers for every node): what node-2 holds of db-2 under C is alive
     w.runtime.add('shop', 'db-2', 'uid-db-2', { id: C, pid: 9, netnsPath: '/proc/9/ns/net' });
     return { ...w, node2, reached };
@@ -769,13 +769,29 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await rows([])).toEqual([['db-2', 'attached', undefined]]);
     expect(w.reached).toEqual([]);
     expect(await rows(['--node', 'node-2'])).toEqual([['db-2', 'sandbox gone', 'kubectl cni-gc --node node-2']]);
+    const find2 = w.runtime.findSandbox.bind(w.runtime);
     w.runtime.findSandbox = async () => {
       throw new UnreachableError('cannot reach the CRI runtime on node node-2: ctr failed');
     };
     expect(await rows(['--node', 'node-2'], 4)).toEqual([['db-2', 'attached', undefined]]);
     expect(w.stderr()).toMatch(/^error: the sandboxes of attachments on node-2 could not all be looked up there \(REASON: sandbox not checked\): cannot reach the CRI runtime on node node-2: ctr failed$/m);
-    expect(await w.cli(listCommand, ['-A', '--node', 'node-9'])).toBe(0);
-    expect(w.stderr()).toBe('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9: nothing to look up there\n');
+    // a node of no pod and no record: not found, as cni-gc --node answers it (before: this note, exit 0)
+    expect(await w.cli(listCommand, ['-A', '--node', 'node-9'])).toBe(3);
+    expect(w.stdout()).toBe('');
+    expect(w.stderr()).toMatch(/^error: node "node-9" not found: no pod is scheduled there and no attachment is recorded there \(the nodes with pods or records: /);
+    // a user who may list only one namespace's pods: the name is not checked (no refusal for it), the rows still filtered
+    const { ApiStatusError } = await import('../../src/errors.js');
+    const listPods = w.kube.listPods.bind(w.kube);
+    w.kube.listPods = async (ns, sel) => {
+      if (ns === undefined) throw new ApiStatusError('listing pods: the API server answered 403 (Forbidden)', 403, 'Forbidden', 'forbidden');
+      return listPods(ns, sel);
+    };
+    w.runtime.findSandbox = find2;
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-9'])).toBe(0);
+    expect(w.stderr()).toContain('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json', '--node', 'node-2'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { pod: string; state: string }[] }).items.map((x) => [x.pod, x.state])).toEqual([['db-2', 'sandbox gone']]);
+    w.kube.listPods = listPods;
     // without -A, one namespace is listed: said, with -A (tryout: read as "nothing on that node")
     expect(await w.cli(listCommand, ['-n', 'other', '--node', 'node-2'])).toBe(0);
     expect(w.stderr().split('\n')).toContain('note: --node node-2: no attachment of a live pod listed here is recorded on node node-2: nothing to look up there (only namespace other is listed: -A lists every namespace)');
@@ -946,9 +962,11 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     w.deps.hostname = () => 'laptop';
     w.pod.metadata!.labels = { app: 'web' };
     w.pod.spec!.nodeName = 'node-3'; // where its records say it is (a pod runs on one node)
-    w.kube.add(makePod({ name: 'web-2', namespace: 'shop', uid: 'uid-web-2', node: 'node-2', labels: { app: 'web' } }));
-    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', node: 'node-3', labels: { app: 'db' } }));
-    w.kube.add(makePod({ name: 'web-9', namespace: 'other', uid: 'uid-web-9', node: 'node-4', labels: { app: 'web' } }));
+    // their attaches wrote their network-status (else each row says it is missing: unannotated in cli/list.ts)
+    w.pod.metadata!.annotations = { ...w.pod.metadata!.annotations, ...{ [NETWORK_STATUS]: JSON.stringify([{ name: 'net', interface: 'net1' }]) } };
+    w.kube.add(makePod({ name: 'web-2', namespace: 'shop', uid: 'uid-web-2', node: 'node-2', labels: { app: 'web' }, annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'net', interface: 'net1' }]) } }));
+    w.kube.add(makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', node: 'node-3', labels: { app: 'db' }, annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'net', interface: 'net1' }]) } }));
+    w.kube.add(makePod({ name: 'web-9', namespace: 'other', uid: 'uid-web-9', node: 'node-4', labels: { app: 'web' }, annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'net', interface: 'net1' }]) } }));
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', containerId: 'a'.repeat(64) }));
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-2', uid: 'uid-web-2', node: 'node-2', containerId: 'b'.repeat(64) }));
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-1', uid: 'uid-db', node: 'node-3', containerId: 'c'.repeat(64) }));
@@ -1011,8 +1029,10 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
       throw forbidden('listing configmaps in kube-system');
     };
     expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers'])).toBe(4);
-    expect(w.stdout()).toMatch(/^web-1\s+eth9\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+    expect(w.stdout()).toMatch(/^web-1\s+eth9\s+net\s+198\.18\.0\.2\/24\s+attached\s+no\s+\S+\s+not in the pod's network-status$/m);
+    // attached with --no-annotate: its row says so, with what writes it
     expect(w.stderr()).toBe(
+      "note: to clear web-1 eth9 (attached): `kubectl cni-attach web-1 -n shop --ifname eth9 --conf FILE` (FILE: the config of network net it was attached with, or --net with its NetworkAttachmentDefinition)\n" +
       "error: the cluster's attachment records could not be read: listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden: User \"me\" cannot list resource \"configmaps\"; attachments on other nodes are not shown\n",
     );
     // the pods refused too: the first failure decides, the next is a note
@@ -1272,7 +1292,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     // before: "gc: freed 2 stale attachments, 1 alive"
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
-    expect(w.stderr()).toContain(`note: net1 of pod shop/db-4 (network net) is not counted alive: net1 is not in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 any more (deleted by someone else?); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach db-4 -n shop --ifname net1\`\n`);
+    expect(w.stderr()).toContain(`note: net1 of pod shop/db-4 (network net) is not counted alive: net1 is not in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach db-4 -n shop --ifname net1\`\n`);
     expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A)).toEqual([]);
     expect(await recorded(w)).toEqual(['db-4/net1']);
     // its links read with net1 among them: alive
