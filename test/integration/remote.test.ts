@@ -853,9 +853,14 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
     expect(await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).toMatch(/inet 198\.18\.71\.\d+\/24/);
     expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([file]);
-    const l = await runCli('list', [...w.listArgs, '--node', 'node-b', '-o', 'json']);
-    expectOk(l);
-    expect((JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((i) => [i.pod, i.node, i.state])).toEqual([['web-1', 'node-a', 'attached']]);
+    // --node filters rows to that node (as kubectl's --field-selector spec.nodeName): web-1's row is node-a's only
+    const rows = async (node: string) => {
+      const l = await runCli('list', [...w.listArgs, '--node', node, '-o', 'json']);
+      expectOk(l);
+      return (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string }[] }).items.map((i) => [i.pod, i.node, i.state]);
+    };
+    expect(await rows('node-b')).toEqual([]);
+    expect(await rows('node-a')).toEqual([['web-1', 'node-a', 'attached']]);
     await rm(`${nodeCacheDir(w.ws.dir, 'node-b')}/results/${file}`);
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
