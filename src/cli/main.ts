@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { heldOnce, interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv } from './argv.js';
@@ -178,11 +178,14 @@ function levelOr0(text: string): number {
   }
 }
 
-function report(e: unknown, io: Io, verbose: boolean): number {
+function report(err: unknown, io: Io, verbose: boolean): number {
+  let e = err;
   if (e instanceof CommanderError) {
     // commander already printed "error: …" (or the help); help and --version are not errors
     return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   }
+  const cut = cutBySignal(e, verbose);
+  if (cut) e = cut;
   if (e instanceof CniAttachError) {
     io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
@@ -196,6 +199,28 @@ function report(e: unknown, io: Io, verbose: boolean): number {
   io.err(`error: internal error: ${shown((e as Error)?.message ?? String(e))}${verbose ? '' : ' (run with -v for details)'}\n`);
   if (verbose) io.err(`${shownLines((e as Error)?.stack ?? '')}\n`);
   return ExitCode.PluginFailed;
+}
+
+/**
+ * The StoppedError of a command whose step the user's signal cut short, which then failed as a step fails (a look-up
+ * through an agent whose run was killed: "cannot reach the CRI runtime … failed", exit 4; an agent's start, a node
+ * session's opening, a read, an API request): the signal's doing, so 128 + n, said as a stop (README "Exit codes").
+ * Before any change began (no hold() ever taken: exec/interrupt.ts heldOnce) — whatever the error — "stopped by SIGINT
+ * (Ctrl-C) before it changed anything: nothing was changed", the cut step's own words only with -v. During a change,
+ * an unreachable node or cluster only (the engine's own errors say their stop already): its message, after "stopped
+ * by SIGINT (Ctrl-C):", with what it says it left (else 'recorded'). Input refused (usage) stays as it is; so does a
+ * batch's (it says its stops per pod: cli/bulk.ts). undefined when e is not such an error.
+ */
+export function cutBySignal(e: unknown, verbose = false): StoppedError | undefined {
+  const sig = interruptedBy();
+  if (!sig || stoppedBy(e) || e instanceof CommanderError || e instanceof SomeFailedError) return undefined;
+  if (e instanceof CniAttachError && e.kind === 'usage') return undefined;
+  const said = (e as Error)?.message ?? String(e);
+  if (!heldOnce()) {
+    return new StoppedError(sig, `stopped by ${signalName(sig)} before it changed anything: nothing was changed${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
+  }
+  if (!(e instanceof CniAttachError) || e.kind !== 'unreachable') return undefined;
+  return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, e.left ?? 'recorded');
 }
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
