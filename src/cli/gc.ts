@@ -14,7 +14,7 @@ import type { Stale } from '../cni/gc.js';
 import type { Classified, State, World } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
-import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
+import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, noClusterConfigured } from './targets.js';
@@ -934,7 +934,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     const needCluster = found.some((f) => podOf(f.entry));
     // an unfinished attach whose lock is held right now is running (attaching): left alone, and valid for CNI GC
-    const lockHeld = (containerId: string, ifname: string) => cache.lockHeld(containerId, ifname);
+    const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
     let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
@@ -1046,12 +1046,12 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     unchecked.push(...settled.alive.filter((c) => c.unchecked));
     // stale locks (a dead holder, or none written) are broken as any command would; live holders' are left alone
     if (!flags.dryRun) {
-      for (const l of await cache.staleLocks()) {
+      for (const l of await unlessDenied(cache, deps, 'the locks', () => cache.staleLocks(), [])) {
         if (await cache.clearStaleLock(l.file)) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${l.file}`)}: ${l.why}\n`);
       }
     }
     // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
-    const swept = flags.dryRun ? [] : await cache.sweepTemp();
+    const swept = flags.dryRun ? [] : await unlessDenied(cache, deps, 'the temp files', () => cache.sweepTemp(), []);
     for (const f of swept) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${f}`)}, left by a writer that died\n`);
 
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node

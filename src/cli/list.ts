@@ -5,7 +5,7 @@ import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, collectList, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
-import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
+import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, noClusterConfigured, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
@@ -431,7 +431,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     });
 
     // an unfinished attach's intent under a lock held now is an attach still running, not an interrupted one
-    const lockHeld = (containerId: string, ifname: string) => cache.lockHeld(containerId, ifname);
+    const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
     let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     let podList: Pod[] | undefined;
     // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by); the
@@ -505,7 +505,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         }
       }
     }
-    const locks = podName === undefined ? await cache.staleLocks() : [];
+    const locks = podName === undefined ? await unlessDenied(cache, deps, 'the locks', () => cache.staleLocks(), []) : [];
     const classified = await classify(found, world);
     const unchecked = classified.filter((c) => c.unchecked);
     if (unchecked.length) {
