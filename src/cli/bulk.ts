@@ -8,7 +8,7 @@
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
 import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
-import { hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
+import { duringStep, hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -319,6 +319,25 @@ export async function batchOf(
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
+  // the first signal's note says what it does now (cli/main.ts stoppingNote): no pod began, nothing changed
+  const end = duringStep('stopping before any pod was started: nothing was changed');
+  try {
+    return await listAndReady(flags, deps, api, namespace, verb, parallel, prepare);
+  } finally {
+    end();
+  }
+}
+
+/** batchOf's steps: the list, then the runtimes readied (agents started, the pods looked up). */
+async function listAndReady(
+  flags: CommonFlags,
+  deps: Deps,
+  api: KubeApi,
+  namespace: string,
+  verb: string,
+  parallel: number,
+  prepare?: (exec: Executor) => void,
+): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const got = await unlessSignal(withUserSelector(flags.selector, api.listPods(namespace, flags.selector)));
   if ('s' in got) throw new StoppedError(got.s, `${verb} stopped by ${signalName(got.s)} while listing the pods: nothing changed`);
   const listed = got.v;

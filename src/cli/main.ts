@@ -1,7 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
 import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
-import { heldOnce, interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
+import { heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv } from './argv.js';
 import { parseLevel } from './options.js';
@@ -295,12 +295,27 @@ function earlySignals(): NodeJS.Signals[] {
 }
 
 /**
- * The note on the first signal while something runs, by command: an attach rolls back what it changed; a detach (or
- * gc) changes nothing back (a DEL stopped leaves its record, which the same command finishes later).
+ * The note on the first signal while something runs: what the command does at that moment. A step that says so
+ * (exec/interrupt.ts duringStep: the wait for a network-status update, whose change is made) speaks for itself;
+ * cni-list and cni-check change nothing; before any change is under way (no hold(): a look-up, an agent starting)
+ * nothing was changed yet; during one, an attach rolls back what it changed, a detach (or gc) changes nothing back (a
+ * DEL stopped leaves its record, which the same command finishes later). Before, every command but attach said
+ * "keeping what is recorded …" (cni-list too), and attach "rolling back" also once its interface stood.
  */
 export function stoppingNote(sig: string, command: string): string {
-  const then = /cni-attach$/.test(command) ? 'rolling back what it changed' : 'keeping what is recorded, for the same command to finish later';
-  return `note: ${sig}: stopping what runs now and ${then} (send it again to quit at once)`;
+  const step = stepWords();
+  const then =
+    step ??
+    (/cni-list$/.test(command)
+      ? 'stopping: listing changes nothing'
+      : /cni-check$/.test(command)
+        ? 'stopping what runs now: CHECK changes nothing'
+        : !holding()
+          ? 'stopping what runs now: nothing was changed yet'
+          : /cni-attach$/.test(command)
+            ? 'stopping what runs now and rolling back what it changed'
+            : 'stopping what runs now and keeping what is recorded, for the same command to finish later');
+  return `note: ${sig}: ${then} (send it again to quit at once)`;
 }
 
 /** Entry for bin/: run and exit with the code. */
