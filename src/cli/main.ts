@@ -109,11 +109,25 @@ export const stdio: Io = {
   err: (s) => stderr.write(shownLines(s)),
 };
 
+/**
+ * commander's error, in words that say what is wrong where its own mislead: `--dry-run=server` (kubectl's values are
+ * taken: argv.ts) was "unknown option '--dry-run=server'", as if there were no --dry-run.
+ */
+function reworded(text: string): string {
+  const dry = /^error: unknown option '--dry-run=(.*?)'/.exec(text);
+  if (dry) {
+    const server = dry[1] === 'server';
+    return `error: --dry-run=${dry[1]}: ${server ? 'no server-side dry run here: the change is made on a node by CNI plugins, which have none' : 'not a value of --dry-run'}; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n`;
+  }
+  return text;
+}
+
 /** commander's output: through io; where that is a pipe or a file, 80 columns (commander's default) and no colours. */
 function outputOf(io: Io): OutputConfiguration {
   return {
     writeOut: io.out,
     writeErr: io.err,
+    outputError: (text, write) => write(reworded(text)),
     ...(io === stdio && stdout.isDirect ? { getOutHelpWidth: () => 80, getOutHasColors: () => false } : {}),
     ...(io === stdio && stderr.isDirect ? { getErrHelpWidth: () => 80, getErrHasColors: () => false } : {}),
   };

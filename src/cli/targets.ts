@@ -268,7 +268,7 @@ export function podOf(l: PodLookup): { namespace: string; name: string; uid?: st
  * A pod the API does not have, that nothing looked at names — no record in the cluster (of any interface, attached,
  * interrupted or attaching), no entry or intent in `cache` (this host's, where a gone pod no record places is looked
  * for) — is a name nobody knows (a typo, another namespace): NotFoundError (exit 3) as kubectl answers for a missing
- * object, `pod "nope" not found in namespace "shop"`, before any note or DEL; not "no longer exists … nothing to do".
+ * object, `pods "nope" not found in namespace "shop"` (resolve/kube.ts podNotFound), before any note or DEL; not "no longer exists … nothing to do".
  */
 export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, cache: ResultCache, prepare?: (exec: Executor) => void): Promise<PodLookup & { recordsUnread?: unknown }> {
   const { lookupPod, argsMatchPod } = await load.pods();
@@ -280,7 +280,7 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
     const { listRecords } = await import('../resolve/records.js');
     const all = await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => ((recordsUnread = e), []));
     if (recordsUnread === undefined && !all.some((r) => r.namespace === namespace && r.pod === name) && !(await cache.all()).some((f) => argsMatchPod(f.entry.cniArgs, namespace, name))) {
-      throw new NotFoundError(`pod ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`);
+      throw new NotFoundError((await import('../resolve/kube.js')).podNotFound(namespace, name));
     }
     const node = newestOf(all, flags, namespace, name, () => true)[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;

@@ -133,7 +133,7 @@ describe('refusals', () => {
   it('missing pod exits 3', async () => {
     const w = world();
     expect(await w.cli(attachCommand, ['nope', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
-    expect(w.stderr()).toMatch(/pod shop\/nope.*not found/);
+    expect(w.stderr()).toMatch(/^error: pods "nope" not found in namespace "shop"$/m);
   });
   it('a sandbox of an earlier pod of the same name (uid differs) is refused', async () => {
     const w = world();
@@ -401,10 +401,10 @@ describe('kubectl cni-detach POD', () => {
     for (const [make, extra] of [[detachCommand, []], [detachCommand, ['--force']], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
       expect(await w.cli(make, ['nope', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
       expect(w.stdout()).toBe('');
-      expect(w.stderr()).toBe('error: pod "nope" not found in namespace "shop"\n');
+      expect(w.stderr()).toBe('error: pods "nope" not found in namespace "shop"\n');
       // the same name in a namespace that has no such pod either
       expect(await w.cli(make, ['web-1', '-n', 'other', '--ifname', 'eth1', ...extra])).toBe(3);
-      expect(w.stderr()).toBe('error: pod "web-1" not found in namespace "other"\n');
+      expect(w.stderr()).toBe('error: pods "web-1" not found in namespace "other"\n');
     }
     expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
     // web-1 deleted: the cluster's record names it (this host's cache emptied), then only the cache's entry of another interface
@@ -662,5 +662,48 @@ describe('-l / --all: many pods', () => {
     expect(await w.cli(attachCommand, [...extra, '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
     expect(w.stderr()).toMatch(msg);
     expect(w.exec.calls).toHaveLength(0);
+  });
+});
+
+describe('kubectl\'s forms of a pod argument and of --dry-run', () => {
+  it('pod/NAME, pods/NAME and po/NAME name the pod, as kubectl exec/logs take them (before: exit 3, "the server could not find the requested resource"); another TYPE/ or a malformed one is exit 2, nothing asked', async () => {
+    const w = world();
+    for (const arg of ['pod/web-1', 'pods/web-1', 'po/web-1']) {
+      expect(await w.cli(attachCommand, [arg, '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), `${arg}: ${w.stderr()}`).toBe(0);
+      expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-1 /);
+      expect(await w.cli(checkCommand, [arg, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+      expect(await w.cli(detachCommand, [arg, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+      expect(w.stdout()).toBe('eth1 detached from pod shop/web-1 (network net)\n');
+    }
+    const asked = w.kube.patches.length;
+    for (const [arg, said] of [
+      ['deploy/web', 'error: "deploy/web": "deploy" is not a pod: these commands work on pods (POD, or pod/POD); the pods of a workload are chosen with -l SELECTOR\n'],
+      ['pod/', 'error: "pod/": arguments in resource/name form must have a single resource and name\n'],
+      ['pod/a/b', 'error: "pod/a/b": arguments in resource/name form must have a single resource and name\n'],
+    ] as const) {
+      for (const [make, extra] of [[attachCommand, ['--conf', '-']], [detachCommand, []], [checkCommand, []]] as const) {
+        expect(await w.cli(make, [arg, '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(2);
+        expect(w.stderr()).toBe(said);
+      }
+    }
+    expect(w.kube.patches.length).toBe(asked);
+  });
+  it('a pod the API does not have: one wording, kubectl\'s (attach said `pod shop/nope: pods "nope" not found`, detach and check `pod "nope" not found in namespace "shop"`)', async () => {
+    const w = world();
+    for (const [make, extra] of [[attachCommand, ['--conf', '-']], [detachCommand, []], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['nope', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stderr()).toBe('error: pods "nope" not found in namespace "shop"\n');
+    }
+  });
+  it('--dry-run=client is --dry-run, --dry-run=none none (kubectl\'s values; it was "unknown option \'--dry-run=client\'", as if there were no --dry-run); --dry-run=server is refused saying why, exit 2', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--dry-run=client'])).toBe(0);
+    expect(w.stdout()).toMatch(/^# target: pod=shop\/web-1 /);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toEqual([]);
+    expect(await w.cli(attachCommand, [...attachArgs, '--dry-run=none'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run=server'])).toBe(2);
+    expect(w.stderr()).toBe("error: --dry-run=server: no server-side dry run here: the change is made on a node by CNI plugins, which have none; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n");
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });
