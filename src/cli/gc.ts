@@ -1138,9 +1138,16 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     outcome.failed = outcome.failed.filter((f) => !cut.some((c) => c.f === f));
     const notStarted = [...(outcome.notStarted ?? []).map((stale) => ({ stale, error: undefined as unknown })), ...cut.filter((c) => c.how === 'not started').map((c) => c.f)];
     const stoppedKept = cut.filter((c) => c.how === 'stopped').map((c) => c.f);
-    if (cut.length) outcome.stoppedBy ??= signal;
+    // nodes whose reaching it cut (an agent starting, a look-up): not visited, for the next cni-gc
+    const notVisited = signal ? unreached.filter((u) => cutBy(u.error) !== undefined) : [];
+    for (const u of notVisited) unreached.splice(unreached.indexOf(u), 1);
+    if (cut.length || notVisited.length) outcome.stoppedBy ??= signal;
     const stopSaid = outcome.stoppedBy
-      ? `stopped by ${signalName(outcome.stoppedBy)}: ${[...(stoppedKept.length ? [`${stoppedKept.length} stopped, still recorded`] : []), ...(notStarted.length ? [`${notStarted.length} not started`] : [])].join(', ') || 'nothing else started'}`
+      ? `stopped by ${signalName(outcome.stoppedBy)}: ${[
+          ...(stoppedKept.length ? [`${stoppedKept.length} stopped, still recorded`] : []),
+          ...(notStarted.length ? [`${notStarted.length} not started`] : []),
+          ...(notVisited.length ? [`${notVisited.length} node${notVisited.length > 1 ? 's' : ''} not visited (${notVisited.map((u) => u.node).join(', ')})`] : []),
+        ].join(', ') || 'nothing else started'}`
       : undefined;
 
     const verb = flags.dryRun ? 'would free' : 'freed';

@@ -222,20 +222,28 @@ function report(err: unknown, io: Io, verbose: boolean): number {
  * Before any change began (no hold() ever taken: exec/interrupt.ts heldOnce) — whatever the error — "stopped by SIGINT
  * (Ctrl-C) before it changed anything: nothing was changed", the cut step's own words only with -v. During a change,
  * an unreachable node or cluster only (the engine's own errors say their stop already): its message, after "stopped
- * by SIGINT (Ctrl-C):", with what it says it left (else 'recorded'). Input refused (usage) stays as it is; so does a
- * batch's (it says its stops per pod: cli/bulk.ts). undefined when e is not such an error.
+ * by SIGINT (Ctrl-C):", with what it says it left (else 'recorded'). Several things of which the first failed so
+ * (cni-list's rows, cni-gc's nodes, a batch's pods: SomeFailedError; a batch stopped says its stops itself, cli/bulk.ts):
+ * their message after "stopped by SIGINT (Ctrl-C):". Input refused (usage) stays as it is. undefined when e is not such
+ * an error.
  */
 export function cutBySignal(e: unknown, verbose = false): StoppedError | undefined {
   const sig = interruptedBy();
-  if (!sig || stoppedBy(e) || e instanceof CommanderError || e instanceof SomeFailedError) return undefined;
-  if (e instanceof CniAttachError && e.kind === 'usage') return undefined;
+  if (!sig || stoppedBy(e) || e instanceof CommanderError) return undefined;
   const said = (e as Error)?.message ?? String(e);
+  // what many things ended with (cni-list's rows, cni-gc's nodes, a batch's pods), the first an unreachable node or
+  // cluster: said as it is, after the stop (what was printed before stands)
+  if (e instanceof SomeFailedError) return !stoppedBy(e.first) && cutKind(e.first) ? new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, heldOnce() ? 'recorded' : 'nothing') : undefined;
+  if (e instanceof CniAttachError && e.kind === 'usage') return undefined;
   if (!heldOnce()) {
     return new StoppedError(sig, `stopped by ${signalName(sig)} before it changed anything: nothing was changed${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
   }
-  if (!(e instanceof CniAttachError) || e.kind !== 'unreachable') return undefined;
-  return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, e.left ?? 'recorded');
+  if (!cutKind(e)) return undefined;
+  return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, (e as CniAttachError).left ?? 'recorded');
 }
+
+/** An error a step cut short by the signal ends with: an unreachable node or cluster. */
+const cutKind = (e: unknown): boolean => e instanceof CniAttachError && e.kind === 'unreachable';
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 

@@ -128,3 +128,31 @@ describe('cni-gc stopped by the user\'s signal: said as a batch says it (not sta
     expect(w.stderr().trim().split('\n').at(-1)).toBe('error: gc stopped by SIGINT (Ctrl-C): 1 stopped, still recorded, 2 not started; 0 freed; what is left stays recorded: run cni-gc again');
   });
 });
+
+describe('cni-list and cni-gc whose look-ups the signal cut short: a stop, exit 130 (it was exit 4, "could not be listed")', () => {
+  it('cni-list: this host\'s sandboxes not listed because the signal stopped the look-up: its rows, then "stopped by SIGINT (Ctrl-C): …"', async () => {
+    const { listCommand } = await import('../../src/cli/list.js');
+    const w = fresh.world.world();
+    expect(await w.cli(fresh.attach.attachCommand, [...POD, '--conf', '-'])).toBe(0);
+    w.runtime.listSandboxes = async () => {
+      fresh.interrupt.interrupt('SIGINT');
+      throw new fresh.errors.UnreachableError('cannot reach the CRI runtime on this host: crictl pods failed: signal: interrupt');
+    };
+    expect(await w.cli(listCommand, ['-A']), w.stderr()).toBe(130);
+    expect(w.stdout()).toMatch(/web-1/);
+    expect(w.stderr()).toMatch(/^error: stopped by SIGINT \(Ctrl-C\): this host's sandboxes could not be listed: /m);
+  });
+
+  it('cni-gc: a node whose agent\'s start the signal cut is "not visited", not a problem (it was "node X was not looked at: cannot reach …", exit 4)', async () => {
+    const { gcCommand } = await import('../../src/cli/gc.js');
+    const w = fresh.world.world();
+    w.kube.add((await import('../fakes/kube.js')).makePod({ name: 'db-1', namespace: 'shop', uid: 'uid-db', node: 'node-2' }));
+    w.runtime.nodeExecutor = async () => {
+      fresh.interrupt.interrupt('SIGINT');
+      throw new fresh.errors.UnreachableError('cannot reach node node-2: its agent pod did not start');
+    };
+    expect(await w.cli(gcCommand, ['--node', 'node-2']), w.stderr()).toBe(130);
+    expect(w.stderr()).not.toMatch(/was not looked at|problem/);
+    expect(w.stdout()).toMatch(/; stopped by SIGINT \(Ctrl-C\): 1 node not visited \(node-2\)$/m);
+  });
+});
