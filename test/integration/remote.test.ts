@@ -1044,6 +1044,37 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     }
   });
 
+  it('Ctrl-C during the sandbox look-up on the node (attach, detach, check): a stop, exit 130, nothing changed (it was "cannot reach the CRI runtime on node node-a (through agent pod …): sh -c (sandbox look-up) failed: @cni-attach-lookup-… tasks", exit 4)', async () => {
+    const w = await world();
+    // the look-up on node-a waits: its ctr (bind-mounted over in that node's mount namespace only) says it began,
+    // sleeps, then runs the real one
+    const started = join(w.ws.dir, 'lookup.started');
+    const marker = uniqueSeconds(30);
+    lab.defer('slow look-up', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
+    const realCtr = join(w.ws.dir, 'ctr.real');
+    await copyFile('/usr/bin/ctr', realCtr);
+    await writeFile(join(w.ws.dir, 'ctr.slow'), `#!/bin/sh\ntouch ${started}\nsleep ${marker}\nexec ${realCtr} "$@"\n`, { mode: 0o755 });
+    await must(['nsenter', `--mount=${join(w.ws.dir, 'node-namespaces', 'node-a')}`, '--', 'mount', '--bind', join(w.ws.dir, 'ctr.slow'), '/usr/bin/ctr']);
+    try {
+      for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []], ['check', []]] as const) {
+        await rm(started, { force: true });
+        const run = spawnCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...w.common]);
+        expect(await waitFor(async () => existsSync(started), 20_000), `${tool}: the look-up began`).toBe(true);
+        run.kill('SIGINT');
+        const r = await run.done;
+        expect(r.exitCode, `${tool}: ${r.stderr}`).toBe(130);
+        expect(r.stderr).toMatch(/^error: stopped by SIGINT \(Ctrl-C\) (during the sandbox look-up on node node-a \(through agent pod \S+\)|before it changed anything): nothing was changed$/m);
+        expect(r.stderr).not.toMatch(/cannot reach|internal error/);
+        expect(r.stderr).toMatch(/^note: SIGINT: stopping what runs now: (nothing was changed yet|CHECK changes nothing) \(send it again to quit at once\)$/m);
+        await expect.poll(() => api.listPods('kube-system').length, { timeout: 5000 }).toBe(0);
+      }
+    } finally {
+      await killAll(`^sleep ${marker.replace('.', '\\.')}$`);
+    }
+    expect(api.listConfigMaps('kube-system')).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (interrupted: its command is gone) with the command that clears it', async () => {
     const w = await world();
     const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
