@@ -5,6 +5,7 @@
  *   -n shop   -n=shop   -nshop   --namespace shop   --namespace=shop
  *   -An shop   -An=shop                                    (booleans and a flag taking a value, in one word)
  *   --insecure-skip-tls-verify   --insecure-skip-tls-verify=true|false (also 1/0, t/f, T/F, TRUE/FALSE, True/False)
+ *   --dry-run   --dry-run=client (the same)   --dry-run=none (none)   (kubectl's values; =server is refused)
  *   -v=6   -v 6   -v6   --v=6   --v 6                       (klog's level flag)
  *   --                                                      (everything after it is an argument)
  *
@@ -17,6 +18,7 @@
  * its level only when it is a number (`-v 6`, `-v -3`); a level is checked as kubectl checks it (options.ts parseLevel).
  */
 import type { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
 
 export interface FlagSpec {
   /** "-n" */
@@ -61,9 +63,16 @@ export function scanArgv(argv: string[], flags: FlagSpec[]): Word[] {
   const valueFollows = () => {
     if (i + 1 < argv.length) out.push({ text: argv[++i]!, role: 'value' });
   };
-  /** A boolean written with a value (pflag's `--flag=false`): commander's bare flag, or nothing. */
+  /**
+   * A boolean written with a value (pflag's `--flag=false`): commander's bare flag, or nothing. `--dry-run` also takes
+   * kubectl's values (kubectl's --dry-run is a string flag, "none", "client" or "server", bare meaning client): client
+   * is this tool's dry run (nothing is changed anywhere), none none; server and anything else are left for commander
+   * to refuse, and cli/main.ts says why (exit 2).
+   */
   const boolWithValue = (name: string, value: string, word: string) => {
-    if (TRUE.has(value)) flag(name);
+    if (name === '--dry-run' && (value === 'client' || value === 'none')) {
+      if (value === 'client') flag(name);
+    } else if (TRUE.has(value)) flag(name);
     else if (!FALSE.has(value)) flag(word); // commander says what is wrong
   };
   for (; i < argv.length; i++) {
@@ -119,4 +128,20 @@ export function scanArgv(argv: string[], flags: FlagSpec[]): Word[] {
 /** scanArgv's words as commander reads them. Pure. */
 export function normalizeArgv(argv: string[], flags: FlagSpec[]): string[] {
   return scanArgv(argv, flags).map((w) => w.text);
+}
+
+/**
+ * The POD argument as kubectl's pod commands take it (`kubectl exec pod/web-1`, `kubectl logs pods/web-1`): NAME, or
+ * TYPE/NAME with TYPE pod, pods or po (resource names are lower case, as kubectl's RESTMapper matches them). Any
+ * other TYPE is refused (exit 2): these commands work on pods, and a name holds no '/' (a DNS subdomain). Before,
+ * `pod/one` was looked up as a pod of that name: exit 3, "the server could not find the requested resource".
+ * Errors: UsageError.
+ */
+export function podArgument(value: string): string {
+  const slash = value.indexOf('/');
+  if (slash < 0) return value;
+  const [type, name, ...more] = value.split('/');
+  if (!type || !name || more.length) throw new UsageError(`${JSON.stringify(value)}: arguments in resource/name form must have a single resource and name`);
+  if (type === 'pod' || type === 'pods' || type === 'po') return name;
+  throw new UsageError(`${JSON.stringify(value)}: ${JSON.stringify(type)} is not a pod: these commands work on pods (POD, or pod/POD); the pods of a workload are chosen with -l SELECTOR`);
 }

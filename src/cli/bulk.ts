@@ -8,7 +8,7 @@
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
 import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
-import { hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
+import { duringStep, hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -319,26 +319,32 @@ export async function batchOf(
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
-  const got = await unlessSignal(withUserSelector(flags.selector, api.listPods(namespace, flags.selector)));
-  if ('s' in got) throw new StoppedError(got.s, `${verb} stopped by ${signalName(got.s)} while listing the pods: nothing changed`);
-  const listed = got.v;
-  // a pod on hostNetwork has the node's own network namespace: no command touches it (a pod named alone is refused,
-  // exit 2). Selected with others it is skipped, said in one note, as Multus leaves such pods alone: `--all` in a
-  // namespace that has some (kube-system's, a node agent's) is not a failure.
-  const hostNet = listed.filter((p) => p.spec?.hostNetwork);
-  if (hostNet.length) {
-    const names = hostNet.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
-    deps.io.err(`note: skipped ${names.length} pod${names.length > 1 ? 's' : ''} on hostNetwork (${someNames(names)}): ${names.length > 1 ? 'their' : 'its'} network namespace is the node's own\n`);
+  // the first signal's note says what it does now (cli/main.ts stoppingNote): no pod began, nothing changed
+  const end = duringStep('stopping before any pod was started: nothing was changed');
+  try {
+    const got = await unlessSignal(withUserSelector(flags.selector, api.listPods(namespace, flags.selector)));
+    if ('s' in got) throw new StoppedError(got.s, `${verb} stopped by ${signalName(got.s)} while listing the pods: nothing changed`);
+    const listed = got.v;
+    // a pod on hostNetwork has the node's own network namespace: no command touches it (a pod named alone is refused,
+    // exit 2). Selected with others it is skipped, said in one note, as Multus leaves such pods alone: `--all` in a
+    // namespace that has some (kube-system's, a node agent's) is not a failure.
+    const hostNet = listed.filter((p) => p.spec?.hostNetwork);
+    if (hostNet.length) {
+      const names = hostNet.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
+      deps.io.err(`note: skipped ${names.length} pod${names.length > 1 ? 's' : ''} on hostNetwork (${someNames(names)}): ${names.length > 1 ? 'their' : 'its'} network namespace is the node's own\n`);
+    }
+    const pods = listed.filter((p) => !p.spec?.hostNetwork);
+    if (pods.length === 0) {
+      deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
+      return undefined;
+    }
+    const ready = await unlessSignal((async () => {
+      const runtimes = await deps.runtimes(flags, api);
+      await (await load.pods()).prepareBatch(runtimes, pods, prepare);
+      return runtimes;
+    })());
+    return { pods, runtimes: 'v' in ready ? ready.v : [], parallel };
+  } finally {
+    end();
   }
-  const pods = listed.filter((p) => !p.spec?.hostNetwork);
-  if (pods.length === 0) {
-    deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
-    return undefined;
-  }
-  const ready = await unlessSignal((async () => {
-    const runtimes = await deps.runtimes(flags, api);
-    await (await load.pods()).prepareBatch(runtimes, pods, prepare);
-    return runtimes;
-  })());
-  return { pods, runtimes: 'v' in ready ? ready.v : [], parallel };
 }

@@ -16,6 +16,19 @@ export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
     .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).');
   addTargetOptions(cmd, { confRequired: false, annotate: false });
   addDryRunOption(cmd, 'CHECK');
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  kubectl cni-check web-1 -n shop --ifname eth1
+  kubectl cni-check --netns /var/run/netns/pod-a --ifname eth1
+
+Exit codes: 0 every plugin answered CHECK ok; 1 a plugin failed CHECK (its error shown), or the interface is busy (an
+attach or detach holds it: try again); 2 bad usage or input (also a config before 0.4.0, which has no CHECK); 3 target
+not found, or nothing attached as --ifname (also an attach of it that was interrupted, or one the cluster records with
+another --cache-dir: the message names it); 4 cluster/runtime unreachable; 128+signal (129 SIGHUP, 130 SIGINT,
+143 SIGTERM): stopped by it (CHECK changes nothing).`,
+  );
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
     refuseBulk('cni-check', given, () => listCommandLine(given));
     const kind = targetKind(podName, given);

@@ -200,19 +200,53 @@ export async function loadConf(path: string, deps: Deps): Promise<NetworkConfigL
  * `cni-detach --force` as "unreadable"). Root gets every error as before. Errors: the cache's (UsageError, exit 2).
  */
 export async function thisHostsEntries(cache: ResultCache, deps: Deps): Promise<Found[]> {
-  const root = (process.getuid?.() ?? 0) === 0;
   let found: Found[];
   try {
     found = await cache.all();
   } catch (e) {
-    const code = ((e as { cause?: NodeJS.ErrnoException }).cause ?? (e as NodeJS.ErrnoException)).code;
-    if (root || (code !== 'EACCES' && code !== 'EPERM')) throw e;
+    const code = deniedHere(e);
+    if (!code) throw e;
     deps.io.err(`note: this host's CNI cache ${cache.dir} cannot be read by this user (${code}): its attachments are not included; run as root to include them\n`);
     return [];
   }
-  if (root) return found;
+  if ((process.getuid?.() ?? 0) === 0) return found;
   const denied = found.filter((f) => f.unreadable && /\b(EACCES|EPERM)\b/.test(f.unreadable));
   if (denied.length === 0) return found;
   deps.io.err(`note: ${denied.length} entr${denied.length > 1 ? 'ies' : 'y'} of this host's CNI cache ${cache.dir} cannot be read by this user (${denied.slice(0, 3).map((f) => f.file).join(', ')}${denied.length > 3 ? ', …' : ''}): not included; run as root to include them\n`);
   return found.filter((f) => !denied.includes(f));
+}
+
+/**
+ * EACCES or EPERM of a read of this host's cache (cni/cache.ts's UsageError carries the file error as its cause) when
+ * this user is not root: a directory root made 0700 (libcni's results, cni-attach's locks) keeps such a user out, which
+ * is not a fault of the cache (README "--cache-dir"). undefined for root, and for any other error.
+ */
+function deniedHere(e: unknown): string | undefined {
+  if ((process.getuid?.() ?? 0) === 0) return undefined;
+  const code = ((e as { cause?: NodeJS.ErrnoException }).cause ?? (e as NodeJS.ErrnoException))?.code;
+  return code === 'EACCES' || code === 'EPERM' ? code : undefined;
+}
+
+const saidDenied = new WeakMap<Deps, Set<string>>();
+
+/**
+ * A read of this host's cache besides its entries (thisHostsEntries) — its locks (stale ones listed, held ones asked),
+ * its temp files — for cni-list and cni-gc: for a user who is not root, EACCES/EPERM is `none` and a note, once per
+ * command and `what` ("its locks"), that what it would have shown is not included ("note: the locks of this host's CNI
+ * cache /var/lib/cni cannot be read by this user (EACCES): not included; run as root to include them"); the cluster's
+ * rows are listed as ever. Before, `cannot use the CNI cache … (reading locks: EACCES …)`, exit 2, no rows at all.
+ * Root, and any other error: thrown (UsageError, exit 2).
+ */
+export async function unlessDenied<T>(cache: ResultCache, deps: Deps, what: string, read: () => Promise<T>, none: T): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    const code = deniedHere(e);
+    if (!code) throw e;
+    const said = saidDenied.get(deps) ?? new Set<string>();
+    saidDenied.set(deps, said);
+    if (!said.has(what)) deps.io.err(`note: ${what} of this host's CNI cache ${cache.dir} cannot be read by this user (${code}): not included; run as root to include them\n`);
+    said.add(what);
+    return none;
+  }
 }

@@ -39,10 +39,43 @@ interface Outcome {
   annotateError?: Error;
   /** Nothing was detached, but the network-status entry and the record an earlier detach left went (leftBehind). */
   leftBehind?: boolean;
-  /** Nothing was detached, and the pod's newest record names this other --cache-dir, which its node trusts (a batch's hint: recordedCacheDir). */
-  recordedIn?: string;
-  /** …or names one its node does not trust: the words that say so (not offered). */
-  recordedUntrusted?: string;
+}
+
+/** The --cache-dir a batch pod's failure offers (RecordedElsewhere), if it is one. */
+const recordedIn = (o: PodOutcome<Outcome>): string | undefined => (o.failure instanceof RecordedElsewhere ? o.failure.cacheDir : undefined);
+
+/**
+ * A detach (one pod, a batch's pod, a dry run) that found nothing of --ifname in the cache dir it read, while the
+ * cluster records that interface of the pod — attached, interrupted, or an attach that did not finish (killed, a second
+ * Ctrl-C) — with another cache dir: not "nothing to do" (the node keeps it there), exit 3 as cni-check's "nothing
+ * attached". `cacheDir`: that dir when its node trusts it (offered: "give --cache-dir D"), else undefined (the message
+ * says why it is not offered). Rule: cli/targets.ts recordedCacheDir.
+ */
+class RecordedElsewhere extends NotFoundError {
+  constructor(message: string, readonly cacheDir?: string) {
+    super(message);
+  }
+}
+
+/**
+ * The RecordedElsewhere of a pod whose detach found nothing in `cache`, or undefined when no record names another
+ * cache dir. `batch`: a batch pod's shorter words ("nothing attached as net1 here: the cluster records it with
+ * --cache-dir D: give --cache-dir D"); else one pod's, as cni-check's ("nothing is attached as net1 in pod shop/a (no
+ * cache entry under /var/lib/cni/results); the cluster records net1 attached with cache dir D (trusted …): give …").
+ */
+async function recordedElsewhere(job: Job, pod: PodLookup, cache: ResultCache, exec: Executor, batch = false): Promise<RecordedElsewhere | undefined> {
+  if (!job.api) return undefined;
+  const uid = pod.pod?.metadata?.uid;
+  if (batch) {
+    const r = await recordedCacheDir(job.api, job.flags, pod.namespace, pod.name, uid, cache.dir, exec);
+    if (!r) return undefined;
+    const said = `nothing attached as ${job.p.ifname} here: the cluster records it ${r.as === 'attached' ? '' : `${r.as} `}with --cache-dir ${shellQuote(r.cacheDir)}`;
+    return r.untrusted
+      ? new RecordedElsewhere(`${said}, which is not offered: a record is not your word, and ${r.untrusted}`)
+      : new RecordedElsewhere(`${said}: give --cache-dir ${shellQuote(r.cacheDir)}`, r.cacheDir);
+  }
+  const hint = await recordedCacheDirHint(job.api, job.flags, pod.namespace, pod.name, uid, cache.dir, exec);
+  return hint ? new RecordedElsewhere(`nothing is attached as ${job.p.ifname} in ${pod.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)}); ${hint}`) : undefined;
 }
 
 /**
@@ -52,7 +85,10 @@ interface Outcome {
  */
 function otherCacheDirs(outcomes: PodOutcome<Outcome>[]): string {
   const by = new Map<string, string[]>();
-  for (const o of outcomes) if (o.ok && o.value!.recordedIn !== undefined) by.set(o.value!.recordedIn, [...(by.get(o.value!.recordedIn) ?? []), o.pod]);
+  for (const o of outcomes) {
+    const dir = recordedIn(o);
+    if (dir !== undefined) by.set(dir, [...(by.get(dir) ?? []), o.pod]);
+  }
   return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): give --cache-dir ${shellQuote(dir)}`).join('');
 }
 
@@ -120,7 +156,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   const attempts = done.length === 0 || done.some((d) => d.fromIntent);
-  if (attempts) await forgetAttempts(job, pod);
+  if (attempts) await forgetAttempts(job, pod, cache.dir);
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
@@ -192,24 +228,29 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
  * (attachRunsHere: an attach that has not reached the node yet) stays: it settles its own. One list of the records,
  * one patch per node that has some; a failure is a note, the detach stands.
  */
-async function forgetAttempts(job: Job, pod: PodLookup): Promise<void> {
+async function forgetAttempts(job: Job, pod: PodLookup, dir: string): Promise<void> {
   if (!job.api) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
   try {
-    const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns));
+    const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns), dir);
     for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api, ns, node, recs.map((r) => r.key!));
   } catch (e) {
     job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${shown((e as Error).message)}); cni-gc will remove it once the pod is gone\n`);
   }
 }
 
-/** The write-ahead records (attaching) of this pod's ifname in `all` whose command does not run now here (forgetAttempts). */
-async function attemptsOf(job: Job, pod: PodLookup, all: AttachmentRecord[]): Promise<AttachmentRecord[]> {
+/**
+ * The write-ahead records (attaching) of this pod's ifname in `all` whose command does not run now here, and whose
+ * cache dir is `dir`, the one this detach read (forgetAttempts): an attempt made with another --cache-dir keeps its
+ * intent there, and its record is what says so (the detach fails naming it: RecordedElsewhere).
+ */
+async function attemptsOf(job: Job, pod: PodLookup, all: AttachmentRecord[], dir: string): Promise<AttachmentRecord[]> {
+  const { recordedIn } = await import('../resolve/records.js');
   const uid = pod.pod?.metadata?.uid;
   const out: AttachmentRecord[] = [];
   for (const r of all) {
-    if (r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid) && !(await attachRunsHere(r))) out.push(r);
+    if (r.attaching && r.key && r.namespace === pod.namespace && r.pod === pod.name && r.ifname === job.p.ifname && (uid === undefined || r.uid === uid) && recordedIn(r, dir) && !(await attachRunsHere(r))) out.push(r);
   }
   return out;
 }
@@ -248,7 +289,7 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
     for (const r of ofKeys.filter((x) => !records.recordedIn(x, dir))) {
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
-    const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all) : [])];
+    const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all, dir) : [])];
     for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
@@ -370,27 +411,25 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
         // a detach made is finished, also after a signal: the records and network-status must match it
         const o = await detachPod(podJob, lookup, false);
         if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
-        // nothing in the cache dir given, while the pod's newest record names another: said per pod, as for one pod
+        // nothing in the cache dir given, while the pod's record names another: this pod failed (exit 3), as one pod;
+        // its --cache-dir offered only where its node trusts that dir, else said with why
         if (o.done.length === 0 && !o.leftBehind) {
-          // offered only where the pod's node trusts that dir (as for one pod: recordedCacheDirHint), else said with why
-          const r = await recordedCacheDir(job.api!, flags, lookup.namespace, lookup.name, lookup.pod?.metadata?.uid, o.cache.dir, lookup.executor ?? exec);
-          if (r && !r.untrusted) o.recordedIn = r.cacheDir;
-          else if (r) o.recordedUntrusted = `the cluster records it with cache dir ${shellQuote(r.cacheDir)}, which is not offered: a record is not your word, and ${r.untrusted}`;
+          const elsewhere = await recordedElsewhere(podJob, lookup, o.cache, lookup.executor ?? exec, true);
+          if (elsewhere) throw elsewhere;
         }
         return o;
       },
-      (o) =>
-        o.done.length
-          ? podLine(job.p.ifname, o)
-          : `nothing attached as ${job.p.ifname}${o.recordedIn !== undefined ? ` here: the cluster records it with --cache-dir ${shellQuote(o.recordedIn)}` : o.recordedUntrusted ? ` here: ${o.recordedUntrusted}` : ''}`,
+      (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}`),
     );
     notes.end();
     if (flags.output !== 'summary') {
-      deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({
-        detached: detachedOf(v).map((d) => d.network),
-        ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
-        ...(v.recordedIn !== undefined ? { recordedCacheDir: v.recordedIn } : {}),
-      }))), flags.output));
+      deps.io.out(await formatData(outcomes.map((o) => ({
+        ...batchRecord(o, (v) => ({
+          detached: detachedOf(v).map((d) => d.network),
+          ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
+        })),
+        ...(recordedIn(o) !== undefined ? { recordedCacheDir: recordedIn(o) } : {}),
+      })), flags.output));
     } else {
       const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
       const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
@@ -425,13 +464,20 @@ Examples:
 
 The config and the result of the ADD come from the cache, so no --conf is needed. A pod whose sandbox (or the pod
 itself) is gone can still be detached: DEL runs without a network namespace and frees the IPAM lease.
-Detaching something that is not attached is not an error (exit 0 with a note), like rm -f.
+Detaching something that is not attached is not an error (exit 0 with a note), like rm -f — unless the cluster
+records it with another --cache-dir (attached, interrupted, or an attach that did not finish): exit 3, naming it.
 
 A record nothing can clear (its DEL keeps failing: cached CNI_ARGS the plugin rejects, a plugin whose DEL fails when
 nothing is there; or the cache file is cut short): --args and --conf replace the cached ones for the DEL; --force
 forgets the record even when DEL fails, and says what may remain (the link, the IPAM lease):
   kubectl cni-detach --netns x --ifname eth1 --force --args ''        # --netns NAME is /var/run/netns/NAME
-  kubectl cni-detach --netns x --ifname eth1 --force --conf fixed.json`,
+  kubectl cni-detach --netns x --ifname eth1 --force --conf fixed.json
+
+Exit codes: 0 detached, or nothing attached (a note); 1 a plugin's DEL failed (the record stays: run it again, or
+--force), or the interface is busy (an attach or detach holds it: try again); 2 bad usage or input; 3 target not found,
+or nothing in this --cache-dir while the cluster records it with another; 4 cluster/runtime unreachable (after a DEL:
+detached, the pod's network-status not written: run it again); 128+signal (129 SIGHUP, 130 SIGINT (Ctrl-C), 143
+SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the first pod that failed, or 128+signal.`,
   );
   cmd.action(async (podName: string | undefined, given: DetachFlags) => {
     const kind = targetKind(podName, given);
@@ -462,6 +508,9 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
       if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
       if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, pod.describe, cache, pod.recordsUnread);
+      // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir
+      const elsewhere = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;
+      if (elsewhere) throw elsewhere;
       const where = pod ? podWhere(pod) : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
     }
@@ -472,10 +521,10 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
       if (pod) o = await detachPod(job, pod);
       else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)), cache: p.cache };
       if (o.done.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, o.describe, o.cache, pod.recordsUnread);
-      // nothing in the cache dir given, while the pod's newest record names another: said, not used (cli/targets.ts)
-      const hint = o.done.length === 0 && pod && api ? await recordedCacheDirHint(api, flags, pod.namespace, pod.name, pod.pod?.metadata?.uid, p.cache.dir, pod.executor ?? exec) : undefined;
+      // nothing in the cache dir given, while the cluster records it with another: exit 3 naming it, not used (cli/targets.ts)
+      const elsewhere = o.done.length === 0 && !o.leftBehind && pod ? await recordedElsewhere(job, pod, o.cache, pod.executor ?? exec) : undefined;
+      if (elsewhere) throw elsewhere;
       if (flags.output !== 'summary') {
-        if (hint) deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} in ${o.cache.named(`${o.cache.dir}/results`)}; ${hint}\n`);
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({
             network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
@@ -484,7 +533,7 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
           })),
         }, flags.output));
       } else if (o.done.length === 0) {
-        const rest = o.leftBehind ? 'removed its network-status entry and its record in the cluster, which an earlier detach left' : hint ?? 'nothing to do';
+        const rest = o.leftBehind ? 'removed its network-status entry and its record in the cluster, which an earlier detach left' : 'nothing to do';
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else {

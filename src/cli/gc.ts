@@ -1,6 +1,7 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { BusyError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError } from '../errors.js';
+import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy } from '../errors.js';
+import { interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
@@ -13,7 +14,7 @@ import type { Stale } from '../cni/gc.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
-import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
+import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, noClusterConfigured } from './targets.js';
@@ -255,6 +256,20 @@ async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], nod
  * record of another dir is kept, untouched, and said (`elsewhere`, keptElsewhere: its node is visited to check that
  * dir before a cni-gc giving it is offered).
  */
+/**
+ * How the user's signal cut the freeing of an attachment whose DEL (or its node's reaching) ended with e, or
+ * undefined when e is a failure of its own: 'not started' — stopped before its DEL (chain.ts: "stopped by SIGINT
+ * (Ctrl-C) before DEL"), or its node not reached (a look-up, an agent's start cut short: an unreachable node, or a
+ * step that did not start) —; 'stopped' — a DEL the signal stopped while it ran: its record stays (cli/bulk.ts
+ * leftByStop). Only asked once the signal came.
+ */
+function cutBy(e: unknown): 'not started' | 'stopped' | undefined {
+  if (e instanceof StoppedError) return e.left === 'nothing' ? 'not started' : 'stopped';
+  if (stoppedBy(e)) return 'stopped';
+  if (e instanceof UnreachableError || !(e instanceof CniAttachError)) return 'not started';
+  return undefined;
+}
+
 async function recordsPass(
   flags: GcFlags,
   deps: Deps,
@@ -906,7 +921,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     if (asked.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     const needCluster = found.some((f) => podOf(f.entry));
     // an unfinished attach whose lock is held right now is running (attaching): left alone, and valid for CNI GC
-    const lockHeld = (containerId: string, ifname: string) => cache.lockHeld(containerId, ifname);
+    const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
     let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
@@ -1010,6 +1025,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const j = await judge(judged);
       const more = await collectGarbage(ctx, cache, j.stale, [], false, ways, false);
       outcome.freed.push(...more.freed);
+      (outcome.notStarted ??= []).push(...(more.notStarted ?? []));
       outcome.failed.push(...more.failed, ...j.refused);
       if (more.stoppedBy) outcome.stoppedBy = more.stoppedBy;
       return { judged, busy: more.busy.map((b) => leftBy(b.stale as Freed, b.error, '')) };
@@ -1017,12 +1033,12 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     unchecked.push(...settled.alive.filter((c) => c.unchecked));
     // stale locks (a dead holder, or none written) are broken as any command would; live holders' are left alone
     if (!flags.dryRun) {
-      for (const l of await cache.staleLocks()) {
+      for (const l of await unlessDenied(cache, deps, 'the locks', () => cache.staleLocks(), [])) {
         if (await cache.clearStaleLock(l.file)) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${l.file}`)}: ${l.why}\n`);
       }
     }
     // temp files of writers killed between write and rename (an attach killed at that moment leaves one)
-    const swept = flags.dryRun ? [] : await cache.sweepTemp();
+    const swept = flags.dryRun ? [] : await unlessDenied(cache, deps, 'the temp files', () => cache.sweepTemp(), []);
     for (const f of swept) deps.io.err(`note: removed ${cache.named(`${cache.dir}/${f}`)}, left by a writer that died\n`);
 
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
@@ -1104,6 +1120,25 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       }
     }
 
+    // what the user's signal cut (a DEL it kept from starting, or stopped in flight; a node it kept from being reached):
+    // not failures — said as a batch says them (cli/bulk.ts): not started, or stopped and still recorded
+    const signal = outcome.stoppedBy ?? interruptedBy();
+    const cut = signal ? outcome.failed.map((f) => ({ f, how: cutBy(f.error) })).filter((c) => c.how !== undefined) : [];
+    outcome.failed = outcome.failed.filter((f) => !cut.some((c) => c.f === f));
+    const notStarted = [...(outcome.notStarted ?? []).map((stale) => ({ stale, error: undefined as unknown })), ...cut.filter((c) => c.how === 'not started').map((c) => c.f)];
+    const stoppedKept = cut.filter((c) => c.how === 'stopped').map((c) => c.f);
+    // nodes whose reaching it cut (an agent starting, a look-up): not visited, for the next cni-gc
+    const notVisited = signal ? unreached.filter((u) => cutBy(u.error) !== undefined) : [];
+    for (const u of notVisited) unreached.splice(unreached.indexOf(u), 1);
+    if (cut.length || notVisited.length) outcome.stoppedBy ??= signal;
+    const stopSaid = outcome.stoppedBy
+      ? `stopped by ${signalName(outcome.stoppedBy)}: ${[
+          ...(stoppedKept.length ? [`${stoppedKept.length} stopped, still recorded`] : []),
+          ...(notStarted.length ? [`${notStarted.length} not started`] : []),
+          ...(notVisited.length ? [`${notVisited.length} node${notVisited.length > 1 ? 's' : ''} not visited (${notVisited.map((u) => u.node).join(', ')})`] : []),
+        ].join(', ') || 'nothing else started'}`
+      : undefined;
+
     const verb = flags.dryRun ? 'would free' : 'freed';
     // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
     // could not be asked the others are not known, and the line says so rather than count them as none
@@ -1115,6 +1150,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         dryRun: !!flags.dryRun,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
+        // the user's signal: what it kept from starting, and what it stopped in flight (still recorded)
+        ...(outcome.stoppedBy ? { stoppedBy: outcome.stoppedBy, notStarted: notStarted.map((f) => rec(f.stale as Stale & { c: Classified })), stopped: stoppedKept.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })) } : {}),
         busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname()) })),
         // left alone when gc began, their command ended since: attached now (counted alive), or nothing left of them
         endedMeanwhile: [
@@ -1152,6 +1189,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const l of settled.gone) deps.io.err(`note: ${endedWhy(l.stale.entry.ifName, describeEntry(l.stale.c), l.stale.entry.networkName)}, and left nothing of it (its DEL ran, or its attach was rolled back): nothing to free\n`);
       for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname())}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
+      for (const f of stoppedKept) deps.io.err(`note: stopped freeing ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
       for (const w of outcome.gcWaits) deps.io.err(`note: CNI GC of network ${w.network} would wait for ${w.who} to finish, at most ${formatDuration(ctx.timeoutMs)} (--timeout): ${gcWaitWhy(w)}\n`);
@@ -1167,11 +1205,12 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       for (const c of interfaceGone) deps.io.err(`note: ${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) is not counted alive: ${c.reason}; run \`${clearIfGone(flags, c)}\`\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
-      throw new StoppedError(outcome.stoppedBy, `gc stopped by ${outcome.stoppedBy} after freeing ${outcome.freed.length} of ${stale.length}; what is left stays recorded: run cni-gc again`, 'recorded');
+      const failed = outcome.failed.length ? `; ${outcome.failed.length} could not be freed` : '';
+      throw new StoppedError(outcome.stoppedBy, `gc ${stopSaid!}; ${outcome.freed.length} freed${failed}; what is left stays recorded: run cni-gc again`, 'recorded');
     }
     const problems = outcome.failed.length + others.length + unreached.length + unchecked.length + (clusterError ? 1 : 0);
     if (problems) {

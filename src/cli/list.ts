@@ -5,12 +5,13 @@ import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, collectList, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
-import { defaultDeps, prepareEngine, thisHostsEntries, type Deps, type EngineFlags } from './context.js';
+import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, noClusterConfigured, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { refuseUnknownNodes } from './node-judge.js';
 import { load } from './load.js';
+import { podArgument } from './argv.js';
 import { posix } from 'node:path';
 import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
@@ -396,7 +397,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     .description(
       "List the attachments in this node's CNI cache (what cni-attach and cnitool made) and the ones the cluster's attachment records name on other nodes, with their state.",
     )
-    .argument('[pod]', 'only this pod (in -n NAMESPACE)')
+    .argument('[pod]', 'only this pod (in -n NAMESPACE; POD or pod/POD)', podArgument)
     // "Options" before "Global options", as in the other commands' --help (commander lists groups by first option)
     .option('-A, --all-namespaces', 'every namespace, and attachments to bare network namespaces')
     .option('-l, --selector <selector>', 'only pods matching this label selector (e.g. app=web)')
@@ -477,7 +478,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     });
 
     // an unfinished attach's intent under a lock held now is an attach still running, not an interrupted one
-    const lockHeld = (containerId: string, ifname: string) => cache.lockHeld(containerId, ifname);
+    const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
     let world: Parameters<typeof classify>[1] = { exec, lockHeld };
     let podList: Pod[] | undefined;
     // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by); the
@@ -561,7 +562,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         }
       }
     }
-    const locks = podName === undefined ? await cache.staleLocks() : [];
+    const locks = podName === undefined ? await unlessDenied(cache, deps, 'the locks', () => cache.staleLocks(), []) : [];
     const classified = await classify(found, world);
     const unchecked = classified.filter((c) => c.unchecked);
     if (unchecked.length) {
@@ -615,7 +616,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     // but has rows shows them (that is what cni-list is for); one that exists with none is "No resources found".
     if (rows.length === 0 && podName !== undefined && api) {
       const known = podList?.some((p) => p.metadata?.namespace === namespace && p.metadata?.name === podName) || (await podExists(api, namespace, podName));
-      if (!known) throw new NotFoundError(`pod ${JSON.stringify(podName)} not found in namespace ${JSON.stringify(namespace)}, and no attachment of it is recorded here or in the cluster`);
+      if (!known) throw new NotFoundError(`${(await import('../resolve/kube.js')).podNotFound(namespace, podName)}, and no attachment of it is recorded here or in the cluster`);
     }
     const printed = await printRows(rows, {
       format: flags.output,

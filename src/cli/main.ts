@@ -1,7 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
-import { heldOnce, interrupt, interruptedBy, runAtEnd, unfinishedCleanups } from '../exec/interrupt.js';
+import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv } from './argv.js';
 import { parseLevel } from './options.js';
@@ -110,11 +110,25 @@ export const stdio: Io = {
   err: (s) => stderr.write(shownLines(s)),
 };
 
+/**
+ * commander's error, in words that say what is wrong where its own mislead: `--dry-run=server` (kubectl's values are
+ * taken: argv.ts) was "unknown option '--dry-run=server'", as if there were no --dry-run.
+ */
+function reworded(text: string): string {
+  const dry = /^error: unknown option '--dry-run=(.*?)'/.exec(text);
+  if (dry) {
+    const server = dry[1] === 'server';
+    return `error: --dry-run=${dry[1]}: ${server ? 'no server-side dry run here: the change is made on a node by CNI plugins, which have none' : 'not a value of --dry-run'}; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n`;
+  }
+  return text;
+}
+
 /** commander's output: through io; where that is a pipe or a file, 80 columns (commander's default) and no colours. */
 function outputOf(io: Io): OutputConfiguration {
   return {
     writeOut: io.out,
     writeErr: io.err,
+    outputError: (text, write) => write(reworded(text)),
     ...(io === stdio && stdout.isDirect ? { getOutHelpWidth: () => 80, getOutHasColors: () => false } : {}),
     ...(io === stdio && stderr.isDirect ? { getErrHelpWidth: () => 80, getErrHasColors: () => false } : {}),
   };
@@ -179,11 +193,14 @@ function levelOr0(text: string): number {
   }
 }
 
-function report(e: unknown, io: Io, verbose: boolean): number {
+function report(err: unknown, io: Io, verbose: boolean): number {
+  let e = err;
   if (e instanceof CommanderError) {
     // commander already printed "error: …" (or the help); help and --version are not errors
     return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   }
+  const cut = cutBySignal(e, verbose);
+  if (cut) e = cut;
   if (e instanceof CniAttachError) {
     io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
@@ -198,6 +215,36 @@ function report(e: unknown, io: Io, verbose: boolean): number {
   if (verbose) io.err(`${shownLines((e as Error)?.stack ?? '')}\n`);
   return ExitCode.PluginFailed;
 }
+
+/**
+ * The StoppedError of a command whose step the user's signal cut short, which then failed as a step fails (a look-up
+ * through an agent whose run was killed: "cannot reach the CRI runtime … failed", exit 4; an agent's start, a node
+ * session's opening, a read, an API request): the signal's doing, so 128 + n, said as a stop (README "Exit codes").
+ * Before any change began (no hold() ever taken: exec/interrupt.ts heldOnce) — whatever the error — "stopped by SIGINT
+ * (Ctrl-C) before it changed anything: nothing was changed", the cut step's own words only with -v. During a change,
+ * an unreachable node or cluster only (the engine's own errors say their stop already): its message, after "stopped
+ * by SIGINT (Ctrl-C):", with what it says it left (else 'recorded'). Several things of which the first failed so
+ * (cni-list's rows, cni-gc's nodes, a batch's pods: SomeFailedError; a batch stopped says its stops itself, cli/bulk.ts):
+ * their message after "stopped by SIGINT (Ctrl-C):". Input refused (usage) stays as it is. undefined when e is not such
+ * an error.
+ */
+export function cutBySignal(e: unknown, verbose = false): StoppedError | undefined {
+  const sig = interruptedBy();
+  if (!sig || stoppedBy(e) || e instanceof CommanderError) return undefined;
+  const said = (e as Error)?.message ?? String(e);
+  // what many things ended with (cni-list's rows, cni-gc's nodes, a batch's pods), the first an unreachable node or
+  // cluster: said as it is, after the stop (what was printed before stands)
+  if (e instanceof SomeFailedError) return !stoppedBy(e.first) && cutKind(e.first) ? new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, heldOnce() ? 'recorded' : 'nothing') : undefined;
+  if (e instanceof CniAttachError && e.kind === 'usage') return undefined;
+  if (!heldOnce()) {
+    return new StoppedError(sig, `stopped by ${signalName(sig)} before it changed anything: nothing was changed${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
+  }
+  if (!cutKind(e)) return undefined;
+  return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, (e as CniAttachError).left ?? 'recorded');
+}
+
+/** An error a step cut short by the signal ends with: an unreachable node or cluster. */
+const cutKind = (e: unknown): boolean => e instanceof CniAttachError && e.kind === 'unreachable';
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
@@ -271,12 +318,27 @@ function earlySignals(): NodeJS.Signals[] {
 }
 
 /**
- * The note on the first signal while something runs, by command: an attach rolls back what it changed; a detach (or
- * gc) changes nothing back (a DEL stopped leaves its record, which the same command finishes later).
+ * The note on the first signal while something runs: what the command does at that moment. A step that says so
+ * (exec/interrupt.ts duringStep: the wait for a network-status update, whose change is made) speaks for itself;
+ * cni-list and cni-check change nothing; before any change is under way (no hold(): a look-up, an agent starting)
+ * nothing was changed yet; during one, an attach rolls back what it changed, a detach (or gc) changes nothing back (a
+ * DEL stopped leaves its record, which the same command finishes later). Before, every command but attach said
+ * "keeping what is recorded …" (cni-list too), and attach "rolling back" also once its interface stood.
  */
 export function stoppingNote(sig: string, command: string): string {
-  const then = /cni-attach$/.test(command) ? 'rolling back what it changed' : 'keeping what is recorded, for the same command to finish later';
-  return `note: ${sig}: stopping what runs now and ${then} (send it again to quit at once)`;
+  const step = stepWords();
+  const then =
+    step ??
+    (/cni-list$/.test(command)
+      ? 'stopping: listing changes nothing'
+      : /cni-check$/.test(command)
+        ? 'stopping what runs now: CHECK changes nothing'
+        : !holding()
+          ? 'stopping what runs now: nothing was changed yet'
+          : /cni-attach$/.test(command)
+            ? 'stopping what runs now and rolling back what it changed'
+            : 'stopping what runs now and keeping what is recorded, for the same command to finish later');
+  return `note: ${sig}: ${then} (send it again to quit at once)`;
 }
 
 /** Entry for bin/: run and exit with the code. */

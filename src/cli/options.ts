@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { durationNs, formatDuration } from '../duration.js';
 import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
+import { podArgument } from './argv.js';
 
 /** kubectl's global flags (the ones that make sense for a plugin): how to reach the cluster, and as whom. */
 export interface KubectlFlags {
@@ -244,7 +245,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export const collectList = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((x) => x.trim())];
 
 export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; annotate: boolean; bulk?: boolean }): Command {
-  cmd.argument('[pod]', 'the pod to work on (in -n NAMESPACE); or give --netns instead');
+  cmd.argument('[pod]', 'the pod to work on (in -n NAMESPACE; POD or pod/POD); or give --netns instead', podArgument);
   if (opts.bulk) {
     cmd
       .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')

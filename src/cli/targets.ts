@@ -177,15 +177,18 @@ export async function recordedCniPath(
 export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string, exec: Executor): Promise<string | undefined> {
   const r = await recordedCacheDir(api, flags, namespace, name, uid, dir, exec);
   if (!r) return undefined;
-  const said = `the cluster records ${flags.ifname} ${r.interrupted ? 'as an interrupted attach' : 'attached'} with cache dir ${shellQuote(r.cacheDir)}`;
+  const said = `the cluster records ${flags.ifname} ${r.as} with cache dir ${shellQuote(r.cacheDir)}`;
   if (r.untrusted) return `${said}, which is not offered: a record is not your word, and ${r.untrusted}`;
   return `${said} (trusted${r.node}: owned by root or you, not writable by others): give --cache-dir ${shellQuote(r.cacheDir)}`;
 }
 
 /**
- * The other cache dir recordedCacheDirHint names, whether its record is of an interrupted attach, and, when the pod's
- * node (`exec`) does not trust that dir, why (then it is not offered); `node`: " on node X" for the messages. Undefined
- * when there is none. For a batch too, which groups its pods by it (cli/detach.ts detachMany).
+ * The other cache dir recordedCacheDirHint names, how its record has it (`as`: "attached", "as an interrupted attach",
+ * or, for a write-ahead record (attaching) whose command does not run on this host — killed, a second Ctrl-C, or one on
+ * another host —, "as an attach that did not finish"), and, when the pod's node (`exec`) does not trust that dir, why
+ * (then it is not offered); `node`: " on node X" for the messages. Undefined when there is none. For a batch too, which
+ * groups its pods by it (cli/detach.ts detachMany). A write-ahead whose command runs here is not one: refuseIfAttaching
+ * answers it (busy).
  */
 export async function recordedCacheDir(
   api: KubeApi,
@@ -195,16 +198,23 @@ export async function recordedCacheDir(
   uid: string | undefined,
   dir: string,
   exec: Executor,
-): Promise<{ cacheDir: string; interrupted: boolean; untrusted?: string; node: string } | undefined> {
+): Promise<{ cacheDir: string; as: string; untrusted?: string; node: string } | undefined> {
   if (flags.ifname === undefined) return undefined;
-  const r = (await newestRecords(api, flags, namespace, name, (r) => !r.attaching && (uid === undefined || r.uid === uid)))[0];
+  const [{ recordedIn, recordCacheDir }, { cacheDirsOf }] = await Promise.all([import('../resolve/records.js'), import('../cni/cache.js')]);
+  // the newest that names another dir than the one that held nothing (a record of this one is stale: detach's leftBehind)
+  let r: AttachmentRecord | undefined;
+  for (const x of await newestRecords(api, flags, namespace, name, (x) => (uid === undefined || x.uid === uid) && !recordedIn(x, dir))) {
+    if (!x.attaching || !(await attachRunsHere(x))) {
+      r = x;
+      break;
+    }
+  }
   if (!r) return undefined;
-  const [{ delPathsOf }, { cacheDirsOf }] = await Promise.all([import('../resolve/records.js'), import('../cni/cache.js')]);
-  const recorded = r.cacheDir ?? '/var/lib/cni';
-  if (recorded === (delPathsOf({ cacheDir: dir }).cacheDir ?? '/var/lib/cni')) return undefined;
+  const recorded = recordCacheDir(r);
   const node = onNode(exec) || ` on ${exec.where}`;
   const why = await exec.untrustedPluginDirs(cacheDirsOf(recorded)).catch((e: unknown) => `it could not be checked (${(e as Error).message})`);
-  return { cacheDir: recorded, interrupted: !!r.interrupted, node, ...(why ? { untrusted: `${why}${node}` } : {}) };
+  const as = r.attaching ? 'as an attach that did not finish' : r.interrupted ? 'as an interrupted attach' : 'attached';
+  return { cacheDir: recorded, as, node, ...(why ? { untrusted: `${why}${node}` } : {}) };
 }
 
 /**
@@ -260,7 +270,7 @@ export function podOf(l: PodLookup): { namespace: string; name: string; uid?: st
  * A pod the API does not have, that nothing looked at names — no record in the cluster (of any interface, attached,
  * interrupted or attaching), no entry or intent in `cache` (this host's, where a gone pod no record places is looked
  * for) — is a name nobody knows (a typo, another namespace): NotFoundError (exit 3) as kubectl answers for a missing
- * object, `pod "nope" not found in namespace "shop"`, before any note or DEL; not "no longer exists … nothing to do".
+ * object, `pods "nope" not found in namespace "shop"` (resolve/kube.ts podNotFound), before any note or DEL; not "no longer exists … nothing to do".
  */
 export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi, name: string, cache: ResultCache, prepare?: (exec: Executor) => void): Promise<PodLookup & { recordsUnread?: unknown }> {
   const { lookupPod, argsMatchPod } = await load.pods();
@@ -272,7 +282,7 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
     const { listRecords } = await import('../resolve/records.js');
     const all = await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => ((recordsUnread = e), []));
     if (recordsUnread === undefined && !all.some((r) => r.namespace === namespace && r.pod === name) && !(await cache.all()).some((f) => argsMatchPod(f.entry.cniArgs, namespace, name))) {
-      throw new NotFoundError(`pod ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`);
+      throw new NotFoundError((await import('../resolve/kube.js')).podNotFound(namespace, name));
     }
     const node = newestOf(all, flags, namespace, name, () => true)[0]?.node;
     return node && node !== deps.hostname() ? node : undefined;

@@ -46,6 +46,8 @@ export interface GcOutcome {
   gcErrors: string[];
   /** The user's signal, when it stopped the pass: the records not reached yet stay for the next cni-gc; no CNI GC ran. */
   stoppedBy?: string;
+  /** With stoppedBy: the stale ones whose DEL it kept from starting (not failures: left for the next cni-gc). */
+  notStarted?: Stale[];
 }
 
 const keyOf = (e: CacheEntry) => `${e.networkName}\0${e.containerId}\0${e.ifName}`;
@@ -208,7 +210,7 @@ export async function collectGarbage(
 ): Promise<GcOutcome> {
   const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcWaits: [], gcErrors: [] };
   const describe = (s: Stale) => `container ${s.entry.containerId.slice(0, 12)}`;
-  for (const s of stale) {
+  for (const [i, s] of stale.entries()) {
     const w = ways?.(s);
     const req: DetachRequest = {
       containerId: s.entry.containerId,
@@ -233,6 +235,7 @@ export async function collectGarbage(
     const sig = ctx.interrupted?.();
     if (sig) {
       out.stoppedBy = sig;
+      out.notStarted = stale.slice(i);
       return out;
     }
     try {

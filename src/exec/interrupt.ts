@@ -38,6 +38,33 @@ export function hold(): () => void {
   };
 }
 
+/** Whether a hold() is active now: a change is under way (cli/main.ts stoppingNote). */
+export function holding(): boolean {
+  return holds > 0;
+}
+
+const phases: string[] = [];
+
+/**
+ * Say what the first signal does during a step (the note cli/main.ts stoppingNote prints then: "stopping the wait
+ * for the pod's network-status update: the interface stays as it is now …"), until the returned end is called
+ * (idempotent). The latest step begun and not ended speaks.
+ */
+export function duringStep(words: string): () => void {
+  phases.push(words);
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    phases.splice(phases.lastIndexOf(words), 1);
+  };
+}
+
+/** What the step under way says the first signal does (duringStep), if one says it. */
+export function stepWords(): string | undefined {
+  return phases.at(-1);
+}
+
 /** Whether any hold() was ever taken in this process (a command that began its change, or its batch). */
 export function heldOnce(): boolean {
   return everHeld;
@@ -72,12 +99,13 @@ export function whenInterrupted(): Promise<NodeJS.Signals> {
  * the caller's message must not claim the write failed (it may have landed after the CLI stopped waiting).
  */
 export function unlessInterrupted<T>(p: Promise<T>, what: string): Promise<T> {
+  const end = duringStep(`stopping the wait for ${what}: what was changed before it stands (the same command again makes sure)`);
   return Promise.race([
     p,
     whenInterrupted().then((sig): never => {
       throw new StoppedError(sig, `${sig} came while ${what} was being sent: it may or may not have landed`, 'recorded');
     }),
-  ]);
+  ]).finally(end);
 }
 
 /** The signal that interrupted this process, if any. */

@@ -5,7 +5,7 @@
  * the runtime gave it (a /var/run/netns path), else /proc/PID/ns/net of its task, as seen where the commands run.
  */
 import { randomBytes } from 'node:crypto';
-import { NotFoundError, UnreachableError } from '../errors.js';
+import { NotFoundError, StoppedError, UnreachableError, signalName } from '../errors.js';
 import { EMIT_SH, parseFrames, STEP_SH } from '../exec/framed.js';
 import type { CommandRunner, Executor, RunResult } from '../exec/types.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
@@ -38,7 +38,12 @@ export function noCriRuntime(where: string): UnreachableError {
 }
 
 /** A runtime command that failed (its socket refuses, the way into the node fails): the runtime cannot be asked there. */
-function failed(exec: CommandRunner, argv: string[], r: RunResult): UnreachableError {
+/**
+ * A CRI command on a node that did not succeed: UnreachableError; or, when the user's signal stopped it (the look-up
+ * changes nothing), a StoppedError that says so (it was "cannot reach the CRI runtime … failed: …", exit 4).
+ */
+function failed(exec: CommandRunner, argv: string[], r: RunResult): UnreachableError | StoppedError {
+  if (r.interrupted) return new StoppedError(r.interrupted, `stopped by ${signalName(r.interrupted)} during the sandbox look-up on ${exec.where}: nothing was changed`);
   return new UnreachableError(`cannot reach the CRI runtime on ${exec.where}: ${argv.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.code}`}`);
 }
 

@@ -176,6 +176,15 @@ function statusOf(e: ApiErrorShape): { message?: string; reason?: string } {
 }
 
 /**
+ * A pod the API does not have, in kubectl's words (`Error from server (NotFound): pods "nope" not found`) with its
+ * namespace: `pods "nope" not found in namespace "shop"`. Every command says it so (attach said `pod shop/nope: pods
+ * "nope" not found`, detach and check `pod "nope" not found in namespace "shop"`).
+ */
+export function podNotFound(namespace: string, name: string): string {
+  return `pods ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`;
+}
+
+/**
  * Map a client-node failure to our exit codes: 404 → 3, anything about reaching or being let into the API → 4 (an
  * error Status as an ApiStatusError, which the CLI may read as bad input when the request carried the user's).
  */
@@ -476,7 +485,11 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   return {
     defaultNamespace,
     context: kc.getCurrentContext(),
-    getPod: (namespace, name) => call(`pod ${namespace}/${name}`, () => core.readNamespacedPod({ name, namespace })),
+    getPod: (namespace, name) =>
+      call(`pod ${namespace}/${name}`, () => core.readNamespacedPod({ name, namespace })).catch((e: unknown) => {
+        // one wording for a pod that is not there, whichever command asks (podNotFound)
+        throw e instanceof NotFoundError ? new NotFoundError(podNotFound(namespace, name), { cause: e }) : e;
+      }),
     async listPods(namespace, labelSelector) {
       const what = `listing pods${namespace ? ` in ${namespace}` : ''}${labelSelector ? ` matching ${labelSelector}` : ''}`;
       const sel = labelSelector ? { labelSelector } : {};

@@ -1,7 +1,7 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
-import { AlreadyExistsError, type ConfigMapData, type DeleteOutcome, type KubeApi, type Nad, type Pod, type PodEvent } from '../../src/resolve/kube.js';
+import { AlreadyExistsError, podNotFound, type ConfigMapData, type DeleteOutcome, type KubeApi, type Nad, type Pod, type PodEvent } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
 
 export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
@@ -29,7 +29,7 @@ export class FakeKube implements KubeApi {
   }
   async getPod(namespace: string, name: string): Promise<Pod> {
     const p = this.pods.get(`${namespace}/${name}`);
-    if (!p) throw new NotFoundError(`pod ${namespace}/${name}: pods "${name}" not found`);
+    if (!p) throw new NotFoundError(podNotFound(namespace, name));
     return structuredClone(p);
   }
   listCalls = 0;

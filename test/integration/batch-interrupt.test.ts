@@ -81,6 +81,8 @@ describe('Ctrl-C before a batch began any pod: a closing line, exit 130, nothing
     run.kill('SIGINT');
     const r = await run.done;
     stoppedWith(r, 'error: attach stopped by SIGINT (Ctrl-C) while listing the pods: nothing changed');
+    // before: "stopping what runs now and rolling back what it changed", then "nothing changed"
+    expect(r.stderr, show(r)).toMatch(/^note: SIGINT: stopping before any pod was started: nothing was changed \(send it again to quit at once\)$/m);
     expect(r.stdout, show(r)).toBe('');
     expect(api.listPods('kube-system'), 'no agent').toEqual([]);
   });
@@ -95,6 +97,7 @@ describe('Ctrl-C before a batch began any pod: a closing line, exit 130, nothing
       run.kill('SIGINT');
       const r = await run.done;
       stoppedWith(r, 'error: attach stopped by SIGINT (Ctrl-C): nothing changed, 2 not started; 0 of 2 pods done');
+      expect(r.stderr, show(r)).toMatch(/^note: SIGINT: stopping before any pod was started: nothing was changed \(send it again to quit at once\)$/m);
       expect(r.stdout, show(r)).toBe('net1 attached to 0 of 2 pods; stopped by SIGINT (Ctrl-C): nothing changed, 2 not started (shop/web-1, shop/web-2)');
       expect(api.listPods('kube-system'), 'the agents are deleted').toEqual([]);
     } finally {

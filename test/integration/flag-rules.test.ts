@@ -121,7 +121,7 @@ describe('cni-list refuses a bad kubeconfig selection; a POD goes with -n; the e
     const list = (args: string[]) => runCli('list', [...args, '--cache-dir', ws.cacheDir, '--kubeconfig', api.kubeconfigPath], { env: env(h) });
     expectCleanError(await list(['web-1', '-A']), 2, /^error: a resource cannot be retrieved by name across all namespaces/);
     expectCleanError(await list(['web-1', '-n', 'shop', '-l', 'app=web']), 2, /^error: name cannot be provided when a selector is specified/);
-    expectCleanError(await list(['nosuchpod', '-n', 'shop']), 3, /^error: pod "nosuchpod" not found in namespace "shop", and no attachment of it is recorded here or in the cluster/);
+    expectCleanError(await list(['nosuchpod', '-n', 'shop']), 3, /^error: pods "nosuchpod" not found in namespace "shop", and no attachment of it is recorded here or in the cluster/);
     const there = await list(['web-1', '-n', 'shop']);
     expect(there.exitCode, show(there)).toBe(0);
     expect(there.stderr).toBe('No resources found in shop namespace.');

@@ -367,7 +367,7 @@ describe('refusals (nothing changes on the host)', () => {
   });
   it('a missing pod exits 3', async () => {
     const w = await world();
-    expectCleanError(await runCli('attach', w.args('nope', '--ifname', 'eth1', '--conf', w.conf)), 3, /pod shop\/nope: pods "nope" not found/);
+    expectCleanError(await runCli('attach', w.args('nope', '--ifname', 'eth1', '--conf', w.conf)), 3, /^error: pods "nope" not found in namespace "shop"$/m);
   });
   it('a sandbox left by an earlier pod of the same name (other uid) is never used', async () => {
     const w = await world();

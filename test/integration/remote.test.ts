@@ -1121,6 +1121,37 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     }
   });
 
+  it('Ctrl-C during the sandbox look-up on the node (attach, detach, check): a stop, exit 130, nothing changed (it was "cannot reach the CRI runtime on node node-a (through agent pod …): sh -c (sandbox look-up) failed: @cni-attach-lookup-… tasks", exit 4)', async () => {
+    const w = await world();
+    // the look-up on node-a waits: its ctr (bind-mounted over in that node's mount namespace only) says it began,
+    // sleeps, then runs the real one
+    const started = join(w.ws.dir, 'lookup.started');
+    const marker = uniqueSeconds(30);
+    lab.defer('slow look-up', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
+    const realCtr = join(w.ws.dir, 'ctr.real');
+    await copyFile('/usr/bin/ctr', realCtr);
+    await writeFile(join(w.ws.dir, 'ctr.slow'), `#!/bin/sh\ntouch ${started}\nsleep ${marker}\nexec ${realCtr} "$@"\n`, { mode: 0o755 });
+    await must(['nsenter', `--mount=${join(w.ws.dir, 'node-namespaces', 'node-a')}`, '--', 'mount', '--bind', join(w.ws.dir, 'ctr.slow'), '/usr/bin/ctr']);
+    try {
+      for (const [tool, extra] of [['attach', ['--conf', w.file]], ['detach', []], ['check', []]] as const) {
+        await rm(started, { force: true });
+        const run = spawnCli(tool, ['web-1', '--ifname', 'net1', ...extra, ...w.common]);
+        expect(await waitFor(async () => existsSync(started), 20_000), `${tool}: the look-up began`).toBe(true);
+        run.kill('SIGINT');
+        const r = await run.done;
+        expect(r.exitCode, `${tool}: ${r.stderr}`).toBe(130);
+        expect(r.stderr).toMatch(/^error: stopped by SIGINT \(Ctrl-C\) (during the sandbox look-up on node node-a \(through agent pod \S+\)|before it changed anything): nothing was changed$/m);
+        expect(r.stderr).not.toMatch(/cannot reach|internal error/);
+        expect(r.stderr).toMatch(/^note: SIGINT: stopping what runs now: (nothing was changed yet|CHECK changes nothing) \(send it again to quit at once\)$/m);
+        await expect.poll(() => api.listPods('kube-system').length, { timeout: 5000 }).toBe(0);
+      }
+    } finally {
+      await killAll(`^sleep ${marker.replace('.', '\\.')}$`);
+    }
+    expect(api.listConfigMaps('kube-system')).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (interrupted: its command is gone) with the command that clears it', async () => {
     const w = await world();
     const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
@@ -1382,7 +1413,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const kubeconfig = join(w.ws.dir, 'kubeconfig');
     await copyFile(api.kubeconfigPath, kubeconfig);
     await chmod(kubeconfig, 0o644);
-    const asNobody = async (tool: 'list' | 'gc', args: string[]) =>
+    const asNobody = async (tool: 'list' | 'gc' | 'check', args: string[]) =>
       (await spawnCli(tool, args.map((a) => (a === api.kubeconfigPath ? kubeconfig : a)), {}, ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']).done);
     // before: "refusing the CNI cache …: it belongs to uid 0, not to uid 65534; use a directory only its owner (root) may write", exit 2
     const l = await asNobody('list', ['-o', 'json', ...w.listArgs]);
@@ -1419,7 +1450,29 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
       expect(dry.stderr).toMatch(said);
       expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 1 alive$/m);
     }
+    // with cni-attach/locks 0700 too (root's attaches make it so): what cannot be read is a note, the cluster's rows
+    // still listed (before: "error: cannot use the CNI cache … (reading locks: EACCES, permission denied); see
+    // --cache-dir", exit 2, no rows at all); gc --dry-run, gc and cni-check likewise
+    await chmod(join(w.laptopCache, 'results'), 0o755);
+    await mkdir(join(w.laptopCache, 'cni-attach', 'locks'), { recursive: true, mode: 0o700 });
+    await chmod(join(w.laptopCache, 'cni-attach'), 0o755);
+    await chmod(join(w.laptopCache, 'cni-attach', 'locks'), 0o700);
+    const locksNote = /^note: the locks of this host's CNI cache \S+ cannot be read by this user \(EACCES\): not included; run as root to include them$/m;
+    const listed = await asNobody('list', ['-o', 'json', ...w.listArgs]);
+    expectOk(listed);
+    expect(listed.stderr).toMatch(locksNote);
+    expect((JSON.parse(listed.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => `${x.pod} ${x.state}`)).toEqual(['web-1 attached']);
+    for (const dry of [['--dry-run'], []]) {
+      const g = await asNobody('gc', [...w.gcArgs, ...dry]);
+      expectOk(g);
+      expect(g.stdout).toMatch(/^gc: (would free|freed) 0 stale attachments, 1 alive$/m);
+      if (!dry.length) expect(g.stderr).toMatch(locksNote);
+    }
+    const checked = await asNobody('check', ['web-1', '--ifname', 'net1', ...w.common]);
+    expectOk(checked);
+    expect(checked.stdout).toMatch(/CHECK ok/);
     await rm(join(w.laptopCache, 'results'), { recursive: true });
+    await rm(join(w.laptopCache, 'cni-attach'), { recursive: true });
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
   });

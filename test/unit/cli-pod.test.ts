@@ -133,7 +133,7 @@ describe('refusals', () => {
   it('missing pod exits 3', async () => {
     const w = world();
     expect(await w.cli(attachCommand, ['nope', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
-    expect(w.stderr()).toMatch(/pod shop\/nope.*not found/);
+    expect(w.stderr()).toMatch(/^error: pods "nope" not found in namespace "shop"$/m);
   });
   it('a sandbox of an earlier pod of the same name (uid differs) is refused', async () => {
     const w = world();
@@ -217,15 +217,20 @@ describe('kubectl cni-detach POD', () => {
     expect(w.stderr()).toMatch(/; nothing to do\n$/);
     expect(w.kube.patches).toHaveLength(patches);
   });
-  it('cni-check and cni-detach that find nothing in the --cache-dir given, while the pod\'s newest record names another: they say which to give, and do not use it', async () => {
+  it('cni-check, cni-detach and its --dry-run that find nothing in the --cache-dir given, while the pod\'s newest record names another: exit 3, they say which to give, and do not use it (detach said "nothing to do", exit 0; -o json "detached": [])', async () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
     const hint = 'the cluster records eth1 attached with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): give --cache-dir /tmp/theirs';
+    const said = `error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`;
     expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
-    expect(w.stderr()).toBe(`error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
-    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
-    expect(w.stderr()).toBe(`note: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`);
+    expect(w.stderr()).toBe(said);
+    for (const more of [[], ['-o', 'json'], ['--dry-run']]) {
+      expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...more]), more.join(' ')).toBe(3);
+      expect(w.stderr()).toBe(said);
+      expect(w.stdout()).toBe('');
+    }
     expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
+    expect([...w.kube.configMaps.values()].flatMap((c) => Object.keys(c.data))).toHaveLength(1);
     // the other way round: the record names the default
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs/'])).toBe(0);
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
@@ -236,15 +241,37 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(w.stderr()).toMatch(/; nothing to do\n$/);
   });
+  it('an attach that did not finish (killed, a second Ctrl-C: its write-ahead record, attaching) with another --cache-dir: detach (one pod, --all, --dry-run) and check exit 3 naming it and the --cache-dir to give, and keep its record (detach said "nothing to do", exit 0, and removed the record)', async () => {
+    const w = world();
+    const { addAttachingRecord, listRecords } = await import('../../src/resolve/records.js');
+    // its command gone: a pid of this host that runs no process
+    await addAttachingRecord(w.kube, 'kube-system', { namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T00:00:00Z', addresses: [], cacheDir: '/tmp/theirs', by: { host: (await import('node:os')).hostname(), pid: 2 ** 22 + 7 } });
+    const hint = 'the cluster records eth1 as an attach that did not finish with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): give --cache-dir /tmp/theirs';
+    const said = `error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`;
+    for (const [make, more] of [[detachCommand, []], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...more]), w.stderr()).toBe(3);
+      expect(w.stderr()).toBe(said);
+    }
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(w.stderr()).toContain('[1/1] shop/web-1: failed: nothing attached as eth1 here: the cluster records it as an attach that did not finish with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs\n');
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.attaching)).toEqual([true]);
+    // given that dir: nothing there either (the attach never reached the node), so its record goes
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs']), w.stderr()).toBe(0);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
   it('cni-detach --all that finds nothing in the --cache-dir given for a pod whose record names another: said per pod (its progress line, the summary grouped by dir, -o json), not used', async () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
-    // before: "nothing attached as eth1" and "eth1 detached from 0 of 1 pods", no word of the other --cache-dir
-    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
-    expect(w.stderr()).toContain('nothing attached as eth1 here: the cluster records it with --cache-dir /tmp/theirs');
-    expect(w.stdout()).toBe('eth1 detached from 0 of 1 pods; 1 recorded with --cache-dir /tmp/theirs (shop/web-1): give --cache-dir /tmp/theirs\n');
-    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '-o', 'json'])).toBe(0);
-    expect(JSON.parse(w.stdout())).toEqual([{ pod: 'shop/web-1', ok: true, detached: [], recordedCacheDir: '/tmp/theirs' }]);
+    // before: exit 0, "eth1 detached from 0 of 1 pods; 1 recorded with …", -o json ok: true, "detached": []
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(w.stderr()).toBe(
+      '[1/1] shop/web-1: failed: nothing attached as eth1 here: the cluster records it with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs\nerror: detach failed for 1 of 1 pods\n',
+    );
+    expect(w.stdout()).toBe('eth1 detached from 0 of 1 pods; 1 failed (shop/web-1); 1 recorded with --cache-dir /tmp/theirs (shop/web-1): give --cache-dir /tmp/theirs\n');
+    expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '-o', 'json'])).toBe(3);
+    expect(JSON.parse(w.stdout())).toEqual([
+      { pod: 'shop/web-1', ok: false, state: 'failed', exitCode: 3, error: 'nothing attached as eth1 here: the cluster records it with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs', recordedCacheDir: '/tmp/theirs' },
+    ]);
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
     // given that dir, the batch detaches it, and says nothing more
     expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs'])).toBe(0);
@@ -275,7 +302,8 @@ describe('kubectl cni-detach POD', () => {
       ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/elsewhere'],
       ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/elsewhere'],
     ]) {
-      expect(await w.cli(detachCommand, args), `${args.join(' ')}: ${w.stderr()}`).toBe(0);
+      // nothing there, while the cluster records eth1 with the default cache dir: exit 3 (said in the test above)
+      expect(await w.cli(detachCommand, args), `${args.join(' ')}: ${w.stderr()}`).toBe(args.includes('/tmp/elsewhere') ? 3 : 0);
       expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
       // before: the entry was removed from network-status (a PATCH of the pod)
       expect(w.kube.patches.length, args.join(' ')).toBe(patches);
@@ -373,10 +401,10 @@ describe('kubectl cni-detach POD', () => {
     for (const [make, extra] of [[detachCommand, []], [detachCommand, ['--force']], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
       expect(await w.cli(make, ['nope', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
       expect(w.stdout()).toBe('');
-      expect(w.stderr()).toBe('error: pod "nope" not found in namespace "shop"\n');
+      expect(w.stderr()).toBe('error: pods "nope" not found in namespace "shop"\n');
       // the same name in a namespace that has no such pod either
       expect(await w.cli(make, ['web-1', '-n', 'other', '--ifname', 'eth1', ...extra])).toBe(3);
-      expect(w.stderr()).toBe('error: pod "web-1" not found in namespace "other"\n');
+      expect(w.stderr()).toBe('error: pods "web-1" not found in namespace "other"\n');
     }
     expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
     // web-1 deleted: the cluster's record names it (this host's cache emptied), then only the cache's entry of another interface
@@ -634,5 +662,48 @@ describe('-l / --all: many pods', () => {
     expect(await w.cli(attachCommand, [...extra, '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
     expect(w.stderr()).toMatch(msg);
     expect(w.exec.calls).toHaveLength(0);
+  });
+});
+
+describe('kubectl\'s forms of a pod argument and of --dry-run', () => {
+  it('pod/NAME, pods/NAME and po/NAME name the pod, as kubectl exec/logs take them (before: exit 3, "the server could not find the requested resource"); another TYPE/ or a malformed one is exit 2, nothing asked', async () => {
+    const w = world();
+    for (const arg of ['pod/web-1', 'pods/web-1', 'po/web-1']) {
+      expect(await w.cli(attachCommand, [arg, '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), `${arg}: ${w.stderr()}`).toBe(0);
+      expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-1 /);
+      expect(await w.cli(checkCommand, [arg, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+      expect(await w.cli(detachCommand, [arg, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+      expect(w.stdout()).toBe('eth1 detached from pod shop/web-1 (network net)\n');
+    }
+    const asked = w.kube.patches.length;
+    for (const [arg, said] of [
+      ['deploy/web', 'error: "deploy/web": "deploy" is not a pod: these commands work on pods (POD, or pod/POD); the pods of a workload are chosen with -l SELECTOR\n'],
+      ['pod/', 'error: "pod/": arguments in resource/name form must have a single resource and name\n'],
+      ['pod/a/b', 'error: "pod/a/b": arguments in resource/name form must have a single resource and name\n'],
+    ] as const) {
+      for (const [make, extra] of [[attachCommand, ['--conf', '-']], [detachCommand, []], [checkCommand, []]] as const) {
+        expect(await w.cli(make, [arg, '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(2);
+        expect(w.stderr()).toBe(said);
+      }
+    }
+    expect(w.kube.patches.length).toBe(asked);
+  });
+  it('a pod the API does not have: one wording, kubectl\'s (attach said `pod shop/nope: pods "nope" not found`, detach and check `pod "nope" not found in namespace "shop"`)', async () => {
+    const w = world();
+    for (const [make, extra] of [[attachCommand, ['--conf', '-']], [detachCommand, []], [checkCommand, []]] as const) {
+      expect(await w.cli(make, ['nope', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stderr()).toBe('error: pods "nope" not found in namespace "shop"\n');
+    }
+  });
+  it('--dry-run=client is --dry-run, --dry-run=none none (kubectl\'s values; it was "unknown option \'--dry-run=client\'", as if there were no --dry-run); --dry-run=server is refused saying why, exit 2', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, [...attachArgs, '--dry-run=client'])).toBe(0);
+    expect(w.stdout()).toMatch(/^# target: pod=shop\/web-1 /);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toEqual([]);
+    expect(await w.cli(attachCommand, [...attachArgs, '--dry-run=none'])).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run=server'])).toBe(2);
+    expect(w.stderr()).toBe("error: --dry-run=server: no server-side dry run here: the change is made on a node by CNI plugins, which have none; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n");
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });

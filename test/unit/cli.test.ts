@@ -3,6 +3,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { lineTo, runProgram, stoppingNote } from '../../src/cli/main.js';
+import { duringStep, hold, unlessInterrupted } from '../../src/exec/interrupt.js';
 import { parseDuration, parseRequestTimeout, validateCidr } from '../../src/cli/options.js';
 import { StoppedError, UsageError, shown, shownLines } from '../../src/errors.js';
 import type { Deps } from '../../src/cli/context.js';
@@ -138,13 +139,51 @@ describe('kubectl cni-attach', () => {
     expect(await cli(attachCommand, w, ['--help'])).toBe(0);
     expect(w.stdout()).toMatch(/--netns <path>[\s\S]*--ifname <name>[\s\S]*--conf <file>[\s\S]*--timeout <duration>[\s\S]*Exit codes/);
   });
+  it('cni-detach and cni-check --help have an exit-code section too (they had none: attach and gc had)', async () => {
+    for (const [make, code3] of [[detachCommand, /3 target not found,\s+or nothing in this --cache-dir while the cluster records it with another/], [checkCommand, /3 target\s+not found, or nothing attached as --ifname/]] as const) {
+      const w = world();
+      expect(await cli(make, w, ['--help'])).toBe(0);
+      expect(w.stdout()).toMatch(/\nExit codes: 0 /);
+      expect(w.stdout()).toMatch(code3);
+      expect(w.stdout()).toMatch(/130 SIGINT/);
+    }
+  });
 });
 
 describe('the note on the first signal', () => {
-  it('an attach rolls back what it changed; a detach or gc rolls nothing back: it keeps the record for the same command', () => {
-    expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping what runs now and rolling back what it changed (send it again to quit at once)');
-    for (const name of [detachCommand().name(), 'kubectl cni-gc']) {
-      expect(stoppingNote('SIGTERM', name)).toBe('note: SIGTERM: stopping what runs now and keeping what is recorded, for the same command to finish later (send it again to quit at once)');
+  it('during a change, an attach rolls back what it changed; a detach or gc rolls nothing back: it keeps the record for the same command', () => {
+    const release = hold();
+    try {
+      expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping what runs now and rolling back what it changed (send it again to quit at once)');
+      for (const name of [detachCommand().name(), 'kubectl cni-gc']) {
+        expect(stoppingNote('SIGTERM', name)).toBe('note: SIGTERM: stopping what runs now and keeping what is recorded, for the same command to finish later (send it again to quit at once)');
+      }
+    } finally {
+      release();
+    }
+  });
+  it('says what each command does at that moment (before: cni-list "keeping what is recorded, for the same command to finish later"; an attach "rolling back what it changed" while its interface stood, waiting for the network-status update)', async () => {
+    expect(stoppingNote('SIGINT', 'kubectl cni-list')).toBe('note: SIGINT: stopping: listing changes nothing (send it again to quit at once)');
+    expect(stoppingNote('SIGINT', checkCommand().name())).toBe('note: SIGINT: stopping what runs now: CHECK changes nothing (send it again to quit at once)');
+    // before any change is under way (a look-up, an agent starting)
+    for (const name of [attachCommand().name(), detachCommand().name(), 'kubectl cni-gc']) {
+      expect(stoppingNote('SIGINT', name)).toBe('note: SIGINT: stopping what runs now: nothing was changed yet (send it again to quit at once)');
+    }
+    // the step under way speaks: an attach whose interface stands, waiting for its network-status update
+    const release = hold();
+    let answer: (v: undefined) => void = () => undefined;
+    const wait = unlessInterrupted(new Promise<undefined>((r) => (answer = r)), "the pod's network-status update");
+    try {
+      expect(stoppingNote('SIGINT', attachCommand().name())).toBe("note: SIGINT: stopping the wait for the pod's network-status update: what was changed before it stands (the same command again makes sure) (send it again to quit at once)");
+      const end = duringStep('stopping before any pod was started: nothing was changed');
+      expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping before any pod was started: nothing was changed (send it again to quit at once)');
+      end();
+      answer(undefined);
+      await wait;
+      // the update answered: its step no longer speaks
+      expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping what runs now and rolling back what it changed (send it again to quit at once)');
+    } finally {
+      release();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CriSandboxes, jsonValues, namesPattern } from '../../src/resolve/cri.js';
-import { NotFoundError, UnreachableError } from '../../src/errors.js';
+import { NotFoundError, StoppedError, UnreachableError } from '../../src/errors.js';
 import { FakeExecutor } from '../fakes/executor.js';
 
 const pod = { namespace: 'shop', name: 'web-1', uid: 'uid-1', node: 'kind-worker' };
@@ -51,6 +51,14 @@ describe('CRI sandboxes through crictl', () => {
     const exec = node('crictl');
     exec.tools.set('crictl', () => ({ code: 1, stderr: 'connect: connection refused' }));
     await expect(new CriSandboxes(exec).find(pod)).rejects.toThrow(UnreachableError);
+  });
+  it('a look-up the user\'s signal stopped is a stop (exit 130: nothing was changed), not an unreachable runtime (it was "cannot reach the CRI runtime … (sandbox look-up) failed: @cni-attach-lookup-… tasks", exit 4)', async () => {
+    const exec = node('crictl');
+    exec.run = async () => ({ code: 1, stdout: '', stderr: '@cni-attach-lookup-0a1b2c tasks\n', timedOut: false, interrupted: 'SIGINT' });
+    const e = await new CriSandboxes(exec).find(pod).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(StoppedError);
+    expect((e as StoppedError).message).toBe(`stopped by SIGINT (Ctrl-C) during the sandbox look-up on ${exec.where}: nothing was changed`);
+    expect((e as StoppedError).left).toBe('nothing');
   });
   it('lists sandboxes for gc', async () => {
     const exec = node('crictl');

@@ -373,13 +373,13 @@ describe('a record\'s cache dir (--cache-dir) is offered only where its node tru
     const ways: [string, (n: FakeExecutor) => Executor][] = [['fake node', (n) => n], ['node node-2', (n) => new BatchingExecutor(new ShellNode(n.emulateShell()))]];
     for (const [where, reach] of ways) {
       const { w, node2 } = await inEvilCache(reach);
-      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(3);
       // before: "… attached with --cache-dir /tmp/evil: give --cache-dir /tmp/evil", unchecked
       expect(w.stderr()).toContain(`the cluster records net1 attached with cache dir /tmp/evil, which is not offered: a record is not your word, and /tmp/evil belongs to uid 1000, neither to root nor to uid 0, who runs the plugins on ${where}\n`);
       expect(w.stderr()).not.toContain('--cache-dir');
       expect(node2.calls).toEqual([]);
       node2.modes.set('/tmp/evil', { uid: 0, mode: 0o40755 });
-      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+      expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(3);
       expect(w.stderr()).toContain(`the cluster records net1 attached with cache dir /tmp/evil (trusted on ${where}: owned by root or you, not writable by others): give --cache-dir /tmp/evil\n`);
       // offered, never used: only the user's flag reads it
       expect(node2.calls).toEqual([]);
