@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
-import { atEnd, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { atEnd, duringStep, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -461,8 +461,12 @@ stopped before the result was recorded (rolled back).`,
     if (flags.dryRun) return dryRun(job, target, pod);
     // from here to the printed result, a signal rolls back (or, once the result is cached, lets it stand): see hold()
     const release = hold();
+    let standing: (() => void) | undefined;
     try {
       const o = await attachOnly(job, target, pod, podAhead);
+      // the result is cached: the attachment stands, and the first signal says so (not "rolling back"): what is left
+      // is printing it and writing what says so (an event, the pod's network-status, the record)
+      standing = duringStep(`${p.ifname} is attached and stays: finishing what says so (its record is written; the pod's network-status update is not waited for)`);
       const text = flags.output !== 'summary'
         ? await formatData(o.done.result, flags.output)
         : `${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`;
@@ -488,6 +492,7 @@ stopped before the result was recorded (rolled back).`,
       }
       if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
     } finally {
+      standing?.();
       release();
     }
   });

@@ -163,3 +163,25 @@ describe('the write-ahead record of an attach whose command quit before settling
     expect(await fresh.records.listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 });
+
+describe('the first signal after one pod\'s attach has cached its result', () => {
+  it('says the interface is attached and stays (before: "rolling back what it changed", while nothing would be rolled back); the attach stands, its record settled', async () => {
+    const w = fresh.world.manyPods(1);
+    let words: string | undefined;
+    const create = w.kube.createPodEvent.bind(w.kube);
+    // the added-interface event: written after the result was cached, before the pod's network-status
+    w.kube.createPodEvent = async (pod, event, host) => {
+      words = fresh.interrupt.stepWords();
+      fresh.interrupt.interrupt('SIGINT');
+      return create(pod, event, host);
+    };
+    // (0 when the network-status update, which a signal no longer waits for, was answered first: all of it done)
+    const code = await w.cli(fresh.attach.attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']);
+    expect([0, 130], w.stderr()).toContain(code);
+    expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-1/m);
+    expect(words).toBe("eth1 is attached and stays: finishing what says so (its record is written; the pod's network-status update is not waited for)");
+    expect(fresh.interrupt.stepWords()).toBeUndefined();
+    expect(results(w)).toHaveLength(1);
+    expect(await recordedPods(w)).toEqual(['web-1']);
+  });
+});
