@@ -58,6 +58,9 @@ function annotated(c: Classified): boolean | undefined {
  * here: resolve/records.ts recordedCommand): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
  * undefined (another host's, or not named): attaching, "still running, or its command was killed".
  */
+/** The cache dir a row's record names when recordedCacheDir gives one (for the notes of rows that name no command yet). */
+const recordedDirOf = new WeakMap<Row, { dir: string; node: string }>();
+
 export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
   // the commands printed for it read the cache dir it names: cni-list's own --cache-dir only when it is that one (a
   // cni-gc of another dir keeps the record, a cni-detach finds nothing there: resolve/records.ts recordedIn); the
@@ -66,6 +69,7 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
   const mine = own !== undefined && cacheDirOf(own) === (r.cacheDir ?? DEFAULT_CACHE_DIR) ? flags : rest;
   const row = recordRowOf(r, live, mine, now, command);
   const other = recordedCacheDir(r, flags);
+  if (other) recordedDirOf.set(row, { dir: other, node: r.node });
   if (!other || !row.clear) return row;
   // its attach's cache dir is not the default: the cni-detach of that pod, which checks it on its node (not a cni-gc
   // of the default, which keeps the record)
@@ -332,8 +336,18 @@ function unannotated(r: Row, flags: ReachFlags): void {
     reason: `the pod's k8s.v1.cni.cncf.io/network-status does not name ${r.ifname}: its attach ended before writing it (killed, or the write failed), it was attached with --no-annotate, or the entry was removed; the same cni-attach again (network ${r.network}) finds ${r.ifname} attached, runs no plugin and writes it`,
     remedy: 'the same cni-attach again writes it',
     clear: detachCommandLine({ namespace: r.namespace, name: r.target }, r.ifname, flags, 'cni-attach'),
-    clearHint: `FILE: the config of network ${r.network} it was attached with, or --net with its NetworkAttachmentDefinition`,
+    clearHint: `FILE: the config of network ${r.network} it was attached with, or --net with its NetworkAttachmentDefinition${dirHint(r)}`,
   });
+}
+
+/**
+ * For a row whose record names another cache dir than the default and cni-list's own (recordedCacheDir): that the
+ * command needs it (not put in the command: a record is not the user's word), else it finds the interface but not
+ * its record there and refuses ("an interface named … already exists").
+ */
+function dirHint(r: Row): string {
+  const d = recordedDirOf.get(r);
+  return d ? `; its attach used cache dir ${d.dir} on node ${d.node}, as its record says (not checked here): give that --cache-dir if it is yours, as without it the attach finds ${r.ifname} in the pod but not its record, and refuses` : '';
 }
 
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */

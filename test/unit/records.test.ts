@@ -862,6 +862,19 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await keys(w.kube)).toEqual([]);
   });
 
+  it('a live pod\'s attachment missing from its network-status whose record names another cache dir: the note\'s cni-attach says that --cache-dir is needed (tryout: without it the pasted attach refused "an interface named net4 already exists")', async () => {
+    const w = twoNodes();
+    w.deps.hostname = () => 'laptop';
+    w.runtime.add('shop', 'db-2', 'uid-db-2', { id: E, pid: 9, netnsPath: '/proc/9/ns/net' });
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E, cacheDir: '/srv/x' }));
+    // its attach was killed before it wrote the pod's network-status
+    delete w.kube.pods.get('shop/db-2')!.metadata!.annotations?.[NETWORK_STATUS];
+    await w.cli(listCommand, ['-A', '--no-headers']);
+    expect(w.stdout()).toMatch(/^shop\s+db-2\s+net1\s.*\sattached\s+no\s.*not in the pod's network-status$/m);
+    // before: the command alone, with nothing to say that it needs the cache dir the attach used
+    expect(w.stderr()).toContain("note: to clear db-2 net1 (attached): `kubectl cni-attach db-2 -n shop --ifname net1 --conf FILE` (FILE: the config of network net it was attached with, or --net with its NetworkAttachmentDefinition; its attach used cache dir /srv/x on node node-2, as its record says (not checked here): give that --cache-dir if it is yours, as without it the attach finds net1 in the pod but not its record, and refuses)");
+  });
+
   it('a record names the cache dir its attachment lives in: a gc of another dir keeps it and says which cni-gc frees it (offered once its node trusts that dir); that gc frees it; a live pod\'s is not forgotten either', async () => {
     const w = twoNodes();
     w.deps.hostname = () => 'laptop';
