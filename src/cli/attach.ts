@@ -11,7 +11,7 @@ import type { Target } from '../resolve/netns.js';
 import type { PodTarget } from '../resolve/pod.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { AttachmentRecord } from '../resolve/records.js';
-import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
+import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TIMEOUT_DEFAULT, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
@@ -58,13 +58,16 @@ function writeAhead(job: Job, pod: Pod): Ahead {
   const m = pod.metadata!;
   const node = pod.spec!.nodeName!;
   const written = (async () => {
-    const { addAttachingRecord, delPathsOf } = await import('../resolve/records.js');
+    const { addAttachingRecord, delPathsOf, writeAheadUntil } = await import('../resolve/records.js');
     try {
-      // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does
+      // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does; and
+      // until when it can, for the hosts that cannot see it (another laptop's cni-detach answers busy until then)
       const start = await thisHost.start();
+      const until = writeAheadUntil(Date.now(), job.conf.list.plugins.length, job.p.ctx.timeoutMs, parseRequestTimeout(job.flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT));
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
         by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
+        ...(until ? { until } : {}),
       });
       return { key };
     } catch (e) {

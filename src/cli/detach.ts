@@ -151,7 +151,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
   // writing to the pod after its ADD): busy, nothing done, its record kept
-  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records);
+  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true);
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
@@ -451,7 +451,7 @@ export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {
   addDryRunOption(cmd, 'DEL');
   cmd.option(
     '--force',
-    'forget the record even if its DEL fails or it cannot be read: runs DEL as best it can (--conf and --args override the cached ones), then removes the cache entry, the intent and a stale lock; the link and the IPAM lease may remain if no DEL freed them',
+    'forget the record even if its DEL fails or it cannot be read: runs DEL as best it can (--conf and --args override the cached ones), then removes the cache entry, the intent and a stale lock; the link and the IPAM lease may remain if no DEL freed them. Also detaches while the cluster records an attach of that interface from another host that may still run (within the time bound it recorded)',
   );
   cmd.addHelpText(
     'after',
@@ -505,7 +505,7 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
       const { ctx, cache } = pod?.executor ? p.on(pod.executor) : p;
       const waits: string[] = [];
       // refused as the detach refuses (detachPod): while an attach of it runs here, whatever its node holds
-      if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe);
+      if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe, undefined, true);
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
       if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, pod.describe, cache, pod.recordsUnread);
       // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir

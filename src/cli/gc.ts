@@ -435,11 +435,12 @@ async function recordsPass(
           }
           const command = await records.recordedCommand(r);
           const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
-          if (command === 'gone') {
-            out.forgotten.push({ record: r, why: `${who} is gone, and node ${node} holds nothing of it (no intent, no result, no lock)` });
+          if (command === 'gone' || command === 'past') {
+            const gone = command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`;
+            out.forgotten.push({ record: r, why: `${who} ${gone}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
             if (!flags.dryRun) forget.push(r);
           } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
-          else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone` });
+          else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
         } catch (e) {
           out.unreached.push({ node, error: e });
         }

@@ -61,7 +61,7 @@ function annotated(c: Classified): boolean | undefined {
 /** The cache dir a row's record names when recordedCacheDir gives one (for the notes of rows that name no command yet). */
 const recordedDirOf = new WeakMap<Row, { dir: string; node: string }>();
 
-export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone'): Row {
+export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone' | 'past'): Row {
   // the commands printed for it read the cache dir it names: cni-list's own --cache-dir only when it is that one (a
   // cni-gc of another dir keeps the record, a cni-detach finds nothing there: resolve/records.ts recordedIn); the
   // default goes in no flag, another recorded dir neither (recordedCacheDir)
@@ -86,7 +86,7 @@ function cacheDirOf(dir: string): string {
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
-function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags, now: number, command: 'running' | 'gone' | undefined): Row {
+function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags, now: number, command: 'running' | 'gone' | 'past' | undefined): Row {
   const alive = live?.metadata?.uid === r.uid;
   let annotated: boolean | undefined;
   if (alive) {
@@ -123,13 +123,15 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
         clear: gcCommandLine(flags),
       };
     }
-    if (command === 'gone') {
-      // its command ran on this host and is gone: nothing will settle the record any more
+    if (command === 'gone' || command === 'past') {
+      // its command ran on this host and is gone, or ran elsewhere and is past its own bound (the record's until):
+      // nothing will settle the record any more
+      const gone = command === 'gone' ? `its command${pid} is gone` : `its command${pid} is past its time bound (${r.until}, which it recorded: its plugin runs and API requests have all ended by then)`;
       return {
         ...row,
         state: 'interrupted',
-        brief: `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}`,
-        reason: `${began} and did not finish: its command${pid} is gone without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}; or, if the attach finished there before its command went, cni-gc (which visits node ${r.node}) settles the record from what it holds`,
+        brief: command === 'gone' ? `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}` : `past its bound ${r.until}`,
+        reason: `${began} and did not finish: ${gone} without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}; or, if the attach finished there before its command went, cni-gc (which visits node ${r.node}) settles the record from what it holds`,
         remedy: 'cni-detach clears it',
         clear,
         clearHint: `what that command started on node ${r.node} may run until its time limit ends: until then cni-detach answers busy and says when`,
@@ -138,7 +140,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     const which =
       command === 'running'
         ? `its command${pid} runs right now`
-        : `it is still running, or its command was killed${r.by ? ` (its command, ${commandName(r.by, thisHost.host)}: only on that host can it be told)` : ''}, and then ${mayKeep}`;
+        : `it is still running, or its command was killed${r.by ? ` (its command, ${commandName(r.by, thisHost.host)}: only on that host can it be told)` : ''}, and then ${mayKeep}${r.until ? `; it is taken as running until ${r.until} (its time bound, which it recorded: cni-detach of ${r.ifname} answers busy until then, unless given --force)` : ''}`;
     return {
       ...row,
       state: 'attaching',

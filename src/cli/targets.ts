@@ -219,30 +219,51 @@ export async function recordedCacheDir(
 
 /**
  * For a detach of one pod (and a check or dry run whose node holds nothing of --ifname, no lock of it either):
- * BusyError (exit 1) when an attach of that interface is known to be running — the cluster holds its write-ahead
- * record (attaching, of this pod's uid), and the command it names runs on this host right now (its pid with the start
- * time it recorded: the lock rule, exec/lock.ts). An attach writes that record once it found the sandbox and replaces
- * it last, after its ADD, the node's cache and unlock, its event and the pod's network-status (cli/attach.ts annotate).
- * So while it is there the attach is not done: before its ADD reaches the node (through the agent or a kind node its
- * lock and intent ride on its first ADD, exec/batch.ts) nothing on the node says it runs, and after it unlocked the
- * node it still writes to the pod; a detach in either window said "nothing to do", or detached under it, and the
- * attach's network-status PATCH then named an interface that was gone. A record naming another host's command cannot
- * be told (nothing here sees that host's processes): it answers as before, as does one naming no command (older
- * versions). Records that cannot be read say nothing (they are only an index). `listed`: the records already listed
- * by this command (a batch's one list), else they are listed now.
+ * BusyError (exit 1) when an attach of that interface is known to be running, or may be — the cluster holds its
+ * write-ahead record (attaching, of this pod's uid), and the command it names runs on this host right now (its pid with
+ * the start time it recorded: the lock rule, exec/lock.ts), or it names another host's command (or none) and is not
+ * past its `until`, the attach's own time bound (resolve/records.ts writeAheadUntil; nothing here can see that host's
+ * processes). An attach writes that record once it found the sandbox and replaces it last, after its ADD, the node's
+ * cache and unlock, its event and the pod's network-status (cli/attach.ts annotate). So while it is there the attach
+ * is not done: before its ADD reaches the node (through the agent or a kind node its lock and intent ride on its first
+ * ADD, exec/batch.ts) nothing on the node says it runs, and after it unlocked the node it still writes to the pod; a
+ * detach in either window said "nothing to do", or detached under it, and the attach's network-status PATCH then
+ * named an interface that was gone. `force` (cni-detach --force) passes another host's record within its bound (the
+ * user knows that command is gone), never a command seen running here. A record with no `until` (older versions, or an
+ * attach with --request-timeout 0) that names another host's command answers as before: not busy. Records that cannot
+ * be read say nothing (they are only an index). `listed`: the records already listed by this command (a batch's one
+ * list), else they are listed now. `forceable`: the command has --force (cni-detach), which the message then offers.
  */
-export async function refuseIfAttaching(api: KubeApi, flags: CommonFlags, pod: { namespace: string; name: string; uid?: string }, describe: string, listed?: Promise<AttachmentRecord[]>): Promise<void> {
+export async function refuseIfAttaching(
+  api: KubeApi,
+  flags: CommonFlags & { force?: boolean },
+  pod: { namespace: string; name: string; uid?: string },
+  describe: string,
+  listed?: Promise<AttachmentRecord[]>,
+  forceable = false,
+): Promise<void> {
   if (flags.ifname === undefined) return;
   const { thisHost } = await import('../exec/host.js');
   const { commandName } = await import('../exec/lock.js');
+  const { recordedCommand } = await import('../resolve/records.js');
   const keep = (r: AttachmentRecord) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid);
   const recs = listed ? newestOf(await listed.catch(() => []), flags, pod.namespace, pod.name, keep) : await newestRecords(api, flags, pod.namespace, pod.name, keep);
   for (const r of recs) {
-    if (!(await attachRunsHere(r))) continue;
-    throw new BusyError(
-      `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by!, runningForMs: r.by?.start !== undefined ? await thisHost.runningForMs?.(r.by.start) : undefined }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says) ` +
-        "and is not done (its ADD on the node, or the pod's network-status and record after it); try again when it is done",
-    );
+    const command = await recordedCommand(r);
+    if (command === 'running') {
+      throw new BusyError(
+        `an attach of ${flags.ifname} in ${describe} is running (${commandName({ ...r.by!, runningForMs: r.by?.start !== undefined ? await thisHost.runningForMs?.(r.by.start) : undefined }, thisHost.host)}; begun at ${r.since}, as the cluster's record of it says) ` +
+          "and is not done (its ADD on the node, or the pod's network-status and record after it); try again when it is done",
+      );
+    }
+    if (command === undefined && r.until !== undefined && !flags.force) {
+      const who = r.by ? commandName(r.by, thisHost.host) : 'a command that names no host';
+      throw new BusyError(
+        `an attach of ${flags.ifname} in ${describe} may be running (${who}; begun at ${r.since}, as the cluster's record of it says): this host cannot see that host's processes, ` +
+          `so until ${r.until}, the time bound that attach recorded, it is taken as running; try again when it is done (its record then goes), or after ${r.until}; ` +
+          (forceable ? 'if you know that command is gone, give --force' : 'nothing was checked'),
+      );
+    }
   }
 }
 

@@ -66,6 +66,14 @@ export interface AttachmentRecord {
    */
   by?: RecordedCommand;
   /**
+   * On a write-ahead record: RFC 3339 time, on the clock of the host that wrote it, past which the attach that wrote it
+   * cannot still be running it (writeAheadUntil: every plugin run it may start is killed at its time limit on the node,
+   * every API request at --request-timeout). Another host cannot see that command: until then it takes the attach as
+   * possibly running (cni-detach answers busy), after it as gone (recordedCommand 'past'). Absent on records of older
+   * versions and of an attach with no request time limit (--request-timeout 0): then no other host can ever tell.
+   */
+  until?: string;
+  /**
    * For an interrupted record: why the attach did not finish, when it is not that its rollback failed (e.g. the
    * connection to the node was lost during its ADD, which may have run). Words of the tool: no paths, no command lines.
    */
@@ -150,7 +158,7 @@ export function safeJson(v: unknown): string {
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 /** The fields of a stored record (AttachmentRecord without its key). */
-const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by', 'until'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
 /** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
@@ -212,7 +220,7 @@ function normalPath(path: string): string {
  *  - ifname as the kernel and CNI take it (cni/env.ts validateIfName, as for --ifname); network and containerId by
  *    CNI's rule (libcni ValidateNetworkName; the spec's container id), containerId empty only while attaching, and
  *    their cache file name `<network>-<containerId>-<ifname>` no longer than NAME_MAX;
- *  - since RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both; why a string without control
+ *  - since (and until, on a write-ahead record only) RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both; why a string without control
  *    characters of at most 1024;
  *  - cniPath: absolute normalized directories joined by ':' (badRecordedPath), at most MAX_ARG_STRLEN in all (what a
  *    plugin's CNI_PATH can hold); cacheDir: one absolute normalized path. Empty is absent, as attach writes it.
@@ -251,7 +259,7 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   for (const f of ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since'] as const) {
     if (typeof v[f] !== 'string') return `its ${f} is ${v[f] === undefined ? 'missing' : `${shown(v[f])}, not a string`}`;
   }
-  for (const f of ['why', 'cniPath', 'cacheDir'] as const) {
+  for (const f of ['why', 'cniPath', 'cacheDir', 'until'] as const) {
     if (v[f] !== undefined && typeof v[f] !== 'string') return `its ${f} is ${shown(v[f])}, not a string`;
   }
   for (const [f, x] of Object.entries(v)) if (typeof x === 'string' && CONTROL.test(x)) return `its ${f} ${shown(x)} holds a control character`;
@@ -273,6 +281,10 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
     return v.attaching === true ? `its key ${shown(key)} is not an attach's write-ahead key (attaching.…)` : `its key ${shown(key)} is not that of its container id and interface (${shown(recordKey(s.containerId!, s.ifname!))})`;
   }
   if (!RFC3339.test(s.since!) || Number.isNaN(Date.parse(s.since!))) return `since ${shown(s.since)} is not an RFC 3339 time`;
+  if (s.until !== undefined) {
+    if (v.attaching !== true) return 'it has an until, and it is not an attach in progress';
+    if (!RFC3339.test(s.until) || Number.isNaN(Date.parse(s.until))) return `until ${shown(s.until)} is not an RFC 3339 time`;
+  }
   if (v.addresses !== undefined) {
     if (!Array.isArray(v.addresses)) return `its addresses are ${shown(v.addresses)}, not a list`;
     const a = (v.addresses as unknown[]).find((x) => !isCidr(x));
@@ -529,13 +541,37 @@ export async function addAttachingRecord(api: KubeApi, namespace: string, rec: A
 /**
  * Whether the command a write-ahead record names (AttachmentRecord.by) still runs: 'running' or 'gone' when it ran on
  * this host (`table.host`, the name lock files give their holders: exec/host.ts thisHost), by the lock rule's test
- * (exec/lock.ts: its pid runs with the start time it had; a pid now another process's is gone); undefined when the
- * record names none or another host's (nothing here can tell whether a process there runs). One /proc read.
+ * (exec/lock.ts: its pid runs with the start time it had; a pid now another process's is gone). A record of another
+ * host (or naming none) cannot be told by its pid: 'past' once `now` (ms since the epoch, this host's clock) is past
+ * the record's `until` (the attach's own bound: writeAheadUntil), else undefined — it may still be running. One /proc
+ * read.
  */
-export async function recordedCommand(r: Pick<AttachmentRecord, 'by'>, table: Pick<LockOwner, 'host' | 'startOf'> = thisHost): Promise<'running' | 'gone' | undefined> {
-  if (!r.by || r.by.host !== table.host) return undefined;
+export async function recordedCommand(
+  r: Pick<AttachmentRecord, 'by' | 'until'>,
+  table: Pick<LockOwner, 'host' | 'startOf'> = thisHost,
+  now = Date.now(),
+): Promise<'running' | 'gone' | 'past' | undefined> {
+  if (!r.by || r.by.host !== table.host) return r.until !== undefined && Date.parse(r.until) <= now ? 'past' : undefined;
   const start = await table.startOf(r.by.pid);
   return start !== undefined && (r.by.start === undefined || start === r.by.start) ? 'running' : 'gone';
+}
+
+/** writeAheadUntil's allowance for what is not a plugin run or an API request: the node's round trips and file steps (ms). */
+const WRITE_AHEAD_MARGIN_MS = 60_000;
+
+/**
+ * The `until` of an attach's write-ahead record written at `since` (ms since the epoch): past it no command that
+ * wrote the record can still be working on it — each plugin run it may start (an ADD per plugin of the chain, a
+ * rollback DEL per plugin, the VERSION probe) is killed at `runTimeoutMs` on the node (`timeout -s KILL`, exec/shell.ts), each
+ * API request it makes after the write (its event, the pod's network-status read and PATCH, the record's settle, and
+ * a retry of each) fails at `requestTimeoutMs`, plus a minute for everything between (the node's round trips, its file
+ * steps). undefined when `requestTimeoutMs` is 0 (--request-timeout 0: a request may take for ever, so no bound).
+ * RFC 3339 to the second, rounded up.
+ */
+export function writeAheadUntil(since: number, plugins: number, runTimeoutMs: number, requestTimeoutMs: number): string | undefined {
+  if (!(requestTimeoutMs > 0)) return undefined;
+  const bound = (2 * plugins + 1) * runTimeoutMs + 8 * requestTimeoutMs + WRITE_AHEAD_MARGIN_MS;
+  return new Date(Math.ceil((since + bound) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**

@@ -20,6 +20,7 @@ let fresh: {
   world: typeof import('../fakes/world.js');
   attach: typeof import('../../src/cli/attach.js');
   detach: typeof import('../../src/cli/detach.js');
+  check: typeof import('../../src/cli/check.js');
   interrupt: typeof import('../../src/exec/interrupt.js');
   records: typeof import('../../src/resolve/records.js');
   shell: typeof import('../../src/exec/shell.js');
@@ -33,6 +34,7 @@ beforeEach(async () => {
     world: await import('../fakes/world.js'),
     attach: await import('../../src/cli/attach.js'),
     detach: await import('../../src/cli/detach.js'),
+    check: await import('../../src/cli/check.js'),
     interrupt: await import('../../src/exec/interrupt.js'),
     records: await import('../../src/resolve/records.js'),
     shell: await import('../../src/exec/shell.js'),
@@ -161,6 +163,77 @@ describe('the write-ahead record of an attach whose command quit before settling
     expect(`${w.stdout()}${w.stderr()}`).toMatch(/detached/);
     expect(results(w)).toEqual([]);
     expect(await fresh.records.listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+});
+
+describe('an attach of another host, whose command this host cannot see', () => {
+  /** web-1 attached on its node; the cluster also holds a write-ahead record of eth1 written by host laptop-2. */
+  async function otherHostAttaching(w: World, until: string | undefined, attached = true): Promise<string> {
+    if (attached) expect(await w.cli(fresh.attach.attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(0);
+    return fresh.records.addAttachingRecord(w.kube, 'kube-system', {
+      namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T21:00:00Z', addresses: [],
+      by: { host: 'laptop-2', pid: 4242 }, ...(until ? { until } : {}),
+    });
+  }
+  const later = () => new Date(Date.now() + 600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  it.each([
+    ['-l', ['-l', 'app=web']],
+    ['one pod', ['web-1']],
+    ['a dry run', ['web-1', '--dry-run']],
+  ])('within the time bound it recorded, the detach (%s) answers busy (exit 1), naming that host and the bound, and changes nothing', async (_, target) => {
+    const w = fresh.world.manyPods(1);
+    const until = later();
+    await otherHostAttaching(w, until);
+    expect(await w.cli(fresh.detach.detachCommand, [...target, '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(1);
+    expect(`${w.stdout()}${w.stderr()}`).toContain(`an attach of eth1 in pod shop/web-1 may be running (pid 4242 on host laptop-2; begun at 2026-12-01T21:00:00Z, as the cluster's record of it says): this host cannot see that host's processes, so until ${until}`);
+    expect(`${w.stdout()}${w.stderr()}`).toMatch(/give --force/);
+    expect(results(w)).toHaveLength(1);
+    expect((await fresh.records.listRecords(w.kube, 'kube-system')).map((r) => [r.pod, !!r.attaching])).toEqual(expect.arrayContaining([['web-1', true], ['web-1', false]]));
+  });
+
+  it('cni-check of a pod whose node holds nothing of it yet answers busy too, without offering --force', async () => {
+    const w = fresh.world.manyPods(1);
+    await otherHostAttaching(w, later(), false);
+    expect(await w.cli(fresh.check.checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(1);
+    expect(w.stderr()).toMatch(/may be running \(pid 4242 on host laptop-2;.*nothing was checked/);
+    expect(w.stderr()).not.toMatch(/--force/);
+  });
+
+  it.each([
+    ['past the bound it recorded', '2026-12-01T21:08:00Z', []],
+    ['within it, with --force', 'later', ['--force']],
+  ])('%s, the detach detaches (exit 0) and no record of eth1 stays', async (_, until, extra) => {
+    const w = fresh.world.manyPods(1);
+    await otherHostAttaching(w, until === 'later' ? later() : until);
+    expect(await w.cli(fresh.detach.detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra]), w.stderr()).toBe(0);
+    // (--force's words: "forgotten …: DEL succeeded")
+    expect(w.stdout()).toMatch(/^eth1 (detached from|forgotten in) pod shop\/web-1.*(DEL succeeded)?/);
+    expect(results(w)).toEqual([]);
+    expect(await fresh.records.listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
+  it('a record with no bound (older versions) is not busy: as before', async () => {
+    const w = fresh.world.manyPods(1);
+    await otherHostAttaching(w, undefined);
+    expect(await w.cli(fresh.detach.detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(results(w)).toEqual([]);
+  });
+
+  it('the attach writes its bound: (2 × plugins + 1) runs at --timeout, 8 requests at --request-timeout, and a minute', async () => {
+    const w = fresh.world.manyPods(1);
+    let seen: string | undefined;
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      for (const [k, v] of Object.entries(data)) if (k.startsWith('attaching.') && v) seen = (JSON.parse(v) as { until?: string }).until;
+      return patch(ns, name, data);
+    };
+    const t0 = Date.now();
+    expect(await w.cli(fresh.attach.attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--timeout', '10s', '--request-timeout', '5s']), w.stderr()).toBe(0);
+    const bound = Date.parse(seen!) - t0;
+    // one plugin: 3 × 10 s + 8 × 5 s + 60 s = 130 s, rounded up to the second
+    expect(bound).toBeGreaterThanOrEqual(129_000);
+    expect(bound).toBeLessThanOrEqual(132_000);
   });
 });
 

@@ -135,6 +135,14 @@ describe('validateRecord: each field, good and bad', () => {
     expect(badRecordedPath('/a:b', 'cacheDir')).toBeUndefined();
   });
 
+  it('until (the time bound of a write-ahead record): RFC 3339, only on an attaching record', () => {
+    const ahead = { attaching: true, containerId: '' };
+    expect(why({ ...ahead, until: '2026-12-01T21:08:00Z' }, 'attaching.uid.6e657431.0a0b0c0d')).toBeUndefined();
+    expect(why({ ...ahead, until: 'soon' }, 'attaching.uid.6e657431.0a0b0c0d')).toBe('until "soon" is not an RFC 3339 time');
+    expect(why({ ...ahead, until: 7 }, 'attaching.uid.6e657431.0a0b0c0d')).toBe('its until is 7, not a string');
+    expect(why({ until: '2026-12-01T21:08:00Z' })).toBe('it has an until, and it is not an attach in progress');
+  });
+
   it('by (the command of a write-ahead record): a host name, a pid, a start time; nothing else', () => {
     for (const ok of [{ host: 'laptop', pid: 4242 }, { host: 'laptop.example', pid: 1, start: '123456' }]) expect(why({ by: ok }), JSON.stringify(ok)).toBeUndefined();
     expect(why({ by: 'laptop' })).toBe('its by is "laptop", not an object');

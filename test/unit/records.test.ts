@@ -505,6 +505,15 @@ describe('the write-ahead record of a pod attach', () => {
     expect(rows[1]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth2');
     expect(rows[2]!.reason).toMatch(/and has not finished: it is still running, or its command was killed \(its command, pid 4242 on host laptop-2: only on that host can it be told\), and then the node may keep its intent/);
     expect(rows[2]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth3');
+    // another host's with the time bound it recorded: attaching until then (said), interrupted after it
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth5', containerId: '', addresses: [], by: { host: 'laptop-2', pid: 4243 }, until: '2099-01-01T00:00:00Z' }));
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth6', containerId: '', addresses: [], by: { host: 'laptop-2', pid: 4244 }, until: '2026-12-01T21:08:00Z' }));
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    const more = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items.filter((r) => r.ifname === 'eth5' || r.ifname === 'eth6');
+    expect(more.map((r) => [r.ifname, r.state])).toEqual([['eth5', 'attaching'], ['eth6', 'interrupted']]);
+    expect(more[0]!.reason).toMatch(/; it is taken as running until 2099-01-01T00:00:00Z \(its time bound, which it recorded: cni-detach of eth5 answers busy until then, unless given --force\)$/);
+    expect(more[1]!.reason).toMatch(/and did not finish: its command \(pid 4244 on host laptop-2\) is past its time bound \(2026-12-01T21:08:00Z, which it recorded: its plugin runs and API requests have all ended by then\) without settling this record/);
+    expect(more[1]!.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth6');
     // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
     // (validateRecord): used for nothing, and shown with why
     await ahead('eth4', { host: 1, pid: -1 } as unknown as AttachmentRecord['by']);
@@ -1372,7 +1381,8 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     w.deps.hostname = () => 'laptop';
     return { ...w, node2, cid };
   };
-  const ahead = (w: ReturnType<typeof world>, by: AttachmentRecord['by']) => addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by }));
+  const ahead = (w: ReturnType<typeof world>, by: AttachmentRecord['by'], until?: string) =>
+    addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by, ...(until ? { until } : {}) }));
 
   it('its command (this host\'s) gone and no intent, result or lock there: forgotten, said; the next gc does not visit', async () => {
     const w = setup();
@@ -1444,5 +1454,23 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
     expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: node node-2 holds nothing of it yet, and its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, may still be running: only on host laptop-2 can that be told, where a cni-gc forgets it once its command is gone\n');
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+  });
+
+  it('another host\'s command with a time bound: kept while within it (said), forgotten once past it, as a command of this host that is gone', async () => {
+    const w = setup();
+    const until = new Date(Date.now() + 600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await ahead(w, { host: 'laptop-2', pid: 77, start: '1' }, until);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stderr()).toContain(`may still be running: only on host laptop-2 can that be told, where a cni-gc forgets it once its command is gone; elsewhere after ${until}, its time bound\n`);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+    const [r] = await listRecords(w.kube, 'kube-system');
+    await removeRecordKeys(w.kube, 'kube-system', 'node-2', [r!.key!]);
+    // past it (before: kept at every run, and every gc came back to node-2)
+    await ahead(w, { host: 'laptop-2', pid: 77, start: '1' }, '2026-12-01T21:08:00Z');
+    for (const [args, verb] of [[['--dry-run'], 'would forget'], [[], 'forgot']] as const) {
+      expect(await w.cli(gcCommand, [...args])).toBe(0);
+      expect(`${w.stdout()}${w.stderr()}`).toContain(`${verb} the record of net1 of pod shop/db-1 (network net) on node node-2: its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, is past its time bound (2026-12-01T21:08:00Z, which it recorded), and node node-2 holds nothing of it (no intent, no result, no lock)`);
+    }
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 });
