@@ -20,7 +20,8 @@
 //   K5 kind pod     one attach to a pod on a local kind-like node container (--runtime kind): docker execs per attach
 //                   and wall time vs the seed's manual way on kind, three `docker exec`s (the sandbox, its task pid,
 //                   the plugin with the config on stdin; ctr instead of crictl: the test node image has no crictl)
-//   K6 kind bulk    -l over 100 pods on 10 node containers vs 1 pod on 1 node. K5/K6 need --kind-docker HOST: an
+//   K6 kind bulk    -l over 100 pods on 10 node containers vs 1 pod on 1 node (and one node's share alone, as
+//                   P6's). K5/K6 need --kind-docker HOST: an
 //                   engine with the test node image (test/helpers/kind-node.ts), e.g. the one the tests use.
 //
 // Each pair runs interleaved (A B A B …) after warm-up runs, and every attach is followed by its detach/DEL outside
@@ -1063,32 +1064,12 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
         else if (v === 0) results.remoteLines.push(`P6 (--parallel ${parallel}${label}): ${fmtX(rows[0].median / rows[1].median)} (not a target: without the plugins' and the kernel's CPU)`);
       }
     }
-    // one node's share of the 100-pod batch, alone: its 10 pods one after another (--parallel 1), as that batch gives
-    // each node one pod at a time (its pods alternate nodes, --parallel 10 over 10 nodes). Where every node has CPUs
-    // of its own, the batch takes about this long (plus what the CLI adds for the other nodes' pods); here the ten
-    // nodes' work shares this machine's cores, which the 100-pod row measures. Not the target's measurement.
-    log(`P6: one node's share (its 10 pods, --parallel 1) vs 1 pod on 1 node, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
-    const share = variants.map(() => ({ node: [], one: [] }));
-    for (let round = 0; round <= rounds; round++) {
-      for (const [v, [, dir]] of variants.entries()) {
-        for (const [sel, key] of [[`role=bulk,node=${NODES[0]}`, 'node'], ['role=one', 'one']]) {
-          checkInterrupt();
-          const { r: a, ms } = await timed(dir, 'attach', ['-l', sel, ...laptopArgs, '--conf', confPath, '--parallel', '1']);
-          ok(`attach -l ${sel}`, a);
-          ok(`detach -l ${sel}`, await run(bin(dir, 'detach'), ['-l', sel, ...laptopArgs], { env }));
-          if (round > 0) share[v][key].push(ms);
-        }
-      }
-      progress('P6 (one node\'s share)', round + 1, rounds + 1);
-    }
-    for (const [v, [suffix]] of variants.entries()) {
-      const x = share[v];
-      results.pairs[`P6-node-share${suffix}`] = { node: x.node, one: x.one };
-      (results.remoteLines ??= []).push(
-        `P6 one node's share${suffix}: its 10 pods one after another ${Math.round(median(x.node))} ms, 1 pod ${Math.round(median(x.one))} ms: ${fmtX(median(x.node) / median(x.one))} ` +
-          '(the 100-pod batch where each node has CPUs of its own; not the target\'s measurement, which shares this machine\'s cores among the ten nodes)',
-      );
-    }
+    await nodeShare('P6', variants, rounds, `role=bulk,node=${NODES[0]}`, 'role=one', results, async (dir, sel) => {
+      const { r: a, ms } = await timed(dir, 'attach', ['-l', sel, ...laptopArgs, '--conf', confPath, '--parallel', '1']);
+      ok(`attach -l ${sel}`, a);
+      ok(`detach -l ${sel}`, await run(bin(dir, 'detach'), ['-l', sel, ...laptopArgs], { env }));
+      return ms;
+    });
   }
 }
 
@@ -1118,7 +1099,7 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
   const pods = [{ name: 'kone', node: nodes[0], role: 'kone' }];
   if (want('K6')) for (let i = 0; i < 100; i++) pods.push({ name: `kbulk-${String(i).padStart(3, '0')}`, node: nodes[i % count], role: 'kbulk' });
   const made = await pool(pods, 4, async (p) => {
-    const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node.name, labels: { role: p.role }, containerRuntime: 'containerd' });
+    const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node.name, labels: { role: p.role, node: p.node.name }, containerRuntime: 'containerd' });
     api.addPod(pod);
     const sb = await h.startNodeSandbox(d, p.node, { id: `sb-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
     return { ...p, ...sb };
@@ -1222,6 +1203,44 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
       (results.remoteLines ??= []).push(`K6${suffix}: node round trips per 100-pod attach: ${[...new Set(x.execs)].join(', ')}, per detach: ${[...new Set(x.detachExecs)].join(', ')}; docker execs per 100-pod attach: ${[...new Set(x.dockerExecs)].join(', ')}`);
       if (v === 0) verdict('K6', '100 pods on 10 kind nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
     }
+    await nodeShare('K6', variants, rounds, `role=kbulk,node=${nodes[0].name}`, 'role=kone', results, async (dir, sel) => {
+      const t0 = performance.now();
+      ok(`kind attach -l ${sel}`, await run(bin(dir, 'attach'), ['-l', sel, ...args, '--conf', confPath, '--parallel', '1'], { env }));
+      const ms = performance.now() - t0;
+      ok(`kind detach -l ${sel}`, await run(bin(dir, 'detach'), ['-l', sel, ...args], { env }));
+      return ms;
+    });
+  }
+}
+
+/**
+ * One node's share of a 100-pod batch (P6, K6), alone: that node's 10 pods one after another (--parallel 1), as the
+ * batch gives each node one pod at a time (its pods alternate nodes, --parallel 10 over 10 nodes), against 1 pod on 1
+ * node. Where every node has CPUs of its own, the batch takes about this long (plus what the CLI adds for the other
+ * nodes' pods); here the ten nodes' work shares this machine's cores, which the 100-pod rows measure. Not the target's
+ * measurement: a line of results.remoteLines per build. `measure(dir, selector)`: one attach's wall time (ms), its
+ * detach after it.
+ */
+async function nodeShare(id, variants, rounds, nodeSel, oneSel, results, measure) {
+  log(`${id}: one node's share (its 10 pods, --parallel 1) vs 1 pod on 1 node, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
+  const share = variants.map(() => ({ node: [], one: [] }));
+  for (let round = 0; round <= rounds; round++) {
+    for (const [v, [, dir]] of variants.entries()) {
+      for (const [sel, key] of [[nodeSel, 'node'], [oneSel, 'one']]) {
+        checkInterrupt();
+        const ms = await measure(dir, sel);
+        if (round > 0) share[v][key].push(ms);
+      }
+    }
+    progress(`${id} (one node's share)`, round + 1, rounds + 1);
+  }
+  for (const [v, [suffix]] of variants.entries()) {
+    const x = share[v];
+    results.pairs[`${id}-node-share${suffix}`] = { node: x.node, one: x.one };
+    (results.remoteLines ??= []).push(
+      `${id} one node's share${suffix}: its 10 pods one after another ${Math.round(median(x.node))} ms, 1 pod ${Math.round(median(x.one))} ms: ${fmtX(median(x.node) / median(x.one))} ` +
+        "(the 100-pod batch where each node has CPUs of its own; not the target's measurement, which shares this machine's cores among the ten nodes)",
+    );
   }
 }
 
