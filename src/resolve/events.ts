@@ -37,13 +37,24 @@ function limited(event: PodEvent): PodEvent {
 /**
  * text with each of `hide` (the CNI cache directory the user gave, which is also the node's; a trailing '/' ignored)
  * written `<cache dir>`: events are read by everyone with access to the namespace, and kubectl's own events never
- * carry a client's paths. Every event text that comes from an error (a plugin's message, a record's file) goes
- * through it.
+ * carry a client's paths; and each client command it names written `<command>` (hideCommands). Every event text that
+ * comes from an error (a plugin's message, a record's file) goes through it.
  */
 function hidePaths(text: string, hide: string[]): string {
   let out = text;
   for (const p of hide.map((h) => h.replace(/\/+$/, '')).filter((h) => h.length > 1)) out = out.split(p).join('<cache dir>');
-  return out;
+  return hideCommands(out);
+}
+
+/**
+ * A client command's identity as messages name it (exec/lock.ts commandName: "pid 1648", "pid 1648 on this host vm",
+ * "pid 77 on host laptop-2, running for 3m12s" — a lock's holder, a write-ahead record's command), written `<command>`:
+ * a pid and the host it runs on say which user's machine ran what, which the pod's events (read by everyone with
+ * access to its namespace) do not carry, as kubectl's carry no client details (the reporting instance is the event's
+ * own field). An outside tester found "its command (pid 1648 on this host vm) is gone" in a FailedAddInterface.
+ */
+export function hideCommands(text: string): string {
+  return text.replace(/\bpid \d+(?: on (?:this )?host [^\s,;()]+)?(?:, running for [0-9hms]+)?/g, '<command>');
 }
 
 /**

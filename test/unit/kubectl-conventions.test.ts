@@ -4,7 +4,8 @@ import { Command, Option } from 'commander';
 import { flagSpecs, normalizeArgv, scanArgv } from '../../src/cli/argv.js';
 import { parseTemplate, printJsonPath } from '../../src/cli/jsonpath.js';
 import { asList, clearNotes, fit, MAX_NOTES, parseListFormat, printRows, REASON_WIDTH, type Row } from '../../src/cli/list-print.js';
-import { addedInterfaceEvent, failedAddInterfaceEvent, removedInterfaceEvent } from '../../src/resolve/events.js';
+import { addedInterfaceEvent, failedAddInterfaceEvent, hideCommands, removedInterfaceEvent } from '../../src/resolve/events.js';
+import { lockPath } from '../../src/cni/cache.js';
 import { complete, completionText, Directive, toolOf } from '../../src/cli/complete.js';
 import { platform, userAgent, versionData } from '../../src/cli/version.js';
 import { parseLevel, parseRequestTimeout, withoutEmptyOverrides } from '../../src/cli/options.js';
@@ -12,7 +13,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { listCommand } from '../../src/cli/list.js';
 import { gcCommand } from '../../src/cli/gc.js';
-import { world } from '../fakes/world.js';
+import { SANDBOX, world } from '../fakes/world.js';
 
 describe('argv in pflag forms (normalizeArgv)', () => {
   const cmd = new Command()
@@ -296,6 +297,26 @@ describe('events (Multus words)', () => {
     const f = failedAddInterfaceEvent('eth1', 'blue', 'x'.repeat(2000), []);
     expect(f.type).toBe('Warning');
     expect(f.message.length).toBe(1024);
+  });
+  it('a client command named in a message (a lock holder, a write-ahead record\'s command) is <command> in the event, as a path of the cache dir is <cache dir>', async () => {
+    // an outside tester's FailedAddInterface said "its command (pid 1648 on this host vm) is gone"
+    for (const [said, shown] of [
+      ['a cni-attach/cni-detach (pid 77 on host laptop-2) is working on it right now', 'a cni-attach/cni-detach (<command>) is working on it right now'],
+      ['its command (pid 1648 on this host vm) is gone; pid 9, running for 3m12s, holds it', 'its command (<command>) is gone; <command>, holds it'],
+      ['pid 77 on host node-a.example.com, running for 2h5m; the lock is free in 63s', '<command>; the lock is free in 63s'],
+    ]) {
+      expect(hideCommands(said!)).toBe(shown);
+      expect(failedAddInterfaceEvent('eth1', 'blue', new Error(said), []).message).toBe(`Add eth1 from blue failed: ${shown}`);
+      expect(removedInterfaceEvent('eth1', 'blue', { delError: said!, mayRemain: 'x' }, []).message).toBe(`Remove eth1 from blue failed (${shown}); its record was forgotten (forced): x`);
+    }
+    // through the CLI: an attach refused because another command holds the interface's lock on the node
+    const w = world();
+    w.exec.files.set(lockPath('/var/lib/cni', SANDBOX, 'eth1'), 'laptop-2 77 1\n');
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(1);
+    expect(w.stderr()).toMatch(/pid 77 on host laptop-2/);
+    const [e] = w.kube.events.filter((x) => x.reason === 'FailedAddInterface');
+    expect(e!.message).toContain('(<command>)');
+    expect(e!.message).not.toMatch(/pid 77|laptop-2/);
   });
   it('attach and detach record them on the pod; --no-annotate records none', async () => {
     const w = world();
