@@ -39,6 +39,8 @@ interface Outcome {
   annotateError?: Error;
   /** Nothing was detached, but the network-status entry and the record an earlier detach left went (leftBehind). */
   leftBehind?: boolean;
+  /** Nothing was detached, but these write-ahead records of attaches that did not finish went (forgetAttempts). */
+  attemptsRemoved?: AttachmentRecord[];
 }
 
 /** The --cache-dir a batch pod's failure offers (RecordedElsewhere), if it is one. */
@@ -156,7 +158,10 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   const attempts = done.length === 0 || done.some((d) => d.fromIntent);
-  if (attempts) await forgetAttempts(job, pod, cache.dir);
+  if (attempts) {
+    const gone = await forgetAttempts(job, pod, cache.dir);
+    if (done.length === 0 && gone.length > 0) out.attemptsRemoved = gone;
+  }
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
@@ -228,16 +233,31 @@ function statusName(pod: Pod, ifname: string, key: string): string | undefined {
  * (attachRunsHere: an attach that has not reached the node yet) stays: it settles its own. One list of the records,
  * one patch per node that has some; a failure is a note, the detach stands.
  */
-async function forgetAttempts(job: Job, pod: PodLookup, dir: string): Promise<void> {
-  if (!job.api) return;
+async function forgetAttempts(job: Job, pod: PodLookup, dir: string): Promise<AttachmentRecord[]> {
+  if (!job.api) return [];
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
   try {
     const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns), dir);
     for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api, ns, node, recs.map((r) => r.key!));
+    return mine;
   } catch (e) {
     job.deps.io.err(`note: the cluster's record of an unfinished attach could not be removed (${shown((e as Error).message)}); cni-gc will remove it once the pod is gone\n`);
+    return [];
   }
+}
+
+/**
+ * What a detach that found nothing on the node says of the write-ahead records it removed (forgetAttempts) — it did
+ * change the cluster, so not "nothing to do" (an outside tester saw that while a record went): "removed the cluster's
+ * record of an attach of net1 that did not finish (begun at T; node node-a holds nothing of it)", `would remove` for
+ * a dry run. undefined when there were none.
+ */
+export function attemptsRemovedWords(ifname: string, recs: AttachmentRecord[], dryRun = false): string | undefined {
+  if (recs.length === 0) return undefined;
+  const since = [...new Set(recs.map((r) => r.since))].sort().join(', ');
+  const nodes = [...new Set(recs.map((r) => r.node))].join(', ');
+  return `${dryRun ? 'would remove' : 'removed'} the cluster's record${recs.length > 1 ? 's' : ''} of ${recs.length > 1 ? `${recs.length} attaches` : 'an attach'} of ${ifname} that did not finish (begun at ${since}; node ${nodes} holds nothing of ${recs.length > 1 ? 'them' : 'it'})`;
 }
 
 /**
@@ -419,7 +439,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
         }
         return o;
       },
-      (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}`),
+      (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}${o.attemptsRemoved?.length ? `; ${attemptsRemovedWords(job.p.ifname, o.attemptsRemoved)}` : ''}`),
     );
     notes.end();
     if (flags.output !== 'summary') {
@@ -511,6 +531,14 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
       // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir
       const elsewhere = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;
+      // nothing on the node, while the cluster holds write-ahead records of attaches that did not finish: the detach
+      // removes them (forgetAttempts), and its dry run says it would
+      if (runs.length === 0 && pod && api) {
+        const { listRecords } = await import('../resolve/records.js');
+        const would = await listRecords(api, flags.agentNamespace ?? 'kube-system').then((all) => attemptsOf(job, pod, all, cache.dir), () => []);
+        const words = attemptsRemovedWords(p.ifname, would, true);
+        if (words) deps.io.err(`note: ${words}\n`);
+      }
       const where = pod ? podWhere(pod) : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
     }
@@ -531,9 +559,12 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
             ...(d.via ? { attachedThrough: d.via } : {}),
             ...(d.forced ? { forced: true, ...(d.forced.delError ? { delError: d.forced.delError, mayRemain: d.forced.mayRemain } : {}) } : {}),
           })),
+          ...(o.attemptsRemoved?.length ? { removedAttemptRecords: o.attemptsRemoved.map((r) => ({ node: r.node, key: r.key, since: r.since })) } : {}),
         }, flags.output));
       } else if (o.done.length === 0) {
-        const rest = o.leftBehind ? 'removed its network-status entry and its record in the cluster, which an earlier detach left' : 'nothing to do';
+        const rest = o.leftBehind
+          ? 'removed its network-status entry and its record in the cluster, which an earlier detach left'
+          : (attemptsRemovedWords(p.ifname, o.attemptsRemoved ?? []) ?? 'nothing to do');
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else {

@@ -213,6 +213,26 @@ describe('an attach of another host, whose command this host cannot see', () => 
     expect(await fresh.records.listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 
+  it('past its bound, with nothing on the node: the detach says it removed that record (was "nothing to do"), its dry run that it would; one pod, -l, -o json', async () => {
+    const words = "removed the cluster's record of an attach of eth1 that did not finish (begun at 2026-12-01T21:00:00Z; node node-1 holds nothing of it)";
+    const w = fresh.world.manyPods(1);
+    await otherHostAttaching(w, '2026-12-01T21:08:00Z', false);
+    expect(await w.cli(fresh.detach.detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run']), w.stderr()).toBe(0);
+    expect(w.stderr()).toContain(`note: would remove${words.slice('removed'.length)}`);
+    expect(await recordedPods(w)).toEqual(['web-1 (attaching)']);
+    expect(await w.cli(fresh.detach.detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(new RegExp(`^note: nothing is attached as eth1 in pod shop/web-1 .*; ${words.replace(/[()]/g, '\\$&')}$`, 'm'));
+    expect(w.stderr()).not.toMatch(/nothing to do/);
+    expect(await recordedPods(w)).toEqual([]);
+    await otherHostAttaching(w, '2026-12-01T21:08:00Z', false);
+    expect(await w.cli(fresh.detach.detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(`${w.stdout()}${w.stderr()}`).toContain(`shop/web-1: nothing attached as eth1; ${words}`);
+    expect(await recordedPods(w)).toEqual([]);
+    await otherHostAttaching(w, '2026-12-01T21:08:00Z', false);
+    expect(await w.cli(fresh.detach.detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '-o', 'json']), w.stderr()).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ detached: [], removedAttemptRecords: [{ node: 'node-1', since: '2026-12-01T21:00:00Z' }] });
+  });
+
   it('a record with no bound (older versions) is not busy: as before', async () => {
     const w = fresh.world.manyPods(1);
     await otherHostAttaching(w, undefined);
