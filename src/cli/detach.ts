@@ -341,7 +341,7 @@ function lines(ifname: string, o: Outcome): string[] {
     const via = d.via ? `; it was attached through ${d.via}, container id ${d.containerId}` : '';
     if (d.forced) {
       const del = d.forced.delError ? `DEL did not succeed (${d.forced.delError})` : 'DEL succeeded';
-      return `${ifname} forgotten in ${o.describe} (network ${d.network}${via}): ${del}; removed its record${d.file ? ` ${o.cache.named(d.file)}` : ''}${d.forced.delError ? `; ${d.forced.mayRemain}` : ''}`;
+      return `${ifname} forgotten in ${o.describe} (network ${d.network}${via}): ${del}; removed its cache file${d.file ? ` ${o.cache.named(d.file)}` : ''}${d.forced.delError ? `; ${d.forced.mayRemain}` : ''}`;
     }
     return `${ifname} detached from ${o.describe} (network ${d.network}${d.fromIntent ? ', an interrupted attach' : ''}${via})`;
   });

@@ -261,7 +261,7 @@ export async function refuseIfAttaching(
       throw new BusyError(
         `an attach of ${flags.ifname} in ${describe} may be running (${who}; begun at ${r.since}, as the cluster's record of it says): this host cannot see that host's processes, ` +
           `so until ${r.until}, the time bound that attach recorded, it is taken as running; try again when it is done (its record then goes), or after ${r.until}; ` +
-          (forceable ? 'if you know that command is gone, give --force' : 'nothing was checked'),
+          (forceable ? 'if you know that command is gone, give --force (a lock of it on the node, if any, is still waited for until its time limit)' : 'nothing was checked'),
       );
     }
   }

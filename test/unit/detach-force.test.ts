@@ -42,7 +42,7 @@ describe('cni-detach --force: what each failure leaves', () => {
       expect(w.stdout()).toBe('');
       expect(w.stderr()).toContain(`${LOST}; whether its DEL ran is not known, so nothing on the node is known to be gone: the record of eth1 in pod shop/web-1 was kept on the node and in the cluster`);
       expect(w.stderr()).toContain(`run \`kubectl cni-detach web-1 -n shop --ifname eth1${force.length ? ' --force' : ''}\` again once the node can be reached (cni-list and cni-gc still find it by its record)`);
-      expect(w.stderr()).not.toMatch(/forgotten|removed its record/);
+      expect(w.stderr()).not.toMatch(/forgotten|removed its cache file/);
       expect(w.exec.files.has(entry)).toBe(true);
       expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
       // once the node answers, the same command finishes it
@@ -88,7 +88,7 @@ describe('cni-detach --force: what each failure leaves', () => {
       make(w);
       expect(await w.cli(detachCommand, [...target, '--force'])).toBe(0);
       expect(w.stdout()).toMatch(said);
-      expect(w.stdout()).toMatch(/; removed its record results\/net-f+-eth1; the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them\n$/);
+      expect(w.stdout()).toMatch(/; removed its cache file results\/net-f+-eth1; the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them\n$/);
       expect(w.exec.files.has(entry)).toBe(false);
       expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
     }
