@@ -1105,6 +1105,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
 
     // agent pods that killed commands left behind (finished: never one in use)
     const agents = api ? await leftoverAgents(flags, deps, api) : { deleted: [], problems: [] };
+    // record ConfigMaps left empty (a command killed between its last removal and the tidying delete): tidied
+    if (api && !flags.dryRun) {
+      const { removeEmptyRecordMaps } = await import('../resolve/records.js');
+      await removeEmptyRecordMaps(api, flags.agentNamespace ?? 'kube-system').catch(() => []);
+    }
 
     // the freed interfaces of pods that still exist leave their network-status
     const annotateErrors: string[] = [];

@@ -379,6 +379,25 @@ export async function removeRecords(api: KubeApi, namespace: string, node: strin
 }
 
 /**
+ * Delete the record ConfigMaps (this tool's label, in `namespace`) that hold no key: what a removal left when its
+ * tidying delete (removeRecords) did not happen — the command was killed between its patch and the delete, or the
+ * delete was refused. Each on the precondition that it is still the version listed (a key written since: 409, it
+ * stays). Tidying only: a failed delete is left for a later run. Returns the names deleted. One list request.
+ */
+export async function removeEmptyRecordMaps(api: KubeApi, namespace: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const cm of await api.listConfigMaps(namespace, `${RECORD_LABEL}=${RECORD_LABEL_VALUE}`)) {
+    if (Object.keys(cm.data).length > 0 || cm.binaryKeys?.length || !cm.resourceVersion) continue;
+    const r = await api.deleteConfigMap(namespace, cm.name, cm.resourceVersion).catch((e: unknown) => {
+      if (!(e instanceof CniAttachError)) throw e;
+      return undefined;
+    });
+    if (r === 'deleted') out.push(cm.name);
+  }
+  return out;
+}
+
+/**
  * Every entry of the cluster's records (one list request): the valid ones, and the others with why (validateRecord).
  * Only a valid record is used for anything: an invalid one is shown (cni-list) and said (cni-gc), never acted on.
  */
