@@ -410,6 +410,15 @@ describe('completion through kubectl (kubectl_complete-cni_*)', () => {
     expect(await direct('attach', ['web-1', '--ifn'], env)).toMatch(/^--ifname\tinterface name[^\n]*\n:4$/);
     expect(await direct('attach', ['web-1', '--context', ''], env)).toBe('stand-in\n:4');
   });
+  it('`kubectl-cni_<command> __complete …` (cobra\'s hidden command, which shells call): the same candidates, cobra\'s stderr line, exit 0', async () => {
+    const env = baseEnv({ KUBECONFIG: api.kubeconfigPath });
+    const a = await runCli('attach', ['__complete', '-n', 'shop', ''], { env });
+    expect([a.exitCode, a.stdout, a.stderr]).toEqual([0, 'web-1\nweb-2\n:4', 'Completion ended with directive: ShellCompDirectiveNoFileComp']);
+    const g = await runCli('gc', ['__completeNoDesc', '--dry-r'], { env });
+    expect([g.exitCode, g.stdout]).toEqual([0, '--dry-run\n:4']);
+    const n = await runCli('list', ['__complete', '--namespace', ''], { env });
+    expect([n.exitCode, n.stdout]).toEqual([0, 'other\nshop\n:4']);
+  });
   it.runIf(!!KUBECTL)('kubectl __complete cni-attach … runs kubectl_complete-cni_attach from PATH', async () => {
     const env = { ...pathEnv, KUBECONFIG: api.kubeconfigPath };
     const k = await kubectl(['__complete', 'cni-attach', '-n', 'shop', ''], env);

@@ -5,13 +5,14 @@ import { flagSpecs, normalizeArgv, scanArgv } from '../../src/cli/argv.js';
 import { parseTemplate, printJsonPath } from '../../src/cli/jsonpath.js';
 import { asList, clearNotes, fit, MAX_NOTES, parseListFormat, printRows, REASON_WIDTH, type Row } from '../../src/cli/list-print.js';
 import { addedInterfaceEvent, failedAddInterfaceEvent, removedInterfaceEvent } from '../../src/resolve/events.js';
-import { complete, completionText, Directive, toolOf } from '../../src/cli/complete.js';
+import { complete, completionText, Directive, directiveLine, toolOf } from '../../src/cli/complete.js';
 import { platform, userAgent, versionData } from '../../src/cli/version.js';
 import { parseLevel, parseRequestTimeout, withoutEmptyOverrides } from '../../src/cli/options.js';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { listCommand } from '../../src/cli/list.js';
 import { gcCommand } from '../../src/cli/gc.js';
+import { checkCommand } from '../../src/cli/check.js';
 import { world } from '../fakes/world.js';
 
 describe('argv in pflag forms (normalizeArgv)', () => {
@@ -449,6 +450,29 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'attach', ['--ifname', '-n', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
     expect(await run(w, 'attach', ['--ifname', '--', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
     expect(await run(w, 'list', ['--context', '-o', ''])).not.toMatchObject({ candidates: expect.arrayContaining(['json']) });
+  });
+  it('cobra\'s `__complete` / `__completeNoDesc` answers of every command: candidates (namespaces after -n, shells after `completion`), `:directive`, cobra\'s stderr line', async () => {
+    const w = world();
+    w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'db-1', namespace: 'other' } });
+    const cases: ['attach' | 'detach' | 'list' | 'gc' | 'check', string[], boolean, string, string][] = [
+      ['attach', ['-n', 'shop', ''], true, 'web-1\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['attach', ['-n', ''], true, 'other\nshop\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['attach', ['completion', ''], true, 'bash\nzsh\nfish\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['detach', ['web-1', '--ifn'], false, '--ifname\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['check', ['--namespace=o'], true, '--namespace=other\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['list', ['-o', 'jsonp'], true, 'jsonpath=\n:6\n', 'ShellCompDirectiveNoSpace, ShellCompDirectiveNoFileComp'],
+      ['gc', ['--cache-dir', ''], true, ':16\n', 'ShellCompDirectiveFilterDirs'],
+      ['attach', ['--conf', ''], true, ':0\n', 'ShellCompDirectiveDefault'],
+    ];
+    const make = { attach: attachCommand, detach: detachCommand, check: checkCommand, list: listCommand, gc: gcCommand };
+    for (const [tool, words, desc, out, names] of cases) {
+      const c = await complete(tool, make[tool](w.deps), words, w.deps);
+      expect(completionText(c, desc), words.join(' ')).toBe(out);
+      expect(directiveLine(c.directive), words.join(' ')).toBe(`Completion ended with directive: ${names}\n`);
+    }
+    const d = await complete('check', checkCommand(w.deps), ['web-1', '--ifn'], w.deps);
+    expect(completionText(d)).toMatch(/^--ifname\t[^\n]+\n:4\n$/);
+    expect(completionText(d, false)).toBe('--ifname\n:4\n');
   });
   it('an API that fails gives no candidates, not an error', async () => {
     const w = world();
