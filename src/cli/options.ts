@@ -190,13 +190,22 @@ export function parseRequestTimeout(text: string): number {
 export const MIN_TIMEOUT_MS = 1;
 
 /**
+ * A flag's value that is not of its kind, in pflag's words (what kubectl says of `--timeout=x`: `invalid argument "x"
+ * for "--timeout" flag: time: invalid duration "x"`): `invalid argument "soon" for "--timeout" flag: not a duration
+ * (e.g. 30s, 2m, 500ms)`. A UsageError (exit 2).
+ */
+export function invalidArgument(flag: string, value: string, why: string): UsageError {
+  return new UsageError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flag)} flag: ${why}`);
+}
+
+/**
  * "30s", "2m", "500ms", "1h", "1m30s", "1.5s", "250us" or a bare number of seconds → milliseconds, exactly (a fraction
  * kept: 1.5ms is 1.5; src/duration.ts, Go's units). Errors: UsageError (exit 2) for what is not a duration, for zero,
  * and for less than `min` ms (--timeout: MIN_TIMEOUT_MS), naming the flag and the value as given.
  */
 export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOUT_MS): number {
   const ns = durationNs(text);
-  if (ns === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration (e.g. 30s, 2m, 500ms)`);
+  if (ns === undefined) throw invalidArgument(flag, text, 'not a duration (e.g. 30s, 2m, 500ms)');
   if (!(ns > 0)) throw new UsageError(`${flag}: must be more than zero`);
   const ms = ns / 1e6;
   if (ms < min) {
@@ -226,13 +235,13 @@ export function validateCidr(text: string): string {
   const fam = isIP(ip ?? '');
   const n = Number(len);
   if (extra !== undefined || fam === 0 || len === undefined || !/^\d+$/.test(len) || n > (fam === 4 ? 32 : 128)) {
-    throw new UsageError(`--ip: ${JSON.stringify(text)} is not an address with prefix length (e.g. 198.18.0.10/24)`);
+    throw invalidArgument('--ip', text, 'not an address with prefix length (e.g. 198.18.0.10/24)');
   }
   return text;
 }
 
 export function validateMac(text: string): string {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw new UsageError(`--mac: ${JSON.stringify(text)} is not a MAC address (e.g. 02:00:00:00:00:01)`);
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw invalidArgument('--mac', text, 'not a MAC address (e.g. 02:00:00:00:00:01)');
   return text;
 }
 

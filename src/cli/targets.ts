@@ -13,7 +13,7 @@ import type { Target } from '../resolve/netns.js';
 import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
-import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
+import { invalidArgument, parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
 import { load } from './load.js';
 import { userAgent } from './version.js';
 import { detachCommandLine, shellQuote } from './output.js';
@@ -87,7 +87,7 @@ export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Pro
   }
   if (flags.net !== undefined) {
     const parts = flags.net.split('/');
-    if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`--net: "${flags.net}" is not NAME or NAMESPACE/NAME`);
+    if (parts.length > 2 || parts.some((p) => p === '')) throw invalidArgument('--net', flags.net, 'not NAME or NAMESPACE/NAME');
     const [ns, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [podNamespace ?? 'default', parts[0]!];
     const nad = await (await api()).getNad(ns, name);
     const list = parseNetworkConfig(nad.config, `NetworkAttachmentDefinition ${ns}/${name}`, name);

@@ -169,7 +169,7 @@ describe('kubectl cni-gc', () => {
       [['--context', 'nosuch'], new UsageError('no context named "nosuch" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: no context named "nosuch" in the kubeconfig \(\/home\/me\/\.kube\/config\); see --context\n$/],
       [['--kubeconfig', '/nonexistent'], new UsageError('kubeconfig /nonexistent: no such file', { fix: { setting: 'kubeconfig' } }), 2, /^error: kubeconfig \/nonexistent: no such file; see --kubeconfig\n$/],
       [[], new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4, /^error: none of the kubeconfig files/],
-      [['--request-timeout', 'abc'], undefined, 2, /^error: --request-timeout: "abc" is not a duration/],
+      [['--request-timeout', 'abc'], undefined, 2, /^error: invalid argument "abc" for "--request-timeout" flag: not a duration/],
       [['--request-timeout', '0.1ms'], undefined, 2, /^error: --request-timeout 0\.1ms: less than 1ms/],
       [['-v=abc'], undefined, 2, /^error: invalid argument "abc" for "-v, --v" flag/],
     ];

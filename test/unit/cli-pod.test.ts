@@ -655,7 +655,7 @@ describe('-l / --all: many pods', () => {
   it.each([
     [['-l', 'app=web', 'web-1'], /give one of a pod, --netns or -l\/--all/],
     [['-l', 'app=web', '--all'], /either -l or --all/],
-    [['-l', 'app=web', '--parallel', '0'], /--parallel: "0" is not a whole number from 1 to 64/],
+    [['-l', 'app=web', '--parallel', '0'], /invalid argument "0" for "--parallel" flag: not a whole number from 1 to 64/],
     [['-l', 'app=web', '--dry-run'], /--dry-run works on one pod at a time/],
   ])('refuses %j', async (extra, msg) => {
     const w = many(1);
@@ -703,7 +703,7 @@ describe('kubectl\'s forms of a pod argument and of --dry-run', () => {
     expect(await w.cli(attachCommand, [...attachArgs, '--dry-run=none'])).toBe(0);
     expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run=server'])).toBe(2);
-    expect(w.stderr()).toBe("error: --dry-run=server: no server-side dry run here: the change is made on a node by CNI plugins, which have none; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n");
+    expect(w.stderr()).toBe("error: --dry-run=server: no server-side dry run here: the change is made on a node by CNI plugins, which have none; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\nSee 'kubectl cni-detach --help' for usage.\n");
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });

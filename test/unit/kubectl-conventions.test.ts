@@ -127,7 +127,7 @@ describe('an empty override is no override (clientcmd: only a non-empty one is u
 
 describe('--request-timeout (kubectl: 0 is no limit)', () => {
   it.each([['0', 0], ['0s', 0], ['5s', 5000], ['1m', 60_000], ['2', 2000], ['1m30s', 90_000]])('%s → %d ms', (t, ms) => expect(parseRequestTimeout(t)).toBe(ms));
-  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow(/--request-timeout: "soon" is not a duration/));
+  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow(/invalid argument "soon" for "--request-timeout" flag: not a duration/));
 });
 
 describe('kubectl jsonpath templates', () => {
@@ -411,6 +411,36 @@ describe('events say what the failed attach left, as the CLI does, without the u
     expect(removed.map((e) => e.message)).toEqual([
       'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: failed to open <cache dir>/networks/net/lock: EIO); its record was forgotten (forced): the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them',
     ]);
+  });
+});
+
+describe('usage errors in kubectl\'s (pflag\'s) words, on every command; exit 2 (kubectl: 1)', () => {
+  const commands = { 'cni-attach': attachCommand, 'cni-detach': detachCommand, 'cni-check': checkCommand, 'cni-list': listCommand, 'cni-gc': gcCommand };
+  it.each(Object.keys(commands))('%s: unknown flag, unknown shorthand flag, flag needs an argument, invalid argument; nothing run', async (name) => {
+    const make = commands[name as keyof typeof commands];
+    const see = `See 'kubectl ${name} --help' for usage.\n`;
+    for (const [args, said] of [
+      [['--foo'], 'error: unknown flag: --foo\n'],
+      [['--foo=bar'], 'error: unknown flag: --foo\n'],
+      [['-Zq'], "error: unknown shorthand flag: 'Z' in -Zq\n"],
+      ...(name === 'cni-gc' ? [] : ([[['-n'], "error: flag needs an argument: 'n' in -n\n"]] as [string[], string][])),
+      [['--cache-dir'], 'error: flag needs an argument: --cache-dir\n'],
+      [['--runtime=rkt'], 'error: invalid argument "rkt" for "--runtime" flag: allowed choices are auto, docker, kind, cri, agent\n'],
+      [['--insecure-skip-tls-verify=maybe'], 'error: invalid argument "maybe" for "--insecure-skip-tls-verify" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n'],
+    ] as [string[], string][]) {
+      const w = world();
+      expect(await w.cli(make, ['web-1', ...args].slice(name === 'cni-gc' ? 1 : 0)), `${name} ${args.join(' ')}`).toBe(2);
+      expect(w.stderr(), `${name} ${args.join(' ')}`).toBe(`${said}${see}`);
+      expect(w.exec.calls, name).toHaveLength(0);
+      expect(w.kubeCalls, name).toHaveLength(0);
+    }
+  });
+  it('cni-attach completion: its own path in the See line; -o of cni-attach names "-o, --output"', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['completion'])).toBe(2);
+    expect(w.stderr()).toBe("error: missing required argument 'shell'\nSee 'kubectl cni-attach completion --help' for usage.\n");
+    expect(await w.cli(attachCommand, ['web-1', '--ifname', 'eth1', '--conf', '-', '-o', 'xml'])).toBe(2);
+    expect(w.stderr()).toBe('error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml\nSee \'kubectl cni-attach --help\' for usage.\n');
   });
 });
 
