@@ -13,7 +13,7 @@ import type { PodRuntime } from '../resolve/runtime.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addCapabilityOptions, addTargetOptions, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
@@ -378,7 +378,8 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
       (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
     );
     notes.end();
-    if (flags.output !== 'summary') {
+    if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
+    else if (flags.output !== 'summary') {
       deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
     } else {
       const ok = outcomes.filter((o) => o.ok).length;
@@ -467,7 +468,9 @@ stopped before the result was recorded (rolled back).`,
       // the result is cached: the attachment stands, and the first signal says so (not "rolling back"): what is left
       // is printing it and writing what says so (an event, the pod's network-status, the record)
       standing = duringStep(`${p.ifname} is attached and stays: finishing what says so (its record is written; the pod's network-status update is not waited for)`);
-      const text = flags.output !== 'summary'
+      const text = flags.output === 'name' && pod
+        ? nameLine(pod.ref.name)
+        : flags.output !== 'summary'
         ? await formatData(o.done.result, flags.output)
         : `${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`;
       try {

@@ -7,7 +7,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './output.js';
+import { formatData, gcCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -422,7 +422,8 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
       (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}`),
     );
     notes.end();
-    if (flags.output !== 'summary') {
+    if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
+    else if (flags.output !== 'summary') {
       deps.io.out(await formatData(outcomes.map((o) => ({
         ...batchRecord(o, (v) => ({
           detached: detachedOf(v).map((d) => d.network),
@@ -524,7 +525,9 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
       // nothing in the cache dir given, while the cluster records it with another: exit 3 naming it, not used (cli/targets.ts)
       const elsewhere = o.done.length === 0 && !o.leftBehind && pod ? await recordedElsewhere(job, pod, o.cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;
-      if (flags.output !== 'summary') {
+      // -o name: the pod, also when nothing was attached (kubectl's `-o name` of a label already there); notes as summary's
+      if (flags.output === 'name' && pod) deps.io.out(nameLine(pod.name));
+      if (flags.output !== 'summary' && flags.output !== 'name') {
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({
             network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
@@ -536,7 +539,7 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
         const rest = o.leftBehind ? 'removed its network-status entry and its record in the cluster, which an earlier detach left' : 'nothing to do';
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
-      } else {
+      } else if (flags.output === 'summary') {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
       }
       if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);

@@ -139,6 +139,7 @@ const sharedKeySeen = new WeakMap<Command, { clusterName?: string; noCluster?: b
  *   checked as kubectl reads it for a command that sends nothing (`kubectl create … --dry-run=client`: `error:
  *   context "nosuch" does not exist`): cli/list.ts.
  * - `--parallel` (attach, detach) is for -l/--all.
+ * - `-o name` (attach, detach, check) prints `pod/NAME`: not with `--netns`.
  * - `--runtime docker|kind|cri` start no agent pod: --agent-image is refused there; `--runtime cri|agent` ask no
  *   Docker: --docker-host is refused there (resolve's runtimes: cli/context.ts defaultDeps runtimes).
  */
@@ -157,6 +158,7 @@ export function refuseUnusedFlags(cmd: Command): void {
   if (opts.netns !== undefined) {
     refuse([...SELECTION_KEYS, ...REQUEST_KEYS, ...RUNTIME_KEYS, 'net', 'annotate', 'parallel'], '--netns', 'a bare network namespace is reached on this host, without the cluster or a runtime (those flags are for pods)');
   }
+  if (opts.netns !== undefined && opts.output === 'name') throw new UsageError('-o name cannot be used with --netns: it prints pod/NAME of each pod acted on, and a bare network namespace is no pod (give -o json or yaml)');
   if (seen.noCluster && seen.clusterName) throw new UsageError('--cluster cannot be used with --no-cluster: give one of them (--cluster NAME picks the kubeconfig cluster to ask; --no-cluster asks none)');
   if (opts.cluster === false) {
     refuse([...REQUEST_KEYS, 'runtime', 'dockerHost', 'agentNamespace'], '--no-cluster', "it asks neither the cluster nor the runtime (the rows are this host's cache alone)");
@@ -278,7 +280,7 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
   addClusterOptions(cmd);
   if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
   addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets');
-  return addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  return addOutputOptions(cmd, ['summary', 'json', 'yaml', 'name']);
 }
 
 /**

@@ -1,4 +1,4 @@
-/** How results and plans are shown: a short human summary by default, or JSON / YAML. */
+/** How results and plans are shown: a short human summary by default, or JSON / YAML, or kubectl's `-o name`. */
 import type { JsonObject } from '../cni/conf.js';
 import { cniVars } from '../cni/env.js';
 import type { PluginRun } from '../cni/invoke.js';
@@ -14,6 +14,15 @@ export async function formatData(data: unknown, format: string): Promise<string>
     return yaml.dump(data, { noRefs: true, lineWidth: -1 });
   }
   return `${JSON.stringify(data, null, 2)}\n`;
+}
+
+/**
+ * kubectl's `-o name` line of a pod acted on (`kubectl label … -o name`): "pod/NAME", without the namespace (also with
+ * -A), and the same for a dry run (kubectl's NamePrinter prints no operation, so no "(dry run)"). `pod`: NAME or
+ * NAMESPACE/NAME.
+ */
+export function nameLine(pod: string): string {
+  return `pod/${pod.slice(pod.lastIndexOf('/') + 1)}\n`;
 }
 
 /** "eth1  198.18.0.2/24  gw 198.18.0.1  mac 0a:58:…" lines, one per address (or per interface without one). */
@@ -82,6 +91,8 @@ export async function printPlan(
   waits: string[] = [],
 ): Promise<void> {
   const elsewhere = on?.elsewhere;
+  // -o name: the pod it would act on (kubectl's --dry-run=client -o name), never a netns (refused: options.ts)
+  if (format === 'name') return out(nameLine(String(where.pod)));
   if (format === 'summary') {
     out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     if (elsewhere) out(`# the paths below are${onNode(on)}: these commands run there, not on this host\n`);

@@ -112,7 +112,7 @@ describe('bad flags (exit 2)', () => {
   const usage: [string, (c: Ctx, conf: string) => string[], RegExp][] = [
     ['no --ifname', (c, conf) => ['--netns', netnsPath(c.ns), '--conf', conf, '--cache-dir', c.ws.cacheDir], /^error: required flag\(s\) "ifname" not set$/],
     ['no --conf', (c) => ['--netns', netnsPath(c.ns), '--ifname', 'eth1', '--cache-dir', c.ws.cacheDir], /--conf/],
-    ['-o xml', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml$/],
+    ['-o xml', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml, name$/],
     ['an unknown flag', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '--bogus'], /^error: unknown flag: --bogus$/],
   ];
   it.each(usage)('%s', async (_what, make, message) => {

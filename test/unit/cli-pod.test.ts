@@ -707,3 +707,47 @@ describe('kubectl\'s forms of a pod argument and of --dry-run', () => {
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });
+
+describe('-o name: pod/NAME of each pod acted on (kubectl label/annotate -o name)', () => {
+  it('one pod: attach, check, detach (also with nothing left to detach), and their dry runs, print pod/NAME and nothing else', async () => {
+    const w = world();
+    const args = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+    expect(await w.cli(attachCommand, [...args, '--conf', '-', '--dry-run=client', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(0);
+    expect(await w.cli(attachCommand, [...args, '--conf', '-', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
+    expect(await w.cli(checkCommand, [...args, '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(await w.cli(checkCommand, [...args, '--dry-run', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(await w.cli(detachCommand, [...args, '--dry-run', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(await w.cli(detachCommand, [...args, '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    // nothing attached any more: still the pod (kubectl prints pod/NAME for a label already there), the note on stderr
+    expect(await w.cli(detachCommand, [...args, '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.stderr()).toMatch(/^note: nothing is attached as eth1/);
+  });
+  it('a batch: one line per pod done, the failed ones only on stderr, exit as the batch exits', async () => {
+    const w = manyPods(3);
+    w.runtime.sandboxes.delete('shop/web-2');
+    for (const k of [...w.runtime.sandboxes.keys()]) if (k.includes('web-2')) w.runtime.sandboxes.delete(k);
+    const code = await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-o', 'name']);
+    expect(w.stdout()).toBe('pod/web-1\npod/web-3\n');
+    expect(code, w.stderr()).toBe(3);
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\npod/web-2\npod/web-3\n');
+  });
+  it('--netns: refused (a network namespace is no pod), nothing run', async () => {
+    const w = world();
+    for (const make of [attachCommand, detachCommand, checkCommand]) {
+      expect(await w.cli(make, ['--netns', NETNS, '--ifname', 'eth1', '--conf', '-', '-o', 'name'])).toBe(2);
+      expect(w.stderr()).toBe('error: -o name cannot be used with --netns: it prints pod/NAME of each pod acted on, and a bare network namespace is no pod (give -o json or yaml)\n');
+    }
+    expect(w.exec.calls).toHaveLength(0);
+  });
+});

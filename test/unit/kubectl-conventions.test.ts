@@ -440,7 +440,7 @@ describe('usage errors in kubectl\'s (pflag\'s) words, on every command; exit 2 
     expect(await w.cli(attachCommand, ['completion'])).toBe(2);
     expect(w.stderr()).toBe("error: missing required argument 'shell'\nSee 'kubectl cni-attach completion --help' for usage.\n");
     expect(await w.cli(attachCommand, ['web-1', '--ifname', 'eth1', '--conf', '-', '-o', 'xml'])).toBe(2);
-    expect(w.stderr()).toBe('error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml\nSee \'kubectl cni-attach --help\' for usage.\n');
+    expect(w.stderr()).toBe('error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml, name\nSee \'kubectl cni-attach --help\' for usage.\n');
   });
 });
 
