@@ -328,12 +328,14 @@ async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise
  * was lost during its ADD) left (cli/bulk.ts): with the cni-detach that undoes those — the batch's own -l/--all when
  * no pod of it may be attached (each failed, and said what it left), else one pod's (the others attached stay so).
  */
-function stopWords(job: Job, namespace: string): StopWords {
+function stopWords(job: Job, namespace: string | undefined): StopWords {
   const ifname = job.p.ifname;
   const undo = (pods: string[], outcomes: PodOutcome<unknown>[]): string => {
     const whole = outcomes.every((o) => !o.ok && (o.stop?.left ?? o.left) !== undefined);
     const name = pods.length === 1 ? pods[0]!.slice(pods[0]!.indexOf('/') + 1) : 'POD';
-    const cmd = detachCommandLine(whole ? { namespace, selector: job.flags.all ? undefined : job.flags.selector } : { namespace, name }, ifname, job.flags);
+    // -A (namespace undefined): one pod's own namespace, else NAMESPACE to fill in
+    const ns = namespace ?? (pods.length === 1 ? pods[0]!.slice(0, pods[0]!.indexOf('/')) : 'NAMESPACE');
+    const cmd = detachCommandLine(whole ? { namespace, selector: job.flags.all ? undefined : job.flags.selector } : { namespace: ns, name }, ifname, job.flags);
     const each = !whole && pods.length > 1 ? ` for each of them (-l would also detach the pods attached)` : '';
     return pods.length === 1
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
@@ -343,10 +345,10 @@ function stopWords(job: Job, namespace: string): StopWords {
 }
 
 /**
- * -l / --all: one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
+ * -l / --all (of `namespace`; of every namespace when undefined: -A): one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
  * flight are rolled back (or, their result recorded, kept with their network-status), the rest not started (bulk.ts).
  */
-async function attachMany(job: Job, namespace: string): Promise<void> {
+async function attachMany(job: Job, namespace: string | undefined): Promise<void> {
   const { flags, deps } = job;
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
   // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
@@ -443,7 +445,8 @@ stopped before the result was recorded (rolled back).`,
     (await load.engine()).checkCapabilities(conf.list, capabilityArgs);
     const job: Job = { flags, deps, exec, p, conf, capabilityArgs, ...(api ? { api } : {}) };
 
-    if (kind === 'pods') return attachMany(job, namespace!);
+    // -A: the pods of every namespace (namespace undefined)
+    if (kind === 'pods') return attachMany(job, flags.allNamespaces ? undefined : namespace!);
 
     let target: Target;
     let pod: PodTarget | undefined;

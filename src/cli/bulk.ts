@@ -314,7 +314,7 @@ export async function batchOf(
   flags: CommonFlags,
   deps: Deps,
   api: KubeApi,
-  namespace: string,
+  namespace: string | undefined,
   verb: string,
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
@@ -335,7 +335,7 @@ export async function batchOf(
     }
     const pods = listed.filter((p) => !p.spec?.hostNetwork);
     if (pods.length === 0) {
-      deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
+      deps.io.err(`note: no pods in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
       return undefined;
     }
     const ready = await unlessSignal((async () => {

@@ -30,7 +30,7 @@ another --cache-dir: the message names it); 4 cluster/runtime unreachable; 128+s
 143 SIGTERM): stopped by it (CHECK changes nothing).`,
   );
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
-    refuseBulk('cni-check', given, () => listCommandLine(given));
+    refuseBulk('cni-check', given, () => listCommandLine(given), podName);
     const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked

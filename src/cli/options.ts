@@ -40,6 +40,8 @@ export interface CommonFlags extends KubectlFlags {
   agentNamespace?: string;
   selector?: string;
   all?: boolean;
+  /** -A/--all-namespaces: with -l/--all, the pods of every namespace. */
+  allNamespaces?: boolean;
   parallel?: string;
   cniPath?: string;
   /** Not a flag: set when cniPath is a record's, not the user's (cli/context.ts EngineFlags). */
@@ -156,7 +158,7 @@ export function refuseUnusedFlags(cmd: Command): void {
   };
   const seen = sharedKeySeen.get(cmd) ?? {};
   if (opts.netns !== undefined) {
-    refuse([...SELECTION_KEYS, ...REQUEST_KEYS, ...RUNTIME_KEYS, 'net', 'annotate', 'parallel'], '--netns', 'a bare network namespace is reached on this host, without the cluster or a runtime (those flags are for pods)');
+    refuse([...SELECTION_KEYS, ...REQUEST_KEYS, ...RUNTIME_KEYS, 'net', 'annotate', 'parallel', 'allNamespaces'], '--netns', 'a bare network namespace is reached on this host, without the cluster or a runtime (those flags are for pods)');
   }
   if (opts.netns !== undefined && opts.output === 'name') throw new UsageError('-o name cannot be used with --netns: it prints pod/NAME of each pod acted on, and a bare network namespace is no pod (give -o json or yaml)');
   if (seen.noCluster && seen.clusterName) throw new UsageError('--cluster cannot be used with --no-cluster: give one of them (--cluster NAME picks the kubeconfig cluster to ask; --no-cluster asks none)');
@@ -261,10 +263,11 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
     cmd
       .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')
       .option('--all', 'every pod of the namespace')
+      .option('-A, --all-namespaces', 'with -l/--all: the pods of every namespace (as kubectl label -A -l)')
       .option('--parallel <n>', 'with -l/--all: how many pods at a time', '4');
   } else {
     // not offered, but known: refused by the command with what it takes instead (refuseBulk), not as an unknown option
-    cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp());
+    cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp()).addOption(new Option('-A, --all-namespaces').hideHelp());
   }
   cmd
     .option('--netns <path>', "no cluster: a network namespace: a path (/var/run/netns/NAME, /proc/PID/ns/net) or, like 'ip netns', a bare NAME for /var/run/netns/NAME")
@@ -288,7 +291,19 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
  * that (UsageError, exit 2), saying what to do instead; commander would say "unknown option '-l'". `listCommand`:
  * the cni-list that lists those pods' attachments, with the flags given (cli/output.ts listCommandLine).
  */
-export function refuseBulk(command: string, flags: { selector?: string; all?: boolean }, listCommand: () => string): void {
+/**
+ * A pod named with -A/--all-namespaces, refused in kubectl's words (`kubectl label pods web-1 -A …`: "error: a resource
+ * cannot be retrieved by name across all namespaces") and what to give instead. A UsageError (exit 2; kubectl's 1).
+ */
+export function nameAcrossNamespaces(): UsageError {
+  return new UsageError('a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it');
+}
+
+export function refuseBulk(command: string, flags: { selector?: string; all?: boolean; allNamespaces?: boolean }, listCommand: () => string, podName?: string): void {
+  if (flags.allNamespaces && podName !== undefined) throw nameAcrossNamespaces();
+  if (flags.allNamespaces && flags.selector === undefined && !flags.all) {
+    throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, in one namespace (-n), not -A: \`${listCommand()} -A\` lists the attachments of every namespace, then ${command} each by name`);
+  }
   if (flags.selector === undefined && !flags.all) return;
   const list = listCommand();
   throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, not ${flags.selector !== undefined ? '-l' : '--all'}: \`${list}\` lists the attachments of those pods, then ${command} each by name`);

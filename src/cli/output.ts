@@ -174,7 +174,7 @@ export function removeKeyCommandLine(flags: ReachFlags, namespace: string, confi
  * batch's pods (`selector`; undefined: all of the namespace): "kubectl cni-detach -l 'app=web' -n shop --ifname eth1".
  */
 export function detachCommandLine(
-  target: { netns: string } | { namespace: string; name: string } | { namespace: string; selector: string | undefined },
+  target: { netns: string } | { namespace: string; name: string } | { namespace: string | undefined; selector: string | undefined },
   ifname: string,
   flags: ReachFlags,
   command: 'cni-detach' | 'cni-check' | 'cni-attach' = 'cni-detach',
@@ -182,7 +182,8 @@ export function detachCommandLine(
   const parts = ['kubectl', command];
   if ('netns' in target) parts.push('--netns', target.netns);
   else if ('name' in target) parts.push(target.name, '-n', target.namespace);
-  else parts.push(...(target.selector !== undefined ? ['-l', target.selector] : ['--all']), '-n', target.namespace);
+  // a batch of every namespace (-A): namespace undefined
+  else parts.push(...(target.selector !== undefined ? ['-l', target.selector] : ['--all']), ...(target.namespace !== undefined ? ['-n', target.namespace] : ['-A']));
   // an attach again needs its network's config, which no record keeps: a placeholder to fill in
   parts.push('--ifname', ifname, ...(command === 'cni-attach' ? ['--conf', 'FILE'] : []), ...reachArgs(flags, !('netns' in target)));
   return parts.map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');

@@ -751,3 +751,42 @@ describe('-o name: pod/NAME of each pod acted on (kubectl label/annotate -o name
     expect(w.exec.calls).toHaveLength(0);
   });
 });
+
+describe('-A/--all-namespaces (kubectl label -A -l)', () => {
+  const twoNamespaces = () => {
+    const w = manyPods(2);
+    w.kube.add(makePod({ name: 'web-9', namespace: 'other', uid: 'uid-9', labels: { app: 'web' } }));
+    w.runtime.add('other', 'web-9', 'uid-9', { id: '9'.padStart(64, 'a'), pid: 5009, netnsPath: '/proc/5009/ns/net' });
+    w.exec.netns.add('/proc/5009/ns/net');
+    return w;
+  };
+  it('attach and detach -A -l: the matching pods of every namespace (one list of every namespace), not those of -n alone', async () => {
+    const w = twoNamespaces();
+    expect(await w.cli(attachCommand, ['-A', '-l', 'app=web', '--ifname', 'eth1', '--conf', '-', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\npod/web-2\npod/web-9\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD').map((c) => c.env.CNI_NETNS).sort()).toEqual(['/proc/5001/ns/net', '/proc/5002/ns/net', '/proc/5009/ns/net']);
+    expect(JSON.parse(w.kube.pods.get('other/web-9')!.metadata!.annotations![NETWORK_STATUS]!)).toEqual([expect.objectContaining({ interface: 'eth1' })]);
+    // -n with -A: every namespace still (kubectl's -A wins over -n)
+    expect(await w.cli(detachCommand, ['--all-namespaces', '-n', 'shop', '-l', 'app=web', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 detached from 3 of 3 pods/);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(3);
+  });
+  it('-A with a pod name: kubectl\'s refusal (attach, detach, check); -A without -l/--all: refused; -A --net NAME: refused; nothing run', async () => {
+    const w = twoNamespaces();
+    for (const make of [attachCommand, detachCommand, checkCommand]) {
+      expect(await w.cli(make, ['web-1', '-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+      expect(w.stderr()).toBe('error: a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it\n');
+    }
+    for (const make of [attachCommand, detachCommand]) {
+      expect(await w.cli(make, ['-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+      expect(w.stderr()).toBe('error: -A needs -l SELECTOR or --all: which pods of every namespace? (kubectl label -A needs one too)\n');
+    }
+    expect(await w.cli(checkCommand, ['-A', '--ifname', 'eth1'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: cni-check takes one pod \(or --netns PATH\) at a time, in one namespace \(-n\), not -A: `kubectl cni-list -A` lists/);
+    expect(await w.cli(attachCommand, ['-A', '--all', '--ifname', 'eth1', '--net', 'mv'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: --net mv with -A: give NAMESPACE\/NAME/);
+    expect(await w.cli(attachCommand, ['--netns', NETNS, '-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: -A\/--all-namespaces cannot be used with --netns/);
+    expect(w.exec.calls).toHaveLength(0);
+  });
+});
