@@ -9,7 +9,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -418,6 +418,39 @@ describe('completion through kubectl (kubectl_complete-cni_*)', () => {
     expect([g.exitCode, g.stdout]).toEqual([0, '--dry-run\n:4']);
     const n = await runCli('list', ['__complete', '--namespace', ''], { env });
     expect([n.exitCode, n.stdout]).toEqual([0, 'other\nshop\n:4']);
+  });
+  it('`completion bash`: each TAB asks the command (__completeNoDesc) with every word typed so far: --kubeconfig, --context, -n, --flag= (was: `kubectl get pods -n …`, the rest ignored)', async () => {
+    // a kubeconfig of two contexts: the current one reaches no API server, `good` the stand-in (namespace shop)
+    const kc = await kubeconfigFile({
+      current: 'bad',
+      clusters: [['c', api.url], ['dead', 'https://127.0.0.1:1']],
+      users: [['u', { token: api.token }]],
+      contexts: [['good', 'c', 'u', 'shop'], ['bad', 'dead', 'u', 'shop']],
+    });
+    const script = await runCli('attach', ['completion', 'bash'], { env: baseEnv({}) });
+    expect(script.exitCode, script.stderr).toBe(0);
+    const file = join(dir, 'completion.bash');
+    await writeFile(file, script.stdout);
+    const tab = async (line: string, fn = '_kubectl_cni_attach') => {
+      const sh = `source ${file}\nCOMP_LINE=${JSON.stringify(line)}; COMP_POINT=\${#COMP_LINE}; COMPREPLY=(); ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const e: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...process.env, ...baseEnv({ PATH: pathEnv.PATH }) })) if (v !== undefined) e[k] = v;
+      const r = await execa('bash', ['-c', sh], { reject: false, env: e, extendEnv: false, timeout: 30_000 });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return String(r.stdout).split('\n').filter(Boolean);
+    };
+    expect(await tab(`kubectl-cni_attach --kubeconfig ${kc} --context good `)).toEqual(['web-1', 'web-2']);
+    expect(await tab(`kubectl-cni_detach --kubeconfig=${kc} --context=good -n other `, '_kubectl_cni_detach')).toEqual(['db-1']);
+    expect(await tab(`kubectl-cni_check --kubeconfig ${kc} --context good --namespace `, '_kubectl_cni_check')).toEqual(['other', 'shop']);
+    // ~/ as the shell expands it when the command runs
+    await mkdir(join(dir, 'empty-home'), { recursive: true });
+    await writeFile(join(dir, 'empty-home', 'kc'), await readFile(kc));
+    expect(await tab('kubectl-cni_attach --kubeconfig=~/kc --context good ')).toEqual(['web-1', 'web-2']);
+    await rm(join(dir, 'empty-home', 'kc'));
+    // the current context reaches nothing: no candidates (not the pods of another context)
+    expect(await tab(`kubectl-cni_attach --kubeconfig ${kc} -n shop `)).toEqual([]);
+    expect(await tab('kubectl-cni_attach web-1 --runtime=k')).toEqual(['kind']);
+    expect(await tab('kubectl-cni_list -o ya', '_kubectl_cni_list')).toEqual(['yaml']);
   });
   it.runIf(!!KUBECTL)('kubectl __complete cni-attach … runs kubectl_complete-cni_attach from PATH', async () => {
     const env = { ...pathEnv, KUBECONFIG: api.kubeconfigPath };
