@@ -490,6 +490,31 @@ describe('credential plugins and plain-http servers, as kubectl takes them', () 
     }
   });
 
+  it('a plain-http server with --as/--as-group/--as-uid or the user\'s as/as-groups: the Impersonate-* headers sent, as kubectl 1.32 sends them there (credentials not)', async () => {
+    const plain = await StandInApiServer.start({ tls: false, anonymous: true });
+    try {
+      const kc = await plain.writeKubeconfig({ namespace: 'shop', insecureSkipTlsVerify: false });
+      const imp = (client: 'kubectl' | 'cni-attach') =>
+        plain.requests.filter((q) => q.path === '/api/v1/namespaces/shop/pods' && (q.headers['user-agent'] ?? '').startsWith(`${client}/`)).map((q) => [q.headers.authorization, ...q.headerLines.filter(([h]) => h.startsWith('impersonate-')).sort()]);
+      const flags = ['--as', 'alice', '--as-group', 'g1', '--as-group', 'g2', '--as-uid', 'u1'];
+      const r = await cni(['-l', 'app=none', ...flags], { KUBECONFIG: kc });
+      expect(r.exitCode, show(r)).toBe(0);
+      const want = [undefined, ['impersonate-group', 'g1'], ['impersonate-group', 'g2'], ['impersonate-uid', 'u1'], ['impersonate-user', 'alice']];
+      expect(imp('cni-attach')).toEqual([want]);
+      // the user's own as/as-groups (the kubeconfig), no flags
+      const own = await kubeconfigFile({ current: 'x', clusters: [['c', plain.url]], users: [['u', { token: 'never-sent', as: 'bob', 'as-groups': ['gk'] }]], contexts: [['x', 'c', 'u', 'shop']] });
+      plain.clearRequests();
+      expect((await cni(['-l', 'app=none'], { KUBECONFIG: own })).exitCode).toBe(0);
+      expect(imp('cni-attach')).toEqual([[undefined, ['impersonate-group', 'gk'], ['impersonate-user', 'bob']]]);
+      if (KUBECTL) {
+        plain.clearRequests();
+        expect((await kubectl(['get', 'pods', '-l', 'app=none', ...flags], { KUBECONFIG: kc })).stderr).toMatch(NONE_SHOP);
+        expect(imp('kubectl')).toEqual([want]);
+      }
+    } finally {
+      await plain.stop();
+    }
+  });
   it('a plain-http server (kubectl proxy, -s http://…): served as kubectl serves it (client-node refused it without insecure-skip-tls-verify), and given no credentials, as kubectl gives none', async () => {
     const plain = await StandInApiServer.start({ tls: false, anonymous: true });
     try {
