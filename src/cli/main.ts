@@ -127,7 +127,7 @@ export const stdio: Io = {
  * `--dry-run=server` (kubectl's values are taken: argv.ts) was "unknown option '--dry-run=server'", as if there were
  * no --dry-run: it says what --dry-run takes. commander's words for arguments (too many, missing) stay. Pure.
  */
-export function reworded(text: string, argv: string[] = [], path = '', flags: FlagSpec[] = []): string {
+function reworded(text: string, argv: string[] = [], path = '', flags: FlagSpec[] = []): string {
   const see = path ? `See '${path} --help' for usage.\n` : '';
   const dry = /^error: unknown option '--dry-run=(.*?)'/.exec(text);
   if (dry) {
@@ -149,7 +149,7 @@ export function reworded(text: string, argv: string[] = [], path = '', flags: Fl
     }
     const letter = flag.slice(1, 2);
     // the word as typed: `-qZ` reaches commander as `-q -Z`
-    const word = argv.find((w) => /^-[^-]/.test(w) && w.split('=')[0]!.slice(1).includes(letter)) ?? flag;
+    const word = argv.includes(flag) ? flag : (argv.find((w) => /^-[^-]/.test(w) && w.split('=')[0]!.slice(1).includes(letter)) ?? flag);
     return `error: unknown shorthand flag: '${letter}' in ${word}\n${see}`;
   }
   const missing = /^error: option '(.*?)' argument missing/.exec(text);
