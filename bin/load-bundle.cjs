@@ -293,7 +293,16 @@ function catchEarlySignals() {
   };
 }
 
+/** The commands; each also answers cobra's hidden `__complete` / `__completeNoDesc` WORDS… (its shell completion). */
+const COMMANDS = new Set(['attach', 'detach', 'check', 'list', 'gc']);
+
 function runFrom(source, command) {
+  if (COMMANDS.has(command) && (process.argv[2] === '__complete' || process.argv[2] === '__completeNoDesc')) {
+    // `kubectl-cni_attach __complete WORDS…`: the complete bundle answers it (src/cli/complete.ts), as
+    // `complete attach __complete WORDS…`; the command's own bundle (the cluster and runtime clients) is not loaded
+    process.argv.splice(2, 0, command);
+    command = 'complete';
+  }
   // the completion answers at once and takes no signal over: Node's default stays
   if (command !== 'complete') catchEarlySignals();
   const argv = process.argv.slice(2);

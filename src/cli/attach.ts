@@ -13,7 +13,7 @@ import type { PodRuntime } from '../resolve/runtime.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TIMEOUT_DEFAULT, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
@@ -331,12 +331,14 @@ async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise
  * was lost during its ADD) left (cli/bulk.ts): with the cni-detach that undoes those — the batch's own -l/--all when
  * no pod of it may be attached (each failed, and said what it left), else one pod's (the others attached stay so).
  */
-function stopWords(job: Job, namespace: string): StopWords {
+function stopWords(job: Job, namespace: string | undefined): StopWords {
   const ifname = job.p.ifname;
   const undo = (pods: string[], outcomes: PodOutcome<unknown>[]): string => {
     const whole = outcomes.every((o) => !o.ok && (o.stop?.left ?? o.left) !== undefined);
     const name = pods.length === 1 ? pods[0]!.slice(pods[0]!.indexOf('/') + 1) : 'POD';
-    const cmd = detachCommandLine(whole ? { namespace, selector: job.flags.all ? undefined : job.flags.selector } : { namespace, name }, ifname, job.flags);
+    // -A (namespace undefined): one pod's own namespace, else NAMESPACE to fill in
+    const ns = namespace ?? (pods.length === 1 ? pods[0]!.slice(0, pods[0]!.indexOf('/')) : 'NAMESPACE');
+    const cmd = detachCommandLine(whole ? { namespace, selector: job.flags.all ? undefined : job.flags.selector } : { namespace: ns, name }, ifname, job.flags);
     const each = !whole && pods.length > 1 ? ` for each of them (-l would also detach the pods attached)` : '';
     return pods.length === 1
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
@@ -346,10 +348,10 @@ function stopWords(job: Job, namespace: string): StopWords {
 }
 
 /**
- * -l / --all: one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
+ * -l / --all (of `namespace`; of every namespace when undefined: -A): one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
  * flight are rolled back (or, their result recorded, kept with their network-status), the rest not started (bulk.ts).
  */
-async function attachMany(job: Job, namespace: string): Promise<void> {
+async function attachMany(job: Job, namespace: string | undefined): Promise<void> {
   const { flags, deps } = job;
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
   // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
@@ -381,7 +383,8 @@ async function attachMany(job: Job, namespace: string): Promise<void> {
       (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
     );
     notes.end();
-    if (flags.output !== 'summary') {
+    if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
+    else if (flags.output !== 'summary') {
       deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
     } else {
       const ok = outcomes.filter((o) => o.ok).length;
@@ -445,7 +448,8 @@ stopped before the result was recorded (rolled back).`,
     (await load.engine()).checkCapabilities(conf.list, capabilityArgs);
     const job: Job = { flags, deps, exec, p, conf, capabilityArgs, ...(api ? { api } : {}) };
 
-    if (kind === 'pods') return attachMany(job, namespace!);
+    // -A: the pods of every namespace (namespace undefined)
+    if (kind === 'pods') return attachMany(job, flags.allNamespaces ? undefined : namespace!);
 
     let target: Target;
     let pod: PodTarget | undefined;
@@ -470,7 +474,9 @@ stopped before the result was recorded (rolled back).`,
       // the result is cached: the attachment stands, and the first signal says so (not "rolling back"): what is left
       // is printing it and writing what says so (an event, the pod's network-status, the record)
       standing = duringStep(`${p.ifname} is attached and stays: finishing what says so (its record is written; the pod's network-status update is not waited for)`);
-      const text = flags.output !== 'summary'
+      const text = flags.output === 'name' && pod
+        ? nameLine(pod.ref.name)
+        : flags.output !== 'summary'
         ? await formatData(o.done.result, flags.output)
         : `${headline(job, o)}\n${summaryLines(o.done.result, p.ifname).join('\n')}\n`;
       try {

@@ -15,7 +15,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, type ExitCodeValue, type Io } from './main.js';
-import type { CommonFlags } from './options.js';
+import { invalidArgument, type CommonFlags } from './options.js';
 import { load } from './load.js';
 import { withUserSelector } from './targets.js';
 
@@ -295,7 +295,7 @@ export function recordedCniPathNotes(ifname: string, pods: { pod: string; cniPat
 
 export function parseParallel(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel: ${JSON.stringify(text)} is not a whole number from 1 to 64`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArgument('--parallel', text, 'not a whole number from 1 to 64');
   return n;
 }
 
@@ -314,7 +314,7 @@ export async function batchOf(
   flags: CommonFlags,
   deps: Deps,
   api: KubeApi,
-  namespace: string,
+  namespace: string | undefined,
   verb: string,
   prepare?: (exec: Executor) => void,
 ): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
@@ -335,7 +335,7 @@ export async function batchOf(
     }
     const pods = listed.filter((p) => !p.spec?.hostNetwork);
     if (pods.length === 0) {
-      deps.io.err(`note: no pods in namespace ${namespace}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
+      deps.io.err(`note: no pods in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
       return undefined;
     }
     const ready = await unlessSignal((async () => {

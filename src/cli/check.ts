@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
-import { formatData, listCommandLine, printPlan, waysOut } from './output.js';
+import { formatData, listCommandLine, nameLine, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
 import { connect, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -30,7 +30,7 @@ another --cache-dir: the message names it); 4 cluster/runtime unreachable; 128+s
 143 SIGTERM): stopped by it (CHECK changes nothing).`,
   );
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
-    refuseBulk('cni-check', given, () => listCommandLine(given));
+    refuseBulk('cni-check', given, () => listCommandLine(given), podName);
     const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
@@ -94,6 +94,10 @@ another --cache-dir: the message names it); 4 cluster/runtime unreachable; 128+s
       return printPlan(deps.io.out, flags.output, lookedUp ? podWhere(lookedUp) : where!, runs, on.ctx.exec);
     }
     const checked = await engine.check(on.ctx, on.cache, req).catch(nothing);
+    if (flags.output === 'name' && lookedUp) {
+      deps.io.out(nameLine(lookedUp.name));
+      return;
+    }
     if (flags.output !== 'summary') {
       deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
       return;

@@ -49,10 +49,39 @@ export interface Completion {
   directive: number;
 }
 
-/** The protocol's text: candidates, then ":directive". */
-export function completionText(c: Completion): string {
-  return `${c.candidates.map((x) => x.replace(/\n/g, ' ')).join('\n')}${c.candidates.length ? '\n' : ''}:${c.directive}\n`;
+/**
+ * The protocol's text: candidates, then ":directive". Without descriptions (cobra's `__completeNoDesc`), each
+ * candidate up to its first tab.
+ */
+export function completionText(c: Completion, descriptions = true): string {
+  const shown = c.candidates.map((x) => x.replace(/\n/g, ' ')).map((x) => (descriptions ? x : x.split('\t')[0]!));
+  return `${shown.join('\n')}${shown.length ? '\n' : ''}:${c.directive}\n`;
 }
+
+/** cobra's names of the directive bits (ShellCompDirective.string() in spf13/cobra completions.go), in its order. */
+const DIRECTIVE_NAMES: [number, string][] = [
+  [Directive.Error, 'ShellCompDirectiveError'],
+  [Directive.NoSpace, 'ShellCompDirectiveNoSpace'],
+  [Directive.NoFileComp, 'ShellCompDirectiveNoFileComp'],
+  [Directive.FilterFileExt, 'ShellCompDirectiveFilterFileExt'],
+  [Directive.FilterDirs, 'ShellCompDirectiveFilterDirs'],
+  [Directive.KeepOrder, 'ShellCompDirectiveKeepOrder'],
+];
+
+/**
+ * cobra's line on stderr after a `__complete` answer, for a person running it by hand (shells ignore stderr):
+ * "Completion ended with directive: ShellCompDirectiveNoSpace, ShellCompDirectiveNoFileComp"; 0 is
+ * ShellCompDirectiveDefault.
+ */
+export function directiveLine(directive: number): string {
+  const names = DIRECTIVE_NAMES.filter(([bit]) => directive & bit).map(([, name]) => name);
+  return `Completion ended with directive: ${names.length ? names.join(', ') : 'ShellCompDirectiveDefault'}\n`;
+}
+
+/** cobra's hidden completion commands: `__complete` (candidates with descriptions) and `__completeNoDesc`. */
+export const COMPLETE_COMMANDS = ['__complete', '__completeNoDesc'] as const;
+
+
 
 const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority', '--netns']);
 const DIR_FLAGS = new Set(['--cache-dir', '--cni-path']);
@@ -137,6 +166,7 @@ async function completeWord(tool: Tool, cmd: Command, words: string[], deps: Dep
       if (long === '--context' || long === '--cluster' || long === '--user') {
         return { candidates: withPrefix(await kubeconfigNames(flags as unknown as KubectlFlags, long.slice(2) as 'context' | 'cluster' | 'user', deps.env)), directive: Directive.NoFileComp };
       }
+      if (long === '--namespace' || long === '--agent-namespace') return { candidates: withPrefix(await namespaceNames(flags as unknown as KubectlFlags, deps)), directive: Directive.NoFileComp };
       if (long === '--net') return { candidates: withPrefix(await nadNames(flags as unknown as KubectlFlags, deps)), directive: Directive.NoFileComp };
       if (long === '--node') {
         // a comma-separated list: the names before the last comma stay as typed, the last one is completed
@@ -152,6 +182,10 @@ async function completeWord(tool: Tool, cmd: Command, words: string[], deps: Dep
     if (cur.startsWith('-')) {
       const names = opts.filter((o) => !o.hidden).flatMap((o) => [o.long, ...(cur.startsWith('--') ? [] : [o.short])].filter((n): n is string => !!n).map((n) => `${n}\t${o.description}`));
       return { candidates: [...names, '--help\tdisplay help for command'].filter((n) => n.startsWith(cur)), directive: Directive.NoFileComp };
+    }
+    // cni-attach's `completion SHELL`
+    if (tool === 'attach' && positionals.length === 1 && positionals[0] === 'completion' && before.length === 1) {
+      return { candidates: ['bash', 'zsh', 'fish'].filter((x) => x.startsWith(cur)), directive: Directive.NoFileComp };
     }
     // the POD argument (cni-gc takes none; the others one)
     if (tool === 'gc' || positionals.length >= 1 || flags.netns !== undefined) return none;
@@ -177,6 +211,15 @@ async function podNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
 async function nodeNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
   const kube = await api(flags, deps);
   return [...new Set((await kube.listPods(undefined)).map((p) => p.spec?.nodeName ?? '').filter(Boolean))].sort();
+}
+
+/**
+ * The namespaces that have pods (one pod list of every namespace: the tool reads no Namespace objects, so a user
+ * who may list pods everywhere gets the namespaces worth naming; one who may not gets none).
+ */
+async function namespaceNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
+  const kube = await api(flags, deps);
+  return [...new Set((await kube.listPods(undefined)).map((p) => p.metadata?.namespace ?? '').filter(Boolean))].sort();
 }
 
 async function nadNames(flags: KubectlFlags, deps: Deps): Promise<string[]> {
@@ -234,7 +277,12 @@ export function toolOf(executable: string): Tool | undefined {
   return m?.[1] as Tool | undefined;
 }
 
-/** Entry for bin/kubectl_complete-cni_*: print the completion of process.argv's words and exit 0. */
+/**
+ * Entry for bin/kubectl_complete-cni_* and for `kubectl-cni_<tool> __complete|__completeNoDesc WORDS…` (cobra's
+ * hidden commands, every command has them: shells and users call them; bin/load-bundle.cjs sends them here): print
+ * the completion of the words and exit 0; after cobra's commands, also cobra's "Completion ended with directive: …"
+ * on stderr, and without descriptions for __completeNoDesc.
+ */
 export async function run(): Promise<never> {
   const { stdio } = await import('./main.js');
   const { defaultDeps } = await import('./context.js');
@@ -243,6 +291,8 @@ export async function run(): Promise<never> {
   let tool = toolOf(process.argv[1] ?? '');
   let words = process.argv.slice(2);
   if (!tool && /^(attach|detach|check|list|gc)$/.test(words[0] ?? '')) [tool, words] = [words[0] as Tool, words.slice(1)];
+  // `kubectl-cni_<tool> __complete WORDS…` (bin/load-bundle.cjs brings it here as `complete <tool> __complete …`)
+  const cobra = (COMPLETE_COMMANDS as readonly string[]).includes(words[0] ?? '') ? words.shift() : undefined;
   const deps = defaultDeps(stdio);
   let out: Completion = { candidates: [], directive: Directive.Error };
   if (tool) {
@@ -255,6 +305,7 @@ export async function run(): Promise<never> {
     };
     out = await complete(tool, await commands[tool](), words, deps);
   }
-  stdio.out(completionText(out));
+  stdio.out(completionText(out, cobra !== '__completeNoDesc'));
+  if (cobra) stdio.err(directiveLine(out.directive));
   process.exit(0);
 }

@@ -1,6 +1,7 @@
 /**
- * Shell completion for the five commands, generated from their commander definitions: flags, the choices of flags
- * that have them, and pod names (through kubectl, when it is there) for the POD argument.
+ * Shell completion scripts for the five commands: bash (and zsh through bashcompinit) ask the commands themselves
+ * (`__completeNoDesc`, complete.ts) at each TAB; fish gets the flags from the commander definitions and the rest from
+ * the kubectl_complete-cni_* executables.
  */
 import type { Command, Option } from 'commander';
 import type { Deps } from './context.js';
@@ -20,51 +21,52 @@ export interface CommandSpec {
   command: Command;
 }
 
-function flags(c: Command): { names: string[]; takesValue: boolean; choices?: readonly string[] }[] {
-  return (c.options as Option[]).map((o) => ({
-    names: [o.short, o.long].filter((n): n is string => !!n),
-    takesValue: o.required || o.optional,
-    ...(valueChoices(o) ? { choices: valueChoices(o)! } : {}),
-  }));
-}
-
+/**
+ * bash: as cobra's bash completion (v2) does, each TAB asks the command itself — `kubectl-cni_<tool> __completeNoDesc
+ * WORDS… CUR` (complete.ts, the one source of candidates) — and follows the directive it answers: no candidates and
+ * the Default directive complete file names, FilterDirs directories, NoSpace leaves no space, Error nothing. So
+ * everything typed so far counts: `--kubeconfig`, `--context`, `-n`, `--cluster`, `--user`, `--server`, `--token`, `--as`…
+ * reach the pod and namespace look-ups as they reach the command (the script used to run `kubectl get pods` with
+ * `-n` alone). The words are those of the line up to the cursor, split at blanks (a `--flag=value` stays one word,
+ * whatever COMP_WORDBREAKS says), `~/` expanded as the shell will; candidates after `--flag=` are given back without
+ * that prefix, which readline keeps.
+ */
 export function bashCompletion(specs: CommandSpec[]): string {
-  const fns = specs.map(({ bin, command }) => {
-    const fl = flags(command);
-    const all = [...fl.flatMap((f) => f.names), '--help'].join(' ');
-    const cases = fl
-      .filter((f) => f.takesValue)
-      .map((f) => {
-        const pats = f.names.join('|');
-        if (f.choices) return `    ${pats}) COMPREPLY=($(compgen -W "${f.choices.join(' ')}" -- "$cur")); return ;;`;
-        if (f.names.some((n) => /conf|kubeconfig|cache-dir|cni-path|netns/.test(n))) return `    ${pats}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`;
-        if (f.names.includes('--namespace') || f.names.includes('-n')) {
-          return `    ${pats}) COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur")); return ;;`;
-        }
-        return `    ${pats}) return ;;`;
-      })
-      .join('\n');
+  const fns = specs.map(({ bin }) => {
     const fn = `_${bin.replace(/[^a-zA-Z0-9]/g, '_')}`;
-    const pods = command.registeredArguments.length
-      ? `  COMPREPLY=($(compgen -W "$(kubectl get pods $ns -o name 2>/dev/null | sed 's|^pod/||')" -- "$cur"))`
-      : '  COMPREPLY=()';
-    return `${fn}() {
-  local cur prev ns=""
-  cur="\${COMP_WORDS[COMP_CWORD]}"
-  prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  case "$prev" in
-${cases}
-  esac
-  if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${all}" -- "$cur")); return; fi
-  local i; for ((i = 1; i < COMP_CWORD; i++)); do
-    if [[ "\${COMP_WORDS[i]}" == "-n" || "\${COMP_WORDS[i]}" == "--namespace" ]]; then ns="-n \${COMP_WORDS[i+1]}"; fi
-  done
-${pods}
-}
+    return `${fn}() { __cni_attach_complete; }
 complete -F ${fn} ${bin}`;
   });
   return `# bash completion for cni-attach (kubectl-cni_attach, kubectl-cni_detach, …)
 # install: kubectl-cni_attach completion bash > /etc/bash_completion.d/cni-attach
+__cni_attach_complete() {
+  local line="\${COMP_LINE:0:COMP_POINT}" words cur out directive keep c
+  read -ra words <<< "$line"
+  [[ -z "$line" || "$line" =~ [[:space:]]$ ]] && words+=("")
+  # ~/ as the shell will expand it when the command runs (--kubeconfig ~/x, --kubeconfig=~/x)
+  for c in "\${!words[@]}"; do words[c]="\${words[c]/#\\~\\//$HOME/}"; [[ "\${words[c]}" == --*=\\~/* ]] && words[c]="\${words[c]/=\\~\\//=$HOME/}"; done
+  cur="\${words[\${#words[@]}-1]}"
+  out=$("\${words[0]}" __completeNoDesc "\${words[@]:1}" 2>/dev/null) || return
+  directive="\${out##*:}"
+  [[ "$directive" =~ ^[0-9]+$ ]] || return
+  out="\${out%:*}"
+  COMPREPLY=()
+  (( directive & 1 )) && return
+  # readline replaces the word after the last = or : (COMP_WORDBREAKS): give the candidates without what precedes it
+  keep=""
+  [[ "$cur" == *[=:]* ]] && keep="\${cur%"\${cur##*[=:]}"}"
+  while IFS= read -r c; do
+    [[ -n "$c" ]] && COMPREPLY+=("\${c#"$keep"}")
+  done <<< "$out"
+  if (( \${#COMPREPLY[@]} == 0 )); then
+    if (( directive & 16 )); then COMPREPLY=($(compgen -d -- "\${cur#"$keep"}"))
+    elif (( ! (directive & 4) )); then COMPREPLY=($(compgen -f -- "\${cur#"$keep"}"))
+    fi
+  fi
+  (( directive & 2 )) && type compopt >/dev/null 2>&1 && compopt -o nospace
+  return 0
+}
+
 ${fns.join('\n\n')}
 `;
 }

@@ -174,7 +174,7 @@ function untrustedRecordedPath(path: string, from: { record: string; retry: stri
 }
 
 export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {
-  if (flags.ifname === undefined) throw new UsageError("required option '--ifname <name>' not specified");
+  if (flags.ifname === undefined) throw new UsageError('required flag(s) "ifname" not set'); // cobra's words for a required flag
   const ifname = validateIfName(flags.ifname);
   const engine = prepareEngine(flags, exec, deps);
   const extraArgs = flags.args ? parseCniArgs(flags.args) : [];

@@ -7,7 +7,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, gcCommandLine, printPlan, shellQuote, waysOut } from './output.js';
+import { formatData, gcCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -363,23 +363,25 @@ function podLine(ifname: string, o: Outcome): string {
 }
 
 /**
- * After a -l/--all detach: the cluster's records of this ifname in namespace whose pod no longer exists (no pod of that
+ * After a -l/--all detach: the cluster's records of this ifname in namespace (every namespace: undefined, -A) whose pod no longer exists (no pod of that
  * name and uid now), both read after the batch. A selector matches live pods only, so the batch did not look at them, and without a word the
  * user would think the selector's attachments all gone while a gone pod's lease leaks. One note names them (at most
  * a few, then a count) with the commands that free them. Records or pods that cannot be read add nothing.
  */
-async function gonePodsRecords(job: Job, namespace: string): Promise<void> {
+async function gonePodsRecords(job: Job, namespace: string | undefined): Promise<void> {
   try {
     const r = await import('../resolve/records.js');
     // read now, after the batch: a pod it detached (deleted while it ran) has no record left to name
     const [all, pods] = await Promise.all([r.listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system'), job.api!.listPods(namespace)]);
-    const live = new Map(pods.map((p) => [`${namespace}/${p.metadata?.name}`, { ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) }]));
-    const gone = [...new Set(all.filter((rec) => rec.namespace === namespace && rec.ifname === job.p.ifname && r.recordedPodGone(rec, live)).map((rec) => rec.pod))].sort();
+    const live = new Map(pods.map((p) => [`${p.metadata?.namespace ?? namespace}/${p.metadata?.name}`, { ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) }]));
+    // -A (namespace undefined): the records of every namespace, named NAMESPACE/POD
+    const gone = [...new Set(all.filter((rec) => (namespace === undefined || rec.namespace === namespace) && rec.ifname === job.p.ifname && r.recordedPodGone(rec, live)).map((rec) => (namespace === undefined ? `${rec.namespace}/${rec.pod}` : rec.pod)))].sort();
     if (gone.length === 0) return;
     const one = gone.length === 1;
+    const of = namespace === undefined ? 'any namespace' : `namespace ${namespace}`;
     job.deps.io.err(
-      `note: ${one ? `a pod of namespace ${namespace} that no longer exists still has` : `${gone.length} pods of namespace ${namespace} that no longer exist still have`} ${job.p.ifname} recorded (${shown(someNames(gone))}): ` +
-        `no selector matches a gone pod, so this batch did not look at ${one ? 'it' : 'them'}; \`${gcCommandLine(job.flags)}\` frees ${one ? 'it' : 'them'} (\`kubectl cni-list -n ${shellQuote(namespace)}\` shows ${one ? 'it' : 'them'})\n`,
+      `note: ${one ? `a pod of ${of} that no longer exists still has` : `${gone.length} pods of ${of} that no longer exist still have`} ${job.p.ifname} recorded (${shown(someNames(gone))}): ` +
+        `no selector matches a gone pod, so this batch did not look at ${one ? 'it' : 'them'}; \`${gcCommandLine(job.flags)}\` frees ${one ? 'it' : 'them'} (\`kubectl cni-list ${namespace === undefined ? '-A' : `-n ${shellQuote(namespace)}`}\` shows ${one ? 'it' : 'them'})\n`,
     );
   } catch {
     /* an index that cannot be read says nothing here: the batch stands */
@@ -394,7 +396,7 @@ const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run t
  * (as one pod: recordedCniPath). On the user's signal the pods in flight are stopped (their
  * records stay, a DEL that finished is forgotten with its network-status), the rest not started (bulk.ts).
  */
-async function detachMany(job: Job, namespace: string): Promise<void> {
+async function detachMany(job: Job, namespace: string | undefined): Promise<void> {
   const { flags, deps } = job;
   // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
   // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
@@ -427,7 +429,7 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
         const m = pod.metadata!;
         const own = recorded.get(pod)!;
         const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
-        const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, namespace, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
+        const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, m.namespace ?? namespace!, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
         // a detach made is finished, also after a signal: the records and network-status must match it
         const o = await detachPod(podJob, lookup, false);
         if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
@@ -442,7 +444,8 @@ async function detachMany(job: Job, namespace: string): Promise<void> {
       (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}${o.attemptsRemoved?.length ? `; ${attemptsRemovedWords(job.p.ifname, o.attemptsRemoved)}` : ''}`),
     );
     notes.end();
-    if (flags.output !== 'summary') {
+    if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
+    else if (flags.output !== 'summary') {
       deps.io.out(await formatData(outcomes.map((o) => ({
         ...batchRecord(o, (v) => ({
           detached: detachedOf(v).map((d) => d.network),
@@ -515,7 +518,8 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
       if (conf) throw new UsageError('--conf/--net go with one pod; with -l/--all each pod is detached from its cache entry');
       // as attach's: a batch has no plan to print (and detachMany would run its DELs)
       if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
-      return detachMany(job, namespace!);
+      // -A: the pods of every namespace (namespace undefined)
+      return detachMany(job, flags.allNamespaces ? undefined : namespace!);
     }
 
     const engine = await load.engine();
@@ -552,7 +556,9 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
       // nothing in the cache dir given, while the cluster records it with another: exit 3 naming it, not used (cli/targets.ts)
       const elsewhere = o.done.length === 0 && !o.leftBehind && pod ? await recordedElsewhere(job, pod, o.cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;
-      if (flags.output !== 'summary') {
+      // -o name: the pod, also when nothing was attached (kubectl's `-o name` of a label already there); notes as summary's
+      if (flags.output === 'name' && pod) deps.io.out(nameLine(pod.name));
+      if (flags.output !== 'summary' && flags.output !== 'name') {
         deps.io.out(await formatData({
           detached: o.done.map((d) => ({
             network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
@@ -567,7 +573,7 @@ SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the fi
           : (attemptsRemovedWords(p.ifname, o.attemptsRemoved ?? []) ?? 'nothing to do');
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
-      } else {
+      } else if (flags.output === 'summary') {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
       }
       if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);

@@ -883,6 +883,8 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   cmd.option('--dry-run', 'say what would be freed and which records would be added or removed; change nothing');
   cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds (attached by a version before records, or whose record could not be written); repeatable, or comma-separated", collectList);
   cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
+  // gc's scope is every namespace already (it has no -n): -A is taken, as kubectl users type it, and changes nothing
+  cmd.option('-A, --all-namespaces', 'every namespace: what cni-gc always covers (it has no -n); accepted, changes nothing');
   addOutputOptions(cmd, ['summary', 'json', 'yaml']);
   cmd.addHelpText(
     'after',

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ApiStatusError, NotFoundError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
-import { addClusterOptions, collectList, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
+import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, noClusterConfigured, withUserSelector } from './targets.js';
@@ -446,7 +446,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
     // kubectl get's refusals of a name with -A or -l (k8s.io/cli-runtime resource.Builder), before anything is asked
-    if (podName !== undefined && flags.allNamespaces) throw new UsageError('a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it');
+    if (podName !== undefined && flags.allNamespaces) throw nameAcrossNamespaces();
     if (podName !== undefined && flags.selector !== undefined) throw new UsageError('name cannot be provided when a selector is specified: give the pod or -l, not both');
     if (flags.node?.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     if (flags.node && flags.cluster === false) throw new UsageError('--node needs the cluster (it reaches the node through it): drop --no-cluster');

@@ -3,7 +3,7 @@ import { CommanderError, type Command, type OutputConfiguration } from 'commande
 import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
-import { flagSpecs, scanArgv } from './argv.js';
+import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
 import { parseLevel } from './options.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
@@ -111,24 +111,78 @@ export const stdio: Io = {
 };
 
 /**
- * commander's error, in words that say what is wrong where its own mislead: `--dry-run=server` (kubectl's values are
- * taken: argv.ts) was "unknown option '--dry-run=server'", as if there were no --dry-run.
+ * commander's error, in kubectl's words (spf13/pflag's, which cobra prints for kubectl and every plugin written with
+ * it), then cobra's "See 'kubectl cni-attach --help' for usage." (`path`: the command's path, `kubectl cni-attach` or
+ * `kubectl cni-attach completion`). `argv`: the words as typed, to tell `-n` from `--namespace` as pflag does;
+ * `flags`: the command's, to tell a boolean flag given a value that is no boolean (`--annotate=maybe`) from an unknown one.
+ *
+ *   unknown option '--foo'                    → unknown flag: --foo                   (also `--foo=x`)
+ *   unknown option '--annotate=maybe'         → invalid argument "maybe" for "--annotate" flag: strconv.ParseBool: …
+ *   unknown option '-Z' (in -Zq)              → unknown shorthand flag: 'Z' in -Zq
+ *   option '-n, --namespace <ns>' argument missing → flag needs an argument: 'n' in -n  |  … --namespace
+ *   option '--runtime <name>' argument 'rkt' is invalid. Allowed choices are …
+ *                                             → invalid argument "rkt" for "--runtime" flag: allowed choices are …
+ *                                               (pflag names a flag with a shorthand "-o, --output")
+ *
+ * `--dry-run=server` (kubectl's values are taken: argv.ts) was "unknown option '--dry-run=server'", as if there were
+ * no --dry-run: it says what --dry-run takes. commander's words for arguments (too many, missing) stay. Pure.
  */
-function reworded(text: string): string {
+function reworded(text: string, argv: string[] = [], path = '', flags: FlagSpec[] = []): string {
+  const see = path ? `See '${path} --help' for usage.\n` : '';
   const dry = /^error: unknown option '--dry-run=(.*?)'/.exec(text);
   if (dry) {
     const server = dry[1] === 'server';
-    return `error: --dry-run=${dry[1]}: ${server ? 'no server-side dry run here: the change is made on a node by CNI plugins, which have none' : 'not a value of --dry-run'}; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n`;
+    return `error: --dry-run=${dry[1]}: ${server ? 'no server-side dry run here: the change is made on a node by CNI plugins, which have none' : 'not a value of --dry-run'}; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n${see}`;
   }
-  return text;
+  const unknown = /^error: unknown option '(.*?)'/.exec(text);
+  if (unknown) {
+    const flag = unknown[1]!;
+    if (flag.startsWith('--')) {
+      // a boolean flag with a value that is no boolean (argv.ts rewrites the ones that are)
+      const [name, ...value] = flag.split('=');
+      const known = flags.find((f) => f.long === name && !f.takesValue);
+      if (known && value.length) {
+        const v = value.join('=');
+        return `error: invalid argument ${JSON.stringify(v)} for ${JSON.stringify(known.short ? `${known.short}, ${name}` : name)} flag: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax\n${see}`;
+      }
+      return `error: unknown flag: ${name}\n${see}`;
+    }
+    const letter = flag.slice(1, 2);
+    // the word as typed: `-qZ` reaches commander as `-q -Z`
+    const word = argv.includes(flag) ? flag : (argv.find((w) => /^-[^-]/.test(w) && w.split('=')[0]!.slice(1).includes(letter)) ?? flag);
+    return `error: unknown shorthand flag: '${letter}' in ${word}\n${see}`;
+  }
+  const missing = /^error: option '(.*?)' argument missing/.exec(text);
+  if (missing) {
+    const { short, long } = flagNames(missing[1]!);
+    const typed = [...argv].reverse().find((w) => w === short || w === long);
+    return `error: flag needs an argument: ${typed === short && short ? `'${short.slice(1)}' in ${short}` : long ?? short}\n${see}`;
+  }
+  const invalid = /^error: option '(.*?)' argument '(.*)' is invalid\.\s*([^]*?)\.?\s*$/.exec(text);
+  if (invalid) {
+    const { short, long } = flagNames(invalid[1]!);
+    const name = short && long ? `${short}, ${long}` : (long ?? short);
+    const why = invalid[3]!.replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
+    return `error: invalid argument ${JSON.stringify(invalid[2])} for ${JSON.stringify(name)} flag${why ? `: ${why}` : ''}\n${see}`;
+  }
+  return text.startsWith('error: ') ? `${text}${see}` : text;
 }
 
-/** commander's output: through io; where that is a pipe or a file, 80 columns (commander's default) and no colours. */
-function outputOf(io: Io): OutputConfiguration {
+/** The names in commander's flags text: "-n, --namespace <ns>" → -n and --namespace. */
+function flagNames(flags: string): { short?: string; long?: string } {
+  const names = flags.split(/[ ,|]+/).filter((n) => n.startsWith('-'));
+  return { short: names.find((n) => !n.startsWith('--')), long: names.find((n) => n.startsWith('--')) };
+}
+
+/**
+ * commander's output: through io, its errors in kubectl's words (reworded); where that is a pipe or a file, 80 columns
+ * (commander's default) and no colours.
+ */
+function outputOf(io: Io, argv: string[], cmd: Command, path: string): OutputConfiguration {
   return {
     writeOut: io.out,
     writeErr: io.err,
-    outputError: (text, write) => write(reworded(text)),
+    outputError: (text, write) => write(reworded(text, argv, path, flagSpecs(cmd))),
     ...(io === stdio && stdout.isDirect ? { getOutHelpWidth: () => 80, getOutHasColors: () => false } : {}),
     ...(io === stdio && stderr.isDirect ? { getErrHelpWidth: () => 80, getErrHasColors: () => false } : {}),
   };
@@ -173,8 +227,8 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     (program as unknown as { commands: Command[] }).commands = [];
   }
   program.exitOverride();
-  program.configureOutput(outputOf(io));
-  for (const c of program.commands) c.exitOverride().configureOutput(outputOf(io));
+  program.configureOutput(outputOf(io, rawArgv, program, program.name()));
+  for (const c of program.commands) c.exitOverride().configureOutput(outputOf(io, rawArgv, c, `${program.name()} ${c.name()}`));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;

@@ -40,6 +40,8 @@ export interface CommonFlags extends KubectlFlags {
   agentNamespace?: string;
   selector?: string;
   all?: boolean;
+  /** -A/--all-namespaces: with -l/--all, the pods of every namespace. */
+  allNamespaces?: boolean;
   parallel?: string;
   cniPath?: string;
   /** Not a flag: set when cniPath is a record's, not the user's (cli/context.ts EngineFlags). */
@@ -139,6 +141,7 @@ const sharedKeySeen = new WeakMap<Command, { clusterName?: string; noCluster?: b
  *   checked as kubectl reads it for a command that sends nothing (`kubectl create … --dry-run=client`: `error:
  *   context "nosuch" does not exist`): cli/list.ts.
  * - `--parallel` (attach, detach) is for -l/--all.
+ * - `-o name` (attach, detach, check) prints `pod/NAME`: not with `--netns`.
  * - `--runtime docker|kind|cri` start no agent pod: --agent-image is refused there; `--runtime cri|agent` ask no
  *   Docker: --docker-host is refused there (resolve's runtimes: cli/context.ts defaultDeps runtimes).
  */
@@ -155,8 +158,9 @@ export function refuseUnusedFlags(cmd: Command): void {
   };
   const seen = sharedKeySeen.get(cmd) ?? {};
   if (opts.netns !== undefined) {
-    refuse([...SELECTION_KEYS, ...REQUEST_KEYS, ...RUNTIME_KEYS, 'net', 'annotate', 'parallel'], '--netns', 'a bare network namespace is reached on this host, without the cluster or a runtime (those flags are for pods)');
+    refuse([...SELECTION_KEYS, ...REQUEST_KEYS, ...RUNTIME_KEYS, 'net', 'annotate', 'parallel', 'allNamespaces'], '--netns', 'a bare network namespace is reached on this host, without the cluster or a runtime (those flags are for pods)');
   }
+  if (opts.netns !== undefined && opts.output === 'name') throw new UsageError('-o name cannot be used with --netns: it prints pod/NAME of each pod acted on, and a bare network namespace is no pod (give -o json or yaml)');
   if (seen.noCluster && seen.clusterName) throw new UsageError('--cluster cannot be used with --no-cluster: give one of them (--cluster NAME picks the kubeconfig cluster to ask; --no-cluster asks none)');
   if (opts.cluster === false) {
     refuse([...REQUEST_KEYS, 'runtime', 'dockerHost', 'agentNamespace'], '--no-cluster', "it asks neither the cluster nor the runtime (the rows are this host's cache alone)");
@@ -190,13 +194,22 @@ export function parseRequestTimeout(text: string): number {
 export const MIN_TIMEOUT_MS = 1;
 
 /**
+ * A flag's value that is not of its kind, in pflag's words (what kubectl says of `--timeout=x`: `invalid argument "x"
+ * for "--timeout" flag: time: invalid duration "x"`): `invalid argument "soon" for "--timeout" flag: not a duration
+ * (e.g. 30s, 2m, 500ms)`. A UsageError (exit 2).
+ */
+export function invalidArgument(flag: string, value: string, why: string): UsageError {
+  return new UsageError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flag)} flag: ${why}`);
+}
+
+/**
  * "30s", "2m", "500ms", "1h", "1m30s", "1.5s", "250us" or a bare number of seconds → milliseconds, exactly (a fraction
  * kept: 1.5ms is 1.5; src/duration.ts, Go's units). Errors: UsageError (exit 2) for what is not a duration, for zero,
  * and for less than `min` ms (--timeout: MIN_TIMEOUT_MS), naming the flag and the value as given.
  */
 export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOUT_MS): number {
   const ns = durationNs(text);
-  if (ns === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration (e.g. 30s, 2m, 500ms)`);
+  if (ns === undefined) throw invalidArgument(flag, text, 'not a duration (e.g. 30s, 2m, 500ms)');
   if (!(ns > 0)) throw new UsageError(`${flag}: must be more than zero`);
   const ms = ns / 1e6;
   if (ms < min) {
@@ -226,13 +239,13 @@ export function validateCidr(text: string): string {
   const fam = isIP(ip ?? '');
   const n = Number(len);
   if (extra !== undefined || fam === 0 || len === undefined || !/^\d+$/.test(len) || n > (fam === 4 ? 32 : 128)) {
-    throw new UsageError(`--ip: ${JSON.stringify(text)} is not an address with prefix length (e.g. 198.18.0.10/24)`);
+    throw invalidArgument('--ip', text, 'not an address with prefix length (e.g. 198.18.0.10/24)');
   }
   return text;
 }
 
 export function validateMac(text: string): string {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw new UsageError(`--mac: ${JSON.stringify(text)} is not a MAC address (e.g. 02:00:00:00:00:01)`);
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw invalidArgument('--mac', text, 'not a MAC address (e.g. 02:00:00:00:00:01)');
   return text;
 }
 
@@ -250,10 +263,11 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
     cmd
       .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')
       .option('--all', 'every pod of the namespace')
+      .option('-A, --all-namespaces', 'with -l/--all: the pods of every namespace (as kubectl label -A -l)')
       .option('--parallel <n>', 'with -l/--all: how many pods at a time', '4');
   } else {
     // not offered, but known: refused by the command with what it takes instead (refuseBulk), not as an unknown option
-    cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp());
+    cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp()).addOption(new Option('-A, --all-namespaces').hideHelp());
   }
   cmd
     .option('--netns <path>', "no cluster: a network namespace: a path (/var/run/netns/NAME, /proc/PID/ns/net) or, like 'ip netns', a bare NAME for /var/run/netns/NAME")
@@ -269,7 +283,7 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
   addClusterOptions(cmd);
   if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
   addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets');
-  return addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  return addOutputOptions(cmd, ['summary', 'json', 'yaml', 'name']);
 }
 
 /**
@@ -277,7 +291,19 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
  * that (UsageError, exit 2), saying what to do instead; commander would say "unknown option '-l'". `listCommand`:
  * the cni-list that lists those pods' attachments, with the flags given (cli/output.ts listCommandLine).
  */
-export function refuseBulk(command: string, flags: { selector?: string; all?: boolean }, listCommand: () => string): void {
+/**
+ * A pod named with -A/--all-namespaces, refused in kubectl's words (`kubectl label pods web-1 -A …`: "error: a resource
+ * cannot be retrieved by name across all namespaces") and what to give instead. A UsageError (exit 2; kubectl's 1).
+ */
+export function nameAcrossNamespaces(): UsageError {
+  return new UsageError('a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it');
+}
+
+export function refuseBulk(command: string, flags: { selector?: string; all?: boolean; allNamespaces?: boolean }, listCommand: () => string, podName?: string): void {
+  if (flags.allNamespaces && podName !== undefined) throw nameAcrossNamespaces();
+  if (flags.allNamespaces && flags.selector === undefined && !flags.all) {
+    throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, in one namespace (-n), not -A: \`${listCommand()} -A\` lists the attachments of every namespace, then ${command} each by name`);
+  }
   if (flags.selector === undefined && !flags.all) return;
   const list = listCommand();
   throw new UsageError(`${command} takes one pod (or --netns PATH) at a time, not ${flags.selector !== undefined ? '-l' : '--all'}: \`${list}\` lists the attachments of those pods, then ${command} each by name`);

@@ -1,4 +1,4 @@
-/** How results and plans are shown: a short human summary by default, or JSON / YAML. */
+/** How results and plans are shown: a short human summary by default, or JSON / YAML, or kubectl's `-o name`. */
 import type { JsonObject } from '../cni/conf.js';
 import { cniVars } from '../cni/env.js';
 import type { PluginRun } from '../cni/invoke.js';
@@ -14,6 +14,15 @@ export async function formatData(data: unknown, format: string): Promise<string>
     return yaml.dump(data, { noRefs: true, lineWidth: -1 });
   }
   return `${JSON.stringify(data, null, 2)}\n`;
+}
+
+/**
+ * kubectl's `-o name` line of a pod acted on (`kubectl label … -o name`): "pod/NAME", without the namespace (also with
+ * -A), and the same for a dry run (kubectl's NamePrinter prints no operation, so no "(dry run)"). `pod`: NAME or
+ * NAMESPACE/NAME.
+ */
+export function nameLine(pod: string): string {
+  return `pod/${pod.slice(pod.lastIndexOf('/') + 1)}\n`;
 }
 
 /** "eth1  198.18.0.2/24  gw 198.18.0.1  mac 0a:58:…" lines, one per address (or per interface without one). */
@@ -82,6 +91,8 @@ export async function printPlan(
   waits: string[] = [],
 ): Promise<void> {
   const elsewhere = on?.elsewhere;
+  // -o name: the pod it would act on (kubectl's --dry-run=client -o name), never a netns (refused: options.ts)
+  if (format === 'name') return out(nameLine(String(where.pod)));
   if (format === 'summary') {
     out(`# target: ${Object.entries(where).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     if (elsewhere) out(`# the paths below are${onNode(on)}: these commands run there, not on this host\n`);
@@ -163,7 +174,7 @@ export function removeKeyCommandLine(flags: ReachFlags, namespace: string, confi
  * batch's pods (`selector`; undefined: all of the namespace): "kubectl cni-detach -l 'app=web' -n shop --ifname eth1".
  */
 export function detachCommandLine(
-  target: { netns: string } | { namespace: string; name: string } | { namespace: string; selector: string | undefined },
+  target: { netns: string } | { namespace: string; name: string } | { namespace: string | undefined; selector: string | undefined },
   ifname: string,
   flags: ReachFlags,
   command: 'cni-detach' | 'cni-check' | 'cni-attach' = 'cni-detach',
@@ -171,7 +182,8 @@ export function detachCommandLine(
   const parts = ['kubectl', command];
   if ('netns' in target) parts.push('--netns', target.netns);
   else if ('name' in target) parts.push(target.name, '-n', target.namespace);
-  else parts.push(...(target.selector !== undefined ? ['-l', target.selector] : ['--all']), '-n', target.namespace);
+  // a batch of every namespace (-A): namespace undefined
+  else parts.push(...(target.selector !== undefined ? ['-l', target.selector] : ['--all']), ...(target.namespace !== undefined ? ['-n', target.namespace] : ['-A']));
   // an attach again needs its network's config, which no record keeps: a placeholder to fill in
   parts.push('--ifname', ifname, ...(command === 'cni-attach' ? ['--conf', 'FILE'] : []), ...reachArgs(flags, !('netns' in target)));
   return parts.map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');

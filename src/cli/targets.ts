@@ -13,7 +13,7 @@ import type { Target } from '../resolve/netns.js';
 import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
-import { parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
+import { invalidArgument, nameAcrossNamespaces, parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
 import { load } from './load.js';
 import { userAgent } from './version.js';
 import { detachCommandLine, shellQuote } from './output.js';
@@ -28,6 +28,9 @@ export interface ResolvedConf {
 /** Exactly one of: a POD, --netns, or (where offered) -l / --all. */
 export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' | 'netns' | 'pods' {
   const bulk = flags.selector !== undefined || flags.all === true;
+  // -A (attach, detach): with -l/--all only, as kubectl label's (--netns with it: refused before, options.ts)
+  if (flags.allNamespaces && pod !== undefined) throw nameAcrossNamespaces();
+  if (flags.allNamespaces && !bulk && flags.netns === undefined) throw new UsageError('-A needs -l SELECTOR or --all: which pods of every namespace? (kubectl label -A needs one too)');
   const given = [pod !== undefined && 'a pod name', flags.netns !== undefined && '--netns', bulk && (flags.all ? '--all' : '-l')].filter(Boolean);
   if (given.length > 1) throw new UsageError(`give one of a pod, --netns or -l/--all, not ${given.join(' and ')}`);
   if (flags.selector !== undefined && flags.all) throw new UsageError('give either -l or --all, not both');
@@ -87,7 +90,9 @@ export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Pro
   }
   if (flags.net !== undefined) {
     const parts = flags.net.split('/');
-    if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`--net: "${flags.net}" is not NAME or NAMESPACE/NAME`);
+    // one NAD for the whole batch: with -A there is no namespace to find a bare NAME in
+    if (flags.allNamespaces && parts.length === 1) throw new UsageError(`--net ${flags.net} with -A: give NAMESPACE/NAME (one NetworkAttachmentDefinition serves the whole batch, and -A spans namespaces)`);
+    if (parts.length > 2 || parts.some((p) => p === '')) throw invalidArgument('--net', flags.net, 'not NAME or NAMESPACE/NAME');
     const [ns, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [podNamespace ?? 'default', parts[0]!];
     const nad = await (await api()).getNad(ns, name);
     const list = parseNetworkConfig(nad.config, `NetworkAttachmentDefinition ${ns}/${name}`, name);

@@ -328,12 +328,14 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     throw new UsageError(`context "${contextName}" of the kubeconfig (${files}) names cluster "${clusterName}", which has no server`, { fix: { setting: 'server' } });
   }
   // client-go (client_config.go ClientConfig, "only try to read the auth information if we are secure"): the user's
-  // identity goes only over TLS — a plain-http server (`kubectl proxy`, which adds its own) gets no token, client
-  // certificate, credential plugin run or impersonation from kubectl (kubernetes/kubectl#744), nor from this tool
+  // credentials go only over TLS — a plain-http server (`kubectl proxy`, which adds its own) gets no token, client
+  // certificate or credential plugin run from kubectl (kubernetes/kubectl#744), nor from this tool. Impersonation is
+  // not a credential: kubectl 1.32 sends Impersonate-User/-Group/-Uid (from --as/--as-group/--as-uid and the user's
+  // as/as-groups/as-uid) to a plain-http server too (seen against the stand-in API server), and so does this tool.
   const secure = !/^http:\/\//i.test(cluster.server);
   // checked whatever the scheme, as clientcmd validates the merged user before it looks at the transport
-  impersonationOf(userName, m.users.get(userName)?.item ?? {}, o);
-  const { user, impersonate } = secure ? userOptions(userName || 'user', m.users.get(userName), o, files) : { user: { name: userName || 'user' }, impersonate: { groups: [] } };
+  const impersonation = impersonationOf(userName, m.users.get(userName)?.item ?? {}, o);
+  const { user, impersonate } = secure ? userOptions(userName || 'user', m.users.get(userName), o, files) : { user: { name: userName || 'user' }, impersonate: impersonation };
   const name = contextName || 'overrides';
   const namespace = o.namespace ?? str(ctx.namespace) ?? 'default';
   return {

@@ -90,10 +90,10 @@ describe('bad configs (exit 2)', () => {
 describe('bad flags (exit 2)', () => {
   const flags: [string, string[], RegExp][] = [
     ['--ip without a plugin declaring the "ips" capability', ['--ip', '198.18.7.9/24'], /declares the "ips" capability/],
-    ['--ip that is not a CIDR', ['--ip', '198.18.7.9'], /--ip: "198\.18\.7\.9" is not an address with prefix length/],
-    ['--mac that is not a MAC', ['--mac', '02:00:00:00:00'], /--mac: .* is not a MAC address/],
+    ['--ip that is not a CIDR', ['--ip', '198.18.7.9'], /invalid argument "198\.18\.7\.9" for "--ip" flag: not an address with prefix length/],
+    ['--mac that is not a MAC', ['--mac', '02:00:00:00:00'], /invalid argument .* for "--mac" flag: not a MAC address/],
     ['--timeout 0', ['--timeout', '0'], /--timeout: must be more than zero/],
-    ['--timeout soon', ['--timeout', 'soon'], /--timeout: "soon" is not a duration/],
+    ['--timeout soon', ['--timeout', 'soon'], /invalid argument "soon" for "--timeout" flag: not a duration/],
     // below the least limit a plugin could run in: refused, the value said as given (it read "timed out after 0m")
     ['--timeout 0.4ms', ['--timeout', '0.4ms'], /^error: --timeout 0\.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed/],
     ['--timeout 900us', ['--timeout', '900us'], /^error: --timeout 900us: less than 1ms, the least plugin time limit: no plugin can even start within 900µs/],
@@ -108,12 +108,12 @@ describe('bad flags (exit 2)', () => {
     expectCleanError(r, 2, message);
   });
 
-  // commander's own errors add a "(run with --help for usage)" line: checked for exit code, "error:" and no stack
+  // kubectl's (pflag's) words, then cobra's "See 'kubectl cni-attach --help' for usage." line
   const usage: [string, (c: Ctx, conf: string) => string[], RegExp][] = [
-    ['no --ifname', (c, conf) => ['--netns', netnsPath(c.ns), '--conf', conf, '--cache-dir', c.ws.cacheDir], /required option '--ifname <name>'/],
+    ['no --ifname', (c, conf) => ['--netns', netnsPath(c.ns), '--conf', conf, '--cache-dir', c.ws.cacheDir], /^error: required flag\(s\) "ifname" not set$/],
     ['no --conf', (c) => ['--netns', netnsPath(c.ns), '--ifname', 'eth1', '--cache-dir', c.ws.cacheDir], /--conf/],
-    ['-o xml', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '-o', 'xml'], /argument 'xml' is invalid/],
-    ['an unknown flag', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '--bogus'], /unknown option '--bogus'/],
+    ['-o xml', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml, name$/],
+    ['an unknown flag', (c, conf) => [...lab.args(c.ws, c.ns, 'eth1', conf), '--bogus'], /^error: unknown flag: --bogus$/],
   ];
   it.each(usage)('%s', async (_what, make, message) => {
     const r = await attachChangingNothing(async (c) => ({ args: make(c, await writeConf(c.ws.dir, 'net.json', c.good)) }));
@@ -121,6 +121,8 @@ describe('bad flags (exit 2)', () => {
     expect(r.stderr.split('\n')[0], show(r)).toMatch(/^error: /);
     expect(r.stderr.split('\n')[0], show(r)).toMatch(message);
     expect(r.stderr, show(r)).not.toMatch(/^\s{4}at /m);
+    // flags commander refused (not given, or not of their kind: the first two are the command's own refusals)
+    if (_what === '-o xml' || _what === 'an unknown flag') expect(r.stderr.split('\n')[1], show(r)).toBe("See 'kubectl cni-attach --help' for usage.");
   });
 });
 

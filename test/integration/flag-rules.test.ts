@@ -77,7 +77,7 @@ describe('cni-gc refuses a bad flag value or kubeconfig selection before it free
     const common = ['--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir];
     const kc = ['--kubeconfig', api.kubeconfigPath];
     const cases: [string[], RegExp][] = [
-      [[...kc, '--request-timeout', 'abc'], /--request-timeout: "abc" is not a duration/],
+      [[...kc, '--request-timeout', 'abc'], /invalid argument "abc" for "--request-timeout" flag: not a duration/],
       [[...kc, '--request-timeout', '0.1ms'], /--request-timeout 0\.1ms: less than 1ms/],
       [[...kc, '-v=abc'], /invalid argument "abc" for "-v, --v" flag: strconv\.ParseInt: parsing "abc": invalid syntax/],
       [[...kc, '--context', 'nosuch'], /no context named "nosuch" in the kubeconfig/],
@@ -86,7 +86,7 @@ describe('cni-gc refuses a bad flag value or kubeconfig selection before it free
       [['--kubeconfig', join(ws.dir, 'nonexistent')], /kubeconfig \S+\/nonexistent: no such file/],
       // no kubeconfig at all, but a context named: the user meant a cluster
       [['--context', 'nosuch'], /no context named "nosuch" in the kubeconfig \(no files\)/],
-      [['--request-timeout', 'abc'], /--request-timeout: "abc" is not a duration/],
+      [['--request-timeout', 'abc'], /invalid argument "abc" for "--request-timeout" flag: not a duration/],
     ];
     for (const [flags, message] of cases) {
       const r = await runCli('gc', [...common, ...flags], { env: env(h) });

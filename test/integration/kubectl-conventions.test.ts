@@ -9,7 +9,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -410,6 +410,48 @@ describe('completion through kubectl (kubectl_complete-cni_*)', () => {
     expect(await direct('attach', ['web-1', '--ifn'], env)).toMatch(/^--ifname\tinterface name[^\n]*\n:4$/);
     expect(await direct('attach', ['web-1', '--context', ''], env)).toBe('stand-in\n:4');
   });
+  it('`kubectl-cni_<command> __complete …` (cobra\'s hidden command, which shells call): the same candidates, cobra\'s stderr line, exit 0', async () => {
+    const env = baseEnv({ KUBECONFIG: api.kubeconfigPath });
+    const a = await runCli('attach', ['__complete', '-n', 'shop', ''], { env });
+    expect([a.exitCode, a.stdout, a.stderr]).toEqual([0, 'web-1\nweb-2\n:4', 'Completion ended with directive: ShellCompDirectiveNoFileComp']);
+    const g = await runCli('gc', ['__completeNoDesc', '--dry-r'], { env });
+    expect([g.exitCode, g.stdout]).toEqual([0, '--dry-run\n:4']);
+    const n = await runCli('list', ['__complete', '--namespace', ''], { env });
+    expect([n.exitCode, n.stdout]).toEqual([0, 'other\nshop\n:4']);
+  });
+  it('`completion bash`: each TAB asks the command (__completeNoDesc) with every word typed so far: --kubeconfig, --context, -n, --flag= (was: `kubectl get pods -n …`, the rest ignored)', async () => {
+    // a kubeconfig of two contexts: the current one reaches no API server, `good` the stand-in (namespace shop)
+    const kc = await kubeconfigFile({
+      current: 'bad',
+      clusters: [['c', api.url], ['dead', 'https://127.0.0.1:1']],
+      users: [['u', { token: api.token }]],
+      contexts: [['good', 'c', 'u', 'shop'], ['bad', 'dead', 'u', 'shop']],
+    });
+    const script = await runCli('attach', ['completion', 'bash'], { env: baseEnv({}) });
+    expect(script.exitCode, script.stderr).toBe(0);
+    const file = join(dir, 'completion.bash');
+    await writeFile(file, script.stdout);
+    const tab = async (line: string, fn = '_kubectl_cni_attach') => {
+      const sh = `source ${file}\nCOMP_LINE=${JSON.stringify(line)}; COMP_POINT=\${#COMP_LINE}; COMPREPLY=(); ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const e: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...process.env, ...baseEnv({ PATH: pathEnv.PATH }) })) if (v !== undefined) e[k] = v;
+      const r = await execa('bash', ['-c', sh], { reject: false, env: e, extendEnv: false, timeout: 30_000 });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return String(r.stdout).split('\n').filter(Boolean);
+    };
+    expect(await tab(`kubectl-cni_attach --kubeconfig ${kc} --context good `)).toEqual(['web-1', 'web-2']);
+    expect(await tab(`kubectl-cni_detach --kubeconfig=${kc} --context=good -n other `, '_kubectl_cni_detach')).toEqual(['db-1']);
+    expect(await tab(`kubectl-cni_check --kubeconfig ${kc} --context good --namespace `, '_kubectl_cni_check')).toEqual(['other', 'shop']);
+    // ~/ as the shell expands it when the command runs
+    await mkdir(join(dir, 'empty-home'), { recursive: true });
+    await writeFile(join(dir, 'empty-home', 'kc'), await readFile(kc));
+    expect(await tab('kubectl-cni_attach --kubeconfig=~/kc --context good ')).toEqual(['web-1', 'web-2']);
+    await rm(join(dir, 'empty-home', 'kc'));
+    // the current context reaches nothing: no candidates (not the pods of another context)
+    expect(await tab(`kubectl-cni_attach --kubeconfig ${kc} -n shop `)).toEqual([]);
+    expect(await tab('kubectl-cni_attach web-1 --runtime=k')).toEqual(['kind']);
+    expect(await tab('kubectl-cni_list -o ya', '_kubectl_cni_list')).toEqual(['yaml']);
+  });
   it.runIf(!!KUBECTL)('kubectl __complete cni-attach … runs kubectl_complete-cni_attach from PATH', async () => {
     const env = { ...pathEnv, KUBECONFIG: api.kubeconfigPath };
     const k = await kubectl(['__complete', 'cni-attach', '-n', 'shop', ''], env);
@@ -448,6 +490,31 @@ describe('credential plugins and plain-http servers, as kubectl takes them', () 
     }
   });
 
+  it('a plain-http server with --as/--as-group/--as-uid or the user\'s as/as-groups: the Impersonate-* headers sent, as kubectl 1.32 sends them there (credentials not)', async () => {
+    const plain = await StandInApiServer.start({ tls: false, anonymous: true });
+    try {
+      const kc = await plain.writeKubeconfig({ namespace: 'shop', insecureSkipTlsVerify: false });
+      const imp = (client: 'kubectl' | 'cni-attach') =>
+        plain.requests.filter((q) => q.path === '/api/v1/namespaces/shop/pods' && (q.headers['user-agent'] ?? '').startsWith(`${client}/`)).map((q) => [q.headers.authorization, ...q.headerLines.filter(([h]) => h.startsWith('impersonate-')).sort()]);
+      const flags = ['--as', 'alice', '--as-group', 'g1', '--as-group', 'g2', '--as-uid', 'u1'];
+      const r = await cni(['-l', 'app=none', ...flags], { KUBECONFIG: kc });
+      expect(r.exitCode, show(r)).toBe(0);
+      const want = [undefined, ['impersonate-group', 'g1'], ['impersonate-group', 'g2'], ['impersonate-uid', 'u1'], ['impersonate-user', 'alice']];
+      expect(imp('cni-attach')).toEqual([want]);
+      // the user's own as/as-groups (the kubeconfig), no flags
+      const own = await kubeconfigFile({ current: 'x', clusters: [['c', plain.url]], users: [['u', { token: 'never-sent', as: 'bob', 'as-groups': ['gk'] }]], contexts: [['x', 'c', 'u', 'shop']] });
+      plain.clearRequests();
+      expect((await cni(['-l', 'app=none'], { KUBECONFIG: own })).exitCode).toBe(0);
+      expect(imp('cni-attach')).toEqual([[undefined, ['impersonate-group', 'gk'], ['impersonate-user', 'bob']]]);
+      if (KUBECTL) {
+        plain.clearRequests();
+        expect((await kubectl(['get', 'pods', '-l', 'app=none', ...flags], { KUBECONFIG: kc })).stderr).toMatch(NONE_SHOP);
+        expect(imp('kubectl')).toEqual([want]);
+      }
+    } finally {
+      await plain.stop();
+    }
+  });
   it('a plain-http server (kubectl proxy, -s http://…): served as kubectl serves it (client-node refused it without insecure-skip-tls-verify), and given no credentials, as kubectl gives none', async () => {
     const plain = await StandInApiServer.start({ tls: false, anonymous: true });
     try {

@@ -269,6 +269,30 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system')).toEqual([]);
   });
 
+  it('-A -l from the laptop (kubectl label -A -l): attach and detach the matching pods of every namespace on both nodes; -o name prints pod/NAME of each; -A with a pod name is kubectl\'s refusal', async () => {
+    const w = await world();
+    api.addPod(makePod({ name: 'db-1', namespace: 'other', uid: 'uid-db-1', nodeName: 'node-b', containerRuntime: 'containerd', labels: { app: 'web' } }));
+    try {
+      await startSandbox(cd!, { id: `${lab.prefix}-db-1`, name: 'db-1', namespace: 'other', uid: 'uid-db-1' });
+      const a = await runCli('attach', ['-A', '-l', 'app=web', '--ifname', 'net1', '--conf', w.file, '-o', 'name', ...w.common]);
+      expectOk(a);
+      expect(a.stdout.split('\n').sort()).toEqual(['pod/db-1', 'pod/web-1', 'pod/web-2']);
+      expect(await leases(w.ws.dataDir)).toHaveLength(3);
+      const dry = await runCli('detach', ['db-1', '-n', 'other', '--ifname', 'net1', '--dry-run', '-o', 'name', ...w.common.slice(2)]);
+      expectOk(dry);
+      expect(dry.stdout).toBe('pod/db-1');
+      const refused = await runCli('detach', ['db-1', '-A', '--ifname', 'net1', ...w.common]);
+      expect([refused.exitCode, refused.stderr.trim()]).toEqual([2, 'error: a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it']);
+      const d = await runCli('detach', ['--all-namespaces', '-l', 'app=web', '--ifname', 'net1', '-o', 'name', ...w.common]);
+      expectOk(d);
+      expect(d.stdout.split('\n').sort()).toEqual(['pod/db-1', 'pod/web-1', 'pod/web-2']);
+      expect(await leases(w.ws.dataDir)).toEqual([]);
+      expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
+    } finally {
+      api.deletePod('other', 'db-1');
+    }
+  });
+
   it('gc from the laptop: a deleted pod whose sandbox is gone too is freed without its namespace (DEL frees the lease)', async () => {
     const w = await world();
     expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));

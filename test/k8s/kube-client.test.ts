@@ -329,25 +329,30 @@ describe('a kept-alive connection closed under a request (an idle timeout of the
 });
 
 describe('a plain-http server (kubectl proxy, -s http://…), which kubectl takes as it is', () => {
-  it('works without insecure-skip-tls-verify (client-node refused it: "HTTP protocol is not allowed when skipTLSVerify is not set or false"), REST on one kept-alive connection and pods/exec alike, with no credentials sent (as kubectl)', async () => {
+  it('works without insecure-skip-tls-verify (client-node refused it: "HTTP protocol is not allowed when skipTLSVerify is not set or false"), REST on one kept-alive connection and pods/exec alike, with no credentials sent but the impersonation headers (as kubectl 1.32)', async () => {
     const plain = await StandInApiServer.start({ tls: false, anonymous: true });
     try {
       plain.addPod(makePod({ name: 'web-0', labels: { app: 'web' } }));
       const path = await plain.writeKubeconfig({ insecureSkipTlsVerify: false });
       expect(await readFile(path, 'utf8')).not.toMatch(/insecure-skip-tls-verify/);
-      const k = await connectKube({ kubeconfig: path, requestTimeoutMs: 10_000, as: 'jane' }, {});
+      const k = await connectKube({ kubeconfig: path, requestTimeoutMs: 10_000, as: 'jane', asGroups: ['g1', 'g2'], asUid: '42' }, {});
       const before = plain.connectionsAccepted;
       expect((await k.getPod('default', 'web-0')).metadata?.name).toBe('web-0');
       expect(await k.listPods('default', 'app=web')).toHaveLength(1);
       expect(plain.connectionsAccepted - before).toBe(1);
       const r = await k.exec('default', 'web-0', 'app', ['echo', 'hi'], '');
       expect([r.code, r.stdout]).toEqual([0, 'hi\n']);
+      // --as, --as-group, --as-uid on every transport: REST over http and the pods/exec WebSocket upgrade
+      const mine = plain.requests.slice();
+      expect(mine.map((q) => q.path)).toEqual(expect.arrayContaining(['/api/v1/namespaces/default/pods/web-0', '/api/v1/namespaces/default/pods/web-0/exec']));
+      for (const q of mine) expect([q.path, ...q.headerLines.filter(([h]) => h.startsWith('impersonate-')).sort()]).toEqual([q.path, ['impersonate-group', 'g1'], ['impersonate-group', 'g2'], ['impersonate-uid', '42'], ['impersonate-user', 'jane']]);
       // --server http://… with a TLS kubeconfig's CA: no TLS to verify, as kubectl
       const over = await connectKube({ kubeconfig: api.kubeconfigPath, server: plain.url, token: plain.token }, {});
       expect((await over.getPod('default', 'web-0')).metadata?.name).toBe('web-0');
-      // the kubeconfig's token, --token, --as: none of them over plain http (client-go sends no identity without TLS)
+      // the kubeconfig's token, --token: none of them over plain http (client-go sends no credentials without TLS)
       expect(plain.requests.length).toBeGreaterThanOrEqual(4);
-      for (const q of plain.requests) expect([q.path, q.headers.authorization, q.headers['impersonate-user']]).toEqual([q.path, undefined, undefined]);
+      for (const q of plain.requests) expect([q.path, q.headers.authorization]).toEqual([q.path, undefined]);
+      expect(plain.requests.slice(mine.length).map((q) => q.headers['impersonate-user'])).toEqual([undefined]);
     } finally {
       await plain.stop();
     }

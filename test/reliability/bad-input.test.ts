@@ -46,7 +46,8 @@ function expectRefusal(r: { exitCode: number | undefined; stdout: string; stderr
   const what = `${input.category} (${where})\n${'args' in r ? show(r as CliResult) : `stderr: ${r.stderr}`}`;
   if (input.code !== undefined) expect(r.exitCode, what).toBe(input.code);
   else expect([2, 3], what).toContain(r.exitCode);
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  // a flag refused in kubectl's (pflag's) words is followed by cobra's line naming the help
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^See 'kubectl cni-(attach|detach|check|list|gc) --help' for usage\.$/.test(l));
   expect(lines, `one line on stderr: ${what}`).toHaveLength(1);
   expect(lines[0], what).toMatch(/^error: /);
   expect(lines[0], what).not.toMatch(/internal error/);

@@ -28,6 +28,23 @@ describe('kubectl cni-gc', () => {
     expect(results(w)).toHaveLength(1);
   });
 
+  it('-A/--all-namespaces: taken (kubectl\'s habit) and the same as without it: gc covers every namespace (a pod of another namespace too)', async () => {
+    const w = world();
+    w.kube.add(makePod({ name: 'db-1', namespace: 'other', uid: 'uid-db' }));
+    w.runtime.add('other', 'db-1', 'uid-db', { id: 'd'.repeat(64), pid: 4343, netnsPath: '/proc/4343/ns/net' });
+    w.exec.netns.add('/proc/4343/ns/net');
+    await w.cli(attachCommand, attachArgs);
+    expect(await w.cli(attachCommand, ['db-1', '-n', 'other', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(0);
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(gcCommand, ['-A', '--dry-run'])).toBe(0);
+    const dry = w.stdout();
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toBe(dry);
+    expect(await w.cli(gcCommand, ['--all-namespaces'])).toBe(0);
+    expect(w.stdout()).toMatch(/gc: freed 2 stale attachments, 0 alive\n$/);
+    expect(dels(w)).toHaveLength(2);
+  });
+
   it('frees the attachment of a pod whose sandbox is gone: DEL without a netns, cache forgotten, annotation fixed', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
@@ -169,7 +186,7 @@ describe('kubectl cni-gc', () => {
       [['--context', 'nosuch'], new UsageError('no context named "nosuch" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: no context named "nosuch" in the kubeconfig \(\/home\/me\/\.kube\/config\); see --context\n$/],
       [['--kubeconfig', '/nonexistent'], new UsageError('kubeconfig /nonexistent: no such file', { fix: { setting: 'kubeconfig' } }), 2, /^error: kubeconfig \/nonexistent: no such file; see --kubeconfig\n$/],
       [[], new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4, /^error: none of the kubeconfig files/],
-      [['--request-timeout', 'abc'], undefined, 2, /^error: --request-timeout: "abc" is not a duration/],
+      [['--request-timeout', 'abc'], undefined, 2, /^error: invalid argument "abc" for "--request-timeout" flag: not a duration/],
       [['--request-timeout', '0.1ms'], undefined, 2, /^error: --request-timeout 0\.1ms: less than 1ms/],
       [['-v=abc'], undefined, 2, /^error: invalid argument "abc" for "-v, --v" flag/],
     ];

@@ -655,7 +655,7 @@ describe('-l / --all: many pods', () => {
   it.each([
     [['-l', 'app=web', 'web-1'], /give one of a pod, --netns or -l\/--all/],
     [['-l', 'app=web', '--all'], /either -l or --all/],
-    [['-l', 'app=web', '--parallel', '0'], /--parallel: "0" is not a whole number from 1 to 64/],
+    [['-l', 'app=web', '--parallel', '0'], /invalid argument "0" for "--parallel" flag: not a whole number from 1 to 64/],
     [['-l', 'app=web', '--dry-run'], /--dry-run works on one pod at a time/],
   ])('refuses %j', async (extra, msg) => {
     const w = many(1);
@@ -703,7 +703,90 @@ describe('kubectl\'s forms of a pod argument and of --dry-run', () => {
     expect(await w.cli(attachCommand, [...attachArgs, '--dry-run=none'])).toBe(0);
     expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run=server'])).toBe(2);
-    expect(w.stderr()).toBe("error: --dry-run=server: no server-side dry run here: the change is made on a node by CNI plugins, which have none; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\n");
+    expect(w.stderr()).toBe("error: --dry-run=server: no server-side dry run here: the change is made on a node by CNI plugins, which have none; give --dry-run (or kubectl's --dry-run=client, the same: runs nothing, prints each plugin run), or --dry-run=none\nSee 'kubectl cni-detach --help' for usage.\n");
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+  });
+});
+
+describe('-o name: pod/NAME of each pod acted on (kubectl label/annotate -o name)', () => {
+  it('one pod: attach, check, detach (also with nothing left to detach), and their dry runs, print pod/NAME and nothing else', async () => {
+    const w = world();
+    const args = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+    expect(await w.cli(attachCommand, [...args, '--conf', '-', '--dry-run=client', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(0);
+    expect(await w.cli(attachCommand, [...args, '--conf', '-', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
+    expect(await w.cli(checkCommand, [...args, '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(await w.cli(checkCommand, [...args, '--dry-run', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(await w.cli(detachCommand, [...args, '--dry-run', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(await w.cli(detachCommand, [...args, '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
+    // nothing attached any more: still the pod (kubectl prints pod/NAME for a label already there), the note on stderr
+    expect(await w.cli(detachCommand, [...args, '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\n');
+    expect(w.stderr()).toMatch(/^note: nothing is attached as eth1/);
+  });
+  it('a batch: one line per pod done, the failed ones only on stderr, exit as the batch exits', async () => {
+    const w = manyPods(3);
+    w.runtime.sandboxes.delete('shop/web-2');
+    for (const k of [...w.runtime.sandboxes.keys()]) if (k.includes('web-2')) w.runtime.sandboxes.delete(k);
+    const code = await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-o', 'name']);
+    expect(w.stdout()).toBe('pod/web-1\npod/web-3\n');
+    expect(code, w.stderr()).toBe(3);
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\npod/web-2\npod/web-3\n');
+  });
+  it('--netns: refused (a network namespace is no pod), nothing run', async () => {
+    const w = world();
+    for (const make of [attachCommand, detachCommand, checkCommand]) {
+      expect(await w.cli(make, ['--netns', NETNS, '--ifname', 'eth1', '--conf', '-', '-o', 'name'])).toBe(2);
+      expect(w.stderr()).toBe('error: -o name cannot be used with --netns: it prints pod/NAME of each pod acted on, and a bare network namespace is no pod (give -o json or yaml)\n');
+    }
+    expect(w.exec.calls).toHaveLength(0);
+  });
+});
+
+describe('-A/--all-namespaces (kubectl label -A -l)', () => {
+  const twoNamespaces = () => {
+    const w = manyPods(2);
+    w.kube.add(makePod({ name: 'web-9', namespace: 'other', uid: 'uid-9', labels: { app: 'web' } }));
+    w.runtime.add('other', 'web-9', 'uid-9', { id: '9'.padStart(64, 'a'), pid: 5009, netnsPath: '/proc/5009/ns/net' });
+    w.exec.netns.add('/proc/5009/ns/net');
+    return w;
+  };
+  it('attach and detach -A -l: the matching pods of every namespace (one list of every namespace), not those of -n alone', async () => {
+    const w = twoNamespaces();
+    expect(await w.cli(attachCommand, ['-A', '-l', 'app=web', '--ifname', 'eth1', '--conf', '-', '-o', 'name']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('pod/web-1\npod/web-2\npod/web-9\n');
+    expect(w.exec.calls.filter((c) => c.command === 'ADD').map((c) => c.env.CNI_NETNS).sort()).toEqual(['/proc/5001/ns/net', '/proc/5002/ns/net', '/proc/5009/ns/net']);
+    expect(JSON.parse(w.kube.pods.get('other/web-9')!.metadata!.annotations![NETWORK_STATUS]!)).toEqual([expect.objectContaining({ interface: 'eth1' })]);
+    // -n with -A: every namespace still (kubectl's -A wins over -n)
+    expect(await w.cli(detachCommand, ['--all-namespaces', '-n', 'shop', '-l', 'app=web', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^eth1 detached from 3 of 3 pods/);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(3);
+  });
+  it('-A with a pod name: kubectl\'s refusal (attach, detach, check); -A without -l/--all: refused; -A --net NAME: refused; nothing run', async () => {
+    const w = twoNamespaces();
+    for (const make of [attachCommand, detachCommand, checkCommand]) {
+      expect(await w.cli(make, ['web-1', '-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+      expect(w.stderr()).toBe('error: a resource cannot be retrieved by name across all namespaces: give -n NAMESPACE with the pod, or -A without it\n');
+    }
+    for (const make of [attachCommand, detachCommand]) {
+      expect(await w.cli(make, ['-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+      expect(w.stderr()).toBe('error: -A needs -l SELECTOR or --all: which pods of every namespace? (kubectl label -A needs one too)\n');
+    }
+    expect(await w.cli(checkCommand, ['-A', '--ifname', 'eth1'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: cni-check takes one pod \(or --netns PATH\) at a time, in one namespace \(-n\), not -A: `kubectl cni-list -A` lists/);
+    expect(await w.cli(attachCommand, ['-A', '--all', '--ifname', 'eth1', '--net', 'mv'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: --net mv with -A: give NAMESPACE\/NAME/);
+    expect(await w.cli(attachCommand, ['--netns', NETNS, '-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: -A\/--all-namespaces cannot be used with --netns/);
+    expect(w.exec.calls).toHaveLength(0);
   });
 });

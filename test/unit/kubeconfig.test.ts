@@ -38,8 +38,8 @@ describe('kubeconfig paths (client-go loading rules)', () => {
   });
 });
 
-describe('a plain-http server (client-go: the user\'s identity only over TLS)', () => {
-  it('gets no token, tokenFile read, certificate, exec plugin or impersonation; an https one gets them all', () => {
+describe('a plain-http server (client-go: the user\'s credentials only over TLS; impersonation on every transport, as kubectl 1.32 sends it)', () => {
+  it('gets no token, tokenFile read, certificate or exec plugin, but the impersonation (flags over the user\'s as/as-groups); an https one gets them all', () => {
     const user = { token: 't', tokenFile: '/nowhere', 'client-certificate-data': 'Y2VydA==', exec: { command: 'login' }, as: 'jane' };
     for (const [server, secure] of [['http://127.0.0.1:8001', false], ['HTTP://proxy:8001', false], ['https://198.18.1.1:6443', true]] as const) {
       const map = { '/k': cfg({ current: 'x', clusters: [['c', server]], users: [['u', user]], contexts: [['x', 'c', 'u']] }) };
@@ -50,7 +50,10 @@ describe('a plain-http server (client-go: the user\'s identity only over TLS)', 
         expect(r.impersonate).toEqual({ user: 'bob', groups: ['g'] });
       } else {
         expect(r.options.users, server).toEqual([{ name: 'u' }]);
-        expect(r.impersonate, server).toEqual({ groups: [] });
+        expect(r.impersonate, server).toEqual({ user: 'bob', groups: ['g'] });
+        // the user's own as/as-groups/as-uid, without flags
+        const own = resolve({ '/k': cfg({ current: 'x', clusters: [['c', server]], users: [['u', { token: 't', as: 'jane', 'as-groups': ['gk'], 'as-uid': '7' }]], contexts: [['x', 'c', 'u']] }) }, {}, {}, '/k');
+        expect(own.impersonate, server).toEqual({ user: 'jane', groups: ['gk'], uid: '7' });
       }
     }
   });

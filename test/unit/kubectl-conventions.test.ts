@@ -6,13 +6,14 @@ import { parseTemplate, printJsonPath } from '../../src/cli/jsonpath.js';
 import { asList, clearNotes, fit, MAX_NOTES, parseListFormat, printRows, REASON_WIDTH, type Row } from '../../src/cli/list-print.js';
 import { addedInterfaceEvent, failedAddInterfaceEvent, hideCommands, removedInterfaceEvent } from '../../src/resolve/events.js';
 import { lockPath } from '../../src/cni/cache.js';
-import { complete, completionText, Directive, toolOf } from '../../src/cli/complete.js';
+import { complete, completionText, Directive, directiveLine, toolOf } from '../../src/cli/complete.js';
 import { platform, userAgent, versionData } from '../../src/cli/version.js';
 import { parseLevel, parseRequestTimeout, withoutEmptyOverrides } from '../../src/cli/options.js';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { listCommand } from '../../src/cli/list.js';
 import { gcCommand } from '../../src/cli/gc.js';
+import { checkCommand } from '../../src/cli/check.js';
 import { SANDBOX, world } from '../fakes/world.js';
 
 describe('argv in pflag forms (normalizeArgv)', () => {
@@ -127,7 +128,7 @@ describe('an empty override is no override (clientcmd: only a non-empty one is u
 
 describe('--request-timeout (kubectl: 0 is no limit)', () => {
   it.each([['0', 0], ['0s', 0], ['5s', 5000], ['1m', 60_000], ['2', 2000], ['1m30s', 90_000]])('%s → %d ms', (t, ms) => expect(parseRequestTimeout(t)).toBe(ms));
-  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow(/--request-timeout: "soon" is not a duration/));
+  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow(/invalid argument "soon" for "--request-timeout" flag: not a duration/));
 });
 
 describe('kubectl jsonpath templates', () => {
@@ -434,6 +435,36 @@ describe('events say what the failed attach left, as the CLI does, without the u
   });
 });
 
+describe('usage errors in kubectl\'s (pflag\'s) words, on every command; exit 2 (kubectl: 1)', () => {
+  const commands = { 'cni-attach': attachCommand, 'cni-detach': detachCommand, 'cni-check': checkCommand, 'cni-list': listCommand, 'cni-gc': gcCommand };
+  it.each(Object.keys(commands))('%s: unknown flag, unknown shorthand flag, flag needs an argument, invalid argument; nothing run', async (name) => {
+    const make = commands[name as keyof typeof commands];
+    const see = `See 'kubectl ${name} --help' for usage.\n`;
+    for (const [args, said] of [
+      [['--foo'], 'error: unknown flag: --foo\n'],
+      [['--foo=bar'], 'error: unknown flag: --foo\n'],
+      [['-Zq'], "error: unknown shorthand flag: 'Z' in -Zq\n"],
+      ...(name === 'cni-gc' ? [] : ([[['-n'], "error: flag needs an argument: 'n' in -n\n"]] as [string[], string][])),
+      [['--cache-dir'], 'error: flag needs an argument: --cache-dir\n'],
+      [['--runtime=rkt'], 'error: invalid argument "rkt" for "--runtime" flag: allowed choices are auto, docker, kind, cri, agent\n'],
+      [['--insecure-skip-tls-verify=maybe'], 'error: invalid argument "maybe" for "--insecure-skip-tls-verify" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n'],
+    ] as [string[], string][]) {
+      const w = world();
+      expect(await w.cli(make, ['web-1', ...args].slice(name === 'cni-gc' ? 1 : 0)), `${name} ${args.join(' ')}`).toBe(2);
+      expect(w.stderr(), `${name} ${args.join(' ')}`).toBe(`${said}${see}`);
+      expect(w.exec.calls, name).toHaveLength(0);
+      expect(w.kubeCalls, name).toHaveLength(0);
+    }
+  });
+  it('cni-attach completion: its own path in the See line; -o of cni-attach names "-o, --output"', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['completion'])).toBe(2);
+    expect(w.stderr()).toBe("error: missing required argument 'shell'\nSee 'kubectl cni-attach completion --help' for usage.\n");
+    expect(await w.cli(attachCommand, ['web-1', '--ifname', 'eth1', '--conf', '-', '-o', 'xml'])).toBe(2);
+    expect(w.stderr()).toBe('error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml, name\nSee \'kubectl cni-attach --help\' for usage.\n');
+  });
+});
+
 describe('completion (cobra __complete protocol)', () => {
   const run = async (w: ReturnType<typeof world>, tool: 'attach' | 'detach' | 'list' | 'gc', words: string[]) => {
     const make = { attach: attachCommand, detach: detachCommand, list: listCommand, gc: gcCommand }[tool];
@@ -470,6 +501,29 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'attach', ['--ifname', '-n', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
     expect(await run(w, 'attach', ['--ifname', '--', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
     expect(await run(w, 'list', ['--context', '-o', ''])).not.toMatchObject({ candidates: expect.arrayContaining(['json']) });
+  });
+  it('cobra\'s `__complete` / `__completeNoDesc` answers of every command: candidates (namespaces after -n, shells after `completion`), `:directive`, cobra\'s stderr line', async () => {
+    const w = world();
+    w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'db-1', namespace: 'other' } });
+    const cases: ['attach' | 'detach' | 'list' | 'gc' | 'check', string[], boolean, string, string][] = [
+      ['attach', ['-n', 'shop', ''], true, 'web-1\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['attach', ['-n', ''], true, 'other\nshop\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['attach', ['completion', ''], true, 'bash\nzsh\nfish\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['detach', ['web-1', '--ifn'], false, '--ifname\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['check', ['--namespace=o'], true, '--namespace=other\n:4\n', 'ShellCompDirectiveNoFileComp'],
+      ['list', ['-o', 'jsonp'], true, 'jsonpath=\n:6\n', 'ShellCompDirectiveNoSpace, ShellCompDirectiveNoFileComp'],
+      ['gc', ['--cache-dir', ''], true, ':16\n', 'ShellCompDirectiveFilterDirs'],
+      ['attach', ['--conf', ''], true, ':0\n', 'ShellCompDirectiveDefault'],
+    ];
+    const make = { attach: attachCommand, detach: detachCommand, check: checkCommand, list: listCommand, gc: gcCommand };
+    for (const [tool, words, desc, out, names] of cases) {
+      const c = await complete(tool, make[tool](w.deps), words, w.deps);
+      expect(completionText(c, desc), words.join(' ')).toBe(out);
+      expect(directiveLine(c.directive), words.join(' ')).toBe(`Completion ended with directive: ${names}\n`);
+    }
+    const d = await complete('check', checkCommand(w.deps), ['web-1', '--ifn'], w.deps);
+    expect(completionText(d)).toMatch(/^--ifname\t[^\n]+\n:4\n$/);
+    expect(completionText(d, false)).toBe('--ifname\n:4\n');
   });
   it('an API that fails gives no candidates, not an error', async () => {
     const w = world();
