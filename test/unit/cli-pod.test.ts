@@ -707,3 +707,60 @@ describe('kubectl\'s forms of a pod argument and of --dry-run', () => {
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
   });
 });
+
+describe('cni-check of an interface gone from its sandbox, and its -o json when CHECK fails (tryout: the bridge\'s "Mac doesn\'t match" was said first; -o json printed nothing)', () => {
+  const checkArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+  const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
+
+  it('the link deleted in the sandbox: exit 3 in cni-list\'s words, no plugin CHECK run (also --dry-run); -o json/yaml print the failure', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(await w.cli(checkCommand, checkArgs)).toBe(0);
+    w.exec.links.get(NETNS)!.delete('eth1');
+    w.exec.calls.length = 0;
+    expect(await w.cli(checkCommand, checkArgs)).toBe(3);
+    expect(w.stderr()).toBe(gone);
+    expect(w.stdout()).toBe('');
+    expect(await w.cli(checkCommand, [...checkArgs, '--dry-run'])).toBe(3);
+    expect(w.stderr()).toBe(gone);
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'json'])).toBe(3);
+    expect(JSON.parse(w.stdout())).toEqual({ ok: false, ifname: 'eth1', target: 'pod shop/web-1', error: gone.slice('error: '.length, -1), exitCode: 3, checked: [] });
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'yaml'])).toBe(3);
+    expect(w.stdout()).toMatch(/^ok: false\nifname: eth1\ntarget: pod shop\/web-1\nerror: .*interface gone.*\nexitCode: 3\nchecked: \[\]\n$/s);
+    expect(w.exec.calls.filter((c) => c.command === 'CHECK')).toEqual([]);
+    // what cni-list says of it: the same words
+    const { listCommand } = await import('../../src/cli/list.js');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { state: string; reason: string }[] }).items[0]).toMatchObject({ state: 'interface gone', reason: expect.stringContaining('eth1 is not in /proc/4242/ns/net any more (deleted by something else, or by a DEL of it that did not finish') });
+  });
+
+  it('the links the sandbox look-up read (a node\'s CRI look-up) decide without another command', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.runtime.add('shop', 'web-1', 'uid-1', { id: SANDBOX, pid: 4242, netnsPath: NETNS, links: ['lo', 'eth0'] });
+    // (eth1 is still in the fake's namespace: only the look-up's links say it is gone)
+    expect(await w.cli(checkCommand, checkArgs)).toBe(3);
+    expect(w.stderr()).toBe(gone);
+    // the look-up read it there: CHECK runs
+    w.runtime.add('shop', 'web-1', 'uid-1', { id: SANDBOX, pid: 4242, netnsPath: NETNS, links: ['lo', 'eth0', 'eth1'] });
+    expect(await w.cli(checkCommand, checkArgs)).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'CHECK')).toHaveLength(1);
+  });
+
+  it('a plugin failing CHECK: -o json prints ok: false with the plugin\'s error and exit 1 (was: nothing on stdout)', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'CHECK' ? { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: 'eth1 has no address 198.18.0.2' }) } : {}));
+    for (const o of ['json', 'yaml']) {
+      expect(await w.cli(checkCommand, [...checkArgs, '-o', o])).toBe(1);
+      const printed = (o === 'json' ? JSON.parse(w.stdout()) : (await import('js-yaml')).load(w.stdout())) as Record<string, unknown>;
+      expect(printed).toMatchObject({ ok: false, ifname: 'eth1', target: 'pod shop/web-1', exitCode: 1, checked: [] });
+      expect(printed.error).toMatch(/^plugin bridge failed on CHECK \(CNI error 999\): eth1 has no address 198\.18\.0\.2/);
+      expect(w.stderr()).toBe(`error: ${printed.error as string}\n`);
+    }
+    // ok: as before
+    w.exec.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual({ checked: [{ network: 'net', ifname: 'eth1', ok: true }] });
+  });
+});
