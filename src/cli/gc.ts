@@ -22,7 +22,7 @@ import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { formatDuration } from '../duration.js';
-import { judgeOnNode, refuseUnknownNodes } from './node-judge.js';
+import { heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
@@ -202,31 +202,6 @@ interface Mismatched {
 }
 
 /**
- * A node's executor, reached as attach reaches it: a batching session where the runtime offers one (exec/batch.ts),
- * else its nodeExecutor (a kind node container, an agent pod); this host's (localExec) when none has it and it is this
- * host. As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the way to other
- * nodes (the agent) answers for itself. `required`: a node that cannot be reached is an error (the first runtime's,
- * else an UnreachableError naming --runtime), else `exec` is undefined.
- */
-async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], node: string, localExec: Executor, required: boolean): Promise<{ exec?: Executor; reachedBy?: PodRuntime }> {
-  let firstError: unknown;
-  for (const rt of runtimes) {
-    try {
-      const exec = (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
-      if (exec) return { exec, reachedBy: rt };
-    } catch (e) {
-      if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
-      firstError ??= e;
-    }
-  }
-  if (node === deps.hostname()) return { exec: localExec };
-  if (required) {
-    throw firstError ?? new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
-  }
-  return {};
-}
-
-/**
  * The records pass of cni-gc (resolve/records.ts): the attachments recorded in the cluster whose pod is gone, freed on
  * their node, reached as attach reaches it (the runtimes' nodeExecutor: a kind node container, an agent pod; with
  * --runtime auto a runtime not installed here is skipped, as in attach); only the nodes with such records are
@@ -351,7 +326,7 @@ async function recordsPass(
     let exec: Executor | undefined;
     let reachedBy: PodRuntime | undefined;
     try {
-      ({ exec, reachedBy } = await reachNode(flags, deps, runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
+      ({ exec, reachedBy } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
     } catch (e) {
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
       for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
@@ -376,17 +351,11 @@ async function recordsPass(
       return engines.get(r)!;
     };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
-    const { argsMatchPod, runningSandboxOf } = await load.pods();
-    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid
-    const heldOf = async (r: AttachmentRecord) => (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
-    // and the lock its attach takes in the pod's sandbox (held before its intent is recorded), found by the pod's uid
-    const attemptLock = async (r: AttachmentRecord): Promise<Busy | undefined> => {
-      const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
-        if (e instanceof NotFoundError) return undefined;
-        throw e;
-      }) : undefined;
-      return sb ? cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
-    };
+    const { runningSandboxOf } = await load.pods();
+    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid; and
+    // the lock its attach takes in the pod's sandbox (held before its intent is recorded)
+    const heldOf = (r: AttachmentRecord) => heldOfRecord(cache!, r);
+    const attemptLock = (r: AttachmentRecord): Promise<Busy | undefined> => sandboxLockOf(r, node, cache!, reachedBy, exec!);
     // a node reached by commands (this host's cache was read and reconciled by the local pass)
     const unrecorded = new Set<AttachmentRecord>();
     let nodeRead = false;
@@ -417,20 +386,21 @@ async function recordsPass(
     if (nodeRead) {
       for (const r of pending.filter((x) => x.attaching)) {
         try {
-          const held = await heldOf(r);
+          // one judgement with cni-list --node (node-judge.ts writeAheadOnNode)
+          const v = await writeAheadOnNode(r, cache!, () => attemptLock(r));
           // its attach finished there and never settled its record: the record it would have written replaces it
           // (an intent is judged above, by reconcileNode; a lock held is a command working on it: left as it is)
-          if (held && !held.intentOnly && held.entry.result !== undefined && !(await cache!.direct().lockHeld(held.entry.containerId, r.ifname))) {
+          if (v.state === 'finished') {
+            const held = v.held;
             const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };
             const record = records.attachmentRecord(at, { result: held.entry.result });
             if (!flags.dryRun) await records.addRecord(api, ns, record, r.key);
             out.settled.push({ record, ahead: r });
             out.alive++;
           }
-          if (held) continue;
-          const busy = await attemptLock(r);
-          if (busy) {
-            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: busy, where: cache!.named('') });
+          if (v.state !== 'nothing' && (v.state !== 'busy' || v.held)) continue;
+          if (v.state === 'busy') {
+            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: v.busy, where: cache!.named('') });
             continue;
           }
           const command = await records.recordedCommand(r);

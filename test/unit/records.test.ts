@@ -1437,6 +1437,33 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
   });
 
+  it('cni-list --node judges a write-ahead record by what its node holds, as cni-gc and its dry run do, for every node state (tryout: the finished attach of a kill -9\'d batch listed interrupted with a cni-detach, while cni-gc --dry-run would settle it)', async () => {
+    const entry = (w: ReturnType<typeof setup>) => ({ kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']] });
+    const result = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify({ ...entry(w), result: bridgeResult('net1', '/proc/9/ns/net') }));
+    const intent = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/cni-attach/intents/net-${w.cid}-net1`, JSON.stringify(entry(w)));
+    const lock = (w: ReturnType<typeof setup>) => w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
+    const gone = async () => ({ host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` });
+    const cases: { held: string; node: (w: ReturnType<typeof setup>) => void; by?: 'other'; list: Record<string, unknown>; gc: RegExp; not?: RegExp }[] = [
+      { held: 'its result, no lock (the attach finished)', node: result, list: { state: 'attached', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and finished there \(node node-2 holds its result: no intent, no lock\), but its record still says attaching: .*; cni-gc settles it from what node node-2 holds, and writes the pod's network-status entry as the attach would have$/), clearCommand: 'kubectl cni-gc', containerId: 'c'.repeat(64), addresses: ['198.18.0.2/24'] }, gc: /^would settle the record of net1 of pod shop\/db-1 /m },
+      { held: 'its result, its lock held', node: (w) => (result(w), lock(w)), list: { state: 'attaching', reason: expect.stringMatching(/holds its lock on node node-2 right now/) }, gc: /^gc: would free 0 stale attachments/m, not: /settle|would free net1/ },
+      { held: 'its intent, no lock (killed during its ADD)', node: intent, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds its intent and no result, its lock free/), clearCommand: 'kubectl cni-detach db-1 -n shop --ifname net1' }, gc: /^would free net1 of pod shop\/db-1 \(network net\)/m },
+      { held: 'its intent, its lock held', node: (w) => (intent(w), lock(w)), list: { state: 'attaching' }, gc: /1 busy \(left for a later run\)/, not: /would free net1/ },
+      { held: 'nothing, its command gone', node: () => undefined, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds nothing of it \(no intent, no result, no lock\): only the record is left; cni-gc forgets it$/), clearCommand: 'kubectl cni-gc' }, gc: /^would forget the record of net1 of pod shop\/db-1 /m },
+      { held: 'nothing, another host\'s command', node: () => undefined, by: 'other', list: { state: 'attaching', reason: expect.stringMatching(/; node node-2 holds nothing of it yet \(no intent, no result, no lock\)$/) }, gc: /^gc: would free 0 stale attachments, 0 alive$/m, not: /forget|settle/ },
+    ];
+    for (const c of cases) {
+      const w = setup();
+      await ahead(w, c.by === 'other' ? { host: 'laptop-2', pid: 77, start: '1' } : await gone());
+      c.node(w);
+      expect(await w.cli(listCommand, ['-A', '--node', 'node-2', '-o', 'json']), `${c.held}: ${w.stderr()}`).toBe(0);
+      const row = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-1');
+      expect(row, c.held).toMatchObject(c.list);
+      expect(await w.cli(gcCommand, ['--dry-run']), c.held).toBe(0);
+      expect(w.stdout(), c.held).toMatch(c.gc);
+      if (c.not) expect(w.stdout(), c.held).not.toMatch(c.not);
+    }
+  });
+
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
     const w = setup();
     await ahead(w, { host: 'laptop-2', pid: 77, start: '1' });
