@@ -64,6 +64,8 @@ function writeAhead(job: Job, pod: Pod): Ahead {
       const start = await thisHost.start();
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
+        // the name its network-status entry will carry, when not the network's: what cni-gc writes if this command goes before it does
+        ...(job.conf.statusName !== job.conf.list.name ? { status: job.conf.statusName } : {}),
         by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
       });
       return { key };

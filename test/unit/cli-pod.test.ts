@@ -86,6 +86,27 @@ describe('kubectl cni-attach POD', () => {
     expect(add.stdin.name).toBe('mv');
     expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as { name: string }[])[1]!.name).toBe('infra/mv');
   });
+  it('its write-ahead record names that network-status name (status), for a cni-gc that settles the attach if its command goes first; a --conf attach\'s names none (its network\'s)', async () => {
+    for (const [args, status] of [[['--net', 'infra/mv'], 'infra/mv'], [['--conf', '-'], undefined]] as const) {
+      const w = world();
+      w.kube.nads.set('infra/mv', { namespace: 'infra', name: 'mv', config: JSON.stringify({ cniVersion: '1.0.0', type: 'bridge' }) });
+      const written: Record<string, unknown>[] = [];
+      const patch = w.kube.patchConfigMapData.bind(w.kube);
+      w.kube.patchConfigMapData = async (ns, name, data) => {
+        for (const v of Object.values(data)) if (v) written.push(JSON.parse(v) as Record<string, unknown>);
+        return patch(ns, name, data);
+      };
+      const create = w.kube.createConfigMap.bind(w.kube);
+      w.kube.createConfigMap = async (cm) => {
+        for (const v of Object.values(cm.data)) written.push(JSON.parse(v) as Record<string, unknown>);
+        return create(cm);
+      };
+      expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', ...args])).toBe(0);
+      const ahead = written.find((r) => r.attaching === true);
+      expect(ahead).toMatchObject({ network: args[0] === '--net' ? 'mv' : 'net' });
+      expect(ahead?.status).toBe(status);
+    }
+  });
   it('--net without a namespace looks in the pod namespace', async () => {
     const w = world();
     w.kube.nads.set('shop/mv', { namespace: 'shop', name: 'mv', config: JSON.stringify({ cniVersion: '1.0.0', name: 'own-name', type: 'bridge' }) });

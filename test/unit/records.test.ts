@@ -1464,6 +1464,34 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     }
   });
 
+  it('cni-gc settling a finished attach of a live pod writes what that attach did not: the pod\'s network-status entry (by the record\'s status name, else its network) and its event; --dry-run says it would; --no-annotate does not (tryout: the row then said "not in the pod\'s network-status")', async () => {
+    for (const status of [undefined, 'shop/blue']) {
+      const w = setup();
+      await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }, ...(status ? { status } : {}) }));
+      const entry = { kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
+      w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+      const line = 'the record of net1 of pod shop/db-1 (network net) on node node-2: it said attaching since 2026-12-01T21:00:00Z, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive';
+      expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+      expect(w.stdout()).toBe(`would settle ${line}; the pod's network-status does not name it: would write its entry (and event), as the attach would have\ngc: would free 0 stale attachments, 1 alive, 1 network-status entry to write (of attaches it settled)\n`);
+      expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
+      expect(w.kube.events).toEqual([]);
+      expect(await w.cli(gcCommand, ['--dry-run', '--no-annotate'])).toBe(0);
+      expect(w.stdout()).toBe(`would settle ${line}\ngc: would free 0 stale attachments, 1 alive\n`);
+      expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+      expect((JSON.parse(w.stdout()) as { records: { settledAttaching: unknown[] } }).records.settledAttaching).toEqual([expect.objectContaining({ target: 'pod shop/db-1', ifname: 'net1', networkStatus: 'written' })]);
+      expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toEqual([expect.objectContaining({ name: status ?? 'net', interface: 'net1', ips: ['198.18.0.2'] })]);
+      expect(w.kube.events).toEqual([expect.objectContaining({ pod: 'db-1', reason: 'AddedInterface', message: expect.stringContaining('net1') })]);
+      expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([false]);
+      // cni-list: attached, nothing to say
+      expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+      const row = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-1')!;
+      expect(row).toMatchObject({ state: 'attached' });
+      expect(row.reason).toBeUndefined();
+      expect(await w.cli(gcCommand, [])).toBe(0);
+      expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    }
+  });
+
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
     const w = setup();
     await ahead(w, { host: 'laptop-2', pid: 77, start: '1' });
