@@ -420,7 +420,8 @@ function patchRow(row: Row, patch: Partial<Row>): void {
  * result and no lock — the attach finished there — `attached`, REASON `record not settled` (cni-gc settles it; the
  * row is then judged there as the others are: `toJudge`); its intent, lock free, `interrupted`; a lock held,
  * `attaching`; nothing at all, `interrupted` once its command (of this host) is gone (cni-gc forgets the record),
- * else as the record says. Before, such a row said `interrupted` with a cni-detach to run while cni-gc --dry-run said
+ * else as the record says. An interrupted record (an attach whose rollback failed) likewise, but for its intent (or a
+ * result) held there: its own words stand. Before, such a row said `interrupted` with a cni-detach to run while cni-gc --dry-run said
  * it would settle it as attached. The rows are changed in place; the first error (a node not reached, a read that
  * failed) is returned, and its rows stay as their record says, their reason saying why.
  */
@@ -448,6 +449,9 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
       const { row, r } = j;
       try {
         const v = await writeAheadOnNode(r, cache, () => sandboxLockOf(r, node, cache, reached.reachedBy, exec));
+        // an interrupted record (its attach failed, and so did its rollback) whose node holds its intent, or an entry
+        // settled since: its own words stand
+        if (r.interrupted && (v.state === 'interrupted' || v.state === 'finished')) continue;
         const began = `an attach of ${r.ifname} began on node ${node} at ${r.since}`;
         const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
         if (v.state === 'finished') {
@@ -479,10 +483,10 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
               : `${began} and has not finished: a cni-attach/cni-detach${commandInParens(v.busy, thisHost.host)} holds its lock on node ${node} right now; list again once it is done`,
             remedy: undefined, clear: undefined, clearHint: undefined,
           });
-        } else if (j.command === 'gone') {
+        } else if (j.command === 'gone' || r.interrupted) {
           patchRow(row, {
             state: 'interrupted', brief: 'node holds nothing of it',
-            reason: `${began} and did not finish: its command${pid} is gone, and node ${node} holds nothing of it (no intent, no result, no lock): only the record is left; cni-gc forgets it`,
+            reason: `${began} and did not finish: ${r.interrupted ? 'its record says interrupted' : `its command${pid} is gone`}, and node ${node} holds nothing of it (no intent, no result, no lock): only the record is left; cni-gc forgets it`,
             remedy: 'cni-gc forgets its record', clear: gcCommandLine(flags), clearHint: undefined,
           });
         } else patchRow(row, { reason: `${row.reason ?? ''}; node ${node} holds nothing of it yet (no intent, no result, no lock)` });
@@ -696,7 +700,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       remote.push(row);
       const there = asked.includes(r.node) && r.node !== deps.hostname();
       // a write-ahead record of a live pod: judged by what its node holds of it, as cni-gc judges it (judgeWriteAheads)
-      if (there && r.attaching && ['attached', 'attaching', 'interrupted'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
+      if (there && (r.attaching || r.interrupted) && ['attached', 'attaching', 'interrupted'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
       else if (there && row.state === 'attached') toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them

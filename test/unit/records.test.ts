@@ -1451,9 +1451,16 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       { held: 'nothing, its command gone', node: () => undefined, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds nothing of it \(no intent, no result, no lock\): only the record is left; cni-gc forgets it$/), clearCommand: 'kubectl cni-gc' }, gc: /^would forget the record of net1 of pod shop\/db-1 /m },
       { held: 'nothing, another host\'s command', node: () => undefined, by: 'other', list: { state: 'attaching', reason: expect.stringMatching(/; node node-2 holds nothing of it yet \(no intent, no result, no lock\)$/) }, gc: /^gc: would free 0 stale attachments, 0 alive$/m, not: /forget|settle/ },
     ];
-    for (const c of cases) {
+    // an interrupted record (its attach failed, and so did its rollback): its intent, its lock held, or nothing held
+    const interrupted: typeof cases = [
+      { held: 'interrupted: its intent, no lock', node: intent, list: { state: 'interrupted', clearCommand: 'kubectl cni-detach db-1 -n shop --ifname net1' }, gc: /^would free net1 of pod shop\/db-1 \(network net\)/m },
+      { held: 'interrupted: its intent, its lock held', node: (w) => (intent(w), lock(w)), list: { state: 'attaching', reason: expect.stringMatching(/holds its lock on node node-2 right now/) }, gc: /1 busy \(left for a later run\)/, not: /would free net1/ },
+      { held: 'interrupted: nothing', node: () => undefined, list: { state: 'interrupted', reason: expect.stringMatching(/its record says interrupted, and node node-2 holds nothing of it \(no intent, no result, no lock\): only the record is left; cni-gc forgets it$/), clearCommand: 'kubectl cni-gc' }, gc: /^gc: would free 0 stale attachments, 0 alive/m, not: /would free net1/ },
+    ];
+    for (const c of [...cases, ...interrupted]) {
       const w = setup();
-      await ahead(w, c.by === 'other' ? { host: 'laptop-2', pid: 77, start: '1' } : await gone());
+      if (interrupted.includes(c)) await addRecord(w.kube, 'kube-system', rec({ containerId: w.cid, addresses: [], since: '2026-12-01T21:00:00Z', interrupted: true }));
+      else await ahead(w, c.by === 'other' ? { host: 'laptop-2', pid: 77, start: '1' } : await gone());
       c.node(w);
       expect(await w.cli(listCommand, ['-A', '--node', 'node-2', '-o', 'json']), `${c.held}: ${w.stderr()}`).toBe(0);
       const row = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-1');
@@ -1461,6 +1468,11 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       expect(await w.cli(gcCommand, ['--dry-run']), c.held).toBe(0);
       expect(w.stdout(), c.held).toMatch(c.gc);
       if (c.not) expect(w.stdout(), c.held).not.toMatch(c.not);
+      if (c.held === 'interrupted: nothing') {
+        // and gc forgets that record, as the row says
+        expect(await w.cli(gcCommand, [])).toBe(0);
+        expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+      }
     }
   });
 
