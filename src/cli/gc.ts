@@ -516,8 +516,8 @@ type NetworkStatusDone = 'written' | 'to write' | { error: string };
  * bookkeeping that attach does before it settles its record (cli/attach.ts annotate) — the pod's added-interface event
  * and its k8s.v1.cni.cncf.io/network-status entry (named AttachmentRecord.status, else the network, from the result the
  * node holds), through updatePodAnnotation as attach writes it — when the live pod's (`pods`, same uid) network-status
- * does not name the interface yet (an attach killed before it wrote it) and --no-annotate was not given. undefined:
- * nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
+ * does not name the interface yet (an attach killed before it wrote it), its command is not one of this host that
+ * still runs (that attach writes it itself) and --no-annotate was not given. undefined: nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
  * the same: the attachment stands; the same cni-attach writes it, as cni-list says).
  */
 async function finishAttachBookkeeping(flags: GcFlags, deps: Deps, api: KubeApi, r: AttachmentRecord, result: unknown, pods: Pod[]): Promise<NetworkStatusDone | undefined> {
@@ -525,6 +525,8 @@ async function finishAttachBookkeeping(flags: GcFlags, deps: Deps, api: KubeApi,
   if (!pod || flags.annotate === false) return undefined;
   const ns = await load.networkStatus();
   if (ns.namesInterface(pod.metadata?.annotations?.[ns.NETWORK_STATUS], r.ifname)) return undefined;
+  // its command still running here (between its unlock and its network-status write): that attach writes it itself
+  if ((await (await import('../resolve/records.js')).recordedCommand(r)) === 'running') return undefined;
   if (flags.dryRun) return 'to write';
   const name = r.status ?? r.network;
   const res = result as import('../cni/result.js').JsonObject;

@@ -1373,6 +1373,11 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     return { ...w, node2, cid };
   };
   const ahead = (w: ReturnType<typeof world>, by: AttachmentRecord['by']) => addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by }));
+  /** What node-2 holds of db-1's net1: its intent's entry, with its result unless `intentOnly`. */
+  const heldEntry = (w: ReturnType<typeof setup>, intentOnly = false) => ({
+    kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net',
+    cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], ...(intentOnly ? {} : { result: bridgeResult('net1', '/proc/9/ns/net') }),
+  });
 
   it('its command (this host\'s) gone and no intent, result or lock there: forgotten, said; the next gc does not visit', async () => {
     const w = setup();
@@ -1402,7 +1407,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     const w = setup();
     const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone
     await ahead(w, by);
-    const entry = { kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
+    const entry = heldEntry(w);
     w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
     const row = async () => {
       expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
@@ -1438,9 +1443,8 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
   });
 
   it('cni-list --node judges a write-ahead record by what its node holds, as cni-gc and its dry run do, for every node state (tryout: the finished attach of a kill -9\'d batch listed interrupted with a cni-detach, while cni-gc --dry-run would settle it)', async () => {
-    const entry = (w: ReturnType<typeof setup>) => ({ kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']] });
-    const result = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify({ ...entry(w), result: bridgeResult('net1', '/proc/9/ns/net') }));
-    const intent = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/cni-attach/intents/net-${w.cid}-net1`, JSON.stringify(entry(w)));
+    const result = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(heldEntry(w)));
+    const intent = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/cni-attach/intents/net-${w.cid}-net1`, JSON.stringify(heldEntry(w, true)));
     const lock = (w: ReturnType<typeof setup>) => w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
     const gone = async () => ({ host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` });
     const cases: { held: string; node: (w: ReturnType<typeof setup>) => void; by?: 'other'; list: Record<string, unknown>; gc: RegExp; not?: RegExp }[] = [
@@ -1480,7 +1484,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     for (const status of [undefined, 'shop/blue']) {
       const w = setup();
       await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }, ...(status ? { status } : {}) }));
-      const entry = { kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
+      const entry = heldEntry(w);
       w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
       const line = 'the record of net1 of pod shop/db-1 (network net) on node node-2: it said attaching since 2026-12-01T21:00:00Z, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive';
       expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
@@ -1502,6 +1506,20 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       expect(await w.cli(gcCommand, [])).toBe(0);
       expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
     }
+  });
+
+  it('cni-gc settling an attach whose command still runs here (between its unlock and its network-status write) leaves that write to it', async () => {
+    const w = setup();
+    await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: thisHost.host, pid: process.pid, start: (await thisHost.start())! } }));
+    const entry = heldEntry(w);
+    w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+    for (const dry of [['--dry-run'], []]) {
+      expect(await w.cli(gcCommand, dry)).toBe(0);
+      expect(w.stdout()).toMatch(/settle.*attached, counted alive\n/);
+      expect(w.stdout()).not.toMatch(/network-status/);
+    }
+    expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
+    expect(w.kube.events).toEqual([]);
   });
 
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
