@@ -530,7 +530,8 @@ export interface DetachRequest {
   /**
    * CHECK only: the error (the CLI's, a NotFoundError: `interface gone`) when the entry's interface is known to be gone
    * from the namespace CHECK would run in, else undefined (there, or not known). Asked for each attached entry under
-   * its lock before its CHECK runs (a dry run: before its plan), as a plugin's CHECK of a link that is gone answers
+   * its lock once its config and plugins were judged (their refusals come first), before its CHECK runs (a dry run:
+   * before its plan), as a plugin's CHECK of a link that is gone answers
    * something else first (the bridge: its own MAC, containernetworking/plugins#60). What it throws is the command's error.
    */
   interfaceGone?: (e: CacheEntry) => Promise<Error | undefined>;
@@ -856,9 +857,10 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
         return;
       }
       stopIfInterrupted(ctx, 'CHECK (nothing was changed)');
+      // what it would run is judged first (a config or plugin refused: that refusal), then whether the interface is there
+      const ready = await beforeCheck(ctx, req, { ...f, entry });
       const gone = await req.interfaceGone?.(entry);
       if (gone) throw gone;
-      const ready = await beforeCheck(ctx, req, { ...f, entry });
       if (ready) await checkChain(ctx, ready.resolved, ready.rt, ready.prev);
       checked.push(entry.networkName);
     }));
@@ -893,9 +895,9 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
   for (const f of found) {
     if (command === 'CHECK') {
       if (f.intentOnly) continue;
+      const ready = await beforeCheck(ctx, req, f);
       const gone = await req.interfaceGone?.(f.entry);
       if (gone) throw gone;
-      const ready = await beforeCheck(ctx, req, f);
       if (ready) runs.push(...planRecordedRuns(ctx, ready.resolved, ready.rt, 'CHECK', ready.prev));
       continue;
     }
