@@ -66,6 +66,8 @@ function writeAhead(job: Job, pod: Pod): Ahead {
       const until = writeAheadUntil(Date.now(), job.conf.list.plugins.length, job.p.ctx.timeoutMs, parseRequestTimeout(job.flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT));
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
+        // the name its network-status entry will carry, when not the network's: what cni-gc writes if this command goes before it does
+        ...(job.conf.statusName !== job.conf.list.name ? { status: job.conf.statusName } : {}),
         by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
         ...(until ? { until } : {}),
       });

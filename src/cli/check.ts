@@ -6,10 +6,35 @@ import { formatData, listCommandLine, nameLine, printPlan, waysOut } from './out
 import type { DetachRequest } from '../cni/attach.js';
 import { connect, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { main, stdio } from './main.js';
-import { NotFoundError } from '../errors.js';
+import { cutBySignal, describeError, exitCodeOf, main, stdio } from './main.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
+
+/** The errors interfaceGoneCheck made (not "nothing to CHECK": no record or cache dir hint is added to them). */
+const gone = new WeakSet<Error>();
+
+/**
+ * CHECK's look for an attached entry's interface in the namespace it went into (cni/attach.ts
+ * DetachRequest.interfaceGone): by `links`, the names the sandbox look-up read there (no command), else one look in
+ * `netns` through `exec` (resolve/netns.ts interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a
+ * NotFoundError (exit 3, README "Exit codes") in cni-list's words for `interface gone` (resolve/attachment-state.ts
+ * interfaceGoneReason), naming `detach`, the cni-detach that frees its lease — before, the plugin's CHECK answered
+ * first with what it checks first (the bridge: "Mac doesn't match", its own MAC having changed with its ports).
+ */
+function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string): NonNullable<DetachRequest['interfaceGone']> {
+  return async (e) => {
+    const there = links ? links.includes(e.ifName) : await (await load.netns()).interfaceExists(exec, netns, e.ifName).catch((err: unknown) => {
+      if (err instanceof UsageError) return undefined;
+      throw err;
+    });
+    if (there !== false) return undefined;
+    const { interfaceGoneReason } = await load.attachmentState();
+    const err = new NotFoundError(`${e.ifName} in ${describe} is gone (cni-list: interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
+    gone.add(err);
+    return err;
+  };
+}
 
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
@@ -26,8 +51,9 @@ Examples:
 Exit codes: 0 every plugin answered CHECK ok; 1 a plugin failed CHECK (its error shown), or the interface is busy (an
 attach or detach holds it: try again); 2 bad usage or input (also a config before 0.4.0, which has no CHECK); 3 target
 not found, or nothing attached as --ifname (also an attach of it that was interrupted, or one the cluster records with
-another --cache-dir: the message names it); 4 cluster/runtime unreachable; 128+signal (129 SIGHUP, 130 SIGINT,
-143 SIGTERM): stopped by it (CHECK changes nothing).`,
+another --cache-dir: the message names it; and an interface gone from its sandbox: cni-list's "interface gone");
+4 cluster/runtime unreachable; 128+signal (129 SIGHUP, 130 SIGINT, 143 SIGTERM): stopped by it (CHECK changes
+nothing). -o json|yaml: a failure prints its result object too (ok: false, error, exitCode).`,
   );
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
     refuseBulk('cni-check', given, () => listCommandLine(given), podName);
@@ -41,68 +67,88 @@ another --cache-dir: the message names it); 4 cluster/runtime unreachable; 128+s
     const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
     const engine = await load.engine();
     const common = { ifname: p.ifname, cniArgs: p.extraArgs, argsGiven: flags.args !== undefined, ...(conf ? { list: conf.list } : {}) };
-    let describe: string;
-    let where: Record<string, string> | undefined; // --netns: the dry-run's "# target:" fields, as cni-detach prints them (a pod's: podWhere)
-    let req: DetachRequest;
-    let on = p;
-    let lookedUp: PodLookup | undefined;
-    if (api) {
-      // the cache entries of ifname and the plugins ride on the sandbox look-up, as detach's (cni/attach.ts readAhead)
-      const ahead = (e: Executor) => {
-        const on = p.on(e);
-        engine.readAhead(on.ctx, on.cache, p.ifname);
-      };
-      const pod = await lookupPodFor(flags, deps, api, podName!, p.cache, flags.dryRun ? undefined : ahead);
-      lookedUp = pod;
-      describe = pod.describe;
-      const ways = waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags);
-      if (pod.podExists && pod.containerId === undefined) {
-        // its sandbox died (a new one comes from its kubelet): what was attached to the old one is stale, not checkable
-        const node = (await load.pods()).nodeWords(pod.node, deps.hostname());
-        const { cache } = pod.executor ? p.on(pod.executor) : p;
-        const held = (await cache.findWhere(p.ifname, pod.match)).length > 0;
-        throw new NotFoundError(
-          held
-            ? `${describe} has no running sandbox on ${node}: nothing to CHECK; what the cache holds of ${p.ifname} for it was attached to a sandbox that is gone (its interface went with it, its IPAM lease is still held): \`${ways.detach}\` frees it`
-            : `${describe} has no running sandbox on ${node}, and nothing is attached as ${p.ifname} in it (no cache entry under ${cache.named(`${cache.dir}/results`)}): nothing to CHECK`,
-        );
+    let describe: string | undefined;
+    // -o json|yaml: a check (or its dry run) that fails prints its result object too — ok: false, the error, the exit
+    // code, as a batch's pod records do — and the command still exits with that code
+    try {
+      await checkIt();
+    } catch (e) {
+      // (-o name prints nothing for a pod not acted on, as kubectl's)
+      if (flags.output !== 'summary' && flags.output !== 'name') {
+        const as = cutBySignal(e) ?? e;
+        deps.io.out(await formatData({ ok: false, ifname: p.ifname, ...(describe ? { target: describe } : {}), error: describeError(as), exitCode: exitCodeOf(as), checked: [] }, flags.output));
       }
-      if (pod.executor) on = { ...p, ...p.on(pod.executor) };
-      // a pod that is gone: the sandbox of each entry is looked up on its node (PodLookup.netnsOf), CHECK runs in it
-      req = { ...common, ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}), netns: pod.netns, describe, match: pod.match, ways, ...(pod.netnsOf ? { netnsOf: pod.netnsOf } : {}) };
-    } else {
-      const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
-      describe = target.describe;
-      where = { netns: target.netnsPath, containerId: target.containerId };
-      req = {
-        ...common, containerId: target.containerId, netns: target.netnsPath, describe,
-        ways: waysOut({ netns: target.netnsPath }, p.ifname, flags),
-    ...(sameNetnsAs(target) ? { sameNetns: sameNetnsAs(target)! } : {}),
-      };
-    }
-    // the check and its dry run answer "nothing to CHECK" alike (the engine's refusals are shared: cni/attach.ts recordedFor)
-    const nothing = async (e: unknown): Promise<never> => {
-      // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
-      if (e instanceof NotFoundError && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe);
-      // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
-      const hint = e instanceof NotFoundError && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
-      if (hint) (e as Error).message += `; ${hint}`;
       throw e;
-    };
-    if (flags.dryRun) {
-      const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK').catch(nothing);
-      return printPlan(deps.io.out, flags.output, lookedUp ? podWhere(lookedUp) : where!, runs, on.ctx.exec);
     }
-    const checked = await engine.check(on.ctx, on.cache, req).catch(nothing);
-    if (flags.output === 'name' && lookedUp) {
-      deps.io.out(nameLine(lookedUp.name));
-      return;
+    async function checkIt(): Promise<void> {
+      let where: Record<string, string> | undefined; // --netns: the dry-run's "# target:" fields, as cni-detach prints them (a pod's: podWhere)
+      let req: DetachRequest;
+      let on = p;
+      let lookedUp: PodLookup | undefined;
+      if (api) {
+        // the cache entries of ifname and the plugins ride on the sandbox look-up, as detach's (cni/attach.ts readAhead)
+        const ahead = (e: Executor) => {
+          const on = p.on(e);
+          engine.readAhead(on.ctx, on.cache, p.ifname);
+        };
+        const pod = await lookupPodFor(flags, deps, api, podName!, p.cache, flags.dryRun ? undefined : ahead);
+        lookedUp = pod;
+        describe = pod.describe;
+        const ways = waysOut({ namespace: pod.namespace, name: pod.name }, p.ifname, flags);
+        if (pod.podExists && pod.containerId === undefined) {
+          // its sandbox died (a new one comes from its kubelet): what was attached to the old one is stale, not checkable
+          const node = (await load.pods()).nodeWords(pod.node, deps.hostname());
+          const { cache } = pod.executor ? p.on(pod.executor) : p;
+          const held = (await cache.findWhere(p.ifname, pod.match)).length > 0;
+          throw new NotFoundError(
+            held
+              ? `${describe} has no running sandbox on ${node}: nothing to CHECK; what the cache holds of ${p.ifname} for it was attached to a sandbox that is gone (its interface went with it, its IPAM lease is still held): \`${ways.detach}\` frees it`
+              : `${describe} has no running sandbox on ${node}, and nothing is attached as ${p.ifname} in it (no cache entry under ${cache.named(`${cache.dir}/results`)}): nothing to CHECK`,
+          );
+        }
+        if (pod.executor) on = { ...p, ...p.on(pod.executor) };
+        // a pod that is gone: the sandbox of each entry is looked up on its node (PodLookup.netnsOf), CHECK runs in it
+        req = { ...common, ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}), netns: pod.netns, describe, match: pod.match, ways, ...(pod.netnsOf ? { netnsOf: pod.netnsOf } : {}) };
+        // its running sandbox: an interface gone from it is said as such, before its CHECK (the links its look-up read)
+        if (pod.containerId !== undefined && pod.netns) {
+          const sandbox = `the network namespace of sandbox ${pod.containerId.slice(0, 12)}${pod.node && pod.executor ? ` on node ${pod.node}` : ''}`;
+          req.interfaceGone = interfaceGoneCheck(on.ctx.exec, pod.links, pod.netns, sandbox, describe, ways.detach);
+        }
+      } else {
+        const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
+        describe = target.describe;
+        where = { netns: target.netnsPath, containerId: target.containerId };
+        req = {
+          ...common, containerId: target.containerId, netns: target.netnsPath, describe,
+          ways: waysOut({ netns: target.netnsPath }, p.ifname, flags),
+          ...(sameNetnsAs(target) ? { sameNetns: sameNetnsAs(target)! } : {}),
+          ...(target.gone ? {} : { interfaceGone: interfaceGoneCheck(exec, undefined, target.netnsPath, `netns ${target.netnsPath}`, describe, waysOut({ netns: target.netnsPath }, p.ifname, flags).detach) }),
+        };
+      }
+      // the check and its dry run answer "nothing to CHECK" alike (the engine's refusals are shared: cni/attach.ts recordedFor)
+      const nothing = async (e: unknown): Promise<never> => {
+        // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
+        if (e instanceof NotFoundError && !gone.has(e) && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe!);
+        // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
+        const hint = e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
+        if (hint) (e as Error).message += `; ${hint}`;
+        throw e;
+      };
+      if (flags.dryRun) {
+        const runs = await engine.planRecorded(on.ctx, on.cache, req, 'CHECK').catch(nothing);
+        return printPlan(deps.io.out, flags.output, lookedUp ? podWhere(lookedUp) : where!, runs, on.ctx.exec);
+      }
+      const checked = await engine.check(on.ctx, on.cache, req).catch(nothing);
+      if (flags.output === 'name' && lookedUp) {
+        deps.io.out(nameLine(lookedUp.name));
+        return;
+      }
+      if (flags.output !== 'summary') {
+        deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
+        return;
+      }
+      for (const n of checked) deps.io.out(`${p.ifname} in ${describe} (network ${n}): CHECK ok\n`);
     }
-    if (flags.output !== 'summary') {
-      deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
-      return;
-    }
-    for (const n of checked) deps.io.out(`${p.ifname} in ${describe} (network ${n}): CHECK ok\n`);
   });
   return cmd;
 }

@@ -22,7 +22,7 @@ import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { formatDuration } from '../duration.js';
-import { judgeOnNode, refuseUnknownNodes } from './node-judge.js';
+import { heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
@@ -168,7 +168,7 @@ interface PassOutcome {
    * Ctrl-C while the settle was in flight, SIGKILL, the API unreachable then): replaced (with --dry-run: to replace)
    * by the attached record that attach would have written, as it says — `record` the new one. Counted alive.
    */
-  settled: { record: AttachmentRecord; ahead: AttachmentRecord }[];
+  settled: { record: AttachmentRecord; ahead: AttachmentRecord; networkStatus?: NetworkStatusDone }[];
   /**
    * Live pods' attachments on the nodes visited whose interface is no longer in their sandbox (classify, given the sandboxes node-judge.ts sandboxesOnNode found and their links):
    * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
@@ -199,31 +199,6 @@ interface Mismatched {
   /** Where it is: its ConfigMap (in the agent namespace) and data key. */
   configMap: string;
   key: string;
-}
-
-/**
- * A node's executor, reached as attach reaches it: a batching session where the runtime offers one (exec/batch.ts),
- * else its nodeExecutor (a kind node container, an agent pod); this host's (localExec) when none has it and it is this
- * host. As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the way to other
- * nodes (the agent) answers for itself. `required`: a node that cannot be reached is an error (the first runtime's,
- * else an UnreachableError naming --runtime), else `exec` is undefined.
- */
-async function reachNode(flags: GcFlags, deps: Deps, runtimes: PodRuntime[], node: string, localExec: Executor, required: boolean): Promise<{ exec?: Executor; reachedBy?: PodRuntime }> {
-  let firstError: unknown;
-  for (const rt of runtimes) {
-    try {
-      const exec = (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
-      if (exec) return { exec, reachedBy: rt };
-    } catch (e) {
-      if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
-      firstError ??= e;
-    }
-  }
-  if (node === deps.hostname()) return { exec: localExec };
-  if (required) {
-    throw firstError ?? new UnreachableError(`node ${node} cannot be reached from here with the runtime ${flags.runtime}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
-  }
-  return {};
 }
 
 /**
@@ -351,7 +326,7 @@ async function recordsPass(
     let exec: Executor | undefined;
     let reachedBy: PodRuntime | undefined;
     try {
-      ({ exec, reachedBy } = await reachNode(flags, deps, runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
+      ({ exec, reachedBy } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
     } catch (e) {
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
       for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
@@ -376,17 +351,11 @@ async function recordsPass(
       return engines.get(r)!;
     };
     if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
-    const { argsMatchPod, runningSandboxOf } = await load.pods();
-    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid
-    const heldOf = async (r: AttachmentRecord) => (await cache!.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
-    // and the lock its attach takes in the pod's sandbox (held before its intent is recorded), found by the pod's uid
-    const attemptLock = async (r: AttachmentRecord): Promise<Busy | undefined> => {
-      const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec!).catch((e: unknown) => {
-        if (e instanceof NotFoundError) return undefined;
-        throw e;
-      }) : undefined;
-      return sb ? cache!.direct().lockHeld(sb.id, r.ifname) : undefined;
-    };
+    const { runningSandboxOf } = await load.pods();
+    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid; and
+    // the lock its attach takes in the pod's sandbox (held before its intent is recorded)
+    const heldOf = (r: AttachmentRecord) => heldOfRecord(cache!, r);
+    const attemptLock = (r: AttachmentRecord): Promise<Busy | undefined> => sandboxLockOf(r, node, cache!, reachedBy, exec!);
     // a node reached by commands (this host's cache was read and reconciled by the local pass)
     const unrecorded = new Set<AttachmentRecord>();
     let nodeRead = false;
@@ -417,20 +386,23 @@ async function recordsPass(
     if (nodeRead) {
       for (const r of pending.filter((x) => x.attaching)) {
         try {
-          const held = await heldOf(r);
+          // one judgement with cni-list --node (node-judge.ts writeAheadOnNode)
+          const v = await writeAheadOnNode(r, cache!, () => attemptLock(r));
           // its attach finished there and never settled its record: the record it would have written replaces it
           // (an intent is judged above, by reconcileNode; a lock held is a command working on it: left as it is)
-          if (held && !held.intentOnly && held.entry.result !== undefined && !(await cache!.direct().lockHeld(held.entry.containerId, r.ifname))) {
+          if (v.state === 'finished') {
+            const held = v.held;
             const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };
             const record = records.attachmentRecord(at, { result: held.entry.result });
+            // and the bookkeeping that attach does before it: its event and the pod's network-status entry
+            const networkStatus = await finishAttachBookkeeping(flags, deps, api, r, held.entry.result!, pods);
             if (!flags.dryRun) await records.addRecord(api, ns, record, r.key);
-            out.settled.push({ record, ahead: r });
+            out.settled.push({ record, ahead: r, ...(networkStatus ? { networkStatus } : {}) });
             out.alive++;
           }
-          if (held) continue;
-          const busy = await attemptLock(r);
-          if (busy) {
-            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: busy, where: cache!.named('') });
+          if (v.state !== 'nothing' && (v.state !== 'busy' || v.held)) continue;
+          if (v.state === 'busy') {
+            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: v.busy, where: cache!.named('') });
             continue;
           }
           const command = await records.recordedCommand(r);
@@ -535,6 +507,45 @@ async function recordsPass(
     }
   }));
   return out;
+}
+
+/** What a settle did with the pod's network-status: written (to write, with --dry-run), or the write's error. */
+type NetworkStatusDone = 'written' | 'to write' | { error: string };
+
+/**
+ * For a write-ahead record that cni-gc settles (its attach finished on the node, its command went before the end): the
+ * bookkeeping that attach does before it settles its record (cli/attach.ts annotate) — the pod's added-interface event
+ * and its k8s.v1.cni.cncf.io/network-status entry (named AttachmentRecord.status, else the network, from the result the
+ * node holds), through updatePodAnnotation as attach writes it — when the live pod's (`pods`, same uid) network-status
+ * does not name the interface yet (an attach killed before it wrote it), its command is not one of this host that
+ * still runs (that attach writes it itself) and --no-annotate was not given. undefined: nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
+ * the same: the attachment stands; the same cni-attach writes it, as cni-list says).
+ */
+async function finishAttachBookkeeping(flags: GcFlags, deps: Deps, api: KubeApi, r: AttachmentRecord, result: unknown, pods: Pod[]): Promise<NetworkStatusDone | undefined> {
+  const pod = pods.find((p) => p.metadata?.namespace === r.namespace && p.metadata?.name === r.pod && p.metadata?.uid === r.uid);
+  if (!pod || flags.annotate === false) return undefined;
+  const ns = await load.networkStatus();
+  if (ns.namesInterface(pod.metadata?.annotations?.[ns.NETWORK_STATUS], r.ifname)) return undefined;
+  // its command still running here (between its unlock and its network-status write): that attach writes it itself
+  if ((await (await import('../resolve/records.js')).recordedCommand(r)) === 'running') return undefined;
+  if (flags.dryRun) return 'to write';
+  const name = r.status ?? r.network;
+  const res = result as import('../cni/result.js').JsonObject;
+  try {
+    const events = await load.events();
+    await events.recordPodEvent(api, pod, events.addedInterfaceEvent(r.ifname, name, res), deps.hostname(), (line) => deps.io.err(`note: ${line}\n`));
+    await api.updatePodAnnotation(r.namespace, r.pod, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, ns.entryFromResult(name, r.ifname, res)), pod);
+    return 'written';
+  } catch (e) {
+    return { error: describeError(e) };
+  }
+}
+
+/** A settle's network-status write, in its output line's words. */
+function statusSaid(st: NetworkStatusDone | undefined): string {
+  if (st === 'written') return "; the pod's network-status entry its attach had not written: written (with its event)";
+  if (st === 'to write') return "; the pod's network-status does not name it: would write its entry (and event), as the attach would have";
+  return st ? "; the pod's network-status entry its attach had not written could not be written (see the note)" : '';
 }
 
 /**
@@ -1181,7 +1192,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}) })),
           // write-ahead records kept: their attach may still be running (why)
           keptAttaching: keptAttempts.map((k) => ({ ...recordRow(k.record), why: k.why })),
-          settledAttaching: settledAheads.map((a) => recordRow(a.record)),
+          settledAttaching: settledAheads.map((a) => ({ ...recordRow(a.record), ...(a.networkStatus ? { networkStatus: typeof a.networkStatus === 'object' ? { error: a.networkStatus.error } : a.networkStatus } : {}) })),
           invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
           mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
           // kept: another cache dir's (gcCommand frees them; absent where their node does not trust it: untrusted says why)
@@ -1204,7 +1215,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in the cluster${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
       for (const k of keptAttempts) deps.io.err(`note: kept the record of ${describeRecord(k.record)}: ${k.why}\n`);
-      for (const a of settledAheads) deps.io.out(`${flags.dryRun ? 'would settle' : 'settled'} the record of ${describeRecord(a.record)}: it said attaching since ${a.ahead.since}, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive\n`);
+      for (const a of settledAheads) deps.io.out(`${flags.dryRun ? 'would settle' : 'settled'} the record of ${describeRecord(a.record)}: it said attaching since ${a.ahead.since}, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive${statusSaid(a.networkStatus)}\n`);
+      for (const a of settledAheads) {
+        const st = a.networkStatus;
+        if (st && typeof st === 'object') deps.io.err(`note: the pod's network-status entry of ${a.record.ifname} of pod ${a.record.namespace}/${a.record.pod} could not be written: ${st.error}; its record is settled (the attachment stands): the same cni-attach again writes it\n`);
+      }
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
       for (const e of elsewhere) deps.io.err(`note: ${describeElsewhere(flags, e)}\n`);
@@ -1213,7 +1228,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       for (const c of interfaceGone) deps.io.err(`note: ${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) is not counted alive: ${c.reason}; run \`${clearIfGone(flags, c)}\`\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
+      const statuses = settledAheads.filter((a) => a.networkStatus === 'written' || a.networkStatus === 'to write').length;
+      const statusesSaid = statuses ? `, ${statuses} network-status entr${statuses === 1 ? 'y' : 'ies'} ${flags.dryRun ? 'to write' : 'written'} (of attaches it settled)` : '';
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${statusesSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

@@ -18,6 +18,8 @@ import { commandInParens, commandName } from '../exec/lock.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
 import type { Found } from '../cni/cache.js';
+import type { Executor } from '../exec/types.js';
+import type { PodRuntime } from '../resolve/runtime.js';
 
 interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
@@ -379,9 +381,8 @@ interface Judged {
  * is still held: the cni-detach that frees it); one that could not be looked up stays `attached` with REASON
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
-async function judgeOnNodes(flags: ListFlags, deps: Deps, api: import('../resolve/kube.js').KubeApi, rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
+async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
   const [{ judgeOnNode, recordFound }, { CACHE_KIND }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js')]);
-  const runtimes = await deps.runtimes(flags, api);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
@@ -404,6 +405,98 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, api: import('../resolv
         Object.assign(row, { state: c.state, brief: c.brief, reason: c.reason, remedy: 'cni-detach frees its lease', clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags) });
       }
     });
+  }));
+  return first;
+}
+
+/** Row fields set to the patch's, those it gives as undefined removed (a row's -o json/yaml never holds one). */
+function patchRow(row: Row, patch: Partial<Row>): void {
+  Object.assign(row, patch);
+  for (const [k, v] of Object.entries(patch)) if (v === undefined) delete (row as unknown as Record<string, unknown>)[k];
+}
+
+/**
+ * --node: the write-ahead records (attaching: an attach begun, its record never settled) of live pods on those nodes,
+ * judged by what the node holds of them as cni-gc judges them (cli/node-judge.ts writeAheadOnNode, one rule; the node
+ * reached as cni-gc reaches it, its cache at the record's cache dir when that is --cache-dir's, else not read): its
+ * result and no lock — the attach finished there — `attached`, REASON `record not settled` (cni-gc settles it; the
+ * row is then judged there as the others are: `toJudge`); its intent, lock free, `interrupted`; a lock held,
+ * `attaching`; nothing at all, `interrupted` once its command (of this host) is gone (cni-gc forgets the record),
+ * else as the record says. An interrupted record (an attach whose rollback failed) likewise, but for its intent (or a
+ * result) held there: its own words stand. Before, such a row said `interrupted` with a cni-detach to run while cni-gc --dry-run said
+ * it would settle it as attached. The rows are changed in place; the first error (a node not reached, a read that
+ * failed) is returned, and its rows stay as their record says, their reason saying why.
+ */
+async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: (Judged & { command: 'running' | 'gone' | 'past' | undefined })[], toJudge: Judged[]): Promise<Error | undefined> {
+  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js')]);
+  const localExec = await deps.localExecutor();
+  let first: Error | undefined;
+  const notRead = (row: Row, node: string, e: unknown) => {
+    first ??= e as Error;
+    patchRow(row, { reason: `${row.reason ?? ''}; what node ${node} holds of it could not be read: ${describeError(e)}` });
+  };
+  await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
+    const these = rows.filter((j) => j.r.node === node && recordedIn(j.r, flags.cacheDir));
+    if (these.length === 0) return;
+    let reached: { exec?: Executor; reachedBy?: PodRuntime };
+    try {
+      reached = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, true);
+    } catch (e) {
+      for (const { row } of these) notRead(row, node, e);
+      return;
+    }
+    const exec = reached.exec!;
+    const { cache } = prepareEngine({ ...flags, timeout: '60s' }, exec, deps);
+    for (const j of these) {
+      const { row, r } = j;
+      try {
+        const v = await writeAheadOnNode(r, cache, () => sandboxLockOf(r, node, cache, reached.reachedBy, exec));
+        // an interrupted record (its attach failed, and so did its rollback) whose node holds its intent, or an entry
+        // settled since: its own words stand
+        if (r.interrupted && (v.state === 'interrupted' || v.state === 'finished')) continue;
+        const began = `an attach of ${r.ifname} began on node ${node} at ${r.since}`;
+        const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
+        if (v.state === 'finished') {
+          let addresses = row.addresses;
+          try {
+            addresses = summarizeResult(v.held.entry.result).ips.map((ip) => ip.address);
+          } catch {
+            /* not a result this tool can read: the record's */
+          }
+          patchRow(row, {
+            state: 'attached', containerId: v.held.entry.containerId, addresses, brief: 'record not settled',
+            reason: `${began} and finished there (node ${node} holds its result: no intent, no lock), but its record still says attaching: its command${pid} quit or was killed before it settled the record${row.annotated === false ? " and wrote the pod's network-status" : ''}, or the cluster did not answer it; cni-gc settles it from what node ${node} holds${row.annotated === false ? ", and writes the pod's network-status entry as the attach would have" : ''}`,
+            remedy: 'cni-gc settles its record', clear: gcCommandLine(flags), clearHint: undefined,
+          });
+          toJudge.push({ row, r: { ...r, containerId: v.held.entry.containerId }, pod: j.pod });
+        } else if (v.state === 'interrupted') {
+          patchRow(row, {
+            state: 'interrupted', brief: 'attach did not finish',
+            reason: `${began} and did not finish: node ${node} holds its intent and no result, its lock free (its command${pid} was killed, or its rollback failed): the interface and its lease may remain; cni-detach or cni-gc undoes it`,
+            remedy: 'cni-detach clears it', clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags), clearHint: undefined,
+          });
+        } else if (v.state === 'busy') {
+          const gone = v.busy.freeInMs !== undefined;
+          patchRow(row, {
+            state: 'attaching',
+            brief: gone ? `its command gone; free in ${Math.ceil(v.busy.freeInMs! / 1000)}s` : `attach running${commandInParens(v.busy, thisHost.host, true)}`,
+            reason: gone
+              ? `${began} and has not finished: its command${commandInParens(v.busy, thisHost.host)} is gone, but what it started on node ${node} may run until its time limit ends; its lock is free in ${Math.ceil(v.busy.freeInMs! / 1000)}s: then cni-detach or cni-gc undoes it`
+              : `${began} and has not finished: a cni-attach/cni-detach${commandInParens(v.busy, thisHost.host)} holds its lock on node ${node} right now; list again once it is done`,
+            remedy: undefined, clear: undefined, clearHint: undefined,
+          });
+        } else if (j.command === 'gone' || j.command === 'past' || r.interrupted) {
+          const gone = j.command === 'past' ? `its command${pid} is past its time bound (${r.until}, which it recorded)` : `its command${pid} is gone`;
+          patchRow(row, {
+            state: 'interrupted', brief: 'node holds nothing of it',
+            reason: `${began} and did not finish: ${r.interrupted ? 'its record says interrupted' : gone}, and node ${node} holds nothing of it (no intent, no result, no lock): only the record is left; cni-gc forgets it`,
+            remedy: 'cni-gc forgets its record', clear: gcCommandLine(flags), clearHint: undefined,
+          });
+        } else patchRow(row, { reason: `${row.reason ?? ''}; node ${node} holds nothing of it yet (no intent, no result, no lock)` });
+      } catch (e) {
+        notRead(row, node, e);
+      }
+    }
   }));
   return first;
 }
@@ -592,6 +685,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     const agentNamespace = flags.agentNamespace ?? 'kube-system';
     const remote: Row[] = [];
     const toJudge: Judged[] = [];
+    const aheads: (Judged & { command: 'running' | 'gone' | 'past' | undefined })[] = [];
     for (const r of records) {
       // the pods listed cover the pod it names: its namespace (-n, or -A), and with -l the pods selected
       const covered = selected ? selected.has(`${r.namespace}/${r.pod}`) : !!flags.allNamespaces || r.namespace === namespace;
@@ -604,16 +698,25 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         continue;
       }
       if (!wantedRecord(r) || seen.has(`${r.containerId}/${r.ifname}`) || (r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))) continue;
-      const row = recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), r.attaching ? await recordsModule!.recordedCommand(r) : undefined);
+      const command = r.attaching ? await recordsModule!.recordedCommand(r) : undefined;
+      const row = recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), command);
       remote.push(row);
-      if (row.state === 'attached' && asked.includes(r.node) && r.node !== deps.hostname()) toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
+      const there = asked.includes(r.node) && r.node !== deps.hostname();
+      // a write-ahead record of a live pod: judged by what its node holds of it, as cni-gc judges it (judgeWriteAheads)
+      if (there && (r.attaching || r.interrupted) && ['attached', 'attaching', 'interrupted'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
+      else if (there && row.state === 'attached') toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
-    for (const n of asked.filter((x) => x !== deps.hostname() && !toJudge.some((j) => j.r.node === x))) {
+    for (const n of asked.filter((x) => x !== deps.hostname() && ![...toJudge, ...aheads].some((j) => j.r.node === x))) {
       deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there${flags.allNamespaces || podName !== undefined ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
     }
+    const runtimes = toJudge.length > 0 || aheads.length > 0 ? await deps.runtimes(flags, api!) : [];
+    if (aheads.length > 0) {
+      const unread = await judgeWriteAheads(flags, deps, runtimes, aheads, toJudge);
+      if (unread) failures.push({ error: unread, says: `what ${asked.join(', ')} hold${asked.length > 1 ? '' : 's'} of the attaches whose record says attaching could not all be read there: ${describeError(unread)}` });
+    }
     if (toJudge.length > 0) {
-      const unchecked = await judgeOnNodes(flags, deps, api!, toJudge, podList ?? []);
+      const unchecked = await judgeOnNodes(flags, deps, runtimes, toJudge, podList ?? []);
       if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
     }
     for (const r of [...local, ...remote]) unannotated(r, flags);

@@ -6,8 +6,9 @@
  * its lease is still held, cni-detach frees it), `attached`, or not judged (Classified.unchecked: the look-up failed).
  * cni-gc gives the entries its node's cache holds; cni-list those its records name (recordFound).
  */
-import { NotFoundError } from '../errors.js';
-import type { CacheEntry, Found } from '../cni/cache.js';
+import { NotFoundError, UnreachableError } from '../errors.js';
+import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
+import type { Busy } from '../exec/lock.js';
 import type { Executor } from '../exec/types.js';
 import type { Classified, World } from '../resolve/attachment-state.js';
 import type { Pod } from '../resolve/kube.js';
@@ -77,4 +78,73 @@ export function refuseUnknownNodes(asked: string[], pods: Pod[], records: Pick<A
   const names = [...known].sort();
   const there = names.length === 0 ? 'no pod of the cluster is scheduled on any node' : `the nodes with pods or records: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, … (${names.length} in all)` : ''}`;
   throw new NotFoundError(`node${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} not found: no pod is scheduled there and no attachment is recorded there (${there})${after}`);
+}
+
+/**
+ * A node's executor, reached as attach reaches it: a batching session where the runtime offers one (exec/batch.ts),
+ * else its nodeExecutor (a kind node container, an agent pod); this host's (localExec) when none has it and it is this
+ * host (`hostname`). As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the
+ * way to other nodes (the agent) answers for itself. `required`: a node that cannot be reached is an error (the first
+ * runtime's, else an UnreachableError naming --runtime `runtime`), else `exec` is undefined. cni-gc and cni-list --node.
+ */
+export async function reachNode(runtime: string | undefined, hostname: string, runtimes: PodRuntime[], node: string, localExec: Executor, required: boolean): Promise<{ exec?: Executor; reachedBy?: PodRuntime }> {
+  let firstError: unknown;
+  for (const rt of runtimes) {
+    try {
+      const exec = (await rt.session?.(node)) ?? (await rt.nodeExecutor?.(node));
+      if (exec) return { exec, reachedBy: rt };
+    } catch (e) {
+      if (runtimes.length === 1 || rt.lastResort || !(e instanceof UnreachableError)) throw e;
+      firstError ??= e;
+    }
+  }
+  if (node === hostname) return { exec: localExec };
+  if (required) {
+    throw firstError ?? new UnreachableError(`node ${node} cannot be reached from here with the runtime ${runtime ?? 'auto'}`, { fix: { setting: 'agentRuntime', advice: 'reach it through the cluster' } });
+  }
+  return {};
+}
+
+/** What node `cache` holds of a write-ahead record (its sandbox not known when written): found by the pod's uid and the record's network. */
+export async function heldOfRecord(cache: ResultCache, r: AttachmentRecord): Promise<Found | undefined> {
+  const { argsMatchPod } = await load.pods();
+  return (await cache.findWhere(r.ifname, (e) => e.networkName === r.network && argsMatchPod(e.cniArgs, r.namespace, r.pod, r.uid)))[0];
+}
+
+/**
+ * The lock an attach of a write-ahead record takes in the pod's sandbox (held before its intent is recorded), found by
+ * the pod's uid on `node` through `reachedBy` (the runtime that reached it, `exec` its executor there); undefined when
+ * it is free, or the pod has no sandbox there (none: nothing can be running in it).
+ */
+export async function sandboxLockOf(r: AttachmentRecord, node: string, cache: ResultCache, reachedBy: PodRuntime | undefined, exec: Executor): Promise<Busy | undefined> {
+  const sb = reachedBy ? await reachedBy.findSandbox({ namespace: r.namespace, name: r.pod, uid: r.uid, node }, exec).catch((e: unknown) => {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }) : undefined;
+  return sb ? cache.direct().lockHeld(sb.id, r.ifname) : undefined;
+}
+
+/**
+ * What a write-ahead record (attaching: an attach begun, its record never settled) stands for on its node, the one
+ * judgement cni-gc acts on (it settles, frees, keeps or forgets the record) and cni-list --node shows:
+ *  - `finished`: the node holds its result (no intent) and no lock: the attach finished there and its command went
+ *    before it settled the record (cni-gc settles it: attached; cni-list: attached, REASON `record not settled`);
+ *  - `interrupted`: its intent, its lock free: an attach that did not finish (cni-gc and cni-detach undo it);
+ *  - `busy`: a lock held — of what it holds, or with nothing held, of the pod's sandbox (`sandboxLock`: an attach
+ *    before it recorded its intent) — a command working on it right now: left alone;
+ *  - `nothing`: no result, no intent, no lock: nothing of that attach is there (cni-gc forgets the record once its
+ *    command, of this host, is gone; keeps it while that command may run).
+ * The lock and the entry are read from the node's cache (`cache`, a node's: cni/cache.ts ResultCache).
+ */
+export type WriteAhead = { state: 'finished' | 'interrupted'; held: Found } | { state: 'busy'; held?: Found; busy: Busy } | { state: 'nothing' };
+
+export async function writeAheadOnNode(r: AttachmentRecord, cache: ResultCache, sandboxLock: () => Promise<Busy | undefined>): Promise<WriteAhead> {
+  const held = await heldOfRecord(cache, r);
+  if (held) {
+    const busy = await cache.direct().lockHeld(held.entry.containerId, r.ifname);
+    if (busy) return { state: 'busy', held, busy };
+    return { state: !held.intentOnly && held.entry.result !== undefined ? 'finished' : 'interrupted', held };
+  }
+  const busy = await sandboxLock();
+  return busy ? { state: 'busy', busy } : { state: 'nothing' };
 }

@@ -527,6 +527,14 @@ export interface DetachRequest {
   force?: boolean;
   /** The command lines that clear this target's record, for messages (built by the CLI). */
   ways?: WaysOut;
+  /**
+   * CHECK only: the error (the CLI's, a NotFoundError: `interface gone`) when the entry's interface is known to be gone
+   * from the namespace CHECK would run in, else undefined (there, or not known). Asked for each attached entry under
+   * its lock once its config and plugins were judged (their refusals come first), before its CHECK runs (a dry run:
+   * before its plan), as a plugin's CHECK of a link that is gone answers
+   * something else first (the bridge: its own MAC, containernetworking/plugins#60). What it throws is the command's error.
+   */
+  interfaceGone?: (e: CacheEntry) => Promise<Error | undefined>;
 }
 
 export interface Detached {
@@ -849,7 +857,10 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
         return;
       }
       stopIfInterrupted(ctx, 'CHECK (nothing was changed)');
+      // what it would run is judged first (a config or plugin refused: that refusal), then whether the interface is there
       const ready = await beforeCheck(ctx, req, { ...f, entry });
+      const gone = await req.interfaceGone?.(entry);
+      if (gone) throw gone;
       if (ready) await checkChain(ctx, ready.resolved, ready.rt, ready.prev);
       checked.push(entry.networkName);
     }));
@@ -885,6 +896,8 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
     if (command === 'CHECK') {
       if (f.intentOnly) continue;
       const ready = await beforeCheck(ctx, req, f);
+      const gone = await req.interfaceGone?.(f.entry);
+      if (gone) throw gone;
       if (ready) runs.push(...planRecordedRuns(ctx, ready.resolved, ready.rt, 'CHECK', ready.prev));
       continue;
     }

@@ -39,6 +39,32 @@ import { MAX_OUTPUT_BYTES, type Prelude } from './types.js';
 export const SESSION_ARGV: readonly string[] = ['sh', '-s'];
 
 /**
+ * Shell code that makes a command's own temporary directory, `<name>.<its shell's pid>.XXXXXX` in the first writable
+ * directory of $TMPDIR, /dev/shm and /tmp (a tmpfs where there is one: see SESSION_BOOT), as `$cni_t` (exit 97 when it
+ * cannot), removed when that shell exits (its EXIT trap; with `signals`, HUP, INT and TERM end it through that trap,
+ * 128 + n) — and first removes the directories of that name that a shell killed outright left there or in /tmp (SIGKILL
+ * runs no trap: the user's signal on a node, exec/shell.ts KILL_MARKED; an exec torn down): its own (`-O`), not a
+ * link, its pid no longer running. Used by every command of ours that keeps files on a node: a session
+ * (cni-attach-session), the sandbox look-up (cni-attach-lookup: resolve/cri.ts LOOKUP), steps sent without a session
+ * (cni-attach-steps: withPrelude). Needs sh, mktemp, kill, rm.
+ */
+export function ownTmpDir(name: string, signals = false): string {
+  return `cni_d=
+for cni_c in "\${TMPDIR:-}" /dev/shm /tmp; do
+  [ -n "$cni_c" ] && [ -d "$cni_c" ] && [ -w "$cni_c" ] && { cni_d=$cni_c; break; }
+done
+for cni_c in "\${cni_d:-/tmp}" /tmp; do
+  for cni_o in "$cni_c"/${name}.*; do
+    cni_p=\${cni_o#"$cni_c"/${name}.}; cni_p=\${cni_p%%.*}
+    case $cni_p in ''|*[!0-9]*) continue ;; esac
+    [ -d "$cni_o" ] && [ ! -L "$cni_o" ] && [ -O "$cni_o" ] && ! kill -0 "$cni_p" 2>/dev/null && rm -rf "$cni_o"
+  done
+done
+cni_t=$(mktemp -d "\${cni_d:-/tmp}/${name}.$$.XXXXXX") || exit 97
+trap 'rm -rf "$cni_t"' EXIT${signals ? "\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM" : ''}`;
+}
+
+/**
  * The first code a session's shell runs. Its directory is `cni-attach-session.<its pid>.XXXXXX` in the first writable
  * directory of $TMPDIR, /dev/shm and /tmp: every request makes and removes three files there (its stdin, stdout and
  * stderr), and on a disk file system such as ext4 that churn of inodes costs the node's CPU (inode allocation scans
@@ -53,19 +79,7 @@ export const SESSION_ARGV: readonly string[] = ['sh', '-s'];
  * `B ID BASE64` is R for a stdin that sh cannot hold in a word (one with NUL bytes), decoded by base64 on the node.
  */
 export const SESSION_BOOT = `command -v mktemp >/dev/null && command -v head >/dev/null || exit 96
-cni_d=
-for cni_c in "\${TMPDIR:-}" /dev/shm /tmp; do
-  [ -n "$cni_c" ] && [ -d "$cni_c" ] && [ -w "$cni_c" ] && { cni_d=$cni_c; break; }
-done
-cni_t=$(mktemp -d "\${cni_d:-/tmp}/cni-attach-session.$$.XXXXXX") || exit 97
-trap 'rm -rf "$cni_t"' EXIT
-for cni_d in "\${cni_d:-/tmp}" /tmp; do
-  for cni_o in "$cni_d"/cni-attach-session.*; do
-    cni_p=\${cni_o#"$cni_d"/cni-attach-session.}; cni_p=\${cni_p%%.*}
-    case $cni_p in ''|*[!0-9]*) continue ;; esac
-    [ "$cni_o" != "$cni_t" ] && [ -d "$cni_o" ] && [ ! -L "$cni_o" ] && [ -O "$cni_o" ] && ! kill -0 "$cni_p" 2>/dev/null && rm -rf "$cni_o"
-  done
-done
+${ownTmpDir('cni-attach-session')}
 if [ -n "\${BASH_VERSION:-}" ]; then
   X() { shift; exec env -i "$@"; }
 else
@@ -378,7 +392,8 @@ export const SESSION_GRACE_MS = 120_000;
  */
 export function withPrelude(argv: string[], prelude: Prelude): string[] {
   const script = [
-    't=$(mktemp -d) || exit 97',
+    ownTmpDir('cni-attach-steps', true),
+    't=$cni_t',
     `( ${prelude.script}`,
     ') || { r=$?; rm -rf "$t"; exit $r; }',
     'rm -rf "$t"',

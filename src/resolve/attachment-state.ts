@@ -95,6 +95,18 @@ export interface World {
   node?: string;
 }
 
+/** The brief of `interface gone` (cni-list's REASON). */
+const INTERFACE_GONE_BRIEF = 'link deleted, lease still held';
+
+/**
+ * Why an attachment is `interface gone`, in the words cni-list, cni-gc and cni-check all say it: `ifName` is not in
+ * `where` (a namespace's words: "netns /var/run/netns/x", "the network namespace of sandbox 0123… on node n"); `frees`:
+ * what frees its lease ("cni-detach", or the command line that does).
+ */
+export function interfaceGoneReason(ifName: string, where: string, frees = 'cni-detach'): string {
+  return `${ifName} is not in ${where} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: ${frees} frees it`;
+}
+
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
 function briefUnreadable(why: string): string {
   return why.replace(/^it cannot be read/, 'cannot be read').replace('(cut short, or overwritten)', '(cut short?)');
@@ -216,11 +228,10 @@ export async function classify(found: Found[], world: World): Promise<Classified
       const there = links ? links.includes(f.entry.ifName) : world.links || !f.entry.netns ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
       if (there === false) {
         state = 'interface gone';
-        brief = 'link deleted, lease still held';
+        brief = INTERFACE_GONE_BRIEF;
         // nothing on the node tells who deleted it: a DEL stopped half-way (a cni-detach or cni-gc killed during it,
         // its plugins deleting the link before the lease) leaves the same as an `ip link del` by hand
-        const where = world.node ? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)} on node ${world.node}` : (f.entry.netns ?? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)}`);
-        reason = `${f.entry.ifName} is not in ${where} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
+        reason = interfaceGoneReason(f.entry.ifName, world.node ? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)} on node ${world.node}` : (f.entry.netns ?? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)}`));
       }
     }
     out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}), ...(unchecked ? { unchecked } : {}) });

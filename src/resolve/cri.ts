@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError, StoppedError, UnreachableError, signalName } from '../errors.js';
 import { EMIT_SH, parseFrames, STEP_SH } from '../exec/framed.js';
 import type { CommandRunner, Executor, RunResult } from '../exec/types.js';
+import { ownTmpDir } from '../exec/node-session.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
 
 interface Tool {
@@ -101,9 +102,16 @@ const crictlInspect = (ids: string[]) => ['crictl', 'inspectp', '-o', 'json', ..
  * (/proc/PID/net/dev). Each command's output comes back framed (exec/framed.ts, keyed `pods`, `inspectp`, `info:ID`…);
  * the parsing and the choices stay in TypeScript. $1 mark, $2 namespace ('' for any), $3 the names' regexp, $4 the
  * ctr filter.
+ *
+ * Its files (the outputs it parses itself) are in `cni-attach-lookup.<its pid>.XXXXXX` (exec/node-session.ts ownTmpDir,
+ * the sessions' rule: in the first writable of $TMPDIR, /dev/shm, /tmp), removed when it ends — also when a signal
+ * ends it (its trap). One that a look-up killed outright left (the user's signal on a node is SIGKILL of every marked
+ * process: exec/shell.ts KILL_MARKED) is removed by the next look-up there. Before, a killed look-up left its
+ * `mktemp -d` directory in the node's /tmp for ever. The same on every path (a session, docker exec, pods/exec, here).
  */
-const LOOKUP = `${PROBE.replace(/echo (crictl|ctr)/g, 'tool=$1').replace('exit 0; fi', 'break; fi')}
-t=$(mktemp -d) || exit 97
+export const LOOKUP = `${PROBE.replace(/echo (crictl|ctr)/g, 'tool=$1').replace('exit 0; fi', 'break; fi')}
+${ownTmpDir('cni-attach-lookup', true)}
+t=$cni_t
 ${STEP_SH}
 ${EMIT_SH}
 sec() { k=$1; f=$2; shift 2; "$@" > "$t/$f" 2> "$t/e"; r=$?; emit "$M" "$k" "$r" "$t/$f"; return $r; }

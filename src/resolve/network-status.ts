@@ -44,6 +44,11 @@ function parse(current: string | undefined): unknown[] {
 
 const sameInterface = (e: unknown, ifname: string) => (e as { interface?: unknown } | null)?.interface === ifname;
 
+/** Whether the annotation (`current`) has an entry for interface `ifname` (an unreadable one has none). */
+export function namesInterface(current: string | undefined, ifname: string): boolean {
+  return parse(current).some((e) => sameInterface(e, ifname));
+}
+
 /** The annotation with our entry added; an earlier entry for the same interface (a retried attach) is replaced. */
 export function addEntry(current: string | undefined, entry: NetworkStatusEntry): string {
   const list = parse(current).filter((e) => !(sameInterface(e, entry.interface) && (e as { name?: unknown }).name === entry.name));

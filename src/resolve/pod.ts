@@ -272,6 +272,11 @@ export interface PodLookup {
   /** Its node: the pod's, or for a pod that is gone the one its record names; undefined: this host. */
   node?: string;
   /**
+   * The names of the links in its running sandbox's network namespace, when the look-up read them (resolve/runtime.ts
+   * Sandbox.links: the CRI look-up on a node, through an agent or a session); undefined: not read.
+   */
+  links?: string[];
+  /**
    * For a pod that is gone: the network namespace of the sandbox each cache entry went into, while it still runs on
    * the pod's node (runningSandboxOf), else '' (cni/attach.ts DetachRequest.netnsOf). `resolved`: what it answered,
    * by container id (for a dry run's target line).
@@ -409,5 +414,5 @@ export async function lookupPodOf(
     return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}) };
   }
   const executor = found.sandbox.executor;
-  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}) };
+  return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}), ...(found.sandbox.links ? { links: found.sandbox.links } : {}) };
 }

@@ -85,6 +85,12 @@ export interface AttachmentRecord {
   cniPath?: string;
   /** The attach's --cache-dir when not /var/lib/cni: where its node keeps its result and intent (DEL reads them). */
   cacheDir?: string;
+  /**
+   * On a write-ahead record: the name the attach gives its network in the pod's k8s.v1.cni.cncf.io/network-status when
+   * that is not `network` (a NetworkAttachmentDefinition's NAMESPACE/NAME, as Multus names it): cni-gc, settling an
+   * attach that finished without doing so, writes that entry by it. Absent: `network`.
+   */
+  status?: string;
   /** The record's data key, as listRecords read it (not part of the stored value). */
   key?: string;
 }
@@ -158,7 +164,7 @@ export function safeJson(v: unknown): string {
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 /** The fields of a stored record (AttachmentRecord without its key). */
-const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by', 'until'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by', 'until', 'status'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
 /** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
@@ -259,7 +265,7 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   for (const f of ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since'] as const) {
     if (typeof v[f] !== 'string') return `its ${f} is ${v[f] === undefined ? 'missing' : `${shown(v[f])}, not a string`}`;
   }
-  for (const f of ['why', 'cniPath', 'cacheDir', 'until'] as const) {
+  for (const f of ['why', 'cniPath', 'cacheDir', 'until', 'status'] as const) {
     if (v[f] !== undefined && typeof v[f] !== 'string') return `its ${f} is ${shown(v[f])}, not a string`;
   }
   for (const [f, x] of Object.entries(v)) if (typeof x === 'string' && CONTROL.test(x)) return `its ${f} ${shown(x)} holds a control character`;
@@ -279,6 +285,10 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   if (Buffer.byteLength(`${s.network}-${s.containerId}-${s.ifname}`) > NAME_MAX) return `its network name and container id are too long for a cache file name (NAME_MAX, ${NAME_MAX} bytes)`;
   if (v.attaching === true ? !key.startsWith('attaching.') : key !== recordKey(s.containerId!, s.ifname!)) {
     return v.attaching === true ? `its key ${shown(key)} is not an attach's write-ahead key (attaching.…)` : `its key ${shown(key)} is not that of its container id and interface (${shown(recordKey(s.containerId!, s.ifname!))})`;
+  }
+  if (s.status !== undefined) {
+    const [ns, name, more] = s.status.split('/');
+    if (more !== undefined || !ns || !name || ns.length > 63 || !DNS_LABEL.test(ns) || name.length > 253 || !DNS_SUBDOMAIN.test(name)) return `its network-status name ${shown(s.status)} is not a NetworkAttachmentDefinition's NAMESPACE/NAME`;
   }
   if (!RFC3339.test(s.since!) || Number.isNaN(Date.parse(s.since!))) return `since ${shown(s.since)} is not an RFC 3339 time`;
   if (s.until !== undefined) {

@@ -192,6 +192,7 @@ export class FakeRuntime implements PodRuntime {
     const s = this.sandboxes.get(`${pod.namespace}/${pod.name}`);
     if (!s) return undefined;
     if (s.uid !== pod.uid) throw new NotFoundError(`the sandbox of ${pod.namespace}/${pod.name} belongs to an earlier pod (uid ${s.uid})`);
-    return { id: s.id, pid: s.pid, netnsPath: s.netnsPath };
+    // the links of its namespace, where a test gives them as a node's look-up reads them (resolve/cri.ts)
+    return { id: s.id, pid: s.pid, netnsPath: s.netnsPath, ...(s.links ? { links: s.links } : {}) };
   }
 }

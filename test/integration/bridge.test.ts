@@ -100,7 +100,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     expect((await links()).filter((l) => l.master === br)).toEqual([]); // host veths went with their peers
   });
 
-  it('cni-check passes on a fresh attachment and fails once eth1 was deleted by hand', async () => {
+  it('cni-check passes on a fresh attachment; once eth1 was deleted by hand it says the interface is gone (exit 3, also --dry-run and -o json), not the bridge\'s Mac', async () => {
     const ws = await lab.workspace();
     const ns = await lab.netns();
     const net = lab.name('k');
@@ -115,10 +115,17 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     expect(JSON.parse(okJson.stdout)).toEqual({ checked: [{ network: net, ifname: 'eth1', ok: true }] });
 
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']); // someone deletes it by hand
-    const bad = await runCli('check', lab.args(ws, ns, 'eth1'));
-    expectCleanError(bad, 1, /plugin bridge failed on CHECK/);
-    // eth1's veth went with it, the bridge's last port: its MAC changed, which the plugin checks first (and says)
-    expect(bad.stderr).toMatch(/Mac doesn't match: .* so this failure does not tell whether this interface is still as attached/);
+    // said as cni-list says it (interface gone), exit 3, before the plugin's CHECK — which answered first with the
+    // bridge's own MAC (its last port went with eth1): "Mac doesn't match"
+    const gone = new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is gone \\(cni-list: interface gone\\): eth1 is not in netns ${netnsPath(ns)} any more \\(deleted by something else, .*\\); its IPAM lease is still held: \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 [^\`]*\` frees it; nothing to CHECK$`, 'm');
+    for (const more of [[], ['--dry-run']]) {
+      const bad = await runCli('check', [...lab.args(ws, ns, 'eth1'), ...more]);
+      expectCleanError(bad, 3, gone);
+      expect(bad.stderr).not.toMatch(/Mac doesn't match/);
+    }
+    const badJson = await runCli('check', [...lab.args(ws, ns, 'eth1'), '-o', 'json']);
+    expectCleanError(badJson, 3, gone);
+    expect(JSON.parse(badJson.stdout)).toMatchObject({ ok: false, ifname: 'eth1', target: `netns ${netnsPath(ns)}`, exitCode: 3, checked: [], error: expect.stringContaining('(cni-list: interface gone)') });
 
     // detaching what is half gone still frees the lease and the cache
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
@@ -138,6 +145,10 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     const bad = await runCli('check', lab.args(ws, ns, 'eth1'));
     // the plugin names the MAC its ADD recorded
     expectCleanError(bad, 1, new RegExp(`^error: plugin bridge failed on CHECK \\(CNI error \\d+\\): Bridge interface ${br} Mac doesn't match: [0-9a-f:]{17} \\(the MAC the bridge itself had at this ADD: .* takes the lowest MAC of its ports, .* containernetworking/plugins#60\\)$`, 'm'));
+    // -o json: the failure as an object too (it printed nothing), the same exit
+    const badJson = await runCli('check', [...lab.args(ws, ns, 'eth1'), '-o', 'json']);
+    expectCleanError(badJson, 1, /Mac doesn't match/);
+    expect(JSON.parse(badJson.stdout)).toMatchObject({ ok: false, ifname: 'eth1', exitCode: 1, checked: [], error: expect.stringMatching(/^plugin bridge failed on CHECK .*Mac doesn't match/) });
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });

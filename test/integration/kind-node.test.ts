@@ -67,7 +67,7 @@ async function nodeFiles(n: Node, dir: string): Promise<string[]> {
 }
 
 describe('kind: the pod is on a node container', () => {
-  it('attaches inside the node through ctr, pings between the pods, keeps cache and leases in the node, detaches', async () => {
+  it('attaches inside the node through ctr, pings between the pods, keeps cache and leases in the node; a link deleted is interface gone for cni-check; detaches', async () => {
     const w = await world();
     // docker execs counted through a proxy in front of the engine: node round trips on the kind path
     const ws = await lab.workspace();
@@ -99,6 +99,14 @@ describe('kind: the pod is on a node container', () => {
     expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual(['kind-br-sb-web-1-eth1', 'kind-br-sb-web-2-eth1']);
     expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toHaveLength(2);
 
+    // web-1's eth1 deleted in its sandbox: cni-check says so (one look through the node container) before any CHECK,
+    // in cni-list's words, exit 3 (before: the bridge's "Mac doesn't match", exit 1)
+    expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'del', 'eth1'])).code).toBe(0);
+    for (const more of [[], ['-o', 'json']]) {
+      const gone = await runCli('check', ['web-1', ...w.args('--ifname', 'eth1', ...more)]);
+      expectCleanError(gone, 3, new RegExp(`^error: eth1 in pod shop/web-1 is gone \\(cni-list: interface gone\\): eth1 is not in the network namespace of sandbox sb-web-1 on node ${w.node.name} any more .*; nothing to CHECK$`));
+      if (more.length) expect(JSON.parse(gone.stdout)).toMatchObject({ ok: false, exitCode: 3, target: 'pod shop/web-1' });
+    }
     for (const p of ['web-1', 'web-2']) {
       const r = await runCli('detach', [p, ...w.args('--ifname', 'eth1')]);
       expectOk(r);

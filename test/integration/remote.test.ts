@@ -860,6 +860,64 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('an attach from the laptop killed (kill -9) after its ADD, before its network-status and settle: cni-list --node node-a shows it attached (record not settled), not interrupted, as cni-gc --dry-run would settle it and write its network-status; cni-gc does both; then net1 deleted in the sandbox: cni-check says interface gone (exit 3, -o json too), not the bridge\'s Mac', async () => {
+    const w = await world();
+    const args = ['web-1', '--ifname', 'net1', ...w.common];
+    expectOk(await runCli('attach', [...args, '--conf', w.file]));
+    // what the kill -9 leaves (a batch's pod or one pod alike): node-a's result (no intent, no lock), the pod's
+    // network-status without net1, and the cluster's record a write-ahead of a command that is gone
+    const cmName = 'cni-attach-node-node-a';
+    const [key, text] = Object.entries(api.getConfigMap('kube-system', cmName)!.data!)[0]!;
+    const done = JSON.parse(text) as Record<string, unknown>;
+    const dead = execa('true');
+    await dead;
+    api.deleteConfigMap('kube-system', cmName);
+    api.addConfigMap({ metadata: { name: cmName, namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'cni-attach' } }, data: { [`attaching.uid-web-1.6e657431.0badc0de`]: JSON.stringify({ ...done, containerId: '', addresses: [], attaching: true, by: { host: hostname(), pid: dead.pid, start: '1' } }) } });
+    api.updatePod('shop', 'web-1', (p) => {
+      p.metadata.annotations = { ...p.metadata.annotations, [STATUS]: '[]' };
+    });
+    expect(key).not.toMatch(/^attaching\./);
+    // before: `interrupted`, "its command is gone …", with a cni-detach to run
+    const l = await runCli('list', [...w.listArgs, '--node', 'node-a', '-o', 'json']);
+    expectOk(l);
+    expect((JSON.parse(l.stdout) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'web-1')).toMatchObject({
+      state: 'attached', containerId: expect.stringMatching(/-web-1$/), clearCommand: expect.stringMatching(/^kubectl cni-gc /),
+      reason: expect.stringMatching(/^an attach of net1 began on node node-a at \S+ and finished there \(node node-a holds its result: no intent, no lock\), but its record still says attaching: .*cni-gc settles it from what node node-a holds, and writes the pod's network-status entry as the attach would have$/),
+    });
+    const table = await runCli('list', [...w.listArgs, '--node', 'node-a']);
+    expect(table.stdout).toMatch(/^shop +web-1 +net1 .* attached +.*record not settled$/m);
+    const dry = await runCli('gc', [...w.gcArgs, '--dry-run']);
+    expectOk(dry);
+    expect(dry.stdout).toMatch(/^would settle the record of net1 of pod shop\/web-1 .*: attached, counted alive; the pod's network-status does not name it: would write its entry \(and event\), as the attach would have$/m);
+    expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 1 alive, 1 network-status entry to write \(of attaches it settled\)$/m);
+    expect(api.getPod('shop', 'web-1')!.metadata.annotations?.[STATUS]).toBe('[]');
+    const g = await runCli('gc', w.gcArgs);
+    expectOk(g);
+    expect(g.stdout).toMatch(/^settled the record of net1 of pod shop\/web-1 .*; the pod's network-status entry its attach had not written: written \(with its event\)$/m);
+    expect(JSON.parse(api.getPod('shop', 'web-1')!.metadata.annotations![STATUS]!)).toEqual([expect.objectContaining({ interface: 'net1', ips: [expect.stringMatching(/^198\.18\.71\./)] })]);
+    const after = await runCli('list', [...w.listArgs, '--node', 'node-a', '-o', 'json']);
+    const row = (JSON.parse(after.stdout) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'web-1')!;
+    expect(row).toMatchObject({ state: 'attached' });
+    expect(row.reason).toBeUndefined();
+    expectOk(await runCli('check', args));
+    // the link deleted in the sandbox: the look-up read its links through the agent; said before any CHECK
+    await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'del', 'net1']);
+    const gone = /^error: net1 in pod shop\/web-1 is gone \(cni-list: interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more .*; its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
+    for (const more of [[], ['--dry-run'], ['-o', 'json']]) {
+      const c = await runCli('check', [...args, ...more]);
+      expect(c.exitCode, c.stderr).toBe(3);
+      expect(c.stderr).toMatch(gone);
+      expect(c.stderr).not.toMatch(/Mac doesn't match/);
+      if (more[0] === '-o') expect(JSON.parse(c.stdout)).toMatchObject({ ok: false, ifname: 'net1', target: 'pod shop/web-1', exitCode: 3, checked: [] });
+    }
+    const l2 = await runCli('list', [...w.listArgs, '--node', 'node-a', '-o', 'json']);
+    expect((JSON.parse(l2.stdout) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'web-1')).toMatchObject({ state: 'interface gone' });
+    expectOk(await runCli('detach', args));
+    expect(recordKeys()).toEqual([]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
   it('node-b\'s cache holding a copy of web-1\'s entry (web-1 runs on node-a: a cache shared or copied between nodes): cni-gc --node node-b leaves it alone and says so (not counted, recorded or freed there: web-1\'s interface and lease stay), and cni-list -A --node node-b lists web-1 on node-a only', async () => {
     const w = await world();
     expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));

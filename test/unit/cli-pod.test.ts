@@ -86,6 +86,27 @@ describe('kubectl cni-attach POD', () => {
     expect(add.stdin.name).toBe('mv');
     expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as { name: string }[])[1]!.name).toBe('infra/mv');
   });
+  it('its write-ahead record names that network-status name (status), for a cni-gc that settles the attach if its command goes first; a --conf attach\'s names none (its network\'s)', async () => {
+    for (const [args, status] of [[['--net', 'infra/mv'], 'infra/mv'], [['--conf', '-'], undefined]] as const) {
+      const w = world();
+      w.kube.nads.set('infra/mv', { namespace: 'infra', name: 'mv', config: JSON.stringify({ cniVersion: '1.0.0', type: 'bridge' }) });
+      const written: Record<string, unknown>[] = [];
+      const patch = w.kube.patchConfigMapData.bind(w.kube);
+      w.kube.patchConfigMapData = async (ns, name, data) => {
+        for (const v of Object.values(data)) if (v) written.push(JSON.parse(v) as Record<string, unknown>);
+        return patch(ns, name, data);
+      };
+      const create = w.kube.createConfigMap.bind(w.kube);
+      w.kube.createConfigMap = async (cm) => {
+        for (const v of Object.values(cm.data)) written.push(JSON.parse(v) as Record<string, unknown>);
+        return create(cm);
+      };
+      expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', ...args])).toBe(0);
+      const ahead = written.find((r) => r.attaching === true);
+      expect(ahead).toMatchObject({ network: args[0] === '--net' ? 'mv' : 'net' });
+      expect(ahead?.status).toBe(status);
+    }
+  });
   it('--net without a namespace looks in the pod namespace', async () => {
     const w = world();
     w.kube.nads.set('shop/mv', { namespace: 'shop', name: 'mv', config: JSON.stringify({ cniVersion: '1.0.0', name: 'own-name', type: 'bridge' }) });
@@ -788,5 +809,62 @@ describe('-A/--all-namespaces (kubectl label -A -l)', () => {
     expect(await w.cli(attachCommand, ['--netns', NETNS, '-A', '--ifname', 'eth1', '--conf', '-'])).toBe(2);
     expect(w.stderr()).toMatch(/^error: -A\/--all-namespaces cannot be used with --netns/);
     expect(w.exec.calls).toHaveLength(0);
+  });
+});
+
+describe('cni-check of an interface gone from its sandbox, and its -o json when CHECK fails (tryout: the bridge\'s "Mac doesn\'t match" was said first; -o json printed nothing)', () => {
+  const checkArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+  const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
+
+  it('the link deleted in the sandbox: exit 3 in cni-list\'s words, no plugin CHECK run (also --dry-run); -o json/yaml print the failure', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    expect(await w.cli(checkCommand, checkArgs)).toBe(0);
+    w.exec.links.get(NETNS)!.delete('eth1');
+    w.exec.calls.length = 0;
+    expect(await w.cli(checkCommand, checkArgs)).toBe(3);
+    expect(w.stderr()).toBe(gone);
+    expect(w.stdout()).toBe('');
+    expect(await w.cli(checkCommand, [...checkArgs, '--dry-run'])).toBe(3);
+    expect(w.stderr()).toBe(gone);
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'json'])).toBe(3);
+    expect(JSON.parse(w.stdout())).toEqual({ ok: false, ifname: 'eth1', target: 'pod shop/web-1', error: gone.slice('error: '.length, -1), exitCode: 3, checked: [] });
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'yaml'])).toBe(3);
+    expect(w.stdout()).toMatch(/^ok: false\nifname: eth1\ntarget: pod shop\/web-1\nerror: .*interface gone.*\nexitCode: 3\nchecked: \[\]\n$/s);
+    expect(w.exec.calls.filter((c) => c.command === 'CHECK')).toEqual([]);
+    // what cni-list says of it: the same words
+    const { listCommand } = await import('../../src/cli/list.js');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { state: string; reason: string }[] }).items[0]).toMatchObject({ state: 'interface gone', reason: expect.stringContaining('eth1 is not in /proc/4242/ns/net any more (deleted by something else, or by a DEL of it that did not finish') });
+  });
+
+  it('the links the sandbox look-up read (a node\'s CRI look-up) decide without another command', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.runtime.add('shop', 'web-1', 'uid-1', { id: SANDBOX, pid: 4242, netnsPath: NETNS, links: ['lo', 'eth0'] });
+    // (eth1 is still in the fake's namespace: only the look-up's links say it is gone)
+    expect(await w.cli(checkCommand, checkArgs)).toBe(3);
+    expect(w.stderr()).toBe(gone);
+    // the look-up read it there: CHECK runs
+    w.runtime.add('shop', 'web-1', 'uid-1', { id: SANDBOX, pid: 4242, netnsPath: NETNS, links: ['lo', 'eth0', 'eth1'] });
+    expect(await w.cli(checkCommand, checkArgs)).toBe(0);
+    expect(w.exec.calls.filter((c) => c.command === 'CHECK')).toHaveLength(1);
+  });
+
+  it('a plugin failing CHECK: -o json prints ok: false with the plugin\'s error and exit 1 (was: nothing on stdout)', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'CHECK' ? { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: 'eth1 has no address 198.18.0.2' }) } : {}));
+    for (const o of ['json', 'yaml']) {
+      expect(await w.cli(checkCommand, [...checkArgs, '-o', o])).toBe(1);
+      const printed = (o === 'json' ? JSON.parse(w.stdout()) : (await import('js-yaml')).load(w.stdout())) as Record<string, unknown>;
+      expect(printed).toMatchObject({ ok: false, ifname: 'eth1', target: 'pod shop/web-1', exitCode: 1, checked: [] });
+      expect(printed.error).toMatch(/^plugin bridge failed on CHECK \(CNI error 999\): eth1 has no address 198\.18\.0\.2/);
+      expect(w.stderr()).toBe(`error: ${printed.error as string}\n`);
+    }
+    // ok: as before
+    w.exec.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual({ checked: [{ network: 'net', ifname: 'eth1', ok: true }] });
   });
 });

@@ -16,7 +16,12 @@ const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge', 
 function world(stdin = conf) {
   const exec = new FakeExecutor();
   exec.netns.add(NS);
-  exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS)) } : {}));
+  // its ADD makes the link in the namespace and its DEL removes it, as a real plugin does (cni-check looks for it first)
+  exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+    if (c.command === 'ADD') exec.links.set(NS, new Set([...(exec.links.get(NS) ?? []), c.env.CNI_IFNAME!]));
+    if (c.command === 'DEL') exec.links.get(NS)?.delete(c.env.CNI_IFNAME!);
+    return c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS)) } : {};
+  });
   const out: string[] = [];
   const err: string[] = [];
   const deps: Deps = {

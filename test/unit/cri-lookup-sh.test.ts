@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalExecutor } from '../../src/exec/local.js';
-import { CriSandboxes } from '../../src/resolve/cri.js';
+import { CriSandboxes, LOOKUP } from '../../src/resolve/cri.js';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 
 const CRICTL = `#!/usr/bin/env node
 const fs = require('fs');
@@ -27,6 +29,7 @@ if (args[0] === 'pods') {
   if (args.includes('-q')) for (const s of items) console.log(s.id);
   else console.log(JSON.stringify({ items: items.map(({ pid, ...s }) => s) }, null, 2));
 } else if (args[0] === 'inspectp') {
+  if (process.env.FAKE_CRICTL_HANG) { fs.writeFileSync(process.env.FAKE_CRICTL_HANG, String(process.pid)); setTimeout(() => undefined, 60000); return; }
   const ids = [];
   for (let i = 1; i < args.length; i++) if (args[i] === '-o' || args[i] === '--output') i++; else ids.push(args[i]);
   const out = ids.map((id) => {
@@ -104,3 +107,55 @@ for (const old of [false, true]) {
     });
   });
 }
+
+describe('the look-up\'s own directory (tryout: a look-up killed by the user\'s signal left its mktemp -d directory, files o and e, in the node\'s /tmp)', () => {
+  const sandboxes = [{ id: 'aaa', state: 'SANDBOX_READY', createdAt: '2', pid: process.pid, metadata: meta('web-1', 'uid-1') }];
+  /** The look-up script as a node runs it (sh -c, its own process group as a run's), hung in its inspectp; its pid. */
+  const hung = async (tmp: string) => {
+    await writeFile(join(dir, 'state.json'), JSON.stringify(sandboxes));
+    const env = { ...new CrictlHost({}).baseEnv(), TMPDIR: tmp, CONTAINER_RUNTIME_ENDPOINT: `unix://${join(dir, 'crio.sock')}`, FAKE_CRICTL_STATE: join(dir, 'state.json'), FAKE_CRICTL_LOG: join(dir, 'log'), FAKE_CRICTL_HANG: join(dir, 'hung') };
+    const child = spawn('sh', ['-c', LOOKUP, 'sh', '@m', 'shop', '^(web-1)$', ''], { env, detached: true, stdio: 'ignore' });
+    const ended = new Promise<void>((r) => child.on('exit', () => r()));
+    for (let i = 0; i < 200 && !(await readFile(join(dir, 'hung'), 'utf8').catch(() => '')); i++) await new Promise((r) => setTimeout(r, 25));
+    return { pid: child.pid!, ended };
+  };
+  const left = async (tmp: string) => (await readdir(tmp)).filter((n) => n.startsWith('cni-attach-lookup.'));
+
+  it('its directory is in $TMPDIR while it runs; a signal that ends it (TERM, INT, HUP to its group) leaves none', async () => {
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const tmp = join(dir, `tmp-${sig}`);
+      await mkdir(tmp);
+      await rm(join(dir, 'hung'), { force: true });
+      const run = await hung(tmp);
+      const made = await left(tmp);
+      expect(made, sig).toEqual([expect.stringMatching(new RegExp(`^cni-attach-lookup\\.${run.pid}\\.`))]);
+      expect((await readdir(join(tmp, made[0]!))).sort()).toContain('o');
+      // to its process group, as a run's time limit (timeout) or a terminal sends it: the shell's trap runs once its
+      // running command ended
+      process.kill(-run.pid, sig);
+      await run.ended;
+      expect(await left(tmp), sig).toEqual([]);
+    }
+  });
+
+  it('killed outright (SIGKILL of every process of the run, as KILL_MARKED does on a node): the next look-up there removes what it left, never another\'s', async () => {
+    const tmp = join(dir, 'tmp');
+    await mkdir(tmp);
+    const run = await hung(tmp);
+    process.kill(-run.pid, 'SIGKILL');
+    await run.ended;
+    const stale = await left(tmp);
+    expect(stale).toHaveLength(1);
+    // one of a look-up still running (this process's pid), and one that is a link: left alone
+    await mkdir(join(tmp, `cni-attach-lookup.${process.pid}.running`));
+    await mkdir(join(dir, 'elsewhere'));
+    const { symlink } = await import('node:fs/promises');
+    await symlink(join(dir, 'elsewhere'), join(tmp, 'cni-attach-lookup.999999999.link'));
+    await writeFile(join(dir, 'state.json'), JSON.stringify(sandboxes));
+    const exec = new CrictlHost({ TMPDIR: tmp, CONTAINER_RUNTIME_ENDPOINT: `unix://${join(dir, 'crio.sock')}`, FAKE_CRICTL_STATE: join(dir, 'state.json'), FAKE_CRICTL_LOG: join(dir, 'log') });
+    const looked = await new CriSandboxes(exec).lookUp([refs[0]!]);
+    expect(await looked.answer(refs[0]!)).toMatchObject({ id: 'aaa' });
+    expect((await left(tmp)).sort()).toEqual([`cni-attach-lookup.${process.pid}.running`, 'cni-attach-lookup.999999999.link']);
+    expect((await stat(join(dir, 'elsewhere'))).isDirectory()).toBe(true);
+  });
+});

@@ -332,6 +332,32 @@ describe('SessionPool and viaSession', () => {
     expect(await readdir(join(dir, 'target'))).toEqual([]);
   });
 
+  it('steps sent without a session (withPrelude) keep their files by the sessions\' rule: cni-attach-steps.<pid>.*, in $TMPDIR; one a killed shell left is removed by the next, a running one\'s stays (was: mktemp -d, left in /tmp for ever when killed)', async () => {
+    const tmp = join(dir, 'tmp');
+    await mkdir(tmp);
+    const gone = execa('true');
+    await gone;
+    await mkdir(join(tmp, `cni-attach-steps.${gone.pid}.AbCdEf`));
+    await mkdir(join(tmp, `cni-attach-steps.${process.pid}.GhIjKl`));
+    const run = (script: string) => {
+      const cmd = withPrelude(['true'], { script, args: [] });
+      return execa(cmd[0]!, cmd.slice(1), { env: { PATH, TMPDIR: tmp }, extendEnv: false, reject: false, detached: true });
+    };
+    // its directory while it runs, where the steps write ($t)
+    expect((await run('[ -d "$t" ] && case $t in "$TMPDIR"/cni-attach-steps.*) echo in-tmpdir;; esac')).stdout).toBe('in-tmpdir');
+    expect((await readdir(tmp)).sort()).toEqual([`cni-attach-steps.${process.pid}.GhIjKl`]);
+    // killed outright mid-way (SIGKILL: no trap runs): its directory stays until the next one
+    const killed = run('touch "$t/o"; sleep 30');
+    for (let i = 0; i < 100 && (await readdir(tmp)).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await readdir(tmp)).toHaveLength(2);
+    // every process of the run, as KILL_MARKED kills them on a node
+    process.kill(-killed.pid!, 'SIGKILL');
+    await killed;
+    expect(await readdir(tmp)).toHaveLength(2);
+    expect((await run('true')).exitCode).toBe(0);
+    expect(await readdir(tmp)).toEqual([`cni-attach-steps.${process.pid}.GhIjKl`]);
+  });
+
   it('a session keeps its request files in the first writable directory of $TMPDIR, /dev/shm (a tmpfs: no inode churn on a disk) and /tmp; a killed session\'s in /tmp (earlier releases) is removed too', async () => {
     // where a request's stdout goes: the command reads the link of its own fd 1
     const where = async (tmp?: string) => {

@@ -78,6 +78,10 @@ describe('validateRecord: each field, good and bad', () => {
     }
   });
 
+  it('status (a write-ahead\'s network-status name, which cni-gc may write into the pod): a NetworkAttachmentDefinition\'s NAMESPACE/NAME', () => {
+    expect(why({ status: 'shop/blue.net' })).toBeUndefined();
+    for (const bad of ['blue', 'shop/', '/blue', 'Shop/blue', 'shop/blue/x', 'shop/blue net', 7]) expect(why({ status: bad }), String(bad)).toMatch(/^its (network-status name .* is not a NetworkAttachmentDefinition's NAMESPACE\/NAME|status is 7, not a string)$/);
+  });
   it('network and container id: CNI\'s rule; the container id empty only while attaching; their cache file name within NAME_MAX', () => {
     expect(why({ network: 'blue.net_1-a' })).toBeUndefined();
     for (const bad of ['', '-blue', 'blue net', 'blue/x']) expect(why({ network: bad }), bad).toMatch(/^network name .* breaks CNI's rule/);

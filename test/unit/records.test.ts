@@ -1411,6 +1411,11 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
   };
   const ahead = (w: ReturnType<typeof world>, by: AttachmentRecord['by'], until?: string) =>
     addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by, ...(until ? { until } : {}) }));
+  /** What node-2 holds of db-1's net1: its intent's entry, with its result unless `intentOnly`. */
+  const heldEntry = (w: ReturnType<typeof setup>, intentOnly = false) => ({
+    kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net',
+    cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], ...(intentOnly ? {} : { result: bridgeResult('net1', '/proc/9/ns/net') }),
+  });
 
   it('its command (this host\'s) gone and no intent, result or lock there: forgotten, said; the next gc does not visit', async () => {
     const w = setup();
@@ -1440,7 +1445,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     const w = setup();
     const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone
     await ahead(w, by);
-    const entry = { kind: 'cniCacheV1', containerId: w.cid, config: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'db-1'], ['K8S_POD_UID', 'uid-db']], result: bridgeResult('net1', '/proc/9/ns/net') };
+    const entry = heldEntry(w);
     w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
     const row = async () => {
       expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
@@ -1473,6 +1478,86 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     // nothing more to do
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+  });
+
+  it('cni-list --node judges a write-ahead record by what its node holds, as cni-gc and its dry run do, for every node state (tryout: the finished attach of a kill -9\'d batch listed interrupted with a cni-detach, while cni-gc --dry-run would settle it)', async () => {
+    const result = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(heldEntry(w)));
+    const intent = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/cni-attach/intents/net-${w.cid}-net1`, JSON.stringify(heldEntry(w, true)));
+    const lock = (w: ReturnType<typeof setup>) => w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
+    const gone = async () => ({ host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` });
+    const cases: { held: string; node: (w: ReturnType<typeof setup>) => void; by?: 'other'; list: Record<string, unknown>; gc: RegExp; not?: RegExp }[] = [
+      { held: 'its result, no lock (the attach finished)', node: result, list: { state: 'attached', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and finished there \(node node-2 holds its result: no intent, no lock\), but its record still says attaching: .*; cni-gc settles it from what node node-2 holds, and writes the pod's network-status entry as the attach would have$/), clearCommand: 'kubectl cni-gc', containerId: 'c'.repeat(64), addresses: ['198.18.0.2/24'] }, gc: /^would settle the record of net1 of pod shop\/db-1 /m },
+      { held: 'its result, its lock held', node: (w) => (result(w), lock(w)), list: { state: 'attaching', reason: expect.stringMatching(/holds its lock on node node-2 right now/) }, gc: /^gc: would free 0 stale attachments/m, not: /settle|would free net1/ },
+      { held: 'its intent, no lock (killed during its ADD)', node: intent, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds its intent and no result, its lock free/), clearCommand: 'kubectl cni-detach db-1 -n shop --ifname net1' }, gc: /^would free net1 of pod shop\/db-1 \(network net\)/m },
+      { held: 'its intent, its lock held', node: (w) => (intent(w), lock(w)), list: { state: 'attaching' }, gc: /1 busy \(left for a later run\)/, not: /would free net1/ },
+      { held: 'nothing, its command gone', node: () => undefined, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds nothing of it \(no intent, no result, no lock\): only the record is left; cni-gc forgets it$/), clearCommand: 'kubectl cni-gc' }, gc: /^would forget the record of net1 of pod shop\/db-1 /m },
+      { held: 'nothing, another host\'s command', node: () => undefined, by: 'other', list: { state: 'attaching', reason: expect.stringMatching(/; node node-2 holds nothing of it yet \(no intent, no result, no lock\)$/) }, gc: /^gc: would free 0 stale attachments, 0 alive$/m, not: /forget|settle/ },
+    ];
+    // an interrupted record (its attach failed, and so did its rollback): its intent, its lock held, or nothing held
+    const interrupted: typeof cases = [
+      { held: 'interrupted: its intent, no lock', node: intent, list: { state: 'interrupted', clearCommand: 'kubectl cni-detach db-1 -n shop --ifname net1' }, gc: /^would free net1 of pod shop\/db-1 \(network net\)/m },
+      { held: 'interrupted: its intent, its lock held', node: (w) => (intent(w), lock(w)), list: { state: 'attaching', reason: expect.stringMatching(/holds its lock on node node-2 right now/) }, gc: /1 busy \(left for a later run\)/, not: /would free net1/ },
+      { held: 'interrupted: nothing', node: () => undefined, list: { state: 'interrupted', reason: expect.stringMatching(/its record says interrupted, and node node-2 holds nothing of it \(no intent, no result, no lock\): only the record is left; cni-gc forgets it$/), clearCommand: 'kubectl cni-gc' }, gc: /^gc: would free 0 stale attachments, 0 alive/m, not: /would free net1/ },
+    ];
+    for (const c of [...cases, ...interrupted]) {
+      const w = setup();
+      if (interrupted.includes(c)) await addRecord(w.kube, 'kube-system', rec({ containerId: w.cid, addresses: [], since: '2026-12-01T21:00:00Z', interrupted: true }));
+      else await ahead(w, c.by === 'other' ? { host: 'laptop-2', pid: 77, start: '1' } : await gone());
+      c.node(w);
+      expect(await w.cli(listCommand, ['-A', '--node', 'node-2', '-o', 'json']), `${c.held}: ${w.stderr()}`).toBe(0);
+      const row = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-1');
+      expect(row, c.held).toMatchObject(c.list);
+      expect(await w.cli(gcCommand, ['--dry-run']), c.held).toBe(0);
+      expect(w.stdout(), c.held).toMatch(c.gc);
+      if (c.not) expect(w.stdout(), c.held).not.toMatch(c.not);
+      if (c.held === 'interrupted: nothing') {
+        // and gc forgets that record, as the row says
+        expect(await w.cli(gcCommand, [])).toBe(0);
+        expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+      }
+    }
+  });
+
+  it('cni-gc settling a finished attach of a live pod writes what that attach did not: the pod\'s network-status entry (by the record\'s status name, else its network) and its event; --dry-run says it would; --no-annotate does not (tryout: the row then said "not in the pod\'s network-status")', async () => {
+    for (const status of [undefined, 'shop/blue']) {
+      const w = setup();
+      await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }, ...(status ? { status } : {}) }));
+      const entry = heldEntry(w);
+      w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+      const line = 'the record of net1 of pod shop/db-1 (network net) on node node-2: it said attaching since 2026-12-01T21:00:00Z, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive';
+      expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+      expect(w.stdout()).toBe(`would settle ${line}; the pod's network-status does not name it: would write its entry (and event), as the attach would have\ngc: would free 0 stale attachments, 1 alive, 1 network-status entry to write (of attaches it settled)\n`);
+      expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
+      expect(w.kube.events).toEqual([]);
+      expect(await w.cli(gcCommand, ['--dry-run', '--no-annotate'])).toBe(0);
+      expect(w.stdout()).toBe(`would settle ${line}\ngc: would free 0 stale attachments, 1 alive\n`);
+      expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+      expect((JSON.parse(w.stdout()) as { records: { settledAttaching: unknown[] } }).records.settledAttaching).toEqual([expect.objectContaining({ target: 'pod shop/db-1', ifname: 'net1', networkStatus: 'written' })]);
+      expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toEqual([expect.objectContaining({ name: status ?? 'net', interface: 'net1', ips: ['198.18.0.2'] })]);
+      expect(w.kube.events).toEqual([expect.objectContaining({ pod: 'db-1', reason: 'AddedInterface', message: expect.stringContaining('net1') })]);
+      expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([false]);
+      // cni-list: attached, nothing to say
+      expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+      const row = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-1')!;
+      expect(row).toMatchObject({ state: 'attached' });
+      expect(row.reason).toBeUndefined();
+      expect(await w.cli(gcCommand, [])).toBe(0);
+      expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    }
+  });
+
+  it('cni-gc settling an attach whose command still runs here (between its unlock and its network-status write) leaves that write to it', async () => {
+    const w = setup();
+    await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: thisHost.host, pid: process.pid, start: (await thisHost.start())! } }));
+    const entry = heldEntry(w);
+    w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+    for (const dry of [['--dry-run'], []]) {
+      expect(await w.cli(gcCommand, dry)).toBe(0);
+      expect(w.stdout()).toMatch(/settle.*attached, counted alive\n/);
+      expect(w.stdout()).not.toMatch(/network-status/);
+    }
+    expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
+    expect(w.kube.events).toEqual([]);
   });
 
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
