@@ -1,7 +1,7 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy } from '../errors.js';
-import { interruptedBy } from '../exec/interrupt.js';
+import { hold, interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
@@ -1014,7 +1014,15 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
       return target ? waysOut(target, s.entry.ifName, flags) : undefined;
     };
-    const outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
+    // its DELs are a change under way (exec/interrupt.ts hold()): the user's signal stops the one running, starts no
+    // other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts stopEnding)
+    const release = flags.dryRun || stale.length === 0 ? () => undefined : hold();
+    let outcome: Awaited<ReturnType<typeof collectGarbage>>;
+    try {
+      outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
+    } finally {
+      release();
+    }
     outcome.failed.push(...refused);
     left.push(...outcome.busy.map((b) => leftBy(b.stale as Freed, b.error, '')));
     // what was left alone because a command was working on it, as it is now that gc's work here is done (its CNI GC
