@@ -873,6 +873,14 @@ function recordCounts(c: Pick<RecordChanges, 'added' | 'removed'>, dryRun: boole
   return part(c.added.length, 'added', 'to add') + part(c.removed.length, 'removed', 'to remove');
 }
 
+/**
+ * The summary line's part for the leftover agent pods (leftoverAgents): ", 2 leftover agent pods deleted" (a dry run:
+ * "to delete"; nothing when none). Before, neither run counted them (the dry run's notes alone named them).
+ */
+function agentCount(n: number, dryRun: boolean): string {
+  return n ? `, ${n} leftover agent pod${n === 1 ? '' : 's'} ${dryRun ? 'to delete' : 'deleted'}` : '';
+}
+
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
     "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the agent pods that killed commands left behind (finished, their command gone from this host, or past their deadline).",
@@ -1213,7 +1221,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
       for (const c of interfaceGone) deps.io.err(`note: ${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) is not counted alive: ${c.reason}; run \`${clearIfGone(flags, c)}\`\n`);
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${agentCount(agents.deleted.length, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
