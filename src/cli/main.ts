@@ -296,7 +296,7 @@ const STOP_CLEANUP_MS = 5000;
  * left running would hold the node) get at most QUIT_CLEANUP_MS; a third exits at once. Returns the handler, for the
  * signals that came before it was in place.
  */
-function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals) => string): (sig: NodeJS.Signals) => void {
+function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, quit?: boolean) => string): (sig: NodeJS.Signals) => void {
   let quitting = false;
   const on = (sig: NodeJS.Signals) => {
     const code = SIGNAL_EXIT[sig]!;
@@ -336,11 +336,11 @@ function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals) =
 }
 
 /** A second signal's report: the batch's (onQuit), at most QUIT_CLEANUP_MS more; else one closing line. */
-async function quitReport(io: Io, sig: NodeJS.Signals, closing: (sig: NodeJS.Signals) => string): Promise<void> {
+async function quitReport(io: Io, sig: NodeJS.Signals, closing: (sig: NodeJS.Signals, quit?: boolean) => string): Promise<void> {
   if (ended) return;
   markEnded();
   if (quitReports.length === 0) {
-    io.err(`error: ${closing(sig)}; quit by a second ${signalName(sig)}: what was being changed stays as it is (cni-list shows it)\n`);
+    io.err(`error: ${closing(sig, true)}\n`);
     return;
   }
   const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
@@ -354,15 +354,18 @@ async function quitReport(io: Io, sig: NodeJS.Signals, closing: (sig: NodeJS.Sig
  * nothing was changed" (a batch, -l/--selector/--all: "before any pod was started: nothing changed"); cni-list and
  * cni-check change nothing; after a change (a hold taken and released) "… after its change: what it printed stands",
  * gc's after its DELs "… what they freed stays freed, the rest as it was (`kubectl cni-gc --dry-run` says what is left)".
+ * `quit`: the line of a second signal that quit the command ("…, quit by a second SIGINT during its change: what was
+ * being changed stays as it is, recorded where it was (`kubectl cni-list` shows it …)" while a change was under way).
  */
-export function stopEnding(program: Command, argv: string[]): (sig: NodeJS.Signals) => string {
+export function stopEnding(program: Command, argv: string[]): (sig: NodeJS.Signals, quit?: boolean) => string {
   const verb = /cni-(\w+)$/.exec(program.name())?.[1] ?? program.name();
   const flags = scanArgv(argv, flagSpecs(program)).filter((w) => w.role === 'flag').map((w) => w.text);
   const batch = (verb === 'attach' || verb === 'detach') && flags.some((f) => f === '-l' || f === '--all' || f === '--selector' || f.startsWith('--selector='));
-  return (sig) => {
-    const by = `${verb} stopped by ${signalName(sig)}`;
+  return (sig, quit = false) => {
+    const by = `${verb} stopped by ${signalName(sig)}${quit ? `, quit by a second ${sig}` : ''}`;
     if (verb === 'list') return `${by}: nothing was changed (listing changes nothing)`;
     if (verb === 'check') return `${by}: nothing was changed (CHECK changes nothing)`;
+    if (quit && holding()) return `${by} during its change: what was being changed stays as it is, recorded where it was (\`${program.name().replace(/-(attach|detach|gc)$/, '-list')}\` shows it with the command that clears it)`;
     if (heldOnce() && verb === 'gc') return `${by} after its DELs ran: what they freed stays freed, the rest as it was (\`kubectl cni-gc --dry-run\` says what is left)`;
     if (heldOnce()) return `${by} after its change: what it printed stands`;
     return batch ? `${by} before any pod was started: nothing changed` : `${by} before it changed anything: nothing was changed`;

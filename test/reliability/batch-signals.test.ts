@@ -224,4 +224,21 @@ describe('a -l batch stops outright on the first signal', () => {
     for (const p of ['web-1', 'web-2']) attached(w, p, await stateOf(w, p), 'done before the signals');
     for (const p of ['web-5', 'web-6']) untouched(p, await stateOf(w, p), 'not started');
   }, 120_000);
+
+  it('attach of one pod, SIGINT twice while its rollback hangs: the closing line says what stays; exit 130 (before: no error line)', async () => {
+    const w = await world();
+    await w.plugin('ADD+DEL');
+    const one = w.args('--conf', w.conf).map((a) => (a === '-l' ? 'web-3' : a)).filter((a) => a !== 'app=web' && a !== '--parallel' && a !== '2');
+    const run = spawnCli('attach', one);
+    expect(await waitFor(async () => existsSync(join(w.ws.pluginDir, 'started-web-3')), 30_000), 'in its ADD').toBe(true);
+    run.kill('SIGINT');
+    expect(await waitFor(async () => (await w.logged()).includes('DEL web-3'), 10_000), 'its rollback began').toBe(true);
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(130);
+    expect(r.stderr.trim().split('\n').at(-1), show(r)).toBe(
+      'error: attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it)',
+    );
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), show(r)).toHaveLength(1);
+  }, 120_000);
 });
