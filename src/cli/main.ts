@@ -203,6 +203,7 @@ function report(err: unknown, io: Io, verbose: boolean): number {
   if (cut) e = cut;
   if (e instanceof CniAttachError) {
     markEnded();
+    said = true;
     io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
@@ -213,6 +214,7 @@ function report(err: unknown, io: Io, verbose: boolean): number {
     return exitCodeOf(e);
   }
   markEnded();
+  said = true;
   io.err(`error: internal error: ${shown((e as Error)?.message ?? String(e))}${verbose ? '' : ' (run with -v for details)'}\n`);
   if (verbose) io.err(`${shownLines((e as Error)?.stack ?? '')}\n`);
   return ExitCode.PluginFailed;
@@ -267,6 +269,11 @@ function markEnded(): void {
   ended = true;
   endedNow();
 }
+
+/** Whether the command printed its own closing `error:` line (report). */
+let said = false;
+/** How long a stopped command whose run has ended may wait for its stdout to drain. */
+const DRAIN_MS = 300;
 
 /** What a second signal prints before it quits (a batch's summary of what is known then): see onQuit. */
 const quitReports: ((sig: NodeJS.Signals) => Promise<void> | void)[] = [];
@@ -324,7 +331,14 @@ function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, q
       // one that began nothing is not waited for (what it would do next, such as an agent pod's creation, must not start)
       .then(() => (heldOnce() ? Promise.race([whenEnded, new Promise((r) => setTimeout(r, STOP_CLEANUP_MS).unref())]) : undefined))
       .finally(() => {
-        if (ended) return; // main exits with the command's own code
+        // main exits with the command's own code — unless its output cannot drain (a pipe nobody reads): then this
+        // does a moment later, as a stop (the output is cut short), with the closing line unless the command said one
+        if (ended) {
+          return void setTimeout(() => {
+            if (!said) io.err(`error: ${closing(sig)}\n`);
+            process.exit(code);
+          }, DRAIN_MS);
+        }
         markEnded();
         sayUnfinished(io);
         io.err(`error: ${closing(sig)}\n`);
