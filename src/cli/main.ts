@@ -241,11 +241,16 @@ export function cutBySignal(e: unknown, verbose = false): StoppedError | undefin
   if (e instanceof SomeFailedError) return !stoppedBy(e.first) && cutKind(e.first) ? new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, heldOnce() ? 'recorded' : 'nothing') : undefined;
   if (e instanceof CniAttachError && e.kind === 'usage') return undefined;
   if (!heldOnce()) {
-    return new StoppedError(sig, `stopped by ${signalName(sig)} before it changed anything: nothing was changed${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
+    // the words of the signal handler's closing line (stopEnding), whichever of the two ends first
+    const head = closingLine?.(sig) ?? `stopped by ${signalName(sig)} before it changed anything: nothing was changed`;
+    return new StoppedError(sig, `${head}${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
   }
   if (!cutKind(e)) return undefined;
   return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, (e as CniAttachError).left ?? 'recorded');
 }
+
+/** The command's closing line of a stop (stopEnding), once main() runs it: cutBySignal says a stop in the same words. */
+let closingLine: ((sig: NodeJS.Signals) => string) | undefined;
 
 /** An error a step cut short by the signal ends with: an unreachable node or cluster. */
 const cutKind = (e: unknown): boolean => e instanceof CniAttachError && e.kind === 'unreachable';
@@ -422,7 +427,8 @@ export function stoppingNote(sig: string, command: string): string {
 
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
-  const on = handleSignals(stdio, program.name(), stopEnding(program, argv));
+  closingLine = stopEnding(program, argv);
+  const on = handleSignals(stdio, program.name(), closingLine);
   for (const sig of earlySignals()) on(sig);
   let code = await runProgram(program, argv);
   markEnded();
