@@ -262,7 +262,6 @@ function sayUnfinished(io: Io): void {
   for (const t of unfinishedCleanups()) io.err(`note: ${t}\n`);
 }
 
-
 /**
  * Whether the command has said how it ended: its own `error:` line printed (report), or its run returned (main, which
  * then exits with its own code). The signal handler prints its closing line only when neither happened (stopEnding).
@@ -302,11 +301,12 @@ const STOP_CLEANUP_MS = 5000;
  * exit 128+signal. When nothing winds down by itself (no plugin running, no hold: a look-up, an API request, the
  * command still loading) there is nothing to roll back: clean up (an agent pod, at most 5 s) and exit with
  * `closing`'s line (stopEnding) — unless the command ended first with its own (a command that had made a change is
- * given the 5 s to say it): every stop ends with the note and one `error:` line. A second signal quits: a batch says what is known then (onQuit: its summary,
- * the pods in flight "unknown"), else one line says what may stay (the intent file and the cluster's write-ahead
- * record let cni-list show it, cni-detach and cni-gc finish the job later); the cleanups (agent pods deleted: a pod
- * left running would hold the node) get at most QUIT_CLEANUP_MS; a third exits at once. Returns the handler, for the
- * signals that came before it was in place.
+ * given the 5 s to say it; one whose stdout does not drain is ended DRAIN_MS later): every stop ends with the note
+ * and one `error:` line. A second signal quits: a batch says what is known then (onQuit: its summary, the pods in
+ * flight "unknown"), else one line says what may stay (the intent file and the cluster's write-ahead record let
+ * cni-list show it, cni-detach and cni-gc finish the job later); the cleanups (agent pods deleted: a pod left running
+ * would hold the node) get at most QUIT_CLEANUP_MS; a third exits at once. Returns the handler, for the signals that
+ * came before it was in place.
  */
 function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, quit?: boolean) => string): (sig: NodeJS.Signals) => void {
   let quitting = false;
