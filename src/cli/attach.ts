@@ -15,7 +15,7 @@ import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TI
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, type PodOutcome, type StopWords } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
 
@@ -346,7 +346,7 @@ function stopWords(job: Job, namespace: string | undefined): StopWords {
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
       : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
   };
-  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', failedRecorded: { what: 'not rolled back', undo } };
+  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace), failedRecorded: { what: 'not rolled back', undo } };
 }
 
 /**
@@ -367,6 +367,22 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
     // records, 403, refuses them for every pod)
     const notes = batchNotes(deps.io);
     const bjob: Job = { ...job, deps: { ...deps, io: notes.io } };
+    // the batch's summary, once: at its end, or when a second signal quits it (the pods in flight unknown)
+    let summarized = false;
+    const summary = async (outcomes: PodOutcome<Outcome>[]): Promise<boolean> => {
+      if (summarized) return false;
+      summarized = true;
+      notes.end();
+      if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
+      else if (flags.output !== 'summary') {
+        deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result, ...(v.done.already ? { alreadyAttached: true } : {}) }))), flags.output));
+      } else {
+        const ok = outcomes.filter((o) => o.ok).length;
+        const already = outcomes.filter((o) => o.ok && o.value!.done.already).length;
+        deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods${already ? ` (${already} already attached)` : ''}`, stopWords(job, namespace))}\n`);
+      }
+      return true;
+    };
     const outcomes = await forEachPod(
       pods,
       parallel,
@@ -383,15 +399,9 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
         return o;
       },
       (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
+      quitReport(deps.io, 'attach', stopWords(job, namespace), summary),
     );
-    notes.end();
-    if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
-    else if (flags.output !== 'summary') {
-      deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result }))), flags.output));
-    } else {
-      const ok = outcomes.filter((o) => o.ok).length;
-      deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods`, stopWords(job, namespace))}\n`);
-    }
+    await summary(outcomes);
     batchExit(outcomes, 'attach', stopWords(job, namespace));
   } finally {
     release();

@@ -14,17 +14,19 @@ import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
-import { describeError, ExitCode, exitCodeOf, type ExitCodeValue, type Io } from './main.js';
+import { describeError, ExitCode, exitCodeOf, onQuit, type ExitCodeValue, type Io } from './main.js';
 import { invalidArgument, type CommonFlags } from './options.js';
 import { load } from './load.js';
+import { listCommandLine } from './output.js';
 import { withUserSelector } from './targets.js';
 
 /**
  * How a pod of the batch ended. done: its change is made. failed: it failed by itself (or its rollback failed).
  * stopped: the user's signal stopped it in flight and its change was undone (attach) or its record stays (detach).
- * not started: the signal came before it began, or before it changed anything.
+ * not started: the signal came before it began, or before it changed anything. unknown: a second signal quit the
+ * command while the pod ran (its state is what its node and records say: cni-list tells).
  */
-export type PodState = 'done' | 'failed' | 'stopped' | 'not started';
+export type PodState = 'done' | 'failed' | 'stopped' | 'not started' | 'unknown';
 
 export interface PodOutcome<T> {
   pod: string;
@@ -107,8 +109,25 @@ export async function forEachPod<T>(
   io: Io,
   fn: (pod: Pod) => Promise<T>,
   line: (v: T) => string,
+  quitting?: (outcomes: PodOutcome<T>[]) => Promise<void>,
 ): Promise<PodOutcome<T>[]> {
   const out: PodOutcome<T>[] = new Array(pods.length);
+  const begun = new Set<number>();
+  // a second signal quits at once: `quitting` says what is known then (cli/main.ts onQuit) — the pods done, failed or
+  // stopped as they ended, those in flight unknown, the rest not started
+  if (quitting) {
+    onQuit((sig) => {
+      const why = (i: number) => (begun.has(i) ? `quit by a second ${signalName(sig)} while it ran: its state is not known` : `stopped by ${signalName(sig)} before it started`);
+      const code = exitCodeOf(new StoppedError(sig, 'quit'));
+      return quitting(
+        pods.map((pod, i): PodOutcome<T> => {
+          if (out[i]) return out[i]!;
+          const unknown = begun.has(i);
+          return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' } };
+        }),
+      );
+    });
+  }
   let next = 0;
   let done = 0;
   const width = String(pods.length).length;
@@ -125,6 +144,7 @@ export async function forEachPod<T>(
         continue;
       }
       let o: PodOutcome<T>;
+      begun.add(i);
       try {
         const value = await fn(pod);
         o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
@@ -155,6 +175,8 @@ export async function forEachPod<T>(
 export interface StopWords {
   undone: string;
   recorded: string;
+  /** What tells the state of the pods a second signal left unknown: "`kubectl cni-list -n shop -l app=web` tells". */
+  unknown?: string;
   failedRecorded?: { what: string; undo: (pods: string[], outcomes: PodOutcome<unknown>[]) => string };
 }
 
@@ -184,13 +206,15 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   if (!sig) return undefined;
   // the signal came before any pod changed anything (e.g. while the agents started): say so first
   const groups: string[] = outcomes.every((o) => o.state === 'not started') ? ['nothing changed'] : [];
-  const group = (pods: PodOutcome<T>[], what: string) => {
-    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod))})` : ''}`);
+  const group = (pods: PodOutcome<T>[], what: string, hint?: string) => {
+    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod))}${hint ? `; ${hint}` : ''})` : ''}`);
   };
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
+  group(outcomes.filter((o) => o.state === 'unknown'), 'unknown', words.unknown);
   group(outcomes.filter((o) => o.state === 'not started'), 'not started');
-  return `stopped by ${signalName(sig)}: ${groups.join(', ')}`;
+  const quit = outcomes.some((o) => o.state === 'unknown') ? `, quit by a second ${sig}` : '';
+  return `stopped by ${signalName(sig)}${quit}: ${groups.join(', ')}`;
 }
 
 /**
@@ -231,6 +255,29 @@ export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: Sto
     throw new SomeFailedError(msg, new StoppedError(sig, msg));
   }
   throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods${keptText}`, failed[0]!.failure);
+}
+
+/** The words after the pods a second signal left unknown: "`kubectl cni-list -n shop -l 'app=web' …` tells". */
+export function unknownHint(flags: CommonFlags, namespace: string | undefined): string {
+  // -A (namespace undefined): cni-list -A, every namespace, as the batch went over
+  const list = listCommandLine({ ...flags, namespace, ...(flags.all || flags.selector === undefined ? {} : { selector: flags.selector }) });
+  return `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}\` tells`;
+}
+
+/**
+ * What a batch's `quitting` (forEachPod) does with the outcomes known when a second signal quits: `summary` prints
+ * them as the batch's end does (once: a summary printed already is not printed again), then the closing `error:`
+ * line batchExit would end with.
+ */
+export function quitReport<T>(io: Io, verb: string, words: StopWords, summary: (outcomes: PodOutcome<T>[]) => Promise<boolean>): (outcomes: PodOutcome<T>[]) => Promise<void> {
+  return async (outcomes) => {
+    if (!(await summary(outcomes))) return;
+    try {
+      batchExit(outcomes, verb, words);
+    } catch (e) {
+      io.err(`error: ${describeError(e)}\n`);
+    }
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { attachRunsHere, connect, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, recordedCniPathNotes, someNames, type PodOutcome } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, recordedCniPathNotes, someNames, unknownHint, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
@@ -421,6 +421,34 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
     const notes = batchNotes(deps.io);
     const bjob: Job = { ...job, deps: { ...deps, io: notes.io }, records };
+    const words = { ...STOP_WORDS, unknown: unknownHint(flags, namespace) };
+    // the batch's summary, once: at its end, or when a second signal quits it (the pods in flight unknown). A pod
+    // with nothing attached as ifname is done (as one pod: exit 0, a note) and counted apart, in the line and in json
+    let summarized = false;
+    const summary = async (outcomes: PodOutcome<Outcome>[]): Promise<boolean> => {
+      if (summarized) return false;
+      summarized = true;
+      notes.end();
+      const nothing = (o: PodOutcome<Outcome>) => o.ok && o.value!.done.length === 0;
+      if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
+      else if (flags.output !== 'summary') {
+        deps.io.out(await formatData(outcomes.map((o) => ({
+          ...batchRecord(o, (v) => ({
+            detached: detachedOf(v).map((d) => d.network),
+            ...(nothing(o) ? { nothingAttached: true } : {}),
+            ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
+          })),
+          ...(recordedIn(o) !== undefined ? { recordedCacheDir: recordedIn(o) } : {}),
+        })), flags.output));
+      } else {
+        const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
+        const none = outcomes.filter(nothing).length;
+        const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
+        const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
+        deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${none ? `, ${none} had nothing attached` : ''}${also}`, words)}${otherCacheDirs(outcomes)}\n`);
+      }
+      return true;
+    };
     const outcomes = await forEachPod(
       pods,
       parallel,
@@ -442,25 +470,11 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
         return o;
       },
       (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}${o.attemptsRemoved?.length ? `; ${attemptsRemovedWords(job.p.ifname, o.attemptsRemoved)}` : ''}`),
+      quitReport(deps.io, 'detach', words, summary),
     );
-    notes.end();
-    if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
-    else if (flags.output !== 'summary') {
-      deps.io.out(await formatData(outcomes.map((o) => ({
-        ...batchRecord(o, (v) => ({
-          detached: detachedOf(v).map((d) => d.network),
-          ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
-        })),
-        ...(recordedIn(o) !== undefined ? { recordedCacheDir: recordedIn(o) } : {}),
-      })), flags.output));
-    } else {
-      const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
-      const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
-      const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
-      deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${also}`, STOP_WORDS)}${otherCacheDirs(outcomes)}\n`);
-    }
+    await summary(outcomes);
     if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace);
-    batchExit(outcomes, 'detach', STOP_WORDS);
+    batchExit(outcomes, 'detach', words);
   } finally {
     release();
   }

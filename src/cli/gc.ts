@@ -1,7 +1,7 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy } from '../errors.js';
-import { interruptedBy } from '../exec/interrupt.js';
+import { hold, interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
@@ -885,6 +885,14 @@ function recordCounts(c: Pick<RecordChanges, 'added' | 'removed'>, dryRun: boole
   return part(c.added.length, 'added', 'to add') + part(c.removed.length, 'removed', 'to remove');
 }
 
+/**
+ * The summary line's part for the leftover agent pods (leftoverAgents): ", 2 leftover agent pods deleted" (a dry run:
+ * "to delete"; nothing when none). Before, neither run counted them (the dry run's notes alone named them).
+ */
+function agentCount(n: number, dryRun: boolean): string {
+  return n ? `, ${n} leftover agent pod${n === 1 ? '' : 's'} ${dryRun ? 'to delete' : 'deleted'}` : '';
+}
+
 export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
     "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the agent pods that killed commands left behind (finished, their command gone from this host, or past their deadline).",
@@ -1028,7 +1036,15 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
       return target ? waysOut(target, s.entry.ifName, flags) : undefined;
     };
-    const outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
+    // its DELs are a change under way (exec/interrupt.ts hold()): the user's signal stops the one running, starts no
+    // other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts stopEnding)
+    const release = flags.dryRun || stale.length === 0 ? () => undefined : hold();
+    let outcome: Awaited<ReturnType<typeof collectGarbage>>;
+    try {
+      outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
+    } finally {
+      release();
+    }
     outcome.failed.push(...refused);
     left.push(...outcome.busy.map((b) => leftBy(b.stale as Freed, b.error, '')));
     // what was left alone because a command was working on it, as it is now that gc's work here is done (its CNI GC
@@ -1230,7 +1246,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       if (outcome.gcNetworks.length) deps.io.out(`CNI GC ran for network${outcome.gcNetworks.length > 1 ? 's' : ''} ${outcome.gcNetworks.join(', ')}\n`);
       const statuses = settledAheads.filter((a) => a.networkStatus === 'written' || a.networkStatus === 'to write').length;
       const statusesSaid = statuses ? `, ${statuses} network-status entr${statuses === 1 ? 'y' : 'ies'} ${flags.dryRun ? 'to write' : 'written'} (of attaches it settled)` : '';
-      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${statusesSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
+      deps.io.out(`gc: ${verb} ${outcome.freed.length} stale attachment${outcome.freed.length === 1 ? '' : 's'}, ${aliveSaid}${statusesSaid}${left.length ? `, ${left.length} busy (left for a later run)` : ''}${settled.gone.length ? `, ${settled.gone.length} gone meanwhile (freed by the command that held it)` : ''}${interfaceGone.length ? `, ${interfaceGone.length} interface gone (cni-detach frees ${interfaceGone.length === 1 ? 'its lease' : 'their leases'})` : ''}${outcome.gcBusy.length ? `, CNI GC of ${outcome.gcBusy.length} network${outcome.gcBusy.length === 1 ? '' : 's'} left for a later run` : ''}${unchecked.length ? `, ${unchecked.length} could not be checked` : ''}${outcome.failed.length ? `, ${outcome.failed.length} could not be freed` : ''}${elsewhere.length ? `, ${elsewhere.length} kept (recorded in another cache dir)` : ''}${recordCounts(changes, !!flags.dryRun)}${agentCount(agents.deleted.length, !!flags.dryRun)}${stopSaid ? `; ${stopSaid}` : ''}\n`);
     }
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {

@@ -256,6 +256,8 @@ function report(err: unknown, io: Io, verbose: boolean): number {
   const cut = cutBySignal(e, verbose);
   if (cut) e = cut;
   if (e instanceof CniAttachError) {
+    markEnded();
+    said = true;
     io.err(`error: ${describeError(e)}\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
@@ -265,6 +267,8 @@ function report(err: unknown, io: Io, verbose: boolean): number {
     }
     return exitCodeOf(e);
   }
+  markEnded();
+  said = true;
   io.err(`error: internal error: ${shown((e as Error)?.message ?? String(e))}${verbose ? '' : ' (run with -v for details)'}\n`);
   if (verbose) io.err(`${shownLines((e as Error)?.stack ?? '')}\n`);
   return ExitCode.PluginFailed;
@@ -291,36 +295,74 @@ export function cutBySignal(e: unknown, verbose = false): StoppedError | undefin
   if (e instanceof SomeFailedError) return !stoppedBy(e.first) && cutKind(e.first) ? new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, heldOnce() ? 'recorded' : 'nothing') : undefined;
   if (e instanceof CniAttachError && e.kind === 'usage') return undefined;
   if (!heldOnce()) {
-    return new StoppedError(sig, `stopped by ${signalName(sig)} before it changed anything: nothing was changed${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
+    // the words of the signal handler's closing line (stopEnding), whichever of the two ends first
+    const head = closingLine?.(sig) ?? `stopped by ${signalName(sig)} before it changed anything: nothing was changed`;
+    return new StoppedError(sig, `${head}${verbose ? ` (the step it cut short then said: ${said})` : ''}`, 'nothing');
   }
   if (!cutKind(e)) return undefined;
   return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, (e as CniAttachError).left ?? 'recorded');
 }
+
+/** The command's closing line of a stop (stopEnding), once main() runs it: cutBySignal says a stop in the same words. */
+let closingLine: ((sig: NodeJS.Signals) => string) | undefined;
 
 /** An error a step cut short by the signal ends with: an unreachable node or cluster. */
 const cutKind = (e: unknown): boolean => e instanceof CniAttachError && e.kind === 'unreachable';
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
-/** Exit with code, saying first which cleanups begun did not finish (an agent pod whose deletion was not answered). */
-function quit(io: Io, code: number): never {
+/** Say which cleanups begun did not finish (an agent pod whose deletion was not answered). */
+function sayUnfinished(io: Io): void {
   for (const t of unfinishedCleanups()) io.err(`note: ${t}\n`);
-  process.exit(code);
+}
+
+/**
+ * Whether the command has said how it ended: its own `error:` line printed (report), or its run returned (main, which
+ * then exits with its own code). The signal handler prints its closing line only when neither happened (stopEnding).
+ */
+let ended = false;
+let endedNow: () => void = () => undefined;
+const whenEnded = new Promise<void>((r) => (endedNow = r));
+function markEnded(): void {
+  ended = true;
+  endedNow();
+}
+
+/** Whether the command printed its own closing `error:` line (report). */
+let said = false;
+/** How long a stopped command whose run has ended may wait for its stdout to drain. */
+const DRAIN_MS = 300;
+
+/** What a second signal prints before it quits (a batch's summary of what is known then): see onQuit. */
+const quitReports: ((sig: NodeJS.Signals) => Promise<void> | void)[] = [];
+
+/**
+ * Say, when a second signal quits the command, what is known at that moment (a batch: which pods are done, which not
+ * started, which unknown): `report` prints its summary and its `error:` line. Returns the unregister function.
+ */
+export function onQuit(report: (sig: NodeJS.Signals) => Promise<void> | void): () => void {
+  quitReports.push(report);
+  return () => void quitReports.splice(quitReports.indexOf(report) >>> 0, 1);
 }
 
 /** How long a second signal waits for the cleanups (agent pods deleted) before the CLI exits. */
 const QUIT_CLEANUP_MS = 1500;
+/** How long the first signal waits for the cleanups when nothing winds down by itself. */
+const STOP_CLEANUP_MS = 5000;
 
 /**
  * On the first SIGINT/SIGTERM/SIGHUP: kill the running plugins and let the engine roll back and release its lock, then
- * exit 128+signal. When no plugin is running there is nothing to roll back: clean up (an agent pod, at most 5 s) and
- * exit at once — a CLI waiting on a wedged API or runtime stops when asked. A second signal quits: it says what may
- * stay (the intent file and the cluster's write-ahead record let cni-list show it, cni-detach and cni-gc finish the
- * job later) and sends the cleanups (agent pods deleted: a pod left running would hold the node) for at most
- * QUIT_CLEANUP_MS; a third exits at once. `closing`: the last line (`error: …`) of a command that the signal stops
- * before it took any hold (batchStoppedEarly). Returns the handler, for the signals that came before it was in place.
+ * exit 128+signal. When nothing winds down by itself (no plugin running, no hold: a look-up, an API request, the
+ * command still loading) there is nothing to roll back: clean up (an agent pod, at most 5 s) and exit with
+ * `closing`'s line (stopEnding) — unless the command ended first with its own (a command that had made a change is
+ * given the 5 s to say it; one whose stdout does not drain is ended DRAIN_MS later): every stop ends with the note
+ * and one `error:` line. A second signal quits: a batch says what is known then (onQuit: its summary, the pods in
+ * flight "unknown"), else one line says what may stay (the intent file and the cluster's write-ahead record let
+ * cni-list show it, cni-detach and cni-gc finish the job later); the cleanups (agent pods deleted: a pod left running
+ * would hold the node) get at most QUIT_CLEANUP_MS; a third exits at once. Returns the handler, for the signals that
+ * came before it was in place.
  */
-function handleSignals(io: Io, command: string, closing?: (sig: NodeJS.Signals) => string): (sig: NodeJS.Signals) => void {
+function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, quit?: boolean) => string): (sig: NodeJS.Signals) => void {
   let quitting = false;
   const on = (sig: NodeJS.Signals) => {
     const code = SIGNAL_EXIT[sig]!;
@@ -329,36 +371,78 @@ function handleSignals(io: Io, command: string, closing?: (sig: NodeJS.Signals) 
       quitting = true;
       io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
       const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
-      void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => quit(io, code));
+      // the cleanups not finished are said before the closing words, which stay last
+      void Promise.race([runAtEnd(lineTo(io, 'note:')), limit])
+        .then(() => sayUnfinished(io))
+        .then(() => quitReport(io, sig, closing))
+        .finally(() => process.exit(code));
       return;
     }
+    const note = stoppingNote(sig, command);
     if (interrupt(sig) > 0) {
-      io.err(`${stoppingNote(sig, command)}\n`);
+      io.err(`${note}\n`);
       return;
     }
-    io.err(`note: ${sig}: stopping\n`);
-    const limit = new Promise((r) => setTimeout(r, 5000).unref());
-    void Promise.race([runAtEnd(lineTo(io, 'note:')), limit]).finally(() => {
-      // a batch stopped before it began (no hold taken yet: see batchStoppedEarly) says so; one that ended has said all
-      if (closing && !heldOnce()) io.err(`error: ${closing(sig)}\n`);
-      quit(io, code);
-    });
+    io.err(`${note}\n`);
+    const limit = new Promise((r) => setTimeout(r, STOP_CLEANUP_MS).unref());
+    void Promise.race([runAtEnd(lineTo(io, 'note:')), limit])
+      // a command that changed something (a hold was taken and released) ends with its own words, within the bound;
+      // one that began nothing is not waited for (what it would do next, such as an agent pod's creation, must not start)
+      .then(() => (heldOnce() ? Promise.race([whenEnded, new Promise((r) => setTimeout(r, STOP_CLEANUP_MS).unref())]) : undefined))
+      .finally(() => {
+        // main exits with the command's own code — unless its output cannot drain (a pipe nobody reads): then this
+        // does a moment later, as a stop (the output is cut short), with the closing line unless the command said one
+        if (ended) {
+          return void setTimeout(() => {
+            if (!said) io.err(`error: ${closing(sig)}\n`);
+            process.exit(code);
+          }, DRAIN_MS);
+        }
+        markEnded();
+        sayUnfinished(io);
+        io.err(`error: ${closing(sig)}\n`);
+        process.exit(code);
+      });
   };
   for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) process.on(sig, () => on(sig));
   return on;
 }
 
+/** A second signal's report: the batch's (onQuit), at most QUIT_CLEANUP_MS more; else one closing line. */
+async function quitReport(io: Io, sig: NodeJS.Signals, closing: (sig: NodeJS.Signals, quit?: boolean) => string): Promise<void> {
+  if (ended) return;
+  markEnded();
+  if (quitReports.length === 0) {
+    io.err(`error: ${closing(sig, true)}\n`);
+    return;
+  }
+  const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
+  await Promise.race([Promise.all(quitReports.map((r) => Promise.resolve(r(sig)).catch(() => undefined))), limit]);
+}
+
 /**
- * The closing line of a batch (cni-attach or cni-detach with -l/--selector/--all) that the user's signal stopped before
- * the batch itself began (before its hold: the command line read, the cluster connected, the config read): "attach
- * stopped by SIGINT (Ctrl-C) before any pod was started: nothing changed". undefined for any other command line.
+ * The closing line of a command that the user's signal stopped while nothing wound down by itself (cli/main.ts
+ * handleSignals), by what the process had begun: before any change (no hold ever taken: the command line read, the
+ * cluster connected, the pod read, an agent starting) "attach stopped by SIGINT (Ctrl-C) before it changed anything:
+ * nothing was changed" (a batch, -l/--selector/--all: "before any pod was started: nothing changed"); cni-list and
+ * cni-check change nothing; after a change (a hold taken and released) "… after its change: what it printed stands",
+ * gc's after its DELs "… what they freed stays freed, the rest as it was (`kubectl cni-gc --dry-run` says what is left)".
+ * `quit`: the line of a second signal that quit the command ("…, quit by a second SIGINT during its change: what was
+ * being changed stays as it is, recorded where it was (`kubectl cni-list` shows it …)" while a change was under way).
  */
-export function batchStoppedEarly(program: Command, argv: string[]): ((sig: NodeJS.Signals) => string) | undefined {
-  const verb = /cni-(attach|detach)$/.exec(program.name())?.[1];
-  if (!verb) return undefined;
+export function stopEnding(program: Command, argv: string[]): (sig: NodeJS.Signals, quit?: boolean) => string {
+  const verb = /cni-(\w+)$/.exec(program.name())?.[1] ?? program.name();
   const flags = scanArgv(argv, flagSpecs(program)).filter((w) => w.role === 'flag').map((w) => w.text);
-  if (!flags.some((f) => f === '-l' || f === '--all' || f === '--selector' || f.startsWith('--selector='))) return undefined;
-  return (sig) => `${verb} stopped by ${signalName(sig)} before any pod was started: nothing changed`;
+  const batch = (verb === 'attach' || verb === 'detach') && flags.some((f) => f === '-l' || f === '--all' || f === '--selector' || f.startsWith('--selector='));
+  return (sig, quit = false) => {
+    const by = `${verb} stopped by ${signalName(sig)}${quit ? `, quit by a second ${sig}` : ''}`;
+    if (verb === 'list') return `${by}: nothing was changed (listing changes nothing)`;
+    if (verb === 'check') return `${by}: nothing was changed (CHECK changes nothing)`;
+    if (quit && holding()) return `${by} during its change: what was being changed stays as it is, recorded where it was (\`${program.name().replace(/-(attach|detach|gc)$/, '-list')}\` shows it with the command that clears it)`;
+    if (heldOnce() && verb === 'gc') return `${by} after its DELs ran: what they freed stays freed, the rest as it was (\`kubectl cni-gc --dry-run\` says what is left)`;
+    if (heldOnce()) return `${by} after its change: what it printed stands`;
+    return batch ? `${by} before any pod was started: nothing changed` : `${by} before it changed anything: nothing was changed`;
+  };
 }
 
 /**
@@ -397,9 +481,11 @@ export function stoppingNote(sig: string, command: string): string {
 
 /** Entry for bin/: run and exit with the code. */
 export async function main(program: Command, argv = process.argv.slice(2)): Promise<never> {
-  const on = handleSignals(stdio, program.name(), batchStoppedEarly(program, argv));
+  closingLine = stopEnding(program, argv);
+  const on = handleSignals(stdio, program.name(), closingLine);
   for (const sig of earlySignals()) on(sig);
   let code = await runProgram(program, argv);
+  markEnded();
   const sig = interruptedBy();
   // A signal that came while a change was under way (hold()): the engine rolled back (its error says stopped: 128+n)
   // or, when the signal came after the change was committed, finished it: exit 0, the state is as printed.

@@ -9,10 +9,10 @@
  * (named on it) is gone or that is past its deadline (leftoverAgentPods below). The same
  * deadline bounds a command: one running longer than 600 s loses its agent.
  */
-import { UnreachableError, UsageError } from '../errors.js';
+import { StoppedError, UnreachableError, UsageError, signalName } from '../errors.js';
 import { KubeExecExecutor } from '../exec/kube-exec.js';
 import { BatchingExecutor } from '../exec/batch.js';
-import { atEnd, cleanupPending } from '../exec/interrupt.js';
+import { atEnd, cleanupPending, interruptedBy } from '../exec/interrupt.js';
 import type { Executor } from '../exec/types.js';
 import { CriSandboxes } from './cri.js';
 import { NodeLookups } from './node-lookups.js';
@@ -252,6 +252,9 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
       );
     }
     const start = await thisHost.start();
+    // no agent pod is made once the user's signal came: the command ends, its cleanups may have run already
+    const sig = interruptedBy();
+    if (sig) throw new StoppedError(sig, `stopped by ${signalName(sig)} before the agent pod on node ${node} was made: nothing was changed`);
     const making = api.createPod(o.namespace, agentPod(node, o, { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) }));
     const listing = `kubectl get pods -n ${o.namespace} -l ${AGENT_LABEL}=${AGENT_LABEL_VALUE},cni-attach/node=${node}`;
     const answered = cleanupPending(`agent creation ${o.namespace} ${node}`, `an agent pod for node ${node} may have been created in ${o.namespace} (its creation was not answered): \`${listing}\` lists it; it ends at its deadline (${AGENT_LIFE_S} s), and cni-gc deletes it then`);

@@ -7,28 +7,19 @@
  * stand-in API server; no plugin runs in these tests (the config is never used). The batch stopped mid-way is
  * test/reliability/batch-signals.test.ts's; the windows inside a pod's run, test/unit/batch-signal-windows.test.ts's.
  */
-import { readFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { show, spawnCli, type CliResult } from '../helpers/cli.js';
 import { bridgeConf, writeConf } from '../helpers/confs.js';
 import { useLab } from '../helpers/lab.js';
 import { waitFor } from '../helpers/sh.js';
-import { makePod, StandInApiServer } from '../k8s/stand-in-api.js';
+import { makePod, type StandInApiServer } from '../k8s/stand-in-api.js';
+import { ownCodeRuns, useStandInApi } from '../helpers/stops.js';
 
 const lab = useLab('bi');
+const standIn = useStandInApi();
 let api: StandInApiServer;
-
-beforeAll(async () => {
-  api = await StandInApiServer.start();
-});
-afterEach(async () => {
-  api.clearInterceptors();
-  api.clearRequests();
-  for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
-  for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
-});
-afterAll(async () => {
-  await api?.stop();
+beforeEach(() => {
+  api = standIn();
 });
 
 /** Two pods on two other nodes, and the batch's command line from a laptop. */
@@ -42,16 +33,6 @@ async function world(): Promise<string[]> {
     '-l', 'app=web', '-n', 'shop', '--ifname', 'net1', '--conf', conf, '--kubeconfig', api.kubeconfigPath,
     '--cache-dir', `${ws.dir}/laptop-cache`, '--runtime', 'agent', '--agent-image', 'cni-attach-test/agent:none', '--cni-path', '/usr/lib/cni',
   ];
-}
-
-/**
- * Whether the process's own code has begun: its loader catches SIGHUP from its first line (bin/load-bundle.cjs),
- * which Node alone does not (its start-up catches SIGINT and SIGTERM only to reset the terminal, then dies of them).
- */
-async function ownCodeRuns(pid: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  return caught !== undefined && (BigInt(`0x${caught}`) & 1n) === 1n;
 }
 
 /** The run's end, checked: exit 130, the closing line last on stderr; nothing of it left in the cluster. */

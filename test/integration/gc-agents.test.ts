@@ -106,6 +106,11 @@ describe('cni-gc and the agent pods of killed commands', () => {
     const dry = await runCli('gc', ['--dry-run', ...cluster]);
     expectOk(dry);
     expect(dry.stderr.split('\n').filter(Boolean).sort(), show(dry)).toEqual(said('would delete'));
+    // counted in the summary as the real run counts them (before: named in notes, not counted)
+    expect(dry.stdout, show(dry)).toBe('gc: would free 0 stale attachments, 0 alive, 4 leftover agent pods to delete');
+    const dryJson = await runCli('gc', ['--dry-run', '-o', 'json', ...cluster]);
+    expectOk(dryJson);
+    expect(JSON.parse(dryJson.stdout).agentPodsDeleted.sort(), show(dryJson)).toEqual(deletable.map((n) => `kube-system/${n}`).sort());
     expect(agents()).toHaveLength(6);
     expect(api.requests.filter((q) => q.method === 'DELETE')).toEqual([]);
 
@@ -114,6 +119,10 @@ describe('cni-gc and the agent pods of killed commands', () => {
     expectOk(g);
     expect(g.stderr.split('\n').filter(Boolean).sort(), show(g)).toEqual(said('deleted'));
     expect(JSON.parse(g.stdout).agentPodsDeleted.sort()).toEqual(deletable.map((n) => `kube-system/${n}`).sort());
+    // nothing left to delete: the next run counts none
+    const again = await runCli('gc', cluster);
+    expectOk(again);
+    expect(again.stdout, show(again)).toBe('gc: freed 0 stale attachments, 0 alive');
     expect(agents().map((p) => p.metadata.name).sort()).toEqual(['cni-attach-agent-inuse', 'cni-attach-agent-mine']);
     // each delete names the very pod that was listed (a uid precondition), and what it asked the shipped RBAC allows
     const deletes = api.requests.filter((q) => q.method === 'DELETE');

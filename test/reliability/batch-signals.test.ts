@@ -38,9 +38,9 @@ const pw = usePodWorld(lab, NS);
  * The 'slow' plugin (after the bridge): logs each ADD/DEL with its pod; for the pods in `slowOn` its `command` marks
  * that it started, then sleeps (until the signal kills it).
  */
-function slowPlugin(dir: string, log: string, marker: string, slowOn: 'ADD' | 'DEL' | 'none') {
+function slowPlugin(dir: string, log: string, marker: string, slowOn: 'ADD' | 'DEL' | 'ADD+DEL' | 'none') {
   const pod = `POD=$(printf '%s' "$CNI_ARGS" | sed -n 's/.*K8S_POD_NAME=\\([^;]*\\).*/\\1/p')`;
-  const slow = (cmd: string) => (slowOn === cmd ? `case "$POD" in ${SLOW.join('|')}) touch ${dir}/started-$POD; sleep ${marker};; esac\n` : '');
+  const slow = (cmd: string) => (slowOn.split('+').includes(cmd) ? `case "$POD" in ${SLOW.join('|')}) touch ${dir}/started-$POD; sleep ${marker};; esac\n` : '');
   return fakePlugin(dir, 'slow', {
     add: `${pod}\necho "ADD $POD" >> ${log}\n${slow('ADD')}${passThroughAdd('0')}`,
     del: `${pod}\necho "DEL $POD" >> ${log}\n${slow('DEL')}exit 0`,
@@ -65,7 +65,7 @@ async function world() {
     '-l', 'app=web', '-n', NS, '--ifname', 'eth1', '--kubeconfig', pw.api.kubeconfigPath, '--cache-dir', ws.cacheDir,
     '--cni-path', `${ws.pluginDir}:${CNI_DIR}`, '--docker-host', dockerHost(), '--runtime', 'docker', '--parallel', '2', ...more,
   ];
-  const plugin = (slowOn: 'ADD' | 'DEL' | 'none') => slowPlugin(ws.pluginDir, log, marker, slowOn);
+  const plugin = (slowOn: 'ADD' | 'DEL' | 'ADD+DEL' | 'none') => slowPlugin(ws.pluginDir, log, marker, slowOn);
   const logged = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   return { ws, net, conf, pods, args, plugin, logged, marker };
 }
@@ -162,7 +162,8 @@ describe('a -l batch stops outright on the first signal', () => {
     await w.plugin('none');
     const again = await runCli('attach', w.args('--conf', w.conf));
     expectOk(again);
-    expect(again.stdout.trim()).toBe('eth1 attached to 6 of 6 pods');
+    // the 2 done before the signal are counted as already attached (before, not told apart)
+    expect(again.stdout.trim()).toBe('eth1 attached to 6 of 6 pods (2 already attached)');
     for (const p of PODS) attached(w, p, await stateOf(w, p), 'after the second attach');
   }, 120_000);
 
@@ -188,7 +189,56 @@ describe('a -l batch stops outright on the first signal', () => {
     await w.plugin('none');
     const again = await runCli('detach', w.args());
     expectOk(again);
-    expect(again.stdout.trim()).toBe('eth1 detached from 4 of 6 pods');
+    // the 2 detached before the signal are counted apart (before, not at all: "detached from 4 of 6 pods")
+    expect(again.stdout.trim()).toBe('eth1 detached from 4 of 6 pods, 2 had nothing attached');
     for (const p of PODS) untouched(p, await stateOf(w, p), 'after the second detach');
+  }, 120_000);
+
+  it.each(['summary', 'json'] as const)('attach, SIGINT twice while the rollbacks hang: the summary (%s) says what is known, the pods in flight unknown; exit 130', async (output) => {
+    const w = await world();
+    // the slow pods' ADD and their rollback's DEL both hang: the first signal cannot end them, the second quits
+    await w.plugin('ADD+DEL');
+    const run = spawnCli('attach', w.args('--conf', w.conf, ...(output === 'json' ? ['-o', 'json'] : [])));
+    expect(await waitFor(async () => SLOW.every((p) => existsSync(join(w.ws.pluginDir, `started-${p}`))), 30_000), 'the slow pods are in their ADD').toBe(true);
+    run.kill('SIGINT');
+    expect(await waitFor(async () => (await w.logged()).filter((l) => /^DEL web-[34]$/.test(l)).length === 2, 10_000), 'the rollbacks began').toBe(true);
+    const t0 = Date.now();
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(Date.now() - t0, show(r)).toBeLessThan(3_000);
+    expect(r.exitCode, show(r)).toBe(130);
+    expect(r.stderr, show(r)).toMatch(/^note: SIGINT again: quitting now;/m);
+    const hint = `\`kubectl cni-list -n ${NS} -l app=web `;
+    if (output === 'summary') {
+      // before: no summary at all
+      expect(r.stdout.trim(), show(r)).toContain(`eth1 attached to 2 of 6 pods; stopped by SIGINT (Ctrl-C), quit by a second SIGINT: 2 unknown (${podsOf(SLOW)}; ${hint}`);
+      expect(r.stdout.trim(), show(r)).toMatch(new RegExp(`\` tells\\), 2 not started \\(${NS}/web-5, ${NS}/web-6\\)$`));
+    } else {
+      const list = JSON.parse(r.stdout) as { pod: string; ok: boolean; state?: string; exitCode?: number }[];
+      expect(list.map((o) => `${o.pod} ${o.ok ? 'done' : `${o.state} ${o.exitCode}`}`), show(r)).toEqual([
+        `${NS}/web-1 done`, `${NS}/web-2 done`, `${NS}/web-3 unknown 130`, `${NS}/web-4 unknown 130`, `${NS}/web-5 not started 130`, `${NS}/web-6 not started 130`,
+      ]);
+    }
+    expect(r.stderr.trim().split('\n').at(-1), show(r)).toBe('error: attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT: 2 unknown, 2 not started; 2 of 6 pods done');
+    // what the summary says of the pods done and not started is what they hold
+    for (const p of ['web-1', 'web-2']) attached(w, p, await stateOf(w, p), 'done before the signals');
+    for (const p of ['web-5', 'web-6']) untouched(p, await stateOf(w, p), 'not started');
+  }, 120_000);
+
+  it('attach of one pod, SIGINT twice while its rollback hangs: the closing line says what stays; exit 130 (before: no error line)', async () => {
+    const w = await world();
+    await w.plugin('ADD+DEL');
+    const one = w.args('--conf', w.conf).map((a) => (a === '-l' ? 'web-3' : a)).filter((a) => a !== 'app=web' && a !== '--parallel' && a !== '2');
+    const run = spawnCli('attach', one);
+    expect(await waitFor(async () => existsSync(join(w.ws.pluginDir, 'started-web-3')), 30_000), 'in its ADD').toBe(true);
+    run.kill('SIGINT');
+    expect(await waitFor(async () => (await w.logged()).includes('DEL web-3'), 10_000), 'its rollback began').toBe(true);
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(130);
+    expect(r.stderr.trim().split('\n').at(-1), show(r)).toBe(
+      'error: attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it)',
+    );
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), show(r)).toHaveLength(1);
   }, 120_000);
 });

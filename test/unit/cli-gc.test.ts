@@ -868,7 +868,8 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
       'note: left agent pod kube-system/cni-attach-agent-new01 on node node-b: Pending, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
       expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a cni-attach command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at \S+Z, a cni-gc deletes it$/),
     ]);
-    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
+    // counted in the summary (before: the notes alone said them)
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 4 leftover agent pods deleted\n');
   });
 
   it('--dry-run says what it would delete and deletes nothing; --agent-namespace says where to look; -o json lists them', async () => {
@@ -877,6 +878,8 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
     expect(w.kube.deleted).toEqual([]);
     expect(w.stderr()).toContain('note: would delete agent pod kube-system/cni-attach-agent-dead1 on node node-b: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally\n');
     expect(w.stderr().match(/would delete/g)).toHaveLength(4);
+    // and counts them as the real run does (before: not counted, "gc: would free 0 stale attachments, 0 alive")
+    expect(w.stdout()).toBe('gc: would free 0 stale attachments, 0 alive, 4 leftover agent pods to delete\n');
     expect(await w.cli(gcCommand, ['--agent-namespace', 'cni-tools', '-o', 'json'])).toBe(0);
     expect(w.kube.deleted).toEqual(['cni-tools/cni-attach-agent-tools']);
     expect(JSON.parse(w.stdout()).agentPodsDeleted).toEqual(['cni-tools/cni-attach-agent-tools']);

@@ -578,6 +578,22 @@ describe('-l / --all: many pods', () => {
     expect(m.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 failed (shop/web-2), 1 not rolled back; the 1 not rolled back stays recorded (interrupted): `kubectl cni-detach web-2 -n shop --ifname eth1` runs its DEL again (`kubectl cni-detach web-2 -n shop --ifname eth1 --force` forgets it if that DEL keeps failing)\n');
   });
 
+  it('a batch counts the pods that had nothing to do apart: detach "N had nothing attached", attach "(N already attached)", in the line and in -o json (before: not counted at all)', async () => {
+    const m = many(3);
+    m.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', c.env.CNI_NETNS!)) } : {}));
+    expect(await m.cli(attachCommand, ['web-2', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(await m.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(m.stdout()).toBe('eth1 attached to 3 of 3 pods (1 already attached)\n');
+    expect(await m.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(m.stdout()) as { alreadyAttached?: boolean }[]).map((r) => r.alreadyAttached)).toEqual([true, true, true]);
+    expect(await m.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(await m.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(m.stdout()).toBe('eth1 detached from 2 of 3 pods, 1 had nothing attached\n');
+    expect(m.stderr()).toMatch(/\] shop\/web-1: nothing attached as eth1\n/);
+    expect(await m.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(m.stdout())).toEqual(['web-1', 'web-2', 'web-3'].map((p) => ({ pod: `shop/${p}`, ok: true, detached: [], nothingAttached: true })));
+  });
+
   it('12 pods failing: each named once on stderr (its line) and in a summary of 5 names on stdout; the error line counts', async () => {
     const w = many(12);
     for (let i = 1; i <= 12; i++) w.runtime.sandboxes.delete(`shop/web-${i}`);

@@ -156,3 +156,27 @@ describe('cni-list and cni-gc whose look-ups the signal cut short: a stop, exit 
     expect(w.stdout()).toMatch(/; stopped by SIGINT \(Ctrl-C\): 1 node not visited \(node-2\)$/m);
   });
 });
+
+describe('the closing line of a stop the command did not end itself (cli/main.ts stopEnding): by command and by what it had begun', () => {
+  async function ending(make: () => import('commander').Command, argv: string[]) {
+    const main = await import('../../src/cli/main.js');
+    return main.stopEnding(make(), argv);
+  }
+  it('before any change: one pod, a batch, list, check, gc; during a change quit by a second signal; after a change', async () => {
+    const { attach, detach, check, interrupt } = fresh;
+    const list = await import('../../src/cli/list.js');
+    const gc = await import('../../src/cli/gc.js');
+    expect((await ending(attach.attachCommand, POD))('SIGINT')).toBe('attach stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed');
+    expect((await ending(detach.detachCommand, ['-l', 'app=web', '--ifname', 'eth1']))('SIGTERM')).toBe('detach stopped by SIGTERM before any pod was started: nothing changed');
+    expect((await ending(check.checkCommand, POD))('SIGINT')).toBe('check stopped by SIGINT (Ctrl-C): nothing was changed (CHECK changes nothing)');
+    expect((await ending(list.listCommand, ['-A']))('SIGHUP', true)).toBe('list stopped by SIGHUP, quit by a second SIGHUP: nothing was changed (listing changes nothing)');
+    expect((await ending(gc.gcCommand, ['--dry-run']))('SIGINT')).toBe('gc stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed');
+    const release = interrupt.hold();
+    expect((await ending(attach.attachCommand, POD))('SIGINT', true)).toBe(
+      'attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it)',
+    );
+    release();
+    expect((await ending(attach.attachCommand, POD))('SIGINT')).toBe('attach stopped by SIGINT (Ctrl-C) after its change: what it printed stands');
+    expect((await ending(gc.gcCommand, []))('SIGINT')).toBe('gc stopped by SIGINT (Ctrl-C) after its DELs ran: what they freed stays freed, the rest as it was (`kubectl cni-gc --dry-run` says what is left)');
+  });
+});
