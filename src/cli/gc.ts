@@ -368,6 +368,7 @@ async function recordsPass(
         for (const [r] of v.sandboxGone) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
         out.unchecked.push(...v.unchecked);
         out.busy.push(...v.attaching);
+        out.kept.push(...v.kept);
         out.records.added.push(...v.changes.added);
         out.records.removed.push(...v.changes.removed);
         out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
@@ -700,9 +701,9 @@ async function reconcileNode(
   pods: Pod[],
   all: AttachmentRecord[],
   rt?: PodRuntime,
-): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[] }> {
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
   const { classify, podOf } = await load.attachmentState();
-  const { recordKey, recordName, recordAgainstNode, recordedIn } = await import('../resolve/records.js');
+  const { recordKey, recordName, recordAgainstNode, recordedIn, recordedCommand } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
   const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
   // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
@@ -754,9 +755,17 @@ async function reconcileNode(
   // pass, as on this host; as a record of its entry, with the --cni-path its attach recorded (its record's, under its
   // key or its write-ahead's), so that its DEL finds the plugins its ADD ran
   const interrupted: [AttachmentRecord, Classified][] = [];
+  const kept: { record: AttachmentRecord; why: string }[] = [];
   for (const c of classified) {
     if (c.state !== 'interrupted' || !c.livePod || !c.pod) continue;
     const own = mine.find((r) => r.node === node && (r.attaching ? r.uid === (c.pod!.uid ?? '') && r.ifname === c.entry.ifName : r.containerId === c.entry.containerId && r.ifname === c.entry.ifName));
+    // its write-ahead names another host's command within the time bound it recorded: cni-detach answers busy for it
+    // (cli/targets.ts refuseIfAttaching), and gc leaves it alike until then (an outside tester saw gc free what the
+    // detach called busy)
+    if (own?.attaching && own.until !== undefined && (await recordedCommand(own)) === undefined) {
+      kept.push({ record: own, why: `node ${node} holds its intent, and its attach${own.by ? commandInParens(own.by, thisHost.host) : ''}, begun at ${own.since}, may still be running: it is taken as running until ${own.until}, the time bound it recorded (cni-detach answers busy until then)` });
+      continue;
+    }
     const r = await recordOfEntry(flags, c, node);
     interrupted.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
   }
@@ -779,7 +788,7 @@ async function reconcileNode(
   // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
   const interfaceGone = classified.filter((c) => c.state === 'interface gone' && c.livePod);
-  return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone };
+  return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone, kept };
 }
 
 /**

@@ -469,6 +469,13 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
             remedy: 'cni-gc settles its record', clear: gcCommandLine(flags), clearHint: undefined,
           });
           toJudge.push({ row, r: { ...r, containerId: v.held.entry.containerId }, pod: j.pod });
+        } else if (v.state === 'interrupted' && j.command === undefined && r.attaching && r.until !== undefined) {
+          // another host's command, within the time bound it recorded: cni-detach answers busy, cni-gc leaves it
+          patchRow(row, {
+            state: 'attaching', brief: `until ${r.until}`,
+            reason: `${began} and has not finished: node ${node} holds its intent, its lock free; its command${pid} may still be running (only on that host can it be told): it is taken as running until ${r.until}, the time bound it recorded — until then cni-detach answers busy and cni-gc leaves it; after it, either undoes it`,
+            remedy: undefined, clear: undefined, clearHint: undefined,
+          });
         } else if (v.state === 'interrupted') {
           patchRow(row, {
             state: 'interrupted', brief: 'attach did not finish',

@@ -1485,13 +1485,16 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     const intent = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/cni-attach/intents/net-${w.cid}-net1`, JSON.stringify(heldEntry(w, true)));
     const lock = (w: ReturnType<typeof setup>) => w.node2.files.set(lockPath('/var/lib/cni', w.cid, 'net1'), 'laptop-2 77 1\n');
     const gone = async () => ({ host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` });
-    const cases: { held: string; node: (w: ReturnType<typeof setup>) => void; by?: 'other'; list: Record<string, unknown>; gc: RegExp; not?: RegExp }[] = [
+    const cases: { held: string; node: (w: ReturnType<typeof setup>) => void; by?: 'other' | 'bounded' | 'past'; list: Record<string, unknown>; gc: RegExp; not?: RegExp }[] = [
       { held: 'its result, no lock (the attach finished)', node: result, list: { state: 'attached', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and finished there \(node node-2 holds its result: no intent, no lock\), but its record still says attaching: .*; cni-gc settles it from what node node-2 holds, and writes the pod's network-status entry as the attach would have$/), clearCommand: 'kubectl cni-gc', containerId: 'c'.repeat(64), addresses: ['198.18.0.2/24'] }, gc: /^would settle the record of net1 of pod shop\/db-1 /m },
       { held: 'its result, its lock held', node: (w) => (result(w), lock(w)), list: { state: 'attaching', reason: expect.stringMatching(/holds its lock on node node-2 right now/) }, gc: /^gc: would free 0 stale attachments/m, not: /settle|would free net1/ },
       { held: 'its intent, no lock (killed during its ADD)', node: intent, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds its intent and no result, its lock free/), clearCommand: 'kubectl cni-detach db-1 -n shop --ifname net1' }, gc: /^would free net1 of pod shop\/db-1 \(network net\)/m },
       { held: 'its intent, its lock held', node: (w) => (intent(w), lock(w)), list: { state: 'attaching' }, gc: /1 busy \(left for a later run\)/, not: /would free net1/ },
       { held: 'nothing, its command gone', node: () => undefined, list: { state: 'interrupted', reason: expect.stringMatching(/node node-2 holds nothing of it \(no intent, no result, no lock\): only the record is left; cni-gc forgets it$/), clearCommand: 'kubectl cni-gc' }, gc: /^would forget the record of net1 of pod shop\/db-1 /m },
       { held: 'nothing, another host\'s command', node: () => undefined, by: 'other', list: { state: 'attaching', reason: expect.stringMatching(/; node node-2 holds nothing of it yet \(no intent, no result, no lock\)$/) }, gc: /^gc: would free 0 stale attachments, 0 alive$/m, not: /forget|settle/ },
+      // another host's command within the time bound it recorded: as cni-detach (busy), not freed (tryout: gc freed it)
+      { held: 'its intent, no lock, another host\'s command within its bound', node: intent, by: 'bounded', list: { state: 'attaching', reason: expect.stringMatching(/its command \(pid 77 on host laptop-2\) may still be running .*taken as running until 2099-01-01T00:00:00Z/) }, gc: /^gc: would free 0 stale attachments/m, not: /would free net1/ },
+      { held: 'its intent, no lock, another host\'s command past its bound', node: intent, by: 'past', list: { state: 'interrupted', clearCommand: 'kubectl cni-detach db-1 -n shop --ifname net1' }, gc: /^would free net1 of pod shop\/db-1 \(network net\)/m },
     ];
     // an interrupted record (its attach failed, and so did its rollback): its intent, its lock held, or nothing held
     const interrupted: typeof cases = [
@@ -1502,6 +1505,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     for (const c of [...cases, ...interrupted]) {
       const w = setup();
       if (interrupted.includes(c)) await addRecord(w.kube, 'kube-system', rec({ containerId: w.cid, addresses: [], since: '2026-12-01T21:00:00Z', interrupted: true }));
+      else if (c.by === 'bounded' || c.by === 'past') await ahead(w, { host: 'laptop-2', pid: 77, start: '1' }, c.by === 'bounded' ? '2099-01-01T00:00:00Z' : '2026-12-01T21:08:00Z');
       else await ahead(w, c.by === 'other' ? { host: 'laptop-2', pid: 77, start: '1' } : await gone());
       c.node(w);
       expect(await w.cli(listCommand, ['-A', '--node', 'node-2', '-o', 'json']), `${c.held}: ${w.stderr()}`).toBe(0);
