@@ -133,10 +133,13 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
         ...row,
         state: 'interrupted',
         brief: command === 'gone' ? `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}` : `past its bound ${r.until}`,
-        reason: `${began} and did not finish: ${gone} without settling this record (killed, or the cluster could not be reached when it ended: it said so then); ${mayKeep}; or, if the attach finished there before its command went, cni-gc (which visits node ${r.node}) settles the record from what it holds`,
-        remedy: 'cni-detach clears it',
-        clear,
-        clearHint: `what that command started on node ${r.node} may run until its time limit ends: until then cni-detach answers busy and says when`,
+        // what its node holds decides — its result (the attach finished), its intent (it did not), nothing — and only a
+        // visit tells: cni-gc makes it and does the right thing for each; a cni-detach offered here undid a finished
+        // attach (an outside tester saw that after a kill -9'd batch)
+        reason: `${began} and did not settle its record: ${gone} (killed, or the cluster could not be reached when it ended: it said so then); what node ${r.node} holds decides: its result (the attach finished there: cni-gc settles the record and writes the pod's network-status entry), its intent (it did not: the interface and its lease may remain, and cni-detach or cni-gc undoes it), or nothing (cni-gc forgets the record); cni-list --node ${r.node} shows which`,
+        remedy: `cni-gc judges it on node ${r.node}`,
+        clear: gcCommandLine(flags),
+        clearHint: `it visits node ${r.node}; \`cni-list --node ${r.node}\` shows what that node holds of it`,
       };
     }
     const which =
@@ -149,6 +152,8 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       brief: `since ${r.since}${age ? ` (${age})` : ''}`,
       reason: `${began} and has not finished: ${which}`,
       ...(command === 'running' ? {} : { remedy: 'cni-detach clears it (once no attach runs)', clear }),
+      // another host's, within the time bound it recorded: the cni-detach offered answers busy until then
+      ...(command === undefined && r.until ? { clearHint: `until ${r.until}, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running` } : {}),
     };
   }
   if (r.interrupted && row.state === 'attached') {

@@ -486,12 +486,13 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // killed"), so interrupted, since when, and the command that clears it
     const row = await listed();
     expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
-    expect(row.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and did not finish: its command \\(pid ${run.pid} on this host \\S+\\) is gone without settling this record`));
-    expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig /);
+    expect(row.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and did not settle its record: its command \\(pid ${run.pid} on this host \\S+\\) is gone \\(killed, .*\\); what node node-a holds decides: `));
+    // cni-gc, which judges it by what node-a holds (before: a cni-detach, which would undo an attach that finished)
+    expect(row.clearCommand).toMatch(/^kubectl cni-gc --kubeconfig /);
     const table = await runCli('list', w.listArgs);
     expectOk(table);
     expect(table.stdout).toMatch(new RegExp(`^shop +web-1 +net1 +\\S+ +<none> +interrupted +.*its command is gone( \\(pid ${run.pid} on this host \\S+\\))?$`, 'm'));
-    expect(table.stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(what that command started on node node-a may run until its time limit ends: until then cni-detach answers busy and says when\)$/m);
+    expect(table.stderr).toMatch(/^note: to clear the record in state interrupted: `kubectl cni-gc [^`]*`$/m);
 
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode, 'net1 is there before gc').toBe(0);
@@ -1261,12 +1262,16 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const row = (JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1' && x.ifname === 'net1')!;
     expect(row.state).toBe('interrupted');
     await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
-    expect(row.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 /);
-    // pasted at once it is busy (the DEL the quit left may still run there), saying when it is free; then it clears
+    expect(row.clearCommand).toMatch(/^kubectl cni-gc /);
+    // pasted at once it leaves it (the DEL the quit left may still run there: its lock), saying so; then it frees it
     const pasted = row.clearCommand.split(' ').slice(2);
-    const first = await runCli('detach', pasted);
-    expect(first.stderr).toMatch(/what it started on node node-a may run until its time limit ends; the lock is free in \d+s/);
-    expectOk(await untilFree('detach', pasted, { first, ms: 30_000 }));
+    const busy = (r: CliResult) => /busy \(left for a later run\)/.test(r.stdout);
+    const first = await runCli('gc', pasted);
+    expectOk(first);
+    expect(first.stdout).toMatch(/, 1 busy \(left for a later run\)/);
+    const freed = await untilFree('gc', pasted, { first, busy, ms: 30_000 });
+    expectOk(freed);
+    expect(freed.stdout).toMatch(/^freed net1 of pod shop\/web-1 /m);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
   });
