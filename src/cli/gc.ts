@@ -391,6 +391,22 @@ async function recordsPass(
           const v = await writeAheadOnNode(r, cache!, () => attemptLock(r));
           // its attach finished there and never settled its record: the record it would have written replaces it
           // (an intent is judged above, by reconcileNode; a lock held is a command working on it: left as it is)
+          // a settled record already names that attachment (its containerId and ifname, of this pod): this write-ahead
+          // is another attach's of the same interface — one that found it attached, or one of another host — and is
+          // not the attachment's: settling it counted the attachment twice and rewrote its `since` (an outside
+          // tester saw "2 alive" for one interface). Forgotten once its command is gone (or past its bound); kept while
+          // it may run (its own settle removes it)
+          const recorded = v.state === 'finished' ? all.find((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === v.held.entry.containerId) : undefined;
+          if (recorded) {
+            const command = await records.recordedCommand(r);
+            const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+            const same = `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`;
+            if (command === 'gone' || command === 'past') {
+              out.forgotten.push({ record: r, why: `${who} ${command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`}, and ${same}` });
+              if (!flags.dryRun) forget.push(r);
+            } else if (command === undefined) out.kept.push({ record: r, why: `${same}, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
+            continue;
+          }
           if (v.state === 'finished') {
             const held = v.held;
             const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };

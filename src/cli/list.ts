@@ -711,7 +711,21 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       }
       if (!wantedRecord(r) || seen.has(`${r.containerId}/${r.ifname}`) || (r.attaching && seenPods.has(`${r.namespace}/${r.pod}/${r.ifname}`))) continue;
       const command = r.attaching ? await recordsModule!.recordedCommand(r) : undefined;
+      // a write-ahead of an interface a settled record of that pod names: another attach's of it (one that found it
+      // attached, or another host's), not a second attachment — not listed once its command is gone (cni-gc forgets
+      // it), else said as what it is (an outside tester saw two rows, both attached, for one interface)
+      const settled = r.attaching ? records.find((x) => !x.attaching && !x.interrupted && x.namespace === r.namespace && x.pod === r.pod && x.uid === r.uid && x.ifname === r.ifname) : undefined;
+      if (settled && (command === 'gone' || command === 'past')) continue;
       const row = recordRow(r, podList ? livePods.get(`${r.namespace}/${r.pod}`) : null, flags, Date.now(), command);
+      if (settled && row.state !== 'pod gone' && row.state !== 'recorded') {
+        patchRow(row, {
+          state: 'attaching', brief: 'another attach of it', addresses: [],
+          reason: `another attach of ${r.ifname} began at ${r.since}${r.by ? commandInParens(r.by, thisHost.host) : ''} and has not settled its record, while ${r.ifname} is attached and recorded (since ${settled.since}): ${command === 'running' ? 'its command runs right now' : `its command may still be running${r.until ? ` (taken as running until ${r.until}, the time bound it recorded)` : ''}`}; its record goes when it ends, or cni-gc forgets it once its command is gone`,
+          remedy: undefined, clear: undefined, clearHint: undefined,
+        });
+        remote.push(row);
+        continue;
+      }
       remote.push(row);
       const there = asked.includes(r.node) && r.node !== deps.hostname();
       // a write-ahead record of a live pod: judged by what its node holds of it, as cni-gc judges it (judgeWriteAheads)

@@ -1484,6 +1484,35 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
   });
 
+  it('a write-ahead of an interface a settled record already names (another attach of it): cni-gc neither settles it over that record nor counts it alive twice; kept while its command may run, forgotten after; cni-list shows it as another attach, then not at all (tryout: "2 alive", since rewritten)', async () => {
+    const w = setup();
+    w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(heldEntry(w)));
+    await addRecord(w.kube, 'kube-system', rec({ containerId: w.cid, since: '2026-12-01T20:00:00Z' }));
+    const settledSince = async () => (await listRecords(w.kube, 'kube-system')).filter((r) => !r.attaching).map((r) => r.since);
+    const rows = async () => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; brief?: string; reason?: string }[] }).items.filter((i) => i.pod === 'db-1').map((i) => i.state);
+    };
+    // another host's, within its bound
+    await ahead(w, { host: 'laptop-2', pid: 77, start: '1' }, '2099-01-01T00:00:00Z');
+    expect(await rows()).toEqual(['attached', 'attaching']);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stderr()).toMatch(/note: kept the record of net1 of pod shop\/db-1 .*net1 is attached there and recorded by the attach of 2026-12-01T20:00:00Z \(the same sandbox\): this write-ahead is another attach's of it, and its attach \(pid 77 on host laptop-2\), begun at 2026-12-01T21:00:00Z, may still be running/);
+    expect(await settledSince()).toEqual(['2026-12-01T20:00:00Z']);
+    expect((await listRecords(w.kube, 'kube-system')).filter((r) => r.attaching)).toHaveLength(1);
+    // past its bound: not listed, and forgotten (its dry run first)
+    const [a] = (await listRecords(w.kube, 'kube-system')).filter((r) => r.attaching);
+    await removeRecordKeys(w.kube, 'kube-system', 'node-2', [a!.key!]);
+    await ahead(w, { host: 'laptop-2', pid: 77, start: '1' }, '2026-12-01T21:08:00Z');
+    expect(await rows()).toEqual(['attached']);
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(w.stdout()).toMatch(/^would forget the record of net1 of pod shop\/db-1 .*is past its time bound \(2026-12-01T21:08:00Z, which it recorded\), and net1 is attached there and recorded by the attach of 2026-12-01T20:00:00Z/m);
+    expect(w.stdout()).toMatch(/^gc: would free 0 stale attachments, 1 alive/m);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => [!!r.attaching, r.since])).toEqual([[false, '2026-12-01T20:00:00Z']]);
+  });
+
   it('cni-list --node judges a write-ahead record by what its node holds, as cni-gc and its dry run do, for every node state (tryout: the finished attach of a kill -9\'d batch listed interrupted with a cni-detach, while cni-gc --dry-run would settle it)', async () => {
     const result = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(heldEntry(w)));
     const intent = (w: ReturnType<typeof setup>) => w.node2.files.set(`/var/lib/cni/cni-attach/intents/net-${w.cid}-net1`, JSON.stringify(heldEntry(w, true)));
