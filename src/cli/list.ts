@@ -387,15 +387,39 @@ interface Judged {
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
 async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
-  const [{ judgeOnNode, recordFound }, { CACHE_KIND }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js')]);
+  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js')]);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
     const these = rows.filter((j) => j.r.node === node);
     const judged = await judgeOnNode(runtimes, node, these.map((j) => recordFound(j.r, CACHE_KIND)), pods, exec);
-    these.forEach(({ row, r }, i) => {
+    // what the node's cache holds under each record's key (of the cache dir listed): a record of nothing there is not
+    // an attachment, whatever its sandbox's links say (an outside tester saw `interface gone … lease still held` for
+    // a record a killed cni-detach left after its DEL, while the node held no entry and no lease)
+    const unheld = new Set<Judged>();
+    try {
+      const mine = these.filter((j, i) => !judged[i]!.unchecked && recordedIn(j.r, flags.cacheDir));
+      if (mine.length > 0) {
+        const { exec: there } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, exec, true);
+        const { cache } = prepareEngine({ ...flags, timeout: '60s' }, there!, deps);
+        for (const j of mine) if ((await cache.find(j.r.containerId, j.r.ifname)).length === 0) unheld.add(j);
+      }
+    } catch (e) {
+      first ??= e as Error;
+    }
+    these.forEach((j, i) => {
+      const { row, r } = j;
       const c = judged[i]!;
-      if (c.unchecked) {
+      if (unheld.has(j)) {
+        patchRow(row, {
+          state: 'mismatched',
+          brief: 'node holds nothing of it',
+          reason: `the cluster records ${r.ifname} attached on node ${node} since ${r.since}, but node ${node}'s cache holds nothing of it (no result, no intent): a cni-detach stopped after its DEL ran, before it updated the cluster, or the entry was removed there by hand${c.state === 'interface gone' ? `; ${r.ifname} is not in its sandbox either` : ''}; cni-detach removes the pod's network-status entry and this record`,
+          remedy: 'cni-detach removes the record',
+          clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+          clearHint: undefined,
+        });
+      } else if (c.unchecked) {
         first ??= c.unchecked;
         Object.assign(row, { brief: 'sandbox not checked', reason: `its sandbox ${r.containerId.slice(0, 12)} could not be looked up on node ${node}: ${describeError(c.unchecked)}` });
       } else if (c.state === 'sandbox gone') {

@@ -809,6 +809,12 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     };
     expect(await rows([])).toEqual([['db-2', 'attached', undefined]]);
     expect(w.reached).toEqual([]);
+    // node-2 holds nothing under the record's key: not an attachment (a cni-detach stopped after its DEL, say), with
+    // the cni-detach that removes the record and the network-status entry (tryout: "interface gone … lease still held")
+    expect(await rows(['--node', 'node-2'])).toEqual([['db-2', 'mismatched', 'kubectl cni-detach db-2 -n shop --ifname net1']]);
+    expect(await w.cli(listCommand, ['-A', '-o', 'json', '--node', 'node-2'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { reason: string }[] }).items[0]!.reason).toMatch(/^the cluster records net1 attached on node node-2 since \S+, but node node-2's cache holds nothing of it \(no result, no intent\): a cni-detach stopped after its DEL ran, before it updated the cluster, or the entry was removed there by hand; cni-detach removes the pod's network-status entry and this record$/);
+    put(w.node2, 'db-2', E);
     expect(await rows(['--node', 'node-2'])).toEqual([['db-2', 'sandbox gone', 'kubectl cni-gc --node node-2']]);
     const find2 = w.runtime.findSandbox.bind(w.runtime);
     w.runtime.findSandbox = async () => {
