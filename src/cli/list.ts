@@ -57,8 +57,9 @@ function annotated(c: Classified): boolean | undefined {
  * pods could not be listed: live is null) — since that node's cache is not read (cni-list checks a 'pod gone' against
  * the API's pods first: recordVerdict, mismatchedRow). `command`: for a write-ahead record
  * that names its command (AttachmentRecord.by), whether that command still runs, where this host can tell (it ran
- * here: resolve/records.ts recordedCommand): 'running' keeps it attaching, 'gone' makes it interrupted (nothing will settle the record);
- * undefined (another host's, or not named): attaching, "still running, or its command was killed".
+ * here: resolve/records.ts recordedCommand): 'running' keeps it attaching, 'gone' (or 'past', another host's past its
+ * bound) makes it 'unsettled' — nothing will settle the record, and whether the attach finished is what its node holds
+ * (cni-list --node, cni-gc); undefined (another host's, or not named): attaching, "still running, or its command was killed".
  */
 /** The cache dir a row's record names when recordedCacheDir gives one (for the notes of rows that name no command yet). */
 const recordedDirOf = new WeakMap<Row, { dir: string; node: string }>();
@@ -129,9 +130,11 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       // its command ran on this host and is gone, or ran elsewhere and is past its own bound (the record's until):
       // nothing will settle the record any more
       const gone = command === 'gone' ? `its command${pid} is gone` : `its command${pid} is past its time bound (${r.until}, which it recorded: its plugin runs and API requests have all ended by then)`;
+      // `unsettled`, not `interrupted`: whether the attach finished is what its node holds, which only a visit tells
+      // (cni-list --node, cni-gc); `interrupted` read as "cni-detach undoes it", and undid finished attaches (tryout)
       return {
         ...row,
-        state: 'interrupted',
+        state: 'unsettled',
         brief: command === 'gone' ? `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}` : `past its bound ${r.until}`,
         // what its node holds decides — its result (the attach finished), its intent (it did not), nothing — and only a
         // visit tells: cni-gc makes it and does the right thing for each; a cni-detach offered here undid a finished
@@ -753,7 +756,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       remote.push(row);
       const there = asked.includes(r.node) && r.node !== deps.hostname();
       // a write-ahead record of a live pod: judged by what its node holds of it, as cni-gc judges it (judgeWriteAheads)
-      if (there && (r.attaching || r.interrupted) && ['attached', 'attaching', 'interrupted'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
+      if (there && (r.attaching || r.interrupted) && ['attached', 'attaching', 'interrupted', 'unsettled'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
       else if (there && row.state === 'attached') toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them

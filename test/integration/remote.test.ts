@@ -435,7 +435,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', ['-o', 'json', ...w.listArgs, '--cni-path', '/usr/lib/cni']);
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-1');
-    expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
+    expect(row).toMatchObject({ node: 'node-a', state: 'unsettled' });
     // plain cni-detach first, as the attach's own error says (--force only if its DEL keeps failing)
     expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .*--cni-path \/usr\/lib\/cni$/);
     expect((await runCli('list', [...w.listArgs, '--cni-path', '/usr/lib/cni'])).stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(add --force only if its DEL keeps failing/m);
@@ -485,14 +485,14 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // cni-list -A from the laptop: its command is gone (before: attaching, "still running, or its command was
     // killed"), so interrupted, since when, and the command that clears it
     const row = await listed();
-    expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
+    expect(row).toMatchObject({ node: 'node-a', state: 'unsettled' });
     expect(row.reason).toMatch(new RegExp(`^an attach of net1 began on node node-a at \\S+Z \\(\\d+s ago\\) and did not settle its record: its command \\(pid ${run.pid} on this host \\S+\\) is gone \\(killed, .*\\); what node node-a holds decides: `));
     // cni-gc, which judges it by what node-a holds (before: a cni-detach, which would undo an attach that finished)
     expect(row.clearCommand).toMatch(/^kubectl cni-gc --kubeconfig /);
     const table = await runCli('list', w.listArgs);
     expectOk(table);
-    expect(table.stdout).toMatch(new RegExp(`^shop +web-1 +net1 +\\S+ +<none> +interrupted +.*its command is gone( \\(pid ${run.pid} on this host \\S+\\))?$`, 'm'));
-    expect(table.stderr).toMatch(/^note: to clear the record in state interrupted: `kubectl cni-gc [^`]*`$/m);
+    expect(table.stdout).toMatch(new RegExp(`^shop +web-1 +net1 +\\S+ +<none> +unsettled +.*its command is gone( \\(pid ${run.pid} on this host \\S+\\))?$`, 'm'));
+    expect(table.stderr).toMatch(/^note: to clear the record in state unsettled: `kubectl cni-gc [^`]*`$/m);
 
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode, 'net1 is there before gc').toBe(0);
@@ -1260,7 +1260,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', ['-o', 'json', ...w.listArgs, ...cniPath]);
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; ifname: string; state: string; clearCommand: string }[] }).items.find((x) => x.pod === 'web-1' && x.ifname === 'net1')!;
-    expect(row.state).toBe('interrupted');
+    expect(row.state).toBe('unsettled');
     await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
     expect(row.clearCommand).toMatch(/^kubectl cni-gc /);
     // pasted at once it leaves it (the DEL the quit left may still run there: its lock), saying so; then it frees it

@@ -526,7 +526,8 @@ describe('the write-ahead record of a pod attach', () => {
     expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
     const rows = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items;
     // before: all three attaching, "still running, or its command was killed"
-    expect(rows.map((r) => [r.ifname, r.state])).toEqual([['eth1', 'attaching'], ['eth2', 'interrupted'], ['eth3', 'attaching']]);
+    // eth2: unsettled — its node decides whether it finished (before: interrupted, read as "cni-detach undoes it")
+    expect(rows.map((r) => [r.ifname, r.state])).toEqual([['eth1', 'attaching'], ['eth2', 'unsettled'], ['eth3', 'attaching']]);
     expect(rows[0]!.reason).toMatch(new RegExp(`and has not finished: its command \\(pid ${process.pid} on this host ${thisHost.host}\\) runs right now$`));
     expect(rows[0]!.clearCommand).toBeUndefined();
     expect(rows[1]!.reason).toMatch(new RegExp(`and did not settle its record: its command \\(pid ${process.pid} on this host ${thisHost.host}\\) is gone \\(killed, or the cluster could not be reached when it ended: it said so then\\); what node node-3 holds decides: its result \\(the attach finished there: cni-gc settles the record and writes the pod's network-status entry\\), its intent \\(it did not: .*\\), or nothing \\(cni-gc forgets the record\\); cni-list --node node-3 shows which$`));
@@ -539,7 +540,7 @@ describe('the write-ahead record of a pod attach', () => {
     await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-3', ifname: 'eth6', containerId: '', addresses: [], by: { host: 'laptop-2', pid: 4244 }, until: '2026-12-01T21:08:00Z' }));
     expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
     const more = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items.filter((r) => r.ifname === 'eth5' || r.ifname === 'eth6');
-    expect(more.map((r) => [r.ifname, r.state])).toEqual([['eth5', 'attaching'], ['eth6', 'interrupted']]);
+    expect(more.map((r) => [r.ifname, r.state])).toEqual([['eth5', 'attaching'], ['eth6', 'unsettled']]);
     expect(more[0]!.reason).toMatch(/; it is taken as running until 2099-01-01T00:00:00Z \(its time bound, which it recorded: cni-detach of eth5 answers busy until then, unless given --force\)$/);
     expect(more[1]!.reason).toMatch(/and did not settle its record: its command \(pid 4244 on host laptop-2\) is past its time bound \(2026-12-01T21:08:00Z, which it recorded: its plugin runs and API requests have all ended by then\) \(killed/);
     expect(more[1]!.clearCommand).toBe('kubectl cni-gc');
@@ -1461,8 +1462,8 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
       return (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason?: string; clearCommand?: string }[] }).items.find((i) => i.pod === 'db-1');
     };
-    // its command gone, nothing else known here: interrupted (the node may hold anything)
-    expect(await row()).toMatchObject({ state: 'interrupted' });
+    // its command gone, nothing else known here: unsettled (the node may hold anything)
+    expect(await row()).toMatchObject({ state: 'unsettled' });
     // the pod's network-status names net1, written by the attach only after its ADD: attached, its record not settled
     w.kube.pods.get('shop/db-1')!.metadata!.annotations = { [NETWORK_STATUS]: JSON.stringify([{ name: 'kindnet', interface: 'eth0', default: true }, { name: 'net', interface: 'net1' }]) };
     expect(await row()).toMatchObject({ state: 'attached', clearCommand: 'kubectl cni-gc', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and finished there \(the pod's network-status names net1, which the attach writes only after its ADD\), but its record still says attaching: .*cni-gc settles it from what node node-2 holds$/) });
