@@ -333,7 +333,7 @@ async function podTargetFor(job: Job, runtimes: PodRuntime[], pod: Pod): Promise
  * was lost during its ADD) left (cli/bulk.ts): with the cni-detach that undoes those — the batch's own -l/--all when
  * no pod of it may be attached (each failed, and said what it left), else one pod's (the others attached stay so).
  */
-function stopWords(job: Job, namespace: string | undefined): StopWords {
+function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): StopWords {
   const ifname = job.p.ifname;
   const undo = (pods: string[], outcomes: PodOutcome<unknown>[]): string => {
     const whole = outcomes.every((o) => !o.ok && (o.stop?.left ?? o.left) !== undefined);
@@ -346,7 +346,7 @@ function stopWords(job: Job, namespace: string | undefined): StopWords {
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
       : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
   };
-  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace), failedRecorded: { what: 'not rolled back', undo } };
+  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace, pods), failedRecorded: { what: 'not rolled back', undo } };
 }
 
 /**
@@ -379,7 +379,7 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
       } else {
         const ok = outcomes.filter((o) => o.ok).length;
         const already = outcomes.filter((o) => o.ok && o.value!.done.already).length;
-        deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods${already ? ` (${already} already attached)` : ''}`, stopWords(job, namespace))}\n`);
+        deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} attached to ${ok} of ${outcomes.length} pods${already ? ` (${already} already attached)` : ''}`, stopWords(job, namespace, pods))}\n`);
       }
       return true;
     };
@@ -399,10 +399,10 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
         return o;
       },
       (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
-      quitReport(deps.io, 'attach', stopWords(job, namespace), summary),
+      quitReport(deps.io, 'attach', stopWords(job, namespace, pods), summary),
     );
     await summary(outcomes);
-    batchExit(outcomes, 'attach', stopWords(job, namespace));
+    batchExit(outcomes, 'attach', stopWords(job, namespace, pods));
   } finally {
     release();
   }

@@ -175,8 +175,11 @@ export async function forEachPod<T>(
 export interface StopWords {
   undone: string;
   recorded: string;
-  /** What tells the state of the pods a second signal left unknown: "`kubectl cni-list -n shop -l app=web` tells". */
-  unknown?: string;
+  /**
+   * What tells the state of the pods a second signal left unknown ("`kubectl cni-list -n shop -l app=web --node n1`
+   * tells"), or a function of those pods ("ns/name" each) that says it (unknownHint: with their nodes).
+   */
+  unknown?: string | ((pods: string[]) => string);
   failedRecorded?: { what: string; undo: (pods: string[], outcomes: PodOutcome<unknown>[]) => string };
 }
 
@@ -211,7 +214,8 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   };
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
-  group(outcomes.filter((o) => o.state === 'unknown'), 'unknown', words.unknown);
+  const unknown = outcomes.filter((o) => o.state === 'unknown');
+  group(unknown, 'unknown', typeof words.unknown === 'function' ? words.unknown(unknown.map((o) => o.pod)) : words.unknown);
   group(outcomes.filter((o) => o.state === 'not started'), 'not started');
   const quit = outcomes.some((o) => o.state === 'unknown') ? `, quit by a second ${sig}` : '';
   return `stopped by ${signalName(sig)}${quit}: ${groups.join(', ')}`;
@@ -257,11 +261,20 @@ export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: Sto
   throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods${keptText}`, failed[0]!.failure);
 }
 
-/** The words after the pods a second signal left unknown: "`kubectl cni-list -n shop -l 'app=web' …` tells". */
-export function unknownHint(flags: CommonFlags, namespace: string | undefined): string {
-  // -A (namespace undefined): cni-list -A, every namespace, as the batch went over
-  const list = listCommandLine({ ...flags, namespace, ...(flags.all || flags.selector === undefined ? {} : { selector: flags.selector }) });
-  return `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}\` tells`;
+/**
+ * The words after the pods a second signal left unknown: "`kubectl cni-list -n shop -l 'app=web' … --node node-a` tells"
+ * — with `--node` and the nodes of those pods (`pods`: the batch's, for their spec.nodeName), so that the list reads
+ * what those nodes hold: without it, a row's state comes from the cluster's records alone, which a quit batch may
+ * have left behind what its nodes hold (an outside tester saw `attached` for pods whose DEL had run). -A (namespace
+ * undefined): cni-list -A, every namespace, as the batch went over.
+ */
+export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = []): (unknown: string[]) => string {
+  const nodeOf = new Map(pods.map((p) => [`${p.metadata?.namespace ?? namespace}/${p.metadata?.name}`, p.spec?.nodeName]));
+  return (unknown) => {
+    const list = listCommandLine({ ...flags, namespace, ...(flags.all || flags.selector === undefined ? {} : { selector: flags.selector }) });
+    const nodes = [...new Set(unknown.map((p) => nodeOf.get(p)).filter((n): n is string => !!n))].sort();
+    return `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}${nodes.length ? ` --node ${nodes.join(',')}` : ''}\` tells`;
+  };
 }
 
 /**

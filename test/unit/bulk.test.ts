@@ -3,7 +3,8 @@
  * code. The signal's effect on a running batch is tested through the binary (test/reliability/batch-signals.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { batchExit, batchRecord, batchSummary, leftByStop, type PodOutcome } from '../../src/cli/bulk.js';
+import { batchExit, batchRecord, batchSummary, leftByStop, unknownHint, type PodOutcome } from '../../src/cli/bulk.js';
+import type { CommonFlags } from '../../src/cli/options.js';
 import { exitCodeOf } from '../../src/cli/main.js';
 import { AddFailed } from '../../src/cni/chain.js';
 import { NotFoundError, PluginError, SomeFailedError, StoppedError } from '../../src/errors.js';
@@ -110,5 +111,22 @@ describe('the end of a batch', () => {
   it('-o json: a record per pod, with the state and the signal of a pod it stopped', () => {
     expect(batchRecord(done('ns/a'), (v) => ({ result: v }))).toEqual({ pod: 'ns/a', ok: true, result: 'x' });
     expect(batchRecord(notStarted('ns/d'), (v) => ({ result: v }))).toEqual({ pod: 'ns/d', ok: false, state: 'not started', error: 'not started', exitCode: 143, stoppedBy: 'SIGTERM' });
+  });
+});
+
+describe('unknownHint: what tells the state of the pods a second signal left unknown', () => {
+  it('the batch\'s cni-list with --node and the nodes of those pods (tryout: without it, the rows came from the records alone and said attached for pods whose DEL had run)', () => {
+    const pod = (name: string, node: string) => ({ metadata: { name, namespace: 'shop' }, spec: { nodeName: node } });
+    const hint = unknownHint({ selector: 'app=web' } as CommonFlags, 'shop', [pod('web-1', 'node-b'), pod('web-2', 'node-a'), pod('web-3', 'node-b'), pod('web-4', 'node-c')]);
+    expect(hint(['shop/web-1', 'shop/web-3', 'shop/web-2'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells');
+    expect(hint([])).toBe('`kubectl cni-list -n shop -l app=web` tells');
+    // -A: every namespace
+    expect(unknownHint({ selector: 'app=web' } as CommonFlags, undefined, [pod('web-4', 'node-c')])(['shop/web-4'])).toBe('`kubectl cni-list -A -l app=web --node node-c` tells');
+    // in the summary line
+    const outcomes: PodOutcome<unknown>[] = [
+      { pod: 'shop/web-1', ok: false, state: 'unknown', stop: { signal: 'SIGINT', left: 'recorded' } },
+      { pod: 'shop/web-4', ok: false, state: 'not started', stop: { signal: 'SIGINT', left: 'nothing' } },
+    ];
+    expect(batchSummary(outcomes, 'eth1 attached to 0 of 2 pods', { undone: 'rolled back', recorded: 'left recorded', unknown: hint })).toContain('1 unknown (shop/web-1; `kubectl cni-list -n shop -l app=web --node node-b` tells)');
   });
 });
