@@ -144,7 +144,9 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         return;
       }
       if (flags.output !== 'summary') {
-        deps.io.out(await formatData({ checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
+        // the same shape as a failure's (ok, ifname, target, exitCode): a script reads .ok either way (a tryout found
+        // only `checked` on success)
+        deps.io.out(await formatData({ ok: true, ifname: p.ifname, ...(describe ? { target: describe } : {}), exitCode: 0, checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
         return;
       }
       for (const n of checked) deps.io.out(`${p.ifname} in ${describe} (network ${n}): CHECK ok\n`);

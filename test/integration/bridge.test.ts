@@ -112,7 +112,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     expect(ok.stdout.trim()).toBe(`eth1 in netns ${netnsPath(ns)} (network ${net}): CHECK ok`);
     const okJson = await runCli('check', [...lab.args(ws, ns, 'eth1'), '-o', 'json']);
     expectOk(okJson);
-    expect(JSON.parse(okJson.stdout)).toEqual({ checked: [{ network: net, ifname: 'eth1', ok: true }] });
+    expect(JSON.parse(okJson.stdout)).toEqual({ ok: true, ifname: 'eth1', target: expect.stringMatching(/^netns /), exitCode: 0, checked: [{ network: net, ifname: 'eth1', ok: true }] });
 
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']); // someone deletes it by hand
     // said as cni-list says it (interface gone), exit 3, before the plugin's CHECK — which answered first with the
