@@ -200,9 +200,22 @@ export function usedAsSubcommand(argv: string[], subcommands: string[]): boolean
   return rest.length === 0 || (rest.length === 1 && !rest[0]!.startsWith('-'));
 }
 
+/**
+ * `completion SHELL` with kubectl's global flags beside it (`kubectl cni-attach completion bash --context prod`, as
+ * `kubectl completion bash --context prod` takes them): the subcommand, those flags dropped — the script reads the
+ * flags of the line being completed at each TAB, not these. Returns the words to parse, or undefined when the words
+ * are not that (a pod named `completion` given with flags and no shell word). A tryout got "too many arguments".
+ */
+export function completionWithFlags(words: { text: string; role: string }[], subcommands: string[]): string[] | undefined {
+  const args = words.filter((w) => w.role === 'arg').map((w) => w.text);
+  if (!subcommands.includes(words[0]?.text ?? '') || args.length !== 2 || args[0] !== words[0]!.text || !['bash', 'zsh', 'fish'].includes(args[1]!)) return undefined;
+  const help = words.some((w) => w.role === 'flag' && (w.text === '-h' || w.text === '--help'));
+  return [args[0]!, args[1]!, ...(help ? ['--help'] : [])];
+}
+
 export async function runProgram(program: Command, rawArgv: string[], io: Io = stdio): Promise<number> {
   const words = scanArgv(rawArgv, flagSpecs(program));
-  const argv = words.map((w) => w.text);
+  const argv = completionWithFlags(words, program.commands.map((c) => c.name())) ?? words.map((w) => w.text);
   // what the flags say, never a flag's value (`--ifname --version` names an interface) nor what follows `--`
   const flags = words.filter((w) => w.role === 'flag').map((w) => w.text);
   // a level kubectl would refuse (commander's hook says so: options.ts checkGlobalFlags) is no level for this

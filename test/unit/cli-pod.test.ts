@@ -67,6 +67,14 @@ describe('kubectl cni-attach POD', () => {
     // the subcommand, as used: a shell, or its help; a wrong shell is still the subcommand's error
     expect(await w.cli(attachCommand, ['completion', 'bash'])).toBe(0);
     expect(w.stdout()).toMatch(/^# bash completion for cni-attach/);
+    // with kubectl's global flags beside it, as `kubectl completion bash --context x` takes them (tryout: "too many
+    // arguments"): the script, the flags not used (it reads the line being completed at each TAB)
+    for (const extra of [['--context', 'foo'], ['--kubeconfig', '/nope', '-n', 'shop'], ['--context=foo']]) {
+      expect(await w.cli(attachCommand, ['completion', 'bash', ...extra]), w.stderr()).toBe(0);
+      expect(w.stdout()).toMatch(/^# bash completion for cni-attach/);
+    }
+    expect(await w.cli(attachCommand, ['completion', '--context', 'foo', 'zsh'])).toBe(0);
+    expect(w.stdout()).toMatch(/compdef|zsh/);
     expect(await w.cli(attachCommand, ['completion', 'csh'])).toBe(2);
     expect(w.stderr()).toBe('error: completion: "csh" is not bash, zsh or fish\n');
     expect(await w.cli(attachCommand, ['completion'])).toBe(2);
