@@ -4,7 +4,7 @@ import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from 
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, listCommandLine, nameLine, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { cutBySignal, describeError, exitCodeOf, main, stdio } from './main.js';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -132,6 +132,9 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
         const hint = e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
         if (hint) (e as Error).message += `; ${hint}`;
+        // nothing in the cache dir read, while the cluster still records it there (a detach stopped after its DEL)
+        const left = !hint && e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordLeftHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, req.ways?.detach ?? waysOut({ namespace: lookedUp.namespace, name: lookedUp.name }, p.ifname, flags).detach) : undefined;
+        if (left) (e as Error).message += `; ${left}`;
         throw e;
       };
       if (flags.dryRun) {

@@ -188,6 +188,20 @@ export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, nam
 }
 
 /**
+ * For a cni-check that found nothing on the node: the cluster's record of that pod's --ifname in the cache dir it read
+ * (`dir`; attached or interrupted, of the pod's uid), which a cni-detach stopped after its DEL ran (before it updated
+ * the cluster) leaves, said with the cni-detach (`detach`, the command line) that removes it and the pod's
+ * network-status entry; undefined when there is none (an outside tester's cni-check said only "nothing is attached"
+ * while cni-list showed the record). Records that cannot be read say nothing.
+ */
+export async function recordLeftHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string, detach: string): Promise<string | undefined> {
+  const { recordedIn } = await import('../resolve/records.js');
+  const [r] = await newestRecords(api, flags, namespace, name, (x) => !x.attaching && (uid === undefined || x.uid === uid) && recordedIn(x, dir));
+  if (!r) return undefined;
+  return `the cluster still records ${r.ifname} of this pod ${r.interrupted ? 'as an interrupted attach' : `attached since ${r.since}`} on node ${r.node} (a cni-detach stopped after its DEL ran leaves that): \`${detach}\` removes that record and the pod's network-status entry`;
+}
+
+/**
  * The other cache dir recordedCacheDirHint names, how its record has it (`as`: "attached", "as an interrupted attach",
  * or, for a write-ahead record (attaching) whose command does not run on this host — killed, a second Ctrl-C, or one on
  * another host —, "as an attach that did not finish"), and, when the pod's node (`exec`) does not trust that dir, why

@@ -836,6 +836,22 @@ describe('-A/--all-namespaces (kubectl label -A -l)', () => {
   });
 });
 
+describe('cni-check of a pod whose node holds nothing while the cluster still records it', () => {
+  it('says the record (a cni-detach stopped after its DEL leaves it) with the cni-detach that removes it, exit 3 (tryout: only "nothing is attached")', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attachArgs)).toBe(0);
+    // the DEL ran and the cache entry went; the detach was killed before it updated the cluster
+    for (const k of [...w.exec.files.keys()]) if (k.includes('/results/')) w.exec.files.delete(k);
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(w.stderr()).toMatch(/^error: nothing is attached as eth1 in pod shop\/web-1 .*; the cluster still records eth1 of this pod attached since \S+Z on node node-1 \(a cni-detach stopped after its DEL ran leaves that\): `kubectl cni-detach web-1 -n shop --ifname eth1` removes that record and the pod's network-status entry$/m);
+    // which it does
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr()).toMatch(/removed its network-status entry and its record in the cluster, which an earlier detach left/);
+    expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
+    expect(w.stderr()).not.toMatch(/still records/);
+  });
+});
+
 describe('cni-check of an interface gone from its sandbox, and its -o json when CHECK fails (tryout: the bridge\'s "Mac doesn\'t match" was said first; -o json printed nothing)', () => {
   const checkArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
   const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
