@@ -435,7 +435,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', ['-o', 'json', ...w.listArgs, '--cni-path', '/usr/lib/cni']);
     expectOk(l);
     const row = (JSON.parse(l.stdout) as { items: { pod: string; node: string; state: string; clearCommand?: string }[] }).items.find((x) => x.pod === 'web-1');
-    expect(row).toMatchObject({ node: 'node-a', state: 'unsettled' });
+    expect(row).toMatchObject({ node: 'node-a', state: 'interrupted' });
     // plain cni-detach first, as the attach's own error says (--force only if its DEL keeps failing)
     expect(row!.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 .*--cni-path \/usr\/lib\/cni$/);
     expect((await runCli('list', [...w.listArgs, '--cni-path', '/usr/lib/cni'])).stderr).toMatch(/^note: to clear web-1 net1 \(interrupted\): `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` \(add --force only if its DEL keeps failing/m);
