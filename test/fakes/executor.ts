@@ -286,8 +286,13 @@ export class FakeExecutor implements Executor {
       sec('tasks', ['ctr', '-n', 'k8s.io', 'tasks', 'list']);
       const tasks = (this.tools.get('ctr')!(['ctr', '-n', 'k8s.io', 'tasks', 'list']) as Partial<RunResult>).stdout ?? '';
       for (const id of ids) {
-        sec(`info:${id}`, ['ctr', '-n', 'k8s.io', 'containers', 'info', id]);
-        links(tasks.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id && f[2] === 'RUNNING')?.[1]);
+        const pid = tasks.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id && f[2] === 'RUNNING')?.[1];
+        // the script's spec(): the runtime spec in the bundle, the cwd of the task's parent (/proc/PID/stat's 4th field)
+        const ppid = pid ? this.files.get(`/proc/${pid}/stat`)?.replace(/^.*\) /s, '').split(' ')[1] : undefined;
+        const spec = ppid ? this.files.get(`/proc/${ppid}/cwd/config.json`) : undefined;
+        if (spec?.includes(`"io.kubernetes.cri.sandbox-id":"${id}"`) && spec.includes('"io.kubernetes.cri.sandbox-uid":"')) framed(`spec:${id}`, { code: 0, stdout: spec, stderr: '' });
+        else sec(`info:${id}`, ['ctr', '-n', 'k8s.io', 'containers', 'info', id]);
+        links(pid);
       }
     }
     return { stdout: out.join('') };

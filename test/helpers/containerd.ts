@@ -40,14 +40,28 @@ export function ctr(c: Containerd, args: string[]) {
   return execa('ctr', ['-n', 'k8s.io', ...args], { env: { ...process.env, CONTAINERD_ADDRESS: c.address }, reject: false, all: true });
 }
 
-/** A sandbox labelled like the CRI plugin labels them; returns its task pid. */
-export async function startSandbox(c: Containerd, o: { id: string; name: string; namespace: string; uid: string }): Promise<number> {
+/**
+ * ctr's flags for a sandbox that carries what containerd's CRI plugin gives one: its labels (io.cri-containerd.kind,
+ * the pod's name, namespace, uid) and, unless `annotations` is false (a containerd before 1.6, or a sandbox made
+ * otherwise), the OCI annotations of its runtime spec (pkg/cri/annotations DefaultCRIAnnotations).
+ */
+export function criSandboxFlags(o: { id: string; name: string; namespace: string; uid: string; annotations?: boolean }): string[] {
+  const labels = { 'io.cri-containerd.kind': 'sandbox', 'io.kubernetes.pod.name': o.name, 'io.kubernetes.pod.namespace': o.namespace, 'io.kubernetes.pod.uid': o.uid };
+  const annotations = {
+    'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': o.id, 'io.kubernetes.cri.sandbox-name': o.name,
+    'io.kubernetes.cri.sandbox-namespace': o.namespace, 'io.kubernetes.cri.sandbox-uid': o.uid,
+  };
+  return [
+    ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...(o.annotations === false ? [] : Object.entries(annotations).flatMap(([k, v]) => ['--annotation', `${k}=${v}`])),
+  ];
+}
+
+/** A sandbox labelled and annotated like the CRI plugin makes them (criSandboxFlags); returns its task pid. */
+export async function startSandbox(c: Containerd, o: { id: string; name: string; namespace: string; uid: string; annotations?: boolean }): Promise<number> {
   const r = await ctr(c, [
     'run', '-d', '--rootfs', '--cgroup', `${c.cgroupParent}/${o.id}`,
-    '--label', 'io.cri-containerd.kind=sandbox',
-    '--label', `io.kubernetes.pod.name=${o.name}`,
-    '--label', `io.kubernetes.pod.namespace=${o.namespace}`,
-    '--label', `io.kubernetes.pod.uid=${o.uid}`,
+    ...criSandboxFlags(o),
     c.rootfs, o.id, '/bin/sleep', '1000000',
   ]);
   if (r.exitCode !== 0) throw new Error(`ctr run ${o.id}: ${r.all}`);

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
+import { criSandboxFlags } from './containerd.js';
 import { execIn } from './docker.js';
 
 export const NODE_IMAGE = 'cni-attach-test/kind-node:bookworm';
@@ -85,14 +86,11 @@ export interface NodeSandbox {
   pid: number;
 }
 
-/** A pod sandbox in the node, labelled as the CRI plugin labels them. */
-export async function startSandbox(d: Docker, node: Node, o: { id: string; name: string; namespace: string; uid: string }): Promise<NodeSandbox> {
+/** A pod sandbox in the node, labelled and annotated as the CRI plugin makes them (containerd.ts criSandboxFlags). */
+export async function startSandbox(d: Docker, node: Node, o: { id: string; name: string; namespace: string; uid: string; annotations?: boolean }): Promise<NodeSandbox> {
   const r = await execIn(d, node.id, [
     'ctr', '-n', 'k8s.io', 'run', '-d', '--rootfs', '--cgroup', `${node.cgroupParent}/${o.id}`,
-    '--label', 'io.cri-containerd.kind=sandbox',
-    '--label', `io.kubernetes.pod.name=${o.name}`,
-    '--label', `io.kubernetes.pod.namespace=${o.namespace}`,
-    '--label', `io.kubernetes.pod.uid=${o.uid}`,
+    ...criSandboxFlags(o),
     '/opt/sandbox-rootfs', o.id, '/bin/sleep', '1000000',
   ]);
   if (r.code !== 0) throw new Error(`ctr run ${o.id}: ${r.output}`);

@@ -154,6 +154,38 @@ describe('several pods in one look-up (a batch\'s pods on one node)', () => {
     expect(exec.ran.slice(1).map((a) => a.slice(3, 6).join(' '))).toEqual(['containers list -q', 'tasks list', 'containers info sb-1', 'containers info sb-2']);
     expect(exec.ran[1]!.at(-1)).toBe('labels."io.cri-containerd.kind"==sandbox,labels."io.kubernetes.pod.namespace"==shop,labels."io.kubernetes.pod.name"~="^(web-1|web-2|web-3)$"');
   });
+  it('ctr: a running sandbox\'s runtime spec from its bundle (the cwd of its task\'s parent, the shim) stands for its `containers info` when CRI\'s annotations name it and its pod', async () => {
+    const exec = node('ctr');
+    // sb-1: a spec of its own; sb-2: the spec its shim holds is another sandbox's (ctr asked); sb-3: a spec without the
+    // pod's name (containerd before its annotations: the look-up's info is missing, so ctr is asked on its own)
+    const annotated = (id: string, pod: string, uid: string, omit?: string) => JSON.stringify({
+      annotations: Object.fromEntries(Object.entries({
+        'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': id, 'io.kubernetes.cri.sandbox-name': pod,
+        'io.kubernetes.cri.sandbox-namespace': 'shop', 'io.kubernetes.cri.sandbox-uid': uid,
+      }).filter(([k]) => k !== omit)),
+      linux: { namespaces: [{ type: 'network', path: `/var/run/netns/cni-${id}` }] },
+    });
+    exec.files.set('/proc/41/stat', '41 (pause) S 9041 41 41 0 -1');
+    exec.files.set('/proc/9041/cwd/config.json', annotated('sb-1', 'web-1', 'uid-1'));
+    exec.files.set('/proc/42/stat', '42 (a (b) c) S 9042 42 42 0 -1');
+    exec.files.set('/proc/9042/cwd/config.json', annotated('sb-9', 'web-2', 'uid-2'));
+    exec.files.set('/proc/43/stat', '43 (pause) S 9043 43 43 0 -1');
+    exec.files.set('/proc/9043/cwd/config.json', annotated('sb-3', 'web-3', 'uid-3', 'io.kubernetes.cri.sandbox-name'));
+    const sandboxes = { 'sb-2': ['web-2', 'uid-2'], 'sb-3': ['web-3', 'uid-3'] } as Record<string, [string, string]>;
+    exec.tools.set('ctr', (argv) => {
+      if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-1\nsb-2\nsb-3\n' };
+      if (argv[3] === 'tasks') return { stdout: 'TASK PID STATUS\nsb-1 41 RUNNING\nsb-2 42 RUNNING\nsb-3 43 RUNNING\n' };
+      const [name, uid] = sandboxes[argv[5]!]!;
+      return { stdout: JSON.stringify({ Labels: { ...criLabels(name, 'shop'), 'io.kubernetes.pod.uid': uid }, Spec: {} }) };
+    });
+    const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 3));
+    expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/var/run/netns/cni-sb-1' });
+    expect(await looked.answer(refs[1]!)).toEqual({ id: 'sb-2', pid: 42, netnsPath: '/proc/42/ns/net' });
+    expect(await looked.answer(refs[2]!)).toEqual({ id: 'sb-3', pid: 43, netnsPath: '/proc/43/ns/net' });
+    expect(exec.ran.slice(1).map((a) => a.slice(3, 6).join(' '))).toEqual(['containers list -q', 'tasks list', 'containers info sb-2', 'containers info sb-3']);
+    // sb-3's info came from a run of its own (the look-up held its spec, which lacks the pod's name)
+    expect(exec.ran.filter((a) => a[5] === 'sb-3')).toHaveLength(1);
+  });
 });
 
 describe('the look-up\'s helpers', () => {
