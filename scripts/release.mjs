@@ -209,8 +209,13 @@ the name it is started under, so install it once and give it the five names:
     for c in attach detach check list gc; do ln -sf cni-attach /usr/local/bin/kubectl-cni_$c; ln -sf cni-attach /usr/local/bin/kubectl_complete-cni_$c; done
     kubectl cni-attach --help
 
-\`cni-attach COMMAND ARGS\` (e.g. \`cni-attach list\`) works without the links. With krew each command is a plugin:
-\`kubectl krew install cni-attach\` (and cni-detach, cni-check, cni-list, cni-gc as needed).
+\`cni-attach COMMAND ARGS\` (e.g. \`cni-attach list\`) works without the links. With krew each command is a plugin
+of its own, installed from its manifest (krew/cni-attach.yaml, cni-detach.yaml, …, published beside this archive):
+\`kubectl krew install --manifest=cni-attach.yaml --archive=<this archive>\` (and cni-detach, cni-check, cni-list,
+cni-gc as needed); \`kubectl krew install cni-attach\` by name once the plugins are in a krew index.
+
+The archive has no top-level directory (krew's layout): extract it into a directory of its own
+(\`mkdir cni-attach && tar -xzf ARCHIVE -C cni-attach\`).
 
 Where the plugins run: on the pod's node, as root, with the CNI plugins installed (/opt/cni/bin); elsewhere, with a
 kubeconfig that reaches the cluster (the node-side work then runs through --runtime agent; the RBAC it needs is

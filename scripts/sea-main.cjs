@@ -18,6 +18,9 @@ const asset = (key, encoding) => {
   }
 };
 const manifest = JSON.parse(asset('manifest.json', 'utf8'));
+// the release's version (npm run release -- --version vX.Y.Z), which the commands' --version and User-Agent say
+// (src/cli/version.ts): the bundles inside carry package.json's, baked when they were built
+globalThis[Symbol.for('cni-attach.release-version')] = manifest.version;
 const source = {
   read: (file) => sea.getAsset(file, 'utf8'),
   hash: (file) => manifest.files[file],

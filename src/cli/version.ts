@@ -4,8 +4,15 @@
  */
 declare const __CNI_ATTACH_VERSION__: string | undefined;
 
-/** "0.1.0" in a bundle; "0.0.0-dev" when run from the sources (tests). */
-export const VERSION: string = typeof __CNI_ATTACH_VERSION__ === 'string' ? __CNI_ATTACH_VERSION__ : '0.0.0-dev';
+/** The release's version ("v0.2.0") that a single executable's main script (scripts/sea-main.cjs) sets. */
+const released = (globalThis as Record<symbol, unknown>)[Symbol.for('cni-attach.release-version')];
+
+/**
+ * "0.1.0": in a release's single executable, the release's version (without its v); in a bundle, package.json's;
+ * "0.0.0-dev" when run from the sources (tests).
+ */
+export const VERSION: string =
+  typeof released === 'string' ? released.replace(/^v/, '') : typeof __CNI_ATTACH_VERSION__ === 'string' ? __CNI_ATTACH_VERSION__ : '0.0.0-dev';
 
 /** Go's GOOS/GOARCH names, as kubectl prints its platform (linux/amd64). */
 export function platform(os: string = process.platform, arch: string = process.arch): string {
