@@ -52,9 +52,21 @@ export interface Row {
 
 export const LIST_FORMATS = ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath=TEMPLATE'];
 
-/** -o's value, checked: Errors: UsageError naming the formats. */
+/** kubectl's printers that cni-list does not have (kubectl get's -o: k8s.io/cli-runtime genericclioptions). */
+const KUBECTL_ONLY_FORMATS = ['go-template', 'go-template-file', 'template', 'templatefile', 'jsonpath-file', 'jsonpath-as-json', 'custom-columns', 'custom-columns-file'];
+
+/**
+ * -o's value, checked. Errors: UsageError — `jsonpath` without a template in kubectl's words (cli-runtime
+ * JSONPathPrintFlags: "template format specified but no template given"); a printer of kubectl's that cni-list does
+ * not have, saying so; anything else naming the formats, as kubectl does.
+ */
 export function parseListFormat(v: string): string {
-  if (['table', 'wide', 'name', 'json', 'yaml'].includes(v) || /^jsonpath=/.test(v)) return v;
+  if (['table', 'wide', 'name', 'json', 'yaml'].includes(v) || /^jsonpath=./s.test(v)) return v;
+  if (v === 'jsonpath' || v === 'jsonpath=') throw new UsageError('-o jsonpath: template format specified but no template given');
+  const printer = v.split('=')[0]!;
+  if (KUBECTL_ONLY_FORMATS.includes(printer)) {
+    throw new UsageError(`-o ${printer}: kubectl's printer, not one of cni-list's (${LIST_FORMATS.join(', ')}): -o jsonpath=TEMPLATE, or -o json with jq`);
+  }
   throw new UsageError(`-o: unable to match a printer suitable for the output format "${v}", allowed formats are: ${LIST_FORMATS.join(', ')}`);
 }
 

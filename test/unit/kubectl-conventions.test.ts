@@ -286,6 +286,12 @@ describe('cni-list printing (kubectl get)', () => {
   it('-o values: the formats kubectl has for lists, else a usage error listing them', () => {
     for (const f of ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath={.items}']) expect(parseListFormat(f)).toBe(f);
     expect(() => parseListFormat('csv')).toThrow(/allowed formats are: table, wide, name, json, yaml, jsonpath=TEMPLATE/);
+    // tryout: `-o jsonpath` without a template said "unable to match a printer … jsonpath"; kubectl's own printers
+    // that cni-list lacks said the same as a typo would
+    for (const f of ['jsonpath', 'jsonpath=']) expect(() => parseListFormat(f)).toThrow(/^-o jsonpath: template format specified but no template given$/);
+    for (const f of ['go-template={{.items}}', 'custom-columns=POD:.pod', 'jsonpath-as-json={.items}', 'jsonpath-file=x']) {
+      expect(() => parseListFormat(f)).toThrow(new RegExp(`^-o ${f.split('=')[0]}: kubectl's printer, not one of cni-list's \\(table, wide, name, json, yaml, jsonpath=TEMPLATE\\): -o jsonpath=TEMPLATE, or -o json with jq$`));
+    }
   });
 });
 
