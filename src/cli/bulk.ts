@@ -8,7 +8,7 @@
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
 import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
-import { duringStep, hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
+import { duringStep, hold, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -115,19 +115,16 @@ export async function forEachPod<T>(
   const begun = new Set<number>();
   // a second signal quits at once: `quitting` says what is known then (cli/main.ts onQuit) — the pods done, failed or
   // stopped as they ended, those in flight unknown, the rest not started
-  if (quitting) {
-    onQuit((sig) => {
-      const why = (i: number) => (begun.has(i) ? `quit by a second ${signalName(sig)} while it ran: its state is not known` : `stopped by ${signalName(sig)} before it started`);
-      const code = exitCodeOf(new StoppedError(sig, 'quit'));
-      return quitting(
-        pods.map((pod, i): PodOutcome<T> => {
-          if (out[i]) return out[i]!;
-          const unknown = begun.has(i);
-          return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' } };
-        }),
-      );
+  const known = (sig: string) => {
+    const why = (i: number) => (begun.has(i) ? `quit by a second ${signalName(sig)} while it ran: its state is not known` : `stopped by ${signalName(sig)} before it started`);
+    const code = exitCodeOf(new StoppedError(sig, 'quit'));
+    return pods.map((pod, i): PodOutcome<T> => {
+      if (out[i]) return out[i]!;
+      const unknown = begun.has(i);
+      return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' } };
     });
-  }
+  };
+  if (quitting) onQuit((sig) => quitting(known(sig)));
   let next = 0;
   let done = 0;
   const width = String(pods.length).length;
@@ -149,6 +146,9 @@ export async function forEachPod<T>(
         const value = await fn(pod);
         o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
       } catch (e) {
+        // what ends so after a second signal began to quit (its session torn down, its agent deleted) is the quit's
+        // doing, not the pod's: left unknown, no progress line (the quit's summary says it, with the cni-list that tells)
+        if (quitBegun()) return;
         o = outcomeOf(id, e);
       }
       out[i] = o;
@@ -163,7 +163,8 @@ export async function forEachPod<T>(
   } finally {
     release();
   }
-  return out;
+  // a quit begun: the pods it cut are unknown here too (the batch's own end may still print before the process exits)
+  return quitBegun() ? known(interruptedBy() ?? 'SIGTERM') : out;
 }
 
 /**
