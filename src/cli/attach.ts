@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
+import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
 import { atEnd, duringStep, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
@@ -281,7 +281,7 @@ function annotateFailure(job: Job, o: Outcome, e: Error): UnreachableError | Sto
     return gone;
   }
   const sig = stoppedBy(e);
-  if (sig) return new StoppedError(sig, `${ifname} is attached; ${e.message}; run the same command again to make sure, or cni-detach to undo`, 'recorded');
+  if (sig) return new StoppedError(sig, `stopped by ${signalName(sig)} while the pod's network-status update was being sent: ${ifname} is attached; the update may or may not have landed; run the same command again to make sure, or cni-detach to undo`, 'recorded');
   return new UnreachableError(
     `${ifname} is attached, but the pod's network-status annotation could not be written (${e.message}); run the same command again to retry, or cni-detach to undo`,
     { cause: e },

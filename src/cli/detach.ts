@@ -1,6 +1,6 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
+import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -330,7 +330,7 @@ async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
 /** As attach's: exit 4, or 128+n when the user's signal stopped the wait (the update may have landed). */
 function annotateFailure(ifname: string, e: Error): UnreachableError | StoppedError {
   const sig = stoppedBy(e);
-  if (sig) return new StoppedError(sig, `${ifname} is detached; ${e.message}; run the same command again to make sure`, 'recorded');
+  if (sig) return new StoppedError(sig, `stopped by ${signalName(sig)} while the pod's network-status update was being sent: ${ifname} is detached; the update may or may not have landed; run the same command again to make sure`, 'recorded');
   return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
 }
 

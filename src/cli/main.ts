@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
 import { beginQuit, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
@@ -246,7 +246,7 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;
   } catch (e) {
-    return report(e, io, verbose);
+    return report(e, io, verbose, program.name());
   } finally {
     await runAtEnd(lineTo(io, 'note:'));
   }
@@ -260,7 +260,7 @@ function levelOr0(text: string): number {
   }
 }
 
-function report(err: unknown, io: Io, verbose: boolean): number {
+function report(err: unknown, io: Io, verbose: boolean, command = ''): number {
   let e = err;
   if (e instanceof CommanderError) {
     // commander already printed "error: …" (or the help); help and --version are not errors
@@ -273,7 +273,9 @@ function report(err: unknown, io: Io, verbose: boolean): number {
     said = true;
     const code = exitCodeOf(e);
     endCode = interruptedBy() && code === ExitCode.PluginFailed ? SIGNAL_EXIT[interruptedBy()!] ?? code : code;
-    io.err(`error: ${describeError(e)}\n`);
+    const sig = stoppedBy(e);
+    const verb = /cni-(attach|detach|check)$/.exec(command)?.[1];
+    io.err(`error: ${sig && verb && !(e instanceof SomeFailedError) ? singleStopLine(verb, sig, e, describeError(e)) : describeError(e)}\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
       if (stderr) io.err(`plugin stderr:\n${shownLines(stderr.trimEnd())}\n`);
@@ -316,6 +318,38 @@ export function cutBySignal(e: unknown, verbose = false): StoppedError | undefin
   }
   if (!cutKind(e)) return undefined;
   return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, (e as CniAttachError).left ?? 'recorded');
+}
+
+/**
+ * The closing line of one pod's (or one --netns') attach, detach or check that the user's signal stopped, in one form
+ * whatever step it cut: "<verb> stopped by <signal> <where>: <what was changed>" — `attach stopped by SIGINT (Ctrl-C)
+ * during the sandbox look-up on node node-a (…): nothing was changed`, `attach stopped by SIGINT (Ctrl-C) during plugin
+ * slow's ADD (it was killed): rolled back: nothing was left behind`, `detach stopped by SIGTERM during plugin bridge's
+ * DEL (it was killed): the record stays: run the command again`. Before, the engine's and the steps' own words came
+ * as they were (`stopped by … during the sandbox look-up …`, `plugin slow stopped on ADD: by …`, `eth1 is attached;
+ * SIGINT came while …`) beside the handler's `detach stopped by … before it changed anything` (a tryout). `text`: e as
+ * describeError says it (its next steps and fix included). A batch's end (SomeFailedError), cni-gc's and cni-list's
+ * keep their own words. Pure.
+ */
+export function singleStopLine(verb: string, sig: string, e: unknown, text: string): string {
+  const by = `stopped by ${signalName(sig)}`;
+  if (text.startsWith(`${verb} stopped by `)) return text;
+  if (text.startsWith(by)) return `${verb} ${text}`;
+  if (e instanceof PluginError) {
+    const base = `plugin ${e.plugin} stopped on ${e.command}: `;
+    const said = `by ${signalName(sig)}`;
+    if (text.startsWith(base) && e.cniMsg.startsWith(said)) {
+      const how = e.cniMsg.slice(said.length);
+      const where = how.startsWith(' before it ran') ? ` before plugin ${e.plugin}'s ${e.command}${how.slice(' before it ran'.length)}` : ` during plugin ${e.plugin}'s ${e.command}${how}`;
+      const after = text
+        .slice(base.length + e.cniMsg.length)
+        .replace(/^ \((rolled back: [^)]*)\)/, '; $1')
+        .replace(/^; /, '');
+      const left = after || (e.left === 'undone' ? 'rolled back' : e.left === 'recorded' ? 'what it changed stays recorded' : e.command === 'DEL' ? 'the record stays: run the command again' : 'nothing was changed');
+      return `${verb} ${by}${where}: ${left}`;
+    }
+  }
+  return `${verb} ${by}: ${text}`;
 }
 
 /** The command's closing line of a stop (stopEnding), once main() runs it: cutBySignal says a stop in the same words. */

@@ -1225,7 +1225,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
         const r = await run.done;
         expect(r.exitCode, `${tool}: ${r.stderr}`).toBe(130);
         // the look-up's own stop, or the command's closing line (cli/main.ts stopEnding), whichever ends first
-        expect(r.stderr).toMatch(new RegExp(`^error: (stopped by SIGINT \\(Ctrl-C\\) during the sandbox look-up on node node-a \\(through agent pod \\S+\\): nothing was changed|${tool} stopped by SIGINT \\(Ctrl-C\\)${tool === 'check' ? ': nothing was changed \\(CHECK changes nothing\\)' : ' before it changed anything: nothing was changed'})$`, 'm'));
+        // one form either way: "<command> stopped by …" (before: the look-up's "stopped by …", the command unnamed)
+        expect(r.stderr).toMatch(new RegExp(`^error: ${tool} stopped by SIGINT \\(Ctrl-C\\)( during the sandbox look-up on node node-a \\(through agent pod \\S+\\): nothing was changed|${tool === 'check' ? ': nothing was changed \\(CHECK changes nothing\\)' : ' before it changed anything: nothing was changed'})$`, 'm'));
         expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), r.stderr).toHaveLength(1);
         expect(r.stderr).not.toMatch(/cannot reach|internal error/);
         expect(r.stderr).toMatch(/^note: SIGINT: stopping what runs now(; the last line says what was changed and what was not|: CHECK changes nothing) \(send it again to quit at once\)$/m);

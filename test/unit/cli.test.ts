@@ -365,7 +365,7 @@ describe('-v and the stack of an error', () => {
       throw new StoppedError('SIGINT', 'stopped by SIGINT (Ctrl-C) before anything was changed');
     };
     expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v=6'])).toBe(130);
-    expect(w.stderr()).toMatch(/^error: stopped by SIGINT/m);
+    expect(w.stderr()).toMatch(/^error: attach stopped by SIGINT \(Ctrl-C\) before anything was changed/m);
     // before: the StoppedError's stack followed, noise for a stop the user asked for
     expect(w.stderr()).not.toMatch(/\n\s+at /);
     const u = world();

@@ -53,3 +53,56 @@ describe('a batch quit by a second signal: what the quit cut is unknown (cli/bul
     expect(err).toBe('[1/3] shop/web-1: attached\n');
   });
 });
+
+describe('the closing line of one pod\'s stop: one form, "<command> stopped by <signal> <where>: <what was changed>"', () => {
+  it('through the commands (fakes): a plugin killed on ADD (rolled back), on DEL (its record stays), the look-up cut, the network-status wait cut', async () => {
+    vi.resetModules();
+    const { world, NETNS } = await import('../fakes/world.js');
+    const { attachCommand } = await import('../../src/cli/attach.js');
+    const i = await import('../../src/exec/interrupt.js');
+    const POD = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+    // ADD killed by the signal (as an executor reports a run it killed): before, "error: plugin bridge stopped on ADD: by …"
+    let w = world();
+    const bridge = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => (c.command === 'ADD' ? (i.interrupt('SIGINT'), { code: null, interrupted: 'SIGINT' }) : bridge(c)));
+    expect(await w.cli(attachCommand, [...POD, '--conf', '-']), w.stderr()).toBe(130);
+    expect(w.stderr().trim().split('\n').at(-1)).toBe("error: attach stopped by SIGINT (Ctrl-C) during plugin bridge's ADD (it was killed): rolled back: nothing was left behind");
+    expect(w.exec.links.get(NETNS)?.has('eth1') ?? false).toBe(false);
+    // the one pod's DEL killed: its record stays (before: "error: plugin bridge stopped on DEL: by …; the record stays …")
+    vi.resetModules();
+    const again = await import('../fakes/world.js');
+    const a2 = await import('../../src/cli/attach.js');
+    const d2 = await import('../../src/cli/detach.js');
+    const i2 = await import('../../src/exec/interrupt.js');
+    w = again.world();
+    expect(await w.cli(a2.attachCommand, [...POD, '--conf', '-']), w.stderr()).toBe(0);
+    const b2 = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => (c.command === 'DEL' ? (i2.interrupt('SIGTERM'), { code: null, interrupted: 'SIGTERM' }) : b2(c)));
+    expect(await w.cli(d2.detachCommand, POD), w.stderr()).toBe(143);
+    expect(w.stderr().trim().split('\n').at(-1)).toBe("error: detach stopped by SIGTERM during plugin bridge's DEL (it was killed): the record stays: run the command again");
+  });
+
+  it('the steps\' own words, each put in the one form (pure: singleStopLine)', async () => {
+    const { singleStopLine, describeError } = await import('../../src/cli/main.js');
+    const e = await import('../../src/errors.js');
+    const { AddFailed } = await import('../../src/cni/chain.js');
+    const line = (verb: string, err: InstanceType<typeof e.CniAttachError>) => singleStopLine(verb, e.stoppedBy(err)!, err, describeError(err));
+    // a look-up through an agent (resolve/cri.ts): before, "stopped by SIGINT (Ctrl-C) during the sandbox look-up …", no command
+    expect(line('attach', new e.StoppedError('SIGINT', 'stopped by SIGINT (Ctrl-C) during the sandbox look-up on node node-a (through agent pod kube-system/cni-attach-agent-4cxjg): nothing was changed'))).toBe(
+      'attach stopped by SIGINT (Ctrl-C) during the sandbox look-up on node node-a (through agent pod kube-system/cni-attach-agent-4cxjg): nothing was changed',
+    );
+    // the handler's words are that form already
+    expect(line('detach', new e.StoppedError('SIGINT', 'detach stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed'))).toBe('detach stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed');
+    // a plugin that had finished when the signal came; one not yet run; a rollback that failed
+    const finished = new e.PluginError('tuning', 'ADD', undefined, 'by SIGTERM (it had finished; its result is not used)', undefined, undefined, 'SIGTERM');
+    expect(line('attach', new AddFailed(finished, undefined))).toBe("attach stopped by SIGTERM during plugin tuning's ADD (it had finished; its result is not used): rolled back: nothing was left behind");
+    const notRun = new e.PluginError('tuning', 'DEL', undefined, 'by SIGINT (Ctrl-C) before it ran (the DEL of bandwidth had finished)', undefined, undefined, 'SIGINT');
+    expect(line('detach', notRun)).toBe("detach stopped by SIGINT (Ctrl-C) before plugin tuning's DEL (the DEL of bandwidth had finished): the record stays: run the command again");
+    const killed = new e.PluginError('slow', 'ADD', undefined, 'by SIGINT (Ctrl-C) (it was killed)', undefined, undefined, 'SIGINT');
+    expect(line('attach', new AddFailed(killed, new Error('plugin slow failed on DEL: exited with code 1')))).toBe(
+      "attach stopped by SIGINT (Ctrl-C) during plugin slow's ADD (it was killed): rolling back also failed: plugin slow failed on DEL: exited with code 1",
+    );
+    // a check's plugin stopped changes nothing
+    expect(line('check', new e.PluginError('bridge', 'CHECK', undefined, 'by SIGINT (Ctrl-C) (it was killed)', undefined, undefined, 'SIGINT'))).toBe("check stopped by SIGINT (Ctrl-C) during plugin bridge's CHECK (it was killed): nothing was changed");
+  });
+});
