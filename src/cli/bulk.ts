@@ -15,7 +15,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, onQuit, type ExitCodeValue, type Io } from './main.js';
-import { invalidArgument, type CommonFlags } from './options.js';
+import { parseIntFlag, type CommonFlags } from './options.js';
 import { load } from './load.js';
 import { listCommandLine } from './output.js';
 import { withUserSelector } from './targets.js';
@@ -354,9 +354,14 @@ export function recordedCniPathNotes(ifname: string, pods: { pod: string; cniPat
     .join('');
 }
 
+/**
+ * --parallel's text: an int as pflag reads one (options.ts parseIntFlag: `invalid argument "abc" for "--parallel"
+ * flag: strconv.ParseInt: parsing "abc": invalid syntax`, with cobra's See line), then from 1 to 64 (`--parallel 0:
+ * pods at a time is from 1 to 64`, one line). UsageError (exit 2).
+ */
 export function parseParallel(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArgument('--parallel', text, 'not a whole number from 1 to 64');
+  const n = parseIntFlag('--parallel', text);
+  if (n < 1 || n > 64) throw new UsageError(`--parallel ${text}: pods at a time is from 1 to 64`);
   return n;
 }
 

@@ -4,7 +4,7 @@ import { CniAttachError, PluginError, SomeFailedError, StoppedError, shown, show
 import { beginQuit, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
-import { parseLevel } from './options.js';
+import { FlagTypeError, parseLevel } from './options.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
 export const ExitCode = {
@@ -276,6 +276,8 @@ function report(err: unknown, io: Io, verbose: boolean, command = ''): number {
     const sig = stoppedBy(e);
     const verb = /cni-(attach|detach|check)$/.exec(command)?.[1];
     io.err(`error: ${sig && verb && !(e instanceof SomeFailedError) ? singleStopLine(verb, sig, e, describeError(e)) : describeError(e)}\n`);
+    // a value not of its flag's type, which kubectl's parser would have refused: cobra's line, as for the parser's own
+    if (e instanceof FlagTypeError && command) io.err(`See '${command} --help' for usage.\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
       if (stderr) io.err(`plugin stderr:\n${shownLines(stderr.trimEnd())}\n`);

@@ -114,7 +114,7 @@ describe('kubectl cni-attach', () => {
     [['--conf', '-', '--context', 'c', '--as', 'u', '--no-annotate'], /^error: --context, --as, --no-annotate cannot be used with --netns: /],
     [['--conf', '-', '--runtime', 'rkt'], /^error: invalid argument "rkt" for "--runtime" flag: allowed choices are auto, docker/m],
     [['--conf', '-', '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml/m],
-    [['--conf', '-', '--timeout', 'soon'], /invalid argument "soon" for "--timeout" flag: not a duration/],
+    [['--conf', '-', '--timeout', 'soon'], /^error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"\nSee 'kubectl cni-attach --help' for usage\.\n$/],
     [['--conf', '-', '--ip', '198.18.0.1'], /invalid argument "198.18.0.1" for "--ip" flag: not an address with prefix length/],
     [['--conf', '-', '--mac', 'zz'], /invalid argument "zz" for "--mac" flag: not a MAC address/],
     [['--conf', '-', '--cni-path', 'relative/dir'], /not an absolute directory/],
