@@ -421,10 +421,13 @@ function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, q
     const code = SIGNAL_EXIT[sig]!;
     if (quitting) process.exit(code);
     if (ended && said) {
-      // its last line is printed and stays last: the quit adds no words after it, and exits as that line said once
-      // the cleanups under way (an agent pod's deletion) are done, within the quit's bound
+      // its last line is printed and stays last: a signal now adds no words after it, and the command exits as that
+      // line said once the cleanups under way (an agent pod's deletion) are done, within the bound of a stop (the
+      // first signal) or of a quit (a second)
+      const first = !interruptedBy();
       quitting = true;
-      const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
+      if (first) interrupt(sig);
+      const limit = new Promise((r) => setTimeout(r, first ? STOP_CLEANUP_MS : QUIT_CLEANUP_MS).unref());
       void Promise.race([runAtEnd(() => undefined), limit]).finally(() => process.exit(endCode ?? code));
       return;
     }
