@@ -194,15 +194,6 @@ export function parseRequestTimeout(text: string): number {
 export const MIN_TIMEOUT_MS = 1;
 
 /**
- * A flag's value that is not of its kind, in pflag's words (what kubectl says of `--timeout=x`: `invalid argument "x"
- * for "--timeout" flag: time: invalid duration "x"`): `invalid argument "soon" for "--timeout" flag: not a duration
- * (e.g. 30s, 2m, 500ms)`. A UsageError (exit 2).
- */
-export function invalidArgument(flag: string, value: string, why: string): UsageError {
-  return new UsageError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flag)} flag: ${why}`);
-}
-
-/**
  * A value that is not of its flag's type (a number, a duration, a level, an address), which kubectl's parser (pflag)
  * would refuse while it reads the command line: said in pflag's words, and cli/main.ts adds cobra's `See '… --help'
  * for usage.` as it does for every error the parser finds. A value of the right type that is wrong for the flag

@@ -652,5 +652,9 @@ describe('a typed flag\'s value the tool checks itself reads as pflag would say 
       expect(w.stderr(), args.join(' ')).toBe(said);
       expect(w.exec.calls, args.join(' ')).toEqual([]);
     }
+    // a string flag's value (kubectl's parser takes any string) that is wrong for it: one line (before: pflag-worded)
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--net', 'a/b/c'])).toBe(2);
+    expect(w.stderr()).toBe('error: --net a/b/c: not NAME or NAMESPACE/NAME (a NetworkAttachmentDefinition)\n');
   });
 });
