@@ -883,7 +883,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', [...w.listArgs, '--node', 'node-a', '-o', 'json']);
     expectOk(l);
     expect((JSON.parse(l.stdout) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'web-1')).toMatchObject({
-      state: 'attached', containerId: expect.stringMatching(/-web-1$/), clearCommand: expect.stringMatching(/^kubectl cni-gc /),
+      state: 'attached', containerId: `web-1-${lab.prefix}`, clearCommand: expect.stringMatching(/^kubectl cni-gc /),
       reason: expect.stringMatching(/^an attach of net1 began on node node-a at \S+ and finished there \(node node-a holds its result: no intent, no lock\), but its record still says attaching: .*cni-gc settles it from what node node-a holds, and writes the pod's network-status entry as the attach would have$/),
     });
     const table = await runCli('list', [...w.listArgs, '--node', 'node-a']);
