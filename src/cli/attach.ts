@@ -430,7 +430,8 @@ Exit codes: 0 ok (attached, as printed); 1 a plugin failed, or the result could 
 back; the message says so, or says what stays when the rollback failed too), or the interface is busy (try again);
 2 bad usage or input; 3 target not found; 4 cluster/runtime unreachable, or no kubeconfig at all (after an ADD:
 attached, the pod's network-status not written); 128+signal, i.e. 129 SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM:
-stopped before the result was recorded (rolled back).`,
+stopped before the result was recorded (rolled back); a signal after it stopped nothing: 0, the attachment stands (a
+note says so).`,
   );
   cmd
     .command('completion')

@@ -514,7 +514,8 @@ Exit codes: 0 detached, or nothing attached (a note); 1 a plugin's DEL failed (t
 --force), or the interface is busy (an attach or detach holds it: try again); 2 bad usage or input; 3 target not found,
 or nothing in this --cache-dir while the cluster records it with another; 4 cluster/runtime unreachable (after a DEL:
 detached, the pod's network-status not written: run it again); 128+signal (129 SIGHUP, 130 SIGINT (Ctrl-C), 143
-SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the first pod that failed, or 128+signal.`,
+SIGTERM): stopped, the record kept (run it again); a signal after the DEL finished stopped nothing: 0 (a note says
+so). With -l/--all: that of the first pod that failed, or 128+signal.`,
   );
   cmd.action(async (podName: string | undefined, given: DetachFlags) => {
     const kind = targetKind(podName, given);
