@@ -61,7 +61,7 @@
 // or NODE_OPTIONS change what every Node process costs at start (a CA bundle in NODE_EXTRA_CA_CERTS is parsed before
 // the first line runs); when the shell has them, P4 also times `node -e 0` with them, so the difference is on record.
 import { spawn, execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -77,6 +77,15 @@ const NS = 'cni-bench';
 const SUBNET = '198.18.200.0/22';
 const BULK_SIZES = [1, 10, 25, 50];
 const RUN_TIMEOUT_MS = 120_000;
+
+/**
+ * A simulated sandbox's id: 64 hex digits, as containerd's and Docker's are, from `seed` (the bench's prefix and the
+ * pod's name). Before, `${prefix}-bulk-000`: every id shared its first 12 characters, so cni-list's CONTAINER column
+ * (an id's first 12, as `docker ps` prints them) repeated one value for 100 pods.
+ */
+export function sandboxIdOf(seed) {
+  return createHash('sha256').update(seed).digest('hex');
+}
 
 // ------------------------------------------------------------------------------------------------ options
 
@@ -963,7 +972,7 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
   await pool(pods, 4, async (p) => {
     const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node, labels: { role: p.role, node: p.node }, containerRuntime: 'containerd' });
     api.addPod(pod);
-    await h.startCriSandbox(cds.get(p.node), { id: `${prefix}-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
+    await h.startCriSandbox(cds.get(p.node), { id: sandboxIdOf(`${prefix}-${p.name}`), name: p.name, namespace: NS, uid: pod.metadata.uid });
   });
   const env = { ...cleanEnv(), KUBECONFIG: api.kubeconfigPath, DOCKER_HOST: 'unix:///nonexistent/docker.sock', CNI_PATH: CNI_DIR };
   const laptopArgs = ['-n', NS, '--ifname', 'net1', '--runtime', 'agent', '--agent-image', 'cni-attach-bench/agent:none', '--cache-dir', laptop];
@@ -1101,7 +1110,7 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
   const made = await pool(pods, 4, async (p) => {
     const pod = h.makePod({ name: p.name, namespace: NS, nodeName: p.node.name, labels: { role: p.role, node: p.node.name }, containerRuntime: 'containerd' });
     api.addPod(pod);
-    const sb = await h.startNodeSandbox(d, p.node, { id: `sb-${p.name}`, name: p.name, namespace: NS, uid: pod.metadata.uid });
+    const sb = await h.startNodeSandbox(d, p.node, { id: sandboxIdOf(`${prefix}-${p.name}`), name: p.name, namespace: NS, uid: pod.metadata.uid });
     return { ...p, ...sb };
   });
   // a bridge inside each node (its own network namespace), addresses from host-local in the node

@@ -29,6 +29,33 @@ export function durationNs(text: string, bareUnit = 's'): number | undefined {
   return Number(ns);
 }
 
+/**
+ * What Go's time.ParseDuration says of text when it cannot parse it — the words pflag prints for a duration flag
+ * (`invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"`): `time: invalid duration
+ * "abc"`, `time: missing unit in duration "1.5.2"`, `time: unknown unit "x" in duration "5x"`. undefined when Go
+ * would parse it (which durationNs may still refuse: a sign, a fraction without a leading digit; a bare number, which
+ * Go refuses with "missing unit", is taken here as seconds, so its error is never asked for). Pure; the source is Go's
+ * src/time/format.go ParseDuration.
+ */
+export function goDurationError(orig: string): string | undefined {
+  const q = (t: string) => JSON.stringify(t);
+  const invalid = `time: invalid duration ${q(orig)}`;
+  let s = orig.replace(/^[-+]/, '');
+  if (s === '0') return undefined;
+  if (s === '') return invalid;
+  while (s !== '') {
+    if (!/^[0-9.]/.test(s)) return invalid;
+    const num = /^(\d*)(?:\.(\d*))?/.exec(s)!;
+    if (num[1] === '' && !num[2]) return invalid;
+    s = s.slice(num[0].length);
+    const unit = /^[^0-9.]*/.exec(s)![0];
+    if (unit === '') return `time: missing unit in duration ${q(orig)}`;
+    if (!(unit in UNIT_NS)) return `time: unknown unit ${q(unit)} in duration ${q(orig)}`;
+    s = s.slice(unit.length);
+  }
+  return undefined;
+}
+
 /** n / unit as a decimal without trailing zeros ("1.5", "400", "0.0015"); n and unit whole numbers. */
 function decimal(n: number, unit: number): string {
   const whole = Math.floor(n / unit);

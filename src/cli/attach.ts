@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
+import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
 import { atEnd, duringStep, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
@@ -281,7 +281,7 @@ function annotateFailure(job: Job, o: Outcome, e: Error): UnreachableError | Sto
     return gone;
   }
   const sig = stoppedBy(e);
-  if (sig) return new StoppedError(sig, `${ifname} is attached; ${e.message}; run the same command again to make sure, or cni-detach to undo`, 'recorded');
+  if (sig) return new StoppedError(sig, `stopped by ${signalName(sig)} while the pod's network-status update was being sent: ${ifname} is attached; the update may or may not have landed; run the same command again to make sure, or cni-detach to undo`, 'recorded');
   return new UnreachableError(
     `${ifname} is attached, but the pod's network-status annotation could not be written (${e.message}); run the same command again to retry, or cni-detach to undo`,
     { cause: e },
@@ -430,7 +430,8 @@ Exit codes: 0 ok (attached, as printed); 1 a plugin failed, or the result could 
 back; the message says so, or says what stays when the rollback failed too), or the interface is busy (try again);
 2 bad usage or input; 3 target not found; 4 cluster/runtime unreachable, or no kubeconfig at all (after an ADD:
 attached, the pod's network-status not written); 128+signal, i.e. 129 SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM:
-stopped before the result was recorded (rolled back).`,
+stopped before the result was recorded (rolled back); a signal after it stopped nothing: 0, the attachment stands (a
+note says so).`,
   );
   cmd
     .command('completion')

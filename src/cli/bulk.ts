@@ -8,14 +8,14 @@
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
 import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
-import { duringStep, hold, interruptedBy, whenInterrupted } from '../exec/interrupt.js';
+import { duringStep, hold, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, onQuit, type ExitCodeValue, type Io } from './main.js';
-import { invalidArgument, type CommonFlags } from './options.js';
+import { parseIntFlag, type CommonFlags } from './options.js';
 import { load } from './load.js';
 import { listCommandLine } from './output.js';
 import { withUserSelector } from './targets.js';
@@ -115,19 +115,16 @@ export async function forEachPod<T>(
   const begun = new Set<number>();
   // a second signal quits at once: `quitting` says what is known then (cli/main.ts onQuit) — the pods done, failed or
   // stopped as they ended, those in flight unknown, the rest not started
-  if (quitting) {
-    onQuit((sig) => {
-      const why = (i: number) => (begun.has(i) ? `quit by a second ${signalName(sig)} while it ran: its state is not known` : `stopped by ${signalName(sig)} before it started`);
-      const code = exitCodeOf(new StoppedError(sig, 'quit'));
-      return quitting(
-        pods.map((pod, i): PodOutcome<T> => {
-          if (out[i]) return out[i]!;
-          const unknown = begun.has(i);
-          return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' } };
-        }),
-      );
+  const known = (sig: string) => {
+    const why = (i: number) => (begun.has(i) ? `quit by a second ${signalName(sig)} while it ran: its state is not known` : `stopped by ${signalName(sig)} before it started`);
+    const code = exitCodeOf(new StoppedError(sig, 'quit'));
+    return pods.map((pod, i): PodOutcome<T> => {
+      if (out[i]) return out[i]!;
+      const unknown = begun.has(i);
+      return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' } };
     });
-  }
+  };
+  if (quitting) onQuit((sig) => quitting(known(sig)));
   let next = 0;
   let done = 0;
   const width = String(pods.length).length;
@@ -149,6 +146,9 @@ export async function forEachPod<T>(
         const value = await fn(pod);
         o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
       } catch (e) {
+        // what ends so after a second signal began to quit (its session torn down, its agent deleted) is the quit's
+        // doing, not the pod's: left unknown, no progress line (the quit's summary says it, with the cni-list that tells)
+        if (quitBegun()) return;
         o = outcomeOf(id, e);
       }
       out[i] = o;
@@ -163,7 +163,8 @@ export async function forEachPod<T>(
   } finally {
     release();
   }
-  return out;
+  // a quit begun: the pods it cut are unknown here too (the batch's own end may still print before the process exits)
+  return quitBegun() ? known(interruptedBy() ?? 'SIGTERM') : out;
 }
 
 /**
@@ -353,9 +354,14 @@ export function recordedCniPathNotes(ifname: string, pods: { pod: string; cniPat
     .join('');
 }
 
+/**
+ * --parallel's text: an int as pflag reads one (options.ts parseIntFlag: `invalid argument "abc" for "--parallel"
+ * flag: strconv.ParseInt: parsing "abc": invalid syntax`, with cobra's See line), then from 1 to 64 (`--parallel 0:
+ * pods at a time is from 1 to 64`, one line). UsageError (exit 2).
+ */
 export function parseParallel(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArgument('--parallel', text, 'not a whole number from 1 to 64');
+  const n = parseIntFlag('--parallel', text);
+  if (n < 1 || n > 64) throw new UsageError(`--parallel ${text}: pods at a time is from 1 to 64`);
   return n;
 }
 

@@ -1,6 +1,6 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
-import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, stoppedBy } from '../errors.js';
+import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
 import type { DetachRequest, Detached } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -330,7 +330,7 @@ async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
 /** As attach's: exit 4, or 128+n when the user's signal stopped the wait (the update may have landed). */
 function annotateFailure(ifname: string, e: Error): UnreachableError | StoppedError {
   const sig = stoppedBy(e);
-  if (sig) return new StoppedError(sig, `${ifname} is detached; ${e.message}; run the same command again to make sure`, 'recorded');
+  if (sig) return new StoppedError(sig, `stopped by ${signalName(sig)} while the pod's network-status update was being sent: ${ifname} is detached; the update may or may not have landed; run the same command again to make sure`, 'recorded');
   return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
 }
 
@@ -514,7 +514,8 @@ Exit codes: 0 detached, or nothing attached (a note); 1 a plugin's DEL failed (t
 --force), or the interface is busy (an attach or detach holds it: try again); 2 bad usage or input; 3 target not found,
 or nothing in this --cache-dir while the cluster records it with another; 4 cluster/runtime unreachable (after a DEL:
 detached, the pod's network-status not written: run it again); 128+signal (129 SIGHUP, 130 SIGINT (Ctrl-C), 143
-SIGTERM): stopped, the record kept (run it again). With -l/--all: that of the first pod that failed, or 128+signal.`,
+SIGTERM): stopped, the record kept (run it again); a signal after the DEL finished stopped nothing: 0 (a note says
+so). With -l/--all: that of the first pod that failed, or 128+signal.`,
   );
   cmd.action(async (podName: string | undefined, given: DetachFlags) => {
     const kind = targetKind(podName, given);

@@ -1,10 +1,10 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
-import { heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
+import { CniAttachError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { beginQuit, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
-import { parseLevel } from './options.js';
+import { FlagTypeError, parseLevel } from './options.js';
 
 /** The exit codes (README "Exit codes"): every command ends with one of these, chosen by exitCodeOf and nowhere else. */
 export const ExitCode = {
@@ -246,7 +246,7 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;
   } catch (e) {
-    return report(e, io, verbose);
+    return report(e, io, verbose, program.name());
   } finally {
     await runAtEnd(lineTo(io, 'note:'));
   }
@@ -260,7 +260,7 @@ function levelOr0(text: string): number {
   }
 }
 
-function report(err: unknown, io: Io, verbose: boolean): number {
+function report(err: unknown, io: Io, verbose: boolean, command = ''): number {
   let e = err;
   if (e instanceof CommanderError) {
     // commander already printed "error: …" (or the help); help and --version are not errors
@@ -271,7 +271,13 @@ function report(err: unknown, io: Io, verbose: boolean): number {
   if (e instanceof CniAttachError) {
     markEnded();
     said = true;
-    io.err(`error: ${describeError(e)}\n`);
+    const code = exitCodeOf(e);
+    endCode = interruptedBy() && code === ExitCode.PluginFailed ? SIGNAL_EXIT[interruptedBy()!] ?? code : code;
+    const sig = stoppedBy(e);
+    const verb = /cni-(attach|detach|check)$/.exec(command)?.[1];
+    io.err(`error: ${sig && verb && !(e instanceof SomeFailedError) ? singleStopLine(verb, sig, e, describeError(e)) : describeError(e)}\n`);
+    // a value not of its flag's type, which kubectl's parser would have refused: cobra's line, as for the parser's own
+    if (e instanceof FlagTypeError && command) io.err(`See '${command} --help' for usage.\n`);
     if (verbose) {
       const stderr = (e as { stderr?: string }).stderr;
       if (stderr) io.err(`plugin stderr:\n${shownLines(stderr.trimEnd())}\n`);
@@ -316,6 +322,38 @@ export function cutBySignal(e: unknown, verbose = false): StoppedError | undefin
   return new StoppedError(sig, `stopped by ${signalName(sig)}: ${said}`, (e as CniAttachError).left ?? 'recorded');
 }
 
+/**
+ * The closing line of one pod's (or one --netns') attach, detach or check that the user's signal stopped, in one form
+ * whatever step it cut: "<verb> stopped by <signal> <where>: <what was changed>" — `attach stopped by SIGINT (Ctrl-C)
+ * during the sandbox look-up on node node-a (…): nothing was changed`, `attach stopped by SIGINT (Ctrl-C) during plugin
+ * slow's ADD (it was killed): rolled back: nothing was left behind`, `detach stopped by SIGTERM during plugin bridge's
+ * DEL (it was killed): the record stays: run the command again`. Before, the engine's and the steps' own words came
+ * as they were (`stopped by … during the sandbox look-up …`, `plugin slow stopped on ADD: by …`, `eth1 is attached;
+ * SIGINT came while …`) beside the handler's `detach stopped by … before it changed anything` (a tryout). `text`: e as
+ * describeError says it (its next steps and fix included). A batch's end (SomeFailedError), cni-gc's and cni-list's
+ * keep their own words. Pure.
+ */
+export function singleStopLine(verb: string, sig: string, e: unknown, text: string): string {
+  const by = `stopped by ${signalName(sig)}`;
+  if (text.startsWith(`${verb} stopped by `)) return text;
+  if (text.startsWith(by)) return `${verb} ${text}`;
+  if (e instanceof PluginError) {
+    const base = `plugin ${e.plugin} stopped on ${e.command}: `;
+    const said = `by ${signalName(sig)}`;
+    if (text.startsWith(base) && e.cniMsg.startsWith(said)) {
+      const how = e.cniMsg.slice(said.length);
+      const where = how.startsWith(' before it ran') ? ` before plugin ${e.plugin}'s ${e.command}${how.slice(' before it ran'.length)}` : ` during plugin ${e.plugin}'s ${e.command}${how}`;
+      const after = text
+        .slice(base.length + e.cniMsg.length)
+        .replace(/^ \((rolled back: [^)]*)\)/, '; $1')
+        .replace(/^; /, '');
+      const left = after || (e.left === 'undone' ? 'rolled back' : e.left === 'recorded' ? 'what it changed stays recorded' : e.command === 'DEL' ? 'the record stays: run the command again' : 'nothing was changed');
+      return `${verb} ${by}${where}: ${left}`;
+    }
+  }
+  return `${verb} ${by}: ${text}`;
+}
+
 /** The command's closing line of a stop (stopEnding), once main() runs it: cutBySignal says a stop in the same words. */
 let closingLine: ((sig: NodeJS.Signals) => string) | undefined;
 
@@ -341,8 +379,10 @@ function markEnded(): void {
   endedNow();
 }
 
-/** Whether the command printed its own closing `error:` line (report). */
+/** Whether the command printed its own last line (report's `error:` line; main's exit 0 after a signal, cameAfterNote). */
 let said = false;
+/** The code main exits with once the command's run returned (a second signal then exits with it, saying nothing). */
+let endCode: number | undefined;
 /** How long a stopped command whose run has ended may wait for its stdout to drain. */
 const DRAIN_MS = 300;
 
@@ -380,9 +420,21 @@ function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, q
   const on = (sig: NodeJS.Signals) => {
     const code = SIGNAL_EXIT[sig]!;
     if (quitting) process.exit(code);
+    if (ended && said) {
+      // its last line is printed and stays last: a signal now adds no words after it, and the command exits as that
+      // line said once the cleanups under way (an agent pod's deletion) are done, within the bound of a stop (the
+      // first signal) or of a quit (a second)
+      const first = !interruptedBy();
+      quitting = true;
+      if (first) interrupt(sig);
+      const limit = new Promise((r) => setTimeout(r, first ? STOP_CLEANUP_MS : QUIT_CLEANUP_MS).unref());
+      void Promise.race([runAtEnd(() => undefined), limit]).finally(() => process.exit(endCode ?? code));
+      return;
+    }
     if (interruptedBy()) {
       quitting = true;
-      io.err(`note: ${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)\n`);
+      beginQuit();
+      io.err(`note: ${quitNote(sig)}\n`);
       const limit = new Promise((r) => setTimeout(r, QUIT_CLEANUP_MS).unref());
       // the cleanups not finished are said before the closing words, which stay last
       void Promise.race([runAtEnd(lineTo(io, 'note:')), limit])
@@ -392,11 +444,13 @@ function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, q
       return;
     }
     const note = stoppingNote(sig, command);
+    // a command that has said how it ended (its closing line, or its result and exit 0) gets no note after it
+    const speak = (line: string) => (said ? undefined : io.err(line));
     if (interrupt(sig) > 0) {
-      io.err(`${note}\n`);
+      speak(`${note}\n`);
       return;
     }
-    io.err(`${note}\n`);
+    speak(`${note}\n`);
     const limit = new Promise((r) => setTimeout(r, STOP_CLEANUP_MS).unref());
     void Promise.race([runAtEnd(lineTo(io, 'note:')), limit])
       // a command that changed something (a hold was taken and released) ends with its own words, within the bound;
@@ -469,12 +523,15 @@ function earlySignals(): NodeJS.Signals[] {
 }
 
 /**
- * The note on the first signal while something runs: what the command does at that moment. A step that says so
- * (exec/interrupt.ts duringStep: the wait for a network-status update, whose change is made) speaks for itself;
- * cni-list and cni-check change nothing; before any change is under way (no hold(): a look-up, an agent starting)
- * nothing was changed yet; during one, an attach rolls back what it changed, a detach (or gc) changes nothing back (a
- * DEL stopped leaves its record, which the same command finishes later). Before, every command but attach said
- * "keeping what is recorded …" (cni-list too), and attach "rolling back" also once its interface stood.
+ * The note on the first signal: only what is certain at that moment, never the outcome — the command's last line says
+ * that (its closing `error:` line, or `SIGINT came after the work was done …` with exit 0), once the stop has landed.
+ * A step that says so (exec/interrupt.ts duringStep: the wait for a network-status update, whose change is made; an
+ * attach whose result is cached; a batch before any pod began) speaks for itself; cni-list and cni-check change
+ * nothing; any other command "stopping what runs now; the last line says what was changed and what was not". Before,
+ * the note was chosen by what ran when the signal came — "nothing was changed yet", "rolling back what it changed",
+ * "keeping what is recorded" — and the step that followed could contradict it: an attach signalled between its last
+ * steps said "nothing was changed yet", then "SIGINT came after the work was done: it stands" (exit 0; a tryout); a
+ * detach whose DEL had exited 0 said "keeping what is recorded", then "detached".
  */
 export function stoppingNote(sig: string, command: string): string {
   const step = stepWords();
@@ -484,12 +541,23 @@ export function stoppingNote(sig: string, command: string): string {
       ? 'stopping: listing changes nothing'
       : /cni-check$/.test(command)
         ? 'stopping what runs now: CHECK changes nothing'
-        : !holding()
-          ? 'stopping what runs now: nothing was changed yet'
-          : /cni-attach$/.test(command)
-            ? 'stopping what runs now and rolling back what it changed'
-            : 'stopping what runs now and keeping what is recorded, for the same command to finish later');
+        : 'stopping what runs now; the last line says what was changed and what was not');
   return `note: ${sig}: ${then} (send it again to quit at once)`;
+}
+
+/**
+ * The note of a second signal, which quits: what is being changed at that moment stays as it is (a change under way:
+ * hold()), else nothing was being changed — and nothing was changed at all when no change ever began (heldOnce).
+ * Before, it said "what was being changed stays as it is …" also when nothing was.
+ */
+export function quitNote(sig: string): string {
+  if (holding()) return `${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)`;
+  return `${sig} again: quitting now; nothing was being changed${heldOnce() ? ' (what was changed before stands, as printed)' : ': nothing was changed'}`;
+}
+
+/** The line of a command that a signal reached after its work was done: it finishes and exits 0 (README "Exit codes"). */
+export function cameAfterNote(sig: string): string {
+  return `note: ${sig} came after the work was done: it stands, as printed (nothing was left to stop, so the exit code is 0)`;
 }
 
 /** Entry for bin/: run and exit with the code. */
@@ -504,9 +572,18 @@ export async function main(program: Command, argv = process.argv.slice(2)): Prom
   // or, when the signal came after the change was committed, finished it: exit 0, the state is as printed.
   // A failure of a plugin the signal killed is the signal's doing.
   if (sig && code === ExitCode.PluginFailed) code = SIGNAL_EXIT[sig] ?? code;
-  if (sig && code === ExitCode.Ok) stdio.err(`note: ${sig} came after the work was done: it stands, as printed\n`);
+  endCode = code;
+  const cameAfter = () => {
+    const late = interruptedBy();
+    if (!late || code !== ExitCode.Ok || said) return;
+    said = true;
+    stdio.err(`${cameAfterNote(late)}\n`);
+  };
+  cameAfter();
   // let what went through a stream drain before exiting
   const out = stdout.usedStream;
   if (out) await new Promise<void>((r) => ((out as NodeJS.WriteStream).writableLength === 0 ? r() : out.once('drain', () => r())));
+  // a signal that came while it drained: its note said the last line would say what was changed
+  cameAfter();
   process.exit(code);
 }

@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { durationNs, formatDuration } from '../duration.js';
+import { durationNs, formatDuration, goDurationError } from '../duration.js';
 import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
 import { podArgument } from './argv.js';
@@ -67,7 +67,7 @@ export function verbosity(flags: { v?: string }): number {
  * strconv.ParseInt: parsing "abc": invalid syntax` (or `value out of range`).
  */
 export function parseLevel(text: string): number {
-  const bad = (why: string) => new UsageError(`invalid argument ${JSON.stringify(text)} for "-v, --v" flag: strconv.ParseInt: parsing ${JSON.stringify(text)}: ${why}`);
+  const bad = (why: string) => typedArgument('-v, --v', text, `strconv.ParseInt: parsing ${JSON.stringify(text)}: ${why}`);
   if (!/^[+-]?\d+$/.test(text)) throw bad('invalid syntax');
   const n = Number(text);
   if (n < -(2 ** 31) || n > 2 ** 31 - 1) throw bad('value out of range');
@@ -194,12 +194,32 @@ export function parseRequestTimeout(text: string): number {
 export const MIN_TIMEOUT_MS = 1;
 
 /**
- * A flag's value that is not of its kind, in pflag's words (what kubectl says of `--timeout=x`: `invalid argument "x"
- * for "--timeout" flag: time: invalid duration "x"`): `invalid argument "soon" for "--timeout" flag: not a duration
- * (e.g. 30s, 2m, 500ms)`. A UsageError (exit 2).
+ * A value that is not of its flag's type (a number, a duration, a level, an address), which kubectl's parser (pflag)
+ * would refuse while it reads the command line: said in pflag's words, and cli/main.ts adds cobra's `See '… --help'
+ * for usage.` as it does for every error the parser finds. A value of the right type that is wrong for the flag
+ * (`--parallel 0`, `--timeout 0.4ms`) is a plain UsageError: one line that says what is taken.
  */
-export function invalidArgument(flag: string, value: string, why: string): UsageError {
-  return new UsageError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flag)} flag: ${why}`);
+export class FlagTypeError extends UsageError {}
+
+/** FlagTypeError in pflag's words: `invalid argument "abc" for "--parallel" flag: strconv.ParseInt: parsing "abc": invalid syntax`. */
+export function typedArgument(flag: string, value: string, why: string): FlagTypeError {
+  return new FlagTypeError(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flag)} flag: ${why}`);
+}
+
+/**
+ * An int flag's text as pflag reads it (strconv.ParseInt(text, 0, 64): decimal, 0x hex, 0o/0 octal, 0b binary,
+ * underscores between digits), or FlagTypeError in its words (`strconv.ParseInt: parsing "abc": invalid syntax`,
+ * `… value out of range` beyond 64 bits). Pure.
+ */
+export function parseIntFlag(flag: string, text: string): number {
+  const bad = (why: string) => typedArgument(flag, text, `strconv.ParseInt: parsing ${JSON.stringify(text)}: ${why}`);
+  const m = /^([+-]?)(0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*|0[bB][01](?:_?[01])*|0[oO]?[0-7](?:_?[0-7])*|[0-9](?:_?[0-9])*)$/.exec(text);
+  if (!m) throw bad('invalid syntax');
+  const digits = m[2]!.replace(/_/g, '');
+  const big = BigInt(/^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : /^0[oO]/.test(digits) ? `0o${digits.slice(2)}` : digits);
+  const n = m[1] === '-' ? -big : big;
+  if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) throw bad('value out of range');
+  return Number(n);
 }
 
 /**
@@ -209,7 +229,13 @@ export function invalidArgument(flag: string, value: string, why: string): Usage
  */
 export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOUT_MS): number {
   const ns = durationNs(text);
-  if (ns === undefined) throw invalidArgument(flag, text, 'not a duration (e.g. 30s, 2m, 500ms)');
+  if (ns === undefined) {
+    // not a duration at all: as pflag says it (a duration flag); one Go reads but this tool does not take: what it takes
+    const go = goDurationError(text);
+    if (go) throw typedArgument(flag, text, go);
+    if (text.trim().startsWith('-')) throw new UsageError(`${flag} ${text.trim()}: must be more than zero`);
+    throw new UsageError(`${flag} ${text.trim()}: give a number and a unit (e.g. 0.5s, 30s, 2m; a bare number is seconds)`);
+  }
   if (!(ns > 0)) throw new UsageError(`${flag}: must be more than zero`);
   const ms = ns / 1e6;
   if (ms < min) {
@@ -239,13 +265,13 @@ export function validateCidr(text: string): string {
   const fam = isIP(ip ?? '');
   const n = Number(len);
   if (extra !== undefined || fam === 0 || len === undefined || !/^\d+$/.test(len) || n > (fam === 4 ? 32 : 128)) {
-    throw invalidArgument('--ip', text, 'not an address with prefix length (e.g. 198.18.0.10/24)');
+    throw typedArgument('--ip', text, 'not an address with prefix length (e.g. 198.18.0.10/24)');
   }
   return text;
 }
 
 export function validateMac(text: string): string {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw invalidArgument('--mac', text, 'not a MAC address (e.g. 02:00:00:00:00:01)');
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) throw typedArgument('--mac', text, 'not a MAC address (e.g. 02:00:00:00:00:01)');
   return text;
 }
 

@@ -13,7 +13,7 @@ import type { Target } from '../resolve/netns.js';
 import type { CacheEntry, ResultCache } from '../cni/cache.js';
 import type { Deps } from './context.js';
 import { loadConf } from './context.js';
-import { invalidArgument, nameAcrossNamespaces, parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
+import { nameAcrossNamespaces, parseRequestTimeout, verbosity, type CommonFlags, type KubectlFlags } from './options.js';
 import { load } from './load.js';
 import { userAgent } from './version.js';
 import { detachCommandLine, shellQuote } from './output.js';
@@ -92,7 +92,7 @@ export async function resolveConf(flags: CommonFlags, deps: Deps, api: () => Pro
     const parts = flags.net.split('/');
     // one NAD for the whole batch: with -A there is no namespace to find a bare NAME in
     if (flags.allNamespaces && parts.length === 1) throw new UsageError(`--net ${flags.net} with -A: give NAMESPACE/NAME (one NetworkAttachmentDefinition serves the whole batch, and -A spans namespaces)`);
-    if (parts.length > 2 || parts.some((p) => p === '')) throw invalidArgument('--net', flags.net, 'not NAME or NAMESPACE/NAME');
+    if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`--net ${flags.net}: not NAME or NAMESPACE/NAME (a NetworkAttachmentDefinition)`);
     const [ns, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [podNamespace ?? 'default', parts[0]!];
     const nad = await (await api()).getNad(ns, name);
     const list = parseNetworkConfig(nad.config, `NetworkAttachmentDefinition ${ns}/${name}`, name);

@@ -108,6 +108,22 @@ export function unlessInterrupted<T>(p: Promise<T>, what: string): Promise<T> {
   ]).finally(end);
 }
 
+let quit = false;
+
+/**
+ * Mark that a second signal quits the command (cli/main.ts, before it tears down the sessions and agents): what ends
+ * after this moment ended because of the quit, so a batch does not take it for the pod's own outcome (cli/bulk.ts:
+ * a pod whose session the quit tore down is "unknown", not "failed: … the session was torn down").
+ */
+export function beginQuit(): void {
+  quit = true;
+}
+
+/** Whether a second signal is quitting the command (beginQuit). */
+export function quitting(): boolean {
+  return quit;
+}
+
 /** The signal that interrupted this process, if any. */
 export function interruptedBy(): NodeJS.Signals | undefined {
   return received;

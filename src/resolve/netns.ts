@@ -75,7 +75,7 @@ export async function interfaceExists(executor: Executor, netnsPath: string, ifn
   const dev = pid ? await executor.readFile(`/proc/${pid}/net/dev`).catch(() => undefined) : undefined;
   if (dev !== undefined) return dev.split('\n').slice(2).some((l) => l.trim().split(':')[0] === ifname);
   const r = await executor.run(['nsenter', `--net=${netnsPath}`, '--', 'ip', '-o', 'link', 'show', 'dev', ifname]);
-  if (r.interrupted) throw new StoppedError(r.interrupted, `stopped by ${signalName(r.interrupted)} while looking for ${ifname} in ${netnsPath} (nothing was changed)`);
+  if (r.interrupted) throw new StoppedError(r.interrupted, `stopped by ${signalName(r.interrupted)} while looking for ${ifname} in ${netnsPath}: nothing was changed`);
   if (r.code === 0) return true;
   if (/does not exist|Cannot find device/i.test(r.stderr)) return false;
   throw new UsageError(`could not list interfaces in ${netnsPath} on ${executor.where}: ${r.stderr.trim() || `exit ${r.code}`}`);

@@ -100,6 +100,21 @@ export function expectOk(r: CliResult): void {
  * A failure as the CLI promises it: the exit code, and exactly one stderr line, "error: …", with no stack trace.
  * Returns that line.
  */
+/**
+ * A value not of its flag's type (a number, a duration, a level, an address) refused as kubectl's parser refuses it:
+ * exit 2, its one `error:` line in pflag's words, then cobra's `See 'kubectl cni-<tool> --help' for usage.`, nothing
+ * else. Returns the error line.
+ */
+export function expectFlagTypeError(r: CliResult, tool: string, message: RegExp): string {
+  expect(r.exitCode, show(r)).toBe(2);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, show(r)).toHaveLength(2);
+  expect(lines[0], show(r)).toMatch(/^error: invalid argument /);
+  expect(lines[0], show(r)).toMatch(message);
+  expect(lines[1], show(r)).toBe(`See 'kubectl cni-${tool} --help' for usage.`);
+  return lines[0]!;
+}
+
 export function expectCleanError(r: CliResult, code: number, message?: RegExp): string {
   expect(r.exitCode, show(r)).toBe(code);
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectCleanError, expectOk, runCli, show, type CliResult } from '../helpers/cli.js';
+import { expectCleanError, expectFlagTypeError, expectOk, runCli, show, type CliResult } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf, type Json } from '../helpers/confs.js';
 import { BIN, CNI_DIR } from '../helpers/env.js';
 import { execa } from 'execa';
@@ -90,10 +90,7 @@ describe('bad configs (exit 2)', () => {
 describe('bad flags (exit 2)', () => {
   const flags: [string, string[], RegExp][] = [
     ['--ip without a plugin declaring the "ips" capability', ['--ip', '198.18.7.9/24'], /declares the "ips" capability/],
-    ['--ip that is not a CIDR', ['--ip', '198.18.7.9'], /invalid argument "198\.18\.7\.9" for "--ip" flag: not an address with prefix length/],
-    ['--mac that is not a MAC', ['--mac', '02:00:00:00:00'], /invalid argument .* for "--mac" flag: not a MAC address/],
     ['--timeout 0', ['--timeout', '0'], /--timeout: must be more than zero/],
-    ['--timeout soon', ['--timeout', 'soon'], /invalid argument "soon" for "--timeout" flag: not a duration/],
     // below the least limit a plugin could run in: refused, the value said as given (it read "timed out after 0m")
     ['--timeout 0.4ms', ['--timeout', '0.4ms'], /^error: --timeout 0\.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed/],
     ['--timeout 900us', ['--timeout', '900us'], /^error: --timeout 900us: less than 1ms, the least plugin time limit: no plugin can even start within 900µs/],
@@ -106,6 +103,21 @@ describe('bad flags (exit 2)', () => {
       args: [...lab.args(c.ws, c.ns, 'eth1', await writeConf(c.ws.dir, 'net.json', c.good)), ...extra],
     }));
     expectCleanError(r, 2, message);
+  });
+
+  // a value not of its flag's type, which kubectl's parser would refuse: pflag's words and cobra's See line (before:
+  // the one line alone, "not a duration (e.g. …)", "not a whole number from 1 to 64")
+  const typed: [string, string[], RegExp][] = [
+    ['--ip that is not a CIDR', ['--ip', '198.18.7.9'], /invalid argument "198\.18\.7\.9" for "--ip" flag: not an address with prefix length/],
+    ['--mac that is not a MAC', ['--mac', '02:00:00:00:00'], /invalid argument .* for "--mac" flag: not a MAC address/],
+    ['--timeout soon', ['--timeout', 'soon'], /^error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"$/],
+    ['--timeout 5x', ['--timeout', '5x'], /^error: invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"$/],
+  ];
+  it.each(typed)('%s', async (_what, extra, message) => {
+    const r = await attachChangingNothing(async (c) => ({
+      args: [...lab.args(c.ws, c.ns, 'eth1', await writeConf(c.ws.dir, 'net.json', c.good)), ...extra],
+    }));
+    expectFlagTypeError(r, 'attach', message);
   });
 
   // kubectl's (pflag's) words, then cobra's "See 'kubectl cni-attach --help' for usage." line

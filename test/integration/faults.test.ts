@@ -327,10 +327,10 @@ describe('crashes and failures around the chain', () => {
     run.kill(signal);
     const r = await run.done;
     expect(r.exitCode, show(r)).toBe(code);
-    expect(r.stderr).toMatch(new RegExp(`note: ${signal}: stopping what runs now and rolling back what it changed`));
+    expect(r.stderr).toMatch(new RegExp(`note: ${signal}: stopping what runs now; the last line says what was changed and what was not`));
     expect(r.stderr).toMatch(/rolled back: nothing was left behind/);
     // it was the user who stopped it, and the message says so (issue 11): not "killed by signal SIGKILL"
-    expect(r.stderr).toMatch(new RegExp(`error: plugin hang stopped on ADD: by ${signal}( \\(Ctrl-C\\))? \\(it was killed\\)`));
+    expect(r.stderr).toMatch(new RegExp(`error: attach stopped by ${signal}( \\(Ctrl-C\\))? during plugin hang's ADD \\(it was killed\\): rolled back: nothing was left behind`));
     expect(r.stderr).not.toMatch(/killed by signal/);
     expect(await waitFor(async () => (await pgrep(pattern)).length === 0, 2000), 'the hanging plugin was killed').toBe(true);
     expect(await linkNames(ns)).toEqual(['lo']);

@@ -219,7 +219,7 @@ describe('kind: the user\'s signal while a plugin runs in the node container', (
     expect(await nodeFiles(w.node, '/var/lib/cni/cni-attach/locks')).toEqual([]);
     expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toEqual([]);
     // the user stopped it, and the message says so (not that the plugin failed, nor that it had exited by itself)
-    expect(r.stderr, show(r)).toMatch(new RegExp(`error: plugin slow stopped on ADD: by ${said} \\(it was killed\\) \\(rolled back: nothing was left behind\\)`));
+    expect(r.stderr, show(r)).toMatch(new RegExp(`error: attach stopped by ${said} during plugin slow's ADD \\(it was killed\\): rolled back: nothing was left behind`));
     expect(r.stderr, show(r)).not.toMatch(/killed by signal|internal error/);
   }, 90_000);
 });

@@ -58,7 +58,7 @@ async function world() {
   for (const [i, node] of NODES.entries()) {
     const name = `web-${i + 1}`;
     api.addPod(makePod({ name, namespace: 'shop', uid: `uid-${name}`, nodeName: node, containerRuntime: 'containerd', labels: { app: 'web', at: node } }));
-    pids[name] = await startSandbox(cd, { id: `${lab.prefix}-${name}`, name, namespace: 'shop', uid: `uid-${name}` });
+    pids[name] = await startSandbox(cd, { id: `${name}-${lab.prefix}`, name, namespace: 'shop', uid: `uid-${name}` });
   }
   // the laptop: a kubeconfig, a Docker host that is not there, its own (empty) cache directory
   // (--runtime agent asks no Docker: --docker-host goes with --runtime auto alone)
@@ -251,7 +251,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
     // node-b's last record went with it: so did its ConfigMap
     expect(api.listConfigMaps('kube-system').map((c) => c.metadata.name)).toEqual(['cni-attach-node-node-a']);
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-1-${lab.prefix}`]);
     const left = (JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { items: { pod: string }[] }).items;
     expect(left.map((x) => x.pod)).toEqual(['web-1']);
 
@@ -273,7 +273,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const w = await world();
     api.addPod(makePod({ name: 'db-1', namespace: 'other', uid: 'uid-db-1', nodeName: 'node-b', containerRuntime: 'containerd', labels: { app: 'web' } }));
     try {
-      await startSandbox(cd!, { id: `${lab.prefix}-db-1`, name: 'db-1', namespace: 'other', uid: 'uid-db-1' });
+      await startSandbox(cd!, { id: `db-1-${lab.prefix}`, name: 'db-1', namespace: 'other', uid: 'uid-db-1' });
       const a = await runCli('attach', ['-A', '-l', 'app=web', '--ifname', 'net1', '--conf', w.file, '-o', 'name', ...w.common]);
       expectOk(a);
       expect(a.stdout.split('\n').sort()).toEqual(['pod/db-1', 'pod/web-1', 'pod/web-2']);
@@ -296,9 +296,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('gc from the laptop: a deleted pod whose sandbox is gone too is freed without its namespace (DEL frees the lease)', async () => {
     const w = await world();
     expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-1-${lab.prefix}`]);
     // the kubelet stopped its sandbox, then the Pod object went
-    const id = `${lab.prefix}-web-1`;
+    const id = `web-1-${lab.prefix}`;
     await ctr(cd!, ['tasks', 'kill', '-s', 'KILL', id]);
     const task = async () => String((await ctr(cd!, ['tasks', 'list'])).stdout).split('\n').find((l) => l.startsWith(`${id} `));
     expect(await waitFor(async () => !/RUNNING/.test((await task()) ?? ''))).toBe(true);
@@ -479,7 +479,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect((await run.done).exitCode).toBeUndefined();
     await killAll(pattern);
     // the node keeps the intent and bridge's lease
-    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([`${net}-${lab.prefix}-web-1-net1`]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([`${net}-web-1-${lab.prefix}-net1`]);
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
 
     // cni-list -A from the laptop: its command is gone (before: attaching, "still running, or its command was
@@ -802,7 +802,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(r.stderr.split('\n')).toContain('[1/2] shop/web-1: detached net1');
     expect(r.stdout).toBe('net1 detached from 1 of 2 pods; stopped by SIGINT (Ctrl-C): 1 not started (shop/web-2)');
     expect(r.stderr.trim().split('\n').at(-1)).toBe('error: detach stopped by SIGINT (Ctrl-C): 1 not started; 1 of 2 pods done');
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-2`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-2-${lab.prefix}`]);
     expect([await nodeResults(w.ws.dir, 'node-a'), (await nodeResults(w.ws.dir, 'node-b')).length]).toEqual([[], 1]);
     expect(api.listConfigMaps('kube-system').map((c) => c.metadata.name)).toEqual(['cni-attach-node-node-b']);
     expect(api.listPods('kube-system')).toEqual([]);
@@ -883,7 +883,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', [...w.listArgs, '--node', 'node-a', '-o', 'json']);
     expectOk(l);
     expect((JSON.parse(l.stdout) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'web-1')).toMatchObject({
-      state: 'attached', containerId: expect.stringMatching(/-web-1$/), clearCommand: expect.stringMatching(/^kubectl cni-gc /),
+      state: 'attached', containerId: `web-1-${lab.prefix}`, clearCommand: expect.stringMatching(/^kubectl cni-gc /),
       reason: expect.stringMatching(/^an attach of net1 began on node node-a at \S+ and finished there \(node node-a holds its result: no intent, no lock\), but its record still says attaching: .*cni-gc settles it from what node node-a holds, and writes the pod's network-status entry as the attach would have$/),
     });
     const table = await runCli('list', [...w.listArgs, '--node', 'node-a']);
@@ -1117,14 +1117,14 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const w = await world();
     // web-3: a pod of node-a that will be gone (its sandbox left running, as a kubelet behind leaves it)
     api.addPod(makePod({ name: 'web-3', namespace: 'shop', uid: 'uid-web-3', nodeName: 'node-a', containerRuntime: 'containerd' }));
-    const pid3 = await startSandbox(cd!, { id: `${lab.prefix}-web-3`, name: 'web-3', namespace: 'shop', uid: 'uid-web-3' });
+    const pid3 = await startSandbox(cd!, { id: `web-3-${lab.prefix}`, name: 'web-3', namespace: 'shop', uid: 'uid-web-3' });
     for (const pod of ['web-1', 'web-2', 'web-3']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
     const addrOf = async (pid: number) => (await sh(['nsenter', '-t', String(pid), '-n', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'net1'])).stdout;
     const web1Addr = (await addrOf(w.pids['web-1']!)).match(/inet (198\.18\.71\.\d+)\/24/)?.[1];
     expect(web1Addr).toBeDefined();
     // someone who may write ConfigMaps in kube-system edits web-1's record (web-1 is alive, its net1 attached)
     const cm = api.getConfigMap('kube-system', 'cni-attach-node-node-a')!;
-    const key = `${lab.prefix}-web-1.6e657431`;
+    const key = `web-1-${lab.prefix}.6e657431`;
     const original = JSON.parse(cm.data![key]!) as Record<string, unknown>;
     api.deleteConfigMap('kube-system', cm.metadata.name);
     api.addConfigMap({ ...cm, data: { ...cm.data, [key]: JSON.stringify({ ...original, ...forged }) } });
@@ -1132,8 +1132,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const removal = `kubectl patch configmap cni-attach-node-node-a -n kube-system --type merge -p '{"data":{"${key}":null}}' --kubeconfig ${api.kubeconfigPath}`;
     const note = `note: the record ${key} of ConfigMap kube-system/cni-attach-node-node-a does not match what node node-a holds, so it is not used for anything: node node-a holds net1 of container "${key.slice(0, -9)}" (network ${original.network as string}) ${why}; \`${removal}\` removes it`;
     const web1Stays = async () => {
-      expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toContain(`${lab.prefix}-web-1`);
-      expect((await nodeResults(w.ws.dir, 'node-a')).filter((n) => n.includes(`${lab.prefix}-web-1-`))).toHaveLength(1);
+      expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toContain(`web-1-${lab.prefix}`);
+      expect((await nodeResults(w.ws.dir, 'node-a')).filter((n) => n.includes(`web-1-${lab.prefix}-`))).toHaveLength(1);
       expect(await addrOf(w.pids['web-1']!)).toContain(`inet ${web1Addr}/24`);
       expect(recordKeys()).toContain(key);
     };
@@ -1144,7 +1144,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
     expectOk(l);
     const items = (JSON.parse(l.stdout) as { items: { pod: string; containerId: string; state: string; clearCommand?: string }[] }).items;
-    expect(items.filter((i) => i.containerId === `${lab.prefix}-web-1`)).toEqual([expect.objectContaining({ state: 'mismatched', clearCommand: removal })]);
+    expect(items.filter((i) => i.containerId === `web-1-${lab.prefix}`)).toEqual([expect.objectContaining({ state: 'mismatched', clearCommand: removal })]);
     expect(items.filter((i) => i.state === 'pod gone').map((i) => i.pod)).toEqual(['web-3']);
     const table = await runCli('list', w.listArgs);
     expectOk(table);
@@ -1172,7 +1172,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 2 alive$/m);
     await web1Stays();
     // the gone pod's attachment went, in its sandbox's namespace (the interface with its lease)
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId).sort()).toEqual([`${lab.prefix}-web-1`, `${lab.prefix}-web-2`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId).sort()).toEqual([`web-1-${lab.prefix}`, `web-2-${lab.prefix}`]);
     expect((await sh(['nsenter', '-t', String(pid3), '-n', 'ip', 'link', 'show', 'net1'])).exitCode).not.toBe(0);
 
     // cni-detach of the pod the record names, when that pod is gone, reaches node-a through it: what runs there is
@@ -1225,10 +1225,11 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
         const r = await run.done;
         expect(r.exitCode, `${tool}: ${r.stderr}`).toBe(130);
         // the look-up's own stop, or the command's closing line (cli/main.ts stopEnding), whichever ends first
-        expect(r.stderr).toMatch(new RegExp(`^error: (stopped by SIGINT \\(Ctrl-C\\) during the sandbox look-up on node node-a \\(through agent pod \\S+\\): nothing was changed|${tool} stopped by SIGINT \\(Ctrl-C\\)${tool === 'check' ? ': nothing was changed \\(CHECK changes nothing\\)' : ' before it changed anything: nothing was changed'})$`, 'm'));
+        // one form either way: "<command> stopped by …" (before: the look-up's "stopped by …", the command unnamed)
+        expect(r.stderr).toMatch(new RegExp(`^error: ${tool} stopped by SIGINT \\(Ctrl-C\\)( during the sandbox look-up on node node-a \\(through agent pod \\S+\\): nothing was changed|${tool === 'check' ? ': nothing was changed \\(CHECK changes nothing\\)' : ' before it changed anything: nothing was changed'})$`, 'm'));
         expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), r.stderr).toHaveLength(1);
         expect(r.stderr).not.toMatch(/cannot reach|internal error/);
-        expect(r.stderr).toMatch(/^note: SIGINT: stopping what runs now: (nothing was changed yet|CHECK changes nothing) \(send it again to quit at once\)$/m);
+        expect(r.stderr).toMatch(/^note: SIGINT: stopping what runs now(; the last line says what was changed and what was not|: CHECK changes nothing) \(send it again to quit at once\)$/m);
         await expect.poll(() => api.listPods('kube-system').length, { timeout: 5000 }).toBe(0);
       }
     } finally {
@@ -1330,9 +1331,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const final = api.requests.filter((q) => q.method === 'PATCH' && q.path.endsWith('/cni-attach-node-node-a')).at(-1)!.body as { data: Record<string, string | null> };
     expect(Object.values(final.data).filter((v) => v === null)).toHaveLength(1); // the write-ahead's key, in the same patch
     const data = Object.entries(api.listConfigMaps('kube-system')[0]!.data ?? {});
-    expect(data.map(([k]) => k)).toEqual([expect.stringMatching(new RegExp(`^${lab.prefix}-web-1\\.6e657431$`))]);
+    expect(data.map(([k]) => k)).toEqual([expect.stringMatching(new RegExp(`^web-1-${lab.prefix}\\.6e657431$`))]);
     const r = JSON.parse(data[0]![1]) as Record<string, unknown>;
-    expect(r).toMatchObject({ pod: 'web-1', containerId: `${lab.prefix}-web-1`, addresses: [expect.stringMatching(/^198\.18\.71\.\d+\/24$/)] });
+    expect(r).toMatchObject({ pod: 'web-1', containerId: `web-1-${lab.prefix}`, addresses: [expect.stringMatching(/^198\.18\.71\.\d+\/24$/)] });
     expect(r.attaching).toBeUndefined();
 
     // refused: net1 is there already (a record blocks it), and a plugin that is not there: no record of either stays
@@ -1346,7 +1347,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(cmRequests()).toEqual(['PATCH /cni-attach-node-node-b', 'POST ', 'PATCH /cni-attach-node-node-b', 'DELETE /cni-attach-node-node-b']);
     expect(api.getConfigMap('kube-system', 'cni-attach-node-node-b')).toBeUndefined();
     const keys = recordKeys();
-    expect(keys).toEqual([expect.stringMatching(new RegExp(`^${lab.prefix}-web-1\\.`))]);
+    expect(keys).toEqual([expect.stringMatching(new RegExp(`^web-1-${lab.prefix}\\.`))]);
     expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
     expect(recordKeys()).toEqual([]);
     expect(await leases(w.ws.dataDir)).toEqual([]);
@@ -1357,7 +1358,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const { delFails, cniPath } = await interruptedAttach(w);
     const l = await runCli('list', ['-o', 'json', ...w.listArgs]);
     expect((JSON.parse(l.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interrupted']]);
-    expect(recordKeys()).toEqual([`${lab.prefix}-web-1.6e657431`]);
+    expect(recordKeys()).toEqual([`web-1-${lab.prefix}.6e657431`]);
 
     await rm(delFails);
     api.deletePod('shop', 'web-1');
@@ -1372,7 +1373,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('an interrupted attach (its rollback failed) of a pod that lives is freed by cni-gc from the laptop on its node, from its intent: lease and record; never counted alive; a DEL that fails again is said, not alive', async () => {
     const w = await world();
     const { delFails, cniPath, net } = await interruptedAttach(w);
-    expect(recordKeys()).toEqual([`${lab.prefix}-web-1.6e657431`]);
+    expect(recordKeys()).toEqual([`web-1-${lab.prefix}.6e657431`]);
 
     // before: "gc: would free 0 stale attachments, 1 alive", exit 0 (node-a not visited; the record counted alive)
     const dry = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath, '--dry-run']);
@@ -1383,7 +1384,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(failed.exitCode, failed.stderr).toBe(1);
     expect(JSON.parse(failed.stdout)).toMatchObject({ alive: 0, freed: [], failed: [{ target: 'pod shop/web-1', ifname: 'net1', error: expect.stringMatching(/flaky DEL/) }] });
     expect(await leases(w.ws.dataDir)).toHaveLength(1);
-    expect(recordKeys()).toEqual([`${lab.prefix}-web-1.6e657431`]);
+    expect(recordKeys()).toEqual([`web-1-${lab.prefix}.6e657431`]);
 
     await rm(delFails);
     const g = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath]);
@@ -1402,9 +1403,9 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.deleteConfigMap('kube-system', 'cni-attach-node-node-a')).toBe(true);
     const b = api.getConfigMap('kube-system', 'cni-attach-node-node-b')!;
     const [realKey, realValue] = Object.entries(b.data!)[0]!;
-    const ghost = { ...JSON.parse(realValue) as Record<string, unknown>, ifname: 'net9', containerId: `${lab.prefix}-web-2-old` };
+    const ghost = { ...JSON.parse(realValue) as Record<string, unknown>, ifname: 'net9', containerId: `web-2-${lab.prefix}-old` };
     api.deleteConfigMap('kube-system', b.metadata.name);
-    api.addConfigMap({ ...b, data: { [realKey]: realValue, [`${lab.prefix}-web-2-old.${Buffer.from('net9').toString('hex')}`]: JSON.stringify(ghost) } });
+    api.addConfigMap({ ...b, data: { [realKey]: realValue, [`web-2-${lab.prefix}-old.${Buffer.from('net9').toString('hex')}`]: JSON.stringify(ghost) } });
     const records = () => api.listConfigMaps('kube-system').flatMap((c) => Object.values(c.data ?? {}).map((v) => { const r = JSON.parse(v) as { node: string; pod: string; ifname: string }; return `${r.node}/${r.pod}/${r.ifname}`; })).sort();
     const listed = async () => (JSON.parse((await runCli('list', ['-o', 'json', ...w.listArgs])).stdout) as { items: { pod: string; ifname: string; node: string }[] }).items.map((x) => `${x.node}/${x.pod}/${x.ifname}`).sort();
     // the laptop sees only what is recorded
@@ -1460,7 +1461,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(freed.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
     expect(freed.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
     expect(posts()).toEqual(['node-a']);
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-2`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-2-${lab.prefix}`]);
     expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
     expect(records()).toEqual(['node-b/web-2/net1']);
 
@@ -1512,7 +1513,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const g = await asNobody('gc', w.gcArgs);
     expectOk(g);
     expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-1-${lab.prefix}`]);
     // still refused: a directory of another user (not root, not this one), and one group or others may write
     await chown(w.laptopCache, 1000, 1000);
     const other = await asNobody('list', w.listArgs);
@@ -1585,7 +1586,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
 
 /** Kill a pod's sandbox task on its node (as a crash would), and wait until containerd no longer calls it running. */
 async function killSandbox(pod: string): Promise<void> {
-  const id = `${lab.prefix}-${pod}`;
+  const id = `${pod}-${lab.prefix}`;
   await ctr(cd!, ['tasks', 'kill', '-s', 'KILL', id]);
   const task = async () => String((await ctr(cd!, ['tasks', 'list'])).stdout).split('\n').find((l) => l.startsWith(`${id} `));
   expect(await waitFor(async () => !/RUNNING/.test((await task()) ?? ''))).toBe(true);
@@ -1692,7 +1693,7 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expectOk(g);
     expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod's sandbox is gone \(node node-b\)$/m);
     expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
-    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`${lab.prefix}-web-1`]);
+    expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-1-${lab.prefix}`]);
     expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
     expect(recordKeys()).toHaveLength(1);
     expect(statusHas()).toBe(false);
@@ -1719,7 +1720,7 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     const json = JSON.parse((await runCli('list', ['-o', 'json', '--node', 'node-a,node-b', ...w.listArgs])).stdout) as { items: { pod: string; state: string; reason?: string }[] };
     expect(json.items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interface gone'], ['web-2', 'attached']]);
     // the same judgement and words as gc's (not "deleted by someone else?": our own DEL, stopped, leaves the same)
-    const why = `net1 is not in the network namespace of sandbox ${`${lab.prefix}-web-1`.slice(0, 12)} on node node-a any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
+    const why = `net1 is not in the network namespace of sandbox ${`web-1-${lab.prefix}`.slice(0, 12)} on node node-a any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
     expect(json.items[0]!.reason).toBe(why);
     const dry = await runCli('gc', ['--node', 'node-a', '--dry-run', ...w.gcArgs]);
     expectOk(dry);

@@ -115,3 +115,36 @@ describe('a stop while the agent pod starts (it stays Pending): the closing line
     }
   });
 });
+
+describe('a second Ctrl-C while the first stop cleans up (the agent pod\'s deletion unanswered): nothing was being changed', () => {
+  it('attach one pod: the quit says nothing was being changed (if it speaks at all), never after the closing line, which is last and the only one', async () => {
+    const { conf, common } = await world('attach');
+    const delay = api.podStartDelayMs;
+    api.podStartDelayMs = 60_000;
+    try {
+      const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...common]);
+      expect(await waitFor(async () => api.listPods('kube-system').length === 1, 20_000), 'the agent was created').toBe(true);
+      // the agent's deletion is never answered: the first stop waits for it (its cleanup), the second quits
+      api.failNext({ method: 'DELETE', pathIncludes: '/namespaces/kube-system/pods/' }, { hang: true });
+      run.kill('SIGINT');
+      expect(await waitFor(async () => api.requests.some((q) => q.method === 'DELETE'), 10_000), 'the agent\'s deletion was sent').toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      run.kill('SIGINT');
+      const r = await run.done;
+      expect(r.exitCode, show(r)).toBe(130);
+      const lines = r.stderr.trim().split('\n');
+      const errors = lines.filter((l) => l.startsWith('error:'));
+      expect(errors, show(r)).toHaveLength(1);
+      // notes first, the one closing line last (before: "note: SIGINT again: …" could follow it)
+      expect(lines.at(-1), show(r)).toBe(errors[0]);
+      expect(errors[0], show(r)).toMatch(/^error: attach stopped by SIGINT \(Ctrl-C\)(, quit by a second SIGINT)? before it changed anything: nothing was changed$/);
+      // nothing was being changed: the quit does not say "what was being changed stays as it is"
+      expect(r.stderr, show(r)).not.toMatch(/what was being changed stays/);
+      const quit = lines.find((l) => l.startsWith('note: SIGINT again'));
+      if (quit) expect(quit, show(r)).toBe('note: SIGINT again: quitting now; nothing was being changed: nothing was changed');
+      expect(api.listConfigMaps('kube-system'), 'no record').toEqual([]);
+    } finally {
+      api.podStartDelayMs = delay;
+    }
+  });
+});

@@ -248,7 +248,7 @@ describe("fault 8b: the user's signal while the network-status PATCH is in fligh
     c.kill(sig);
     const r = await c.done;
     expect(r.exitCode, show(r)).toBe(code);
-    expect(r.stderr, show(r)).toMatch(new RegExp(`error: eth1 is attached; ${sig} came while the pod's network-status update was being sent: it may or may not have landed; run the same command again to make sure, or cni-detach to undo`));
+    expect(r.stderr, show(r)).toMatch(new RegExp(`error: attach stopped by ${sig === 'SIGINT' ? 'SIGINT \\(Ctrl-C\\)' : sig} while the pod's network-status update was being sent: eth1 is attached; the update may or may not have landed; run the same command again to make sure, or cni-detach to undo`));
     expect(r.stderr, show(r)).not.toMatch(/could not be written/);
     expect(await waitFor(async () => api.pendingInterceptors === 0 && (api.getPod(NS, w.name)?.metadata.annotations?.[STATUS] ?? '').includes('eth1'), 10_000), "the held PATCH landed").toBe(true);
     attachedState(w, await captureState(w.scope), true);
@@ -269,7 +269,7 @@ describe("fault 8b: the user's signal while the network-status PATCH is in fligh
     c.kill('SIGTERM');
     const r = await c.done;
     expect(r.exitCode, show(r)).toBe(143);
-    expect(r.stderr, show(r)).toMatch(/error: eth1 is detached; SIGTERM came while the pod's network-status update was being sent: it may or may not have landed; run the same command again to make sure/);
+    expect(r.stderr, show(r)).toMatch(/error: detach stopped by SIGTERM while the pod's network-status update was being sent: eth1 is detached; the update may or may not have landed; run the same command again to make sure/);
     expect(await waitFor(async () => api.pendingInterceptors === 0 && !(api.getPod(NS, w.name)?.metadata.annotations?.[STATUS] ?? '').includes('eth1'), 10_000), "the held PATCH landed").toBe(true);
     expectState(await captureState(w.scope), before, 'after the stopped detach (its PATCH landed)');
     expectOk(await runCli('detach', w.args()));

@@ -700,7 +700,8 @@ describe('-l / --all: many pods', () => {
   it.each([
     [['-l', 'app=web', 'web-1'], /give one of a pod, --netns or -l\/--all/],
     [['-l', 'app=web', '--all'], /either -l or --all/],
-    [['-l', 'app=web', '--parallel', '0'], /invalid argument "0" for "--parallel" flag: not a whole number from 1 to 64/],
+    [['-l', 'app=web', '--parallel', '0'], /^error: --parallel 0: pods at a time is from 1 to 64\n$/],
+    [['-l', 'app=web', '--parallel', 'abc'], /^error: invalid argument "abc" for "--parallel" flag: strconv\.ParseInt: parsing "abc": invalid syntax\nSee 'kubectl cni-attach --help' for usage\.\n$/],
     [['-l', 'app=web', '--dry-run'], /--dry-run works on one pod at a time/],
   ])('refuses %j', async (extra, msg) => {
     const w = many(1);

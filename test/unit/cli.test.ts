@@ -114,7 +114,7 @@ describe('kubectl cni-attach', () => {
     [['--conf', '-', '--context', 'c', '--as', 'u', '--no-annotate'], /^error: --context, --as, --no-annotate cannot be used with --netns: /],
     [['--conf', '-', '--runtime', 'rkt'], /^error: invalid argument "rkt" for "--runtime" flag: allowed choices are auto, docker/m],
     [['--conf', '-', '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml/m],
-    [['--conf', '-', '--timeout', 'soon'], /invalid argument "soon" for "--timeout" flag: not a duration/],
+    [['--conf', '-', '--timeout', 'soon'], /^error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"\nSee 'kubectl cni-attach --help' for usage\.\n$/],
     [['--conf', '-', '--ip', '198.18.0.1'], /invalid argument "198.18.0.1" for "--ip" flag: not an address with prefix length/],
     [['--conf', '-', '--mac', 'zz'], /invalid argument "zz" for "--mac" flag: not a MAC address/],
     [['--conf', '-', '--cni-path', 'relative/dir'], /not an absolute directory/],
@@ -155,25 +155,28 @@ describe('kubectl cni-attach', () => {
   });
 });
 
-describe('the note on the first signal', () => {
-  it('during a change, an attach rolls back what it changed; a detach or gc rolls nothing back: it keeps the record for the same command', () => {
+const GENERIC = 'stopping what runs now; the last line says what was changed and what was not (send it again to quit at once)';
+
+describe('the note on the first signal: only what is certain then, never the outcome (the last line says that)', () => {
+  it('attach, detach, gc: the same words before, during and after a change (before: "nothing was changed yet" for an attach signalled between its last steps, which then said "SIGINT came after the work was done: it stands", exit 0; "rolling back"/"keeping what is recorded" while the step under way could still finish the change)', () => {
+    const names = [attachCommand().name(), detachCommand().name(), 'kubectl cni-gc'];
+    // before any change, during one (a hold), and after one (the hold released: the tryout's moment)
+    for (const name of names) expect(stoppingNote('SIGINT', name)).toBe(`note: SIGINT: ${GENERIC}`);
     const release = hold();
     try {
-      expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping what runs now and rolling back what it changed (send it again to quit at once)');
-      for (const name of [detachCommand().name(), 'kubectl cni-gc']) {
-        expect(stoppingNote('SIGTERM', name)).toBe('note: SIGTERM: stopping what runs now and keeping what is recorded, for the same command to finish later (send it again to quit at once)');
-      }
+      for (const name of names) expect(stoppingNote('SIGTERM', name)).toBe(`note: SIGTERM: ${GENERIC}`);
     } finally {
       release();
     }
+    for (const name of names) {
+      const note = stoppingNote('SIGINT', name);
+      expect(note).toBe(`note: SIGINT: ${GENERIC}`);
+      expect(note).not.toMatch(/nothing was changed yet|rolling back|keeping what is recorded/);
+    }
   });
-  it('says what each command does at that moment (before: cni-list "keeping what is recorded, for the same command to finish later"; an attach "rolling back what it changed" while its interface stood, waiting for the network-status update)', async () => {
+  it('cni-list and cni-check change nothing; a step under way says what is certain of it', async () => {
     expect(stoppingNote('SIGINT', 'kubectl cni-list')).toBe('note: SIGINT: stopping: listing changes nothing (send it again to quit at once)');
     expect(stoppingNote('SIGINT', checkCommand().name())).toBe('note: SIGINT: stopping what runs now: CHECK changes nothing (send it again to quit at once)');
-    // before any change is under way (a look-up, an agent starting)
-    for (const name of [attachCommand().name(), detachCommand().name(), 'kubectl cni-gc']) {
-      expect(stoppingNote('SIGINT', name)).toBe('note: SIGINT: stopping what runs now: nothing was changed yet (send it again to quit at once)');
-    }
     // the step under way speaks: an attach whose interface stands, waiting for its network-status update
     const release = hold();
     let answer: (v: undefined) => void = () => undefined;
@@ -186,7 +189,7 @@ describe('the note on the first signal', () => {
       answer(undefined);
       await wait;
       // the update answered: its step no longer speaks
-      expect(stoppingNote('SIGINT', attachCommand().name())).toBe('note: SIGINT: stopping what runs now and rolling back what it changed (send it again to quit at once)');
+      expect(stoppingNote('SIGINT', attachCommand().name())).toBe(`note: SIGINT: ${GENERIC}`);
     } finally {
       release();
     }
@@ -362,7 +365,7 @@ describe('-v and the stack of an error', () => {
       throw new StoppedError('SIGINT', 'stopped by SIGINT (Ctrl-C) before anything was changed');
     };
     expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v=6'])).toBe(130);
-    expect(w.stderr()).toMatch(/^error: stopped by SIGINT/m);
+    expect(w.stderr()).toMatch(/^error: attach stopped by SIGINT \(Ctrl-C\) before anything was changed/m);
     // before: the StoppedError's stack followed, noise for a stop the user asked for
     expect(w.stderr()).not.toMatch(/\n\s+at /);
     const u = world();

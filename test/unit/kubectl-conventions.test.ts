@@ -100,7 +100,8 @@ describe('-v: klog\'s Level (int32, strconv.ParseInt base 10), in pflag\'s words
     for (const [make, args] of runs) {
       const w = world();
       expect(await w.cli(make, [...args, '-v=abc']), make.name).toBe(2);
-      expect(w.stderr()).toBe('error: invalid argument "abc" for "-v, --v" flag: strconv.ParseInt: parsing "abc": invalid syntax\n');
+      // a typed flag's value pflag would refuse: its words, then cobra's See line (before: the one line alone)
+      expect(w.stderr()).toBe(`error: invalid argument "abc" for "-v, --v" flag: strconv.ParseInt: parsing "abc": invalid syntax\nSee '${make(w.deps).name()} --help' for usage.\n`);
       expect(w.exec.calls, make.name).toEqual([]);
       expect(w.kubeCalls, make.name).toEqual([]);
     }
@@ -128,7 +129,7 @@ describe('an empty override is no override (clientcmd: only a non-empty one is u
 
 describe('--request-timeout (kubectl: 0 is no limit)', () => {
   it.each([['0', 0], ['0s', 0], ['5s', 5000], ['1m', 60_000], ['2', 2000], ['1m30s', 90_000]])('%s → %d ms', (t, ms) => expect(parseRequestTimeout(t)).toBe(ms));
-  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow(/invalid argument "soon" for "--request-timeout" flag: not a duration/));
+  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow('invalid argument "soon" for "--request-timeout" flag: time: invalid duration "soon"'));
 });
 
 describe('kubectl jsonpath templates', () => {
@@ -593,5 +594,73 @@ describe('version and User-Agent', () => {
     expect(await w.cli(attachCommand, ['web-1', '--version', '-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout()).clientVersion.gitVersion).toMatch(/^v/);
     expect(w.kubeCalls).toEqual([]);
+  });
+});
+
+describe('a typed flag\'s value the tool checks itself reads as pflag would say it, with cobra\'s See line; a value of the right type that is wrong for the flag stays one line', () => {
+  it('--parallel (an int), --timeout and --request-timeout (durations): pflag\'s strconv/time words (before: "not a whole number from 1 to 64", "not a duration (e.g. …)", no See line)', async () => {
+    const { parseIntFlag, parseDuration, FlagTypeError } = await import('../../src/cli/options.js');
+    const { parseParallel } = await import('../../src/cli/bulk.js');
+    const { goDurationError } = await import('../../src/duration.js');
+    const thrown = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('did not throw');
+    };
+    // Go's strconv.ParseInt(s, 0, 64), as pflag's int flags parse
+    expect(parseIntFlag('--parallel', '0x10')).toBe(16);
+    expect(parseIntFlag('--parallel', '1_0')).toBe(10);
+    expect(parseIntFlag('--parallel', '010')).toBe(8);
+    for (const [text, why] of [['abc', 'invalid syntax'], ['4.5', 'invalid syntax'], ['', 'invalid syntax'], ['9223372036854775808', 'value out of range']]) {
+      const e = thrown(() => parseParallel(text!));
+      expect(e).toBeInstanceOf(FlagTypeError);
+      expect(e.message).toBe(`invalid argument ${JSON.stringify(text)} for "--parallel" flag: strconv.ParseInt: parsing ${JSON.stringify(text)}: ${why}`);
+    }
+    // of its type, wrong for the flag: one line, no See line
+    for (const text of ['0', '65', '-1']) {
+      const e = thrown(() => parseParallel(text));
+      expect(e).not.toBeInstanceOf(FlagTypeError);
+      expect(e.message).toBe(`--parallel ${text}: pods at a time is from 1 to 64`);
+    }
+    // Go's time.ParseDuration words (src/time/format.go)
+    expect(goDurationError('5x')).toBe('time: unknown unit "x" in duration "5x"');
+    expect(goDurationError('abc')).toBe('time: invalid duration "abc"');
+    expect(goDurationError('1.5.2s')).toBe('time: missing unit in duration "1.5.2s"');
+    expect(goDurationError('.')).toBe('time: invalid duration "."');
+    for (const ok of ['1h2m3.5s', '-5s', '.5s', '0', '250µs']) expect(goDurationError(ok)).toBeUndefined();
+    const d = thrown(() => parseDuration('5x'));
+    expect(d).toBeInstanceOf(FlagTypeError);
+    expect(d.message).toBe('invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"');
+    for (const [text, msg] of [['-5s', '--timeout -5s: must be more than zero'], ['.5s', '--timeout .5s: give a number and a unit (e.g. 0.5s, 30s, 2m; a bare number is seconds)']]) {
+      const e = thrown(() => parseDuration(text!));
+      expect(e).not.toBeInstanceOf(FlagTypeError);
+      expect(e.message).toBe(msg);
+    }
+  });
+
+  it('through a command: the typed value\'s error and the See line; the semantic one alone (exit 2 both, nothing run)', async () => {
+    const { world } = await import('../fakes/world.js');
+    const { attachCommand } = await import('../../src/cli/attach.js');
+    const cases: [string[], string][] = [
+      [['-l', 'app=web', '--parallel', 'abc'], 'error: invalid argument "abc" for "--parallel" flag: strconv.ParseInt: parsing "abc": invalid syntax\nSee \'kubectl cni-attach --help\' for usage.\n'],
+      [['web-1', '--timeout', '5x'], 'error: invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"\nSee \'kubectl cni-attach --help\' for usage.\n'],
+      [['web-1', '--request-timeout', 'x'], 'error: invalid argument "x" for "--request-timeout" flag: time: invalid duration "x"\nSee \'kubectl cni-attach --help\' for usage.\n'],
+      [['web-1', '--mac', 'zz'], 'error: invalid argument "zz" for "--mac" flag: not a MAC address (e.g. 02:00:00:00:00:01)\nSee \'kubectl cni-attach --help\' for usage.\n'],
+      [['-l', 'app=web', '--parallel', '0'], 'error: --parallel 0: pods at a time is from 1 to 64\n'],
+      [['web-1', '--timeout', '0.4ms'], 'error: --timeout 0.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed (give e.g. 500ms or 10s)\n'],
+    ];
+    for (const [args, said] of cases) {
+      const w = world();
+      expect(await w.cli(attachCommand, [...args, '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), args.join(' ')).toBe(2);
+      expect(w.stderr(), args.join(' ')).toBe(said);
+      expect(w.exec.calls, args.join(' ')).toEqual([]);
+    }
+    // a string flag's value (kubectl's parser takes any string) that is wrong for it: one line (before: pflag-worded)
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--net', 'a/b/c'])).toBe(2);
+    expect(w.stderr()).toBe('error: --net a/b/c: not NAME or NAMESPACE/NAME (a NetworkAttachmentDefinition)\n');
   });
 });

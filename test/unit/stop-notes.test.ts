@@ -1,0 +1,108 @@
+/**
+ * What a stop prints around the user's signals, where the words depend on the process's state (exec/interrupt.ts: a
+ * change under way, one ever begun, a quit begun): each test loads the modules afresh (vi.resetModules), since a
+ * signal, once received, is the process's for good.
+ */
+import { describe, expect, it, vi } from 'vitest';
+
+describe('the note on the second signal (quitNote)', () => {
+  it('says "what was being changed stays as it is" only while a change is under way; else that nothing was being changed (before: the same words whatever ran)', async () => {
+    vi.resetModules();
+    const m = await import('../../src/cli/main.js');
+    const i = await import('../../src/exec/interrupt.js');
+    // nothing ever began: nothing was changed
+    expect(m.quitNote('SIGINT')).toBe('SIGINT again: quitting now; nothing was being changed: nothing was changed');
+    const release = i.hold();
+    expect(m.quitNote('SIGINT')).toBe('SIGINT again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)');
+    release();
+    // a change was made and ended: it stands
+    expect(m.quitNote('SIGTERM')).toBe('SIGTERM again: quitting now; nothing was being changed (what was changed before stands, as printed)');
+  });
+  it('the last line of a command the signal reached after its work: exit 0, and why', async () => {
+    const m = await import('../../src/cli/main.js');
+    expect(m.cameAfterNote('SIGINT')).toBe('note: SIGINT came after the work was done: it stands, as printed (nothing was left to stop, so the exit code is 0)');
+  });
+});
+
+describe('a batch quit by a second signal: what the quit cut is unknown (cli/bulk.ts forEachPod)', () => {
+  it('a pod whose run fails after the quit began (its session torn down) is unknown, with no "failed" line; a pod done before stays done', async () => {
+    vi.resetModules();
+    const { forEachPod } = await import('../../src/cli/bulk.js');
+    const i = await import('../../src/exec/interrupt.js');
+    const { UnreachableError } = await import('../../src/errors.js');
+    const { makePod } = await import('../fakes/kube.js');
+    const pods = ['web-1', 'web-2', 'web-3'].map((name, n) => makePod({ name, namespace: 'shop', uid: `uid-${n}`, node: 'node-a' }));
+    let err = '';
+    const io = { out: () => undefined, err: (s: string) => void (err += s) };
+    let tearDown: () => void = () => undefined;
+    const torn = new Promise<void>((r) => (tearDown = r));
+    const run = forEachPod(pods, 2, io, async (pod) => {
+      if (pod.metadata?.name === 'web-1') return 'attached';
+      await torn;
+      throw new UnreachableError(`cannot reach node node-a (through agent pod kube-system/cni-attach-agent-x): the session was torn down`);
+    }, (v) => v);
+    // web-1 done; web-2 and web-3 in flight (web-3 began when web-1 ended); then the first signal, the second (the quit begins), and its teardown
+    await new Promise((r) => setTimeout(r, 10));
+    i.interrupt('SIGINT');
+    i.beginQuit();
+    tearDown();
+    const outcomes = await run;
+    expect(outcomes.map((o) => [o.pod, o.state])).toEqual([['shop/web-1', 'done'], ['shop/web-2', 'unknown'], ['shop/web-3', 'unknown']]);
+    expect(outcomes[1]!.error).toBe('quit by a second SIGINT (Ctrl-C) while it ran: its state is not known');
+    // before: "[2/2] shop/web-2: failed: cannot reach node node-a …: the session was torn down", the summary "1 failed"
+    expect(err).toBe('[1/3] shop/web-1: attached\n');
+  });
+});
+
+describe('the closing line of one pod\'s stop: one form, "<command> stopped by <signal> <where>: <what was changed>"', () => {
+  it('through the commands (fakes): a plugin killed on ADD (rolled back), on DEL (its record stays), the look-up cut, the network-status wait cut', async () => {
+    vi.resetModules();
+    const { world, NETNS } = await import('../fakes/world.js');
+    const { attachCommand } = await import('../../src/cli/attach.js');
+    const i = await import('../../src/exec/interrupt.js');
+    const POD = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+    // ADD killed by the signal (as an executor reports a run it killed): before, "error: plugin bridge stopped on ADD: by …"
+    let w = world();
+    const bridge = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => (c.command === 'ADD' ? (i.interrupt('SIGINT'), { code: null, interrupted: 'SIGINT' }) : bridge(c)));
+    expect(await w.cli(attachCommand, [...POD, '--conf', '-']), w.stderr()).toBe(130);
+    expect(w.stderr().trim().split('\n').at(-1)).toBe("error: attach stopped by SIGINT (Ctrl-C) during plugin bridge's ADD (it was killed): rolled back: nothing was left behind");
+    expect(w.exec.links.get(NETNS)?.has('eth1') ?? false).toBe(false);
+    // the one pod's DEL killed: its record stays (before: "error: plugin bridge stopped on DEL: by …; the record stays …")
+    vi.resetModules();
+    const again = await import('../fakes/world.js');
+    const a2 = await import('../../src/cli/attach.js');
+    const d2 = await import('../../src/cli/detach.js');
+    const i2 = await import('../../src/exec/interrupt.js');
+    w = again.world();
+    expect(await w.cli(a2.attachCommand, [...POD, '--conf', '-']), w.stderr()).toBe(0);
+    const b2 = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => (c.command === 'DEL' ? (i2.interrupt('SIGTERM'), { code: null, interrupted: 'SIGTERM' }) : b2(c)));
+    expect(await w.cli(d2.detachCommand, POD), w.stderr()).toBe(143);
+    expect(w.stderr().trim().split('\n').at(-1)).toBe("error: detach stopped by SIGTERM during plugin bridge's DEL (it was killed): the record stays: run the command again");
+  });
+
+  it('the steps\' own words, each put in the one form (pure: singleStopLine)', async () => {
+    const { singleStopLine, describeError } = await import('../../src/cli/main.js');
+    const e = await import('../../src/errors.js');
+    const { AddFailed } = await import('../../src/cni/chain.js');
+    const line = (verb: string, err: InstanceType<typeof e.CniAttachError>) => singleStopLine(verb, e.stoppedBy(err)!, err, describeError(err));
+    // a look-up through an agent (resolve/cri.ts): before, "stopped by SIGINT (Ctrl-C) during the sandbox look-up …", no command
+    expect(line('attach', new e.StoppedError('SIGINT', 'stopped by SIGINT (Ctrl-C) during the sandbox look-up on node node-a (through agent pod kube-system/cni-attach-agent-4cxjg): nothing was changed'))).toBe(
+      'attach stopped by SIGINT (Ctrl-C) during the sandbox look-up on node node-a (through agent pod kube-system/cni-attach-agent-4cxjg): nothing was changed',
+    );
+    // the handler's words are that form already
+    expect(line('detach', new e.StoppedError('SIGINT', 'detach stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed'))).toBe('detach stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed');
+    // a plugin that had finished when the signal came; one not yet run; a rollback that failed
+    const finished = new e.PluginError('tuning', 'ADD', undefined, 'by SIGTERM (it had finished; its result is not used)', undefined, undefined, 'SIGTERM');
+    expect(line('attach', new AddFailed(finished, undefined))).toBe("attach stopped by SIGTERM during plugin tuning's ADD (it had finished; its result is not used): rolled back: nothing was left behind");
+    const notRun = new e.PluginError('tuning', 'DEL', undefined, 'by SIGINT (Ctrl-C) before it ran (the DEL of bandwidth had finished)', undefined, undefined, 'SIGINT');
+    expect(line('detach', notRun)).toBe("detach stopped by SIGINT (Ctrl-C) before plugin tuning's DEL (the DEL of bandwidth had finished): the record stays: run the command again");
+    const killed = new e.PluginError('slow', 'ADD', undefined, 'by SIGINT (Ctrl-C) (it was killed)', undefined, undefined, 'SIGINT');
+    expect(line('attach', new AddFailed(killed, new Error('plugin slow failed on DEL: exited with code 1')))).toBe(
+      "attach stopped by SIGINT (Ctrl-C) during plugin slow's ADD (it was killed): rolling back also failed: plugin slow failed on DEL: exited with code 1",
+    );
+    // a check's plugin stopped changes nothing
+    expect(line('check', new e.PluginError('bridge', 'CHECK', undefined, 'by SIGINT (Ctrl-C) (it was killed)', undefined, undefined, 'SIGINT'))).toBe("check stopped by SIGINT (Ctrl-C) during plugin bridge's CHECK (it was killed): nothing was changed");
+  });
+});
