@@ -46,6 +46,9 @@ export type Setting =
   | 'cluster'
   | 'user'
   | 'server'
+  | 'certificateAuthority'
+  | 'insecureSkipTlsVerify'
+  | 'tlsServerName'
   | 'impersonateUser'
   | 'requestTimeout'
   | 'dockerHost'
@@ -59,6 +62,8 @@ export interface Fix {
   setting: Setting;
   /** What to do with it, in the raising layer's words ("install it or point the CNI path at its directory"). */
   advice?: string;
+  /** Another setting that fixes it too, said after this one ("…, or …"). */
+  or?: Fix;
 }
 
 export interface ErrorOptions {

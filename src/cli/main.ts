@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Fix, type Setting } from '../errors.js';
 import { heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
@@ -53,6 +53,9 @@ const FLAG_OF: Record<Setting, string> = {
   cluster: '--cluster',
   user: '--user',
   server: '--server',
+  certificateAuthority: '--certificate-authority',
+  insecureSkipTlsVerify: '--insecure-skip-tls-verify',
+  tlsServerName: '--tls-server-name',
   impersonateUser: '--as',
   requestTimeout: '--request-timeout',
   dockerHost: '--docker-host',
@@ -73,8 +76,8 @@ export function describeError(e: unknown): string {
   const msg = `${(e as Error)?.message ?? String(e)}${next}`;
   const fix = e instanceof CniAttachError ? e.fix : undefined;
   if (!fix) return shown(msg);
-  const flag = FLAG_OF[fix.setting];
-  return shown(fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`);
+  const said = (f: Fix): string => (f.advice ? `${f.advice} (${FLAG_OF[f.setting]})` : `see ${FLAG_OF[f.setting]}`);
+  return shown(`${msg}; ${said(fix)}${fix.or ? `, or ${said(fix.or)}` : ''}`);
 }
 
 export interface Io {

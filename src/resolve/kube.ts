@@ -413,7 +413,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   const rules = { ...(opts.kubeconfig !== undefined ? { explicitPath: opts.kubeconfig } : {}), env, delimiter };
   const resolved = resolveKubeconfig(rules, opts, await kubeconfigFiles(kubeconfigPaths(rules).paths, opts.readSignal));
   // its certificate files read here, through the event loop: client-node would read them synchronously per request
-  if (resolved.kind === 'kubeconfig') resolved.options = { ...resolved.options, ...(await inlineCertificateFiles(resolved.options, opts.readSignal)) };
+  if (resolved.kind === 'kubeconfig') resolved.options = { ...resolved.options, ...(await inlineCertificateFiles(resolved.options, opts.readSignal, resolved.origins)) };
   const headers = requestHeaders(opts.userAgent, resolved.impersonate);
   /** pods/exec (WebSocket) requests take their headers here; the REST calls in sharedAgentAuth. */
   class KubectlConfig extends k8s.KubeConfig {
