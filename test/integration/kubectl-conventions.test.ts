@@ -388,6 +388,23 @@ describe("kubectl's global flags", () => {
     expect(quiet.stderr).not.toMatch(/^I /m);
   });
 
+  it('-v WORD takes the word as its level, as kubectl does: `-v abc` refused in its words (exit 2, no request), never a pod named abc with a stack trace; a bare -v before a flag is level 1', async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const r = await cni(['-v', 'abc', '--kubeconfig', kc]);
+    expect(r.exitCode, show(r)).toBe(2);
+    expect(r.stderr).toMatch(/^error: invalid argument "abc" for "-v, --v" flag: strconv\.ParseInt: parsing "abc": invalid syntax$/m);
+    expect(r.stderr).not.toMatch(/not found|^\s+at /m);
+    expect(api.requests).toEqual([]);
+    // an expected error without -v: its line, no stack
+    const nope = await cni(['nope', '--kubeconfig', kc]);
+    expect(nope.exitCode, show(nope)).toBe(3);
+    expect(nope.stderr).not.toMatch(/^\s+at |Error:/m);
+    const bare = await cni(['-v', '-l', 'app=none', '--kubeconfig', kc]);
+    expect(bare.exitCode, show(bare)).toBe(0);
+    expect(bare.stderr).toMatch(NONE_SHOP);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-v', 'abc', '--kubeconfig', kc])).stderr).toContain('invalid argument "abc" for "-v, --v" flag: strconv.ParseInt: parsing "abc": invalid syntax');
+  });
+
   it('--request-timeout 0 is no limit; 1s is one (a hanging API answers exit 4)', async () => {
     const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, '--request-timeout', '0']);
     expect(r.exitCode, show(r)).toBe(0);
