@@ -506,6 +506,26 @@ describe('cni-list output as kubectl get prints lists', () => {
   });
 });
 
+describe('output that cannot be written', () => {
+  it("stdout on /dev/full: kubectl's `write /dev/stdout: no space left on device`, exit 1, not an internal error; a reader gone (EPIPE) stays silent, exit 0", async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const full = async (tool: string, args: string[], to = '> /dev/full') =>
+      execa('sh', ['-c', `"$0" "$@" ${to}`, join(ROOT, 'bin', `kubectl-cni_${tool}`), ...args], { reject: false, env: { ...process.env, ...(baseEnv({}) as Record<string, string>), KUBECONFIG: kc }, timeout: 30_000 });
+    const cache = ['--cache-dir', join(dir, 'no-cache')];
+    for (const [tool, args] of [['list', ['-A', '-o', 'json', ...cache]], ['list', ['-A', '-o', 'yaml', ...cache]], ['gc', ['--dry-run', ...cache]], ['list', ['--version']]] as const) {
+      const r = await full(tool, [...args]);
+      expect([tool, r.exitCode], String(r.stderr)).toEqual([tool, 1]);
+      expect(String(r.stderr)).toBe('error: write /dev/stdout: no space left on device');
+    }
+    const piped = await full('list', ['-A', '-o', 'json', ...cache], '| head -c 1 > /dev/null');
+    expect([piped.exitCode, String(piped.stderr)]).toEqual([0, '']);
+    if (KUBECTL) {
+      const k = await execa('sh', ['-c', `"$0" "$@" > /dev/full`, KUBECTL, 'get', 'pods', '-A', '-o', 'json', '--kubeconfig', kc], { reject: false });
+      expect([k.exitCode, String(k.stderr)]).toEqual([1, 'error: write /dev/stdout: no space left on device']);
+    }
+  });
+});
+
 describe('completion through kubectl (kubectl_complete-cni_*)', () => {
   const pathEnv = { PATH: `${join(ROOT, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
   const direct = async (tool: string, words: string[], env: Record<string, string | undefined>) => {
