@@ -17,7 +17,7 @@ import { invalidArgument, nameAcrossNamespaces, parseRequestTimeout, verbosity, 
 import { load } from './load.js';
 import { userAgent } from './version.js';
 import { detachCommandLine, shellQuote } from './output.js';
-import { lineTo } from './main.js';
+import { describeError, lineTo } from './main.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -82,6 +82,15 @@ export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi>
  */
 export function noClusterConfigured(e: unknown): boolean {
   return e instanceof CniAttachError && /^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message);
+}
+
+/**
+ * The note of cni-list and cni-gc on a host where no cluster is configured at all (noClusterConfigured's error `e`):
+ * what was read — this host's CNI cache — and what was not: nothing of the cluster (its pods, the attachments recorded
+ * for other nodes), then the error with what to give to include it. One line.
+ */
+export function hostOnlyNote(e: unknown): string {
+  return `note: only this host's CNI cache was read, nothing in the cluster (its pods and the attachments recorded on other nodes are not included): ${describeError(e)}\n`;
 }
 
 /** --conf FILE|- or --net [NS/]NAME (a NAD, read through the API; its namespace defaults to the pod's). */
