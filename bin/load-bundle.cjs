@@ -341,7 +341,22 @@ async function warmUpVendor(load, file, tmp) {
 // the build warms up a new bundle directory before it replaces dist/bundle
 const npmDir = () => (process.env.CNI_ATTACH_CODE_CACHE === 'write' && process.env.CNI_ATTACH_BUNDLE_DIR) || path.join(__dirname, '..', 'dist', 'bundle');
 
+/**
+ * The single executable's line when neither the name it was started under (`name`, argv[1]'s base name) nor its first
+ * argument (`word`) is a command (scripts/sea-main.cjs; `names`: the names it answers to). Started as itself
+ * (`cni-attach`): "no command" or the unknown command; under another name (a link `kubectl-cni_foo`, a renamed copy):
+ * that name too, and which names it answers to — else the user is left guessing why a link they made prints usage.
+ * Pure.
+ */
+function startError(name, word, names) {
+  const self = name === 'cni-attach';
+  const what = word === undefined ? 'no command' : `unknown command ${JSON.stringify(word)}`;
+  if (self) return `error: ${what}`;
+  return `error: started as ${name}: not one of ${names.join(', ')}; and ${what} (give one as cni-attach COMMAND, or start it under one of those names)`;
+}
+
 module.exports = {
+  startError,
   /** Run a command of the npm install (bin/kubectl-cni_<command>). */
   run: (command) => runFrom(fileSource(npmDir()), command),
   /** A file of dist/bundle (the build's warm-up). */

@@ -8,7 +8,7 @@
 // bin/load-bundle.cjs).
 const sea = require('node:sea');
 const path = require('node:path');
-const { runFrom, createLoader, warmUpVendor } = require('../bin/load-bundle.cjs');
+const { runFrom, createLoader, warmUpVendor, startError } = require('../bin/load-bundle.cjs');
 
 const asset = (key, encoding) => {
   try {
@@ -71,6 +71,6 @@ if (spec) {
   runFrom(source, 'list');
 } else {
   usage(process.stderr);
-  process.stderr.write(process.argv[2] === undefined ? 'error: no command\n' : `error: unknown command ${JSON.stringify(process.argv[2])}\n`);
+  process.stderr.write(`${startError(name, process.argv[2], [...NAMES.keys()])}\n`);
   process.exitCode = 2;
 }

@@ -29,7 +29,7 @@ export function shownLines(text: string): string {
 }
 
 /** What went wrong, one word per kind; the CLI maps each to an exit code. */
-export type ErrorKind = 'usage' | 'not-found' | 'unreachable' | 'busy' | 'plugin' | 'not-recorded' | 'some-failed' | 'stopped';
+export type ErrorKind = 'usage' | 'not-found' | 'unreachable' | 'busy' | 'plugin' | 'not-recorded' | 'some-failed' | 'stopped' | 'output';
 
 /**
  * A setting the user controls that fixes the error. The CLI knows which flag sets it (cli/main.ts FLAG_OF); lower
@@ -46,6 +46,9 @@ export type Setting =
   | 'cluster'
   | 'user'
   | 'server'
+  | 'certificateAuthority'
+  | 'insecureSkipTlsVerify'
+  | 'tlsServerName'
   | 'impersonateUser'
   | 'requestTimeout'
   | 'dockerHost'
@@ -59,6 +62,8 @@ export interface Fix {
   setting: Setting;
   /** What to do with it, in the raising layer's words ("install it or point the CNI path at its directory"). */
   advice?: string;
+  /** Another setting that fixes it too, said after this one ("…, or …"). */
+  or?: Fix;
 }
 
 export interface ErrorOptions {
@@ -119,6 +124,23 @@ export class ApiStatusError extends UnreachableError {
     readonly reason: string | undefined,
     /** The Status's message, as the server wrote it. */
     readonly serverMessage: string,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * The command's output could not be written (stdout on a full file system, /dev/full, a closed descriptor; a reader
+ * that went away, EPIPE, is none: that output is dropped). Said as kubectl (a Go program) says it: `write /dev/stdout:
+ * no space left on device`; `code` is Node's (ENOSPC, EBADF, EIO).
+ */
+export class OutputError extends CniAttachError {
+  readonly kind = 'output';
+
+  constructor(
+    readonly code: string | undefined,
+    message: string,
     options: ErrorOptions = {},
   ) {
     super(message, options);

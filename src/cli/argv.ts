@@ -14,8 +14,10 @@
  * rewrite here touches such a word. scanArgv says what each word is; normalizeArgv rewrites the forms above into what
  * commander reads the same way (commander, too, takes the next word as the value of a `<value>` option whatever it
  * is), before commander sees them. Two differences from kubectl, kept on purpose: a bare `-v` (or `--verbose`, the
- * flag of earlier versions) means level 1 where kubectl says "flag needs an argument", and `-v` takes the next word as
- * its level only when it is a number (`-v 6`, `-v -3`); a level is checked as kubectl checks it (options.ts parseLevel).
+ * flag of earlier versions) means level 1 where kubectl says "flag needs an argument" (at the end, or before another
+ * flag: `-v --ifname x`, where pflag would take `--ifname` as the level); otherwise `-v` takes the next word as its
+ * level as pflag does (`-v 6`, `-v -3`, and `-v abc`, refused: never a pod named abc); a level is checked as kubectl
+ * checks it (options.ts parseLevel).
  */
 import type { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
@@ -93,7 +95,9 @@ export function scanArgv(argv: string[], flags: FlagSpec[]): Word[] {
         const inline = m?.[1] ?? m?.[2];
         if (inline !== undefined) flag(`--v=${inline}`);
         else if (a === '--v' && i + 1 < argv.length) flag(`--v=${argv[++i]}`);
-        else if (/^[+-]?\d+$/.test(argv[i + 1] ?? '')) flag(`--v=${argv[++i]}`);
+        // the next word is the level, as pflag takes it (`-v abc`: refused in its words, never a pod named abc), unless
+        // it is a flag (or none): a bare -v
+        else if (i + 1 < argv.length && (/^[+-]?\d+$/.test(argv[i + 1]!) || !argv[i + 1]!.startsWith('-'))) flag(`--v=${argv[++i]}`);
         else flag('--v=1');
         continue;
       }

@@ -57,7 +57,7 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
   );
   cmd.action(async (podName: string | undefined, given: CommonFlags) => {
     refuseBulk('cni-check', given, () => listCommandLine(given), podName);
-    const kind = targetKind(podName, given);
+    const kind = targetKind(podName, given, false); // one pod or --netns: refuseBulk above
     const exec = await deps.localExecutor();
     prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
     const api = kind === 'pod' ? await connect(given, deps) : undefined;

@@ -1,6 +1,18 @@
 /** Writing to stdout or stderr without Node's stream objects where the descriptor allows it (see FdOut). */
 import { fstatSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { OutputError } from '../errors.js';
+
+/**
+ * A failed write to descriptor `fd` as kubectl (a Go program) says it: `write /dev/stdout: no space left on device`
+ * (Node's "ENOSPC: no space left on device, write" without its code and syscall), its code kept on the error. Pure.
+ */
+export function outputFailure(fd: number, e: unknown): OutputError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const text = ((e as Error)?.message ?? String(e)).replace(code ? new RegExp(`^${code}: `) : /^$/, '').replace(/, write$/, '');
+  const name = fd === 1 ? '/dev/stdout' : fd === 2 ? '/dev/stderr' : `file descriptor ${fd}`;
+  return new OutputError(code, `write ${name}: ${text}`, { cause: e });
+}
 
 /**
  * One of stdout (1) and stderr (2). Where the descriptor is a pipe, a socket (what a Node or Go parent usually
@@ -25,6 +37,8 @@ export class FdOut {
   private stream: NodeJS.WritableStream | undefined;
   /** The reader went away (EPIPE): what is written from then on is dropped. */
   private gone = false;
+  /** A write failed otherwise (ENOSPC, EIO, EBADF): what is written from then on is dropped. */
+  private failed: OutputError | undefined;
 
   constructor(
     private readonly fd: number,
@@ -55,6 +69,14 @@ export class FdOut {
     return this.gone ? undefined : this.stream;
   }
 
+  /**
+   * The write that failed other than by EPIPE (ENOSPC on /dev/full, EIO, EBADF), as outputFailure says it: a direct
+   * write throws it at once; one through the stream fails later, so the caller asks here when the command is done.
+   */
+  get failure(): OutputError | undefined {
+    return this.failed;
+  }
+
   /** Whether the reader went away (EPIPE): nothing more is written. */
   get readerGone(): boolean {
     return this.gone;
@@ -71,14 +93,15 @@ export class FdOut {
       this.stream = this.makeStream();
       this.stream.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'EPIPE') this.epipe();
-        else throw e;
+        else this.failed ??= outputFailure(this.fd, e);
       });
     }
     return this.stream;
   }
 
+  /** Write s. Throws OutputError when the descriptor refuses it (not for EPIPE: the rest is then dropped). */
   write(s: string): void {
-    if (this.gone) return;
+    if (this.gone || this.failed) return;
     if (!this.direct) {
       this.toStream().write(s);
       return;
@@ -97,7 +120,7 @@ export class FdOut {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EPIPE') return this.epipe();
-        if (code !== 'EAGAIN') throw e;
+        if (code !== 'EAGAIN') throw (this.failed = outputFailure(this.fd, e));
         this.direct = false;
         this.toStream().write(buf);
         return;

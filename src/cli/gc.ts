@@ -17,7 +17,7 @@ import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } fr
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
-import { connect, noClusterConfigured } from './targets.js';
+import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -984,7 +984,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let clusterError: unknown;
     const api = needCluster || asked.length > 0 ? await connect(flags, deps) : await connect(flags, deps).catch((e: unknown) => {
       if (!noClusterConfigured(e)) throw e;
-      deps.io.err(`note: only this host's CNI cache was looked at (${describeError(e)}): attachments recorded on other nodes are not\n`);
+      deps.io.err(hostOnlyNote(e));
       return undefined;
     });
     let pods: Pod[] | undefined;

@@ -1,12 +1,12 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, NotFoundError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified } from '../resolve/attachment-state.js';
 import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
-import { connect, noClusterConfigured, withUserSelector } from './targets.js';
+import { connect, hostOnlyNote, noClusterConfigured, withUserSelector } from './targets.js';
 import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { refuseUnknownNodes } from './node-judge.js';
@@ -610,7 +610,9 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         api = await connect(flags, deps);
       } catch (e) {
         if (!noClusterConfigured(e)) throw e;
-        deps.io.err(`note: states are from the cache only; the cluster could not be asked: ${describeError(e)}\n`);
+        // -A asks for every namespace of the cluster: without one, that is the command's failure (exit 4), not a note
+        if (flags.allNamespaces) throw new UnreachableError(`-A: ${(e as Error).message} (-A lists the attachments of the whole cluster; --no-cluster -A lists those of this host's CNI cache alone)`, { cause: e, ...(e instanceof CniAttachError && e.fix ? { fix: e.fix } : {}) });
+        deps.io.err(hostOnlyNote(e));
         apiError = describeError(e);
       }
     }

@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { CniAttachError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Setting } from '../errors.js';
+import { CniAttachError, OutputError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Fix, type Setting } from '../errors.js';
 import { beginQuit, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
@@ -20,7 +20,8 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode] | 129 | 130
 /**
  * Each kind of error to its exit code. A busy attachment (another process holds its lock; CNI code 11 "try again
  * later") exits 1 like a plugin that answers 11: nothing is wrong with the input, the same command can succeed later.
- * An ADD whose result could not be recorded was rolled back: 1, as a failed ADD. Several things of which some failed
+ * An ADD whose result could not be recorded was rolled back: 1, as a failed ADD. Output that could not be written: 1,
+ * as kubectl exits on `write /dev/stdout: no space left on device`. Several things of which some failed
  * exit as the first failure does. Anything else is a bug: 1.
  */
 const EXIT_OF: Record<Exclude<ErrorKind, 'some-failed' | 'stopped'>, ExitCodeValue> = {
@@ -30,6 +31,8 @@ const EXIT_OF: Record<Exclude<ErrorKind, 'some-failed' | 'stopped'>, ExitCodeVal
   busy: ExitCode.PluginFailed,
   plugin: ExitCode.PluginFailed,
   'not-recorded': ExitCode.PluginFailed,
+  // kubectl's code for `error: write /dev/stdout: …`; what the command did stands (an attach rolls back first: cli/attach.ts unprinted)
+  output: ExitCode.PluginFailed,
 };
 
 export function exitCodeOf(e: unknown): ExitCodeValue {
@@ -53,6 +56,9 @@ const FLAG_OF: Record<Setting, string> = {
   cluster: '--cluster',
   user: '--user',
   server: '--server',
+  certificateAuthority: '--certificate-authority',
+  insecureSkipTlsVerify: '--insecure-skip-tls-verify',
+  tlsServerName: '--tls-server-name',
   impersonateUser: '--as',
   requestTimeout: '--request-timeout',
   dockerHost: '--docker-host',
@@ -73,8 +79,8 @@ export function describeError(e: unknown): string {
   const msg = `${(e as Error)?.message ?? String(e)}${next}`;
   const fix = e instanceof CniAttachError ? e.fix : undefined;
   if (!fix) return shown(msg);
-  const flag = FLAG_OF[fix.setting];
-  return shown(fix.advice ? `${msg}; ${fix.advice} (${flag})` : `${msg}; see ${flag}`);
+  const said = (f: Fix): string => (f.advice ? `${f.advice} (${FLAG_OF[f.setting]})` : `see ${FLAG_OF[f.setting]}`);
+  return shown(`${msg}; ${said(fix)}${fix.or ? `, or ${said(fix.or)}` : ''}`);
 }
 
 export interface Io {
@@ -107,7 +113,13 @@ const stderr = new FdOut(2, () => process.stderr, () => undefined);
  */
 export const stdio: Io = {
   out: (s) => stdout.write(s),
-  err: (s) => stderr.write(shownLines(s)),
+  err: (s) => {
+    try {
+      stderr.write(shownLines(s));
+    } catch {
+      // stderr itself cannot be written (/dev/full): there is nowhere to say so; the exit code still tells
+    }
+  },
 };
 
 /**
@@ -230,8 +242,12 @@ export async function runProgram(program: Command, rawArgv: string[], io: Io = s
       else if (w.text.startsWith('--output=')) format = w.text.slice(9);
     });
     const v = await import('./version.js');
-    if (format === 'json' || format === 'yaml') io.out(await (await import('./output.js')).formatData(v.versionData(), format));
-    else io.out(v.versionText());
+    try {
+      if (format === 'json' || format === 'yaml') io.out(await (await import('./output.js')).formatData(v.versionData(), format));
+      else io.out(v.versionText());
+    } catch (e) {
+      return report(e, io, verbose); // its stdout cannot be written (OutputError)
+    }
     return ExitCode.Ok;
   }
   const subcommands = program.commands.map((c) => c.name());
@@ -268,6 +284,8 @@ function report(err: unknown, io: Io, verbose: boolean, command = ''): number {
   }
   const cut = cutBySignal(e, verbose);
   if (cut) e = cut;
+  // output lost after a change (a detach's, gc's DELs): the change stands, and is said to (an attach rolls back instead: attach.ts unprinted)
+  if (e instanceof OutputError && heldOnce()) e = new OutputError(e.code, `${e.message} (what the command changed stands; only its output was lost)`, { cause: e.cause });
   if (e instanceof CniAttachError) {
     markEnded();
     said = true;
@@ -566,6 +584,12 @@ export async function main(program: Command, argv = process.argv.slice(2)): Prom
   const on = handleSignals(stdio, program.name(), closingLine);
   for (const sig of earlySignals()) on(sig);
   let code = await runProgram(program, argv);
+  // stdout that failed after the command's last write (through its stream, which reports later): said as kubectl says it
+  const failed = stdout.failure;
+  if (failed && code === ExitCode.Ok && !said) {
+    stdio.err(`error: ${describeError(failed)}\n`);
+    code = exitCodeOf(failed);
+  }
   markEnded();
   const sig = interruptedBy();
   // A signal that came while a change was under way (hold()): the engine rolled back (its error says stopped: 128+n)

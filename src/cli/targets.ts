@@ -17,7 +17,7 @@ import { nameAcrossNamespaces, parseRequestTimeout, verbosity, type CommonFlags,
 import { load } from './load.js';
 import { userAgent } from './version.js';
 import { detachCommandLine, shellQuote } from './output.js';
-import { lineTo } from './main.js';
+import { describeError, lineTo } from './main.js';
 
 export interface ResolvedConf {
   list: NetworkConfigList;
@@ -25,8 +25,11 @@ export interface ResolvedConf {
   statusName: string;
 }
 
-/** Exactly one of: a POD, --netns, or (where offered) -l / --all. */
-export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' | 'netns' | 'pods' {
+/**
+ * Exactly one of: a POD, --netns, or (where offered: `many`, attach and detach) -l / --all. None of them is a usage
+ * error asking for what this command takes — cni-check, which refuses -l/--all, is not offered them.
+ */
+export function targetKind(pod: string | undefined, flags: CommonFlags, many = true): 'pod' | 'netns' | 'pods' {
   const bulk = flags.selector !== undefined || flags.all === true;
   // -A (attach, detach): with -l/--all only, as kubectl label's (--netns with it: refused before, options.ts)
   if (flags.allNamespaces && pod !== undefined) throw nameAcrossNamespaces();
@@ -34,7 +37,7 @@ export function targetKind(pod: string | undefined, flags: CommonFlags): 'pod' |
   const given = [pod !== undefined && 'a pod name', flags.netns !== undefined && '--netns', bulk && (flags.all ? '--all' : '-l')].filter(Boolean);
   if (given.length > 1) throw new UsageError(`give one of a pod, --netns or -l/--all, not ${given.join(' and ')}`);
   if (flags.selector !== undefined && flags.all) throw new UsageError('give either -l or --all, not both');
-  if (given.length === 0) throw new UsageError('which pod? give a pod name (or -l SELECTOR, or --netns PATH for a bare network namespace)');
+  if (given.length === 0) throw new UsageError(`which pod? give a pod name (${many ? 'or -l SELECTOR or --all for many, ' : ''}or --netns PATH for a bare network namespace)`);
   // the flags that have no effect with --netns (kubectl's, the runtime's, --net, …) were refused before the action
   // (options.ts refuseUnusedFlags)
   if (flags.netns !== undefined) return 'netns';
@@ -79,6 +82,15 @@ export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi>
  */
 export function noClusterConfigured(e: unknown): boolean {
   return e instanceof CniAttachError && /^(no kubeconfig found|no Kubernetes cluster configured)/.test(e.message);
+}
+
+/**
+ * The note of cni-list and cni-gc on a host where no cluster is configured at all (noClusterConfigured's error `e`):
+ * what was read — this host's CNI cache — and what was not: nothing of the cluster (its pods, the attachments recorded
+ * for other nodes), then the error with what to give to include it. One line.
+ */
+export function hostOnlyNote(e: unknown): string {
+  return `note: only this host's CNI cache was read, nothing in the cluster (its pods and the attachments recorded on other nodes are not included): ${describeError(e)}\n`;
 }
 
 /** --conf FILE|- or --net [NS/]NAME (a NAD, read through the API; its namespace defaults to the pod's). */

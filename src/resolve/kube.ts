@@ -9,7 +9,7 @@ import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { isatty } from 'node:tty';
 import { delimiter } from 'node:path';
-import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, NotFoundError, UnreachableError, UsageError, type Fix } from '../errors.js';
 import type { PodExec } from '../exec/kube-exec.js';
 import { OutputBuffer } from '../exec/types.js';
 import { kubeconfigPaths, resolveKubeconfig, type Impersonation, type KubeOverrides } from './kubeconfig.js';
@@ -201,8 +201,83 @@ export function apiError(e: unknown, what: string, server: string): CniAttachErr
     const hint = err.code === 401 ? ": you must be logged in to the server (the kubeconfig user's token or client certificate was refused)" : '';
     return new ApiStatusError(`${what}: the API server answered ${err.code}: ${msg}${hint}`, err.code, status.reason, msg, { cause: e });
   }
-  const reason = err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  const tls = tlsFailure(e);
+  if (tls) {
+    const text = `${what}: cannot reach the API server at ${server}: ${tls.text}`;
+    return tls.usage ? new UsageError(text, { cause: e, fix: tls.fix }) : new UnreachableError(text, { cause: e, ...(tls.fix ? { fix: tls.fix } : {}) });
+  }
+  const reason = withoutNodeAdvice(err.cause?.code ?? err.cause?.message ?? err.message ?? String(e));
   return new UnreachableError(`${what}: cannot reach the API server at ${server}: ${reason}`, { cause: e });
+}
+
+/**
+ * Node's advice at the end of a TLS message ("…; if the root CA is installed locally, try running Node.js with
+ * --use-system-ca"): a user of this tool cannot follow it (the single executable ignores NODE_OPTIONS), so it is cut.
+ */
+export function withoutNodeAdvice(text: string): string {
+  return text.replace(/;?\s*if the root CA is installed locally, try running Node\.js with --use-system-ca\.?/, '').replace(/;?\s*try running Node\.js with [^;]*$/, '');
+}
+
+const UNKNOWN_AUTHORITY = 'x509: the server\'s certificate is signed by an authority not trusted here';
+const CA_HINT: Fix = {
+  setting: 'certificateAuthority',
+  advice: "give the CA that signed it, as the kubeconfig cluster's certificate-authority(-data) or as a flag",
+  or: { setting: 'insecureSkipTlsVerify', advice: 'do not verify the server (insecure)' },
+};
+/** What each TLS failure Node (OpenSSL) gives by its code means, in this tool's words, with what fixes it. */
+const TLS_CODES: Record<string, { text: string; fix?: Fix; usage?: boolean }> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: { text: `${UNKNOWN_AUTHORITY} (its issuer is not among the CAs given)`, fix: CA_HINT },
+  UNABLE_TO_GET_ISSUER_CERT: { text: `${UNKNOWN_AUTHORITY} (the issuer of a certificate of its chain is not among the CAs given)`, fix: CA_HINT },
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: { text: `${UNKNOWN_AUTHORITY} (its issuer is not among the CAs given)`, fix: CA_HINT },
+  DEPTH_ZERO_SELF_SIGNED_CERT: { text: 'x509: the server\'s certificate is self-signed, and not among the CAs given', fix: CA_HINT },
+  SELF_SIGNED_CERT_IN_CHAIN: { text: `${UNKNOWN_AUTHORITY} (a self-signed certificate of its chain is not among the CAs given)`, fix: CA_HINT },
+  CERT_UNTRUSTED: { text: `${UNKNOWN_AUTHORITY} (not trusted for this purpose)`, fix: CA_HINT },
+  CERT_REJECTED: { text: `${UNKNOWN_AUTHORITY} (its root CA is marked to reject it)`, fix: CA_HINT },
+  INVALID_CA: { text: 'x509: a CA certificate of the server\'s chain is not valid as a CA', fix: CA_HINT },
+  CERT_HAS_EXPIRED: { text: "x509: the server's certificate has expired (or a certificate of its chain has): the cluster's certificates need renewing", fix: { setting: 'insecureSkipTlsVerify', advice: 'until they are, its identity cannot be verified; skipping that is insecure' } },
+  CERT_NOT_YET_VALID: { text: "x509: the server's certificate is not valid yet (or a certificate of its chain is not): is this host's clock right?" },
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: { text: "x509: the server's certificate has a malformed validity period (notBefore)" },
+  ERROR_IN_CERT_NOT_AFTER_FIELD: { text: "x509: the server's certificate has a malformed validity period (notAfter)" },
+  CERT_SIGNATURE_FAILURE: { text: "x509: a signature in the server's certificate chain does not verify", fix: CA_HINT },
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: { text: "x509: a signature in the server's certificate chain cannot be read", fix: CA_HINT },
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: { text: "x509: the public key of an issuer in the server's certificate chain cannot be read", fix: CA_HINT },
+  CERT_REVOKED: { text: "x509: the server's certificate has been revoked" },
+  INVALID_PURPOSE: { text: "x509: the server's certificate is not for TLS servers (its key usage)" },
+  PATH_LENGTH_EXCEEDED: { text: "x509: the server's certificate chain is longer than its CA allows" },
+  CERT_CHAIN_TOO_LONG: { text: "x509: the server's certificate chain is too long" },
+  ERR_TLS_CERT_ALTNAME_INVALID: {
+    text: "x509: the server's certificate is not for the name connected to",
+    fix: { setting: 'tlsServerName', advice: 'connect by a name the certificate is for (the server address), or give that name' },
+  },
+  HOSTNAME_MISMATCH: { text: "x509: the server's certificate is not for the name connected to", fix: { setting: 'tlsServerName', advice: 'connect by a name the certificate is for (the server address), or give that name' } },
+  ERR_SSL_WRONG_VERSION_NUMBER: { text: 'the server does not answer TLS (a plain-http server? then its address begins http://)', fix: { setting: 'server' } },
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { text: "the server refused this client's certificate: its CA is not one the server trusts", fix: { setting: 'user', advice: 'choose a user whose client certificate the cluster trusts' } },
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { text: "the server refused this client's certificate", fix: { setting: 'user', advice: 'choose a user whose client certificate the cluster trusts' } },
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { text: 'the server requires a client certificate, and none was given', fix: { setting: 'user', advice: 'choose a user with a client certificate' } },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: { text: "the server refused this client's certificate: it has expired", fix: { setting: 'user', advice: 'renew it, or choose another user' } },
+};
+
+/**
+ * A TLS failure of a request (the error or one of its causes carries Node's code: `UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, …), said as kubectl says its x509 errors (`x509: certificate signed by unknown
+ * authority`) in this tool's words, with its code and Node's own reason without its advice, and what fixes it
+ * (TLS_CODES); another `ERR_SSL_*` by Node's words without the advice; a certificate or key of the kubeconfig that
+ * Node cannot read (`ERR_OSSL_*`: `DECODER routines::unsupported`, a key that does not match its certificate) is bad
+ * input, `usage`. Undefined for anything else. Pure.
+ */
+export function tlsFailure(e: unknown): { text: string; fix?: Fix; usage?: boolean } | undefined {
+  for (let x = e as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; x && depth < 4; x = x.cause as typeof x, depth++) {
+    const code = typeof x.code === 'string' ? x.code : undefined;
+    if (!code) continue;
+    const own = withoutNodeAdvice(typeof x.message === 'string' ? x.message.replace(/^request to \S+ failed, reason: /, '') : '');
+    const known = TLS_CODES[code];
+    if (known) return { ...known, text: `${known.text} (${code}${own && !own.includes(code) ? `: ${own}` : ''})` };
+    if (code.startsWith('ERR_OSSL_')) {
+      return { text: `a certificate or key of the kubeconfig (or its CA) cannot be used: ${own || code} (${code})`, fix: { setting: 'kubeconfig', advice: 'give PEM certificates, and the key that belongs to the client certificate' }, usage: true };
+    }
+    if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { text: `TLS failed: ${own || code} (${code})` };
+  }
+  return undefined;
 }
 
 /** ws's error for a WebSocket upgrade the server answered with an HTTP status instead of 101 Switching Protocols. */
@@ -413,7 +488,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   const rules = { ...(opts.kubeconfig !== undefined ? { explicitPath: opts.kubeconfig } : {}), env, delimiter };
   const resolved = resolveKubeconfig(rules, opts, await kubeconfigFiles(kubeconfigPaths(rules).paths, opts.readSignal));
   // its certificate files read here, through the event loop: client-node would read them synchronously per request
-  if (resolved.kind === 'kubeconfig') resolved.options = { ...resolved.options, ...(await inlineCertificateFiles(resolved.options, opts.readSignal)) };
+  if (resolved.kind === 'kubeconfig') resolved.options = { ...resolved.options, ...(await inlineCertificateFiles(resolved.options, opts.readSignal, resolved.origins)) };
   const headers = requestHeaders(opts.userAgent, resolved.impersonate);
   /** pods/exec (WebSocket) requests take their headers here; the REST calls in sharedAgentAuth. */
   class KubectlConfig extends k8s.KubeConfig {

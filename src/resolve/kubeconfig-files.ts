@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { load as yamlLoad } from 'js-yaml';
 import { UsageError } from '../errors.js';
 import { readLocalBytes, readLocalText } from '../exec/read-file.js';
-import type { ClusterOptions, KubeconfigFiles, UserOptions } from './kubeconfig.js';
+import type { ClusterOptions, KubeconfigFiles, PathOrigin, PathOrigins, UserOptions } from './kubeconfig.js';
 
 /** The largest kubeconfig (or tokenFile, or certificate file) read: far above a real one (a few KiB to a few hundred KiB). */
 export const MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024;
@@ -63,33 +63,40 @@ export async function kubeconfigFiles(paths: string[], signal?: AbortSignal): Pr
 /**
  * The clusters and users with their certificate files read (through the event loop) into the *Data fields client-node
  * takes as base64, so that client-node reads no file. Where a kubeconfig gives both, the data wins and the file is not
- * read (client-go: "certificate-authority-data will override"). Errors: UsageError as client-go words it
- * ("unable to read certificate-authority /x for cluster c: does not exist").
+ * read (client-go: "certificate-authority-data will override"; resolveKubeconfig refuses both in one entry). Errors:
+ * UsageError as client-go words it ("unable to read certificate-authority /x for cluster c: it does not exist"), then
+ * where the path came from (`origins`, resolveKubeconfig's): a flag is named as the fix (`; see
+ * --certificate-authority`), a kubeconfig file in the message (`(named by kubeconfig /k)`, `; see --kubeconfig`).
  */
 export async function inlineCertificateFiles(
   options: { clusters: ClusterOptions[]; users: UserOptions[] },
   signal?: AbortSignal,
+  origins: PathOrigins = {},
 ): Promise<{ clusters: ClusterOptions[]; users: UserOptions[] }> {
-  const read = async (what: string, path: string, owner: string) => {
+  const read = async (what: 'certificate-authority' | 'client-certificate' | 'client-key', path: string, owner: string, origin: PathOrigin | undefined) => {
+    const flagged = !!origin && 'flag' in origin;
+    const where = origin && 'file' in origin ? ` (named by kubeconfig ${origin.file})` : '';
+    const fix = flagged && what === 'certificate-authority' ? { setting: 'certificateAuthority' as const } : { setting: 'kubeconfig' as const };
     let bytes: Buffer | undefined;
     try {
       bytes = await readLocalBytes(path, MAX_KUBECONFIG_BYTES, signal);
     } catch (e) {
-      throw failure(`unable to read ${what} ${path} for ${owner}`, e);
+      const f = failure(`unable to read ${what} ${path} for ${owner}`, e);
+      throw new UsageError(`${f.message}${where}`, { cause: e, fix });
     }
-    if (bytes === undefined) throw new UsageError(`unable to read ${what} ${path} for ${owner}: it does not exist`, { fix: { setting: 'kubeconfig' } });
+    if (bytes === undefined) throw new UsageError(`unable to read ${what} ${path} for ${owner}: it does not exist${where}`, { fix });
     return bytes.toString('base64');
   };
   const clusters = await Promise.all(
     options.clusters.map(async ({ caFile, ...c }) =>
-      caFile === undefined || c.caData !== undefined ? c : { ...c, caData: await read('certificate-authority', caFile, `cluster ${c.name}`) },
+      caFile === undefined || c.caData !== undefined ? c : { ...c, caData: await read('certificate-authority', caFile, `cluster ${c.name}`, origins.caFile) },
     ),
   );
   const users = await Promise.all(
     options.users.map(async ({ certFile, keyFile, ...u }) => ({
       ...u,
-      ...(certFile !== undefined && u.certData === undefined ? { certData: await read('client-certificate', certFile, `user ${u.name}`) } : {}),
-      ...(keyFile !== undefined && u.keyData === undefined ? { keyData: await read('client-key', keyFile, `user ${u.name}`) } : {}),
+      ...(certFile !== undefined && u.certData === undefined ? { certData: await read('client-certificate', certFile, `user ${u.name}`, origins.certFile) } : {}),
+      ...(keyFile !== undefined && u.keyData === undefined ? { keyData: await read('client-key', keyFile, `user ${u.name}`, origins.keyFile) } : {}),
     })),
   );
   return { clusters, users };

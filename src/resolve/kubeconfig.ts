@@ -97,6 +97,18 @@ export interface ContextOptions {
   namespace?: string;
 }
 
+/**
+ * Where a certificate path came from, for the message that says it cannot be read: a flag (--certificate-authority)
+ * or the kubeconfig file that names it.
+ */
+export type PathOrigin = { flag: true } | { file: string };
+/** The origin of each certificate path the options name (caFile, certFile, keyFile). */
+export interface PathOrigins {
+  caFile?: PathOrigin;
+  certFile?: PathOrigin;
+  keyFile?: PathOrigin;
+}
+
 /** Impersonation headers to send (Impersonate-User, Impersonate-Group (one header each), Impersonate-Uid). */
 export interface Impersonation {
   user?: string;
@@ -118,6 +130,8 @@ export type ResolvedKubeconfig =
       files: string[];
       /** The cluster's `client.authentication.k8s.io/exec` extension (its exec plugins' spec.cluster.config), if any. */
       execExtension?: unknown;
+      /** Where options' certificate paths came from (kubeconfig-files.ts inlineCertificateFiles names it when one cannot be read). */
+      origins: PathOrigins;
     }
   | { kind: 'in-cluster'; namespace?: string; impersonate: Impersonation };
 
@@ -191,7 +205,8 @@ function clusterOptions(name: string, n: Named | undefined, o: KubeOverrides): C
     caData = undefined;
   }
   const server = o.server ?? str(c.server) ?? '';
-  const tlsServerName = o.tlsServerName ?? str(c['tls-server-name']);
+  // client-go getCluster: --server without --tls-server-name clears the kubeconfig's tls-server-name (it named the old server)
+  const tlsServerName = o.tlsServerName ?? (o.server !== undefined ? undefined : str(c['tls-server-name']));
   const proxyUrl = str(c['proxy-url']);
   return {
     name,
@@ -220,14 +235,16 @@ function userOptions(name: string, n: Named | undefined, o: KubeOverrides, files
   if (exec && typeof exec.command === 'string' && exec.command.includes('/')) exec.command = fromFile(file, exec.command);
   const authProvider = o.token === undefined && isObj(u['auth-provider']) ? u['auth-provider'] : undefined;
   const certFile = fromFile(file, str(u['client-certificate']));
-  const keyFile = fromFile(file, str(u['client-key']));
+  // client-go (transport HasCertAuth) uses a key only with a certificate: a key alone is not sent, as kubectl sends none
+  const withCert = certFile !== undefined || str(u['client-certificate-data']) !== undefined;
+  const keyFile = withCert ? fromFile(file, str(u['client-key'])) : undefined;
   const impersonate = impersonationOf(name, u, o);
   const user: UserOptions = {
     name,
     ...(token !== undefined ? { token } : {}),
     ...(str(u['client-certificate-data']) ? { certData: str(u['client-certificate-data'])! } : {}),
     ...(certFile ? { certFile } : {}),
-    ...(str(u['client-key-data']) ? { keyData: str(u['client-key-data'])! } : {}),
+    ...(withCert && str(u['client-key-data']) ? { keyData: str(u['client-key-data'])! } : {}),
     ...(keyFile ? { keyFile } : {}),
     ...(exec ? { exec } : {}),
     ...(authProvider ? { authProvider } : {}),
@@ -259,6 +276,83 @@ export function impersonationOf(name: string, u: Raw, o: KubeOverrides): Imperso
     });
   }
   return { groups, ...(user !== undefined ? { user } : {}), ...(uid !== undefined ? { uid } : {}) };
+}
+
+const EXEC_MODES = ['Never', 'IfAvailable', 'Always'];
+/** The exec apiVersions whose interactiveMode defaults to IfAvailable (clientcmd api/v1 defaults.go SetDefaults_ExecConfig). */
+const EXEC_MODE_DEFAULTED = ['client.authentication.k8s.io/v1beta1', 'client.authentication.k8s.io/v1alpha1'];
+
+/**
+ * What client-go refuses in the cluster and user a command would use (clientcmd client_config.go ConfirmUsable:
+ * validation.go validateClusterInfo and validateAuthInfo; transport.go TLSConfigFor for a CA with
+ * insecure-skip-tls-verify), each in client-go's words, checked before any request or file read, for the kubeconfig's
+ * entries and the flags' overrides alike (`cluster`: the merged cluster, overrides applied; `c`, `u`: the kubeconfig's
+ * raw entries, {} for none; `o`: the flags). Returns the messages, [] when usable. Pure.
+ *
+ * Cluster: a `proxy-url` whose scheme is not http, https or socks5; certificate-authority and
+ * certificate-authority-data both given; a CA (file or data) with insecure-skip-tls-verify. User: token and basic
+ * auth (username/password) both; client-certificate and -data both, client-key and -data both, a certificate without
+ * a key; an exec plugin with an auth-provider, without command or apiVersion, an env entry without a name, an
+ * interactiveMode missing (where its apiVersion gives no default) or unknown. A key without a certificate is no error
+ * (client-go ignores it: userOptions does not send it); a tokenFile is no second method (client-go counts `token` only).
+ */
+export function configurationErrors(clusterName: string, cluster: ClusterOptions, c: Raw, userName: string, u: Raw, o: KubeOverrides): string[] {
+  const errs: string[] = [];
+  const proxy = str(c['proxy-url']);
+  if (proxy !== undefined) {
+    let scheme: string | undefined;
+    try {
+      scheme = new URL(proxy).protocol.replace(/:$/, '');
+    } catch {
+      errs.push(`invalid 'proxy-url' ${JSON.stringify(proxy)} for cluster ${JSON.stringify(clusterName)}: could not parse: ${proxy}`);
+    }
+    if (scheme !== undefined && !['http', 'https', 'socks5'].includes(scheme)) {
+      errs.push(`invalid 'proxy-url' ${JSON.stringify(proxy)} for cluster ${JSON.stringify(clusterName)}: unsupported scheme ${JSON.stringify(scheme)}, must be http, https, or socks5`);
+    }
+  }
+  const caOverridden = o.certificateAuthority !== undefined || !!o.insecureSkipTlsVerify;
+  if (!caOverridden && str(c['certificate-authority']) && str(c['certificate-authority-data'])) {
+    errs.push(`certificate-authority-data and certificate-authority are both specified for ${clusterName}. certificate-authority-data will override.`);
+  }
+  if (cluster.skipTLSVerify && (cluster.caFile !== undefined || cluster.caData !== undefined)) errs.push('specifying a root certificates file with the insecure flag is not allowed');
+
+  const methods = [(o.token ?? str(u.token)) && 'token', (str(u.username) || str(u.password)) && 'basicAuth'].filter(Boolean);
+  if (str(u['client-certificate']) || str(u['client-certificate-data'])) {
+    if (str(u['client-certificate']) && str(u['client-certificate-data'])) errs.push(`client-cert-data and client-cert are both specified for ${userName}. client-cert-data will override.`);
+    if (str(u['client-key']) && str(u['client-key-data'])) errs.push(`client-key-data and client-key are both specified for ${userName}; client-key-data will override`);
+    if (!str(u['client-key']) && !str(u['client-key-data'])) errs.push(`client-key-data or client-key must be specified for ${userName} to use the clientCert authentication method.`);
+  }
+  if (u.exec !== undefined && u.exec !== null) {
+    const exec = isObj(u.exec) ? u.exec : {};
+    if (u['auth-provider'] !== undefined && u['auth-provider'] !== null) errs.push(`authProvider cannot be provided in combination with an exec plugin for ${userName}`);
+    if (!str(exec.command)) errs.push(`command must be specified for ${userName} to use exec authentication plugin`);
+    if (!str(exec.apiVersion)) errs.push(`apiVersion must be specified for ${userName} to use exec authentication plugin`);
+    for (const v of Array.isArray(exec.env) ? exec.env : []) if (!isObj(v) || !str(v.name)) errs.push(`env variable name must be specified for ${userName} to use exec authentication plugin`);
+    const mode = str(exec.interactiveMode) ?? (EXEC_MODE_DEFAULTED.includes(str(exec.apiVersion) ?? '') ? 'IfAvailable' : undefined);
+    if (mode === undefined) errs.push(`interactiveMode must be specified for ${userName} to use exec authentication plugin`);
+    else if (!EXEC_MODES.includes(mode)) errs.push(`invalid interactiveMode for ${userName}: ${JSON.stringify(mode)}`);
+  }
+  if (methods.length > 1) errs.push(`more than one authentication method found for ${userName}; found [${methods.join(' ')}], only one is allowed`);
+  return errs;
+}
+
+/**
+ * configurationErrors as the error a command ends with (exit 2): one line, client-go's messages joined by "; ", then
+ * where they come from — the kubeconfig file(s) of the entries, or, for a CA given with --insecure-skip-tls-verify,
+ * the two flags. Undefined when there is nothing to refuse.
+ */
+function unusable(errs: string[], clusterFile: string | undefined, userFile: string | undefined, o: KubeOverrides): UsageError | undefined {
+  if (errs.length === 0) return undefined;
+  const text = errs.join('; ');
+  const tlsOnly = errs.length === 1 && errs[0]!.startsWith('specifying a root certificates file');
+  if (tlsOnly && o.insecureSkipTlsVerify) {
+    // both flags: a flag replaces the kubeconfig's CA and skip settings (client-go getCluster), so only flags clash
+    return new UsageError(`${text} (--certificate-authority with --insecure-skip-tls-verify)`, { fix: { setting: 'insecureSkipTlsVerify', advice: 'give the CA that verifies the server, or skip verifying it, not both' } });
+  }
+  const files = [...new Set([clusterFile, userFile].filter((f): f is string => f !== undefined))];
+  const where = files.length ? ` (kubeconfig ${files.join(', ')})` : '';
+  const advice = tlsOnly ? "remove the cluster's certificate-authority(-data) or its insecure-skip-tls-verify, or give one of them as a flag" : 'correct the kubeconfig, or choose another context, cluster or user';
+  return new UsageError(`${tlsOnly ? '' : 'invalid configuration: '}${text}${where}`, { fix: { setting: 'kubeconfig', advice } });
 }
 
 function inClusterPossible(env: LoadingRules['env']): boolean {
@@ -325,7 +419,15 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     if (!m.contexts.has(contextName)) {
       throw new UsageError(`the kubeconfig (${files}) names current-context "${contextName}", which it does not define`, { fix: { setting: 'context', advice: 'name one it defines' } });
     }
-    throw new UsageError(`context "${contextName}" of the kubeconfig (${files}) names cluster "${clusterName}", which has no server`, { fix: { setting: 'server' } });
+    // client-go's words (validation.go validateContext, validateClusterInfo); kubectl then tries http://localhost:8080
+    if (clusterName === '') throw new UsageError(`cluster was not specified for context "${contextName}" (kubeconfig ${files})`, { fix: { setting: 'cluster', advice: 'name the cluster, or give the server' } });
+    if (!m.clusters.has(clusterName)) throw new UsageError(`cluster "${clusterName}" was not found for context "${contextName}" (kubeconfig ${files})`, { fix: { setting: 'cluster', advice: 'name a cluster it defines, or give the server' } });
+    throw new UsageError(`no server found for cluster "${clusterName}" (context "${contextName}" of kubeconfig ${files})`, { fix: { setting: 'server' } });
+  }
+  // a context naming a user the kubeconfig does not define (client-go validateContext's words): kubectl would send no
+  // credentials (and prompt for a password where it can), which the API server answers 401
+  if (o.user === undefined && userName !== '' && !m.users.has(userName)) {
+    throw new UsageError(`user "${userName}" was not found for context "${contextName || 'overrides'}" (kubeconfig ${docs.map((d) => d.file).join(', ')})`, { fix: { setting: 'user', advice: 'name a user it defines' } });
   }
   // client-go (client_config.go ClientConfig, "only try to read the auth information if we are secure"): the user's
   // credentials go only over TLS — a plain-http server (`kubectl proxy`, which adds its own) gets no token, client
@@ -333,9 +435,19 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   // not a credential: kubectl 1.32 sends Impersonate-User/-Group/-Uid (from --as/--as-group/--as-uid and the user's
   // as/as-groups/as-uid) to a plain-http server too (seen against the stand-in API server), and so does this tool.
   const secure = !/^http:\/\//i.test(cluster.server);
+  // client-go's ConfirmUsable, whatever the scheme: before any request and before any certificate file is read
+  const clusterNamed = m.clusters.get(clusterName);
+  const userNamed = m.users.get(userName);
+  const refused = unusable(configurationErrors(clusterName, cluster, clusterNamed?.item ?? {}, userName, userNamed?.item ?? {}, o), clusterNamed?.file, userNamed?.file, o);
+  if (refused) throw refused;
   // checked whatever the scheme, as clientcmd validates the merged user before it looks at the transport
   const impersonation = impersonationOf(userName, m.users.get(userName)?.item ?? {}, o);
-  const { user, impersonate } = secure ? userOptions(userName || 'user', m.users.get(userName), o, files) : { user: { name: userName || 'user' }, impersonate: impersonation };
+  const { user, impersonate } = secure ? userOptions(userName || 'user', userNamed, o, files) : { user: { name: userName || 'user' }, impersonate: impersonation };
+  const origin = (fromFlag: boolean, n: Named | undefined): PathOrigin | undefined => (fromFlag ? { flag: true } : n ? { file: n.file } : undefined);
+  const origins: PathOrigins = {};
+  if (cluster.caFile !== undefined) origins.caFile = origin(o.certificateAuthority !== undefined, clusterNamed)!;
+  if (user.certFile !== undefined) origins.certFile = origin(false, userNamed)!;
+  if (user.keyFile !== undefined) origins.keyFile = origin(false, userNamed)!;
   const name = contextName || 'overrides';
   const namespace = o.namespace ?? str(ctx.namespace) ?? 'default';
   return {
@@ -351,6 +463,7 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     server: cluster.server,
     impersonate,
     files: docs.map((d) => d.file),
+    origins,
     ...(execExtension !== undefined ? { execExtension } : {}),
   };
 }

@@ -100,7 +100,7 @@ describe('cni-gc refuses a bad flag value or kubeconfig selection before it free
     const local = await runCli('gc', common, { env: env(h) });
     expect(local.exitCode, show(local)).toBe(0);
     expect(local.stdout).toMatch(/^freed eth1 of netns \/var\/run\/netns\/\S+ \(network net\): the network namespace is gone$/m);
-    expect(local.stderr).toMatch(/^note: only this host's CNI cache was looked at \(no kubeconfig found/m);
+    expect(local.stderr).toMatch(/^note: only this host's CNI cache was read, nothing in the cluster \(its pods and the attachments recorded on other nodes are not included\): no kubeconfig found/m);
     expect(existsSync(file)).toBe(false);
   });
 });

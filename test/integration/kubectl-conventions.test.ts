@@ -168,10 +168,17 @@ describe('kubeconfig loading (client-go rules)', () => {
       expect(x.exitCode, `${tool} --kubeconfig ${show(x)}`).toBe(2);
       expect(x.stderr, tool).toContain(`kubeconfig ${missing}: no such file`);
     }
-    for (const [tool, args] of runs.slice(0, 2)) {
-      const r = await runCli(tool, args, { env: baseEnv({}) });
+    // nothing named at all: cni-gc and cni-list (without -A) are this host's cache alone, and say that nothing of the
+    // cluster was read; -A asks for the whole cluster, so it fails (exit 4), as every pod command does
+    for (const [tool, args] of [['gc', cache], ['list', cache]] as const) {
+      const r = await runCli(tool, [...args], { env: baseEnv({}) });
       expect(r.exitCode, `${tool} ${show(r)}`).toBe(0);
-      expect(r.stderr, tool).toMatch(/^note: .*no kubeconfig found \(looked in .*empty-home\/\.kube\/config; not in a pod either\)/m);
+      expect(r.stderr, tool).toMatch(/^note: only this host's CNI cache was read, nothing in the cluster \(its pods and the attachments recorded on other nodes are not included\): no kubeconfig found \(looked in .*empty-home\/\.kube\/config; not in a pod either\); name one, set \$KUBECONFIG, or give the server \(--kubeconfig\)$/m);
+    }
+    for (const [tool, args] of runs.slice(1)) {
+      const r = await runCli(tool, args, { env: baseEnv({}), input: '{"cniVersion":"1.0.0","name":"n","type":"bridge"}' });
+      expect(r.exitCode, `${tool} ${show(r)}`).toBe(4);
+      expect(r.stderr, tool).toMatch(/^error: (-A: )?no kubeconfig found \(looked in .*empty-home\/\.kube\/config; not in a pod either\)/m);
     }
     if (KUBECTL) expect((await kubectl(['get', 'pods'], { KUBECONFIG: missing })).stderr).toMatch(/localhost:8080/);
   });
@@ -185,6 +192,103 @@ describe('kubeconfig loading (client-go rules)', () => {
     expect(r.exitCode, show(r)).toBe(0);
     expect(r.stderr).toMatch(NONE_SHOP);
     if (KUBECTL) expect((await kubectl(['get', 'pods', '-l', 'app=none'], env)).stderr).toMatch(NONE_SHOP);
+  });
+});
+
+describe('kubeconfigs and TLS that kubectl refuses, refused the same (exit 2, before any request); TLS failures in our words', () => {
+  const CONF = '{"cniVersion":"1.0.0","name":"n","type":"bridge"}';
+  /** Every command against the pod web-1 of shop, with `extra` flags; each run's [tool, exit code, stderr, requests made]. */
+  async function everyCommand(extra: string[], env: Record<string, string | undefined> = {}): Promise<[string, number | undefined, string, number][]> {
+    const cache = ['--cache-dir', join(dir, 'no-cache')];
+    const runs: [Parameters<typeof runCli>[0], string[]][] = [
+      ['list', ['-A', ...cache]],
+      ['gc', cache],
+      ['check', ['web-1', '-n', 'shop', '--ifname', 'net1', ...cache]],
+      ['detach', ['web-1', '-n', 'shop', '--ifname', 'net1', ...cache]],
+      ['attach', ['web-1', '-n', 'shop', '--ifname', 'net1', '--conf', '-', ...cache]],
+    ];
+    const out: [string, number | undefined, string, number][] = [];
+    for (const [tool, args] of runs) {
+      api.clearRequests();
+      const r = await runCli(tool, [...args, ...extra], { env: baseEnv(env), input: CONF });
+      out.push([tool, r.exitCode, r.stderr, api.requests.length]);
+    }
+    return out;
+  }
+
+  it('--certificate-authority with --insecure-skip-tls-verify (flags, or both in the kubeconfig): kubectl\'s words, exit 2, no request, on every command', async () => {
+    const flags = ['-s', api.url, '--token', api.token, '--certificate-authority', api.caPath!, '--insecure-skip-tls-verify'];
+    for (const [tool, code, stderr, requests] of await everyCommand(flags)) {
+      expect([tool, code, requests], stderr).toEqual([tool, 2, 0]);
+      expect(stderr, tool).toMatch(/^error: specifying a root certificates file with the insecure flag is not allowed \(--certificate-authority with --insecure-skip-tls-verify\); give the CA that verifies the server, or skip verifying it, not both \(--insecure-skip-tls-verify\)$/m);
+      expect(stderr, tool).not.toMatch(/^gc: /m);
+    }
+    const kc = join(dir, `kc-insecure-ca-${++n}.yaml`);
+    const cluster = { server: api.url, 'certificate-authority-data': (await readFile(api.caPath!)).toString('base64'), 'insecure-skip-tls-verify': true };
+    await writeFile(kc, JSON.stringify({ 'current-context': 'x', clusters: [{ name: 'c', cluster }], users: [{ name: 'u', user: { token: api.token } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'shop' } }] }));
+    for (const [tool, code, stderr, requests] of await everyCommand(['--kubeconfig', kc])) {
+      expect([tool, code, requests], stderr).toEqual([tool, 2, 0]);
+      expect(stderr, tool).toContain(`error: specifying a root certificates file with the insecure flag is not allowed (kubeconfig ${kc})`);
+    }
+    // a flag of either replaces the kubeconfig's both (client-go getCluster): no clash, served
+    expect((await cni(['-l', 'app=none', '--kubeconfig', kc, '--insecure-skip-tls-verify'])).exitCode).toBe(0);
+    if (KUBECTL) {
+      for (const args of [flags, ['--kubeconfig', kc]]) {
+        const k = await kubectl(['get', 'pods', '-n', 'shop', ...args]);
+        expect(k.exitCode).toBe(1);
+        expect(k.stderr).toContain('specifying a root certificates file with the insecure flag is not allowed');
+      }
+    }
+  });
+
+  it("the kubeconfig users and clusters client-go refuses: its words after \"invalid configuration:\", naming the file, exit 2, no request; kubectl says the same", async () => {
+    const ca = api.caPath!;
+    const rows: [Record<string, unknown>, Record<string, unknown>, string][] = [
+      [{ 'certificate-authority': ca, 'certificate-authority-data': 'QUJD' }, { token: api.token }, 'certificate-authority-data and certificate-authority are both specified for c. certificate-authority-data will override.'],
+      [{ 'certificate-authority': ca }, { token: api.token, username: 'a', password: 'b' }, 'more than one authentication method found for u; found [token basicAuth], only one is allowed'],
+      [{ 'certificate-authority': ca }, { token: api.token, 'client-certificate': ca }, 'client-key-data or client-key must be specified for u to use the clientCert authentication method.'],
+      [{ 'certificate-authority': ca }, { exec: { command: '/bin/true', apiVersion: 'client.authentication.k8s.io/v1' } }, 'interactiveMode must be specified for u to use exec authentication plugin'],
+      [{ 'certificate-authority': ca, 'proxy-url': 'ftp://x' }, { token: api.token }, `invalid 'proxy-url' "ftp://x" for cluster "c": unsupported scheme "ftp", must be http, https, or socks5`],
+    ];
+    for (const [cluster, user, words] of rows) {
+      const kc = join(dir, `kc-refused-${++n}.yaml`);
+      await writeFile(kc, JSON.stringify({ 'current-context': 'x', clusters: [{ name: 'c', cluster: { server: api.url, ...cluster } }], users: [{ name: 'u', user }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'shop' } }] }));
+      const r = await cni(['-l', 'app=none', '--kubeconfig', kc]);
+      expect(r.exitCode, show(r)).toBe(2);
+      expect(r.stderr).toContain(`error: invalid configuration: ${words} (kubeconfig ${kc})`);
+      expect(podLists('cni-attach')).toEqual([]);
+      if (KUBECTL) {
+        const k = await kubectl(['get', 'pods', '--kubeconfig', kc]);
+        expect(k.exitCode, words).toBe(1);
+        expect(k.stderr, words).toContain(words);
+      }
+    }
+  });
+
+  it('a certificate-authority that cannot be read names where it came from: the flag, or the kubeconfig file', async () => {
+    const missing = join(dir, 'nonexist.crt');
+    const r = await cni(['-l', 'app=none', '-s', api.url, '--token', api.token, '--certificate-authority', missing]);
+    expect(r.exitCode, show(r)).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^error: unable to read certificate-authority ${missing} for cluster \\S+: it does not exist; see --certificate-authority$`, 'm'));
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const text = (await readFile(kc, 'utf8')).replace(JSON.stringify(api.caPath), JSON.stringify(missing));
+    await writeFile(kc, text);
+    const f = await cni(['-l', 'app=none', '--kubeconfig', kc]);
+    expect(f.exitCode, show(f)).toBe(2);
+    expect(f.stderr).toContain(`unable to read certificate-authority ${missing} for cluster c: it does not exist (named by kubeconfig ${kc}); see --kubeconfig`);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '--kubeconfig', kc])).stderr).toContain(`unable to read certificate-authority ${missing} for c`);
+  });
+
+  it("a server certificate that does not verify: kubectl's x509 meaning in our words with the flags that fix it, never Node's advice, exit 4", async () => {
+    // no CA given: this system's CAs did not sign the stand-in's certificate
+    const unknown = await cni(['-l', 'app=none', '-s', api.url, '--token', api.token]);
+    expect(unknown.exitCode, show(unknown)).toBe(4);
+    expect(unknown.stderr).toMatch(/: x509: the server's certificate is signed by an authority not trusted here \(its issuer is not among the CAs given\) \(UNABLE_TO_\w+: [^)]*\); give the CA that signed it, as the kubeconfig cluster's certificate-authority\(-data\) or as a flag \(--certificate-authority\), or do not verify the server \(insecure\) \(--insecure-skip-tls-verify\)$/m);
+    expect(unknown.stderr).not.toMatch(/Node\.js|use-system-ca/);
+    const name = await cni(['-l', 'app=none', '-s', api.url, '--token', api.token, '--certificate-authority', api.caPath!, '--tls-server-name', 'not-the-server']);
+    expect(name.exitCode, show(name)).toBe(4);
+    expect(name.stderr).toMatch(/: x509: the server's certificate is not for the name connected to \(ERR_TLS_CERT_ALTNAME_INVALID: .*not-the-server.*\); connect by a name the certificate is for \(the server address\), or give that name \(--tls-server-name\)$/m);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-s', api.url, '--token', api.token])).stderr).toMatch(/x509: certificate signed by unknown authority/);
   });
 });
 
@@ -291,6 +395,23 @@ describe("kubectl's global flags", () => {
     expect(quiet.stderr).not.toMatch(/^I /m);
   });
 
+  it('-v WORD takes the word as its level, as kubectl does: `-v abc` refused in its words (exit 2, no request), never a pod named abc with a stack trace; a bare -v before a flag is level 1', async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const r = await cni(['-v', 'abc', '--kubeconfig', kc]);
+    expect(r.exitCode, show(r)).toBe(2);
+    expect(r.stderr).toMatch(/^error: invalid argument "abc" for "-v, --v" flag: strconv\.ParseInt: parsing "abc": invalid syntax$/m);
+    expect(r.stderr).not.toMatch(/not found|^\s+at /m);
+    expect(api.requests).toEqual([]);
+    // an expected error without -v: its line, no stack
+    const nope = await cni(['nope', '--kubeconfig', kc]);
+    expect(nope.exitCode, show(nope)).toBe(3);
+    expect(nope.stderr).not.toMatch(/^\s+at |Error:/m);
+    const bare = await cni(['-v', '-l', 'app=none', '--kubeconfig', kc]);
+    expect(bare.exitCode, show(bare)).toBe(0);
+    expect(bare.stderr).toMatch(NONE_SHOP);
+    if (KUBECTL) expect((await kubectl(['get', 'pods', '-v', 'abc', '--kubeconfig', kc])).stderr).toContain('invalid argument "abc" for "-v, --v" flag: strconv.ParseInt: parsing "abc": invalid syntax');
+  });
+
   it('--request-timeout 0 is no limit; 1s is one (a hanging API answers exit 4)', async () => {
     const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, '--request-timeout', '0']);
     expect(r.exitCode, show(r)).toBe(0);
@@ -389,6 +510,26 @@ describe('cni-list output as kubectl get prints lists', () => {
     const r = await runCli('list', ['-A', '--kubeconfig', api.kubeconfigPath, '--cache-dir', join(dir, 'no-cache'), '-o', 'jsonpath={.items[500].pod}'], { env: baseEnv({}) });
     expect([r.exitCode, r.stdout], r.stderr).toEqual([2, '']);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual(['error: error executing jsonpath "{.items[500].pod}": Error executing template: array index out of bounds: index 500, length 0']);
+  });
+});
+
+describe('output that cannot be written', () => {
+  it("stdout on /dev/full: kubectl's `write /dev/stdout: no space left on device`, exit 1, not an internal error; a reader gone (EPIPE) stays silent, exit 0", async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const full = async (tool: string, args: string[], to = '> /dev/full') =>
+      execa('sh', ['-c', `"$0" "$@" ${to}`, join(ROOT, 'bin', `kubectl-cni_${tool}`), ...args], { reject: false, env: { ...process.env, ...(baseEnv({}) as Record<string, string>), KUBECONFIG: kc }, timeout: 30_000 });
+    const cache = ['--cache-dir', join(dir, 'no-cache')];
+    for (const [tool, args] of [['list', ['-A', '-o', 'json', ...cache]], ['list', ['-A', '-o', 'yaml', ...cache]], ['gc', ['--dry-run', ...cache]], ['list', ['--version']]] as const) {
+      const r = await full(tool, [...args]);
+      expect([tool, r.exitCode], String(r.stderr)).toEqual([tool, 1]);
+      expect(String(r.stderr)).toBe('error: write /dev/stdout: no space left on device');
+    }
+    const piped = await full('list', ['-A', '-o', 'json', ...cache], '| head -c 1 > /dev/null');
+    expect([piped.exitCode, String(piped.stderr)]).toEqual([0, '']);
+    if (KUBECTL) {
+      const k = await execa('sh', ['-c', `"$0" "$@" > /dev/full`, KUBECTL, 'get', 'pods', '-A', '-o', 'json', '--kubeconfig', kc], { reject: false });
+      expect([k.exitCode, String(k.stderr)]).toEqual([1, 'error: write /dev/stdout: no space left on device']);
+    }
   });
 });
 

@@ -167,6 +167,14 @@ describe('the amd64 executable, with no Node.js reachable', () => {
     const none = await withoutNode([join(dir, 'cni-attach')], env);
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('error: no command');
+    // under a name it does not answer to: it says which (was the usage and "error: no command" alone)
+    await symlink('cni-attach', join(dir, 'kubectl-cni_foo'));
+    const foo = await withoutNode([join(dir, 'kubectl-cni_foo')], env);
+    expect(foo.exitCode).toBe(2);
+    expect(foo.stderr).toMatch(/^error: started as kubectl-cni_foo: not one of kubectl-cni_attach, kubectl_complete-cni_attach, kubectl-cni_detach, .*kubectl_complete-cni_gc; and no command \(give one as cni-attach COMMAND, or start it under one of those names\)$/m);
+    const fooList = await withoutNode([join(dir, 'kubectl-cni_foo'), 'list', '--help'], env);
+    expect([fooList.exitCode, fooList.stdout], fooList.stderr).toEqual([0, expect.stringMatching(/^Usage: kubectl cni-list/)]);
+    await rm(join(dir, 'kubectl-cni_foo')); // the test's own link: the listing below is of what the executable wrote
     const complete = await withoutNode([join(dir, 'kubectl_complete-cni_list'), '-o', 'j'], env);
     expect([complete.exitCode, complete.stdout], complete.stderr).toEqual([0, 'json\njsonpath=\n:4']);
     const flags = await withoutNode([join(dir, 'cni-attach'), 'complete', 'detach', 'web-1', '--ifn'], env);

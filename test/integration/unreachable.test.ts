@@ -296,10 +296,17 @@ describe('the cluster cannot be asked: cni-list prints this host\'s rows, then t
     // no kubeconfig at all (none named, $KUBECONFIG unset, none in $HOME, not in a pod): this host's cache alone, exit 0
     const home = join(ws.dir, 'home');
     await mkdir(home);
-    const none = await runCli('list', ['-A', '--cache-dir', ws.cacheDir], { env: { ...NOTHING, HOME: home, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined } });
+    const nothing = { ...NOTHING, HOME: home, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined };
+    const none = await runCli('list', ['--cache-dir', ws.cacheDir], { env: nothing });
     expect(none.exitCode, show(none)).toBe(0);
-    expect(none.stdout).toMatch(row);
-    expect(none.stderr).toMatch(/^note: states are from the cache only; the cluster could not be asked: no kubeconfig found \(looked in \S+\/home\/\.kube\/config; not in a pod either\)/);
+    expect(none.stderr).toMatch(/^note: only this host's CNI cache was read, nothing in the cluster \(its pods and the attachments recorded on other nodes are not included\): no kubeconfig found \(looked in \S+\/home\/\.kube\/config; not in a pod either\)/);
+    // -A asks for the whole cluster: none configured is exit 4, no rows
+    const all = await runCli('list', ['-A', '--cache-dir', ws.cacheDir], { env: nothing });
+    expect([all.exitCode, all.stdout], show(all)).toEqual([4, '']);
+    expect(all.stderr).toMatch(/^error: -A: no kubeconfig found \(looked in .*\) \(-A lists the attachments of the whole cluster; --no-cluster -A lists those of this host's CNI cache alone\); name one, set \$KUBECONFIG, or give the server \(--kubeconfig\)$/m);
+    const local = await runCli('list', ['--no-cluster', '-A', '--cache-dir', ws.cacheDir], { env: nothing });
+    expect(local.exitCode, show(local)).toBe(0);
+    expect(local.stdout).toMatch(row);
     expect(none.stderr).not.toMatch(/^error:/m);
   });
 

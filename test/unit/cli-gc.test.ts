@@ -150,7 +150,8 @@ describe('kubectl cni-gc', () => {
     expect(w.stdout()).toMatch(/freed eth1 of netns \/var\/run\/netns\/x \(network net\): the network namespace is gone/);
     expect(dels(w)[0]!.env.CNI_NETNS).toBe('');
     // what was not looked at is said
-    expect(w.stderr()).toMatch(/^note: only this host's CNI cache was looked at \(no Kubernetes cluster configured\): attachments recorded on other nodes are not$/m);
+    // what was not looked at is said, whole (it ended "…attachments recorded on other nodes are not")
+    expect(w.stderr()).toMatch(/^note: only this host's CNI cache was read, nothing in the cluster \(its pods and the attachments recorded on other nodes are not included\): no Kubernetes cluster configured$/m);
   });
 
   it('a cluster that is configured but cannot be asked fails gc (exit 4) after this host\'s cache is done: from a laptop it is the whole of gc, and a cron job must not read success', async () => {
@@ -794,8 +795,8 @@ describe('kubectl cni-list', () => {
       const { UsageError } = await import('../../src/errors.js');
       throw new UsageError('no Kubernetes cluster configured');
     };
-    expect(await w.cli(listCommand, ['-A'])).toBe(0);
-    expect(w.stderr()).toMatch(/note: states are from the cache only; the cluster could not be asked: no Kubernetes cluster configured/);
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stderr()).toMatch(/note: only this host's CNI cache was read, nothing in the cluster \(.*\): no Kubernetes cluster configured/);
     expect(w.stdout()).toMatch(/web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s+<unknown>\s+ffffffffffff/);
   });
   it('--help lists "Options" before "Global options", as cni-attach --help does, and says what the cluster flags do for it', async () => {
@@ -814,7 +815,7 @@ describe('kubectl cni-list', () => {
     };
     expect(await w.cli(listCommand, [])).toBe(0);
     expect(w.stdout()).toBe('');
-    expect(w.stderr()).toBe('note: states are from the cache only; the cluster could not be asked: no Kubernetes cluster configured\nNo resources found in default namespace.\n');
+    expect(w.stderr()).toBe("note: only this host's CNI cache was read, nothing in the cluster (its pods and the attachments recorded on other nodes are not included): no Kubernetes cluster configured\nNo resources found in default namespace.\n");
   });
 });
 

@@ -223,7 +223,15 @@ describe('refusals', () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--netns', '/x'])).toBe(2);
     expect(await w.cli(attachCommand, ['--ifname', 'eth1', '--conf', '-'])).toBe(2);
-    expect(w.stderr()).toMatch(/which pod\?/);
+    expect(w.stderr()).toBe('error: which pod? give a pod name (or -l SELECTOR or --all for many, or --netns PATH for a bare network namespace)\n');
+  });
+  it("\"which pod?\" offers what each command takes: cni-check refuses -l/--all, so it is not offered them", async () => {
+    const w = world();
+    expect(await w.cli(detachCommand, ['-n', 'shop', '--ifname', 'eth1'])).toBe(2);
+    expect(w.stderr()).toBe('error: which pod? give a pod name (or -l SELECTOR or --all for many, or --netns PATH for a bare network namespace)\n');
+    const c = world();
+    expect(await c.cli(checkCommand, ['-n', 'shop', '--ifname', 'eth1'])).toBe(2);
+    expect(c.stderr()).toBe('error: which pod? give a pod name (or --netns PATH for a bare network namespace)\n');
   });
 });
 

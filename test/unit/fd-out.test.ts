@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FdOut, PIPE_BUDGET } from '../../src/cli/fd-out.js';
+import { FdOut, outputFailure, PIPE_BUDGET } from '../../src/cli/fd-out.js';
+import { OutputError } from '../../src/errors.js';
 
 let dir: string;
 const fds: number[] = [];
@@ -180,7 +181,30 @@ describe('FdOut', () => {
     const s = fakeStream();
     const out = new FdOut(fd, s.make, () => undefined);
     expect(out.isDirect).toBe(true);
-    expect(() => out.write('{"cniVersion":"1.0.0"}')).toThrow(/ENOSPC/);
+    let thrown: unknown;
+    try {
+      out.write('{"cniVersion":"1.0.0"}');
+    } catch (e) {
+      thrown = e;
+    }
+    // said as kubectl says it (was Node's "ENOSPC: no space left on device, write", shown as an internal error)
+    expect(thrown).toBeInstanceOf(OutputError);
+    expect([(thrown as OutputError).message, (thrown as OutputError).code]).toEqual([`write file descriptor ${fd}: no space left on device`, 'ENOSPC']);
+    expect(out.failure).toBe(thrown);
+    out.write('more'); // dropped: said once
     expect(s.made()).toBe(0);
+  });
+  it("a failure of the stream (it reports later) is kept, never thrown from the stream's error event: the command asks for it when done", () => {
+    const s = new PassThrough();
+    const out = new FdOut(-1, () => s, () => undefined);
+    out.write('x');
+    s.emit('error', Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+    expect(out.failure?.message).toBe('write file descriptor -1: i/o error');
+    s.emit('error', Object.assign(new Error('EPIPE: broken pipe, write'), { code: 'EPIPE' }));
+    expect(out.readerGone).toBe(true);
+  });
+  it('stdout and stderr are named as Go names them', () => {
+    expect(outputFailure(1, Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })).message).toBe('write /dev/stdout: no space left on device');
+    expect(outputFailure(2, Object.assign(new Error('EBADF: bad file descriptor, write'), { code: 'EBADF' })).message).toBe('write /dev/stderr: bad file descriptor');
   });
 });

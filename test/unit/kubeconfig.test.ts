@@ -40,7 +40,8 @@ describe('kubeconfig paths (client-go loading rules)', () => {
 
 describe('a plain-http server (client-go: the user\'s credentials only over TLS; impersonation on every transport, as kubectl 1.32 sends it)', () => {
   it('gets no token, tokenFile read, certificate or exec plugin, but the impersonation (flags over the user\'s as/as-groups); an https one gets them all', () => {
-    const user = { token: 't', tokenFile: '/nowhere', 'client-certificate-data': 'Y2VydA==', exec: { command: 'login' }, as: 'jane' };
+    // a user kubectl takes (a key with the certificate, an exec plugin's apiVersion): client-go refuses it otherwise
+    const user = { token: 't', tokenFile: '/nowhere', 'client-certificate-data': 'Y2VydA==', 'client-key-data': 'a2V5', exec: { command: 'login', apiVersion: 'client.authentication.k8s.io/v1beta1' }, as: 'jane' };
     for (const [server, secure] of [['http://127.0.0.1:8001', false], ['HTTP://proxy:8001', false], ['https://198.18.1.1:6443', true]] as const) {
       const map = { '/k': cfg({ current: 'x', clusters: [['c', server]], users: [['u', user]], contexts: [['x', 'c', 'u']] }) };
       const r = resolve(map, {}, { as: 'bob', asGroups: ['g'] }, '/k');
@@ -103,7 +104,7 @@ describe('what is used', () => {
     const k = JSON.stringify({
       'current-context': 'c',
       clusters: [{ name: 'c', cluster: { server: 'https://198.18.0.1', 'certificate-authority': 'ca.crt' } }],
-      users: [{ name: 'u', user: { 'client-certificate': 'u.crt', 'client-key': '/abs/u.key', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/cred', args: ['x'] } } }],
+      users: [{ name: 'u', user: { 'client-certificate': 'u.crt', 'client-key': '/abs/u.key', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/cred', args: ['x'], interactiveMode: 'Never' } } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
     });
     const r = resolve({ '/home/me/.kube/config': k }, { HOME: '/home/me' });
@@ -163,6 +164,93 @@ describe('what is used', () => {
     expect(resolve({ '/k': k }, env, { as: 'u1', asGroups: ['', 'g'] })).toMatchObject({ impersonate: { user: 'u1', groups: ['', 'g'] } });
     expect(resolve({ '/k': k }, env, { as: 'u1', asUid: '' })).toMatchObject({ impersonate: { user: 'u1', groups: [] } });
     expect((resolve({ '/k': k }, env, { as: 'u1', asUid: '' }) as { impersonate: object }).impersonate).not.toHaveProperty('uid');
+  });
+});
+
+describe("client-go's refusals of the cluster and user used (clientcmd ConfirmUsable, transport TLSConfigFor)", () => {
+  /** A kubeconfig at /k whose context c uses cluster `cluster` and user `user`. */
+  const one = (cluster: Record<string, unknown>, user: Record<string, unknown>) =>
+    JSON.stringify({ 'current-context': 'c', clusters: [{ name: 'stand-in', cluster: { server: 'https://198.18.0.1', ...cluster } }], users: [{ name: 'u', user }], contexts: [{ name: 'c', context: { cluster: 'stand-in', user: 'u' } }] });
+  const refusal = (cluster: Record<string, unknown>, user: Record<string, unknown>, o: KubeOverrides = {}) => {
+    try {
+      resolve({ '/k': one(cluster, user) }, { KUBECONFIG: '/k' }, o);
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      return (e as Error).message;
+    }
+    return undefined;
+  };
+  const exec = (x: Record<string, unknown>) => ({ exec: { command: 'cred', apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', ...x } });
+
+  it('a CA (file or data) with insecure-skip-tls-verify: in the kubeconfig, or as both flags; a flag replaces the kubeconfig\'s (no clash)', () => {
+    for (const ca of [{ 'certificate-authority': '/ca.crt' }, { 'certificate-authority-data': 'QUJD' }]) {
+      expect(refusal({ ...ca, 'insecure-skip-tls-verify': true }, { token: 't' })).toBe('specifying a root certificates file with the insecure flag is not allowed (kubeconfig /k)');
+      // the flag of one replaces both kubeconfig settings (client-go getCluster)
+      expect(refusal({ ...ca, 'insecure-skip-tls-verify': true }, { token: 't' }, { insecureSkipTlsVerify: true })).toBeUndefined();
+      expect(refusal({ ...ca, 'insecure-skip-tls-verify': true }, { token: 't' }, { certificateAuthority: '/other.crt' })).toBeUndefined();
+    }
+    expect(refusal({}, { token: 't' }, { certificateAuthority: '/ca.crt', insecureSkipTlsVerify: true })).toBe('specifying a root certificates file with the insecure flag is not allowed (--certificate-authority with --insecure-skip-tls-verify)');
+    try {
+      resolve({}, {}, { server: 'https://198.18.0.1', certificateAuthority: '/ca.crt', insecureSkipTlsVerify: true });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as UsageError).fix?.setting).toBe('insecureSkipTlsVerify');
+    }
+  });
+  it('the rest of validateClusterInfo and validateAuthInfo, in client-go\'s words (all that apply, one line), naming the file', () => {
+    const rows: [Record<string, unknown>, Record<string, unknown>, string][] = [
+      [{ 'certificate-authority': '/ca', 'certificate-authority-data': 'QUJD' }, { token: 't' }, 'certificate-authority-data and certificate-authority are both specified for stand-in. certificate-authority-data will override.'],
+      [{ 'proxy-url': 'ftp://x' }, {}, `invalid 'proxy-url' "ftp://x" for cluster "stand-in": unsupported scheme "ftp", must be http, https, or socks5`],
+      [{}, { token: 't', username: 'a' }, 'more than one authentication method found for u; found [token basicAuth], only one is allowed'],
+      [{}, { token: 't', password: 'b' }, 'more than one authentication method found for u; found [token basicAuth], only one is allowed'],
+      [{}, { 'client-certificate': '/c' }, 'client-key-data or client-key must be specified for u to use the clientCert authentication method.'],
+      [{}, { 'client-certificate-data': 'Qw==', 'client-certificate': '/c', 'client-key': '/k' }, 'client-cert-data and client-cert are both specified for u. client-cert-data will override.'],
+      [{}, { 'client-certificate': '/c', 'client-key': '/k', 'client-key-data': 'Sw==' }, 'client-key-data and client-key are both specified for u; client-key-data will override'],
+      [{}, { ...exec({}), 'auth-provider': { name: 'oidc' } }, 'authProvider cannot be provided in combination with an exec plugin for u'],
+      [{}, exec({ command: undefined }), 'command must be specified for u to use exec authentication plugin'],
+      [{}, exec({ apiVersion: undefined, interactiveMode: 'IfAvailable' }), 'apiVersion must be specified for u to use exec authentication plugin'],
+      [{}, exec({ env: [{ value: 'x' }] }), 'env variable name must be specified for u to use exec authentication plugin'],
+      [{}, exec({ interactiveMode: undefined }), 'interactiveMode must be specified for u to use exec authentication plugin'],
+      [{}, exec({ interactiveMode: 'Sometimes' }), 'invalid interactiveMode for u: "Sometimes"'],
+    ];
+    for (const [cluster, user, words] of rows) expect(refusal(cluster, user), words).toBe(`invalid configuration: ${words} (kubeconfig /k)`);
+    // every one that applies, on one line
+    expect(refusal({}, { token: 't', username: 'a', 'client-certificate': '/c' })).toBe(
+      'invalid configuration: client-key-data or client-key must be specified for u to use the clientCert authentication method.; more than one authentication method found for u; found [token basicAuth], only one is allowed (kubeconfig /k)',
+    );
+    // --token with the user's basic auth: still two methods (the override merges into the user)
+    expect(refusal({}, { username: 'a', password: 'b' }, { token: 'x' })).toMatch(/found \[token basicAuth\]/);
+  });
+  it('what client-go takes stays taken: a key without a certificate (not sent), tokenFile with a token, v1beta1 exec without interactiveMode, token with a certificate', () => {
+    expect(refusal({}, { token: 't', 'client-key': '/k' })).toBeUndefined();
+    const r = resolve({ '/k': one({}, { token: 't', 'client-key': '/k.key', 'client-key-data': 'Sw==' }) }, { KUBECONFIG: '/k' });
+    if (r.kind !== 'kubeconfig') throw new Error(r.kind);
+    expect(r.options.users[0]).toEqual({ name: 'u', token: 't' });
+    expect(refusal({}, { token: 't', tokenFile: '/t' })).toBeUndefined();
+    expect(refusal({}, exec({ apiVersion: 'client.authentication.k8s.io/v1beta1', interactiveMode: undefined }))).toBeUndefined();
+    expect(refusal({}, { token: 't', 'client-certificate': '/c', 'client-key': '/k' })).toBeUndefined();
+    expect(refusal({ 'proxy-url': 'socks5://198.18.0.9:1080' }, {})).toBeUndefined();
+  });
+  it('a context whose cluster or user is not defined, a cluster without a server: client-go\'s words, naming the files', () => {
+    const ctx = (cluster: string, user: string) =>
+      JSON.stringify({ 'current-context': 'c', clusters: [{ name: 'stand-in', cluster: {} }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'c', context: { cluster, user } }] });
+    expect(() => resolve({ '/k': ctx('stand-in', 'u') }, { KUBECONFIG: '/k' })).toThrow(/^no server found for cluster "stand-in" \(context "c" of kubeconfig \/k\)$/);
+    expect(() => resolve({ '/k': ctx('nosuch', 'u') }, { KUBECONFIG: '/k' })).toThrow(/^cluster "nosuch" was not found for context "c" \(kubeconfig \/k\)$/);
+    expect(() => resolve({ '/k': ctx('stand-in', 'nosuch') }, { KUBECONFIG: '/k' }, { server: 'https://198.18.0.1' })).toThrow(/^user "nosuch" was not found for context "c" \(kubeconfig \/k\)$/);
+  });
+  it('the origin of each certificate path: the flag, or the kubeconfig file that names it', () => {
+    const r = resolve({ '/k': one({ 'certificate-authority': '/ca' }, { 'client-certificate': '/c', 'client-key': '/k.key' }) }, { KUBECONFIG: '/k' });
+    if (r.kind !== 'kubeconfig') throw new Error(r.kind);
+    expect(r.origins).toEqual({ caFile: { file: '/k' }, certFile: { file: '/k' }, keyFile: { file: '/k' } });
+    const f = resolve({ '/k': one({ 'certificate-authority': '/ca' }, { token: 't' }) }, { KUBECONFIG: '/k' }, { certificateAuthority: '/flag.crt' });
+    if (f.kind !== 'kubeconfig') throw new Error(f.kind);
+    expect(f.origins).toEqual({ caFile: { flag: true } });
+  });
+  it('--server clears the kubeconfig\'s tls-server-name unless --tls-server-name is given (client-go getCluster)', () => {
+    const k = { '/k': one({ 'tls-server-name': 'old.example' }, { token: 't' }) };
+    expect((resolve(k, { KUBECONFIG: '/k' }) as { options: { clusters: { tlsServerName?: string }[] } }).options.clusters[0]!.tlsServerName).toBe('old.example');
+    expect((resolve(k, { KUBECONFIG: '/k' }, { server: 'https://198.18.0.2' }) as { options: { clusters: { tlsServerName?: string }[] } }).options.clusters[0]!.tlsServerName).toBeUndefined();
+    expect((resolve(k, { KUBECONFIG: '/k' }, { server: 'https://198.18.0.2', tlsServerName: 'new.example' }) as { options: { clusters: { tlsServerName?: string }[] } }).options.clusters[0]!.tlsServerName).toBe('new.example');
   });
 });
 
@@ -240,6 +328,14 @@ describe('the files a kubeconfig brings, read through the event loop (resolve/ku
       const cluster = (caFile: string) => ({ clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile }], users: [] });
       await expect(inlineCertificateFiles(cluster(join(dir, 'nosuch')))).rejects.toThrow(new RegExp(`^unable to read certificate-authority ${dir}/nosuch for cluster c: it does not exist$`));
       await expect(inlineCertificateFiles(cluster(dir))).rejects.toThrow(/^unable to read certificate-authority .* for cluster c: is a directory$/);
+      // where the path came from: the flag is named as the fix; a kubeconfig file in the message
+      const fromFlag = await inlineCertificateFiles(cluster('/nonexist.crt'), undefined, { caFile: { flag: true } }).catch((e: UsageError) => e);
+      expect([fromFlag.message, fromFlag.fix]).toEqual(['unable to read certificate-authority /nonexist.crt for cluster c: it does not exist', { setting: 'certificateAuthority' }]);
+      const users = { clusters: [], users: [{ name: 'u', certFile: join(dir, 'nosuch'), keyFile: join(dir, 'nokey') }] };
+      const fromFile = await inlineCertificateFiles(users, undefined, { certFile: { file: '/home/me/.kube/config' }, keyFile: { file: '/home/me/.kube/config' } }).catch((e: UsageError) => e);
+      expect([fromFile.message, fromFile.fix]).toEqual([`unable to read client-certificate ${dir}/nosuch for user u: it does not exist (named by kubeconfig /home/me/.kube/config)`, { setting: 'kubeconfig' }]);
+      const dirFlag = await inlineCertificateFiles(cluster(dir), undefined, { caFile: { flag: true } }).catch((e: UsageError) => e);
+      expect([dirFlag.message, dirFlag.fix]).toEqual([`unable to read certificate-authority ${dir} for cluster c: is a directory`, { setting: 'certificateAuthority' }]);
     }));
   it('a FIFO nobody writes (kubeconfig or certificate): waits for its writer, and stops when the signal aborts', { timeout: 10_000 }, () =>
     withDir(async (dir) => {

@@ -45,7 +45,10 @@ describe('argv in pflag forms (normalizeArgv)', () => {
     [['--v=6'], ['--v=6']],
     [['--v', '6'], ['--v=6']],
     [['-v'], ['--v=1']],
-    [['-v', 'web-1'], ['--v=1', 'web-1']],
+    // the next word is the level, as pflag takes it (`-v abc` was level 1 and a pod named abc), unless it is a flag
+    [['-v', 'web-1'], ['--v=web-1']],
+    [['-v', 'abc', 'web-1'], ['--v=abc', 'web-1']],
+    [['-v', '--ifname', 'x'], ['--v=1', '--ifname', 'x']],
     [['--verbose'], ['--v=1']],
     [['--version'], ['--version']],
     [['pod', '--', '-n=x', '-v'], ['pod', '--', '-n=x', '-v']],

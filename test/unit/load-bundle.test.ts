@@ -55,3 +55,19 @@ describe('verbose: which command lines get stack traces mapped to the sources', 
     }
   });
 });
+
+const { startError } = createRequire(import.meta.url)('../../bin/load-bundle.cjs') as { startError: (name: string, word: string | undefined, names: string[]) => string };
+
+describe('the single executable started under a name it does not answer to (scripts/sea-main.cjs)', () => {
+  const names = ['kubectl-cni_attach', 'kubectl-cni_list', 'kubectl_complete-cni_attach'];
+  it('says the name it was started under and the names it answers to (was only "error: no command")', () => {
+    expect(startError('kubectl-cni_foo', undefined, names)).toBe(
+      'error: started as kubectl-cni_foo: not one of kubectl-cni_attach, kubectl-cni_list, kubectl_complete-cni_attach; and no command (give one as cni-attach COMMAND, or start it under one of those names)',
+    );
+    expect(startError('kubectl-cni_foo', 'frob', names)).toMatch(/^error: started as kubectl-cni_foo: not one of .*; and unknown command "frob" \(give one as cni-attach COMMAND/);
+  });
+  it('started as itself (cni-attach): only what is missing', () => {
+    expect(startError('cni-attach', undefined, names)).toBe('error: no command');
+    expect(startError('cni-attach', 'frob', names)).toBe('error: unknown command "frob"');
+  });
+});

@@ -1128,9 +1128,13 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     w.deps.kube = async () => {
       throw none;
     };
-    expect(await w.cli(listCommand, ['-A', '--no-headers']), w.stderr()).toBe(0);
-    expect(w.stdout()).toMatch(/^shop\s+web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
-    expect(w.stderr()).toBe(`note: states are from the cache only; the cluster could not be asked: ${none.message}\n`);
+    // -A asks for the whole cluster: none configured is its failure (exit 4, no rows); without -A, this host's cache alone
+    expect(await w.cli(listCommand, ['-A', '--no-headers']), w.stderr()).toBe(4);
+    expect(w.stdout()).toBe('');
+    expect(w.stderr()).toBe(`error: -A: ${none.message} (-A lists the attachments of the whole cluster; --no-cluster -A lists those of this host's CNI cache alone)\n`);
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^web-1\s+eth1\s+net\s+198\.18\.0\.2\/24\s+attached\s/);
+    expect(w.stderr()).toBe(`note: only this host's CNI cache was read, nothing in the cluster (its pods and the attachments recorded on other nodes are not included): ${none.message}\n`);
     // the client is made; its first request finds no server: the rows, then the error
     w.deps.kube = kube;
     const down = new UnreachableError('cannot reach the API server at https://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1');
