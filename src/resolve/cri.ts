@@ -238,6 +238,7 @@ interface CtrInfo {
  */
 export class SandboxLookup {
   private readonly memo = new Map<string, Promise<unknown>>();
+  private readonly specs = new Map<string, CtrInfo | undefined>();
 
   constructor(
     private readonly cri: CriSandboxes,
@@ -341,6 +342,14 @@ export class SandboxLookup {
    * CRI's annotations; else undefined (ctr is asked).
    */
   private fromSpec(id: string): CtrInfo | undefined {
+    // each pod's answer walks every sandbox of the look-up: parsed once
+    if (this.specs.has(id)) return this.specs.get(id);
+    const info = this.parseSpec(id);
+    this.specs.set(id, info);
+    return info;
+  }
+
+  private parseSpec(id: string): CtrInfo | undefined {
     const o = this.fetched.outputs.get(`spec:${id}`);
     if (o?.code !== 0) return undefined;
     let spec: Spec;
