@@ -31,12 +31,18 @@ interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context
   node?: string[];
 }
 
-/** The states cni-gc frees, and why. Others stay: attached, interface gone (cni-detach), unreadable (cni-detach --force). */
+/**
+ * The states cni-gc frees, and why. Others stay: attached, interface gone (cni-detach), unreadable (cni-detach --force).
+ * A detach stopped (a DEL of ours begun and not finished, its lock free) is finished as an interrupted attach is undone,
+ * its target alive or not: both are a command of ours that did not finish, and what it meant is known (README "What is
+ * attached").
+ */
 const WHY: Partial<Record<State, string>> = {
   'pod gone': 'the pod is gone',
   'sandbox gone': "the pod's sandbox is gone",
   'netns gone': 'the network namespace is gone',
   interrupted: 'an attach of it was interrupted',
+  'detach stopped': 'a DEL of it was stopped part-way (a cni-detach or cni-gc did not finish it): its DEL finished now',
 };
 
 export function describeEntry(c: Classified): string {
@@ -312,6 +318,7 @@ async function recordsPass(
       const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
       const c = judged.get(r);
       if (c?.state === 'sandbox gone') return { entry, intentOnly: c.intentOnly, netns: '', why: `${WHY['sandbox gone']!} (node ${node})`, c: { ...c, entry, pod } };
+      if (c?.state === 'detach stopped') return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why: `${WHY['detach stopped']!} (node ${node})`, c: { ...c, entry, pod } };
       if (c) return { entry, intentOnly: true, netns: still?.netnsPath ?? '', why: `${WHY.interrupted!} (node ${node})`, c: { ...c, entry, pod } };
       const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
@@ -363,9 +370,9 @@ async function recordsPass(
       try {
         const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
-        for (const [r, c] of [...v.interrupted, ...v.sandboxGone]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
-        // a live pod's record whose attachment's sandbox is gone was counted alive (by the record): it is not
-        for (const [r] of v.sandboxGone) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
+        for (const [r, c] of [...v.interrupted, ...v.sandboxGone, ...v.detachStopped]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
+        // a live pod's record whose attachment's sandbox is gone (or whose DEL was stopped) was counted alive (by the record): it is not
+        for (const [r] of [...v.sandboxGone, ...v.detachStopped]) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
         out.unchecked.push(...v.unchecked);
         out.busy.push(...v.attaching);
         out.kept.push(...v.kept);
@@ -502,6 +509,7 @@ async function recordsPass(
           // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
           // pod's node through its record)
           ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
+          by: 'cni-gc',
         });
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);
@@ -639,7 +647,7 @@ async function recordOfEntry(flags: GcFlags, c: Classified, node: string): Promi
 }
 
 /** The states of a live pod's attachment that its node holds as attached (or half attached): recorded when unrecorded. */
-const HELD: State[] = ['attached', 'interrupted', 'interface gone'];
+const HELD: State[] = ['attached', 'interrupted', 'interface gone', 'detach stopped'];
 
 /**
  * Make `node`'s records say what its cache holds (resolve/records.ts reconcileRecords): an attachment of a live pod
@@ -717,7 +725,7 @@ async function reconcileNode(
   pods: Pod[],
   all: AttachmentRecord[],
   rt?: PodRuntime,
-): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; detachStopped: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
   const { classify, podOf } = await load.attachmentState();
   const { recordKey, recordName, recordAgainstNode, recordedIn, recordedCommand } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
@@ -796,7 +804,16 @@ async function reconcileNode(
   }
   // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
   // once freed; one whose DEL fails keeps its record)
-  const freed = new Set([...interrupted, ...sandboxGone].map(([, c]) => c));
+  // a live pod's attachment whose DEL a cni-detach or cni-gc began and did not finish (its mark, its lock free: classify's
+  // detach stopped): finished by the records pass, as an interrupted attach is undone (WHY)
+  const detachStopped: [AttachmentRecord, Classified][] = [];
+  for (const c of classified) {
+    if (c.state !== 'detach stopped' || !c.livePod || !c.pod) continue;
+    const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
+    const r = await recordOfEntry(flags, c, node);
+    detachStopped.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
+  }
+  const freed = new Set([...interrupted, ...sandboxGone, ...detachStopped].map(([, c]) => c));
   const judged = classified.map((c) => (freed.has(c) ? { ...c, state: 'pod gone' as const } : c));
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
   const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
@@ -804,7 +821,7 @@ async function reconcileNode(
   // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
   const interfaceGone = classified.filter((c) => c.state === 'interface gone' && c.livePod);
-  return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone, kept };
+  return { gone, interrupted, sandboxGone, detachStopped, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone, kept };
 }
 
 /**
@@ -1011,7 +1028,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const c of classified) {
         const why = WHY[c.state];
         if (!why) continue;
-        let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
+        let netns = c.state === 'interrupted' || c.state === 'detach stopped' ? (c.entry.netns ?? '') : '';
         // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
         // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
         if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {

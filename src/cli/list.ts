@@ -17,7 +17,7 @@ import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
-import type { Found } from '../cni/cache.js';
+import type { DeleteMark, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 
@@ -309,6 +309,8 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
       return { remedy: 'cni-detach --force forgets it', clear: detach(true), clearHint: "with --conf FILE, the network's config, its DEL runs first and frees the lease" };
     case 'interface gone':
       return { remedy: 'cni-detach frees its lease', clear: detach(false) };
+    case 'detach stopped':
+      return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false) };
     case 'interrupted':
       return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
     default:
@@ -390,7 +392,7 @@ interface Judged {
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
 async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
-  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js')]);
+  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn }, { detachStoppedReason }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
@@ -400,12 +402,19 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     // an attachment, whatever its sandbox's links say (an outside tester saw `interface gone … lease still held` for
     // a record a killed cni-detach left after its DEL, while the node held no entry and no lease)
     const unheld = new Set<Judged>();
+    // and the mark of a DEL of ours begun there and not finished, its lock free (cni/cache.ts DeleteMark): detach stopped
+    const stopped = new Map<Judged, DeleteMark>();
     try {
       const mine = these.filter((j, i) => !judged[i]!.unchecked && recordedIn(j.r, flags.cacheDir));
       if (mine.length > 0) {
         const { exec: there } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, exec, true);
         const { cache } = prepareEngine({ ...flags, timeout: '60s' }, there!, deps);
-        for (const j of mine) if ((await cache.find(j.r.containerId, j.r.ifname)).length === 0) unheld.add(j);
+        for (const j of mine) {
+          const held = await cache.find(j.r.containerId, j.r.ifname);
+          const marked = held.find((f) => !f.unreadable && !f.intentOnly && f.deleting && f.entry.networkName === j.r.network);
+          if (marked && !(await cache.direct().lockHeld(j.r.containerId, j.r.ifname))) stopped.set(j, marked.deleting!);
+          else if (held.length === 0) unheld.add(j);
+        }
       }
     } catch (e) {
       first ??= e as Error;
@@ -413,7 +422,17 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     these.forEach((j, i) => {
       const { row, r } = j;
       const c = judged[i]!;
-      if (unheld.has(j)) {
+      const mark = stopped.get(j);
+      if (mark) {
+        patchRow(row, {
+          state: 'detach stopped',
+          brief: mark.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
+          reason: detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' ? false : undefined),
+          remedy: 'cni-detach or cni-gc finishes its DEL',
+          clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+          clearHint: undefined,
+        });
+      } else if (unheld.has(j)) {
         patchRow(row, {
           state: 'mismatched',
           brief: 'node holds nothing of it',

@@ -1719,7 +1719,7 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     const json = JSON.parse((await runCli('list', ['-o', 'json', '--node', 'node-a,node-b', ...w.listArgs])).stdout) as { items: { pod: string; state: string; reason?: string }[] };
     expect(json.items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interface gone'], ['web-2', 'attached']]);
     // the same judgement and words as gc's (not "deleted by someone else?": our own DEL, stopped, leaves the same)
-    const why = `net1 is not in the network namespace of sandbox ${`${lab.prefix}-web-1`.slice(0, 12)} on node node-a any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
+    const why = `net1 is not in the network namespace of sandbox ${`${lab.prefix}-web-1`.slice(0, 12)} on node node-a any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it`;
     expect(json.items[0]!.reason).toBe(why);
     const dry = await runCli('gc', ['--node', 'node-a', '--dry-run', ...w.gcArgs]);
     expectOk(dry);

@@ -567,7 +567,7 @@ describe('smaller field cases', () => {
     expectOk(gc);
     expect(gc.stdout, show(gc)).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
     expect(gc.stderr).toContain(`note: eth1 of netns ${netnsPath(ns)} (network `);
-    expect(gc.stderr).toContain(`is not counted alive: eth1 is not in ${netnsPath(ns)} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path ${CNI_DIR}\``);
+    expect(gc.stderr).toContain(`is not counted alive: eth1 is not in ${netnsPath(ns)} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path ${CNI_DIR}\``);
     expect(await leases(ws.dataDir)).not.toEqual([]);
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);

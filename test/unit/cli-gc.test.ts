@@ -680,7 +680,7 @@ describe('kubectl cni-list', () => {
     w.exec.links.set(NETNS, new Set(['lo']));
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
-      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it` }),
+      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it` }),
     ]);
   });
 
@@ -925,7 +925,7 @@ describe('kubectl cni-gc: an attachment whose interface is gone is not alive (fa
     // before: "gc: freed 0 stale attachments, 1 alive"
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 interface gone (cni-detach frees its lease)\n');
-    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
+    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
     expect(dels(w)).toHaveLength(0);
     expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout())).toMatchObject({ alive: 0, freed: [], interfaceGone: [{ target: 'pod shop/web-1', ifname: 'eth1', network: 'net', containerId: SANDBOX, clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1' }] });
