@@ -406,10 +406,10 @@ async function recordsPass(
           const recorded = v.state === 'finished' ? all.find((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === v.held.entry.containerId) : undefined;
           if (recorded) {
             const command = await records.recordedCommand(r);
-            const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+            const who = attachBegun(r);
             const same = `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`;
             if (command === 'gone' || command === 'past') {
-              out.forgotten.push({ record: r, why: `${who} ${command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`}, and ${same}` });
+              out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and ${same}` });
               if (!flags.dryRun) forget.push(r);
             } else if (command === undefined) out.kept.push({ record: r, why: `${same}, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
             continue;
@@ -430,10 +430,9 @@ async function recordsPass(
             continue;
           }
           const command = await records.recordedCommand(r);
-          const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+          const who = attachBegun(r);
           if (command === 'gone' || command === 'past') {
-            const gone = command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`;
-            out.forgotten.push({ record: r, why: `${who} ${gone}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
+            out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
             if (!flags.dryRun) forget.push(r);
           } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
           else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
@@ -532,6 +531,16 @@ async function recordsPass(
     }
   }));
   return out;
+}
+
+/** A write-ahead record's attach, for gc's notes: "its attach (pid 123 on host laptop-2), begun at 2026-12-01T21:00:00Z,". */
+function attachBegun(r: Pick<AttachmentRecord, 'by' | 'since'>): string {
+  return `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+}
+
+/** Why a write-ahead record's command will settle nothing any more (recordedCommand 'gone' or 'past'): "is gone", "is past its time bound (T, which it recorded)". */
+function commandGone(r: Pick<AttachmentRecord, 'until'>, command: 'gone' | 'past'): string {
+  return command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`;
 }
 
 /** What a settle did with the pod's network-status: written (to write, with --dry-run), or the write's error. */
@@ -727,7 +736,7 @@ async function reconcileNode(
   rt?: PodRuntime,
 ): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; detachStopped: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
   const { classify, podOf } = await load.attachmentState();
-  const { recordKey, recordName, recordAgainstNode, recordedIn, recordedCommand } = await import('../resolve/records.js');
+  const { recordKey, recordName, recordAgainstNode, recordedIn, recordedCommand, otherHostWithinBound } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
   const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
   // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
@@ -786,33 +795,33 @@ async function reconcileNode(
     // its write-ahead names another host's command within the time bound it recorded: cni-detach answers busy for it
     // (cli/targets.ts refuseIfAttaching), and gc leaves it alike until then (an outside tester saw gc free what the
     // detach called busy)
-    if (own?.attaching && own.until !== undefined && (await recordedCommand(own)) === undefined) {
-      kept.push({ record: own, why: `node ${node} holds its intent, and its attach${own.by ? commandInParens(own.by, thisHost.host) : ''}, begun at ${own.since}, may still be running: it is taken as running until ${own.until}, the time bound it recorded (cni-detach answers busy until then)` });
+    if (own?.attaching && otherHostWithinBound(own, await recordedCommand(own))) {
+      kept.push({ record: own, why: `node ${node} holds its intent, and ${attachBegun(own)} may still be running: it is taken as running until ${own.until}, the time bound it recorded (cni-detach answers busy until then)` });
       continue;
     }
     const r = await recordOfEntry(flags, c, node);
     interrupted.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
   }
-  // a live pod's attachment whose sandbox no longer runs on this node (the pod has a new one from its kubelet, or none):
-  // stale, freed by the records pass as on this host — without a network namespace, which went with the sandbox
-  const sandboxGone: [AttachmentRecord, Classified][] = [];
-  for (const c of classified) {
-    if (c.state !== 'sandbox gone' || !c.livePod || !c.pod) continue;
-    const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
-    const r = await recordOfEntry(flags, c, node);
-    sandboxGone.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
-  }
+  // a live pod's recorded attachment in `state` on this node, as the record of its entry (with the --cni-path its attach
+  // recorded): freed by the records pass as on this host
+  const ofState = async (state: State): Promise<[AttachmentRecord, Classified][]> => {
+    const out: [AttachmentRecord, Classified][] = [];
+    for (const c of classified) {
+      if (c.state !== state || !c.livePod || !c.pod) continue;
+      const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
+      const r = await recordOfEntry(flags, c, node);
+      out.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
+    }
+    return out;
+  };
+  // one whose sandbox no longer runs on this node (the pod has a new one from its kubelet, or none): stale — without a
+  // network namespace, which went with the sandbox
+  const sandboxGone = await ofState('sandbox gone');
+  // one whose DEL a cni-detach or cni-gc began and did not finish (its mark, its lock free: classify's detach stopped):
+  // finished, as an interrupted attach is undone (WHY)
+  const detachStopped = await ofState('detach stopped');
   // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
   // once freed; one whose DEL fails keeps its record)
-  // a live pod's attachment whose DEL a cni-detach or cni-gc began and did not finish (its mark, its lock free: classify's
-  // detach stopped): finished by the records pass, as an interrupted attach is undone (WHY)
-  const detachStopped: [AttachmentRecord, Classified][] = [];
-  for (const c of classified) {
-    if (c.state !== 'detach stopped' || !c.livePod || !c.pod) continue;
-    const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
-    const r = await recordOfEntry(flags, c, node);
-    detachStopped.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
-  }
   const freed = new Set([...interrupted, ...sandboxGone, ...detachStopped].map(([, c]) => c));
   const judged = classified.map((c) => (freed.has(c) ? { ...c, state: 'pod gone' as const } : c));
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));

@@ -479,7 +479,7 @@ function patchRow(row: Row, patch: Partial<Row>): void {
  * failed) is returned, and its rows stay as their record says, their reason saying why.
  */
 async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: (Judged & { command: 'running' | 'gone' | 'past' | undefined })[], toJudge: Judged[]): Promise<Error | undefined> {
-  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js')]);
+  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn, otherHostWithinBound }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js')]);
   const localExec = await deps.localExecutor();
   let first: Error | undefined;
   const notRead = (row: Row, node: string, e: unknown) => {
@@ -520,7 +520,7 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
             remedy: 'cni-gc settles its record', clear: gcCommandLine(flags), clearHint: undefined,
           });
           toJudge.push({ row, r: { ...r, containerId: v.held.entry.containerId }, pod: j.pod });
-        } else if (v.state === 'interrupted' && j.command === undefined && r.attaching && r.until !== undefined) {
+        } else if (v.state === 'interrupted' && r.attaching && otherHostWithinBound(r, j.command)) {
           // another host's command, within the time bound it recorded: cni-detach answers busy, cni-gc leaves it
           patchRow(row, {
             state: 'attaching', brief: `until ${r.until}`,
