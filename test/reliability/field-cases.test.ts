@@ -552,12 +552,13 @@ describe('kind 6: one network namespace, however it is written', () => {
 });
 
 describe('smaller field cases', () => {
-  it('cni-list says "interface gone" when the interface was deleted inside the namespace', async () => {
+  it('cni-list says "interface gone", deleted outside cni-attach, when the interface was deleted inside the namespace by hand (no DEL mark)', async () => {
     const { ws, ns, conf } = await bridgeWorld('198.18.110.0/24');
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
     expect((await listRows(ws.cacheDir)).map((r) => r.state)).toEqual(['attached']);
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']);
-    expect(await listRows(ws.cacheDir)).toEqual([expect.objectContaining({ state: 'interface gone', reason: expect.stringMatching(/eth1 is not in .*lease is still held: cni-detach frees it/) })]);
+    expect(await listRows(ws.cacheDir)).toEqual([expect.objectContaining({ state: 'interface gone', reason: `eth1 is not in ${netnsPath(ns)} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it` })]);
+    expect(await attachmentFiles(ws.cacheDir), 'no DEL mark: nothing of ours deleted it').not.toContainEqual(expect.stringMatching(/^cni-attach\/deleting\//));
     const table = await listTable(ws.cacheDir);
     expect(table.rows.map((r) => [r.STATE, r.REASON])).toEqual([['interface gone', 'link deleted, lease still held']]);
     expect(table.notes).toEqual([`note: to clear netns:${netnsPath(ns)} eth1 (interface gone): \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir}\``]);
