@@ -42,7 +42,7 @@ const WHY: Partial<Record<State, string>> = {
   'sandbox gone': "the pod's sandbox is gone",
   'netns gone': 'the network namespace is gone',
   interrupted: 'an attach of it was interrupted',
-  'detach stopped': 'a DEL of it was stopped part-way (a cni-detach or cni-gc did not finish it): its DEL finished now',
+  'detach stopped': 'a DEL of it did not finish (a cni-detach or cni-gc stopped during it)',
 };
 
 export function describeEntry(c: Classified): string {

@@ -983,7 +983,7 @@ describe('a detach stopped during its DEL (its mark in cni-attach/deleting/, its
       expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
       expect(w.stdout()).toBe(podGone
         ? 'freed eth1 of pod shop/web-1 (network net): the pod is gone; its sandbox still runs here: DEL in its namespace, the interface goes too\ngc: freed 1 stale attachment, 0 alive\n'
-        : 'freed eth1 of pod shop/web-1 (network net): a DEL of it was stopped part-way (a cni-detach or cni-gc did not finish it): its DEL finished now\ngc: freed 1 stale attachment, 0 alive\n');
+        : 'freed eth1 of pod shop/web-1 (network net): a DEL of it did not finish (a cni-detach or cni-gc stopped during it)\ngc: freed 1 stale attachment, 0 alive\n');
       expect(dels(w)).toHaveLength(1);
       if (!podGone) expect(dels(w)[0]!.env).toMatchObject({ CNI_NETNS: NETNS });
       expect([...w.exec.files.keys()].filter((k) => k.includes('/results/') || k.includes('/cni-attach/'))).toEqual([]);

@@ -1377,7 +1377,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
       clearCommand: 'kubectl cni-detach db-4 -n shop --ifname net1',
     });
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stdout()).toContain('freed net1 of pod shop/db-4 (network net): a DEL of it was stopped part-way (a cni-detach or cni-gc did not finish it): its DEL finished now (node node-2)\n');
+    expect(w.stdout()).toContain('freed net1 of pod shop/db-4 (network net): a DEL of it did not finish (a cni-detach or cni-gc stopped during it) (node node-2)\n');
     expect(w.stdout()).toMatch(/^gc: freed 3 stale attachments, 0 alive$/m);
     expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A).map((c) => c.env.CNI_NETNS)).toEqual(['/proc/9/ns/net']);
     expect([...w.node2.files.keys()].filter((k) => k.includes(A))).toEqual([]);
