@@ -329,7 +329,6 @@ function taken(rt: RuntimeConf, describe: string, f: Found, ways: WaysOut, cache
   return e;
 }
 
-
 /**
  * The read-only checks an attach makes before it changes anything, in its order: ifname not taken by a record (unless
  * it is this very attachment and req.reattachSame: then that attachment is returned), no link of that name in the
@@ -703,6 +702,12 @@ function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, ke
  * for cni-gc's own DELs); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
  * says what may remain) — its message names the commands that retry and that forget the record; a PluginError with
  * stoppedBy / StoppedError when the user's signal stopped it (the record stays).
+ *
+ * Each DEL of a readable record is marked (cache.ts deletingPath: req.by, now, this process) under the lock just before
+ * its first plugin DEL, and the mark is removed with the result and the intent: one left with its record (the lock free)
+ * is a DEL stopped part-way — killed, the user's signal, the node lost (UnreachableError) — or, rewritten with the
+ * plugin's error, one a plugin refused (resolve/attachment-state.ts `detach stopped`). --force removes it with the
+ * record. On a node reached by commands the mark costs no round trip (exec/batch.ts: it rides on the first DEL).
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   readAhead(ctx, cache, req.ifname);

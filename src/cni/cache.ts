@@ -184,9 +184,10 @@ export interface DeleteMark {
 }
 
 /**
- * A DEL of ours that a mark says began and did not finish (cache.ts DeleteMark), in words: "a cni-detach stopped during
- * its DEL of it at 2026-12-02T05:00:00Z (pid 123 on host vm)", or "… its DEL of it at T failed (plugin …)" when it ran to
- * its end and a plugin refused it. The words cni-list, cni-gc, cni-check and cni-attach all say it in.
+ * A DEL of ours that a mark says began and did not finish (DeleteMark), in words: "a cni-detach (pid 123 on host lap)
+ * stopped during its DEL of it at 2026-12-02T05:00:00Z", or "a cni-gc (pid 123 on this host vm) ran a DEL of it at T
+ * that failed (plugin …)" when it ran to its end and a plugin refused it; `here`: this host's name (its commands are
+ * "on this host"). The words cni-list, cni-gc, cni-check and cni-attach all say it in.
  */
 export function deleteStopped(m: DeleteMark, here?: string): string {
   const who = m.pid !== undefined ? commandInParens({ pid: m.pid, ...(m.host ? { host: m.host } : {}) }, here ?? '') : '';
@@ -329,6 +330,7 @@ export class ResultCache {
     const mark = { kind: DELETING_KIND, command, at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), host: this.owner.host, pid: this.owner.pid, ...(start ? { start } : {}), ...(failed ? { failed } : {}) };
     await this.fs('marking the DEL', () => this.exec.writeFileAtomic(deletingPath(this.dir, k), JSON.stringify(mark), 0o600));
   }
+  /** Remove the mark of k's DEL (none there: nothing to do); on a node reached by commands, queued with the result's removal. */
   async removeDeleteMark(k: AttachmentKey): Promise<void> {
     await this.fs('removing the DEL mark', () => this.exec.removeFile(deletingPath(this.dir, k)));
   }
