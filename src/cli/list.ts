@@ -592,7 +592,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--cni-path <dirs>', 'plugin directories, colon-separated: runs none; carried into the commands it prints')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
-    .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
+    .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`, `detach stopped`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {
