@@ -127,6 +127,8 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
       }
       // the check and its dry run answer "nothing to CHECK" alike (the engine's refusals are shared: cni/attach.ts recordedFor)
       const nothing = async (e: unknown): Promise<never> => {
+        // (a record the node holds — an interrupted attach, a detach stopped — is said as it is: no hint of another)
+        if (engine.answersHeldRecord(e)) throw e;
         // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
         if (e instanceof NotFoundError && !gone.has(e) && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe!);
         // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used

@@ -836,7 +836,22 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
 function interruptedAttach(ifname: string, describe: string, f: Found, ways: WaysOut): NotFoundError {
   const e = new NotFoundError(`${ifname} in ${describe} is not attached: an attach of it was interrupted (network ${f.entry.networkName}); ${mayRemain(ifname, describe)}; nothing to CHECK`);
   e.next = `run \`${ways.detach}\` to undo it (\`${ways.force}\` if its DEL keeps failing)`;
+  return heldAnswer(e);
+}
+
+/** cni-check's "not attached" answers for a record the node holds (interruptedAttach, detachStopped): answersHeldRecord. */
+const heldAnswers = new WeakSet<Error>();
+function heldAnswer(e: NotFoundError): NotFoundError {
+  heldAnswers.add(e);
   return e;
+}
+
+/**
+ * Whether e is cni-check's answer for a record the node holds but that is no attachment to CHECK (an interrupted
+ * attach, a detach stopped): not "nothing is recorded" — the CLI adds no hint of a record found elsewhere to it.
+ */
+export function answersHeldRecord(e: unknown): boolean {
+  return e instanceof Error && heldAnswers.has(e);
 }
 
 /**
@@ -847,7 +862,7 @@ function interruptedAttach(ifname: string, describe: string, f: Found, ways: Way
 function detachStopped(ifname: string, describe: string, f: Found, ways: WaysOut, here: string): NotFoundError {
   const e = new NotFoundError(`${ifname} in ${describe} is not attached: ${deleteStopped(f.deleting!, here)} (network ${f.entry.networkName}); ${mayRemain(ifname, describe)}; nothing to CHECK`);
   e.next = `run \`${ways.detach}\` to finish it (DEL is idempotent; \`${ways.force}\` if its DEL keeps failing)`;
-  return e;
+  return heldAnswer(e);
 }
 
 /**
