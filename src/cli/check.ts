@@ -51,7 +51,8 @@ Examples:
 Exit codes: 0 every plugin answered CHECK ok; 1 a plugin failed CHECK (its error shown), or the interface is busy (an
 attach or detach holds it: try again); 2 bad usage or input (also a config before 0.4.0, which has no CHECK); 3 target
 not found, or nothing attached as --ifname (also an attach of it that was interrupted, or one the cluster records with
-another --cache-dir: the message names it; and an interface gone from its sandbox: cni-list's "interface gone");
+another --cache-dir: the message names it; an interface gone from its sandbox: cni-list's "interface gone"; and a
+DEL of it a cni-detach or cni-gc began and did not finish: cni-list's "detach stopped", with the cni-detach that finishes it);
 4 cluster/runtime unreachable; 128+signal (129 SIGHUP, 130 SIGINT, 143 SIGTERM): stopped by it (CHECK changes
 nothing). -o json|yaml: a failure prints its result object too (ok: false, error, exitCode).`,
   );
