@@ -533,8 +533,11 @@ export interface DetachRequest {
   force?: boolean;
   /** The command lines that clear this target's record, for messages (built by the CLI). */
   ways?: WaysOut;
-  /** The command running the DEL, as its mark names it (cache.ts DeleteMark): 'cni-detach' (the default) or 'cni-gc'. */
-  by?: 'cni-detach' | 'cni-gc';
+  /**
+   * The command running the DEL, as its mark names it (cache.ts DeleteMark): 'cni-detach' (the default), 'cni-gc', or
+   * 'cni-attach' (its rollback of a result it cached but could not print: cli/attach.ts unprinted).
+   */
+  by?: 'cni-detach' | 'cni-gc' | 'cni-attach';
   /**
    * CHECK only: the error (the CLI's, a NotFoundError: `interface gone`) when the entry's interface is known to be gone
    * from the namespace CHECK would run in, else undefined (there, or not known). Asked for each attached entry under
