@@ -964,6 +964,21 @@ describe('a detach stopped during its DEL (its mark in cni-attach/deleting/, its
     expect((JSON.parse(w.stdout()) as { items: { state: string }[] }).items[0]!.state).toBe('attached');
   });
 
+  it('an interrupted attach whose cni-detach was stopped in its DEL stays `interrupted`, its reason saying so too', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    const result = resultPath('/var/lib/cni', key);
+    const { result: _r, ...intent } = JSON.parse(w.exec.files.get(result)!) as Record<string, unknown>;
+    w.exec.files.delete(result);
+    w.exec.files.set(intentPath('/var/lib/cni', key), JSON.stringify(intent));
+    w.exec.files.set(deletingPath('/var/lib/cni', key), mark);
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([expect.objectContaining({
+      state: 'interrupted',
+      reason: 'an attach of it did not finish (killed, or its rollback failed), and then a cni-detach (pid 77 on host lap) stopped during its DEL of it at 2026-12-02T05:00:00Z: cni-detach or cni-gc undoes it',
+    })]);
+  });
+
   it('cni-detach finishes it: DEL again, the record, its mark and the pod\'s network-status entry gone', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
