@@ -408,7 +408,12 @@ describe('kind 2: cni-gc ends on the first signal', () => {
     // the DEL in flight and the one not started, as a batch says them (before: "after freeing 0 of 2")
     expect(r.stderr).toMatch(/error: gc stopped by SIGTERM: 1 stopped, still recorded, 1 not started; 0 freed; what is left stays recorded: run cni-gc again$/);
     expect(r.stderr).not.toMatch(/could not free|problems/);
-    expect(await attachmentFiles(ws.cacheDir)).toEqual(records);
+    // both records, the one stopped with its DEL's mark (cni-list: `detach stopped`, by cni-gc)
+    const left = await attachmentFiles(ws.cacheDir);
+    const marks = left.filter((f) => f.startsWith('cni-attach/deleting/'));
+    expect(left.filter((f) => !marks.includes(f))).toEqual(records);
+    expect(marks.map((f) => f.replace('cni-attach/deleting/', 'results/'))).toEqual([expect.toBeOneOf(records)]);
+    expect(JSON.parse(await readFile(join(ws.cacheDir, marks[0]!), 'utf8'))).toMatchObject({ kind: 'cniAttachDeletingV1', command: 'cni-gc', pid: run.pid });
   });
 });
 
