@@ -536,7 +536,7 @@ async function unprinted(job: Job, o: Outcome, e: unknown): Promise<NotRecordedE
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(o.target.executor);
   try {
-    await engine.detach(ctx, cache, { containerId: o.target.containerId, ifname, netns: o.target.netnsPath, describe: o.target.describe });
+    await engine.detach(ctx, cache, { containerId: o.target.containerId, ifname, netns: o.target.netnsPath, describe: o.target.describe, by: 'cni-attach' });
   } catch (d) {
     const failed = new NotRecordedError(`the result could not be printed (${why}); rolling back failed too (${(d as Error).message}): ${ifname} IS attached to ${o.target.describe}`, { cause: e, left: 'recorded' });
     failed.next = `\`${detachCommandLine(o.pod ? o.pod.ref : { netns: o.target.netnsPath }, ifname, job.flags)}\` undoes it`;

@@ -51,7 +51,8 @@ Examples:
 Exit codes: 0 every plugin answered CHECK ok; 1 a plugin failed CHECK (its error shown), or the interface is busy (an
 attach or detach holds it: try again); 2 bad usage or input (also a config before 0.4.0, which has no CHECK); 3 target
 not found, or nothing attached as --ifname (also an attach of it that was interrupted, or one the cluster records with
-another --cache-dir: the message names it; and an interface gone from its sandbox: cni-list's "interface gone");
+another --cache-dir: the message names it; an interface gone from its sandbox: cni-list's "interface gone"; and a
+DEL of it a cni-detach or cni-gc began and did not finish: cni-list's "detach stopped", with the cni-detach that finishes it);
 4 cluster/runtime unreachable; 128+signal (129 SIGHUP, 130 SIGINT, 143 SIGTERM): stopped by it (CHECK changes
 nothing). -o json|yaml: a failure prints its result object too (ok: false, error, exitCode).`,
   );
@@ -127,6 +128,8 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
       }
       // the check and its dry run answer "nothing to CHECK" alike (the engine's refusals are shared: cni/attach.ts recordedFor)
       const nothing = async (e: unknown): Promise<never> => {
+        // (a record the node holds — an interrupted attach, a detach stopped — is said as it is: no hint of another)
+        if (engine.answersHeldRecord(e)) throw e;
         // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
         if (e instanceof NotFoundError && !gone.has(e) && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe!);
         // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used

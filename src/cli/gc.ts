@@ -31,12 +31,18 @@ interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context
   node?: string[];
 }
 
-/** The states cni-gc frees, and why. Others stay: attached, interface gone (cni-detach), unreadable (cni-detach --force). */
+/**
+ * The states cni-gc frees, and why. Others stay: attached, interface gone (cni-detach), unreadable (cni-detach --force).
+ * A detach stopped (a DEL of ours begun and not finished, its lock free) is finished as an interrupted attach is undone,
+ * its target alive or not: both are a command of ours that did not finish, and what it meant is known (README "What is
+ * attached").
+ */
 const WHY: Partial<Record<State, string>> = {
   'pod gone': 'the pod is gone',
   'sandbox gone': "the pod's sandbox is gone",
   'netns gone': 'the network namespace is gone',
   interrupted: 'an attach of it was interrupted',
+  'detach stopped': 'a DEL of it did not finish (a cni-detach or cni-gc stopped during it)',
 };
 
 export function describeEntry(c: Classified): string {
@@ -312,6 +318,7 @@ async function recordsPass(
       const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
       const c = judged.get(r);
       if (c?.state === 'sandbox gone') return { entry, intentOnly: c.intentOnly, netns: '', why: `${WHY['sandbox gone']!} (node ${node})`, c: { ...c, entry, pod } };
+      if (c?.state === 'detach stopped') return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why: `${WHY['detach stopped']!} (node ${node})`, c: { ...c, entry, pod } };
       if (c) return { entry, intentOnly: true, netns: still?.netnsPath ?? '', why: `${WHY.interrupted!} (node ${node})`, c: { ...c, entry, pod } };
       const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
       return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
@@ -363,9 +370,9 @@ async function recordsPass(
       try {
         const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
         for (const r of v.gone) (todo.push(r), unrecorded.add(r));
-        for (const [r, c] of [...v.interrupted, ...v.sandboxGone]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
-        // a live pod's record whose attachment's sandbox is gone was counted alive (by the record): it is not
-        for (const [r] of v.sandboxGone) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
+        for (const [r, c] of [...v.interrupted, ...v.sandboxGone, ...v.detachStopped]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
+        // a live pod's record whose attachment's sandbox is gone (or whose DEL was stopped) was counted alive (by the record): it is not
+        for (const [r] of [...v.sandboxGone, ...v.detachStopped]) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
         out.unchecked.push(...v.unchecked);
         out.busy.push(...v.attaching);
         out.kept.push(...v.kept);
@@ -399,10 +406,10 @@ async function recordsPass(
           const recorded = v.state === 'finished' ? all.find((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === v.held.entry.containerId) : undefined;
           if (recorded) {
             const command = await records.recordedCommand(r);
-            const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+            const who = attachBegun(r);
             const same = `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`;
             if (command === 'gone' || command === 'past') {
-              out.forgotten.push({ record: r, why: `${who} ${command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`}, and ${same}` });
+              out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and ${same}` });
               if (!flags.dryRun) forget.push(r);
             } else if (command === undefined) out.kept.push({ record: r, why: `${same}, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
             continue;
@@ -423,10 +430,9 @@ async function recordsPass(
             continue;
           }
           const command = await records.recordedCommand(r);
-          const who = `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+          const who = attachBegun(r);
           if (command === 'gone' || command === 'past') {
-            const gone = command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`;
-            out.forgotten.push({ record: r, why: `${who} ${gone}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
+            out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
             if (!flags.dryRun) forget.push(r);
           } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
           else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
@@ -502,6 +508,7 @@ async function recordsPass(
           // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
           // pod's node through its record)
           ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
+          by: 'cni-gc',
         });
         if (done.length > 0) out.freed.push(s);
         if (!unrecorded.has(r)) forget.push(r);
@@ -524,6 +531,16 @@ async function recordsPass(
     }
   }));
   return out;
+}
+
+/** A write-ahead record's attach, for gc's notes: "its attach (pid 123 on host laptop-2), begun at 2026-12-01T21:00:00Z,". */
+function attachBegun(r: Pick<AttachmentRecord, 'by' | 'since'>): string {
+  return `its attach${r.by ? commandInParens(r.by, thisHost.host) : ''}, begun at ${r.since},`;
+}
+
+/** Why a write-ahead record's command will settle nothing any more (recordedCommand 'gone' or 'past'): "is gone", "is past its time bound (T, which it recorded)". */
+function commandGone(r: Pick<AttachmentRecord, 'until'>, command: 'gone' | 'past'): string {
+  return command === 'gone' ? 'is gone' : `is past its time bound (${r.until}, which it recorded)`;
 }
 
 /** What a settle did with the pod's network-status: written (to write, with --dry-run), or the write's error. */
@@ -639,7 +656,7 @@ async function recordOfEntry(flags: GcFlags, c: Classified, node: string): Promi
 }
 
 /** The states of a live pod's attachment that its node holds as attached (or half attached): recorded when unrecorded. */
-const HELD: State[] = ['attached', 'interrupted', 'interface gone'];
+const HELD: State[] = ['attached', 'interrupted', 'interface gone', 'detach stopped'];
 
 /**
  * Make `node`'s records say what its cache holds (resolve/records.ts reconcileRecords): an attachment of a live pod
@@ -717,9 +734,9 @@ async function reconcileNode(
   pods: Pod[],
   all: AttachmentRecord[],
   rt?: PodRuntime,
-): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
+): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; detachStopped: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
   const { classify, podOf } = await load.attachmentState();
-  const { recordKey, recordName, recordAgainstNode, recordedIn, recordedCommand } = await import('../resolve/records.js');
+  const { recordKey, recordName, recordAgainstNode, recordedIn, recordedCommand, otherHostWithinBound } = await import('../resolve/records.js');
   // the pods' entries (and the unreadable ones, whose records stay); bare namespaces of that node are its own gc's
   const found = (await cache.all()).filter((f) => f.unreadable || podOf(f.entry));
   // the pods were listed before this node was reached (an agent takes seconds to start): a pod made and attached
@@ -778,25 +795,34 @@ async function reconcileNode(
     // its write-ahead names another host's command within the time bound it recorded: cni-detach answers busy for it
     // (cli/targets.ts refuseIfAttaching), and gc leaves it alike until then (an outside tester saw gc free what the
     // detach called busy)
-    if (own?.attaching && own.until !== undefined && (await recordedCommand(own)) === undefined) {
-      kept.push({ record: own, why: `node ${node} holds its intent, and its attach${own.by ? commandInParens(own.by, thisHost.host) : ''}, begun at ${own.since}, may still be running: it is taken as running until ${own.until}, the time bound it recorded (cni-detach answers busy until then)` });
+    if (own?.attaching && otherHostWithinBound(own, await recordedCommand(own))) {
+      kept.push({ record: own, why: `node ${node} holds its intent, and ${attachBegun(own)} may still be running: it is taken as running until ${own.until}, the time bound it recorded (cni-detach answers busy until then)` });
       continue;
     }
     const r = await recordOfEntry(flags, c, node);
     interrupted.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
   }
-  // a live pod's attachment whose sandbox no longer runs on this node (the pod has a new one from its kubelet, or none):
-  // stale, freed by the records pass as on this host — without a network namespace, which went with the sandbox
-  const sandboxGone: [AttachmentRecord, Classified][] = [];
-  for (const c of classified) {
-    if (c.state !== 'sandbox gone' || !c.livePod || !c.pod) continue;
-    const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
-    const r = await recordOfEntry(flags, c, node);
-    sandboxGone.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
-  }
+  // a live pod's recorded attachment in `state` on this node, as the record of its entry (with the --cni-path its attach
+  // recorded): freed by the records pass as on this host
+  const ofState = async (state: State): Promise<[AttachmentRecord, Classified][]> => {
+    const out: [AttachmentRecord, Classified][] = [];
+    for (const c of classified) {
+      if (c.state !== state || !c.livePod || !c.pod) continue;
+      const own = mine.find((r) => r.node === node && !r.attaching && r.containerId === c.entry.containerId && r.ifname === c.entry.ifName);
+      const r = await recordOfEntry(flags, c, node);
+      out.push([own?.cniPath ? { ...r, cniPath: own.cniPath } : r, c]);
+    }
+    return out;
+  };
+  // one whose sandbox no longer runs on this node (the pod has a new one from its kubelet, or none): stale — without a
+  // network namespace, which went with the sandbox
+  const sandboxGone = await ofState('sandbox gone');
+  // one whose DEL a cni-detach or cni-gc began and did not finish (its mark, its lock free: classify's detach stopped):
+  // finished, as an interrupted attach is undone (WHY)
+  const detachStopped = await ofState('detach stopped');
   // what is freed is not recorded again, and its record is not taken for one of nothing (the records pass forgets it
   // once freed; one whose DEL fails keeps its record)
-  const freed = new Set([...interrupted, ...sandboxGone].map(([, c]) => c));
+  const freed = new Set([...interrupted, ...sandboxGone, ...detachStopped].map(([, c]) => c));
   const judged = classified.map((c) => (freed.has(c) ? { ...c, state: 'pod gone' as const } : c));
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
   const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
@@ -804,7 +830,7 @@ async function reconcileNode(
   // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
   const interfaceGone = classified.filter((c) => c.state === 'interface gone' && c.livePod);
-  return { gone, interrupted, sandboxGone, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone, kept };
+  return { gone, interrupted, sandboxGone, detachStopped, unchecked, changes, attaching: attachingOf(classified, cache.named('')), mismatched, interfaceGone, kept };
 }
 
 /**
@@ -1011,7 +1037,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const c of classified) {
         const why = WHY[c.state];
         if (!why) continue;
-        let netns = c.state === 'interrupted' ? (c.entry.netns ?? '') : '';
+        let netns = c.state === 'interrupted' || c.state === 'detach stopped' ? (c.entry.netns ?? '') : '';
         // a deleted pod whose sandbox still runs here (deleted with --force, kubelet behind): DEL in its namespace, so the
         // interface goes with its lease; its namespace as the runtime gives it now, not a cached /proc path
         if (c.state === 'pod gone' && c.pod && runningHere.has(c.entry.containerId)) {

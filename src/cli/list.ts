@@ -17,7 +17,7 @@ import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
-import type { Found } from '../cni/cache.js';
+import type { DeleteMark, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 
@@ -309,6 +309,8 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
       return { remedy: 'cni-detach --force forgets it', clear: detach(true), clearHint: "with --conf FILE, the network's config, its DEL runs first and frees the lease" };
     case 'interface gone':
       return { remedy: 'cni-detach frees its lease', clear: detach(false) };
+    case 'detach stopped':
+      return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false) };
     case 'interrupted':
       return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
     default:
@@ -390,7 +392,7 @@ interface Judged {
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
 async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
-  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js')]);
+  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn }, { detachStoppedReason }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
@@ -400,12 +402,19 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     // an attachment, whatever its sandbox's links say (an outside tester saw `interface gone … lease still held` for
     // a record a killed cni-detach left after its DEL, while the node held no entry and no lease)
     const unheld = new Set<Judged>();
+    // and the mark of a DEL of ours begun there and not finished, its lock free (cni/cache.ts DeleteMark): detach stopped
+    const stopped = new Map<Judged, DeleteMark>();
     try {
       const mine = these.filter((j, i) => !judged[i]!.unchecked && recordedIn(j.r, flags.cacheDir));
       if (mine.length > 0) {
         const { exec: there } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, exec, true);
         const { cache } = prepareEngine({ ...flags, timeout: '60s' }, there!, deps);
-        for (const j of mine) if ((await cache.find(j.r.containerId, j.r.ifname)).length === 0) unheld.add(j);
+        for (const j of mine) {
+          const held = await cache.find(j.r.containerId, j.r.ifname);
+          const marked = held.find((f) => !f.unreadable && !f.intentOnly && f.deleting && f.entry.networkName === j.r.network);
+          if (marked && !(await cache.direct().lockHeld(j.r.containerId, j.r.ifname))) stopped.set(j, marked.deleting!);
+          else if (held.length === 0) unheld.add(j);
+        }
       }
     } catch (e) {
       first ??= e as Error;
@@ -413,7 +422,17 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     these.forEach((j, i) => {
       const { row, r } = j;
       const c = judged[i]!;
-      if (unheld.has(j)) {
+      const mark = stopped.get(j);
+      if (mark) {
+        patchRow(row, {
+          state: 'detach stopped',
+          brief: mark.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
+          reason: detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' ? false : undefined),
+          remedy: 'cni-detach or cni-gc finishes its DEL',
+          clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+          clearHint: undefined,
+        });
+      } else if (unheld.has(j)) {
         patchRow(row, {
           state: 'mismatched',
           brief: 'node holds nothing of it',
@@ -460,7 +479,7 @@ function patchRow(row: Row, patch: Partial<Row>): void {
  * failed) is returned, and its rows stay as their record says, their reason saying why.
  */
 async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: (Judged & { command: 'running' | 'gone' | 'past' | undefined })[], toJudge: Judged[]): Promise<Error | undefined> {
-  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js')]);
+  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn, otherHostWithinBound }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js')]);
   const localExec = await deps.localExecutor();
   let first: Error | undefined;
   const notRead = (row: Row, node: string, e: unknown) => {
@@ -501,7 +520,7 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
             remedy: 'cni-gc settles its record', clear: gcCommandLine(flags), clearHint: undefined,
           });
           toJudge.push({ row, r: { ...r, containerId: v.held.entry.containerId }, pod: j.pod });
-        } else if (v.state === 'interrupted' && j.command === undefined && r.attaching && r.until !== undefined) {
+        } else if (v.state === 'interrupted' && r.attaching && otherHostWithinBound(r, j.command)) {
           // another host's command, within the time bound it recorded: cni-detach answers busy, cni-gc leaves it
           patchRow(row, {
             state: 'attaching', brief: `until ${r.until}`,
@@ -573,7 +592,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
     .option('--cni-path <dirs>', 'plugin directories, colon-separated: runs none; carried into the commands it prints')
     .option('--no-cluster', 'do not ask the cluster and the runtime; show what the cache says')
-    .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
+    .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`, `detach stopped`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
   cmd.action(async (podName: string | undefined, flags: ListFlags) => {

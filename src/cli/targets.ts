@@ -276,7 +276,7 @@ export async function refuseIfAttaching(
   if (flags.ifname === undefined) return;
   const { thisHost } = await import('../exec/host.js');
   const { commandName } = await import('../exec/lock.js');
-  const { recordedCommand } = await import('../resolve/records.js');
+  const { recordedCommand, otherHostWithinBound } = await import('../resolve/records.js');
   const keep = (r: AttachmentRecord) => !!r.attaching && (pod.uid === undefined || r.uid === pod.uid);
   const recs = listed ? newestOf(await listed.catch(() => []), flags, pod.namespace, pod.name, keep) : await newestRecords(api, flags, pod.namespace, pod.name, keep);
   for (const r of recs) {
@@ -287,7 +287,7 @@ export async function refuseIfAttaching(
           "and is not done (its ADD on the node, or the pod's network-status and record after it); try again when it is done",
       );
     }
-    if (command === undefined && r.until !== undefined && !flags.force) {
+    if (otherHostWithinBound(r, command) && !flags.force) {
       const who = r.by ? commandName(r.by, thisHost.host) : 'a command that names no host';
       throw new BusyError(
         `an attach of ${flags.ifname} in ${describe} may be running (${who}; begun at ${r.since}, as the cluster's record of it says): this host cannot see that host's processes, ` +

@@ -8,7 +8,7 @@ import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
-import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
+import { configText, deleteStopped, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
@@ -317,11 +317,15 @@ export function mayRemain(ifname: string, where: string): string {
 function taken(rt: RuntimeConf, describe: string, f: Found, ways: WaysOut, cache: ResultCache): UsageError {
   const what = f.unreadable
     ? `its record ${cache.named(`${cache.dir}/${f.file}`)} cannot be used (${f.unreadable})`
-    : `${f.intentOnly ? 'an attach of it was interrupted' : 'it is attached'} (network ${f.entry.networkName})`;
+    : f.deleting
+      ? `${deleteStopped(f.deleting, cache.host)} (network ${f.entry.networkName}); ${mayRemain(rt.ifname, describe)}`
+      : `${f.intentOnly ? 'an attach of it was interrupted' : 'it is attached'} (network ${f.entry.networkName})`;
   const e = new UsageError(`${rt.ifname} is already taken in ${describe}: ${what}`);
   e.next = f.unreadable
     ? `\`${ways.force}\` forgets it (\`${ways.forceWithConfig}\` runs DEL with that config first)`
-    : `run cni-detach first (\`${ways.detach}\`; \`${ways.force}\` if its DEL keeps failing)`;
+    : f.deleting
+      ? `run cni-detach first to finish it (\`${ways.detach}\`: DEL is idempotent; \`${ways.force}\` if its DEL keeps failing)`
+      : `run cni-detach first (\`${ways.detach}\`; \`${ways.force}\` if its DEL keeps failing)`;
   return e;
 }
 
@@ -342,7 +346,7 @@ async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachReque
     const busy = await cache.lockHeld(rt.containerId, rt.ifname);
     if (busy) throw busyError(rt.ifname, req.describe, busy, cache);
   }
-  const same = existing.find((f) => !f.intentOnly && !f.unreadable && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
+  const same = existing.find((f) => !f.intentOnly && !f.unreadable && !f.deleting && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
   if (req.reattachSame && same && existing.length === 1) {
     return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
   }
@@ -428,6 +432,8 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       // (No cni-gc runs GC of the network now, nor begins one before this attach is done: lockOutsideGc.)
       try {
         await cache.writeIntent(makeEntry(key, list.bytes, runtime));
+        // a DEL mark of no record (a detach stopped between removing the result and its mark) is not this attach's
+        await cache.removeDeleteMark(key);
       } catch (e) {
         throw new UsageError(`could not record the attach in ${cache.named(intentPath(cache.dir, key))}: ${(e as Error).message} (nothing was changed)`, { cause: e, fix: { setting: 'cacheDir' } });
       }
@@ -527,6 +533,11 @@ export interface DetachRequest {
   force?: boolean;
   /** The command lines that clear this target's record, for messages (built by the CLI). */
   ways?: WaysOut;
+  /**
+   * The command running the DEL, as its mark names it (cache.ts DeleteMark): 'cni-detach' (the default), 'cni-gc', or
+   * 'cni-attach' (its rollback of a result it cached but could not print: cli/attach.ts unprinted).
+   */
+  by?: 'cni-detach' | 'cni-gc' | 'cni-attach';
   /**
    * CHECK only: the error (the CLI's, a NotFoundError: `interface gone`) when the entry's interface is known to be gone
    * from the namespace CHECK would run in, else undefined (there, or not known). Asked for each attached entry under
@@ -694,6 +705,12 @@ function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, ke
  * for cni-gc's own DELs); PluginError when DEL fails (unless forced: then the record is forgotten and Detached.forced
  * says what may remain) — its message names the commands that retry and that forget the record; a PluginError with
  * stoppedBy / StoppedError when the user's signal stopped it (the record stays).
+ *
+ * Each DEL of a readable record is marked (cache.ts deletingPath: req.by, now, this process) under the lock just before
+ * its first plugin DEL, and the mark is removed with the result and the intent: one left with its record (the lock free)
+ * is a DEL stopped part-way — killed, the user's signal, the node lost (UnreachableError) — or, rewritten with the
+ * plugin's error, one a plugin refused (resolve/attachment-state.ts `detach stopped`). --force removes it with the
+ * record. On a node reached by commands the mark costs no round trip (exec/batch.ts: it rides on the first DEL).
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   readAhead(ctx, cache, req.ifname);
@@ -748,6 +765,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       return undefined;
     }) : undefined;
     const key = keyOf({ ...entry, containerId: rt.containerId });
+    const by = req.by ?? 'cni-detach';
     let removing = false;
     const deleted = await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       // a concurrent detach may have finished it (and a new attach begun) since we looked: read again under the lock
@@ -757,6 +775,10 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       }
       stopIfInterrupted(ctx, 'DEL (nothing was changed)');
       if (resolved && list) {
+        // the mark that a DEL of ours is under way (cache.ts deletingPath): left by a DEL stopped part-way (killed, the
+        // user's second signal, its node lost), it tells that from an interface deleted by hand. On a node reached by
+        // commands it rides on the first DEL (exec/batch.ts), and its removal on the flush that removes the result
+        if (!f.unreadable) await cache.markDeleting(key, by);
         try {
           await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note), true);
         } catch (e) {
@@ -770,6 +792,8 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
           if (!req.force || stopped) {
             if (e instanceof CniAttachError && stopped) e.message += '; the record stays: run the command again';
             else if (e instanceof CniAttachError) [e.message, e.next] = [`${e.message}; the record stays`, retryHint(req)];
+            // a DEL that ran to its end, refused by a plugin: its mark says so (it may have deleted the link already)
+            if (!stopped && !f.unreadable) await cache.markDeleting(key, by, (e as Error).message).catch(() => undefined);
             throw e;
           }
           delError = (e as Error).message;
@@ -778,8 +802,11 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       removing = true;
       if (f.unreadable) await cache.removeRecord(f.file!);
       else {
+        // the mark last: a DEL stopped between these leaves a mark of no record (nothing: cache.ts scan), never a
+        // record without its mark (an attach of the key removes such a leftover before its ADD)
         await cache.remove(key);
         await cache.removeIntent(key);
+        await cache.removeDeleteMark(key);
       }
       // a writer killed between its temp file and the rename leaves the temp file: it goes with the attachment
       await cache.sweepTemp(`${key.network}-${key.containerId}-${key.ifname}.`);
@@ -812,7 +839,33 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
 function interruptedAttach(ifname: string, describe: string, f: Found, ways: WaysOut): NotFoundError {
   const e = new NotFoundError(`${ifname} in ${describe} is not attached: an attach of it was interrupted (network ${f.entry.networkName}); ${mayRemain(ifname, describe)}; nothing to CHECK`);
   e.next = `run \`${ways.detach}\` to undo it (\`${ways.force}\` if its DEL keeps failing)`;
+  return heldAnswer(e);
+}
+
+/** cni-check's "not attached" answers for a record the node holds (interruptedAttach, detachStopped): answersHeldRecord. */
+const heldAnswers = new WeakSet<Error>();
+function heldAnswer(e: NotFoundError): NotFoundError {
+  heldAnswers.add(e);
   return e;
+}
+
+/**
+ * Whether e is cni-check's answer for a record the node holds but that is no attachment to CHECK (an interrupted
+ * attach, a detach stopped): not "nothing is recorded" — the CLI adds no hint of a record found elsewhere to it.
+ */
+export function answersHeldRecord(e: unknown): boolean {
+  return e instanceof Error && heldAnswers.has(e);
+}
+
+/**
+ * The answer of cni-check for an attachment whose DEL a cni-detach or cni-gc began and did not finish (its mark, its
+ * lock free: cache.ts DeleteMark): no attachment to CHECK (NotFoundError, exit 3, as an interrupted attach), with what
+ * may remain, and its `next` the cni-detach that finishes it (DEL is idempotent).
+ */
+function detachStopped(ifname: string, describe: string, f: Found, ways: WaysOut, here: string): NotFoundError {
+  const e = new NotFoundError(`${ifname} in ${describe} is not attached: ${deleteStopped(f.deleting!, here)} (network ${f.entry.networkName}); ${mayRemain(ifname, describe)}; nothing to CHECK`);
+  e.next = `run \`${ways.detach}\` to finish it (DEL is idempotent; \`${ways.force}\` if its DEL keeps failing)`;
+  return heldAnswer(e);
 }
 
 /**
@@ -856,6 +909,9 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
         if (intent) interrupted ??= { ...f, entry: intent, intentOnly: true };
         return;
       }
+      // a DEL of it begun and not finished (its mark, the lock now ours): no attachment to CHECK
+      const mark = await cache.readDeleteMark(key);
+      if (mark) throw detachStopped(req.ifname, req.describe, { ...f, entry, deleting: mark }, req.ways ?? NO_WAYS, cache.host);
       stopIfInterrupted(ctx, 'CHECK (nothing was changed)');
       // what it would run is judged first (a config or plugin refused: that refusal), then whether the interface is there
       const ready = await beforeCheck(ctx, req, { ...f, entry });
@@ -895,6 +951,7 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
   for (const f of found) {
     if (command === 'CHECK') {
       if (f.intentOnly) continue;
+      if (f.deleting) throw detachStopped(req.ifname, req.describe, f, req.ways ?? NO_WAYS, cache.host);
       const ready = await beforeCheck(ctx, req, f);
       const gone = await req.interfaceGone?.(f.entry);
       if (gone) throw gone;

@@ -1,9 +1,10 @@
 /**
  * libcni-compatible result cache (kind "cniCacheV1") at <cacheDir>/results/<network>-<containerId>-<ifname>,
- * plus this tool's own state beside it: intents (written before an ADD, so a crash mid-attach can be undone)
- * and per-attachment locks.
+ * plus this tool's own state beside it: intents (written before an ADD, so a crash mid-attach can be undone),
+ * deletion marks (written before a DEL of a recorded attachment, so a DEL stopped half-way is told from an interface
+ * deleted by hand) and per-attachment locks.
  */
-import { heldNow, holderNow, takeLock, tryLock, whyStale, type Busy, type Lock, type LockOwner } from '../exec/lock.js';
+import { commandInParens, heldNow, holderNow, takeLock, tryLock, whyStale, type Busy, type Lock, type LockOwner } from '../exec/lock.js';
 import { onNode, type Executor } from '../exec/types.js';
 import { isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
@@ -35,6 +36,15 @@ export function resultPath(cacheDir: string, k: AttachmentKey): string {
 }
 export function intentPath(cacheDir: string, k: AttachmentKey): string {
   return `${cacheDir}/cni-attach/intents/${k.network}-${k.containerId}-${k.ifname}`;
+}
+/**
+ * The mark of a DEL of a recorded attachment in progress (DeleteMark): written by cni-detach and cni-gc (cni/attach.ts
+ * detachOnce) under the attachment's lock just before its first plugin DEL, removed in the same step that removes its
+ * result and intent. Still there with the lock free: that DEL was stopped part-way (killed, the user's second signal,
+ * its node lost) or failed. In cni-attach's own directory only: results stay libcni's.
+ */
+export function deletingPath(cacheDir: string, k: AttachmentKey): string {
+  return `${cacheDir}/cni-attach/deleting/${k.network}-${k.containerId}-${k.ifname}`;
 }
 /** VERSION answers of plugins, kept between runs (see ResultCache.versionStore). */
 export function versionsPath(cacheDir: string): string {
@@ -158,10 +168,64 @@ function parseVersions(text: string | undefined): KnownVersions {
   return known;
 }
 
+/**
+ * A DEL of ours under way or stopped (deletingPath): which command began it (`cni-detach`, `cni-gc`), when (`at`, an
+ * ISO 8601 time on the clock of the host that ran it), the host, pid and start time of that command (as its lock names
+ * it), and, when its DEL ran to its end but a plugin refused it, the plugin's error (`failed`). A file that cannot be
+ * read as one is still a mark (its fields unknown): its being there is what counts.
+ */
+export interface DeleteMark {
+  command: string;
+  at?: string;
+  host?: string;
+  pid?: number;
+  start?: string;
+  failed?: string;
+}
+
+/**
+ * A DEL of ours that a mark says began and did not finish (DeleteMark), in words: "a cni-detach (pid 123 on host lap)
+ * stopped during its DEL of it at 2026-12-02T05:00:00Z", or "a cni-gc (pid 123 on this host vm) ran a DEL of it at T
+ * that failed (plugin …)" when it ran to its end and a plugin refused it; `here`: this host's name (its commands are
+ * "on this host"). The words cni-list, cni-gc, cni-check and cni-attach all say it in.
+ */
+export function deleteStopped(m: DeleteMark, here?: string): string {
+  const who = m.pid !== undefined ? commandInParens({ pid: m.pid, ...(m.host ? { host: m.host } : {}) }, here ?? '') : '';
+  const at = m.at ? ` at ${m.at}` : '';
+  return m.failed ? `a ${m.command}${who} ran a DEL of it${at} that failed (${m.failed})` : `a ${m.command}${who} stopped during its DEL of it${at}`;
+}
+
+const DELETING_KIND = 'cniAttachDeletingV1';
+
+/** A mark file's text as a DeleteMark; what cannot be read keeps only that a cni-detach or cni-gc began a DEL. */
+export function parseDeleteMark(text: string): DeleteMark {
+  try {
+    const v = JSON.parse(text) as Partial<DeleteMark> & { kind?: unknown };
+    if (v?.kind === DELETING_KIND && typeof v.command === 'string') {
+      return {
+        command: v.command,
+        ...(typeof v.at === 'string' ? { at: v.at } : {}),
+        ...(typeof v.host === 'string' ? { host: v.host } : {}),
+        ...(typeof v.pid === 'number' ? { pid: v.pid } : {}),
+        ...(typeof v.start === 'string' ? { start: v.start } : {}),
+        ...(typeof v.failed === 'string' ? { failed: v.failed } : {}),
+      };
+    }
+  } catch {
+    /* cut short: still a mark */
+  }
+  return { command: 'cni-detach or cni-gc' };
+}
+
 export interface Found {
   entry: CacheEntry;
   /** Only an intent: an attach that never finished (crashed, or its rollback failed). */
   intentOnly: boolean;
+  /**
+   * The mark of a DEL of it begun by a cni-detach or cni-gc and not finished (deletingPath): with its lock free, that
+   * DEL was stopped part-way or failed (resolve/attachment-state.ts `detach stopped`).
+   */
+  deleting?: DeleteMark;
   /** The record's file, relative to the cache dir ("results/<network>-<id>-<ifname>"). */
   file?: string;
   /**
@@ -183,7 +247,7 @@ function cacheFailure(dir: string, what: string, e: unknown): unknown {
 
 /** The directories of a cache dir whose owner and mode decide what its entries make root run: it, and where entries, intents and locks go. */
 export function cacheDirsOf(dir: string): string[] {
-  return [dir, `${dir}/results`, `${dir}/cni-attach`, `${dir}/cni-attach/intents`, `${dir}/cni-attach/locks`];
+  return [dir, `${dir}/results`, `${dir}/cni-attach`, `${dir}/cni-attach/intents`, `${dir}/cni-attach/deleting`, `${dir}/cni-attach/locks`];
 }
 
 /** Temp files of atomic writes: `.<name>.<pid>.<hex>.tmp` (local) or `.<name>.<pid>.tmp` (on a node over sh). */
@@ -256,6 +320,26 @@ export class ResultCache {
     await this.fs('removing the intent', () => this.exec.removeFile(intentPath(this.dir, k)));
   }
 
+  /**
+   * Mark that a DEL of k begins (deletingPath), written atomically: by `command` ("cni-detach", "cni-gc"), now, this
+   * CLI process (the lock's owner); `failed`: its DEL ran and a plugin refused it (the mark rewritten with why). On a
+   * node reached by commands the write rides on the next command run (exec/batch.ts): the first DEL.
+   */
+  async markDeleting(k: AttachmentKey, command: string, failed?: string): Promise<void> {
+    const start = await this.owner.start().catch(() => undefined);
+    const mark = { kind: DELETING_KIND, command, at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), host: this.owner.host, pid: this.owner.pid, ...(start ? { start } : {}), ...(failed ? { failed } : {}) };
+    await this.fs('marking the DEL', () => this.exec.writeFileAtomic(deletingPath(this.dir, k), JSON.stringify(mark), 0o600));
+  }
+  /** Remove the mark of k's DEL (none there: nothing to do); on a node reached by commands, queued with the result's removal. */
+  async removeDeleteMark(k: AttachmentKey): Promise<void> {
+    await this.fs('removing the DEL mark', () => this.exec.removeFile(deletingPath(this.dir, k)));
+  }
+  /** The mark of a DEL of k begun and not finished, or undefined (none). */
+  async readDeleteMark(k: AttachmentKey): Promise<DeleteMark | undefined> {
+    const text = await this.fs('reading the DEL mark', () => this.exec.readFile(deletingPath(this.dir, k)));
+    return text === undefined ? undefined : parseDeleteMark(text);
+  }
+
   /** Every recorded attachment (results, then intents not yet resolved) of containerId/ifname, whatever its network. */
   async find(containerId: string, ifname: string): Promise<Found[]> {
     return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname, { containerId, ifname });
@@ -263,7 +347,7 @@ export class ResultCache {
 
   /** The directories and name suffix find() and findWhere() read for ifname (what to read ahead on a remote node). */
   readAheadFor(ifname: string): { path: string; suffix: string }[] {
-    return ['results', 'cni-attach/intents'].map((sub) => ({ path: `${this.dir}/${sub}`, suffix: `-${ifname}` }));
+    return ['results', 'cni-attach/intents', 'cni-attach/deleting'].map((sub) => ({ path: `${this.dir}/${sub}`, suffix: `-${ifname}` }));
   }
 
   /** Every recorded attachment and unfinished attach in this cache, unreadable records included. */
@@ -314,6 +398,16 @@ export class ResultCache {
           found.push({ entry: e, intentOnly, file });
         }
       }
+      // the marks of DELs begun and not finished, on the records they name (a mark of no record is a leftover: nothing)
+      if (found.some((f) => !f.unreadable)) {
+        const marked = new Set((await this.exec.listDir(`${this.dir}/cni-attach/deleting`, suffix)).filter((n) => !n.startsWith('.')));
+        for (const f of found) {
+          const name = `${f.entry.networkName}-${f.entry.containerId}-${f.entry.ifName}`;
+          if (f.unreadable || !marked.has(name)) continue;
+          const text = await this.exec.readFile(`${this.dir}/cni-attach/deleting/${name}`).catch(() => undefined);
+          if (text !== undefined) f.deleting = parseDeleteMark(text);
+        }
+      }
       return found;
     });
   }
@@ -344,7 +438,7 @@ export class ResultCache {
     if (!processes) return [];
     return this.fs('sweeping temp files', async () => {
       const removed: string[] = [];
-      for (const sub of ['results', 'cni-attach/intents']) {
+      for (const sub of ['results', 'cni-attach/intents', 'cni-attach/deleting']) {
         for (const name of await this.exec.listDir(`${this.dir}/${sub}`)) {
           const m = TEMP_RE.exec(name);
           if (!m || !name.startsWith(`.${prefix}`) || (await processes.startOf(Number(m[1]))) !== undefined) continue;

@@ -218,6 +218,7 @@ export async function collectGarbage(
       match: (e) => e.networkName === s.entry.networkName,
       netns: s.netns,
       describe: describe(s),
+      by: 'cni-gc',
       ...(w ? { ways: w } : {}),
     };
     if (dryRun) {

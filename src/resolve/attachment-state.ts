@@ -4,7 +4,7 @@
  * an attach holds its lock right now (then it is attaching: World.lockHeld, asked by cni-list and cni-gc). Used by
  * cni-list (to show) and cni-gc (to free what is dead, and to leave alone what a command is working on).
  */
-import type { CacheEntry, Found } from '../cni/cache.js';
+import { deleteStopped, type CacheEntry, type DeleteMark, type Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { Busy } from '../exec/lock.js';
 import { commandInParens } from '../exec/lock.js';
@@ -18,16 +18,19 @@ import { runtimeMayHold } from './runtime.js';
  * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). attaching: its
  * intent, while a cni-attach/cni-detach holds its lock (an attach still in its plugins, or a detach undoing it; on a
  * node, a killed one's plugins until their time limit): not interrupted, not to be cleared now. pod / sandbox /
- * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface is not in it
- * (deleted by something else, or by a DEL of it that was stopped before it finished; the IPAM lease is still held:
- * cni-detach frees it). unreadable: the record cannot be read
+ * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface is not in it,
+ * and no DEL of ours was under way (no mark: cni/cache.ts deletingPath): deleted outside cni-attach (an `ip link del`,
+ * another tool); the IPAM lease is still held: cni-detach frees it. detach stopped: the target lives, and a cni-detach or
+ * cni-gc began a DEL of it and did not finish (its mark there, its lock free: killed, stopped by a second signal, its
+ * node lost, or a plugin refused it): the interface may be gone or not, the lease may be held; cni-detach (DEL is
+ * idempotent) or cni-gc finishes it. unreadable: the record cannot be read
  * (cni-detach --force forgets it). stale lock: a lock file whose holder is gone (the next command breaks it).
  * other node: the cache of a node (World.node) holds an entry of a live pod, by its uid, that the API places on another
  * node (spec.nodeName) — a pod runs on one node for its life, so the entry is not this node's attachment of it (a
  * cache directory shared between nodes, or copied); nothing is done with it there (neither alive, nor freed, nor
  * recorded on this node).
  */
-export type State = 'attached' | 'interrupted' | 'attaching' | 'pod gone' | 'sandbox gone' | 'netns gone' | 'interface gone' | 'other node' | 'unreadable' | 'stale lock';
+export type State = 'attached' | 'interrupted' | 'attaching' | 'pod gone' | 'sandbox gone' | 'netns gone' | 'interface gone' | 'detach stopped' | 'other node' | 'unreadable' | 'stale lock';
 
 export interface PodOf {
   namespace: string;
@@ -104,7 +107,17 @@ const INTERFACE_GONE_BRIEF = 'link deleted, lease still held';
  * what frees its lease ("cni-detach", or the command line that does).
  */
 export function interfaceGoneReason(ifName: string, where: string, frees = 'cni-detach'): string {
-  return `${ifName} is not in ${where} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: ${frees} frees it`;
+  return `${ifName} is not in ${where} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: ${frees} frees it`;
+}
+
+/**
+ * Why an attachment is `detach stopped`, in the words cni-list and cni-gc say it: what its mark tells (cni/cache.ts
+ * deleteStopped: who, when, or the plugin's refusal), whether `ifName` is still in `where` (`there`: undefined when not
+ * looked at), and the way on: cni-detach again (`frees`), since DEL is idempotent.
+ */
+export function detachStoppedReason(m: DeleteMark, ifName: string, where: string, there: boolean | undefined, frees = 'cni-detach'): string {
+  const link = there === undefined ? `${ifName} in ${where} and its IPAM lease may remain` : there ? `${ifName} is still in ${where}, and its IPAM lease held` : `${ifName} is gone from ${where} already (its DEL deleted it), but its IPAM lease may still be held`;
+  return `${deleteStopped(m, thisHost.host)}: ${link}; run ${frees} again to finish it (DEL is idempotent)`;
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
@@ -215,23 +228,37 @@ export async function classify(found: Found[], world: World): Promise<Classified
         brief = `its command gone; free in ${secs}s`;
         reason = `an attach of ${f.entry.ifName} has not finished: its command${commandInParens(busy, thisHost.host)} is gone, but what it started may run until its time limit ends; its lock is free in ${secs}s: then cni-detach or cni-gc undoes it`;
       }
+    } else if (state === 'attached' && f.intentOnly && f.deleting) {
+      unchecked = undefined;
+      state = 'interrupted';
+      brief = 'attach did not finish';
+      reason = `an attach of it did not finish (killed, or its rollback failed), and ${deleteStopped(f.deleting, thisHost.host).replace(/^a /, 'then a ')}: cni-detach or cni-gc undoes it`;
     } else if (state === 'attached' && f.intentOnly) {
       // an attach that did not finish is undone wherever its sandbox is: nothing to judge
       unchecked = undefined;
       state = 'interrupted';
       brief = 'attach did not finish';
       reason = 'an attach of it did not finish (killed, or its rollback failed): cni-detach or cni-gc undoes it';
-    } else if (state === 'attached' && reachable && (f.entry.netns || world.links)) {
+    } else if (state === 'attached') {
       const links = world.links?.get(f.entry.containerId);
-      // where the caller gave the links its look-ups read (a node reached by commands), a sandbox whose links were not
-      // read is not judged: no command asks again
-      const there = links ? links.includes(f.entry.ifName) : world.links || !f.entry.netns ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
-      if (there === false) {
+      const where = world.node ? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)} on node ${world.node}` : (f.entry.netns ?? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)}`);
+      // looked for where the namespace is reachable; where the caller gave the links its look-ups read (a node reached
+      // by commands), a sandbox whose links were not read is not judged: no command asks again
+      const looked = reachable && (f.entry.netns || world.links);
+      const there = !looked ? undefined : links ? links.includes(f.entry.ifName) : world.links || !f.entry.netns ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
+      // a DEL of ours begun and not finished (its mark) whose lock is free: stopped part-way or refused by a plugin,
+      // whatever the link (its plugins may have deleted it before the lease); without a mark, a link gone was deleted
+      // outside cni-attach. A mark whose lock is held is a DEL running now: attached until it is done
+      const deleting = f.deleting && !(await world.lockHeld?.(f.entry.containerId, f.entry.ifName)) ? f.deleting : undefined;
+      if (deleting) {
+        unchecked = undefined;
+        state = 'detach stopped';
+        brief = deleting.failed ? 'its DEL failed part-way' : 'DEL stopped part-way';
+        reason = detachStoppedReason(deleting, f.entry.ifName, where, there);
+      } else if (there === false) {
         state = 'interface gone';
         brief = INTERFACE_GONE_BRIEF;
-        // nothing on the node tells who deleted it: a DEL stopped half-way (a cni-detach or cni-gc killed during it,
-        // its plugins deleting the link before the lease) leaves the same as an `ip link del` by hand
-        reason = interfaceGoneReason(f.entry.ifName, world.node ? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)} on node ${world.node}` : (f.entry.netns ?? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)}`));
+        reason = interfaceGoneReason(f.entry.ifName, where);
       }
     }
     out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}), ...(unchecked ? { unchecked } : {}) });

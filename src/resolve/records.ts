@@ -585,6 +585,18 @@ export async function recordedCommand(
   return start !== undefined && (r.by.start === undefined || start === r.by.start) ? 'running' : 'gone';
 }
 
+/**
+ * The rule "another host's write-ahead within its bound": a record whose command cannot be seen from here
+ * (`command`, recordedCommand's answer for it, is undefined: it ran on another host, or names none, and `now` is not
+ * past its `until`) and that recorded a bound (`until`: writeAheadUntil). Such an attach is taken as running until
+ * then: cni-detach answers busy (cli/targets.ts refuseIfAttaching; unless --force), cni-gc leaves what its node holds
+ * of it (cli/gc.ts reconcileNode), cni-list shows it attaching (cli/list.ts). A record without `until`
+ * (--request-timeout 0) is not taken as running by other hosts.
+ */
+export function otherHostWithinBound(r: Pick<AttachmentRecord, 'until'>, command: Awaited<ReturnType<typeof recordedCommand>>): boolean {
+  return command === undefined && r.until !== undefined;
+}
+
 /** writeAheadUntil's allowance for what is not a plugin run or an API request: the node's round trips and file steps (ms). */
 const WRITE_AHEAD_MARGIN_MS = 60_000;
 

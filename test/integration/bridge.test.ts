@@ -117,7 +117,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']); // someone deletes it by hand
     // said as cni-list says it (interface gone), exit 3, before the plugin's CHECK — which answered first with the
     // bridge's own MAC (its last port went with eth1): "Mac doesn't match"
-    const gone = new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is gone \\(cni-list: interface gone\\): eth1 is not in netns ${netnsPath(ns)} any more \\(deleted by something else, .*\\); its IPAM lease is still held: \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 [^\`]*\` frees it; nothing to CHECK$`, 'm');
+    const gone = new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is gone \\(cni-list: interface gone\\): eth1 is not in netns ${netnsPath(ns)} any more: deleted outside cni-attach \\(no DEL of ours was under way\\); its IPAM lease is still held: \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 [^\`]*\` frees it; nothing to CHECK$`, 'm');
     for (const more of [[], ['--dry-run']]) {
       const bad = await runCli('check', [...lab.args(ws, ns, 'eth1'), ...more]);
       expectCleanError(bad, 3, gone);

@@ -283,7 +283,7 @@ describe('crashes and failures around the chain', () => {
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 
-  it('while a detach is in its DEL: cni-check and its dry run answer busy (exit 1), no CHECK runs; once it is stopped, cni-check runs as before', async () => {
+  it('while a detach is in its DEL: cni-check and its dry run answer busy (exit 1), no CHECK runs; once it is stopped, cni-check says the detach stopped (exit 3, no CHECK: the DEL\'s mark), with the cni-detach that finishes it', async () => {
     const { ws, ns, net, br } = await setup();
     const started = join(ws.dir, 'del.started');
     const ran = join(ws.dir, 'check.ran');
@@ -307,10 +307,10 @@ describe('crashes and failures around the chain', () => {
     expect(existsSync(ran), 'no CHECK ran').toBe(false);
     run.kill('SIGTERM'); // the detach stops in its DEL: its record stays
     expect((await run.done).exitCode).toBe(143);
+    // (before the DEL's mark: "CHECK ok", of an attachment whose detach had begun)
     const c = await runCli('check', args);
-    expectOk(c);
-    expect(c.stdout).toBe(`eth1 in netns ${netnsPath(ns)} (network ${net}): CHECK ok`);
-    expect(await readFile(ran, 'utf8')).toBe('CHECK\n');
+    expectCleanError(c, 3, new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is not attached: a cni-detach \\(pid ${run.pid} on this host [^)]+\\) stopped during its DEL of it at \\S+ \\(network ${net}\\); .*nothing to CHECK; run \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 [^\`]*\` to finish it`));
+    expect(existsSync(ran), 'no CHECK ran').toBe(false);
     expectOk(await runCli('detach', args));
     expect(await leases(ws.dataDir)).toEqual([]);
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
@@ -393,7 +393,8 @@ describe('a rollback that fails too', () => {
 
     const stillFailing = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir));
     expectCleanError(stillFailing, 1, /plugin brittle failed on DEL/);
-    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/intents/${net}-${cid}-eth1`]);
+    // (with the mark of that DEL, which a plugin refused: cni-list says so)
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`cni-attach/deleting/${net}-${cid}-eth1`, `cni-attach/intents/${net}-${cid}-eth1`]);
 
     await fakePlugin(ws.pluginDir, 'brittle', { del: 'exit 0' }); // fixed
     const d = await runCli('detach', lab.args(ws, ns, 'eth1', undefined, ws.pluginDir));

@@ -104,7 +104,7 @@ describe('kind: the pod is on a node container', () => {
     expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'del', 'eth1'])).code).toBe(0);
     for (const more of [[], ['-o', 'json']]) {
       const gone = await runCli('check', ['web-1', ...w.args('--ifname', 'eth1', ...more)]);
-      expectCleanError(gone, 3, new RegExp(`^error: eth1 in pod shop/web-1 is gone \\(cni-list: interface gone\\): eth1 is not in the network namespace of sandbox sb-web-1 on node ${w.node.name} any more .*; nothing to CHECK$`));
+      expectCleanError(gone, 3, new RegExp(`^error: eth1 in pod shop/web-1 is gone \\(cni-list: interface gone\\): eth1 is not in the network namespace of sandbox sb-web-1 on node ${w.node.name} any more: deleted outside cni-attach \\(no DEL of ours was under way\\); .*; nothing to CHECK$`));
       if (more.length) expect(JSON.parse(gone.stdout)).toMatchObject({ ok: false, exitCode: 3, target: 'pod shop/web-1' });
     }
     for (const p of ['web-1', 'web-2']) {
@@ -114,6 +114,36 @@ describe('kind: the pod is on a node container', () => {
     }
     expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'show', 'eth1'])).code).not.toBe(0);
     expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
+    expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toEqual([]);
+  });
+
+  it('a DEL of ours stopped on the node (its mark in the node\'s cache, the link gone, the lock free): cni-list --node says `detach stopped`, cni-check exit 3, and cni-detach finishes it in the round trips of any detach', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', ...w.args('--ifname', 'eth1', '--conf', w.file, '--runtime', 'kind')]));
+    // what a cni-detach killed after the bridge's DEL leaves on the node: the link gone, the record and its DEL's mark
+    expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'del', 'eth1'])).code).toBe(0);
+    const mark = JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach', at: '2026-12-02T05:00:00Z', host: 'laptop-2', pid: 77 });
+    expect((await execIn(d, w.node.id, ['sh', '-c', `mkdir -p /var/lib/cni/cni-attach/deleting && printf '%s' '${mark}' > /var/lib/cni/cni-attach/deleting/kind-br-sb-web-1-eth1`])).code).toBe(0);
+    const list = await runCli('list', ['--node', w.node.name, '-o', 'json', ...w.args()]);
+    expectOk(list);
+    expect((JSON.parse(list.stdout) as { items: unknown[] }).items).toEqual([expect.objectContaining({
+      pod: 'web-1', state: 'detach stopped',
+      reason: `a cni-detach (pid 77 on host laptop-2) stopped during its DEL of it at 2026-12-02T05:00:00Z: eth1 is gone from the network namespace of sandbox sb-web-1 on node ${w.node.name} already (its DEL deleted it), but its IPAM lease may still be held; run cni-detach again to finish it (DEL is idempotent)`,
+    })]);
+    expectCleanError(await runCli('check', ['web-1', ...w.args('--ifname', 'eth1')]), 3, /^error: eth1 in pod shop\/web-1 is not attached: a cni-detach \(pid 77 on host laptop-2\) stopped during its DEL of it at 2026-12-02T05:00:00Z \(network kind-br\); .*nothing to CHECK; run `kubectl cni-detach web-1 -n shop --ifname eth1 [^`]*` to finish it/);
+    const ws = await lab.workspace();
+    const proxy = await DockerProxy.start(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', ws.dir);
+    let r;
+    try {
+      r = await runCli('detach', ['web-1', ...w.args('--ifname', 'eth1', '--runtime', 'kind', '--docker-host', proxy.host)]);
+    } finally {
+      await proxy.stop();
+    }
+    expectOk(r);
+    // the look-up, the DEL with the lock (and the mark, were it not there), the removals with the unlock: 2 + 1 plugin
+    expect(proxy.roundTrips()).toBe(3);
+    expect(await nodeFiles(w.node, '/var/lib/cni/results')).toEqual([]);
+    expect(await nodeFiles(w.node, '/var/lib/cni/cni-attach/deleting')).toEqual([]);
     expect((await nodeFiles(w.node, '/var/lib/cni/networks/kind-br')).filter((f) => f.startsWith('198.18.'))).toEqual([]);
   });
 

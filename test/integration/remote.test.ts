@@ -21,6 +21,7 @@ import { commandOfThisHost, lineWithCommand } from '../helpers/host-state.js';
 import { BIN, type Tool } from '../helpers/env.js';
 import { useLab } from '../helpers/lab.js';
 import { nodeCacheDir, type RemoteNodes, simulateRemoteNodes } from '../helpers/remote-nodes.js';
+import { execRoundTrips } from '../helpers/node-trips.js';
 import { accessOf, allowed, shippedRbac } from '../helpers/rbac.js';
 import { killAll, must, sh, uniqueSeconds, waitFor } from '../helpers/sh.js';
 import { type ExecProcess, makePod, StandInApiServer } from '../k8s/stand-in-api.js';
@@ -904,7 +905,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('check', args));
     // the link deleted in the sandbox: the look-up read its links through the agent; said before any CHECK
     await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'del', 'net1']);
-    const gone = /^error: net1 in pod shop\/web-1 is gone \(cni-list: interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more .*; its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
+    const gone = /^error: net1 in pod shop\/web-1 is gone \(cni-list: interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more: deleted outside cni-attach \(no DEL of ours was under way\); its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
     for (const more of [[], ['--dry-run'], ['-o', 'json']]) {
       const c = await runCli('check', [...args, ...more]);
       expect(c.exitCode, c.stderr).toBe(3);
@@ -1710,7 +1711,7 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
   it("cni-list --node judges a live pod's interface as cni-gc --node does: one deleted inside its sandbox is `interface gone` with the cni-detach that frees its lease; --node lists that node's rows only; a node of no pod and no record is not found (exit 3) for both; an attachment missing from its pod's network-status says so and what writes it", async () => {
     const w = await world();
     for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
-    // what a DEL stopped half-way leaves: the link gone from the sandbox, its lease still held
+    // an `ip link del` by hand: the link gone from the sandbox, its lease still held, no DEL of ours under way
     await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'del', 'net1']);
     const table = await runCli('list', ['--node', 'node-a', ...w.listArgs]);
     expectOk(table);
@@ -1719,8 +1720,8 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expect(table.stderr).toMatch(/^note: to clear web-1 net1 \(interface gone\): `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig \S+ --runtime agent .*`$/m);
     const json = JSON.parse((await runCli('list', ['-o', 'json', '--node', 'node-a,node-b', ...w.listArgs])).stdout) as { items: { pod: string; state: string; reason?: string }[] };
     expect(json.items.map((x) => [x.pod, x.state])).toEqual([['web-1', 'interface gone'], ['web-2', 'attached']]);
-    // the same judgement and words as gc's (not "deleted by someone else?": our own DEL, stopped, leaves the same)
-    const why = `net1 is not in the network namespace of sandbox ${`web-1-${lab.prefix}`.slice(0, 12)} on node node-a any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it`;
+    // the same judgement and words as gc's: no mark of a DEL of ours on the node (a stopped one is `detach stopped`)
+    const why = `net1 is not in the network namespace of sandbox ${`web-1-${lab.prefix}`.slice(0, 12)} on node node-a any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it`;
     expect(json.items[0]!.reason).toBe(why);
     const dry = await runCli('gc', ['--node', 'node-a', '--dry-run', ...w.gcArgs]);
     expectOk(dry);
@@ -1754,6 +1755,61 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(recordKeys()).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a cni-detach from the laptop SIGKILLed in its DEL on node-a, after the bridge freed the link and lease: cni-list --node says `detach stopped` (not `interface gone`) with the cni-detach, which finishes it; the detach round trips are those of before (2 + plugins)', async () => {
+    const w = await world();
+    const [started, release] = [join(w.ws.dir, 'del.started'), join(w.ws.dir, 'del.release')];
+    await fakePlugin(w.ws.pluginDir, 'slowdel', { add: passThroughAdd('0'), del: `touch ${started}\nwhile [ ! -e ${release} ]; do sleep 0.05; done` });
+    lab.defer('the slow DEL', () => writeFile(release, ''));
+    // [slowdel, bridge]: DEL runs in reverse, so the bridge's DEL (the veth, the lease) is done when slowdel's waits
+    const net = lab.name('d');
+    const conf = await writeConf(w.ws.dir, 'slowdel.conflist', conflist(net, [{ type: 'slowdel' }, bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir)]));
+    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const trips = async (run: () => Promise<unknown>) => {
+      const before = api.execs.length;
+      await run();
+      return agentExecs().filter((e) => api.execs.indexOf(e) >= before).reduce((n, e) => n + execRoundTrips(Buffer.concat(e.stdinMessages)), 0);
+    };
+    const deleting = () => readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/deleting`).catch(() => [] as string[]);
+
+    // a detach that runs to its end: 2 + 2 round trips, as before the mark (it rides on the first DEL, goes with the result)
+    await writeFile(release, '');
+    expectOk(await runCli('attach', [...args, '--conf', conf]));
+    expect(await trips(async () => expectOk(await runCli('detach', args)))).toBe(4);
+    expect(await deleting()).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+
+    await rm(release);
+    await rm(started, { force: true });
+    expectOk(await runCli('attach', [...args, '--conf', conf]));
+    const d = spawnCli('detach', args);
+    expect(await waitFor(async () => existsSync(started), 20_000)).toBe(true);
+    d.kill('SIGKILL');
+    expect((await d.done).signal).toBe('SIGKILL');
+    await writeFile(release, '');
+    expect(await leases(w.ws.dataDir), 'the bridge DEL freed the lease').toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+    expect(await deleting()).toEqual(await nodeResults(w.ws.dir, 'node-a'));
+    // (its lock on node-a outlives the killed command until the plugin time limit: as if that limit had passed)
+    await rm(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/locks`, { recursive: true, force: true });
+
+    const list = await runCli('list', ['-o', 'json', '--node', 'node-a', ...w.listArgs]);
+    expectOk(list);
+    const item = (JSON.parse(list.stdout) as { items: { pod: string; state: string; reason: string; clearCommand: string }[] }).items.find((i) => i.pod === 'web-1')!;
+    expect(item.state, list.stdout).toBe('detach stopped');
+    expect(item.reason).toMatch(new RegExp(`^a cni-detach \\(pid ${d.pid} on this host [^)]+\\) stopped during its DEL of it at \\S+Z: net1 is gone from the network namespace of sandbox ${`web-1-${lab.prefix}`.slice(0, 12)} on node node-a already \\(its DEL deleted it\\), but its IPAM lease may still be held; run cni-detach again to finish it \\(DEL is idempotent\\)$`));
+    expect(item.clearCommand).toMatch(/^kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig /);
+
+    expect(await trips(async () => expectOk(await runCli('detach', args)))).toBe(4);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(await deleting()).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+    // the killed detach's agent pod is a leftover cni-gc deletes; nothing else is left to free
+    const gc = await runCli('gc', w.gcArgs);
+    expectOk(gc);
+    expect(gc.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 leftover agent pod deleted$/m);
     expect(api.listPods('kube-system')).toEqual([]);
   });
 });

@@ -8,13 +8,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
+import { expectCleanError, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgePlugin, conflist, writeConf, type Json } from '../helpers/confs.js';
 import { CNI_DIR } from '../helpers/env.js';
-import { fakePlugin } from '../helpers/fake-plugin.js';
+import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { captureState, expectState, makeBridge, type Scope } from '../helpers/host-state.js';
 import { useLab } from '../helpers/lab.js';
 import { containerIdOf, netnsPath } from '../helpers/net.js';
@@ -123,7 +124,8 @@ describe('fault 5: the tool is SIGKILLed at an exact point; the record it left l
     expect(r.signal, show(r)).toBe('SIGKILL');
     const mid = await captureState(w.scope);
     expect(mid.leases, 'DEL ran: the lease is free').toEqual([]);
-    expect(mid.cacheFiles).toEqual([`cni-attach/locks/${w.cid}-eth1.lock`, `results/${w.net}-${w.cid}-eth1`]);
+    // its DEL's mark stays with the result (a DEL stopped part-way: cni-list's `detach stopped`)
+    expect(mid.cacheFiles).toEqual([`cni-attach/deleting/${w.net}-${w.cid}-eth1`, `cni-attach/locks/${w.cid}-eth1.lock`, `results/${w.net}-${w.cid}-eth1`]);
     const d = await runCli('detach', w.args(false));
     expectOk(d);
     expect(d.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(w.ns)} (network ${w.net})`);
@@ -131,6 +133,43 @@ describe('fault 5: the tool is SIGKILLed at an exact point; the record it left l
   });
 
   const gcArgs = (w: Awaited<ReturnType<typeof world>>) => ['--cache-dir', w.ws.cacheDir, '--cni-path', w.cniPath];
+
+  it('detach SIGKILLed in its DEL after the bridge deleted the link and freed the lease (its last DEL slow): cni-list says `detach stopped` with the cni-detach, cni-check and cni-attach say it too, and cni-detach finishes it', async () => {
+    // [slowdel, bridge]: DEL runs in reverse, so the bridge's DEL (the veth, the lease) is done when slowdel's waits
+    const w = await world([], [{ type: 'slowdel' }]);
+    const [started, release] = [join(w.ws.dir, 'del.started'), join(w.ws.dir, 'del.release')];
+    await fakePlugin(w.ws.pluginDir, 'slowdel', { add: passThroughAdd('0'), del: `touch '${started}'; while [ ! -e '${release}' ]; do sleep 0.05; done` });
+    lab.defer('the slow DEL', async () => void (await writeFile(release, '')));
+    const before = await captureState(w.scope);
+    expectOk(await runCli('attach', w.args()));
+    const d = spawnCli('detach', w.args(false));
+    expect(await waitFor(async () => existsSync(started))).toBe(true);
+    d.kill('SIGKILL');
+    expect((await d.done).signal).toBe('SIGKILL');
+    const mid = await captureState(w.scope);
+    expect(mid.leases, 'the bridge DEL freed the lease').toEqual([]);
+    expect(mid.targets[w.ns], 'eth1 is gone').not.toEqual(expect.arrayContaining(['link eth1']));
+    expect(mid.cacheFiles.filter((f) => !f.startsWith('cni-attach/locks/'))).toEqual([`cni-attach/deleting/${w.net}-${w.cid}-eth1`, `results/${w.net}-${w.cid}-eth1`]);
+
+    const detach = `kubectl cni-detach --netns ${netnsPath(w.ns)} --ifname eth1 --cache-dir ${w.ws.cacheDir} --cni-path ${w.cniPath}`;
+    const list = await runCli('list', ['-A', '--no-cluster', ...gcArgs(w)]);
+    expectOk(list);
+    expect(list.stdout.split('\n').find((l) => / eth1 /.test(l)), show(list)).toMatch(/\seth1\s.*\sdetach stopped\s.*DEL stopped part-way$/);
+    expect(list.stderr).toContain(`note: to clear netns:${netnsPath(w.ns)} eth1 (detach stopped): \`${detach}\``);
+    const json = await runCli('list', ['-A', '--no-cluster', ...gcArgs(w), '-o', 'json']);
+    const item = (JSON.parse(json.stdout) as { items: { ifname: string; state: string; reason: string; clearCommand: string }[] }).items.find((i) => i.ifname === 'eth1')!;
+    expect(item.state).toBe('detach stopped');
+    expect(item.reason).toMatch(new RegExp(`^a cni-detach \\(pid ${d.pid} on this host [^)]+\\) stopped during its DEL of it at \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z: eth1 is gone from ${netnsPath(w.ns)} already \\(its DEL deleted it\\), but its IPAM lease may still be held; run cni-detach again to finish it \\(DEL is idempotent\\)$`));
+    expect(item.clearCommand).toBe(detach);
+    expectCleanError(await runCli('check', w.args(false)), 3, /^error: eth1 in netns \S+ is not attached: a cni-detach \(pid \d+ on this host [^)]+\) stopped during its DEL of it at \S+ \(network \S+\); .*nothing to CHECK/);
+    expectCleanError(await runCli('attach', w.args()), 2, /^error: eth1 is already taken in netns \S+: a cni-detach \(pid \d+ on this host [^)]+\) stopped during its DEL of it at /);
+
+    await writeFile(release, '');
+    const again = await runCli('detach', w.args(false));
+    expectOk(again);
+    expect(again.stdout.trim()).toBe(`eth1 detached from netns ${netnsPath(w.ns)} (network ${w.net})`);
+    expectState(await captureState(w.scope), before, 'after the second cni-detach');
+  });
 
   // (killed after the result was written, the attachment is complete and its namespace alive: gc rightly keeps it)
   it.each(points.slice(0, 2))('attach killed %s: cni-gc finds the record and undoes everything', async (_when, crashAt) => {
@@ -246,7 +285,8 @@ describe('fault 12: the cache dir cannot be written (read-only mounts, which sto
     expect(d.stderr, show(d)).toMatch(/^error: .*read-only file system/im);
     const mid = await captureState(w.scope);
     expect(mid.leases, 'DEL ran').toEqual([]);
-    expect(mid.cacheFiles, 'the result is still recorded, so the next detach knows what to do').toEqual([`results/${w.net}-${w.cid}-eth1`]);
+    // (with its DEL's mark: that detach did not finish, and cni-list says `detach stopped`)
+    expect(mid.cacheFiles, 'the result is still recorded, so the next detach knows what to do').toEqual([`cni-attach/deleting/${w.net}-${w.cid}-eth1`, `results/${w.net}-${w.cid}-eth1`]);
     await writable(join(w.ws.cacheDir, 'results'));
     expectOk(await runCli('detach', w.args(false)));
     expectState(await captureState(w.scope), before, 'after the second detach');

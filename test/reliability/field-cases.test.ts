@@ -408,7 +408,12 @@ describe('kind 2: cni-gc ends on the first signal', () => {
     // the DEL in flight and the one not started, as a batch says them (before: "after freeing 0 of 2")
     expect(r.stderr).toMatch(/error: gc stopped by SIGTERM: 1 stopped, still recorded, 1 not started; 0 freed; what is left stays recorded: run cni-gc again$/);
     expect(r.stderr).not.toMatch(/could not free|problems/);
-    expect(await attachmentFiles(ws.cacheDir)).toEqual(records);
+    // both records, the one stopped with its DEL's mark (cni-list: `detach stopped`, by cni-gc)
+    const left = await attachmentFiles(ws.cacheDir);
+    const marks = left.filter((f) => f.startsWith('cni-attach/deleting/'));
+    expect(left.filter((f) => !marks.includes(f))).toEqual(records);
+    expect(marks.map((f) => f.replace('cni-attach/deleting/', 'results/'))).toEqual([expect.toBeOneOf(records)]);
+    expect(JSON.parse(await readFile(join(ws.cacheDir, marks[0]!), 'utf8'))).toMatchObject({ kind: 'cniAttachDeletingV1', command: 'cni-gc', pid: run.pid });
   });
 });
 
@@ -552,12 +557,13 @@ describe('kind 6: one network namespace, however it is written', () => {
 });
 
 describe('smaller field cases', () => {
-  it('cni-list says "interface gone" when the interface was deleted inside the namespace', async () => {
+  it('cni-list says "interface gone", deleted outside cni-attach, when the interface was deleted inside the namespace by hand (no DEL mark)', async () => {
     const { ws, ns, conf } = await bridgeWorld('198.18.110.0/24');
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
     expect((await listRows(ws.cacheDir)).map((r) => r.state)).toEqual(['attached']);
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']);
-    expect(await listRows(ws.cacheDir)).toEqual([expect.objectContaining({ state: 'interface gone', reason: expect.stringMatching(/eth1 is not in .*lease is still held: cni-detach frees it/) })]);
+    expect(await listRows(ws.cacheDir)).toEqual([expect.objectContaining({ state: 'interface gone', reason: `eth1 is not in ${netnsPath(ns)} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it` })]);
+    expect(await attachmentFiles(ws.cacheDir), 'no DEL mark: nothing of ours deleted it').not.toContainEqual(expect.stringMatching(/^cni-attach\/deleting\//));
     const table = await listTable(ws.cacheDir);
     expect(table.rows.map((r) => [r.STATE, r.REASON])).toEqual([['interface gone', 'link deleted, lease still held']]);
     expect(table.notes).toEqual([`note: to clear netns:${netnsPath(ns)} eth1 (interface gone): \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir}\``]);
@@ -567,7 +573,7 @@ describe('smaller field cases', () => {
     expectOk(gc);
     expect(gc.stdout, show(gc)).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
     expect(gc.stderr).toContain(`note: eth1 of netns ${netnsPath(ns)} (network `);
-    expect(gc.stderr).toContain(`is not counted alive: eth1 is not in ${netnsPath(ns)} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path ${CNI_DIR}\``);
+    expect(gc.stderr).toContain(`is not counted alive: eth1 is not in ${netnsPath(ns)} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path ${CNI_DIR}\``);
     expect(await leases(ws.dataDir)).not.toEqual([]);
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { attach, attachLeft, check, detach, gcWaitLine, planAttach, planRecorded, type AttachRequest, type GcWait } from '../../src/cni/attach.js';
-import { ResultCache, gcLockPath, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
+import { ResultCache, cacheDirsOf, deletingPath, gcLockPath, intentPath, lockPath, resultPath, versionsPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, UsageError } from '../../src/errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, UnreachableError, UsageError } from '../../src/errors.js';
 import { bridgeResult, FakeExecutor, fakeOwner } from '../fakes/executor.js';
 
 const NS = '/var/run/netns/a';
@@ -331,6 +331,106 @@ describe('detach', () => {
     expect(e.message).toMatch(/try again; the record stays$/);
     expect(e.next).toMatch(/^run `kubectl cni-detach --netns a --ifname eth1 --cache-dir \/tmp\/mine` again/);
     expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
+  });
+});
+
+describe('the mark of a DEL under way (cni-attach/deleting/: a detach stopped part-way told from an interface deleted by hand)', () => {
+  const MARK = deletingPath(CACHE, key);
+  const detachReq = { containerId: 'c1', ifname: 'eth1', netns: NS, describe: `netns ${NS}` };
+
+  it('is written before the first DEL, by whom and when, and removed with the result and the intent', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    const seen: (string | undefined)[] = [];
+    exec.addPlugin('/opt/cni/bin/tuning', () => (seen.push(exec.files.get(MARK)), {}));
+    await detach(ctx, cache, detachReq);
+    expect(JSON.parse(seen[0]!)).toMatchObject({ kind: 'cniAttachDeletingV1', command: 'cni-detach', host: fakeOwner().host, pid: fakeOwner().pid, at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(exec.files.size).toBe(0);
+    expect(cacheDirsOf(CACHE)).toContain(`${CACHE}/cni-attach/deleting`);
+  });
+
+  it('stays when the DEL is stopped part-way (its node lost after the first plugin deleted the link): the record and its mark are found together', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.addPlugin('/opt/cni/bin/bridge', () => {
+      throw new UnreachableError('the session was lost');
+    });
+    await expect(detach(ctx, cache, detachReq)).rejects.toThrow(UnreachableError);
+    expect(exec.files.has(resultPath(CACHE, key))).toBe(true);
+    const [f] = await cache.find('c1', 'eth1');
+    expect(f!.deleting).toMatchObject({ command: 'cni-detach', pid: fakeOwner().pid });
+    expect(f!.deleting!.failed).toBeUndefined();
+    // run again (DEL is idempotent): finished, nothing left
+    exec.addPlugin('/opt/cni/bin/bridge', () => ({}));
+    expect(await detach(ctx, cache, detachReq)).toHaveLength(1);
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('says the plugin\'s refusal when its DEL ran to its end and failed; a forced detach leaves no mark', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stdout: JSON.stringify({ code: 11, msg: 'lease store busy' }) }));
+    await expect(detach(ctx, cache, detachReq)).rejects.toThrow(/lease store busy; the record stays/);
+    expect(JSON.parse(exec.files.get(MARK)!).failed).toMatch(/lease store busy/);
+    await detach(ctx, cache, { ...detachReq, force: true });
+    expect(exec.files.size).toBe(0);
+  });
+
+  it('is never written by the rollback of a failed ADD (part of the attach: its intent tells), whether the rollback succeeds or fails', async () => {
+    for (const rollback of [{}, { code: 1, stdout: JSON.stringify({ code: 11, msg: 'no' }) }]) {
+      const { exec, ctx, cache, req } = setup();
+      exec.addPlugin('/opt/cni/bin/tuning', (c) => (c.command === 'ADD' ? { code: 1, stdout: JSON.stringify({ code: 11, msg: 'bad' }) } : {}));
+      exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS, '198.18.0.2/24', '1.0.0')) } : rollback));
+      await expect(attach(ctx, cache, req)).rejects.toThrow(/bad/);
+      expect([...exec.files.keys()].filter((p) => p.includes('/deleting/'))).toEqual([]);
+    }
+  });
+
+  it('gc\'s DEL names cni-gc', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.addPlugin('/opt/cni/bin/bridge', () => {
+      throw new UnreachableError('lost');
+    });
+    await expect(detach(ctx, cache, { ...detachReq, by: 'cni-gc' })).rejects.toThrow(UnreachableError);
+    expect(JSON.parse(exec.files.get(MARK)!).command).toBe('cni-gc');
+  });
+
+  it('refuses a new attach of the key as taken, saying the DEL stopped and naming the cni-detach that finishes it (also reattachSame and the dry run)', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.files.set(MARK, JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach', at: '2026-12-02T05:00:00Z', host: 'lap', pid: 77 }));
+    const ways = { detach: 'kubectl cni-detach --netns a --ifname eth1', force: 'F', forceWithConfig: 'FC' };
+    for (const run of [() => attach(ctx, cache, { ...req, ways }), () => attach(ctx, cache, { ...req, ways, reattachSame: true }), () => planAttach(ctx, cache, { ...req, ways })]) {
+      const e = await run().then(() => undefined, (x: unknown) => x as UsageError);
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e!.message).toBe(`eth1 is already taken in netns ${NS}: a cni-detach (pid 77 on host lap) stopped during its DEL of it at 2026-12-02T05:00:00Z (network net); the link eth1 in netns ${NS} and its IPAM lease may remain if no DEL freed them`);
+      expect(e!.next).toBe('run cni-detach first to finish it (`kubectl cni-detach --netns a --ifname eth1`: DEL is idempotent; `F` if its DEL keeps failing)');
+    }
+  });
+
+  it('a mark of no record (a detach stopped between removing the result and its mark) is nothing, and the next attach of the key removes it', async () => {
+    const { exec, ctx, cache, req } = setup();
+    exec.files.set(MARK, JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach' }));
+    expect(await cache.all()).toEqual([]);
+    await attach(ctx, cache, req);
+    expect(exec.files.has(MARK)).toBe(false);
+    expect((await cache.find('c1', 'eth1'))[0]!.deleting).toBeUndefined();
+  });
+
+  it('cni-check (and its dry run) of a record with its mark: not attached, exit 3, with the cni-detach that finishes it; no CHECK runs', async () => {
+    const { exec, ctx, cache, req } = setup();
+    await attach(ctx, cache, req);
+    exec.files.set(MARK, '{"kind":"cniAttachDeletingV1","command":"cni-gc","at":"2026-12-02T05:00:00Z"}');
+    exec.calls.length = 0;
+    const ways = { detach: 'kubectl cni-detach --netns a --ifname eth1', force: 'F', forceWithConfig: 'FC' };
+    for (const run of [() => check(ctx, cache, { ...detachReq, ways }), () => planRecorded(ctx, cache, { ...detachReq, ways }, 'CHECK')]) {
+      const e = await run().then(() => undefined, (x: unknown) => x as NotFoundError);
+      expect(e).toBeInstanceOf(NotFoundError);
+      expect(e!.message).toBe(`eth1 in netns ${NS} is not attached: a cni-gc stopped during its DEL of it at 2026-12-02T05:00:00Z (network net); the link eth1 in netns ${NS} and its IPAM lease may remain if no DEL freed them; nothing to CHECK`);
+      expect(e!.next).toBe('run `kubectl cni-detach --netns a --ifname eth1` to finish it (DEL is idempotent; `F` if its DEL keeps failing)');
+    }
+    expect(exec.calls.filter((c) => c.command === 'CHECK')).toEqual([]);
   });
 });
 

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
+import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { attach, detach } from '../../src/cni/attach.js';
-import { gcLockPath, intentPath, lockPath, ResultCache, resultPath } from '../../src/cni/cache.js';
+import { deletingPath, gcLockPath, intentPath, lockPath, ResultCache, resultPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { thisHost } from '../../src/exec/host.js';
@@ -682,7 +683,7 @@ describe('kubectl cni-list', () => {
     w.exec.links.set(NETNS, new Set(['lo']));
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
-      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it` }),
+      expect.objectContaining({ ifname: 'eth1', state: 'interface gone', reason: `eth1 is not in ${NETNS} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it` }),
     ]);
   });
 
@@ -927,10 +928,83 @@ describe('kubectl cni-gc: an attachment whose interface is gone is not alive (fa
     // before: "gc: freed 0 stale attachments, 1 alive"
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 interface gone (cni-detach frees its lease)\n');
-    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
+    expect(w.stderr()).toContain(`note: eth1 of pod shop/web-1 (network net) is not counted alive: eth1 is not in ${NETNS} any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach web-1 -n shop --ifname eth1\`\n`);
     expect(dels(w)).toHaveLength(0);
     expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout())).toMatchObject({ alive: 0, freed: [], interfaceGone: [{ target: 'pod shop/web-1', ifname: 'eth1', network: 'net', containerId: SANDBOX, clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1' }] });
     expect(results(w)).toHaveLength(1);
+  });
+});
+
+describe('a detach stopped during its DEL (its mark in cni-attach/deleting/, its lock free) told from an interface deleted by hand', () => {
+  const key = { network: 'net', containerId: SANDBOX, ifname: 'eth1' };
+  const mark = JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach', at: '2026-12-02T05:00:00Z', host: 'lap', pid: 77 });
+
+  it('cni-list: `detach stopped`, its reason (who, when, the link gone already) and the cni-detach that finishes it; without the mark, the by-hand words', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.links.set(NETNS, new Set(['lo']));
+    w.exec.files.set(deletingPath('/var/lib/cni', key), mark);
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+\S+\s+detach stopped\s+yes\s+ffffffffffff\s+DEL stopped part-way$/);
+    expect(w.stderr()).toBe('note: to clear web-1 eth1 (detach stopped): `kubectl cni-detach web-1 -n shop --ifname eth1`\n');
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([
+      expect.objectContaining({
+        state: 'detach stopped',
+        reason: `a cni-detach (pid 77 on host lap) stopped during its DEL of it at 2026-12-02T05:00:00Z: eth1 is gone from ${NETNS} already (its DEL deleted it), but its IPAM lease may still be held; run cni-detach again to finish it (DEL is idempotent)`,
+        clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1',
+      }),
+    ]);
+    // the link still there: said so
+    w.exec.links.set(NETNS, new Set(['lo', 'eth1']));
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { reason: string }[] }).items[0]!.reason).toContain(`: eth1 is still in ${NETNS}, and its IPAM lease held; run cni-detach again`);
+    // a DEL running now (its lock held by a live command): not stopped
+    w.exec.files.set(lockPath('/var/lib/cni', SANDBOX, 'eth1'), `${thisHost.host} ${process.pid} ${await thisHost.start()}\n`);
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { state: string }[] }).items[0]!.state).toBe('attached');
+  });
+
+  it('an interrupted attach whose cni-detach was stopped in its DEL stays `interrupted`, its reason saying so too', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    const result = resultPath('/var/lib/cni', key);
+    const { result: _r, ...intent } = JSON.parse(w.exec.files.get(result)!) as Record<string, unknown>;
+    w.exec.files.delete(result);
+    w.exec.files.set(intentPath('/var/lib/cni', key), JSON.stringify(intent));
+    w.exec.files.set(deletingPath('/var/lib/cni', key), mark);
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([expect.objectContaining({
+      state: 'interrupted',
+      reason: 'an attach of it did not finish (killed, or its rollback failed), and then a cni-detach (pid 77 on host lap) stopped during its DEL of it at 2026-12-02T05:00:00Z: cni-detach or cni-gc undoes it',
+    })]);
+  });
+
+  it('cni-detach finishes it: DEL again, the record, its mark and the pod\'s network-status entry gone', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.files.set(deletingPath('/var/lib/cni', key), mark);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
+    expect(dels(w)).toHaveLength(1);
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/results/') || k.includes('/cni-attach/'))).toEqual([]);
+    expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as { interface: string }[]).map((e) => e.interface)).toEqual(['eth0']);
+  });
+
+  it('cni-gc with the pod alive finishes its DEL, as it undoes an interrupted attach (README); with the pod gone, frees it as before', async () => {
+    for (const podGone of [false, true]) {
+      const w = world();
+      await w.cli(attachCommand, attachArgs);
+      w.exec.files.set(deletingPath('/var/lib/cni', key), mark);
+      if (podGone) w.kube.pods.clear();
+      expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+      expect(w.stdout()).toBe(podGone
+        ? 'freed eth1 of pod shop/web-1 (network net): the pod is gone; its sandbox still runs here: DEL in its namespace, the interface goes too\ngc: freed 1 stale attachment, 0 alive\n'
+        : 'freed eth1 of pod shop/web-1 (network net): a DEL of it did not finish (a cni-detach or cni-gc stopped during it)\ngc: freed 1 stale attachment, 0 alive\n');
+      expect(dels(w)).toHaveLength(1);
+      if (!podGone) expect(dels(w)[0]!.env).toMatchObject({ CNI_NETNS: NETNS });
+      expect([...w.exec.files.keys()].filter((k) => k.includes('/results/') || k.includes('/cni-attach/'))).toEqual([]);
+      if (!podGone) expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as { interface: string }[]).map((e) => e.interface)).toEqual(['eth0']);
+    }
   });
 });

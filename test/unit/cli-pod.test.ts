@@ -863,7 +863,7 @@ describe('cni-check of a pod whose node holds nothing while the cluster still re
 
 describe('cni-check of an interface gone from its sandbox, and its -o json when CHECK fails (tryout: the bridge\'s "Mac doesn\'t match" was said first; -o json printed nothing)', () => {
   const checkArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
-  const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
+  const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
 
   it('the link deleted in the sandbox: exit 3 in cni-list\'s words, no plugin CHECK run (also --dry-run); -o json/yaml print the failure', async () => {
     const w = world();
@@ -884,7 +884,7 @@ describe('cni-check of an interface gone from its sandbox, and its -o json when 
     // what cni-list says of it: the same words
     const { listCommand } = await import('../../src/cli/list.js');
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
-    expect((JSON.parse(w.stdout()) as { items: { state: string; reason: string }[] }).items[0]).toMatchObject({ state: 'interface gone', reason: expect.stringContaining('eth1 is not in /proc/4242/ns/net any more (deleted by something else, or by a DEL of it that did not finish') });
+    expect((JSON.parse(w.stdout()) as { items: { state: string; reason: string }[] }).items[0]).toMatchObject({ state: 'interface gone', reason: expect.stringContaining('eth1 is not in /proc/4242/ns/net any more: deleted outside cni-attach (no DEL of ours was under way)') });
   });
 
   it('the links the sandbox look-up read (a node\'s CRI look-up) decide without another command', async () => {

@@ -9,7 +9,7 @@ import { checkCommand } from '../../src/cli/check.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
-import { addAttachingRecord, addRecord, attachmentRecord, listRecords, readRecords, reconcileRecords, recordKey, recordName, removeEmptyRecordMaps, removeRecordKeys, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, attachmentRecord, listRecords, otherHostWithinBound, readRecords, reconcileRecords, recordedCommand, recordKey, recordName, removeEmptyRecordMaps, removeRecordKeys, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
 import { AlreadyExistsError } from '../../src/resolve/kube.js';
 import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
@@ -1357,7 +1357,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     // before: "gc: freed 2 stale attachments, 1 alive"
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 interface gone \(cni-detach frees its lease\)$/m);
-    expect(w.stderr()).toContain(`note: net1 of pod shop/db-4 (network net) is not counted alive: net1 is not in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 any more (deleted by something else, or by a DEL of it that did not finish: a cni-detach or cni-gc stopped during it); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach db-4 -n shop --ifname net1\`\n`);
+    expect(w.stderr()).toContain(`note: net1 of pod shop/db-4 (network net) is not counted alive: net1 is not in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: cni-detach frees it; run \`kubectl cni-detach db-4 -n shop --ifname net1\`\n`);
     expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A)).toEqual([]);
     expect(await recorded(w)).toEqual(['db-4/net1']);
     // its links read with net1 among them: alive
@@ -1367,6 +1367,25 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     };
     expect(await w.cli(gcCommand, ['--node', 'node-2', '-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout())).toMatchObject({ alive: 1, interfaceGone: [] });
+  });
+
+  it('a live pod\'s attachment on a visited node whose DEL a cni-detach began there and did not finish (its mark, its lock free): cni-list --node says `detach stopped`, cni-gc finishes its DEL, as it undoes an interrupted attach', async () => {
+    const w = setup();
+    await records(w);
+    const mark = `/var/lib/cni/cni-attach/deleting/net-${A}-net1`;
+    w.node2.files.set(mark, JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach', at: '2026-12-02T05:00:00Z', host: 'laptop-2', pid: 77 }));
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { pod: string }[] }).items.find((i) => i.pod === 'db-4')).toMatchObject({
+      state: 'detach stopped',
+      reason: `a cni-detach (pid 77 on host laptop-2) stopped during its DEL of it at 2026-12-02T05:00:00Z: net1 in the network namespace of sandbox ${A.slice(0, 12)} on node node-2 and its IPAM lease may remain; run cni-detach again to finish it (DEL is idempotent)`,
+      clearCommand: 'kubectl cni-detach db-4 -n shop --ifname net1',
+    });
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toContain('freed net1 of pod shop/db-4 (network net): a DEL of it did not finish (a cni-detach or cni-gc stopped during it) (node node-2)\n');
+    expect(w.stdout()).toMatch(/^gc: freed 3 stale attachments, 0 alive$/m);
+    expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A).map((c) => c.env.CNI_NETNS)).toEqual(['/proc/9/ns/net']);
+    expect([...w.node2.files.keys()].filter((k) => k.includes(A))).toEqual([]);
+    expect(await recorded(w)).toEqual([]);
   });
 
   it('one whose DEL fails again is counted as could not be freed, with the reason (exit 1), not alive; its records stay', async () => {
@@ -1633,5 +1652,22 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       expect(`${w.stdout()}${w.stderr()}`).toContain(`${verb} the record of net1 of pod shop/db-1 (network net) on node node-2: its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, is past its time bound (2026-12-01T21:08:00Z, which it recorded), and node node-2 holds nothing of it (no intent, no result, no lock)`);
     }
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+});
+
+describe('otherHostWithinBound: another host\'s write-ahead within its bound (one rule for cni-detach, cni-gc and cni-list)', () => {
+  const table = { host: 'vm', startOf: async (pid: number) => (pid === process.pid ? '42' : undefined) };
+  const at = Date.parse('2026-12-01T21:00:00Z');
+  it('is another host\'s (or no host\'s) record with an until not yet passed; never this host\'s, one past its until, or one without until', async () => {
+    const other = { by: { host: 'laptop-2', pid: 77 }, until: '2026-12-01T21:08:00Z' };
+    const cases: [Parameters<typeof recordedCommand>[0], number, boolean][] = [
+      [other, at, true],
+      [{ until: other.until }, at, true],
+      [other, Date.parse('2026-12-01T21:08:01Z'), false],
+      [{ by: other.by }, at, false],
+      [{ by: { host: 'vm', pid: process.pid, start: '42' }, until: other.until }, at, false],
+      [{ by: { host: 'vm', pid: 999999, start: '1' }, until: other.until }, at, false],
+    ];
+    for (const [r, now, want] of cases) expect(otherHostWithinBound(r, await recordedCommand(r, table, now)), JSON.stringify([r, now])).toBe(want);
   });
 });

@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attach, check, detach, planRecorded, readAhead } from '../../src/cni/attach.js';
-import { ResultCache, intentPath, lockPath } from '../../src/cni/cache.js';
+import { ResultCache, deletingPath, intentPath, lockPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
-import { BusyError, NotFoundError } from '../../src/errors.js';
+import { BusyError, NotFoundError, UnreachableError } from '../../src/errors.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { fakeOwner } from '../fakes/executor.js';
 
@@ -28,10 +28,13 @@ import { fakeOwner } from '../fakes/executor.js';
 class CountingNode extends ShellExecutor {
   readonly where = 'counting node';
   readonly commands: string[][] = [];
+  /** When it answers true after a command ran, the node is lost before its answer came back (UnreachableError). */
+  lostAfter?: () => boolean;
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     this.commands.push(argv);
     argv = opts.prelude ? withPrelude(argv, opts.prelude) : argv;
     const r = await execa(argv[0]!, argv.slice(1), { env: opts.env ?? this.baseEnv(), extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
+    if (this.lostAfter?.()) throw new UnreachableError('the session was lost before it told how the command ended');
     return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false };
   }
 }
@@ -45,9 +48,11 @@ afterEach(async () => {
 });
 
 const CID = 'sandbox0123456789';
+/** The round trips of a detach of a 2-plugin chain on a node, as measured before DEL marks (the look-up, then the lock and first DEL, the second DEL, the removals and unlock). */
+const TRIPS_DETACH_2 = 4;
 
 /** Plugins that print a result on ADD; "first" checks that the intent was written before it ran. */
-async function world(plugins: string[], o: { cniVersion?: string; status?: string } = {}) {
+async function world(plugins: string[], o: { cniVersion?: string; status?: string; del?: string } = {}) {
   const bin = join(dir, 'bin');
   const cacheDir = join(dir, 'cache');
   await mkdir(bin, { recursive: true });
@@ -56,7 +61,7 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
     const result = `{"cniVersion":"1.0.0","interfaces":[{"name":"net1","sandbox":"/proc/1/ns/net"}],"ips":[{"address":"198.18.0.${i + 2}/24","interface":0}]}`;
     const mustHaveIntent = i === 0 ? `[ -e '${intent}' ] || { echo '{"code":999,"msg":"no intent before ADD"}'; exit 1; }\n` : '';
     const v11 = o.cniVersion === '1.1.0' ? { version: `echo '{"cniVersion":"1.1.0","supportedVersions":["1.0.0","1.1.0"]}'`, status: `echo "STATUS ${name}" >> '${join(dir, 'calls')}'; ${o.status ?? 'exit 0'}` } : {};
-    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo "ADD ${name}" >> '${join(dir, 'calls')}'; echo '${result}'`, del: `echo "DEL ${name}" >> '${join(dir, 'calls')}'`, ...v11 });
+    await fakePlugin(bin, name, { add: `${mustHaveIntent}echo "ADD ${name}" >> '${join(dir, 'calls')}'; echo '${result}'`, del: `echo "DEL ${name}" >> '${join(dir, 'calls')}'${o.del ? `; ${o.del.replaceAll('NAME', name)}` : ''}`, ...v11 });
   }
   const cniVersion = o.cniVersion ?? '1.0.0';
   const conf = plugins.length === 1
@@ -130,6 +135,34 @@ describe('node round trips (exec/batch.ts)', () => {
       expect(await w.left('cni-attach/locks')).toEqual([]);
     });
   }
+
+  it('a detach\'s DEL mark rides on its first DEL and goes with its result: the same round trips as without it (1 + 2 look-up and unlock + 1 per plugin)', async () => {
+    const mark = deletingPath(join(dir, 'cache'), { network: 'net', containerId: CID, ifname: 'net1' });
+    const w = await world(['first', 'second'], { del: `[ -e '${mark}' ] && echo "mark seen by NAME" >> '${join(dir, 'calls')}'; exit 0` });
+    await w.attachOnNode();
+    const d = await w.detachOnNode();
+    expect(d.trips).toBe(TRIPS_DETACH_2);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter((l) => !l.startsWith('ADD'))).toEqual(['DEL second', 'mark seen by second', 'DEL first', 'mark seen by first']);
+    expect(await w.left('cni-attach/deleting')).toEqual([]);
+    expect(await w.left('results')).toEqual([]);
+  });
+
+  it('a detach whose node is lost during its DEL (a plugin\'s process killed there) leaves its mark with its result, and the next detach finishes both', async () => {
+    const [arm, lost] = [join(dir, 'arm'), join(dir, 'lost')];
+    const w = await world(['first', 'second'], { del: `[ -e '${arm}' ] && [ NAME = first ] && touch '${lost}'; exit 0` });
+    await w.attachOnNode();
+    w.node.lostAfter = () => existsSync(lost);
+    await writeFile(arm, '');
+    await expect(w.detachOnNode()).rejects.toThrow(UnreachableError);
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
+    expect(await w.left('cni-attach/deleting')).toEqual([`net-${CID}-net1`]);
+    await rm(arm);
+    await rm(lost);
+    await rm(join(w.cacheDir, 'cni-attach/locks'), { recursive: true, force: true });
+    await w.detachOnNode();
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/deleting')).toEqual([]);
+  });
 
   for (const plugins of [['first'], ['first', 'second']]) {
     it(`a CNI 1.1 list, ${plugins.length} plugin(s): STATUS is read ahead with VERSION, so the attach still takes at most 2 + ${plugins.length}`, async () => {
