@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, rollbackTimeoutMs, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -108,7 +108,9 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
 async function lockOutsideGc(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, gc?: GcTurn): Promise<Lock> {
   let waited: { began: number; holder: Busy } | undefined;
   for (;;) {
-    const taken = await cache.lock(rt.containerId, rt.ifname, ctx.timeoutMs);
+    // an ADD's work may end in its rollback, whose DELs have a limit of their own (rollbackTimeoutMs): the lock's limit
+    // on a node reached by commands covers the longer of the two
+    const taken = await cache.lock(rt.containerId, rt.ifname, gc?.command === 'ADD' ? rollbackTimeoutMs(ctx.timeoutMs) : ctx.timeoutMs);
     if ('busy' in taken) throw busyError(rt.ifname, describe, taken.busy, cache);
     const running = gc ? await gcRunning(cache, gc.list).catch(async (e: unknown) => {
       await taken.lock.release();
@@ -457,7 +459,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       // An attachment we cannot record (or that the user stopped) is one nobody could detach: undo it.
       let rollbackError: string | undefined;
       try {
-        await delChain(ctx, resolved, rt, result);
+        await delChain(rollbackContext(ctx), resolved, rt, result);
         await cache.removeIntent(key);
       } catch (d) {
         rollbackError = `rolling back also failed: ${(d as Error).message}`;

@@ -104,6 +104,13 @@ describe('attach', () => {
     await attach(node, cache, req);
     expect(seen).toEqual(['fake-host 4242 100 limit=70s\n']);
     expect(await detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })).toHaveLength(1);
+    // a tight --timeout: the attach's work may end in a rollback whose DELs get at least the default limit
+    // (chain.ts rollbackTimeoutMs), and its lock covers them (before: limit=11s, free while a rollback DEL could run);
+    // a detach's lock keeps its own limit
+    seen.length = 0;
+    await attach({ ...ctx, timeoutMs: 1000 }, cache, req);
+    expect(await detach({ ...ctx, timeoutMs: 1000 }, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })).toHaveLength(1);
+    expect(seen).toEqual(['fake-host 4242 100 limit=70s\n', 'fake-host 4242 100 limit=11s\n']);
     // an attach lost during its ADD: its intent stays, and its lock (its CLI, pid 78, is gone; the ADD may still run)
     exec.files.set(intentPath(CACHE, key), JSON.stringify({ kind: 'cniCacheV1', containerId: 'c1', config: Buffer.from(list.bytes).toString('base64'), ifName: 'eth1', networkName: 'net', netns: NS }));
     exec.files.set(lock, 'fake-host 78 5000 limit=70s\n');
