@@ -606,7 +606,7 @@ describe('-l / --all: many pods', () => {
     const w = many(12);
     for (let i = 1; i <= 12; i++) w.runtime.sandboxes.delete(`shop/web-${i}`);
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
-    expect(w.stdout()).toMatch(/^eth1 attached to 0 of 12 pods; 12 failed \((shop\/web-\d+, ){5}… and 7 more\)\n$/);
+    expect(w.stdout()).toMatch(/^eth1 attached to 0 of 12 pods; 12 failed \((shop\/web-\d+, ){5}… and 7 more: each one's line on stderr names it, -o json lists every pod\)\n$/);
     const err = w.stderr().trim().split('\n');
     expect(err).toHaveLength(13);
     expect(err.at(-1)).toBe('error: attach failed for 12 of 12 pods');
