@@ -9,7 +9,7 @@ import { checkCommand } from '../../src/cli/check.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
-import { addAttachingRecord, addRecord, attachmentRecord, listRecords, readRecords, reconcileRecords, recordKey, recordName, removeEmptyRecordMaps, removeRecordKeys, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, attachmentRecord, listRecords, readRecords, reconcileRecords, recordKey, recordName, removeEmptyRecordMaps, removeRecordKeys, removeRecords, writeAheadUntil, type AttachmentRecord } from '../../src/resolve/records.js';
 import { AlreadyExistsError } from '../../src/resolve/kube.js';
 import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
@@ -38,6 +38,12 @@ describe('records', () => {
     await removeRecords(kube, 'kube-system', 'node-2', [{ containerId: 'c'.repeat(64), ifname: 'net1' }]);
     expect((await listRecords(kube, 'kube-system')).map((r) => r.ifname)).toEqual(['net2']);
     await removeRecords(kube, 'kube-system', 'node-9', [{ containerId: 'x', ifname: 'y' }]); // no ConfigMap: fine
+  });
+
+  it('a write-ahead\'s until covers its rollback\'s DELs at their own limit (cni/chain.ts rollbackTimeoutMs), not the --timeout of its ADDs', () => {
+    // one plugin, --timeout 20ms, --request-timeout 30s: 2 runs of 20 ms, a rollback DEL of 60 s, 8 requests, the margin
+    expect(writeAheadUntil(0, 1, 20, 30_000, 60_000)).toBe(new Date(Math.ceil((40 + 60_000 + 240_000 + 60_000) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    expect(writeAheadUntil(0, 2, 90_000, 30_000)).toBe(new Date((5 * 90_000 + 240_000 + 60_000)).toISOString().replace(/\.\d{3}Z$/, 'Z'));
   });
 
   it('a node name too long for a ConfigMap name is hashed', () => {
@@ -940,7 +946,8 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     // attachments and leases left in /srv/x with nothing to find them
     for (const args of [['--dry-run'], [], ['--node', 'node-2']]) {
       expect(await w.cli(gcCommand, args), w.stderr()).toBe(0);
-      expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: its pod is gone, but it names cache dir /srv/x, not /var/lib/cni (read by this gc), where its node keeps it; `kubectl cni-gc --cache-dir /srv/x` frees it\n');
+      // one note for the records of one dir (before: one note each)
+      expect(w.stderr()).toContain('note: kept 2 records that name cache dir /srv/x, not /var/lib/cni (read by this gc), where their nodes keep them: 2 where the pod is gone (shop/db-1 net1, shop/db-1 net2); `kubectl cni-gc --cache-dir /srv/x` frees them\n');
       expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 1 alive, 2 kept \(recorded in another cache dir\)$/m);
       expect(w.stdout()).not.toMatch(/forg[eo]t/);
       expect(await keys(w.kube)).toEqual(['node-2/db-1/', 'node-2/db-1/c', 'node-2/db-2/e']);
@@ -954,7 +961,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     // a dir its node does not trust (writable by others) is not offered: a record is not the user's word
     w.node2.modes.set('/srv/x', { uid: 1000, mode: 0o40777 });
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stderr()).toMatch(/^note: kept the record of net1 of pod shop\/db-1 .* where its node keeps it; no cni-gc for it is offered: a record is not your word, and .*\/srv\/x.* on node node-2$/m);
+    expect(w.stderr()).toMatch(/^note: kept 2 records that name cache dir \/srv\/x, .* where their nodes keep them: 2 where the pod is gone \(shop\/db-1 net1, shop\/db-1 net2\); no cni-gc for them is offered: a record is not your word, and .*\/srv\/x.* on node node-2$/m);
     expect(w.stderr()).not.toContain('--cache-dir /srv/x');
     w.node2.modes.delete('/srv/x');
     // the gc of that dir frees it there, and forgets its record; the live pod's stays
@@ -963,6 +970,42 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_CONTAINERID)).toEqual([C]);
     expect([...w.node2.files.keys()].filter((k) => k.includes(C))).toEqual([]);
     expect(await keys(w.kube)).toEqual(['node-2/db-2/e']);
+  });
+
+  it('every record gc would act on but cannot because of its cache dir is counted and said the same way: a live pod\'s interrupted attach and unsettled write-ahead, not only a gone pod\'s (tryout: 15 interrupted records of a --cache-dir X batch, plain gc "would free 0 stale attachments, 2 alive", no note)', async () => {
+    const w = twoNodes();
+    w.deps.hostname = () => 'laptop';
+    for (const [name, id] of [['db-3', E], ['db-4', G]] as const) {
+      w.kube.add(makePod({ name, namespace: 'shop', uid: `uid-${name}`, node: 'node-2' }));
+      w.runtime.add('shop', name, `uid-${name}`, { id, pid: 9, netnsPath: '/proc/9/ns/net' });
+    }
+    // db-3: an attach with --cache-dir /srv/x whose ADD and rollback failed (its intent there); db-4: one killed
+    // outright (its write-ahead never settled); db-1 (gone): attached there
+    put(w.node2, 'db-3', E, true, 'uid-db-3', '/srv/x');
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'db-3', uid: 'uid-db-3', node: 'node-2', ifname: 'net1', network: 'net', containerId: E, cacheDir: '/srv/x' }, { interrupted: true }));
+    put(w.node2, 'db-4', G, true, 'uid-db-4', '/srv/x');
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'db-4', uid: 'uid-db-4', containerId: '', addresses: [], cacheDir: '/srv/x', by: { host: 'laptop-2', pid: 77 } }));
+    put(w.node2, 'db-1', C, false, 'uid-db', '/srv/x');
+    await addRecord(w.kube, 'kube-system', rec({ containerId: C, cacheDir: '/srv/x' }));
+    const before = [...w.node2.files.keys()].sort();
+    for (const args of [['--dry-run'], []]) {
+      expect(await w.cli(gcCommand, args), w.stderr()).toBe(0);
+      // before: "gc: would free 0 stale attachments, 0 alive, 1 kept (recorded in another cache dir)", db-3 and db-4 unsaid
+      expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 0 alive, 3 kept \(recorded in another cache dir\)$/m);
+      expect(w.stderr()).toContain('note: kept 3 records that name cache dir /srv/x, not /var/lib/cni (read by this gc), where their nodes keep them: 1 where an attach of it was interrupted (shop/db-3 net1), 1 where the attach has not settled its record (attaching) (shop/db-4 net1), 1 where the pod is gone (shop/db-1 net1); `kubectl cni-gc --cache-dir /srv/x` frees them\n');
+      expect([...w.node2.files.keys()].sort()).toEqual(before);
+      expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    }
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { records: { otherCacheDir: { target: string; why: string; gcCommand: string }[] } }).records.otherCacheDir.map((e) => [e.target, e.why, e.gcCommand])).toEqual([
+      ['pod shop/db-3', 'an attach of it was interrupted', 'kubectl cni-gc --cache-dir /srv/x'],
+      ['pod shop/db-4', 'its attach has not settled its record (attaching)', 'kubectl cni-gc --cache-dir /srv/x'],
+      ['pod shop/db-1', 'its pod is gone', 'kubectl cni-gc --cache-dir /srv/x'],
+    ]);
+    // the gc it offers frees the interrupted attach from its intent there (the write-ahead of another host's command stays, said)
+    expect(await w.cli(gcCommand, ['--cache-dir', '/srv/x']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-3 \(network net\): an attach of it was interrupted \(node node-2\)$/m);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-1 \(network net\): the pod is gone \(node node-2\)$/m);
   });
 
   it('records cni-gc writes name the cache dir it read; a gc of another dir that visits the node does not forget them', async () => {
