@@ -17,7 +17,9 @@ import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, onQuit, type ExitCodeValue, type Io } from './main.js';
 import { invalidArgument, type CommonFlags } from './options.js';
 import { load } from './load.js';
-import { listCommandLine } from './output.js';
+import { listCommandLine, someNames } from './output.js';
+
+export { NAMED_AT_MOST, someNames } from './output.js';
 import { withUserSelector } from './targets.js';
 
 /**
@@ -186,20 +188,6 @@ export interface StopWords {
 /** The pods of a batch that failed by themselves and left their change recorded, when words counts them. */
 function failedRecorded<T>(outcomes: PodOutcome<T>[], words: StopWords): string[] {
   return words.failedRecorded ? outcomes.filter((o) => o.state === 'failed' && o.left === 'recorded').map((o) => o.pod) : [];
-}
-
-/** How many pods a summary names in each of its groups; each pod's own progress line names every one. */
-export const NAMED_AT_MOST = 5;
-
-/**
- * The first NAMED_AT_MOST of pods, then how many more: "ns/a, ns/b" or "ns/a, …, ns/e, … and 95 more" (`where`, when
- * given, after it: where the pods not named are named). One more than NAMED_AT_MOST is named rather than counted ("…
- * and 1 more" said less than the name: an outside tester's summary of 6 pods named 5, the 6th only on stderr). A
- * summary of 1 000 pods stays one readable line; -o json names every pod.
- */
-export function someNames(pods: string[], where = ''): string {
-  if (pods.length <= NAMED_AT_MOST + 1) return pods.join(', ');
-  return `${pods.slice(0, NAMED_AT_MOST).join(', ')}, … and ${pods.length - NAMED_AT_MOST} more${where}`;
 }
 
 /** Where a batch summary's pods not named are (someNames' `where`): each pod's own progress line, and -o json. */

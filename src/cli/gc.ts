@@ -15,7 +15,7 @@ import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, someNames, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
@@ -610,10 +610,10 @@ async function keptElsewhere(flags: GcFlags, recs: AttachmentRecord[], why: (r: 
 /**
  * The kept records of another cache dir in gc's notes (Elsewhere): one note per cache dir and what frees its records
  * (the cni-gc giving it, or why none is offered) — what each is, where it says it is, and what frees it; several in one
- * note, by what gc would do with them, NAMED_AT_MOST named each (bulk.ts someNames; -o json lists every one): an
+ * note, by what gc would do with them, NAMED_AT_MOST named each (output.ts someNames; -o json lists every one): an
  * outside tester's 15 such records would have been 15 notes.
  */
-function describeElsewhere(flags: GcFlags, kept: Elsewhere[], someNames: (names: string[]) => string): string[] {
+function describeElsewhere(flags: GcFlags, kept: Elsewhere[]): string[] {
   const groups = new Map<string, Elsewhere[]>();
   for (const e of kept) {
     const k = `${e.cacheDir}\0${e.command ?? ''}\0${e.untrusted ?? ''}`;
@@ -1292,10 +1292,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       }
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
-      if (elsewhere.length) {
-        const { someNames } = await import('./bulk.js');
-        for (const line of describeElsewhere(flags, elsewhere, someNames)) deps.io.err(`note: ${line}\n`);
-      }
+      for (const line of describeElsewhere(flags, elsewhere)) deps.io.err(`note: ${line}\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);
