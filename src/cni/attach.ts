@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, rollbackTimeoutMs, runsGc, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -82,7 +82,7 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
   const lock = await lockOutsideGc(ctx, cache, rt, describe, gc);
   let failed = false;
   try {
-    return await fn(lock, { ...ctx, beforeRun: () => lock.renew() });
+    return await fn(lock, { ...ctx, beforeRun: (ms) => lock.renew(ms) });
   } catch (e) {
     failed = true;
     throw e;
@@ -108,9 +108,8 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
 async function lockOutsideGc(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, gc?: GcTurn): Promise<Lock> {
   let waited: { began: number; holder: Busy } | undefined;
   for (;;) {
-    // an ADD's work may end in its rollback, whose DELs have a limit of their own (rollbackTimeoutMs): the lock's limit
-    // on a node reached by commands covers the longer of the two
-    const taken = await cache.lock(rt.containerId, rt.ifname, gc?.command === 'ADD' ? rollbackTimeoutMs(ctx.timeoutMs) : ctx.timeoutMs);
+    // (a rollback's DELs, whose limit is their own, write theirs into it as they begin: withLock's beforeRun)
+    const taken = await cache.lock(rt.containerId, rt.ifname, ctx.timeoutMs);
     if ('busy' in taken) throw busyError(rt.ifname, describe, taken.busy, cache);
     const running = gc ? await gcRunning(cache, gc.list).catch(async (e: unknown) => {
       await taken.lock.release();

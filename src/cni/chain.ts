@@ -31,10 +31,11 @@ export interface ChainContext {
    */
   hold?: () => () => void;
   /**
-   * Awaited before each plugin run: under an attachment's lock on a node reached by commands, the lock's renewal
-   * (exec/lock.ts Lock.renew), so that its time limit counts from the run that may outlive this process.
+   * Awaited before each plugin run, given its time limit: under an attachment's lock on a node reached by commands, the
+   * lock's renewal (exec/lock.ts Lock.renew), so that its time limit — that run's — counts from the run that may
+   * outlive this process.
    */
-  beforeRun?: () => Promise<void>;
+  beforeRun?: (timeoutMs: number) => Promise<void>;
   /**
    * Set when cniPath is not the user's own but came from elsewhere (a record in the cluster: the CLI knows which):
    * then nothing runs from it until the node says its directories and plugins may be trusted (NodeFiles
@@ -61,7 +62,7 @@ export async function checkPathTrusted(ctx: ChainContext): Promise<void> {
 
 /** One plugin run of the chain (invoke.ts invokePlugin), after ctx.beforeRun. */
 async function invoke(ctx: ChainContext, run: PluginRun): Promise<JsonObject | undefined> {
-  await ctx.beforeRun?.();
+  await ctx.beforeRun?.(run.timeoutMs);
   return invokePlugin(ctx.exec, run, ctx.note);
 }
 
