@@ -6,7 +6,7 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -1294,8 +1294,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (interrupted: its command is gone) with the command that clears it', async () => {
     const w = await world();
     const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
-    // a plugin time limit of 3 s: what the quit left running on the node (the slow DEL) ends then, and the lock is free
-    // 3 s + the grace after
+    // a plugin time limit of 3 s; the rollback's DELs have at least 60 s (cni/chain.ts rollbackTimeoutMs): what the quit
+    // left running on the node (the slow DEL) may run that long, and its lock is free 60 s + the grace after
     const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath, '--timeout', '3s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
     run.kill('SIGINT');
@@ -1322,6 +1322,12 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const first = await runCli('gc', pasted);
     expectOk(first);
     expect(first.stdout).toMatch(/, 1 busy \(left for a later run\)/);
+    // the lock holds the rollback DEL's limit, not --timeout's (before: free 13 s after, while that DEL could run on)
+    expect(Number(/its lock is free in (\d+)s/.exec(first.stderr)?.[1]), first.stderr).toBeGreaterThan(50);
+    // that DEL was killed above (killAll): its limit passing is the lock's age on the node
+    const locks = `${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/locks`;
+    const old = new Date(Date.now() - 71_000);
+    for (const f of await readdir(locks)) await utimes(join(locks, f), old, old);
     const freed = await untilFree('gc', pasted, { first, busy, ms: 30_000 });
     expectOk(freed);
     expect(freed.stdout).toMatch(/^freed net1 of pod shop\/web-1 /m);
