@@ -63,7 +63,8 @@ function writeAhead(job: Job, pod: Pod): Ahead {
       // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does; and
       // until when it can, for the hosts that cannot see it (another laptop's cni-detach answers busy until then)
       const start = await thisHost.start();
-      const until = writeAheadUntil(Date.now(), job.conf.list.plugins.length, job.p.ctx.timeoutMs, parseRequestTimeout(job.flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT));
+      const { rollbackTimeoutMs } = await import('../cni/chain.js');
+      const until = writeAheadUntil(Date.now(), job.conf.list.plugins.length, job.p.ctx.timeoutMs, parseRequestTimeout(job.flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT), rollbackTimeoutMs(job.p.ctx.timeoutMs));
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
         // the name its network-status entry will carry, when not the network's: what cni-gc writes if this command goes before it does

@@ -17,7 +17,9 @@ import type { Deps } from './context.js';
 import { describeError, ExitCode, exitCodeOf, onQuit, type ExitCodeValue, type Io } from './main.js';
 import { parseIntFlag, type CommonFlags } from './options.js';
 import { load } from './load.js';
-import { listCommandLine } from './output.js';
+import { listCommandLine, someNames } from './output.js';
+
+export { NAMED_AT_MOST, someNames } from './output.js';
 import { withUserSelector } from './targets.js';
 
 /**
@@ -189,17 +191,8 @@ function failedRecorded<T>(outcomes: PodOutcome<T>[], words: StopWords): string[
   return words.failedRecorded ? outcomes.filter((o) => o.state === 'failed' && o.left === 'recorded').map((o) => o.pod) : [];
 }
 
-/** How many pods a summary names in each of its groups; each pod's own progress line names every one. */
-export const NAMED_AT_MOST = 5;
-
-/**
- * The first NAMED_AT_MOST of pods, then how many more: "ns/a, ns/b" or "ns/a, …, ns/e, … and 95 more". A summary of
- * 1 000 pods stays one readable line; -o json names every pod.
- */
-export function someNames(pods: string[]): string {
-  const shown = pods.slice(0, NAMED_AT_MOST).join(', ');
-  return pods.length > NAMED_AT_MOST ? `${shown}, … and ${pods.length - NAMED_AT_MOST} more` : shown;
-}
+/** Where a batch summary's pods not named are (someNames' `where`): each pod's own progress line, and -o json. */
+const NAMED_ELSEWHERE = ': each one\'s line on stderr names it, -o json lists every pod';
 
 /**
  * What the user's signal did to the batch, or undefined when it did nothing to it: "stopped by SIGTERM: 1 rolled
@@ -211,7 +204,7 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   // the signal came before any pod changed anything (e.g. while the agents started): say so first
   const groups: string[] = outcomes.every((o) => o.state === 'not started') ? ['nothing changed'] : [];
   const group = (pods: PodOutcome<T>[], what: string, hint?: string) => {
-    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod))}${hint ? `; ${hint}` : ''})` : ''}`);
+    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod), what === 'not started' ? ': -o json lists every pod' : NAMED_ELSEWHERE)}${hint ? `; ${hint}` : ''})` : ''}`);
   };
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
@@ -234,7 +227,7 @@ export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: 
   const kept = failedRecorded(outcomes, words);
   const stoppedKept = outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded').map((o) => o.pod);
   const failedText = failed.length
-    ? `${failed.length} failed (${someNames(failed)})${kept.length ? `, ${kept.length} ${words.failedRecorded!.what}${kept.length < failed.length ? ` (${someNames(kept)})` : ''}` : ''}`
+    ? `${failed.length} failed (${someNames(failed, NAMED_ELSEWHERE)})${kept.length ? `, ${kept.length} ${words.failedRecorded!.what}${kept.length < failed.length ? ` (${someNames(kept, NAMED_ELSEWHERE)})` : ''}` : ''}`
     : undefined;
   const undo = words.failedRecorded && (kept.length || stoppedKept.length) ? words.failedRecorded.undo([...stoppedKept, ...kept], outcomes as PodOutcome<unknown>[]) : undefined;
   const parts = [stopText(outcomes, words, true), failedText, undo].filter(Boolean);

@@ -133,7 +133,7 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
         if (e instanceof NotFoundError && !gone.has(e) && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe!);
         // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used
-        const hint = e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec) : undefined;
+        const hint = e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordedCacheDirHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, on.ctx.exec, 'cni-check') : undefined;
         if (hint) (e as Error).message += `; ${hint}`;
         // nothing in the cache dir read, while the cluster still records it there (a detach stopped after its DEL)
         const left = !hint && e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordLeftHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, req.ways?.detach ?? waysOut({ namespace: lookedUp.namespace, name: lookedUp.name }, p.ifname, flags).detach) : undefined;

@@ -7,7 +7,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { formatData, gcCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
 import { hold, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -76,22 +76,24 @@ async function recordedElsewhere(job: Job, pod: PodLookup, cache: ResultCache, e
       ? new RecordedElsewhere(`${said}, which is not offered: a record is not your word, and ${r.untrusted}`)
       : new RecordedElsewhere(`${said}: give --cache-dir ${shellQuote(r.cacheDir)}`, r.cacheDir);
   }
-  const hint = await recordedCacheDirHint(job.api, job.flags, pod.namespace, pod.name, uid, cache.dir, exec);
+  const hint = await recordedCacheDirHint(job.api, job.flags, pod.namespace, pod.name, uid, cache.dir, exec, 'cni-detach');
   return hint ? new RecordedElsewhere(`nothing is attached as ${job.p.ifname} in ${pod.describe} (no cache entry under ${cache.named(`${cache.dir}/results`)}); ${hint}`) : undefined;
 }
 
 /**
  * A batch's words for its pods whose record names another --cache-dir, one group per dir, at most NAMED_AT_MOST pods
- * named in each (bulk.ts someNames): "2 recorded with --cache-dir /var/lib/cni (shop/a, shop/b): give --cache-dir
- * /var/lib/cni"; '' when none.
+ * named in each (bulk.ts someNames), with the batch's own command given that dir (its node trusts it: recordedElsewhere),
+ * to paste: "2 recorded with --cache-dir /srv/x (shop/a, shop/b): `kubectl cni-detach -l app=web -n shop --ifname net1
+ * --cache-dir /srv/x` detaches them" (before: "give --cache-dir /srv/x"); '' when none. `batch`: the batch's selector
+ * and namespace (undefined: -A).
  */
-function otherCacheDirs(outcomes: PodOutcome<Outcome>[]): string {
+function otherCacheDirs(outcomes: PodOutcome<Outcome>[], flags: Job['flags'], batch: { namespace: string | undefined; selector: string | undefined }): string {
   const by = new Map<string, string[]>();
   for (const o of outcomes) {
     const dir = recordedIn(o);
     if (dir !== undefined) by.set(dir, [...(by.get(dir) ?? []), o.pod]);
   }
-  return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): give --cache-dir ${shellQuote(dir)}`).join('');
+  return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): \`${detachCommandLine(batch, flags.ifname!, { ...flags, cacheDir: dir })}\` detaches ${pods.length === 1 ? 'it' : 'them'}`).join('');
 }
 
 /**
@@ -281,12 +283,22 @@ async function attemptsOf(job: Job, pod: PodLookup, all: AttachmentRecord[], dir
  * cni-gc that frees them (they belong to a pod that is gone; this detach does not touch another pod's attachment).
  * Records that cannot be read add nothing.
  */
+/**
+ * The flags of a command printed for record `r`: `flags` with the cache dir the record names when it is another than
+ * the one `flags` reads (resolve/records.ts recordedIn), as --cache-dir — the command reads where its node keeps it
+ * (a cni-gc of another dir keeps the record).
+ */
+async function recordFlags(flags: Job['flags'], r: AttachmentRecord): Promise<Job['flags']> {
+  const { recordedIn, recordCacheDir } = await import('../resolve/records.js');
+  return recordedIn(r, flags.cacheDir) ? flags : { ...flags, cacheDir: recordCacheDir(r) };
+}
+
 async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<void> {
   const { listRecords } = await import('../resolve/records.js');
   const m = pod.metadata!;
   const older = (await listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system').catch(() => [])).filter((r) => r.namespace === m.namespace && r.pod === m.name && r.ifname === ifname && r.uid !== m.uid);
   for (const r of older) {
-    job.deps.io.err(`note: the cluster records ${ifname} of an earlier pod ${r.namespace}/${r.pod} (uid ${r.uid}, node ${r.node}), replaced since: \`${gcCommandLine(job.flags)}\` frees it\n`);
+    job.deps.io.err(`note: the cluster records ${ifname} of an earlier pod ${r.namespace}/${r.pod} (uid ${r.uid}, node ${r.node}), replaced since: \`${gcCommandLine(await recordFlags(job.flags, r))}\` frees it\n`);
   }
 }
 
@@ -375,14 +387,20 @@ async function gonePodsRecords(job: Job, namespace: string | undefined): Promise
     const [all, pods] = await Promise.all([r.listRecords(job.api!, job.flags.agentNamespace ?? 'kube-system'), job.api!.listPods(namespace)]);
     const live = new Map(pods.map((p) => [`${p.metadata?.namespace ?? namespace}/${p.metadata?.name}`, { ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) }]));
     // -A (namespace undefined): the records of every namespace, named NAMESPACE/POD
-    const gone = [...new Set(all.filter((rec) => (namespace === undefined || rec.namespace === namespace) && rec.ifname === job.p.ifname && r.recordedPodGone(rec, live)).map((rec) => (namespace === undefined ? `${rec.namespace}/${rec.pod}` : rec.pod)))].sort();
-    if (gone.length === 0) return;
-    const one = gone.length === 1;
-    const of = namespace === undefined ? 'any namespace' : `namespace ${namespace}`;
-    job.deps.io.err(
-      `note: ${one ? `a pod of ${of} that no longer exists still has` : `${gone.length} pods of ${of} that no longer exist still have`} ${job.p.ifname} recorded (${shown(someNames(gone))}): ` +
-        `no selector matches a gone pod, so this batch did not look at ${one ? 'it' : 'them'}; \`${gcCommandLine(job.flags)}\` frees ${one ? 'it' : 'them'} (\`kubectl cni-list ${namespace === undefined ? '-A' : `-n ${shellQuote(namespace)}`}\` shows ${one ? 'it' : 'them'})\n`,
-    );
+    const recs = all.filter((rec) => (namespace === undefined || rec.namespace === namespace) && rec.ifname === job.p.ifname && r.recordedPodGone(rec, live));
+    // one note per cache dir the records name: the cni-gc that frees them reads that one (a gc of another keeps them)
+    const byDir = new Map<string, AttachmentRecord[]>();
+    for (const rec of recs) byDir.set(r.recordCacheDir(rec), [...(byDir.get(r.recordCacheDir(rec)) ?? []), rec]);
+    for (const these of byDir.values()) {
+      const gone = [...new Set(these.map((rec) => (namespace === undefined ? `${rec.namespace}/${rec.pod}` : rec.pod)))].sort();
+      const one = gone.length === 1;
+      const of = namespace === undefined ? 'any namespace' : `namespace ${namespace}`;
+      const own = await recordFlags(job.flags, these[0]!);
+      job.deps.io.err(
+        `note: ${one ? `a pod of ${of} that no longer exists still has` : `${gone.length} pods of ${of} that no longer exist still have`} ${job.p.ifname} recorded (${shown(someNames(gone))}): ` +
+          `no selector matches a gone pod, so this batch did not look at ${one ? 'it' : 'them'}; \`${gcCommandLine(own)}\` frees ${one ? 'it' : 'them'} (\`${namespace === undefined ? listCommandLine({ ...own, selector: undefined }).replace(/^kubectl cni-list/, 'kubectl cni-list -A') : listCommandLine({ ...own, selector: undefined, namespace })}\` shows ${one ? 'it' : 'them'})\n`,
+      );
+    }
   } catch {
     /* an index that cannot be read says nothing here: the batch stands */
   }
@@ -445,7 +463,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
         const none = outcomes.filter(nothing).length;
         const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
         const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
-        deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${none ? `, ${none} had nothing attached` : ''}${also}`, words)}${otherCacheDirs(outcomes)}\n`);
+        deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${none ? `, ${none} had nothing attached` : ''}${also}`, words)}${otherCacheDirs(outcomes, flags, { namespace, selector: flags.all ? undefined : flags.selector })}\n`);
       }
       return true;
     };

@@ -15,7 +15,7 @@ import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, someNames, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
@@ -159,7 +159,10 @@ interface PassOutcome {
   unchecked: Classified[];
   /** Records that say something else than what their node holds under their key (recordAgainstNode): used for nothing. */
   mismatched: Mismatched[];
-  /** Gone pods' records that name another cache dir than the one gc read: kept, each said with the gc that frees it. */
+  /**
+   * Records gc would act on that name another cache dir than the one it read — a gone pod's, an interrupted attach's,
+   * a write-ahead never settled (of a live pod: its node would be visited) —: kept, said with the gc that frees them.
+   */
   elsewhere: Elsewhere[];
   /**
    * Write-ahead records forgotten (with --dry-run: to forget) as records of attaches that left nothing on their node,
@@ -183,14 +186,19 @@ interface PassOutcome {
 }
 
 /**
- * A gone pod's record that names another cache dir than the one this gc read (resolve/records.ts recordedIn): kept,
- * untouched — its node keeps the attachment and its lease there, which this gc did not look at. Said with the cni-gc
- * that frees it, offered only once its node trusts that dir by the rule its plugin dirs are held to (exec/trust.ts,
- * as cli/targets.ts recordedCacheDirHint offers a detach's): a record is not the user's word, and a cache dir decides
- * with what config root runs the plugins there.
+ * A record gc would act on — a gone pod's, or a live pod's unfinished attach (interrupted, or a write-ahead never
+ * settled) — that names another cache dir than the one this gc read (resolve/records.ts recordedIn): kept, untouched —
+ * its node keeps the attachment (or the attempt) and its lease there, which this gc did not look at. Counted (the
+ * summary's "kept (recorded in another cache dir)") and said with the cni-gc that frees it, offered only once its
+ * node trusts that dir by the rule its plugin dirs are held to (exec/trust.ts, as cli/targets.ts recordedCacheDirHint
+ * offers a detach's): a record is not the user's word, and a cache dir decides with what config root runs the plugins
+ * there. (Before, only a gone pod's was: an outside tester's 15 interrupted records of a `--cache-dir X` batch made a
+ * plain gc say "would free 0 stale attachments", no note.)
  */
 interface Elsewhere {
   record: AttachmentRecord;
+  /** What gc would do with it, in its note's words: "its pod is gone", "an attach of it was interrupted", …. */
+  why: string;
   cacheDir: string;
   /** The cni-gc that frees it (its cache dir given), when its node trusts that dir; else undefined and `untrusted` says why. */
   command?: string;
@@ -282,7 +290,10 @@ async function recordsPass(
   const { CACHE_KIND } = await import('../cni/cache.js');
   const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
-  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && records.recordedPodGone(r, live));
+  // every record of another cache dir that gc would act on: a gone pod's, a live pod's unfinished attach (Elsewhere)
+  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching));
+  const whyElsewhere = (r: AttachmentRecord): string =>
+    records.recordedPodGone(r, live) ? 'its pod is gone' : r.interrupted ? 'an attach of it was interrupted' : 'its attach has not settled its record (attaching)';
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
   // (a live pod's record on another node than the API's for it is no attachment on that node: said, not counted)
@@ -338,10 +349,10 @@ async function recordsPass(
       for (const r of todo) out.failed.push({ stale: stale(r), error: e });
       for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
       if (todo.length === 0 && pending.length === 0) out.unreached.push({ node, error: e });
-      out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), node, undefined)));
+      out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, undefined)));
       return;
     }
-    out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), node, exec)));
+    out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, exec)));
     const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
     // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own: then
     // they run only once that node trusts the path (a record is not the user's word: cli/context.ts cniPathFrom). What
@@ -592,11 +603,12 @@ function attemptStale(r: AttachmentRecord, kind: CacheEntry['kind']): Freed {
 }
 
 /**
- * The gone pods' records of `node` (`recs`) that name another cache dir than gc read, as Elsewhere: each dir checked
- * once on the node (`exec`; undefined: it could not be reached) by exec/trust.ts's rule before a cni-gc giving it is
- * offered. The default dir is offered unchecked: that command gives no --cache-dir, nothing of the record's.
+ * The records of `node` (`recs`) gc would act on that name another cache dir than gc read, as Elsewhere (`why` says
+ * what it would do with each): each dir checked once on the node (`exec`; undefined: it could not be reached) by
+ * exec/trust.ts's rule before a cni-gc giving it is offered. The default dir is offered unchecked: that command gives
+ * no --cache-dir, nothing of the record's.
  */
-async function keptElsewhere(flags: GcFlags, recs: AttachmentRecord[], node: string, exec: Executor | undefined): Promise<Elsewhere[]> {
+async function keptElsewhere(flags: GcFlags, recs: AttachmentRecord[], why: (r: AttachmentRecord) => string, node: string, exec: Executor | undefined): Promise<Elsewhere[]> {
   const [{ recordCacheDir, DEFAULT_CACHE_DIR }, { cacheDirsOf }] = await Promise.all([import('../resolve/records.js'), import('../cni/cache.js')]);
   const checked = new Map<string, Promise<string | undefined>>();
   const check = (dir: string): Promise<string | undefined> => {
@@ -608,14 +620,31 @@ async function keptElsewhere(flags: GcFlags, recs: AttachmentRecord[], node: str
   return Promise.all(recs.map(async (record) => {
     const cacheDir = recordCacheDir(record);
     const untrusted = await check(cacheDir);
-    return untrusted ? { record, cacheDir, untrusted } : { record, cacheDir, command: gcCommandLine({ ...flags, cacheDir }) };
+    return untrusted ? { record, why: why(record), cacheDir, untrusted } : { record, why: why(record), cacheDir, command: gcCommandLine({ ...flags, cacheDir }) };
   }));
 }
 
-/** A kept record of another cache dir in gc's note (Elsewhere): what it is, where it says it is, and what frees it. */
-function describeElsewhere(flags: GcFlags, e: Elsewhere): string {
-  const what = `kept the record of ${describeRecord(e.record)}: its pod is gone, but it names cache dir ${shellQuote(e.cacheDir)}, not ${shellQuote(flags.cacheDir)} (read by this gc), where its node keeps it`;
-  return e.command ? `${what}; \`${e.command}\` frees it` : `${what}; no cni-gc for it is offered: a record is not your word, and ${e.untrusted}`;
+/**
+ * The kept records of another cache dir in gc's notes (Elsewhere): one note per cache dir and what frees its records
+ * (the cni-gc giving it, or why none is offered) — what each is, where it says it is, and what frees it; several in one
+ * note, by what gc would do with them, NAMED_AT_MOST named each (output.ts someNames; -o json lists every one): an
+ * outside tester's 15 such records would have been 15 notes.
+ */
+function describeElsewhere(flags: GcFlags, kept: Elsewhere[]): string[] {
+  const groups = new Map<string, Elsewhere[]>();
+  for (const e of kept) {
+    const k = `${e.cacheDir}\0${e.command ?? ''}\0${e.untrusted ?? ''}`;
+    groups.set(k, [...(groups.get(k) ?? []), e]);
+  }
+  return [...groups.values()].map((g) => {
+    const [e] = g as [Elsewhere];
+    const frees = e.command ? `\`${e.command}\` frees ${g.length === 1 ? 'it' : 'them'}` : `no cni-gc for ${g.length === 1 ? 'it' : 'them'} is offered: a record is not your word, and ${e.untrusted}`;
+    if (g.length === 1) return `kept the record of ${describeRecord(e.record)}: ${e.why}, but it names cache dir ${shellQuote(e.cacheDir)}, not ${shellQuote(flags.cacheDir)} (read by this gc), where its node keeps it; ${frees}`;
+    const whys = new Map<string, Elsewhere[]>();
+    for (const x of g) whys.set(x.why, [...(whys.get(x.why) ?? []), x]);
+    const each = [...whys].map(([why, xs]) => `${xs.length} where ${why.replace(/^its /, 'the ')} (${someNames(xs.map((x) => `${x.record.namespace}/${x.record.pod} ${x.record.ifname}`))})`).join(', ');
+    return `kept ${g.length} records that name cache dir ${shellQuote(e.cacheDir)}, not ${shellQuote(flags.cacheDir)} (read by this gc), where their nodes keep them: ${each}; ${frees}`;
+  });
 }
 
 /**
@@ -1263,7 +1292,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           invalid: invalid.map((r) => ({ configMap: r.configMap, key: r.key, why: r.why, removeCommand: removalOf(flags, r) })),
           mismatched: mismatched.map((m) => ({ ...recordRow(m.record), configMap: m.configMap, key: m.key, why: m.why, removeCommand: removalOf(flags, asEntry(m)) })),
           // kept: another cache dir's (gcCommand frees them; absent where their node does not trust it: untrusted says why)
-          otherCacheDir: elsewhere.map((e) => ({ ...recordRow(e.record), cacheDir: e.cacheDir, ...(e.command ? { gcCommand: e.command } : { untrusted: e.untrusted }) })),
+          otherCacheDir: elsewhere.map((e) => ({ ...recordRow(e.record), why: e.why, cacheDir: e.cacheDir, ...(e.command ? { gcCommand: e.command } : { untrusted: e.untrusted }) })),
         },
         errors: [...outcome.gcErrors, ...annotateErrors, ...agents.problems, ...unreached.map((u) => `node ${u.node}: ${describeError(u.error)}`), ...unchecked.map(notJudged)],
       }, flags.output));
@@ -1289,7 +1318,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       }
       for (const r of invalid) deps.io.err(`note: ${describeInvalid(flags, r)}; \`${removalOf(flags, r)}\` removes it\n`);
       for (const m of mismatched) deps.io.err(`note: ${describeMismatched(flags, m)}; \`${removalOf(flags, asEntry(m))}\` removes it\n`);
-      for (const e of elsewhere) deps.io.err(`note: ${describeElsewhere(flags, e)}\n`);
+      for (const line of describeElsewhere(flags, elsewhere)) deps.io.err(`note: ${line}\n`);
       for (const e of agents.problems) deps.io.err(`note: ${e}\n`);
       for (const u of unreached) deps.io.err(`note: node ${u.node} was not looked at: ${describeError(u.error)}\n`);
       for (const c of unchecked) deps.io.err(`note: ${notJudged(c)}\n`);

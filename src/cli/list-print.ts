@@ -23,7 +23,7 @@
  * states change the Row and this table, not the command.
  */
 import { shown, UsageError } from '../errors.js';
-import { formatData } from './output.js';
+import { formatData, shellQuote, someNames } from './output.js';
 
 /** One attachment, as cni-list knows it. */
 export interface Row {
@@ -46,6 +46,13 @@ export interface Row {
   clear?: string;
   /** What to know before running it, for the note ("--conf FILE … runs its DEL first"). */
   clearHint?: string;
+  /** A command that clears every row of its state at once (cni-gc, for interrupted attaches), for a note grouping them. */
+  clearAll?: string;
+  /**
+   * Where what its node holds of it is shown (a write-ahead's, unsettled): its namespace, its node, and the cni-list
+   * command with the flags that reach them (no -n, no --node), for the note that names one cni-list for all such rows.
+   */
+  lookAt?: { namespace: string; node: string; command: string };
   /** Whether the pod's network-status lists the interface; undefined for namespaces or when the cluster was not asked. */
   annotated?: boolean;
 }
@@ -171,29 +178,71 @@ function table(rows: Row[], o: PrintOptions): string {
   return lines.map((line) => line.map((c, i) => (i === line.length - 1 ? c : c.padEnd(widths[i]!))).join('').trimEnd()).join('\n') + '\n';
 }
 
-/** At most this many rows get a note line of their own; the rest are counted in one line. */
+/** At most this many notes of rows with a command of their own (each a row, or a group of rows of one kind); the rest are counted in one line. */
 export const MAX_NOTES = 10;
 
 /**
- * The stderr lines after a table: for each row with a command of its own (cni-detach of that target), a line naming
- * the row and the command; the rows that `kubectl cni-gc` clears in one line per command (one: a record's cache dir
- * goes in no command, list.ts recordedCacheDir). '' when
- * every row is attached (or has nothing to run, as a record of another node whose pods could not be listed).
+ * A row's command with the pod it names as POD ("kubectl cni-detach POD -n shop --ifname net1 …"), so that the rows of
+ * one kind share it; the command as it is when it names no pod there (a --netns, a placeholder).
  */
+function commandOfKind(r: Row): string {
+  const m = /^(kubectl cni-[a-z]+) (\S+) -n /.exec(r.clear!);
+  return m && m[2] === shellQuote(r.target) ? `${m[1]} POD${r.clear!.slice(m[0].length - ' -n '.length)}` : r.clear!;
+}
+
+/**
+ * The stderr lines after a table: for the rows with a command of their own (cni-detach of that target), one note per
+ * kind — a state, a command that differs only in the pod it names, one hint —: a row alone is named with its command;
+ * several are one note naming them (output.ts someNames: 5 and a count; -o wide REASON and -o json keep each one's
+ * detail), with the command that clears them all where there is one (Row.clearAll: cni-gc, for interrupted attaches)
+ * and the command for each (POD) — an outside tester's 15 interrupted rows made 10 notes of ~400 characters. The rows
+ * that `kubectl cni-gc` clears in one line per command. '' when every row is attached (or has nothing to run, as a
+ * record of another node whose pods could not be listed).
+ */
+/**
+ * One cni-list showing what the nodes of `rows` hold of those with Row.lookAt: of their namespace (-n, or -A for
+ * several) and their nodes (--node a,b); undefined when none has it.
+ */
+function lookOf(rows: Row[]): string | undefined {
+  const at = rows.map((r) => r.lookAt).filter((x): x is NonNullable<Row['lookAt']> => x !== undefined);
+  if (at.length === 0) return undefined;
+  const namespaces = [...new Set(at.map((x) => x.namespace))];
+  const nodes = [...new Set(at.map((x) => x.node))].sort();
+  const scope = namespaces.length === 1 ? `-n ${shellQuote(namespaces[0]!)}` : '-A';
+  return `${at[0]!.command.replace(/^kubectl cni-list/, `kubectl cni-list ${scope}`)} --node ${nodes.map(shellQuote).join(',')}`;
+}
+
 export function clearNotes(rows: Row[]): string {
   const own = rows.filter((r) => r.clear && !/^kubectl cni-gc\b/.test(r.clear));
   const byGc = rows.filter((r) => r.clear && /^kubectl cni-gc\b/.test(r.clear));
+  const kinds = new Map<string, Row[]>();
+  for (const r of own) {
+    const k = `${r.state}\0${commandOfKind(r)}\0${r.clearHint ?? ''}\0${r.clearAll ?? ''}`;
+    kinds.set(k, [...(kinds.get(k) ?? []), r]);
+  }
+  const groups = [...kinds.values()];
   // each a line of its own whatever the row's text holds (shown, as the table's cells)
-  const lines = own.slice(0, MAX_NOTES).map((r) => `note: to clear ${shown(r.target)}${r.ifname === '-' ? '' : ` ${shown(r.ifname)}`} (${r.state}): \`${shown(r.clear!)}\`${r.clearHint ? ` (${shown(r.clearHint)})` : ''}\n`);
-  if (own.length > MAX_NOTES) lines.push(`note: ${own.length - MAX_NOTES} more records need a command of their own: -o json gives each one's clearCommand\n`);
-  // one line per command (the flags cni-list was given); an attached row's gc settles its record (list.ts recordRow:
-  // a write-ahead whose attach finished), the others' frees them
+  const lines = groups.slice(0, MAX_NOTES).map((g) => {
+    const [r] = g as [Row];
+    const hint = r.clearHint ? ` (${shown(r.clearHint)})` : '';
+    if (g.length === 1) return `note: to clear ${shown(r.target)}${r.ifname === '-' ? '' : ` ${shown(r.ifname)}`} (${r.state}): \`${shown(r.clear!)}\`${hint}\n`;
+    const names = someNames(g.map((x) => shown(x.target)));
+    const all = r.clearAll ? `\`${shown(r.clearAll)}\` clears them all, or ` : '';
+    return `note: to clear the ${g.length} records in state ${r.state} of ${r.ifname === '-' ? '' : `${shown(r.ifname)} of `}${names}: ${all}\`${shown(commandOfKind(r))}\` for each POD${hint}\n`;
+  });
+  if (groups.length > MAX_NOTES) {
+    const more = groups.slice(MAX_NOTES).reduce((n, g) => n + g.length, 0);
+    lines.push(`note: ${more} more records need a command of their own: -o json gives each one's clearCommand\n`);
+  }
+  // one line per command (the flags cni-list was given, and a record's cache dir); an attached row's gc settles its
+  // record (list.ts recordRow: a write-ahead whose attach finished), the others' frees them
   for (const cmd of [...new Set(byGc.map((r) => r.clear!))]) {
     const these = byGc.filter((r) => r.clear === cmd);
     const settle = these.filter((r) => r.state === 'attached');
     const clear = these.filter((r) => r.state !== 'attached');
     const records = (n: number) => (n === 1 ? 'record' : `${n} records`);
-    if (clear.length) lines.push(`note: to clear the ${records(clear.length)} in state ${[...new Set(clear.map((r) => r.state))].join(', ')}: \`${shown(cmd)}\`\n`);
+    const look = lookOf(clear);
+    if (clear.length) lines.push(`note: to clear the ${records(clear.length)} in state ${[...new Set(clear.map((r) => r.state))].join(', ')}: \`${shown(cmd)}\`${look ? ` (\`${shown(look)}\` shows what their nodes hold of them)` : ''}\n`);
     if (settle.length) lines.push(`note: to settle the ${records(settle.length)} of attachments whose attach finished but whose record says attaching (REASON record not settled): \`${shown(cmd)}\`\n`);
   }
   return lines.join('');

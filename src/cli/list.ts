@@ -7,7 +7,7 @@ import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, 
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, hostOnlyNote, noClusterConfigured, withUserSelector } from './targets.js';
-import { detachCommandLine, gcCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
+import { detachCommandLine, gcCommandLine, listCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { refuseUnknownNodes } from './node-judge.js';
 import { load } from './load.js';
@@ -65,19 +65,25 @@ function annotated(c: Classified): boolean | undefined {
 const recordedDirOf = new WeakMap<Row, { dir: string; node: string }>();
 
 export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone' | 'past'): Row {
-  // the commands printed for it read the cache dir it names: cni-list's own --cache-dir only when it is that one (a
-  // cni-gc of another dir keeps the record, a cni-detach finds nothing there: resolve/records.ts recordedIn); the
-  // default goes in no flag, another recorded dir neither (recordedCacheDir)
+  // the commands printed for it read the cache dir it names (a cni-gc of another dir keeps the record, a cni-detach
+  // finds nothing there: resolve/records.ts recordedIn): cni-list's own --cache-dir when it is that one, the default
+  // in no flag, another recorded dir as --cache-dir (recordedCacheDir) — in every command, REASON and note, so that a
+  // pasted one works the first time (an outside tester's pasted cni-detach said "give --cache-dir …", exit 3, and the
+  // REASON's cni-gc kept the record)
   const { cacheDir: own, ...rest } = flags;
-  const mine = own !== undefined && cacheDirOf(own) === (r.cacheDir ?? DEFAULT_CACHE_DIR) ? flags : rest;
-  const row = recordRowOf(r, live, mine, now, command);
   const other = recordedCacheDir(r, flags);
-  if (other) recordedDirOf.set(row, { dir: other, node: r.node });
-  if (!other || !row.clear) return row;
-  // its attach's cache dir is not the default: the cni-detach of that pod, which checks it on its node (not a cni-gc
-  // of the default, which keeps the record)
-  const hint = `its attach used cache dir ${other} on node ${r.node}, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give`;
-  return { ...row, clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, mine), clearHint: row.clearHint ? `${row.clearHint}; ${hint}` : hint };
+  const mine = other ? { ...rest, cacheDir: other } : own !== undefined && cacheDirOf(own) === (r.cacheDir ?? DEFAULT_CACHE_DIR) ? flags : rest;
+  const row = recordRowOf(r, live, mine, now, command);
+  if (!other) return row;
+  const hint = `--cache-dir ${other}: its record's (not checked here)`;
+  const out: Row = {
+    ...row,
+    // (its parenthesis left to REASON in -o json: the dir takes its room in -o wide's 80 columns)
+    ...(row.remedy ? { remedy: row.remedy.replace(/^(cni-gc|cni-detach)\b/, `$1 --cache-dir ${other}`).replace(/ \([^)]*\)$/, '') } : {}),
+    ...(row.clear ? { clearHint: row.clearHint ? `${row.clearHint}; ${hint}` : hint } : {}),
+  };
+  recordedDirOf.set(out, { dir: other, node: r.node });
+  return out;
 }
 
 /** The default libcni cache dir: a record without cacheDir names it (resolve/records.ts DEFAULT_CACHE_DIR). */
@@ -129,6 +135,9 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     if (command === 'gone' || command === 'past') {
       // its command ran on this host and is gone, or ran elsewhere and is past its own bound (the record's until):
       // nothing will settle the record any more
+      // the cni-list that shows what its node holds: of its namespace (a bare one lists the kubeconfig's: "No resources
+      // found in default namespace." for an outside tester), with the flags that reach it (its cache dir: recordRow)
+      const look = `${listCommandLine({ ...flags, namespace: r.namespace })} --node ${r.node}`;
       const gone = command === 'gone' ? `its command${pid} is gone` : `its command${pid} is past its time bound (${r.until}, which it recorded: its plugin runs and API requests have all ended by then)`;
       // `unsettled`, not `interrupted`: whether the attach finished is what its node holds, which only a visit tells
       // (cni-list --node, cni-gc); `interrupted` read as "cni-detach undoes it", and undid finished attaches (tryout)
@@ -139,10 +148,11 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
         // what its node holds decides — its result (the attach finished), its intent (it did not), nothing — and only a
         // visit tells: cni-gc makes it and does the right thing for each; a cni-detach offered here undid a finished
         // attach (an outside tester saw that after a kill -9'd batch)
-        reason: `${began} and did not settle its record: ${gone} (killed, or the cluster could not be reached when it ended: it said so then); what node ${r.node} holds decides: its result (the attach finished there: cni-gc settles the record and writes the pod's network-status entry), its intent (it did not: the interface and its lease may remain, and cni-detach or cni-gc undoes it), or nothing (cni-gc forgets the record); cni-list --node ${r.node} shows which`,
+        reason: `${began} and did not settle its record: ${gone} (killed, or the cluster could not be reached when it ended: it said so then); what node ${r.node} holds decides: its result (the attach finished there: cni-gc settles the record and writes the pod's network-status entry), its intent (it did not: the interface and its lease may remain, and cni-detach or cni-gc undoes it), or nothing (cni-gc forgets the record); \`${look}\` shows which`,
         remedy: `cni-gc judges it on node ${r.node}`,
         clear: gcCommandLine(flags),
-        clearHint: `it visits node ${r.node}; \`cni-list --node ${r.node}\` shows what that node holds of it`,
+        clearHint: `it visits node ${r.node}; \`${look}\` shows what that node holds of it`,
+        lookAt: { namespace: r.namespace, node: r.node, command: listCommandLine(flags) },
       };
     }
     const which =
@@ -169,6 +179,8 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       reason: `an attach of ${r.ifname} failed on node ${r.node}${r.why ? `: ${r.why}` : ' and so did its rollback'}; the node keeps its record (and maybe the interface and its lease): cni-detach runs its DEL and forgets it (--force forgets it if that DEL keeps failing)`,
       remedy: 'cni-detach clears it (--force if its DEL fails)',
       clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+      // cni-gc frees every interrupted attach it visits (a note grouping several offers it)
+      clearAll: gcCommandLine(flags),
       clearHint: 'add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left',
     };
   }
@@ -249,12 +261,11 @@ function recordVerdict(
 
 /**
  * The cache dir a record of another node names (AttachmentRecord.cacheDir: where that node keeps what the DEL needs),
- * when it is neither the default nor the one cni-list was given (`flags.cacheDir`); else undefined. It goes in
- * no printed command, as a record's --cni-path does not: pasted, it would be the user's own, used as typed, though
- * anyone who may write ConfigMaps in the agent namespace may have written it, and a cache dir decides with what config
- * root runs the plugins on that node; cni-list does not visit that node, so it cannot check it there (exec/trust.ts).
- * The cni-detach of that pod does: finding nothing in the default, it names the recorded dir, offered as a flag to
- * give only if its node trusts it (cli/targets.ts recordedCacheDirHint).
+ * when it is neither the default nor the one cni-list was given (`flags.cacheDir`); else undefined. It goes in the
+ * commands printed for that record as --cache-dir (recordRow), said as the record's, not checked here: cni-list
+ * visits no node (exec/trust.ts checks a dir only there). Without it the pasted command could not work (a cni-detach
+ * finds nothing in the default and says which to give; a cni-gc keeps the record). A record's --cni-path stays out
+ * of them: the commands take it from the record and check it on its node themselves.
  */
 export function recordedCacheDir(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): string | undefined {
   return r.cacheDir !== undefined && r.cacheDir !== DEFAULT_CACHE_DIR && r.cacheDir !== cacheDirOf(flags.cacheDir ?? DEFAULT_CACHE_DIR) ? r.cacheDir : undefined;
@@ -291,7 +302,7 @@ function ageOf(since: string, now: number): string | undefined {
  * cni-gc (its target is gone). A record whose text lost its target gets the command with the target as a
  * placeholder (POD -n NAMESPACE, or --netns PATH for a cnitool-style container id).
  */
-function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear' | 'clearHint'> {
+function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear' | 'clearHint' | 'clearAll'> {
   const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
   const detach = (force: boolean) => {
     const t = target ?? (c.entry.containerId.startsWith('cnitool-') || !c.entry.containerId ? { netns: 'PATH' } : { namespace: 'NAMESPACE', name: 'POD' });
@@ -312,7 +323,7 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
     case 'detach stopped':
       return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false) };
     case 'interrupted':
-      return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
+      return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false), clearAll: gcCommandLine(flags) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
     default:
       return { remedy: 'cni-gc frees it', clear: gcCommandLine(flags) };
   }
@@ -349,19 +360,19 @@ function unannotated(r: Row, flags: ReachFlags): void {
     brief: 'not in the pod\'s network-status',
     reason: `the pod's k8s.v1.cni.cncf.io/network-status does not name ${r.ifname}: its attach ended before writing it (killed, or the write failed), it was attached with --no-annotate, or the entry was removed; the same cni-attach again (network ${r.network}) finds ${r.ifname} attached, runs no plugin and writes it`,
     remedy: 'the same cni-attach again writes it',
-    clear: detachCommandLine({ namespace: r.namespace, name: r.target }, r.ifname, flags, 'cni-attach'),
+    clear: detachCommandLine({ namespace: r.namespace, name: r.target }, r.ifname, recordedDirOf.has(r) ? { ...flags, cacheDir: recordedDirOf.get(r)!.dir } : flags, 'cni-attach'),
     clearHint: `FILE: the config of network ${r.network} it was attached with, or --net with its NetworkAttachmentDefinition${dirHint(r)}`,
   });
 }
 
 /**
  * For a row whose record names another cache dir than the default and cni-list's own (recordedCacheDir): that the
- * command needs it (not put in the command: a record is not the user's word), else it finds the interface but not
- * its record there and refuses ("an interface named … already exists").
+ * command's --cache-dir is the record's (without it the attach finds the interface but not its record there, and
+ * refuses: "an interface named … already exists").
  */
 function dirHint(r: Row): string {
   const d = recordedDirOf.get(r);
-  return d ? `; its attach used cache dir ${d.dir} on node ${d.node}, as its record says (not checked here): give that --cache-dir if it is yours, as without it the attach finds ${r.ifname} in the pod but not its record, and refuses` : '';
+  return d ? `; --cache-dir ${d.dir}: its record's (not checked here)` : '';
 }
 
 /** A lock file whose holder is gone: harmless (the next command breaks it), listed so that nothing is hidden. */

@@ -211,3 +211,17 @@ export function waysOut(
   const detach = detachCommandLine(target, ifname, flags);
   return { detach, force: `${detach} --force`, forceWithConfig: `${detach} --force --conf FILE` };
 }
+
+/** How many pods a summary names in each of its groups; each pod's own progress line names every one. */
+export const NAMED_AT_MOST = 5;
+
+/**
+ * The first NAMED_AT_MOST of pods, then how many more: "ns/a, ns/b" or "ns/a, …, ns/e, … and 95 more" (`where`, when
+ * given, after it: where the pods not named are named). One more than NAMED_AT_MOST is named rather than counted ("…
+ * and 1 more" said less than the name: an outside tester's summary of 6 pods named 5, the 6th only on stderr). A
+ * summary of 1 000 pods stays one readable line; -o json names every pod.
+ */
+export function someNames(pods: string[], where = ''): string {
+  if (pods.length <= NAMED_AT_MOST + 1) return pods.join(', ');
+  return `${pods.slice(0, NAMED_AT_MOST).join(', ')}, … and ${pods.length - NAMED_AT_MOST} more${where}`;
+}

@@ -183,7 +183,8 @@ export async function recordedCniPath(
  * For a detach or check of one pod that found nothing in the cache dir it read (`dir`, as --cache-dir gave it): when
  * the cluster's newest record of that pod (of `uid`, when the pod is there) and --ifname, attached or interrupted,
  * names another cache dir, the words that say so — "the cluster records net1 attached with --cache-dir /var/lib/cni
- * (node node-2 trusts it): give --cache-dir /var/lib/cni" (a record without one names the default) — else undefined.
+ * (node node-2 trusts it): `kubectl cni-detach web-1 -n shop --ifname net1 --cache-dir /var/lib/cni` detaches it there"
+ * (`command`: the command that found nothing, given that dir; a record without one names the default) — else undefined.
  * Only said, never used, and offered as a flag to give only once the pod's node (`exec`) trusts that dir by the rule
  * its plugin dirs are held to (exec/trust.ts: owned by root or the user the commands run as, not writable by group or
  * others, from / down, with its results and cni-attach dirs): a record is not the user's word (anyone who may write
@@ -191,12 +192,13 @@ export async function recordedCniPath(
  * there. A dir the node does not trust is named with why, not offered. Records that cannot be read say nothing (they
  * are only an index); a node that cannot be asked offers nothing and says so.
  */
-export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string, exec: Executor): Promise<string | undefined> {
+export async function recordedCacheDirHint(api: KubeApi, flags: CommonFlags, namespace: string, name: string, uid: string | undefined, dir: string, exec: Executor, command: 'cni-detach' | 'cni-check'): Promise<string | undefined> {
   const r = await recordedCacheDir(api, flags, namespace, name, uid, dir, exec);
   if (!r) return undefined;
   const said = `the cluster records ${flags.ifname} ${r.as} with cache dir ${shellQuote(r.cacheDir)}`;
   if (r.untrusted) return `${said}, which is not offered: a record is not your word, and ${r.untrusted}`;
-  return `${said} (trusted${r.node}: owned by root or you, not writable by others): give --cache-dir ${shellQuote(r.cacheDir)}`;
+  // the same command with that dir, to paste (before: "give --cache-dir D", a second edit before it worked)
+  return `${said} (trusted${r.node}: owned by root or you, not writable by others): \`${detachCommandLine({ namespace, name }, flags.ifname!, { ...flags, cacheDir: r.cacheDir }, command)}\` ${command === 'cni-check' ? 'checks' : 'detaches'} it there`;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
-  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, runsGc, statusChain,
+  addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { configText, deleteStopped, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
@@ -82,7 +82,7 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
   const lock = await lockOutsideGc(ctx, cache, rt, describe, gc);
   let failed = false;
   try {
-    return await fn(lock, { ...ctx, beforeRun: () => lock.renew() });
+    return await fn(lock, { ...ctx, beforeRun: (ms) => lock.renew(ms) });
   } catch (e) {
     failed = true;
     throw e;
@@ -108,6 +108,7 @@ async function withLock<T>(ctx: ChainContext, cache: ResultCache, rt: { containe
 async function lockOutsideGc(ctx: ChainContext, cache: ResultCache, rt: { containerId: string; ifname: string }, describe: string, gc?: GcTurn): Promise<Lock> {
   let waited: { began: number; holder: Busy } | undefined;
   for (;;) {
+    // (a rollback's DELs, whose limit is their own, write theirs into it as they begin: withLock's beforeRun)
     const taken = await cache.lock(rt.containerId, rt.ifname, ctx.timeoutMs);
     if ('busy' in taken) throw busyError(rt.ifname, describe, taken.busy, cache);
     const running = gc ? await gcRunning(cache, gc.list).catch(async (e: unknown) => {
@@ -463,7 +464,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       // An attachment we cannot record (or that the user stopped) is one nobody could detach: undo it.
       let rollbackError: string | undefined;
       try {
-        await delChain(ctx, resolved, rt, result);
+        await delChain(rollbackContext(ctx), resolved, rt, result);
         await cache.removeIntent(key);
       } catch (d) {
         rollbackError = `rolling back also failed: ${(d as Error).message}`;

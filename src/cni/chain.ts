@@ -31,10 +31,11 @@ export interface ChainContext {
    */
   hold?: () => () => void;
   /**
-   * Awaited before each plugin run: under an attachment's lock on a node reached by commands, the lock's renewal
-   * (exec/lock.ts Lock.renew), so that its time limit counts from the run that may outlive this process.
+   * Awaited before each plugin run, given its time limit: under an attachment's lock on a node reached by commands, the
+   * lock's renewal (exec/lock.ts Lock.renew), so that its time limit — that run's — counts from the run that may
+   * outlive this process.
    */
-  beforeRun?: () => Promise<void>;
+  beforeRun?: (timeoutMs: number) => Promise<void>;
   /**
    * Set when cniPath is not the user's own but came from elsewhere (a record in the cluster: the CLI knows which):
    * then nothing runs from it until the node says its directories and plugins may be trusted (NodeFiles
@@ -61,7 +62,7 @@ export async function checkPathTrusted(ctx: ChainContext): Promise<void> {
 
 /** One plugin run of the chain (invoke.ts invokePlugin), after ctx.beforeRun. */
 async function invoke(ctx: ChainContext, run: PluginRun): Promise<JsonObject | undefined> {
-  await ctx.beforeRun?.();
+  await ctx.beforeRun?.(run.timeoutMs);
   return invokePlugin(ctx.exec, run, ctx.note);
 }
 
@@ -191,6 +192,24 @@ export function acceptResult(type: string, raw: JsonObject, cniVersion: string):
   }
 }
 
+/**
+ * The least time limit of each DEL of a rollback (ms): the default --timeout (cli/options.ts). A rollback undoes an ADD
+ * that failed — often because it outran a tight --timeout (an outside tester's `--timeout 20ms` left all 10 pods of a
+ * batch `interrupted`, their rollback DELs killed by the same 20 ms): its DELs are not doomed by the limit that ended
+ * the ADD. The user's signal still stops a rollback as before (a second one quits; exec/interrupt.ts).
+ */
+export const ROLLBACK_MIN_TIMEOUT_MS = 60_000;
+
+/** The time limit of each DEL of a rollback (ms): the larger of the plugin time limit (--timeout) and ROLLBACK_MIN_TIMEOUT_MS. */
+export function rollbackTimeoutMs(timeoutMs: number): number {
+  return Math.max(timeoutMs, ROLLBACK_MIN_TIMEOUT_MS);
+}
+
+/** ctx for the DELs of a rollback: each run's limit rollbackTimeoutMs. */
+export function rollbackContext(ctx: ChainContext): ChainContext {
+  return { ...ctx, timeoutMs: rollbackTimeoutMs(ctx.timeoutMs) };
+}
+
 export class AddFailed extends PluginError {
   constructor(
     readonly original: PluginError,
@@ -206,7 +225,8 @@ export class AddFailed extends PluginError {
 
 /**
  * ADD every plugin in order, each getting the previous result. On a failure, DEL the whole chain in reverse
- * (with the last good result as prevResult), then throw AddFailed. The user's signal counts as a failure wherever it
+ * (with the last good result as prevResult; each DEL limited by rollbackTimeoutMs, not by the --timeout that may have
+ * ended the ADD), then throw AddFailed. The user's signal counts as a failure wherever it
  * lands: a plugin it stopped, or one that had finished when it came (its result is not built on), or between runs.
  */
 export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf): Promise<JsonObject> {
@@ -233,7 +253,7 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
       if (!(e instanceof PluginError)) throw e;
       let rollbackError: Error | undefined;
       try {
-        await delChain(ctx, r, rt, prev);
+        await delChain(rollbackContext(ctx), r, rt, prev);
       } catch (d) {
         rollbackError = d as Error;
       }

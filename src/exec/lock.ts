@@ -25,9 +25,11 @@ export interface Lock {
   /**
    * Before a plugin run under the lock: a lock with a time limit (see the file comment) is rewritten, so that its limit
    * counts from now (not again within RENEW_MIN_MS of the last time: the run that follows at once is covered by the
-   * grace). Nothing for a lock without one.
+   * grace). `limitMs`: the time limit of that run, when it is not the one the lock was taken with (a rollback's DEL,
+   * whose limit is its own: cni/chain.ts rollbackTimeoutMs): the lock then holds it, written at once, so that a command
+   * killed during that run leaves a lock respected as long as the run may go on. Nothing for a lock without one.
    */
-  renew(): Promise<void>;
+  renew(limitMs?: number): Promise<void>;
 }
 
 /**
@@ -134,8 +136,10 @@ export function parseHolder(text: string, thisHost: string): Holder | undefined 
  */
 export async function takeLock(files: LockFiles, path: string, owner: LockOwner, opts: { workLimitMs?: number } = {}): Promise<{ lock: Lock } | { busy: Busy }> {
   const start = await owner.start();
-  const limit = opts.workLimitMs !== undefined && start !== undefined ? ` limit=${Math.ceil((opts.workLimitMs + LOCK_GRACE_MS) / 1000)}s` : '';
-  const me = `${owner.host} ${owner.pid}${start !== undefined ? ` ${start}${limit}` : ''}\n`;
+  const limited = opts.workLimitMs !== undefined && start !== undefined;
+  let workLimitMs = opts.workLimitMs ?? 0;
+  const line = () => `${owner.host} ${owner.pid}${start !== undefined ? ` ${start}${limited ? ` limit=${Math.ceil((workLimitMs + LOCK_GRACE_MS) / 1000)}s` : ''}` : ''}\n`;
+  const me = line();
   let busy: Busy = {};
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await files.createExclusive(path, me, 0o600)) {
@@ -148,10 +152,14 @@ export async function takeLock(files: LockFiles, path: string, owner: LockOwner,
             released = true;
             await files.removeFile(path);
           },
-          renew: async () => {
-            if (released || !limit || Date.now() - renewed < RENEW_MIN_MS) return;
+          renew: async (limitMs?: number) => {
+            if (released || !limited) return;
+            // a run of another limit (a rollback's DEL: cni/chain.ts rollbackTimeoutMs) is written at once
+            const other = limitMs !== undefined && limitMs !== workLimitMs;
+            if (!other && Date.now() - renewed < RENEW_MIN_MS) return;
+            if (limitMs !== undefined) workLimitMs = limitMs;
             renewed = Date.now();
-            await files.writeFileAtomic(path, me, 0o600);
+            await files.writeFileAtomic(path, line(), 0o600);
           },
         },
       };

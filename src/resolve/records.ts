@@ -603,15 +603,16 @@ const WRITE_AHEAD_MARGIN_MS = 60_000;
 /**
  * The `until` of an attach's write-ahead record written at `since` (ms since the epoch): past it no command that
  * wrote the record can still be working on it — each plugin run it may start (an ADD per plugin of the chain, a
- * rollback DEL per plugin, the VERSION probe) is killed at `runTimeoutMs` on the node (`timeout -s KILL`, exec/shell.ts), each
+ * rollback DEL per plugin, the VERSION probe) is killed at `runTimeoutMs` on the node (`timeout -s KILL`, exec/shell.ts) —
+ * a rollback DEL at `rollbackMs` (cni/chain.ts rollbackTimeoutMs: at least the default --timeout) —, each
  * API request it makes after the write (its event, the pod's network-status read and PATCH, the record's settle, and
  * a retry of each) fails at `requestTimeoutMs`, plus a minute for everything between (the node's round trips, its file
  * steps). undefined when `requestTimeoutMs` is 0 (--request-timeout 0: a request may take for ever, so no bound).
  * RFC 3339 to the second, rounded up.
  */
-export function writeAheadUntil(since: number, plugins: number, runTimeoutMs: number, requestTimeoutMs: number): string | undefined {
+export function writeAheadUntil(since: number, plugins: number, runTimeoutMs: number, requestTimeoutMs: number, rollbackMs = runTimeoutMs): string | undefined {
   if (!(requestTimeoutMs > 0)) return undefined;
-  const bound = (2 * plugins + 1) * runTimeoutMs + 8 * requestTimeoutMs + WRITE_AHEAD_MARGIN_MS;
+  const bound = (plugins + 1) * runTimeoutMs + plugins * rollbackMs + 8 * requestTimeoutMs + WRITE_AHEAD_MARGIN_MS;
   return new Date(Math.ceil((since + bound) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

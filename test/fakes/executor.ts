@@ -10,6 +10,8 @@ export interface PluginCall {
   command: string;
   env: Record<string, string>;
   stdin: Record<string, unknown>;
+  /** The run's time limit (RunOptions.timeoutMs), when one was given. */
+  timeoutMs?: number;
 }
 
 export type FakePlugin = (call: PluginCall) => Partial<RunResult> | Promise<Partial<RunResult>>;
@@ -65,7 +67,7 @@ export class FakeExecutor implements Executor {
     const plugin = this.plugins.get(file!);
     if (!plugin) return { code: 127, stdout: '', stderr: `${file}: not found`, timedOut: false };
     const env = opts.env ?? {};
-    const call: PluginCall = { path: file!, command: env.CNI_COMMAND ?? '', env, stdin: JSON.parse(opts.stdin || '{}') };
+    const call: PluginCall = { path: file!, command: env.CNI_COMMAND ?? '', env, stdin: JSON.parse(opts.stdin || '{}'), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) };
     this.calls.push(call);
     const r = await plugin(call);
     return { code: 0, stdout: '', stderr: '', timedOut: false, ...r };

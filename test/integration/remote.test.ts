@@ -6,7 +6,7 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -128,14 +128,14 @@ const recordKeys = () => api.listConfigMaps('kube-system').flatMap((c) => Object
  * bridge's lease, and the cluster records it interrupted. Its plugin flaky fails ADD always and DEL while `delFails`
  * exists (remove it to let DEL work). Returns the file, the network's name and the --cni-path the attach was given.
  */
-async function interruptedAttach(w: World): Promise<{ delFails: string; net: string; cniPath: string[] }> {
+async function interruptedAttach(w: World, args: (a: string[]) => string[] = (a) => a): Promise<{ delFails: string; net: string; cniPath: string[] }> {
   const delFails = join(w.ws.dir, 'del-fails');
   await writeFile(delFails, '');
   await fakePlugin(w.ws.pluginDir, 'flaky', { add: `echo '{"code": 11, "msg": "flaky today"}'; exit 1`, del: `if [ -e ${delFails} ]; then echo '{"code": 11, "msg": "flaky DEL"}'; exit 1; fi` });
   const net = lab.name('f');
   const conf = await writeConf(w.ws.dir, 'flaky.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'flaky' }]));
   const cniPath = ['--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
-  const a = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]);
+  const a = await runCli('attach', args(['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath]));
   expect(a.exitCode, a.stderr).toBe(1);
   expect(a.stderr).toMatch(/rolling back also failed/);
   expect(await leases(w.ws.dataDir)).toHaveLength(1);
@@ -453,6 +453,59 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('an interrupted attach made with another --cache-dir: a plain cni-gc counts and notes it with the cni-gc that frees it (before: "would free 0 stale attachments", no note: only a gone pod\'s was); cni-list -A\'s cni-detach carries that --cache-dir and works as pasted (before: exit 3, "give --cache-dir …")', async () => {
+    const w = await world();
+    // a dir of the test's, the same on both simulated nodes (only the laptop's own is each node's): node-a's attach alone uses it
+    const other = join(w.ws.dir, 'other-cache');
+    await mkdir(other, { mode: 0o700 });
+    const withOther = (a: string[]) => a.map((x, i) => (a[i - 1] === '--cache-dir' ? other : x));
+    const { delFails, cniPath } = await interruptedAttach(w, withOther);
+    expect(JSON.parse(api.listConfigMaps('kube-system').flatMap((c) => Object.values(c.data ?? {}))[0]!)).toMatchObject({ pod: 'web-1', interrupted: true, cacheDir: other });
+    // (gc given the plugins' path, as it is given on a laptop with its own plugins: the flaky one)
+    const dry = await runCli('gc', ['--dry-run', ...w.gcArgs.slice(0, -2), ...cniPath]);
+    expectOk(dry);
+    expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 0 alive, 1 kept \(recorded in another cache dir\)$/m);
+    const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    const gc = new RegExp(`^note: kept the record of net1 of pod shop/web-1 \\(network \\S+\\) on node node-a: an attach of it was interrupted, but it names cache dir ${esc(other)}, not ${esc(w.laptopCache)} \\(read by this gc\\), where its node keeps it; \`(kubectl cni-gc [^\`]*)\` frees it$`, 'm').exec(dry.stderr)?.[1];
+    expect(gc, dry.stderr).toContain(`--cache-dir ${other}`);
+    // that gc, pasted (as a dry run): it reads that dir, and would free it
+    const pastedGc = await runCli('gc', [...gc!.split(' ').slice(2), '--dry-run']);
+    expectOk(pastedGc);
+    expect(pastedGc.stdout).toMatch(/^would free net1 of pod shop\/web-1 \(network \S+\): an attach of it was interrupted \(node node-a\)$/m);
+    // cni-list -A (the laptop's own dir): the note's cni-detach carries the record's dir
+    const l = await runCli('list', [...w.listArgs, ...cniPath]);
+    expectOk(l);
+    const detach = /^note: to clear web-1 net1 \(interrupted\): `(kubectl cni-detach [^`]*)`/m.exec(l.stderr)?.[1];
+    expect(detach, l.stderr).toContain(`--cache-dir ${other}`);
+    // pasted once its DEL can succeed: it works the first time
+    await rm(delFails);
+    expectOk(await runCli('detach', detach!.split(' ').slice(2)));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(`${other}/cni-attach/intents`)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a tight --timeout does not doom the rollback: the ADD it killed is rolled back by DELs that get at least the default limit (tryout: --timeout 20ms left 10 of 10 pods interrupted, "not rolled back")', async () => {
+    const w = await world();
+    const marker = uniqueSeconds(30);
+    lab.defer('slow plugin', () => killAll(`^sleep ${marker.replace('.', '\\.')}$`));
+    // ADD outlives the limit; DEL takes longer than the limit too, and finishes
+    await fakePlugin(w.ws.pluginDir, 'slowdel', { add: `exec sleep ${marker}`, del: 'sleep 1.5' });
+    const net = lab.name('t');
+    const conf = await writeConf(w.ws.dir, 'slowdel.conflist', conflist(net, [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'slowdel' }]));
+    const a = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--timeout', '1s']);
+    expect(a.exitCode, a.stderr).toBe(1);
+    // before: "…; rolling back also failed: plugin slowdel failed on DEL: timed out after 1s …; the attempt stays recorded"
+    expect(a.stderr).toMatch(/plugin slowdel failed on ADD: timed out after 1s\b.*\(rolled back: nothing was left behind\)/);
+    expect(a.stderr).not.toMatch(/rolling back also failed/);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`).catch(() => [])).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
   it('an attach on another node SIGKILLed during its ADD: its write-ahead record was there first; cni-list -A on the laptop that ran it shows it attaching while its command runs, interrupted once it is gone, with the command that clears it; once its pod is gone, cni-gc frees its lease there and the record', async () => {
     const w = await world();
     const { conf, started, pattern, net } = await hangingChain(w);
@@ -493,7 +546,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const table = await runCli('list', w.listArgs);
     expectOk(table);
     expect(table.stdout).toMatch(new RegExp(`^shop +web-1 +net1 +\\S+ +<none> +unsettled +.*its command is gone( \\(pid ${run.pid} on this host \\S+\\))?$`, 'm'));
-    expect(table.stderr).toMatch(/^note: to clear the record in state unsettled: `kubectl cni-gc [^`]*`$/m);
+    expect(table.stderr).toMatch(/^note: to clear the record in state unsettled: `kubectl cni-gc [^`]*` \(`kubectl cni-list -n shop --kubeconfig [^`]* --node node-a` shows what their nodes hold of them\)$/m);
 
     // the pod is deleted (its sandbox still runs); cni-gc from the laptop frees the lease on node-a, and the record
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode, 'net1 is there before gc').toBe(0);
@@ -1243,8 +1296,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
   it('a second Ctrl-C during the rollback quits at once: it says what stays, still deletes the agent pod, and the attach stays visible (interrupted: its command is gone) with the command that clears it', async () => {
     const w = await world();
     const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
-    // a plugin time limit of 3 s: what the quit left running on the node (the slow DEL) ends then, and the lock is free
-    // 3 s + the grace after
+    // a plugin time limit of 3 s; the rollback's DELs have at least 60 s (cni/chain.ts rollbackTimeoutMs): what the quit
+    // left running on the node (the slow DEL) may run that long, and its lock is free 60 s + the grace after
     const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath, '--timeout', '3s']);
     expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
     run.kill('SIGINT');
@@ -1271,6 +1324,12 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const first = await runCli('gc', pasted);
     expectOk(first);
     expect(first.stdout).toMatch(/, 1 busy \(left for a later run\)/);
+    // the lock holds the rollback DEL's limit, not --timeout's (before: free 13 s after, while that DEL could run on)
+    expect(Number(/its lock is free in (\d+)s/.exec(first.stderr)?.[1]), first.stderr).toBeGreaterThan(50);
+    // that DEL was killed above (killAll): its limit passing is the lock's age on the node
+    const locks = `${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/locks`;
+    const old = new Date(Date.now() - 71_000);
+    for (const f of await readdir(locks)) await utimes(join(locks, f), old, old);
     const freed = await untilFree('gc', pasted, { first, busy, ms: 30_000 });
     expectOk(freed);
     expect(freed.stdout).toMatch(/^freed net1 of pod shop\/web-1 /m);

@@ -104,6 +104,14 @@ describe('attach', () => {
     await attach(node, cache, req);
     expect(seen).toEqual(['fake-host 4242 100 limit=70s\n']);
     expect(await detach(node, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })).toHaveLength(1);
+    // a tight --timeout: each run's lock holds its own limit — an ADD's --timeout, a rollback DEL's at least the default
+    // (chain.ts rollbackTimeoutMs), written as it begins (before: 11s, free while that DEL could still run)
+    seen.length = 0;
+    await attach({ ...ctx, timeoutMs: 1000 }, cache, req);
+    expect(await detach({ ...ctx, timeoutMs: 1000 }, cache, { containerId: 'c1', ifname: 'eth1', describe: req.describe })).toHaveLength(1);
+    exec.addPlugin('/opt/cni/bin/tuning', (c) => (seen.push(`${c.command} ${exec.files.get(lock) ?? 'none'}`), c.command === 'ADD' ? { code: 1, stderr: 'boom' } : {}));
+    await attach({ ...ctx, timeoutMs: 1000 }, cache, req).catch(() => undefined);
+    expect(seen).toEqual(['fake-host 4242 100 limit=11s\n', 'fake-host 4242 100 limit=11s\n', 'ADD fake-host 4242 100 limit=11s\n', 'DEL fake-host 4242 100 limit=70s\n']);
     // an attach lost during its ADD: its intent stays, and its lock (its CLI, pid 78, is gone; the ADD may still run)
     exec.files.set(intentPath(CACHE, key), JSON.stringify({ kind: 'cniCacheV1', containerId: 'c1', config: Buffer.from(list.bytes).toString('base64'), ifName: 'eth1', networkName: 'net', netns: NS }));
     exec.files.set(lock, 'fake-host 78 5000 limit=70s\n');

@@ -80,19 +80,29 @@ describe('the end of a batch', () => {
     const summary = batchSummary(o, 'eth1 attached to 0 of 1000 pods', WORDS);
     expect(summary).toBe(
       'eth1 attached to 0 of 1000 pods; stopped by SIGTERM: 2 rolled back (shop/web-401, shop/web-402), ' +
-        '598 not started (shop/web-403, shop/web-404, shop/web-405, shop/web-406, shop/web-407, … and 593 more); ' +
-        '400 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 395 more)',
+        '598 not started (shop/web-403, shop/web-404, shop/web-405, shop/web-406, shop/web-407, … and 593 more: -o json lists every pod); ' +
+        "400 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 395 more: each one's line on stderr names it, -o json lists every pod)",
     );
     const err = thrown(() => batchExit(o, 'attach', WORDS)) as Error;
     expect(err.message).toBe('attach stopped by SIGTERM: 2 rolled back, 598 not started; 0 of 1000 pods done; 400 failed');
     expect(exitCodeOf(err)).toBe(143);
     const only = pods.slice(0, 100).map((p) => failed(p, e));
     expect(batchSummary(only, 'eth1 detached from 0 of 100 pods', WORDS)).toBe(
-      'eth1 detached from 0 of 100 pods; 100 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 95 more)',
+      "eth1 detached from 0 of 100 pods; 100 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 95 more: each one's line on stderr names it, -o json lists every pod)",
     );
     expect((thrown(() => batchExit(only, 'detach', WORDS)) as Error).message).toBe('detach failed for 100 of 100 pods');
     // -o json stays complete: a record for every pod
     expect(only.map((x) => batchRecord(x, (v) => ({ result: v }))).map((r) => r.pod)).toEqual(pods.slice(0, 100));
+  });
+
+  it('a group of one more than it names is named whole (tryout: 6 pods not rolled back, the summary named 5, the 6th only on stderr)', () => {
+    const kept = (pod: string): PodOutcome<string> => ({ ...failed(pod, new AddFailed(new PluginError('bridge', 'ADD', 7, 'bad'), new Error('DEL failed'))), left: 'recorded' });
+    const words = { ...WORDS, failedRecorded: { what: 'not rolled back', undo: () => 'undo' } };
+    const six = Array.from({ length: 6 }, (_, i) => `ns/p${i + 1}`);
+    expect(batchSummary(six.map(kept), 'x', words)).toBe('x; 6 failed (ns/p1, ns/p2, ns/p3, ns/p4, ns/p5, ns/p6), 6 not rolled back; undo');
+    // the pods not rolled back among more failed: every one named, or where they are
+    const mixed = [...six.map(kept), ...Array.from({ length: 4 }, (_, i) => failed(`ns/q${i}`, new NotFoundError('no sandbox')))];
+    expect(batchSummary(mixed, 'x', words)).toBe("x; 10 failed (ns/p1, ns/p2, ns/p3, ns/p4, ns/p5, … and 5 more: each one's line on stderr names it, -o json lists every pod), 6 not rolled back (ns/p1, ns/p2, ns/p3, ns/p4, ns/p5, ns/p6); undo");
   });
 
   it('failed pods that left their change recorded (an ADD whose rollback failed): counted among the failed, named when not all, with the words that undo them and those the signal left recorded; the error line counts them; words without it say only "failed"', () => {

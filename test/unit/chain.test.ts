@@ -72,6 +72,25 @@ describe('addChain', () => {
     expect(err.message).toMatch(/exited with code 1: boom; rolling back also failed: plugin bridge failed on DEL \(CNI error 11\): busy/);
   });
 
+  it('a rollback\'s DELs are not bound by the --timeout that ended the ADD: each gets at least the default --timeout (tryout: --timeout 20ms left all 10 pods of a batch interrupted, their DELs killed at 20 ms too)', async () => {
+    const { exec, ctx, list } = setup('1.0.0', ['bridge', 'tuning']);
+    // each run takes 50 ms on the node: within a limit shorter than that it is killed (timedOut), as timeout(1) kills it
+    const slow = (c: { command: string; timeoutMs?: number }) => (c.timeoutMs !== undefined && c.timeoutMs < 50 ? { code: null, timedOut: true } : c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS)) } : {});
+    exec.addPlugin('/usr/lib/cni/bridge', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(bridgeResult('eth1', NS)) } : slow(c)));
+    exec.addPlugin('/usr/lib/cni/tuning', slow);
+    const err = await addChain({ ...ctx, timeoutMs: 20 }, await resolvePlugins(ctx, list), rt).catch((e) => e);
+    expect(err).toBeInstanceOf(AddFailed);
+    // before: "…; rolling back also failed: plugin tuning failed on DEL: timed out after 20ms …"
+    expect(err.rollbackError).toBeUndefined();
+    expect(err.message).toBe('plugin tuning failed on ADD: timed out after 20ms and was killed with its process group (rolled back: nothing was left behind)');
+    expect(exec.calls.map((c) => `${c.command} ${c.path.split('/').pop()} ${c.timeoutMs}`)).toEqual(['ADD bridge 20', 'ADD tuning 20', 'DEL tuning 60000', 'DEL bridge 60000']);
+    // a --timeout above the default is kept for the rollback too
+    exec.calls.length = 0;
+    exec.addPlugin('/usr/lib/cni/tuning', (c) => (c.command === 'ADD' ? { code: 1, stderr: 'boom' } : {}));
+    await addChain({ ...ctx, timeoutMs: 90_000 }, await resolvePlugins(ctx, list), rt).catch((e) => e);
+    expect(exec.calls.filter((c) => c.command === 'DEL').map((c) => c.timeoutMs)).toEqual([90_000, 90_000]);
+  });
+
   it('rolls back a plugin that returns something that is not a result', async () => {
     const { exec, ctx, list } = setup('1.0.0', ['bridge']);
     exec.addPlugin('/usr/lib/cni/bridge', (c) => (c.command === 'ADD' ? { stdout: '{"cniVersion":"1.0.0","ips":[{"address":"nope"}]}' } : {}));

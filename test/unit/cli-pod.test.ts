@@ -257,13 +257,13 @@ describe('kubectl cni-detach POD', () => {
   it('cni-check, cni-detach and its --dry-run that find nothing in the --cache-dir given, while the pod\'s newest record names another: exit 3, they say which to give, and do not use it (detach said "nothing to do", exit 0; -o json "detached": [])', async () => {
     const w = world();
     expect(await w.cli(attachCommand, [...attachArgs, '--cache-dir', '/tmp/theirs'])).toBe(0);
-    const hint = 'the cluster records eth1 attached with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): give --cache-dir /tmp/theirs';
-    const said = `error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`;
+    // the same command with that dir, to paste (before: "give --cache-dir /tmp/theirs")
+    const said = (cmd: string) => `error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); the cluster records eth1 attached with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): \`kubectl ${cmd} web-1 -n shop --ifname eth1 --cache-dir /tmp/theirs\` ${cmd === 'cni-check' ? 'checks' : 'detaches'} it there\n`;
     expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
-    expect(w.stderr()).toBe(said);
+    expect(w.stderr()).toBe(said('cni-check'));
     for (const more of [[], ['-o', 'json'], ['--dry-run']]) {
       expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...more]), more.join(' ')).toBe(3);
-      expect(w.stderr()).toBe(said);
+      expect(w.stderr()).toBe(said('cni-detach'));
       expect(w.stdout()).toBe('');
     }
     expect(w.exec.calls.filter((c) => c.command === 'DEL' || c.command === 'CHECK')).toEqual([]);
@@ -272,7 +272,7 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs/'])).toBe(0);
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
     expect(await w.cli(checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/tmp/theirs'])).toBe(3);
-    expect(w.stderr()).toMatch(/; the cluster records eth1 attached with cache dir \/var\/lib\/cni \(trusted on fake node: [^)]*\): give --cache-dir \/var\/lib\/cni\n$/);
+    expect(w.stderr()).toMatch(/; the cluster records eth1 attached with cache dir \/var\/lib\/cni \(trusted on fake node: [^)]*\): `kubectl cni-check web-1 -n shop --ifname eth1` checks it there\n$/);
     // the same dir (written otherwise): no hint
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--cache-dir', '/var/lib/cni/'])).toBe(0);
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
@@ -283,11 +283,10 @@ describe('kubectl cni-detach POD', () => {
     const { addAttachingRecord, listRecords } = await import('../../src/resolve/records.js');
     // its command gone: a pid of this host that runs no process
     await addAttachingRecord(w.kube, 'kube-system', { namespace: 'shop', pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '', since: '2026-12-01T00:00:00Z', addresses: [], cacheDir: '/tmp/theirs', by: { host: (await import('node:os')).hostname(), pid: 2 ** 22 + 7 } });
-    const hint = 'the cluster records eth1 as an attach that did not finish with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): give --cache-dir /tmp/theirs';
-    const said = `error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); ${hint}\n`;
-    for (const [make, more] of [[detachCommand, []], [detachCommand, ['--dry-run']], [checkCommand, []]] as const) {
+    const said = (cmd: string) => `error: nothing is attached as eth1 in pod shop/web-1 (no cache entry under /var/lib/cni/results); the cluster records eth1 as an attach that did not finish with cache dir /tmp/theirs (trusted on fake node: owned by root or you, not writable by others): \`kubectl ${cmd} web-1 -n shop --ifname eth1 --cache-dir /tmp/theirs\` ${cmd === 'cni-check' ? 'checks' : 'detaches'} it there\n`;
+    for (const [make, more, cmd] of [[detachCommand, [], 'cni-detach'], [detachCommand, ['--dry-run'], 'cni-detach'], [checkCommand, [], 'cni-check']] as const) {
       expect(await w.cli(make, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...more]), w.stderr()).toBe(3);
-      expect(w.stderr()).toBe(said);
+      expect(w.stderr()).toBe(said(cmd));
     }
     expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1'])).toBe(3);
     expect(w.stderr()).toContain('[1/1] shop/web-1: failed: nothing attached as eth1 here: the cluster records it as an attach that did not finish with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs\n');
@@ -304,7 +303,8 @@ describe('kubectl cni-detach POD', () => {
     expect(w.stderr()).toBe(
       '[1/1] shop/web-1: failed: nothing attached as eth1 here: the cluster records it with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs\nerror: detach failed for 1 of 1 pods\n',
     );
-    expect(w.stdout()).toBe('eth1 detached from 0 of 1 pods; 1 failed (shop/web-1); 1 recorded with --cache-dir /tmp/theirs (shop/web-1): give --cache-dir /tmp/theirs\n');
+    // the batch again with that dir, to paste (before: "give --cache-dir /tmp/theirs")
+    expect(w.stdout()).toBe('eth1 detached from 0 of 1 pods; 1 failed (shop/web-1); 1 recorded with --cache-dir /tmp/theirs (shop/web-1): `kubectl cni-detach --all -n shop --ifname eth1 --cache-dir /tmp/theirs` detaches it\n');
     expect(await w.cli(detachCommand, ['--all', '-n', 'shop', '--ifname', 'eth1', '-o', 'json'])).toBe(3);
     expect(JSON.parse(w.stdout())).toEqual([
       { pod: 'shop/web-1', ok: false, state: 'failed', exitCode: 3, error: 'nothing attached as eth1 here: the cluster records it with --cache-dir /tmp/theirs: give --cache-dir /tmp/theirs', recordedCacheDir: '/tmp/theirs' },
@@ -614,7 +614,7 @@ describe('-l / --all: many pods', () => {
     const w = many(12);
     for (let i = 1; i <= 12; i++) w.runtime.sandboxes.delete(`shop/web-${i}`);
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
-    expect(w.stdout()).toMatch(/^eth1 attached to 0 of 12 pods; 12 failed \((shop\/web-\d+, ){5}… and 7 more\)\n$/);
+    expect(w.stdout()).toMatch(/^eth1 attached to 0 of 12 pods; 12 failed \((shop\/web-\d+, ){5}… and 7 more: each one's line on stderr names it, -o json lists every pod\)\n$/);
     const err = w.stderr().trim().split('\n');
     expect(err).toHaveLength(13);
     expect(err.at(-1)).toBe('error: attach failed for 12 of 12 pods');
@@ -655,6 +655,15 @@ describe('-l / --all: many pods', () => {
     ]);
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth2'])).toBe(0);
     expect(w.stderr()).toMatch(/^note: a pod of namespace shop that no longer exists still has eth2 recorded \(web-3\): .* frees it/m);
+    // a gone pod's record of another cache dir: its own note, whose cni-gc (and cni-list) read that dir (before: a plain
+    // cni-gc, which keeps such a record)
+    const { addRecord } = await import('../../src/resolve/records.js');
+    await addRecord(w.kube, 'kube-system', { namespace: 'shop', pod: 'web-9', uid: 'uid-9', node: 'node-1', ifname: 'eth1', network: 'net', containerId: '9'.repeat(64), since: '2026-12-01T00:00:00Z', addresses: [], cacheDir: '/srv/x' });
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(w.stderr().split('\n').filter((l) => l.startsWith('note:'))).toEqual([
+      'note: 2 pods of namespace shop that no longer exist still have eth1 recorded (web-2, web-3): no selector matches a gone pod, so this batch did not look at them; `kubectl cni-gc` frees them (`kubectl cni-list -n shop` shows them)',
+      'note: a pod of namespace shop that no longer exists still has eth1 recorded (web-9): no selector matches a gone pod, so this batch did not look at it; `kubectl cni-gc --cache-dir /srv/x` frees it (`kubectl cni-list -n shop --cache-dir /srv/x` shows it)',
+    ]);
   });
 
   it('a pod of the batch deleted while the batch detaches it: detached, and not named as a gone pod still recorded (the records are read after the batch)', async () => {

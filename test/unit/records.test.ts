@@ -9,7 +9,7 @@ import { checkCommand } from '../../src/cli/check.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError, UnreachableError } from '../../src/errors.js';
-import { addAttachingRecord, addRecord, attachmentRecord, listRecords, otherHostWithinBound, readRecords, reconcileRecords, recordedCommand, recordKey, recordName, removeEmptyRecordMaps, removeRecordKeys, removeRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { addAttachingRecord, addRecord, attachmentRecord, listRecords, otherHostWithinBound, readRecords, reconcileRecords, recordedCommand, recordKey, recordName, removeEmptyRecordMaps, removeRecordKeys, removeRecords, writeAheadUntil, type AttachmentRecord } from '../../src/resolve/records.js';
 import { AlreadyExistsError } from '../../src/resolve/kube.js';
 import { lockPath } from '../../src/cni/cache.js';
 import { thisHost } from '../../src/exec/host.js';
@@ -38,6 +38,12 @@ describe('records', () => {
     await removeRecords(kube, 'kube-system', 'node-2', [{ containerId: 'c'.repeat(64), ifname: 'net1' }]);
     expect((await listRecords(kube, 'kube-system')).map((r) => r.ifname)).toEqual(['net2']);
     await removeRecords(kube, 'kube-system', 'node-9', [{ containerId: 'x', ifname: 'y' }]); // no ConfigMap: fine
+  });
+
+  it('a write-ahead\'s until covers its rollback\'s DELs at their own limit (cni/chain.ts rollbackTimeoutMs), not the --timeout of its ADDs', () => {
+    // one plugin, --timeout 20ms, --request-timeout 30s: 2 runs of 20 ms, a rollback DEL of 60 s, 8 requests, the margin
+    expect(writeAheadUntil(0, 1, 20, 30_000, 60_000)).toBe(new Date(Math.ceil((40 + 60_000 + 240_000 + 60_000) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    expect(writeAheadUntil(0, 2, 90_000, 30_000)).toBe(new Date((5 * 90_000 + 240_000 + 60_000)).toISOString().replace(/\.\d{3}Z$/, 'Z'));
   });
 
   it('a node name too long for a ConfigMap name is hashed', () => {
@@ -530,7 +536,7 @@ describe('the write-ahead record of a pod attach', () => {
     expect(rows.map((r) => [r.ifname, r.state])).toEqual([['eth1', 'attaching'], ['eth2', 'unsettled'], ['eth3', 'attaching']]);
     expect(rows[0]!.reason).toMatch(new RegExp(`and has not finished: its command \\(pid ${process.pid} on this host ${thisHost.host}\\) runs right now$`));
     expect(rows[0]!.clearCommand).toBeUndefined();
-    expect(rows[1]!.reason).toMatch(new RegExp(`and did not settle its record: its command \\(pid ${process.pid} on this host ${thisHost.host}\\) is gone \\(killed, or the cluster could not be reached when it ended: it said so then\\); what node node-3 holds decides: its result \\(the attach finished there: cni-gc settles the record and writes the pod's network-status entry\\), its intent \\(it did not: .*\\), or nothing \\(cni-gc forgets the record\\); cni-list --node node-3 shows which$`));
+    expect(rows[1]!.reason).toMatch(new RegExp(`and did not settle its record: its command \\(pid ${process.pid} on this host ${thisHost.host}\\) is gone \\(killed, or the cluster could not be reached when it ended: it said so then\\); what node node-3 holds decides: its result \\(the attach finished there: cni-gc settles the record and writes the pod's network-status entry\\), its intent \\(it did not: .*\\), or nothing \\(cni-gc forgets the record\\); \`kubectl cni-list -n shop --node node-3\` shows which$`));
     // cni-gc, which judges it by what its node holds (before: a cni-detach, which undid an attach that had finished there)
     expect(rows[1]!.clearCommand).toBe('kubectl cni-gc');
     expect(rows[2]!.reason).toMatch(/and has not finished: it is still running, or its command was killed \(its command, pid 4242 on host laptop-2: only on that host can it be told\), and then the node may keep its intent/);
@@ -546,6 +552,9 @@ describe('the write-ahead record of a pod attach', () => {
     expect(more[1]!.clearCommand).toBe('kubectl cni-gc');
     // the note of the one within its bound says the detach it offers answers busy until then (tryout)
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    // the unsettled ones' note names the cni-list that shows what their node holds, with their namespace (tryout: the
+    // bare `cni-list --node N` it named said "No resources found in default namespace.")
+    expect(w.stderr()).toMatch(/^note: to clear the 2 records in state unsettled: `kubectl cni-gc` \(`kubectl cni-list -n shop --node node-3` shows what their nodes hold of them\)$/m);
     expect(w.stderr()).toMatch(/^note: to clear web-1 eth5 \(attaching\): `kubectl cni-detach web-1 -n shop --ifname eth5` \(until 2099-01-01T00:00:00Z, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running\)$/m);
     // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
     // (validateRecord): used for nothing, and shown with why
@@ -920,7 +929,8 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     await w.cli(listCommand, ['-A', '--no-headers']);
     expect(w.stdout()).toMatch(/^shop\s+db-2\s+net1\s.*\sattached\s+no\s.*not in the pod's network-status$/m);
     // before: the command alone, with nothing to say that it needs the cache dir the attach used
-    expect(w.stderr()).toContain("note: to clear db-2 net1 (attached): `kubectl cni-attach db-2 -n shop --ifname net1 --conf FILE` (FILE: the config of network net it was attached with, or --net with its NetworkAttachmentDefinition; its attach used cache dir /srv/x on node node-2, as its record says (not checked here): give that --cache-dir if it is yours, as without it the attach finds net1 in the pod but not its record, and refuses)");
+    // (then: said, not in the command: pasted, it refused again)
+    expect(w.stderr()).toContain("note: to clear db-2 net1 (attached): `kubectl cni-attach db-2 -n shop --ifname net1 --conf FILE --cache-dir /srv/x` (FILE: the config of network net it was attached with, or --net with its NetworkAttachmentDefinition; --cache-dir /srv/x: its record's (not checked here))\n");
   });
 
   it('a record names the cache dir its attachment lives in: a gc of another dir keeps it and says which cni-gc frees it (offered once its node trusts that dir); that gc frees it; a live pod\'s is not forgotten either', async () => {
@@ -940,7 +950,8 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     // attachments and leases left in /srv/x with nothing to find them
     for (const args of [['--dry-run'], [], ['--node', 'node-2']]) {
       expect(await w.cli(gcCommand, args), w.stderr()).toBe(0);
-      expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: its pod is gone, but it names cache dir /srv/x, not /var/lib/cni (read by this gc), where its node keeps it; `kubectl cni-gc --cache-dir /srv/x` frees it\n');
+      // one note for the records of one dir (before: one note each)
+      expect(w.stderr()).toContain('note: kept 2 records that name cache dir /srv/x, not /var/lib/cni (read by this gc), where their nodes keep them: 2 where the pod is gone (shop/db-1 net1, shop/db-1 net2); `kubectl cni-gc --cache-dir /srv/x` frees them\n');
       expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 1 alive, 2 kept \(recorded in another cache dir\)$/m);
       expect(w.stdout()).not.toMatch(/forg[eo]t/);
       expect(await keys(w.kube)).toEqual(['node-2/db-1/', 'node-2/db-1/c', 'node-2/db-2/e']);
@@ -954,7 +965,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     // a dir its node does not trust (writable by others) is not offered: a record is not the user's word
     w.node2.modes.set('/srv/x', { uid: 1000, mode: 0o40777 });
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stderr()).toMatch(/^note: kept the record of net1 of pod shop\/db-1 .* where its node keeps it; no cni-gc for it is offered: a record is not your word, and .*\/srv\/x.* on node node-2$/m);
+    expect(w.stderr()).toMatch(/^note: kept 2 records that name cache dir \/srv\/x, .* where their nodes keep them: 2 where the pod is gone \(shop\/db-1 net1, shop\/db-1 net2\); no cni-gc for them is offered: a record is not your word, and .*\/srv\/x.* on node node-2$/m);
     expect(w.stderr()).not.toContain('--cache-dir /srv/x');
     w.node2.modes.delete('/srv/x');
     // the gc of that dir frees it there, and forgets its record; the live pod's stays
@@ -963,6 +974,42 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.node2.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_CONTAINERID)).toEqual([C]);
     expect([...w.node2.files.keys()].filter((k) => k.includes(C))).toEqual([]);
     expect(await keys(w.kube)).toEqual(['node-2/db-2/e']);
+  });
+
+  it('every record gc would act on but cannot because of its cache dir is counted and said the same way: a live pod\'s interrupted attach and unsettled write-ahead, not only a gone pod\'s (tryout: 15 interrupted records of a --cache-dir X batch, plain gc "would free 0 stale attachments, 2 alive", no note)', async () => {
+    const w = twoNodes();
+    w.deps.hostname = () => 'laptop';
+    for (const [name, id] of [['db-3', E], ['db-4', G]] as const) {
+      w.kube.add(makePod({ name, namespace: 'shop', uid: `uid-${name}`, node: 'node-2' }));
+      w.runtime.add('shop', name, `uid-${name}`, { id, pid: 9, netnsPath: '/proc/9/ns/net' });
+    }
+    // db-3: an attach with --cache-dir /srv/x whose ADD and rollback failed (its intent there); db-4: one killed
+    // outright (its write-ahead never settled); db-1 (gone): attached there
+    put(w.node2, 'db-3', E, true, 'uid-db-3', '/srv/x');
+    await addRecord(w.kube, 'kube-system', attachmentRecord({ namespace: 'shop', pod: 'db-3', uid: 'uid-db-3', node: 'node-2', ifname: 'net1', network: 'net', containerId: E, cacheDir: '/srv/x' }, { interrupted: true }));
+    put(w.node2, 'db-4', G, true, 'uid-db-4', '/srv/x');
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'db-4', uid: 'uid-db-4', containerId: '', addresses: [], cacheDir: '/srv/x', by: { host: 'laptop-2', pid: 77 } }));
+    put(w.node2, 'db-1', C, false, 'uid-db', '/srv/x');
+    await addRecord(w.kube, 'kube-system', rec({ containerId: C, cacheDir: '/srv/x' }));
+    const before = [...w.node2.files.keys()].sort();
+    for (const args of [['--dry-run'], []]) {
+      expect(await w.cli(gcCommand, args), w.stderr()).toBe(0);
+      // before: "gc: would free 0 stale attachments, 0 alive, 1 kept (recorded in another cache dir)", db-3 and db-4 unsaid
+      expect(w.stdout()).toMatch(/^gc: (would free|freed) 0 stale attachments, 0 alive, 3 kept \(recorded in another cache dir\)$/m);
+      expect(w.stderr()).toContain('note: kept 3 records that name cache dir /srv/x, not /var/lib/cni (read by this gc), where their nodes keep them: 1 where an attach of it was interrupted (shop/db-3 net1), 1 where the attach has not settled its record (attaching) (shop/db-4 net1), 1 where the pod is gone (shop/db-1 net1); `kubectl cni-gc --cache-dir /srv/x` frees them\n');
+      expect([...w.node2.files.keys()].sort()).toEqual(before);
+      expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    }
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { records: { otherCacheDir: { target: string; why: string; gcCommand: string }[] } }).records.otherCacheDir.map((e) => [e.target, e.why, e.gcCommand])).toEqual([
+      ['pod shop/db-3', 'an attach of it was interrupted', 'kubectl cni-gc --cache-dir /srv/x'],
+      ['pod shop/db-4', 'its attach has not settled its record (attaching)', 'kubectl cni-gc --cache-dir /srv/x'],
+      ['pod shop/db-1', 'its pod is gone', 'kubectl cni-gc --cache-dir /srv/x'],
+    ]);
+    // the gc it offers frees the interrupted attach from its intent there (the write-ahead of another host's command stays, said)
+    expect(await w.cli(gcCommand, ['--cache-dir', '/srv/x']), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-3 \(network net\): an attach of it was interrupted \(node node-2\)$/m);
+    expect(w.stdout()).toMatch(/^freed net1 of pod shop\/db-1 \(network net\): the pod is gone \(node node-2\)$/m);
   });
 
   it('records cni-gc writes name the cache dir it read; a gc of another dir that visits the node does not forget them', async () => {
@@ -1146,7 +1193,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(w.stderr()).toBe(`error: the cluster could not be asked: ${down.message}; the states are from this host's cache only, and attachments on other nodes are not shown\n`);
   });
 
-  it('the commands it prints carry neither the attach\'s recorded --cache-dir nor its --cni-path (the command takes the path from the record, checked; the cache dir it offers once its node trusts it); old records still work', async () => {
+  it('the commands it prints carry the attach\'s recorded --cache-dir, so that they work on the first paste, but not its --cni-path (the command takes the path from the record, checked); old records still work', async () => {
     const w = world();
     w.deps.hostname = () => 'laptop';
     // attach with its own --cni-path and --cache-dir: the record names them (write-ahead and settled alike)
@@ -1182,19 +1229,43 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
       'db-4/net1': 'kubectl cni-gc --cache-dir /srv/other/ --cni-path /opt/mine',
     });
     await removeRecordKeys(w.kube, 'kube-system', 'node-2', [recordKey('4'.repeat(64), 'net1')]);
-    // a recorded --cache-dir goes in no command (before: `kubectl cni-gc --cache-dir /srv/cni`, a record's word pasted
-    // as the user's, unchecked on its node): the cni-detach of that pod, which checks it there, says which to give
+    // a recorded --cache-dir goes in every command for that record, said as its record's (before: in none — the pasted
+    // cni-detach said "give --cache-dir …", exit 3, and the REASON's plain cni-gc kept the record (an outside tester))
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-3', uid: 'uid-db-3', containerId: '3'.repeat(64), cacheDir: '/srv/cni' }));
     await addRecord(w.kube, 'kube-system', rec({ pod: 'web-1', uid: 'uid-1', node: 'node-1', ifname: 'net6', containerId: '6'.repeat(64), interrupted: true, addresses: [], cacheDir: '/tmp/x' }));
-    expect(await clear([])).toMatchObject({ 'db-3/net1': 'kubectl cni-detach db-3 -n shop --ifname net1', 'web-1/net6': 'kubectl cni-detach web-1 -n shop --ifname net6' });
-    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
-    expect(w.stdout()).not.toMatch(/--cache-dir/);
-    // the table's notes: one line per gc command; the detach's says why it is the detach
+    expect(await clear([])).toMatchObject({ 'db-3/net1': 'kubectl cni-gc --cache-dir /srv/cni', 'web-1/net6': 'kubectl cni-detach web-1 -n shop --ifname net6 --cache-dir /tmp/x' });
+    // the table's notes: one line per gc command, the record's cache dir in its own
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
-    expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual(['note: to clear the 2 records in state pod gone: `kubectl cni-gc`']);
-    expect(w.stderr()).toContain('note: to clear db-3 net1 (pod gone): `kubectl cni-detach db-3 -n shop --ifname net1` (its attach used cache dir /srv/cni on node node-2, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
-    expect(w.stderr()).toContain('note: to clear web-1 net6 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net6` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; its attach used cache dir /tmp/x on node node-1, as its record says (not checked here): this cni-detach says whether that node trusts it, and then the --cache-dir to give)\n');
-    expect(w.stderr()).not.toMatch(/--cache-dir \//);
+    expect(w.stderr().split('\n').filter((l) => l.includes('cni-gc'))).toEqual(['note: to clear the 2 records in state pod gone: `kubectl cni-gc`', 'note: to clear the record in state pod gone: `kubectl cni-gc --cache-dir /srv/cni`']);
+    expect(w.stderr()).toContain("note: to clear web-1 net6 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net6 --cache-dir /tmp/x` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; --cache-dir /tmp/x: its record's (not checked here))\n");
+    // -o wide: what clears it carries the dir too (before: "pod deleted; cni-gc frees it on its node", which kept it)
+    expect(await w.cli(listCommand, ['-A', '-o', 'wide', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/^shop\s+db-3\s.* pod deleted; cni-gc --cache-dir \/srv\/cni frees it on its node$/m);
+    expect(w.stdout()).toMatch(/^shop\s+web-1\s+net6\s.* attach did not finish; cni-detach --cache-dir \/tmp\/x clears it$/m);
+  });
+
+  it('notes of one kind are one note: 15 interrupted records of a --cache-dir batch make one line naming 5 pods and a count, with the cni-gc that clears them all and the cni-detach for each, both with that --cache-dir (tryout: 10 notes of ~400 characters); -o wide and -o json keep each one\'s', async () => {
+    const w = manyPods(15);
+    w.deps.hostname = () => 'laptop';
+    w.runtime.sandboxes.clear(); // on other nodes
+    for (let i = 1; i <= 15; i++) {
+      await addRecord(w.kube, 'kube-system', rec({ pod: `web-${i}`, uid: `uid-${i}`, node: 'node-1', containerId: `${i}`.padStart(64, 'a'), interrupted: true, addresses: [], cacheDir: '/tmp/lc' }));
+    }
+    // and two write-aheads of commands past their bound, of that batch too: unsettled
+    for (const [pod, uid] of [['db-1', 'uid-db'], ['web-1', 'uid-1']] as const) {
+      await addAttachingRecord(w.kube, 'kube-system', rec({ pod, uid, node: 'node-1', ifname: 'net2', containerId: '', addresses: [], cacheDir: '/tmp/lc', by: { host: 'laptop-2', pid: 7 }, until: '2026-01-01T00:00:00Z' }));
+    }
+    expect(await w.cli(listCommand, ['-A'])).toBe(0);
+    expect(w.stderr()).toBe([
+      "note: to clear the 15 records in state interrupted of net1 of web-1, web-10, web-11, web-12, web-13, … and 10 more: `kubectl cni-gc --cache-dir /tmp/lc` clears them all, or `kubectl cni-detach POD -n shop --ifname net1 --cache-dir /tmp/lc` for each POD (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; --cache-dir /tmp/lc: its record's (not checked here))",
+      'note: to clear the 2 records in state unsettled: `kubectl cni-gc --cache-dir /tmp/lc` (`kubectl cni-list -n shop --cache-dir /tmp/lc --node node-1` shows what their nodes hold of them)',
+      '',
+    ].join('\n'));
+    // each one's own command stays in -o json
+    expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
+    const items = (JSON.parse(w.stdout()) as { items: { pod: string; ifname: string; clearCommand: string }[] }).items;
+    expect(items.find((x) => x.pod === 'web-7')!.clearCommand).toBe('kubectl cni-detach web-7 -n shop --ifname net1 --cache-dir /tmp/lc');
+    expect(items.filter((x) => x.ifname === 'net2').map((x) => x.clearCommand)).toEqual(['kubectl cni-gc --cache-dir /tmp/lc', 'kubectl cni-gc --cache-dir /tmp/lc']);
   });
 
   it('a record that names another pod or uid than the attachment\'s is shown mismatched, never pod gone with a cni-gc hint: judged by this host\'s entry where it holds the key, else cross-checked against the API\'s pods', async () => {

@@ -380,7 +380,7 @@ describe('a record\'s cache dir (--cache-dir) is offered only where its node tru
       expect(node2.calls).toEqual([]);
       node2.modes.set('/tmp/evil', { uid: 0, mode: 0o40755 });
       expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1'])).toBe(3);
-      expect(w.stderr()).toContain(`the cluster records net1 attached with cache dir /tmp/evil (trusted on ${where}: owned by root or you, not writable by others): give --cache-dir /tmp/evil\n`);
+      expect(w.stderr()).toContain(`the cluster records net1 attached with cache dir /tmp/evil (trusted on ${where}: owned by root or you, not writable by others): \`kubectl cni-detach db-1 -n shop --ifname net1 --cache-dir /tmp/evil\` detaches it there\n`);
       // offered, never used: only the user's flag reads it
       expect(node2.calls).toEqual([]);
       expect(await w.cli(detachCommand, ['db-1', '-n', 'shop', '--ifname', 'net1', '--cache-dir', '/tmp/evil'])).toBe(0);
