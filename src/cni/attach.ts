@@ -8,7 +8,7 @@ import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
-import { configText, deleteStopped, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
+import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
@@ -272,6 +272,8 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
     ...(ctx.untrustedPath ? { trustDirs: ctx.cniPath } : {}),
     runs: [...(ctx.versions || !list ? [] : types.map((t) => ({ candidates: candidates(t), opts: versionRunOptions(ctx, list.cniVersion) }))), ...status],
   });
+  // the cache directory's owner and mode, which the cache checks before its first use there (cni/cache.ts)
+  ctx.exec.readAhead({ trustDirs: cacheDirsOf(cache.dir) });
 }
 
 /**

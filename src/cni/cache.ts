@@ -281,11 +281,21 @@ export class ResultCache {
    * any user (root could change anything anyway): a non-root user's commands to other nodes read /var/lib/cni here.
    */
   private async checkTrusted(): Promise<void> {
+    const refuse = (d: string, why: string) =>
+      new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory owned by root or by this user that group and others may not write' } });
     const identity = this.exec.identity;
-    if (!identity) return;
+    if (!identity) {
+      // a node reached by commands (an agent pod, a kind node): the same rule, judged from one sh's facts of all its
+      // directories (exec/trust.ts, as plugin directories are), which ride on the node's first round trip (readAhead
+      // declares them). Before, it was not checked there at all: a --cache-dir pasted from a cluster record (cni-list
+      // prints the record's) could make root DEL with entries whoever may write that directory planted.
+      const why = await this.exec.untrustedPluginDirs(cacheDirsOf(this.dir));
+      if (why) throw refuse(this.named(this.dir), why);
+      return;
+    }
     for (const d of cacheDirsOf(this.dir)) {
       const why = await identity.untrustedDir(d);
-      if (why) throw new UsageError(`refusing the CNI cache ${d}: ${why}`, { fix: { setting: 'cacheDir', advice: 'use a directory owned by root or by this user that group and others may not write' } });
+      if (why) throw refuse(d, why);
     }
   }
 

@@ -312,6 +312,33 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('a --cache-dir that others may write on the pod\'s node is refused there (exit 2, nothing changed), as on this host; the check rides on the look-up (3 node round trips for a good one, as before) (before: not checked on a node reached by commands, so a --cache-dir pasted from a cluster record could make root DEL with planted entries)', async () => {
+    const w = await world();
+    const dir = nodeCacheDir(w.ws.dir, 'node-a');
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o777);
+    const r = await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`error: refusing the CNI cache ${w.laptopCache} on node node-a: group or others may write ${w.laptopCache} (mode 0777)`);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+    const d = await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]);
+    expect(d.exitCode, d.stderr).toBe(2);
+    expect(d.stderr).toContain(`refusing the CNI cache ${w.laptopCache} on node node-a`);
+    // made safe, the same attach goes through in its usual round trips
+    await chmod(dir, 0o755);
+    const trips = async (args: string[]) => {
+      const before = api.execs.length;
+      expectOk(await runCli(args[0] as Tool, args.slice(1)));
+      return agentExecs().filter((e) => api.execs.indexOf(e) >= before).reduce((n, e) => n + execRoundTrips(Buffer.concat(e.stdinMessages)), 0);
+    };
+    // one plugin: 2 + 1 for the attach, 2 + 1 for the detach (issue 12's bounds)
+    expect(await trips(['attach', 'web-1', '--ifname', 'net1', '--conf', w.file, ...w.common])).toBe(3);
+    expect(await trips(['detach', 'web-1', '--ifname', 'net1', ...w.common])).toBe(3);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('from the laptop: a malformed -l is bad input (exit 2), messages name the node of a path, printed commands carry the flags given', async () => {
     const w = await world();
     // 1. the API server's 400 for the user's label selector: exit 2, the selector named, nothing asked of any node
