@@ -354,8 +354,22 @@ export function toRow(c: Classified, flags: ReachFlags = {}): Row {
  * ended between its result and that write (killed: the tryout's kill -9 of a batch), the write failed (said then), it
  * was attached with --no-annotate, or someone removed the entry. The row is changed in place.
  */
-function unannotated(r: Row, flags: ReachFlags): void {
+function unannotated(r: Row, flags: ReachFlags, readOnNode: boolean): void {
   if (r.state !== 'attached' || r.annotated !== false || r.brief !== undefined || r.namespace === '-') return;
+  if (!readOnNode && r.node !== '<none>') {
+    // only the cluster's record says attached: a cni-detach killed after its DEL and its network-status update, before
+    // it removed the record, leaves the same row as an attach killed before that update — and the same cni-attach
+    // again would attach it anew there (a tryout pasted it and got a new ADD); what the node holds tells which
+    const look = `${listCommandLine({ ...flags, namespace: r.namespace, ...(recordedDirOf.has(r) ? { cacheDir: recordedDirOf.get(r)!.dir } : {}) })} --node ${r.node}`;
+    Object.assign(r, {
+      brief: 'not in the pod\'s network-status',
+      reason: `the pod's k8s.v1.cni.cncf.io/network-status does not name ${r.ifname}, and only the cluster's record of it was read: either its attach ended before writing that entry (node ${r.node} holds it: the same cni-attach again finds it attached, runs no plugin and writes the entry), or a cni-detach of it stopped after its DEL, before it removed the record (node ${r.node} holds nothing of it: cni-detach removes the record); \`${look}\` reads node ${r.node} and says which`,
+      remedy: `cni-list --node ${r.node} says what clears it`,
+      clear: look,
+      clearHint: `it reads node ${r.node}, and its row names the command: cni-attach (the node holds it) or cni-detach (it holds nothing of it)`,
+    });
+    return;
+  }
   Object.assign(r, {
     brief: 'not in the pod\'s network-status',
     reason: `the pod's k8s.v1.cni.cncf.io/network-status does not name ${r.ifname}: its attach ended before writing it (killed, or the write failed), it was attached with --no-annotate, or the entry was removed; the same cni-attach again (network ${r.network}) finds ${r.ifname} attached, runs no plugin and writes it`,
@@ -804,7 +818,10 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       const unchecked = await judgeOnNodes(flags, deps, runtimes, toJudge, podList ?? []);
       if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
     }
-    for (const r of [...local, ...remote]) unannotated(r, flags);
+    // rows whose node was read (this host's cache; a record judged on its node with --node) against those only the
+    // cluster's record says (their network-status advice needs their node: unannotated)
+    const readOnNode = new Set<Row>([...local, ...toJudge.map((j) => j.row), ...aheads.map((j) => j.row)]);
+    for (const r of [...local, ...remote]) unannotated(r, flags, readOnNode.has(r));
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     // --node: the rows of those nodes only, as `kubectl get pods --field-selector spec.nodeName=N` (this host's cache
     // is this host's: its rows with --node naming it)

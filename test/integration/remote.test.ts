@@ -1830,6 +1830,11 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expectOk(unannotated);
     expect(unannotated.stdout).toMatch(/^shop\s+web-2\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+attached\s+no\s+\S+\s+not in the pod's network-status$/m);
     expect(unannotated.stderr).toMatch(/^note: to clear web-2 net1 \(attached\): `kubectl cni-attach web-2 -n shop --ifname net1 --conf FILE --kubeconfig \S+ .*` \(FILE: the config of network \S+ it was attached with, or --net with its NetworkAttachmentDefinition\)$/m);
+    // without --node only the cluster's record was read: the same row is left by a cni-detach killed after its DEL,
+    // so the note names the cni-list that reads node-b, not a cni-attach (pasted, that attached anew: tryout)
+    const notRead = await runCli('list', w.listArgs);
+    expect(notRead.stderr).toMatch(/^note: to clear web-2 net1 \(attached\): `kubectl cni-list .*--node node-b` \(it reads node node-b, and its row names the command: cni-attach \(the node holds it\) or cni-detach \(it holds nothing of it\)\)$/m);
+    expect(notRead.stderr).not.toMatch(/cni-attach web-2/);
     const again = await runCli('attach', ['web-2', '--ifname', 'net1', '--conf', w.file, ...w.common]);
     expectOk(again);
     expect(again.stdout).toMatch(/was already attached to/);

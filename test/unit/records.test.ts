@@ -930,7 +930,11 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.stdout()).toMatch(/^shop\s+db-2\s+net1\s.*\sattached\s+no\s.*not in the pod's network-status$/m);
     // before: the command alone, with nothing to say that it needs the cache dir the attach used
     // (then: said, not in the command: pasted, it refused again)
-    expect(w.stderr()).toContain("note: to clear db-2 net1 (attached): `kubectl cni-attach db-2 -n shop --ifname net1 --conf FILE --cache-dir /srv/x` (FILE: the config of network net it was attached with, or --net with its NetworkAttachmentDefinition; --cache-dir /srv/x: its record's (not checked here))\n");
+    // only the cluster's record was read (no --node): the same row is left by a cni-detach killed after its DEL and its
+    // network-status update, so no cni-attach is offered (pasted, it attached anew: tryout) but the cni-list that reads
+    // the node, with the record's cache dir, whose row then names cni-attach or cni-detach
+    expect(w.stderr()).toContain('note: to clear db-2 net1 (attached): `kubectl cni-list -n shop --cache-dir /srv/x --node node-2` (it reads node node-2, and its row names the command: cni-attach (the node holds it) or cni-detach (it holds nothing of it))\n');
+    expect(w.stderr()).not.toContain('kubectl cni-attach');
   });
 
   it('a record names the cache dir its attachment lives in: a gc of another dir keeps it and says which cni-gc frees it (offered once its node trusts that dir); that gc frees it; a live pod\'s is not forgotten either', async () => {
