@@ -1052,12 +1052,15 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
       const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(runtimes);
-      world = { exec, pods, sandboxes, unasked, lockHeld };
+      world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname() };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
     // the runtime that could not be asked and may hold the sandbox of this attachment (its namespace's path tells)
     const unaskedFor = (c: Classified) => world.unasked?.find((u) => runtimeMayHold(u.runtime, undefined, c.entry.netns));
     const classified = await classify(found, world);
+    for (const c of classified.filter((x) => x.state === 'other node')) {
+      deps.io.err(`note: this host's cache holds ${c.entry.ifName} of pod ${c.pod!.namespace}/${c.pod!.name} (network ${c.entry.networkName}): ${c.reason}; not counted, freed or recorded here\n`);
+    }
     const { nodeOwnNetns } = await load.netns();
     // which of these judged attachments gc frees (stale), and which it must not touch, with why (refused)
     const judge = async (classified: Classified[]) => {

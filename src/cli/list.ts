@@ -749,7 +749,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         // auto's, one that cannot be asked leaves what it may hold unchecked: the rows say so)
         try {
           const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(await deps.runtimes(flags, api));
-          world = { exec, pods, sandboxes, unasked, lockHeld };
+          world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname() };
         } catch (e) {
           world = { exec, pods, lockHeld };
           failures.push({ error: e, says: `this host's sandboxes could not be listed: ${describeError(e)}; whether the sandboxes of this host's pod attachments are gone is not known` });

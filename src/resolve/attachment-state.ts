@@ -96,6 +96,14 @@ export interface World {
    * Named in the reasons ("on node node-a").
    */
   node?: string;
+  /**
+   * This host's name as the cluster may call it ($NODE_NAME, else the host name: cli/context.ts hostname), for this
+   * host's own cache, whose node name is not known for sure (see node). Used only where that errs on the safe side: a
+   * live pod's entry whose sandbox is not running here, while the API places that pod on another node, is `other node`
+   * (left alone: a cache dir shared with or copied from that node), not `sandbox gone` (freed). Before, cni-gc here
+   * freed the leases of live pods on other nodes from a cache dir they shared (an outside tryout).
+   */
+  hereName?: string;
 }
 
 /** The brief of `interface gone` (cni-list's REASON). */
@@ -200,6 +208,11 @@ export async function classify(found: Found[], world: World): Promise<Classified
           unchecked = cannot.error;
           brief = 'sandbox not checked';
           reason = `its sandbox ${f.entry.containerId.slice(0, 12)} could not be checked: the runtime that may hold it (${cannot.runtime}) could not be asked: ${cannot.error.message}`;
+        } else if (world.sandboxes && !running.has(f.entry.containerId) && world.node === undefined && world.hereName && pod.uid && p?.spec?.nodeName && p.spec.nodeName !== world.hereName) {
+          const there = p.spec.nodeName;
+          state = 'other node';
+          brief = `pod runs on node ${there}`;
+          reason = `pod ${pod.namespace}/${pod.name} (uid ${pod.uid}) runs on node ${there}, and its sandbox ${f.entry.containerId.slice(0, 12)} is not running here (${world.hereName}), whose cache holds this entry: a pod runs on one node for its life, so this is not this host's attachment of it (a cache directory shared with node ${there}, or copied from it?); left alone here: node ${there}'s cache is the one that counts (if this host is node ${there} under another name, set NODE_NAME=${there})`;
         } else if (world.sandboxes && !running.has(f.entry.containerId)) {
           state = 'sandbox gone';
           brief = 'sandbox not running';

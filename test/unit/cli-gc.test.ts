@@ -761,6 +761,24 @@ describe('kubectl cni-list', () => {
     expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+<none>\s+interrupted\s+\S+\s+ffffffffffff\s+attach did not finish$/);
     expect(w.stderr()).toBe('note: to clear web-1 eth1 (interrupted): `kubectl cni-detach web-1 -n shop --ifname eth1`\n');
   });
+  it('an entry of this host\'s cache whose live pod the API places on another node, its sandbox not here, is `other node`: cni-gc leaves it (not freed, not counted alive) and says why; cni-list shows it so (an outside tryout: a cache dir shared with the nodes, and cni-gc here freed the leases of live pods there)', async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.runtime.sandboxes.clear();
+    w.kube.pods.get('shop/web-1')!.spec!.nodeName = 'node-7';
+    const files = [...w.exec.files.keys()].sort();
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
+    expect(w.stderr()).toContain(`note: this host's cache holds eth1 of pod shop/web-1 (network net): pod shop/web-1 (uid uid-1) runs on node node-7, and its sandbox ${SANDBOX.slice(0, 12)} is not running here (node-1), whose cache holds this entry`);
+    expect(w.stderr()).toContain('set NODE_NAME=node-7); not counted, freed or recorded here');
+    expect([...w.exec.files.keys()].sort()).toEqual(files);
+    expect(await w.cli(listCommand, ['web-1', '-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { state: string }[] }).items.map((x) => x.state)).toEqual(['other node']);
+    // on its own node (this host named so) the same entry is a sandbox gone: freed
+    w.kube.pods.get('shop/web-1')!.spec!.nodeName = 'node-1';
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 1 stale attachment/m);
+  });
   it('-o json with the sandbox gone', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
