@@ -152,7 +152,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
         remedy: `cni-gc judges it on node ${r.node}`,
         clear: gcCommandLine(flags),
         clearHint: `it visits node ${r.node}; \`${look}\` shows what that node holds of it`,
-        lookAt: { namespace: r.namespace, node: r.node, command: listCommandLine(flags) },
+        lookAt: { namespace: r.namespace, node: r.node, command: listCommandLine({ ...flags, namespace: undefined }) },
       };
     }
     const which =

@@ -195,7 +195,7 @@ async function untilGcDone(ctx: ChainContext, cache: ResultCache, list: NetworkC
     return undefined;
   });
   if (!done) {
-    stopIfInterrupted(ctx, `the ${command}, while waiting for ${gcName(holder, cache)} to finish CNI GC of network ${list.name} (nothing was changed)`);
+    stopIfInterrupted(ctx, `the ${command}, while waiting for ${gcName(holder, cache)} to finish CNI GC of network ${list.name}: nothing was changed`);
     const e = new BusyError(
       `${gcName(holder, cache)} is still running CNI GC of network ${list.name} after ${formatDuration(ctx.timeoutMs)} (the plugin time limit) of waiting, ` +
         `and no ${command} may run beside it (CNI spec); nothing was changed for ${describe}: try again when it is done`,
@@ -427,10 +427,10 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
   return held(ctx, () => withLock(ctx, cache, rt, req.describe, async (lock, ctx) => {
     const already = await refusing(async () => {
       const found = await beforeAdd(ctx, cache, req, resolved, true);
-      stopIfInterrupted(ctx, 'anything was changed (nothing was)');
+      stopIfInterrupted(ctx, 'it changed anything: nothing was changed');
       if (found) return found;
       await req.beforeFirstAdd?.();
-      stopIfInterrupted(ctx, 'anything was changed (nothing was)');
+      stopIfInterrupted(ctx, 'it changed anything: nothing was changed');
       // Record the intent first: if we die between the plugin's ADD and the cache write, detach/gc still find it.
       // (No cni-gc runs GC of the network now, nor begins one before this attach is done: lockOutsideGc.)
       try {
@@ -734,7 +734,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     const rt: RuntimeConf = { containerId: req.containerId, netns: req.netns, ifname: req.ifname, cniArgs: req.cniArgs ?? [], capabilityArgs: {} };
     const resolved = await resolvePlugins(ctx, req.list);
     await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
-      stopIfInterrupted(ctx, 'DEL (nothing was changed)');
+      stopIfInterrupted(ctx, 'its DEL: nothing was changed');
       await delChain(ctx, resolved, rt);
     }, { list: resolved.list, command: 'DEL' }));
     return [{ network: req.list.name, containerId: req.containerId, fromIntent: false, uncached: true }];
@@ -776,7 +776,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         const still = intentOnly ? await cache.readIntent(key) : await cache.read(key);
         if (!still || JSON.stringify(still) !== JSON.stringify(entry)) return false;
       }
-      stopIfInterrupted(ctx, 'DEL (nothing was changed)');
+      stopIfInterrupted(ctx, 'its DEL: nothing was changed');
       if (resolved && list) {
         // the mark that a DEL of ours is under way (cache.ts deletingPath): left by a DEL stopped part-way (killed, the
         // user's second signal, its node lost), it tells that from an interface deleted by hand. On a node reached by
@@ -915,7 +915,7 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
       // a DEL of it begun and not finished (its mark, the lock now ours): no attachment to CHECK
       const mark = await cache.readDeleteMark(key);
       if (mark) throw detachStopped(req.ifname, req.describe, { ...f, entry, deleting: mark }, req.ways ?? NO_WAYS, cache.host);
-      stopIfInterrupted(ctx, 'CHECK (nothing was changed)');
+      stopIfInterrupted(ctx, 'its CHECK: nothing was changed');
       // what it would run is judged first (a config or plugin refused: that refusal), then whether the interface is there
       const ready = await beforeCheck(ctx, req, { ...f, entry });
       const gone = await req.interfaceGone?.(entry);

@@ -555,6 +555,9 @@ describe('the write-ahead record of a pod attach', () => {
     // the unsettled ones' note names the cni-list that shows what their node holds, with their namespace (tryout: the
     // bare `cni-list --node N` it named said "No resources found in default namespace.")
     expect(w.stderr()).toMatch(/^note: to clear the 2 records in state unsettled: `kubectl cni-gc` \(`kubectl cni-list -n shop --node node-3` shows what their nodes hold of them\)$/m);
+    // listed with -n: that namespace once (a tryout saw `kubectl cni-list -n cni-bench -n cni-bench …`)
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: to clear the 2 records in state unsettled: `kubectl cni-gc` \(`kubectl cni-list -n shop --node node-3` shows what their nodes hold of them\)$/m);
     expect(w.stderr()).toMatch(/^note: to clear web-1 eth5 \(attaching\): `kubectl cni-detach web-1 -n shop --ifname eth5` \(until 2099-01-01T00:00:00Z, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running\)$/m);
     // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
     // (validateRecord): used for nothing, and shown with why
