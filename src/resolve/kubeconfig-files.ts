@@ -6,6 +6,7 @@
  * there blocks the main thread, so neither SIGINT nor SIGTERM stops the command, and a second request finds the FIFO
  * drained. Used by the commands (resolve/kube.ts connectKube) and by completion (cli/complete.ts, under its limit).
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { load as yamlLoad } from 'js-yaml';
 import { UsageError } from '../errors.js';
@@ -60,6 +61,18 @@ export async function kubeconfigFiles(paths: string[], signal?: AbortSignal): Pr
   };
 }
 
+/** Whether base64 `data` holds a PEM certificate that parses (client-go's root pool needs one: certutil.NewPoolFromBytes). */
+function hasCertificate(data: string): boolean {
+  const blocks = Buffer.from(data, 'base64').toString('latin1').match(/-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.some((b) => {
+    try {
+      return !!new X509Certificate(b);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * The clusters and users with their certificate files read (through the event loop) into the *Data fields client-node
  * takes as base64, so that client-node reads no file. Where a kubeconfig gives both, the data wins and the file is not
@@ -88,9 +101,18 @@ export async function inlineCertificateFiles(
     return bytes.toString('base64');
   };
   const clusters = await Promise.all(
-    options.clusters.map(async ({ caFile, ...c }) =>
-      caFile === undefined || c.caData !== undefined ? c : { ...c, caData: await read('certificate-authority', caFile, `cluster ${c.name}`, origins.caFile) },
-    ),
+    options.clusters.map(async ({ caFile, ...c }) => {
+      const fromFile = caFile !== undefined && c.caData === undefined;
+      const out = fromFile ? { ...c, caData: await read('certificate-authority', caFile, `cluster ${c.name}`, origins.caFile) } : c;
+      // Node ignores what is no PEM certificate, and the request then failed as "signed by an authority not trusted
+      // here" (exit 4, a tryout); client-go refuses the file first (certutil: rootCertPool)
+      if (out.caData !== undefined && !hasCertificate(out.caData)) {
+        const flagged = fromFile && !!origins.caFile && 'flag' in origins.caFile;
+        const where = fromFile ? ` in certificate-authority ${caFile} for cluster ${c.name}${origins.caFile && 'file' in origins.caFile ? ` (named by kubeconfig ${origins.caFile.file})` : ''}` : ` in the certificate-authority-data of cluster ${c.name}`;
+        throw new UsageError(`unable to load root certificates: unable to parse bytes as PEM block${where}: no certificate there`, { fix: { setting: flagged ? 'certificateAuthority' : 'kubeconfig' } });
+      }
+      return out;
+    }),
   );
   const users = await Promise.all(
     options.users.map(async ({ certFile, keyFile, ...u }) => ({

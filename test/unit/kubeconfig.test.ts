@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { load } from 'js-yaml';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -301,6 +302,12 @@ describe('in-cluster and nothing at all', () => {
   });
 });
 
+/** A self-signed certificate made with openssl into dir/ca.pem (its PEM bytes). */
+function realCertificate(dir: string): Buffer {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'), '-subj', '/CN=test-ca', '-days', '1'], { stdio: 'ignore' });
+  return readFileSync(join(dir, 'ca.pem'));
+}
+
 describe('the files a kubeconfig brings, read through the event loop (resolve/kubeconfig-files.ts)', () => {
   const withDir = async (f: (dir: string) => Promise<void>) => {
     const dir = await mkdtemp(join(tmpdir(), 'kcf-'));
@@ -312,16 +319,25 @@ describe('the files a kubeconfig brings, read through the event loop (resolve/ku
   };
   it('certificate files become the *Data client-node takes (base64 of the bytes); the data wins over a file, unread', () =>
     withDir(async (dir) => {
-      await writeFile(join(dir, 'ca.pem'), 'CA PEM\n');
+      const ca = realCertificate(dir);
       await writeFile(join(dir, 'key.pem'), 'KEY PEM\n');
       const got = await inlineCertificateFiles({
-        clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile: join(dir, 'ca.pem') }, { name: 'd', server: 'https://198.18.0.2', skipTLSVerify: false, caFile: join(dir, 'nosuch'), caData: 'QQ==' }],
+        clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile: join(dir, 'ca.pem') }, { name: 'd', server: 'https://198.18.0.2', skipTLSVerify: false, caFile: join(dir, 'nosuch'), caData: ca.toString('base64') }],
         users: [{ name: 'u', certData: 'Qg==', certFile: join(dir, 'nosuch'), keyFile: join(dir, 'key.pem') }],
       });
       expect(got).toEqual({
-        clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caData: Buffer.from('CA PEM\n').toString('base64') }, { name: 'd', server: 'https://198.18.0.2', skipTLSVerify: false, caData: 'QQ==' }],
+        clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caData: ca.toString('base64') }, { name: 'd', server: 'https://198.18.0.2', skipTLSVerify: false, caData: ca.toString('base64') }],
         users: [{ name: 'u', certData: 'Qg==', keyData: Buffer.from('KEY PEM\n').toString('base64') }],
       });
+    }));
+  it('a certificate authority that holds no PEM certificate (file or data) is refused as client-go refuses it, naming where it came from (before: Node ignored it, and the request failed as "signed by an authority not trusted here", exit 4: a tryout)', () =>
+    withDir(async (dir) => {
+      await writeFile(join(dir, 'bad.crt'), 'garbage\n');
+      const fromFlag = await inlineCertificateFiles({ clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caFile: join(dir, 'bad.crt') }], users: [] }, undefined, { caFile: { flag: true } }).catch((e: UsageError) => e);
+      expect(fromFlag).toBeInstanceOf(UsageError);
+      expect([fromFlag.message, fromFlag.fix]).toEqual([`unable to load root certificates: unable to parse bytes as PEM block in certificate-authority ${dir}/bad.crt for cluster c: no certificate there`, { setting: 'certificateAuthority' }]);
+      const inline = await inlineCertificateFiles({ clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caData: Buffer.from('-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n').toString('base64') }], users: [] }).catch((e: UsageError) => e);
+      expect([inline.message, inline.fix]).toEqual(['unable to load root certificates: unable to parse bytes as PEM block in the certificate-authority-data of cluster c: no certificate there', { setting: 'kubeconfig' }]);
     }));
   it('a certificate file that is missing or a directory: a usage error worded as client-go', () =>
     withDir(async (dir) => {
