@@ -417,7 +417,7 @@ interface Judged {
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
 async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
-  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn }, { detachStoppedReason }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
+  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn, recordCacheDir }, { detachStoppedReason }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
@@ -476,6 +476,18 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
           reason: `its sandbox ${r.containerId.slice(0, 12)} no longer runs on node ${node} (the pod has a new one, or none): what was attached to it is stale, and its IPAM lease is still held there: cni-gc --node ${node} frees it`,
           remedy: 'cni-gc --node frees it',
           clear: `${gcCommandLine(flags)} --node ${node}`,
+        });
+      } else if (c.state === 'interface gone' && !recordedIn(r, flags.cacheDir)) {
+        // its record names another cache dir, which this cni-list did not read there: whether a DEL of ours was under
+        // way (its mark) and what holds the lease are in that one (a tryout saw "deleted outside cni-attach … lease
+        // still held" for an interface our own cni-detach had deleted, its lease freed)
+        const dir = recordCacheDir(r);
+        const look = `${listCommandLine({ ...flags, namespace: r.namespace, cacheDir: dir })} --node ${node}`;
+        Object.assign(row, {
+          state: c.state, brief: c.brief,
+          reason: `${r.ifname} is not in the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node} any more; its record names cache dir ${dir}, which this cni-list (--cache-dir ${flags.cacheDir}) did not read there: whether a DEL of ours stopped part-way and whether its lease is still held is what that one holds; \`${look}\` reads it`,
+          remedy: `cni-list --cache-dir ${dir} --node ${node} reads its cache`,
+          clear: look,
         });
       } else if (c.state === 'interface gone') {
         Object.assign(row, { state: c.state, brief: c.brief, reason: c.reason, remedy: 'cni-detach frees its lease', clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags) });

@@ -813,6 +813,18 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.kube.annotation('shop', 'db-2', NETWORK_STATUS)).toEqual([{ name: 'kindnet', interface: 'eth0', default: true }]);
   });
 
+  it('cni-list --node: a record of another cache dir whose interface is gone from its sandbox says that dir was not read there, with the cni-list that reads it, never "deleted outside cni-attach" (tryout: said of an interface our own cni-detach had deleted, its lease freed)', async () => {
+    const w = twoNodes();
+    w.runtime.add('shop', 'db-2', 'uid-db-2', { id: C, pid: 9, netnsPath: '/proc/9/ns/net', links: ['lo', 'eth0'] });
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: C, cacheDir: '/srv/x' }));
+    expect(await w.cli(listCommand, ['-A', '-o', 'json', '--node', 'node-2'])).toBe(0);
+    const [item] = (JSON.parse(w.stdout()) as { items: { state: string; reason: string; clearCommand?: string }[] }).items;
+    expect(item!.state).toBe('interface gone');
+    expect(item!.reason).toMatch(/; its record names cache dir \/srv\/x, which this cni-list \(--cache-dir \/var\/lib\/cni\) did not read there: whether a DEL of ours stopped part-way and whether its lease is still held is what that one holds; `kubectl cni-list -n shop --cache-dir \/srv\/x --node node-2` reads it$/);
+    expect(item!.reason).not.toMatch(/deleted outside cni-attach/);
+    expect(item!.clearCommand).toBe('kubectl cni-list -n shop --cache-dir /srv/x --node node-2');
+  });
+
   it('cni-list --node: another node\'s record of a live pod is judged by its sandbox there (sandbox gone, with the cni-gc --node that frees it); one that cannot be looked up is "sandbox not checked", exit 4; without --node the API alone decides', async () => {
     const w = twoNodes();
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E })); // db-2 runs C now
