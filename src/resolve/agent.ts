@@ -140,7 +140,7 @@ export async function leftoverAgentPods(api: KubeApi, namespace: string, now = D
   // this command's own agents are deleted when it ends (and one that failed is its own error, not a leftover)
   for (const p of pods.filter((x) => !ownAgents.has(`${namespace}/${x.metadata?.name}`))) {
     const by = agentCommand(p);
-    const made = by ? `made by a cni-attach command${commandInParens(by, table.host)}` : 'made by a cni-attach command that it does not name';
+    const made = by ? `made by a kubectl cni-* command${commandInParens(by, table.host)}` : 'made by a kubectl cni-* command that it does not name';
     if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') {
       out.push({ pod: p, leftover: true, why: `finished (${[p.status.phase, p.status.reason].filter(Boolean).join(': ')}), left behind by a cni-attach command that did not end normally` });
       continue;

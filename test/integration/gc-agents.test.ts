@@ -88,12 +88,12 @@ describe('cni-gc and the agent pods of killed commands', () => {
     const lateSince = agents().find((p) => p.metadata.name === 'cni-attach-agent-late')!.status!.startTime;
     const inuseDeadline = new Date(Date.parse(agents().find((p) => p.metadata.name === 'cni-attach-agent-inuse')!.status!.startTime!) + 660_000).toISOString();
     const whys = [
-      `kube-system/${killed.metadata.name} on node node-far: Pending, made by a cni-attach command (pid ${by.pid} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
+      `kube-system/${killed.metadata.name} on node node-far: Pending, made by a kubectl cni-* command (pid ${by.pid} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
       'kube-system/cni-attach-agent-old on node node-a: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
       'kube-system/cni-attach-agent-done1 on node node-b: finished (Succeeded), left behind by a cni-attach command that did not end normally',
-      `kube-system/cni-attach-agent-late on node node-d: Running past its deadline (started ${new Date(Date.parse(lateSince!)).toISOString()}, activeDeadlineSeconds 600), made by a cni-attach command (pid 4243 on host laptop-2): no command can be using it, and its kubelet did not end it`,
+      `kube-system/cni-attach-agent-late on node node-d: Running past its deadline (started ${new Date(Date.parse(lateSince!)).toISOString()}, activeDeadlineSeconds 600), made by a kubectl cni-* command (pid 4243 on host laptop-2): no command can be using it, and its kubelet did not end it`,
     ];
-    const left = `note: left agent pod kube-system/cni-attach-agent-inuse on node node-c: Running, made by a cni-attach command (pid 4242 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at ${inuseDeadline}, a cni-gc deletes it`;
+    const left = `note: left agent pod kube-system/cni-attach-agent-inuse on node node-c: Running, made by a kubectl cni-* command (pid 4242 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at ${inuseDeadline}, a cni-gc deletes it`;
     const said = (verb: string) => [...whys.map((w) => `note: ${verb} agent pod ${w}`), left].sort();
 
     // cni-list -A names the leftovers (before: nothing), with the cni-gc that deletes them

@@ -878,16 +878,16 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
     expect(lines.filter((l) => l.startsWith('note: deleted'))).toEqual([
       'note: deleted agent pod kube-system/cni-attach-agent-dead1 on node node-b: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
       'note: deleted agent pod kube-system/cni-attach-agent-done1 on node node-b: finished (Succeeded), left behind by a cni-attach command that did not end normally',
-      `note: deleted agent pod kube-system/cni-attach-agent-kill9 on node node-b: Running, made by a cni-attach command (pid ${2 ** 22 + 7} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
-      expect.stringMatching(/^note: deleted agent pod kube-system\/cni-attach-agent-late1 on node node-b: Running past its deadline \(started \S+Z, activeDeadlineSeconds 600\), made by a cni-attach command \(pid 78 on host laptop-2\): no command can be using it, and its kubelet did not end it$/),
+      `note: deleted agent pod kube-system/cni-attach-agent-kill9 on node node-b: Running, made by a kubectl cni-* command (pid ${2 ** 22 + 7} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
+      expect.stringMatching(/^note: deleted agent pod kube-system\/cni-attach-agent-late1 on node node-b: Running past its deadline \(started \S+Z, activeDeadlineSeconds 600\), made by a kubectl cni-\* command \(pid 78 on host laptop-2\): no command can be using it, and its kubelet did not end it$/),
     ]);
     // the ones that may be in use are said (not this host's running command's: that one is in use, nothing to say)
     expect(lines.filter((l) => l.startsWith('note: left'))).toEqual([
-      'note: left agent pod kube-system/cni-attach-agent-busy1 on node node-b: Running, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
+      'note: left agent pod kube-system/cni-attach-agent-busy1 on node node-b: Running, made by a kubectl cni-* command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
       // a `by` that is no command (anyone who may create pods there may write it) names none
-      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; past its deadline at \S+Z, a cni-gc deletes it$/),
-      'note: left agent pod kube-system/cni-attach-agent-new01 on node node-b: Pending, made by a cni-attach command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
-      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a cni-attach command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at \S+Z, a cni-gc deletes it$/),
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a kubectl cni-\* command that it does not name, may be in use: whether its command still runs cannot be told; past its deadline at \S+Z, a cni-gc deletes it$/),
+      'note: left agent pod kube-system/cni-attach-agent-new01 on node node-b: Pending, made by a kubectl cni-* command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-\* command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at \S+Z, a cni-gc deletes it$/),
     ]);
     // counted in the summary (before: the notes alone said them)
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 4 leftover agent pods deleted\n');
