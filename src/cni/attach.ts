@@ -256,6 +256,46 @@ async function optimistically<T>(ctx: ChainContext, cache: ResultCache, op: (ctx
 }
 
 /**
+ * Plugins of containernetworking/plugins that name what they make on the node by the network's name and the container
+ * id alone, not the interface: two attachments of one network in one sandbox (libcni allows it: the key of an
+ * attachment is network, container and ifname) share that name, so the second ADD fails on the first's ("file
+ * exists") and its rollback's DEL — or a later DEL of either — removes the other's. Seen with bandwidth 1.1.1 (an
+ * outside tryout: a failed second attach rolled back "with nothing left behind" and took the first's ifb device).
+ * Source: plugins/meta/bandwidth getIfbDeviceName(networkName, containerID), plugins/meta/portmap
+ * genDnatChain(netName, containerID) (FormatChainName "DN-").
+ */
+export const KEYED_BY_NETWORK_AND_CONTAINER: ReadonlyMap<string, string> = new Map([
+  ['bandwidth', 'its ifb device on the node, bwp…'],
+  ['portmap', 'its iptables chain on the node, CNI-DN-…'],
+]);
+
+/** The plugins of list that KEYED_BY_NETWORK_AND_CONTAINER names, by type, in the list's order. */
+function keyedPlugins(list: NetworkConfigList): string[] {
+  return [...new Set(list.plugins.map((p) => p.type).filter((t) => KEYED_BY_NETWORK_AND_CONTAINER.has(t)))];
+}
+
+/**
+ * Refuse an attach of a network already recorded in the same sandbox under another ifname when a plugin of its chain
+ * keys its node state by network and container only (KEYED_BY_NETWORK_AND_CONTAINER): the ADD would fail on the
+ * other's state and its rollback remove it (or succeed, and a later DEL of either remove both). Read-only, from the
+ * record files' names (ResultCache.otherAttachmentsOf); made before the lock (as a dry run makes it), so that an
+ * attach of the same network begun by another command at the same moment is not seen. Errors: UsageError (exit 2).
+ */
+async function refuseSharedPluginState(cache: ResultCache, req: AttachRequest): Promise<void> {
+  const keyed = keyedPlugins(req.list);
+  if (keyed.length === 0) return;
+  const others = await cache.otherAttachmentsOf(req.list.name, req.rt.containerId, req.rt.ifname);
+  if (others.length === 0) return;
+  const as = others.length === 1 ? `as ${others[0]}` : `as ${others.join(', ')}`;
+  const whose = keyed.map((t) => `${t} (${KEYED_BY_NETWORK_AND_CONTAINER.get(t)})`).join(' and ');
+  const e = new UsageError(
+    `network ${req.list.name} is already recorded in ${req.describe} ${as}, and its plugin ${whose} names that state by network and container only: attaching it again as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
+  );
+  e.next = `attach a config whose "name" is another network's, or detach ${others.join(', ')} first`;
+  throw e;
+}
+
+/**
  * Declare what an attach (with `list`) or a detach of ifname will read, so that an executor that reaches its node by
  * commands fetches it with the round trip it makes next (the sandbox look-up): the cache entries of ifname, the
  * executables of the CNI path, and (attach) each plugin's VERSION answer. Nothing happens on other executors.
@@ -274,6 +314,8 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   });
   // the cache directory's owner and mode, which the cache checks before its first use there (cni/cache.ts)
   ctx.exec.readAhead({ trustDirs: cacheDirsOf(cache.dir) });
+  // the names of the network's other records in the sandbox, for a chain whose plugins would share their state
+  if (list && keyedPlugins(list).length > 0) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
 }
 
 /**
@@ -380,6 +422,7 @@ export async function planAttach(ctx: ChainContext, cache: ResultCache, req: Att
   return refusing(async () => {
     checkCapabilities(req.list, req.rt.capabilityArgs);
     const resolved = await resolvePlugins(ctx, req.list);
+    await refuseSharedPluginState(cache, req);
     const already = await beforeAdd(ctx, cache, req, resolved, false);
     if (already) return { runs: [], already };
     const gcWait = await gcWaitOf(cache, req.list, 'ADD');
@@ -424,6 +467,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
   const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
   // everything up to the recorded intent changes nothing: its errors say so (the pod's event, cli/attach.ts)
   const resolved = await refusing(() => resolvePlugins(ctx, list));
+  await refusing(() => refuseSharedPluginState(cache, req));
   return held(ctx, () => withLock(ctx, cache, rt, req.describe, async (lock, ctx) => {
     const already = await refusing(async () => {
       const found = await beforeAdd(ctx, cache, req, resolved, true);

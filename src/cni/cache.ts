@@ -360,6 +360,31 @@ export class ResultCache {
     return ['results', 'cni-attach/intents', 'cni-attach/deleting'].map((sub) => ({ path: `${this.dir}/${sub}`, suffix: `-${ifname}` }));
   }
 
+  /** The directories whose entry names otherAttachmentsOf() reads (what to read ahead on a remote node). */
+  namesFor(): string[] {
+    return [`${this.dir}/results`, `${this.dir}/cni-attach/intents`];
+  }
+
+  /**
+   * The interface names under which `network` is recorded in containerId besides `ifname` (attached, or an attach not
+   * finished), from the record files' names alone (libcni's `<network>-<containerId>-<ifname>`: the container id
+   * between the two makes the split unambiguous), sorted, without duplicates. Reads no record.
+   */
+  async otherAttachmentsOf(network: string, containerId: string, ifname: string): Promise<string[]> {
+    const prefix = `${network}-${containerId}-`;
+    return this.fs('reading', async () => {
+      const out = new Set<string>();
+      for (const dir of this.namesFor()) {
+        for (const name of await this.exec.listDir(dir)) {
+          if (name.startsWith('.') || !name.startsWith(prefix) || name.length === prefix.length) continue;
+          const other = name.slice(prefix.length);
+          if (other !== ifname) out.add(other);
+        }
+      }
+      return [...out].sort();
+    });
+  }
+
   /** Every recorded attachment and unfinished attach in this cache, unreadable records included. */
   async all(): Promise<Found[]> {
     return this.scan('', () => true);

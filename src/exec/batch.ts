@@ -34,6 +34,11 @@ import type { Executor, PathKind, RunOptions, RunResult } from './types.js';
 export interface ReadAhead {
   /** Directories whose entries ending in `suffix` will be listed and read (names beginning with '.' are not). */
   dirs?: { path: string; suffix: string }[];
+  /**
+   * Directories whose entry names alone will be asked (listDir without reading the entries; names beginning with '.'
+   * are not listed): no process on the node, whatever the number of entries.
+   */
+  nameDirs?: string[];
   /** Directories whose executable regular files will be asked about (isExecutable). */
   executableDirs?: string[];
   /** Read-only commands whose answers will be asked: the first of `candidates` that is an executable file, run with opts. */
@@ -71,6 +76,7 @@ type Step =
   | { kind: 'expectFile'; path: string; content: string | undefined }
   | { kind: 'expectNames'; dir: string; suffix: string; names: string[] }
   | { kind: 'list'; dir: string; suffix: string }
+  | { kind: 'names'; dir: string }
   | { kind: 'executables'; dir: string }
   | { kind: 'trust'; dirs: string[] }
   | { kind: 'firstRun'; candidates: string[]; opts: RunOptions; key: (path: string) => string };
@@ -111,6 +117,9 @@ function stepShell(s: Step, arg: (v: string) => string): string {
       // fails: a file removed meanwhile leaves no listing (stat) or one whose sizes do not add up (cat), and the
       // engine then reads step by step
       return `cd ${arg(s.dir)} 2>/dev/null || { echo 0; exit 0; }; x=${arg(s.suffix)}; set --; for f in *"$x"; do [ -f "$f" ] || continue; case $f in *'\n'*) continue;; esac; set -- "$@" "$f"; done; [ $# -gt 0 ] || { echo 0; exit 0; }; stat -L -c '%s %n' -- "$@" > "$t/l" 2>/dev/null || exit 0; echo $#; while IFS= read -r l; do printf '%s\\n' "$l"; done < "$t/l"; cat -- "$@" 2>/dev/null; exit 0`;
+    case 'names':
+      // the names only (a glob: no process), one per line; a name holding a newline is left out (it is no record's)
+      return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *; do [ -e "$f" ] || continue; case $f in *'\n'*) continue;; esac; printf '%s\\n' "$f"; done; exit 0`;
     case 'executables':
       return `cd ${arg(s.dir)} 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && [ -x "$f" ] && printf '%s\\n' "$f"; done; exit 0`;
     case 'trust':
@@ -246,6 +255,8 @@ export class BatchingExecutor implements Executor, Batching {
   /** Directory listings read ahead: dir → suffix → name → contents. */
   private readonly listed = new Map<string, { suffix: string; files: Map<string, string> }>();
   private readonly executables = new Map<string, Set<string>>();
+  /** Entry names read ahead (ReadAhead.nameDirs), by directory. */
+  private readonly names = new Map<string, string[]>();
   /** The trust facts read ahead, by their directories (joined by NUL). */
   private readonly trust = new Map<string, TrustFacts>();
   private readonly answers = new Map<string, RunResult>();
@@ -287,6 +298,7 @@ export class BatchingExecutor implements Executor, Batching {
     const f = new BatchingExecutor(this.inner);
     for (const [dir, l] of this.listed) f.listed.set(dir, { suffix: l.suffix, files: new Map(l.files) });
     for (const [dir, names] of this.executables) f.executables.set(dir, new Set(names));
+    for (const [dir, names] of this.names) f.names.set(dir, [...names]);
     for (const [dirs, facts] of this.trust) f.trust.set(dirs, facts);
     for (const [k, v] of this.answers) f.answers.set(k, v);
     for (const k of this.declared) f.declared.add(k);
@@ -309,6 +321,7 @@ export class BatchingExecutor implements Executor, Batching {
       if (have?.suffix === d.suffix || this.ahead.some((s) => s.kind === 'list' && s.dir === dir && s.suffix === d.suffix)) continue;
       this.ahead.push({ kind: 'list', dir, suffix: d.suffix });
     }
+    for (const d of r.nameDirs ?? []) add(`n\0${d}`, { kind: 'names', dir: d.replace(/\/+$/, '') });
     for (const d of r.executableDirs ?? []) add(`x\0${d}`, { kind: 'executables', dir: d.replace(/\/+$/, '') });
     if (r.trustDirs?.length) {
       const dirs = r.trustDirs.map(trustKey);
@@ -343,6 +356,8 @@ export class BatchingExecutor implements Executor, Batching {
       if (s.kind === 'list') {
         const files = parseListing(o.raw);
         if (files) this.listed.set(s.dir.replace(/\/+$/, ''), { suffix: s.suffix, files });
+      } else if (s.kind === 'names') {
+        this.names.set(s.dir, o.stdout.split('\n').filter(Boolean).sort());
       } else if (s.kind === 'executables') {
         this.executables.set(s.dir, new Set(o.stdout.split('\n').filter(Boolean)));
       } else if (s.kind === 'trust') {
@@ -466,6 +481,12 @@ export class BatchingExecutor implements Executor, Batching {
     if (l && suffix !== undefined && suffix.endsWith(l.suffix) && !this.steps.some((s) => s.kind === 'write' || s.kind === 'remove')) {
       const names = [...l.files.keys()].filter((n) => n.endsWith(suffix)).sort();
       if (this.pendingCreates > 0) this.queue({ kind: 'expectNames', dir: path, suffix, names });
+      return names;
+    }
+    const known = this.names.get(path.replace(/\/+$/, ''));
+    if (known && !this.steps.some((s) => s.kind === 'write' || s.kind === 'remove')) {
+      const names = known.filter((n) => n.endsWith(suffix ?? ''));
+      if (this.pendingCreates > 0) this.queue({ kind: 'expectNames', dir: path, suffix: suffix ?? '', names });
       return names;
     }
     return this.direct_(() => this.inner.listDir(path));

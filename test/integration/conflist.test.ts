@@ -2,13 +2,14 @@
  * Conflists: bridge → tuning → bandwidth takes effect and comes off again; a chain whose second plugin fails is
  * rolled back completely. 198.18.4.0/24.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { leases } from '../helpers/ipam.js';
-import { attachmentFiles, filesUnder, useLab } from '../helpers/lab.js';
-import { getLink, linkExists, links, qdiscs } from '../helpers/net.js';
+import { attachmentFiles, deleteLink, filesUnder, useLab } from '../helpers/lab.js';
+import { containerIdOf, getLink, linkExists, links, netnsPath, qdiscs } from '../helpers/net.js';
 
 const lab = useLab('cl');
 const SUBNET = '198.18.4.0/24';
@@ -80,5 +81,57 @@ describe('rollback', () => {
     const had = new Set(before.map((l) => l.name));
     // the only new host link this test may have made is the bridge itself (the plugin never deletes it)
     expect(now.filter((l) => !had.has(l.name) && l.name.startsWith(lab.prefix)).map((l) => l.name)).toEqual([br]);
+  });
+});
+
+describe('one network twice in one sandbox, with a plugin that keys its state by network and container', () => {
+  it('refuses the second attach before any ADD (bandwidth names its ifb device by network and container): the first keeps its ifb, nothing is written', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const net = lab.name('k');
+    // egress shaping is what makes bandwidth create its ifb device: bwp + sha512(network + container id), 12 hex
+    const ifb = `bwp${createHash('sha512').update(net + containerIdOf(netnsPath(ns))).digest('hex').slice(0, 12)}`;
+    lab.defer(`ifb ${ifb}`, () => deleteLink(ifb));
+    const conf = await writeConf(ws.dir, 'shaped.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    expect(await linkExists(ifb)).toBe(true);
+    const leased = await leases(ws.dataDir);
+    const recorded = await attachmentFiles(ws.cacheDir);
+
+    for (const dry of [['--dry-run'], []]) {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth2', conf), ...dry]);
+      const line = expectCleanError(r, 2, new RegExp(`network ${net} is already recorded in .* as eth1, and its plugin bandwidth \\(its ifb device on the node, bwp…\\) names that state by network and container only: attaching it again as eth2 would collide with it, and a DEL of either would remove the other's \\(nothing was changed\\)`));
+      expect(line, show(r)).not.toMatch(/rolled back/);
+      expect(r.stderr, show(r)).toMatch(/detach eth1 first/);
+      // the first attachment's ifb device, lease and records are as they were; no eth2
+      expect(await linkExists(ifb), show(r)).toBe(true);
+      expect(await linkExists('eth2', ns)).toBe(false);
+      expect(await leases(ws.dataDir)).toEqual(leased);
+      expect(await attachmentFiles(ws.cacheDir)).toEqual(recorded);
+    }
+
+    // the same network under another name is another network: no shared state, attached
+    const other = await writeConf(ws.dir, 'other.conflist', conflist(`${net}b`, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth2', other)));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth2')));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+    expect(await linkExists(ifb)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
+  it('attaches a network twice when no plugin of it keys its state by network and container (bridge + host-local)', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const net = lab.name('k');
+    const conf = await writeConf(ws.dir, 'plain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir)]));
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth2', conf)));
+    expect((await leases(ws.dataDir)).length).toBe(2);
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth2')));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+    expect(await leases(ws.dataDir)).toEqual([]);
   });
 });

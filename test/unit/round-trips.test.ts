@@ -20,7 +20,7 @@ import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
-import { BusyError, NotFoundError, UnreachableError } from '../../src/errors.js';
+import { BusyError, NotFoundError, UnreachableError, UsageError } from '../../src/errors.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { fakeOwner } from '../fakes/executor.js';
 
@@ -135,6 +135,26 @@ describe('node round trips (exec/batch.ts)', () => {
       expect(await w.left('cni-attach/locks')).toEqual([]);
     });
   }
+
+  it('a chain with a plugin that keys its node state by network and container (bandwidth): the names of the network\'s other records ride on the look-up (attach still 2 + plugins), and a second attach of the network in the sandbox is refused before any ADD', async () => {
+    const w = await world(['first', 'bandwidth']);
+    const a = await w.attachOnNode();
+    expect(a.trips).toBeLessThanOrEqual(2 + 2);
+    const s = w.session();
+    const before = w.node.commands.length;
+    readAhead(s.ctx, s.cache, 'net2', w.list);
+    await s.exec.run(['true']); // the sandbox look-up
+    const calls = await readFile(join(dir, 'calls'), 'utf8');
+    const e = await attach(s.ctx, s.cache, { ...w.req, rt: { ...w.req.rt, ifname: 'net2' } }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toBe("network net is already recorded in pod shop/web-1 as net1, and its plugin bandwidth (its ifb device on the node, bwp…) names that state by network and container only: attaching it again as net2 would collide with it, and a DEL of either would remove the other's (nothing was changed)");
+    expect((e as UsageError).next).toBe('attach a config whose "name" is another network\'s, or detach net1 first');
+    expect(w.node.commands.length - before).toBe(1); // the look-up only: the names came with it
+    expect(await readFile(join(dir, 'calls'), 'utf8')).toBe(calls); // no plugin ran
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
 
   it('a detach\'s DEL mark rides on its first DEL and goes with its result: the same round trips as without it (1 + 2 look-up and unlock + 1 per plugin)', async () => {
     const mark = deletingPath(join(dir, 'cache'), { network: 'net', containerId: CID, ifname: 'net1' });
@@ -502,6 +522,25 @@ describe.each([
     for (const [n, c] of files) expect(await s.readFile(join(cache, n))).toBe(c);
     expect(await s.listDir(join(dir, 'missing'), '-eth1')).toEqual([]);
     expect((node as unknown as { runs?: number }).runs).toBe(before); // all of it from the one round trip
+  });
+
+  it('entry names alone (nameDirs): every name, whatever it is; not dotfiles or names with a newline; none for a missing directory; no process', async () => {
+    const { node, ran } = await ToolCountingNode.make(dir, busybox);
+    const cache = join(dir, 'results');
+    await mkdir(cache);
+    for (const n of odd) await writeFile(join(cache, n), '{}');
+    await writeFile(join(cache, '.hidden-eth1'), 'no');
+    await writeFile(join(cache, 'new\nline-eth1'), 'no');
+    const s = new BatchingExecutor(node);
+    s.readAhead({ nameDirs: [cache, join(dir, 'missing')] });
+    await s.run(['true']);
+    const before = await ran();
+    expect(await s.listDir(cache)).toEqual([...odd].sort());
+    expect(await s.listDir(cache, '-eth1')).toEqual([...odd].sort());
+    expect(await s.listDir(join(dir, 'missing'))).toEqual([]);
+    expect(await ran()).toEqual(before); // all of it from the one round trip
+    // and that round trip ran no process for it (mktemp and rm: the steps' own directory, withPrelude's, in any round trip)
+    expect(before.filter((t) => !['true', 'mktemp', 'rm'].includes(t))).toEqual([]);
   });
 
   it('a name added after the snapshot makes the check under the lock fail (PreconditionFailed), as the sorted names differ', async () => {
