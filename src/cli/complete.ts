@@ -83,7 +83,7 @@ export const COMPLETE_COMMANDS = ['__complete', '__completeNoDesc'] as const;
 
 
 
-const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority', '--netns']);
+const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority', '--client-certificate', '--client-key', '--netns']);
 const DIR_FLAGS = new Set(['--cache-dir', '--cni-path']);
 
 /** What the words typed so far say: flags (by attribute name) and positional arguments. */
