@@ -562,6 +562,47 @@ describe('cni-list output as kubectl get prints lists', () => {
       expect(JSON.parse((await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout)).toMatchObject({ apiVersion: 'v1', kind: 'List', items: [] });
     }
   });
+  it('several pod names, as kubectl get pods a b: one table in the order given, a name given twice listed twice; a name nobody knows: the others\' rows, then its NotFound line (exit 3; kubectl: its rows, then its error, exit 1)', async () => {
+    const { recordKey, recordName } = await import('../../src/resolve/records.js');
+    const since = new Date().toISOString();
+    // records of attachments on another node than this host: web-1 and web-2 where the API has them, gone-1 of a pod gone
+    const rec = (pod: string, uid: string, node: string, id: string) => [recordKey(id, 'net1'), JSON.stringify({ kind: 'cniAttachRecordV1', namespace: 'shop', pod, uid, node, ifname: 'net1', network: 'net', containerId: id, since, addresses: ['198.18.47.9/24'] })];
+    const live = (n: string, id: string) => rec(n, api.getPod('shop', n)!.metadata.uid!, api.getPod('shop', n)!.spec.nodeName!, id);
+    const node = api.getPod('shop', 'web-1')!.spec.nodeName!;
+    api.addConfigMap({
+      metadata: { name: recordName(node), namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'cni-attach' } },
+      data: Object.fromEntries([live('web-1', 'c0ffee01'), live('web-2', 'c0ffee02'), rec('gone-1', 'uid-gone-1', node, 'c0ffee03')]),
+    });
+    try {
+      const list = (args: string[]) => cni([...args, '--kubeconfig', api.kubeconfigPath]);
+      const pods = (out: string) => out.trim().split('\n').map((l) => l.split(/\s+/)[0]);
+      const r = await list(['web-2', 'gone-1', 'pod/web-1', '-n', 'shop']);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(pods(r.stdout), show(r)).toEqual(['POD', 'web-2', 'gone-1', 'web-1']);
+      const twice = await list(['web-1', 'web-1', '-n', 'shop', '-o', 'name']);
+      expect([twice.exitCode, twice.stdout], show(twice)).toEqual([0, 'attachment/web-1.net1\nattachment/web-1.net1']);
+      const missing = await list(['web-1', 'nope', 'web-2', '-n', 'shop']);
+      expect(missing.exitCode, show(missing)).toBe(3);
+      expect(pods(missing.stdout)).toEqual(['POD', 'web-1', 'web-2']);
+      // the notes of the rows (their pods' network-status names no net1 here), then the error, last
+      expect(missing.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual(['error: pods "nope" not found in namespace "shop", and no attachment of it is recorded here or in the cluster']);
+      expect(missing.stderr.split('\n').at(-1)).toMatch(/^error: pods "nope" not found/);
+      const json = await list(['nope', 'web-1', '-n', 'shop', '-o', 'json']);
+      expect(json.exitCode, show(json)).toBe(3);
+      expect((JSON.parse(json.stdout) as { kind: string; items: { pod: string }[] }).items.map((x) => x.pod)).toEqual(['web-1']);
+      if (KUBECTL) {
+        // kubectl's own: the rows in the order given, twice for a name given twice, the others' rows before the error
+        const k = await kubectl(['get', 'pods', 'web-2', 'web-1', 'web-2', '-n', 'shop', '--kubeconfig', api.kubeconfigPath]);
+        expect([k.exitCode, pods(k.stdout)]).toEqual([0, ['NAME', 'web-2', 'web-1', 'web-2']]);
+        const km = await kubectl(['get', 'pods', 'web-1', 'nope', 'web-2', '-n', 'shop', '--kubeconfig', api.kubeconfigPath]);
+        expect([km.exitCode, pods(km.stdout)]).toEqual([1, ['NAME', 'web-1', 'web-2']]);
+        expect(km.stderr).toMatch(/^Error from server \(NotFound\): /);
+      }
+    } finally {
+      api.deleteConfigMap('kube-system', recordName(node));
+    }
+  });
+
   it.runIf(!!KUBECTL)('jsonpath templates print as kubectl prints them (the same List, the same templates)', async () => {
     const { printJsonPath } = await import('../../src/cli/jsonpath.js');
     const list = JSON.parse((await kubectl(['get', 'pods', '-A', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout);

@@ -517,6 +517,14 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'attach', ['web-1', ''])).toEqual({ candidates: [], directive: 4 });
     expect(await run(w, 'gc', [''])).toEqual({ candidates: [], directive: 4 });
   });
+  it('cni-list takes several pods (kubectl get pods a b): after a name, the pods not yet on the line, as kubectl\'s completion removes those given; detach and check one', async () => {
+    const w = world();
+    for (const n of ['web-2', 'web-3']) w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: n } });
+    expect(await run(w, 'list', ['-n', 'shop', ''])).toEqual({ candidates: ['web-1', 'web-2', 'web-3'], directive: 4 });
+    expect(await run(w, 'list', ['-n', 'shop', 'web-1', ''])).toEqual({ candidates: ['web-2', 'web-3'], directive: 4 });
+    expect(await run(w, 'list', ['web-1', '-n', 'shop', 'pod/web-3', 'web-'])).toEqual({ candidates: ['web-2'], directive: 4 });
+    expect(await run(w, 'detach', ['-n', 'shop', 'web-1', ''])).toEqual({ candidates: [], directive: 4 });
+  });
   it('a flag\'s value that looks like a flag is that value: `--ifname -n <TAB>` completes the POD, `--ifname -- <TAB>` too', async () => {
     const w = world();
     expect(await run(w, 'attach', ['--ifname', '-n', ''])).toEqual({ candidates: ['web-1'], directive: 4 });
