@@ -66,7 +66,7 @@
  * (lists are replaced, as in a merge patch), no server-side apply (415).
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -175,7 +175,7 @@ export interface RecordedRequest {
   headerLines: [string, string][];
   /**
    * The subject CN of the client certificate the request's TLS connection presented, when the stand-in's CA signed it
-   * (verified by Node's TLS, as an API server verifies one against its --client-ca-file); undefined otherwise.
+   * (checked as an API server checks one against its --client-ca-file: clientCertificateOf); undefined otherwise.
    */
   clientCertificate?: string;
   /** Whether the request carried the server's bearer token, or a client certificate its CA signed. */
@@ -1635,9 +1635,11 @@ export class StandInApiServer {
         caPem = certs.caPem;
         caPath = certs.caPath;
         client = { certPath: certs.clientCertPath, keyPath: certs.clientKeyPath };
-        // client certificates are asked for and verified against the CA (an API server's --client-ca-file); a
-        // connection without one, or with one the CA did not sign, is still taken: it then needs the token (401 else)
-        server = https.createServer({ key: certs.keyPem, cert: certs.certPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false });
+        // client certificates are asked for, and verified against the CA by the request's record (clientCertificateOf:
+        // an API server's --client-ca-file); a connection without one, or with one the CA did not sign, is still taken:
+        // it then needs the token (401 else). No `ca` here: Node would send the CA in the server's chain, which a real
+        // API server does not (the clients' "unknown authority" errors would change)
+        server = https.createServer({ key: certs.keyPem, cert: certs.certPem, requestCert: true, rejectUnauthorized: false });
       } else {
         server = http.createServer();
       }
@@ -2043,6 +2045,26 @@ export class StandInApiServer {
     });
   }
 
+  /**
+   * The subject CN of the client certificate a TLS connection presented, when it is valid now and the stand-in's CA
+   * issued and signed it (as an API server checks one against its --client-ca-file); undefined otherwise (none, plain
+   * http, another issuer, expired).
+   */
+  private clientCertificateOf(socket: TLSSocket): string | undefined {
+    if (!socket.encrypted || this.caPem === undefined) return undefined;
+    const peer = socket.getPeerCertificate();
+    if (!peer?.raw) return undefined;
+    try {
+      const cert = new X509Certificate(peer.raw);
+      const ca = new X509Certificate(this.caPem);
+      const now = Date.now();
+      const valid = cert.checkIssued(ca) && cert.verify(ca.publicKey) && Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+      return valid && typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Build the record of a request and add it to `requests`. */
   private record(req: http.IncomingMessage, rawBody: string): { rec: RecordedRequest; url: URL; rawUrl: string } {
     const rawUrl = req.url ?? '/';
@@ -2064,10 +2086,7 @@ export class StandInApiServer {
     }
     const auth = req.headers.authorization ?? '';
     const m = /^bearer\s+(.+)$/i.exec(auth.trim());
-    // a client certificate the CA signed (Node verified it: requestCert, rejectUnauthorized false): its CN
-    const tlsSocket = req.socket as TLSSocket;
-    const peer = tlsSocket.encrypted && tlsSocket.authorized ? tlsSocket.getPeerCertificate() : undefined;
-    const clientCertificate = peer && typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined;
+    const clientCertificate = this.clientCertificateOf(req.socket as TLSSocket);
     const rec: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
