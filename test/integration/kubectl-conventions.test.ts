@@ -540,7 +540,7 @@ describe("kubectl's global flags", () => {
     const r = await runCli('attach', ['--help']);
     expect(r.stdout).toMatch(/^Global options \(kubectl's; only those written after the plugin name reach it\):\n(\s+-.*\n(\s{10,}.*\n)*)+/m);
     const global = r.stdout.slice(r.stdout.indexOf('Global options'));
-    for (const f of ['--kubeconfig', '--context', '--cluster', '--user', '--server', '--token', '--certificate-authority', '--insecure-skip-tls-verify', '--tls-server-name', '--as ', '--as-group', '--as-uid', '--request-timeout', '--v <level>', '--version', '-n, --namespace']) {
+    for (const f of ['--kubeconfig', '--context', '--cluster', '--user', '--server', '--token', '--client-certificate <file>', '--client-key <file>', '--username', '--password', '--certificate-authority', '--insecure-skip-tls-verify', '--tls-server-name', '--as ', '--as-group', '--as-uid', '--request-timeout', '--v <level>', '--version', '-n, --namespace']) {
       expect(global).toContain(f);
     }
   });
