@@ -47,6 +47,8 @@ export type Setting =
   | 'user'
   | 'server'
   | 'certificateAuthority'
+  | 'clientCertificate'
+  | 'clientKey'
   | 'insecureSkipTlsVerify'
   | 'tlsServerName'
   | 'impersonateUser'

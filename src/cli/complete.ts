@@ -83,7 +83,7 @@ export const COMPLETE_COMMANDS = ['__complete', '__completeNoDesc'] as const;
 
 
 
-const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority', '--netns']);
+const PATH_FLAGS = new Set(['--conf', '--kubeconfig', '--certificate-authority', '--client-certificate', '--client-key', '--netns']);
 const DIR_FLAGS = new Set(['--cache-dir', '--cni-path']);
 
 /** What the words typed so far say: flags (by attribute name) and positional arguments. */
@@ -187,9 +187,11 @@ async function completeWord(tool: Tool, cmd: Command, words: string[], deps: Dep
     if (tool === 'attach' && positionals.length === 1 && positionals[0] === 'completion' && before.length === 1) {
       return { candidates: ['bash', 'zsh', 'fish'].filter((x) => x.startsWith(cur)), directive: Directive.NoFileComp };
     }
-    // the POD argument (cni-gc takes none; the others one)
-    if (tool === 'gc' || positionals.length >= 1 || flags.netns !== undefined) return none;
-    const pods = await podNames(flags as unknown as KubectlFlags, deps);
+    // the POD argument (cni-gc takes none; cni-list several, as kubectl get: the pods not yet on the line, as kubectl's
+    // completion removes the choices already given; the others one)
+    if (tool === 'gc' || (positionals.length >= 1 && tool !== 'list') || flags.netns !== undefined) return none;
+    const given = new Set(positionals.map((p) => p.replace(/^(?:pods?|po)\//, '')));
+    const pods = (await podNames(flags as unknown as KubectlFlags, deps)).filter((p) => !given.has(p));
     return { candidates: pods.filter((p) => p.startsWith(cur)), directive: Directive.NoFileComp };
   } catch {
     return none;

@@ -102,7 +102,7 @@ export function fishCompletion(specs: CommandSpec[]): string {
       const parts = [`complete -c ${bin}`];
       if (o.short) parts.push(`-s ${o.short.slice(1)}`);
       if (o.long) parts.push(`-l ${o.long.slice(2)}`);
-      if (o.required || o.optional) parts.push(valueChoices(o) ? `-x -a ${q(valueChoices(o)!.join(' '))}` : /conf|kubeconfig|cache-dir|cni-path|netns|certificate/.test(o.long ?? '') ? '-r -F' : '-x');
+      if (o.required || o.optional) parts.push(valueChoices(o) ? `-x -a ${q(valueChoices(o)!.join(' '))}` : /conf|kubeconfig|cache-dir|cni-path|netns|certificate|client-key/.test(o.long ?? '') ? '-r -F' : '-x');
       parts.push(`-d ${q(o.description.split('(')[0]!.trim())}`);
       return parts.join(' ');
     });

@@ -83,8 +83,6 @@ export interface PrintOptions {
   noHeaders: boolean;
   /** The namespace listed (for "No resources found in … namespace."). */
   namespace: string;
-  /** Set when one pod was asked for. */
-  pod?: string;
 }
 
 /** metadata.name of an attachment: "<pod>.<ifname>" (a netns: "netns:<path>.<ifname>"). */

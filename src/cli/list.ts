@@ -601,7 +601,7 @@ export function listCommand(deps: Deps = defaultDeps(stdio)): Command {
     .description(
       "List the attachments in this node's CNI cache (what cni-attach and cnitool made) and the ones the cluster's attachment records name on other nodes, with their state.",
     )
-    .argument('[pod]', 'only this pod (in -n NAMESPACE; POD or pod/POD)', podArgument)
+    .argument('[pods...]', 'only these pods (in -n NAMESPACE; POD or pod/POD; several as kubectl get pods a b)', (v: string, prev: string[] = []) => [...prev, podArgument(v)])
     // "Options" before "Global options", as in the other commands' --help (commander lists groups by first option)
     .option('-A, --all-namespaces', 'every namespace, and attachments to bare network namespaces')
     .option('-l, --selector <selector>', 'only pods matching this label selector (e.g. app=web)')
@@ -622,7 +622,9 @@ as kubectl checks them), and the flags of requests and runtimes are refused with
 (--kubeconfig missing, a --context, --cluster or --user it does not define) is refused at once (exit 2; 4 for a
 $KUBECONFIG naming no file that exists); a cluster that is configured but cannot be asked, or a runtime here, fails
 the command after the rows it could make (exit 4; with no rows, the error alone). A POD goes with -n, not with -A or
--l (exit 2, as kubectl get refuses them); a POD that nothing holds and the API does not have is not found (exit 3).
+-l (exit 2, as kubectl get refuses them); several PODs are one table, in the order given (a name given twice is
+listed twice, as kubectl get lists it); a POD that nothing holds and the API does not have is not found: the rows of
+the others first, then one error line for each such name (exit 3).
 Without -A, attachments of bare network namespaces are not shown: a note counts them.`,
   );
   cmd
@@ -632,10 +634,13 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     .option('--node <name>', "only this node's rows, its live pods' attachments judged there as cni-gc --node judges them (reached as cni-attach reaches it: an agent pod, a kind node container): `sandbox gone`, `interface gone`, `detach stopped`; a name of no pod and no record is not found (exit 3); repeatable, or comma-separated", collectList)
     .addOption(new Option('-o, --output <format>', 'output format: table, wide, name, json, yaml (a List), jsonpath=TEMPLATE').default('table').argParser(parseListFormat))
     .option('--no-headers', 'table and wide: no header line');
-  cmd.action(async (podName: string | undefined, flags: ListFlags) => {
+  cmd.action(async (names: string[], flags: ListFlags) => {
+    // the pods named (as given: a name twice is listed twice, as kubectl get lists it), and each name once, for the filters
+    const namedPods = new Set(names);
+    const named = names.length > 0;
     // kubectl get's refusals of a name with -A or -l (k8s.io/cli-runtime resource.Builder), before anything is asked
-    if (podName !== undefined && flags.allNamespaces) throw nameAcrossNamespaces();
-    if (podName !== undefined && flags.selector !== undefined) throw new UsageError('name cannot be provided when a selector is specified: give the pod or -l, not both');
+    if (named && flags.allNamespaces) throw nameAcrossNamespaces();
+    if (named && flags.selector !== undefined) throw new UsageError('name cannot be provided when a selector is specified: give the pod or -l, not both');
     if (flags.node?.includes('')) throw new UsageError('--node: an empty node name (names, repeated or comma-separated: --node a,b --node c)');
     if (flags.node && flags.cluster === false) throw new UsageError('--node needs the cluster (it reaches the node through it): drop --no-cluster');
     const exec = await deps.localExecutor();
@@ -674,11 +679,11 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     }
     const namespace = flags.namespace ?? api?.defaultNamespace ?? (flags.cluster === false ? await kubeconfigNamespace(flags, deps) : undefined) ?? 'default';
     // attachments of bare network namespaces belong to no namespace: only -A shows them (counted for a note)
-    const bare = !flags.allNamespaces && podName === undefined && flags.selector === undefined ? found.filter((f) => !f.unreadable && !podOf(f.entry)).length : 0;
+    const bare = !flags.allNamespaces && !named && flags.selector === undefined ? found.filter((f) => !f.unreadable && !podOf(f.entry)).length : 0;
     found = found.filter((f) => {
-      if (f.unreadable) return podName === undefined; // it names no pod: shown unless one pod was asked for
+      if (f.unreadable) return !named; // it names no pod: shown unless pods were asked for
       const p = podOf(f.entry);
-      if (podName !== undefined) return p?.namespace === namespace && p.name === podName;
+      if (named) return p?.namespace === namespace && namedPods.has(p.name);
       if (flags.allNamespaces) return true;
       return p?.namespace === namespace;
     });
@@ -712,7 +717,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     if (api) {
       try {
         const wanted = (r: { namespace?: string; pod?: string }) =>
-          (podName !== undefined ? r.namespace === namespace && r.pod === podName : flags.allNamespaces || r.namespace === namespace) &&
+          (named ? r.namespace === namespace && namedPods.has(r.pod ?? '') : flags.allNamespaces || r.namespace === namespace) &&
           (selected === undefined || selected.has(`${r.namespace}/${r.pod}`));
         recordsModule = await import('../resolve/records.js');
         const read = await recordsModule.readRecords(api, flags.agentNamespace ?? 'kube-system');
@@ -768,7 +773,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         }
       }
     }
-    const locks = podName === undefined ? await unlessDenied(cache, deps, 'the locks', () => cache.staleLocks(), []) : [];
+    const locks = !named ? await unlessDenied(cache, deps, 'the locks', () => cache.staleLocks(), []) : [];
     const classified = await classify(found, world);
     const unchecked = classified.filter((c) => c.unchecked);
     if (unchecked.length) {
@@ -819,7 +824,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
     for (const n of asked.filter((x) => x !== deps.hostname() && ![...toJudge, ...aheads].some((j) => j.r.node === x))) {
-      deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there${flags.allNamespaces || podName !== undefined ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
+      deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there${flags.allNamespaces || named ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
     }
     const runtimes = toJudge.length > 0 || aheads.length > 0 ? await deps.runtimes(flags, api!) : [];
     if (aheads.length > 0) {
@@ -844,19 +849,32 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
       throw new SomeFailedError(failures[0]!.says, failures[0]!.error);
     }
-    // one pod asked for that nothing holds — no row here or in the records — and that the API does not have either: a
+    // a pod asked for that nothing holds — no row here or in the records — and that the API does not have either: a
     // name nobody knows (a typo, another namespace), NotFound as kubectl get answers it (exit 3). A pod that is gone
-    // but has rows shows them (that is what cni-list is for); one that exists with none is "No resources found".
-    if (rows.length === 0 && podName !== undefined && api) {
-      const known = podList?.some((p) => p.metadata?.namespace === namespace && p.metadata?.name === podName) || (await podExists(api, namespace, podName));
-      if (!known) throw new NotFoundError(`${(await import('../resolve/kube.js')).podNotFound(namespace, podName)}, and no attachment of it is recorded here or in the cluster`);
+    // but has rows shows them (that is what cni-list is for); one that exists with none is "No resources found". Of
+    // several names, each is judged by its own rows (one name: by all of them, since a mismatched record's row that
+    // its attachment stands for may name another pod); kubectl get prints the others' rows, then an error per name.
+    const missing: string[] = [];
+    if (named && api) {
+      for (const name of namedPods) {
+        if (namedPods.size === 1 ? rows.length > 0 : rows.some((r) => r.namespace === namespace && r.target === name)) continue;
+        const known = podList?.some((p) => p.metadata?.namespace === namespace && p.metadata?.name === name) || (await podExists(api, namespace, name));
+        if (!known) missing.push(name);
+      }
     }
-    const printed = await printRows(rows, {
+    const notFound = missing.length ? (await import('../resolve/kube.js')).podNotFound : undefined;
+    /** The NotFound line of each name missing, in the order given (a name given twice, twice: as kubectl get says it). */
+    const notFoundErrors = names.filter((n) => missing.includes(n)).map((n) => new NotFoundError(`${notFound!(namespace, n)}, and no attachment of it is recorded here or in the cluster`));
+    // nothing of any name to show: the errors alone (kubectl get prints no "No resources found" then)
+    if (rows.length === 0 && notFoundErrors.length) {
+      for (const e of notFoundErrors.slice(0, -1)) deps.io.err(`error: ${describeError(e)}\n`);
+      throw notFoundErrors.at(-1)!;
+    }
+    const printed = await printRows(named ? inNameOrder(rows, names, namespace) : rows, {
       format: flags.output,
       allNamespaces: !!flags.allNamespaces,
       noHeaders: flags.headers === false,
       namespace,
-      ...(podName !== undefined ? { pod: podName } : {}),
     });
     if (printed.err) deps.io.err(printed.err);
     if (printed.out) deps.io.out(printed.out);
@@ -875,6 +893,11 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       } catch (e) {
         deps.io.err(`note: the agent pods in ${agentNamespace} were not looked at: ${describeError(e)}\n`);
       }
+    }
+    // the names not found, after the rows of the others: exit 3 (unless something could not be asked: below, exit 4)
+    if (notFoundErrors.length) {
+      for (const e of failures.length ? notFoundErrors : notFoundErrors.slice(0, -1)) deps.io.err(`error: ${describeError(e)}\n`);
+      if (!failures.length) throw notFoundErrors.at(-1)!;
     }
     // what could not be asked, after the rows that could be made: the first decides the exit, the others are notes
     if (failures.length) {
@@ -903,6 +926,17 @@ async function kubeconfigNamespace(flags: ListFlags, deps: Deps): Promise<string
     if (noClusterConfigured(e)) return undefined;
     throw e;
   }
+}
+
+/**
+ * The rows of pods named on the command line in the order the names were given, as kubectl get prints `get pods b a`
+ * (b's first) — a name given twice has its rows twice, as kubectl lists such a pod twice —, each pod's rows in their
+ * order (by interface); rows of no name given (a mismatched record's, of the pod it names) after them. Pure.
+ */
+export function inNameOrder(rows: Row[], names: string[], namespace: string): Row[] {
+  const ofName = (n: string) => rows.filter((r) => r.namespace === namespace && r.target === n);
+  const given = new Set(names);
+  return [...names.flatMap(ofName), ...rows.filter((r) => !(r.namespace === namespace && given.has(r.target)))];
 }
 
 /** Whether pod namespace/name exists: false on the API's NotFound; its other errors as they are (exit 4). */

@@ -57,6 +57,8 @@ const FLAG_OF: Record<Setting, string> = {
   user: '--user',
   server: '--server',
   certificateAuthority: '--certificate-authority',
+  clientCertificate: '--client-certificate',
+  clientKey: '--client-key',
   insecureSkipTlsVerify: '--insecure-skip-tls-verify',
   tlsServerName: '--tls-server-name',
   impersonateUser: '--as',

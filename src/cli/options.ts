@@ -17,6 +17,14 @@ export interface KubectlFlags {
   user?: string;
   server?: string;
   token?: string;
+  /** --client-certificate FILE (client-go ConfigOverrides.AuthInfo.ClientCertificate). */
+  clientCertificate?: string;
+  /** --client-key FILE (client-go ConfigOverrides.AuthInfo.ClientKey). */
+  clientKey?: string;
+  /** --username (basic authentication). */
+  username?: string;
+  /** --password (basic authentication). */
+  password?: string;
   certificateAuthority?: string;
   insecureSkipTlsVerify?: boolean;
   tlsServerName?: string;
@@ -79,9 +87,10 @@ export function parseLevel(text: string): number {
  * ConfigOverrides, clientcmd.ClientConfigLoadingRules.ExplicitPath): given empty (`-n ""`, `-n "$NS"` with NS unset),
  * each is no override at all — clientcmd uses an override only when it is non-empty (DirectClientConfig.Namespace:
  * `overrides.Context.Namespace != ""`; the context, cluster, user, server and token likewise; an empty --kubeconfig
- * is no explicit path), so `-n ""` is the context's namespace, else default, as in kubectl.
+ * is no explicit path; the user's client certificate, key, username and password: client-go merges ConfigOverrides.AuthInfo
+ * over the user with mergo, which skips empty values), so `-n ""` is the context's namespace, else default, as in kubectl.
  */
-export const OVERRIDE_FLAGS = ['namespace', 'context', 'cluster', 'user', 'server', 'token', 'kubeconfig', 'certificateAuthority', 'tlsServerName', 'as', 'asUid'] as const;
+export const OVERRIDE_FLAGS = ['namespace', 'context', 'cluster', 'user', 'server', 'token', 'kubeconfig', 'certificateAuthority', 'tlsServerName', 'as', 'asUid', 'clientCertificate', 'clientKey', 'username', 'password'] as const;
 
 /** flags without the kubectl overrides given empty (OVERRIDE_FLAGS): as if not given. Pure. */
 export function withoutEmptyOverrides<T extends object>(flags: T): T {
@@ -113,7 +122,7 @@ export function checkGlobalFlags(cmd: Command): void {
 /** kubectl's flags that choose the kubeconfig and what in it (the kubeconfig is read for them even when no request is made). */
 const SELECTION_KEYS = ['namespace', 'kubeconfig', 'context', 'cluster', 'user'] as const;
 /** kubectl's flags that only shape the requests made to the API server: how to reach it, as whom, for how long. */
-const REQUEST_KEYS = ['server', 'token', 'certificateAuthority', 'insecureSkipTlsVerify', 'tlsServerName', 'as', 'asGroup', 'asUid', 'requestTimeout'] as const;
+const REQUEST_KEYS = ['server', 'token', 'clientCertificate', 'clientKey', 'username', 'password', 'certificateAuthority', 'insecureSkipTlsVerify', 'tlsServerName', 'as', 'asGroup', 'asUid', 'requestTimeout'] as const;
 /** The flags of how a pod's sandbox is reached (addClusterOptions). */
 const RUNTIME_KEYS = ['runtime', 'dockerHost', 'agentImage', 'agentNamespace'] as const;
 
@@ -135,7 +144,7 @@ const sharedKeySeen = new WeakMap<Command, { clusterName?: string; noCluster?: b
  * - `--netns PATH` (attach, detach, check): a bare network namespace of this host: no cluster flag (kubectl's, the
  *   selection or the requests'), no runtime flag, no --net, --no-annotate or --parallel has an effect.
  * - cni-list `--no-cluster`: no request is made and no runtime asked: kubectl's request flags (--server, --token,
- *   --certificate-authority, --insecure-skip-tls-verify, --tls-server-name, --as, --as-group, --as-uid,
+ *   --client-certificate, --client-key, --username, --password, --certificate-authority, --insecure-skip-tls-verify, --tls-server-name, --as, --as-group, --as-uid,
  *   --request-timeout), --runtime, --docker-host and --agent-namespace are refused, and so is --cluster NAME (which
  *   shares its key with --no-cluster). The kubeconfig selection (--kubeconfig, --context, --user, -n) is read and
  *   checked as kubectl reads it for a command that sends nothing (`kubectl create … --dry-run=client`: `error:
@@ -355,6 +364,10 @@ export function addKubectlOptions(cmd: Command): Command {
   g(new Option('--user <name>', 'kubeconfig user to use (instead of the context\'s)'));
   g(new Option('-s, --server <url>', 'address and port of the Kubernetes API server'));
   g(new Option('--token <token>', 'bearer token for authentication to the API server'));
+  g(new Option('--client-certificate <file>', 'path to a client certificate file for TLS'));
+  g(new Option('--client-key <file>', 'path to a client key file for TLS'));
+  g(new Option('--username <name>', 'username for basic authentication to the API server'));
+  g(new Option('--password <password>', 'password for basic authentication to the API server'));
   g(new Option('--certificate-authority <file>', 'path to a cert file for the certificate authority'));
   g(new Option('--insecure-skip-tls-verify', "don't check the server certificate (makes HTTPS connections insecure)"));
   g(new Option('--tls-server-name <name>', 'server name for server certificate validation (default: the server\'s host name)'));

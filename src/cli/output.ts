@@ -107,15 +107,16 @@ export async function printPlan(
  * needs its --agent-image, a second kubeconfig its --kubeconfig/--context, …). Defaults are left out.
  */
 export type ReachFlags = Partial<
-  Pick<KubectlFlags, 'kubeconfig' | 'context' | 'cluster' | 'user' | 'server' | 'token' | 'certificateAuthority' | 'insecureSkipTlsVerify' | 'tlsServerName' | 'as' | 'asGroup' | 'asUid'> &
+  Pick<KubectlFlags, 'kubeconfig' | 'context' | 'cluster' | 'user' | 'server' | 'token' | 'clientCertificate' | 'clientKey' | 'username' | 'password' | 'certificateAuthority' | 'insecureSkipTlsVerify' | 'tlsServerName' | 'as' | 'asGroup' | 'asUid'> &
     Pick<CommonFlags, 'runtime' | 'dockerHost' | 'agentImage' | 'agentNamespace' | 'cacheDir' | 'cniPath'>
 >;
 
 /**
  * The words of those flags for a follow-up command: --cache-dir (when not /var/lib/cni) and --cni-path always; with
  * `cluster`, also kubectl's flags that choose the cluster and the identity, and --runtime, --docker-host,
- * --agent-image, --agent-namespace (when not their defaults). A --token is never printed: it stands as `--token
- * TOKEN`, to be filled in, as a placeholder target is (messages end up in logs and tickets).
+ * --agent-image, --agent-namespace (when not their defaults). A --token or --password is never printed: it stands as
+ * `--token TOKEN` / `--password PASSWORD`, to be filled in, as a placeholder target is (messages end up in logs and
+ * tickets).
  */
 export function reachArgs(flags: ReachFlags, cluster: boolean): string[] {
   const out = cluster ? kubectlArgs(flags) : [];
@@ -136,7 +137,10 @@ const flagAdder = (out: string[]) => (flag: string, v: string | undefined) => {
   if (v !== undefined) out.push(flag, v);
 };
 
-/** kubectl's own flags among them: those that choose the cluster and the identity (a --token as `--token TOKEN`). */
+/** The secrets' stand-ins in a printed command line, left unquoted: to be filled in. */
+const PLACEHOLDERS = new Set(['TOKEN', 'PASSWORD']);
+
+/** kubectl's own flags among them: those that choose the cluster and the identity (a --token as `--token TOKEN`, a --password as `--password PASSWORD`). */
 function kubectlArgs(flags: ReachFlags): string[] {
   const out: string[] = [];
   const add = flagAdder(out);
@@ -146,6 +150,10 @@ function kubectlArgs(flags: ReachFlags): string[] {
   add('--user', flags.user);
   add('--server', flags.server);
   if (flags.token !== undefined) out.push('--token', 'TOKEN');
+  add('--client-certificate', flags.clientCertificate);
+  add('--client-key', flags.clientKey);
+  add('--username', flags.username);
+  if (flags.password !== undefined) out.push('--password', 'PASSWORD');
   add('--certificate-authority', flags.certificateAuthority);
   if (flags.insecureSkipTlsVerify) out.push('--insecure-skip-tls-verify');
   add('--tls-server-name', flags.tlsServerName);
@@ -163,7 +171,7 @@ function kubectlArgs(flags: ReachFlags): string[] {
  */
 export function removeKeyCommandLine(flags: ReachFlags, namespace: string, configMap: string, keyJson: string): string {
   const patch = `{"data":{${keyJson}:null}}`;
-  return ['kubectl', 'patch', 'configmap', configMap, '-n', namespace, '--type', 'merge', '-p', patch, ...kubectlArgs(flags)].map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');
+  return ['kubectl', 'patch', 'configmap', configMap, '-n', namespace, '--type', 'merge', '-p', patch, ...kubectlArgs(flags)].map((w) => (PLACEHOLDERS.has(w) ? w : shellQuote(w))).join(' ');
 }
 
 /**
@@ -186,7 +194,7 @@ export function detachCommandLine(
   else parts.push(...(target.selector !== undefined ? ['-l', target.selector] : ['--all']), ...(target.namespace !== undefined ? ['-n', target.namespace] : ['-A']));
   // an attach again needs its network's config, which no record keeps: a placeholder to fill in
   parts.push('--ifname', ifname, ...(command === 'cni-attach' ? ['--conf', 'FILE'] : []), ...reachArgs(flags, !('netns' in target)));
-  return parts.map((w) => (w === 'TOKEN' ? w : shellQuote(w))).join(' ');
+  return parts.map((w) => (PLACEHOLDERS.has(w) ? w : shellQuote(w))).join(' ');
 }
 
 /** The cni-gc command line, with the flags that reached the cluster and the node (reachArgs). */

@@ -73,13 +73,16 @@ function hasCertificate(data: string): boolean {
   });
 }
 
+/** The setting of each certificate path given as a flag (--certificate-authority, --client-certificate, --client-key). */
+const FLAG_SETTING = { 'certificate-authority': 'certificateAuthority', 'client-certificate': 'clientCertificate', 'client-key': 'clientKey' } as const;
+
 /**
  * The clusters and users with their certificate files read (through the event loop) into the *Data fields client-node
  * takes as base64, so that client-node reads no file. Where a kubeconfig gives both, the data wins and the file is not
  * read (client-go: "certificate-authority-data will override"; resolveKubeconfig refuses both in one entry). Errors:
  * UsageError as client-go words it ("unable to read certificate-authority /x for cluster c: it does not exist"), then
  * where the path came from (`origins`, resolveKubeconfig's): a flag is named as the fix (`; see
- * --certificate-authority`), a kubeconfig file in the message (`(named by kubeconfig /k)`, `; see --kubeconfig`).
+ * --certificate-authority`, `--client-certificate`, `--client-key`), a kubeconfig file in the message (`(named by kubeconfig /k)`, `; see --kubeconfig`).
  */
 export async function inlineCertificateFiles(
   options: { clusters: ClusterOptions[]; users: UserOptions[] },
@@ -89,7 +92,7 @@ export async function inlineCertificateFiles(
   const read = async (what: 'certificate-authority' | 'client-certificate' | 'client-key', path: string, owner: string, origin: PathOrigin | undefined) => {
     const flagged = !!origin && 'flag' in origin;
     const where = origin && 'file' in origin ? ` (named by kubeconfig ${origin.file})` : '';
-    const fix = flagged && what === 'certificate-authority' ? { setting: 'certificateAuthority' as const } : { setting: 'kubeconfig' as const };
+    const fix = { setting: flagged ? FLAG_SETTING[what] : ('kubeconfig' as const) };
     let bytes: Buffer | undefined;
     try {
       bytes = await readLocalBytes(path, MAX_KUBECONFIG_BYTES, signal);

@@ -19,7 +19,10 @@
  * - Overrides (kubectl's global flags): --context picks the context; --cluster and --user replace its cluster and user;
  *   --server, --certificate-authority, --insecure-skip-tls-verify, --tls-server-name change the cluster (a CA flag or
  *   --insecure-skip-tls-verify replaces all three CA/skip settings, as client-go's getCluster does); --token replaces
- *   the user's token and tokenFile; --as/--as-group/--as-uid replace the user's impersonation; -n the namespace.
+ *   the user's token and tokenFile; --client-certificate replaces the user's client-certificate and
+ *   client-certificate-data, --client-key its client-key and client-key-data (client-go getAuthInfo: a file given
+ *   as a flag over data in the kubeconfig is no clash); --username and --password replace the user's (userWithOverrides);
+ *   --as/--as-group/--as-uid replace the user's impersonation; -n the namespace.
  * - Plain http (`server: http://…`, `kubectl proxy`): no user identity is sent at all (no token, certificate,
  *   credential plugin or impersonation), as client-go sends none over a connection that is not TLS.
  * - In-cluster (the pod's service account) only when all of that yields no server, and KUBERNETES_SERVICE_HOST/_PORT
@@ -54,6 +57,14 @@ export interface KubeOverrides {
   insecureSkipTlsVerify?: boolean;
   tlsServerName?: string;
   token?: string;
+  /** --client-certificate: a path (relative to the working directory); replaces the user's client-certificate and -data. */
+  clientCertificate?: string;
+  /** --client-key: a path (relative to the working directory); replaces the user's client-key and -data. */
+  clientKey?: string;
+  /** --username (basic authentication). */
+  username?: string;
+  /** --password (basic authentication). */
+  password?: string;
   as?: string;
   asGroups?: string[];
   asUid?: string;
@@ -219,6 +230,33 @@ function clusterOptions(name: string, n: Named | undefined, o: KubeOverrides): C
   };
 }
 
+/**
+ * The kubeconfig user's entry `u` (its raw fields, {} for none) with the user flags applied, as client-go's
+ * DirectClientConfig.getAuthInfo merges ConfigOverrides.AuthInfo over it: --username and --password replace the
+ * user's fields when given (an empty flag is none: cli/options.ts OVERRIDE_FLAGS); --client-certificate replaces
+ * client-certificate AND client-certificate-data, --client-key client-key AND client-key-data ("if override sets
+ * ClientCertificate, also use override's ClientCertificateData", so a file flag over a kubeconfig's inline data is no
+ * "both specified" clash). A flag's path is made absolute against the working directory, as kubectl opens it there.
+ * --token is applied where the token is read (userOptions, configurationErrors). The result is checked as client-go
+ * checks the merged user (configurationErrors: validateAuthInfo), so `--username` with a token user is "more than one
+ * authentication method", and `--client-certificate` alone with a user that has no key is "client-key-data or
+ * client-key must be specified". Pure.
+ */
+export function userWithOverrides(u: Raw, o: KubeOverrides): Raw {
+  const m: Raw = { ...u };
+  if (o.username !== undefined) m.username = o.username;
+  if (o.password !== undefined) m.password = o.password;
+  if (o.clientCertificate !== undefined) {
+    m['client-certificate'] = resolve(o.clientCertificate);
+    delete m['client-certificate-data'];
+  }
+  if (o.clientKey !== undefined) {
+    m['client-key'] = resolve(o.clientKey);
+    delete m['client-key-data'];
+  }
+  return m;
+}
+
 function userOptions(name: string, n: Named | undefined, o: KubeOverrides, files: KubeconfigFiles): { user: UserOptions; impersonate: Impersonation } {
   const u = n?.item ?? {};
   const file = n?.file ?? '';
@@ -341,7 +379,7 @@ export function configurationErrors(clusterName: string, cluster: ClusterOptions
  * where they come from — the kubeconfig file(s) of the entries, or, for a CA given with --insecure-skip-tls-verify,
  * the two flags. Undefined when there is nothing to refuse.
  */
-function unusable(errs: string[], clusterFile: string | undefined, userFile: string | undefined, o: KubeOverrides): UsageError | undefined {
+function unusable(errs: string[], clusterFile: string | undefined, userFile: string | undefined, o: KubeOverrides, userFlags: string[] = []): UsageError | undefined {
   if (errs.length === 0) return undefined;
   const text = errs.join('; ');
   const tlsOnly = errs.length === 1 && errs[0]!.startsWith('specifying a root certificates file');
@@ -349,11 +387,24 @@ function unusable(errs: string[], clusterFile: string | undefined, userFile: str
     // both flags: a flag replaces the kubeconfig's CA and skip settings (client-go getCluster), so only flags clash
     return new UsageError(`${text} (--certificate-authority with --insecure-skip-tls-verify)`, { fix: { setting: 'insecureSkipTlsVerify', advice: 'give the CA that verifies the server, or skip verifying it, not both' } });
   }
-  const files = [...new Set([clusterFile, userFile].filter((f): f is string => f !== undefined))];
-  const where = files.length ? ` (kubeconfig ${files.join(', ')})` : '';
-  const advice = tlsOnly ? "remove the cluster's certificate-authority(-data) or its insecure-skip-tls-verify, or give one of them as a flag" : 'correct the kubeconfig, or choose another context, cluster or user';
+  const files = [...new Set([clusterFile, userFile].filter((f): f is string => f !== undefined && f !== ''))];
+  const sources = [...(files.length ? [`kubeconfig ${files.join(', ')}`] : []), ...userFlags];
+  const where = sources.length ? ` (${sources.join(' and ')})` : '';
+  const advice = tlsOnly
+    ? "remove the cluster's certificate-authority(-data) or its insecure-skip-tls-verify, or give one of them as a flag"
+    : userFlags.length
+      ? `correct the kubeconfig or ${userFlags.join(', ')}, or choose another context, cluster or user`
+      : 'correct the kubeconfig, or choose another context, cluster or user';
   return new UsageError(`${tlsOnly ? '' : 'invalid configuration: '}${text}${where}`, { fix: { setting: 'kubeconfig', advice } });
 }
+
+/** The user flags (client-go ConfigOverrides.AuthInfo beyond --token), by override key, with their names for messages. */
+const USER_FLAGS: [keyof KubeOverrides & ('clientCertificate' | 'clientKey' | 'username' | 'password'), string][] = [
+  ['clientCertificate', '--client-certificate'],
+  ['clientKey', '--client-key'],
+  ['username', '--username'],
+  ['password', '--password'],
+];
 
 function inClusterPossible(env: LoadingRules['env']): boolean {
   return !!env.KUBERNETES_SERVICE_HOST && !!env.KUBERNETES_SERVICE_PORT;
@@ -437,8 +488,11 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   const secure = !/^http:\/\//i.test(cluster.server);
   // client-go's ConfirmUsable, whatever the scheme: before any request and before any certificate file is read
   const clusterNamed = m.clusters.get(clusterName);
-  const userNamed = m.users.get(userName);
-  const refused = unusable(configurationErrors(clusterName, cluster, clusterNamed?.item ?? {}, userName, userNamed?.item ?? {}, o), clusterNamed?.file, userNamed?.file, o);
+  const userInFile = m.users.get(userName);
+  // the user as client-go uses it: the kubeconfig's entry with --client-certificate/--client-key/--username/--password
+  const userFlags = USER_FLAGS.filter(([k]) => o[k] !== undefined).map(([, flag]) => flag);
+  const userNamed: Named | undefined = userFlags.length ? { item: userWithOverrides(userInFile?.item ?? {}, o), file: userInFile?.file ?? '' } : userInFile;
+  const refused = unusable(configurationErrors(clusterName, cluster, clusterNamed?.item ?? {}, userName, userNamed?.item ?? {}, o), clusterNamed?.file, userInFile?.file, o, userFlags);
   if (refused) throw refused;
   // checked whatever the scheme, as clientcmd validates the merged user before it looks at the transport
   const impersonation = impersonationOf(userName, m.users.get(userName)?.item ?? {}, o);
@@ -446,8 +500,8 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   const origin = (fromFlag: boolean, n: Named | undefined): PathOrigin | undefined => (fromFlag ? { flag: true } : n ? { file: n.file } : undefined);
   const origins: PathOrigins = {};
   if (cluster.caFile !== undefined) origins.caFile = origin(o.certificateAuthority !== undefined, clusterNamed)!;
-  if (user.certFile !== undefined) origins.certFile = origin(false, userNamed)!;
-  if (user.keyFile !== undefined) origins.keyFile = origin(false, userNamed)!;
+  if (user.certFile !== undefined) origins.certFile = origin(o.clientCertificate !== undefined, userInFile)!;
+  if (user.keyFile !== undefined) origins.keyFile = origin(o.clientKey !== undefined, userInFile)!;
   const name = contextName || 'overrides';
   const namespace = o.namespace ?? str(ctx.namespace) ?? 'default';
   return {

@@ -166,7 +166,7 @@ describe('a flag that would have no effect with the rest of the command line is 
   const kubectlFlags: string[][] = [
     ['-n', 'shop'], ['--kubeconfig', '/nonexistent/kc'], ['--context', 'nosuch'], ['--cluster', 'nosuch'], ['--user', 'nosuch'], ['-s', 'https://127.0.0.1:1'],
     ['--token', 'T'], ['--certificate-authority', '/nonexistent/ca'], ['--insecure-skip-tls-verify'], ['--tls-server-name', 'x'], ['--as', 'u'], ['--as-group', ''],
-    ['--as-uid', '1'], ['--request-timeout', '5s'],
+    ['--as-uid', '1'], ['--request-timeout', '5s'], ['--client-certificate', '/nonexistent/c.crt'], ['--client-key', '/nonexistent/c.key'], ['--username', 'u'], ['--password', 'p'],
   ];
   const runtimeFlags = [['--runtime', 'agent'], ['--docker-host', 'unix:///nonexistent'], ['--agent-image', 'x'], ['--agent-namespace', 'x']];
   const flagName = (f: string[]) => ({ '-n': '-n/--namespace', '-s': '-s/--server' })[f[0]!] ?? f[0]!;

@@ -371,6 +371,97 @@ describe("kubectl's global flags", () => {
     expect(refused.stderr).toMatch(/the API server answered 401: Unauthorized: you must be logged in to the server \(the kubeconfig user's token or client certificate was refused\)/);
   });
 
+  it('--client-certificate/--client-key: a real mTLS request (the stand-in verifies the certificate against its CA), over a user with no credentials, a wrong token, or inline certificate data (client-go >= 1.35: the flag replaces the data)', async () => {
+    const cert = api.clientCertPath!;
+    const key = api.clientKeyPath!;
+    const b64 = async (f: string) => (await readFile(f)).toString('base64');
+    const users: [string, Record<string, unknown>][] = [
+      ['none', {}],
+      ['wrong-token', { token: 'wrong' }],
+      // a certificate the stand-in does not know, inline (client-go >= 1.35 getAuthInfo: the file flag replaces the
+      // data; kubectl 1.32, which vendors an older client-go, says "client-cert-data and client-cert are both specified")
+      ['inline', { 'client-certificate-data': await b64(api.caPath!), 'client-key-data': await b64(key) }],
+    ];
+    const kc = await kubeconfigFile({ current: 'none', clusters: [['c', api.url]], users, contexts: users.map(([u]) => [u, 'c', u, 'shop'] as [string, string, string, string]) });
+    // without the flags: no credentials the stand-in takes, 401, exit 4 (kubectl: the same 401)
+    const without = await cni(['-l', 'app=none', '--kubeconfig', kc]);
+    expect(without.exitCode, show(without)).toBe(4);
+    expect(without.stderr).toMatch(/the API server answered 401: Unauthorized/);
+    for (const [user] of users) {
+      api.clearRequests();
+      const r = await cni(['-l', 'app=none', '--kubeconfig', kc, '--context', user, '--client-certificate', cert, '--client-key', key]);
+      expect(r.exitCode, `${user}: ${show(r)}`).toBe(0);
+      expect(r.stderr, show(r)).toMatch(NONE_SHOP);
+      expect(podLists('cni-attach').map((q) => [q.clientCertificate, q.authorized]), user).toEqual([['stand-in-client', true]]);
+      if (KUBECTL && user !== 'inline') {
+        const k = await kubectl(['get', 'pods', '-l', 'app=none', '--kubeconfig', kc, '--context', user, '--client-certificate', cert, '--client-key', key]);
+        expect(k.exitCode, `${user}: ${k.stderr}`).toBe(0);
+        expect(podLists('kubectl').map((q) => q.clientCertificate)).toEqual(['stand-in-client']);
+      }
+    }
+    // the key alone pairs with the kubeconfig's certificate (a user with a certificate and a wrong key)
+    const half = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { 'client-certificate': cert, 'client-key-data': await b64(api.caPath!) }]], contexts: [['x', 'c', 'u', 'shop']] });
+    api.clearRequests();
+    const paired = await cni(['-l', 'app=none', '--kubeconfig', half, '--client-key', key]);
+    expect(paired.exitCode, show(paired)).toBe(0);
+    expect(podLists('cni-attach').map((q) => q.clientCertificate)).toEqual(['stand-in-client']);
+    // (kubectl 1.32 refuses this one, "client-key-data and client-key are both specified": its client-go is older than
+    // the getAuthInfo override rule; not compared)
+    // a certificate flag that cannot be read names the flag (exit 2, no request)
+    api.clearRequests();
+    const missing = await cni(['-l', 'app=none', '--kubeconfig', kc, '--client-certificate', join(dir, 'nosuch.crt'), '--client-key', key]);
+    expect(missing.exitCode, show(missing)).toBe(2);
+    expect(missing.stderr).toBe(`error: unable to read client-certificate ${join(dir, 'nosuch.crt')} for user none: it does not exist; see --client-certificate`);
+    expect(api.requests).toEqual([]);
+  });
+
+  it('the user flags that make a user client-go refuses are refused in its words (exit 2, no request; kubectl: the same words): --username/--password with a token user, --client-certificate without a key', async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }], ['bare', {}]], contexts: [['x', 'c', 'u', 'shop'], ['b', 'c', 'bare', 'shop']] });
+    const rows: [string[], string, string][] = [
+      [['--username', 'bob'], 'more than one authentication method found for u; found [token basicAuth], only one is allowed', '--username'],
+      [['--password', 'pw'], 'more than one authentication method found for u; found [token basicAuth], only one is allowed', '--password'],
+      [['--context', 'b', '--client-certificate', api.clientCertPath!], 'client-key-data or client-key must be specified for bare to use the clientCert authentication method.', '--client-certificate'],
+    ];
+    for (const [flags, words, flag] of rows) {
+      api.clearRequests();
+      for (const tool of ['list', 'gc'] as const) {
+        const r = await runCli(tool, [...(tool === 'list' ? ['-l', 'app=none'] : ['--dry-run']), '--cache-dir', join(dir, 'no-cache'), '--kubeconfig', kc, ...flags], { env: baseEnv({}), timeoutMs: 30_000 });
+        expect(r.exitCode, `${tool} ${flags.join(' ')}: ${show(r)}`).toBe(2);
+        expect(r.stderr).toBe(`error: invalid configuration: ${words} (kubeconfig ${kc} and ${flag}); correct the kubeconfig or ${flag}, or choose another context, cluster or user (--kubeconfig)`);
+      }
+      expect(api.requests, flags.join(' ')).toEqual([]);
+      if (KUBECTL) {
+        const k = await kubectl(['get', 'pods', '--kubeconfig', kc, ...flags]);
+        expect(k.exitCode).toBe(1);
+        expect(k.stderr).toContain(words);
+      }
+    }
+  });
+
+  it('--username/--password: basic auth sent over https as kubectl sends it (Authorization: Basic; the API server refuses it: 401, exit 4), never over plain http', async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', {}]], contexts: [['x', 'c', 'u', 'shop']] });
+    const basic = `Basic ${Buffer.from('bob:pw').toString('base64')}`;
+    const r = await cni(['-l', 'app=none', '--kubeconfig', kc, '--username', 'bob', '--password', 'pw']);
+    expect(r.exitCode, show(r)).toBe(4);
+    expect(r.stderr).toMatch(/the API server answered 401: Unauthorized/);
+    expect(podLists('cni-attach').map((q) => q.headers.authorization)).toEqual([basic]);
+    if (KUBECTL) {
+      expect((await kubectl(['get', 'pods', '--kubeconfig', kc, '--username', 'bob', '--password', 'pw'])).exitCode).toBe(1);
+      expect(podLists('kubectl').map((q) => q.headers.authorization)).toEqual([basic]);
+    }
+    const plain = await StandInApiServer.start({ tls: false, anonymous: true });
+    try {
+      const pk = await plain.writeKubeconfig({ namespace: 'shop', insecureSkipTlsVerify: false, token: '' });
+      const p = await cni(['-l', 'app=none', '--username', 'bob', '--password', 'pw'], { KUBECONFIG: pk });
+      expect(p.exitCode, show(p)).toBe(0);
+      expect(p.stderr, show(p)).toMatch(NONE_SHOP);
+      if (KUBECTL) expect((await kubectl(['get', 'pods', '-l', 'app=none', '--username', 'bob', '--password', 'pw'], { KUBECONFIG: pk })).stderr).toMatch(NONE_SHOP);
+      expect(plain.requests.filter((q) => q.path === '/api/v1/namespaces/shop/pods').map((q) => q.headers.authorization)).toEqual(KUBECTL ? [undefined, undefined] : [undefined]);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('-n=shop, -nshop and --namespace=shop mean namespace shop', async () => {
     for (const f of [['-n=shop'], ['-nshop'], ['--namespace=shop'], ['-n', 'shop']]) {
       api.clearRequests();
@@ -449,7 +540,7 @@ describe("kubectl's global flags", () => {
     const r = await runCli('attach', ['--help']);
     expect(r.stdout).toMatch(/^Global options \(kubectl's; only those written after the plugin name reach it\):\n(\s+-.*\n(\s{10,}.*\n)*)+/m);
     const global = r.stdout.slice(r.stdout.indexOf('Global options'));
-    for (const f of ['--kubeconfig', '--context', '--cluster', '--user', '--server', '--token', '--certificate-authority', '--insecure-skip-tls-verify', '--tls-server-name', '--as ', '--as-group', '--as-uid', '--request-timeout', '--v <level>', '--version', '-n, --namespace']) {
+    for (const f of ['--kubeconfig', '--context', '--cluster', '--user', '--server', '--token', '--client-certificate <file>', '--client-key <file>', '--username', '--password', '--certificate-authority', '--insecure-skip-tls-verify', '--tls-server-name', '--as ', '--as-group', '--as-uid', '--request-timeout', '--v <level>', '--version', '-n, --namespace']) {
       expect(global).toContain(f);
     }
   });
@@ -471,6 +562,47 @@ describe('cni-list output as kubectl get prints lists', () => {
       expect(JSON.parse((await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout)).toMatchObject({ apiVersion: 'v1', kind: 'List', items: [] });
     }
   });
+  it('several pod names, as kubectl get pods a b: one table in the order given, a name given twice listed twice; a name nobody knows: the others\' rows, then its NotFound line (exit 3; kubectl: its rows, then its error, exit 1)', async () => {
+    const { recordKey, recordName } = await import('../../src/resolve/records.js');
+    const since = new Date().toISOString();
+    // records of attachments on another node than this host: web-1 and web-2 where the API has them, gone-1 of a pod gone
+    const rec = (pod: string, uid: string, node: string, id: string) => [recordKey(id, 'net1'), JSON.stringify({ kind: 'cniAttachRecordV1', namespace: 'shop', pod, uid, node, ifname: 'net1', network: 'net', containerId: id, since, addresses: ['198.18.47.9/24'] })];
+    const live = (n: string, id: string) => rec(n, api.getPod('shop', n)!.metadata.uid!, api.getPod('shop', n)!.spec.nodeName!, id);
+    const node = api.getPod('shop', 'web-1')!.spec.nodeName!;
+    api.addConfigMap({
+      metadata: { name: recordName(node), namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'cni-attach' } },
+      data: Object.fromEntries([live('web-1', 'c0ffee01'), live('web-2', 'c0ffee02'), rec('gone-1', 'uid-gone-1', node, 'c0ffee03')]),
+    });
+    try {
+      const list = (args: string[]) => cni([...args, '--kubeconfig', api.kubeconfigPath]);
+      const pods = (out: string) => out.trim().split('\n').map((l) => l.split(/\s+/)[0]);
+      const r = await list(['web-2', 'gone-1', 'pod/web-1', '-n', 'shop']);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(pods(r.stdout), show(r)).toEqual(['POD', 'web-2', 'gone-1', 'web-1']);
+      const twice = await list(['web-1', 'web-1', '-n', 'shop', '-o', 'name']);
+      expect([twice.exitCode, twice.stdout], show(twice)).toEqual([0, 'attachment/web-1.net1\nattachment/web-1.net1']);
+      const missing = await list(['web-1', 'nope', 'web-2', '-n', 'shop']);
+      expect(missing.exitCode, show(missing)).toBe(3);
+      expect(pods(missing.stdout)).toEqual(['POD', 'web-1', 'web-2']);
+      // the notes of the rows (their pods' network-status names no net1 here), then the error, last
+      expect(missing.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual(['error: pods "nope" not found in namespace "shop", and no attachment of it is recorded here or in the cluster']);
+      expect(missing.stderr.split('\n').at(-1)).toMatch(/^error: pods "nope" not found/);
+      const json = await list(['nope', 'web-1', '-n', 'shop', '-o', 'json']);
+      expect(json.exitCode, show(json)).toBe(3);
+      expect((JSON.parse(json.stdout) as { kind: string; items: { pod: string }[] }).items.map((x) => x.pod)).toEqual(['web-1']);
+      if (KUBECTL) {
+        // kubectl's own: the rows in the order given, twice for a name given twice, the others' rows before the error
+        const k = await kubectl(['get', 'pods', 'web-2', 'web-1', 'web-2', '-n', 'shop', '--kubeconfig', api.kubeconfigPath]);
+        expect([k.exitCode, pods(k.stdout)]).toEqual([0, ['NAME', 'web-2', 'web-1', 'web-2']]);
+        const km = await kubectl(['get', 'pods', 'web-1', 'nope', 'web-2', '-n', 'shop', '--kubeconfig', api.kubeconfigPath]);
+        expect([km.exitCode, pods(km.stdout)]).toEqual([1, ['NAME', 'web-1', 'web-2']]);
+        expect(km.stderr).toMatch(/^Error from server \(NotFound\): /);
+      }
+    } finally {
+      api.deleteConfigMap('kube-system', recordName(node));
+    }
+  });
+
   it.runIf(!!KUBECTL)('jsonpath templates print as kubectl prints them (the same List, the same templates)', async () => {
     const { printJsonPath } = await import('../../src/cli/jsonpath.js');
     const list = JSON.parse((await kubectl(['get', 'pods', '-A', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout);

@@ -128,6 +128,19 @@ describe('kubectl conventions of the client', () => {
     }
   });
 
+  it('--client-certificate/--client-key (over a user with a wrong token): REST requests and the pods/exec upgrade present the certificate (mTLS), and are authorized by it', async () => {
+    const kc = await api.writeKubeconfig({ token: 'wrong' });
+    const k = await connectKube({ kubeconfig: kc, clientCertificate: api.clientCertPath!, clientKey: api.clientKeyPath!, requestTimeoutMs: 10_000 }, {});
+    await k.getPod('default', 'web-0');
+    expect((await k.exec('default', 'web-0', 'app', ['true'], '')).code).toBe(0);
+    const rest = api.requests.find((q) => q.path === '/api/v1/namespaces/default/pods/web-0')!;
+    const upgrade = api.requests.find((q) => q.path.endsWith('/exec'))!;
+    for (const q of [rest, upgrade]) expect([q.clientCertificate, q.authorized]).toEqual(['stand-in-client', true]);
+    // without the flags: the wrong token alone, 401
+    const bare = await connectKube({ kubeconfig: kc, requestTimeoutMs: 10_000 }, {});
+    await expect(bare.getPod('default', 'web-0')).rejects.toThrow(/401/);
+  });
+
   it('a pods/exec whose WebSocket upgrade the API server refuses: 403 says forbidden and the right it needs, 401 that the credentials were refused; never "cannot reach"', async () => {
     for (const [code, said] of [
       [403, 'exec in pod default/web-0: the API server answered 403 (Forbidden) to its WebSocket upgrade: this user may not create pods/exec in namespace default, which the agent runtime needs (deploy/rbac.yaml grants it)'],

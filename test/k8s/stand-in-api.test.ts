@@ -70,6 +70,36 @@ afterEach(async () => {
   await api.stop();
 });
 
+describe('client certificates (mTLS)', () => {
+  /** GET /api/v1/pods with this client certificate and key (PEM), no token: the status code and the request's record. */
+  const get = (cert?: string, key?: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${api.url}/api/v1/pods`, { ca: api.caPem, ...(cert ? { cert, key } : {}) }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  it('a client certificate the stand-in CA signed is authorized (its CN recorded); none, or one of another issuer, is not (401)', async () => {
+    const [cert, key] = await Promise.all([readFile(api.clientCertPath!, 'utf8'), readFile(api.clientKeyPath!, 'utf8')]);
+    expect(await get(cert, key)).toBe(200);
+    expect(api.requests.at(-1)).toMatchObject({ clientCertificate: 'stand-in-client', authorized: true });
+    expect(await get()).toBe(401);
+    expect(api.requests.at(-1)).toMatchObject({ authorized: false });
+    expect(api.requests.at(-1)).not.toHaveProperty('clientCertificate');
+    // a certificate of the same subject from another stand-in (another CA): not this one's
+    const other = await StandInApiServer.start();
+    try {
+      const [c2, k2] = await Promise.all([readFile(other.clientCertPath!, 'utf8'), readFile(other.clientKeyPath!, 'utf8')]);
+      expect(await get(c2, k2)).toBe(401);
+      expect(api.requests.at(-1)).not.toHaveProperty('clientCertificate');
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe('reading pods', () => {
   it('serves a realistic pod to readNamespacedPod', async () => {
     const pod = await core.readNamespacedPod({ name: 'web-1', namespace: 'default' });

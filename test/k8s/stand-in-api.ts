@@ -3,6 +3,7 @@
  * Kubernetes API JSON (objects, lists, Status errors) from an in-memory store, to the real @kubernetes/client-node.
  *
  *   const api = await StandInApiServer.start();          // TLS with a fresh CA, bearer token, kubeconfig written
+ *                                                        // (also authorizes api.clientCertPath/clientKeyPath: mTLS)
  *   api.addPod(makePod({ name: 'web', labels: { app: 'web' } }));
  *   kc.loadFromFile(api.kubeconfigPath);
  *   ...
@@ -65,7 +66,7 @@
  * (lists are replaced, as in a merge patch), no server-side apply (415).
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -172,7 +173,12 @@ export interface RecordedRequest {
    * entries here where `headers` joins them. For User-Agent and impersonation checks.
    */
   headerLines: [string, string][];
-  /** Whether the request carried the server's bearer token. */
+  /**
+   * The subject CN of the client certificate the request's TLS connection presented, when the stand-in's CA signed it
+   * (checked as an API server checks one against its --client-ca-file: clientCertificateOf); undefined otherwise.
+   */
+  clientCertificate?: string;
+  /** Whether the request carried the server's bearer token, or a client certificate its CA signed. */
   authorized: boolean;
 }
 
@@ -1464,6 +1470,13 @@ export class StandInApiServer {
   readonly caPem: string | undefined;
   /** The CA file path (PEM); undefined without TLS. */
   readonly caPath: string | undefined;
+  /**
+   * A client certificate (PEM file, CN "stand-in-client", extendedKeyUsage clientAuth) and its key that the stand-in's
+   * CA signed: a request over a TLS connection that presents it is authorized (RecordedRequest.clientCertificate).
+   * Undefined without TLS.
+   */
+  readonly clientCertPath: string | undefined;
+  readonly clientKeyPath: string | undefined;
   /** The temp dir (certificates, kubeconfigs); removed by stop(). */
   readonly dir: string;
   /** Every request received, in order (also unauthorized and failed ones, and exec upgrade requests). */
@@ -1520,7 +1533,7 @@ export class StandInApiServer {
   private kubeconfigCount = 0;
   private stopped = false;
 
-  private constructor(args: { server: http.Server; url: string; dir: string; token: string; caPem?: string; caPath?: string; opts: StandInApiOptions }) {
+  private constructor(args: { server: http.Server; url: string; dir: string; token: string; caPem?: string; caPath?: string; client?: { certPath: string; keyPath: string }; opts: StandInApiOptions }) {
     this.server = args.server;
     const o = args.opts;
     this.podStartDelayMs = o.podStartDelayMs ?? 50;
@@ -1546,6 +1559,8 @@ export class StandInApiServer {
     this.token = args.token;
     this.caPem = args.caPem;
     this.caPath = args.caPath;
+    this.clientCertPath = args.client?.certPath;
+    this.clientKeyPath = args.client?.keyPath;
     this.kubeconfigPath = join(args.dir, 'kubeconfig');
     this.pods = {
       group: '',
@@ -1614,11 +1629,17 @@ export class StandInApiServer {
       let server: http.Server;
       let caPem: string | undefined;
       let caPath: string | undefined;
+      let client: { certPath: string; keyPath: string } | undefined;
       if (tls) {
         const certs = await makeCertificates(dir);
         caPem = certs.caPem;
         caPath = certs.caPath;
-        server = https.createServer({ key: certs.keyPem, cert: certs.certPem });
+        client = { certPath: certs.clientCertPath, keyPath: certs.clientKeyPath };
+        // client certificates are asked for, and verified against the CA by the request's record (clientCertificateOf:
+        // an API server's --client-ca-file); a connection without one, or with one the CA did not sign, is still taken:
+        // it then needs the token (401 else). No `ca` here: Node would send the CA in the server's chain, which a real
+        // API server does not (the clients' "unknown authority" errors would change)
+        server = https.createServer({ key: certs.keyPem, cert: certs.certPem, requestCert: true, rejectUnauthorized: false });
       } else {
         server = http.createServer();
       }
@@ -1633,7 +1654,7 @@ export class StandInApiServer {
       const addr = server.address();
       if (addr === null || typeof addr === 'string') throw new Error('stand-in API server: no TCP address');
       const url = `${tls ? 'https' : 'http'}://127.0.0.1:${addr.port}`;
-      const api = new StandInApiServer({ server, url, dir, token: randomBytes(24).toString('hex'), caPem, caPath, opts });
+      const api = new StandInApiServer({ server, url, dir, token: randomBytes(24).toString('hex'), caPem, caPath, ...(client ? { client } : {}), opts });
       await api.writeKubeconfig({ fileName: 'kubeconfig' });
       return api;
     } catch (e) {
@@ -2024,6 +2045,26 @@ export class StandInApiServer {
     });
   }
 
+  /**
+   * The subject CN of the client certificate a TLS connection presented, when it is valid now and the stand-in's CA
+   * issued and signed it (as an API server checks one against its --client-ca-file); undefined otherwise (none, plain
+   * http, another issuer, expired).
+   */
+  private clientCertificateOf(socket: TLSSocket): string | undefined {
+    if (!socket.encrypted || this.caPem === undefined) return undefined;
+    const peer = socket.getPeerCertificate();
+    if (!peer?.raw) return undefined;
+    try {
+      const cert = new X509Certificate(peer.raw);
+      const ca = new X509Certificate(this.caPem);
+      const now = Date.now();
+      const valid = cert.checkIssued(ca) && cert.verify(ca.publicKey) && Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+      return valid && typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Build the record of a request and add it to `requests`. */
   private record(req: http.IncomingMessage, rawBody: string): { rec: RecordedRequest; url: URL; rawUrl: string } {
     const rawUrl = req.url ?? '/';
@@ -2045,6 +2086,7 @@ export class StandInApiServer {
     }
     const auth = req.headers.authorization ?? '';
     const m = /^bearer\s+(.+)$/i.exec(auth.trim());
+    const clientCertificate = this.clientCertificateOf(req.socket as TLSSocket);
     const rec: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
@@ -2054,7 +2096,8 @@ export class StandInApiServer {
       rawBody,
       headers: req.headers,
       headerLines: req.rawHeaders.flatMap((v, i, all) => (i % 2 === 0 ? [[v.toLowerCase(), all[i + 1] ?? ''] as [string, string]] : [])),
-      authorized: m?.[1] === this.token || (this.anonymous && req.headers.authorization === undefined),
+      ...(clientCertificate !== undefined ? { clientCertificate } : {}),
+      authorized: m?.[1] === this.token || clientCertificate !== undefined || (this.anonymous && req.headers.authorization === undefined),
     };
     this.requests.push(rec);
     return { rec, url, rawUrl };
@@ -2887,7 +2930,7 @@ export class StandInApiServer {
 // Certificates and kubeconfig text
 // ---------------------------------------------------------------------------------------------------------------
 
-async function makeCertificates(dir: string): Promise<{ caPem: string; caPath: string; certPem: string; keyPem: string }> {
+async function makeCertificates(dir: string): Promise<{ caPem: string; caPath: string; certPem: string; keyPem: string; clientCertPath: string; clientKeyPath: string }> {
   const p = (f: string) => join(dir, f);
   const openssl = (args: string[]) => execFileP('openssl', args, { env: { ...process.env, OPENSSL_CONF: p('ca.cnf') } });
   await writeFile(
@@ -2926,9 +2969,17 @@ async function makeCertificates(dir: string): Promise<{ caPem: string; caPath: s
     'x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
     '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '2', '-extfile', p('server.ext'), '-out', p('server.crt'),
   ]);
+  // a client certificate of the same CA, as a kubeconfig user's client-certificate (kubeadm's admin.conf has one)
+  await writeFile(p('client.cnf'), ['[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = stand-in-client', 'O = system:masters', ''].join('\n'));
+  await writeFile(p('client.ext'), ['basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature,keyEncipherment', 'extendedKeyUsage = clientAuth', ''].join('\n'));
+  await openssl(['req', '-new', ...ec, '-config', p('client.cnf'), '-keyout', p('client.key'), '-out', p('client.csr')]);
+  await openssl([
+    'x509', '-req', '-in', p('client.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
+    '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '2', '-extfile', p('client.ext'), '-out', p('client.crt'),
+  ]);
   const [caPem, certPem, keyPem] = await Promise.all([readFile(p('ca.crt'), 'utf8'), readFile(p('server.crt'), 'utf8'), readFile(p('server.key'), 'utf8')]);
-  await Promise.all(['ca.key', 'server.csr'].map((f) => rm(p(f), { force: true })));
-  return { caPem, caPath: p('ca.crt'), certPem, keyPem };
+  await Promise.all(['ca.key', 'server.csr', 'client.csr'].map((f) => rm(p(f), { force: true })));
+  return { caPem, caPath: p('ca.crt'), certPem, keyPem, clientCertPath: p('client.crt'), clientKeyPath: p('client.key') };
 }
 
 /** A small YAML emitter for kubeconfigs: block style, every scalar as JSON (which YAML reads as-is). */

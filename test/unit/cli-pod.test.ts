@@ -54,6 +54,14 @@ describe('kubectl cni-attach POD', () => {
     expect(await w.cli(attachCommand, [...args.slice(0, 6), '--insecure-skip-tls-verify=true', '--request-timeout=1m'])).toBe(0);
     expect(w.kubeCalls[1]).toMatchObject({ insecureSkipTlsVerify: true, requestTimeoutMs: 60_000 });
   });
+  it("passes kubectl's user flags (--client-certificate, --client-key, --username, --password) to the API client; given empty, none (clientcmd: mergo skips empty values)", async () => {
+    const w = world();
+    const args = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
+    expect(await w.cli(attachCommand, [...args, '--client-certificate', 'me.crt', '--client-key=me.key', '--username', 'bob', '--password', 'pw']), w.stderr()).toBe(0);
+    expect(w.kubeCalls[0]).toMatchObject({ clientCertificate: 'me.crt', clientKey: 'me.key', username: 'bob', password: 'pw' });
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--client-certificate', '', '--client-key', '', '--username', '', '--password', '']), w.stderr()).toBe(0);
+    for (const k of ['clientCertificate', 'clientKey', 'username', 'password']) expect(w.kubeCalls[1]).not.toHaveProperty(k);
+  });
   it('a pod named `completion` is a pod (attach, detach, check; the word first or later); `completion SHELL` alone stays the subcommand', async () => {
     const w = world();
     w.kube.add(makePod({ name: 'completion', namespace: 'shop', uid: 'uid-c', node: 'node-1' }));

@@ -112,6 +112,7 @@ describe('kubectl cni-attach', () => {
     [['--conf', '-', 'a-pod', 'another'], /too many arguments/],
     [['--conf', '-', '--net', 'x'], /^error: --net cannot be used with --netns: a bare network namespace is reached on this host, without the cluster or a runtime \(those flags are for pods\)\n$/],
     [['--conf', '-', '--context', 'c', '--as', 'u', '--no-annotate'], /^error: --context, --as, --no-annotate cannot be used with --netns: /],
+    [['--conf', '-', '--client-certificate', 'c.crt', '--client-key', 'c.key', '--username', 'u', '--password', 'p'], /^error: --client-certificate, --client-key, --username, --password cannot be used with --netns: /],
     [['--conf', '-', '--runtime', 'rkt'], /^error: invalid argument "rkt" for "--runtime" flag: allowed choices are auto, docker/m],
     [['--conf', '-', '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml/m],
     [['--conf', '-', '--timeout', 'soon'], /^error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"\nSee 'kubectl cni-attach --help' for usage\.\n$/],

@@ -28,6 +28,14 @@ describe('follow-up command lines', () => {
       'kubectl cni-detach web-1 -n shop --ifname eth1',
     );
   });
+  it('the user flags are carried; a --password, as a --token, only as a placeholder', () => {
+    expect(gcCommandLine({ clientCertificate: '/home/me/me.crt', clientKey: 'me.key', username: 'bob', password: 's3cr3t' })).toBe(
+      'kubectl cni-gc --client-certificate /home/me/me.crt --client-key me.key --username bob --password PASSWORD',
+    );
+    expect(detachCommandLine({ namespace: 'shop', name: 'db-1' }, 'net1', { username: 'bob smith', password: "it's secret" })).toBe(
+      "kubectl cni-detach db-1 -n shop --ifname net1 --username 'bob smith' --password PASSWORD",
+    );
+  });
   it('cni-gc gets them too; --no-cluster (cluster: false) is not carried', () => {
     expect(gcCommandLine({ ...given, cluster: false, cniPath: undefined })).toBe(
       "kubectl cni-gc --kubeconfig '/home/me/kube configs/air.yaml' --context air-gapped --token TOKEN --as-group ops --as-group 'net admins' --runtime agent --docker-host tcp://10.0.0.5:2375 --agent-image registry.local:5000/busybox@sha256:abc --agent-namespace cni-agents --cache-dir /tmp/x",

@@ -232,6 +232,61 @@ describe("client-go's refusals of the cluster and user used (clientcmd ConfirmUs
     expect(refusal({}, { token: 't', 'client-certificate': '/c', 'client-key': '/k' })).toBeUndefined();
     expect(refusal({ 'proxy-url': 'socks5://198.18.0.9:1080' }, {})).toBeUndefined();
   });
+  it('--client-certificate, --client-key, --username, --password override the user as client-go merges ConfigOverrides.AuthInfo (getAuthInfo), then are checked as the merged user (validateAuthInfo)', () => {
+    const used = (user: Record<string, unknown>, o: KubeOverrides, server = 'https://198.18.0.1') => {
+      const r = resolve({ '/k': one({ server }, user) }, { KUBECONFIG: '/k' }, o);
+      if (r.kind !== 'kubeconfig') throw new Error(r.kind);
+      return { user: r.options.users[0], origins: r.origins };
+    };
+    // a file flag over the kubeconfig's inline data replaces it (client-go >= 1.35: "if override sets
+    // ClientCertificate, also use override's ClientCertificateData"): no "both specified", the flag's file is used
+    expect(used({ 'client-certificate-data': 'Qw==', 'client-key-data': 'Sw==' }, { clientCertificate: '/f.crt' })).toEqual({
+      user: { name: 'u', certFile: '/f.crt', keyData: 'Sw==' },
+      origins: { certFile: { flag: true } },
+    });
+    expect(used({ 'client-certificate-data': 'Qw==', 'client-key-data': 'Sw==' }, { clientCertificate: '/f.crt', clientKey: '/f.key' })).toEqual({
+      user: { name: 'u', certFile: '/f.crt', keyFile: '/f.key' },
+      origins: { certFile: { flag: true }, keyFile: { flag: true } },
+    });
+    // a relative flag path is the working directory's, not the kubeconfig's
+    expect(used({}, { clientCertificate: 'c.crt', clientKey: 'sub/c.key' }).user).toEqual({ name: 'u', certFile: `${process.cwd()}/c.crt`, keyFile: `${process.cwd()}/sub/c.key` });
+    // --client-key alone pairs with the kubeconfig's certificate; without any certificate it is not sent (client-go sends none)
+    expect(used({ 'client-certificate': '/k.crt', 'client-key-data': 'Sw==' }, { clientKey: '/f.key' })).toEqual({
+      user: { name: 'u', certFile: '/k.crt', keyFile: '/f.key' },
+      origins: { certFile: { file: '/k' }, keyFile: { flag: true } },
+    });
+    expect(used({ token: 't' }, { clientKey: '/f.key' }).user).toEqual({ name: 'u', token: 't' });
+    // a certificate beside a token: both sent (validateAuthInfo counts token and basicAuth only)
+    expect(used({ token: 't' }, { clientCertificate: '/f.crt', clientKey: '/f.key' }).user).toEqual({ name: 'u', token: 't', certFile: '/f.crt', keyFile: '/f.key' });
+    // basic auth: the flags replace the user's, each on its own
+    expect(used({ username: 'a', password: 'b' }, { username: 'bob' }).user).toEqual({ name: 'u', username: 'bob', password: 'b' });
+    expect(used({}, { username: 'bob', password: 'pw' }).user).toEqual({ name: 'u', username: 'bob', password: 'pw' });
+    // plain http: no credential of any kind is sent (client-go: only over TLS)
+    expect(used({}, { username: 'bob', password: 'pw', clientCertificate: '/f.crt', clientKey: '/f.key' }, 'http://127.0.0.1:8001').user).toEqual({ name: 'u' });
+    // the merged user refused in client-go's words, naming the file and the flags
+    expect(refusal({ }, { token: 't' }, { username: 'bob' })).toBe('invalid configuration: more than one authentication method found for u; found [token basicAuth], only one is allowed (kubeconfig /k and --username)');
+    expect(refusal({ }, { token: 't' }, { password: 'pw' })).toBe('invalid configuration: more than one authentication method found for u; found [token basicAuth], only one is allowed (kubeconfig /k and --password)');
+    expect(refusal({ }, { username: 'a' }, { token: 'x', password: 'pw' })).toMatch(/found \[token basicAuth\], only one is allowed \(kubeconfig \/k and --password\)$/);
+    expect(refusal({}, {}, { clientCertificate: '/f.crt' })).toBe('invalid configuration: client-key-data or client-key must be specified for u to use the clientCert authentication method. (kubeconfig /k and --client-certificate)');
+    // the kubeconfig's own both-specified stays refused when no flag replaces it
+    expect(refusal({}, { 'client-certificate': '/c', 'client-certificate-data': 'Qw==', 'client-key': '/k' }, { clientKey: '/f.key' })).toMatch(/^invalid configuration: client-cert-data and client-cert are both specified for u\. /);
+    // and over plain http too, as ConfirmUsable runs whatever the scheme
+    expect(() => resolve({ '/k': one({ server: 'http://127.0.0.1:8001' }, { token: 't' }) }, { KUBECONFIG: '/k' }, { username: 'bob' })).toThrow(/found \[token basicAuth\]/);
+    // the refusal carries the kubeconfig fix
+    const thrown = (() => {
+      try {
+        resolve({ '/k': one({}, { token: 't' }) }, { KUBECONFIG: '/k' }, { username: 'bob' });
+      } catch (e) {
+        return e as UsageError;
+      }
+      return undefined;
+    })();
+    expect(thrown?.fix).toEqual({ setting: 'kubeconfig', advice: 'correct the kubeconfig or --username, or choose another context, cluster or user' });
+    // --server alone (no kubeconfig user at all) with a client certificate
+    const bare = resolveKubeconfig(rules({}), { server: 'https://198.18.0.1', clientCertificate: '/f.crt', clientKey: '/f.key' }, files({}));
+    if (bare.kind !== 'kubeconfig') throw new Error(bare.kind);
+    expect(bare.options.users[0]).toEqual({ name: 'user', certFile: '/f.crt', keyFile: '/f.key' });
+  });
   it('a context whose cluster or user is not defined, a cluster without a server: client-go\'s words, naming the files', () => {
     const ctx = (cluster: string, user: string) =>
       JSON.stringify({ 'current-context': 'c', clusters: [{ name: 'stand-in', cluster: {} }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'c', context: { cluster, user } }] });
@@ -338,6 +393,18 @@ describe('the files a kubeconfig brings, read through the event loop (resolve/ku
       expect([fromFlag.message, fromFlag.fix]).toEqual([`unable to load root certificates: unable to parse bytes as PEM block in certificate-authority ${dir}/bad.crt for cluster c: no certificate there`, { setting: 'certificateAuthority' }]);
       const inline = await inlineCertificateFiles({ clusters: [{ name: 'c', server: 'https://198.18.0.1', skipTLSVerify: false, caData: Buffer.from('-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n').toString('base64') }], users: [] }).catch((e: UsageError) => e);
       expect([inline.message, inline.fix]).toEqual(['unable to load root certificates: unable to parse bytes as PEM block in the certificate-authority-data of cluster c: no certificate there', { setting: 'kubeconfig' }]);
+    }));
+  it('a client certificate or key given as a flag that cannot be read names that flag as the fix; one the kubeconfig names, the kubeconfig', () =>
+    withDir(async (dir) => {
+      const user = (certFile: string, keyFile: string) => ({ clusters: [], users: [{ name: 'u', certFile, keyFile }] });
+      const key = join(dir, 'k.pem');
+      await writeFile(key, 'KEY\n');
+      const cert = await inlineCertificateFiles(user(join(dir, 'nosuch.crt'), key), undefined, { certFile: { flag: true }, keyFile: { file: '/k' } }).catch((e: UsageError) => e);
+      expect([cert.message, cert.fix]).toEqual([`unable to read client-certificate ${dir}/nosuch.crt for user u: it does not exist`, { setting: 'clientCertificate' }]);
+      const k = await inlineCertificateFiles(user(key, join(dir, 'nosuch.key')), undefined, { certFile: { file: '/k' }, keyFile: { flag: true } }).catch((e: UsageError) => e);
+      expect([k.message, k.fix]).toEqual([`unable to read client-key ${dir}/nosuch.key for user u: it does not exist`, { setting: 'clientKey' }]);
+      const fromFile = await inlineCertificateFiles(user(key, join(dir, 'nosuch.key')), undefined, { certFile: { file: '/k' }, keyFile: { file: '/k' } }).catch((e: UsageError) => e);
+      expect([fromFile.message, fromFile.fix]).toEqual([`unable to read client-key ${dir}/nosuch.key for user u: it does not exist (named by kubeconfig /k)`, { setting: 'kubeconfig' }]);
     }));
   it('a certificate file that is missing or a directory: a usage error worded as client-go', () =>
     withDir(async (dir) => {

@@ -495,6 +495,17 @@ describe('completion (cobra __complete protocol)', () => {
     expect(await run(w, 'attach', ['--conf', ''])).toEqual({ candidates: [], directive: 0 });
     expect(await run(w, 'attach', ['--cache-dir', ''])).toEqual({ candidates: [], directive: 16 });
   });
+  it("kubectl's user flags on every command: --client-certificate/--client-key complete files, and reach the pod look-up", async () => {
+    const w = world();
+    for (const tool of ['attach', 'detach', 'list', 'gc'] as const) {
+      const names = (await run(w, tool, ['--'])).candidates.map((c) => c.split('\t')[0]);
+      expect(names, tool).toEqual(expect.arrayContaining(['--client-certificate', '--client-key', '--username', '--password']));
+    }
+    expect(await run(w, 'list', ['--client-certificate', ''])).toEqual({ candidates: [], directive: 0 });
+    expect(await run(w, 'list', ['--client-key=', ])).toEqual({ candidates: [], directive: 0 });
+    expect(await run(w, 'attach', ['--client-certificate', 'me.crt', '--client-key', 'me.key', '--username', 'bob', '-n', 'shop', 'web-'])).toEqual({ candidates: ['web-1'], directive: 4 });
+    expect(w.kubeCalls.at(-1)).toMatchObject({ clientCertificate: 'me.crt', clientKey: 'me.key', username: 'bob' });
+  });
   it('pods of the namespace given so far (-n=, --namespace), none after the POD or for cni-gc', async () => {
     const w = world();
     w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: 'web-2' } });
@@ -505,6 +516,14 @@ describe('completion (cobra __complete protocol)', () => {
     expect(w.kubeCalls.at(-1)).toMatchObject({ context: 'kind-x', namespace: 'shop', requestTimeoutMs: 3000 });
     expect(await run(w, 'attach', ['web-1', ''])).toEqual({ candidates: [], directive: 4 });
     expect(await run(w, 'gc', [''])).toEqual({ candidates: [], directive: 4 });
+  });
+  it('cni-list takes several pods (kubectl get pods a b): after a name, the pods not yet on the line, as kubectl\'s completion removes those given; detach and check one', async () => {
+    const w = world();
+    for (const n of ['web-2', 'web-3']) w.kube.add({ ...w.pod, metadata: { ...w.pod.metadata, name: n } });
+    expect(await run(w, 'list', ['-n', 'shop', ''])).toEqual({ candidates: ['web-1', 'web-2', 'web-3'], directive: 4 });
+    expect(await run(w, 'list', ['-n', 'shop', 'web-1', ''])).toEqual({ candidates: ['web-2', 'web-3'], directive: 4 });
+    expect(await run(w, 'list', ['web-1', '-n', 'shop', 'pod/web-3', 'web-'])).toEqual({ candidates: ['web-2'], directive: 4 });
+    expect(await run(w, 'detach', ['-n', 'shop', 'web-1', ''])).toEqual({ candidates: [], directive: 4 });
   });
   it('a flag\'s value that looks like a flag is that value: `--ifname -n <TAB>` completes the POD, `--ifname -- <TAB>` too', async () => {
     const w = world();

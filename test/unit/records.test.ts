@@ -1126,6 +1126,44 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(w.stderr()).toBe('No resources found in shop namespace.\n');
   });
 
+  it('several pod names, as kubectl get pods a b: one table in the order given, a name given twice listed twice (as kubectl); a name nobody knows: the others\' rows, then its NotFound line (exit 3)', async () => {
+    const { w, listed } = await laptop();
+    // before: "too many arguments" (exit 2)
+    expect(await listed(['web-2', 'db-1', '-n', 'shop'])).toEqual(['shop/web-2 attached', 'shop/db-1 attached']);
+    expect(await listed(['pod/db-1', 'web-1', 'db-1', '-n', 'shop'])).toEqual(['shop/db-1 attached', 'shop/web-1 attached', 'shop/db-1 attached']);
+    expect(await w.cli(listCommand, ['web-2', 'web-1', '-n', 'shop'])).toBe(0);
+    const lines = w.stdout().trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['POD', 'web-2', 'web-1']);
+    expect(w.stderr()).toBe('');
+    expect(await w.cli(listCommand, ['web-1', 'web-2', '-n', 'shop', '-o', 'name'])).toBe(0);
+    expect(w.stdout()).toBe('attachment/web-1.net1\nattachment/web-2.net1\n');
+    // names nobody knows, among known ones: the rows (stdout), then one line per name as given (exit 3)
+    expect(await w.cli(listCommand, ['nope', 'web-1', 'nada', 'web-2', 'nope', '-n', 'shop'])).toBe(3);
+    expect(w.stdout().trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['POD', 'web-1', 'web-2']);
+    const nf = (n: string) => `error: pods "${n}" not found in namespace "shop", and no attachment of it is recorded here or in the cluster`;
+    expect(w.stderr()).toBe(`${nf('nope')}\n${nf('nada')}\n${nf('nope')}\n`);
+    // -o json: the List of the others, then the errors
+    expect(await w.cli(listCommand, ['web-1', 'nope', '-n', 'shop', '-o', 'json'])).toBe(3);
+    expect((JSON.parse(w.stdout()) as { kind: string; items: { pod: string }[] }).items.map((i) => i.pod)).toEqual(['web-1']);
+    expect(w.stderr()).toBe(`${nf('nope')}\n`);
+    // only unknown names: the errors alone, no "No resources found"; a known pod without attachments is no error
+    expect(await w.cli(listCommand, ['nope', 'nada', '-n', 'shop'])).toBe(3);
+    expect([w.stdout(), w.stderr()]).toEqual(['', `${nf('nope')}\n${nf('nada')}\n`]);
+    w.kube.add(makePod({ name: 'idle', namespace: 'shop', uid: 'uid-idle', node: 'node-3' }));
+    expect(await w.cli(listCommand, ['idle', 'web-1', '-n', 'shop', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/^web-1\s+net1\s/);
+    expect(await w.cli(listCommand, ['idle', 'nope', '-n', 'shop'])).toBe(3);
+    expect([w.stdout(), w.stderr()]).toEqual(['', `${nf('nope')}\n`]);
+    // with -A or -l, names stay refused (kubectl get's words)
+    expect(await w.cli(listCommand, ['web-1', 'web-2', '-A'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: a resource cannot be retrieved by name across all namespaces/);
+    expect(await w.cli(listCommand, ['web-1', 'web-2', '-n', 'shop', '-l', 'app=web'])).toBe(2);
+    expect(w.stderr()).toBe('error: name cannot be provided when a selector is specified: give the pod or -l, not both\n');
+    // another kind than pods among them: refused before anything is asked
+    expect(await w.cli(listCommand, ['web-1', 'deploy/web', '-n', 'shop'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: "deploy\/web": "deploy" is not a pod/);
+  });
+
   it('a server that does not answer: what could be listed, then one error (exit 4, as cni-gc; it was a note and exit 0), and the cluster is not asked again', async () => {
     const { w } = await laptop();
     let asked = 0;
