@@ -8,7 +8,7 @@ import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
-import { hold, unlessInterrupted } from '../exec/interrupt.js';
+import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { attachRunsHere, connect, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
@@ -417,8 +417,9 @@ const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run t
 async function detachMany(job: Job, namespace: string | undefined): Promise<void> {
   const { flags, deps } = job;
   // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
-  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
-  const release = hold();
+  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in; no change by itself
+  // (holdBatch): before its pods begin, a second signal says nothing was being changed
+  const release = holdBatch();
   try {
     const batch = await batchOf(flags, deps, job.api!, namespace, 'detach', await readAheadOn(job));
     if (!batch) return;

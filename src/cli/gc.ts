@@ -1,7 +1,7 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy } from '../errors.js';
-import { hold, interruptedBy } from '../exec/interrupt.js';
+import { holdBatch, interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
@@ -1119,9 +1119,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
       return target ? waysOut(target, s.entry.ifName, flags) : undefined;
     };
-    // its DELs are a change under way (exec/interrupt.ts hold()): the user's signal stops the one running, starts no
-    // other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts stopEnding)
-    const release = flags.dryRun || stale.length === 0 ? () => undefined : hold();
+    // its DELs are a batch under way (exec/interrupt.ts holdBatch()): the user's signal stops the one running, starts
+    // no other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts
+    // stopEnding). Each DEL (and CNI GC) is a change under its own hold() (the engine's ctx.hold), which alone makes a
+    // second signal say that what was being changed stays as it is
+    const release = flags.dryRun || stale.length === 0 ? () => undefined : holdBatch();
     let outcome: Awaited<ReturnType<typeof collectGarbage>>;
     try {
       outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);

@@ -18,6 +18,25 @@ describe('the note on the second signal (quitNote)', () => {
     // a change was made and ended: it stands
     expect(m.quitNote('SIGTERM')).toBe('SIGTERM again: quitting now; nothing was being changed (what was changed before stands, as printed)');
   });
+  it('a batch\'s frame (holdBatch) is no change by itself: its pods in flight are named, none in flight is "nothing was being changed" (before: the frame was a hold, "what was being changed stays as it is" whatever ran)', async () => {
+    vi.resetModules();
+    const m = await import('../../src/cli/main.js');
+    const i = await import('../../src/exec/interrupt.js');
+    let inFlight: string[] = [];
+    const frame = i.holdBatch();
+    const pods = i.holdBatch(() => inFlight);
+    expect(m.quitNote('SIGINT')).toBe('SIGINT again: quitting now; nothing was being changed: nothing was changed');
+    inFlight = ['shop/web-1', 'shop/web-2', 'shop/web-3', 'shop/web-4', 'shop/web-5', 'shop/web-6', 'shop/web-7'];
+    expect(m.quitNote('SIGINT')).toBe('SIGINT again: quitting now; 7 pods were being changed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 2 more): each stays as the quit leaves them, recorded where they were (the summary counts them unknown, with the cni-list that tells)');
+    // a pod's change under its own hold (the engine's, under its lock) ended; none in flight
+    i.hold()();
+    inFlight = [];
+    expect(m.quitNote('SIGTERM')).toBe('SIGTERM again: quitting now; nothing was being changed (what was changed before stands, as printed)');
+    pods();
+    frame();
+    // the frames still count for the first signal: something winds down by itself (the batch's own end)
+    expect(i.heldOnce()).toBe(true);
+  });
   it('the last line of a command the signal reached after its work: exit 0, and why', async () => {
     const m = await import('../../src/cli/main.js');
     expect(m.cameAfterNote('SIGINT')).toBe('note: SIGINT came after the work was done: it stands, as printed (nothing was left to stop, so the exit code is 0)');
