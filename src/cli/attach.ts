@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
-import { atEnd, duringStep, hold, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -358,8 +358,9 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
   const { flags, deps } = job;
   if (flags.dryRun) throw new UsageError('--dry-run works on one pod at a time');
   // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
-  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
-  const release = hold();
+  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in; no change by itself
+  // (holdBatch): before its pods begin, a second signal says nothing was being changed
+  const release = holdBatch();
   try {
     const batch = await batchOf(flags, deps, job.api!, namespace, 'attach', await readAheadOn(job));
     if (!batch) return;

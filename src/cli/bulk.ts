@@ -8,7 +8,7 @@
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
 import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
-import { duringStep, hold, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
+import { duringStep, holdBatch, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -101,8 +101,9 @@ function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
 
 /**
  * Run fn for every pod, at most `parallel` at a time; never throws for one pod's failure. fn runs its look-up through
- * beforeChange. The batch is one change under way for the signal handling (exec/interrupt.ts hold()): the first
- * signal lets it end as described above, a second one exits at once. A pod the signal kept from starting gets no
+ * beforeChange. The batch is one frame for the signal handling (exec/interrupt.ts holdBatch(), naming the pods in
+ * flight): the first signal lets it end as described above, a second one exits at once, leaving the pods in flight
+ * unknown (also one whose run ends after the quit began). A pod the signal kept from starting gets no
  * progress line; the summary names it.
  */
 export async function forEachPod<T>(
@@ -146,6 +147,9 @@ export async function forEachPod<T>(
       begun.add(i);
       try {
         const value = await fn(pod);
+        // a pod in flight when a second signal quit stays unknown however it ends: the quit's note named it so
+        // (cli/main.ts quitNote, from holdBatch below), and its summary counts it so, with the cni-list that tells
+        if (quitBegun()) return;
         o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
       } catch (e) {
         // what ends so after a second signal began to quit (its session torn down, its agent deleted) is the quit's
@@ -159,7 +163,8 @@ export async function forEachPod<T>(
       io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
     }
   };
-  const release = hold();
+  // the pods in flight, begun and not ended: what a second signal that quits leaves as it is (its note names them)
+  const release = holdBatch(() => pods.flatMap((pod, i) => (begun.has(i) && !out[i] ? [`${pod.metadata?.namespace}/${pod.metadata?.name}`] : [])));
   try {
     await Promise.all(Array.from({ length: Math.min(parallel, pods.length) }, worker));
   } finally {

@@ -13,6 +13,7 @@ import { hold, interruptedBy } from '../exec/interrupt.js';
 import { lineTo, type Io } from './main.js';
 import { parseDuration, parseRequestTimeout, readAllStdin, readConf, REQUEST_TIMEOUT_DEFAULT, verbosity, type CommonFlags } from './options.js';
 import { load } from './load.js';
+import { someNames } from './output.js';
 import { tracedExecutor } from '../exec/traced.js';
 
 export interface RuntimeFlags {
@@ -84,7 +85,7 @@ export function defaultDeps(io: Io): Deps {
           const { agentForOtherNodes } = await load.agent();
           const viaAgent = await agent(api);
           const namespace = flags.agentNamespace ?? 'kube-system';
-          return [...here, agentForOtherNodes(() => viaAgent, { thisHost: process.env.NODE_NAME || thisHost.host, namespace, note: lineTo(io, 'note:') })];
+          return [...here, agentForOtherNodes(() => viaAgent, { thisHost: process.env.NODE_NAME || thisHost.host, namespace, note: lineTo(io, 'note:'), names: (nodes) => someNames(nodes) })];
         }
       }
     },

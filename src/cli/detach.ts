@@ -8,7 +8,7 @@ import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
-import { hold, unlessInterrupted } from '../exec/interrupt.js';
+import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { attachRunsHere, connect, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
@@ -39,6 +39,8 @@ interface Outcome {
   annotateError?: Error;
   /** Nothing was detached, but the network-status entry and the record an earlier detach left went (leftBehind). */
   leftBehind?: boolean;
+  /** Whether this detach's network-status update removed an entry (false: the pod's network-status had none left). */
+  statusEntryRemoved?: boolean;
   /** Nothing was detached, but these write-ahead records of attaches that did not finish went (forgetAttempts). */
   attemptsRemoved?: AttachmentRecord[];
 }
@@ -184,7 +186,12 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   try {
     // an API that does not answer must not hold a command the user stopped (see hold() in main)
-    const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => ns.removeEntry(cur, job.p.ifname, done.map((d) => d.network)), pod.pod);
+    // (the pod as read last decides whether an entry went: an earlier detach's update may have landed after all)
+    const update = job.api!.updatePodAnnotation(pod.namespace, pod.name, ns.NETWORK_STATUS, (cur) => {
+      const next = ns.removeEntry(cur, job.p.ifname, done.map((d) => d.network));
+      out.statusEntryRemoved = next !== cur;
+      return next;
+    }, pod.pod);
     await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
   } catch (e) {
     // the pod deleted meanwhile (resolve/kube.ts): its network-status went with it, and the detach is whole
@@ -339,11 +346,33 @@ async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
   };
 }
 
-/** As attach's: exit 4, or 128+n when the user's signal stopped the wait (the update may have landed). */
-function annotateFailure(ifname: string, e: Error): UnreachableError | StoppedError {
+/**
+ * A detach made whose pod's network-status update failed, or whose wait for it the user's signal stopped (the update
+ * may have landed): exit 4, or 128+n, as attach's (cli/attach.ts annotateFailure). What is certain is said — the
+ * interface and its IPAM lease are gone (a --force whose DEL did not succeed: forgotten, they may remain) — and that
+ * the cluster's record of the attachment is kept: it is removed only once the update is known to have landed
+ * (detachPod), so that the same command again finds it (leftBehind), makes sure of the update and removes the record,
+ * saying so. Before, the line said nothing of the record, which the next detach then removed.
+ */
+function annotateFailure(ifname: string, o: Outcome, e: Error): UnreachableError | StoppedError {
+  const forgot = forgottenOf(o).length > 0;
+  const made = forgot ? `${ifname} is forgotten (its DEL did not succeed: its interface and IPAM lease may remain)` : `${ifname} is detached (its interface and IPAM lease are gone)`;
+  const kept = "the cluster's record of the attachment is kept";
   const sig = stoppedBy(e);
-  if (sig) return new StoppedError(sig, `stopped by ${signalName(sig)} while the pod's network-status update was being sent: ${ifname} is detached; the update may or may not have landed; run the same command again to make sure`, 'recorded');
-  return new UnreachableError(`${ifname} is detached, but the pod's network-status annotation could not be updated (${e.message}); run the same command again to retry`, { cause: e });
+  if (sig) return new StoppedError(sig, `stopped by ${signalName(sig)} while the pod's network-status update was being sent: ${made}; the update may or may not have landed, so ${kept}; run the same command again to make sure (it removes that record)`, 'recorded');
+  return new UnreachableError(`${made}, but the pod's network-status annotation could not be updated (${e.message}), so ${kept}; run the same command again to retry (it removes that record)`, { cause: e });
+}
+
+/**
+ * What a detach that found nothing on the node did with what an earlier one left (its record, kept while its
+ * network-status update was not known to have landed: annotateFailure): "removed its network-status entry and its
+ * record in the cluster, which an earlier detach left", or, the entry gone already (that update landed after all),
+ * "removed its record in the cluster, which an earlier detach left (its network-status entry was gone already)".
+ */
+function leftBehindWords(o: Outcome): string {
+  return o.statusEntryRemoved === false
+    ? 'removed its record in the cluster, which an earlier detach left (its network-status entry was gone already)'
+    : 'removed its network-status entry and its record in the cluster, which an earlier detach left';
 }
 
 function lines(ifname: string, o: Outcome): string[] {
@@ -417,8 +446,9 @@ const STOP_WORDS = { undone: 'undone', recorded: 'stopped, still recorded (run t
 async function detachMany(job: Job, namespace: string | undefined): Promise<void> {
   const { flags, deps } = job;
   // the batch is under way from its list on: the user's signal ends it with its summary (bulk.ts batchOf, forEachPod),
-  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in
-  const release = hold();
+  // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in; no change by itself
+  // (holdBatch): before its pods begin, a second signal says nothing was being changed
+  const release = holdBatch();
   try {
     const batch = await batchOf(flags, deps, job.api!, namespace, 'detach', await readAheadOn(job));
     if (!batch) return;
@@ -478,7 +508,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
         const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, m.namespace ?? namespace!, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
         // a detach made is finished, also after a signal: the records and network-status must match it
         const o = await detachPod(podJob, lookup, false);
-        if (o.annotateError) throw annotateFailure(job.p.ifname, o.annotateError);
+        if (o.annotateError) throw annotateFailure(job.p.ifname, o, o.annotateError);
         // nothing in the cache dir given, while the pod's record names another: this pod failed (exit 3), as one pod;
         // its --cache-dir offered only where its node trusts that dir, else said with why
         if (o.done.length === 0 && !o.leftBehind) {
@@ -487,7 +517,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
         }
         return o;
       },
-      (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}${o.attemptsRemoved?.length ? `; ${attemptsRemovedWords(job.p.ifname, o.attemptsRemoved)}` : ''}`),
+      (o) => (o.done.length ? podLine(job.p.ifname, o) : `nothing attached as ${job.p.ifname}${o.leftBehind ? `; ${leftBehindWords(o)}` : ''}${o.attemptsRemoved?.length ? `; ${attemptsRemovedWords(job.p.ifname, o.attemptsRemoved)}` : ''}`),
       quitReport(deps.io, 'detach', words, summary),
     );
     await summary(outcomes);
@@ -601,15 +631,13 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
           ...(o.attemptsRemoved?.length ? { removedAttemptRecords: o.attemptsRemoved.map((r) => ({ node: r.node, key: r.key, since: r.since })) } : {}),
         }, flags.output));
       } else if (o.done.length === 0) {
-        const rest = o.leftBehind
-          ? 'removed its network-status entry and its record in the cluster, which an earlier detach left'
-          : (attemptsRemovedWords(p.ifname, o.attemptsRemoved ?? []) ?? 'nothing to do');
+        const rest = o.leftBehind ? leftBehindWords(o) : (attemptsRemovedWords(p.ifname, o.attemptsRemoved ?? []) ?? 'nothing to do');
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
         if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else if (flags.output === 'summary') {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
       }
-      if (o.annotateError) throw annotateFailure(p.ifname, o.annotateError);
+      if (o.annotateError) throw annotateFailure(p.ifname, o, o.annotateError);
     } finally {
       release();
     }

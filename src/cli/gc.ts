@@ -1,7 +1,7 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy } from '../errors.js';
-import { hold, interruptedBy } from '../exec/interrupt.js';
+import { holdBatch, interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
@@ -22,7 +22,7 @@ import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
 import { formatDuration } from '../duration.js';
-import { heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
+import { groupReachNotes, heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
@@ -320,227 +320,233 @@ async function recordsPass(
   for (const n of [...asked, ...goneElsewhere.map((r) => r.node), ...unfinished.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
-  await Promise.all([...byNode].map(async ([node, recs]) => {
-    // what the node holds of a live pod that is stale (reconcileNode): an attach that did not finish (its intent, its
-    // lock free), or an attachment whose sandbox no longer runs there (the pod has a new one, or none): freed from it
-    const judged = new Map<AttachmentRecord, Classified>();
-    const stale = (r: AttachmentRecord, still?: Sandbox): Freed => {
-      const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
-      const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
-      const c = judged.get(r);
-      if (c?.state === 'sandbox gone') return { entry, intentOnly: c.intentOnly, netns: '', why: `${WHY['sandbox gone']!} (node ${node})`, c: { ...c, entry, pod } };
-      if (c?.state === 'detach stopped') return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why: `${WHY['detach stopped']!} (node ${node})`, c: { ...c, entry, pod } };
-      if (c) return { entry, intentOnly: true, netns: still?.netnsPath ?? '', why: `${WHY.interrupted!} (node ${node})`, c: { ...c, entry, pod } };
-      const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
-      return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
-    };
-    // this node's unfinished attaches of live pods (their records): not alive; freed if their node holds them
-    // interrupted, else as reconcileNode finds them
-    const pending = unfinished.filter((r) => r.node === node);
-    const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
-    // this host's attachments that its cache holds were judged by the local pass, which had the runtimes' sandboxes:
-    // one it kept (refused: its sandbox may still run) is not freed here behind its back
-    const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`) && !(node === deps.hostname() && here.has(`${r.containerId}/${r.ifname}`)));
-    let exec: Executor | undefined;
-    let reachedBy: PodRuntime | undefined;
-    try {
-      ({ exec, reachedBy } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
-    } catch (e) {
-      for (const r of todo) out.failed.push({ stale: stale(r), error: e });
-      for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
-      if (todo.length === 0 && pending.length === 0) out.unreached.push({ node, error: e });
-      out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, undefined)));
-      return;
-    }
-    out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, exec)));
-    const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
-    // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own: then
-    // they run only once that node trusts the path (a record is not the user's word: cli/context.ts cniPathFrom). What
-    // each will read, the trust facts too, rides on the node's first round trip.
-    const ownOf = (r: AttachmentRecord): GcFlags =>
-      !flags.cniPath && r.cniPath
-        ? { ...flags, cniPath: r.cniPath, cniPathFrom: { record: records.recordOrigin(r, ns), retry: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, { ...flags, cniPath: r.cniPath }) } }
-        : flags;
-    const engines = new Map<AttachmentRecord, ChainContext>();
-    const ctxOf = (r: AttachmentRecord): ChainContext => {
-      const own = ownOf(r);
-      if (own === flags) return ctx!;
-      if (!engines.has(r)) engines.set(r, prepareEngine(own, exec!, deps).ctx);
-      return engines.get(r)!;
-    };
-    if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
-    const { runningSandboxOf } = await load.pods();
-    // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid; and
-    // the lock its attach takes in the pod's sandbox (held before its intent is recorded)
-    const heldOf = (r: AttachmentRecord) => heldOfRecord(cache!, r);
-    const attemptLock = (r: AttachmentRecord): Promise<Busy | undefined> => sandboxLockOf(r, node, cache!, reachedBy, exec!);
-    // a node reached by commands (this host's cache was read and reconciled by the local pass)
-    const unrecorded = new Set<AttachmentRecord>();
-    let nodeRead = false;
-    if (exec && exec !== localExec) {
+  // the nodes reached through agents said in one note (node-judge.ts groupReachNotes), once all were visited
+  const endNotes = groupReachNotes(runtimes);
+  try {
+    await Promise.all([...byNode].map(async ([node, recs]) => {
+      // what the node holds of a live pod that is stale (reconcileNode): an attach that did not finish (its intent, its
+      // lock free), or an attachment whose sandbox no longer runs there (the pod has a new one, or none): freed from it
+      const judged = new Map<AttachmentRecord, Classified>();
+      const stale = (r: AttachmentRecord, still?: Sandbox): Freed => {
+        const entry: CacheEntry = { kind: CACHE_KIND, containerId: r.containerId, config: '', ifName: r.ifname, networkName: r.network };
+        const pod = { namespace: r.namespace, name: r.pod, uid: r.uid };
+        const c = judged.get(r);
+        if (c?.state === 'sandbox gone') return { entry, intentOnly: c.intentOnly, netns: '', why: `${WHY['sandbox gone']!} (node ${node})`, c: { ...c, entry, pod } };
+        if (c?.state === 'detach stopped') return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why: `${WHY['detach stopped']!} (node ${node})`, c: { ...c, entry, pod } };
+        if (c) return { entry, intentOnly: true, netns: still?.netnsPath ?? '', why: `${WHY.interrupted!} (node ${node})`, c: { ...c, entry, pod } };
+        const why = still ? `the pod is gone (node ${node}), its sandbox still runs there: DEL in its namespace, the interface goes too` : `the pod is gone (node ${node})`;
+        return { entry, intentOnly: false, netns: still?.netnsPath ?? '', why, c: { entry, intentOnly: false, state: 'pod gone', pod } };
+      };
+      // this node's unfinished attaches of live pods (their records): not alive; freed if their node holds them
+      // interrupted, else as reconcileNode finds them
+      const pending = unfinished.filter((r) => r.node === node);
+      const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
+      // this host's attachments that its cache holds were judged by the local pass, which had the runtimes' sandboxes:
+      // one it kept (refused: its sandbox may still run) is not freed here behind its back
+      const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`) && !(node === deps.hostname() && here.has(`${r.containerId}/${r.ifname}`)));
+      let exec: Executor | undefined;
+      let reachedBy: PodRuntime | undefined;
       try {
-        const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
-        for (const r of v.gone) (todo.push(r), unrecorded.add(r));
-        for (const [r, c] of [...v.interrupted, ...v.sandboxGone, ...v.detachStopped]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
-        // a live pod's record whose attachment's sandbox is gone (or whose DEL was stopped) was counted alive (by the record): it is not
-        for (const [r] of [...v.sandboxGone, ...v.detachStopped]) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
-        out.unchecked.push(...v.unchecked);
-        out.busy.push(...v.attaching);
-        out.kept.push(...v.kept);
-        out.records.added.push(...v.changes.added);
-        out.records.removed.push(...v.changes.removed);
-        out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
-        out.interfaceGone.push(...v.interfaceGone);
-        out.mismatched.push(...v.mismatched.filter((m) => !out.mismatched.some((x) => x.key === m.key && x.node === m.node)));
-        nodeRead = true;
+        ({ exec, reachedBy } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
       } catch (e) {
-        out.unreached.push({ node, error: e });
+        for (const r of todo) out.failed.push({ stale: stale(r), error: e });
+        for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
+        if (todo.length === 0 && pending.length === 0) out.unreached.push({ node, error: e });
+        out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, undefined)));
+        return;
       }
-    }
-    // the write-ahead records of this node's live pods that what it holds did not settle: an intent (interrupted, or
-    // busy) or a result (an attach that finished but could not settle its record) is judged above. Nothing held at all
-    // (no intent, no result, no lock in the pod's sandbox): forgotten once its command, of this host, is gone — else it
-    // brought gc back to this node at every run; one whose command may still run (another host's, where only that host
-    // can tell; or this host's, running) is kept and said, as its attach may not have reached the node yet
-    if (nodeRead) {
-      for (const r of pending.filter((x) => x.attaching)) {
+      out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, exec)));
+      const { ctx, cache } = exec ? prepareEngine(flags, exec, deps) : { ctx: undefined, cache: undefined };
+      // the plugins where the attach found them (its --cni-path, kept in the record), unless gc was given its own: then
+      // they run only once that node trusts the path (a record is not the user's word: cli/context.ts cniPathFrom). What
+      // each will read, the trust facts too, rides on the node's first round trip.
+      const ownOf = (r: AttachmentRecord): GcFlags =>
+        !flags.cniPath && r.cniPath
+          ? { ...flags, cniPath: r.cniPath, cniPathFrom: { record: records.recordOrigin(r, ns), retry: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, { ...flags, cniPath: r.cniPath }) } }
+          : flags;
+      const engines = new Map<AttachmentRecord, ChainContext>();
+      const ctxOf = (r: AttachmentRecord): ChainContext => {
+        const own = ownOf(r);
+        if (own === flags) return ctx!;
+        if (!engines.has(r)) engines.set(r, prepareEngine(own, exec!, deps).ctx);
+        return engines.get(r)!;
+      };
+      if (ctx && cache) for (const r of todo) engine.readAhead(ctxOf(r), cache, r.ifname);
+      const { runningSandboxOf } = await load.pods();
+      // what the node holds of a write-ahead record (its sandbox not known when it was written): by the pod's uid; and
+      // the lock its attach takes in the pod's sandbox (held before its intent is recorded)
+      const heldOf = (r: AttachmentRecord) => heldOfRecord(cache!, r);
+      const attemptLock = (r: AttachmentRecord): Promise<Busy | undefined> => sandboxLockOf(r, node, cache!, reachedBy, exec!);
+      // a node reached by commands (this host's cache was read and reconciled by the local pass)
+      const unrecorded = new Set<AttachmentRecord>();
+      let nodeRead = false;
+      if (exec && exec !== localExec) {
         try {
-          // one judgement with cni-list --node (node-judge.ts writeAheadOnNode)
-          const v = await writeAheadOnNode(r, cache!, () => attemptLock(r));
-          // its attach finished there and never settled its record: the record it would have written replaces it
-          // (an intent is judged above, by reconcileNode; a lock held is a command working on it: left as it is)
-          // a settled record already names that attachment (its containerId and ifname, of this pod): this write-ahead
-          // is another attach's of the same interface — one that found it attached, or one of another host — and is
-          // not the attachment's: settling it counted the attachment twice and rewrote its `since` (an outside
-          // tester saw "2 alive" for one interface). Forgotten once its command is gone (or past its bound); kept while
-          // it may run (its own settle removes it)
-          const recorded = v.state === 'finished' ? all.find((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === v.held.entry.containerId) : undefined;
-          if (recorded) {
-            const command = await records.recordedCommand(r);
-            const who = attachBegun(r);
-            const same = `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`;
-            if (command === 'gone' || command === 'past') {
-              out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and ${same}` });
-              if (!flags.dryRun) forget.push(r);
-            } else if (command === undefined) out.kept.push({ record: r, why: `${same}, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
-            continue;
-          }
-          if (v.state === 'finished') {
-            const held = v.held;
-            const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };
-            const record = records.attachmentRecord(at, { result: held.entry.result });
-            // and the bookkeeping that attach does before it: its event and the pod's network-status entry
-            const networkStatus = await finishAttachBookkeeping(flags, deps, api, r, held.entry.result!, pods);
-            if (!flags.dryRun) await records.addRecord(api, ns, record, r.key);
-            out.settled.push({ record, ahead: r, ...(networkStatus ? { networkStatus } : {}) });
-            out.alive++;
-          }
-          if (v.state !== 'nothing' && (v.state !== 'busy' || v.held)) continue;
-          if (v.state === 'busy') {
-            if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: v.busy, where: cache!.named('') });
-            continue;
-          }
-          const command = await records.recordedCommand(r);
-          const who = attachBegun(r);
-          if (command === 'gone' || command === 'past') {
-            out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
-            if (!flags.dryRun) forget.push(r);
-          } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
-          else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
+          const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
+          for (const r of v.gone) (todo.push(r), unrecorded.add(r));
+          for (const [r, c] of [...v.interrupted, ...v.sandboxGone, ...v.detachStopped]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
+          // a live pod's record whose attachment's sandbox is gone (or whose DEL was stopped) was counted alive (by the record): it is not
+          for (const [r] of [...v.sandboxGone, ...v.detachStopped]) out.alive -= all.filter((x) => x.node === node && !x.attaching && !x.interrupted && x.containerId === r.containerId && x.ifname === r.ifname).length;
+          out.unchecked.push(...v.unchecked);
+          out.busy.push(...v.attaching);
+          out.kept.push(...v.kept);
+          out.records.added.push(...v.changes.added);
+          out.records.removed.push(...v.changes.removed);
+          out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
+          out.interfaceGone.push(...v.interfaceGone);
+          out.mismatched.push(...v.mismatched.filter((m) => !out.mismatched.some((x) => x.key === m.key && x.node === m.node)));
+          nodeRead = true;
         } catch (e) {
           out.unreached.push({ node, error: e });
         }
       }
-    }
-    for (let r of todo) {
-      let s = stale(r);
-      // the pod whose attachment this is, by the node's own entry (its CNI_ARGS), not by the record: whether it is gone
-      // and where its sandbox is are judged by it (a record anyone who may write ConfigMaps can edit)
-      let pod: EntryPod = { namespace: r.namespace, name: r.pod, uid: r.uid };
-      try {
-        if (r.containerId && !unrecorded.has(r)) {
-          const v = records.recordAgainstNode(r, await cache!.find(r.containerId, r.ifname), node);
-          if ('mismatch' in v) {
-            if (!out.mismatched.some((m) => m.record.key === r.key && m.record.node === r.node)) out.mismatched.push({ record: r, node, why: v.mismatch, configMap: records.recordName(r.node), key: r.key ?? records.recordKey(r.containerId, r.ifname) });
-            // the record called it gone, so it was not counted alive; what the node holds is a live pod's: it is
-            // (a gone pod's is freed through the node's entry: reconcileNode)
-            if (v.held && !records.entryPodGone(v.held, live)) out.alive++;
-            continue;
-          }
-          if ('unreadable' in v) {
-            out.failed.push({ stale: s, error: `what node ${node} holds of it cannot be read (${v.unreadable}): nothing is judged by its record alone; cni-detach --force on that node forgets it` });
-            continue;
-          }
-          if ('unheld' in v) {
-            // a record of nothing: it just goes (nothing to DEL)
-            if (!flags.dryRun) forget.push(r);
-            continue;
-          }
-          pod = v.pod;
-          // the record called its pod gone; the node's entry may not (one without a uid: the pod of that name lives)
-          if (!records.entryPodGone(pod, live)) {
-            out.alive++;
-            continue;
+      // the write-ahead records of this node's live pods that what it holds did not settle: an intent (interrupted, or
+      // busy) or a result (an attach that finished but could not settle its record) is judged above. Nothing held at all
+      // (no intent, no result, no lock in the pod's sandbox): forgotten once its command, of this host, is gone — else it
+      // brought gc back to this node at every run; one whose command may still run (another host's, where only that host
+      // can tell; or this host's, running) is kept and said, as its attach may not have reached the node yet
+      if (nodeRead) {
+        for (const r of pending.filter((x) => x.attaching)) {
+          try {
+            // one judgement with cni-list --node (node-judge.ts writeAheadOnNode)
+            const v = await writeAheadOnNode(r, cache!, () => attemptLock(r));
+            // its attach finished there and never settled its record: the record it would have written replaces it
+            // (an intent is judged above, by reconcileNode; a lock held is a command working on it: left as it is)
+            // a settled record already names that attachment (its containerId and ifname, of this pod): this write-ahead
+            // is another attach's of the same interface — one that found it attached, or one of another host — and is
+            // not the attachment's: settling it counted the attachment twice and rewrote its `since` (an outside
+            // tester saw "2 alive" for one interface). Forgotten once its command is gone (or past its bound); kept while
+            // it may run (its own settle removes it)
+            const recorded = v.state === 'finished' ? all.find((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === v.held.entry.containerId) : undefined;
+            if (recorded) {
+              const command = await records.recordedCommand(r);
+              const who = attachBegun(r);
+              const same = `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`;
+              if (command === 'gone' || command === 'past') {
+                out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and ${same}` });
+                if (!flags.dryRun) forget.push(r);
+              } else if (command === undefined) out.kept.push({ record: r, why: `${same}, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
+              continue;
+            }
+            if (v.state === 'finished') {
+              const held = v.held;
+              const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };
+              const record = records.attachmentRecord(at, { result: held.entry.result });
+              // and the bookkeeping that attach does before it: its event and the pod's network-status entry
+              const networkStatus = await finishAttachBookkeeping(flags, deps, api, r, held.entry.result!, pods);
+              if (!flags.dryRun) await records.addRecord(api, ns, record, r.key);
+              out.settled.push({ record, ahead: r, ...(networkStatus ? { networkStatus } : {}) });
+              out.alive++;
+            }
+            if (v.state !== 'nothing' && (v.state !== 'busy' || v.held)) continue;
+            if (v.state === 'busy') {
+              if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: v.busy, where: cache!.named('') });
+              continue;
+            }
+            const command = await records.recordedCommand(r);
+            const who = attachBegun(r);
+            if (command === 'gone' || command === 'past') {
+              out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
+              if (!flags.dryRun) forget.push(r);
+            } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
+            else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
+          } catch (e) {
+            out.unreached.push({ node, error: e });
           }
         }
-        if (!r.containerId) {
-          // a write-ahead record begun before the sandbox look-up (an attach killed since, or still running): what its
-          // node holds for it is found by the pod's uid; nothing there, and the record just goes — unless its attach
-          // holds the lock in the pod's sandbox, still running there, before recording its intent: then it stays
-          const held = await heldOf(r);
-          if (!held) {
-            const busy = await attemptLock(r);
+      }
+      for (let r of todo) {
+        let s = stale(r);
+        // the pod whose attachment this is, by the node's own entry (its CNI_ARGS), not by the record: whether it is gone
+        // and where its sandbox is are judged by it (a record anyone who may write ConfigMaps can edit)
+        let pod: EntryPod = { namespace: r.namespace, name: r.pod, uid: r.uid };
+        try {
+          if (r.containerId && !unrecorded.has(r)) {
+            const v = records.recordAgainstNode(r, await cache!.find(r.containerId, r.ifname), node);
+            if ('mismatch' in v) {
+              if (!out.mismatched.some((m) => m.record.key === r.key && m.record.node === r.node)) out.mismatched.push({ record: r, node, why: v.mismatch, configMap: records.recordName(r.node), key: r.key ?? records.recordKey(r.containerId, r.ifname) });
+              // the record called it gone, so it was not counted alive; what the node holds is a live pod's: it is
+              // (a gone pod's is freed through the node's entry: reconcileNode)
+              if (v.held && !records.entryPodGone(v.held, live)) out.alive++;
+              continue;
+            }
+            if ('unreadable' in v) {
+              out.failed.push({ stale: s, error: `what node ${node} holds of it cannot be read (${v.unreadable}): nothing is judged by its record alone; cni-detach --force on that node forgets it` });
+              continue;
+            }
+            if ('unheld' in v) {
+              // a record of nothing: it just goes (nothing to DEL)
+              if (!flags.dryRun) forget.push(r);
+              continue;
+            }
+            pod = v.pod;
+            // the record called its pod gone; the node's entry may not (one without a uid: the pod of that name lives)
+            if (!records.entryPodGone(pod, live)) {
+              out.alive++;
+              continue;
+            }
+          }
+          if (!r.containerId) {
+            // a write-ahead record begun before the sandbox look-up (an attach killed since, or still running): what its
+            // node holds for it is found by the pod's uid; nothing there, and the record just goes — unless its attach
+            // holds the lock in the pod's sandbox, still running there, before recording its intent: then it stays
+            const held = await heldOf(r);
+            if (!held) {
+              const busy = await attemptLock(r);
+              if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
+              else if (!flags.dryRun) forget.push(r);
+              continue;
+            }
+            r = { ...r, containerId: held.entry.containerId };
+            s = stale(r);
+          }
+          // the Pod object is gone, but its sandbox may still run (a pod deleted with --force while its kubelet is down
+          // or behind): then DEL runs in its network namespace, so the interface goes with its lease — a DEL without it
+          // would free the lease of an address still in use there. Looked up by the pod's uid on its node, as attach does.
+          // (a live pod's attachment judged stale because its sandbox is gone was looked up already: reconcileNode)
+          const still = reachedBy && judged.get(r)?.state !== 'sandbox gone' ? await runningSandboxOf([reachedBy], { namespace: pod.namespace, name: pod.name, uid: pod.uid ?? '', node }, r.containerId, exec!) : undefined;
+          if (still) s = stale(r, still);
+          if (flags.dryRun) {
+            // what the run would refuse, it says (the DEL below checks the same first)
+            await (await import('../cni/chain.js')).checkPathTrusted(ctxOf(r));
+            if (!(await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) continue;
+            // as the real run would find it: a lock held now is a command working on it
+            const busy = await cache!.direct().lockHeld(r.containerId, r.ifname);
             if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
-            else if (!flags.dryRun) forget.push(r);
+            else out.freed.push(s);
             continue;
           }
-          r = { ...r, containerId: held.entry.containerId };
-          s = stale(r);
+          const own = ownOf(r);
+          const done = await engine.detach(ctxOf(r), cache!, {
+            containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
+            // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
+            // pod's node through its record)
+            ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
+            by: 'cni-gc',
+          });
+          if (done.length > 0) out.freed.push(s);
+          if (!unrecorded.has(r)) forget.push(r);
+          // an interrupted attach's (or a gone sandbox's) record under its key goes with it (an attach's write-ahead, if
+          // never settled: forgetFreedAttempts)
+          if (judged.has(r)) forget.push(...mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname));
+        } catch (e) {
+          // an attach still running there (the pod deleted during it), or a detach of it: left, with its record, for a
+          // later gc (that attach settles its record itself; one killed leaves it to be freed then)
+          if (e instanceof BusyError) out.busy.push(leftBy(s, e, cache!.named('')));
+          else out.failed.push({ stale: s, error: e });
         }
-        // the Pod object is gone, but its sandbox may still run (a pod deleted with --force while its kubelet is down
-        // or behind): then DEL runs in its network namespace, so the interface goes with its lease — a DEL without it
-        // would free the lease of an address still in use there. Looked up by the pod's uid on its node, as attach does.
-        // (a live pod's attachment judged stale because its sandbox is gone was looked up already: reconcileNode)
-        const still = reachedBy && judged.get(r)?.state !== 'sandbox gone' ? await runningSandboxOf([reachedBy], { namespace: pod.namespace, name: pod.name, uid: pod.uid ?? '', node }, r.containerId, exec!) : undefined;
-        if (still) s = stale(r, still);
-        if (flags.dryRun) {
-          // what the run would refuse, it says (the DEL below checks the same first)
-          await (await import('../cni/chain.js')).checkPathTrusted(ctxOf(r));
-          if (!(await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) continue;
-          // as the real run would find it: a lock held now is a command working on it
-          const busy = await cache!.direct().lockHeld(r.containerId, r.ifname);
-          if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
-          else out.freed.push(s);
-          continue;
+      }
+      if (!flags.dryRun && forget.length > 0) {
+        try {
+          await records.removeRecords(api, ns, node, forget);
+        } catch (e) {
+          deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
         }
-        const own = ownOf(r);
-        const done = await engine.detach(ctxOf(r), cache!, {
-          containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
-          // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
-          // pod's node through its record)
-          ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
-          by: 'cni-gc',
-        });
-        if (done.length > 0) out.freed.push(s);
-        if (!unrecorded.has(r)) forget.push(r);
-        // an interrupted attach's (or a gone sandbox's) record under its key goes with it (an attach's write-ahead, if
-        // never settled: forgetFreedAttempts)
-        if (judged.has(r)) forget.push(...mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname));
-      } catch (e) {
-        // an attach still running there (the pod deleted during it), or a detach of it: left, with its record, for a
-        // later gc (that attach settles its record itself; one killed leaves it to be freed then)
-        if (e instanceof BusyError) out.busy.push(leftBy(s, e, cache!.named('')));
-        else out.failed.push({ stale: s, error: e });
       }
-    }
-    if (!flags.dryRun && forget.length > 0) {
-      try {
-        await records.removeRecords(api, ns, node, forget);
-      } catch (e) {
-        deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
-      }
-    }
-  }));
+    }));
+  } finally {
+    endNotes();
+  }
   return out;
 }
 
@@ -1119,9 +1125,11 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
       return target ? waysOut(target, s.entry.ifName, flags) : undefined;
     };
-    // its DELs are a change under way (exec/interrupt.ts hold()): the user's signal stops the one running, starts no
-    // other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts stopEnding)
-    const release = flags.dryRun || stale.length === 0 ? () => undefined : hold();
+    // its DELs are a batch under way (exec/interrupt.ts holdBatch()): the user's signal stops the one running, starts
+    // no other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts
+    // stopEnding). Each DEL (and CNI GC) is a change under its own hold() (the engine's ctx.hold), which alone makes a
+    // second signal say that what was being changed stays as it is
+    const release = flags.dryRun || stale.length === 0 ? () => undefined : holdBatch();
     let outcome: Awaited<ReturnType<typeof collectGarbage>>;
     try {
       outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);

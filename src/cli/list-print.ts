@@ -55,6 +55,12 @@ export interface Row {
   lookAt?: { namespace: string; node: string; command: string };
   /** Whether the pod's network-status lists the interface; undefined for namespaces or when the cluster was not asked. */
   annotated?: boolean;
+  /**
+   * A record that clear removes from its ConfigMap (a mismatched one: list.ts mismatchedRow): its ConfigMap and key (a
+   * JSON string), the patch that removes several keys of that ConfigMap at once, and the cni-gc (no --node) whose
+   * `--node N --dry-run` reads its node first, when its node was not read — for one note grouping such rows.
+   */
+  removal?: { configMap: string; keyJson: string; patch: (keysJson: string[]) => string; readFirst?: string };
 }
 
 export const LIST_FORMATS = ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath=TEMPLATE'];
@@ -210,12 +216,32 @@ function lookOf(rows: Row[]): string | undefined {
   return `${at[0]!.command.replace(/^kubectl cni-list/, `kubectl cni-list ${scope}`)} --node ${nodes.map(shellQuote).join(',')}`;
 }
 
+/**
+ * One note for several records removed from their ConfigMaps (Row.removal, of one kind): one kubectl patch per
+ * ConfigMap removing its keys, and the cni-gc --node …,… --dry-run that first reads their nodes where that is the advice
+ * — "note: to clear the 3 records in state mismatched of net1 of web-2, web-3, ghost: `kubectl patch configmap
+ * cni-attach-node-node-2 … -p '{"data":{"k1":null,"k2":null}}'` and `…` (`kubectl cni-gc --node node-2,node-3 --dry-run`
+ * first reads what nodes node-2, node-3 hold and says whether each record matches it)". Before, one note per record.
+ */
+function removalNote(g: Row[], names: string): string {
+  const [r] = g as [Row];
+  const maps = new Map<string, Row[]>();
+  for (const x of g) maps.set(x.removal!.configMap, [...(maps.get(x.removal!.configMap) ?? []), x]);
+  const patches = [...maps.values()].map((xs) => `\`${shown(xs[0]!.removal!.patch(xs.map((x) => x.removal!.keyJson)))}\``).join(' and ');
+  const nodes = [...new Set(g.map((x) => x.node))].sort();
+  const where = nodes.length === 1 ? `node ${nodes[0]} holds` : `nodes ${someNames(nodes)} hold`;
+  const first = r.removal!.readFirst ? ` (\`${shown(`${r.removal!.readFirst} --node ${nodes.map(shellQuote).join(',')} --dry-run`)}\` first reads what ${where} and says whether each record matches it)` : '';
+  return `note: to clear the ${g.length} records in state ${r.state} of ${r.ifname === '-' ? '' : `${shown(r.ifname)} of `}${names}: ${patches}${first}\n`;
+}
+
 export function clearNotes(rows: Row[]): string {
   const own = rows.filter((r) => r.clear && !/^kubectl cni-gc\b/.test(r.clear));
   const byGc = rows.filter((r) => r.clear && /^kubectl cni-gc\b/.test(r.clear));
   const kinds = new Map<string, Row[]>();
   for (const r of own) {
-    const k = `${r.state}\0${commandOfKind(r)}\0${r.clearHint ?? ''}\0${r.clearAll ?? ''}`;
+    // records removed from their ConfigMap (mismatched): of one kind when their advice is (the same cni-gc to read
+    // their nodes first, or none), whatever their key, node and ConfigMap
+    const k = r.removal ? `removal\0${r.state}\0${r.ifname}\0${r.removal.readFirst ?? ''}` : `${r.state}\0${commandOfKind(r)}\0${r.clearHint ?? ''}\0${r.clearAll ?? ''}`;
     kinds.set(k, [...(kinds.get(k) ?? []), r]);
   }
   const groups = [...kinds.values()];
@@ -225,6 +251,7 @@ export function clearNotes(rows: Row[]): string {
     const hint = r.clearHint ? ` (${shown(r.clearHint)})` : '';
     if (g.length === 1) return `note: to clear ${shown(r.target)}${r.ifname === '-' ? '' : ` ${shown(r.ifname)}`} (${r.state}): \`${shown(r.clear!)}\`${hint}\n`;
     const names = someNames(g.map((x) => shown(x.target)));
+    if (r.removal) return removalNote(g, names);
     const all = r.clearAll ? `\`${shown(r.clearAll)}\` clears them all, or ` : '';
     return `note: to clear the ${g.length} records in state ${r.state} of ${r.ifname === '-' ? '' : `${shown(r.ifname)} of `}${names}: ${all}\`${shown(commandOfKind(r))}\` for each POD${hint}\n`;
   });

@@ -7,7 +7,7 @@ import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, 
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, hostOnlyNote, noClusterConfigured, withUserSelector } from './targets.js';
-import { detachCommandLine, gcCommandLine, listCommandLine, removeKeyCommandLine, type ReachFlags } from './output.js';
+import { detachCommandLine, gcCommandLine, listCommandLine, removeKeyCommandLine, removeKeysCommandLine, someNames, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { refuseUnknownNodes } from './node-judge.js';
 import { load } from './load.js';
@@ -70,10 +70,8 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
   // in no flag, another recorded dir as --cache-dir (recordedCacheDir) — in every command, REASON and note, so that a
   // pasted one works the first time (an outside tester's pasted cni-detach said "give --cache-dir …", exit 3, and the
   // REASON's cni-gc kept the record)
-  const { cacheDir: own, ...rest } = flags;
   const other = recordedCacheDir(r, flags);
-  const mine = other ? { ...rest, cacheDir: other } : own !== undefined && cacheDirOf(own) === (r.cacheDir ?? DEFAULT_CACHE_DIR) ? flags : rest;
-  const row = recordRowOf(r, live, mine, now, command);
+  const row = recordRowOf(r, live, recordReach(r, flags), now, command);
   if (!other) return row;
   const hint = `--cache-dir ${other}: its record's (not checked here)`;
   const out: Row = {
@@ -84,6 +82,17 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
   };
   recordedDirOf.set(out, { dir: other, node: r.node });
   return out;
+}
+
+/**
+ * The flags of the commands printed for a record: those cni-list was given, with the cache dir the record names —
+ * cni-list's own --cache-dir when it is that one, none for the default, another recorded dir as --cache-dir
+ * (recordedCacheDir). Pure.
+ */
+function recordReach(r: Pick<AttachmentRecord, 'cacheDir'>, flags: ReachFlags): ReachFlags {
+  const { cacheDir: own, ...rest } = flags;
+  const other = recordedCacheDir(r, flags);
+  return other ? { ...rest, cacheDir: other } : own !== undefined && cacheDirOf(own) === (r.cacheDir ?? DEFAULT_CACHE_DIR) ? flags : rest;
 }
 
 /** The default libcni cache dir: a record without cacheDir names it (resolve/records.ts DEFAULT_CACHE_DIR). */
@@ -215,6 +224,9 @@ export function mismatchedRow(
 ): Row {
   const { agentNamespace, configMap } = where;
   const key = r.key;
+  // the cni-gc that reads its node reads the cache dir the record names (before: cni-list's, without the record's
+  // --cache-dir, as no other printed command was: tryout)
+  const gc = gcCommandLine(recordReach(r, flags));
   return {
     namespace: r.namespace, target: r.pod, node: r.node, ifname: r.ifname, network: r.network, addresses: r.addresses ?? [], containerId: r.containerId,
     state: 'mismatched',
@@ -222,7 +234,8 @@ export function mismatchedRow(
     reason: `the cluster's record of ${r.ifname} on node ${r.node} (key ${key} of ConfigMap ${agentNamespace}/${configMap}) says pod ${r.namespace}/${r.pod} (uid ${r.uid}), but ${why}; the record is used for nothing (cni-gc judges by what node ${r.node} holds under its key): remove it with kubectl patch`,
     remedy: 'kubectl patch removes the record',
     clear: removeKeyCommandLine(flags, agentNamespace, configMap, JSON.stringify(key)),
-    ...(nodeRead ? {} : { clearHint: `\`${gcCommandLine(flags)} --node ${r.node} --dry-run\` first reads what node ${r.node} holds and says whether the record matches it` }),
+    ...(nodeRead ? {} : { clearHint: `\`${gc} --node ${r.node} --dry-run\` first reads what node ${r.node} holds and says whether the record matches it` }),
+    removal: { configMap, keyJson: JSON.stringify(key), patch: (keys) => removeKeysCommandLine(flags, agentNamespace, configMap, keys), ...(nodeRead ? {} : { readFirst: gc }) },
   };
 }
 
@@ -823,17 +836,26 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       else if (there && row.state === 'attached') toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
-    for (const n of asked.filter((x) => x !== deps.hostname() && ![...toJudge, ...aheads].some((j) => j.r.node === x))) {
-      deps.io.err(`note: --node ${n}: no attachment of a live pod listed here is recorded on node ${n}: nothing to look up there${flags.allNamespaces || named ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
+    // (one note for all such nodes, naming them: it was one per node)
+    const idle = asked.filter((x) => x !== deps.hostname() && ![...toJudge, ...aheads].some((j) => j.r.node === x));
+    if (idle.length > 0) {
+      const one = idle.length === 1;
+      deps.io.err(`note: --node ${idle.join(',')}: no attachment of a live pod listed here is recorded on ${one ? `node ${idle[0]}` : `nodes ${someNames(idle)}`}: nothing to look up there${flags.allNamespaces || named ? '' : ` (only namespace ${namespace} is listed: -A lists every namespace)`}\n`);
     }
     const runtimes = toJudge.length > 0 || aheads.length > 0 ? await deps.runtimes(flags, api!) : [];
-    if (aheads.length > 0) {
-      const unread = await judgeWriteAheads(flags, deps, runtimes, aheads, toJudge);
-      if (unread) failures.push({ error: unread, says: `what ${asked.join(', ')} hold${asked.length > 1 ? '' : 's'} of the attaches whose record says attaching could not all be read there: ${describeError(unread)}` });
-    }
-    if (toJudge.length > 0) {
-      const unchecked = await judgeOnNodes(flags, deps, runtimes, toJudge, podList ?? []);
-      if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
+    // the nodes reached through agents said in one note (node-judge.ts groupReachNotes), once all were read
+    const endNotes = runtimes.length > 0 ? (await import('./node-judge.js')).groupReachNotes(runtimes) : () => undefined;
+    try {
+      if (aheads.length > 0) {
+        const unread = await judgeWriteAheads(flags, deps, runtimes, aheads, toJudge);
+        if (unread) failures.push({ error: unread, says: `what ${asked.join(', ')} hold${asked.length > 1 ? '' : 's'} of the attaches whose record says attaching could not all be read there: ${describeError(unread)}` });
+      }
+      if (toJudge.length > 0) {
+        const unchecked = await judgeOnNodes(flags, deps, runtimes, toJudge, podList ?? []);
+        if (unchecked) failures.push({ error: unchecked, says: `the sandboxes of attachments on ${asked.join(', ')} could not all be looked up there (REASON: sandbox not checked): ${describeError(unchecked)}` });
+      }
+    } finally {
+      endNotes();
     }
     // rows whose node was read (this host's cache; a record judged on its node with --node) against those only the
     // cluster's record says (their network-status advice needs their node: unannotated)

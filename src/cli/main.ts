@@ -1,8 +1,9 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
 import { CniAttachError, OutputError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Fix, type Setting } from '../errors.js';
-import { beginQuit, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
+import { batchInFlight, beginQuit, changedOnce, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
+import { someNames } from './output.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
 import { FlagTypeError, parseLevel } from './options.js';
 
@@ -525,6 +526,9 @@ export function stopEnding(program: Command, argv: string[]): (sig: NodeJS.Signa
     const by = `${verb} stopped by ${signalName(sig)}${quit ? `, quit by a second ${sig}` : ''}`;
     if (verb === 'list') return `${by}: nothing was changed (listing changes nothing)`;
     if (verb === 'check') return `${by}: nothing was changed (CHECK changes nothing)`;
+    // a batch quit before its pods began (its list, its agents starting): no pod was changed (once they began, its
+    // summary speaks: cli/bulk.ts forEachPod)
+    if (quit && batch && !changedOnce()) return `${by} before any pod was started: nothing changed`;
     if (quit && holding()) return `${by} during its change: what was being changed stays as it is, recorded where it was (\`${program.name().replace(/-(attach|detach|gc)$/, '-list')}\` shows it with the command that clears it)`;
     if (heldOnce() && verb === 'gc') return `${by} after its DELs ran: what they freed stays freed, the rest as it was (\`kubectl cni-gc --dry-run\` says what is left)`;
     if (heldOnce()) return `${by} after its change: what it printed stands`;
@@ -566,13 +570,21 @@ export function stoppingNote(sig: string, command: string): string {
 }
 
 /**
- * The note of a second signal, which quits: what is being changed at that moment stays as it is (a change under way:
- * hold()), else nothing was being changed — and nothing was changed at all when no change ever began (heldOnce).
- * Before, it said "what was being changed stays as it is …" also when nothing was.
+ * The note of a second signal, which quits: what is being changed at that moment stays as it is — a batch's pods in
+ * flight (exec/interrupt.ts holdBatch), named, which its summary then counts unknown (cli/bulk.ts forEachPod); else a
+ * change under way (hold(): a plugin run under its lock, one pod's change to its printed result) — else nothing was
+ * being changed, and nothing was changed at all when no change ever began (changedOnce: a batch whose pods had not
+ * reached a node). Before, a batch said "what was being changed stays as it is …" whatever it was doing (its frame
+ * was a hold), also while it listed its pods or started its agents, and its summary then counted no pod unknown.
  */
 export function quitNote(sig: string): string {
+  const pods = batchInFlight();
+  if (pods.length) {
+    const one = pods.length === 1;
+    return `${sig} again: quitting now; ${one ? '1 pod was' : `${pods.length} pods were`} being changed (${someNames(pods)}): ${one ? 'it stays' : 'each stays'} as the quit leaves ${one ? 'it' : 'them'}, recorded where ${one ? 'it was' : 'they were'} (the summary counts ${one ? 'it' : 'them'} unknown, with the cni-list that tells)`;
+  }
   if (holding()) return `${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)`;
-  return `${sig} again: quitting now; nothing was being changed${heldOnce() ? ' (what was changed before stands, as printed)' : ': nothing was changed'}`;
+  return `${sig} again: quitting now; nothing was being changed${changedOnce() ? ' (what was changed before stands, as printed)' : ': nothing was changed'}`;
 }
 
 /** The line of a command that a signal reached after its work was done: it finishes and exits 0 (README "Exit codes"). */

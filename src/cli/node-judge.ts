@@ -81,6 +81,16 @@ export function refuseUnknownNodes(asked: string[], pods: Pod[], records: Pick<A
 }
 
 /**
+ * Group, until the returned end (idempotent), the notes the runtimes say of each node they reach (PodRuntime.groupNotes:
+ * the agent's "node node-a is not this host …"), so that a command reaching several nodes at once (cni-list --node,
+ * cni-gc) says them in one note naming the nodes, as a batch does (before: one note per node).
+ */
+export function groupReachNotes(runtimes: PodRuntime[]): () => void {
+  const ends = runtimes.map((r) => r.groupNotes?.()).filter((e): e is () => void => e !== undefined);
+  return () => ends.forEach((e) => e());
+}
+
+/**
  * A node's executor, reached as attach reaches it: a batching session where the runtime offers one (exec/batch.ts),
  * else its nodeExecutor (a kind node container, an agent pod); this host's (localExec) when none has it and it is this
  * host (`hostname`). As attach's --runtime auto: a runtime not installed here (no Docker on a laptop) is no answer; the

@@ -269,14 +269,23 @@ export function validateNewIfName(name: string): string {
   return name;
 }
 
+/**
+ * A --ip value: an address with its prefix length, as the CNI `ips` capability carries it (CNI conventions:
+ * `["10.10.0.1/24", "3ffe:ffff:0:01ff::1/64"]`; the static IPAM plugin refuses an address without one), read as
+ * kubectl's parser reads an IPNet flag (spf13/pflag ipNetValue.Set: Go's net.ParseCIDR of the value with its outer
+ * whitespace trimmed): IPv4 (no leading zeros in a field) or IPv6 without a zone, then `/` and a decimal prefix length
+ * of at most 32 or 128. Returns the trimmed text. Errors: FlagTypeError (exit 2, with cobra's See line) in pflag's
+ * words, Go's net.ParseError: `invalid argument "1.2.3" for "--ip" flag: invalid CIDR address: 1.2.3`. Pure.
+ */
 export function validateCidr(text: string): string {
-  const [ip, len, extra] = text.split('/');
-  const fam = isIP(ip ?? '');
-  const n = Number(len);
-  if (extra !== undefined || fam === 0 || len === undefined || !/^\d+$/.test(len) || n > (fam === 4 ? 32 : 128)) {
-    throw typedArgument('--ip', text, 'not an address with prefix length (e.g. 198.18.0.10/24)');
+  const cidr = text.trim();
+  const slash = cidr.indexOf('/');
+  const [ip, len] = slash < 0 ? [cidr, undefined] : [cidr.slice(0, slash), cidr.slice(slash + 1)];
+  const fam = ip.includes('%') ? 0 : isIP(ip);
+  if (fam === 0 || len === undefined || !/^\d+$/.test(len) || Number(len) > (fam === 4 ? 32 : 128)) {
+    throw typedArgument('--ip', text, `invalid CIDR address: ${cidr}`);
   }
-  return text;
+  return cidr;
 }
 
 export function validateMac(text: string): string {

@@ -170,7 +170,12 @@ function kubectlArgs(flags: ReachFlags): string[] {
  * JSON string whose control characters are escaped (records.ts safeJson), so that any key stays one word.
  */
 export function removeKeyCommandLine(flags: ReachFlags, namespace: string, configMap: string, keyJson: string): string {
-  const patch = `{"data":{${keyJson}:null}}`;
+  return removeKeysCommandLine(flags, namespace, configMap, [keyJson]);
+}
+
+/** removeKeyCommandLine for several keys of one ConfigMap: one merge patch that sets each to null. */
+export function removeKeysCommandLine(flags: ReachFlags, namespace: string, configMap: string, keysJson: string[]): string {
+  const patch = `{"data":{${keysJson.map((k) => `${k}:null`).join(',')}}}`;
   return ['kubectl', 'patch', 'configmap', configMap, '-n', namespace, '--type', 'merge', '-p', patch, ...kubectlArgs(flags)].map((w) => (PLACEHOLDERS.has(w) ? w : shellQuote(w))).join(' ');
 }
 

@@ -21,6 +21,9 @@ export function onInterrupt(h: Handler): () => void {
 
 let holds = 0;
 let everHeld = false;
+/** The holds of a change itself (hold()), not of a batch's frame (holdBatch). */
+let changeHolds = 0;
+let changeEverHeld = false;
 
 /**
  * Mark a change under way (an attach between its lock and its printed result, a detach's DEL and forget): while any
@@ -28,6 +31,20 @@ let everHeld = false;
  * committed) and the CLI exits with what it says. Returns the release (idempotent).
  */
 export function hold(): () => void {
+  changeHolds++;
+  changeEverHeld = true;
+  const release = frame();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    changeHolds--;
+    release();
+  };
+}
+
+/** A hold of the signal handling alone: the command ends with its own words (hold, holdBatch). */
+function frame(): () => void {
   holds++;
   everHeld = true;
   let released = false;
@@ -38,9 +55,35 @@ export function hold(): () => void {
   };
 }
 
-/** Whether a hold() is active now: a change is under way (cli/main.ts stoppingNote). */
+const batches = new Set<() => string[]>();
+
+/**
+ * Mark a batch under way (cni-attach/cni-detach -l from its pod list on, each pod in it; cni-gc's pass of DELs): as
+ * hold() for the signal handling — the first signal lets it end with its summary — but no change by itself: the
+ * changes are its items', each under its own hold() where it changes a node, and `inFlight` names the items begun
+ * and not ended ("shop/web-3"), which a second signal that quits leaves as they are (its note names them:
+ * cli/main.ts quitNote; the batch's summary counts them unknown). Returns the release (idempotent).
+ */
+export function holdBatch(inFlight: () => string[] = () => []): () => void {
+  const release = frame();
+  batches.add(inFlight);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    batches.delete(inFlight);
+    release();
+  };
+}
+
+/** The items of the batches under way that are begun and not ended (holdBatch), in their batches' order. */
+export function batchInFlight(): string[] {
+  return [...batches].flatMap((f) => f());
+}
+
+/** Whether a change is under way now (a hold(); a batch's frame, holdBatch, is none): cli/main.ts stoppingNote, quitNote. */
 export function holding(): boolean {
-  return holds > 0;
+  return changeHolds > 0;
 }
 
 const phases: string[] = [];
@@ -65,9 +108,14 @@ export function stepWords(): string | undefined {
   return phases.at(-1);
 }
 
-/** Whether any hold() was ever taken in this process (a command that began its change, or its batch). */
+/** Whether any hold() or holdBatch() was ever taken in this process (a command that began its change, or its batch). */
 export function heldOnce(): boolean {
   return everHeld;
+}
+
+/** Whether a change itself ever began in this process (a hold(); a batch's frame alone, holdBatch, is none). */
+export function changedOnce(): boolean {
+  return changeEverHeld;
 }
 
 /**

@@ -338,20 +338,42 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
  * --runtime auto's way to the nodes that are not this host: after the runtimes of this host (Docker, kind node
  * containers, crictl/ctr) found no sandbox for a pod, and the pod's node is not this host (by node name: $NODE_NAME,
  * else the host name, as kubelet names its node), the node is reached through an agent pod — made on first use, one
- * per node, and said in one note per node on stderr. A pod on this host is never looked for through an agent.
+ * per node, and said in a note on stderr: one per node met alone ("node node-a is not this host (laptop): reaching it
+ * through an agent pod in kube-system"), one for the nodes met together — a batch's (reachNodes), those a command
+ * reaches while it groups notes (groupNotes: cni-list, cni-gc) — naming them (`names`: the CLI's someNames; before,
+ * one note per node). A pod on this host is never looked for through an agent.
  */
-export function agentForOtherNodes(agent: () => PodRuntime & { close(): Promise<void> }, o: { thisHost: string; namespace: string; note: (line: string) => void }): PodRuntime {
+export function agentForOtherNodes(
+  agent: () => PodRuntime & { close(): Promise<void> },
+  o: { thisHost: string; namespace: string; note: (line: string) => void; names?: (nodes: string[]) => string },
+): PodRuntime {
   let made: (PodRuntime & { close(): Promise<void> }) | undefined;
   const noted = new Set<string>();
   const elsewhere = (node: string | undefined): node is string => node !== undefined && node !== o.thisHost;
+  // the nodes met while notes are grouped (groupNotes, reachNodes): said in one note when the grouping ends
+  let grouping = 0;
+  const pending: { node: string; pod?: PodRef }[] = [];
+  const say = (met: { node: string; pod?: PodRef }[]) => {
+    if (met.length === 0) return;
+    const [{ node, pod }] = met as [{ node: string; pod?: PodRef }];
+    if (met.length > 1) o.note(`nodes ${(o.names ?? ((n) => n.join(', ')))(met.map((m) => m.node))} are not this host (${o.thisHost}): reaching each through an agent pod in ${o.namespace}`);
+    else if (pod) o.note(`pod ${pod.namespace}/${pod.name} is on node ${node}, not this host (${o.thisHost}): reaching it through an agent pod in ${o.namespace}`);
+    else o.note(`node ${node} is not this host (${o.thisHost}): reaching it through an agent pod in ${o.namespace}`);
+  };
+  const groupNotes = () => {
+    grouping++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--grouping === 0) say(pending.splice(0));
+    };
+  };
   const via = (node: string, pod?: PodRef) => {
     if (!noted.has(node)) {
       noted.add(node);
-      o.note(
-        pod
-          ? `pod ${pod.namespace}/${pod.name} is on node ${node}, not this host (${o.thisHost}): reaching it through an agent pod in ${o.namespace}`
-          : `node ${node} is not this host (${o.thisHost}): reaching it through an agent pod in ${o.namespace}`,
-      );
+      if (grouping > 0) pending.push({ node, ...(pod ? { pod } : {}) });
+      else say([{ node, ...(pod ? { pod } : {}) }]);
     }
     return (made ??= agent());
   };
@@ -383,8 +405,12 @@ export function agentForOtherNodes(agent: () => PodRuntime & { close(): Promise<
     async reachNodes(nodes: string[]): Promise<void> {
       const far = nodes.filter(elsewhere);
       if (far.length === 0) return;
+      // a batch's nodes, said in one note (before: one note per node)
+      const end = groupNotes();
       for (const n of far) via(n);
+      end();
       await made!.reachNodes!(far);
     },
+    groupNotes,
   };
 }

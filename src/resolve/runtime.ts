@@ -67,6 +67,12 @@ export interface PodRuntime {
    */
   reachNodes?(nodes: string[]): Promise<void>;
   /**
+   * The command is about to reach several nodes at once (cni-list, cni-gc): the notes this runtime says of each node it
+   * reaches (the agent: "node node-a is not this host …") are held and said as one, naming them, when the returned end
+   * is called (idempotent).
+   */
+  groupNotes?(): () => void;
+  /**
    * Asked only after the runtimes before it found no sandbox, and its errors are the answer (the agent behind
    * --runtime auto: when it cannot reach the node, saying so beats "not found").
    */

@@ -108,7 +108,8 @@ describe('bad flags (exit 2)', () => {
   // a value not of its flag's type, which kubectl's parser would refuse: pflag's words and cobra's See line (before:
   // the one line alone, "not a duration (e.g. …)", "not a whole number from 1 to 64")
   const typed: [string, string[], RegExp][] = [
-    ['--ip that is not a CIDR', ['--ip', '198.18.7.9'], /invalid argument "198\.18\.7\.9" for "--ip" flag: not an address with prefix length/],
+    ['--ip that is not a CIDR', ['--ip', '198.18.7.9'], /^error: invalid argument "198\.18\.7\.9" for "--ip" flag: invalid CIDR address: 198\.18\.7\.9$/],
+    ['--ip beyond its prefix length', ['--ip', '198.18.7.9/33'], /^error: invalid argument "198\.18\.7\.9\/33" for "--ip" flag: invalid CIDR address: 198\.18\.7\.9\/33$/],
     ['--mac that is not a MAC', ['--mac', '02:00:00:00:00'], /invalid argument .* for "--mac" flag: not a MAC address/],
     ['--timeout soon', ['--timeout', 'soon'], /^error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"$/],
     ['--timeout 5x', ['--timeout', '5x'], /^error: invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"$/],

@@ -130,6 +130,10 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
       const dt = await runBin('detach', ['-l', 'app=web', ...w.args('--ifname', 'eth1')], { env: LAPTOP, timeoutMs: 90_000 });
       expectOk(dt);
       expect(dt.stdout).toBe('eth1 detached from 2 of 2 pods');
+      // the batch's nodes in one note (before: one note per node)
+      const reaching = dt.stderr.split('\n').filter((l) => l.includes('not this host'));
+      expect(reaching, show(dt)).toHaveLength(1);
+      expect(reaching[0], show(dt)).toMatch(new RegExp(`^note: nodes (${w.pods.map((p) => p.nodeName).join(', ')}|${[...w.pods].reverse().map((p) => p.nodeName).join(', ')}) are not this host \\(\\S+\\): reaching each through an agent pod in kube-system$`));
       // one agent per node for the batch
       const created = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods');
       expect(created.map((q) => (q.body as { spec: { nodeName: string } }).spec.nodeName).sort()).toEqual(w.pods.map((p) => p.nodeName));

@@ -209,7 +209,9 @@ describe('a -l batch stops outright on the first signal', () => {
     const r = await run.done;
     expect(Date.now() - t0, show(r)).toBeLessThan(3_000);
     expect(r.exitCode, show(r)).toBe(130);
-    expect(r.stderr, show(r)).toMatch(/^note: SIGINT again: quitting now;/m);
+    // the note names the pods in flight, which the summary then counts unknown (before: "what was being changed stays
+    // as it is", naming none)
+    expect(r.stderr, show(r)).toMatch(new RegExp(`^note: SIGINT again: quitting now; 2 pods were being changed \\(${podsOf(SLOW)}\\): each stays as the quit leaves them, recorded where they were \\(the summary counts them unknown, with the cni-list that tells\\)$`, 'm'));
     const hint = `\`kubectl cni-list -n ${NS} -l app=web `;
     if (output === 'summary') {
       // before: no summary at all

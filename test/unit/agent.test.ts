@@ -314,6 +314,31 @@ describe('--runtime auto: the agent for other nodes', () => {
     expect(f.made()).toBe(1);
   });
 
+  it('the nodes met together are one note naming them: a batch\'s (reachNodes), those reached while notes are grouped (cni-list, cni-gc: groupReachNotes); a node met alone keeps its own (before: one note per node)', async () => {
+    const { groupReachNotes } = await import('../../src/cli/node-judge.js');
+    const f = fallback();
+    await f.rt.reachNodes!(['node-2', 'laptop', 'node-3', 'node-4']);
+    expect(f.notes).toEqual(['nodes node-2, node-3, node-4 are not this host (laptop): reaching each through an agent pod in kube-system']);
+    // a node met again says nothing; one met alone its own note
+    await f.rt.findSandbox(ref('node-3'));
+    await f.rt.findSandbox(ref('node-5'));
+    expect(f.notes.slice(1)).toEqual(['pod shop/web-1 is on node node-5, not this host (laptop): reaching it through an agent pod in kube-system']);
+    // cni-gc / cni-list: the nodes reached in parallel while grouped, said once when the grouping ends
+    const end = groupReachNotes([f.rt, { name: 'docker', where: 'Docker', findSandbox: async () => undefined, listSandboxes: async () => [] }]);
+    await Promise.all([f.rt.nodeExecutor!('node-6'), f.rt.findSandbox(ref('node-7')), f.rt.nodeExecutor!('node-5')]);
+    expect(f.notes).toHaveLength(2);
+    end();
+    end();
+    expect(f.notes.slice(2)).toEqual(['nodes node-6, node-7 are not this host (laptop): reaching each through an agent pod in kube-system']);
+    // with the CLI's namer (cli/output.ts someNames): at most 5 named
+    const notes: string[] = [];
+    const { agentForOtherNodes } = await import('../../src/resolve/agent.js');
+    const { someNames } = await import('../../src/cli/output.js');
+    const many = agentForOtherNodes(() => ({ name: 'agent', where: 'x', findSandbox: async () => undefined, listSandboxes: async () => [], reachNodes: async () => undefined, close: async () => {} }), { thisHost: 'laptop', namespace: 'kube-system', note: (l) => notes.push(l), names: someNames });
+    await many.reachNodes!(Array.from({ length: 9 }, (_, i) => `n${i + 1}`));
+    expect(notes).toEqual(['nodes n1, n2, n3, n4, n5, … and 4 more are not this host (laptop): reaching each through an agent pod in kube-system']);
+  });
+
   it('is asked after this host\'s runtimes, which may be missing; its own failure is the answer', async () => {
     const { findSandbox } = await import('../../src/resolve/pod.js');
     const noDocker = { name: 'docker', where: 'Docker at unix:///nope', findSandbox: async () => { throw new UnreachableError('cannot reach Docker at unix:///nope: ENOENT'); }, listSandboxes: async () => [] };

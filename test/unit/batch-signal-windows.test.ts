@@ -26,6 +26,8 @@ let fresh: {
   shell: typeof import('../../src/exec/shell.js');
   errors: typeof import('../../src/errors.js');
   host: typeof import('../../src/exec/host.js');
+  main: typeof import('../../src/cli/main.js');
+  gc: typeof import('../../src/cli/gc.js');
 };
 
 beforeEach(async () => {
@@ -40,6 +42,8 @@ beforeEach(async () => {
     shell: await import('../../src/exec/shell.js'),
     errors: await import('../../src/errors.js'),
     host: await import('../../src/exec/host.js'),
+    main: await import('../../src/cli/main.js'),
+    gc: await import('../../src/cli/gc.js'),
   };
 });
 
@@ -277,5 +281,92 @@ describe('the first signal after one pod\'s attach has cached its result', () =>
     expect(fresh.interrupt.stepWords()).toBeUndefined();
     expect(results(w)).toHaveLength(1);
     expect(await recordedPods(w)).toEqual(['web-1']);
+  });
+});
+
+describe('a second signal\'s note agrees with what the batch was doing (tryout: "what was being changed stays as it is" while the summary counted no pod unknown)', () => {
+  const DETACH = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--parallel', '1'];
+  /** The second signal, as cli/main.ts handles it: its note and closing line at that moment, then the quit begins. */
+  const second = (make: (d: World['deps']) => import('commander').Command, w: World, argv: string[]) => {
+    const note = fresh.main.quitNote('SIGINT');
+    const closing = fresh.main.stopEnding(make(w.deps), argv)('SIGINT', true);
+    fresh.interrupt.beginQuit();
+    return { note, closing };
+  };
+
+  it.each(['attach', 'detach'] as const)('%s -l, both signals while the runtimes are readied (the agents starting): nothing was being changed, and the closing line says no pod was started (before: "what was being changed stays as it is", "during its change")', async (verb) => {
+    const w = fresh.world.manyPods(3);
+    const argv = verb === 'attach' ? BATCH : DETACH;
+    // (the detach's pods need nothing attached: the signals come before any node is asked)
+    const make = verb === 'attach' ? fresh.attach.attachCommand : fresh.detach.detachCommand;
+    let said: { note: string; closing: string } | undefined;
+    w.deps.runtimes = () => (fresh.interrupt.interrupt('SIGINT'), (said = second(make, w, argv)), new Promise(() => undefined));
+    expect(await w.cli(make, argv)).toBe(130);
+    expect(said).toEqual({
+      note: 'SIGINT again: quitting now; nothing was being changed: nothing was changed',
+      closing: `${verb} stopped by SIGINT (Ctrl-C), quit by a second SIGINT before any pod was started: nothing changed`,
+    });
+    expect(w.stdout()).toMatch(/; stopped by SIGINT \(Ctrl-C\)(, quit by a second SIGINT)?: nothing changed, 3 not started/);
+    expect(w.stdout()).not.toMatch(/unknown|stopped,/);
+  });
+
+  it('detach -l, the second signal during a pod\'s DEL: the note names that pod, and the summary counts it (and it alone) unknown, though its DEL then ended (before: "what was being changed stays as it is", the pod "detached")', async () => {
+    const w = fresh.world.manyPods(3);
+    expect(await w.cli(fresh.attach.attachCommand, BATCH), w.stderr()).toBe(0);
+    let said: { note: string; closing: string } | undefined;
+    bridge(w, (c) => (c.command === 'DEL' && isPod(c, 'web-2') ? (fresh.interrupt.interrupt('SIGINT'), (said = second(fresh.detach.detachCommand, w, DETACH)), { code: 0 }) : undefined));
+    expect(await w.cli(fresh.detach.detachCommand, DETACH)).toBe(130);
+    expect(said!.note).toBe('SIGINT again: quitting now; 1 pod was being changed (shop/web-2): it stays as the quit leaves it, recorded where it was (the summary counts it unknown, with the cni-list that tells)');
+    expect(w.stdout()).toMatch(/^eth1 detached from 1 of 3 pods; stopped by SIGINT \(Ctrl-C\), quit by a second SIGINT: 1 unknown \(shop\/web-2; `kubectl cni-list -n shop -l app=web [^`]*--node node-\d+` tells\), 1 not started \(shop\/web-3\)$/m);
+    expect(w.stderr()).not.toMatch(/web-2: detached/);
+  });
+
+  it('attach -l --parallel 2, the second signal during two pods\' ADDs: the note names both, the summary counts both unknown', async () => {
+    const w = fresh.world.manyPods(3);
+    const argv = [...BATCH.slice(0, -1), '2'];
+    let said: { note: string; closing: string } | undefined;
+    let began = 0;
+    let go: () => void = () => undefined;
+    const both = new Promise<void>((r) => (go = r));
+    const before = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => {
+      if (c.command === 'ADD' && (isPod(c, 'web-1') || isPod(c, 'web-2'))) {
+        if (++began === 2) {
+          fresh.interrupt.interrupt('SIGINT');
+          said = second(fresh.attach.attachCommand, w, argv);
+          go();
+        }
+        await both;
+      }
+      return before(c);
+    });
+    expect(await w.cli(fresh.attach.attachCommand, argv)).toBe(130);
+    expect(said!.note).toBe('SIGINT again: quitting now; 2 pods were being changed (shop/web-1, shop/web-2): each stays as the quit leaves them, recorded where they were (the summary counts them unknown, with the cni-list that tells)');
+    expect(w.stdout()).toMatch(/^eth1 attached to 0 of 3 pods; stopped by SIGINT \(Ctrl-C\), quit by a second SIGINT: 2 unknown \(shop\/web-1, shop\/web-2; [^)]*\), 1 not started \(shop\/web-3\)$/m);
+  });
+
+  it('cni-gc: during a DEL, what was being changed stays as it is; after its DELs (its records read), nothing was being changed and the closing line says what they freed stands (checked: so before too)', async () => {
+    const w = fresh.world.manyPods(2);
+    expect(await w.cli(fresh.attach.attachCommand, BATCH), w.stderr()).toBe(0);
+    w.kube.pods.clear();
+    const notes: string[] = [];
+    bridge(w, (c) => (c.command === 'DEL' && isPod(c, 'web-1') ? (notes.push(fresh.main.quitNote('SIGINT')), undefined) : undefined));
+    let after: { note: string; closing: string } | undefined;
+    const listPods = w.kube.listPods.bind(w.kube);
+    let calls = 0;
+    w.kube.listPods = async (ns) => {
+      // the second listing of the pods comes after the local DELs (cli/gc.ts: the records pass)
+      if (++calls === 2 && !after) {
+        fresh.interrupt.interrupt('SIGINT');
+        after = { note: fresh.main.quitNote('SIGINT'), closing: fresh.main.stopEnding(fresh.gc.gcCommand(w.deps), [])('SIGINT', true) };
+      }
+      return listPods(ns);
+    };
+    await w.cli(fresh.gc.gcCommand, []);
+    expect(notes).toEqual(['SIGINT again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)']);
+    expect(after).toEqual({
+      note: 'SIGINT again: quitting now; nothing was being changed (what was changed before stands, as printed)',
+      closing: 'gc stopped by SIGINT (Ctrl-C), quit by a second SIGINT after its DELs ran: what they freed stays freed, the rest as it was (`kubectl cni-gc --dry-run` says what is left)',
+    });
   });
 });

@@ -116,7 +116,7 @@ describe('kubectl cni-attach', () => {
     [['--conf', '-', '--runtime', 'rkt'], /^error: invalid argument "rkt" for "--runtime" flag: allowed choices are auto, docker/m],
     [['--conf', '-', '-o', 'xml'], /^error: invalid argument "xml" for "-o, --output" flag: allowed choices are summary, json, yaml/m],
     [['--conf', '-', '--timeout', 'soon'], /^error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"\nSee 'kubectl cni-attach --help' for usage\.\n$/],
-    [['--conf', '-', '--ip', '198.18.0.1'], /invalid argument "198.18.0.1" for "--ip" flag: not an address with prefix length/],
+    [['--conf', '-', '--ip', '198.18.0.1'], /^error: invalid argument "198\.18\.0\.1" for "--ip" flag: invalid CIDR address: 198\.18\.0\.1\nSee 'kubectl cni-attach --help' for usage\.\n$/],
     [['--conf', '-', '--mac', 'zz'], /invalid argument "zz" for "--mac" flag: not a MAC address/],
     [['--conf', '-', '--cni-path', 'relative/dir'], /not an absolute directory/],
     [['--conf', '-', '--args', 'nokey'], /is not KEY=VALUE/],
@@ -129,6 +129,22 @@ describe('kubectl cni-attach', () => {
     expect(w.stderr()).not.toMatch(/\n\s+at /);
     expect(w.exec.calls).toHaveLength(0);
     expect(w.exec.files.size).toBe(0);
+  });
+  it.each([
+    // an IPNet flag as pflag reads it (net.ParseCIDR of the trimmed value): before, our own words "not an address with prefix length"
+    ['1.2.3', '1.2.3'], ['300.1.1.1/24', '300.1.1.1/24'], ['1.2.3.4/33', '1.2.3.4/33'], ['::1/129', '::1/129'], ['abc', 'abc'],
+    ['198.18.0.1', '198.18.0.1'], ['01.2.3.4/24', '01.2.3.4/24'], ['fe80::1%eth0/64', 'fe80::1%eth0/64'], ['198.18.0.1/', '198.18.0.1/'],
+    ['198.18.0.1/24/1', '198.18.0.1/24/1'], ['198.18.0.1/+24', '198.18.0.1/+24'], ['', ''], [' 1.2.3 ', '1.2.3'],
+  ])('--ip %j is refused in pflag\'s words for an IPNet flag, with the See line, exit 2', async (value, parsed) => {
+    const w = world();
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '--ip', '198.18.0.9/24', '--ip', value])).toBe(2);
+    expect(w.stderr()).toBe(`error: invalid argument ${JSON.stringify(value)} for "--ip" flag: invalid CIDR address: ${parsed}\nSee 'kubectl cni-attach --help' for usage.\n`);
+    expect(w.exec.calls).toHaveLength(0);
+  });
+  it('--ip takes what pflag\'s IPNet flag takes: outer whitespace trimmed, a prefix length with leading zeros, IPv6 and IPv4-in-IPv6', async () => {
+    const w = world(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge', capabilities: { ips: true } }));
+    expect(await cli(attachCommand, w, [...base, '--conf', '-', '--ip', ' 198.18.0.9/24 ', '--ip', '2001:db8::9/064', '--ip', '::ffff:198.18.0.9/120'])).toBe(0);
+    expect(w.exec.calls.find((c) => c.command === 'ADD')!.stdin.runtimeConfig).toEqual({ ips: ['198.18.0.9/24', '2001:db8::9/064', '::ffff:198.18.0.9/120'] });
   });
   it('a missing namespace exits 3', async () => {
     const w = world();

@@ -861,6 +861,9 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     w.runtime.findSandbox = find2;
     expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-9'])).toBe(0);
     expect(w.stderr()).toContain('note: --node node-9: no attachment of a live pod listed here is recorded on node node-9');
+    // several such nodes: one note naming them (before: one per node)
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-8,node-9'])).toBe(0);
+    expect(w.stderr().split('\n').filter((l) => l.includes('nothing to look up there'))).toEqual(['note: --node node-8,node-9: no attachment of a live pod listed here is recorded on nodes node-8, node-9: nothing to look up there (only namespace shop is listed: -A lists every namespace)']);
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json', '--node', 'node-2'])).toBe(0);
     expect((JSON.parse(w.stdout()) as { items: { pod: string; state: string }[] }).items.map((x) => [x.pod, x.state])).toEqual([['db-2', 'sandbox gone']]);
     w.kube.listPods = listPods;
@@ -1366,6 +1369,32 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     web2.metadata!.annotations = {};
     await forge({ uid: 'uid-earlier' });
     expect(await listed(['-n', 'shop'])).toContain('shop/web-2 pod gone');
+  });
+
+  it('several mismatched records whose advice is of one kind are one note (one kubectl patch per ConfigMap, one cni-gc --node …,… --dry-run), and that cni-gc carries the records\' --cache-dir (before: one note each, the cni-gc without it: tryout)', async () => {
+    const { w } = await laptop();
+    const keyOf = (c: string) => `${c.repeat(64)}.6e657431`;
+    // web-2 (node-2) and db-1 (node-3) have existed since before their records' attaches, and carry net1 with its address
+    for (const [name, ip] of [['web-2', '198.18.0.9'], ['db-1', '198.18.0.8']] as const) {
+      const p = w.kube.pods.get(`shop/${name}`)!;
+      p.metadata!.creationTimestamp = new Date('2026-11-30T00:00:00Z');
+      p.metadata!.annotations = { 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'net', interface: 'net1', ips: [ip], default: false }]) };
+    }
+    // their records (of cache dir /tmp/theirs) edited to other uids, and a second one of node-2 (web-1's, made web-2's)
+    await removeRecordKeys(w.kube, 'kube-system', 'node-2', [keyOf('b')]);
+    await removeRecordKeys(w.kube, 'kube-system', 'node-3', [keyOf('c'), keyOf('a')]);
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-2', uid: 'uid-forged', node: 'node-2', containerId: 'b'.repeat(64), addresses: ['198.18.0.9/24'], cacheDir: '/tmp/theirs' }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'web-2', uid: 'uid-forged-2', node: 'node-2', containerId: 'e'.repeat(64), addresses: ['198.18.0.9/24'], cacheDir: '/tmp/theirs' }));
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-1', uid: 'uid-forged', node: 'node-3', containerId: 'c'.repeat(64), addresses: ['198.18.0.8/24'], cacheDir: '/tmp/theirs' }));
+    expect(await w.cli(listCommand, ['-n', 'shop']), w.stderr()).toBe(0);
+    const patch = (node: string, keys: string[]) => `kubectl patch configmap cni-attach-node-${node} -n kube-system --type merge -p '{"data":{${keys.map((k) => `"${k}":null`).join(',')}}}'`;
+    expect(w.stderr()).toBe(
+      `note: to clear the 3 records in state mismatched of net1 of db-1, web-2, web-2: \`${patch('node-3', [keyOf('c')])}\` and \`${patch('node-2', [keyOf('b'), keyOf('e')])}\` (\`kubectl cni-gc --cache-dir /tmp/theirs --node node-2,node-3 --dry-run\` first reads what nodes node-2, node-3 hold and says whether each record matches it)\n`,
+    );
+    // one of them alone: its note as before, its cni-gc with the record's --cache-dir
+    await removeRecordKeys(w.kube, 'kube-system', 'node-2', [keyOf('b'), keyOf('e')]);
+    expect(await w.cli(listCommand, ['-n', 'shop']), w.stderr()).toBe(0);
+    expect(w.stderr()).toBe(`note: to clear db-1 net1 (mismatched): \`${patch('node-3', [keyOf('c')])}\` (\`kubectl cni-gc --cache-dir /tmp/theirs --node node-3 --dry-run\` first reads what node node-3 holds and says whether the record matches it)\n`);
   });
 
   it('a record of an attachment this host\'s cache holds is judged by that entry (recordAgainstNode): edited to name a pod of another namespace, it is mismatched, shown under both pods\' filters; one that matches is the entry\'s own row', async () => {

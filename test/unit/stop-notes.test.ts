@@ -18,6 +18,25 @@ describe('the note on the second signal (quitNote)', () => {
     // a change was made and ended: it stands
     expect(m.quitNote('SIGTERM')).toBe('SIGTERM again: quitting now; nothing was being changed (what was changed before stands, as printed)');
   });
+  it('a batch\'s frame (holdBatch) is no change by itself: its pods in flight are named, none in flight is "nothing was being changed" (before: the frame was a hold, "what was being changed stays as it is" whatever ran)', async () => {
+    vi.resetModules();
+    const m = await import('../../src/cli/main.js');
+    const i = await import('../../src/exec/interrupt.js');
+    let inFlight: string[] = [];
+    const frame = i.holdBatch();
+    const pods = i.holdBatch(() => inFlight);
+    expect(m.quitNote('SIGINT')).toBe('SIGINT again: quitting now; nothing was being changed: nothing was changed');
+    inFlight = ['shop/web-1', 'shop/web-2', 'shop/web-3', 'shop/web-4', 'shop/web-5', 'shop/web-6', 'shop/web-7'];
+    expect(m.quitNote('SIGINT')).toBe('SIGINT again: quitting now; 7 pods were being changed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 2 more): each stays as the quit leaves them, recorded where they were (the summary counts them unknown, with the cni-list that tells)');
+    // a pod's change under its own hold (the engine's, under its lock) ended; none in flight
+    i.hold()();
+    inFlight = [];
+    expect(m.quitNote('SIGTERM')).toBe('SIGTERM again: quitting now; nothing was being changed (what was changed before stands, as printed)');
+    pods();
+    frame();
+    // the frames still count for the first signal: something winds down by itself (the batch's own end)
+    expect(i.heldOnce()).toBe(true);
+  });
   it('the last line of a command the signal reached after its work: exit 0, and why', async () => {
     const m = await import('../../src/cli/main.js');
     expect(m.cameAfterNote('SIGINT')).toBe('note: SIGINT came after the work was done: it stands, as printed (nothing was left to stop, so the exit code is 0)');
@@ -104,5 +123,68 @@ describe('the closing line of one pod\'s stop: one form, "<command> stopped by <
     );
     // a check's plugin stopped changes nothing
     expect(line('check', new e.PluginError('bridge', 'CHECK', undefined, 'by SIGINT (Ctrl-C) (it was killed)', undefined, undefined, 'SIGINT'))).toBe("check stopped by SIGINT (Ctrl-C) during plugin bridge's CHECK (it was killed): nothing was changed");
+  });
+});
+
+describe('a detach stopped (or failed) at its network-status update: the closing line says what is certain and that the record is kept', () => {
+  it.each([
+    ['the signal during the update (it does not land)', 'signal', false],
+    ['the signal during the update (it lands after the wait stopped)', 'signal', true],
+    ['the update refused', 'failure', false],
+  ] as const)('%s: the interface and lease are gone, the record is kept; the same command again removes it and says so (before: nothing of the record)', async (_, how, lands) => {
+    vi.resetModules();
+    const { world } = await import('../fakes/world.js');
+    const { attachCommand } = await import('../../src/cli/attach.js');
+    const { detachCommand } = await import('../../src/cli/detach.js');
+    const i = await import('../../src/exec/interrupt.js');
+    const w = world();
+    const POD = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
+    expect(await w.cli(attachCommand, [...POD, '--conf', '-']), w.stderr()).toBe(0);
+    const keys = () => [...w.kube.configMaps.values()].flatMap((c) => Object.keys(c.data));
+    expect(keys()).toHaveLength(1);
+    const update = w.kube.updatePodAnnotation.bind(w.kube);
+    if (how === 'failure') w.kube.failAnnotate = 1;
+    else {
+      w.kube.updatePodAnnotation = async (...args: Parameters<typeof update>) => {
+        i.interrupt('SIGTERM');
+        if (lands) await update(...args);
+        return new Promise<void>(() => undefined);
+      };
+    }
+    expect(await w.cli(detachCommand, POD)).toBe(how === 'signal' ? 143 : 4);
+    const last = w.stderr().trim().split('\n').at(-1);
+    if (how === 'signal') {
+      expect(last).toBe("error: detach stopped by SIGTERM while the pod's network-status update was being sent: eth1 is detached (its interface and IPAM lease are gone); the update may or may not have landed, so the cluster's record of the attachment is kept; run the same command again to make sure (it removes that record)");
+    } else {
+      expect(last).toMatch(/^error: eth1 is detached \(its interface and IPAM lease are gone\), but the pod's network-status annotation could not be updated \(.*\), so the cluster's record of the attachment is kept; run the same command again to retry \(it removes that record\)$/);
+    }
+    // what the line says: the node holds nothing, the record is there
+    expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);
+    expect(keys()).toHaveLength(1);
+    // the same command again (its own process: modules afresh, the world kept) removes it, and says so
+    w.kube.updatePodAnnotation = update;
+    vi.resetModules();
+    const again = await import('../../src/cli/detach.js');
+    expect(await w.cli(again.detachCommand, POD)).toBe(0);
+    expect(w.stderr()).toMatch(new RegExp(`^note: nothing is attached as eth1 in pod shop/web-1 \\(no cache entry under /var/lib/cni/results\\); removed ${lands ? 'its record in the cluster, which an earlier detach left \\(its network-status entry was gone already\\)' : 'its network-status entry and its record in the cluster, which an earlier detach left'}\n$`));
+    expect(keys()).toEqual([]);
+  });
+});
+
+describe('a detach -l whose pod\'s network-status update fails: its line says the record is kept; the next batch removes it and says so on that pod\'s line (before: nothing)', () => {
+  it('exit 4, then 0', async () => {
+    vi.resetModules();
+    const { manyPods } = await import('../fakes/world.js');
+    const { attachCommand } = await import('../../src/cli/attach.js');
+    const { detachCommand } = await import('../../src/cli/detach.js');
+    const w = manyPods(2);
+    const BATCH = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--parallel', '1'];
+    expect(await w.cli(attachCommand, [...BATCH, '--conf', '-']), w.stderr()).toBe(0);
+    w.kube.failAnnotate = 1;
+    expect(await w.cli(detachCommand, BATCH)).toBe(4);
+    expect(w.stderr()).toMatch(/^\[1\/2\] shop\/web-1: failed: eth1 is detached \(its interface and IPAM lease are gone\), but the pod's network-status annotation could not be updated \(.*\), so the cluster's record of the attachment is kept; run the same command again to retry \(it removes that record\)$/m);
+    expect(await w.cli(detachCommand, BATCH)).toBe(0);
+    expect(w.stderr()).toMatch(/^\[1\/2\] shop\/web-1: nothing attached as eth1; removed its network-status entry and its record in the cluster, which an earlier detach left$/m);
+    expect(w.stderr()).toMatch(/^\[2\/2\] shop\/web-2: nothing attached as eth1$/m);
   });
 });
