@@ -977,14 +977,16 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
     "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the agent pods that killed commands left behind (finished, their command gone from this host, or past their deadline).",
   );
-  addClusterOptions(cmd);
-  addEngineOptions(cmd);
+  // its own options first: commander lists the option groups in the order of their first option, and kubectl's
+  // --help lists a command's own flags before the global ones (as cni-attach, cni-detach, cni-check, cni-list do)
   cmd.option('--dry-run', 'say what would be freed and which records would be added or removed; change nothing');
   cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds (attached by a version before records, or whose record could not be written); repeatable, or comma-separated", collectList);
   cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
   // gc's scope is every namespace already (it has no -n): -A is taken, as kubectl users type it, and changes nothing
   cmd.option('-A, --all-namespaces', 'every namespace: what cni-gc always covers (it has no -n); accepted, changes nothing');
   addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  addClusterOptions(cmd);
+  addEngineOptions(cmd);
   cmd.addHelpText(
     'after',
     `
