@@ -462,7 +462,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
         const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
         const none = outcomes.filter(nothing).length;
         const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
-        const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
+        const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why, and which DELs ran)` : '';
         deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${none ? `, ${none} had nothing attached` : ''}${also}`, words)}${otherCacheDirs(outcomes, flags, { namespace, selector: flags.all ? undefined : flags.selector })}\n`);
       }
       return true;
