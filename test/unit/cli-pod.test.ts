@@ -368,7 +368,7 @@ describe('kubectl cni-detach POD', () => {
     const del = w.exec.calls.find((c) => c.command === 'DEL')!;
     expect(del.env.CNI_NETNS).toBe('');
     expect(del.env.CNI_CONTAINERID).toBe(SANDBOX);
-    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 has no running sandbox on this host \(node-1\): what the cache recorded for it belongs to a sandbox that is gone \(a DEL runs without its network namespace\)$/m);
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-1 has no running sandbox on this host \(node-1\): the sandbox f{12} its eth1 went into is gone, and its interface with it; DEL runs without a network namespace, to free its IPAM lease$/m);
     expect((w.kube.annotation('shop', 'web-1', NETWORK_STATUS) as unknown[]).length).toBe(1);
   });
   it('works when the pod itself is gone, with a note that the annotation step is skipped', async () => {
