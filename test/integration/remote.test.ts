@@ -1177,6 +1177,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(g);
     expect(g.stderr).toContain(`note: the record ${badKey} of ConfigMap kube-system/cni-attach-node-node-a is not valid, so it is left alone: pod name "web-1'; touch /tmp/x; '" is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.'); \`${removal}\` removes it`);
     expect(recordKeys().sort()).toEqual([badKey, key].sort());
+    // web-1's record: its pod exists, node-a not read by a plain gc — kept, not "alive"
+    expect(g.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
 
     // the printed command, run by kubectl where there is one, removes it
     const kubectl = ['/usr/bin/kubectl', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'kubectl'))].find((p) => existsSync(p));
