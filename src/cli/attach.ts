@@ -15,7 +15,7 @@ import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TI
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
 
@@ -397,7 +397,13 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
         const ahead = startAhead(job, pod);
         // an attach made is finished, also after a signal: its record and network-status must match it
         const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
-        if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
+        if (o.annotateError) {
+          const e = annotateFailure(job, o, o.annotateError);
+          // attached, its pod deleted meanwhile: neither attached (its pod is gone) nor a failure of the attach — counted
+          // apart, with the cni-gc that frees what stays (the single-pod command's exit 3, which the batch's code keeps)
+          if (e instanceof NotFoundError) throw new CountedApart('attached but its pod was deleted meanwhile', e, `\`${gcCommandLine(job.flags)}\` frees what stays`);
+          throw e;
+        }
         return o;
       },
       (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,

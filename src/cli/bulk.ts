@@ -26,9 +26,22 @@ import { withUserSelector } from './targets.js';
  * How a pod of the batch ended. done: its change is made. failed: it failed by itself (or its rollback failed).
  * stopped: the user's signal stopped it in flight and its change was undone (attach) or its record stays (detach).
  * not started: the signal came before it began, or before it changed anything. unknown: a second signal quit the
- * command while the pod ran (its state is what its node and records say: cni-list tells).
+ * command while the pod ran (its state is what its node and records say: cni-list tells). apart: neither done nor a
+ * failure of the change (CountedApart: an attach made whose pod was deleted meanwhile), counted apart.
  */
-export type PodState = 'done' | 'failed' | 'stopped' | 'not started' | 'unknown';
+export type PodState = 'done' | 'failed' | 'stopped' | 'not started' | 'unknown' | 'apart';
+
+/**
+ * Thrown by a batch's pod whose outcome is neither its change done nor a failure of it — an attach made whose pod was
+ * deleted meanwhile (the single-pod command's exit 3, README "Exit codes"): the batch counts it apart from the done
+ * and the failed, under `what` ("attached but its pod was deleted meanwhile"), with `hint` (what to run: "`kubectl
+ * cni-gc …` frees what stays") in its summary; its exit code is `cause`'s, and the batch's the first problem's.
+ */
+export class CountedApart extends Error {
+  constructor(readonly what: string, override readonly cause: CniAttachError, readonly hint: string) {
+    super(cause.message);
+  }
+}
 
 export interface PodOutcome<T> {
   pod: string;
@@ -43,6 +56,8 @@ export interface PodOutcome<T> {
   stop?: { signal: string; left: LeftByStop };
   /** For a pod that failed by itself: what its failure left, where its error says (CniAttachError.left). */
   left?: LeftByStop;
+  /** For a pod counted apart (state 'apart', CountedApart): what it is called, and what to run for it. */
+  apart?: { what: string; hint: string };
 }
 
 /** Thrown for a pod that the user's signal stopped before it changed anything (its look-up is not waited for). */
@@ -92,6 +107,7 @@ export function leftByStop(e: unknown): LeftByStop | undefined {
 }
 
 function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
+  if (e instanceof CountedApart) return { pod: id, ok: false, state: 'apart', error: describeError(e.cause), exitCode: exitCodeOf(e.cause), failure: e.cause, apart: { what: e.what, hint: e.hint } };
   const sig = stoppedBy(e);
   const left = leftByStop(e);
   const base = { pod: id, ok: false, error: describeError(e), exitCode: exitCodeOf(e), failure: e };
@@ -159,7 +175,7 @@ export async function forEachPod<T>(
       }
       out[i] = o;
       done++;
-      const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : `${o.state}: ${o.error}`;
+      const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : o.apart ? `${o.apart.what}: ${o.error}` : `${o.state}: ${o.error}`;
       io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
     }
   };
@@ -235,7 +251,7 @@ export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: 
     ? `${failed.length} failed (${someNames(failed, NAMED_ELSEWHERE)})${kept.length ? `, ${kept.length} ${words.failedRecorded!.what}${kept.length < failed.length ? ` (${someNames(kept, NAMED_ELSEWHERE)})` : ''}` : ''}`
     : undefined;
   const undo = words.failedRecorded && (kept.length || stoppedKept.length) ? words.failedRecorded.undo([...stoppedKept, ...kept], outcomes as PodOutcome<unknown>[]) : undefined;
-  const parts = [stopText(outcomes, words, true), failedText, undo].filter(Boolean);
+  const parts = [stopText(outcomes, words, true), failedText, ...apartTexts(outcomes, true), undo].filter(Boolean);
   return [done, ...parts].join('; ');
 }
 
@@ -250,14 +266,28 @@ export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: Sto
   if (failed.length === 0) return;
   const mine = failed.filter((o) => o.state === 'failed');
   const kept = failedRecorded(outcomes, words);
-  const keptText = kept.length ? `, ${kept.length} ${words.failedRecorded!.what}` : '';
+  // the pods counted apart, by count (not failures of the change: said as what they are)
+  const apart = apartTexts(outcomes, false);
+  const keptText = `${kept.length ? `, ${kept.length} ${words.failedRecorded!.what}` : ''}${apart.length ? `; ${apart.join('; ')}` : ''}`;
   const stop = stopText(outcomes, words, false);
   if (stop) {
     const sig = outcomes.find((o) => o.stop)!.stop!.signal;
     const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed${keptText}` : ''}`;
     throw new SomeFailedError(msg, new StoppedError(sig, msg));
   }
-  throw new SomeFailedError(`${verb} failed for ${failed.length} of ${outcomes.length} pods${keptText}`, failed[0]!.failure);
+  if (mine.length === 0 && apart.length) throw new SomeFailedError(`${verb}: ${apartTexts(outcomes, false, outcomes.length).join('; ')}`, failed[0]!.failure);
+  throw new SomeFailedError(`${verb} failed for ${mine.length} of ${outcomes.length} pods${keptText}`, failed[0]!.failure);
+}
+
+/**
+ * The groups of the pods counted apart (state 'apart'), one per `what`: "1 attached but its pod was deleted meanwhile
+ * (shop/web-3): `kubectl cni-gc` frees what stays" (`named`: the pods named, and the hint), else the counts alone;
+ * `of`: "1 of 7 pods attached but …".
+ */
+function apartTexts<T>(outcomes: PodOutcome<T>[], named: boolean, of?: number): string[] {
+  const by = new Map<string, PodOutcome<T>[]>();
+  for (const o of outcomes) if (o.state === 'apart' && o.apart) by.set(o.apart.what, [...(by.get(o.apart.what) ?? []), o]);
+  return [...by].map(([what, os]) => `${os.length}${of !== undefined ? ` of ${of} pods` : ''} ${what}${named ? ` (${someNames(os.map((o) => o.pod), NAMED_ELSEWHERE)}): ${os[0]!.apart!.hint}` : ''}`);
 }
 
 /**
@@ -298,7 +328,7 @@ export function quitReport<T>(io: Io, verb: string, words: StopWords, summary: (
  */
 export function batchRecord<T>(o: PodOutcome<T>, value: (v: T) => Record<string, unknown>): Record<string, unknown> {
   if (o.ok) return { pod: o.pod, ok: true, ...value(o.value!) };
-  return { pod: o.pod, ok: false, state: o.state, error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}), ...(o.left ? { left: o.left } : {}) };
+  return { pod: o.pod, ok: false, state: o.state, ...(o.apart ? { apart: o.apart.what } : {}), error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}), ...(o.left ? { left: o.left } : {}) };
 }
 
 /** How much of a repeated note batchNotes quotes when it counts it. */

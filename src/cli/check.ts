@@ -4,7 +4,7 @@ import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from 
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, listCommandLine, nameLine, printPlan, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { cutBySignal, describeError, exitCodeOf, main, stdio } from './main.js';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -101,10 +101,15 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
           const node = (await load.pods()).nodeWords(pod.node, deps.hostname());
           const { cache } = pod.executor ? p.on(pod.executor) : p;
           const held = (await cache.findWhere(p.ifname, pod.match)).length > 0;
+          // nothing of its own, but an earlier pod's of that name (replaced since): which, whether its sandbox still
+          // runs, and the cni-gc that frees it — not "nothing is attached" alone (a tryout's replaced pod)
+          const earlier = held ? undefined : await earlierPodsWords(flags, deps, api, pod, cache, p.ifname);
           throw new NotFoundError(
             held
               ? `${describe} has no running sandbox on ${node}: nothing to CHECK; what the cache holds of ${p.ifname} for it was attached to a sandbox that is gone (its interface went with it, its IPAM lease is still held): \`${ways.detach}\` frees it`
-              : `${describe} has no running sandbox on ${node}, and nothing is attached as ${p.ifname} in it (no cache entry under ${cache.named(`${cache.dir}/results`)}): nothing to CHECK`,
+              : earlier
+                ? `${earlier}; nothing to CHECK`
+                : `${describe} has no running sandbox on ${node}, and nothing is attached as ${p.ifname} in it (no cache entry under ${cache.named(`${cache.dir}/results`)}): nothing to CHECK`,
           );
         }
         if (pod.executor) on = { ...p, ...p.on(pod.executor) };
@@ -138,6 +143,9 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         // nothing in the cache dir read, while the cluster still records it there (a detach stopped after its DEL)
         const left = !hint && e instanceof NotFoundError && !gone.has(e) && lookedUp ? await recordLeftHint(api!, flags, lookedUp.namespace, lookedUp.name, lookedUp.pod?.metadata?.uid, p.cache.dir, req.ways?.detach ?? waysOut({ namespace: lookedUp.namespace, name: lookedUp.name }, p.ifname, flags).detach) : undefined;
         if (left) (e as Error).message += `; ${left}`;
+        // nothing of this pod's, while an earlier pod of its name (replaced since) left one: said, with its cni-gc
+        const earlier = !hint && !left && e instanceof NotFoundError && !gone.has(e) && lookedUp ? await earlierPodsWords(flags, deps, api!, lookedUp, on.cache, p.ifname, false) : undefined;
+        if (earlier) (e as Error).message += `; ${earlier}`;
         throw e;
       };
       if (flags.dryRun) {

@@ -11,7 +11,7 @@ import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine
 import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { attachRunsHere, connect, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, recordedCniPathNotes, someNames, unknownHint, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -492,7 +492,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
         const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;
         const none = outcomes.filter(nothing).length;
         const forgot = outcomes.filter((o) => o.ok && forgottenOf(o.value!).length > 0).map((o) => o.pod);
-        const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why)` : '';
+        const also = forgot.length ? `; forgotten in ${forgot.length} (${someNames(forgot)}): their DEL did not succeed, so ${job.p.ifname} and its IPAM lease may remain there (each pod's line says why, and which DELs ran)` : '';
         deps.io.out(`${batchSummary(outcomes, `${job.p.ifname} detached from ${n} of ${outcomes.length} pods${none ? `, ${none} had nothing attached` : ''}${also}`, words)}${otherCacheDirs(outcomes, flags, { namespace, selector: flags.all ? undefined : flags.selector })}\n`);
       }
       return true;
@@ -605,6 +605,9 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
         const would = await listRecords(api, flags.agentNamespace ?? 'kube-system').then((all) => attemptsOf(job, pod, all, cache.dir), () => []);
         const words = attemptsRemovedWords(p.ifname, would, true);
         if (words) deps.io.err(`note: ${words}\n`);
+        // nothing of this pod's, while an earlier pod of its name (replaced since) left one: said, with its cni-gc
+        const earlier = await earlierPodsWords(flags, deps, api, pod, cache, p.ifname);
+        if (earlier) deps.io.err(`note: ${earlier}\n`);
       }
       const where = pod ? podWhere(pod) : { netns: target!.gone ? '(gone)' : target!.netnsPath, containerId: target!.containerId };
       return printPlan(deps.io.out, flags.output, where, runs, pod?.executor, undefined, waits);
@@ -633,7 +636,11 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
       } else if (o.done.length === 0) {
         const rest = o.leftBehind ? leftBehindWords(o) : (attemptsRemovedWords(p.ifname, o.attemptsRemoved ?? []) ?? 'nothing to do');
         deps.io.err(`note: nothing is attached as ${p.ifname} in ${o.describe} (no cache entry under ${o.cache.named(`${o.cache.dir}/results`)}); ${rest}\n`);
-        if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
+        // an earlier pod of its name (replaced since) left one in this cache: said from it (whether its sandbox still
+        // runs, the cni-gc that frees it); else from the cluster's records of earlier pods
+        const earlier = pod && api ? await earlierPodsWords(flags, deps, api, pod, o.cache, p.ifname) : undefined;
+        if (earlier) deps.io.err(`note: ${earlier}\n`);
+        else if (pod?.pod && api) await earlierPodsRecords(job, pod.pod, p.ifname);
       } else if (flags.output === 'summary') {
         deps.io.out(`${lines(p.ifname, o).join('\n')}\n`);
       }

@@ -152,6 +152,12 @@ interface PassOutcome {
   busy: Left[];
   /** The attachments of live pods on other nodes, as recorded (after the reconciliation of the nodes visited). */
   alive: number;
+  /**
+   * Of `alive`, those judged by the API alone: records of live pods on nodes this gc did not read (not visited, or not
+   * reached) — kept because their pods exist; whether their sandbox still runs was not looked at (--node reads them).
+   * `nodes`: those nodes.
+   */
+  unread: { count: number; nodes: string[] };
   records: RecordChanges;
   /** Nodes asked for (--node) that could not be reached, or whose cache could not be read. */
   unreached: { node: string; error: unknown }[];
@@ -288,7 +294,7 @@ async function recordsPass(
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
   const { CACHE_KIND } = await import('../cni/cache.js');
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   // every record of another cache dir that gc would act on: a gone pod's, a live pod's unfinished attach (Elsewhere)
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching));
@@ -299,7 +305,15 @@ async function recordsPass(
   // (a live pod's record on another node than the API's for it is no attachment on that node: said, not counted)
   const misplaced = new Map(all.map((r) => [r, records.recordOnOtherNode(r, pods)] as const).filter((x): x is [AttachmentRecord, string] => x[1] !== undefined));
   for (const [r, why] of misplaced) out.mismatched.push({ record: r, node: r.node, why, configMap: records.recordName(r.node), key: r.key ?? records.recordKey(r.containerId, r.ifname) });
-  out.alive = all.filter((r) => !r.attaching && !r.interrupted && !misplaced.has(r) && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`)).length;
+  const byRecord = all.filter((r) => !r.attaching && !r.interrupted && !misplaced.has(r) && !records.recordedPodGone(r, live) && !here.has(`${r.containerId}/${r.ifname}`));
+  out.alive = byRecord.length;
+  // the nodes whose cache this pass read (reconcileNode): their live pods' records were judged there, the others' by
+  // the API alone (their pods exist), which is not "alive" checked (a tryout: "58 alive", a killed sandbox among them)
+  const nodesRead = new Set<string>([deps.hostname()]);
+  const unreadOf = () => {
+    const unread = byRecord.filter((r) => !nodesRead.has(r.node));
+    out.unread = { count: unread.length, nodes: [...new Set(unread.map((r) => r.node))].sort() };
+  };
   // the unfinished attaches of live pods recorded on other nodes (interrupted, or a write-ahead never settled): their
   // node is visited, where what it holds decides (reconcileNode: an intent whose lock is free is an interrupted attach,
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
@@ -314,7 +328,7 @@ async function recordsPass(
       await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
     }
   }
-  if (gone.length === 0 && goneElsewhere.length === 0 && asked.length === 0 && unfinished.length === 0) return out;
+  if (gone.length === 0 && goneElsewhere.length === 0 && asked.length === 0 && unfinished.length === 0) return (unreadOf(), out);
   const byNode = records.recordsByNode(gone);
   // the nodes of records of another cache dir are reached too: that node says whether it trusts that dir
   for (const n of [...asked, ...goneElsewhere.map((r) => r.node), ...unfinished.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
@@ -396,6 +410,7 @@ async function recordsPass(
           out.interfaceGone.push(...v.interfaceGone);
           out.mismatched.push(...v.mismatched.filter((m) => !out.mismatched.some((x) => x.key === m.key && x.node === m.node)));
           nodeRead = true;
+          nodesRead.add(node);
         } catch (e) {
           out.unreached.push({ node, error: e });
         }
@@ -547,7 +562,19 @@ async function recordsPass(
   } finally {
     endNotes();
   }
+  unreadOf();
   return out;
+}
+
+/**
+ * The summary's words for the live pods' attachments recorded on nodes gc did not read (PassOutcome.unread): not
+ * "alive" — only their pods' existence was asked (README "cni-gc": other nodes are judged by the API alone) — but
+ * kept, with the nodes and the --node that reads them: ", 58 kept (their pods exist; nodes not read: node-a, node-b:
+ * --node reads them)"; '' when none.
+ */
+function keptUnreadWords(unread: PassOutcome['unread']): string {
+  if (unread.count === 0) return '';
+  return `, ${unread.count} kept (their pods exist; node${unread.nodes.length === 1 ? '' : 's'} not read: ${someNames(unread.nodes)}: --node reads ${unread.nodes.length === 1 ? 'it' : 'them'})`;
 }
 
 /** A write-ahead record's attach, for gc's notes: "its attach (pid 123 on host laptop-2), begun at 2026-12-01T21:00:00Z,". */
@@ -983,14 +1010,16 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-gc').description(
     "Free what cni-attach attached to pods, sandboxes or namespaces that are gone (DEL through the cached chain frees the IPAM lease), then CNI GC for plugins that speak CNI 1.1; with a cluster, also delete the agent pods that killed commands left behind (finished, their command gone from this host, or past their deadline).",
   );
-  addClusterOptions(cmd);
-  addEngineOptions(cmd);
+  // its own options first: commander lists the option groups in the order of their first option, and kubectl's
+  // --help lists a command's own flags before the global ones (as cni-attach, cni-detach, cni-check, cni-list do)
   cmd.option('--dry-run', 'say what would be freed and which records would be added or removed; change nothing');
   cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds (attached by a version before records, or whose record could not be written); repeatable, or comma-separated", collectList);
   cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
   // gc's scope is every namespace already (it has no -n): -A is taken, as kubectl users type it, and changes nothing
   cmd.option('-A, --all-namespaces', 'every namespace: what cni-gc always covers (it has no -n); accepted, changes nothing');
   addOutputOptions(cmd, ['summary', 'json', 'yaml']);
+  addClusterOptions(cmd);
+  addEngineOptions(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -1164,6 +1193,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
 
     // the attachments the cluster records on other nodes, of pods that are gone: freed on their node
     let aliveElsewhere = 0;
+    // of those, the live pods' records of nodes this gc did not read: kept by the API alone, not checked (PassOutcome.unread)
+    let unread: PassOutcome['unread'] = { count: 0, nodes: [] };
     const changes = { added: [] as AttachmentRecord[], removed: [] as AttachmentRecord[] };
     const unreached: { node: string; error: unknown }[] = [];
     // entries of the records that are not valid (resolve/records.ts validateRecord): left alone, each said with the
@@ -1192,6 +1223,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         outcome.failed.push(...remote.failed);
         left.push(...remote.busy);
         aliveElsewhere = remote.alive;
+        unread = remote.unread;
         unreached.push(...remote.unreached);
         // the live pods' attachments of the nodes visited whose sandbox could not be looked up there: kept, said, exit 4
         unchecked.push(...remote.unchecked);
@@ -1268,8 +1300,10 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const verb = flags.dryRun ? 'would free' : 'freed';
     // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
     // could not be asked the others are not known, and the line says so rather than count them as none
-    const alive = valid.length + settled.alive.length - unchecked.length - classified.filter((c) => c.state === 'interface gone').length + aliveElsewhere;
-    const aliveSaid = clusterError ? `${alive} alive on this host (on other nodes: not known, the cluster could not be asked)` : `${alive} alive`;
+    // "alive" only of what was checked (this host's cache, the nodes read); the live pods' records of the nodes not
+    // read are kept by the API alone (their pods exist), counted apart with the --node that reads them
+    const alive = valid.length + settled.alive.length - unchecked.length - classified.filter((c) => c.state === 'interface gone').length + aliveElsewhere - unread.count;
+    const aliveSaid = clusterError ? `${alive} alive on this host (on other nodes: not known, the cluster could not be asked)` : `${alive} alive${keptUnreadWords(unread)}`;
     if (flags.output !== 'summary') {
       const rec = (s: Stale & { c: Classified }) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why });
       deps.io.out(await formatData({
@@ -1288,6 +1322,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         interfaceGone: interfaceGone.map((c) => ({ target: describeEntry(c), ifname: c.entry.ifName, network: c.entry.networkName, containerId: c.entry.containerId, reason: c.reason, clearCommand: clearIfGone(flags, c) })),
         // null: not known (the cluster could not be asked: what its records hold on other nodes is not)
         alive: clusterError ? null : alive,
+        // the live pods' attachments recorded on nodes not read: kept because their pods exist, not checked (--node)
+        keptUnread: unread.count,
+        keptUnreadNodes: unread.nodes,
         cniGc: outcome.gcNetworks,
         // networks whose CNI GC waited in vain for an ADD or DEL of theirs to end: left for a later cni-gc (not a failure)
         cniGcBusy: outcome.gcBusy.map((b) => ({ network: b.network, reason: b.why })),

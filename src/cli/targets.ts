@@ -350,6 +350,36 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
 }
 
 /**
+ * The words for what the cache at `cache` holds of `ifname` for earlier pods of the looked-up pod's name (another
+ * uid: the pod was deleted and made again under its name), when this pod itself has nothing there — undefined when it
+ * holds none. They say whether this pod has a running sandbox (none: not yet, or not any more), which earlier pod
+ * (uid) and sandbox each entry is of and whether that sandbox still runs on the pod's node (resolve/pod.ts
+ * earlierPodsEntries), and the cni-gc that frees them (it judges them by the same rule: DEL in that sandbox's network
+ * namespace while it runs, without one once it is gone; `--node` for a node other than this host, which a plain
+ * cni-gc reads only through a record of it). As cni-detach's note of the cluster's records of earlier pods. `lead`
+ * false: without the first part (this pod's sandbox, nothing attached in it), for a message that said it already.
+ */
+export async function earlierPodsWords(flags: CommonFlags, deps: Deps, api: KubeApi, pod: PodLookup, cache: ResultCache, ifname: string, lead = true): Promise<string | undefined> {
+  const uid = pod.pod?.metadata?.uid;
+  if (!pod.podExists || !uid) return undefined;
+  const { argsMatchPod, earlierPodsEntries } = await load.pods();
+  const entries = (await cache.findWhere(ifname, (e) => argsMatchPod(e.cniArgs, pod.namespace, pod.name))).map((f) => f.entry);
+  if (entries.length === 0 || entries.some((e) => pod.match(e))) return undefined;
+  const earlier = await earlierPodsEntries(pod, entries, await deps.runtimes(flags, api));
+  if (earlier.length === 0) return undefined;
+  const here = !pod.node || pod.node === deps.hostname();
+  const there = here ? `on this host (${deps.hostname()})` : `on node ${pod.node}`;
+  const now = pod.containerId !== undefined ? `runs in sandbox ${pod.containerId.slice(0, 12)}` : `has no running sandbox ${there} (not yet, or not any more)`;
+  const each = earlier.map((x) => {
+    const state = x.sandbox === 'runs' ? 'which still runs there' : x.sandbox === 'gone' ? 'which no longer runs there' : `which could not be looked up there (${describeError(x.sandbox)})`;
+    return `${ifname} of network ${x.entry.networkName} is of an earlier pod of that name (uid ${x.uid || '(none recorded)'}), attached to its sandbox ${x.entry.containerId.slice(0, 12)}, ${state}`;
+  });
+  const { gcCommandLine } = await import('./output.js');
+  const gc = `${gcCommandLine(flags)}${here ? '' : ` --node ${shellQuote(pod.node!)}`}`;
+  return `${lead ? `${pod.describe} (uid ${uid}) ${now}, and nothing is attached as ${ifname} in it; ` : ''}what the cache holds of ${ifname} for pod ${pod.namespace}/${pod.name}: ${each.join('; ')}: \`${gc}\` frees ${earlier.length === 1 ? 'it' : 'them'} (its DEL runs in that sandbox's network namespace while it runs, without one once it is gone)`;
+}
+
+/**
  * A dry run's "# target:" fields for a pod (cni-detach, cni-check): the pod, its node when reached by commands, and the
  * network namespace the plan runs in — for a pod that is gone, that of each sandbox of its entries that still runs
  * (PodLookup.resolved, known once the plan was made), '(none)' where none does.

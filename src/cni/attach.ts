@@ -355,6 +355,25 @@ export function mayRemain(ifname: string, where: string): string {
 }
 
 /**
+ * What a forced detach leaves of a record it forgot whose DEL did not succeed, in words. `dels` undefined: no DEL ran
+ * at all (no config to run it with, a plugin not found, its cached config unusable) — the link and the IPAM lease
+ * remain (nothing freed them), and `withConf` (the detach given the network's config, `--conf FILE`, which DELs from
+ * that config alone: detach) frees them once the plugins can run. Else the chain's DELs (last plugin first, as libcni
+ * runs them) that finished (`ran`) before the one that failed (`failed`), and those never run (`list`'s others): the
+ * link and the lease may remain (what the failed DEL did before it failed is not known).
+ */
+export function forcedRemains(ifname: string, where: string, network: string, list: NetworkConfigList | undefined, dels: { ran: string[]; failed: string } | undefined, withConf: string): string {
+  if (!dels) {
+    return `no DEL ran, so the link ${ifname} in ${where} and its IPAM lease remain; \`${withConf} --conf FILE\` (FILE: the config of network ${network || '(unknown)'}) runs its DEL once its plugins can run`;
+  }
+  const types = list ? [...list.plugins].reverse().map((p) => p.type) : [];
+  const notRun = types.slice(dels.ran.length + 1);
+  if (types.length <= 1) return `its DEL (plugin ${dels.failed}) failed: ${mayRemain(ifname, where)}`;
+  const said = (t: string[]) => t.join(', ');
+  return `of its chain's DELs (last plugin first) ${dels.ran.length ? `that of ${said(dels.ran)} ran, ` : ''}that of ${dels.failed} failed${notRun.length ? `, that of ${said(notRun)} did not run` : ''}: ${mayRemain(ifname, where)}`;
+}
+
+/**
  * The refusal of an ifname a record blocks: what blocks it (the message: "eth1 is already taken in pod shop/web-1: it
  * is attached (network blue)") and the way out (its `next`: "run cni-detach first (`CMD`; `CMD --force` if its DEL
  * keeps failing)"), which carries the user's own command lines.
@@ -814,6 +833,9 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     const key = keyOf({ ...entry, containerId: rt.containerId });
     const by = req.by ?? 'cni-detach';
     let removing = false;
+    // the DELs of its chain that finished, and (forced) which one failed: undefined while none ran (forcedRemains)
+    const ran: string[] = [];
+    let dels: { ran: string[]; failed: string } | undefined;
     const deleted = await held(ctx, () => withLock(ctx, cache, rt, req.describe, async (_lock, ctx) => {
       // a concurrent detach may have finished it (and a new attach begun) since we looked: read again under the lock
       if (!f.unreadable) {
@@ -827,7 +849,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         // commands it rides on the first DEL (exec/batch.ts), and its removal on the flush that removes the result
         if (!f.unreadable) await cache.markDeleting(key, by);
         try {
-          await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note), true);
+          await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note), true, ran);
         } catch (e) {
           // the lock the steps on a node were to take with the first DEL was held (exec/batch.ts): nothing ran, and
           // no DEL failed; the step-by-step try answers busy (optimistically). --force never forgets a record under
@@ -844,6 +866,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
             throw e;
           }
           delError = (e as Error).message;
+          dels = { ran: [...ran], failed: e instanceof PluginError ? e.plugin : list.plugins[list.plugins.length - 1 - ran.length]?.type ?? '?' };
         }
       }
       removing = true;
@@ -872,7 +895,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       fromIntent: intentOnly,
       ...(f.via ? { via: f.via } : {}),
       ...(req.force && f.file ? { file: f.file } : {}),
-      ...(req.force ? { forced: { ...(delError ? { delError } : {}), mayRemain: mayRemain(req.ifname, req.describe) } } : {}),
+      ...(req.force ? { forced: { ...(delError ? { delError } : {}), mayRemain: delError ? forcedRemains(req.ifname, req.describe, entry.networkName, list, dels, (req.ways ?? NO_WAYS).detach) : mayRemain(req.ifname, req.describe) } } : {}),
     });
   }
   return done;

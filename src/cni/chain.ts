@@ -268,11 +268,11 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
  * not a rollback): once the user's signal has come, no further plugin's DEL begins — a PluginError with stoppedBy for
  * the next one names the DELs that had finished (the record stays, and the same detach runs them again: DEL is
  * idempotent). A DEL that finished when the signal came counts as done (invoke.ts): when it was the chain's last, the
- * detach is whole.
+ * detach is whole. `finished` gets the type of each plugin whose DEL finished, in the order they ran (a forced detach
+ * says which ran before one failed: cni/attach.ts forcedRemains).
  */
-export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult?: JsonObject, stoppable = false): Promise<void> {
+export async function delChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeConf, prevResult?: JsonObject, stoppable = false, finished: string[] = []): Promise<void> {
   const prev = prevResult && atLeast(r.list.cniVersion, '0.4.0') ? prevResult : undefined;
-  const finished: string[] = [];
   for (let i = r.list.plugins.length - 1; i >= 0; i--) {
     const type = r.list.plugins[i]!.type;
     const sig = stoppable && finished.length > 0 ? ctx.interrupted?.() : undefined;

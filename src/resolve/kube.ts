@@ -300,11 +300,26 @@ export function upgradeRefusalSeen(req: import('node:http').ClientRequest, ws: o
 }
 
 /**
+ * What a pods/exec upgrade refused in plain text (no Kubernetes Status) means, by its code — blaming only what can
+ * answer that code: 403, `kubectl proxy`'s reject filter (k8s.io/kubectl pkg/proxy: a rejected path gets 403
+ * "Forbidden"; its default --reject-paths has ^/api/.*\/pods/.*\/exec); 431, request headers too large for whoever
+ * read them: the API server itself (Go's net/http answers it in plain text past its header limit) or a proxy in front
+ * of it; 407, a proxy that wants credentials of its own; any other, something in front of the API server (a proxy, a
+ * load balancer) that answered in its place. Returned with its leading ", " or ": ".
+ */
+function plainRefusalWords(code: number): string {
+  if (code === 403) return ", not a Kubernetes answer: a proxy in the way? `kubectl proxy` refuses pods/exec unless started with --reject-paths='^$' (its default rejects ^/api/.*/pods/.*/exec)";
+  if (code === 431) return ': the request\'s headers were too large for the API server or for a proxy in front of it (a long bearer token or client certificate header, many --as-group impersonation headers); nothing was run';
+  if (code === 407) return ', not a Kubernetes answer: a proxy in the way asks for credentials of its own (Proxy Authentication Required)';
+  return ', not a Kubernetes answer: something in front of the API server (a proxy, a load balancer) answered in its place';
+}
+
+/**
  * Map a failed pods/exec (exec, openExec) to our errors: an upgrade the API server refused is said as such, with what
  * it means — 403, this user may not create pods/exec in the agent's namespace (deploy/rbac.yaml grants it); 401, the
  * credentials were refused — not as a server that cannot be reached. An upgrade refused with something else than a
  * Kubernetes Status (no JSON: a proxy's plain text, as `kubectl proxy`'s reject filter answers pods/exec with 403
- * "Forbidden") is said as that, not blamed on RBAC. Exit 4 all the same (the node cannot be reached this way: README's
+ * "Forbidden") is said as that, not blamed on RBAC, and blamed only on what can answer its code (plainRefusalWords). Exit 4 all the same (the node cannot be reached this way: README's
  * exit codes); anything else as apiError.
  */
 export function execError(e: unknown, namespace: string, what: string, server: string): CniAttachError {
@@ -316,13 +331,14 @@ export function execError(e: unknown, namespace: string, what: string, server: s
     const name = STATUS_CODES[code];
     // not an ApiStatusError: no Status came, and no RBAC hint applies
     return new UnreachableError(
-      `${what}: the server at ${server} refused the pods/exec upgrade with a plain ${code}${name ? ` ${name}` : ''}${type ? ` (${type.split(';')[0]})` : ''}, not a Kubernetes answer: a proxy in the way? \`kubectl proxy\` refuses pods/exec unless started with --reject-paths='^$' (its default rejects ^/api/.*/pods/.*/exec)`,
+      `${what}: the server at ${server} refused the pods/exec upgrade with a plain ${code}${name ? ` ${name}` : ''}${type ? ` (${type.split(';')[0]})` : ''}${plainRefusalWords(code)}`,
       { cause: e, fix: { setting: 'server' } },
     );
   }
   const meaning: Record<number, [string, string]> = {
     401: ['Unauthorized', "it refused the credentials of the kubeconfig's user (expired or wrong: log in again, or see --context, --user, --token)"],
     403: ['Forbidden', `this user may not create pods/exec in namespace ${namespace}, which the agent runtime needs (deploy/rbac.yaml grants it)`],
+    431: ['Request Header Fields Too Large', "the request's headers were too large for it (a long bearer token, many --as-group impersonation headers)"],
   };
   const [reason, why] = meaning[code] ?? [undefined, undefined];
   return new ApiStatusError(

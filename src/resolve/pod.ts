@@ -255,6 +255,37 @@ function elsewhere(ref: PodRef, runtimes: PodRuntime[], thisNode: string, cause?
   return cause ? new UnreachableError(message, { cause, fix }) : new NotFoundError(message, { fix });
 }
 
+/** What became of the sandbox an earlier pod's cache entry went into (earlierPodsEntries). */
+export interface EarlierEntry {
+  entry: CacheEntry;
+  /** The earlier pod's uid, as its CNI_ARGS recorded it ('' when they name none). */
+  uid: string;
+  /** 'runs': still running on the pod's node; 'gone': no longer; else the error its look-up gave (not judged). */
+  sandbox: 'runs' | 'gone' | Error;
+}
+
+/**
+ * The entries of `entries` (a cache's of one ifname) that an earlier pod of the looked-up pod's namespace and name
+ * left — a pod of another uid, replaced since (deleted and made again under that name) — each with whether the
+ * sandbox it went into still runs on the pod's node, by the rule every command judges a sandbox with
+ * (runningSandboxOf, by the earlier pod's namespace, name and uid). [] for a pod that is gone (its entries are its own:
+ * lookupPodOf) or has no uid. Errors of a look-up are returned in `sandbox`, not thrown.
+ */
+export async function earlierPodsEntries(lookup: PodLookup, entries: CacheEntry[], runtimes: PodRuntime[]): Promise<EarlierEntry[]> {
+  const uid = lookup.pod?.metadata?.uid;
+  if (!lookup.podExists || !uid) return [];
+  const older = entries.filter((e) => argsMatchPod(e.cniArgs, lookup.namespace, lookup.name) && !argsMatchPod(e.cniArgs, lookup.namespace, lookup.name, uid));
+  return Promise.all(older.map(async (entry): Promise<EarlierEntry> => {
+    const old = new Map(entry.cniArgs ?? []).get('K8S_POD_UID') ?? '';
+    try {
+      const ref = { namespace: lookup.namespace, name: lookup.name, uid: old, ...(lookup.node ? { node: lookup.node } : {}) };
+      return { entry, uid: old, sandbox: (await runningSandboxOf(runtimes, ref, entry.containerId)) ? 'runs' : 'gone' };
+    } catch (e) {
+      return { entry, uid: old, sandbox: e as Error };
+    }
+  }));
+}
+
 /** What detach and check know about a pod that may be gone: how to find its cache entries and where DEL should run. */
 export interface PodLookup {
   namespace: string;
@@ -279,7 +310,8 @@ export interface PodLookup {
   /**
    * For a pod that is gone: the network namespace of the sandbox each cache entry went into, while it still runs on
    * the pod's node (runningSandboxOf), else '' (cni/attach.ts DetachRequest.netnsOf). `resolved`: what it answered,
-   * by container id (for a dry run's target line).
+   * by container id (for a dry run's target line). For a live pod with no running sandbox: '' for a DEL (said in a
+   * note, once per sandbox, only of an entry found), a NotFoundError for a CHECK.
    */
   netnsOf?: (e: CacheEntry, command: 'DEL' | 'CHECK') => Promise<string>;
   resolved?: Map<string, string>;
@@ -407,11 +439,25 @@ export async function lookupPodOf(
   }
   const node = pod.spec?.nodeName;
   if (!found) {
-    note(node
-      ? `${describe} has no running sandbox on ${nodeWords(node, thisNode)}: what the cache recorded for it belongs to a sandbox that is gone (a DEL runs without its network namespace)`
-      : `${describe} is not scheduled on any node (${pod.status?.phase ?? 'Pending'}): it has no sandbox; using what this host's cache recorded for it`);
+    // said only of what the cache records of this pod (its uid), once per sandbox, as the DEL of it is about to run or
+    // be planned: a pod with nothing recorded gets no note (a batch's pods never attached), nor does a CHECK, which
+    // runs nothing without a sandbox (cli/check.ts says so in its error)
+    const said = new Set<string>();
+    const netnsOf = async (e: CacheEntry, command: 'DEL' | 'CHECK'): Promise<string> => {
+      const id = e.containerId.slice(0, 12);
+      if (command === 'CHECK') {
+        throw new NotFoundError(`${describe} has no running sandbox on ${nodeWords(node, thisNode)}: nothing to CHECK; the sandbox ${id} its ${e.ifName} went into is gone`);
+      }
+      if (!said.has(e.containerId)) {
+        said.add(e.containerId);
+        note(node
+          ? `${describe} has no running sandbox on ${nodeWords(node, thisNode)}: the sandbox ${id} its ${e.ifName} went into is gone, and its interface with it; DEL runs without a network namespace, to free its IPAM lease`
+          : `${describe} is not scheduled on any node (${pod.status?.phase ?? 'Pending'}): it has no sandbox; DEL of the ${e.ifName} this host's cache recorded for it (sandbox ${id}) runs without a network namespace`);
+      }
+      return '';
+    };
     const executor = await nodeExecutorOf(runtimes, node, session);
-    return { namespace, name, podExists: true, pod, netns: '', match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}) };
+    return { namespace, name, podExists: true, pod, netns: '', match, describe, netnsOf, ...(executor ? { executor } : {}), ...(node ? { node } : {}) };
   }
   const executor = found.sandbox.executor;
   return { namespace, name, podExists: true, pod, containerId: found.sandbox.id, netns: found.sandbox.netnsPath, match, describe, ...(executor ? { executor } : {}), ...(node ? { node } : {}), ...(found.sandbox.links ? { links: found.sandbox.links } : {}) };

@@ -152,7 +152,7 @@ describe('attach to pods through the API and Docker', () => {
     await d.getContainer(p1.sandboxId).remove({ force: true });
     const r = await runCli('detach', w.args('web-1', '--ifname', 'eth1'));
     expectOk(r);
-    expect(r.stderr).toMatch(/^note: pod shop\/web-1 has no running sandbox on this host \(\S+\): what the cache recorded for it belongs to a sandbox that is gone/m);
+    expect(r.stderr).toMatch(/^note: pod shop\/web-1 has no running sandbox on this host \(\S+\): the sandbox [0-9a-f]{12} its eth1 went into is gone, and its interface with it; DEL runs without a network namespace, to free its IPAM lease$/m);
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(statusOf('web-1').map((e) => e.interface)).toEqual(['eth0']);
     expect((await attachmentFiles(w.ws.cacheDir)).filter((f) => f.startsWith('results/'))).toEqual([]);

@@ -240,8 +240,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const g = await runCli('gc', w.gcArgs);
     expectOk(g);
     expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod is gone \(node node-b\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
-    // web-1, attached on node-a, counts as alive though this laptop's cache is empty
-    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    // web-1, attached on node-a, is kept (its pod exists; node-a not read: not called alive) though this laptop's cache is empty
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
     // its sandbox still runs: DEL ran in its namespace, so no address is left there whose lease was freed
     expect((await sh(['nsenter', '-t', String(w.pids['web-2']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode).not.toBe(0);
     // only node-b was visited: one agent, there, deleted again
@@ -1011,7 +1011,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     for (const dry of [['--dry-run'], []]) {
       const g = await runCli('gc', [...w.gcArgs, '--node', 'node-b', ...dry]);
       expectOk(g);
-      expect(g.stdout).toBe(`gc: ${dry.length ? 'would free' : 'freed'} 0 stale attachments, 1 alive`);
+      expect(g.stdout).toBe(`gc: ${dry.length ? 'would free' : 'freed'} 0 stale attachments, 0 alive, 1 kept (their pods exist; node not read: node-a: --node reads it)`);
       expect(g.stderr).toMatch(/^note: node node-b's cache holds net1 of pod shop\/web-1 \(network \S+\): pod shop\/web-1 \(uid uid-web-1\) runs on node node-a, not on node node-b, whose cache holds this entry: .*; not counted, freed or recorded on node node-b$/m);
     }
     expect(recordKeys()).toEqual(keys);
@@ -1177,6 +1177,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(g);
     expect(g.stderr).toContain(`note: the record ${badKey} of ConfigMap kube-system/cni-attach-node-node-a is not valid, so it is left alone: pod name "web-1'; touch /tmp/x; '" is not a DNS subdomain (RFC 1123: at most 253 of a-z, 0-9, '-' and '.'); \`${removal}\` removes it`);
     expect(recordKeys().sort()).toEqual([badKey, key].sort());
+    // web-1's record: its pod exists, node-a not read by a plain gc — kept, not "alive"
+    expect(g.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
 
     // the printed command, run by kubectl where there is one, removes it
     const kubectl = ['/usr/bin/kubectl', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'kubectl'))].find((p) => existsSync(p));
@@ -1235,7 +1237,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(dry);
     expect(dry.stderr).toContain(note);
     expect(dry.stdout.split('\n').filter((l) => l.startsWith('would free'))).toEqual([expect.stringMatching(/^would free net1 of pod shop\/web-3 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there/)]);
-    expect(dry.stdout).toMatch(/^gc: would free 1 stale attachment, 2 alive$/m);
+    expect(dry.stdout).toMatch(/^gc: would free 1 stale attachment, 1 alive, 1 kept \(their pods exist; node not read: node-b: --node reads it\)$/m);
     await web1Stays();
     expect(await leases(w.ws.dataDir)).toHaveLength(3);
 
@@ -1243,14 +1245,14 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(j);
     const out = JSON.parse(j.stdout) as { freed: { target: string }[]; alive: number; records: { mismatched: { key: string; why: string; removeCommand: string }[] } };
     expect(out.freed.map((f) => f.target)).toEqual(['pod shop/web-3']);
-    expect(out.alive).toBe(2);
+    expect(out).toMatchObject({ alive: 1, keptUnread: 1, keptUnreadNodes: ['node-b'] });
     expect(out.records.mismatched).toEqual([expect.objectContaining({ key, removeCommand: removal, why: expect.stringContaining(why) })]);
 
     const g = await runCli('gc', w.gcArgs);
     expectOk(g);
     expect(g.stderr).toContain(note);
     expect(g.stdout.split('\n').filter((l) => l.startsWith('freed'))).toEqual([expect.stringMatching(/^freed net1 of pod shop\/web-3 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there/)]);
-    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 2 alive$/m);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive, 1 kept \(their pods exist; node not read: node-b: --node reads it\)$/m);
     await web1Stays();
     // the gone pod's attachment went, in its sandbox's namespace (the interface with its lease)
     expect((await leases(w.ws.dataDir)).map((x) => x.containerId).sort()).toEqual([`web-1-${lab.prefix}`, `web-2-${lab.prefix}`]);
@@ -1526,7 +1528,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(g);
     expect(g.stdout.split('\n')).toEqual([
       expect.stringMatching(/^recorded net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in the cluster$/),
-      'gc: freed 0 stale attachments, 3 alive, 1 record added',
+      'gc: freed 0 stale attachments, 1 alive, 2 kept (their pods exist; node not read: node-b: --node reads it), 1 record added',
     ]);
     expect(posts()).toEqual(['node-a']);
     expect(api.listPods('kube-system')).toEqual([]);
@@ -1546,7 +1548,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const freed = await runCli('gc', w.gcArgs);
     expectOk(freed);
     expect(freed.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/m);
-    expect(freed.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect(freed.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive, 1 kept \(their pods exist; node not read: node-b: --node reads it\)$/m);
     expect(posts()).toEqual(['node-a']);
     expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-2-${lab.prefix}`]);
     expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
@@ -1599,7 +1601,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect((JSON.parse(l.stdout) as { items: { pod: string; state: string }[] }).items.map((x) => `${x.pod} ${x.state}`)).toEqual(['web-1 attached', 'web-2 pod gone']);
     const g = await asNobody('gc', w.gcArgs);
     expectOk(g);
-    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
     expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-1-${lab.prefix}`]);
     // still refused: a directory of another user (not root, not this one), and one group or others may write
     await chown(w.laptopCache, 1000, 1000);
@@ -1626,7 +1628,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
       const dry = await asNobody('gc', [...w.gcArgs, '--dry-run']);
       expectOk(dry);
       expect(dry.stderr).toMatch(said);
-      expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 1 alive$/m);
+      expect(dry.stdout).toMatch(/^gc: would free 0 stale attachments, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
     }
     // with cni-attach/locks 0700 too (root's attaches make it so): what cannot be read is a note, the cluster's rows
     // still listed (before: "error: cannot use the CNI cache … (reading locks: EACCES, permission denied); see
@@ -1643,7 +1645,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     for (const dry of [['--dry-run'], []]) {
       const g = await asNobody('gc', [...w.gcArgs, ...dry]);
       expectOk(g);
-      expect(g.stdout).toMatch(/^gc: (would free|freed) 0 stale attachments, 1 alive$/m);
+      expect(g.stdout).toMatch(/^gc: (would free|freed) 0 stale attachments, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
       if (!dry.length) expect(g.stderr).toMatch(locksNote);
     }
     const checked = await asNobody('check', ['web-1', '--ifname', 'net1', ...w.common]);
@@ -1772,14 +1774,14 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     const dry = await runCli('gc', ['--node', 'node-b', '--dry-run', ...w.gcArgs]);
     expectOk(dry);
     expect(dry.stdout.split('\n').filter((l) => l.startsWith('would free'))).toEqual([expect.stringMatching(/^would free net1 of pod shop\/web-2 \(network \S+\): the pod's sandbox is gone \(node node-b\)$/)]);
-    expect(dry.stdout).toMatch(/^gc: would free 1 stale attachment, 1 alive$/m);
+    expect(dry.stdout).toMatch(/^gc: would free 1 stale attachment, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
     expect(await leases(w.ws.dataDir)).toHaveLength(2);
     expect(recordKeys()).toHaveLength(2);
 
     const g = await runCli('gc', ['--node', 'node-b', ...w.gcArgs]);
     expectOk(g);
     expect(g.stdout).toMatch(/^freed net1 of pod shop\/web-2 \(network \S+\): the pod's sandbox is gone \(node node-b\)$/m);
-    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 1 alive$/m);
+    expect(g.stdout).toMatch(/^gc: freed 1 stale attachment, 0 alive, 1 kept \(their pods exist; node not read: node-a: --node reads it\)$/m);
     expect((await leases(w.ws.dataDir)).map((x) => x.containerId)).toEqual([`web-1-${lab.prefix}`]);
     expect(await nodeResults(w.ws.dir, 'node-b')).toEqual([]);
     expect(recordKeys()).toHaveLength(1);

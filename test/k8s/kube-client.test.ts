@@ -170,6 +170,24 @@ describe('kubectl conventions of the client', () => {
     }
   });
 
+  it('a plain refusal is blamed only on what can answer its code: 431 on headers too large (the API server or a proxy), never on kubectl proxy\'s --reject-paths (which answers 403)', async () => {
+    for (const [code, plain, tail] of [
+      [431, '431 Request Header Fields Too Large', ": the request's headers were too large for the API server or for a proxy in front of it (a long bearer token or client certificate header, many --as-group impersonation headers); nothing was run"],
+      [407, 'Proxy Authentication Required', ', not a Kubernetes answer: a proxy in the way asks for credentials of its own (Proxy Authentication Required)'],
+      [502, 'Bad Gateway', ', not a Kubernetes answer: something in front of the API server (a proxy, a load balancer) answered in its place'],
+      [404, 'not found', ', not a Kubernetes answer: something in front of the API server (a proxy, a load balancer) answered in its place'],
+    ] as const) {
+      for (const how of ['exec', 'openExec'] as const) {
+        api.failNext({ pathIncludes: '/exec' }, { code, plain: `${plain}\n` });
+        const e = await (how === 'exec' ? kube.exec('default', 'web-0', 'app', ['true'], '') : kube.openExec!('default', 'web-0', 'app', ['cat'])).catch((x: unknown) => x);
+        expect(e, how).toBeInstanceOf(UnreachableError);
+        expect((e as Error).message, `${how} ${code}`).toMatch(new RegExp(`refused the pods/exec upgrade with a plain ${code} `));
+        expect((e as Error).message.endsWith(tail), `${how} ${code}: ${(e as Error).message}`).toBe(true);
+        expect((e as Error).message).not.toMatch(/kubectl proxy|reject-paths|rbac/);
+      }
+    }
+  });
+
   it('createPodEvent writes a core/v1 Event on the pod that kubectl describe shows', async () => {
     const pod = await kube.getPod('default', 'web-0');
     await kube.createPodEvent(pod, { type: 'Normal', reason: 'AddedInterface', message: 'Add eth1 [198.18.0.5/24] from default/br' }, 'node-1');

@@ -113,7 +113,7 @@ describe('kind 1: every record can be cleared', () => {
     const forced = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '--force']);
     expectOk(forced);
     expect(forced.stdout.trim()).toMatch(
-      new RegExp(`^eth1 forgotten in netns ${netnsPath(ns)} \\(network ${net}\\): DEL did not succeed \\(plugin macvlan failed on DEL.*\\); removed its cache file cni-attach/intents/${net}-${cid}-eth1; the link eth1 in netns \\S+ and its IPAM lease may remain if no DEL freed them$`),
+      new RegExp(`^eth1 forgotten in netns ${netnsPath(ns)} \\(network ${net}\\): DEL did not succeed \\(plugin macvlan failed on DEL.*\\); removed its cache file cni-attach/intents/${net}-${cid}-eth1; its DEL \\(plugin macvlan\\) failed: the link eth1 in netns \\S+ and its IPAM lease may remain if no DEL freed them$`),
     );
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect(await listRows(ws.cacheDir)).toEqual([]);

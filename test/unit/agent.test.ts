@@ -374,7 +374,7 @@ describe('--runtime auto from a host with no runtime of its own', () => {
     // the sandbox goes away on the node
     w.node.tools.set('ctr', (argv) => (argv[3] === 'tasks' ? { stdout: 'TASK PID STATUS\n' } : { stdout: '' }));
     expect(await w.cli(detachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
-    expect(w.stderr()).toContain('note: pod shop/far-1 has no running sandbox on node node-9: what the cache recorded for it belongs to a sandbox that is gone');
+    expect(w.stderr()).toContain('note: pod shop/far-1 has no running sandbox on node node-9: the sandbox sb-far its eth1 went into is gone, and its interface with it; DEL runs without a network namespace, to free its IPAM lease');
     const del = w.node.calls.find((c) => c.command === 'DEL')!;
     expect(del.env).toMatchObject({ CNI_CONTAINERID: 'sb-far', CNI_IFNAME: 'eth1' });
     expect([...w.node.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);

@@ -77,20 +77,42 @@ describe('cni-detach --force: what each failure leaves', () => {
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
   });
 
-  it('what a plugin refuses is forgotten, saying DEL did not succeed and what may remain (exit 0): it fails, it is missing, it timed out', async () => {
-    const cases: [string, (w: Awaited<ReturnType<typeof attached>>) => void, RegExp][] = [
-      ['fails', (w) => onDel(w, () => ({ code: 1, stderr: 'gone wrong' })), /DEL did not succeed \(plugin bridge failed on DEL: exited with code 1: gone wrong\)/],
-      ['missing', (w) => void w.exec.plugins.delete('/opt/cni/bin/bridge'), /DEL did not succeed \(CNI plugin "bridge" not found in \/opt\/cni\/bin, \/usr\/lib\/cni on fake node\)/],
-      ['timed out', (w) => onDel(w, () => ({ code: null, timedOut: true })), /DEL did not succeed \(plugin bridge failed on DEL: timed out after \S+ and was killed with its process group\)/],
+  it('what a plugin refuses is forgotten, saying DEL did not succeed and what remains (exit 0): it fails, it timed out (may remain), it is missing (no DEL ran: they remain, and the --conf FILE detach that frees them)', async () => {
+    const ran = /; removed its cache file results\/net-f+-eth1; its DEL \(plugin bridge\) failed: the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them\n$/;
+    const cases: [string, (w: Awaited<ReturnType<typeof attached>>) => void, RegExp, RegExp][] = [
+      ['fails', (w) => onDel(w, () => ({ code: 1, stderr: 'gone wrong' })), /DEL did not succeed \(plugin bridge failed on DEL: exited with code 1: gone wrong\)/, ran],
+      // before: "… may remain if no DEL freed them", though no DEL had run
+      ['missing', (w) => void w.exec.plugins.delete('/opt/cni/bin/bridge'), /DEL did not succeed \(CNI plugin "bridge" not found in \/opt\/cni\/bin, \/usr\/lib\/cni on fake node\)/,
+        /; removed its cache file results\/net-f+-eth1; no DEL ran, so the link eth1 in pod shop\/web-1 and its IPAM lease remain; `kubectl cni-detach web-1 -n shop --ifname eth1 --conf FILE` \(FILE: the config of network net\) runs its DEL once its plugins can run\n$/],
+      ['timed out', (w) => onDel(w, () => ({ code: null, timedOut: true })), /DEL did not succeed \(plugin bridge failed on DEL: timed out after \S+ and was killed with its process group\)/, ran],
     ];
-    for (const [, make, said] of cases) {
+    for (const [, make, said, remains] of cases) {
       const w = await attached();
       make(w);
       expect(await w.cli(detachCommand, [...target, '--force'])).toBe(0);
       expect(w.stdout()).toMatch(said);
-      expect(w.stdout()).toMatch(/; removed its cache file results\/net-f+-eth1; the link eth1 in pod shop\/web-1 and its IPAM lease may remain if no DEL freed them\n$/);
+      expect(w.stdout()).toMatch(remains);
+      expect(w.stdout()).not.toMatch(/no DEL ran.*may remain|may remain.*no DEL ran/);
       expect(w.exec.files.has(entry)).toBe(false);
       expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    }
+  });
+
+  it('a chain whose DEL failed part-way: the line says which DELs ran, which failed and which did not run (last plugin first)', async () => {
+    const chain = JSON.stringify({ cniVersion: '1.0.0', name: 'net', plugins: [{ type: 'bridge' }, { type: 'tuning' }, { type: 'portmap' }] });
+    for (const [failing, said] of [
+      ['tuning', "of its chain's DELs (last plugin first) that of portmap ran, that of tuning failed, that of bridge did not run: the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them"],
+      ['portmap', "of its chain's DELs (last plugin first) that of portmap failed, that of tuning, bridge did not run: the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them"],
+      ['bridge', "of its chain's DELs (last plugin first) that of portmap, tuning ran, that of bridge failed: the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them"],
+    ] as const) {
+      const w = world({ stdin: chain });
+      for (const t of ['tuning', 'portmap']) w.exec.addPlugin(`/opt/cni/bin/${t}`, (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(c.stdin.prevResult) } : {}));
+      expect(await w.cli(attachCommand, [...target, '--conf', '-']), w.stderr()).toBe(0);
+      const runs: string[] = [];
+      for (const t of ['bridge', 'tuning', 'portmap']) w.exec.addPlugin(`/opt/cni/bin/${t}`, (c) => (c.command === 'DEL' ? (runs.push(t), t === failing ? { code: 1, stderr: 'no' } : {}) : {}));
+      expect(await w.cli(detachCommand, [...target, '--force']), w.stderr()).toBe(0);
+      expect(w.stdout()).toMatch(new RegExp(`; ${said.replace(/[()]/g, '\\$&')}\n$`));
+      expect(runs).toEqual(['portmap', 'tuning', 'bridge'].slice(0, ['portmap', 'tuning', 'bridge'].indexOf(failing) + 1));
     }
   });
 
@@ -101,8 +123,8 @@ describe('cni-detach --force: what each failure leaves', () => {
       w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'DEL' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;') ? { code: 1, stderr: 'gone wrong' } : {}));
       expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--force', ...output]), w.stderr()).toBe(0);
       const why = 'DEL did not succeed (plugin bridge failed on DEL: exited with code 1: gone wrong)';
-      const mayRemain = 'the link eth1 in pod shop/web-2 and its IPAM lease may remain if no DEL freed them';
-      expect(w.stderr()).toMatch(new RegExp(`^\\[\\d/3\\] shop/web-2: forgotten eth1: ${why.replace(/[()]/g, '\\$&')}; ${mayRemain}$`, 'm'));
+      const mayRemain = 'its DEL (plugin bridge) failed: the link eth1 in pod shop/web-2 and its IPAM lease may remain if no DEL freed them';
+      expect(w.stderr()).toMatch(new RegExp(`^\\[\\d/3\\] shop/web-2: forgotten eth1: ${why.replace(/[()]/g, '\\$&')}; ${mayRemain.replace(/[()]/g, '\\$&')}$`, 'm'));
       expect(w.stderr()).toMatch(/^\[\d\/3\] shop\/web-1: detached eth1$/m);
       expect(w.stderr()).not.toMatch(/web-2: detached/);
       if (output.length) {
@@ -110,7 +132,7 @@ describe('cni-detach --force: what each failure leaves', () => {
         expect(out.find((r) => r.pod === 'shop/web-2')).toEqual({ pod: 'shop/web-2', ok: true, detached: [], forgotten: [{ network: 'net', delError: why.slice('DEL did not succeed ('.length, -1), mayRemain }] });
         expect(out.find((r) => r.pod === 'shop/web-1')).toEqual({ pod: 'shop/web-1', ok: true, detached: ['net'] });
       } else {
-        expect(w.stdout()).toBe('eth1 detached from 2 of 3 pods; forgotten in 1 (shop/web-2): their DEL did not succeed, so eth1 and its IPAM lease may remain there (each pod\'s line says why)\n');
+        expect(w.stdout()).toBe('eth1 detached from 2 of 3 pods; forgotten in 1 (shop/web-2): their DEL did not succeed, so eth1 and its IPAM lease may remain there (each pod\'s line says why, and which DELs ran)\n');
       }
       // forgotten all the same: the node's records and the cluster's
       expect([...w.exec.files.keys()].filter((k) => k.includes('/results/'))).toEqual([]);

@@ -427,7 +427,7 @@ describe('events say what the failed attach left, as the CLI does, without the u
     w.exec.addPlugin('/opt/cni/bin/bridge', () => ({ code: 1, stderr: 'gone wrong' }));
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--force'])).toBe(0);
     expect(w.kube.events.slice(1).map((e) => [e.type, e.reason, e.message])).toEqual([
-      ['Warning', 'FailedRemoveInterface', 'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: gone wrong); its record was forgotten (forced): the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them'],
+      ['Warning', 'FailedRemoveInterface', 'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: gone wrong); its record was forgotten (forced): its DEL (plugin bridge) failed: the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them'],
     ]);
   });
   it('a forced detach whose DEL error names a path in the cache dir: the event says <cache dir>, the terminal the path', async () => {
@@ -440,7 +440,7 @@ describe('events say what the failed attach left, as the CLI does, without the u
     expect(w.stdout()).toContain('DEL did not succeed (plugin bridge failed on DEL: exited with code 1: failed to open /tmp/mine/networks/net/lock: EIO)');
     const removed = w.kube.events.filter((e) => e.reason === 'FailedRemoveInterface');
     expect(removed.map((e) => e.message)).toEqual([
-      'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: failed to open <cache dir>/networks/net/lock: EIO); its record was forgotten (forced): the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them',
+      'Remove eth1 from net failed (plugin bridge failed on DEL: exited with code 1: failed to open <cache dir>/networks/net/lock: EIO); its record was forgotten (forced): its DEL (plugin bridge) failed: the link eth1 in pod shop/web-1 and its IPAM lease may remain if no DEL freed them',
     ]);
   });
 });

@@ -725,10 +725,13 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     put(w.node2, 'db-2', C); // live, unrecorded
     put(w.node2, 'db-3', E, true); // gone (no such pod), an intent alone, unrecorded
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: G })); // live, nothing on the node
-    // without --node: no record of a gone pod, so no node is visited
+    // without --node: no record of a gone pod, so no node is visited: db-2's record is kept because its pod exists,
+    // not checked on node-2 — not "alive" (before: "1 alive", and a tryout's sandbox killed there was among them)
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.reached).toEqual([]);
-    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive$/m);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 kept \(their pods exist; node not read: node-2: --node reads it\)$/m);
+    expect(await w.cli(gcCommand, ['-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 0, keptUnread: 1, keptUnreadNodes: ['node-2'] });
 
     const before = [...w.node2.files.keys()].sort();
     expect(await w.cli(gcCommand, ['--node', 'node-2', '--dry-run'])).toBe(0);
@@ -747,6 +750,8 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const out = JSON.parse(w.stdout()) as { freed: { target: string }[]; alive: number; records: { added: { target: string; node: string }[]; removed: { target: string }[] } };
     expect(out.freed.map((f) => f.target)).toEqual(['pod shop/db-3']);
     expect(out.alive).toBe(1);
+    // node-2 read: nothing kept unread
+    expect(out).toMatchObject({ keptUnread: 0, keptUnreadNodes: [] });
     expect(out.records.added).toEqual([expect.objectContaining({ target: 'pod shop/db-2', node: 'node-2', ifname: 'net1', network: 'net', containerId: C })]);
     expect(out.records.removed).toEqual([expect.objectContaining({ target: 'pod shop/db-2', containerId: G })]);
     expect(await keys(w.kube)).toEqual(['node-2/db-2/c']);
@@ -925,7 +930,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const list = w.kube.listPods.bind(w.kube);
     w.kube.listPods = async (ns, sel) => (await list(ns, sel)).filter((p) => p.metadata!.name !== 'db-4');
     expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
-    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 1 alive/m);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 kept \(their pods exist; node not read: node-2: --node reads it\)/m);
     expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
     expect(await keys(w.kube)).toEqual(['node-2/db-4/c']);
     // the same pod deleted for real: freed, its record gone
@@ -1499,7 +1504,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(await recorded(w)).toEqual(['db-4/net1']);
     // nothing left
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 kept (their pods exist; node not read: node-2: --node reads it)\n');
   });
 
   it('a live pod\'s attachment on a visited node whose interface is gone from its sandbox is not alive: counted apart, as on this host (its sandbox looked up there, its links read)', async () => {
@@ -1668,7 +1673,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     expect((await row())!.reason).toBeUndefined();
     // nothing more to do
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 kept (their pods exist; node not read: node-2: --node reads it)\n');
   });
 
   it('a write-ahead of an interface a settled record already names (another attach of it): cni-gc neither settles it over that record nor counts it alive twice; kept while its command may run, forgotten after; cni-list shows it as another attach, then not at all (tryout: "2 alive", since rewritten)', async () => {
@@ -1766,7 +1771,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       expect(row).toMatchObject({ state: 'attached' });
       expect(row.reason).toBeUndefined();
       expect(await w.cli(gcCommand, [])).toBe(0);
-      expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+      expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 kept (their pods exist; node not read: node-2: --node reads it)\n');
     }
   });
 
