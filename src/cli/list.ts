@@ -912,7 +912,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
  * --no-cluster: the kubeconfig read as kubectl reads it for a command that sends no request (`kubectl create …
  * --dry-run=client`), when it decides something: the namespace (no -n, no -A), or a selection flag given (--kubeconfig,
  * --context, --cluster is refused with --no-cluster, --user) that must name something in it — so a typo is refused
- * (exit 2: `no context named "nosuch" in the kubeconfig …`, kubectl: `error: context "nosuch" does not exist`), never
+ * (exit 2: `context "nosuch" does not exist (kubeconfig …)`, as kubectl's `error: context "nosuch" does not exist`), never
  * silently unused, and the rows' commands carry only flags that work. No request is made (the client is made, not
  * used). Returns the context's namespace; undefined when nothing is to be read, or no kubeconfig exists at all (the
  * on-node use: `default`). Errors: connect's others (exit 2; 4 for a $KUBECONFIG naming no file that exists).

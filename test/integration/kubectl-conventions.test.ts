@@ -265,6 +265,37 @@ describe('kubeconfigs and TLS that kubectl refuses, refused the same (exit 2, be
     }
   });
 
+  it("a --context, --cluster or --user the kubeconfig does not define, or a current-context naming nothing: client-go's words as kubectl 1.32 prints them, our exit 2, no request, on every command, also with --server", { timeout: 120_000 }, async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const gone = await kubeconfigFile({ current: 'gone', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const rows: [string[], string, string][] = [
+      [['--kubeconfig', kc, '--context', 'nosuch'], `error: context "nosuch" does not exist (kubeconfig ${kc}); see --context`, 'error: context "nosuch" does not exist'],
+      [['--kubeconfig', kc, '--cluster', 'nosuch'], `error: cluster "nosuch" does not exist (kubeconfig ${kc}); see --cluster`, 'error: cluster "nosuch" does not exist'],
+      [['--kubeconfig', kc, '--user', 'nosuch'], `error: auth info "nosuch" does not exist (kubeconfig ${kc}); see --user`, 'error: auth info "nosuch" does not exist'],
+      [['--kubeconfig', gone], `error: context was not found for specified context: gone (the current-context of kubeconfig ${gone}); name one it defines (--context)`, 'Error in configuration: context was not found for specified context: gone'],
+    ];
+    for (const [flags, ours, theirs] of rows) {
+      for (const extra of [[], ['-s', api.url]]) {
+        // every command without --server; cni-list with it (the same code path, one run)
+        const listed = extra.length ? await cni(['-A', ...flags, ...extra]) : undefined;
+        const runs = listed ? [['list', listed.exitCode, listed.stderr, api.requests.length] as const] : await everyCommand(flags);
+        for (const [tool, code, stderr, requests] of runs) {
+          expect([tool, code, requests], stderr).toEqual([tool, 2, 0]);
+          expect(stderr, `${tool} ${flags.join(' ')} ${extra.join(' ')}`).toBe(ours);
+        }
+        if (KUBECTL) {
+          // the words kubectl prints where it reads the kubeconfig without asking the server (the tester's command) …
+          const k = await kubectl(['create', 'cm', 'x', '--from-literal=a=b', '--dry-run=client', ...flags, ...extra]);
+          expect([k.exitCode, k.stderr], flags.join(' ')).toEqual([1, theirs]);
+          // … and it asks nothing of the server either way (get: ConfirmUsable's words for --context; exit 1)
+          const g = await kubectl(['get', 'pods', ...flags, ...extra]);
+          expect(g.exitCode, g.stderr).toBe(1);
+          expect(podLists('kubectl')).toEqual([]);
+        }
+      }
+    }
+  });
+
   it('a certificate-authority that cannot be read names where it came from: the flag, or the kubeconfig file', async () => {
     const missing = join(dir, 'nonexist.crt');
     const r = await cni(['-l', 'app=none', '-s', api.url, '--token', api.token, '--certificate-authority', missing]);

@@ -185,7 +185,7 @@ describe('kubectl cni-gc', () => {
   it('a kubeconfig that cannot be used (a --context, --cluster or --user it does not define, --kubeconfig missing, $KUBECONFIG naming no file) or a bad flag value: refused before anything is freed, never a local-only gc', async () => {
     const { UnreachableError, UsageError } = await import('../../src/errors.js');
     const cases: [string[], Error | undefined, number, RegExp][] = [
-      [['--context', 'nosuch'], new UsageError('no context named "nosuch" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: no context named "nosuch" in the kubeconfig \(\/home\/me\/\.kube\/config\); see --context\n$/],
+      [['--context', 'nosuch'], new UsageError('context "nosuch" does not exist (kubeconfig /home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: context "nosuch" does not exist \(kubeconfig \/home\/me\/\.kube\/config\); see --context\n$/],
       [['--kubeconfig', '/nonexistent'], new UsageError('kubeconfig /nonexistent: no such file', { fix: { setting: 'kubeconfig' } }), 2, /^error: kubeconfig \/nonexistent: no such file; see --kubeconfig\n$/],
       [[], new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4, /^error: none of the kubeconfig files/],
       [['--request-timeout', 'abc'], undefined, 2, /^error: invalid argument "abc" for "--request-timeout" flag: time: invalid duration "abc"\nSee 'kubectl cni-gc --help' for usage\.\n$/],

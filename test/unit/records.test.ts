@@ -1218,7 +1218,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']);
     const kube = w.deps.kube;
     for (const [error, code] of [
-      [new UsageError('no context named "nope" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
+      [new UsageError('context "nope" does not exist (kubeconfig /home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
       [new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4],
     ] as const) {
       w.deps.kube = async () => {
