@@ -708,7 +708,7 @@ describe('kubectl cni-list', () => {
     expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+\S+\s+interface gone\s+yes\s+ffffffffffff\s+link deleted, lease still held$/);
     expect(w.stderr()).toBe('note: to clear web-1 eth1 (interface gone): `kubectl cni-detach web-1 -n shop --ifname eth1`\n');
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'wide', '--no-headers'])).toBe(0);
-    expect(w.stdout()).toMatch(/\snode-1\s+link deleted, lease still held; cni-detach frees its lease\n$/);
+    expect(w.stdout()).toMatch(/\snode-1\s+\/var\/lib\/cni\s+link deleted, lease still held; cni-detach frees its lease\n$/);
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout()).items[0].clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth1');
     expect(w.stderr()).toBe(''); // json carries it: no note
@@ -794,6 +794,7 @@ describe('kubectl cni-list', () => {
           pod: 'web-1', node: 'node-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
           reason: 'its sandbox ffffffffffff is not running here any more (the pod was restarted?); the IPAM lease is still held: cni-gc frees it',
           clearCommand: 'kubectl cni-gc',
+          cacheDir: '/var/lib/cni',
         },
       ],
     });
