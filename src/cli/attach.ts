@@ -67,6 +67,8 @@ function writeAhead(job: Job, pod: Pod): Ahead {
       const until = writeAheadUntil(Date.now(), job.conf.list.plugins.length, job.p.ctx.timeoutMs, parseRequestTimeout(job.flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT), rollbackTimeoutMs(job.p.ctx.timeoutMs));
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
+        // --no-annotate: its missing network-status entry is on purpose (cni-list gives no advice for it, cni-gc writes none)
+        ...(job.flags.annotate === false ? { noAnnotate: true } : {}),
         // the name its network-status entry will carry, when not the network's: what cni-gc writes if this command goes before it does
         ...(job.conf.statusName !== job.conf.list.name ? { status: job.conf.statusName } : {}),
         by: { host: thisHost.host, pid: thisHost.pid, ...(start !== undefined ? { start } : {}) },
@@ -143,7 +145,7 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
     // no right to write records (403): the write-ahead was refused already; the same request again would only fail again
     if (refused instanceof ApiStatusError && refused.status === 403) throw refused;
     const m = pod.metadata!;
-    const at = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: outcome.containerId, ...records.delPathsOf(job.flags) };
+    const at = { namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: outcome.containerId, ...records.delPathsOf(job.flags), ...(job.flags.annotate === false ? { noAnnotate: true } : {}) };
     await records.addRecord(job.api!, recordsNamespace(job), 'attached' in outcome
       ? records.attachmentRecord(at, { result: outcome.attached.result })
       : { ...records.attachmentRecord(at, { interrupted: true }), ...(outcome.why ? { why: outcome.why } : {}) }, pending);

@@ -445,7 +445,7 @@ async function recordsPass(
             }
             if (v.state === 'finished') {
               const held = v.held;
-              const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}) };
+              const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}), ...(r.noAnnotate ? { noAnnotate: true } : {}) };
               const record = records.attachmentRecord(at, { result: held.entry.result });
               // and the bookkeeping that attach does before it: its event and the pod's network-status entry
               const networkStatus = await finishAttachBookkeeping(flags, deps, api, r, held.entry.result!, pods);
@@ -596,12 +596,13 @@ type NetworkStatusDone = 'written' | 'to write' | { error: string };
  * and its k8s.v1.cni.cncf.io/network-status entry (named AttachmentRecord.status, else the network, from the result the
  * node holds), through updatePodAnnotation as attach writes it — when the live pod's (`pods`, same uid) network-status
  * does not name the interface yet (an attach killed before it wrote it), its command is not one of this host that
- * still runs (that attach writes it itself) and --no-annotate was not given. undefined: nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
+ * still runs (that attach writes it itself) and --no-annotate was given neither to this gc nor to that attach (its
+ * record's noAnnotate). undefined: nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
  * the same: the attachment stands; the same cni-attach writes it, as cni-list says).
  */
 async function finishAttachBookkeeping(flags: GcFlags, deps: Deps, api: KubeApi, r: AttachmentRecord, result: unknown, pods: Pod[]): Promise<NetworkStatusDone | undefined> {
   const pod = pods.find((p) => p.metadata?.namespace === r.namespace && p.metadata?.name === r.pod && p.metadata?.uid === r.uid);
-  if (!pod || flags.annotate === false) return undefined;
+  if (!pod || flags.annotate === false || r.noAnnotate) return undefined;
   const ns = await load.networkStatus();
   if (ns.namesInterface(pod.metadata?.annotations?.[ns.NETWORK_STATUS], r.ifname)) return undefined;
   // its command still running here (between its unlock and its network-status write): that attach writes it itself

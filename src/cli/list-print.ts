@@ -4,9 +4,11 @@
  *   (default)      a table; the NAMESPACE column only with -A; --no-headers drops the header line; REASON (last, as
  *                  kubectl get events puts MESSAGE last: the one column with spaces) says in a few words why a record
  *                  is not plainly attached, as kubectl get pods puts a reason in STATUS (CrashLoopBackOff)
- *   -o wide        the same with more columns (the full container id, NODE) and a REASON that also says what clears it
+ *   -o wide        the same with more columns (the full container id, NODE, CACHE-DIR) and a REASON that also says what
+ *                  clears it
  *   -o name        one `attachment/<pod>.<ifname>` per line (kubectl's resource/name form)
  *   -o json|yaml   a `List` (apiVersion v1, kind List, items), each item an `Attachment` with metadata.name/namespace
+ *                  and cacheDir (every row that has one, /var/lib/cni too)
  *   -o jsonpath=T  the List through a kubectl jsonpath template (./jsonpath.ts)
  *
  * and, when nothing matched, "No resources found in <ns> namespace." (or "No resources found" with -A) on stderr for
@@ -61,6 +63,12 @@ export interface Row {
    * `--node N --dry-run` reads its node first, when its node was not read — for one note grouping such rows.
    */
   removal?: { configMap: string; keyJson: string; patch: (keysJson: string[]) => string; readFirst?: string };
+  /**
+   * The libcni cache dir on its node that holds what its DEL needs (the --cache-dir its attach was given: the cluster's
+   * record's AttachmentRecord.cacheDir, /var/lib/cni when it names none; this host's rows: the dir cni-list read),
+   * normalized; undefined for a row of no cache (an invalid record). -o wide's CACHE-DIR, -o json's cacheDir.
+   */
+  cacheDir?: string;
 }
 
 export const LIST_FORMATS = ['table', 'wide', 'name', 'json', 'yaml', 'jsonpath=TEMPLATE'];
@@ -114,6 +122,9 @@ export function asList(rows: Row[]): { apiVersion: 'v1'; kind: 'List'; metadata:
       ...(r.reason ? { reason: r.reason } : {}),
       ...(r.clear ? { clearCommand: r.clear } : {}),
       ...(r.annotated !== undefined ? { annotated: r.annotated } : {}),
+      // every row's, the default too: a field of the object, not a difference from a default (kubectl -o json prints
+      // a pod's defaulted fields, restartPolicy: Always, as set)
+      ...(r.cacheDir !== undefined ? { cacheDir: r.cacheDir } : {}),
     })),
   };
 }
@@ -169,8 +180,9 @@ function table(rows: Row[], o: PrintOptions): string {
     ['STATE', (r) => r.state],
     ['ANNOTATED', (r) => (r.annotated === undefined ? '<unknown>' : r.annotated ? 'yes' : 'no')],
     ['CONTAINER', (r) => (wide ? r.containerId : r.containerId.slice(0, 12))],
-    // as kubectl get pods -o wide adds NODE
-    ...(wide ? [['NODE', (r: Row) => r.node] as [string, (r: Row) => string]] : []),
+    // as kubectl get pods -o wide adds NODE; and where on it the attachment's cache is (the --cache-dir its
+    // cni-detach and cni-check take)
+    ...(wide ? ([['NODE', (r: Row) => r.node], ['CACHE-DIR', (r: Row) => r.cacheDir ?? '<none>']] as [string, (r: Row) => string][]) : []),
     ['REASON', (r) => reasonCell(r, wide)],
   ];
   const head = cols.map(([h]) => h);

@@ -63,6 +63,8 @@ function annotated(c: Classified): boolean | undefined {
  */
 /** The cache dir a row's record names when recordedCacheDir gives one (for the notes of rows that name no command yet). */
 const recordedDirOf = new WeakMap<Row, { dir: string; node: string }>();
+/** The rows whose record says they were attached with --no-annotate (AttachmentRecord.noAnnotate): see unannotated. */
+const noAnnotateRows = new WeakSet<Row>();
 
 export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, flags: ReachFlags = {}, now = Date.now(), command?: 'running' | 'gone' | 'past'): Row {
   // the commands printed for it read the cache dir it names (a cni-gc of another dir keeps the record, a cni-detach
@@ -71,7 +73,8 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
   // pasted one works the first time (an outside tester's pasted cni-detach said "give --cache-dir …", exit 3, and the
   // REASON's cni-gc kept the record)
   const other = recordedCacheDir(r, flags);
-  const row = recordRowOf(r, live, recordReach(r, flags), now, command);
+  const row = { ...recordRowOf(r, live, recordReach(r, flags), now, command), cacheDir: r.cacheDir ?? DEFAULT_CACHE_DIR };
+  if (r.noAnnotate) noAnnotateRows.add(row);
   if (!other) return row;
   const hint = `--cache-dir ${other}: its record's (not checked here)`;
   const out: Row = {
@@ -81,6 +84,7 @@ export function recordRow(r: AttachmentRecord, live: Pod | undefined | null, fla
     ...(row.clear ? { clearHint: row.clearHint ? `${row.clearHint}; ${hint}` : hint } : {}),
   };
   recordedDirOf.set(out, { dir: other, node: r.node });
+  if (r.noAnnotate) noAnnotateRows.add(out);
   return out;
 }
 
@@ -236,7 +240,24 @@ export function mismatchedRow(
     clear: removeKeyCommandLine(flags, agentNamespace, configMap, JSON.stringify(key)),
     ...(nodeRead ? {} : { clearHint: `\`${gc} --node ${r.node} --dry-run\` first reads what node ${r.node} holds and says whether the record matches it` }),
     removal: { configMap, keyJson: JSON.stringify(key), patch: (keys) => removeKeysCommandLine(flags, agentNamespace, configMap, keys), ...(nodeRead ? {} : { readFirst: gc }) },
+    cacheDir: r.cacheDir ?? DEFAULT_CACHE_DIR,
   };
+}
+
+/**
+ * A plainly attached row (no REASON of its own) whose cache dir is not the one this cni-list reads (`--cache-dir`, or
+ * the default): said in REASON, with the --cache-dir that its cni-detach and cni-check take — else it reads as one of
+ * that dir's, and the cni-detach pasted with cni-list's flags finds nothing there (exit 3: an outside tester's). The row
+ * is changed in place.
+ */
+function inOtherCacheDir(r: Row, flags: ReachFlags): void {
+  const listed = cacheDirOf(flags.cacheDir ?? DEFAULT_CACHE_DIR);
+  if (r.cacheDir === undefined || r.cacheDir === listed || r.state !== 'attached' || r.brief !== undefined) return;
+  const flag = r.cacheDir === DEFAULT_CACHE_DIR ? `no --cache-dir (the default, ${DEFAULT_CACHE_DIR})` : `--cache-dir ${r.cacheDir}`;
+  Object.assign(r, {
+    brief: `in cache dir ${r.cacheDir}`,
+    reason: `its attach kept it in cache dir ${r.cacheDir} on node ${r.node}, not in the one this cni-list reads (${listed}): its cni-detach and cni-check take ${flag}`,
+  });
 }
 
 /**
@@ -357,6 +378,7 @@ export function toRow(c: Classified, flags: ReachFlags = {}): Row {
     ...(c.brief ? { brief: c.brief } : {}),
     ...clearing(c, flags),
     ...(a !== undefined ? { annotated: a } : {}),
+    cacheDir: cacheDirOf(flags.cacheDir ?? DEFAULT_CACHE_DIR),
   };
 }
 
@@ -365,10 +387,21 @@ export function toRow(c: Classified, flags: ReachFlags = {}): Row {
  * no): said in REASON, with what writes it — the same cni-attach again, which finds the interface attached, runs no
  * plugin and writes the entry (cli/attach.ts annotate; the config as a placeholder: no record keeps it). Its attach
  * ended between its result and that write (killed: the tryout's kill -9 of a batch), the write failed (said then), it
- * was attached with --no-annotate, or someone removed the entry. The row is changed in place.
+ * was attached with --no-annotate, or someone removed the entry. A row whose record says --no-annotate
+ * (AttachmentRecord.noAnnotate) gets no advice: REASON `attached with --no-annotate`, nothing to clear (the cni-attach
+ * again would write the entry the user opted out of). The row is changed in place.
  */
 function unannotated(r: Row, flags: ReachFlags, readOnNode: boolean): void {
   if (r.state !== 'attached' || r.annotated !== false || r.brief !== undefined || r.namespace === '-') return;
+  if (noAnnotateRows.has(r)) {
+    // its record says --no-annotate: the entry is missing on purpose, nothing to clear (a cni-attach again, the
+    // advice before, would write the entry the user opted out of: an outside tester's)
+    Object.assign(r, {
+      brief: 'attached with --no-annotate',
+      reason: `attached with --no-annotate: the pod's k8s.v1.cni.cncf.io/network-status was left alone on purpose, so it does not name ${r.ifname}; nothing to clear`,
+    });
+    return;
+  }
   if (!readOnNode && r.node !== '<none>') {
     // only the cluster's record says attached: a cni-detach killed after its DEL and its network-status update, before
     // it removed the record, leaves the same row as an attach killed before that update — and the same cni-attach
@@ -410,6 +443,7 @@ function lockRow(l: { file: string; why: string }, flags: ReachFlags): Row {
     brief: l.why,
     remedy: 'the next command or cni-gc removes it',
     clear: gcCommandLine(flags),
+    cacheDir: cacheDirOf(flags.cacheDir ?? DEFAULT_CACHE_DIR),
   };
 }
 
@@ -805,7 +839,12 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       // the pods listed cover the pod it names: its namespace (-n, or -A), and with -l the pods selected
       const covered = selected ? selected.has(`${r.namespace}/${r.pod}`) : !!flags.allNamespaces || r.namespace === namespace;
       const v = recordsModule ? recordVerdict(recordsModule, r, everyHere, deps.hostname(), covered ? podList : undefined) : undefined;
-      if (v && 'here' in v) continue; // this host's cache holds it as recorded: its own row stands for it
+      if (v && 'here' in v) {
+        // this host's cache holds it as recorded: its own row stands for it (attached with --no-annotate, as it says)
+        const own = r.noAnnotate ? local.find((x) => x.containerId === r.containerId && x.ifname === r.ifname) : undefined;
+        if (own) noAnnotateRows.add(own);
+        continue;
+      }
       if (v) {
         if (wantedRecord(r) || (v.held && wantedRecord({ namespace: v.held.namespace, pod: v.held.name }))) {
           remote.push(mismatchedRow(r as AttachmentRecord & { key: string }, v.mismatch, { agentNamespace, configMap: recordsModule!.recordName(r.node) }, flags, v.held, v.nodeRead));
@@ -861,6 +900,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     // cluster's record says (their network-status advice needs their node: unannotated)
     const readOnNode = new Set<Row>([...local, ...toJudge.map((j) => j.row), ...aheads.map((j) => j.row)]);
     for (const r of [...local, ...remote]) unannotated(r, flags, readOnNode.has(r));
+    for (const r of remote) inOtherCacheDir(r, flags);
     const bad = invalid.map((r) => invalidRecordRow(r, agentNamespace, flags));
     // --node: the rows of those nodes only, as `kubectl get pods --field-selector spec.nodeName=N` (this host's cache
     // is this host's: its rows with --node naming it)
@@ -934,7 +974,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
  * --no-cluster: the kubeconfig read as kubectl reads it for a command that sends no request (`kubectl create …
  * --dry-run=client`), when it decides something: the namespace (no -n, no -A), or a selection flag given (--kubeconfig,
  * --context, --cluster is refused with --no-cluster, --user) that must name something in it — so a typo is refused
- * (exit 2: `no context named "nosuch" in the kubeconfig …`, kubectl: `error: context "nosuch" does not exist`), never
+ * (exit 2: `context "nosuch" does not exist (kubeconfig …)`, as kubectl's `error: context "nosuch" does not exist`), never
  * silently unused, and the rows' commands carry only flags that work. No request is made (the client is made, not
  * used). Returns the context's namespace; undefined when nothing is to be read, or no kubeconfig exists at all (the
  * on-node use: `default`). Errors: connect's others (exit 2; 4 for a $KUBECONFIG naming no file that exists).

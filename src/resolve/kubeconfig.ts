@@ -413,7 +413,9 @@ function inClusterPossible(env: LoadingRules['env']): boolean {
 /**
  * Resolve the config a command uses, as kubectl would (see the module comment).
  * Errors: UsageError (exit 2) for an explicit --kubeconfig that does not exist, an unreadable or malformed file, a
- * --context/--cluster/--user naming nothing; UnreachableError (exit 4) when $KUBECONFIG names only files that do not
+ * --context/--cluster/--user naming nothing (client-go's `context "x" does not exist`, `cluster "x" does not exist`,
+ * `auth info "x" does not exist`) or a current-context naming nothing (`context was not found for specified context: x`),
+ * also with --server; UnreachableError (exit 4) when $KUBECONFIG names only files that do not
  * exist ("none of the kubeconfig files $KUBECONFIG names exists (…)"), or no config exists at all ("no kubeconfig
  * found (…)": the one cli/targets.ts noClusterConfigured takes for "no cluster").
  */
@@ -435,16 +437,24 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
   const m = mergeKubeconfigs(docs);
 
   const contextName = o.context ?? m.currentContext;
+  // client-go's words (client_config.go getContext/getCluster/getAuthInfo: `context "x" does not exist`, as kubectl
+  // 1.32 prints them; ConfirmUsable's errContextNotFound for a current-context naming nothing), checked in its order
+  // (context, cluster, user) and whatever else is given: kubectl refuses a --cluster naming nothing also with --server,
+  // and a missing current-context also with --server or in a pod
+  const where = `(${docs.length ? `kubeconfig ${docs.map((d) => d.file).join(', ')}` : 'no kubeconfig file'})`;
   if (o.context !== undefined && !m.contexts.has(o.context)) {
-    throw new UsageError(`no context named "${o.context}" in the kubeconfig (${docs.map((d) => d.file).join(', ') || 'no files'})`, { fix: { setting: 'context' } });
+    throw new UsageError(`context "${o.context}" does not exist ${where}`, { fix: { setting: 'context' } });
+  }
+  if (o.context === undefined && contextName !== '' && !m.contexts.has(contextName)) {
+    throw new UsageError(`context was not found for specified context: ${contextName} (the current-context of ${where.slice(1)}`, {
+      fix: { setting: 'context', advice: 'name one it defines' },
+    });
   }
   const ctx = m.contexts.get(contextName)?.item ?? {};
   const clusterName = o.cluster ?? str(ctx.cluster) ?? '';
   const userName = o.user ?? str(ctx.user) ?? '';
-  if (o.cluster !== undefined && !m.clusters.has(o.cluster) && o.server === undefined) {
-    throw new UsageError(`no cluster named "${o.cluster}" in the kubeconfig`, { fix: { setting: 'cluster' } });
-  }
-  if (o.user !== undefined && !m.users.has(o.user)) throw new UsageError(`no user named "${o.user}" in the kubeconfig`, { fix: { setting: 'user' } });
+  if (o.cluster !== undefined && !m.clusters.has(o.cluster)) throw new UsageError(`cluster "${o.cluster}" does not exist ${where}`, { fix: { setting: 'cluster' } });
+  if (o.user !== undefined && !m.users.has(o.user)) throw new UsageError(`auth info "${o.user}" does not exist ${where}`, { fix: { setting: 'user' } });
   const cluster = clusterOptions(clusterName || 'cluster', m.clusters.get(clusterName), o);
   const extensions = m.clusters.get(clusterName)?.item.extensions;
   const execExtension = Array.isArray(extensions) ? extensions.find((x): x is Raw => isObj(x) && x.name === 'client.authentication.k8s.io/exec')?.extension : undefined;
@@ -467,9 +477,6 @@ export function resolveKubeconfig(rules: LoadingRules, o: KubeOverrides, files: 
     }
     const files = docs.map((d) => d.file).join(', ');
     if (contextName === '') throw new UsageError(`the kubeconfig (${files}) has no current-context`, { fix: { setting: 'context', advice: 'name one' } });
-    if (!m.contexts.has(contextName)) {
-      throw new UsageError(`the kubeconfig (${files}) names current-context "${contextName}", which it does not define`, { fix: { setting: 'context', advice: 'name one it defines' } });
-    }
     // client-go's words (validation.go validateContext, validateClusterInfo); kubectl then tries http://localhost:8080
     if (clusterName === '') throw new UsageError(`cluster was not specified for context "${contextName}" (kubeconfig ${files})`, { fix: { setting: 'cluster', advice: 'name the cluster, or give the server' } });
     if (!m.clusters.has(clusterName)) throw new UsageError(`cluster "${clusterName}" was not found for context "${contextName}" (kubeconfig ${files})`, { fix: { setting: 'cluster', advice: 'name a cluster it defines, or give the server' } });

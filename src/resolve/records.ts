@@ -86,6 +86,12 @@ export interface AttachmentRecord {
   /** The attach's --cache-dir when not /var/lib/cni: where its node keeps its result and intent (DEL reads them). */
   cacheDir?: string;
   /**
+   * true: attached with --no-annotate — the pod's k8s.v1.cni.cncf.io/network-status left alone on purpose, so its
+   * missing entry is nothing to clear (cni-list gives no advice for it; cni-gc, settling its write-ahead, writes none).
+   * Absent: the entry was to be written (or a record of an older version).
+   */
+  noAnnotate?: boolean;
+  /**
    * On a write-ahead record: the name the attach gives its network in the pod's k8s.v1.cni.cncf.io/network-status when
    * that is not `network` (a NetworkAttachmentDefinition's NAMESPACE/NAME, as Multus names it): cni-gc, settling an
    * attach that finished without doing so, writes that entry by it. Absent: `network`.
@@ -164,7 +170,7 @@ export function safeJson(v: unknown): string {
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 /** The fields of a stored record (AttachmentRecord without its key). */
-const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'by', 'until', 'status'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'noAnnotate', 'by', 'until', 'status'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
 /** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
@@ -226,7 +232,8 @@ function normalPath(path: string): string {
  *  - ifname as the kernel and CNI take it (cni/env.ts validateIfName, as for --ifname); network and containerId by
  *    CNI's rule (libcni ValidateNetworkName; the spec's container id), containerId empty only while attaching, and
  *    their cache file name `<network>-<containerId>-<ifname>` no longer than NAME_MAX;
- *  - since (and until, on a write-ahead record only) RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both; why a string without control
+ *  - since (and until, on a write-ahead record only) RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both;
+ *    noAnnotate a boolean; why a string without control
  *    characters of at most 1024;
  *  - cniPath: absolute normalized directories joined by ':' (badRecordedPath), at most MAX_ARG_STRLEN in all (what a
  *    plugin's CNI_PATH can hold); cacheDir: one absolute normalized path. Empty is absent, as attach writes it.
@@ -277,7 +284,7 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   if (!UID.test(s.uid!)) return `uid ${shown(s.uid)} is not a Kubernetes uid (at most 128 of letters, digits, '-', '_', '.')`;
   if (!is(() => validateIfName(s.ifname!))) return `interface name ${shown(s.ifname)} is not one the kernel and CNI take (1-15 bytes; not . or ..; no '/', ':', '%' or whitespace)`;
   if (!is(() => validateNetworkName(s.network, 'record'))) return `network name ${shown(s.network)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
-  for (const f of ['attaching', 'interrupted'] as const) if (v[f] !== undefined && typeof v[f] !== 'boolean') return `its ${f} is ${shown(v[f])}, not true or false`;
+  for (const f of ['attaching', 'interrupted', 'noAnnotate'] as const) if (v[f] !== undefined && typeof v[f] !== 'boolean') return `its ${f} is ${shown(v[f])}, not true or false`;
   if (v.attaching === true && v.interrupted === true) return 'it is marked both attaching and interrupted';
   if (s.containerId === '' ? v.attaching !== true : !is(() => validateContainerId(s.containerId!))) {
     return s.containerId === '' ? 'its container id is empty, and it is not an attach in progress' : `container id ${shown(s.containerId)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
@@ -637,7 +644,7 @@ export async function removeRecordKeys(api: KubeApi, namespace: string, node: st
 }
 
 /** Who and what an attachment is, as a record names it (the rest of AttachmentRecord comes from its outcome). */
-export type RecordedAttachment = Pick<AttachmentRecord, 'namespace' | 'pod' | 'uid' | 'node' | 'ifname' | 'network' | 'containerId' | 'cniPath' | 'cacheDir'>;
+export type RecordedAttachment = Pick<AttachmentRecord, 'namespace' | 'pod' | 'uid' | 'node' | 'ifname' | 'network' | 'containerId' | 'cniPath' | 'cacheDir' | 'noAnnotate'>;
 
 /**
  * What a DEL of an attachment needs to find what its ADD used on its node, from the attach's flags: its --cni-path

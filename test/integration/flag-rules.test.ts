@@ -80,12 +80,12 @@ describe('cni-gc refuses a bad flag value or kubeconfig selection before it free
       [[...kc, '--request-timeout', 'abc'], /invalid argument "abc" for "--request-timeout" flag: time: invalid duration "abc"/],
       [[...kc, '--request-timeout', '0.1ms'], /--request-timeout 0\.1ms: less than 1ms/],
       [[...kc, '-v=abc'], /invalid argument "abc" for "-v, --v" flag: strconv\.ParseInt: parsing "abc": invalid syntax/],
-      [[...kc, '--context', 'nosuch'], /no context named "nosuch" in the kubeconfig/],
-      [[...kc, '--cluster', 'nosuch'], /no cluster named "nosuch" in the kubeconfig/],
-      [[...kc, '--user', 'nosuch'], /no user named "nosuch" in the kubeconfig/],
+      [[...kc, '--context', 'nosuch'], /context "nosuch" does not exist \(kubeconfig /],
+      [[...kc, '--cluster', 'nosuch'], /cluster "nosuch" does not exist \(kubeconfig /],
+      [[...kc, '--user', 'nosuch'], /auth info "nosuch" does not exist \(kubeconfig /],
       [['--kubeconfig', join(ws.dir, 'nonexistent')], /kubeconfig \S+\/nonexistent: no such file/],
       // no kubeconfig at all, but a context named: the user meant a cluster
-      [['--context', 'nosuch'], /no context named "nosuch" in the kubeconfig \(no files\)/],
+      [['--context', 'nosuch'], /context "nosuch" does not exist \(no kubeconfig file\)/],
       [['--request-timeout', 'abc'], /invalid argument "abc" for "--request-timeout" flag: time: invalid duration "abc"/],
     ];
     for (const [flags, message] of cases) {
@@ -207,9 +207,9 @@ describe('a flag that would have no effect with the rest of the command line is 
     for (const args of [['--cluster', 'x'], ['--cluster', 'x', '--no-cluster']]) expectCleanError(await list(args), 2, /^error: --cluster cannot be used with --no-cluster: give one of them/);
     // the selection: what kubectl refuses (`kubectl create … --dry-run=client --context nosuch`: context "nosuch" does not exist)
     const kc = await api.writeKubeconfig({ namespace: 'shop', contexts: [{ name: 'other-ns', namespace: 'other' }] });
-    expectCleanError(await list(['--context', 'nosuch']), 2, /^error: no context named "nosuch" in the kubeconfig \(no files\); see --context$/);
-    expectCleanError(await list(['--kubeconfig', kc, '--context', 'nosuch']), 2, /no context named "nosuch"/);
-    expectCleanError(await list(['--kubeconfig', kc, '--user', 'nosuch']), 2, /no user named "nosuch"/);
+    expectCleanError(await list(['--context', 'nosuch']), 2, /^error: context "nosuch" does not exist \(no kubeconfig file\); see --context$/);
+    expectCleanError(await list(['--kubeconfig', kc, '--context', 'nosuch']), 2, /context "nosuch" does not exist/);
+    expectCleanError(await list(['--kubeconfig', kc, '--user', 'nosuch']), 2, /auth info "nosuch" does not exist/);
     expectCleanError(await list(['--kubeconfig', join(ws.dir, 'nonexistent')]), 2, /kubeconfig \S+\/nonexistent: no such file/);
     // the context's namespace is the one listed (it was `default` whatever the kubeconfig said); no request made
     api.clearRequests();

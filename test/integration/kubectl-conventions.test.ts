@@ -265,6 +265,37 @@ describe('kubeconfigs and TLS that kubectl refuses, refused the same (exit 2, be
     }
   });
 
+  it("a --context, --cluster or --user the kubeconfig does not define, or a current-context naming nothing: client-go's words as kubectl 1.32 prints them, our exit 2, no request, on every command, also with --server", { timeout: 120_000 }, async () => {
+    const kc = await kubeconfigFile({ current: 'x', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const gone = await kubeconfigFile({ current: 'gone', clusters: [['c', api.url]], users: [['u', { token: api.token }]], contexts: [['x', 'c', 'u', 'shop']] });
+    const rows: [string[], string, string][] = [
+      [['--kubeconfig', kc, '--context', 'nosuch'], `error: context "nosuch" does not exist (kubeconfig ${kc}); see --context`, 'error: context "nosuch" does not exist'],
+      [['--kubeconfig', kc, '--cluster', 'nosuch'], `error: cluster "nosuch" does not exist (kubeconfig ${kc}); see --cluster`, 'error: cluster "nosuch" does not exist'],
+      [['--kubeconfig', kc, '--user', 'nosuch'], `error: auth info "nosuch" does not exist (kubeconfig ${kc}); see --user`, 'error: auth info "nosuch" does not exist'],
+      [['--kubeconfig', gone], `error: context was not found for specified context: gone (the current-context of kubeconfig ${gone}); name one it defines (--context)`, 'Error in configuration: context was not found for specified context: gone'],
+    ];
+    for (const [flags, ours, theirs] of rows) {
+      for (const extra of [[], ['-s', api.url]]) {
+        // every command without --server; cni-list with it (the same code path, one run)
+        const listed = extra.length ? await cni(['-A', ...flags, ...extra]) : undefined;
+        const runs = listed ? [['list', listed.exitCode, listed.stderr, api.requests.length] as const] : await everyCommand(flags);
+        for (const [tool, code, stderr, requests] of runs) {
+          expect([tool, code, requests], stderr).toEqual([tool, 2, 0]);
+          expect(stderr, `${tool} ${flags.join(' ')} ${extra.join(' ')}`).toBe(ours);
+        }
+        if (KUBECTL) {
+          // the words kubectl prints where it reads the kubeconfig without asking the server (the tester's command) …
+          const k = await kubectl(['create', 'cm', 'x', '--from-literal=a=b', '--dry-run=client', ...flags, ...extra]);
+          expect([k.exitCode, k.stderr], flags.join(' ')).toEqual([1, theirs]);
+          // … and it asks nothing of the server either way (get: ConfirmUsable's words for --context; exit 1)
+          const g = await kubectl(['get', 'pods', ...flags, ...extra]);
+          expect(g.exitCode, g.stderr).toBe(1);
+          expect(podLists('kubectl')).toEqual([]);
+        }
+      }
+    }
+  });
+
   it('a certificate-authority that cannot be read names where it came from: the flag, or the kubeconfig file', async () => {
     const missing = join(dir, 'nonexist.crt');
     const r = await cni(['-l', 'app=none', '-s', api.url, '--token', api.token, '--certificate-authority', missing]);
@@ -562,6 +593,39 @@ describe('cni-list output as kubectl get prints lists', () => {
       expect(JSON.parse((await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '-o', 'json', '--kubeconfig', api.kubeconfigPath])).stdout)).toMatchObject({ apiVersion: 'v1', kind: 'List', items: [] });
     }
   });
+  it("the records' cache dirs and --no-annotate through the binary: -o json cacheDir, -o wide CACHE-DIR, REASON for an attached row of another dir, no advice for a --no-annotate attach's missing network-status entry", async () => {
+    const { recordName, recordKey, RECORD_LABEL, RECORD_LABEL_VALUE } = await import('../../src/resolve/records.js');
+    const status = JSON.stringify([{ name: 'net', interface: 'net1' }]);
+    const recs: [string, string, Record<string, unknown>][] = [['a-1', '1'.repeat(64), {}], ['a-2', '2'.repeat(64), { cacheDir: '/tmp/x/cache2' }], ['a-3', '3'.repeat(64), { noAnnotate: true }]];
+    const data: Record<string, string> = {};
+    for (const [pod, cid, extra] of recs) {
+      api.addPod(makePod({ name: pod, namespace: 'dirs', uid: `uid-${pod}`, nodeName: 'node-a', annotations: extra.noAnnotate ? {} : { 'k8s.v1.cni.cncf.io/network-status': status } } as never));
+      data[recordKey(cid, 'net1')] = JSON.stringify({ kind: 'cniAttachRecordV1', namespace: 'dirs', pod, uid: `uid-${pod}`, node: 'node-a', ifname: 'net1', network: 'net', containerId: cid, since: '2026-12-02T10:00:00Z', addresses: ['198.18.5.2/24'], ...extra });
+    }
+    api.addConfigMap({ metadata: { name: recordName('node-a'), namespace: 'kube-system', labels: { [RECORD_LABEL]: RECORD_LABEL_VALUE } }, data } as never);
+    try {
+      const kc = ['--kubeconfig', api.kubeconfigPath, '-n', 'dirs'];
+      const json = await cni([...kc, '-o', 'json']);
+      expect(json.exitCode, show(json)).toBe(0);
+      const items = (JSON.parse(json.stdout) as { items: { pod: string; cacheDir: string; reason?: string; clearCommand?: string }[] }).items;
+      expect(items.map((i) => [i.pod, i.cacheDir])).toEqual([['a-1', '/var/lib/cni'], ['a-2', '/tmp/x/cache2'], ['a-3', '/var/lib/cni']]);
+      expect(items[1]!.reason).toMatch(/: its cni-detach and cni-check take --cache-dir \/tmp\/x\/cache2$/);
+      expect(items[2]).toMatchObject({ reason: expect.stringMatching(/^attached with --no-annotate: .*nothing to clear$/) });
+      expect(items[2]).not.toHaveProperty('clearCommand');
+      const table = await cni([...kc, '--no-headers']);
+      expect(table.exitCode, show(table)).toBe(0);
+      expect(table.stdout).toMatch(/^a-2\s.*\sattached\s+yes\s+\S+\s+in cache dir \/tmp\/x\/cache2$/m);
+      expect(table.stdout).toMatch(/^a-3\s.*\sattached\s+no\s+\S+\s+attached with --no-annotate$/m);
+      expect(table.stderr).toBe('');
+      const wide = await cni([...kc, '-o', 'wide']);
+      expect(wide.stdout).toMatch(/\sNODE\s+CACHE-DIR\s+REASON\n/);
+      expect(wide.stdout).toMatch(/^a-2\s.*\snode-a\s+\/tmp\/x\/cache2\s+in cache dir \/tmp\/x\/cache2$/m);
+    } finally {
+      api.deleteConfigMap('kube-system', recordName('node-a'));
+      for (const [pod] of recs) api.deletePod('dirs', pod);
+    }
+  });
+
   it('several pod names, as kubectl get pods a b: one table in the order given, a name given twice listed twice; a name nobody knows: the others\' rows, then its NotFound line (exit 3; kubectl: its rows, then its error, exit 1)', async () => {
     const { recordKey, recordName } = await import('../../src/resolve/records.js');
     const since = new Date().toISOString();

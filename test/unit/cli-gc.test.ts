@@ -185,7 +185,7 @@ describe('kubectl cni-gc', () => {
   it('a kubeconfig that cannot be used (a --context, --cluster or --user it does not define, --kubeconfig missing, $KUBECONFIG naming no file) or a bad flag value: refused before anything is freed, never a local-only gc', async () => {
     const { UnreachableError, UsageError } = await import('../../src/errors.js');
     const cases: [string[], Error | undefined, number, RegExp][] = [
-      [['--context', 'nosuch'], new UsageError('no context named "nosuch" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: no context named "nosuch" in the kubeconfig \(\/home\/me\/\.kube\/config\); see --context\n$/],
+      [['--context', 'nosuch'], new UsageError('context "nosuch" does not exist (kubeconfig /home/me/.kube/config)', { fix: { setting: 'context' } }), 2, /^error: context "nosuch" does not exist \(kubeconfig \/home\/me\/\.kube\/config\); see --context\n$/],
       [['--kubeconfig', '/nonexistent'], new UsageError('kubeconfig /nonexistent: no such file', { fix: { setting: 'kubeconfig' } }), 2, /^error: kubeconfig \/nonexistent: no such file; see --kubeconfig\n$/],
       [[], new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4, /^error: none of the kubeconfig files/],
       [['--request-timeout', 'abc'], undefined, 2, /^error: invalid argument "abc" for "--request-timeout" flag: time: invalid duration "abc"\nSee 'kubectl cni-gc --help' for usage\.\n$/],
@@ -708,7 +708,7 @@ describe('kubectl cni-list', () => {
     expect(w.stdout().split('\n')[1]).toMatch(/^web-1\s+eth1\s+net\s+\S+\s+interface gone\s+yes\s+ffffffffffff\s+link deleted, lease still held$/);
     expect(w.stderr()).toBe('note: to clear web-1 eth1 (interface gone): `kubectl cni-detach web-1 -n shop --ifname eth1`\n');
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'wide', '--no-headers'])).toBe(0);
-    expect(w.stdout()).toMatch(/\snode-1\s+link deleted, lease still held; cni-detach frees its lease\n$/);
+    expect(w.stdout()).toMatch(/\snode-1\s+\/var\/lib\/cni\s+link deleted, lease still held; cni-detach frees its lease\n$/);
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     expect(JSON.parse(w.stdout()).items[0].clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname eth1');
     expect(w.stderr()).toBe(''); // json carries it: no note
@@ -794,6 +794,7 @@ describe('kubectl cni-list', () => {
           pod: 'web-1', node: 'node-1', ifname: 'eth1', network: 'net', addresses: ['198.18.0.2/24'], containerId: SANDBOX, state: 'sandbox gone', annotated: true,
           reason: 'its sandbox ffffffffffff is not running here any more (the pod was restarted?); the IPAM lease is still held: cni-gc frees it',
           clearCommand: 'kubectl cni-gc',
+          cacheDir: '/var/lib/cni',
         },
       ],
     });

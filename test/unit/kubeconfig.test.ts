@@ -124,8 +124,35 @@ describe('what is used', () => {
     const t = resolve(map, env, { server: 'https://198.18.9.9', token: 'flag-token', insecureSkipTlsVerify: true }) as { options: { clusters: { caData?: string; skipTLSVerify: boolean; server: string }[]; users: { token?: string }[] } };
     expect(t.options.clusters[0]).toMatchObject({ server: 'https://198.18.9.9', skipTLSVerify: true });
     expect(t.options.users[0]!.token).toBe('flag-token');
-    expect(() => resolve(map, env, { context: 'nope' })).toThrow(/no context named "nope"/);
-    expect(() => resolve(map, env, { user: 'nope' })).toThrow(/no user named "nope"/);
+    expect(() => resolve(map, env, { context: 'nope' })).toThrow(/^context "nope" does not exist \(kubeconfig \/d, \/a, \/b\)$/);
+    expect(() => resolve(map, env, { user: 'nope' })).toThrow(/^auth info "nope" does not exist \(kubeconfig \/d, \/a, \/b\)$/);
+  });
+  it("a --context/--cluster/--user naming nothing, a current-context naming nothing: client-go's words (getContext/getCluster/getAuthInfo, errContextNotFound), also with --server and in a pod", () => {
+    const k = cfg({ current: 'c', clusters: [['c', 'https://198.18.0.1']], users: [['u', { token: 't' }]], contexts: [['c', 'c', 'u']] });
+    const gone = cfg({ current: 'gone', clusters: [['c', 'https://198.18.0.1']], users: [['u', { token: 't' }]], contexts: [['c', 'c', 'u']] });
+    const pod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const refusal = (map: Record<string, string>, o: KubeOverrides, e: LoadingRules['env'] = { KUBECONFIG: '/k' }) => {
+      try {
+        resolve(map, e, o);
+      } catch (err) {
+        return [(err as UsageError).constructor.name, (err as UsageError).message, (err as UsageError).fix?.setting];
+      }
+      return ['not refused'];
+    };
+    for (const extra of [{}, { server: 'https://198.18.9.9' }] as KubeOverrides[]) {
+      for (const e of [{ KUBECONFIG: '/k' }, { KUBECONFIG: '/k', ...pod }]) {
+        expect(refusal({ '/k': k }, { context: 'nosuch', ...extra }, e)).toEqual(['UsageError', 'context "nosuch" does not exist (kubeconfig /k)', 'context']);
+        expect(refusal({ '/k': k }, { cluster: 'nosuch', ...extra }, e)).toEqual(['UsageError', 'cluster "nosuch" does not exist (kubeconfig /k)', 'cluster']);
+        expect(refusal({ '/k': k }, { user: 'nosuch', ...extra }, e)).toEqual(['UsageError', 'auth info "nosuch" does not exist (kubeconfig /k)', 'user']);
+        expect(refusal({ '/k': gone }, extra, e)).toEqual(['UsageError', 'context was not found for specified context: gone (the current-context of kubeconfig /k)', 'context']);
+        // client-go's order: the context first, then the cluster, then the user
+        expect(refusal({ '/k': gone }, { cluster: 'nosuch', user: 'nosuch', ...extra }, e)[1]).toMatch(/^context was not found/);
+        expect(refusal({ '/k': k }, { context: 'nosuch', cluster: 'nosuch', user: 'nosuch', ...extra }, e)[1]).toMatch(/^context "nosuch"/);
+        expect(refusal({ '/k': k }, { cluster: 'nosuch', user: 'nosuch', ...extra }, e)[1]).toMatch(/^cluster "nosuch"/);
+      }
+    }
+    // no kubeconfig file at all, a context named: said so
+    expect(refusal({}, { context: 'nosuch' }, { HOME: '/home/me' })).toEqual(['UsageError', 'context "nosuch" does not exist (no kubeconfig file)', 'context']);
   });
   it('--certificate-authority replaces certificate-authority-data and insecure-skip-tls-verify (client-go getCluster)', () => {
     const k = JSON.stringify({ 'current-context': 'c', clusters: [{ name: 'c', cluster: { server: 'https://198.18.0.1', 'certificate-authority-data': 'QUJD', 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }] });

@@ -199,8 +199,9 @@ describe('cni-list printing (kubectl get)', () => {
     expect((await printRows(rows, { ...base, allNamespaces: true })).out).toMatch(/^NAMESPACE\s+POD\s/);
     expect((await printRows(rows, { ...base, noHeaders: true })).out.split('\n')[0]).toMatch(/^web-1\s+eth1/);
     expect((await printRows(rows, { ...base, format: 'wide' })).out).toContain('a'.repeat(64));
-    // -o wide adds NODE, as kubectl get pods -o wide does
-    expect((await printRows(rows, { ...base, format: 'wide' })).out).toMatch(/CONTAINER\s+NODE\s+REASON\n.*\s+node-1\s+<none>\n/);
+    // -o wide adds NODE, as kubectl get pods -o wide does, and CACHE-DIR (<none>: a row of no cache)
+    expect((await printRows(rows, { ...base, format: 'wide' })).out).toMatch(/CONTAINER\s+NODE\s+CACHE-DIR\s+REASON\n.*\s+node-1\s+<none>\s+<none>\n/);
+    expect((await printRows([{ ...rows[0]!, cacheDir: '/srv/x' }], { ...base, format: 'wide' })).out).toMatch(/\s+node-1\s+\/srv\/x\s+<none>\n/);
   });
   it('-o name, json and yaml (a List), jsonpath', async () => {
     expect((await printRows(rows, { ...base, format: 'name' })).out).toBe('attachment/web-1.eth1\nattachment/web-2.eth1\n');
@@ -260,9 +261,9 @@ describe('cni-list printing (kubectl get)', () => {
     });
     it('-o wide: REASON also says what clears it, at most REASON_WIDTH.wide; -o name keeps the notes; json/yaml carry reason and clearCommand', async () => {
       const wide = (await printRows(odd, { ...base, format: 'wide' })).out.split('\n');
-      expect(wide[0]).toMatch(/\sNODE\s+REASON$/);
+      expect(wide[0]).toMatch(/\sNODE\s+CACHE-DIR\s+REASON$/);
       expect(wide[2]).toMatch(/\s<none>\s+not JSON \(cut short\?\); cni-detach --force forgets it$/);
-      expect(wide[3]).toMatch(/\snode-2\s+pod deleted; cni-gc frees it$/);
+      expect(wide[3]).toMatch(/\snode-2\s+<none>\s+pod deleted; cni-gc frees it$/);
       expect(wide[5]).toMatch(new RegExp(`\\s${'x'.repeat(REASON_WIDTH.wide - 3)}\\.\\.\\.$`));
       const name = await printRows(odd, { ...base, format: 'name' });
       expect(name.out).toBe('attachment/web-1.eth1\nattachment/netns:/var/run/netns/x.eth1\nattachment/web-2.eth1\nattachment/web-3.eth1\nattachment/web-4.eth1\n');

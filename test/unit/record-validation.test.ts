@@ -102,13 +102,18 @@ describe('validateRecord: each field, good and bad', () => {
     for (const bad of ['198.18.0.9', '198.18.0.9/33', '2001:db8::1/129', 'x/24', 7]) expect(why({ addresses: [bad] }), String(bad)).toMatch(/^address .* is not an address\/prefix \(CIDR\)$/);
   });
 
-  it('states: attaching and interrupted are booleans, not both; why a short string', () => {
+  it('states: attaching and interrupted are booleans, not both; noAnnotate a boolean; why a short string', () => {
     expect(why({ interrupted: true, addresses: [], why: 'the connection to the node was lost during its ADD' })).toBeUndefined();
     expect(why({ interrupted: 'yes' })).toBe('its interrupted is "yes", not true or false');
     expect(why({ attaching: 1 }, 'attaching.x')).toBe('its attaching is 1, not true or false');
     expect(why({ attaching: true, interrupted: true }, 'attaching.x')).toBe('it is marked both attaching and interrupted');
     expect(why({ why: 'x'.repeat(1025) })).toBe('its why is longer than 1024 characters');
     expect(why({ why: 3 })).toBe('its why is 3, not a string');
+    // an attach given --no-annotate: a boolean, carried on
+    expect(why({ noAnnotate: true })).toBeUndefined();
+    expect(why({ noAnnotate: 'yes' })).toBe('its noAnnotate is "yes", not true or false');
+    const r = validateRecord(CM, KEY, JSON.stringify({ ...good(), noAnnotate: true }));
+    expect('record' in r && r.record.noAnnotate).toBe(true);
   });
 
   it('no string holds a control or format character: escape sequences, newlines, NUL, bidirectional overrides', () => {

@@ -960,6 +960,43 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(w.stderr()).not.toContain('kubectl cni-attach');
   });
 
+  it('an attachment made with --no-annotate: its record says so, and cni-list gives no advice for its missing network-status entry, without --node and with it (tester: it offered the cni-list --node, whose row then offered a cni-attach that writes the entry the user opted out of)', async () => {
+    const w = twoNodes();
+    w.deps.hostname = () => 'laptop';
+    w.runtime.add('shop', 'db-2', 'uid-db-2', { id: E, pid: 9, netnsPath: '/proc/9/ns/net' });
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E, noAnnotate: true }));
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([expect.objectContaining({ pod: 'db-2', noAnnotate: true })]);
+    delete w.kube.pods.get('shop/db-2')!.metadata!.annotations?.[NETWORK_STATUS];
+    for (const args of [[], ['--node', 'node-2']]) {
+      if (args.length) put(w.node2, 'db-2', E);
+      expect(await w.cli(listCommand, ['-A', '--no-headers', ...args]), w.stderr()).toBe(0);
+      expect(w.stdout()).toMatch(/^shop\s+db-2\s+net1\s.*\sattached\s+no\s+\S+\s+attached with --no-annotate$/m);
+      expect(w.stderr(), args.join(' ')).toBe('');
+      expect(await w.cli(listCommand, ['-A', '-o', 'json', ...args])).toBe(0);
+      const [item] = (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items;
+      expect(item).toMatchObject({ pod: 'db-2', state: 'attached', annotated: false, reason: "attached with --no-annotate: the pod's k8s.v1.cni.cncf.io/network-status was left alone on purpose, so it does not name net1; nothing to clear" });
+      expect(item).not.toHaveProperty('clearCommand');
+    }
+    // a record that does not say so (an older version's, or an attach killed before its write): the advice stays
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E }));
+    expect(await w.cli(listCommand, ['-A', '--no-headers', '--node', 'node-2'])).toBe(0);
+    expect(w.stderr()).toContain('`kubectl cni-attach db-2 -n shop --ifname net1 --conf FILE`');
+  });
+
+  it('cni-attach --no-annotate writes noAnnotate in its record; this host\'s own row of it gets no advice either', async () => {
+    const w = world();
+    w.deps.hostname = () => 'node-1';
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth9', '--conf', '-', '--no-annotate']), w.stderr()).toBe(0);
+    w.exec.links.set(NETNS, new Set(['lo', 'eth9']));
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([expect.objectContaining({ pod: 'web-1', ifname: 'eth9', noAnnotate: true })]);
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/^web-1\s+eth9\s.*\sattached\s+no\s+\S+\s+attached with --no-annotate$/m);
+    expect(w.stderr()).toBe('');
+    // without --no-annotate: no such field
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth8', '--conf', '-']), w.stderr()).toBe(0);
+    expect((await listRecords(w.kube, 'kube-system')).find((r) => r.ifname === 'eth8')).not.toHaveProperty('noAnnotate');
+  });
+
   it('a record names the cache dir its attachment lives in: a gc of another dir keeps it and says which cni-gc frees it (offered once its node trusts that dir); that gc frees it; a live pod\'s is not forgotten either', async () => {
     const w = twoNodes();
     w.deps.hostname = () => 'laptop';
@@ -1134,6 +1171,37 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(w.stderr()).toBe('No resources found in shop namespace.\n');
   });
 
+  it('each row says which cache dir holds it: -o json/yaml cacheDir (the default too), -o wide CACHE-DIR, and a plainly attached row of another dir than the one read says so in REASON with the --cache-dir its cni-detach takes (tester: it looked like the listed dir\'s own, the pasted cni-detach exited 3)', async () => {
+    const w = world();
+    w.deps.hostname = () => 'laptop';
+    for (const [pod, node, cacheDir] of [['web-2', 'node-2', '/tmp/x/cache2'], ['db-1', 'node-3', '/srv/a'], ['db-2', 'node-3', undefined]] as const) {
+      w.kube.add(makePod({ name: pod, namespace: 'shop', uid: `uid-${pod}`, node, annotations: { [NETWORK_STATUS]: JSON.stringify([{ name: 'net', interface: 'net1' }]) } }));
+      await addRecord(w.kube, 'kube-system', rec({ pod, uid: `uid-${pod}`, node, containerId: pod.replace(/\W/g, '').padEnd(64, 'f'), ...(cacheDir ? { cacheDir } : {}) }));
+    }
+    // json: every row's cacheDir, the default /var/lib/cni too
+    expect(await w.cli(listCommand, ['-n', 'shop', '--cache-dir', '/srv/a/', '-o', 'json'])).toBe(0);
+    const items = (JSON.parse(w.stdout()) as { items: { pod: string; cacheDir?: string; state: string; reason?: string }[] }).items;
+    expect(items.map((x) => [x.pod, x.state, x.cacheDir])).toEqual([['db-1', 'attached', '/srv/a'], ['db-2', 'attached', '/var/lib/cni'], ['web-2', 'attached', '/tmp/x/cache2']]);
+    expect(items.find((x) => x.pod === 'db-1')).not.toHaveProperty('reason');
+    expect(items.find((x) => x.pod === 'web-2')!.reason).toBe('its attach kept it in cache dir /tmp/x/cache2 on node node-2, not in the one this cni-list reads (/srv/a): its cni-detach and cni-check take --cache-dir /tmp/x/cache2');
+    expect(items.find((x) => x.pod === 'db-2')!.reason).toBe('its attach kept it in cache dir /var/lib/cni on node node-3, not in the one this cni-list reads (/srv/a): its cni-detach and cni-check take no --cache-dir (the default, /var/lib/cni)');
+    // the table: the listed dir's row plain, the others' REASON names their dir; nothing to clear, no note
+    expect(await w.cli(listCommand, ['-n', 'shop', '--cache-dir', '/srv/a', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/^db-1\s.*\sattached\s+yes\s+\S+\s+<none>$/m);
+    expect(w.stdout()).toMatch(/^db-2\s.*\sattached\s+yes\s+\S+\s+in cache dir \/var\/lib\/cni$/m);
+    expect(w.stdout()).toMatch(/^web-2\s.*\sattached\s+yes\s+\S+\s+in cache dir \/tmp\/x\/cache2$/m);
+    expect(w.stderr()).toBe('');
+    // -o wide: a CACHE-DIR column after NODE
+    expect(await w.cli(listCommand, ['-n', 'shop', '--cache-dir', '/srv/a', '-o', 'wide'])).toBe(0);
+    expect(w.stdout()).toMatch(/\sNODE\s+CACHE-DIR\s+REASON\n/);
+    expect(w.stdout()).toMatch(/^web-2\s.*\snode-2\s+\/tmp\/x\/cache2\s+in cache dir \/tmp\/x\/cache2$/m);
+    expect(w.stdout()).toMatch(/^db-1\s.*\snode-3\s+\/srv\/a\s+<none>$/m);
+    // no --cache-dir: the default is the one read
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(/^db-2\s.*\s<none>$/m);
+    expect(w.stdout()).toMatch(/^db-1\s.*\sin cache dir \/srv\/a$/m);
+  });
+
   it('several pod names, as kubectl get pods a b: one table in the order given, a name given twice listed twice (as kubectl); a name nobody knows: the others\' rows, then its NotFound line (exit 3)', async () => {
     const { w, listed } = await laptop();
     // before: "too many arguments" (exit 2)
@@ -1226,7 +1294,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']);
     const kube = w.deps.kube;
     for (const [error, code] of [
-      [new UsageError('no context named "nope" in the kubeconfig (/home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
+      [new UsageError('context "nope" does not exist (kubeconfig /home/me/.kube/config)', { fix: { setting: 'context' } }), 2],
       [new UnreachableError('none of the kubeconfig files $KUBECONFIG names exists (/home/me/.kube/confg)'), 4],
     ] as const) {
       w.deps.kube = async () => {
@@ -1435,7 +1503,7 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
     expect(w.stderr()).toBe('note: to clear web-1 net5 (interrupted): `kubectl cni-detach web-1 -n shop --ifname net5` (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left)\n');
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'wide', '--no-headers'])).toBe(0);
-    expect(w.stdout()).toMatch(/ node-1 +attach did not finish; cni-detach clears it \(--force if its DEL fails\)\n$/);
+    expect(w.stdout()).toMatch(/ node-1 +\/var\/lib\/cni +attach did not finish; cni-detach clears it \(--force if its DEL fails\)\n$/);
     expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
     const item = (JSON.parse(w.stdout()) as { items: { clearCommand: string; reason: string }[] }).items[0]!;
     expect(item.clearCommand).toBe('kubectl cni-detach web-1 -n shop --ifname net5');
@@ -1674,6 +1742,23 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     // nothing more to do
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 1 kept (their pods exist; node not read: node-2: --node reads it)\n');
+  });
+
+  it('a write-ahead of an attach given --no-annotate (its record\'s noAnnotate): cni-gc settles it without writing the pod\'s network-status entry, and the settled record keeps noAnnotate; without it, the entry is written', async () => {
+    for (const noAnnotate of [true, false]) {
+      const w = setup();
+      const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone
+      await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by, ...(noAnnotate ? { noAnnotate } : {}) }));
+      w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(heldEntry(w)));
+      expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+      expect(w.stdout()).toMatch(/^settled the record of net1 of pod shop\/db-1/m);
+      const status = w.kube.pods.get('shop/db-1')!.metadata!.annotations?.[NETWORK_STATUS] ?? '[]';
+      expect((JSON.parse(status) as { interface?: string }[]).some((e) => e.interface === 'net1'), `noAnnotate ${noAnnotate}`).toBe(!noAnnotate);
+      const [r] = await listRecords(w.kube, 'kube-system');
+      expect(r).not.toHaveProperty('attaching');
+      if (noAnnotate) expect(r).toMatchObject({ noAnnotate: true });
+      else expect(r).not.toHaveProperty('noAnnotate');
+    }
   });
 
   it('a write-ahead of an interface a settled record already names (another attach of it): cni-gc neither settles it over that record nor counts it alive twice; kept while its command may run, forgotten after; cni-list shows it as another attach, then not at all (tryout: "2 alive", since rewritten)', async () => {
