@@ -136,8 +136,11 @@ describe('node round trips (exec/batch.ts)', () => {
     });
   }
 
-  it('a chain with a plugin that keys its node state by network and container (bandwidth): the names of the network\'s other records ride on the look-up (attach still 2 + plugins), and a second attach of the network in the sandbox is refused before any ADD', async () => {
-    const w = await world(['first', 'bandwidth']);
+  it.each([
+    ['bandwidth', 'its ifb device on the node, bwp…'],
+    ['portmap', 'its iptables chain on the node, CNI-DN-…'],
+  ])('a chain with a plugin that keys its node state by network and container (%s): the names of the network\'s other records ride on the look-up (attach still 2 + plugins), and a second attach of the network in the sandbox is refused before any ADD', async (keyed, what) => {
+    const w = await world(['first', keyed]);
     const a = await w.attachOnNode();
     expect(a.trips).toBeLessThanOrEqual(2 + 2);
     const s = w.session();
@@ -147,7 +150,7 @@ describe('node round trips (exec/batch.ts)', () => {
     const calls = await readFile(join(dir, 'calls'), 'utf8');
     const e = await attach(s.ctx, s.cache, { ...w.req, rt: { ...w.req.rt, ifname: 'net2' } }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UsageError);
-    expect((e as Error).message).toBe("network net is already recorded in pod shop/web-1 as net1, and its plugin bandwidth (its ifb device on the node, bwp…) names that state by network and container only: attaching it again as net2 would collide with it, and a DEL of either would remove the other's (nothing was changed)");
+    expect((e as Error).message).toBe(`network net is already recorded in pod shop/web-1 as net1, and its plugin ${keyed} (${what}) names that state by network and container only: attaching it again as net2 would collide with it, and a DEL of either would remove the other's (nothing was changed)`);
     expect((e as UsageError).next).toBe('attach a config whose "name" is another network\'s, or detach net1 first');
     expect(w.node.commands.length - before).toBe(1); // the look-up only: the names came with it
     expect(await readFile(join(dir, 'calls'), 'utf8')).toBe(calls); // no plugin ran
