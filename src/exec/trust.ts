@@ -74,7 +74,10 @@ export function judgePluginDirs(dirs: string[], facts: TrustFacts): string | und
   for (const dir of dirs.map(trustKey)) {
     const path = prefixesOf(dir);
     for (const [i, p] of path.entries()) {
-      const l = facts.lstat.get(p);
+      let l = facts.lstat.get(p);
+      // no stat of what lstat saw, and it was no symbolic link: removed between the two stats (a record an attach
+      // or detach removes on the node meanwhile): judged as not there, not as a link to nothing
+      if (l && (l.mode & S_IFMT) !== S_IFLNK && !facts.stat.has(p)) l = undefined;
       if (!l) {
         const parent = facts.stat.get(path[i - 1]!);
         if (parent && writable(parent)) return `${p} does not exist, and group or others may write ${path[i - 1]} (mode ${octal(parent.mode)}), so anyone could make it`;
@@ -90,6 +93,7 @@ export function judgePluginDirs(dirs: string[], facts: TrustFacts): string | und
     for (const f of facts.files.get(dir) ?? []) {
       const l = facts.lstat.get(f);
       if (!l) continue; // gone meanwhile
+      if ((l.mode & S_IFMT) !== S_IFLNK && !facts.stat.has(f)) continue; // gone between the two stats
       if ((l.mode & S_IFMT) === S_IFLNK && !mine(l.uid)) return owner(f, l.uid, ', a symbolic link,');
       const s = facts.stat.get(f);
       if (!s) return `${f} is a symbolic link to nothing: whoever may make what it names chooses what is there`;

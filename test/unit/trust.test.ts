@@ -81,6 +81,24 @@ describe('judgePluginDirs: the rule', () => {
     expect(judgePluginDirs(['/opt/cni/bin'], facts({ ...base, '/opt/cni/bin': [0, LINK | 0o777, null] }, exe))).toMatch(/^\/opt\/cni\/bin is a symbolic link to nothing/);
   });
 
+  it('a file or directory removed between the two stats (lstat saw it, stat did not, and it was no link): gone meanwhile, not a link to nothing (a record an attach removes on the node while a look-up reads the cache)', () => {
+    const cache = { '/': root(DIR | 0o755), '/var': root(DIR | 0o755), '/var/lib': root(DIR | 0o755), '/var/lib/cni': root(DIR | 0o700), '/var/lib/cni/intents': root(DIR | 0o700) };
+    const intent = '/var/lib/cni/intents/net-sb-a-net1';
+    const f = facts(cache, { '/var/lib/cni/intents': [intent] });
+    f.lstat.set(intent, { uid: 0, mode: FILE | 0o600 });
+    expect(judgePluginDirs(['/var/lib/cni/intents'], f)).toBeUndefined();
+    // the directory itself gone between them: as one not there (nobody else can make it here; anyone could in /tmp)
+    const g = facts(cache);
+    g.stat.delete('/var/lib/cni/intents');
+    expect(judgePluginDirs(['/var/lib/cni/intents'], g)).toBeUndefined();
+    const t = facts({ '/': root(DIR | 0o755), '/tmp': root(DIR | 0o1777) });
+    t.lstat.set('/tmp/c', { uid: 0, mode: DIR | 0o700 });
+    expect(judgePluginDirs(['/tmp/c'], t)).toBe('/tmp/c does not exist, and group or others may write /tmp (mode 1777), so anyone could make it');
+    // a link still is one to nothing when its target is not there
+    f.lstat.set(intent, { uid: 0, mode: LINK | 0o777 });
+    expect(judgePluginDirs(['/var/lib/cni/intents'], f)).toMatch(/intents\/net-sb-a-net1 is a symbolic link to nothing/);
+  });
+
   it('a directory that is not there: fine where nobody else can make it, refused where anyone can', () => {
     expect(judgePluginDirs(['/opt/none/bin'], facts(base))).toBeUndefined();
     expect(judgePluginDirs(['/tmp/none'], facts({ '/': root(DIR | 0o755), '/tmp': root(DIR | 0o1777) }))).toBe('/tmp/none does not exist, and group or others may write /tmp (mode 1777), so anyone could make it');
