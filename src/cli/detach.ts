@@ -342,7 +342,7 @@ async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
   const engine = await load.engine();
   return (exec) => {
     const { ctx, cache } = job.p.on(exec);
-    engine.readAhead(ctx, cache, job.p.ifname);
+    engine.readAhead(ctx, cache, job.p.ifname, undefined, true);
   };
 }
 
@@ -484,6 +484,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
           ...batchRecord(o, (v) => ({
             detached: detachedOf(v).map((d) => d.network),
             ...(nothing(o) ? { nothingAttached: true } : {}),
+            ...(v.done.some((d) => d.sharedWith) ? { sharedStateRemovedFor: [...new Set(v.done.flatMap((d) => d.sharedWith?.ifnames ?? []))].sort() } : {}),
             ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
           })),
           ...(recordedIn(o) !== undefined ? { recordedCacheDir: recordedIn(o) } : {}),
@@ -630,6 +631,7 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
             network: d.network, ifname: p.ifname, containerId: d.containerId, interrupted: d.fromIntent, recorded: !d.uncached,
             ...(d.via ? { attachedThrough: d.via } : {}),
             ...(d.forced ? { forced: true, ...(d.forced.delError ? { delError: d.forced.delError, mayRemain: d.forced.mayRemain } : {}) } : {}),
+            ...(d.sharedWith ? { sharedStateRemovedFor: d.sharedWith.ifnames } : {}),
           })),
           ...(o.attemptsRemoved?.length ? { removedAttemptRecords: o.attemptsRemoved.map((r) => ({ node: r.node, key: r.key, since: r.since })) } : {}),
         }, flags.output));

@@ -275,6 +275,15 @@ function keyedPlugins(list: NetworkConfigList): string[] {
 }
 
 /**
+ * "its plugin bandwidth (its ifb device on the node, bwp…) names that state", "its plugins portmap (…) and bandwidth (…)
+ * name that state": the keyed plugins of a chain, what they key, and the verb.
+ */
+function keyedWords(keyed: string[]): string {
+  const which = keyed.map((t) => `${t} (${KEYED_BY_NETWORK_AND_CONTAINER.get(t)})`).join(' and ');
+  return keyed.length === 1 ? `its plugin ${which} names that state` : `its plugins ${which} name that state`;
+}
+
+/**
  * Refuse an attach of a network already recorded in the same sandbox under another ifname when a plugin of its chain
  * keys its node state by network and container only (KEYED_BY_NETWORK_AND_CONTAINER): the ADD would fail on the
  * other's state and its rollback remove it (or succeed, and a later DEL of either remove both). Read-only, from the
@@ -286,21 +295,21 @@ async function refuseSharedPluginState(cache: ResultCache, req: AttachRequest): 
   if (keyed.length === 0) return;
   const others = await cache.otherAttachmentsOf(req.list.name, req.rt.containerId, req.rt.ifname);
   if (others.length === 0) return;
-  const as = others.length === 1 ? `as ${others[0]}` : `as ${others.join(', ')}`;
-  const whose = keyed.map((t) => `${t} (${KEYED_BY_NETWORK_AND_CONTAINER.get(t)})`).join(' and ');
   const e = new UsageError(
-    `network ${req.list.name} is already recorded in ${req.describe} ${as}, and its plugin ${whose} names that state by network and container only: attaching it again as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
+    `network ${req.list.name} is already recorded in ${req.describe} as ${others.join(', ')}, and ${keyedWords(keyed)} by network and container only: attaching it again as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
   );
   e.next = `attach a config whose "name" is another network's, or detach ${others.join(', ')} first`;
   throw e;
 }
 
 /**
- * Declare what an attach (with `list`) or a detach of ifname will read, so that an executor that reaches its node by
- * commands fetches it with the round trip it makes next (the sandbox look-up): the cache entries of ifname, the
- * executables of the CNI path, and (attach) each plugin's VERSION answer. Nothing happens on other executors.
+ * Declare what an attach (with `list`) or a detach (`forDetach`) or check of ifname will read, so that an executor
+ * that reaches its node by commands fetches it with the round trip it makes next (the sandbox look-up): the cache
+ * entries of ifname, the executables of the CNI path, (attach) each plugin's VERSION answer, and (attach of a chain
+ * with a plugin of KEYED_BY_NETWORK_AND_CONTAINER, every detach) the names of the cache's records, which tell whether
+ * the network is recorded in the sandbox under another ifname. Nothing happens on other executors.
  */
-export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList): void {
+export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList, forDetach = false): void {
   if (!isBatching(ctx.exec)) return;
   const types = [...new Set(list?.plugins.map((p) => p.type) ?? [])];
   const candidates = (t: string) => ctx.cniPath.map((d) => `${d.replace(/\/+$/, '')}/${t}`);
@@ -314,8 +323,9 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   });
   // the cache directory's owner and mode, which the cache checks before its first use there (cni/cache.ts)
   ctx.exec.readAhead({ trustDirs: cacheDirsOf(cache.dir) });
-  // the names of the network's other records in the sandbox, for a chain whose plugins would share their state
-  if (list && keyedPlugins(list).length > 0) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
+  // the names of the network's other records in the sandbox, for a chain whose plugins would share their state (a
+  // detach's chain is known only once its record is read: its names always, a glob on the node, no process)
+  if ((list && keyedPlugins(list).length > 0) || forDetach) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
 }
 
 /**
@@ -627,6 +637,26 @@ export interface Detached {
   forced?: { delError?: string; mayRemain: string };
   /** The record's file, relative to the cache dir. */
   file?: string;
+  /**
+   * Set when its DEL ran and succeeded while the same network is recorded in the same sandbox under other ifnames
+   * (`ifnames`, sorted) and plugins of its chain (`plugins`: KEYED_BY_NETWORK_AND_CONTAINER) name their node state by
+   * network and container only: that DEL removed that state for them too, where their chains hold those plugins (a
+   * note says so: sharedStateNote; their configs are not read, only the records' names).
+   */
+  sharedWith?: { ifnames: string[]; plugins: string[] };
+}
+
+/**
+ * The note of a DEL that removed node state another attachment of the same network in the sandbox shares (a pair an
+ * attach now refuses to make — refuseSharedPluginState —, left by an earlier cni-attach or made by another tool into
+ * the same cache, e.g. Multus attaching one NetworkAttachmentDefinition twice): what went, for which ifnames, and the
+ * way to have it again (their detach and attach: an ADD makes it anew).
+ */
+export function sharedStateNote(network: string, ifname: string, describe: string, shared: { ifnames: string[]; plugins: string[] }, dryRun = false): string {
+  const them = shared.ifnames.join(', ');
+  const one = shared.ifnames.length === 1;
+  const whose = one ? `${them}'s` : 'theirs';
+  return `network ${network} is also recorded in ${describe} as ${them}, and ${keyedWords(shared.plugins)} by network and container only: the DEL of ${ifname} ${dryRun ? 'would remove' : 'removed'} it, and with it ${whose} where ${one ? 'its' : 'their'} chain holds ${shared.plugins.join(' or ')} too; to have that again, detach ${them} and attach ${one ? 'it' : 'them'} again`;
 }
 
 export function entryList(e: CacheEntry): NetworkConfigList {
@@ -779,7 +809,7 @@ function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, ke
  * record. On a node reached by commands the mark costs no round trip (exec/batch.ts: it rides on the first DEL).
  */
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
-  readAhead(ctx, cache, req.ifname);
+  readAhead(ctx, cache, req.ifname, undefined, (req.by ?? 'cni-detach') === 'cni-detach');
   await checkPathTrusted(ctx);
   return optimistically(ctx, cache, (c, k) => detachOnce(c, k, req));
 }
@@ -832,6 +862,10 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     }) : undefined;
     const key = keyOf({ ...entry, containerId: rt.containerId });
     const by = req.by ?? 'cni-detach';
+    // the network under other ifnames in the sandbox, whose share of a keyed plugin's node state this DEL removes too
+    // (read-only, from the names the look-up brought: readAhead forDetach); cni-gc frees a gone sandbox's all alike
+    const keyed = list && resolved && by === 'cni-detach' && !f.unreadable ? keyedPlugins(list) : [];
+    const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list!.name, rt.containerId, req.ifname) : [];
     let removing = false;
     // the DELs of its chain that finished, and (forced) which one failed: undefined while none ran (forcedRemains)
     const ran: string[] = [];
@@ -889,6 +923,8 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       throw e;
     });
     if (!deleted) continue;
+    const sharedWith = sharing.length > 0 && !delError ? { ifnames: sharing, plugins: keyed } : undefined;
+    if (sharedWith) ctx.note(sharedStateNote(list!.name, req.ifname, req.describe, sharedWith));
     done.push({
       network: entry.networkName || '(unreadable record)',
       containerId: rt.containerId,
@@ -896,6 +932,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       ...(f.via ? { via: f.via } : {}),
       ...(req.force && f.file ? { file: f.file } : {}),
       ...(req.force ? { forced: { ...(delError ? { delError } : {}), mayRemain: delError ? forcedRemains(req.ifname, req.describe, entry.networkName, list, dels, (req.ways ?? NO_WAYS).detach) : mayRemain(req.ifname, req.describe) } } : {}),
+      ...(sharedWith ? { sharedWith } : {}),
     });
   }
   return done;
@@ -1051,6 +1088,10 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
       capabilityArgs: f.entry.capabilityArgs ?? {},
     };
     await waitFor(list);
+    // as detachOnce: what its DEL would remove of the network's other attachments in the sandbox
+    const keyed = (req.by ?? 'cni-detach') === 'cni-detach' && !f.unreadable ? keyedPlugins(list) : [];
+    const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list.name, rt.containerId, req.ifname) : [];
+    if (sharing.length > 0) ctx.note(sharedStateNote(list.name, req.ifname, req.describe, { ifnames: sharing, plugins: keyed }, true));
     runs.push(...planRecordedRuns(ctx, resolved, rt, 'DEL', f.unreadable ? undefined : cachedPrev(list, f.entry, ctx.note)));
   }
   if (found.length === 0 && command === 'DEL' && req.list && req.containerId !== undefined && req.netns !== undefined) {

@@ -210,6 +210,7 @@ export class FakeExecutor implements Executor {
         case 'expectFile': return { code: (m.a.length === 1 ? !this.files.has(a!) : this.files.get(a!) === c) ? 0 : 1 };
         case 'expectNames': return { code: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => `${n}\n`).join('') === c ? 0 : 1 };
         case 'list': return { code: 0, stdout: listingOutput(children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => [n, this.files.get(`${a}/${n}`)!])) };
+        case 'names': return { code: 0, stdout: children(a!).filter((n) => !n.startsWith('.')).map((n) => `${n}\n`).join('') };
         case 'trust': return { code: 0, stdout: trustOutput(this.trustFacts(m.a.map(at))) };
         case 'executables': return { code: 0, stdout: [...this.plugins.keys()].filter((p) => p.startsWith(`${a}/`)).map((p) => `${p.slice(a!.length + 1)}\n`).join('') };
         case 'firstRun': {

@@ -121,6 +121,44 @@ describe('one network twice in one sandbox, with a plugin that keys its state by
     expect(await leases(ws.dataDir)).toEqual([]);
   });
 
+  it('a detach of such an attachment while the network is also recorded in the sandbox under another name (an attach of it without bandwidth, which is allowed; or a pair an earlier cni-attach left): its DEL runs, a note (and -o json) says what it removed for the other, whose link and record stay', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const net = lab.name('k');
+    const cid = containerIdOf(netnsPath(ns));
+    const ifb = `bwp${createHash('sha512').update(net + cid).digest('hex').slice(0, 12)}`;
+    lab.defer(`ifb ${ifb}`, () => deleteLink(ifb));
+    const shaped = await writeConf(ws.dir, 'shaped.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    const plain = await writeConf(ws.dir, 'plain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir)]));
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', shaped)));
+    // its chain shares no state with eth1's, so the attach takes it: the network is now recorded as eth1 and eth2
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth2', plain)));
+    const note = (verb: string) => `note: network ${net} is also recorded in netns ${netnsPath(ns)} as eth2, and its plugin bandwidth (its ifb device on the node, bwp…) names that state by network and container only: the DEL of eth1 ${verb} it, and with it eth2's where its chain holds bandwidth too; to have that again, detach eth2 and attach it again`;
+
+    const dry = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '--dry-run']);
+    expectOk(dry);
+    expect(dry.stderr, show(dry)).toContain(note('would remove'));
+    expect(await linkExists(ifb)).toBe(true);
+
+    const d = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '-o', 'json']);
+    expectOk(d);
+    expect(d.stderr, show(d)).toContain(note('removed'));
+    expect((JSON.parse(d.stdout) as { detached: { sharedStateRemovedFor?: string[] }[] }).detached[0]!.sharedStateRemovedFor).toEqual(['eth2']);
+    expect(await linkExists(ifb)).toBe(false);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await linkExists('eth2', ns)).toBe(true);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`results/${net}-${cid}-eth2`]);
+
+    // the other detaches as usual (bandwidth's DEL of an ifb device already gone is no error), and nothing is said
+    const d2 = await runCli('detach', lab.args(ws, ns, 'eth2'));
+    expectOk(d2);
+    expect(d2.stderr, show(d2)).not.toMatch(/also recorded/);
+    expect(await linkExists('eth2', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+  });
+
   it('attaches a network twice when no plugin of it keys its state by network and container (bridge + host-local)', async () => {
     const ws = await lab.workspace();
     const ns = await lab.netns();

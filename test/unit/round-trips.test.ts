@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attach, check, detach, planRecorded, readAhead } from '../../src/cni/attach.js';
+import { attach, check, detach, planRecorded, readAhead, sharedStateNote } from '../../src/cni/attach.js';
 import { ResultCache, deletingPath, intentPath, lockPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
@@ -69,9 +69,11 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
     : { cniVersion, name: 'net', plugins: plugins.map((type) => ({ type })) };
   const list = parseNetworkConfig(JSON.stringify(conf), 'test');
   const node = new CountingNode();
+  /** What the engine noted (ChainContext.note), in order. */
+  const notes: string[] = [];
   const session = () => {
     const exec = new BatchingExecutor(node);
-    const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: () => undefined };
+    const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: (line) => void notes.push(line) };
     return { exec, ctx, cache: new ResultCache(exec, cacheDir, fakeOwner()) };
   };
   const rt = { containerId: CID, netns: '/proc/1/ns/net', ifname: 'net1', cniArgs: [] as [string, string][], capabilityArgs: {} };
@@ -89,7 +91,7 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
   const detachOnNode = async () => {
     const s = session();
     const before = node.commands.length;
-    readAhead(s.ctx, s.cache, 'net1');
+    readAhead(s.ctx, s.cache, 'net1', undefined, true);
     await s.exec.run(['true']);
     const done = await detach(s.ctx, s.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1' });
     return { done, trips: node.commands.length - before };
@@ -115,7 +117,7 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
     await writeFile(intent, JSON.stringify({ kind: 'cniCacheV1', containerId: CID, config: Buffer.from(list.bytes).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net' }));
     await writeFile(lockPath(cacheDir, CID, 'net1'), 'other-host 77 1\n');
   };
-  return { node, cacheDir, list, session, req, left, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
+  return { node, cacheDir, list, session, req, left, notes, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
 }
 
 describe('node round trips (exec/batch.ts)', () => {
@@ -157,6 +159,43 @@ describe('node round trips (exec/batch.ts)', () => {
     expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
     expect(await w.left('cni-attach/intents')).toEqual([]);
     expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it.each([
+    ['bandwidth', 'its ifb device on the node, bwp…'],
+    ['portmap', 'its iptables chain on the node, CNI-DN-…'],
+  ])('a detach of one of two attachments of a network in a sandbox, whose chain holds %s (a pair an earlier version or another tool made): its DEL runs, a note names what it removed of the other, whose record stays; the names rode on the look-up (still 2 + plugins)', async (keyed, what) => {
+    const w = await world(['first', keyed]);
+    await w.attachOnNode();
+    // the pair as another tool leaves it in the same cache: the same network's record under net2 (libcni's file name)
+    const results = join(w.cacheDir, 'results');
+    const net1 = JSON.parse(await readFile(join(results, `net-${CID}-net1`), 'utf8')) as { ifName: string };
+    await writeFile(join(results, `net-${CID}-net2`), JSON.stringify({ ...net1, ifName: 'net2' }));
+    const d = await w.detachOnNode();
+    expect(d.trips).toBeLessThanOrEqual(2 + 2);
+    expect(d.done).toEqual([expect.objectContaining({ network: 'net', sharedWith: { ifnames: ['net2'], plugins: [keyed] } })]);
+    expect(w.notes).toEqual([`network net is also recorded in pod shop/web-1 as net2, and its plugin ${keyed} (${what}) names that state by network and container only: the DEL of net1 removed it, and with it net2's where its chain holds ${keyed} too; to have that again, detach net2 and attach it again`]);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter((l) => l.startsWith('DEL'))).toEqual([`DEL ${keyed}`, 'DEL first']);
+    expect(await w.left('results')).toEqual([`net-${CID}-net2`]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('the note names every other ifname and every keyed plugin of the chain (sharedStateNote), in a dry run\'s words too', () => {
+    expect(sharedStateNote('net', 'net1', 'pod shop/web-1', { ifnames: ['net2', 'net3'], plugins: ['portmap', 'bandwidth'] }, true)).toBe(
+      'network net is also recorded in pod shop/web-1 as net2, net3, and its plugins portmap (its iptables chain on the node, CNI-DN-…) and bandwidth (its ifb device on the node, bwp…) name that state by network and container only: the DEL of net1 would remove it, and with it theirs where their chain holds portmap or bandwidth too; to have that again, detach net2, net3 and attach them again',
+    );
+  });
+
+  it('a detach of one of two attachments of a network whose plugins keep no such state: no note (the names are read, nothing is said)', async () => {
+    const w = await world(['first', 'second']);
+    await w.attachOnNode();
+    const results = join(w.cacheDir, 'results');
+    const net1 = JSON.parse(await readFile(join(results, `net-${CID}-net1`), 'utf8')) as { ifName: string };
+    await writeFile(join(results, `net-${CID}-net2`), JSON.stringify({ ...net1, ifName: 'net2' }));
+    const d = await w.detachOnNode();
+    expect(d.trips).toBe(TRIPS_DETACH_2);
+    expect(d.done[0]!.sharedWith).toBeUndefined();
+    expect(w.notes).toEqual([]);
   });
 
   it('a detach\'s DEL mark rides on its first DEL and goes with its result: the same round trips as without it (1 + 2 look-up and unlock + 1 per plugin)', async () => {
