@@ -50,10 +50,13 @@ export interface Attached {
 /**
  * The refusal of a held lock: "another cni-attach/cni-detach is working on eth1 in pod shop/web-1 right now; try again
  * when it is done", or, when its holder is gone but what it started on the node may still run (exec/lock.ts), until
- * when (on this host's clock).
+ * when (on this host's clock). With `network`: the refusal of that network's lock in the sandbox (lockNetworkInSandbox),
+ * "another cni-attach (pid …) is attaching network blue under another ifname in pod shop/web-1 right now; …".
  */
-export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now()): BusyError {
-  const head = `another cni-attach/cni-detach${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} is working on ${ifname} in ${describe} right now`;
+export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now(), network?: string): BusyError {
+  const who = network === undefined ? 'another cni-attach/cni-detach' : 'another cni-attach';
+  const doing = network === undefined ? `is working on ${ifname}` : `is attaching network ${network} under another ifname`;
+  const head = `${who}${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} ${doing} in ${describe} right now`;
   const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
   const at = secs === undefined ? '' : new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const e = new BusyError(
@@ -287,8 +290,9 @@ function keyedWords(keyed: string[]): string {
  * Refuse an attach of a network already recorded in the same sandbox under another ifname when a plugin of its chain
  * keys its node state by network and container only (KEYED_BY_NETWORK_AND_CONTAINER): the ADD would fail on the
  * other's state and its rollback remove it (or succeed, and a later DEL of either remove both). Read-only, from the
- * record files' names (ResultCache.otherAttachmentsOf); made before the lock (as a dry run makes it), so that an
- * attach of the same network begun by another command at the same moment is not seen. Errors: UsageError (exit 2).
+ * record files' names (ResultCache.otherAttachmentsOf). Made before the lock (as a dry run makes it: an early answer
+ * from the look-up's names), and again under the network's lock in the sandbox (lockNetworkInSandbox), where an attach
+ * of the network under another ifname that runs at the same moment cannot pass it too. Errors: UsageError (exit 2).
  */
 async function refuseSharedPluginState(cache: ResultCache, req: AttachRequest): Promise<void> {
   const keyed = keyedPlugins(req.list);
@@ -492,12 +496,47 @@ export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachR
 
 async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
   const { list, rt } = req;
-  const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
-  const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
   // everything up to the recorded intent changes nothing: its errors say so (the pod's event, cli/attach.ts)
   const resolved = await refusing(() => resolvePlugins(ctx, list));
   await refusing(() => refuseSharedPluginState(cache, req));
-  return held(ctx, () => withLock(ctx, cache, rt, req.describe, async (lock, ctx) => {
+  return held(ctx, () => withLock(ctx, cache, rt, req.describe, async (lock, lockedCtx) => {
+    // a chain whose plugins share their node state among the network's attachments in the sandbox: that check again,
+    // under the network's lock in the sandbox (held until the result is recorded, renewed with the interface lock)
+    const netLock = await refusing(() => lockNetworkInSandbox(lockedCtx, cache, req));
+    const ctx: ChainContext = netLock ? { ...lockedCtx, beforeRun: async (ms) => { await lockedCtx.beforeRun?.(ms); await netLock.renew(ms); } } : lockedCtx;
+    try {
+      return await attachLocked(ctx, cache, req, resolved, lock, netLock);
+    } finally {
+      await netLock?.release();
+    }
+  }, { list, command: 'ADD' }));
+}
+
+/**
+ * Take the lock of req's network in its sandbox (cache.ts networkLockPath) when its chain holds a plugin of
+ * KEYED_BY_NETWORK_AND_CONTAINER, and under it refuse as refuseSharedPluginState (made again: an attach of the network
+ * under another ifname that finished since the first check, or runs now, is seen). undefined for other chains.
+ * Errors: BusyError while another attach of the network in the sandbox holds it; UsageError (refuseSharedPluginState).
+ */
+async function lockNetworkInSandbox(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Lock | undefined> {
+  if (keyedPlugins(req.list).length === 0) return undefined;
+  const taken = await cache.networkLock(req.list.name, req.rt.containerId, ctx.timeoutMs);
+  if ('busy' in taken) throw busyError(req.rt.ifname, req.describe, taken.busy, cache, Date.now(), req.list.name);
+  try {
+    await refuseSharedPluginState(cache, req);
+  } catch (e) {
+    await taken.lock.release();
+    throw e;
+  }
+  return taken.lock;
+}
+
+/** attachOnce under its locks (the interface's, and netLock: lockNetworkInSandbox), from the checks to the recorded result. */
+async function attachLocked(ctx: ChainContext, cache: ResultCache, req: AttachRequest, resolved: ResolvedList, lock: Lock, netLock: Lock | undefined): Promise<Attached> {
+  const { list, rt } = req;
+  const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
+  const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
+  {
     const already = await refusing(async () => {
       const found = await beforeAdd(ctx, cache, req, resolved, true);
       stopIfInterrupted(ctx, 'it changed anything: nothing was changed');
@@ -555,9 +594,10 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
       return notRecorded(e);
     }
     await cache.removeIntent(key);
+    await netLock?.release();
     await lock.release();
     try {
-      // on a node reached by commands: the result, the intent's removal and the unlock, in one round trip
+      // on a node reached by commands: the result, the intent's removal and the unlocks, in one round trip
       await cache.flush();
     } catch (e) {
       // the result is what matters: when it is there, the attach stands and only the cleanup failed
@@ -566,7 +606,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
     }
     await ctx.versions?.save();
     return { result, list, cacheFile: resultPath(cache.dir, key), already: false };
-  }, { list, command: 'ADD' }));
+  }
 }
 
 export interface DetachRequest {

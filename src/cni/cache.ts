@@ -70,6 +70,18 @@ export function gcLockPath(cacheDir: string, network: string): string {
   return `${cacheDir}/cni-attach/locks/gc:${network}.lock`;
 }
 
+/**
+ * The lock of one network in one sandbox, among the attachment locks as `net:<network>:<containerId>.lock` (':' is in
+ * no container id, ifname or network name, as with gc:): taken by an attach whose chain holds a plugin that names its
+ * node state by network and container only (cni/attach.ts KEYED_BY_NETWORK_AND_CONTAINER), under its interface lock,
+ * around its check that the network is recorded in the sandbox under no other ifname and until its result is
+ * recorded — so that two such attaches under two ifnames at one moment cannot both pass that check. Not among
+ * heldLocks (its attach holds an interface lock too); staleLocks and clearStaleLock treat it as any lock.
+ */
+export function networkLockPath(cacheDir: string, network: string, containerId: string): string {
+  return `${cacheDir}/cni-attach/locks/net:${network}:${containerId}.lock`;
+}
+
 export function makeEntry(
   k: AttachmentKey,
   configBytes: string,
@@ -375,7 +387,7 @@ export class ResultCache {
     return this.fs('reading', async () => {
       const out = new Set<string>();
       for (const dir of this.namesFor()) {
-        for (const name of await this.exec.listDir(dir)) {
+        for (const name of await this.exec.listDir(dir, '', prefix)) {
           if (name.startsWith('.') || !name.startsWith(prefix) || name.length === prefix.length) continue;
           const other = name.slice(prefix.length);
           if (other !== ifname) out.add(other);
@@ -561,6 +573,12 @@ export class ResultCache {
     return this.fs('taking a lock', () => takeLock(this.exec, lockPath(this.dir, containerId, ifname), this.owner, opts));
   }
 
+  /** The lock of network in containerId's sandbox (networkLockPath), or what holds it; with a time limit as lock()'s. */
+  async networkLock(network: string, containerId: string, workLimitMs?: number): Promise<{ lock: Lock } | { busy: Busy }> {
+    const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs } : {};
+    return this.fs('taking a lock', () => takeLock(this.exec, networkLockPath(this.dir, network, containerId), this.owner, opts));
+  }
+
   /**
    * Whether cni-gc runs the plugins' GC over this cache, so that its GC locks matter: this host's cache (cni-gc runs
    * CNI GC for this host's cache only; a node reached by commands has none, and its attaches read no GC lock).
@@ -592,14 +610,14 @@ export class ResultCache {
   /**
    * The attachment locks of this cache held now (exec/lock.ts heldNow: a live holder, one of another host, one being
    * written; a stale one is neither listed nor broken), as their file name under cni-attach/locks (lockPath's
-   * `<containerId>-<ifname>.lock`, which alone does not tell the two apart) and their holder; the GC locks are not
-   * among them. For cni-gc, which waits until no ADD or DEL of a network runs (cni/gc.ts).
+   * `<containerId>-<ifname>.lock`, which alone does not tell the two apart) and their holder; the GC locks and the
+   * network locks (networkLockPath: their attach holds an interface lock as well) are not among them. For cni-gc, which waits until no ADD or DEL of a network runs (cni/gc.ts).
    */
   async heldLocks(): Promise<{ file: string; holder: Busy }[]> {
     return this.fs('reading locks', async () => {
       const out: { file: string; holder: Busy }[] = [];
       for (const name of await this.exec.listDir(`${this.dir}/cni-attach/locks`)) {
-        if (!name.endsWith('.lock') || name.startsWith('gc:')) continue;
+        if (!name.endsWith('.lock') || name.startsWith('gc:') || name.startsWith('net:')) continue;
         const holder = await heldNow(this.exec, `${this.dir}/cni-attach/locks/${name}`, this.owner);
         if (holder) out.push({ file: name, holder });
       }

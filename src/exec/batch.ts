@@ -74,7 +74,7 @@ type Step =
   | { kind: 'remove'; path: string }
   | { kind: 'create'; path: string; data: string; mode: number }
   | { kind: 'expectFile'; path: string; content: string | undefined }
-  | { kind: 'expectNames'; dir: string; suffix: string; names: string[] }
+  | { kind: 'expectNames'; dir: string; suffix: string; names: string[]; prefix?: string }
   | { kind: 'list'; dir: string; suffix: string }
   | { kind: 'names'; dir: string }
   | { kind: 'executables'; dir: string }
@@ -110,7 +110,8 @@ function stepShell(s: Step, arg: (v: string) => string): string {
     case 'expectNames':
       // the names in the byte order of the C locale, as a pathname expansion sorts them there (POSIX 2.13.3; the
       // steps' environment has no locale, and LC_ALL=C says so to a shell that reads it at once): no sort process
-      return `LC_ALL=C; g=; cd ${arg(s.dir)} 2>/dev/null && for f in *${arg(s.suffix)}; do [ -e "$f" ] && g="$g$f\n"; done; [ "$g" = ${arg(s.names.map((n) => `${n}\n`).join(''))} ]`;
+      // (with a prefix, only the names beginning with it: the quoted parts of a pattern match themselves)
+      return `LC_ALL=C; g=; cd ${arg(s.dir)} 2>/dev/null && for f in ${s.prefix ? arg(s.prefix) : ''}*${arg(s.suffix)}; do [ -e "$f" ] && g="$g$f\n"; done; [ "$g" = ${arg(s.names.map((n) => `${n}\n`).join(''))} ]`;
     case 'list':
       // every file's size and name (one stat) and then all their contents (one cat): a process per file made a node
       // with many attachments pay for each of them on every attach (see parseListing). Never
@@ -475,7 +476,7 @@ export class BatchingExecutor implements Executor, Batching {
     return this.direct_(() => this.inner.readFile(path));
   }
 
-  async listDir(path: string, suffix?: string): Promise<string[]> {
+  async listDir(path: string, suffix?: string, prefix?: string): Promise<string[]> {
     await this.fetched();
     const l = this.listingOf(path);
     if (l && suffix !== undefined && suffix.endsWith(l.suffix) && !this.steps.some((s) => s.kind === 'write' || s.kind === 'remove')) {
@@ -485,8 +486,8 @@ export class BatchingExecutor implements Executor, Batching {
     }
     const known = this.names.get(path.replace(/\/+$/, ''));
     if (known && !this.steps.some((s) => s.kind === 'write' || s.kind === 'remove')) {
-      const names = known.filter((n) => n.endsWith(suffix ?? ''));
-      if (this.pendingCreates > 0) this.queue({ kind: 'expectNames', dir: path, suffix: suffix ?? '', names });
+      const names = known.filter((n) => n.endsWith(suffix ?? '') && n.startsWith(prefix ?? ''));
+      if (this.pendingCreates > 0) this.queue({ kind: 'expectNames', dir: path, suffix: suffix ?? '', names, ...(prefix ? { prefix } : {}) });
       return names;
     }
     return this.direct_(() => this.inner.listDir(path));

@@ -154,10 +154,11 @@ export interface NodeFiles {
   /** Remove a file; a missing file is not an error. */
   removeFile(path: string): Promise<void>;
   /**
-   * Names in a directory; [] when it does not exist. With `suffix`, only the names ending in it are asked for (an
-   * executor may still return others): a batching executor can answer that from what it read ahead.
+   * Names in a directory; [] when it does not exist. With `suffix` (and `prefix`), only the names ending in it (and
+   * beginning with prefix) are asked for (an executor may still return others: the caller filters): a batching
+   * executor can answer that from what it read ahead, and, under a lock it is taking, check only those names again.
    */
-  listDir(path: string, suffix?: string): Promise<string[]>;
+  listDir(path: string, suffix?: string, prefix?: string): Promise<string[]>;
   /** True when path is a regular file this process may execute. */
   isExecutable(path: string): Promise<boolean>;
   /**

@@ -208,7 +208,11 @@ export class FakeExecutor implements Executor {
         case 'remove': return (this.files.delete(a!), { code: 0 });
         case 'create': return this.files.has(a!) ? { code: 1 } : (this.files.set(a!, b!), made.push(a!), { code: 0 });
         case 'expectFile': return { code: (m.a.length === 1 ? !this.files.has(a!) : this.files.get(a!) === c) ? 0 : 1 };
-        case 'expectNames': return { code: children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => `${n}\n`).join('') === c ? 0 : 1 };
+        case 'expectNames': {
+          // dir, suffix, names; or (a prefix given) dir, prefix, suffix, names
+          const [prefix, suffix, names] = m.a.length === 4 ? [b!, c!, at(m.a[3]!)] : ['', b!, c!];
+          return { code: children(a!).filter((n) => n.startsWith(prefix) && n.endsWith(suffix) && !n.startsWith('.')).sort().map((n) => `${n}\n`).join('') === names ? 0 : 1 };
+        }
         case 'list': return { code: 0, stdout: listingOutput(children(a!).filter((n) => n.endsWith(b!) && !n.startsWith('.')).sort().map((n) => [n, this.files.get(`${a}/${n}`)!])) };
         case 'names': return { code: 0, stdout: children(a!).filter((n) => !n.startsWith('.')).map((n) => `${n}\n`).join('') };
         case 'trust': return { code: 0, stdout: trustOutput(this.trustFacts(m.a.map(at))) };

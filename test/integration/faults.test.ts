@@ -250,6 +250,38 @@ describe('crashes and failures around the chain', () => {
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 
+  it('two attaches of one network under two ifnames at one moment, its chain holding a plugin that keys its node state by network and container (here a stand-in named bandwidth): the second is busy (exit 1) while the first holds the network\'s lock in the sandbox, nothing of it made; once the first is done, refused (exit 2)', async () => {
+    const { ws, ns, net, br } = await setup();
+    const started = join(ws.dir, 'version.started');
+    const go = join(ws.dir, 'version.go');
+    // a plugin of that name, whose VERSION waits: the first attach holds its locks there, before its intent
+    await fakePlugin(ws.pluginDir, 'bandwidth', {
+      version: `[ -e ${go} ] || touch ${started}\nwhile [ ! -e ${go} ]; do sleep 0.1; done\necho '${DEFAULT_VERSION_ANSWER}'`,
+      add: passThroughAdd('0'),
+    });
+    lab.defer('slow VERSION', () => writeFile(go, ''));
+    const conf = await writeConf(ws.dir, 'chain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth' }]));
+    const args = (ifname: string) => [...lab.args(ws, ns, ifname, undefined, `${ws.pluginDir}:${CNI_DIR}`), '--conf', conf];
+    const cid = containerIdOf(netnsPath(ns));
+
+    const first = spawnCli('attach', args('eth1'));
+    expect(await waitFor(async () => existsSync(started), 15_000), 'the first attach is asking VERSION').toBe(true);
+    expect(await attachmentFiles(ws.cacheDir), 'its two locks, no intent yet').toEqual([`cni-attach/locks/${cid}-eth1.lock`, `cni-attach/locks/net:${net}:${cid}.lock`]);
+    // before: nothing recorded yet, so the second went on to its own ADD, and the two collided
+    const r = await runCli('attach', args('eth2'));
+    expectCleanError(r, 1);
+    expect(r.stderr.trim(), show(r)).toMatch(lineWithCommand(`error: another cni-attach ({cmd}) is attaching network ${net} under another ifname in netns ${netnsPath(ns)} right now; try again when it is done`, first.pid!));
+    expect(await linkExists('eth2', ns)).toBe(false);
+    await writeFile(go, '');
+    expectOk(await first.done);
+    expect(await leases(ws.dataDir)).toHaveLength(1);
+    const again = await runCli('attach', args('eth2'));
+    expectCleanError(again, 2, new RegExp(`network ${net} is already recorded in .* as eth1, and its plugin bandwidth .* \\(nothing was changed\\)`));
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([`results/${net}-${cid}-eth1`]);
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1', undefined, `${ws.pluginDir}:${CNI_DIR}`)));
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
   it('cni-detach (and its dry run) while an attach holds the lock but has not recorded its intent yet (in VERSION): busy (exit 1), not "nothing to do"; the attach then succeeds', async () => {
     const { ws, ns, net, br } = await setup();
     const started = join(ws.dir, 'version.started');

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attach, check, detach, planRecorded, readAhead, sharedStateNote } from '../../src/cni/attach.js';
-import { ResultCache, deletingPath, intentPath, lockPath } from '../../src/cni/cache.js';
+import { attach, check, detach, KEYED_BY_NETWORK_AND_CONTAINER, planRecorded, readAhead, sharedStateNote } from '../../src/cni/attach.js';
+import { ResultCache, deletingPath, intentPath, lockPath, networkLockPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BatchingExecutor } from '../../src/exec/batch.js';
@@ -393,17 +393,19 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
       await snapshot.run(['true']);
       return snapshot;
     };
-    const attachPod = (snapshot: BatchingExecutor, containerId: string) => {
+    const attachPod = (snapshot: BatchingExecutor, containerId: string, ifname = 'net1') => {
       const e = engineOn(snapshot.fork());
-      readAhead(e.ctx, e.cache, 'net1', w.list); // each pod declares it again, as the CLI does: nothing new to send
-      return attach(e.ctx, e.cache, { ...w.req, rt: { ...w.req.rt, containerId } });
+      readAhead(e.ctx, e.cache, ifname, w.list); // each pod declares it again, as the CLI does: nothing new to send
+      return attach(e.ctx, e.cache, { ...w.req, rt: { ...w.req.rt, containerId, ifname } });
     };
     return { ...w, lookUp, attachPod };
   }
   const cids = ['sb-a', 'sb-b', 'sb-c', 'sb-d'];
 
-  for (const plugins of [['first'], ['first', 'second']]) {
-    it(`${plugins.length} plugin(s), 4 pods at once: 1 + 4 × (1 + ${plugins.length}) round trips, everything attached and left clean`, async () => {
+  // (with bandwidth: each pod's names, checked again under its network's lock, are only its own sandbox's, so the
+  // others' records written meanwhile make no pod's steps fail)
+  for (const plugins of [['first'], ['first', 'second'], ['first', 'bandwidth']]) {
+    it(`${plugins.join(' + ')}, 4 pods at once: 1 + 4 × (1 + ${plugins.length}) round trips, everything attached and left clean`, async () => {
       const w = await batchWorld(plugins);
       const snapshot = await w.lookUp();
       expect(w.node.commands).toHaveLength(1);
@@ -415,6 +417,40 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
       expect(await w.left('cni-attach/locks')).toEqual([]);
     });
   }
+
+  it.each(['bandwidth', 'portmap'])('two attaches of one network under two ifnames in one sandbox at one moment, its chain holding %s, both judged from one look-up that saw neither: one attaches, the other is busy or refused — never both ADDs (the network\'s lock in the sandbox, and the names checked again under it)', async (keyed) => {
+    const w = await batchWorld(['first', keyed]);
+    for (let round = 0; round < 3; round++) {
+      await rm(join(dir, 'calls'), { force: true });
+      const snapshot = await w.lookUp();
+      const out = await Promise.allSettled([w.attachPod(snapshot, 'sb-a', 'net1'), w.attachPod(snapshot, 'sb-a', 'net2')]);
+      const won = out.findIndex((o) => o.status === 'fulfilled');
+      expect(out.filter((o) => o.status === 'fulfilled'), String(out.map((o) => (o.status === 'rejected' ? o.reason : 'ok')))).toHaveLength(1);
+      const lost = (out[1 - won] as PromiseRejectedResult).reason as Error;
+      const [winner, loser] = won === 0 ? ['net1', 'net2'] : ['net2', 'net1'];
+      // busy while the other's attach holds the network's lock; refused once it is recorded
+      if (lost instanceof BusyError) expect(lost.message).toMatch(/^another cni-attach \(pid \d+.*\) is attaching network net under another ifname in pod shop\/web-1 right now; try again when it is done$/);
+      else expect(lost.message).toBe(`network net is already recorded in pod shop/web-1 as ${winner}, and its plugin ${keyed} (${KEYED_BY_NETWORK_AND_CONTAINER.get(keyed)}) names that state by network and container only: attaching it again as ${loser} would collide with it, and a DEL of either would remove the other's (nothing was changed)`);
+      expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter((l) => l.startsWith('ADD')).sort()).toEqual(['ADD first sb-a', `ADD ${keyed} sb-a`].sort());
+      expect(await w.left('results')).toEqual([`net-sb-a-${winner}`]);
+      expect(await w.left('cni-attach/intents')).toEqual([]);
+      expect(await w.left('cni-attach/locks')).toEqual([]);
+      await rm(join(w.cacheDir, 'results', `net-sb-a-${winner}`));
+    }
+  });
+
+  it('an attach of a keyed network whose lock in the sandbox another host holds (an attach of it under another ifname running there): busy in those words, nothing ran, its own locks let go', async () => {
+    const w = await batchWorld(['first', 'bandwidth']);
+    await mkdir(join(w.cacheDir, 'cni-attach/locks'), { recursive: true });
+    await writeFile(networkLockPath(w.cacheDir, 'net', 'sb-a'), 'other-host 77 1\n');
+    const snapshot = await w.lookUp();
+    const e = await w.attachPod(snapshot, 'sb-a', 'net2').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BusyError);
+    expect((e as Error).message).toBe('another cni-attach (pid 77 on host other-host) is attaching network net under another ifname in pod shop/web-1 right now; try again when it is done');
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+    expect(await w.left('cni-attach/locks')).toEqual(['net:net:sb-a.lock']);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+  });
 
   it('a pod whose cache changed after the node\'s look-up: its steps do not hold, it answers as step by step (already taken); the others attach', async () => {
     const w = await batchWorld(['first']);
