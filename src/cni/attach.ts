@@ -2,6 +2,7 @@
  * The life of one attachment: lock, refuse what is already there, record the intent, run the chain, cache the result
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
+import { createHash } from 'node:crypto';
 import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
@@ -294,15 +295,48 @@ function keyedWords(keyed: string[]): string {
  * from the look-up's names), and again under the network's lock in the sandbox (lockNetworkInSandbox), where an attach
  * of the network under another ifname that runs at the same moment cannot pass it too. Errors: UsageError (exit 2).
  */
-async function refuseSharedPluginState(cache: ResultCache, req: AttachRequest): Promise<void> {
+async function refuseSharedPluginState(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<void> {
   const keyed = keyedPlugins(req.list);
   if (keyed.length === 0) return;
-  const others = await cache.otherAttachmentsOf(req.list.name, req.rt.containerId, req.rt.ifname);
-  if (others.length === 0) return;
+  const recorded = await cache.attachmentsOf(req.list.name, req.rt.containerId);
+  const others = recorded.filter((i) => i !== req.rt.ifname);
+  if (others.length === 0) {
+    if (recorded.length === 0 && keyed.includes('bandwidth')) await refuseForeignIfb(ctx, cache, req);
+    return;
+  }
   const e = new UsageError(
     `network ${req.list.name} is already recorded in ${req.describe} as ${others.join(', ')}, and ${keyedWords(keyed)} by network and container only: attaching it again as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
   );
   e.next = `attach a config whose "name" is another network's, or detach ${others.join(', ')} first`;
+  throw e;
+}
+
+/** The directory whose entries are the node's network interfaces (of the namespace the node's commands run in). */
+export const NODE_LINKS = '/sys/class/net';
+
+/**
+ * The name bandwidth gives its ifb device for network in container's sandbox: "bwp" and the sha512 of network name and
+ * container id (hex), 15 bytes in all (containernetworking/plugins plugins/meta/bandwidth getIfbDeviceName,
+ * pkg/utils MustFormatHashWithPrefix).
+ */
+export function bandwidthIfbName(network: string, containerId: string): string {
+  return `bwp${createHash('sha512').update(network + containerId).digest('hex')}`.slice(0, 15);
+}
+
+/**
+ * Refuse an attach of a network with bandwidth in its chain, recorded in the sandbox in no way this cache knows, when
+ * bandwidth's ifb device of that network and sandbox exists on the node all the same: another attachment of the
+ * network in the sandbox made it — recorded in another cache dir (`--cache-dir`), or made by another tool — and the
+ * ADD would fail on it ("file exists") and its rollback's DEL remove it (seen by an outside tester with two cache
+ * dirs). From the node's interface names (NODE_LINKS), which ride on the look-up. Errors: UsageError (exit 2).
+ */
+async function refuseForeignIfb(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<void> {
+  const ifb = bandwidthIfbName(req.list.name, req.rt.containerId);
+  if (!(await ctx.exec.listDir(NODE_LINKS, '', ifb)).includes(ifb)) return;
+  const e = new UsageError(
+    `network ${req.list.name}'s plugin bandwidth names its ifb device on the node by network and container only, and that device, ${ifb}${cache.named('')}, exists already: another attachment of network ${req.list.name} in ${req.describe} made it, recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
+  );
+  e.next = `find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir) and detach it first, or attach a config whose "name" is another network's`;
   throw e;
 }
 
@@ -330,6 +364,8 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   // the names of the network's other records in the sandbox, for a chain whose plugins would share their state (a
   // detach's chain is known only once its record is read: its names always, a glob on the node, no process)
   if ((list && keyedPlugins(list).length > 0) || forDetach) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
+  // the node's interface names, for bandwidth's ifb device of the network made by an attachment this cache lacks
+  if (list && keyedPlugins(list).includes('bandwidth')) ctx.exec.readAhead({ nameDirs: [NODE_LINKS] });
 }
 
 /**
@@ -455,7 +491,7 @@ export async function planAttach(ctx: ChainContext, cache: ResultCache, req: Att
   return refusing(async () => {
     checkCapabilities(req.list, req.rt.capabilityArgs);
     const resolved = await resolvePlugins(ctx, req.list);
-    await refuseSharedPluginState(cache, req);
+    await refuseSharedPluginState(ctx, cache, req);
     const already = await beforeAdd(ctx, cache, req, resolved, false);
     if (already) return { runs: [], already };
     const gcWait = await gcWaitOf(cache, req.list, 'ADD');
@@ -498,7 +534,7 @@ async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequ
   const { list, rt } = req;
   // everything up to the recorded intent changes nothing: its errors say so (the pod's event, cli/attach.ts)
   const resolved = await refusing(() => resolvePlugins(ctx, list));
-  await refusing(() => refuseSharedPluginState(cache, req));
+  await refusing(() => refuseSharedPluginState(ctx, cache, req));
   return held(ctx, () => withLock(ctx, cache, rt, req.describe, async (lock, lockedCtx) => {
     // a chain whose plugins share their node state among the network's attachments in the sandbox: that check again,
     // under the network's lock in the sandbox (held until the result is recorded, renewed with the interface lock)
@@ -523,7 +559,7 @@ async function lockNetworkInSandbox(ctx: ChainContext, cache: ResultCache, req: 
   const taken = await cache.networkLock(req.list.name, req.rt.containerId, ctx.timeoutMs);
   if ('busy' in taken) throw busyError(req.rt.ifname, req.describe, taken.busy, cache, Date.now(), req.list.name);
   try {
-    await refuseSharedPluginState(cache, req);
+    await refuseSharedPluginState(ctx, cache, req);
   } catch (e) {
     await taken.lock.release();
     throw e;
@@ -680,8 +716,8 @@ export interface Detached {
   /**
    * Set when its DEL ran and succeeded while the same network is recorded in the same sandbox under other ifnames
    * (`ifnames`, sorted) and plugins of its chain (`plugins`: KEYED_BY_NETWORK_AND_CONTAINER) name their node state by
-   * network and container only: that DEL removed that state for them too, where their chains hold those plugins (a
-   * note says so: sharedStateNote; their configs are not read, only the records' names).
+   * network and container only: that DEL removed such state under that name, theirs too if their chains made any (a
+   * note says so: sharedStateNote; from the records' names alone, not their configs).
    */
   sharedWith?: { ifnames: string[]; plugins: string[] };
 }
@@ -695,8 +731,9 @@ export interface Detached {
 export function sharedStateNote(network: string, ifname: string, describe: string, shared: { ifnames: string[]; plugins: string[] }, dryRun = false): string {
   const them = shared.ifnames.join(', ');
   const one = shared.ifnames.length === 1;
-  const whose = one ? `${them}'s` : 'theirs';
-  return `network ${network} is also recorded in ${describe} as ${them}, and ${keyedWords(shared.plugins)} by network and container only: the DEL of ${ifname} ${dryRun ? 'would remove' : 'removed'} it, and with it ${whose} where ${one ? 'its' : 'their'} chain holds ${shared.plugins.join(' or ')} too; to have that again, detach ${them} and attach ${one ? 'it' : 'them'} again`;
+  const share = one ? `${them}'s share` : 'their share';
+  const made = one ? 'its chain made one' : 'their chains made one';
+  return `network ${network} is also recorded in ${describe} as ${them}, and ${keyedWords(shared.plugins)} by network and container only: the DEL of ${ifname} ${dryRun ? 'would remove' : 'removed'} what there was of it under that name, so ${share} ${dryRun ? 'would be' : 'is'} gone too if ${made}; to have it again, detach ${them} and attach ${one ? 'it' : 'them'} again`;
 }
 
 export function entryList(e: CacheEntry): NetworkConfigList {

@@ -383,14 +383,18 @@ export class ResultCache {
    * between the two makes the split unambiguous), sorted, without duplicates. Reads no record.
    */
   async otherAttachmentsOf(network: string, containerId: string, ifname: string): Promise<string[]> {
+    return (await this.attachmentsOf(network, containerId)).filter((i) => i !== ifname);
+  }
+
+  /** The interface names under which `network` is recorded in containerId (as otherAttachmentsOf, ifname included). */
+  async attachmentsOf(network: string, containerId: string): Promise<string[]> {
     const prefix = `${network}-${containerId}-`;
     return this.fs('reading', async () => {
       const out = new Set<string>();
       for (const dir of this.namesFor()) {
         for (const name of await this.exec.listDir(dir, '', prefix)) {
           if (name.startsWith('.') || !name.startsWith(prefix) || name.length === prefix.length) continue;
-          const other = name.slice(prefix.length);
-          if (other !== ifname) out.add(other);
+          out.add(name.slice(prefix.length));
         }
       }
       return [...out].sort();

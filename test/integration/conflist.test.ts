@@ -121,6 +121,37 @@ describe('one network twice in one sandbox, with a plugin that keys its state by
     expect(await leases(ws.dataDir)).toEqual([]);
   });
 
+  it('refuses an attach of the network recorded only in another cache dir when bandwidth\'s ifb device of it is on the node already (what an outside tester saw: the ADD failed on it and its rollback removed it); nothing is written', async () => {
+    const ws = await lab.workspace();
+    const ns = await lab.netns();
+    const br = lab.bridge();
+    const net = lab.name('k');
+    const cid = containerIdOf(netnsPath(ns));
+    const ifb = `bwp${createHash('sha512').update(net + cid).digest('hex').slice(0, 12)}`;
+    lab.defer(`ifb ${ifb}`, () => deleteLink(ifb));
+    const conf = await writeConf(ws.dir, 'shaped.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
+    const leased = await leases(ws.dataDir);
+    const other = join(ws.dir, 'other-cache');
+    for (const dry of [['--dry-run'], []]) {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth2', conf), '--cache-dir', other, ...dry]);
+      const line = expectCleanError(r, 2, new RegExp(`network ${net}'s plugin bandwidth names its ifb device on the node by network and container only, and that device, ${ifb}, exists already: another attachment of network ${net} in netns ${netnsPath(ns)} made it, recorded in another cache dir than ${other} or made by another tool; attaching it as eth2 would collide with it, and a DEL of either would remove the other's \\(nothing was changed\\)`));
+      expect(line, show(r)).not.toMatch(/rolled back/);
+      expect(r.stderr, show(r)).toMatch(/cni-list -A -o wide/);
+      expect(await linkExists(ifb), show(r)).toBe(true);
+      expect(await linkExists('eth2', ns)).toBe(false);
+      expect(await leases(ws.dataDir)).toEqual(leased);
+      expect(await attachmentFiles(other)).toEqual([]);
+    }
+    // the same network under another name shares nothing there: attached in that cache dir
+    const renamed = await writeConf(ws.dir, 'renamed.conflist', conflist(`${net}b`, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    expectOk(await runCli('attach', [...lab.args(ws, ns, 'eth2', renamed), '--cache-dir', other]));
+    expectOk(await runCli('detach', [...lab.args(ws, ns, 'eth2'), '--cache-dir', other]));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
+    expect(await linkExists(ifb)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
   it('a detach of such an attachment while the network is also recorded in the sandbox under another name (an attach of it without bandwidth, which is allowed; or a pair an earlier cni-attach left): its DEL runs, a note (and -o json) says what it removed for the other, whose link and record stay', async () => {
     const ws = await lab.workspace();
     const ns = await lab.netns();
@@ -134,7 +165,7 @@ describe('one network twice in one sandbox, with a plugin that keys its state by
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', shaped)));
     // its chain shares no state with eth1's, so the attach takes it: the network is now recorded as eth1 and eth2
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth2', plain)));
-    const note = (verb: string) => `note: network ${net} is also recorded in netns ${netnsPath(ns)} as eth2, and its plugin bandwidth (its ifb device on the node, bwp…) names that state by network and container only: the DEL of eth1 ${verb} it, and with it eth2's where its chain holds bandwidth too; to have that again, detach eth2 and attach it again`;
+    const note = (verb: string) => `note: network ${net} is also recorded in netns ${netnsPath(ns)} as eth2, and its plugin bandwidth (its ifb device on the node, bwp…) names that state by network and container only: the DEL of eth1 ${verb} what there was of it under that name, so eth2's share ${verb === 'removed' ? 'is' : 'would be'} gone too if its chain made one; to have it again, detach eth2 and attach it again`;
 
     const dry = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '--dry-run']);
     expectOk(dry);

@@ -174,7 +174,7 @@ describe('node round trips (exec/batch.ts)', () => {
     const d = await w.detachOnNode();
     expect(d.trips).toBeLessThanOrEqual(2 + 2);
     expect(d.done).toEqual([expect.objectContaining({ network: 'net', sharedWith: { ifnames: ['net2'], plugins: [keyed] } })]);
-    expect(w.notes).toEqual([`network net is also recorded in pod shop/web-1 as net2, and its plugin ${keyed} (${what}) names that state by network and container only: the DEL of net1 removed it, and with it net2's where its chain holds ${keyed} too; to have that again, detach net2 and attach it again`]);
+    expect(w.notes).toEqual([`network net is also recorded in pod shop/web-1 as net2, and its plugin ${keyed} (${what}) names that state by network and container only: the DEL of net1 removed what there was of it under that name, so net2's share is gone too if its chain made one; to have it again, detach net2 and attach it again`]);
     expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter((l) => l.startsWith('DEL'))).toEqual([`DEL ${keyed}`, 'DEL first']);
     expect(await w.left('results')).toEqual([`net-${CID}-net2`]);
     expect(await w.left('cni-attach/locks')).toEqual([]);
@@ -182,7 +182,7 @@ describe('node round trips (exec/batch.ts)', () => {
 
   it('the note names every other ifname and every keyed plugin of the chain (sharedStateNote), in a dry run\'s words too', () => {
     expect(sharedStateNote('net', 'net1', 'pod shop/web-1', { ifnames: ['net2', 'net3'], plugins: ['portmap', 'bandwidth'] }, true)).toBe(
-      'network net is also recorded in pod shop/web-1 as net2, net3, and its plugins portmap (its iptables chain on the node, CNI-DN-…) and bandwidth (its ifb device on the node, bwp…) name that state by network and container only: the DEL of net1 would remove it, and with it theirs where their chain holds portmap or bandwidth too; to have that again, detach net2, net3 and attach them again',
+      'network net is also recorded in pod shop/web-1 as net2, net3, and its plugins portmap (its iptables chain on the node, CNI-DN-…) and bandwidth (its ifb device on the node, bwp…) name that state by network and container only: the DEL of net1 would remove what there was of it under that name, so their share would be gone too if their chains made one; to have it again, detach net2, net3 and attach them again',
     );
   });
 
