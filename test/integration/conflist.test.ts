@@ -85,15 +85,24 @@ describe('rollback', () => {
 });
 
 describe('one network twice in one sandbox, with a plugin that keys its state by network and container', () => {
-  it('refuses the second attach before any ADD (bandwidth names its ifb device by network and container): the first keeps its ifb, nothing is written', async () => {
+  /**
+   * A netns, a bridge and a network whose chain shapes egress with bandwidth (what makes bandwidth create its ifb
+   * device: bwp + sha512(network + container id), 12 hex), the device removed at the end whatever happens.
+   */
+  async function shapedWorld() {
     const ws = await lab.workspace();
     const ns = await lab.netns();
     const br = lab.bridge();
     const net = lab.name('k');
-    // egress shaping is what makes bandwidth create its ifb device: bwp + sha512(network + container id), 12 hex
-    const ifb = `bwp${createHash('sha512').update(net + containerIdOf(netnsPath(ns))).digest('hex').slice(0, 12)}`;
+    const cid = containerIdOf(netnsPath(ns));
+    const ifb = `bwp${createHash('sha512').update(net + cid).digest('hex').slice(0, 12)}`;
     lab.defer(`ifb ${ifb}`, () => deleteLink(ifb));
     const conf = await writeConf(ws.dir, 'shaped.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    return { ws, ns, br, net, cid, ifb, conf };
+  }
+
+  it('refuses the second attach before any ADD (bandwidth names its ifb device by network and container): the first keeps its ifb, nothing is written', async () => {
+    const { ws, ns, br, net, ifb, conf } = await shapedWorld();
 
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
     expect(await linkExists(ifb)).toBe(true);
@@ -122,14 +131,7 @@ describe('one network twice in one sandbox, with a plugin that keys its state by
   });
 
   it('refuses an attach of the network recorded only in another cache dir when bandwidth\'s ifb device of it is on the node already (what an outside tester saw: the ADD failed on it and its rollback removed it); nothing is written', async () => {
-    const ws = await lab.workspace();
-    const ns = await lab.netns();
-    const br = lab.bridge();
-    const net = lab.name('k');
-    const cid = containerIdOf(netnsPath(ns));
-    const ifb = `bwp${createHash('sha512').update(net + cid).digest('hex').slice(0, 12)}`;
-    lab.defer(`ifb ${ifb}`, () => deleteLink(ifb));
-    const conf = await writeConf(ws.dir, 'shaped.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    const { ws, ns, br, net, ifb, conf } = await shapedWorld();
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf)));
     const leased = await leases(ws.dataDir);
     const other = join(ws.dir, 'other-cache');
@@ -153,14 +155,7 @@ describe('one network twice in one sandbox, with a plugin that keys its state by
   });
 
   it('a detach of such an attachment while the network is also recorded in the sandbox under another name (an attach of it without bandwidth, which is allowed; or a pair an earlier cni-attach left): its DEL runs, a note (and -o json) says what it removed for the other, whose link and record stay', async () => {
-    const ws = await lab.workspace();
-    const ns = await lab.netns();
-    const br = lab.bridge();
-    const net = lab.name('k');
-    const cid = containerIdOf(netnsPath(ns));
-    const ifb = `bwp${createHash('sha512').update(net + cid).digest('hex').slice(0, 12)}`;
-    lab.defer(`ifb ${ifb}`, () => deleteLink(ifb));
-    const shaped = await writeConf(ws.dir, 'shaped.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir), { type: 'bandwidth', egressRate: 8_000_000, egressBurst: 800_000 }]));
+    const { ws, ns, br, net, cid, ifb, conf: shaped } = await shapedWorld();
     const plain = await writeConf(ws.dir, 'plain.conflist', conflist(net, [bridgePlugin(br, SUBNET, ws.dataDir)]));
     expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', shaped)));
     // its chain shares no state with eth1's, so the attach takes it: the network is now recorded as eth1 and eth2
