@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
-import { formatData, listCommandLine, nameLine, printPlan, waysOut } from './output.js';
+import { formatData, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
 import { connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -19,10 +19,12 @@ const gone = new WeakSet<Error>();
  * DetachRequest.interfaceGone): by `links`, the names the sandbox look-up read there (no command), else one look in
  * `netns` through `exec` (resolve/netns.ts interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a
  * NotFoundError (exit 3, README "Exit codes") in cni-list's words for `interface gone` (resolve/attachment-state.ts
- * interfaceGoneReason), naming `detach`, the cni-detach that frees its lease — before, the plugin's CHECK answered
+ * interfaceGoneReason) and the cni-list that shows that state (`listing`: of a pod on another node, `cni-list --node
+ * NODE`, which reads that node; plain cni-list judges other nodes by the cluster's records alone), naming `detach`,
+ * the cni-detach that frees its lease — before, the plugin's CHECK answered
  * first with what it checks first (the bridge: "Mac doesn't match", its own MAC having changed with its ports).
  */
-function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string): NonNullable<DetachRequest['interfaceGone']> {
+function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string, listing = 'cni-list'): NonNullable<DetachRequest['interfaceGone']> {
   return async (e) => {
     const there = links ? links.includes(e.ifName) : await (await load.netns()).interfaceExists(exec, netns, e.ifName).catch((err: unknown) => {
       if (err instanceof UsageError) return undefined;
@@ -30,7 +32,7 @@ function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: 
     });
     if (there !== false) return undefined;
     const { interfaceGoneReason } = await load.attachmentState();
-    const err = new NotFoundError(`${e.ifName} in ${describe} is gone (cni-list: interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
+    const err = new NotFoundError(`${e.ifName} in ${describe} is gone (${listing}: interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
     gone.add(err);
     return err;
   };
@@ -118,7 +120,7 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         // its running sandbox: an interface gone from it is said as such, before its CHECK (the links its look-up read)
         if (pod.containerId !== undefined && pod.netns) {
           const sandbox = `the network namespace of sandbox ${pod.containerId.slice(0, 12)}${pod.node && pod.executor ? ` on node ${pod.node}` : ''}`;
-          req.interfaceGone = interfaceGoneCheck(on.ctx.exec, pod.links, pod.netns, sandbox, describe, ways.detach);
+          req.interfaceGone = interfaceGoneCheck(on.ctx.exec, pod.links, pod.netns, sandbox, describe, ways.detach, pod.node && pod.executor ? `cni-list --node ${shellQuote(pod.node)}` : 'cni-list');
         }
       } else {
         const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);

@@ -985,7 +985,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('check', args));
     // the link deleted in the sandbox: the look-up read its links through the agent; said before any CHECK
     await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'del', 'net1']);
-    const gone = /^error: net1 in pod shop\/web-1 is gone \(cni-list: interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more: deleted outside cni-attach \(no DEL of ours was under way\); its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
+    const gone = /^error: net1 in pod shop\/web-1 is gone \(cni-list --node node-a: interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more: deleted outside cni-attach \(no DEL of ours was under way\); its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
     for (const more of [[], ['--dry-run'], ['-o', 'json']]) {
       const c = await runCli('check', [...args, ...more]);
       expect(c.exitCode, c.stderr).toBe(3);
