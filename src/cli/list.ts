@@ -744,7 +744,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     let selected: Set<string> | undefined;
     if (flags.selector !== undefined) {
       if (!api) throw new UnreachableError(`-l ${flags.selector}: ${apiError ?? 'no cluster'}`);
-      podList = await withUserSelector(flags.selector, api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector));
+      podList = await withUserSelector(flags.selector, api.listPods(flags.allNamespaces ? undefined : namespace, flags.selector), true);
       const chosen = (selected = new Set(podList.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)));
       found = found.filter((f) => {
         const p = podOf(f.entry);

@@ -408,18 +408,19 @@ export function sameNetnsAs(target: Target & { gone: boolean }): ((e: CacheEntry
 
 /**
  * A pod list made with the user's label selector (-l of attach, detach, list): the API server's 400 BadRequest for it
- * is bad input (exit 2: the selector is named, nothing was changed), as kubectl reports it as the server's BadRequest
+ * is bad input (exit 2: the selector is named, and, unless `readOnly`, that nothing was changed), as kubectl reports it as the server's BadRequest
  * for that selector (k8s.io/cli-runtime resource.Selector.Visit: `Unable to find "/v1, Resource=pods" that match label
  * selector "app=(", …: unable to parse requirement: …`). kube-apiserver answers 400 for a selector labels.Parse refuses
  * (apimachinery meta/v1 Convert_string_To_labels_Selector); any other error, and a 400 of a request without the
  * user's selector, stays what it is (exit 4).
  */
-export async function withUserSelector<T>(selector: string | undefined, list: Promise<T>): Promise<T> {
+export async function withUserSelector<T>(selector: string | undefined, list: Promise<T>, readOnly = false): Promise<T> {
   try {
     return await list;
   } catch (e) {
     if (selector !== undefined && e instanceof ApiStatusError && e.status === 400) {
-      throw new UsageError(`the label selector ${shellQuote(selector)} is not valid: the API server answered 400${e.reason ? ` (${e.reason})` : ''}: ${e.serverMessage} (nothing was changed)`, {
+      // (a command that changes nothing, cni-list, says nothing of changes)
+      throw new UsageError(`the label selector ${shellQuote(selector)} is not valid: the API server answered 400${e.reason ? ` (${e.reason})` : ''}: ${e.serverMessage}${readOnly ? '' : ' (nothing was changed)'}`, {
         cause: e,
         fix: { setting: 'selector' },
       });

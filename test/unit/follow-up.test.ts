@@ -61,6 +61,10 @@ describe("the API server's 400 for the user's label selector", () => {
     expect(describeError(e)).toBe(
       "the label selector 'app=(' is not valid: the API server answered 400 (BadRequest): unable to parse requirement: found '(', expected: identifier (nothing was changed); see -l/--selector",
     );
+    // a command that changes nothing (cni-list) says nothing of changes
+    expect(describeError(await withUserSelector('app=(', Promise.reject(bad), true).catch((x: unknown) => x))).toBe(
+      "the label selector 'app=(' is not valid: the API server answered 400 (BadRequest): unable to parse requirement: found '(', expected: identifier; see -l/--selector",
+    );
   });
   it('a 400 without the user\'s selector, and any other answer, stay unreachable (exit 4)', async () => {
     expect(exitCodeOf(await withUserSelector(undefined, Promise.reject(bad)).catch((x: unknown) => x))).toBe(4);
