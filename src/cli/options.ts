@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { durationNs, formatDuration, goDurationError } from '../duration.js';
+import { durationNs, formatDuration, goDurationError, goParseDuration } from '../duration.js';
 import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
 import { podArgument } from './argv.js';
@@ -183,17 +183,29 @@ export function refuseUnusedFlags(cmd: Command): void {
   }
 }
 
+/** What kubectl says of a --request-timeout that clientcmd.ParseTimeout does not take (its words, exactly). */
+export const INVALID_TIMEOUT = 'Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)';
+
+/** The longest timer Node keeps (2^31 - 1 ms, about 24.8 days): a longer one fires at once (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * kubectl's --request-timeout: "0" (no limit: returns 0), or a duration as parseDuration takes it (a bare number is
- * seconds), in milliseconds. Errors: UsageError (exit 2) as parseDuration's, and for a limit below 1ms (kubectl takes
- * one and then times out every request: refused here, as --timeout's).
+ * kubectl's --request-timeout, read as client-go's clientcmd.ParseTimeout reads it, the one rule of every command: a
+ * non-negative integer (strconv.ParseInt, base 10: a sign taken, no spaces, no `_`) is seconds; anything else is Go's
+ * time.ParseDuration's (src/duration.ts goParseDuration: "1.5s", "2m30s", "-1s"); else UsageError (exit 2; kubectl:
+ * 1) with kubectl's words, INVALID_TIMEOUT (`1.5`, `-1`, `abc`, ` 5`). Milliseconds; 0 is no limit, and so is a
+ * negative duration (client-go's http.Client sets no deadline unless its Timeout is > 0). A limit longer than a
+ * timer can hold (24.8 days: "99999999999", which kubectl takes) is that longest one, never a timer that fires at once.
  */
 export function parseRequestTimeout(text: string): number {
-  if (durationNs(text) === 0) return 0;
-  const ms = parseDuration(text, '--request-timeout', 0);
-  // as --timeout below MIN_TIMEOUT_MS: a limit no request can meet is bad input, not a run that can only time out
-  if (ms < MIN_TIMEOUT_MS) throw new UsageError(`--request-timeout ${text.trim()}: less than ${formatDuration(MIN_TIMEOUT_MS)}: no API server can answer within ${formatDuration(ms)}, so every request would time out (give e.g. 5s, or 0 for no limit)`);
-  return ms;
+  let ms: number;
+  if (/^[+-]?\d+$/.test(text) && BigInt(text) >= 0n && BigInt(text) < 2n ** 63n) ms = Number(text) * 1000;
+  else {
+    const d = goParseDuration(text);
+    if ('error' in d) throw new UsageError(INVALID_TIMEOUT);
+    ms = Number(d.ns) / 1e6;
+  }
+  return ms <= 0 ? 0 : Math.min(ms, MAX_TIMER_MS);
 }
 
 /**
@@ -383,7 +395,7 @@ export function addKubectlOptions(cmd: Command): Command {
   g(new Option('--as <user>', 'user to impersonate for the operation (a user or a service account)'));
   g(new Option('--as-group <group>', 'group to impersonate for the operation; repeatable').argParser(collect));
   g(new Option('--as-uid <uid>', 'UID to impersonate for the operation'));
-  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a bare number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
+  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a whole number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
   g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node command (bare -v: 1)'));
   g(new Option('--version', 'print the version of cni-attach (with -o json: as JSON)'));
   // --cluster NAME and cni-list's --no-cluster share one key: which of them were given, as commander parses them
