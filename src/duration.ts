@@ -8,28 +8,6 @@
 const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1000n, 'µs': 1000n, 'μs': 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 
 /**
- * text as whole nanoseconds, exactly (decimal arithmetic: "1.1s" is 1100000000, not 1100000000.0000002); a fraction
- * finer than a nanosecond is dropped, as Go drops it. A bare number is `bareUnit` ("5" is 5 s for "s"). undefined when
- * text is not a duration (empty, an unknown unit, a sign, trailing words).
- */
-export function durationNs(text: string, bareUnit = 's'): number | undefined {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return durationNs(`${t}${bareUnit}`);
-  const re = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h)/gy;
-  let ns = 0n;
-  let consumed = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    const unit = UNIT_NS[m[3]!]!;
-    const frac = m[2] ?? '';
-    ns += BigInt(m[1]!) * unit + (frac ? (BigInt(frac) * unit) / 10n ** BigInt(frac.length) : 0n);
-    consumed = re.lastIndex;
-  }
-  if (t === '' || consumed !== t.length) return undefined;
-  return Number(ns);
-}
-
-/**
  * Go's time.ParseDuration (src/time/format.go), to the letter: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns, us (µs,
  * μs), ms, s, m, h, "0" alone without a unit; a sign is taken (a negative duration is a value); nothing around it
  * (no spaces). Its value in whole nanoseconds (a fraction finer than a nanosecond dropped), or Go's error words:

@@ -33,7 +33,7 @@ export function agentOptions(flags: RuntimeFlags, note: (line: string) => void, 
     image: flags.agentImage ?? image,
     namespace: flags.agentNamespace ?? 'kube-system',
     startTimeoutMs: 120_000,
-    ...(flags.timeout !== undefined ? { runTimeoutMs: parseDuration(flags.timeout) } : {}),
+    ...(flags.timeout !== undefined ? { runTimeoutMs: parseDuration(flags.timeout), runTimeoutGiven: flags.timeout } : {}),
     note,
   };
 }

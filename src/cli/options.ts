@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { durationNs, formatDuration, goDurationError, goParseDuration } from '../duration.js';
+import { formatDuration, goDurationError, goParseDuration } from '../duration.js';
 import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
 import { podArgument } from './argv.js';
@@ -244,25 +244,24 @@ export function parseIntFlag(flag: string, text: string): number {
 }
 
 /**
- * "30s", "2m", "500ms", "1h", "1m30s", "1.5s", "250us" or a bare number of seconds → milliseconds, exactly (a fraction
- * kept: 1.5ms is 1.5; src/duration.ts, Go's units). Errors: UsageError (exit 2) for what is not a duration, for zero,
- * and for less than `min` ms (--timeout: MIN_TIMEOUT_MS), naming the flag and the value as given.
+ * A duration flag of this tool's own (--timeout), read as pflag reads a Duration flag — Go's time.ParseDuration
+ * (src/duration.ts goParseDuration: "30s", "2m", "500ms", "1m30s", "1.5s", "250us", ".5s", "+5s"; no spaces) — and a
+ * bare number as seconds ("5", "1.5": Go's "missing unit") → milliseconds, exactly (a fraction kept: 1.5ms is 1.5).
+ * Every refusal names the value as given (exit 2): not a duration, as pflag says it (FlagTypeError: `invalid argument
+ * "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"`, with cobra's See line); zero or negative
+ * (`--timeout 0: must be more than zero`); less than `min` ms (MIN_TIMEOUT_MS). A limit longer than a timer can hold
+ * (24.8 days) is that longest one, never a timer that fires at once (Node's TimeoutOverflowWarning: every plugin
+ * killed at its start).
  */
 export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOUT_MS): number {
-  const ns = durationNs(text);
-  if (ns === undefined) {
-    // not a duration at all: as pflag says it (a duration flag); one Go reads but this tool does not take: what it takes
-    const go = goDurationError(text);
-    if (go) throw typedArgument(flag, text, go);
-    if (text.trim().startsWith('-')) throw new UsageError(`${flag} ${text.trim()}: must be more than zero`);
-    throw new UsageError(`${flag} ${text.trim()}: give a number and a unit (e.g. 0.5s, 30s, 2m; a bare number is seconds)`);
-  }
-  if (!(ns > 0)) throw new UsageError(`${flag}: must be more than zero`);
-  const ms = ns / 1e6;
+  const d = goParseDuration(/^(\d+(\.\d*)?|\.\d+)$/.test(text) ? `${text}s` : text);
+  if ('error' in d) throw typedArgument(flag, text, goDurationError(text) ?? d.error);
+  if (d.ns <= 0n) throw new UsageError(`${flag} ${text}: must be more than zero`);
+  const ms = Number(d.ns) / 1e6;
   if (ms < min) {
-    throw new UsageError(`${flag} ${text.trim()}: less than ${formatDuration(min)}, the least plugin time limit: no plugin can even start within ${formatDuration(ms)}, so every run would be killed (give e.g. 500ms or 10s)`);
+    throw new UsageError(`${flag} ${text}: less than ${formatDuration(min)}, the least plugin time limit: no plugin can even start within ${formatDuration(ms)}, so every run would be killed (give e.g. 500ms or 10s)`);
   }
-  return ms;
+  return Math.min(ms, MAX_TIMER_MS);
 }
 
 /**

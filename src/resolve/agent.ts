@@ -80,6 +80,8 @@ export interface AgentOptions {
   startTimeoutMs: number;
   /** The limit of each plugin run (--timeout), ms: above MAX_RUN_THROUGH_AGENT_MS the agent is refused (UsageError). */
   runTimeoutMs?: number;
+  /** That limit as the user gave it ("600s", "99999h"): what its refusal names (else it is said as formatDuration says it). */
+  runTimeoutGiven?: string;
   note: (line: string) => void;
 }
 
@@ -247,7 +249,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   const start = async (node: string) => {
     if (o.runTimeoutMs !== undefined && o.runTimeoutMs > MAX_RUN_THROUGH_AGENT_MS) {
       throw new UsageError(
-        `a plugin run limit of ${formatDuration(o.runTimeoutMs)} is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${formatDuration(MAX_RUN_THROUGH_AGENT_MS)} (nothing was changed)`,
+        `a plugin run limit of ${o.runTimeoutGiven ?? formatDuration(o.runTimeoutMs)} is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${formatDuration(MAX_RUN_THROUGH_AGENT_MS)} (nothing was changed)`,
         { fix: { setting: 'runTimeout' } },
       );
     }

@@ -81,7 +81,9 @@ describe('--runtime agent', () => {
     const w = agentWorld();
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent', '--timeout', '9m']), w.stderr()).toBe(0);
     expect(w.kube.execs.some((c) => c.join(' ').includes('timeout -s KILL 540s'))).toBe(true);
+    // the value as given (before: said as 9m1s)
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth2', '--conf', '-', '--runtime', 'agent', '--timeout', '541s'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: a plugin run limit of 541s is longer than a run through an agent pod can take .*; see --timeout$/m);
   });
 
   it('detach goes through a new agent and deletes it too', async () => {

@@ -692,11 +692,21 @@ describe('a typed flag\'s value the tool checks itself reads as pflag would say 
     const d = thrown(() => parseDuration('5x'));
     expect(d).toBeInstanceOf(FlagTypeError);
     expect(d.message).toBe('invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"');
-    for (const [text, msg] of [['-5s', '--timeout -5s: must be more than zero'], ['.5s', '--timeout .5s: give a number and a unit (e.g. 0.5s, 30s, 2m; a bare number is seconds)']]) {
+    // every refusal of --timeout names the value as given (before: `--timeout: must be more than zero` for 0)
+    for (const [text, msg] of [['-5s', '--timeout -5s: must be more than zero'], ['0', '--timeout 0: must be more than zero'], ['0s', '--timeout 0s: must be more than zero'], ['0.0h', '--timeout 0.0h: must be more than zero'], ['-0', '--timeout -0: must be more than zero'], ['0.4ms', '--timeout 0.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed (give e.g. 500ms or 10s)']]) {
       const e = thrown(() => parseDuration(text!));
       expect(e).not.toBeInstanceOf(FlagTypeError);
       expect(e.message).toBe(msg);
     }
+    // pflag's Duration takes what Go takes (before: ".5s" and "+5s" were refused, " 5s" taken); a bare number is seconds
+    expect(['.5s', '+5s', '5', '1.5', '.5', '1.'].map((t) => parseDuration(t))).toEqual([500, 5000, 5000, 1500, 500, 1000]);
+    for (const [text, why] of [[' 5s', 'time: invalid duration " 5s"'], ['5s ', 'time: unknown unit "s " in duration "5s "'], ['', 'time: invalid duration ""'], ['2562048h', 'time: invalid duration "2562048h"']]) {
+      const e = thrown(() => parseDuration(text!));
+      expect(e).toBeInstanceOf(FlagTypeError);
+      expect(e.message).toBe(`invalid argument ${JSON.stringify(text)} for "--timeout" flag: ${why}`);
+    }
+    // longer than a Node timer holds: the longest timer (before: one that fired at once, killing every plugin)
+    expect(parseDuration('99999h')).toBe(2 ** 31 - 1);
   });
 
   it('through a command: the typed value\'s error and the See line; the semantic one alone (exit 2 both, nothing run)', async () => {
