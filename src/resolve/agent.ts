@@ -83,6 +83,8 @@ export interface AgentOptions {
   /** That limit as the user gave it ("600s", "99999h"): what its refusal names (else it is said as formatDuration says it). */
   runTimeoutGiven?: string;
   note: (line: string) => void;
+  /** -v=6: a line for each look-up command run on a node through its agent (resolve/cri.ts CriSandboxes). */
+  trace?: (line: string) => void;
 }
 
 export const AGENT_LABEL = 'app.kubernetes.io/name';
@@ -283,7 +285,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     const phase = seen.pod?.status?.phase;
     if (phase === 'Running') {
       // its node sessions end before the agent is deleted (exec/node-session.ts closeAllSessions)
-      return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
+      return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node), o.trace) };
     }
     if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);
     if (phase === 'Failed' || phase === 'Succeeded') {
