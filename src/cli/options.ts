@@ -454,10 +454,13 @@ export const MAX_CONF_BYTES = 4 * 1024 * 1024;
  * Read --conf: a file or '-' for stdin. A missing or unreadable file is bad input (exit 2). The file is opened
  * non-blocking and a FIFO (or socket, or character device) is read through the event loop: a FIFO nobody writes yet
  * waits for its writer as `cat` would, but never inside a libuv pool thread — which the process could not exit past,
- * so SIGINT/SIGTERM would print "stopping" and hang. More than MAX_CONF_BYTES is refused (exit 2).
+ * so SIGINT/SIGTERM would print "stopping" and hang. More than MAX_CONF_BYTES is refused (exit 2). `source`: how the
+ * config's own refusals name it (cni/conf.ts parseNetworkConfig), as these do: `--conf PATH`, `--conf - (stdin)`.
  */
 export async function readConf(path: string, readStdin: () => Promise<string>): Promise<{ text: string; source: string }> {
-  if (path === '-') return { text: await readStdin(), source: 'stdin' };
+  // every refusal of the config names it the same way, whether it could not be read or what it holds is refused:
+  // `--conf adir: is a directory`, `--conf notjson.json: invalid JSON (…)`, `--conf - (stdin): missing "type"`
+  if (path === '-') return { text: await readStdin(), source: '--conf - (stdin)' };
   let text: string | undefined;
   try {
     text = await readLocalText(path, MAX_CONF_BYTES);
@@ -467,7 +470,7 @@ export async function readConf(path: string, readStdin: () => Promise<string>): 
     throw new UsageError(`--conf ${path}: ${code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
   if (text === undefined) throw new UsageError(`--conf ${path}: no such file`);
-  return { text, source: path };
+  return { text, source: `--conf ${path}` };
 }
 
 export async function readAllStdin(): Promise<string> {

@@ -78,7 +78,7 @@ describe('bad configs (exit 2)', () => {
 
   it('invalid JSON on stdin (--conf -)', async () => {
     const r = await attachChangingNothing(async (c) => ({ args: lab.args(c.ws, c.ns, 'eth1', '-'), input: '{not json' }));
-    expectCleanError(r, 2, /^error: stdin: invalid JSON/);
+    expectCleanError(r, 2, /^error: --conf - \(stdin\): invalid JSON/);
   });
 
   it('a --conf file that does not exist', async () => {

@@ -121,6 +121,9 @@ describe('kubectl cni-attach', () => {
     [['--conf', '-', '--cni-path', 'relative/dir'], /not an absolute directory/],
     [['--conf', '-', '--args', 'nokey'], /is not KEY=VALUE/],
     [['--conf', '/nonexistent/net.json'], /--conf \/nonexistent\/net.json: no such file/],
+    // every refusal of the config names it as `--conf PATH`, whether it could not be read or what it holds is refused
+    // (before: `--conf adir: is a directory` but `notjson.json: invalid JSON (…)`)
+    [['--conf', '/'], /^error: --conf \/: is a directory\n$/],
     [[], /which network\? give --conf FILE/],
   ])('bad usage %j exits 2 with one line', async (extra, msg) => {
     const w = world();
@@ -151,10 +154,28 @@ describe('kubectl cni-attach', () => {
     expect(await cli(attachCommand, w, ['--netns', '/var/run/netns/nope', '--ifname', 'eth1', '--conf', '-'])).toBe(3);
     expect(w.stderr()).toBe('error: network namespace /var/run/netns/nope does not exist\n');
   });
+  it('a --conf file that is not JSON is named as --conf PATH, as one that cannot be read is, with the line and column of what is wrong', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'cni-attach-conf-'));
+    try {
+      const file = join(dir, 'notjson.json');
+      await writeFile(file, 'not json\n');
+      const w = world();
+      expect(await cli(attachCommand, w, [...base, '--conf', file])).toBe(2);
+      expect(w.stderr()).toBe(`error: --conf ${file}: invalid JSON (line 1, column 2: unexpected character "o")\n`);
+      const d = world();
+      expect(await cli(attachCommand, d, [...base, '--conf', dir])).toBe(2);
+      expect(d.stderr()).toBe(`error: --conf ${dir}: is a directory\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
   it('-v adds the stack trace', async () => {
     const w = world('{bad');
     expect(await cli(attachCommand, w, [...base, '--conf', '-', '-v'])).toBe(2);
-    expect(w.stderr()).toMatch(/^error: stdin: invalid JSON.*\n.*UsageError/s);
+    expect(w.stderr()).toMatch(/^error: --conf - \(stdin\): invalid JSON.*\n.*UsageError/s);
   });
   it('--help exits 0 and lists the flags', async () => {
     const w = world();
