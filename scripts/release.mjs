@@ -218,8 +218,9 @@ The archive has no top-level directory (krew's layout): extract it into a direct
 (\`mkdir cni-attach && tar -xzf ARCHIVE -C cni-attach\`).
 
 Where the plugins run: on the pod's node, as root, with the CNI plugins installed (/opt/cni/bin); elsewhere, with a
-kubeconfig that reaches the cluster (the node-side work then runs through --runtime agent; the RBAC it needs is
-deploy/rbac.yaml, in this archive: \`kubectl apply -f deploy/rbac.yaml\`). Run-time caches (V8 code caches) go to $XDG_CACHE_HOME/cni-attach (or ~/.cache/cni-attach) and
+kubeconfig that reaches the cluster: the default --runtime auto then reaches a pod on another node by itself, through a
+short-lived agent pod on that node (--runtime agent always goes that way); the RBAC it needs is
+deploy/rbac.yaml, in this archive: \`kubectl apply -f deploy/rbac.yaml\`. Run-time caches (V8 code caches) go to $XDG_CACHE_HOME/cni-attach (or ~/.cache/cni-attach) and
 are optional; nothing is written beside the executable.
 
 LICENSE: cni-attach's licence (Apache-2.0). LICENSE.nodejs: the licence of Node.js and what it bundles.
@@ -255,8 +256,9 @@ spec:
     links it under.
   caveats: |
     On the pod's node: run it as root, with the CNI plugins installed (/opt/cni/bin, or --cni-path).
-    Off the node: it needs a kubeconfig that reaches the cluster; the node-side work then runs through
-    --runtime agent (its RBAC: deploy/rbac.yaml, installed with the plugin and in the archive).
+    Off the node: it needs a kubeconfig that reaches the cluster; the default --runtime auto then does the
+    node-side work by itself through a short-lived agent pod on the pod's node (its RBAC: deploy/rbac.yaml,
+    installed with the plugin and in the archive).
     Each cni-* plugin installed through krew keeps its own copy of the executable (about 120 MB).
   platforms:
 ${platforms}

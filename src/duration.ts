@@ -8,52 +8,51 @@
 const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1000n, 'µs': 1000n, 'μs': 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 
 /**
- * text as whole nanoseconds, exactly (decimal arithmetic: "1.1s" is 1100000000, not 1100000000.0000002); a fraction
- * finer than a nanosecond is dropped, as Go drops it. A bare number is `bareUnit` ("5" is 5 s for "s"). undefined when
- * text is not a duration (empty, an unknown unit, a sign, trailing words).
+ * Go's time.ParseDuration (src/time/format.go), to the letter: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns, us (µs,
+ * μs), ms, s, m, h, "0" alone without a unit; a sign is taken (a negative duration is a value); nothing around it
+ * (no spaces). Its value in whole nanoseconds (a fraction finer than a nanosecond dropped), or Go's error words:
+ * `time: invalid duration "abc"` (also for a value beyond ±2^63 ns, as Go's overflow), `time: missing unit in
+ * duration "1.5"`, `time: unknown unit "x" in duration "5x"`. Pure.
  */
-export function durationNs(text: string, bareUnit = 's'): number | undefined {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return durationNs(`${t}${bareUnit}`);
-  const re = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h)/gy;
-  let ns = 0n;
-  let consumed = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    const unit = UNIT_NS[m[3]!]!;
-    const frac = m[2] ?? '';
-    ns += BigInt(m[1]!) * unit + (frac ? (BigInt(frac) * unit) / 10n ** BigInt(frac.length) : 0n);
-    consumed = re.lastIndex;
+export function goParseDuration(orig: string): { ns: bigint } | { error: string } {
+  const q = (t: string) => JSON.stringify(t);
+  const invalid = { error: `time: invalid duration ${q(orig)}` };
+  const neg = orig.startsWith('-');
+  let s = /^[-+]/.test(orig) ? orig.slice(1) : orig;
+  if (s === '0') return { ns: 0n };
+  if (s === '') return invalid;
+  const max = 2n ** 63n;
+  let d = 0n;
+  while (s !== '') {
+    if (!/^[0-9.]/.test(s)) return invalid;
+    const num = /^(\d*)(?:\.(\d*))?/.exec(s)!;
+    const [whole, frac] = [num[1]!, num[2] ?? ''];
+    if (whole === '' && frac === '') return invalid;
+    // Go's leadingInt: more than 2^63 before the point is an error of its own
+    if (whole !== '' && BigInt(whole) > max) return invalid;
+    s = s.slice(num[0].length);
+    const unitText = /^[^0-9.]*/.exec(s)![0];
+    if (unitText === '') return { error: `time: missing unit in duration ${q(orig)}` };
+    const unit = UNIT_NS[unitText];
+    if (unit === undefined) return { error: `time: unknown unit ${q(unitText)} in duration ${q(orig)}` };
+    s = s.slice(unitText.length);
+    const v = (whole === '' ? 0n : BigInt(whole)) * unit + (frac ? (BigInt(frac) * unit) / 10n ** BigInt(frac.length) : 0n);
+    d += v;
+    if (v > max || d > max) return invalid;
   }
-  if (t === '' || consumed !== t.length) return undefined;
-  return Number(ns);
+  if (!neg && d > max - 1n) return invalid;
+  return { ns: neg ? -d : d };
 }
 
 /**
  * What Go's time.ParseDuration says of text when it cannot parse it — the words pflag prints for a duration flag
- * (`invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"`): `time: invalid duration
- * "abc"`, `time: missing unit in duration "1.5.2"`, `time: unknown unit "x" in duration "5x"`. undefined when Go
- * would parse it (which durationNs may still refuse: a sign, a fraction without a leading digit; a bare number, which
- * Go refuses with "missing unit", is taken here as seconds, so its error is never asked for). Pure; the source is Go's
- * src/time/format.go ParseDuration.
+ * (`invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"`): goParseDuration's error.
+ * undefined when Go would parse it (which durationNs may still refuse: a sign, a fraction without a leading digit; a
+ * bare number, which Go refuses with "missing unit", is taken here as seconds, so its error is never asked for).
  */
 export function goDurationError(orig: string): string | undefined {
-  const q = (t: string) => JSON.stringify(t);
-  const invalid = `time: invalid duration ${q(orig)}`;
-  let s = orig.replace(/^[-+]/, '');
-  if (s === '0') return undefined;
-  if (s === '') return invalid;
-  while (s !== '') {
-    if (!/^[0-9.]/.test(s)) return invalid;
-    const num = /^(\d*)(?:\.(\d*))?/.exec(s)!;
-    if (num[1] === '' && !num[2]) return invalid;
-    s = s.slice(num[0].length);
-    const unit = /^[^0-9.]*/.exec(s)![0];
-    if (unit === '') return `time: missing unit in duration ${q(orig)}`;
-    if (!(unit in UNIT_NS)) return `time: unknown unit ${q(unit)} in duration ${q(orig)}`;
-    s = s.slice(unit.length);
-  }
-  return undefined;
+  const d = goParseDuration(orig);
+  return 'error' in d ? d.error : undefined;
 }
 
 /** n / unit as a decimal without trailing zeros ("1.5", "400", "0.0015"); n and unit whole numbers. */

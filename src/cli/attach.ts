@@ -403,7 +403,7 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           const e = annotateFailure(job, o, o.annotateError);
           // attached, its pod deleted meanwhile: neither attached (its pod is gone) nor a failure of the attach — counted
           // apart, with the cni-gc that frees what stays (the single-pod command's exit 3, which the batch's code keeps)
-          if (e instanceof NotFoundError) throw new CountedApart('attached but its pod was deleted meanwhile', e, `\`${gcCommandLine(job.flags)}\` frees what stays`);
+          if (e instanceof NotFoundError) throw new CountedApart('attached but its pod was deleted meanwhile', 'attached but their pods were deleted meanwhile', e, `\`${gcCommandLine(job.flags)}\` frees what stays`);
           throw e;
         }
         return o;

@@ -34,11 +34,12 @@ export type PodState = 'done' | 'failed' | 'stopped' | 'not started' | 'unknown'
 /**
  * Thrown by a batch's pod whose outcome is neither its change done nor a failure of it — an attach made whose pod was
  * deleted meanwhile (the single-pod command's exit 3, README "Exit codes"): the batch counts it apart from the done
- * and the failed, under `what` ("attached but its pod was deleted meanwhile"), with `hint` (what to run: "`kubectl
- * cni-gc …` frees what stays") in its summary; its exit code is `cause`'s, and the batch's the first problem's.
+ * and the failed, under `what` (one pod's: "attached but its pod was deleted meanwhile"; `whatMany`, the same said of
+ * several: "attached but their pods were deleted meanwhile"), with `hint` (what to run: "`kubectl cni-gc …` frees
+ * what stays") in its summary; its exit code is `cause`'s, and the batch's the first problem's.
  */
 export class CountedApart extends Error {
-  constructor(readonly what: string, override readonly cause: CniAttachError, readonly hint: string) {
+  constructor(readonly what: string, readonly whatMany: string, override readonly cause: CniAttachError, readonly hint: string) {
     super(cause.message);
   }
 }
@@ -56,8 +57,8 @@ export interface PodOutcome<T> {
   stop?: { signal: string; left: LeftByStop };
   /** For a pod that failed by itself: what its failure left, where its error says (CniAttachError.left). */
   left?: LeftByStop;
-  /** For a pod counted apart (state 'apart', CountedApart): what it is called, and what to run for it. */
-  apart?: { what: string; hint: string };
+  /** For a pod counted apart (state 'apart', CountedApart): what it is called (of one pod, of several), and what to run for it. */
+  apart?: { what: string; whatMany: string; hint: string };
 }
 
 /** Thrown for a pod that the user's signal stopped before it changed anything (its look-up is not waited for). */
@@ -107,7 +108,7 @@ export function leftByStop(e: unknown): LeftByStop | undefined {
 }
 
 function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
-  if (e instanceof CountedApart) return { pod: id, ok: false, state: 'apart', error: describeError(e.cause), exitCode: exitCodeOf(e.cause), failure: e.cause, apart: { what: e.what, hint: e.hint } };
+  if (e instanceof CountedApart) return { pod: id, ok: false, state: 'apart', error: describeError(e.cause), exitCode: exitCodeOf(e.cause), failure: e.cause, apart: { what: e.what, whatMany: e.whatMany, hint: e.hint } };
   const sig = stoppedBy(e);
   const left = leftByStop(e);
   const base = { pod: id, ok: false, error: describeError(e), exitCode: exitCodeOf(e), failure: e };
@@ -275,19 +276,19 @@ export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: Sto
     const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed${keptText}` : ''}`;
     throw new SomeFailedError(msg, new StoppedError(sig, msg));
   }
-  if (mine.length === 0 && apart.length) throw new SomeFailedError(`${verb}: ${apartTexts(outcomes, false, outcomes.length).join('; ')}`, failed[0]!.failure);
+  if (mine.length === 0 && apart.length) throw new SomeFailedError(`${verb}: of ${outcomes.length} pods, ${apartTexts(outcomes, false).join('; ')}`, failed[0]!.failure);
   throw new SomeFailedError(`${verb} failed for ${mine.length} of ${outcomes.length} pods${keptText}`, failed[0]!.failure);
 }
 
 /**
- * The groups of the pods counted apart (state 'apart'), one per `what`: "1 attached but its pod was deleted meanwhile
- * (shop/web-3): `kubectl cni-gc` frees what stays" (`named`: the pods named, and the hint), else the counts alone;
- * `of`: "1 of 7 pods attached but …".
+ * The groups of the pods counted apart (state 'apart'), one per `what`, said of one pod or of several: "1 attached
+ * but its pod was deleted meanwhile (shop/web-3): `kubectl cni-gc` frees what stays", "2 attached but their pods were
+ * deleted meanwhile (…): …" (`named`: the pods named, and the hint), else the counts alone.
  */
-function apartTexts<T>(outcomes: PodOutcome<T>[], named: boolean, of?: number): string[] {
+function apartTexts<T>(outcomes: PodOutcome<T>[], named: boolean): string[] {
   const by = new Map<string, PodOutcome<T>[]>();
   for (const o of outcomes) if (o.state === 'apart' && o.apart) by.set(o.apart.what, [...(by.get(o.apart.what) ?? []), o]);
-  return [...by].map(([what, os]) => `${os.length}${of !== undefined ? ` of ${of} pods` : ''} ${what}${named ? ` (${someNames(os.map((o) => o.pod), NAMED_ELSEWHERE)}): ${os[0]!.apart!.hint}` : ''}`);
+  return [...by].map(([, os]) => `${os.length} ${os.length === 1 ? os[0]!.apart!.what : os[0]!.apart!.whatMany}${named ? ` (${someNames(os.map((o) => o.pod), NAMED_ELSEWHERE)}): ${os[0]!.apart!.hint}` : ''}`);
 }
 
 /**
@@ -395,7 +396,8 @@ export function parseParallel(text: string): number {
 
 /**
  * The batch's pods (one API list) and runtimes, which have looked them up (one command per node, resolve/pod.ts
- * prepareBatch) and answer from that; undefined, with a note, when no pod matches. `prepare`: what the engine will
+ * prepareBatch) and answer from that; undefined, with a note, when no pod matches. Skipped, each kind with one note:
+ * pods on hostNetwork, and for an attach (`verb` 'attach') pods being deleted. `prepare`: what the engine will
  * read on a node, declared on the node's session before its look-up.
  *
  * The user's signal is not waited out here (nothing is changed by these steps; the caller holds the batch, hold()):
@@ -427,9 +429,20 @@ export async function batchOf(
       const names = hostNet.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
       deps.io.err(`note: skipped ${names.length} pod${names.length > 1 ? 's' : ''} on hostNetwork (${someNames(names)}): ${names.length > 1 ? 'their' : 'its'} network namespace is the node's own\n`);
     }
-    const pods = listed.filter((p) => !p.spec?.hostNetwork);
+    // a pod being deleted (Terminating: deletionTimestamp set, its phase perhaps still Running) gets no new interface:
+    // an attach skips it the same way (one named alone is refused, exit 2); a detach goes on with it (cleaning up is
+    // what one wants of a pod on its way out)
+    const { beingDeleted } = await load.pods();
+    const deleting = verb === 'attach' ? listed.filter((p) => !p.spec?.hostNetwork && beingDeleted(p) !== undefined) : [];
+    if (deleting.length) {
+      const one = deleting.length === 1;
+      const names = deleting.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
+      deps.io.err(`note: skipped ${names.length} pod${one ? '' : 's'} being deleted (${one ? `${names[0]}, ${beingDeleted(deleting[0]!)}` : someNames(names)}): ${one ? 'its network goes with it' : 'their networks go with them'}\n`);
+    }
+    const pods = listed.filter((p) => !p.spec?.hostNetwork && !deleting.includes(p));
     if (pods.length === 0) {
-      deps.io.err(`note: no pods in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}${flags.selector ? ` match ${flags.selector}` : ''}${hostNet.length ? ' but those on hostNetwork' : ''}; nothing to do\n`);
+      const but = [hostNet.length ? 'those on hostNetwork' : '', deleting.length ? 'those being deleted' : ''].filter(Boolean).join(' and ');
+      deps.io.err(`note: no pods in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}${flags.selector ? ` match ${flags.selector}` : ''}${but ? ` but ${but}` : ''}; nothing to do\n`);
       return undefined;
     }
     const ready = await unlessSignal((async () => {

@@ -25,15 +25,18 @@ export interface RuntimeFlags {
   agentNamespace?: string;
   /** --timeout, the limit of each plugin run: a run through an agent must end before the agent does. */
   timeout?: string;
+  /** -v: at 6 and up, each look-up command a runtime runs on a node is traced. */
+  v?: string;
 }
 
 /** The agent's options from the flags (resolve/agent.ts AgentOptions): image, namespace, and the plugin run limit. */
-export function agentOptions(flags: RuntimeFlags, note: (line: string) => void, image: string): AgentOptions {
+export function agentOptions(flags: RuntimeFlags, note: (line: string) => void, image: string, trace?: (line: string) => void): AgentOptions {
   return {
+    ...(trace ? { trace } : {}),
     image: flags.agentImage ?? image,
     namespace: flags.agentNamespace ?? 'kube-system',
     startTimeoutMs: 120_000,
-    ...(flags.timeout !== undefined ? { runTimeoutMs: parseDuration(flags.timeout) } : {}),
+    ...(flags.timeout !== undefined ? { runTimeoutMs: parseDuration(flags.timeout), runTimeoutGiven: flags.timeout } : {}),
     note,
   };
 }
@@ -60,11 +63,13 @@ export function defaultDeps(io: Io): Deps {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
       const timeoutMs = parseRequestTimeout(flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT); // 0: no limit
       const docker = async () => (await load.docker()).dockerRuntime(dockerHost, process.env, timeoutMs);
-      const kind = async () => (await load.kind()).kindRuntime(dockerHost, process.env, timeoutMs);
-      const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor());
+      // -v=6: the look-up commands a runtime runs on a node, as the plugins' runs (prepareEngine)
+      const trace = verbosity(flags) >= 6 ? lineTo(io, 'I') : undefined;
+      const kind = async () => (await load.kind()).kindRuntime(dockerHost, process.env, timeoutMs, trace);
+      const cri = async () => (await load.kind()).criRuntime(new (await load.local()).LocalExecutor(), trace);
       const agent = async (api: KubeApi) => {
         const { agentRuntime, AGENT_IMAGE } = await load.agent();
-        return agentRuntime(api, agentOptions(flags, lineTo(io, 'note:'), AGENT_IMAGE));
+        return agentRuntime(api, agentOptions(flags, lineTo(io, 'note:'), AGENT_IMAGE, trace));
       };
       switch (flags.runtime) {
         case 'docker':

@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { durationNs, formatDuration, goDurationError } from '../duration.js';
+import { formatDuration, goDurationError, goParseDuration } from '../duration.js';
 import { readLocalText } from '../exec/read-file.js';
 import { load } from './load.js';
 import { podArgument } from './argv.js';
@@ -183,17 +183,29 @@ export function refuseUnusedFlags(cmd: Command): void {
   }
 }
 
+/** What kubectl says of a --request-timeout that clientcmd.ParseTimeout does not take (its words, exactly). */
+export const INVALID_TIMEOUT = 'Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)';
+
+/** The longest timer Node keeps (2^31 - 1 ms, about 24.8 days): a longer one fires at once (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * kubectl's --request-timeout: "0" (no limit: returns 0), or a duration as parseDuration takes it (a bare number is
- * seconds), in milliseconds. Errors: UsageError (exit 2) as parseDuration's, and for a limit below 1ms (kubectl takes
- * one and then times out every request: refused here, as --timeout's).
+ * kubectl's --request-timeout, read as client-go's clientcmd.ParseTimeout reads it, the one rule of every command: a
+ * non-negative integer (strconv.ParseInt, base 10: a sign taken, no spaces, no `_`) is seconds; anything else is Go's
+ * time.ParseDuration's (src/duration.ts goParseDuration: "1.5s", "2m30s", "-1s"); else UsageError (exit 2; kubectl:
+ * 1) with kubectl's words, INVALID_TIMEOUT (`1.5`, `-1`, `abc`, ` 5`). Milliseconds; 0 is no limit, and so is a
+ * negative duration (client-go's http.Client sets no deadline unless its Timeout is > 0). A limit longer than a
+ * timer can hold (24.8 days: "99999999999", which kubectl takes) is that longest one, never a timer that fires at once.
  */
 export function parseRequestTimeout(text: string): number {
-  if (durationNs(text) === 0) return 0;
-  const ms = parseDuration(text, '--request-timeout', 0);
-  // as --timeout below MIN_TIMEOUT_MS: a limit no request can meet is bad input, not a run that can only time out
-  if (ms < MIN_TIMEOUT_MS) throw new UsageError(`--request-timeout ${text.trim()}: less than ${formatDuration(MIN_TIMEOUT_MS)}: no API server can answer within ${formatDuration(ms)}, so every request would time out (give e.g. 5s, or 0 for no limit)`);
-  return ms;
+  let ms: number;
+  if (/^[+-]?\d+$/.test(text) && BigInt(text) >= 0n && BigInt(text) < 2n ** 63n) ms = Number(text) * 1000;
+  else {
+    const d = goParseDuration(text);
+    if ('error' in d) throw new UsageError(INVALID_TIMEOUT);
+    ms = Number(d.ns) / 1e6;
+  }
+  return ms <= 0 ? 0 : Math.min(ms, MAX_TIMER_MS);
 }
 
 /**
@@ -232,25 +244,24 @@ export function parseIntFlag(flag: string, text: string): number {
 }
 
 /**
- * "30s", "2m", "500ms", "1h", "1m30s", "1.5s", "250us" or a bare number of seconds → milliseconds, exactly (a fraction
- * kept: 1.5ms is 1.5; src/duration.ts, Go's units). Errors: UsageError (exit 2) for what is not a duration, for zero,
- * and for less than `min` ms (--timeout: MIN_TIMEOUT_MS), naming the flag and the value as given.
+ * A duration flag of this tool's own (--timeout), read as pflag reads a Duration flag — Go's time.ParseDuration
+ * (src/duration.ts goParseDuration: "30s", "2m", "500ms", "1m30s", "1.5s", "250us", ".5s", "+5s"; no spaces) — and a
+ * bare number as seconds ("5", "1.5": Go's "missing unit") → milliseconds, exactly (a fraction kept: 1.5ms is 1.5).
+ * Every refusal names the value as given (exit 2): not a duration, as pflag says it (FlagTypeError: `invalid argument
+ * "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"`, with cobra's See line); zero or negative
+ * (`--timeout 0: must be more than zero`); less than `min` ms (MIN_TIMEOUT_MS). A limit longer than a timer can hold
+ * (24.8 days) is that longest one, never a timer that fires at once (Node's TimeoutOverflowWarning: every plugin
+ * killed at its start).
  */
 export function parseDuration(text: string, flag = '--timeout', min = MIN_TIMEOUT_MS): number {
-  const ns = durationNs(text);
-  if (ns === undefined) {
-    // not a duration at all: as pflag says it (a duration flag); one Go reads but this tool does not take: what it takes
-    const go = goDurationError(text);
-    if (go) throw typedArgument(flag, text, go);
-    if (text.trim().startsWith('-')) throw new UsageError(`${flag} ${text.trim()}: must be more than zero`);
-    throw new UsageError(`${flag} ${text.trim()}: give a number and a unit (e.g. 0.5s, 30s, 2m; a bare number is seconds)`);
-  }
-  if (!(ns > 0)) throw new UsageError(`${flag}: must be more than zero`);
-  const ms = ns / 1e6;
+  const d = goParseDuration(/^(\d+(\.\d*)?|\.\d+)$/.test(text) ? `${text}s` : text);
+  if ('error' in d) throw typedArgument(flag, text, goDurationError(text) ?? d.error);
+  if (d.ns <= 0n) throw new UsageError(`${flag} ${text}: must be more than zero`);
+  const ms = Number(d.ns) / 1e6;
   if (ms < min) {
-    throw new UsageError(`${flag} ${text.trim()}: less than ${formatDuration(min)}, the least plugin time limit: no plugin can even start within ${formatDuration(ms)}, so every run would be killed (give e.g. 500ms or 10s)`);
+    throw new UsageError(`${flag} ${text}: less than ${formatDuration(min)}, the least plugin time limit: no plugin can even start within ${formatDuration(ms)}, so every run would be killed (give e.g. 500ms or 10s)`);
   }
-  return ms;
+  return Math.min(ms, MAX_TIMER_MS);
 }
 
 /**
@@ -383,7 +394,7 @@ export function addKubectlOptions(cmd: Command): Command {
   g(new Option('--as <user>', 'user to impersonate for the operation (a user or a service account)'));
   g(new Option('--as-group <group>', 'group to impersonate for the operation; repeatable').argParser(collect));
   g(new Option('--as-uid <uid>', 'UID to impersonate for the operation'));
-  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a bare number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
+  g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a whole number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
   g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node command (bare -v: 1)'));
   g(new Option('--version', 'print the version of cni-attach (with -o json: as JSON)'));
   // --cluster NAME and cni-list's --no-cluster share one key: which of them were given, as commander parses them
@@ -443,10 +454,13 @@ export const MAX_CONF_BYTES = 4 * 1024 * 1024;
  * Read --conf: a file or '-' for stdin. A missing or unreadable file is bad input (exit 2). The file is opened
  * non-blocking and a FIFO (or socket, or character device) is read through the event loop: a FIFO nobody writes yet
  * waits for its writer as `cat` would, but never inside a libuv pool thread — which the process could not exit past,
- * so SIGINT/SIGTERM would print "stopping" and hang. More than MAX_CONF_BYTES is refused (exit 2).
+ * so SIGINT/SIGTERM would print "stopping" and hang. More than MAX_CONF_BYTES is refused (exit 2). `source`: how the
+ * config's own refusals name it (cni/conf.ts parseNetworkConfig), as these do: `--conf PATH`, `--conf - (stdin)`.
  */
 export async function readConf(path: string, readStdin: () => Promise<string>): Promise<{ text: string; source: string }> {
-  if (path === '-') return { text: await readStdin(), source: 'stdin' };
+  // every refusal of the config names it the same way, whether it could not be read or what it holds is refused:
+  // `--conf adir: is a directory`, `--conf notjson.json: invalid JSON (…)`, `--conf - (stdin): missing "type"`
+  if (path === '-') return { text: await readStdin(), source: '--conf - (stdin)' };
   let text: string | undefined;
   try {
     text = await readLocalText(path, MAX_CONF_BYTES);
@@ -456,7 +470,7 @@ export async function readConf(path: string, readStdin: () => Promise<string>): 
     throw new UsageError(`--conf ${path}: ${code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
   if (text === undefined) throw new UsageError(`--conf ${path}: no such file`);
-  return { text, source: path };
+  return { text, source: `--conf ${path}` };
 }
 
 export async function readAllStdin(): Promise<string> {

@@ -65,7 +65,8 @@ function jsonProblem(text: string, e: Error): string {
   if (text.trim() === '') return 'it is empty';
   const token = /Unexpected token '?(.)'?/.exec(e.message)?.[1];
   const m = /at position (\d+)/.exec(e.message);
-  const pos = m ? Number(m[1]) : undefined;
+  // V8 gives no position for some errors ('Unexpected token 'o', "not json" is not valid JSON'): found by a scan
+  const pos = m ? Number(m[1]) : jsonErrorAt(text);
   // V8 names what it expected where the text stopped ("Expected double-quoted property name … at position <end>"):
   // a cut-short file is said as such
   const atEnd = pos !== undefined && pos >= text.trimEnd().length;
@@ -89,6 +90,102 @@ function jsonProblem(text: string, e: Error): string {
   const at = String.fromCodePoint(text.codePointAt(pos)!);
   const found = token === undefined && characterNamed(at) !== JSON.stringify(at) ? `, found ${characterNamed(at)}` : '';
   return `line ${before.split('\n').length}, column ${pos - before.lastIndexOf('\n')}: ${what}${found}`;
+}
+
+/**
+ * Where JSON's grammar (RFC 8259, as JSON.parse reads it) first fails in text: the offset of the first character it
+ * does not take (text.length when the text ends too early), or undefined when it takes it all (or nests too deep to
+ * scan). For the position of an error V8 does not place.
+ */
+export function jsonErrorAt(text: string): number | undefined {
+  let i = 0;
+  const fail = (): never => {
+    throw new JsonAt(i);
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const digits = () => {
+    const start = i;
+    while (i < text.length && text[i]! >= '0' && text[i]! <= '9') i++;
+    if (i === start) fail();
+  };
+  const string = () => {
+    i++;
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text[i]!;
+      if (c === '"') return void i++;
+      if (c < ' ') fail();
+      if (c !== '\\') {
+        i++;
+        continue;
+      }
+      i++;
+      if (i < text.length && '"\\/bfnrt'.includes(text[i]!)) i++;
+      else if (text[i] === 'u') {
+        i++;
+        for (let k = 0; k < 4; k++, i++) if (!/[0-9a-fA-F]/.test(text[i] ?? '')) fail();
+      } else fail();
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) return void i++;
+      for (;;) {
+        if (c === '{') {
+          ws();
+          if (text[i] !== '"') fail();
+          string();
+          ws();
+          if (text[i] !== ':') fail();
+          i++;
+        }
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === close) return void i++;
+        else fail();
+      }
+    }
+    if (c === '"') return string();
+    for (const word of ['true', 'false', 'null']) {
+      if (c !== word[0]) continue;
+      for (const w of word) (text[i] === w ? i++ : fail());
+      return;
+    }
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
+      if (text[i] === '-') i++;
+      if (text[i] === '0') i++;
+      else digits();
+      if (text[i] === '.') (i++, digits());
+      if (text[i] === 'e' || text[i] === 'E') {
+        i++;
+        if (text[i] === '+' || text[i] === '-') i++;
+        digits();
+      }
+      return;
+    }
+    fail();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+    return undefined;
+  } catch (e) {
+    if (e instanceof JsonAt) return e.at;
+    return undefined; // nested too deep for this scan (RangeError)
+  }
+}
+
+class JsonAt {
+  constructor(readonly at: number) {}
 }
 
 const TYPE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/;

@@ -80,7 +80,11 @@ export interface AgentOptions {
   startTimeoutMs: number;
   /** The limit of each plugin run (--timeout), ms: above MAX_RUN_THROUGH_AGENT_MS the agent is refused (UsageError). */
   runTimeoutMs?: number;
+  /** That limit as the user gave it ("600s", "99999h"): what its refusal names (else it is said as formatDuration says it). */
+  runTimeoutGiven?: string;
   note: (line: string) => void;
+  /** -v=6: a line for each look-up command run on a node through its agent (resolve/cri.ts CriSandboxes). */
+  trace?: (line: string) => void;
 }
 
 export const AGENT_LABEL = 'app.kubernetes.io/name';
@@ -247,7 +251,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
   const start = async (node: string) => {
     if (o.runTimeoutMs !== undefined && o.runTimeoutMs > MAX_RUN_THROUGH_AGENT_MS) {
       throw new UsageError(
-        `a plugin run limit of ${formatDuration(o.runTimeoutMs)} is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${formatDuration(MAX_RUN_THROUGH_AGENT_MS)} (nothing was changed)`,
+        `a plugin run limit of ${o.runTimeoutGiven ?? formatDuration(o.runTimeoutMs)} is longer than a run through an agent pod can take (node ${node} is reached through one; it lives ${AGENT_LIFE_S} s, its activeDeadlineSeconds): at most ${formatDuration(MAX_RUN_THROUGH_AGENT_MS)} (nothing was changed)`,
         { fix: { setting: 'runTimeout' } },
       );
     }
@@ -281,7 +285,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
     const phase = seen.pod?.status?.phase;
     if (phase === 'Running') {
       // its node sessions end before the agent is deleted (exec/node-session.ts closeAllSessions)
-      return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node)) };
+      return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node), o.trace) };
     }
     if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);
     if (phase === 'Failed' || phase === 'Succeeded') {

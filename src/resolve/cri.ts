@@ -9,6 +9,7 @@ import { NotFoundError, StoppedError, UnreachableError, signalName } from '../er
 import { EMIT_SH, parseFrames, STEP_SH } from '../exec/framed.js';
 import type { CommandRunner, Executor, RunResult } from '../exec/types.js';
 import { ownTmpDir } from '../exec/node-session.js';
+import { tracedExecutor } from '../exec/traced.js';
 import type { PodRef, Sandbox, SandboxInfo } from './runtime.js';
 
 interface Tool {
@@ -374,11 +375,21 @@ export class SandboxLookup {
 export class CriSandboxes {
   private tool: Promise<Tool | undefined> | undefined;
 
-  constructor(readonly exec: Executor) {}
+  /**
+   * `trace` (-v=6): a line for each look-up command run on the node ("node node-b (through agent pod …): sh -c (a
+   * script of 2093 bytes) … → exit 0 in 41 milliseconds"), as for the plugins' runs; the executor itself (a pod's
+   * plugins run through it too, traced by the engine) is left as it is.
+   */
+  constructor(readonly exec: Executor, private readonly trace?: (line: string) => void) {}
+
+  /** `via` reporting each command it runs, when traced. */
+  private traced<R extends CommandRunner>(via: R): R {
+    return this.trace ? tracedExecutor(via, this.trace) : via;
+  }
 
   /** Whether crictl or ctr is there at all. */
   async available(): Promise<boolean> {
-    return (await (this.tool ??= which(this.exec))) !== undefined;
+    return (await (this.tool ??= which(this.traced(this.exec)))) !== undefined;
   }
 
   /**
@@ -396,7 +407,8 @@ export class CriSandboxes {
    * (SandboxLookup.answer), commands missing from it run through `fallback`. Errors: UnreachableError when the
    * command itself fails (the node's sh).
    */
-  async lookUp(pods: PodRef[], via: CommandRunner = this.exec, fallback: CommandRunner = via): Promise<SandboxLookup> {
+  async lookUp(pods: PodRef[], given: CommandRunner = this.exec, fallback: CommandRunner = given): Promise<SandboxLookup> {
+    const via = this.traced(given);
     const namespaces = new Set(pods.map((p) => p.namespace));
     const namespace = namespaces.size === 1 ? pods[0]!.namespace : '';
     const pattern = namesPattern(pods.map((p) => p.name));
@@ -405,24 +417,25 @@ export class CriSandboxes {
     if (r.code !== 0) throw failed(via, ['sh', '-c', '(sandbox look-up)'], r);
     const fetched = parseLookup(r.stdout, mark);
     this.tool ??= Promise.resolve(fetched.tool);
-    return new SandboxLookup(this, fetched, fallback, namespace, pattern);
+    return new SandboxLookup(this, fetched, this.traced(fallback), namespace, pattern);
   }
 
   /** Every sandbox of the CRI runtime there; none when there is no CRI tool at all (see available()). */
   async list(): Promise<SandboxInfo[]> {
-    const tool = await (this.tool ??= which(this.exec));
+    const exec = this.traced(this.exec);
+    const tool = await (this.tool ??= which(exec));
     if (!tool) return [];
     if (tool.kind === 'crictl') {
-      const out = JSON.parse(await must(this.exec, ['crictl', 'pods', '-o', 'json'])) as { items?: CrictlPod[] };
+      const out = JSON.parse(await must(exec, ['crictl', 'pods', '-o', 'json'])) as { items?: CrictlPod[] };
       return (out.items ?? []).map((p) => ({
         id: p.id, running: p.state === 'SANDBOX_READY', namespace: p.metadata?.namespace, name: p.metadata?.name, uid: p.metadata?.uid,
       }));
     }
-    const ids = (await must(this.exec, [...CTR, 'containers', 'list', '-q', label('io.cri-containerd.kind', 'sandbox')])).split('\n').filter(Boolean);
-    const tasks = taskPids(await must(this.exec, [...CTR, 'tasks', 'list']));
+    const ids = (await must(exec, [...CTR, 'containers', 'list', '-q', label('io.cri-containerd.kind', 'sandbox')])).split('\n').filter(Boolean);
+    const tasks = taskPids(await must(exec, [...CTR, 'tasks', 'list']));
     const out: SandboxInfo[] = [];
     for (const id of ids) {
-      const info = JSON.parse(await must(this.exec, [...CTR, 'containers', 'info', id])) as CtrInfo;
+      const info = JSON.parse(await must(exec, [...CTR, 'containers', 'info', id])) as CtrInfo;
       const l = info.Labels ?? {};
       out.push({ id, running: tasks.get(id)?.running ?? false, namespace: l['io.kubernetes.pod.namespace'], name: l['io.kubernetes.pod.name'], uid: l['io.kubernetes.pod.uid'] });
     }

@@ -13,7 +13,7 @@ import { NodeLookups } from './node-lookups.js';
 import { dockerClient } from './docker.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
 
-export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<PodRuntime> {
+export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000, trace?: (line: string) => void): Promise<PodRuntime> {
   const { docker, where } = await dockerClient(host, env, timeoutMs);
   // plugin runs may be silent for as long as --timeout allows: their exec streams get a client without a timeout
   const { docker: execDocker } = await dockerClient(host, env);
@@ -40,7 +40,7 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
           throw new UnreachableError(`cannot reach node ${name}: its container in ${where} is not running (${info.State.Status})`);
         }
         // whether it has a CRI runtime inside is told by the look-up itself (one round trip, not two)
-        return new CriSandboxes(new DockerExecExecutor(execDocker, name, docker));
+        return new CriSandboxes(new DockerExecExecutor(execDocker, name, docker), trace);
       })();
       nodes.set(name, n);
     }
@@ -86,8 +86,8 @@ export async function kindRuntime(host: string | undefined, env: NodeJS.ProcessE
 }
 
 /** --runtime cri: containerd or CRI-O on this host, through crictl or ctr. */
-export function criRuntime(exec: Executor): PodRuntime {
-  const cri = new CriSandboxes(exec);
+export function criRuntime(exec: Executor, trace?: (line: string) => void): PodRuntime {
+  const cri = new CriSandboxes(exec, trace);
   // a batch's pods in one look-up here: one listing and one inspection, not three runtime CLI runs per pod
   const batch = new NodeLookups(async () => cri, { here: true });
   return {

@@ -292,11 +292,29 @@ const REFUSAL_TYPE = Symbol('cni-attach: content type of a refused upgrade');
  * ws reads no body of such an answer (it closes the connection), so the Content-Type is what tells a Kubernetes Status
  * (application/json) from a proxy's plain text.
  */
-export function upgradeRefusalSeen(req: import('node:http').ClientRequest, ws: object): void {
+export function upgradeRefusalSeen(req: import('node:http').ClientRequest, ws: object, trace?: (line: string) => void): void {
+  const t0 = Date.now();
+  // -v=6: the upgrade is an API request as any other (client-go's round_trippers logs it so: "… 101 Switching Protocols")
+  const url = `${req.protocol}//${String(req.getHeader('host') ?? req.host)}${req.path}`;
   req.on('response', (res: import('node:http').IncomingMessage) => {
     (ws as Record<symbol, string>)[REFUSAL_TYPE] = String(res.headers['content-type'] ?? '');
+    trace?.(requestLine(req.method, url, res.statusCode ?? 0, t0));
   });
+  if (trace) {
+    req.on('upgrade', (res: import('node:http').IncomingMessage) => trace(requestLine(req.method, url, res.statusCode ?? 101, t0)));
+    req.on('error', (e: Error) => trace(requestLine(req.method, url, `failed (${e.message})`, t0)));
+  }
   req.end();
+}
+
+/**
+ * One -v=6 line of an API request once it is answered, as kubectl 1.32 -v=6 logs it (client-go round_trippers:
+ * "GET https://…/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb 200 OK in 5 milliseconds"): the status code with
+ * its reason phrase, or `failed (why)` when no answer came.
+ */
+export function requestLine(method: string, url: string, status: number | string, t0: number): string {
+  const said = typeof status === 'number' ? `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() : status;
+  return `${method} ${url} ${said} in ${Date.now() - t0} milliseconds`;
 }
 
 /**
@@ -476,17 +494,17 @@ function addHeaders(context: RequestContext, pairs: [string, string][]): void {
 type HttpLibrary = ReturnType<typeof import('./k8s-client.js').createConfiguration>['httpApi'];
 
 /**
- * client-node's HTTP library, with a line per request once it is answered, as kubectl -v=6 logs them
- * (client-go round_trippers: "GET https://… 200 OK in 5 milliseconds").
+ * client-node's HTTP library, with a line per request once it is answered, as kubectl -v=6 logs them (requestLine).
+ * The other requests (pods/exec upgrades, watches) are traced where they are made: upgradeRefusalSeen, watchPod.
  */
 function traced(inner: HttpLibrary, trace: (line: string) => void): HttpLibrary {
   return {
     send(req) {
       const t0 = Date.now();
-      const line = (status: string) => trace(`${req.getHttpMethod()} ${req.getUrl()} ${status} in ${Date.now() - t0} milliseconds`);
+      const line = (status: number | string) => trace(requestLine(req.getHttpMethod(), req.getUrl(), status, t0));
       const p = inner.send(req).toPromise().then(
         (res) => {
-          line(String(res.httpStatusCode));
+          line(res.httpStatusCode);
           return res;
         },
         (e: unknown) => {
@@ -510,7 +528,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
   class KubectlConfig extends k8s.KubeConfig {
     override async applyToHTTPSOptions(o: Parameters<KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
       await super.applyToHTTPSOptions(o);
-      (o as { finishRequest?: unknown }).finishRequest = upgradeRefusalSeen;
+      (o as { finishRequest?: unknown }).finishRequest = (req: import('node:http').ClientRequest, ws: object) => upgradeRefusalSeen(req, ws, opts.trace);
       const made = (o as { agent?: unknown }).agent;
       if (made instanceof HttpsAgent && made.constructor === HttpsAgent) (o as { agent?: unknown }).agent = sharedHttpsAgent(made.options, false);
       const h: Record<string, string | string[]> = { ...((o as { headers?: Record<string, string> }).headers ?? {}) };
@@ -685,9 +703,23 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         }
         const left = deadline - Date.now();
         if (left <= 0) return { pod: last, settled: false };
+        const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+        const params = { fieldSelector: `metadata.name=${name}`, resourceVersion: rv, timeoutSeconds: Math.ceil(left / 1000) };
         const outcome = await new Promise<'settled' | 'deleted' | 'reopen' | 'relist' | 'timeout' | { error: unknown }>((resolve) => {
           let ctl: AbortController | undefined;
           let over = false;
+          // -v=6: the watch request once answered, as the REST ones (client-node's Watch sends it with fetch, not
+          // through the HTTP library `traced` wraps): its URL as Watch builds it, its status or why none came
+          const t0 = Date.now();
+          let traced = false;
+          const traceOnce = (status: number | string) => {
+            if (traced || !opts.trace) return;
+            traced = true;
+            const url = new URL(server + path);
+            url.searchParams.set('watch', 'true');
+            for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
+            opts.trace(requestLine('GET', url.toString(), status, t0));
+          };
           const end = (o: Parameters<typeof resolve>[0]) => {
             if (over) return;
             over = true;
@@ -698,8 +730,8 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
           const timer = setTimeout(() => end('timeout'), left);
           watch
             .watch(
-              `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
-              { fieldSelector: `metadata.name=${name}`, resourceVersion: rv, timeoutSeconds: Math.ceil(left / 1000) },
+              path,
+              params,
               (type: string, obj: Pod) => {
                 if (type === 'ERROR') return end('relist'); // a Status, e.g. 410 Expired: start again from a read
                 if (type === 'DELETED') {
@@ -710,12 +742,20 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
                 rv = obj.metadata?.resourceVersion ?? rv;
                 if (settled(obj)) end('settled');
               },
-              (err: unknown) => end(err ? { error: err } : 'reopen'),
+              (err: unknown) => {
+                // before the answer was traced: what Watch made of it (a status other than 200, or no answer)
+                if (err) traceOnce(typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : `failed (${(err as Error).message})`);
+                end(err ? { error: err } : 'reopen');
+              },
             )
             .then((c) => {
+              traceOnce(200);
               ctl = c;
               if (over) c.abort();
-            }, (err: unknown) => end({ error: err }));
+            }, (err: unknown) => {
+              traceOnce(`failed (${(err as Error).message})`);
+              end({ error: err });
+            });
         });
         if (outcome === 'settled') return { pod: last, settled: true };
         if (outcome === 'deleted') return { pod: undefined, settled: false };

@@ -5,6 +5,7 @@
  */
 import type { CacheEntry } from '../cni/cache.js';
 import { ApiStatusError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
+import { formatDuration } from '../duration.js';
 import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
@@ -53,6 +54,28 @@ export function refusePod(pod: Pod, namespace: string, name: string): void {
   if (!pod.spec?.nodeName) throw new NotFoundError(`${id} is not scheduled to a node yet`);
   const phase = pod.status?.phase ?? 'Unknown';
   if (phase !== 'Running') throw new UsageError(`${id} is ${phase}, not Running: only running pods have a network to attach to`);
+  const deleting = beingDeleted(pod);
+  if (deleting) throw new UsageError(`${id} is being deleted (${deleting}): its network goes with it; only running pods not being deleted are attached to`);
+}
+
+/** ISO 8601 to the second, as the API writes times ("2026-12-02T13:00:00Z"). */
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * Whether the pod is being deleted (metadata.deletionTimestamp set: kubectl's Terminating, while its phase may still
+ * be Running), and since when: "since 2026-12-02T13:00:00Z, grace period 30s". The API server sets deletionTimestamp
+ * to the time of the delete request plus the grace period (deletionGracePeriodSeconds), and keeps that request time
+ * when a later delete shortens the grace: the request time is their difference. undefined when it is not.
+ */
+export function beingDeleted(pod: Pod, now = Date.now()): string | undefined {
+  const ts = pod.metadata?.deletionTimestamp;
+  if (ts === undefined || ts === null) return undefined;
+  const at = new Date(ts as Date | string);
+  if (Number.isNaN(at.getTime())) return 'since a time the API server gave as unreadable';
+  const grace = pod.metadata?.deletionGracePeriodSeconds;
+  const since = new Date(at.getTime() - (grace ?? 0) * 1000);
+  const ago = Math.max(0, Math.round((now - since.getTime()) / 1000));
+  return `since ${iso(since)}, ${formatDuration(ago * 1000) || '0s'} ago${grace !== undefined ? `, grace period ${grace}s` : ''}`;
 }
 
 /** A batching session on a pod's node (PodRuntime.session), with the runtime that made it. */

@@ -8,6 +8,17 @@
  */
 import fc from 'fast-check';
 import type { Tool } from './env.js';
+import { parseDuration, parseRequestTimeout } from '../../src/cli/options.js';
+
+/** Whether parse refuses text (--timeout: as pflag's Duration; --request-timeout: as kubectl's clientcmd.ParseTimeout). */
+function refused(parse: (text: string) => unknown, text: string): boolean {
+  try {
+    parse(text);
+    return false;
+  } catch {
+    return true;
+  }
+}
 
 export interface CorpusEnv {
   /** An existing network namespace path. */
@@ -250,10 +261,10 @@ const unknownFlag = fc.stringMatching(/^[a-z]{3,10}$/).map((w) => `--x-${w}`);
 /** Argument sets: each breaks one flag (or the combination of flags) of an otherwise valid command. */
 export const badArgs: fc.Arbitrary<BadInput> = fc.oneof(
   fc.tuple(badIfname, fc.constantFrom<Tool[]>(['attach'], ['detach'], ['check'])).map(([v, tools]) => ({ category: 'args: a bad --ifname', tools, conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { confArg: c, patch: { '--ifname': v } }), code: 2 as const })),
-  fc.tuple(badDuration, fc.constantFrom<Tool[]>(['attach'], ['detach'], ['check'])).map(([v, tools]) => ({ category: 'args: a bad --timeout', tools, conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { confArg: c, patch: { '--timeout': v } }), code: 2 as const })),
-  // (zero is kubectl's "no limit" there, not bad)
-  // (an empty --request-timeout is no override, as client-go's clientcmd takes an empty flag: the default, not an error)
-  badDuration.filter((v) => v !== '' && !/^0(\.0+)?[a-z]*$/.test(v)).map((v) => ({ category: 'args: a bad --request-timeout', tools: ['attach'] as Tool[], conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { pod: e.pod, confArg: c, patch: { '--request-timeout': v } }), code: 2 as const })),
+  fc.tuple(badDuration.filter((v) => refused(parseDuration, v)), fc.constantFrom<Tool[]>(['attach'], ['detach'], ['check'])).map(([v, tools]) => ({ category: 'args: a bad --timeout', tools, conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { confArg: c, patch: { '--timeout': v } }), code: 2 as const })),
+  // only what kubectl's clientcmd.ParseTimeout refuses: not zero (kubectl's "no limit" there), a negative or a
+  // nanosecond duration (taken), nor empty (no override, as client-go's clientcmd takes an empty flag: the default)
+  badDuration.filter((v) => v !== '' && refused(parseRequestTimeout, v)).map((v) => ({ category: 'args: a bad --request-timeout', tools: ['attach'] as Tool[], conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { pod: e.pod, confArg: c, patch: { '--request-timeout': v } }), code: 2 as const })),
   badCidr.map((v) => ({ category: 'args: a bad --ip', tools: ['attach'] as Tool[], conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { confArg: c, extra: ['--ip', v] }), code: 2 as const })),
   fc.constantFrom('198.18.62.9/24', '2001:db8::9/64').map((v) => ({ category: 'args: --ip, but no plugin declares the ips capability', tools: ['attach'] as Tool[], conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { confArg: c, extra: ['--ip', v] }), code: 2 as const })),
   badMac.map((v) => ({ category: 'args: a bad --mac', tools: ['attach'] as Tool[], conf: goodText, argv: (e: CorpusEnv, c: string | undefined) => argsFor(e, { confArg: c, extra: ['--mac', v] }), code: 2 as const })),

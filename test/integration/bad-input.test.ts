@@ -78,7 +78,7 @@ describe('bad configs (exit 2)', () => {
 
   it('invalid JSON on stdin (--conf -)', async () => {
     const r = await attachChangingNothing(async (c) => ({ args: lab.args(c.ws, c.ns, 'eth1', '-'), input: '{not json' }));
-    expectCleanError(r, 2, /^error: stdin: invalid JSON/);
+    expectCleanError(r, 2, /^error: --conf - \(stdin\): invalid JSON/);
   });
 
   it('a --conf file that does not exist', async () => {
@@ -90,7 +90,7 @@ describe('bad configs (exit 2)', () => {
 describe('bad flags (exit 2)', () => {
   const flags: [string, string[], RegExp][] = [
     ['--ip without a plugin declaring the "ips" capability', ['--ip', '198.18.7.9/24'], /declares the "ips" capability/],
-    ['--timeout 0', ['--timeout', '0'], /--timeout: must be more than zero/],
+    ['--timeout 0', ['--timeout', '0'], /^error: --timeout 0: must be more than zero$/],
     // below the least limit a plugin could run in: refused, the value said as given (it read "timed out after 0m")
     ['--timeout 0.4ms', ['--timeout', '0.4ms'], /^error: --timeout 0\.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed/],
     ['--timeout 900us', ['--timeout', '900us'], /^error: --timeout 900us: less than 1ms, the least plugin time limit: no plugin can even start within 900µs/],

@@ -69,16 +69,21 @@ async function home(ws: Workspace): Promise<string> {
   return h;
 }
 
+/** What kubectl 1.32 prints for a --request-timeout that clientcmd.ParseTimeout refuses. */
+const INVALID_TIMEOUT = /^error: Invalid timeout value\. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit \(e\.g\. 1s \| 2m \| 3h\)$/m;
+
 describe('cni-gc refuses a bad flag value or kubeconfig selection before it frees anything', () => {
-  it('--request-timeout abc / 0.1ms, -v=abc, --context/--cluster/--user not in the kubeconfig, --kubeconfig missing: exit 2, one error, the entry still there; no kubeconfig at all: this host alone (exit 0)', async () => {
+  it('--request-timeout abc / 1.5 / -1, -v=abc, --context/--cluster/--user not in the kubeconfig, --kubeconfig missing: exit 2, one error, the entry still there; no kubeconfig at all: this host alone (exit 0)', async () => {
     const ws = await lab.workspace();
     const file = await staleBareEntry(ws);
     const h = await home(ws);
     const common = ['--cache-dir', ws.cacheDir, '--cni-path', ws.pluginDir];
     const kc = ['--kubeconfig', api.kubeconfigPath];
     const cases: [string[], RegExp][] = [
-      [[...kc, '--request-timeout', 'abc'], /invalid argument "abc" for "--request-timeout" flag: time: invalid duration "abc"/],
-      [[...kc, '--request-timeout', '0.1ms'], /--request-timeout 0\.1ms: less than 1ms/],
+      // kubectl's words (clientcmd.ParseTimeout: `kubectl get pods --request-timeout 1.5` says the same, exit 1)
+      [[...kc, '--request-timeout', 'abc'], INVALID_TIMEOUT],
+      [[...kc, '--request-timeout', '1.5'], INVALID_TIMEOUT],
+      [[...kc, '--request-timeout', '-1'], INVALID_TIMEOUT],
       [[...kc, '-v=abc'], /invalid argument "abc" for "-v, --v" flag: strconv\.ParseInt: parsing "abc": invalid syntax/],
       [[...kc, '--context', 'nosuch'], /context "nosuch" does not exist \(kubeconfig /],
       [[...kc, '--cluster', 'nosuch'], /cluster "nosuch" does not exist \(kubeconfig /],
@@ -86,7 +91,7 @@ describe('cni-gc refuses a bad flag value or kubeconfig selection before it free
       [['--kubeconfig', join(ws.dir, 'nonexistent')], /kubeconfig \S+\/nonexistent: no such file/],
       // no kubeconfig at all, but a context named: the user meant a cluster
       [['--context', 'nosuch'], /context "nosuch" does not exist \(no kubeconfig file\)/],
-      [['--request-timeout', 'abc'], /invalid argument "abc" for "--request-timeout" flag: time: invalid duration "abc"/],
+      [['--request-timeout', 'abc'], INVALID_TIMEOUT],
     ];
     for (const [flags, message] of cases) {
       const r = await runCli('gc', [...common, ...flags], { env: env(h) });
@@ -110,7 +115,7 @@ describe('cni-list refuses a bad kubeconfig selection; a POD goes with -n; the e
     const ws = await lab.workspace();
     await staleBareEntry(ws);
     const h = await home(ws);
-    for (const flags of [['--kubeconfig', api.kubeconfigPath, '--context', 'nosuch'], ['--kubeconfig', join(ws.dir, 'nonexistent')], ['--kubeconfig', api.kubeconfigPath, '--request-timeout', '0.1ms']]) {
+    for (const flags of [['--kubeconfig', api.kubeconfigPath, '--context', 'nosuch'], ['--kubeconfig', join(ws.dir, 'nonexistent')], ['--kubeconfig', api.kubeconfigPath, '--request-timeout', '1.5']]) {
       const r = await runCli('list', ['-A', '--cache-dir', ws.cacheDir, ...flags], { env: env(h) });
       expectCleanError(r, 2);
       expect(r.stdout, show(r)).toBe('');

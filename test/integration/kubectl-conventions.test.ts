@@ -507,7 +507,7 @@ describe("kubectl's global flags", () => {
     for (const f of [['-v=6'], ['--v=6'], ['-v', '6']]) {
       const r = await cni(['-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...f]);
       expect(r.exitCode, show(r)).toBe(0);
-      expect(r.stderr, show(r)).toMatch(new RegExp(`^I GET ${api.url}/api/v1/namespaces/shop/pods\\?labelSelector=app%3Dnone 200 in \\d+ milliseconds$`, 'm'));
+      expect(r.stderr, show(r)).toMatch(new RegExp(`^I GET ${api.url}/api/v1/namespaces/shop/pods\\?labelSelector=app%3Dnone 200 OK in \\d+ milliseconds$`, 'm'));
       if (KUBECTL) {
         const k = await kubectl(['get', 'pods', '-n', 'shop', '-l', 'app=none', '--kubeconfig', api.kubeconfigPath, ...f]);
         expect(k.stderr).toMatch(new RegExp(`GET ${api.url}/api/v1/namespaces/shop/pods\\?labelSelector=app%3Dnone&limit=500 200 OK in \\d+ milliseconds`));

@@ -365,6 +365,26 @@ describe('refusals (nothing changes on the host)', () => {
     await pod('pend-1', { phase: 'Pending' });
     expectCleanError(await runCli('attach', w.args('pend-1', '--ifname', 'eth1', '--conf', w.conf)), 2, /is Pending, not Running/);
   });
+  it('a pod being deleted (deletionTimestamp set, phase still Running) is refused, its dry run too (exit 2, since when); its detach goes on', async () => {
+    const w = await world();
+    const p = await pod('term-1');
+    expectOk(await runCli('attach', w.args('term-1', '--ifname', 'eth1', '--conf', w.conf)));
+    const requested = new Date(Date.now() - 3000);
+    api.updatePod('shop', 'term-1', (o) => {
+      o.metadata.deletionTimestamp = new Date(requested.getTime() + 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      o.metadata.deletionGracePeriodSeconds = 30;
+    });
+    const since = requested.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await runCli('attach', w.args('term-1', '--ifname', 'eth2', '--conf', w.conf, ...extra));
+      expectCleanError(r, 2, new RegExp(`^error: pod shop/term-1 is being deleted \\(since ${since}, \\d+s ago, grace period 30s\\): its network goes with it; only running pods not being deleted are attached to$`, 'm'));
+    }
+    expect(api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('/pods/term-1'))).toHaveLength(1);
+    expectOk(await runCli('check', w.args('term-1', '--ifname', 'eth1')));
+    expectOk(await runCli('detach', w.args('term-1', '--ifname', 'eth1')));
+    expect(await eth1In(p)).toBeUndefined();
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
   it('a missing pod exits 3', async () => {
     const w = await world();
     expectCleanError(await runCli('attach', w.args('nope', '--ifname', 'eth1', '--conf', w.conf)), 3, /^error: pods "nope" not found in namespace "shop"$/m);

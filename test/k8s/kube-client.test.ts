@@ -464,3 +464,54 @@ describe('a kubeconfig user\'s credential plugin (users[].user.exec), run as kub
     }
   });
 });
+
+describe('-v=6: every API request a line, as kubectl 1.32 -v=6 logs them (client-go round_trippers)', () => {
+  // before: the REST requests alone ("… 200 in 5 milliseconds"); pods/exec upgrades and the agent pod's watch were
+  // not said at all (an outside tester's -v=6 showed the plugin runs but not how they reached the node)
+  const traced = async () => {
+    const lines: string[] = [];
+    const k = await connectKube({ kubeconfig: api.kubeconfigPath, requestTimeoutMs: 10_000, trace: (l) => void lines.push(l) }, {});
+    return { k, lines };
+  };
+  const ms = 'in \\d+ milliseconds$';
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('a REST request: its method, URL, status with its reason phrase, time (kubectl: "GET https://… 200 OK in 5 milliseconds")', async () => {
+    const { k, lines } = await traced();
+    await k.getPod('default', 'web-0');
+    await k.getPod('default', 'nope').catch(() => undefined);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^GET ${esc(api.url)}/api/v1/namespaces/default/pods/web-0 200 OK ${ms}`));
+    expect(lines[1]).toMatch(new RegExp(`^GET ${esc(api.url)}/api/v1/namespaces/default/pods/nope 404 Not Found ${ms}`));
+  });
+
+  it('a pods/exec, one-shot or a node session: its upgrade, "101 Switching Protocols"; refused: its status', async () => {
+    const { k, lines } = await traced();
+    expect((await k.exec('default', 'web-0', 'app', ['true'], '')).code).toBe(0);
+    const s = await k.openExec!('default', 'web-0', 'app', ['cat']);
+    s.destroy();
+    expect(lines).toHaveLength(2);
+    const exec = `${esc(api.url)}/api/v1/namespaces/default/pods/web-0/exec\\?`;
+    expect(lines[0]).toMatch(new RegExp(`^GET ${exec}stdout=true&stderr=true&stdin=false&tty=false&command=true&container=app 101 Switching Protocols ${ms}`));
+    expect(lines[1]).toMatch(new RegExp(`^GET ${exec}.*&command=cat&container=app 101 Switching Protocols ${ms}`));
+    api.failNext({ pathIncludes: '/exec' }, { code: 403 });
+    await k.exec('default', 'web-0', 'app', ['true'], '').catch(() => undefined);
+    expect(lines[2]).toMatch(new RegExp(`^GET ${exec}.*&command=true&container=app 403 Forbidden ${ms}`));
+  });
+
+  it('the watch of a pod (the agent\'s start): its URL with watch=true, its status once answered', async () => {
+    const { k, lines } = await traced();
+    api.podStartDelayMs = 200;
+    const created = await k.createPod('default', { metadata: { generateName: 'agent-' }, spec: { containers: [{ name: 'agent', image: 'busybox' }] } });
+    const name = created.metadata!.name!;
+    const seen = await k.watchPod('default', name, (p) => p.status?.phase === 'Running', 5_000, created);
+    expect(seen.settled).toBe(true);
+    expect(lines[0]).toMatch(new RegExp(`^POST ${esc(api.url)}/api/v1/namespaces/default/pods 201 Created ${ms}`));
+    expect(lines.slice(1)).toEqual([expect.stringMatching(new RegExp(`^GET ${esc(api.url)}/api/v1/namespaces/default/pods\\?watch=true&fieldSelector=metadata\\.name%3D${name}&resourceVersion=${created.metadata!.resourceVersion}&timeoutSeconds=5 200 OK ${ms}`))]);
+    // a watch the API server refuses: its status
+    api.failNext({ method: 'GET', pathIncludes: 'watch=true' }, { code: 403 });
+    await k.watchPod('default', name, () => false, 2_000, { ...created, metadata: { ...created.metadata, resourceVersion: '1' } }).catch(() => undefined);
+    expect(lines.at(-1)).toMatch(new RegExp(`\\?watch=true&.* 403 Forbidden ${ms}`));
+    await expect.poll(() => api.activeWatches).toBe(0);
+  });
+});

@@ -8,7 +8,7 @@ import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { world } from '../fakes/world.js';
-import { agentOptions } from '../../src/cli/context.js';
+import { agentOptions, defaultDeps } from '../../src/cli/context.js';
 
 /** A remote node behind the agent: ctr finds the pod's sandbox, the bridge plugin is in its /opt/cni/bin. */
 function remoteNode() {
@@ -49,6 +49,21 @@ describe('agent pod', () => {
 });
 
 describe('--runtime agent', () => {
+  it('-v=6: the sandbox look-up run on the node through the agent is a line, as the plugins\' runs are (before: only the plugins\' runs)', async () => {
+    const w = agentWorld();
+    // the runtimes as the CLI makes them from the flags (cli/context.ts), -v included
+    w.deps.runtimes = defaultDeps(w.deps.io).runtimes;
+    expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent', '-v=6']), w.stderr()).toBe(0);
+    const where = `node node-9 \\(through agent pod kube-system/${w.kube.created[0]!.metadata!.name}\\)`;
+    expect(w.stderr()).toMatch(new RegExp(`^I ${where}: sh -c \\(a script of \\d+ bytes\\) sh @cni-attach-lookup-[0-9a-f]+ shop \\S*far-1\\S* .*→ exit 0 in \\d+ milliseconds$`, 'm'));
+    expect(w.stderr()).toMatch(new RegExp(`^I ${where}: /opt/cni/bin/bridge → exit 0 in \\d+ milliseconds$`, 'm'));
+    // not traced below -v=6
+    const q = agentWorld();
+    q.deps.runtimes = defaultDeps(q.deps.io).runtimes;
+    expect(await q.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent', '-v=5'])).toBe(0);
+    expect(q.stderr()).not.toMatch(/^I /m);
+  });
+
   it('finds the sandbox on the remote node with ctr, runs the plugins there through nsenter, caches there, deletes the agent', async () => {
     const w = agentWorld();
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(0);
@@ -81,7 +96,9 @@ describe('--runtime agent', () => {
     const w = agentWorld();
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent', '--timeout', '9m']), w.stderr()).toBe(0);
     expect(w.kube.execs.some((c) => c.join(' ').includes('timeout -s KILL 540s'))).toBe(true);
+    // the value as given (before: said as 9m1s)
     expect(await w.cli(attachCommand, ['far-1', '-n', 'shop', '--ifname', 'eth2', '--conf', '-', '--runtime', 'agent', '--timeout', '541s'])).toBe(2);
+    expect(w.stderr()).toMatch(/^error: a plugin run limit of 541s is longer than a run through an agent pod can take .*; see --timeout$/m);
   });
 
   it('detach goes through a new agent and deletes it too', async () => {

@@ -31,7 +31,19 @@ describe('a batch attach whose pod was deleted meanwhile', () => {
     expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-2: attached but its pod was deleted meanwhile: eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(its network-status could not be written: pod shop\/web-2 not found\)/m);
     expect(w.stderr()).not.toMatch(/web-2: failed/);
     expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 attached but its pod was deleted meanwhile (shop/web-2): `kubectl cni-gc` frees what stays\n');
-    expect(w.stderr()).toMatch(/^error: attach: 1 of 4 pods attached but its pod was deleted meanwhile$/m);
+    expect(w.stderr()).toMatch(/^error: attach: of 4 pods, 1 attached but its pod was deleted meanwhile$/m);
+  });
+
+  it('several: "their pods were", in the summary and the closing line (an outside tester saw "2 of 10 pods attached but its pod was deleted meanwhile")', async () => {
+    const w = deletedDuring(['web-2', 'web-4']);
+    expect(await w.cli(attachCommand, batch)).toBe(3);
+    expect(w.stdout()).toBe('eth1 attached to 2 of 4 pods; 2 attached but their pods were deleted meanwhile (shop/web-2, shop/web-4): `kubectl cni-gc` frees what stays\n');
+    expect(w.stderr()).toMatch(/^error: attach: of 4 pods, 2 attached but their pods were deleted meanwhile$/m);
+    // each pod's own line, and its -o json, say it of the one pod
+    expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-4: attached but its pod was deleted meanwhile: /m);
+    const f = deletedDuring(['web-2', 'web-3'], ['web-1']);
+    expect(await f.cli(attachCommand, batch)).toBe(1);
+    expect(f.stderr()).toMatch(/^error: attach failed for 1 of 4 pods; 2 attached but their pods were deleted meanwhile$/m);
   });
 
   it('beside a real failure: each counted as what it is; the exit code is the first problem\'s', async () => {

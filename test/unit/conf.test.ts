@@ -78,13 +78,18 @@ describe('parseNetworkConfig', () => {
     ['{"a":1,\n"b":', 'the text ends too early (cut short?)'],
     ['{"a": [1,2\n  \n', 'the text ends too early (cut short?)'],
     ['{"a": 1 "b": 2}', "line 1, column 9: expected ',' or '}'"],
-    ['{"a":\n  x}', 'unexpected character "x"'],
+    // where V8 says no position ('Unexpected token …, "…" is not valid JSON'), a scan of the grammar finds it (before:
+    // `notjson.json: invalid JSON (unexpected character "o")`, no position)
+    ['{"a":\n  x}', 'line 2, column 3: unexpected character "x"'],
+    ['not json', 'line 1, column 2: unexpected character "o"'],
+    ['{"a": tru}', 'line 1, column 10: unexpected character "}"'],
+    ['[1, 2, 3]\n\n{', 'line 3, column 1: more after the JSON value'],
     // a character that would print invisibly is named by its code point
-    ['{"a":\u00a01}', 'unexpected character U+00A0 (a no-break space)'],
+    ['{"a":\u00a01}', 'line 1, column 6: unexpected character U+00A0 (a no-break space)'],
     ['{"a":1,\u200b"b":2}', 'line 1, column 8: expected a property name in double quotes, found U+200B (a zero-width space)'],
     ['{"a":1}\ufeff{"b":2}', 'line 1, column 8: more after the JSON value, found U+FEFF (a byte order mark)'],
-    ['{"a":\u202e1}', 'unexpected character U+202E'],
-    ['{"a":\u007f}', 'unexpected character U+007F'],
+    ['{"a":\u202e1}', 'line 1, column 6: unexpected character U+202E'],
+    ['{"a":\u007f}', 'line 1, column 6: unexpected character U+007F'],
   ])('says what is wrong with %j, without quoting it', (text, what) => {
     expect(() => parseNetworkConfig(text, 'net.json')).toThrow(`net.json: invalid JSON (${what})`);
   });

@@ -89,4 +89,33 @@ describe('the release archive and its krew manifests (scripts/release.mjs)', () 
     expect(m.spec.platforms[0]!.files).toEqual(KREW_FILES);
     expect(ARCHIVE_README('v1.2.3', 'linux-amd64')).toMatch(/deploy\/rbac\.yaml, in this archive/);
   });
+
+  it('the README\'s Install section shows `cni-attach --help` as the executable prints it: every name of package.json\'s bin, each command before its completion executable (scripts/sea-main.cjs NAMES; it showed five of the ten)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const root = join(import.meta.dirname, '../..');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const block = /\n\$ cni-attach --help\n(cni-attach v\S+ \(Node\.js v\S+, linux-x64\): one executable for the kubectl plugins\n(?: {2}\S+\n)+)Start it under/.exec(readme);
+    expect(block, 'the README shows the usage of `cni-attach --help`').not.toBeNull();
+    const shown = block![1]!.split('\n').slice(1).filter(Boolean).map((l) => l.trim());
+    const bin = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin);
+    const commands = ['attach', 'detach', 'check', 'list', 'gc'];
+    expect(shown).toEqual(commands.flatMap((c) => [`kubectl-cni_${c}`, `kubectl_complete-cni_${c}`]));
+    expect([...shown].sort()).toEqual([...bin].sort());
+    // the names the usage lists are the ones sea-main.cjs answers to
+    const sea = readFileSync(join(root, 'scripts/sea-main.cjs'), 'utf8');
+    expect(sea).toMatch(/NAMES\.set\(`kubectl-cni_\$\{c\}`[^\n]*\n[\s\S]*?NAMES\.set\(`kubectl_complete-cni_\$\{c\}`/);
+  });
+
+  it('say what is true of work off the node: the default --runtime auto reaches other nodes through an agent pod by itself (an outside tester read "runs through --runtime agent" as a flag to give)', async () => {
+    const { ARCHIVE_README, manifest } = (await import('../../scripts/release.mjs')) as { ARCHIVE_README: (v: string, p: string) => string; manifest: (o: unknown) => string };
+    const yaml = (await import('js-yaml')).default;
+    const caveats = (yaml.load(manifest({ cmd: 'attach', version: 'v1.2.3', homepage: 'https://example.org/cni-attach', archives: [{ os: 'linux', arch: 'amd64', uri: 'https://example.org/a.tar.gz', sha256: 'a'.repeat(64) }] })) as { spec: { caveats: string } }).spec.caveats;
+    const readme = ARCHIVE_README('v1.2.3', 'linux-amd64');
+    for (const text of [readme, caveats]) {
+      const flat = text.replace(/\s+/g, ' ');
+      expect(flat).toMatch(/the default --runtime auto then (reaches a pod on another node by itself, through a short-lived agent pod|does the node-side work by itself through a short-lived agent pod)/);
+      expect(flat).not.toMatch(/runs through --runtime agent/);
+    }
+  });
 });

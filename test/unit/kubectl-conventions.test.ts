@@ -8,7 +8,8 @@ import { addedInterfaceEvent, failedAddInterfaceEvent, hideCommands, removedInte
 import { lockPath } from '../../src/cni/cache.js';
 import { complete, completionText, Directive, directiveLine, toolOf } from '../../src/cli/complete.js';
 import { platform, userAgent, versionData } from '../../src/cli/version.js';
-import { parseLevel, parseRequestTimeout, withoutEmptyOverrides } from '../../src/cli/options.js';
+import { FlagTypeError, parseLevel, parseRequestTimeout, withoutEmptyOverrides } from '../../src/cli/options.js';
+import { UsageError } from '../../src/errors.js';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { listCommand } from '../../src/cli/list.js';
@@ -130,9 +131,43 @@ describe('an empty override is no override (clientcmd: only a non-empty one is u
   });
 });
 
-describe('--request-timeout (kubectl: 0 is no limit)', () => {
-  it.each([['0', 0], ['0s', 0], ['5s', 5000], ['1m', 60_000], ['2', 2000], ['1m30s', 90_000]])('%s → %d ms', (t, ms) => expect(parseRequestTimeout(t)).toBe(ms));
-  it('refuses what is not a duration', () => expect(() => parseRequestTimeout('soon')).toThrow('invalid argument "soon" for "--request-timeout" flag: time: invalid duration "soon"'));
+describe('--request-timeout, as client-go\'s clientcmd.ParseTimeout reads it (kubectl: 0 is no limit)', () => {
+  // a non-negative integer (strconv.ParseInt, base 10) is seconds; else Go's time.ParseDuration; a negative duration
+  // sets no deadline (http.Client), as 0; longer than a Node timer can hold: the longest one
+  it.each([
+    ['0', 0], ['0s', 0], ['5s', 5000], ['1m', 60_000], ['2', 2000], ['1m30s', 90_000], ['+5', 5000], ['05', 5000], ['-0', 0],
+    ['1.5s', 1500], ['.5s', 500], ['1.s', 1000], ['+1s', 1000], ['1ns', 1e-6], ['-1s', 0], ['-0s', 0],
+    ['99999999999', 2 ** 31 - 1], ['2562047h', 2 ** 31 - 1],
+  ])('%j → %d ms', (t, ms) => expect(parseRequestTimeout(t)).toBe(ms));
+  // what /usr/bin/kubectl (1.32.4) answers, e.g. `kubectl get pods --request-timeout 1.5 --server https://127.0.0.1:1`,
+  // exit 1 (here 2, bad usage): the same line for each of these values
+  const KUBECTL_SAYS = 'Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)';
+  it.each(['1.5', '-1', 'soon', 'x', ' 5', '5 ', '1_0', '0x10', '1e3', '5S', '2562048h', '9223372036854775808', '-', '.', '1.5.2s'])('refuses %j in kubectl\'s words (exit 2)', (t) => {
+    expect(() => parseRequestTimeout(t)).toThrow(new UsageError(KUBECTL_SAYS));
+    expect(() => parseRequestTimeout(t)).not.toThrow(FlagTypeError);
+  });
+  it('Go\'s time.ParseDuration to the letter (src/time/format.go), its overflow at ±2^63 ns included', async () => {
+    const { goParseDuration } = await import('../../src/duration.js');
+    expect(goParseDuration('1h2m3.5s')).toEqual({ ns: 3_723_500_000_000n });
+    expect(goParseDuration('-1.5s')).toEqual({ ns: -1_500_000_000n });
+    expect(goParseDuration('-9223372036854775808ns')).toEqual({ ns: -(2n ** 63n) });
+    expect(goParseDuration('9223372036854775807ns')).toEqual({ ns: 2n ** 63n - 1n });
+    expect(goParseDuration('9223372036854775808ns')).toEqual({ error: 'time: invalid duration "9223372036854775808ns"' });
+    expect(goParseDuration('2562048h')).toEqual({ error: 'time: invalid duration "2562048h"' });
+    expect(goParseDuration('1.5')).toEqual({ error: 'time: missing unit in duration "1.5"' });
+    expect(goParseDuration('5x')).toEqual({ error: 'time: unknown unit "x" in duration "5x"' });
+    expect(goParseDuration(' 5s')).toEqual({ error: 'time: invalid duration " 5s"' });
+  });
+  it('every command refuses it so, with no See line (kubectl prints none: the flag is a string to its parser)', async () => {
+    for (const v of ['1.5', '-1']) {
+      for (const [make, args] of [[attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']], [detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']], [checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']], [listCommand, ['-A']], [gcCommand, []], [attachCommand, ['--netns', '/var/run/netns/x', '--ifname', 'eth1', '--conf', '-']]] as const) {
+        const w = world();
+        expect(await w.cli(make, [...args, '--request-timeout', v]), `${args.join(' ')} ${v}`).toBe(2);
+        expect(w.stderr()).toBe(`error: ${KUBECTL_SAYS}\n`);
+        expect(w.exec.calls).toEqual([]);
+      }
+    }
+  });
 });
 
 describe('kubectl jsonpath templates', () => {
@@ -657,11 +692,21 @@ describe('a typed flag\'s value the tool checks itself reads as pflag would say 
     const d = thrown(() => parseDuration('5x'));
     expect(d).toBeInstanceOf(FlagTypeError);
     expect(d.message).toBe('invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"');
-    for (const [text, msg] of [['-5s', '--timeout -5s: must be more than zero'], ['.5s', '--timeout .5s: give a number and a unit (e.g. 0.5s, 30s, 2m; a bare number is seconds)']]) {
+    // every refusal of --timeout names the value as given (before: `--timeout: must be more than zero` for 0)
+    for (const [text, msg] of [['-5s', '--timeout -5s: must be more than zero'], ['0', '--timeout 0: must be more than zero'], ['0s', '--timeout 0s: must be more than zero'], ['0.0h', '--timeout 0.0h: must be more than zero'], ['-0', '--timeout -0: must be more than zero'], ['0.4ms', '--timeout 0.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed (give e.g. 500ms or 10s)']]) {
       const e = thrown(() => parseDuration(text!));
       expect(e).not.toBeInstanceOf(FlagTypeError);
       expect(e.message).toBe(msg);
     }
+    // pflag's Duration takes what Go takes (before: ".5s" and "+5s" were refused, " 5s" taken); a bare number is seconds
+    expect(['.5s', '+5s', '5', '1.5', '.5', '1.'].map((t) => parseDuration(t))).toEqual([500, 5000, 5000, 1500, 500, 1000]);
+    for (const [text, why] of [[' 5s', 'time: invalid duration " 5s"'], ['5s ', 'time: unknown unit "s " in duration "5s "'], ['', 'time: invalid duration ""'], ['2562048h', 'time: invalid duration "2562048h"']]) {
+      const e = thrown(() => parseDuration(text!));
+      expect(e).toBeInstanceOf(FlagTypeError);
+      expect(e.message).toBe(`invalid argument ${JSON.stringify(text)} for "--timeout" flag: ${why}`);
+    }
+    // longer than a Node timer holds: the longest timer (before: one that fired at once, killing every plugin)
+    expect(parseDuration('99999h')).toBe(2 ** 31 - 1);
   });
 
   it('through a command: the typed value\'s error and the See line; the semantic one alone (exit 2 both, nothing run)', async () => {
@@ -670,7 +715,6 @@ describe('a typed flag\'s value the tool checks itself reads as pflag would say 
     const cases: [string[], string][] = [
       [['-l', 'app=web', '--parallel', 'abc'], 'error: invalid argument "abc" for "--parallel" flag: strconv.ParseInt: parsing "abc": invalid syntax\nSee \'kubectl cni-attach --help\' for usage.\n'],
       [['web-1', '--timeout', '5x'], 'error: invalid argument "5x" for "--timeout" flag: time: unknown unit "x" in duration "5x"\nSee \'kubectl cni-attach --help\' for usage.\n'],
-      [['web-1', '--request-timeout', 'x'], 'error: invalid argument "x" for "--request-timeout" flag: time: invalid duration "x"\nSee \'kubectl cni-attach --help\' for usage.\n'],
       [['web-1', '--mac', 'zz'], 'error: invalid argument "zz" for "--mac" flag: not a MAC address (e.g. 02:00:00:00:00:01)\nSee \'kubectl cni-attach --help\' for usage.\n'],
       [['-l', 'app=web', '--parallel', '0'], 'error: --parallel 0: pods at a time is from 1 to 64\n'],
       [['web-1', '--timeout', '0.4ms'], 'error: --timeout 0.4ms: less than 1ms, the least plugin time limit: no plugin can even start within 400µs, so every run would be killed (give e.g. 500ms or 10s)\n'],
