@@ -157,7 +157,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
   // writing to the pod after its ADD): busy, nothing done, its record kept
-  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true);
+  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true, true);
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left

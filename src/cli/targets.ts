@@ -72,8 +72,10 @@ export function kubeOptions(flags: KubectlFlags, io?: Deps['io']): KubeOptions {
   };
 }
 
+/** The command's API (resolve/kube.ts listsOncePerCommand: the records are listed once per command, not per step). */
 export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi> {
-  return deps.kube(kubeOptions(flags, deps.io));
+  const [api, { listsOncePerCommand }] = await Promise.all([deps.kube(kubeOptions(flags, deps.io)), load.kube()]);
+  return listsOncePerCommand(api);
 }
 
 /**
@@ -269,7 +271,11 @@ export async function recordedCacheDir(
  * user knows that command is gone), never a command seen running here. A record with no `until` (older versions, or an
  * attach with --request-timeout 0) that names another host's command answers as before: not busy. Records that cannot
  * be read say nothing (they are only an index). `listed`: the records already listed by this command (a batch's one
- * list), else they are listed now. `forceable`: the command has --force (cni-detach), which the message then offers.
+ * list), else the command's list (connect: one per command). `forceable`: the command has --force (cni-detach), which
+ * the message then offers. `anew` (a detach's check right before its DEL): the records listed again — this check is
+ * there for another command's write-ahead, and the command's list may be older than it by the whole look-up (an agent
+ * pod's start): an attach begun since, whose ADD reached the node meanwhile, would be detached under its
+ * network-status PATCH. That list is then the command's for its later steps.
  */
 export async function refuseIfAttaching(
   api: KubeApi,
@@ -278,8 +284,10 @@ export async function refuseIfAttaching(
   describe: string,
   listed?: Promise<AttachmentRecord[]>,
   forceable = false,
+  anew = false,
 ): Promise<void> {
   if (flags.ifname === undefined) return;
+  if (anew && !listed) (await load.kube()).listAnew(api);
   const { thisHost } = await import('../exec/host.js');
   const { commandName } = await import('../exec/lock.js');
   const { recordedCommand, otherHostWithinBound } = await import('../resolve/records.js');
