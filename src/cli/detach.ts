@@ -11,7 +11,7 @@ import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine
 import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, recordsUnreadError, recordsUnreadWords, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, recordedCniPathNotes, someNames, unknownHint, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -96,17 +96,6 @@ function otherCacheDirs(outcomes: PodOutcome<Outcome>[], flags: Job['flags'], ba
     if (dir !== undefined) by.set(dir, [...(by.get(dir) ?? []), o.pod]);
   }
   return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): \`${detachCommandLine(batch, flags.ifname!, { ...flags, cacheDir: dir })}\` detaches ${pods.length === 1 ? 'it' : 'them'}`).join('');
-}
-
-/**
- * The answer of a detach (and its dry run) that found nothing for a pod that is gone, whose node only the cluster's
- * records name, when those could not be read: nothing here is not "nothing attached" (exit 4).
- */
-function recordsUnread(ifname: string, describe: string, cache: ResultCache, e: unknown): UnreachableError {
-  return new UnreachableError(
-    `nothing is attached as ${ifname} in ${describe} in ${cache.named(`${cache.dir}/results`)}, and the cluster's records, which name the node of a pod that is gone, could not be read (${describeError(e)}): whether it is attached on another node is not known; run the same command again once they can be read, or on its node`,
-    { cause: e },
-  );
 }
 
 /** What detach and its --dry-run ask of the engine for a pod. */
@@ -246,8 +235,12 @@ async function forgetAttempts(job: Job, pod: PodLookup, dir: string): Promise<At
   if (!job.api) return [];
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
+  // records that cannot be read name no unfinished attach: nothing to remove, and nothing to say of a removal (an
+  // outside tester saw "could not be removed" of a record nobody found; a gone pod's look-up says they could not be read)
+  const all = await records.listRecords(job.api, ns).catch(() => undefined);
+  if (!all) return [];
+  const mine = await attemptsOf(job, pod, all, dir);
   try {
-    const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns), dir);
     for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api, ns, node, recs.map((r) => r.key!));
     return mine;
   } catch (e) {
@@ -320,10 +313,18 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
   if (keys.length === 0) return;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
+  // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
+  const node = pod.pod?.spec?.nodeName;
+  const until = () => (pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it');
+  let all: AttachmentRecord[];
   try {
-    // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
-    const node = pod.pod?.spec?.nodeName;
-    const all = await records.listRecords(job.api!, ns);
+    all = await records.listRecords(job.api!, ns);
+  } catch (e) {
+    // not found, so not removed: said as that, not as a removal that failed
+    job.deps.io.err(`note: ${recordsUnreadWords(e, job.flags)}, so the record of the attachment, if the cluster has one, is not removed: cni-list -A shows it until ${until()}\n`);
+    return;
+  }
+  try {
     const ofKeys = all.filter((r) => !r.attaching && (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
     for (const r of ofKeys.filter((x) => !records.recordedIn(x, dir))) {
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
@@ -332,8 +333,7 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
     for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
-    const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';
-    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until}\n`);
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until()}\n`);
   }
 }
 
@@ -595,7 +595,7 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
       // refused as the detach refuses (detachPod): while an attach of it runs here, whatever its node holds
       if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe, undefined, true);
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
-      if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, pod.describe, cache, pod.recordsUnread);
+      if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, pod.describe, cache, pod.recordsUnread, flags);
       // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir
       const elsewhere = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;
@@ -619,7 +619,7 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
       let o: Outcome;
       if (pod) o = await detachPod(job, pod);
       else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)), cache: p.cache };
-      if (o.done.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, o.describe, o.cache, pod.recordsUnread);
+      if (o.done.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, o.describe, o.cache, pod.recordsUnread, flags);
       // nothing in the cache dir given, while the cluster records it with another: exit 3 naming it, not used (cli/targets.ts)
       const elsewhere = o.done.length === 0 && !o.leftBehind && pod ? await recordedElsewhere(job, pod, o.cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;
