@@ -43,6 +43,8 @@ interface Outcome {
   statusEntryRemoved?: boolean;
   /** Nothing was detached, but these write-ahead records of attaches that did not finish went (forgetAttempts). */
   attemptsRemoved?: AttachmentRecord[];
+  /** The pod, when what was detached has no record in the records this detach reads (forget: said in noRecordNote). */
+  unrecorded?: PodLookup;
 }
 
 /** The --cache-dir a batch pod's failure offers (RecordedElsewhere), if it is one. */
@@ -161,7 +163,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    await forget(job, pod, keys, cache.dir, !attempts);
+    if (await forget(job, pod, keys, cache.dir, !attempts)) out.unrecorded = pod;
     return out;
   }
   const ns = await load.networkStatus();
@@ -192,7 +194,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
   // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
-  await forget(job, pod, [...keys, ...left], cache.dir, !attempts);
+  if (await forget(job, pod, [...keys, ...left], cache.dir, !attempts)) out.unrecorded = pod;
   return out;
 }
 
@@ -309,8 +311,8 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
  * an attachment there, which this detach did not look at — an attach with that --cache-dir after this one's interface
  * went writes the same key). `attempts`: the pod's write-ahead records of ifname (attemptsOf) go in the same patch.
  */
-async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<void> {
-  if (keys.length === 0) return;
+async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<boolean> {
+  if (keys.length === 0) return false;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
   // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
@@ -322,7 +324,7 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
   } catch (e) {
     // not found, so not removed: said as that, not as a removal that failed
     job.deps.io.err(`note: ${recordsUnreadWords(e, job.flags)}, so the record of the attachment, if the cluster has one, is not removed: cni-list -A shows it until ${until()}\n`);
-    return;
+    return false;
   }
   try {
     const ofKeys = all.filter((r) => !r.attaching && (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
@@ -330,11 +332,43 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
     const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all, dir) : [])];
+    // one pod's said now; a batch's pods in one note after its summary (detachMany)
+    if (ofKeys.length === 0 && !job.records) job.deps.io.err(noRecordNote(job, [pod], ns));
     for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
+    return ofKeys.length === 0;
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
     job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until()}\n`);
+    return false;
   }
+}
+
+/**
+ * The note of a detach that removed an attachment from its node and found no record of it in the records it reads —
+ * the ConfigMaps of its agent namespace (`ns`, --agent-namespace): an attach made with another --agent-namespace
+ * recorded it in that one's, where it stays, saying `attached` (cni-list -A with that flag) — an outside tester saw
+ * `net1 detached` and nothing else. Where it looked, and what removes such a record: for a live pod this detach run
+ * again with that flag (it finds the record its node no longer holds: leftBehind) or cni-gc with that flag and --node
+ * (gc forgets a live pod's record of nothing only on the nodes it reads); for a gone pod that cni-gc (it visits the
+ * nodes of gone pods' records). None may exist at all (an attach whose record write was refused, of an older version):
+ * said as "if".
+ */
+function noRecordNote(job: Job, pods: PodLookup[], ns: string, batch?: { namespace: string | undefined }): string {
+  const other = { ...job.flags, agentNamespace: 'NS' };
+  const one = pods.length === 1;
+  const nodes = [...new Set(pods.map((p) => p.pod?.spec?.nodeName).filter((n): n is string => !!n))];
+  const live = pods.some((p) => p.podExists);
+  const again = batch
+    ? detachCommandLine({ namespace: batch.namespace, selector: job.flags.all ? undefined : job.flags.selector }, job.p.ifname, other)
+    : detachCommandLine({ namespace: pods[0]!.namespace, name: pods[0]!.name }, job.p.ifname, other);
+  const gc = `${gcCommandLine(other)}${live && nodes.length ? ` --node ${shellQuote(nodes.join(','))}` : ''}`;
+  const removes = `${live && job.flags.annotate !== false ? `\`${again}\` (this detach again with that namespace) or ` : ''}\`${gc}\` removes ${one ? 'it' : 'them'}`;
+  const what = one ? `${job.p.ifname} of ${pods[0]!.describe}` : `${job.p.ifname} of ${pods.length} pods (${someNames(pods.map((p) => `${p.namespace}/${p.name}`))})`;
+  return (
+    `note: the cluster records nothing of ${what} in namespace ${ns} (--agent-namespace), where this detach looked for ${one ? 'its record' : 'their records'}: ` +
+    `if ${one ? 'its attach was' : 'their attaches were'} made with another --agent-namespace NS, ${one ? 'its record stays' : 'their records stay'} in NS, saying attached ` +
+    `(\`${listCommandLine({ ...other, namespace: undefined, selector: undefined }).replace(/^kubectl cni-list/, 'kubectl cni-list -A')}\` shows ${one ? 'it' : 'them'}); ${removes}\n`
+  );
 }
 
 /** Declare what the detach will read on a pod's node before its sandbox look-up, which it then rides on (exec/batch.ts). */
@@ -522,6 +556,9 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
       quitReport(deps.io, 'detach', words, summary),
     );
     await summary(outcomes);
+    // the pods whose detached interface had no record where this batch read them: one note
+    const unrecorded = outcomes.flatMap((o) => (o.ok && o.value!.unrecorded ? [o.value!.unrecorded] : []));
+    if (unrecorded.length) deps.io.err(noRecordNote(job, unrecorded, flags.agentNamespace ?? 'kube-system', { namespace }));
     if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace);
     batchExit(outcomes, 'detach', words);
   } finally {
