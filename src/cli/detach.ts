@@ -153,17 +153,26 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   const attempts = done.length === 0 || done.some((d) => d.fromIntent);
+  let aheads = 0;
   if (attempts) {
     const gone = await forgetAttempts(job, pod, cache.dir);
+    aheads = gone.length;
     if (done.length === 0 && gone.length > 0) out.attemptsRemoved = gone;
   }
+  // what was detached had no record (settled or write-ahead) where this detach reads them: said (noRecordNote), one
+  // pod's now, a batch's pods in one note after its summary (detachMany)
+  const unrecorded = (none: boolean) => {
+    if (!none || aheads > 0) return;
+    if (job.records) out.unrecorded = pod;
+    else job.deps.io.err(noRecordNote(job, [pod], job.flags.agentNamespace ?? 'kube-system'));
+  };
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    if (await forget(job, pod, keys, cache.dir, !attempts)) out.unrecorded = pod;
+    unrecorded(await forget(job, pod, keys, cache.dir, !attempts));
     return out;
   }
   const ns = await load.networkStatus();
@@ -194,7 +203,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
   // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
-  if (await forget(job, pod, [...keys, ...left], cache.dir, !attempts)) out.unrecorded = pod;
+  unrecorded(await forget(job, pod, [...keys, ...left], cache.dir, !attempts));
   return out;
 }
 
@@ -310,6 +319,7 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
  * it). A record of such a key that names another cache dir stays, said in a note (recordedIn: it says its node keeps
  * an attachment there, which this detach did not look at — an attach with that --cache-dir after this one's interface
  * went writes the same key). `attempts`: the pod's write-ahead records of ifname (attemptsOf) go in the same patch.
+ * Returns whether the records it read hold none of them (noRecordNote); false when they could not be read.
  */
 async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<boolean> {
   if (keys.length === 0) return false;
@@ -332,10 +342,8 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
     const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all, dir) : [])];
-    // one pod's said now; a batch's pods in one note after its summary (detachMany)
-    if (ofKeys.length === 0 && !job.records) job.deps.io.err(noRecordNote(job, [pod], ns));
     for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
-    return ofKeys.length === 0;
+    return ofKeys.length === 0 && gone.length === 0;
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
     job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until()}\n`);

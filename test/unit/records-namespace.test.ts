@@ -10,6 +10,8 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listRecords } from '../../src/resolve/records.js';
+import { UnreachableError } from '../../src/errors.js';
+import { thisHost } from '../../src/exec/host.js';
 import { manyPods, world } from '../fakes/world.js';
 
 const attach = (ifname: string, ...more: string[]) => ['web-1', '-n', 'shop', '--ifname', ifname, '--conf', '-', ...more];
@@ -61,6 +63,28 @@ describe('a detach with another --agent-namespace than its attach', () => {
     expect(await v.cli(attachCommand, attach('net1', '--agent-namespace', 'other'))).toBe(0);
     expect(await v.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
     expect(v.stderr()).toBe('');
+  });
+
+  it('an attach whose record still says attaching (its settle cut): its detach removes that write-ahead and says no such note', async () => {
+    const w = world();
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    let n = 0;
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      // the write-ahead's patch (NotFound: then created), then the settle: lost
+      if (++n === 2) throw new UnreachableError('patching configmap: connection reset');
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    expect(w.stderr()).toMatch(/it still says attaching/);
+    w.kube.patchConfigMapData = patch;
+    // its command gone (a pid of this host that does not run)
+    const cm = w.kube.configMaps.get('kube-system/cni-attach-node-node-1')!;
+    for (const k of Object.keys(cm.data)) cm.data[k] = JSON.stringify({ ...JSON.parse(cm.data[k]!), by: { host: thisHost.host, pid: 2 ** 22 + 1 } });
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.attaching)).toEqual([true]);
+    expect(await w.cli(detachCommand, detach('net1'))).toBe(0);
+    expect(w.stdout()).toBe('net1 detached from pod shop/web-1 (network net)\n');
+    expect(w.stderr()).toBe('');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 
   it('-l: one note for the batch, naming its pods and the batch again with that namespace, which removes their records', async () => {
