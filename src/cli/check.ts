@@ -4,7 +4,7 @@ import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from 
 import { defaultDeps, prepare, type Deps } from './context.js';
 import { formatData, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
-import { connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
+import { connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, recordsUnreadError, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { cutBySignal, describeError, exitCodeOf, main, stdio } from './main.js';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -87,7 +87,7 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
       let where: Record<string, string> | undefined; // --netns: the dry-run's "# target:" fields, as cni-detach prints them (a pod's: podWhere)
       let req: DetachRequest;
       let on = p;
-      let lookedUp: PodLookup | undefined;
+      let lookedUp: (PodLookup & { recordsUnread?: unknown }) | undefined;
       if (api) {
         // the cache entries of ifname and the plugins ride on the sandbox look-up, as detach's (cni/attach.ts readAhead)
         const ahead = (e: Executor) => {
@@ -137,6 +137,9 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
       const nothing = async (e: unknown): Promise<never> => {
         // (a record the node holds — an interrupted attach, a detach stopped — is said as it is: no hint of another)
         if (engine.answersHeldRecord(e)) throw e;
+        // a pod that is gone, nothing of it here, and the records that would name its node could not be read: not
+        // known to be nothing (exit 4), as cni-detach answers it (before, exit 3 "nothing is attached")
+        if (e instanceof NotFoundError && !gone.has(e) && lookedUp?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, describe!, on.cache, lookedUp.recordsUnread, flags);
         // nothing to CHECK on the node, while an attach of it is known to run (it has not reached the node yet): busy
         if (e instanceof NotFoundError && !gone.has(e) && lookedUp) await refuseIfAttaching(api!, flags, podOf(lookedUp), describe!);
         // nothing (to CHECK) in the cache dir given, while the pod's newest record names another: said, not used

@@ -11,7 +11,7 @@ import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine
 import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
-import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
+import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, recordsUnreadError, recordsUnreadWords, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, recordedCniPathNotes, someNames, unknownHint, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
@@ -43,6 +43,8 @@ interface Outcome {
   statusEntryRemoved?: boolean;
   /** Nothing was detached, but these write-ahead records of attaches that did not finish went (forgetAttempts). */
   attemptsRemoved?: AttachmentRecord[];
+  /** The pod, when what was detached has no record in the records this detach reads (forget: said in noRecordNote). */
+  unrecorded?: PodLookup;
 }
 
 /** The --cache-dir a batch pod's failure offers (RecordedElsewhere), if it is one. */
@@ -98,17 +100,6 @@ function otherCacheDirs(outcomes: PodOutcome<Outcome>[], flags: Job['flags'], ba
   return [...by].map(([dir, pods]) => `; ${pods.length} recorded with --cache-dir ${shellQuote(dir)} (${someNames(pods)}): \`${detachCommandLine(batch, flags.ifname!, { ...flags, cacheDir: dir })}\` detaches ${pods.length === 1 ? 'it' : 'them'}`).join('');
 }
 
-/**
- * The answer of a detach (and its dry run) that found nothing for a pod that is gone, whose node only the cluster's
- * records name, when those could not be read: nothing here is not "nothing attached" (exit 4).
- */
-function recordsUnread(ifname: string, describe: string, cache: ResultCache, e: unknown): UnreachableError {
-  return new UnreachableError(
-    `nothing is attached as ${ifname} in ${describe} in ${cache.named(`${cache.dir}/results`)}, and the cluster's records, which name the node of a pod that is gone, could not be read (${describeError(e)}): whether it is attached on another node is not known; run the same command again once they can be read, or on its node`,
-    { cause: e },
-  );
-}
-
 /** What detach and its --dry-run ask of the engine for a pod. */
 function podRequest(job: Job, pod: PodLookup): DetachRequest {
   return {
@@ -157,22 +148,31 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
   // writing to the pod after its ADD): busy, nothing done, its record kept
-  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true);
+  if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true, true);
   const done = await engine.detach(ctx, cache, podRequest(job, pod));
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   const attempts = done.length === 0 || done.some((d) => d.fromIntent);
+  let aheads = 0;
   if (attempts) {
     const gone = await forgetAttempts(job, pod, cache.dir);
+    aheads = gone.length;
     if (done.length === 0 && gone.length > 0) out.attemptsRemoved = gone;
   }
+  // what was detached had no record (settled or write-ahead) where this detach reads them: said (noRecordNote), one
+  // pod's now, a batch's pods in one note after its summary (detachMany)
+  const unrecorded = (none: boolean) => {
+    if (!none || aheads > 0) return;
+    if (job.records) out.unrecorded = pod;
+    else job.deps.io.err(noRecordNote(job, [pod], job.flags.agentNamespace ?? 'kube-system'));
+  };
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    await forget(job, pod, keys, cache.dir, !attempts);
+    unrecorded(await forget(job, pod, keys, cache.dir, !attempts));
     return out;
   }
   const ns = await load.networkStatus();
@@ -203,7 +203,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
   // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
-  await forget(job, pod, [...keys, ...left], cache.dir, !attempts);
+  unrecorded(await forget(job, pod, [...keys, ...left], cache.dir, !attempts));
   return out;
 }
 
@@ -246,8 +246,12 @@ async function forgetAttempts(job: Job, pod: PodLookup, dir: string): Promise<At
   if (!job.api) return [];
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
+  // records that cannot be read name no unfinished attach: nothing to remove, and nothing to say of a removal (an
+  // outside tester saw "could not be removed" of a record nobody found; a gone pod's look-up says they could not be read)
+  const all = await records.listRecords(job.api, ns).catch(() => undefined);
+  if (!all) return [];
+  const mine = await attemptsOf(job, pod, all, dir);
   try {
-    const mine = await attemptsOf(job, pod, await records.listRecords(job.api, ns), dir);
     for (const [node, recs] of records.recordsByNode(mine)) await records.removeRecordKeys(job.api, ns, node, recs.map((r) => r.key!));
     return mine;
   } catch (e) {
@@ -315,26 +319,64 @@ async function earlierPodsRecords(job: Job, pod: Pod, ifname: string): Promise<v
  * it). A record of such a key that names another cache dir stays, said in a note (recordedIn: it says its node keeps
  * an attachment there, which this detach did not look at — an attach with that --cache-dir after this one's interface
  * went writes the same key). `attempts`: the pod's write-ahead records of ifname (attemptsOf) go in the same patch.
+ * Returns whether the records it read hold none of them (noRecordNote); false when they could not be read.
  */
-async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<void> {
-  if (keys.length === 0) return;
+async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifname: string }[], dir: string, attempts = false): Promise<boolean> {
+  if (keys.length === 0) return false;
   const records = await import('../resolve/records.js');
   const ns = job.flags.agentNamespace ?? 'kube-system';
+  // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
+  const node = pod.pod?.spec?.nodeName;
+  const until = () => (pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it');
+  let all: AttachmentRecord[];
   try {
-    // a live pod's are its node's (spec.nodeName); a gone pod's node is known only to the records
-    const node = pod.pod?.spec?.nodeName;
-    const all = await records.listRecords(job.api!, ns);
+    all = await records.listRecords(job.api!, ns);
+  } catch (e) {
+    // not found, so not removed: said as that, not as a removal that failed
+    job.deps.io.err(`note: ${recordsUnreadWords(e, job.flags)}, so the record of the attachment, if the cluster has one, is not removed: cni-list -A shows it until ${until()}\n`);
+    return false;
+  }
+  try {
     const ofKeys = all.filter((r) => !r.attaching && (!node || r.node === node) && keys.some((k) => k.containerId === r.containerId && k.ifname === r.ifname));
     for (const r of ofKeys.filter((x) => !records.recordedIn(x, dir))) {
       job.deps.io.err(`note: the cluster's record of ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} names cache dir ${shellQuote(records.recordCacheDir(r))}, not ${shellQuote(dir)} (read by this detach): kept, as that node keeps its attachment there; a cni-detach that finds nothing in ${shellQuote(dir)} says whether that node trusts that dir, and then the --cache-dir to give\n`);
     }
     const gone = [...ofKeys.filter((x) => records.recordedIn(x, dir)), ...(attempts ? await attemptsOf(job, pod, all, dir) : [])];
     for (const [n, recs] of records.recordsByNode(gone)) await records.removeRecords(job.api!, ns, n, recs);
+    return ofKeys.length === 0 && gone.length === 0;
   } catch (e) {
     // a live pod's record is found again by the same detach (leftBehind), a gone pod's by cni-gc's records pass
-    const until = pod.podExists && job.flags.annotate !== false ? `\`${waysOut({ namespace: pod.namespace, name: pod.name }, job.p.ifname, job.flags).detach}\` (run again) or cni-gc removes it` : 'cni-gc removes it';
-    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until}\n`);
+    job.deps.io.err(`note: the cluster's record of the attachment could not be removed (${shown((e as Error).message)}); cni-list -A shows it until ${until()}\n`);
+    return false;
   }
+}
+
+/**
+ * The note of a detach that removed an attachment from its node and found no record of it in the records it reads —
+ * the ConfigMaps of its agent namespace (`ns`, --agent-namespace): an attach made with another --agent-namespace
+ * recorded it in that one's, where it stays, saying `attached` (cni-list -A with that flag) — an outside tester saw
+ * `net1 detached` and nothing else. Where it looked, and what removes such a record: for a live pod this detach run
+ * again with that flag (it finds the record its node no longer holds: leftBehind) or cni-gc with that flag and --node
+ * (gc forgets a live pod's record of nothing only on the nodes it reads); for a gone pod that cni-gc (it visits the
+ * nodes of gone pods' records). None may exist at all (an attach whose record write was refused, of an older version):
+ * said as "if".
+ */
+function noRecordNote(job: Job, pods: PodLookup[], ns: string, batch?: { namespace: string | undefined }): string {
+  const other = { ...job.flags, agentNamespace: 'NS' };
+  const one = pods.length === 1;
+  const nodes = [...new Set(pods.map((p) => p.pod?.spec?.nodeName).filter((n): n is string => !!n))];
+  const live = pods.some((p) => p.podExists);
+  const again = batch
+    ? detachCommandLine({ namespace: batch.namespace, selector: job.flags.all ? undefined : job.flags.selector }, job.p.ifname, other)
+    : detachCommandLine({ namespace: pods[0]!.namespace, name: pods[0]!.name }, job.p.ifname, other);
+  const gc = `${gcCommandLine(other)}${live && nodes.length ? ` --node ${shellQuote(nodes.join(','))}` : ''}`;
+  const removes = `${live && job.flags.annotate !== false ? `\`${again}\` (this detach again with that namespace) or ` : ''}\`${gc}\` removes ${one ? 'it' : 'them'}`;
+  const what = one ? `${job.p.ifname} of ${pods[0]!.describe}` : `${job.p.ifname} of ${pods.length} pods (${someNames(pods.map((p) => `${p.namespace}/${p.name}`))})`;
+  return (
+    `note: the cluster records nothing of ${what} in namespace ${ns} (--agent-namespace), where this detach looked for ${one ? 'its record' : 'their records'}: ` +
+    `if ${one ? 'its attach was' : 'their attaches were'} made with another --agent-namespace NS, ${one ? 'its record stays' : 'their records stay'} in NS, saying attached ` +
+    `(\`${listCommandLine({ ...other, namespace: undefined, selector: undefined }).replace(/^kubectl cni-list/, 'kubectl cni-list -A')}\` shows ${one ? 'it' : 'them'}); ${removes}\n`
+  );
 }
 
 /** Declare what the detach will read on a pod's node before its sandbox look-up, which it then rides on (exec/batch.ts). */
@@ -522,6 +564,9 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
       quitReport(deps.io, 'detach', words, summary),
     );
     await summary(outcomes);
+    // the pods whose detached interface had no record where this batch read them: one note
+    const unrecorded = outcomes.flatMap((o) => (o.ok && o.value!.unrecorded ? [o.value!.unrecorded] : []));
+    if (unrecorded.length) deps.io.err(noRecordNote(job, unrecorded, flags.agentNamespace ?? 'kube-system', { namespace }));
     if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace);
     batchExit(outcomes, 'detach', words);
   } finally {
@@ -595,7 +640,7 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
       // refused as the detach refuses (detachPod): while an attach of it runs here, whatever its node holds
       if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe, undefined, true);
       const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
-      if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, pod.describe, cache, pod.recordsUnread);
+      if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, pod.describe, cache, pod.recordsUnread, flags);
       // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir
       const elsewhere = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;
@@ -619,7 +664,7 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
       let o: Outcome;
       if (pod) o = await detachPod(job, pod);
       else o = { describe: target!.describe, done: await engine.detach(p.ctx, p.cache, netnsRequest(job, target!)), cache: p.cache };
-      if (o.done.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnread(p.ifname, o.describe, o.cache, pod.recordsUnread);
+      if (o.done.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, o.describe, o.cache, pod.recordsUnread, flags);
       // nothing in the cache dir given, while the cluster records it with another: exit 3 naming it, not used (cli/targets.ts)
       const elsewhere = o.done.length === 0 && !o.leftBehind && pod ? await recordedElsewhere(job, pod, o.cache, pod.executor ?? exec) : undefined;
       if (elsewhere) throw elsewhere;

@@ -4,7 +4,7 @@
  */
 import type { NetworkConfigList } from '../cni/conf.js';
 import { parseNetworkConfig } from '../cni/conf.js';
-import { ApiStatusError, BusyError, CniAttachError, NotFoundError, UsageError } from '../errors.js';
+import { ApiStatusError, BusyError, CniAttachError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
 import { onNode, type Executor } from '../exec/types.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import type { KubeApi, KubeOptions } from '../resolve/kube.js';
@@ -72,8 +72,10 @@ export function kubeOptions(flags: KubectlFlags, io?: Deps['io']): KubeOptions {
   };
 }
 
+/** The command's API (resolve/kube.ts listsOncePerCommand: the records are listed once per command, not per step). */
 export async function connect(flags: KubectlFlags, deps: Deps): Promise<KubeApi> {
-  return deps.kube(kubeOptions(flags, deps.io));
+  const [api, { listsOncePerCommand }] = await Promise.all([deps.kube(kubeOptions(flags, deps.io)), load.kube()]);
+  return listsOncePerCommand(api);
 }
 
 /**
@@ -269,7 +271,11 @@ export async function recordedCacheDir(
  * user knows that command is gone), never a command seen running here. A record with no `until` (older versions, or an
  * attach with --request-timeout 0) that names another host's command answers as before: not busy. Records that cannot
  * be read say nothing (they are only an index). `listed`: the records already listed by this command (a batch's one
- * list), else they are listed now. `forceable`: the command has --force (cni-detach), which the message then offers.
+ * list), else the command's list (connect: one per command). `forceable`: the command has --force (cni-detach), which
+ * the message then offers. `anew` (a detach's check right before its DEL): the records listed again — this check is
+ * there for another command's write-ahead, and the command's list may be older than it by the whole look-up (an agent
+ * pod's start): an attach begun since, whose ADD reached the node meanwhile, would be detached under its
+ * network-status PATCH. That list is then the command's for its later steps.
  */
 export async function refuseIfAttaching(
   api: KubeApi,
@@ -278,8 +284,10 @@ export async function refuseIfAttaching(
   describe: string,
   listed?: Promise<AttachmentRecord[]>,
   forceable = false,
+  anew = false,
 ): Promise<void> {
   if (flags.ifname === undefined) return;
+  if (anew && !listed) (await load.kube()).listAnew(api);
   const { thisHost } = await import('../exec/host.js');
   const { commandName } = await import('../exec/lock.js');
   const { recordedCommand, otherHostWithinBound } = await import('../resolve/records.js');
@@ -320,6 +328,28 @@ export function podOf(l: PodLookup): { namespace: string; name: string; uid?: st
 }
 
 /**
+ * "the cluster's attachment records could not be read (ERROR; …)": why, from the error `e` of their list, with, for a
+ * 403, the right it takes — `list` of `configmaps` in the agent namespace, as deploy/rbac.yaml grants it (as the
+ * agent's refusals name theirs: resolve/agent.ts agentRefusal).
+ */
+export function recordsUnreadWords(e: unknown, flags: Pick<CommonFlags, 'agentNamespace'>): string {
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const rbac = e instanceof ApiStatusError && e.status === 403 ? `; this user may not list configmaps in namespace ${ns}, where they are kept (--agent-namespace): deploy/rbac.yaml grants it` : '';
+  return `the cluster's attachment records could not be read (${describeError(e)}${rbac})`;
+}
+
+/**
+ * The answer of a detach or check (and their dry runs) that found nothing for a pod that is gone, whose node only the
+ * cluster's records name, when those could not be read: nothing here is not "nothing attached" (exit 4).
+ */
+export function recordsUnreadError(ifname: string, describe: string, cache: ResultCache, e: unknown, flags: Pick<CommonFlags, 'agentNamespace'>): UnreachableError {
+  return new UnreachableError(
+    `nothing is attached as ${ifname} in ${describe} in ${cache.named(`${cache.dir}/results`)}, and ${recordsUnreadWords(e, flags)}; they name the node of a pod that is gone: whether it is attached on another node is not known; run the same command again once they can be read, or on its node`,
+    { cause: e },
+  );
+}
+
+/**
  * The pod side of detach and check (resolve/pod.ts lookupPod: it works when the pod or its sandbox is gone), with
  * -n, the runtimes --runtime names, and its notes on stderr. `recordsUnread`: for a pod that is gone, the error of
  * the cluster's records that could not be read, when they could not (then its node is not known: this host's cache
@@ -339,7 +369,11 @@ export async function lookupPodFor(flags: CommonFlags, deps: Deps, api: KubeApi,
   const goneNodeOf = async (): Promise<string | undefined> => {
     const { listRecords } = await import('../resolve/records.js');
     const all = await listRecords(api, flags.agentNamespace ?? 'kube-system').catch((e: unknown) => ((recordsUnread = e), []));
-    if (recordsUnread === undefined && !all.some((r) => r.namespace === namespace && r.pod === name) && !(await cache.all()).some((f) => argsMatchPod(f.entry.cniArgs, namespace, name))) {
+    if (!all.some((r) => r.namespace === namespace && r.pod === name) && !(await cache.all()).some((f) => argsMatchPod(f.entry.cniArgs, namespace, name))) {
+      // records that could not be read name nothing either: the pod is not found, as kubectl says it (exit 3, for
+      // cni-check and cni-detach alike), and what could not be read is said — never "no longer exists" of a pod
+      // nothing here ever knew (an outside tester: `--as` a user without `list configmaps`)
+      if (recordsUnread !== undefined) deps.io.err(`note: ${recordsUnreadWords(recordsUnread, flags)}: whether pod ${namespace}/${name} existed and left an attachment on another node is not known; this host's cache holds nothing of it; run the same command again once they can be read\n`);
       throw new NotFoundError((await import('../resolve/kube.js')).podNotFound(namespace, name));
     }
     const node = newestOf(all, flags, namespace, name, () => true)[0]?.node;

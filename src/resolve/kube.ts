@@ -185,6 +185,61 @@ export function podNotFound(namespace: string, name: string): string {
 }
 
 /**
+ * `api` as one command uses it: its ConfigMap lists (the cluster's attachment records: resolve/records.ts readRecords)
+ * asked once and the answer reused — a command that asks in several steps (the pod look-up, the busy check, the
+ * removal, its notes) sends one list, not one per step: each is a request through the API server that lists every
+ * node's records (an outside tester counted 6 for one cni-detach, 4 for a cni-check that found nothing). An error is
+ * kept as the answer too (a 403 does not change within a command). Any ConfigMap write of this command (create, patch,
+ * delete: its own change of the records, landed or not) drops what was listed, so a read after it asks again and sees
+ * it; a read that must see what other commands changed meanwhile calls listAnew(api) first (its answer is then the one
+ * reused). Each answer is a copy. Everything else goes to `api` as it is. cli/targets.ts connect gives every command
+ * its api so.
+ */
+export function listsOncePerCommand(api: KubeApi): KubeApi {
+  const listed = new Map<string, Promise<ConfigMapData[]>>();
+  const wrote = async <T>(write: () => Promise<T>): Promise<T> => {
+    listed.clear();
+    try {
+      return await write();
+    } finally {
+      // a list sent while the write was under way may or may not show it
+      listed.clear();
+    }
+  };
+  const own: Partial<KubeApi> = {
+    listConfigMaps(namespace, labelSelector) {
+      const k = `${namespace}\0${labelSelector}`;
+      let p = listed.get(k);
+      if (!p) listed.set(k, (p = api.listConfigMaps(namespace, labelSelector)));
+      return p.then((maps) => structuredClone(maps));
+    },
+    createConfigMap: (cm) => wrote(() => api.createConfigMap(cm)),
+    patchConfigMapData: (namespace, name, data) => wrote(() => api.patchConfigMapData(namespace, name, data)),
+    deleteConfigMap: (namespace, name, resourceVersion) => wrote(() => api.deleteConfigMap(namespace, name, resourceVersion)),
+  };
+  const wrapped = new Proxy(api, {
+    get(target, prop) {
+      if (Object.hasOwn(own, prop)) return own[prop as keyof KubeApi];
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  forgetters.set(wrapped, () => listed.clear());
+  return wrapped;
+}
+
+const forgetters = new WeakMap<KubeApi, () => void>();
+
+/**
+ * Make the next ConfigMap list of `api` (listsOncePerCommand's) a new request, whose answer is reused after it: for a
+ * read that must see what other commands changed since this one listed. Nothing for another api (it lists anew each
+ * time).
+ */
+export function listAnew(api: KubeApi): void {
+  forgetters.get(api)?.();
+}
+
+/**
  * Map a client-node failure to our exit codes: 404 → 3, anything about reaching or being let into the API → 4 (an
  * error Status as an ApiStatusError, which the CLI may read as bad input when the request carried the user's).
  */

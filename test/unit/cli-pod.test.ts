@@ -466,9 +466,10 @@ describe('kubectl cni-detach POD', () => {
     expect(await g.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(g.stderr()).toMatch(/; nothing to do\n$/);
   });
-  it('the pod gone and the cluster\'s records (which name its node) not readable: this host\'s cache holds it, detached; holds nothing, exit 4 saying why (it said "nothing to do", exit 0)', async () => {
+  it('the pod gone and the cluster\'s records (which name its node) not readable: this host\'s cache holds it, detached; holds nothing of that interface (another of the pod), exit 4 saying why (it said "nothing to do", exit 0); nothing of the pod, not found (exit 3) with a note', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);
+    await w.cli(attachCommand, [...attachArgs.slice(0, 4), 'net2', ...attachArgs.slice(5)]);
     w.kube.pods.clear();
     w.runtime.sandboxes.clear();
     w.kube.listConfigMaps = async () => {
@@ -477,11 +478,11 @@ describe('kubectl cni-detach POD', () => {
     // held here: the records are only an index
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']), w.stderr()).toBe(0);
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
-    // held nowhere here: perhaps on the node only the records name
+    // held nowhere here (the pod's net2 is): perhaps on the node only the records name
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(4);
     expect(w.stdout()).toBe('');
     expect(w.stderr().trim().split('\n').at(-1)).toBe(
-      "error: nothing is attached as eth1 in pod shop/web-1 in /var/lib/cni/results, and the cluster's records, which name the node of a pod that is gone, could not be read (listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden): whether it is attached on another node is not known; run the same command again once they can be read, or on its node",
+      "error: nothing is attached as eth1 in pod shop/web-1 in /var/lib/cni/results, and the cluster's attachment records could not be read (listing configmaps in kube-system: the API server answered 403 (Forbidden): configmaps is forbidden); they name the node of a pod that is gone: whether it is attached on another node is not known; run the same command again once they can be read, or on its node",
     );
     expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     // its dry run refuses alike (it printed "nothing is recorded: no plugin would run", exit 0)
@@ -489,6 +490,13 @@ describe('kubectl cni-detach POD', () => {
     expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--dry-run'])).toBe(4);
     expect(w.stdout()).toBe('');
     expect(w.stderr().trim().split('\n').at(-1)).toBe(said);
+    // net2 detached too: nothing here knows the pod any more — not found, as kubectl says it, with what was not read
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net2'])).toBe(0);
+    for (const extra of [[], ['--dry-run']]) {
+      expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', ...extra])).toBe(3);
+      expect(w.stderr()).toMatch(/^note: the cluster's attachment records could not be read \(.*\): whether pod shop\/web-1 existed and left an attachment on another node is not known; this host's cache holds nothing of it; run the same command again once they can be read\nerror: pods "web-1" not found in namespace "shop"\n$/);
+    }
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toHaveLength(2);
   });
   it('--runtime auto, the runtime the pod\'s containers run in cannot be asked and another answers "none": check, attach, detach (one pod and -l) exit 4 with its error; detach ran DEL without the namespace of a live sandbox (exit 0)', async () => {
     // Docker down on a Docker node whose containerd (docker's own) answers with no CRI sandboxes

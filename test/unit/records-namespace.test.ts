@@ -1,0 +1,102 @@
+/**
+ * Records live in the ConfigMaps of the agent namespace (--agent-namespace, default kube-system): a detach with
+ * another one than its attach's found and removed the attachment on the node, found no record of it where it looked,
+ * and said only `net1 detached …` while the attach's record stayed, saying attached (an outside tester's finding). It
+ * now says so in one note — where it looked, that a record made with another --agent-namespace stays there, and what
+ * removes it — and the commands it names do.
+ */
+import { describe, expect, it } from 'vitest';
+import { attachCommand } from '../../src/cli/attach.js';
+import { detachCommand } from '../../src/cli/detach.js';
+import { gcCommand } from '../../src/cli/gc.js';
+import { listRecords } from '../../src/resolve/records.js';
+import { UnreachableError } from '../../src/errors.js';
+import { thisHost } from '../../src/exec/host.js';
+import { manyPods, world } from '../fakes/world.js';
+
+const attach = (ifname: string, ...more: string[]) => ['web-1', '-n', 'shop', '--ifname', ifname, '--conf', '-', ...more];
+const detach = (ifname: string, ...more: string[]) => ['web-1', '-n', 'shop', '--ifname', ifname, ...more];
+const lines = (s: string) => s.split('\n').filter(Boolean);
+
+describe('a detach with another --agent-namespace than its attach', () => {
+  it('attach in kube-system, detach with --agent-namespace other; and the reverse (attach --agent-namespace nosuch, detach with the default): one note each, naming where it looked and what removes the record; that command does', async () => {
+    for (const [attachNs, detachNs] of [[undefined, 'other'], ['nosuch', undefined]] as const) {
+      const w = world();
+      const flag = (ns: string | undefined) => (ns ? ['--agent-namespace', ns] : []);
+      expect(await w.cli(attachCommand, attach('net1', ...flag(attachNs)))).toBe(0);
+      expect(await w.cli(detachCommand, detach('net1', ...flag(detachNs)))).toBe(0);
+      expect(w.stdout()).toBe('net1 detached from pod shop/web-1 (network net)\n');
+      expect(lines(w.stderr())).toEqual([
+        `note: the cluster records nothing of net1 of pod shop/web-1 in namespace ${detachNs ?? 'kube-system'} (--agent-namespace), where this detach looked for its record: ` +
+          'if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); ' +
+          '`kubectl cni-detach web-1 -n shop --ifname net1 --agent-namespace NS` (this detach again with that namespace) or `kubectl cni-gc --agent-namespace NS --node node-1` removes it',
+      ]);
+      // the record stays where the attach wrote it
+      expect((await listRecords(w.kube, attachNs ?? 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
+      // the detach again with that namespace removes it
+      expect(await w.cli(detachCommand, detach('net1', ...flag(attachNs)))).toBe(0);
+      expect(w.stderr()).toMatch(/removed its record in the cluster, which an earlier detach left/);
+      expect(await listRecords(w.kube, attachNs ?? 'kube-system')).toEqual([]);
+      // so does the cni-gc it names (--no-annotate: only that one is offered)
+      expect(await w.cli(attachCommand, attach('net2', '--no-annotate', ...flag(attachNs)))).toBe(0);
+      expect(await w.cli(detachCommand, detach('net2', '--no-annotate', ...flag(detachNs)))).toBe(0);
+      expect(w.stderr()).toMatch(/; `kubectl cni-gc --agent-namespace NS --node node-1` removes it\n$/);
+      expect(w.stderr()).not.toMatch(/cni-detach/);
+      expect(await w.cli(gcCommand, ['--node', 'node-1', ...flag(attachNs)])).toBe(0);
+      expect(await listRecords(w.kube, attachNs ?? 'kube-system')).toEqual([]);
+    }
+  });
+
+  it('a pod that is gone: the plain cni-gc with that namespace removes it; a detach whose record is where it looked says nothing of it', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    w.kube.pods.clear();
+    w.runtime.sandboxes.clear();
+    expect(await w.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
+    expect(lines(w.stderr()).at(-1)).toBe(
+      'note: the cluster records nothing of net1 of pod shop/web-1 in namespace other (--agent-namespace), where this detach looked for its record: if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); `kubectl cni-gc --agent-namespace NS` removes it',
+    );
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    // the same namespace: no such note
+    const v = world();
+    expect(await v.cli(attachCommand, attach('net1', '--agent-namespace', 'other'))).toBe(0);
+    expect(await v.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
+    expect(v.stderr()).toBe('');
+  });
+
+  it('an attach whose record still says attaching (its settle cut): its detach removes that write-ahead and says no such note', async () => {
+    const w = world();
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    let n = 0;
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      // the write-ahead's patch (NotFound: then created), then the settle: lost
+      if (++n === 2) throw new UnreachableError('patching configmap: connection reset');
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    expect(w.stderr()).toMatch(/it still says attaching/);
+    w.kube.patchConfigMapData = patch;
+    // its command gone (a pid of this host that does not run)
+    const cm = w.kube.configMaps.get('kube-system/cni-attach-node-node-1')!;
+    for (const k of Object.keys(cm.data)) cm.data[k] = JSON.stringify({ ...JSON.parse(cm.data[k]!), by: { host: thisHost.host, pid: 2 ** 22 + 1 } });
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.attaching)).toEqual([true]);
+    expect(await w.cli(detachCommand, detach('net1'))).toBe(0);
+    expect(w.stdout()).toBe('net1 detached from pod shop/web-1 (network net)\n');
+    expect(w.stderr()).toBe('');
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
+  it('-l: one note for the batch, naming its pods and the batch again with that namespace, which removes their records', async () => {
+    const w = manyPods(3);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--agent-namespace', 'x'])).toBe(0);
+    const notes = lines(w.stderr()).filter((l) => l.startsWith('note:'));
+    expect(notes).toEqual([
+      'note: the cluster records nothing of eth1 of 3 pods (shop/web-1, shop/web-2, shop/web-3) in namespace x (--agent-namespace), where this detach looked for their records: if their attaches were made with another --agent-namespace NS, their records stay in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows them); `kubectl cni-detach -l app=web -n shop --ifname eth1 --agent-namespace NS` (this detach again with that namespace) or `kubectl cni-gc --agent-namespace NS --node node-1` removes them',
+    ]);
+    expect(await listRecords(w.kube, 'kube-system')).toHaveLength(3);
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+});
