@@ -176,7 +176,7 @@ export class BusyError extends CniAttachError {
    * on a node may run until its time limit (ms until that has passed, on the node's clock). For callers that word it
    * their own way (cni-gc's notes).
    */
-  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number };
+  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number };
 }
 
 /** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */

@@ -127,6 +127,11 @@ export interface EngineFlags {
   cniPathNote?: () => Promise<string | undefined>;
   cacheDir: string;
   timeout: string;
+  /**
+   * cni-detach --force: among what it means, the user's word that a command of another host holding a lock this
+   * command meets is gone (exec/lock.ts LockOwner.othersGone).
+   */
+  force?: boolean;
   /** -v level as text */
   v?: string;
 }
@@ -138,7 +143,9 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
   const cniPath = resolveCniPath(flags.cniPath, deps.env.CNI_PATH);
   const timeoutMs = parseDuration(flags.timeout);
   if (!flags.cacheDir.startsWith('/')) throw new UsageError(`--cache-dir: ${JSON.stringify(flags.cacheDir)} is not an absolute directory`);
-  const cache = new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/', thisHost);
+  // cni-detach --force: the user's word that a command of another host holding the interface's lock is gone
+  // (exec/lock.ts LockOwner.othersGone: its lock is broken once the time limit it holds has passed)
+  const cache = new ResultCache(exec, flags.cacheDir.replace(/\/+$/, '') || '/', flags.force ? { ...thisHost, othersGone: true } : thisHost);
   const versions = cache.versionStore();
   const ctx: ChainContext = {
     exec,

@@ -582,7 +582,7 @@ export function detachCommand(deps: Deps = defaultDeps(stdio)): Command {
   addDryRunOption(cmd, 'DEL');
   cmd.option(
     '--force',
-    'forget the record even if its DEL fails or it cannot be read: runs DEL as best it can (--conf and --args override the cached ones), then removes the cache entry, the intent and a stale lock; the link and the IPAM lease may remain if no DEL freed them. Also detaches while the cluster records an attach of that interface from another host that may still run (within the time bound it recorded)',
+    'forget the record even if its DEL fails or it cannot be read: runs DEL as best it can (--conf and --args override the cached ones), then removes the cache entry, the intent and a stale lock; the link and the IPAM lease may remain if no DEL freed them. Also detaches while the cluster records an attach of that interface from another host that may still run (within the time bound it recorded), and takes the lock such a command of another host left on the node once the time limit that lock holds has passed (nothing here can see another host\'s processes: --force is your word that it is gone)',
   );
   cmd.addHelpText(
     'after',

@@ -888,7 +888,24 @@ function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, ke
 export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
   readAhead(ctx, cache, req.ifname, undefined, (req.by ?? 'cni-detach') === 'cni-detach');
   await checkPathTrusted(ctx);
-  return optimistically(ctx, cache, (c, k) => detachOnce(c, k, req));
+  return optimistically(ctx, cache, (c, k) => detachOnce(c, k, req)).catch((e: unknown) => {
+    throw withForceHint(e, cache, req);
+  });
+}
+
+/**
+ * A cni-detach's BusyError for a lock of another host that holds a time limit (work on a node reached by commands), given
+ * the way out when that command is gone for good (a laptop lost mid-ADD): nothing here can see another host's processes,
+ * so the lock is respected until the user says so with --force, which then breaks it once that limit has passed
+ * (exec/lock.ts LockOwner.othersGone). Other errors, and cni-gc's DELs (req.by), as they are.
+ */
+function withForceHint(e: unknown, cache: ResultCache, req: DetachRequest): unknown {
+  const h = e instanceof BusyError ? e.holder : undefined;
+  if (!h || req.force || (req.by ?? 'cni-detach') !== 'cni-detach' || h.host === undefined || h.host === cache.host || h.limitS === undefined || h.freeInMs !== undefined) return e;
+  (e as BusyError).message +=
+    ` (only host ${h.host} can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, ` +
+    `the same cni-detach with --force takes its lock once the time limit it holds for what that command started${cache.named('')} (${h.limitS}s since it last changed) has passed — and, as --force does, forgets the attachment if its DEL then fails)`;
+  return e;
 }
 
 async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
@@ -1129,7 +1146,9 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
   const found = await recordedFor(cache, req, command);
   // the locks the real run would take, or would find held: of what is recorded; with nothing recorded, that of the
   // container given (an attach before its intent; a DEL from a given config)
-  await refuseIfHeld(cache, req, found);
+  await refuseIfHeld(cache, req, found).catch((e: unknown) => {
+    throw command === 'DEL' ? withForceHint(e, cache, req) : e;
+  });
   if (command === 'CHECK' && found.every((f) => f.intentOnly)) throw interruptedAttach(req.ifname, req.describe, found[0]!, req.ways ?? NO_WAYS);
   const runs: PluginRun[] = [];
   for (const f of found) {

@@ -3,7 +3,8 @@
  * createExclusive: O_EXCL here, noclobber on a node reached through sh) holding "<host> <pid> <start>" of the process
  * that took it — the CLI, which always runs on this host, whichever node the lock file is on. A lock is stale, and
  * broken, when its host is this host and its pid no longer runs or runs with another start time (a reused pid); a
- * lock of another host is respected, as nothing here can tell whether its process runs. A lock file without a holder
+ * lock of another host is respected, as nothing here can tell whether its process runs (unless the user says it is
+ * gone: LockOwner.othersGone, cni-detach --force; then a lock with a time limit is judged as this host's). A lock file without a holder
  * (a process killed between creating and writing it) is stale once it is HALF_WRITTEN_MS old.
  *
  * A lock taken for work on a node reached by commands (docker exec, pods/exec) also holds a time limit,
@@ -77,6 +78,8 @@ export interface Busy {
    * messages only (commandName): the holder's identity stays host, pid and start.
    */
   runningForMs?: number;
+  /** The time limit the lock holds for its work on the node (seconds since it last changed), when it holds one. */
+  limitS?: number;
 }
 
 /** The process that takes locks (this CLI), and the process table of its host, to tell whether a holder still runs. */
@@ -91,6 +94,15 @@ export interface LockOwner extends ProcessTable {
    * or undefined where it cannot be told. For messages only (Busy.runningForMs).
    */
   runningForMs?(start: string): Promise<number | undefined>;
+  /**
+   * The user's word that the commands of other hosts holding the locks this process meets are gone (cni-detach
+   * --force): nothing here can see another host's processes, so without it such a lock is respected for ever. With
+   * it, a lock of another host that holds a time limit (work on a node reached by commands) is judged as one of this
+   * host whose holder is gone: stale once that limit has passed since it last changed, busy (with freeInMs) until
+   * then — what its command started on the node may still run. A lock of another host that holds no limit (an older
+   * version's, or work on that host itself) stays respected.
+   */
+  othersGone?: boolean;
 }
 
 export type LockFiles = Pick<NodeFiles, 'createExclusive' | 'readFile' | 'removeFile' | 'ageMs' | 'writeFileAtomic'>;
@@ -185,15 +197,19 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
     const age = await files.ageMs(path);
     return age === undefined || age >= HALF_WRITTEN_MS ? { stale: true } : { stale: false, busy: {} };
   }
-  const named: Busy = { pid: holder.pid, host: holder.host, ...(holder.start !== undefined ? { start: holder.start } : {}) };
+  const named: Busy = { pid: holder.pid, host: holder.host, ...(holder.start !== undefined ? { start: holder.start } : {}), ...(holder.limitS !== undefined ? { limitS: holder.limitS } : {}) };
   const held = { stale: false as const, busy: named };
-  if (holder.host !== owner.host) return held;
-  const now = await owner.startOf(holder.pid);
-  const gone = now === undefined || (holder.start !== undefined && now !== holder.start);
-  if (!gone) {
-    // alive, and of this host: how long it has run is known here (its start, and this host's uptime)
-    const ran = holder.start !== undefined ? await owner.runningForMs?.(holder.start) : undefined;
-    return ran === undefined ? held : { stale: false, busy: { ...named, runningForMs: ran } };
+  if (holder.host !== owner.host) {
+    // another host's: respected, unless the user says its command is gone and the lock bounds what that started
+    if (!owner.othersGone || holder.limitS === undefined) return held;
+  } else {
+    const now = await owner.startOf(holder.pid);
+    const gone = now === undefined || (holder.start !== undefined && now !== holder.start);
+    if (!gone) {
+      // alive, and of this host: how long it has run is known here (its start, and this host's uptime)
+      const ran = holder.start !== undefined ? await owner.runningForMs?.(holder.start) : undefined;
+      return ran === undefined ? held : { stale: false, busy: { ...named, runningForMs: ran } };
+    }
   }
   if (holder.limitS === undefined) return { stale: true };
   // its holder is gone, but what it started on the node may run until its limit has passed since the last renewal

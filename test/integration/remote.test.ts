@@ -6,7 +6,7 @@
  * there, and the shipped RBAC proven sufficient and used. Addresses: 198.18.71.0/24.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -611,6 +611,49 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(await leases(w.ws.dataDir)).toEqual([]);
     expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
     expect((await sh(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'show', 'net1'])).exitCode).not.toBe(0);
+    expect(recordKeys()).toEqual([]);
+  });
+
+  it("an attach of another host lost mid-ADD (a laptop gone for good): its lock on the node is respected and the detach names the way out; cni-detach --force takes the user's word that it is gone and breaks the lock once its time limit has passed", async () => {
+    const w = await world();
+    const { conf, started, pattern, net, cniPath } = await hangingChain(w);
+    // a plugin time limit of 3 s: its lock on the node holds 3 s + 10 s
+    const run = spawnCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, ...w.common.slice(0, -2), ...cniPath, '--timeout', '3s']);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    run.kill('SIGKILL');
+    await run.done;
+    await killAll(pattern);
+    // as if that attach had run on laptop-2: its lock on node-a and its write-ahead record name that host (the record
+    // past the bound it recorded, so the lock is what a detach meets)
+    const locks = `${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/locks`;
+    const [lockName, ...more] = (await readdir(locks)).filter((n) => n.endsWith('.lock'));
+    expect(more).toEqual([]);
+    const held = (await readFile(join(locks, lockName!), 'utf8')).replace(/^\S+ /, 'laptop-2 ');
+    expect(held).toMatch(/^laptop-2 \d+ \d+ limit=13s\n$/);
+    await writeFile(join(locks, lockName!), held);
+    const [cm] = api.listConfigMaps('kube-system');
+    const [[k, v]] = Object.entries(cm!.data ?? {});
+    const rec = { ...JSON.parse(v!), by: { host: 'laptop-2', pid: 4242 }, until: new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    api.deleteConfigMap('kube-system', cm!.metadata.name);
+    api.addConfigMap({ metadata: { name: cm!.metadata.name, namespace: 'kube-system', labels: cm!.metadata.labels ?? {} }, data: { [k!]: JSON.stringify(rec) } });
+    const detach = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), ...cniPath];
+    // before: "…right now; try again when it is done", for ever: only removing the lock file on node-a ended it
+    const busy = await runCli('detach', detach);
+    expect(busy.exitCode, busy.stderr).toBe(1);
+    expect(busy.stderr).toMatch(/^error: another cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on net1 in pod shop\/web-1 right now; try again when it is done \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit it holds for what that command started on node node-a \(13s since it last changed\) has passed — and, as --force does, forgets the attachment if its DEL then fails\)$/m);
+    expect(await readFile(join(locks, lockName!), 'utf8')).toBe(held);
+    // --force within the limit: busy, saying when the lock is free; then the DEL runs from the intent
+    const forced = await runCli('detach', [...detach, '--force']);
+    expect(forced.exitCode, forced.stderr).toBe(1);
+    expect(forced.stderr).toMatch(/its command \(pid \d+ on host laptop-2\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s/);
+    expect(await leases(w.ws.dataDir)).toHaveLength(1);
+    const d = await untilFree('detach', [...detach, '--force'], { first: forced });
+    expectOk(d);
+    // (what --force says of what it ran: the DEL of the attach's intent succeeded)
+    expect(d.stdout).toBe(`net1 forgotten in pod shop/web-1 (network ${net}): DEL succeeded; removed its cache file cni-attach/intents/${net}-web-1-${lab.prefix}-net1 on node node-a`);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await readdir(locks)).toEqual([]);
+    expect(await readdir(`${nodeCacheDir(w.ws.dir, 'node-a')}/cni-attach/intents`)).toEqual([]);
     expect(recordKeys()).toEqual([]);
   });
 

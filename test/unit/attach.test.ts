@@ -131,6 +131,40 @@ describe('attach', () => {
     expect(exec.files.has(lock)).toBe(false);
   });
 
+  it("on a node reached by commands, another host's lock (a laptop lost mid-ADD): a detach is busy and names the way out; with --force (the user's word that it is gone, its owner's othersGone) the lock is broken once its limit has passed", async () => {
+    const { exec, ctx, cache, req, list } = setup();
+    Object.assign(exec, { elsewhere: 'node node-b' });
+    const node = { ...ctx, timeoutMs: 60_000 };
+    const lock = lockPath(CACHE, 'c1', 'eth1');
+    exec.files.set(intentPath(CACHE, key), JSON.stringify({ kind: 'cniCacheV1', containerId: 'c1', config: Buffer.from(list.bytes).toString('base64'), ifName: 'eth1', networkName: 'net', netns: NS }));
+    exec.files.set(lock, 'laptop-2 78 5000 limit=70s\n');
+    exec.ages.set(lock, 3_600_000);
+    const del = { containerId: 'c1', ifname: 'eth1', describe: req.describe };
+    // before: "…right now; try again when it is done", for ever — nothing but removing the lock file on the node ended it
+    const hint = "another cni-attach/cni-detach (pid 78 on host laptop-2) is working on eth1 in netns /var/run/netns/a right now; try again when it is done (only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit it holds for what that command started on node node-b (70s since it last changed) has passed — and, as --force does, forgets the attachment if its DEL then fails)";
+    for (const op of [() => detach(node, cache, del), () => planRecorded(node, cache, del, 'DEL')]) {
+      const e = await op().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BusyError);
+      expect((e as Error).message).toBe(hint);
+    }
+    // not offered where --force is not the detach's (attach, check; cni-gc's own DELs)
+    for (const op of [() => attach(node, cache, req), () => check(node, cache, del), () => detach(node, cache, { ...del, by: 'cni-gc' })]) {
+      const e = await op().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BusyError);
+      expect((e as Error).message).toBe('another cni-attach/cni-detach (pid 78 on host laptop-2) is working on eth1 in netns /var/run/netns/a right now; try again when it is done');
+    }
+    expect(exec.files.get(lock)).toBe('laptop-2 78 5000 limit=70s\n');
+    // --force: the user's word; within the limit since it last changed, busy with when it is free
+    const forced = new ResultCache(exec, CACHE, { ...fakeOwner(), othersGone: true });
+    exec.ages.set(lock, 30_000);
+    const e = await detach(node, forced, { ...del, force: true }).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/^another cni-attach\/cni-detach is working on eth1 in netns \/var\/run\/netns\/a right now: its command \(pid 78 on host laptop-2\) is gone, but what it started on node node-b may run until its time limit ends; the lock is free in 40s \(at \S+Z\): try again then$/);
+    exec.ages.set(lock, 70_000);
+    expect(await detach(node, forced, { ...del, force: true })).toEqual([expect.objectContaining({ fromIntent: true })]);
+    expect(exec.files.has(lock)).toBe(false);
+    expect(exec.files.has(intentPath(CACHE, key))).toBe(false);
+  });
+
   it('on this host: its lock holds no time limit, and one whose holder is gone is broken at once', async () => {
     const { exec, ctx, cache, req } = setup();
     const lock = lockPath(CACHE, 'c1', 'eth1');

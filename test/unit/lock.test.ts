@@ -129,7 +129,7 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
 
     it('its holder gone: respected (saying when it is free) until the limit has passed since it last changed, then broken', async () => {
       const { fake, files, owner } = setup('fake-host 78 5000 limit=70s\n', 30_000);
-      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, host: 'fake-host', start: '5000', freeInMs: 40_000 } });
+      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, host: 'fake-host', start: '5000', limitS: 70, freeInMs: 40_000 } });
       expect(await whyStale(files, PATH, owner)).toBeUndefined();
       expect(fake.files.get(PATH)).toBe('fake-host 78 5000 limit=70s\n');
       fake.ages.set(PATH, 70_000);
@@ -139,9 +139,47 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
     });
 
+    describe("another host's holder (a laptop lost mid-ADD: nothing here can see its processes)", () => {
+      it('is respected whatever its age, the limit passed or not (the limit it holds is told)', async () => {
+        const { fake, files, owner } = setup('laptop-2 12 34 limit=70s\n', 3_600_000);
+        expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70 } });
+        expect(await whyStale(files, PATH, owner)).toBeUndefined();
+        expect(fake.files.get(PATH)).toBe('laptop-2 12 34 limit=70s\n');
+      });
+
+      it("with the user's word that it is gone (cni-detach --force: othersGone): respected until its limit has passed since it last changed, then broken and taken", async () => {
+        const { fake, files, owner } = setup('laptop-2 12 34 limit=70s\n', 30_000);
+        const forced = { ...owner, othersGone: true };
+        expect(await takeLock(files, PATH, forced, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70, freeInMs: 40_000 } });
+        expect(await heldNow(files, PATH, forced)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70, freeInMs: 40_000 });
+        expect(fake.files.get(PATH)).toBe('laptop-2 12 34 limit=70s\n');
+        fake.ages.set(PATH, 70_000);
+        // a dry run sees it free, and changes nothing; without the word it is still respected
+        expect(await heldNow(files, PATH, forced)).toBeUndefined();
+        expect(await heldNow(files, PATH, owner)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70 });
+        const r = await takeLock(files, PATH, forced, { workLimitMs: 60_000 });
+        expect('lock' in r).toBe(true);
+        expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
+      });
+
+      it.each([
+        ['holds no time limit (an older version, or work on that host itself)', 'laptop-2 12 34\n'],
+        ['names no start ("<host> <pid>", an older version on a node)', 'laptop-2 12\n'],
+      ])("with the user's word, still respected when it %s: nothing bounds what it started", async (_what, holder) => {
+        const { fake, files, owner } = setup(holder, 3_600_000);
+        expect('busy' in (await takeLock(files, PATH, { ...owner, othersGone: true }, { workLimitMs: 60_000 }))).toBe(true);
+        expect(fake.files.get(PATH)).toBe(holder);
+      });
+
+      it("the word does not change how this host's own live holders are judged", async () => {
+        const { files, owner } = setup('fake-host 77 5000 limit=70s\n', 3_600_000);
+        expect(await takeLock(files, PATH, { ...owner, othersGone: true })).toEqual({ busy: { pid: 77, host: 'fake-host', start: '5000', limitS: 70 } });
+      });
+    });
+
     it('its holder alive: respected whatever its age, with no time to wait for', async () => {
       const { files, owner } = setup('fake-host 77 5000 limit=70s\n', 3_600_000);
-      expect(await takeLock(files, PATH, owner)).toEqual({ busy: { pid: 77, host: 'fake-host', start: '5000' } });
+      expect(await takeLock(files, PATH, owner)).toEqual({ busy: { pid: 77, host: 'fake-host', start: '5000', limitS: 70 } });
     });
   });
 });
