@@ -149,7 +149,24 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
   // writing to the pod after its ADD): busy, nothing done, its record kept
   if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true, true);
-  const done = await engine.detach(ctx, cache, podRequest(job, pod));
+  let done = await engine.detach(ctx, cache, podRequest(job, pod));
+  if (done.length === 0 && job.api && pod.pod) {
+    // nothing on the node as its look-up found it; the records as listed now (a batch lists them once, and again
+    // after its own writes) may say what another command did since that look-up (an outside tester: an attach batch
+    // and a detach batch of the same pods at once; the detach took an attach that finished meanwhile for what an
+    // earlier detach left, and removed its record and network-status entry, the interface left up unrecorded):
+    // an attach of it running now is busy, as the one-pod detach answers before its DEL
+    if (job.records) {
+      const { listRecords } = await import('../resolve/records.js');
+      await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, listRecords(job.api, job.flags.agentNamespace ?? 'kube-system'), true);
+    }
+    // and a record of it, settled, is either what an earlier detach left or an attach finished since: the node decides,
+    // looked at again as it is now (in that order: an attach writes its result on the node before it settles its record)
+    if ((await leftBehind(job, pod, cache.dir)).length > 0) {
+      done = await engine.detachAnew(ctx, cache, podRequest(job, pod));
+      if (done.length > 0) ctx.debug?.(`${pod.describe}: ${job.p.ifname} was attached after this detach first looked (another command's attach finished meanwhile): detached now`);
+    }
+  }
   const out: Outcome = { describe: pod.describe, done, cache };
   // an attach that never finished may have left its write-ahead record (attaching): it goes with what it left
   const attempts = done.length === 0 || done.some((d) => d.fromIntent);

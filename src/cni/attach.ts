@@ -894,6 +894,16 @@ export async function detach(ctx: ChainContext, cache: ResultCache, req: DetachR
 }
 
 /**
+ * detach() with the node looked at as it is now: no step read ahead or taken from an earlier look-up (a batching
+ * executor's snapshot) — for a detach that found nothing while the cluster, listed after that look-up, records the
+ * attachment (cli/detach.ts: an attach of another command that finished meanwhile). Errors: as detach().
+ */
+export async function detachAnew(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
+  const exec = isBatching(ctx.exec) ? ctx.exec.direct() : ctx.exec;
+  return detach({ ...ctx, exec }, cache.on(exec), req);
+}
+
+/**
  * A cni-detach's BusyError for a lock of another host that holds a time limit (work on a node reached by commands), given
  * the way out when that command is gone for good (a laptop lost mid-ADD): nothing here can see another host's processes,
  * so the lock is respected until the user says so with --force, which then breaks it once that limit has passed
