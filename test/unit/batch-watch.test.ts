@@ -98,6 +98,18 @@ describe('a -l attach whose pod is deleted after the list, before its turn', () 
   });
 });
 
+describe('-A', () => {
+  it('watches the pods of every namespace with the selector (one request), and skips a pod of another namespace deleted before its turn', async () => {
+    const w = changedDuringWeb1((w) => w.kube.removePod('edge', 'web-9'));
+    w.kube.add(makePod({ name: 'web-9', namespace: 'edge', uid: 'uid-9', labels: { app: 'web' } }));
+    const rv = w.kube.rv;
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-A', '--ifname', 'eth1', '--conf', '-', '--parallel', '1']), w.stderr()).toBe(0);
+    expect(w.kube.podWatches).toEqual([`-A app=web@${rv}`]);
+    expect(w.stderr()).toMatch(/^\[5\/5\] edge\/web-9: skipped: deleted after the pods were listed: its network went with it$/m);
+    expect(w.stdout()).toBe('eth1 attached to 4 of 5 pods; 1 skipped, deleted meanwhile (edge/web-9)\n');
+  });
+});
+
 describe('without the watch', () => {
   it('refused (403: no watch on pods): the batch goes on as before it — the deleted pod gets its ADD and is counted apart (exit 3) — said in one line at -v only', async () => {
     for (const v of [[], ['-v', '1']]) {
