@@ -156,7 +156,7 @@ ${passThroughAdd('0')}`,
     expect(watches.map((q) => [q.path, q.query.labelSelector])).toEqual([['/api/v1/namespaces/shop/pods', 'app=web']]);
     expect(watches[0]!.query.resourceVersion).toMatch(/^\d+$/);
     expect(r.stderr).toMatch(new RegExp(`^I GET ${api.url}/api/v1/namespaces/shop/pods\\?watch=true&labelSelector=app%3Dweb&resourceVersion=${watches[0]!.query.resourceVersion} 200 OK in \\d+ milliseconds$`, 'm'));
-    expect(api.activeWatches, 'the watch ended with the batch').toBe(0);
+    await expect.poll(() => api.activeWatches, { timeout: 5_000, message: 'the watch ended with the batch' }).toBe(0);
     expectOk(await runCli('detach', w.args()));
     expect(await w.eth1('web-1')).toBe(false);
   });

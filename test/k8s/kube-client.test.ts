@@ -339,6 +339,16 @@ describe('watchPods (an attach batch\'s watch of its pods)', () => {
     await expect.poll(() => api.activeWatches).toBe(0);
   });
 
+  it('stop() before any event closes the request (the stand-in flushes the head at once, as the API server does)', async () => {
+    const list = await kube.listPods('default', 'app=web');
+    const w = kube.watchPods('default', 'app=web', list.resourceVersion!, () => undefined);
+    await expect.poll(() => api.activeWatches).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    w.stop();
+    expect(await w.ended).toBeUndefined();
+    await expect.poll(() => api.activeWatches, { timeout: 1_000 }).toBe(0);
+  });
+
   it('refused: 403 (no watch on pods) and 410 Expired (an ERROR event) end it with an ApiStatusError; a connection lost (closed unanswered), with an UnreachableError', async () => {
     const list = await kube.listPods(undefined, 'app=web');
     api.failNext({ method: 'GET', pathIncludes: 'watch=true' }, { code: 403, message: 'pods is forbidden: User "u" cannot watch resource "pods"' });
