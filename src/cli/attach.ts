@@ -367,8 +367,7 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
   try {
     batch = await batchOf(flags, deps, job.api!, namespace, 'attach', await readAheadOn(job));
     if (!batch) return;
-    const { watch } = batch;
-    const { pods, runtimes, parallel } = batch;
+    const { pods, runtimes, parallel, watch } = batch;
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes: a cluster that refuses the
     // records, 403, refuses them for every pod)
     const notes = batchNotes(deps.io);

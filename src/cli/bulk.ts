@@ -425,7 +425,9 @@ export function parseParallel(text: string): number {
  * The batch's pods (one API list) and runtimes, which have looked them up (one command per node, resolve/pod.ts
  * prepareBatch) and answer from that; undefined, with a note, when no pod matches. Skipped, each kind with one note:
  * pods on hostNetwork, and for an attach (`verb` 'attach') pods being deleted. `prepare`: what the engine will
- * read on a node, declared on the node's session before its look-up.
+ * read on a node, declared on the node's session before its look-up. An attach also gets `watch`, the watch of its
+ * pods from the list on (batch-watch.ts: which pods were deleted before their turn), begun right after the list so
+ * that it is open while the look-ups run; its caller stops it when the batch ends.
  *
  * The user's signal is not waited out here (nothing is changed by these steps; the caller holds the batch, hold()):
  * during the list, a StoppedError "attach stopped by SIGINT (Ctrl-C) while listing the pods: nothing changed" (`verb`:
