@@ -15,7 +15,7 @@ import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TI
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, SkippedPod, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
 
@@ -363,10 +363,11 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
   // never by the exit of a command that began nothing (cli/main.ts), whatever step it came in; no change by itself
   // (holdBatch): before its pods begin, a second signal says nothing was being changed
   const release = holdBatch();
+  let batch: Awaited<ReturnType<typeof batchOf>>;
   try {
-    const batch = await batchOf(flags, deps, job.api!, namespace, 'attach', await readAheadOn(job));
+    batch = await batchOf(flags, deps, job.api!, namespace, 'attach', await readAheadOn(job));
     if (!batch) return;
-    const { pods, runtimes, parallel } = batch;
+    const { pods, runtimes, parallel, watch } = batch;
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes: a cluster that refuses the
     // records, 403, refuses them for every pod)
     const notes = batchNotes(deps.io);
@@ -393,6 +394,10 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
       deps.io,
       async (pod) => {
         const job = bjob;
+        // deleted, or being deleted, since the list (the batch's watch saw it): skipped before anything is done for it
+        // (no look-up, no record, no event), as the list skips a pod already being deleted
+        const gone = watch?.gone(pod);
+        if (gone) throw new SkippedPod(gone);
         const target = await beforeChange(podTargetFor(job, runtimes, pod));
         // the write-ahead record, once the sandbox was found (startAhead; in a batch the look-ups were made for all pods
         // at once, before)
@@ -414,6 +419,8 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
     await summary(outcomes);
     batchExit(outcomes, 'attach', stopWords(job, namespace, pods));
   } finally {
+    // the watch ends with the batch, however it ends (its signal too)
+    batch?.watch?.stop();
     release();
   }
 }

@@ -14,10 +14,11 @@ import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import type { Deps } from './context.js';
-import { describeError, ExitCode, exitCodeOf, onQuit, type ExitCodeValue, type Io } from './main.js';
-import { parseIntFlag, type CommonFlags } from './options.js';
+import { describeError, ExitCode, exitCodeOf, lineTo, onQuit, type ExitCodeValue, type Io } from './main.js';
+import { parseIntFlag, verbosity, type CommonFlags } from './options.js';
 import { load } from './load.js';
 import { listCommandLine, someNames } from './output.js';
+import { watchBatch, type BatchWatch } from './batch-watch.js';
 
 export { NAMED_AT_MOST, someNames } from './output.js';
 import { withUserSelector } from './targets.js';
@@ -27,9 +28,10 @@ import { withUserSelector } from './targets.js';
  * stopped: the user's signal stopped it in flight and its change was undone (attach) or its record stays (detach).
  * not started: the signal came before it began, or before it changed anything. unknown: a second signal quit the
  * command while the pod ran (its state is what its node and records say: cni-list tells). apart: neither done nor a
- * failure of the change (CountedApart: an attach made whose pod was deleted meanwhile), counted apart.
+ * failure of the change (CountedApart: an attach made whose pod was deleted meanwhile), counted apart. skipped: its
+ * turn found it deleted or being deleted since the batch's list (SkippedPod): nothing was done for it, no failure.
  */
-export type PodState = 'done' | 'failed' | 'stopped' | 'not started' | 'unknown' | 'apart';
+export type PodState = 'done' | 'failed' | 'stopped' | 'not started' | 'unknown' | 'apart' | 'skipped';
 
 /**
  * Thrown by a batch's pod whose outcome is neither its change done nor a failure of it — an attach made whose pod was
@@ -59,6 +61,19 @@ export interface PodOutcome<T> {
   left?: LeftByStop;
   /** For a pod counted apart (state 'apart', CountedApart): what it is called (of one pod, of several), and what to run for it. */
   apart?: { what: string; whatMany: string; hint: string };
+  /** For a pod skipped in its turn (state 'skipped', SkippedPod): why ("being deleted (since …): …"). */
+  skipped?: string;
+}
+
+/**
+ * Thrown by a batch's pod at the start of its turn, before anything is done for it, when the batch's watch saw it
+ * deleted or being deleted since the list (cli/batch-watch.ts): skipped as the list skips a pod already being deleted
+ * — no failure (exit 0 for it), nothing done on its node or in the cluster.
+ */
+export class SkippedPod extends Error {
+  constructor(readonly why: string) {
+    super(why);
+  }
 }
 
 /** Thrown for a pod that the user's signal stopped before it changed anything (its look-up is not waited for). */
@@ -108,6 +123,7 @@ export function leftByStop(e: unknown): LeftByStop | undefined {
 }
 
 function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
+  if (e instanceof SkippedPod) return { pod: id, ok: false, state: 'skipped', skipped: e.why, exitCode: ExitCode.Ok };
   if (e instanceof CountedApart) return { pod: id, ok: false, state: 'apart', error: describeError(e.cause), exitCode: exitCodeOf(e.cause), failure: e.cause, apart: { what: e.what, whatMany: e.whatMany, hint: e.hint } };
   const sig = stoppedBy(e);
   const left = leftByStop(e);
@@ -176,7 +192,7 @@ export async function forEachPod<T>(
       }
       out[i] = o;
       done++;
-      const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : o.apart ? `${o.apart.what}: ${o.error}` : `${o.state}: ${o.error}`;
+      const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : o.apart ? `${o.apart.what}: ${o.error}` : o.skipped ? `skipped: ${o.skipped}` : `${o.state}: ${o.error}`;
       io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
     }
   };
@@ -224,7 +240,7 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   const sig = outcomes.find((o) => o.stop)?.stop?.signal;
   if (!sig) return undefined;
   // the signal came before any pod changed anything (e.g. while the agents started): say so first
-  const groups: string[] = outcomes.every((o) => o.state === 'not started') ? ['nothing changed'] : [];
+  const groups: string[] = outcomes.every((o) => o.state === 'not started' || o.state === 'skipped') ? ['nothing changed'] : [];
   const group = (pods: PodOutcome<T>[], what: string, hint?: string) => {
     if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod), what === 'not started' ? ': -o json lists every pod' : NAMED_ELSEWHERE)}${hint ? `; ${hint}` : ''})` : ''}`);
   };
@@ -252,8 +268,17 @@ export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: 
     ? `${failed.length} failed (${someNames(failed, NAMED_ELSEWHERE)})${kept.length ? `, ${kept.length} ${words.failedRecorded!.what}${kept.length < failed.length ? ` (${someNames(kept, NAMED_ELSEWHERE)})` : ''}` : ''}`
     : undefined;
   const undo = words.failedRecorded && (kept.length || stoppedKept.length) ? words.failedRecorded.undo([...stoppedKept, ...kept], outcomes as PodOutcome<unknown>[]) : undefined;
-  const parts = [stopText(outcomes, words, true), failedText, ...apartTexts(outcomes, true), undo].filter(Boolean);
+  const parts = [stopText(outcomes, words, true), failedText, ...apartTexts(outcomes, true), skippedText(outcomes, true), undo].filter(Boolean);
   return [done, ...parts].join('; ');
+}
+
+/**
+ * The pods skipped in their turn (SkippedPod), as one group: "1 skipped, deleted meanwhile (shop/web-2)" (`named`),
+ * else the count alone; undefined when none. Each one's line says why (being deleted since when, or deleted).
+ */
+function skippedText<T>(outcomes: PodOutcome<T>[], named: boolean): string | undefined {
+  const skipped = outcomes.filter((o) => o.state === 'skipped').map((o) => o.pod);
+  return skipped.length ? `${skipped.length} skipped, deleted meanwhile${named ? ` (${someNames(skipped, NAMED_ELSEWHERE)})` : ''}` : undefined;
 }
 
 /**
@@ -263,7 +288,8 @@ export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: 
  * and the summary (or -o json) on stdout, not a second time here.
  */
 export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: StopWords): void {
-  const failed = outcomes.filter((o) => !o.ok);
+  // a pod skipped in its turn is no failure (as one skipped by the list): exit 0 for it
+  const failed = outcomes.filter((o) => !o.ok && o.state !== 'skipped');
   if (failed.length === 0) return;
   const mine = failed.filter((o) => o.state === 'failed');
   const kept = failedRecorded(outcomes, words);
@@ -273,7 +299,7 @@ export function batchExit<T>(outcomes: PodOutcome<T>[], verb: string, words: Sto
   const stop = stopText(outcomes, words, false);
   if (stop) {
     const sig = outcomes.find((o) => o.stop)!.stop!.signal;
-    const msg = `${verb} ${stop}; ${outcomes.length - failed.length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed${keptText}` : ''}`;
+    const msg = `${verb} ${stop}; ${outcomes.filter((o) => o.ok).length} of ${outcomes.length} pods done${mine.length ? `; ${mine.length} failed${keptText}` : ''}`;
     throw new SomeFailedError(msg, new StoppedError(sig, msg));
   }
   if (mine.length === 0 && apart.length) throw new SomeFailedError(`${verb}: of ${outcomes.length} pods, ${apartTexts(outcomes, false).join('; ')}`, failed[0]!.failure);
@@ -329,6 +355,7 @@ export function quitReport<T>(io: Io, verb: string, words: StopWords, summary: (
  */
 export function batchRecord<T>(o: PodOutcome<T>, value: (v: T) => Record<string, unknown>): Record<string, unknown> {
   if (o.ok) return { pod: o.pod, ok: true, ...value(o.value!) };
+  if (o.state === 'skipped') return { pod: o.pod, ok: false, state: 'skipped', skipped: o.skipped, exitCode: o.exitCode };
   return { pod: o.pod, ok: false, state: o.state, ...(o.apart ? { apart: o.apart.what } : {}), error: o.error, exitCode: o.exitCode, ...(o.stop ? { stoppedBy: o.stop.signal } : {}), ...(o.left ? { left: o.left } : {}) };
 }
 
@@ -398,7 +425,9 @@ export function parseParallel(text: string): number {
  * The batch's pods (one API list) and runtimes, which have looked them up (one command per node, resolve/pod.ts
  * prepareBatch) and answer from that; undefined, with a note, when no pod matches. Skipped, each kind with one note:
  * pods on hostNetwork, and for an attach (`verb` 'attach') pods being deleted. `prepare`: what the engine will
- * read on a node, declared on the node's session before its look-up.
+ * read on a node, declared on the node's session before its look-up. An attach also gets `watch`, the watch of its
+ * pods from the list on (batch-watch.ts: which pods were deleted before their turn), begun right after the list so
+ * that it is open while the look-ups run; its caller stops it when the batch ends.
  *
  * The user's signal is not waited out here (nothing is changed by these steps; the caller holds the batch, hold()):
  * during the list, a StoppedError "attach stopped by SIGINT (Ctrl-C) while listing the pods: nothing changed" (`verb`:
@@ -413,10 +442,11 @@ export async function batchOf(
   namespace: string | undefined,
   verb: string,
   prepare?: (exec: Executor) => void,
-): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number } | undefined> {
+): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number; watch?: BatchWatch } | undefined> {
   const parallel = parseParallel(flags.parallel ?? '4');
   // the first signal's note says what it does now (cli/main.ts stoppingNote): no pod began, nothing changed
   const end = duringStep('stopping before any pod was started: nothing was changed');
+  let watch: BatchWatch | undefined;
   try {
     const got = await unlessSignal(withUserSelector(flags.selector, api.listPods(namespace, flags.selector)));
     if ('s' in got) throw new StoppedError(got.s, `${verb} stopped by ${signalName(got.s)} while listing the pods: nothing changed`);
@@ -440,6 +470,9 @@ export async function batchOf(
       deps.io.err(`note: skipped ${names.length} pod${one ? '' : 's'} being deleted (${one ? `${names[0]}, ${beingDeleted(deleting[0]!)}` : someNames(names)}): ${one ? 'its network goes with it' : 'their networks go with them'}\n`);
     }
     const pods = listed.filter((p) => !p.spec?.hostNetwork && !deleting.includes(p));
+    // an attach watches its pods from the list on (batch-watch.ts): a pod deleted before its turn is skipped then. Its
+    // caller stops it when the batch ends; stopped here when the batch ends before it began
+    watch = verb === 'attach' && pods.length ? watchBatch(api, namespace, flags.selector, listed, beingDeleted, verbosity(flags) >= 1 ? lineTo(deps.io, 'debug:') : undefined) : undefined;
     if (pods.length === 0) {
       const but = [hostNet.length ? 'those on hostNetwork' : '', deleting.length ? 'those being deleted' : ''].filter(Boolean).join(' and ');
       deps.io.err(`note: no pods in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}${flags.selector ? ` match ${flags.selector}` : ''}${but ? ` but ${but}` : ''}; nothing to do\n`);
@@ -450,7 +483,10 @@ export async function batchOf(
       await (await load.pods()).prepareBatch(runtimes, pods, prepare);
       return runtimes;
     })());
-    return { pods, runtimes: 'v' in ready ? ready.v : [], parallel };
+    return { pods, runtimes: 'v' in ready ? ready.v : [], parallel, ...(watch ? { watch } : {}) };
+  } catch (e) {
+    watch?.stop();
+    throw e;
   } finally {
     end();
   }

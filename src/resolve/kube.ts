@@ -19,6 +19,34 @@ import { formatDuration } from '../duration.js';
 
 export type Pod = V1Pod;
 
+/** A list of pods, with the list's resourceVersion (ListMeta) when the API server gave one. */
+export type PodList = Pod[] & { resourceVersion?: string };
+
+/**
+ * pods as a PodList of that resourceVersion: a property of the array that is not enumerable, so that the list reads,
+ * copies and compares as the plain array of pods it is.
+ */
+export function podList(pods: Pod[], resourceVersion: string | undefined): PodList {
+  if (resourceVersion) Object.defineProperty(pods, 'resourceVersion', { value: resourceVersion, enumerable: false });
+  return pods;
+}
+
+/** One event of a watch of pods: ADDED, MODIFIED or DELETED, with the pod as the API server sent it. */
+export interface PodChange {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  pod: Pod;
+  /** The event's resourceVersion (the pod's), from which a watch reopened goes on. */
+  resourceVersion?: string;
+}
+
+/** A watch under way (KubeApi.watchPods). */
+export interface PodWatch {
+  /** End it (idempotent): the request is aborted, `ended` resolves with undefined if it had not ended before. */
+  stop(): void;
+  /** Resolves when the watch is over: undefined when stopped, else why it ended. */
+  readonly ended: Promise<Error | undefined>;
+}
+
 /** A ConfigMap as this tool reads and writes it: name, labels, resourceVersion and string data. */
 export interface ConfigMapData {
   name: string;
@@ -45,8 +73,20 @@ export interface KubeApi extends PodExec {
   readonly defaultNamespace: string;
   readonly context: string;
   getPod(namespace: string, name: string): Promise<Pod>;
-  /** Pods of a namespace (every namespace when undefined) matching a label selector: one request. */
-  listPods(namespace: string | undefined, labelSelector?: string): Promise<Pod[]>;
+  /**
+   * Pods of a namespace (every namespace when undefined) matching a label selector: one request. The array's
+   * `resourceVersion` is the list's (where a watch of what changes after it starts: watchPods), when the server gave one.
+   */
+  listPods(namespace: string | undefined, labelSelector?: string): Promise<PodList>;
+  /**
+   * Watch the pods of a list (GET …/pods?watch=true&labelSelector=…&resourceVersion=RV, kubectl's `get -w` from a
+   * list): one request, each change it streams given to `seen` as it comes (the object as sent, its namespace filled
+   * in), until stop(). `ended` resolves when it is over: undefined once stop() was called, else why it ended — an
+   * ApiStatusError for a refusal (403 without `watch` on pods, 410 Expired in an ERROR event: the resourceVersion is
+   * too old) or another error (the connection lost), or an UnreachableError "closed by the API server" for a stream
+   * the server ended. It never reopens itself (its caller decides), and never holds the process open once stopped.
+   */
+  watchPods(namespace: string | undefined, labelSelector: string | undefined, resourceVersion: string, seen: (change: PodChange) => void): PodWatch;
   getNad(namespace: string, name: string): Promise<Nad>;
   /** The names of the NetworkAttachmentDefinitions of a namespace (for completion). */
   listNads(namespace: string): Promise<string[]>;
@@ -367,6 +407,23 @@ export function upgradeRefusalSeen(req: import('node:http').ClientRequest, ws: o
  * "GET https://…/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb 200 OK in 5 milliseconds"): the status code with
  * its reason phrase, or `failed (why)` when no answer came.
  */
+/**
+ * -v=6: a watch request once answered, as the REST ones (client-node's Watch sends it with fetch, not through the HTTP
+ * library `traced` wraps): its URL as Watch builds it, its status or why none came. Once per request; from now.
+ */
+function watchTrace(base: string, params: Record<string, string | number | undefined>, trace: ((line: string) => void) | undefined): (status: number | string) => void {
+  const t0 = Date.now();
+  let traced = false;
+  return (status) => {
+    if (traced || !trace) return;
+    traced = true;
+    const url = new URL(base);
+    url.searchParams.set('watch', 'true');
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
+    trace(requestLine('GET', url.toString(), status, t0));
+  };
+}
+
 export function requestLine(method: string, url: string, status: number | string, t0: number): string {
   const said = typeof status === 'number' ? `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() : status;
   return `${method} ${url} ${said} in ${Date.now() - t0} milliseconds`;
@@ -661,7 +718,54 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         namespace ? core.listNamespacedPod({ namespace, ...sel }) : core.listPodForAllNamespaces({ ...sel }),
       );
       // list items carry no apiVersion/kind, and their namespace only in metadata
-      return list.items.map((p) => ({ ...p, metadata: { ...p.metadata, namespace: p.metadata?.namespace ?? namespace } }));
+      return podList(list.items.map((p) => ({ ...p, metadata: { ...p.metadata, namespace: p.metadata?.namespace ?? namespace } })), list.metadata?.resourceVersion);
+    },
+    watchPods(namespace, labelSelector, resourceVersion, seen) {
+      const what = `watching pods${namespace ? ` in ${namespace}` : ''}${labelSelector ? ` matching ${labelSelector}` : ''}`;
+      const path = namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods` : '/api/v1/pods';
+      const params = { ...(labelSelector ? { labelSelector } : {}), resourceVersion };
+      const traceOnce = watchTrace(server + path, params, opts.trace);
+      let ctl: AbortController | undefined;
+      let over = false;
+      let settle: (e: Error | undefined) => void = () => undefined;
+      const ended = new Promise<Error | undefined>((r) => (settle = r));
+      const end = (e: Error | undefined) => {
+        if (over) return;
+        over = true;
+        ctl?.abort();
+        settle(e);
+      };
+      new k8s.Watch(kc)
+        .watch(
+          path,
+          params,
+          (type: string, obj: Pod & { code?: number; message?: string; reason?: string }) => {
+            if (over) return;
+            // a Status: 410 Expired (the resourceVersion is older than the server keeps), or another refusal
+            if (type === 'ERROR') return end(apiError({ code: obj.code ?? 500, body: obj, message: obj.message }, what, server));
+            if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return; // BOOKMARK: none asked for
+            const pod = { ...obj, metadata: { ...obj.metadata, namespace: obj.metadata?.namespace ?? namespace } };
+            seen({ type, pod, ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}) });
+          },
+          (err: unknown) => {
+            const code = (err as { statusCode?: unknown } | null)?.statusCode;
+            if (err) traceOnce(typeof code === 'number' ? code : `failed (${(err as Error).message})`);
+            if (over || (err as Error | null)?.name === 'AbortError') return end(undefined);
+            end(err ? apiError(typeof code === 'number' ? { code, message: String((err as Error).message) } : err, what, server) : new UnreachableError(`${what}: closed by the API server`));
+          },
+        )
+        .then(
+          (c) => {
+            traceOnce(200);
+            ctl = c;
+            if (over) c.abort();
+          },
+          (err: unknown) => {
+            traceOnce(`failed (${(err as Error).message})`);
+            end(apiError(err, what, server));
+          },
+        );
+      return { stop: () => end(undefined), ended };
     },
     async getNad(namespace, name) {
       const what = `NetworkAttachmentDefinition ${namespace}/${name}`;
@@ -763,18 +867,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         const outcome = await new Promise<'settled' | 'deleted' | 'reopen' | 'relist' | 'timeout' | { error: unknown }>((resolve) => {
           let ctl: AbortController | undefined;
           let over = false;
-          // -v=6: the watch request once answered, as the REST ones (client-node's Watch sends it with fetch, not
-          // through the HTTP library `traced` wraps): its URL as Watch builds it, its status or why none came
-          const t0 = Date.now();
-          let traced = false;
-          const traceOnce = (status: number | string) => {
-            if (traced || !opts.trace) return;
-            traced = true;
-            const url = new URL(server + path);
-            url.searchParams.set('watch', 'true');
-            for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
-            opts.trace(requestLine('GET', url.toString(), status, t0));
-          };
+          const traceOnce = watchTrace(server + path, params, opts.trace);
           const end = (o: Parameters<typeof resolve>[0]) => {
             if (over) return;
             over = true;

@@ -1,7 +1,7 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
 import { NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
-import { AlreadyExistsError, podNotFound, type ConfigMapData, type DeleteOutcome, type KubeApi, type Nad, type Pod, type PodEvent } from '../../src/resolve/kube.js';
+import { AlreadyExistsError, podList, podNotFound, type ConfigMapData, type DeleteOutcome, type KubeApi, type Nad, type Pod, type PodChange, type PodEvent, type PodList, type PodWatch } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
 
 export function makePod(o: { name: string; namespace?: string; uid?: string; node?: string | null; phase?: string; hostNetwork?: boolean; annotations?: Record<string, string>; labels?: Record<string, string> }): Pod {
@@ -33,13 +33,62 @@ export class FakeKube implements KubeApi {
     return structuredClone(p);
   }
   listCalls = 0;
-  async listPods(namespace: string | undefined, labelSelector?: string): Promise<Pod[]> {
+  /** The cluster's resourceVersion: a list gives it; each change delivered to the watches (podChanged) takes the next. */
+  rv = 100;
+  async listPods(namespace: string | undefined, labelSelector?: string): Promise<PodList> {
     this.listCalls++;
+    return podList([...this.pods.values()].filter((p) => this.selects(p, namespace, labelSelector)).map((p) => structuredClone(p)), String(this.rv));
+  }
+  private selects(p: Pod, namespace: string | undefined, labelSelector: string | undefined): boolean {
     const want = (labelSelector ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]);
-    return [...this.pods.values()]
-      .filter((p) => namespace === undefined || p.metadata!.namespace === namespace)
-      .filter((p) => want.every(([k, v]) => p.metadata!.labels?.[k] === v))
-      .map((p) => structuredClone(p));
+    return (namespace === undefined || p.metadata!.namespace === namespace) && want.every(([k, v]) => p.metadata!.labels?.[k] === v);
+  }
+
+  /** Every watch of pods asked for: "NS|-A SELECTOR@RV". */
+  readonly podWatches: string[] = [];
+  /** The watches of pods open now. */
+  readonly openWatches = new Set<{ namespace: string | undefined; selector: string | undefined; seen: (c: PodChange) => void; end: (e: Error | undefined) => void }>();
+  /** What the next watches of pods are refused with (e.g. a 403 ApiStatusError), when set: `ended` resolves with it. */
+  refuseWatch?: Error;
+  watchPods(namespace: string | undefined, labelSelector: string | undefined, resourceVersion: string, seen: (c: PodChange) => void): PodWatch {
+    this.podWatches.push(`${namespace ?? '-A'} ${labelSelector ?? ''}@${resourceVersion}`);
+    let settle: (e: Error | undefined) => void = () => undefined;
+    const ended = new Promise<Error | undefined>((r) => (settle = r));
+    if (this.refuseWatch) {
+      const e = this.refuseWatch;
+      queueMicrotask(() => settle(e));
+      return { stop: () => settle(undefined), ended };
+    }
+    const w = {
+      namespace,
+      selector: labelSelector,
+      seen,
+      end: (e: Error | undefined) => {
+        if (!this.openWatches.delete(w)) return;
+        settle(e);
+      },
+    };
+    this.openWatches.add(w);
+    return { stop: () => w.end(undefined), ended };
+  }
+  /** Send a change of pod to the open watches that select it, as the API server does (a new resourceVersion). */
+  podChanged(type: PodChange['type'], pod: Pod): void {
+    const rv = String(++this.rv);
+    pod.metadata!.resourceVersion = rv;
+    for (const w of this.openWatches) if (this.selects(pod, w.namespace, w.selector)) w.seen({ type, pod: structuredClone(pod), resourceVersion: rv });
+  }
+  /** Delete a pod with a grace period, as the API server does: deletionTimestamp = now + grace; MODIFIED to the watches. */
+  terminatePod(namespace: string, name: string, requested = new Date(), grace = 30): void {
+    const p = this.pods.get(`${namespace}/${name}`)!;
+    p.metadata!.deletionTimestamp = new Date(requested.getTime() + grace * 1000);
+    p.metadata!.deletionGracePeriodSeconds = grace;
+    this.podChanged('MODIFIED', p);
+  }
+  /** Remove a pod at once (as its kubelet's final delete): DELETED to the watches. */
+  removePod(namespace: string, name: string): void {
+    const p = this.pods.get(`${namespace}/${name}`)!;
+    this.pods.delete(`${namespace}/${name}`);
+    this.podChanged('DELETED', p);
   }
   readonly created: Pod[] = [];
   readonly deleted: string[] = [];

@@ -75,12 +75,17 @@ describe('Ctrl-C before a batch began any pod: a closing line, exit 130, nothing
     try {
       const run = spawnCli('attach', args);
       expect(await waitFor(async () => api.listPods('kube-system').length === 2, 20_000), 'both agents were created').toBe(true);
+      // the batch watches its pods from its list on (a pod deleted before its turn is skipped)
+      expect(await waitFor(async () => api.requests.some((q) => q.query.watch === 'true' && q.path === '/api/v1/namespaces/shop/pods'), 10_000), 'the batch\'s watch of its pods was asked').toBe(true);
       run.kill('SIGINT');
       const r = await run.done;
       stoppedWith(r, 'error: attach stopped by SIGINT (Ctrl-C): nothing changed, 2 not started; 0 of 2 pods done');
       expect(r.stderr, show(r)).toMatch(/^note: SIGINT: stopping before any pod was started: nothing was changed \(send it again to quit at once\)$/m);
       expect(r.stdout, show(r)).toBe('net1 attached to 0 of 2 pods; stopped by SIGINT (Ctrl-C): nothing changed, 2 not started (shop/web-1, shop/web-2)');
       expect(api.listPods('kube-system'), 'the agents are deleted').toEqual([]);
+      // one watch of the batch (the agents' own watches are in kube-system), and none left open after the stop
+      expect(api.requests.filter((q) => q.query.watch === 'true' && q.path.startsWith('/api/v1/namespaces/shop/')).map((q) => q.query.labelSelector)).toEqual(['app=web']);
+      await expect.poll(() => api.activeWatches, { timeout: 5_000 }).toBe(0);
     } finally {
       api.podStartDelayMs = delay;
     }

@@ -337,8 +337,9 @@ describe('many pods at once', () => {
     expectOk(r);
     expect(r.stdout).toBe('eth1 attached to 20 of 20 pods');
     expect(r.stderr.trim().split('\n')).toHaveLength(20);
-    // one list for the whole batch, no GET per pod; one PATCH per pod (and the cluster's record of each: a ConfigMap patch)
-    expect(api.requests.filter((q) => q.method === 'GET').map((q) => q.path)).toEqual(['/api/v1/namespaces/shop/pods']);
+    // one list for the whole batch and one watch of it (from the list's resourceVersion: a pod deleted before its turn is
+    // skipped), no GET per pod; one PATCH per pod (and the cluster's record of each: a ConfigMap patch)
+    expect(api.requests.filter((q) => q.method === 'GET').map((q) => [q.path, q.query.watch])).toEqual([['/api/v1/namespaces/shop/pods', undefined], ['/api/v1/namespaces/shop/pods', 'true']]);
     expect(api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('/pods/'))).toHaveLength(20);
     const addrs = await Promise.all(web.map(eth1In));
     expect(addrs.every((a) => a && /^198\.18\.40\.\d+\/24$/.test(a)), addrs.join(' ')).toBe(true);

@@ -319,6 +319,53 @@ describe('watchPod', () => {
   });
 });
 
+describe('watchPods (an attach batch\'s watch of its pods)', () => {
+  it('one watch of the list\'s selection from its resourceVersion: the changes after the list, each pod with its namespace; stop() ends it (undefined), the server\'s stream closed', async () => {
+    const list = await kube.listPods('default', 'app=web');
+    expect(list).toHaveLength(6);
+    expect(list.resourceVersion).toBe(api.resourceVersion);
+    api.clearRequests();
+    const seen: string[] = [];
+    const w = kube.watchPods('default', 'app=web', list.resourceVersion!, (c) => seen.push(`${c.type} ${c.pod.metadata?.namespace}/${c.pod.metadata?.name} ${c.pod.metadata?.deletionTimestamp ? 'T' : '-'} ${c.resourceVersion}`));
+    api.deletePod('default', 'web-1');
+    api.updatePod('default', 'web-2', (p) => void (p.metadata.deletionTimestamp = '2026-12-02T13:00:30Z'));
+    api.addPod(makePod({ name: 'db-0', labels: { app: 'db' } })); // not selected
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen[0]).toMatch(/^DELETED default\/web-1 - \d+$/);
+    expect(seen[1]).toMatch(/^MODIFIED default\/web-2 T \d+$/);
+    expect(api.requests.map((r) => `${r.method} ${r.path} ${r.query.watch} ${r.query.labelSelector} ${r.query.resourceVersion}`)).toEqual([`GET /api/v1/namespaces/default/pods true app=web ${list.resourceVersion}`]);
+    w.stop();
+    expect(await w.ended).toBeUndefined();
+    await expect.poll(() => api.activeWatches).toBe(0);
+  });
+
+  it('stop() before any event closes the request (the stand-in flushes the head at once, as the API server does)', async () => {
+    const list = await kube.listPods('default', 'app=web');
+    const w = kube.watchPods('default', 'app=web', list.resourceVersion!, () => undefined);
+    await expect.poll(() => api.activeWatches).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    w.stop();
+    expect(await w.ended).toBeUndefined();
+    await expect.poll(() => api.activeWatches, { timeout: 1_000 }).toBe(0);
+  });
+
+  it('refused: 403 (no watch on pods) and 410 Expired (an ERROR event) end it with an ApiStatusError; a connection lost (closed unanswered), with an UnreachableError', async () => {
+    const list = await kube.listPods(undefined, 'app=web');
+    api.failNext({ method: 'GET', pathIncludes: 'watch=true' }, { code: 403, message: 'pods is forbidden: User "u" cannot watch resource "pods"' });
+    const refused = await kube.watchPods(undefined, 'app=web', list.resourceVersion!, () => undefined).ended;
+    expect(refused).toBeInstanceOf(ApiStatusError);
+    expect(refused?.message).toMatch(/^watching pods matching app=web: the API server answered 403: /);
+    for (let i = 0; i < 10_001; i++) api.updatePod('default', 'web-0', (p) => void (p.metadata.annotations = { n: String(i) }));
+    const expired = await kube.watchPods('default', undefined, list.resourceVersion!, () => undefined).ended;
+    expect(expired).toBeInstanceOf(ApiStatusError);
+    expect((expired as ApiStatusError).status).toBe(410);
+    api.failNext({ method: 'GET', pathIncludes: 'watch=true' }, { reset: true });
+    const lost = await kube.watchPods('default', undefined, api.resourceVersion, () => undefined).ended;
+    expect(lost).toBeInstanceOf(UnreachableError);
+    expect(lost).not.toBeInstanceOf(ApiStatusError);
+  });
+});
+
 describe('updatePodAnnotation given a pod read earlier (known)', () => {
   it('a change goes on known\'s resourceVersion (no GET); no change in known is checked against the pod as it is now: an entry written since is removed (a detach read the pod before an attach\'s network-status PATCH landed)', async () => {
     const known = await kube.getPod('default', 'web-0');

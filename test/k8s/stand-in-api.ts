@@ -25,7 +25,7 @@
  *   GET (one, list with labelSelector), POST, PATCH, DELETE (preconditions) for /api/v1/[namespaces/{ns}/]configmaps
  *
  * Watch (`?watch=true` on a list path): a chunked stream of JSON events, one per line, `{"type":"ADDED"|"MODIFIED"|
- * "DELETED","object":{…}}`, filtered by labelSelector/fieldSelector as the real watch cache filters (an object that
+ * "DELETED","object":{…}}`, its head sent at once (before any event, as the API server flushes it), filtered by labelSelector/fieldSelector as the real watch cache filters (an object that
  * starts matching comes as ADDED, one that stops as DELETED). Without resourceVersion (or "0") the matching objects
  * come first as ADDED; with one, the changes after it, or an ERROR event with a 410 Expired Status when it is older
  * than the last 10 000 changes kept. Ends after timeoutSeconds (default 1800). No bookmarks (allowWatchBookmarks is
@@ -1951,6 +1951,9 @@ export class StandInApiServer {
       throw badRequest(`resourceVersion: Invalid value: ${JSON.stringify(from)}: strconv.ParseUint: parsing ${JSON.stringify(from)}: invalid syntax`);
     }
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Audit-Id': randomUUID(), 'Transfer-Encoding': 'chunked' });
+    // the head goes out now, before any event, as the API server's watch handler flushes it (a client learns at once
+    // that its watch is open, and can end it: client-node's Watch hands back its AbortController only then)
+    res.flushHeaders();
     const w: Watcher = { r, namespace, match, res };
     if (from === undefined || from === '' || from === '0') {
       for (const o of r.store.values()) {

@@ -370,3 +370,14 @@ describe('a second signal\'s note agrees with what the batch was doing (tryout: 
     });
   });
 });
+
+describe('the watch of an attach batch\'s pods (cli/batch-watch.ts) ends with the batch', () => {
+  it('stopped by SIGINT while web-1\'s ADD runs: exit 130, the one watch asked for is stopped, none left open', async () => {
+    const w = fresh.world.manyPods(3);
+    bridge(w, (c) => (c.command === 'ADD' && isPod(c, 'web-1') ? (fresh.interrupt.interrupt('SIGINT'), undefined) : undefined));
+    expect(await w.cli(fresh.attach.attachCommand, BATCH)).toBe(130);
+    expect(w.stdout()).toMatch(/stopped by SIGINT \(Ctrl-C\)/);
+    expect(w.kube.podWatches).toHaveLength(1);
+    expect(w.kube.openWatches.size).toBe(0);
+  });
+});
