@@ -322,7 +322,7 @@ async function readAheadOn(job: Job): Promise<(exec: Executor) => void> {
   const engine = await load.engine();
   return (exec) => {
     const { ctx, cache } = job.p.on(exec);
-    engine.readAhead(ctx, cache, job.p.ifname, job.conf.list);
+    engine.readAhead(ctx, cache, job.p.ifname, job.conf.list, false, job.capabilityArgs);
   };
 }
 

@@ -3,7 +3,7 @@
  * (or roll back); and the way back: find what was cached, DEL it, forget it. Also CHECK of a cached attachment.
  */
 import { createHash } from 'node:crypto';
-import { parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
+import { buildPluginConfig, parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
 import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
@@ -16,6 +16,7 @@ import type { PluginRun } from './invoke.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
 import { commandInParens, commandName, type Busy, type Lock } from '../exec/lock.js';
 import { formatDuration } from '../duration.js';
+import { onNode, type RunOptions, type RunResult } from '../exec/types.js';
 
 export interface AttachRequest {
   list: NetworkConfigList;
@@ -302,6 +303,7 @@ async function refuseSharedPluginState(ctx: ChainContext, cache: ResultCache, re
   const others = recorded.filter((i) => i !== req.rt.ifname);
   if (others.length === 0) {
     if (recorded.length === 0 && keyed.includes('bandwidth')) await refuseForeignIfb(ctx, cache, req);
+    if (recorded.length === 0 && portmapMaps(req.list, req.rt.capabilityArgs)) await refuseForeignPortmapChain(ctx, cache, req);
     return;
   }
   const e = new UsageError(
@@ -341,13 +343,137 @@ async function refuseForeignIfb(ctx: ChainContext, cache: ResultCache, req: Atta
 }
 
 /**
+ * Whether a portmap of list gets port mappings (its runtimeConfig's "portMappings", from the config itself or from
+ * capabilityArgs for a plugin that declares the capability, as buildPluginConfig gives it): portmap's ADD and DEL do
+ * nothing on the node without them (containernetworking/plugins plugins/meta/portmap main.go cmdAdd, cmdDel: `if
+ * len(netConf.RuntimeConfig.PortMaps) == 0` they return before any iptables), so only then does it make or remove
+ * its chain. Without capabilityArgs (a read-ahead, before the request is known): whether it may get them.
+ */
+function portmapMaps(list: NetworkConfigList, capabilityArgs?: JsonObject): boolean {
+  return list.plugins.some((p) => {
+    if (p.type !== 'portmap') return false;
+    const declared = (p.capabilities as JsonObject | undefined)?.portMappings === true;
+    if (!capabilityArgs && declared) return true;
+    const rc = buildPluginConfig(list, p, { capabilityArgs: capabilityArgs ?? {} }).runtimeConfig as JsonObject | undefined;
+    const maps = rc?.portMappings;
+    return Array.isArray(maps) && maps.length > 0;
+  });
+}
+
+/**
+ * The keyed plugins (KEYED_BY_NETWORK_AND_CONTAINER) whose DEL of an attachment of list with capabilityArgs removes
+ * node state: portmap only when it gets port mappings (portmapMaps), bandwidth always (its DEL removes the ifb device
+ * of that name when there is one).
+ */
+function keyedOnDel(list: NetworkConfigList, capabilityArgs: JsonObject): string[] {
+  return keyedPlugins(list).filter((t) => t !== 'portmap' || portmapMaps(list, capabilityArgs));
+}
+
+/**
+ * The name portmap gives its DNAT chain for network in container's sandbox: "CNI-DN-" and the sha512 of network name
+ * and container id (hex), 28 bytes in all (containernetworking/plugins plugins/meta/portmap genDnatChain,
+ * pkg/utils MustFormatChainNameWithPrefix). The same in iptables and ip6tables.
+ */
+export function portmapChainName(network: string, containerId: string): string {
+  return `CNI-DN-${createHash('sha512').update(network + containerId).digest('hex')}`.slice(0, 28);
+}
+
+/**
+ * The chain of table nat that jumps to every DNAT chain portmap made (its TopLevelDNATChainName): portmap's setup
+ * adds a rule `… -j CNI-DN-…` there for each chain with mappings. Listing it asks the node which chains are there
+ * whatever the container id (which a read-ahead before the sandbox look-up does not know yet), in a few lines
+ * (all of table nat is megabytes on a node with many services).
+ */
+export const PORTMAP_TOP_CHAIN = 'CNI-HOSTPORT-DNAT';
+
+/** The commands that list PORTMAP_TOP_CHAIN, IPv4 and IPv6 (portmap makes its chain in each family of the addresses). */
+const PORTMAP_LISTINGS = ['iptables', 'ip6tables'].map((tool) => [tool, '-w', '-t', 'nat', '-S', PORTMAP_TOP_CHAIN]);
+
+function portmapListingOptions(ctx: ChainContext): RunOptions {
+  return { env: ctx.exec.baseEnv(), timeoutMs: ctx.timeoutMs };
+}
+
+/** Whether portmap of list would make its chains with iptables (not its "backend": "nftables", plugins ≥ 1.6). */
+function portmapUsesIptables(list: NetworkConfigList): boolean {
+  return list.plugins.some((p) => p.type === 'portmap' && p.backend !== 'nftables');
+}
+
+/**
+ * What one listing of PORTMAP_TOP_CHAIN says of chain: there (a rule jumps to it), absent (the listing has no such
+ * jump, or the top chain is not there: exit 1 "No chain/target/match by that name", or iptables-nft 1.8's
+ * "… is incompatible, use 'nft' tool" for a chain that is not there), or why it could not tell (iptables not on the
+ * node's PATH, another error, the time limit).
+ */
+function judgePortmapListing(r: RunResult, chain: string, timeoutMs: number): 'there' | 'absent' | string {
+  const jumps = (out: string) => out.split('\n').some((l) => l.startsWith(`-A ${PORTMAP_TOP_CHAIN} `) && (l.endsWith(` -j ${chain}`) || l.includes(` -j ${chain} `)));
+  if (r.code === 0) return jumps(r.stdout) ? 'there' : 'absent';
+  const err = r.stderr.trim().split('\n')[0] ?? '';
+  if (r.code === 1 && /No chain\/target\/match by that name|is incompatible, use 'nft' tool|does not exist/.test(err)) return 'absent';
+  if (r.timedOut) return `no answer within ${formatDuration(r.limitMs ?? timeoutMs)}`;
+  if (r.code === 127) return 'not found on the PATH of the plugins';
+  return `${r.code === null ? `killed by ${r.signal ?? 'a signal'}` : `exit ${r.code}`}${err ? `: ${err}` : ''}`;
+}
+
+/** The answer of refuseForeignPortmapChain for a request, asked of the node once (before the locks, or by the dry run). */
+const portmapAsked = new WeakMap<AttachRequest, Promise<UsageError | undefined>>();
+
+/**
+ * Refuse an attach of a network whose portmap gets port mappings (portmapMaps), recorded in the sandbox in no way this
+ * cache knows, when portmap's DNAT chain of that network and sandbox is on the node all the same (a rule of
+ * PORTMAP_TOP_CHAIN jumps to it, in iptables or ip6tables): another attachment of the network in the sandbox made it —
+ * recorded in another cache dir, or made by another tool — and this ADD would add its rules to that chain (portmap's
+ * setup takes a chain that is there) and a DEL of either remove the chain with both's rules. From iptables on the node
+ * (portmap execs it itself, so a node where it works has it), read-only, `-w` for the xtables lock; on a node reached
+ * by commands the listings ride on the look-up (readAhead). iptables missing or failing: not refused, said at -v.
+ * Asked once per request (the check under the network's lock uses that answer: another cache dir's attach takes no
+ * lock of ours, so asking again would only cost a round trip). Errors: UsageError (exit 2).
+ */
+async function refuseForeignPortmapChain(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<void> {
+  if (!portmapUsesIptables(req.list)) return;
+  let asked = portmapAsked.get(req);
+  if (!asked) {
+    asked = askPortmapChain(ctx, cache, req);
+    portmapAsked.set(req, asked);
+  }
+  const e = await asked;
+  if (e) throw e;
+}
+
+async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<UsageError | undefined> {
+  const chain = portmapChainName(req.list.name, req.rt.containerId);
+  const unknown: string[] = [];
+  for (const argv of PORTMAP_LISTINGS) {
+    const r = await ctx.exec.run(argv, portmapListingOptions(ctx));
+    const said = judgePortmapListing(r, chain, ctx.timeoutMs);
+    if (said === 'absent') continue;
+    if (said !== 'there') {
+      unknown.push(`\`${argv.join(' ')}\`: ${said}`);
+      continue;
+    }
+    const family = argv[0] === 'ip6tables' ? 'ip6tables' : 'iptables';
+    const e = new UsageError(
+      `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}, jumped to from ${PORTMAP_TOP_CHAIN}), exists already: another attachment of network ${req.list.name} in ${req.describe} made it, recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
+    );
+    e.next = `find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir; \`${family} -t nat -S ${PORTMAP_TOP_CHAIN}\`${onNode(ctx.exec)} shows the rule's "dnat name" and "id") and detach it first, or attach a config whose "name" is another network's`;
+    return e;
+  }
+  ctx.debug?.(unknown.length === PORTMAP_LISTINGS.length
+    ? `could not tell whether portmap's chain ${chain} of network ${req.list.name} is on the node (${unknown.join('; ')}): not refused for it`
+    : `portmap's chain ${chain} of network ${req.list.name} is not on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
+  return undefined;
+}
+
+/**
  * Declare what an attach (with `list`) or a detach (`forDetach`) or check of ifname will read, so that an executor
  * that reaches its node by commands fetches it with the round trip it makes next (the sandbox look-up): the cache
  * entries of ifname, the executables of the CNI path, (attach) each plugin's VERSION answer, and (attach of a chain
  * with a plugin of KEYED_BY_NETWORK_AND_CONTAINER, every detach) the names of the cache's records, which tell whether
- * the network is recorded in the sandbox under another ifname. Nothing happens on other executors.
+ * the network is recorded in the sandbox under another ifname, and the node's state of such a plugin that another
+ * cache dir or tool made (bandwidth's ifb device: the node's interface names; portmap's chain, when it gets port
+ * mappings with `capabilityArgs` — may get, without them —: the listings of PORTMAP_TOP_CHAIN). Nothing happens on
+ * other executors.
  */
-export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList, forDetach = false): void {
+export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList, forDetach = false, capabilityArgs?: JsonObject): void {
   if (!isBatching(ctx.exec)) return;
   const types = [...new Set(list?.plugins.map((p) => p.type) ?? [])];
   const candidates = (t: string) => ctx.cniPath.map((d) => `${d.replace(/\/+$/, '')}/${t}`);
@@ -366,6 +492,13 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   if ((list && keyedPlugins(list).length > 0) || forDetach) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
   // the node's interface names, for bandwidth's ifb device of the network made by an attachment this cache lacks
   if (list && keyedPlugins(list).includes('bandwidth')) ctx.exec.readAhead({ nameDirs: [NODE_LINKS] });
+  // the jumps to portmap's chains, for its chain of the network made by an attachment this cache lacks (a process of
+  // iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
+  if (list && portmapMaps(list, capabilityArgs) && portmapUsesIptables(list)) {
+    const dirs = (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));
+    const opts = portmapListingOptions(ctx);
+    ctx.exec.readAhead({ runs: PORTMAP_LISTINGS.map((argv) => ({ candidates: dirs.map((d) => `${d}/${argv[0]}`), opts, argv })) });
+  }
 }
 
 /**
@@ -526,7 +659,7 @@ export function attachLeft(e: unknown): LeftByStop | undefined {
  */
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
   await refusing(async () => checkCapabilities(req.list, req.rt.capabilityArgs));
-  readAhead(ctx, cache, req.rt.ifname, req.list);
+  readAhead(ctx, cache, req.rt.ifname, req.list, false, req.rt.capabilityArgs);
   return optimistically(ctx, cache, (c, k) => attachOnce(c, k, req));
 }
 
@@ -968,7 +1101,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     const by = req.by ?? 'cni-detach';
     // the network under other ifnames in the sandbox, whose share of a keyed plugin's node state this DEL removes too
     // (read-only, from the names the look-up brought: readAhead forDetach); cni-gc frees a gone sandbox's all alike
-    const keyed = list && resolved && by === 'cni-detach' && !f.unreadable ? keyedPlugins(list) : [];
+    const keyed = list && resolved && by === 'cni-detach' && !f.unreadable ? keyedOnDel(list, rt.capabilityArgs) : [];
     const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list!.name, rt.containerId, req.ifname) : [];
     let removing = false;
     // the DELs of its chain that finished, and (forced) which one failed: undefined while none ran (forcedRemains)
@@ -1195,7 +1328,7 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
     };
     await waitFor(list);
     // as detachOnce: what its DEL would remove of the network's other attachments in the sandbox
-    const keyed = (req.by ?? 'cni-detach') === 'cni-detach' && !f.unreadable ? keyedPlugins(list) : [];
+    const keyed = (req.by ?? 'cni-detach') === 'cni-detach' && !f.unreadable ? keyedOnDel(list, rt.capabilityArgs) : [];
     const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list.name, rt.containerId, req.ifname) : [];
     if (sharing.length > 0) ctx.note(sharedStateNote(list.name, req.ifname, req.describe, { ifnames: sharing, plugins: keyed }, true));
     runs.push(...planRecordedRuns(ctx, resolved, rt, 'DEL', f.unreadable ? undefined : cachedPrev(list, f.entry, ctx.note)));

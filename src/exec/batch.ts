@@ -4,7 +4,8 @@
  * so the file steps of the engine (lock, look-ups, intent, cache write, unlock) ride on the commands it runs anyway.
  *
  *  - Read-ahead: the engine declares what it will read (readAhead): the cache entries of an interface name, the
- *    executables in the CNI_PATH directories, the VERSION answers of its plugins, the owners and modes that say whether
+ *    executables in the CNI_PATH directories, the VERSION answers of its plugins (and other read-only commands: the
+ *    iptables listings of portmap's chains), the owners and modes that say whether
  *    a CNI path a record named may be trusted (exec/trust.ts). Nothing is sent for it: it rides on
  *    the next command this executor runs (the sandbox look-up), and the reads are then answered from that snapshot.
  *  - Write-behind: writes, removals and lock releases are queued and run, in order, before the next command, in the
@@ -41,8 +42,13 @@ export interface ReadAhead {
   nameDirs?: string[];
   /** Directories whose executable regular files will be asked about (isExecutable). */
   executableDirs?: string[];
-  /** Read-only commands whose answers will be asked: the first of `candidates` that is an executable file, run with opts. */
-  runs?: { candidates: string[]; opts: RunOptions }[];
+  /**
+   * Read-only commands whose answers will be asked: the first of `candidates` that is an executable file, run with opts.
+   * With `argv`, the command as the engine will run it — argv[0] a name that `candidates` are the places of on the
+   * node's PATH, then its arguments — answered to a run() of exactly argv and opts (a name in none of them: exit 127,
+   * as sh answers); without it, the engine runs the candidate found, with no arguments (a plugin's VERSION).
+   */
+  runs?: { candidates: string[]; opts: RunOptions; argv?: string[] }[];
   /** Plugin directories whose trust will be asked (untrustedPluginDirs, exec/trust.ts), all at once. */
   trustDirs?: string[];
 }
@@ -79,7 +85,7 @@ type Step =
   | { kind: 'names'; dir: string }
   | { kind: 'executables'; dir: string }
   | { kind: 'trust'; dirs: string[] }
-  | { kind: 'firstRun'; candidates: string[]; opts: RunOptions; key: (path: string) => string };
+  | { kind: 'firstRun'; candidates: string[]; opts: RunOptions; key: (path: string) => string; argv?: string[] };
 
 /** Steps are sent in one round trip only while their arguments stay small (a URL carries pods/exec's command). */
 const MAX_INLINE = 48 * 1024;
@@ -130,8 +136,9 @@ function stepShell(s: Step, arg: (v: string) => string): string {
       const limit = s.opts.timeoutMs !== undefined ? nodeTimeout(s.opts.timeoutMs) : undefined;
       const secs = limit ? `timeout -s KILL ${limit.duration} ` : '';
       const cands = s.candidates.map(arg).join(' ');
+      const args = (s.argv ?? []).slice(1).map((a) => ` ${arg(a)}`).join('');
       // never fails the round trip: the answer (exit code, path, output) is kept for the engine to judge
-      return `${limit?.setup ?? ''}for c in ${cands}; do if [ -f "$c" ] && [ -x "$c" ]; then printf '%s' ${arg(s.opts.stdin ?? '')} | env -i ${env} ${secs}"$c" > "$t/p"; printf '%s %s\\n' $? "$c"; cat "$t/p"; exit 0; fi; done; exit 0`;
+      return `${limit?.setup ?? ''}for c in ${cands}; do if [ -f "$c" ] && [ -x "$c" ]; then printf '%s' ${arg(s.opts.stdin ?? '')} | env -i ${env} ${secs}"$c"${args} > "$t/p"; printf '%s %s\\n' $? "$c"; cat "$t/p"; exit 0; fi; done; exit 0`;
     }
   }
 }
@@ -164,12 +171,12 @@ export function buildScript(steps: Step[]): Built {
   lines.push(creates.map((i) => `c${i}=`).join('; ') || ':');
   lines.push(`undo() { ${creates.map((i) => `[ -z "$c${i}" ] || rm -f "$c${i}";`).join(' ')} :; }`);
   // which positional parameters each step uses, as a comment: for reading a round trip in a trace (and for fakes)
-  const meta: { k: Step['kind']; a: number[]; n?: number }[] = [];
+  const meta: { k: Step['kind']; a: number[]; n?: number; x?: number }[] = [];
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
     const first = args.length + 1;
     const shell = stepShell(s, arg);
-    meta.push({ k: s.kind, a: Array.from({ length: args.length + 1 - first }, (_, j) => first + j), ...(s.kind === 'firstRun' ? { n: s.candidates.length } : {}) });
+    meta.push({ k: s.kind, a: Array.from({ length: args.length + 1 - first }, (_, j) => first + j), ...(s.kind === 'firstRun' ? { n: s.candidates.length, ...(s.argv && s.argv.length > 1 ? { x: s.argv.length - 1 } : {}) } : {}) });
     // removals in a row (an intent, then a lock) are one rm, a process fewer each: the frame of the first says how it
     // went (its stderr names the file that could not be removed), and once it succeeded the others' frames say so too
     const more: number[] = [];
@@ -329,7 +336,9 @@ export class BatchingExecutor implements Executor, Batching {
       add(`t\0${dirs.join('\0')}`, { kind: 'trust', dirs });
     }
     for (const run of r.runs ?? []) {
-      add(`run\0${canonical(run.candidates.join('\0'), run.opts)}`, { kind: 'firstRun', candidates: run.candidates, opts: run.opts, key: (p) => canonical(p, run.opts) });
+      const argv = run.argv;
+      if (argv) add(`argv\0${canonical(argv.join('\0'), run.opts)}\0${run.candidates.join('\0')}`, { kind: 'firstRun', candidates: run.candidates, opts: run.opts, key: () => canonical(argv.join('\0'), run.opts), argv });
+      else add(`run\0${canonical(run.candidates.join('\0'), run.opts)}`, { kind: 'firstRun', candidates: run.candidates, opts: run.opts, key: (p) => canonical(p, run.opts) });
     }
   }
 
@@ -371,6 +380,11 @@ export class BatchingExecutor implements Executor, Batching {
       const o = outcomes.find((x) => x.index === i);
       if (!o) continue;
       const nl = o.stdout.indexOf('\n');
+      if (nl < 0 && s.argv) {
+        // a name in none of its places on the node's PATH: as sh answers a command it does not find
+        this.answers.set(s.key(''), { code: 127, stdout: '', stderr: `${s.argv[0]}: not found`, timedOut: false });
+        continue;
+      }
       if (nl < 0) continue; // no candidate: the engine's own look-up says so
       const head = o.stdout.slice(0, nl);
       const code = Number(head.slice(0, head.indexOf(' ')));
@@ -414,8 +428,9 @@ export class BatchingExecutor implements Executor, Batching {
 
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     const [file] = argv;
-    if (argv.length === 1 && file) {
-      const key = canonical(file, opts);
+    if (file) {
+      // a plugin's run (argv its path alone) or a named command with its arguments (ReadAhead.runs argv)
+      const key = canonical(argv.join('\0'), opts);
       const known = this.answers.get(key);
       if (known) {
         this.answers.delete(key);

@@ -194,7 +194,7 @@ export class FakeExecutor implements Executor {
    * on this fake's files and plugins; then the command, as `exec "$@"` would run it. Framed as the real script frames.
    */
   private runSteps(argv: string[], stdin: string, env: Record<string, string>): Partial<RunResult> | Promise<Partial<RunResult>> {
-    const meta = JSON.parse(argv[2]!.split('\n')[0]!.slice('# cni-attach-steps '.length)) as { k: string; a: number[]; n?: number }[];
+    const meta = JSON.parse(argv[2]!.split('\n')[0]!.slice('# cni-attach-steps '.length)) as { k: string; a: number[]; n?: number; x?: number }[];
     const args = argv.slice(4);
     const at = (i: number) => args[i - 1]!;
     const mark = args[0]!;
@@ -218,13 +218,15 @@ export class FakeExecutor implements Executor {
         case 'trust': return { code: 0, stdout: trustOutput(this.trustFacts(m.a.map(at))) };
         case 'executables': return { code: 0, stdout: [...this.plugins.keys()].filter((p) => p.startsWith(`${a}/`)).map((p) => `${p.slice(a!.length + 1)}\n`).join('') };
         case 'firstRun': {
+          // env, candidates, the command's arguments (x of them: ReadAhead.runs argv), stdin
           const vals = m.a.map(at);
-          const envList = vals.slice(0, vals.length - m.n! - 1);
+          const envList = vals.slice(0, vals.length - m.n! - (m.x ?? 0) - 1);
           const cands = vals.slice(envList.length, envList.length + m.n!);
+          const rest = vals.slice(envList.length + m.n!, vals.length - 1);
           const path = cands.find((x) => this.plugins.has(x));
           if (!path) return { code: 0 };
           const env = Object.fromEntries(envList.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-          const r = await this.run([path], { env, stdin: vals[vals.length - 1]! });
+          const r = await this.run([path, ...rest], { env, stdin: vals[vals.length - 1]! });
           return { code: 0, stdout: `${r.code} ${path}\n${r.stdout}`, stderr: r.stderr };
         }
         default: throw new Error(`fake shell: unknown step ${m.k}`);

@@ -3,12 +3,14 @@
  * rolled back completely. 198.18.4.0/24.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCleanError, expectOk, runCli, show } from '../helpers/cli.js';
 import { bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { leases } from '../helpers/ipam.js';
 import { attachmentFiles, deleteLink, filesUnder, useLab } from '../helpers/lab.js';
+import { must } from '../helpers/sh.js';
 import { containerIdOf, getLink, linkExists, links, netnsPath, qdiscs } from '../helpers/net.js';
 
 const lab = useLab('cl');
@@ -197,5 +199,73 @@ describe('one network twice in one sandbox, with a plugin that keys its state by
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth2')));
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));
     expect(await leases(ws.dataDir)).toEqual([]);
+  });
+});
+
+describe('portmap (the real plugin) through two cache dirs, the node a network namespace of the test', () => {
+  /**
+   * The CLI runs under `ip netns exec <node>` — a namespace this test made, standing for the node: the bridge, the host
+   * veths and every iptables rule portmap writes are in it (this host's own nat table is never read or written), and
+   * go with it at the end whatever happens. The pod is another namespace. The network's portmap gets a port mapping
+   * from its own config (runtimeConfig: the tool has no flag for it; without mappings portmap makes no chain).
+   */
+  async function mappedWorld() {
+    const ws = await lab.workspace();
+    const node = await lab.netns();
+    const ns = await lab.netns();
+    const net = lab.name('k');
+    const cid = containerIdOf(netnsPath(ns));
+    const chain = `CNI-DN-${createHash('sha512').update(net + cid).digest('hex')}`.slice(0, 28);
+    const portmap = { type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } };
+    const conf = await writeConf(ws.dir, 'mapped.conflist', conflist(net, [bridgePlugin(lab.name('b'), SUBNET, ws.dataDir), portmap]));
+    const onNode = { prefix: ['ip', 'netns', 'exec', node] };
+    const nat = async () => must(['ip', 'netns', 'exec', node, 'iptables', '-w', '-t', 'nat', '-S']);
+    return { ws, node, ns, net, cid, chain, conf, onNode, nat };
+  }
+
+  it('refuses an attach of the network recorded only in another cache dir when portmap\'s chain of it is on the node (before: its ADD took that chain, and a DEL of either removed both\'s rules); the dry run too; nothing is written, the first\'s rules stay', async () => {
+    const { ws, ns, net, chain, conf, onNode, nat } = await mappedWorld();
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf), onNode));
+    const rules = await nat();
+    expect(rules).toContain(`-N ${chain}\n`);
+    expect(rules).toMatch(new RegExp(`^-A CNI-HOSTPORT-DNAT .* -j ${chain}$`, 'm'));
+    const leased = await leases(ws.dataDir);
+    const other = join(ws.dir, 'other-cache');
+    for (const dry of [['--dry-run'], []]) {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth2', conf), '--cache-dir', other, ...dry], onNode);
+      const line = expectCleanError(r, 2, new RegExp(`network ${net}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} \\(table nat of iptables, jumped to from CNI-HOSTPORT-DNAT\\), exists already: another attachment of network ${net} in netns ${netnsPath(ns)} made it, recorded in another cache dir than ${other} or made by another tool; attaching it as eth2 would collide with it, and a DEL of either would remove the other's \\(nothing was changed\\)`));
+      expect(line, show(r)).not.toMatch(/rolled back/);
+      expect(r.stderr, show(r)).toMatch(/cni-list -A -o wide/);
+      expect(await nat(), show(r)).toBe(rules);
+      expect(await linkExists('eth2', ns)).toBe(false);
+      expect(await leases(ws.dataDir)).toEqual(leased);
+      expect(await attachmentFiles(other)).toEqual([]);
+    }
+    // the same network under another name has a chain of its own: attached in that cache dir, and -v says the node
+    // was asked
+    const renamed = await writeConf(ws.dir, 'renamed.conflist', conflist(`${net}b`, JSON.parse(await readFile(conf, 'utf8')).plugins as Record<string, unknown>[]));
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth2', renamed), '--cache-dir', other, '-v'], onNode);
+    expectOk(r);
+    expect(r.stderr, show(r)).toMatch(new RegExp(`portmap's chain CNI-DN-[0-9a-f]{21} of network ${net}b is not on the node`));
+    expectOk(await runCli('detach', [...lab.args(ws, ns, 'eth2'), '--cache-dir', other], onNode));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1'), onNode));
+    expect(await nat()).not.toMatch(/CNI-DN-/);
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
+  it('without iptables on the node\'s PATH the attach is not refused, and -v says it could not tell', async () => {
+    const { ws, ns, net, chain, conf, onNode } = await mappedWorld();
+    // PATH without iptables (/usr/sbin here): not refused for the chain; portmap itself then fails its ADD (it execs
+    // iptables), and its rollback's DEL too ("neither iptables nor ip6tables usable"): the attempt stays recorded
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf), '-v'], { ...onNode, env: { PATH: '/usr/bin:/bin' } });
+    expect(r.exitCode, show(r)).toBe(1);
+    expect(r.stderr, show(r)).toContain(`debug: could not tell whether portmap's chain ${chain} of network ${net} is on the node (\`iptables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins; \`ip6tables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins): not refused for it`);
+    expect(r.stderr, show(r)).not.toMatch(/exists already/);
+    expect(r.stderr, show(r)).toMatch(/error: plugin portmap failed on ADD .*failed to open iptables/);
+    // with iptables on the PATH again its DEL runs: nothing left
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1'), onNode));
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
 });

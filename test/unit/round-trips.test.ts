@@ -6,6 +6,7 @@
  * command standing for it, which the read-ahead rides on). Also: what is left on the node, and that the optimistic
  * steps fall back to the step-by-step answers (busy, already taken) when someone was first.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { withPrelude } from '../../src/exec/node-session.js';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attach, check, detach, KEYED_BY_NETWORK_AND_CONTAINER, planRecorded, readAhead, sharedStateNote } from '../../src/cni/attach.js';
+import { attach, check, detach, KEYED_BY_NETWORK_AND_CONTAINER, planAttach, planRecorded, portmapChainName, readAhead, sharedStateNote } from '../../src/cni/attach.js';
 import { ResultCache, deletingPath, intentPath, lockPath, networkLockPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
@@ -28,6 +29,11 @@ import { fakeOwner } from '../fakes/executor.js';
 class CountingNode extends ShellExecutor {
   readonly where = 'counting node';
   readonly commands: string[][] = [];
+  /** The node's PATH when it is not NODE_PATH (a node whose iptables is a fake: never this host's own). */
+  path?: string;
+  override baseEnv(): Record<string, string> {
+    return this.path ? { PATH: this.path } : super.baseEnv();
+  }
   /** When it answers true after a command ran, the node is lost before its answer came back (UnreachableError). */
   lostAfter?: () => boolean;
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -51,8 +57,45 @@ const CID = 'sandbox0123456789';
 /** The round trips of a detach of a 2-plugin chain on a node, as measured before DEL marks (the look-up, then the lock and first DEL, the second DEL, the removals and unlock). */
 const TRIPS_DETACH_2 = 4;
 
+/** A portmap plugin object's port mappings in its own config (runtimeConfig: the tool has no flag for them). */
+const MAPPED = { capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } };
+
+/** portmap's DNAT chain of network net in sandbox CID (plugins/meta/portmap genDnatChain), computed here on its own. */
+const PM_CHAIN = `CNI-DN-${createHash('sha512').update(`net${CID}`).digest('hex')}`.slice(0, 28);
+
+/**
+ * The node's iptables and ip6tables as fakes (the node's PATH: a directory of them, then /usr/bin:/bin, where this
+ * host has no iptables: this host's own nat table is never read): each logs its arguments and answers as `mode` says —
+ * 'v4' / 'v6': CNI-HOSTPORT-DNAT jumps to PM_CHAIN in iptables / ip6tables only (the other: iptables-nft 1.8.9's
+ * answer for a chain that is not there); 'absent': the top chain jumps to another container's chain only; 'missing':
+ * no iptables at all; 'error': both fail (exit 4, not root).
+ */
+async function fakeIptables(w: { node: CountingNode }, mode: 'v4' | 'v6' | 'absent' | 'missing' | 'error', chain = PM_CHAIN): Promise<string> {
+  const fakes = join(dir, 'node-sbin');
+  await mkdir(fakes, { recursive: true });
+  for (const d of ['/usr/bin', '/bin']) for (const t of ['iptables', 'ip6tables']) expect(existsSync(join(d, t)), `${d}/${t} on this host`).toBe(false);
+  const log = join(dir, 'iptables.log');
+  const jump = (chain: string) => ({ code: 0, out: `-N CNI-HOSTPORT-DNAT\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"net\\" id: \\"x\\"" -m multiport --dports 18080 -j ${chain}\n`, err: '' });
+  const answer = (tool: string) => {
+    if (mode === 'error') return { code: 4, out: '', err: `${tool} v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)\n` };
+    if (mode === 'absent') return jump('CNI-DN-0123456789abcdef01234');
+    if ((mode === 'v4') === (tool === 'iptables')) return jump(chain);
+    return { code: 1, out: '', err: `${tool} v1.8.9 (nf_tables): chain \`CNI-HOSTPORT-DNAT' in table \`nat' is incompatible, use 'nft' tool.\n` };
+  };
+  if (mode !== 'missing') {
+    for (const tool of ['iptables', 'ip6tables']) {
+      const a = answer(tool);
+      await writeFile(join(fakes, `${tool}.out`), a.out);
+      await writeFile(join(fakes, `${tool}.err`), a.err);
+      await writeFile(join(fakes, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\ncat '${join(fakes, `${tool}.out`)}'; cat '${join(fakes, `${tool}.err`)}' >&2; exit ${a.code}\n`, { mode: 0o755 });
+    }
+  }
+  w.node.path = `${fakes}:/usr/bin:/bin`;
+  return log;
+}
+
 /** Plugins that print a result on ADD; "first" checks that the intent was written before it ran. */
-async function world(plugins: string[], o: { cniVersion?: string; status?: string; del?: string } = {}) {
+async function world(plugins: string[], o: { cniVersion?: string; status?: string; del?: string; extra?: Record<string, Record<string, unknown>> } = {}) {
   const bin = join(dir, 'bin');
   const cacheDir = join(dir, 'cache');
   await mkdir(bin, { recursive: true });
@@ -66,14 +109,15 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
   const cniVersion = o.cniVersion ?? '1.0.0';
   const conf = plugins.length === 1
     ? { cniVersion, name: 'net', type: plugins[0] }
-    : { cniVersion, name: 'net', plugins: plugins.map((type) => ({ type })) };
+    : { cniVersion, name: 'net', plugins: plugins.map((type) => ({ type, ...o.extra?.[type] })) };
   const list = parseNetworkConfig(JSON.stringify(conf), 'test');
   const node = new CountingNode();
-  /** What the engine noted (ChainContext.note), in order. */
+  /** What the engine noted (ChainContext.note), in order; and its -v lines (ChainContext.debug). */
   const notes: string[] = [];
+  const debugs: string[] = [];
   const session = () => {
     const exec = new BatchingExecutor(node);
-    const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: (line) => void notes.push(line) };
+    const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: (line) => void notes.push(line), debug: (line) => void debugs.push(line) };
     return { exec, ctx, cache: new ResultCache(exec, cacheDir, fakeOwner()) };
   };
   const rt = { containerId: CID, netns: '/proc/1/ns/net', ifname: 'net1', cniArgs: [] as [string, string][], capabilityArgs: {} };
@@ -83,7 +127,7 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
   const attachOnNode = async () => {
     const s = session();
     const before = node.commands.length;
-    readAhead(s.ctx, s.cache, 'net1', list);
+    readAhead(s.ctx, s.cache, 'net1', list, false, req.rt.capabilityArgs);
     await s.exec.run(['true']); // the sandbox look-up
     const done = await attach(s.ctx, s.cache, req);
     return { done, trips: node.commands.length - before };
@@ -117,7 +161,7 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
     await writeFile(intent, JSON.stringify({ kind: 'cniCacheV1', containerId: CID, config: Buffer.from(list.bytes).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net' }));
     await writeFile(lockPath(cacheDir, CID, 'net1'), 'other-host 77 1\n');
   };
-  return { node, cacheDir, list, session, req, left, notes, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
+  return { node, bin, cacheDir, list, session, req, left, notes, debugs, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
 }
 
 describe('node round trips (exec/batch.ts)', () => {
@@ -165,7 +209,9 @@ describe('node round trips (exec/batch.ts)', () => {
     ['bandwidth', 'its ifb device on the node, bwp…'],
     ['portmap', 'its iptables chain on the node, CNI-DN-…'],
   ])('a detach of one of two attachments of a network in a sandbox, whose chain holds %s (a pair an earlier version or another tool made): its DEL runs, a note names what it removed of the other, whose record stays; the names rode on the look-up (still 2 + plugins)', async (keyed, what) => {
-    const w = await world(['first', keyed]);
+    // (portmap with port mappings: without them its DEL removes nothing — the next test)
+    const w = await world(['first', keyed], keyed === 'portmap' ? { extra: { portmap: MAPPED } } : {});
+    if (keyed === 'portmap') await fakeIptables(w, 'absent');
     await w.attachOnNode();
     // the pair as another tool leaves it in the same cache: the same network's record under net2 (libcni's file name)
     const results = join(w.cacheDir, 'results');
@@ -178,6 +224,30 @@ describe('node round trips (exec/batch.ts)', () => {
     expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter((l) => l.startsWith('DEL'))).toEqual([`DEL ${keyed}`, 'DEL first']);
     expect(await w.left('results')).toEqual([`net-${CID}-net2`]);
     expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('a detach of one of two attachments of a network whose chain holds portmap WITHOUT port mappings: no note, in the dry run either (portmap\'s DEL returns before any iptables when its runtimeConfig has no portMappings: it removed nothing of the other\'s); with mappings given by capabilityArgs the note is made', async () => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: { capabilities: { portMappings: true } } } });
+    await w.attachOnNode();
+    const results = join(w.cacheDir, 'results');
+    const net1 = JSON.parse(await readFile(join(results, `net-${CID}-net1`), 'utf8')) as { ifName: string };
+    await writeFile(join(results, `net-${CID}-net2`), JSON.stringify({ ...net1, ifName: 'net2' }));
+    const s = w.session();
+    await planRecorded(s.ctx, s.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1' }, 'DEL');
+    expect(w.notes).toEqual([]);
+    // the same record had its mappings from capabilityArgs (as libcni records them): its DEL would remove the chain
+    await writeFile(join(results, `net-${CID}-net1`), JSON.stringify({ ...net1, capabilityArgs: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } }));
+    const s2 = w.session();
+    await planRecorded(s2.ctx, s2.cache, { containerId: CID, ifname: 'net1', describe: 'pod shop/web-1' }, 'DEL');
+    expect(w.notes).toEqual([expect.stringMatching(/^network net is also recorded in pod shop\/web-1 as net2, and its plugin portmap .* the DEL of net1 would remove what there was of it/)]);
+    w.notes.length = 0;
+    await writeFile(join(results, `net-${CID}-net1`), JSON.stringify(net1));
+    const d = await w.detachOnNode();
+    expect(d.trips).toBeLessThanOrEqual(2 + 2);
+    expect(d.done).toEqual([expect.objectContaining({ network: 'net' })]);
+    expect(d.done[0]!.sharedWith).toBeUndefined();
+    expect(w.notes).toEqual([]);
+    expect(await w.left('results')).toEqual([`net-${CID}-net2`]);
   });
 
   it('the note names every other ifname and every keyed plugin of the chain (sharedStateNote), in a dry run\'s words too', () => {
@@ -370,10 +440,77 @@ describe('node round trips (exec/batch.ts)', () => {
   });
 });
 
+describe('portmap\'s chain of the network on the node while this cache records nothing of it (another --cache-dir, another tool): asked of iptables on the node with the look-up', () => {
+  const LISTINGS = ['iptables -w -t nat -S CNI-HOSTPORT-DNAT', 'ip6tables -w -t nat -S CNI-HOSTPORT-DNAT'];
+  const refusal = (family: string) =>
+    `network net's plugin portmap names its iptables chain on the node by network and container only, and that chain, ${PM_CHAIN} (table nat of ${family}, jumped to from CNI-HOSTPORT-DNAT), exists already: another attachment of network net in pod shop/web-1 made it, recorded in another cache dir than ${join(dir, 'cache')} or made by another tool; attaching it as net1 would collide with it, and a DEL of either would remove the other's (nothing was changed)`;
+
+  it('the chain name is portmap\'s (CNI-DN- + sha512 of network name and container id, 28 bytes)', () => {
+    expect(portmapChainName('net', CID)).toBe(PM_CHAIN);
+    // containernetworking/plugins 1.1.1 made this one for network pmnet in the netns /var/run/netns/h28aman4184p (run here)
+    expect(portmapChainName('pmnet', 'cnitool-e0b12b7a4a85e22539a0')).toBe('CNI-DN-130585e3249fdac1b556f');
+  });
+
+  it.each([['v4', 'iptables'], ['v6', 'ip6tables']] as const)('its chain there (%s): the attach and its dry run are refused after the look-up alone (both listings rode on it), before any ADD; nothing is left', async (mode, family) => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
+    const log = await fakeIptables(w, mode);
+    for (const dry of [true, false]) {
+      const s = w.session();
+      const before = w.node.commands.length;
+      readAhead(s.ctx, s.cache, 'net1', w.list, false, w.req.rt.capabilityArgs);
+      await s.exec.run(['true']); // the sandbox look-up
+      const e = await (dry ? planAttach(s.ctx, s.cache, w.req) : attach(s.ctx, s.cache, w.req)).catch((x: unknown) => x);
+      expect(e, String(e)).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toBe(refusal(family));
+      expect((e as UsageError).next).toBe(`find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir; \`${family} -t nat -S CNI-HOSTPORT-DNAT\` shows the rule's "dnat name" and "id") and detach it first, or attach a config whose "name" is another network's`);
+      expect(w.node.commands.length - before, dry ? 'dry run' : 'attach').toBe(1);
+    }
+    expect(existsSync(join(dir, 'calls'))).toBe(false); // no plugin's ADD ran
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([...LISTINGS, ...LISTINGS]);
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it.each([
+    ['absent', `portmap's chain ${PM_CHAIN} of network net is not on the node`],
+    ['missing', `could not tell whether portmap's chain ${PM_CHAIN} of network net is on the node (\`iptables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins; \`ip6tables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins): not refused for it`],
+    ['error', `could not tell whether portmap's chain ${PM_CHAIN} of network net is on the node (\`iptables -w -t nat -S CNI-HOSTPORT-DNAT\`: exit 4: iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root); \`ip6tables -w -t nat -S CNI-HOSTPORT-DNAT\`: exit 4: ip6tables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)): not refused for it`],
+  ] as const)('its chain not there, or iptables not there or failing (%s): attached in at most 2 + 2 round trips, and -v says what was found', async (mode, said) => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
+    await fakeIptables(w, mode);
+    const a = await w.attachOnNode();
+    expect(a.done.already).toBe(false);
+    expect(a.trips).toBeLessThanOrEqual(2 + 2);
+    expect(w.debugs.filter((l) => l.includes('portmap'))).toEqual([said]);
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('a portmap that gets no port mappings (none in its config, none given) is not asked about: no iptables runs, even with the chain there (its ADD and DEL touch no iptables then); given by capabilityArgs to a plugin that declares them, it is asked and refused', async () => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: { capabilities: { portMappings: true } } } });
+    const log = await fakeIptables(w, 'v4');
+    const a = await w.attachOnNode();
+    expect(a.done.already).toBe(false);
+    expect(a.trips).toBeLessThanOrEqual(2 + 2);
+    expect(existsSync(log)).toBe(false);
+    await w.detachOnNode();
+    const req = { ...w.req, rt: { ...w.req.rt, capabilityArgs: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] } } };
+    const s = w.session();
+    const before = w.node.commands.length;
+    readAhead(s.ctx, s.cache, 'net1', w.list, false, req.rt.capabilityArgs);
+    await s.exec.run(['true']);
+    const e = await attach(s.ctx, s.cache, req).catch((x: unknown) => x);
+    expect((e as Error).message).toBe(refusal('iptables'));
+    expect(w.node.commands.length - before).toBe(1);
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(LISTINGS);
+  });
+});
+
 describe('a batch on one node: one look-up, then each pod a fork of its snapshot (exec/batch.ts fork)', () => {
   /** Plugins that record their ADD per container id and print a result. */
-  async function batchWorld(plugins: string[]) {
-    const w = await world(plugins);
+  async function batchWorld(plugins: string[], o: Parameters<typeof world>[1] = {}) {
+    const w = await world(plugins, o);
     const bin = join(dir, 'bin');
     for (const name of plugins) {
       await fakePlugin(bin, name, {
@@ -417,6 +554,20 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
       expect(await w.left('cni-attach/locks')).toEqual([]);
     });
   }
+
+  it('first + portmap with port mappings, 4 pods at once, portmap\'s chain of the network in one of them on the node (another cache dir\'s): the listings of iptables and ip6tables ran once, with the node\'s look-up, for all four; that pod is refused with no round trip, the others attach in 1 + 2 each', async () => {
+    const w = await batchWorld(['first', 'portmap'], { extra: { portmap: MAPPED } });
+    const log = await fakeIptables(w, 'v4', portmapChainName('net', 'sb-c'));
+    const snapshot = await w.lookUp();
+    expect(w.node.commands).toHaveLength(1);
+    const done = await Promise.all(cids.map((c) => w.attachPod(snapshot, c).catch((e: unknown) => e)));
+    expect(done.map((d) => (d instanceof Error ? d.constructor.name : 'attached'))).toEqual(['attached', 'attached', 'UsageError', 'attached']);
+    expect((done[2] as Error).message).toMatch(/^network net's plugin portmap names its iptables chain on the node by network and container only, and that chain, CNI-DN-[0-9a-f]{21} \(table nat of iptables, jumped to from CNI-HOSTPORT-DNAT\), exists already/);
+    expect(w.node.commands).toHaveLength(1 + 3 * (1 + 2));
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['iptables -w -t nat -S CNI-HOSTPORT-DNAT', 'ip6tables -w -t nat -S CNI-HOSTPORT-DNAT']);
+    expect(await w.left('results')).toEqual(['sb-a', 'sb-b', 'sb-d'].map((c) => `net-${c}-net1`));
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
 
   it.each(['bandwidth', 'portmap'])('two attaches of one network under two ifnames in one sandbox at one moment, its chain holding %s, both judged from one look-up that saw neither: one attaches, the other is busy or refused — never both ADDs (the network\'s lock in the sandbox, and the names checked again under it)', async (keyed) => {
     const w = await batchWorld(['first', keyed]);
