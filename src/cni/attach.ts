@@ -13,6 +13,7 @@ import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, r
 import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
+import { POD_CNI_ARGS } from './env.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
 import { commandInParens, commandName, type Busy, type Lock } from '../exec/lock.js';
 import { formatDuration } from '../duration.js';
@@ -751,7 +752,7 @@ function cachedPrev(list: NetworkConfigList, e: CacheEntry, note: (s: string) =>
 }
 
 /** The CNI_ARGS a pod attach always carries (kubelet's): kept when given CNI_ARGS replace the rest. */
-const POD_ARGS = new Set(['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+const POD_ARGS = new Set<string>(POD_CNI_ARGS);
 
 /** CNI_ARGS for a DEL or CHECK of entry: the cached ones, or (when given) the given ones plus a pod's own. */
 function argsFor(entry: CacheEntry | undefined, req: DetachRequest): [string, string][] {
