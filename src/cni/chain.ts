@@ -3,7 +3,7 @@
  * failure), DEL in reverse, CHECK in order, STATUS and GC for CNI 1.1, and VERSION negotiation before any of it.
  */
 import { buildPluginConfig, type JsonObject, type NetworkConfigList } from './conf.js';
-import { PluginError, StoppedError, UsageError, signalName } from '../errors.js';
+import { PluginError, StoppedError, UnreachableError, UsageError, signalName } from '../errors.js';
 import type { CniCommand, InvocationArgs } from './env.js';
 import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
@@ -250,6 +250,9 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
       }
       prev = acceptResult(type, raw!, r.list.cniVersion);
     } catch (e) {
+      // a request that never reached the node (UnreachableError.notSent) left nothing of this plugin's ADD, but the
+      // ADDs before it ran: of the chain, nothing ran only when it was the first
+      if (e instanceof UnreachableError && e.notSent && i > 0) e.notSent = false;
       if (!(e instanceof PluginError)) throw e;
       let rollbackError: Error | undefined;
       try {

@@ -450,6 +450,34 @@ describe('the write-ahead record of a pod attach', () => {
     expect(row.reason).toMatch(/failed on node node-1: the connection to its node was lost during the ADD, which may have run;/);
   });
 
+  it('an ADD whose request never reached the node (its pods/exec upgrade answered 404: the agent pod deleted): a plain failure, exit 4, nothing ran, nothing to roll back; no intent on the node, the write-ahead record removed (it was left interrupted, "whether the ADD ran is not known"); one plugin later in the chain: the ones before ran, not known as before', async () => {
+    const refused = () => Object.assign(new ApiStatusError('exec in pod kube-system/cni-attach-agent-x: the API server answered 404 (NotFound) to its WebSocket upgrade: pod kube-system/cni-attach-agent-x no longer exists (the agent pod was deleted): nothing was run in it; running the same command again starts a new agent pod', 404, 'NotFound', 'NotFound'), { notSent: true });
+    const w = world();
+    w.exec.plugins.set('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'VERSION') return { code: 0, stdout: JSON.stringify({ cniVersion: '1.0.0', supportedVersions: ['1.0.0'] }) };
+      if (c.command === 'ADD') throw refused();
+      return {};
+    });
+    expect(await w.cli(attachCommand, attachArgs)).toBe(4);
+    expect(w.stderr()).toMatch(/the agent pod was deleted\): nothing was run in it; running the same command again starts a new agent pod; the ADD did not run \(the request never reached the node\): nothing was changed\n$/);
+    expect(w.stderr()).not.toMatch(/not known|may remain/);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    expect([...w.exec.files.keys()].filter((k) => k.includes(SANDBOX))).toEqual([]); // no result, intent, mark or lock
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(attaching(w.kube)).toEqual([]);
+    expect(w.kube.events.at(-1)!.message).toMatch(/^Add eth1 from net failed before any plugin ADD ran: /);
+
+    // a chain whose second plugin's request never reached the node: the first's ADD ran, and could not be rolled back
+    const two = world({ stdin: JSON.stringify({ cniVersion: '1.0.0', name: 'net', plugins: [{ type: 'bridge' }, { type: 'tuning' }] }) });
+    two.exec.addPlugin('/opt/cni/bin/tuning', (c) => {
+      if (c.command === 'ADD') throw refused();
+      return {};
+    });
+    expect(await two.cli(attachCommand, attachArgs)).toBe(4);
+    expect(two.stderr()).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node/);
+    expect((await listRecords(two.kube, 'kube-system'))[0]).toMatchObject({ interrupted: true });
+  });
+
   it("an event's message names the cache dir the user gave as <cache dir>", async () => {
     const w = world();
     // an unreadable record blocks eth1: its path is in the refusal, on stderr; not in the pod's event
