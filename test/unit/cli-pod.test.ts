@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
+import { listCommand } from '../../src/cli/list.js';
 import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
@@ -927,8 +928,19 @@ describe('cni-check of a pod whose node holds nothing while the cluster still re
 
 describe('cni-check of an interface gone from its sandbox, and its -o json when CHECK fails (tryout: the bridge\'s "Mac doesn\'t match" was said first; -o json printed nothing)', () => {
   const checkArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
-  const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
+  const gone = `error: eth1 in pod shop/web-1 is gone (\`kubectl cni-list web-1 -n shop\` shows it as interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
 
+  it('the cni-list it names works as pasted: the pod, its namespace and the flags the check was given that reach the cluster and the cache (it said `cni-list --node NODE`, which pasted lists the context\'s namespace: "No resources found in default namespace.")', async () => {
+    const w = world();
+    const flags = ['--cache-dir', '/tmp/my cache', '--context', 'kind-x', '--kubeconfig', '/k'];
+    expect(await w.cli(attachCommand, [...attachArgs, ...flags])).toBe(0);
+    w.exec.links.get(NETNS)!.delete('eth1');
+    expect(await w.cli(checkCommand, [...checkArgs, ...flags])).toBe(3);
+    expect(w.stderr()).toContain("eth1 in pod shop/web-1 is gone (`kubectl cni-list web-1 -n shop --kubeconfig /k --context kind-x --cache-dir '/tmp/my cache'` shows it as interface gone)");
+    // pasted, it lists that row so
+    expect(await w.cli(listCommand, ['web-1', '-n', 'shop', '--kubeconfig', '/k', '--context', 'kind-x', '--cache-dir', '/tmp/my cache', '-o', 'json']), w.stderr()).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { ifname: string; state: string }[] }).items).toEqual([expect.objectContaining({ ifname: 'eth1', state: 'interface gone' })]);
+  });
   it('the link deleted in the sandbox: exit 3 in cni-list\'s words, no plugin CHECK run (also --dry-run); -o json/yaml print the failure', async () => {
     const w = world();
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
