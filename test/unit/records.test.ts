@@ -172,7 +172,7 @@ describe('records', () => {
   it('a batch says each of its pods\' notes once, with how many pods it held for (before: the same 403 note once per pod)', async () => {
     const w = manyPods(6);
     w.kube.patchConfigMapData = async () => {
-      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden');
+      throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden', 403, 'Forbidden', 'forbidden');
     };
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
     const notes = w.stderr().split('\n').filter((l) => l.startsWith('note: '));
@@ -180,6 +180,23 @@ describe('records', () => {
     expect(refused).toHaveLength(1);
     expect(notes, w.stderr()).toContain('note: the note "the attachment is not recorded in the cluster (patching configmap kub…" above held for 6 pods');
     expect(w.stderr().match(/^\[\d\/6\] shop\/web-\d: attached eth1/gm)).toHaveLength(6);
+  });
+
+  it('a settle whose request got no answer (--request-timeout: the API frozen) may have been applied: the note says what the record may still say, and names the pod and interface (with --parallel a note of "the record" named neither, and said "it still says attaching" of a PATCH applied later)', async () => {
+    const w = manyPods(3);
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      // the write-ahead lands; the settle's PATCH is applied, but its answer does not come in time
+      if (Object.keys(data).some((k) => !k.startsWith('attaching.') && data[k] !== null)) {
+        await patch(ns, name, data);
+        throw new UnreachableError(`patching configmap ${ns}/${name}: no answer from the API server within 5s`);
+      }
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--parallel', '3'])).toBe(0);
+    const notes = w.stderr().split('\n').filter((l) => l.startsWith('note: the record'));
+    expect(notes.sort()).toEqual([1, 2, 3].map((i) => `note: the record of eth1 in pod shop/web-${i} in the cluster may not have been updated (patching configmap kube-system/cni-attach-node-node-1: no answer from the API server within 5s, and a request that got no answer may still have been applied): it may still say attaching, not attached; cni-list -A shows which, and one still attaching stays so until cni-detach (or cni-gc, once the pod is gone) clears it`));
+    expect(w.stderr()).not.toMatch(/it still says/);
   });
 
   it('a batch detach says the --cni-path its pods\' records name once per path, with how many pods (before: once per pod)', async () => {
@@ -202,8 +219,7 @@ describe('records', () => {
   it('a record that cannot be written is a note; the attach stands (exit 0)', async () => {
     const w = world();
     w.kube.patchConfigMapData = async () => {
-      const { UnreachableError } = await import('../../src/errors.js');
-      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden');
+      throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden', 403, 'Forbidden', 'forbidden');
     };
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
     expect(w.stderr()).toMatch(/note: the attachment is not recorded in the cluster \(.*403: forbidden\); cni-list -A and cni-gc elsewhere will not see it/);
@@ -221,17 +237,17 @@ describe('records', () => {
     };
     const notes: Record<keyof typeof outcomes, Record<Mode, { note: RegExp | undefined; held: string[] }>> = {
       attached: {
-        'landed, then refused': { note: /^note: the record in the cluster could not be updated \(.*500: boom\): it still says attaching, not attached; cni-list -A shows it so until cni-detach \(or cni-gc, once the pod is gone\) clears it$/m, held: ['attaching'] },
+        'landed, then refused': { note: /^note: the record of eth1 in pod shop\/web-1 in the cluster could not be updated \(.*500: boom\): it still says attaching, not attached; cni-list -A shows it so until cni-detach \(or cni-gc, once the pod is gone\) clears it$/m, held: ['attaching'] },
         '403': { note: /^note: the attachment is not recorded in the cluster \(.*403: forbidden\); cni-list -A and cni-gc elsewhere will not see it \(see deploy\/rbac\.yaml\)$/m, held: [] },
         'other error': { note: undefined, held: ['attached'] },
       },
       interrupted: {
-        'landed, then refused': { note: /^note: the record in the cluster could not be updated \(.*500: boom\): it still says attaching, not interrupted;/m, held: ['attaching'] },
+        'landed, then refused': { note: /^note: the record of eth1 in pod shop\/web-1 in the cluster could not be updated \(.*500: boom\): it still says attaching, not interrupted;/m, held: ['attaching'] },
         '403': { note: /^note: the attachment is not recorded in the cluster \(.*403: forbidden\);/m, held: [] },
         'other error': { note: undefined, held: ['interrupted'] },
       },
       nothing: {
-        'landed, then refused': { note: /^note: the record of the attempt could not be removed from the cluster \(.*500: boom\); cni-list -A shows it attaching until cni-gc or cni-detach clears it$/m, held: ['attaching'] },
+        'landed, then refused': { note: /^note: the record of the attempt at eth1 in pod shop\/web-1 could not be removed from the cluster \(.*500: boom\); cni-list -A shows it attaching until cni-gc or cni-detach clears it$/m, held: ['attaching'] },
         '403': { note: /^note: the attempt was not recorded in the cluster \(.*403: forbidden\); nothing of it is left to record \(records need the rights in deploy\/rbac\.yaml\)$/m, held: [] },
         'other error': { note: /^note: the attempt was not recorded in the cluster \(.*ECONNRESET\); nothing of it is left to record/m, held: [] },
       },
