@@ -110,6 +110,12 @@ export class NotFoundError extends CniAttachError {
 /** The cluster, the container runtime or a node cannot be reached (or would not let us in). */
 export class UnreachableError extends CniAttachError {
   readonly kind = 'unreachable';
+  /**
+   * True when the request never reached the node, so nothing of it ran there: a pods/exec whose WebSocket upgrade was
+   * answered with a status instead of 101 (resolve/kube.ts execError: 404, the agent pod deleted; 403; 500 …). Not set
+   * for a request lost after it was sent (a session that ended before it answered): that one may have run.
+   */
+  notSent?: boolean;
 }
 
 /**

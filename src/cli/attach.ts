@@ -137,6 +137,8 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   const w = ahead ? await (afterSignal ? within(ahead.written, AFTER_SIGNAL_MS) : ahead.written) : undefined;
   const pending = w && 'key' in w ? w.key : undefined;
   const refused = w && 'error' in w ? w.error : undefined;
+  // which attachment a note is of: a batch's notes of many pods (--parallel) would otherwise not say
+  const of = `${job.p.ifname} in pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const work = async () => {
     if ('nothing' in outcome) {
       if (pending) await records.removeRecordKeys(job.api!, recordsNamespace(job), node, [pending]);
@@ -153,28 +155,43 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   try {
     await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());
   } catch (e) {
-    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, shown((e as Error).message))}\n`);
+    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, shown((e as Error).message), of, e instanceof ApiStatusError)}\n`);
     return;
   }
   // nothing left, and nothing was recorded because the write-ahead failed: say so once (what is missing from the
   // cluster is only the attempt; its cause will refuse the records of attaches that succeed, too)
-  if ('nothing' in outcome && refused && !afterSignal) job.deps.io.err(`note: ${recordNote(outcome, false, shown(refused.message))}\n`);
+  if ('nothing' in outcome && refused && !afterSignal) job.deps.io.err(`note: ${recordNote(outcome, false, shown(refused.message), of, refused instanceof ApiStatusError)}\n`);
 }
 
 /**
  * The note for a record of an attach that the cluster does not hold as the attach ended, from what it holds instead:
- * `written` — the write-ahead landed (it says attaching); otherwise nothing of this attach is recorded there.
+ * `written` — the write-ahead landed (it says attaching); otherwise nothing of this attach is recorded there. `of`:
+ * the attachment (`eth1 in pod shop/web-1`), named wherever the note is of that attachment's own state (with --parallel a
+ * batch's notes would not say which), not in a refusal every pod meets alike (403: one note for the batch, bulk.ts
+ * batchNotes). `answered`: the failed request was answered with a status (ApiStatusError),
+ * so it was not applied; one that got no answer (--request-timeout, a connection lost) may have been applied after
+ * all, so what the cluster holds is said as what it may hold.
  */
-export function recordNote(outcome: Settled, written: boolean, why: string): string {
+export function recordNote(outcome: Settled, written: boolean, why: string, of: string, answered: boolean): string {
+  const unanswered = answered ? '' : ', and a request that got no answer may still have been applied';
   if ('nothing' in outcome) {
-    return written
-      ? `the record of the attempt could not be removed from the cluster (${why}); cni-list -A shows it attaching until cni-gc or cni-detach clears it`
-      : `the attempt was not recorded in the cluster (${why}); nothing of it is left to record (records need the rights in deploy/rbac.yaml)`;
+    if (written) {
+      return answered
+        ? `the record of the attempt at ${of} could not be removed from the cluster (${why}); cni-list -A shows it attaching until cni-gc or cni-detach clears it`
+        : `the record of the attempt at ${of} may not have been removed from the cluster (${why}${unanswered}); if not, cni-list -A shows it attaching until cni-gc or cni-detach clears it`;
+    }
+    // (a refusal the cluster gives every pod of a batch alike, 403: one note for them all, bulk.ts batchNotes)
+    return `the attempt was not recorded in the cluster (${why}); nothing of it is left to record (records need the rights in deploy/rbac.yaml)`;
   }
   const state = 'attached' in outcome ? 'attached' : 'interrupted';
-  return written
-    ? `the record in the cluster could not be updated (${why}): it still says attaching, not ${state}; cni-list -A shows it so until cni-detach (or cni-gc, once the pod is gone) clears it`
-    : `the attachment is not recorded in the cluster (${why}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)`;
+  if (written) {
+    return answered
+      ? `the record of ${of} in the cluster could not be updated (${why}): it still says attaching, not ${state}; cni-list -A shows it so until cni-detach (or cni-gc, once the pod is gone) clears it`
+      : `the record of ${of} in the cluster may not have been updated (${why}${unanswered}): it may still say attaching, not ${state}; cni-list -A shows which, and one still attaching stays so until cni-detach (or cni-gc, once the pod is gone) clears it`;
+  }
+  return answered
+    ? `the attachment is not recorded in the cluster (${why}); cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)`
+    : `the attachment of ${of} may not be recorded in the cluster (${why}${unanswered}); if not, cni-list -A and cni-gc elsewhere will not see it (see deploy/rbac.yaml)`;
 }
 
 /** Everything one attach needs that does not depend on the target. */

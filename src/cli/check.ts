@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
-import { formatData, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
+import { formatData, listCommandLine, nameLine, printPlan, reachArgs, shellQuote, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
 import { connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, recordsUnreadError, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -24,7 +24,7 @@ const gone = new WeakSet<Error>();
  * the cni-detach that frees its lease — before, the plugin's CHECK answered
  * first with what it checks first (the bridge: "Mac doesn't match", its own MAC having changed with its ports).
  */
-function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string, listing = 'cni-list'): NonNullable<DetachRequest['interfaceGone']> {
+function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string, listing: string): NonNullable<DetachRequest['interfaceGone']> {
   return async (e) => {
     const there = links ? links.includes(e.ifName) : await (await load.netns()).interfaceExists(exec, netns, e.ifName).catch((err: unknown) => {
       if (err instanceof UsageError) return undefined;
@@ -32,7 +32,7 @@ function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: 
     });
     if (there !== false) return undefined;
     const { interfaceGoneReason } = await load.attachmentState();
-    const err = new NotFoundError(`${e.ifName} in ${describe} is gone (${listing}: interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
+    const err = new NotFoundError(`${e.ifName} in ${describe} is gone (\`${listing}\` shows it as interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
     gone.add(err);
     return err;
   };
@@ -120,7 +120,11 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         // its running sandbox: an interface gone from it is said as such, before its CHECK (the links its look-up read)
         if (pod.containerId !== undefined && pod.netns) {
           const sandbox = `the network namespace of sandbox ${pod.containerId.slice(0, 12)}${pod.node && pod.executor ? ` on node ${pod.node}` : ''}`;
-          req.interfaceGone = interfaceGoneCheck(on.ctx.exec, pod.links, pod.netns, sandbox, describe, ways.detach, pod.node && pod.executor ? `cni-list --node ${shellQuote(pod.node)}` : 'cni-list');
+          // the cni-list that shows it, as pasted: the pod in its namespace (a bare cni-list lists the context's
+          // namespace: "No resources found"), the flags that reached the cluster and the cache (the user's own, not a
+          // record's --cni-path), and --node for another node (a bare cni-list judges other nodes by the API alone)
+          const listing = ['kubectl', 'cni-list', pod.name, '-n', pod.namespace, ...(pod.node && pod.executor ? ['--node', pod.node] : []), ...reachArgs(given, true)].map(shellQuote).join(' ');
+          req.interfaceGone = interfaceGoneCheck(on.ctx.exec, pod.links, pod.netns, sandbox, describe, ways.detach, listing);
         }
       } else {
         const target = await resolveNetns(exec, flags.netns!, !flags.dryRun);
@@ -130,7 +134,9 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
           ...common, containerId: target.containerId, netns: target.netnsPath, describe,
           ways: waysOut({ netns: target.netnsPath }, p.ifname, flags),
           ...(sameNetnsAs(target) ? { sameNetns: sameNetnsAs(target)! } : {}),
-          ...(target.gone ? {} : { interfaceGone: interfaceGoneCheck(exec, undefined, target.netnsPath, `netns ${target.netnsPath}`, describe, waysOut({ netns: target.netnsPath }, p.ifname, flags).detach) }),
+          // (a bare namespace's attachment is listed by cni-list -A only, with this --cache-dir; --no-cluster: -A fails
+          // where no cluster is configured, and the row needs none)
+          ...(target.gone ? {} : { interfaceGone: interfaceGoneCheck(exec, undefined, target.netnsPath, `netns ${target.netnsPath}`, describe, waysOut({ netns: target.netnsPath }, p.ifname, flags).detach, ['kubectl', 'cni-list', '-A', '--no-cluster', ...reachArgs(given, false)].map(shellQuote).join(' ')) }),
         };
       }
       // the check and its dry run answer "nothing to CHECK" alike (the engine's refusals are shared: cni/attach.ts recordedFor)

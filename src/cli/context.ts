@@ -2,7 +2,7 @@
 import type { ChainContext } from '../cni/chain.js';
 import { ResultCache, type Found } from '../cni/cache.js';
 import { parseNetworkConfig, type NetworkConfigList } from '../cni/conf.js';
-import { parseCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
+import { parseCniArgs, refuseOwnCniArgs, resolveCniPath, validateIfName } from '../cni/env.js';
 import { UsageError } from '../errors.js';
 import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
@@ -190,7 +190,8 @@ export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepare
   if (flags.ifname === undefined) throw new UsageError('required flag(s) "ifname" not set'); // cobra's words for a required flag
   const ifname = validateIfName(flags.ifname);
   const engine = prepareEngine(flags, exec, deps);
-  const extraArgs = flags.args ? parseCniArgs(flags.args) : [];
+  // before anything is read or written (every command calls this first, the dry run too): a pod target unless --netns
+  const extraArgs = flags.args ? refuseOwnCniArgs(parseCniArgs(flags.args), flags.netns !== undefined ? 'netns' : 'pod') : [];
   const others = new Map<Executor, Pick<Prepared, 'ctx' | 'cache'>>([[exec, engine]]);
   const on = (e: Executor) => {
     let got = others.get(e);

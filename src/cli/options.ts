@@ -337,7 +337,7 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
     .addOption(namespaceOption("the pod's namespace (default: the context's, else default)"));
   addClusterOptions(cmd);
   if (opts.annotate) cmd.option('--no-annotate', "do not update the pod's k8s.v1.cni.cncf.io/network-status annotation");
-  addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets');
+  addEngineOptions(cmd).option('--args <K=V;...>', 'extra CNI_ARGS, appended to the ones the tool sets (not one of those, nor a key twice)');
   return addOutputOptions(cmd, ['summary', 'json', 'yaml', 'name']);
 }
 

@@ -13,6 +13,7 @@ import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, r
 import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
+import { POD_CNI_ARGS } from './env.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
 import { commandInParens, commandName, type Busy, type Lock } from '../exec/lock.js';
 import { formatDuration } from '../duration.js';
@@ -729,7 +730,15 @@ async function attachLocked(ctx: ChainContext, cache: ResultCache, req: AttachRe
       result = await addChain(ctx, resolved, rt);
     } catch (e) {
       if (e instanceof AddFailed && !e.rollbackError) await cache.removeIntent(key);
-      else if (e instanceof AddFailed) {
+      else if (e instanceof UnreachableError && e.notSent) {
+        // the first ADD never reached the node (its pods/exec upgrade answered 404, the agent pod deleted; or another
+        // status): no plugin ran, and nothing is to be rolled back. The intent rides on that request on a node reached
+        // by commands (exec/batch.ts), so it did not get there either; where it was written apart, it goes (a removal
+        // that cannot be sent now leaves an intent of no link, which cni-gc forgets)
+        await cache.removeIntent(key).catch(() => undefined);
+        e.message += '; the ADD did not run (the request never reached the node): nothing was changed';
+        e.left = 'nothing';
+      } else if (e instanceof AddFailed) {
         const w = req.ways ?? NO_WAYS;
         e.message += `; the attempt stays recorded, and ${mayRemain(rt.ifname, req.describe)}`;
         e.next = `\`${w.detach}\` runs its DEL again (\`${w.force}\` forgets it if that DEL keeps failing)`;
@@ -884,7 +893,7 @@ function cachedPrev(list: NetworkConfigList, e: CacheEntry, note: (s: string) =>
 }
 
 /** The CNI_ARGS a pod attach always carries (kubelet's): kept when given CNI_ARGS replace the rest. */
-const POD_ARGS = new Set(['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+const POD_ARGS = new Set<string>(POD_CNI_ARGS);
 
 /** CNI_ARGS for a DEL or CHECK of entry: the cached ones, or (when given) the given ones plus a pod's own. */
 function argsFor(entry: CacheEntry | undefined, req: DetachRequest): [string, string][] {
@@ -995,10 +1004,16 @@ function retryHint(req: DetachRequest): string {
  * (--force is for a DEL the plugin refuses). Its `next` is the detach to run once the node can be reached; `left`
  * 'recorded'.
  */
-function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, kept = 'on the node and in the cluster'): UnreachableError {
+function nodeUnreached(e: UnreachableError, req: DetachRequest, step: string, kept = 'on the node and in the cluster', notSent = false): UnreachableError {
   const w = req.ways ?? NO_WAYS;
-  e.message = `${e.message}; ${step}: the record of ${req.ifname} in ${req.describe} was kept ${kept}${req.force ? ' (--force forgets what a plugin refuses, not what a node could not be asked)' : ''}`;
-  e.next = `run \`${req.force ? w.force : w.detach}\` again once the node can be reached (cni-list and cni-gc still find it by its record)`;
+  e.message = notSent
+    ? `${e.message}; ${step} the record of ${req.ifname} in ${req.describe} is kept ${kept}`
+    : `${e.message}; ${step}: the record of ${req.ifname} in ${req.describe} was kept ${kept}${req.force ? ' (--force forgets what a plugin refuses, not what a node could not be asked)' : ''}`;
+  // a request refused before it reached the node says why in its own words (a 404: the agent pod deleted, and the same
+  // command again starts a new one): not "once the node can be reached", which it may well be
+  e.next = notSent
+    ? `run \`${req.force ? w.force : w.detach}\` again`
+    : `run \`${req.force ? w.force : w.detach}\` again once the node can be reached (cni-list and cni-gc still find it by its record)`;
   e.left = 'recorded';
   return e;
 }
@@ -1128,6 +1143,14 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
           if (e instanceof PreconditionFailed) throw e;
           const stopped = stoppedBy(e) !== undefined;
           // --force forgets what a plugin refuses, never what a node could not be asked (nothing there is known gone)
+          // a first DEL that never reached the node (UnreachableError.notSent: its pods/exec upgrade refused, the agent
+          // pod deleted) ran nowhere: nothing changed, the record stays as it was; a later one: the DELs before it ran
+          if (e instanceof UnreachableError && !stopped && e.notSent && ran.length === 0) {
+            // its DEL mark rides on that request on a node reached by commands (exec/batch.ts); where it was written
+            // apart, it goes: no DEL began (a mark left would say "detach stopped")
+            if (!f.unreadable) await cache.removeDeleteMark(key).catch(() => undefined);
+            throw nodeUnreached(e, req, 'its DEL did not run (the request never reached the node): nothing was changed, and', 'on the node and in the cluster', true);
+          }
           if (e instanceof UnreachableError && !stopped) throw nodeUnreached(e, req, 'whether its DEL ran is not known, so nothing on the node is known to be gone');
           if (!req.force || stopped) {
             if (e instanceof CniAttachError && stopped) e.message += '; the record stays: run the command again';

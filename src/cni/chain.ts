@@ -3,11 +3,11 @@
  * failure), DEL in reverse, CHECK in order, STATUS and GC for CNI 1.1, and VERSION negotiation before any of it.
  */
 import { buildPluginConfig, type JsonObject, type NetworkConfigList } from './conf.js';
-import { PluginError, StoppedError, UsageError, signalName } from '../errors.js';
+import { PluginError, StoppedError, UnreachableError, UsageError, signalName } from '../errors.js';
 import type { CniCommand, InvocationArgs } from './env.js';
 import { findPlugin, invokePlugin, type PluginRun } from './invoke.js';
 import { convertResult, parseResult } from './result.js';
-import { atLeast } from './version.js';
+import { atLeast, compareVersions } from './version.js';
 import type { VersionStore } from './cache.js';
 import { onNode, type Executor, type RunOptions } from '../exec/types.js';
 import { buildEnv } from './env.js';
@@ -151,6 +151,30 @@ async function askVersion(ctx: ChainContext, type: string, path: string, cniVers
   return versions;
 }
 
+/**
+ * The way out of a config version a plugin does not speak (`supported`), from where the version came from. A conflist
+ * with "cniVersions" (CNI 1.1) gets the highest version this tool knows among cniVersions and cniVersion (libcni
+ * NetworkConfFromBytes: both sorted together, the last taken), so the one asked for may come from cniVersions: the
+ * fix is then to remove from cniVersions (and cniVersion) the versions above the highest the plugin speaks, which libcni
+ * then takes; without it, "cniVersion" is the field to set. Begins with "; " or ": ".
+ */
+function versionAdvice(list: NetworkConfigList, supported: string[]): string {
+  const from = list.versionFrom;
+  if (!from) return ': set "cniVersion" to one of those';
+  const asked = [...new Set([...from.cniVersions, ...(from.cniVersion ? [from.cniVersion] : [])])].sort(compareVersions);
+  const fields = [...(from.cniVersions.includes(list.cniVersion) ? ['"cniVersions"'] : []), ...(from.cniVersion === list.cniVersion ? ['"cniVersion"'] : [])].join(' and ');
+  const why = `, the highest of its ${fields} (libcni takes the highest version it knows among "cniVersions" and "cniVersion")`;
+  const best = asked.filter((v) => supported.includes(v)).at(-1);
+  if (!best) return `${why}, and none of those it lists (${asked.join(', ')}) is one the plugin supports: add one of those to "cniVersions"`;
+  const above = (v: string) => compareVersions(v, best) > 0;
+  const drop = from.cniVersions.filter(above);
+  const steps = [
+    ...(drop.length ? [`remove ${drop.join(', ')} from "cniVersions"`] : []),
+    ...(from.cniVersion && above(from.cniVersion) ? [`set "cniVersion" to ${best} (or remove it)`] : []),
+  ];
+  return `${why}: ${steps.join(' and ')}, so that ${best}, the highest it then lists, is taken`;
+}
+
 /** Ask every plugin which spec versions it speaks; refuse (exit 2) when the config's version is not among them. */
 export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Promise<Map<string, string[]>> {
   let byPath = versionAnswers.get(ctx.exec);
@@ -169,9 +193,7 @@ export async function negotiateVersions(ctx: ChainContext, r: ResolvedList): Pro
       throw e;
     });
     if (!supported.includes(r.list.cniVersion)) {
-      throw new UsageError(
-        `plugin "${p.type}" (${r.paths[i]}${onNode(ctx.exec)}) supports CNI ${supported.join(', ')}; the config asks for ${r.list.cniVersion}: set "cniVersion" to one of those`,
-      );
+      throw new UsageError(`plugin "${p.type}" (${r.paths[i]}${onNode(ctx.exec)}) supports CNI ${supported.join(', ')}; the config asks for ${r.list.cniVersion}${versionAdvice(r.list, supported)}`);
     }
     out.set(p.type, supported);
   }
@@ -250,6 +272,9 @@ export async function addChain(ctx: ChainContext, r: ResolvedList, rt: RuntimeCo
       }
       prev = acceptResult(type, raw!, r.list.cniVersion);
     } catch (e) {
+      // a request that never reached the node (UnreachableError.notSent) left nothing of this plugin's ADD, but the
+      // ADDs before it ran: of the chain, nothing ran only when it was the first
+      if (e instanceof UnreachableError && e.notSent && i > 0) e.notSent = false;
       if (!(e instanceof PluginError)) throw e;
       let rollbackError: Error | undefined;
       try {

@@ -23,6 +23,12 @@ export interface NetworkConfigList {
   bytes: string;
   /** True when the input had a plugins[] list. */
   isList: boolean;
+  /**
+   * What cniVersion was picked from when a conflist has "cniVersions" (CNI 1.1): the entries of cniVersions and the
+   * cniVersion this tool knows (those libcni counts), for the advice of a plugin that does not speak the version picked
+   * (chain.ts negotiateVersions).
+   */
+  versionFrom?: { cniVersions: CniVersion[]; cniVersion?: CniVersion };
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -220,9 +226,11 @@ export function validateType(type: unknown, where: string): string {
  * knows among cniVersions *and* cniVersion, as libcni's ConfListFromBytes does (it sorts both together and takes the
  * last); versions newer than this tool's are skipped there as here. Throws UsageError when none is usable.
  */
-function pickVersion(obj: JsonObject, where: string): CniVersion {
+function pickVersion(obj: JsonObject, where: string, isList: boolean): Pick<NetworkConfigList, 'cniVersion' | 'versionFrom'> {
   const v = obj.cniVersion;
-  if (Array.isArray(obj.cniVersions) && obj.cniVersions.length > 0) {
+  // a single config: libcni reads "cniVersions" only in a conflist (NetworkConfFromBytes); a single one becomes a list
+  // of its "cniVersion" alone (ConfListFromConf), so its cniVersions asks for nothing
+  if (isList && Array.isArray(obj.cniVersions) && obj.cniVersions.length > 0) {
     const candidates = [...obj.cniVersions, ...(v !== undefined && v !== '' ? [v] : [])];
     // like libcni: an entry that is not a version at all is an error; a version this tool does not know is skipped
     for (const c of candidates) {
@@ -230,16 +238,21 @@ function pickVersion(obj: JsonObject, where: string): CniVersion {
         throw new UsageError(`${where}: ${c === v ? 'cniVersion' : 'cniVersions entry'} ${JSON.stringify(c)} is not a version (like 1.0.0)`);
       }
     }
-    const ours = candidates.filter(isKnownVersion).sort(compareVersions);
+    const ours = [...new Set(candidates.filter(isKnownVersion))].sort(compareVersions);
     const best = ours[ours.length - 1];
-    if (best) return best;
+    if (best) {
+      const listed = [...new Set((obj.cniVersions as string[]).filter(isKnownVersion))].sort(compareVersions);
+      return { cniVersion: best, versionFrom: { cniVersions: listed, ...(typeof v === 'string' && isKnownVersion(v) ? { cniVersion: v } : {}) } };
+    }
     throw new UsageError(`${where}: none of cniVersions ${JSON.stringify(obj.cniVersions)} is a version this tool knows (${KNOWN_VERSIONS.join(', ')})`);
   }
-  if (v === undefined || v === '') throw new UsageError(`${where}: missing "cniVersion"`);
+  if (v === undefined || v === '') {
+    throw new UsageError(`${where}: missing "cniVersion"${obj.cniVersions !== undefined && !isList ? ' ("cniVersions" is read only in a conflist, as libcni does: a single config gives its version in "cniVersion")' : ''}`);
+  }
   if (!isKnownVersion(v)) {
     throw new UsageError(`${where}: unknown cniVersion ${JSON.stringify(v)} (known: ${KNOWN_VERSIONS.join(', ')})`);
   }
-  return v;
+  return { cniVersion: v };
 }
 
 function optBool(obj: JsonObject, key: string, where: string): boolean {
@@ -272,7 +285,7 @@ export function parseNetworkConfig(text: string, source: string, defaultName?: s
     obj = { ...obj, name: defaultName };
     text = JSON.stringify(obj);
   }
-  const cniVersion = pickVersion(obj, source);
+  const { cniVersion, versionFrom } = pickVersion(obj, source, 'plugins' in obj);
   const name = validateNetworkName(obj.name, source);
 
   if ('plugins' in obj) {
@@ -293,6 +306,7 @@ export function parseNetworkConfig(text: string, source: string, defaultName?: s
       disableGC: optBool(obj, 'disableGC', source),
       bytes: text,
       isList: true,
+      ...(versionFrom ? { versionFrom } : {}),
     };
   }
   validateType(obj.type, source);

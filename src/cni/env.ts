@@ -38,14 +38,52 @@ export function validateContainerId(id: string): string {
   return id;
 }
 
-/** "K=V;K=V" → pairs; keys and values may not hold ';' or '='. */
+/**
+ * "K=V;K=V" → pairs; keys and values may not hold ';' or '='. A key given twice is refused (UsageError): libcni passes
+ * CNI_ARGS to the plugins as given, and the plugins' types.LoadArgs sets a field once per pair, so the last one wins
+ * for them, while a reader that takes the first (a plugin's own parse, a person reading the cache entry) sees the
+ * other value; the cache records both. Which of the two an interface was made with must not depend on the reader.
+ */
 export function parseCniArgs(text: string): [string, string][] {
   if (text.trim() === '') return [];
-  return text.split(';').map((kv) => {
+  const pairs = text.split(';').map((kv): [string, string] => {
     const i = kv.indexOf('=');
     if (i <= 0 || kv.indexOf('=', i + 1) !== -1) throw new UsageError(`CNI_ARGS entry ${JSON.stringify(kv)} is not KEY=VALUE`);
     return [kv.slice(0, i), kv.slice(i + 1)];
   });
+  const seen = new Set<string>();
+  for (const [k] of pairs) {
+    if (seen.has(k)) {
+      throw new UsageError(`--args gives ${k} more than once (${pairs.filter(([x]) => x === k).map(([x, v]) => `${x}=${v}`).join(', ')}): the plugins (types.LoadArgs) would take the last, other readers the first; give it once (nothing was changed)`);
+    }
+    seen.add(k);
+  }
+  return pairs;
+}
+
+/**
+ * The CNI_ARGS keys the tool sets itself for a pod, as kubelet and Multus pass them (resolve/pod.ts podCniArgs, whose
+ * keys a test holds to these).
+ */
+export const POD_CNI_ARGS = ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'] as const;
+
+/**
+ * Refuses (UsageError, exit 2, before anything is read or written) a --args key the tool sets itself for the target:
+ * for a pod, every key of POD_CNI_ARGS (given after the tool's own, it would be the one the plugins take: types.LoadArgs,
+ * last wins); for a bare --netns, where the tool sets none, the K8S_POD_* keys all the same: cni-list, cni-detach and
+ * cni-gc read an attachment's pod from its cache entry's CNI_ARGS (resolve/attachment-state.ts podOf, records.ts
+ * recordAgainstNode), so a pod named there would make the entry look like that pod's, and its lease freed by cni-gc
+ * once that pod is gone. Keys compare as the plugins compare them (exact case: Go's FieldByName).
+ */
+export function refuseOwnCniArgs(pairs: [string, string][], target: 'pod' | 'netns'): [string, string][] {
+  const own: readonly string[] = target === 'pod' ? POD_CNI_ARGS : POD_CNI_ARGS.filter((k) => k.startsWith('K8S_POD_'));
+  const bad = pairs.find(([k]) => own.includes(k));
+  if (!bad) return pairs;
+  const [k, v] = bad;
+  const why = target === 'pod'
+    ? `cni-attach sets ${k} itself for a pod (${POD_CNI_ARGS.join(', ')}, as kubelet does), and a value given after its own would be the one the plugins take; cni-list, cni-detach and cni-gc read the attachment's pod from these, so the interface would be recorded as another pod's (then detached as nothing, and its address freed by cni-gc while it is in use)`
+    : `the K8S_POD_* keys name a pod, and cni-list, cni-detach and cni-gc read an attachment's pod from them: a namespace attached with them would be taken for that pod's (and its address freed by cni-gc once that pod is gone)`;
+  throw new UsageError(`--args may not give ${k} (${k}=${v}): ${why} (nothing was changed)`);
 }
 
 export function formatCniArgs(pairs: [string, string][]): string {

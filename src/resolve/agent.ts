@@ -255,6 +255,18 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
         { fix: { setting: 'runTimeout' } },
       );
     }
+    const name = await makeAgent(node);
+    // its node sessions end before the agent is deleted (exec/node-session.ts closeAllSessions)
+    const exec = new KubeExecExecutor(api, o.namespace, name, 'agent', node);
+    // one deleted while the command runs (its pods/exec answered 404) is made anew, once (exec/kube-exec.ts send)
+    exec.renew = async (gone) => {
+      o.note(`agent pod ${o.namespace}/${gone} on node ${node} is gone (deleted while this command ran): nothing was run in it since; making a new one`);
+      return makeAgent(node);
+    };
+    return { name, cri: new CriSandboxes(exec, o.trace) };
+  };
+  /** Make an agent pod on node and wait until it runs: its name. */
+  const makeAgent = async (node: string): Promise<string> => {
     const start = await thisHost.start();
     // no agent pod is made once the user's signal came: the command ends, its cleanups may have run already
     const sig = interruptedBy();
@@ -283,10 +295,7 @@ export function agentRuntime(api: KubeApi, o: AgentOptions): PodRuntime & { clos
       throw agentRefusal(e, o.namespace); // a 403 here is RBAC without watch
     });
     const phase = seen.pod?.status?.phase;
-    if (phase === 'Running') {
-      // its node sessions end before the agent is deleted (exec/node-session.ts closeAllSessions)
-      return { name, cri: new CriSandboxes(new KubeExecExecutor(api, o.namespace, name, 'agent', node), o.trace) };
-    }
+    if (phase === 'Running') return name;
     if (!seen.pod) throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} was deleted before it could be used`);
     if (phase === 'Failed' || phase === 'Succeeded') {
       throw new UnreachableError(`agent pod ${o.namespace}/${name} on node ${node} ended (${phase}) before it could be used`);

@@ -457,24 +457,29 @@ export function execError(e: unknown, namespace: string, what: string, server: s
   if (!m) return apiError(e, what, server);
   const code = Number(m[1]);
   const type = ((e as { target?: Record<symbol, string> }).target ?? {})[REFUSAL_TYPE];
+  // an upgrade answered with a status, not 101: no stream was opened, so the command in it never reached the node
+  const unsent = <T extends UnreachableError>(err: T): T => ((err.notSent = true), err);
   if (type !== undefined && !/json/i.test(type)) {
     const name = STATUS_CODES[code];
     // not an ApiStatusError: no Status came, and no RBAC hint applies
-    return new UnreachableError(
+    return unsent(new UnreachableError(
       `${what}: the server at ${server} refused the pods/exec upgrade with a plain ${code}${name ? ` ${name}` : ''}${type ? ` (${type.split(';')[0]})` : ''}${plainRefusalWords(code)}`,
       { cause: e, fix: { setting: 'server' } },
-    );
+    ));
   }
   const meaning: Record<number, [string, string]> = {
     401: ['Unauthorized', "it refused the credentials of the kubeconfig's user (expired or wrong: log in again, or see --context, --user, --token)"],
     403: ['Forbidden', `this user may not create pods/exec in namespace ${namespace}, which the agent runtime needs (deploy/rbac.yaml grants it)`],
     431: ['Request Header Fields Too Large', "the request's headers were too large for it (a long bearer token, many --as-group impersonation headers)"],
+    // the pods/exec of this tool go to its agent pods (exec/kube-exec.ts): one deleted while its command ran (by hand,
+    // evicted, its activeDeadlineSeconds) answers 404 to every exec after
+    404: ['NotFound', `${what.replace(/^exec in /, '')} no longer exists (the agent pod was deleted): nothing was run in it; running the same command again starts a new agent pod`],
   };
   const [reason, why] = meaning[code] ?? [undefined, undefined];
-  return new ApiStatusError(
+  return unsent(new ApiStatusError(
     `${what}: the API server answered ${code}${reason ? ` (${reason})` : ''} to its WebSocket upgrade${why ? `: ${why}` : ''}`,
     code, reason, reason ?? `HTTP ${code}`, { cause: e },
-  );
+  ));
 }
 
 /**

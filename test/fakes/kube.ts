@@ -1,5 +1,5 @@
 /** Fakes for the cluster ports: an in-memory KubeApi and a PodRuntime that knows a fixed set of sandboxes. */
-import { NotFoundError, UnreachableError } from '../../src/errors.js';
+import { ApiStatusError, NotFoundError, UnreachableError } from '../../src/errors.js';
 import type { FakeExecutor } from './executor.js';
 import { AlreadyExistsError, podList, podNotFound, type ConfigMapData, type DeleteOutcome, type KubeApi, type Nad, type Pod, type PodChange, type PodEvent, type PodList, type PodWatch } from '../../src/resolve/kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from '../../src/resolve/runtime.js';
@@ -139,7 +139,10 @@ export class FakeKube implements KubeApi {
     this.pods.delete(`${namespace}/${name}`);
   }
   async exec(namespace: string, pod: string, _container: string, command: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    if (!this.pods.has(`${namespace}/${pod}`)) throw new NotFoundError(`pod ${namespace}/${pod} not found`);
+    // as the real client says it (resolve/kube.ts execError): the upgrade answered 404, nothing sent to the node
+    if (!this.pods.has(`${namespace}/${pod}`)) {
+      throw Object.assign(new ApiStatusError(`exec in pod ${namespace}/${pod}: the API server answered 404 (NotFound) to its WebSocket upgrade: pod ${namespace}/${pod} no longer exists (the agent pod was deleted): nothing was run in it; running the same command again starts a new agent pod`, 404, 'NotFound', 'NotFound'), { notSent: true });
+    }
     this.execs.push(command);
     // undo: nsenter -t 1 -m -u -i -n -p -- env -i K=V… [timeout -s KILL Ns | sh -c '…' sh] argv…
     const rest = command.slice(command.indexOf('--') + 1);

@@ -117,7 +117,7 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     await must(['ip', '-n', ns, 'link', 'del', 'eth1']); // someone deletes it by hand
     // said as cni-list says it (interface gone), exit 3, before the plugin's CHECK — which answered first with the
     // bridge's own MAC (its last port went with eth1): "Mac doesn't match"
-    const gone = new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is gone \\(cni-list: interface gone\\): eth1 is not in netns ${netnsPath(ns)} any more: deleted outside cni-attach \\(no DEL of ours was under way\\); its IPAM lease is still held: \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 [^\`]*\` frees it; nothing to CHECK$`, 'm');
+    const gone = new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is gone \\(\`kubectl cni-list -A[^\`]*\` shows it as interface gone\\): eth1 is not in netns ${netnsPath(ns)} any more: deleted outside cni-attach \\(no DEL of ours was under way\\); its IPAM lease is still held: \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 [^\`]*\` frees it; nothing to CHECK$`, 'm');
     for (const more of [[], ['--dry-run']]) {
       const bad = await runCli('check', [...lab.args(ws, ns, 'eth1'), ...more]);
       expectCleanError(bad, 3, gone);
@@ -125,7 +125,12 @@ describe('bridge + host-local (CNI 1.0.0)', () => {
     }
     const badJson = await runCli('check', [...lab.args(ws, ns, 'eth1'), '-o', 'json']);
     expectCleanError(badJson, 3, gone);
-    expect(JSON.parse(badJson.stdout)).toMatchObject({ ok: false, ifname: 'eth1', target: `netns ${netnsPath(ns)}`, exitCode: 3, checked: [], error: expect.stringContaining('(cni-list: interface gone)') });
+    expect(JSON.parse(badJson.stdout)).toMatchObject({ ok: false, ifname: 'eth1', target: `netns ${netnsPath(ns)}`, exitCode: 3, checked: [], error: expect.stringMatching(/\(`kubectl cni-list -A --no-cluster --cache-dir [^`]*` shows it as interface gone\)/) });
+    // the cni-list it names, as pasted (its words have no quotes here), shows that row so
+    const printed = /\(`kubectl cni-list ([^`]*)`/.exec(badJson.stdout)![1]!.split(' ');
+    const listed = await runCli('list', [...printed, '-o', 'json']);
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { items: { ifname: string; state: string; netns?: string }[] }).items).toContainEqual(expect.objectContaining({ ifname: 'eth1', state: 'interface gone' }));
 
     // detaching what is half gone still frees the lease and the cache
     expectOk(await runCli('detach', lab.args(ws, ns, 'eth1')));

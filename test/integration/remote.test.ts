@@ -1041,12 +1041,19 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expectOk(await runCli('check', args));
     // the link deleted in the sandbox: the look-up read its links through the agent; said before any CHECK
     await must(['nsenter', '-t', String(w.pids['web-1']), '-n', 'ip', 'link', 'del', 'net1']);
-    const gone = /^error: net1 in pod shop\/web-1 is gone \(cni-list --node node-a: interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more: deleted outside cni-attach \(no DEL of ours was under way\); its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
+    const gone = /^error: net1 in pod shop\/web-1 is gone \(`kubectl cni-list web-1 -n shop --node node-a [^`]*` shows it as interface gone\): net1 is not in the network namespace of sandbox \S+ on node node-a any more: deleted outside cni-attach \(no DEL of ours was under way\); its IPAM lease is still held: `kubectl cni-detach web-1 -n shop --ifname net1 [^`]*` frees it; nothing to CHECK$/m;
     for (const more of [[], ['--dry-run'], ['-o', 'json']]) {
       const c = await runCli('check', [...args, ...more]);
       expect(c.exitCode, c.stderr).toBe(3);
       expect(c.stderr).toMatch(gone);
       expect(c.stderr).not.toMatch(/Mac doesn't match/);
+      if (more.length === 0) {
+        // the cni-list it names, as pasted (its words have no quotes here), shows that row so
+        const printed = /\(`kubectl cni-list ([^`]*)`/.exec(c.stderr)![1]!.split(' ');
+        const l = await runCli('list', [...printed, '-o', 'json']);
+        expect(l.exitCode, l.stderr).toBe(0);
+        expect((JSON.parse(l.stdout) as { items: { ifname: string; state: string }[] }).items).toContainEqual(expect.objectContaining({ ifname: 'net1', state: 'interface gone' }));
+      }
       if (more[0] === '-o') expect(JSON.parse(c.stdout)).toMatchObject({ ok: false, ifname: 'net1', target: 'pod shop/web-1', exitCode: 3, checked: [] });
     }
     const l2 = await runCli('list', [...w.listArgs, '--node', 'node-a', '-o', 'json']);

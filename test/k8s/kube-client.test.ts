@@ -153,7 +153,18 @@ describe('kubectl conventions of the client', () => {
         expect(e, how).toBeInstanceOf(UnreachableError); // exit 4
         expect((e as ApiStatusError).status).toBe(code);
         expect((e as Error).message, how).toBe(said);
+        expect((e as UnreachableError).notSent, how).toBe(true); // nothing of the command reached the node
       }
+    }
+  });
+
+  it('a pods/exec answered 404 (the agent pod deleted mid-batch) says the pod is gone and that the same command starts a new one (it read as a node that cannot be reached), and that nothing ran', async () => {
+    for (const how of ['exec', 'openExec'] as const) {
+      api.failNext({ pathIncludes: '/exec' }, { code: 404 });
+      const e = await (how === 'exec' ? kube.exec('default', 'web-0', 'app', ['true'], '') : kube.openExec!('default', 'web-0', 'app', ['cat'])).catch((x: unknown) => x);
+      expect(e, how).toBeInstanceOf(UnreachableError);
+      expect((e as Error).message, how).toBe('exec in pod default/web-0: the API server answered 404 (NotFound) to its WebSocket upgrade: pod default/web-0 no longer exists (the agent pod was deleted): nothing was run in it; running the same command again starts a new agent pod');
+      expect((e as UnreachableError).notSent, how).toBe(true);
     }
   });
 

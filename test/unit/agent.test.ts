@@ -8,6 +8,7 @@ import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
 import { world } from '../fakes/world.js';
+import { listRecords } from '../../src/resolve/records.js';
 import { agentOptions, defaultDeps } from '../../src/cli/context.js';
 
 /** A remote node behind the agent: ctr finds the pod's sandbox, the bridge plugin is in its /opt/cni/bin. */
@@ -183,6 +184,12 @@ describe('a batch (-l) on one node through the agent: one sandbox look-up for al
   }
   const lookups = (w: ReturnType<typeof batchWorld>) => w.node.ran.filter((a) => a[0] === 'ctr' && a[3] === 'containers' && a[4] === 'list');
 
+  /** The newest agent pod deleted (by hand, evicted): its pods/exec answer 404 from then on. */
+  function agentGoneIn(w: ReturnType<typeof batchWorld>): void {
+    const agent = w.kube.created.at(-1)!.metadata!;
+    void w.kube.deletePod(agent.namespace!, agent.name!);
+  }
+
   it('attach -l: 1 + pods × (1 + plugins) node round trips; the earlier pod\'s sandbox refused for that pod alone', async () => {
     const w = batchWorld();
     expect(await w.cli(attachCommand, ['-l', 'app=far', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent'])).toBe(3);
@@ -206,6 +213,47 @@ describe('a batch (-l) on one node through the agent: one sandbox look-up for al
     expect(w.node.calls.filter((c) => c.command === 'DEL').map((c) => c.env.CNI_CONTAINERID).sort()).toEqual(['sb-1', 'sb-2', 'sb-3']);
     expect(w.kube.execs.length - before).toBeLessThanOrEqual(1 + 4 * 2);
     expect([...w.node.files.keys()].filter((k) => k.includes('/results/') || k.includes('/locks/') || k.includes('/intents/'))).toEqual([]);
+  });
+
+  it('the agent pod deleted mid-batch (its pods/exec answered 404: nothing reached the node) is made anew once, and the batch goes on through it (what it had not sent is sent there); a new one that cannot be made fails the rest plainly, saying the agent pod is gone and that the same command makes a new one, nothing run or left interrupted for them (before: every remaining pod failed "once the node can be reached", recorded interrupted)', async () => {
+    const w = batchWorld();
+    // the runtimes as the CLI makes them (cli/context.ts): its notes go to stderr
+    w.deps.runtimes = defaultDeps(w.deps.io).runtimes;
+    const sandboxes = ['sb-1', 'sb-2', 'sb-3'];
+    let adds = 0;
+    const agentGone = () => agentGoneIn(w);
+    w.node.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command !== 'ADD') return {};
+      // the agent deleted right after the first ADD
+      if (++adds === 1) agentGone();
+      return { stdout: JSON.stringify(bridgeResult('eth1', c.env.CNI_NETNS!)) };
+    });
+    const args = ['-l', 'app=far', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--runtime', 'agent', '--parallel', '1'];
+    expect(await w.cli(attachCommand, args)).toBe(3); // far-4: its stale sandbox, as ever
+    expect(w.node.calls.filter((c) => c.command === 'ADD').map((c) => c.env.CNI_CONTAINERID).sort()).toEqual(sandboxes);
+    expect(w.kube.created).toHaveLength(2);
+    expect(w.stderr()).toMatch(/^note: agent pod kube-system\/\S+ on node node-9 is gone \(deleted while this command ran\): nothing was run in it since; making a new one$/m);
+    expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 failed (shop/far-4)\n');
+
+    // a new one that cannot be made (it ends Failed): far-1, whose ADD ran, says why its result could not be written
+    // (not rolled back: exit 1); the pods after fail plainly, nothing ran for them, nothing left interrupted; no
+    // third agent is tried
+    const again = batchWorld();
+    again.deps.runtimes = defaultDeps(again.deps.io).runtimes;
+    again.node.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command !== 'ADD') return {};
+      agentGoneIn(again);
+      again.kube.startAs = 'Failed';
+      return { stdout: JSON.stringify(bridgeResult('eth1', c.env.CNI_NETNS!)) };
+    });
+    expect(await again.cli(attachCommand, args)).toBe(1);
+    expect(again.node.calls.filter((c) => c.command === 'ADD')).toHaveLength(1);
+    expect(again.kube.created).toHaveLength(2);
+    const gone = 'exec in pod kube-system/\\S+: the API server answered 404 \\(NotFound\\) to its WebSocket upgrade: pod kube-system/\\S+ no longer exists \\(the agent pod was deleted\\): nothing was run in it; running the same command again starts a new agent pod';
+    expect(again.stderr()).toMatch(new RegExp(`^\\[1/4\\] shop/far-1: failed: could not write the result cache \\S+ on node node-9: ${gone}; a new agent pod could not be made: agent pod \\S+ on node node-9 ended \\(Failed\\) before it could be used; rolling back also failed`, 'm'));
+    for (const pod of ['far-2', 'far-3']) expect(again.stderr()).toMatch(new RegExp(`^\\[\\d/4\\] shop/${pod}: failed: ${gone}; the ADD did not run \\(the request never reached the node\\): nothing was changed$`, 'm'));
+    expect((await listRecords(again.kube, 'kube-system')).map((r) => r.pod)).toEqual(['far-1']);
+    expect(again.stderr()).not.toMatch(/whether the ADD ran is not known|once the node can be reached/);
   });
 
   it('a pod whose sandbox is not running is refused on its own, the others attach', async () => {

@@ -199,6 +199,31 @@ describe('negotiateVersions', () => {
     expect(err).toBeInstanceOf(UsageError);
     expect(err.message).toMatch(/plugin "bridge" \(\/usr\/lib\/cni\/bridge\) supports CNI 0.3.1, 0.4.0, 1.0.0; the config asks for 1.1.0/);
   });
+  it('a version picked from "cniVersions" (a conflist: libcni takes the highest it knows of cniVersions and cniVersion) is named as such, with the fix that makes libcni pick one the plugin speaks (it said: set "cniVersion" to one of those, which the config already was)', async () => {
+    const ask = async (conf: object) => {
+      const { exec, ctx } = setup('1.0.0', ['bridge']);
+      exec.addPlugin('/usr/lib/cni/bridge', () => ({}), ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0']);
+      const list = parseNetworkConfig(JSON.stringify({ name: 'net', plugins: [{ type: 'bridge' }], ...conf }), 'test');
+      const err = await negotiateVersions(ctx, await resolvePlugins(ctx, list)).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      return (err as Error).message.replace(/^.*the config asks for /, '');
+    };
+    expect(await ask({ cniVersion: '1.0.0', cniVersions: ['1.0.0', '1.1.0'] })).toBe('1.1.0, the highest of its "cniVersions" (libcni takes the highest version it knows among "cniVersions" and "cniVersion"): remove 1.1.0 from "cniVersions", so that 1.0.0, the highest it then lists, is taken');
+    expect(await ask({ cniVersions: ['0.4.0', '1.1.0'] })).toBe('1.1.0, the highest of its "cniVersions" (libcni takes the highest version it knows among "cniVersions" and "cniVersion"): remove 1.1.0 from "cniVersions", so that 0.4.0, the highest it then lists, is taken');
+    expect(await ask({ cniVersion: '1.1.0', cniVersions: ['0.4.0', '1.1.0'] })).toBe('1.1.0, the highest of its "cniVersions" and "cniVersion" (libcni takes the highest version it knows among "cniVersions" and "cniVersion"): remove 1.1.0 from "cniVersions" and set "cniVersion" to 0.4.0 (or remove it), so that 0.4.0, the highest it then lists, is taken');
+    expect(await ask({ cniVersion: '1.1.0', cniVersions: ['0.4.0'] })).toBe('1.1.0, the highest of its "cniVersion" (libcni takes the highest version it knows among "cniVersions" and "cniVersion"): set "cniVersion" to 0.4.0 (or remove it), so that 0.4.0, the highest it then lists, is taken');
+    expect(await ask({ cniVersions: ['1.1.0'] })).toBe('1.1.0, the highest of its "cniVersions" (libcni takes the highest version it knows among "cniVersions" and "cniVersion"), and none of those it lists (1.1.0) is one the plugin supports: add one of those to "cniVersions"');
+    // without cniVersions, as before
+    expect(await ask({ cniVersion: '1.1.0' })).toBe('1.1.0: set "cniVersion" to one of those');
+  });
+  it('a single config\'s "cniVersions" asks for nothing: libcni reads it only in a conflist (a single config becomes a list of its "cniVersion": ConfListFromConf); the evidence\'s config runs at 1.0.0', async () => {
+    const one = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', cniVersions: ['1.0.0', '1.1.0'], name: 'net', type: 'bridge' }), 'test');
+    expect(one.cniVersion).toBe('1.0.0');
+    expect(() => parseNetworkConfig(JSON.stringify({ cniVersions: ['1.0.0'], name: 'net', type: 'bridge' }), 'test')).toThrow('test: missing "cniVersion" ("cniVersions" is read only in a conflist, as libcni does: a single config gives its version in "cniVersion")');
+    const { exec, ctx } = setup('1.0.0', ['bridge']);
+    exec.addPlugin('/usr/lib/cni/bridge', () => ({}), ['0.4.0', '1.0.0']);
+    await expect(negotiateVersions(ctx, await resolvePlugins(ctx, one))).resolves.toBeDefined();
+  });
   it('fails on a plugin that does not answer VERSION', async () => {
     const { exec, ctx, list } = setup('1.0.0', ['bridge']);
     exec.plugins.set('/usr/lib/cni/bridge', () => ({ stdout: 'hello' }));

@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { checkCommand } from '../../src/cli/check.js';
+import { listCommand } from '../../src/cli/list.js';
 import { UnreachableError } from '../../src/errors.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { makePod } from '../fakes/kube.js';
 import { bridgeResult } from '../fakes/executor.js';
 import { manyPods, NETNS, SANDBOX, world } from '../fakes/world.js';
+import { podCniArgs } from '../../src/resolve/pod.js';
+import { POD_CNI_ARGS } from '../../src/cni/env.js';
 
 const attachArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
 
@@ -166,6 +169,44 @@ describe('refusals', () => {
     expect(await w.cli(attachCommand, attachArgs)).toBe(code);
     expect(w.stderr()).toMatch(msg);
     expect(w.exec.calls).toHaveLength(0);
+  });
+  it('--args may not give a CNI_ARGS key the tool sets for the target (pod: all five; --netns: K8S_POD_*), nor a key twice: exit 2 before anything is read or written, for attach, detach, check, the dry run and -l (it appended K8S_POD_NAME=bulk-007x after the tool\'s own: the entry named another pod, detach found nothing, gc freed the live lease)', async () => {
+    const w = manyPods(2);
+    const files = () => [...w.exec.files.keys()].sort();
+    const before = files();
+    const pod = ['web-1', '-n', 'shop', '--ifname', 'x1'];
+    const cases: [typeof attachCommand, string[]][] = [
+      [attachCommand, [...pod, '--conf', '-']],
+      [attachCommand, [...pod, '--conf', '-', '--dry-run']],
+      [attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'x1', '--conf', '-']],
+      [detachCommand, pod],
+      [detachCommand, [...pod, '--dry-run']],
+      [detachCommand, ['--all', '-n', 'shop', '--ifname', 'x1']],
+      [checkCommand, pod],
+    ];
+    for (const key of ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']) {
+      for (const [make, args] of cases) {
+        expect(await w.cli(make, [...args, '--args', `FOO=1;${key}=web-1x`]), `${key} ${args.join(' ')}`).toBe(2);
+        expect(w.stderr()).toMatch(new RegExp(`^error: --args may not give ${key} \\(${key}=web-1x\\): cni-attach sets ${key} itself for a pod .*\\(nothing was changed\\)\\n$`));
+      }
+    }
+    // a bare namespace: the tool sets none of them, but K8S_POD_* name a pod to cni-list/detach/gc; IgnoreUnknown is the user's
+    for (const make of [attachCommand, detachCommand, checkCommand]) {
+      expect(await w.cli(make, ['--netns', NETNS, '--ifname', 'x1', ...(make === attachCommand ? ['--conf', '-'] : []), '--args', 'K8S_POD_NAME=web-1'])).toBe(2);
+      expect(w.stderr()).toMatch(/^error: --args may not give K8S_POD_NAME \(K8S_POD_NAME=web-1\): the K8S_POD_\* keys name a pod.*\(nothing was changed\)\n$/);
+    }
+    // the same key twice: the plugins (types.LoadArgs) take the last, other readers the first
+    expect(await w.cli(attachCommand, [...pod, '--conf', '-', '--args', 'FOO=1;BAR=2;FOO=3'])).toBe(2);
+    expect(w.stderr()).toBe('error: --args gives FOO more than once (FOO=1, FOO=3): the plugins (types.LoadArgs) would take the last, other readers the first; give it once (nothing was changed)\n');
+    expect(w.exec.calls).toHaveLength(0);
+    expect(w.kubeCalls).toHaveLength(0);
+    expect(files()).toEqual(before);
+    // the user's own keys still go after the tool's
+    expect(await w.cli(attachCommand, [...pod, '--conf', '-', '--args', 'FOO=1'])).toBe(0);
+    expect(w.exec.calls.find((c) => c.command === 'ADD')!.env.CNI_ARGS).toMatch(/K8S_POD_NAME=web-1;K8S_POD_INFRA_CONTAINER_ID=[^;]+;K8S_POD_UID=[^;]+;FOO=1$/);
+  });
+  it('POD_CNI_ARGS (what --args may not give for a pod) are the keys podCniArgs sets', () => {
+    expect(podCniArgs({ namespace: 'n', name: 'p', uid: 'u' }, 's').map(([k]) => k)).toEqual([...POD_CNI_ARGS]);
   });
   it('missing pod exits 3', async () => {
     const w = world();
@@ -887,8 +928,19 @@ describe('cni-check of a pod whose node holds nothing while the cluster still re
 
 describe('cni-check of an interface gone from its sandbox, and its -o json when CHECK fails (tryout: the bridge\'s "Mac doesn\'t match" was said first; -o json printed nothing)', () => {
   const checkArgs = ['web-1', '-n', 'shop', '--ifname', 'eth1'];
-  const gone = `error: eth1 in pod shop/web-1 is gone (cni-list: interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
+  const gone = `error: eth1 in pod shop/web-1 is gone (\`kubectl cni-list web-1 -n shop\` shows it as interface gone): eth1 is not in the network namespace of sandbox ffffffffffff any more: deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held: \`kubectl cni-detach web-1 -n shop --ifname eth1\` frees it; nothing to CHECK\n`;
 
+  it('the cni-list it names works as pasted: the pod, its namespace and the flags the check was given that reach the cluster and the cache (it said `cni-list --node NODE`, which pasted lists the context\'s namespace: "No resources found in default namespace.")', async () => {
+    const w = world();
+    const flags = ['--cache-dir', '/tmp/my cache', '--context', 'kind-x', '--kubeconfig', '/k'];
+    expect(await w.cli(attachCommand, [...attachArgs, ...flags])).toBe(0);
+    w.exec.links.get(NETNS)!.delete('eth1');
+    expect(await w.cli(checkCommand, [...checkArgs, ...flags])).toBe(3);
+    expect(w.stderr()).toContain("eth1 in pod shop/web-1 is gone (`kubectl cni-list web-1 -n shop --kubeconfig /k --context kind-x --cache-dir '/tmp/my cache'` shows it as interface gone)");
+    // pasted, it lists that row so
+    expect(await w.cli(listCommand, ['web-1', '-n', 'shop', '--kubeconfig', '/k', '--context', 'kind-x', '--cache-dir', '/tmp/my cache', '-o', 'json']), w.stderr()).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: { ifname: string; state: string }[] }).items).toEqual([expect.objectContaining({ ifname: 'eth1', state: 'interface gone' })]);
+  });
   it('the link deleted in the sandbox: exit 3 in cni-list\'s words, no plugin CHECK run (also --dry-run); -o json/yaml print the failure', async () => {
     const w = world();
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);

@@ -53,6 +53,27 @@ describe('cni-detach --force: what each failure leaves', () => {
     }
   });
 
+  it('a DEL whose request never reached the node (its pods/exec upgrade answered 404: the agent pod deleted): exit 4, "did not run: nothing was changed", the record as it was (no DEL mark: not "detach stopped"), and the same command again, not "once the node can be reached" (it said "whether its DEL ran is not known")', async () => {
+    const SAID = 'exec in pod kube-system/cni-attach-agent-x: the API server answered 404 (NotFound) to its WebSocket upgrade: pod kube-system/cni-attach-agent-x no longer exists (the agent pod was deleted): nothing was run in it; running the same command again starts a new agent pod';
+    for (const force of [['--force'], []]) {
+      const w = await attached();
+      const before = new Map(w.exec.files);
+      onDel(w, () => {
+        throw Object.assign(new UnreachableError(SAID), { notSent: true });
+      });
+      expect(await w.cli(detachCommand, [...target, ...force])).toBe(4);
+      expect(w.stderr()).toContain(`${SAID}; its DEL did not run (the request never reached the node): nothing was changed, and the record of eth1 in pod shop/web-1 is kept on the node and in the cluster`);
+      expect(w.stderr()).toContain(`run \`kubectl cni-detach web-1 -n shop --ifname eth1${force.length ? ' --force' : ''}\` again\n`);
+      expect(w.stderr()).not.toMatch(/not known|once the node can be reached/);
+      expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
+      expect([...w.exec.files.keys()].sort()).toEqual([...before.keys()].sort());
+      expect(w.exec.files.get(entry)).toBe(before.get(entry));
+      onDel(w, () => ({}));
+      expect(await w.cli(detachCommand, [...target, ...force])).toBe(0);
+      expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    }
+  });
+
   it('the node lost while looking for the plugin: the record stays, exit 4', async () => {
     const w = await attached();
     w.exec.isExecutable = async () => {

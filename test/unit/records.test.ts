@@ -172,7 +172,7 @@ describe('records', () => {
   it('a batch says each of its pods\' notes once, with how many pods it held for (before: the same 403 note once per pod)', async () => {
     const w = manyPods(6);
     w.kube.patchConfigMapData = async () => {
-      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden');
+      throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden', 403, 'Forbidden', 'forbidden');
     };
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
     const notes = w.stderr().split('\n').filter((l) => l.startsWith('note: '));
@@ -180,6 +180,23 @@ describe('records', () => {
     expect(refused).toHaveLength(1);
     expect(notes, w.stderr()).toContain('note: the note "the attachment is not recorded in the cluster (patching configmap kub…" above held for 6 pods');
     expect(w.stderr().match(/^\[\d\/6\] shop\/web-\d: attached eth1/gm)).toHaveLength(6);
+  });
+
+  it('a settle whose request got no answer (--request-timeout: the API frozen) may have been applied: the note says what the record may still say, and names the pod and interface (with --parallel a note of "the record" named neither, and said "it still says attaching" of a PATCH applied later)', async () => {
+    const w = manyPods(3);
+    const patch = w.kube.patchConfigMapData.bind(w.kube);
+    w.kube.patchConfigMapData = async (ns, name, data) => {
+      // the write-ahead lands; the settle's PATCH is applied, but its answer does not come in time
+      if (Object.keys(data).some((k) => !k.startsWith('attaching.') && data[k] !== null)) {
+        await patch(ns, name, data);
+        throw new UnreachableError(`patching configmap ${ns}/${name}: no answer from the API server within 5s`);
+      }
+      return patch(ns, name, data);
+    };
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--parallel', '3'])).toBe(0);
+    const notes = w.stderr().split('\n').filter((l) => l.startsWith('note: the record'));
+    expect(notes.sort()).toEqual([1, 2, 3].map((i) => `note: the record of eth1 in pod shop/web-${i} in the cluster may not have been updated (patching configmap kube-system/cni-attach-node-node-1: no answer from the API server within 5s, and a request that got no answer may still have been applied): it may still say attaching, not attached; cni-list -A shows which, and one still attaching stays so until cni-detach (or cni-gc, once the pod is gone) clears it`));
+    expect(w.stderr()).not.toMatch(/it still says/);
   });
 
   it('a batch detach says the --cni-path its pods\' records name once per path, with how many pods (before: once per pod)', async () => {
@@ -202,8 +219,7 @@ describe('records', () => {
   it('a record that cannot be written is a note; the attach stands (exit 0)', async () => {
     const w = world();
     w.kube.patchConfigMapData = async () => {
-      const { UnreachableError } = await import('../../src/errors.js');
-      throw new UnreachableError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden');
+      throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403: forbidden', 403, 'Forbidden', 'forbidden');
     };
     expect(await w.cli(attachCommand, attachArgs)).toBe(0);
     expect(w.stderr()).toMatch(/note: the attachment is not recorded in the cluster \(.*403: forbidden\); cni-list -A and cni-gc elsewhere will not see it/);
@@ -221,17 +237,17 @@ describe('records', () => {
     };
     const notes: Record<keyof typeof outcomes, Record<Mode, { note: RegExp | undefined; held: string[] }>> = {
       attached: {
-        'landed, then refused': { note: /^note: the record in the cluster could not be updated \(.*500: boom\): it still says attaching, not attached; cni-list -A shows it so until cni-detach \(or cni-gc, once the pod is gone\) clears it$/m, held: ['attaching'] },
+        'landed, then refused': { note: /^note: the record of eth1 in pod shop\/web-1 in the cluster could not be updated \(.*500: boom\): it still says attaching, not attached; cni-list -A shows it so until cni-detach \(or cni-gc, once the pod is gone\) clears it$/m, held: ['attaching'] },
         '403': { note: /^note: the attachment is not recorded in the cluster \(.*403: forbidden\); cni-list -A and cni-gc elsewhere will not see it \(see deploy\/rbac\.yaml\)$/m, held: [] },
         'other error': { note: undefined, held: ['attached'] },
       },
       interrupted: {
-        'landed, then refused': { note: /^note: the record in the cluster could not be updated \(.*500: boom\): it still says attaching, not interrupted;/m, held: ['attaching'] },
+        'landed, then refused': { note: /^note: the record of eth1 in pod shop\/web-1 in the cluster could not be updated \(.*500: boom\): it still says attaching, not interrupted;/m, held: ['attaching'] },
         '403': { note: /^note: the attachment is not recorded in the cluster \(.*403: forbidden\);/m, held: [] },
         'other error': { note: undefined, held: ['interrupted'] },
       },
       nothing: {
-        'landed, then refused': { note: /^note: the record of the attempt could not be removed from the cluster \(.*500: boom\); cni-list -A shows it attaching until cni-gc or cni-detach clears it$/m, held: ['attaching'] },
+        'landed, then refused': { note: /^note: the record of the attempt at eth1 in pod shop\/web-1 could not be removed from the cluster \(.*500: boom\); cni-list -A shows it attaching until cni-gc or cni-detach clears it$/m, held: ['attaching'] },
         '403': { note: /^note: the attempt was not recorded in the cluster \(.*403: forbidden\); nothing of it is left to record \(records need the rights in deploy\/rbac\.yaml\)$/m, held: [] },
         'other error': { note: /^note: the attempt was not recorded in the cluster \(.*ECONNRESET\); nothing of it is left to record/m, held: [] },
       },
@@ -448,6 +464,34 @@ describe('the write-ahead record of a pod attach', () => {
     const row = (JSON.parse(w.stdout()) as { items: { state: string; reason: string }[] }).items[0]!;
     expect(row.state).toBe('interrupted');
     expect(row.reason).toMatch(/failed on node node-1: the connection to its node was lost during the ADD, which may have run;/);
+  });
+
+  it('an ADD whose request never reached the node (its pods/exec upgrade answered 404: the agent pod deleted): a plain failure, exit 4, nothing ran, nothing to roll back; no intent on the node, the write-ahead record removed (it was left interrupted, "whether the ADD ran is not known"); one plugin later in the chain: the ones before ran, not known as before', async () => {
+    const refused = () => Object.assign(new ApiStatusError('exec in pod kube-system/cni-attach-agent-x: the API server answered 404 (NotFound) to its WebSocket upgrade: pod kube-system/cni-attach-agent-x no longer exists (the agent pod was deleted): nothing was run in it; running the same command again starts a new agent pod', 404, 'NotFound', 'NotFound'), { notSent: true });
+    const w = world();
+    w.exec.plugins.set('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'VERSION') return { code: 0, stdout: JSON.stringify({ cniVersion: '1.0.0', supportedVersions: ['1.0.0'] }) };
+      if (c.command === 'ADD') throw refused();
+      return {};
+    });
+    expect(await w.cli(attachCommand, attachArgs)).toBe(4);
+    expect(w.stderr()).toMatch(/the agent pod was deleted\): nothing was run in it; running the same command again starts a new agent pod; the ADD did not run \(the request never reached the node\): nothing was changed\n$/);
+    expect(w.stderr()).not.toMatch(/not known|may remain/);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL')).toEqual([]);
+    expect([...w.exec.files.keys()].filter((k) => k.includes(SANDBOX))).toEqual([]); // no result, intent, mark or lock
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+    expect(attaching(w.kube)).toEqual([]);
+    expect(w.kube.events.at(-1)!.message).toMatch(/^Add eth1 from net failed before any plugin ADD ran: /);
+
+    // a chain whose second plugin's request never reached the node: the first's ADD ran, and could not be rolled back
+    const two = world({ stdin: JSON.stringify({ cniVersion: '1.0.0', name: 'net', plugins: [{ type: 'bridge' }, { type: 'tuning' }] }) });
+    two.exec.addPlugin('/opt/cni/bin/tuning', (c) => {
+      if (c.command === 'ADD') throw refused();
+      return {};
+    });
+    expect(await two.cli(attachCommand, attachArgs)).toBe(4);
+    expect(two.stderr()).toMatch(/whether the ADD ran is not known: the attempt stays recorded on the node/);
+    expect((await listRecords(two.kube, 'kube-system'))[0]).toMatchObject({ interrupted: true });
   });
 
   it("an event's message names the cache dir the user gave as <cache dir>", async () => {
