@@ -476,6 +476,7 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     const unheld = new Set<Judged>();
     // and the mark of a DEL of ours begun there and not finished, its lock free (cni/cache.ts DeleteMark): detach stopped
     const stopped = new Map<Judged, DeleteMark>();
+    const freeIn = new Map<Judged, number>();
     try {
       const mine = these.filter((j, i) => !judged[i]!.unchecked && recordedIn(j.r, flags.cacheDir));
       if (mine.length > 0) {
@@ -484,8 +485,14 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
         for (const j of mine) {
           const held = await cache.find(j.r.containerId, j.r.ifname);
           const marked = held.find((f) => !f.unreadable && !f.intentOnly && f.deleting && f.entry.networkName === j.r.network);
-          if (marked && !(await cache.direct().lockHeld(j.r.containerId, j.r.ifname))) stopped.set(j, marked.deleting!);
-          else if (held.length === 0) unheld.add(j);
+          // its lock free, or held by a command that is gone until the time limit of what it started (exec/lock.ts
+          // freeInMs): stopped (an outside tester saw `interface gone … lease still held` of such a DEL that had
+          // finished); held by a live command: a DEL running now
+          const busy = marked ? await cache.direct().lockHeld(j.r.containerId, j.r.ifname) : undefined;
+          if (marked && (!busy || busy.freeInMs !== undefined)) {
+            stopped.set(j, marked.deleting!);
+            if (busy?.freeInMs !== undefined) freeIn.set(j, busy.freeInMs);
+          } else if (held.length === 0) unheld.add(j);
         }
       }
     } catch (e) {
@@ -499,7 +506,9 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
         patchRow(row, {
           state: 'detach stopped',
           brief: mark.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
-          reason: detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' ? false : undefined),
+          reason:
+            detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' ? false : undefined) +
+            (freeIn.has(j) ? ` (its lock is free in ${Math.ceil(freeIn.get(j)! / 1000)}s: what it started may run until its time limit)` : ''),
           remedy: 'cni-detach or cni-gc finishes its DEL',
           clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
           clearHint: undefined,

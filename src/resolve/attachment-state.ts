@@ -261,14 +261,19 @@ export async function classify(found: Found[], world: World): Promise<Classified
       const there = !looked ? undefined : links ? links.includes(f.entry.ifName) : world.links || !f.entry.netns ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
       // a DEL of ours begun and not finished (its mark) whose lock is free: stopped part-way or refused by a plugin,
       // whatever the link (its plugins may have deleted it before the lease); without a mark, a link gone was deleted
-      // outside cni-attach. A mark whose lock is held is a DEL running now: attached until it is done
-      const deleting = f.deleting && !(await world.lockHeld?.(f.entry.containerId, f.entry.ifName)) ? f.deleting : undefined;
+      // outside cni-attach. A mark whose lock is held by a live command is a DEL running now: attached until it is
+      // done; held by a command that is gone, until the time limit of what it started on the node (exec/lock.ts
+      // freeInMs), it stopped too — never "interface gone": its own DEL may have deleted the link (an outside tester
+      // saw "deleted outside cni-attach; its lease still held" of a DEL that had finished, its command killed)
+      const held = f.deleting ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
+      const deleting = f.deleting && (!held || held.freeInMs !== undefined) ? f.deleting : undefined;
       if (deleting) {
         unchecked = undefined;
         state = 'detach stopped';
         brief = deleting.failed ? 'its DEL failed part-way' : 'DEL stopped part-way';
         reason = detachStoppedReason(deleting, f.entry.ifName, where, there);
-      } else if (there === false) {
+        if (held?.freeInMs !== undefined) reason += ` (its lock is free in ${Math.ceil(held.freeInMs / 1000)}s: what it started may run until its time limit)`;
+      } else if (there === false && !f.deleting) {
         state = 'interface gone';
         brief = INTERFACE_GONE_BRIEF;
         reason = interfaceGoneReason(f.entry.ifName, where);

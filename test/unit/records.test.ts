@@ -2,6 +2,7 @@
  * The cluster's records of attachments (resolve/records.ts) through the CLIs with fakes: attach records, detach
  * forgets, cni-list shows other nodes' attachments from the API alone, cni-gc frees a gone pod's attachment on its node.
  */
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
@@ -1660,6 +1661,34 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A).map((c) => c.env.CNI_NETNS)).toEqual(['/proc/9/ns/net']);
     expect([...w.node2.files.keys()].filter((k) => k.includes(A))).toEqual([]);
     expect(await recorded(w)).toEqual([]);
+  });
+
+  it('one whose DEL finished on the node, its command killed before it removed its mark (its lock held until its time limit): `detach stopped` with when the lock is free, not `interface gone`', async () => {
+    const w = setup();
+    await records(w);
+    const mark = `/var/lib/cni/cni-attach/deleting/net-${A}-net1`;
+    w.node2.files.set(mark, JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach', at: '2026-12-02T05:00:00Z', host: hostname(), pid: 4194303 }));
+    // its command (this host's, gone) left its lock, 10 s into its 70 s limit; its DEL had deleted the link
+    const lock = lockPath('/var/lib/cni', A, 'net1');
+    w.node2.files.set(lock, `${hostname()} 4194303 1 limit=70s\n`);
+    w.node2.ages.set(lock, 10_000);
+    const find = w.runtime.findSandbox.bind(w.runtime);
+    w.runtime.findSandbox = async (ref) => {
+      const sb = await find(ref);
+      return sb && ref.name === 'db-4' ? { ...sb, links: ['lo', 'eth0'] } : sb;
+    };
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
+    // before: "interface gone", "deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held"
+    expect((JSON.parse(w.stdout()) as { items: { pod: string }[] }).items.find((i) => i.pod === 'db-4')).toMatchObject({
+      state: 'detach stopped',
+      reason: `a cni-detach (pid 4194303 on this host ${hostname()}) stopped during its DEL of it at 2026-12-02T05:00:00Z: net1 is gone from the network namespace of sandbox ${A.slice(0, 12)} on node node-2 already (its DEL deleted it), but its IPAM lease may still be held; run cni-detach again to finish it (DEL is idempotent) (its lock is free in 60s: what it started may run until its time limit)`,
+    });
+    // cni-gc, which visits node-2 for it only with --node (its pod lives): left for a later run, with when — not
+    // counted "interface gone (cni-detach frees its lease)"
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+    expect(w.stderr()).toMatch(/^note: left net1 of pod shop\/db-4 \(network net\) alone: its command \(pid 4194303 on host \S+\) is gone, but what it started may run until its time limit ends \(its lock is free in 60s\); a later cni-gc looks at it again$/m);
+    expect(w.node2.files.has(mark)).toBe(true);
   });
 
   it('one whose DEL fails again is counted as could not be freed, with the reason (exit 1), not alive; its records stay', async () => {
