@@ -67,10 +67,12 @@ function decimal(n: number, unit: number): string {
 /**
  * A duration of `ms` milliseconds (a fraction allowed: 0.4 is 400 µs) as Go prints one, without its zero parts:
  * "400µs", "1.5ms", "500ms", "1.5s", "2m30s", "1h", "1h0m5s" is "1h5s". Exact to the nanosecond: what the user gave,
- * or an exact equivalent ("90s" prints as "1m30s"), never rounded to 0.
+ * or an exact equivalent ("90s" prints as "1m30s"), never rounded to 0; zero is "0s", as Go prints it.
  */
 export function formatDuration(ms: number): string {
   const ns = Math.round(ms * 1e6);
+  // Go's time.Duration.String: "0s" for zero (not "0ns")
+  if (ns === 0) return '0s';
   if (ns < 1000) return `${ns}ns`;
   if (ns < 1e6) return `${decimal(ns, 1000)}µs`;
   if (ns < 1e9) return `${decimal(ns, 1e6)}ms`;

@@ -75,7 +75,7 @@ export function beingDeleted(pod: Pod, now = Date.now()): string | undefined {
   const grace = pod.metadata?.deletionGracePeriodSeconds;
   const since = new Date(at.getTime() - (grace ?? 0) * 1000);
   const ago = Math.max(0, Math.round((now - since.getTime()) / 1000));
-  return `since ${iso(since)}, ${formatDuration(ago * 1000) || '0s'} ago${grace !== undefined ? `, grace period ${grace}s` : ''}`;
+  return `since ${iso(since)}, ${formatDuration(ago * 1000)} ago${grace !== undefined ? `, grace period ${grace}s` : ''}`;
 }
 
 /** A batching session on a pod's node (PodRuntime.session), with the runtime that made it. */

@@ -104,7 +104,7 @@ describe('kind: the pod is on a node container', () => {
     expect((await inSandbox(d, w.node, w.pods[0]!, ['ip', 'link', 'del', 'eth1'])).code).toBe(0);
     for (const more of [[], ['-o', 'json']]) {
       const gone = await runCli('check', ['web-1', ...w.args('--ifname', 'eth1', ...more)]);
-      expectCleanError(gone, 3, new RegExp(`^error: eth1 in pod shop/web-1 is gone \\(cni-list --node ${w.node.name}: interface gone\\): eth1 is not in the network namespace of sandbox sb-web-1 on node ${w.node.name} any more: deleted outside cni-attach \\(no DEL of ours was under way\\); .*; nothing to CHECK$`));
+      expectCleanError(gone, 3, new RegExp(`^error: eth1 in pod shop/web-1 is gone \\(\`kubectl cni-list web-1 -n shop --node ${w.node.name}( [^\`]*)?\` shows it as interface gone\\): eth1 is not in the network namespace of sandbox sb-web-1 on node ${w.node.name} any more: deleted outside cni-attach \\(no DEL of ours was under way\\); .*; nothing to CHECK$`));
       if (more.length) expect(JSON.parse(gone.stdout)).toMatchObject({ ok: false, exitCode: 3, target: 'pod shop/web-1' });
     }
     for (const p of ['web-1', 'web-2']) {

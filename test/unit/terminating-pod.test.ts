@@ -9,6 +9,7 @@ import { attachCommand } from '../../src/cli/attach.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { detachCommand } from '../../src/cli/detach.js';
 import { beingDeleted } from '../../src/resolve/pod.js';
+import { formatDuration } from '../../src/duration.js';
 import type { Pod } from '../../src/resolve/kube.js';
 import { manyPods, world } from '../fakes/world.js';
 
@@ -29,6 +30,9 @@ describe('beingDeleted', () => {
     // as the API JSON gives it (a string), without a grace period
     const raw = { metadata: { deletionTimestamp: '2026-12-02T13:00:00Z' } } as unknown as Pod;
     expect(beingDeleted(raw, Date.parse('2026-12-02T13:02:00Z'))).toBe('since 2026-12-02T13:00:00Z, 2m ago');
+    // asked for this very second (a batch's watch sees it at once): "0s", as Go prints a zero duration (was "0ns ago")
+    expect(beingDeleted(w.pod, Date.parse('2026-12-02T13:00:00.300Z'))).toBe('since 2026-12-02T13:00:00Z, 0s ago, grace period 30s');
+    expect(formatDuration(0)).toBe('0s');
   });
 });
 
