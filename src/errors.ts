@@ -185,6 +185,21 @@ export class BusyError extends CniAttachError {
   holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number };
 }
 
+/**
+ * The way out of another host's lock on a node (BusyError.holder with a host other than `here` and a time limit, its
+ * command not known to be gone: freeInMs unset), for a busy detach's message and cni-gc's note alike: " (only host
+ * laptop-2 can tell whether that command still runs; if you know it does not — …—, a cni-detach --force of it takes
+ * its lock once the time limit that lock holds<where> (300s since it last changed) has passed<tail>)". Nothing here can
+ * see another host's processes, so that lock is respected until the user says its command is gone (exec/lock.ts
+ * LockOwner.othersGone). '' for any other holder. `where`: " on node node-a" or ''; `tail`: what the sentence adds;
+ * `by`: who takes the lock ("the same cni-detach with --force" in that detach's own error).
+ */
+export function foreignLockWayOut(h: NonNullable<BusyError['holder']>, here: string | undefined, where = '', tail = '', by = 'a cni-detach --force of it'): string {
+  if (h.host === undefined || h.host === here || h.limitS === undefined || h.freeInMs !== undefined) return '';
+  return ` (only host ${h.host} can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, ` +
+    `${by} takes its lock once the time limit that lock holds${where} (${h.limitS}s since it last changed) has passed${tail})`;
+}
+
 /** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */
 export function signalName(signal: string): string {
   return signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : signal;

@@ -1,6 +1,6 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy } from '../errors.js';
+import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy, foreignLockWayOut } from '../errors.js';
 import { holdBatch, interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
@@ -78,8 +78,7 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 function leftWhy(l: Left, here: string): string {
   const pid = commandInParens(l.holder, here);
   const h = l.holder;
-  // another host's lock on a node: respected for ever, unless the user says its command is gone (exec/lock.ts othersGone)
-  const foreign = h.host !== undefined && h.host !== here && h.limitS !== undefined ? ` (only host ${h.host} can tell whether that command still runs; if it does not, a cni-detach --force of it takes its lock once the time limit that lock holds, ${h.limitS}s since it last changed, has passed)` : '';
+  const foreign = foreignLockWayOut(h, here);
   if (h.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now${foreign}`;
   return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(h.freeInMs / 1000)}s)`;
 }

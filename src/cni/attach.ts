@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { buildPluginConfig, parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
@@ -1059,10 +1059,8 @@ export async function detachAnew(ctx: ChainContext, cache: ResultCache, req: Det
  */
 function withForceHint(e: unknown, cache: ResultCache, req: DetachRequest): unknown {
   const h = e instanceof BusyError ? e.holder : undefined;
-  if (!h || req.force || (req.by ?? 'cni-detach') !== 'cni-detach' || h.host === undefined || h.host === cache.host || h.limitS === undefined || h.freeInMs !== undefined) return e;
-  (e as BusyError).message +=
-    ` (only host ${h.host} can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, ` +
-    `the same cni-detach with --force takes its lock once the time limit it holds for what that command started${cache.named('')} (${h.limitS}s since it last changed) has passed — and, as --force does, forgets the attachment if its DEL then fails)`;
+  if (!h || req.force || (req.by ?? 'cni-detach') !== 'cni-detach') return e;
+  (e as BusyError).message += foreignLockWayOut(h, cache.host, cache.named(''), ' — and, as --force does, forgets the attachment if its DEL then fails', 'the same cni-detach with --force');
   return e;
 }
 

@@ -640,12 +640,12 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // before: "…right now; try again when it is done", for ever: only removing the lock file on node-a ended it
     const busy = await runCli('detach', detach);
     expect(busy.exitCode, busy.stderr).toBe(1);
-    expect(busy.stderr).toMatch(/^error: another cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on net1 in pod shop\/web-1 right now; try again when it is done \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit it holds for what that command started on node node-a \(13s since it last changed\) has passed — and, as --force does, forgets the attachment if its DEL then fails\)$/m);
+    expect(busy.stderr).toMatch(/^error: another cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on net1 in pod shop\/web-1 right now; try again when it is done \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit that lock holds on node node-a \(13s since it last changed\) has passed — and, as --force does, forgets the attachment if its DEL then fails\)$/m);
     expect(await readFile(join(locks, lockName!), 'utf8')).toBe(held);
     // cni-gc, which visits node-a for the unfinished attach, leaves it alone and says the same way out
     const gc = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath]);
     expect(gc.exitCode, gc.stderr).toBe(0);
-    expect(gc.stderr).toMatch(/^note: left net1 of pod shop\/web-1 \(network \S+\) alone: a cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on it right now \(only host laptop-2 can tell whether that command still runs; if it does not, a cni-detach --force of it takes its lock once the time limit that lock holds, 13s since it last changed, has passed\); a later cni-gc looks at it again$/m);
+    expect(gc.stderr).toMatch(/^note: left net1 of pod shop\/web-1 \(network \S+\) alone: a cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on it right now \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, a cni-detach --force of it takes its lock once the time limit that lock holds \(13s since it last changed\) has passed\); a later cni-gc looks at it again$/m);
     expect(await readFile(join(locks, lockName!), 'utf8')).toBe(held);
     // --force within the limit: busy, saying when the lock is free; then the DEL runs from the intent
     const forced = await runCli('detach', [...detach, '--force']);

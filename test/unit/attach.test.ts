@@ -141,7 +141,7 @@ describe('attach', () => {
     exec.ages.set(lock, 3_600_000);
     const del = { containerId: 'c1', ifname: 'eth1', describe: req.describe };
     // before: "…right now; try again when it is done", for ever — nothing but removing the lock file on the node ended it
-    const hint = "another cni-attach/cni-detach (pid 78 on host laptop-2) is working on eth1 in netns /var/run/netns/a right now; try again when it is done (only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit it holds for what that command started on node node-b (70s since it last changed) has passed — and, as --force does, forgets the attachment if its DEL then fails)";
+    const hint = "another cni-attach/cni-detach (pid 78 on host laptop-2) is working on eth1 in netns /var/run/netns/a right now; try again when it is done (only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit that lock holds on node node-b (70s since it last changed) has passed — and, as --force does, forgets the attachment if its DEL then fails)";
     for (const op of [() => detach(node, cache, del), () => planRecorded(node, cache, del, 'DEL')]) {
       const e = await op().catch((x: unknown) => x);
       expect(e).toBeInstanceOf(BusyError);

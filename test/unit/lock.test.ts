@@ -9,6 +9,7 @@ import { thisHost } from '../../src/exec/host.js';
 import { readFile } from 'node:fs/promises';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
+import { foreignLockWayOut } from '../../src/errors.js';
 
 const PATH = '/var/lib/cni/cni-attach/locks/c1-eth1.lock';
 
@@ -244,5 +245,19 @@ describe('parseHolder', () => {
     expect(parseHolder('node-a 12\n', 'me')).toEqual({ host: 'node-a', pid: 12 });
     expect(parseHolder('laptop 12 345 limit=70s\n', 'me')).toEqual({ host: 'laptop', pid: 12, start: '345', limitS: 70 });
     for (const bad of ['', '\n', 'node-a', 'node-a 0 1', 'node-a -3 1', 'node-a x 1', 'a b c d', 'a 1 2 limit=x', 'a 1 2 limit=5']) expect(parseHolder(bad, 'me')).toBeUndefined();
+  });
+});
+
+describe('the way out of another host\'s lock, one wording for a busy detach and cni-gc\'s note', () => {
+  it('is said only of another host\'s lock that holds a time limit and whose command is not known to be gone', () => {
+    const foreign = { host: 'laptop-2', pid: 7, limitS: 70 };
+    expect(foreignLockWayOut(foreign, 'laptop-1', ' on node node-b', ' — and more', 'the same cni-detach with --force')).toBe(
+      ' (only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit that lock holds on node node-b (70s since it last changed) has passed — and more)',
+    );
+    expect(foreignLockWayOut(foreign, 'laptop-1')).toContain(', a cni-detach --force of it takes its lock once the time limit that lock holds (70s since');
+    expect(foreignLockWayOut(foreign, 'laptop-2')).toBe('');
+    expect(foreignLockWayOut({ host: 'laptop-2', pid: 7 }, 'laptop-1')).toBe('');
+    expect(foreignLockWayOut({ pid: 7, limitS: 70 }, 'laptop-1')).toBe('');
+    expect(foreignLockWayOut({ ...foreign, freeInMs: 3000 }, 'laptop-1')).toBe('');
   });
 });
