@@ -716,10 +716,15 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     // $KUBECONFIG naming no file that exists) is refused at once, as kubectl refuses it: no rows, exit 2 (4 for
     // $KUBECONFIG), never this host's cache alone with a note — a typo is not "no cluster".
     let apiError: string | undefined;
-    const failures: { error: unknown; says: string }[] = [];
+    // says: after the rows that could be made; saysEmpty (when it differs): when there are none to show
+    const failures: { error: unknown; says: string; saysEmpty?: string }[] = [];
     const clusterFailed = (e: unknown) => {
       apiError = describeError(e);
-      failures.push({ error: e, says: `the cluster could not be asked: ${apiError}; the states are from this host's cache only, and attachments on other nodes are not shown` });
+      failures.push({
+        error: e,
+        says: `the cluster could not be asked: ${apiError}; the states are from this host's cache only, and attachments on other nodes are not shown`,
+        saysEmpty: `the cluster could not be asked: ${apiError}; this host's cache (${cache.dir}) has nothing to show, and attachments on other nodes are not known without the cluster`,
+      });
     };
     if (flags.selector !== undefined && flags.cluster === false) throw new UsageError('-l needs the cluster (it selects pods by their labels): drop --no-cluster');
     if (flags.cluster !== false) {
@@ -917,8 +922,8 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     const rows = [...local, ...remote, ...bad].filter(onNodes).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     // nothing to show and something could not be asked: the error alone (an empty result would read as "none")
     if (rows.length === 0 && failures.length) {
-      for (const f of failures.slice(1)) deps.io.err(`note: ${f.says}\n`);
-      throw new SomeFailedError(failures[0]!.says, failures[0]!.error);
+      for (const f of failures.slice(1)) deps.io.err(`note: ${f.saysEmpty ?? f.says}\n`);
+      throw new SomeFailedError(failures[0]!.saysEmpty ?? failures[0]!.says, failures[0]!.error);
     }
     // a pod asked for that nothing holds — no row here or in the records — and that the API does not have either: a
     // name nobody knows (a typo, another namespace), NotFound as kubectl get answers it (exit 3). A pod that is gone

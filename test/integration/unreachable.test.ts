@@ -287,6 +287,13 @@ describe('the cluster cannot be asked: cni-list prints this host\'s rows, then t
       expect(lines.at(-1), `${what}\n${show(r)}`).toMatch(error);
       expect(r.stderr, what).not.toMatch(/^\s{4}at /m);
     }
+    // nothing in this host's cache to show: the error alone says so (it said "the states are from this host's cache
+    // only" of a table it did not print)
+    const empty = join(ws.dir, 'empty-cache');
+    await mkdir(empty);
+    const closed = await runCli('list', ['-A', '--kubeconfig', cases[0]![1], '--cache-dir', empty, '--request-timeout', '5s'], { env: NOTHING });
+    expect([closed.exitCode, closed.stdout], show(closed)).toEqual([4, '']);
+    expect(closed.stderr.trim()).toMatch(new RegExp(`^error: the cluster could not be asked: .*ECONNREFUSED.*; this host's cache \\(${empty}\\) has nothing to show, and attachments on other nodes are not known without the cluster$`));
     // the records refused (403), the rest answered
     api.failNext({ method: 'GET', pathIncludes: '/configmaps' }, { code: 403, message: 'configmaps is forbidden: User "me" cannot list resource "configmaps" in API group "" in the namespace "kube-system"' });
     const forbidden = await list(api.kubeconfigPath);
