@@ -298,13 +298,14 @@ function keyedWords(keyed: string[]): string {
  * of the network under another ifname that runs at the same moment cannot pass it too. Errors: UsageError (exit 2).
  */
 async function refuseSharedPluginState(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<void> {
-  const keyed = keyedPlugins(req.list);
+  // portmap without port mappings neither makes nor removes its chain (keyedOnDel): no share to collide over
+  const keyed = keyedOnDel(req.list, req.rt.capabilityArgs);
   if (keyed.length === 0) return;
   const recorded = await cache.attachmentsOf(req.list.name, req.rt.containerId);
   const others = recorded.filter((i) => i !== req.rt.ifname);
   if (others.length === 0) {
     if (recorded.length === 0 && keyed.includes('bandwidth')) await refuseForeignIfb(ctx, cache, req);
-    if (recorded.length === 0 && portmapMaps(req.list, req.rt.capabilityArgs)) await refuseForeignPortmapChain(ctx, cache, req);
+    if (recorded.length === 0 && keyed.includes('portmap')) await refuseForeignPortmapChain(ctx, cache, req);
     return;
   }
   const e = new UsageError(

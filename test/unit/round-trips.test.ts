@@ -185,8 +185,8 @@ describe('node round trips (exec/batch.ts)', () => {
   it.each([
     ['bandwidth', 'its ifb device on the node, bwp…'],
     ['portmap', 'its iptables chain on the node, CNI-DN-…'],
-  ])('a chain with a plugin that keys its node state by network and container (%s): the names of the network\'s other records ride on the look-up (attach still 2 + plugins), and a second attach of the network in the sandbox is refused before any ADD', async (keyed, what) => {
-    const w = await world(['first', keyed]);
+  ])('a chain with a plugin that keys its node state by network and container (%s; portmap with port mappings): the names of the network\'s other records ride on the look-up (attach still 2 + plugins), and a second attach of the network in the sandbox is refused before any ADD', async (keyed, what) => {
+    const w = await world(['first', keyed], keyed === 'portmap' ? { extra: { portmap: MAPPED } } : {});
     const a = await w.attachOnNode();
     expect(a.trips).toBeLessThanOrEqual(2 + 2);
     const s = w.session();
@@ -224,6 +224,31 @@ describe('node round trips (exec/batch.ts)', () => {
     expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter((l) => l.startsWith('DEL'))).toEqual([`DEL ${keyed}`, 'DEL first']);
     expect(await w.left('results')).toEqual([`net-${CID}-net2`]);
     expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('a second attach of a network in a sandbox whose chain holds portmap WITHOUT port mappings (and nothing else keyed): not refused — portmap\'s ADD and DEL touch no iptables without them, so the two share nothing; with mappings given by capabilityArgs it is refused', async () => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: { capabilities: { portMappings: true } } } });
+    const log = await fakeIptables(w, 'absent');
+    await w.attachOnNode();
+    // the network recorded in the sandbox under net2 (the record of net1 moved: the fake plugin wants net1's intent)
+    const results = join(w.cacheDir, 'results');
+    const net1 = JSON.parse(await readFile(join(results, `net-${CID}-net1`), 'utf8')) as { ifName: string };
+    await writeFile(join(results, `net-${CID}-net2`), JSON.stringify({ ...net1, ifName: 'net2' }));
+    await rm(join(results, `net-${CID}-net1`));
+    await rm(join(dir, 'calls'));
+    const again = await w.attachOnNode();
+    expect(again.trips).toBeLessThanOrEqual(2 + 2);
+    expect((await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n')).toEqual(['ADD first', 'ADD portmap']);
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`, `net-${CID}-net2`]);
+    expect(await readFile(log, 'utf8').catch(() => '')).toBe(''); // iptables not asked either
+    const mapped = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] };
+    const s2 = w.session();
+    readAhead(s2.ctx, s2.cache, 'net3', w.list, false, mapped);
+    await s2.exec.run(['true']);
+    const e = await attach(s2.ctx, s2.cache, { ...w.req, rt: { ...w.req.rt, ifname: 'net3', capabilityArgs: mapped } }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toMatch(/^network net is already recorded in pod shop\/web-1 as net1, net2, and its plugin portmap \(its iptables chain on the node, CNI-DN-…\) names that state by network and container only: attaching it again as net3 would collide/);
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`, `net-${CID}-net2`]);
   });
 
   it('a detach of one of two attachments of a network whose chain holds portmap WITHOUT port mappings: no note, in the dry run either (portmap\'s DEL returns before any iptables when its runtimeConfig has no portMappings: it removed nothing of the other\'s); with mappings given by capabilityArgs the note is made', async () => {
@@ -570,7 +595,7 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
   });
 
   it.each(['bandwidth', 'portmap'])('two attaches of one network under two ifnames in one sandbox at one moment, its chain holding %s, both judged from one look-up that saw neither: one attaches, the other is busy or refused — never both ADDs (the network\'s lock in the sandbox, and the names checked again under it)', async (keyed) => {
-    const w = await batchWorld(['first', keyed]);
+    const w = await batchWorld(['first', keyed], keyed === 'portmap' ? { extra: { portmap: MAPPED } } : {});
     for (let round = 0; round < 3; round++) {
       await rm(join(dir, 'calls'), { force: true });
       const snapshot = await w.lookUp();
