@@ -12,9 +12,9 @@ fi
 
 # 1. Debian packages: the reference CNI plugins (in /usr/lib/cni), ip/tc, ping, nsenter, jq, a Docker engine and the
 #    busybox-static binary the test image is made of, debootstrap for the kind-like node image; strip for x86-64 and
-#    aarch64 (the release test strips the Node binaries it ships).
+#    aarch64 (the release test strips the Node binaries it ships); nft (the tests of portmap's nftables backend).
 source scripts/lib.sh
-ensure_packages test containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io containerd busybox-static tar debootstrap binutils binutils-aarch64-linux-gnu
+ensure_packages test containernetworking-plugins iproute2 iputils-ping util-linux procps jq docker.io containerd busybox-static tar debootstrap binutils binutils-aarch64-linux-gnu nftables
 
 # 2. npm dependencies exactly as locked; this also type-checks and bundles dist/ (the prepare script).
 npm ci --no-audit --no-fund --loglevel=error

@@ -395,9 +395,48 @@ function portmapListingOptions(ctx: ChainContext): RunOptions {
   return { env: ctx.exec.baseEnv(), timeoutMs: ctx.timeoutMs };
 }
 
-/** Whether portmap of list would make its chains with iptables (not its "backend": "nftables", plugins ≥ 1.6). */
-function portmapUsesIptables(list: NetworkConfigList): boolean {
-  return list.plugins.some((p) => p.type === 'portmap' && p.backend !== 'nftables');
+/**
+ * The "backend" portmap of list is given (plugins ≥ 1.6: "iptables" or "nftables"; a portmap that is given none uses
+ * iptables where the node supports it, else nftables — plugins/meta/portmap main.go parseConfig, utils
+ * SupportsIPTables), 'nftables' when any portmap of list is given that one.
+ */
+function portmapBackend(list: NetworkConfigList): 'iptables' | 'nftables' | undefined {
+  const given = list.plugins.filter((p) => p.type === 'portmap').map((p) => p.backend);
+  if (given.includes('nftables')) return 'nftables';
+  return given.every((b) => b === 'iptables') ? 'iptables' : undefined;
+}
+
+/**
+ * The table portmap's nftables backend keeps its rules in, IPv4 and IPv6 alike: each rule it adds carries the
+ * container id as its comment, and its DEL removes every rule of that comment in the table — of any network, any
+ * interface of the sandbox (plugins/meta/portmap portmap_nftables.go forwardPorts, unforwardPorts). So with that
+ * backend an attachment shares its rules with every other attachment in the sandbox whose portmap uses it: the pod's
+ * own network's host ports (a runtime's portmap) included.
+ */
+export const PORTMAP_NFT_TABLE = 'cni_hostport';
+
+/** The commands that list PORTMAP_NFT_TABLE, IPv4 and IPv6 (a small table: the host ports of the node's pods). */
+const PORTMAP_NFT_LISTINGS = ['ip', 'ip6'].map((family) => ['nft', 'list', 'table', family, PORTMAP_NFT_TABLE]);
+
+/** Why a listing could not tell (the tool not on the node's PATH, another error, the time limit); undefined when it answered (exit 0). */
+function listingFailure(r: RunResult, timeoutMs: number): string | undefined {
+  if (r.code === 0) return undefined;
+  const err = r.stderr.trim().split('\n')[0] ?? '';
+  if (r.timedOut) return `no answer within ${formatDuration(r.limitMs ?? timeoutMs)}`;
+  if (r.code === 127) return NOT_ON_PATH;
+  return `${r.code === null ? `killed by ${r.signal ?? 'a signal'}` : `exit ${r.code}`}${err ? `: ${err}` : ''}`;
+}
+
+const NOT_ON_PATH = 'not found on the PATH of the plugins';
+
+/**
+ * What one listing of PORTMAP_NFT_TABLE says of container id: there (a rule of the table ends in `comment "<id>"`),
+ * absent (no such rule, or no such table: exit 1 "No such file or directory"), or why it could not tell.
+ */
+function judgeNftListing(r: RunResult, containerId: string, timeoutMs: number): 'there' | 'absent' | string {
+  if (r.code === 0) return r.stdout.split('\n').some((l) => l.trimEnd().endsWith(` comment "${containerId}"`)) ? 'there' : 'absent';
+  if (r.code === 1 && /No such file or directory|does not exist/.test(r.stderr)) return 'absent';
+  return listingFailure(r, timeoutMs)!;
 }
 
 /**
@@ -411,9 +450,25 @@ function judgePortmapListing(r: RunResult, chain: string, timeoutMs: number): 't
   if (r.code === 0) return jumps(r.stdout) ? 'there' : 'absent';
   const err = r.stderr.trim().split('\n')[0] ?? '';
   if (r.code === 1 && /No chain\/target\/match by that name|is incompatible, use 'nft' tool|does not exist/.test(err)) return 'absent';
-  if (r.timedOut) return `no answer within ${formatDuration(r.limitMs ?? timeoutMs)}`;
-  if (r.code === 127) return 'not found on the PATH of the plugins';
-  return `${r.code === null ? `killed by ${r.signal ?? 'a signal'}` : `exit ${r.code}`}${err ? `: ${err}` : ''}`;
+  return listingFailure(r, timeoutMs)!;
+}
+
+/**
+ * Run listings on the node in turn (each judged by `judge`: 'there', 'absent' or why it could not tell) until one says
+ * 'there': `there` is its argv; else `unknown` holds "`argv`: why" for each that could not tell, and `why` the same by
+ * the listing's first word (its tool).
+ */
+async function firstListingThere(ctx: ChainContext, listings: string[][], judge: (r: RunResult) => string): Promise<{ there?: string[]; unknown: string[]; why: Map<string, string> }> {
+  const unknown: string[] = [];
+  const why = new Map<string, string>();
+  for (const argv of listings) {
+    const said = judge(await ctx.exec.run(argv, portmapListingOptions(ctx)));
+    if (said === 'there') return { there: argv, unknown, why };
+    if (said === 'absent') continue;
+    why.set(argv[0]!, said);
+    unknown.push(`\`${argv.join(' ')}\`: ${said}`);
+  }
+  return { unknown, why };
 }
 
 /** The answer of refuseForeignPortmapChain for a request, asked of the node once (before the locks, or by the dry run). */
@@ -427,11 +482,12 @@ const portmapAsked = new WeakMap<AttachRequest, Promise<UsageError | undefined>>
  * setup takes a chain that is there) and a DEL of either remove the chain with both's rules. From iptables on the node
  * (portmap execs it itself, so a node where it works has it), read-only, `-w` for the xtables lock; on a node reached
  * by commands the listings ride on the look-up (readAhead). iptables missing or failing: not refused, said at -v.
- * Asked once per request (the check under the network's lock uses that answer: another cache dir's attach takes no
+ * A portmap that uses its nftables backend (given "backend": "nftables", or given none on a node without iptables)
+ * is asked of nft instead (askPortmapNft: its rules are marked by container id alone, so any other attachment's rules
+ * in the sandbox collide). Asked once per request (the check under the network's lock uses that answer: another cache dir's attach takes no
  * lock of ours, so asking again would only cost a round trip). Errors: UsageError (exit 2).
  */
 async function refuseForeignPortmapChain(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<void> {
-  if (!portmapUsesIptables(req.list)) return;
   let asked = portmapAsked.get(req);
   if (!asked) {
     asked = askPortmapChain(ctx, cache, req);
@@ -442,27 +498,53 @@ async function refuseForeignPortmapChain(ctx: ChainContext, cache: ResultCache, 
 }
 
 async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<UsageError | undefined> {
-  const chain = portmapChainName(req.list.name, req.rt.containerId);
-  const unknown: string[] = [];
-  for (const argv of PORTMAP_LISTINGS) {
-    const r = await ctx.exec.run(argv, portmapListingOptions(ctx));
-    const said = judgePortmapListing(r, chain, ctx.timeoutMs);
-    if (said === 'absent') continue;
-    if (said !== 'there') {
-      unknown.push(`\`${argv.join(' ')}\`: ${said}`);
-      continue;
-    }
-    const family = argv[0] === 'ip6tables' ? 'ip6tables' : 'iptables';
-    const e = new UsageError(
-      `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}, jumped to from ${PORTMAP_TOP_CHAIN}), exists already: another attachment of network ${req.list.name} in ${req.describe} made it, recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
-    );
-    e.next = `find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir; \`${family} -t nat -S ${PORTMAP_TOP_CHAIN}\`${onNode(ctx.exec)} shows the rule's "dnat name" and "id") and detach it first, or attach a config whose "name" is another network's`;
-    return e;
+  const backend = portmapBackend(req.list);
+  let iptablesMissing = false;
+  if (backend !== 'nftables') {
+    const chain = portmapChainName(req.list.name, req.rt.containerId);
+    const { there, unknown, why } = await firstListingThere(ctx, PORTMAP_LISTINGS, (r) => judgePortmapListing(r, chain, ctx.timeoutMs));
+    if (there) return foreignChainRefusal(ctx, cache, req, chain, there[0] === 'ip6tables' ? 'ip6tables' : 'iptables');
+    ctx.debug?.(unknown.length === PORTMAP_LISTINGS.length
+      ? `could not tell whether portmap's chain ${chain} of network ${req.list.name} is on the node (${unknown.join('; ')}): not refused for it`
+      : `portmap's chain ${chain} of network ${req.list.name} is not on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
+    iptablesMissing = why.get('iptables') === NOT_ON_PATH;
   }
-  ctx.debug?.(unknown.length === PORTMAP_LISTINGS.length
-    ? `could not tell whether portmap's chain ${chain} of network ${req.list.name} is on the node (${unknown.join('; ')}): not refused for it`
-    : `portmap's chain ${chain} of network ${req.list.name} is not on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
+  // nftables: given, or chosen by a portmap given no backend on a node without iptables
+  if (backend === 'nftables' || (backend === undefined && iptablesMissing)) return askPortmapNft(ctx, req, backend);
   return undefined;
+}
+
+function foreignChainRefusal(ctx: ChainContext, cache: ResultCache, req: AttachRequest, chain: string, family: string): UsageError {
+  const e = new UsageError(
+    `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}, jumped to from ${PORTMAP_TOP_CHAIN}), exists already: another attachment of network ${req.list.name} in ${req.describe} made it, recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
+  );
+  e.next = `find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir; \`${family} -t nat -S ${PORTMAP_TOP_CHAIN}\`${onNode(ctx.exec)} shows the rule's "dnat name" and "id") and detach it first, or attach a config whose "name" is another network's`;
+  return e;
+}
+
+/**
+ * Refuse an attach whose portmap uses its nftables backend (given, or chosen on a node without iptables) when rules of
+ * the sandbox's container id are in PORTMAP_NFT_TABLE already: another attachment in the sandbox made them (the pod's
+ * own network's host ports, another network's, one of another cache dir or tool), and portmap's DEL removes every rule
+ * of that container id, so this attachment's DEL — or the rollback of its failed ADD — would remove those too. From
+ * `nft list table ip|ip6 cni_hostport` on the node (read-only; riding on the look-up). nft missing or failing: not
+ * refused, said at -v. Errors: none (the refusal is returned).
+ */
+async function askPortmapNft(ctx: ChainContext, req: AttachRequest, backend: 'nftables' | undefined): Promise<UsageError | undefined> {
+  const cid = req.rt.containerId;
+  const { there, unknown } = await firstListingThere(ctx, PORTMAP_NFT_LISTINGS, (r) => judgeNftListing(r, cid, ctx.timeoutMs));
+  if (!there) {
+    ctx.debug?.(unknown.length === PORTMAP_NFT_LISTINGS.length
+      ? `could not tell whether rules of container ${cid} are in portmap's nftables table ${PORTMAP_NFT_TABLE} on the node (${unknown.join('; ')}): not refused for it`
+      : `no rules of container ${cid} in portmap's nftables table ${PORTMAP_NFT_TABLE} on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
+    return undefined;
+  }
+  const table = `${there[3]} ${PORTMAP_NFT_TABLE}`;
+  const e = new UsageError(
+    `network ${req.list.name}'s plugin portmap uses its nftables backend${backend ? '' : ' (given no "backend", it chooses nftables on a node without iptables)'}, which marks each rule it makes with the container id alone, and rules of container ${cid} are in table ${table}${onNode(ctx.exec)} already: another attachment in ${req.describe} made them — the pod's own network's host ports, or another network's —, and portmap's DEL removes every rule of its container id, so a DEL of ${req.rt.ifname} (or the rollback of a failed ADD) would remove those too (nothing was changed)`,
+  );
+  e.next = `attach it with portmap's "backend": "iptables" where the node has iptables (its chain is named by network and container), or without port mappings; \`nft list table ${table}\`${onNode(ctx.exec)} shows those rules`;
+  return e;
 }
 
 /**
@@ -496,10 +578,13 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   if (list && keyedPlugins(list).includes('bandwidth')) ctx.exec.readAhead({ nameDirs: [NODE_LINKS] });
   // the jumps to portmap's chains, for its chain of the network made by an attachment this cache lacks (a process of
   // iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
-  if (list && portmapMaps(list, capabilityArgs) && portmapUsesIptables(list)) {
+  // (and, for a portmap that uses nftables or may choose it, the rules of portmap's nftables table: two nft processes)
+  if (list && portmapMaps(list, capabilityArgs)) {
     const dirs = (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));
     const opts = portmapListingOptions(ctx);
-    ctx.exec.readAhead({ runs: PORTMAP_LISTINGS.map((argv) => ({ candidates: dirs.map((d) => `${d}/${argv[0]}`), opts, argv })) });
+    const backend = portmapBackend(list);
+    const listings = [...(backend !== 'nftables' ? PORTMAP_LISTINGS : []), ...(backend !== 'iptables' ? PORTMAP_NFT_LISTINGS : [])];
+    ctx.exec.readAhead({ runs: listings.map((argv) => ({ candidates: dirs.map((d) => `${d}/${argv[0]}`), opts, argv })) });
   }
 }
 

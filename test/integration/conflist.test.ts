@@ -268,4 +268,40 @@ describe('portmap (the real plugin) through two cache dirs, the node a network n
     expect(await leases(ws.dataDir)).toEqual([]);
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
   });
+
+  it('"backend": "nftables" (plugins ≥ 1.6; this Debian\'s portmap 1.1.1 ignores the key and uses iptables): rules of the sandbox\'s container id in the node\'s table ip cni_hostport — as a runtime\'s portmap makes them for the pod\'s own host ports — refuse the attach and its dry run before any ADD, since that backend\'s DEL removes every rule of the container id; rules of other containers only: attached', async () => {
+    const { ws, node, ns, net, cid, conf, onNode, nat } = await mappedWorld();
+    const plugins = (JSON.parse(await readFile(conf, 'utf8')) as { plugins: Record<string, unknown>[] }).plugins.map((p) => (p.type === 'portmap' ? { ...p, backend: 'nftables' } : p));
+    const nftConf = await writeConf(ws.dir, 'nft.conflist', conflist(net, plugins));
+    // what portmap's nftables backend makes for a mapping (portmap_nftables.go forwardPorts), made here with nft in the
+    // node's namespace: the table, its hostports chain, a rule commented with the container id
+    const nft = (...args: string[]) => must(['ip', 'netns', 'exec', node, 'nft', ...args]);
+    await nft('add', 'table', 'ip', 'cni_hostport', '{ comment "CNI portmap plugin"; }');
+    await nft('add', 'chain', 'ip', 'cni_hostport', 'hostports');
+    await nft('add', 'rule', 'ip', 'cni_hostport', 'hostports', 'tcp', 'dport', '18081', 'dnat', 'to', '198.18.47.9:80', 'comment', `"${cid}"`);
+    const table = await nft('list', 'table', 'ip', 'cni_hostport');
+    expect(table).toContain(`comment "${cid}"`);
+    const natBefore = await nat();
+    for (const dry of [['--dry-run'], []]) {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', nftConf), ...dry], onNode);
+      expectCleanError(r, 2, new RegExp(`network ${net}'s plugin portmap uses its nftables backend, which marks each rule it makes with the container id alone, and rules of container ${cid} are in table ip cni_hostport already: another attachment in netns ${netnsPath(ns)} made them — the pod's own network's host ports, or another network's —, and portmap's DEL removes every rule of its container id, so a DEL of eth1 \\(or the rollback of a failed ADD\\) would remove those too \\(nothing was changed\\)`));
+      expect(r.stderr, show(r)).toContain('`nft list table ip cni_hostport` shows those rules');
+      expect(await nft('list', 'table', 'ip', 'cni_hostport')).toBe(table);
+      expect(await nat()).toBe(natBefore);
+      expect(await linkExists('eth1', ns)).toBe(false);
+      expect(await leases(ws.dataDir)).toEqual([]);
+      expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+    }
+    // the rule now another container's: nothing of this sandbox's there, and -v says so; attached (portmap 1.1.1 itself
+    // then uses iptables), detached, nothing left, the other container's rule untouched
+    await nft('flush', 'chain', 'ip', 'cni_hostport', 'hostports');
+    await nft('add', 'rule', 'ip', 'cni_hostport', 'hostports', 'tcp', 'dport', '18081', 'dnat', 'to', '198.18.47.9:80', 'comment', '"another-container"');
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', nftConf), '-v'], onNode);
+    expectOk(r);
+    expect(r.stderr, show(r)).toContain(`debug: no rules of container ${cid} in portmap's nftables table cni_hostport on the node`);
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1'), onNode));
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+    expect(await nft('list', 'table', 'ip', 'cni_hostport')).toContain('comment "another-container"');
+  });
 });

@@ -94,6 +94,53 @@ async function fakeIptables(w: { node: CountingNode }, mode: 'v4' | 'v6' | 'abse
   return log;
 }
 
+/**
+ * The node's nft as a fake beside fakeIptables's (the same directory on the node's PATH; this host's /usr/bin and /bin
+ * have no nft): it logs its arguments and answers `nft list table <family> cni_hostport` as `mode` says — 'v4' / 'v6':
+ * the table of that family holds a hostports rule commented with container id `cid` (as portmap's nftables backend
+ * writes it, portmap_nftables.go forwardPorts; the text as nft 1.0.6 lists it), the other family has no table (nft's
+ * exit 1 "No such file or directory"); 'other': rules of another container only; 'error': both fail.
+ */
+async function fakeNft(w: { node: CountingNode }, mode: 'v4' | 'v6' | 'other' | 'error', cid = CID): Promise<string> {
+  const fakes = join(dir, 'node-sbin');
+  await mkdir(fakes, { recursive: true });
+  for (const d of ['/usr/bin', '/bin']) expect(existsSync(join(d, 'nft')), `${d}/nft on this host`).toBe(false);
+  const log = join(dir, 'nft.log');
+  const table = (family: string, comment: string) => `table ${family} cni_hostport {\n\tcomment "CNI portmap plugin"\n\tchain hostports {\n\t\ttcp dport 8080 dnat to 198.18.0.9:80 comment "${comment}"\n\t}\n}\n`;
+  const answer = (family: string) => {
+    if (mode === 'error') return { code: 1, out: '', err: 'Error: Could not process rule: Operation not permitted\n' };
+    if (mode === 'other') return { code: 0, out: table(family, 'a-container-of-another-pod'), err: '' };
+    if ((mode === 'v4') === (family === 'ip')) return { code: 0, out: table(family, cid), err: '' };
+    return { code: 1, out: '', err: `Error: No such file or directory\nlist table ${family} cni_hostport\n               ^^^^^^^^^^^^\n` };
+  };
+  for (const family of ['ip', 'ip6']) {
+    const a = answer(family);
+    await writeFile(join(fakes, `nft-${family}.out`), a.out);
+    await writeFile(join(fakes, `nft-${family}.err`), a.err);
+  }
+  await writeFile(join(fakes, 'nft'), `#!/bin/sh\necho "nft $*" >> '${log}'\ncase "$3" in ip) f=ip; c=${answer('ip').code};; *) f=ip6; c=${answer('ip6').code};; esac\ncat "${fakes}/nft-$f.out"; cat "${fakes}/nft-$f.err" >&2; exit $c\n`, { mode: 0o755 });
+  w.node.path = `${fakes}:/usr/bin:/bin`;
+  return log;
+}
+
+/**
+ * The dry run, then the attach, of w's request on its node: each refused (UsageError with message and next) after the
+ * look-up alone — one round trip, what it read rode on it.
+ */
+async function refusedAfterLookUp(w: Awaited<ReturnType<typeof world>>, message: string, next: string): Promise<void> {
+  for (const dry of [true, false]) {
+    const s = w.session();
+    const before = w.node.commands.length;
+    readAhead(s.ctx, s.cache, 'net1', w.list, false, w.req.rt.capabilityArgs);
+    await s.exec.run(['true']); // the sandbox look-up
+    const e = await (dry ? planAttach(s.ctx, s.cache, w.req) : attach(s.ctx, s.cache, w.req)).catch((x: unknown) => x);
+    expect(e, String(e)).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toBe(message);
+    expect((e as UsageError).next).toBe(next);
+    expect(w.node.commands.length - before, dry ? 'dry run' : 'attach').toBe(1);
+  }
+}
+
 /** Plugins that print a result on ADD; "first" checks that the intent was written before it ran. */
 async function world(plugins: string[], o: { cniVersion?: string; status?: string; del?: string; extra?: Record<string, Record<string, unknown>> } = {}) {
   const bin = join(dir, 'bin');
@@ -479,17 +526,7 @@ describe('portmap\'s chain of the network on the node while this cache records n
   it.each([['v4', 'iptables'], ['v6', 'ip6tables']] as const)('its chain there (%s): the attach and its dry run are refused after the look-up alone (both listings rode on it), before any ADD; nothing is left', async (mode, family) => {
     const w = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
     const log = await fakeIptables(w, mode);
-    for (const dry of [true, false]) {
-      const s = w.session();
-      const before = w.node.commands.length;
-      readAhead(s.ctx, s.cache, 'net1', w.list, false, w.req.rt.capabilityArgs);
-      await s.exec.run(['true']); // the sandbox look-up
-      const e = await (dry ? planAttach(s.ctx, s.cache, w.req) : attach(s.ctx, s.cache, w.req)).catch((x: unknown) => x);
-      expect(e, String(e)).toBeInstanceOf(UsageError);
-      expect((e as Error).message).toBe(refusal(family));
-      expect((e as UsageError).next).toBe(`find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir; \`${family} -t nat -S CNI-HOSTPORT-DNAT\` shows the rule's "dnat name" and "id") and detach it first, or attach a config whose "name" is another network's`);
-      expect(w.node.commands.length - before, dry ? 'dry run' : 'attach').toBe(1);
-    }
+    await refusedAfterLookUp(w, refusal(family), `find that attachment (\`kubectl cni-list -A -o wide\` shows each one's cache dir; \`${family} -t nat -S CNI-HOSTPORT-DNAT\` shows the rule's "dnat name" and "id") and detach it first, or attach a config whose "name" is another network's`);
     expect(existsSync(join(dir, 'calls'))).toBe(false); // no plugin's ADD ran
     expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([...LISTINGS, ...LISTINGS]);
     expect(await w.left('results')).toEqual([]);
@@ -507,7 +544,9 @@ describe('portmap\'s chain of the network on the node while this cache records n
     const a = await w.attachOnNode();
     expect(a.done.already).toBe(false);
     expect(a.trips).toBeLessThanOrEqual(2 + 2);
-    expect(w.debugs.filter((l) => l.includes('portmap'))).toEqual([said]);
+    // without iptables, a portmap given no backend would use nftables: nft is asked too (not on this node either)
+    const nft = `could not tell whether rules of container ${CID} are in portmap's nftables table cni_hostport on the node (\`nft list table ip cni_hostport\`: not found on the PATH of the plugins; \`nft list table ip6 cni_hostport\`: not found on the PATH of the plugins): not refused for it`;
+    expect(w.debugs.filter((l) => l.includes('portmap'))).toEqual(mode === 'missing' ? [said, nft] : [said]);
     expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
     expect(await w.left('cni-attach/locks')).toEqual([]);
   });
@@ -529,6 +568,58 @@ describe('portmap\'s chain of the network on the node while this cache records n
     expect((e as Error).message).toBe(refusal('iptables'));
     expect(w.node.commands.length - before).toBe(1);
     expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(LISTINGS);
+  });
+});
+
+describe('portmap\'s nftables backend (plugins ≥ 1.6): its rules are marked by container id alone, so rules of the sandbox already on the node (the pod\'s own host ports, another network\'s) are asked of nft with the look-up', () => {
+  const NFT = { ...MAPPED, backend: 'nftables' };
+  const refusal = (family: string, backend = '') =>
+    `network net's plugin portmap uses its nftables backend${backend}, which marks each rule it makes with the container id alone, and rules of container ${CID} are in table ${family} cni_hostport already: another attachment in pod shop/web-1 made them — the pod's own network's host ports, or another network's —, and portmap's DEL removes every rule of its container id, so a DEL of net1 (or the rollback of a failed ADD) would remove those too (nothing was changed)`;
+
+  it.each([['v4', 'ip'], ['v6', 'ip6']] as const)('"backend": "nftables", rules of the sandbox in table %s cni_hostport: the attach and its dry run are refused after the look-up alone, before any ADD, iptables not asked; nothing is left', async (mode, family) => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: NFT } });
+    const ipt = await fakeIptables(w, 'v4'); // iptables holds the chain too: not asked for a portmap that uses nftables
+    const log = await fakeNft(w, mode);
+    await refusedAfterLookUp(w, refusal(family), `attach it with portmap's "backend": "iptables" where the node has iptables (its chain is named by network and container), or without port mappings; \`nft list table ${family} cni_hostport\` shows those rules`);
+    expect(existsSync(join(dir, 'calls'))).toBe(false); // no plugin's ADD ran
+    const LISTED = ['nft list table ip cni_hostport', 'nft list table ip6 cni_hostport'];
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([...LISTED, ...LISTED]);
+    expect(existsSync(ipt)).toBe(false);
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
+  it('no "backend" given, no iptables on the node (portmap then chooses nftables): refused the same way; with iptables there, nft\'s rules do not count (portmap uses iptables) and the attach goes on', async () => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
+    await fakeIptables(w, 'missing');
+    await fakeNft(w, 'v4');
+    const s = w.session();
+    readAhead(s.ctx, s.cache, 'net1', w.list, false, w.req.rt.capabilityArgs);
+    await s.exec.run(['true']);
+    const e = await attach(s.ctx, s.cache, w.req).catch((x: unknown) => x);
+    expect((e as Error).message).toBe(refusal('ip', ' (given no "backend", it chooses nftables on a node without iptables)'));
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+    // (a request's answer is asked once: a new world, its request new)
+    const w2 = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
+    await fakeIptables(w2, 'absent');
+    await fakeNft(w2, 'v4');
+    const a = await w2.attachOnNode();
+    expect(a.done.already).toBe(false);
+    expect(a.trips).toBeLessThanOrEqual(2 + 2);
+    expect(await w2.left('results')).toEqual([`net-${CID}-net1`]);
+  });
+
+  it.each([
+    ['other', `no rules of container ${CID} in portmap's nftables table cni_hostport on the node`],
+    ['error', `could not tell whether rules of container ${CID} are in portmap's nftables table cni_hostport on the node (\`nft list table ip cni_hostport\`: exit 1: Error: Could not process rule: Operation not permitted; \`nft list table ip6 cni_hostport\`: exit 1: Error: Could not process rule: Operation not permitted): not refused for it`],
+  ] as const)('"backend": "nftables", rules of other containers only, or nft failing (%s): attached in at most 2 + 2 round trips, and -v says what was found', async (mode, said) => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: NFT } });
+    await fakeNft(w, mode);
+    const a = await w.attachOnNode();
+    expect(a.done.already).toBe(false);
+    expect(a.trips).toBeLessThanOrEqual(2 + 2);
+    expect(w.debugs.filter((l) => l.includes('portmap'))).toEqual([said]);
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
   });
 });
 
