@@ -16,7 +16,9 @@ const gone = new WeakSet<Error>();
 
 /**
  * CHECK's look for an attached entry's interface in the namespace it went into (cni/attach.ts
- * DetachRequest.interfaceGone): by `links`, the names the sandbox look-up read there (no command), else one look in
+ * DetachRequest.interfaceGone) — only for an interface the entry's cached result names in the sandbox
+ * (resolve/attachment-state.ts namesSandboxInterface, as cni-list judges it; a 0.1.0/0.2.0 result, one without
+ * `interfaces` or with none in the sandbox is never judged gone, and its CHECK runs): by `links`, the names the sandbox look-up read there (no command), else one look in
  * `netns` through `exec` (resolve/netns.ts interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a
  * NotFoundError (exit 3, README "Exit codes") in cni-list's words for `interface gone` (resolve/attachment-state.ts
  * interfaceGoneReason) and the cni-list that shows that state (`listing`: of a pod on another node, `cni-list --node
@@ -26,12 +28,14 @@ const gone = new WeakSet<Error>();
  */
 function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string, listing: string): NonNullable<DetachRequest['interfaceGone']> {
   return async (e) => {
+    const { interfaceGoneReason, namesSandboxInterface } = await load.attachmentState();
+    // only an interface the cached result names in the sandbox can be gone (as cni-list judges it)
+    if (!namesSandboxInterface(e)) return undefined;
     const there = links ? links.includes(e.ifName) : await (await load.netns()).interfaceExists(exec, netns, e.ifName).catch((err: unknown) => {
       if (err instanceof UsageError) return undefined;
       throw err;
     });
     if (there !== false) return undefined;
-    const { interfaceGoneReason } = await load.attachmentState();
     const err = new NotFoundError(`${e.ifName} in ${describe} is gone (\`${listing}\` shows it as interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
     gone.add(err);
     return err;
