@@ -1,7 +1,7 @@
 /**
  * "interface gone" is judged only of an interface the cached result names in the sandbox (tryout 7: a chain whose
  * result lists no interface — IPAM/sysctl only, a 0.2.0 or 0.3.x result without interfaces — was said gone by cni-check,
- * cni-list and cni-gc).
+ * cni-list and cni-gc), and cni-check's rule for a network that sets disableCheck.
  */
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
@@ -26,7 +26,7 @@ const cases: { version: string; result: Record<string, unknown>; names: boolean;
   { version: '1.0.0', names: true, why: 'a 1.0.0 result naming eth1 in the sandbox', result: { cniVersion: '1.0.0', interfaces: [sandboxIf], ips: [{ address: '198.18.0.2/24', interface: 0 }] } },
 ];
 
-/** A world whose network `claims` (one plugin) answers ADD with `result`. */
+/** A world whose network `claims` (one plugin, `opts.disableCheck` optional) answers ADD with `result`. */
 function claimsWorld(version: string, result: Record<string, unknown>, opts: { disableCheck?: boolean } = {}) {
   const conf = opts.disableCheck !== undefined
     ? { cniVersion: version, name: 'claims', disableCheck: opts.disableCheck, plugins: [{ type: 'claims' }] }
@@ -66,4 +66,38 @@ describe('"interface gone" only of an interface the result names in the sandbox 
       }
     });
   }
+});
+
+describe('cni-check of a network that sets disableCheck (tryout 7): no plugin asked; its own look at the record counts as for any network', () => {
+  it('the interface there: exit 0, its line says CHECK is not run (it said "CHECK ok"), -o json disableCheck: true; the note on stderr', async () => {
+    const w = claimsWorld('1.0.0', cases.at(-1)!.result, { disableCheck: true });
+    expect(await w.cli(attachCommand, attachArgs), w.stderr()).toBe(0);
+    w.exec.calls.length = 0;
+    expect(await w.cli(checkCommand, checkArgs), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('eth1 in pod shop/web-1 (network claims): CHECK is not run for this network (it sets disableCheck); nothing cni-check sees contradicts its record\n');
+    expect(w.stderr()).toBe('note: network claims sets disableCheck: CHECK is not run for this network (no plugin is asked)\n');
+    expect(await w.cli(checkCommand, [...checkArgs, '-o', 'json']), w.stderr()).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual({ ok: true, ifname: 'eth1', target: 'pod shop/web-1', exitCode: 0, checked: [{ network: 'claims', ifname: 'eth1', ok: true, disableCheck: true }] });
+    expect(w.exec.calls.filter((x) => x.command === 'CHECK')).toEqual([]);
+  });
+  it('the interface gone: exit 3 in cni-list\'s words, as cni-list shows it (its state does not depend on disableCheck); its dry run too', async () => {
+    const w = claimsWorld('1.0.0', cases.at(-1)!.result, { disableCheck: true });
+    expect(await w.cli(attachCommand, attachArgs), w.stderr()).toBe(0);
+    w.exec.links.set(NETNS, new Set(['lo', 'eth0']));
+    for (const extra of [[], ['--dry-run']]) {
+      expect(await w.cli(checkCommand, [...checkArgs, ...extra])).toBe(3);
+      expect(w.stderr()).toMatch(/^note: network claims sets disableCheck: CHECK is not run for this network \(no plugin is asked\)\nerror: eth1 in pod shop\/web-1 is gone \(`kubectl cni-list web-1 -n shop` shows it as interface gone\)/);
+    }
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: unknown[] }).items).toEqual([expect.objectContaining({ state: 'interface gone' })]);
+    expect(w.exec.calls.filter((x) => x.command === 'CHECK')).toEqual([]);
+  });
+  it('a result naming no interface: exit 0, nothing judged, no plugin asked', async () => {
+    const w = claimsWorld('1.0.0', cases[5]!.result, { disableCheck: true });
+    expect(await w.cli(attachCommand, attachArgs), w.stderr()).toBe(0);
+    w.exec.links.set(NETNS, new Set(['lo', 'eth0']));
+    expect(await w.cli(checkCommand, checkArgs), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/CHECK is not run for this network \(it sets disableCheck\)/);
+    expect(w.exec.calls.filter((x) => x.command === 'CHECK')).toEqual([]);
+  });
 });
