@@ -18,9 +18,10 @@ const gone = new WeakSet<Error>();
  * CHECK's look for an attached entry's interface in the namespace it went into (cni/attach.ts
  * DetachRequest.interfaceGone) — only for an interface the entry's cached result names in the sandbox
  * (resolve/attachment-state.ts namesSandboxInterface, as cni-list judges it; a 0.1.0/0.2.0 result, one without
- * `interfaces` or with none in the sandbox is never judged gone, and its CHECK runs): by `links`, the names the sandbox look-up read there (no command), else one look in
- * `netns` through `exec` (resolve/netns.ts interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a
- * NotFoundError (exit 3, README "Exit codes") in cni-list's words for `interface gone` (resolve/attachment-state.ts
+ * `interfaces` or with none in the sandbox is never judged gone, and its CHECK runs): by `links`, the names the
+ * sandbox look-up read there (no command), else one look in `netns` through `exec` (resolve/netns.ts
+ * interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a NotFoundError (exit 3, README "Exit codes")
+ * in cni-list's words for `interface gone` (resolve/attachment-state.ts
  * interfaceGoneReason) and the cni-list that shows that state (`listing`: of a pod on another node, `cni-list --node
  * NODE`, which reads that node; plain cni-list judges other nodes by the cluster's records alone), naming `detach`,
  * the cni-detach that frees its lease — before, the plugin's CHECK answered

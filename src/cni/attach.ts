@@ -1261,8 +1261,8 @@ export interface Checked {
 /**
  * CHECK a cached attachment through its chain, under its lock (SPEC.md: no parallel operations on one container; so
  * that no DEL runs beside it). Returns the networks checked (Checked: a network that sets disableCheck runs no plugin
- * CHECK, but req.interfaceGone is asked for it as for any other, its error thrown alike). Errors: BusyError when another cni-attach/cni-detach
- * holds the lock (an attach still in its plugins, a detach): nothing is run; NotFoundError when nothing is recorded,
+ * CHECK, but req.interfaceGone is asked for it as for any other, its error thrown alike). Errors: BusyError when
+ * another cni-attach/cni-detach holds the lock (an attach still in its plugins, a detach): nothing is run; NotFoundError when nothing is recorded,
  * or only an attach that was interrupted (its intent, the lock free: the message names what may remain and its
  * `next` the cni-detach that undoes it); UsageError for an unreadable record; PluginError when CHECK (or VERSION)
  * fails. On a node reached by commands the lock rides on the first plugin run, as for detach.
