@@ -16,9 +16,12 @@ const gone = new WeakSet<Error>();
 
 /**
  * CHECK's look for an attached entry's interface in the namespace it went into (cni/attach.ts
- * DetachRequest.interfaceGone): by `links`, the names the sandbox look-up read there (no command), else one look in
- * `netns` through `exec` (resolve/netns.ts interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a
- * NotFoundError (exit 3, README "Exit codes") in cni-list's words for `interface gone` (resolve/attachment-state.ts
+ * DetachRequest.interfaceGone) — only for an interface the entry's cached result names in the sandbox
+ * (resolve/attachment-state.ts namesSandboxInterface, as cni-list judges it; a 0.1.0/0.2.0 result, one without
+ * `interfaces` or with none in the sandbox is never judged gone, and its CHECK runs): by `links`, the names the
+ * sandbox look-up read there (no command), else one look in `netns` through `exec` (resolve/netns.ts
+ * interfaceExists; one it cannot make says nothing: CHECK runs). Gone: a NotFoundError (exit 3, README "Exit codes")
+ * in cni-list's words for `interface gone` (resolve/attachment-state.ts
  * interfaceGoneReason) and the cni-list that shows that state (`listing`: of a pod on another node, `cni-list --node
  * NODE`, which reads that node; plain cni-list judges other nodes by the cluster's records alone), naming `detach`,
  * the cni-detach that frees its lease — before, the plugin's CHECK answered
@@ -26,18 +29,29 @@ const gone = new WeakSet<Error>();
  */
 function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: string, where: string, describe: string, detach: string, listing: string): NonNullable<DetachRequest['interfaceGone']> {
   return async (e) => {
+    const { interfaceGoneReason, namesSandboxInterface } = await load.attachmentState();
+    // only an interface the cached result names in the sandbox can be gone (as cni-list judges it)
+    if (!namesSandboxInterface(e)) return undefined;
     const there = links ? links.includes(e.ifName) : await (await load.netns()).interfaceExists(exec, netns, e.ifName).catch((err: unknown) => {
       if (err instanceof UsageError) return undefined;
       throw err;
     });
     if (there !== false) return undefined;
-    const { interfaceGoneReason } = await load.attachmentState();
     const err = new NotFoundError(`${e.ifName} in ${describe} is gone (\`${listing}\` shows it as interface gone): ${interfaceGoneReason(e.ifName, where, `\`${detach}\``)}; nothing to CHECK`);
     gone.add(err);
     return err;
   };
 }
 
+/**
+ * kubectl cni-check POD|--netns PATH --ifname NAME: what the record says, judged by cni-check itself, then the
+ * plugins' CHECK. One rule for a network that sets `disableCheck` (CNI SPEC.md "Network Configuration Lists": the
+ * runtime does not call CHECK; libcni CheckNetworkList returns nil without running a plugin): no plugin is asked (a
+ * note on stderr; its line says `CHECK is not run for this network`, -o json `disableCheck: true`), but cni-check's own
+ * look at the record is no plugin CHECK and counts as for any network — nothing attached, an attach interrupted, a
+ * detach stopped, an interface gone (the states cni-list shows) are exit 3 alike; exit 0 says only that nothing
+ * cni-check sees contradicts the record. Exit codes: the help text below (README "Exit codes").
+ */
 export function checkCommand(deps: Deps = defaultDeps(stdio)): Command {
   const cmd = new Command('kubectl cni-check')
     .description('Ask the plugins whether an attachment is still as they made it (CNI CHECK, config version 0.4.0 and later).');
@@ -50,7 +64,8 @@ Examples:
   kubectl cni-check web-1 -n shop --ifname eth1
   kubectl cni-check --netns /var/run/netns/pod-a --ifname eth1
 
-Exit codes: 0 every plugin answered CHECK ok; 1 a plugin failed CHECK (its error shown), or the interface is busy (an
+Exit codes: 0 every plugin answered CHECK ok (a network that sets disableCheck: no plugin asked, and nothing
+cni-check itself sees contradicts its record); 1 a plugin failed CHECK (its error shown), or the interface is busy (an
 attach or detach holds it: try again); 2 bad usage or input (also a config before 0.4.0, which has no CHECK); 3 target
 not found, or nothing attached as --ifname (also an attach of it that was interrupted, or one the cluster records with
 another --cache-dir: the message names it; an interface gone from its sandbox: cni-list's "interface gone"; and a
@@ -171,10 +186,11 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
       if (flags.output !== 'summary') {
         // the same shape as a failure's (ok, ifname, target, exitCode): a script reads .ok either way (a tryout found
         // only `checked` on success)
-        deps.io.out(await formatData({ ok: true, ifname: p.ifname, ...(describe ? { target: describe } : {}), exitCode: 0, checked: checked.map((network) => ({ network, ifname: p.ifname, ok: true })) }, flags.output));
+        // (a network that sets disableCheck: `disableCheck: true`, no plugin asked)
+        deps.io.out(await formatData({ ok: true, ifname: p.ifname, ...(describe ? { target: describe } : {}), exitCode: 0, checked: checked.map((c) => ({ network: c.network, ifname: p.ifname, ok: true, ...(c.disableCheck ? { disableCheck: true } : {}) })) }, flags.output));
         return;
       }
-      for (const n of checked) deps.io.out(`${p.ifname} in ${describe} (network ${n}): CHECK ok\n`);
+      for (const c of checked) deps.io.out(`${p.ifname} in ${describe} (network ${c.network}): ${c.disableCheck ? 'CHECK is not run for this network (it sets disableCheck); nothing cni-check sees contradicts its record' : 'CHECK ok'}\n`);
     }
   });
   return cmd;

@@ -464,7 +464,7 @@ interface Judged {
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
 async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
-  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn, recordCacheDir }, { detachStoppedReason }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
+  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn, recordCacheDir }, { detachStoppedReason, namesSandboxInterface }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
@@ -477,6 +477,9 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     // and the mark of a DEL of ours begun there and not finished, its lock free (cni/cache.ts DeleteMark): detach stopped
     const stopped = new Map<Judged, DeleteMark>();
     const freeIn = new Map<Judged, number>();
+    // and those whose entry there names no interface in the sandbox (its result: an IPAM-only chain, a 0.2.0 result):
+    // a link missing says nothing of them (the record, which carries no result, was judged by its link)
+    const unclaimed = new Set<Judged>();
     try {
       const mine = these.filter((j, i) => !judged[i]!.unchecked && recordedIn(j.r, flags.cacheDir));
       if (mine.length > 0) {
@@ -493,6 +496,7 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
             stopped.set(j, marked.deleting!);
             if (busy?.freeInMs !== undefined) freeIn.set(j, busy.freeInMs);
           } else if (held.length === 0) unheld.add(j);
+          if (!held.some((f) => !f.unreadable && !f.intentOnly && f.entry.networkName === j.r.network && namesSandboxInterface(f.entry))) unclaimed.add(j);
         }
       }
     } catch (e) {
@@ -507,7 +511,7 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
           state: 'detach stopped',
           brief: mark.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
           reason:
-            detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' ? false : undefined) +
+            detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' && !unclaimed.has(j) ? false : undefined) +
             (freeIn.has(j) ? ` (its lock is free in ${Math.ceil(freeIn.get(j)! / 1000)}s: what it started may run until its time limit)` : ''),
           remedy: 'cni-detach or cni-gc finishes its DEL',
           clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
@@ -522,6 +526,8 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
           clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
           clearHint: undefined,
         });
+      } else if (c.state === 'interface gone' && unclaimed.has(j)) {
+        // (its result names no interface in the sandbox: attached, as the record says)
       } else if (c.unchecked) {
         first ??= c.unchecked;
         Object.assign(row, { brief: 'sandbox not checked', reason: `its sandbox ${r.containerId.slice(0, 12)} could not be looked up on node ${node}: ${describeError(c.unchecked)}` });

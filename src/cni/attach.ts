@@ -1333,22 +1333,33 @@ async function refuseIfHeld(cache: ResultCache, req: DetachRequest, found: Found
 }
 
 /**
+ * A network check() answered for: `network`, its name; `disableCheck` when its config sets it — no plugin's CHECK ran
+ * (libcni CheckNetworkList returns nil without running one), only what the caller itself judged of the record
+ * (DetachRequest.interfaceGone) found nothing against it.
+ */
+export interface Checked {
+  network: string;
+  disableCheck?: true;
+}
+
+/**
  * CHECK a cached attachment through its chain, under its lock (SPEC.md: no parallel operations on one container; so
- * that no DEL runs beside it). Returns the networks checked. Errors: BusyError when another cni-attach/cni-detach
- * holds the lock (an attach still in its plugins, a detach): nothing is run; NotFoundError when nothing is recorded,
+ * that no DEL runs beside it). Returns the networks checked (Checked: a network that sets disableCheck runs no plugin
+ * CHECK, but req.interfaceGone is asked for it as for any other, its error thrown alike). Errors: BusyError when
+ * another cni-attach/cni-detach holds the lock (an attach still in its plugins, a detach): nothing is run; NotFoundError when nothing is recorded,
  * or only an attach that was interrupted (its intent, the lock free: the message names what may remain and its
  * `next` the cni-detach that undoes it); UsageError for an unreadable record; PluginError when CHECK (or VERSION)
  * fails. On a node reached by commands the lock rides on the first plugin run, as for detach.
  */
-export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
+export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Checked[]> {
   readAhead(ctx, cache, req.ifname);
   await checkPathTrusted(ctx);
   return optimistically(ctx, cache, (c, k) => checkOnce(c, k, req));
 }
 
-async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<string[]> {
+async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Checked[]> {
   const found = await recordedFor(cache, req, 'CHECK');
-  const checked: string[] = [];
+  const checked: Checked[] = [];
   let interrupted: Found | undefined;
   for (const f of found) {
     const key = keyOf(f.entry);
@@ -1369,7 +1380,7 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
       const gone = await req.interfaceGone?.(entry);
       if (gone) throw gone;
       if (ready) await checkChain(ctx, ready.resolved, ready.rt, ready.prev);
-      checked.push(entry.networkName);
+      checked.push({ network: entry.networkName, ...(ready ? {} : { disableCheck: true as const }) });
     }));
   }
   if (interrupted && checked.length === 0) throw interruptedAttach(req.ifname, req.describe, interrupted, req.ways ?? NO_WAYS);

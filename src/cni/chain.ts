@@ -317,7 +317,7 @@ export function checkRuns(ctx: ChainContext, list: NetworkConfigList): boolean {
     throw new UsageError(`config version ${list.cniVersion} has no CHECK (it came with CNI 0.4.0)`);
   }
   if (list.disableCheck) {
-    ctx.note(`network ${list.name} sets disableCheck: CHECK skipped`);
+    ctx.note(`network ${list.name} sets disableCheck: CHECK is not run for this network (no plugin is asked)`);
     return false;
   }
   return true;

@@ -39,7 +39,12 @@ export function validateContainerId(id: string): string {
 }
 
 /**
- * "K=V;K=V" → pairs; keys and values may not hold ';' or '='. A key given twice is refused (UsageError): libcni passes
+ * "K=V;K=V" → pairs, split as the plugins split CNI_ARGS (containernetworking/cni pkg/types/args.go LoadArgs: on ';',
+ * then each pair on '=', exactly two parts): CNI_ARGS has no quoting, so a value cannot hold ';' or '=' — such text is
+ * refused (UsageError, exit 2: an entry that is not KEY=VALUE, the rule said), not passed on to be split otherwise by
+ * the plugins. Any other byte of a value (spaces, quotes, '$', a newline) is passed to the plugin as given on every
+ * path: argv and env are never joined into shell text unquoted (exec/node-session.ts requestCode, exec/batch.ts).
+ * A key given twice is refused (UsageError): libcni passes
  * CNI_ARGS to the plugins as given, and the plugins' types.LoadArgs sets a field once per pair, so the last one wins
  * for them, while a reader that takes the first (a plugin's own parse, a person reading the cache entry) sees the
  * other value; the cache records both. Which of the two an interface was made with must not depend on the reader.
@@ -48,7 +53,9 @@ export function parseCniArgs(text: string): [string, string][] {
   if (text.trim() === '') return [];
   const pairs = text.split(';').map((kv): [string, string] => {
     const i = kv.indexOf('=');
-    if (i <= 0 || kv.indexOf('=', i + 1) !== -1) throw new UsageError(`CNI_ARGS entry ${JSON.stringify(kv)} is not KEY=VALUE`);
+    if (i <= 0 || kv.indexOf('=', i + 1) !== -1) {
+      throw new UsageError(`CNI_ARGS entry ${JSON.stringify(kv)} is not KEY=VALUE: --args is split on ';' and each pair on '=', as the plugins split CNI_ARGS (types.LoadArgs; it has no quoting), so a value cannot hold ';' or '=' (nothing was changed)`);
+    }
     return [kv.slice(0, i), kv.slice(i + 1)];
   });
   const seen = new Set<string>();

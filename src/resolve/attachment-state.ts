@@ -13,12 +13,14 @@ import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
 import { cnitoolContainerId, interfaceExists, NETNS_RUN_DIR } from './netns.js';
 import { runtimeMayHold } from './runtime.js';
+import { sandboxInterface } from '../cni/result.js';
 
 /**
  * attached: alive as recorded. interrupted: an attach that never finished (or whose rollback failed). attaching: its
  * intent, while a cni-attach/cni-detach holds its lock (an attach still in its plugins, or a detach undoing it; on a
  * node, a killed one's plugins until their time limit): not interrupted, not to be cleared now. pod / sandbox /
- * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface is not in it,
+ * netns gone: its target is gone (cni-gc frees it). interface gone: the target lives but the interface its result
+ * names in the sandbox (namesSandboxInterface; a result that names none is never judged so) is not in it,
  * and no DEL of ours was under way (no mark: cni/cache.ts deletingPath): deleted outside cni-attach (an `ip link del`,
  * another tool); the IPAM lease is still held: cni-detach frees it. detach stopped: the target lives, and a cni-detach or
  * cni-gc began a DEL of it and did not finish (its mark there, its lock free: killed, stopped by a second signal, its
@@ -106,6 +108,25 @@ export interface World {
   hereName?: string;
 }
 
+/**
+ * Whether the entry's cached result names its interface (`ifName`, CNI_IFNAME) in the sandbox: an interface of that
+ * name whose `sandbox` is set (SPEC.md "Result": `sandbox` is set for an interface in the container's namespace,
+ * absent for one on the host; cni/result.ts sandboxInterface). Only such an interface can be judged `interface gone`:
+ * a result of 0.1.0/0.2.0 (no `interfaces` in that shape), one without `interfaces`, or one that names none in the
+ * sandbox — a chain that only does IPAM or sysctls, a plugin that reports no interfaces — never claimed one there, so
+ * its absence says nothing (false, also for a result that does not parse). An entry without a result is a cluster
+ * record's (cli/node-judge.ts recordFound: records carry no result): true, judged by its link — cni-list --node
+ * corrects that by the node's own entry where it reads that node's cache (cli/list.ts judgeOnNodes).
+ */
+export function namesSandboxInterface(e: CacheEntry): boolean {
+  if (e.result === undefined) return true;
+  try {
+    return sandboxInterface(e.result, e.ifName) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** The brief of `interface gone` (cni-list's REASON). */
 const INTERFACE_GONE_BRIEF = 'link deleted, lease still held';
 
@@ -148,7 +169,7 @@ async function namedNetnsOf(exec: Executor, containerId: string, names: Promise<
  * The state of each record (see State), with its reason in words and in brief for every state but attached (and for
  * an attached one whose sandbox could not be checked: Classified.unchecked). Where the target's namespace is
  * reachable from world.exec (a bare namespace that exists, a pod's sandbox the runtime reports running), an attached
- * record is also checked for its interface: a read of /proc/PID/net/dev for a sandbox, one `ip link` in the namespace
+ * record whose result names its interface in the sandbox (namesSandboxInterface) is also checked for it: a read of /proc/PID/net/dev for a sandbox, one `ip link` in the namespace
  * otherwise. An unreadable record whose text lost its target is matched to one by its
  * container id: a pod by the runtimes' sandboxes (world.sandboxes), a bare namespace among those of `ip netns` (one
  * listing of NETNS_RUN_DIR), so that the command clearing it can name it.
@@ -257,7 +278,8 @@ export async function classify(found: Found[], world: World): Promise<Classified
       const where = world.node ? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)} on node ${world.node}` : (f.entry.netns ?? `the network namespace of sandbox ${f.entry.containerId.slice(0, 12)}`);
       // looked for where the namespace is reachable; where the caller gave the links its look-ups read (a node reached
       // by commands), a sandbox whose links were not read is not judged: no command asks again
-      const looked = reachable && (f.entry.netns || world.links);
+      // (only an interface its result names in the sandbox: namesSandboxInterface)
+      const looked = reachable && (f.entry.netns || world.links) && namesSandboxInterface(f.entry);
       const there = !looked ? undefined : links ? links.includes(f.entry.ifName) : world.links || !f.entry.netns ? undefined : await interfaceExists(world.exec, f.entry.netns, f.entry.ifName).catch(() => undefined);
       // a DEL of ours begun and not finished (its mark) whose lock is free: stopped part-way or refused by a plugin,
       // whatever the link (its plugins may have deleted it before the lease); without a mark, a link gone was deleted

@@ -97,6 +97,9 @@ describe('bad flags (exit 2)', () => {
     ['a relative --cache-dir', ['--cache-dir', 'cache'], /--cache-dir: "cache" is not an absolute directory/],
     ['a relative --cni-path entry', ['--cni-path', `${CNI_DIR}:bin`], /CNI path entry "bin" is not an absolute directory/],
     ['--args that is not K=V', ['--args', 'IgnoreUnknown'], /CNI_ARGS entry "IgnoreUnknown" is not KEY=VALUE/],
+    // CNI_ARGS has no quoting: the plugins (types.LoadArgs) split on ';' then '=', so neither can be in a value
+    ['--args with a \';\' in a value', ['--args', 'A=b;c'], /^error: CNI_ARGS entry "c" is not KEY=VALUE: --args is split on ';' and each pair on '=', as the plugins split CNI_ARGS \(types\.LoadArgs; it has no quoting\), so a value cannot hold ';' or '=' \(nothing was changed\)$/],
+    ['--args with a \'=\' in a value', ['--args', 'A=b=c'], /^error: CNI_ARGS entry "A=b=c" is not KEY=VALUE: .*so a value cannot hold ';' or '='/],
   ];
   it.each(flags)('%s', async (_what, extra, message) => {
     const r = await attachChangingNothing(async (c) => ({

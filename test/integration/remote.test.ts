@@ -270,6 +270,25 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listConfigMaps('kube-system')).toEqual([]);
   });
 
+  it('--args values with a space, quotes, $, backquotes and a newline reach the plugins on the node byte for byte (pods/exec, the node session): ADD, CHECK and DEL alike (tryout 7: `--args \'A=b c\'`)', async () => {
+    const w = await world();
+    const seen = join(w.ws.dir, 'args');
+    await fakePlugin(w.ws.pluginDir, 'argsrec', { add: `printf '%s' "$CNI_ARGS" > '${seen}.ADD'\n${passThroughAdd('0')}`, check: `printf '%s' "$CNI_ARGS" > '${seen}.CHECK'`, del: `printf '%s' "$CNI_ARGS" > '${seen}.DEL'` });
+    const conf = await writeConf(w.ws.dir, 'args.conflist', conflist(lab.name('a'), [bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir), { type: 'argsrec' }]));
+    const given = `A=b c;Q=it's "q";D=$HOME \`id\` $(id) \\x;N=new\nline`;
+    const common = [...w.common, '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', conf, '--args', given, ...common]));
+    expectOk(await runCli('check', ['web-1', '--ifname', 'net1', ...common]));
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...common]));
+    // the pod's own first (as kubelet passes them), then the given ones as given; the cached ones for CHECK and DEL
+    for (const cmd of ['ADD', 'CHECK', 'DEL']) {
+      const got = await readFile(`${seen}.${cmd}`, 'utf8');
+      expect(got, cmd).toMatch(/^IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;K8S_POD_INFRA_CONTAINER_ID=\S+;K8S_POD_UID=uid-web-1;/);
+      expect(got.endsWith(`;${given}`), `${cmd}: ${got}`).toBe(true);
+    }
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+  });
+
   it('-A -l from the laptop (kubectl label -A -l): attach and detach the matching pods of every namespace on both nodes; -o name prints pod/NAME of each; -A with a pod name is kubectl\'s refusal', async () => {
     const w = await world();
     api.addPod(makePod({ name: 'db-1', namespace: 'other', uid: 'uid-db-1', nodeName: 'node-b', containerRuntime: 'containerd', labels: { app: 'web' } }));

@@ -481,7 +481,7 @@ describe('check', () => {
     const { exec, ctx, cache, req } = setup();
     await attach(ctx, cache, req);
     exec.calls.length = 0;
-    expect(await check(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).toEqual(['net']);
+    expect(await check(ctx, cache, { containerId: 'c1', ifname: 'eth1', netns: NS, describe: 'x' })).toEqual([{ network: 'net' }]);
     // the VERSION answers of the attach are still known in this process
     expect(exec.commands()).toEqual(['CHECK bridge', 'CHECK tuning']);
   });

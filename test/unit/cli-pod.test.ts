@@ -994,3 +994,20 @@ describe('cni-check of an interface gone from its sandbox, and its -o json when 
     expect(JSON.parse(w.stdout())).toEqual({ ok: true, ifname: 'eth1', target: 'pod shop/web-1', exitCode: 0, checked: [{ network: 'net', ifname: 'eth1', ok: true }] });
   });
 });
+
+describe('a 0.2.0 result without ip4 (tryout 7): taken as libcni takes it (types020.NewResult requires no field), printed as the plugin gave it', () => {
+  it.each([
+    ['ip6 alone', { cniVersion: '0.2.0', ip6: { ip: 'fd00::5/64' } }, '  eth1  fd00::5/64\n', 'fd00::5/64'],
+    ['no address at all', { cniVersion: '0.2.0', dns: { nameservers: ['198.18.0.53'] } }, '  eth1  (no address)\n  dns 198.18.0.53\n', '<none>'],
+  ])('%s: attach exit 0, -o json exactly the result, cni-list shows it attached, detach frees it', async (_what, result, lines, addresses) => {
+    const w = world({ stdin: JSON.stringify({ cniVersion: '0.2.0', name: 'old', type: 'old' }) });
+    w.exec.addPlugin('/opt/cni/bin/old', (c) => (c.command === 'ADD' ? { stdout: JSON.stringify(result) } : {}), ['0.1.0', '0.2.0']);
+    expect(await w.cli(attachCommand, attachArgs), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe(`eth1 attached to pod shop/web-1 (network old, node node-1, sandbox ffffffffffff)\n${lines}  network-status: old on eth1 recorded on the pod\n`);
+    expect(await w.cli(listCommand, ['-n', 'shop', '--no-headers'])).toBe(0);
+    expect(w.stdout()).toMatch(new RegExp(`^web-1\\s+eth1\\s+old\\s+${addresses.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+attached\\s`));
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
+    expect(await w.cli(attachCommand, [...attachArgs, '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toEqual(result);
+  });
+});

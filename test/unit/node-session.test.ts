@@ -106,6 +106,16 @@ describe('the session shell (real sh)', () => {
     expect(t.proc.exitCode).toBe(0);
   });
 
+  it.each(['dash', 'bash', 'busybox'])('an environment value with spaces, quotes, $, backquotes, a backslash, a tab and a newline reaches the command byte for byte, as runStoppable sends it (CNI_ARGS of --args \'A=b c\': tryout 7; %s as sh)', async (shell) => {
+    const t = local([...SESSION_ARGV], { PATH: await shellPath(shell) });
+    const s = new NodeSession(t, '@m2');
+    const value = `IgnoreUnknown=1;A=b c;Q=it's "q";D=$HOME \`id\` $(id) \\x;T=a\tb;N=new\nline`;
+    const r = await runStoppable('node x', async () => undefined, (c) => s.request(c), ['/usr/bin/printenv', 'CNI_ARGS'], { env: { PATH, CNI_ARGS: value } }, { PATH });
+    expect(r).toMatchObject({ code: 0, stdout: `${value}\n`, stderr: '' });
+    s.close();
+    await t.ended;
+  });
+
   it('requests sent at once, before the loop is up, are answered in order; killed commands say 137 and the loop goes on', async () => {
     const t = local([...SESSION_ARGV]);
     const s = new NodeSession(t, '@m2');

@@ -875,6 +875,22 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(item!.clearCommand).toBe('kubectl cni-list -n shop --cache-dir /srv/x --node node-2');
   });
 
+  it('cni-list --node: a record whose entry on the node names no interface in the sandbox (an IPAM-only chain) is not `interface gone` for a link missing; one whose entry names it is (tryout 7)', async () => {
+    const w = twoNodes();
+    w.runtime.add('shop', 'db-2', 'uid-db-2', { id: C, pid: 9, netnsPath: '/proc/9/ns/net', links: ['lo', 'eth0'] });
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: C }));
+    const state = async () => {
+      expect(await w.cli(listCommand, ['-A', '-o', 'json', '--node', 'node-2']), w.stderr()).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: { state: string }[] }).items.map((i) => i.state);
+    };
+    put(w.node2, 'db-2', C);
+    expect(await state()).toEqual(['interface gone']);
+    const key = `/var/lib/cni/results/net-${C}-net1`;
+    const entry = JSON.parse(w.node2.files.get(key)!) as Record<string, unknown>;
+    w.node2.files.set(key, JSON.stringify({ ...entry, result: { cniVersion: '1.0.0', ips: [{ address: '198.18.0.9/24' }] } }));
+    expect(await state()).toEqual(['attached']);
+  });
+
   it('cni-list --node: another node\'s record of a live pod is judged by its sandbox there (sandbox gone, with the cni-gc --node that frees it); one that cannot be looked up is "sandbox not checked", exit 4; without --node the API alone decides', async () => {
     const w = twoNodes();
     await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: E })); // db-2 runs C now

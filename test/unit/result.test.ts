@@ -134,6 +134,14 @@ describe('parseResult: 0.1.0 / 0.2.0', () => {
     expect(parseResult(raw).cniVersion).toBe('0.1.0');
   });
 
+  it.each(['0.1.0', '0.2.0'])('accepts a %s result without ip4 — ip6 alone, or no address at all — as libcni does (pkg/types/020 NewResult requires no field; tryout 7); up-conversion keeps it, only down to 0.2.0 needs an address', (v) => {
+    for (const raw of [{ cniVersion: v, ip6: { ip: 'fd00::5/64' } }, { cniVersion: v }, { cniVersion: v, dns: { nameservers: ['198.18.0.53'] } }]) {
+      expect(parseResult(raw)).toBe(raw);
+      expect(convertResult(raw, '1.0.0')).toEqual({ cniVersion: '1.0.0', ...(raw.ip6 ? { ips: [{ address: 'fd00::5/64' }] } : {}), ...(raw.dns ? { dns: raw.dns } : {}) });
+    }
+    expectResultError(() => convertResult({ cniVersion: '1.0.0', dns: {} }, v), /no IP addresses/);
+  });
+
   it.each(['0.1.0', '0.2.0'])('rejects malformed %s results', (v) => {
     expectResultError(() => parseResult({ cniVersion: v, ip4: 'x' }), /ip4 must be an object/);
     expectResultError(() => parseResult({ cniVersion: v, ip4: {} }), /ip4\.ip is required/);

@@ -455,7 +455,7 @@ describe('node round trips (exec/batch.ts)', () => {
     expect(existsSync(join(dir, 'calls'))).toBe(false);
     await rm(lockPath(w.cacheDir, CID, 'net1'));
     const c = await w.checkOnNode();
-    expect(c.done).toEqual(['net']);
+    expect(c.done).toEqual([{ network: 'net' }]);
     expect(c.trips).toBeLessThanOrEqual(2 + 2 * 2);
     expect(await w.left('cni-attach/locks')).toEqual([]);
   });
