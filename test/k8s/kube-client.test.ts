@@ -168,6 +168,28 @@ describe('kubectl conventions of the client', () => {
     }
   });
 
+  it('a pods/exec whose request never left this host (connection refused, the server\'s certificate not trusted) is marked not sent: nothing of the command reached the node', async () => {
+    const closed = (await readFile(await api.writeKubeconfig(), 'utf8')).replace(api.url, 'https://127.0.0.1:1');
+    const dir = await mkdtemp(join(tmpdir(), 'cni-attach-notsent-'));
+    try {
+      await writeFile(join(dir, 'closed.yaml'), closed, { mode: 0o600 });
+      const refused = await connectKube({ kubeconfig: join(dir, 'closed.yaml'), requestTimeoutMs: 10_000 }, {});
+      const untrusted = await connectKube({ kubeconfig: await api.writeKubeconfig({ withCa: false }), requestTimeoutMs: 10_000 }, {});
+      for (const [k, said] of [[refused, /cannot reach the API server at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/], [untrusted, /cannot reach the API server at .*(certificate|CERT)/i]] as const) {
+        for (const how of ['exec', 'openExec'] as const) {
+          const before = api.requests.length;
+          const e = await (how === 'exec' ? k.exec('default', 'web-0', 'app', ['true'], '') : k.openExec!('default', 'web-0', 'app', ['cat'])).catch((x: unknown) => x);
+          expect(e, how).toBeInstanceOf(UnreachableError);
+          expect((e as Error).message, how).toMatch(said);
+          expect((e as UnreachableError).notSent, `${how}: ${(e as Error).message}`).toBe(true);
+          expect(api.requests.length, how).toBe(before); // the stand-in saw no request
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a pods/exec upgrade refused with plain text (a proxy: kubectl proxy\'s reject filter answers 403 "Forbidden") is said as that, not blamed on RBAC; exit 4', async () => {
     for (const how of ['exec', 'openExec'] as const) {
       api.failNext({ pathIncludes: '/exec' }, { code: 403, plain: 'Forbidden\n' });
