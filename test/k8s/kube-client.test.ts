@@ -595,3 +595,28 @@ describe('-v=6: every API request a line, as kubectl 1.32 -v=6 logs them (client
     await expect.poll(() => api.activeWatches).toBe(0);
   });
 });
+
+describe("a -l batch's watch of its pods (cli/batch-watch.ts) through client-node, against the watch cache's DELETED", () => {
+  it('a pod relabelled out of the selection (DELETED with its old labels) is no longer selected; one deleted at once (no deletionTimestamp) is deleted; one relabelled back is not skipped', async () => {
+    const { watchBatch } = await import('../../src/cli/batch-watch.js');
+    const { beingDeleted } = await import('../../src/resolve/pod.js');
+    const listed = await kube.listPods('default', 'app=web');
+    const w = watchBatch(kube, 'default', 'app=web', listed, beingDeleted);
+    try {
+      const pod = (name: string) => listed.find((p) => p.metadata?.name === name)!;
+      await expect.poll(() => api.activeWatches).toBe(1);
+      api.updatePod('default', 'web-1', (p) => void (p.metadata.labels = { app: 'db' }));
+      api.deletePod('default', 'web-2');
+      api.updatePod('default', 'web-3', (p) => void (p.metadata.labels = { app: 'db' }));
+      api.updatePod('default', 'web-3', (p) => void (p.metadata.labels = { app: 'web' }));
+      api.deletePod('default', 'web-5'); // the last change: once seen, the ones before it were
+      await expect.poll(() => w.gone(pod('web-5'))).toMatchObject({ kind: 'deleted' });
+      await expect.poll(() => w.gone(pod('web-1'))).toEqual({ why: 'no longer selected by -l app=web: its labels changed after the pods were listed', kind: 'unselected' });
+      await expect.poll(() => w.gone(pod('web-2'))).toEqual({ why: 'deleted after the pods were listed: its network went with it', kind: 'deleted' });
+      expect(await w.gone(pod('web-3'))).toBeUndefined();
+      expect(await w.gone(pod('web-4'))).toBeUndefined();
+    } finally {
+      w.stop();
+    }
+  });
+});
