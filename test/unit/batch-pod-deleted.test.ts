@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
-import { NotFoundError } from '../../src/errors.js';
+import { ApiStatusError, NotFoundError } from '../../src/errors.js';
 import { manyPods } from '../fakes/world.js';
 
 const batch = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
@@ -71,33 +71,32 @@ describe('a batch attach whose pod was deleted meanwhile', () => {
  * like one before its turn (exit 0, "skipped", why); one whose ADD ran and stands is attached-then-deleted (counted
  * apart, exit 3), its record attached, which cni-gc frees as any record of a gone pod.
  */
+/**
+ * w, whose pod `name` is deleted right after the next pod list, its sandbox with it (before the batch's look-up); with
+ * `unwatched`, the batch's watch is refused (403), so that only its turn can find it gone.
+ */
+function deletedAfterList(w: ReturnType<typeof manyPods>, name: string, unwatched = false) {
+  if (unwatched) w.kube.refuseWatch = new ApiStatusError('watching pods: the API server answered 403: Forbidden', 403, 'Forbidden', 'Forbidden');
+  const list = w.kube.listPods.bind(w.kube);
+  w.kube.listPods = async (...a) => {
+    const got = await list(...a);
+    w.kube.listPods = list;
+    w.kube.removePod('shop', name);
+    w.runtime.sandboxes.delete(`shop/${name}`);
+    return got;
+  };
+  return w;
+}
+
 describe('a -l attach whose pod is deleted during its own turn', () => {
   const serial = [...batch, '--parallel', '1'];
 
   it('gone before its sandbox was found (the watch had not said so: refused here): skipped, its line saying why, exit 0 (it failed: "no sandbox", exit 3)', async () => {
-    const w = manyPods(4);
-    const { ApiStatusError } = await import('../../src/errors.js');
-    w.kube.refuseWatch = new ApiStatusError('watching pods: the API server answered 403: Forbidden', 403, 'Forbidden', 'Forbidden');
-    const list = w.kube.listPods.bind(w.kube);
-    w.kube.listPods = async (...a) => {
-      const got = await list(...a);
-      // deleted right after the list: its sandbox goes with it before the look-up
-      w.kube.removePod('shop', 'web-2');
-      w.runtime.sandboxes.delete('shop/web-2');
-      return got;
-    };
+    const w = deletedAfterList(manyPods(4), 'web-2', true);
     expect(await w.cli(attachCommand, serial), w.stderr()).toBe(0);
     expect(w.stderr()).toMatch(/^\[2\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it \(its sandbox look-up: .+\)$/m);
     expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
-    const j = manyPods(2);
-    j.kube.refuseWatch = w.kube.refuseWatch;
-    const jl = j.kube.listPods.bind(j.kube);
-    j.kube.listPods = async (...a) => {
-      const got = await jl(...a);
-      j.kube.removePod('shop', 'web-2');
-      j.runtime.sandboxes.delete('shop/web-2');
-      return got;
-    };
+    const j = deletedAfterList(manyPods(2), 'web-2', true);
     expect(await j.cli(attachCommand, [...serial, '-o', 'json'])).toBe(0);
     expect((JSON.parse(j.stdout()) as Record<string, unknown>[])[1]).toEqual({ pod: 'shop/web-2', ok: false, state: 'skipped', skipped: expect.stringMatching(/^deleted after the pods were listed: its network went with it \(its sandbox look-up: /), exitCode: 0 });
   });
@@ -142,14 +141,7 @@ describe('a -l detach whose pod is deleted during its own turn (no change: kept 
     const { detachCommand } = await import('../../src/cli/detach.js');
     const w = manyPods(3);
     expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
-    const list = w.kube.listPods.bind(w.kube);
-    w.kube.listPods = async (...a) => {
-      const got = await list(...a);
-      w.kube.removePod('shop', 'web-2');
-      w.runtime.sandboxes.delete('shop/web-2');
-      w.kube.listPods = list;
-      return got;
-    };
+    deletedAfterList(w, 'web-2');
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--parallel', '1'])).toBe(0);
     expect(w.stdout()).toBe('eth1 detached from 3 of 3 pods\n');
     expect(w.stderr()).toMatch(/^note: pod shop\/web-2 was deleted meanwhile, so there is no network-status annotation to update/m);
