@@ -374,7 +374,8 @@ function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): S
  * A SkippedPod for a batch's pod whose step failed with e (`what`: the step, or what it left) while the pod went —
  * read again now: 404 or another pod of its name, "deleted `when`: its network went with it (what: e's message)"; a
  * deletionTimestamp, "being deleted (since …): …" — or undefined while it lives (e is its own failure), after the
- * user's signal, or when it cannot be read (e stands). The read is made for failed pods only.
+ * user's signal, or when it cannot be read (e stands). The read is made for failed pods only, and only for failures
+ * a pod going can cause (its sandbox not found, a plugin's failure): not when the cluster or node cannot be reached.
  */
 async function wentDuringTurn(job: Job, pod: Pod, e: unknown, when: string, what: string): Promise<SkippedPod | undefined> {
   if (stoppedBy(e) || interruptedBy() || !job.api) return undefined;
@@ -437,7 +438,7 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           target = await beforeChange(podTargetFor(job, runtimes, pod));
         } catch (e) {
           // its sandbox not found because the pod went meanwhile (the watch had not said so, or there is none): a skip
-          throw (await wentDuringTurn(job, pod, e, 'after the pods were listed', 'its sandbox look-up')) ?? e;
+          throw (e instanceof NotFoundError && (await wentDuringTurn(job, pod, e, 'after the pods were listed', 'its sandbox look-up'))) || e;
         }
         // the write-ahead record, once the sandbox was found (startAhead; in a batch the look-ups were made for all pods
         // at once, before)
@@ -450,8 +451,9 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           // failed, leaving nothing (refused, rolled back; its write-ahead record removed), while its pod went: its turn
           // did nothing because the pod was gone — a skip. One that left something (not rolled back, or whether its ADD
           // ran is not known) stays a failure: its record (interrupted) is what cni-detach and cni-gc act on
+          // (a node or cluster that cannot be reached is no sign of it: not asked then, each failed pod a request more)
           const left = (await load.engine()).attachLeft(e);
-          if (left === 'nothing' || left === 'undone') throw (await wentDuringTurn(job, pod, e, 'during its turn', 'its attach')) ?? e;
+          if ((left === 'nothing' || left === 'undone') && !(e instanceof UnreachableError)) throw (await wentDuringTurn(job, pod, e, 'during its turn', 'its attach')) ?? e;
           throw e;
         }
         const o = await annotate(job, made, false);

@@ -117,12 +117,24 @@ describe('a -l attach whose pod is deleted during its own turn', () => {
     expect(JSON.stringify([...w.kube.configMaps.values()])).not.toContain('web-2');
   });
 
-  it('a failure of its own, its pod alive: still a failure (the pod is read again only for a failed pod)', async () => {
+  it('a failure of its own, its pod alive: still a failure (the pod is read again only for a failed pod, and not when its node could not be reached)', async () => {
     const w = manyPods(2);
+    const reads: string[] = [];
+    const get = w.kube.getPod.bind(w.kube);
+    w.kube.getPod = async (ns, name) => (reads.push(name), get(ns, name));
     const ok = w.exec.plugins.get('/opt/cni/bin/bridge')!;
     w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;') ? { code: 1, stderr: 'bad conf' } : ok(c)));
     expect(await w.cli(attachCommand, serial)).toBe(1);
     expect(w.stdout()).toBe('eth1 attached to 1 of 2 pods; 1 failed (shop/web-2)\n');
+    expect(reads).toEqual(['web-2']);
+    reads.length = 0;
+    const { UnreachableError } = await import('../../src/errors.js');
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD') throw Object.assign(new UnreachableError('exec in pod kube-system/agent: connect ECONNREFUSED'), { notSent: true });
+      return ok(c);
+    });
+    expect(await w.cli(attachCommand, [...serial, '--ifname', 'eth2'])).toBe(4);
+    expect(reads).toEqual([]);
   });
 
   it('deleted after its ADD ran: attached-then-deleted, counted apart (exit 3), its record attached — what cni-gc frees', async () => {
