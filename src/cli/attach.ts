@@ -16,6 +16,7 @@ import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, SkippedPod, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
+import { goneNow } from './batch-watch.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
 
@@ -370,6 +371,23 @@ function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): S
 }
 
 /**
+ * A SkippedPod for a batch's pod whose step failed with e (`what`: the step, or what it left) while the pod went —
+ * read again now: 404 or another pod of its name, "deleted `when`: its network went with it (what: e's message)"; a
+ * deletionTimestamp, "being deleted (since …): …" — or undefined while it lives (e is its own failure), after the
+ * user's signal, or when it cannot be read (e stands). The read is made for failed pods only, and only for failures
+ * a pod going can cause (its sandbox not found, a plugin's failure): not when the cluster or node cannot be reached.
+ */
+async function wentDuringTurn(job: Job, pod: Pod, e: unknown, when: string, what: string): Promise<SkippedPod | undefined> {
+  if (stoppedBy(e) || interruptedBy() || !job.api) return undefined;
+  const m = pod.metadata!;
+  const now = await job.api.getPod(m.namespace!, m.name!).catch((r: unknown) => r);
+  if (now instanceof Error && !(now instanceof NotFoundError)) return undefined;
+  const { beingDeleted } = await load.pods();
+  const why = goneNow(pod, now as Pod | NotFoundError, beingDeleted, when);
+  return why ? new SkippedPod(`${why} (${what}: ${shown((e as Error).message)})`) : undefined;
+}
+
+/**
  * -l / --all (of `namespace`; of every namespace when undefined: -A): one API list, one runtime list, then every pod with bounded parallelism. On the user's signal the pods in
  * flight are rolled back (or, their result recorded, kept with their network-status), the rest not started (bulk.ts).
  */
@@ -411,16 +429,34 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
       deps.io,
       async (pod) => {
         const job = bjob;
-        // deleted, or being deleted, since the list (the batch's watch saw it): skipped before anything is done for it
-        // (no look-up, no record, no event), as the list skips a pod already being deleted
-        const gone = watch?.gone(pod);
-        if (gone) throw new SkippedPod(gone);
-        const target = await beforeChange(podTargetFor(job, runtimes, pod));
+        // deleted, being deleted or relabelled out of the selection since the list (the batch's watch saw it): skipped
+        // before anything is done for it (no look-up, no record, no event), as the list skips a pod being deleted
+        const gone = watch ? await beforeChange(watch.gone(pod)) : undefined;
+        if (gone) throw new SkippedPod(gone.why, gone.kind);
+        let target: PodTarget;
+        try {
+          target = await beforeChange(podTargetFor(job, runtimes, pod));
+        } catch (e) {
+          // its sandbox not found because the pod went meanwhile (the watch had not said so, or there is none): a skip
+          throw (e instanceof NotFoundError && (await wentDuringTurn(job, pod, e, 'after the pods were listed', 'its sandbox look-up'))) || e;
+        }
         // the write-ahead record, once the sandbox was found (startAhead; in a batch the look-ups were made for all pods
         // at once, before)
         const ahead = startAhead(job, pod);
         // an attach made is finished, also after a signal: its record and network-status must match it
-        const o = await annotate(job, await attachOnly(job, target, target, ahead), false);
+        let made: Outcome;
+        try {
+          made = await attachOnly(job, target, target, ahead);
+        } catch (e) {
+          // failed, leaving nothing (refused, rolled back; its write-ahead record removed), while its pod went: its turn
+          // did nothing because the pod was gone — a skip. One that left something (not rolled back, or whether its ADD
+          // ran is not known) stays a failure: its record (interrupted) is what cni-detach and cni-gc act on
+          // (a node or cluster that cannot be reached is no sign of it: not asked then, each failed pod a request more)
+          const left = (await load.engine()).attachLeft(e);
+          if ((left === 'nothing' || left === 'undone') && !(e instanceof UnreachableError)) throw (await wentDuringTurn(job, pod, e, 'during its turn', 'its attach')) ?? e;
+          throw e;
+        }
+        const o = await annotate(job, made, false);
         if (o.annotateError) {
           const e = annotateFailure(job, o, o.annotateError);
           // attached, its pod deleted meanwhile: neither attached (its pod is gone) nor a failure of the attach — counted

@@ -11,15 +11,25 @@
  * server's timeout, a lost connection) is reopened once, from the last resourceVersion it gave; the second end stops
  * it for the rest of the batch (said at -v too).
  */
-import { ApiStatusError } from '../errors.js';
+import { ApiStatusError, NotFoundError } from '../errors.js';
 import type { KubeApi, Pod, PodChange, PodList, PodWatch } from '../resolve/kube.js';
+
+/** Why a pod's turn is skipped: `why`, its words; `kind`, the group the summary counts it in. */
+export interface Gone {
+  why: string;
+  kind: 'deleted' | 'unselected';
+}
 
 export interface BatchWatch {
   /**
-   * Why the pod's turn is skipped, or undefined when the watch saw nothing against it (or there is no watch): "deleted
-   * after the pods were listed", "being deleted (since …, 3s ago, grace period 30s)".
+   * Why the pod's turn is skipped, or undefined when the watch saw nothing against it (or there is no watch): deleted
+   * ("deleted after the pods were listed: …", "being deleted (since …, 3s ago, grace period 30s): …"), or no longer
+   * selected ("no longer selected by -l app=web: its labels changed after the pods were listed"). A DELETED without a
+   * deletionTimestamp may be either — the API server's watch cache sends a pod that leaves the selection as DELETED,
+   * as it was while it matched (apiserver cacheWatcher convertToWatchEvent: its labels do not tell) — so the pod is
+   * read then, once: gone or of another uid, deleted; there, relabelled. Never rejects.
    */
-  gone(pod: Pod): string | undefined;
+  gone(pod: Pod): Promise<Gone | undefined>;
   /** End the watch (idempotent). */
   stop(): void;
 }
@@ -30,10 +40,17 @@ interface Seen {
   deleted: boolean;
 }
 
-const sameLabels = (a: Pod, b: Pod) => {
-  const l = (p: Pod) => JSON.stringify(Object.entries(p.metadata?.labels ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-  return l(a) === l(b);
-};
+/**
+ * Whether the listed pod `listed`, read again during the batch (`now`: the pod of its name now, or the NotFoundError
+ * of that read), is gone — deleted (404, or a pod of another uid under its name: "deleted `when`: its network went
+ * with it") or being deleted ("being deleted (since …): its network goes with it") — or undefined while it lives.
+ * beingDeleted: resolve/pod.ts's words for a pod with a deletionTimestamp.
+ */
+export function goneNow(listed: Pod, now: Pod | NotFoundError, beingDeleted: (pod: Pod) => string | undefined, when: string): string | undefined {
+  if (now instanceof NotFoundError || (listed.metadata?.uid && now.metadata?.uid !== listed.metadata.uid)) return `deleted ${when}: its network went with it`;
+  const since = beingDeleted(now);
+  return since === undefined ? undefined : `being deleted (${since}): its network goes with it`;
+}
 
 /**
  * Watch `listed`'s pods (listed by api.listPods(namespace, selector)) from its resourceVersion. beingDeleted: the
@@ -58,10 +75,7 @@ export function watchBatch(
     if (c.resourceVersion) rv = c.resourceVersion;
     const uid = c.pod.metadata?.uid;
     if (!uid || !uids.has(uid)) return;
-    const before = seen.get(uid)?.pod ?? uids.get(uid)!;
-    // a DELETED that is the pod leaving the selection (its labels changed; the watch cache sends those so) is no
-    // deletion: the pod is alive, and its turn goes on as the list had it
-    if (c.type === 'DELETED' && !c.pod.metadata?.deletionTimestamp && !sameLabels(before, c.pod)) return;
+    // a pod back in the selection (its labels again matching) is ADDED: its turn goes on
     seen.set(uid, { pod: c.pod, deleted: c.type === 'DELETED' });
   };
   const open = (reopened: boolean) => {
@@ -78,12 +92,21 @@ export function watchBatch(
   if (rv === undefined) without('the pod list came without a resourceVersion to watch from');
   else open(false);
   return {
-    gone(pod) {
+    async gone(pod) {
       const s = pod.metadata?.uid ? seen.get(pod.metadata.uid) : undefined;
       if (!s) return undefined;
-      if (s.deleted) return 'deleted after the pods were listed: its network went with it';
-      const since = beingDeleted(s.pod);
-      return since === undefined ? undefined : `being deleted (${since}): its network goes with it`;
+      const deleting = beingDeleted(s.pod);
+      if (!s.deleted) return deleting === undefined ? undefined : { why: `being deleted (${deleting}): its network goes with it`, kind: 'deleted' };
+      if (s.pod.metadata?.deletionTimestamp) return { why: 'deleted after the pods were listed: its network went with it', kind: 'deleted' };
+      // left the selection: deleted at once, or relabelled — the pod as it is now tells
+      const m = pod.metadata!;
+      const now = await api.getPod(m.namespace!, m.name!).catch((e: unknown) => e);
+      const by = selector ? `-l ${selector}` : 'the batch';
+      if (now instanceof NotFoundError || !(now instanceof Error)) {
+        const why = goneNow(pod, now as Pod | NotFoundError, beingDeleted, 'after the pods were listed');
+        return why ? { why, kind: 'deleted' } : { why: `no longer selected by ${by}: its labels changed after the pods were listed`, kind: 'unselected' };
+      }
+      return { why: `no longer selected by ${by} after the pods were listed: deleted, or its labels changed (reading it failed: ${now.message})`, kind: 'unselected' };
     },
     stop() {
       stopped = true;

@@ -63,15 +63,19 @@ export interface PodOutcome<T> {
   apart?: { what: string; whatMany: string; hint: string };
   /** For a pod skipped in its turn (state 'skipped', SkippedPod): why ("being deleted (since …): …"). */
   skipped?: string;
+  /** For a pod skipped in its turn: the group its summary counts it in (SkippedPod.kind). */
+  skippedAs?: SkippedPod['kind'];
 }
 
 /**
- * Thrown by a batch's pod at the start of its turn, before anything is done for it, when the batch's watch saw it
- * deleted or being deleted since the list (cli/batch-watch.ts): skipped as the list skips a pod already being deleted
- * — no failure (exit 0 for it), nothing done on its node or in the cluster.
+ * Thrown by a batch's pod whose turn did nothing because the pod went: at the start of its turn, before anything is
+ * done for it, when the batch's watch saw it deleted, being deleted or relabelled out of the selection since the list
+ * (cli/batch-watch.ts); or later in its turn, when it was deleted and nothing of its change is left. Skipped as the
+ * list skips a pod already being deleted — no failure (exit 0 for it). kind: 'deleted' (also being deleted) or
+ * 'unselected' (its labels changed: no longer selected by -l), the summary's group.
  */
 export class SkippedPod extends Error {
-  constructor(readonly why: string) {
+  constructor(readonly why: string, readonly kind: 'deleted' | 'unselected' = 'deleted') {
     super(why);
   }
 }
@@ -123,7 +127,7 @@ export function leftByStop(e: unknown): LeftByStop | undefined {
 }
 
 function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
-  if (e instanceof SkippedPod) return { pod: id, ok: false, state: 'skipped', skipped: e.why, exitCode: ExitCode.Ok };
+  if (e instanceof SkippedPod) return { pod: id, ok: false, state: 'skipped', skipped: e.why, skippedAs: e.kind, exitCode: ExitCode.Ok };
   if (e instanceof CountedApart) return { pod: id, ok: false, state: 'apart', error: describeError(e.cause), exitCode: exitCodeOf(e.cause), failure: e.cause, apart: { what: e.what, whatMany: e.whatMany, hint: e.hint } };
   const sig = stoppedBy(e);
   const left = leftByStop(e);
@@ -273,12 +277,17 @@ export function batchSummary<T>(outcomes: PodOutcome<T>[], done: string, words: 
 }
 
 /**
- * The pods skipped in their turn (SkippedPod), as one group: "1 skipped, deleted meanwhile (shop/web-2)" (`named`),
- * else the count alone; undefined when none. Each one's line says why (being deleted since when, or deleted).
+ * The pods skipped in their turn (SkippedPod), a group per kind: "1 skipped, deleted meanwhile (shop/web-2)",
+ * "1 skipped, relabelled out of the selection (shop/web-3)" (`named`), else the counts alone; undefined when none.
+ * Each one's line says why (being deleted since when, deleted, no longer selected by -l …).
  */
 function skippedText<T>(outcomes: PodOutcome<T>[], named: boolean): string | undefined {
-  const skipped = outcomes.filter((o) => o.state === 'skipped').map((o) => o.pod);
-  return skipped.length ? `${skipped.length} skipped, deleted meanwhile${named ? ` (${someNames(skipped, NAMED_ELSEWHERE)})` : ''}` : undefined;
+  const group = (kind: SkippedPod['kind'], what: string) => {
+    const pods = outcomes.filter((o) => o.state === 'skipped' && (o.skippedAs ?? 'deleted') === kind).map((o) => o.pod);
+    return pods.length ? `${pods.length} skipped, ${what}${named ? ` (${someNames(pods, NAMED_ELSEWHERE)})` : ''}` : undefined;
+  };
+  const groups = [group('deleted', 'deleted meanwhile'), group('unselected', 'relabelled out of the selection')].filter(Boolean);
+  return groups.length ? groups.join('; ') : undefined;
 }
 
 /**

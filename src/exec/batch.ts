@@ -446,7 +446,7 @@ export class BatchingExecutor implements Executor, Batching {
     }
     const built = buildScript(steps);
     // the steps go before the command, in its shell (no sh of their own on a node session)
-    const r = await this.inner.run(argv, { ...opts, env: opts.env ?? this.inner.baseEnv(), prelude: { script: built.script, args: built.args } });
+    const r = await this.inner.run(argv, { ...opts, env: opts.env ?? this.inner.baseEnv(), prelude: { script: built.script, args: built.args } }).catch((e: unknown) => this.unsent(steps, e));
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
     this.fresh = lookup;
@@ -457,9 +457,27 @@ export class BatchingExecutor implements Executor, Batching {
     const steps = this.take(true);
     if (steps.length === 0) return;
     const built = buildScript(steps);
-    const r = await this.inner.run([], { env: this.inner.baseEnv(), prelude: { script: built.script, args: built.args } });
+    const r = await this.inner.run([], { env: this.inner.baseEnv(), prelude: { script: built.script, args: built.args } }).catch((e: unknown) => this.unsent(steps, e));
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
+  }
+
+  /**
+   * A round trip that failed: rethrows e. When its request never reached the node (UnreachableError.notSent: its
+   * pods/exec refused, or never sent from this host), none of its steps ran: a lock it was to take was not taken — its
+   * release sends nothing (a removal sent later could remove another command's lock of that name) — and the unlocks
+   * it carried wait for the engine's last flush, as after a failed step (settle).
+   */
+  private unsent(steps: Step[], e: unknown): never {
+    if (e instanceof UnreachableError && e.notSent) {
+      for (const s of steps) {
+        if (s.kind === 'create') {
+          this.pendingCreates--;
+          this.notCreated.add(s.path);
+        } else if (s.kind === 'remove' && this.created.has(s.path)) this.tail.push(s);
+      }
+    }
+    throw e;
   }
 
   /** Read-ahead declared but not sent yet is sent now, before a read that it answers. */

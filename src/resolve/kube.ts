@@ -452,13 +452,17 @@ function plainRefusalWords(code: number): string {
  * "Forbidden") is said as that, not blamed on RBAC, and blamed only on what can answer its code (plainRefusalWords). Exit 4 all the same (the node cannot be reached this way: README's
  * exit codes); anything else as apiError.
  */
-export function execError(e: unknown, namespace: string, what: string, server: string): CniAttachError {
-  const m = UPGRADE_REFUSED.exec((e as Error | undefined)?.message ?? '');
-  if (!m) return apiError(e, what, server);
-  const code = Number(m[1]);
-  const type = ((e as { target?: Record<symbol, string> }).target ?? {})[REFUSAL_TYPE];
+export function execError(e: unknown, namespace: string, what: string, server: string, beforeOpen = false): CniAttachError {
   // an upgrade answered with a status, not 101: no stream was opened, so the command in it never reached the node
   const unsent = <T extends UnreachableError>(err: T): T => ((err.notSent = true), err);
+  const m = UPGRADE_REFUSED.exec((e as Error | undefined)?.message ?? '');
+  if (!m) {
+    const err = apiError(e, what, server);
+    // the upgrade request never left this host (no connection, no TLS session, no credentials): nothing of it ran
+    return beforeOpen && err instanceof UnreachableError && neverSent(e) ? unsent(err) : err;
+  }
+  const code = Number(m[1]);
+  const type = ((e as { target?: Record<symbol, string> }).target ?? {})[REFUSAL_TYPE];
   if (type !== undefined && !/json/i.test(type)) {
     const name = STATUS_CODES[code];
     // not an ApiStatusError: no Status came, and no RBAC hint applies
@@ -480,6 +484,28 @@ export function execError(e: unknown, namespace: string, what: string, server: s
     `${what}: the API server answered ${code}${reason ? ` (${reason})` : ''} to its WebSocket upgrade${why ? `: ${why}` : ''}`,
     code, reason, reason ?? `HTTP ${code}`, { cause: e },
   ));
+}
+
+/** Node's codes of a connection that was never made (with syscall `connect`, `getaddrinfo`: the name not resolved). */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/**
+ * Whether a request that failed before any answer provably never left this host, so that nothing of it reached the
+ * server: the connection was never made (ECONNREFUSED, ENOTFOUND, EAI_AGAIN, EHOSTUNREACH, ENETUNREACH: Node's
+ * `connect` and `getaddrinfo` failures), its TLS handshake failed (tlsFailure: the server's certificate refused here,
+ * or this client's refused there — the HTTP request is only sent, and only read, over an established session), or the
+ * kubeconfig user's credentials could not be had (CredentialError: nothing was sent). e: Node's error, client-node's
+ * (`cause`) or ws's ErrorEvent (`error`). Not for anything after the request may have been written (ECONNRESET, "socket
+ * hang up", a timeout): that one may have been served. Pure.
+ */
+export function neverSent(e: unknown): boolean {
+  if (e instanceof CredentialError || (e instanceof CniAttachError && e.cause instanceof CredentialError)) return true;
+  for (let x = e as { code?: unknown; syscall?: unknown; error?: unknown; cause?: unknown } | undefined, depth = 0; x && depth < 4; x = (x.error ?? x.cause) as typeof x, depth++) {
+    if (x.syscall === 'connect' || x.syscall === 'getaddrinfo') return true;
+    if (typeof x.code === 'string' && NOT_CONNECTED.has(x.code)) return true;
+    if (tlsFailure(x)) return true;
+  }
+  return false;
 }
 
 /**
@@ -949,12 +975,15 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         input = how.end ? Readable.from(how.chunks) : new Readable({ read() {} });
         if (!how.end) for (const c of how.chunks) input.push(c);
       }
+      // whether the WebSocket opened: an error before it may be one of a request that never left this host (execError)
+      let opened = false;
       const done = new Promise<void>((resolve, reject) => {
         new k8s.Exec(kc)
           .exec(namespace, pod, container, how.command, stdout, stderr, input, false, (s) => {
             status = s;
           })
           .then((ws) => {
+            opened = true;
             if (execProtocol === undefined) {
               execProtocol = ws.protocol;
               opts.debug?.(`pods/exec: the API server speaks ${ws.protocol || 'no subprotocol'}${ws.protocol === EXEC_V5 ? ' (stdin ends with the close-stdin signal)' : ' (no close-stdin signal: stdin is delimited by its length, with sh and head -c in the container)'}`);
@@ -966,7 +995,7 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
       try {
         await withTimeout(done, t ? Math.max(t, 120_000) : undefined, what);
       } catch (e) {
-        throw execError(e, namespace, what, server);
+        throw execError(e, namespace, what, server, !opened);
       } finally {
         input?.destroy();
       }
@@ -997,7 +1026,8 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         ws.on('error', () => ended());
       } catch (e) {
         input.destroy();
-        throw execError(e, namespace, what, server);
+        // not opened (a timeout's error says no answer came: not one that never left)
+        throw execError(e, namespace, what, server, true);
       }
       void closed.then(() => input.destroy());
       return {

@@ -84,6 +84,24 @@ export class FakeKube implements KubeApi {
     p.metadata!.deletionGracePeriodSeconds = grace;
     this.podChanged('MODIFIED', p);
   }
+  /**
+   * Change a pod's labels, as the API server's watch cache tells its watches (apiserver cacheWatcher
+   * convertToWatchEvent): one whose selector it leaves gets DELETED with the pod as it was (its old labels) at the new
+   * resourceVersion, one it enters ADDED, one it stays in MODIFIED.
+   */
+  relabelPod(namespace: string, name: string, labels: Record<string, string>): void {
+    const p = this.pods.get(`${namespace}/${name}`)!;
+    const before = structuredClone(p);
+    p.metadata!.labels = labels;
+    const rv = String(++this.rv);
+    p.metadata!.resourceVersion = rv;
+    for (const w of this.openWatches) {
+      const was = this.selects(before, w.namespace, w.selector);
+      const now = this.selects(p, w.namespace, w.selector);
+      if (was && !now) w.seen({ type: 'DELETED', pod: { ...before, metadata: { ...before.metadata, resourceVersion: rv } }, resourceVersion: rv });
+      else if (now) w.seen({ type: was ? 'MODIFIED' : 'ADDED', pod: structuredClone(p), resourceVersion: rv });
+    }
+  }
   /** Remove a pod at once (as its kubelet's final delete): DELETED to the watches. */
   removePod(namespace: string, name: string): void {
     const p = this.pods.get(`${namespace}/${name}`)!;

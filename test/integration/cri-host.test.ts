@@ -161,6 +161,25 @@ ${passThroughAdd('0')}`,
     expect(await w.eth1('web-1')).toBe(false);
   });
 
+  it('one relabelled out of the selection while web-1\'s ADD runs: skipped as no longer selected (not deleted), no ADD, exit 0; one relabelled out and back: attached', async () => {
+    const w = await batchWorld();
+    const run = spawnCli('attach', w.args('--conf', w.conf));
+    expect(await waitFor(async () => (await readFile(w.started).then(() => true, () => false)), 30_000), 'web-1\'s ADD began').toBe(true);
+    api.updatePod('shop', 'web-2', (p) => void (p.metadata.labels = { app: 'other' }));
+    api.updatePod('shop', 'web-3', (p) => void (p.metadata.labels = { app: 'other' }));
+    api.updatePod('shop', 'web-3', (p) => void (p.metadata.labels = { app: 'web' }));
+    await writeFile(w.go, '');
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr, show(r)).toMatch(/^\[2\/3\] shop\/web-2: skipped: no longer selected by -l app=web: its labels changed after the pods were listed$/m);
+    expect(r.stdout).toBe('eth1 attached to 2 of 3 pods; 1 skipped, relabelled out of the selection (shop/web-2)');
+    expect(await w.addsOf()).toEqual(['web-1', 'web-3']);
+    expect(await w.eth1('web-2')).toBe(false);
+    expect(JSON.stringify(api.listConfigMaps('kube-system'))).not.toMatch(/web-2/);
+    expectOk(await runCli('detach', w.args()));
+    expect(await w.eth1('web-3')).toBe(false);
+  });
+
   it('the watch refused (403: no watch on pods): the batch goes on as before — the deleted pod gets its ADD, counted apart, exit 3 — said at -v', async () => {
     const w = await batchWorld();
     api.failNext({ method: 'GET', pathIncludes: 'watch=true' }, { code: 403 });

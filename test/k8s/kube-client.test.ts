@@ -168,6 +168,28 @@ describe('kubectl conventions of the client', () => {
     }
   });
 
+  it('a pods/exec whose request never left this host (connection refused, the server\'s certificate not trusted) is marked not sent: nothing of the command reached the node', async () => {
+    const closed = (await readFile(await api.writeKubeconfig(), 'utf8')).replace(api.url, 'https://127.0.0.1:1');
+    const dir = await mkdtemp(join(tmpdir(), 'cni-attach-notsent-'));
+    try {
+      await writeFile(join(dir, 'closed.yaml'), closed, { mode: 0o600 });
+      const refused = await connectKube({ kubeconfig: join(dir, 'closed.yaml'), requestTimeoutMs: 10_000 }, {});
+      const untrusted = await connectKube({ kubeconfig: await api.writeKubeconfig({ withCa: false }), requestTimeoutMs: 10_000 }, {});
+      for (const [k, said] of [[refused, /cannot reach the API server at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/], [untrusted, /cannot reach the API server at .*(certificate|CERT)/i]] as const) {
+        for (const how of ['exec', 'openExec'] as const) {
+          const before = api.requests.length;
+          const e = await (how === 'exec' ? k.exec('default', 'web-0', 'app', ['true'], '') : k.openExec!('default', 'web-0', 'app', ['cat'])).catch((x: unknown) => x);
+          expect(e, how).toBeInstanceOf(UnreachableError);
+          expect((e as Error).message, how).toMatch(said);
+          expect((e as UnreachableError).notSent, `${how}: ${(e as Error).message}`).toBe(true);
+          expect(api.requests.length, how).toBe(before); // the stand-in saw no request
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a pods/exec upgrade refused with plain text (a proxy: kubectl proxy\'s reject filter answers 403 "Forbidden") is said as that, not blamed on RBAC; exit 4', async () => {
     for (const how of ['exec', 'openExec'] as const) {
       api.failNext({ pathIncludes: '/exec' }, { code: 403, plain: 'Forbidden\n' });
@@ -571,5 +593,30 @@ describe('-v=6: every API request a line, as kubectl 1.32 -v=6 logs them (client
     await k.watchPod('default', name, () => false, 2_000, { ...created, metadata: { ...created.metadata, resourceVersion: '1' } }).catch(() => undefined);
     expect(lines.at(-1)).toMatch(new RegExp(`\\?watch=true&.* 403 Forbidden ${ms}`));
     await expect.poll(() => api.activeWatches).toBe(0);
+  });
+});
+
+describe("a -l batch's watch of its pods (cli/batch-watch.ts) through client-node, against the watch cache's DELETED", () => {
+  it('a pod relabelled out of the selection (DELETED with its old labels) is no longer selected; one deleted at once (no deletionTimestamp) is deleted; one relabelled back is not skipped', async () => {
+    const { watchBatch } = await import('../../src/cli/batch-watch.js');
+    const { beingDeleted } = await import('../../src/resolve/pod.js');
+    const listed = await kube.listPods('default', 'app=web');
+    const w = watchBatch(kube, 'default', 'app=web', listed, beingDeleted);
+    try {
+      const pod = (name: string) => listed.find((p) => p.metadata?.name === name)!;
+      await expect.poll(() => api.activeWatches).toBe(1);
+      api.updatePod('default', 'web-1', (p) => void (p.metadata.labels = { app: 'db' }));
+      api.deletePod('default', 'web-2');
+      api.updatePod('default', 'web-3', (p) => void (p.metadata.labels = { app: 'db' }));
+      api.updatePod('default', 'web-3', (p) => void (p.metadata.labels = { app: 'web' }));
+      api.deletePod('default', 'web-5'); // the last change: once seen, the ones before it were
+      await expect.poll(() => w.gone(pod('web-5'))).toMatchObject({ kind: 'deleted' });
+      await expect.poll(() => w.gone(pod('web-1'))).toEqual({ why: 'no longer selected by -l app=web: its labels changed after the pods were listed', kind: 'unselected' });
+      await expect.poll(() => w.gone(pod('web-2'))).toEqual({ why: 'deleted after the pods were listed: its network went with it', kind: 'deleted' });
+      expect(await w.gone(pod('web-3'))).toBeUndefined();
+      expect(await w.gone(pod('web-4'))).toBeUndefined();
+    } finally {
+      w.stop();
+    }
   });
 });

@@ -1054,6 +1054,15 @@ describe('watch', () => {
     api.updatePod('default', 'web-2', (p) => void (p.metadata.labels = { app: 'db' }));
     api.addPod(makePod({ name: 'web-3', namespace: 'data', labels: { app: 'web' } }));
     await expect.poll(() => w.events.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED web-1', 'ADDED web-2', 'DELETED web-2', 'ADDED web-3']);
+    // as the watch cache sends it (apiserver cacheWatcher.convertToWatchEvent): the object as it was while it matched
+    // (its old labels), with the resourceVersion of the change that made it stop matching
+    const left = w.events[2]!;
+    expect((left.object.metadata as { labels?: Record<string, string> }).labels?.app).toBe('web');
+    expect(left.rv).toBe(api.getPod('default', 'web-2')!.metadata.resourceVersion);
+    // back into the selection: ADDED, as it is now
+    api.updatePod('default', 'web-2', (p) => void (p.metadata.labels = { app: 'web', back: 'yes' }));
+    await expect.poll(() => w.events.map((e) => `${e.type} ${e.name}`).slice(4)).toEqual(['ADDED web-2']);
+    expect((w.events[4]!.object.metadata as { labels?: unknown }).labels).toEqual({ app: 'web', back: 'yes' });
     w.ctl.abort();
   });
 

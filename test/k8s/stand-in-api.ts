@@ -1902,15 +1902,20 @@ export class StandInApiServer {
   }
 
   /**
-   * What a watch sees of a change, as the API server's watch cache filters it: an object that starts matching the
-   * selectors is ADDED, one that stops matching is DELETED, one that never matched is not sent.
+   * What a watch sees of a change, as the API server's watch cache filters it (apiserver cacheWatcher
+   * convertToWatchEvent): an object that starts matching the selectors is ADDED, as it is now; one that stops matching
+   * is DELETED, as it was while it matched (its old labels: the previous object), with the resourceVersion of the
+   * change; one that never matched is not sent.
    */
   private deliver(w: Watcher, ev: WatchEvent): void {
     if (ev.r !== w.r || (w.namespace !== undefined && ev.object.metadata.namespace !== w.namespace)) return;
     const now = w.match(ev.object);
     const was = ev.type === 'MODIFIED' && ev.before ? w.match(ev.before) : now;
+    if (ev.type === 'MODIFIED' && ev.before && was && !now) {
+      return this.writeEvent(w.res, 'DELETED', { ...ev.before, metadata: { ...ev.before.metadata, resourceVersion: ev.object.metadata.resourceVersion } });
+    }
     let type = ev.type;
-    if (type === 'MODIFIED' && now !== was) type = now ? 'ADDED' : 'DELETED';
+    if (type === 'MODIFIED' && now !== was) type = 'ADDED';
     else if (!now) return;
     this.writeEvent(w.res, type, ev.object);
   }

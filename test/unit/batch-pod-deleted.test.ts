@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
-import { NotFoundError } from '../../src/errors.js';
+import { ApiStatusError, NotFoundError } from '../../src/errors.js';
 import { manyPods } from '../fakes/world.js';
 
 const batch = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
@@ -62,5 +62,101 @@ describe('a batch attach whose pod was deleted meanwhile', () => {
       error: expect.stringMatching(/^eth1 is attached, but pod shop\/web-2 was deleted meanwhile/), exitCode: 3,
     });
     expect(out.filter((r) => r.ok)).toHaveLength(3);
+  });
+});
+
+/**
+ * Task h29b: a pod deleted during its own turn — after the batch's watch could say so. What its turn did decides: a
+ * turn that did nothing because the pod was gone (its sandbox not found, its ADD failed and left nothing) is a skip
+ * like one before its turn (exit 0, "skipped", why); one whose ADD ran and stands is attached-then-deleted (counted
+ * apart, exit 3), its record attached, which cni-gc frees as any record of a gone pod.
+ */
+/**
+ * w, whose pod `name` is deleted right after the next pod list, its sandbox with it (before the batch's look-up); with
+ * `unwatched`, the batch's watch is refused (403), so that only its turn can find it gone.
+ */
+function deletedAfterList(w: ReturnType<typeof manyPods>, name: string, unwatched = false) {
+  if (unwatched) w.kube.refuseWatch = new ApiStatusError('watching pods: the API server answered 403: Forbidden', 403, 'Forbidden', 'Forbidden');
+  const list = w.kube.listPods.bind(w.kube);
+  w.kube.listPods = async (...a) => {
+    const got = await list(...a);
+    w.kube.listPods = list;
+    w.kube.removePod('shop', name);
+    w.runtime.sandboxes.delete(`shop/${name}`);
+    return got;
+  };
+  return w;
+}
+
+describe('a -l attach whose pod is deleted during its own turn', () => {
+  const serial = [...batch, '--parallel', '1'];
+
+  it('gone before its sandbox was found (the watch had not said so: refused here): skipped, its line saying why, exit 0 (it failed: "no sandbox", exit 3)', async () => {
+    const w = deletedAfterList(manyPods(4), 'web-2', true);
+    expect(await w.cli(attachCommand, serial), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^\[2\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it \(its sandbox look-up: .+\)$/m);
+    expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
+    const j = deletedAfterList(manyPods(2), 'web-2', true);
+    expect(await j.cli(attachCommand, [...serial, '-o', 'json'])).toBe(0);
+    expect((JSON.parse(j.stdout()) as Record<string, unknown>[])[1]).toEqual({ pod: 'shop/web-2', ok: false, state: 'skipped', skipped: expect.stringMatching(/^deleted after the pods were listed: its network went with it \(its sandbox look-up: /), exitCode: 0 });
+  });
+
+  it('deleted during its ADD, which failed in the sandbox going away and was rolled back: skipped (nothing of it left: no record, no lease), exit 0 (it failed, exit 1)', async () => {
+    const w = manyPods(4);
+    const ok = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;')) {
+        w.kube.removePod('shop', 'web-2');
+        return { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 999, msg: `failed to open netns "${c.env.CNI_NETNS}": no such file or directory` }) };
+      }
+      return ok(c);
+    });
+    expect(await w.cli(attachCommand, serial), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^\[2\/4\] shop\/web-2: skipped: deleted during its turn: its network went with it \(its attach: .*failed to open netns.*\(rolled back: nothing was left behind\)\)$/m);
+    expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
+    expect(JSON.stringify([...w.kube.configMaps.values()])).not.toContain('web-2');
+  });
+
+  it('a failure of its own, its pod alive: still a failure (the pod is read again only for a failed pod, and not when its node could not be reached)', async () => {
+    const w = manyPods(2);
+    const reads: string[] = [];
+    const get = w.kube.getPod.bind(w.kube);
+    w.kube.getPod = async (ns, name) => (reads.push(name), get(ns, name));
+    const ok = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => (c.command === 'ADD' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;') ? { code: 1, stderr: 'bad conf' } : ok(c)));
+    expect(await w.cli(attachCommand, serial)).toBe(1);
+    expect(w.stdout()).toBe('eth1 attached to 1 of 2 pods; 1 failed (shop/web-2)\n');
+    expect(reads).toEqual(['web-2']);
+    reads.length = 0;
+    const { UnreachableError } = await import('../../src/errors.js');
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD') throw Object.assign(new UnreachableError('exec in pod kube-system/agent: connect ECONNREFUSED'), { notSent: true });
+      return ok(c);
+    });
+    expect(await w.cli(attachCommand, [...serial, '--ifname', 'eth2'])).toBe(4);
+    expect(reads).toEqual([]);
+  });
+
+  it('deleted after its ADD ran: attached-then-deleted, counted apart (exit 3), its record attached — what cni-gc frees', async () => {
+    const w = deletedDuring(['web-2']);
+    expect(await w.cli(attachCommand, batch)).toBe(3);
+    const { listRecords } = await import('../../src/resolve/records.js');
+    const rec = (await listRecords(w.kube, 'kube-system')).find((r) => r.pod === 'web-2');
+    expect(rec).toMatchObject({ pod: 'web-2', ifname: 'eth1' });
+    expect(rec?.attaching).toBeUndefined();
+    expect(rec?.interrupted).toBeUndefined();
+  });
+});
+
+describe('a -l detach whose pod is deleted during its own turn (no change: kept so)', () => {
+  it('gone before its sandbox look-up: its DEL runs without a netns and frees its lease — detached, exit 0, with notes that say so', async () => {
+    const { detachCommand } = await import('../../src/cli/detach.js');
+    const w = manyPods(3);
+    expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
+    deletedAfterList(w, 'web-2');
+    expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--parallel', '1'])).toBe(0);
+    expect(w.stdout()).toBe('eth1 detached from 3 of 3 pods\n');
+    expect(w.stderr()).toMatch(/^note: pod shop\/web-2 was deleted meanwhile, so there is no network-status annotation to update/m);
+    expect(w.exec.calls.filter((c) => c.command === 'DEL' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;'))).toHaveLength(1);
   });
 });

@@ -82,19 +82,46 @@ describe('a -l attach whose pod is deleted after the list, before its turn', () 
     expect(w.stderr()).toMatch(/^error: attach failed for 1 of 4 pods$/m);
   });
 
-  it('a pod made again under the same name (another uid) is not the one listed: the listed pod\'s deletion skips it all the same; a pod only relabelled out of the selection goes on', async () => {
+  it('a pod made again under the same name (another uid) is not the one listed: the listed pod\'s deletion skips it all the same', async () => {
     const w = changedDuringWeb1((w) => {
       w.kube.removePod('shop', 'web-2');
       const again = w.kube.add(makePod({ name: 'web-2', namespace: 'shop', uid: 'uid-again', labels: { app: 'web' } }));
       w.kube.podChanged('ADDED', again);
-      // web-3 leaves the selection (the watch cache sends DELETED for that), and comes back: alive all along
-      const p3 = w.kube.pods.get('shop/web-3')!;
-      p3.metadata!.labels = { app: 'other' };
-      for (const ww of w.kube.openWatches) ww.seen({ type: 'DELETED', pod: structuredClone(p3), resourceVersion: String(++w.kube.rv) });
     });
     expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
     expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
-    expect(w.stderr()).toMatch(/^\[3\/4\] shop\/web-3: attached eth1/m);
+    expect(w.stderr()).toMatch(/^\[2\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it$/m);
+  });
+});
+
+describe('a -l attach whose pod is relabelled out of the selection before its turn', () => {
+  it('is skipped, its line saying it is no longer selected (not deleted: the watch cache\'s DELETED carries its old labels, so the pod is read), counted apart from the deleted in the summary, "skipped" in -o json, exit 0, nothing done for it', async () => {
+    const w = changedDuringWeb1((w) => {
+      w.kube.relabelPod('shop', 'web-3', { app: 'other' });
+      w.kube.removePod('shop', 'web-4');
+    });
+    expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^\[3\/4\] shop\/web-3: skipped: no longer selected by -l app=web: its labels changed after the pods were listed$/m);
+    expect(w.stderr()).toMatch(/^\[4\/4\] shop\/web-4: skipped: deleted after the pods were listed: its network went with it$/m);
+    expect(w.stdout()).toBe('eth1 attached to 2 of 4 pods; 1 skipped, deleted meanwhile (shop/web-4); 1 skipped, relabelled out of the selection (shop/web-3)\n');
+    untouched(w, 'web-3', '/proc/5003/ns/net');
+
+    const j = changedDuringWeb1((w) => w.kube.relabelPod('shop', 'web-3', { app: 'other' }));
+    expect(await j.cli(attachCommand, [...batch, '-o', 'json']), j.stderr()).toBe(0);
+    expect((JSON.parse(j.stdout()) as Record<string, unknown>[]).filter((r) => !r.ok)).toEqual([
+      { pod: 'shop/web-3', ok: false, state: 'skipped', skipped: 'no longer selected by -l app=web: its labels changed after the pods were listed', exitCode: 0 },
+    ]);
+  });
+
+  it('relabelled out and back in before its turn (ADDED again): not skipped; a label added that keeps it selected: not skipped', async () => {
+    const w = changedDuringWeb1((w) => {
+      w.kube.relabelPod('shop', 'web-3', { app: 'other' });
+      w.kube.relabelPod('shop', 'web-3', { app: 'web', back: 'yes' });
+      w.kube.relabelPod('shop', 'web-4', { app: 'web', tier: 'b' });
+    });
+    expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('eth1 attached to 4 of 4 pods\n');
+    expect(w.stderr()).not.toMatch(/skipped/);
   });
 });
 

@@ -7,11 +7,11 @@
  * steps fall back to the step-by-step answers (busy, already taken) when someone was first.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { withPrelude } from '../../src/exec/node-session.js';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attach, check, detach, KEYED_BY_NETWORK_AND_CONTAINER, planAttach, planRecorded, portmapChainName, readAhead, sharedStateNote } from '../../src/cni/attach.js';
@@ -36,8 +36,11 @@ class CountingNode extends ShellExecutor {
   }
   /** When it answers true after a command ran, the node is lost before its answer came back (UnreachableError). */
   lostAfter?: () => boolean;
+  /** When it answers true, the command's request never reaches the node (UnreachableError.notSent): nothing runs. */
+  unsent?: () => boolean;
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     this.commands.push(argv);
+    if (this.unsent?.()) throw Object.assign(new UnreachableError('exec in pod kube-system/agent: cannot reach the API server at https://10.0.0.1:6443: connect ECONNREFUSED 10.0.0.1:6443'), { notSent: true });
     argv = opts.prelude ? withPrelude(argv, opts.prelude) : argv;
     const r = await execa(argv[0]!, argv.slice(1), { env: opts.env ?? this.baseEnv(), extendEnv: false, input: opts.stdin ?? '', reject: false, stripFinalNewline: false });
     if (this.lostAfter?.()) throw new UnreachableError('the session was lost before it told how the command ended');
@@ -366,6 +369,29 @@ describe('node round trips (exec/batch.ts)', () => {
     await w.detachOnNode();
     expect(await w.left('results')).toEqual([]);
     expect(await w.left('cni-attach/deleting')).toEqual([]);
+  });
+
+  it('an ADD whose round trip never reached the node (not sent): no lock was taken, so none stays and none is removed — another command\'s lock taken since is left alone (before, the release was sent later and removed it)', async () => {
+    const w = await world(['first']);
+    const s = w.session();
+    readAhead(s.ctx, s.cache, 'net1', w.list, false, w.req.rt.capabilityArgs);
+    await s.exec.run(['true']); // the sandbox look-up
+    // the lock, the intent and the ADD ride on the next round trip: it is refused before it leaves this host, and
+    // another command takes the lock meanwhile
+    const lock = lockPath(w.cacheDir, CID, 'net1');
+    const other = `${hostname()} 1 1 limit=70s`;
+    let once = true;
+    w.node.unsent = () => {
+      if (!once) return false;
+      once = false;
+      mkdirSync(dirname(lock), { recursive: true });
+      writeFileSync(lock, other);
+      return true;
+    };
+    await expect(attach(s.ctx, s.cache, w.req)).rejects.toThrow(/the ADD did not run \(the request never reached the node\): nothing was changed/);
+    await s.exec.flush();
+    expect(await readFile(lock, 'utf8')).toBe(other);
+    expect(await w.left('results')).toEqual([]);
   });
 
   for (const plugins of [['first'], ['first', 'second']]) {
