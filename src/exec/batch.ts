@@ -75,7 +75,8 @@ export class PreconditionFailed extends Error {}
 /** The runner and file side this wraps: a ShellExecutor (docker-exec.ts, kube-exec.ts). */
 export type ShellNode = Executor;
 
-type Step =
+/** One queued step of a prelude (buildScript): a file written, removed or created, a check under a lock, a read. */
+export type Step =
   | { kind: 'write'; path: string; data: string; mode: number }
   | { kind: 'remove'; path: string }
   | { kind: 'create'; path: string; data: string; mode: number }
@@ -112,12 +113,17 @@ function stepShell(s: Step, arg: (v: string) => string): string {
       return `p=${arg(s.path)}; ${parentOf} { [ -d "$d" ] || mkdir -p "$d"; } && chmod 700 "$d" && umask 077 && (set -C; printf '%s' ${arg(s.data)} > "$p") 2>/dev/null${chmod}`;
     }
     case 'expectFile':
-      return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && [ "$(cat ${arg(s.path)}; printf x)" = "$(printf '%s' ${arg(s.content)}; printf x)" ]`;
+      // the file's bytes and an x (command substitution strips trailing newlines, not the x after them) against the
+      // expected text and an x, as one word ("$N"x): a shell argument holds no NUL, so that is exactly what `$(printf
+      // '%s' "$N"; printf x)` made, without its process (and the step runs in the steps' own shell: see inShell)
+      return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && [ "$(cat ${arg(s.path)}; printf x)" = ${arg(s.content)}x ]`;
     case 'expectNames':
       // the names in the byte order of the C locale, as a pathname expansion sorts them there (POSIX 2.13.3; the
       // steps' environment has no locale, and LC_ALL=C says so to a shell that reads it at once): no sort process
-      // (with a prefix, only the names beginning with it: the quoted parts of a pattern match themselves)
-      return `LC_ALL=C; g=; cd ${arg(s.dir)} 2>/dev/null && for f in ${s.prefix ? arg(s.prefix) : ''}*${arg(s.suffix)}; do [ -e "$f" ] && g="$g$f\n"; done; [ "$g" = ${arg(s.names.map((n) => `${n}\n`).join(''))} ]`;
+      // (with a prefix, only the names beginning with it: the quoted parts of a pattern match themselves). Run in the
+      // steps' own shell (inShell): the directory before the pattern rather than a cd (what runs after the steps keeps
+      // the working directory; the paths here are absolute, so no CDPATH), and LC_ALL as it was once the names are read
+      return `cni_v=\${LC_ALL-}; cni_s=\${LC_ALL+1}; LC_ALL=C; g=; for f in ${arg(s.dir)}/${s.prefix ? arg(s.prefix) : ''}*${arg(s.suffix)}; do [ -e "$f" ] && g="$g\${f##*/}\n"; done; [ "$g" = ${arg(s.names.map((n) => `${n}\n`).join(''))} ]; cni_w=$?; if [ -n "$cni_s" ]; then LC_ALL=$cni_v; else unset LC_ALL; fi; [ $cni_w -eq 0 ]`;
     case 'list':
       // every file's size and name (one stat) and then all their contents (one cat): a process per file made a node
       // with many attachments pay for each of them on every attach (see parseListing). Never
@@ -142,6 +148,14 @@ function stepShell(s: Step, arg: (v: string) => string): string {
     }
   }
 }
+
+/**
+ * Steps run in the steps' own shell (a brace group) rather than in a subshell of their own: the checks under a lock,
+ * tests and builtins that neither exit, cd, set positional parameters, nor change the umask or the shell's options (and
+ * leave LC_ALL as it was), so the subshell kept nothing apart; it was a process on the node per check, two or three
+ * per pod of a batch (BENCHMARKS.md). The variables they set (g, f, cni_*) are set again by every step that uses them.
+ */
+const inShell = (s: Step) => s.kind === 'expectFile' || s.kind === 'expectNames';
 
 /** Whether a failed step means "someone else was first" (a precondition) rather than a failure of the node. */
 const isGuard = (s: Step) => s.kind === 'create' || s.kind === 'expectFile' || s.kind === 'expectNames';
@@ -189,7 +203,8 @@ export function buildScript(steps: Step[]): Built {
       more.push(i);
     }
     const others = more.length ? `; [ $r -ne 0 ] || { ${more.map((j) => `fo "\${1}" ${j}; fc "\${1}" ${j} 0;`).join(' ')} }` : '';
-    lines.push(`fo "\${1}" ${meta.length - 1 - more.length}; ( ${rm} ) 2> "$t/se"; r=$?; fc "\${1}" ${meta.length - 1 - more.length} $r${others}`);
+    const body = inShell(s) ? `{ ${rm}; }` : `( ${rm} )`;
+    lines.push(`fo "\${1}" ${meta.length - 1 - more.length}; ${body} 2> "$t/se"; r=$?; fc "\${1}" ${meta.length - 1 - more.length} $r${others}`);
     if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
     lines.push(`[ $r -eq 0 ] || { undo; exit 99; }`);
   }

@@ -18,7 +18,7 @@ import { attach, check, detach, KEYED_BY_NETWORK_AND_CONTAINER, planAttach, plan
 import { ResultCache, deletingPath, intentPath, lockPath, networkLockPath } from '../../src/cni/cache.js';
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
-import { BatchingExecutor } from '../../src/exec/batch.js';
+import { BatchingExecutor, buildScript, parseFramed, type Step } from '../../src/exec/batch.js';
 import { ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { BusyError, NotFoundError, UnreachableError, UsageError } from '../../src/errors.js';
@@ -962,6 +962,59 @@ describe('the processes of a listing on the node (dash and coreutils, counted th
       counts.push(tools.length);
     }
     expect(counts[1]).toBe(counts[0]);
+  });
+});
+
+describe.each([
+  ['dash', ['sh']],
+  ['busybox sh', ['/usr/bin/busybox', 'sh']],
+  ['bash', ['bash']],
+])('the processes of a check under a lock (%s, counted in a PID namespace of its own)', (_, shell) => {
+  /** Run the steps as a node does (buildScript's prelude in sh) and count the processes they created. */
+  async function runSteps(steps: Step[], env: Record<string, string> = {}): Promise<{ codes: number[]; processes: number; after: { cwd?: string; lc?: string } }> {
+    const { script, args, mark } = buildScript(steps);
+    // PID 1 is the namespace's sh; every process the steps make takes the next pid, and the sh its EXIT trap starts
+    // (also after a failed step's exit 99) one more (`; :`: not the last command, which sh may exec in place)
+    // (the working directory and LC_ALL after the steps are printed there too: what the command after them gets)
+    const trap = `sh -c "echo pid \\$\\$"; :; echo "cwd $(pwd)"; echo "lc \${LC_ALL-unset}"`;
+    const r = await execa('unshare', ['--pid', '--fork', ...shell, '-c', `t=$T\ncd "$T"\ntrap '${trap}' EXIT\n${script}`, 'sh', ...args], { env: { T: dir, ...env }, reject: false, stripFinalNewline: false });
+    const pid = Number(/^pid (\d+)$/m.exec(r.stdout)?.[1]);
+    const after = { cwd: /^cwd (.*)$/m.exec(r.stdout)?.[1], lc: /^lc (.*)$/m.exec(r.stdout)?.[1] };
+    return { codes: parseFramed(r.stdout, mark).steps.map((s) => s.code), processes: pid - 2, after };
+  }
+
+  it('a record read from the snapshot is checked with one cat in a command substitution and nothing else; an absent one with no process; the bytes decide', async () => {
+    const file = join(dir, 'record');
+    const content = '{"é":"line\nbreak"}\n\n';
+    await writeFile(file, content);
+    expect(await runSteps([{ kind: 'expectFile', path: file, content }])).toMatchObject({ codes: [0], processes: 2 });
+    // trailing newlines count (the x after them), and so does every other byte
+    expect((await runSteps([{ kind: 'expectFile', path: file, content: content.slice(0, -1) }])).codes).toEqual([1]);
+    expect((await runSteps([{ kind: 'expectFile', path: file, content: `${content}\n` }])).codes).toEqual([1]);
+    expect((await runSteps([{ kind: 'expectFile', path: file, content: content.replace('é', 'e') }])).codes).toEqual([1]);
+    expect((await runSteps([{ kind: 'expectFile', path: join(dir, 'gone'), content }])).codes).toEqual([1]);
+    expect(await runSteps([{ kind: 'expectFile', path: join(dir, 'gone'), content: undefined }])).toMatchObject({ codes: [0], processes: 0 });
+    expect(await runSteps([{ kind: 'expectFile', path: file, content: undefined }])).toMatchObject({ codes: [1], processes: 0 });
+  });
+
+  it('the names of a directory are checked with no process, in the C locale\'s order, and leave the working directory and LC_ALL as they were', async () => {
+    const cache = join(dir, 'results');
+    await mkdir(cache);
+    const names = ['-lead-eth1', 'B-upper-eth1', 'a-lower-eth1', "quote'd\"-eth1", 'with space-eth1', 'é-eth1'];
+    for (const n of [...names, 'other-eth2', '.hidden-eth1']) await writeFile(join(cache, n), '{}');
+    const check = (dirName: string, expected: string[], prefix?: string): Step => ({ kind: 'expectNames', dir: dirName, suffix: '-eth1', names: expected, ...(prefix ? { prefix } : {}) });
+    for (const env of [{}, { LC_ALL: 'C.UTF-8' }, { LC_ALL: '' }]) {
+      const lc = 'LC_ALL' in env ? env.LC_ALL : 'unset';
+      expect(await runSteps([check(cache, names)], env)).toEqual({ codes: [0], processes: 0, after: { cwd: dir, lc } });
+      expect(await runSteps([check(cache, names.slice(1))], env)).toEqual({ codes: [1], processes: 0, after: { cwd: dir, lc } });
+      expect(await runSteps([check(cache, ['B-upper-eth1'], 'B')], env)).toEqual({ codes: [0], processes: 0, after: { cwd: dir, lc } });
+    }
+    // another order, a name more, none for a missing directory
+    expect((await runSteps([check(cache, [...names].reverse())])).codes).toEqual([1]);
+    await writeFile(join(cache, 'late-eth1'), '{}');
+    expect((await runSteps([check(cache, names)])).codes).toEqual([1]);
+    expect((await runSteps([check(join(dir, 'missing'), [])])).codes).toEqual([0]);
+    expect((await runSteps([check(join(dir, 'missing'), ['a-eth1'])])).codes).toEqual([1]);
   });
 });
 
