@@ -183,13 +183,13 @@ export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = this
   if (!passed) {
     return {
       stopped: false,
-      brief: `DEL of ${of} may be running`,
+      brief: `DEL may run ${Math.ceil((held.limitS! * 1000 - held.changedAgoMs!) / 1000)}s more: ${held.host}'s lock`,
       more: `${deleteStopped(m, here).replace(' stopped during its DEL', ' began a DEL')} and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now (the time limit of its lock ${foreignLimitWhen(held)})${foreignLockWayOut(held, here)}`,
     };
   }
   return {
     stopped: true,
-    brief: `${m.failed ? 'DEL failed' : 'DEL stopped'}; ${of}'s lock: --force`,
+    brief: `${m.failed ? 'DEL failed' : 'DEL stopped'}; --force: ${held.host}'s lock`,
     more: `; its lock is still held by that command of ${of}, which this host cannot see: cni-detach answers busy without --force${foreignLockWayOut(held, here)}`,
     force: true,
   };
@@ -208,7 +208,7 @@ export function attachUnderForeignLock(busy: Busy, where = '', by?: string, here
   const passed = foreignLimitPassed(busy, here);
   if (passed === undefined) return undefined;
   return {
-    brief: passed ? `host ${busy.host}'s lock, limit passed` : `host ${busy.host}'s attach; limit in ${Math.ceil((busy.limitS! * 1000 - busy.changedAgoMs!) / 1000)}s`,
+    brief: passed ? `limit passed; --force: ${busy.host}'s lock` : `may run ${Math.ceil((busy.limitS! * 1000 - busy.changedAgoMs!) / 1000)}s more: ${busy.host}'s lock`,
     why: `a cni-attach/cni-detach${commandInParens(busy, here)} holds its lock${where}: a command of another host, which this host cannot see; the time limit of its lock ${foreignLimitWhen(busy)}${passed ? ', so nothing it started there runs any more' : ''}${foreignLockWayOut(busy, here, '', '', by)}`,
     force: passed,
   };
