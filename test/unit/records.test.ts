@@ -1848,6 +1848,13 @@ describe("another host's lock past its time limit (an attach of a laptop killed 
       expect(w.stderr()).not.toMatch(/right now|try again when it is done/);
     }
     expect(w.exec.files.get(lock)).toBe('laptop-2 26304 159882 limit=70s\n');
+    // cni-list of this host's cache: not "attach running (…)" as of a live attach, and the --force detach clears it
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    const item = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items.find((i) => i.ifname === 'eth1')!;
+    expect(item).toMatchObject({ state: 'attaching', clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1 --force' });
+    expect(item.reason).toMatch(/^an attach of eth1 has not finished: a cni-attach\/cni-detach \(pid 26304 on host laptop-2\) holds its lock: a command of another host, which this host cannot see; the time limit of its lock passed at \S+Z \(8s ago\), so nothing it started there runs any more \(only host laptop-2 can tell/);
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout()).toMatch(/ attaching .* limit passed; --force: laptop-2's lock$/m);
   });
 });
 
