@@ -25,8 +25,9 @@ import { sandboxInterface } from '../cni/result.js';
  * and no DEL of ours was under way (no mark: cni/cache.ts deletingPath): deleted outside cni-attach (an `ip link del`,
  * another tool); the IPAM lease is still held: cni-detach frees it. detach stopped: the target lives, and a cni-detach or
  * cni-gc began a DEL of it and did not finish (its mark there, its lock free: killed, stopped by a second signal, its
- * node lost, or a plugin refused it): the interface may be gone or not, the lease may be held; cni-detach (DEL is
- * idempotent) or cni-gc finishes it. unreadable: the record cannot be read
+ * node lost, or a plugin refused it; or its lock held by a gone command of this host, or by another host's past its
+ * time limit: markUnderLock): the interface may be gone or not, the lease may be held; cni-detach (DEL is
+ * idempotent; --force for another host's lock) or cni-gc finishes it. unreadable: the record cannot be read
  * (cni-detach --force forgets it). stale lock: a lock file whose holder is gone (the next command breaks it).
  * other node: the cache of a node (World.node) holds an entry of a live pod, by its uid, that the API places on another
  * node (spec.nodeName) — a pod runs on one node for its life, so the entry is not this node's attachment of it (a
@@ -152,9 +153,13 @@ export function detachStoppedReason(m: DeleteMark, ifName: string, where: string
 
 /** What markUnderLock says of a DEL mark. */
 export interface MarkWords {
+  /** A DEL begun and not finished: `detach stopped`; else a DEL that may be running now (the row stays attached). */
   stopped: boolean;
+  /** The REASON column's few words; undefined for a live DEL of this host (nothing to say: attached). */
   brief?: string;
+  /** What the reason adds after detachStoppedReason (stopped), or the whole reason (a DEL of another host that may run). */
   more: string;
+  /** The lock is another host's, past its time limit: only cni-detach --force takes it. */
   force?: true;
 }
 
