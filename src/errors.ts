@@ -182,22 +182,66 @@ export class BusyError extends CniAttachError {
    * on a node may run until its time limit (ms until that has passed, on the node's clock). For callers that word it
    * their own way (cni-gc's notes).
    */
-  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number };
+  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number; changedAgoMs?: number };
+}
+
+/** An ISO time to the second, as every message prints one ("2026-12-02T19:10:29Z"). */
+function isoSecond(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Whether another host's lock with a time limit (BusyError.holder: a host other than `here`, limitS, its command not
+ * known to be gone: freeInMs unset) has been unchanged for longer than that limit (changedAgoMs, read on the node's
+ * clock): nothing it started on the node still runs, and a live command renews its lock before each run
+ * (exec/lock.ts Lock.renew), so its command is almost surely gone — but only its host can tell. undefined for any
+ * other holder, or where the lock's age was not read.
+ */
+export function foreignLimitPassed(h: NonNullable<BusyError['holder']>, here: string | undefined): boolean | undefined {
+  if (h.host === undefined || h.host === here || h.limitS === undefined || h.freeInMs !== undefined || h.changedAgoMs === undefined) return undefined;
+  return h.changedAgoMs >= h.limitS * 1000;
+}
+
+/**
+ * When another host's lock's time limit passed or passes, as true at `now`: "passed at 2026-12-02T19:03:41Z (2m8s ago)"
+ * or "passes in 39s (at 2026-12-02T19:03:41Z)", on this host's clock (the lock's age is the node's: no skew); undefined
+ * where the lock's age was not read (changedAgoMs). Holders as foreignLimitPassed.
+ */
+export function foreignLimitWhen(h: NonNullable<BusyError['holder']>, now = Date.now()): string | undefined {
+  if (h.limitS === undefined || h.changedAgoMs === undefined) return undefined;
+  const left = h.limitS * 1000 - h.changedAgoMs;
+  if (left <= 0) return `passed at ${isoSecond(now + left)} (${runningFor(-left)} ago)`;
+  const secs = Math.ceil(left / 1000);
+  return `passes in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
+}
+
+/** How long a command has run, to the second ("0s", "42s", "3m12s", "2h5m"): a reader's words, not a tick count. */
+export function runningFor(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h) return `${h}h${m}m`;
+  return m ? `${m}m${s % 60}s` : `${s}s`;
 }
 
 /**
  * The way out of another host's lock on a node (BusyError.holder with a host other than `here` and a time limit, its
- * command not known to be gone: freeInMs unset), for a busy detach's message and cni-gc's note alike: " (only host
- * laptop-2 can tell whether that command still runs; if you know it does not — …—, a cni-detach --force of it takes
- * its lock once the time limit that lock holds<where> (300s since it last changed) has passed<tail>)". Nothing here can
- * see another host's processes, so that lock is respected until the user says its command is gone (exec/lock.ts
- * LockOwner.othersGone). '' for any other holder. `where`: " on node node-a" or ''; `tail`: what the sentence adds;
- * `by`: who takes the lock ("the same cni-detach with --force" in that detach's own error).
+ * command not known to be gone: freeInMs unset), for every message that meets one (a busy detach, check or attach,
+ * cni-gc's note, cni-list's reasons): " (only host laptop-2 can tell whether that command still runs; if you know it
+ * does not — …—, a cni-detach --force of it takes its lock once the time limit that lock holds<where> (300s since it
+ * last changed) has passed<tail>)"; where the lock's age was read (changedAgoMs), what is true at `now`: "… takes its
+ * lock at once: the time limit … passed at T (2m8s ago)" or "… once the time limit … has passed, in 39s (at T)".
+ * Nothing here can see another host's processes, so that lock is respected until the user says its command is gone
+ * (exec/lock.ts LockOwner.othersGone). '' for any other holder. `where`: " on node node-a" or ''; `tail`: what the
+ * sentence adds; `by`: who takes the lock ("the same cni-detach with --force" in that detach's own error; the command
+ * line to paste where the caller knows it).
  */
-export function foreignLockWayOut(h: NonNullable<BusyError['holder']>, here: string | undefined, where = '', tail = '', by = 'a cni-detach --force of it'): string {
+export function foreignLockWayOut(h: NonNullable<BusyError['holder']>, here: string | undefined, where = '', tail = '', by = 'a cni-detach --force of it', now = Date.now()): string {
   if (h.host === undefined || h.host === here || h.limitS === undefined || h.freeInMs !== undefined) return '';
-  return ` (only host ${h.host} can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, ` +
-    `${by} takes its lock once the time limit that lock holds${where} (${h.limitS}s since it last changed) has passed${tail})`;
+  const limit = `the time limit that lock holds${where} (${h.limitS}s since it last changed)`;
+  const when = foreignLimitWhen(h, now);
+  const takes = when === undefined ? `takes its lock once ${limit} has passed` : foreignLimitPassed(h, here) ? `takes its lock at once: ${limit} ${when}` : `takes its lock once ${limit} has passed: it ${when}`;
+  return ` (only host ${h.host} can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, ${by} ${takes}${tail})`;
 }
 
 /** "SIGINT (Ctrl-C)", "SIGTERM": the user's signal, for messages. */

@@ -73,13 +73,18 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 /**
  * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on this host laptop-2, running for 12s) is working on it right now", or,
  * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2) is gone, but what it started on
- * node node-a may run until its time limit ends (its lock is free in 12s)".
+ * node node-a may run until its time limit ends (its lock is free in 12s)"; of another host's lock with a time limit,
+ * which nothing here can see: "a cni-attach/cni-detach (pid 123 on host laptop-2) holds its lock on node node-a: a
+ * command of another host, which this host cannot see (…)" with the way out (errors.ts foreignLockWayOut: when its
+ * limit passed or passes, and `kubectl cni-detach … --force`, `force`, that takes it) — never "right now", which an
+ * outside tester read of a laptop's attach killed long before, left "busy" by every cni-gc.
  */
-function leftWhy(l: Left, here: string): string {
+function leftWhy(l: Left, here: string, force?: string): string {
   const pid = commandInParens(l.holder, here);
   const h = l.holder;
-  const foreign = foreignLockWayOut(h, here);
-  if (h.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now${foreign}`;
+  const foreign = foreignLockWayOut(h, here, '', '', force === undefined ? undefined : `\`${force}\``);
+  if (foreign) return `a cni-attach/cni-detach${pid} holds its lock${l.where}: a command of another host, which this host cannot see${foreign}`;
+  if (h.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
   return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(h.freeInMs / 1000)}s)`;
 }
 
@@ -1157,6 +1162,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
       return target ? waysOut(target, s.entry.ifName, flags) : undefined;
     };
+    // the cni-detach --force that takes another host's lock once its command is gone, for the notes (leftWhy)
+    const forceOf = (l: Left) => ways(l.stale)?.force;
     // its DELs are a batch under way (exec/interrupt.ts holdBatch()): the user's signal stops the one running, starts
     // no other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts
     // stopEnding). Each DEL (and CNI GC) is a change under its own hold() (the engine's ctx.hold), which alone makes a
@@ -1315,7 +1322,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         // the user's signal: what it kept from starting, and what it stopped in flight (still recorded)
         ...(outcome.stoppedBy ? { stoppedBy: outcome.stoppedBy, notStarted: notStarted.map((f) => rec(f.stale as Stale & { c: Classified })), stopped: stoppedKept.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })) } : {}),
-        busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname()) })),
+        busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname(), forceOf(l)) })),
         // left alone when gc began, their command ended since: attached now (counted alive), or nothing left of them
         endedMeanwhile: [
           ...settled.alive.map((c) => ({ ...rec({ entry: c.entry, intentOnly: c.intentOnly, netns: '', why: '', c }), now: 'attached' })),
@@ -1353,7 +1360,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       }
       for (const c of settled.alive) deps.io.err(`note: ${endedWhy(c.entry.ifName, describeEntry(c), c.entry.networkName)}: ${c.entry.ifName} is attached, counted alive\n`);
       for (const l of settled.gone) deps.io.err(`note: ${endedWhy(l.stale.entry.ifName, describeEntry(l.stale.c), l.stale.entry.networkName)}, and left nothing of it (its DEL ran, or its attach was rolled back): nothing to free\n`);
-      for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname())}; a later cni-gc looks at it again\n`);
+      for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname(), forceOf(l))}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const f of stoppedKept) deps.io.err(`note: stopped freeing ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);

@@ -264,6 +264,8 @@ export function clearNotes(rows: Row[]): string {
     if (g.length === 1) return `note: to clear ${shown(r.target)}${r.ifname === '-' ? '' : ` ${shown(r.ifname)}`} (${r.state}): \`${shown(r.clear!)}\`${hint}\n`;
     const names = someNames(g.map((x) => shown(x.target)));
     if (r.removal) return removalNote(g, names);
+    // one command for them all (it names no pod: a cni-list --node that tells what clears each): said once
+    if (commandOfKind(r) === r.clear && g.every((x) => x.clear === r.clear)) return `note: to clear the ${g.length} records in state ${r.state} of ${r.ifname === '-' ? '' : `${shown(r.ifname)} of `}${names}: \`${shown(r.clear!)}\`${hint}\n`;
     const all = r.clearAll ? `\`${shown(r.clearAll)}\` clears them all, or ` : '';
     return `note: to clear the ${g.length} records in state ${r.state} of ${r.ifname === '-' ? '' : `${shown(r.ifname)} of `}${names}: ${all}\`${shown(commandOfKind(r))}\` for each POD${hint}\n`;
   });

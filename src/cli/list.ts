@@ -1,8 +1,9 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError } from '../errors.js';
+import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError, foreignLimitPassed } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
-import type { Classified } from '../resolve/attachment-state.js';
+import type { Classified, MarkWords } from '../resolve/attachment-state.js';
+import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, type CommonFlags, type KubectlFlags } from './options.js';
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
@@ -162,9 +163,20 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
         // visit tells: cni-gc makes it and does the right thing for each; a cni-detach offered here undid a finished
         // attach (an outside tester saw that after a kill -9'd batch)
         reason: `${began} and did not settle its record: ${gone} (killed, or the cluster could not be reached when it ended: it said so then); what node ${r.node} holds decides: its result (the attach finished there: cni-gc settles the record and writes the pod's network-status entry), its intent (it did not: the interface and its lease may remain, and cni-detach or cni-gc undoes it), or nothing (cni-gc forgets the record); \`${look}\` shows which`,
-        remedy: `cni-gc judges it on node ${r.node}`,
-        clear: gcCommandLine(flags),
-        clearHint: `it visits node ${r.node}; \`${look}\` shows what that node holds of it`,
+        // another host's (past its bound): its node may still hold that command's lock, killed, which cni-gc leaves
+        // for ever ("1 busy") and only cni-detach --force takes — the cni-list --node that tells, and names the
+        // command that clears it (an outside tester pasted the cni-gc offered here: it cleared nothing)
+        ...(command === 'past'
+          ? {
+              remedy: `cni-list --node ${r.node} says what clears it`,
+              clear: look,
+              clearHint: `cni-gc settles it unless node ${r.node} still holds the lock of that command${r.by?.host ? ` of host ${r.by.host}` : ''}, killed — then only cni-detach --force takes it: that cni-list names the command`,
+            }
+          : {
+              remedy: `cni-gc judges it on node ${r.node}`,
+              clear: gcCommandLine(flags),
+              clearHint: `it visits node ${r.node}; \`${look}\` shows what that node holds of it`,
+            }),
         lookAt: { namespace: r.namespace, node: r.node, command: listCommandLine({ ...flags, namespace: undefined }) },
       };
     }
@@ -331,6 +343,15 @@ function ageOf(since: string, now: number): string | undefined {
 }
 
 /**
+ * A detach stopped row's note while a gone command of this host holds its lock until its time limit (exec/lock.ts
+ * freeInMs): the cni-detach printed answers busy until then (an outside tester pasted it and got "busy").
+ */
+function freeInHint(freeInMs: number, now = Date.now()): string {
+  const secs = Math.ceil(freeInMs / 1000);
+  return `it answers busy until its lock is free, in ${secs}s (at ${new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')})`;
+}
+
+/**
  * What clears a record of this node's cache, by its state (issue 11: every state is reported with its reason and the
  * command that clears it): the cni-detach of its target (plain, or --force for a record that cannot be read) or
  * cni-gc (its target is gone). A record whose text lost its target gets the command with the target as a
@@ -342,6 +363,11 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
     const t = target ?? (c.entry.containerId.startsWith('cnitool-') || !c.entry.containerId ? { netns: 'PATH' } : { namespace: 'NAMESPACE', name: 'POD' });
     return `${detachCommandLine(t, c.entry.ifName || 'IFNAME', flags)}${force ? ' --force' : ''}`;
   };
+  // another host's lock past its time limit (attachment-state.ts markUnderLock, attachUnderForeignLock): only a
+  // cni-detach --force takes it; the plain one answers busy, and cni-gc leaves it for ever
+  if (c.busy && foreignLimitPassed(c.busy, thisHost.host) && (c.state === 'attaching' || c.state === 'detach stopped')) {
+    return { remedy: `cni-detach --force ${c.state === 'attaching' ? 'undoes it' : 'finishes its DEL'}`, clear: detach(true), clearHint: `only if that command of host ${c.busy.host} is gone (only that host can tell): --force takes its lock` };
+  }
   switch (c.state) {
     case 'attached':
     case 'attaching':
@@ -355,7 +381,8 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
     case 'interface gone':
       return { remedy: 'cni-detach frees its lease', clear: detach(false) };
     case 'detach stopped':
-      return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false) };
+      // its lock held by a gone command of this host until its time limit: the same cni-detach answers busy until then
+      return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false), ...(c.busy?.freeInMs !== undefined ? { clearHint: freeInHint(c.busy.freeInMs) } : {}) };
     case 'interrupted':
       return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false), clearAll: gcCommandLine(flags) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
     default:
@@ -464,7 +491,7 @@ interface Judged {
  * `sandbox not checked`, and the first such error is returned (the command's failure). The rows are changed in place.
  */
 async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: Judged[], pods: Pod[]): Promise<Error | undefined> {
-  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn, recordCacheDir }, { detachStoppedReason, namesSandboxInterface }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
+  const [{ judgeOnNode, recordFound, reachNode }, { CACHE_KIND }, { recordedIn, recordCacheDir }, { detachStoppedReason, namesSandboxInterface, markUnderLock }] = await Promise.all([import('./node-judge.js'), import('../cni/cache.js'), import('../resolve/records.js'), load.attachmentState()]);
   const exec = await deps.localExecutor();
   let first: Error | undefined;
   await Promise.all([...new Set(rows.map((j) => j.r.node))].map(async (node) => {
@@ -475,8 +502,10 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     // a record a killed cni-detach left after its DEL, while the node held no entry and no lease)
     const unheld = new Set<Judged>();
     // and the mark of a DEL of ours begun there and not finished, its lock free (cni/cache.ts DeleteMark): detach stopped
-    const stopped = new Map<Judged, DeleteMark>();
-    const freeIn = new Map<Judged, number>();
+    const stopped = new Map<Judged, { mark: DeleteMark; words: MarkWords; busy: Busy | undefined }>();
+    // and such a mark whose lock a command holds that may still run (this host's, live; another host's within its
+    // time limit): a DEL under way now, attached until it ends — never "interface gone … no DEL of ours was under way"
+    const deletingNow = new Map<Judged, MarkWords>();
     // and those whose entry there names no interface in the sandbox (its result: an IPAM-only chain, a 0.2.0 result):
     // a link missing says nothing of them (the record, which carries no result, was judged by its link)
     const unclaimed = new Set<Judged>();
@@ -491,11 +520,12 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
           // its lock free, or held by a command that is gone until the time limit of what it started (exec/lock.ts
           // freeInMs): stopped (an outside tester saw `interface gone … lease still held` of such a DEL that had
           // finished); held by a live command: a DEL running now
+          // (another host's: stopped once its time limit has passed since it last changed: markUnderLock)
           const busy = marked ? await cache.direct().lockHeld(j.r.containerId, j.r.ifname) : undefined;
-          if (marked && (!busy || busy.freeInMs !== undefined)) {
-            stopped.set(j, marked.deleting!);
-            if (busy?.freeInMs !== undefined) freeIn.set(j, busy.freeInMs);
-          } else if (held.length === 0) unheld.add(j);
+          const words = marked ? markUnderLock(marked.deleting!, busy) : undefined;
+          if (marked && words?.stopped) stopped.set(j, { mark: marked.deleting!, words, busy });
+          else if (words) deletingNow.set(j, words);
+          else if (held.length === 0) unheld.add(j);
           if (!held.some((f) => !f.unreadable && !f.intentOnly && f.entry.networkName === j.r.network && namesSandboxInterface(f.entry))) unclaimed.add(j);
         }
       }
@@ -505,18 +535,21 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     these.forEach((j, i) => {
       const { row, r } = j;
       const c = judged[i]!;
-      const mark = stopped.get(j);
-      if (mark) {
+      const stop = stopped.get(j);
+      const now = deletingNow.get(j);
+      if (stop) {
+        const { mark, words, busy } = stop;
+        const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
         patchRow(row, {
           state: 'detach stopped',
-          brief: mark.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
-          reason:
-            detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' && !unclaimed.has(j) ? false : undefined) +
-            (freeIn.has(j) ? ` (its lock is free in ${Math.ceil(freeIn.get(j)! / 1000)}s: what it started may run until its time limit)` : ''),
-          remedy: 'cni-detach or cni-gc finishes its DEL',
-          clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
-          clearHint: undefined,
+          brief: words.brief,
+          reason: detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' && !unclaimed.has(j) ? false : undefined) + words.more,
+          remedy: words.force ? 'cni-detach --force finishes its DEL' : 'cni-detach or cni-gc finishes its DEL',
+          clear: words.force ? `${clear} --force` : clear,
+          clearHint: words.force ? `only if that command of host ${busy!.host} is gone (only that host can tell): --force takes its lock` : busy?.freeInMs !== undefined ? freeInHint(busy.freeInMs) : undefined,
         });
+      } else if (now) {
+        if (now.brief) patchRow(row, { brief: now.brief, reason: now.more });
       } else if (unheld.has(j)) {
         patchRow(row, {
           state: 'mismatched',
@@ -578,7 +611,7 @@ function patchRow(row: Row, patch: Partial<Row>): void {
  * failed) is returned, and its rows stay as their record says, their reason saying why.
  */
 async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: (Judged & { command: 'running' | 'gone' | 'past' | undefined })[], toJudge: Judged[]): Promise<Error | undefined> {
-  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn, otherHostWithinBound }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js')]);
+  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn, otherHostWithinBound }, { attachUnderForeignLock }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js'), load.attachmentState()]);
   const localExec = await deps.localExecutor();
   let first: Error | undefined;
   const notRead = (row: Row, node: string, e: unknown) => {
@@ -631,6 +664,18 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
             state: 'interrupted', brief: 'attach did not finish',
             reason: `${began} and did not finish: node ${node} holds its intent and no result, its lock free (its command${pid} was killed, or its rollback failed): the interface and its lease may remain; cni-detach or cni-gc undoes it`,
             remedy: 'cni-detach clears it', clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags), clearHint: undefined,
+          });
+        } else if (v.state === 'busy' && attachUnderForeignLock(v.busy)) {
+          // another host's command holds its lock: not "right now" (nobody here can know), nor "list again once it is
+          // done" (it may never be): when its time limit passed or passes, and the cni-detach --force that ends it
+          const detach = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
+          const foreign = attachUnderForeignLock(v.busy, ` on node ${node}`, `\`${detach} --force\``)!;
+          patchRow(row, {
+            state: 'attaching', brief: foreign.brief,
+            reason: `${began} and has not finished: ${foreign.why}`,
+            ...(foreign.force
+              ? { remedy: 'cni-detach --force undoes it', clear: `${detach} --force`, clearHint: `only if that command of host ${v.busy.host} is gone (only that host can tell): --force takes its lock` }
+              : { remedy: undefined, clear: undefined, clearHint: undefined }),
           });
         } else if (v.state === 'busy') {
           const gone = v.busy.freeInMs !== undefined;

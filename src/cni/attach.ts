@@ -55,6 +55,11 @@ export interface Attached {
  * when it is done", or, when its holder is gone but what it started on the node may still run (exec/lock.ts), until
  * when (on this host's clock). With `network`: the refusal of that network's lock in the sandbox (lockNetworkInSandbox),
  * "another cni-attach (pid …) is attaching network blue under another ifname in pod shop/web-1 right now; …".
+ * A lock of another host with a time limit, respected (foreignLockWayOut), is not said to be worked on "right now",
+ * nor to be waited for (an outside tester's cni-check and cni-attach said so of a laptop's attach killed long before):
+ * "another cni-attach/cni-detach (pid 26304 on host laptop-2) holds the lock of eth1 in pod shop/web-1 on node node-b:
+ * a command of another host, which this host cannot see" and the way out of it, with when its time limit passed or
+ * passes — naming "a cni-detach --force of it" until withWayOut names the command line.
  */
 export function busyError(ifname: string, describe: string, busy: Busy, cache: ResultCache, now = Date.now(), network?: string): BusyError {
   const who = network === undefined ? 'another cni-attach/cni-detach' : 'another cni-attach';
@@ -62,6 +67,15 @@ export function busyError(ifname: string, describe: string, busy: Busy, cache: R
   const head = `${who}${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} ${doing} in ${describe} right now`;
   const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
   const at = secs === undefined ? '' : new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (secs === undefined && foreignLockWayOut(busy, cache.host) !== '') {
+    const lockOf = network === undefined ? `the lock of ${ifname}` : `the lock of network ${network}`;
+    const foreign = `${who}${commandInParens(busy, cache.host)} holds ${lockOf} in ${describe}${cache.named('')}: a command of another host, which this host cannot see`;
+    const say = (by?: string, tail = '') => `${foreign}${foreignLockWayOut(busy, cache.host, cache.named(''), tail, by, now)}`;
+    const e = new BusyError(say());
+    e.holder = { ...busy };
+    foreignSaid.set(e, say);
+    return e;
+  }
   const e = new BusyError(
     secs === undefined
       ? `${head}; try again when it is done`
@@ -69,6 +83,20 @@ export function busyError(ifname: string, describe: string, busy: Busy, cache: R
           `the lock is free in ${secs}s (at ${at}): try again then`,
   );
   e.holder = { ...busy };
+  return e;
+}
+
+/** busyError's refusals of another host's lock, and how each says its way out with another `by` and tail (withWayOut). */
+const foreignSaid = new WeakMap<BusyError, (by?: string, tail?: string) => string>();
+
+/**
+ * A busy answer of another host's lock (busyError) with its way out in the caller's words: `by`, who takes the lock
+ * (the command line to paste: WaysOut.force; "the same cni-detach with --force" in that detach's own error), `tail`
+ * what the sentence adds. Any other error as it is.
+ */
+export function withWayOut(e: unknown, by: string | undefined, tail = ''): unknown {
+  const say = e instanceof BusyError ? foreignSaid.get(e) : undefined;
+  if (say && by !== undefined) (e as BusyError).message = say(by, tail);
   return e;
 }
 
@@ -747,7 +775,9 @@ export function attachLeft(e: unknown): LeftByStop | undefined {
 export async function attach(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
   await refusing(async () => checkCapabilities(req.list, req.rt.capabilityArgs));
   readAhead(ctx, cache, req.rt.ifname, req.list, false, req.rt.capabilityArgs);
-  return optimistically(ctx, cache, (c, k) => attachOnce(c, k, req));
+  return optimistically(ctx, cache, (c, k) => attachOnce(c, k, req)).catch((e: unknown) => {
+    throw withWayOut(e, req.ways && `\`${req.ways.force}\``);
+  });
 }
 
 async function attachOnce(ctx: ChainContext, cache: ResultCache, req: AttachRequest): Promise<Attached> {
@@ -1146,8 +1176,7 @@ export async function detachAnew(ctx: ChainContext, cache: ResultCache, req: Det
 function withForceHint(e: unknown, cache: ResultCache, req: DetachRequest): unknown {
   const h = e instanceof BusyError ? e.holder : undefined;
   if (!h || req.force || (req.by ?? 'cni-detach') !== 'cni-detach') return e;
-  (e as BusyError).message += foreignLockWayOut(h, cache.host, cache.named(''), ' — and, as --force does, forgets the attachment if its DEL then fails', 'the same cni-detach with --force');
-  return e;
+  return withWayOut(e, 'the same cni-detach with --force', ' — and, as --force does, forgets the attachment if its DEL then fails');
 }
 
 async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
@@ -1354,7 +1383,9 @@ export interface Checked {
 export async function check(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Checked[]> {
   readAhead(ctx, cache, req.ifname);
   await checkPathTrusted(ctx);
-  return optimistically(ctx, cache, (c, k) => checkOnce(c, k, req));
+  return optimistically(ctx, cache, (c, k) => checkOnce(c, k, req)).catch((e: unknown) => {
+    throw withWayOut(e, req.ways && `\`${req.ways.force}\``);
+  });
 }
 
 async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Checked[]> {

@@ -19,6 +19,7 @@
  * lock and one of them remove the other's new one; a breaker left by a killed process goes after BREAKER_STALE_MS.
  */
 import type { NodeFiles, ProcessTable } from './types.js';
+import { runningFor } from '../errors.js';
 
 /** A held lock; release() is idempotent. */
 export interface Lock {
@@ -49,14 +50,8 @@ export function commandName(c: { host?: string; pid?: number; runningForMs?: num
   return `pid ${c.pid}${host}${c.runningForMs !== undefined && !short ? `, running for ${runningFor(c.runningForMs)}` : ''}`;
 }
 
-/** How long a command has run, to the second ("0s", "42s", "3m12s", "2h5m"): a reader's words, not a tick count. */
-export function runningFor(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (h) return `${h}h${m}m`;
-  return m ? `${m}m${s % 60}s` : `${s}s`;
-}
+/** How long a command has run, to the second ("0s", "42s", "3m12s", "2h5m"): errors.ts runningFor. */
+export { runningFor };
 
 /** " (pid 1234 on host laptop-2, started …)" for a command named (commandName), else ''. */
 export function commandInParens(c: { host?: string; pid?: number; runningForMs?: number }, here: string, short = false): string {
@@ -80,6 +75,12 @@ export interface Busy {
   runningForMs?: number;
   /** The time limit the lock holds for its work on the node (seconds since it last changed), when it holds one. */
   limitS?: number;
+  /**
+   * How long ago the lock last changed (ms, on the node's clock: NodeFiles.ageMs), read for another host's lock with a
+   * time limit that is respected (not LockOwner.othersGone): when that limit passed or passes (errors.ts
+   * foreignLimitWhen), for the messages that name the way out of it (foreignLockWayOut).
+   */
+  changedAgoMs?: number;
 }
 
 /** The process that takes locks (this CLI), and the process table of its host, to tell whether a holder still runs. */
@@ -201,7 +202,12 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
   const held = { stale: false as const, busy: named };
   if (holder.host !== owner.host) {
     // another host's: respected, unless the user says its command is gone and the lock bounds what that started
-    if (!owner.othersGone || holder.limitS === undefined) return held;
+    if (holder.limitS === undefined) return held;
+    if (!owner.othersGone) {
+      // (its age: when its limit passed or passes, for the way out that messages name)
+      const age = await files.ageMs(path);
+      return age === undefined ? held : { stale: false, busy: { ...named, changedAgoMs: age } };
+    }
   } else {
     const now = await owner.startOf(holder.pid);
     const gone = now === undefined || (holder.start !== undefined && now !== holder.start);

@@ -8,6 +8,7 @@ import { deleteStopped, type CacheEntry, type DeleteMark, type Found } from '../
 import type { Executor } from '../exec/types.js';
 import type { Busy } from '../exec/lock.js';
 import { commandInParens } from '../exec/lock.js';
+import { foreignLimitPassed, foreignLimitWhen, foreignLockWayOut } from '../errors.js';
 import { thisHost } from '../exec/host.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
@@ -24,8 +25,9 @@ import { sandboxInterface } from '../cni/result.js';
  * and no DEL of ours was under way (no mark: cni/cache.ts deletingPath): deleted outside cni-attach (an `ip link del`,
  * another tool); the IPAM lease is still held: cni-detach frees it. detach stopped: the target lives, and a cni-detach or
  * cni-gc began a DEL of it and did not finish (its mark there, its lock free: killed, stopped by a second signal, its
- * node lost, or a plugin refused it): the interface may be gone or not, the lease may be held; cni-detach (DEL is
- * idempotent) or cni-gc finishes it. unreadable: the record cannot be read
+ * node lost, or a plugin refused it; or its lock held by a gone command of this host, or by another host's past its
+ * time limit: markUnderLock): the interface may be gone or not, the lease may be held; cni-detach (DEL is
+ * idempotent; --force for another host's lock) or cni-gc finishes it. unreadable: the record cannot be read
  * (cni-detach --force forgets it). stale lock: a lock file whose holder is gone (the next command breaks it).
  * other node: the cache of a node (World.node) holds an entry of a live pod, by its uid, that the API places on another
  * node (spec.nodeName) — a pod runs on one node for its life, so the entry is not this node's attachment of it (a
@@ -59,7 +61,7 @@ export interface Classified extends Found {
   pod?: PodOf;
   /** The live Pod object, when the entry's pod still exists (same uid). */
   livePod?: Pod;
-  /** For attaching: what holds its lock (World.lockHeld). */
+  /** For attaching, and for a DEL mark's attachment whose lock is held (markUnderLock): what holds its lock (World.lockHeld). */
   busy?: Busy;
   /**
    * A live pod's attachment whose sandbox could not be checked: none of the runtimes that answered lists it running,
@@ -147,6 +149,74 @@ export function interfaceGoneReason(ifName: string, where: string, frees = 'cni-
 export function detachStoppedReason(m: DeleteMark, ifName: string, where: string, there: boolean | undefined, frees = 'cni-detach'): string {
   const link = there === undefined ? `${ifName} in ${where} and its IPAM lease may remain` : there ? `${ifName} is still in ${where}, and its IPAM lease held` : `${ifName} is gone from ${where} already (its DEL deleted it), but its IPAM lease may still be held`;
   return `${deleteStopped(m, thisHost.host)}: ${link}; run ${frees} again to finish it (DEL is idempotent)`;
+}
+
+/** What markUnderLock says of a DEL mark. */
+export interface MarkWords {
+  /** A DEL begun and not finished: `detach stopped`; else a DEL that may be running now (the row stays attached). */
+  stopped: boolean;
+  /** The REASON column's few words; undefined for a live DEL of this host (nothing to say: attached). */
+  brief?: string;
+  /** What the reason adds after detachStoppedReason (stopped), or the whole reason (a DEL of another host that may run). */
+  more: string;
+  /** The lock is another host's, past its time limit: only cni-detach --force takes it. */
+  force?: true;
+}
+
+/**
+ * A DEL mark (cni/cache.ts DeleteMark) judged with what holds its lock now (World.lockHeld; undefined: free), in the
+ * words cni-list and cni-gc say it: `stopped` — a DEL of ours begun and not finished — when the lock is free, held by
+ * a gone command of this host until its time limit (freeInMs), or held by a command of another host whose time limit
+ * has passed since the lock last changed (errors.ts foreignLimitPassed: nothing it started on the node still runs,
+ * and a live command renews its lock before each run); otherwise a DEL that may be running now (this host's live
+ * command; another host's within its limit). `brief`: a table's few words, which say what the printed cni-detach
+ * answers while the lock is held (an outside tester pasted it and got "busy"); `more`: what the reason adds of the
+ * lock; `force`: the lock is another host's, which only cni-detach --force takes (exec/lock.ts LockOwner.othersGone).
+ * An outside tester saw a DEL of another host's cni-detach, killed, said "interface gone … deleted outside
+ * cni-attach (no DEL of ours was under way); its IPAM lease is still held", counted alive by cni-gc.
+ */
+export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = thisHost.host): MarkWords {
+  const what = m.failed ? 'its DEL failed part-way' : 'DEL stopped part-way';
+  if (!held) return { stopped: true, brief: what, more: '' };
+  if (held.freeInMs !== undefined) {
+    const secs = Math.ceil(held.freeInMs / 1000);
+    return { stopped: true, brief: `${m.failed ? 'DEL failed' : 'DEL stopped'}; lock free in ${secs}s`, more: ` (its lock is free in ${secs}s: what it started may run until its time limit; until then cni-detach answers busy)` };
+  }
+  const passed = foreignLimitPassed(held, here);
+  if (passed === undefined) return { stopped: false, more: '' };
+  const of = `host ${held.host}`;
+  if (!passed) {
+    return {
+      stopped: false,
+      brief: `DEL may run ${Math.ceil((held.limitS! * 1000 - held.changedAgoMs!) / 1000)}s more: ${held.host}'s lock`,
+      more: `${deleteStopped(m, here).replace(' stopped during its DEL', ' began a DEL')} and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now (the time limit of its lock ${foreignLimitWhen(held)})${foreignLockWayOut(held, here)}`,
+    };
+  }
+  return {
+    stopped: true,
+    brief: `${m.failed ? 'DEL failed' : 'DEL stopped'}; --force: ${held.host}'s lock`,
+    more: `; its lock is still held by that command of ${of}, which this host cannot see: cni-detach answers busy without --force${foreignLockWayOut(held, here)}`,
+    force: true,
+  };
+}
+
+/**
+ * An unfinished attach (its intent, or a write-ahead record) whose lock another host's command holds with a time limit
+ * (errors.ts foreignLimitPassed: defined), in the words cni-list says it: `brief`, a table's few words that tell it
+ * from a live attach ("attach running", before: an outside tester could not tell a laptop's attach killed long ago
+ * from one running); `why`, what the reason says after "<an attach> has not finished: " — the holder, that this host
+ * cannot see it, when its lock's time limit passed or passes, and the way out (foreignLockWayOut, `by`: the command
+ * line that takes the lock, where the caller knows it); `force`: past its limit, only cni-detach --force ends it.
+ * undefined for any other holder.
+ */
+export function attachUnderForeignLock(busy: Busy, where = '', by?: string, here = thisHost.host): { brief: string; why: string; force: boolean } | undefined {
+  const passed = foreignLimitPassed(busy, here);
+  if (passed === undefined) return undefined;
+  return {
+    brief: passed ? `limit passed; --force: ${busy.host}'s lock` : `may run ${Math.ceil((busy.limitS! * 1000 - busy.changedAgoMs!) / 1000)}s more: ${busy.host}'s lock`,
+    why: `a cni-attach/cni-detach${commandInParens(busy, here)} holds its lock${where}: a command of another host, which this host cannot see; the time limit of its lock ${foreignLimitWhen(busy)}${passed ? ', so nothing it started there runs any more' : ''}${foreignLockWayOut(busy, here, '', '', by)}`,
+    force: passed,
+  };
 }
 
 /** An unreadable record's why (cni/cache.ts Found.unreadable), in a table's few words. */
@@ -249,12 +319,18 @@ export async function classify(found: Found[], world: World): Promise<Classified
       } else reachable = true;
     }
     const busy = state === 'attached' && f.intentOnly ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
+    // what holds the lock of a DEL mark's attachment (markUnderLock), for the command that clears it
+    let lockOf: Busy | undefined;
     if (busy) {
       // a command is working on it right now: nothing to judge
       unchecked = undefined;
       state = 'attaching';
       const who = `a cni-attach/cni-detach${commandInParens(busy, thisHost.host)}`;
-      if (busy.freeInMs === undefined) {
+      const foreign = attachUnderForeignLock(busy);
+      if (foreign) {
+        brief = foreign.brief;
+        reason = `an attach of ${f.entry.ifName} has not finished: ${foreign.why}`;
+      } else if (busy.freeInMs === undefined) {
         brief = `attach running${commandInParens(busy, thisHost.host, true)}`;
         reason = `an attach of ${f.entry.ifName} has not finished: ${who} is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done`;
       } else {
@@ -287,21 +363,27 @@ export async function classify(found: Found[], world: World): Promise<Classified
       // done; held by a command that is gone, until the time limit of what it started on the node (exec/lock.ts
       // freeInMs), it stopped too — never "interface gone": its own DEL may have deleted the link (an outside tester
       // saw "deleted outside cni-attach; its lease still held" of a DEL that had finished, its command killed)
+      // (of another host: stopped once its lock's time limit has passed, else it may be running: markUnderLock)
       const held = f.deleting ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
-      const deleting = f.deleting && (!held || held.freeInMs !== undefined) ? f.deleting : undefined;
-      if (deleting) {
+      const judged = f.deleting ? markUnderLock(f.deleting, held) : undefined;
+      if (judged?.stopped) {
         unchecked = undefined;
         state = 'detach stopped';
-        brief = deleting.failed ? 'its DEL failed part-way' : 'DEL stopped part-way';
-        reason = detachStoppedReason(deleting, f.entry.ifName, where, there);
-        if (held?.freeInMs !== undefined) reason += ` (its lock is free in ${Math.ceil(held.freeInMs / 1000)}s: what it started may run until its time limit)`;
+        brief = judged.brief;
+        reason = detachStoppedReason(f.deleting!, f.entry.ifName, where, there) + judged.more;
+        if (held) lockOf = held;
+      } else if (judged?.brief) {
+        // another host's DEL within its lock's time limit: attached, as a DEL of this host running now is
+        brief = judged.brief;
+        reason = judged.more;
+        lockOf = held;
       } else if (there === false && !f.deleting) {
         state = 'interface gone';
         brief = INTERFACE_GONE_BRIEF;
         reason = interfaceGoneReason(f.entry.ifName, where);
       }
     }
-    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : {}), ...(unchecked ? { unchecked } : {}) });
+    out.push({ ...f, state, ...(reason ? { reason } : {}), ...(brief ? { brief } : {}), ...(pod ? { pod } : {}), ...(livePod ? { livePod } : {}), ...(busy ? { busy } : lockOf ? { busy: lockOf } : {}), ...(unchecked ? { unchecked } : {}) });
   }
   return out;
 }

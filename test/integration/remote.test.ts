@@ -659,14 +659,31 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // before: "…right now; try again when it is done", for ever: only removing the lock file on node-a ended it
     const busy = await runCli('detach', detach);
     expect(busy.exitCode, busy.stderr).toBe(1);
-    expect(busy.stderr).toMatch(/^error: another cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on net1 in pod shop\/web-1 right now; try again when it is done \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, the same cni-detach with --force takes its lock once the time limit that lock holds on node node-a \(13s since it last changed\) has passed — and, as --force does, forgets the attachment if its DEL then fails\)$/m);
+    // (when its limit passes or passed, as true at the time: tryout 8, F4 f)
+    const when = (where: string) => `(takes its lock once the time limit that lock holds${where} \\(13s since it last changed\\) has passed: it passes in \\d+s \\(at \\S+Z\\)|takes its lock at once: the time limit that lock holds${where} \\(13s since it last changed\\) passed at \\S+Z \\(\\S+ ago\\))`;
+    const foreign = (what: string, who = 'another') => `${who} cni-attach\\/cni-detach \\(pid \\d+ on host laptop-2\\) holds ${what}: a command of another host, which this host cannot see \\(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `;
+    expect(busy.stderr).toMatch(new RegExp(`^error: ${foreign('the lock of net1 in pod shop\\/web-1 on node node-a')}the same cni-detach with --force ${when(' on node node-a')} — and, as --force does, forgets the attachment if its DEL then fails\\)$`, 'm'));
     expect(await readFile(join(locks, lockName!), 'utf8')).toBe(held);
+    // cni-check: the same, naming the cni-detach --force to paste (before: "… right now; try again when it is done": tryout 8, F2)
+    const checked = await runCli('check', detach);
+    expect(checked.exitCode, checked.stderr).toBe(1);
+    expect(checked.stderr).toContain(`(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, \``);
+    expect(checked.stderr).toMatch(new RegExp(`^error: ${foreign('the lock of net1 in pod shop\\/web-1 on node node-a')}\`kubectl cni-detach web-1 -n shop --ifname net1 [^\`]*--force\` ${when(' on node node-a')}\\)$`, 'm'));
+    // cni-list --node: not "attach running" as of a live attach; once the limit has passed, the --force detach clears it
+    const listed = await runCli('list', ['web-1', ...w.common.slice(0, -2), '--node', 'node-a', '-o', 'json']);
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const row = (JSON.parse(listed.stdout) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items.find((i) => i.ifname === 'net1')!;
+    expect(row.state).toBe('attaching');
+    expect(row.reason).toMatch(/holds its lock on node node-a: a command of another host, which this host cannot see; the time limit of its lock (passes in|passed at)/);
+    expect(row.reason).not.toMatch(/right now|once it is done/);
     // cni-gc, which visits node-a for the unfinished attach, leaves it alone and says the same way out
     const gc = await runCli('gc', [...w.gcArgs.slice(0, -2), ...cniPath]);
     expect(gc.exitCode, gc.stderr).toBe(0);
-    expect(gc.stderr).toMatch(/^note: left net1 of pod shop\/web-1 \(network \S+\) alone: a cni-attach\/cni-detach \(pid \d+ on host laptop-2\) is working on it right now \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, a cni-detach --force of it takes its lock once the time limit that lock holds \(13s since it last changed\) has passed\); a later cni-gc looks at it again$/m);
+    expect(gc.stderr).toMatch(new RegExp(`^note: left net1 of pod shop\\/web-1 \\(network \\S+\\) alone: ${foreign('its lock on node node-a', 'a')}\`kubectl cni-detach web-1 -n shop --ifname net1 [^\`]*--force\` ${when('')}\\); a later cni-gc looks at it again$`, 'm'));
     expect(await readFile(join(locks, lockName!), 'utf8')).toBe(held);
-    // --force within the limit: busy, saying when the lock is free; then the DEL runs from the intent
+    // --force within the limit: busy, saying when the lock is free; then the DEL runs from the intent (the lock
+    // rewritten first, as a renewal would: the commands above may have taken its 13 s on a loaded machine)
+    await writeFile(join(locks, lockName!), held);
     const forced = await runCli('detach', [...detach, '--force']);
     expect(forced.exitCode, forced.stderr).toBe(1);
     expect(forced.stderr).toMatch(/its command \(pid \d+ on host laptop-2\) is gone, but what it started on node node-a may run until its time limit ends; the lock is free in \d+s/);

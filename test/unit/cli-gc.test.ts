@@ -985,6 +985,31 @@ describe('a detach stopped during its DEL (its mark in cni-attach/deleting/, its
     expect((JSON.parse(w.stdout()) as { items: { state: string }[] }).items[0]!.state).toBe('attached');
   });
 
+  it("its lock another host's (a laptop's cni-detach killed in its DEL): within its time limit attached (its DEL may run), past it `detach stopped` with the cni-detach --force that finishes it; cni-gc leaves it busy, not alive (tryout 8, F7)", async () => {
+    const w = world();
+    await w.cli(attachCommand, attachArgs);
+    w.exec.links.set(NETNS, new Set(['lo']));
+    w.exec.files.set(deletingPath('/var/lib/cni', key), mark);
+    const lock = lockPath('/var/lib/cni', SANDBOX, 'eth1');
+    w.exec.files.set(lock, 'lap 77 5000 limit=70s\n');
+    w.exec.ages.set(lock, 20_000);
+    type Item = { state: string; reason?: string; clearCommand?: string };
+    const item = async () => (expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0), (JSON.parse(w.stdout()) as { items: Item[] }).items[0]!);
+    // within its limit: a DEL that may be running (never "interface gone … no DEL of ours was under way")
+    expect(await item()).toMatchObject({ state: 'attached', reason: expect.stringMatching(/^a cni-detach \(pid 77 on host lap\) began a DEL of it at 2026-12-02T05:00:00Z and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now \(the time limit of its lock passes in 50s/) });
+    // past it: stopped; only --force takes that lock (before: `interface gone`, "lease still held", counted alive)
+    w.exec.ages.set(lock, 200_000);
+    const stopped = await item();
+    expect(stopped).toMatchObject({ state: 'detach stopped', clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1 --force' });
+    expect(stopped.reason).toContain('; its lock is still held by that command of host lap, which this host cannot see: cni-detach answers busy without --force (only host lap can tell');
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout().split('\n')[1]).toMatch(/\sdetach stopped\s+yes\s+ffffffffffff\s+DEL stopped; --force: lap's lock$/);
+    expect(await w.cli(gcCommand, [])).toBe(0);
+    expect(w.stdout()).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+    expect(w.stderr()).toMatch(/^note: left eth1 of pod shop\/web-1 \(network net\) alone: a cni-attach\/cni-detach \(pid 77 on host lap\) holds its lock: a command of another host, which this host cannot see \(.*`kubectl cni-detach web-1 -n shop --ifname eth1 --force` takes its lock at once: .* passed at \S+Z \(2m10s ago\)\); a later cni-gc looks at it again$/m);
+    expect(w.exec.files.get(lock)).toBe('lap 77 5000 limit=70s\n');
+  });
+
   it('an interrupted attach whose cni-detach was stopped in its DEL stays `interrupted`, its reason saying so too', async () => {
     const w = world();
     await w.cli(attachCommand, attachArgs);

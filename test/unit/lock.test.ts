@@ -9,7 +9,7 @@ import { thisHost } from '../../src/exec/host.js';
 import { readFile } from 'node:fs/promises';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
-import { foreignLockWayOut } from '../../src/errors.js';
+import { foreignLimitPassed, foreignLockWayOut } from '../../src/errors.js';
 
 const PATH = '/var/lib/cni/cni-attach/locks/c1-eth1.lock';
 
@@ -141,9 +141,9 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
     });
 
     describe("another host's holder (a laptop lost mid-ADD: nothing here can see its processes)", () => {
-      it('is respected whatever its age, the limit passed or not (the limit it holds is told)', async () => {
+      it('is respected whatever its age, the limit passed or not (the limit it holds is told, and how long ago it last changed: when that limit passed or passes)', async () => {
         const { fake, files, owner } = setup('laptop-2 12 34 limit=70s\n', 3_600_000);
-        expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70 } });
+        expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70, changedAgoMs: 3_600_000 } });
         expect(await whyStale(files, PATH, owner)).toBeUndefined();
         expect(fake.files.get(PATH)).toBe('laptop-2 12 34 limit=70s\n');
       });
@@ -157,7 +157,7 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
         fake.ages.set(PATH, 70_000);
         // a dry run sees it free, and changes nothing; without the word it is still respected
         expect(await heldNow(files, PATH, forced)).toBeUndefined();
-        expect(await heldNow(files, PATH, owner)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70 });
+        expect(await heldNow(files, PATH, owner)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70, changedAgoMs: 70_000 });
         const r = await takeLock(files, PATH, forced, { workLimitMs: 60_000 });
         expect('lock' in r).toBe(true);
         expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
@@ -259,5 +259,20 @@ describe('the way out of another host\'s lock, one wording for a busy detach and
     expect(foreignLockWayOut({ host: 'laptop-2', pid: 7 }, 'laptop-1')).toBe('');
     expect(foreignLockWayOut({ pid: 7, limitS: 70 }, 'laptop-1')).toBe('');
     expect(foreignLockWayOut({ ...foreign, freeInMs: 3000 }, 'laptop-1')).toBe('');
+  });
+
+  it('says what is true at the time where the lock\'s age was read: "at once: … passed at T (…ago)", or "… has passed: it passes in Ns (at T)" — not "once … has passed" long after it has (tryout 8, F4 f)', () => {
+    const now = Date.parse('2026-12-02T19:10:00Z');
+    const past = { host: 'laptop-2', pid: 7, limitS: 70, changedAgoMs: 200_000 };
+    expect(foreignLockWayOut(past, 'laptop-1', ' on node node-b', '', '`kubectl cni-detach web-9 -n shop --ifname net14 --force`', now)).toBe(
+      ' (only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `kubectl cni-detach web-9 -n shop --ifname net14 --force` takes its lock at once: the time limit that lock holds on node node-b (70s since it last changed) passed at 2026-12-02T19:07:50Z (2m10s ago))',
+    );
+    expect(foreignLockWayOut({ ...past, changedAgoMs: 30_500 }, 'laptop-1', '', '', undefined, now)).toContain(
+      'a cni-detach --force of it takes its lock once the time limit that lock holds (70s since it last changed) has passed: it passes in 40s (at 2026-12-02T19:10:40Z))',
+    );
+    expect(foreignLimitPassed(past, 'laptop-1')).toBe(true);
+    expect(foreignLimitPassed({ ...past, changedAgoMs: 69_999 }, 'laptop-1')).toBe(false);
+    expect(foreignLimitPassed({ host: 'laptop-2', pid: 7, limitS: 70 }, 'laptop-1')).toBeUndefined();
+    expect(foreignLimitPassed(past, 'laptop-2')).toBeUndefined();
   });
 });

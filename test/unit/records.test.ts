@@ -594,15 +594,22 @@ describe('the write-ahead record of a pod attach', () => {
     expect(more.map((r) => [r.ifname, r.state])).toEqual([['eth5', 'attaching'], ['eth6', 'unsettled']]);
     expect(more[0]!.reason).toMatch(/; it is taken as running until 2099-01-01T00:00:00Z \(its time bound, which it recorded: cni-detach of eth5 answers busy until then, unless given --force\)$/);
     expect(more[1]!.reason).toMatch(/and did not settle its record: its command \(pid 4244 on host laptop-2\) is past its time bound \(2026-12-01T21:08:00Z, which it recorded: its plugin runs and API requests have all ended by then\) \(killed/);
-    expect(more[1]!.clearCommand).toBe('kubectl cni-gc');
+    // another host's past its bound: its node may still hold that command's lock, which cni-gc leaves for ever ("1
+    // busy") and only cni-detach --force takes — the cni-list --node that tells, not a cni-gc (before: `kubectl cni-gc`,
+    // which an outside tester pasted: it cleared nothing; tryout 8, F2)
+    expect(more[1]!.clearCommand).toBe('kubectl cni-list -n shop --node node-3');
     // the note of the one within its bound says the detach it offers answers busy until then (tryout)
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     // the unsettled ones' note names the cni-list that shows what their node holds, with their namespace (tryout: the
     // bare `cni-list --node N` it named said "No resources found in default namespace.")
-    expect(w.stderr()).toMatch(/^note: to clear the 2 records in state unsettled: `kubectl cni-gc` \(`kubectl cni-list -n shop --node node-3` shows what their nodes hold of them\)$/m);
+    const notes = [
+      /^note: to clear the record in state unsettled: `kubectl cni-gc` \(`kubectl cni-list -n shop --node node-3` shows what their nodes hold of them\)$/m,
+      /^note: to clear web-1 eth6 \(unsettled\): `kubectl cni-list -n shop --node node-3` \(cni-gc settles it unless node node-3 still holds the lock of that command of host laptop-2, killed — then only cni-detach --force takes it: that cni-list names the command\)$/m,
+    ];
+    for (const n of notes) expect(w.stderr()).toMatch(n);
     // listed with -n: that namespace once (a tryout saw `kubectl cni-list -n cni-bench -n cni-bench …`)
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
-    expect(w.stderr()).toMatch(/^note: to clear the 2 records in state unsettled: `kubectl cni-gc` \(`kubectl cni-list -n shop --node node-3` shows what their nodes hold of them\)$/m);
+    for (const n of notes) expect(w.stderr()).toMatch(n);
     expect(w.stderr()).toMatch(/^note: to clear web-1 eth5 \(attaching\): `kubectl cni-detach web-1 -n shop --ifname eth5` \(until 2099-01-01T00:00:00Z, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running\)$/m);
     // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
     // (validateRecord): used for nothing, and shown with why
@@ -1451,15 +1458,16 @@ describe('cni-list and the records of other nodes (a laptop: this host\'s cache 
     }
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stderr()).toBe([
+      // (another host's, past their bound: the cni-list --node that tells whether cni-gc or cni-detach --force clears them)
+      "note: to clear the 2 records in state unsettled of net2 of db-1, web-1: `kubectl cni-list -n shop --cache-dir /tmp/lc --node node-1` (cni-gc settles it unless node node-1 still holds the lock of that command of host laptop-2, killed — then only cni-detach --force takes it: that cni-list names the command; --cache-dir /tmp/lc: its record's (not checked here))",
       "note: to clear the 15 records in state interrupted of net1 of web-1, web-10, web-11, web-12, web-13, … and 10 more: `kubectl cni-gc --cache-dir /tmp/lc` clears them all, or `kubectl cni-detach POD -n shop --ifname net1 --cache-dir /tmp/lc` for each POD (add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left; --cache-dir /tmp/lc: its record's (not checked here))",
-      'note: to clear the 2 records in state unsettled: `kubectl cni-gc --cache-dir /tmp/lc` (`kubectl cni-list -n shop --cache-dir /tmp/lc --node node-1` shows what their nodes hold of them)',
       '',
     ].join('\n'));
     // each one's own command stays in -o json
     expect(await w.cli(listCommand, ['-A', '-o', 'json'])).toBe(0);
     const items = (JSON.parse(w.stdout()) as { items: { pod: string; ifname: string; clearCommand: string }[] }).items;
     expect(items.find((x) => x.pod === 'web-7')!.clearCommand).toBe('kubectl cni-detach web-7 -n shop --ifname net1 --cache-dir /tmp/lc');
-    expect(items.filter((x) => x.ifname === 'net2').map((x) => x.clearCommand)).toEqual(['kubectl cni-gc --cache-dir /tmp/lc', 'kubectl cni-gc --cache-dir /tmp/lc']);
+    expect(items.filter((x) => x.ifname === 'net2').map((x) => x.clearCommand)).toEqual(['kubectl cni-list -n shop --cache-dir /tmp/lc --node node-1', 'kubectl cni-list -n shop --cache-dir /tmp/lc --node node-1']);
   });
 
   it('a record that names another pod or uid than the attachment\'s is shown mismatched, never pod gone with a cni-gc hint: judged by this host\'s entry where it holds the key, else cross-checked against the API\'s pods', async () => {
@@ -1697,14 +1705,85 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     // before: "interface gone", "deleted outside cni-attach (no DEL of ours was under way); its IPAM lease is still held"
     expect((JSON.parse(w.stdout()) as { items: { pod: string }[] }).items.find((i) => i.pod === 'db-4')).toMatchObject({
       state: 'detach stopped',
-      reason: `a cni-detach (pid 4194303 on this host ${hostname()}) stopped during its DEL of it at 2026-12-02T05:00:00Z: net1 is gone from the network namespace of sandbox ${A.slice(0, 12)} on node node-2 already (its DEL deleted it), but its IPAM lease may still be held; run cni-detach again to finish it (DEL is idempotent) (its lock is free in 60s: what it started may run until its time limit)`,
+      reason: `a cni-detach (pid 4194303 on this host ${hostname()}) stopped during its DEL of it at 2026-12-02T05:00:00Z: net1 is gone from the network namespace of sandbox ${A.slice(0, 12)} on node node-2 already (its DEL deleted it), but its IPAM lease may still be held; run cni-detach again to finish it (DEL is idempotent) (its lock is free in 60s: what it started may run until its time limit; until then cni-detach answers busy)`,
     });
+    // the table and its note say that the cni-detach printed answers busy until the lock is free (tryout 8, F3)
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toMatch(/^db-4 +net1 +net +\S+ +detach stopped +\S+ +\S+ +DEL stopped; lock free in 60s$/m);
+    expect(w.stderr()).toMatch(/^note: to clear db-4 net1 \(detach stopped\): `kubectl cni-detach db-4 -n shop --ifname net1` \(it answers busy until its lock is free, in 60s \(at \S+Z\)\)$/m);
     // cni-gc, which visits node-2 for it only with --node (its pod lives): left for a later run, with when — not
     // counted "interface gone (cni-detach frees its lease)"
     expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
     expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
     expect(w.stderr()).toMatch(/^note: left net1 of pod shop\/db-4 \(network net\) alone: its command \(pid 4194303 on host \S+\) is gone, but what it started may run until its time limit ends \(its lock is free in 60s\); a later cni-gc looks at it again$/m);
     expect(w.node2.files.has(mark)).toBe(true);
+  });
+
+  describe("a DEL mark of another host's cni-detach (a laptop killed during its DEL, which ran on to its end): judged by its lock (tryout 8, F7)", () => {
+    // db-4's net1: its DEL deleted the link and freed the lease; its mark and its lock stay on node-2
+    const marked = (w: ReturnType<typeof setup>, lock: { ageMs: number } | undefined) => {
+      w.node2.files.set(`/var/lib/cni/cni-attach/deleting/net-${A}-net1`, JSON.stringify({ kind: 'cniAttachDeletingV1', command: 'cni-detach', at: '2026-12-02T19:15:32Z', host: 'laptop-2', pid: 31389 }));
+      const path = lockPath('/var/lib/cni', A, 'net1');
+      if (lock) {
+        w.node2.files.set(path, 'laptop-2 31389 238392 limit=70s\n');
+        w.node2.ages.set(path, lock.ageMs);
+      }
+      const find = w.runtime.findSandbox.bind(w.runtime);
+      w.runtime.findSandbox = async (ref) => {
+        const sb = await find(ref);
+        return sb && ref.name === 'db-4' ? { ...sb, links: ['lo', 'eth0'] } : sb;
+      };
+    };
+    type Item = { pod: string; state: string; reason?: string; clearCommand?: string };
+    const db4 = (out: string) => (JSON.parse(out) as { items: Item[] }).items.find((i) => i.pod === 'db-4')!;
+
+    it('its lock past its time limit: `detach stopped`, the other host named, with the cni-detach --force that finishes it (table, -o wide, note, -o json); cni-gc leaves it busy with that way out, not alive', async () => {
+      const w = setup();
+      await records(w);
+      marked(w, { ageMs: 200_000 });
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
+      // before: "interface gone", "net1 is not in … any more: deleted outside cni-attach (no DEL of ours was under way);
+      // its IPAM lease is still held: cni-detach frees it", and a plain cni-detach that answered busy
+      const item = db4(w.stdout());
+      expect(item.state).toBe('detach stopped');
+      expect(item.reason).toMatch(/^a cni-detach \(pid 31389 on host laptop-2\) stopped during its DEL of it at 2026-12-02T19:15:32Z: net1 is gone from the network namespace of sandbox a{12} on node node-2 already \(its DEL deleted it\), but its IPAM lease may still be held; run cni-detach again to finish it \(DEL is idempotent\); its lock is still held by that command of host laptop-2, which this host cannot see: cni-detach answers busy without --force \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, a cni-detach --force of it takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(2m10s ago\)\)$/);
+      expect(item.clearCommand).toBe('kubectl cni-detach db-4 -n shop --ifname net1 --force');
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2'])).toBe(0);
+      expect(w.stdout()).toMatch(/^db-4 +net1 +net +\S+ +detach stopped +\S+ +\S+ +DEL stopped; --force: laptop-2's lock$/m);
+      expect(w.stderr()).toMatch(/^note: to clear db-4 net1 \(detach stopped\): `kubectl cni-detach db-4 -n shop --ifname net1 --force` \(only if that command of host laptop-2 is gone \(only that host can tell\): --force takes its lock\)$/m);
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'wide'])).toBe(0);
+      expect(w.stdout()).toMatch(/DEL stopped; --force: laptop-2's lock; cni-detach --force finishes its DEL/);
+      // cni-gc: its DEL answers busy (that host's lock): left, with the way out as true now — not counted alive
+      // (before: "alive", no note)
+      expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+      expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
+      expect(w.stderr()).toMatch(/^note: left net1 of pod shop\/db-4 \(network net\) alone: a cni-attach\/cni-detach \(pid 31389 on host laptop-2\) holds its lock: a command of another host, which this host cannot see \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `kubectl cni-detach db-4 -n shop --ifname net1 --force` takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(2m10s ago\)\); a later cni-gc looks at it again$/m);
+      expect(w.node2.calls.filter((c) => c.command === 'DEL' && c.env.CNI_CONTAINERID === A)).toEqual([]);
+      expect(w.node2.files.has(`/var/lib/cni/cni-attach/deleting/net-${A}-net1`)).toBe(true);
+    });
+
+    it('its lock within its time limit: its DEL may be running — attached (never "interface gone … no DEL of ours was under way"), saying whose and until when', async () => {
+      const w = setup();
+      await records(w);
+      marked(w, { ageMs: 10_000 });
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
+      const item = db4(w.stdout());
+      expect(item.state).toBe('attached');
+      expect(item.reason).toMatch(/^a cni-detach \(pid 31389 on host laptop-2\) began a DEL of it at 2026-12-02T19:15:32Z and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now \(the time limit of its lock passes in 60s \(at \S+Z\)\) \(only host laptop-2 can tell/);
+      expect(item.clearCommand).toBeUndefined();
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2'])).toBe(0);
+      expect(w.stdout()).toMatch(/^db-4 +net1 +net +\S+ +attached +\S+ +\S+ +DEL may run 60s more: laptop-2's lock$/m);
+    });
+
+    it('its lock gone: `detach stopped`, the plain cni-detach (or cni-gc) finishes it', async () => {
+      const w = setup();
+      await records(w);
+      marked(w, undefined);
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
+      expect(db4(w.stdout())).toMatchObject({ state: 'detach stopped', clearCommand: 'kubectl cni-detach db-4 -n shop --ifname net1' });
+      expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+      expect(w.stdout()).toMatch(/^gc: freed 3 stale attachments, 0 alive$/m);
+    });
   });
 
   it('one whose DEL fails again is counted as could not be freed, with the reason (exit 1), not alive; its records stay', async () => {
@@ -1727,6 +1806,55 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(w.stdout()).toMatch(/^gc: freed 1 stale attachment, 1 alive, 1 busy \(left for a later run\)$/m);
     expect(w.stderr()).toContain('note: left net3 of pod shop/db-2 (network net) alone: a cni-attach/cni-detach (pid 77 on host laptop-2');
     expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-4/net1']);
+  });
+
+  it("one whose attach was of another host, killed mid-ADD, its lock past its time limit: never \"right now\" nor \"try again when it is done\" — cni-list --node, cni-check, cni-attach and cni-gc say whose, since when, and the cni-detach --force that ends it (tryout 8, F2)", async () => {
+    const w = setup();
+    await records(w);
+    const lock = lockPath('/var/lib/cni', E, 'net3');
+    w.node2.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
+    w.node2.ages.set(lock, 78_000);
+    const force = 'kubectl cni-detach db-3 -n shop --ifname net3 --force';
+    // before: `attaching`, REASON "attach running (pid 26304 on host laptop-2)" as of a live attach, "… holds its lock
+    // on node node-2 right now; list again once it is done", no clearCommand
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
+    const item = (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason: string; clearCommand?: string }[] }).items.find((i) => i.pod === 'db-3')!;
+    expect(item.state).toBe('attaching');
+    expect(item.reason).toMatch(/ and has not finished: a cni-attach\/cni-detach \(pid 26304 on host laptop-2\) holds its lock on node node-2: a command of another host, which this host cannot see; the time limit of its lock passed at \S+Z \(8s ago\), so nothing it started there runs any more \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `kubectl cni-detach db-3 -n shop --ifname net3 --force` takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(8s ago\)\)$/);
+    expect(item.reason).not.toMatch(/right now|once it is done/);
+    expect(item.clearCommand).toBe(force);
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toMatch(/^db-3 +net3 +net +<none> +attaching +no +limit passed; --force: laptop-2's lock$/m);
+    expect(w.stderr()).toContain(`note: to clear db-3 net3 (attaching): \`${force}\``);
+    // cni-gc leaves it (that host's lock), its note with the way out as true now (before: "is working on it right
+    // now (… takes its lock once the time limit … has passed)", long after it had)
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stderr()).toMatch(/^note: left net3 of pod shop\/db-3 \(network net\) alone: a cni-attach\/cni-detach \(pid 26304 on host laptop-2\) holds its lock: a command of another host, which this host cannot see \(.*`kubectl cni-detach db-3 -n shop --ifname net3 --force` takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(8s ago\)\); a later cni-gc looks at it again$/m);
+    expect(w.node2.files.get(lock)).toBe('laptop-2 26304 159882 limit=70s\n');
+  });
+});
+
+describe("another host's lock past its time limit (an attach of a laptop killed mid-ADD), through cni-check and cni-attach", () => {
+  it('busy (exit 1), saying whose lock, since when, and the cni-detach --force that ends it — not "is working on … right now; try again when it is done" (tryout 8, F2)', async () => {
+    const w = world();
+    const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
+    w.exec.files.set(`/var/lib/cni/cni-attach/intents/net-${SANDBOX}-eth1`, JSON.stringify({ kind: 'cniCacheV1', containerId: SANDBOX, config: conf, ifName: 'eth1', networkName: 'net', netns: NETNS, cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', 'web-1'], ['K8S_POD_UID', 'uid-1']] }));
+    const lock = lockPath('/var/lib/cni', SANDBOX, 'eth1');
+    w.exec.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
+    w.exec.ages.set(lock, 78_000);
+    for (const [cmd, args] of [[checkCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1']], [attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']]] as const) {
+      expect(await w.cli(cmd, [...args])).toBe(1);
+      expect(w.stderr()).toMatch(/^error: another cni-attach\/cni-detach \(pid 26304 on host laptop-2\) holds the lock of eth1 in pod shop\/web-1: a command of another host, which this host cannot see \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `kubectl cni-detach web-1 -n shop --ifname eth1 --force` takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(8s ago\)\)$/m);
+      expect(w.stderr()).not.toMatch(/right now|try again when it is done/);
+    }
+    expect(w.exec.files.get(lock)).toBe('laptop-2 26304 159882 limit=70s\n');
+    // cni-list of this host's cache: not "attach running (…)" as of a live attach, and the --force detach clears it
+    expect(await w.cli(listCommand, ['-n', 'shop', '-o', 'json'])).toBe(0);
+    const item = (JSON.parse(w.stdout()) as { items: { ifname: string; state: string; reason: string; clearCommand?: string }[] }).items.find((i) => i.ifname === 'eth1')!;
+    expect(item).toMatchObject({ state: 'attaching', clearCommand: 'kubectl cni-detach web-1 -n shop --ifname eth1 --force' });
+    expect(item.reason).toMatch(/^an attach of eth1 has not finished: a cni-attach\/cni-detach \(pid 26304 on host laptop-2\) holds its lock: a command of another host, which this host cannot see; the time limit of its lock passed at \S+Z \(8s ago\), so nothing it started there runs any more \(only host laptop-2 can tell/);
+    expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
+    expect(w.stdout()).toMatch(/ attaching .* limit passed; --force: laptop-2's lock$/m);
   });
 });
 
