@@ -80,6 +80,13 @@ describe('a detach with another --agent-namespace than its attach', () => {
     expect(v.stderr()).toBe('');
   });
 
+  it('a DEL run from --conf alone with nothing on the node (what an earlier --force forgot): no such note, as no record can name it (tryout 8 F4 h)', async () => {
+    const w = world();
+    expect(await w.cli(detachCommand, detach('net1', '--conf', '-'))).toBe(0);
+    expect(w.stdout()).toMatch(/^nothing was recorded for net1 in pod shop\/web-1; ran DEL of network net anyway/);
+    expect(w.stderr()).not.toMatch(/records nothing of/);
+  });
+
   it('an attach whose record still says attaching (its settle cut): its detach removes that write-ahead and says no such note', async () => {
     const w = world();
     const patch = w.kube.patchConfigMapData.bind(w.kube);
