@@ -125,13 +125,12 @@ export function checkGlobalFlags(cmd: Command): void {
  * before anything is read or asked), as kubectl refuses `-o ''`. An empty --agent-namespace reached the API as a
  * namespace of no name (tryout 8: "creating a pod in : the server could not find the requested resource", exit 3).
  * kubectl's own overrides given empty are dropped instead, as kubectl does (OVERRIDE_FLAGS); an empty -l selects
- * every pod, as kubectl's; --ifname, --node and --cache-dir give their own refusals.
+ * every pod, as kubectl's; an empty --cni-path or --docker-host is its default, as the variables they stand for are
+ * ($CNI_PATH, $DOCKER_HOST); --ifname, --node and --cache-dir give their own refusals.
  */
 const NON_EMPTY: Record<string, { flag: string; names: string }> = {
   agentNamespace: { flag: '--agent-namespace', names: 'the namespace of the agent pods and the records (default kube-system)' },
   agentImage: { flag: '--agent-image', names: 'the image of the agent pod' },
-  dockerHost: { flag: '--docker-host', names: 'a Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)' },
-  cniPath: { flag: '--cni-path', names: 'plugin directories (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)' },
   net: { flag: '--net', names: 'a NetworkAttachmentDefinition, [NAMESPACE/]NAME' },
 };
 

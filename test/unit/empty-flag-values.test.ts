@@ -34,11 +34,9 @@ describe('a flag of this tool given empty', () => {
     });
   }
 
-  it("--agent-image, --docker-host, --cni-path, --net given empty: refused the same way", async () => {
+  it("--agent-image, --net given empty: refused the same way", async () => {
     for (const [flag, names] of [
       ['--agent-image', 'the image of the agent pod'],
-      ['--docker-host', 'a Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)'],
-      ['--cni-path', 'plugin directories (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)'],
       ['--net', 'a NetworkAttachmentDefinition, [NAMESPACE/]NAME'],
     ]) {
       const w = world();
