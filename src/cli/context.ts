@@ -186,12 +186,12 @@ function untrustedRecordedPath(path: string, from: { record: string; retry: stri
   };
 }
 
-export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {
+export function prepare(flags: CommonFlags, exec: Executor, deps: Deps, command: 'cni-attach' | 'cni-detach' | 'cni-check' = 'cni-attach'): Prepared {
   if (flags.ifname === undefined) throw new UsageError('required flag(s) "ifname" not set'); // cobra's words for a required flag
   const ifname = validateIfName(flags.ifname);
   const engine = prepareEngine(flags, exec, deps);
   // before anything is read or written (every command calls this first, the dry run too): a pod target unless --netns
-  const extraArgs = flags.args ? refuseOwnCniArgs(parseCniArgs(flags.args), flags.netns !== undefined ? 'netns' : 'pod') : [];
+  const extraArgs = flags.args ? refuseOwnCniArgs(parseCniArgs(flags.args), flags.netns !== undefined ? 'netns' : 'pod', command) : [];
   const others = new Map<Executor, Pick<Prepared, 'ctx' | 'cache'>>([[exec, engine]]);
   const on = (e: Executor) => {
     let got = others.get(e);

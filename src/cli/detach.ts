@@ -584,7 +584,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
       async (pod) => {
         const m = pod.metadata!;
         const own = recorded.get(pod)!;
-        const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
+        const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps, 'cni-detach') } : bjob;
         const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, m.namespace ?? namespace!, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
         // a detach made is finished, also after a signal: the records and network-status must match it
         const o = await detachPod(podJob, lookup, false);
@@ -651,12 +651,12 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
   cmd.action(async (podName: string | undefined, given: DetachFlags) => {
     const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
-    prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
+    prepare(given, exec, deps, 'cni-detach'); // the flags' own checks, before the cluster is asked
     if (given.parallel !== undefined) parseParallel(given.parallel);
     const api = kind === 'netns' ? undefined : await connect(given, deps);
     // one pod, no --cni-path: where its attach found the plugins (its record); -l/--all: each pod's (detachMany)
     const flags: DetachFlags = kind === 'pod' ? { ...given, ...(await recordedCniPath(given, deps, api!, podName!, 'cni-detach')) } : given;
-    const p = prepare(flags, exec, deps);
+    const p = prepare(flags, exec, deps, 'cni-detach');
     const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, namespace, false);
     const job: Job = { flags, deps, p, ...(conf ? { conf } : {}), ...(api ? { api } : {}) };
