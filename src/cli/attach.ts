@@ -33,6 +33,12 @@ interface Outcome {
   annotated: boolean;
   /** Set when the interface is attached but the annotation could not be written. */
   annotateError?: Error;
+  /**
+   * Set when the interface is attached and its network-status written, but the pod was being deleted then (the PATCH's
+   * answer carried a deletionTimestamp; a batch: or its watch saw the pod deleted or Terminating during its turn): how
+   * (resolve/pod.ts beingDeleted's words, or the watch's). Reported as the 404 case (deletedMeanwhile).
+   */
+  deleting?: string;
   /** The write-ahead record of a pod attach. */
   ahead?: Ahead;
 }
@@ -274,8 +280,12 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
     try {
       const update = job.api.updatePodAnnotation(pod.ref.namespace, pod.ref.name, ns.NETWORK_STATUS, (cur) => ns.addEntry(cur, entry), pod.pod);
-      await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
+      const patched = await (stopOnSignal ? unlessInterrupted(update, "the pod's network-status update") : update);
       out.annotated = true;
+      // graceful deletion: a pod put into Terminating during the attach still takes the PATCH (tryout 8 F1); its answer
+      // says so, at no request more
+      const deleting = patched ? (await load.pods()).beingDeleted(patched) : undefined;
+      if (deleting !== undefined) out.deleting = `being deleted (${deleting}): its network goes with it`;
     } catch (e) {
       out.annotateError = e as Error;
     }
@@ -307,6 +317,18 @@ function annotateFailure(job: Job, o: Outcome, e: Error): UnreachableError | Sto
     `${ifname} is attached, but the pod's network-status annotation could not be written (${e.message}); run the same command again to retry, or cni-detach to undo`,
     { cause: e },
   );
+}
+
+/**
+ * The error for an attach that stands, its network-status written, whose pod was being deleted meanwhile (Outcome
+ * deleting): exit 3, as the 404 case of annotateFailure — attached, but to a pod that goes, its network with it; what
+ * stays on its node (interface, IPAM lease; its record says attached) is a gone pod's attachment, which cni-gc frees.
+ */
+function deletedMeanwhile(job: Job, o: Outcome): NotFoundError {
+  const pod = `pod ${o.pod!.ref.namespace}/${o.pod!.ref.name}`;
+  const gone = new NotFoundError(`${job.p.ifname} is attached, but ${pod} was deleted meanwhile (${o.deleting})`);
+  gone.next = `\`${gcCommandLine(job.flags)}\` frees what stays of the attachment on node ${o.pod!.node} (its interface, its IPAM lease) once the pod is gone`;
+  return gone;
 }
 
 function headline(job: Job, o: Outcome): string {
@@ -464,6 +486,13 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           if (e instanceof NotFoundError) throw new CountedApart('attached but its pod was deleted meanwhile', 'attached but their pods were deleted meanwhile', e, `\`${gcCommandLine(job.flags)}\` frees what stays`);
           throw e;
         }
+        // deleted or put into Terminating during its own turn (graceful deletion: the PATCH still landed), as the PATCH
+        // answered or the batch's watch saw it: counted apart as the 404 case is (tryout 8 F1)
+        if (!o.deleting && watch && o.pod && !o.done.already) {
+          const gone = await watch.gone(pod);
+          if (gone?.kind === 'deleted') o.deleting = gone.why;
+        }
+        if (o.deleting) throw new CountedApart('attached but its pod was deleted meanwhile', 'attached but their pods were deleted meanwhile', deletedMeanwhile(job, o), `\`${gcCommandLine(job.flags)}\` frees what stays`);
         return o;
       },
       (o) => `${o.done.already ? 'already attached' : 'attached'} ${job.p.ifname}: ${summaryInline(o.done.result, job.p.ifname)}`,
@@ -583,6 +612,7 @@ note says so).`,
         }
       }
       if (o.annotateError) throw annotateFailure(job, o, o.annotateError);
+      if (o.deleting) throw deletedMeanwhile(job, o);
     } finally {
       standing?.();
       release();

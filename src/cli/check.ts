@@ -77,11 +77,11 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
     refuseBulk('cni-check', given, () => listCommandLine(given), podName);
     const kind = targetKind(podName, given, false); // one pod or --netns: refuseBulk above
     const exec = await deps.localExecutor();
-    prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
+    prepare(given, exec, deps, 'cni-check'); // the flags' own checks, before the cluster is asked
     const api = kind === 'pod' ? await connect(given, deps) : undefined;
     // no --cni-path: where its attach found the plugins (its record)
     const flags: CommonFlags = api ? { ...given, ...(await recordedCniPath(given, deps, api, podName!, 'cni-check')) } : given;
-    const p = prepare(flags, exec, deps);
+    const p = prepare(flags, exec, deps, 'cni-check');
     const conf = await resolveConf(flags, deps, async () => api!, api ? flags.namespace ?? api.defaultNamespace : undefined, false);
     const engine = await load.engine();
     const common = { ifname: p.ifname, cniArgs: p.extraArgs, argsGiven: flags.args !== undefined, ...(conf ? { list: conf.list } : {}) };

@@ -55,11 +55,27 @@ export interface Deps {
 }
 
 export function defaultDeps(io: Io): Deps {
+  // one set of runtimes per API client and runtime flags for the whole command: a second look-up (cni-check's
+  // earlier-pod and cache-dir hints after its pod's) reuses the first's agent pods and says its "not this host" note
+  // once (tryout 8 F4 b: printed twice), instead of making a second agent runtime (a second agent pod per node). Its
+  // agents are deleted when the command ends (resolve/agent.ts atEnd), whoever asked for them.
+  const made = new WeakMap<object, Map<string, Promise<PodRuntime[]>>>();
+  const noApi = {};
+  const once = (flags: RuntimeFlags, api: KubeApi | undefined, make: () => Promise<PodRuntime[]>): Promise<PodRuntime[]> => {
+    const key = JSON.stringify([flags.runtime, flags.dockerHost, flags.agentImage, flags.agentNamespace, flags.timeout, flags.requestTimeout, verbosity(flags)]);
+    let byFlags = made.get(api ?? noApi);
+    if (!byFlags) made.set(api ?? noApi, (byFlags = new Map()));
+    let got = byFlags.get(key);
+    if (!got) byFlags.set(key, (got = make()));
+    // one that failed (a runtime flag refused) is asked anew next time, as before
+    got.catch(() => byFlags.delete(key));
+    return got;
+  };
   return {
     io,
     localExecutor: async () => new (await load.local()).LocalExecutor(),
     kube: async (opts) => (await load.kube()).connectKube(opts),
-    runtimes: async (flags, api) => {
+    runtimes: (flags, api) => once(flags, api, async () => {
       const dockerHost = flags.dockerHost ?? process.env.DOCKER_HOST;
       const timeoutMs = parseRequestTimeout(flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT); // 0: no limit
       const docker = async () => (await load.docker()).dockerRuntime(dockerHost, process.env, timeoutMs);
@@ -93,7 +109,7 @@ export function defaultDeps(io: Io): Deps {
           return [...here, agentForOtherNodes(() => viaAgent, { thisHost: process.env.NODE_NAME || thisHost.host, namespace, note: lineTo(io, 'note:'), names: (nodes) => someNames(nodes) })];
         }
       }
-    },
+    }),
     // which node this is: $NODE_NAME (as the downward API sets it in a pod), else the host name
     hostname: () => process.env.NODE_NAME || thisHost.host,
     readStdin: readAllStdin,
@@ -186,12 +202,12 @@ function untrustedRecordedPath(path: string, from: { record: string; retry: stri
   };
 }
 
-export function prepare(flags: CommonFlags, exec: Executor, deps: Deps): Prepared {
+export function prepare(flags: CommonFlags, exec: Executor, deps: Deps, command: 'cni-attach' | 'cni-detach' | 'cni-check' = 'cni-attach'): Prepared {
   if (flags.ifname === undefined) throw new UsageError('required flag(s) "ifname" not set'); // cobra's words for a required flag
   const ifname = validateIfName(flags.ifname);
   const engine = prepareEngine(flags, exec, deps);
   // before anything is read or written (every command calls this first, the dry run too): a pod target unless --netns
-  const extraArgs = flags.args ? refuseOwnCniArgs(parseCniArgs(flags.args), flags.netns !== undefined ? 'netns' : 'pod') : [];
+  const extraArgs = flags.args ? refuseOwnCniArgs(parseCniArgs(flags.args), flags.netns !== undefined ? 'netns' : 'pod', command) : [];
   const others = new Map<Executor, Pick<Prepared, 'ctx' | 'cache'>>([[exec, engine]]);
   const on = (e: Executor) => {
     let got = others.get(e);

@@ -7,7 +7,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine, printPlan, shellQuote, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine, printPlan, removeKeysCommandLine, shellQuote, waysOut } from './output.js';
 import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -43,8 +43,14 @@ interface Outcome {
   statusEntryRemoved?: boolean;
   /** Nothing was detached, but these write-ahead records of attaches that did not finish went (forgetAttempts). */
   attemptsRemoved?: AttachmentRecord[];
-  /** The pod, when what was detached has no record in the records this detach reads (forget: said in noRecordNote). */
-  unrecorded?: PodLookup;
+  /** The pod and what was detached of it, when it has no record in the records this detach reads (forget: said in noRecordNote). */
+  unrecorded?: Unrecorded;
+}
+
+/** A pod whose detached attachments (`keys`) have no record where this detach read them (noRecordNote). */
+interface Unrecorded {
+  pod: PodLookup;
+  keys: { containerId: string; ifname: string }[];
 }
 
 /** The --cache-dir a batch pod's failure offers (RecordedElsewhere), if it is one. */
@@ -178,10 +184,12 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   // what was detached had no record (settled or write-ahead) where this detach reads them: said (noRecordNote), one
   // pod's now, a batch's pods in one note after its summary (detachMany)
-  const unrecorded = (none: boolean) => {
-    if (!none || aheads > 0) return;
-    if (job.records) out.unrecorded = pod;
-    else job.deps.io.err(noRecordNote(job, [pod], job.flags.agentNamespace ?? 'kube-system'));
+  // not after a DEL run from the given config alone with nothing on the node (--conf of what an earlier --force
+  // forgot, or of nothing): no attachment of this tool was there, so there is no record of it to miss
+  const unrecorded = async (none: boolean, keys: Unrecorded['keys']) => {
+    if (!none || aheads > 0 || (done.length > 0 && done.every((d) => d.uncached))) return;
+    if (job.records) out.unrecorded = { pod, keys };
+    else job.deps.io.err(await noRecordNote(job, [{ pod, keys }], job.flags.agentNamespace ?? 'kube-system'));
   };
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
@@ -189,7 +197,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
-    unrecorded(await forget(job, pod, keys, cache.dir, !attempts));
+    await unrecorded(await forget(job, pod, keys, cache.dir, !attempts), keys);
     return out;
   }
   const ns = await load.networkStatus();
@@ -220,7 +228,7 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   }
   // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
   // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
-  unrecorded(await forget(job, pod, [...keys, ...left], cache.dir, !attempts));
+  await unrecorded(await forget(job, pod, [...keys, ...left], cache.dir, !attempts), [...keys, ...left]);
   return out;
 }
 
@@ -372,22 +380,34 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
  * The note of a detach that removed an attachment from its node and found no record of it in the records it reads —
  * the ConfigMaps of its agent namespace (`ns`, --agent-namespace): an attach made with another --agent-namespace
  * recorded it in that one's, where it stays, saying `attached` (cni-list -A with that flag) — an outside tester saw
- * `net1 detached` and nothing else. Where it looked, and what removes such a record: for a live pod this detach run
- * again with that flag (it finds the record its node no longer holds: leftBehind) or cni-gc with that flag and --node
- * (gc forgets a live pod's record of nothing only on the nodes it reads); for a gone pod that cni-gc (it visits the
- * nodes of gone pods' records). None may exist at all (an attach whose record write was refused, of an older version):
- * said as "if".
+ * `net1 detached` and nothing else. Where it looked, and what removes just that record: for a live pod this detach run
+ * again with that flag (it finds the record its node no longer holds: leftBehind); for any pod the `kubectl patch` of
+ * its node's ConfigMap in NS that sets its key (resolve/records.ts recordName, recordKey) to null — one per ConfigMap
+ * (`cni-attach-node-NODE` where the node is not known: a gone pod's on this host). Not a cni-gc with that flag: it
+ * would also record there every attachment of the node recorded in the other namespace (tryout 8: records that went
+ * stale at the next ordinary detach). None may exist at all (an attach whose record write was refused, of an older
+ * version): said as "if".
  */
-function noRecordNote(job: Job, pods: PodLookup[], ns: string, batch?: { namespace: string | undefined }): string {
+async function noRecordNote(job: Job, unrecorded: Unrecorded[], ns: string, batch?: { namespace: string | undefined }): Promise<string> {
+  const { recordKey, recordName } = await import('../resolve/records.js');
   const other = { ...job.flags, agentNamespace: 'NS' };
+  const pods = unrecorded.map((u) => u.pod);
   const one = pods.length === 1;
-  const nodes = [...new Set(pods.map((p) => p.pod?.spec?.nodeName).filter((n): n is string => !!n))];
   const live = pods.some((p) => p.podExists);
   const again = batch
     ? detachCommandLine({ namespace: batch.namespace, selector: job.flags.all ? undefined : job.flags.selector }, job.p.ifname, other)
     : detachCommandLine({ namespace: pods[0]!.namespace, name: pods[0]!.name }, job.p.ifname, other);
-  const gc = `${gcCommandLine(other)}${live && nodes.length ? ` --node ${shellQuote(nodes.join(','))}` : ''}`;
-  const removes = `${live && job.flags.annotate !== false ? `\`${again}\` (this detach again with that namespace) or ` : ''}\`${gc}\` removes ${one ? 'it' : 'them'}`;
+  const byMap = new Map<string, string[]>();
+  for (const u of unrecorded) {
+    const node = u.pod.node ?? u.pod.pod?.spec?.nodeName;
+    const map = node ? recordName(node) : 'cni-attach-node-NODE';
+    const keys = byMap.get(map) ?? [];
+    for (const k of u.keys) if (!keys.includes(JSON.stringify(recordKey(k.containerId, k.ifname)))) keys.push(JSON.stringify(recordKey(k.containerId, k.ifname)));
+    byMap.set(map, keys);
+  }
+  const patches = [...byMap].filter(([, keys]) => keys.length > 0).map(([map, keys]) => `\`${removeKeysCommandLine(other, 'NS', map, keys)}\``);
+  const unknownNode = byMap.has('cni-attach-node-NODE') ? ' (NODE: the node it was attached on)' : '';
+  const removes = `${live && job.flags.annotate !== false ? `\`${again}\` (this detach again with that namespace) or ` : ''}${patches.join(' and ')}${unknownNode} removes ${one ? 'it' : 'them'} and nothing else`;
   const what = one ? `${job.p.ifname} of ${pods[0]!.describe}` : `${job.p.ifname} of ${pods.length} pods (${someNames(pods.map((p) => `${p.namespace}/${p.name}`))})`;
   return (
     `note: the cluster records nothing of ${what} in namespace ${ns} (--agent-namespace), where this detach looked for ${one ? 'its record' : 'their records'}: ` +
@@ -564,7 +584,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
       async (pod) => {
         const m = pod.metadata!;
         const own = recorded.get(pod)!;
-        const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps) } : bjob;
+        const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps, 'cni-detach') } : bjob;
         const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, m.namespace ?? namespace!, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
         // a detach made is finished, also after a signal: the records and network-status must match it
         const o = await detachPod(podJob, lookup, false);
@@ -583,7 +603,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
     await summary(outcomes);
     // the pods whose detached interface had no record where this batch read them: one note
     const unrecorded = outcomes.flatMap((o) => (o.ok && o.value!.unrecorded ? [o.value!.unrecorded] : []));
-    if (unrecorded.length) deps.io.err(noRecordNote(job, unrecorded, flags.agentNamespace ?? 'kube-system', { namespace }));
+    if (unrecorded.length) deps.io.err(await noRecordNote(job, unrecorded, flags.agentNamespace ?? 'kube-system', { namespace }));
     if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace);
     batchExit(outcomes, 'detach', words);
   } finally {
@@ -631,12 +651,12 @@ so). With -l/--all: that of the first pod that failed, or 128+signal.`,
   cmd.action(async (podName: string | undefined, given: DetachFlags) => {
     const kind = targetKind(podName, given);
     const exec = await deps.localExecutor();
-    prepare(given, exec, deps); // the flags' own checks, before the cluster is asked
+    prepare(given, exec, deps, 'cni-detach'); // the flags' own checks, before the cluster is asked
     if (given.parallel !== undefined) parseParallel(given.parallel);
     const api = kind === 'netns' ? undefined : await connect(given, deps);
     // one pod, no --cni-path: where its attach found the plugins (its record); -l/--all: each pod's (detachMany)
     const flags: DetachFlags = kind === 'pod' ? { ...given, ...(await recordedCniPath(given, deps, api!, podName!, 'cni-detach')) } : given;
-    const p = prepare(flags, exec, deps);
+    const p = prepare(flags, exec, deps, 'cni-detach');
     const namespace = api ? flags.namespace ?? api.defaultNamespace : undefined;
     const conf = await resolveConf(flags, deps, async () => api!, namespace, false);
     const job: Job = { flags, deps, p, ...(conf ? { conf } : {}), ...(api ? { api } : {}) };

@@ -116,7 +116,28 @@ export function checkGlobalFlags(cmd: Command): void {
   if (typeof opts.requestTimeout === 'string') parseRequestTimeout(opts.requestTimeout);
   if (typeof opts.v === 'string') parseLevel(opts.v);
   if (typeof opts.timeout === 'string') parseDuration(opts.timeout);
+  refuseEmptyValues(opts);
   refuseUnusedFlags(cmd);
+}
+
+/**
+ * This tool's own string flags that no empty value can serve, with what each names: refused given empty (exit 2,
+ * before anything is read or asked), as kubectl refuses `-o ''`. An empty --agent-namespace reached the API as a
+ * namespace of no name (tryout 8: "creating a pod in : the server could not find the requested resource", exit 3).
+ * kubectl's own overrides given empty are dropped instead, as kubectl does (OVERRIDE_FLAGS); an empty -l selects
+ * every pod, as kubectl's; an empty --cni-path or --docker-host is its default, as the variables they stand for are
+ * ($CNI_PATH, $DOCKER_HOST); --ifname, --node and --cache-dir give their own refusals.
+ */
+const NON_EMPTY: Record<string, { flag: string; names: string }> = {
+  agentNamespace: { flag: '--agent-namespace', names: 'the namespace of the agent pods and the records (default kube-system)' },
+  agentImage: { flag: '--agent-image', names: 'the image of the agent pod' },
+  net: { flag: '--net', names: 'a NetworkAttachmentDefinition, [NAMESPACE/]NAME' },
+};
+
+function refuseEmptyValues(opts: Record<string, unknown>): void {
+  for (const [k, { flag, names }] of Object.entries(NON_EMPTY)) {
+    if (opts[k] === '') throw new UsageError(`${flag}: an empty value; it names ${names}: give one, or leave the flag out`);
+  }
 }
 
 /** kubectl's flags that choose the kubeconfig and what in it (the kubeconfig is read for them even when no request is made). */

@@ -658,17 +658,20 @@ export function mayRemain(ifname: string, where: string): string {
  * remain (nothing freed them), and `withConf` (the detach given the network's config, `--conf FILE`, which DELs from
  * that config alone: detach) frees them once the plugins can run. Else the chain's DELs (last plugin first, as libcni
  * runs them) that finished (`ran`) before the one that failed (`failed`), and those never run (`list`'s others): the
- * link and the lease may remain (what the failed DEL did before it failed is not known).
+ * link and the lease may remain (what the failed DEL did before it failed is not known); when the chain's first
+ * plugin's DEL is among those never run, `withConf` is named too (nothing records them once forgotten).
  */
 export function forcedRemains(ifname: string, where: string, network: string, list: NetworkConfigList | undefined, dels: { ran: string[]; failed: string } | undefined, withConf: string): string {
-  if (!dels) {
-    return `no DEL ran, so the link ${ifname} in ${where} and its IPAM lease remain; \`${withConf} --conf FILE\` (FILE: the config of network ${network || '(unknown)'}) runs its DEL once its plugins can run`;
-  }
+  const delLater = `\`${withConf} --conf FILE\` (FILE: the config of network ${network || '(unknown)'}) runs its DEL once its plugins can run`;
+  if (!dels) return `no DEL ran, so the link ${ifname} in ${where} and its IPAM lease remain; ${delLater}`;
   const types = list ? [...list.plugins].reverse().map((p) => p.type) : [];
   const notRun = types.slice(dels.ran.length + 1);
   if (types.length <= 1) return `its DEL (plugin ${dels.failed}) failed: ${mayRemain(ifname, where)}`;
   const said = (t: string[]) => t.join(', ');
-  return `of its chain's DELs (last plugin first) ${dels.ran.length ? `that of ${said(dels.ran)} ran, ` : ''}that of ${dels.failed} failed${notRun.length ? `, that of ${said(notRun)} did not run` : ''}: ${mayRemain(ifname, where)}`;
+  // the chain's first plugin's DEL never ran (the one that most often made the link and holds the lease): once the
+  // record is forgotten nothing names them, so the way to free them is said, as for "no DEL ran" (tryout 8 F6)
+  const firstNotRun = notRun.length > 0 ? `; ${delLater}` : '';
+  return `of its chain's DELs (last plugin first) ${dels.ran.length ? `that of ${said(dels.ran)} ran, ` : ''}that of ${dels.failed} failed${notRun.length ? `, that of ${said(notRun)} did not run` : ''}: ${mayRemain(ifname, where)}${firstNotRun}`;
 }
 
 /**

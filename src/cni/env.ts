@@ -80,16 +80,24 @@ export const POD_CNI_ARGS = ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME
  * last wins); for a bare --netns, where the tool sets none, the K8S_POD_* keys all the same: cni-list, cni-detach and
  * cni-gc read an attachment's pod from its cache entry's CNI_ARGS (resolve/attachment-state.ts podOf, records.ts
  * recordAgainstNode), so a pod named there would make the entry look like that pod's, and its lease freed by cni-gc
- * once that pod is gone. Keys compare as the plugins compare them (exact case: Go's FieldByName).
+ * once that pod is gone. Keys compare as the plugins compare them (exact case: Go's FieldByName). `command`: the
+ * command given, whose words the refusal uses (a DEL or CHECK records nothing).
  */
-export function refuseOwnCniArgs(pairs: [string, string][], target: 'pod' | 'netns'): [string, string][] {
+export function refuseOwnCniArgs(pairs: [string, string][], target: 'pod' | 'netns', command: 'cni-attach' | 'cni-detach' | 'cni-check' = 'cni-attach'): [string, string][] {
   const own: readonly string[] = target === 'pod' ? POD_CNI_ARGS : POD_CNI_ARGS.filter((k) => k.startsWith('K8S_POD_'));
   const bad = pairs.find(([k]) => own.includes(k));
   if (!bad) return pairs;
   const [k, v] = bad;
+  // in the words of the command given (tryout 8 F4 d: a cni-check was told its interface "would be recorded")
+  const op = command === 'cni-detach' ? 'DEL' : 'CHECK';
   const why = target === 'pod'
-    ? `cni-attach sets ${k} itself for a pod (${POD_CNI_ARGS.join(', ')}, as kubelet does), and a value given after its own would be the one the plugins take; cni-list, cni-detach and cni-gc read the attachment's pod from these, so the interface would be recorded as another pod's (then detached as nothing, and its address freed by cni-gc while it is in use)`
-    : `the K8S_POD_* keys name a pod, and cni-list, cni-detach and cni-gc read an attachment's pod from them: a namespace attached with them would be taken for that pod's (and its address freed by cni-gc once that pod is gone)`;
+    ? `${command} sets ${k} itself for a pod (${POD_CNI_ARGS.join(', ')}, as kubelet does), and a value given after its own would be the one the plugins take; ` +
+      (command === 'cni-attach'
+        ? "cni-list, cni-detach and cni-gc read the attachment's pod from these, so the interface would be recorded as another pod's (then detached as nothing, and its address freed by cni-gc while it is in use)"
+        : `its ${op} would be told of another pod than the one the interface was attached to`)
+    : command === 'cni-attach'
+      ? `the K8S_POD_* keys name a pod, and cni-list, cni-detach and cni-gc read an attachment's pod from them: a namespace attached with them would be taken for that pod's (and its address freed by cni-gc once that pod is gone)`
+      : `the K8S_POD_* keys name a pod, and a namespace's ${op} given them would be told of that pod`;
   throw new UsageError(`--args may not give ${k} (${k}=${v}): ${why} (nothing was changed)`);
 }
 

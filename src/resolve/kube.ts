@@ -134,6 +134,9 @@ export interface KubeApi extends PodExec {
    * `known` is the pod as read earlier: its annotation and resourceVersion serve for the first try (saving a GET)
    * when it needs a change; when it needs none, the pod is read again and that decides (known may be older than
    * another command's write: no change is judged on a copy).
+   * Returns the pod as the API server answered the PATCH (or as read again when it needed no change; undefined when
+   * `known` needed none and nothing was read): its metadata.deletionTimestamp tells a pod put into Terminating
+   * meanwhile, which a PATCH still changes (graceful deletion: tryout 8), at no request more.
    * Errors: NotFoundError when the pod is gone (404), or when a pod read again to retry is another pod of that name
    * (another uid than known's: the pod was deleted and made again) — never written to.
    */
@@ -143,7 +146,7 @@ export interface KubeApi extends PodExec {
     key: string,
     update: (current: string | undefined) => string | undefined,
     known?: Pod,
-  ): Promise<void>;
+  ): Promise<Pod | undefined>;
 }
 
 /** A create that found an object of that name already there (HTTP 409 AlreadyExists): callers that expect it patch instead. */
@@ -1054,12 +1057,11 @@ export async function connectKube(opts: KubeOptions, env: NodeJS.ProcessEnv = pr
         // nothing to change in `known`, a copy read earlier: the pod as it is now decides (another command may have
         // written the annotation since — an attach's entry that a detach, reading before, would leave behind)
         if (next === current && pod === known) continue;
-        if (next === current) return;
+        if (next === current) return pod;
         const body = { metadata: { resourceVersion: pod.metadata?.resourceVersion, annotations: { [key]: next ?? null } } };
         try {
           // idempotent: the resourceVersion precondition makes a repeat that already applied a 409, read again below
-          await send(what, () => core.patchNamespacedPod({ name, namespace, body }, strategy));
-          return;
+          return await send(what, () => core.patchNamespacedPod({ name, namespace, body }, strategy));
         } catch (e) {
           if ((e as ApiErrorShape).code === 409 && attempt < 15) {
             // someone else changed the pod (other attaches to it, kubelet): read again after a jittered, growing pause

@@ -223,7 +223,7 @@ export class FakeKube implements KubeApi {
     if (!n) throw new NotFoundError(`NetworkAttachmentDefinition ${namespace}/${name}: not found`);
     return n;
   }
-  async updatePodAnnotation(namespace: string, name: string, key: string, update: (c: string | undefined) => string | undefined): Promise<void> {
+  async updatePodAnnotation(namespace: string, name: string, key: string, update: (c: string | undefined) => string | undefined): Promise<Pod> {
     if (this.failAnnotate > 0) {
       this.failAnnotate--;
       throw new UnreachableError(`annotating pod ${namespace}/${name}: the API server answered 500: boom`);
@@ -236,6 +236,7 @@ export class FakeKube implements KubeApi {
     else anns[key] = next;
     this.patches.push({ namespace, name, key, value: next });
     this.writes.push(`annotate ${namespace}/${name} ${key}`);
+    return structuredClone(p);
   }
   annotation(namespace: string, name: string, key: string): unknown {
     const v = this.pods.get(`${namespace}/${name}`)?.metadata?.annotations?.[key];

@@ -4,7 +4,7 @@
  * Also a -l batch whose pods are deleted (or put into Terminating) while its first pod's plugin runs: the batch's
  * watch of its pods, served by the stand-in API server, skips them (issue 12).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,43 @@ ${passThroughAdd('0')}`,
     expect(r.stderr).toMatch(new RegExp(`^I GET ${api.url}/api/v1/namespaces/shop/pods\\?watch=true&labelSelector=app%3Dweb&resourceVersion=${watches[0]!.query.resourceVersion} 200 OK in \\d+ milliseconds$`, 'm'));
     await expect.poll(() => api.activeWatches, { timeout: 5_000, message: 'the watch ended with the batch' }).toBe(0);
     expectOk(await runCli('detach', w.args()));
+    expect(await w.eth1('web-1')).toBe(false);
+  });
+
+  it('web-1 put into Terminating during its own ADD (graceful delete: its PATCH still lands): counted apart, exit 3, through the binary; a one-pod attach likewise, its result printed first (tryout 8 F1)', async () => {
+    const w = await batchWorld();
+    const terminate = () =>
+      api.updatePod('shop', 'web-1', (p) => {
+        p.metadata.deletionTimestamp = new Date(Date.now() + 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        p.metadata.deletionGracePeriodSeconds = 30;
+      });
+    const run = spawnCli('attach', w.args('--conf', w.conf));
+    expect(await waitFor(async () => (await readFile(w.started).then(() => true, () => false)), 30_000), 'web-1\'s ADD began').toBe(true);
+    terminate();
+    await writeFile(w.go, '');
+    const r = await run.done;
+    expect(r.exitCode, show(r)).toBe(3);
+    expect(r.stderr, show(r)).toMatch(/^\[1\/3\] shop\/web-1: attached but its pod was deleted meanwhile: eth1 is attached, but pod shop\/web-1 was deleted meanwhile \(being deleted \(since \S+Z, \d+s ago, grace period 30s\): its network goes with it\); `kubectl cni-gc .*` frees what stays of the attachment on node \S+ \(its interface, its IPAM lease\) once the pod is gone$/m);
+    expect(r.stdout).toMatch(/^eth1 attached to 2 of 3 pods; 1 attached but its pod was deleted meanwhile \(shop\/web-1\): `kubectl cni-gc .*` frees what stays$/);
+    expect(await w.eth1('web-1')).toBe(true);
+    expectOk(await runCli('detach', w.args()));
+    // one pod: web-1 running again, put into Terminating during its net2 ADD (the waiter waits again)
+    api.updatePod('shop', 'web-1', (p) => {
+      delete p.metadata.deletionTimestamp;
+      delete p.metadata.deletionGracePeriodSeconds;
+    });
+    await rm(w.go);
+    await rm(w.started);
+    const one = ['web-1', '-n', 'shop', '--kubeconfig', api.kubeconfigPath, '--cache-dir', w.ws.cacheDir, '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`, '--runtime', 'cri', '--ifname', 'net2', '--conf', w.conf];
+    const single = spawnCli('attach', one);
+    expect(await waitFor(async () => (await readFile(w.started).then(() => true, () => false)), 30_000), 'web-1\'s net2 ADD began').toBe(true);
+    terminate();
+    await writeFile(w.go, '');
+    const o = await single.done;
+    expect(o.exitCode, show(o)).toBe(3);
+    expect(o.stdout).toMatch(/^net2 attached to pod shop\/web-1 /);
+    expect(o.stderr).toMatch(/^error: net2 is attached, but pod shop\/web-1 was deleted meanwhile \(being deleted \(since .*\): its network goes with it\); `kubectl cni-gc .*` frees what stays of the attachment on node \S+ \(its interface, its IPAM lease\) once the pod is gone$/m);
+    expectOk(await runCli('detach', one.slice(0, -2)));
     expect(await w.eth1('web-1')).toBe(false);
   });
 

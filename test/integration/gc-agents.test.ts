@@ -86,14 +86,15 @@ describe('cni-gc and the agent pods of killed commands', () => {
     const deletable = [killed.metadata.name, 'cni-attach-agent-old', 'cni-attach-agent-done1', 'cni-attach-agent-late'];
     const uids = agents().filter((p) => deletable.includes(p.metadata.name)).map((p) => p.metadata.uid).sort();
     const lateSince = agents().find((p) => p.metadata.name === 'cni-attach-agent-late')!.status!.startTime;
-    const inuseDeadline = new Date(Date.parse(agents().find((p) => p.metadata.name === 'cni-attach-agent-inuse')!.status!.startTime!) + 660_000).toISOString();
+    const secs = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const inuseStart = Date.parse(agents().find((p) => p.metadata.name === 'cni-attach-agent-inuse')!.status!.startTime!);
     const whys = [
       `kube-system/${killed.metadata.name} on node node-far: Pending, made by a kubectl cni-* command (pid ${by.pid} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
       'kube-system/cni-attach-agent-old on node node-a: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
       'kube-system/cni-attach-agent-done1 on node node-b: finished (Succeeded), left behind by a cni-attach command that did not end normally',
-      `kube-system/cni-attach-agent-late on node node-d: Running past its deadline (started ${new Date(Date.parse(lateSince!)).toISOString()}, activeDeadlineSeconds 600), made by a kubectl cni-* command (pid 4243 on host laptop-2): no command can be using it, and its kubelet did not end it`,
+      `kube-system/cni-attach-agent-late on node node-d: Running past its deadline (started ${secs(Date.parse(lateSince!))}, activeDeadlineSeconds 600: deadline ${secs(Date.parse(lateSince!) + 600_000)}), made by a kubectl cni-* command (pid 4243 on host laptop-2): no command can be using it, and its kubelet did not end it`,
     ];
-    const left = `note: left agent pod kube-system/cni-attach-agent-inuse on node node-c: Running, made by a kubectl cni-* command (pid 4242 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at ${inuseDeadline}, a cni-gc deletes it`;
+    const left = `note: left agent pod kube-system/cni-attach-agent-inuse on node node-c: Running, made by a kubectl cni-* command (pid 4242 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is ${secs(inuseStart + 600_000)}, and a cni-gc from ${secs(inuseStart + 660_000)} on (a minute for its kubelet to end it) deletes it`;
     const said = (verb: string) => [...whys.map((w) => `note: ${verb} agent pod ${w}`), left].sort();
 
     // cni-list -A names the leftovers (before: nothing), with the cni-gc that deletes them

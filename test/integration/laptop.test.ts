@@ -146,6 +146,25 @@ describe('from a laptop (a kubeconfig, no Docker, no containerd): pods on two ot
     }, 240_000);
   }
 
+  it('cni-check of a pod whose sandbox on the other node is an earlier pod\'s: its "not this host" note once, one agent pod (tryout 8 F4 b: the note twice, from a second agent runtime)', async () => {
+    const w = await world();
+    const b = w.pods[1]!;
+    // web-5 attached, then deleted and made again under its name (another uid): its sandbox and cache entry are the
+    // earlier pod's
+    api.addPod(makePod({ name: 'web-5', namespace: 'shop', uid: 'an-earlier-uid', nodeName: b.nodeName, containerRuntime: 'containerd', labels: { app: 'other' } }));
+    await startSandbox(d, b.node, { id: 'sb-web-5', name: 'web-5', namespace: 'shop', uid: 'an-earlier-uid' });
+    expectOk(await runBin('attach', ['web-5', ...w.args('--ifname', 'eth1', '--conf', w.file)], { env: LAPTOP, timeoutMs: 90_000 }));
+    api.deletePod('shop', 'web-5');
+    api.addPod(makePod({ name: 'web-5', namespace: 'shop', uid: `${lab.prefix}-web-5`, nodeName: b.nodeName, containerRuntime: 'containerd', labels: { app: 'other' } }));
+    api.clearRequests();
+    const c = await runBin('check', ['web-5', ...w.args('--ifname', 'eth1')], { env: LAPTOP, timeoutMs: 90_000 });
+    expect(c.exitCode, show(c)).toBe(3);
+    expect(c.stderr.split('\n').filter((l) => l.includes('not this host')), show(c)).toEqual([expect.stringMatching(new RegExp(`^note: pod shop/web-5 is on node ${b.nodeName}, not this host \\(\\S+\\): reaching it through an agent pod in kube-system$`))]);
+    expect(c.stderr, show(c)).toMatch(/earlier pod/);
+    expect(api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/namespaces/kube-system/pods')).toHaveLength(1);
+    expect(agentsLeft()).toEqual([]);
+  }, 180_000);
+
   for (const protocol of ['v4.channel.k8s.io', 'v5.channel.k8s.io'] as ExecProtocol[]) {
     it(`${protocol}: a batch with several pods on a node: one look-up round trip per node, then 1 + plugins per pod`, async () => {
       api.execProtocols = [protocol];

@@ -297,7 +297,7 @@ describe('cni-gc and the cluster\'s records of this host', () => {
     const dry = await runCli('gc', ['--dry-run', ...common]);
     expectOk(dry);
     expect(dry.stdout.split('\n')).toEqual([
-      `would record eth1 of pod shop/web-1 (network ${w.net}) on node ${NODE}: attached there without a record in the cluster`,
+      `would record eth1 of pod shop/web-1 (network ${w.net}) on node ${NODE}: attached there without a record in namespace kube-system (--agent-namespace)`,
       `would forget the record of eth7 of pod shop/web-1 (network ${w.net}) on node ${NODE}: the node holds nothing of it`,
       'gc: would free 0 stale attachments, 1 alive, 1 record to add, 1 record to remove',
     ]);
@@ -306,7 +306,7 @@ describe('cni-gc and the cluster\'s records of this host', () => {
     const g = await runCli('gc', common);
     expectOk(g);
     expect(g.stdout.split('\n')).toEqual([
-      `recorded eth1 of pod shop/web-1 (network ${w.net}) on node ${NODE}: attached there without a record in the cluster`,
+      `recorded eth1 of pod shop/web-1 (network ${w.net}) on node ${NODE}: attached there without a record in namespace kube-system (--agent-namespace)`,
       `forgot the record of eth7 of pod shop/web-1 (network ${w.net}) on node ${NODE}: the node holds nothing of it`,
       'gc: freed 0 stale attachments, 1 alive, 1 record added, 1 record removed',
     ]);

@@ -1613,7 +1613,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const dry = await runCli('gc', ['--node', 'node-a,node-b', '--dry-run', ...w.gcArgs]);
     expectOk(dry);
     expect(dry.stdout.split('\n')).toEqual([
-      expect.stringMatching(/^would record net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in the cluster$/),
+      expect.stringMatching(/^would record net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in namespace kube-system \(--agent-namespace\)$/),
       expect.stringMatching(/^would forget the record of net9 of pod shop\/web-2 \(network \S+\) on node node-b: the node holds nothing of it$/),
       'gc: would free 0 stale attachments, 2 alive, 1 record to add, 1 record to remove',
     ]);
@@ -1626,7 +1626,7 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     const g = await runCli('gc', ['--node', 'node-a', ...w.gcArgs]);
     expectOk(g);
     expect(g.stdout.split('\n')).toEqual([
-      expect.stringMatching(/^recorded net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in the cluster$/),
+      expect.stringMatching(/^recorded net1 of pod shop\/web-1 \(network \S+\) on node node-a: attached there without a record in namespace kube-system \(--agent-namespace\)$/),
       'gc: freed 0 stale attachments, 1 alive, 2 kept (their pods exist; node not read: node-b: --node reads it), 1 record added',
     ]);
     expect(posts()).toEqual(['node-a']);

@@ -148,6 +148,50 @@ describe('a -l attach whose pod is deleted during its own turn', () => {
   });
 });
 
+describe('a pod put into Terminating (graceful delete) during its own ADD (tryout 8 F1: reported plainly attached, exit 0)', () => {
+  /** manyPods(n) whose web-2 ADD first puts web-2 into Terminating (its network-status PATCH still lands, as the API server's). */
+  function terminatedDuring(n: number, name = 'web-2') {
+    const w = manyPods(n);
+    const ok = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD' && c.env.CNI_ARGS?.includes(`K8S_POD_NAME=${name};`)) w.kube.terminatePod('shop', name, new Date(Date.now() - 1000), 3);
+      return ok(c);
+    });
+    return w;
+  }
+  const gone = /eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(being deleted \(since \S+Z, [0-9]s ago, grace period 3s\): its network goes with it\)/;
+
+  it('-l: counted apart as the 404 case ("attached but its pod was deleted meanwhile", cni-gc frees what stays), exit 3; its record attached', async () => {
+    const w = terminatedDuring(3);
+    expect(await w.cli(attachCommand, [...batch, '--parallel', '1']), w.stderr()).toBe(3);
+    expect(w.stderr()).toMatch(new RegExp(`^\\[2/3\\] shop/web-2: attached but its pod was deleted meanwhile: ${gone.source}`, 'm'));
+    expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 attached but its pod was deleted meanwhile (shop/web-2): `kubectl cni-gc` frees what stays\n');
+    const { listRecords } = await import('../../src/resolve/records.js');
+    expect((await listRecords(w.kube, 'kube-system')).find((r) => r.pod === 'web-2')).toMatchObject({ ifname: 'eth1' });
+  });
+
+  it('-l --no-annotate (no PATCH to answer): the batch\'s watch saw it, counted apart likewise', async () => {
+    const w = terminatedDuring(3);
+    expect(await w.cli(attachCommand, [...batch, '--parallel', '1', '--no-annotate']), w.stderr()).toBe(3);
+    expect(w.stderr()).toMatch(/^\[2\/3\] shop\/web-2: attached but its pod was deleted meanwhile: eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(being deleted \(since .*\): its network goes with it\)/m);
+  });
+
+  it('one pod: the PATCH\'s answer says so, at no request more: the result printed, exit 3, the cni-gc that frees what stays', async () => {
+    const w = terminatedDuring(2);
+    const reads: string[] = [];
+    const get = w.kube.getPod.bind(w.kube);
+    w.kube.getPod = async (ns, name) => (reads.push(name), get(ns, name));
+    expect(await w.cli(attachCommand, ['web-2', '-n', 'shop', '--ifname', 'eth1', '--conf', '-']), w.stderr()).toBe(3);
+    expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-2 /);
+    expect(w.stderr()).toMatch(new RegExp(`^error: ${gone.source}`, 'm'));
+    expect(w.stderr()).toMatch(/`kubectl cni-gc` frees what stays of the attachment on node \S+ \(its interface, its IPAM lease\) once the pod is gone/);
+    expect(reads).toEqual(['web-2']);
+    // a pod not being deleted: exit 0 as before
+    const v = manyPods(1);
+    expect(await v.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+  });
+});
+
 describe('a -l detach whose pod is deleted during its own turn (no change: kept so)', () => {
   it('gone before its sandbox look-up: its DEL runs without a netns and frees its lease — detached, exit 0, with notes that say so', async () => {
     const { detachCommand } = await import('../../src/cli/detach.js');

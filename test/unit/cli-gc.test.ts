@@ -870,6 +870,23 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
   const left = (w: ReturnType<typeof world>) => [...w.kube.pods.keys()].filter((k) => !k.startsWith('shop/')).sort();
   const DELETABLE = ['kube-system/cni-attach-agent-dead1', 'kube-system/cni-attach-agent-done1', 'kube-system/cni-attach-agent-kill9', 'kube-system/cni-attach-agent-late1'];
 
+  it('names the deadline as it is (start + activeDeadlineSeconds) and the instant gc acts on (a minute later) as what it is, in whole seconds (tryout 8 F4 c: "past its deadline at" named deadline + 60 s, with milliseconds)', async () => {
+    const w = world();
+    const secs = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const t = Math.floor(Date.now() / 1000) * 1000;
+    for (const [name, agoS] of [['cni-attach-agent-late1', 661], ['cni-attach-agent-other', 30]] as const) {
+      const p = makePod({ name, namespace: 'kube-system', uid: `uid-${name}`, node: 'node-b', phase: 'Running', labels: { ...AGENT, 'cni-attach/node': 'node-b' }, annotations: { 'cni-attach/by': JSON.stringify({ host: 'laptop-2', pid: 77 }) } });
+      p.metadata!.creationTimestamp = new Date(t - agoS * 1000) as never;
+      w.kube.add(p);
+    }
+    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    const notes = w.stderr().split('\n').filter((l) => l.includes('agent pod')).sort();
+    expect(notes).toEqual([
+      `note: left agent pod kube-system/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-* command (pid 77 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is ${secs(t - 30_000 + 600_000)}, and a cni-gc from ${secs(t - 30_000 + 660_000)} on (a minute for its kubelet to end it) deletes it`,
+      `note: would delete agent pod kube-system/cni-attach-agent-late1 on node node-b: Running past its deadline (started ${secs(t - 661_000)}, activeDeadlineSeconds 600: deadline ${secs(t - 61_000)}), made by a kubectl cni-* command (pid 77 on host laptop-2): no command can be using it, and its kubelet did not end it`,
+    ]);
+  });
+
   it('deletes the finished ones of this tool, those whose command (named on them) ran on this host and is gone, and those past their deadline; never one a command may be using (its command runs here, another host\'s within its deadline, or one it cannot tell), saying so', async () => {
     const w = agentsWorld();
     expect(await w.cli(gcCommand, [])).toBe(0);
@@ -880,15 +897,15 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
       'note: deleted agent pod kube-system/cni-attach-agent-dead1 on node node-b: finished (Failed: DeadlineExceeded), left behind by a cni-attach command that did not end normally',
       'note: deleted agent pod kube-system/cni-attach-agent-done1 on node node-b: finished (Succeeded), left behind by a cni-attach command that did not end normally',
       `note: deleted agent pod kube-system/cni-attach-agent-kill9 on node node-b: Running, made by a kubectl cni-* command (pid ${2 ** 22 + 7} on this host ${hostname()}), which is gone (killed?): nothing uses it`,
-      expect.stringMatching(/^note: deleted agent pod kube-system\/cni-attach-agent-late1 on node node-b: Running past its deadline \(started \S+Z, activeDeadlineSeconds 600\), made by a kubectl cni-\* command \(pid 78 on host laptop-2\): no command can be using it, and its kubelet did not end it$/),
+      expect.stringMatching(/^note: deleted agent pod kube-system\/cni-attach-agent-late1 on node node-b: Running past its deadline \(started \S+Z, activeDeadlineSeconds 600: deadline \S+Z\), made by a kubectl cni-\* command \(pid 78 on host laptop-2\): no command can be using it, and its kubelet did not end it$/),
     ]);
     // the ones that may be in use are said (not this host's running command's: that one is in use, nothing to say)
     expect(lines.filter((l) => l.startsWith('note: left'))).toEqual([
       'note: left agent pod kube-system/cni-attach-agent-busy1 on node node-b: Running, made by a kubectl cni-* command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
       // a `by` that is no command (anyone who may create pods there may write it) names none
-      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a kubectl cni-\* command that it does not name, may be in use: whether its command still runs cannot be told; past its deadline at \S+Z, a cni-gc deletes it$/),
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a kubectl cni-\* command that it does not name, may be in use: whether its command still runs cannot be told; its deadline is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and a cni-gc from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ on \(a minute for its kubelet to end it\) deletes it$/),
       'note: left agent pod kube-system/cni-attach-agent-new01 on node node-b: Pending, made by a kubectl cni-* command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
-      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-\* command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; past its deadline at \S+Z, a cni-gc deletes it$/),
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-\* command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and a cni-gc from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ on \(a minute for its kubelet to end it\) deletes it$/),
     ]);
     // counted in the summary (before: the notes alone said them)
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 4 leftover agent pods deleted\n');

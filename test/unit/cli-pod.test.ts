@@ -175,25 +175,33 @@ describe('refusals', () => {
     const files = () => [...w.exec.files.keys()].sort();
     const before = files();
     const pod = ['web-1', '-n', 'shop', '--ifname', 'x1'];
-    const cases: [typeof attachCommand, string[]][] = [
-      [attachCommand, [...pod, '--conf', '-']],
-      [attachCommand, [...pod, '--conf', '-', '--dry-run']],
-      [attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'x1', '--conf', '-']],
-      [detachCommand, pod],
-      [detachCommand, [...pod, '--dry-run']],
-      [detachCommand, ['--all', '-n', 'shop', '--ifname', 'x1']],
-      [checkCommand, pod],
+    // each in the words of the command given (tryout 8 F4 d: cni-check and cni-detach were told of recording)
+    const recorded = "cni-list, cni-detach and cni-gc read the attachment's pod from these, so the interface would be recorded as another pod's";
+    const del = 'its DEL would be told of another pod than the one the interface was attached to';
+    const cases: [typeof attachCommand, string[], string, string][] = [
+      [attachCommand, [...pod, '--conf', '-'], 'cni-attach', recorded],
+      [attachCommand, [...pod, '--conf', '-', '--dry-run'], 'cni-attach', recorded],
+      [attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'x1', '--conf', '-'], 'cni-attach', recorded],
+      [detachCommand, pod, 'cni-detach', del],
+      [detachCommand, [...pod, '--dry-run'], 'cni-detach', del],
+      [detachCommand, ['--all', '-n', 'shop', '--ifname', 'x1'], 'cni-detach', del],
+      [checkCommand, pod, 'cni-check', 'its CHECK would be told of another pod than the one the interface was attached to'],
     ];
     for (const key of ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']) {
-      for (const [make, args] of cases) {
+      for (const [make, args, command, said] of cases) {
         expect(await w.cli(make, [...args, '--args', `FOO=1;${key}=web-1x`]), `${key} ${args.join(' ')}`).toBe(2);
-        expect(w.stderr()).toMatch(new RegExp(`^error: --args may not give ${key} \\(${key}=web-1x\\): cni-attach sets ${key} itself for a pod .*\\(nothing was changed\\)\\n$`));
+        const err = w.stderr();
+        expect(err.startsWith(`error: --args may not give ${key} (${key}=web-1x): ${command} sets ${key} itself for a pod (`), err).toBe(true);
+        expect(err).toContain(`the plugins take; ${said}`);
+        expect(err.endsWith(' (nothing was changed)\n')).toBe(true);
+        if (make !== attachCommand) expect(err).not.toMatch(/recorded/);
       }
     }
     // a bare namespace: the tool sets none of them, but K8S_POD_* name a pod to cni-list/detach/gc; IgnoreUnknown is the user's
-    for (const make of [attachCommand, detachCommand, checkCommand]) {
+    for (const [make, said] of [[attachCommand, "cni-list, cni-detach and cni-gc read an attachment's pod from them"], [detachCommand, "a namespace's DEL given them would be told of that pod"], [checkCommand, "a namespace's CHECK given them would be told of that pod"]] as const) {
       expect(await w.cli(make, ['--netns', NETNS, '--ifname', 'x1', ...(make === attachCommand ? ['--conf', '-'] : []), '--args', 'K8S_POD_NAME=web-1'])).toBe(2);
       expect(w.stderr()).toMatch(/^error: --args may not give K8S_POD_NAME \(K8S_POD_NAME=web-1\): the K8S_POD_\* keys name a pod.*\(nothing was changed\)\n$/);
+      expect(w.stderr()).toContain(said);
     }
     // the same key twice: the plugins (types.LoadArgs) take the last, other readers the first
     expect(await w.cli(attachCommand, [...pod, '--conf', '-', '--args', 'FOO=1;BAR=2;FOO=3'])).toBe(2);

@@ -3,12 +3,13 @@
  * another one than its attach's found and removed the attachment on the node, found no record of it where it looked,
  * and said only `net1 detached …` while the attach's record stayed, saying attached (an outside tester's finding). It
  * now says so in one note — where it looked, that a record made with another --agent-namespace stays there, and what
- * removes it — and the commands it names do.
+ * removes it — and the commands it names do. What it names removes that one record and nothing else: not a cni-gc with
+ * that flag, which recorded there every other attachment of the node (recorded in the first namespace), records that
+ * went stale at their next ordinary detach (tryout 8).
  */
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { detachCommand } from '../../src/cli/detach.js';
-import { gcCommand } from '../../src/cli/gc.js';
 import { listRecords } from '../../src/resolve/records.js';
 import { UnreachableError } from '../../src/errors.js';
 import { thisHost } from '../../src/exec/host.js';
@@ -17,6 +18,14 @@ import { manyPods, world } from '../fakes/world.js';
 const attach = (ifname: string, ...more: string[]) => ['web-1', '-n', 'shop', '--ifname', ifname, '--conf', '-', ...more];
 const detach = (ifname: string, ...more: string[]) => ['web-1', '-n', 'shop', '--ifname', ifname, ...more];
 const lines = (s: string) => s.split('\n').filter(Boolean);
+const KEY = (ifname: string) => `${'f'.repeat(64)}.${Buffer.from(ifname).toString('hex')}`;
+
+/** Apply a `kubectl patch configmap NAME -n NS --type merge -p '{"data":…}'` a note printed, NS filled in, as kubectl would. */
+async function kubectlPatch(w: ReturnType<typeof world>, note: string, ns: string): Promise<void> {
+  const m = /`kubectl patch configmap (\S+) -n NS --type merge -p '([^']+)'`/.exec(note);
+  expect(m, note).not.toBeNull();
+  await w.kube.patchConfigMapData(ns, m![1]!, JSON.parse(m![2]!).data);
+}
 
 describe('a detach with another --agent-namespace than its attach', () => {
   it('attach in kube-system, detach with --agent-namespace other; and the reverse (attach --agent-namespace nosuch, detach with the default): one note each, naming where it looked and what removes the record; that command does', async () => {
@@ -29,7 +38,8 @@ describe('a detach with another --agent-namespace than its attach', () => {
       expect(lines(w.stderr())).toEqual([
         `note: the cluster records nothing of net1 of pod shop/web-1 in namespace ${detachNs ?? 'kube-system'} (--agent-namespace), where this detach looked for its record: ` +
           'if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); ' +
-          '`kubectl cni-detach web-1 -n shop --ifname net1 --agent-namespace NS` (this detach again with that namespace) or `kubectl cni-gc --agent-namespace NS --node node-1` removes it',
+          '`kubectl cni-detach web-1 -n shop --ifname net1 --agent-namespace NS` (this detach again with that namespace) or ' +
+          `\`kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '{"data":{"${KEY('net1')}":null}}'\` removes it and nothing else`,
       ]);
       // the record stays where the attach wrote it
       expect((await listRecords(w.kube, attachNs ?? 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
@@ -37,32 +47,44 @@ describe('a detach with another --agent-namespace than its attach', () => {
       expect(await w.cli(detachCommand, detach('net1', ...flag(attachNs)))).toBe(0);
       expect(w.stderr()).toMatch(/removed its record in the cluster, which an earlier detach left/);
       expect(await listRecords(w.kube, attachNs ?? 'kube-system')).toEqual([]);
-      // so does the cni-gc it names (--no-annotate: only that one is offered)
+      // so does the patch it names (--no-annotate: only that one is offered), and only that: an attachment of the
+      // node recorded where the detach looked stays recorded there alone (a cni-gc with that flag copied it)
       expect(await w.cli(attachCommand, attach('net2', '--no-annotate', ...flag(attachNs)))).toBe(0);
+      expect(await w.cli(attachCommand, attach('net3', ...flag(detachNs)))).toBe(0);
       expect(await w.cli(detachCommand, detach('net2', '--no-annotate', ...flag(detachNs)))).toBe(0);
-      expect(w.stderr()).toMatch(/; `kubectl cni-gc --agent-namespace NS --node node-1` removes it\n$/);
-      expect(w.stderr()).not.toMatch(/cni-detach/);
-      expect(await w.cli(gcCommand, ['--node', 'node-1', ...flag(attachNs)])).toBe(0);
+      const note = w.stderr();
+      expect(note).toMatch(/; `kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '\{"data":\{"f+\.6e657432":null\}\}'` removes it and nothing else\n$/);
+      expect(note).not.toMatch(/cni-detach|cni-gc/);
+      await kubectlPatch(w, note, attachNs ?? 'kube-system');
       expect(await listRecords(w.kube, attachNs ?? 'kube-system')).toEqual([]);
+      expect((await listRecords(w.kube, detachNs ?? 'kube-system')).map((r) => r.ifname)).toEqual(['net3']);
     }
   });
 
-  it('a pod that is gone: the plain cni-gc with that namespace removes it; a detach whose record is where it looked says nothing of it', async () => {
+  it('a pod that is gone: the patch it names (its node, when not known, as NODE) removes it; a detach whose record is where it looked says nothing of it', async () => {
     const w = world();
     expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
     w.kube.pods.clear();
     w.runtime.sandboxes.clear();
     expect(await w.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
     expect(lines(w.stderr()).at(-1)).toBe(
-      'note: the cluster records nothing of net1 of pod shop/web-1 in namespace other (--agent-namespace), where this detach looked for its record: if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); `kubectl cni-gc --agent-namespace NS` removes it',
+      'note: the cluster records nothing of net1 of pod shop/web-1 in namespace other (--agent-namespace), where this detach looked for its record: if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); ' +
+        `\`kubectl patch configmap cni-attach-node-NODE -n NS --type merge -p '{"data":{"${KEY('net1')}":null}}'\` (NODE: the node it was attached on) removes it and nothing else`,
     );
-    expect(await w.cli(gcCommand, [])).toBe(0);
+    await kubectlPatch(w, w.stderr().replace('cni-attach-node-NODE', 'cni-attach-node-node-1'), 'kube-system');
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
     // the same namespace: no such note
     const v = world();
     expect(await v.cli(attachCommand, attach('net1', '--agent-namespace', 'other'))).toBe(0);
     expect(await v.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
     expect(v.stderr()).toBe('');
+  });
+
+  it('a DEL run from --conf alone with nothing on the node (what an earlier --force forgot): no such note, as no record can name it (tryout 8 F4 h)', async () => {
+    const w = world();
+    expect(await w.cli(detachCommand, detach('net1', '--conf', '-'))).toBe(0);
+    expect(w.stdout()).toMatch(/^nothing was recorded for net1 in pod shop\/web-1; ran DEL of network net anyway/);
+    expect(w.stderr()).not.toMatch(/records nothing of/);
   });
 
   it('an attach whose record still says attaching (its settle cut): its detach removes that write-ahead and says no such note', async () => {
@@ -93,7 +115,8 @@ describe('a detach with another --agent-namespace than its attach', () => {
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--agent-namespace', 'x'])).toBe(0);
     const notes = lines(w.stderr()).filter((l) => l.startsWith('note:'));
     expect(notes).toEqual([
-      'note: the cluster records nothing of eth1 of 3 pods (shop/web-1, shop/web-2, shop/web-3) in namespace x (--agent-namespace), where this detach looked for their records: if their attaches were made with another --agent-namespace NS, their records stay in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows them); `kubectl cni-detach -l app=web -n shop --ifname eth1 --agent-namespace NS` (this detach again with that namespace) or `kubectl cni-gc --agent-namespace NS --node node-1` removes them',
+      'note: the cluster records nothing of eth1 of 3 pods (shop/web-1, shop/web-2, shop/web-3) in namespace x (--agent-namespace), where this detach looked for their records: if their attaches were made with another --agent-namespace NS, their records stay in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows them); `kubectl cni-detach -l app=web -n shop --ifname eth1 --agent-namespace NS` (this detach again with that namespace) or ' +
+        `\`kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '{"data":{${['1', '2', '3'].map((n) => `"${'a'.repeat(63)}${n}.${Buffer.from('eth1').toString('hex')}":null`).join(',')}}}'\` removes them and nothing else`,
     ]);
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(3);
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);

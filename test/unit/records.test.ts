@@ -789,7 +789,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     expect(await w.cli(gcCommand, ['--node', 'node-2', '--dry-run'])).toBe(0);
     expect(w.stdout()).toBe([
       'would free net1 of pod shop/db-3 (network net): the pod is gone (node node-2)',
-      'would record net1 of pod shop/db-2 (network net) on node node-2: attached there without a record in the cluster',
+      'would record net1 of pod shop/db-2 (network net) on node node-2: attached there without a record in namespace kube-system (--agent-namespace)',
       'would forget the record of net1 of pod shop/db-2 (network net) on node node-2: the node holds nothing of it',
       'gc: would free 1 stale attachment, 1 alive, 1 record to add, 1 record to remove',
       '',
@@ -973,7 +973,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     const list = w.kube.listPods.bind(w.kube);
     w.kube.listPods = async (ns, sel) => (await list(ns, sel)).filter((p) => p.metadata!.name !== 'db-4');
     expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
-    expect(w.stdout()).toBe('recorded net1 of pod shop/db-4 (network net) on node node-2: attached there without a record in the cluster\ngc: freed 0 stale attachments, 1 alive, 1 record added\n');
+    expect(w.stdout()).toBe('recorded net1 of pod shop/db-4 (network net) on node node-2: attached there without a record in namespace kube-system (--agent-namespace)\ngc: freed 0 stale attachments, 1 alive, 1 record added\n');
     expect(w.node2.calls.filter((c) => c.command === 'DEL')).toEqual([]);
     w.kube.listPods = list;
 
@@ -1186,7 +1186,7 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     w.kube.patchConfigMapData = patch;
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe([
-      `recorded net1 of pod shop/web-1 (network net) on node node-1: attached there without a record in the cluster`,
+      `recorded net1 of pod shop/web-1 (network net) on node node-1: attached there without a record in namespace kube-system (--agent-namespace)`,
       `forgot the record of net1 of pod shop/web-1 (network net) on node node-1: the node holds nothing of it`,
       'gc: freed 0 stale attachments, 1 alive, 1 record added, 1 record removed',
       '',
