@@ -86,3 +86,17 @@ export function formatDuration(ms: number): string {
 export function decimalSeconds(ms: number): string {
   return decimal(Math.round(ms * 1e6), 1e9);
 }
+
+/** How long a command has run, to the second ("0s", "42s", "3m12s", "2h5m"): a reader's words, not a tick count. */
+export function runningFor(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h) return `${h}h${m}m`;
+  return m ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+/** An ISO time to the second, as every message prints one ("2026-12-02T19:10:29Z"); `at`: ms since the epoch, or a Date. */
+export function isoSecond(at: number | Date): string {
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

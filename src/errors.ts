@@ -1,6 +1,6 @@
 /**
- * The errors cni-attach raises on purpose, named by what went wrong. A leaf: every layer imports it, it imports nothing
- * of src. Anything thrown that is not a CniAttachError is a bug and is reported as one.
+ * The errors cni-attach raises on purpose, named by what went wrong. Almost a leaf: every layer imports it, it imports
+ * only duration.ts (a leaf: time words) of src. Anything thrown that is not a CniAttachError is a bug and is reported as one.
  *
  * Exit codes are not chosen here: cli/main.ts maps each kind to one (exitCodeOf). Messages say what is wrong in the
  * terms of the layer that raised them and never name a command-line flag; where a setting of the user fixes it, the
@@ -19,6 +19,8 @@ const escapeControl = (c: string): string => NAMED[c] ?? `\\x${c.charCodeAt(0).t
  * forge a line of its own (`error: …`). Printable text, backslashes included, is left as it is: applying it twice
  * changes nothing.
  */
+import { isoSecond, runningFor } from './duration.js';
+
 export function shown(text: string): string {
   return text.replace(CONTROL, escapeControl);
 }
@@ -185,11 +187,6 @@ export class BusyError extends CniAttachError {
   holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number; changedAgoMs?: number };
 }
 
-/** An ISO time to the second, as every message prints one ("2026-12-02T19:10:29Z"). */
-function isoSecond(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /**
  * Whether another host's lock with a time limit (BusyError.holder: a host other than `here`, limitS, its command not
  * known to be gone: freeInMs unset) has been unchanged for longer than that limit (changedAgoMs, read on the node's
@@ -213,15 +210,6 @@ export function foreignLimitWhen(h: NonNullable<BusyError['holder']>, now = Date
   if (left <= 0) return `passed at ${isoSecond(now + left)} (${runningFor(-left)} ago)`;
   const secs = Math.ceil(left / 1000);
   return `passes in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
-}
-
-/** How long a command has run, to the second ("0s", "42s", "3m12s", "2h5m"): a reader's words, not a tick count. */
-export function runningFor(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (h) return `${h}h${m}m`;
-  return m ? `${m}m${s % 60}s` : `${s}s`;
 }
 
 /**

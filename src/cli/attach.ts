@@ -19,6 +19,7 @@ import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange
 import { goneNow } from './batch-watch.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
+import { isoSecond } from '../duration.js';
 
 interface AttachFlags extends CommonFlags {
   ip?: string[];
@@ -57,7 +58,7 @@ interface Ahead {
   reached?: boolean;
 }
 
-const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const now = () => isoSecond(Date.now());
 const recordsNamespace = (job: Job) => job.flags.agentNamespace ?? 'kube-system';
 
 /** Start writing the attaching record of pod (its sandbox id is not known to the record yet: ''). */

@@ -21,6 +21,7 @@ import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/recor
 import type { DeleteMark, Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { PodRuntime } from '../resolve/runtime.js';
+import { isoSecond } from '../duration.js';
 
 interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
@@ -348,7 +349,7 @@ function ageOf(since: string, now: number): string | undefined {
  */
 function freeInHint(freeInMs: number, now = Date.now()): string {
   const secs = Math.ceil(freeInMs / 1000);
-  return `it answers busy until its lock is free, in ${secs}s (at ${new Date(now + secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')})`;
+  return `it answers busy until its lock is free, in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
 }
 
 /**

@@ -9,6 +9,7 @@ import { onNode, type Executor } from '../exec/types.js';
 import { isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
 import { UsageError } from '../errors.js';
+import { isoSecond } from '../duration.js';
 
 export const CACHE_KIND = 'cniCacheV1';
 
@@ -349,7 +350,7 @@ export class ResultCache {
    */
   async markDeleting(k: AttachmentKey, command: string, failed?: string): Promise<void> {
     const start = await this.owner.start().catch(() => undefined);
-    const mark = { kind: DELETING_KIND, command, at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), host: this.owner.host, pid: this.owner.pid, ...(start ? { start } : {}), ...(failed ? { failed } : {}) };
+    const mark = { kind: DELETING_KIND, command, at: isoSecond(Date.now()), host: this.owner.host, pid: this.owner.pid, ...(start ? { start } : {}), ...(failed ? { failed } : {}) };
     await this.fs('marking the DEL', () => this.exec.writeFileAtomic(deletingPath(this.dir, k), JSON.stringify(mark), 0o600));
   }
   /** Remove the mark of k's DEL (none there: nothing to do); on a node reached by commands, queued with the result's removal. */

@@ -19,7 +19,7 @@
  * lock and one of them remove the other's new one; a breaker left by a killed process goes after BREAKER_STALE_MS.
  */
 import type { NodeFiles, ProcessTable } from './types.js';
-import { runningFor } from '../errors.js';
+import { runningFor } from '../duration.js';
 
 /** A held lock; release() is idempotent. */
 export interface Lock {

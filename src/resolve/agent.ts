@@ -18,7 +18,7 @@ import { CriSandboxes } from './cri.js';
 import { NodeLookups } from './node-lookups.js';
 import type { KubeApi, Pod } from './kube.js';
 import type { PodRef, PodRuntime, Sandbox, SandboxInfo } from './runtime.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration, isoSecond } from '../duration.js';
 import { thisHost } from '../exec/host.js';
 import { commandInParens, type LockOwner } from '../exec/lock.js';
 import { badRecordedCommand, recordedCommand, type RecordedCommand } from './records.js';
@@ -93,9 +93,6 @@ export const AGENT_LABEL_VALUE = 'cni-attach-agent';
 /** The annotation of an agent pod that names the command that made it (JSON of a RecordedCommand: host, pid, start). */
 export const AGENT_BY_ANNOTATION = 'cni-attach/by';
 
-/** An instant as the messages give it: RFC 3339 in whole seconds, as Kubernetes writes times (2026-12-02T18:57:17Z). */
-const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 /** Past this long after an agent started (else was created), it is past its deadline whatever it says (ms). */
 const PAST_DEADLINE_MS = (AGENT_LIFE_S + 60) * 1000;
 
@@ -166,11 +163,11 @@ export async function leftoverAgentPods(api: KubeApi, namespace: string, now = D
     const deadline = Number.isNaN(since) ? undefined : new Date(since + AGENT_LIFE_S * 1000);
     const actsAt = Number.isNaN(since) ? undefined : new Date(since + PAST_DEADLINE_MS);
     if (actsAt && actsAt.getTime() <= now) {
-      out.push({ pod: p, leftover: true, why: `${state} past its deadline (started ${isoSeconds(since)}, activeDeadlineSeconds ${AGENT_LIFE_S}: deadline ${isoSeconds(deadline!.getTime())}), ${made}: no command can be using it, and its kubelet did not end it` });
+      out.push({ pod: p, leftover: true, why: `${state} past its deadline (started ${isoSecond(since)}, activeDeadlineSeconds ${AGENT_LIFE_S}: deadline ${isoSecond(deadline!.getTime())}), ${made}: no command can be using it, and its kubelet did not end it` });
       continue;
     }
     const who = by ? `only on host ${by.host} can it be told whether its command still runs` : 'whether its command still runs cannot be told';
-    out.push({ pod: p, leftover: false, why: `${state}, ${made}, may be in use: ${who}; ${actsAt ? `its deadline is ${isoSeconds(deadline!.getTime())}, and a cni-gc from ${isoSeconds(actsAt.getTime())} on (a minute for its kubelet to end it) deletes it` : 'its kubelet ends it at its deadline'}` });
+    out.push({ pod: p, leftover: false, why: `${state}, ${made}, may be in use: ${who}; ${actsAt ? `its deadline is ${isoSecond(deadline!.getTime())}, and a cni-gc from ${isoSecond(actsAt.getTime())} on (a minute for its kubelet to end it) deletes it` : 'its kubelet ends it at its deadline'}` });
   }
   return out;
 }

@@ -5,7 +5,7 @@
  */
 import type { CacheEntry } from '../cni/cache.js';
 import { ApiStatusError, NotFoundError, UnreachableError, UsageError } from '../errors.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration, isoSecond } from '../duration.js';
 import { thisHost } from '../exec/host.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from './kube.js';
@@ -59,7 +59,7 @@ export function refusePod(pod: Pod, namespace: string, name: string): void {
 }
 
 /** ISO 8601 to the second, as the API writes times ("2026-12-02T13:00:00Z"). */
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = (d: Date) => isoSecond(d);
 
 /**
  * Whether the pod is being deleted (metadata.deletionTimestamp set: kubectl's Terminating, while its phase may still

@@ -28,6 +28,7 @@ import { validateNetworkName } from '../cni/conf.js';
 import { AlreadyExistsError, type KubeApi, type Pod } from './kube.js';
 import { thisHost } from '../exec/host.js';
 import { commandInParens, type LockOwner } from '../exec/lock.js';
+import { isoSecond } from '../duration.js';
 
 export const RECORD_LABEL = 'app.kubernetes.io/managed-by';
 export const RECORD_LABEL_VALUE = 'cni-attach';
@@ -523,7 +524,7 @@ export function recordAgainstPods(r: AttachmentRecord, pods: Pod[]): { mismatch:
   const c: unknown = named?.metadata?.creationTimestamp;
   const created = c instanceof Date ? c.getTime() : typeof c === 'string' ? Date.parse(c) : NaN;
   if (named && named.metadata?.uid !== r.uid && !Number.isNaN(created) && created <= Date.parse(r.since)) {
-    const at = new Date(created).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const at = isoSecond(created);
     return {
       mismatch: `pod ${r.namespace}/${r.pod} of uid ${shown(named.metadata?.uid)} has existed since ${at}, before the attach the record names (${r.since}): that attach was to it, not to uid ${shown(r.uid)}`,
       held: { namespace: r.namespace, name: r.pod, ...(named.metadata?.uid ? { uid: named.metadata.uid } : {}) },
@@ -620,7 +621,7 @@ const WRITE_AHEAD_MARGIN_MS = 60_000;
 export function writeAheadUntil(since: number, plugins: number, runTimeoutMs: number, requestTimeoutMs: number, rollbackMs = runTimeoutMs): string | undefined {
   if (!(requestTimeoutMs > 0)) return undefined;
   const bound = (plugins + 1) * runTimeoutMs + plugins * rollbackMs + 8 * requestTimeoutMs + WRITE_AHEAD_MARGIN_MS;
-  return new Date(Math.ceil((since + bound) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return isoSecond(Math.ceil((since + bound) / 1000) * 1000);
 }
 
 /**
@@ -687,7 +688,7 @@ export function recordedIn(r: Pick<AttachmentRecord, 'cacheDir'>, dir: string): 
  * be written): then `since` is when gc recorded it, not when it was attached.
  */
 export function attachmentRecord(at: RecordedAttachment, outcome: { result: unknown } | { interrupted: true }, now = new Date()): AttachmentRecord {
-  const since = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const since = isoSecond(now);
   if ('interrupted' in outcome) return { ...at, since, addresses: [], interrupted: true };
   let addresses: string[] = [];
   try {
