@@ -54,7 +54,10 @@
 //                       FILE (KUBECONFIG, DOCKER_HOST, the pod, the config, the manual pipeline, …), measure
 //                       nothing, and keep the world until Ctrl-C: for profiling and trying changes by hand; with
 //                       --only P5 or P6, the remote world instead (the stand-in API with --latency, 10 simulated
-//                       nodes, 101 pods; $ATTACH -l role=bulk $LAPTOP_ARGS --conf $CONF attaches the 100)
+//                       nodes, 101 pods; $ATTACH -l role=bulk $LAPTOP_ARGS --conf $CONF attaches the 100).
+//                       The simulated nodes have caches of their own only at the --cache-dir of $LAPTOP_ARGS
+//                       (bound over it in each node's mount namespace): a command without that --cache-dir uses
+//                       this host's /var/lib/cni on every node and as the laptop's, a world no real cluster has
 //
 // Every measured command runs with a clean environment (PATH, HOME, LANG, plus KUBECONFIG, DOCKER_HOST, CNI_PATH
 // and the manual pipeline's own variables), the same for both sides of a pair. Variables such as NODE_EXTRA_CA_CERTS

@@ -440,7 +440,7 @@ export function addClusterOptions(cmd: Command): Command {
         .default('auto'),
     )
     .option('--agent-image <image>', 'the image of the agent pod (needs sh, head, nsenter; default: busybox 1.36.1 pinned by digest)')
-    .option('--agent-namespace <ns>', 'where agent pods are created (privileged pods must be admitted there)', 'kube-system')
+    .option('--agent-namespace <ns>', 'where agent pods are created (privileged pods must be admitted there) and the attachment records are kept (cni-list -A and cni-gc read only this namespace\'s)', 'kube-system')
     .option('--docker-host <addr>', 'Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)');
 }
 
