@@ -36,8 +36,9 @@ interface Outcome {
   annotateError?: Error;
   /**
    * Set when the interface is attached and its network-status written, but the pod was being deleted then (the PATCH's
-   * answer carried a deletionTimestamp; a batch: or its watch saw the pod deleted or Terminating during its turn): how
-   * (resolve/pod.ts beingDeleted's words, or the watch's). Reported as the 404 case (deletedMeanwhile).
+   * answer carried a deletionTimestamp; with --no-annotate, the pod read after the ADD was gone or Terminating; a batch:
+   * or its watch saw the pod deleted or Terminating during its turn): how (resolve/pod.ts beingDeleted's words,
+   * batch-watch.ts goneNow's, or the watch's). Reported as the 404 case (deletedMeanwhile).
    */
   deleting?: string;
   /** The write-ahead record of a pod attach. */
@@ -213,7 +214,13 @@ interface Job {
   api?: KubeApi;
 }
 
-async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<AttachRequest> {
+/**
+ * The engine's request for an attach to target (pod: a pod's). `ahead`: its write-ahead record, awaited before the first
+ * ADD. `recheck`: asked right after that wait, the last moment before the intent and the ADD (a batch: its watch's
+ * knowledge of the pod, in memory — cli/batch-watch.ts); what it throws (SkippedPod) stops the attach before anything
+ * was changed, its lock released.
+ */
+async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead, recheck?: () => Promise<void>): Promise<AttachRequest> {
   const { podCniArgs } = await load.pods();
   const { interfaceExists } = await load.netns();
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
@@ -226,18 +233,33 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined, ahe
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
     // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index); the user's
-    // signal ends the wait (the engine then stops before changing anything)
-    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([ahead.written, whenInterrupted()])) } : {}),
+    // signal ends the wait (the engine then stops before changing anything); then the batch's last look at its pod
+    ...(ahead || recheck
+      ? {
+          beforeFirstAdd: async () => {
+            if (ahead) {
+              ahead.reached = true;
+              await Promise.race([ahead.written, whenInterrupted()]);
+            }
+            await recheck?.();
+          },
+        }
+      : {}),
   };
 }
 
-async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<Outcome> {
+async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead, recheck?: () => Promise<void>): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
   let done: Attached;
   try {
-    done = await engine.attach(ctx, cache, await request(job, target, pod, ahead));
+    done = await engine.attach(ctx, cache, await request(job, target, pod, ahead, recheck));
   } catch (e) {
+    // a batch's pod that went right before its ADD (recheck): nothing was done for it — its write-ahead goes, no event
+    if (e instanceof SkippedPod) {
+      if (pod && job.api) await settleRecord(job, pod.pod, pod.node, ahead, { nothing: true });
+      throw e;
+    }
     const sig = stoppedBy(e);
     // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone; an attach the user's signal
     // stopped did not fail (and after the user's signal only its record is settled, within a short bound)
@@ -269,7 +291,7 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, 
  * the same: the attachment stands); a batch finishes the bookkeeping of an attach made, each request within
  * --request-timeout (a second signal exits at once).
  */
-async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Outcome> {
+async function annotate(job: Job, out: Outcome, stopOnSignal = true, readPod = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
@@ -289,6 +311,17 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
       if (deleting !== undefined) out.deleting = `being deleted (${deleting}): its network goes with it`;
     } catch (e) {
       out.annotateError = e as Error;
+    }
+  }
+  // --no-annotate sends no PATCH whose answer says whether the pod went during the ADD: one read of it does, so that the
+  // attach says so as with the PATCH (404 or another pod of its name: deleted; deletionTimestamp: Terminating).
+  // `readPod` false: a batch whose watch tells it instead. A read that fails (or the user's signal) tells nothing.
+  if (pod && job.api && job.flags.annotate === false && readPod) {
+    const read = job.api.getPod(pod.ref.namespace, pod.ref.name).catch((e: unknown) => e as Error);
+    const now = await (stopOnSignal ? Promise.race([read, whenInterrupted().then(() => undefined)]) : read);
+    if (now !== undefined && (!(now instanceof Error) || now instanceof NotFoundError)) {
+      const went = goneNow(pod.pod, now, (await load.pods()).beingDeleted, 'during the attach');
+      if (went !== undefined) out.deleting = went;
     }
   }
   // last (see above); waited for at the end also by a quitting second signal, within its bound (inFlightUntilEnd)
@@ -466,10 +499,19 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
         // the write-ahead record, once the sandbox was found (startAhead; in a batch the look-ups were made for all pods
         // at once, before)
         const ahead = startAhead(job, pod);
+        // its watch again right before its ADD (what it saw since: in memory, no request): a pod deleted, put into
+        // Terminating or relabelled out since its turn began (its look-up, lock and checks) is skipped as at its start,
+        // its lock and write-ahead record released — nothing of it left on its node or in the cluster
+        const recheck = watch
+          ? async () => {
+              const went = await watch.gone(pod);
+              if (went) throw new SkippedPod(went.why, went.kind);
+            }
+          : undefined;
         // an attach made is finished, also after a signal: its record and network-status must match it
         let made: Outcome;
         try {
-          made = await attachOnly(job, target, target, ahead);
+          made = await attachOnly(job, target, target, ahead, recheck);
         } catch (e) {
           // failed, leaving nothing (refused, rolled back; its write-ahead record removed), while its pod went: its turn
           // did nothing because the pod was gone — a skip. One that left something (not rolled back, or whether its ADD
@@ -479,7 +521,9 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           if ((left === 'nothing' || left === 'undone') && !(e instanceof UnreachableError)) throw (await wentDuringTurn(job, pod, e, 'during its turn', 'its attach')) ?? e;
           throw e;
         }
-        const o = await annotate(job, made, false);
+        // --no-annotate: the watch tells whether the pod went during the ADD (below); without one (refused, ended for
+        // good), a read of the pod, as for one pod
+        const o = await annotate(job, made, false, !watch?.watching());
         if (o.annotateError) {
           const e = annotateFailure(job, o, o.annotateError);
           // attached, its pod deleted meanwhile: neither attached (its pod is gone) nor a failure of the attach — counted
