@@ -13,7 +13,7 @@ import type { PodRuntime } from '../resolve/runtime.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TIMEOUT_DEFAULT, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, SkippedPod, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
 import { goneNow } from './batch-watch.js';
@@ -148,8 +148,11 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   const refused = w && 'error' in w ? w.error : undefined;
   // which attachment a note is of: a batch's notes of many pods (--parallel) would otherwise not say
   const of = `${job.p.ifname} in pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  // an attachment already there whose own attach records it in another agent namespace (its entry says so): its record
+  // is there; one here too would be a copy, left saying attached once a detach of that namespace removed the original
+  const elsewhere = 'attached' in outcome && outcome.attached.already && outcome.attached.recordedIn !== undefined && outcome.attached.recordedIn !== recordsNamespace(job) ? outcome.attached.recordedIn : undefined;
   const work = async () => {
-    if ('nothing' in outcome) {
+    if ('nothing' in outcome || elsewhere !== undefined) {
       if (pending) await records.removeRecordKeys(job.api!, recordsNamespace(job), node, [pending]);
       return;
     }
@@ -164,8 +167,11 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   try {
     await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());
   } catch (e) {
-    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, shown((e as Error).message), of, e instanceof ApiStatusError)}\n`);
+    if (!afterSignal) job.deps.io.err(`note: ${recordNote(elsewhere !== undefined ? { nothing: true } : outcome, pending !== undefined, shown((e as Error).message), of, e instanceof ApiStatusError)}\n`);
     return;
+  }
+  if (elsewhere !== undefined && !afterSignal) {
+    job.deps.io.err(`note: ${of} was already attached, by an attach that records it in namespace ${elsewhere} (its entry on node ${node} says so): not recorded in namespace ${recordsNamespace(job)} (--agent-namespace) too, where a copy would still say attached once a detach with --agent-namespace ${elsewhere} removed the record there; \`${listAllCommandLine({ ...job.flags, agentNamespace: elsewhere })}\` shows it\n`);
   }
   // nothing left, and nothing was recorded because the write-ahead failed: say so once (what is missing from the
   // cluster is only the attempt; its cause will refuse the records of attaches that succeed, too)
@@ -245,6 +251,9 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined, ahe
           },
         }
       : {}),
+    // where its record goes (a pod attach with a cluster): kept with its entry on the node, so that a cni-gc of another
+    // --agent-namespace does not copy it there (cli/gc.ts reconcileRecords)
+    ...(pod && job.api ? { recordsNamespace: recordsNamespace(job) } : {}),
   };
 }
 
