@@ -13,7 +13,7 @@ import type { PodRuntime } from '../resolve/runtime.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TIMEOUT_DEFAULT, validateCidr, validateMac, validateNewIfName, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, SkippedPod, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
 import { goneNow } from './batch-watch.js';
@@ -36,8 +36,9 @@ interface Outcome {
   annotateError?: Error;
   /**
    * Set when the interface is attached and its network-status written, but the pod was being deleted then (the PATCH's
-   * answer carried a deletionTimestamp; a batch: or its watch saw the pod deleted or Terminating during its turn): how
-   * (resolve/pod.ts beingDeleted's words, or the watch's). Reported as the 404 case (deletedMeanwhile).
+   * answer carried a deletionTimestamp; with --no-annotate, the pod read after the ADD was gone or Terminating; a batch:
+   * or its watch saw the pod deleted or Terminating during its turn): how (resolve/pod.ts beingDeleted's words,
+   * batch-watch.ts goneNow's, or the watch's). Reported as the 404 case (deletedMeanwhile).
    */
   deleting?: string;
   /** The write-ahead record of a pod attach. */
@@ -147,8 +148,11 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   const refused = w && 'error' in w ? w.error : undefined;
   // which attachment a note is of: a batch's notes of many pods (--parallel) would otherwise not say
   const of = `${job.p.ifname} in pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  // an attachment already there whose own attach records it in another agent namespace (its entry says so): its record
+  // is there; one here too would be a copy, left saying attached once a detach of that namespace removed the original
+  const elsewhere = 'attached' in outcome && outcome.attached.already && outcome.attached.recordedIn !== undefined && outcome.attached.recordedIn !== recordsNamespace(job) ? outcome.attached.recordedIn : undefined;
   const work = async () => {
-    if ('nothing' in outcome) {
+    if ('nothing' in outcome || elsewhere !== undefined) {
       if (pending) await records.removeRecordKeys(job.api!, recordsNamespace(job), node, [pending]);
       return;
     }
@@ -163,8 +167,11 @@ async function settleRecord(job: Job, pod: Pod, node: string, ahead: Ahead | und
   try {
     await (afterSignal ? within(work(), AFTER_SIGNAL_MS) : work());
   } catch (e) {
-    if (!afterSignal) job.deps.io.err(`note: ${recordNote(outcome, pending !== undefined, shown((e as Error).message), of, e instanceof ApiStatusError)}\n`);
+    if (!afterSignal) job.deps.io.err(`note: ${recordNote(elsewhere !== undefined ? { nothing: true } : outcome, pending !== undefined, shown((e as Error).message), of, e instanceof ApiStatusError)}\n`);
     return;
+  }
+  if (elsewhere !== undefined && !afterSignal) {
+    job.deps.io.err(`note: ${of} was already attached, by an attach that records it in namespace ${elsewhere} (its entry on node ${node} says so): not recorded in namespace ${recordsNamespace(job)} (--agent-namespace) too, where a copy would still say attached once a detach with --agent-namespace ${elsewhere} removed the record there; \`${listAllCommandLine({ ...job.flags, agentNamespace: elsewhere })}\` shows it\n`);
   }
   // nothing left, and nothing was recorded because the write-ahead failed: say so once (what is missing from the
   // cluster is only the attempt; its cause will refuse the records of attaches that succeed, too)
@@ -213,7 +220,13 @@ interface Job {
   api?: KubeApi;
 }
 
-async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<AttachRequest> {
+/**
+ * The engine's request for an attach to target (pod: a pod's). `ahead`: its write-ahead record, awaited before the first
+ * ADD. `recheck`: asked right after that wait, the last moment before the intent and the ADD (a batch: its watch's
+ * knowledge of the pod, in memory — cli/batch-watch.ts); what it throws (SkippedPod) stops the attach before anything
+ * was changed, its lock released.
+ */
+async function request(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead, recheck?: () => Promise<void>): Promise<AttachRequest> {
   const { podCniArgs } = await load.pods();
   const { interfaceExists } = await load.netns();
   const cniArgs: [string, string][] = [...(pod ? podCniArgs(pod.ref, pod.sandbox.id) : []), ...job.p.extraArgs];
@@ -226,18 +239,36 @@ async function request(job: Job, target: Target, pod: PodTarget | undefined, ahe
     reattachSame: !!pod,
     ways: waysOut(pod ? pod.ref : { netns: target.netnsPath }, job.p.ifname, job.flags),
     // the write-ahead record lands before the first ADD (whether it landed or not: it is only an index); the user's
-    // signal ends the wait (the engine then stops before changing anything)
-    ...(ahead ? { beforeFirstAdd: async () => void ((ahead.reached = true), await Promise.race([ahead.written, whenInterrupted()])) } : {}),
+    // signal ends the wait (the engine then stops before changing anything); then the batch's last look at its pod
+    ...(ahead || recheck
+      ? {
+          beforeFirstAdd: async () => {
+            if (ahead) {
+              ahead.reached = true;
+              await Promise.race([ahead.written, whenInterrupted()]);
+            }
+            await recheck?.();
+          },
+        }
+      : {}),
+    // where its record goes (a pod attach with a cluster): kept with its entry on the node, so that a cni-gc of another
+    // --agent-namespace does not copy it there (cli/gc.ts reconcileRecords)
+    ...(pod && job.api ? { recordsNamespace: recordsNamespace(job) } : {}),
   };
 }
 
-async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead): Promise<Outcome> {
+async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, ahead?: Ahead, recheck?: () => Promise<void>): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = job.p.on(target.executor);
   let done: Attached;
   try {
-    done = await engine.attach(ctx, cache, await request(job, target, pod, ahead));
+    done = await engine.attach(ctx, cache, await request(job, target, pod, ahead, recheck));
   } catch (e) {
+    // a batch's pod that went right before its ADD (recheck): nothing was done for it — its write-ahead goes, no event
+    if (e instanceof SkippedPod) {
+      if (pod && job.api) await settleRecord(job, pod.pod, pod.node, ahead, { nothing: true });
+      throw e;
+    }
     const sig = stoppedBy(e);
     // the pod's events (Multus's), unless --no-annotate: the pod's objects are left alone; an attach the user's signal
     // stopped did not fail (and after the user's signal only its record is settled, within a short bound)
@@ -269,7 +300,7 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, 
  * the same: the attachment stands); a batch finishes the bookkeeping of an attach made, each request within
  * --request-timeout (a second signal exits at once).
  */
-async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Outcome> {
+async function annotate(job: Job, out: Outcome, stopOnSignal = true, readPod = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
   if (pod && job.api && job.flags.annotate !== false && !done.already) {
@@ -289,6 +320,17 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true): Promise<Ou
       if (deleting !== undefined) out.deleting = `being deleted (${deleting}): its network goes with it`;
     } catch (e) {
       out.annotateError = e as Error;
+    }
+  }
+  // --no-annotate sends no PATCH whose answer says whether the pod went during the ADD: one read of it does, so that the
+  // attach says so as with the PATCH (404 or another pod of its name: deleted; deletionTimestamp: Terminating).
+  // `readPod` false: a batch whose watch tells it instead. A read that fails (or the user's signal) tells nothing.
+  if (pod && job.api && job.flags.annotate === false && readPod) {
+    const read = job.api.getPod(pod.ref.namespace, pod.ref.name).catch((e: unknown) => e as Error);
+    const now = await (stopOnSignal ? Promise.race([read, whenInterrupted().then(() => undefined)]) : read);
+    if (now !== undefined && (!(now instanceof Error) || now instanceof NotFoundError)) {
+      const went = goneNow(pod.pod, now, (await load.pods()).beingDeleted, 'during the attach');
+      if (went !== undefined) out.deleting = went;
     }
   }
   // last (see above); waited for at the end also by a quitting second signal, within its bound (inFlightUntilEnd)
@@ -466,10 +508,19 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
         // the write-ahead record, once the sandbox was found (startAhead; in a batch the look-ups were made for all pods
         // at once, before)
         const ahead = startAhead(job, pod);
+        // its watch again right before its ADD (what it saw since: in memory, no request): a pod deleted, put into
+        // Terminating or relabelled out since its turn began (its look-up, lock and checks) is skipped as at its start,
+        // its lock and write-ahead record released — nothing of it left on its node or in the cluster
+        const recheck = watch
+          ? async () => {
+              const went = await watch.gone(pod);
+              if (went) throw new SkippedPod(went.why, went.kind);
+            }
+          : undefined;
         // an attach made is finished, also after a signal: its record and network-status must match it
         let made: Outcome;
         try {
-          made = await attachOnly(job, target, target, ahead);
+          made = await attachOnly(job, target, target, ahead, recheck);
         } catch (e) {
           // failed, leaving nothing (refused, rolled back; its write-ahead record removed), while its pod went: its turn
           // did nothing because the pod was gone — a skip. One that left something (not rolled back, or whether its ADD
@@ -479,7 +530,9 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           if ((left === 'nothing' || left === 'undone') && !(e instanceof UnreachableError)) throw (await wentDuringTurn(job, pod, e, 'during its turn', 'its attach')) ?? e;
           throw e;
         }
-        const o = await annotate(job, made, false);
+        // --no-annotate: the watch tells whether the pod went during the ADD (below); without one (refused, ended for
+        // good), a read of the pod, as for one pod
+        const o = await annotate(job, made, false, !watch?.watching());
         if (o.annotateError) {
           const e = annotateFailure(job, o, o.annotateError);
           // attached, its pod deleted meanwhile: neither attached (its pod is gone) nor a failure of the attach — counted

@@ -30,6 +30,11 @@ export interface BatchWatch {
    * read then, once: gone or of another uid, deleted; there, relabelled. Never rejects.
    */
   gone(pod: Pod): Promise<Gone | undefined>;
+  /**
+   * Whether the watch follows the pods now: false once it was refused or ended for good (the batch goes on without it),
+   * or when there was none to open (the list gave no resourceVersion). What it has not seen, a caller then asks the API.
+   */
+  watching(): boolean;
   /** End the watch (idempotent). */
   stop(): void;
 }
@@ -67,7 +72,11 @@ export function watchBatch(
 ): BatchWatch {
   const uids = new Map<string, Pod>(listed.flatMap((p) => (p.metadata?.uid ? [[p.metadata.uid, p] as [string, Pod]] : [])));
   const seen = new Map<string, Seen>();
-  const without = (why: string) => debug?.(`the batch's pods are not watched (${why}): a pod deleted after the list is still attached to in its turn`);
+  let lost = false;
+  const without = (why: string) => {
+    lost = true;
+    debug?.(`the batch's pods are not watched (${why}): a pod deleted after the list is still attached to in its turn`);
+  };
   let rv = listed.resourceVersion;
   let stopped = false;
   let current: PodWatch | undefined;
@@ -107,6 +116,9 @@ export function watchBatch(
         return why ? { why, kind: 'deleted' } : { why: `no longer selected by ${by}: its labels changed after the pods were listed`, kind: 'unselected' };
       }
       return { why: `no longer selected by ${by} after the pods were listed: deleted, or its labels changed (reading it failed: ${now.message})`, kind: 'unselected' };
+    },
+    watching() {
+      return !lost && !stopped;
     },
     stop() {
       stopped = true;

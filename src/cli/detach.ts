@@ -7,7 +7,7 @@ import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, listCommandLine, nameLine, printPlan, removeKeysCommandLine, shellQuote, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, listCommandLine, nameLine, printPlan, removeKeysCommandLine, shellQuote, waysOut } from './output.js';
 import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -50,7 +50,8 @@ interface Outcome {
 /** A pod whose detached attachments (`keys`) have no record where this detach read them (noRecordNote). */
 interface Unrecorded {
   pod: PodLookup;
-  keys: { containerId: string; ifname: string }[];
+  /** What was detached; `recordedIn`: the agent namespace its entry on the node said its attach recorded it in. */
+  keys: { containerId: string; ifname: string; recordedIn?: string }[];
 }
 
 /** The --cache-dir a batch pod's failure offers (RecordedElsewhere), if it is one. */
@@ -189,9 +190,12 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const unrecorded = async (none: boolean, keys: Unrecorded['keys']) => {
     if (!none || aheads > 0 || (done.length > 0 && done.every((d) => d.uncached))) return;
     if (job.records) out.unrecorded = { pod, keys };
-    else job.deps.io.err(await noRecordNote(job, [{ pod, keys }], job.flags.agentNamespace ?? 'kube-system'));
+    else {
+      const notes = await noRecordNote(job, [{ pod, keys }], job.flags.agentNamespace ?? 'kube-system');
+      if (notes) job.deps.io.err(notes);
+    }
   };
-  const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname }));
+  const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname, ...(d.recordedIn !== undefined ? { recordedIn: d.recordedIn } : {}) }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
   if (done.length === 0 && left.length === 0) return out;
@@ -377,20 +381,45 @@ async function forget(job: Job, pod: PodLookup, keys: { containerId: string; ifn
 }
 
 /**
- * The note of a detach that removed an attachment from its node and found no record of it in the records it reads —
- * the ConfigMaps of its agent namespace (`ns`, --agent-namespace): an attach made with another --agent-namespace
- * recorded it in that one's, where it stays, saying `attached` (cni-list -A with that flag) — an outside tester saw
- * `net1 detached` and nothing else. Where it looked, and what removes just that record: for a live pod this detach run
- * again with that flag (it finds the record its node no longer holds: leftBehind); for any pod the `kubectl patch` of
- * its node's ConfigMap in NS that sets its key (resolve/records.ts recordName, recordKey) to null — one per ConfigMap
- * (`cni-attach-node-NODE` where the node is not known: a gone pod's on this host). Not a cni-gc with that flag: it
- * would also record there every attachment of the node recorded in the other namespace (tryout 8: records that went
- * stale at the next ordinary detach). None may exist at all (an attach whose record write was refused, of an older
- * version): said as "if".
+ * The notes of a detach that removed attachments from their node and found no record of them in the records it reads —
+ * the ConfigMaps of its agent namespace (`ns`, --agent-namespace) —, by where their records are: an attach made with
+ * another --agent-namespace recorded it in that one's, where it stays, saying `attached` (cni-list -A with that flag) —
+ * an outside tester saw `net1 detached` and nothing else. The node's entry names that namespace (cni/attach.ts
+ * Detached.recordedIn): such keys are said with it; one naming `ns` itself had no record at all (its write refused, or
+ * removed): nothing stays, nothing is said; one naming none (an entry of an earlier version) is said with NS to fill
+ * in, "if" its attach used another. Each note says where it looked, and what removes just that record: for a live pod
+ * this detach run again with that namespace (it finds the record its node no longer holds: leftBehind); for any pod
+ * the `kubectl patch` of its node's ConfigMap in that namespace that sets its key (resolve/records.ts recordName,
+ * recordKey) to null — one per ConfigMap (`cni-attach-node-NODE` where the node is not known: a gone pod's on this
+ * host). Not a cni-gc with that flag: before entries named their namespace it recorded there every attachment of the
+ * node recorded in the other namespace (tryout 8: records that went stale at the next ordinary detach). '' when none.
  */
 async function noRecordNote(job: Job, unrecorded: Unrecorded[], ns: string, batch?: { namespace: string | undefined }): Promise<string> {
+  // by the namespace their entries name (undefined: none); those naming `ns` have no record anywhere
+  const where = new Map<string | undefined, Unrecorded[]>();
+  for (const u of unrecorded) {
+    for (const k of u.keys) {
+      if (k.recordedIn === ns) continue;
+      const group = where.get(k.recordedIn) ?? [];
+      const mine = group.find((g) => g.pod === u.pod);
+      if (mine) mine.keys.push(k);
+      else group.push({ pod: u.pod, keys: [k] });
+      where.set(k.recordedIn, group);
+    }
+  }
+  const notes: string[] = [];
+  for (const [recordedIn, group] of where) notes.push(await noRecordNoteIn(job, group, ns, recordedIn, batch));
+  return notes.join('');
+}
+
+/**
+ * One note of noRecordNote: the pods of `unrecorded`, whose records are in agent namespace `recordedIn` (their entries
+ * said so), or in an unknown one (undefined: said as NS, with "if").
+ */
+async function noRecordNoteIn(job: Job, unrecorded: Unrecorded[], ns: string, recordedIn: string | undefined, batch?: { namespace: string | undefined }): Promise<string> {
   const { recordKey, recordName } = await import('../resolve/records.js');
-  const other = { ...job.flags, agentNamespace: 'NS' };
+  const theirs = recordedIn ?? 'NS';
+  const other = { ...job.flags, agentNamespace: theirs };
   const pods = unrecorded.map((u) => u.pod);
   const one = pods.length === 1;
   const live = pods.some((p) => p.podExists);
@@ -405,15 +434,15 @@ async function noRecordNote(job: Job, unrecorded: Unrecorded[], ns: string, batc
     for (const k of u.keys) if (!keys.includes(JSON.stringify(recordKey(k.containerId, k.ifname)))) keys.push(JSON.stringify(recordKey(k.containerId, k.ifname)));
     byMap.set(map, keys);
   }
-  const patches = [...byMap].filter(([, keys]) => keys.length > 0).map(([map, keys]) => `\`${removeKeysCommandLine(other, 'NS', map, keys)}\``);
+  const patches = [...byMap].filter(([, keys]) => keys.length > 0).map(([map, keys]) => `\`${removeKeysCommandLine(other, theirs, map, keys)}\``);
   const unknownNode = byMap.has('cni-attach-node-NODE') ? ' (NODE: the node it was attached on)' : '';
   const removes = `${live && job.flags.annotate !== false ? `\`${again}\` (this detach again with that namespace) or ` : ''}${patches.join(' and ')}${unknownNode} removes ${one ? 'it' : 'them'} and nothing else`;
   const what = one ? `${job.p.ifname} of ${pods[0]!.describe}` : `${job.p.ifname} of ${pods.length} pods (${someNames(pods.map((p) => `${p.namespace}/${p.name}`))})`;
-  return (
-    `note: the cluster records nothing of ${what} in namespace ${ns} (--agent-namespace), where this detach looked for ${one ? 'its record' : 'their records'}: ` +
-    `if ${one ? 'its attach was' : 'their attaches were'} made with another --agent-namespace NS, ${one ? 'its record stays' : 'their records stay'} in NS, saying attached ` +
-    `(\`${listCommandLine({ ...other, namespace: undefined, selector: undefined }).replace(/^kubectl cni-list/, 'kubectl cni-list -A')}\` shows ${one ? 'it' : 'them'}); ${removes}\n`
-  );
+  const shows = `saying attached (\`${listAllCommandLine(other)}\` shows ${one ? 'it' : 'them'})`;
+  const whereItIs = recordedIn !== undefined
+    ? `${one ? 'its attach recorded it' : 'their attaches recorded them'} in namespace ${recordedIn} (${one ? 'its entry' : 'their entries'} on the node said so), where ${one ? 'it stays' : 'they stay'}, ${shows}`
+    : `if ${one ? 'its attach was' : 'their attaches were'} made with another --agent-namespace NS, ${one ? 'its record stays' : 'their records stay'} in NS, ${shows}`;
+  return `note: the cluster records nothing of ${what} in namespace ${ns} (--agent-namespace), where this detach looked for ${one ? 'its record' : 'their records'}: ${whereItIs}; ${removes}\n`;
 }
 
 /** Declare what the detach will read on a pod's node before its sandbox look-up, which it then rides on (exec/batch.ts). */
@@ -603,7 +632,8 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
     await summary(outcomes);
     // the pods whose detached interface had no record where this batch read them: one note
     const unrecorded = outcomes.flatMap((o) => (o.ok && o.value!.unrecorded ? [o.value!.unrecorded] : []));
-    if (unrecorded.length) deps.io.err(await noRecordNote(job, unrecorded, flags.agentNamespace ?? 'kube-system', { namespace }));
+    const unrecordedNotes = unrecorded.length ? await noRecordNote(job, unrecorded, flags.agentNamespace ?? 'kube-system', { namespace }) : '';
+    if (unrecordedNotes) deps.io.err(unrecordedNotes);
     if (!outcomes.some((o) => o.stop)) await gonePodsRecords(job, namespace);
     batchExit(outcomes, 'detach', words);
   } finally {

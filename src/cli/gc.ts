@@ -7,7 +7,7 @@ import type { Executor } from '../exec/types.js';
 import { commandInParens } from '../exec/lock.js';
 import { thisHost } from '../exec/host.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
-import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
+import type { AttachmentRecord, EntryPod, InvalidRecord, NotCopied } from '../resolve/records.js';
 import type { PodRuntime, Sandbox } from '../resolve/runtime.js';
 import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
@@ -27,6 +27,11 @@ import { groupReachNotes, heldOfRecord, judgeOnNode, reachNode, refuseUnknownNod
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   dryRun?: boolean;
   annotate?: boolean;
+  /**
+   * --record-legacy: record in --agent-namespace the unrecorded attachments whose node entry does not say which agent
+   * namespace their attach records them in (made by a version before it was kept), as every one was before.
+   */
+  recordLegacy?: boolean;
   /** --node: nodes to visit whether or not a record names them (repeatable, comma-separated). */
   node?: string[];
 }
@@ -144,6 +149,12 @@ async function settleLeft(
 interface RecordChanges {
   added: AttachmentRecord[];
   removed: AttachmentRecord[];
+  /**
+   * The attachments of live pods held without a record here that were not recorded here: their entry names another
+   * agent namespace, or none (resolve/records.ts reconcileRecords). Said in a note (notCopiedNotes), -o json
+   * records.notRecorded.
+   */
+  notCopied: NotCopied[];
   /**
    * The attachments of live pods held without a record, and the records of live pods held nowhere (written or not);
    * neither counts an unfinished attach (interrupted), which is no attachment: these adjust gc's "alive".
@@ -300,8 +311,8 @@ async function recordsPass(
   // a record is judged, freed and forgotten only by a gc that reads the cache dir it names: one of another dir is kept
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
-  const { CACHE_KIND } = await import('../cni/cache.js');
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
+  const { CACHE_KIND, recordsNamespaceOf } = await import('../cni/cache.js');
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], notCopied: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   // every record of another cache dir that gc would act on: a gone pod's, a live pod's unfinished attach (Elsewhere)
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching));
@@ -413,6 +424,7 @@ async function recordsPass(
           out.kept.push(...v.kept);
           out.records.added.push(...v.changes.added);
           out.records.removed.push(...v.changes.removed);
+          out.records.notCopied.push(...v.changes.notCopied);
           out.alive += v.changes.unrecorded - v.changes.unheld - v.interfaceGone.length;
           out.interfaceGone.push(...v.interfaceGone);
           out.mismatched.push(...v.mismatched.filter((m) => !out.mismatched.some((x) => x.key === m.key && x.node === m.node)));
@@ -440,10 +452,18 @@ async function recordsPass(
             // tester saw "2 alive" for one interface). Forgotten once its command is gone (or past its bound); kept while
             // it may run (its own settle removes it)
             const recorded = v.state === 'finished' ? all.find((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === v.held.entry.containerId) : undefined;
-            if (recorded) {
+            // likewise an attachment whose entry says its attach records it in another agent namespace: this write-ahead
+            // is an attach's that found it there (attached already), and settling it would copy that record here
+            const theirs = v.state === 'finished' ? recordsNamespaceOf(v.held.entry) : undefined;
+            const foreign = theirs !== undefined && theirs !== ns ? theirs : undefined;
+            if (recorded || foreign !== undefined) {
               const command = await records.recordedCommand(r);
               const who = attachBegun(r);
-              const same = `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`;
+              const same = recorded
+                ? `${r.ifname} is attached there and recorded by the attach of ${recorded.since} (the same sandbox): this write-ahead is another attach's of it`
+                : `${r.ifname} is attached there by an attach that records it in namespace ${foreign} (its entry on the node says so): this write-ahead is another attach's of it, whose settle would copy that record into ${ns}`;
+              // an attachment the settled record does not count here (its record is in its own namespace): alive
+              if (!recorded) out.alive++;
               if (command === 'gone' || command === 'past') {
                 out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and ${same}` });
                 if (!flags.dryRun) forget.push(r);
@@ -730,7 +750,10 @@ const HELD: State[] = ['attached', 'interrupted', 'interface gone', 'detach stop
 
 /**
  * Make `node`'s records say what its cache holds (resolve/records.ts reconcileRecords): an attachment of a live pod
- * without a record gets one; a record of a live pod whose attachment the cache holds nothing of goes (`heldNow`: asked
+ * without a record gets one in --agent-namespace when its entry says its attach records it there (or says nothing and
+ * --record-legacy was given), else it is returned not copied (notCopied, said in a note: its record is in the
+ * namespace its entry names, or, for an earlier version's entry, maybe in any); a record of a live pod whose
+ * attachment the cache holds nothing of goes (`heldNow`: asked
  * of each such record, where the cache was read before the records were listed). With --dry-run
  * nothing is written, and what would be is returned. Records are an index: one that cannot be written is a note
  * (and not counted), never a failure of gc.
@@ -749,19 +772,23 @@ async function reconcileRecords(
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
   const live = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, { uid: p.metadata?.uid }]));
+  const { recordsNamespaceOf } = await import('../cni/cache.js');
   const held = await Promise.all(classified.map(async (c) => ({
     containerId: c.entry.containerId,
     ifname: c.entry.ifName,
     ...(c.livePod && HELD.includes(c.state) ? { record: await recordOfEntry(flags, c, homeOf(c)) } : {}),
+    // the agent namespace its attach records it in, as its entry says (none: an earlier version's entry)
+    ...(recordsNamespaceOf(c.entry) ? { recordedIn: recordsNamespaceOf(c.entry)! } : {}),
   })));
-  const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live), flags.cacheDir);
+  const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live), flags.cacheDir, ns, !!flags.recordLegacy);
   // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
   // after writing its result), so each record to remove is looked for there again
   if (heldNow) want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
-  // counted against "alive" (cli gc's summary): only attachments, not the records of unfinished attaches
-  const counts = { unrecorded: want.add.filter((r) => !r.interrupted).length, unheld: want.remove.filter((r) => !r.interrupted).length };
-  if (flags.dryRun) return { added: want.add, removed: want.remove, ...counts };
-  const out: RecordChanges = { added: [], removed: [], ...counts };
+  // counted against "alive" (cli gc's summary): only attachments, not the records of unfinished attaches (those not
+  // copied here are attachments all the same, recorded in their own namespace or unknown where)
+  const counts = { unrecorded: [...want.add, ...want.notCopied.map((n) => n.record)].filter((r) => !r.interrupted).length, unheld: want.remove.filter((r) => !r.interrupted).length };
+  if (flags.dryRun) return { added: want.add, removed: want.remove, notCopied: want.notCopied, ...counts };
+  const out: RecordChanges = { added: [], removed: [], notCopied: want.notCopied, ...counts };
   for (const r of want.add) {
     try {
       await records.addRecord(api, ns, r);
@@ -995,6 +1022,42 @@ function notJudged(c: Classified): string {
   return `${c.entry.ifName} of ${describeEntry(c)} (network ${c.entry.networkName}) was not judged, and stays: ${c.reason}`;
 }
 
+/**
+ * Why gc did not record an attachment its node holds without a record in --agent-namespace (RecordChanges.notCopied),
+ * by the namespace its entry names (`recordedIn`; undefined: none); `one` false: said of several.
+ */
+function notCopiedWhy(flags: GcFlags, recordedIn: string | undefined, one = true): string {
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const attach = one ? 'its attach records it' : 'their attaches record them';
+  const entry = one ? 'its entry on the node' : 'their entries on their nodes';
+  if (recordedIn !== undefined) {
+    return `${attach} in namespace ${recordedIn} (${entry} ${one ? 'says' : 'say'} so): ${one ? 'a record' : 'records'} in ${ns} would be ${one ? 'a copy' : 'copies'}, still saying attached once a detach with --agent-namespace ${recordedIn} removed ${one ? 'the one' : 'those'} there`;
+  }
+  return `${entry} ${one ? 'does' : 'do'} not say which agent namespace ${attach} in (made by an earlier version of cni-attach): ${one ? 'a record' : 'records'} in ${ns} could copy ${one ? 'one' : 'those'} of another namespace`;
+}
+
+/**
+ * The notes for the attachments gc did not record (RecordChanges.notCopied): one per namespace their entries name (and
+ * one for those naming none), each with what they are (NAMED_AT_MOST named: output.ts someNames) and the cni-gc that
+ * reconciles them where they belong — the one of that namespace on their nodes, or, for entries naming none, this
+ * gc's with --record-legacy, for a user who knows they belong here. [] when none.
+ */
+function notCopiedNotes(flags: GcFlags, notCopied: NotCopied[]): string[] {
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const groups = new Map<string | undefined, NotCopied[]>();
+  for (const n of notCopied) groups.set(n.recordedIn, [...(groups.get(n.recordedIn) ?? []), n]);
+  return [...groups].map(([recordedIn, g]) => {
+    const one = g.length === 1;
+    const nodes = [...new Set(g.map((n) => n.record.node))].sort();
+    const what = one ? describeRecord(g[0]!.record) : `${g.length} attachments of live pods on node${nodes.length === 1 ? '' : 's'} ${nodes.join(', ')} (${someNames(g.map((n) => `${n.record.namespace}/${n.record.pod} ${n.record.ifname}`))})`;
+    const it = one ? 'it' : 'them';
+    const command = recordedIn !== undefined
+      ? `\`${gcCommandLine({ ...flags, agentNamespace: recordedIn })} --node ${nodes.join(',')}\` reconciles ${it} there`
+      : `\`${gcCommandLine(flags)} --node ${nodes.join(',')} --record-legacy\` records ${it} in ${ns}, for ${one ? 'an attachment' : 'attachments'} you know ${one ? 'was' : 'were'} attached with that namespace (or recorded nowhere)`;
+    return `not recorded in namespace ${ns} (--agent-namespace): ${what}, held there without a record in it: ${notCopiedWhy(flags, recordedIn, one)}; ${command}`;
+  });
+}
+
 /** A record in -o json/yaml. */
 function recordRow(r: AttachmentRecord): Record<string, unknown> {
   return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}) };
@@ -1021,7 +1084,8 @@ export function gcCommand(deps: Deps = defaultDeps(stdio)): Command {
   // its own options first: commander lists the option groups in the order of their first option, and kubectl's
   // --help lists a command's own flags before the global ones (as cni-attach, cni-detach, cni-check, cni-list do)
   cmd.option('--dry-run', 'say what would be freed and which records would be added or removed; change nothing');
-  cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds (attached by a version before records, or whose record could not be written); repeatable, or comma-separated", collectList);
+  cmd.option('--node <name>', "also visit this node (reached as cni-attach reaches it) though no record names it: free its gone pods' attachments and record the live ones it holds without a record (whose record could not be written, or attached by a version before records; in --agent-namespace only those whose entry names it: see --record-legacy); repeatable, or comma-separated", collectList);
+  cmd.option('--record-legacy', 'also record in --agent-namespace the attachments a node holds without a record whose entry does not say which agent namespace their attach records them in (made by an earlier version of cni-attach); without it they are left unrecorded, with a note, as their record may be in another namespace');
   cmd.option('--no-annotate', "do not remove freed entries from live pods' network-status");
   // gc's scope is every namespace already (it has no -n): -A is taken, as kubectl users type it, and changes nothing
   cmd.option('-A, --all-namespaces', 'every namespace: what cni-gc always covers (it has no -n); accepted, changes nothing');
@@ -1038,10 +1102,12 @@ Examples:
 
 Records: each pod attach is recorded in the cluster (a ConfigMap per node in --agent-namespace), so that cni-list -A
 and cni-gc see it from anywhere; gc visits only the nodes whose records name a gone pod, and those given with --node.
-An attachment without a record (made by a version before records, or whose record write failed) is seen only on its
-node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded. A record whose
-node holds nothing of it is forgotten. A record names the --cache-dir its attach used: a gc of another dir keeps
-it, and says which cni-gc frees it (offered only once its node trusts that dir).
+An attachment without a record (whose record write failed, or made by a version before records) is seen only on its
+node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded — in
+--agent-namespace only when its entry on the node says its attach records it there (one of another namespace is left
+to that namespace's gc, with a note; one whose entry names none, of an earlier version, only with --record-legacy).
+A record whose node holds nothing of it is forgotten. A record names the --cache-dir its attach used: a gc of another
+dir keeps it, and says which cni-gc frees it (offered only once its node trusts that dir).
 
 An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note: not a
 failure; a later gc looks at it again (this one too, after its waits: a command that ended meanwhile is counted as
@@ -1205,7 +1271,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     let aliveElsewhere = 0;
     // of those, the live pods' records of nodes this gc did not read: kept by the API alone, not checked (PassOutcome.unread)
     let unread: PassOutcome['unread'] = { count: 0, nodes: [] };
-    const changes = { added: [] as AttachmentRecord[], removed: [] as AttachmentRecord[] };
+    const changes = { added: [] as AttachmentRecord[], removed: [] as AttachmentRecord[], notCopied: [] as NotCopied[] };
     const unreached: { node: string; error: unknown }[] = [];
     // entries of the records that are not valid (resolve/records.ts validateRecord): left alone, each said with the
     // kubectl patch that removes it; they do not change gc's outcome (records are an index)
@@ -1249,6 +1315,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         const here = await reconcileRecords(flags, deps, api, deps.hostname(), kept, all, allPods, (c) => c.livePod?.spec?.nodeName ?? deps.hostname(), async (r) => (await cache.find(r.containerId, r.ifname)).length > 0);
         changes.added.push(...here.added, ...remote.records.added);
         changes.removed.push(...here.removed, ...remote.records.removed);
+        changes.notCopied.push(...here.notCopied, ...remote.records.notCopied);
         // this host's live attachments are counted from its cache (valid), so its records of nothing held are not alive
         aliveElsewhere -= here.unheld;
         // an unfinished attach of a live pod freed here or on its node (its intent DELed under its lock: that attach no
@@ -1344,6 +1411,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         records: {
           added: changes.added.map(recordRow),
           removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}) })),
+          // attachments held without a record here, not recorded here: their entry names another agent namespace
+          // (recordedIn), or none (null: --record-legacy records them here)
+          notRecorded: changes.notCopied.map((n) => ({ ...recordRow(n.record), recordedIn: n.recordedIn ?? null, why: notCopiedWhy(flags, n.recordedIn) })),
           // write-ahead records kept: their attach may still be running (why)
           keptAttaching: keptAttempts.map((k) => ({ ...recordRow(k.record), why: k.why })),
           settledAttaching: settledAheads.map((a) => ({ ...recordRow(a.record), ...(a.networkStatus ? { networkStatus: typeof a.networkStatus === 'object' ? { error: a.networkStatus.error } : a.networkStatus } : {}) })),
@@ -1368,6 +1438,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const w of outcome.gcWaits) deps.io.err(`note: CNI GC of network ${w.network} would wait for ${w.who} to finish, at most ${formatDuration(ctx.timeoutMs)} (--timeout): ${gcWaitWhy(w)}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in namespace ${flags.agentNamespace ?? 'kube-system'} (--agent-namespace)${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
       for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
+      for (const line of notCopiedNotes(flags, changes.notCopied)) deps.io.err(`note: ${line}\n`);
       for (const k of keptAttempts) deps.io.err(`note: kept the record of ${describeRecord(k.record)}: ${k.why}\n`);
       for (const a of settledAheads) deps.io.out(`${flags.dryRun ? 'would settle' : 'settled'} the record of ${describeRecord(a.record)}: it said attaching since ${a.ahead.since}, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive${statusSaid(a.networkStatus)}\n`);
       for (const a of settledAheads) {

@@ -211,6 +211,11 @@ export function listCommandLine(flags: ReachFlags & { namespace?: string; select
   return ['kubectl', 'cni-list', ...(flags.namespace !== undefined ? ['-n', flags.namespace] : []), ...(flags.selector !== undefined ? ['-l', flags.selector] : []), ...reachArgs(flags, true)].map(shellQuote).join(' ');
 }
 
+/** The `kubectl cni-list -A` that lists every namespace's rows, with the flags that reach what `flags` reach. */
+export function listAllCommandLine(flags: ReachFlags): string {
+  return ['kubectl', 'cni-list', '-A', ...reachArgs(flags, true)].map(shellQuote).join(' ');
+}
+
 export function gcCommandLine(flags: ReachFlags): string {
   return ['kubectl', 'cni-gc', ...reachArgs(flags, true)].map(shellQuote).join(' ');
 }

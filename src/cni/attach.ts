@@ -9,7 +9,7 @@ import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
-import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
+import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, recordsNamespaceOf, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
 import { convertResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
@@ -36,10 +36,16 @@ export interface AttachRequest {
   /**
    * A port awaited once the checks passed and before the intent is recorded and the first plugin ADD runs (never when
    * the attach is refused, or when reattachSame finds it there): the CLI's write-ahead record in the cluster, which it
-   * started when the attach started, so that it runs alongside the node's look-up and costs no wait of its own. A
-   * rejection stops the attach before anything was changed; so does a signal that came during the wait.
+   * started when the attach started, so that it runs alongside the node's look-up and costs no wait of its own, and a
+   * batch's last look at its watch (a pod gone since its turn began: cli/attach.ts). A rejection stops the attach
+   * before anything was changed, its locks released (its error as thrown); so does a signal that came during the wait.
    */
   beforeFirstAdd?: () => Promise<void>;
+  /**
+   * The agent namespace whose ConfigMaps the CLI records this pod attachment in (--agent-namespace): kept in its intent
+   * and result on the node (cache.ts CacheEntry.cniAttachRecordsNamespace). Absent: no record is made (a bare namespace).
+   */
+  recordsNamespace?: string;
 }
 
 export interface Attached {
@@ -48,6 +54,11 @@ export interface Attached {
   cacheFile: string;
   /** True when nothing ran because this very attachment was already there (reattachSame). */
   already: boolean;
+  /**
+   * For an attachment already there: the agent namespace its entry says its attach recorded it in (cache.ts
+   * recordsNamespaceOf), undefined when it says none (an entry of an earlier version, or of no pod attach).
+   */
+  recordedIn?: string;
 }
 
 /**
@@ -713,7 +724,8 @@ async function beforeAdd(ctx: ChainContext, cache: ResultCache, req: AttachReque
   }
   const same = existing.find((f) => !f.intentOnly && !f.unreadable && !f.deleting && f.entry.networkName === list.name && configText(f.entry) === list.bytes && f.entry.result);
   if (req.reattachSame && same && existing.length === 1) {
-    return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true };
+    const recordedIn = recordsNamespaceOf(same.entry);
+    return { result: same.entry.result!, list, cacheFile: resultPath(cache.dir, keyOf(same.entry)), already: true, ...(recordedIn ? { recordedIn } : {}) };
   }
   if (existing.length > 0) throw taken(rt, req.describe, existing[0]!, req.ways ?? NO_WAYS, cache);
   if (await req.interfaceExists()) {
@@ -824,7 +836,7 @@ async function lockNetworkInSandbox(ctx: ChainContext, cache: ResultCache, req: 
 async function attachLocked(ctx: ChainContext, cache: ResultCache, req: AttachRequest, resolved: ResolvedList, lock: Lock, netLock: Lock | undefined): Promise<Attached> {
   const { list, rt } = req;
   const key = { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
-  const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs };
+  const runtime = { netns: rt.netns, cniArgs: rt.cniArgs, capabilityArgs: rt.capabilityArgs, ...(req.recordsNamespace ? { recordsNamespace: req.recordsNamespace } : {}) };
   {
     const already = await refusing(async () => {
       const found = await beforeAdd(ctx, cache, req, resolved, true);
@@ -974,6 +986,11 @@ export interface Detached {
   forced?: { delError?: string; mayRemain: string };
   /** The record's file, relative to the cache dir. */
   file?: string;
+  /**
+   * The agent namespace the entry said its attach recorded it in (cache.ts recordsNamespaceOf), undefined when it said
+   * none: where the cluster's record of what was detached is (cli/detach.ts noRecordNote).
+   */
+  recordedIn?: string;
   /**
    * Set when its DEL ran and succeeded while the same network is recorded in the same sandbox under other ifnames
    * (`ifnames`, sorted) and plugins of its chain (`plugins`: KEYED_BY_NETWORK_AND_CONTAINER) name their node state by
@@ -1305,6 +1322,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
       network: entry.networkName || '(unreadable record)',
       containerId: rt.containerId,
       fromIntent: intentOnly,
+      ...(!f.unreadable && recordsNamespaceOf(entry) ? { recordedIn: recordsNamespaceOf(entry)! } : {}),
       ...(f.via ? { via: f.via } : {}),
       ...(req.force && f.file ? { file: f.file } : {}),
       ...(req.force ? { forced: { ...(delError ? { delError } : {}), mayRemain: delError ? forcedRemains(req.ifname, req.describe, entry.networkName, list, dels, (req.ways ?? NO_WAYS).detach) : mayRemain(req.ifname, req.describe) } } : {}),

@@ -24,6 +24,23 @@ export interface CacheEntry {
   cniArgs?: [string, string][];
   capabilityArgs?: JsonObject;
   result?: JsonObject;
+  /**
+   * This tool's own field, beside libcni's (its cachedInfo, as any reader of the cache in Go's encoding/json, ignores a
+   * field it does not know): the agent namespace (--agent-namespace) whose ConfigMaps the pod attach that made this
+   * entry records it in (resolve/records.ts) — so that a cni-gc of another namespace does not copy its record there
+   * (reconcileRecords), and a cni-detach of another namespace says where it stays. Absent: an attach without a cluster
+   * (a bare namespace), or an entry of a version before it was kept (recordsNamespaceOf: unknown).
+   */
+  cniAttachRecordsNamespace?: string;
+}
+
+/**
+ * The agent namespace an entry says its attach records it in (CacheEntry.cniAttachRecordsNamespace), or undefined when
+ * it says none (a version before it was kept): a value that is not a non-empty string counts as none.
+ */
+export function recordsNamespaceOf(e: Pick<CacheEntry, 'cniAttachRecordsNamespace'>): string | undefined {
+  const ns: unknown = e.cniAttachRecordsNamespace;
+  return typeof ns === 'string' && ns !== '' ? ns : undefined;
 }
 
 export interface AttachmentKey {
@@ -83,10 +100,14 @@ export function networkLockPath(cacheDir: string, network: string, containerId: 
   return `${cacheDir}/cni-attach/locks/net:${network}:${containerId}.lock`;
 }
 
+/**
+ * The cache entry of an attachment (its intent without `result`): libcni's fields, and this tool's records namespace
+ * when `rt.recordsNamespace` is given (CacheEntry.cniAttachRecordsNamespace).
+ */
 export function makeEntry(
   k: AttachmentKey,
   configBytes: string,
-  rt: { netns?: string; cniArgs?: [string, string][]; capabilityArgs?: JsonObject },
+  rt: { netns?: string; cniArgs?: [string, string][]; capabilityArgs?: JsonObject; recordsNamespace?: string },
   result?: JsonObject,
 ): CacheEntry {
   const e: CacheEntry = {
@@ -100,6 +121,7 @@ export function makeEntry(
   if (rt.cniArgs && rt.cniArgs.length > 0) e.cniArgs = rt.cniArgs;
   if (rt.capabilityArgs && Object.keys(rt.capabilityArgs).length > 0) e.capabilityArgs = rt.capabilityArgs;
   if (result) e.result = result;
+  if (rt.recordsNamespace) e.cniAttachRecordsNamespace = rt.recordsNamespace;
   return e;
 }
 

@@ -705,11 +705,28 @@ export interface HeldAttachment {
   ifname: string;
   /** Set when its pod is alive (same uid): the record it should have (attachmentRecord). */
   record?: AttachmentRecord;
+  /**
+   * The agent namespace its entry says its attach records it in (cni/cache.ts recordsNamespaceOf); undefined when the
+   * entry says none (made by a version before it was kept: which namespace holds its record, if any, is not known).
+   */
+  recordedIn?: string;
+}
+
+/** An attachment reconcileRecords does not record in the namespace it reconciles, and where its attach records it. */
+export interface NotCopied {
+  record: AttachmentRecord;
+  /** The agent namespace its entry names (another than the one reconciled); undefined: its entry names none. */
+  recordedIn?: string;
 }
 
 /**
- * How the records of `node` differ from what its cache holds (cni-gc; the cache is the truth, a record only its
- * index): `add`, the records of the attachments of live pods it holds that no record (of any node) names; `remove`,
+ * How the records of `node` in agent namespace `namespace` differ from what its cache holds (cni-gc; the cache is the
+ * truth, a record only its index): `add`, the records of the attachments of live pods it holds that no record (of any
+ * node) names and whose attach records them in `namespace` — its entry names it (HeldAttachment.recordedIn), or names
+ * none and `legacy` is set (cni-gc --record-legacy: the user's word that such entries belong here); `notCopied`, the
+ * others among them: an entry that names another namespace has its record there (one here would be a copy, which a
+ * detach with that namespace leaves behind saying attached), and one that names none may too (conservative: never
+ * recorded in a namespace it may not have been made in unless asked); `remove`,
  * the records of that node whose attachment it holds nothing of (no result, no intent) and whose pod is alive
  * (`podGone`: the records of gone pods are freed on their node by gc's records pass, which forgets them there). Keys
  * compared as recordKey (container id and ifname). A write-ahead record (attaching) of a live pod is neither removed
@@ -725,19 +742,23 @@ export function reconcileRecords(
   recorded: AttachmentRecord[],
   podGone: (r: AttachmentRecord) => boolean,
   dir: string,
-): { add: AttachmentRecord[]; remove: AttachmentRecord[] } {
+  namespace: string,
+  legacy = false,
+): { add: AttachmentRecord[]; remove: AttachmentRecord[]; notCopied: NotCopied[] } {
   const mine = recorded.filter((r) => r.node === node);
   // recorded anywhere: a record under another name of this node (its pod's spec.nodeName) is its record
   const recordedKeys = new Set(recorded.map((r) => recordKey(r.containerId, r.ifname)));
   const heldKeys = new Set(held.map((h) => recordKey(h.containerId, h.ifname)));
   const attaching = new Set(recorded.filter((r) => r.attaching).map((r) => `${r.uid}\0${r.ifname}`));
   const add: AttachmentRecord[] = [];
+  const notCopied: NotCopied[] = [];
   for (const h of held) {
     const k = recordKey(h.containerId, h.ifname);
     if (!h.record || recordedKeys.has(k) || attaching.has(`${h.record.uid}\0${h.ifname}`)) continue;
     recordedKeys.add(k); // one record per key (two networks on one ifname: the first)
-    add.push(h.record);
+    if (h.recordedIn === namespace || (h.recordedIn === undefined && legacy)) add.push(h.record);
+    else notCopied.push({ record: h.record, ...(h.recordedIn !== undefined ? { recordedIn: h.recordedIn } : {}) });
   }
   const remove = mine.filter((r) => !r.attaching && recordedIn(r, dir) && !podGone(r) && !heldKeys.has(recordKey(r.containerId, r.ifname)));
-  return { add, remove };
+  return { add, remove, notCopied };
 }

@@ -278,7 +278,7 @@ describe('cni-list and cni-gc', () => {
 });
 
 describe('cni-gc and the cluster\'s records of this host', () => {
-  it('records an attachment of a live pod that has none (made before records), forgets a record of nothing; --dry-run changes nothing', async () => {
+  it('records an attachment of a live pod that has none (as a refused record write leaves it), forgets a record of nothing; --dry-run changes nothing', async () => {
     const w = await world();
     const p1 = await pod('web-1');
     expectOk(await runCli('attach', w.args('web-1', '--ifname', 'eth1', '--conf', w.conf)));
@@ -287,7 +287,8 @@ describe('cni-gc and the cluster\'s records of this host', () => {
     const cm = api.getConfigMap('kube-system', name)!;
     const [[key, value]] = Object.entries(cm.data!) as [[string, string]];
     const made = JSON.parse(value) as Record<string, unknown>;
-    // as a version before records left it: no record; and a record of an attachment this host's cache does not hold
+    // no record (as a refused record write leaves it; its entry names kube-system, where gc records it); and a record
+    // of an attachment this host's cache does not hold
     const ghost = { ...made, ifname: 'eth7', containerId: `${p1.sandboxId}` };
     const ghostKey = `${p1.sandboxId}.${Buffer.from('eth7').toString('hex')}`;
     api.deleteConfigMap('kube-system', name);

@@ -40,8 +40,8 @@ afterEach(async () => {
   if (cd) await stopContainerd(cd);
   cd = undefined;
   api.clearRequests();
-  for (const ns of ['shop', 'kube-system']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
-  for (const c of api.listConfigMaps('kube-system')) api.deleteConfigMap('kube-system', c.metadata.name);
+  for (const ns of ['shop', 'kube-system', 'other']) for (const p of api.listPods(ns)) api.deletePod(ns, p.metadata.name);
+  for (const ns of ['kube-system', 'other']) for (const c of api.listConfigMaps(ns)) api.deleteConfigMap(ns, c.metadata.name);
 });
 afterAll(async () => {
   await api?.stop();
@@ -1584,10 +1584,12 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
-  it('an attachment with no record (made before records) is invisible from the laptop until cni-gc --node picks it up; cni-gc then frees it once its pod is gone', async () => {
+  it('an attachment with no record (its record deleted by hand) is invisible from the laptop until cni-gc --node picks it up; cni-gc then frees it once its pod is gone', async () => {
     const w = await world();
     for (const pod of ['web-1', 'web-2']) expectOk(await runCli('attach', [pod, '--ifname', 'net1', '--conf', w.file, ...w.common]));
-    // web-1 was attached before records existed (its record is deleted by hand); node-b records one attachment too many
+    // web-1's record is deleted by hand (as a refused record write leaves none; its node's entry names kube-system, so
+    // gc records it there: an entry of a version before that, naming none, takes --record-legacy); node-b records one
+    // attachment too many
     expect(api.deleteConfigMap('kube-system', 'cni-attach-node-node-a')).toBe(true);
     const b = api.getConfigMap('kube-system', 'cni-attach-node-node-b')!;
     const [realKey, realValue] = Object.entries(b.data!)[0]!;
@@ -1655,6 +1657,38 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
 
     expectOk(await runCli('detach', ['web-2', '--ifname', 'net1', ...w.common]));
     expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('cni-gc --node with another --agent-namespace does not copy into it an attachment recorded in kube-system (issue 12: the copy said attached after the next detach); a detach with that namespace names where the record is, and the detach it names removes it', async () => {
+    const w = await world();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, ...w.common]));
+    const records = (ns: string) => api.listConfigMaps(ns).flatMap((c) => Object.values(c.data ?? {}).map((v) => { const r = JSON.parse(v) as { node: string; pod: string; ifname: string }; return `${r.node}/${r.pod}/${r.ifname}`; })).sort();
+    expect(records('kube-system')).toEqual(['node-a/web-1/net1']);
+    // the node's entry names the namespace its attach records it in
+    const [entry] = await nodeResults(w.ws.dir, 'node-a');
+    expect(JSON.parse(await readFile(`${nodeCacheDir(w.ws.dir, 'node-a')}/results/${entry!}`, 'utf8'))).toMatchObject({ kind: 'cniCacheV1', ifName: 'net1', cniAttachRecordsNamespace: 'kube-system' });
+
+    api.clearRequests();
+    const g = await runCli('gc', ['--node', 'node-a', '--agent-namespace', 'other', ...w.gcArgs]);
+    expectOk(g);
+    expect(g.stdout).toBe('gc: freed 0 stale attachments, 1 alive');
+    expect(g.stderr).toMatch(/^note: not recorded in namespace other \(--agent-namespace\): net1 of pod shop\/web-1 \(network \S+\) on node node-a, held there without a record in it: its attach records it in namespace kube-system \(its entry on the node says so\): a record in other would be a copy, still saying attached once a detach with --agent-namespace kube-system removed the one there; `kubectl cni-gc .*--node node-a` reconciles it there$/m);
+    expect(records('other')).toEqual([]);
+    expect(api.requests.filter((q) => q.path.includes('/namespaces/other/configmaps') && q.method !== 'GET')).toEqual([]);
+    expect(api.listPods('other')).toEqual([]);
+
+    // a detach with that namespace: the attachment goes, and its note names kube-system, where the record stays
+    const d = await runCli('detach', ['web-1', '--ifname', 'net1', '--agent-namespace', 'other', ...w.common]);
+    expectOk(d);
+    expect(d.stderr).toMatch(/^note: the cluster records nothing of net1 of pod shop\/web-1 in namespace other \(--agent-namespace\), where this detach looked for its record: its attach recorded it in namespace kube-system \(its entry on the node said so\), where it stays, saying attached/m);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(records('kube-system')).toEqual(['node-a/web-1/net1']);
+    const again = /`(kubectl cni-detach web-1 -n shop --ifname net1 [^`]*)` \(this detach again with that namespace\)/.exec(d.stderr);
+    expect(again, d.stderr).not.toBeNull();
+    expect(again![1]).not.toMatch(/--agent-namespace/);
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect([...records('kube-system'), ...records('other')]).toEqual([]);
     expect(api.listPods('kube-system')).toEqual([]);
   });
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
 import { ApiStatusError, NotFoundError } from '../../src/errors.js';
+import { makePod } from '../fakes/kube.js';
 import { manyPods } from '../fakes/world.js';
 
 const batch = ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'];
@@ -189,6 +190,78 @@ describe('a pod put into Terminating (graceful delete) during its own ADD (tryou
     // a pod not being deleted: exit 0 as before
     const v = manyPods(1);
     expect(await v.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+  });
+});
+
+describe('--no-annotate: no network-status PATCH to answer whether the pod went during the ADD (issue 12: exit 0, plainly attached)', () => {
+  /** manyPods(n) whose web-2 ADD first does `change` (its pod put into Terminating, or deleted at once). */
+  function changedDuringAdd(n: number, change: (w: ReturnType<typeof manyPods>) => void) {
+    const w = manyPods(n);
+    const ok = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.addPlugin('/opt/cni/bin/bridge', (c) => {
+      if (c.command === 'ADD' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;')) change(w);
+      return ok(c);
+    });
+    const reads: string[] = [];
+    const get = w.kube.getPod.bind(w.kube);
+    w.kube.getPod = async (ns, name) => (reads.push(name), get(ns, name));
+    return { w, reads };
+  }
+  const one = ['web-2', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--no-annotate'];
+
+  it('one pod put into Terminating: one read of the pod after the ADD says so — the result printed, the same error as with the PATCH, exit 3; its record attached, for cni-gc', async () => {
+    const { w, reads } = changedDuringAdd(2, (w) => w.kube.terminatePod('shop', 'web-2', new Date(Date.now() - 1000), 3));
+    expect(await w.cli(attachCommand, one), w.stderr()).toBe(3);
+    expect(w.stdout()).toMatch(/^eth1 attached to pod shop\/web-2 /);
+    expect(w.stderr()).toMatch(/^error: eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(being deleted \(since \S+Z, [0-9]s ago, grace period 3s\): its network goes with it\); `kubectl cni-gc` frees what stays of the attachment on node \S+ \(its interface, its IPAM lease\) once the pod is gone$/m);
+    expect(reads).toEqual(['web-2', 'web-2']);
+    expect(w.kube.patches).toEqual([]);
+    expect(w.kube.events).toEqual([]);
+    const { listRecords } = await import('../../src/resolve/records.js');
+    const rec = (await listRecords(w.kube, 'kube-system')).find((r) => r.pod === 'web-2');
+    expect(rec).toMatchObject({ ifname: 'eth1', noAnnotate: true });
+    expect(rec?.attaching).toBeUndefined();
+  });
+
+  it('one pod deleted at once (the read answers 404), or replaced by a pod of its name: deleted during the attach, exit 3; a pod that stays: exit 0, one read more', async () => {
+    const { w } = changedDuringAdd(2, (w) => w.kube.removePod('shop', 'web-2'));
+    expect(await w.cli(attachCommand, one), w.stderr()).toBe(3);
+    expect(w.stderr()).toMatch(/^error: eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(deleted during the attach: its network went with it\); `kubectl cni-gc` frees what stays/m);
+
+    const { w: r } = changedDuringAdd(2, (w) => {
+      w.kube.removePod('shop', 'web-2');
+      w.kube.add(makePod({ name: 'web-2', namespace: 'shop', uid: 'uid-again', labels: { app: 'web' } }));
+    });
+    expect(await r.cli(attachCommand, one), r.stderr()).toBe(3);
+    expect(r.stderr()).toMatch(/was deleted meanwhile \(deleted during the attach: its network went with it\)/);
+
+    const { w: v, reads } = changedDuringAdd(2, () => undefined);
+    expect(await v.cli(attachCommand, one), v.stderr()).toBe(0);
+    expect(v.stderr()).toBe('');
+    expect(reads).toEqual(['web-2', 'web-2']);
+    // a read that fails tells nothing: attached, exit 0, as before
+    const { w: u } = changedDuringAdd(2, () => undefined);
+    const get = u.kube.getPod.bind(u.kube);
+    let n = 0;
+    u.kube.getPod = async (ns, name) => {
+      if (++n === 2) throw new ApiStatusError('getting pod shop/web-2: the API server answered 500', 500, 'InternalError', 'boom');
+      return get(ns, name);
+    };
+    expect(await u.cli(attachCommand, one), u.stderr()).toBe(0);
+  });
+
+  it('-l whose watch is refused (403): each pod read after its ADD, as one pod is — counted apart likewise, exit 3; with the watch, no read (the watch tells)', async () => {
+    const { w, reads } = changedDuringAdd(3, (w) => w.kube.terminatePod('shop', 'web-2', new Date(Date.now() - 1000), 3));
+    w.kube.refuseWatch = new ApiStatusError('watching pods: the API server answered 403: Forbidden', 403, 'Forbidden', 'Forbidden');
+    expect(await w.cli(attachCommand, [...batch, '--parallel', '1', '--no-annotate']), w.stderr()).toBe(3);
+    expect(w.stderr()).toMatch(/^\[2\/3\] shop\/web-2: attached but its pod was deleted meanwhile: eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(being deleted \(since .*\): its network goes with it\)/m);
+    expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 attached but its pod was deleted meanwhile (shop/web-2): `kubectl cni-gc` frees what stays\n');
+    expect(reads).toEqual(['web-1', 'web-2', 'web-3']);
+
+    const { w: v, reads: none } = changedDuringAdd(3, (w) => w.kube.terminatePod('shop', 'web-2', new Date(Date.now() - 1000), 3));
+    expect(await v.cli(attachCommand, [...batch, '--parallel', '1', '--no-annotate']), v.stderr()).toBe(3);
+    expect(v.stderr()).toMatch(/^\[2\/3\] shop\/web-2: attached but its pod was deleted meanwhile: eth1 is attached, but pod shop\/web-2 was deleted meanwhile \(being deleted \(since .*\): its network goes with it\)/m);
+    expect(none).toEqual([]);
   });
 });
 

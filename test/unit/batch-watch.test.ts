@@ -196,3 +196,56 @@ describe('cni-detach -l and cni-check keep as they are', () => {
     expect(await w.cli(checkCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(2);
   });
 });
+
+describe('a -l attach whose pod goes after its turn began, right before its ADD (issue 12: the watch was read at the turn\'s start and after the ADD only)', () => {
+  /**
+   * manyPods(3), whose web-2 is changed (`change`) while its write-ahead record is being written — after its turn's
+   * start (its look-up, its lock and checks on the node), the last step before its intent and ADD.
+   */
+  function goneBeforeAdd(change: (w: ReturnType<typeof manyPods>) => void) {
+    const w = manyPods(3);
+    let once = false;
+    const when = (data: Record<string, string | null>) => {
+      if (once || !Object.entries(data).some(([k, v]) => k.startsWith('attaching.uid-2.') && v !== null)) return;
+      once = true;
+      change(w);
+    };
+    const [patch, create] = [w.kube.patchConfigMapData.bind(w.kube), w.kube.createConfigMap.bind(w.kube)];
+    w.kube.patchConfigMapData = async (ns, name, data) => (when(data), patch(ns, name, data));
+    w.kube.createConfigMap = async (cm) => (when(cm.data), create(cm));
+    return w;
+  }
+
+  /** Nothing of web-2 left: no ADD or intent, no lock, no record (its write-ahead removed), no event, no network-status. */
+  function nothingLeft(w: ReturnType<typeof manyPods>) {
+    expect(w.exec.calls.filter((c) => c.command === 'ADD' && c.env.CNI_ARGS?.includes('K8S_POD_NAME=web-2;'))).toEqual([]);
+    expect([...w.exec.files.keys()].filter((f) => f.includes('a'.repeat(63) + '2'))).toEqual([]);
+    expect(JSON.stringify([...w.kube.configMaps.values()])).not.toContain('web-2');
+    expect(w.kube.events.filter((e) => e.pod === 'web-2')).toEqual([]);
+    expect(w.kube.patches.filter((p) => p.name === 'web-2')).toEqual([]);
+  }
+
+  it('deleted: skipped as at its turn\'s start (its line, the summary, exit 0), its lock and write-ahead record released, no ADD; the others attached', async () => {
+    const w = goneBeforeAdd((w) => w.kube.removePod('shop', 'web-2'));
+    expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^\[2\/3\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it$/m);
+    expect(w.stderr()).not.toMatch(/meanwhile|failed|note:/);
+    expect(w.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
+    nothingLeft(w);
+    expect(w.exec.calls.filter((c) => c.command === 'ADD')).toHaveLength(2);
+  });
+
+  it('put into Terminating, or relabelled out of the selection, likewise; -o json gives it state "skipped", exit code 0', async () => {
+    const t = goneBeforeAdd((w) => w.kube.terminatePod('shop', 'web-2'));
+    expect(await t.cli(attachCommand, [...batch, '-o', 'json']), t.stderr()).toBe(0);
+    expect((JSON.parse(t.stdout()) as Record<string, unknown>[]).filter((r) => !r.ok)).toEqual([
+      { pod: 'shop/web-2', ok: false, state: 'skipped', skipped: expect.stringMatching(/^being deleted \(since .*\): its network goes with it$/), exitCode: 0 },
+    ]);
+    nothingLeft(t);
+
+    const r = goneBeforeAdd((w) => w.kube.relabelPod('shop', 'web-2', { app: 'other' }));
+    expect(await r.cli(attachCommand, batch), r.stderr()).toBe(0);
+    expect(r.stdout()).toBe('eth1 attached to 2 of 3 pods; 1 skipped, relabelled out of the selection (shop/web-2)\n');
+    nothingLeft(r);
+  });
+});

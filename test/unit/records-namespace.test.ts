@@ -2,10 +2,12 @@
  * Records live in the ConfigMaps of the agent namespace (--agent-namespace, default kube-system): a detach with
  * another one than its attach's found and removed the attachment on the node, found no record of it where it looked,
  * and said only `net1 detached …` while the attach's record stayed, saying attached (an outside tester's finding). It
- * now says so in one note — where it looked, that a record made with another --agent-namespace stays there, and what
- * removes it — and the commands it names do. What it names removes that one record and nothing else: not a cni-gc with
- * that flag, which recorded there every other attachment of the node (recorded in the first namespace), records that
- * went stale at their next ordinary detach (tryout 8).
+ * now says so in one note — where it looked, the namespace the record stays in (the node's entry names it; NS to fill
+ * in for an earlier version's entry), and what removes it — and the commands it names do. What it names removes that
+ * one record and nothing else: not a cni-gc with that flag, which recorded there every other attachment of the node
+ * (recorded in the first namespace), records that went stale at their next ordinary detach (tryout 8; issue 12: gc no
+ * longer copies them, unit test records). An attach that finds its attachment there, made with another namespace,
+ * does not copy its record either.
  */
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
@@ -20,11 +22,21 @@ const detach = (ifname: string, ...more: string[]) => ['web-1', '-n', 'shop', '-
 const lines = (s: string) => s.split('\n').filter(Boolean);
 const KEY = (ifname: string) => `${'f'.repeat(64)}.${Buffer.from(ifname).toString('hex')}`;
 
-/** Apply a `kubectl patch configmap NAME -n NS --type merge -p '{"data":…}'` a note printed, NS filled in, as kubectl would. */
+/** Apply a `kubectl patch configmap NAME -n NS --type merge -p '{"data":…}'` a note printed, as kubectl would: in `ns` (the note's NS filled in, or the namespace it names). */
 async function kubectlPatch(w: ReturnType<typeof world>, note: string, ns: string): Promise<void> {
-  const m = /`kubectl patch configmap (\S+) -n NS --type merge -p '([^']+)'`/.exec(note);
+  const m = /`kubectl patch configmap (\S+) -n (\S+) --type merge -p '([^']+)'`/.exec(note);
   expect(m, note).not.toBeNull();
-  await w.kube.patchConfigMapData(ns, m![1]!, JSON.parse(m![2]!).data);
+  if (m![2] !== 'NS') expect(m![2]).toBe(ns);
+  await w.kube.patchConfigMapData(ns, m![1]!, JSON.parse(m![3]!).data);
+}
+
+/** Strip the agent namespace from every cache entry of `w`'s node, as a version before it was kept wrote them. */
+function asEarlierVersion(w: ReturnType<typeof world>): void {
+  for (const [f, text] of w.exec.files) {
+    if (!f.includes('/results/') && !f.includes('/intents/')) continue;
+    const { cniAttachRecordsNamespace: _ns, ...rest } = JSON.parse(text) as Record<string, unknown>;
+    w.exec.files.set(f, JSON.stringify(rest));
+  }
 }
 
 describe('a detach with another --agent-namespace than its attach', () => {
@@ -35,11 +47,13 @@ describe('a detach with another --agent-namespace than its attach', () => {
       expect(await w.cli(attachCommand, attach('net1', ...flag(attachNs)))).toBe(0);
       expect(await w.cli(detachCommand, detach('net1', ...flag(detachNs)))).toBe(0);
       expect(w.stdout()).toBe('net1 detached from pod shop/web-1 (network net)\n');
+      // its entry on the node names the namespace its attach recorded it in: said as that (before: "if … NS", to fill in)
+      const theirs = attachNs ?? 'kube-system';
       expect(lines(w.stderr())).toEqual([
         `note: the cluster records nothing of net1 of pod shop/web-1 in namespace ${detachNs ?? 'kube-system'} (--agent-namespace), where this detach looked for its record: ` +
-          'if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); ' +
-          '`kubectl cni-detach web-1 -n shop --ifname net1 --agent-namespace NS` (this detach again with that namespace) or ' +
-          `\`kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '{"data":{"${KEY('net1')}":null}}'\` removes it and nothing else`,
+          `its attach recorded it in namespace ${theirs} (its entry on the node said so), where it stays, saying attached (\`kubectl cni-list -A${flag(attachNs).map((x) => ` ${x}`).join('')}\` shows it); ` +
+          `\`kubectl cni-detach web-1 -n shop --ifname net1${flag(attachNs).map((x) => ` ${x}`).join('')}\` (this detach again with that namespace) or ` +
+          `\`kubectl patch configmap cni-attach-node-node-1 -n ${theirs} --type merge -p '{"data":{"${KEY('net1')}":null}}'\` removes it and nothing else`,
       ]);
       // the record stays where the attach wrote it
       expect((await listRecords(w.kube, attachNs ?? 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
@@ -53,7 +67,7 @@ describe('a detach with another --agent-namespace than its attach', () => {
       expect(await w.cli(attachCommand, attach('net3', ...flag(detachNs)))).toBe(0);
       expect(await w.cli(detachCommand, detach('net2', '--no-annotate', ...flag(detachNs)))).toBe(0);
       const note = w.stderr();
-      expect(note).toMatch(/; `kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '\{"data":\{"f+\.6e657432":null\}\}'` removes it and nothing else\n$/);
+      expect(note).toMatch(new RegExp(`; \`kubectl patch configmap cni-attach-node-node-1 -n ${attachNs ?? 'kube-system'} --type merge -p '\\{"data":\\{"f+\\.6e657432":null\\}\\}'\` removes it and nothing else\n$`));
       expect(note).not.toMatch(/cni-detach|cni-gc/);
       await kubectlPatch(w, note, attachNs ?? 'kube-system');
       expect(await listRecords(w.kube, attachNs ?? 'kube-system')).toEqual([]);
@@ -68,8 +82,8 @@ describe('a detach with another --agent-namespace than its attach', () => {
     w.runtime.sandboxes.clear();
     expect(await w.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
     expect(lines(w.stderr()).at(-1)).toBe(
-      'note: the cluster records nothing of net1 of pod shop/web-1 in namespace other (--agent-namespace), where this detach looked for its record: if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); ' +
-        `\`kubectl patch configmap cni-attach-node-NODE -n NS --type merge -p '{"data":{"${KEY('net1')}":null}}'\` (NODE: the node it was attached on) removes it and nothing else`,
+      'note: the cluster records nothing of net1 of pod shop/web-1 in namespace other (--agent-namespace), where this detach looked for its record: its attach recorded it in namespace kube-system (its entry on the node said so), where it stays, saying attached (`kubectl cni-list -A` shows it); ' +
+        `\`kubectl patch configmap cni-attach-node-NODE -n kube-system --type merge -p '{"data":{"${KEY('net1')}":null}}'\` (NODE: the node it was attached on) removes it and nothing else`,
     );
     await kubectlPatch(w, w.stderr().replace('cni-attach-node-NODE', 'cni-attach-node-node-1'), 'kube-system');
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
@@ -115,11 +129,49 @@ describe('a detach with another --agent-namespace than its attach', () => {
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--agent-namespace', 'x'])).toBe(0);
     const notes = lines(w.stderr()).filter((l) => l.startsWith('note:'));
     expect(notes).toEqual([
-      'note: the cluster records nothing of eth1 of 3 pods (shop/web-1, shop/web-2, shop/web-3) in namespace x (--agent-namespace), where this detach looked for their records: if their attaches were made with another --agent-namespace NS, their records stay in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows them); `kubectl cni-detach -l app=web -n shop --ifname eth1 --agent-namespace NS` (this detach again with that namespace) or ' +
-        `\`kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '{"data":{${['1', '2', '3'].map((n) => `"${'a'.repeat(63)}${n}.${Buffer.from('eth1').toString('hex')}":null`).join(',')}}}'\` removes them and nothing else`,
+      'note: the cluster records nothing of eth1 of 3 pods (shop/web-1, shop/web-2, shop/web-3) in namespace x (--agent-namespace), where this detach looked for their records: their attaches recorded them in namespace kube-system (their entries on the node said so), where they stay, saying attached (`kubectl cni-list -A` shows them); `kubectl cni-detach -l app=web -n shop --ifname eth1` (this detach again with that namespace) or ' +
+        `\`kubectl patch configmap cni-attach-node-node-1 -n kube-system --type merge -p '{"data":{${['1', '2', '3'].map((n) => `"${'a'.repeat(63)}${n}.${Buffer.from('eth1').toString('hex')}":null`).join(',')}}}'\` removes them and nothing else`,
     ]);
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(3);
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1'])).toBe(0);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+  });
+
+  it('an entry of an earlier version names no namespace: the note says NS, to fill in, with "if" (its attach may have used another, or none recorded it)', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    asEarlierVersion(w);
+    expect(await w.cli(detachCommand, detach('net1', '--agent-namespace', 'other'))).toBe(0);
+    expect(lines(w.stderr())).toEqual([
+      'note: the cluster records nothing of net1 of pod shop/web-1 in namespace other (--agent-namespace), where this detach looked for its record: ' +
+        'if its attach was made with another --agent-namespace NS, its record stays in NS, saying attached (`kubectl cni-list -A --agent-namespace NS` shows it); ' +
+        '`kubectl cni-detach web-1 -n shop --ifname net1 --agent-namespace NS` (this detach again with that namespace) or ' +
+        `\`kubectl patch configmap cni-attach-node-node-1 -n NS --type merge -p '{"data":{"${KEY('net1')}":null}}'\` removes it and nothing else`,
+    ]);
+  });
+
+  it('an entry naming the namespace the detach read, whose record is not there (its write refused, or removed by hand): nothing stays anywhere, so no note', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    w.kube.configMaps.clear();
+    expect(await w.cli(detachCommand, detach('net1'))).toBe(0);
+    expect(w.stdout()).toBe('net1 detached from pod shop/web-1 (network net)\n');
+    expect(w.stderr()).toBe('');
+  });
+
+  it('an attach that finds the same attachment there, made by an attach of another --agent-namespace (its entry says so): not recorded in its own namespace too (a copy), its write-ahead removed, said in a note; exit 0', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    expect(await w.cli(attachCommand, attach('net1', '--agent-namespace', 'other')), w.stderr()).toBe(0);
+    expect(w.stdout()).toMatch(/^net1 was already attached to pod shop\/web-1 /);
+    expect(lines(w.stderr())).toEqual([
+      'note: net1 in pod shop/web-1 was already attached, by an attach that records it in namespace kube-system (its entry on node node-1 says so): not recorded in namespace other (--agent-namespace) too, where a copy would still say attached once a detach with --agent-namespace kube-system removed the record there; `kubectl cni-list -A` shows it',
+    ]);
+    expect(await listRecords(w.kube, 'other')).toEqual([]);
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
+    // the same namespace: recorded (settled) as before, no note
+    expect(await w.cli(attachCommand, attach('net1'))).toBe(0);
+    expect(w.stderr()).toBe('');
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => r.ifname)).toEqual(['net1']);
   });
 });

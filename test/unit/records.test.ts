@@ -709,8 +709,9 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
   const G = '9'.repeat(64);
   const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
   /** A cache entry of pod shop/NAME (uid-NAME unless given) as attach writes it, at its result path (or its intent path). */
-  const put = (node: FakeExecutor, name: string, id: string, intent = false, uid = `uid-${name}`, dir = '/var/lib/cni') => {
-    const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', uid]], ...(intent ? {} : { result: bridgeResult('net1', '/proc/9/ns/net') }) };
+  /** An entry on `node`, as an attach of pod shop/`name` recording in agent namespace `ns` writes it (null: an earlier version's, which names none). */
+  const put = (node: FakeExecutor, name: string, id: string, intent = false, uid = `uid-${name}`, dir = '/var/lib/cni', ns: string | null = 'kube-system') => {
+    const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: 'net1', networkName: 'net', netns: '/proc/9/ns/net', cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', uid]], ...(intent ? {} : { result: bridgeResult('net1', '/proc/9/ns/net') }), ...(ns ? { cniAttachRecordsNamespace: ns } : {}) };
     node.files.set(`${dir}/${intent ? 'cni-attach/intents' : 'results'}/net-${id}-net1`, JSON.stringify(entry));
   };
   /** The fake world with a node-2 reached through the runtime, a live pod shop/db-2 on it (uid-db-2). */
@@ -737,8 +738,8 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
 
   it('reconcileRecords: adds what a live pod holds without a record (anywhere), removes a live pod\'s record its node holds nothing of, leaves gone pods\' records to the records pass', () => {
     const held = [
-      { containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a' }) }, // no record: added
-      { containerId: E, ifname: 'net1', record: rec({ containerId: E, pod: 'b' }) }, // recorded (under another node name): kept
+      { containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a' }), recordedIn: 'kube-system' }, // no record: added
+      { containerId: E, ifname: 'net1', record: rec({ containerId: E, pod: 'b' }), recordedIn: 'kube-system' }, // recorded (under another node name): kept
       { containerId: G, ifname: 'net1' }, // a gone pod's, or unreadable: not added, its record not removed
     ];
     const recorded = [
@@ -748,28 +749,28 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
       rec({ containerId: '2'.repeat(64), pod: 'gone-nothing-held' }), // the records pass's
       rec({ containerId: '3'.repeat(64), node: 'node-9' }), // another node's
     ];
-    const r = reconcileRecords('node-2', held, recorded, (x) => x.pod.startsWith('gone'), '/var/lib/cni');
+    const r = reconcileRecords('node-2', held, recorded, (x) => x.pod.startsWith('gone'), '/var/lib/cni', 'kube-system');
     expect(r.add.map((x) => x.pod)).toEqual(['a']);
     expect(r.remove.map((x) => x.pod)).toEqual(['alive-nothing-held']);
     // two entries of one key (two networks on one ifname): one record
-    expect(reconcileRecords('n', [held[0]!, held[0]!], [], () => false, '/var/lib/cni').add).toHaveLength(1);
+    expect(reconcileRecords('n', [held[0]!, held[0]!], [], () => false, '/var/lib/cni', 'kube-system').add).toHaveLength(1);
     // only the records of the dir read are removed; one of another dir still names its key (not recorded again over it)
     const other = [rec({ containerId: '1'.repeat(64), pod: 'alive-nothing-held', cacheDir: '/srv/x' }), rec({ containerId: C, pod: 'a', cacheDir: '/srv/x' })];
-    const r2 = reconcileRecords('node-2', held, other, () => false, '/var/lib/cni');
+    const r2 = reconcileRecords('node-2', held, other, () => false, '/var/lib/cni', 'kube-system');
     expect([r2.add.map((x) => x.pod), r2.remove]).toEqual([['b'], []]);
-    expect(reconcileRecords('node-2', [], other, () => false, '/srv/x/').remove).toHaveLength(2);
+    expect(reconcileRecords('node-2', [], other, () => false, '/srv/x/', 'kube-system').remove).toHaveLength(2);
   });
 
   it('reconcileRecords and write-ahead records: an attaching record of a live pod is not removed (its attach may be running before its intent), and what its node holds of that pod and ifname gets no second record', () => {
     const ahead = rec({ containerId: '', pod: 'a', uid: 'uid-a', attaching: true });
-    const held = [{ containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a', uid: 'uid-a' }) }];
-    const r = reconcileRecords('node-2', held, [ahead], () => false, '/var/lib/cni');
-    expect(r).toEqual({ add: [], remove: [] });
+    const held = [{ containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a', uid: 'uid-a' }), recordedIn: 'kube-system' }];
+    const r = reconcileRecords('node-2', held, [ahead], () => false, '/var/lib/cni', 'kube-system');
+    expect(r).toEqual({ add: [], remove: [], notCopied: [] });
     // the same pod's other interface is still recorded; another pod's attaching record does not hide this one's
-    expect(reconcileRecords('node-2', [{ ...held[0]!, ifname: 'net2', record: rec({ containerId: C, pod: 'a', uid: 'uid-a', ifname: 'net2' }) }], [ahead], () => false, '/var/lib/cni').add).toHaveLength(1);
-    expect(reconcileRecords('node-2', held, [{ ...ahead, uid: 'uid-b', pod: 'b' }], () => false, '/var/lib/cni').add.map((x) => x.pod)).toEqual(['a']);
+    expect(reconcileRecords('node-2', [{ ...held[0]!, ifname: 'net2', record: rec({ containerId: C, pod: 'a', uid: 'uid-a', ifname: 'net2' }) }], [ahead], () => false, '/var/lib/cni', 'kube-system').add).toHaveLength(1);
+    expect(reconcileRecords('node-2', held, [{ ...ahead, uid: 'uid-b', pod: 'b' }], () => false, '/var/lib/cni', 'kube-system').add.map((x) => x.pod)).toEqual(['a']);
     // nothing held and nothing attaching: a live pod's record goes as before
-    expect(reconcileRecords('node-2', [], [{ ...ahead, attaching: undefined, containerId: C }], () => false, '/var/lib/cni').remove).toHaveLength(1);
+    expect(reconcileRecords('node-2', [], [{ ...ahead, attaching: undefined, containerId: C }], () => false, '/var/lib/cni', 'kube-system').remove).toHaveLength(1);
   });
 
   it('cni-gc --node: reaches that node though no record names it, records its live pod\'s attachment, frees a gone pod\'s, forgets a record it holds nothing of; --dry-run changes nothing', async () => {
@@ -1193,6 +1194,69 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
     ].join('\n'));
     expect(await keys(w.kube)).toEqual(['node-1/web-1/f']);
   });
+
+  it('reconcileRecords records only what its entry says belongs to the namespace reconciled: another namespace\'s, and (without legacy) an entry naming none, are not copied', () => {
+    const held = [
+      { containerId: C, ifname: 'net1', record: rec({ containerId: C, pod: 'a' }), recordedIn: 'kube-system' },
+      { containerId: E, ifname: 'net1', record: rec({ containerId: E, pod: 'b' }), recordedIn: 'other' },
+      { containerId: G, ifname: 'net1', record: rec({ containerId: G, pod: 'c' }) }, // an earlier version's entry
+    ];
+    const r = reconcileRecords('node-2', held, [], () => false, '/var/lib/cni', 'other');
+    expect(r.add.map((x) => x.pod)).toEqual(['b']);
+    expect(r.notCopied.map((n) => [n.record.pod, n.recordedIn])).toEqual([['a', 'kube-system'], ['c', undefined]]);
+    const legacy = reconcileRecords('node-2', held, [], () => false, '/var/lib/cni', 'kube-system', true);
+    expect(legacy.add.map((x) => x.pod)).toEqual(['a', 'c']);
+    expect(legacy.notCopied.map((n) => n.record.pod)).toEqual(['b']);
+  });
+
+  it('cni-gc --node with another --agent-namespace does not copy the records of the attachments recorded in kube-system (they stayed "attached" there after their detach): a note names them and the cni-gc that reconciles them; still counted alive; -o json notRecorded', async () => {
+    const w = twoNodes();
+    put(w.node2, 'db-2', C); // attached by an attach of --agent-namespace kube-system, its record there
+    await addRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: C }));
+    w.kube.configMapCalls.length = 0;
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--agent-namespace', 'other']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stderr()).toMatch(new RegExp('^note: not recorded in namespace other \\(--agent-namespace\\): net1 of pod shop/db-2 \\(network net\\) on node node-2, held there without a record in it: its attach records it in namespace kube-system \\(its entry on the node says so\\): a record in other would be a copy, still saying attached once a detach with --agent-namespace kube-system removed the one there; `kubectl cni-gc --node node-2` reconciles it there$', 'm'));
+    expect(await listRecords(w.kube, 'other')).toEqual([]);
+    expect(w.kube.configMapCalls.filter((c) => !c.startsWith('list'))).toEqual([]);
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--agent-namespace', 'other', '-o', 'json'])).toBe(0);
+    expect(JSON.parse(w.stdout())).toMatchObject({ alive: 1, records: { added: [], notRecorded: [{ target: 'pod shop/db-2', node: 'node-2', ifname: 'net1', recordedIn: 'kube-system', why: expect.stringMatching(/^its attach records it in namespace kube-system/) }] } });
+    // with its own namespace, as before: nothing to add (recorded there)
+    expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stderr()).not.toMatch(/not recorded/);
+    // an attachment of `other` whose record is missing there is recorded there, and only there
+    put(w.node2, 'db-2', C, false, 'uid-db-2', '/var/lib/cni', 'other');
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--agent-namespace', 'other'])).toBe(0);
+    expect(w.stdout()).toMatch(/^recorded net1 of pod shop\/db-2 \(network net\) on node node-2: attached there without a record in namespace other \(--agent-namespace\)$/m);
+    expect((await listRecords(w.kube, 'other')).map((r) => r.pod)).toEqual(['db-2']);
+  });
+
+  it('an entry of an earlier version (no namespace on it): not recorded without --record-legacy (its record may be in another namespace), said with the cni-gc that does; --record-legacy records it', async () => {
+    const w = twoNodes();
+    put(w.node2, 'db-2', C, false, 'uid-db-2', '/var/lib/cni', null);
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--dry-run']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('gc: would free 0 stale attachments, 1 alive\n');
+    expect(w.stderr()).toMatch(/^note: not recorded in namespace kube-system \(--agent-namespace\): net1 of pod shop\/db-2 \(network net\) on node node-2, held there without a record in it: its entry on the node does not say which agent namespace its attach records it in \(made by an earlier version of cni-attach\): a record in kube-system could copy one of another namespace; `kubectl cni-gc --node node-2 --record-legacy` records it in kube-system, for an attachment you know was attached with that namespace \(or recorded nowhere\)$/m);
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--record-legacy'])).toBe(0);
+    expect(w.stdout()).toBe([
+      'recorded net1 of pod shop/db-2 (network net) on node node-2: attached there without a record in namespace kube-system (--agent-namespace)',
+      'gc: freed 0 stale attachments, 1 alive, 1 record added',
+      '',
+    ].join('\n'));
+    expect(await keys(w.kube)).toEqual(['node-2/db-2/c']);
+  });
+
+  it('this host\'s cache alike: a cni-gc with another --agent-namespace does not copy what an attach recorded in kube-system; a detach with kube-system then leaves no record saying attached anywhere (tryout 8: the copy did)', async () => {
+    const w = world();
+    expect(await w.cli(attachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1', '--conf', '-']), w.stderr()).toBe(0);
+    expect(await w.cli(gcCommand, ['--agent-namespace', 'other']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stderr()).toMatch(/^note: not recorded in namespace other \(--agent-namespace\): net1 of pod shop\/web-1 \(network net\) on node node-1, held there without a record in it: its attach records it in namespace kube-system/m);
+    expect(await listRecords(w.kube, 'other')).toEqual([]);
+    expect(await w.cli(detachCommand, ['web-1', '-n', 'shop', '--ifname', 'net1'])).toBe(0);
+    expect([...(await listRecords(w.kube, 'kube-system')), ...(await listRecords(w.kube, 'other'))]).toEqual([]);
+  });
 });
 
 describe('cni-list and the records of other nodes (a laptop: this host\'s cache is empty)', () => {
@@ -1588,7 +1652,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
   const A = 'a'.repeat(64);
   const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
   const put = (node: FakeExecutor, name: string, id: string, ifname: string, intent: boolean) => {
-    const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: ifname, networkName: 'net', netns: `/proc/9/ns/net`, cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', `uid-${name}`]], ...(intent ? {} : { result: bridgeResult(ifname, '/proc/9/ns/net') }) };
+    const entry = { kind: 'cniCacheV1', containerId: id, config: conf, ifName: ifname, networkName: 'net', netns: `/proc/9/ns/net`, cniArgs: [['K8S_POD_NAMESPACE', 'shop'], ['K8S_POD_NAME', name], ['K8S_POD_UID', `uid-${name}`]], ...(intent ? {} : { result: bridgeResult(ifname, '/proc/9/ns/net') }), cniAttachRecordsNamespace: 'kube-system' };
     node.files.set(`/var/lib/cni/${intent ? 'cni-attach/intents' : 'results'}/net-${id}-${ifname}`, JSON.stringify(entry));
   };
   const setup = (del: () => { code?: number; stdout?: string } = () => ({})) => {
@@ -1976,6 +2040,21 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
       if (noAnnotate) expect(r).toMatchObject({ noAnnotate: true });
       else expect(r).not.toHaveProperty('noAnnotate');
     }
+  });
+
+  it('a write-ahead of an interface attached by an attach of another --agent-namespace (its entry says so: an attach that found it there, then died): cni-gc of its namespace does not settle it (a copy of that record), forgets it once its command is gone; counted alive once', async () => {
+    const w = setup();
+    w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify({ ...heldEntry(w), cniAttachRecordsNamespace: 'kube-system' }));
+    const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone
+    await addAttachingRecord(w.kube, 'other', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by }));
+    expect(await w.cli(gcCommand, ['--agent-namespace', 'other']), w.stderr()).toBe(0);
+    expect(w.stdout()).toBe([
+      `forgot the record of net1 of pod shop/db-1 (network net) on node node-2: its attach (pid ${process.pid} on this host ${thisHost.host}), begun at 2026-12-01T21:00:00Z, is gone, and net1 is attached there by an attach that records it in namespace kube-system (its entry on the node says so): this write-ahead is another attach's of it, whose settle would copy that record into other`,
+      'gc: freed 0 stale attachments, 1 alive, 1 record removed',
+      '',
+    ].join('\n'));
+    expect(await listRecords(w.kube, 'other')).toEqual([]);
+    expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 
   it('a write-ahead of an interface a settled record already names (another attach of it): cni-gc neither settles it over that record nor counts it alive twice; kept while its command may run, forgotten after; cni-list shows it as another attach, then not at all (tryout: "2 alive", since rewritten)', async () => {
