@@ -1171,15 +1171,21 @@ export async function detachAnew(ctx: ChainContext, cache: ResultCache, req: Det
 }
 
 /**
- * A cni-detach's BusyError for a lock of another host that holds a time limit (work on a node reached by commands), given
+ * A DEL's BusyError for a lock of another host that holds a time limit (work on a node reached by commands), given
  * the way out when that command is gone for good (a laptop lost mid-ADD): nothing here can see another host's processes,
  * so the lock is respected until the user says so with --force, which then breaks it once that limit has passed
- * (exec/lock.ts LockOwner.othersGone). Other errors, and cni-gc's DELs (req.by), as they are.
+ * (exec/lock.ts LockOwner.othersGone). The way out is the command line to paste, req.ways.force (`kubectl cni-detach
+ * web-1 -n shop --ifname eth1 --force`, with the flags that reached the node) — in a cni-detach's own error, its dry
+ * run's (before: "the same cni-detach with --force", which of a dry run is that dry run) and cni-gc's DELs (before: "a
+ * cni-detach --force of it"); "the same cni-detach with --force" only where no command lines were given. Other errors
+ * as they are.
  */
 function withForceHint(e: unknown, cache: ResultCache, req: DetachRequest): unknown {
   const h = e instanceof BusyError ? e.holder : undefined;
-  if (!h || req.force || (req.by ?? 'cni-detach') !== 'cni-detach') return e;
-  return withWayOut(e, 'the same cni-detach with --force', ' — and, as --force does, forgets the attachment if its DEL then fails');
+  if (!h || req.force) return e;
+  const force = req.ways ? `\`${req.ways.force}\`` : undefined;
+  if ((req.by ?? 'cni-detach') !== 'cni-detach') return withWayOut(e, force);
+  return withWayOut(e, force ?? 'the same cni-detach with --force', ' — and, as --force does, forgets the attachment if its DEL then fails');
 }
 
 async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {

@@ -311,6 +311,8 @@ describe('kubectl cni-gc', () => {
     };
     expect(await w.cli(gcCommand, [])).toBe(1);
     expect(w.stderr()).toMatch(/^note: could not free eth1 of pod shop\/web-1: its sandbox ffffffffffff still runs here, but its network namespace could not be found: not freed/m);
+    // the way on as the command to paste (before: "run cni-gc again once the sandbox is gone")
+    expect(w.stderr()).toContain('not freed; run `kubectl cni-gc` again once the sandbox is gone');
     expect(w.stdout()).not.toMatch(/^freed/m);
     expect(dels(w)).toHaveLength(0);
     expect(results(w)).toHaveLength(1);
