@@ -410,14 +410,22 @@ export function portmapChainName(network: string, containerId: string): string {
 
 /**
  * The chain of table nat that jumps to every DNAT chain portmap made (its TopLevelDNATChainName): portmap's setup
- * adds a rule `… -j CNI-DN-…` there for each chain with mappings. Listing it asks the node which chains are there
- * whatever the container id (which a read-ahead before the sandbox look-up does not know yet), in a few lines
- * (all of table nat is megabytes on a node with many services).
+ * adds a rule `… -j CNI-DN-…` there for each chain with mappings.
  */
 export const PORTMAP_TOP_CHAIN = 'CNI-HOSTPORT-DNAT';
 
-/** The commands that list PORTMAP_TOP_CHAIN, IPv4 and IPv6 (portmap makes its chain in each family of the addresses). */
-const PORTMAP_LISTINGS = ['iptables', 'ip6tables'].map((tool) => [tool, '-w', '-t', 'nat', '-S', PORTMAP_TOP_CHAIN]);
+/**
+ * The commands that list table nat, IPv4 and IPv6 (portmap makes its chain in each family of the addresses), every
+ * chain and rule (`-S`): the chains that are there (`-N CNI-DN-…`) and the jumps of PORTMAP_TOP_CHAIN (`-A
+ * CNI-HOSTPORT-DNAT … -j CNI-DN-…`), whatever the container id, which a read-ahead before the sandbox look-up does not
+ * know yet (so no listing of the chain by its name can ride on that look-up). A chain with no jump to it is one a
+ * portmap ADD or DEL left when it stopped part-way (chain.go setup makes the chain, then its rules, then the jump;
+ * teardown removes the jump, then the chain): portmap's next ADD of that name takes it, rules and all, and its DEL
+ * removes it. Before, only PORTMAP_TOP_CHAIN was listed (`-S CNI-HOSTPORT-DNAT`: a few lines), which saw no such
+ * chain; the whole table is larger — on a node whose kube-proxy uses iptables, a few rules per service: megabytes
+ * with thousands of services — and is read only for an attach whose portmap gets port mappings.
+ */
+const PORTMAP_LISTINGS = ['iptables', 'ip6tables'].map((tool) => [tool, '-w', '-t', 'nat', '-S']);
 
 function portmapListingOptions(ctx: ChainContext): RunOptions {
   return { env: ctx.exec.baseEnv(), timeoutMs: ctx.timeoutMs };
@@ -467,31 +475,36 @@ function judgeNftListing(r: RunResult, containerId: string, timeoutMs: number): 
   return listingFailure(r, timeoutMs)!;
 }
 
+/** Whether a listing of table nat (PORTMAP_LISTINGS) has a rule of PORTMAP_TOP_CHAIN that jumps to chain. */
+function jumpsTo(out: string, chain: string): boolean {
+  return out.split('\n').some((l) => l.startsWith(`-A ${PORTMAP_TOP_CHAIN} `) && (l.endsWith(` -j ${chain}`) || l.includes(` -j ${chain} `)));
+}
+
 /**
- * What one listing of PORTMAP_TOP_CHAIN says of chain: there (a rule jumps to it), absent (the listing has no such
- * jump, or the top chain is not there: exit 1 "No chain/target/match by that name", or iptables-nft 1.8's
- * "… is incompatible, use 'nft' tool" for a chain that is not there), or why it could not tell (iptables not on the
- * node's PATH, another error, the time limit).
+ * What one listing of table nat (PORTMAP_LISTINGS) says of chain: there (the chain is defined, `-N <chain>`, or a rule
+ * of PORTMAP_TOP_CHAIN jumps to it), absent (neither; or no table nat at all: "… Table does not exist"), or why it
+ * could not tell (iptables not on the node's PATH, another error — iptables-nft's "… is incompatible, use 'nft' tool"
+ * for a table it cannot read —, the time limit).
  */
 function judgePortmapListing(r: RunResult, chain: string, timeoutMs: number): 'there' | 'absent' | string {
-  const jumps = (out: string) => out.split('\n').some((l) => l.startsWith(`-A ${PORTMAP_TOP_CHAIN} `) && (l.endsWith(` -j ${chain}`) || l.includes(` -j ${chain} `)));
-  if (r.code === 0) return jumps(r.stdout) ? 'there' : 'absent';
+  if (r.code === 0) return r.stdout.split('\n').some((l) => l.trimEnd() === `-N ${chain}`) || jumpsTo(r.stdout, chain) ? 'there' : 'absent';
   const err = r.stderr.trim().split('\n')[0] ?? '';
-  if (r.code === 1 && /No chain\/target\/match by that name|is incompatible, use 'nft' tool|does not exist/.test(err)) return 'absent';
+  if ((r.code === 1 || r.code === 3) && /Table does not exist/.test(err)) return 'absent';
   return listingFailure(r, timeoutMs)!;
 }
 
 /**
  * Run listings on the node in turn (each judged by `judge`: 'there', 'absent' or why it could not tell) until one says
- * 'there': `there` is its argv; else `unknown` holds "`argv`: why" for each that could not tell, and `why` the same by
+ * 'there': `there` is its argv, `out` what it printed; else `unknown` holds "`argv`: why" for each that could not tell, and `why` the same by
  * the listing's first word (its tool).
  */
-async function firstListingThere(ctx: ChainContext, listings: string[][], judge: (r: RunResult) => string): Promise<{ there?: string[]; unknown: string[]; why: Map<string, string> }> {
+async function firstListingThere(ctx: ChainContext, listings: string[][], judge: (r: RunResult) => string): Promise<{ there?: string[]; out?: string; unknown: string[]; why: Map<string, string> }> {
   const unknown: string[] = [];
   const why = new Map<string, string>();
   for (const argv of listings) {
-    const said = judge(await ctx.exec.run(argv, portmapListingOptions(ctx)));
-    if (said === 'there') return { there: argv, unknown, why };
+    const r = await ctx.exec.run(argv, portmapListingOptions(ctx));
+    const said = judge(r);
+    if (said === 'there') return { there: argv, out: r.stdout, unknown, why };
     if (said === 'absent') continue;
     why.set(argv[0]!, said);
     unknown.push(`\`${argv.join(' ')}\`: ${said}`);
@@ -504,10 +517,12 @@ const portmapAsked = new WeakMap<AttachRequest, Promise<UsageError | undefined>>
 
 /**
  * Refuse an attach of a network whose portmap gets port mappings (portmapMaps), recorded in the sandbox in no way this
- * cache knows, when portmap's DNAT chain of that network and sandbox is on the node all the same (a rule of
- * PORTMAP_TOP_CHAIN jumps to it, in iptables or ip6tables): another attachment of the network in the sandbox made it —
- * recorded in another cache dir, or made by another tool — and this ADD would add its rules to that chain (portmap's
- * setup takes a chain that is there) and a DEL of either remove the chain with both's rules. From iptables on the node
+ * cache knows, when portmap's DNAT chain of that network and sandbox is on the node all the same (in table nat of
+ * iptables or ip6tables: defined, or a rule of PORTMAP_TOP_CHAIN jumps to it): another attachment of the network in
+ * the sandbox made it — recorded in another cache dir, or made by another tool — and this ADD would add its rules to
+ * that chain (portmap's setup takes a chain that is there) and a DEL of either remove the chain with both's rules;
+ * or, with no jump to it, a portmap ADD or DEL of that name stopped part-way left it (a failed ADD whose rollback
+ * failed too), and this ADD would take it with the rules left in it. From iptables on the node
  * (portmap execs it itself, so a node where it works has it), read-only, `-w` for the xtables lock; on a node reached
  * by commands the listings ride on the look-up (readAhead). iptables missing or failing: not refused, said at -v.
  * A portmap that uses its nftables backend (given "backend": "nftables", or given none on a node without iptables)
@@ -530,8 +545,8 @@ async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: Attac
   let iptablesMissing = false;
   if (backend !== 'nftables') {
     const chain = portmapChainName(req.list.name, req.rt.containerId);
-    const { there, unknown, why } = await firstListingThere(ctx, PORTMAP_LISTINGS, (r) => judgePortmapListing(r, chain, ctx.timeoutMs));
-    if (there) return foreignChainRefusal(ctx, cache, req, chain, there[0] === 'ip6tables' ? 'ip6tables' : 'iptables');
+    const { there, out, unknown, why } = await firstListingThere(ctx, PORTMAP_LISTINGS, (r) => judgePortmapListing(r, chain, ctx.timeoutMs));
+    if (there) return foreignChainRefusal(ctx, cache, req, chain, there[0] === 'ip6tables' ? 'ip6tables' : 'iptables', jumpsTo(out!, chain));
     ctx.debug?.(unknown.length === PORTMAP_LISTINGS.length
       ? `could not tell whether portmap's chain ${chain} of network ${req.list.name} is on the node (${unknown.join('; ')}): not refused for it`
       : `portmap's chain ${chain} of network ${req.list.name} is not on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
@@ -542,7 +557,20 @@ async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: Attac
   return undefined;
 }
 
-function foreignChainRefusal(ctx: ChainContext, cache: ResultCache, req: AttachRequest, chain: string, family: string): UsageError {
+/**
+ * The refusal of portmap's chain of the network in the sandbox already on the node (askPortmapChain), in `family`'s
+ * table nat: `jumped`, a rule of PORTMAP_TOP_CHAIN jumps to it (an attachment's, live); else a chain nothing jumps to,
+ * left by a portmap ADD or DEL stopped part-way, said as such, with the listing of its rules and the commands that
+ * remove it once the user knows nothing records it.
+ */
+function foreignChainRefusal(ctx: ChainContext, cache: ResultCache, req: AttachRequest, chain: string, family: string, jumped: boolean): UsageError {
+  if (!jumped) {
+    const e = new UsageError(
+      `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}), exists already with no rule of ${PORTMAP_TOP_CHAIN} jumping to it: a portmap ADD or DEL of network ${req.list.name} in ${req.describe} stopped part-way left it (a failed ADD whose rollback failed too), of an attachment recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would take that chain with the rules left in it, and a DEL of either would remove it (nothing was changed)`,
+    );
+    e.next = `\`${family} -w -t nat -S ${chain}\`${onNode(ctx.exec)} shows its rules; find what left it (\`kubectl cni-list -A -o wide\` shows each attachment's cache dir) and detach it (its DEL removes the chain), or, once you know nothing records it, remove it: \`${family} -w -t nat -F ${chain} && ${family} -w -t nat -X ${chain}\`${onNode(ctx.exec)}`;
+    return e;
+  }
   const e = new UsageError(
     `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}, jumped to from ${PORTMAP_TOP_CHAIN}), exists already: another attachment of network ${req.list.name} in ${req.describe} made it, recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
   );
@@ -582,7 +610,7 @@ async function askPortmapNft(ctx: ChainContext, req: AttachRequest, backend: 'nf
  * with a plugin of KEYED_BY_NETWORK_AND_CONTAINER, every detach) the names of the cache's records, which tell whether
  * the network is recorded in the sandbox under another ifname, and the node's state of such a plugin that another
  * cache dir or tool made (bandwidth's ifb device: the node's interface names; portmap's chain, when it gets port
- * mappings with `capabilityArgs` — may get, without them —: the listings of PORTMAP_TOP_CHAIN). Nothing happens on
+ * mappings with `capabilityArgs` — may get, without them —: the listings of table nat, PORTMAP_LISTINGS). Nothing happens on
  * other executors.
  */
 export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList, forDetach = false, capabilityArgs?: JsonObject): void {
@@ -604,8 +632,8 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   if ((list && keyedPlugins(list).length > 0) || forDetach) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
   // the node's interface names, for bandwidth's ifb device of the network made by an attachment this cache lacks
   if (list && keyedPlugins(list).includes('bandwidth')) ctx.exec.readAhead({ nameDirs: [NODE_LINKS] });
-  // the jumps to portmap's chains, for its chain of the network made by an attachment this cache lacks (a process of
-  // iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
+  // table nat, for portmap's chain of the network made (or left part-way) by an attachment this cache lacks (a process
+  // of iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
   // (and, for a portmap that uses nftables or may choose it, the rules of portmap's nftables table: two nft processes)
   if (list && portmapMaps(list, capabilityArgs)) {
     const dirs = (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));

@@ -68,22 +68,25 @@ const PM_CHAIN = `CNI-DN-${createHash('sha512').update(`net${CID}`).digest('hex'
 
 /**
  * The node's iptables and ip6tables as fakes (the node's PATH: a directory of them, then /usr/bin:/bin, where this
- * host has no iptables: this host's own nat table is never read): each logs its arguments and answers as `mode` says —
- * 'v4' / 'v6': CNI-HOSTPORT-DNAT jumps to PM_CHAIN in iptables / ip6tables only (the other: iptables-nft 1.8.9's
- * answer for a chain that is not there); 'absent': the top chain jumps to another container's chain only; 'missing':
- * no iptables at all; 'error': both fail (exit 4, not root).
+ * host has no iptables: this host's own nat table is never read): each logs its arguments and answers `-t nat -S` as
+ * `mode` says, as iptables 1.8.9 lists a table — 'v4' / 'v6': table nat has PM_CHAIN with the jump of
+ * CNI-HOSTPORT-DNAT to it in iptables / ip6tables only (the other: a table of another container's chain only);
+ * 'unjumped': iptables' table has PM_CHAIN and nothing jumps to it (a portmap ADD stopped part-way left it); 'absent':
+ * another container's chain only; 'missing': no iptables at all; 'error': both fail (exit 4, not root).
  */
-async function fakeIptables(w: { node: CountingNode }, mode: 'v4' | 'v6' | 'absent' | 'missing' | 'error', chain = PM_CHAIN): Promise<string> {
+async function fakeIptables(w: { node: CountingNode }, mode: 'v4' | 'v6' | 'unjumped' | 'absent' | 'missing' | 'error', chain = PM_CHAIN): Promise<string> {
   const fakes = join(dir, 'node-sbin');
   await mkdir(fakes, { recursive: true });
   for (const d of ['/usr/bin', '/bin']) for (const t of ['iptables', 'ip6tables']) expect(existsSync(join(d, t)), `${d}/${t} on this host`).toBe(false);
   const log = join(dir, 'iptables.log');
-  const jump = (chain: string) => ({ code: 0, out: `-N CNI-HOSTPORT-DNAT\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"net\\" id: \\"x\\"" -m multiport --dports 18080 -j ${chain}\n`, err: '' });
+  const policies = '-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\n-P POSTROUTING ACCEPT\n';
+  const jump = (chain: string) => ({ code: 0, out: `${policies}-N CNI-HOSTPORT-DNAT\n-N ${chain}\n-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"net\\" id: \\"x\\"" -m multiport --dports 18080 -j ${chain}\n-A ${chain} -p tcp -m tcp --dport 18080 -j DNAT --to-destination 198.18.0.9:80\n`, err: '' });
   const answer = (tool: string) => {
     if (mode === 'error') return { code: 4, out: '', err: `${tool} v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)\n` };
-    if (mode === 'absent') return jump('CNI-DN-0123456789abcdef01234');
+    if (mode === 'unjumped' && tool === 'iptables') return { code: 0, out: `${policies}-N CNI-HOSTPORT-DNAT\n-N ${chain}\n-A ${chain} -p tcp -m tcp --dport 18080 -j DNAT --to-destination 198.18.0.9:80\n`, err: '' };
+    if (mode === 'absent' || mode === 'unjumped') return jump('CNI-DN-0123456789abcdef01234');
     if ((mode === 'v4') === (tool === 'iptables')) return jump(chain);
-    return { code: 1, out: '', err: `${tool} v1.8.9 (nf_tables): chain \`CNI-HOSTPORT-DNAT' in table \`nat' is incompatible, use 'nft' tool.\n` };
+    return jump('CNI-DN-0123456789abcdef01234');
   };
   if (mode !== 'missing') {
     for (const tool of ['iptables', 'ip6tables']) {
@@ -539,7 +542,7 @@ describe('node round trips (exec/batch.ts)', () => {
 });
 
 describe('portmap\'s chain of the network on the node while this cache records nothing of it (another --cache-dir, another tool): asked of iptables on the node with the look-up', () => {
-  const LISTINGS = ['iptables -w -t nat -S CNI-HOSTPORT-DNAT', 'ip6tables -w -t nat -S CNI-HOSTPORT-DNAT'];
+  const LISTINGS = ['iptables -w -t nat -S', 'ip6tables -w -t nat -S'];
   const refusal = (family: string) =>
     `network net's plugin portmap names its iptables chain on the node by network and container only, and that chain, ${PM_CHAIN} (table nat of ${family}, jumped to from CNI-HOSTPORT-DNAT), exists already: another attachment of network net in pod shop/web-1 made it, recorded in another cache dir than ${join(dir, 'cache')} or made by another tool; attaching it as net1 would collide with it, and a DEL of either would remove the other's (nothing was changed)`;
 
@@ -560,10 +563,24 @@ describe('portmap\'s chain of the network on the node while this cache records n
     expect(await w.left('cni-attach/locks')).toEqual([]);
   });
 
+  it("its chain there with no jump to it (a portmap ADD that stopped part-way left it): refused as well, said as such, with the listing of its rules and the commands that remove it — after the look-up alone, the same listings; before, the jumps alone were read and the attach took that chain with the rules left in it", async () => {
+    const w = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
+    const log = await fakeIptables(w, 'unjumped');
+    await refusedAfterLookUp(
+      w,
+      `network net's plugin portmap names its iptables chain on the node by network and container only, and that chain, ${PM_CHAIN} (table nat of iptables), exists already with no rule of CNI-HOSTPORT-DNAT jumping to it: a portmap ADD or DEL of network net in pod shop/web-1 stopped part-way left it (a failed ADD whose rollback failed too), of an attachment recorded in another cache dir than ${join(dir, 'cache')} or made by another tool; attaching it as net1 would take that chain with the rules left in it, and a DEL of either would remove it (nothing was changed)`,
+      `\`iptables -w -t nat -S ${PM_CHAIN}\` shows its rules; find what left it (\`kubectl cni-list -A -o wide\` shows each attachment's cache dir) and detach it (its DEL removes the chain), or, once you know nothing records it, remove it: \`iptables -w -t nat -F ${PM_CHAIN} && iptables -w -t nat -X ${PM_CHAIN}\``,
+    );
+    expect(existsSync(join(dir, 'calls'))).toBe(false); // no plugin's ADD ran
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([...LISTINGS, ...LISTINGS]);
+    expect(await w.left('results')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+  });
+
   it.each([
     ['absent', `portmap's chain ${PM_CHAIN} of network net is not on the node`],
-    ['missing', `could not tell whether portmap's chain ${PM_CHAIN} of network net is on the node (\`iptables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins; \`ip6tables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins): not refused for it`],
-    ['error', `could not tell whether portmap's chain ${PM_CHAIN} of network net is on the node (\`iptables -w -t nat -S CNI-HOSTPORT-DNAT\`: exit 4: iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root); \`ip6tables -w -t nat -S CNI-HOSTPORT-DNAT\`: exit 4: ip6tables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)): not refused for it`],
+    ['missing', `could not tell whether portmap's chain ${PM_CHAIN} of network net is on the node (\`iptables -w -t nat -S\`: not found on the PATH of the plugins; \`ip6tables -w -t nat -S\`: not found on the PATH of the plugins): not refused for it`],
+    ['error', `could not tell whether portmap's chain ${PM_CHAIN} of network net is on the node (\`iptables -w -t nat -S\`: exit 4: iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root); \`ip6tables -w -t nat -S\`: exit 4: ip6tables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)): not refused for it`],
   ] as const)('its chain not there, or iptables not there or failing (%s): attached in at most 2 + 2 round trips, and -v says what was found', async (mode, said) => {
     const w = await world(['first', 'portmap'], { extra: { portmap: MAPPED } });
     await fakeIptables(w, mode);
@@ -706,7 +723,7 @@ describe('a batch on one node: one look-up, then each pod a fork of its snapshot
     expect(done.map((d) => (d instanceof Error ? d.constructor.name : 'attached'))).toEqual(['attached', 'attached', 'UsageError', 'attached']);
     expect((done[2] as Error).message).toMatch(/^network net's plugin portmap names its iptables chain on the node by network and container only, and that chain, CNI-DN-[0-9a-f]{21} \(table nat of iptables, jumped to from CNI-HOSTPORT-DNAT\), exists already/);
     expect(w.node.commands).toHaveLength(1 + 3 * (1 + 2));
-    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['iptables -w -t nat -S CNI-HOSTPORT-DNAT', 'ip6tables -w -t nat -S CNI-HOSTPORT-DNAT']);
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['iptables -w -t nat -S', 'ip6tables -w -t nat -S']);
     expect(await w.left('results')).toEqual(['sb-a', 'sb-b', 'sb-d'].map((c) => `net-${c}-net1`));
     expect(await w.left('cni-attach/locks')).toEqual([]);
   });
