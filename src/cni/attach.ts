@@ -4,13 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { buildPluginConfig, parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut, shown } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
-import { convertResult } from './result.js';
+import { convertResult, summarizeResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { POD_CNI_ARGS } from './env.js';
@@ -603,6 +603,104 @@ async function askPortmapNft(ctx: ChainContext, req: AttachRequest, backend: 'nf
   return e;
 }
 
+/** An address as nft lists it: IPv6 in its compressed form (as URL parsing writes it), IPv4 as it is. */
+function nftAddress(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip;
+  }
+}
+
+/**
+ * Whether an nft rule's text names address `ip` (not as part of a longer one: 198.18.0.9 is not in 198.18.0.90, nor
+ * fd00::9 in fd00::9a), as nft lists it: `dnat to 198.18.0.9:80`, `ip daddr 198.18.0.9`, `dnat to [fd00::9]:80`.
+ */
+function ruleNames(rule: string, ip: string): boolean {
+  const esc = nftAddress(ip).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const around = ip.includes(':') ? ['[^0-9a-fA-F:]', '(?![0-9a-fA-F:])'] : ['[^0-9.]', '(?![0-9]|\\.[0-9])'];
+  return new RegExp(`(^|${around[0]})${esc}${around[1]}`).test(rule);
+}
+
+/**
+ * The rules of portmap's nftables table (PORTMAP_NFT_TABLE, `ip` and `ip6`) that a DEL of `f` would remove and that
+ * its attach did not make: portmap's nftables backend marks each rule it makes with the container id alone and its
+ * DEL removes every rule of that id (portmap_nftables.go unforwardPorts), while each rule its ADD made names the
+ * attachment's own address (`dnat to ADDR:PORT`, `… daddr ADDR masquerade`: forwardPorts) — so a rule of the id that
+ * names none of the addresses of `f`'s cached result is another's: the pod's own network's host ports (a runtime's
+ * portmap), another network's, another tool's, made after this attach (whose check refused rules of the id already
+ * there: askPortmapNft). Asked only for a chain whose portmap gets port mappings (portmapMaps) and uses that backend
+ * — "backend": "nftables"; given none, it chooses nftables on a node without iptables, and then its own rules are in
+ * the table: so a rule of the id naming one of the attachment's addresses is what tells (none: its portmap used
+ * iptables, and its DEL leaves the table alone; no run of iptables, no round trip more) — for a record with a result
+ * (an unfinished attach's intent names no address of its own: not looked at). From `nft list table ip|ip6
+ * cni_hostport` on the node, riding on the detach's look-up (readAhead forDetach); nft missing or failing: nothing
+ * found, said at -v. undefined: none.
+ */
+async function foreignPortmapNftRules(ctx: ChainContext, list: NetworkConfigList, rt: RuntimeConf, f: Found): Promise<{ tables: { table: string; rules: string[] }[]; ours: string[]; chosen: boolean } | undefined> {
+  if (f.intentOnly || f.unreadable || !f.entry.result || !portmapMaps(list, rt.capabilityArgs)) return undefined;
+  const backend = portmapBackend(list);
+  if (backend === 'iptables') return undefined;
+  let ours: string[];
+  try {
+    ours = summarizeResult(f.entry.result).ips.map((ip) => ip.address.replace(/\/\d+$/, ''));
+  } catch {
+    ours = [];
+  }
+  const cid = rt.containerId;
+  const tables: { table: string; rules: string[] }[] = [];
+  const unknown: string[] = [];
+  // (given no backend: whether a rule of its own is there, which says that its portmap chose nftables)
+  let own = false;
+  for (const argv of PORTMAP_NFT_LISTINGS) {
+    const r = await ctx.exec.run(argv, portmapListingOptions(ctx));
+    const said = judgeNftListing(r, cid, ctx.timeoutMs);
+    if (said === 'absent') continue;
+    if (said !== 'there') {
+      unknown.push(`\`${argv.join(' ')}\`: ${said}`);
+      continue;
+    }
+    const ofId = r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.endsWith(` comment "${cid}"`));
+    const rules = ofId.filter((l) => !ours.some((ip) => ruleNames(l, ip)));
+    own ||= rules.length < ofId.length;
+    if (rules.length > 0) tables.push({ table: `${argv[3]} ${PORTMAP_NFT_TABLE}`, rules });
+  }
+  if (unknown.length > 0) ctx.debug?.(`could not tell whether portmap's nftables table ${PORTMAP_NFT_TABLE} on the node holds rules of container ${cid} that this attachment did not make (${unknown.join('; ')}): its DEL runs`);
+  // given no backend, portmap uses iptables where the node has it (its DEL then leaves table cni_hostport alone): only
+  // a rule of its own there says it chose nftables
+  if (tables.length === 0 || (backend === undefined && !own)) return undefined;
+  return { tables, ours, chosen: backend === undefined };
+}
+
+/**
+ * What a DEL of `f` (cni-detach, its dry run) would remove of others in portmap's nftables table (foreignPortmapNftRules):
+ * without --force, a UsageError (exit 2, nothing changed) naming those rules, its `next` the cni-detach --force that
+ * detaches it all the same (`force`: WaysOut.force) and the nft listing that shows them; with --force, a note that its
+ * DEL removes them too. Nothing when there are none.
+ */
+async function refuseForeignNftRules(ctx: ChainContext, req: DetachRequest, list: NetworkConfigList, rt: RuntimeConf, f: Found, dryRun = false): Promise<void> {
+  const found = await foreignPortmapNftRules(ctx, list, rt, f);
+  if (!found) return;
+  const n = found.tables.reduce((k, t) => k + t.rules.length, 0);
+  const rules = found.tables.map((t) => `table ${t.table}: ${t.rules.map((r) => `«${shown(r)}»`).join(', ')}`).join('; ');
+  const whose = `${n === 1 ? 'a rule' : `${n} rules`} of container ${rt.containerId} in portmap's nftables table${onNode(ctx.exec)} that this attachment did not make (${n === 1 ? 'it names' : 'they name'} none of its addresses${found.ours.length ? `, ${found.ours.join(', ')}` : ''}): ${rules}`;
+  const uses = `network ${list.name}'s plugin portmap uses its nftables backend${found.chosen ? ' (given no "backend", it chose nftables, as its own rules there say: a node without iptables)' : ''}, whose DEL removes every rule of its container id`;
+  if (req.force) {
+    ctx.note(`--force: ${uses}: the DEL of ${req.ifname} ${dryRun ? 'would remove' : 'removes'} ${whose}`);
+    return;
+  }
+  const e = new UsageError(`${req.ifname} in ${req.describe} is not detached: ${uses}, and there ${n === 1 ? 'is' : 'are'} ${whose} — another attachment's in the sandbox, the pod's own network's host ports, or another tool's, made after this attach —; its DEL would remove ${n === 1 ? 'it' : 'them'} too (nothing was changed)`);
+  const w = req.ways ?? NO_WAYS;
+  e.next = `\`${w.force}\` detaches it all the same, and its DEL removes ${n === 1 ? 'that rule' : 'those rules'} too; ${found.tables.map((t) => `\`nft list table ${t.table}\``).join(' and ')}${onNode(ctx.exec)} ${found.tables.length === 1 ? 'shows' : 'show'} them`;
+  throw e;
+}
+
+/** The directories of the node's PATH (absolute ones), where a listing's tool (iptables, nft) is looked for. */
+function nodePathDirs(ctx: ChainContext): string[] {
+  return (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));
+}
+
 /**
  * Declare what an attach (with `list`) or a detach (`forDetach`) or check of ifname will read, so that an executor
  * that reaches its node by commands fetches it with the round trip it makes next (the sandbox look-up): the cache
@@ -610,8 +708,9 @@ async function askPortmapNft(ctx: ChainContext, req: AttachRequest, backend: 'nf
  * with a plugin of KEYED_BY_NETWORK_AND_CONTAINER, every detach) the names of the cache's records, which tell whether
  * the network is recorded in the sandbox under another ifname, and the node's state of such a plugin that another
  * cache dir or tool made (bandwidth's ifb device: the node's interface names; portmap's chain, when it gets port
- * mappings with `capabilityArgs` — may get, without them —: the listings of table nat, PORTMAP_LISTINGS). Nothing happens on
- * other executors.
+ * mappings with `capabilityArgs` — may get, without them —: the listings of table nat, PORTMAP_LISTINGS), and (every
+ * detach) portmap's nftables table, for rules of the sandbox its DEL would remove that its attach did not make
+ * (refuseForeignNftRules). Nothing happens on other executors.
  */
 export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList, forDetach = false, capabilityArgs?: JsonObject): void {
   if (!isBatching(ctx.exec)) return;
@@ -630,13 +729,17 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   // the names of the network's other records in the sandbox, for a chain whose plugins would share their state (a
   // detach's chain is known only once its record is read: its names always, a glob on the node, no process)
   if ((list && keyedPlugins(list).length > 0) || forDetach) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
+  // a detach: portmap's nftables table, for rules of the sandbox its DEL would remove that its attach did not make
+  // (refuseForeignNftRules; its chain is known only once its record is read: asked of every detach, two nft processes
+  // on a node that has nft, none on one that has not)
+  if (forDetach) ctx.exec.readAhead({ runs: PORTMAP_NFT_LISTINGS.map((argv) => ({ candidates: nodePathDirs(ctx).map((d) => `${d}/${argv[0]}`), opts: portmapListingOptions(ctx), argv })) });
   // the node's interface names, for bandwidth's ifb device of the network made by an attachment this cache lacks
   if (list && keyedPlugins(list).includes('bandwidth')) ctx.exec.readAhead({ nameDirs: [NODE_LINKS] });
   // table nat, for portmap's chain of the network made (or left part-way) by an attachment this cache lacks (a process
   // of iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
   // (and, for a portmap that uses nftables or may choose it, the rules of portmap's nftables table: two nft processes)
   if (list && portmapMaps(list, capabilityArgs)) {
-    const dirs = (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));
+    const dirs = nodePathDirs(ctx);
     const opts = portmapListingOptions(ctx);
     const backend = portmapBackend(list);
     const listings = [...(backend !== 'nftables' ? PORTMAP_LISTINGS : []), ...(backend !== 'iptables' ? PORTMAP_NFT_LISTINGS : [])];
@@ -1268,6 +1371,9 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     // (read-only, from the names the look-up brought: readAhead forDetach); cni-gc frees a gone sandbox's all alike
     const keyed = list && resolved && by === 'cni-detach' && !f.unreadable ? keyedOnDel(list, rt.capabilityArgs) : [];
     const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list!.name, rt.containerId, req.ifname) : [];
+    // portmap's nftables backend: rules of the sandbox its DEL would remove that this attach did not make (refused
+    // without --force; read-only, riding on the look-up)
+    if (list && resolved && by === 'cni-detach') await refuseForeignNftRules(ctx, req, list, rt, f);
     let removing = false;
     // the DELs of its chain that finished, and (forced) which one failed: undefined while none ran (forcedRemains)
     const ran: string[] = [];
@@ -1513,6 +1619,8 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
       capabilityArgs: f.entry.capabilityArgs ?? {},
     };
     await waitFor(list);
+    // as detachOnce: rules of portmap's nftables table its DEL would remove that this attach did not make
+    if ((req.by ?? 'cni-detach') === 'cni-detach') await refuseForeignNftRules(ctx, req, list, rt, f, true);
     // as detachOnce: what its DEL would remove of the network's other attachments in the sandbox
     const keyed = (req.by ?? 'cni-detach') === 'cni-detach' && !f.unreadable ? keyedOnDel(list, rt.capabilityArgs) : [];
     const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list.name, rt.containerId, req.ifname) : [];

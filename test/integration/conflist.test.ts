@@ -334,4 +334,41 @@ describe('portmap (the real plugin) through two cache dirs, the node a network n
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect(await nft('list', 'table', 'ip', 'cni_hostport')).toContain('comment "another-container"');
   });
+
+  it('"backend": "nftables", rules of the sandbox\'s container id added to the node\'s table ip cni_hostport after the attach (as a runtime\'s portmap adds them for the pod\'s own host ports): the detach and its dry run are refused, naming them and the cni-detach --force (that backend\'s DEL would remove them too); --force detaches it, saying so', async () => {
+    const { ws, node, ns, net, cid, conf, onNode, nat } = await mappedWorld();
+    const plugins = (JSON.parse(await readFile(conf, 'utf8')) as { plugins: Record<string, unknown>[] }).plugins.map((p) => (p.type === 'portmap' ? { ...p, backend: 'nftables' } : p));
+    const nftConf = await writeConf(ws.dir, 'nft.conflist', conflist(net, plugins));
+    const nft = (...args: string[]) => must(['ip', 'netns', 'exec', node, 'nft', ...args]);
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', nftConf), '-o', 'json'], onNode);
+    expectOk(r);
+    const address = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips[0]!.address.replace(/\/\d+$/, '');
+    // after it, another's rules of this container id (another address): what portmap's nftables backend writes
+    await nft('add', 'table', 'ip', 'cni_hostport', '{ comment "CNI portmap plugin"; }');
+    await nft('add', 'chain', 'ip', 'cni_hostport', 'hostports');
+    await nft('add', 'rule', 'ip', 'cni_hostport', 'hostports', 'tcp', 'dport', '18081', 'dnat', 'to', '198.18.47.9:80', 'comment', `"${cid}"`);
+    const table = await nft('list', 'table', 'ip', 'cni_hostport');
+    const natBefore = await nat();
+    const leased = await leases(ws.dataDir);
+    const rule = `tcp dport 18081 dnat to 198.18.47.9:80 comment "${cid}"`;
+    for (const dry of [['--dry-run'], []]) {
+      const d = await runCli('detach', [...lab.args(ws, ns, 'eth1'), ...dry], onNode);
+      expectCleanError(d, 2, new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is not detached: network ${net}'s plugin portmap uses its nftables backend, whose DEL removes every rule of its container id, and there is a rule of container ${cid} in portmap's nftables table that this attachment did not make \\(it names none of its addresses, ${address.replaceAll('.', '\\.')}\\): table ip cni_hostport: «${rule.replaceAll('.', '\\.')}» — another attachment's in the sandbox, the pod's own network's host ports, or another tool's, made after this attach —; its DEL would remove it too \\(nothing was changed\\)`));
+      expect(d.stderr, show(d)).toContain(`; \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path `);
+      expect(d.stderr, show(d)).toMatch(/ --force` detaches it all the same, and its DEL removes that rule too; `nft list table ip cni_hostport` shows them$/m);
+      expect(await nft('list', 'table', 'ip', 'cni_hostport')).toBe(table);
+      expect(await nat()).toBe(natBefore);
+      expect(await linkExists('eth1', ns)).toBe(true);
+      expect(await leases(ws.dataDir)).toEqual(leased);
+    }
+    const forced = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '--force'], onNode);
+    expectOk(forced);
+    expect(forced.stderr, show(forced)).toContain(`note: --force: network ${net}'s plugin portmap uses its nftables backend, whose DEL removes every rule of its container id: the DEL of eth1 removes a rule of container ${cid} in portmap's nftables table that this attachment did not make`);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+    expect(await nat()).not.toMatch(/CNI-DN-/);
+    // (this Debian's portmap 1.1.1 ignores "backend" and used iptables: the rule stays here; 1.6's DEL removes it)
+    expect(await nft('list', 'table', 'ip', 'cni_hostport')).toContain(rule);
+  });
 });
