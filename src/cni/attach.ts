@@ -692,7 +692,7 @@ async function refuseForeignNftRules(ctx: ChainContext, req: DetachRequest, list
   }
   const e = new UsageError(`${req.ifname} in ${req.describe} is not detached: ${uses}, and there ${n === 1 ? 'is' : 'are'} ${whose} — another attachment's in the sandbox, the pod's own network's host ports, or another tool's, made after this attach —; its DEL would remove ${n === 1 ? 'it' : 'them'} too (nothing was changed)`);
   const w = req.ways ?? NO_WAYS;
-  e.next = `\`${w.force}\` detaches it all the same, and its DEL removes ${n === 1 ? 'that rule' : 'those rules'} too; ${found.tables.map((t) => `\`nft list table ${t.table}\``).join(' and ')}${onNode(ctx.exec)} ${found.tables.length === 1 ? 'shows' : 'show'} them`;
+  e.next = `\`${w.force}\` detaches it all the same, and its DEL removes ${n === 1 ? 'that rule' : 'those rules'} too; ${found.tables.map((t) => `\`nft list table ${t.table}\``).join(' and ')}${onNode(ctx.exec)} ${found.tables.length === 1 ? 'shows' : 'show'} ${n === 1 ? 'it' : 'them'}`;
   throw e;
 }
 

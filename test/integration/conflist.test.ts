@@ -355,7 +355,7 @@ describe('portmap (the real plugin) through two cache dirs, the node a network n
       const d = await runCli('detach', [...lab.args(ws, ns, 'eth1'), ...dry], onNode);
       expectCleanError(d, 2, new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is not detached: network ${net}'s plugin portmap uses its nftables backend, whose DEL removes every rule of its container id, and there is a rule of container ${cid} in portmap's nftables table that this attachment did not make \\(it names none of its addresses, ${address.replaceAll('.', '\\.')}\\): table ip cni_hostport: «${rule.replaceAll('.', '\\.')}» — another attachment's in the sandbox, the pod's own network's host ports, or another tool's, made after this attach —; its DEL would remove it too \\(nothing was changed\\)`));
       expect(d.stderr, show(d)).toContain(`; \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path `);
-      expect(d.stderr, show(d)).toMatch(/ --force` detaches it all the same, and its DEL removes that rule too; `nft list table ip cni_hostport` shows them$/m);
+      expect(d.stderr, show(d)).toMatch(/ --force` detaches it all the same, and its DEL removes that rule too; `nft list table ip cni_hostport` shows it$/m);
       expect(await nft('list', 'table', 'ip', 'cni_hostport')).toBe(table);
       expect(await nat()).toBe(natBefore);
       expect(await linkExists('eth1', ns)).toBe(true);
