@@ -932,7 +932,8 @@ async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise
   const out = { deleted: [] as string[], problems: [] as string[] };
   let judged: Awaited<ReturnType<typeof leftoverAgentPods>>;
   try {
-    judged = await leftoverAgentPods(api, ns);
+    // (one that may be in use: when this cni-gc, as pasted, deletes it)
+    judged = await leftoverAgentPods(api, ns, Date.now(), thisHost, `\`${gcCommandLine(flags)}\``);
   } catch (e) {
     deps.io.err(`note: agent pods left in ${ns} by commands that were killed are not looked at: ${describeError(e)}\n`);
     return out;
