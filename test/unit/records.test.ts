@@ -1812,12 +1812,18 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-4/net1']);
   });
 
+  /** db-3's net3: an attach of another host (laptop-2's, a limit of 70 s) killed mid-ADD, its lock on node-2 last changed `ageMs` ago. */
+  const laptopLock = (w: ReturnType<typeof setup>, ageMs: number): string => {
+    const lock = lockPath('/var/lib/cni', E, 'net3');
+    w.node2.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
+    w.node2.ages.set(lock, ageMs);
+    return lock;
+  };
+
   it("one whose attach is of another host, its lock within its time limit: cni-list --node names the cni-detach --force that ends it and from when (before: no command); cni-gc's note likewise, with gc's flags", async () => {
     const w = setup();
     await records(w);
-    const lock = lockPath('/var/lib/cni', E, 'net3');
-    w.node2.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
-    w.node2.ages.set(lock, 30_000);
+    const lock = laptopLock(w, 30_000);
     const force = 'kubectl cni-detach db-3 -n shop --ifname net3 --cni-path /opt/cni/bin --force';
     expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '--cni-path', '/opt/cni/bin', '-o', 'json'])).toBe(0);
     const item = (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason: string; clearCommand?: string }[] }).items.find((i) => i.pod === 'db-3')!;
@@ -1837,9 +1843,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
   it("one whose attach was of another host, killed mid-ADD, its lock past its time limit: never \"right now\" nor \"try again when it is done\" — cni-list --node, cni-check, cni-attach and cni-gc say whose, since when, and the cni-detach --force that ends it (tryout 8, F2)", async () => {
     const w = setup();
     await records(w);
-    const lock = lockPath('/var/lib/cni', E, 'net3');
-    w.node2.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
-    w.node2.ages.set(lock, 78_000);
+    const lock = laptopLock(w, 78_000);
     const force = 'kubectl cni-detach db-3 -n shop --ifname net3 --force';
     // before: `attaching`, REASON "attach running (pid 26304 on host laptop-2)" as of a live attach, "… holds its lock
     // on node node-2 right now; list again once it is done", no clearCommand
