@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { addDryRunOption, addTargetOptions, refuseBulk, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps } from './context.js';
-import { formatData, listCommandLine, nameLine, printPlan, reachArgs, shellQuote, waysOut } from './output.js';
+import { formatData, gcCommandLine, listCommandLine, nameLine, printPlan, reachArgs, shellQuote, waysOut } from './output.js';
 import type { DetachRequest } from '../cni/attach.js';
 import { connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDirHint, recordLeftHint, recordedCniPath, recordsUnreadError, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind } from './targets.js';
 import type { PodLookup } from '../resolve/pod.js';
@@ -41,6 +41,26 @@ function interfaceGoneCheck(exec: Executor, links: string[] | undefined, netns: 
     gone.add(err);
     return err;
   };
+}
+
+/**
+ * PodLookup.netnsOf of a pod that is gone, whose CHECK finds the sandbox its entry went into gone too (resolve/pod.ts:
+ * a NotFoundError, "what the cache holds of it is stale"): that error given its way out as the commands to paste —
+ * `detach`, the cni-detach that frees its lease, or `gc`, the cni-gc that frees every such one (before, in words: "a
+ * cni-detach of it, or cni-gc, frees its lease"), and none of the hints of a cache that holds nothing added (it holds
+ * it: before, "the cluster still records … (a cni-detach stopped after its DEL ran leaves that)" came first). Other
+ * errors as they are.
+ */
+function goneSandboxWayOut(netnsOf: NonNullable<PodLookup['netnsOf']>, detach: string, gc: string): NonNullable<PodLookup['netnsOf']> {
+  return (e, command) =>
+    netnsOf(e, command).catch((err: unknown) => {
+      if (err instanceof NotFoundError && command === 'CHECK') {
+        err.next = `\`${detach}\` frees its lease (or \`${gc}\`, which frees every such one)`;
+        // the cache holds it: none of the hints of a cache that holds nothing (a record left by a stopped detach, …)
+        gone.add(err);
+      }
+      throw err;
+    });
 }
 
 /**
@@ -131,7 +151,9 @@ nothing). -o json|yaml: a failure prints its result object too (ok: false, error
         }
         if (pod.executor) on = { ...p, ...p.on(pod.executor) };
         // a pod that is gone: the sandbox of each entry is looked up on its node (PodLookup.netnsOf), CHECK runs in it
-        req = { ...common, ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}), netns: pod.netns, describe, match: pod.match, ways, ...(pod.netnsOf ? { netnsOf: pod.netnsOf } : {}) };
+        // (a gone pod's sandbox gone too: its way out is the cni-detach that frees the lease, or cni-gc, as pasted)
+        const netnsOf = pod.netnsOf && goneSandboxWayOut(pod.netnsOf, ways.detach, gcCommandLine(flags));
+        req = { ...common, ...(pod.containerId !== undefined ? { containerId: pod.containerId } : {}), netns: pod.netns, describe, match: pod.match, ways, ...(netnsOf ? { netnsOf } : {}) };
         // its running sandbox: an interface gone from it is said as such, before its CHECK (the links its look-up read)
         if (pod.containerId !== undefined && pod.netns) {
           const sandbox = `the network namespace of sandbox ${pod.containerId.slice(0, 12)}${pod.node && pod.executor ? ` on node ${pod.node}` : ''}`;

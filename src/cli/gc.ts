@@ -11,11 +11,12 @@ import type { AttachmentRecord, EntryPod, InvalidRecord, NotCopied } from '../re
 import type { PodRuntime, Sandbox } from '../resolve/runtime.js';
 import { runtimeMayHold } from '../resolve/runtime.js';
 import type { Stale } from '../cni/gc.js';
+import type { WaysOut } from '../cni/attach.js';
 import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, removeKeyCommandLine, shellQuote, someNames, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, recordDetachLine, removeKeyCommandLine, shellQuote, someNames, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
@@ -491,7 +492,7 @@ async function recordsPass(
               out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
               if (!flags.dryRun) forget.push(r);
             } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
-            else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where a cni-gc forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
+            else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where \`${gcCommandLine(flags)}\` forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
           } catch (e) {
             out.unreached.push({ node, error: e });
           }
@@ -513,7 +514,7 @@ async function recordsPass(
               continue;
             }
             if ('unreadable' in v) {
-              out.failed.push({ stale: s, error: `what node ${node} holds of it cannot be read (${v.unreadable}): nothing is judged by its record alone; cni-detach --force on that node forgets it` });
+              out.failed.push({ stale: s, error: `what node ${node} holds of it cannot be read (${v.unreadable}): nothing is judged by its record alone; \`${waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, ownOf(r)).force}\` forgets it there` });
               continue;
             }
             if ('unheld' in v) {
@@ -854,7 +855,9 @@ async function reconcileNode(
   // a live pod's attachment whose sandbox no longer runs here is stale (sandbox gone), one that could not be looked up
   // is not judged (unchecked)
   const lockHeld = (id: string, ifname: string) => cache.direct().lockHeld(id, ifname);
-  const classified = rt ? await judgeOnNode([rt], node, found, world, exec, { lockHeld }, exec) : await classify(found, { exec, pods: world, lockHeld, node });
+  // (the cni-detach --force its reasons name, with gc's flags: a pod's cni-detach finds its node)
+  const forceLine = (of: Parameters<typeof recordDetachLine>[0], ifname: string) => recordDetachLine(of, ifname, flags, true);
+  const classified = rt ? await judgeOnNode([rt], node, found, world, exec, { lockHeld, forceLine }, exec) : await classify(found, { exec, pods: world, lockHeld, node, forceLine });
   // (the node as the API names it: an entry of a live pod the API places on another node is not this node's: `other
   // node`, left alone and said; one of no uid whose pod of that name runs elsewhere now is an earlier pod's: pod gone)
   for (const c of classified.filter((x) => x.state === 'other node')) {
@@ -956,7 +959,8 @@ async function leftoverAgents(flags: GcFlags, deps: Deps, api: KubeApi): Promise
   const out = { deleted: [] as string[], problems: [] as string[] };
   let judged: Awaited<ReturnType<typeof leftoverAgentPods>>;
   try {
-    judged = await leftoverAgentPods(api, ns);
+    // (one that may be in use: when this cni-gc, as pasted, deletes it)
+    judged = await leftoverAgentPods(api, ns, Date.now(), thisHost, `\`${gcCommandLine(flags)}\``);
   } catch (e) {
     deps.io.err(`note: agent pods left in ${ns} by commands that were killed are not looked at: ${describeError(e)}\n`);
     return out;
@@ -1133,7 +1137,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const needCluster = found.some((f) => podOf(f.entry));
     // an unfinished attach whose lock is held right now is running (attaching): left alone, and valid for CNI GC
     const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
-    let world: Parameters<typeof classify>[1] = { exec, lockHeld };
+    // the cni-detach --force the reasons name (another host's lock, an unreadable record), with gc's flags
+    const forceLine = (of: Parameters<typeof recordDetachLine>[0], ifname: string) => recordDetachLine(of, ifname, flags, true);
+    let world: Parameters<typeof classify>[1] = { exec, lockHeld, forceLine };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
     // (--node: the nodes are the cluster's; without it, nothing to do)
@@ -1161,7 +1167,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
       const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(runtimes);
-      world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname() };
+      world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname(), forceLine };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
     // the runtime that could not be asked and may hold the sandbox of this attachment (its namespace's path tells)
@@ -1185,7 +1191,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
           const found = await (await load.pods()).runningSandboxOf(runtimes, { ...c.pod, uid: c.pod.uid ?? '' }, c.entry.containerId).catch(() => undefined);
           if (!found) {
             // never a DEL without the namespace of a sandbox that still runs: its address would be freed while in use
-            refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run cni-gc again once the sandbox is gone` });
+            refused.push({ stale: { entry: c.entry, intentOnly: c.intentOnly, netns: '', why, c }, error: `its sandbox ${c.entry.containerId.slice(0, 12)} still runs here, but its network namespace could not be found: not freed; run \`${gcCommandLine(flags)}\` again once the sandbox is gone` });
             continue;
           }
           netns = found.netnsPath;
@@ -1223,13 +1229,16 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const unchecked = classified.filter((c) => c.unchecked);
 
     const { collectGarbage } = await load.gc();
-    const ways = (s: Stale) => {
+    // the command lines that retry and forget what a DEL of gc's could not free (its error names them): of its target,
+    // or with the target to fill in where its record names none (output.ts recordDetachLine; before, in words:
+    // "`cni-detach, forced`")
+    const ways = (s: Stale): WaysOut => {
       const c = (s as Stale & { c: Classified }).c;
-      const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
-      return target ? waysOut(target, s.entry.ifName, flags) : undefined;
+      const detach = recordDetachLine({ ...(c.pod ? { pod: c.pod } : {}), ...(c.entry.netns ? { netns: c.entry.netns } : {}), containerId: c.entry.containerId }, s.entry.ifName, flags);
+      return { detach, force: `${detach} --force`, forceWithConfig: `${detach} --force --conf FILE` };
     };
     // the cni-detach --force that takes another host's lock once its command is gone, for the notes (leftWhy)
-    const forceOf = (l: Left) => ways(l.stale)?.force;
+    const forceOf = (l: Left) => ways(l.stale).force;
     // its DELs are a batch under way (exec/interrupt.ts holdBatch()): the user's signal stops the one running, starts
     // no other, and gc ends with its summary of what it freed; after them a signal ends it at once (cli/main.ts
     // stopEnding). Each DEL (and CNI GC) is a change under its own hold() (the engine's ctx.hold), which alone makes a
@@ -1460,7 +1469,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
       const failed = outcome.failed.length ? `; ${outcome.failed.length} could not be freed` : '';
-      throw new StoppedError(outcome.stoppedBy, `gc ${stopSaid!}; ${outcome.freed.length} freed${failed}; what is left stays recorded: run cni-gc again`, 'recorded');
+      throw new StoppedError(outcome.stoppedBy, `gc ${stopSaid!}; ${outcome.freed.length} freed${failed}; what is left stays recorded: run \`${gcCommandLine(flags)}\` again`, 'recorded');
     }
     const problems = outcome.failed.length + others.length + unreached.length + unchecked.length + (clusterError ? 1 : 0);
     if (problems) {

@@ -1,6 +1,6 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError, foreignLimitPassed } from '../errors.js';
+import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError, foreignLimitPassed, foreignLimitWhen } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified, MarkWords } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
@@ -8,7 +8,7 @@ import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, 
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, hostOnlyNote, noClusterConfigured, withUserSelector } from './targets.js';
-import { detachCommandLine, gcCommandLine, listCommandLine, removeKeyCommandLine, removeKeysCommandLine, someNames, type ReachFlags } from './output.js';
+import { detachCommandLine, gcCommandLine, listCommandLine, recordDetachLine, removeKeyCommandLine, removeKeysCommandLine, someNames, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { refuseUnknownNodes } from './node-judge.js';
 import { load } from './load.js';
@@ -353,22 +353,34 @@ function freeInHint(freeInMs: number, now = Date.now()): string {
 }
 
 /**
+ * The way out of another host's lock with a time limit (errors.ts foreignLimitPassed: defined), for a row: the
+ * cni-detach --force that takes it (`force`, the command line; `does`: what it then does, "undoes it", "finishes its
+ * DEL") and when — at once past the limit, else once it has passed (until then that command answers busy too, its
+ * time said as foreignLimitWhen says it at `now`) — and, either way, only if that host's command is gone (only that
+ * host can tell). undefined for any other holder. Before, a row of such a lock within its limit named no command.
+ */
+export function foreignLockClear(busy: Busy, force: string, does: string, now = Date.now()): Pick<Row, 'remedy' | 'clear' | 'clearHint'> | undefined {
+  const passed = foreignLimitPassed(busy, thisHost.host);
+  if (passed === undefined) return undefined;
+  const only = `only if that command of host ${busy.host} is gone (only that host can tell)`;
+  if (passed) return { remedy: `cni-detach --force ${does}`, clear: force, clearHint: `${only}: --force takes its lock` };
+  return { remedy: `then cni-detach --force ${does}`, clear: force, clearHint: `${only}, and once its lock's time limit has passed: it ${foreignLimitWhen(busy, now)}; until then --force answers busy too` };
+}
+
+/**
  * What clears a record of this node's cache, by its state (issue 11: every state is reported with its reason and the
  * command that clears it): the cni-detach of its target (plain, or --force for a record that cannot be read) or
  * cni-gc (its target is gone). A record whose text lost its target gets the command with the target as a
- * placeholder (POD -n NAMESPACE, or --netns PATH for a cnitool-style container id).
+ * placeholder (POD -n NAMESPACE, or --netns PATH for a cnitool-style container id: output.ts recordDetachLine).
  */
 function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear' | 'clearHint' | 'clearAll'> {
   const target = c.pod ? { namespace: c.pod.namespace, name: c.pod.name } : c.entry.netns ? { netns: c.entry.netns } : undefined;
-  const detach = (force: boolean) => {
-    const t = target ?? (c.entry.containerId.startsWith('cnitool-') || !c.entry.containerId ? { netns: 'PATH' } : { namespace: 'NAMESPACE', name: 'POD' });
-    return `${detachCommandLine(t, c.entry.ifName || 'IFNAME', flags)}${force ? ' --force' : ''}`;
-  };
-  // another host's lock past its time limit (attachment-state.ts markUnderLock, attachUnderForeignLock): only a
-  // cni-detach --force takes it; the plain one answers busy, and cni-gc leaves it for ever
-  if (c.busy && foreignLimitPassed(c.busy, thisHost.host) && (c.state === 'attaching' || c.state === 'detach stopped')) {
-    return { remedy: `cni-detach --force ${c.state === 'attaching' ? 'undoes it' : 'finishes its DEL'}`, clear: detach(true), clearHint: `only if that command of host ${c.busy.host} is gone (only that host can tell): --force takes its lock` };
-  }
+  const detach = (force: boolean) => recordDetachLine({ ...(c.pod ? { pod: c.pod } : {}), ...(c.entry.netns ? { netns: c.entry.netns } : {}), containerId: c.entry.containerId }, c.entry.ifName, flags, force);
+  // another host's lock with a time limit (attachment-state.ts markUnderLock, attachUnderForeignLock): only a
+  // cni-detach --force takes it, once that limit has passed; the plain one answers busy, and cni-gc leaves it for ever
+  // (an attach of it, or a DEL that may be running: `attaching`, or `attached` with a DEL mark; a DEL stopped)
+  const foreign = c.busy && (c.state === 'attaching' || c.state === 'detach stopped' || (c.state === 'attached' && c.deleting)) ? foreignLockClear(c.busy, detach(true), c.state === 'attaching' ? 'undoes it' : 'finishes its DEL') : undefined;
+  if (foreign) return foreign;
   switch (c.state) {
     case 'attached':
     case 'attaching':
@@ -506,7 +518,7 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
     const stopped = new Map<Judged, { mark: DeleteMark; words: MarkWords; busy: Busy | undefined }>();
     // and such a mark whose lock a command holds that may still run (this host's, live; another host's within its
     // time limit): a DEL under way now, attached until it ends — never "interface gone … no DEL of ours was under way"
-    const deletingNow = new Map<Judged, MarkWords>();
+    const deletingNow = new Map<Judged, { words: MarkWords; busy: Busy | undefined }>();
     // and those whose entry there names no interface in the sandbox (its result: an IPAM-only chain, a 0.2.0 result):
     // a link missing says nothing of them (the record, which carries no result, was judged by its link)
     const unclaimed = new Set<Judged>();
@@ -523,9 +535,10 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
           // finished); held by a live command: a DEL running now
           // (another host's: stopped once its time limit has passed since it last changed: markUnderLock)
           const busy = marked ? await cache.direct().lockHeld(j.r.containerId, j.r.ifname) : undefined;
-          const words = marked ? markUnderLock(marked.deleting!, busy) : undefined;
+          const force = `\`${detachCommandLine({ namespace: j.r.namespace, name: j.r.pod }, j.r.ifname, flags)} --force\``;
+          const words = marked ? markUnderLock(marked.deleting!, busy, thisHost.host, force) : undefined;
           if (marked && words?.stopped) stopped.set(j, { mark: marked.deleting!, words, busy });
-          else if (words) deletingNow.set(j, words);
+          else if (words) deletingNow.set(j, { words, busy });
           else if (held.length === 0) unheld.add(j);
           if (!held.some((f) => !f.unreadable && !f.intentOnly && f.entry.networkName === j.r.network && namesSandboxInterface(f.entry))) unclaimed.add(j);
         }
@@ -538,19 +551,23 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
       const c = judged[i]!;
       const stop = stopped.get(j);
       const now = deletingNow.get(j);
+      const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
       if (stop) {
         const { mark, words, busy } = stop;
-        const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
         patchRow(row, {
           state: 'detach stopped',
           brief: words.brief,
           reason: detachStoppedReason(mark, r.ifname, `the network namespace of sandbox ${r.containerId.slice(0, 12)} on node ${node}`, c.state === 'interface gone' && !unclaimed.has(j) ? false : undefined) + words.more,
-          remedy: words.force ? 'cni-detach --force finishes its DEL' : 'cni-detach or cni-gc finishes its DEL',
-          clear: words.force ? `${clear} --force` : clear,
-          clearHint: words.force ? `only if that command of host ${busy!.host} is gone (only that host can tell): --force takes its lock` : busy?.freeInMs !== undefined ? freeInHint(busy.freeInMs) : undefined,
+          ...((words.force ? foreignLockClear(busy!, `${clear} --force`, 'finishes its DEL') : undefined) ?? {
+            remedy: 'cni-detach or cni-gc finishes its DEL',
+            clear,
+            clearHint: busy?.freeInMs !== undefined ? freeInHint(busy.freeInMs) : undefined,
+          }),
         });
       } else if (now) {
-        if (now.brief) patchRow(row, { brief: now.brief, reason: now.more });
+        // another host's DEL within its lock's time limit: what ends it once that limit has passed, and when
+        const { words, busy } = now;
+        if (words.brief) patchRow(row, { brief: words.brief, reason: words.more, ...(busy ? foreignLockClear(busy, `${clear} --force`, 'finishes its DEL') : {}) });
       } else if (unheld.has(j)) {
         patchRow(row, {
           state: 'mismatched',
@@ -669,14 +686,13 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
         } else if (v.state === 'busy' && attachUnderForeignLock(v.busy)) {
           // another host's command holds its lock: not "right now" (nobody here can know), nor "list again once it is
           // done" (it may never be): when its time limit passed or passes, and the cni-detach --force that ends it
+          // (within its limit too: what ends it once that limit has passed, and when)
           const detach = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
           const foreign = attachUnderForeignLock(v.busy, ` on node ${node}`, `\`${detach} --force\``)!;
           patchRow(row, {
             state: 'attaching', brief: foreign.brief,
             reason: `${began} and has not finished: ${foreign.why}`,
-            ...(foreign.force
-              ? { remedy: 'cni-detach --force undoes it', clear: `${detach} --force`, clearHint: `only if that command of host ${v.busy.host} is gone (only that host can tell): --force takes its lock` }
-              : { remedy: undefined, clear: undefined, clearHint: undefined }),
+            ...foreignLockClear(v.busy, `${detach} --force`, 'undoes it'),
           });
         } else if (v.state === 'busy') {
           const gone = v.busy.freeInMs !== undefined;
@@ -803,7 +819,9 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
 
     // an unfinished attach's intent under a lock held now is an attach still running, not an interrupted one
     const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
-    let world: Parameters<typeof classify>[1] = { exec, lockHeld };
+    // the cni-detach --force its reasons name, with the flags cni-list was given (as its rows' commands)
+    const forceLine = (of: Parameters<typeof recordDetachLine>[0], ifname: string) => recordDetachLine(of, ifname, flags, true);
+    let world: Parameters<typeof classify>[1] = { exec, lockHeld, forceLine };
     let podList: Pod[] | undefined;
     // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by); the
     // rows of this host's cache and of the records on other nodes alike are those of the pods it selects
@@ -879,9 +897,9 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         // auto's, one that cannot be asked leaves what it may hold unchecked: the rows say so)
         try {
           const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(await deps.runtimes(flags, api));
-          world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname() };
+          world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname(), forceLine };
         } catch (e) {
-          world = { exec, pods, lockHeld };
+          world = { exec, pods, lockHeld, forceLine };
           failures.push({ error: e, says: `this host's sandboxes could not be listed: ${describeError(e)}; whether the sandboxes of this host's pod attachments are gone is not known` });
         }
       }

@@ -202,7 +202,17 @@ export function detachCommandLine(
   return parts.map((w) => (PLACEHOLDERS.has(w) ? w : shellQuote(w))).join(' ');
 }
 
-/** The cni-gc command line, with the flags that reached the cluster and the node (reachArgs). */
+/**
+ * The cni-detach command line of a cached attachment (detachCommandLine) by what its record names: its pod, else its
+ * network namespace, else a target to fill in — `--netns PATH` for a cnitool-style container id (or none), `POD -n
+ * NAMESPACE` otherwise (a record whose text lost its target); `IFNAME` for a record that lost its interface name.
+ * `force`: with --force (another host's lock, an unreadable record). For the ways out that cni-list and cni-gc name.
+ */
+export function recordDetachLine(of: { pod?: { namespace: string; name: string }; netns?: string; containerId: string }, ifname: string, flags: ReachFlags, force = false): string {
+  const target = of.pod ? { namespace: of.pod.namespace, name: of.pod.name } : of.netns ? { netns: of.netns } : of.containerId.startsWith('cnitool-') || !of.containerId ? { netns: 'PATH' } : { namespace: 'NAMESPACE', name: 'POD' };
+  return `${detachCommandLine(target, ifname || 'IFNAME', flags)}${force ? ' --force' : ''}`;
+}
+
 /**
  * The cni-list of a namespace's pods (of a selector, when given) with the flags that reach them (reachArgs), as a
  * command to paste: `kubectl cni-list -n shop -l 'app=web' --kubeconfig …`.
@@ -216,6 +226,7 @@ export function listAllCommandLine(flags: ReachFlags): string {
   return ['kubectl', 'cni-list', '-A', ...reachArgs(flags, true)].map(shellQuote).join(' ');
 }
 
+/** The cni-gc command line, with the flags that reached the cluster and the node (reachArgs). */
 export function gcCommandLine(flags: ReachFlags): string {
   return ['kubectl', 'cni-gc', ...reachArgs(flags, true)].map(shellQuote).join(' ');
 }

@@ -4,13 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { buildPluginConfig, parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut, shown } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
 import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, recordsNamespaceOf, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
-import { convertResult } from './result.js';
+import { convertResult, summarizeResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
 import { POD_CNI_ARGS } from './env.js';
@@ -421,14 +421,22 @@ export function portmapChainName(network: string, containerId: string): string {
 
 /**
  * The chain of table nat that jumps to every DNAT chain portmap made (its TopLevelDNATChainName): portmap's setup
- * adds a rule `… -j CNI-DN-…` there for each chain with mappings. Listing it asks the node which chains are there
- * whatever the container id (which a read-ahead before the sandbox look-up does not know yet), in a few lines
- * (all of table nat is megabytes on a node with many services).
+ * adds a rule `… -j CNI-DN-…` there for each chain with mappings.
  */
 export const PORTMAP_TOP_CHAIN = 'CNI-HOSTPORT-DNAT';
 
-/** The commands that list PORTMAP_TOP_CHAIN, IPv4 and IPv6 (portmap makes its chain in each family of the addresses). */
-const PORTMAP_LISTINGS = ['iptables', 'ip6tables'].map((tool) => [tool, '-w', '-t', 'nat', '-S', PORTMAP_TOP_CHAIN]);
+/**
+ * The commands that list table nat, IPv4 and IPv6 (portmap makes its chain in each family of the addresses), every
+ * chain and rule (`-S`): the chains that are there (`-N CNI-DN-…`) and the jumps of PORTMAP_TOP_CHAIN (`-A
+ * CNI-HOSTPORT-DNAT … -j CNI-DN-…`), whatever the container id, which a read-ahead before the sandbox look-up does not
+ * know yet (so no listing of the chain by its name can ride on that look-up). A chain with no jump to it is one a
+ * portmap ADD or DEL left when it stopped part-way (chain.go setup makes the chain, then its rules, then the jump;
+ * teardown removes the jump, then the chain): portmap's next ADD of that name takes it, rules and all, and its DEL
+ * removes it. Before, only PORTMAP_TOP_CHAIN was listed (`-S CNI-HOSTPORT-DNAT`: a few lines), which saw no such
+ * chain; the whole table is larger — on a node whose kube-proxy uses iptables, a few rules per service: megabytes
+ * with thousands of services — and is read only for an attach whose portmap gets port mappings.
+ */
+const PORTMAP_LISTINGS = ['iptables', 'ip6tables'].map((tool) => [tool, '-w', '-t', 'nat', '-S']);
 
 function portmapListingOptions(ctx: ChainContext): RunOptions {
   return { env: ctx.exec.baseEnv(), timeoutMs: ctx.timeoutMs };
@@ -478,31 +486,36 @@ function judgeNftListing(r: RunResult, containerId: string, timeoutMs: number): 
   return listingFailure(r, timeoutMs)!;
 }
 
+/** Whether a listing of table nat (PORTMAP_LISTINGS) has a rule of PORTMAP_TOP_CHAIN that jumps to chain. */
+function jumpsTo(out: string, chain: string): boolean {
+  return out.split('\n').some((l) => l.startsWith(`-A ${PORTMAP_TOP_CHAIN} `) && (l.endsWith(` -j ${chain}`) || l.includes(` -j ${chain} `)));
+}
+
 /**
- * What one listing of PORTMAP_TOP_CHAIN says of chain: there (a rule jumps to it), absent (the listing has no such
- * jump, or the top chain is not there: exit 1 "No chain/target/match by that name", or iptables-nft 1.8's
- * "… is incompatible, use 'nft' tool" for a chain that is not there), or why it could not tell (iptables not on the
- * node's PATH, another error, the time limit).
+ * What one listing of table nat (PORTMAP_LISTINGS) says of chain: there (the chain is defined, `-N <chain>`, or a rule
+ * of PORTMAP_TOP_CHAIN jumps to it), absent (neither; or no table nat at all: "… Table does not exist"), or why it
+ * could not tell (iptables not on the node's PATH, another error — iptables-nft's "… is incompatible, use 'nft' tool"
+ * for a table it cannot read —, the time limit).
  */
 function judgePortmapListing(r: RunResult, chain: string, timeoutMs: number): 'there' | 'absent' | string {
-  const jumps = (out: string) => out.split('\n').some((l) => l.startsWith(`-A ${PORTMAP_TOP_CHAIN} `) && (l.endsWith(` -j ${chain}`) || l.includes(` -j ${chain} `)));
-  if (r.code === 0) return jumps(r.stdout) ? 'there' : 'absent';
+  if (r.code === 0) return r.stdout.split('\n').some((l) => l.trimEnd() === `-N ${chain}`) || jumpsTo(r.stdout, chain) ? 'there' : 'absent';
   const err = r.stderr.trim().split('\n')[0] ?? '';
-  if (r.code === 1 && /No chain\/target\/match by that name|is incompatible, use 'nft' tool|does not exist/.test(err)) return 'absent';
+  if ((r.code === 1 || r.code === 3) && /Table does not exist/.test(err)) return 'absent';
   return listingFailure(r, timeoutMs)!;
 }
 
 /**
  * Run listings on the node in turn (each judged by `judge`: 'there', 'absent' or why it could not tell) until one says
- * 'there': `there` is its argv; else `unknown` holds "`argv`: why" for each that could not tell, and `why` the same by
+ * 'there': `there` is its argv, `out` what it printed; else `unknown` holds "`argv`: why" for each that could not tell, and `why` the same by
  * the listing's first word (its tool).
  */
-async function firstListingThere(ctx: ChainContext, listings: string[][], judge: (r: RunResult) => string): Promise<{ there?: string[]; unknown: string[]; why: Map<string, string> }> {
+async function firstListingThere(ctx: ChainContext, listings: string[][], judge: (r: RunResult) => string): Promise<{ there?: string[]; out?: string; unknown: string[]; why: Map<string, string> }> {
   const unknown: string[] = [];
   const why = new Map<string, string>();
   for (const argv of listings) {
-    const said = judge(await ctx.exec.run(argv, portmapListingOptions(ctx)));
-    if (said === 'there') return { there: argv, unknown, why };
+    const r = await ctx.exec.run(argv, portmapListingOptions(ctx));
+    const said = judge(r);
+    if (said === 'there') return { there: argv, out: r.stdout, unknown, why };
     if (said === 'absent') continue;
     why.set(argv[0]!, said);
     unknown.push(`\`${argv.join(' ')}\`: ${said}`);
@@ -515,10 +528,12 @@ const portmapAsked = new WeakMap<AttachRequest, Promise<UsageError | undefined>>
 
 /**
  * Refuse an attach of a network whose portmap gets port mappings (portmapMaps), recorded in the sandbox in no way this
- * cache knows, when portmap's DNAT chain of that network and sandbox is on the node all the same (a rule of
- * PORTMAP_TOP_CHAIN jumps to it, in iptables or ip6tables): another attachment of the network in the sandbox made it —
- * recorded in another cache dir, or made by another tool — and this ADD would add its rules to that chain (portmap's
- * setup takes a chain that is there) and a DEL of either remove the chain with both's rules. From iptables on the node
+ * cache knows, when portmap's DNAT chain of that network and sandbox is on the node all the same (in table nat of
+ * iptables or ip6tables: defined, or a rule of PORTMAP_TOP_CHAIN jumps to it): another attachment of the network in
+ * the sandbox made it — recorded in another cache dir, or made by another tool — and this ADD would add its rules to
+ * that chain (portmap's setup takes a chain that is there) and a DEL of either remove the chain with both's rules;
+ * or, with no jump to it, a portmap ADD or DEL of that name stopped part-way left it (a failed ADD whose rollback
+ * failed too), and this ADD would take it with the rules left in it. From iptables on the node
  * (portmap execs it itself, so a node where it works has it), read-only, `-w` for the xtables lock; on a node reached
  * by commands the listings ride on the look-up (readAhead). iptables missing or failing: not refused, said at -v.
  * A portmap that uses its nftables backend (given "backend": "nftables", or given none on a node without iptables)
@@ -541,8 +556,8 @@ async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: Attac
   let iptablesMissing = false;
   if (backend !== 'nftables') {
     const chain = portmapChainName(req.list.name, req.rt.containerId);
-    const { there, unknown, why } = await firstListingThere(ctx, PORTMAP_LISTINGS, (r) => judgePortmapListing(r, chain, ctx.timeoutMs));
-    if (there) return foreignChainRefusal(ctx, cache, req, chain, there[0] === 'ip6tables' ? 'ip6tables' : 'iptables');
+    const { there, out, unknown, why } = await firstListingThere(ctx, PORTMAP_LISTINGS, (r) => judgePortmapListing(r, chain, ctx.timeoutMs));
+    if (there) return foreignChainRefusal(ctx, cache, req, chain, there[0] === 'ip6tables' ? 'ip6tables' : 'iptables', jumpsTo(out!, chain));
     ctx.debug?.(unknown.length === PORTMAP_LISTINGS.length
       ? `could not tell whether portmap's chain ${chain} of network ${req.list.name} is on the node (${unknown.join('; ')}): not refused for it`
       : `portmap's chain ${chain} of network ${req.list.name} is not on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
@@ -553,7 +568,20 @@ async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: Attac
   return undefined;
 }
 
-function foreignChainRefusal(ctx: ChainContext, cache: ResultCache, req: AttachRequest, chain: string, family: string): UsageError {
+/**
+ * The refusal of portmap's chain of the network in the sandbox already on the node (askPortmapChain), in `family`'s
+ * table nat: `jumped`, a rule of PORTMAP_TOP_CHAIN jumps to it (an attachment's, live); else a chain nothing jumps to,
+ * left by a portmap ADD or DEL stopped part-way, said as such, with the listing of its rules and the commands that
+ * remove it once the user knows nothing records it.
+ */
+function foreignChainRefusal(ctx: ChainContext, cache: ResultCache, req: AttachRequest, chain: string, family: string, jumped: boolean): UsageError {
+  if (!jumped) {
+    const e = new UsageError(
+      `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}), exists already with no rule of ${PORTMAP_TOP_CHAIN} jumping to it: a portmap ADD or DEL of network ${req.list.name} in ${req.describe} stopped part-way left it (a failed ADD whose rollback failed too), of an attachment recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would take that chain with the rules left in it, and a DEL of either would remove it (nothing was changed)`,
+    );
+    e.next = `\`${family} -w -t nat -S ${chain}\`${onNode(ctx.exec)} shows its rules; find what left it (\`kubectl cni-list -A -o wide\` shows each attachment's cache dir) and detach it (its DEL removes the chain), or, once you know nothing records it, remove it: \`${family} -w -t nat -F ${chain} && ${family} -w -t nat -X ${chain}\`${onNode(ctx.exec)}`;
+    return e;
+  }
   const e = new UsageError(
     `network ${req.list.name}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} (table nat of ${family}${onNode(ctx.exec)}, jumped to from ${PORTMAP_TOP_CHAIN}), exists already: another attachment of network ${req.list.name} in ${req.describe} made it, recorded in another cache dir than ${cache.dir} or made by another tool; attaching it as ${req.rt.ifname} would collide with it, and a DEL of either would remove the other's (nothing was changed)`,
   );
@@ -586,6 +614,104 @@ async function askPortmapNft(ctx: ChainContext, req: AttachRequest, backend: 'nf
   return e;
 }
 
+/** An address as nft lists it: IPv6 in its compressed form (as URL parsing writes it), IPv4 as it is. */
+function nftAddress(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip;
+  }
+}
+
+/**
+ * Whether an nft rule's text names address `ip` (not as part of a longer one: 198.18.0.9 is not in 198.18.0.90, nor
+ * fd00::9 in fd00::9a), as nft lists it: `dnat to 198.18.0.9:80`, `ip daddr 198.18.0.9`, `dnat to [fd00::9]:80`.
+ */
+function ruleNames(rule: string, ip: string): boolean {
+  const esc = nftAddress(ip).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const around = ip.includes(':') ? ['[^0-9a-fA-F:]', '(?![0-9a-fA-F:])'] : ['[^0-9.]', '(?![0-9]|\\.[0-9])'];
+  return new RegExp(`(^|${around[0]})${esc}${around[1]}`).test(rule);
+}
+
+/**
+ * The rules of portmap's nftables table (PORTMAP_NFT_TABLE, `ip` and `ip6`) that a DEL of `f` would remove and that
+ * its attach did not make: portmap's nftables backend marks each rule it makes with the container id alone and its
+ * DEL removes every rule of that id (portmap_nftables.go unforwardPorts), while each rule its ADD made names the
+ * attachment's own address (`dnat to ADDR:PORT`, `… daddr ADDR masquerade`: forwardPorts) — so a rule of the id that
+ * names none of the addresses of `f`'s cached result is another's: the pod's own network's host ports (a runtime's
+ * portmap), another network's, another tool's, made after this attach (whose check refused rules of the id already
+ * there: askPortmapNft). Asked only for a chain whose portmap gets port mappings (portmapMaps) and uses that backend
+ * — "backend": "nftables"; given none, it chooses nftables on a node without iptables, and then its own rules are in
+ * the table: so a rule of the id naming one of the attachment's addresses is what tells (none: its portmap used
+ * iptables, and its DEL leaves the table alone; no run of iptables, no round trip more) — for a record with a result
+ * (an unfinished attach's intent names no address of its own: not looked at). From `nft list table ip|ip6
+ * cni_hostport` on the node, riding on the detach's look-up (readAhead forDetach); nft missing or failing: nothing
+ * found, said at -v. undefined: none.
+ */
+async function foreignPortmapNftRules(ctx: ChainContext, list: NetworkConfigList, rt: RuntimeConf, f: Found): Promise<{ tables: { table: string; rules: string[] }[]; ours: string[]; chosen: boolean } | undefined> {
+  if (f.intentOnly || f.unreadable || !f.entry.result || !portmapMaps(list, rt.capabilityArgs)) return undefined;
+  const backend = portmapBackend(list);
+  if (backend === 'iptables') return undefined;
+  let ours: string[];
+  try {
+    ours = summarizeResult(f.entry.result).ips.map((ip) => ip.address.replace(/\/\d+$/, ''));
+  } catch {
+    ours = [];
+  }
+  const cid = rt.containerId;
+  const tables: { table: string; rules: string[] }[] = [];
+  const unknown: string[] = [];
+  // (given no backend: whether a rule of its own is there, which says that its portmap chose nftables)
+  let own = false;
+  for (const argv of PORTMAP_NFT_LISTINGS) {
+    const r = await ctx.exec.run(argv, portmapListingOptions(ctx));
+    const said = judgeNftListing(r, cid, ctx.timeoutMs);
+    if (said === 'absent') continue;
+    if (said !== 'there') {
+      unknown.push(`\`${argv.join(' ')}\`: ${said}`);
+      continue;
+    }
+    const ofId = r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.endsWith(` comment "${cid}"`));
+    const rules = ofId.filter((l) => !ours.some((ip) => ruleNames(l, ip)));
+    own ||= rules.length < ofId.length;
+    if (rules.length > 0) tables.push({ table: `${argv[3]} ${PORTMAP_NFT_TABLE}`, rules });
+  }
+  if (unknown.length > 0) ctx.debug?.(`could not tell whether portmap's nftables table ${PORTMAP_NFT_TABLE} on the node holds rules of container ${cid} that this attachment did not make (${unknown.join('; ')}): its DEL runs`);
+  // given no backend, portmap uses iptables where the node has it (its DEL then leaves table cni_hostport alone): only
+  // a rule of its own there says it chose nftables
+  if (tables.length === 0 || (backend === undefined && !own)) return undefined;
+  return { tables, ours, chosen: backend === undefined };
+}
+
+/**
+ * What a DEL of `f` (cni-detach, its dry run) would remove of others in portmap's nftables table (foreignPortmapNftRules):
+ * without --force, a UsageError (exit 2, nothing changed) naming those rules, its `next` the cni-detach --force that
+ * detaches it all the same (`force`: WaysOut.force) and the nft listing that shows them; with --force, a note that its
+ * DEL removes them too. Nothing when there are none.
+ */
+async function refuseForeignNftRules(ctx: ChainContext, req: DetachRequest, list: NetworkConfigList, rt: RuntimeConf, f: Found, dryRun = false): Promise<void> {
+  const found = await foreignPortmapNftRules(ctx, list, rt, f);
+  if (!found) return;
+  const n = found.tables.reduce((k, t) => k + t.rules.length, 0);
+  const rules = found.tables.map((t) => `table ${t.table}: ${t.rules.map((r) => `«${shown(r)}»`).join(', ')}`).join('; ');
+  const whose = `${n === 1 ? 'a rule' : `${n} rules`} of container ${rt.containerId} in portmap's nftables table${onNode(ctx.exec)} that this attachment did not make (${n === 1 ? 'it names' : 'they name'} none of its addresses${found.ours.length ? `, ${found.ours.join(', ')}` : ''}): ${rules}`;
+  const uses = `network ${list.name}'s plugin portmap uses its nftables backend${found.chosen ? ' (given no "backend", it chose nftables, as its own rules there say: a node without iptables)' : ''}, whose DEL removes every rule of its container id`;
+  if (req.force) {
+    ctx.note(`--force: ${uses}: the DEL of ${req.ifname} ${dryRun ? 'would remove' : 'removes'} ${whose}`);
+    return;
+  }
+  const e = new UsageError(`${req.ifname} in ${req.describe} is not detached: ${uses}, and there ${n === 1 ? 'is' : 'are'} ${whose} — another attachment's in the sandbox, the pod's own network's host ports, or another tool's, made after this attach —; its DEL would remove ${n === 1 ? 'it' : 'them'} too (nothing was changed)`);
+  const w = req.ways ?? NO_WAYS;
+  e.next = `\`${w.force}\` detaches it all the same, and its DEL removes ${n === 1 ? 'that rule' : 'those rules'} too; ${found.tables.map((t) => `\`nft list table ${t.table}\``).join(' and ')}${onNode(ctx.exec)} ${found.tables.length === 1 ? 'shows' : 'show'} ${n === 1 ? 'it' : 'them'}`;
+  throw e;
+}
+
+/** The directories of the node's PATH (absolute ones), where a listing's tool (iptables, nft) is looked for. */
+function nodePathDirs(ctx: ChainContext): string[] {
+  return (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));
+}
+
 /**
  * Declare what an attach (with `list`) or a detach (`forDetach`) or check of ifname will read, so that an executor
  * that reaches its node by commands fetches it with the round trip it makes next (the sandbox look-up): the cache
@@ -593,8 +719,9 @@ async function askPortmapNft(ctx: ChainContext, req: AttachRequest, backend: 'nf
  * with a plugin of KEYED_BY_NETWORK_AND_CONTAINER, every detach) the names of the cache's records, which tell whether
  * the network is recorded in the sandbox under another ifname, and the node's state of such a plugin that another
  * cache dir or tool made (bandwidth's ifb device: the node's interface names; portmap's chain, when it gets port
- * mappings with `capabilityArgs` — may get, without them —: the listings of PORTMAP_TOP_CHAIN). Nothing happens on
- * other executors.
+ * mappings with `capabilityArgs` — may get, without them —: the listings of table nat, PORTMAP_LISTINGS), and (every
+ * detach) portmap's nftables table, for rules of the sandbox its DEL would remove that its attach did not make
+ * (refuseForeignNftRules). Nothing happens on other executors.
  */
 export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string, list?: NetworkConfigList, forDetach = false, capabilityArgs?: JsonObject): void {
   if (!isBatching(ctx.exec)) return;
@@ -613,13 +740,17 @@ export function readAhead(ctx: ChainContext, cache: ResultCache, ifname: string,
   // the names of the network's other records in the sandbox, for a chain whose plugins would share their state (a
   // detach's chain is known only once its record is read: its names always, a glob on the node, no process)
   if ((list && keyedPlugins(list).length > 0) || forDetach) ctx.exec.readAhead({ nameDirs: cache.namesFor() });
+  // a detach: portmap's nftables table, for rules of the sandbox its DEL would remove that its attach did not make
+  // (refuseForeignNftRules; its chain is known only once its record is read: asked of every detach, two nft processes
+  // on a node that has nft, none on one that has not)
+  if (forDetach) ctx.exec.readAhead({ runs: PORTMAP_NFT_LISTINGS.map((argv) => ({ candidates: nodePathDirs(ctx).map((d) => `${d}/${argv[0]}`), opts: portmapListingOptions(ctx), argv })) });
   // the node's interface names, for bandwidth's ifb device of the network made by an attachment this cache lacks
   if (list && keyedPlugins(list).includes('bandwidth')) ctx.exec.readAhead({ nameDirs: [NODE_LINKS] });
-  // the jumps to portmap's chains, for its chain of the network made by an attachment this cache lacks (a process of
-  // iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
+  // table nat, for portmap's chain of the network made (or left part-way) by an attachment this cache lacks (a process
+  // of iptables and one of ip6tables on the node, only for a chain whose portmap may get port mappings)
   // (and, for a portmap that uses nftables or may choose it, the rules of portmap's nftables table: two nft processes)
   if (list && portmapMaps(list, capabilityArgs)) {
-    const dirs = (ctx.exec.baseEnv().PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => d.replace(/\/+$/, ''));
+    const dirs = nodePathDirs(ctx);
     const opts = portmapListingOptions(ctx);
     const backend = portmapBackend(list);
     const listings = [...(backend !== 'nftables' ? PORTMAP_LISTINGS : []), ...(backend !== 'iptables' ? PORTMAP_NFT_LISTINGS : [])];
@@ -1188,15 +1319,21 @@ export async function detachAnew(ctx: ChainContext, cache: ResultCache, req: Det
 }
 
 /**
- * A cni-detach's BusyError for a lock of another host that holds a time limit (work on a node reached by commands), given
+ * A DEL's BusyError for a lock of another host that holds a time limit (work on a node reached by commands), given
  * the way out when that command is gone for good (a laptop lost mid-ADD): nothing here can see another host's processes,
  * so the lock is respected until the user says so with --force, which then breaks it once that limit has passed
- * (exec/lock.ts LockOwner.othersGone). Other errors, and cni-gc's DELs (req.by), as they are.
+ * (exec/lock.ts LockOwner.othersGone). The way out is the command line to paste, req.ways.force (`kubectl cni-detach
+ * web-1 -n shop --ifname eth1 --force`, with the flags that reached the node) — in a cni-detach's own error, its dry
+ * run's (before: "the same cni-detach with --force", which of a dry run is that dry run) and cni-gc's DELs (before: "a
+ * cni-detach --force of it"); "the same cni-detach with --force" only where no command lines were given. Other errors
+ * as they are.
  */
 function withForceHint(e: unknown, cache: ResultCache, req: DetachRequest): unknown {
   const h = e instanceof BusyError ? e.holder : undefined;
-  if (!h || req.force || (req.by ?? 'cni-detach') !== 'cni-detach') return e;
-  return withWayOut(e, 'the same cni-detach with --force', ' — and, as --force does, forgets the attachment if its DEL then fails');
+  if (!h || req.force) return e;
+  const force = req.ways ? `\`${req.ways.force}\`` : undefined;
+  if ((req.by ?? 'cni-detach') !== 'cni-detach') return withWayOut(e, force);
+  return withWayOut(e, force ?? 'the same cni-detach with --force', ' — and, as --force does, forgets the attachment if its DEL then fails');
 }
 
 async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequest): Promise<Detached[]> {
@@ -1251,6 +1388,9 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     // (read-only, from the names the look-up brought: readAhead forDetach); cni-gc frees a gone sandbox's all alike
     const keyed = list && resolved && by === 'cni-detach' && !f.unreadable ? keyedOnDel(list, rt.capabilityArgs) : [];
     const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list!.name, rt.containerId, req.ifname) : [];
+    // portmap's nftables backend: rules of the sandbox its DEL would remove that this attach did not make (refused
+    // without --force; read-only, riding on the look-up)
+    if (list && resolved && by === 'cni-detach') await refuseForeignNftRules(ctx, req, list, rt, f);
     let removing = false;
     // the DELs of its chain that finished, and (forced) which one failed: undefined while none ran (forcedRemains)
     const ran: string[] = [];
@@ -1497,6 +1637,8 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
       capabilityArgs: f.entry.capabilityArgs ?? {},
     };
     await waitFor(list);
+    // as detachOnce: rules of portmap's nftables table its DEL would remove that this attach did not make
+    if ((req.by ?? 'cni-detach') === 'cni-detach') await refuseForeignNftRules(ctx, req, list, rt, f, true);
     // as detachOnce: what its DEL would remove of the network's other attachments in the sandbox
     const keyed = (req.by ?? 'cni-detach') === 'cni-detach' && !f.unreadable ? keyedOnDel(list, rt.capabilityArgs) : [];
     const sharing = keyed.length > 0 ? await cache.otherAttachmentsOf(list.name, rt.containerId, req.ifname) : [];

@@ -134,11 +134,12 @@ export function agentCommand(p: Pod): RecordedCommand | undefined {
  *    runs longer loses its agent: MAX_RUN_THROUGH_AGENT_MS); the kubelet may not have (a node that lost its kubelet,
  *    a simulated one).
  * Any other (a command of another host, or one naming none: of an older version, within its deadline) may be in use:
- * listed with leftover false and when it will be past its deadline. A command deletes its own agents when it ends,
+ * listed with leftover false and when it will be past its deadline, and `gc` (the cni-gc command line that then deletes
+ * it, as the caller prints it: cli/gc.ts) from then on. A command deletes its own agents when it ends,
  * also on Ctrl-C; these are what commands that were killed (SIGKILL, a lost machine) left behind. One list request;
  * errors as KubeApi.listPods.
  */
-export async function leftoverAgentPods(api: KubeApi, namespace: string, now = Date.now(), table: Pick<LockOwner, 'host' | 'startOf'> = thisHost): Promise<AgentPodVerdict[]> {
+export async function leftoverAgentPods(api: KubeApi, namespace: string, now = Date.now(), table: Pick<LockOwner, 'host' | 'startOf'> = thisHost, gc = 'a cni-gc'): Promise<AgentPodVerdict[]> {
   const pods = await api.listPods(namespace, `${AGENT_LABEL}=${AGENT_LABEL_VALUE}`);
   const out: AgentPodVerdict[] = [];
   // this command's own agents are deleted when it ends (and one that failed is its own error, not a leftover)
@@ -167,7 +168,7 @@ export async function leftoverAgentPods(api: KubeApi, namespace: string, now = D
       continue;
     }
     const who = by ? `only on host ${by.host} can it be told whether its command still runs` : 'whether its command still runs cannot be told';
-    out.push({ pod: p, leftover: false, why: `${state}, ${made}, may be in use: ${who}; ${actsAt ? `its deadline is ${isoSecond(deadline!.getTime())}, and a cni-gc from ${isoSecond(actsAt.getTime())} on (a minute for its kubelet to end it) deletes it` : 'its kubelet ends it at its deadline'}` });
+    out.push({ pod: p, leftover: false, why: `${state}, ${made}, may be in use: ${who}; ${actsAt ? `its deadline is ${isoSecond(deadline!.getTime())}, and ${gc} from ${isoSecond(actsAt.getTime())} on (a minute for its kubelet to end it) deletes it` : 'its kubelet ends it at its deadline'}` });
   }
   return out;
 }

@@ -108,6 +108,12 @@ export interface World {
    * freed the leases of live pods on other nodes from a cache dir they shared (an outside tryout).
    */
   hereName?: string;
+  /**
+   * The cni-detach --force command line of an attachment, as the user would paste it (the CLI builds it with the flags
+   * that reached the cluster and the node: cli/output.ts recordDetachLine): for the ways out the reasons name — of
+   * another host's lock (foreignLockWayOut), of an unreadable record. Not given: they name it in words.
+   */
+  forceLine?: (of: { pod?: PodOf; netns?: string; containerId: string }, ifname: string) => string;
 }
 
 /**
@@ -171,11 +177,12 @@ export interface MarkWords {
  * and a live command renews its lock before each run); otherwise a DEL that may be running now (this host's live
  * command; another host's within its limit). `brief`: a table's few words, which say what the printed cni-detach
  * answers while the lock is held (an outside tester pasted it and got "busy"); `more`: what the reason adds of the
- * lock; `force`: the lock is another host's, which only cni-detach --force takes (exec/lock.ts LockOwner.othersGone).
+ * lock; `force`: the lock is another host's, which only cni-detach --force takes (exec/lock.ts LockOwner.othersGone);
+ * `by`: that command line, where the caller knows it (World.forceLine), for the way out (foreignLockWayOut).
  * An outside tester saw a DEL of another host's cni-detach, killed, said "interface gone … deleted outside
  * cni-attach (no DEL of ours was under way); its IPAM lease is still held", counted alive by cni-gc.
  */
-export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = thisHost.host): MarkWords {
+export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = thisHost.host, by?: string): MarkWords {
   const what = m.failed ? 'its DEL failed part-way' : 'DEL stopped part-way';
   if (!held) return { stopped: true, brief: what, more: '' };
   if (held.freeInMs !== undefined) {
@@ -189,13 +196,13 @@ export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = this
     return {
       stopped: false,
       brief: `DEL may run ${Math.ceil((held.limitS! * 1000 - held.changedAgoMs!) / 1000)}s more: ${held.host}'s lock`,
-      more: `${deleteStopped(m, here).replace(' stopped during its DEL', ' began a DEL')} and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now (the time limit of its lock ${foreignLimitWhen(held)})${foreignLockWayOut(held, here)}`,
+      more: `${deleteStopped(m, here).replace(' stopped during its DEL', ' began a DEL')} and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now (the time limit of its lock ${foreignLimitWhen(held)})${foreignLockWayOut(held, here, '', '', by)}`,
     };
   }
   return {
     stopped: true,
     brief: `${m.failed ? 'DEL failed' : 'DEL stopped'}; --force: ${held.host}'s lock`,
-    more: `; its lock is still held by that command of ${of}, which this host cannot see: cni-detach answers busy without --force${foreignLockWayOut(held, here)}`,
+    more: `; its lock is still held by that command of ${of}, which this host cannot see: cni-detach answers busy without --force${foreignLockWayOut(held, here, '', '', by)}`,
     force: true,
   };
 }
@@ -255,13 +262,15 @@ export async function classify(found: Found[], world: World): Promise<Classified
     if (f.unreadable) {
       const sandbox = world.sandboxes?.find((s) => s.id === f.entry.containerId && s.namespace && s.name);
       const netns = !sandbox && !f.entry.netns ? await namedNetnsOf(world.exec, f.entry.containerId, (netnsNames ??= world.exec.listDir(NETNS_RUN_DIR).catch(() => []))) : undefined;
+      const pod = sandbox ? { namespace: sandbox.namespace!, name: sandbox.name!, ...(sandbox.uid ? { uid: sandbox.uid } : {}) } : undefined;
+      const forget = world.forceLine ? `\`${world.forceLine({ ...(pod ? { pod } : {}), ...((netns ?? f.entry.netns) ? { netns: netns ?? f.entry.netns } : {}), containerId: f.entry.containerId }, f.entry.ifName)}\`` : `a forced cni-detach of ${f.entry.ifName || 'its interface'}`;
       out.push({
         ...f,
         ...(netns ? { entry: { ...f.entry, netns } } : {}),
         state: 'unreadable',
-        reason: `${f.file}: ${f.unreadable}; a forced cni-detach of ${f.entry.ifName || 'its interface'} forgets it`,
+        reason: `${f.file}: ${f.unreadable}; ${forget} forgets it`,
         brief: briefUnreadable(f.unreadable),
-        ...(sandbox ? { pod: { namespace: sandbox.namespace!, name: sandbox.name!, ...(sandbox.uid ? { uid: sandbox.uid } : {}) } } : {}),
+        ...(pod ? { pod } : {}),
       });
       continue;
     }
@@ -319,6 +328,8 @@ export async function classify(found: Found[], world: World): Promise<Classified
       } else reachable = true;
     }
     const busy = state === 'attached' && f.intentOnly ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
+    // the cni-detach --force that takes another host's lock, as the user would paste it (World.forceLine)
+    const force = world.forceLine ? `\`${world.forceLine({ ...(pod ? { pod } : {}), ...(f.entry.netns ? { netns: f.entry.netns } : {}), containerId: f.entry.containerId }, f.entry.ifName)}\`` : undefined;
     // what holds the lock of a DEL mark's attachment (markUnderLock), for the command that clears it
     let lockOf: Busy | undefined;
     if (busy) {
@@ -326,7 +337,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
       unchecked = undefined;
       state = 'attaching';
       const who = `a cni-attach/cni-detach${commandInParens(busy, thisHost.host)}`;
-      const foreign = attachUnderForeignLock(busy);
+      const foreign = attachUnderForeignLock(busy, '', force);
       if (foreign) {
         brief = foreign.brief;
         reason = `an attach of ${f.entry.ifName} has not finished: ${foreign.why}`;
@@ -365,7 +376,7 @@ export async function classify(found: Found[], world: World): Promise<Classified
       // saw "deleted outside cni-attach; its lease still held" of a DEL that had finished, its command killed)
       // (of another host: stopped once its lock's time limit has passed, else it may be running: markUnderLock)
       const held = f.deleting ? await world.lockHeld?.(f.entry.containerId, f.entry.ifName) : undefined;
-      const judged = f.deleting ? markUnderLock(f.deleting, held) : undefined;
+      const judged = f.deleting ? markUnderLock(f.deleting, held, thisHost.host, force) : undefined;
       if (judged?.stopped) {
         unchecked = undefined;
         state = 'detach stopped';

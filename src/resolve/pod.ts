@@ -430,7 +430,7 @@ export async function lookupPodOf(
         }
       }
       if (!sandbox && command === 'CHECK') {
-        throw new NotFoundError(`${describe} no longer exists, and the sandbox ${id} its ${e.ifName} went into no longer runs on ${where}: nothing to CHECK; what the cache holds of it is stale (a cni-detach of it, or cni-gc, frees its lease)`);
+        throw new NotFoundError(`${describe} no longer exists, and the sandbox ${id} its ${e.ifName} went into no longer runs on ${where}: nothing to CHECK; what the cache holds of it is stale, its IPAM lease still held`);
       }
       // the refusal every command makes: never a plugin in the node's own namespace (a hostNetwork pod's sandbox)
       const own = sandbox && (executor ?? local) ? await nodeOwnNetns((executor ?? local)!, sandbox.netnsPath) : undefined;

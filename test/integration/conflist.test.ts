@@ -253,13 +253,43 @@ describe('portmap (the real plugin) through two cache dirs, the node a network n
     expect(await leases(ws.dataDir)).toEqual([]);
   });
 
+  it('refuses it too when portmap\'s chain of the network is on the node with no jump to it (left by a portmap DEL or ADD stopped part-way: its teardown removes the jump, then the chain), said as such; once the chain is removed with the commands it names, the attach goes on (before: the jumps alone were read, and the attach took that chain with the rules left in it)', async () => {
+    const { ws, node, ns, net, chain, conf, onNode, nat } = await mappedWorld();
+    expectOk(await runCli('attach', lab.args(ws, ns, 'eth1', conf), onNode));
+    // the jump gone, the chain and its rules left: as portmap's teardown leaves them when it stops between the two
+    const jump = (await nat()).split('\n').find((l) => l.startsWith('-A CNI-HOSTPORT-DNAT ') && l.endsWith(` -j ${chain}`));
+    expect(jump).toBeDefined();
+    await must(['ip', 'netns', 'exec', node, 'sh', '-c', `iptables -w -t nat ${jump!.replace(/^-A /, '-D ')}`]);
+    const rules = await nat();
+    expect(rules).toContain(`-N ${chain}\n`);
+    expect(rules).toMatch(new RegExp(`^-A ${chain} .*DNAT`, 'm'));
+    expect(rules).not.toMatch(new RegExp(`-j ${chain}$`, 'm'));
+    const other = join(ws.dir, 'other-cache');
+    for (const dry of [['--dry-run'], []]) {
+      const r = await runCli('attach', [...lab.args(ws, ns, 'eth2', conf), '--cache-dir', other, ...dry], onNode);
+      expectCleanError(r, 2, new RegExp(`network ${net}'s plugin portmap names its iptables chain on the node by network and container only, and that chain, ${chain} \\(table nat of iptables\\), exists already with no rule of CNI-HOSTPORT-DNAT jumping to it: a portmap ADD or DEL of network ${net} in netns ${netnsPath(ns)} stopped part-way left it \\(a failed ADD whose rollback failed too\\), of an attachment recorded in another cache dir than ${other} or made by another tool; attaching it as eth2 would take that chain with the rules left in it, and a DEL of either would remove it \\(nothing was changed\\)`));
+      expect(r.stderr, show(r)).toContain(`; \`iptables -w -t nat -S ${chain}\` shows its rules; find what left it (\`kubectl cni-list -A -o wide\` shows each attachment's cache dir) and detach it (its DEL removes the chain), or, once you know nothing records it, remove it: \`iptables -w -t nat -F ${chain} && iptables -w -t nat -X ${chain}\``);
+      expect(await nat(), show(r)).toBe(rules);
+      expect(await linkExists('eth2', ns)).toBe(false);
+      expect(await attachmentFiles(other)).toEqual([]);
+    }
+    // the commands it names, run on the node: the chain gone, the attach in the other cache dir goes on
+    await must(['ip', 'netns', 'exec', node, 'sh', '-c', `iptables -w -t nat -F ${chain} && iptables -w -t nat -X ${chain}`]);
+    expectOk(await runCli('attach', [...lab.args(ws, ns, 'eth2', conf), '--cache-dir', other], onNode));
+    expect(await nat()).toMatch(new RegExp(`-j ${chain}$`, 'm'));
+    expectOk(await runCli('detach', [...lab.args(ws, ns, 'eth2'), '--cache-dir', other], onNode));
+    expectOk(await runCli('detach', lab.args(ws, ns, 'eth1'), onNode));
+    expect(await nat()).not.toMatch(/CNI-DN-/);
+    expect(await leases(ws.dataDir)).toEqual([]);
+  });
+
   it('without iptables on the node\'s PATH the attach is not refused, and -v says it could not tell', async () => {
     const { ws, ns, net, chain, conf, onNode } = await mappedWorld();
     // PATH without iptables (/usr/sbin here): not refused for the chain; portmap itself then fails its ADD (it execs
     // iptables), and its rollback's DEL too ("neither iptables nor ip6tables usable"): the attempt stays recorded
     const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', conf), '-v'], { ...onNode, env: { PATH: '/usr/bin:/bin' } });
     expect(r.exitCode, show(r)).toBe(1);
-    expect(r.stderr, show(r)).toContain(`debug: could not tell whether portmap's chain ${chain} of network ${net} is on the node (\`iptables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins; \`ip6tables -w -t nat -S CNI-HOSTPORT-DNAT\`: not found on the PATH of the plugins): not refused for it`);
+    expect(r.stderr, show(r)).toContain(`debug: could not tell whether portmap's chain ${chain} of network ${net} is on the node (\`iptables -w -t nat -S\`: not found on the PATH of the plugins; \`ip6tables -w -t nat -S\`: not found on the PATH of the plugins): not refused for it`);
     expect(r.stderr, show(r)).not.toMatch(/exists already/);
     expect(r.stderr, show(r)).toMatch(/error: plugin portmap failed on ADD .*failed to open iptables/);
     // with iptables on the PATH again its DEL runs: nothing left
@@ -303,5 +333,42 @@ describe('portmap (the real plugin) through two cache dirs, the node a network n
     expect(await leases(ws.dataDir)).toEqual([]);
     expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
     expect(await nft('list', 'table', 'ip', 'cni_hostport')).toContain('comment "another-container"');
+  });
+
+  it('"backend": "nftables", rules of the sandbox\'s container id added to the node\'s table ip cni_hostport after the attach (as a runtime\'s portmap adds them for the pod\'s own host ports): the detach and its dry run are refused, naming them and the cni-detach --force (that backend\'s DEL would remove them too); --force detaches it, saying so', async () => {
+    const { ws, node, ns, net, cid, conf, onNode, nat } = await mappedWorld();
+    const plugins = (JSON.parse(await readFile(conf, 'utf8')) as { plugins: Record<string, unknown>[] }).plugins.map((p) => (p.type === 'portmap' ? { ...p, backend: 'nftables' } : p));
+    const nftConf = await writeConf(ws.dir, 'nft.conflist', conflist(net, plugins));
+    const nft = (...args: string[]) => must(['ip', 'netns', 'exec', node, 'nft', ...args]);
+    const r = await runCli('attach', [...lab.args(ws, ns, 'eth1', nftConf), '-o', 'json'], onNode);
+    expectOk(r);
+    const address = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips[0]!.address.replace(/\/\d+$/, '');
+    // after it, another's rules of this container id (another address): what portmap's nftables backend writes
+    await nft('add', 'table', 'ip', 'cni_hostport', '{ comment "CNI portmap plugin"; }');
+    await nft('add', 'chain', 'ip', 'cni_hostport', 'hostports');
+    await nft('add', 'rule', 'ip', 'cni_hostport', 'hostports', 'tcp', 'dport', '18081', 'dnat', 'to', '198.18.47.9:80', 'comment', `"${cid}"`);
+    const table = await nft('list', 'table', 'ip', 'cni_hostport');
+    const natBefore = await nat();
+    const leased = await leases(ws.dataDir);
+    const rule = `tcp dport 18081 dnat to 198.18.47.9:80 comment "${cid}"`;
+    for (const dry of [['--dry-run'], []]) {
+      const d = await runCli('detach', [...lab.args(ws, ns, 'eth1'), ...dry], onNode);
+      expectCleanError(d, 2, new RegExp(`^error: eth1 in netns ${netnsPath(ns)} is not detached: network ${net}'s plugin portmap uses its nftables backend, whose DEL removes every rule of its container id, and there is a rule of container ${cid} in portmap's nftables table that this attachment did not make \\(it names none of its addresses, ${address.replaceAll('.', '\\.')}\\): table ip cni_hostport: «${rule.replaceAll('.', '\\.')}» — another attachment's in the sandbox, the pod's own network's host ports, or another tool's, made after this attach —; its DEL would remove it too \\(nothing was changed\\)`));
+      expect(d.stderr, show(d)).toContain(`; \`kubectl cni-detach --netns ${netnsPath(ns)} --ifname eth1 --cache-dir ${ws.cacheDir} --cni-path `);
+      expect(d.stderr, show(d)).toMatch(/ --force` detaches it all the same, and its DEL removes that rule too; `nft list table ip cni_hostport` shows it$/m);
+      expect(await nft('list', 'table', 'ip', 'cni_hostport')).toBe(table);
+      expect(await nat()).toBe(natBefore);
+      expect(await linkExists('eth1', ns)).toBe(true);
+      expect(await leases(ws.dataDir)).toEqual(leased);
+    }
+    const forced = await runCli('detach', [...lab.args(ws, ns, 'eth1'), '--force'], onNode);
+    expectOk(forced);
+    expect(forced.stderr, show(forced)).toContain(`note: --force: network ${net}'s plugin portmap uses its nftables backend, whose DEL removes every rule of its container id: the DEL of eth1 removes a rule of container ${cid} in portmap's nftables table that this attachment did not make`);
+    expect(await linkExists('eth1', ns)).toBe(false);
+    expect(await leases(ws.dataDir)).toEqual([]);
+    expect(await attachmentFiles(ws.cacheDir)).toEqual([]);
+    expect(await nat()).not.toMatch(/CNI-DN-/);
+    // (this Debian's portmap 1.1.1 ignores "backend" and used iptables: the rule stays here; 1.6's DEL removes it)
+    expect(await nft('list', 'table', 'ip', 'cni_hostport')).toContain(rule);
   });
 });

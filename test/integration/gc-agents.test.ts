@@ -94,7 +94,7 @@ describe('cni-gc and the agent pods of killed commands', () => {
       'kube-system/cni-attach-agent-done1 on node node-b: finished (Succeeded), left behind by a cni-attach command that did not end normally',
       `kube-system/cni-attach-agent-late on node node-d: Running past its deadline (started ${secs(Date.parse(lateSince!))}, activeDeadlineSeconds 600: deadline ${secs(Date.parse(lateSince!) + 600_000)}), made by a kubectl cni-* command (pid 4243 on host laptop-2): no command can be using it, and its kubelet did not end it`,
     ];
-    const left = `note: left agent pod kube-system/cni-attach-agent-inuse on node node-c: Running, made by a kubectl cni-* command (pid 4242 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is ${secs(inuseStart + 600_000)}, and a cni-gc from ${secs(inuseStart + 660_000)} on (a minute for its kubelet to end it) deletes it`;
+    const left = `note: left agent pod kube-system/cni-attach-agent-inuse on node node-c: Running, made by a kubectl cni-* command (pid 4242 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is ${secs(inuseStart + 600_000)}, and \`kubectl cni-gc --kubeconfig ${api.kubeconfigPath} --cache-dir ${ws.cacheDir}\` from ${secs(inuseStart + 660_000)} on (a minute for its kubelet to end it) deletes it`;
     const said = (verb: string) => [...whys.map((w) => `note: ${verb} agent pod ${w}`), left].sort();
 
     // cni-list -A names the leftovers (before: nothing), with the cni-gc that deletes them

@@ -662,7 +662,8 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     // (when its limit passes or passed, as true at the time: tryout 8, F4 f)
     const when = (where: string) => `(takes its lock once the time limit that lock holds${where} \\(13s since it last changed\\) has passed: it passes in \\d+s \\(at \\S+Z\\)|takes its lock at once: the time limit that lock holds${where} \\(13s since it last changed\\) passed at \\S+Z \\(\\S+ ago\\))`;
     const foreign = (what: string, who = 'another') => `${who} cni-attach\\/cni-detach \\(pid \\d+ on host laptop-2\\) holds ${what}: a command of another host, which this host cannot see \\(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `;
-    expect(busy.stderr).toMatch(new RegExp(`^error: ${foreign('the lock of net1 in pod shop\\/web-1 on node node-a')}the same cni-detach with --force ${when(' on node node-a')} — and, as --force does, forgets the attachment if its DEL then fails\\)$`, 'm'));
+    // (its way out the command line to paste, with the flags given: before, "the same cni-detach with --force")
+    expect(busy.stderr).toMatch(new RegExp(`^error: ${foreign('the lock of net1 in pod shop\\/web-1 on node node-a')}\`kubectl cni-detach web-1 -n shop --ifname net1 [^\`]*--force\` ${when(' on node node-a')} — and, as --force does, forgets the attachment if its DEL then fails\\)$`, 'm'));
     expect(await readFile(join(locks, lockName!), 'utf8')).toBe(held);
     // cni-check: the same, naming the cni-detach --force to paste (before: "… right now; try again when it is done": tryout 8, F2)
     const checked = await runCli('check', detach);

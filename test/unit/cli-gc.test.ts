@@ -311,6 +311,8 @@ describe('kubectl cni-gc', () => {
     };
     expect(await w.cli(gcCommand, [])).toBe(1);
     expect(w.stderr()).toMatch(/^note: could not free eth1 of pod shop\/web-1: its sandbox ffffffffffff still runs here, but its network namespace could not be found: not freed/m);
+    // the way on as the command to paste (before: "run cni-gc again once the sandbox is gone")
+    expect(w.stderr()).toContain('not freed; run `kubectl cni-gc` again once the sandbox is gone');
     expect(w.stdout()).not.toMatch(/^freed/m);
     expect(dels(w)).toHaveLength(0);
     expect(results(w)).toHaveLength(1);
@@ -879,10 +881,10 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
       p.metadata!.creationTimestamp = new Date(t - agoS * 1000) as never;
       w.kube.add(p);
     }
-    expect(await w.cli(gcCommand, ['--dry-run'])).toBe(0);
+    expect(await w.cli(gcCommand, ['--dry-run', '--cni-path', '/opt/cni/bin'])).toBe(0);
     const notes = w.stderr().split('\n').filter((l) => l.includes('agent pod')).sort();
     expect(notes).toEqual([
-      `note: left agent pod kube-system/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-* command (pid 77 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is ${secs(t - 30_000 + 600_000)}, and a cni-gc from ${secs(t - 30_000 + 660_000)} on (a minute for its kubelet to end it) deletes it`,
+      `note: left agent pod kube-system/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-* command (pid 77 on host laptop-2), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is ${secs(t - 30_000 + 600_000)}, and \`kubectl cni-gc --cni-path /opt/cni/bin\` from ${secs(t - 30_000 + 660_000)} on (a minute for its kubelet to end it) deletes it`,
       `note: would delete agent pod kube-system/cni-attach-agent-late1 on node node-b: Running past its deadline (started ${secs(t - 661_000)}, activeDeadlineSeconds 600: deadline ${secs(t - 61_000)}), made by a kubectl cni-* command (pid 77 on host laptop-2): no command can be using it, and its kubelet did not end it`,
     ]);
   });
@@ -903,9 +905,9 @@ describe('kubectl cni-gc: agent pods left behind by commands that were killed', 
     expect(lines.filter((l) => l.startsWith('note: left'))).toEqual([
       'note: left agent pod kube-system/cni-attach-agent-busy1 on node node-b: Running, made by a kubectl cni-* command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
       // a `by` that is no command (anyone who may create pods there may write it) names none
-      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a kubectl cni-\* command that it does not name, may be in use: whether its command still runs cannot be told; its deadline is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and a cni-gc from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ on \(a minute for its kubelet to end it\) deletes it$/),
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-forge on node node-b: Running, made by a kubectl cni-\* command that it does not name, may be in use: whether its command still runs cannot be told; its deadline is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and `kubectl cni-gc` from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ on \(a minute for its kubelet to end it\) deletes it$/),
       'note: left agent pod kube-system/cni-attach-agent-new01 on node node-b: Pending, made by a kubectl cni-* command that it does not name, may be in use: whether its command still runs cannot be told; its kubelet ends it at its deadline',
-      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-\* command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and a cni-gc from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ on \(a minute for its kubelet to end it\) deletes it$/),
+      expect.stringMatching(/^note: left agent pod kube-system\/cni-attach-agent-other on node node-b: Running, made by a kubectl cni-\* command \(pid 77 on host laptop-2\), may be in use: only on host laptop-2 can it be told whether its command still runs; its deadline is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and `kubectl cni-gc` from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ on \(a minute for its kubelet to end it\) deletes it$/),
     ]);
     // counted in the summary (before: the notes alone said them)
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive, 4 leftover agent pods deleted\n');

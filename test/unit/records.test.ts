@@ -1810,7 +1810,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
       // its IPAM lease is still held: cni-detach frees it", and a plain cni-detach that answered busy
       const item = db4(w.stdout());
       expect(item.state).toBe('detach stopped');
-      expect(item.reason).toMatch(/^a cni-detach \(pid 31389 on host laptop-2\) stopped during its DEL of it at 2026-12-02T19:15:32Z: net1 is gone from the network namespace of sandbox a{12} on node node-2 already \(its DEL deleted it\), but its IPAM lease may still be held; run cni-detach again to finish it \(DEL is idempotent\); its lock is still held by that command of host laptop-2, which this host cannot see: cni-detach answers busy without --force \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, a cni-detach --force of it takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(2m10s ago\)\)$/);
+      expect(item.reason).toMatch(/^a cni-detach \(pid 31389 on host laptop-2\) stopped during its DEL of it at 2026-12-02T19:15:32Z: net1 is gone from the network namespace of sandbox a{12} on node node-2 already \(its DEL deleted it\), but its IPAM lease may still be held; run cni-detach again to finish it \(DEL is idempotent\); its lock is still held by that command of host laptop-2, which this host cannot see: cni-detach answers busy without --force \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `kubectl cni-detach db-4 -n shop --ifname net1 --force` takes its lock at once: the time limit that lock holds \(70s since it last changed\) passed at \S+Z \(2m10s ago\)\)$/);
       expect(item.clearCommand).toBe('kubectl cni-detach db-4 -n shop --ifname net1 --force');
       expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2'])).toBe(0);
       expect(w.stdout()).toMatch(/^db-4 +net1 +net +\S+ +detach stopped +\S+ +\S+ +DEL stopped; --force: laptop-2's lock$/m);
@@ -1833,10 +1833,14 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
       expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json'])).toBe(0);
       const item = db4(w.stdout());
       expect(item.state).toBe('attached');
-      expect(item.reason).toMatch(/^a cni-detach \(pid 31389 on host laptop-2\) began a DEL of it at 2026-12-02T19:15:32Z and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now \(the time limit of its lock passes in 60s \(at \S+Z\)\) \(only host laptop-2 can tell/);
-      expect(item.clearCommand).toBeUndefined();
+      expect(item.reason).toMatch(/^a cni-detach \(pid 31389 on host laptop-2\) began a DEL of it at 2026-12-02T19:15:32Z and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now \(the time limit of its lock passes in 60s \(at \S+Z\)\) \(only host laptop-2 can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, `kubectl cni-detach db-4 -n shop --ifname net1 --force` takes its lock once the time limit that lock holds \(70s since it last changed\) has passed: it passes in 60s \(at \S+Z\)\)$/);
+      // what ends it, and when (before: no command at all, the way out "a cni-detach --force of it")
+      expect(item.clearCommand).toBe('kubectl cni-detach db-4 -n shop --ifname net1 --force');
       expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2'])).toBe(0);
       expect(w.stdout()).toMatch(/^db-4 +net1 +net +\S+ +attached +\S+ +\S+ +DEL may run 60s more: laptop-2's lock$/m);
+      expect(w.stderr()).toMatch(/^note: to clear db-4 net1 \(attached\): `kubectl cni-detach db-4 -n shop --ifname net1 --force` \(only if that command of host laptop-2 is gone \(only that host can tell\), and once its lock's time limit has passed: it passes in 60s \(at \S+Z\); until then --force answers busy too\)$/m);
+      expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'wide'])).toBe(0);
+      expect(w.stdout()).toMatch(/DEL may run 60s more: laptop-2's lock; then cni-detach --force finishes its DEL/);
     });
 
     it('its lock gone: `detach stopped`, the plain cni-detach (or cni-gc) finishes it', async () => {
@@ -1872,12 +1876,38 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     expect(await recorded(w)).toEqual(['db-2/net3/interrupted', 'db-4/net1']);
   });
 
+  /** db-3's net3: an attach of another host (laptop-2's, a limit of 70 s) killed mid-ADD, its lock on node-2 last changed `ageMs` ago. */
+  const laptopLock = (w: ReturnType<typeof setup>, ageMs: number): string => {
+    const lock = lockPath('/var/lib/cni', E, 'net3');
+    w.node2.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
+    w.node2.ages.set(lock, ageMs);
+    return lock;
+  };
+
+  it("one whose attach is of another host, its lock within its time limit: cni-list --node names the cni-detach --force that ends it and from when (before: no command); cni-gc's note likewise, with gc's flags", async () => {
+    const w = setup();
+    await records(w);
+    const lock = laptopLock(w, 30_000);
+    const force = 'kubectl cni-detach db-3 -n shop --ifname net3 --cni-path /opt/cni/bin --force';
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '--cni-path', '/opt/cni/bin', '-o', 'json'])).toBe(0);
+    const item = (JSON.parse(w.stdout()) as { items: { pod: string; state: string; reason: string; clearCommand?: string }[] }).items.find((i) => i.pod === 'db-3')!;
+    expect(item.state).toBe('attaching');
+    expect(item.clearCommand).toBe(force);
+    expect(item.reason).toContain(`\`${force}\` takes its lock once the time limit that lock holds (70s since it last changed) has passed: it passes in 40s (at `);
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '--cni-path', '/opt/cni/bin'])).toBe(0);
+    expect(w.stdout()).toMatch(/^db-3 +net3 +net +<none> +attaching +no +may run 40s more: laptop-2's lock$/m);
+    expect(w.stderr()).toMatch(new RegExp(`^note: to clear db-3 net3 \\(attaching\\): \`${force}\` \\(only if that command of host laptop-2 is gone \\(only that host can tell\\), and once its lock's time limit has passed: it passes in 40s \\(at \\S+Z\\); until then --force answers busy too\\)$`, 'm'));
+    for (const dry of [['--dry-run'], []]) {
+      expect(await w.cli(gcCommand, ['--node', 'node-2', '--cni-path', '/opt/cni/bin', ...dry])).toBe(0);
+      expect(w.stderr()).toContain(`, \`${force}\` takes its lock once the time limit that lock holds (70s since it last changed) has passed: it passes in 40s (at `);
+    }
+    expect(w.node2.files.get(lock)).toBe('laptop-2 26304 159882 limit=70s\n');
+  });
+
   it("one whose attach was of another host, killed mid-ADD, its lock past its time limit: never \"right now\" nor \"try again when it is done\" — cni-list --node, cni-check, cni-attach and cni-gc say whose, since when, and the cni-detach --force that ends it (tryout 8, F2)", async () => {
     const w = setup();
     await records(w);
-    const lock = lockPath('/var/lib/cni', E, 'net3');
-    w.node2.files.set(lock, 'laptop-2 26304 159882 limit=70s\n');
-    w.node2.ages.set(lock, 78_000);
+    const lock = laptopLock(w, 78_000);
     const force = 'kubectl cni-detach db-3 -n shop --ifname net3 --force';
     // before: `attaching`, REASON "attach running (pid 26304 on host laptop-2)" as of a live attach, "… holds its lock
     // on node node-2 right now; list again once it is done", no clearCommand
@@ -2175,7 +2205,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     await ahead(w, { host: 'laptop-2', pid: 77, start: '1' });
     expect(await w.cli(gcCommand, [])).toBe(0);
     expect(w.stdout()).toBe('gc: freed 0 stale attachments, 0 alive\n');
-    expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: node node-2 holds nothing of it yet, and its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, may still be running: only on host laptop-2 can that be told, where a cni-gc forgets it once its command is gone\n');
+    expect(w.stderr()).toContain('note: kept the record of net1 of pod shop/db-1 (network net) on node node-2: node node-2 holds nothing of it yet, and its attach (pid 77 on host laptop-2), begun at 2026-12-01T21:00:00Z, may still be running: only on host laptop-2 can that be told, where `kubectl cni-gc` forgets it once its command is gone\n');
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
   });
 
@@ -2184,7 +2214,7 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     const until = new Date(Date.now() + 600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     await ahead(w, { host: 'laptop-2', pid: 77, start: '1' }, until);
     expect(await w.cli(gcCommand, [])).toBe(0);
-    expect(w.stderr()).toContain(`may still be running: only on host laptop-2 can that be told, where a cni-gc forgets it once its command is gone; elsewhere after ${until}, its time bound\n`);
+    expect(w.stderr()).toContain(`may still be running: only on host laptop-2 can that be told, where \`kubectl cni-gc\` forgets it once its command is gone; elsewhere after ${until}, its time bound\n`);
     expect(await listRecords(w.kube, 'kube-system')).toHaveLength(1);
     const [r] = await listRecords(w.kube, 'kube-system');
     await removeRecordKeys(w.kube, 'kube-system', 'node-2', [r!.key!]);
