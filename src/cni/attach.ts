@@ -426,17 +426,35 @@ export function portmapChainName(network: string, containerId: string): string {
 export const PORTMAP_TOP_CHAIN = 'CNI-HOSTPORT-DNAT';
 
 /**
- * The commands that list table nat, IPv4 and IPv6 (portmap makes its chain in each family of the addresses), every
- * chain and rule (`-S`): the chains that are there (`-N CNI-DN-…`) and the jumps of PORTMAP_TOP_CHAIN (`-A
+ * The lines of a listing of table nat that tell of portmap's chains (natListing): their definitions and the jumps of
+ * PORTMAP_TOP_CHAIN. Every chain portmap makes starts `CNI-DN-` (portmapChainName).
+ */
+const NAT_KEPT = `^(-N CNI-DN-|-A ${PORTMAP_TOP_CHAIN} )`;
+
+/**
+ * The command that lists table nat of `tool` (iptables or ip6tables), every chain and rule (`-S`), keeping on the node
+ * only the lines of NAT_KEPT: the chains that are there (`-N CNI-DN-…`) and the jumps of PORTMAP_TOP_CHAIN (`-A
  * CNI-HOSTPORT-DNAT … -j CNI-DN-…`), whatever the container id, which a read-ahead before the sandbox look-up does not
  * know yet (so no listing of the chain by its name can ride on that look-up). A chain with no jump to it is one a
  * portmap ADD or DEL left when it stopped part-way (chain.go setup makes the chain, then its rules, then the jump;
  * teardown removes the jump, then the chain): portmap's next ADD of that name takes it, rules and all, and its DEL
- * removes it. Before, only PORTMAP_TOP_CHAIN was listed (`-S CNI-HOSTPORT-DNAT`: a few lines), which saw no such
- * chain; the whole table is larger — on a node whose kube-proxy uses iptables, a few rules per service: megabytes
- * with thousands of services — and is read only for an attach whose portmap gets port mappings.
+ * removes it. The whole table is megabytes on a node whose kube-proxy uses iptables (a few rules per service), so it
+ * is cut to those lines where it is read — by grep, in an sh that exits with iptables' own status and passes its stderr
+ * (127 from sh when the tool is not on the node's PATH, as for any command); a node without grep gets the whole
+ * listing, which says the same. Read only for an attach whose portmap gets port mappings.
  */
-const PORTMAP_LISTINGS = ['iptables', 'ip6tables'].map((tool) => [tool, '-w', '-t', 'nat', '-S']);
+export function natListing(tool: 'iptables' | 'ip6tables'): string[] {
+  return ['sh', '-c', `o=$("$0" -w -t nat -S) || exit $?; command -v grep >/dev/null 2>&1 || { printf '%s\\n' "$o"; exit 0; }; printf '%s\\n' "$o" | grep -E '${NAT_KEPT}'; exit 0`, tool];
+}
+
+/** The listings of table nat, IPv4 and IPv6 (portmap makes its chain in each family of the addresses). */
+const PORTMAP_LISTINGS = (['iptables', 'ip6tables'] as const).map(natListing);
+
+/** The tool a listing asks (a nat listing's is its sh's $0) and the listing as messages show it: what it asks that tool. */
+function listingTool(argv: string[]): { tool: string; shown: string } {
+  if (argv[0] === 'sh' && argv[1] === '-c' && argv[3]) return { tool: argv[3], shown: `${argv[3]} -w -t nat -S` };
+  return { tool: argv[0]!, shown: argv.join(' ') };
+}
 
 function portmapListingOptions(ctx: ChainContext): RunOptions {
   return { env: ctx.exec.baseEnv(), timeoutMs: ctx.timeoutMs };
@@ -517,8 +535,9 @@ async function firstListingThere(ctx: ChainContext, listings: string[][], judge:
     const said = judge(r);
     if (said === 'there') return { there: argv, out: r.stdout, unknown, why };
     if (said === 'absent') continue;
-    why.set(argv[0]!, said);
-    unknown.push(`\`${argv.join(' ')}\`: ${said}`);
+    const { tool, shown } = listingTool(argv);
+    why.set(tool, said);
+    unknown.push(`\`${shown}\`: ${said}`);
   }
   return { unknown, why };
 }
@@ -557,7 +576,7 @@ async function askPortmapChain(ctx: ChainContext, cache: ResultCache, req: Attac
   if (backend !== 'nftables') {
     const chain = portmapChainName(req.list.name, req.rt.containerId);
     const { there, out, unknown, why } = await firstListingThere(ctx, PORTMAP_LISTINGS, (r) => judgePortmapListing(r, chain, ctx.timeoutMs));
-    if (there) return foreignChainRefusal(ctx, cache, req, chain, there[0] === 'ip6tables' ? 'ip6tables' : 'iptables', jumpsTo(out!, chain));
+    if (there) return foreignChainRefusal(ctx, cache, req, chain, listingTool(there).tool === 'ip6tables' ? 'ip6tables' : 'iptables', jumpsTo(out!, chain));
     ctx.debug?.(unknown.length === PORTMAP_LISTINGS.length
       ? `could not tell whether portmap's chain ${chain} of network ${req.list.name} is on the node (${unknown.join('; ')}): not refused for it`
       : `portmap's chain ${chain} of network ${req.list.name} is not on the node${unknown.length ? ` as far as it could be told (${unknown.join('; ')})` : ''}`);
