@@ -353,6 +353,9 @@ async function recordsPass(
   for (const n of [...asked, ...goneElsewhere.map((r) => r.node), ...unfinished.map((r) => r.node)]) if (!byNode.has(n)) byNode.set(n, []);
   const runtimes = await deps.runtimes(flags, api);
   const engine = await import('../cni/attach.js');
+  // the records as they are after a node was read, listed again only where a judgement needs it (reconcileRecords, a
+  // write-ahead's settle), one list shared by the nodes asking at once
+  const recordsNow = records.recordsReadAfter(api, ns);
   // the nodes reached through agents said in one note (node-judge.ts groupReachNotes), once all were visited
   const endNotes = groupReachNotes(runtimes);
   try {
@@ -415,7 +418,7 @@ async function recordsPass(
       let nodeRead = false;
       if (exec && exec !== localExec) {
         try {
-          const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, reachedBy);
+          const v = await reconcileNode(flags, deps, api, node, exec, cache!, pods, all, recordsNow, reachedBy);
           for (const r of v.gone) (todo.push(r), unrecorded.add(r));
           for (const [r, c] of [...v.interrupted, ...v.sandboxGone, ...v.detachStopped]) (todo.push(r), unrecorded.add(r), judged.set(r, c));
           // a live pod's record whose attachment's sandbox is gone (or whose DEL was stopped) was counted alive (by the record): it is not
@@ -473,6 +476,22 @@ async function recordsPass(
             }
             if (v.state === 'finished') {
               const held = v.held;
+              // settling it is its attach's own work while that command runs (between its unlock on the node and its
+              // settle): this host's, seen running, is left to it, as busy (an outside tester saw gc "settle" the
+              // records of a running cni-attach -l). Then the records as listed after that look (recordsNow) say
+              // whether it was settled meanwhile: read in this order — the node, the command, the records — a
+              // write-ahead still there once its command was seen gone is one that nobody settles any more
+              const command = await records.recordedCommand(r);
+              if (command === 'running') {
+                if (!out.busy.some((l) => l.stale.c.pod?.uid === r.uid && l.stale.entry.ifName === r.ifname)) out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
+                continue;
+              }
+              const now = await recordsNow();
+              if (!now.some((x) => x.key === r.key)) {
+                // settled (or removed) by its attach since gc listed the records: as it stands now
+                if (now.some((x) => !x.attaching && !x.interrupted && x.node === node && x.uid === r.uid && x.ifname === r.ifname && x.containerId === held.entry.containerId)) out.alive++;
+                continue;
+              }
               const at = { namespace: r.namespace, pod: r.pod, uid: r.uid, node, ifname: r.ifname, network: r.network, containerId: held.entry.containerId, ...(r.cniPath ? { cniPath: r.cniPath } : {}), ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}), ...(r.noAnnotate ? { noAnnotate: true } : {}) };
               const record = records.attachmentRecord(at, { result: held.entry.result });
               // and the bookkeeping that attach does before it: its event and the pod's network-status entry
@@ -623,9 +642,9 @@ type NetworkStatusDone = 'written' | 'to write' | { error: string };
  * bookkeeping that attach does before it settles its record (cli/attach.ts annotate) — the pod's added-interface event
  * and its k8s.v1.cni.cncf.io/network-status entry (named AttachmentRecord.status, else the network, from the result the
  * node holds), through updatePodAnnotation as attach writes it — when the live pod's (`pods`, same uid) network-status
- * does not name the interface yet (an attach killed before it wrote it), its command is not one of this host that
- * still runs (that attach writes it itself) and --no-annotate was given neither to this gc nor to that attach (its
- * record's noAnnotate). undefined: nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
+ * does not name the interface yet (an attach killed before it wrote it) and --no-annotate was given neither to this
+ * gc nor to that attach (its record's noAnnotate). (An attach whose command still runs here is not settled by gc at
+ * all: that command writes both itself.) undefined: nothing to write. --dry-run: 'to write', nothing written. A write that fails is returned (the record is settled all
  * the same: the attachment stands; the same cni-attach writes it, as cni-list says).
  */
 async function finishAttachBookkeeping(flags: GcFlags, deps: Deps, api: KubeApi, r: AttachmentRecord, result: unknown, pods: Pod[]): Promise<NetworkStatusDone | undefined> {
@@ -633,8 +652,6 @@ async function finishAttachBookkeeping(flags: GcFlags, deps: Deps, api: KubeApi,
   if (!pod || flags.annotate === false || r.noAnnotate) return undefined;
   const ns = await load.networkStatus();
   if (ns.namesInterface(pod.metadata?.annotations?.[ns.NETWORK_STATUS], r.ifname)) return undefined;
-  // its command still running here (between its unlock and its network-status write): that attach writes it itself
-  if ((await (await import('../resolve/records.js')).recordedCommand(r)) === 'running') return undefined;
   if (flags.dryRun) return 'to write';
   const name = r.status ?? r.network;
   const res = result as import('../cni/result.js').JsonObject;
@@ -758,6 +775,21 @@ const HELD: State[] = ['attached', 'interrupted', 'interface gone', 'detach stop
  * of each such record, where the cache was read before the records were listed). With --dry-run
  * nothing is written, and what would be is returned. Records are an index: one that cannot be written is a note
  * (and not counted), never a failure of gc.
+ *
+ * The cache and the records are read at different moments, while other commands may be writing both, in this order:
+ * an attach writes its write-ahead record before its intent on the node, and replaces it by the attachment's record
+ * (one patch) after its result; a detach removes the node's entry before the record. So an entry the cache held is a
+ * command's of ours that no record names only if no read of the records between that command's record write and its
+ * removal saw it — and a read on each side of the cache's read closes that gap: `all` read before the cache and
+ * `after` (a list sent after it: resolve/records.ts recordsReadAfter, asked only when `all` leaves something to add or
+ * remove) on a node reached by commands; on this host, whose cache is read first, `heldNow` (the cache read again
+ * after `all`). An entry is recorded only when neither read names it (and, here, it is still held after `all`): an
+ * outside tester saw gc "record … attached there without a record" the pods a running cni-attach -l was attaching. A
+ * record goes only when both reads hold it, the same (its key and since), and the cache held nothing (here: still holds
+ * nothing after it): a record written after the cache was read is an attach's whose entry came after that read; one
+ * gone by the second read was removed by its detach. What no order can tell: a record whose detach removed the node's
+ * entry before the cache was read and removes the record after the second read — that detach, between its two steps,
+ * looks like one killed there, and gc forgets the record as that detach would.
  */
 async function reconcileRecords(
   flags: GcFlags,
@@ -769,6 +801,7 @@ async function reconcileRecords(
   pods: Pod[],
   homeOf: (c: Classified) => string,
   heldNow?: (r: AttachmentRecord) => Promise<boolean>,
+  after?: () => Promise<AttachmentRecord[]>,
 ): Promise<RecordChanges> {
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
@@ -781,13 +814,31 @@ async function reconcileRecords(
     // the agent namespace its attach records it in, as its entry says (none: an earlier version's entry)
     ...(recordsNamespaceOf(c.entry) ? { recordedIn: recordsNamespaceOf(c.entry)! } : {}),
   })));
-  const want = records.reconcileRecords(node, held, all, (r) => records.recordedPodGone(r, live), flags.cacheDir, ns, !!flags.recordLegacy);
+  const podGone = (r: AttachmentRecord) => records.recordedPodGone(r, live);
+  const want = records.reconcileRecords(node, held, all, podGone, flags.cacheDir, ns, !!flags.recordLegacy);
+  // what is counted against or for "alive" (the records of `all` were counted): a record of nothing held, removed here
+  // or by its detach meanwhile; an entry held without a record, recorded here or settled by its attach meanwhile
+  let unheld = want.remove;
+  let settledSince: AttachmentRecord[] = [];
+  // the records as listed after the cache was read (see above): only what both reads call unrecorded, or unheld
+  if (after && (want.add.length > 0 || want.remove.length > 0)) {
+    const now = await after();
+    const again = records.reconcileRecords(node, held, now, podGone, flags.cacheDir, ns, !!flags.recordLegacy);
+    const sameKey = (a: AttachmentRecord) => (b: AttachmentRecord) => a.containerId === b.containerId && a.ifname === b.ifname;
+    settledSince = want.add.filter((r) => !again.add.some(sameKey(r)) && now.some((x) => !x.attaching && !x.interrupted && sameKey(r)(x)));
+    want.add = want.add.filter((r) => again.add.some(sameKey(r)));
+    want.remove = want.remove.filter((r) => again.remove.some((x) => x.key === r.key && x.since === r.since));
+  }
   // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
-  // after writing its result), so each record to remove is looked for there again
-  if (heldNow) want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
+  // after writing its result), so each record to remove is looked for there again; and what a detach removed meanwhile
+  // (its entry, then its record) is not in it any more, so each entry to record is looked for again too
+  if (heldNow) {
+    unheld = want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
+    want.add = (await Promise.all(want.add.map(async (r) => ((await heldNow(r)) ? r : undefined)))).filter((r) => r !== undefined);
+  }
   // counted against "alive" (cli gc's summary): only attachments, not the records of unfinished attaches (those not
   // copied here are attachments all the same, recorded in their own namespace or unknown where)
-  const counts = { unrecorded: [...want.add, ...want.notCopied.map((n) => n.record)].filter((r) => !r.interrupted).length, unheld: want.remove.filter((r) => !r.interrupted).length };
+  const counts = { unrecorded: [...want.add, ...settledSince, ...want.notCopied.map((n) => n.record)].filter((r) => !r.interrupted).length, unheld: unheld.filter((r) => !r.interrupted).length };
   if (flags.dryRun) return { added: want.add, removed: want.remove, notCopied: want.notCopied, ...counts };
   const out: RecordChanges = { added: [], removed: [], notCopied: want.notCopied, ...counts };
   for (const r of want.add) {
@@ -820,7 +871,10 @@ async function reconcileRecords(
  * working on right now (their lock held: attaching), which gc leaves alone, and this node's records that say
  * otherwise than what it holds under their key (resolve/records.ts recordAgainstNode: another pod, uid or network),
  * which are used for nothing — an entry counts as recorded only by a record that says what it says, so such a
- * record hides no gone pod's attachment from being freed through the entry.
+ * record hides no gone pod's attachment from being freed through the entry. `all` was listed before the node was read;
+ * `recordsNow` lists the records after it (resolve/records.ts recordsReadAfter), asked only when the reconciliation
+ * would record or forget something (reconcileRecords: the order of the reads). What was judged from the cache and then
+ * the links or a lock is read again on the node after them (classify's World.reread: cni/cache.ts findNow).
  */
 async function reconcileNode(
   flags: GcFlags,
@@ -831,6 +885,7 @@ async function reconcileNode(
   cache: ResultCache,
   pods: Pod[],
   all: AttachmentRecord[],
+  recordsNow: () => Promise<AttachmentRecord[]>,
   rt?: PodRuntime,
 ): Promise<{ gone: AttachmentRecord[]; interrupted: [AttachmentRecord, Classified][]; sandboxGone: [AttachmentRecord, Classified][]; detachStopped: [AttachmentRecord, Classified][]; unchecked: Classified[]; changes: RecordChanges; attaching: Left[]; mismatched: Mismatched[]; interfaceGone: Classified[]; kept: { record: AttachmentRecord; why: string }[] }> {
   const { classify, podOf } = await load.attachmentState();
@@ -857,7 +912,10 @@ async function reconcileNode(
   const lockHeld = (id: string, ifname: string) => cache.direct().lockHeld(id, ifname);
   // (the cni-detach --force its reasons name, with gc's flags: a pod's cni-detach finds its node)
   const forceLine = (of: Parameters<typeof recordDetachLine>[0], ifname: string) => recordDetachLine(of, ifname, flags, true);
-  const classified = rt ? await judgeOnNode([rt], node, found, world, exec, { lockHeld, forceLine }, exec) : await classify(found, { exec, pods: world, lockHeld, node, forceLine });
+  // the cache was read before the links (the sandboxes' look-up) and the locks: what was judged from both is read again
+  // after them (classify; a round trip only for such an attachment)
+  const reread = (id: string, ifname: string) => cache.findNow(id, ifname);
+  const classified = rt ? await judgeOnNode([rt], node, found, world, exec, { lockHeld, forceLine, reread }, exec) : await classify(found, { exec, pods: world, lockHeld, reread, node, forceLine });
   // (the node as the API names it: an entry of a live pod the API places on another node is not this node's: `other
   // node`, left alone and said; one of no uid whose pod of that name runs elsewhere now is an earlier pod's: pod gone)
   for (const c of classified.filter((x) => x.state === 'other node')) {
@@ -925,7 +983,7 @@ async function reconcileNode(
   const freed = new Set([...interrupted, ...sandboxGone, ...detachStopped].map(([, c]) => c));
   const judged = classified.map((c) => (freed.has(c) ? { ...c, state: 'pod gone' as const } : c));
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
-  const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node);
+  const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node, undefined, recordsNow);
   // live pods' attachments whose interface is gone from their sandbox (classify, given the node's sandboxes and their
   // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
@@ -1139,7 +1197,9 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
     // the cni-detach --force the reasons name (another host's lock, an unreadable record), with gc's flags
     const forceLine = (of: Parameters<typeof recordDetachLine>[0], ifname: string) => recordDetachLine(of, ifname, flags, true);
-    let world: Parameters<typeof classify>[1] = { exec, lockHeld, forceLine };
+    // what was judged from reads at different moments (the cache first, then links and locks) is read again (classify)
+    const reread = (containerId: string, ifname: string) => cache.find(containerId, ifname);
+    let world: Parameters<typeof classify>[1] = { exec, lockHeld, forceLine, reread };
     // the cluster is asked when this cache has pod attachments, and for its records of other nodes whenever a
     // kubeconfig is there (without one, this is a node-local gc of bare namespaces)
     // (--node: the nodes are the cluster's; without it, nothing to do)
@@ -1167,7 +1227,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       pods = listed?.pods ?? (await api.listPods(undefined));
       runtimes = await deps.runtimes(flags, api);
       const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(runtimes);
-      world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname(), forceLine };
+      world = { exec, pods, sandboxes, unasked, lockHeld, reread, hereName: deps.hostname(), forceLine };
     }
     const runningHere = new Set((world.sandboxes ?? []).filter((x) => x.running).map((x) => x.id));
     // the runtime that could not be asked and may hold the sandbox of this attachment (its namespace's path tells)

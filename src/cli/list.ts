@@ -528,15 +528,30 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
         const { exec: there } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, exec, true);
         const { cache } = prepareEngine({ ...flags, timeout: '60s' }, there!, deps);
         for (const j of mine) {
-          const held = await cache.find(j.r.containerId, j.r.ifname);
-          const marked = held.find((f) => !f.unreadable && !f.intentOnly && f.deleting && f.entry.networkName === j.r.network);
+          // read in this order: the record (listed first), the links (the look-up above), the entry and its DEL mark
+          // here, then its lock. `interface gone` (a record, no link, then an entry without a mark) is sound by it: a
+          // DEL of ours that deleted the link before the look-up wrote its mark before, and removes it only after the
+          // result. `detach stopped` (a mark, then the lock free) is not — a DEL running at the first read may have
+          // finished before the lock's — so it stands only once the same mark is read again after the lock
+          let held = await cache.find(j.r.containerId, j.r.ifname);
+          const markOf = (h: Found[]) => h.find((f) => !f.unreadable && !f.intentOnly && f.deleting && f.entry.networkName === j.r.network);
+          let marked = markOf(held);
           // its lock free, or held by a command that is gone until the time limit of what it started (exec/lock.ts
           // freeInMs): stopped (an outside tester saw `interface gone … lease still held` of such a DEL that had
           // finished); held by a live command: a DEL running now
           // (another host's: stopped once its time limit has passed since it last changed: markUnderLock)
-          const busy = marked ? await cache.direct().lockHeld(j.r.containerId, j.r.ifname) : undefined;
+          let busy = marked ? await cache.direct().lockHeld(j.r.containerId, j.r.ifname) : undefined;
           const force = `\`${detachCommandLine({ namespace: j.r.namespace, name: j.r.pod }, j.r.ifname, flags)} --force\``;
-          const words = marked ? markUnderLock(marked.deleting!, busy, thisHost.host, force) : undefined;
+          let words = marked ? markUnderLock(marked.deleting!, busy, thisHost.host, force) : undefined;
+          for (let round = 0; marked && words?.stopped && round < 2; round++) {
+            const now = await cache.findNow(j.r.containerId, j.r.ifname);
+            const again = markOf(now);
+            if (again && JSON.stringify(again.deleting) === JSON.stringify(marked.deleting) && JSON.stringify(again.entry) === JSON.stringify(marked.entry)) break;
+            held = now;
+            marked = again;
+            busy = marked ? await cache.direct().lockHeld(j.r.containerId, j.r.ifname) : undefined;
+            words = marked ? markUnderLock(marked.deleting!, busy, thisHost.host, force) : undefined;
+          }
           if (marked && words?.stopped) stopped.set(j, { mark: marked.deleting!, words, busy });
           else if (words) deletingNow.set(j, { words, busy });
           else if (held.length === 0) unheld.add(j);
@@ -821,7 +836,9 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     const lockHeld = (containerId: string, ifname: string) => unlessDenied(cache, deps, 'the locks', () => cache.lockHeld(containerId, ifname), undefined);
     // the cni-detach --force its reasons name, with the flags cni-list was given (as its rows' commands)
     const forceLine = (of: Parameters<typeof recordDetachLine>[0], ifname: string) => recordDetachLine(of, ifname, flags, true);
-    let world: Parameters<typeof classify>[1] = { exec, lockHeld, forceLine };
+    // what was judged from reads at different moments (the cache first, then links and locks) is read again (classify)
+    const reread = (containerId: string, ifname: string) => cache.find(containerId, ifname);
+    let world: Parameters<typeof classify>[1] = { exec, lockHeld, forceLine, reread };
     let podList: Pod[] | undefined;
     // -l: the pods the API lists for the selector (an unreachable cluster is an error here: nothing to select by); the
     // rows of this host's cache and of the records on other nodes alike are those of the pods it selects
@@ -897,9 +914,9 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
         // auto's, one that cannot be asked leaves what it may hold unchecked: the rows say so)
         try {
           const { sandboxes, unasked } = await (await load.pods()).listAllSandboxes(await deps.runtimes(flags, api));
-          world = { exec, pods, sandboxes, unasked, lockHeld, hereName: deps.hostname(), forceLine };
+          world = { exec, pods, sandboxes, unasked, lockHeld, reread, hereName: deps.hostname(), forceLine };
         } catch (e) {
-          world = { exec, pods, lockHeld, forceLine };
+          world = { exec, pods, lockHeld, reread, forceLine };
           failures.push({ error: e, says: `this host's sandboxes could not be listed: ${describeError(e)}; whether the sandboxes of this host's pod attachments are gone is not known` });
         }
       }

@@ -6,7 +6,7 @@
  */
 import { commandInParens, heldNow, holderNow, takeLock, tryLock, whyStale, type Busy, type Lock, type LockOwner } from '../exec/lock.js';
 import { onNode, type Executor } from '../exec/types.js';
-import { isBatching, type Batching } from '../exec/batch.js';
+import { BatchingExecutor, isBatching, type Batching } from '../exec/batch.js';
 import type { JsonObject } from './conf.js';
 import { UsageError } from '../errors.js';
 import { isoSecond } from '../duration.js';
@@ -388,6 +388,21 @@ export class ResultCache {
   /** Every recorded attachment (results, then intents not yet resolved) of containerId/ifname, whatever its network. */
   async find(containerId: string, ifname: string): Promise<Found[]> {
     return this.scan(`-${containerId}-${ifname}`, (e) => e.containerId === containerId && e.ifName === ifname, { containerId, ifname });
+  }
+
+  /**
+   * find() as the node holds it now — never from a snapshot read earlier (exec/batch.ts): for a judgement that must
+   * rest on a read made after another one (resolve/attachment-state.ts World.reread). On a node reached by commands
+   * it costs one round trip (the listings of results, intents and DEL marks of that name ride on one command, and
+   * the trust of the cache dir with them when not judged yet); here, none.
+   */
+  async findNow(containerId: string, ifname: string): Promise<Found[]> {
+    if (!isBatching(this.exec)) return this.find(containerId, ifname);
+    const once = new BatchingExecutor(this.exec.direct());
+    once.readAhead({ dirs: this.readAheadFor(`${containerId}-${ifname}`), ...(this.trusted ? {} : { trustDirs: cacheDirsOf(this.dir) }) });
+    const now = new ResultCache(once, this.dir, this.owner);
+    if (this.trusted) now.trusted = this.trusted;
+    return now.find(containerId, ifname);
   }
 
   /** The directories and name suffix find() and findWhere() read for ifname (what to read ahead on a remote node). */

@@ -114,6 +114,14 @@ export interface World {
    * another host's lock (foreignLockWayOut), of an unreadable record. Not given: they name it in words.
    */
   forceLine?: (of: { pod?: PodOf; netns?: string; containerId: string }, ifname: string) => string;
+  /**
+   * What the cache holds of containerId/ifname now, read after everything classify read before (cni/cache.ts
+   * ResultCache.findNow on a node reached by commands: one round trip, taken only for an attachment judged `interface
+   * gone`, `detach stopped` or `interrupted`; find here). Given: those judgements stand only once a read after them
+   * finds the same entry and mark (classify). Not given: they stand as read (a caller whose own order makes them
+   * sound: cni-list --node reads the node's entry after the links).
+   */
+  reread?: (containerId: string, ifname: string) => Promise<Found[]>;
 }
 
 /**
@@ -250,8 +258,69 @@ async function namedNetnsOf(exec: Executor, containerId: string, names: Promise<
  * otherwise. An unreadable record whose text lost its target is matched to one by its
  * container id: a pod by the runtimes' sandboxes (world.sandboxes), a bare namespace among those of `ip netns` (one
  * listing of NETNS_RUN_DIR), so that the command clearing it can name it.
+ *
+ * The reads come in an order, and some judgements combine two of them: the entries and DEL marks (`found`, read by
+ * the caller first), then the links (world.links, read by a later look-up; or interfaceExists now) and the lock
+ * (world.lockHeld, now). A cni-detach or cni-gc running meanwhile writes its mark before its DEL and removes the
+ * result, the intent and then the mark after it, all under the attachment's lock; a cni-attach writes its intent
+ * before its ADD and its result (then removes the intent) after it, under the lock too (cni/attach.ts). So:
+ *  - `interface gone` (an entry, no mark, then no link) is also what a DEL that began after the entry was read and
+ *    deleted the link before the links were read leaves — an outside tester saw gc say "deleted outside cni-attach"
+ *    of the interfaces a running cni-detach -l was deleting;
+ *  - `detach stopped` (a mark, then the lock free) also what a DEL running when the mark was read and finished before
+ *    the lock was read leaves; `interrupted` (an intent, then the lock free) what an attach that then finished leaves.
+ * With world.reread, each of these is read again after the links and the lock were (the third read) and stands only
+ * if the entry and its mark are still the very ones first read: a DEL that deleted the link before the links were
+ * read wrote its mark before that, and removes it only after the result, so a result read again after the links
+ * without a mark is no DEL of ours under way; a mark (an intent) still there after its lock was seen free belongs to
+ * no command that held the lock throughout, as a running one does. Otherwise it is judged again from what is held now
+ * (up to REREADS rounds), and nothing held any more is no attachment (left out of the answer: its command removed
+ * it). A new attach of the same key writing the very same intent between the reads is the one case this cannot tell
+ * (gc's DEL of it then answers busy under that attach's lock).
  */
 export async function classify(found: Found[], world: World): Promise<Classified[]> {
+  const first = await classifyOnce(found, world);
+  const reread = world.reread;
+  if (!reread) return first;
+  const out: Classified[] = [];
+  for (const judged of first) {
+    let c: Classified | undefined = judged;
+    for (let round = 0; c && MIXED.has(c.state) && round < REREADS; round++) {
+      const was: Classified = c;
+      const now = await reread(was.entry.containerId, was.entry.ifName).catch(() => undefined);
+      // not read again (a failure): as judged
+      if (now === undefined) break;
+      const fresh = now.find((x) => !x.unreadable && x.entry.networkName === was.entry.networkName);
+      if (fresh && sameHeld(fresh, was)) break;
+      // changed meanwhile (a command of ours worked on it between the reads): judged again from what it holds now —
+      // but not by links read before it (an attach that finished meanwhile made its interface after them): where the
+      // caller gave the links its look-ups read, its interface is not judged (attached, as a finished ADD is); here
+      // it is looked for again, and the next round reads the entry once more. Nothing held any more (its DEL
+      // finished, or its attach was rolled back): no attachment to judge
+      c = fresh ? (await classifyOnce([fresh], world.links ? { ...world, links: new Map() } : world))[0] : undefined;
+    }
+    if (c) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * The states whose judgement rests on reads of one attachment taken at different moments — its cache entry and DEL
+ * mark (first), then its interface among the sandbox's links, or its lock (after) —, which classify reads again
+ * (World.reread) before it stands: `interface gone`, `detach stopped`, `interrupted`.
+ */
+const MIXED: ReadonlySet<State> = new Set(['interface gone', 'detach stopped', 'interrupted']);
+
+/** How often classify reads an attachment again whose entry or mark changed between its reads (then the last judgement stands). */
+const REREADS = 2;
+
+/** Whether two reads of an attachment found the same: its entry (result or intent, same text) and the same DEL mark, or none. */
+function sameHeld(a: Found, b: Found): boolean {
+  return a.intentOnly === b.intentOnly && JSON.stringify(a.entry) === JSON.stringify(b.entry) && JSON.stringify(a.deleting ?? null) === JSON.stringify(b.deleting ?? null);
+}
+
+/** classify's judgement from the reads as they come (the entries given; links, locks, sandboxes read now), each once. */
+async function classifyOnce(found: Found[], world: World): Promise<Classified[]> {
   const pods = new Map((world.pods ?? []).map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
   const running = new Set((world.sandboxes ?? []).filter((s) => s.running).map((s) => s.id));
   let netnsNames: Promise<string[]> | undefined;

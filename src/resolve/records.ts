@@ -25,7 +25,7 @@ import { CniAttachError, NotFoundError } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import { validateContainerId, validateIfName } from '../cni/env.js';
 import { validateNetworkName } from '../cni/conf.js';
-import { AlreadyExistsError, type KubeApi, type Pod } from './kube.js';
+import { AlreadyExistsError, listAnew, type KubeApi, type Pod } from './kube.js';
 import { thisHost } from '../exec/host.js';
 import { commandInParens, type LockOwner } from '../exec/lock.js';
 import { isoSecond } from '../duration.js';
@@ -430,6 +430,30 @@ export async function readRecords(api: KubeApi, namespace: string): Promise<{ re
     }
   }
   return out;
+}
+
+/**
+ * A reader of the records (readRecords' valid ones) whose every answer comes from a list sent after it was asked
+ * (listAnew: not the command's list from before): for a judgement that must compare what a node held with the records
+ * as they were after that node was read (cli/gc.ts: an attach writes its record before its node's intent, a detach
+ * removes its record after its node's entry). Asks that come while a list is on its way wait for the next one, which
+ * all of them share: at most one list in flight and one to come, however many nodes ask at once. Errors: readRecords'.
+ */
+export function recordsReadAfter(api: KubeApi, namespace: string): () => Promise<AttachmentRecord[]> {
+  let inFlight: Promise<unknown> = Promise.resolve();
+  let next: Promise<AttachmentRecord[]> | undefined;
+  return () => {
+    if (next) return next;
+    const mine: Promise<AttachmentRecord[]> = inFlight.catch(() => undefined).then(() => {
+      // sent now: every ask that joined it came before
+      next = undefined;
+      listAnew(api);
+      return listRecords(api, namespace);
+    });
+    next = mine;
+    inFlight = mine;
+    return mine;
+  };
 }
 
 /** The valid attachments recorded in the cluster (readRecords; the invalid ones are left out). */

@@ -2186,18 +2186,45 @@ describe('cni-gc on a node that holds nothing of a live pod\'s write-ahead recor
     }
   });
 
-  it('cni-gc settling an attach whose command still runs here (between its unlock and its network-status write) leaves that write to it', async () => {
+  it('an attach whose command still runs here (between its unlock on the node and its settle): cni-gc leaves its record, its network-status and its event to it — busy, not "settled" (tryout 9, F4: gc beside a running attach -l)', async () => {
     const w = setup();
     await addAttachingRecord(w.kube, 'kube-system', rec({ containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: thisHost.host, pid: process.pid, start: (await thisHost.start())! } }));
     const entry = heldEntry(w);
     w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
     for (const dry of [['--dry-run'], []]) {
       expect(await w.cli(gcCommand, dry)).toBe(0);
-      expect(w.stdout()).toMatch(/settle.*attached, counted alive\n/);
-      expect(w.stdout()).not.toMatch(/network-status/);
+      // before: "settled the record of net1 of pod shop/db-1 … it said attaching since …, and its attach finished there"
+      expect(w.stdout()).toBe(`gc: ${dry.length ? 'would free' : 'freed'} 0 stale attachments, 0 alive, 1 busy (left for a later run)\n`);
+      expect(w.stderr()).toBe(`note: left net1 of pod shop/db-1 (network net) alone: a cni-attach/cni-detach (pid ${process.pid} on host ${thisHost.host}) is working on it right now; a later cni-gc looks at it again\n`);
     }
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => !!r.attaching)).toEqual([true]);
     expect(w.kube.annotation('shop', 'db-1', NETWORK_STATUS)).toBeUndefined();
     expect(w.kube.events).toEqual([]);
+  });
+
+  it('an attach that settled its record between gc\'s list of the records and its look at the node (its command gone since): not settled again, counted alive as it stands (tryout 9, F4)', async () => {
+    const w = setup();
+    const by = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` }; // gone by the time gc asks
+    const key = await ahead(w, by);
+    const entry = heldEntry(w);
+    const settledSince = '2026-12-01T21:00:05Z';
+    // gc's first read of node-2's cache (after it listed the records): the attach has written its result there and
+    // settled its record just before (one patch: the attachment's key, its write-ahead removed)
+    const listDir = w.node2.listDir.bind(w.node2);
+    let settled = false;
+    w.node2.listDir = async (path) => {
+      if (!settled) {
+        settled = true;
+        w.node2.files.set(`/var/lib/cni/results/net-${w.cid}-net1`, JSON.stringify(entry));
+        await addRecord(w.kube, 'kube-system', rec({ containerId: w.cid, since: settledSince, addresses: ['198.18.0.2/24'] }), key);
+      }
+      return listDir(path);
+    };
+    expect(await w.cli(gcCommand, []), w.stderr()).toBe(0);
+    // before: "settled the record of net1 of pod shop/db-1 (network net) on node node-2: it said attaching since …"
+    expect(w.stdout()).toBe('gc: freed 0 stale attachments, 1 alive\n');
+    expect(w.stderr()).toBe('');
+    expect((await listRecords(w.kube, 'kube-system')).map((r) => [r.since, !!r.attaching])).toEqual([[settledSince, false]]);
   });
 
   it('another host\'s command: kept, with why (only that host can tell whether it runs)', async () => {
