@@ -821,12 +821,16 @@ async function reconcileRecords(
   let unheld = want.remove;
   let settledSince: AttachmentRecord[] = [];
   // the records as listed after the cache was read (see above): only what both reads call unrecorded, or unheld
-  if (after && (want.add.length > 0 || want.remove.length > 0)) {
+  if (after && (want.add.length > 0 || want.remove.length > 0 || want.notCopied.length > 0)) {
     const now = await after();
     const again = records.reconcileRecords(node, held, now, podGone, flags.cacheDir, ns, !!flags.recordLegacy);
     const sameKey = (a: AttachmentRecord) => (b: AttachmentRecord) => a.containerId === b.containerId && a.ifname === b.ifname;
-    settledSince = want.add.filter((r) => !again.add.some(sameKey(r)) && now.some((x) => !x.attaching && !x.interrupted && sameKey(r)(x)));
+    // (an entry not copied here is unrecorded in this namespace as much as one to add: a record of it listed since is
+    // its attach's, written meanwhile)
+    const unrecordedAgain = [...again.add, ...again.notCopied.map((n) => n.record)];
+    settledSince = [...want.add, ...want.notCopied.map((n) => n.record)].filter((r) => !unrecordedAgain.some(sameKey(r)) && now.some((x) => !x.attaching && !x.interrupted && sameKey(r)(x)));
     want.add = want.add.filter((r) => again.add.some(sameKey(r)));
+    want.notCopied = want.notCopied.filter((n) => again.notCopied.some((x) => sameKey(n.record)(x.record)));
     want.remove = want.remove.filter((r) => again.remove.some((x) => x.key === r.key && x.since === r.since));
   }
   // a cache read before the records were listed: what an attach recorded meanwhile is in the cache now (it records
@@ -835,6 +839,7 @@ async function reconcileRecords(
   if (heldNow) {
     unheld = want.remove = (await Promise.all(want.remove.map(async (r) => ((await heldNow(r)) ? undefined : r)))).filter((r) => r !== undefined);
     want.add = (await Promise.all(want.add.map(async (r) => ((await heldNow(r)) ? r : undefined)))).filter((r) => r !== undefined);
+    want.notCopied = (await Promise.all(want.notCopied.map(async (n) => ((await heldNow(n.record)) ? n : undefined)))).filter((n) => n !== undefined);
   }
   // counted against "alive" (cli gc's summary): only attachments, not the records of unfinished attaches (those not
   // copied here are attachments all the same, recorded in their own namespace or unknown where)
