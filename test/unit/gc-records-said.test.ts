@@ -11,7 +11,8 @@ import { detachCommand } from '../../src/cli/detach.js';
 import { gcCommand } from '../../src/cli/gc.js';
 import { listCommand } from '../../src/cli/list.js';
 import { ApiStatusError } from '../../src/errors.js';
-import { addRecord, listRecords, type AttachmentRecord } from '../../src/resolve/records.js';
+import { thisHost } from '../../src/exec/host.js';
+import { addAttachingRecord, addRecord, listRecords, type AttachmentRecord } from '../../src/resolve/records.js';
 import { NETWORK_STATUS } from '../../src/resolve/network-status.js';
 import { bridgeResult, FakeExecutor } from '../fakes/executor.js';
 import { FakeKube, makePod } from '../fakes/kube.js';
@@ -253,5 +254,37 @@ describe('cni-list\'s advice for a `pod gone` record of another agent namespace 
     expect(await w.cli(listCommand, ['-A'])).toBe(0);
     expect(w.stdout()).not.toMatch(/db-1/);
     expect(w.stderr()).not.toMatch(/to clear/);
+  });
+});
+
+describe('cni-list --node and a write-ahead of an attachment made from another agent namespace', () => {
+  it('is not `record not settled` with a cni-gc to settle it (gc does not: it would copy the other namespace\'s record): `unsettled` once its command is gone, with the cni-gc that forgets it; `attaching`, another attach of it, while that command may run', async () => {
+    const w = laptopAndNode2();
+    w.put('db-2', D, 'net1', 'kube-system');
+    const gone = { host: thisHost.host, pid: process.pid, start: `${(await thisHost.start())!}0` };
+    await addAttachingRecord(w.kube, 'other', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: gone }));
+    const row = async () => {
+      expect(await w.cli(listCommand, ['-A', '--node', 'node-2', '--agent-namespace', 'other', '-o', 'json']), w.stderr()).toBe(0);
+      return (JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-2');
+    };
+    // before: state attached, REASON record not settled, "cni-gc settles it from what node node-2 holds"
+    expect(await row()).toMatchObject({
+      state: 'unsettled',
+      reason: expect.stringMatching(/; node node-2 holds net1 attached by an attach that records it in namespace kube-system \(its entry on the node says so; `kubectl cni-list -A` shows it\): this write-ahead is of another attach of it, and cni-gc forgets it \(settling it would copy that record into namespace other\)$/),
+      clearCommand: 'kubectl cni-gc --agent-namespace other',
+    });
+    // that cni-gc does as the row says
+    expect(await w.cli(gcCommand, ['--agent-namespace', 'other'])).toBe(0);
+    expect(w.stdout()).toMatch(/^forgot the record of net1 of pod shop\/db-2 .*whose settle would copy that record into other$/m);
+    expect(await listRecords(w.kube, 'other')).toEqual([]);
+    // another host's command, which may still run: another attach of it, nothing to clear
+    await addAttachingRecord(w.kube, 'other', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: { host: 'laptop-2', pid: 77, start: '1' } }));
+    const r = await row();
+    expect(r).toMatchObject({ state: 'attaching', reason: expect.stringMatching(/^an attach of net1 began on node node-2 at 2026-12-01T21:00:00Z and has not settled its record, while node node-2 holds net1 attached by an attach that records it in namespace kube-system .*: its command \(pid 77 on host laptop-2\) may still be running; its record goes when it ends, or cni-gc forgets it once its command is gone$/) });
+    expect(r).not.toHaveProperty('clearCommand');
+    // its own namespace's write-ahead of it stays `record not settled` (gc settles that one), as before
+    await addAttachingRecord(w.kube, 'kube-system', rec({ pod: 'db-2', uid: 'uid-db-2', containerId: '', addresses: [], since: '2026-12-01T21:00:00Z', by: gone }));
+    expect(await w.cli(listCommand, ['-A', '--node', 'node-2', '-o', 'json'])).toBe(0);
+    expect((JSON.parse(w.stdout()) as { items: Record<string, unknown>[] }).items.find((i) => i.pod === 'db-2')).toMatchObject({ state: 'attached', reason: expect.stringMatching(/but its record still says attaching: .*; cni-gc settles it from what node node-2 holds/), clearCommand: 'kubectl cni-gc' });
   });
 });
