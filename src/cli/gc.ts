@@ -1,6 +1,6 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy, foreignLockWayOut } from '../errors.js';
+import { ApiStatusError, BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy, foreignLockWayOut } from '../errors.js';
 import { holdBatch, interruptedBy } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
@@ -16,7 +16,7 @@ import type { Classified, State } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
 import { addClusterOptions, addEngineOptions, addOutputOptions, collectList } from './options.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
-import { detachCommandLine, formatData, gcCommandLine, recordDetachLine, removeKeyCommandLine, shellQuote, someNames, waysOut } from './output.js';
+import { detachCommandLine, formatData, gcCommandLine, recordDetachLine, removeKeyCommandLine, removeKeysCommandLine, shellQuote, someNames, waysOut } from './output.js';
 import type { ChainContext } from '../cni/chain.js';
 import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
@@ -208,6 +208,12 @@ interface PassOutcome {
    * not alive, not freed (their lease is held: cni-detach frees it), counted apart as on this host.
    */
   interfaceGone: Classified[];
+  /**
+   * The attachments freed on the nodes visited (with --dry-run: to free) whose entry said their attach records them in
+   * another agent namespace (`recordedIn`) than this gc's: their record there stays, saying attached, unless this gc
+   * removes it (forgetForeignRecords). `record`: the attachment, as a record of its key.
+   */
+  foreign: { record: AttachmentRecord; recordedIn: string }[];
 }
 
 /**
@@ -313,7 +319,7 @@ async function recordsPass(
   // and said (Elsewhere), as its node keeps the attachment there
   const mine = all.filter((r) => records.recordedIn(r, flags.cacheDir));
   const { CACHE_KIND, recordsNamespaceOf } = await import('../cni/cache.js');
-  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], notCopied: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
+  const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], notCopied: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [], foreign: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   // every record of another cache dir that gc would act on: a gone pod's, a live pod's unfinished attach (Elsewhere)
   const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching));
@@ -377,6 +383,19 @@ async function recordsPass(
       // interrupted, else as reconcileNode finds them
       const pending = unfinished.filter((r) => r.node === node);
       const forget: AttachmentRecord[] = recs.filter((r) => locallyFreed.has(`${r.containerId}/${r.ifname}`));
+      // the records this node's pass forgets that are not of an attachment it frees (a freed one's record goes with it,
+      // said by its `freed` line), each with why: said (PassOutcome.forgotten) once their removal landed, with --dry-run
+      // as they would be — before, a gone pod's record its node held nothing of went without a word (tryout 9, F1)
+      const said: { record: AttachmentRecord; why: string }[] = [];
+      const forgetting = (r: AttachmentRecord, why: string) => {
+        said.push({ record: r, why });
+        if (!flags.dryRun) forget.push(r);
+      };
+      // an attachment freed here (with --dry-run: to free) whose entry said its attach records it in another agent
+      // namespace than this gc's: its record there is what says it is attached (forgetForeignRecords removes it)
+      const foreignOf = (r: AttachmentRecord, recordedIn: string | undefined) => {
+        if (recordedIn !== undefined && recordedIn !== ns) out.foreign.push({ record: { ...r, key: undefined }, recordedIn });
+      };
       // this host's attachments that its cache holds were judged by the local pass, which had the runtimes' sandboxes:
       // one it kept (refused: its sandbox may still run) is not freed here behind its back
       const todo = recs.filter((r) => !locallyFreed.has(`${r.containerId}/${r.ifname}`) && !(node === deps.hostname() && here.has(`${r.containerId}/${r.ifname}`)));
@@ -469,8 +488,7 @@ async function recordsPass(
               // an attachment the settled record does not count here (its record is in its own namespace): alive
               if (!recorded) out.alive++;
               if (command === 'gone' || command === 'past') {
-                out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and ${same}` });
-                if (!flags.dryRun) forget.push(r);
+                forgetting(r, `${who} ${commandGone(r, command)}, and ${same}`);
               } else if (command === undefined) out.kept.push({ record: r, why: `${same}, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
               continue;
             }
@@ -508,8 +526,7 @@ async function recordsPass(
             const command = await records.recordedCommand(r);
             const who = attachBegun(r);
             if (command === 'gone' || command === 'past') {
-              out.forgotten.push({ record: r, why: `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)` });
-              if (!flags.dryRun) forget.push(r);
+              forgetting(r, `${who} ${commandGone(r, command)}, and node ${node} holds nothing of it (no intent, no result, no lock)`);
             } else if (command === 'running') out.busy.push({ stale: attemptStale(r, CACHE_KIND), holder: r.by!, where: '' });
             else out.kept.push({ record: r, why: `node ${node} holds nothing of it yet, and ${who} may still be running: only on ${r.by ? `host ${r.by.host}` : 'the host that ran it'} can that be told, where \`${gcCommandLine(flags)}\` forgets it once its command is gone${r.until ? `; elsewhere after ${r.until}, its time bound` : ''}` });
           } catch (e) {
@@ -537,8 +554,9 @@ async function recordsPass(
               continue;
             }
             if ('unheld' in v) {
-              // a record of nothing: it just goes (nothing to DEL)
-              if (!flags.dryRun) forget.push(r);
+              // a record of nothing: it goes (nothing to DEL), said (its DEL ran already: a detach with another
+              // --agent-namespace, a cni-gc quit after its DEL; or the node's entry was removed by other means)
+              forgetting(r, `its pod is gone, and node ${node} holds nothing of it (no result, no intent): nothing left to free there`);
               continue;
             }
             pod = v.pod;
@@ -556,7 +574,7 @@ async function recordsPass(
             if (!held) {
               const busy = await attemptLock(r);
               if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
-              else if (!flags.dryRun) forget.push(r);
+              else forgetting(r, `its pod is gone, and node ${node} holds nothing of ${attachBegun(r).replace(/,$/, '')} (no intent, no result, no lock): nothing left to free there`);
               continue;
             }
             r = { ...r, containerId: held.entry.containerId };
@@ -568,14 +586,23 @@ async function recordsPass(
           // (a live pod's attachment judged stale because its sandbox is gone was looked up already: reconcileNode)
           const still = reachedBy && judged.get(r)?.state !== 'sandbox gone' ? await runningSandboxOf([reachedBy], { namespace: pod.namespace, name: pod.name, uid: pod.uid ?? '', node }, r.containerId, exec!) : undefined;
           if (still) s = stale(r, still);
+          // its records in this namespace: the one judged (not an entry reconcileNode found unrecorded), and for an
+          // interrupted attach (or a gone sandbox) the records under its key (an attach's write-ahead, if never settled:
+          // forgetFreedAttempts) — they go with it
+          const its = [...(unrecorded.has(r) ? [] : [r]), ...(judged.has(r) ? mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname) : [])];
+          const goneMeanwhile = `node ${node} holds nothing of it any more (removed there since this gc read it): nothing left to free there`;
           if (flags.dryRun) {
             // what the run would refuse, it says (the DEL below checks the same first)
             await (await import('../cni/chain.js')).checkPathTrusted(ctxOf(r));
-            if (!(await cache!.find(r.containerId, r.ifname)).some((f) => f.entry.networkName === r.network)) continue;
+            const held = (await cache!.find(r.containerId, r.ifname)).find((f) => f.entry.networkName === r.network);
+            if (!held) {
+              for (const x of its) forgetting(x, goneMeanwhile);
+              continue;
+            }
             // as the real run would find it: a lock held now is a command working on it
             const busy = await cache!.direct().lockHeld(r.containerId, r.ifname);
             if (busy) out.busy.push({ stale: s, holder: busy, where: cache!.named('') });
-            else out.freed.push(s);
+            else (out.freed.push(s), foreignOf(r, held.unreadable ? undefined : recordsNamespaceOf(held.entry)));
             continue;
           }
           const own = ownOf(r);
@@ -586,11 +613,11 @@ async function recordsPass(
             ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
             by: 'cni-gc',
           });
-          if (done.length > 0) out.freed.push(s);
-          if (!unrecorded.has(r)) forget.push(r);
-          // an interrupted attach's (or a gone sandbox's) record under its key goes with it (an attach's write-ahead, if
-          // never settled: forgetFreedAttempts)
-          if (judged.has(r)) forget.push(...mine.filter((x) => x.node === node && !x.attaching && x.containerId === r.containerId && x.ifname === r.ifname));
+          if (done.length > 0) {
+            out.freed.push(s);
+            forget.push(...its);
+            foreignOf(r, done[0]!.recordedIn);
+          } else for (const x of its) forgetting(x, goneMeanwhile);
         } catch (e) {
           // an attach still running there (the pod deleted during it), or a detach of it: left, with its record, for a
           // later gc (that attach settles its record itself; one killed leaves it to be freed then)
@@ -598,9 +625,11 @@ async function recordsPass(
           else out.failed.push({ stale: s, error: e });
         }
       }
-      if (!flags.dryRun && forget.length > 0) {
+      if (flags.dryRun) out.forgotten.push(...said);
+      else if (forget.length > 0) {
         try {
           await records.removeRecords(api, ns, node, forget);
+          out.forgotten.push(...said);
         } catch (e) {
           deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
         }
@@ -744,6 +773,45 @@ async function forgetFreedAttempts(flags: GcFlags, deps: Deps, api: KubeApi, fre
       out.push(...mine);
     } catch (e) {
       deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The records, in another agent namespace than this gc's, of the attachments it freed (with --dry-run: would free)
+ * whose entry on their node said their attach records them there (`foreign`: PassOutcome.foreign, and this host's
+ * alike): left, such a record says `attached` (or `pod gone`, `interrupted`) of an attachment that is no more — before,
+ * a gc of namespace A freed a gone pod's attachment its attach had recorded in B, and B's record stayed until a gc of
+ * B forgot it without a word (tryout 9, F1). Removed with one merge patch per namespace and node (resolve/records.ts
+ * removeRecords: the attachment's key, `<sandbox id>.<hex of the ifname>`; a write-ahead of that namespace, under its
+ * attempt's own key, is left to that namespace's gc, which forgets it once its node holds nothing of it). Returns
+ * those removed (--dry-run: all, as to remove), with why and their namespace; a node with no ConfigMap in that
+ * namespace holds no record there: none. A patch refused (403: this user may not patch configmaps there) or failing is
+ * a note with the exact `kubectl patch` that removes them (cli/output.ts removeKeysCommandLine, as cni-detach's note
+ * names it), nothing more: records are an index, and gc's outcome does not depend on them.
+ */
+async function forgetForeignRecords(flags: GcFlags, deps: Deps, api: KubeApi, foreign: { record: AttachmentRecord; recordedIn: string }[]): Promise<{ record: AttachmentRecord; recordedIn: string; why: string }[]> {
+  const records = await import('../resolve/records.js');
+  const ns = flags.agentNamespace ?? 'kube-system';
+  const groups = new Map<string, { recordedIn: string; node: string; recs: AttachmentRecord[] }>();
+  for (const f of foreign) {
+    const g = groups.get(`${f.recordedIn}\0${f.record.node}`) ?? { recordedIn: f.recordedIn, node: f.record.node, recs: [] };
+    if (!g.recs.some((r) => r.containerId === f.record.containerId && r.ifname === f.record.ifname)) g.recs.push(f.record);
+    groups.set(`${f.recordedIn}\0${f.record.node}`, g);
+  }
+  const out: { record: AttachmentRecord; recordedIn: string; why: string }[] = [];
+  for (const { recordedIn, node, recs } of groups.values()) {
+    const why = `${flags.dryRun ? 'this gc would free it' : 'freed by this gc'}: its entry on the node said its attach records it in namespace ${recordedIn} (not ${ns}, this gc's --agent-namespace); left there, it would name an attachment that is gone`;
+    try {
+      if (!flags.dryRun && !(await records.removeRecords(api, recordedIn, node, recs))) continue;
+      out.push(...recs.map((record) => ({ record, recordedIn, why })));
+    } catch (e) {
+      const one = recs.length === 1;
+      const what = one ? describeRecord(recs[0]!) : `${recs.length} attachments on node ${node} (${someNames(recs.map((r) => `${r.namespace}/${r.pod} ${r.ifname}`))})`;
+      const rbac = e instanceof ApiStatusError && e.status === 403 ? `; this user may not patch configmaps in namespace ${recordedIn}` : '';
+      const patch = removeKeysCommandLine(flags, recordedIn, records.recordName(node), recs.map((r) => JSON.stringify(records.recordKey(r.containerId, r.ifname))));
+      deps.io.err(`note: the record${one ? '' : 's'} of ${what} in namespace ${recordedIn}, where ${one ? 'its attach recorded it' : 'their attaches recorded them'} (${one ? 'its entry' : 'their entries'} on the node said so), could not be removed (${describeError(e)}${rbac}): ${one ? 'it stays' : 'they stay'} there, naming what this gc freed; \`${patch}\` removes ${one ? 'it' : 'them'} and nothing else\n`);
     }
   }
   return out;
@@ -1173,8 +1241,10 @@ An attachment without a record (whose record write failed, or made by a version 
 node until a cni-gc reads that node's cache (there, or --node from anywhere): then it is recorded — in
 --agent-namespace only when its entry on the node says its attach records it there (one of another namespace is left
 to that namespace's gc, with a note; one whose entry names none, of an earlier version, only with --record-legacy).
-A record whose node holds nothing of it is forgotten. A record names the --cache-dir its attach used: a gc of another
-dir keeps it, and says which cni-gc frees it (offered only once its node trusts that dir).
+A record whose node holds nothing of it is forgotten, said (each record gc removes is: a line, the summary, -o json
+records.removed). What gc frees that its attach recorded in another agent namespace (its entry says so) has that
+record removed too. A record names the --cache-dir its attach used: a gc of another dir keeps it, and says which
+cni-gc frees it (offered only once its node trusts that dir).
 
 An attachment a cni-attach/cni-detach is working on right now (its lock held) is left alone, with a note: not a
 failure; a later gc looks at it again (this one too, after its waits: a command that ended meanwhile is counted as
@@ -1359,8 +1429,19 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const forgottenWhy = new Map<AttachmentRecord, string>();
     let keptAttempts: { record: AttachmentRecord; why: string }[] = [];
     let settledAheads: PassOutcome['settled'] = [];
+    // records of another agent namespace that this gc removed (forgetForeignRecords): their namespace, for the output
+    const removedIn = new Map<AttachmentRecord, string>();
     if (api) {
       const locallyFreed = new Set(outcome.freed.map((s) => `${s.entry.containerId}/${s.entry.ifName}`));
+      // this host's freed pod attachments whose entry names another agent namespace than this gc's (PassOutcome.foreign)
+      const { recordsNamespaceOf } = await import('../cni/cache.js');
+      const foreignHere = (outcome.freed as Freed[]).flatMap((s) => {
+        const theirs = recordsNamespaceOf(s.entry);
+        const pod = s.c.pod;
+        if (!pod || theirs === undefined || theirs === (flags.agentNamespace ?? 'kube-system')) return [];
+        const record: AttachmentRecord = { namespace: pod.namespace, pod: pod.name, uid: pod.uid ?? '', node: s.c.livePod?.spec?.nodeName ?? deps.hostname(), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, since: '', addresses: [] };
+        return [{ record, recordedIn: theirs }];
+      });
       try {
         // this host's attachments are counted (alive or freed) from its cache, not from their records
         const localAlive = new Set(classified.map((c) => `${c.entry.containerId}/${c.entry.ifName}`));
@@ -1397,6 +1478,8 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         // freeing it, not of the reconciliation (records.removed), and never counted alive (reconcileRecords leaves
         // attaching records of live pods alone)
         await forgetFreedAttempts(flags, deps, api, outcome.freed as (Stale & { c: Classified })[], all);
+        // what this gc freed that its attach recorded in another agent namespace: that record goes too, said as any
+        for (const f of await forgetForeignRecords(flags, deps, api, [...foreignHere, ...remote.foreign])) (changes.removed.push(f.record), forgottenWhy.set(f.record, f.why), removedIn.set(f.record, f.recordedIn));
       } catch (e) {
         // with pod attachments here the cluster answered already: its failure now is the command's; without them this
         // was a node-local gc that also looked at the cluster's records, and what it freed here stands
@@ -1484,7 +1567,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         agentPodsDeleted: agents.deleted,
         records: {
           added: changes.added.map(recordRow),
-          removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}) })),
+          removed: changes.removed.map((r) => ({ ...recordRow(r), ...(forgottenWhy.has(r) ? { why: forgottenWhy.get(r) } : {}), ...(removedIn.has(r) ? { recordedIn: removedIn.get(r) } : {}) })),
           // attachments held without a record here, not recorded here: their entry names another agent namespace
           // (recordedIn), or none (null: --record-legacy records them here)
           notRecorded: changes.notCopied.map((n) => ({ ...recordRow(n.record), recordedIn: n.recordedIn ?? null, why: notCopiedWhy(flags, n.recordedIn) })),
@@ -1511,7 +1594,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
       for (const w of outcome.gcWaits) deps.io.err(`note: CNI GC of network ${w.network} would wait for ${w.who} to finish, at most ${formatDuration(ctx.timeoutMs)} (--timeout): ${gcWaitWhy(w)}\n`);
       for (const r of changes.added) deps.io.out(`${flags.dryRun ? 'would record' : 'recorded'} ${describeRecord(r)}: attached there without a record in namespace ${flags.agentNamespace ?? 'kube-system'} (--agent-namespace)${r.interrupted ? ' (an attach of it did not finish)' : ''}\n`);
-      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
+      for (const r of changes.removed) deps.io.out(`${flags.dryRun ? 'would forget' : 'forgot'} the record of ${describeRecord(r)}${removedIn.has(r) ? ` in namespace ${removedIn.get(r)}` : ''}: ${forgottenWhy.get(r) ?? 'the node holds nothing of it'}\n`);
       for (const line of notCopiedNotes(flags, changes.notCopied)) deps.io.err(`note: ${line}\n`);
       for (const k of keptAttempts) deps.io.err(`note: kept the record of ${describeRecord(k.record)}: ${k.why}\n`);
       for (const a of settledAheads) deps.io.out(`${flags.dryRun ? 'would settle' : 'settled'} the record of ${describeRecord(a.record)}: it said attaching since ${a.ahead.since}, and its attach finished there (the node holds its result, no intent, no lock): attached, counted alive${statusSaid(a.networkStatus)}\n`);

@@ -8,7 +8,7 @@ import { addClusterOptions, collectList, nameAcrossNamespaces, namespaceOption, 
 import { parseListFormat, printRows, type Row } from './list-print.js';
 import { defaultDeps, prepareEngine, thisHostsEntries, unlessDenied, type Deps, type EngineFlags } from './context.js';
 import { connect, hostOnlyNote, noClusterConfigured, withUserSelector } from './targets.js';
-import { detachCommandLine, gcCommandLine, listCommandLine, recordDetachLine, removeKeyCommandLine, removeKeysCommandLine, someNames, type ReachFlags } from './output.js';
+import { detachCommandLine, gcCommandLine, listAllCommandLine, listCommandLine, recordDetachLine, removeKeyCommandLine, removeKeysCommandLine, someNames, type ReachFlags } from './output.js';
 import { describeError, main, stdio } from './main.js';
 import { refuseUnknownNodes } from './node-judge.js';
 import { load } from './load.js';
@@ -644,7 +644,8 @@ function patchRow(row: Row, patch: Partial<Row>): void {
  * failed) is returned, and its rows stay as their record says, their reason saying why.
  */
 async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRuntime[], rows: (Judged & { command: 'running' | 'gone' | 'past' | undefined })[], toJudge: Judged[]): Promise<Error | undefined> {
-  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn, otherHostWithinBound }, { attachUnderForeignLock }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js'), load.attachmentState()]);
+  const [{ reachNode, sandboxLockOf, writeAheadOnNode }, { recordedIn, otherHostWithinBound }, { attachUnderForeignLock }, { recordsNamespaceOf }] = await Promise.all([import('./node-judge.js'), import('../resolve/records.js'), load.attachmentState(), import('../cni/cache.js')]);
+  const ns = flags.agentNamespace ?? 'kube-system';
   const localExec = await deps.localExecutor();
   let first: Error | undefined;
   const notRead = (row: Row, node: string, e: unknown) => {
@@ -672,6 +673,28 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
         if (r.interrupted && (v.state === 'interrupted' || v.state === 'finished')) continue;
         const began = `an attach of ${r.ifname} began on node ${node} at ${r.since}`;
         const pid = r.by ? commandInParens(r.by, thisHost.host) : '';
+        // what the node holds was attached by an attach that records it in another agent namespace (its entry says so):
+        // this write-ahead is of another attach of it (one that found it attached, then quit), not an attachment of this
+        // namespace — cni-gc does not settle it (that would copy the other namespace's record here), it forgets it once
+        // its command is gone (gc.ts recordsPass). Before, this row said `attached`, `record not settled`, with a cni-gc
+        // offered to settle it, which then forgot it.
+        const theirs = v.state === 'finished' ? recordsNamespaceOf(v.held.entry) : undefined;
+        if (v.state === 'finished' && r.attaching && theirs !== undefined && theirs !== ns) {
+          const there = `node ${node} holds ${r.ifname} attached by an attach that records it in namespace ${theirs} (its entry on the node says so; \`${listAllCommandLine({ ...flags, agentNamespace: theirs })}\` shows it)`;
+          const gone = j.command === 'gone' || j.command === 'past';
+          patchRow(row, gone
+            ? {
+                state: 'unsettled', brief: `attached in namespace ${theirs}`, addresses: [],
+                reason: `${began} and did not settle its record: ${j.command === 'past' ? `its command${pid} is past its time bound (${r.until}, which it recorded)` : `its command${pid} is gone`}; ${there}: this write-ahead is of another attach of it, and cni-gc forgets it (settling it would copy that record into namespace ${ns})`,
+                remedy: 'cni-gc forgets its record', clear: gcCommandLine(flags), clearHint: undefined,
+              }
+            : {
+                state: 'attaching', brief: 'another attach of it', addresses: [],
+                reason: `${began} and has not settled its record, while ${there}: ${j.command === 'running' ? 'its command runs right now' : `its command${pid} may still be running${r.until ? ` (taken as running until ${r.until}, the time bound it recorded)` : ''}`}; its record goes when it ends, or cni-gc forgets it once its command is gone`,
+                remedy: undefined, clear: undefined, clearHint: undefined,
+              });
+          continue;
+        }
         if (v.state === 'finished') {
           let addresses = row.addresses;
           try {

@@ -376,10 +376,12 @@ const PUT_ROUNDS = 3;
  * it, else the attachment's); a node without records is fine. When that leaves the node's ConfigMap with no keys it is
  * deleted, on the precondition that it is still the version the patch left (an attach elsewhere that wrote a key since:
  * 409 Conflict, it stays). The delete is tidying only: its failure (a 403 without RBAC for delete, the API gone) leaves
- * an empty ConfigMap, harmless, and is not the removal's failure.
+ * an empty ConfigMap, harmless, and is not the removal's failure. Resolves with false when the node has no ConfigMap in
+ * `namespace` (nothing was there to remove: the PATCH answered 404), else true (the keys are not there now; whether
+ * each was before, a merge patch does not tell). Errors: the API's (403 without RBAC for patch).
  */
-export async function removeRecords(api: KubeApi, namespace: string, node: string, keys: { containerId: string; ifname: string; key?: string }[]): Promise<void> {
-  if (keys.length === 0) return;
+export async function removeRecords(api: KubeApi, namespace: string, node: string, keys: { containerId: string; ifname: string; key?: string }[]): Promise<boolean> {
+  if (keys.length === 0) return false;
   const patch: Record<string, null> = {};
   for (const k of keys) patch[k.key ?? recordKey(k.containerId, k.ifname)] = null;
   const name = recordName(node);
@@ -388,12 +390,13 @@ export async function removeRecords(api: KubeApi, namespace: string, node: strin
     left = await api.patchConfigMapData(namespace, name, patch);
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
-    return;
+    return false;
   }
-  if (Object.keys(left.data).length > 0 || left.binaryKeys?.length || !left.resourceVersion) return;
+  if (Object.keys(left.data).length > 0 || left.binaryKeys?.length || !left.resourceVersion) return true;
   await api.deleteConfigMap(namespace, name, left.resourceVersion).catch((e: unknown) => {
     if (!(e instanceof CniAttachError)) throw e;
   });
+  return true;
 }
 
 /**

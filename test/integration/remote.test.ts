@@ -1693,6 +1693,49 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
+  it('tryout 9, F1 and F2: an attach with --agent-namespace other detached with the default, its pod deleted: the cni-gc cni-list -A --agent-namespace other names says it forgets that record, frees what the pod held of kube-system with its record there, and copies nothing', async () => {
+    const w = await world();
+    const records = (ns: string) => api.listConfigMaps(ns).flatMap((c) => Object.values(c.data ?? {}).map((v) => { const r = JSON.parse(v) as { node: string; pod: string; ifname: string }; return `${r.node}/${r.pod}/${r.ifname}`; })).sort();
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net1', '--conf', w.file, '--agent-namespace', 'other', ...w.common]));
+    expectOk(await runCli('attach', ['web-1', '--ifname', 'net2', '--conf', w.file, ...w.common]));
+    expectOk(await runCli('detach', ['web-1', '--ifname', 'net1', ...w.common]));
+    expect([records('other'), records('kube-system')]).toEqual([['node-a/web-1/net1'], ['node-a/web-1/net2']]);
+    api.deletePod('shop', 'web-1');
+
+    const l = await runCli('list', ['--agent-namespace', 'other', ...w.listArgs]);
+    expectOk(l);
+    const gc = /^note: to clear the record in state pod gone: `kubectl cni-gc ([^`]*)`$/m.exec(l.stderr);
+    expect(gc, l.stderr).not.toBeNull();
+    const dry = await runCli('gc', [...gc![1]!.split(' '), '--dry-run']);
+    expectOk(dry);
+    expect(dry.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^would free net2 of pod shop\/web-1 \(network \S+\): the pod is gone \(node node-a\), its sandbox still runs there: DEL in its namespace, the interface goes too$/),
+      expect.stringMatching(/^would forget the record of net1 of pod shop\/web-1 \(network \S+\) on node node-a: its pod is gone, and node node-a holds nothing of it \(no result, no intent\): nothing left to free there$/),
+      expect.stringMatching(/^would forget the record of net2 of pod shop\/web-1 \(network \S+\) on node node-a in namespace kube-system: this gc would free it: its entry on the node said its attach records it in namespace kube-system \(not other, this gc's --agent-namespace\); left there, it would name an attachment that is gone$/),
+      'gc: would free 1 stale attachment, 0 alive, 2 records to remove',
+    ]);
+    expect([records('other'), records('kube-system')]).toEqual([['node-a/web-1/net1'], ['node-a/web-1/net2']]);
+
+    // the command the note names, as given (before: the net1 record went without a word, and kube-system's net2 record stayed)
+    api.clearRequests();
+    const g = await runCli('gc', gc![1]!.split(' '));
+    expectOk(g);
+    expect(g.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^freed net2 of pod shop\/web-1 /),
+      expect.stringMatching(/^forgot the record of net1 of pod shop\/web-1 .* on node node-a: its pod is gone, and node node-a holds nothing of it/),
+      expect.stringMatching(/^forgot the record of net2 of pod shop\/web-1 .* on node node-a in namespace kube-system: freed by this gc: /),
+      'gc: freed 1 stale attachment, 0 alive, 2 records removed',
+    ]);
+    expect([records('other'), records('kube-system')]).toEqual([[], []]);
+    expect(api.requests.filter((q) => q.method === 'PATCH' && q.path.includes('/configmaps/')).map((q) => q.path)).toEqual([
+      '/api/v1/namespaces/other/configmaps/cni-attach-node-node-a',
+      '/api/v1/namespaces/kube-system/configmaps/cni-attach-node-node-a',
+    ]);
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect([api.listPods('other'), api.listPods('kube-system')]).toEqual([[], []]);
+  });
+
   it('from the laptop: a pod whose sandbox is missing on its node is not found by the agent there, and the message names only that; --runtime docker, cri or kind for a pod on another node names the node and the ways there (exit 4: those runtimes are not on the laptop, so could not be asked)', async () => {
     const w = await world();
     api.addPod(makePod({ name: 'nosb', namespace: 'shop', uid: 'uid-nosb', nodeName: 'node-b', containerRuntime: 'containerd' }));
