@@ -304,9 +304,9 @@ async function recordsPass(
   const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   // every record of another cache dir that gc would act on: a gone pod's, a live pod's unfinished attach (Elsewhere)
-  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching));
+  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching || r.detachStopped));
   const whyElsewhere = (r: AttachmentRecord): string =>
-    records.recordedPodGone(r, live) ? 'its pod is gone' : r.interrupted ? 'an attach of it was interrupted' : 'its attach has not settled its record (attaching)';
+    records.recordedPodGone(r, live) ? 'its pod is gone' : r.interrupted ? 'an attach of it was interrupted' : r.detachStopped ? 'a DEL of it did not finish (detach stopped)' : 'its attach has not settled its record (attaching)';
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
   // (a live pod's record on another node than the API's for it is no attachment on that node: said, not counted)
@@ -326,7 +326,9 @@ async function recordsPass(
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
   // attaching one goes once its command, of this host, is gone, else stays: its attach may not have reached the node
   // yet). This host's were judged by the local pass.
-  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
+  // (and a DEL a cni-detach began and did not finish, as its record says — detachStopped —: finished there as on this
+  // host, by what its node holds: its mark, and its lock)
+  const unfinished = mine.filter((r) => (r.interrupted || r.attaching || r.detachStopped) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = mine.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
@@ -371,7 +373,7 @@ async function recordsPass(
         ({ exec, reachedBy } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
       } catch (e) {
         for (const r of todo) out.failed.push({ stale: stale(r), error: e });
-        for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
+        for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: !r.detachStopped, why: `${WHY[r.detachStopped ? 'detach stopped' : 'interrupted']!} (node ${node})` }, error: e });
         if (todo.length === 0 && pending.length === 0) out.unreached.push({ node, error: e });
         out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, undefined)));
         return;
@@ -997,7 +999,7 @@ function notJudged(c: Classified): string {
 
 /** A record in -o json/yaml. */
 function recordRow(r: AttachmentRecord): Record<string, unknown> {
-  return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}) };
+  return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}), ...(r.detachStopped ? { detachStopped: true } : {}) };
 }
 
 /** The summary line's part for the records reconciled: ", 1 record added, 2 records removed" (nothing when none). */

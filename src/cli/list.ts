@@ -18,7 +18,7 @@ import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
-import type { DeleteMark, Found } from '../cni/cache.js';
+import { deleteStopped, type DeleteMark, type Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { PodRuntime } from '../resolve/runtime.js';
 import { isoSecond } from '../duration.js';
@@ -208,6 +208,22 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       // cni-gc frees every interrupted attach it visits (a note grouping several offers it)
       clearAll: gcCommandLine(flags),
       clearHint: 'add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left',
+    };
+  }
+  if (r.detachStopped && row.state === 'attached') {
+    // a cni-detach began its DEL and did not finish (stopped part-way, or a plugin refused it), and said so in the
+    // record as it ended (cli/detach.ts recordStoppedDel): `detach stopped`, as cni-list --node says it from the node's
+    // mark (before: attached, REASON <none>, from anywhere but --node: a tryout)
+    const s = r.detachStopped;
+    const look = `${listCommandLine({ ...flags, namespace: r.namespace })} --node ${r.node}`;
+    return {
+      ...row,
+      state: 'detach stopped',
+      brief: s.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
+      reason: `${deleteStopped({ command: s.command, at: s.at, host: s.by.host, pid: s.by.pid, ...(s.failed ? { failed: s.failed } : {}) }, thisHost.host)} on node ${r.node}, and said so in its record: ${r.ifname} in pod ${r.namespace}/${r.pod} and its IPAM lease may remain if no DEL freed them; run cni-detach again to finish it (DEL is idempotent), or cni-gc, which finishes it there; \`${look}\` reads what node ${r.node} holds of it`,
+      remedy: 'cni-detach or cni-gc finishes its DEL',
+      clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+      clearAll: gcCommandLine(flags),
     };
   }
   if (row.state === 'pod gone') {
@@ -538,6 +554,15 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
       const c = judged[i]!;
       const stop = stopped.get(j);
       const now = deletingNow.get(j);
+      // its record says a detach stopped during its DEL (recordRow), and its node, read now, decides: with no stopped
+      // DEL there it is what the node holds (below), the record's word said in REASON where nothing else is
+      if (r.detachStopped && !stop) {
+        patchRow(row, {
+          state: 'attached', brief: 'record says DEL stopped',
+          reason: `the cluster's record says a cni-detach stopped during its DEL of it at ${r.detachStopped.at}, but node ${node} holds no stopped DEL of it (no mark whose lock is free): what node ${node} holds stands`,
+          remedy: undefined, clear: undefined, clearAll: undefined, clearHint: undefined,
+        });
+      }
       if (stop) {
         const { mark, words, busy } = stop;
         const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
@@ -938,7 +963,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       const there = asked.includes(r.node) && r.node !== deps.hostname();
       // a write-ahead record of a live pod: judged by what its node holds of it, as cni-gc judges it (judgeWriteAheads)
       if (there && (r.attaching || r.interrupted) && ['attached', 'attaching', 'interrupted', 'unsettled'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
-      else if (there && row.state === 'attached') toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
+      else if (there && (row.state === 'attached' || (r.detachStopped && row.state === 'detach stopped'))) toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
     // (one note for all such nodes, naming them: it was one per node)

@@ -156,6 +156,17 @@ export function unlessInterrupted<T>(p: Promise<T>, what: string): Promise<T> {
   ]).finally(end);
 }
 
+/**
+ * How long the bookkeeping of a command the user's signal stopped may take — the cluster's record of an attach
+ * settled (cli/attach.ts), of a detach that stopped during its DEL (cli/detach.ts) —: a second signal exits at once.
+ */
+export const AFTER_SIGNAL_MS = 3000;
+
+/** p, or undefined once ms have passed (its timer holds no process open). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
 let quit = false;
 
 /**
