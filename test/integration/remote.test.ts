@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, expectOk, runCli, spawnCli } from '../helpers/cli.js';
+import { type CliResult, expectOk, runCli, show, spawnCli } from '../helpers/cli.js';
 import { bridgeConf, bridgePlugin, conflist, writeConf } from '../helpers/confs.js';
 import { fakePlugin, passThroughAdd } from '../helpers/fake-plugin.js';
 import { ctr, startContainerd, startSandbox, stopContainerd, type Containerd } from '../helpers/containerd.js';
@@ -2003,5 +2003,41 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expectOk(gc);
     expect(gc.stdout).toMatch(/^gc: freed 0 stale attachments, 0 alive, 1 leftover agent pod deleted$/m);
     expect(api.listPods('kube-system')).toEqual([]);
+  });
+
+  it('a cni-detach from the laptop stopped by SIGTERM in its DEL on node-a: its record says so, so cni-list -A (no --node) shows `detach stopped` with the cni-detach, as --node does (tryout 9: `attached`, <none>); cni-gc from the laptop, the pod alive, visits node-a and finishes it', async () => {
+    const w = await world();
+    const [started, release] = [join(w.ws.dir, 'del.started'), join(w.ws.dir, 'del.release')];
+    await fakePlugin(w.ws.pluginDir, 'slowdel', { add: passThroughAdd('0'), del: `touch ${started}\nwhile [ ! -e ${release} ]; do sleep 0.05; done` });
+    lab.defer('the slow DEL', () => writeFile(release, ''));
+    const net = lab.name('d');
+    const conf = await writeConf(w.ws.dir, 'slowdel.conflist', conflist(net, [{ type: 'slowdel' }, bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir)]));
+    const paths = `${w.ws.pluginDir}:/usr/lib/cni`;
+    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', paths];
+    expectOk(await runCli('attach', [...args, '--conf', conf]));
+    const d = spawnCli('detach', args);
+    expect(await waitFor(async () => existsSync(started), 20_000)).toBe(true);
+    d.kill('SIGTERM');
+    const r = await d.done;
+    expect(r.exitCode, show(r)).toBe(143);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^error: detach stopped by SIGTERM during plugin slowdel's DEL .*the record stays: run the command again$/);
+    expect(await leases(w.ws.dataDir), 'the bridge DEL freed the lease').toEqual([]);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toHaveLength(1);
+
+    // without --node: from the cluster's record, which the stopped detach rewrote
+    const list = await runCli('list', w.listArgs);
+    expectOk(list);
+    expect(list.stdout).toMatch(/^shop\s+web-1\s+net1\s+\S+\s+198\.18\.71\.\d+\/24\s+detach stopped\s+yes\s+\S+\s+DEL stopped part-way$/m);
+    expect(list.stderr).toMatch(/^note: to clear web-1 net1 \(detach stopped\): `kubectl cni-detach web-1 -n shop --ifname net1 --kubeconfig \S+ --runtime agent --agent-image cni-attach-test\/agent:none --cache-dir \S+`$/m);
+    const node = await runCli('list', ['--node', 'node-a', ...w.listArgs]);
+    expect(node.stdout).toMatch(/^shop\s+web-1\s+net1\s+.*detach stopped\s+.*DEL stopped/m);
+
+    // cni-gc from the laptop: the pod lives, and its record sends gc to node-a, where the mark decides
+    await writeFile(release, '');
+    const gc = await runCli('gc', [...w.gcArgs.slice(0, -2), '--cni-path', paths]);
+    expectOk(gc);
+    expect(gc.stdout).toMatch(/^freed net1 of pod shop\/web-1 \(network \S+\): a DEL of it did not finish \(a cni-detach or cni-gc stopped during it\) \(node node-a\)$/m);
+    expect(await nodeResults(w.ws.dir, 'node-a')).toEqual([]);
+    expect(recordKeys()).toEqual([]);
   });
 });
