@@ -21,7 +21,7 @@ import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, stdio } from './main.js';
 import { load } from './load.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration, isoSecond } from '../duration.js';
 import { groupReachNotes, heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
@@ -73,7 +73,8 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 /**
  * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on this host laptop-2, running for 12s) is working on it right now", or,
  * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2) is gone, but what it started on
- * node node-a may run until its time limit ends (its lock is free in 12s)"; of another host's lock with a time limit,
+ * node node-a may run until its time limit ends (its lock is free in 12s, at T: a cni-gc from then on acts on it)"; of
+ * another host's lock with a time limit,
  * which nothing here can see: "a cni-attach/cni-detach (pid 123 on host laptop-2) holds its lock on node node-a: a
  * command of another host, which this host cannot see (…)" with the way out (errors.ts foreignLockWayOut: when its
  * limit passed or passes, and `kubectl cni-detach … --force`, `force`, that takes it) — never "right now", which an
@@ -85,7 +86,9 @@ function leftWhy(l: Left, here: string, force?: string): string {
   const foreign = foreignLockWayOut(h, here, '', '', force === undefined ? undefined : `\`${force}\``);
   if (foreign) return `a cni-attach/cni-detach${pid} holds its lock${l.where}: a command of another host, which this host cannot see${foreign}`;
   if (h.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
-  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(h.freeInMs / 1000)}s)`;
+  // when a cni-gc can act on it, as a time too (a tryout: cni-list -A said to run cni-gc, which left it alone)
+  const secs = Math.ceil(h.freeInMs / 1000);
+  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${secs}s, at ${isoSecond(Date.now() + secs * 1000)}: a cni-gc from then on acts on it)`;
 }
 
 /**
