@@ -108,7 +108,7 @@ describe('cni-gc stopped by the user\'s signal: said as a batch says it (not sta
     expect(node2.calls.filter((c) => c.command === 'DEL')).toHaveLength(1);
     expect(w.stderr()).not.toMatch(/could not free|problem/);
     expect(w.stdout()).toMatch(/^gc: freed 1 stale attachment, 0 alive; stopped by SIGINT \(Ctrl-C\): 2 not started$/m);
-    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: gc stopped by SIGINT (Ctrl-C): 2 not started; 1 freed; what is left stays recorded: run cni-gc again');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: gc stopped by SIGINT (Ctrl-C): 2 not started; 1 freed; what is left stays recorded: run `kubectl cni-gc` again');
     // what was not started stays, recorded, for the next cni-gc
     expect((await records.listRecords(w.kube, 'kube-system')).map((r) => r.pod).sort()).toEqual(['db-2', 'db-3']);
     expect([...node2.files.keys()].filter((k) => k.includes('/results/')).sort()).toEqual(['2', '3'].map((d) => `/var/lib/cni/results/net-${d.repeat(64)}-net1`));
@@ -127,7 +127,7 @@ describe('cni-gc stopped by the user\'s signal: said as a batch says it (not sta
     expect(out.stoppedBy).toBe('SIGINT');
     expect(out.notStarted).toHaveLength(2);
     expect(out.stopped).toHaveLength(1);
-    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: gc stopped by SIGINT (Ctrl-C): 1 stopped, still recorded, 2 not started; 0 freed; what is left stays recorded: run cni-gc again');
+    expect(w.stderr().trim().split('\n').at(-1)).toBe('error: gc stopped by SIGINT (Ctrl-C): 1 stopped, still recorded, 2 not started; 0 freed; what is left stays recorded: run `kubectl cni-gc` again');
   });
 });
 
