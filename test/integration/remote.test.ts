@@ -1952,15 +1952,22 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
     expect(api.listPods('kube-system')).toEqual([]);
   });
 
-  it('a cni-detach from the laptop SIGKILLed in its DEL on node-a, after the bridge freed the link and lease: cni-list --node says `detach stopped` (not `interface gone`) with the cni-detach, which finishes it; the detach round trips are those of before (2 + plugins)', async () => {
+  /**
+   * The world with [slowdel, bridge] for web-1's net1: DEL runs in reverse, so the bridge's DEL (the veth, the lease) is
+   * done when slowdel's, which waits for `release` (and says it began in `started`), waits.
+   */
+  const slowDelWorld = async () => {
     const w = await world();
     const [started, release] = [join(w.ws.dir, 'del.started'), join(w.ws.dir, 'del.release')];
     await fakePlugin(w.ws.pluginDir, 'slowdel', { add: passThroughAdd('0'), del: `touch ${started}\nwhile [ ! -e ${release} ]; do sleep 0.05; done` });
     lab.defer('the slow DEL', () => writeFile(release, ''));
-    // [slowdel, bridge]: DEL runs in reverse, so the bridge's DEL (the veth, the lease) is done when slowdel's waits
-    const net = lab.name('d');
-    const conf = await writeConf(w.ws.dir, 'slowdel.conflist', conflist(net, [{ type: 'slowdel' }, bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir)]));
-    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', `${w.ws.pluginDir}:/usr/lib/cni`];
+    const conf = await writeConf(w.ws.dir, 'slowdel.conflist', conflist(lab.name('d'), [{ type: 'slowdel' }, bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir)]));
+    const paths = `${w.ws.pluginDir}:/usr/lib/cni`;
+    return { w, started, release, conf, paths, args: ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', paths] };
+  };
+
+  it('a cni-detach from the laptop SIGKILLed in its DEL on node-a, after the bridge freed the link and lease: cni-list --node says `detach stopped` (not `interface gone`) with the cni-detach, which finishes it; the detach round trips are those of before (2 + plugins)', async () => {
+    const { w, started, release, conf, args } = await slowDelWorld();
     const trips = async (run: () => Promise<unknown>) => {
       const before = api.execs.length;
       await run();
@@ -2008,14 +2015,7 @@ describe('the sandbox decides when the Pod object and the sandbox disagree', () 
   });
 
   it('a cni-detach from the laptop stopped by SIGTERM in its DEL on node-a: its record says so, so cni-list -A (no --node) shows `detach stopped` with the cni-detach, as --node does (tryout 9: `attached`, <none>); cni-gc from the laptop, the pod alive, visits node-a and finishes it', async () => {
-    const w = await world();
-    const [started, release] = [join(w.ws.dir, 'del.started'), join(w.ws.dir, 'del.release')];
-    await fakePlugin(w.ws.pluginDir, 'slowdel', { add: passThroughAdd('0'), del: `touch ${started}\nwhile [ ! -e ${release} ]; do sleep 0.05; done` });
-    lab.defer('the slow DEL', () => writeFile(release, ''));
-    const net = lab.name('d');
-    const conf = await writeConf(w.ws.dir, 'slowdel.conflist', conflist(net, [{ type: 'slowdel' }, bridgePlugin(lab.bridge(), '198.18.71.0/24', w.ws.dataDir)]));
-    const paths = `${w.ws.pluginDir}:/usr/lib/cni`;
-    const args = ['web-1', '--ifname', 'net1', ...w.common.slice(0, -2), '--cni-path', paths];
+    const { w, started, release, conf, args, paths } = await slowDelWorld();
     expectOk(await runCli('attach', [...args, '--conf', conf]));
     const d = spawnCli('detach', args);
     expect(await waitFor(async () => existsSync(started), 20_000)).toBe(true);

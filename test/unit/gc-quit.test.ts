@@ -20,14 +20,11 @@ let fresh: {
 
 beforeEach(async () => {
   vi.resetModules();
-  fresh = {
-    world: await import('../fakes/world.js'),
-    executor: await import('../fakes/executor.js'),
-    gc: await import('../../src/cli/gc.js'),
-    main: await import('../../src/cli/main.js'),
-    interrupt: await import('../../src/exec/interrupt.js'),
-    records: await import('../../src/resolve/records.js'),
-  };
+  const [world, executor, gc, main, interrupt, records] = await Promise.all([
+    import('../fakes/world.js'), import('../fakes/executor.js'), import('../../src/cli/gc.js'),
+    import('../../src/cli/main.js'), import('../../src/exec/interrupt.js'), import('../../src/resolve/records.js'),
+  ]);
+  fresh = { world, executor, gc, main, interrupt, records };
 });
 
 const conf = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridge' })).toString('base64');
