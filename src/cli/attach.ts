@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
-import { atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted } from '../exec/interrupt.js';
+import { AFTER_SIGNAL_MS, atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted, within } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -120,13 +120,6 @@ function startAhead(job: Job, pod: Pod): Ahead | undefined {
   return writeAhead(job, pod);
 }
 
-/** How long the bookkeeping of an attach the user's signal stopped may take (a second signal exits at once). */
-const AFTER_SIGNAL_MS = 3000;
-
-/** p, or undefined once ms have passed (its timer holds no process open). */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
-}
 
 /** What the cluster's record of an attach says once it ended. */
 export type Settled =

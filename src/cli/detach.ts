@@ -1,14 +1,16 @@
 /** kubectl cni-detach: remove an interface that cni-attach (or cnitool) added, using the cached config and result. */
 import { Command } from 'commander';
 import { NotFoundError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
-import type { DetachRequest, Detached } from '../cni/attach.js';
+import type { DetachRequest, Detached, StoppedDel } from '../cni/attach.js';
 import type { ResultCache } from '../cni/cache.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
-import type { AttachmentRecord } from '../resolve/records.js';
+import type { AttachmentRecord, RecordedDelStop } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, listCommandLine, nameLine, printPlan, removeKeysCommandLine, shellQuote, waysOut } from './output.js';
-import { hold, holdBatch, unlessInterrupted } from '../exec/interrupt.js';
+import { AFTER_SIGNAL_MS, hold, holdBatch, interruptedBy, unlessInterrupted, within } from '../exec/interrupt.js';
+import { thisHost } from '../exec/host.js';
+import { isoSecond } from '../duration.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, recordsUnreadError, recordsUnreadWords, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
@@ -156,7 +158,16 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
   // writing to the pod after its ADD): busy, nothing done, its record kept
   if (job.api) await refuseIfAttaching(job.api, job.flags, podOf(pod), pod.describe, job.records, true, true);
-  let done = await engine.detach(ctx, cache, podRequest(job, pod));
+  let done: Detached[];
+  try {
+    done = await engine.detach(ctx, cache, podRequest(job, pod));
+  } catch (e) {
+    // its DEL began and did not finish (stopped part-way, or a plugin refused it): the node says `detach stopped`, and
+    // the cluster's record, which cni-list -A reads, says so too
+    const stop = engine.delStoppedOf(e);
+    if (stop && job.api) await recordStoppedDel(job, pod, cache.dir, stop);
+    throw e;
+  }
   if (done.length === 0 && job.api && pod.pod) {
     // nothing on the node as its look-up found it; the records as listed now (a batch lists them once, and again
     // after its own writes) may say what another command did since that look-up (an outside tester: an attach batch
@@ -234,6 +245,42 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
   await unrecorded(await forget(job, pod, [...keys, ...left], cache.dir, !attempts), [...keys, ...left]);
   return out;
+}
+
+/**
+ * After a DEL of a pod's attachment that began and did not finish (`stop`: cni/attach.ts delStoppedOf — the user's
+ * signal stopped it part-way, or a plugin refused it; its mark stays on the node, its record in the cluster): that
+ * record (of its key, network and node, in the cache dir `dir` this detach read) is rewritten to say so
+ * (AttachmentRecord.detachStopped: the mark's command, time and failure), so that cni-list -A, which does not read the
+ * node, shows it `detach stopped` with the cni-detach that finishes it, and cni-gc visits its node (before: `attached`,
+ * only cni-list --node said otherwise: a tryout). One list and one patch, on this failure's path only (none on the
+ * way of a detach that works). After the user's signal within AFTER_SIGNAL_MS (a second signal exits at once: then, as
+ * after a SIGKILL, the record still says attached, and cni-list --node is what shows it). Only an index: a failure is
+ * a note (none after the signal), the detach's own error stands.
+ */
+async function recordStoppedDel(job: Job, pod: PodLookup, dir: string, stop: StoppedDel): Promise<void> {
+  const records = await import('../resolve/records.js');
+  const ns = job.flags.agentNamespace ?? 'kube-system';
+  const node = pod.pod?.spec?.nodeName ?? pod.node;
+  const { mark } = stop;
+  const detachStopped: RecordedDelStop = {
+    command: 'cni-detach',
+    at: mark.at ?? isoSecond(Date.now()),
+    by: { host: mark.host ?? thisHost.host, pid: mark.pid ?? thisHost.pid, ...(mark.start !== undefined ? { start: mark.start } : {}) },
+    // (a plugin's error is outside text: its control characters escaped, as a record holds none: validateRecord)
+    ...(mark.failed !== undefined ? { failed: mark.failed.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\x${c.codePointAt(0)!.toString(16).padStart(2, '0')}`).slice(0, 1024) } : {}),
+  };
+  const work = async () => {
+    const all = await records.listRecords(job.api!, ns);
+    const mine = all.filter((r) => !r.attaching && !r.interrupted && r.containerId === stop.containerId && r.ifname === stop.ifname && r.network === stop.network && (!node || r.node === node) && records.recordedIn(r, dir));
+    for (const r of mine) await records.addRecord(job.api!, ns, { ...r, detachStopped });
+  };
+  const signalled = interruptedBy() !== undefined;
+  try {
+    await (signalled ? within(work(), AFTER_SIGNAL_MS) : work());
+  } catch (e) {
+    if (!signalled) job.deps.io.err(`note: the cluster's record of ${job.p.ifname} in ${pod.describe} could not be updated to say that its DEL did not finish (${shown((e as Error).message)}): cni-list -A shows it attached; \`${listCommandLine({ ...job.flags, namespace: pod.namespace })} --node ${node ?? 'NODE'}\` reads its node\n`);
+  }
 }
 
 /**

@@ -1,10 +1,10 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy, foreignLockWayOut } from '../errors.js';
-import { holdBatch, interruptedBy } from '../exec/interrupt.js';
+import { holdBatch, interruptedBy, nameDelsRunning, quitting } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
-import { commandInParens } from '../exec/lock.js';
+import { commandInParens, LOCK_GRACE_MS } from '../exec/lock.js';
 import { thisHost } from '../exec/host.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord, NotCopied } from '../resolve/records.js';
@@ -20,9 +20,9 @@ import { detachCommandLine, formatData, gcCommandLine, recordDetachLine, removeK
 import type { ChainContext } from '../cni/chain.js';
 import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
-import { describeError, main, stdio } from './main.js';
+import { describeError, main, onQuit, stdio } from './main.js';
 import { load } from './load.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration, isoSecond } from '../duration.js';
 import { groupReachNotes, heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
@@ -58,6 +58,100 @@ export function describeEntry(c: Classified): string {
 
 type Freed = Stale & { c: Classified };
 
+/**
+ * What cni-gc's DELs have done and are doing, for what a stop says of them (its summary, its -o json) and for the
+ * report of a second signal that quits it (quitReportOf): each DEL as it begins (its node: `here` for this host's
+ * cache) and ends, the ones that freed their attachment, and which of those still have their record in the cluster
+ * (the records pass removes a node's records after its DELs). Frozen once a quit begins (exec/interrupt.ts quitting):
+ * what ends after it is the quit's doing, and stays "unknown", as a batch's pods in flight (cli/bulk.ts forEachPod).
+ * Its DELs under way are named for the quit's note (nameDelsRunning: cli/main.ts quitNote).
+ */
+class GcProgressOf {
+  readonly freed: Freed[] = [];
+  readonly running = new Map<Freed, string>();
+  /** The node of every DEL begun. */
+  readonly nodeOf = new Map<Freed, string>();
+  /** The freed whose record the cluster still holds (removed per node: recordsGone). */
+  readonly recordKept = new Set<Freed>();
+  private quitReport?: () => void;
+
+  constructor(
+    private readonly here: string,
+    private readonly onFirst: () => () => void,
+  ) {}
+
+  /** "net1 of pod shop/web-1 on node node-a" ("… on this host"), as the quit's note and report name a DEL. */
+  name(s: Freed): string {
+    const node = this.nodeOf.get(s) ?? this.here;
+    return `${s.entry.ifName} of ${describeEntry(s.c)} ${node === this.here ? 'on this host' : `on node ${node}`}`;
+  }
+
+  began(s: Freed, node = this.here): void {
+    if (quitting()) return;
+    this.quitReport ??= this.onFirst();
+    this.nodeOf.set(s, node);
+    this.running.set(s, node);
+  }
+
+  ended(s: Freed, freed: boolean): void {
+    if (quitting()) return;
+    this.running.delete(s);
+    if (!freed) return;
+    this.freed.push(s);
+    this.recordKept.add(s);
+  }
+
+  /** The records of `node` were removed (the records pass): its freed attachments' went with them. */
+  recordsGone(node: string): void {
+    if (quitting()) return;
+    for (const s of this.recordKept) if ((this.nodeOf.get(s) ?? this.here) === node) this.recordKept.delete(s);
+  }
+}
+
+/**
+ * The report of a second signal that quits cni-gc (cli/main.ts onQuit), as a batch's quit reports (cli/bulk.ts
+ * quitReport): the attachments its DELs freed before it (their `freed …` lines, on stdout, as the end of a run prints
+ * them), the DELs running when it came (unknown: each stays as the quit leaves it — on its node, its DEL's mark, and on
+ * a node reached by commands its lock, held until the time limit of what gc started there, by a time said —, each
+ * named with the cni-gc that frees it), a summary line, and the closing `error:` line; -o json|yaml the same as one
+ * document (`freed`, `unknown` with each one's node, `clearCommand` and `freeBy`, `stoppedBy`, `quitBy`). Before, the
+ * quit printed only its closing line: nothing of the DELs that had run, nor of those in flight (tryout 9, finding 5).
+ */
+function quitReportOf(flags: GcFlags, deps: Deps, progress: GcProgressOf, timeoutMs: number): (sig: NodeJS.Signals) => Promise<void> {
+  return async (sig) => {
+    const gc = gcCommandLine(flags);
+    const first = interruptedBy() ?? sig;
+    const here = deps.hostname();
+    const running = [...progress.running];
+    // a DEL on a node reached by commands runs on there under its lock until its time limit (the plugin time limit,
+    // --timeout, renewed before each run, plus the grace: exec/lock.ts) whatever became of gc: cni-gc frees it then
+    const freeBy = isoSecond(Date.now() + timeoutMs + LOCK_GRACE_MS);
+    const elsewhere = running.filter(([, node]) => node !== here);
+    const kept = progress.freed.filter((s) => progress.recordKept.has(s));
+    const rec = (s: Freed) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why, node: progress.nodeOf.get(s) ?? here });
+    if (flags.output !== 'summary') {
+      deps.io.out(await formatData({
+        dryRun: false,
+        freed: progress.freed.map((s) => ({ ...rec(s), ...(progress.recordKept.has(s) ? { recordKept: true } : {}) })),
+        stoppedBy: first,
+        quitBy: sig,
+        unknown: running.map(([s, node]) => ({ ...rec(s), clearCommand: gc, ...(node !== here ? { freeBy } : {}) })),
+      }, flags.output));
+    } else {
+      for (const s of progress.freed) deps.io.out(`freed ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
+      for (const [s, node] of running) {
+        const there = node !== here;
+        deps.io.err(`note: quit during the DEL of ${progress.name(s)} (network ${s.entry.networkName}): it stays as the quit leaves it, marked there as a DEL that did not finish${there ? `, under the lock of what gc started there, which may run until its time limit: free by ${freeBy}` : ''}; \`${gc}\` frees it${there ? ' from then on' : ''}\n`);
+      }
+      const unknown = running.length ? `${running.length} unknown (${someNames(running.map(([s]) => progress.name(s)))}; \`${gc}\` frees ${running.length === 1 ? 'it' : 'them'}${elsewhere.length ? `, by ${freeBy} at the latest` : ''})` : 'none running';
+      const records = kept.length ? `; the record${kept.length === 1 ? '' : 's'} of ${kept.length === 1 ? 'the one' : `the ${kept.length}`} freed ${kept.length === 1 ? 'goes' : 'go'} with the next cni-gc` : '';
+      deps.io.out(`gc: freed ${progress.freed.length} stale attachment${progress.freed.length === 1 ? '' : 's'}; stopped by ${signalName(first)}, quit by a second ${sig}: ${unknown}${records}\n`);
+    }
+    const unknownSaid = running.length ? `, ${running.length} unknown (${running.length === 1 ? 'its DEL was' : 'their DELs were'} running: \`${gc}\` frees ${running.length === 1 ? 'it' : 'them'})` : '';
+    deps.io.err(`error: gc stopped by ${signalName(first)}, quit by a second ${sig}: ${progress.freed.length} freed${unknownSaid}; the rest as it was (\`${gc} --dry-run\` says what is left)\n`);
+  };
+}
+
 /** An attachment a cni-attach/cni-detach is working on right now (its lock held): left alone by this gc. */
 interface Left {
   stale: Freed;
@@ -79,7 +173,8 @@ function attachingOf(classified: Classified[], where: string): Left[] {
 /**
  * Why gc left an attachment alone, for its note: "a cni-attach/cni-detach (pid 123 on this host laptop-2, running for 12s) is working on it right now", or,
  * on a node whose lock outlives its command (exec/lock.ts), "its command (pid 123 on host laptop-2) is gone, but what it started on
- * node node-a may run until its time limit ends (its lock is free in 12s)"; of another host's lock with a time limit,
+ * node node-a may run until its time limit ends (its lock is free in 12s, at T: a cni-gc from then on acts on it)"; of
+ * another host's lock with a time limit,
  * which nothing here can see: "a cni-attach/cni-detach (pid 123 on host laptop-2) holds its lock on node node-a: a
  * command of another host, which this host cannot see (…)" with the way out (errors.ts foreignLockWayOut: when its
  * limit passed or passes, and `kubectl cni-detach … --force`, `force`, that takes it) — never "right now", which an
@@ -91,7 +186,9 @@ function leftWhy(l: Left, here: string, force?: string): string {
   const foreign = foreignLockWayOut(h, here, '', '', force === undefined ? undefined : `\`${force}\``);
   if (foreign) return `a cni-attach/cni-detach${pid} holds its lock${l.where}: a command of another host, which this host cannot see${foreign}`;
   if (h.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
-  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${Math.ceil(h.freeInMs / 1000)}s)`;
+  // when a cni-gc can act on it, as a time too (a tryout: cni-list -A said to run cni-gc, which left it alone)
+  const secs = Math.ceil(h.freeInMs / 1000);
+  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${secs}s, at ${isoSecond(Date.now() + secs * 1000)}: a cni-gc from then on acts on it)`;
 }
 
 /**
@@ -300,6 +397,7 @@ async function recordsPass(
   here: Set<string>,
   all: AttachmentRecord[],
   asked: string[],
+  progress?: GcProgressOf,
 ): Promise<PassOutcome> {
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
@@ -322,9 +420,9 @@ async function recordsPass(
   const out: PassOutcome = { freed: [], failed: [], busy: [], alive: 0, unread: { count: 0, nodes: [] }, records: { added: [], removed: [], notCopied: [], unrecorded: 0, unheld: 0 }, unreached: [], unchecked: [], mismatched: [], elsewhere: [], forgotten: [], kept: [], settled: [], interfaceGone: [], foreign: [] };
   const gone = mine.filter((r) => records.recordedPodGone(r, live));
   // every record of another cache dir that gc would act on: a gone pod's, a live pod's unfinished attach (Elsewhere)
-  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching));
+  const goneElsewhere = all.filter((r) => !records.recordedIn(r, flags.cacheDir) && (records.recordedPodGone(r, live) || r.interrupted || r.attaching || r.detachStopped));
   const whyElsewhere = (r: AttachmentRecord): string =>
-    records.recordedPodGone(r, live) ? 'its pod is gone' : r.interrupted ? 'an attach of it was interrupted' : 'its attach has not settled its record (attaching)';
+    records.recordedPodGone(r, live) ? 'its pod is gone' : r.interrupted ? 'an attach of it was interrupted' : r.detachStopped ? 'a DEL of it did not finish (detach stopped)' : 'its attach has not settled its record (attaching)';
   // the recorded attachments of pods that are there, on other nodes (`here`: this host's, counted from its cache); an
   // attach's write-ahead (attaching) is no attachment yet, nor is an attach that did not finish (interrupted)
   // (a live pod's record on another node than the API's for it is no attachment on that node: said, not counted)
@@ -344,13 +442,15 @@ async function recordsPass(
   // freed below; one whose lock is held is running, left busy; nothing held, and an interrupted record goes, an
   // attaching one goes once its command, of this host, is gone, else stays: its attach may not have reached the node
   // yet). This host's were judged by the local pass.
-  const unfinished = mine.filter((r) => (r.interrupted || r.attaching) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
+  // (and a DEL a cni-detach began and did not finish, as its record says — detachStopped —: finished there as on this
+  // host, by what its node holds: its mark, and its lock)
+  const unfinished = mine.filter((r) => (r.interrupted || r.attaching || r.detachStopped) && !records.recordedPodGone(r, live) && r.node !== deps.hostname());
   // what was freed here whose pod is still there (its sandbox went): its record goes too, or cni-list -A and this
   // count would show it attached for ever (the records of gone pods go below, with the others of their node)
   const freedHere = mine.filter((r) => !records.recordedPodGone(r, live) && locallyFreed.has(`${r.containerId}/${r.ifname}`));
   if (!flags.dryRun) {
     for (const [node, recs] of records.recordsByNode(freedHere)) {
-      await records.removeRecords(api, ns, node, recs).catch((e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
+      await records.removeRecords(api, ns, node, recs).then(() => progress?.recordsGone(node), (e: unknown) => deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`));
     }
   }
   if (gone.length === 0 && goneElsewhere.length === 0 && asked.length === 0 && unfinished.length === 0) return (unreadOf(), out);
@@ -405,7 +505,7 @@ async function recordsPass(
         ({ exec, reachedBy } = await reachNode(flags.runtime, deps.hostname(), runtimes, node, localExec, todo.length > 0 || pending.length > 0 || asked.includes(node)));
       } catch (e) {
         for (const r of todo) out.failed.push({ stale: stale(r), error: e });
-        for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: true, why: `${WHY.interrupted!} (node ${node})` }, error: e });
+        for (const r of pending) out.failed.push({ stale: { ...stale(r), intentOnly: !r.detachStopped, why: `${WHY[r.detachStopped ? 'detach stopped' : 'interrupted']!} (node ${node})` }, error: e });
         if (todo.length === 0 && pending.length === 0) out.unreached.push({ node, error: e });
         out.elsewhere.push(...(await keptElsewhere(flags, goneElsewhere.filter((r) => r.node === node), whyElsewhere, node, undefined)));
         return;
@@ -606,13 +706,19 @@ async function recordsPass(
             continue;
           }
           const own = ownOf(r);
-          const done = await engine.detach(ctxOf(r), cache!, {
-            containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
-            // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
-            // pod's node through its record)
-            ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
-            by: 'cni-gc',
-          });
+          progress?.began(s, node);
+          let done: Awaited<ReturnType<typeof engine.detach>> = [];
+          try {
+            done = await engine.detach(ctxOf(r), cache!, {
+              containerId: r.containerId, ifname: r.ifname, match: (e) => e.networkName === r.network, netns: s.netns, describe: `pod ${r.namespace}/${r.pod} on node ${node}`,
+              // a DEL that fails names the commands that retry and forget it, as on this host (cni-detach finds a gone
+              // pod's node through its record)
+              ways: waysOut({ namespace: r.namespace, name: r.pod }, r.ifname, own),
+              by: 'cni-gc',
+            });
+          } finally {
+            progress?.ended(s, done.length > 0);
+          }
           if (done.length > 0) {
             out.freed.push(s);
             forget.push(...its);
@@ -630,6 +736,7 @@ async function recordsPass(
         try {
           await records.removeRecords(api, ns, node, forget);
           out.forgotten.push(...said);
+          progress?.recordsGone(node);
         } catch (e) {
           deps.io.err(`note: the records of node ${node} could not be updated: ${describeError(e)}\n`);
         }
@@ -1195,7 +1302,7 @@ function notCopiedNotes(flags: GcFlags, notCopied: NotCopied[]): string[] {
 
 /** A record in -o json/yaml. */
 function recordRow(r: AttachmentRecord): Record<string, unknown> {
-  return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}) };
+  return { target: `pod ${r.namespace}/${r.pod}`, node: r.node, ifname: r.ifname, network: r.network, containerId: r.containerId, ...(r.interrupted ? { interrupted: true } : {}), ...(r.detachStopped ? { detachStopped: true } : {}) };
 }
 
 /** The summary line's part for the records reconciled: ", 1 record added, 2 records removed" (nothing when none). */
@@ -1379,9 +1486,17 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     // stopEnding). Each DEL (and CNI GC) is a change under its own hold() (the engine's ctx.hold), which alone makes a
     // second signal say that what was being changed stays as it is
     const release = flags.dryRun || stale.length === 0 ? () => undefined : holdBatch();
+    // what its DELs did and do (here and on the nodes it visits), for what a stop says of them; once one began, a second
+    // signal's note names those running and its report says what they freed (GcProgressOf, quitReportOf)
+    const progress: GcProgressOf = new GcProgressOf(deps.hostname(), () => {
+      const named = nameDelsRunning(() => [...progress.running.keys()].map((s) => progress.name(s)));
+      const reported = onQuit(quitReportOf(flags, deps, progress, ctx.timeoutMs));
+      return () => (named(), reported());
+    });
+    const told = { began: (s: Stale) => progress.began(s as Freed), ended: (s: Stale, freed: boolean) => progress.ended(s as Freed, freed) };
     let outcome: Awaited<ReturnType<typeof collectGarbage>>;
     try {
-      outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways);
+      outcome = await collectGarbage(ctx, cache, stale, classified, !!flags.dryRun, ways, true, told);
     } finally {
       release();
     }
@@ -1393,7 +1508,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const settled = flags.dryRun || outcome.stoppedBy ? { alive: [] as Classified[], gone: [] as Left[] } : await settleLeft(left, cache, async (again) => {
       const judged = await classify(again, world);
       const j = await judge(judged);
-      const more = await collectGarbage(ctx, cache, j.stale, [], false, ways, false);
+      const more = await collectGarbage(ctx, cache, j.stale, [], false, ways, false, told);
       outcome.freed.push(...more.freed);
       (outcome.notStarted ??= []).push(...(more.notStarted ?? []));
       outcome.failed.push(...more.failed, ...j.refused);
@@ -1449,7 +1564,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         const read = listed ?? (await (await import('../resolve/records.js')).readRecords(api, flags.agentNamespace ?? 'kube-system'));
         const all = read.records;
         invalid = read.invalid;
-        const remote = await recordsPass(flags, deps, api, allPods, locallyFreed, exec, localAlive, all, asked);
+        const remote = await recordsPass(flags, deps, api, allPods, locallyFreed, exec, localAlive, all, asked, progress);
         outcome.freed.push(...remote.freed);
         outcome.failed.push(...remote.failed);
         left.push(...remote.busy);
@@ -1523,13 +1638,18 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const notVisited = signal ? unreached.filter((u) => cutBy(u.error) !== undefined) : [];
     for (const u of notVisited) unreached.splice(unreached.indexOf(u), 1);
     if (cut.length || notVisited.length) outcome.stoppedBy ??= signal;
-    const stopSaid = outcome.stoppedBy
-      ? `stopped by ${signalName(outcome.stoppedBy)}: ${[
-          ...(stoppedKept.length ? [`${stoppedKept.length} stopped, still recorded`] : []),
-          ...(notStarted.length ? [`${notStarted.length} not started`] : []),
-          ...(notVisited.length ? [`${notVisited.length} node${notVisited.length > 1 ? 's' : ''} not visited (${notVisited.map((u) => u.node).join(', ')})`] : []),
-        ].join(', ') || 'nothing else started'}`
-      : undefined;
+    // the DELs it stopped in flight named, with the command that frees them, as a batch names its pods (`named`: the
+    // summary line; the closing line counts them): before, counted only (tryout 9, finding 5)
+    const gcAgain = gcCommandLine(flags);
+    const stopWords = (named: boolean) =>
+      outcome.stoppedBy
+        ? `stopped by ${signalName(outcome.stoppedBy)}: ${[
+            ...(stoppedKept.length ? [`${stoppedKept.length} stopped, still recorded${named ? ` (${someNames(stoppedKept.map((f) => progress.name(f.stale as Freed)))}: \`${gcAgain}\` frees ${stoppedKept.length === 1 ? 'it' : 'them'})` : ''}`] : []),
+            ...(notStarted.length ? [`${notStarted.length} not started`] : []),
+            ...(notVisited.length ? [`${notVisited.length} node${notVisited.length > 1 ? 's' : ''} not visited (${notVisited.map((u) => u.node).join(', ')})`] : []),
+          ].join(', ') || 'nothing else started'}`
+        : undefined;
+    const stopSaid = stopWords(true);
 
     const verb = flags.dryRun ? 'would free' : 'freed';
     // how many stay attached: this host's (its cache) and the other nodes' (the cluster's records); when the cluster
@@ -1545,7 +1665,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         freed: (outcome.freed as (Stale & { c: Classified })[]).map(rec),
         failed: outcome.failed.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })),
         // the user's signal: what it kept from starting, and what it stopped in flight (still recorded)
-        ...(outcome.stoppedBy ? { stoppedBy: outcome.stoppedBy, notStarted: notStarted.map((f) => rec(f.stale as Stale & { c: Classified })), stopped: stoppedKept.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), error: describeError(f.error) })) } : {}),
+        ...(outcome.stoppedBy ? { stoppedBy: outcome.stoppedBy, notStarted: notStarted.map((f) => rec(f.stale as Stale & { c: Classified })), stopped: stoppedKept.map((f) => ({ ...rec(f.stale as Stale & { c: Classified }), node: progress.nodeOf.get(f.stale as Freed) ?? deps.hostname(), error: describeError(f.error), clearCommand: gcAgain })) } : {}),
         busy: left.map((l) => ({ ...rec(l.stale), reason: leftWhy(l, deps.hostname(), forceOf(l)) })),
         // left alone when gc began, their command ended since: attached now (counted alive), or nothing left of them
         endedMeanwhile: [
@@ -1589,7 +1709,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
       for (const l of settled.gone) deps.io.err(`note: ${endedWhy(l.stale.entry.ifName, describeEntry(l.stale.c), l.stale.entry.networkName)}, and left nothing of it (its DEL ran, or its attach was rolled back): nothing to free\n`);
       for (const l of left) deps.io.err(`note: left ${l.stale.entry.ifName} of ${describeEntry(l.stale.c)} (network ${l.stale.entry.networkName}) alone: ${leftWhy(l, deps.hostname(), forceOf(l))}; a later cni-gc looks at it again\n`);
       for (const f of outcome.failed) deps.io.err(`note: could not free ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
-      for (const f of stoppedKept) deps.io.err(`note: stopped freeing ${f.stale.entry.ifName || f.stale.entry.networkName || '?'} of ${describeEntry((f.stale as Stale & { c: Classified }).c)}: ${describeError(f.error)}\n`);
+      for (const f of stoppedKept) deps.io.err(`note: stopped freeing ${progress.name(f.stale as Freed)} (network ${f.stale.entry.networkName}): ${describeError(f.error)}; \`${gcAgain}\` frees it\n`);
       for (const e of outcome.gcErrors) deps.io.err(`note: CNI GC: ${e}\n`);
       for (const b of outcome.gcBusy) deps.io.err(`note: CNI GC of network ${b.network} did not run: ${b.why}; a later cni-gc runs it\n`);
       for (const w of outcome.gcWaits) deps.io.err(`note: CNI GC of network ${w.network} would wait for ${w.who} to finish, at most ${formatDuration(ctx.timeoutMs)} (--timeout): ${gcWaitWhy(w)}\n`);
@@ -1617,7 +1737,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
     const others = [...outcome.gcErrors, ...annotateErrors, ...agents.problems];
     if (outcome.stoppedBy) {
       const failed = outcome.failed.length ? `; ${outcome.failed.length} could not be freed` : '';
-      throw new StoppedError(outcome.stoppedBy, `gc ${stopSaid!}; ${outcome.freed.length} freed${failed}; what is left stays recorded: run \`${gcCommandLine(flags)}\` again`, 'recorded');
+      throw new StoppedError(outcome.stoppedBy, `gc ${stopWords(false)!}; ${outcome.freed.length} freed${failed}; what is left stays recorded: run \`${gcAgain}\` again`, 'recorded');
     }
     const problems = outcome.failed.length + others.length + unreached.length + unchecked.length + (clusterError ? 1 : 0);
     if (problems) {

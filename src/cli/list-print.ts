@@ -55,6 +55,12 @@ export interface Row {
    * command with the flags that reach them (no -n, no --node), for the note that names one cni-list for all such rows.
    */
   lookAt?: { namespace: string; node: string; command: string };
+  /**
+   * For a row that `clear` (a cni-gc) clears only once its node's lock of the command that left it is free (an
+   * unsettled write-ahead whose command of this host is gone before its recorded bound: list.ts recordRow): the time
+   * (RFC 3339) by which it is free at the latest, for the note ("it acts on them once … : by T at latest").
+   */
+  gcActsBy?: string;
   /** Whether the pod's network-status lists the interface; undefined for namespaces or when the cluster was not asked. */
   annotated?: boolean;
   /**
@@ -281,7 +287,12 @@ export function clearNotes(rows: Row[]): string {
     const clear = these.filter((r) => r.state !== 'attached');
     const records = (n: number) => (n === 1 ? 'record' : `${n} records`);
     const look = lookOf(clear);
-    if (clear.length) lines.push(`note: to clear the ${records(clear.length)} in state ${[...new Set(clear.map((r) => r.state))].join(', ')}: \`${shown(cmd)}\`${look ? ` (\`${shown(look)}\` shows what their nodes hold of them)` : ''}\n`);
+    // when it can act on them: once the locks their killed commands hold on their nodes are free (the latest bound)
+    const locked = clear.filter((r) => r.gcActsBy !== undefined);
+    const by = locked.map((r) => r.gcActsBy!).sort().at(-1);
+    const them = locked.length === clear.length ? (clear.length === 1 ? 'it' : 'them') : `the ${locked.length} whose command is gone`;
+    const acts = by ? `it acts on ${them} once ${locked.length === 1 ? "its node's lock of that attach is" : "their nodes' locks of those attaches are"} free: by ${by} at latest; ` : '';
+    if (clear.length) lines.push(`note: to clear the ${records(clear.length)} in state ${[...new Set(clear.map((r) => r.state))].join(', ')}: \`${shown(cmd)}\`${look || by ? ` (${acts}${look ? `\`${shown(look)}\` shows what their nodes hold of them` : ''})`.replace('; )', ')') : ''}\n`);
     if (settle.length) lines.push(`note: to settle the ${records(settle.length)} of attachments whose attach finished but whose record says attaching (REASON record not settled): \`${shown(cmd)}\`\n`);
   }
   return lines.join('');

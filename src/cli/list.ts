@@ -18,10 +18,10 @@ import { thisHost } from '../exec/host.js';
 import { commandInParens, commandName } from '../exec/lock.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/records.js';
-import type { DeleteMark, Found } from '../cni/cache.js';
+import { deleteStopped, type DeleteMark, type Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { PodRuntime } from '../resolve/runtime.js';
-import { isoSecond } from '../duration.js';
+import { isoSecond, runningFor } from '../duration.js';
 
 interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
@@ -154,16 +154,24 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       // found in default namespace." for an outside tester), with the flags that reach it (its cache dir: recordRow)
       const look = `${listCommandLine({ ...flags, namespace: r.namespace })} --node ${r.node}`;
       const gone = command === 'gone' ? `its command${pid} is gone` : `its command${pid} is past its time bound (${r.until}, which it recorded: its plugin runs and API requests have all ended by then)`;
+      // its command of this host gone before the time bound it recorded: what it started on the node may still run
+      // there, under its lock (until the time limit of that run), which cni-gc leaves busy until then (cni-list --node:
+      // `attaching`, "its command gone; free in 66s") — so when cni-gc can act is said, by that bound at latest (a
+      // tryout: -A said "unsettled, run cni-gc", and the cni-gc pasted left it alone for a minute)
+      const lockedUntil = command === 'gone' && r.until !== undefined && Date.parse(r.until) > now ? r.until : undefined;
+      const acts = lockedUntil ? `; cni-gc acts on it once node ${r.node}'s lock of that attach is free (what its command started there may run until its time limit, and cni-gc leaves it busy until then): by ${lockedUntil} at latest, the time bound the attach recorded` : '';
       // `unsettled`, not `interrupted`: whether the attach finished is what its node holds, which only a visit tells
       // (cni-list --node, cni-gc); `interrupted` read as "cni-detach undoes it", and undid finished attaches (tryout)
       return {
         ...row,
         state: 'unsettled',
-        brief: command === 'gone' ? `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}` : `past its bound ${r.until}`,
+        brief: lockedUntil
+          ? `its command gone; free within ${runningFor(Math.ceil((Date.parse(lockedUntil) - now) / 1000) * 1000)}`
+          : command === 'gone' ? `its command is gone${r.by ? commandInParens(r.by, thisHost.host, true) : ''}` : `past its bound ${r.until}`,
         // what its node holds decides — its result (the attach finished), its intent (it did not), nothing — and only a
         // visit tells: cni-gc makes it and does the right thing for each; a cni-detach offered here undid a finished
         // attach (an outside tester saw that after a kill -9'd batch)
-        reason: `${began} and did not settle its record: ${gone} (killed, or the cluster could not be reached when it ended: it said so then); what node ${r.node} holds decides: its result (the attach finished there: cni-gc settles the record and writes the pod's network-status entry), its intent (it did not: the interface and its lease may remain, and cni-detach or cni-gc undoes it), or nothing (cni-gc forgets the record); \`${look}\` shows which`,
+        reason: `${began} and did not settle its record: ${gone} (killed, or the cluster could not be reached when it ended: it said so then); what node ${r.node} holds decides: its result (the attach finished there: cni-gc settles the record and writes the pod's network-status entry), its intent (it did not: the interface and its lease may remain, and cni-detach or cni-gc undoes it), or nothing (cni-gc forgets the record); \`${look}\` shows which${acts}`,
         // another host's (past its bound): its node may still hold that command's lock, killed, which cni-gc leaves
         // for ever ("1 busy") and only cni-detach --force takes — the cni-list --node that tells, and names the
         // command that clears it (an outside tester pasted the cni-gc offered here: it cleared nothing)
@@ -177,6 +185,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
               remedy: `cni-gc judges it on node ${r.node}`,
               clear: gcCommandLine(flags),
               clearHint: `it visits node ${r.node}; \`${look}\` shows what that node holds of it`,
+              ...(lockedUntil ? { gcActsBy: lockedUntil } : {}),
             }),
         lookAt: { namespace: r.namespace, node: r.node, command: listCommandLine({ ...flags, namespace: undefined }) },
       };
@@ -208,6 +217,22 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       // cni-gc frees every interrupted attach it visits (a note grouping several offers it)
       clearAll: gcCommandLine(flags),
       clearHint: 'add --force only if its DEL keeps failing: then the record is forgotten whatever the DEL left',
+    };
+  }
+  if (r.detachStopped && row.state === 'attached') {
+    // a cni-detach began its DEL and did not finish (stopped part-way, or a plugin refused it), and said so in the
+    // record as it ended (cli/detach.ts recordStoppedDel): `detach stopped`, as cni-list --node says it from the node's
+    // mark (before: attached, REASON <none>, from anywhere but --node: a tryout)
+    const s = r.detachStopped;
+    const look = `${listCommandLine({ ...flags, namespace: r.namespace })} --node ${r.node}`;
+    return {
+      ...row,
+      state: 'detach stopped',
+      brief: s.failed ? 'its DEL failed part-way' : 'DEL stopped part-way',
+      reason: `${deleteStopped({ command: s.command, at: s.at, host: s.by.host, pid: s.by.pid, ...(s.failed ? { failed: s.failed } : {}) }, thisHost.host)} on node ${r.node}, and said so in its record: ${r.ifname} in pod ${r.namespace}/${r.pod} and its IPAM lease may remain if no DEL freed them; run cni-detach again to finish it (DEL is idempotent), or cni-gc, which finishes it there; \`${look}\` reads what node ${r.node} holds of it`,
+      remedy: 'cni-detach or cni-gc finishes its DEL',
+      clear: detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags),
+      clearAll: gcCommandLine(flags),
     };
   }
   if (row.state === 'pod gone') {
@@ -567,6 +592,15 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
       const stop = stopped.get(j);
       const now = deletingNow.get(j);
       const clear = detachCommandLine({ namespace: r.namespace, name: r.pod }, r.ifname, flags);
+      // its record says a detach stopped during its DEL (recordRow), and its node, read now, decides: with no stopped
+      // DEL there it is what the node holds (below), the record's word said in REASON where nothing else is
+      if (r.detachStopped && !stop) {
+        patchRow(row, {
+          state: 'attached', brief: 'record says DEL stopped',
+          reason: `the cluster's record says a cni-detach stopped during its DEL of it at ${r.detachStopped.at}, but node ${node} holds no stopped DEL of it (no mark whose lock is free): what node ${node} holds stands`,
+          remedy: undefined, clear: undefined, clearAll: undefined, clearHint: undefined,
+        });
+      }
       if (stop) {
         const { mark, words, busy } = stop;
         patchRow(row, {
@@ -996,7 +1030,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
       const there = asked.includes(r.node) && r.node !== deps.hostname();
       // a write-ahead record of a live pod: judged by what its node holds of it, as cni-gc judges it (judgeWriteAheads)
       if (there && (r.attaching || r.interrupted) && ['attached', 'attaching', 'interrupted', 'unsettled'].includes(row.state)) aheads.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)!, command });
-      else if (there && row.state === 'attached') toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
+      else if (there && (row.state === 'attached' || (r.detachStopped && row.state === 'detach stopped'))) toJudge.push({ row, r, pod: livePods.get(`${r.namespace}/${r.pod}`)! });
     }
     // --node: those rows' sandboxes looked up on their node, as cni-gc --node judges them
     // (one note for all such nodes, naming them: it was one per node)

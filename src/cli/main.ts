@@ -1,7 +1,7 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
 import { CniAttachError, OutputError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Fix, type Setting } from '../errors.js';
-import { batchInFlight, beginQuit, changedOnce, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
+import { batchInFlight, beginQuit, changedOnce, delsInFlight, heldOnce, holding, interrupt, interruptedBy, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { someNames } from './output.js';
 import { flagSpecs, scanArgv, type FlagSpec } from './argv.js';
@@ -497,7 +497,7 @@ function handleSignals(io: Io, command: string, closing: (sig: NodeJS.Signals, q
 }
 
 /** A second signal's report: the batch's (onQuit), at most QUIT_CLEANUP_MS more; else one closing line. */
-async function quitReport(io: Io, sig: NodeJS.Signals, closing: (sig: NodeJS.Signals, quit?: boolean) => string): Promise<void> {
+export async function quitReport(io: Io, sig: NodeJS.Signals, closing: (sig: NodeJS.Signals, quit?: boolean) => string): Promise<void> {
   if (ended) return;
   markEnded();
   if (quitReports.length === 0) {
@@ -571,7 +571,9 @@ export function stoppingNote(sig: string, command: string): string {
 
 /**
  * The note of a second signal, which quits: what is being changed at that moment stays as it is — a batch's pods in
- * flight (exec/interrupt.ts holdBatch), named, which its summary then counts unknown (cli/bulk.ts forEachPod); else a
+ * flight (exec/interrupt.ts holdBatch), named, which its summary then counts unknown (cli/bulk.ts forEachPod); cni-gc's
+ * DELs running (nameDelsRunning), named likewise (before: "nothing was being changed" between its DELs, or "what was
+ * being changed stays as it is", none named: tryout 9, finding 5); else a
  * change under way (hold(): a plugin run under its lock, one pod's change to its printed result) — else nothing was
  * being changed, and nothing was changed at all when no change ever began (changedOnce: a batch whose pods had not
  * reached a node). Before, a batch said "what was being changed stays as it is …" whatever it was doing (its frame
@@ -582,6 +584,13 @@ export function quitNote(sig: string): string {
   if (pods.length) {
     const one = pods.length === 1;
     return `${sig} again: quitting now; ${one ? '1 pod was' : `${pods.length} pods were`} being changed (${someNames(pods)}): ${one ? 'it stays' : 'each stays'} as the quit leaves ${one ? 'it' : 'them'}, recorded where ${one ? 'it was' : 'they were'} (the summary counts ${one ? 'it' : 'them'} unknown, with the cni-list that tells)`;
+  }
+  // cni-gc's DELs running (exec/interrupt.ts nameDelsRunning): named as a batch names its pods (its quit report names
+  // them again, with the command that frees them)
+  const dels = delsInFlight();
+  if (dels.length) {
+    const one = dels.length === 1;
+    return `${sig} again: quitting now; ${one ? 'a DEL was' : `${dels.length} DELs were`} running (${someNames(dels)}): ${one ? 'it stays' : 'each stays'} as the quit leaves ${one ? 'it' : 'them'}, marked where ${one ? 'it runs' : 'they run'} as a DEL that did not finish (the summary names ${one ? 'it' : 'them'} unknown, with the command that frees ${one ? 'it' : 'them'})`;
   }
   if (holding()) return `${sig} again: quitting now; what was being changed stays as it is, recorded where it was (cni-list shows it with the command that clears it)`;
   return `${sig} again: quitting now; nothing was being changed${changedOnce() ? ' (what was changed before stands, as printed)' : ': nothing was changed'}`;

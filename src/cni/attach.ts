@@ -9,7 +9,7 @@ import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
 } from './chain.js';
-import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, recordsNamespaceOf, resultPath, type CacheEntry, type Found, type ResultCache } from './cache.js';
+import { cacheDirsOf, configText, deleteStopped, intentPath, keyOf, makeEntry, recordsNamespaceOf, resultPath, type CacheEntry, type DeleteMark, type Found, type ResultCache } from './cache.js';
 import { convertResult, summarizeResult } from './result.js';
 import { atLeast } from './version.js';
 import type { PluginRun } from './invoke.js';
@@ -1425,7 +1425,7 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
         // the mark that a DEL of ours is under way (cache.ts deletingPath): left by a DEL stopped part-way (killed, the
         // user's second signal, its node lost), it tells that from an interface deleted by hand. On a node reached by
         // commands it rides on the first DEL (exec/batch.ts), and its removal on the flush that removes the result
-        if (!f.unreadable) await cache.markDeleting(key, by);
+        const mark = f.unreadable ? undefined : await cache.markDeleting(key, by);
         try {
           await delChain(ctx, resolved, rt, f.unreadable ? undefined : cachedPrev(list, entry, ctx.note), true, ran);
         } catch (e) {
@@ -1448,7 +1448,10 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
             if (e instanceof CniAttachError && stopped) e.message += '; the record stays: run the command again';
             else if (e instanceof CniAttachError) [e.message, e.next] = [`${e.message}; the record stays`, retryHint(req)];
             // a DEL that ran to its end, refused by a plugin: its mark says so (it may have deleted the link already)
-            if (!stopped && !f.unreadable) await cache.markDeleting(key, by, (e as Error).message).catch(() => undefined);
+            const left = !stopped && !f.unreadable ? ((await cache.markDeleting(key, by, (e as Error).message).catch(() => undefined)) ?? (mark && { ...mark, failed: (e as Error).message })) : mark;
+            // what its mark says, for the caller to record where the node is not read (the cluster's record: delStoppedOf);
+            // an interrupted attach's intent stays what it was (interrupted), whatever its DEL did
+            if (left && !intentOnly && e instanceof Error) stoppedDels.set(e, { containerId: key.containerId, ifname: req.ifname, network: key.network, mark: left });
             throw e;
           }
           delError = (e as Error).message;
@@ -1489,6 +1492,27 @@ async function detachOnce(ctx: ChainContext, cache: ResultCache, req: DetachRequ
     });
   }
   return done;
+}
+
+/** A DEL of a recorded attachment begun and not finished, as its mark on the node says it (delStoppedOf). */
+export interface StoppedDel {
+  containerId: string;
+  ifname: string;
+  network: string;
+  mark: DeleteMark;
+}
+
+const stoppedDels = new WeakMap<Error, StoppedDel>();
+
+/**
+ * The DEL that detach() began and did not finish when it threw e — stopped part-way by the user's signal, or run to
+ * its end and refused by a plugin (not forced) —, with the mark it left on the node (cache.ts DeleteMark: the
+ * attachment is `detach stopped` there): its key and what the mark says, for the cluster's record of it
+ * (cli/detach.ts recordStoppedDel). undefined for any other error: one before the DEL began (nothing marked), a node
+ * that could not be asked (whether the DEL ran is not known), an interrupted attach's intent (it stays interrupted).
+ */
+export function delStoppedOf(e: unknown): StoppedDel | undefined {
+  return e instanceof Error ? stoppedDels.get(e) : undefined;
 }
 
 /**

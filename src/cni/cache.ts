@@ -368,12 +368,14 @@ export class ResultCache {
   /**
    * Mark that a DEL of k begins (deletingPath), written atomically: by `command` ("cni-detach", "cni-gc"), now, this
    * CLI process (the lock's owner); `failed`: its DEL ran and a plugin refused it (the mark rewritten with why). On a
-   * node reached by commands the write rides on the next command run (exec/batch.ts): the first DEL.
+   * node reached by commands the write rides on the next command run (exec/batch.ts): the first DEL. Returns the mark
+   * written (its fields: what the cluster's record of a detach that stopped keeps, cli/detach.ts).
    */
-  async markDeleting(k: AttachmentKey, command: string, failed?: string): Promise<void> {
+  async markDeleting(k: AttachmentKey, command: string, failed?: string): Promise<DeleteMark> {
     const start = await this.owner.start().catch(() => undefined);
-    const mark = { kind: DELETING_KIND, command, at: isoSecond(Date.now()), host: this.owner.host, pid: this.owner.pid, ...(start ? { start } : {}), ...(failed ? { failed } : {}) };
-    await this.fs('marking the DEL', () => this.exec.writeFileAtomic(deletingPath(this.dir, k), JSON.stringify(mark), 0o600));
+    const mark = { command, at: isoSecond(Date.now()), host: this.owner.host, pid: this.owner.pid, ...(start ? { start } : {}), ...(failed ? { failed } : {}) };
+    await this.fs('marking the DEL', () => this.exec.writeFileAtomic(deletingPath(this.dir, k), JSON.stringify({ kind: DELETING_KIND, ...mark }), 0o600));
+    return mark;
   }
   /** Remove the mark of k's DEL (none there: nothing to do); on a node reached by commands, queued with the result's removal. */
   async removeDeleteMark(k: AttachmentKey): Promise<void> {

@@ -166,11 +166,21 @@ async function gcTurn(ctx: ChainContext, cache: ResultCache, network: string): P
 }
 
 /**
+ * Told of each DEL collectGarbage runs, as it begins and as it ends (`freed`: it freed the attachment): what a second
+ * signal that quits the command finds done and under way at that moment (cli/gc.ts: its quit report names both).
+ */
+export interface GcProgress {
+  began(s: Stale): void;
+  ended(s: Stale, freed: boolean): void;
+}
+
+/**
  * Free the stale attachments (DEL through each one's cached chain, then forget it), then CNI GC per network of CNI
  * 1.1.0 (SPEC.md "GC"; libcni GCNetworkList), for the networks of what the caller read from the cache (`seen`, the
  * stale ones among them). A network of an older version gets no GC and so needs none of its plugins: a missing plugin
  * there is no error. `ways(s)` gives the command lines that clear a stale record (retry, forget), named in the error
  * when its DEL fails. `cniGc` false: the DELs alone (cni-gc's second look at what it left busy: cli/gc.ts settleLeft).
+ * `progress`: told of each DEL as it begins and ends (GcProgress).
  *
  * A stale one whose lock another cni-attach/cni-detach holds (an attach still in its plugins, a detach in its DEL; on a
  * node reached by commands, a killed command's plugin until its time limit: exec/lock.ts) is left alone (`busy`): its
@@ -207,6 +217,7 @@ export async function collectGarbage(
   dryRun: boolean,
   ways?: (s: Stale) => WaysOut | undefined,
   cniGc = true,
+  progress?: GcProgress,
 ): Promise<GcOutcome> {
   const out: GcOutcome = { freed: [], failed: [], busy: [], gcNetworks: [], gcBusy: [], gcWaits: [], gcErrors: [] };
   const describe = (s: Stale) => `container ${s.entry.containerId.slice(0, 12)}`;
@@ -239,12 +250,17 @@ export async function collectGarbage(
       out.notStarted = stale.slice(i);
       return out;
     }
+    progress?.began(s);
+    let freed = false;
     try {
       const done = await detach(ctx, cache, req);
-      if (done.length > 0) out.freed.push(s);
+      freed = done.length > 0;
+      if (freed) out.freed.push(s);
     } catch (e) {
       if (e instanceof BusyError) out.busy.push({ stale: s, error: e });
       else out.failed.push({ stale: s, error: e });
+    } finally {
+      progress?.ended(s, freed);
     }
   }
 

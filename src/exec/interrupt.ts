@@ -81,6 +81,24 @@ export function batchInFlight(): string[] {
   return [...batches].flatMap((f) => f());
 }
 
+const delsRunning = new Set<() => string[]>();
+
+/**
+ * Name the DELs of cni-gc under way (`running`: "net1 of pod shop/web-1 on node node-a", each begun and not ended),
+ * which a second signal that quits leaves as they are (its note names them: cli/main.ts quitNote; gc's quit report
+ * names them with the command that frees them). Names only: no frame for the signal handling (each DEL is a change
+ * under its own hold()). Returns the end (idempotent).
+ */
+export function nameDelsRunning(running: () => string[]): () => void {
+  delsRunning.add(running);
+  return () => void delsRunning.delete(running);
+}
+
+/** The DELs named as under way (nameDelsRunning). */
+export function delsInFlight(): string[] {
+  return [...delsRunning].flatMap((f) => f());
+}
+
 /** Whether a change is under way now (a hold(); a batch's frame, holdBatch, is none): cli/main.ts stoppingNote, quitNote. */
 export function holding(): boolean {
   return changeHolds > 0;
@@ -154,6 +172,17 @@ export function unlessInterrupted<T>(p: Promise<T>, what: string): Promise<T> {
       throw new StoppedError(sig, `${sig} came while ${what} was being sent: it may or may not have landed`, 'recorded');
     }),
   ]).finally(end);
+}
+
+/**
+ * How long the bookkeeping of a command the user's signal stopped may take — the cluster's record of an attach
+ * settled (cli/attach.ts), of a detach that stopped during its DEL (cli/detach.ts) —: a second signal exits at once.
+ */
+export const AFTER_SIGNAL_MS = 3000;
+
+/** p, or undefined once ms have passed (its timer holds no process open). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 }
 
 let quit = false;

@@ -98,6 +98,15 @@ export interface AttachmentRecord {
    * attach that finished without doing so, writes that entry by it. Absent: `network`.
    */
   status?: string;
+  /**
+   * A DEL of this attachment that a cni-detach began on its node and did not finish — the user's signal stopped it
+   * part-way, or a plugin refused it (`failed`) —, as the mark that DEL left on the node says it (cni/cache.ts
+   * DeleteMark): written by that cni-detach as it ended (cli/detach.ts recordStoppedDel), so that cni-list -A shows
+   * `detach stopped` from anywhere, and cni-gc visits its node (where the mark, and the lock, decide: the node's cache
+   * stays the truth). Absent: attached as recorded (and on every record of a version before it: an older reader
+   * ignores the field, and shows the record attached, as before).
+   */
+  detachStopped?: RecordedDelStop;
   /** The record's data key, as listRecords read it (not part of the stored value). */
   key?: string;
 }
@@ -107,6 +116,35 @@ export interface RecordedCommand {
   host: string;
   pid: number;
   start?: string;
+}
+
+/**
+ * A DEL that a command began and did not finish, as a record keeps it (AttachmentRecord.detachStopped): the command
+ * (`cni-detach`), when its DEL began (RFC 3339: the mark's time), the command itself (its host, pid and start time),
+ * and, when its DEL ran to its end and a plugin refused it, the plugin's error (at most 1024 characters).
+ */
+export interface RecordedDelStop {
+  command: 'cni-detach';
+  at: string;
+  by: RecordedCommand;
+  failed?: string;
+}
+
+/**
+ * Why `v` is not a RecordedDelStop (an object of `command` cni-detach, `at` an RFC 3339 time, `by` a RecordedCommand,
+ * `failed` a string of at most 1024 without control characters, and no other field), in words ("its
+ * detachStopped.at \"x\" is not an RFC 3339 time"), or undefined when it is one.
+ */
+export function badRecordedDelStop(v: unknown): string | undefined {
+  const d = v as Partial<Record<keyof RecordedDelStop, unknown>> | null;
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return `its detachStopped is ${shown(v)}, not an object`;
+  if (d.command !== 'cni-detach') return `its detachStopped.command ${shown(d.command)} is not cni-detach`;
+  if (typeof d.at !== 'string' || !RFC3339.test(d.at) || Number.isNaN(Date.parse(d.at))) return `its detachStopped.at ${shown(d.at)} is not an RFC 3339 time`;
+  const by = badRecordedCommand(d.by);
+  if (by) return by.replace(/^its by/, 'its detachStopped.by');
+  if (d.failed !== undefined && (typeof d.failed !== 'string' || d.failed.length > WHY_MAX || CONTROL.test(d.failed))) return `its detachStopped.failed is not a plugin's error (a string of at most ${WHY_MAX}, no control characters)`;
+  for (const k of Object.keys(d)) if (!['command', 'at', 'by', 'failed'].includes(k)) return `its detachStopped has a field ${shown(k)} it does not know`;
+  return undefined;
 }
 
 /**
@@ -171,7 +209,7 @@ export function safeJson(v: unknown): string {
 /** Unicode control and format characters (Cc, Cf): none is in any field this tool writes. */
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 /** The fields of a stored record (AttachmentRecord without its key). */
-const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'noAnnotate', 'by', 'until', 'status'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
+const RECORD_FIELDS = ['namespace', 'pod', 'uid', 'node', 'ifname', 'network', 'containerId', 'since', 'addresses', 'interrupted', 'attaching', 'why', 'cniPath', 'cacheDir', 'noAnnotate', 'by', 'until', 'status', 'detachStopped'] as const satisfies readonly Exclude<keyof AttachmentRecord, 'key'>[];
 /** apimachinery IsDNS1123Label: namespaces (ValidateNamespaceName). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** apimachinery IsDNS1123Subdomain: pods (ValidatePodName) and nodes (ValidateNodeName). */
@@ -235,7 +273,7 @@ function normalPath(path: string): string {
  *    their cache file name `<network>-<containerId>-<ifname>` no longer than NAME_MAX;
  *  - since (and until, on a write-ahead record only) RFC 3339; addresses CIDRs; attaching and interrupted booleans, not both;
  *    noAnnotate a boolean; why a string without control
- *    characters of at most 1024;
+ *    characters of at most 1024; detachStopped (never with attaching or interrupted) a RecordedDelStop (badRecordedDelStop);
  *  - cniPath: absolute normalized directories joined by ':' (badRecordedPath), at most MAX_ARG_STRLEN in all (what a
  *    plugin's CNI_PATH can hold); cacheDir: one absolute normalized path. Empty is absent, as attach writes it.
  * No string holds a control or format character (Unicode Cc, Cf: they would reach a terminal through cni-list).
@@ -287,6 +325,12 @@ function checkFields(v: Record<string, unknown>, configMap: string, key: string)
   if (!is(() => validateNetworkName(s.network, 'record'))) return `network name ${shown(s.network)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
   for (const f of ['attaching', 'interrupted', 'noAnnotate'] as const) if (v[f] !== undefined && typeof v[f] !== 'boolean') return `its ${f} is ${shown(v[f])}, not true or false`;
   if (v.attaching === true && v.interrupted === true) return 'it is marked both attaching and interrupted';
+  if (v.detachStopped !== undefined) {
+    // a detach's of an attachment: not of an attach in progress, nor of one that did not finish
+    if (v.attaching === true || v.interrupted === true) return `it is marked ${v.attaching === true ? 'attaching' : 'interrupted'} and detachStopped`;
+    const why = badRecordedDelStop(v.detachStopped);
+    if (why) return why;
+  }
   if (s.containerId === '' ? v.attaching !== true : !is(() => validateContainerId(s.containerId!))) {
     return s.containerId === '' ? 'its container id is empty, and it is not an attach in progress' : `container id ${shown(s.containerId)} breaks CNI's rule (letters, digits, '_', '.', '-', a letter or digit first)`;
   }

@@ -408,6 +408,8 @@ describe('kind 2: cni-gc ends on the first signal', () => {
     // the DEL in flight and the one not started, as a batch says them (before: "after freeing 0 of 2")
     // the way on as the command to paste, with the flags it was given (before: "run cni-gc again")
     expect(r.stderr.trimEnd().split('\n').at(-1)).toBe(`error: gc stopped by SIGTERM: 1 stopped, still recorded, 1 not started; 0 freed; what is left stays recorded: run \`kubectl cni-gc --cache-dir ${ws.cacheDir} --cni-path ${ws.pluginDir}\` again`);
+    // the one stopped named on its node, with the cni-gc that frees it (tryout 9, finding 5)
+    expect(r.stdout).toMatch(/; stopped by SIGTERM: 1 stopped, still recorded \(eth1 of netns \S+ on this host: `kubectl cni-gc --cache-dir \S+ --cni-path \S+` frees it\), 1 not started$/m);
     expect(r.stderr).not.toMatch(/could not free|problems/);
     // both records, the one stopped with its DEL's mark (cni-list: `detach stopped`, by cni-gc)
     const left = await attachmentFiles(ws.cacheDir);

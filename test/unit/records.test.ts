@@ -1780,7 +1780,7 @@ describe('cni-gc and interrupted attaches of live pods on other nodes', () => {
     // counted "interface gone (cni-detach frees its lease)"
     expect(await w.cli(gcCommand, ['--node', 'node-2'])).toBe(0);
     expect(w.stdout()).toMatch(/^gc: freed 2 stale attachments, 0 alive, 1 busy \(left for a later run\)$/m);
-    expect(w.stderr()).toMatch(/^note: left net1 of pod shop\/db-4 \(network net\) alone: its command \(pid 4194303 on host \S+\) is gone, but what it started may run until its time limit ends \(its lock is free in 60s\); a later cni-gc looks at it again$/m);
+    expect(w.stderr()).toMatch(/^note: left net1 of pod shop\/db-4 \(network net\) alone: its command \(pid 4194303 on host \S+\) is gone, but what it started may run until its time limit ends \(its lock is free in 60s, at \S+Z: a cni-gc from then on acts on it\); a later cni-gc looks at it again$/m);
     expect(w.node2.files.has(mark)).toBe(true);
   });
 
