@@ -718,12 +718,13 @@ forgets the record even when DEL fails, and says what may remain (the link, the 
   kubectl cni-detach --netns x --ifname eth1 --force --args ''        # --netns NAME is /var/run/netns/NAME
   kubectl cni-detach --netns x --ifname eth1 --force --conf fixed.json
 
-Exit codes: 0 detached, or nothing attached (a note); 1 a plugin's DEL failed (the record stays: run it again, or
---force), or the interface is busy (an attach or detach holds it: try again); 2 bad usage or input; 3 target not found,
-or nothing in this --cache-dir while the cluster records it with another; 4 cluster/runtime unreachable (after a DEL:
-detached, the pod's network-status not written: run it again); 128+signal (129 SIGHUP, 130 SIGINT (Ctrl-C), 143
-SIGTERM): stopped, the record kept (run it again); a signal after the DEL finished stopped nothing: 0 (a note says
-so). With -l/--all: that of the first pod that failed, or 128+signal.`,
+Exit codes: 0 detached, or nothing attached (a note); 1 a plugin's DEL failed (the record stays, and a pod's record in
+the cluster says the detach stopped: cni-list -A shows it; run it again, or --force), or the interface is busy (an
+attach or detach holds it: try again); 2 bad usage or input; 3 target not found, or nothing in this --cache-dir while
+the cluster records it with another; 4 cluster/runtime unreachable (after a DEL: detached, the pod's network-status
+not written: run it again); 128+signal (129 SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM): stopped, the record kept and
+said so in the cluster (run it again); a signal after the DEL finished stopped nothing: 0 (a note says so). With
+-l/--all: that of the first pod that failed, or 128+signal.`,
   );
   cmd.action(async (podName: string | undefined, given: DetachFlags) => {
     const kind = targetKind(podName, given);
