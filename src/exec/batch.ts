@@ -100,23 +100,25 @@ const parentOf = 'd=${p%/*}; [ -n "$d" ] || d=/;';
 /** The shell of one step; its arguments are $A1… (replaced by positional parameters when the script is made). */
 function stepShell(s: Step, arg: (v: string) => string): string {
   switch (s.kind) {
-    case 'write': {
-      // umask 077 makes 0600 already; the directory and the name by parameter expansion: each process saved here is
-      // saved per write of every pod (see parentOf)
-      const chmod = s.mode === 0o600 ? '' : ` && chmod ${s.mode.toString(8)} "$f"`;
-      return `umask 077; p=${arg(s.path)}; ${parentOf} [ -d "$d" ] || mkdir -p "$d" || exit 1; f="$d/.\${p##*/}.$$.tmp"; printf '%s' ${arg(s.data)} > "$f"${chmod} && mv -f "$f" "$p"`;
-    }
+    case 'write':
+      // in the steps' own shell (inShell): cni_write (FILE_SH)
+      return `cni_write ${arg(s.path)} ${arg(s.data)}${s.mode === 0o600 ? '' : ` ${s.mode.toString(8)}`}`;
     case 'remove':
-      return `rm -f ${arg(s.path)}`;
+      return removeShell([arg(s.path)]);
     case 'create': {
+      // in the steps' own shell (inShell): the directory made 0700 once per shell (cni_700), the file made with
+      // noclobber under umask 077, both put back at once (cni_excl: FILE_SH)
       const chmod = s.mode === 0o600 ? '' : ` && chmod ${s.mode.toString(8)} "$p"`;
-      return `p=${arg(s.path)}; ${parentOf} { [ -d "$d" ] || mkdir -p "$d"; } && chmod 700 "$d" && umask 077 && (set -C; printf '%s' ${arg(s.data)} > "$p") 2>/dev/null${chmod}`;
+      return `p=${arg(s.path)}; ${parentOf} { [ -d "$d" ] || mkdir -p "$d"; } && cni_700 "$d" && cni_excl "$p" ${arg(s.data)}${chmod}`;
     }
     case 'expectFile':
       // the file's bytes and an x (command substitution strips trailing newlines, not the x after them) against the
       // expected text and an x, as one word ("$N"x): a shell argument holds no NUL, so that is exactly what `$(printf
-      // '%s' "$N"; printf x)` made, without its process (and the step runs in the steps' own shell: see inShell)
-      return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && [ "$(cat ${arg(s.path)}; printf x)" = ${arg(s.content)}x ]`;
+      // '%s' "$N"; printf x)` made, without its process (and the step runs in the steps' own shell: see inShell). The
+      // x after the file's bytes comes from a file, "$t/x" (written once by printf: no process), read by the same cat:
+      // `$(cat F "$t/x")` is the bytes `$(cat F; printf x)` was, but its shell execs cat, one process where that one
+      // forked cat from a shell of its own, two
+      return s.content === undefined ? `[ ! -e ${arg(s.path)} ]` : `[ -f ${arg(s.path)} ] && { [ -s "$t/x" ] || printf x > "$t/x"; } && [ "$(cat ${arg(s.path)} "$t/x")" = ${arg(s.content)}x ]`;
     case 'expectNames':
       // the names in the byte order of the C locale, as a pathname expansion sorts them there (POSIX 2.13.3; the
       // steps' environment has no locale, and LC_ALL=C says so to a shell that reads it at once): no sort process
@@ -150,12 +152,64 @@ function stepShell(s: Step, arg: (v: string) => string): string {
 }
 
 /**
- * Steps run in the steps' own shell (a brace group) rather than in a subshell of their own: the checks under a lock,
- * tests and builtins that neither exit, cd, set positional parameters, nor change the umask or the shell's options (and
- * leave LC_ALL as it was), so the subshell kept nothing apart; it was a process on the node per check, two or three
- * per pod of a batch (BENCHMARKS.md). The variables they set (g, f, cni_*) are set again by every step that uses them.
+ * Removals: the paths (one step's, or a run of them: an intent, then a lock) removed by one `rm -f`, run only when one
+ * of them is there (a file or a link, dangling or not: `test -e` and `-h`, builtins) — a path that is not there costs
+ * no process (an attach's removal of a DEL mark that no interrupted detach left, on every pod). What it leaves is what
+ * `rm -f` leaves: none of the paths (as the root shell of a node sees them: a path it cannot see is not there); its
+ * status is rm's, or 0.
  */
-const inShell = (s: Step) => s.kind === 'expectFile' || s.kind === 'expectNames';
+function removeShell(paths: string[]): string {
+  const list = paths.join(' ');
+  return `cni_g=; for cni_q in ${list}; do { [ -e "$cni_q" ] || [ -h "$cni_q" ]; } && cni_g=1; done; [ -z "$cni_g" ] || rm -f ${list}`;
+}
+
+/**
+ * The shell functions of the steps that write files (a write, an exclusive create: a lock), defined by the steps that
+ * have one. They run in the steps' own shell, a node session's shell itself (exec/node-session.ts), so what they keep
+ * lasts as long as it; what they change there (the umask, noclobber) they put back on every path: nothing between the
+ * change and its undoing can end the shell (builtins, a command they wait for, and redirections of printf, a regular
+ * builtin, whose failure is its own alone), so neither reaches what runs after the steps (the plugin: its files get
+ * the node's umask). Before, a subshell held them: a process per step, and for a write in bash (which forks the `mv`
+ * of a subshell's last `&&` list, where dash and busybox exec it) two.
+ *
+ *  - `cni_um`: the shell's umask, read once per shell into cni_u (`umask` prints it in the octal form it takes back;
+ *    its command substitution is one process, once per session).
+ *  - `cni_700 DIR`: DIR is made mode 0700 (`chmod 700`: only its owner — root on a node — may then list, add or remove
+ *    the locks in it, whoever made it and with whatever mode: an older version, another tool, by hand) before the
+ *    first lock this shell makes in it; the shell remembers it (cni_m: the directories, one per line; one whose name
+ *    holds a newline is not remembered, and made 0700 each time), and makes no `chmod` process for it again. Nothing
+ *    that 0700 keeps out can make it wider again: a mode is changed only by its owner or root, and a directory made
+ *    again in its place needs write access to its parent (cni-attach's directory: writable by its owner, root, alone,
+ *    as mkdir makes it under any usual umask), which is also what it took before to swap it between the chmod and the
+ *    create. Before, a `chmod` process for every lock: one per pod of a batch (BENCHMARKS.md).
+ *  - `cni_excl PATH DATA`: PATH created with noclobber (O_EXCL: fails when anything is there) holding DATA, mode 0600
+ *    (umask 077).
+ *  - `cni_write PATH DATA [MODE]`: PATH replaced atomically by DATA (a temporary file beside it, `.NAME.PID.tmp`,
+ *    written under umask 077 — mode 0600, or MODE by chmod — then renamed over it by `mv -f`), its directory made
+ *    first if it is not there (`mkdir -p`, under umask 077).
+ */
+const FILE_SH = `cni_um() { [ -n "\${cni_u-}" ] || cni_u=$(umask); }
+cni_700() { case \${cni_m-} in *"
+$1
+"*) return 0 ;; esac; chmod 700 "$1" || return; case $1 in *"
+"*) ;; *) cni_m="\${cni_m:-
+}$1
+" ;; esac; }
+cni_excl() { cni_um || return; cni_C=$-; umask 077; set -C; { printf '%s' "$2" > "$1"; } 2>/dev/null; cni_k=$?; case $cni_C in *C*) ;; *) set +C ;; esac; umask "$cni_u"; return $cni_k; }
+cni_write() {
+  cni_um || return; d=\${1%/*}; [ -n "$d" ] || d=/; umask 077
+  { [ -d "$d" ] || mkdir -p "$d"; } && f="$d/.\${1##*/}.$$.tmp" && printf '%s' "$2" > "$f" && { [ -z "\${3-}" ] || chmod "$3" "$f"; } && mv -f "$f" "$1"
+  cni_k=$?; umask "$cni_u"; return $cni_k
+}`;
+
+/**
+ * Steps run in the steps' own shell (a brace group) rather than in a subshell of their own: the checks under a lock,
+ * the writes, removals and exclusive creates — tests, builtins and the commands they run, which neither exit, cd, set
+ * positional parameters, nor leave the umask or the shell's options changed (and leave LC_ALL as it was), so a
+ * subshell kept nothing apart; it was a process on the node per step, several per pod of a batch (BENCHMARKS.md). The
+ * variables they set (p, d, g, f, cni_*) are set again by every step that uses them, but cni_m and cni_u (FILE_SH).
+ */
+const inShell = (s: Step) => s.kind === 'expectFile' || s.kind === 'expectNames' || s.kind === 'create' || s.kind === 'remove' || s.kind === 'write';
 
 /** Whether a failed step means "someone else was first" (a precondition) rather than a failure of the node. */
 const isGuard = (s: Step) => s.kind === 'create' || s.kind === 'expectFile' || s.kind === 'expectNames';
@@ -169,8 +223,8 @@ interface Built {
 /**
  * The steps as a prelude (RunOptions.prelude): sh running them in order, each framed on stdout (its stdout straight
  * into its frame, exec/framed.ts's STEP_SH), then `<mark> end`; a step that fails undoes the files the steps created
- * and ends it with exit 99 (the command does not run). $1 is the mark, the steps' arguments follow; `$t` is the
- * runner's temporary directory.
+ * and ends them with `return 99` (the command does not run): the statements are a function's body, in the runner's
+ * shell (see Prelude). $1 is the mark, the steps' arguments follow; `$t` is the runner's temporary directory.
  */
 export function buildScript(steps: Step[]): Built {
   const mark = `@cni-attach-${randomBytes(8).toString('hex')}`;
@@ -180,6 +234,7 @@ export function buildScript(steps: Step[]): Built {
     return `"\${${args.length}}"`;
   };
   const lines = [STEP_SH];
+  if (steps.some((s) => s.kind === 'create' || s.kind === 'write')) lines.push(FILE_SH);
   // files (locks) created by these steps are removed again when a later step fails: c<i> holds the path once made
   const creates = steps.flatMap((s, i) => (s.kind === 'create' ? [i] : []));
   lines.push(creates.map((i) => `c${i}=`).join('; ') || ':');
@@ -194,19 +249,20 @@ export function buildScript(steps: Step[]): Built {
     // removals in a row (an intent, then a lock) are one rm, a process fewer each: the frame of the first says how it
     // went (its stderr names the file that could not be removed), and once it succeeded the others' frames say so too
     const more: number[] = [];
-    let rm = shell;
+    const paths = [`"\${${first}}"`];
     while (s.kind === 'remove' && steps[i + 1]?.kind === 'remove') {
       i++;
       const at = args.length + 1;
-      rm += ` ${arg((steps[i] as { path: string }).path)}`;
+      paths.push(arg((steps[i] as { path: string }).path));
       meta.push({ k: 'remove', a: [at] });
       more.push(i);
     }
+    const rm = s.kind === 'remove' ? removeShell(paths) : shell;
     const others = more.length ? `; [ $r -ne 0 ] || { ${more.map((j) => `fo "\${1}" ${j}; fc "\${1}" ${j} 0;`).join(' ')} }` : '';
     const body = inShell(s) ? `{ ${rm}; }` : `( ${rm} )`;
     lines.push(`fo "\${1}" ${meta.length - 1 - more.length}; ${body} 2> "$t/se"; r=$?; fc "\${1}" ${meta.length - 1 - more.length} $r${others}`);
     if (s.kind === 'create') lines.push(`[ $r -ne 0 ] || c${i}="\${${args.indexOf(s.path) + 1}}"`);
-    lines.push(`[ $r -eq 0 ] || { undo; exit 99; }`);
+    lines.push(`[ $r -eq 0 ] || { undo; return 99; }`);
   }
   lines.unshift(`# cni-attach-steps ${JSON.stringify(meta)}`);
   lines.push(`printf '%s end\\n' "\${1}"`);

@@ -11,8 +11,10 @@
  *    by NodeSession as it starts): it makes the session's directory, defines R and X, and prints `<mark> ready`;
  *  - a request is sh code (requestCode): a function `x` holding the command — the prelude's statements, if any
  *    (RunOptions.prelude: a batching executor's steps, run in this same shell, with no sh process of their own), then
- *    `X` exec'ing the command with exactly its environment — and `R <id> <stdin>`, which runs x (S) in a subshell with that
- *    stdin and its stdout and stderr in files of this request's own, then prints
+ *    a subshell `X` execs the command in, with exactly its environment — and `R <id> <stdin>`, which runs x (S) in the
+ *    session's shell itself with that stdin and its stdout and stderr in files of this request's own (the steps alone,
+ *    a flush, then cost no process but their own commands'; what they keep, such as the directories a lock step made
+ *    0700, lasts as long as the session: exec/batch.ts FILE_SH), then prints
  *    `<mark> <id>\n<stdout>\n<mark> <id> <exit>\n<stderr>\n<mark> <id> .\n` (exec/framed.ts's framing, which needs no
  *    process for the sizes: the mark ends each output), each output at most MAX_OUTPUT_BYTES and one byte more (`head
  *    -c`: a plugin that prints gigabytes costs the CLI no more memory than that; exec/shell.ts runStoppable cuts it and
@@ -95,7 +97,7 @@ fi
 R() { printf '%s' "$2" > "$cni_t/i.$1"; S "$1"; }
 B() { printf '%s' "$2" | base64 -d > "$cni_t/i.$1"; S "$1"; }
 S() {
-  ( x ) < "$cni_t/i.$1" > "$cni_t/o.$1" 2> "$cni_t/e.$1"
+  x < "$cni_t/i.$1" > "$cni_t/o.$1" 2> "$cni_t/e.$1"
   cni_r=$?
   printf '%s %s\\n' "$cni_M" "$1"; [ ! -s "$cni_t/o.$1" ] || head -c ${MAX_OUTPUT_BYTES + 1} "$cni_t/o.$1"
   printf '\\n%s %s %s\\n' "$cni_M" "$1" "$cni_r"; [ ! -s "$cni_t/e.$1" ] || head -c ${MAX_OUTPUT_BYTES + 1} "$cni_t/e.$1"
@@ -126,7 +128,8 @@ const SH_NAME = /^[A-Za-z_][A-Za-z0-9_]*=/;
 /**
  * The sh code of one request (see the file comment): the command argv with exactly the environment env (NAME=VALUE
  * each) and stdin, after the prelude's statements (with its args as $1…, and `$t` the session's directory) when given;
- * with an empty argv, the prelude alone. Preceded by its comment line.
+ * with an empty argv, the prelude alone. Preceded by its comment line. The function x runs in the session's shell: the
+ * prelude there (its failure returns from x), the command in a subshell that execs it (one process, as before).
  */
 export function requestCode(id: number, argv: string[], env: string[], stdin: string, prelude?: Prelude): string {
   const lines: string[] = ['x() {'];
@@ -134,11 +137,11 @@ export function requestCode(id: number, argv: string[], env: string[], stdin: st
     if (prelude.args.length) lines.push(`set -- ${prelude.args.map(shQuote).join(' ')}`);
     lines.push('t=$cni_t', prelude.script);
   }
-  if (argv.length === 0) lines.push('exit 0');
+  if (argv.length === 0) lines.push('return 0');
   // X clears the environment in the shell where it can (no env process); env -i for a PATH-less environment (the
   // shell's own lookup needs one) or a name sh cannot export
-  else if (env.every((e) => SH_NAME.test(e)) && env.some((e) => e.startsWith('PATH='))) lines.push(`X ${env.length} ${[...env, ...argv].map(shQuote).join(' ')}`);
-  else lines.push(`exec env -i ${[...env, ...argv].map(shQuote).join(' ')}`);
+  else if (env.every((e) => SH_NAME.test(e)) && env.some((e) => e.startsWith('PATH='))) lines.push(`( X ${env.length} ${[...env, ...argv].map(shQuote).join(' ')} )`);
+  else lines.push(`( exec env -i ${[...env, ...argv].map(shQuote).join(' ')} )`);
   lines.push('}');
   lines.push(stdin.includes('\0') ? `B ${id} ${shQuote(Buffer.from(stdin, 'utf8').toString('base64'))}` : `R ${id} ${shQuote(stdin)}`);
   const code = `${lines.join('\n')}\n`;
@@ -386,16 +389,19 @@ export class SessionPool {
 export const SESSION_GRACE_MS = 120_000;
 
 /**
- * argv after the prelude's statements, as one sh command of its own (where there is no session): the statements in a
- * subshell with a temporary directory of their own in `$t` (removed before the command runs), then argv exec'd (none:
- * the prelude alone). What the session's request code does with no sh process (requestCode).
+ * argv after the prelude's statements, as one sh command of its own (where there is no session): the statements as the
+ * body of a function (cni_steps, given every argument), with a temporary directory of their own in `$t` (removed before
+ * the command runs), then argv exec'd (none: the prelude alone). What the session's request code does with no sh
+ * process (requestCode).
  */
 export function withPrelude(argv: string[], prelude: Prelude): string[] {
   const script = [
     ownTmpDir('cni-attach-steps', true),
     't=$cni_t',
-    `( ${prelude.script}`,
-    ') || { r=$?; rm -rf "$t"; exit $r; }',
+    'cni_steps() {',
+    prelude.script,
+    '}',
+    'cni_steps "$@" || { r=$?; rm -rf "$t"; exit $r; }',
     'rm -rf "$t"',
     `shift ${prelude.args.length}`,
     argv.length ? 'exec "$@"' : 'exit 0',

@@ -29,10 +29,13 @@ export interface RunOptions {
 
 /**
  * sh statements run before a command (RunOptions.prelude), with `args` as $1…$n and `$t` naming a directory of
- * temporary files that the runner made and removes (a node session's own: requests there run one at a time). The
- * statements end by falling off their end, and the command then runs (exec'd, with exactly its environment: theirs is
- * the runner's), or by `exit N` with N ≠ 0, and it does not. Their stdout comes before the command's. They must not
- * read stdin (it is the command's).
+ * temporary files that the runner made and removes (a node session's own: requests there run one at a time). They are
+ * the body of a function in the runner's shell — a node session's own long-lived shell — and end by falling off their
+ * end, and the command then runs (exec'd in a subshell, with exactly its environment: theirs is the runner's), or by
+ * `return N` with N ≠ 0, and it does not. So they must leave that shell as they found it (the working directory, the
+ * umask, its options, traps; a variable is the session's until a later request sets it again): what changes it runs
+ * in a subshell of its own, or puts it back. Their stdout comes before the command's. They must not read stdin (it
+ * is the command's).
  */
 export interface Prelude {
   script: string;

@@ -162,7 +162,7 @@ export class FakeExecutor implements Executor {
     this.tools.set('sh', (argv) => {
       let script = argv[2]!;
       // steps sent as an exec of their own (node-session.ts withPrelude): the steps' script inside it
-      const wrapped = /^cni_d=\n[\s\S]*?\nt=\$cni_t\n\( ([\s\S]*)\n\) \|\| \{ r=\$\?; rm -rf "\$t"; exit \$r; \}\nrm -rf "\$t"\nshift \d+\n(exec "\$@"|exit 0)$/.exec(script);
+      const wrapped = /^cni_d=\n[\s\S]*?\nt=\$cni_t\ncni_steps\(\) \{\n([\s\S]*)\n\}\ncni_steps "\$@" \|\| \{ r=\$\?; rm -rf "\$t"; exit \$r; \}\nrm -rf "\$t"\nshift \d+\n(exec "\$@"|exit 0)$/.exec(script);
       if (wrapped) {
         script = wrapped[1]!;
         argv = [argv[0]!, argv[1]!, script, ...argv.slice(3)];

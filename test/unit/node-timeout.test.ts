@@ -60,7 +60,8 @@ describe('nodeTimeout', () => {
   it.each(kinds())('a 300 ms limit on a batch\'s first run with %s timeout: killed at 300 ms (GNU) or 1 s (busybox), its note on the step\'s stderr', async (_, path, min, max, limitMs) => {
     const { script, args, mark } = buildScript([{ kind: 'firstRun', candidates: [join(dir, 'slow')], opts: { timeoutMs: 300 }, key: (p) => p }], false);
     const t0 = Date.now();
-    const r = await execa('sh', ['-c', script, 'sh', ...args], { env: { PATH: path() }, extendEnv: false, reject: false });
+    // (the steps are a function's body, as on a node: Prelude)
+    const r = await execa('sh', ['-c', `steps() {\n${script}\n}\nsteps "$@"`, 'sh', ...args], { env: { PATH: path() }, extendEnv: false, reject: false });
     const took = Date.now() - t0;
     expect(r.exitCode, String(r.stderr)).toBe(0);
     // the run's answer: its exit code 137 (SIGKILL) and its path

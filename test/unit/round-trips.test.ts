@@ -8,8 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { withPrelude } from '../../src/exec/node-session.js';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { SessionPool, viaSession, withPrelude } from '../../src/exec/node-session.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -19,7 +20,7 @@ import { ResultCache, deletingPath, intentPath, lockPath, networkLockPath } from
 import type { ChainContext } from '../../src/cni/chain.js';
 import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BatchingExecutor, buildScript, parseFramed, type Step } from '../../src/exec/batch.js';
-import { ShellExecutor } from '../../src/exec/shell.js';
+import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { BusyError, NotFoundError, UnreachableError, UsageError } from '../../src/errors.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
@@ -1081,25 +1082,33 @@ describe.each([
   ['dash', ['sh']],
   ['busybox sh', ['/usr/bin/busybox', 'sh']],
   ['bash', ['bash']],
-])('the processes of a check under a lock (%s, counted in a PID namespace of its own)', (_, shell) => {
-  /** Run the steps as a node does (buildScript's prelude in sh) and count the processes they created. */
-  async function runSteps(steps: Step[], env: Record<string, string> = {}): Promise<{ codes: number[]; processes: number; after: { cwd?: string; lc?: string } }> {
+])('the processes of the steps under a lock (%s, counted in a PID namespace of its own)', (_, shell) => {
+  /**
+   * Run the steps as a node does (buildScript's prelude in sh) and count the processes they created; `pre`: shell run
+   * before them (a umask, an option of that shell). Also what the shell is like after them: what the command after
+   * them gets (its working directory, LC_ALL, umask, noclobber), and the steps' stderr.
+   */
+  async function runSteps(steps: Step[], env: Record<string, string> = {}, pre = ':'): Promise<{ codes: number[]; processes: number; after: { cwd?: string; lc?: string; umask?: string; noclobber?: boolean }; stderr: string[] }> {
     const { script, args, mark } = buildScript(steps);
     // PID 1 is the namespace's sh; every process the steps make takes the next pid, and the sh its EXIT trap starts
-    // (also after a failed step's exit 99) one more (`; :`: not the last command, which sh may exec in place)
-    // (the working directory and LC_ALL after the steps are printed there too: what the command after them gets)
-    const trap = `sh -c "echo pid \\$\\$"; :; echo "cwd $(pwd)"; echo "lc \${LC_ALL-unset}"`;
-    const r = await execa('unshare', ['--pid', '--fork', ...shell, '-c', `t=$T\ncd "$T"\ntrap '${trap}' EXIT\n${script}`, 'sh', ...args], { env: { T: dir, ...env }, reject: false, stripFinalNewline: false });
+    // (also after a failed step's return 99) one more (`; :`: not the last command, which sh may exec in place)
+    // (the working directory, LC_ALL, the umask and the options after the steps are printed there too: what the
+    // command after them gets); the steps are a function's body in that shell, as in a node session's (Prelude)
+    const trap = `sh -c "echo pid \\$\\$"; :; echo "cwd $(pwd)"; echo "lc \${LC_ALL-unset}"; echo "umask $(umask)"; echo "opts $-"`;
+    const r = await execa('unshare', ['--pid', '--fork', ...shell, '-c', `t=$T\ncd "$T"\n${pre}\ntrap '${trap}' EXIT\nsteps() {\n${script}\n}\nsteps "$@"`, 'sh', ...args], { env: { T: dir, ...env }, reject: false, stripFinalNewline: false });
     const pid = Number(/^pid (\d+)$/m.exec(r.stdout)?.[1]);
-    const after = { cwd: /^cwd (.*)$/m.exec(r.stdout)?.[1], lc: /^lc (.*)$/m.exec(r.stdout)?.[1] };
-    return { codes: parseFramed(r.stdout, mark).steps.map((s) => s.code), processes: pid - 2, after };
+    const after = { cwd: /^cwd (.*)$/m.exec(r.stdout)?.[1], lc: /^lc (.*)$/m.exec(r.stdout)?.[1], umask: /^umask (.*)$/m.exec(r.stdout)?.[1], noclobber: /^opts (.*)$/m.exec(r.stdout)?.[1]?.includes('C') };
+    const framed = parseFramed(r.stdout, mark).steps;
+    return { codes: framed.map((s) => s.code), processes: pid - 2, after, stderr: framed.map((s) => s.stderr) };
   }
 
-  it('a record read from the snapshot is checked with one cat in a command substitution and nothing else; an absent one with no process; the bytes decide', async () => {
+  it('a record read from the snapshot is checked with one process, the command substitution that execs cat (two before: a shell that forked cat, then printf x), and nothing else; an absent one with no process; the bytes decide', async () => {
     const file = join(dir, 'record');
     const content = '{"é":"line\nbreak"}\n\n';
     await writeFile(file, content);
-    expect(await runSteps([{ kind: 'expectFile', path: file, content }])).toMatchObject({ codes: [0], processes: 2 });
+    expect(await runSteps([{ kind: 'expectFile', path: file, content }])).toMatchObject({ codes: [0], processes: 1 });
+    // twice in one shell: its x written once
+    expect(await runSteps([{ kind: 'expectFile', path: file, content }, { kind: 'expectFile', path: file, content }])).toMatchObject({ codes: [0, 0], processes: 2 });
     // trailing newlines count (the x after them), and so does every other byte
     expect((await runSteps([{ kind: 'expectFile', path: file, content: content.slice(0, -1) }])).codes).toEqual([1]);
     expect((await runSteps([{ kind: 'expectFile', path: file, content: `${content}\n` }])).codes).toEqual([1]);
@@ -1117,9 +1126,9 @@ describe.each([
     const check = (dirName: string, expected: string[], prefix?: string): Step => ({ kind: 'expectNames', dir: dirName, suffix: '-eth1', names: expected, ...(prefix ? { prefix } : {}) });
     for (const env of [{}, { LC_ALL: 'C.UTF-8' }, { LC_ALL: '' }]) {
       const lc = 'LC_ALL' in env ? env.LC_ALL : 'unset';
-      expect(await runSteps([check(cache, names)], env)).toEqual({ codes: [0], processes: 0, after: { cwd: dir, lc } });
-      expect(await runSteps([check(cache, names.slice(1))], env)).toEqual({ codes: [1], processes: 0, after: { cwd: dir, lc } });
-      expect(await runSteps([check(cache, ['B-upper-eth1'], 'B')], env)).toEqual({ codes: [0], processes: 0, after: { cwd: dir, lc } });
+      expect(await runSteps([check(cache, names)], env)).toMatchObject({ codes: [0], processes: 0, after: { cwd: dir, lc } });
+      expect(await runSteps([check(cache, names.slice(1))], env)).toMatchObject({ codes: [1], processes: 0, after: { cwd: dir, lc } });
+      expect(await runSteps([check(cache, ['B-upper-eth1'], 'B')], env)).toMatchObject({ codes: [0], processes: 0, after: { cwd: dir, lc } });
     }
     // another order, a name more, none for a missing directory
     expect((await runSteps([check(cache, [...names].reverse())])).codes).toEqual([1]);
@@ -1127,6 +1136,185 @@ describe.each([
     expect((await runSteps([check(cache, names)])).codes).toEqual([1]);
     expect((await runSteps([check(join(dir, 'missing'), [])])).codes).toEqual([0]);
     expect((await runSteps([check(join(dir, 'missing'), ['a-eth1'])])).codes).toEqual([1]);
+  });
+  it('a lock is created with no process but its directory\'s chmod 700, once per shell (and the umask read once): a directory there with a wider mode is made 0700 first; the umask and noclobber are put back as they were, also when the lock was there already', async () => {
+    const locks = join(dir, 'locks');
+    await mkdir(locks, { mode: 0o777 });
+    await execa('chmod', ['777', locks]); // someone else's, wider
+    const lock = (name: string): Step => ({ kind: 'create', path: join(locks, name), data: `me ${name}\n`, mode: 0o600 });
+    // the umask's command substitution and the chmod, for the first lock; nothing for the second
+    expect(await runSteps([lock('a.lock'), lock('b.lock')], {}, 'umask 0027')).toMatchObject({ codes: [0, 0], processes: 2, after: { cwd: dir, umask: '0027', noclobber: false } });
+    expect((await stat(locks)).mode & 0o777).toBe(0o700);
+    for (const n of ['a.lock', 'b.lock']) {
+      expect(await readFile(join(locks, n), 'utf8')).toBe(`me ${n}\n`);
+      expect((await stat(join(locks, n))).mode & 0o777).toBe(0o600); // umask 077, whatever the shell's
+    }
+    // taken already: the step fails (a precondition), the file is as it was, and the shell as it was
+    const taken = await runSteps([lock('a.lock')], {}, 'umask 0027');
+    expect(taken).toMatchObject({ processes: 2, after: { umask: '0027', noclobber: false } });
+    expect(taken.codes).toEqual([expect.any(Number)]);
+    expect(taken.codes[0]).not.toBe(0);
+    expect(await readFile(join(locks, 'a.lock'), 'utf8')).toBe('me a.lock\n');
+    // a shell with noclobber on keeps it (a step's stderr file is then one not there yet: the frames' own redirection)
+    await rm(join(dir, 'se'), { force: true });
+    expect(await runSteps([lock('c.lock')], {}, 'set -C')).toMatchObject({ codes: [0], after: { noclobber: true } });
+    // a directory not there yet is made, 0700
+    expect(await runSteps([{ kind: 'create', path: join(dir, 'new', 'locks', 'x.lock'), data: 'me', mode: 0o600 }])).toMatchObject({ codes: [0] });
+    expect((await stat(join(dir, 'new', 'locks'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('a write is one process, its mv (atomic rename), whatever the shell: mode 0600 (or the one asked, by chmod) under the shell\'s own umask, which is put back', async () => {
+    const f = join(dir, 'results', 'net-x-eth1');
+    const data = '{"a":"line\nbreak é"}\n';
+    // (the umask read, the directory's mkdir, the mv)
+    expect(await runSteps([{ kind: 'write', path: f, data, mode: 0o600 }], {}, 'umask 0002')).toMatchObject({ codes: [0], processes: 3, after: { umask: '0002', noclobber: false } });
+    expect(await readFile(f, 'utf8')).toBe(data);
+    expect((await stat(f)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'results'))).mode & 0o777).toBe(0o700);
+    // the umask read and the mv; the same shell's second write costs its mv alone (and the chmod of a mode asked)
+    expect(await runSteps([{ kind: 'write', path: f, data: 'a', mode: 0o600 }, { kind: 'write', path: f, data: 'b', mode: 0o644 }])).toMatchObject({ codes: [0, 0], processes: 4 });
+    expect(await readFile(f, 'utf8')).toBe('b');
+    expect((await stat(f)).mode & 0o777).toBe(0o644);
+    expect((await readdir(join(dir, 'results'))).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a removal costs no process when none of its paths is there, and one rm for a run of them when one is (a dangling link too); a path rm cannot remove fails the step with rm\'s message', async () => {
+    await mkdir(join(dir, 'node'));
+    const [a, b, c] = ['intent', 'lock', 'link'].map((n) => join(dir, 'node', n));
+    const rmStep = (path: string): Step => ({ kind: 'remove', path });
+    expect(await runSteps([rmStep(a!)])).toMatchObject({ codes: [0], processes: 0 });
+    expect(await runSteps([rmStep(a!), rmStep(b!)])).toMatchObject({ codes: [0, 0], processes: 0 });
+    await writeFile(b!, 'x');
+    await symlink(join(dir, 'nowhere'), c!);
+    expect(await runSteps([rmStep(a!), rmStep(b!), rmStep(c!)])).toMatchObject({ codes: [0, 0, 0], processes: 1 });
+    expect(await readdir(join(dir, 'node'))).toEqual([]);
+    await mkdir(a!);
+    const r = await runSteps([rmStep(a!), rmStep(b!)]);
+    expect(r).toMatchObject({ codes: [1], processes: 2 }); // rm, and the cat of its stderr into the frame
+    expect(r.stderr[0]).toContain(a);
+  });
+});
+
+/**
+ * A node session (exec/node-session.ts) whose shell is `shell` in a PID namespace of its own, run here as docker exec or
+ * pods/exec would run it on a node: every process it creates takes the next pid there. The node's tools are logging
+ * wrappers first on its PATH (a wrapper execs the tool: one process each, named in `ran()`). `pid()` asks the pid the
+ * next process gets (a request whose command prints its own pid: its subshell execs it, then the answer's `head`).
+ */
+async function countedSession(base: string, shell: string[]) {
+  const bin = join(base, 'node-bin');
+  await mkdir(bin);
+  const log = join(base, 'ran.log');
+  await writeFile(log, '');
+  for (const tool of ['rm', 'mv', 'mkdir', 'chmod', 'cat', 'head', 'timeout', 'env', 'mktemp', 'stat', 'id']) {
+    const real = ['/usr/bin', '/bin'].map((d) => `${d}/${tool}`).find((f) => existsSync(f));
+    await writeFile(join(bin, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec ${real} "$@"\n`, { mode: 0o755 });
+  }
+  const path = `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`;
+  const procs: ChildProcess[] = [];
+  const pool = new SessionPool(async (argv) => {
+    const proc = spawn('unshare', ['--pid', '--fork', ...shell, ...argv.slice(1)], { env: { PATH: path, TMPDIR: base }, stdio: ['pipe', 'pipe', 'inherit'] });
+    procs.push(proc);
+    proc.stdin!.on('error', () => undefined);
+    return {
+      write: (d: Buffer) => void proc.stdin!.write(d),
+      onData: (cb: (c: Buffer) => void) => void proc.stdout!.on('data', cb),
+      ended: new Promise<void>((r) => proc.on('close', () => r())),
+      destroy: () => void proc.kill('SIGKILL'),
+    };
+  });
+  const never = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
+    throw new Error('must not run as an exec of its own');
+  };
+  class SessionNode extends ShellExecutor {
+    readonly where = 'counted node';
+    override baseEnv(): Record<string, string> {
+      return { PATH: path };
+    }
+    run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+      return runStoppable(this.where, async () => undefined, (c, lim, what) => viaSession(pool, this.where, c, never, (lim ?? 0) + 10_000, what), argv, opts, this.baseEnv());
+    }
+  }
+  const node = new SessionNode();
+  return {
+    node,
+    ran: async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean),
+    pid: async () => Number((await node.run(['sh', '-c', 'echo $$'])).stdout.trim()),
+    close: async () => {
+      await pool.close();
+      for (const p of procs) p.kill('SIGKILL');
+    },
+  };
+}
+
+describe.each([
+  // busybox's own timeout (its applet, which busybox sh runs without looking at PATH) is three processes: it execs the
+  // plugin itself, after a child that forks the watcher and exits; GNU's is two, itself and the plugin it forks
+  ['dash', ['sh'], 0],
+  ['busybox sh', ['/usr/bin/busybox', 'sh'], 1],
+  ['bash', ['bash'], 0],
+])('the processes of a pod\'s attach and detach on a node session (%s, counted in a PID namespace of its own)', (_, shell, timeoutMore) => {
+  it('per pod of a batch, 7 for an attach and 7 for a detach, 8 with busybox\'s timeout (before: 11 and 11 in dash, 12 and 12 in busybox, 14 and 13 in bash): the atomic renames (mv), one rm, timeout and the plugin, each answer\'s head, and for a detach the record\'s check (one cat); no subshell of a step or of a flush; the locks directory\'s chmod and the umask read once per session', async () => {
+    const s = await countedSession(dir, shell);
+    try {
+      const bin = join(dir, 'cni-bin');
+      await mkdir(bin);
+      // a plugin that starts no process of its own: the one it is, started by timeout
+      const result = '{"cniVersion":"1.0.0","interfaces":[{"name":"net1"}],"ips":[{"address":"198.18.0.2/24","interface":0}]}';
+      await writeFile(join(bin, 'first'), `#!/bin/sh\ncase "$CNI_COMMAND" in\nADD) echo '${result}' ;;\nVERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}' ;;\nesac\nexit 0\n`, { mode: 0o755 });
+      const list = parseNetworkConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'first' }), 'test');
+      const cacheDir = join(dir, 'cache');
+      const engine = (exec: BatchingExecutor) => ({ ctx: { exec, cniPath: [bin], timeoutMs: 10_000, note: () => undefined, debug: () => undefined } as ChainContext, cache: new ResultCache(exec, cacheDir, fakeOwner()) });
+      const pods = ['sandbox-a', 'sandbox-b', 'sandbox-c'];
+      /** One operation per pod, each from the node's look-up snapshot (as a batch does: resolve/node-lookups.ts); the processes and tools of each. */
+      const batch = async (op: (e: ReturnType<typeof engine>, cid: string) => Promise<unknown>, forDetach: boolean) => {
+        const node = new BatchingExecutor(s.node);
+        const n = engine(node);
+        readAhead(n.ctx, n.cache, 'net1', forDetach ? undefined : list, forDetach);
+        await node.run(['true']); // the node's sandbox look-up, which the read-ahead rides on
+        const counts: { processes: number; tools: string[] }[] = [];
+        for (const cid of pods) {
+          const before = await s.pid();
+          const from = (await s.ran()).length;
+          await op(engine(node.fork()), cid);
+          const to = (await s.ran()).length;
+          const after = await s.pid();
+          // less the first pid request's answer (its head): the pid requests' own processes and tools are not the pod's
+          counts.push({ processes: after - before - 2, tools: (await s.ran()).slice(from, to).sort() });
+        }
+        return counts;
+      };
+      const rt = (cid: string) => ({ containerId: cid, netns: '/proc/1/ns/net', ifname: 'net1', cniArgs: [] as [string, string][], capabilityArgs: {} });
+      const attached = await batch(({ ctx, cache }, cid) => attach(ctx, cache, { list, rt: rt(cid), describe: `pod shop/${cid}`, interfaceExists: async () => false }), false);
+      const detached = await batch(({ ctx, cache }, cid) => detach(ctx, cache, { containerId: cid, ifname: 'net1', describe: `pod shop/${cid}` }), true);
+      expect(await readdir(join(cacheDir, 'results'))).toEqual([]);
+      expect(await readdir(join(cacheDir, 'cni-attach/locks'))).toEqual([]);
+      // attach: the ADD's round trip (the lock, the checks of the names read, the intent's write: its mv; no rm for
+      // the DEL mark that is not there; the plugin under timeout; the answer's head), then the flush (the result's
+      // write: its mv; one rm of the intent and the lock; the answer's head)
+      // detach: the DEL's round trip (the lock, the record's check: a command substitution that execs cat; the DEL
+      // mark's write: its mv; the plugin under timeout; head), then the flush (one rm of the four; head)
+      const steady = 7 + timeoutMore;
+      expect(attached.map((c) => c.processes)).toEqual([steady + 5, steady, steady]); // the first: 3 mkdir, the umask read, the chmod
+      expect(detached.map((c) => c.processes)).toEqual([steady + 1, steady, steady]); // the first: the DEL marks' mkdir
+      if (shell[0] !== '/usr/bin/busybox') {
+        // (bash's `env -i` of the command's exec is that same process)
+        const named = (c: { tools: string[] }) => c.tools.filter((t) => t !== 'env');
+        expect(attached.map(named)).toEqual([
+          ['chmod', 'head', 'head', 'mkdir', 'mkdir', 'mkdir', 'mv', 'mv', 'rm', 'timeout'],
+          ['head', 'head', 'mv', 'mv', 'rm', 'timeout'],
+          ['head', 'head', 'mv', 'mv', 'rm', 'timeout'],
+        ]);
+        expect(detached.map(named)).toEqual([
+          ['cat', 'head', 'head', 'mkdir', 'mv', 'rm', 'timeout'],
+          ['cat', 'head', 'head', 'mv', 'rm', 'timeout'],
+          ['cat', 'head', 'head', 'mv', 'rm', 'timeout'],
+        ]);
+      }
+      expect((await stat(join(cacheDir, 'cni-attach/locks'))).mode & 0o777).toBe(0o700);
+    } finally {
+      await s.close();
+    }
   });
 });
 
