@@ -1439,6 +1439,14 @@ interface Watcher {
   res: http.ServerResponse;
 }
 
+/**
+ * How large a request's head (request line and headers) may be: a real API server's, 1 MiB (k8s.io/apiserver
+ * pkg/server/secure_serving.go: `MaxHeaderBytes: 1 << 20`), not Node's default 16 KiB. A pods/exec without a node
+ * session carries its command in the URL (`command=` per argument): the steps of a look-up are a few KiB of sh, some
+ * 20 KiB percent-encoded, which a real API server takes and Node's default refused (431).
+ */
+const MAX_HEADER_BYTES = 1 << 20;
+
 /** How many changes the stand-in keeps for watches from a resourceVersion (the real one keeps a few minutes' worth). */
 const WATCH_HISTORY = 10_000;
 
@@ -1639,9 +1647,9 @@ export class StandInApiServer {
         // an API server's --client-ca-file); a connection without one, or with one the CA did not sign, is still taken:
         // it then needs the token (401 else). No `ca` here: Node would send the CA in the server's chain, which a real
         // API server does not (the clients' "unknown authority" errors would change)
-        server = https.createServer({ key: certs.keyPem, cert: certs.certPem, requestCert: true, rejectUnauthorized: false });
+        server = https.createServer({ key: certs.keyPem, cert: certs.certPem, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_BYTES });
       } else {
-        server = http.createServer();
+        server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES });
       }
       server.keepAliveTimeout = 5_000;
       await new Promise<void>((resolve, reject) => {

@@ -183,7 +183,7 @@ describe('kubectl cni-attach', () => {
     expect(w.stdout()).toMatch(/--netns <path>[\s\S]*--ifname <name>[\s\S]*--conf <file>[\s\S]*--timeout <duration>[\s\S]*Exit codes/);
   });
   it('cni-detach and cni-check --help have an exit-code section too (they had none: attach and gc had)', async () => {
-    for (const [make, code3] of [[detachCommand, /3 target not found,\s+or nothing in this --cache-dir while the cluster records it with another/], [checkCommand, /3 target\s+not found, or nothing attached as --ifname/]] as const) {
+    for (const [make, code3] of [[detachCommand, /3 target\s+not\s+found,\s+or\s+nothing\s+in\s+this\s+--cache-dir\s+while\s+the\s+cluster\s+records\s+it\s+with\s+another/], [checkCommand, /3 target\s+not found, or nothing attached as --ifname/]] as const) {
       const w = world();
       expect(await cli(make, w, ['--help'])).toBe(0);
       expect(w.stdout()).toMatch(/\nExit codes: 0 /);
