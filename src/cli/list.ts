@@ -239,7 +239,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
     return {
       ...row,
       brief: live ? 'pod replaced (another uid)' : 'pod deleted',
-      reason: `${live ? `pod ${r.namespace}/${r.pod} is another pod now (uid ${live.metadata?.uid}, not ${r.uid})` : `pod ${r.namespace}/${r.pod} no longer exists`}; recorded on node ${r.node}${r.attaching ? ` by an attach begun at ${r.since} that never finished, where its intent (and maybe its interface and IPAM lease) may be held` : ', where its IPAM lease is still held'}: cni-gc frees it there once that node's own entry says the same (its pod, uid and network: a record is only an index, and one that says otherwise is used for nothing)`,
+      reason: `${live ? `pod ${r.namespace}/${r.pod} is another pod now (uid ${live.metadata?.uid}, not ${r.uid})` : `pod ${r.namespace}/${r.pod} no longer exists`}; recorded on node ${r.node}${r.attaching ? ` by an attach begun at ${r.since} that never finished, where its intent (and maybe its interface and IPAM lease) may be held` : ', where its IPAM lease is held unless a cni-gc freed it there and stopped before it removed this record'}: cni-gc frees it there once that node's own entry says the same (its pod, uid and network: a record is only an index, and one that says otherwise is used for nothing), or forgets this record when that node holds nothing of it`,
       remedy: 'cni-gc frees it on its node (if its node agrees)',
       clear: gcCommandLine(flags),
     };
