@@ -977,6 +977,7 @@ async function reconcileRecords(
   homeOf: (c: Classified) => string,
   heldNow?: (r: AttachmentRecord) => Promise<boolean>,
   after?: () => Promise<AttachmentRecord[]>,
+  cache?: ResultCache,
 ): Promise<RecordChanges> {
   const records = await import('../resolve/records.js');
   const ns = flags.agentNamespace ?? 'kube-system';
@@ -1021,13 +1022,17 @@ async function reconcileRecords(
   const counts = { unrecorded: [...want.add, ...settledSince, ...want.notCopied.map((n) => n.record)].filter((r) => !r.interrupted).length, unheld: unheld.filter((r) => !r.interrupted).length };
   if (flags.dryRun) return { added: want.add, removed: want.remove, notCopied: want.notCopied, ...counts };
   const out: RecordChanges = { added: [], removed: [], notCopied: want.notCopied, ...counts };
+  // the entries of an earlier version (naming no namespace) that --record-legacy records here
+  const legacy = new Set(held.filter((h) => !h.recordedIn).map((h) => `${h.containerId}/${h.ifname}`));
   for (const r of want.add) {
     try {
       await records.addRecord(api, ns, r);
       out.added.push(r);
     } catch (e) {
       deps.io.err(`note: ${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node} could not be recorded in the cluster: ${describeError(e)}\n`);
+      continue;
     }
+    if (cache && legacy.has(`${r.containerId}/${r.ifname}`)) await stampRecordsNamespace(deps, cache, r, ns);
   }
   if (want.remove.length > 0) {
     try {
@@ -1038,6 +1043,38 @@ async function reconcileRecords(
     }
   }
   return out;
+}
+
+/**
+ * After --record-legacy recorded an entry of an earlier version (naming no agent namespace) in `ns`: write `ns` into
+ * that entry on its node (CacheEntry.cniAttachRecordsNamespace), under the entry's lock, so that a gc of another
+ * namespace then leaves it to this one's instead of offering its own --record-legacy (which made a second record, still
+ * saying attached after a detach with `ns`: an outside tester, tryout 10). The entry is read again under the lock and
+ * rewritten only while it is the same attachment naming none. A lock held (a command at work on it) or a failure is
+ * a note: the record stands, the entry still names none.
+ */
+async function stampRecordsNamespace(deps: Deps, cache: ResultCache, r: AttachmentRecord, ns: string): Promise<void> {
+  const { recordsNamespaceOf } = await import('../cni/cache.js');
+  const what = `${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node}`;
+  const unstamped = `its entry there still names no agent namespace, so a cni-gc of another --agent-namespace would offer to record it there too (do not give it --record-legacy)`;
+  try {
+    const taken = await cache.lock(r.containerId, r.ifname);
+    if ('busy' in taken) {
+      deps.io.err(`note: ${what} was recorded in namespace ${ns}, but a command holds its lock now: ${unstamped}\n`);
+      return;
+    }
+    try {
+      const k = { network: r.network, containerId: r.containerId, ifname: r.ifname };
+      const e = await cache.read(k);
+      if (e && !recordsNamespaceOf(e)) await cache.write({ ...e, cniAttachRecordsNamespace: ns });
+    } finally {
+      await taken.lock.release();
+      // a node reached by commands queues the write and the release: sent now, before the next node's turn
+      await cache.flush();
+    }
+  } catch (e) {
+    deps.io.err(`note: ${what} was recorded in namespace ${ns}, but its entry could not be updated (${describeError(e)}): ${unstamped}\n`);
+  }
 }
 
 /**
@@ -1163,7 +1200,7 @@ async function reconcileNode(
   const freed = new Set([...interrupted, ...sandboxGone, ...detachStopped].map(([, c]) => c));
   const judged = classified.map((c) => (freed.has(c) ? { ...c, state: 'pod gone' as const } : c));
   const unchecked = classified.filter((c) => c.unchecked).map((c) => ({ ...c, reason: `${c.reason} (node ${node})` }));
-  const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node, undefined, recordsNow);
+  const changes = await reconcileRecords(flags, deps, api, node, judged, all, world, () => node, undefined, recordsNow, cache);
   // live pods' attachments whose interface is gone from their sandbox (classify, given the node's sandboxes and their
   // links: node-judge.ts judgeOnNode): counted apart from alive (a recorded one was counted alive from its record, an unrecorded
   // one by changes.unrecorded)
@@ -1582,7 +1619,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         // this host's records, reconciled with its cache (what was freed here has its record removed above)
         const freedHere = (c: Classified) => locallyFreed.has(`${c.entry.containerId}/${c.entry.ifName}`);
         const kept = classified.map((c) => (freedHere(c) ? { ...c, state: 'pod gone' as const } : c));
-        const here = await reconcileRecords(flags, deps, api, deps.hostname(), kept, all, allPods, (c) => c.livePod?.spec?.nodeName ?? deps.hostname(), async (r) => (await cache.find(r.containerId, r.ifname)).length > 0);
+        const here = await reconcileRecords(flags, deps, api, deps.hostname(), kept, all, allPods, (c) => c.livePod?.spec?.nodeName ?? deps.hostname(), async (r) => (await cache.find(r.containerId, r.ifname)).length > 0, undefined, cache);
         changes.added.push(...here.added, ...remote.records.added);
         changes.removed.push(...here.removed, ...remote.records.removed);
         changes.notCopied.push(...here.notCopied, ...remote.records.notCopied);

@@ -1246,6 +1246,13 @@ describe('records reconciled with the nodes\' caches (cni-gc)', () => {
       '',
     ].join('\n'));
     expect(await keys(w.kube)).toEqual(['node-2/db-2/c']);
+    // its entry on the node now names kube-system: a gc of another namespace leaves it to kube-system's (before: it
+    // offered its own --record-legacy, and that made a second record, still saying attached after a detach — tryout 10)
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--agent-namespace', 'other', '--dry-run']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^note: not recorded in namespace other \(--agent-namespace\): net1 of pod shop\/db-2 \(network net\) on node node-2, held there without a record in it: its attach records it in namespace kube-system \(its entry on the node says so\)/m);
+    expect(w.stderr()).not.toMatch(/record-legacy/);
+    expect(await w.cli(gcCommand, ['--node', 'node-2', '--agent-namespace', 'other', '--record-legacy']), w.stderr()).toBe(0);
+    expect(await listRecords(w.kube, 'other')).toEqual([]);
   });
 
   it('this host\'s cache alike: a cni-gc with another --agent-namespace does not copy what an attach recorded in kube-system; a detach with kube-system then leaves no record saying attached anywhere (tryout 8: the copy did)', async () => {
