@@ -1054,6 +1054,17 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     } finally {
       endNotes();
     }
+    // the rows judged `mismatched` on their node (node holds nothing of it) whose record went since it was listed: a
+    // detach finished them between that list and the node's read, which comes after the agents started (an outside
+    // tester saw the last pod finished on each node of a running `cni-detach -l` so, 4 of 4 samples): the records
+    // listed again after the nodes were read (one request, only when there are such rows) no longer name them, so they
+    // are not shown, as cni-gc compares the records listed before and after its node read (gc.ts reconcileRecords)
+    const detachedMeanwhile = new Set<Row>();
+    const mismatchedThere = toJudge.filter((j) => j.row.state === 'mismatched');
+    if (mismatchedThere.length > 0 && recordsModule && api) {
+      const now = await recordsModule.recordsReadAfter(api, agentNamespace)().catch(() => undefined);
+      for (const j of mismatchedThere) if (now && !now.some((x) => x.key === j.r.key && x.since === j.r.since)) detachedMeanwhile.add(j.row);
+    }
     // rows whose node was read (this host's cache; a record judged on its node with --node) against those only the
     // cluster's record says (their network-status advice needs their node: unannotated)
     const readOnNode = new Set<Row>([...local, ...toJudge.map((j) => j.row), ...aheads.map((j) => j.row)]);
@@ -1063,7 +1074,7 @@ Without -A, attachments of bare network namespaces are not shown: a note counts 
     // --node: the rows of those nodes only, as `kubectl get pods --field-selector spec.nodeName=N` (this host's cache
     // is this host's: its rows with --node naming it)
     const onNodes = (r: Row) => asked.length === 0 || asked.includes(local.includes(r) ? deps.hostname() : r.node);
-    const rows = [...local, ...remote, ...bad].filter(onNodes).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
+    const rows = [...local, ...remote, ...bad].filter((r) => onNodes(r) && !detachedMeanwhile.has(r)).sort((a, b) => `${a.namespace}/${a.target}/${a.ifname}`.localeCompare(`${b.namespace}/${b.target}/${b.ifname}`));
     // nothing to show and something could not be asked: the error alone (an empty result would read as "none")
     if (rows.length === 0 && failures.length) {
       for (const f of failures.slice(1)) deps.io.err(`note: ${f.saysEmpty ?? f.says}\n`);

@@ -153,6 +153,22 @@ describe('cni-gc beside a running cni-detach of the same node (tryout 9, F3: "de
     // what the node holds now: nothing, while the record (listed first) is still there
     expect(row).toMatchObject({ state: 'mismatched', reason: expect.stringContaining("but node node-2's cache holds nothing of it (no result, no intent)") });
   });
+
+  it('cni-list --node: a detach finished whole (its entry, then its record) between the list of the records and the node\'s read: no row, not `mismatched` (tryout 10: the last pod done on each node of a running cni-detach -l, 4 of 4)', async () => {
+    const w = await setup();
+    beforeLookUp(w, ['lo', 'eth0'], async () => {
+      w.node2.files.delete(RESULT);
+      await removeRecords(w.kube, 'kube-system', 'node-2', [{ containerId: A, ifname: 'net1' }]);
+    });
+    expect(await w.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json']), w.stderr()).toBe(0);
+    // before: a row `mismatched`, "node holds nothing of it", with a cni-detach to run
+    expect((JSON.parse(w.stdout()) as { items: { pod: string }[] }).items.map((i) => i.pod), w.stdout()).not.toContain('db-4');
+    // a record that stays while its node holds nothing is still said so
+    const kept = await setup();
+    beforeLookUp(kept, ['lo', 'eth0'], () => void kept.node2.files.delete(RESULT));
+    expect(await kept.cli(listCommand, ['-n', 'shop', '--node', 'node-2', '-o', 'json']), kept.stderr()).toBe(0);
+    expect((JSON.parse(kept.stdout()) as { items: { pod: string; state: string }[] }).items.find((i) => i.pod === 'db-4')).toMatchObject({ state: 'mismatched' });
+  });
 });
 
 describe('cni-gc and cni-list on this host beside a cni-detach of it (tryout 9, F3)', () => {
