@@ -1045,6 +1045,9 @@ async function reconcileRecords(
   return out;
 }
 
+/** The time limit of stampRecordsNamespace's lock: one read and one write of a cache file, milliseconds. */
+const STAMP_LIMIT_MS = 60_000;
+
 /**
  * After --record-legacy recorded an entry of an earlier version (naming no agent namespace) in `ns`: write `ns` into
  * that entry on its node (CacheEntry.cniAttachRecordsNamespace), under the entry's lock, so that a gc of another
@@ -1058,7 +1061,9 @@ async function stampRecordsNamespace(deps: Deps, cache: ResultCache, r: Attachme
   const what = `${r.ifname} of pod ${r.namespace}/${r.pod} on node ${r.node}`;
   const unstamped = `its entry there still names no agent namespace, so a cni-gc of another --agent-namespace would offer to record it there too (do not give it --record-legacy)`;
   try {
-    const taken = await cache.lock(r.containerId, r.ifname);
+    // with a time limit, as an attach's: a gc killed between the lock and its release leaves a lock that other hosts'
+    // commands break once it has passed (one without a limit is respected until a cni-detach --force)
+    const taken = await cache.lock(r.containerId, r.ifname, STAMP_LIMIT_MS);
     if ('busy' in taken) {
       deps.io.err(`note: ${what} was recorded in namespace ${ns}, but a command holds its lock now: ${unstamped}\n`);
       return;
