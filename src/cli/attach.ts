@@ -296,10 +296,11 @@ async function attachOnly(job: Job, target: Target, pod: PodTarget | undefined, 
 async function annotate(job: Job, out: Outcome, stopOnSignal = true, readPod = true): Promise<Outcome> {
   const pod = out.pod;
   const { done } = out;
-  if (pod && job.api && job.flags.annotate !== false && !done.already) {
-    const events = await load.events();
-    await events.recordPodEvent(job.api, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
-  }
+  // the event and the network-status PATCH are of two objects, neither waiting for the other: sent together (one
+  // round trip for both); the event's failure is a note, never thrown (resolve/events.ts recordPodEvent)
+  const event = pod && job.api && job.flags.annotate !== false && !done.already
+    ? load.events().then((events) => events.recordPodEvent(job.api!, pod.pod, events.addedInterfaceEvent(job.p.ifname, job.conf.statusName, done.result), job.deps.hostname(), lineTo(job.deps.io, 'note:')))
+    : undefined;
   if (pod && job.api && job.flags.annotate !== false) {
     const ns = await load.networkStatus();
     const entry = ns.entryFromResult(job.conf.statusName, job.p.ifname, done.result);
@@ -315,6 +316,7 @@ async function annotate(job: Job, out: Outcome, stopOnSignal = true, readPod = t
       out.annotateError = e as Error;
     }
   }
+  await event;
   // --no-annotate sends no PATCH whose answer says whether the pod went during the ADD: one read of it does, so that the
   // attach says so as with the PATCH (404 or another pod of its name: deleted; deletionTimestamp: Terminating).
   // `readPod` false: a batch whose watch tells it instead. A read that fails (or the user's signal) tells nothing.
@@ -485,7 +487,7 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
       pods,
       parallel,
       deps.io,
-      async (pod) => {
+      async (pod, handoff) => {
         const job = bjob;
         // deleted, being deleted or relabelled out of the selection since the list (the batch's watch saw it): skipped
         // before anything is done for it (no look-up, no record, no event), as the list skips a pod being deleted
@@ -523,6 +525,9 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
           if ((left === 'nothing' || left === 'undone') && !(e instanceof UnreachableError)) throw (await wentDuringTurn(job, pod, e, 'during its turn', 'its attach')) ?? e;
           throw e;
         }
+        // its node is done with (the result written there, its lock released): the next pod's attach may begin while
+        // this one's event, network-status and record are written (forEachPod)
+        handoff();
         // --no-annotate: the watch tells whether the pod went during the ADD (below); without one (refused, ended for
         // good), a read of the pod, as for one pod
         const o = await annotate(job, made, false, !watch?.watching());

@@ -137,8 +137,13 @@ function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
 }
 
 /**
- * Run fn for every pod, at most `parallel` at a time; never throws for one pod's failure. fn runs its look-up through
- * beforeChange. The batch is one frame for the signal handling (exec/interrupt.ts holdBatch(), naming the pods in
+ * Run fn for every pod, at most `parallel` at a time on their nodes; never throws for one pod's failure. fn runs its
+ * look-up through beforeChange. fn may call its `handoff` once its pod's node is done with (an attach's ADD and
+ * result written, its lock released): what is left of it is the cluster's bookkeeping (its event, network-status and
+ * record: API requests, each a round trip that leaves its node idle), and its worker goes on to the next pod while that
+ * runs; before it begins a third, it waits for the first one's end — so at most `parallel` pods on their nodes, and
+ * at most twice that in flight. A pod handed off is still in flight until fn ends (a second signal names it; its outcome and
+ * progress line are fn's end). The batch is one frame for the signal handling (exec/interrupt.ts holdBatch(), naming the pods in
  * flight): the first signal lets it end as described above, a second one exits at once, leaving the pods in flight
  * unknown (also one whose run ends after the quit began). A pod the signal kept from starting gets no
  * progress line; the summary names it.
@@ -147,7 +152,7 @@ export async function forEachPod<T>(
   pods: Pod[],
   parallel: number,
   io: Io,
-  fn: (pod: Pod) => Promise<T>,
+  fn: (pod: Pod, handoff: () => void) => Promise<T>,
   line: (v: T) => string,
   quitting?: (outcomes: PodOutcome<T>[]) => Promise<void>,
 ): Promise<PodOutcome<T>[]> {
@@ -165,13 +170,30 @@ export async function forEachPod<T>(
     });
   };
   if (quitting) onQuit((sig) => quitting(known(sig)));
-  let next = 0;
+  // the pods not begun, in the list's order; the pods of each node on it now (begun, not handed off): the next pod
+  // is the first whose node has none, else the first of a node with the fewest — each node's pods one after
+  // another while other nodes have some (a node's session serves one pod at a time: a second one there would open
+  // another session, exec/node-session.ts), the list's order kept where that does not matter
+  const waiting = pods.map((_, i) => i);
+  const onNode = new Map<string, number>();
+  const nodeOf = (i: number) => pods[i]!.spec?.nodeName ?? '';
+  const take = (): number | undefined => {
+    let best = -1;
+    let fewest = Infinity;
+    for (let k = 0; k < waiting.length && fewest > 0; k++) {
+      const n = onNode.get(nodeOf(waiting[k]!)) ?? 0;
+      if (n < fewest) [best, fewest] = [k, n];
+    }
+    return best < 0 ? undefined : waiting.splice(best, 1)[0];
+  };
   let done = 0;
   const width = String(pods.length).length;
   const worker = async () => {
+    // the pod handed off before the one this worker runs now: still in its bookkeeping
+    let behind: Promise<void> | undefined;
     for (;;) {
-      const i = next++;
-      if (i >= pods.length) return;
+      const i = take();
+      if (i === undefined) return behind;
       const pod = pods[i]!;
       const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
       const sig = interruptedBy();
@@ -180,24 +202,39 @@ export async function forEachPod<T>(
         out[i] = { pod: id, ok: false, state: 'not started', error: why, exitCode: exitCodeOf(new StoppedError(sig, why)), stop: { signal: sig, left: 'nothing' } };
         continue;
       }
-      let o: PodOutcome<T>;
       begun.add(i);
-      try {
-        const value = await fn(pod);
-        // a pod in flight when a second signal quit stays unknown however it ends: the quit's note named it so
-        // (cli/main.ts quitNote, from holdBatch below), and its summary counts it so, with the cni-list that tells
-        if (quitBegun()) return;
-        o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
-      } catch (e) {
-        // what ends so after a second signal began to quit (its session torn down, its agent deleted) is the quit's
-        // doing, not the pod's: left unknown, no progress line (the quit's summary says it, with the cni-list that tells)
-        if (quitBegun()) return;
-        o = outcomeOf(id, e);
-      }
-      out[i] = o;
-      done++;
-      const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : o.apart ? `${o.apart.what}: ${o.error}` : o.skipped ? `skipped: ${o.skipped}` : `${o.state}: ${o.error}`;
-      io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
+      const node = nodeOf(i);
+      onNode.set(node, (onNode.get(node) ?? 0) + 1);
+      let handoff!: () => void;
+      const handedOff = new Promise<void>((r) => (handoff = r)).then(() => {
+        onNode.set(node, onNode.get(node)! - 1);
+      });
+      const run = (async () => {
+        let o: PodOutcome<T>;
+        try {
+          const value = await fn(pod, handoff);
+          // a pod in flight when a second signal quit stays unknown however it ends: the quit's note named it so
+          // (cli/main.ts quitNote, from holdBatch below), and its summary counts it so, with the cni-list that tells
+          if (quitBegun()) return;
+          o = { pod: id, ok: true, state: 'done', value, exitCode: ExitCode.Ok };
+        } catch (e) {
+          // what ends so after a second signal began to quit (its session torn down, its agent deleted) is the quit's
+          // doing, not the pod's: left unknown, no progress line (the quit's summary says it, with the cni-list that tells)
+          if (quitBegun()) return;
+          o = outcomeOf(id, e);
+        } finally {
+          handoff();
+        }
+        out[i] = o;
+        done++;
+        const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : o.apart ? `${o.apart.what}: ${o.error}` : o.skipped ? `skipped: ${o.skipped}` : `${o.state}: ${o.error}`;
+        io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
+      })();
+      // its node done with (or the pod ended): the next pod may start once the one handed off before has ended
+      await handedOff;
+      await behind;
+      if (quitBegun()) return;
+      behind = run;
     }
   };
   // the pods in flight, begun and not ended: what a second signal that quits leaves as it is (its note names them)

@@ -152,7 +152,7 @@ function netnsRequest(job: Job, target: Target & { gone: boolean }): DetachReque
  * the network-status PATCH (one detach); a batch finishes the bookkeeping of a detach made, each request within
  * --request-timeout (a second signal exits at once).
  */
-async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise<Outcome> {
+async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true, handoff?: () => void): Promise<Outcome> {
   const engine = await load.engine();
   const { ctx, cache } = pod.executor ? job.p.on(pod.executor) : job.p;
   // an attach of it is known to run (its write-ahead record is there: it has not reached the node yet, or it is still
@@ -209,6 +209,9 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
   const keys = done.map((d) => ({ containerId: d.containerId, ifname: job.p.ifname, ...(d.recordedIn !== undefined ? { recordedIn: d.recordedIn } : {}) }));
   const left = done.length === 0 && pod.pod && job.flags.annotate !== false ? await leftBehind(job, pod, cache.dir) : [];
   if (left.length > 0) out.leftBehind = true;
+  // a batch: its node is done with (what was attached is detached there; what follows is the cluster's bookkeeping),
+  // so the next pod's detach may begin (bulk.ts forEachPod); a pod with nothing detached may still read its node
+  if (done.length > 0) handoff?.();
   if (done.length === 0 && left.length === 0) return out;
   if (job.flags.annotate === false || !pod.podExists) {
     if (job.flags.annotate !== false) job.deps.io.err('note: the pod is gone, so there is no network-status annotation to update\n');
@@ -216,14 +219,19 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     return out;
   }
   const ns = await load.networkStatus();
-  if (pod.pod) {
-    // the pod's event (RemovedInterface), named as network-status names the network (NS/NAD for --net attachments)
-    const events = await load.events();
-    const recorded = statusName(pod.pod, job.p.ifname, ns.NETWORK_STATUS);
-    for (const d of done) {
-      await events.recordPodEvent(job.api!, pod.pod, events.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced, [cache.dir]), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
-    }
-  }
+  // the pod's events (RemovedInterface, one per network detached, in order), named as network-status names the network
+  // (NS/NAD for --net attachments): sent alongside the network-status PATCH, of another object (one round trip for
+  // both); an event's failure is a note, never thrown (resolve/events.ts recordPodEvent)
+  const sent = pod.pod;
+  const events = sent
+    ? (async () => {
+        const ev = await load.events();
+        const recorded = statusName(sent, job.p.ifname, ns.NETWORK_STATUS);
+        for (const d of done) {
+          await ev.recordPodEvent(job.api!, sent, ev.removedInterfaceEvent(job.p.ifname, recorded ?? d.network, d.forced, [cache.dir]), job.deps.hostname(), lineTo(job.deps.io, 'note:'));
+        }
+      })()
+    : undefined;
   try {
     // an API that does not answer must not hold a command the user stopped (see hold() in main)
     // (the pod as read last decides whether an entry went: an earlier detach's update may have landed after all)
@@ -238,9 +246,11 @@ async function detachPod(job: Job, pod: PodLookup, stopOnSignal = true): Promise
     if (e instanceof NotFoundError) job.deps.io.err(`note: pod ${pod.namespace}/${pod.name} was deleted meanwhile, so there is no network-status annotation to update (${shown(e.message)})\n`);
     else {
       out.annotateError = e as Error;
+      await events;
       return out;
     }
   }
+  await events;
   // with them, the write-ahead of an attach whose command quit after its ADD, before it replaced that record (a
   // second signal during the patch, or the patch failed): it said attaching of the attachment detached now
   await unrecorded(await forget(job, pod, [...keys, ...left], cache.dir, !attempts), [...keys, ...left]);
@@ -657,13 +667,13 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
       pods,
       parallel,
       deps.io,
-      async (pod) => {
+      async (pod, handoff) => {
         const m = pod.metadata!;
         const own = recorded.get(pod)!;
         const podJob: Job = own.cniPath !== undefined || own.cniPathNote ? { ...bjob, flags: { ...flags, ...own }, p: prepare({ ...flags, ...own }, exec, bjob.deps, 'cni-detach') } : bjob;
         const lookup = await beforeChange((async () => (await load.pods()).lookupPodOf(pod, m.namespace ?? namespace!, m.name!, runtimes, lineTo(bjob.deps.io, 'note:'), await readAheadOn(podJob), deps.hostname(), undefined, exec))());
         // a detach made is finished, also after a signal: the records and network-status must match it
-        const o = await detachPod(podJob, lookup, false);
+        const o = await detachPod(podJob, lookup, false, handoff);
         if (o.annotateError) throw annotateFailure(job.p.ifname, o, o.annotateError);
         // nothing in the cache dir given, while the pod's record names another: this pod failed (exit 3), as one pod;
         // its --cache-dir offered only where its node trusts that dir, else said with why

@@ -4,7 +4,8 @@
  * pods from the list on (one watch, cli/batch-watch.ts): such a pod's turn is skipped — its line says why, the summary
  * counts it skipped, nothing is done for it on the node or in the cluster, exit 0 as for a pod the list skipped. A
  * watch refused (403) leaves the batch as it was. cni-detach -l goes on with such pods (cleaning up is wanted), and
- * cni-check takes no -l at all.
+ * cni-check takes no -l at all. (A pod skipped so may end before the pod whose bookkeeping runs as it begins: the
+ * progress lines are in the order pods end, so their numbers are not asserted here.)
  */
 import { describe, expect, it } from 'vitest';
 import { attachCommand } from '../../src/cli/attach.js';
@@ -44,7 +45,7 @@ describe('a -l attach whose pod is deleted after the list, before its turn', () 
     const w = changedDuringWeb1((w) => w.kube.removePod('shop', 'web-2'));
     const rv = w.kube.rv;
     expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
-    expect(w.stderr()).toMatch(/^\[2\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it$/m);
+    expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it$/m);
     expect(w.stderr()).not.toMatch(/meanwhile|failed/);
     expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
     untouched(w, 'web-2', '/proc/5002/ns/net');
@@ -56,7 +57,7 @@ describe('a -l attach whose pod is deleted after the list, before its turn', () 
   it('put into Terminating (deletionTimestamp set) likewise: its line says since when; -o json gives it state "skipped", why, exit code 0', async () => {
     const w = changedDuringWeb1((w) => w.kube.terminatePod('shop', 'web-3', new Date(Date.now() - 2000), 30));
     expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
-    expect(w.stderr()).toMatch(/^\[3\/4\] shop\/web-3: skipped: being deleted \(since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, [23]s ago, grace period 30s\): its network goes with it$/m);
+    expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-3: skipped: being deleted \(since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, [23]s ago, grace period 30s\): its network goes with it$/m);
     expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-3)\n');
     untouched(w, 'web-3', '/proc/5003/ns/net');
 
@@ -90,7 +91,7 @@ describe('a -l attach whose pod is deleted after the list, before its turn', () 
     });
     expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
     expect(w.stdout()).toBe('eth1 attached to 3 of 4 pods; 1 skipped, deleted meanwhile (shop/web-2)\n');
-    expect(w.stderr()).toMatch(/^\[2\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it$/m);
+    expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-2: skipped: deleted after the pods were listed: its network went with it$/m);
   });
 });
 
@@ -101,7 +102,7 @@ describe('a -l attach whose pod is relabelled out of the selection before its tu
       w.kube.removePod('shop', 'web-4');
     });
     expect(await w.cli(attachCommand, batch), w.stderr()).toBe(0);
-    expect(w.stderr()).toMatch(/^\[3\/4\] shop\/web-3: skipped: no longer selected by -l app=web: its labels changed after the pods were listed$/m);
+    expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-3: skipped: no longer selected by -l app=web: its labels changed after the pods were listed$/m);
     expect(w.stderr()).toMatch(/^\[4\/4\] shop\/web-4: skipped: deleted after the pods were listed: its network went with it$/m);
     expect(w.stdout()).toBe('eth1 attached to 2 of 4 pods; 1 skipped, deleted meanwhile (shop/web-4); 1 skipped, relabelled out of the selection (shop/web-3)\n');
     untouched(w, 'web-3', '/proc/5003/ns/net');
@@ -132,7 +133,7 @@ describe('-A', () => {
     const rv = w.kube.rv;
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-A', '--ifname', 'eth1', '--conf', '-', '--parallel', '1']), w.stderr()).toBe(0);
     expect(w.kube.podWatches).toEqual([`-A app=web@${rv}`]);
-    expect(w.stderr()).toMatch(/^\[5\/5\] edge\/web-9: skipped: deleted after the pods were listed: its network went with it$/m);
+    expect(w.stderr()).toMatch(/^\[\d\/5\] edge\/web-9: skipped: deleted after the pods were listed: its network went with it$/m);
     expect(w.stdout()).toBe('eth1 attached to 4 of 5 pods; 1 skipped, deleted meanwhile (edge/web-9)\n');
   });
 });
@@ -170,7 +171,7 @@ describe('without the watch', () => {
     expect(await w.cli(attachCommand, [...batch, '-v', '1']), w.stderr()).toBe(0);
     expect(w.kube.podWatches).toEqual([`shop app=web@${rv}`, `shop app=web@${rv + 1}`]);
     expect(w.stderr()).toMatch(/^debug: the watch of the batch's pods ended \(watching pods in shop matching app=web: closed by the API server\): reopened once, from resourceVersion \d+$/m);
-    expect(w.stderr()).toMatch(/^\[4\/4\] shop\/web-4: skipped: being deleted/m);
+    expect(w.stderr()).toMatch(/^\[\d\/4\] shop\/web-4: skipped: being deleted/m);
     expect(w.kube.openWatches.size).toBe(0);
   });
 });
