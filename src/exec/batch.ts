@@ -208,6 +208,7 @@ cni_write() {
  * positional parameters, nor leave the umask or the shell's options changed (and leave LC_ALL as it was), so a
  * subshell kept nothing apart; it was a process on the node per step, several per pod of a batch (BENCHMARKS.md). The
  * variables they set (p, d, g, f, cni_*) are set again by every step that uses them, but cni_m and cni_u (FILE_SH).
+ * None of them prints on stdout: a request of such steps alone sends back only their frames (Prelude.framesOnly).
  */
 const inShell = (s: Step) => s.kind === 'expectFile' || s.kind === 'expectNames' || s.kind === 'create' || s.kind === 'remove' || s.kind === 'write';
 
@@ -528,7 +529,10 @@ export class BatchingExecutor implements Executor, Batching {
     const steps = this.take(true);
     if (steps.length === 0) return;
     const built = buildScript(steps);
-    const r = await this.inner.run([], { env: this.inner.baseEnv(), prelude: { script: built.script, args: built.args } }).catch((e: unknown) => this.unsent(steps, e));
+    // writes, removals, creates and checks print nothing but their frames (a node session then sends them without a
+    // process to read them back: Prelude.framesOnly)
+    const framesOnly = steps.every(inShell);
+    const r = await this.inner.run([], { env: this.inner.baseEnv(), prelude: { script: built.script, args: built.args, ...(framesOnly ? { framesOnly } : {}) } }).catch((e: unknown) => this.unsent(steps, e));
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
   }

@@ -95,6 +95,11 @@ cni_EOF
   X() { cni_n=$1; shift; unset $cni_x; while [ "$cni_n" -gt 0 ]; do export "$1"; shift; cni_n=$((cni_n - 1)); done; exec "$@"; }
 fi
 R() { printf '%s' "$2" > "$cni_t/i.$1"; S "$1"; }
+P() {
+  printf '%s %s\\n' "$cni_M" "$1"; x < /dev/null 2> "$cni_t/e.$1"
+  printf '\\n%s %s %s\\n' "$cni_M" "$1" "$?"; [ ! -s "$cni_t/e.$1" ] || head -c ${MAX_OUTPUT_BYTES + 1} "$cni_t/e.$1"
+  printf '\\n%s %s .\\n' "$cni_M" "$1"
+}
 B() { printf '%s' "$2" | base64 -d > "$cni_t/i.$1"; S "$1"; }
 S() {
   x < "$cni_t/i.$1" > "$cni_t/o.$1" 2> "$cni_t/e.$1"
@@ -143,7 +148,10 @@ export function requestCode(id: number, argv: string[], env: string[], stdin: st
   else if (env.every((e) => SH_NAME.test(e)) && env.some((e) => e.startsWith('PATH='))) lines.push(`( X ${env.length} ${[...env, ...argv].map(shQuote).join(' ')} )`);
   else lines.push(`( exec env -i ${[...env, ...argv].map(shQuote).join(' ')} )`);
   lines.push('}');
-  lines.push(stdin.includes('\0') ? `B ${id} ${shQuote(Buffer.from(stdin, 'utf8').toString('base64'))}` : `R ${id} ${shQuote(stdin)}`);
+  // steps alone whose stdout is their frames (Prelude.framesOnly), with no stdin: P, their stdout straight to the
+  // session's (the same bytes S sends from its file, without the `head -c` of it)
+  if (argv.length === 0 && prelude?.framesOnly && stdin === '') lines.push(`P ${id}`);
+  else lines.push(stdin.includes('\0') ? `B ${id} ${shQuote(Buffer.from(stdin, 'utf8').toString('base64'))}` : `R ${id} ${shQuote(stdin)}`);
   const code = `${lines.join('\n')}\n`;
   return `# cni-attach-request ${id} ${Buffer.byteLength(code)}\n${code}`;
 }

@@ -40,6 +40,12 @@ export interface RunOptions {
 export interface Prelude {
   script: string;
   args: string[];
+  /**
+   * Its stdout is its steps' frames and nothing else (no step prints a file or a command's output: exec/batch.ts
+   * framesOnly), a few lines of the tool's own: a node session sends it, when it runs no command, straight to its
+   * output, without the capped read (`head -c`, a process) that an output nobody bounds needs (exec/node-session.ts P).
+   */
+  framesOnly?: boolean;
 }
 
 /**

@@ -106,6 +106,36 @@ describe('the session shell (real sh)', () => {
     expect(t.proc.exitCode).toBe(0);
   });
 
+  it.each(['dash', 'bash', 'busybox'])('steps alone that print only their frames (Prelude.framesOnly) come back as the same bytes, exit code and stderr as through their file, with no head -c of their stdout (%s as sh)', async (shell) => {
+    const log = join(dir, 'ran.log');
+    // a head on PATH that says it ran: the one the session would run for a capped read
+    const bin = join(dir, `logged-${shell}`);
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'head'), `#!/bin/sh\necho head >> ${log}\nexec /usr/bin/head "$@"\n`, { mode: 0o755 });
+    const t = local([...SESSION_ARGV], { PATH: `${bin}:${await shellPath(shell)}` });
+    const s = new NodeSession(t, '@m3');
+    // (busybox sh runs its own head applet, not PATH's: its processes are counted in round-trips.test.ts instead)
+    const heads = (n: number) => (shell === 'busybox' ? [] : Array.from({ length: n }, () => 'head'));
+    const ran = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    // frames as the steps print them: no final newline, then a failing step's stderr (framed on stdout) and its exit code
+    const script = `printf '@f 0\\nout'; printf 'oops\\n' >&2; return 3`;
+    const viaFile = await s.request({ argv: [], env, stdin: '', prelude: { script, args: [] } });
+    expect(await ran()).toEqual(heads(2));
+    const direct = await s.request({ argv: [], env, stdin: '', prelude: { script, args: [], framesOnly: true } });
+    expect(direct).toEqual(viaFile);
+    expect(direct).toEqual({ code: 3, stdout: '@f 0\nout', stderr: 'oops\n' });
+    // the stderr's capped read is still made when there is one; none for the stdout
+    expect(await ran()).toEqual(heads(3));
+    // and nothing to read: no process
+    expect(await s.request({ argv: [], env, stdin: '', prelude: { script: ':', args: [], framesOnly: true } })).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await ran()).toEqual(heads(3));
+    // a request with a command, or with a stdin, goes through its files as before
+    expect(await s.request({ argv: ['sh', '-c', 'echo x'], env, stdin: '', prelude: { script: ':', args: [], framesOnly: true } })).toEqual({ code: 0, stdout: 'x\n', stderr: '' });
+    expect(await ran()).toEqual(heads(4));
+    s.close();
+    await t.ended;
+  });
+
   it.each(['dash', 'bash', 'busybox'])('an environment value with spaces, quotes, $, backquotes, a backslash, a tab and a newline reaches the command byte for byte, as runStoppable sends it (CNI_ARGS of --args \'A=b c\': tryout 7; %s as sh)', async (shell) => {
     const t = local([...SESSION_ARGV], { PATH: await shellPath(shell) });
     const s = new NodeSession(t, '@m2');
