@@ -184,7 +184,30 @@ export class BusyError extends CniAttachError {
    * on a node may run until its time limit (ms until that has passed, on the node's clock). For callers that word it
    * their own way (cni-gc's notes).
    */
-  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number; changedAgoMs?: number };
+  holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number; changedAgoMs?: number; readAt?: number };
+}
+
+/**
+ * How long ago (ms, this host's clock, at `now`) a lock's age was read on its node (`readAt`, exec/lock.ts Busy): 0
+ * where unknown. Every time said from that age — when a gone command's lock frees (freeInMs), when another host's
+ * limit passes (changedAgoMs) — counts from that read, not from when the message is made: a cni-gc's note made at its
+ * end, seconds after its node read, said a lock frees 3 s later than it does (tryout 10, finding 4).
+ */
+export function sinceRead(h: { readAt?: number }, now = Date.now()): number {
+  return h.readAt === undefined ? 0 : Math.max(0, now - h.readAt);
+}
+
+/**
+ * Whole seconds until a gone command's lock is free (exec/lock.ts Busy.freeInMs, counted from its read: sinceRead), at
+ * `now`; 0 once that has passed; undefined when the lock does not say (its command not known to be gone).
+ */
+export function freeInSecs(h: { freeInMs?: number; readAt?: number }, now = Date.now()): number | undefined {
+  return h.freeInMs === undefined ? undefined : Math.max(0, Math.ceil((h.freeInMs - sinceRead(h, now)) / 1000));
+}
+
+/** Whole seconds another host's lock may still run (limitS less its age, counted from its read: sinceRead), at `now`. */
+export function foreignRunsSecs(h: { limitS?: number; changedAgoMs?: number; readAt?: number }, now = Date.now()): number {
+  return Math.ceil((h.limitS! * 1000 - h.changedAgoMs! - sinceRead(h, now)) / 1000);
 }
 
 /**
@@ -194,9 +217,9 @@ export class BusyError extends CniAttachError {
  * (exec/lock.ts Lock.renew), so its command is almost surely gone — but only its host can tell. undefined for any
  * other holder, or where the lock's age was not read.
  */
-export function foreignLimitPassed(h: NonNullable<BusyError['holder']>, here: string | undefined): boolean | undefined {
+export function foreignLimitPassed(h: NonNullable<BusyError['holder']>, here: string | undefined, now = Date.now()): boolean | undefined {
   if (h.host === undefined || h.host === here || h.limitS === undefined || h.freeInMs !== undefined || h.changedAgoMs === undefined) return undefined;
-  return h.changedAgoMs >= h.limitS * 1000;
+  return h.changedAgoMs + sinceRead(h, now) >= h.limitS * 1000;
 }
 
 /**
@@ -206,7 +229,7 @@ export function foreignLimitPassed(h: NonNullable<BusyError['holder']>, here: st
  */
 export function foreignLimitWhen(h: NonNullable<BusyError['holder']>, now = Date.now()): string | undefined {
   if (h.limitS === undefined || h.changedAgoMs === undefined) return undefined;
-  const left = h.limitS * 1000 - h.changedAgoMs;
+  const left = h.limitS * 1000 - h.changedAgoMs - sinceRead(h, now);
   if (left <= 0) return `passed at ${isoSecond(now + left)} (${runningFor(-left)} ago)`;
   const secs = Math.ceil(left / 1000);
   return `passes in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
@@ -228,7 +251,7 @@ export function foreignLockWayOut(h: NonNullable<BusyError['holder']>, here: str
   if (h.host === undefined || h.host === here || h.limitS === undefined || h.freeInMs !== undefined) return '';
   const limit = `the time limit that lock holds${where} (${h.limitS}s since it last changed)`;
   const when = foreignLimitWhen(h, now);
-  const takes = when === undefined ? `takes its lock once ${limit} has passed` : foreignLimitPassed(h, here) ? `takes its lock at once: ${limit} ${when}` : `takes its lock once ${limit} has passed: it ${when}`;
+  const takes = when === undefined ? `takes its lock once ${limit} has passed` : foreignLimitPassed(h, here, now) ? `takes its lock at once: ${limit} ${when}` : `takes its lock once ${limit} has passed: it ${when}`;
   return ` (only host ${h.host} can tell whether that command still runs; if you know it does not — that host is down, or the command was killed —, ${by} ${takes}${tail})`;
 }
 

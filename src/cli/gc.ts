@@ -1,6 +1,6 @@
 /** kubectl cni-gc: free the attachments whose pod, sandbox or namespace is gone, then CNI GC for 1.1 plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy, foreignLockWayOut } from '../errors.js';
+import { ApiStatusError, BusyError, CniAttachError, NotFoundError, SomeFailedError, StoppedError, UnreachableError, UsageError, signalName, stoppedBy, foreignLockWayOut, freeInSecs } from '../errors.js';
 import { holdBatch, interruptedBy, nameDelsRunning, quitting } from '../exec/interrupt.js';
 import type { CacheEntry, Found, ResultCache } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
@@ -187,8 +187,9 @@ function leftWhy(l: Left, here: string, force?: string): string {
   if (foreign) return `a cni-attach/cni-detach${pid} holds its lock${l.where}: a command of another host, which this host cannot see${foreign}`;
   if (h.freeInMs === undefined) return `a cni-attach/cni-detach${pid} is working on it right now`;
   // when a cni-gc can act on it, as a time too (a tryout: cni-list -A said to run cni-gc, which left it alone)
-  const secs = Math.ceil(h.freeInMs / 1000);
-  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${secs}s, at ${isoSecond(Date.now() + secs * 1000)}: a cni-gc from then on acts on it)`;
+  const now = Date.now();
+  const secs = freeInSecs(h, now)!;
+  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${secs}s, at ${isoSecond(now + secs * 1000)}: a cni-gc from then on acts on it)`;
 }
 
 /**

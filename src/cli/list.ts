@@ -1,6 +1,6 @@
 /** kubectl cni-list: the attachments this node's cache holds and those the cluster's attachment records name on other nodes, with their state and annotation. */
 import { Command, Option } from 'commander';
-import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError, foreignLimitPassed, foreignLimitWhen } from '../errors.js';
+import { ApiStatusError, CniAttachError, NotFoundError, SomeFailedError, UnreachableError, UsageError, foreignLimitPassed, foreignLimitWhen, freeInSecs } from '../errors.js';
 import { summarizeResult } from '../cni/result.js';
 import type { Classified, MarkWords } from '../resolve/attachment-state.js';
 import type { Busy } from '../exec/lock.js';
@@ -372,8 +372,8 @@ function ageOf(since: string, now: number): string | undefined {
  * A detach stopped row's note while a gone command of this host holds its lock until its time limit (exec/lock.ts
  * freeInMs): the cni-detach printed answers busy until then (an outside tester pasted it and got "busy").
  */
-function freeInHint(freeInMs: number, now = Date.now()): string {
-  const secs = Math.ceil(freeInMs / 1000);
+function freeInHint(busy: { freeInMs?: number; readAt?: number }, now = Date.now()): string {
+  const secs = freeInSecs(busy, now)!;
   return `it answers busy until its lock is free, in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
 }
 
@@ -420,7 +420,7 @@ function clearing(c: Classified, flags: ReachFlags): Pick<Row, 'remedy' | 'clear
       return { remedy: 'cni-detach frees its lease', clear: detach(false) };
     case 'detach stopped':
       // its lock held by a gone command of this host until its time limit: the same cni-detach answers busy until then
-      return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false), ...(c.busy?.freeInMs !== undefined ? { clearHint: freeInHint(c.busy.freeInMs) } : {}) };
+      return { remedy: 'cni-detach or cni-gc finishes its DEL', clear: detach(false), ...(c.busy?.freeInMs !== undefined ? { clearHint: freeInHint(c.busy) } : {}) };
     case 'interrupted':
       return target ? { remedy: 'cni-detach or cni-gc undoes it', clear: detach(false), clearAll: gcCommandLine(flags) } : { remedy: 'cni-gc undoes it', clear: gcCommandLine(flags) };
     default:
@@ -610,7 +610,7 @@ async function judgeOnNodes(flags: ListFlags, deps: Deps, runtimes: PodRuntime[]
           ...((words.force ? foreignLockClear(busy!, `${clear} --force`, 'finishes its DEL') : undefined) ?? {
             remedy: 'cni-detach or cni-gc finishes its DEL',
             clear,
-            clearHint: busy?.freeInMs !== undefined ? freeInHint(busy.freeInMs) : undefined,
+            clearHint: busy?.freeInMs !== undefined ? freeInHint(busy) : undefined,
           }),
         });
       } else if (now) {
@@ -770,9 +770,9 @@ async function judgeWriteAheads(flags: ListFlags, deps: Deps, runtimes: PodRunti
           const gone = v.busy.freeInMs !== undefined;
           patchRow(row, {
             state: 'attaching',
-            brief: gone ? `its command gone; free in ${Math.ceil(v.busy.freeInMs! / 1000)}s` : `attach running${commandInParens(v.busy, thisHost.host, true)}`,
+            brief: gone ? `its command gone; free in ${freeInSecs(v.busy)}s` : `attach running${commandInParens(v.busy, thisHost.host, true)}`,
             reason: gone
-              ? `${began} and has not finished: its command${commandInParens(v.busy, thisHost.host)} is gone, but what it started on node ${node} may run until its time limit ends; its lock is free in ${Math.ceil(v.busy.freeInMs! / 1000)}s: then cni-detach or cni-gc undoes it`
+              ? `${began} and has not finished: its command${commandInParens(v.busy, thisHost.host)} is gone, but what it started on node ${node} may run until its time limit ends; its lock is free in ${freeInSecs(v.busy)}s: then cni-detach or cni-gc undoes it`
               : `${began} and has not finished: a cni-attach/cni-detach${commandInParens(v.busy, thisHost.host)} holds its lock on node ${node} right now; list again once it is done`,
             remedy: undefined, clear: undefined, clearHint: undefined,
           });

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { buildPluginConfig, parseNetworkConfig, declaredCapabilities, type JsonObject, type NetworkConfigList } from './conf.js';
-import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut, shown } from '../errors.js';
+import { BusyError, NotFoundError, NotRecordedError, PluginError, StoppedError, UnreachableError, UsageError, CniAttachError, stoppedBy, type LeftByStop, foreignLockWayOut, freeInSecs, shown } from '../errors.js';
 import {
   addChain, AddFailed, checkChain, checkPathTrusted, checkRuns, delChain, negotiateVersions, planAdd, planRecordedRuns, resolvePlugins, rollbackContext, runsGc, statusChain,
   statusRunOptions, stopIfInterrupted, versionRunOptions, type ChainContext, type ResolvedList, type RuntimeConf,
@@ -76,7 +76,7 @@ export function busyError(ifname: string, describe: string, busy: Busy, cache: R
   const who = network === undefined ? 'another cni-attach/cni-detach' : 'another cni-attach';
   const doing = network === undefined ? `is working on ${ifname}` : `is attaching network ${network} under another ifname`;
   const head = `${who}${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} ${doing} in ${describe} right now`;
-  const secs = busy.freeInMs === undefined ? undefined : Math.ceil(busy.freeInMs / 1000);
+  const secs = freeInSecs(busy, now);
   const at = secs === undefined ? '' : isoSecond(now + secs * 1000);
   if (secs === undefined && foreignLockWayOut(busy, cache.host) !== '') {
     const lockOf = network === undefined ? `the lock of ${ifname}` : `the lock of network ${network}`;

@@ -63,6 +63,11 @@ export function commandInParens(c: { host?: string; pid?: number; runningForMs?:
 export interface Busy {
   /** Set when its holder is gone but its time limit has not passed: how long until it has (ms, on the node's clock). */
   freeInMs?: number;
+  /**
+   * When the lock's age was read (ms since the epoch, this host's clock): freeInMs and changedAgoMs count from then
+   * (errors.ts sinceRead, freeInSecs), not from when a message is made.
+   */
+  readAt?: number;
   /** The holder's pid, when the lock names one. */
   pid?: number;
   /** The holder's host (where its command ran: the CLI's, not the lock's node) and start time, when the lock names them. */
@@ -206,7 +211,7 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
     if (!owner.othersGone) {
       // (its age: when its limit passed or passes, for the way out that messages name)
       const age = await files.ageMs(path);
-      return age === undefined ? held : { stale: false, busy: { ...named, changedAgoMs: age } };
+      return age === undefined ? held : { stale: false, busy: { ...named, changedAgoMs: age, readAt: Date.now() } };
     }
   } else {
     const now = await owner.startOf(holder.pid);
@@ -221,7 +226,7 @@ async function judge(files: LockFiles, path: string, text: string, owner: LockOw
   // its holder is gone, but what it started on the node may run until its limit has passed since the last renewal
   const age = await files.ageMs(path);
   if (age === undefined || age >= holder.limitS * 1000) return { stale: true };
-  return { stale: false, busy: { ...named, freeInMs: holder.limitS * 1000 - age } };
+  return { stale: false, busy: { ...named, freeInMs: holder.limitS * 1000 - age, readAt: Date.now() } };
 }
 
 /** Whether the lock at path is held now (undefined: free, or stale), and what Busy says of it. For a dry run. */

@@ -8,7 +8,7 @@ import { deleteStopped, type CacheEntry, type DeleteMark, type Found } from '../
 import type { Executor } from '../exec/types.js';
 import type { Busy } from '../exec/lock.js';
 import { commandInParens } from '../exec/lock.js';
-import { foreignLimitPassed, foreignLimitWhen, foreignLockWayOut } from '../errors.js';
+import { foreignLimitPassed, foreignLimitWhen, foreignLockWayOut, foreignRunsSecs, freeInSecs } from '../errors.js';
 import { thisHost } from '../exec/host.js';
 import type { Pod } from './kube.js';
 import type { SandboxInfo } from './runtime.js';
@@ -194,7 +194,7 @@ export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = this
   const what = m.failed ? 'its DEL failed part-way' : 'DEL stopped part-way';
   if (!held) return { stopped: true, brief: what, more: '' };
   if (held.freeInMs !== undefined) {
-    const secs = Math.ceil(held.freeInMs / 1000);
+    const secs = freeInSecs(held)!;
     return { stopped: true, brief: `${m.failed ? 'DEL failed' : 'DEL stopped'}; lock free in ${secs}s`, more: ` (its lock is free in ${secs}s: what it started may run until its time limit; until then cni-detach answers busy)` };
   }
   const passed = foreignLimitPassed(held, here);
@@ -203,7 +203,7 @@ export function markUnderLock(m: DeleteMark, held: Busy | undefined, here = this
   if (!passed) {
     return {
       stopped: false,
-      brief: `DEL may run ${Math.ceil((held.limitS! * 1000 - held.changedAgoMs!) / 1000)}s more: ${held.host}'s lock`,
+      brief: `DEL may run ${foreignRunsSecs(held)}s more: ${held.host}'s lock`,
       more: `${deleteStopped(m, here).replace(' stopped during its DEL', ' began a DEL')} and holds its lock: a command of another host, which this host cannot see, whose DEL may be running now (the time limit of its lock ${foreignLimitWhen(held)})${foreignLockWayOut(held, here, '', '', by)}`,
     };
   }
@@ -228,7 +228,7 @@ export function attachUnderForeignLock(busy: Busy, where = '', by?: string, here
   const passed = foreignLimitPassed(busy, here);
   if (passed === undefined) return undefined;
   return {
-    brief: passed ? `limit passed; --force: ${busy.host}'s lock` : `may run ${Math.ceil((busy.limitS! * 1000 - busy.changedAgoMs!) / 1000)}s more: ${busy.host}'s lock`,
+    brief: passed ? `limit passed; --force: ${busy.host}'s lock` : `may run ${foreignRunsSecs(busy)}s more: ${busy.host}'s lock`,
     why: `a cni-attach/cni-detach${commandInParens(busy, here)} holds its lock${where}: a command of another host, which this host cannot see; the time limit of its lock ${foreignLimitWhen(busy)}${passed ? ', so nothing it started there runs any more' : ''}${foreignLockWayOut(busy, here, '', '', by)}`,
     force: passed,
   };
@@ -414,7 +414,7 @@ async function classifyOnce(found: Found[], world: World): Promise<Classified[]>
         brief = `attach running${commandInParens(busy, thisHost.host, true)}`;
         reason = `an attach of ${f.entry.ifName} has not finished: ${who} is working on it right now (an attach still in its plugins, or a detach undoing it); list again once it is done`;
       } else {
-        const secs = Math.ceil(busy.freeInMs / 1000);
+        const secs = freeInSecs(busy)!;
         brief = `its command gone; free in ${secs}s`;
         reason = `an attach of ${f.entry.ifName} has not finished: its command${commandInParens(busy, thisHost.host)} is gone, but what it started may run until its time limit ends; its lock is free in ${secs}s: then cni-detach or cni-gc undoes it`;
       }

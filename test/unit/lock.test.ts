@@ -9,7 +9,10 @@ import { thisHost } from '../../src/exec/host.js';
 import { readFile } from 'node:fs/promises';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { FakeExecutor, fakeOwner } from '../fakes/executor.js';
-import { foreignLimitPassed, foreignLockWayOut } from '../../src/errors.js';
+import { foreignLimitPassed, foreignLimitWhen, foreignLockWayOut, foreignRunsSecs, freeInSecs } from '../../src/errors.js';
+import { busyError } from '../../src/cni/attach.js';
+import type { Busy } from '../../src/exec/lock.js';
+import type { ResultCache } from '../../src/cni/cache.js';
 
 const PATH = '/var/lib/cni/cni-attach/locks/c1-eth1.lock';
 
@@ -130,7 +133,7 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
 
     it('its holder gone: respected (saying when it is free) until the limit has passed since it last changed, then broken', async () => {
       const { fake, files, owner } = setup('fake-host 78 5000 limit=70s\n', 30_000);
-      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, host: 'fake-host', start: '5000', limitS: 70, freeInMs: 40_000 } });
+      expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 78, host: 'fake-host', start: '5000', limitS: 70, freeInMs: 40_000, readAt: expect.any(Number) } });
       expect(await whyStale(files, PATH, owner)).toBeUndefined();
       expect(fake.files.get(PATH)).toBe('fake-host 78 5000 limit=70s\n');
       fake.ages.set(PATH, 70_000);
@@ -140,10 +143,37 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
     });
 
+    it('the times said of it count from when its age was read, not from when a message is made (tryout 10: a cni-gc note made 3 s after its node read said the lock frees 3 s later than it does)', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const read = Date.parse('2026-12-03T06:30:00Z');
+      vi.setSystemTime(read);
+      const { files, owner } = setup('fake-host 78 5000 limit=70s\n', 30_000);
+      const gone = await takeLock(files, PATH, owner, { workLimitMs: 60_000 });
+      const busy = (gone as { busy: Busy }).busy;
+      expect(busy.readAt).toBe(read);
+      vi.setSystemTime(read + 3_000);
+      // free at read + 40 s, whenever it is said: in 37 s now (before: 40 s, at 06:30:43)
+      expect(freeInSecs(busy)).toBe(37);
+      // (what busyError reads of the cache: its host and how it names a path)
+      const e = busyError('eth1', 'pod shop/web-1', busy, { host: 'fake-host', named: () => ' on node node-a' } as unknown as ResultCache);
+      expect(e.message).toContain('the lock is free in 37s (at 2026-12-03T06:30:40Z)');
+      vi.setSystemTime(read + 45_000);
+      expect(freeInSecs(busy)).toBe(0);
+      // another host's lock, unchanged for 30 s of its 70: its limit passes at read + 40 s, said so 3 s later too
+      vi.setSystemTime(read);
+      const foreign = (await takeLock(setup('laptop-2 12 34 limit=70s\n', 30_000).files, PATH, owner, { workLimitMs: 60_000 })) as { busy: Busy };
+      vi.setSystemTime(read + 3_000);
+      expect(foreignLimitWhen(foreign.busy)).toBe('passes in 37s (at 2026-12-03T06:30:40Z)');
+      expect(foreignRunsSecs(foreign.busy)).toBe(37);
+      vi.setSystemTime(read + 41_000);
+      expect(foreignLimitPassed(foreign.busy, 'fake-host')).toBe(true);
+      expect(foreignLimitWhen(foreign.busy)).toBe('passed at 2026-12-03T06:30:40Z (1s ago)');
+    });
+
     describe("another host's holder (a laptop lost mid-ADD: nothing here can see its processes)", () => {
       it('is respected whatever its age, the limit passed or not (the limit it holds is told, and how long ago it last changed: when that limit passed or passes)', async () => {
         const { fake, files, owner } = setup('laptop-2 12 34 limit=70s\n', 3_600_000);
-        expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70, changedAgoMs: 3_600_000 } });
+        expect(await takeLock(files, PATH, owner, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70, changedAgoMs: 3_600_000, readAt: expect.any(Number) } });
         expect(await whyStale(files, PATH, owner)).toBeUndefined();
         expect(fake.files.get(PATH)).toBe('laptop-2 12 34 limit=70s\n');
       });
@@ -151,13 +181,13 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       it("with the user's word that it is gone (cni-detach --force: othersGone): respected until its limit has passed since it last changed, then broken and taken", async () => {
         const { fake, files, owner } = setup('laptop-2 12 34 limit=70s\n', 30_000);
         const forced = { ...owner, othersGone: true };
-        expect(await takeLock(files, PATH, forced, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70, freeInMs: 40_000 } });
-        expect(await heldNow(files, PATH, forced)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70, freeInMs: 40_000 });
+        expect(await takeLock(files, PATH, forced, { workLimitMs: 60_000 })).toEqual({ busy: { pid: 12, host: 'laptop-2', start: '34', limitS: 70, freeInMs: 40_000, readAt: expect.any(Number) } });
+        expect(await heldNow(files, PATH, forced)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70, freeInMs: 40_000, readAt: expect.any(Number) });
         expect(fake.files.get(PATH)).toBe('laptop-2 12 34 limit=70s\n');
         fake.ages.set(PATH, 70_000);
         // a dry run sees it free, and changes nothing; without the word it is still respected
         expect(await heldNow(files, PATH, forced)).toBeUndefined();
-        expect(await heldNow(files, PATH, owner)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70, changedAgoMs: 70_000 });
+        expect(await heldNow(files, PATH, owner)).toEqual({ pid: 12, host: 'laptop-2', start: '34', limitS: 70, changedAgoMs: 70_000, readAt: expect.any(Number) });
         const r = await takeLock(files, PATH, forced, { workLimitMs: 60_000 });
         expect('lock' in r).toBe(true);
         expect(fake.files.get(PATH)).toBe('fake-host 4242 100 limit=70s\n');
