@@ -153,11 +153,27 @@ function quitReportOf(flags: GcFlags, deps: Deps, progress: GcProgressOf, timeou
 }
 
 /** An attachment a cni-attach/cni-detach is working on right now (its lock held): left alone by this gc. */
-interface Left {
+export interface Left {
   stale: Freed;
   holder: Busy;
   /** Where the lock's node is, for the note (" on node node-a"; '' for this host). */
   where: string;
+}
+
+/**
+ * `left` without repeats: one attachment (its pod's uid, or its sandbox where no pod is known, and its ifname) said and
+ * counted once, as first found. The node's look and the records' (their write-ahead's command seen running) can each
+ * find the same attach in flight: one gc beside a running `cni-attach -l` named two pods twice and counted "4 busy"
+ * (tryout 10, finding 5).
+ */
+export function uniqueLeft(left: Left[]): Left[] {
+  const seen = new Set<string>();
+  return left.filter((l) => {
+    const k = `${l.stale.c.pod?.uid || `sandbox ${l.stale.entry.containerId}`}/${l.stale.entry.ifName}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** A BusyError (from a DEL gc tried, or a dry run's look at the lock) as a Left. */
@@ -1611,6 +1627,7 @@ command that forgets it), 4 the cluster, the runtime or a node unreachable.`,
         outcome.freed.push(...remote.freed);
         outcome.failed.push(...remote.failed);
         left.push(...remote.busy);
+        left.splice(0, left.length, ...uniqueLeft(left));
         aliveElsewhere = remote.alive;
         unread = remote.unread;
         unreached.push(...remote.unreached);
