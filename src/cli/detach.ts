@@ -764,7 +764,7 @@ said so in the cluster (run it again); a signal after the DEL finished stopped n
       const waits: string[] = [];
       // refused as the detach refuses (detachPod): while an attach of it runs here, whatever its node holds
       if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe, undefined, true);
-      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)));
+      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)), (words) => deps.io.err(`note: ${words}\n`));
       if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, pod.describe, cache, pod.recordsUnread, flags);
       // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir
       const elsewhere = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;

@@ -1633,7 +1633,7 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
  * PluginError with no cached result, UsageError for a config before 0.4.0. A forced DEL plans the DELs it would run
  * (none for a record it would only forget).
  */
-export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void): Promise<PluginRun[]> {
+export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void, stoppedDel?: (words: string) => void): Promise<PluginRun[]> {
   const waitFor = async (list: NetworkConfigList) => {
     const w = command === 'DEL' && gcWaits ? await gcWaitOf(cache, list, 'DEL') : undefined;
     if (w) gcWaits!(w);
@@ -1657,6 +1657,9 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
       if (ready) runs.push(...planRecordedRuns(ctx, ready.resolved, ready.rt, 'CHECK', ready.prev));
       continue;
     }
+    // a DEL of it that stopped part-way (or failed) before: the detach runs it again from the start (DEL is
+    // idempotent), and its dry run says so (it showed only the runs, as of an attachment no DEL had touched)
+    if (f.deleting) stoppedDel?.(`${deleteStopped(f.deleting, cache.host)} (network ${f.entry.networkName}): this detach runs that DEL again, whole (DEL is idempotent)`);
     // as detachOnce: a forced DEL of a record whose config or plugins cannot be used runs nothing, and forgets it
     let list: NetworkConfigList | undefined = req.list;
     if (!list && !f.unreadable) {

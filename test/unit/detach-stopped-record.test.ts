@@ -109,6 +109,12 @@ describe('a detach whose DEL did not finish says so in the cluster\'s record', (
     // --node reads node-2: the same state, from its mark
     expect(await w.cli(fresh.list.listCommand, ['-A', '--node', 'node-2'])).toBe(0);
     expect(w.stdout()).toMatch(/^shop\s+db-2\s+net1\s+.*detach stopped\s+.*its DEL failed part-way$/m);
+    // the detach's dry run says that it would run that DEL again (before: only its plugin runs, as of an attachment no
+    // DEL had touched), and changes nothing
+    const files = [...w.node2.files.keys()].sort();
+    expect(await w.cli(fresh.detach.detachCommand, [...POD, '--dry-run']), w.stderr()).toBe(0);
+    expect(w.stderr()).toMatch(/^note: a cni-detach \(pid \d+ on this host \S+\) ran a DEL of it at \S+Z that failed \(plugin bridge failed on DEL \(CNI error 11\): DEL refused; the record stays\) \(network net\): this detach runs that DEL again, whole \(DEL is idempotent\)$/m);
+    expect([...w.node2.files.keys()].sort()).toEqual(files);
 
     // cni-gc from the laptop (the pod lives): visits node-2 as the record says, and finishes the DEL there (before: no
     // record sent it there — "0 stale attachments, 0 alive, 1 kept")
