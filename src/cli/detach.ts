@@ -465,8 +465,42 @@ async function noRecordNote(job: Job, unrecorded: Unrecorded[], ns: string, batc
     }
   }
   const notes: string[] = [];
-  for (const [recordedIn, group] of where) notes.push(await noRecordNoteIn(job, group, ns, recordedIn, batch));
+  for (const [recordedIn, group] of where) {
+    // the namespace its entry names: the record there goes too, as cni-gc removes the record of what it frees in the
+    // namespace its entry names (before: only the note below, the record left saying attached until someone ran what
+    // it named); where that cannot be done (the node not known: a gone pod's; the API refused, e.g. no rights there),
+    // the note says what removes it
+    const left = recordedIn === undefined ? group : await removeElsewhere(job, group, recordedIn, notes);
+    if (left.length) notes.push(await noRecordNoteIn(job, left, ns, recordedIn, batch));
+  }
   return notes.join('');
+}
+
+/**
+ * Remove the records of `group`'s detached keys in agent namespace `recordedIn` (their entries on the node named it):
+ * one merge patch per pod on its node's ConfigMap there (resolve/records.ts removeRecordKeys), each removal said in
+ * `notes` ("removed … in namespace X too"), each failure said with its error. Returns the pods whose records were not
+ * removed (their node not known, or the API refused), for noRecordNoteIn.
+ */
+async function removeElsewhere(job: Job, group: Unrecorded[], recordedIn: string, notes: string[]): Promise<Unrecorded[]> {
+  const records = await import('../resolve/records.js');
+  const left: Unrecorded[] = [];
+  for (const u of group) {
+    const node = u.pod.node ?? u.pod.pod?.spec?.nodeName;
+    if (!node || !job.api) {
+      left.push(u);
+      continue;
+    }
+    const keys = [...new Set(u.keys.map((k) => records.recordKey(k.containerId, k.ifname)))];
+    try {
+      await records.removeRecordKeys(job.api, recordedIn, node, keys);
+      notes.push(`note: removed the record of ${job.p.ifname} of ${u.pod.describe} in namespace ${recordedIn} too (its attach recorded it there, not in ${job.flags.agentNamespace ?? 'kube-system'}: its entry on node ${node} said so)\n`);
+    } catch (e) {
+      notes.push(`note: the record of ${job.p.ifname} of ${u.pod.describe} in namespace ${recordedIn} could not be removed (${shown((e as Error).message)})\n`);
+      left.push(u);
+    }
+  }
+  return left;
 }
 
 /**
