@@ -485,6 +485,9 @@ async function noRecordNote(job: Job, unrecorded: Unrecorded[], ns: string, batc
 async function removeElsewhere(job: Job, group: Unrecorded[], recordedIn: string, notes: string[]): Promise<Unrecorded[]> {
   const records = await import('../resolve/records.js');
   const left: Unrecorded[] = [];
+  const removed: Unrecorded[] = [];
+  // the pods whose removal failed, by the failure's words: a batch's pods that meet one refusal (a 403 there) in one note
+  const failed = new Map<string, Unrecorded[]>();
   for (const u of group) {
     const node = u.pod.node ?? u.pod.pod?.spec?.nodeName;
     if (!node || !job.api) {
@@ -494,11 +497,25 @@ async function removeElsewhere(job: Job, group: Unrecorded[], recordedIn: string
     const keys = [...new Set(u.keys.map((k) => records.recordKey(k.containerId, k.ifname)))];
     try {
       await records.removeRecordKeys(job.api, recordedIn, node, keys);
-      notes.push(`note: removed the record of ${job.p.ifname} of ${u.pod.describe} in namespace ${recordedIn} too (its attach recorded it there, not in ${job.flags.agentNamespace ?? 'kube-system'}: its entry on node ${node} said so)\n`);
+      removed.push(u);
     } catch (e) {
-      notes.push(`note: the record of ${job.p.ifname} of ${u.pod.describe} in namespace ${recordedIn} could not be removed (${shown((e as Error).message)})\n`);
+      const why = shown((e as Error).message);
+      failed.set(why, [...(failed.get(why) ?? []), u]);
       left.push(u);
     }
+  }
+  const ifname = job.p.ifname;
+  const ours = job.flags.agentNamespace ?? 'kube-system';
+  const nodeOf = (u: Unrecorded) => u.pod.node ?? u.pod.pod?.spec?.nodeName;
+  if (removed.length === 1) {
+    notes.push(`note: removed the record of ${ifname} of ${removed[0]!.pod.describe} in namespace ${recordedIn} too (its attach recorded it there, not in ${ours}: its entry on node ${nodeOf(removed[0]!)} said so)\n`);
+  } else if (removed.length > 1) {
+    notes.push(`note: removed the records of ${ifname} of ${removed.length} pods (${someNames(removed.map((u) => `${u.pod.namespace}/${u.pod.name}`))}) in namespace ${recordedIn} too (their attaches recorded them there, not in ${ours}: their entries on their nodes said so)\n`);
+  }
+  for (const [why, us] of failed) {
+    notes.push(us.length === 1
+      ? `note: the record of ${ifname} of ${us[0]!.pod.describe} in namespace ${recordedIn} could not be removed (${why})\n`
+      : `note: the records of ${ifname} of ${us.length} pods (${someNames(us.map((u) => `${u.pod.namespace}/${u.pod.name}`))}) in namespace ${recordedIn} could not be removed (${why})\n`);
   }
   return left;
 }

@@ -137,13 +137,27 @@ describe('a detach with another --agent-namespace than its attach', () => {
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
   });
 
-  it('-l: each pod\'s record goes from the namespace its entry names, one note each', async () => {
+  it('-l: each pod\'s record goes from the namespace its entry names, said in one note for the batch (a tryout: ten patch commands in one 10 KB note); a refusal there, one note for the pods it met', async () => {
     const w = manyPods(3);
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
     expect(await w.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--agent-namespace', 'x'])).toBe(0);
     const notes = lines(w.stderr()).filter((l) => l.startsWith('note:'));
-    expect(notes.sort()).toEqual(['1', '2', '3'].map((n) => `note: removed the record of eth1 of pod shop/web-${n} in namespace kube-system too (its attach recorded it there, not in x: its entry on node node-1 said so)`));
+    expect(notes).toEqual(['note: removed the records of eth1 of 3 pods (shop/web-1, shop/web-2, shop/web-3) in namespace kube-system too (their attaches recorded them there, not in x: their entries on their nodes said so)']);
     expect(await listRecords(w.kube, 'kube-system')).toEqual([]);
+
+    const v = manyPods(2);
+    expect(await v.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-'])).toBe(0);
+    const patch = v.kube.patchConfigMapData.bind(v.kube);
+    v.kube.patchConfigMapData = async (ns, name, data) => {
+      if (ns === 'kube-system') throw new ApiStatusError('patching configmap kube-system/cni-attach-node-node-1: the API server answered 403 Forbidden', 403, 'Forbidden', 'forbidden');
+      return patch(ns, name, data);
+    };
+    expect(await v.cli(detachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--agent-namespace', 'x'])).toBe(0);
+    const said = lines(v.stderr()).filter((l) => l.startsWith('note:'));
+    expect(said[0]).toBe('note: the records of eth1 of 2 pods (shop/web-1, shop/web-2) in namespace kube-system could not be removed (patching configmap kube-system/cni-attach-node-node-1: the API server answered 403 Forbidden)');
+    expect(said[1]).toMatch(/^note: the cluster records nothing of eth1 of 2 pods \(shop\/web-1, shop\/web-2\) in namespace x \(--agent-namespace\), where this detach looked for their records: .* removes them and nothing else$/);
+    expect(said).toHaveLength(2);
+    expect(await listRecords(v.kube, 'kube-system')).toHaveLength(2);
   });
 
   it('an entry of an earlier version names no namespace: the note says NS, to fill in, with "if" (its attach may have used another, or none recorded it)', async () => {
