@@ -230,6 +230,8 @@ export async function forEachPod<T>(
         const what = o.ok ? line(o.value!) : o.state === 'failed' ? `failed: ${o.error}` : o.apart ? `${o.apart.what}: ${o.error}` : o.skipped ? `skipped: ${o.skipped}` : `${o.state}: ${o.error}`;
         io.err(`[${String(done).padStart(width)}/${pods.length}] ${id}: ${what}\n`);
       })();
+      // (awaited below as `behind`, or by the batch's end: a failure of its own is not left unhandled meanwhile)
+      run.catch(() => undefined);
       // its node done with (or the pod ended): the next pod may start once the one handed off before has ended
       await handedOff;
       await behind;
