@@ -16,6 +16,7 @@ import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
 import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, SkippedPod, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
+import { rollbackTimeoutMs } from '../cni/chain.js';
 import { goneNow } from './batch-watch.js';
 import { load } from './load.js';
 import { lineTo, main, stdio } from './main.js';
@@ -72,7 +73,6 @@ function writeAhead(job: Job, pod: Pod): Ahead {
       // the command that writes it, as its locks name it: where it runs, cni-list tells whether it still does; and
       // until when it can, for the hosts that cannot see it (another laptop's cni-detach answers busy until then)
       const start = await thisHost.start();
-      const { rollbackTimeoutMs } = await import('../cni/chain.js');
       const until = writeAheadUntil(Date.now(), job.conf.list.plugins.length, job.p.ctx.timeoutMs, parseRequestTimeout(job.flags.requestTimeout ?? REQUEST_TIMEOUT_DEFAULT), rollbackTimeoutMs(job.p.ctx.timeoutMs));
       const key = await addAttachingRecord(job.api!, recordsNamespace(job), {
         namespace: m.namespace!, pod: m.name!, uid: m.uid!, node, ifname: job.p.ifname, network: job.conf.list.name, containerId: '', since: now(), addresses: [], ...delPathsOf(job.flags),
@@ -427,7 +427,8 @@ function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): S
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
       : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
   };
-  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace, pods), failedRecorded: { what: 'not rolled back', undo } };
+  // (a quit comes after a first signal, which rolls back: the DELs of a rollback have the longer limit, the locks' bound)
+  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace, pods, { here: job.deps.hostname(), timeoutMs: rollbackTimeoutMs(job.p.ctx.timeoutMs) }), failedRecorded: { what: 'not rolled back', undo } };
 }
 
 /**

@@ -10,6 +10,8 @@
 import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
 import { duringStep, holdBatch, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
+import { LOCK_GRACE_MS } from '../exec/lock.js';
+import { isoSecond } from '../duration.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
@@ -65,6 +67,12 @@ export interface PodOutcome<T> {
   skipped?: string;
   /** For a pod skipped in its turn: the group its summary counts it in (SkippedPod.kind). */
   skippedAs?: SkippedPod['kind'];
+  /**
+   * For a pod a second signal left unknown (state 'unknown'): true while it was still on its node (not handed off:
+   * forEachPod), where what the quit left running may hold its lock until its time limit; false once its node was
+   * done with (its lock released there, only its bookkeeping in the cluster cut).
+   */
+  onNode?: boolean;
 }
 
 /**
@@ -158,6 +166,8 @@ export async function forEachPod<T>(
 ): Promise<PodOutcome<T>[]> {
   const out: PodOutcome<T>[] = new Array(pods.length);
   const begun = new Set<number>();
+  // the pods begun that handed their node off (their lock there released): what a second signal cut of them is their bookkeeping
+  const handed = new Set<number>();
   // a second signal quits at once: `quitting` says what is known then (cli/main.ts onQuit) — the pods done, failed or
   // stopped as they ended, those in flight unknown, the rest not started
   const known = (sig: string) => {
@@ -166,7 +176,7 @@ export async function forEachPod<T>(
     return pods.map((pod, i): PodOutcome<T> => {
       if (out[i]) return out[i]!;
       const unknown = begun.has(i);
-      return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' } };
+      return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ok: false, state: unknown ? 'unknown' : 'not started', error: why(i), exitCode: code, stop: { signal: sig, left: unknown ? 'recorded' : 'nothing' }, ...(unknown ? { onNode: !handed.has(i) } : {}) };
     });
   };
   if (quitting) onQuit((sig) => quitting(known(sig)));
@@ -209,10 +219,15 @@ export async function forEachPod<T>(
       const handedOff = new Promise<void>((r) => (handoff = r)).then(() => {
         onNode.set(node, onNode.get(node)! - 1);
       });
+      // (fn's own hand-off marks its node done with; the one at its end, however it ended, does not)
+      const handOff = () => {
+        handed.add(i);
+        handoff();
+      };
       const run = (async () => {
         let o: PodOutcome<T>;
         try {
-          const value = await fn(pod, handoff);
+          const value = await fn(pod, handOff);
           // a pod in flight when a second signal quit stays unknown however it ends: the quit's note named it so
           // (cli/main.ts quitNote, from holdBatch below), and its summary counts it so, with the cni-list that tells
           if (quitBegun()) return;
@@ -261,9 +276,10 @@ export interface StopWords {
   recorded: string;
   /**
    * What tells the state of the pods a second signal left unknown ("`kubectl cni-list -n shop -l app=web --node n1`
-   * tells"), or a function of those pods ("ns/name" each) that says it (unknownHint: with their nodes).
+   * tells"), or a function of those pods ("ns/name" each; `onNode`: those of them still on their nodes,
+   * PodOutcome.onNode) that says it (unknownHint: with their nodes, and until when their locks may be held).
    */
-  unknown?: string | ((pods: string[]) => string);
+  unknown?: string | ((pods: string[], onNode: string[]) => string);
   failedRecorded?: { what: string; undo: (pods: string[], outcomes: PodOutcome<unknown>[]) => string };
 }
 
@@ -290,7 +306,7 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
   const unknown = outcomes.filter((o) => o.state === 'unknown');
-  group(unknown, 'unknown', typeof words.unknown === 'function' ? words.unknown(unknown.map((o) => o.pod)) : words.unknown);
+  group(unknown, 'unknown', typeof words.unknown === 'function' ? words.unknown(unknown.map((o) => o.pod), unknown.filter((o) => o.onNode !== false).map((o) => o.pod)) : words.unknown);
   group(outcomes.filter((o) => o.state === 'not started'), 'not started');
   const quit = outcomes.some((o) => o.state === 'unknown') ? `, quit by a second ${sig}` : '';
   return `stopped by ${signalName(sig)}${quit}: ${groups.join(', ')}`;
@@ -371,13 +387,29 @@ function apartTexts<T>(outcomes: PodOutcome<T>[], named: boolean): string[] {
  * what those nodes hold: without it, a row's state comes from the cluster's records alone, which a quit batch may
  * have left behind what its nodes hold (an outside tester saw `attached` for pods whose DEL had run). -A (namespace
  * undefined): cni-list -A, every namespace, as the batch went over.
+ *
+ * `locks` (the host this runs on, and the plugin time limit in ms, --timeout): of those pods still on their nodes
+ * (`onNode`, default all of them) that are other nodes than this host, what the quit left running there may hold
+ * their locks until its time limit has passed since the lock's last renewal (before each plugin run: exec/lock.ts, the
+ * limit plus LOCK_GRACE_MS), whatever became of this command — so a cni-attach or cni-detach of them may answer busy
+ * until then (tryout 11, finding 2: the next `cni-detach -l` failed for ~60 s while the summary named only cni-list).
+ * Said with the latest moment: "; on node node-b what the quit left running may hold its lock until
+ * 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then". A pod on this
+ * host holds no lock past this command's end (its holder, this process, is gone), as cni-gc's quit report has it
+ * (cli/gc.ts); a pod handed off had released its lock.
  */
-export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = []): (unknown: string[]) => string {
+export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = [], locks?: { here: string; timeoutMs: number; now?: () => number }): (unknown: string[], onNode?: string[]) => string {
   const nodeOf = new Map(pods.map((p) => [`${p.metadata?.namespace ?? namespace}/${p.metadata?.name}`, p.spec?.nodeName]));
-  return (unknown) => {
+  return (unknown, onNode = unknown) => {
     const list = listCommandLine({ ...flags, namespace, ...(flags.all || flags.selector === undefined ? {} : { selector: flags.selector }) });
     const nodes = [...new Set(unknown.map((p) => nodeOf.get(p)).filter((n): n is string => !!n))].sort();
-    return `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}${nodes.length ? ` --node ${nodes.join(',')}` : ''}\` tells`;
+    const tells = `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}${nodes.length ? ` --node ${nodes.join(',')}` : ''}\` tells`;
+    const held = locks ? onNode.filter((p) => nodeOf.get(p) && nodeOf.get(p) !== locks.here) : [];
+    if (!locks || !held.length) return tells;
+    const there = [...new Set(held.map((p) => nodeOf.get(p)!))].sort();
+    const one = held.length === 1;
+    const by = isoSecond((locks.now ?? Date.now)() + locks.timeoutMs + LOCK_GRACE_MS);
+    return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${by} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'} may answer busy until then`;
   };
 }
 

@@ -685,7 +685,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
     const notes = batchNotes(deps.io);
     const bjob: Job = { ...job, deps: { ...deps, io: notes.io }, records };
-    const words = { ...STOP_WORDS, unknown: unknownHint(flags, namespace, pods) };
+    const words = { ...STOP_WORDS, unknown: unknownHint(flags, namespace, pods, { here: deps.hostname(), timeoutMs: job.p.ctx.timeoutMs }) };
     // the batch's summary, once: at its end, or when a second signal quits it (the pods in flight unknown). A pod
     // with nothing attached as ifname is done (as one pod: exit 0, a note) and counted apart, in the line and in json
     let summarized = false;

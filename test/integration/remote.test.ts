@@ -1472,6 +1472,42 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(recordKeys()).toEqual([]);
   });
 
+  it('attach -l quit by a second Ctrl-C during a pod\'s rollback on another node: the summary says until when its lock there may be held, and the next detach, busy meanwhile, is free by then (tryout 11, finding 2)', async () => {
+    const w = await world();
+    const { conf, started, delStarted, pattern, cniPath } = await hangingChain(w, { del: true });
+    const one = ['--ifname', 'net1', ...w.common.slice(0, -2), ...cniPath];
+    const run = spawnCli('attach', ['-l', 'app=web', ...one, '--parallel', '1', '--conf', conf, '--timeout', '3s']);
+    expect(await waitFor(async () => existsSync(started), 20_000), 'the chain reached its second plugin').toBe(true);
+    run.kill('SIGINT');
+    expect(await waitFor(async () => existsSync(delStarted), 20_000), 'the rollback reached the slow DEL').toBe(true);
+    const quitAt = Date.now();
+    run.kill('SIGINT');
+    const r = await run.done;
+    await killAll(pattern);
+    expect(r.exitCode, r.stderr).toBe(130);
+    // the rollback's DELs have at least 60 s (cni/chain.ts rollbackTimeoutMs), plus the lock's 10 s grace
+    const m = /^net1 attached to 0 of 2 pods; stopped by SIGINT \(Ctrl-C\), quit by a second SIGINT: 1 unknown \(shop\/(web-\d); `kubectl cni-list -n shop -l app=web [^`]* --node (node-\w)` tells; on node \2 what the quit left running may hold its lock until (\S+) \(its time limit\): a cni-attach or cni-detach of it may answer busy until then\), 1 not started \(shop\/web-\d\)$/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    const [, pod, , until] = m!;
+    const bound = Date.parse(until!);
+    expect(bound - quitAt).toBeGreaterThanOrEqual(69_000);
+    expect(bound - quitAt).toBeLessThanOrEqual(72_000);
+    // the next detach of it answers busy, its lock free no later than the summary said (before: only cni-list was named)
+    const d = await runCli('detach', [pod!, ...one]);
+    expect(d.exitCode, d.stderr).toBe(1);
+    const free = /the lock is free in \d+s \(at (\S+)\)/.exec(d.stderr);
+    expect(free, d.stderr).not.toBeNull();
+    expect(Date.parse(free![1]!)).toBeLessThanOrEqual(bound + 1000);
+    // that DEL was killed above: its limit passing is the lock's age on the node; the detach then clears it
+    const locks = `${nodeCacheDir(w.ws.dir, pod === 'web-1' ? 'node-a' : 'node-b')}/cni-attach/locks`;
+    const old = new Date(Date.now() - 71_000);
+    for (const f of await readdir(locks)) await utimes(join(locks, f), old, old);
+    await fakePlugin(w.ws.pluginDir, 'hang', { add: 'exit 1' });
+    expectOk(await untilFree('detach', [pod!, ...one]));
+    expect(await leases(w.ws.dataDir)).toEqual([]);
+    expect(recordKeys()).toEqual([]);
+  });
+
   it('a second Ctrl-C whose agent pod deletion does not finish in time says so, with the kubectl delete that finishes it', async () => {
     const w = await world();
     const { conf, started, pattern } = await hangingChain(w, { del: true });

@@ -71,6 +71,29 @@ describe('a batch quit by a second signal: what the quit cut is unknown (cli/bul
     // before: "[2/2] shop/web-2: failed: cannot reach node node-a …: the session was torn down", the summary "1 failed"
     expect(err).toBe('[1/3] shop/web-1: attached\n');
   });
+
+  it('a pod in flight that had handed its node off is unknown with onNode false (its lock released there); one still on its node, onNode true (tryout 11, finding 2)', async () => {
+    vi.resetModules();
+    const { forEachPod } = await import('../../src/cli/bulk.js');
+    const i = await import('../../src/exec/interrupt.js');
+    const { makePod } = await import('../fakes/kube.js');
+    const pods = ['web-1', 'web-2'].map((name, n) => makePod({ name, namespace: 'shop', uid: `uid-${n}`, node: `node-${n}` }));
+    const io = { out: () => undefined, err: () => undefined };
+    let release: () => void = () => undefined;
+    const hang = new Promise<void>((r) => (release = r));
+    const run = forEachPod(pods, 2, io, async (pod, handoff) => {
+      // web-1: its node done with, its bookkeeping hangs; web-2: still on its node
+      if (pod.metadata?.name === 'web-1') handoff();
+      await hang;
+      return 'attached';
+    }, (v) => v);
+    await new Promise((r) => setTimeout(r, 10));
+    i.interrupt('SIGINT');
+    i.beginQuit();
+    release();
+    const outcomes = await run;
+    expect(outcomes.map((o) => [o.pod, o.state, o.onNode])).toEqual([['shop/web-1', 'unknown', false], ['shop/web-2', 'unknown', true]]);
+  });
 });
 
 describe('the closing line of one pod\'s stop: one form, "<command> stopped by <signal> <where>: <what was changed>"', () => {
