@@ -9,7 +9,8 @@
 //   P5 remote pod   from a "laptop" (no Docker, only a kubeconfig), one attach through an agent pod to a pod on a
 //                   "remote" node: node round trips (pods/exec calls) and wall time; the stand-in API server adds
 //                   --latency ms to every request and exec (default 20), as a real API server and kubelet would
-//   P6 remote bulk  the same, -l over 100 pods on 10 remote nodes (--parallel 10 and the default 4): wall time,
+//   P6 remote bulk  the same, -l over 100 pods on 10 remote nodes (--parallel 10, and no --parallel: the default, one
+//                   per node, 10 here; an older build's default was 4 in all): wall time,
 //                   agents created, ratio to -l over 1 pod on 1 node. The remote nodes are simulated on this host
 //                   (test/helpers/remote-nodes.ts): each exec runs in a mount namespace with that node's own CNI cache
 //                   and a containerd of its own (one per node, as on real nodes), where its sandboxes are made with
@@ -1033,12 +1034,16 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
     await writeFile(noopConf, JSON.stringify({ cniVersion: '1.0.0', name: `${prefix}-noop`, type: 'bench-noop' }));
     const setups = [
       { parallel: '10', conf: confPath, cniPath: CNI_DIR, label: '', target: true },
-      { parallel: '4', conf: confPath, cniPath: CNI_DIR, label: '', target: true },
+      // no --parallel: the build's own default (one per node since 2026-12-03, 10 here; 4 in all before)
+      { parallel: undefined, conf: confPath, cniPath: CNI_DIR, label: '', target: true },
       { parallel: '10', conf: noopConf, cniPath: `${noopDir}:${CNI_DIR}`, label: ', no-op plugin', target: false },
     ];
-    for (const { parallel, conf, cniPath, label, target } of setups) {
+    for (const { parallel: given, conf, cniPath, label, target } of setups) {
+      const parallel = given ?? 'default';
+      const flag = given === undefined ? [] : ['--parallel', given];
+      const named = given === undefined ? 'no --parallel (the default)' : `--parallel ${given}`;
       const envOf = { ...env, CNI_PATH: cniPath };
-      log(`P6: -l over 100 pods on 10 nodes vs 1 pod on 1 node, --parallel ${parallel}${label}, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
+      log(`P6: -l over 100 pods on 10 nodes vs 1 pod on 1 node, ${named}${label}, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
       // per build: wall times, agents created and node round trips (pods/exec calls) of each 100-pod attach and detach
       const sample = variants.map(() => ({ bulk: [], one: [], agents: [], trips: [], detachTrips: [], execs: [], busy: [] }));
       for (let round = 0; round <= rounds; round++) {
@@ -1049,31 +1054,31 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
             const before = agentTrips();
             const execs0 = agentExecs();
             const cpu0 = machineBusySeconds();
-            const { r: a, ms } = await timed(dir, 'attach', ['-l', sel, ...laptopArgs, '--conf', conf, '--parallel', parallel], envOf);
+            const { r: a, ms } = await timed(dir, 'attach', ['-l', sel, ...laptopArgs, '--conf', conf, ...flag], envOf);
             if (key === 'bulk' && round > 0) sample[v].busy.push({ cpu: machineBusySeconds() - cpu0, wall: ms / 1000 });
             ok(`attach -l ${sel}`, a);
             const trips = agentTrips() - before;
             if (key === 'bulk' && round > 0) sample[v].execs.push(agentExecs() - execs0);
             if (key === 'bulk' && round > 0) sample[v].agents.push(agentsCreated() - created);
             const beforeDetach = agentTrips();
-            ok(`detach -l ${sel}`, await run(bin(dir, 'detach'), ['-l', sel, ...laptopArgs, '--parallel', parallel], { env: envOf }));
+            ok(`detach -l ${sel}`, await run(bin(dir, 'detach'), ['-l', sel, ...laptopArgs, ...flag], { env: envOf }));
             if (key === 'bulk' && round > 0) sample[v].trips.push(trips);
             if (key === 'bulk' && round > 0) sample[v].detachTrips.push(agentTrips() - beforeDetach);
             if (round > 0) sample[v][key].push(ms);
           }
         }
-        progress(`P6 (--parallel ${parallel}${label})`, round + 1, rounds + 1);
+        progress(`P6 (${named}${label})`, round + 1, rounds + 1);
       }
       const row = (name, xs) => ({ name, samples: xs, median: median(xs), min: Math.min(...xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
       for (const [v, [suffix]] of variants.entries()) {
         const x = sample[v];
-        const rows = [row(`attach -l, 100 pods on 10 nodes, --parallel ${parallel}${label}${suffix}`, x.bulk), row(`attach -l, 1 pod on 1 node, --parallel ${parallel}${label}${suffix}`, x.one)];
+        const rows = [row(`attach -l, 100 pods on 10 nodes, ${named}${label}${suffix}`, x.bulk), row(`attach -l, 1 pod on 1 node, ${named}${label}${suffix}`, x.one)];
         results.pairs[`P6-${parallel}${target ? '' : '-noop'}${suffix}`] = { rows, agentsCreated: x.agents, nodeRoundTrips: x.trips, detachNodeRoundTrips: x.detachTrips, podsExecs: x.execs, machineBusy: x.busy };
         table.push({ id: 'P6', rows, ref: rows[1] });
-        (results.remoteLines ??= []).push(busyLine(`P6 (--parallel ${parallel}${label})${suffix}`, x.busy));
-        (results.remoteLines ??= []).push(`P6 (--parallel ${parallel}${label})${suffix}: agents created per 100-pod attach: ${[...new Set(x.agents)].join(', ')} (one per node); node round trips per 100-pod attach: ${[...new Set(x.trips)].join(', ')}, per detach: ${[...new Set(x.detachTrips)].join(', ')}; pods/exec calls per 100-pod attach: ${[...new Set(x.execs)].join(', ')}`);
-        if (v === 0 && target) verdict(`P6 --parallel ${parallel}`, '100 pods on 10 nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
-        else if (v === 0) results.remoteLines.push(`P6 (--parallel ${parallel}${label}): ${fmtX(rows[0].median / rows[1].median)} (not a target: without the plugins' and the kernel's CPU)`);
+        (results.remoteLines ??= []).push(busyLine(`P6 (${named}${label})${suffix}`, x.busy));
+        (results.remoteLines ??= []).push(`P6 (${named}${label})${suffix}: agents created per 100-pod attach: ${[...new Set(x.agents)].join(', ')} (one per node); node round trips per 100-pod attach: ${[...new Set(x.trips)].join(', ')}, per detach: ${[...new Set(x.detachTrips)].join(', ')}; pods/exec calls per 100-pod attach: ${[...new Set(x.execs)].join(', ')}`);
+        if (v === 0 && target) verdict(`P6 ${named}`, '100 pods on 10 nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+        else if (v === 0) results.remoteLines.push(`P6 (${named}${label}): ${fmtX(rows[0].median / rows[1].median)} (not a target: without the plugins' and the kernel's CPU)`);
       }
     }
     await nodeShare('P6', variants, rounds, `role=bulk,node=${NODES[0]}`, 'role=one', results, async (dir, sel) => {

@@ -145,7 +145,41 @@ function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
 }
 
 /**
- * Run fn for every pod, at most `parallel` at a time on their nodes; never throws for one pod's failure. fn runs its
+ * How many of a batch's pods are on their nodes at a time: `total` in all, at most `perNode` of them on one node.
+ */
+export interface Parallelism {
+  total: number;
+  perNode: number;
+}
+
+/** The most pods of a batch on one node at a time when --parallel is not given. */
+export const PER_NODE_DEFAULT = 4;
+/** The most pods of a batch at a time in all when --parallel is not given. */
+export const TOTAL_DEFAULT_MAX = 32;
+
+/**
+ * The batch's parallelism: `--parallel N` given, N in all (and so at most N on one node: the user's word, also for a
+ * batch on one node); else as many as the nodes the pods are on, from PER_NODE_DEFAULT up to TOTAL_DEFAULT_MAX, at
+ * most PER_NODE_DEFAULT on one node — one pod at a time on each node of a batch spread over many (each node's CPU
+ * runs its own plugins: 100 pods on 10 nodes ran 4 at a time in all before, 10 nodes idle for most of it), four on the
+ * one node of a batch there, and never more than four on one node, whatever the others hold (a node with most of the
+ * pods no longer gets every slot once the others are done). The bound in all keeps what a batch asks of the API
+ * server and this host (a WebSocket and a node session per pod in flight) that of a kubectl command. UsageError
+ * (parseParallel) for a bad --parallel.
+ */
+export function parallelismOf(given: string | undefined, pods: Pod[]): Parallelism {
+  if (given !== undefined) {
+    const n = parseParallel(given);
+    return { total: n, perNode: n };
+  }
+  const nodes = new Set(pods.map((p) => p.spec?.nodeName ?? '')).size;
+  return { total: Math.min(TOTAL_DEFAULT_MAX, Math.max(PER_NODE_DEFAULT, nodes)), perNode: PER_NODE_DEFAULT };
+}
+
+/**
+ * Run fn for every pod, at most `parallel` at a time on their nodes (a number: that many in all; a Parallelism: its
+ * total in all, at most its perNode on one node — a pod whose node has that many waits, the others go first); never
+ * throws for one pod's failure. fn runs its
  * look-up through beforeChange. fn may call its `handoff` once its pod's node is done with (an attach's ADD and
  * result written, its lock released): what is left of it is the cluster's bookkeeping (its event, network-status and
  * record: API requests, each a round trip that leaves its node idle), and its worker goes on to the next pod while that
@@ -158,12 +192,13 @@ function outcomeOf<T>(id: string, e: unknown): PodOutcome<T> {
  */
 export async function forEachPod<T>(
   pods: Pod[],
-  parallel: number,
+  parallel: number | Parallelism,
   io: Io,
   fn: (pod: Pod, handoff: () => void) => Promise<T>,
   line: (v: T) => string,
   quitting?: (outcomes: PodOutcome<T>[]) => Promise<void>,
 ): Promise<PodOutcome<T>[]> {
+  const { total, perNode } = typeof parallel === 'number' ? { total: parallel, perNode: parallel } : parallel;
   const out: PodOutcome<T>[] = new Array(pods.length);
   const begun = new Set<number>();
   // the pods begun that handed their node off (their lock there released): what a second signal cut of them is their bookkeeping
@@ -181,20 +216,28 @@ export async function forEachPod<T>(
   };
   if (quitting) onQuit((sig) => quitting(known(sig)));
   // the pods not begun, in the list's order; the pods of each node on it now (begun, not handed off): the next pod
-  // is the first whose node has none, else the first of a node with the fewest — each node's pods one after
-  // another while other nodes have some (a node's session serves one pod at a time: a second one there would open
-  // another session, exec/node-session.ts), the list's order kept where that does not matter
+  // is the first whose node has none, else the first of a node with the fewest, below perNode — each node's pods one
+  // after another while other nodes have some (a node's session serves one pod at a time: a second one there would
+  // open another session, exec/node-session.ts), the list's order kept where that does not matter
   const waiting = pods.map((_, i) => i);
   const onNode = new Map<string, number>();
   const nodeOf = (i: number) => pods[i]!.spec?.nodeName ?? '';
   const take = (): number | undefined => {
     let best = -1;
-    let fewest = Infinity;
+    let fewest = perNode;
     for (let k = 0; k < waiting.length && fewest > 0; k++) {
       const n = onNode.get(nodeOf(waiting[k]!)) ?? 0;
       if (n < fewest) [best, fewest] = [k, n];
     }
     return best < 0 ? undefined : waiting.splice(best, 1)[0];
+  };
+  // the workers waiting for a node below perNode (every pod waiting is of a node that has perNode on it): woken when
+  // a pod hands its node off or ends — one on that node is in progress, so one will
+  let slotWaiters: (() => void)[] = [];
+  const slotFreed = () => {
+    const wake = slotWaiters;
+    slotWaiters = [];
+    for (const w of wake) w();
   };
   let done = 0;
   const width = String(pods.length).length;
@@ -202,7 +245,12 @@ export async function forEachPod<T>(
     // the pod handed off before the one this worker runs now: still in its bookkeeping
     let behind: Promise<void> | undefined;
     for (;;) {
-      const i = take();
+      let i = take();
+      while (i === undefined && waiting.length) {
+        await new Promise<void>((r) => slotWaiters.push(r));
+        if (quitBegun()) return behind;
+        i = take();
+      }
       if (i === undefined) return behind;
       const pod = pods[i]!;
       const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
@@ -218,6 +266,7 @@ export async function forEachPod<T>(
       let handoff!: () => void;
       const handedOff = new Promise<void>((r) => (handoff = r)).then(() => {
         onNode.set(node, onNode.get(node)! - 1);
+        slotFreed();
       });
       // (fn's own hand-off marks its node done with; the one at its end, however it ended, does not)
       const handOff = () => {
@@ -257,7 +306,7 @@ export async function forEachPod<T>(
   // the pods in flight, begun and not ended: what a second signal that quits leaves as it is (its note names them)
   const release = holdBatch(() => pods.flatMap((pod, i) => (begun.has(i) && !out[i] ? [`${pod.metadata?.namespace}/${pod.metadata?.name}`] : [])));
   try {
-    await Promise.all(Array.from({ length: Math.min(parallel, pods.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(total, pods.length) }, worker));
   } finally {
     release();
   }
@@ -522,8 +571,9 @@ export async function batchOf(
   namespace: string | undefined,
   verb: string,
   prepare?: (exec: Executor) => void,
-): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: number; watch?: BatchWatch } | undefined> {
-  const parallel = parseParallel(flags.parallel ?? '4');
+): Promise<{ pods: Pod[]; runtimes: PodRuntime[]; parallel: Parallelism; watch?: BatchWatch } | undefined> {
+  // (a bad --parallel is refused before anything is asked of the cluster)
+  if (flags.parallel !== undefined) parseParallel(flags.parallel);
   // the first signal's note says what it does now (cli/main.ts stoppingNote): no pod began, nothing changed
   const end = duringStep('stopping before any pod was started: nothing was changed');
   let watch: BatchWatch | undefined;
@@ -563,6 +613,11 @@ export async function batchOf(
       await (await load.pods()).prepareBatch(runtimes, pods, prepare);
       return runtimes;
     })());
+    const parallel = parallelismOf(flags.parallel, pods);
+    if (verbosity(flags) >= 1 && flags.parallel === undefined) {
+      const nodes = new Set(pods.map((p) => p.spec?.nodeName ?? '')).size;
+      deps.io.err(`debug: ${Math.min(parallel.total, pods.length)} pods at a time on their nodes (${nodes} node${nodes === 1 ? '' : 's'}; at most ${parallel.perNode} on one node, ${TOTAL_DEFAULT_MAX} in all; --parallel sets it)\n`);
+    }
     return { pods, runtimes: 'v' in ready ? ready.v : [], parallel, ...(watch ? { watch } : {}) };
   } catch (e) {
     watch?.stop();

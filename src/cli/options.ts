@@ -340,7 +340,7 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
       .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')
       .option('--all', 'every pod of the namespace')
       .option('-A, --all-namespaces', 'with -l/--all: the pods of every namespace (as kubectl label -A -l)')
-      .option('--parallel <n>', 'with -l/--all: how many pods at a time on their nodes', '4');
+      .option('--parallel <n>', 'with -l/--all: how many pods at a time on their nodes, in all (default: one per node the pods are on, 4 to 32 in all, at most 4 on one node)');
   } else {
     // not offered, but known: refused by the command with what it takes instead (refuseBulk), not as an unknown option
     cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp()).addOption(new Option('-A, --all-namespaces').hideHelp());

@@ -143,6 +143,71 @@ describe('a batch takes its next pod from a node with none on it (forEachPod)', 
   });
 });
 
+describe('a batch without --parallel: one pod at a time per node, 4 to 32 in all, at most 4 on one node (parallelismOf, forEachPod)', () => {
+  it('the default from the nodes the pods are on; --parallel N is N in all and N on one node', async () => {
+    vi.resetModules();
+    const { parallelismOf } = await import('../../src/cli/bulk.js');
+    const { makePod } = await import('../fakes/kube.js');
+    const on = (nodes: number, pods = nodes) => Array.from({ length: pods }, (_, n) => makePod({ name: `p${n}`, namespace: 'shop', uid: `u${n}`, node: `n${n % nodes}` }));
+    expect(parallelismOf(undefined, on(1, 6))).toEqual({ total: 4, perNode: 4 });
+    expect(parallelismOf(undefined, on(2, 6))).toEqual({ total: 4, perNode: 4 });
+    expect(parallelismOf(undefined, on(10, 100))).toEqual({ total: 10, perNode: 4 });
+    expect(parallelismOf(undefined, on(200))).toEqual({ total: 32, perNode: 4 });
+    expect(parallelismOf('8', on(10, 100))).toEqual({ total: 8, perNode: 8 });
+    expect(parallelismOf('8', on(1, 10))).toEqual({ total: 8, perNode: 8 });
+    expect(() => parallelismOf('0', on(1))).toThrow('--parallel 0: pods at a time is from 1 to 64');
+  });
+
+  it('a node with most of the pods gets at most perNode of them at a time, also once the other nodes are done (before: every slot)', async () => {
+    const { forEachPod, makePod } = await load();
+    // n1 holds 12 pods, n2..n6 one each: 6 nodes, so 6 in all by default, never more than 4 on n1
+    const pods = [...Array.from({ length: 12 }, (_, n) => ['a' + n, 'n1']), ...[2, 3, 4, 5, 6].map((k) => ['b' + k, `n${k}`])].map(([name, node], n) => makePod({ name: name!, namespace: 'shop', uid: `u${n}`, node: node! }));
+    const on = new Map<string, number>();
+    const most = new Map<string, number>();
+    let inAll = 0;
+    let mostInAll = 0;
+    const outcomes = await forEachPod(pods, { total: 6, perNode: 4 }, { out: () => undefined, err: () => undefined }, async (pod) => {
+      const node = pod.spec!.nodeName!;
+      on.set(node, (on.get(node) ?? 0) + 1);
+      most.set(node, Math.max(most.get(node) ?? 0, on.get(node)!));
+      mostInAll = Math.max(mostInAll, ++inAll);
+      await new Promise((r) => setTimeout(r, node === 'n1' ? 3 : 1));
+      on.set(node, on.get(node)! - 1);
+      inAll--;
+      return 'ok';
+    }, (v) => v);
+    expect(outcomes.every((o) => o.state === 'done')).toBe(true);
+    expect(most.get('n1')).toBe(4);
+    expect(mostInAll).toBe(6);
+  });
+
+  it('workers waiting for a node below its bound begin its pods as soon as one there hands its node off', async () => {
+    const { forEachPod, makePod } = await load();
+    const pods = ['a', 'b', 'c'].map((name, n) => makePod({ name, namespace: 'shop', uid: `u${n}`, node: 'n1' }));
+    const began: string[] = [];
+    const handoffs = new Map<string, () => void>();
+    const books = new Map(pods.map((p) => [p.metadata!.name!, gate()]));
+    const run = forEachPod(pods, { total: 3, perNode: 1 }, { out: () => undefined, err: () => undefined }, async (pod, handoff) => {
+      const name = pod.metadata!.name!;
+      began.push(name);
+      handoffs.set(name, handoff);
+      await books.get(name)!.opened;
+      return 'ok';
+    }, (v) => v);
+    await settle();
+    expect(began).toEqual(['a']);
+    handoffs.get('a')!();
+    await settle();
+    expect(began).toEqual(['a', 'b']);
+    books.get('b')!.open();
+    await settle();
+    expect(began).toEqual(['a', 'b', 'c']);
+    books.get('a')!.open();
+    books.get('c')!.open();
+    expect((await run).map((o) => o.state)).toEqual(['done', 'done', 'done']);
+  });
+});
+
 describe('an attach sends its event and its network-status PATCH together (cli/attach.ts annotate)', () => {
   it('each is sent before the other is answered; both land, then the record', async () => {
     vi.resetModules();
