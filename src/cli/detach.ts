@@ -521,6 +521,28 @@ async function removeElsewhere(job: Job, group: Unrecorded[], recordedIn: string
 }
 
 /**
+ * The dry run's words for removeElsewhere: of the attachments it would detach (`found`: their sandbox ids and the
+ * agent namespace their entries name) those recorded in another namespace than this detach's, with no record in its
+ * own (its records as listed now), on a node that is known — "note: would remove the record of net1 of pod shop/web-1
+ * in namespace other too (its attach recorded it there, not in kube-system: its entry on node node-a says so)", one
+ * line each; '' when none (or when this namespace's records cannot be read: the detach would say what it met).
+ */
+async function wouldRemoveElsewhere(job: Job, pod: PodLookup, found: { containerId: string; ns: string }[]): Promise<string> {
+  const ours = job.flags.agentNamespace ?? 'kube-system';
+  const node = pod.node ?? pod.pod?.spec?.nodeName;
+  const theirs = found.filter((f) => f.ns !== ours);
+  if (!theirs.length || !node || !job.api) return '';
+  const { listRecords } = await import('../resolve/records.js');
+  const mine = await listRecords(job.api, ours).catch(() => undefined);
+  if (!mine) return '';
+  const ifname = job.p.ifname;
+  return theirs
+    .filter((f) => !mine.some((r) => r.containerId === f.containerId && r.ifname === ifname))
+    .map((f) => `note: would remove the record of ${ifname} of ${pod.describe} in namespace ${f.ns} too (its attach recorded it there, not in ${ours}: its entry on node ${node} says so)\n`)
+    .join('');
+}
+
+/**
  * One note of noRecordNote: the pods of `unrecorded`, whose records are in agent namespace `recordedIn` (their entries
  * said so), or in an unknown one (undefined: said as NS, with "if").
  */
@@ -815,11 +837,18 @@ said so in the cluster (run it again); a signal after the DEL finished stopped n
       const waits: string[] = [];
       // refused as the detach refuses (detachPod): while an attach of it runs here, whatever its node holds
       if (pod) await refuseIfAttaching(api!, flags, podOf(pod), pod.describe, undefined, true);
-      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)), (words) => deps.io.err(`note: ${words}\n`));
+      const elsewhere: { containerId: string; ns: string }[] = [];
+      const runs = await engine.planRecorded(ctx, cache, pod ? podRequest(job, pod) : netnsRequest(job, target!), 'DEL', (w) => waits.push(engine.gcWaitLine(w, deps.hostname(), ctx.timeoutMs)), (words) => deps.io.err(`note: ${words}\n`), (containerId, ns) => elsewhere.push({ containerId, ns }));
       if (runs.length === 0 && pod?.recordsUnread !== undefined) throw recordsUnreadError(p.ifname, pod.describe, cache, pod.recordsUnread, flags);
       // as the detach: nothing here, while the cluster records it with another cache dir, is exit 3 naming that dir
-      const elsewhere = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;
-      if (elsewhere) throw elsewhere;
+      const recordedElsewhereNow = runs.length === 0 && pod ? await recordedElsewhere(job, pod, cache, pod.executor ?? exec) : undefined;
+      if (recordedElsewhereNow) throw recordedElsewhereNow;
+      // what it would detach whose attach recorded it in another agent namespace, with no record in this one: the
+      // detach removes that record there too (removeElsewhere), and its dry run says it would
+      if (pod && api) {
+        const words = await wouldRemoveElsewhere(job, pod, elsewhere);
+        if (words) deps.io.err(words);
+      }
       // nothing on the node, while the cluster holds write-ahead records of attaches that did not finish: the detach
       // removes them (forgetAttempts), and its dry run says it would
       if (runs.length === 0 && pod && api) {

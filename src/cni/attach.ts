@@ -1631,9 +1631,11 @@ async function checkOnce(ctx: ChainContext, cache: ResultCache, req: DetachReque
  * BusyError while another cni-attach/cni-detach holds the lock (an attach still in its plugins: its intent is not an
  * interrupted attach's); for CHECK, NotFoundError when nothing is recorded or only an attach that was interrupted,
  * PluginError with no cached result, UsageError for a config before 0.4.0. A forced DEL plans the DELs it would run
- * (none for a record it would only forget).
+ * (none for a record it would only forget). `stoppedDel` hears of a DEL of it that stopped part-way before (the words
+ * that say so); `recordedIn`, for a DEL, of each attachment whose entry names the agent namespace its attach recorded
+ * it in (its sandbox id, that namespace), where the detach removes its record.
  */
-export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void, stoppedDel?: (words: string) => void): Promise<PluginRun[]> {
+export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: DetachRequest, command: 'DEL' | 'CHECK', gcWaits?: (w: GcWait) => void, stoppedDel?: (words: string) => void, recordedIn?: (containerId: string, namespace: string) => void): Promise<PluginRun[]> {
   const waitFor = async (list: NetworkConfigList) => {
     const w = command === 'DEL' && gcWaits ? await gcWaitOf(cache, list, 'DEL') : undefined;
     if (w) gcWaits!(w);
@@ -1660,6 +1662,9 @@ export async function planRecorded(ctx: ChainContext, cache: ResultCache, req: D
     // a DEL of it that stopped part-way (or failed) before: the detach runs it again from the start (DEL is
     // idempotent), and its dry run says so (it showed only the runs, as of an attachment no DEL had touched)
     if (f.deleting) stoppedDel?.(`${deleteStopped(f.deleting, cache.host)} (network ${f.entry.networkName}): this detach runs that DEL again, whole (DEL is idempotent)`);
+    // the agent namespace its attach recorded it in, as its entry says (the detach's Detached.recordedIn)
+    const ns = f.unreadable ? undefined : recordsNamespaceOf(f.entry);
+    if (ns) recordedIn?.(f.entry.containerId, ns);
     // as detachOnce: a forced DEL of a record whose config or plugins cannot be used runs nothing, and forgets it
     let list: NetworkConfigList | undefined = req.list;
     if (!list && !f.unreadable) {

@@ -1721,6 +1721,15 @@ describe('from a laptop: pods on other nodes, through agent pods', () => {
     expect(api.requests.filter((q) => q.path.includes('/namespaces/other/configmaps') && q.method !== 'GET')).toEqual([]);
     expect(api.listPods('other')).toEqual([]);
 
+    // its dry run says so (before: only the DEL's runs), and changes nothing
+    const dry = await runCli('detach', ['web-1', '--ifname', 'net1', '--agent-namespace', 'other', '--dry-run', ...w.common]);
+    expectOk(dry);
+    expect(dry.stderr).toMatch(/^note: would remove the record of net1 of pod shop\/web-1 in namespace kube-system too \(its attach recorded it there, not in other: its entry on node node-a says so\)$/m);
+    expect(records('kube-system')).toEqual(['node-a/web-1/net1']);
+    // with the namespace it is in: nothing more to say
+    const dryHere = await runCli('detach', ['web-1', '--ifname', 'net1', '--dry-run', ...w.common]);
+    expectOk(dryHere);
+    expect(dryHere.stderr).not.toMatch(/would remove the record/);
     // a detach with that namespace: the attachment goes, and its record with it from kube-system, where the node's
     // entry says it is (before: a note naming the detach that removes it, the record left saying attached)
     const d = await runCli('detach', ['web-1', '--ifname', 'net1', '--agent-namespace', 'other', ...w.common]);
