@@ -598,6 +598,15 @@ describe('kubectl cni-detach POD', () => {
 describe('-l / --all: many pods', () => {
   const many = manyPods;
 
+  it('-v=1 without --parallel says how many pods at a time, from the nodes the pods are on; none said with --parallel', async () => {
+    const w = many(6);
+    expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1'])).toBe(0);
+    expect(w.stderr()).toMatch(/^debug: 4 pods at a time on their nodes \(1 node; at most 4 on one node, 32 in all; --parallel sets it\)$/m);
+    const given = many(6);
+    expect(await given.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1', '--parallel', '2'])).toBe(0);
+    expect(given.stderr()).not.toMatch(/pods at a time/);
+  });
+
   it('attaches every matching pod with one API list and one runtime list, a progress line each, and a summary', async () => {
     const w = many(5);
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '--parallel', '2'])).toBe(0);
