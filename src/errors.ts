@@ -188,6 +188,14 @@ export class BusyError extends CniAttachError {
 }
 
 /**
+ * "what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or
+ * cni-detach of it may answer busy until then" — `untilMs` rounded up to the second; `one`: of one pod, else of several.
+ */
+export function lockHeldWords(untilMs: number, one: boolean): string {
+  return `what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${isoSecond(Math.ceil(untilMs / 1000) * 1000)} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'} may answer busy until then`;
+}
+
+/**
  * How long ago (ms, this host's clock, at `now`) a lock's age was read on its node (`readAt`, exec/lock.ts Busy): 0
  * where unknown. Every time said from that age — when a gone command's lock frees (freeInMs), when another host's
  * limit passes (changedAgoMs) — counts from that read, not from when the message is made: a cni-gc's note made at its

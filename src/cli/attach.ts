@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
 import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
-import { AFTER_SIGNAL_MS, atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted, within } from '../exec/interrupt.js';
+import { AFTER_SIGNAL_MS, atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, limitedLocksHeldUntil, unlessInterrupted, whenInterrupted, within } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -427,8 +427,7 @@ function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): S
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
       : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
   };
-  // (a quit comes after a first signal, which rolls back: the DELs of a rollback have the longer limit, the locks' bound)
-  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace, pods, { here: job.deps.hostname(), timeoutMs: rollbackTimeoutMs(job.p.ctx.timeoutMs) }), failedRecorded: { what: 'not rolled back', undo } };
+  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace, pods, { here: job.deps.hostname(), heldUntil: limitedLocksHeldUntil }), failedRecorded: { what: 'not rolled back', undo } };
 }
 
 /**

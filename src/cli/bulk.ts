@@ -7,11 +7,9 @@
  * were stopped (and what that left) and which were not started. A pod whose change was made before the signal keeps
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
-import { CniAttachError, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
+import { CniAttachError, lockHeldWords, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
 import { duringStep, holdBatch, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
 import { AddFailed } from '../cni/chain.js';
-import { LOCK_GRACE_MS } from '../exec/lock.js';
-import { isoSecond } from '../duration.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
 import type { PodRuntime } from '../resolve/runtime.js';
@@ -437,28 +435,30 @@ function apartTexts<T>(outcomes: PodOutcome<T>[], named: boolean): string[] {
  * have left behind what its nodes hold (an outside tester saw `attached` for pods whose DEL had run). -A (namespace
  * undefined): cni-list -A, every namespace, as the batch went over.
  *
- * `locks` (the host this runs on, and the plugin time limit in ms, --timeout): of those pods still on their nodes
+ * `locks` (the host this runs on, and `heldUntil`: the latest moment a lock this process holds on a node reached by
+ * commands stays held once it is gone, exec/interrupt.ts limitedLocksHeldUntil): of those pods still on their nodes
  * (`onNode`, default all of them) that are other nodes than this host, what the quit left running there may hold
- * their locks until its time limit has passed since the lock's last renewal (before each plugin run: exec/lock.ts, the
- * limit plus LOCK_GRACE_MS), whatever became of this command — so a cni-attach or cni-detach of them may answer busy
- * until then (tryout 11, finding 2: the next `cni-detach -l` failed for ~60 s while the summary named only cni-list).
- * Said with the latest moment: "; on node node-b what the quit left running may hold its lock until
- * 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then". A pod on this
- * host holds no lock past this command's end (its holder, this process, is gone), as cni-gc's quit report has it
- * (cli/gc.ts); a pod handed off had released its lock.
+ * their locks until then — its time limit passed since the lock's last renewal (before each plugin run, exec/lock.ts:
+ * the limit plus LOCK_GRACE_MS; a rollback's DELs at least 60 s), whatever became of this command — so a cni-attach or
+ * cni-detach of them may answer busy until then (tryout 11, finding 2: the next `cni-detach -l` failed for ~60 s while
+ * the summary named only cni-list). "; on node node-b what the quit left running may hold its lock until
+ * 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then". Nothing is said
+ * when no such lock is held (their steps had not reached it, or had released it); a pod on this host holds none past
+ * this command's end (its holder, this process, is gone), as cni-gc's quit report has it (cli/gc.ts); a pod handed off
+ * had released its lock.
  */
-export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = [], locks?: { here: string; timeoutMs: number; now?: () => number }): (unknown: string[], onNode?: string[]) => string {
+export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = [], locks?: { here: string; heldUntil: () => number | undefined }): (unknown: string[], onNode?: string[]) => string {
   const nodeOf = new Map(pods.map((p) => [`${p.metadata?.namespace ?? namespace}/${p.metadata?.name}`, p.spec?.nodeName]));
   return (unknown, onNode = unknown) => {
     const list = listCommandLine({ ...flags, namespace, ...(flags.all || flags.selector === undefined ? {} : { selector: flags.selector }) });
     const nodes = [...new Set(unknown.map((p) => nodeOf.get(p)).filter((n): n is string => !!n))].sort();
     const tells = `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}${nodes.length ? ` --node ${nodes.join(',')}` : ''}\` tells`;
     const held = locks ? onNode.filter((p) => nodeOf.get(p) && nodeOf.get(p) !== locks.here) : [];
-    if (!locks || !held.length) return tells;
+    const until = held.length ? locks!.heldUntil() : undefined;
+    if (until === undefined) return tells;
     const there = [...new Set(held.map((p) => nodeOf.get(p)!))].sort();
     const one = held.length === 1;
-    const by = isoSecond((locks.now ?? Date.now)() + locks.timeoutMs + LOCK_GRACE_MS);
-    return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${by} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'} may answer busy until then`;
+    return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} ${lockHeldWords(until, one)}`;
   };
 }
 

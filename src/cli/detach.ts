@@ -8,7 +8,7 @@ import type { AttachmentRecord, RecordedDelStop } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, listCommandLine, nameLine, printPlan, removeKeysCommandLine, shellQuote, waysOut } from './output.js';
-import { AFTER_SIGNAL_MS, hold, holdBatch, interruptedBy, unlessInterrupted, within } from '../exec/interrupt.js';
+import { AFTER_SIGNAL_MS, hold, holdBatch, interruptedBy, limitedLocksHeldUntil, unlessInterrupted, within } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import { isoSecond } from '../duration.js';
 import type { Target } from '../resolve/netns.js';
@@ -707,7 +707,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
     const notes = batchNotes(deps.io);
     const bjob: Job = { ...job, deps: { ...deps, io: notes.io }, records };
-    const words = { ...STOP_WORDS, unknown: unknownHint(flags, namespace, pods, { here: deps.hostname(), timeoutMs: job.p.ctx.timeoutMs }) };
+    const words = { ...STOP_WORDS, unknown: unknownHint(flags, namespace, pods, { here: deps.hostname(), heldUntil: limitedLocksHeldUntil }) };
     // the batch's summary, once: at its end, or when a second signal quits it (the pods in flight unknown). A pod
     // with nothing attached as ifname is done (as one pod: exit 0, a note) and counted apart, in the line and in json
     let summarized = false;

@@ -99,6 +99,34 @@ export function delsInFlight(): string[] {
   return [...delsRunning].flatMap((f) => f());
 }
 
+/** The locks held now on nodes reached by commands, each with the moment its time limit there passes. */
+const limitedLocks = new Set<{ until: number }>();
+
+/**
+ * Track a lock this process holds on a node reached by commands (exec/lock.ts takeLock with a work limit): what a
+ * second signal quits leaves there running may hold it until its time limit has passed since its last renewal —
+ * `untilMs` (ms since the epoch, this host's clock: the renewal as this process saw it plus the limit and the
+ * grace). `renewed` moves that moment; `release`, once the lock is removed, forgets it (both idempotent).
+ */
+export function trackLimitedLock(untilMs: number): { renewed: (untilMs: number) => void; release: () => void } {
+  const entry = { until: untilMs };
+  limitedLocks.add(entry);
+  return { renewed: (u) => void (entry.until = u), release: () => void limitedLocks.delete(entry) };
+}
+
+/**
+ * The latest moment a lock this process holds now on a node reached by commands stays held once this process is gone
+ * (trackLimitedLock), or undefined when it holds none — once a second signal began to quit, those it held then — : what a quit's words say a cni-attach or cni-detach meets there
+ * (busy) until then — cli/main.ts stopEnding, cli/bulk.ts unknownHint.
+ */
+export function limitedLocksHeldUntil(): number | undefined {
+  // once a quit began: those held at that moment (beginQuit)
+  if (quit) return locksAtQuit;
+  let latest: number | undefined;
+  for (const l of limitedLocks) latest = latest === undefined ? l.until : Math.max(latest, l.until);
+  return latest;
+}
+
 /** Whether a change is under way now (a hold(); a batch's frame, holdBatch, is none): cli/main.ts stoppingNote, quitNote. */
 export function holding(): boolean {
   return changeHolds > 0;
@@ -193,8 +221,15 @@ let quit = false;
  * a pod whose session the quit tore down is "unknown", not "failed: … the session was torn down").
  */
 export function beginQuit(): void {
+  if (!quit) locksAtQuit = limitedLocksHeldUntil();
   quit = true;
 }
+
+/**
+ * The locks held on nodes when the quit began (limitedLocksHeldUntil then): the quit's teardown cuts the requests
+ * under way, and a lock released after that may not have been removed on its node.
+ */
+let locksAtQuit: number | undefined;
 
 /** Whether a second signal is quitting the command (beginQuit). */
 export function quitting(): boolean {

@@ -20,6 +20,7 @@
  */
 import type { NodeFiles, ProcessTable } from './types.js';
 import { runningFor } from '../duration.js';
+import { trackLimitedLock } from './interrupt.js';
 
 /** A held lock; release() is idempotent. */
 export interface Lock {
@@ -163,12 +164,15 @@ export async function takeLock(files: LockFiles, path: string, owner: LockOwner,
     if (await files.createExclusive(path, me, 0o600)) {
       let released = false;
       let renewed = Date.now();
+      // what a quit leaves running on that node may hold it until its limit has passed (exec/interrupt.ts)
+      const tracked = limited ? trackLimitedLock(renewed + workLimitMs + LOCK_GRACE_MS) : undefined;
       return {
         lock: {
           release: async () => {
             if (released) return;
             released = true;
             await files.removeFile(path);
+            tracked?.release();
           },
           renew: async (limitMs?: number) => {
             if (released || !limited) return;
@@ -177,7 +181,11 @@ export async function takeLock(files: LockFiles, path: string, owner: LockOwner,
             if (!other && Date.now() - renewed < RENEW_MIN_MS) return;
             if (limitMs !== undefined) workLimitMs = limitMs;
             renewed = Date.now();
+            // (said before the write, for a quit during it, which may find the new limit written; and again once it
+            // was written: the node's clock counts from then, so the moment said is never before it)
+            tracked?.renewed(renewed + workLimitMs + LOCK_GRACE_MS);
             await files.writeFileAtomic(path, line(), 0o600);
+            tracked?.renewed(Date.now() + workLimitMs + LOCK_GRACE_MS);
           },
         },
       };

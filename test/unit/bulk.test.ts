@@ -125,17 +125,19 @@ describe('the end of a batch', () => {
 });
 
 describe('unknownHint: what tells the state of the pods a second signal left unknown', () => {
-  it('pods on other nodes: their locks held there until the plugin time limit plus the grace from now, said with that moment (tryout 11, finding 2); pods on this host: nothing more', () => {
+  it('pods still on other nodes: until when the locks this process holds there stay held (the latest, rounded up to the second), said with those nodes (tryout 11, finding 2); pods on this host, or no lock held: nothing more', () => {
     const pod = (name: string, node: string) => ({ metadata: { name, namespace: 'shop' }, spec: { nodeName: node } });
-    const now = Date.parse('2026-12-03T10:30:00Z');
-    const hint = unknownHint({ selector: 'app=web' } as CommonFlags, 'shop', [pod('web-1', 'node-b'), pod('web-2', 'here'), pod('web-3', 'node-a'), pod('web-4', 'node-b')], { here: 'here', timeoutMs: 60_000, now: () => now });
-    // 60 s --timeout + 10 s LOCK_GRACE_MS
+    let until: number | undefined = Date.parse('2026-12-03T10:31:09.200Z');
+    const hint = unknownHint({ selector: 'app=web' } as CommonFlags, 'shop', [pod('web-1', 'node-b'), pod('web-2', 'here'), pod('web-3', 'node-a'), pod('web-4', 'node-b')], { here: 'here', heldUntil: () => until });
     expect(hint(['shop/web-1', 'shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells; on nodes node-a, node-b what the quit left running may hold their locks until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of them may answer busy until then');
     expect(hint(['shop/web-2', 'shop/web-4'])).toBe('`kubectl cni-list -n shop -l app=web --node here,node-b` tells; on node node-b what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then');
     expect(hint(['shop/web-2'])).toBe('`kubectl cni-list -n shop -l app=web --node here` tells');
     // web-1 handed its node off (its lock released there): only web-3's may be held
     expect(hint(['shop/web-1', 'shop/web-3'], ['shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells; on node node-a what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then');
     expect(hint(['shop/web-1'], [])).toBe('`kubectl cni-list -n shop -l app=web --node node-b` tells');
+    // no lock held by this process on any node (their steps had not reached one, or had released it)
+    until = undefined;
+    expect(hint(['shop/web-1', 'shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells');
   });
 
   it('the batch\'s cni-list with --node and the nodes of those pods (tryout: without it, the rows came from the records alone and said attached for pods whose DEL had run)', () => {

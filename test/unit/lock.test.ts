@@ -120,6 +120,35 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       expect(fake.files.has(PATH)).toBe(false);
     });
 
+    it('while held, this process knows until when it stays held once it is gone: taken or renewed plus the limit and the grace, the latest of those held; none once released, none for this host\'s work (exec/interrupt.ts limitedLocksHeldUntil: what a quit says)', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      // (fresh modules: the other tests' locks, some never released, are not this one's)
+      vi.resetModules();
+      const { limitedLocksHeldUntil } = await import('../../src/exec/interrupt.js');
+      const { tryLock } = await import('../../src/exec/lock.js');
+      const t0 = Date.now();
+      const { files, owner } = setup();
+      const lock = (await tryLock(files, PATH, owner, { workLimitMs: 60_000 }))!;
+      expect(limitedLocksHeldUntil()).toBe(t0 + 70_000);
+      const other = setup();
+      const mine = (await tryLock(other.files, PATH, owner))!;
+      vi.setSystemTime(t0 + 2000);
+      // a rollback's DEL of a longer limit, written at once
+      await lock.renew(120_000);
+      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 130_000);
+      await mine.release();
+      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 130_000);
+      await lock.release();
+      expect(limitedLocksHeldUntil()).toBeUndefined();
+      // a second signal's quit: what was held when it began, whatever is released during its teardown (which cuts the
+      // requests under way: a release then may not have reached the node)
+      const again = (await tryLock(files, PATH, owner, { workLimitMs: 60_000 }))!;
+      const { beginQuit } = await import('../../src/exec/interrupt.js');
+      beginQuit();
+      await again.release();
+      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 70_000);
+    });
+
     it('without one (this host\'s work) it holds no limit and renew() writes nothing', async () => {
       vi.useFakeTimers({ toFake: ['Date'] });
       const { fake, files, owner } = setup();

@@ -177,6 +177,12 @@ describe('the closing line of a stop the command did not end itself (cli/main.ts
     expect((await ending(attach.attachCommand, POD))('SIGINT', true)).toBe(
       'attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it)',
     );
+    // a lock held on a node reached by commands: until when it stays held (tryout 11, finding 2), rounded up
+    const lock = interrupt.trackLimitedLock(Date.parse('2026-12-03T10:31:09.500Z'));
+    expect((await ending(detach.detachCommand, POD))('SIGINT', true)).toBe(
+      'detach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it); on its node what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then',
+    );
+    lock.release();
     release();
     expect((await ending(attach.attachCommand, POD))('SIGINT')).toBe('attach stopped by SIGINT (Ctrl-C) after its change: what it printed stands');
     expect((await ending(gc.gcCommand, []))('SIGINT')).toBe('gc stopped by SIGINT (Ctrl-C) after its DELs ran: what they freed stays freed, the rest as it was (`kubectl cni-gc --dry-run` says what is left)');
