@@ -187,12 +187,26 @@ export class BusyError extends CniAttachError {
   holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number; changedAgoMs?: number; readAt?: number };
 }
 
+/** An ISO 8601 UTC time to the second, rounded up (a bound that must not come before the moment it says). */
+export function isoSecondUp(ms: number): string {
+  return isoSecond(Math.ceil(ms / 1000) * 1000);
+}
+
+/**
+ * What a command of another host meets after an attach quit during its change: the attach's write-ahead record in the
+ * cluster (resolve/records.ts writeAheadUntil), whose command it cannot see ended, so it answers busy until the bound
+ * that record names (tryout 12, finding 2: the summary's time held from this host only).
+ */
+export const ATTACH_OTHER_HOSTS = 'from another host, until the bound the attach\'s record in the cluster names (`kubectl cni-list -A` says when)';
+
 /**
  * "what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or
- * cni-detach of it may answer busy until then" — `untilMs` rounded up to the second; `one`: of one pod, else of several.
+ * cni-detach of it from this host may answer busy until then" — `untilMs` rounded up to the second; `one`: of one pod,
+ * else of several; `otherHosts`: what a command of another host meets, after "; " (an attach's: its write-ahead
+ * record's bound), else "from this host" is not said (a command of another host reads the lock's limit too).
  */
-export function lockHeldWords(untilMs: number, one: boolean): string {
-  return `what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${isoSecond(Math.ceil(untilMs / 1000) * 1000)} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'} may answer busy until then`;
+export function lockHeldWords(untilMs: number, one: boolean, otherHosts?: string): string {
+  return `what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${isoSecondUp(untilMs)} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'}${otherHosts ? ' from this host' : ''} may answer busy until then${otherHosts ? `; ${otherHosts}` : ''}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
-import { AFTER_SIGNAL_MS, atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, limitedLocksHeldUntil, unlessInterrupted, whenInterrupted, within } from '../exec/interrupt.js';
+import { ApiStatusError, ATTACH_OTHER_HOSTS, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
+import { AFTER_SIGNAL_MS, atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted, within } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
 import type { AttachRequest, Attached } from '../cni/attach.js';
@@ -15,7 +15,7 @@ import { addCapabilityOptions, addTargetOptions, parseRequestTimeout, REQUEST_TI
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, nameLine, printPlan, summaryInline, summaryLines, waysOut } from './output.js';
 import { connect, resolveConf, resolveNetns, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, SkippedPod, unknownHint, type PodOutcome, type StopWords } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, CountedApart, forEachPod, parseParallel, quitReport, quitLocksOf, SkippedPod, unknownFields, unknownWords, type PodOutcome, type StopWords } from './bulk.js';
 import { rollbackTimeoutMs } from '../cni/chain.js';
 import { goneNow } from './batch-watch.js';
 import { load } from './load.js';
@@ -427,7 +427,8 @@ function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): S
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
       : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
   };
-  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknownHint(job.flags, namespace, pods, { here: job.deps.hostname(), heldUntil: limitedLocksHeldUntil }), failedRecorded: { what: 'not rolled back', undo } };
+  const unknown = unknownWords(job.flags, namespace, pods, quitLocksOf(job.deps.hostname(), ATTACH_OTHER_HOSTS));
+  return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknown.hint, unknownFields: unknown.fields, failedRecorded: { what: 'not rolled back', undo } };
 }
 
 /**
@@ -475,7 +476,8 @@ async function attachMany(job: Job, namespace: string | undefined): Promise<void
       notes.end();
       if (flags.output === 'name') deps.io.out(outcomes.filter((o) => o.ok).map((o) => nameLine(o.pod)).join(''));
       else if (flags.output !== 'summary') {
-        deps.io.out(await formatData(outcomes.map((o) => batchRecord(o, (v) => ({ result: v.done.result, ...(v.done.already ? { alreadyAttached: true } : {}) }))), flags.output));
+        const words = stopWords(job, namespace, pods);
+        deps.io.out(await formatData(outcomes.map((o) => ({ ...batchRecord(o, (v) => ({ result: v.done.result, ...(v.done.already ? { alreadyAttached: true } : {}) })), ...unknownFields(o, words) })), flags.output));
       } else {
         const ok = outcomes.filter((o) => o.ok).length;
         const already = outcomes.filter((o) => o.ok && o.value!.done.already).length;

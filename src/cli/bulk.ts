@@ -7,8 +7,9 @@
  * were stopped (and what that left) and which were not started. A pod whose change was made before the signal keeps
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
-import { CniAttachError, lockHeldWords, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
-import { duringStep, holdBatch, interruptedBy, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
+import { CniAttachError, isoSecondUp, lockHeldWords, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
+import { duringStep, holdBatch, interruptedBy, limitedLocksHeldUntil, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
+import { isNode } from '../exec/types.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -327,6 +328,8 @@ export interface StopWords {
    * PodOutcome.onNode) that says it (unknownHint: with their nodes, and until when their locks may be held).
    */
   unknown?: string | ((pods: string[], onNode: string[]) => string);
+  /** What -o json|yaml adds to the item of such a pod (`onNode`: PodOutcome.onNode), unknownWords' fields. */
+  unknownFields?: (pod: string, onNode: boolean) => Record<string, unknown>;
   failedRecorded?: { what: string; undo: (pods: string[], outcomes: PodOutcome<unknown>[]) => string };
 }
 
@@ -348,7 +351,8 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   // the signal came before any pod changed anything (e.g. while the agents started): say so first
   const groups: string[] = outcomes.every((o) => o.state === 'not started' || o.state === 'skipped') ? ['nothing changed'] : [];
   const group = (pods: PodOutcome<T>[], what: string, hint?: string) => {
-    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod), what === 'not started' ? ': -o json lists every pod' : NAMED_ELSEWHERE)}${hint ? `; ${hint}` : ''})` : ''}`);
+    // (a pod not started, or left unknown by a quit, gets no progress line: -o json alone names them all)
+    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod), what === 'not started' || what === 'unknown' ? ': -o json lists every pod' : NAMED_ELSEWHERE)}${hint ? `; ${hint}` : ''})` : ''}`);
   };
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);
@@ -428,38 +432,86 @@ function apartTexts<T>(outcomes: PodOutcome<T>[], named: boolean): string[] {
   return [...by].map(([, os]) => `${os.length} ${os.length === 1 ? os[0]!.apart!.what : os[0]!.apart!.whatMany}${named ? ` (${someNames(os.map((o) => o.pod), NAMED_ELSEWHERE)}): ${os[0]!.apart!.hint}` : ''}`);
 }
 
+/** What a lock left held on a node by a quit is said with (unknownWords, cli/main.ts stopEnding). */
+export interface QuitLocks {
+  /** The host this runs on: a pod on it holds no lock past this command's end (its holder, this process, is gone). */
+  here: string;
+  /**
+   * The latest moment a lock this process held on node `node` when the quit began stays held there, or undefined when
+   * it held none there (exec/interrupt.ts limitedLocksHeldUntil).
+   */
+  heldUntil: (node: string) => number | undefined;
+  /**
+   * Words for a command of another host, when it meets something else there than the lock (an attach's write-ahead
+   * record, which another host cannot see ended: it answers busy until the time that record names).
+   */
+  otherHosts?: string;
+}
+
 /**
- * The words after the pods a second signal left unknown: "`kubectl cni-list -n shop -l 'app=web' … --node node-a` tells"
- * — with `--node` and the nodes of those pods (`pods`: the batch's, for their spec.nodeName), so that the list reads
- * what those nodes hold: without it, a row's state comes from the cluster's records alone, which a quit batch may
- * have left behind what its nodes hold (an outside tester saw `attached` for pods whose DEL had run). -A (namespace
- * undefined): cni-list -A, every namespace, as the batch went over.
+ * What a batch says of the pods a second signal left unknown: `hint`, the words after them in the summary; `fields`,
+ * what -o json|yaml adds to each one's item (tryout 12, finding 3: it said only "its state is not known").
  *
- * `locks` (the host this runs on, and `heldUntil`: the latest moment a lock this process holds on a node reached by
- * commands stays held once it is gone, exec/interrupt.ts limitedLocksHeldUntil): of those pods still on their nodes
- * (`onNode`, default all of them) that are other nodes than this host, what the quit left running there may hold
- * their locks until then — its time limit passed since the lock's last renewal (before each plugin run, exec/lock.ts:
- * the limit plus LOCK_GRACE_MS; a rollback's DELs at least 60 s), whatever became of this command — so a cni-attach or
- * cni-detach of them may answer busy until then (tryout 11, finding 2: the next `cni-detach -l` failed for ~60 s while
- * the summary named only cni-list). "; on node node-b what the quit left running may hold its lock until
- * 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then". Nothing is said
- * when no such lock is held (their steps had not reached it, or had released it); a pod on this host holds none past
- * this command's end (its holder, this process, is gone), as cni-gc's quit report has it (cli/gc.ts); a pod handed off
- * had released its lock.
+ * The hint: "`kubectl cni-list -n shop -l 'app=web' … --node node-a` tells" — with `--node` and the nodes of those pods
+ * (`pods`: the batch's, for their spec.nodeName), so that the list reads what those nodes hold: without it, a row's
+ * state comes from the cluster's records alone, which a quit batch may have left behind what its nodes hold (an
+ * outside tester saw `attached` for pods whose DEL had run). -A (namespace undefined): cni-list -A, every namespace,
+ * as the batch went over. Then, with `locks`, of those pods still on their nodes (`onNode`, default all of them) on
+ * other nodes than this host where this process held a lock when the quit began: until when what the quit left
+ * running there may hold them — its time limit passed since the lock's last renewal (exec/lock.ts: the limit plus
+ * LOCK_GRACE_MS; a rollback's DELs at least 60 s), whatever became of this command (tryout 11, finding 2: the next
+ * `cni-detach -l` failed for ~60 s while the summary named only cni-list): "; on node node-b what the quit left running
+ * may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it from this host may
+ * answer busy until then" (lockHeldWords). Nothing is said of a node where it held none (their steps had not reached
+ * it, or had released it: a pod handed off), nor of this host.
+ *
+ * The fields: `listCommand`, that cni-list with the pod's node; `lockHeldUntil`, when its node's locks are said.
  */
-export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = [], locks?: { here: string; heldUntil: () => number | undefined }): (unknown: string[], onNode?: string[]) => string {
+export function unknownWords(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = [], locks?: QuitLocks): { hint: (unknown: string[], onNode?: string[]) => string; fields: (pod: string, onNode: boolean) => Record<string, unknown> } {
   const nodeOf = new Map(pods.map((p) => [`${p.metadata?.namespace ?? namespace}/${p.metadata?.name}`, p.spec?.nodeName]));
-  return (unknown, onNode = unknown) => {
+  const listOf = (nodes: string[]) => {
     const list = listCommandLine({ ...flags, namespace, ...(flags.all || flags.selector === undefined ? {} : { selector: flags.selector }) });
-    const nodes = [...new Set(unknown.map((p) => nodeOf.get(p)).filter((n): n is string => !!n))].sort();
-    const tells = `\`${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}${nodes.length ? ` --node ${nodes.join(',')}` : ''}\` tells`;
-    const held = locks ? onNode.filter((p) => nodeOf.get(p) && nodeOf.get(p) !== locks.here) : [];
-    const until = held.length ? locks!.heldUntil() : undefined;
-    if (until === undefined) return tells;
-    const there = [...new Set(held.map((p) => nodeOf.get(p)!))].sort();
-    const one = held.length === 1;
-    return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} ${lockHeldWords(until, one)}`;
+    return `${namespace === undefined ? list.replace(/^kubectl cni-list/, 'kubectl cni-list -A') : list}${nodes.length ? ` --node ${nodes.join(',')}` : ''}`;
   };
+  // the node of a pod still on it, and until when this process's locks there may stay held (undefined: none)
+  const heldOn = (pod: string): number | undefined => {
+    const node = nodeOf.get(pod);
+    return locks && node && node !== locks.here ? locks.heldUntil(node) : undefined;
+  };
+  return {
+    hint: (unknown, onNode = unknown) => {
+      const nodes = [...new Set(unknown.map((p) => nodeOf.get(p)).filter((n): n is string => !!n))].sort();
+      const tells = `\`${listOf(nodes)}\` tells`;
+      const held = onNode.filter((p) => heldOn(p) !== undefined);
+      if (!held.length) return tells;
+      const until = Math.max(...held.map((p) => heldOn(p)!));
+      const there = [...new Set(held.map((p) => nodeOf.get(p)!))].sort();
+      return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} ${lockHeldWords(until, held.length === 1, locks!.otherHosts)}`;
+    },
+    fields: (pod, onNode) => {
+      const node = nodeOf.get(pod);
+      const until = onNode ? heldOn(pod) : undefined;
+      return { listCommand: listOf(node ? [node] : []), ...(until !== undefined ? { lockHeldUntil: isoSecondUp(until) } : {}) };
+    },
+  };
+}
+
+/**
+ * The QuitLocks of this process: the locks it held on each node when the quit began (exec/interrupt.ts
+ * limitedLocksHeldUntil, by the node its executor names: exec/types.ts isNode).
+ */
+export function quitLocksOf(here: string, otherHosts?: string): QuitLocks {
+  return { here, heldUntil: (node) => limitedLocksHeldUntil((w) => isNode(w, node)), ...(otherHosts ? { otherHosts } : {}) };
+}
+
+/** unknownWords' hint alone. */
+export function unknownHint(flags: CommonFlags, namespace: string | undefined, pods: Pod[] = [], locks?: QuitLocks): (unknown: string[], onNode?: string[]) => string {
+  return unknownWords(flags, namespace, pods, locks).hint;
+}
+
+/** The fields -o json|yaml adds to the item of a pod a second signal left unknown (StopWords.unknownFields), else none. */
+export function unknownFields<T>(o: PodOutcome<T>, words: StopWords): Record<string, unknown> {
+  return o.state === 'unknown' && words.unknownFields ? words.unknownFields(o.pod, o.onNode !== false) : {};
 }
 
 /**

@@ -8,13 +8,13 @@ import type { AttachmentRecord, RecordedDelStop } from '../resolve/records.js';
 import { addDryRunOption, addTargetOptions, type CommonFlags } from './options.js';
 import { defaultDeps, prepare, type Deps, type Prepared } from './context.js';
 import { detachCommandLine, formatData, gcCommandLine, listAllCommandLine, listCommandLine, nameLine, printPlan, removeKeysCommandLine, shellQuote, waysOut } from './output.js';
-import { AFTER_SIGNAL_MS, hold, holdBatch, interruptedBy, limitedLocksHeldUntil, unlessInterrupted, within } from '../exec/interrupt.js';
+import { AFTER_SIGNAL_MS, hold, holdBatch, interruptedBy, unlessInterrupted, within } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import { isoSecond } from '../duration.js';
 import type { Target } from '../resolve/netns.js';
 import type { PodLookup } from '../resolve/pod.js';
 import { attachRunsHere, connect, earlierPodsWords, lookupPodFor, podOf, podWhere, recordedCacheDir, recordedCacheDirHint, recordedCniPath, recordsUnreadError, recordsUnreadWords, refuseIfAttaching, resolveConf, resolveNetns, sameNetnsAs, targetKind, type ResolvedConf } from './targets.js';
-import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, recordedCniPathNotes, someNames, unknownHint, type PodOutcome } from './bulk.js';
+import { batchExit, batchNotes, batchOf, batchRecord, batchSummary, beforeChange, forEachPod, parseParallel, quitReport, recordedCniPathNotes, someNames, quitLocksOf, unknownFields, unknownWords, type PodOutcome } from './bulk.js';
 import { describeError, lineTo, main, stdio } from './main.js';
 import { load } from './load.js';
 import type { Executor } from '../exec/types.js';
@@ -486,12 +486,20 @@ async function removeElsewhere(job: Job, group: Unrecorded[], recordedIn: string
   const records = await import('../resolve/records.js');
   const left: Unrecorded[] = [];
   const removed: Unrecorded[] = [];
+  const absent: Unrecorded[] = [];
   // the pods whose removal failed, by the failure's words: a batch's pods that meet one refusal (a 403 there) in one note
   const failed = new Map<string, Unrecorded[]>();
+  // what is recorded there now (one list): a key that is not is not said removed (tryout 12, finding 5: a ConfigMap
+  // deleted by hand, "removed the record" all the same); unreadable (a 403 there): each removal says what it meets
+  const there = job.api ? await records.listRecords(job.api, recordedIn).catch(() => undefined) : undefined;
   for (const u of group) {
     const node = u.pod.node ?? u.pod.pod?.spec?.nodeName;
     if (!node || !job.api) {
       left.push(u);
+      continue;
+    }
+    if (there && !u.keys.some((k) => there.some((r) => r.node === node && r.containerId === k.containerId && r.ifname === k.ifname))) {
+      absent.push(u);
       continue;
     }
     const keys = [...new Set(u.keys.map((k) => records.recordKey(k.containerId, k.ifname)))];
@@ -512,12 +520,24 @@ async function removeElsewhere(job: Job, group: Unrecorded[], recordedIn: string
   } else if (removed.length > 1) {
     notes.push(`note: removed the records of ${ifname} of ${removed.length} pods (${someNames(removed.map((u) => `${u.pod.namespace}/${u.pod.name}`))}) in namespace ${recordedIn} too (their attaches recorded them there, not in ${ours}: their entries on their nodes said so)\n`);
   }
+  if (absent.length) notes.push(`note: ${absentElsewhereWords(ifname, absent.map((u) => u.pod.describe), recordedIn, absent.length === 1 ? nodeOf(absent[0]!) : undefined)}\n`);
   for (const [why, us] of failed) {
     notes.push(us.length === 1
       ? `note: the record of ${ifname} of ${us[0]!.pod.describe} in namespace ${recordedIn} could not be removed (${why})\n`
       : `note: the records of ${ifname} of ${us.length} pods (${someNames(us.map((u) => `${u.pod.namespace}/${u.pod.name}`))}) in namespace ${recordedIn} could not be removed (${why})\n`);
   }
   return left;
+}
+
+/**
+ * "no record of net1 of pod shop/web-1 is in namespace other either, where its entry on node node-a says its attach
+ * recorded it (removed already): nothing to remove there" — of one pod (its node given) or several ("of 3 pods (…)",
+ * "their entries on their nodes").
+ */
+function absentElsewhereWords(ifname: string, pods: string[], ns: string, node?: string): string {
+  return pods.length === 1
+    ? `no record of ${ifname} of ${pods[0]} is in namespace ${ns} either, where its entry on node ${node} says its attach recorded it (removed already): nothing to remove there`
+    : `no records of ${ifname} of ${pods.length} pods (${someNames(pods.map((p) => p.replace(/^pod /, '')))}) are in namespace ${ns} either, where their entries on their nodes say their attaches recorded them (removed already): nothing to remove there`;
 }
 
 /**
@@ -536,10 +556,15 @@ async function wouldRemoveElsewhere(job: Job, pod: PodLookup, found: { container
   const mine = await listRecords(job.api, ours).catch(() => undefined);
   if (!mine) return '';
   const ifname = job.p.ifname;
-  return theirs
-    .filter((f) => !mine.some((r) => r.containerId === f.containerId && r.ifname === ifname))
-    .map((f) => `note: would remove the record of ${ifname} of ${pod.describe} in namespace ${f.ns} too (its attach recorded it there, not in ${ours}: its entry on node ${node} says so)\n`)
-    .join('');
+  const words: string[] = [];
+  for (const f of theirs.filter((f) => !mine.some((r) => r.containerId === f.containerId && r.ifname === ifname))) {
+    // as the detach: said only of a record that is there (one it cannot read, 403, it would try)
+    const there = await listRecords(job.api, f.ns).catch(() => undefined);
+    words.push(there && !there.some((r) => r.node === node && r.containerId === f.containerId && r.ifname === ifname)
+      ? `note: ${absentElsewhereWords(ifname, [pod.describe], f.ns, node)}\n`
+      : `note: would remove the record of ${ifname} of ${pod.describe} in namespace ${f.ns} too (its attach recorded it there, not in ${ours}: its entry on node ${node} says so)\n`);
+  }
+  return words.join('');
 }
 
 /**
@@ -707,7 +732,8 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
     // each note of the pods said once, with how many pods it held for (bulk.ts batchNotes)
     const notes = batchNotes(deps.io);
     const bjob: Job = { ...job, deps: { ...deps, io: notes.io }, records };
-    const words = { ...STOP_WORDS, unknown: unknownHint(flags, namespace, pods, { here: deps.hostname(), heldUntil: limitedLocksHeldUntil }) };
+    const unknown = unknownWords(flags, namespace, pods, quitLocksOf(deps.hostname()));
+    const words = { ...STOP_WORDS, unknown: unknown.hint, unknownFields: unknown.fields };
     // the batch's summary, once: at its end, or when a second signal quits it (the pods in flight unknown). A pod
     // with nothing attached as ifname is done (as one pod: exit 0, a note) and counted apart, in the line and in json
     let summarized = false;
@@ -726,6 +752,7 @@ async function detachMany(job: Job, namespace: string | undefined): Promise<void
             ...(forgottenOf(v).length ? { forgotten: forgottenOf(v).map((d) => ({ network: d.network, delError: d.forced!.delError, mayRemain: d.forced!.mayRemain })) } : {}),
           })),
           ...(recordedIn(o) !== undefined ? { recordedCacheDir: recordedIn(o) } : {}),
+          ...unknownFields(o, words),
         })), flags.output));
       } else {
         const n = outcomes.filter((o) => o.ok && detachedOf(o.value!).length > 0).length;

@@ -613,13 +613,13 @@ export class ResultCache {
    * of this host's cache holds none.
    */
   async lock(containerId: string, ifname: string, workLimitMs?: number): Promise<{ lock: Lock } | { busy: Busy }> {
-    const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs } : {};
+    const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs, where: this.exec.elsewhere } : {};
     return this.fs('taking a lock', () => takeLock(this.exec, lockPath(this.dir, containerId, ifname), this.owner, opts));
   }
 
   /** The lock of network in containerId's sandbox (networkLockPath), or what holds it; with a time limit as lock()'s. */
   async networkLock(network: string, containerId: string, workLimitMs?: number): Promise<{ lock: Lock } | { busy: Busy }> {
-    const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs } : {};
+    const opts = this.exec.elsewhere !== undefined && workLimitMs !== undefined ? { workLimitMs, where: this.exec.elsewhere } : {};
     return this.fs('taking a lock', () => takeLock(this.exec, networkLockPath(this.dir, network, containerId), this.owner, opts));
   }
 

@@ -99,32 +99,39 @@ export function delsInFlight(): string[] {
   return [...delsRunning].flatMap((f) => f());
 }
 
-/** The locks held now on nodes reached by commands, each with the moment its time limit there passes. */
-const limitedLocks = new Set<{ until: number }>();
+/** The locks held now on nodes reached by commands: the moment each one's time limit there passes, and its node. */
+const limitedLocks = new Set<{ until: number; where?: string }>();
+
+/**
+ * Added to the moment a lock's limit passes as this process saw it renewed (trackLimitedLock): a lock write rides
+ * with a later request of its node session (exec/batch.ts: an optimistic lock goes with the next command) and lands up
+ * to a round trip after this process took it as written, so the node's clock starts its limit that much later.
+ */
+export const LOCK_WRITE_SLACK_MS = 2000;
 
 /**
  * Track a lock this process holds on a node reached by commands (exec/lock.ts takeLock with a work limit): what a
  * second signal quits leaves there running may hold it until its time limit has passed since its last renewal —
  * `untilMs` (ms since the epoch, this host's clock: the renewal as this process saw it plus the limit and the
- * grace). `renewed` moves that moment; `release`, once the lock is removed, forgets it (both idempotent).
+ * grace). `where`: its node as its executor names it (CommandRunner.elsewhere: "node node-a", "node container
+ * kind-worker"). `renewed` moves that moment; `release`, once the lock is removed, forgets it (both idempotent).
  */
-export function trackLimitedLock(untilMs: number): { renewed: (untilMs: number) => void; release: () => void } {
-  const entry = { until: untilMs };
+export function trackLimitedLock(untilMs: number, where?: string): { renewed: (untilMs: number) => void; release: () => void } {
+  const entry: { until: number; where?: string } = { until: untilMs, ...(where !== undefined ? { where } : {}) };
   limitedLocks.add(entry);
   return { renewed: (u) => void (entry.until = u), release: () => void limitedLocks.delete(entry) };
 }
 
 /**
- * The latest moment a lock this process holds now on a node reached by commands stays held once this process is gone
- * (trackLimitedLock), or undefined when it holds none — once a second signal began to quit, those it held then — : what a quit's words say a cni-attach or cni-detach meets there
- * (busy) until then — cli/main.ts stopEnding, cli/bulk.ts unknownHint.
+ * The latest moment a lock this process holds now on a node reached by commands stays held once it is gone
+ * (trackLimitedLock; plus LOCK_WRITE_SLACK_MS), of those whose node `on` accepts (default all), or undefined when it
+ * holds none — once a second signal began to quit, of those it held then (beginQuit): what a quit's words say a
+ * cni-attach or cni-detach meets there (busy) until then — cli/main.ts stopEnding, cli/bulk.ts unknownHint.
  */
-export function limitedLocksHeldUntil(): number | undefined {
-  // once a quit began: those held at that moment (beginQuit)
-  if (quit) return locksAtQuit;
+export function limitedLocksHeldUntil(on: (where: string | undefined) => boolean = () => true): number | undefined {
   let latest: number | undefined;
-  for (const l of limitedLocks) latest = latest === undefined ? l.until : Math.max(latest, l.until);
-  return latest;
+  for (const l of quit ? locksAtQuit : limitedLocks) if (on(l.where)) latest = latest === undefined ? l.until : Math.max(latest, l.until);
+  return latest === undefined ? undefined : latest + LOCK_WRITE_SLACK_MS;
 }
 
 /** Whether a change is under way now (a hold(); a batch's frame, holdBatch, is none): cli/main.ts stoppingNote, quitNote. */
@@ -221,7 +228,7 @@ let quit = false;
  * a pod whose session the quit tore down is "unknown", not "failed: … the session was torn down").
  */
 export function beginQuit(): void {
-  if (!quit) locksAtQuit = limitedLocksHeldUntil();
+  if (!quit) locksAtQuit = [...limitedLocks].map((l) => ({ ...l }));
   quit = true;
 }
 
@@ -229,7 +236,7 @@ export function beginQuit(): void {
  * The locks held on nodes when the quit began (limitedLocksHeldUntil then): the quit's teardown cuts the requests
  * under way, and a lock released after that may not have been removed on its node.
  */
-let locksAtQuit: number | undefined;
+let locksAtQuit: { until: number; where?: string }[] = [];
 
 /** Whether a second signal is quitting the command (beginQuit). */
 export function quitting(): boolean {

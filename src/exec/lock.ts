@@ -151,9 +151,10 @@ export function parseHolder(text: string, thisHost: string): Holder | undefined 
 /**
  * Take the lock at path without waiting; { busy } when it is held (see Busy). Stale locks are broken (see above).
  * workLimitMs: the time limit of one run of the locked work on a node reached by commands (the plugin time limit),
- * recorded in the lock with LOCK_GRACE_MS added; absent for work on this host.
+ * recorded in the lock with LOCK_GRACE_MS added; absent for work on this host. `where`: that node, as its executor
+ * names it (CommandRunner.elsewhere), for what a quit says of the locks it leaves held (exec/interrupt.ts).
  */
-export async function takeLock(files: LockFiles, path: string, owner: LockOwner, opts: { workLimitMs?: number } = {}): Promise<{ lock: Lock } | { busy: Busy }> {
+export async function takeLock(files: LockFiles, path: string, owner: LockOwner, opts: { workLimitMs?: number; where?: string } = {}): Promise<{ lock: Lock } | { busy: Busy }> {
   const start = await owner.start();
   const limited = opts.workLimitMs !== undefined && start !== undefined;
   let workLimitMs = opts.workLimitMs ?? 0;
@@ -165,7 +166,7 @@ export async function takeLock(files: LockFiles, path: string, owner: LockOwner,
       let released = false;
       let renewed = Date.now();
       // what a quit leaves running on that node may hold it until its limit has passed (exec/interrupt.ts)
-      const tracked = limited ? trackLimitedLock(renewed + workLimitMs + LOCK_GRACE_MS) : undefined;
+      const tracked = limited ? trackLimitedLock(renewed + workLimitMs + LOCK_GRACE_MS, opts.where) : undefined;
       return {
         lock: {
           release: async () => {

@@ -125,6 +125,11 @@ export interface CommandRunner {
   run(argv: string[], opts?: RunOptions): Promise<RunResult>;
 }
 
+/** Whether `elsewhere` (CommandRunner.elsewhere: "node node-a", "node container kind-worker") is the node named `node`. */
+export function isNode(elsewhere: string | undefined, node: string): boolean {
+  return elsewhere === `node ${node}` || elsewhere === `node container ${node}`;
+}
+
 /**
  * Where a path of exec's node is, for a message that names one: "" on this host (its paths read as they are),
  * " on node node-c" or " in node container kind-worker" on a node reached by commands (see CommandRunner.elsewhere).

@@ -345,6 +345,31 @@ describe('a second signal\'s note agrees with what the batch was doing (tryout: 
     expect(w.stdout()).toMatch(/^eth1 attached to 0 of 3 pods; stopped by SIGINT \(Ctrl-C\), quit by a second SIGINT: 2 unknown \(shop\/web-1, shop\/web-2; [^)]*\), 1 not started \(shop\/web-3\)$/m);
   });
 
+  it('attach -l -o json quit during a pod\'s ADD: its item says what tells its state (listCommand with its node), as the summary line does (tryout 12, finding 3: only "its state is not known")', async () => {
+    const w = fresh.world.manyPods(2);
+    const argv = [...BATCH, '-o', 'json'];
+    let go: () => void = () => undefined;
+    const cut = new Promise<void>((r) => (go = r));
+    const before = w.exec.plugins.get('/opt/cni/bin/bridge')!;
+    w.exec.plugins.set('/opt/cni/bin/bridge', async (c) => {
+      if (c.command === 'ADD' && isPod(c, 'web-1')) {
+        fresh.interrupt.interrupt('SIGINT');
+        second(fresh.attach.attachCommand, w, argv);
+        go();
+        await cut;
+      }
+      return before(c);
+    });
+    expect(await w.cli(fresh.attach.attachCommand, argv)).toBe(130);
+    const items = { items: JSON.parse(w.stdout()) as Record<string, unknown>[] };
+    expect(Array.isArray(items.items), w.stdout()).toBe(true);
+    const web1 = items.items.find((i) => i.pod === 'shop/web-1')!;
+    expect(web1).toMatchObject({ state: 'unknown', listCommand: expect.stringMatching(/^kubectl cni-list -n shop -l app=web .*--node \S+$/) });
+    // on this host: no lock outlives the command
+    expect(web1).not.toHaveProperty('lockHeldUntil');
+    expect(items.items.find((i) => i.pod === 'shop/web-2')).not.toHaveProperty('listCommand');
+  });
+
   it('cni-gc: during a DEL, what was being changed stays as it is; after its DELs (its records read), nothing was being changed and the closing line says what they freed stands (checked: so before too)', async () => {
     const w = fresh.world.manyPods(2);
     expect(await w.cli(fresh.attach.attachCommand, BATCH), w.stderr()).toBe(0);

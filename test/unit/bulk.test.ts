@@ -3,7 +3,7 @@
  * code. The signal's effect on a running batch is tested through the binary (test/reliability/batch-signals.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { batchExit, batchRecord, batchSummary, leftByStop, unknownHint, type PodOutcome } from '../../src/cli/bulk.js';
+import { batchExit, batchRecord, batchSummary, leftByStop, unknownHint, unknownWords, type PodOutcome } from '../../src/cli/bulk.js';
 import type { CommonFlags } from '../../src/cli/options.js';
 import { exitCodeOf } from '../../src/cli/main.js';
 import { AddFailed } from '../../src/cni/chain.js';
@@ -125,19 +125,32 @@ describe('the end of a batch', () => {
 });
 
 describe('unknownHint: what tells the state of the pods a second signal left unknown', () => {
-  it('pods still on other nodes: until when the locks this process holds there stay held (the latest, rounded up to the second), said with those nodes (tryout 11, finding 2); pods on this host, or no lock held: nothing more', () => {
+  it('pods still on other nodes: until when the locks this process held there when the quit began stay held (the latest of those nodes\', rounded up), said with those nodes (tryout 11, finding 2); pods on this host, or on nodes where it held none: nothing more; -o json: the same per pod (tryout 12, finding 3)', () => {
     const pod = (name: string, node: string) => ({ metadata: { name, namespace: 'shop' }, spec: { nodeName: node } });
-    let until: number | undefined = Date.parse('2026-12-03T10:31:09.200Z');
-    const hint = unknownHint({ selector: 'app=web' } as CommonFlags, 'shop', [pod('web-1', 'node-b'), pod('web-2', 'here'), pod('web-3', 'node-a'), pod('web-4', 'node-b')], { here: 'here', heldUntil: () => until });
+    const held = new Map<string, number>([['node-a', Date.parse('2026-12-03T10:31:09.200Z')], ['node-b', Date.parse('2026-12-03T10:30:01Z')], ['here', Date.parse('2026-12-03T10:35:00Z')]]);
+    const pods = [pod('web-1', 'node-b'), pod('web-2', 'here'), pod('web-3', 'node-a'), pod('web-4', 'node-b'), pod('web-5', 'node-c')];
+    const { hint, fields } = unknownWords({ selector: 'app=web' } as CommonFlags, 'shop', pods, { here: 'here', heldUntil: (n) => held.get(n) });
     expect(hint(['shop/web-1', 'shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells; on nodes node-a, node-b what the quit left running may hold their locks until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of them may answer busy until then');
-    expect(hint(['shop/web-2', 'shop/web-4'])).toBe('`kubectl cni-list -n shop -l app=web --node here,node-b` tells; on node node-b what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then');
+    expect(hint(['shop/web-2', 'shop/web-4'])).toBe('`kubectl cni-list -n shop -l app=web --node here,node-b` tells; on node node-b what the quit left running may hold its lock until 2026-12-03T10:30:01Z (its time limit): a cni-attach or cni-detach of it may answer busy until then');
     expect(hint(['shop/web-2'])).toBe('`kubectl cni-list -n shop -l app=web --node here` tells');
     // web-1 handed its node off (its lock released there): only web-3's may be held
     expect(hint(['shop/web-1', 'shop/web-3'], ['shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells; on node node-a what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then');
     expect(hint(['shop/web-1'], [])).toBe('`kubectl cni-list -n shop -l app=web --node node-b` tells');
-    // no lock held by this process on any node (their steps had not reached one, or had released it)
-    until = undefined;
-    expect(hint(['shop/web-1', 'shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-b` tells');
+    // node-c: no lock held there (its pod still in its look-up): nothing said of it (tryout 12, finding 6)
+    expect(hint(['shop/web-5', 'shop/web-3'])).toBe('`kubectl cni-list -n shop -l app=web --node node-a,node-c` tells; on node node-a what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it may answer busy until then');
+    expect(fields('shop/web-3', true)).toEqual({ listCommand: 'kubectl cni-list -n shop -l app=web --node node-a', lockHeldUntil: '2026-12-03T10:31:10Z' });
+    expect(fields('shop/web-3', false)).toEqual({ listCommand: 'kubectl cni-list -n shop -l app=web --node node-a' });
+    expect(fields('shop/web-5', true)).toEqual({ listCommand: 'kubectl cni-list -n shop -l app=web --node node-c' });
+    expect(fields('shop/web-2', true)).toEqual({ listCommand: 'kubectl cni-list -n shop -l app=web --node here' });
+    // an attach's: what another host meets, its write-ahead record's bound (tryout 12, finding 2)
+    const attach = unknownWords({ selector: 'app=web' } as CommonFlags, 'shop', pods, { here: 'here', heldUntil: (n) => held.get(n), otherHosts: 'from another host, until X' });
+    expect(attach.hint(['shop/web-3'])).toMatch(/its time limit\): a cni-attach or cni-detach of it from this host may answer busy until then; from another host, until X$/);
+  });
+
+  it('more unknown pods than the summary names: the rest are in -o json, not on stderr (an unknown pod gets no progress line: tryout 12, finding 1)', () => {
+    const outcomes: PodOutcome<unknown>[] = Array.from({ length: 7 }, (_, i) => ({ pod: `shop/web-${i + 1}`, ok: false, state: 'unknown' as const, exitCode: 130, stop: { signal: 'SIGINT', left: 'recorded' as const } }));
+    const line = batchSummary(outcomes, 'eth1 attached to 0 of 7 pods', { undone: 'rolled back', recorded: 'left recorded', unknown: 'X tells' });
+    expect(line).toBe('eth1 attached to 0 of 7 pods; stopped by SIGINT (Ctrl-C), quit by a second SIGINT: 7 unknown (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 2 more: -o json lists every pod; X tells)');
   });
 
   it('the batch\'s cni-list with --node and the nodes of those pods (tryout: without it, the rows came from the records alone and said attached for pods whose DEL had run)', () => {

@@ -128,16 +128,23 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       const { tryLock } = await import('../../src/exec/lock.js');
       const t0 = Date.now();
       const { files, owner } = setup();
-      const lock = (await tryLock(files, PATH, owner, { workLimitMs: 60_000 }))!;
-      expect(limitedLocksHeldUntil()).toBe(t0 + 70_000);
+      // (plus LOCK_WRITE_SLACK_MS, 2 s: a lock write rides with a later request and lands up to a round trip later)
+      const lock = (await tryLock(files, PATH, owner, { workLimitMs: 60_000, where: 'node node-a' }))!;
+      expect(limitedLocksHeldUntil()).toBe(t0 + 70_000 + 2000);
       const other = setup();
       const mine = (await tryLock(other.files, PATH, owner))!;
+      const b = setup();
+      const onB = (await tryLock(b.files, PATH, owner, { workLimitMs: 10_000, where: 'node node-b' }))!;
       vi.setSystemTime(t0 + 2000);
       // a rollback's DEL of a longer limit, written at once
       await lock.renew(120_000);
-      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 130_000);
+      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 130_000 + 2000);
+      // by node, as its executor names it
+      expect(limitedLocksHeldUntil((w) => w === 'node node-b')).toBe(t0 + 20_000 + 2000);
+      expect(limitedLocksHeldUntil((w) => w === 'node node-c')).toBeUndefined();
+      await onB.release();
       await mine.release();
-      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 130_000);
+      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 130_000 + 2000);
       await lock.release();
       expect(limitedLocksHeldUntil()).toBeUndefined();
       // a second signal's quit: what was held when it began, whatever is released during its teardown (which cuts the
@@ -146,7 +153,7 @@ describe.each(kinds)('tryLock on %s', (_kind, filesOf) => {
       const { beginQuit } = await import('../../src/exec/interrupt.js');
       beginQuit();
       await again.release();
-      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 70_000);
+      expect(limitedLocksHeldUntil()).toBe(t0 + 2000 + 70_000 + 2000);
     });
 
     it('without one (this host\'s work) it holds no limit and renew() writes nothing', async () => {
