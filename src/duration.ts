@@ -100,3 +100,8 @@ export function runningFor(ms: number): string {
 export function isoSecond(at: number | Date): string {
   return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** An ISO 8601 UTC time to the second, rounded up (a bound that must not come before the moment it says). */
+export function isoSecondUp(ms: number): string {
+  return isoSecond(Math.ceil(ms / 1000) * 1000);
+}

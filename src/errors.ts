@@ -19,7 +19,7 @@ const escapeControl = (c: string): string => NAMED[c] ?? `\\x${c.charCodeAt(0).t
  * forge a line of its own (`error: …`). Printable text, backslashes included, is left as it is: applying it twice
  * changes nothing.
  */
-import { isoSecond, runningFor } from './duration.js';
+import { isoSecond, isoSecondUp, runningFor } from './duration.js';
 
 export function shown(text: string): string {
   return text.replace(CONTROL, escapeControl);
@@ -187,26 +187,16 @@ export class BusyError extends CniAttachError {
   holder?: { pid?: number; host?: string; start?: string; freeInMs?: number; limitS?: number; changedAgoMs?: number; readAt?: number };
 }
 
-/** An ISO 8601 UTC time to the second, rounded up (a bound that must not come before the moment it says). */
-export function isoSecondUp(ms: number): string {
-  return isoSecond(Math.ceil(ms / 1000) * 1000);
-}
-
 /**
- * What a command of another host meets after an attach quit during its change: the attach's write-ahead record in the
- * cluster (resolve/records.ts writeAheadUntil), whose command it cannot see ended, so it answers busy until the bound
- * that record names (tryout 12, finding 2: the summary's time held from this host only).
+ * "what the quit left running may hold its lock until 2026-12-03T10:31:12Z (its time limit): a cni-attach or
+ * cni-detach of it from this host may answer busy until then; from another host, which cannot see that this command
+ * is gone, `cni-detach --force` from then on" — `untilMs` rounded up to the second; `one`: of one pod, else of several.
+ * Another host respects a lock of this host's until `--force` says its command is gone, and then until its time limit
+ * (exec/lock.ts judge); --force also passes an attach's write-ahead record there (cli/targets.ts refuseIfAttaching) —
+ * tryout 13, N1 and N3: the words promised that host a time.
  */
-export const ATTACH_OTHER_HOSTS = 'from another host, until the bound the attach\'s record in the cluster names (`kubectl cni-list -A` says when)';
-
-/**
- * "what the quit left running may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or
- * cni-detach of it from this host may answer busy until then" — `untilMs` rounded up to the second; `one`: of one pod,
- * else of several; `otherHosts`: what a command of another host meets, after "; " (an attach's: its write-ahead
- * record's bound), else "from this host" is not said (a command of another host reads the lock's limit too).
- */
-export function lockHeldWords(untilMs: number, one: boolean, otherHosts?: string): string {
-  return `what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${isoSecondUp(untilMs)} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'}${otherHosts ? ' from this host' : ''} may answer busy until then${otherHosts ? `; ${otherHosts}` : ''}`;
+export function lockHeldWords(untilMs: number, one: boolean): string {
+  return `what the quit left running may hold ${one ? 'its lock' : 'their locks'} until ${isoSecondUp(untilMs)} (its time limit): a cni-attach or cni-detach of ${one ? 'it' : 'them'} from this host may answer busy until then; from another host, which cannot see that this command is gone, \`cni-detach --force\` from then on`;
 }
 
 /**
@@ -254,7 +244,7 @@ export function foreignLimitWhen(h: NonNullable<BusyError['holder']>, now = Date
   const left = h.limitS * 1000 - h.changedAgoMs - sinceRead(h, now);
   if (left <= 0) return `passed at ${isoSecond(now + left)} (${runningFor(-left)} ago)`;
   const secs = Math.ceil(left / 1000);
-  return `passes in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
+  return `passes in ${secs}s (at ${isoSecondUp(now + secs * 1000)})`;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** kubectl cni-attach: add an interface to running pods (or a network namespace) by running a CNI config's plugins. */
 import { Command } from 'commander';
-import { ApiStatusError, ATTACH_OTHER_HOSTS, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
+import { ApiStatusError, NotFoundError, NotRecordedError, StoppedError, UnreachableError, UsageError, shown, signalName, stoppedBy } from '../errors.js';
 import { AFTER_SIGNAL_MS, atEnd, duringStep, hold, holdBatch, inFlightUntilEnd, interruptedBy, unlessInterrupted, whenInterrupted, within } from '../exec/interrupt.js';
 import { thisHost } from '../exec/host.js';
 import type { JsonObject } from '../cni/conf.js';
@@ -427,7 +427,7 @@ function stopWords(job: Job, namespace: string | undefined, pods: Pod[] = []): S
       ? `the 1 not rolled back stays recorded (interrupted): \`${cmd}\` runs its DEL again (\`${cmd} --force\` forgets it if that DEL keeps failing)`
       : `the ${pods.length} not rolled back stay recorded (interrupted): \`${cmd}\`${each} runs their DEL again (\`${cmd} --force\` forgets those whose DEL keeps failing)`;
   };
-  const unknown = unknownWords(job.flags, namespace, pods, quitLocksOf(job.deps.hostname(), ATTACH_OTHER_HOSTS));
+  const unknown = unknownWords(job.flags, namespace, pods, quitLocksOf(job.deps.hostname()));
   return { undone: 'rolled back', recorded: 'left recorded (rollback failed)', unknown: unknown.hint, unknownFields: unknown.fields, failedRecorded: { what: 'not rolled back', undo } };
 }
 

@@ -7,9 +7,10 @@
  * were stopped (and what that left) and which were not started. A pod whose change was made before the signal keeps
  * it, and its bookkeeping (its cluster record, its network-status) is finished.
  */
-import { CniAttachError, isoSecondUp, lockHeldWords, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
+import { CniAttachError, lockHeldWords, PluginError, SomeFailedError, StoppedError, UsageError, signalName, stoppedBy, type LeftByStop } from '../errors.js';
 import { duringStep, holdBatch, interruptedBy, limitedLocksHeldUntil, quitting as quitBegun, whenInterrupted } from '../exec/interrupt.js';
 import { isNode } from '../exec/types.js';
+import { isoSecondUp } from '../duration.js';
 import { AddFailed } from '../cni/chain.js';
 import type { Executor } from '../exec/types.js';
 import type { KubeApi, Pod } from '../resolve/kube.js';
@@ -441,11 +442,6 @@ export interface QuitLocks {
    * it held none there (exec/interrupt.ts limitedLocksHeldUntil).
    */
   heldUntil: (node: string) => number | undefined;
-  /**
-   * Words for a command of another host, when it meets something else there than the lock (an attach's write-ahead
-   * record, which another host cannot see ended: it answers busy until the time that record names).
-   */
-  otherHosts?: string;
 }
 
 /**
@@ -462,7 +458,7 @@ export interface QuitLocks {
  * LOCK_GRACE_MS; a rollback's DELs at least 60 s), whatever became of this command (tryout 11, finding 2: the next
  * `cni-detach -l` failed for ~60 s while the summary named only cni-list): "; on node node-b what the quit left running
  * may hold its lock until 2026-12-03T10:31:10Z (its time limit): a cni-attach or cni-detach of it from this host may
- * answer busy until then" (lockHeldWords). Nothing is said of a node where it held none (their steps had not reached
+ * answer busy until then; from another host, …" (lockHeldWords). Nothing is said of a node where it held none (their steps had not reached
  * it, or had released it: a pod handed off), nor of this host.
  *
  * The fields: `listCommand`, that cni-list with the pod's node; `lockHeldUntil`, when its node's locks are said.
@@ -486,7 +482,7 @@ export function unknownWords(flags: CommonFlags, namespace: string | undefined, 
       if (!held.length) return tells;
       const until = Math.max(...held.map((p) => heldOn(p)!));
       const there = [...new Set(held.map((p) => nodeOf.get(p)!))].sort();
-      return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} ${lockHeldWords(until, held.length === 1, locks!.otherHosts)}`;
+      return `${tells}; on ${there.length === 1 ? 'node' : 'nodes'} ${there.join(', ')} ${lockHeldWords(until, held.length === 1)}`;
     },
     fields: (pod, onNode) => {
       const node = nodeOf.get(pod);
@@ -500,8 +496,8 @@ export function unknownWords(flags: CommonFlags, namespace: string | undefined, 
  * The QuitLocks of this process: the locks it held on each node when the quit began (exec/interrupt.ts
  * limitedLocksHeldUntil, by the node its executor names: exec/types.ts isNode).
  */
-export function quitLocksOf(here: string, otherHosts?: string): QuitLocks {
-  return { here, heldUntil: (node) => limitedLocksHeldUntil((w) => isNode(w, node)), ...(otherHosts ? { otherHosts } : {}) };
+export function quitLocksOf(here: string): QuitLocks {
+  return { here, heldUntil: (node) => limitedLocksHeldUntil((w) => isNode(w, node)) };
 }
 
 /** unknownWords' hint alone. */

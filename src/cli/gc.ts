@@ -22,7 +22,7 @@ import { connect, hostOnlyNote, noClusterConfigured } from './targets.js';
 import type { CommonFlags } from './options.js';
 import { describeError, main, onQuit, stdio } from './main.js';
 import { load } from './load.js';
-import { formatDuration, isoSecond } from '../duration.js';
+import { formatDuration, isoSecond, isoSecondUp } from '../duration.js';
 import { groupReachNotes, heldOfRecord, judgeOnNode, reachNode, refuseUnknownNodes, sandboxLockOf, writeAheadOnNode } from './node-judge.js';
 
 interface GcFlags extends EngineFlags, Pick<CommonFlags, 'kubeconfig' | 'context' | 'requestTimeout' | 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
@@ -205,7 +205,7 @@ function leftWhy(l: Left, here: string, force?: string): string {
   // when a cni-gc can act on it, as a time too (a tryout: cni-list -A said to run cni-gc, which left it alone)
   const now = Date.now();
   const secs = freeInSecs(h, now)!;
-  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${secs}s, at ${isoSecond(now + secs * 1000)}: a cni-gc from then on acts on it)`;
+  return `its command${pid} is gone, but what it started${l.where} may run until its time limit ends (its lock is free in ${secs}s, at ${isoSecondUp(now + secs * 1000)}: a cni-gc from then on acts on it)`;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { AttachmentRecord, EntryPod, InvalidRecord } from '../resolve/recor
 import { deleteStopped, type DeleteMark, type Found } from '../cni/cache.js';
 import type { Executor } from '../exec/types.js';
 import type { PodRuntime } from '../resolve/runtime.js';
-import { isoSecond, runningFor } from '../duration.js';
+import { isoSecond, isoSecondUp, runningFor } from '../duration.js';
 
 interface ListFlags extends EngineFlags, KubectlFlags, Pick<CommonFlags, 'runtime' | 'dockerHost' | 'output' | 'agentNamespace' | 'agentImage'> {
   allNamespaces?: boolean;
@@ -374,7 +374,7 @@ function ageOf(since: string, now: number): string | undefined {
  */
 function freeInHint(busy: { freeInMs?: number; readAt?: number }, now = Date.now()): string {
   const secs = freeInSecs(busy, now)!;
-  return `it answers busy until its lock is free, in ${secs}s (at ${isoSecond(now + secs * 1000)})`;
+  return `it answers busy until its lock is free, in ${secs}s (at ${isoSecondUp(now + secs * 1000)})`;
 }
 
 /**

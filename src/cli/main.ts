@@ -1,6 +1,6 @@
 /** The one place that exits: run a commander program, map every error to its exit code and a one-line message. */
 import { CommanderError, type Command, type OutputConfiguration } from 'commander';
-import { ATTACH_OTHER_HOSTS, CniAttachError, lockHeldWords, OutputError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Fix, type Setting } from '../errors.js';
+import { CniAttachError, lockHeldWords, OutputError, PluginError, SomeFailedError, StoppedError, shown, shownLines, signalName, stoppedBy, type ErrorKind, type Fix, type Setting } from '../errors.js';
 import { batchInFlight, beginQuit, changedOnce, delsInFlight, heldOnce, holding, interrupt, interruptedBy, limitedLocksHeldUntil, runAtEnd, stepWords, unfinishedCleanups } from '../exec/interrupt.js';
 import { FdOut } from './fd-out.js';
 import { someNames } from './output.js';
@@ -532,7 +532,7 @@ export function stopEnding(program: Command, argv: string[]): (sig: NodeJS.Signa
     if (quit && holding()) {
       // its lock on a node reached by commands stays held while what the quit left there may run (tryout 11, finding 2)
       const until = limitedLocksHeldUntil();
-      return `${by} during its change: what was being changed stays as it is, recorded where it was (\`${program.name().replace(/-(attach|detach|gc)$/, '-list')}\` shows it with the command that clears it)${until === undefined ? '' : `; on its node ${lockHeldWords(until, true, verb === 'attach' ? ATTACH_OTHER_HOSTS : undefined)}`}`;
+      return `${by} during its change: what was being changed stays as it is, recorded where it was (\`${program.name().replace(/-(attach|detach|gc)$/, '-list')}\` shows it with the command that clears it)${until === undefined ? '' : `; on its node ${lockHeldWords(until, true)}`}`;
     }
     if (heldOnce() && verb === 'gc') return `${by} after its DELs ran: what they freed stays freed, the rest as it was (\`kubectl cni-gc --dry-run\` says what is left)`;
     if (heldOnce()) return `${by} after its change: what it printed stands`;

@@ -16,7 +16,7 @@ import type { PluginRun } from './invoke.js';
 import { POD_CNI_ARGS } from './env.js';
 import { isBatching, PreconditionFailed } from '../exec/batch.js';
 import { commandInParens, commandName, type Busy, type Lock } from '../exec/lock.js';
-import { formatDuration, isoSecond } from '../duration.js';
+import { formatDuration, isoSecond, isoSecondUp } from '../duration.js';
 import { onNode, type RunOptions, type RunResult } from '../exec/types.js';
 
 export interface AttachRequest {
@@ -77,7 +77,7 @@ export function busyError(ifname: string, describe: string, busy: Busy, cache: R
   const doing = network === undefined ? `is working on ${ifname}` : `is attaching network ${network} under another ifname`;
   const head = `${who}${busy.freeInMs === undefined ? commandInParens(busy, cache.host) : ''} ${doing} in ${describe} right now`;
   const secs = freeInSecs(busy, now);
-  const at = secs === undefined ? '' : isoSecond(now + secs * 1000);
+  const at = secs === undefined ? '' : isoSecondUp(now + secs * 1000);
   if (secs === undefined && foreignLockWayOut(busy, cache.host) !== '') {
     const lockOf = network === undefined ? `the lock of ${ifname}` : `the lock of network ${network}`;
     const foreign = `${who}${commandInParens(busy, cache.host)} holds ${lockOf} in ${describe}${cache.named('')}: a command of another host, which this host cannot see`;

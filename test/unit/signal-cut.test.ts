@@ -178,13 +178,13 @@ describe('the closing line of a stop the command did not end itself (cli/main.ts
       'attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it)',
     );
     // a lock held on a node reached by commands: until when it stays held (tryout 11, finding 2), with the 2 s slack of a
-    // lock write in flight, rounded up; an attach's also says what another host meets (its write-ahead record's bound)
+    // lock write in flight, rounded up; and what another host meets: the lock respected until --force (tryout 13, N1/N3)
     const lock = interrupt.trackLimitedLock(Date.parse('2026-12-03T10:31:09.500Z'), 'node node-a');
     expect((await ending(detach.detachCommand, POD))('SIGINT', true)).toBe(
-      'detach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it); on its node what the quit left running may hold its lock until 2026-12-03T10:31:12Z (its time limit): a cni-attach or cni-detach of it may answer busy until then',
+      'detach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it); on its node what the quit left running may hold its lock until 2026-12-03T10:31:12Z (its time limit): a cni-attach or cni-detach of it from this host may answer busy until then; from another host, which cannot see that this command is gone, `cni-detach --force` from then on',
     );
     expect((await ending(attach.attachCommand, POD))('SIGINT', true)).toBe(
-      "attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it); on its node what the quit left running may hold its lock until 2026-12-03T10:31:12Z (its time limit): a cni-attach or cni-detach of it from this host may answer busy until then; from another host, until the bound the attach's record in the cluster names (`kubectl cni-list -A` says when)",
+      "attach stopped by SIGINT (Ctrl-C), quit by a second SIGINT during its change: what was being changed stays as it is, recorded where it was (`kubectl cni-list` shows it with the command that clears it); on its node what the quit left running may hold its lock until 2026-12-03T10:31:12Z (its time limit): a cni-attach or cni-detach of it from this host may answer busy until then; from another host, which cannot see that this command is gone, `cni-detach --force` from then on",
     );
     lock.release();
     release();
