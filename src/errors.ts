@@ -242,7 +242,7 @@ export function foreignLimitPassed(h: NonNullable<BusyError['holder']>, here: st
 export function foreignLimitWhen(h: NonNullable<BusyError['holder']>, now = Date.now()): string | undefined {
   if (h.limitS === undefined || h.changedAgoMs === undefined) return undefined;
   const left = h.limitS * 1000 - h.changedAgoMs - sinceRead(h, now);
-  if (left <= 0) return `passed at ${isoSecond(now + left)} (${runningFor(-left)} ago)`;
+  if (left <= 0) return `passed at ${isoSecondUp(now + left)} (${runningFor(-left)} ago)`;
   const secs = Math.ceil(left / 1000);
   return `passes in ${secs}s (at ${isoSecondUp(now + secs * 1000)})`;
 }

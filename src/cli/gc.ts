@@ -125,7 +125,7 @@ function quitReportOf(flags: GcFlags, deps: Deps, progress: GcProgressOf, timeou
     const running = [...progress.running];
     // a DEL on a node reached by commands runs on there under its lock until its time limit (the plugin time limit,
     // --timeout, renewed before each run, plus the grace: exec/lock.ts) whatever became of gc: cni-gc frees it then
-    const freeBy = isoSecond(Date.now() + timeoutMs + LOCK_GRACE_MS);
+    const freeBy = isoSecondUp(Date.now() + timeoutMs + LOCK_GRACE_MS);
     const elsewhere = running.filter(([, node]) => node !== here);
     const kept = progress.freed.filter((s) => progress.recordKept.has(s));
     const rec = (s: Freed) => ({ target: describeEntry(s.c), ifname: s.entry.ifName, network: s.entry.networkName, containerId: s.entry.containerId, reason: s.why, node: progress.nodeOf.get(s) ?? here });
@@ -141,7 +141,7 @@ function quitReportOf(flags: GcFlags, deps: Deps, progress: GcProgressOf, timeou
       for (const s of progress.freed) deps.io.out(`freed ${s.entry.ifName} of ${describeEntry(s.c)} (network ${s.entry.networkName}): ${s.why}\n`);
       for (const [s, node] of running) {
         const there = node !== here;
-        deps.io.err(`note: quit during the DEL of ${progress.name(s)} (network ${s.entry.networkName}): it stays as the quit leaves it, marked there as a DEL that did not finish${there ? `, under the lock of what gc started there, which may run until its time limit: free by ${freeBy}` : ''}; \`${gc}\` frees it${there ? ' from then on' : ''}\n`);
+        deps.io.err(`note: quit during the DEL of ${progress.name(s)} (network ${s.entry.networkName}): it stays as the quit leaves it, marked there as a DEL that did not finish${there ? `, under the lock of what gc started there, which may run until its time limit: free by ${freeBy}` : ''}; \`${gc}\` frees it${there ? ' from then on, from this host (another host, which cannot see that this command is gone, leaves it to `cni-detach --force`)' : ''}\n`);
       }
       const unknown = running.length ? `${running.length} unknown (${someNames(running.map(([s]) => progress.name(s)))}; \`${gc}\` frees ${running.length === 1 ? 'it' : 'them'}${elsewhere.length ? `, by ${freeBy} at the latest` : ''})` : 'none running';
       const records = kept.length ? `; the record${kept.length === 1 ? '' : 's'} of ${kept.length === 1 ? 'the one' : `the ${kept.length}`} freed ${kept.length === 1 ? 'goes' : 'go'} with the next cni-gc` : '';

@@ -201,7 +201,7 @@ function recordRowOf(r: AttachmentRecord, live: Pod | undefined | null, flags: R
       reason: `${began} and has not finished: ${which}`,
       ...(command === 'running' ? {} : { remedy: 'cni-detach clears it (once no attach runs)', clear }),
       // another host's, within the time bound it recorded: the cni-detach offered answers busy until then
-      ...(command === undefined && r.until ? { clearHint: `until ${r.until}, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running` } : {}),
+      ...(command === undefined && r.until ? { clearHint: `until ${r.until}, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running (after it, a lock of it left on its node, if any, is still respected until --force says that command is gone)` } : {}),
     };
   }
   if (r.interrupted && row.state === 'attached') {

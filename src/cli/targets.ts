@@ -305,7 +305,7 @@ export async function refuseIfAttaching(
       const who = r.by ? commandName(r.by, thisHost.host) : 'a command that names no host';
       throw new BusyError(
         `an attach of ${flags.ifname} in ${describe} may be running (${who}; begun at ${r.since}, as the cluster's record of it says): this host cannot see that host's processes, ` +
-          `so until ${r.until}, the time bound that attach recorded, it is taken as running; try again when it is done (its record then goes), or after ${r.until}; ` +
+          `so until ${r.until}, the time bound that attach recorded, it is taken as running; try again when it is done (its record then goes), or after ${r.until} (a lock of it left on its node, if any, is then still respected${forceable ? ' until --force says its command is gone' : ''}); ` +
           (forceable ? 'if you know that command is gone, give --force (a lock of it on the node, if any, is still waited for until its time limit)' : 'nothing was checked'),
       );
     }

@@ -78,7 +78,7 @@ describe('cni-gc quit by a second signal during its DELs', () => {
     expect(said!.before.out).toBe('');
     expect(said!.out).toBe(`freed net1 of pod shop/db-1 (network net): the pod is gone (node node-2)\n${line}\n`);
     expect(said!.err).toBe(
-      `note: quit during the DEL of net1 of pod shop/db-2 on node node-2 (network net): it stays as the quit leaves it, marked there as a DEL that did not finish, under the lock of what gc started there, which may run until its time limit: free by ${by}; \`kubectl cni-gc\` frees it from then on\n` +
+      `note: quit during the DEL of net1 of pod shop/db-2 on node node-2 (network net): it stays as the quit leaves it, marked there as a DEL that did not finish, under the lock of what gc started there, which may run until its time limit: free by ${by}; \`kubectl cni-gc\` frees it from then on, from this host (another host, which cannot see that this command is gone, leaves it to \`cni-detach --force\`)\n` +
         'error: gc stopped by SIGINT (Ctrl-C), quit by a second SIGINT: 1 freed, 1 unknown (its DEL was running: `kubectl cni-gc` frees it); the rest as it was (`kubectl cni-gc --dry-run` says what is left)\n',
     );
   });

@@ -610,7 +610,7 @@ describe('the write-ahead record of a pod attach', () => {
     // listed with -n: that namespace once (a tryout saw `kubectl cni-list -n cni-bench -n cni-bench …`)
     expect(await w.cli(listCommand, ['-n', 'shop'])).toBe(0);
     for (const n of notes) expect(w.stderr()).toMatch(n);
-    expect(w.stderr()).toMatch(/^note: to clear web-1 eth5 \(attaching\): `kubectl cni-detach web-1 -n shop --ifname eth5` \(until 2099-01-01T00:00:00Z, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running\)$/m);
+    expect(w.stderr()).toMatch(/^note: to clear web-1 eth5 \(attaching\): `kubectl cni-detach web-1 -n shop --ifname eth5` \(until 2099-01-01T00:00:00Z, the time bound that attach recorded, cni-detach answers busy: that host's command may still be running \(after it, a lock of it left on its node, if any, is still respected until --force says that command is gone\)\)$/m);
     // a command that does not read as one (another writer's) makes the record invalid, as any field breaking its rule
     // (validateRecord): used for nothing, and shown with why
     await ahead('eth4', { host: 1, pid: -1 } as unknown as AttachmentRecord['by']);
