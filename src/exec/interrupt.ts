@@ -126,7 +126,7 @@ export function trackLimitedLock(untilMs: number, where?: string): { renewed: (u
  * The latest moment a lock this process holds now on a node reached by commands stays held once it is gone
  * (trackLimitedLock; plus LOCK_WRITE_SLACK_MS), of those whose node `on` accepts (default all), or undefined when it
  * holds none — once a second signal began to quit, of those it held then (beginQuit): what a quit's words say a
- * cni-attach or cni-detach meets there (busy) until then — cli/main.ts stopEnding, cli/bulk.ts unknownHint.
+ * cni-attach or cni-detach meets there (busy) until then — cli/main.ts stopEnding, cli/bulk.ts quitLocksOf (unknownWords).
  */
 export function limitedLocksHeldUntil(on: (where: string | undefined) => boolean = () => true): number | undefined {
   let latest: number | undefined;
