@@ -664,7 +664,8 @@ export async function batchOf(
     const parallel = parallelismOf(flags.parallel, pods);
     if (verbosity(flags) >= 1 && flags.parallel === undefined) {
       const nodes = new Set(pods.map((p) => p.spec?.nodeName ?? '')).size;
-      deps.io.err(`debug: ${Math.min(parallel.total, pods.length)} pods at a time on their nodes (${nodes} node${nodes === 1 ? '' : 's'}; at most ${parallel.perNode} on one node, ${TOTAL_DEFAULT_MAX} in all; --parallel sets it)\n`);
+      const n = Math.min(parallel.total, pods.length);
+      deps.io.err(`debug: ${n} pod${n === 1 ? '' : 's'} at a time on their nodes (${nodes} node${nodes === 1 ? '' : 's'}; at most ${parallel.perNode} on one node, ${TOTAL_DEFAULT_MAX} in all; --parallel sets it)\n`);
     }
     return { pods, runtimes: 'v' in ready ? ready.v : [], parallel, ...(watch ? { watch } : {}) };
   } catch (e) {

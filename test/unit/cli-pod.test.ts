@@ -605,6 +605,10 @@ describe('-l / --all: many pods', () => {
     const given = many(6);
     expect(await given.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1', '--parallel', '2'])).toBe(0);
     expect(given.stderr()).not.toMatch(/pods at a time/);
+    // one pod: "1 pod", not "1 pods"
+    const one = many(1);
+    expect(await one.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1'])).toBe(0);
+    expect(one.stderr()).toMatch(/^debug: 1 pod at a time on their nodes \(1 node; at most 4 on one node, 32 in all; --parallel sets it\)$/m);
   });
 
   it('attaches every matching pod with one API list and one runtime list, a progress line each, and a summary', async () => {
