@@ -21,8 +21,9 @@
 //   K5 kind pod     one attach to a pod on a local kind-like node container (--runtime kind): docker execs per attach
 //                   and wall time vs the seed's manual way on kind, three `docker exec`s (the sandbox, its task pid,
 //                   the plugin with the config on stdin; ctr instead of crictl: the test node image has no crictl)
-//   K6 kind bulk    -l over 100 pods on 10 node containers vs 1 pod on 1 node (and one node's share alone, as
-//                   P6's). K5/K6 need --kind-docker HOST: an
+//   K6 kind bulk    -l over 100 pods on 10 node containers vs the seed's manual way over the same pods (K5's three
+//                   docker execs per pod, 10 pods at a time: xargs -P 10), and vs 1 pod on 1 node (no target) and
+//                   one node's share alone, as P6's. K5/K6 need --kind-docker HOST: an
 //                   engine with the test node image (test/helpers/kind-node.ts), e.g. the one the tests use.
 //
 // Each pair runs interleaved (A B A B …) after warm-up runs, and every attach is followed by its detach/DEL outside
@@ -1096,7 +1097,7 @@ async function remoteParts({ h, tmp, prefix, variants, bin, results, table, verd
  */
 async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table, verdicts, verdict }) {
   const notRun = (why) => {
-    for (const id of ['K5', 'K6']) if (want(id)) verdicts.push({ id, what: id === 'K5' ? 'kind attach ≤ 1.5× the manual docker execs' : '100 pods on 10 kind nodes ≤ 5× 1 pod', value: `not run: ${why}`, limit: '', ok: null });
+    for (const id of ['K5', 'K6']) if (want(id)) verdicts.push({ id, what: id === 'K5' ? 'kind attach ≤ 1.5× the manual docker execs' : '100 pods on 10 kind nodes ≤ 1.5× the manual docker execs (10 at a time)', value: `not run: ${why}`, limit: '', ok: null });
     log(`K5/K6: not run: ${why}`);
   };
   if (!opts.kindDocker) return notRun('no --kind-docker engine given');
@@ -1133,20 +1134,22 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
     }
     return r;
   };
+  // the seed's manual way for one pod (K5; K6 runs it for each of its 100 pods, 10 at a time)
+  const script = join(tmp, 'manual-kind.sh');
+  await writeFile(script, [
+    '#!/usr/bin/env bash',
+    "# The seed's manual way on kind: find the sandbox, its pid, run the plugin — each a docker exec into the node.",
+    'set -euo pipefail',
+    'node=$1 ns=$2 pod=$3 ifname=$4 conf=$5',
+    `id=$(docker exec "$node" ctr -n k8s.io containers list -q "labels.\"io.kubernetes.pod.name\"==$pod,labels.\"io.kubernetes.pod.namespace\"==$ns")`,
+    `pid=$(docker exec "$node" ctr -n k8s.io tasks list | awk -v id="$id" '$1 == id { print $2 }')`,
+    'docker exec -i "$node" env CNI_COMMAND=ADD CNI_CONTAINERID="$id" CNI_NETNS="/proc/$pid/ns/net" CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge <"$conf"',
+    '',
+  ].join('\n'), { mode: 0o755 });
+  /** The manual way's DEL of one pod's eth1 (a docker exec of the plugin), not timed. */
+  const manualDel = (p) => run('docker', ['exec', '-i', '-e', 'CNI_COMMAND=DEL', '-e', `CNI_CONTAINERID=${p.id}`, '-e', `CNI_NETNS=/proc/${p.pid}/ns/net`, '-e', 'CNI_IFNAME=eth1', '-e', 'CNI_PATH=/usr/lib/cni', p.node.name, '/usr/lib/cni/bridge'], { env, input: readFileSync(confPath, 'utf8') });
   if (want('K5')) {
     const one = made[0];
-    const script = join(tmp, 'manual-kind.sh');
-    await writeFile(script, [
-      '#!/usr/bin/env bash',
-      "# The seed's manual way on kind: find the sandbox, its pid, run the plugin — each a docker exec into the node.",
-      'set -euo pipefail',
-      'node=$1 ns=$2 pod=$3 ifname=$4 conf=$5',
-      `id=$(docker exec "$node" ctr -n k8s.io containers list -q "labels.\"io.kubernetes.pod.name\"==$pod,labels.\"io.kubernetes.pod.namespace\"==$ns")`,
-      `pid=$(docker exec "$node" ctr -n k8s.io tasks list | awk -v id="$id" '$1 == id { print $2 }')`,
-      'docker exec -i "$node" env CNI_COMMAND=ADD CNI_CONTAINERID="$id" CNI_NETNS="/proc/$pid/ns/net" CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge <"$conf"',
-      '',
-    ].join('\n'), { mode: 0o755 });
-    const manualDel = () => run('docker', ['exec', '-i', '-e', 'CNI_COMMAND=DEL', '-e', `CNI_CONTAINERID=${one.id}`, '-e', `CNI_NETNS=/proc/${one.pid}/ns/net`, '-e', 'CNI_IFNAME=eth1', '-e', 'CNI_PATH=/usr/lib/cni', one.node.name, '/usr/lib/cni/bridge'], { env, input: readFileSync(confPath, 'utf8') });
     log(`K5: kind attach vs the manual docker execs, ${opts.warmup} warm-up + ${opts.runs} runs each`);
     const execs = [];
     const dockerExecs = [];
@@ -1172,7 +1175,7 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
           ok('manual kind attach', await run(script, [one.node.name, NS, one.name, 'eth1', confPath], { env }));
           return performance.now() - t0;
         },
-        after: async () => ok('manual DEL', await manualDel()),
+        after: async () => ok('manual DEL', await manualDel(one)),
       },
     ]);
     results.pairs.K5 = { runs: r, nodeRoundTripsPerAttach: [...new Set(execs)], dockerExecsPerAttach: [...new Set(dockerExecs)] };
@@ -1182,10 +1185,25 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
   }
   if (want('K6')) {
     const rounds = Math.max(1, opts.bulkRounds);
-    log(`K6: -l over 100 pods on 10 node containers vs 1 pod on 1 node, --parallel 10, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
+    log(`K6: -l over 100 pods on 10 node containers vs the seed's manual way over them (10 at a time) and vs 1 pod on 1 node, --parallel 10, 1 warm-up + ${rounds} rounds, ${variants.length} build(s) interleaved`);
     // per build: wall times and docker execs (node round trips) of each 100-pod attach and detach
     const sample = variants.map(() => ({ kbulk: [], kone: [], execs: [], detachExecs: [], dockerExecs: [], busy: [] }));
+    // the manual way over the same 100 pods: each pod's three docker execs (K5's script), 10 pods at a time as the
+    // tool's --parallel 10 (xargs -P 10; the list alternates nodes as the pods do), each pod's DEL after, not timed
+    const bulkPods = made.filter((p) => p.role === 'kbulk');
+    const manualList = join(tmp, 'manual-kind-bulk.txt');
+    await writeFile(manualList, bulkPods.map((p) => `${p.node.name} ${NS} ${p.name} eth1 ${confPath}\n`).join(''));
+    const manualBulk = [];
     for (let round = 0; round <= rounds; round++) {
+      {
+        checkInterrupt();
+        const t0 = performance.now();
+        const r = await run('bash', ['-c', 'xargs -P 10 -n 5 "$1" < "$2" > /dev/null', 'bash', script, manualList], { env });
+        const ms = performance.now() - t0;
+        await pool(bulkPods, 10, async (p) => ok(`manual DEL of ${p.name}`, await manualDel(p)));
+        ok('the manual way over 100 pods', r);
+        if (round > 0) manualBulk.push(ms);
+      }
       for (const [v, [, dir]] of variants.entries()) {
         for (const key of ['kbulk', 'kone']) {
           checkInterrupt();
@@ -1214,11 +1232,16 @@ async function kindParts({ h, tmp, prefix, binDir, variants, bin, results, table
     for (const [v, [suffix]] of variants.entries()) {
       const x = sample[v];
       const rows = [row(`kind attach -l, 100 pods on 10 nodes, --parallel 10${suffix}`, x.kbulk), row(`kind attach -l, 1 pod on 1 node${suffix}`, x.kone)];
-      results.pairs[`K6${suffix}`] = { rows, nodeRoundTrips: x.execs, detachNodeRoundTrips: x.detachExecs, dockerExecs: x.dockerExecs, machineBusy: x.busy };
+      const manualRow = row('manual: 3 docker execs per pod, 100 pods on 10 nodes, 10 at a time', manualBulk);
+      results.pairs[`K6${suffix}`] = { rows: [...rows, manualRow], nodeRoundTrips: x.execs, detachNodeRoundTrips: x.detachExecs, dockerExecs: x.dockerExecs, machineBusy: x.busy };
       (results.remoteLines ??= []).push(busyLine(`K6${suffix}`, x.busy));
-      table.push({ id: 'K6', rows, ref: rows[1] });
-      (results.remoteLines ??= []).push(`K6${suffix}: node round trips per 100-pod attach: ${[...new Set(x.execs)].join(', ')}, per detach: ${[...new Set(x.detachExecs)].join(', ')}; docker execs per 100-pod attach: ${[...new Set(x.dockerExecs)].join(', ')}`);
-      if (v === 0) verdict('K6', '100 pods on 10 kind nodes ≤ 5× 1 pod on 1 node', rows[0].median / rows[1].median, 5, fmtX);
+      table.push({ id: 'K6', rows: [rows[0], manualRow], ref: manualRow });
+      (results.remoteLines ??= []).push(`K6${suffix}: node round trips per 100-pod attach: ${[...new Set(x.execs)].join(', ')}, per detach: ${[...new Set(x.detachExecs)].join(', ')}; docker execs per 100-pod attach: ${[...new Set(x.dockerExecs)].join(', ')} (the manual way: 300)`);
+      // the issue's kind target is against the seed's manual way (≤ 1.5×, as K5); the ratio to one pod on one node is
+      // P6's measure, shown here without a target: ten kind nodes share this machine's cores as on a laptop, and one
+      // pod is mostly waiting (BENCHMARKS.md)
+      (results.remoteLines ??= []).push(`K6${suffix}: 100 pods on 10 kind nodes / 1 pod on 1 node: ${fmtX(rows[0].median / rows[1].median)} (${fmtMs(rows[0].median)} / ${fmtMs(rows[1].median)}; P6's measure, not the kind path's target)`);
+      if (v === 0) verdict('K6', '100 pods on 10 kind nodes ≤ 1.5× the manual docker execs (10 at a time)', rows[0].median / manualRow.median, 1.5, fmtX);
     }
     await nodeShare('K6', variants, rounds, `role=kbulk,node=${nodes[0].name}`, 'role=kone', results, async (dir, sel) => {
       const t0 = performance.now();
