@@ -108,14 +108,15 @@ const crictlInspect = (ids: string[]) => ['crictl', 'inspectp', '-o', 'json', ..
 /**
  * The whole look-up of the sandboxes of one or more pods (a batch's pods on one node) in one command — one round trip
  * to a node reached by commands: the probe; one listing of the sandboxes of those pod names; their inspection in as
- * few runtime runs as the tool allows (crictl: one `inspectp` of all the ready ones; ctr: the task list, then for
- * each running sandbox its runtime spec read from its bundle — `config.json` in the working directory of its task's
- * parent, the containerd shim, which containerd starts in the bundle (runtime/v2) — when that spec carries CRI's
- * annotations of this sandbox id and of its pod's uid, else `containers info`, which takes one id and costs a `ctr`
- * process, ~25 ms of CPU, per sandbox); and the links of each running one's network namespace
- * (/proc/PID/net/dev). Each command's output comes back framed (exec/framed.ts, keyed `pods`, `inspectp`, `info:ID`…);
- * the parsing and the choices stay in TypeScript. $1 mark, $2 namespace ('' for any), $3 the names' regexp, $4 the
- * ctr filter.
+ * few runtime runs as the tool allows (crictl: one `inspectp` of all the ready ones; ctr: the task list, then the
+ * runtime specs of the running sandboxes read from their bundles — `config.json` in the working directory of each
+ * one's task's parent, the containerd shim, which containerd starts in the bundle (runtime/v2) — all by one `cat`
+ * (`specs`: the files one after another; SandboxLookup takes each spec for the sandbox its CRI annotations name), and
+ * `containers info`, which takes one id and costs a `ctr` process, ~25 ms of CPU, only for a running sandbox without
+ * such a file (not one running task, no regular file there); and the links of each running one's network namespace
+ * (/proc/PID/net/dev). Each command's output comes back framed (exec/framed.ts, keyed `pods`, `inspectp`, `specs`,
+ * `info:ID`…); the parsing and the choices stay in TypeScript. $1 mark, $2 namespace ('' for any), $3 the names'
+ * regexp, $4 the ctr filter. Before, a `cat` per sandbox read its spec: on a node of a batch one process per pod.
  *
  * Its files (the outputs it parses itself) are in `cni-attach-lookup.<its pid>.XXXXXX` (exec/node-session.ts ownTmpDir,
  * the sessions' rule: in the first writable of $TMPDIR, /dev/shm, /tmp), removed when it ends — also when a signal
@@ -132,13 +133,10 @@ sec() { k=$1; f=$2; shift 2; "$@" > "$t/$f" 2> "$t/e"; r=$?; emit "$M" "$k" "$r"
 out() { k=$1; shift; fo "$M" "$k"; "$@" 2> "$t/se"; fc "$M" "$k" $?; }
 lines() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }
 links() { for pid in "$@"; do out "links:$pid" lines "/proc/$pid/net/dev"; done; }
-spec() {
-  [ $# -eq 2 ] || return 1; st=; read -r st < "/proc/$2/stat" 2>/dev/null || return 1
-  set -- "$1" \${st##*\\) }
-  s=$(cat "/proc/$3/cwd/config.json" 2>/dev/null) || return 1
-  case $s in *'"${SANDBOX_ID}":"'"$1"'"'*) ;; *) return 1 ;; esac
-  case $s in *'"${SANDBOX_UID}":"'*) ;; *) return 1 ;; esac
-  : > "$t/se"; fo "$M" "spec:$1"; printf '%s' "$s"; fc "$M" "spec:$1" 0
+specof() {
+  [ $# -eq 1 ] || return 1; st=; read -r st < "/proc/$1/stat" 2>/dev/null || return 1
+  set -- \${st##*\\) }
+  sf="/proc/$2/cwd/config.json"; [ -f "$sf" ] && [ -r "$sf" ]
 }
 pods() { if [ -n "$NS" ]; then crictl pods --namespace "$NS" --name "$NAMES" "$@"; else crictl pods --name "$NAMES" "$@"; fi; }
 M=$1 NS=$2 NAMES=$3
@@ -155,11 +153,13 @@ ctr)
   sec ls o ctr -n k8s.io containers list -q "$4"
   ids=; while IFS= read -r l; do ids="$ids $l"; done < "$t/o"
   sec tasks tasks ctr -n k8s.io tasks list
+  set --
   for id in $ids; do
     p=; while read -r a b c _; do [ "$a" != "$id" ] || [ "$c" != RUNNING ] || p="$p $b"; done < "$t/tasks"
-    spec "$id" $p || out "info:$id" ctr -n k8s.io containers info "$id"
+    if specof $p; then set -- "$@" "$sf"; else out "info:$id" ctr -n k8s.io containers info "$id"; fi
     links $p
-  done ;;
+  done
+  [ $# -eq 0 ] || out specs cat -- "$@" ;;
 esac
 rm -rf "$t"
 exit 0`;
@@ -339,8 +339,8 @@ export class SandboxLookup {
 
   /**
    * What `ctr containers info` would say of a running sandbox (its pod's labels, its spec), from the runtime spec the
-   * look-up read from its bundle (LOOKUP's `spec:ID`): only when that spec names this sandbox and its pod in containerd
-   * CRI's annotations; else undefined (ctr is asked).
+   * look-up read from its bundle (LOOKUP's `specs`): only when a spec there names this sandbox and its pod in
+   * containerd CRI's annotations; else undefined (ctr is asked, on its own).
    */
   private fromSpec(id: string): CtrInfo | undefined {
     // each pod's answer walks every sandbox of the look-up: parsed once
@@ -351,18 +351,39 @@ export class SandboxLookup {
   }
 
   private parseSpec(id: string): CtrInfo | undefined {
-    const o = this.fetched.outputs.get(`spec:${id}`);
-    if (o?.code !== 0) return undefined;
-    let spec: Spec;
-    try {
-      spec = JSON.parse(o.stdout) as Spec;
-    } catch {
-      return undefined;
-    }
+    const spec = this.bundleSpecs().get(id);
+    if (!spec) return undefined;
     const a = spec.annotations ?? {};
     const [name, namespace, uid] = [a[SANDBOX_NAME], a[SANDBOX_NAMESPACE], a[SANDBOX_UID]];
     if (a[SANDBOX_ID] !== id || !name || !namespace || !uid) return undefined;
     return { Labels: { 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': namespace, 'io.kubernetes.pod.uid': uid }, Spec: spec };
+  }
+
+  private bundles: Map<string, Spec | undefined> | undefined;
+
+  /**
+   * The runtime specs the look-up read from the sandboxes' bundles (LOOKUP's `specs`: the files one after another,
+   * whatever cat's exit — a sandbox gone meanwhile is only missing from them), by the sandbox id each names in CRI's
+   * annotation (SANDBOX_ID); an id that two different specs name has none (undefined: ctr is asked). Text that is not a
+   * sequence of JSON values gives none at all (each sandbox's `containers info` is asked on its own).
+   */
+  private bundleSpecs(): Map<string, Spec | undefined> {
+    if (this.bundles) return this.bundles;
+    const by = new Map<string, Spec | undefined>();
+    const text = this.fetched.outputs.get('specs')?.stdout;
+    let values: unknown[] = [];
+    try {
+      values = text ? jsonValues(text) : [];
+    } catch {
+      values = [];
+    }
+    for (const v of values) {
+      const spec = v as Spec;
+      const id = typeof v === 'object' && v !== null ? spec.annotations?.[SANDBOX_ID] : undefined;
+      if (typeof id !== 'string' || id === '') continue;
+      by.set(id, by.has(id) && JSON.stringify(by.get(id)) !== JSON.stringify(spec) ? undefined : spec);
+    }
+    return (this.bundles = by);
   }
 
   private stale(pod: PodRef, uids: string[]): NotFoundError {

@@ -57,7 +57,7 @@ describe('cri: containerd on this host, through ctr', () => {
     expect(await leases(ws.dataDir)).toEqual([]);
   });
 
-  it('a batch\'s look-up reads each running sandbox\'s runtime spec from its bundle (CRI annotations), asking ctr `containers info` only for a sandbox without them', async () => {
+  it('a batch\'s look-up reads the running sandboxes\' runtime specs from their bundles by one cat (CRI annotations), asking ctr `containers info` only for a sandbox without them', async () => {
     const ws = await lab.workspace();
     cd = await startContainerd(lab.prefix);
     process.env.CONTAINERD_ADDRESS = cd.address;
@@ -65,6 +65,8 @@ describe('cri: containerd on this host, through ctr', () => {
     const bin = join(ws.dir, 'bin');
     await mkdir(bin);
     await writeFile(join(bin, 'ctr'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${join(ws.dir, 'ctr.log')}\nexec /usr/bin/ctr "$@"\n`, { mode: 0o755 });
+    // and a cat that logs its runs of the sandboxes' config.json files: one for the three, not one each
+    await writeFile(join(bin, 'cat'), `#!/bin/sh\ncase "$*" in *config.json*) printf '%s\\n' "$*" >> ${join(ws.dir, 'cat.log')} ;; esac\nexec /bin/cat "$@"\n`, { mode: 0o755 });
     const conf = await writeConf(ws.dir, 'net.json', bridgeConf({ name: lab.name('k'), bridge: lab.bridge(), subnet: '198.18.46.0/24', dataDir: ws.dataDir }));
     const pids: Record<string, number> = {};
     for (const [i, annotations] of [[1, true], [2, true], [3, false]] as const) {
@@ -83,6 +85,9 @@ describe('cri: containerd on this host, through ctr', () => {
     expect(runs.filter((l) => /containers info/.test(l))).toEqual([`-n k8s.io containers info ${lab.prefix}-sb3`]);
     expect(runs.filter((l) => /containers list/.test(l))).toHaveLength(1);
     expect(runs.filter((l) => /tasks list/.test(l))).toHaveLength(1);
+    const cats = (await readFile(join(ws.dir, 'cat.log'), 'utf8')).trim().split('\n');
+    expect(cats).toHaveLength(1);
+    expect(cats[0]!.match(/\/proc\/\d+\/cwd\/config\.json/g)).toHaveLength(3);
     expectOk(await runCli('detach', args(), { env }));
     expect(await leases(ws.dataDir)).toEqual([]);
   });

@@ -12,6 +12,16 @@ function node(tool: 'crictl' | 'ctr' | '') {
   return new FakeExecutor().emulateShell(tool);
 }
 
+
+/** A node's ctr for the sandboxes given (id → pod name, pod uid, task pid): all listed, all running, `containers info` of each. */
+function fakeCtr(exec: ReturnType<typeof node>, sandboxes: Record<string, [string, string, number]>): void {
+  exec.tools.set('ctr', (argv) => {
+    if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: Object.keys(sandboxes).map((id) => `${id}\n`).join('') };
+    if (argv[3] === 'tasks') return { stdout: `TASK PID STATUS\n${Object.entries(sandboxes).map(([id, [, , pid]]) => `${id} ${pid} RUNNING\n`).join('')}` };
+    const [name, uid] = sandboxes[argv[5]!]!;
+    return { stdout: JSON.stringify({ Labels: { ...criLabels(name, 'shop'), 'io.kubernetes.pod.uid': uid }, Spec: {} }) };
+  });
+}
 describe('CRI sandboxes through crictl', () => {
   const pods = (items: unknown[]) => ({ stdout: JSON.stringify({ items }) });
   const item = (id: string, uid: string, state = 'SANDBOX_READY', createdAt = '1') => ({ id, state, createdAt, metadata: { name: 'web-1', namespace: 'shop', uid } });
@@ -140,13 +150,7 @@ describe('several pods in one look-up (a batch\'s pods on one node)', () => {
   });
   it('ctr: one listing of all the names, the task list, each sandbox\'s info; an earlier pod\'s sandbox refused for that pod only', async () => {
     const exec = node('ctr');
-    const sandboxes = { 'sb-1': ['web-1', 'uid-1', 41], 'sb-2': ['web-2', 'uid-OLD', 42] } as Record<string, [string, string, number]>;
-    exec.tools.set('ctr', (argv) => {
-      if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-1\nsb-2\n' };
-      if (argv[3] === 'tasks') return { stdout: 'TASK PID STATUS\nsb-1 41 RUNNING\nsb-2 42 RUNNING\n' };
-      const [name, uid] = sandboxes[argv[5]!]!;
-      return { stdout: JSON.stringify({ Labels: { ...criLabels(name, 'shop'), 'io.kubernetes.pod.uid': uid }, Spec: {} }) };
-    });
+    fakeCtr(exec, { 'sb-1': ['web-1', 'uid-1', 41], 'sb-2': ['web-2', 'uid-OLD', 42] });
     const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 3));
     expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/proc/41/ns/net' });
     await expect(looked.answer(refs[1]!)).rejects.toThrow(/belong to an earlier pod of that name \(uid uid-OLD\), not to this one \(uid uid-2\)/);
@@ -171,13 +175,7 @@ describe('several pods in one look-up (a batch\'s pods on one node)', () => {
     exec.files.set('/proc/9042/cwd/config.json', annotated('sb-9', 'web-2', 'uid-2'));
     exec.files.set('/proc/43/stat', '43 (pause) S 9043 43 43 0 -1');
     exec.files.set('/proc/9043/cwd/config.json', annotated('sb-3', 'web-3', 'uid-3', 'io.kubernetes.cri.sandbox-name'));
-    const sandboxes = { 'sb-2': ['web-2', 'uid-2'], 'sb-3': ['web-3', 'uid-3'] } as Record<string, [string, string]>;
-    exec.tools.set('ctr', (argv) => {
-      if (argv[3] === 'containers' && argv[4] === 'list') return { stdout: 'sb-1\nsb-2\nsb-3\n' };
-      if (argv[3] === 'tasks') return { stdout: 'TASK PID STATUS\nsb-1 41 RUNNING\nsb-2 42 RUNNING\nsb-3 43 RUNNING\n' };
-      const [name, uid] = sandboxes[argv[5]!]!;
-      return { stdout: JSON.stringify({ Labels: { ...criLabels(name, 'shop'), 'io.kubernetes.pod.uid': uid }, Spec: {} }) };
-    });
+    fakeCtr(exec, { 'sb-1': ['web-1', 'uid-1', 41], 'sb-2': ['web-2', 'uid-2', 42], 'sb-3': ['web-3', 'uid-3', 43] });
     const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 3));
     expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/var/run/netns/cni-sb-1' });
     expect(await looked.answer(refs[1]!)).toEqual({ id: 'sb-2', pid: 42, netnsPath: '/proc/42/ns/net' });
@@ -185,6 +183,45 @@ describe('several pods in one look-up (a batch\'s pods on one node)', () => {
     expect(exec.ran.slice(1).map((a) => a.slice(3, 6).join(' '))).toEqual(['containers list -q', 'tasks list', 'containers info sb-2', 'containers info sb-3']);
     // sb-3's info came from a run of its own (the look-up held its spec, which lacks the pod's name)
     expect(exec.ran.filter((a) => a[5] === 'sb-3')).toHaveLength(1);
+  });
+});
+
+describe('the look-up\'s runtime specs, read by one cat for the whole node (ctr)', () => {
+  const refs = ['web-1', 'web-2'].map((name, i) => ({ namespace: 'shop', name, uid: `uid-${i + 1}`, node: 'n' }));
+  const annotated = (id: string, pod: string, uid: string, extra: Record<string, string> = {}) => JSON.stringify({
+    annotations: { 'io.kubernetes.cri.sandbox-id': id, 'io.kubernetes.cri.sandbox-name': pod, 'io.kubernetes.cri.sandbox-namespace': 'shop', 'io.kubernetes.cri.sandbox-uid': uid, ...extra },
+    linux: { namespaces: [{ type: 'network', path: `/var/run/netns/cni-${id}` }] },
+  });
+  function ctrNode(specs: Record<number, string>) {
+    const exec = node('ctr');
+    for (const [pid, spec] of Object.entries(specs)) {
+      exec.files.set(`/proc/${pid}/stat`, `${pid} (pause) S ${9000 + Number(pid)} ${pid} ${pid} 0 -1`);
+      exec.files.set(`/proc/${9000 + Number(pid)}/cwd/config.json`, spec);
+    }
+    fakeCtr(exec, { 'sb-1': ['web-1', 'uid-1', 41], 'sb-2': ['web-2', 'uid-2', 42] });
+    return exec;
+  }
+  it('each spec is taken for the sandbox its annotation names, whatever the order the files came in', async () => {
+    // sb-1's shim holds sb-2's spec and the other way round: each still goes to the sandbox it names
+    const exec = ctrNode({ 41: annotated('sb-2', 'web-2', 'uid-2'), 42: annotated('sb-1', 'web-1', 'uid-1') });
+    const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 2));
+    expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/var/run/netns/cni-sb-1' });
+    expect(await looked.answer(refs[1]!)).toEqual({ id: 'sb-2', pid: 42, netnsPath: '/var/run/netns/cni-sb-2' });
+    expect(exec.ran.filter((a) => a[3] === 'containers' && a[4] === 'info')).toEqual([]);
+  });
+  it('two different specs naming the same sandbox: neither is taken, ctr is asked for that one', async () => {
+    const exec = ctrNode({ 41: annotated('sb-1', 'web-1', 'uid-1'), 42: annotated('sb-1', 'web-1', 'uid-1', { other: 'x' }) });
+    const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 2));
+    expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/proc/41/ns/net' });
+    expect(await looked.answer(refs[1]!)).toEqual({ id: 'sb-2', pid: 42, netnsPath: '/proc/42/ns/net' });
+    expect(exec.ran.filter((a) => a[4] === 'info').map((a) => a[5])).toEqual(['sb-1', 'sb-2']);
+  });
+  it('specs that are not JSON one after another (a file cut short): none is taken, each sandbox\'s info is asked on its own', async () => {
+    const exec = ctrNode({ 41: annotated('sb-1', 'web-1', 'uid-1').slice(0, 40), 42: annotated('sb-2', 'web-2', 'uid-2') });
+    const looked = await new CriSandboxes(exec).lookUp(refs.slice(0, 2));
+    expect(await looked.answer(refs[0]!)).toEqual({ id: 'sb-1', pid: 41, netnsPath: '/proc/41/ns/net' });
+    expect(await looked.answer(refs[1]!)).toEqual({ id: 'sb-2', pid: 42, netnsPath: '/proc/42/ns/net' });
+    expect(exec.ran.filter((a) => a[4] === 'info').map((a) => a[5])).toEqual(['sb-1', 'sb-2']);
   });
 });
 
