@@ -97,7 +97,8 @@ class NotStarted extends StoppedError {}
  */
 export async function beforeChange<L>(step: Promise<L>): Promise<L> {
   const got = await unlessSignal(step);
-  if ('s' in got) throw new NotStarted(got.s, `stopped by ${signalName(got.s)} before it changed anything`);
+  // the words of a pod whose step the signal cut before a change (cli/main.ts cutBySignal): one form for both (tryout 15)
+  if ('s' in got) throw new NotStarted(got.s, `stopped by ${signalName(got.s)} before it changed anything: nothing was changed`);
   return got.v;
 }
 
@@ -665,7 +666,8 @@ export async function batchOf(
     if (verbosity(flags) >= 1 && flags.parallel === undefined) {
       const nodes = new Set(pods.map((p) => p.spec?.nodeName ?? '')).size;
       const n = Math.min(parallel.total, pods.length);
-      deps.io.err(`debug: ${n} pod${n === 1 ? '' : 's'} at a time on their nodes (${nodes} node${nodes === 1 ? '' : 's'}; at most ${parallel.perNode} on one node, ${TOTAL_DEFAULT_MAX} in all; --parallel sets it)\n`);
+      // the rule's bounds said as bounds (tryout 15: "32 in all" read as a count beside "10 at a time")
+      deps.io.err(`debug: ${n} pod${n === 1 ? '' : 's'} at a time on their nodes (the default: one per node the pods are on, ${nodes} node${nodes === 1 ? '' : 's'} here, but ${PER_NODE_DEFAULT} to ${TOTAL_DEFAULT_MAX} in all and at most ${parallel.perNode} on one node; --parallel sets it)\n`);
     }
     return { pods, runtimes: 'v' in ready ? ready.v : [], parallel, ...(watch ? { watch } : {}) };
   } catch (e) {

@@ -168,7 +168,7 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
     cniPath,
     timeoutMs,
     note: lineTo(deps.io, 'note:'),
-    ...(level >= 1 ? { debug: lineTo(deps.io, 'debug:') } : {}),
+    ...(level >= 1 ? { debug: lineTo(deps.io, 'debug:'), debugOnce: onceTo(deps.io, 'debug:') } : {}),
     ...(versions ? { versions } : {}),
     interrupted: interruptedBy,
     hold,
@@ -176,6 +176,21 @@ export function prepareEngine(flags: EngineFlags, node: Executor, deps: Deps): P
     ...(pathNoteOf(flags) ? { pathNote: pathNoteOf(flags)! } : {}),
   };
   return { ctx, cache };
+}
+
+/** The lines said once to each Io (onceTo): a command has one Io, whatever the number of its nodes' contexts. */
+const saidTo = new WeakMap<Io, Set<string>>();
+
+/** lineTo, saying each distinct line once to io (ChainContext.debugOnce). */
+function onceTo(io: Io, prefix: string): (text: string) => void {
+  const line = lineTo(io, prefix);
+  return (text) => {
+    let said = saidTo.get(io);
+    if (!said) saidTo.set(io, (said = new Set()));
+    if (said.has(text)) return;
+    said.add(text);
+    line(text);
+  };
 }
 
 /**

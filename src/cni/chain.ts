@@ -21,6 +21,12 @@ export interface ChainContext {
   note: (line: string) => void;
   /** Details shown only with -v. */
   debug?: (line: string) => void;
+  /**
+   * Details shown only with -v, each line once per command (the contexts of a batch's nodes share it): what every
+   * pod's attach would say alike, such as STATUS skipped for the network's CNI version (tryout 15: 100 times in a
+   * 100-pod batch). Absent: debug.
+   */
+  debugOnce?: (line: string) => void;
   /** VERSION answers kept between runs (the result cache's directory), where the executor can identify files. */
   versions?: VersionStore;
   /** The user's signal, once the command was asked to stop (Ctrl-C, SIGTERM): no further step may build on. */
@@ -354,7 +360,7 @@ export async function checkChain(ctx: ChainContext, r: ResolvedList, rt: Runtime
 
 /** Which plugins speak CNI 1.1 (STATUS, GC) given their VERSION answers; notes the others. */
 function pluginsWith11(ctx: ChainContext, r: ResolvedList, versions: Map<string, string[]>, what: string, quiet = false): number[] {
-  const note = quiet ? (l: string) => ctx.debug?.(l) : ctx.note;
+  const note = quiet ? (l: string) => (ctx.debugOnce ?? ctx.debug)?.(l) : ctx.note;
   if (!atLeast(r.list.cniVersion, '1.1.0')) {
     note(`${what} skipped: network ${r.list.name} uses CNI ${r.list.cniVersion}; ${what} came with CNI 1.1.0`);
     return [];

@@ -407,3 +407,14 @@ describe('the watch of an attach batch\'s pods (cli/batch-watch.ts) ends with th
     expect(w.kube.openWatches.size).toBe(0);
   });
 });
+
+describe('a pod stopped before it changed anything: one form of words, whichever step the signal cut (tryout 15)', () => {
+  it('a step that changes nothing (beforeChange) says what a cut step says (cutBySignal): "… before it changed anything: nothing was changed"', async () => {
+    const { beforeChange } = await import('../../src/cli/bulk.js');
+    fresh.interrupt.interrupt('SIGINT');
+    const before = await beforeChange(new Promise(() => undefined)).catch((e: Error) => e.message);
+    const cut = fresh.main.cutBySignal(new Error('the look-up failed'))?.message;
+    expect(before).toBe('stopped by SIGINT (Ctrl-C) before it changed anything: nothing was changed');
+    expect(cut).toBe(before);
+  });
+});
