@@ -340,7 +340,7 @@ export function addTargetOptions(cmd: Command, opts: { confRequired: boolean; an
       .option('-l, --selector <selector>', 'every pod of the namespace matching this label selector (e.g. app=web)')
       .option('--all', 'every pod of the namespace')
       .option('-A, --all-namespaces', 'with -l/--all: the pods of every namespace (as kubectl label -A -l)')
-      .option('--parallel <n>', 'with -l/--all: how many pods at a time on their nodes, in all (default: one per node the pods are on, 4 to 32 in all, at most 4 on one node)');
+      .option('--parallel <n>', 'with -l/--all: how many pods at a time on their nodes, in all (1 to 64; default: one per node the pods are on, 4 to 32 in all, at most 4 on one node)');
   } else {
     // not offered, but known: refused by the command with what it takes instead (refuseBulk), not as an unknown option
     cmd.addOption(new Option('-l, --selector <selector>').hideHelp()).addOption(new Option('--all').hideHelp()).addOption(new Option('-A, --all-namespaces').hideHelp());
@@ -449,7 +449,7 @@ export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--cni-path <dirs>', 'plugin directories, colon-separated (default: $CNI_PATH, else /opt/cni/bin:/usr/lib/cni)')
     .option('--cache-dir <dir>', 'libcni cache directory', '/var/lib/cni')
-    .option('--timeout <duration>', 'limit for each plugin run (e.g. 500ms, 10s, 2m30s; at least 1ms; a bare number is seconds); past it the plugin is killed (and an attach rolled back)', '60s');
+    .option('--timeout <duration>', 'limit for each plugin run (e.g. 500ms, 10s, 2m30s; at least 1ms, at most 9m through an agent pod; a bare number is seconds); past it the plugin is killed (and an attach rolled back)', '60s');
 }
 
 export function addOutputOptions(cmd: Command, formats: string[]): Command {
