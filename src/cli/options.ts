@@ -63,7 +63,7 @@ export interface CommonFlags extends KubectlFlags {
   dryRun?: boolean;
 }
 
-/** The -v level: 0 quiet (and below: kubectl takes negative levels), ≥ 1 notes, plugin stderr and stack traces, ≥ 6 each API request and node command. */
+/** The -v level: 0 quiet (and below: kubectl takes negative levels), ≥ 1 notes, plugin stderr and stack traces, ≥ 6 each API request and node round trip. */
 export function verbosity(flags: { v?: string }): number {
   return flags.v === undefined ? 0 : parseLevel(flags.v);
 }
@@ -416,7 +416,7 @@ export function addKubectlOptions(cmd: Command): Command {
   g(new Option('--as-group <group>', 'group to impersonate for the operation; repeatable').argParser(collect));
   g(new Option('--as-uid <uid>', 'UID to impersonate for the operation'));
   g(new Option('--request-timeout <duration>', 'limit for each Kubernetes API request (e.g. 1s, 2m, 3h; a whole number is seconds; 0: no limit)').default(REQUEST_TIMEOUT_DEFAULT));
-  g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node command (bare -v: 1)'));
+  g(new Option('-v, --v <level>', 'log level: 1 notes, plugin stderr and stack traces on failure; 6 each API request and node round trip (bare -v: 1)'));
   g(new Option('--version', 'print the version of cni-attach (with -o json: as JSON)'));
   // --cluster NAME and cni-list's --no-cluster share one key: which of them were given, as commander parses them
   const seen: { clusterName?: string; noCluster?: boolean } = {};

@@ -56,8 +56,8 @@ export interface ReadAhead {
 /** What an executor that batches adds to the port. */
 export interface Batching {
   readAhead(r: ReadAhead): void;
-  /** Send what is queued now (one round trip; none when nothing is). */
-  flush(): Promise<void>;
+  /** Send what is queued now (one round trip; none when nothing is). Resolves with the number of steps sent (0: none). */
+  flush(): Promise<number>;
   /** The same node without batching: every step its own round trip (the engine's way when an optimistic step failed). */
   direct(): Executor;
 }
@@ -506,7 +506,7 @@ export class BatchingExecutor implements Executor, Batching {
       const known = this.answers.get(key);
       if (known) {
         this.answers.delete(key);
-        return known;
+        return { ...known, answeredAhead: true };
       }
     }
     const steps = this.take();
@@ -522,12 +522,12 @@ export class BatchingExecutor implements Executor, Batching {
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
     this.fresh = lookup;
-    return { ...r, stdout: rest ?? '' };
+    return { ...r, stdout: rest ?? '', stepsBefore: steps.length };
   }
 
-  async flush(): Promise<void> {
+  async flush(): Promise<number> {
     const steps = this.take(true);
-    if (steps.length === 0) return;
+    if (steps.length === 0) return 0;
     const built = buildScript(steps);
     // writes, removals, creates and checks print nothing but their frames (a node session then sends them without a
     // process to read them back: Prelude.framesOnly)
@@ -535,6 +535,7 @@ export class BatchingExecutor implements Executor, Batching {
     const r = await this.inner.run([], { env: this.inner.baseEnv(), prelude: { script: built.script, args: built.args, ...(framesOnly ? { framesOnly } : {}) } }).catch((e: unknown) => this.unsent(steps, e));
     const { steps: outcomes, rest } = parseFramed(r.stdout, built.mark);
     this.settle(steps, outcomes, rest !== undefined, r);
+    return steps.length;
   }
 
   /**

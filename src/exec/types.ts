@@ -108,6 +108,13 @@ export interface RunResult {
    * still held its stdout or stderr: the run stopped waiting for it (that process may still run).
    */
   pipesHeld?: boolean;
+  /**
+   * A batching executor's answer from an earlier round trip's read-ahead (exec/batch.ts ReadAhead.runs): this run made
+   * no request of its own. For -v=6's lines (exec/traced.ts).
+   */
+  answeredAhead?: true;
+  /** How many of a batching executor's queued steps (writes, removals, checks) rode in this run's round trip, before it. */
+  stepsBefore?: number;
 }
 
 /** Run commands on a node. */

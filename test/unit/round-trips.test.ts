@@ -22,6 +22,7 @@ import { parseNetworkConfig } from '../../src/cni/conf.js';
 import { BatchingExecutor, buildScript, parseFramed, type Step } from '../../src/exec/batch.js';
 import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
+import { tracedExecutor } from '../../src/exec/traced.js';
 import { BusyError, NotFoundError, UnreachableError, UsageError } from '../../src/errors.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { fakeOwner } from '../fakes/executor.js';
@@ -170,8 +171,11 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
   /** What the engine noted (ChainContext.note), in order; and its -v lines (ChainContext.debug). */
   const notes: string[] = [];
   const debugs: string[] = [];
-  const session = () => {
-    const exec = new BatchingExecutor(node);
+  /** -v=6's lines (prepareEngine wraps the node's executor in tracedExecutor then), when `traced` is set. */
+  const traces: string[] = [];
+  const session = (traced = false) => {
+    const batching = new BatchingExecutor(node);
+    const exec = traced ? tracedExecutor(batching, (l) => void traces.push(l)) : batching;
     const ctx: ChainContext = { exec, cniPath: ['/nonexistent/cni', bin], timeoutMs: 10_000, note: (line) => void notes.push(line), debug: (line) => void debugs.push(line) };
     return { exec, ctx, cache: new ResultCache(exec, cacheDir, fakeOwner()) };
   };
@@ -179,8 +183,8 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
   const req = { list, rt, describe: 'pod shop/web-1', interfaceExists: async () => false };
   const left = async (sub: string) => (await readdir(join(cacheDir, sub)).catch(() => [] as string[])).sort();
   /** An attach as the CLI makes it on a node: declare the reads, the sandbox look-up (one command), the engine. */
-  const attachOnNode = async () => {
-    const s = session();
+  const attachOnNode = async (traced = false) => {
+    const s = session(traced);
     const before = node.commands.length;
     readAhead(s.ctx, s.cache, 'net1', list, false, req.rt.capabilityArgs);
     await s.exec.run(['true']); // the sandbox look-up
@@ -216,10 +220,30 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
     await writeFile(intent, JSON.stringify({ kind: 'cniCacheV1', containerId: CID, config: Buffer.from(list.bytes).toString('base64'), ifName: 'net1', networkName: 'net', netns: '/proc/1/ns/net' }));
     await writeFile(lockPath(cacheDir, CID, 'net1'), 'other-host 77 1\n');
   };
-  return { node, bin, cacheDir, list, session, req, left, notes, debugs, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
+  return { node, bin, cacheDir, list, session, req, left, notes, debugs, traces, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
 }
 
 describe('node round trips (exec/batch.ts)', () => {
+  it('-v=6 (the executor traced): the same round trips, the intent before the ADD, and a line for each round trip, none for an answer read ahead', async () => {
+    const w = await world(['first', 'second']);
+    const a = await w.attachOnNode(true);
+    expect(a.done.already).toBe(false);
+    expect(a.trips).toBeLessThanOrEqual(2 + 2);
+    expect(await w.left('results')).toEqual([`net-${CID}-net1`]);
+    expect(await w.left('cni-attach/intents')).toEqual([]);
+    expect(await w.left('cni-attach/locks')).toEqual([]);
+    // one line per round trip (the look-up, the test's `true`, counted among them): every line not answered ahead is one
+    const own = w.traces.filter((l) => !l.includes('answered by the read-ahead'));
+    expect(own, w.traces.join('\n')).toHaveLength(a.trips);
+    expect(w.traces.filter((l) => l.includes('answered by the read-ahead of an earlier round trip: no request of its own')).length, w.traces.join('\n')).toBeGreaterThan(0);
+    expect(own.some((l) => /\/first \(after \d+ steps in the same round trip\) → exit 0 in \d+ milliseconds$/.test(l)), w.traces.join('\n')).toBe(true);
+    expect(own.at(-1), w.traces.join('\n')).toMatch(/^counting node: \d+ steps? alone → done in \d+ milliseconds$/);
+    // the same round trips as untraced (detached first: the same attach again)
+    await w.detachOnNode();
+    const plain = await w.attachOnNode();
+    expect(plain.done.already).toBe(false);
+    expect(plain.trips).toBe(a.trips);
+  });
   for (const plugins of [['first'], ['first', 'second'], ['first', 'second', 'third']]) {
     it(`${plugins.length} plugin(s): attach and detach each in at most 2 + ${plugins.length}, leaving only the result`, async () => {
       const w = await world(plugins);
