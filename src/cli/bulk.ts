@@ -353,8 +353,9 @@ function stopText<T>(outcomes: PodOutcome<T>[], words: StopWords, named: boolean
   // the signal came before any pod changed anything (e.g. while the agents started): say so first
   const groups: string[] = outcomes.every((o) => o.state === 'not started' || o.state === 'skipped') ? ['nothing changed'] : [];
   const group = (pods: PodOutcome<T>[], what: string, hint?: string) => {
-    // (a pod not started, or left unknown by a quit, gets no progress line: -o json alone names them all)
-    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod), what === 'not started' || what === 'unknown' ? ': -o json lists every pod' : NAMED_ELSEWHERE)}${hint ? `; ${hint}` : ''})` : ''}`);
+    // (a pod not started, or left unknown by a quit, gets no progress line: -o json alone names them all — this run's
+    // when it was given, else a run's with it: tryout 15, "-o json lists every pod" read as this run's after a quit)
+    if (pods.length) groups.push(`${pods.length} ${what}${named ? ` (${someNames(pods.map((o) => o.pod), what === 'not started' || what === 'unknown' ? ': a run with -o json lists every pod' : NAMED_ELSEWHERE)}${hint ? `; ${hint}` : ''})` : ''}`);
   };
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'undone'), words.undone);
   group(outcomes.filter((o) => o.state === 'stopped' && o.stop?.left === 'recorded'), words.recorded);

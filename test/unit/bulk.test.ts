@@ -80,7 +80,7 @@ describe('the end of a batch', () => {
     const summary = batchSummary(o, 'eth1 attached to 0 of 1000 pods', WORDS);
     expect(summary).toBe(
       'eth1 attached to 0 of 1000 pods; stopped by SIGTERM: 2 rolled back (shop/web-401, shop/web-402), ' +
-        '598 not started (shop/web-403, shop/web-404, shop/web-405, shop/web-406, shop/web-407, … and 593 more: -o json lists every pod); ' +
+        '598 not started (shop/web-403, shop/web-404, shop/web-405, shop/web-406, shop/web-407, … and 593 more: a run with -o json lists every pod); ' +
         "400 failed (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 395 more: each one's line on stderr names it, -o json lists every pod)",
     );
     const err = thrown(() => batchExit(o, 'attach', WORDS)) as Error;
@@ -147,7 +147,7 @@ describe('unknownHint: what tells the state of the pods a second signal left unk
   it('more unknown pods than the summary names: the rest are in -o json, not on stderr (an unknown pod gets no progress line: tryout 12, finding 1)', () => {
     const outcomes: PodOutcome<unknown>[] = Array.from({ length: 7 }, (_, i) => ({ pod: `shop/web-${i + 1}`, ok: false, state: 'unknown' as const, exitCode: 130, stop: { signal: 'SIGINT', left: 'recorded' as const } }));
     const line = batchSummary(outcomes, 'eth1 attached to 0 of 7 pods', { undone: 'rolled back', recorded: 'left recorded', unknown: 'X tells' });
-    expect(line).toBe('eth1 attached to 0 of 7 pods; stopped by SIGINT (Ctrl-C), quit by a second SIGINT: 7 unknown (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 2 more: -o json lists every pod; X tells)');
+    expect(line).toBe('eth1 attached to 0 of 7 pods; stopped by SIGINT (Ctrl-C), quit by a second SIGINT: 7 unknown (shop/web-1, shop/web-2, shop/web-3, shop/web-4, shop/web-5, … and 2 more: a run with -o json lists every pod; X tells)');
   });
 
   it('the batch\'s cni-list with --node and the nodes of those pods (tryout: without it, the rows came from the records alone and said attached for pods whose DEL had run)', () => {
