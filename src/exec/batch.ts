@@ -78,7 +78,7 @@ export type ShellNode = Executor;
 /** One queued step of a prelude (buildScript): a file written, removed or created, a check under a lock, a read. */
 export type Step =
   | { kind: 'write'; path: string; data: string; mode: number }
-  | { kind: 'remove'; path: string }
+  | { kind: 'remove'; path: string; gone?: () => void }
   | { kind: 'create'; path: string; data: string; mode: number }
   | { kind: 'expectFile'; path: string; content: string | undefined }
   | { kind: 'expectNames'; dir: string; suffix: string; names: string[]; prefix?: string }
@@ -474,12 +474,19 @@ export class BatchingExecutor implements Executor, Batching {
     }
     for (const o of outcomes) {
       const s = steps[o.index]!;
-      if (s.kind === 'remove' && o.code === 0) this.created.delete(s.path);
+      if (s.kind !== 'remove' || o.code !== 0) continue;
+      this.created.delete(s.path);
+      s.gone?.();
     }
     if (!gotToCommand) {
-      // the unlocks the failure stopped wait for the engine's last flush
+      // the unlocks the failure stopped wait for the engine's last flush; one of a file no round trip of ours made (its
+      // create did not run, or found the file there) has nothing of ours to remove: gone
       const ran = new Set(outcomes.filter((o) => o.code === 0).map((o) => o.index));
-      for (const [i, s] of steps.entries()) if (s.kind === 'remove' && !ran.has(i) && this.created.has(s.path)) this.tail.push(s);
+      for (const [i, s] of steps.entries()) {
+        if (s.kind !== 'remove' || ran.has(i)) continue;
+        if (this.created.has(s.path)) this.tail.push(s);
+        else s.gone?.();
+      }
     }
     if (gotToCommand) return;
     // a step failed: those after it did not run (and a file created by the steps was removed again)
@@ -551,6 +558,7 @@ export class BatchingExecutor implements Executor, Batching {
           this.pendingCreates--;
           this.notCreated.add(s.path);
         } else if (s.kind === 'remove' && this.created.has(s.path)) this.tail.push(s);
+        else if (s.kind === 'remove') s.gone?.();
       }
     }
     throw e;
@@ -629,7 +637,7 @@ export class BatchingExecutor implements Executor, Batching {
     this.queue({ kind: 'write', path, data, mode });
   }
 
-  async removeFile(path: string): Promise<void> {
+  async removeFile(path: string, gone?: () => void): Promise<void | 'queued'> {
     if (this.notCreated.delete(path)) return;
     const created = this.steps.findIndex((s) => s.kind === 'create' && s.path === path);
     if (created >= 0 && !this.steps.slice(created).some((s) => s.kind === 'expectFile' || s.kind === 'expectNames')) {
@@ -643,7 +651,8 @@ export class BatchingExecutor implements Executor, Batching {
     // next round trip (flush), which fails with PreconditionFailed if the lock was held or what was read changed, so
     // that no answer rests on a snapshot the lock would have contradicted (an intent of an attach still running)
     this.forget(path);
-    this.queue({ kind: 'remove', path });
+    this.queue({ kind: 'remove', path, ...(gone ? { gone } : {}) });
+    return 'queued';
   }
 
   /** A path written or removed from here on is no longer answered from the snapshot. */

@@ -172,8 +172,10 @@ export async function takeLock(files: LockFiles, path: string, owner: LockOwner,
           release: async () => {
             if (released) return;
             released = true;
-            await files.removeFile(path);
-            tracked?.release();
+            // a batching executor only queues the removal: the lock stays on the node, and counted as held (what a
+            // quit says, exec/interrupt.ts), until the round trip that carries it ran (tryout 16: a quit then left
+            // locks on nodes it did not name)
+            if ((await files.removeFile(path, () => tracked?.release())) !== 'queued') tracked?.release();
           },
           renew: async (limitMs?: number) => {
             if (released || !limited) return;

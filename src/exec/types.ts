@@ -172,8 +172,13 @@ export interface NodeFiles {
   createExclusive(path: string, data: string, mode?: number): Promise<boolean>;
   /** Milliseconds since path was last modified (on the node's clock), or undefined when it does not exist. */
   ageMs(path: string): Promise<number | undefined>;
-  /** Remove a file; a missing file is not an error. */
-  removeFile(path: string): Promise<void>;
+  /**
+   * Remove a file; a missing file is not an error. Resolves with nothing once it is gone — or, on an executor that
+   * only queues the removal for a later round trip (exec/batch.ts BatchingExecutor), with 'queued', and then calls
+   * `gone` once a round trip that carried it answered that it ran (what a lock's release waits for before it stops
+   * counting the lock as held on the node: exec/lock.ts, exec/interrupt.ts trackLimitedLock).
+   */
+  removeFile(path: string, gone?: () => void): Promise<void | 'queued'>;
   /**
    * Names in a directory; [] when it does not exist. With `suffix` (and `prefix`), only the names ending in it (and
    * beginning with prefix) are asked for (an executor may still return others: the caller filters): a batching

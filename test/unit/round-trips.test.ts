@@ -23,6 +23,8 @@ import { BatchingExecutor, buildScript, parseFramed, type Step } from '../../src
 import { runStoppable, ShellExecutor } from '../../src/exec/shell.js';
 import type { RunOptions, RunResult } from '../../src/exec/types.js';
 import { tracedExecutor } from '../../src/exec/traced.js';
+import { takeLock } from '../../src/exec/lock.js';
+import { limitedLocksHeldUntil } from '../../src/exec/interrupt.js';
 import { BusyError, NotFoundError, UnreachableError, UsageError } from '../../src/errors.js';
 import { fakePlugin } from '../helpers/fake-plugin.js';
 import { fakeOwner } from '../fakes/executor.js';
@@ -222,6 +224,37 @@ async function world(plugins: string[], o: { cniVersion?: string; status?: strin
   };
   return { node, bin, cacheDir, list, session, req, left, notes, debugs, traces, attachOnNode, detachOnNode, checkOnNode, planCheckOnNode, attachRunning };
 }
+
+describe('a lock released on a batching executor (tryout 16: a quit named fewer nodes than held its locks)', () => {
+  it('stays counted as held on its node (what a quit says) until the round trip that carries its removal ran; a lock whose create never ran is not', async () => {
+    const node = new CountingNode();
+    const exec = new BatchingExecutor(node);
+    const path = join(dir, 'locks', 'a.lock');
+    const on = (w: string | undefined) => w === 'node t16';
+    // taken in the next round trip's steps (the snapshot fresh: the engine's order, look-up then lock)
+    exec.readAhead({});
+    const r = await takeLock(exec, path, fakeOwner(), { workLimitMs: 60_000, where: 'node t16' });
+    expect('lock' in r).toBe(true);
+    await exec.flush();
+    expect(existsSync(path)).toBe(true);
+    expect(limitedLocksHeldUntil(on)).toBeDefined();
+    // released: only queued, the lock still on the node and still counted
+    await (r as { lock: { release(): Promise<void> } }).lock.release();
+    expect(existsSync(path)).toBe(true);
+    expect(limitedLocksHeldUntil(on)).toBeDefined();
+    await exec.flush();
+    expect(existsSync(path)).toBe(false);
+    expect(limitedLocksHeldUntil(on)).toBeUndefined();
+    // a create that found the file there (someone else's lock): its release removes nothing, and counts nothing
+    await writeFile(path, 'other-host 77 1\n');
+    exec.readAhead({});
+    const other = await takeLock(exec, path, fakeOwner(), { workLimitMs: 60_000, where: 'node t16' });
+    await (other as { lock: { release(): Promise<void> } }).lock.release();
+    await exec.flush().catch(() => undefined);
+    expect(await readFile(path, 'utf8')).toBe('other-host 77 1\n');
+    expect(limitedLocksHeldUntil(on)).toBeUndefined();
+  });
+});
 
 describe('node round trips (exec/batch.ts)', () => {
   it('-v=6 (the executor traced): the same round trips, the intent before the ADD, and a line for each round trip, none for an answer read ahead', async () => {
