@@ -664,11 +664,17 @@ export async function batchOf(
       return runtimes;
     })());
     const parallel = parallelismOf(flags.parallel, pods);
-    if (verbosity(flags) >= 1 && flags.parallel === undefined) {
+    if (verbosity(flags) >= 1) {
       const nodes = new Set(pods.map((p) => p.spec?.nodeName ?? '')).size;
       const n = Math.min(parallel.total, pods.length);
-      // the rule's bounds said as bounds (tryout 15: "32 in all" read as a count beside "10 at a time")
-      deps.io.err(`debug: ${n} pod${n === 1 ? '' : 's'} at a time on their nodes (the default: one per node the pods are on, ${nodes} node${nodes === 1 ? '' : 's'} here, but ${PER_NODE_DEFAULT} to ${TOTAL_DEFAULT_MAX} in all and at most ${parallel.perNode} on one node; --parallel sets it)\n`);
+      // fewer pods than the width: the pods are the bound (tryout 16: "1 pod at a time … 4 to 32 in all")
+      const fewer = n < parallel.total ? `; ${pods.length} pod${pods.length === 1 ? '' : 's'} in all here` : '';
+      // the rule's bounds said as bounds (tryout 15: "32 in all" read as a count beside "10 at a time"); a width given
+      // by --parallel said as given (tryout 16: -v=1 said nothing then)
+      const why = flags.parallel === undefined
+        ? `the default: one per node the pods are on, ${nodes} node${nodes === 1 ? '' : 's'} here, but ${PER_NODE_DEFAULT} to ${TOTAL_DEFAULT_MAX} in all and at most ${parallel.perNode} on one node${fewer}; --parallel sets it`
+        : `--parallel ${parallel.total}${fewer}`;
+      deps.io.err(`debug: ${n} pod${n === 1 ? '' : 's'} at a time on their nodes (${why})\n`);
     }
     return { pods, runtimes: 'v' in ready ? ready.v : [], parallel, ...(watch ? { watch } : {}) };
   } catch (e) {

@@ -7,7 +7,8 @@ const SCRIPT_SHOWN_AT_MOST = 80;
 /**
  * The same executor (or any command runner), with `trace` called once per node round trip when it ends, so that -v=6
  * shows each one as it happens:
- *  - run(): "<where>: <argv> → exit N in M milliseconds" (a long `sh -c` script said as "(a script of N bytes)"); with
+ *  - run(): "<where>: <argv> → exit N in M milliseconds" (a long `sh -c` script said as "(a script of N bytes)"; a
+ *    plugin's run followed by its CNI_COMMAND: "/usr/lib/cni/bridge (ADD)"); with
  *    "(after K steps in the same round trip)" when a batching executor sent its queued steps (a lock, an intent…)
  *    before the command (RunResult.stepsBefore); an answer read ahead by an earlier round trip (RunResult.answeredAhead)
  *    says so instead of a time, since it made no request;
@@ -25,9 +26,11 @@ export function tracedExecutor<E extends CommandRunner>(inner: E, trace: (line: 
     const shown = argv[0] === 'sh' && argv[1] === '-c' && argv[2] !== undefined && (argv[2].length > SCRIPT_SHOWN_AT_MOST || argv[2].includes('\n'))
       ? ['sh', '-c', `(a script of ${Buffer.byteLength(argv[2])} bytes)`, ...argv.slice(3)]
       : argv;
+    // a plugin's run named by its CNI command (tryout 16: a check's VERSION and CHECK lines looked alike)
+    const cniCommand = opts?.env?.CNI_COMMAND ? ` (${opts.env.CNI_COMMAND})` : '';
     const steps = r.stepsBefore ? ` (after ${r.stepsBefore} step${r.stepsBefore === 1 ? '' : 's'} in the same round trip)` : '';
     const when = r.answeredAhead ? '(answered by the read-ahead of an earlier round trip: no request of its own)' : `in ${Date.now() - t0} milliseconds`;
-    trace(`${inner.where}: ${shown.join(' ')}${steps} → ${how} ${when}`);
+    trace(`${inner.where}: ${shown.join(' ')}${cniCommand}${steps} → ${how} ${when}`);
     return r;
   };
   const batching = inner as E & { flush?: () => Promise<number> };

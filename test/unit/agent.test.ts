@@ -59,8 +59,8 @@ describe('--runtime agent', () => {
     expect(w.stderr()).toMatch(new RegExp(`^I ${where}: sh -c \\(a script of \\d+ bytes\\) sh @cni-attach-lookup-[0-9a-f]+ shop \\S*far-1\\S* .*→ exit 0 in \\d+ milliseconds$`, 'm'));
     // the plugin's VERSION answered by the look-up's read-ahead (no request), its ADD after the lock and intent in one
     // round trip, the result and the removals in the last: a line for each round trip, said as what it was (tryout 15)
-    expect(w.stderr()).toMatch(new RegExp(`^I ${where}: /opt/cni/bin/bridge → exit 0 \\(answered by the read-ahead of an earlier round trip: no request of its own\\)$`, 'm'));
-    expect(w.stderr()).toMatch(new RegExp(`^I ${where}: /opt/cni/bin/bridge \\(after \\d+ steps in the same round trip\\) → exit 0 in \\d+ milliseconds$`, 'm'));
+    expect(w.stderr()).toMatch(new RegExp(`^I ${where}: /opt/cni/bin/bridge \\(VERSION\\) → exit 0 \\(answered by the read-ahead of an earlier round trip: no request of its own\\)$`, 'm'));
+    expect(w.stderr()).toMatch(new RegExp(`^I ${where}: /opt/cni/bin/bridge \\(ADD\\) \\(after \\d+ steps in the same round trip\\) → exit 0 in \\d+ milliseconds$`, 'm'));
     expect(w.stderr()).toMatch(new RegExp(`^I ${where}: \\d+ steps alone → done in \\d+ milliseconds$`, 'm'));
     // not traced below -v=6
     const q = agentWorld();

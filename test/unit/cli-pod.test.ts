@@ -598,19 +598,22 @@ describe('kubectl cni-detach POD', () => {
 describe('-l / --all: many pods', () => {
   const many = manyPods;
 
-  it('-v=1 without --parallel says how many pods at a time, from the nodes the pods are on; none said with --parallel', async () => {
+  it('-v=1 says how many pods at a time: without --parallel from the nodes the pods are on, with it as given; fewer pods than that said', async () => {
     const w = many(6);
     expect(await w.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1'])).toBe(0);
     expect(w.stderr()).toMatch(/^debug: 4 pods at a time on their nodes \(the default: one per node the pods are on, 1 node here, but 4 to 32 in all and at most 4 on one node; --parallel sets it\)$/m);
     const given = many(6);
     expect(await given.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1', '--parallel', '2'])).toBe(0);
-    expect(given.stderr()).not.toMatch(/pods at a time/);
+    expect(given.stderr()).toMatch(/^debug: 2 pods at a time on their nodes \(--parallel 2\)$/m);
     // every pod's attach skips STATUS alike (the network is CNI 1.0.0): said once for the batch (tryout 15: once per pod)
     expect(w.stderr().match(/^debug: STATUS skipped: network net uses CNI 1\.0\.0; STATUS came with CNI 1\.1\.0$/gm)).toHaveLength(1);
     // one pod: "1 pod", not "1 pods"
     const one = many(1);
     expect(await one.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1'])).toBe(0);
-    expect(one.stderr()).toMatch(/^debug: 1 pod at a time on their nodes \(the default: one per node the pods are on, 1 node here, but 4 to 32 in all and at most 4 on one node; --parallel sets it\)$/m);
+    expect(one.stderr()).toMatch(/^debug: 1 pod at a time on their nodes \(the default: one per node the pods are on, 1 node here, but 4 to 32 in all and at most 4 on one node; 1 pod in all here; --parallel sets it\)$/m);
+    const wide = many(3);
+    expect(await wide.cli(attachCommand, ['-l', 'app=web', '-n', 'shop', '--ifname', 'eth1', '--conf', '-', '-v', '1', '--parallel', '10'])).toBe(0);
+    expect(wide.stderr()).toMatch(/^debug: 3 pods at a time on their nodes \(--parallel 10; 3 pods in all here\)$/m);
   });
 
   it('attaches every matching pod with one API list and one runtime list, a progress line each, and a summary', async () => {

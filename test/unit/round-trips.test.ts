@@ -269,7 +269,7 @@ describe('node round trips (exec/batch.ts)', () => {
     const own = w.traces.filter((l) => !l.includes('answered by the read-ahead'));
     expect(own, w.traces.join('\n')).toHaveLength(a.trips);
     expect(w.traces.filter((l) => l.includes('answered by the read-ahead of an earlier round trip: no request of its own')).length, w.traces.join('\n')).toBeGreaterThan(0);
-    expect(own.some((l) => /\/first \(after \d+ steps in the same round trip\) → exit 0 in \d+ milliseconds$/.test(l)), w.traces.join('\n')).toBe(true);
+    expect(own.some((l) => /\/first \(ADD\) \(after \d+ steps in the same round trip\) → exit 0 in \d+ milliseconds$/.test(l)), w.traces.join('\n')).toBe(true);
     expect(own.at(-1), w.traces.join('\n')).toMatch(/^counting node: \d+ steps? alone → done in \d+ milliseconds$/);
     // the same round trips as untraced (detached first: the same attach again)
     await w.detachOnNode();
