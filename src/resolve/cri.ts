@@ -240,6 +240,8 @@ interface CtrInfo {
 export class SandboxLookup {
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly specs = new Map<string, CtrInfo | undefined>();
+  /** LOOKUP's `specs` by the sandbox id each names (bundleSpecs), parsed once. */
+  private bundles: Map<string, Spec | undefined> | undefined;
 
   constructor(
     private readonly cri: CriSandboxes,
@@ -358,8 +360,6 @@ export class SandboxLookup {
     if (a[SANDBOX_ID] !== id || !name || !namespace || !uid) return undefined;
     return { Labels: { 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': namespace, 'io.kubernetes.pod.uid': uid }, Spec: spec };
   }
-
-  private bundles: Map<string, Spec | undefined> | undefined;
 
   /**
    * The runtime specs the look-up read from the sandboxes' bundles (LOOKUP's `specs`: the files one after another,

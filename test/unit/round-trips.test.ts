@@ -245,7 +245,8 @@ describe('a lock released on a batching executor (tryout 16: a quit named fewer 
     await exec.flush();
     expect(existsSync(path)).toBe(false);
     expect(limitedLocksHeldUntil(on)).toBeUndefined();
-    // a create that found the file there (someone else's lock): its release removes nothing, and counts nothing
+    // a lock released before its create was even sent (someone else's file is there): neither is sent, the file stays,
+    // and nothing is counted
     await writeFile(path, 'other-host 77 1\n');
     exec.readAhead({});
     const other = await takeLock(exec, path, fakeOwner(), { workLimitMs: 60_000, where: 'node t16' });
